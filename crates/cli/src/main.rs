@@ -1,0 +1,3 @@
+//! `capnp-rs`: the command-line schema compiler.
+
+fn main() {}
