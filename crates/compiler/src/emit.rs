@@ -1,0 +1,765 @@
+//! Request assembly: the traversal that decides which nodes are emitted and in which order
+//! (13.3), source info (13.6), requested files with imports and identifiers (13.4, 13.5), and
+//! writing everything with the generated `schema_capnp` builders.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ast::{Decl, DeclKind, Expr, ExprKind, ParamList};
+use crate::compiler::{Compiler, NodeIdx};
+use crate::model::{
+    encode_message, AnyPtr, Body, FieldKind, NodeOut, OAnnotation, OBrand, OScopeKind, OType,
+    OValue, Obj, StructObj,
+};
+use crate::schema_capnp::{brand, code_generator_request, node, type_, value};
+use crate::translate::STREAM_RESULT_ID;
+
+const NODE: u32 = 1;
+const PARENTS: u32 = 2;
+const CHILDREN: u32 = 4;
+const DEPS: u32 = 1 << 15;
+const DEP_PARENTS: u32 = 2 << 15;
+const E0: u32 = NODE | CHILDREN | DEPS | DEP_PARENTS;
+
+/// A `Node.SourceInfo` to be written.
+struct SourceInfoOut {
+    id: u64,
+    doc: Option<Vec<u8>>,
+    range: (u32, u32),
+    members: Option<Vec<Option<Vec<u8>>>>,
+}
+
+pub(crate) struct Traversal {
+    emitted: Vec<u64>,
+    emitted_set: HashSet<u64>,
+    loaded: HashSet<u64>,
+    seen: HashMap<NodeIdx, u32>,
+    /// Where each group / param struct id lives: (owning node, index in its outputs).
+    aux_owner: HashMap<u64, (NodeIdx, usize)>,
+    infos: HashMap<u64, SourceInfoOut>,
+    info_done: HashSet<NodeIdx>,
+    param_info: Option<SourceInfoOut>,
+}
+
+impl Traversal {
+    pub(crate) fn new() -> Self {
+        Traversal {
+            emitted: Vec::new(),
+            emitted_set: HashSet::new(),
+            loaded: HashSet::new(),
+            seen: HashMap::new(),
+            aux_owner: HashMap::new(),
+            infos: HashMap::new(),
+            info_done: HashSet::new(),
+            param_info: None,
+        }
+    }
+
+    fn touch(&mut self, id: u64) {
+        if self.emitted_set.insert(id) {
+            self.emitted.push(id);
+        }
+    }
+}
+
+impl Compiler<'_> {
+    /// Traverses one requested file with the eagerness of the compile command.
+    pub(crate) fn traverse_requested(&mut self, t: &mut Traversal, file_node: NodeIdx) {
+        t.seen.clear();
+        self.traverse(t, file_node, E0);
+    }
+
+    fn outs(&self, n: NodeIdx) -> &[NodeOut] {
+        self.nodes[n].out.as_deref().unwrap_or(&[])
+    }
+
+    fn load(&mut self, t: &mut Traversal, n: NodeIdx) {
+        self.ensure_done(n);
+        let count = self.outs(n).len();
+        for i in 1..count {
+            let id = self.outs(n)[i].id;
+            t.aux_owner.insert(id, (n, i));
+            self.load_one(t, n, i);
+        }
+        if count > 0 {
+            self.load_one(t, n, 0);
+        }
+    }
+
+    fn load_one(&mut self, t: &mut Traversal, n: NodeIdx, i: usize) {
+        let id = self.outs(n)[i].id;
+        if !t.loaded.insert(id) {
+            return;
+        }
+        let out = &self.outs(n)[i];
+        let mut refs = Vec::new();
+        match &out.body {
+            Body::Struct(s) => {
+                for f in &s.fields {
+                    match &f.kind {
+                        FieldKind::Slot { ty, .. } => type_refs(ty, &mut refs),
+                        FieldKind::Group { type_id } => refs.push(*type_id),
+                    }
+                }
+                if s.is_group {
+                    refs.push(out.scope_id);
+                }
+            }
+            Body::Interface {
+                methods,
+                superclasses,
+            } => {
+                for sc in superclasses {
+                    refs.push(sc.id);
+                    brand_refs(sc.brand.as_ref(), &mut refs);
+                }
+                for m in methods {
+                    refs.push(m.param_struct_type);
+                    brand_refs(m.param_brand.as_ref(), &mut refs);
+                    refs.push(m.result_struct_type);
+                    brand_refs(m.result_brand.as_ref(), &mut refs);
+                }
+            }
+            Body::Const { ty, .. } | Body::Annotation { ty, .. } => type_refs(ty, &mut refs),
+            Body::File | Body::Enum(_) => {}
+        }
+        for r in refs {
+            t.touch(r);
+        }
+        t.touch(id);
+    }
+
+    fn traverse(&mut self, t: &mut Traversal, n: NodeIdx, e: u32) {
+        let seen = t.seen.entry(n).or_insert(0);
+        if *seen & e == e {
+            return;
+        }
+        *seen |= e;
+        self.load(t, n);
+        if e >= DEPS {
+            let e2 = (e & !(DEPS - 1)) | (e >> 15);
+            let count = self.outs(n).len();
+            for i in 0..count {
+                self.deps(t, n, i, e2);
+            }
+        }
+        self.collect_source_info(t, n);
+        if e & PARENTS != 0 {
+            if let Some(p) = self.nodes[n].parent {
+                self.traverse(t, p, e);
+            }
+        }
+        if e & CHILDREN != 0 {
+            self.expand(n);
+            let children = self.nodes[n]
+                .members
+                .as_ref()
+                .map(|m| m.children.clone())
+                .unwrap_or_default();
+            for c in children {
+                self.traverse(t, c, e);
+            }
+            self.eval_aliases_of(n);
+        }
+    }
+
+    fn traverse_id(&mut self, t: &mut Traversal, id: u64, e: u32) {
+        if let Some(&n) = self.by_id.get(&id) {
+            self.traverse(t, n, e);
+        }
+    }
+
+    fn deps(&mut self, t: &mut Traversal, n: NodeIdx, i: usize, e: u32) {
+        let out = self.outs(n)[i].clone();
+        let mut ids: Vec<u64> = Vec::new();
+        match &out.body {
+            Body::Struct(s) => {
+                for f in &s.fields {
+                    if let FieldKind::Slot { ty, .. } = &f.kind {
+                        type_refs(ty, &mut ids);
+                    }
+                    annotation_refs(f.annotations.as_deref(), &mut ids);
+                }
+            }
+            Body::Enum(es) => {
+                for en in es {
+                    annotation_refs(en.annotations.as_deref(), &mut ids);
+                }
+            }
+            Body::Interface {
+                methods,
+                superclasses,
+            } => {
+                for sc in superclasses {
+                    ids.push(sc.id);
+                    brand_refs(sc.brand.as_ref(), &mut ids);
+                }
+                for m in methods {
+                    let generated = |id: u64| self.outs(n).iter().skip(1).any(|o| o.id == id);
+                    if !generated(m.param_struct_type) {
+                        ids.push(m.param_struct_type);
+                    }
+                    brand_refs(m.param_brand.as_ref(), &mut ids);
+                    if !generated(m.result_struct_type) {
+                        ids.push(m.result_struct_type);
+                    }
+                    brand_refs(m.result_brand.as_ref(), &mut ids);
+                    annotation_refs(m.annotations.as_deref(), &mut ids);
+                }
+            }
+            Body::Const { ty, .. } | Body::Annotation { ty, .. } => type_refs(ty, &mut ids),
+            Body::File => {}
+        }
+        annotation_refs(out.annotations.as_deref(), &mut ids);
+        for id in ids {
+            self.traverse_id(t, id, e);
+        }
+    }
+
+    fn collect_source_info(&mut self, t: &mut Traversal, n: NodeIdx) {
+        if !t.info_done.insert(n) {
+            return;
+        }
+        let is_interface = matches!(self.outs(n).first().map(|o| &o.body), Some(Body::Interface { .. }));
+        for (i, out) in self.outs(n).iter().enumerate() {
+            if i > 0 && is_interface {
+                if t.param_info.is_none() {
+                    let members = match &out.body {
+                        Body::Struct(s) if !s.fields.is_empty() => {
+                            Some(vec![None; s.fields.len()])
+                        }
+                        _ => None,
+                    };
+                    t.param_info = Some(SourceInfoOut {
+                        id: 0,
+                        doc: None,
+                        range: (0, 0),
+                        members,
+                    });
+                }
+                continue;
+            }
+            let members = match &out.body {
+                Body::Struct(s) if s.fields.is_empty() => None,
+                Body::Struct(s) => Some(s.fields.iter().map(|f| f.doc.clone()).collect()),
+                Body::Enum(es) => Some(es.iter().map(|e| e.doc.clone()).collect()),
+                Body::Interface { methods, .. } => {
+                    Some(methods.iter().map(|m| m.doc.clone()).collect())
+                }
+                _ => None,
+            };
+            t.infos.insert(
+                out.id,
+                SourceInfoOut {
+                    id: out.id,
+                    doc: out.doc.clone(),
+                    range: out.source_range,
+                    members,
+                },
+            );
+        }
+    }
+
+    /// The output node for an emitted id.
+    fn out_for(&mut self, t: &Traversal, id: u64) -> Option<NodeOut> {
+        if let Some(&(n, i)) = t.aux_owner.get(&id) {
+            return self.outs(n).get(i).cloned();
+        }
+        let n = *self.by_id.get(&id)?;
+        self.ensure_done(n);
+        let mut out = self.outs(n).first().cloned()?;
+        if id == STREAM_RESULT_ID {
+            out.start_byte = 0;
+            out.end_byte = 0;
+        }
+        Some(out)
+    }
+
+    /// Writes the request. `requested` are file indexes in command-line order.
+    pub(crate) fn build_request(
+        &mut self,
+        t: &Traversal,
+        requested: &[usize],
+    ) -> capnp::message::Builder<capnp::message::HeapAllocator> {
+        let mut message = capnp::message::Builder::new_default();
+        let outs: Vec<NodeOut> = t
+            .emitted
+            .clone()
+            .into_iter()
+            .filter_map(|id| self.out_for(t, id))
+            .collect();
+        let mut infos: Vec<&SourceInfoOut> = Vec::new();
+        for id in &t.emitted {
+            if let Some(info) = t.infos.get(id) {
+                infos.push(info);
+            }
+        }
+        if let Some(p) = &t.param_info {
+            infos.push(p);
+        }
+        let files: Vec<RequestedOut> = requested.iter().map(|&f| self.requested_file(f)).collect();
+        {
+            let mut req = message.init_root::<code_generator_request::Builder>();
+            {
+                let mut v = req.reborrow().init_capnp_version();
+                v.set_major(1);
+                v.set_minor(3);
+                v.set_micro(0);
+            }
+            let mut nodes = req.reborrow().init_nodes(outs.len() as u32);
+            for (i, out) in outs.iter().enumerate() {
+                write_node(nodes.reborrow().get(i as u32), out);
+            }
+            let mut si = req.reborrow().init_source_info(infos.len() as u32);
+            for (i, info) in infos.iter().enumerate() {
+                let mut b = si.reborrow().get(i as u32);
+                b.set_id(info.id);
+                if let Some(d) = &info.doc {
+                    b.set_doc_comment(capnp::text::Reader(d));
+                }
+                b.set_start_byte(info.range.0);
+                b.set_end_byte(info.range.1);
+                if let Some(members) = &info.members {
+                    let mut ml = b.init_members(members.len() as u32);
+                    for (j, m) in members.iter().enumerate() {
+                        if let Some(d) = m {
+                            ml.reborrow()
+                                .get(j as u32)
+                                .set_doc_comment(capnp::text::Reader(d));
+                        }
+                    }
+                }
+            }
+            let mut rf = req.init_requested_files(files.len() as u32);
+            for (i, f) in files.iter().enumerate() {
+                let mut b = rf.reborrow().get(i as u32);
+                b.set_id(f.id);
+                b.set_filename(capnp::text::Reader(f.name.as_bytes()));
+                let mut imports = b.reborrow().init_imports(f.imports.len() as u32);
+                for (j, (name, id)) in f.imports.iter().enumerate() {
+                    let mut imp = imports.reborrow().get(j as u32);
+                    imp.set_id(*id);
+                    imp.set_name(capnp::text::Reader(name));
+                }
+                let mut idents = b
+                    .init_file_source_info()
+                    .init_identifiers(f.identifiers.len() as u32);
+                for (j, (start, end, id)) in f.identifiers.iter().enumerate() {
+                    let mut ident = idents.reborrow().get(j as u32);
+                    ident.set_start_byte(*start);
+                    ident.set_end_byte(*end);
+                    ident.set_type_id(*id);
+                }
+            }
+        }
+        message
+    }
+
+    fn requested_file(&mut self, f: usize) -> RequestedOut {
+        let node = self.file_node(f);
+        let mut specs: Vec<Vec<u8>> = Vec::new();
+        let ast = &self.src.files[f].ast;
+        for app in &ast.annotations {
+            scan_imports(&app.name, &mut specs);
+        }
+        for d in &ast.decls {
+            scan_decl_imports(d, &mut specs);
+        }
+        specs.sort();
+        specs.dedup();
+        let imports = specs
+            .into_iter()
+            .filter_map(|s| {
+                let target = if s.as_slice() == b"/capnp/stream.capnp" {
+                    self.stream_file
+                        .or_else(|| self.src.files[f].imports.get(&s).copied().flatten())
+                } else {
+                    self.src.files[f].imports.get(&s).copied().flatten()
+                }?;
+                let n = self.file_node(target);
+                Some((s, self.nodes[n].id))
+            })
+            .collect();
+        let identifiers = self
+            .identifiers
+            .iter()
+            .filter(|(file, ..)| *file == f)
+            .map(|&(_, s, e, id)| (s, e, id))
+            .collect();
+        RequestedOut {
+            id: self.nodes[node].id,
+            name: self.src.files[f].name.clone(),
+            imports,
+            identifiers,
+        }
+    }
+}
+
+struct RequestedOut {
+    id: u64,
+    name: String,
+    imports: Vec<(Vec<u8>, u64)>,
+    identifiers: Vec<(u32, u32, u64)>,
+}
+
+fn type_refs(t: &OType, out: &mut Vec<u64>) {
+    match t {
+        OType::Struct(id, b) | OType::Enum(id, b) | OType::Interface(id, b) => {
+            out.push(*id);
+            brand_refs(b.as_ref(), out);
+        }
+        OType::List(e) => type_refs(e, out),
+        _ => {}
+    }
+}
+
+fn brand_refs(b: Option<&OBrand>, out: &mut Vec<u64>) {
+    for s in b.and_then(|b| b.scopes.as_deref()).unwrap_or(&[]) {
+        if let OScopeKind::Bind(types) = &s.kind {
+            for t in types {
+                type_refs(t, out);
+            }
+        }
+    }
+}
+
+fn annotation_refs(anns: Option<&[OAnnotation]>, out: &mut Vec<u64>) {
+    for a in anns.unwrap_or(&[]) {
+        out.push(a.id);
+    }
+}
+
+/// Collects `import "…"` strings inside an expression.
+fn scan_imports(e: &Expr, out: &mut Vec<Vec<u8>>) {
+    match &e.kind {
+        ExprKind::Import(s) => out.push(s.value.clone()),
+        ExprKind::Member(base, _) => scan_imports(base, out),
+        ExprKind::Application(f, params) => {
+            scan_imports(f, out);
+            for p in params {
+                scan_imports(&p.value, out);
+            }
+        }
+        ExprKind::List(items) => items.iter().for_each(|i| scan_imports(i, out)),
+        ExprKind::Tuple(params) => params.iter().for_each(|p| scan_imports(&p.value, out)),
+        _ => {}
+    }
+}
+
+/// 13.4: the places whose imports are listed in `RequestedFile.imports`.
+fn scan_decl_imports(d: &Decl, out: &mut Vec<Vec<u8>>) {
+    for a in &d.annotations {
+        scan_imports(&a.name, out);
+    }
+    match &d.kind {
+        DeclKind::Using { target } => scan_imports(target, out),
+        DeclKind::Const { ty, .. } | DeclKind::Field { ty, .. } => scan_imports(ty, out),
+        DeclKind::Interface { extends, .. } => extends.iter().for_each(|e| scan_imports(e, out)),
+        DeclKind::Method {
+            params, results, ..
+        } => {
+            for list in std::iter::once(params).chain(results.iter()) {
+                match list {
+                    ParamList::Inline { params, .. } => {
+                        for p in params {
+                            scan_imports(&p.ty, out);
+                            for a in &p.annotations {
+                                scan_imports(&a.name, out);
+                            }
+                        }
+                    }
+                    ParamList::Type(e) => scan_imports(e, out),
+                    ParamList::Stream(_) => out.push(b"/capnp/stream.capnp".to_vec()),
+                }
+            }
+        }
+        _ => {}
+    }
+    for m in &d.members {
+        scan_decl_imports(m, out);
+    }
+}
+
+fn write_node(mut b: node::Builder<'_>, out: &NodeOut) {
+    b.set_id(out.id);
+    b.set_display_name(capnp::text::Reader(out.display_name.as_bytes()));
+    b.set_display_name_prefix_length(out.display_name_prefix_length);
+    b.set_scope_id(out.scope_id);
+    b.set_is_generic(out.is_generic);
+    b.set_start_byte(out.start_byte);
+    b.set_end_byte(out.end_byte);
+    if let Some(nested) = &out.nested_nodes {
+        let mut l = b.reborrow().init_nested_nodes(nested.len() as u32);
+        for (i, (name, id)) in nested.iter().enumerate() {
+            let mut nn = l.reborrow().get(i as u32);
+            nn.set_name(capnp::text::Reader(name.as_bytes()));
+            nn.set_id(*id);
+        }
+    }
+    if let Some(anns) = &out.annotations {
+        write_annotations(b.reborrow().init_annotations(anns.len() as u32), anns);
+    }
+    if let Some(params) = &out.parameters {
+        let mut l = b.reborrow().init_parameters(params.len() as u32);
+        for (i, p) in params.iter().enumerate() {
+            l.reborrow()
+                .get(i as u32)
+                .set_name(capnp::text::Reader(p.as_bytes()));
+        }
+    }
+    match &out.body {
+        Body::File => b.set_file(()),
+        Body::Struct(s) => {
+            let mut sb = b.init_struct();
+            sb.set_data_word_count(s.data_word_count);
+            sb.set_pointer_count(s.pointer_count);
+            sb.set_preferred_list_encoding(crate::schema_capnp::ElementSize::InlineComposite);
+            sb.set_is_group(s.is_group);
+            sb.set_discriminant_count(s.discriminant_count);
+            sb.set_discriminant_offset(s.discriminant_offset);
+            if !s.fields.is_empty() {
+                let mut fl = sb.init_fields(s.fields.len() as u32);
+                for (i, f) in s.fields.iter().enumerate() {
+                    let mut fb = fl.reborrow().get(i as u32);
+                    fb.set_name(capnp::text::Reader(f.name.as_bytes()));
+                    fb.set_code_order(f.code_order);
+                    fb.set_discriminant_value(f.discriminant_value);
+                    if let Some(anns) = &f.annotations {
+                        write_annotations(fb.reborrow().init_annotations(anns.len() as u32), anns);
+                    }
+                    match f.explicit_ordinal {
+                        Some(o) => fb.reborrow().init_ordinal().set_explicit(o),
+                        None => fb.reborrow().init_ordinal().set_implicit(()),
+                    }
+                    match &f.kind {
+                        FieldKind::Slot {
+                            offset,
+                            ty,
+                            default,
+                            had_explicit_default,
+                        } => {
+                            let mut slot = fb.init_slot();
+                            slot.set_offset(*offset);
+                            write_type(slot.reborrow().init_type(), ty);
+                            set_value(|r| slot.set_default_value(r), default);
+                            slot.set_had_explicit_default(*had_explicit_default);
+                        }
+                        FieldKind::Group { type_id } => fb.init_group().set_type_id(*type_id),
+                    }
+                }
+            }
+        }
+        Body::Enum(es) => {
+            let mut l = b.init_enum().init_enumerants(es.len() as u32);
+            for (i, e) in es.iter().enumerate() {
+                let mut eb = l.reborrow().get(i as u32);
+                eb.set_name(capnp::text::Reader(e.name.as_bytes()));
+                eb.set_code_order(e.code_order);
+                if let Some(anns) = &e.annotations {
+                    write_annotations(eb.init_annotations(anns.len() as u32), anns);
+                }
+            }
+        }
+        Body::Interface {
+            methods,
+            superclasses,
+        } => {
+            let mut ib = b.init_interface();
+            {
+                let mut ml = ib.reborrow().init_methods(methods.len() as u32);
+                for (i, m) in methods.iter().enumerate() {
+                    let mut mb = ml.reborrow().get(i as u32);
+                    mb.set_name(capnp::text::Reader(m.name.as_bytes()));
+                    mb.set_code_order(m.code_order);
+                    let mut ip = mb
+                        .reborrow()
+                        .init_implicit_parameters(m.implicit_parameters.len() as u32);
+                    for (j, p) in m.implicit_parameters.iter().enumerate() {
+                        ip.reborrow()
+                            .get(j as u32)
+                            .set_name(capnp::text::Reader(p.as_bytes()));
+                    }
+                    mb.set_param_struct_type(m.param_struct_type);
+                    if let Some(br) = &m.param_brand {
+                        write_brand(mb.reborrow().init_param_brand(), br);
+                    }
+                    mb.set_result_struct_type(m.result_struct_type);
+                    if let Some(br) = &m.result_brand {
+                        write_brand(mb.reborrow().init_result_brand(), br);
+                    }
+                    if let Some(anns) = &m.annotations {
+                        write_annotations(mb.init_annotations(anns.len() as u32), anns);
+                    }
+                }
+            }
+            let mut sl = ib.init_superclasses(superclasses.len() as u32);
+            for (i, s) in superclasses.iter().enumerate() {
+                let mut sb = sl.reborrow().get(i as u32);
+                sb.set_id(s.id);
+                if let Some(br) = &s.brand {
+                    write_brand(sb.init_brand(), br);
+                }
+            }
+        }
+        Body::Const { ty, value } => {
+            let mut cb = b.init_const();
+            write_type(cb.reborrow().init_type(), ty);
+            set_value(|r| cb.set_value(r), value);
+        }
+        Body::Annotation { ty, targets } => {
+            let mut ab = b.init_annotation();
+            write_type(ab.reborrow().init_type(), ty);
+            let bit = |i: u16| targets & (1 << i) != 0;
+            ab.set_targets_file(bit(0));
+            ab.set_targets_const(bit(1));
+            ab.set_targets_enum(bit(2));
+            ab.set_targets_enumerant(bit(3));
+            ab.set_targets_struct(bit(4));
+            ab.set_targets_field(bit(5));
+            ab.set_targets_union(bit(6));
+            ab.set_targets_group(bit(7));
+            ab.set_targets_interface(bit(8));
+            ab.set_targets_method(bit(9));
+            ab.set_targets_param(bit(10));
+            ab.set_targets_annotation(bit(11));
+        }
+    }
+}
+
+fn write_annotations(
+    mut l: capnp::struct_list::Builder<'_, crate::schema_capnp::annotation::Owned>,
+    anns: &[OAnnotation],
+) {
+    for (i, a) in anns.iter().enumerate() {
+        let mut ab = l.reborrow().get(i as u32);
+        ab.set_id(a.id);
+        write_brand(ab.reborrow().init_brand(), &a.brand);
+        set_value(|r| ab.set_value(r), &a.value);
+    }
+}
+
+fn write_brand(b: brand::Builder<'_>, br: &OBrand) {
+    let Some(scopes) = &br.scopes else {
+        return;
+    };
+    let mut l = b.init_scopes(scopes.len() as u32);
+    for (i, s) in scopes.iter().enumerate() {
+        let mut sb = l.reborrow().get(i as u32);
+        sb.set_scope_id(s.scope_id);
+        match &s.kind {
+            OScopeKind::Inherit => sb.set_inherit(()),
+            OScopeKind::Bind(types) => {
+                let mut bl = sb.init_bind(types.len() as u32);
+                for (j, t) in types.iter().enumerate() {
+                    write_type(bl.reborrow().get(j as u32).init_type(), t);
+                }
+            }
+        }
+    }
+}
+
+fn write_type(mut b: type_::Builder<'_>, t: &OType) {
+    match t {
+        OType::Void => b.set_void(()),
+        OType::Bool => b.set_bool(()),
+        OType::Int8 => b.set_int8(()),
+        OType::Int16 => b.set_int16(()),
+        OType::Int32 => b.set_int32(()),
+        OType::Int64 => b.set_int64(()),
+        OType::UInt8 => b.set_uint8(()),
+        OType::UInt16 => b.set_uint16(()),
+        OType::UInt32 => b.set_uint32(()),
+        OType::UInt64 => b.set_uint64(()),
+        OType::Float32 => b.set_float32(()),
+        OType::Float64 => b.set_float64(()),
+        OType::Text => b.set_text(()),
+        OType::Data => b.set_data(()),
+        OType::List(e) => write_type(b.init_list().init_element_type(), e),
+        OType::Enum(id, br) => {
+            let mut eb = b.init_enum();
+            eb.set_type_id(*id);
+            if let Some(br) = br {
+                write_brand(eb.init_brand(), br);
+            }
+        }
+        OType::Struct(id, br) => {
+            let mut sb = b.init_struct();
+            sb.set_type_id(*id);
+            if let Some(br) = br {
+                write_brand(sb.init_brand(), br);
+            }
+        }
+        OType::Interface(id, br) => {
+            let mut ib = b.init_interface();
+            ib.set_type_id(*id);
+            if let Some(br) = br {
+                write_brand(ib.init_brand(), br);
+            }
+        }
+        OType::AnyPointer(k) => {
+            let ab = b.init_any_pointer();
+            match k {
+                AnyPtr::AnyKind => ab.init_unconstrained().set_any_kind(()),
+                AnyPtr::Struct => ab.init_unconstrained().set_struct(()),
+                AnyPtr::List => ab.init_unconstrained().set_list(()),
+                AnyPtr::Capability => ab.init_unconstrained().set_capability(()),
+                AnyPtr::Param { scope_id, index } => {
+                    let mut p = ab.init_parameter();
+                    p.set_scope_id(*scope_id);
+                    p.set_parameter_index(*index);
+                }
+                AnyPtr::ImplicitMethodParam { index } => {
+                    ab.init_implicit_method_parameter()
+                        .set_parameter_index(*index);
+                }
+            }
+        }
+    }
+}
+
+/// Encodes a `schema.Value` as a raw struct, so that a null pointer member stays null.
+fn value_obj(v: &OValue) -> Obj {
+    let (disc, payload): (u16, Option<(usize, Vec<u8>)>) = match v {
+        OValue::Void => (0, None),
+        OValue::Bool(b) => (1, Some((2, vec![u8::from(*b)]))),
+        OValue::Int8(_) => (2, Some((2, v.data_bytes().unwrap_or_default()))),
+        OValue::Int16(_) => (3, Some((2, v.data_bytes().unwrap_or_default()))),
+        OValue::Int32(_) => (4, Some((4, v.data_bytes().unwrap_or_default()))),
+        OValue::Int64(_) => (5, Some((8, v.data_bytes().unwrap_or_default()))),
+        OValue::UInt8(_) => (6, Some((2, v.data_bytes().unwrap_or_default()))),
+        OValue::UInt16(_) => (7, Some((2, v.data_bytes().unwrap_or_default()))),
+        OValue::UInt32(_) => (8, Some((4, v.data_bytes().unwrap_or_default()))),
+        OValue::UInt64(_) => (9, Some((8, v.data_bytes().unwrap_or_default()))),
+        OValue::Float32(_) => (10, Some((4, v.data_bytes().unwrap_or_default()))),
+        OValue::Float64(_) => (11, Some((8, v.data_bytes().unwrap_or_default()))),
+        OValue::Text(_) => (12, None),
+        OValue::Data(_) => (13, None),
+        OValue::List(_) => (14, None),
+        OValue::Enum(_) => (15, Some((2, v.data_bytes().unwrap_or_default()))),
+        OValue::Struct(_) => (16, None),
+        OValue::Interface => (17, None),
+        OValue::AnyPointer(_) => (18, None),
+    };
+    let mut data = vec![0u8; 16];
+    data[..2].copy_from_slice(&disc.to_le_bytes());
+    if let Some((at, bytes)) = payload {
+        data[at..at + bytes.len()].copy_from_slice(&bytes);
+    }
+    Obj::Struct(StructObj {
+        data,
+        ptrs: vec![v.to_obj().flatten()],
+    })
+}
+
+/// Copies a value into a `Value` field through its setter.
+fn set_value(set: impl FnOnce(value::Reader<'_>) -> capnp::Result<()>, v: &OValue) {
+    let bytes = encode_message(&value_obj(v));
+    let mut slice: &[u8] = &bytes;
+    let Ok(reader) =
+        capnp::serialize::read_message(&mut slice, capnp::message::ReaderOptions::new())
+    else {
+        return;
+    };
+    if let Ok(root) = reader.get_root::<value::Reader<'_>>() {
+        let _ = set(root);
+    }
+}
