@@ -5,6 +5,8 @@
 //! the allocators of 6.7 as its type is compiled by the caller.
 
 mod alloc;
+#[cfg(test)]
+mod differential;
 mod holes;
 mod ordinal;
 #[cfg(test)]

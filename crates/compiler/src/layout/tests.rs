@@ -131,7 +131,7 @@ impl<'s> Reader<'s> {
 }
 
 /// The top-level declarations of `src`.
-fn read(src: &str) -> Vec<Decl> {
+pub(super) fn read(src: &str) -> Vec<Decl> {
     let mut r = Reader { src, pos: 0 };
     let mut decls = Vec::new();
     while r.peek() != 0 {
@@ -140,7 +140,7 @@ fn read(src: &str) -> Vec<Decl> {
     decls
 }
 
-fn size_of_type(decl: &Decl) -> SizeClass {
+pub(super) fn size_of_type(decl: &Decl) -> SizeClass {
     let DeclKind::Field { ty, .. } = &decl.kind else {
         panic!("size_of called on a non-field");
     };
