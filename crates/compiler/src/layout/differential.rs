@@ -122,8 +122,17 @@ fn render(members: &[Gen], ords: &mut impl Iterator<Item = usize>, out: &mut Str
 /// Lines per node name (names are unique in generated structs).
 type Blocks = BTreeMap<String, Vec<String>>;
 
+/// What one compiler made of a case: node layouts, error categories and
+/// error lines as the reference prints them.
+#[derive(Debug, Default)]
+struct Outcome {
+    blocks: Blocks,
+    categories: BTreeSet<&'static str>,
+    messages: Vec<String>,
+}
+
 /// Our layout as comparable lines: one per node, then one per field.
-fn ours(src: &str) -> (Blocks, BTreeSet<&'static str>, Vec<String>) {
+fn ours(src: &str) -> Outcome {
     let decls = read(src);
     let l = layout_struct(&decls[0].members, &mut |d| size_of_type(d));
     let mut blocks = Blocks::new();
@@ -178,15 +187,15 @@ fn ours(src: &str) -> (Blocks, BTreeSet<&'static str>, Vec<String>) {
             )
         })
         .collect();
-    (blocks, errs, lines)
+    Outcome {
+        blocks,
+        categories: errs,
+        messages: lines,
+    }
 }
 
 /// The reference's layout of `S` in the same form, or its error categories.
-fn reference(
-    capnp: &str,
-    dir: &std::path::Path,
-    src: &str,
-) -> Result<(Blocks, BTreeSet<&'static str>, Vec<String>), Box<dyn Error>> {
+fn reference(capnp: &str, dir: &std::path::Path, src: &str) -> Result<Outcome, Box<dyn Error>> {
     let path = dir.join("case.capnp");
     std::fs::write(&path, format!("@0xd5a2c5c3a0b9e8f1;\n{src}\n"))?;
     let out = Command::new(capnp)
@@ -220,7 +229,11 @@ fn reference(
             })
             .map(str::to_owned)
             .collect();
-        return Ok((Blocks::new(), errs, lines));
+        return Ok(Outcome {
+            blocks: Blocks::new(),
+            categories: errs,
+            messages: lines,
+        });
     }
     let message =
         capnp::serialize::read_message(&mut &out.stdout[..], capnp::message::ReaderOptions::new())?;
@@ -272,7 +285,10 @@ fn reference(
             ));
         }
     }
-    Ok((blocks, BTreeSet::new(), Vec::new()))
+    Ok(Outcome {
+        blocks,
+        ..Outcome::default()
+    })
 }
 
 #[test]
@@ -308,18 +324,19 @@ fn differential_random_structs() -> Result<(), Box<dyn Error>> {
         let mut src = String::from("struct S { ");
         render(&members, &mut ords.into_iter(), &mut src);
         src += "}";
-        let (want_lines, want_errs, want_msgs) = reference(&capnp, &dir, &src)?;
-        let (got_lines, got_errs, got_msgs) = ours(&src);
+        let want = reference(&capnp, &dir, &src)?;
+        let got = ours(&src);
+        let (want_errs, got_errs) = (&want.categories, &got.categories);
         if want_errs.contains("issue344") {
             // The reference aborts at the first occurrence.
             assert!(got_errs.contains("issue344"), "case {case}: {src}");
         } else if want_errs.contains("validation") {
             assert_eq!(got_errs, want_errs, "case {case}: {src}");
         } else {
-            assert_eq!(got_msgs, want_msgs, "case {case}: {src}");
+            assert_eq!(got.messages, want.messages, "case {case}: {src}");
         }
         if want_errs.is_empty() {
-            assert_eq!(got_lines, want_lines, "case {case}: {src}");
+            assert_eq!(got.blocks, want.blocks, "case {case}: {src}");
         }
         let key = format!("{want_errs:?}");
         *stats.entry(key).or_default() += 1;

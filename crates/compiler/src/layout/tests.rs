@@ -3,7 +3,7 @@
 
 use super::holes::HoleSet;
 use super::*;
-use crate::ast::{Expr, ExprKind, Name, Ordinal};
+use crate::ast::{DeclKind, Expr, ExprKind, Name, Ordinal};
 
 /// Reads the members of `struct X { … }` bodies: fields `n @N :Type;`, groups
 /// `n :group {…}`, unions `union {…}` / `n [@N!] :union {…}` and nested
