@@ -1,4 +1,5 @@
 @0xbdf87d7bb8304e81;
+# Annotations that steer C++ code generation.
 $namespace("capnp::annotations");
 
 annotation namespace(file): Text;

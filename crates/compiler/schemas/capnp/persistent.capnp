@@ -1,4 +1,5 @@
 @0xb8630836983feed7;
+# Capabilities that can be saved as sturdy references and restored later.
 
 $import "/capnp/c++.capnp".namespace("capnp");
 

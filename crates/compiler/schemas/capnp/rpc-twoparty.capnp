@@ -1,4 +1,5 @@
 @0xa184c7885cdaf2a1;
+# Network-specific types for RPC between exactly two parties.
 
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("capnp::rpc::twoparty");

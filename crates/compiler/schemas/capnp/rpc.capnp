@@ -1,4 +1,5 @@
 @0xb312981b2552a250;
+# Messages of the Cap'n Proto RPC protocol (level 4).
 
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("capnp::rpc");

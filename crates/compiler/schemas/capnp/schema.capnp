@@ -1,6 +1,7 @@
 using Cxx = import "/capnp/c++.capnp";
 
 @0xa93fc509624c72d9;
+# The compiled form of schemas that code generator plugins receive.
 $Cxx.namespace("capnp::schema");
 
 using Id = UInt64;

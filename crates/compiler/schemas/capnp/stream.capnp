@@ -1,4 +1,5 @@
 @0x86c366a91393f3f8;
+# The result type of streaming methods (`-> stream`).
 
 $import "/capnp/c++.capnp".namespace("capnp");
 

@@ -1,4 +1,5 @@
 @0x8ef99297a43a5e34;
+# A JSON document model and annotations that adjust the JSON encoding.
 
 $import "/capnp/c++.capnp".namespace("capnp::json");
 
