@@ -66,3 +66,29 @@ stdlib_tests! {
     stream => "capnp/stream.capnp",
     json => "capnp/compat/json.capnp",
 }
+
+/// Every upstream standard schema has a bundled counterpart, and vice versa.
+#[test]
+fn same_set_of_files() {
+    fn list(root: &Path) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut stack = vec![root.join("capnp")];
+        while let Some(dir) = stack.pop() {
+            let entries = std::fs::read_dir(&dir)
+                .unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()));
+            for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "capnp") {
+                    let relative = path.strip_prefix(root).unwrap_or(&path);
+                    found.push(relative.to_string_lossy().into_owned());
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+    let upstream = list(&oracle::reference_include());
+    assert_eq!(list(&oracle::bundled_schemas()), upstream);
+    assert_eq!(upstream.len(), 7, "{upstream:?}");
+}
