@@ -1,0 +1,5 @@
+@0xc0ffee0123456789;
+
+struct Thing {
+  n @0 :UInt16 = 42;
+}

@@ -1,0 +1,25 @@
+@0xd5a2c5c3a0b9e8f1;
+struct P { a @0 :Int32 = 5; b @1 :Text; c @2 :List(Int16); d @3 :P; e @4 :Float64; }
+const p0 :P = ();
+const p1 :P = (a = 7, b = "hi", c = [1, -2, 3]);
+const p2 :P = (d = (a = 1));
+const l0 :List(Int32) = [];
+const l1 :List(Text) = ["a", "bc"];
+const l2 :List(P) = [(a = 1), (b = "x")];
+const l3 :List(List(Int8)) = [[1,2],[3]];
+const lb :List(Bool) = [true, false, true];
+const lv :List(Void) = [void, void];
+const t :Text = "a\tb\x41\101\"" "cd";
+const d0 :Data = 0x"01 02 ab";
+const d1 :Data = "xyz";
+const f1 :Float32 = -inf;
+const f2 :Float64 = nan;
+const f3 :Float64 = 1e300;
+const f4 :Float32 = 3;
+const i1 :Int8 = -128;
+const i2 :UInt64 = 0xffffffffffffffff;
+const i3 :Int64 = -0x8000000000000000;
+const i4 :UInt16 = 017;
+const b1 :Bool = true;
+const v :Void = void;
+const ap :AnyPointer = .p1;

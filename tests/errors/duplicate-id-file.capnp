@@ -1,0 +1,2 @@
+@0xd5a2c5c3a0b9e8f1;
+struct Foo @0xd5a2c5c3a0b9e8f1 {}

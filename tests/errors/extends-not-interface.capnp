@@ -1,0 +1,4 @@
+@0xd5a2c5c3a0b9e8f1;
+struct S {}
+interface I extends(S) {}
+interface J(T) extends(T) {}

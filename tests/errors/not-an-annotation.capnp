@@ -1,0 +1,3 @@
+@0xd5a2c5c3a0b9e8f1;
+struct S {}
+struct T $S {}

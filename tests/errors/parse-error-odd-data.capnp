@@ -1,0 +1,2 @@
+@0xd5a2c5c3a0b9e8f1;
+const a :Data = 0x"abc";

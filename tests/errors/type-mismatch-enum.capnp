@@ -1,0 +1,4 @@
+@0xd5a2c5c3a0b9e8f1;
+enum E { a @0; }
+const b :E = c;
+const d :E = 1;

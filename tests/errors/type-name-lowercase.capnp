@@ -1,0 +1,4 @@
+@0xd5a2c5c3a0b9e8f1;
+struct foo {}
+enum bar { a @0; }
+interface baz {}
