@@ -1,3 +1,163 @@
-//! `capnp-rs`: the command-line schema compiler.
+//! `capnp-rs`: the command-line schema compiler (`compile`, `id`), a drop-in for `capnp compile`.
 
-fn main() {}
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+
+use capnp_compiler::loader::DiskFileSystem;
+use capnp_compiler::CompileOptions;
+
+const USAGE: &str = "\
+Usage: capnp-rs compile [-I DIR]... [--src-prefix DIR] [--no-standard-import] -o OUTPUT... FILE...
+       capnp-rs id
+
+OUTPUT is `-` (write the CodeGeneratorRequest to standard output) or PLUGIN[:OUTDIR]
+(run `capnpc-PLUGIN`, or PLUGIN itself if it contains '/', with the request on its
+standard input, in OUTDIR).";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("compile") => compile(&args[1..]),
+        Some("id") => {
+            println!("@0x{:016x};", capnp_compiler::random_id());
+            ExitCode::SUCCESS
+        }
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+struct Args {
+    options: CompileOptions,
+    outputs: Vec<String>,
+    files: Vec<PathBuf>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut parsed = Args {
+        options: CompileOptions::default(),
+        outputs: Vec::new(),
+        files: Vec::new(),
+    };
+    let mut i = 0;
+    let mut take = |i: &mut usize, inline: Option<&str>, flag: &str| -> Result<String, String> {
+        if let Some(v) = inline {
+            return Ok(v.to_string());
+        }
+        *i += 1;
+        args.get(*i)
+            .cloned()
+            .ok_or_else(|| format!("{flag}: missing argument"))
+    };
+    while i < args.len() {
+        let a = args[i].as_str();
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ => (a, None),
+        };
+        match flag {
+            "--no-standard-import" => parsed.options.standard_import = false,
+            "-I" | "--import-path" => {
+                let v = take(&mut i, inline, flag)?;
+                parsed.options.import_paths.push(PathBuf::from(v));
+            }
+            "--src-prefix" => {
+                let v = take(&mut i, inline, flag)?;
+                parsed.options.src_prefixes.push(PathBuf::from(v));
+            }
+            "-o" | "--output" => parsed.outputs.push(take(&mut i, inline, flag)?),
+            _ if flag.starts_with("-I") && flag.len() > 2 => {
+                parsed.options.import_paths.push(PathBuf::from(&flag[2..]));
+            }
+            _ if flag.starts_with("-o") && flag.len() > 2 => {
+                parsed.outputs.push(flag[2..].to_string());
+            }
+            _ if flag.starts_with('-') && flag != "-" => {
+                return Err(format!("unknown option: {a}"));
+            }
+            _ => parsed.files.push(PathBuf::from(a)),
+        }
+        i += 1;
+    }
+    if parsed.files.is_empty() {
+        return Err("no input files".to_string());
+    }
+    if parsed.outputs.is_empty() {
+        return Err("no output specified (use -o- or -o PLUGIN)".to_string());
+    }
+    Ok(parsed)
+}
+
+fn compile(args: &[String]) -> ExitCode {
+    let parsed = match parse_args(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("capnp-rs compile: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let fs = DiskFileSystem;
+    let out = match capnp_compiler::compile_paths(&parsed.files, &parsed.options, &fs) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("capnp-rs compile: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for e in &out.errors {
+        eprintln!("{e}");
+    }
+    let Some(request) = out.request else {
+        return ExitCode::FAILURE;
+    };
+    for output in &parsed.outputs {
+        if output == "-" {
+            let mut stdout = std::io::stdout().lock();
+            if stdout.write_all(&request).and_then(|()| stdout.flush()).is_err() {
+                eprintln!("capnp-rs compile: could not write to standard output");
+                return ExitCode::FAILURE;
+            }
+        } else if let Err(e) = run_plugin(output, &request) {
+            eprintln!("capnp-rs compile: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs `capnpc-LANG` (or the given path) with the request on standard input, as the reference does.
+fn run_plugin(spec: &str, request: &[u8]) -> Result<(), String> {
+    let (plugin, dir) = match spec.rsplit_once(':') {
+        Some((p, d)) if !p.is_empty() => (p, Some(d)),
+        _ => (spec, None),
+    };
+    let program = if plugin.contains('/') {
+        plugin.to_string()
+    } else {
+        format!("capnpc-{plugin}")
+    };
+    let mut cmd = Command::new(&program);
+    cmd.stdin(Stdio::piped());
+    if let Some(d) = dir.filter(|d| !d.is_empty()) {
+        std::fs::create_dir_all(d).map_err(|e| format!("{d}: {e}"))?;
+        cmd.current_dir(d);
+    }
+    let mut child = cmd.spawn().map_err(|e| format!("{program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A plugin may exit without reading everything; that is its business.
+        let _ = stdin.write_all(request);
+    }
+    let status = child.wait().map_err(|e| format!("{program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("plugin {program} failed: {status}"))
+    }
+}

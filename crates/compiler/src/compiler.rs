@@ -16,7 +16,6 @@ pub(crate) type NodeIdx = usize;
 pub(crate) struct FileData {
     pub(crate) name: String,
     pub(crate) root: Root,
-    pub(crate) text: Vec<u8>,
     pub(crate) ast: ParsedFile,
     pub(crate) lines: LineIndex,
     /// Import strings found in the file, resolved to file indexes (None: not found).
@@ -26,6 +25,7 @@ pub(crate) struct FileData {
 /// All files of one compilation, loaded and parsed before compiling.
 pub(crate) struct Sources {
     pub(crate) files: Vec<FileData>,
+    pub(crate) stream_file: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,6 +215,10 @@ pub(crate) struct Compiler<'a> {
     pub(crate) diags: Vec<Diagnostic>,
     /// `(file, start, end, type id)` for every name resolved to a declaration (13.5).
     pub(crate) identifiers: Vec<(usize, u32, u32, u64)>,
+    /// State kept between the structure and values phases of each node.
+    pub(crate) pending: HashMap<NodeIdx, crate::translate::Pending<'a>>,
+    /// `/capnp/stream.capnp` as found through the import path, if any method streams.
+    pub(crate) stream_file: Option<usize>,
 }
 
 impl<'a> Compiler<'a> {
@@ -228,6 +232,8 @@ impl<'a> Compiler<'a> {
             file_nodes: vec![None; src.files.len()],
             diags,
             identifiers: Vec::new(),
+            pending: HashMap::new(),
+            stream_file: src.stream_file,
         };
         for f in 0..src.files.len() {
             c.file_node(f);
@@ -744,7 +750,7 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn rebuild_decl(&self, d: NodeIdx, brand: Option<&OBrand>, base: &[Frame]) -> Res {
+    pub(crate) fn rebuild_decl(&self, d: NodeIdx, brand: Option<&OBrand>, base: &[Frame]) -> Res {
         let scopes: &[OScope] = brand.and_then(|b| b.scopes.as_deref()).unwrap_or(&[]);
         let mut next = 0;
         let mut frames = Vec::new();

@@ -1,19 +1,28 @@
 //! A pure-Rust Cap'n Proto schema compiler: `.capnp` text in, `schema.capnp`
 //! nodes (a `CodeGeneratorRequest`) out, identical to the reference compiler's.
 //!
-//! Pipeline: [`lexer`] → [`parser`] (syntax tree in [`ast`]) → semantic
-//! compilation (names, ids, layout, types, brands, values, annotations) →
-//! request assembly. See `docs/ARCHITECTURE.md` for the map.
+//! Pipeline: [`lexer`] → [`parser`] (syntax tree in [`ast`]) → loading of every
+//! imported file ([`loader`]) → semantic compilation (names, ids, layout, types,
+//! brands, values, annotations) → request assembly. See `docs/ARCHITECTURE.md`.
 
 pub mod ast;
+mod compiler;
 pub mod diag;
+mod emit;
+pub mod ids;
 pub mod layout;
 pub mod lexer;
+pub mod loader;
+pub mod model;
 pub mod parser;
+mod translate;
+mod values;
+mod wire;
 
 #[allow(
     clippy::all,
     clippy::pedantic,
+    clippy::unwrap_used,
     unreachable_pub,
     unused_parens,
     non_camel_case_types,
@@ -22,3 +31,289 @@ pub mod parser;
 )]
 #[rustfmt::skip]
 pub mod schema_capnp;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use ast::{DeclKind, Expr, ExprKind, ParamList, ParsedFile};
+use compiler::{Compiler, FileData, Sources};
+use diag::{Diagnostic, FileId, LineIndex, RenderedDiagnostic, Span};
+use loader::{FileSystem, Located, Loader, Root};
+
+/// Options of a compilation, as on the `capnp compile` command line.
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    /// `-I` directories, searched in order for `/absolute` imports.
+    pub import_paths: Vec<PathBuf>,
+    /// `--src-prefix` directories: requested files under them are named relative to them.
+    pub src_prefixes: Vec<PathBuf>,
+    /// Whether the bundled `/capnp/*.capnp` files are found after the `-I` directories.
+    pub standard_import: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            import_paths: Vec::new(),
+            src_prefixes: Vec::new(),
+            standard_import: true,
+        }
+    }
+}
+
+/// The result of a compilation: the request if there were no errors, and the errors.
+#[derive(Debug)]
+pub struct CompileOutput {
+    /// The serialized `CodeGeneratorRequest` (stream framing), None when any error was reported.
+    pub request: Option<Vec<u8>>,
+    pub errors: Vec<RenderedDiagnostic>,
+}
+
+/// Compiles files named by path (relative to the current directory or absolute).
+/// Err means a requested file could not be read.
+pub fn compile_paths(
+    files: &[PathBuf],
+    options: &CompileOptions,
+    fs: &dyn FileSystem,
+) -> Result<CompileOutput, String> {
+    let loader = make_loader(options, fs);
+    let mut requested = Vec::new();
+    for f in files {
+        match loader.locate_requested(f, &options.src_prefixes) {
+            Some(l) => requested.push(l),
+            None => return Err(format!("{}: no such file", f.display())),
+        }
+    }
+    Ok(compile(&loader, requested))
+}
+
+/// The loader for these options: `-I` directories, then the bundled standard files.
+pub fn make_loader<'f>(options: &CompileOptions, fs: &'f dyn FileSystem) -> Loader<'f> {
+    let mut import_path: Vec<Root> = options
+        .import_paths
+        .iter()
+        .map(|p| Root::Dir(p.clone()))
+        .collect();
+    if options.standard_import {
+        import_path.push(Root::Bundled);
+    }
+    Loader { fs, import_path }
+}
+
+/// Compiles already-located files (the first source name of each file sticks).
+pub fn compile(loader: &Loader<'_>, requested: Vec<Located>) -> CompileOutput {
+    let (sources, requested_idx, diags) = load_all(loader, requested);
+    let mut c = Compiler::new(&sources, loader, diags);
+    let mut traversal = emit::Traversal::new();
+    for &f in &requested_idx {
+        let n = c.file_node(f);
+        c.traverse_requested(&mut traversal, n);
+    }
+    let message = c.build_request(&traversal, &requested_idx);
+    let request = if c.had_errors() {
+        None
+    } else {
+        let mut bytes = Vec::new();
+        match capnp::serialize::write_message(&mut bytes, &message) {
+            Ok(()) => Some(bytes),
+            Err(_) => None,
+        }
+    };
+    CompileOutput {
+        request,
+        errors: render(&sources, &c.diags),
+    }
+}
+
+fn render(sources: &Sources, diags: &[Diagnostic]) -> Vec<RenderedDiagnostic> {
+    let mut out: Vec<RenderedDiagnostic> = Vec::new();
+    for d in diags {
+        let Some(f) = sources.files.get(d.file.0 as usize) else {
+            continue;
+        };
+        let r = f.lines.render(&f.name, d.span, &d.message);
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Loads and parses the requested files and, transitively, everything they import.
+fn load_all(
+    loader: &Loader<'_>,
+    requested: Vec<Located>,
+) -> (Sources, Vec<usize>, Vec<Diagnostic>) {
+    let mut files: Vec<FileData> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut requested_idx = Vec::new();
+    let mut queue: Vec<usize> = Vec::new();
+    let mut uses_stream = false;
+
+    let mut add = |located: Located,
+                   files: &mut Vec<FileData>,
+                   diags: &mut Vec<Diagnostic>,
+                   queue: &mut Vec<usize>|
+     -> usize {
+        if let Some(&i) = by_key.get(&located.key) {
+            return i;
+        }
+        let i = files.len();
+        by_key.insert(located.key.clone(), i);
+        let (ast, errors) = parser::parse_file(&located.text);
+        for (span, message) in errors {
+            diags.push(Diagnostic {
+                file: FileId(i as u32),
+                span,
+                message,
+            });
+        }
+        if ast.id.is_none() && diags.is_empty() {
+            diags.push(Diagnostic {
+                file: FileId(i as u32),
+                span: Span::at(0),
+                message: format!(
+                    "File does not declare an ID.  I've generated one for you.  Add this line to your file: @0x{:016x};",
+                    random_id()
+                ),
+            });
+        }
+        files.push(FileData {
+            name: located.name,
+            root: located.root,
+            lines: LineIndex::new(&located.text),
+            ast,
+            imports: HashMap::new(),
+        });
+        queue.push(i);
+        i
+    };
+
+    for l in requested {
+        let i = add(l, &mut files, &mut diags, &mut queue);
+        requested_idx.push(i);
+    }
+    while let Some(i) = queue.pop() {
+        let mut specs = Vec::new();
+        collect_imports(&files[i].ast, &mut specs, &mut uses_stream);
+        specs.sort();
+        specs.dedup();
+        for spec in specs {
+            let spec_str = String::from_utf8_lossy(&spec).into_owned();
+            let found = loader.resolve(&files[i].root, &files[i].name, &spec_str);
+            let target = found.map(|l| add(l, &mut files, &mut diags, &mut queue));
+            files[i].imports.insert(spec, target);
+        }
+    }
+    let mut stream_file = None;
+    if uses_stream {
+        if let Some(l) = loader.resolve(&Root::Bundled, "", "/capnp/stream.capnp") {
+            let i = add(l, &mut files, &mut diags, &mut queue);
+            stream_file = Some(i);
+            // stream.capnp imports only c++.capnp; load whatever it imports too.
+            while let Some(j) = queue.pop() {
+                let mut specs = Vec::new();
+                collect_imports(&files[j].ast, &mut specs, &mut false);
+                for spec in specs {
+                    let spec_str = String::from_utf8_lossy(&spec).into_owned();
+                    let found = loader.resolve(&files[j].root, &files[j].name, &spec_str);
+                    let target = found.map(|l| add(l, &mut files, &mut diags, &mut queue));
+                    files[j].imports.insert(spec, target);
+                }
+            }
+        }
+    }
+    (
+        Sources {
+            files,
+            stream_file,
+        },
+        requested_idx,
+        diags,
+    )
+}
+
+/// Every `import "…"` string anywhere in a file, and whether any method streams.
+fn collect_imports(ast: &ParsedFile, out: &mut Vec<Vec<u8>>, stream: &mut bool) {
+    fn expr(e: &Expr, out: &mut Vec<Vec<u8>>) {
+        match &e.kind {
+            ExprKind::Import(s) => out.push(s.value.clone()),
+            ExprKind::Member(b, _) => expr(b, out),
+            ExprKind::Application(f, ps) => {
+                expr(f, out);
+                ps.iter().for_each(|p| expr(&p.value, out));
+            }
+            ExprKind::List(items) => items.iter().for_each(|i| expr(i, out)),
+            ExprKind::Tuple(ps) => ps.iter().for_each(|p| expr(&p.value, out)),
+            _ => {}
+        }
+    }
+    fn anns(a: &[ast::AnnotationApp], out: &mut Vec<Vec<u8>>) {
+        for app in a {
+            expr(&app.name, out);
+            if let Some(v) = &app.value {
+                expr(v, out);
+            }
+        }
+    }
+    fn decl(d: &ast::Decl, out: &mut Vec<Vec<u8>>, stream: &mut bool) {
+        anns(&d.annotations, out);
+        match &d.kind {
+            DeclKind::Using { target } => expr(target, out),
+            DeclKind::Const { ty, value } => {
+                expr(ty, out);
+                expr(value, out);
+            }
+            DeclKind::Annotation { ty, .. } => expr(ty, out),
+            DeclKind::Interface { extends, .. } => extends.iter().for_each(|e| expr(e, out)),
+            DeclKind::Field { ty, default } => {
+                expr(ty, out);
+                if let Some(d) = default {
+                    expr(d, out);
+                }
+            }
+            DeclKind::Method {
+                params, results, ..
+            } => {
+                for l in std::iter::once(params).chain(results.iter()) {
+                    match l {
+                        ParamList::Inline { params, .. } => {
+                            for p in params {
+                                expr(&p.ty, out);
+                                if let Some(d) = &p.default {
+                                    expr(d, out);
+                                }
+                                anns(&p.annotations, out);
+                            }
+                        }
+                        ParamList::Type(e) => expr(e, out),
+                        ParamList::Stream(_) => *stream = true,
+                    }
+                }
+            }
+            _ => {}
+        }
+        for m in &d.members {
+            decl(m, out, stream);
+        }
+    }
+    anns(&ast.annotations, out);
+    for d in &ast.decls {
+        decl(d, out, stream);
+    }
+}
+
+/// A new random id with the top bit set, as `capnp id` prints.
+pub fn random_id() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish() | (1 << 63)
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::ast::{self, target, AnnotationApp, Decl, DeclKind, ExprKind, ParamDecl, ParamList};
-use crate::compiler::{Compiler, Ctx, FrameState, ImplicitMode, Kind, Member, NodeIdx, Phase, Res};
+use crate::compiler::{Compiler, Ctx, ImplicitMode, Kind, Member, NodeIdx, Phase, Res};
 use crate::diag::Span;
 use crate::ids;
 use crate::layout::{self, FieldLayoutKind, OrdinalChecker, SizeClass};
@@ -16,6 +16,12 @@ use crate::model::{
 
 /// Fixed id of `stream.capnp:StreamResult`, the result type of streaming methods.
 pub(crate) const STREAM_RESULT_ID: u64 = 0x995f9a3377c0b16e;
+
+/// The implicit result list of a method written without `->`.
+static EMPTY_PARAMS: ParamList = ParamList::Inline {
+    params: Vec::new(),
+    span: Span { start: 0, end: 0 },
+};
 
 /// What the values phase needs to find again after the structure phase.
 pub(crate) enum Pending<'a> {
@@ -431,7 +437,7 @@ impl<'a> Compiler<'a> {
             .enumerate()
             .collect();
         enumerants.sort_by_key(|(_, d)| d.ordinal.map_or(u16::MAX, |o| o.value));
-        let mut checker = OrdinalChecker::default();
+        let mut checker = OrdinalChecker::new();
         let mut errors = Vec::new();
         for (_, d) in &enumerants {
             if let Some(o) = d.ordinal {
@@ -493,7 +499,7 @@ impl<'a> Compiler<'a> {
             .enumerate()
             .collect();
         methods.sort_by_key(|(_, d)| d.ordinal.map_or(u16::MAX, |o| o.value));
-        let mut checker = OrdinalChecker::default();
+        let mut checker = OrdinalChecker::new();
         let mut errors = Vec::new();
         for (_, d) in &methods {
             if let Some(o) = d.ordinal {
@@ -528,11 +534,7 @@ impl<'a> Compiler<'a> {
                 &mut aux,
                 &mut lists,
             );
-            let empty = ParamList::Inline {
-                params: Vec::new(),
-                span: Span::default(),
-            };
-            let results_list = results.as_ref().unwrap_or(&empty);
+            let results_list = results.as_ref().unwrap_or(&EMPTY_PARAMS);
             let (result_type, result_brand) = self.method_list(
                 n,
                 m,
@@ -921,11 +923,6 @@ impl<'a> Compiler<'a> {
             });
         }
         Some(out)
-    }
-
-    /// True when a chain frame of this reference is bound (used by callers inspecting brands).
-    pub(crate) fn is_bound(state: &FrameState) -> bool {
-        matches!(state, FrameState::Bound(_))
     }
 }
 

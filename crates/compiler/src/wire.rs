@@ -63,16 +63,15 @@ impl Message {
     }
 
     /// Reads the pointer at `(seg, at)`; Ok(None) for a null pointer.
-    fn read_pointer(&mut self, seg: usize, at: usize, depth: u32) -> Option<Option<Obj>> {
+    fn read_pointer(&mut self, seg_in: usize, at: usize, depth: u32) -> Option<Option<Obj>> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let mut p = self.get(seg, at)?;
+        let mut p = self.get(seg_in, at)?;
         if p == 0 {
             return Some(None);
         }
-        let (mut seg, mut target) = (seg, 0usize);
-        let resolved;
+        let (seg, target);
         if p & 3 == 2 {
             // Far pointer: follow the landing pad (single or double far).
             let double = p & 4 != 0;
@@ -87,23 +86,20 @@ impl Message {
                 seg = (pad >> 32) as usize;
                 target = (pad >> 3) as u32 as usize & 0x1fff_ffff;
                 p = tag;
-                resolved = true;
             } else {
                 seg = pad_seg;
                 p = pad;
                 let off = ((p as u32 as i32) >> 2) as isize;
                 target = (pad_at as isize + 1 + off).try_into().ok()?;
-                resolved = true;
                 if p & 3 == 2 {
                     return None;
                 }
             }
         } else {
             let off = ((p as u32 as i32) >> 2) as isize;
+            seg = seg_in;
             target = (at as isize + 1 + off).try_into().unwrap_or(usize::MAX);
-            resolved = true;
         }
-        let _ = resolved;
         match p & 3 {
             0 => {
                 let dw = ((p >> 32) & 0xffff) as usize;
