@@ -909,3 +909,547 @@ fn error_expr(tokens: &[Token], list_span: Span) -> Expr {
         span,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::LineIndex;
+
+    const ID_LINE: &str = "@0xd5a2c5c3a0b9e8f1;\n";
+
+    /// Errors of a whole file, rendered as `line:col[-end]: message`.
+    fn render_errors(src: &[u8]) -> Vec<String> {
+        let (_, errors) = parse_file(src);
+        let index = LineIndex::new(src);
+        errors
+            .iter()
+            .map(|(span, message)| {
+                let text = index.render("f", *span, message).to_string();
+                text.trim_start_matches("f:").replacen(" error:", "", 1)
+            })
+            .collect()
+    }
+
+    /// Errors of a body placed after the id line.
+    fn body_errors(body: &str) -> Vec<String> {
+        render_errors(format!("{ID_LINE}{body}\n").as_bytes())
+    }
+
+    fn parse_ok(body: &str) -> ParsedFile {
+        let src = format!("{ID_LINE}{body}\n");
+        let (file, errors) = parse_file(src.as_bytes());
+        assert!(errors.is_empty(), "{body}: {errors:?}");
+        file
+    }
+
+    fn only_decl(body: &str) -> Decl {
+        let mut file = parse_ok(body);
+        assert_eq!(file.decls.len(), 1, "{body}");
+        file.decls.remove(0)
+    }
+
+    /// The type expression of `const c :<text> = 0;`.
+    fn expr(text: &str) -> Expr {
+        match only_decl(&format!("const c :{text} = 0;")).kind {
+            DeclKind::Const { ty, .. } => ty,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The value expression of `const c :T = <text>;`.
+    fn value(text: &str) -> Expr {
+        match only_decl(&format!("const c :T = {text};")).kind {
+            DeclKind::Const { value, .. } => value,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn name_at(text: &str, start: u32) -> Name {
+        Name {
+            text: text.to_string(),
+            span: Span::new(start as usize, start as usize + text.len()),
+        }
+    }
+
+    #[test]
+    fn a5_doc_comments_and_byte_ranges() {
+        let src = b"@0xd5a2c5c3a0b9e8f1;\n\n# not doc\nstruct Foo {  # Foo doc1\n  #   Foo doc2\n\n  # stray\n  a @0 :Int32;\n  # a doc1\n  #a doc2\n\n  # not a doc\n  b @1 :Int32; #b1\n  c :group { # c doc\n    d @2 :Int8;\n  }\n  u :union {\n    e @3 :Void;\n    f @4 :Void;\n  } # u late\n}\n# Foo late (ignored since early exists)\nenum E { # E doc\n  x @0; # x doc\n  y @1;\n}\nstruct Bar {\n} # Bar late\nstruct Crlf {}\r\n# crlf doc\r\n# two\r\n";
+        let (file, errors) = parse_file(src);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(file.doc, None);
+        let doc = |d: &Decl| {
+            d.doc
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        let ranges: Vec<(u32, u32)> = file
+            .decls
+            .iter()
+            .map(|d| (d.span.start, d.span.end))
+            .collect();
+        assert_eq!(ranges, vec![(32, 294), (294, 336), (337, 363), (363, 398)]);
+        let foo = &file.decls[0];
+        assert_eq!(doc(foo).as_deref(), Some("Foo doc1\n  Foo doc2\n"));
+        let member_docs: Vec<_> = foo.members.iter().map(doc).collect();
+        assert_eq!(
+            member_docs,
+            vec![
+                Some("a doc1\na doc2\n".to_string()),
+                Some("b1\n".to_string()),
+                Some("c doc\n".to_string()),
+                Some("u late\n".to_string())
+            ]
+        );
+        assert_eq!(doc(&foo.members[2].members[0]), None);
+        let e = &file.decls[1];
+        assert_eq!(doc(e).as_deref(), Some("E doc\n"));
+        let enumerant_docs: Vec<_> = e.members.iter().map(doc).collect();
+        assert_eq!(enumerant_docs, vec![Some("x doc\n".to_string()), None]);
+        assert_eq!(doc(&file.decls[2]).as_deref(), Some("Bar late\n"));
+        assert_eq!(doc(&file.decls[3]).as_deref(), Some("crlf doc\r\ntwo\r\n"));
+    }
+
+    #[test]
+    fn file_id_annotations_and_doc() {
+        let (file, errors) = parse_file(b"$a(1);\n@0xd5a2c5c3a0b9e8f1; # file doc\n$b;\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            file.id.map(|id| (id.value, id.span)),
+            Some((0xd5a2c5c3a0b9e8f1, Span::new(8, 26)))
+        );
+        assert_eq!(file.doc.as_deref(), Some(&b"file doc\n"[..]));
+        let names: Vec<String> = file
+            .annotations
+            .iter()
+            .map(|a| a.name.to_string())
+            .collect();
+        assert_eq!(names, vec!["a", "b"]);
+        assert_eq!(file.annotations[0].span, Span::new(0, 5));
+    }
+
+    #[test]
+    fn expressions_and_spans() {
+        // A `-` right after `:` would lex as the operator `:-`, so these are values.
+        let e = value("-5");
+        assert_eq!(
+            (e.kind, e.span),
+            (ExprKind::NegativeInt(5), Span::new(34, 36))
+        );
+        assert_eq!(value("- 1.5").kind, ExprKind::Float(-1.5));
+        assert_eq!(value("-inf").kind, ExprKind::Float(f64::NEG_INFINITY));
+        assert_eq!(expr("0x\"ff\"").kind, ExprKind::Binary(vec![0xff]));
+        let e = expr("\"a\" `b\n \"c\"");
+        assert_eq!(
+            (e.kind, e.span),
+            (ExprKind::String(b"ab\nc".to_vec()), Span::new(30, 41))
+        );
+        let e = value(".Foo.Bar(T = Text, 2)");
+        assert_eq!(e.span, Span::new(34, 55));
+        let ExprKind::Application(base, params) = e.kind else {
+            panic!("{e:?}")
+        };
+        assert_eq!(params.len(), 2);
+        assert_eq!(params[0].name, Some(name_at("T", 43)));
+        assert_eq!(params[1].value.kind, ExprKind::PositiveInt(2));
+        let ExprKind::Member(inner, member) = base.kind else {
+            panic!("{base:?}")
+        };
+        assert_eq!((base.span, member), (Span::new(34, 42), name_at("Bar", 39)));
+        assert_eq!(inner.kind, ExprKind::AbsoluteName(name_at("Foo", 35)));
+        assert_eq!(inner.span, Span::new(34, 38));
+        // A single unnamed element in parentheses is the element itself.
+        let e = expr("(7)");
+        assert_eq!(
+            (e.kind, e.span),
+            (ExprKind::PositiveInt(7), Span::new(31, 32))
+        );
+        assert_eq!(expr("()").kind, ExprKind::Tuple(Vec::new()));
+        let e = expr("[1, [2]]");
+        assert_eq!(e.to_string(), "[1, [2]]");
+        assert_eq!(e.span, Span::new(30, 38));
+        let e = expr("import \"x.capnp\".Foo");
+        let ExprKind::Member(base, _) = e.kind else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            base.kind,
+            ExprKind::Import(StringLit {
+                value: b"x.capnp".to_vec(),
+                span: Span::new(37, 46)
+            })
+        );
+        assert_eq!(expr("embed \"e\"").to_string(), "embed \"e\"");
+        // Keywords are plain identifiers outside their positions.
+        assert_eq!(
+            expr("import").kind,
+            ExprKind::RelativeName(name_at("import", 30))
+        );
+    }
+
+    #[test]
+    fn annotation_applications_split_name_and_value() {
+        let d = only_decl("struct S $a $b(1) $c() $d(x = 1, y = 2) $e.f(.g) {}");
+        let shown: Vec<(String, Option<String>)> = d
+            .annotations
+            .iter()
+            .map(|a| {
+                (
+                    a.name.to_string(),
+                    a.value.as_ref().map(ToString::to_string),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("a".into(), None),
+                ("b".into(), Some("1".into())),
+                ("c".into(), Some("( )".into())),
+                ("d".into(), Some("( x = 1, y = 2 )".into())),
+                ("e.f".into(), Some(".g".into())),
+            ]
+        );
+        // `$c()`: the empty tuple spans the parentheses.
+        assert_eq!(
+            d.annotations[2].value.as_ref().map(|v| v.span),
+            Some(Span::new(41, 43))
+        );
+        assert_eq!(d.annotations[3].span, Span::new(44, 60));
+    }
+
+    #[test]
+    fn generic_declarations() {
+        let d = only_decl("using X = import \"a.capnp\";");
+        assert_eq!(d.name, name_at("X", 27));
+        assert!(matches!(d.kind, DeclKind::Using { .. }));
+        let d = only_decl("using a.b.C;");
+        assert_eq!(d.name, name_at("C", 31));
+        let d = only_decl("const c @0xd5a2c5c3a0b9e8f2 :Int32 = -1 $a;");
+        assert_eq!(d.id.map(|i| i.span), Some(Span::new(30, 48)));
+        assert_eq!(d.annotations.len(), 1);
+        let DeclKind::Const { ty, value } = d.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (ty.to_string(), value.to_string()),
+            ("Int32".into(), "-1".into())
+        );
+        let d = only_decl("annotation a (struct, field, param) :Text $b;");
+        assert_eq!(
+            d.kind,
+            DeclKind::Annotation {
+                targets: target::STRUCT | target::FIELD | target::PARAM,
+                ty: Expr {
+                    kind: ExprKind::RelativeName(name_at("Text", 58)),
+                    span: Span::new(58, 62)
+                }
+            }
+        );
+        let d = only_decl("annotation a(*) :Void;");
+        assert!(matches!(
+            d.kind,
+            DeclKind::Annotation {
+                targets: target::ALL,
+                ..
+            }
+        ));
+        let d = only_decl("enum E @0xd5a2c5c3a0b9e8f2 $a { x @0; y @1 $b; }");
+        let names: Vec<_> = d
+            .members
+            .iter()
+            .map(|m| (m.name.text.clone(), m.ordinal.map(|o| o.value)))
+            .collect();
+        assert_eq!(names, vec![("x".into(), Some(0)), ("y".into(), Some(1))]);
+        assert!(d.members.iter().all(|m| m.kind == DeclKind::Enumerant));
+        let d = only_decl("struct G(T, U) $a { }");
+        assert_eq!(
+            d.kind,
+            DeclKind::Struct {
+                params: vec![name_at("T", 30), name_at("U", 33)]
+            }
+        );
+        let d = only_decl("interface I(T) extends(A, B.C(T)) { }");
+        let DeclKind::Interface { params, extends } = d.kind else {
+            panic!()
+        };
+        assert_eq!(params, vec![name_at("T", 33)]);
+        let ext: Vec<_> = extends.iter().map(ToString::to_string).collect();
+        assert_eq!(ext, vec!["A", "B.C(( T ))"]);
+    }
+
+    #[test]
+    fn struct_members_in_source_order() {
+        let d = only_decl(
+            "struct S { a @0 :Int32 = 5 $x; g :group { b @1 :Text; } union { c @2 :Void; d @3 :Void; } \
+             u @4! :union { e @5 :Void; f @6 :Void; } v :union $y { h @7 :Void; } struct @8 :Int32; \
+             struct N {} enum En {} const k :Int32 = 1; using U = N; }",
+        );
+        let kinds: Vec<(&str, String)> = d
+            .members
+            .iter()
+            .map(|m| {
+                let kind = match m.kind {
+                    DeclKind::Field { .. } => "field",
+                    DeclKind::Group => "group",
+                    DeclKind::Union => "union",
+                    DeclKind::Struct { .. } => "struct",
+                    DeclKind::Enum => "enum",
+                    DeclKind::Const { .. } => "const",
+                    DeclKind::Using { .. } => "using",
+                    _ => "other",
+                };
+                (kind, m.name.text.clone())
+            })
+            .collect();
+        let expected = [
+            ("field", "a"),
+            ("group", "g"),
+            ("union", ""),
+            ("union", "u"),
+            ("union", "v"),
+            ("field", "struct"),
+            ("struct", "N"),
+            ("enum", "En"),
+            ("const", "k"),
+            ("using", "U"),
+        ];
+        let expected: Vec<(&str, String)> =
+            expected.iter().map(|(k, n)| (*k, n.to_string())).collect();
+        assert_eq!(kinds, expected);
+        // The unnamed union's name span is its keyword; `u @4!` keeps its ordinal.
+        assert_eq!(d.members[2].name.span, Span::new(77, 82));
+        assert_eq!(
+            d.members[3].ordinal.map(|o| (o.value, o.span)),
+            Some((4, Span::new(114, 115)))
+        );
+        assert_eq!(d.members[1].members.len(), 1);
+        assert_eq!(d.members[4].annotations.len(), 1);
+    }
+
+    #[test]
+    fn methods_and_parameter_lists() {
+        let d = only_decl(
+            "interface I { m @0 [T] (a :Int32 = 1 $x, b :T) -> stream $y; n @1 S; o @2 () -> S.R; struct Z {} }",
+        );
+        assert_eq!(d.members.len(), 4);
+        let DeclKind::Method {
+            implicit_params,
+            params,
+            results,
+        } = &d.members[0].kind
+        else {
+            panic!()
+        };
+        assert_eq!(implicit_params, &vec![name_at("T", 41)]);
+        let ParamList::Inline { params, span } = params else {
+            panic!("{params:?}")
+        };
+        assert_eq!(*span, Span::new(44, 67));
+        assert_eq!(params.len(), 2);
+        assert_eq!(params[0].span, Span::new(45, 60));
+        assert_eq!(
+            params[0].default.as_ref().map(ToString::to_string),
+            Some("1".into())
+        );
+        assert_eq!(params[0].annotations.len(), 1);
+        assert_eq!(results, &Some(ParamList::Stream(Span::new(71, 77))));
+        assert_eq!(d.members[0].annotations.len(), 1);
+        let DeclKind::Method {
+            params, results, ..
+        } = &d.members[1].kind
+        else {
+            panic!()
+        };
+        assert!(matches!(params, ParamList::Type(e) if e.to_string() == "S"));
+        assert_eq!(results, &None);
+        let DeclKind::Method { results, .. } = &d.members[2].kind else {
+            panic!()
+        };
+        assert!(matches!(results, Some(ParamList::Type(e)) if e.to_string() == "S.R"));
+    }
+
+    #[test]
+    fn a6_parse_error_vectors() {
+        let cases: &[(&str, &[&str])] = &[
+            ("struct Foo { a @0 Int32; }", &["2:24: Parse error."]),
+            ("struct Foo { a @0 :Int32 }", &["2:26: Parse error."]),
+            ("struct Foo;", &["2:1-12: This statement should end with a block, not a semicolon."]),
+            (
+                "const a :Int32 = 1 { }",
+                &["2:1-23: This statement should end with a semicolon, not a block."],
+            ),
+            ("@0xd5a2c5c3a0b9e8f2;", &["2:1-21: File can only have one ID."]),
+            (
+                "using Foo;",
+                &["2:7-10: 'using' declaration without '=' must specify a named declaration from a different scope."],
+            ),
+            (
+                "struct Foo { u @0! union { a @1 :Int32; b @2 :Int32; } }",
+                &["2:17-18: As of Cap'n Proto v0.3, the 'union' keyword should be prefixed with a colon for named unions, e.g. `foo :union {`."],
+            ),
+            ("const c :Float64 = -nan;", &["2:24: Parse error."]),
+            ("annotation a(*) :Void;\nusing X = Int32 $a;", &["3:18: Parse error."]),
+            (
+                "annotation a(foo) :Void;\nannotation b(struct, struct) :Void;\nannotation c(*, struct) :Void;\nannotation d(Struct) :Void;",
+                &[
+                    "2:14-17: Not a valid annotation target.",
+                    "3:22-28: Duplicate target specification.",
+                    "4:14-15: Wildcard should not be specified together with other targets.",
+                    "4:17-23: Duplicate target specification.",
+                    "5:14-20: Not a valid annotation target.",
+                ],
+            ),
+            ("struct Foo { b @1 :Int32 = ; }", &["2:27: Parse error."]),
+            ("enum E { struct X {} }", &["2:18: Parse error."]),
+            (";", &["2:1: Parse error."]),
+            ("const a :List(Int32) = [1, , 2];", &["2:24-32: Parse error: Empty list item."]),
+            ("const a :List(Int32) = [,];", &["2:24-27: Parse error: Empty list item."]),
+            (
+                "const a :List(Int32) = [1 2, 3 4 5];",
+                &["2:25-28: Parse error.", "2:34-35: Parse error."],
+            ),
+            ("struct Foo(T, 1) {}", &["2:15-16: Parse error."]),
+            ("interface I { m @0 (Int32) -> (); }", &["2:21-26: Parse error."]),
+            (
+                "struct Foo { a @70000 Int32; }",
+                &["2:17-22: Ordinals cannot be greater than 65535.", "2:28: Parse error."],
+            ),
+            (
+                "struct Foo { g @0 :group { a @1 :Int32; } }",
+                &["2:14-42: This statement should end with a semicolon, not a block."],
+            ),
+            ("struct Foo { u union { a @1 :Int32; b @2 :Int32; } }", &["2:21: Parse error."]),
+            ("const a :Int32 = 1 =-1;", &["2:22: Parse error."]),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(body_errors(body), *expected, "{body}");
+        }
+        assert_eq!(
+            render_errors(b"@0x1234;\n"),
+            vec!["1:2-8: Invalid ID.  Please generate a new one with 'capnpc -i'."]
+        );
+        let union_number = body_errors("struct Foo { u @0 :union { a @1 :Int32; b @2 :Int32; } }");
+        assert_eq!(union_number.len(), 1);
+        assert!(union_number[0]
+            .starts_with("2:17-18: As of Cap'n Proto v0.3, it is no longer necessary"));
+        assert_eq!(
+            body_errors("struct Foo { u @0 union { a @1 :Void; b @2 :Void; } }").len(),
+            2
+        );
+    }
+
+    #[test]
+    fn lexer_failures_drop_the_whole_file() {
+        let (file, errors) =
+            parse_file(b"@0xd5a2c5c3a0b9e8f1;\nstruct A {}\nconst a :Text = \"x\n");
+        assert_eq!(file, ParsedFile::default());
+        assert_eq!(errors, vec![(Span::at(51), PARSE_ERROR.to_string())]);
+        assert_eq!(
+            render_errors(b"\xFF\xFE@\x00"),
+            vec![
+                "1:1-3: Non-UTF-8 input detected. Cap'n Proto schema files must be UTF-8 text.",
+                "1:3: Parse error."
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_statements_are_dropped_and_parsing_continues() {
+        let (file, errors) = parse_file(
+            b"@0xd5a2c5c3a0b9e8f1;\nstruct A { a @0 Int32; b @1 :Int32; }\nfoo;\nstruct B {}\n",
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let names: Vec<_> = file.decls.iter().map(|d| d.name.text.as_str()).collect();
+        assert_eq!(names, vec!["A", "B"]);
+        assert_eq!(file.decls[0].members.len(), 1);
+        // Failed list items leave an error placeholder in lists and tuples.
+        let d = only_decl_with_errors("const a :List(Int32) = [1, 2 3];");
+        let DeclKind::Const { value, .. } = d.kind else {
+            panic!()
+        };
+        let ExprKind::List(items) = value.kind else {
+            panic!()
+        };
+        assert_eq!(items[1].kind, ExprKind::Error);
+        assert_eq!(items[1].span, Span::new(48, 51));
+    }
+
+    fn only_decl_with_errors(body: &str) -> Decl {
+        let src = format!("{ID_LINE}{body}\n");
+        let (mut file, errors) = parse_file(src.as_bytes());
+        assert!(!errors.is_empty());
+        file.decls.remove(0)
+    }
+
+    /// Cheap deterministic pseudo-random bytes (xorshift), so failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    #[test]
+    fn random_and_mutated_input_never_panics() {
+        let seed_text: &[u8] = b"@0xd5a2c5c3a0b9e8f1;\nstruct Foo(T) $a(x = [1, 2]) { # d\n  a @0 :List(T) = [(b = \"x\\n\", c = 0x\"00 ff\")];\n  u :union { b @1 :Void; c @2! :union { d @3 :Float64 = -inf; } }\n  g :group { e @4 :Int8 = -0x10; }\n}\ninterface I extends(.J) { m @0 [U] (a :U) -> stream; }\nannotation an(*) :import \"x\".Y;\nenum E { a @0; }\nusing Z = Foo(Text).Bar;\nconst k :Text = `raw\n  \"s\";\n";
+        let alphabet: &[u8] = b"@0x1;{}()[],.:=-$!#\"` \n\tabzAZ_9\\\xef\xbb\xbf\xff\xfe\x00\r";
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..3000 {
+            let mut input = if round % 3 == 0 {
+                (0..rng.below(200))
+                    .map(|_| alphabet[rng.below(alphabet.len())])
+                    .collect()
+            } else {
+                seed_text.to_vec()
+            };
+            for _ in 0..rng.below(8) {
+                if input.is_empty() {
+                    break;
+                }
+                let at = rng.below(input.len());
+                match rng.below(3) {
+                    0 => input[at] = alphabet[rng.below(alphabet.len())],
+                    1 => {
+                        input.remove(at);
+                    }
+                    _ => input.insert(at, alphabet[rng.below(alphabet.len())]),
+                }
+            }
+            let (_, errors) = parse_file(&input);
+            for (span, _) in errors {
+                assert!(span.start <= span.end && span.end as usize <= input.len());
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!(
+            "{ID_LINE}const a :Int32 = {}1{};",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let (file, errors) = parse_file(deep.as_bytes());
+        assert!(file.decls.is_empty());
+        assert_eq!(errors.len(), 1);
+        let blocks = format!("{ID_LINE}{}", "struct A {".repeat(100_000));
+        assert_eq!(parse_file(blocks.as_bytes()).1.len(), 1);
+        // Long flat inputs stay fast: a linear-time check with a generous bound.
+        let wide = format!(
+            "{ID_LINE}const a :List(Int32) = [{}];",
+            "1, ".repeat(200_000)
+        );
+        let started = std::time::Instant::now();
+        let (file, errors) = parse_file(wide.as_bytes());
+        assert!(errors.is_empty() && file.decls.len() == 1);
+        assert!(started.elapsed().as_secs() < 10);
+    }
+}
