@@ -418,7 +418,10 @@ impl Lexer<'_> {
         if rest.starts_with(b"0x\"") {
             return self.binary_literal().map(TokenKind::Binary);
         }
-        if rest.starts_with(b"0x") && rest.get(2).copied().and_then(hex_value).is_some() {
+        if rest.starts_with(b"0x") {
+            if rest.get(2).copied().and_then(hex_value).is_none() {
+                return self.fail(start + 2);
+            }
             let mut end = start + 2;
             let mut value = 0u64;
             while let Some(d) = self.src.get(end).copied().and_then(hex_value) {
@@ -645,6 +648,10 @@ mod tests {
         );
         assert_eq!(failure(b"const a :Int32 = 0X10;"), 18);
         assert_eq!(failure(b"x 12ab;"), 4);
+        // After `0x` the hex digits are required; the failure is just past the `x`.
+        assert_eq!(failure(b"x 0x;"), 4);
+        assert_eq!(failure(b"x 0xg;"), 4);
+        assert_eq!(failure(b"x 0x1.5;"), 5);
     }
 
     #[test]

@@ -662,6 +662,10 @@ impl Parser {
     fn union_decl(&mut self, c: &mut Cursor<'_>) -> Option<Parsed> {
         c.attempt(|c| self.named_union(c)).or_else(|| {
             let span = c.keyword("union")?;
+            // An unnamed union is the bare keyword, so `union @1 :T;` stays a field.
+            if !c.at_end() {
+                return None;
+            }
             Some(Parsed::Decl(Header {
                 kind: DeclKind::Union,
                 name: Name {
@@ -1320,6 +1324,9 @@ mod tests {
             ),
             ("struct Foo { u union { a @1 :Int32; b @2 :Int32; } }", &["2:21: Parse error."]),
             ("const a :Int32 = 1 =-1;", &["2:22: Parse error."]),
+            // `union @1 :T;` is a field named `union`, not an unnamed union.
+            ("struct Foo { union @0 :Int32; group @1 :Int32; }", &[]),
+            ("struct Foo { union $a { b @0 :Void; } }", &["2:21: Parse error."]),
         ];
         for (body, expected) in cases {
             assert_eq!(body_errors(body), *expected, "{body}");
