@@ -10,7 +10,7 @@ use crate::ast::{
     ParamDecl, ParamList, ParsedFile, StringLit,
 };
 use crate::diag::Span;
-use crate::lexer::{self, Statement, Token, TokenKind, PARSE_ERROR};
+use crate::lexer::{self, Statement, Token, TokenKind, MAX_DEPTH, PARSE_ERROR};
 
 const INVALID_ID: &str = "Invalid ID.  Please generate a new one with 'capnpc -i'.";
 const ORDINAL_TOO_BIG: &str = "Ordinals cannot be greater than 65535.";
@@ -34,7 +34,10 @@ pub fn parse_file(src: &[u8]) -> (ParsedFile, Vec<(Span, String)>) {
         Ok(statements) => statements,
         Err(errors) => return (ParsedFile::default(), errors),
     };
-    let mut parser = Parser { errors: Vec::new() };
+    let mut parser = Parser {
+        errors: Vec::new(),
+        depth: 0,
+    };
     let mut file = ParsedFile::default();
     for statement in &statements {
         match parser.statement(statement, Context::File) {
@@ -210,6 +213,10 @@ enum Parsed {
 
 struct Parser {
     errors: Vec<(Span, String)>,
+    /// How deeply the expression being parsed sits in the tree: enclosing
+    /// lists plus the suffixes (`.x`, `(…)`) they hang under. Chains of
+    /// suffixes nest `Box`es, so they count like lists towards `MAX_DEPTH`.
+    depth: usize,
 }
 
 fn span_between(start: u32, end: u32) -> Span {
@@ -769,8 +776,18 @@ impl Parser {
     }
 
     fn expression(&mut self, c: &mut Cursor<'_>) -> Option<Expr> {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        let outer = self.depth;
         let mut expr = self.base_expression(c)?;
+        let mut level = outer;
         loop {
+            level += 1;
+            if level >= MAX_DEPTH {
+                // Leaves the rest unparsed, so the statement or item fails.
+                return Some(expr);
+            }
             if let Some(name) = c.attempt(|c| {
                 c.op(".")?;
                 c.ident()
@@ -781,7 +798,9 @@ impl Parser {
                     span,
                 };
             } else if let Some((items, list_span)) = c.attempt(|c| c.paren_list()) {
+                self.depth = level;
                 let params = self.params(items, list_span);
+                self.depth = outer;
                 let span = expr.span.to(list_span);
                 expr = Expr {
                     kind: ExprKind::Application(Box::new(expr), params),
@@ -845,7 +864,9 @@ impl Parser {
             return expr(ExprKind::Binary(bytes), c);
         }
         if let Some((items, list_span)) = c.attempt(|c| c.bracket_list()) {
+            self.depth += 1;
             let values = self.list_items(items, list_span, |p, c| p.expression(c));
+            self.depth -= 1;
             let values = values
                 .into_iter()
                 .zip(items)
@@ -854,7 +875,9 @@ impl Parser {
             return expr(ExprKind::List(values), c);
         }
         if let Some((items, list_span)) = c.attempt(|c| c.paren_list()) {
+            self.depth += 1;
             let mut params = self.params(items, list_span);
+            self.depth -= 1;
             if params.len() == 1 && params[0].name.is_none() {
                 return params.pop().map(|p| p.value);
             }
@@ -1449,6 +1472,15 @@ mod tests {
         assert_eq!(errors.len(), 1);
         let blocks = format!("{ID_LINE}{}", "struct A {".repeat(100_000));
         assert_eq!(parse_file(blocks.as_bytes()).1.len(), 1);
+        // Suffix chains nest in the tree as deeply as lists do, so they share the limit.
+        for chain in [".b".repeat(200_000), "()".repeat(200_000)] {
+            let src = format!("{ID_LINE}const a :Int32 = a{chain};");
+            let (file, errors) = parse_file(src.as_bytes());
+            assert!(file.decls.is_empty());
+            assert_eq!(errors.len(), 1);
+        }
+        let nested = format!("{ID_LINE}const a :T = [[[a.b.c(x = [1])]]];");
+        assert!(parse_file(nested.as_bytes()).1.is_empty());
         // Long flat inputs stay fast: a linear-time check with a generous bound.
         let wide = format!(
             "{ID_LINE}const a :List(Int32) = [{}];",
