@@ -47,7 +47,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         files: Vec::new(),
     };
     let mut i = 0;
-    let mut take = |i: &mut usize, inline: Option<&str>, flag: &str| -> Result<String, String> {
+    let take = |i: &mut usize, inline: Option<&str>, flag: &str| -> Result<String, String> {
         if let Some(v) = inline {
             return Ok(v.to_string());
         }
@@ -120,7 +120,11 @@ fn compile(args: &[String]) -> ExitCode {
     for output in &parsed.outputs {
         if output == "-" {
             let mut stdout = std::io::stdout().lock();
-            if stdout.write_all(&request).and_then(|()| stdout.flush()).is_err() {
+            if stdout
+                .write_all(&request)
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
                 eprintln!("capnp-rs compile: could not write to standard output");
                 return ExitCode::FAILURE;
             }

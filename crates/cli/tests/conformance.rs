@@ -143,7 +143,6 @@ fn assert_all_pass(ours: &Compiler) {
 }
 
 #[test]
-#[ignore = "capnp-rs compile is not implemented yet; run with --ignored, or set CAPNP_RS_UNDER_TEST"]
 fn conformance() {
     assert_all_pass(&*under_test());
 }

@@ -292,7 +292,11 @@ impl<'a> Compiler<'a> {
                 let (ofile, ospan) = self.name_location(other);
                 let file = self.nodes[idx].file;
                 self.error(file, span, format!("Duplicate ID @0x{id:016x}."));
-                self.error(ofile, ospan, format!("ID @0x{id:016x} originally used here."));
+                self.error(
+                    ofile,
+                    ospan,
+                    format!("ID @0x{id:016x} originally used here."),
+                );
                 // The newcomer keeps a private id so lookups by id stay unambiguous.
                 let bogus = ids::child_id(id, &format!("<duplicate {idx}>"));
                 self.nodes[idx].id = bogus;
@@ -352,7 +356,9 @@ impl<'a> Compiler<'a> {
                     });
                     let m = self.nodes[n].members.as_mut().expect("members set above");
                     m.aliases.push(a);
-                    m.by_name.entry(d.name.text.clone()).or_insert(Member::Alias(a));
+                    m.by_name
+                        .entry(d.name.text.clone())
+                        .or_insert(Member::Alias(a));
                     continue;
                 }
                 _ => continue,
@@ -360,7 +366,9 @@ impl<'a> Compiler<'a> {
             let child = self.new_decl_node(n, d, kind);
             let m = self.nodes[n].members.as_mut().expect("members set above");
             m.children.push(child);
-            m.by_name.entry(d.name.text.clone()).or_insert(Member::Node(child));
+            m.by_name
+                .entry(d.name.text.clone())
+                .or_insert(Member::Node(child));
         }
     }
 
@@ -472,7 +480,9 @@ impl<'a> Compiler<'a> {
                 self.record(file, span, id);
             }
             Res::Builtin(b) => self.record(file, span, b.pseudo_id()),
-            Res::ListOf(_) | Res::Var(_) => {}
+            // Only an alias of `List(T)` reaches here; the reference records it as `List`.
+            Res::ListOf(_) => self.record(file, span, Builtin::List.pseudo_id()),
+            Res::Var(_) => {}
         }
     }
 
@@ -498,7 +508,11 @@ impl<'a> Compiler<'a> {
                 Some(r)
             }
             ExprKind::Import(s) => {
-                let target = self.src.files[ctx.file].imports.get(&s.value).copied().flatten();
+                let target = self.src.files[ctx.file]
+                    .imports
+                    .get(&s.value)
+                    .copied()
+                    .flatten();
                 match target {
                     Some(f) => {
                         let n = self.file_node(f);
@@ -589,10 +603,8 @@ impl<'a> Compiler<'a> {
             }
             Res::Decl(d, chain) => {
                 let param_count = self.nodes[d].params.len();
-                let already_bound = matches!(
-                    chain.first().map(|f| &f.state),
-                    Some(FrameState::Bound(_))
-                );
+                let already_bound =
+                    matches!(chain.first().map(|f| &f.state), Some(FrameState::Bound(_)));
                 let msg = if already_bound {
                     Some("Double-application of generic parameters.")
                 } else if args.len() > param_count {
@@ -746,7 +758,7 @@ impl<'a> Compiler<'a> {
             AliasTarget::Decl { node, brand } => self.rebuild_decl(node, brand.as_ref(), &base),
             AliasTarget::Var(v) => self.interpret_var(v, chain),
             AliasTarget::Builtin(b) => Res::Builtin(b),
-            AliasTarget::List(t) => Res::ListOf(Box::new(self.type_to_res(&t, &base))),
+            AliasTarget::List(t) => self.type_to_res(&t, &base),
         })
     }
 

@@ -219,14 +219,15 @@ impl Compiler<'_> {
         if !t.info_done.insert(n) {
             return;
         }
-        let is_interface = matches!(self.outs(n).first().map(|o| &o.body), Some(Body::Interface { .. }));
+        let is_interface = matches!(
+            self.outs(n).first().map(|o| &o.body),
+            Some(Body::Interface { .. })
+        );
         for (i, out) in self.outs(n).iter().enumerate() {
             if i > 0 && is_interface {
                 if t.param_info.is_none() {
                     let members = match &out.body {
-                        Body::Struct(s) if !s.fields.is_empty() => {
-                            Some(vec![None; s.fields.len()])
-                        }
+                        Body::Struct(s) if !s.fields.is_empty() => Some(vec![None; s.fields.len()]),
                         _ => None,
                     };
                     t.param_info = Some(SourceInfoOut {

@@ -50,8 +50,17 @@ mod tests {
         assert_eq!(child_id(0xa93fc509624c72d9, "Node"), 0xe682ab4cf923a417);
         assert_eq!(group_id(0xb558859df32e5dc8, 2), 0xd5fac80352f4d2ee);
         assert_eq!(group_id(0xe682ab4cf923a417, 7), 0x9ea0b19b37fb4435);
-        assert_eq!(param_struct_id(0x88eb12a0e0af92b2, 0, false), 0xb874edc0d559b391);
-        assert_eq!(param_struct_id(0x88eb12a0e0af92b2, 1, true), 0x9bf141df4247d52f);
-        assert_eq!(param_struct_id(0x9e0651d38966e827, 0, true), 0xfa2d3eb7eb8cdf76);
+        assert_eq!(
+            param_struct_id(0x88eb12a0e0af92b2, 0, false),
+            0xb874edc0d559b391
+        );
+        assert_eq!(
+            param_struct_id(0x88eb12a0e0af92b2, 1, true),
+            0x9bf141df4247d52f
+        );
+        assert_eq!(
+            param_struct_id(0x9e0651d38966e827, 0, true),
+            0xfa2d3eb7eb8cdf76
+        );
     }
 }

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use ast::{DeclKind, Expr, ExprKind, ParamList, ParsedFile};
 use compiler::{Compiler, FileData, Sources};
 use diag::{Diagnostic, FileId, LineIndex, RenderedDiagnostic, Span};
-use loader::{FileSystem, Located, Loader, Root};
+use loader::{FileSystem, Loader, Located, Root};
 
 /// Options of a compilation, as on the `capnp compile` command line.
 #[derive(Clone, Debug)]
@@ -224,14 +224,7 @@ fn load_all(
             }
         }
     }
-    (
-        Sources {
-            files,
-            stream_file,
-        },
-        requested_idx,
-        diags,
-    )
+    (Sources { files, stream_file }, requested_idx, diags)
 }
 
 /// Every `import "…"` string anywhere in a file, and whether any method streams.

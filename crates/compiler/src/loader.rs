@@ -6,13 +6,34 @@ use std::path::{Path, PathBuf};
 
 /// The standard `/capnp/*.capnp` files shipped inside the compiler.
 pub const BUNDLED: &[(&str, &[u8])] = &[
-    ("capnp/c++.capnp", include_bytes!("../schemas/capnp/c++.capnp")),
-    ("capnp/schema.capnp", include_bytes!("../schemas/capnp/schema.capnp")),
-    ("capnp/rpc.capnp", include_bytes!("../schemas/capnp/rpc.capnp")),
-    ("capnp/rpc-twoparty.capnp", include_bytes!("../schemas/capnp/rpc-twoparty.capnp")),
-    ("capnp/persistent.capnp", include_bytes!("../schemas/capnp/persistent.capnp")),
-    ("capnp/stream.capnp", include_bytes!("../schemas/capnp/stream.capnp")),
-    ("capnp/compat/json.capnp", include_bytes!("../schemas/capnp/compat/json.capnp")),
+    (
+        "capnp/c++.capnp",
+        include_bytes!("../schemas/capnp/c++.capnp"),
+    ),
+    (
+        "capnp/schema.capnp",
+        include_bytes!("../schemas/capnp/schema.capnp"),
+    ),
+    (
+        "capnp/rpc.capnp",
+        include_bytes!("../schemas/capnp/rpc.capnp"),
+    ),
+    (
+        "capnp/rpc-twoparty.capnp",
+        include_bytes!("../schemas/capnp/rpc-twoparty.capnp"),
+    ),
+    (
+        "capnp/persistent.capnp",
+        include_bytes!("../schemas/capnp/persistent.capnp"),
+    ),
+    (
+        "capnp/stream.capnp",
+        include_bytes!("../schemas/capnp/stream.capnp"),
+    ),
+    (
+        "capnp/compat/json.capnp",
+        include_bytes!("../schemas/capnp/compat/json.capnp"),
+    ),
 ];
 
 /// Where files come from: the disk, or memory (for callers that hold sources themselves).
@@ -115,12 +136,15 @@ pub struct Loader<'f> {
 impl Loader<'_> {
     fn read_in(&self, root: &Root, name: &str) -> Option<Located> {
         match root {
-            Root::Bundled => BUNDLED.iter().find(|(n, _)| *n == name).map(|(n, text)| Located {
-                root: Root::Bundled,
-                name: (*n).to_string(),
-                text: text.to_vec(),
-                key: format!("<bundled>/{n}"),
-            }),
+            Root::Bundled => BUNDLED
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(n, text)| Located {
+                    root: Root::Bundled,
+                    name: (*n).to_string(),
+                    text: text.to_vec(),
+                    key: format!("<bundled>/{n}"),
+                }),
             Root::Dir(dir) => {
                 let full = dir.join(name);
                 let text = self.fs.read(&full)?;
@@ -139,7 +163,9 @@ impl Loader<'_> {
     pub fn resolve(&self, from_root: &Root, from_name: &str, spec: &str) -> Option<Located> {
         if let Some(abs) = spec.strip_prefix('/') {
             let name = normalize_relative(abs)?;
-            self.import_path.iter().find_map(|root| self.read_in(root, &name))
+            self.import_path
+                .iter()
+                .find_map(|root| self.read_in(root, &name))
         } else {
             let dir = match from_name.rfind('/') {
                 Some(i) => &from_name[..i],
@@ -155,11 +181,18 @@ impl Loader<'_> {
     pub fn locate_requested(&self, path: &Path, src_prefixes: &[PathBuf]) -> Option<Located> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let absolute = normalize_native(&cwd.join(path));
-        for prefix in src_prefixes {
-            let prefix_abs = normalize_native(&cwd.join(prefix));
-            if let Ok(rel) = absolute.strip_prefix(&prefix_abs) {
-                return self.read_at(Root::Dir(prefix_abs.clone()), rel);
-            }
+        // The most specific (longest) matching prefix wins.
+        let best = src_prefixes
+            .iter()
+            .map(|p| normalize_native(&cwd.join(p)))
+            .filter(|p| absolute.starts_with(p))
+            .max_by_key(|p| p.components().count());
+        if let Some(prefix) = best {
+            let rel = absolute
+                .strip_prefix(&prefix)
+                .unwrap_or(&absolute)
+                .to_path_buf();
+            return self.read_at(Root::Dir(prefix), &rel);
         }
         if let Ok(rel) = absolute.strip_prefix(&cwd) {
             return self.read_at(Root::Dir(cwd.clone()), rel);
@@ -184,16 +217,24 @@ mod tests {
 
     #[test]
     fn normalizes_and_refuses_climbing() {
-        assert_eq!(normalize_relative("sub/../a.capnp").as_deref(), Some("a.capnp"));
-        assert_eq!(normalize_relative("./x//y.capnp").as_deref(), Some("x/y.capnp"));
+        assert_eq!(
+            normalize_relative("sub/../a.capnp").as_deref(),
+            Some("a.capnp")
+        );
+        assert_eq!(
+            normalize_relative("./x//y.capnp").as_deref(),
+            Some("x/y.capnp")
+        );
         assert_eq!(normalize_relative("../a.capnp"), None);
     }
 
     #[test]
     fn resolves_relative_within_root_and_absolute_through_import_path() {
         let mut fs = MemoryFileSystem::default();
-        fs.files.insert(PathBuf::from("/p/other.capnp"), b"x".to_vec());
-        fs.files.insert(PathBuf::from("/inc/lib/l.capnp"), b"y".to_vec());
+        fs.files
+            .insert(PathBuf::from("/p/other.capnp"), b"x".to_vec());
+        fs.files
+            .insert(PathBuf::from("/inc/lib/l.capnp"), b"y".to_vec());
         let loader = Loader {
             fs: &fs,
             import_path: vec![Root::Dir(PathBuf::from("/inc")), Root::Bundled],

@@ -103,7 +103,10 @@ pub enum ListObj {
     Void(u32),
     Bits(Vec<bool>),
     /// Elements of 1, 2, 4 or 8 bytes, little-endian, concatenated. Text (with its NUL) and Data too.
-    Bytes { width: u8, data: Vec<u8> },
+    Bytes {
+        width: u8,
+        data: Vec<u8>,
+    },
     Pointers(Vec<Option<Obj>>),
     Structs {
         data_words: u16,

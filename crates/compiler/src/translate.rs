@@ -104,7 +104,9 @@ impl<'a> Compiler<'a> {
             m.children
                 .iter()
                 .map(|&c| {
-                    let name = self.nodes[c].decl.map_or(String::new(), |d| d.name.text.clone());
+                    let name = self.nodes[c]
+                        .decl
+                        .map_or(String::new(), |d| d.name.text.clone());
                     (name, self.nodes[c].id)
                 })
                 .collect()
@@ -235,7 +237,11 @@ impl<'a> Compiler<'a> {
                 | DeclKind::Annotation { .. }
                 | DeclKind::Using { .. } => {
                     if !nested_ok {
-                        self.error(file, d.span, "This kind of declaration doesn't belong here.");
+                        self.error(
+                            file,
+                            d.span,
+                            "This kind of declaration doesn't belong here.",
+                        );
                         continue;
                     }
                     let is_type = match &d.kind {
@@ -260,7 +266,11 @@ impl<'a> Compiler<'a> {
         let text = &d.name.text;
         let first = text.bytes().next().unwrap_or(b'a');
         if is_type && !first.is_ascii_uppercase() {
-            self.error(file, d.name.span, "Type names must begin with a capital letter.");
+            self.error(
+                file,
+                d.name.span,
+                "Type names must begin with a capital letter.",
+            );
         } else if !is_type && !first.is_ascii_lowercase() {
             self.error(
                 file,
@@ -281,7 +291,11 @@ impl<'a> Compiler<'a> {
                 d.name.span,
                 format!("'{}' is already defined in this scope.", d.name.text),
             );
-            self.error(file, prev, format!("'{}' previously defined here.", d.name.text));
+            self.error(
+                file,
+                prev,
+                format!("'{}' previously defined here.", d.name.text),
+            );
         } else {
             names.insert(d.name.text.clone(), d.name.span);
         }
@@ -465,7 +479,9 @@ impl<'a> Compiler<'a> {
     }
 
     fn structure_interface(&mut self, n: NodeIdx) -> (Vec<NodeOut>, Pending<'a>) {
-        let decl = self.nodes[n].decl.expect("interface nodes have declarations");
+        let decl = self.nodes[n]
+            .decl
+            .expect("interface nodes have declarations");
         let ctx = self.ctx(n);
         let file = ctx.file;
         let iface_id = self.nodes[n].id;
@@ -525,14 +541,7 @@ impl<'a> Compiler<'a> {
             let implicit: Rc<Vec<String>> =
                 Rc::new(implicit_params.iter().map(|p| p.text.clone()).collect());
             let (param_type, param_brand) = self.method_list(
-                n,
-                m,
-                params,
-                false,
-                ordinal,
-                &implicit,
-                &mut aux,
-                &mut lists,
+                n, m, params, false, ordinal, &implicit, &mut aux, &mut lists,
             );
             let results_list = results.as_ref().unwrap_or(&EMPTY_PARAMS);
             let (result_type, result_brand) = self.method_list(
@@ -592,7 +601,11 @@ impl<'a> Compiler<'a> {
         match list {
             ParamList::Stream(span) => {
                 if !is_results {
-                    self.error(file, *span, "'stream' can only appear after '->', not before.");
+                    self.error(
+                        file,
+                        *span,
+                        "'stream' can only appear after '->', not before.",
+                    );
                     return (0, None);
                 }
                 match self.stream_file {
@@ -893,11 +906,19 @@ impl<'a> Compiler<'a> {
                 self.error(
                     ctx.file,
                     app.name.span,
-                    format!("'{}' cannot be applied to this kind of declaration.", app.name),
+                    format!(
+                        "'{}' cannot be applied to this kind of declaration.",
+                        app.name
+                    ),
                 );
             }
             self.ensure_structure(d);
-            let ty = match self.nodes[d].out.as_ref().and_then(|o| o.first()).map(|o| &o.body) {
+            let ty = match self.nodes[d]
+                .out
+                .as_ref()
+                .and_then(|o| o.first())
+                .map(|o| &o.body)
+            {
                 Some(Body::Annotation { ty, .. }) => ty.clone(),
                 _ => OType::Void,
             };

@@ -114,7 +114,11 @@ impl<'a> Compiler<'a> {
         let n = match r {
             Res::Decl(n, _) if self.nodes[n].kind == Kind::Const => n,
             _ => {
-                self.error(ctx.file, e.span, format!("'{e}' does not refer to a constant."));
+                self.error(
+                    ctx.file,
+                    e.span,
+                    format!("'{e}' does not refer to a constant."),
+                );
                 return None;
             }
         };
@@ -143,7 +147,12 @@ impl<'a> Compiler<'a> {
         if !self.ensure_done(n) {
             return None;
         }
-        match self.nodes[n].out.as_ref().and_then(|o| o.first()).map(|o| &o.body) {
+        match self.nodes[n]
+            .out
+            .as_ref()
+            .and_then(|o| o.first())
+            .map(|o| &o.body)
+        {
             Some(Body::Const { ty, value }) => Some(Raw::Typed(ty.clone(), value.clone())),
             _ => None,
         }
@@ -392,10 +401,12 @@ impl<'a> Compiler<'a> {
                     };
                     let first = ginfo.fields.first().cloned();
                     let fitted = match &first {
-                        Some(f @ FieldOut {
-                            kind: FieldKind::Slot { ty: fty, .. },
-                            ..
-                        }) => {
+                        Some(
+                            f @ FieldOut {
+                                kind: FieldKind::Slot { ty: fty, .. },
+                                ..
+                            },
+                        ) => {
                             let fty = self.field_type_in(ty, fty);
                             self.fit(&raw, &fty, ctx, depth + 1, p.value.span)
                                 .flatten()
@@ -469,12 +480,7 @@ impl<'a> Compiler<'a> {
                         elems,
                     }
                 }
-                _ => ListObj::Pointers(
-                    values
-                        .iter()
-                        .map(|v| v.to_obj().flatten())
-                        .collect(),
-                ),
+                _ => ListObj::Pointers(values.iter().map(|v| v.to_obj().flatten()).collect()),
             },
         })
     }
@@ -494,7 +500,11 @@ impl<'a> Compiler<'a> {
             .resolve(&file.root, &file.name, &spec)
             .map(|l| l.text);
         let Some(bytes) = bytes else {
-            self.error(ctx.file, path.span, format!("Couldn't read file for embed: {spec}"));
+            self.error(
+                ctx.file,
+                path.span,
+                format!("Couldn't read file for embed: {spec}"),
+            );
             return None;
         };
         match ty {
@@ -503,7 +513,11 @@ impl<'a> Compiler<'a> {
             OType::Struct(..) => match crate::wire::decode_root(&bytes) {
                 Some(obj) => Some(OValue::Struct(Some(obj))),
                 None => {
-                    self.error(ctx.file, e.span, "Embedded file is not a valid Cap'n Proto message.");
+                    self.error(
+                        ctx.file,
+                        e.span,
+                        "Embedded file is not a valid Cap'n Proto message.",
+                    );
                     None
                 }
             },
@@ -585,7 +599,10 @@ fn set_discriminant(obj: &mut StructObj, field: &FieldOut, info: &ScopeInfo) {
 fn write_field(obj: &mut StructObj, field: &FieldOut, info: &ScopeInfo, v: &OValue) {
     set_discriminant(obj, field, info);
     let FieldKind::Slot {
-        offset, default, ty, ..
+        offset,
+        default,
+        ty,
+        ..
     } = &field.kind
     else {
         return;

@@ -105,14 +105,23 @@ impl Message {
                 let dw = ((p >> 32) & 0xffff) as usize;
                 let pc = (p >> 48) as usize;
                 self.spend(dw + pc)?;
-                Some(Some(Obj::Struct(self.read_struct(seg, target, dw, pc, depth)?)))
+                Some(Some(Obj::Struct(
+                    self.read_struct(seg, target, dw, pc, depth)?,
+                )))
             }
             1 => Some(Some(Obj::List(self.read_list(seg, target, p, depth)?))),
             _ => None,
         }
     }
 
-    fn read_struct(&mut self, seg: usize, at: usize, dw: usize, pc: usize, depth: u32) -> Option<StructObj> {
+    fn read_struct(
+        &mut self,
+        seg: usize,
+        at: usize,
+        dw: usize,
+        pc: usize,
+        depth: u32,
+    ) -> Option<StructObj> {
         let mut data = Vec::with_capacity(dw * 8);
         for i in 0..dw {
             data.extend_from_slice(&self.get(seg, at + i)?.to_le_bytes());
@@ -143,7 +152,11 @@ impl Message {
             1 => {
                 self.spend(count / 64)?;
                 let bytes = bytes_of(self, count.div_ceil(8))?;
-                ListObj::Bits((0..count).map(|i| bytes[i / 8] & (1 << (i % 8)) != 0).collect())
+                ListObj::Bits(
+                    (0..count)
+                        .map(|i| bytes[i / 8] & (1 << (i % 8)) != 0)
+                        .collect(),
+                )
             }
             2..=5 => {
                 let width = 1usize << (size - 2);
@@ -193,7 +206,11 @@ mod tests {
     fn round_trips_what_the_encoder_writes() {
         let obj = Obj::Struct(StructObj {
             data: vec![1, 0, 0, 0, 0, 0, 0, 0],
-            ptrs: vec![Some(Obj::text(b"hi")), None, Some(Obj::List(ListObj::Bits(vec![true, false, true])))],
+            ptrs: vec![
+                Some(Obj::text(b"hi")),
+                None,
+                Some(Obj::List(ListObj::Bits(vec![true, false, true]))),
+            ],
         });
         let bytes = encode_message(&obj);
         assert_eq!(decode_root(&bytes), Some(obj));
@@ -207,7 +224,9 @@ mod tests {
         for _ in 0..2000 {
             let bytes: Vec<u8> = (0..40)
                 .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     (seed >> 56) as u8
                 })
                 .collect();
