@@ -298,6 +298,8 @@ impl Lexer<'_> {
             }
             b'(' => TokenKind::ParenList(self.list(b')')?),
             b'[' => TokenKind::BracketList(self.list(b']')?),
+            // The reference's UTF-16 check reads one byte of a would-be `FF FE`/`FE FF` pair.
+            0xFE | 0xFF => return self.fail(start + 1),
             _ => return self.fail(start),
         };
         Ok(Token {
@@ -735,6 +737,8 @@ mod tests {
         assert_eq!(failure(b"struct Foo { a @0 :Int32 }"), 25);
         assert_eq!(failure(b"x \xc3\xa9;"), 2);
         assert_eq!(failure(b"}"), 0);
+        assert_eq!(failure(b"x \xff;"), 3);
+        assert_eq!(failure(b"x \xfe;"), 3);
     }
 
     #[test]

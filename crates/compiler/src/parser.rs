@@ -362,11 +362,10 @@ impl Parser {
                 let value = if params.len() == 1 && params[0].name.is_none() {
                     params.pop().map(|p| p.value)
                 } else {
-                    // The tuple spans the parentheses, which end where the application ends.
-                    let open = self.application_open(c, &function, expr.span);
+                    let span = self.params_span(c, &function, expr.span);
                     Some(Expr {
                         kind: ExprKind::Tuple(params),
-                        span: open,
+                        span,
                     })
                 };
                 (*function, value)
@@ -376,8 +375,9 @@ impl Parser {
         Some(AnnotationApp { name, value, span })
     }
 
-    /// The span of the parameter list of an application just parsed: its last token.
-    fn application_open(&self, c: &Cursor<'_>, function: &Expr, whole: Span) -> Span {
+    /// The parentheses of the application `expression` just returned: its
+    /// last token, since a parameter list is always the final suffix.
+    fn params_span(&self, c: &Cursor<'_>, function: &Expr, whole: Span) -> Span {
         c.pos
             .checked_sub(1)
             .and_then(|i| c.tokens.get(i))
