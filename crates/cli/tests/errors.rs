@@ -84,7 +84,11 @@ fn triples(text: &str) -> BTreeSet<(String, u32, String, String)> {
         .filter_map(parse_line)
         .map(|(f, l, c, m)| {
             // Columns of parse errors follow the reference's backtracking; the line suffices.
-            let c = if m.starts_with("Parse error") { String::new() } else { c };
+            let c = if m.starts_with("Parse error") {
+                String::new()
+            } else {
+                c
+            };
             (f, l, c, m)
         })
         .collect()

@@ -144,20 +144,36 @@ pub struct ParamDecl {
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeclKind {
     /// `using [Name =] target;` (the name is derived for `using a.B;`).
-    Using { target: Expr },
-    Const { ty: Expr, value: Expr },
-    Annotation { targets: u16, ty: Expr },
+    Using {
+        target: Expr,
+    },
+    Const {
+        ty: Expr,
+        value: Expr,
+    },
+    Annotation {
+        targets: u16,
+        ty: Expr,
+    },
     Enum,
     Enumerant,
-    Struct { params: Vec<Name> },
-    Interface { params: Vec<Name>, extends: Vec<Expr> },
+    Struct {
+        params: Vec<Name>,
+    },
+    Interface {
+        params: Vec<Name>,
+        extends: Vec<Expr>,
+    },
     Method {
         implicit_params: Vec<Name>,
         params: ParamList,
         /// None when there is no `->` (an implicit empty result list).
         results: Option<ParamList>,
     },
-    Field { ty: Expr, default: Option<Expr> },
+    Field {
+        ty: Expr,
+        default: Option<Expr>,
+    },
     Group,
     /// A named union (`name.text` non-empty) or an unnamed one (`name.text`
     /// empty, `name.span` on the `union` keyword).

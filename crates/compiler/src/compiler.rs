@@ -596,7 +596,12 @@ impl<'a> Compiler<'a> {
                     if args.len() > 1 {
                         self.error(ctx.file, e.span, "Too many generic parameters.");
                     }
-                    return Some(Res::Builtin(Builtin::List));
+                    self.error(
+                        ctx.file,
+                        func.span,
+                        "'List' requires exactly one parameter.",
+                    );
+                    return None;
                 }
                 let (a, _) = args.pop().expect("one argument");
                 Some(Res::ListOf(Box::new(a)))
@@ -899,6 +904,16 @@ impl<'a> Compiler<'a> {
                         return None;
                     }
                     Res::Builtin(Builtin::AnyStruct) => {
+                        self.error(file, e.span, "'List(AnyStruct)' is not supported.");
+                        return None;
+                    }
+                    // Release builds of the reference read a type variable's index as if it
+                    // were the AnyPointer kind (SCHEMA-COMPILER.md 7); we do the same.
+                    Res::Var(Var::Param { index: 0, .. } | Var::Implicit { index: 0 }) => {
+                        self.error(file, e.span, "'List(AnyPointer)' is not supported.");
+                        return None;
+                    }
+                    Res::Var(Var::Param { index: 1, .. } | Var::Implicit { index: 1 }) => {
                         self.error(file, e.span, "'List(AnyStruct)' is not supported.");
                         return None;
                     }

@@ -63,7 +63,11 @@ pub struct RenderedDiagnostic {
 impl fmt::Display for RenderedDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.multi_line {
-            write!(f, "{}:{}: error: {}", self.file_name, self.line, self.message)
+            write!(
+                f,
+                "{}:{}: error: {}",
+                self.file_name, self.line, self.message
+            )
         } else if let Some(end) = self.end_col {
             write!(
                 f,

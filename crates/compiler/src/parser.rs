@@ -824,11 +824,19 @@ impl Parser {
         if let Some(v) = c.attempt(|c| c.integer()) {
             return expr(ExprKind::PositiveInt(v.0), c);
         }
+        // The reference locates a negative number at its digits, not at the minus sign.
+        let number_only = |kind: ExprKind, c: &Cursor<'_>| {
+            let first = c.tokens.get(start + 1).map_or(0, |t| t.span.start);
+            Some(Expr {
+                kind,
+                span: span_between(first, c.last_end()),
+            })
+        };
         if let Some(v) = c.attempt(|c| {
             c.op("-")?;
             c.integer()
         }) {
-            return expr(ExprKind::NegativeInt(v.0), c);
+            return number_only(ExprKind::NegativeInt(v.0), c);
         }
         if let Some(v) = c.attempt(float) {
             return expr(ExprKind::Float(v), c);
@@ -837,7 +845,7 @@ impl Parser {
             c.op("-")?;
             float(c)
         }) {
-            return expr(ExprKind::Float(-v), c);
+            return number_only(ExprKind::Float(-v), c);
         }
         if c.attempt(|c| {
             c.op("-")?;
@@ -1060,7 +1068,7 @@ mod tests {
         let e = value("-5");
         assert_eq!(
             (e.kind, e.span),
-            (ExprKind::NegativeInt(5), Span::new(34, 36))
+            (ExprKind::NegativeInt(5), Span::new(35, 36))
         );
         assert_eq!(value("- 1.5").kind, ExprKind::Float(-1.5));
         assert_eq!(value("-inf").kind, ExprKind::Float(f64::NEG_INFINITY));

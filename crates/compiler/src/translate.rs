@@ -934,6 +934,19 @@ impl<'a> Compiler<'a> {
                     }
                     OValue::zero_of(&ty)
                 }
+                // `$a()` has no location of its own: the reference reports a mismatch at 1:1.
+                Some(v)
+                    if matches!(&v.kind, ExprKind::Tuple(p) if p.is_empty())
+                        && !matches!(ty, OType::Struct(..)) =>
+                {
+                    let name = self.type_name(&ty);
+                    self.error(
+                        ctx.file,
+                        Span::at(0),
+                        format!("Type mismatch; expected {name}."),
+                    );
+                    OValue::zero_of(&ty)
+                }
                 Some(v) => self.eval_value(v, &ty, ctx),
             };
             let brand = self.brand_of(&chain).unwrap_or_default();

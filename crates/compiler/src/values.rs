@@ -14,7 +14,9 @@ enum Raw<'e> {
     Float(f64),
     Text(Vec<u8>),
     Data(Vec<u8>),
-    /// A constant or enumerant: a value that already has a type.
+    /// An enumerant of the expected enum type.
+    Enumerant(OType, OValue),
+    /// A constant: a value that already has a type.
     Typed(OType, OValue),
     List(&'e [Expr]),
     Tuple(&'e [Param]),
@@ -79,7 +81,7 @@ impl<'a> Compiler<'a> {
             ExprKind::RelativeName(n) => {
                 if let OType::Enum(id, _) = hint {
                     if let Some(ord) = self.enumerant(*id, &n.text) {
-                        return Some(Raw::Typed(hint.clone(), OValue::Enum(ord)));
+                        return Some(Raw::Enumerant(hint.clone(), OValue::Enum(ord)));
                     }
                 } else {
                     match n.text.as_str() {
@@ -182,7 +184,8 @@ impl<'a> Compiler<'a> {
                 let obj = self.struct_value(*id, ty, params, ctx, depth)?;
                 OValue::Struct(Some(Obj::Struct(obj)))
             }
-            (Raw::Typed(t, v), _) => return Some(self.fit_typed(t, v, ty, ctx, span)),
+            (Raw::Typed(t, v), _) => return Some(self.fit_typed(t, v, ty, ctx, span, true)),
+            (Raw::Enumerant(t, v), _) => return Some(self.fit_typed(t, v, ty, ctx, span, false)),
             _ => return Some(None),
         };
         Some(Some(v))
@@ -195,6 +198,7 @@ impl<'a> Compiler<'a> {
         ty: &OType,
         ctx: &Ctx,
         span: Span,
+        from_const: bool,
     ) -> Option<OValue> {
         if is_numeric(t) && is_numeric(ty) {
             let raw = match v {
@@ -221,10 +225,8 @@ impl<'a> Compiler<'a> {
         match ty {
             OType::Void | OType::Bool | OType::Text | OType::Data if same_kind => Some(v.clone()),
             OType::List(_) if t == ty => Some(v.clone()),
-            OType::Enum(id, _) => match t {
-                OType::Enum(tid, _) if tid == id => Some(v.clone()),
-                _ => None,
-            },
+            // The reference accepts enumerant names but never a constant of enum type.
+            OType::Enum(..) if !from_const => Some(v.clone()),
             OType::Struct(..) if t == ty => Some(v.clone()),
             OType::AnyPointer(kind) => {
                 let ok = match t {
