@@ -18,6 +18,8 @@ pub(crate) struct FileData {
     pub(crate) root: Root,
     pub(crate) ast: ParsedFile,
     pub(crate) lines: LineIndex,
+    /// Hash of the file's bytes, to recognize one file reached by two paths.
+    pub(crate) text_hash: u64,
     /// Import strings found in the file, resolved to file indexes (None: not found).
     pub(crate) imports: HashMap<Vec<u8>, Option<usize>>,
 }

@@ -88,6 +88,7 @@ impl fmt::Display for RenderedDiagnostic {
 #[derive(Clone, Debug)]
 pub struct LineIndex {
     line_starts: Vec<usize>,
+    len: usize,
 }
 
 impl LineIndex {
@@ -98,7 +99,15 @@ impl LineIndex {
                 line_starts.push(i + 1);
             }
         }
-        LineIndex { line_starts }
+        LineIndex {
+            line_starts,
+            len: src.len(),
+        }
+    }
+
+    /// Length in bytes of the indexed source.
+    pub fn source_len(&self) -> usize {
+        self.len
     }
 
     /// 0-based line and byte column of a position.

@@ -38,6 +38,9 @@ pub(crate) struct Traversal {
     infos: HashMap<u64, SourceInfoOut>,
     info_done: HashSet<NodeIdx>,
     param_info: Option<SourceInfoOut>,
+    /// Whether a loaded node referenced StreamResult, making the reference substitute its
+    /// built-in copy of that node (13.3).
+    stream_result_substituted: bool,
 }
 
 impl Traversal {
@@ -51,6 +54,7 @@ impl Traversal {
             infos: HashMap::new(),
             info_done: HashSet::new(),
             param_info: None,
+            stream_result_substituted: false,
         }
     }
 
@@ -123,6 +127,7 @@ impl Compiler<'_> {
             Body::File | Body::Enum(_) => {}
         }
         for r in refs {
+            t.stream_result_substituted |= r == STREAM_RESULT_ID;
             t.touch(r);
         }
         t.touch(id);
@@ -268,7 +273,7 @@ impl Compiler<'_> {
         let n = *self.by_id.get(&id)?;
         self.ensure_done(n);
         let mut out = self.outs(n).first().cloned()?;
-        if id == STREAM_RESULT_ID {
+        if id == STREAM_RESULT_ID && t.stream_result_substituted {
             out.start_byte = 0;
             out.end_byte = 0;
         }

@@ -159,6 +159,17 @@ fn load_all(
         if let Some(&i) = by_key.get(&located.key) {
             return i;
         }
+        // Like the reference, a file reached by two paths with identical contents (e.g. a
+        // standard file named on the command line and found again through the import
+        // path) is one file.
+        if let Some(i) = files.iter().position(|f| {
+            f.name == located.name
+                && f.lines.source_len() == located.text.len()
+                && f.text_hash == hash_bytes(&located.text)
+        }) {
+            by_key.insert(located.key.clone(), i);
+            return i;
+        }
         let i = files.len();
         by_key.insert(located.key.clone(), i);
         let (ast, errors) = parser::parse_file(&located.text);
@@ -183,6 +194,7 @@ fn load_all(
             name: located.name,
             root: located.root,
             lines: LineIndex::new(&located.text),
+            text_hash: hash_bytes(&located.text),
             ast,
             imports: HashMap::new(),
         });
@@ -295,6 +307,13 @@ fn collect_imports(ast: &ParsedFile, out: &mut Vec<Vec<u8>>, stream: &mut bool) 
     for d in &ast.decls {
         decl(d, out, stream);
     }
+}
+
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 /// A new random id with the top bit set, as `capnp id` prints.
