@@ -174,7 +174,15 @@ impl Compiler<'_> {
     }
 
     fn deps(&mut self, t: &mut Traversal, n: NodeIdx, i: usize, e: u32) {
-        let out = self.outs(n)[i].clone();
+        let ids = self.dep_ids(n, i);
+        for id in ids {
+            self.traverse_id(t, id, e);
+        }
+    }
+
+    /// The declarations a node depends on, in the order the reference traverses them.
+    fn dep_ids(&self, n: NodeIdx, i: usize) -> Vec<u64> {
+        let out = &self.outs(n)[i];
         let mut ids: Vec<u64> = Vec::new();
         match &out.body {
             Body::Struct(s) => {
@@ -215,9 +223,7 @@ impl Compiler<'_> {
             Body::File => {}
         }
         annotation_refs(out.annotations.as_deref(), &mut ids);
-        for id in ids {
-            self.traverse_id(t, id, e);
-        }
+        ids
     }
 
     fn collect_source_info(&mut self, t: &mut Traversal, n: NodeIdx) {
@@ -546,7 +552,7 @@ fn write_node(mut b: node::Builder<'_>, out: &NodeOut) {
                             let mut slot = fb.init_slot();
                             slot.set_offset(*offset);
                             write_type(slot.reborrow().init_type(), ty);
-                            set_value(|r| slot.set_default_value(r), default);
+                            set_value(&mut slot, default);
                             slot.set_had_explicit_default(*had_explicit_default);
                         }
                         FieldKind::Group { type_id } => fb.init_group().set_type_id(*type_id),
@@ -609,7 +615,7 @@ fn write_node(mut b: node::Builder<'_>, out: &NodeOut) {
         Body::Const { ty, value } => {
             let mut cb = b.init_const();
             write_type(cb.reborrow().init_type(), ty);
-            set_value(|r| cb.set_value(r), value);
+            set_value(&mut cb, value);
         }
         Body::Annotation { ty, targets } => {
             let mut ab = b.init_annotation();
@@ -639,7 +645,7 @@ fn write_annotations(
         let mut ab = l.reborrow().get(i as u32);
         ab.set_id(a.id);
         write_brand(ab.reborrow().init_brand(), &a.brand);
-        set_value(|r| ab.set_value(r), &a.value);
+        set_value(&mut ab, &a.value);
     }
 }
 
@@ -756,8 +762,64 @@ fn value_obj(v: &OValue) -> Obj {
     })
 }
 
-/// Copies a value into a `Value` field through its setter.
-fn set_value(set: impl FnOnce(value::Reader<'_>) -> capnp::Result<()>, v: &OValue) {
+/// A struct with a `Value` member: a slot's default, a constant, an annotation.
+trait HasValue {
+    fn init_value(&mut self) -> value::Builder<'_>;
+    fn copy_value(&mut self, r: value::Reader<'_>) -> capnp::Result<()>;
+}
+
+impl HasValue for crate::schema_capnp::field::slot::Builder<'_> {
+    fn init_value(&mut self) -> value::Builder<'_> {
+        self.reborrow().init_default_value()
+    }
+    fn copy_value(&mut self, r: value::Reader<'_>) -> capnp::Result<()> {
+        self.set_default_value(r)
+    }
+}
+
+impl HasValue for node::const_::Builder<'_> {
+    fn init_value(&mut self) -> value::Builder<'_> {
+        self.reborrow().init_value()
+    }
+    fn copy_value(&mut self, r: value::Reader<'_>) -> capnp::Result<()> {
+        self.set_value(r)
+    }
+}
+
+impl HasValue for crate::schema_capnp::annotation::Builder<'_> {
+    fn init_value(&mut self) -> value::Builder<'_> {
+        self.reborrow().init_value()
+    }
+    fn copy_value(&mut self, r: value::Reader<'_>) -> capnp::Result<()> {
+        self.set_value(r)
+    }
+}
+
+/// Writes a value. Primitives use the generated setters; pointer values are encoded as a raw
+/// `Value` struct and copied, which keeps null pointers null and struct sizes exact.
+fn set_value(target: &mut impl HasValue, v: &OValue) {
+    {
+        let mut b = target.init_value();
+        match v {
+            OValue::Void => return b.set_void(()),
+            OValue::Bool(x) => return b.set_bool(*x),
+            OValue::Int8(x) => return b.set_int8(*x),
+            OValue::Int16(x) => return b.set_int16(*x),
+            OValue::Int32(x) => return b.set_int32(*x),
+            OValue::Int64(x) => return b.set_int64(*x),
+            OValue::UInt8(x) => return b.set_uint8(*x),
+            OValue::UInt16(x) => return b.set_uint16(*x),
+            OValue::UInt32(x) => return b.set_uint32(*x),
+            OValue::UInt64(x) => return b.set_uint64(*x),
+            OValue::Float32(x) => return b.set_float32(f32::from_bits(*x)),
+            OValue::Float64(x) => return b.set_float64(f64::from_bits(*x)),
+            OValue::Enum(x) => return b.set_enum(*x),
+            OValue::Interface => return b.set_interface(()),
+            OValue::Text(Some(t)) => return b.set_text(capnp::text::Reader(t)),
+            OValue::Data(Some(d)) => return b.set_data(d),
+            _ => {}
+        }
+    }
     let bytes = encode_message(&value_obj(v));
     let mut slice: &[u8] = &bytes;
     let Ok(reader) =
@@ -766,6 +828,6 @@ fn set_value(set: impl FnOnce(value::Reader<'_>) -> capnp::Result<()>, v: &OValu
         return;
     };
     if let Ok(root) = reader.get_root::<value::Reader<'_>>() {
-        let _ = set(root);
+        let _ = target.copy_value(root);
     }
 }

@@ -25,7 +25,7 @@ pub enum TokenKind {
     /// Wrapped to 64 bits, as the reference does.
     Integer(u64),
     Float(f64),
-    Operator(String),
+    Operator(Op),
     /// `( … )`: one token list per comma-separated item.
     ParenList(Vec<Vec<Token>>),
     /// `[ … ]`: one token list per comma-separated item.
@@ -36,6 +36,43 @@ pub enum TokenKind {
 pub struct Token {
     pub kind: TokenKind,
     pub span: Span,
+}
+
+/// An operator's text, stored inline: the operators the grammar knows are one or two bytes,
+/// so a longer run keeps its first bytes and its length, and never equals a known operator.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Op {
+    len: usize,
+    bytes: [u8; 6],
+}
+
+impl Op {
+    pub fn new(text: &[u8]) -> Op {
+        let mut bytes = [0u8; 6];
+        let n = text.len().min(6);
+        bytes[..n].copy_from_slice(&text[..n]);
+        Op {
+            len: text.len(),
+            bytes,
+        }
+    }
+
+    /// The stored bytes (all of them for operators of up to six bytes).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len.min(6)]
+    }
+}
+
+impl PartialEq<str> for Op {
+    fn eq(&self, other: &str) -> bool {
+        self.len == other.len() && self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
 }
 
 /// Tokens up to a `;` (line statement) or a `{ … }` block (block statement).
@@ -293,8 +330,7 @@ impl Lexer<'_> {
                 while self.peek().is_some_and(is_operator_char) {
                     self.pos += 1;
                 }
-                let text = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
-                TokenKind::Operator(text)
+                TokenKind::Operator(Op::new(&self.src[start..self.pos]))
             }
             b'(' => TokenKind::ParenList(self.list(b')')?),
             b'[' => TokenKind::BracketList(self.list(b']')?),
@@ -565,7 +601,7 @@ mod tests {
     }
 
     fn op(s: &str) -> TokenKind {
-        TokenKind::Operator(s.to_string())
+        TokenKind::Operator(Op::new(s.as_bytes()))
     }
 
     #[test]
