@@ -14,7 +14,7 @@ struct Message {
 
 /// Decodes a message in stream framing and returns its root struct, or None if it is malformed.
 pub(crate) fn decode_root(bytes: &[u8]) -> Option<Obj> {
-    if bytes.len() % 8 != 0 || bytes.len() < 8 {
+    if !bytes.len().is_multiple_of(8) || bytes.len() < 8 {
         return None;
     }
     let word = |i: usize| -> Option<u32> {
