@@ -30,6 +30,9 @@ pub(crate) struct Sources {
     pub(crate) stream_file: Option<usize>,
 }
 
+/// How long a chain of dependencies may be before it is an error rather than a stack overflow.
+pub(crate) const MAX_DEPENDENCY_DEPTH: u32 = 25_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     File,
@@ -221,6 +224,10 @@ pub(crate) struct Compiler<'a> {
     pub(crate) pending: HashMap<NodeIdx, crate::translate::Pending<'a>>,
     /// `/capnp/stream.capnp` as found through the import path, if any method streams.
     pub(crate) stream_file: Option<usize>,
+    /// Current depth of nested translations and traversals (dependency chains recurse).
+    pub(crate) depth: u32,
+    /// Whether the too-deep error was reported already.
+    pub(crate) too_deep_reported: bool,
 }
 
 impl<'a> Compiler<'a> {
@@ -236,6 +243,8 @@ impl<'a> Compiler<'a> {
             identifiers: Vec::new(),
             pending: HashMap::new(),
             stream_file: src.stream_file,
+            depth: 0,
+            too_deep_reported: false,
         };
         for f in 0..src.files.len() {
             c.file_node(f);
@@ -249,6 +258,28 @@ impl<'a> Compiler<'a> {
             span,
             message: message.into(),
         });
+    }
+
+    /// Enters one level of dependency recursion; false (with one error) past the limit.
+    pub(crate) fn enter(&mut self, n: NodeIdx) -> bool {
+        if self.depth >= MAX_DEPENDENCY_DEPTH {
+            if !self.too_deep_reported {
+                self.too_deep_reported = true;
+                let (file, span) = self.name_location(n);
+                self.error(
+                    file,
+                    span,
+                    format!("Declarations depend on each other too deeply (more than {MAX_DEPENDENCY_DEPTH} levels)."),
+                );
+            }
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
     }
 
     pub(crate) fn had_errors(&self) -> bool {

@@ -139,6 +139,14 @@ impl Compiler<'_> {
             return;
         }
         *seen |= e;
+        if !self.enter(n) {
+            return;
+        }
+        self.traverse_inner(t, n, e);
+        self.leave();
+    }
+
+    fn traverse_inner(&mut self, t: &mut Traversal, n: NodeIdx, e: u32) {
         self.load(t, n);
         if e >= DEPS {
             let e2 = (e & !(DEPS - 1)) | (e >> 15);

@@ -37,7 +37,7 @@ pub const BUNDLED: &[(&str, &[u8])] = &[
 ];
 
 /// Where files come from: the disk, or memory (for callers that hold sources themselves).
-pub trait FileSystem {
+pub trait FileSystem: Sync {
     /// The bytes of the file at `path`, or None if it cannot be read.
     fn read(&self, path: &Path) -> Option<Vec<u8>>;
     /// A key naming the underlying file, equal for two paths that reach the same file.

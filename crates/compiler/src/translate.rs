@@ -58,9 +58,13 @@ impl<'a> Compiler<'a> {
     pub(crate) fn ensure_structure(&mut self, n: NodeIdx) -> bool {
         match self.nodes[n].phase {
             Phase::NotStarted => {
+                if !self.enter(n) {
+                    return false;
+                }
                 self.nodes[n].phase = Phase::Structure;
                 self.structure(n);
                 self.nodes[n].phase = Phase::StructureDone;
+                self.leave();
                 true
             }
             Phase::Structure => {
@@ -78,9 +82,13 @@ impl<'a> Compiler<'a> {
         }
         match self.nodes[n].phase {
             Phase::StructureDone => {
+                if !self.enter(n) {
+                    return false;
+                }
                 self.nodes[n].phase = Phase::Values;
                 self.values(n);
                 self.nodes[n].phase = Phase::Done;
+                self.leave();
                 true
             }
             Phase::Values => {
