@@ -30,6 +30,10 @@ pub(crate) struct Sources {
     pub(crate) stream_file: Option<usize>,
 }
 
+/// Total size of encoded values (defaults, constants, annotation values) one compilation may
+/// build: 512 MiB. A small schema can otherwise ask for gigabytes (lists of huge structs).
+pub(crate) const MAX_VALUE_WORDS: u64 = 64 << 20;
+
 /// How long a chain of dependencies may be before it is an error rather than a stack overflow.
 pub(crate) const MAX_DEPENDENCY_DEPTH: u32 = 25_000;
 
@@ -228,6 +232,10 @@ pub(crate) struct Compiler<'a> {
     pub(crate) depth: u32,
     /// Whether the too-deep error was reported already.
     pub(crate) too_deep_reported: bool,
+    /// Words of value data encoded so far, against `MAX_VALUE_WORDS`.
+    pub(crate) value_words: u64,
+    /// Layout facts of struct and group scopes used by struct values, by scope id.
+    pub(crate) scope_cache: HashMap<u64, Rc<crate::values::ScopeInfo>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -245,6 +253,8 @@ impl<'a> Compiler<'a> {
             stream_file: src.stream_file,
             depth: 0,
             too_deep_reported: false,
+            value_words: 0,
+            scope_cache: HashMap::new(),
         };
         for f in 0..src.files.len() {
             c.file_node(f);

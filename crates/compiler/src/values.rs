@@ -1,8 +1,11 @@
 //! Values: literals, lists, struct tuples, constant references and embeds, evaluated against an
 //! expected type and encoded exactly as the reference encodes them (section 11).
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use crate::ast::{Expr, ExprKind, Param};
-use crate::compiler::{Compiler, Ctx, Kind, NodeIdx, Phase, Res};
+use crate::compiler::{Compiler, Ctx, Kind, NodeIdx, Phase, Res, MAX_VALUE_WORDS};
 use crate::diag::Span;
 use crate::model::{AnyPtr, Body, FieldKind, FieldOut, ListObj, OType, OValue, Obj, StructObj};
 
@@ -22,10 +25,18 @@ enum Raw<'e> {
     Tuple(&'e [Param]),
 }
 
-/// Struct layout facts needed to encode a value of a struct type.
-struct ScopeInfo {
+/// Struct layout facts needed to encode a value of a struct type (one per struct or group,
+/// shared by every value of that type).
+pub(crate) struct ScopeInfo {
     fields: Vec<FieldOut>,
+    by_name: HashMap<String, usize>,
     discriminant_offset: u32,
+}
+
+impl ScopeInfo {
+    fn field(&self, name: &str) -> Option<&FieldOut> {
+        self.by_name.get(name).and_then(|&i| self.fields.get(i))
+    }
 }
 
 const MAX_VALUE_DEPTH: u32 = 64;
@@ -149,15 +160,21 @@ impl<'a> Compiler<'a> {
         if !self.ensure_done(n) {
             return None;
         }
-        match self.nodes[n]
+        let (ty, value) = match self.nodes[n]
             .out
             .as_ref()
             .and_then(|o| o.first())
             .map(|o| &o.body)
         {
-            Some(Body::Const { ty, value }) => Some(Raw::Typed(ty.clone(), value.clone())),
-            _ => None,
+            Some(Body::Const { ty, value }) => (ty.clone(), value.clone()),
+            _ => return None,
+        };
+        // Every use copies the constant's value: count it against the budget.
+        let words = value.to_obj().flatten().map_or(0, |o| obj_words(&o));
+        if !self.charge(words, n) {
+            return None;
         }
+        Some(Raw::Typed(ty, value))
     }
 
     /// Checks a raw value against a type. `Some(None)` is a mismatch (not yet reported).
@@ -314,32 +331,63 @@ impl<'a> Compiler<'a> {
     }
 
     /// Fields and discriminant offset of a struct (or one of its groups) by id.
-    fn scope_info(&mut self, struct_id: u64, scope_id: u64) -> Option<ScopeInfo> {
+    fn scope_info(&mut self, struct_id: u64, scope_id: u64) -> Option<Rc<ScopeInfo>> {
+        if let Some(info) = self.scope_cache.get(&scope_id) {
+            return Some(info.clone());
+        }
         let n = *self.by_id.get(&struct_id)?;
         if !self.ensure_structure(n) {
             return None;
         }
         let outs = self.nodes[n].out.as_ref()?;
         let out = outs.iter().find(|o| o.id == scope_id)?;
-        match &out.body {
-            Body::Struct(s) => Some(ScopeInfo {
+        let info = match &out.body {
+            Body::Struct(s) => Rc::new(ScopeInfo {
+                by_name: s
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.name.clone(), i))
+                    .collect(),
                 fields: s.fields.clone(),
                 discriminant_offset: s.discriminant_offset,
             }),
-            _ => None,
-        }
+            _ => return None,
+        };
+        self.scope_cache.insert(scope_id, info.clone());
+        Some(info)
     }
 
     fn empty_struct(&mut self, struct_id: u64) -> Option<StructObj> {
         let n = *self.by_id.get(&struct_id)?;
-        let out = self.nodes[n].out.as_ref()?.first()?;
-        match &out.body {
-            Body::Struct(s) => Some(StructObj {
-                data: vec![0; usize::from(s.data_word_count) * 8],
-                ptrs: vec![None; usize::from(s.pointer_count)],
-            }),
-            _ => None,
+        let (dw, pc) = match &self.nodes[n].out.as_ref()?.first()?.body {
+            Body::Struct(s) => (usize::from(s.data_word_count), usize::from(s.pointer_count)),
+            _ => return None,
+        };
+        if !self.charge((dw + pc) as u64, n) {
+            return None;
         }
+        Some(StructObj {
+            data: vec![0; dw * 8],
+            ptrs: vec![None; pc],
+        })
+    }
+
+    /// Accounts for value data about to be built; false (with one error) past the budget.
+    fn charge(&mut self, words: u64, at: NodeIdx) -> bool {
+        self.value_words = self.value_words.saturating_add(words);
+        if self.value_words <= MAX_VALUE_WORDS {
+            return true;
+        }
+        if self.value_words.saturating_sub(words) <= MAX_VALUE_WORDS {
+            let (file, span) = self.name_location(at);
+            self.error(
+                file,
+                span,
+                "Values in this schema are too large (more than 512 MiB in total).",
+            );
+        }
+        false
     }
 
     fn struct_value(
@@ -371,7 +419,7 @@ impl<'a> Compiler<'a> {
                 self.error(ctx.file, p.value.span, "Missing field name.");
                 continue;
             };
-            let Some(field) = info.fields.iter().find(|f| f.name == name.text) else {
+            let Some(field) = info.field(&name.text) else {
                 self.error(
                     ctx.file,
                     name.span,
@@ -428,6 +476,9 @@ impl<'a> Compiler<'a> {
     }
 
     fn list_value(&mut self, items: &'a [Expr], elem: &OType, ctx: &Ctx, depth: u32) -> Obj {
+        if !self.charge(items.len() as u64 / 8 + 1, ctx.scope) {
+            return Obj::List(ListObj::Void(0));
+        }
         let mut values = Vec::with_capacity(items.len());
         for item in items {
             let v = self
@@ -568,6 +619,25 @@ impl<'a> Compiler<'a> {
             .get(node.prefix_len as usize..)
             .unwrap_or("")
             .to_string()
+    }
+}
+
+/// Size of an object tree in words, for the value budget.
+fn obj_words(o: &Obj) -> u64 {
+    let ptrs = |ps: &[Option<Obj>]| -> u64 { ps.iter().flatten().map(obj_words).sum() };
+    match o {
+        Obj::Struct(s) => (s.data.len() / 8 + s.ptrs.len()) as u64 + ptrs(&s.ptrs),
+        Obj::List(ListObj::Void(_)) => 1,
+        Obj::List(ListObj::Bits(b)) => (b.len() / 64 + 1) as u64,
+        Obj::List(ListObj::Bytes { data, .. }) => (data.len() / 8 + 1) as u64,
+        Obj::List(ListObj::Pointers(p)) => p.len() as u64 + ptrs(p),
+        Obj::List(ListObj::Structs { elems, .. }) => {
+            elems
+                .iter()
+                .map(|e| (e.data.len() / 8 + e.ptrs.len()) as u64 + ptrs(&e.ptrs))
+                .sum::<u64>()
+                + 1
+        }
     }
 }
 
