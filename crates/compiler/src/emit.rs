@@ -2,7 +2,7 @@
 //! (13.3), source info (13.6), requested files with imports and identifiers (13.4, 13.5), and
 //! writing everything with the generated `schema_capnp` builders.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ast::{Decl, DeclKind, Expr, ExprKind, ParamList};
 use crate::compiler::{Compiler, NodeIdx};
@@ -30,13 +30,13 @@ struct SourceInfoOut {
 
 pub(crate) struct Traversal {
     emitted: Vec<u64>,
-    emitted_set: HashSet<u64>,
-    loaded: HashSet<u64>,
-    seen: HashMap<NodeIdx, u32>,
+    emitted_set: FxHashSet<u64>,
+    loaded: FxHashSet<u64>,
+    seen: FxHashMap<NodeIdx, u32>,
     /// Where each group / param struct id lives: (owning node, index in its outputs).
-    aux_owner: HashMap<u64, (NodeIdx, usize)>,
-    infos: HashMap<u64, SourceInfoOut>,
-    info_done: HashSet<NodeIdx>,
+    aux_owner: FxHashMap<u64, (NodeIdx, usize)>,
+    infos: FxHashMap<u64, SourceInfoOut>,
+    info_done: FxHashSet<NodeIdx>,
     param_info: Option<SourceInfoOut>,
     /// Whether a loaded node referenced StreamResult, making the reference substitute its
     /// built-in copy of that node (13.3).
@@ -47,12 +47,12 @@ impl Traversal {
     pub(crate) fn new() -> Self {
         Traversal {
             emitted: Vec::new(),
-            emitted_set: HashSet::new(),
-            loaded: HashSet::new(),
-            seen: HashMap::new(),
-            aux_owner: HashMap::new(),
-            infos: HashMap::new(),
-            info_done: HashSet::new(),
+            emitted_set: FxHashSet::default(),
+            loaded: FxHashSet::default(),
+            seen: FxHashMap::default(),
+            aux_owner: FxHashMap::default(),
+            infos: FxHashMap::default(),
+            info_done: FxHashSet::default(),
             param_info: None,
             stream_result_substituted: false,
         }

@@ -57,7 +57,7 @@ pub fn parse_file(src: &[u8]) -> (ParsedFile, Vec<(Span, String)>) {
     }
     let mut errors = parser.errors;
     // Backtracking re-runs the same checks; report each error once.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     errors.retain(|e| seen.insert(e.clone()));
     errors.sort_by_key(|(span, _)| span.start);
     (file, errors)
