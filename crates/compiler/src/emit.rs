@@ -271,19 +271,14 @@ impl Compiler<'_> {
         }
     }
 
-    /// The output node for an emitted id.
-    fn out_for(&mut self, t: &Traversal, id: u64) -> Option<NodeOut> {
-        if let Some(&(n, i)) = t.aux_owner.get(&id) {
-            return self.outs(n).get(i).cloned();
+    /// Where an emitted id's output node lives: (owning node, index in its outputs).
+    fn out_location(&mut self, t: &Traversal, id: u64) -> Option<(NodeIdx, usize)> {
+        if let Some(&location) = t.aux_owner.get(&id) {
+            return Some(location);
         }
         let n = *self.by_id.get(&id)?;
         self.ensure_done(n);
-        let mut out = self.outs(n).first().cloned()?;
-        if id == STREAM_RESULT_ID && t.stream_result_substituted {
-            out.start_byte = 0;
-            out.end_byte = 0;
-        }
-        Some(out)
+        Some((n, 0))
     }
 
     /// Writes the request. `requested` are file indexes in command-line order.
@@ -293,11 +288,17 @@ impl Compiler<'_> {
         requested: &[usize],
     ) -> capnp::message::Builder<capnp::message::HeapAllocator> {
         let mut message = capnp::message::Builder::new_default();
-        let outs: Vec<NodeOut> = t
+        // Everything is translated first (which also records the identifiers of the
+        // requested files), so the nodes can then be written from references.
+        let locations: Vec<(NodeIdx, usize)> = t
             .emitted
-            .clone()
-            .into_iter()
-            .filter_map(|id| self.out_for(t, id))
+            .iter()
+            .filter_map(|&id| self.out_location(t, id))
+            .collect();
+        let files: Vec<RequestedOut> = requested.iter().map(|&f| self.requested_file(f)).collect();
+        let outs: Vec<&NodeOut> = locations
+            .iter()
+            .filter_map(|&(n, i)| self.outs(n).get(i))
             .collect();
         let mut infos: Vec<&SourceInfoOut> = Vec::new();
         for id in &t.emitted {
@@ -308,7 +309,6 @@ impl Compiler<'_> {
         if let Some(p) = &t.param_info {
             infos.push(p);
         }
-        let files: Vec<RequestedOut> = requested.iter().map(|&f| self.requested_file(f)).collect();
         {
             let mut req = message.init_root::<code_generator_request::Builder>();
             {
@@ -319,7 +319,12 @@ impl Compiler<'_> {
             }
             let mut nodes = req.reborrow().init_nodes(outs.len() as u32);
             for (i, out) in outs.iter().enumerate() {
-                write_node(nodes.reborrow().get(i as u32), out);
+                let mut b = nodes.reborrow().get(i as u32);
+                write_node(b.reborrow(), out);
+                if out.id == STREAM_RESULT_ID && t.stream_result_substituted {
+                    b.set_start_byte(0);
+                    b.set_end_byte(0);
+                }
             }
             let mut si = req.reborrow().init_source_info(infos.len() as u32);
             for (i, info) in infos.iter().enumerate() {
