@@ -7,7 +7,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::ast::{Decl, DeclKind, Expr, ExprKind, ParamList};
 use crate::compiler::{Compiler, NodeIdx};
 use crate::model::{
-    encode_message, AnyPtr, Body, FieldKind, NodeOut, OAnnotation, OBrand, OScopeKind, OType,
+    encode_segment, AnyPtr, Body, FieldKind, NodeOut, OAnnotation, OBrand, OScopeKind, OType,
     OValue, Obj, StructObj,
 };
 use crate::schema_capnp::{brand, code_generator_request, node, type_, value};
@@ -825,13 +825,18 @@ fn set_value(target: &mut impl HasValue, v: &OValue) {
             _ => {}
         }
     }
-    let bytes = encode_message(&value_obj(v));
-    let mut slice: &[u8] = &bytes;
-    let Ok(reader) =
-        capnp::serialize::read_message(&mut slice, capnp::message::ReaderOptions::new())
-    else {
-        return;
-    };
+    // Read in place from word-aligned memory, without stream framing or a copy.
+    let words = encode_segment(&value_obj(v)).words;
+    let mut segment = capnp::Word::allocate_zeroed_vec(words.len());
+    for (dst, word) in segment.iter_mut().zip(&words) {
+        let b = word.to_le_bytes();
+        *dst = capnp::word(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+    }
+    let segments = [capnp::Word::words_to_bytes(&segment)];
+    let reader = capnp::message::Reader::new(
+        capnp::message::SegmentArray::new(&segments),
+        capnp::message::ReaderOptions::new(),
+    );
     if let Ok(root) = reader.get_root::<value::Reader<'_>>() {
         let _ = target.copy_value(root);
     }
