@@ -1,7 +1,7 @@
 //! The semantic core: loaded files, the node tree (ids, display names, member tables),
 //! name lookup, branded references (generics) and type compilation (sections 3, 4, 5, 7, 8).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use crate::ast::{Decl, DeclKind, Expr, ExprKind, Name, ParsedFile};
@@ -21,7 +21,7 @@ pub(crate) struct FileData {
     /// Hash of the file's bytes, to recognize one file reached by two paths.
     pub(crate) text_hash: u64,
     /// Import strings found in the file, resolved to file indexes (None: not found).
-    pub(crate) imports: HashMap<Vec<u8>, Option<usize>>,
+    pub(crate) imports: FxHashMap<Vec<u8>, Option<usize>>,
 }
 
 /// All files of one compilation, loaded and parsed before compiling.
@@ -62,7 +62,7 @@ pub(crate) enum Member {
 }
 
 pub(crate) struct Members {
-    pub(crate) by_name: HashMap<String, Member>,
+    pub(crate) by_name: FxHashMap<String, Member>,
     /// Child declaration nodes in source order.
     pub(crate) children: Vec<NodeIdx>,
     pub(crate) aliases: Vec<usize>,
@@ -219,13 +219,13 @@ pub(crate) struct Compiler<'a> {
     pub(crate) loader: &'a Loader<'a>,
     pub(crate) nodes: Vec<Node<'a>>,
     pub(crate) aliases: Vec<Alias<'a>>,
-    pub(crate) by_id: HashMap<u64, NodeIdx>,
+    pub(crate) by_id: FxHashMap<u64, NodeIdx>,
     pub(crate) file_nodes: Vec<Option<NodeIdx>>,
     pub(crate) diags: Vec<Diagnostic>,
     /// `(file, start, end, type id)` for every name resolved to a declaration (13.5).
     pub(crate) identifiers: Vec<(usize, u32, u32, u64)>,
     /// State kept between the structure and values phases of each node.
-    pub(crate) pending: HashMap<NodeIdx, crate::translate::Pending<'a>>,
+    pub(crate) pending: FxHashMap<NodeIdx, crate::translate::Pending<'a>>,
     /// `/capnp/stream.capnp` as found through the import path, if any method streams.
     pub(crate) stream_file: Option<usize>,
     /// Current depth of nested translations and traversals (dependency chains recurse).
@@ -245,11 +245,11 @@ impl<'a> Compiler<'a> {
             loader,
             nodes: Vec::new(),
             aliases: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: FxHashMap::default(),
             file_nodes: vec![None; src.files.len()],
             diags,
             identifiers: Vec::new(),
-            pending: HashMap::new(),
+            pending: FxHashMap::default(),
             stream_file: src.stream_file,
             depth: 0,
             too_deep_reported: false,
@@ -374,7 +374,7 @@ impl<'a> Compiler<'a> {
             return;
         }
         self.nodes[n].members = Some(Members {
-            by_name: HashMap::new(),
+            by_name: FxHashMap::default(),
             children: Vec::new(),
             aliases: Vec::new(),
         });

@@ -2,12 +2,12 @@
 //! (13.3), source info (13.6), requested files with imports and identifiers (13.4, 13.5), and
 //! writing everything with the generated `schema_capnp` builders.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ast::{Decl, DeclKind, Expr, ExprKind, ParamList};
 use crate::compiler::{Compiler, NodeIdx};
 use crate::model::{
-    encode_message, AnyPtr, Body, FieldKind, NodeOut, OAnnotation, OBrand, OScopeKind, OType,
+    encode_segment, AnyPtr, Body, FieldKind, NodeOut, OAnnotation, OBrand, OScopeKind, OType,
     OValue, Obj, StructObj,
 };
 use crate::schema_capnp::{brand, code_generator_request, node, type_, value};
@@ -30,13 +30,13 @@ struct SourceInfoOut {
 
 pub(crate) struct Traversal {
     emitted: Vec<u64>,
-    emitted_set: HashSet<u64>,
-    loaded: HashSet<u64>,
-    seen: HashMap<NodeIdx, u32>,
+    emitted_set: FxHashSet<u64>,
+    loaded: FxHashSet<u64>,
+    seen: FxHashMap<NodeIdx, u32>,
     /// Where each group / param struct id lives: (owning node, index in its outputs).
-    aux_owner: HashMap<u64, (NodeIdx, usize)>,
-    infos: HashMap<u64, SourceInfoOut>,
-    info_done: HashSet<NodeIdx>,
+    aux_owner: FxHashMap<u64, (NodeIdx, usize)>,
+    infos: FxHashMap<u64, SourceInfoOut>,
+    info_done: FxHashSet<NodeIdx>,
     param_info: Option<SourceInfoOut>,
     /// Whether a loaded node referenced StreamResult, making the reference substitute its
     /// built-in copy of that node (13.3).
@@ -47,12 +47,12 @@ impl Traversal {
     pub(crate) fn new() -> Self {
         Traversal {
             emitted: Vec::new(),
-            emitted_set: HashSet::new(),
-            loaded: HashSet::new(),
-            seen: HashMap::new(),
-            aux_owner: HashMap::new(),
-            infos: HashMap::new(),
-            info_done: HashSet::new(),
+            emitted_set: FxHashSet::default(),
+            loaded: FxHashSet::default(),
+            seen: FxHashMap::default(),
+            aux_owner: FxHashMap::default(),
+            infos: FxHashMap::default(),
+            info_done: FxHashSet::default(),
             param_info: None,
             stream_result_substituted: false,
         }
@@ -279,19 +279,14 @@ impl Compiler<'_> {
         }
     }
 
-    /// The output node for an emitted id.
-    fn out_for(&mut self, t: &Traversal, id: u64) -> Option<NodeOut> {
-        if let Some(&(n, i)) = t.aux_owner.get(&id) {
-            return self.outs(n).get(i).cloned();
+    /// Where an emitted id's output node lives: (owning node, index in its outputs).
+    fn out_location(&mut self, t: &Traversal, id: u64) -> Option<(NodeIdx, usize)> {
+        if let Some(&location) = t.aux_owner.get(&id) {
+            return Some(location);
         }
         let n = *self.by_id.get(&id)?;
         self.ensure_done(n);
-        let mut out = self.outs(n).first().cloned()?;
-        if id == STREAM_RESULT_ID && t.stream_result_substituted {
-            out.start_byte = 0;
-            out.end_byte = 0;
-        }
-        Some(out)
+        Some((n, 0))
     }
 
     /// Writes the request. `requested` are file indexes in command-line order.
@@ -301,11 +296,17 @@ impl Compiler<'_> {
         requested: &[usize],
     ) -> capnp::message::Builder<capnp::message::HeapAllocator> {
         let mut message = capnp::message::Builder::new_default();
-        let outs: Vec<NodeOut> = t
+        // Everything is translated first (which also records the identifiers of the
+        // requested files), so the nodes can then be written from references.
+        let locations: Vec<(NodeIdx, usize)> = t
             .emitted
-            .clone()
-            .into_iter()
-            .filter_map(|id| self.out_for(t, id))
+            .iter()
+            .filter_map(|&id| self.out_location(t, id))
+            .collect();
+        let files: Vec<RequestedOut> = requested.iter().map(|&f| self.requested_file(f)).collect();
+        let outs: Vec<&NodeOut> = locations
+            .iter()
+            .filter_map(|&(n, i)| self.outs(n).get(i))
             .collect();
         let mut infos: Vec<&SourceInfoOut> = Vec::new();
         for id in &t.emitted {
@@ -316,7 +317,6 @@ impl Compiler<'_> {
         if let Some(p) = &t.param_info {
             infos.push(p);
         }
-        let files: Vec<RequestedOut> = requested.iter().map(|&f| self.requested_file(f)).collect();
         {
             let mut req = message.init_root::<code_generator_request::Builder>();
             {
@@ -327,7 +327,12 @@ impl Compiler<'_> {
             }
             let mut nodes = req.reborrow().init_nodes(outs.len() as u32);
             for (i, out) in outs.iter().enumerate() {
-                write_node(nodes.reborrow().get(i as u32), out);
+                let mut b = nodes.reborrow().get(i as u32);
+                write_node(b.reborrow(), out);
+                if out.id == STREAM_RESULT_ID && t.stream_result_substituted {
+                    b.set_start_byte(0);
+                    b.set_end_byte(0);
+                }
             }
             let mut si = req.reborrow().init_source_info(infos.len() as u32);
             for (i, info) in infos.iter().enumerate() {
@@ -828,13 +833,18 @@ fn set_value(target: &mut impl HasValue, v: &OValue) {
             _ => {}
         }
     }
-    let bytes = encode_message(&value_obj(v));
-    let mut slice: &[u8] = &bytes;
-    let Ok(reader) =
-        capnp::serialize::read_message(&mut slice, capnp::message::ReaderOptions::new())
-    else {
-        return;
-    };
+    // Read in place from word-aligned memory, without stream framing or a copy.
+    let words = encode_segment(&value_obj(v)).words;
+    let mut segment = capnp::Word::allocate_zeroed_vec(words.len());
+    for (dst, word) in segment.iter_mut().zip(&words) {
+        let b = word.to_le_bytes();
+        *dst = capnp::word(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+    }
+    let segments = [capnp::Word::words_to_bytes(&segment)];
+    let reader = capnp::message::Reader::new(
+        capnp::message::SegmentArray::new(&segments),
+        capnp::message::ReaderOptions::new(),
+    );
     if let Ok(root) = reader.get_root::<value::Reader<'_>>() {
         let _ = target.copy_value(root);
     }

@@ -17,7 +17,8 @@ const NON_UTF8: &str = "Non-UTF-8 input detected. Cap'n Proto schema files must 
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TokenKind {
-    Identifier(String),
+    /// Its text is the source under the token's span: the parser copies only the names it keeps.
+    Identifier,
     /// A `"…"` literal or a backtick line, escapes already decoded.
     String(Vec<u8>),
     /// `0x"…"`.
@@ -129,7 +130,26 @@ fn is_ident_char(b: u8) -> bool {
 }
 
 fn is_operator_char(b: u8) -> bool {
-    b"!$%&*+-./:<=>?@^|~".contains(&b)
+    matches!(
+        b,
+        b'!' | b'$'
+            | b'%'
+            | b'&'
+            | b'*'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'/'
+            | b':'
+            | b'<'
+            | b'='
+            | b'>'
+            | b'?'
+            | b'@'
+            | b'^'
+            | b'|'
+            | b'~'
+    )
 }
 
 fn is_whitespace(b: u8) -> bool {
@@ -309,8 +329,7 @@ impl Lexer<'_> {
                 while self.peek().is_some_and(is_ident_char) {
                     self.pos += 1;
                 }
-                let text = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
-                TokenKind::Identifier(text)
+                TokenKind::Identifier
             }
             b'"' => TokenKind::String(self.string_literal()?),
             b'`' => {
@@ -596,8 +615,8 @@ mod tests {
         }
     }
 
-    fn ident(s: &str) -> TokenKind {
-        TokenKind::Identifier(s.to_string())
+    fn ident(_text: &str) -> TokenKind {
+        TokenKind::Identifier
     }
 
     fn op(s: &str) -> TokenKind {
@@ -626,6 +645,13 @@ mod tests {
             .map(|t| t.span)
             .collect();
         assert_eq!(spans, vec![Span::new(2, 4), Span::new(6, 12)]);
+        let src = b"foo_1 Bar;";
+        let texts: Vec<&[u8]> = lex(src).unwrap_or_default()[0]
+            .tokens
+            .iter()
+            .map(|t| &src[t.span.start as usize..t.span.end as usize])
+            .collect();
+        assert_eq!(texts, vec![&b"foo_1"[..], &b"Bar"[..]]);
     }
 
     #[test]

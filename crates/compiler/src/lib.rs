@@ -32,7 +32,7 @@ mod wire;
 #[rustfmt::skip]
 pub mod schema_capnp;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 
 use ast::{DeclKind, Expr, ExprKind, ParamList, ParsedFile};
@@ -174,7 +174,7 @@ fn load_all(
     requested: Vec<Located>,
 ) -> (Sources, Vec<usize>, Vec<Diagnostic>) {
     let mut files: Vec<FileData> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut by_key: FxHashMap<String, usize> = FxHashMap::default();
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut requested_idx = Vec::new();
     let mut queue: Vec<usize> = Vec::new();
@@ -225,7 +225,7 @@ fn load_all(
             lines: LineIndex::new(&located.text),
             text_hash: hash_bytes(&located.text),
             ast,
-            imports: HashMap::new(),
+            imports: FxHashMap::default(),
         });
         queue.push(i);
         i

@@ -317,8 +317,7 @@ pub struct NodeOut {
 
 /// Encodes an object as a single-segment message (stream framing) whose root points to it.
 pub fn encode_message(obj: &Obj) -> Vec<u8> {
-    let mut w = WireWriter { words: vec![0] };
-    w.write_pointer(0, obj);
+    let w = encode_segment(obj);
     let mut out = Vec::with_capacity(8 + w.words.len() * 8);
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&(w.words.len() as u32).to_le_bytes());
@@ -328,8 +327,15 @@ pub fn encode_message(obj: &Obj) -> Vec<u8> {
     out
 }
 
-struct WireWriter {
-    words: Vec<u64>,
+/// Encodes an object as the words of one segment whose first word points to it.
+pub fn encode_segment(obj: &Obj) -> WireWriter {
+    let mut w = WireWriter { words: vec![0] };
+    w.write_pointer(0, obj);
+    w
+}
+
+pub struct WireWriter {
+    pub words: Vec<u64>,
 }
 
 impl WireWriter {

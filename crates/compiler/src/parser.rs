@@ -35,6 +35,7 @@ pub fn parse_file(src: &[u8]) -> (ParsedFile, Vec<(Span, String)>) {
         Err(errors) => return (ParsedFile::default(), errors),
     };
     let mut parser = Parser {
+        src,
         errors: Vec::new(),
         depth: 0,
     };
@@ -56,7 +57,7 @@ pub fn parse_file(src: &[u8]) -> (ParsedFile, Vec<(Span, String)>) {
     }
     let mut errors = parser.errors;
     // Backtracking re-runs the same checks; report each error once.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     errors.retain(|e| seen.insert(e.clone()));
     errors.sort_by_key(|(span, _)| span.start);
     (file, errors)
@@ -81,6 +82,8 @@ enum Item {
 
 /// A position in one token list, remembering the furthest token examined.
 struct Cursor<'t> {
+    /// The file, where identifier tokens find their text.
+    src: &'t [u8],
     tokens: &'t [Token],
     pos: usize,
     /// One past the furthest token any alternative has looked at.
@@ -88,8 +91,9 @@ struct Cursor<'t> {
 }
 
 impl<'t> Cursor<'t> {
-    fn new(tokens: &'t [Token]) -> Cursor<'t> {
+    fn new(src: &'t [u8], tokens: &'t [Token]) -> Cursor<'t> {
         Cursor {
+            src,
             tokens,
             pos: 0,
             best: 0,
@@ -129,22 +133,28 @@ impl<'t> Cursor<'t> {
         }
     }
 
-    fn ident(&mut self) -> Option<Name> {
+    /// An identifier's text, borrowed from the file: alternatives that backtrack
+    /// copy it only once they match.
+    fn ident_text(&mut self) -> Option<(&'t str, Span)> {
         match self.next() {
             Some(Token {
-                kind: TokenKind::Identifier(text),
+                kind: TokenKind::Identifier,
                 span,
-            }) => Some(Name {
-                text: text.clone(),
-                span: *span,
-            }),
+            }) => {
+                let bytes = self.src.get(span.start as usize..span.end as usize)?;
+                Some((std::str::from_utf8(bytes).ok()?, *span))
+            }
             _ => None,
         }
     }
 
+    fn ident(&mut self) -> Option<Name> {
+        self.ident_text().map(to_name)
+    }
+
     fn keyword(&mut self, word: &str) -> Option<Span> {
-        self.ident()
-            .and_then(|name| (name.text == word).then_some(name.span))
+        self.ident_text()
+            .and_then(|(text, span)| (text == word).then_some(span))
     }
 
     fn integer(&mut self) -> Option<(u64, Span)> {
@@ -211,12 +221,20 @@ enum Parsed {
     Decl(Header),
 }
 
-struct Parser {
+struct Parser<'s> {
+    src: &'s [u8],
     errors: Vec<(Span, String)>,
     /// How deeply the expression being parsed sits in the tree: enclosing
     /// lists plus the suffixes (`.x`, `(…)`) they hang under. Chains of
     /// suffixes nest `Box`es, so they count like lists towards `MAX_DEPTH`.
     depth: usize,
+}
+
+fn to_name((text, span): (&str, Span)) -> Name {
+    Name {
+        text: text.to_string(),
+        span,
+    }
 }
 
 fn span_between(start: u32, end: u32) -> Span {
@@ -232,13 +250,13 @@ fn member_context(kind: &DeclKind) -> Option<Context> {
     }
 }
 
-impl Parser {
+impl Parser<'_> {
     fn error(&mut self, span: Span, message: &str) {
         self.errors.push((span, message.to_string()));
     }
 
     fn statement(&mut self, statement: &Statement, context: Context) -> Option<Item> {
-        let mut c = Cursor::new(&statement.tokens);
+        let mut c = Cursor::new(self.src, &statement.tokens);
         let parsed = self.alternatives(&mut c, context).filter(|_| c.at_end());
         let Some(parsed) = parsed else {
             let at = c.error_position(statement.span.start as usize);
@@ -653,13 +671,13 @@ impl Parser {
     }
 
     fn group_decl(&mut self, c: &mut Cursor<'_>) -> Option<Parsed> {
-        let name = c.ident()?;
+        let name = c.ident_text()?;
         c.op(":")?;
         c.keyword("group")?;
         let annotations = self.annotations(c);
         Some(Parsed::Decl(Header {
             kind: DeclKind::Group,
-            name,
+            name: to_name(name),
             id: None,
             ordinal: None,
             annotations,
@@ -687,7 +705,7 @@ impl Parser {
     }
 
     fn named_union(&mut self, c: &mut Cursor<'_>) -> Option<Parsed> {
-        let name = c.ident()?;
+        let name = c.ident_text()?;
         let numbered = c.attempt(|c| {
             let ordinal = self.ordinal(c)?;
             let bang = c.attempt(|c| c.op("!")).is_some();
@@ -714,7 +732,7 @@ impl Parser {
         let annotations = self.annotations(c);
         Some(Parsed::Decl(Header {
             kind: DeclKind::Union,
-            name,
+            name: to_name(name),
             id: None,
             ordinal,
             annotations,
@@ -731,7 +749,7 @@ impl Parser {
     ) -> Vec<Option<T>> {
         let mut out = Vec::with_capacity(items.len());
         for tokens in items {
-            let mut c = Cursor::new(tokens);
+            let mut c = Cursor::new(self.src, tokens);
             let parsed = item(self, &mut c).filter(|_| c.at_end());
             if parsed.is_none() {
                 match (tokens.get(c.best), tokens.first(), tokens.last()) {
@@ -753,11 +771,11 @@ impl Parser {
     fn params(&mut self, items: &[Vec<Token>], list_span: Span) -> Vec<Param> {
         let parsed = self.list_items(items, list_span, |p, c| {
             c.attempt(|c| {
-                let name = c.ident()?;
+                let name = c.ident_text()?;
                 c.op("=")?;
                 let value = p.expression(c)?;
                 Some(Param {
-                    name: Some(name),
+                    name: Some(to_name(name)),
                     value,
                 })
             })

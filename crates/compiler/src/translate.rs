@@ -1,7 +1,7 @@
 //! Translation of each node into its `schema.Node` form, in two phases: structure (layout, types,
 //! primitive defaults) and values (pointer defaults, constants, annotations) — sections 6, 9, 10, 12.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use crate::ast::{self, target, AnnotationApp, Decl, DeclKind, ExprKind, ParamDecl, ParamList};
@@ -201,7 +201,7 @@ impl<'a> Compiler<'a> {
 
     /// Naming rules, duplicate names and placement checks for the members of a scope (2.5, 4.1, 4.2).
     fn check_scope(&mut self, file: usize, decls: &'a [Decl], kind: Kind) {
-        let mut names: HashMap<String, Span> = HashMap::new();
+        let mut names: FxHashMap<String, Span> = FxHashMap::default();
         let mut unnamed: Option<Span> = None;
         let nested_ok = matches!(kind, Kind::File | Kind::Struct | Kind::Interface);
         self.check_decls(file, decls, &mut names, &mut unnamed, nested_ok);
@@ -211,7 +211,7 @@ impl<'a> Compiler<'a> {
         &mut self,
         file: usize,
         decls: &'a [Decl],
-        names: &mut HashMap<String, Span>,
+        names: &mut FxHashMap<String, Span>,
         unnamed: &mut Option<Span>,
         nested_ok: bool,
     ) {
@@ -234,7 +234,7 @@ impl<'a> Compiler<'a> {
                 DeclKind::Group | DeclKind::Union => {
                     self.check_name(file, d, false);
                     self.note_name(file, d, names);
-                    let mut inner = HashMap::new();
+                    let mut inner = FxHashMap::default();
                     let mut inner_unnamed = None;
                     self.check_decls(file, &d.members, &mut inner, &mut inner_unnamed, false);
                 }
@@ -291,7 +291,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn note_name(&mut self, file: usize, d: &Decl, names: &mut HashMap<String, Span>) {
+    fn note_name(&mut self, file: usize, d: &Decl, names: &mut FxHashMap<String, Span>) {
         if let Some(prev) = names.get(&d.name.text) {
             let prev = *prev;
             self.error(
@@ -313,7 +313,7 @@ impl<'a> Compiler<'a> {
         let decl = self.nodes[n].decl.expect("struct nodes have declarations");
         let ctx = self.ctx(n);
         let file = ctx.file;
-        let mut types: HashMap<usize, Option<OType>> = HashMap::new();
+        let mut types: FxHashMap<usize, Option<OType>> = FxHashMap::default();
         let lay = {
             let mut size_of = |d: &'a Decl| -> SizeClass {
                 let t = match &d.kind {
@@ -401,7 +401,7 @@ impl<'a> Compiler<'a> {
         &mut self,
         fields: &[layout::FieldLayout<'a>],
         group_ids: &[u64],
-        types: &mut HashMap<usize, Option<OType>>,
+        types: &mut FxHashMap<usize, Option<OType>>,
         ctx: &Ctx,
     ) -> Vec<FieldOut> {
         let mut out = Vec::with_capacity(fields.len());
@@ -657,7 +657,7 @@ impl<'a> Compiler<'a> {
                 let mut ctx = self.ctx(n);
                 ctx.implicit = Some((implicit.clone(), ImplicitMode::ParamStruct(id)));
                 let mut types = Vec::new();
-                let mut seen: HashMap<&str, ()> = HashMap::new();
+                let mut seen: FxHashMap<&str, ()> = FxHashMap::default();
                 let mut duplicate = None;
                 for p in params {
                     if seen.insert(p.name.text.as_str(), ()).is_some() && duplicate.is_none() {
