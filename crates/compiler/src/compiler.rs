@@ -235,7 +235,7 @@ pub(crate) struct Compiler<'a> {
     /// Words of value data encoded so far, against `MAX_VALUE_WORDS`.
     pub(crate) value_words: u64,
     /// Layout facts of struct and group scopes used by struct values, by scope id.
-    pub(crate) scope_cache: HashMap<u64, Rc<crate::values::ScopeInfo>>,
+    pub(crate) scope_cache: FxHashMap<u64, Rc<crate::values::ScopeInfo>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -254,7 +254,7 @@ impl<'a> Compiler<'a> {
             depth: 0,
             too_deep_reported: false,
             value_words: 0,
-            scope_cache: HashMap::new(),
+            scope_cache: FxHashMap::default(),
         };
         for f in 0..src.files.len() {
             c.file_node(f);

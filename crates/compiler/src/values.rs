@@ -1,7 +1,7 @@
 //! Values: literals, lists, struct tuples, constant references and embeds, evaluated against an
 //! expected type and encoded exactly as the reference encodes them (section 11).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::rc::Rc;
 
 use crate::ast::{Expr, ExprKind, Param};

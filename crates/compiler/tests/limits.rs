@@ -47,3 +47,25 @@ fn a_deeper_chain_is_an_error_not_a_crash() {
         out.errors.first()
     );
 }
+
+#[test]
+fn values_larger_than_the_budget_are_an_error_not_an_allocation() {
+    // 2,000 UInt64 fields per struct and 40,000 list elements: 640 MB of defaults from a
+    // 100 kB schema. The reference would try to build it; we stop at the budget.
+    let n = 2_000;
+    let m = 40_000;
+    let mut s = String::from("@0xe1a2b3c4d5e6f70a;\nstruct Big {");
+    for i in 0..n {
+        s.push_str(&format!(" f{i} @{i} :UInt64;"));
+    }
+    s.push_str(" }\nconst l :List(Big) = [");
+    s.push_str(&vec!["()"; m].join(","));
+    s.push_str("];\n");
+    let out = compile_text(s);
+    assert!(out.request.is_none());
+    assert!(
+        out.errors.iter().any(|e| e.message.contains("too large")),
+        "{:?}",
+        out.errors.first()
+    );
+}
