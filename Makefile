@@ -1,7 +1,7 @@
 # Task runner; CI runs `make test` (through .ci/run). Every target works on a clean checkout.
 CARGO ?= cargo
 
-.PHONY: example test oracles bless bench lint fuzz
+.PHONY: example test oracles bless bench lint fuzz schema-rs
 
 # Build the compiler and print the nodes it compiles for the address book example.
 example:
@@ -32,3 +32,10 @@ lint:
 FUZZ_SECONDS ?= 60
 fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --release compile -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192
+
+# Regenerate crates/compiler/src/schema_capnp.rs with our own compiler from our schema.capnp
+# (needs capnpc-rust on PATH: `cargo install capnpc --version 0.27.0`).
+schema-rs:
+	$(CARGO) build --release -q -p capnp-rs
+	cd crates/compiler/schemas && ../../../target/release/capnp-rs compile --src-prefix=. -orust:../src/.gen capnp/schema.capnp
+	mv crates/compiler/src/.gen/capnp/schema_capnp.rs crates/compiler/src/schema_capnp.rs && rm -r crates/compiler/src/.gen
