@@ -4,8 +4,11 @@ use std::sync::Arc;
 
 use capnp::private::layout::StructSize;
 
-use crate::error::{Error, Result};
-use crate::message::{builder_pointer, push_step, reader_pointer, with_builder_loc, Backing, Hop, MessageBuilder, Shape, Step};
+use crate::error::Result;
+use crate::message::{
+    builder_pointer, push_step, reader_pointer, with_builder_loc, Backing, Hop, MessageBuilder,
+    Shape, Step,
+};
 use crate::schema::Registry;
 use crate::struct_::{StructBuilder, StructReader};
 
@@ -34,28 +37,49 @@ impl std::fmt::Debug for AnyPointerReader {
 impl AnyPointerReader {
     pub(crate) fn new(backing: Backing, steps: Arc<[Step]>, registry: Arc<Registry>) -> Self {
         let (parent, hop) = split(steps);
-        AnyPointerReader { backing, parent, hop, registry }
+        AnyPointerReader {
+            backing,
+            parent,
+            hop,
+            registry,
+        }
     }
 
     pub fn is_null(&self) -> Result<bool> {
-        self.backing.with_loc(&self.parent, |loc| Ok(reader_pointer(loc, self.hop)?.is_null()))
+        self.backing.with_loc(&self.parent, |loc| {
+            Ok(reader_pointer(loc, self.hop)?.is_null())
+        })
     }
 
     /// Text content (`""` when null).
     pub fn as_text(&self) -> Result<Vec<u8>> {
-        self.backing
-            .with_loc(&self.parent, |loc| Ok(reader_pointer(loc, self.hop)?.get_text(None)?.as_bytes().to_vec()))
+        self.backing.with_loc(&self.parent, |loc| {
+            Ok(reader_pointer(loc, self.hop)?
+                .get_text(None)?
+                .as_bytes()
+                .to_vec())
+        })
     }
 
     /// Views the pointer as struct `id`.
     pub fn as_struct(&self, id: u64) -> Result<StructReader> {
         let schema = self.registry.get_struct(id)?;
-        let step = Step { hop: self.hop, shape: Shape::Struct(schema.size()), default: None };
+        let step = Step {
+            hop: self.hop,
+            shape: Shape::Struct(schema.size()),
+            default: None,
+        };
         self.backing.with_loc(&self.parent, |loc| {
             reader_pointer(loc, self.hop)?.get_struct(None)?;
             Ok(())
         })?;
-        Ok(StructReader::new(self.backing.clone(), push_step(&self.parent, step), schema, self.registry.clone(), false))
+        Ok(StructReader::new(
+            self.backing.clone(),
+            push_step(&self.parent, step),
+            schema,
+            self.registry.clone(),
+            false,
+        ))
     }
 }
 
@@ -75,13 +99,26 @@ impl std::fmt::Debug for AnyPointerBuilder {
 }
 
 impl AnyPointerBuilder {
-    pub(crate) fn new(message: MessageBuilder, root_size: StructSize, steps: Arc<[Step]>, registry: Arc<Registry>) -> Self {
+    pub(crate) fn new(
+        message: MessageBuilder,
+        root_size: StructSize,
+        steps: Arc<[Step]>,
+        registry: Arc<Registry>,
+    ) -> Self {
         let (parent, hop) = split(steps);
-        AnyPointerBuilder { message, root_size, parent, hop, registry }
+        AnyPointerBuilder {
+            message,
+            root_size,
+            parent,
+            hop,
+            registry,
+        }
     }
 
     pub fn is_null(&self) -> Result<bool> {
-        with_builder_loc(&self.message, self.root_size, &self.parent, |loc| Ok(builder_pointer(loc, self.hop)?.is_null()))
+        with_builder_loc(&self.message, self.root_size, &self.parent, |loc| {
+            Ok(builder_pointer(loc, self.hop)?.is_null())
+        })
     }
 
     pub fn as_reader(&self) -> AnyPointerReader {
@@ -101,7 +138,11 @@ impl AnyPointerBuilder {
             builder_pointer(loc, self.hop)?.get_struct(size, None)?;
             Ok(())
         })?;
-        let step = Step { hop: self.hop, shape: Shape::Struct(size), default: None };
+        let step = Step {
+            hop: self.hop,
+            shape: Shape::Struct(size),
+            default: None,
+        };
         Ok(StructBuilder::child(
             self.message.clone(),
             self.root_size,
@@ -120,10 +161,5 @@ impl AnyPointerBuilder {
 
     pub fn as_text(&self) -> Result<Vec<u8>> {
         self.as_reader().as_text()
-    }
-
-    #[allow(dead_code, reason = "kept for orphans and set(other), not in this session's scope")]
-    pub(crate) fn unsupported() -> Error {
-        Error::TypeMismatch
     }
 }

@@ -18,7 +18,9 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     fn new() -> Snapshot {
-        Snapshot { message: capnp::message::Builder::new_default() }
+        Snapshot {
+            message: capnp::message::Builder::new_default(),
+        }
     }
 
     pub(crate) fn of_struct(r: &StructReader) -> Result<Snapshot> {
@@ -68,7 +70,8 @@ pub(crate) fn copy_default(dest: PointerBuilder<'_>, words: &[capnp::Word]) -> R
     let segments = [capnp::Word::words_to_bytes(words)];
     let mut options = capnp::message::ReaderOptions::new();
     options.traversal_limit_in_words(None);
-    let message = capnp::message::Reader::new(capnp::message::SegmentArray::new(&segments), options);
+    let message =
+        capnp::message::Reader::new(capnp::message::SegmentArray::new(&segments), options);
     let src = message.get_root::<capnp::any_pointer::Reader<'_>>()?;
     capnp::any_pointer::Builder::new(dest).set_as::<capnp::any_pointer::Owned>(src)?;
     Ok(())

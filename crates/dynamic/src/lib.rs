@@ -20,6 +20,9 @@ pub use capnp::MessageSize;
 pub use error::{Error, Result};
 pub use list::{ListBuilder, ListReader};
 pub use message::{MessageBuilder, MessageReader, ReadLimits};
-pub use schema::{DefaultValue, EnumSchema, Field, FieldKind, InterfaceSchema, Registry, StructSchema, Type, UnionInfo};
+pub use schema::{
+    DefaultValue, EnumSchema, Field, FieldKind, InterfaceSchema, Registry, StructSchema, Type,
+    UnionInfo,
+};
 pub use struct_::{StructBuilder, StructReader};
 pub use value::{AnyPointerValue, ListValue, SetValue, StructValue, Value};

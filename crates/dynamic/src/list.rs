@@ -4,21 +4,21 @@ use std::sync::Arc;
 
 use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 
+use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
 use crate::copy::Snapshot;
 use crate::error::{Error, Result};
 use crate::message::{
-    follow_builder, follow_reader, push_step, with_builder_loc, BLoc, Backing, Hop, MessageBuilder, RLoc,
-    Shape, Step,
+    follow_builder, follow_reader, push_step, with_builder_loc, BLoc, Backing, Hop, MessageBuilder,
+    RLoc, Shape, Step,
 };
 use crate::raw::{RawPtr, RawPtrBuilder, RawStructReader};
 use crate::schema::{Registry, Type};
 use crate::struct_::{write_pointer, StructBuilder, StructReader};
+use crate::value::AnyPointerValue;
 use crate::value::{
     decode_data, encode_data, list_shape, read_list_bits, read_list_builder_bits, write_list_bits,
     ListValue, SetValue, StructValue, Value,
 };
-use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
-use crate::value::AnyPointerValue;
 
 /// Resolves a Python-style index (negative counts from the end).
 fn resolve(index: i64, len: u32) -> Result<u32> {
@@ -45,8 +45,18 @@ impl std::fmt::Debug for ListReader {
 }
 
 impl ListReader {
-    pub(crate) fn new(backing: Backing, steps: Arc<[Step]>, elem: Type, registry: Arc<Registry>) -> Self {
-        ListReader { backing, steps, elem, registry }
+    pub(crate) fn new(
+        backing: Backing,
+        steps: Arc<[Step]>,
+        elem: Type,
+        registry: Arc<Registry>,
+    ) -> Self {
+        ListReader {
+            backing,
+            steps,
+            elem,
+            registry,
+        }
     }
 
     pub fn element_type(&self) -> &Type {
@@ -81,9 +91,15 @@ impl ListReader {
             }
             RLoc::StructList(l) => {
                 let i = resolve(index, l.len())?;
-                let Type::Struct(id) = self.elem else { return Err(Error::TypeMismatch) };
+                let Type::Struct(id) = self.elem else {
+                    return Err(Error::TypeMismatch);
+                };
                 let schema = self.registry.get_struct(id)?;
-                let step = Step { hop: Hop::Elem(i), shape: Shape::Struct(schema.size()), default: None };
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape: Shape::Struct(schema.size()),
+                    default: None,
+                };
                 Ok(Value::Struct(StructValue::Reader(StructReader::new(
                     self.backing.clone(),
                     push_step(&self.steps, step),
@@ -109,7 +125,11 @@ impl ListReader {
             Type::List(inner) => {
                 let shape = list_shape(inner, &self.registry)?;
                 follow_reader(pr, shape, None)?;
-                let step = Step { hop: Hop::Elem(i), shape, default: None };
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape,
+                    default: None,
+                };
                 Value::List(ListValue::Reader(ListReader::new(
                     self.backing.clone(),
                     push_step(&self.steps, step),
@@ -118,7 +138,11 @@ impl ListReader {
                 )))
             }
             Type::AnyPointer => {
-                let step = Step { hop: Hop::Elem(i), shape: Shape::PtrList, default: None };
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape: Shape::PtrList,
+                    default: None,
+                };
                 Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(
                     self.backing.clone(),
                     push_step(&self.steps, step),
@@ -153,7 +177,13 @@ impl ListBuilder {
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
-        ListBuilder { message, root_size, steps, elem, registry }
+        ListBuilder {
+            message,
+            root_size,
+            steps,
+            elem,
+            registry,
+        }
     }
 
     pub fn element_type(&self) -> &Type {
@@ -166,7 +196,12 @@ impl ListBuilder {
 
     /// A reader over the same memory.
     pub fn as_reader(&self) -> ListReader {
-        ListReader::new(Backing::Builder(self.message.clone()), self.steps.clone(), self.elem.clone(), self.registry.clone())
+        ListReader::new(
+            Backing::Builder(self.message.clone()),
+            self.steps.clone(),
+            self.elem.clone(),
+            self.registry.clone(),
+        )
     }
 
     pub fn len(&self) -> Result<u32> {
@@ -188,7 +223,10 @@ impl ListBuilder {
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {
                 let i = resolve(index, l.len())?;
-                Ok(decode_data(&self.elem, read_list_builder_bits(&l, &self.elem, i)))
+                Ok(decode_data(
+                    &self.elem,
+                    read_list_builder_bits(&l, &self.elem, i),
+                ))
             }
             BLoc::StructList(l) => {
                 let i = resolve(index, l.len())?;
@@ -204,9 +242,15 @@ impl ListBuilder {
     }
 
     fn struct_element(&self, i: u32) -> Result<StructBuilder> {
-        let Type::Struct(id) = self.elem else { return Err(Error::TypeMismatch) };
+        let Type::Struct(id) = self.elem else {
+            return Err(Error::TypeMismatch);
+        };
         let schema = self.registry.get_struct(id)?;
-        let step = Step { hop: Hop::Elem(i), shape: Shape::Struct(schema.size()), default: None };
+        let step = Step {
+            hop: Hop::Elem(i),
+            shape: Shape::Struct(schema.size()),
+            default: None,
+        };
         Ok(StructBuilder::child(
             self.message.clone(),
             self.root_size,
@@ -227,7 +271,11 @@ impl ListBuilder {
                 Value::List(ListValue::Builder(self.child_list(i, shape, inner)))
             }
             Type::AnyPointer => {
-                let step = Step { hop: Hop::Elem(i), shape: Shape::PtrList, default: None };
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape: Shape::PtrList,
+                    default: None,
+                };
                 Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
                     self.message.clone(),
                     self.root_size,
@@ -240,7 +288,11 @@ impl ListBuilder {
     }
 
     fn child_list(&self, i: u32, shape: Shape, inner: &Type) -> ListBuilder {
-        let step = Step { hop: Hop::Elem(i), shape, default: None };
+        let step = Step {
+            hop: Hop::Elem(i),
+            shape,
+            default: None,
+        };
         ListBuilder::new(
             self.message.clone(),
             self.root_size,
@@ -271,7 +323,11 @@ impl ListBuilder {
             }
             _ => None,
         };
-        let bits = if self.elem.is_pointer() { 0 } else { encode_data(&self.elem, &value, &self.registry)? };
+        let bits = if self.elem.is_pointer() {
+            0
+        } else {
+            encode_data(&self.elem, &value, &self.registry)?
+        };
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {
                 let i = resolve(index, l.len())?;

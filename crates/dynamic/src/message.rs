@@ -28,7 +28,9 @@ impl ReadLimits {
     pub const DEFAULT_NESTING_LIMIT: i64 = 64;
 
     fn options(self) -> ReaderOptions {
-        let words = self.traversal_limit_in_words.unwrap_or(Self::DEFAULT_TRAVERSAL_LIMIT);
+        let words = self
+            .traversal_limit_in_words
+            .unwrap_or(Self::DEFAULT_TRAVERSAL_LIMIT);
         let nesting = self.nesting_limit.unwrap_or(Self::DEFAULT_NESTING_LIMIT);
         let mut o = ReaderOptions::new();
         o.traversal_limit_in_words(Some(usize::try_from(words).unwrap_or(usize::MAX)));
@@ -58,7 +60,7 @@ impl Bytes {
     /// Shares `buf` when it is 8-byte aligned (capnp requires aligned segments), else copies.
     fn new(buf: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Bytes {
         let slice: &[u8] = (*buf).as_ref();
-        if (slice.as_ptr() as usize) % 8 == 0 {
+        if (slice.as_ptr() as usize).is_multiple_of(8) {
             Bytes::Shared(buf)
         } else {
             Bytes::Words(Arc::new(copy_to_words(slice)))
@@ -118,8 +120,11 @@ impl MessageReader {
     }
 
     /// One message in standard stream framing; extra bytes after it are ignored.
-    pub fn from_bytes(buf: Arc<dyn AsRef<[u8]> + Send + Sync>, limits: ReadLimits) -> Result<Arc<MessageReader>> {
-        if (*buf).as_ref().len() % 8 != 0 {
+    pub fn from_bytes(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        limits: ReadLimits,
+    ) -> Result<Arc<MessageReader>> {
+        if !(*buf).as_ref().len().is_multiple_of(8) {
             return Err(Error::UnalignedLength);
         }
         let segments = capnp::serialize::BufferSegments::new(Bytes::new(buf), limits.options())?;
@@ -133,13 +138,19 @@ impl MessageReader {
     }
 
     /// Segments without framing (each used up to a multiple of 8 bytes).
-    pub fn from_segments(segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>, limits: ReadLimits) -> Result<Arc<MessageReader>> {
+    pub fn from_segments(
+        segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
+        limits: ReadLimits,
+    ) -> Result<Arc<MessageReader>> {
         if segments.is_empty() {
             return Err(Error::Capnp(capnp::Error::failed(
                 "Message did not contain a root pointer".into(),
             )));
         }
-        Self::new(Segments::List(segments.into_iter().map(Bytes::new).collect()), limits)
+        Self::new(
+            Segments::List(segments.into_iter().map(Bytes::new).collect()),
+            limits,
+        )
     }
 
     /// The root struct, interpreted as the struct `id`.
@@ -187,7 +198,9 @@ impl MessageBuilder {
 
     pub fn with_first_segment_words(words: u32) -> Self {
         let alloc = HeapAllocator::new().first_segment_words(words.max(1));
-        MessageBuilder { inner: Arc::new(Mutex::new(capnp::message::Builder::new(alloc))) }
+        MessageBuilder {
+            inner: Arc::new(Mutex::new(capnp::message::Builder::new(alloc))),
+        }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {
@@ -199,9 +212,17 @@ impl MessageBuilder {
         let schema = registry.get_struct(id)?;
         {
             let mut m = self.lock();
-            m.init_root::<RawPtrBuilder<'_>>().0.init_struct(schema.size());
+            m.init_root::<RawPtrBuilder<'_>>()
+                .0
+                .init_struct(schema.size());
         }
-        Ok(DynStructBuilder::new(self.clone(), Arc::from(Vec::new()), schema, registry.clone(), true))
+        Ok(DynStructBuilder::new(
+            self.clone(),
+            Arc::from(Vec::new()),
+            schema,
+            registry.clone(),
+            true,
+        ))
     }
 
     /// The existing root interpreted as struct `id` (allocated if null).
@@ -209,9 +230,17 @@ impl MessageBuilder {
         let schema = registry.get_struct(id)?;
         {
             let mut m = self.lock();
-            m.get_root::<RawPtrBuilder<'_>>()?.0.get_struct(schema.size(), None)?;
+            m.get_root::<RawPtrBuilder<'_>>()?
+                .0
+                .get_struct(schema.size(), None)?;
         }
-        Ok(DynStructBuilder::new(self.clone(), Arc::from(Vec::new()), schema, registry.clone(), true))
+        Ok(DynStructBuilder::new(
+            self.clone(),
+            Arc::from(Vec::new()),
+            schema,
+            registry.clone(),
+            true,
+        ))
     }
 
     /// Standard stream framing.
@@ -256,7 +285,11 @@ pub(crate) enum Backing {
 
 impl Backing {
     /// Runs `f` on the reader location at `steps`.
-    pub(crate) fn with_loc<R>(&self, steps: &[Step], f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_loc<R>(
+        &self,
+        steps: &[Step],
+        f: impl FnOnce(RLoc<'_>) -> Result<R>,
+    ) -> Result<R> {
         match self {
             Backing::Reader(m) => f(walk_reader(m.root_pointer()?, steps)?),
             Backing::Builder(b) => {
@@ -314,15 +347,23 @@ pub(crate) enum BLoc<'a> {
 }
 
 fn internal() -> Error {
-    Error::Capnp(capnp::Error::failed("handle path does not match the message".into()))
+    Error::Capnp(capnp::Error::failed(
+        "handle path does not match the message".into(),
+    ))
 }
 
-pub(crate) fn follow_reader<'a>(pr: PointerReader<'a>, shape: Shape, default: Option<&'a [Word]>) -> Result<RLoc<'a>> {
+pub(crate) fn follow_reader<'a>(
+    pr: PointerReader<'a>,
+    shape: Shape,
+    default: Option<&'a [Word]>,
+) -> Result<RLoc<'a>> {
     Ok(match shape {
         Shape::Struct(_) => RLoc::Struct(pr.get_struct(default)?),
         Shape::PrimList(es) => RLoc::PrimList(pr.get_list(es, default)?),
         Shape::PtrList => RLoc::PtrList(any_pointer_list::Reader::get_from_pointer(&pr, default)?),
-        Shape::StructList(_) => RLoc::StructList(struct_list::Reader::get_from_pointer(&pr, default)?),
+        Shape::StructList(_) => {
+            RLoc::StructList(struct_list::Reader::get_from_pointer(&pr, default)?)
+        }
     })
 }
 
@@ -331,19 +372,27 @@ fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a
     for step in steps {
         let default = step.default.as_deref().map(|v| &v[..]);
         loc = match (loc, step.hop) {
-            (RLoc::Struct(s), Hop::Field(i)) => follow_reader(s.get_pointer_field(usize::from(i)), step.shape, default)?,
+            (RLoc::Struct(s), Hop::Field(i)) => {
+                follow_reader(s.get_pointer_field(usize::from(i)), step.shape, default)?
+            }
             (RLoc::PtrList(l), Hop::Elem(i)) => {
                 let p = l.try_get(i).ok_or(Error::IndexOutOfRange)?;
                 follow_reader(p.get_as::<RawPtr<'_>>()?.0, step.shape, default)?
             }
-            (RLoc::StructList(l), Hop::Elem(i)) => RLoc::Struct(l.try_get(i).ok_or(Error::IndexOutOfRange)?.0),
+            (RLoc::StructList(l), Hop::Elem(i)) => {
+                RLoc::Struct(l.try_get(i).ok_or(Error::IndexOutOfRange)?.0)
+            }
             _ => return Err(internal()),
         };
     }
     Ok(loc)
 }
 
-pub(crate) fn follow_builder<'a>(pb: PointerBuilder<'a>, shape: Shape, default: Option<&'a [Word]>) -> Result<BLoc<'a>> {
+pub(crate) fn follow_builder<'a>(
+    pb: PointerBuilder<'a>,
+    shape: Shape,
+    default: Option<&'a [Word]>,
+) -> Result<BLoc<'a>> {
     Ok(match shape {
         Shape::Struct(size) => BLoc::Struct(pb.get_struct(size, default)?),
         Shape::PrimList(es) => BLoc::PrimList(pb.get_list(es, default)?),
@@ -371,7 +420,9 @@ pub(crate) fn with_builder_loc<R>(
     for step in steps {
         let default = step.default.as_deref().map(|v| &v[..]);
         loc = match (loc, step.hop) {
-            (BLoc::Struct(s), Hop::Field(i)) => follow_builder(s.get_pointer_field(usize::from(i)), step.shape, default)?,
+            (BLoc::Struct(s), Hop::Field(i)) => {
+                follow_builder(s.get_pointer_field(usize::from(i)), step.shape, default)?
+            }
             (BLoc::PtrList(l), Hop::Elem(i)) => {
                 let p = l.try_get(i).ok_or(Error::IndexOutOfRange)?;
                 follow_builder(p.get_as::<RawPtrBuilder<'_>>()?.0, step.shape, default)?
@@ -389,7 +440,11 @@ pub(crate) fn with_builder_loc<R>(
 pub(crate) fn reader_pointer(loc: RLoc<'_>, hop: Hop) -> Result<PointerReader<'_>> {
     match (loc, hop) {
         (RLoc::Struct(s), Hop::Field(i)) => Ok(s.get_pointer_field(usize::from(i))),
-        (RLoc::PtrList(l), Hop::Elem(i)) => Ok(l.try_get(i).ok_or(Error::IndexOutOfRange)?.get_as::<RawPtr<'_>>()?.0),
+        (RLoc::PtrList(l), Hop::Elem(i)) => Ok(l
+            .try_get(i)
+            .ok_or(Error::IndexOutOfRange)?
+            .get_as::<RawPtr<'_>>()?
+            .0),
         _ => Err(internal()),
     }
 }
@@ -398,9 +453,11 @@ pub(crate) fn reader_pointer(loc: RLoc<'_>, hop: Hop) -> Result<PointerReader<'_
 pub(crate) fn builder_pointer(loc: BLoc<'_>, hop: Hop) -> Result<PointerBuilder<'_>> {
     match (loc, hop) {
         (BLoc::Struct(s), Hop::Field(i)) => Ok(s.get_pointer_field(usize::from(i))),
-        (BLoc::PtrList(l), Hop::Elem(i)) => {
-            Ok(l.try_get(i).ok_or(Error::IndexOutOfRange)?.get_as::<RawPtrBuilder<'_>>()?.0)
-        }
+        (BLoc::PtrList(l), Hop::Elem(i)) => Ok(l
+            .try_get(i)
+            .ok_or(Error::IndexOutOfRange)?
+            .get_as::<RawPtrBuilder<'_>>()?
+            .0),
         _ => Err(internal()),
     }
 }

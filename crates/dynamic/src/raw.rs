@@ -15,7 +15,10 @@ use capnp::Word;
 pub(crate) struct RawPtr<'a>(pub(crate) PointerReader<'a>);
 
 impl<'a> FromPointerReader<'a> for RawPtr<'a> {
-    fn get_from_pointer(reader: &PointerReader<'a>, _default: Option<&'a [Word]>) -> capnp::Result<Self> {
+    fn get_from_pointer(
+        reader: &PointerReader<'a>,
+        _default: Option<&'a [Word]>,
+    ) -> capnp::Result<Self> {
         Ok(RawPtr(*reader))
     }
 }
@@ -27,7 +30,10 @@ impl<'a> FromPointerBuilder<'a> for RawPtrBuilder<'a> {
     fn init_pointer(builder: PointerBuilder<'a>, _length: u32) -> Self {
         RawPtrBuilder(builder)
     }
-    fn get_from_pointer(builder: PointerBuilder<'a>, _default: Option<&'a [Word]>) -> capnp::Result<Self> {
+    fn get_from_pointer(
+        builder: PointerBuilder<'a>,
+        _default: Option<&'a [Word]>,
+    ) -> capnp::Result<Self> {
         Ok(RawPtrBuilder(builder))
     }
 }
@@ -68,13 +74,20 @@ impl<'a> IntoInternalStructReader<'a> for RawStructReader<'a> {
 }
 
 impl SetterInput<RawStruct> for RawStructReader<'_> {
-    fn set_pointer_builder(mut builder: PointerBuilder<'_>, input: Self, canonicalize: bool) -> capnp::Result<()> {
+    fn set_pointer_builder(
+        mut builder: PointerBuilder<'_>,
+        input: Self,
+        canonicalize: bool,
+    ) -> capnp::Result<()> {
         builder.set_struct(&input.0, canonicalize)
     }
 }
 
 impl HasStructSize for RawStructBuilder<'_> {
-    const STRUCT_SIZE: StructSize = StructSize { data: 0, pointers: 0 };
+    const STRUCT_SIZE: StructSize = StructSize {
+        data: 0,
+        pointers: 0,
+    };
 }
 
 impl OwnedStruct for RawStruct {
@@ -87,18 +100,23 @@ impl OwnedStruct for RawStruct {
 ///
 /// Going through a bounds-checked copy means a malformed schema cannot make capnp read a
 /// default out of bounds (defaults are read without checks).
-pub(crate) fn pointer_to_default_words(ptr: capnp::any_pointer::Reader<'_>) -> capnp::Result<Option<Vec<Word>>> {
+pub(crate) fn pointer_to_default_words(
+    ptr: capnp::any_pointer::Reader<'_>,
+) -> capnp::Result<Option<Vec<Word>>> {
     if ptr.is_null() {
         return Ok(None);
     }
     let size = ptr.target_size()?;
     let words = u32::try_from(size.word_count.saturating_add(1)).unwrap_or(u32::MAX);
-    let mut message =
-        capnp::message::Builder::new(capnp::message::HeapAllocator::new().first_segment_words(words));
+    let mut message = capnp::message::Builder::new(
+        capnp::message::HeapAllocator::new().first_segment_words(words),
+    );
     message.set_root(ptr)?;
     let segments = message.get_segments_for_output();
     if segments.len() != 1 {
-        return Err(capnp::Error::failed("default value does not fit one segment".into()));
+        return Err(capnp::Error::failed(
+            "default value does not fit one segment".into(),
+        ));
     }
     let bytes = segments[0];
     let mut out = Word::allocate_zeroed_vec(bytes.len() / 8);

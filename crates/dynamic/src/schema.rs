@@ -41,7 +41,12 @@ impl Type {
     pub fn is_pointer(&self) -> bool {
         matches!(
             self,
-            Type::Text | Type::Data | Type::List(_) | Type::Struct(_) | Type::Interface(_) | Type::AnyPointer
+            Type::Text
+                | Type::Data
+                | Type::List(_)
+                | Type::Struct(_)
+                | Type::Interface(_)
+                | Type::AnyPointer
         )
     }
 
@@ -86,8 +91,15 @@ pub enum DefaultValue {
 #[derive(Clone, Debug)]
 pub enum FieldKind {
     /// `offset` is in units of the type's size (bits for Bool), or the pointer index.
-    Slot { offset: u32, ty: Type, default: DefaultValue, had_explicit_default: bool },
-    Group { id: u64 },
+    Slot {
+        offset: u32,
+        ty: Type,
+        default: DefaultValue,
+        had_explicit_default: bool,
+    },
+    Group {
+        id: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -124,14 +136,19 @@ pub struct StructSchema {
 
 impl StructSchema {
     pub(crate) fn size(&self) -> StructSize {
-        StructSize { data: self.data_words, pointers: self.ptr_count }
+        StructSize {
+            data: self.data_words,
+            pointers: self.ptr_count,
+        }
     }
 
     pub fn field(&self, name: &str) -> Result<&Field> {
         self.by_name
             .get(name)
             .and_then(|&i| self.fields.get(i))
-            .ok_or_else(|| Error::NoSuchField { name: name.to_string() })
+            .ok_or_else(|| Error::NoSuchField {
+                name: name.to_string(),
+            })
     }
 }
 
@@ -148,7 +165,9 @@ impl EnumSchema {
             .iter()
             .position(|e| e == name)
             .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| Error::NoSuchEnumerant { name: name.to_string() })
+            .ok_or_else(|| Error::NoSuchEnumerant {
+                name: name.to_string(),
+            })
     }
 }
 
@@ -200,15 +219,27 @@ impl Registry {
     }
 
     pub fn get_struct(&self, id: u64) -> Result<Arc<StructSchema>> {
-        self.read().structs.get(&id).cloned().ok_or(Error::UnknownSchema { id })
+        self.read()
+            .structs
+            .get(&id)
+            .cloned()
+            .ok_or(Error::UnknownSchema { id })
     }
 
     pub fn get_enum(&self, id: u64) -> Result<Arc<EnumSchema>> {
-        self.read().enums.get(&id).cloned().ok_or(Error::UnknownSchema { id })
+        self.read()
+            .enums
+            .get(&id)
+            .cloned()
+            .ok_or(Error::UnknownSchema { id })
     }
 
     pub fn get_interface(&self, id: u64) -> Result<Arc<InterfaceSchema>> {
-        self.read().interfaces.get(&id).cloned().ok_or(Error::UnknownSchema { id })
+        self.read()
+            .interfaces
+            .get(&id)
+            .cloned()
+            .ok_or(Error::UnknownSchema { id })
     }
 
     /// Calls `f` with the node's `schema.capnp` reader (for `schema.node`).
@@ -216,7 +247,11 @@ impl Registry {
         let (message, loc) = {
             let inner = self.read();
             let loc = *inner.nodes.get(&id).ok_or(Error::UnknownSchema { id })?;
-            let message = inner.requests.get(loc.request).cloned().ok_or(Error::UnknownSchema { id })?;
+            let message = inner
+                .requests
+                .get(loc.request)
+                .cloned()
+                .ok_or(Error::UnknownSchema { id })?;
             (message, loc)
         };
         let request = message.get_root::<code_generator_request::Reader<'_>>()?;
@@ -249,14 +284,22 @@ impl Registry {
                     for en in e.get_enumerants()? {
                         enumerants.push(en.get_name()?.to_string().map_err(invalid)?);
                     }
-                    enums.push(Arc::new(EnumSchema { id, display_name, enumerants }));
+                    enums.push(Arc::new(EnumSchema {
+                        id,
+                        display_name,
+                        enumerants,
+                    }));
                 }
                 node::Interface(itf) => {
                     let mut methods = Vec::new();
                     for m in itf.get_methods()? {
                         methods.push(m.get_name()?.to_string().map_err(invalid)?);
                     }
-                    interfaces.push(Arc::new(InterfaceSchema { id, display_name, methods }));
+                    interfaces.push(Arc::new(InterfaceSchema {
+                        id,
+                        display_name,
+                        methods,
+                    }));
                 }
                 _ => {}
             }
@@ -268,7 +311,10 @@ impl Registry {
         let mut added = Vec::new();
         for (id, node) in locs {
             if let std::collections::hash_map::Entry::Vacant(v) = inner.nodes.entry(id) {
-                v.insert(NodeLoc { request: request_index, node });
+                v.insert(NodeLoc {
+                    request: request_index,
+                    node,
+                });
                 added.push(id);
             }
         }
@@ -291,8 +337,18 @@ impl Registry {
             .structs
             .values()
             .map(|s| (s.id, s.display_name.as_str()))
-            .chain(inner.enums.values().map(|e| (e.id, e.display_name.as_str())))
-            .chain(inner.interfaces.values().map(|i| (i.id, i.display_name.as_str())))
+            .chain(
+                inner
+                    .enums
+                    .values()
+                    .map(|e| (e.id, e.display_name.as_str())),
+            )
+            .chain(
+                inner
+                    .interfaces
+                    .values()
+                    .map(|i| (i.id, i.display_name.as_str())),
+            )
             .find(|(_, n)| *n == name)
             .map(|(id, _)| id)
     }
@@ -302,7 +358,11 @@ fn invalid(e: impl std::fmt::Display) -> Error {
     Error::InvalidSchema(e.to_string())
 }
 
-fn build_struct(id: u64, display_name: String, s: node::struct_::Reader<'_>) -> Result<StructSchema> {
+fn build_struct(
+    id: u64,
+    display_name: String,
+    s: node::struct_::Reader<'_>,
+) -> Result<StructSchema> {
     let data_words = s.get_data_word_count();
     let ptr_count = s.get_pointer_count();
     let data_bits = u64::from(data_words) * 64;
@@ -331,7 +391,9 @@ fn build_struct(id: u64, display_name: String, s: node::struct_::Reader<'_>) -> 
                 let offset = slot.get_offset();
                 if ty.is_pointer() {
                     if offset >= u32::from(ptr_count) {
-                        return Err(invalid(format!("field {name}: pointer offset out of range")));
+                        return Err(invalid(format!(
+                            "field {name}: pointer offset out of range"
+                        )));
                     }
                 } else if (u64::from(offset) + 1) * u64::from(ty.data_bits()) > data_bits {
                     return Err(invalid(format!("field {name}: data offset out of range")));
@@ -344,7 +406,9 @@ fn build_struct(id: u64, display_name: String, s: node::struct_::Reader<'_>) -> 
                     had_explicit_default: slot.get_had_explicit_default(),
                 }
             }
-            field::Group(g) => FieldKind::Group { id: g.get_type_id() },
+            field::Group(g) => FieldKind::Group {
+                id: g.get_type_id(),
+            },
         };
         match discriminant {
             Some(d) => match members.get_mut(usize::from(d)) {
@@ -354,7 +418,12 @@ fn build_struct(id: u64, display_name: String, s: node::struct_::Reader<'_>) -> 
             None => non_union_fields.push(fields.len()),
         }
         by_name.insert(name.clone(), fields.len());
-        fields.push(Field { name, index, discriminant, kind });
+        fields.push(Field {
+            name,
+            index,
+            discriminant,
+            kind,
+        });
     }
     let union = (discriminant_count > 0).then(|| UnionInfo {
         discriminant_offset: s.get_discriminant_offset(),
@@ -420,7 +489,11 @@ fn build_default(ty: &Type, v: value::Reader<'_>) -> Result<DefaultValue> {
         value::Float64(x) => bits(x.to_bits()),
         value::Enum(x) => bits(u64::from(x)),
         value::Interface(()) => Ok(DefaultValue::None),
-        value::Text(_) | value::Data(_) | value::List(_) | value::Struct(_) | value::AnyPointer(_) => {
+        value::Text(_)
+        | value::Data(_)
+        | value::List(_)
+        | value::Struct(_)
+        | value::AnyPointer(_) => {
             if !ty.is_pointer() {
                 return Err(invalid("pointer default for a data field"));
             }

@@ -15,7 +15,7 @@ use crate::message::{
 };
 use crate::schema::{DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
 use crate::value::{
-    decode_data, encode_data, list_shape, read_struct_bits, shape_of, write_struct_bits, AnyPointerValue,
+    decode_data, encode_data, list_shape, read_struct_bits, write_struct_bits, AnyPointerValue,
     ListValue, SetValue, StructValue, Value,
 };
 
@@ -60,7 +60,13 @@ impl StructReader {
         registry: Arc<Registry>,
         is_root: bool,
     ) -> Self {
-        StructReader { backing, steps, schema, registry, is_root }
+        StructReader {
+            backing,
+            steps,
+            schema,
+            registry,
+            is_root,
+        }
     }
 
     pub fn schema(&self) -> &Arc<StructSchema> {
@@ -79,7 +85,10 @@ impl StructReader {
         self.backing.with_loc(&self.steps, f)
     }
 
-    fn with_struct<R>(&self, f: impl FnOnce(&capnp::private::layout::StructReader<'_>) -> Result<R>) -> Result<R> {
+    fn with_struct<R>(
+        &self,
+        f: impl FnOnce(&capnp::private::layout::StructReader<'_>) -> Result<R>,
+    ) -> Result<R> {
         self.with_loc(|loc| match loc {
             RLoc::Struct(s) => f(&s),
             _ => Err(Error::TypeMismatch),
@@ -96,18 +105,42 @@ impl StructReader {
     pub fn get_by_index(&self, index: usize) -> Result<Value> {
         let field = field_at(&self.schema, index)?;
         self.with_struct(|s| {
-            check_active(&self.schema, field, read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)))?;
+            check_active(
+                &self.schema,
+                field,
+                read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)),
+            )?;
             match &field.kind {
                 FieldKind::Group { id } => Ok(Value::Struct(StructValue::Reader(self.group(*id)?))),
-                FieldKind::Slot { offset, ty, default, .. } if !ty.is_pointer() => {
-                    Ok(decode_data(ty, read_struct_bits(s, ty, *offset) ^ mask(default)))
-                }
-                FieldKind::Slot { offset, ty, default, .. } => {
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                    ..
+                } if !ty.is_pointer() => Ok(decode_data(
+                    ty,
+                    read_struct_bits(s, ty, *offset) ^ mask(default),
+                )),
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                    ..
+                } => {
                     let pr = s.get_pointer_field(*offset as usize);
-                    let step = |shape| Step { hop: Hop::Field(*offset as u16), shape, default: default_words(default) };
-                    read_pointer(pr, ty, default, &self.registry, |shape| {
-                        Ok(push_step(&self.steps, step(shape)))
-                    }, &self.backing)
+                    let step = |shape| Step {
+                        hop: Hop::Field(*offset as u16),
+                        shape,
+                        default: default_words(default),
+                    };
+                    read_pointer(
+                        pr,
+                        ty,
+                        default,
+                        &self.registry,
+                        |shape| Ok(push_step(&self.steps, step(shape))),
+                        &self.backing,
+                    )
                 }
             }
         })
@@ -124,7 +157,9 @@ impl StructReader {
                 }
             }
             Ok(match &field.kind {
-                FieldKind::Slot { offset, ty, .. } if ty.is_pointer() => !s.get_pointer_field(*offset as usize).is_null(),
+                FieldKind::Slot { offset, ty, .. } if ty.is_pointer() => {
+                    !s.get_pointer_field(*offset as usize).is_null()
+                }
                 _ => true,
             })
         })
@@ -133,7 +168,9 @@ impl StructReader {
     /// The active union member: (discriminant, field name).
     pub fn which(&self) -> Result<(u16, String)> {
         let union = self.schema.union.as_ref().ok_or(Error::NotAUnion)?;
-        let d = self.with_struct(|s| Ok(read_struct_bits(s, &Type::UInt16, union.discriminant_offset) as u16))?;
+        let d = self.with_struct(|s| {
+            Ok(read_struct_bits(s, &Type::UInt16, union.discriminant_offset) as u16)
+        })?;
         which_name(&self.schema, d)
     }
 
@@ -170,11 +207,19 @@ impl StructReader {
 }
 
 fn field_index(schema: &StructSchema, name: &str) -> Result<usize> {
-    schema.by_name.get(name).copied().ok_or_else(|| Error::NoSuchField { name: name.to_string() })
+    schema
+        .by_name
+        .get(name)
+        .copied()
+        .ok_or_else(|| Error::NoSuchField {
+            name: name.to_string(),
+        })
 }
 
 fn field_at(schema: &StructSchema, index: usize) -> Result<&Field> {
-    schema.fields.get(index).ok_or_else(|| Error::NoSuchField { name: format!("#{index}") })
+    schema.fields.get(index).ok_or_else(|| Error::NoSuchField {
+        name: format!("#{index}"),
+    })
 }
 
 fn disc_offset(schema: &StructSchema) -> u32 {
@@ -190,7 +235,12 @@ fn check_active(schema: &StructSchema, field: &Field, disc: u64) -> Result<()> {
 
 fn which_name(schema: &StructSchema, d: u16) -> Result<(u16, String)> {
     let union = schema.union.as_ref().ok_or(Error::NotAUnion)?;
-    let i = union.members.get(usize::from(d)).copied().flatten().ok_or(Error::NotAUnion)?;
+    let i = union
+        .members
+        .get(usize::from(d))
+        .copied()
+        .flatten()
+        .ok_or(Error::NotAUnion)?;
     let f = field_at(schema, i)?;
     Ok((d, f.name.clone()))
 }
@@ -212,7 +262,11 @@ fn read_pointer(
         Type::Interface(_) => Value::Capability,
         Type::AnyPointer => {
             let steps = steps(Shape::PtrList)?;
-            Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(backing.clone(), steps, registry.clone())))
+            Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(
+                backing.clone(),
+                steps,
+                registry.clone(),
+            )))
         }
         Type::Struct(id) => {
             let schema = registry.get_struct(*id)?;
@@ -270,7 +324,15 @@ impl StructBuilder {
         is_root: bool,
     ) -> Self {
         let size = schema.size();
-        StructBuilder { message, steps, root_size: size, storage: size, schema, registry, is_root }
+        StructBuilder {
+            message,
+            steps,
+            root_size: size,
+            storage: size,
+            schema,
+            registry,
+            is_root,
+        }
     }
 
     /// A handle for a child location inside the same message.
@@ -282,7 +344,15 @@ impl StructBuilder {
         registry: Arc<Registry>,
     ) -> Self {
         let storage = schema.size();
-        StructBuilder { message, steps, root_size, storage, schema, registry, is_root: false }
+        StructBuilder {
+            message,
+            steps,
+            root_size,
+            storage,
+            schema,
+            registry,
+            is_root: false,
+        }
     }
 
     /// A new message whose root is struct `id` (`new_message`).
@@ -306,11 +376,19 @@ impl StructBuilder {
         &self.message
     }
 
-    fn with_struct<R>(&self, f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>) -> Result<R> {
-        with_builder_loc(&self.message, self.root_size, &self.steps, |loc| match loc {
-            BLoc::Struct(s) => f(s),
-            _ => Err(Error::TypeMismatch),
-        })
+    fn with_struct<R>(
+        &self,
+        f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
+    ) -> Result<R> {
+        with_builder_loc(
+            &self.message,
+            self.root_size,
+            &self.steps,
+            |loc| match loc {
+                BLoc::Struct(s) => f(s),
+                _ => Err(Error::TypeMismatch),
+            },
+        )
     }
 
     /// A reader over the same memory (later writes are visible through it).
@@ -339,13 +417,30 @@ impl StructBuilder {
         let field = field_at(&self.schema, index)?;
         self.with_struct(|s| {
             let r = s.as_reader();
-            check_active(&self.schema, field, read_struct_bits(&r, &Type::UInt16, disc_offset(&self.schema)))?;
+            check_active(
+                &self.schema,
+                field,
+                read_struct_bits(&r, &Type::UInt16, disc_offset(&self.schema)),
+            )?;
             match &field.kind {
-                FieldKind::Group { id } => Ok(Value::Struct(StructValue::Builder(self.group(*id)?))),
-                FieldKind::Slot { offset, ty, default, .. } if !ty.is_pointer() => {
-                    Ok(decode_data(ty, read_struct_bits(&r, ty, *offset) ^ mask(default)))
+                FieldKind::Group { id } => {
+                    Ok(Value::Struct(StructValue::Builder(self.group(*id)?)))
                 }
-                FieldKind::Slot { offset, ty, default, .. } => {
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                    ..
+                } if !ty.is_pointer() => Ok(decode_data(
+                    ty,
+                    read_struct_bits(&r, ty, *offset) ^ mask(default),
+                )),
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                    ..
+                } => {
                     let pb = s.get_pointer_field(*offset as usize);
                     self.read_pointer(pb, Hop::Field(*offset as u16), ty, default)
                 }
@@ -353,23 +448,40 @@ impl StructBuilder {
         })
     }
 
-    fn read_pointer(&self, mut pb: PointerBuilder<'_>, hop: Hop, ty: &Type, default: &DefaultValue) -> Result<Value> {
+    fn read_pointer(
+        &self,
+        mut pb: PointerBuilder<'_>,
+        hop: Hop,
+        ty: &Type,
+        default: &DefaultValue,
+    ) -> Result<Value> {
         let dw = default_words(default);
         if let (true, Some(w)) = (pb.is_null(), &dw) {
             copy_default(pb.reborrow(), w)?;
         }
         let d = None;
-        let step = |shape| push_step(&self.steps, Step { hop, shape, default: dw.clone() });
+        let step = |shape| {
+            push_step(
+                &self.steps,
+                Step {
+                    hop,
+                    shape,
+                    default: dw.clone(),
+                },
+            )
+        };
         Ok(match ty {
             Type::Text => Value::Text(pb.get_text(d)?.as_bytes().to_vec()),
             Type::Data => Value::Data(pb.get_data(d)?.to_vec()),
             Type::Interface(_) => Value::Capability,
-            Type::AnyPointer => Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
-                self.message.clone(),
-                self.root_size,
-                step(Shape::PtrList),
-                self.registry.clone(),
-            ))),
+            Type::AnyPointer => {
+                Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
+                    self.message.clone(),
+                    self.root_size,
+                    step(Shape::PtrList),
+                    self.registry.clone(),
+                )))
+            }
             Type::Struct(id) => {
                 let schema = self.registry.get_struct(*id)?;
                 let shape = Shape::Struct(schema.size());
@@ -418,14 +530,24 @@ impl StructBuilder {
     pub fn set_by_index(&self, index: usize, value: SetValue<'_>) -> Result<()> {
         let field = field_at(&self.schema, index)?;
         if let FieldKind::Group { id } = &field.kind {
-            let SetValue::Struct(src) = value else { return Err(Error::TypeMismatch) };
+            let SetValue::Struct(src) = value else {
+                return Err(Error::TypeMismatch);
+            };
             if src.schema().id != *id {
                 return Err(Error::TypeMismatch);
             }
             let group = self.activate_group(field, *id)?;
             return group.copy_fields_from(src);
         }
-        let FieldKind::Slot { offset, ty, default, .. } = &field.kind else { return Err(Error::TypeMismatch) };
+        let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Err(Error::TypeMismatch);
+        };
         // Taken before locking this message: the source may live in it.
         let snapshot = match value {
             SetValue::Struct(src) => {
@@ -446,7 +568,11 @@ impl StructBuilder {
             }
             _ => None,
         };
-        let bits = if ty.is_pointer() { 0 } else { encode_data(ty, &value, &self.registry)? ^ mask(default) };
+        let bits = if ty.is_pointer() {
+            0
+        } else {
+            encode_data(ty, &value, &self.registry)? ^ mask(default)
+        };
         self.with_struct(|s| {
             self.set_discriminant(&s, field);
             if !ty.is_pointer() {
@@ -460,7 +586,9 @@ impl StructBuilder {
 
     /// Replaces a `List` field with `values.len()` elements set one by one (a Python list or tuple).
     pub fn set_list(&self, name: &str, values: &[SetValue<'_>]) -> Result<()> {
-        let len = u32::try_from(values.len()).map_err(|_| Error::OutOfRange { value: values.len().to_string() })?;
+        let len = u32::try_from(values.len()).map_err(|_| Error::OutOfRange {
+            value: values.len().to_string(),
+        })?;
         let Value::List(ListValue::Builder(list)) = self.init(name, Some(len))? else {
             return Err(Error::TypeMismatch);
         };
@@ -494,11 +622,11 @@ impl StructBuilder {
             (FieldKind::Group { .. }, Some(_)) => return Err(Error::InitWithSize),
             (FieldKind::Slot { offset, ty, .. }, _) => (*offset, ty),
         };
-        let hop = Hop::Field(offset as u16);
         match (ty, size) {
             (Type::Struct(_) | Type::AnyPointer, Some(_)) => return Err(Error::InitWithSize),
             (Type::List(_) | Type::Text | Type::Data, None) => return Err(Error::InitWithoutSize),
-            (Type::Struct(_) | Type::AnyPointer, None) | (Type::List(_) | Type::Text | Type::Data, Some(_)) => {}
+            (Type::Struct(_) | Type::AnyPointer, None)
+            | (Type::List(_) | Type::Text | Type::Data, Some(_)) => {}
             (_, None) => return Err(Error::InitWithoutSize),
             (_, Some(_)) => return Err(Error::InitWithSize),
         }
@@ -544,10 +672,7 @@ impl StructBuilder {
         match ty {
             Type::Text => Ok(Value::Text(vec![0; size.unwrap_or(0) as usize])),
             Type::Data => Ok(Value::Data(vec![0; size.unwrap_or(0) as usize])),
-            _ => {
-                let _ = hop;
-                self.get_by_index(index)
-            }
+            _ => self.get_by_index(index),
         }
     }
 
@@ -567,7 +692,10 @@ impl StructBuilder {
         // A group lives in its parent's sections; a schema claiming more would let writes
         // run past the struct.
         if schema.data_words > self.storage.data || schema.ptr_count > self.storage.pointers {
-            return Err(Error::InvalidSchema(format!("group {} larger than its parent", schema.display_name)));
+            return Err(Error::InvalidSchema(format!(
+                "group {} larger than its parent",
+                schema.display_name
+            )));
         }
         Ok(StructBuilder {
             message: self.message.clone(),
@@ -708,16 +836,14 @@ pub(crate) fn write_pointer(
         (Type::Data, SetValue::Str(s)) => pb.set_data(s.as_bytes()),
         (Type::AnyPointer, SetValue::Str(s)) => pb.set_text((*s).into()),
         (Type::AnyPointer, SetValue::Bytes(b)) => pb.set_data(b),
-        (Type::Struct(_) | Type::List(_) | Type::AnyPointer, SetValue::Struct(_) | SetValue::List(_)) => {
+        (
+            Type::Struct(_) | Type::List(_) | Type::AnyPointer,
+            SetValue::Struct(_) | SetValue::List(_),
+        ) => {
             let snap = snapshot.ok_or(Error::TypeMismatch)?;
             snap.copy_into(pb)?;
         }
         _ => return Err(Error::TypeMismatch),
     }
     Ok(())
-}
-
-#[allow(dead_code, reason = "shape lookup kept next to the struct code that will need it for AnyPointer.as_struct")]
-pub(crate) fn struct_shape(ty: &Type, registry: &Registry) -> Result<Option<Shape>> {
-    shape_of(ty, registry)
 }

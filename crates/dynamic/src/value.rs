@@ -1,7 +1,9 @@
 //! Values crossing the API (`Value` out, `SetValue` in) and their conversion to and from
 //! data-section bits, with pycapnp's range and kind checks.
 
-use capnp::private::layout::{ListBuilder, ListReader, PrimitiveElement, StructBuilder, StructReader};
+use capnp::private::layout::{
+    ListBuilder, ListReader, PrimitiveElement, StructBuilder, StructReader,
+};
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
 use crate::error::{Error, Result};
@@ -63,7 +65,10 @@ pub enum SetValue<'a> {
     /// `bytes` or a buffer: Data, Text (raw bytes), AnyPointer (as Data).
     Bytes(&'a [u8]),
     /// A `_DynamicEnum`: only into the same enum type.
-    Enum { id: u64, ordinal: u16 },
+    Enum {
+        id: u64,
+        ordinal: u16,
+    },
     /// Deep copy of a struct of the destination's type.
     Struct(&'a DynStructReader),
     /// Deep copy of a list with the destination's element type.
@@ -71,7 +76,9 @@ pub enum SetValue<'a> {
 }
 
 fn out_of_range(v: impl std::fmt::Display) -> Error {
-    Error::OutOfRange { value: v.to_string() }
+    Error::OutOfRange {
+        value: v.to_string(),
+    }
 }
 
 /// An integral value from an int or an integral float; `Bool` is a kind mismatch.
@@ -219,15 +226,6 @@ pub(crate) fn write_list_bits(l: &ListBuilder<'_>, ty: &Type, i: u32, bits: u64)
         64 => <u64 as PrimitiveElement>::set(l, i, bits),
         _ => {}
     }
-}
-
-/// How a pointer of type `ty` is walked into (None for leaves: Text, Data, interfaces, AnyPointer).
-pub(crate) fn shape_of(ty: &Type, registry: &Registry) -> Result<Option<Shape>> {
-    Ok(match ty {
-        Type::Struct(id) => Some(Shape::Struct(registry.get_struct(*id)?.size())),
-        Type::List(elem) => Some(list_shape(elem, registry)?),
-        _ => None,
-    })
 }
 
 pub(crate) fn list_shape(elem: &Type, registry: &Registry) -> Result<Shape> {
