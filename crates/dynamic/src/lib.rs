@@ -1,0 +1,28 @@
+//! Schema-driven ("dynamic") Cap'n Proto messages: a registry of compiled schemas, and
+//! reader/builder handles that the Python binding wraps. No PyO3 here.
+//!
+//! Handles are `{ message, path, schema }`: every operation re-derives capnp's layout
+//! object by walking the path from the root while holding the message (DESIGN decision 3),
+//! so handles are `Send + Sync`, never borrow, and outlive their parents.
+
+pub mod any_pointer;
+mod copy;
+pub mod error;
+pub mod list;
+pub mod message;
+mod raw;
+pub mod schema;
+pub mod struct_;
+pub mod value;
+
+pub use any_pointer::{AnyPointerBuilder, AnyPointerReader};
+pub use capnp::MessageSize;
+pub use error::{Error, Result};
+pub use list::{ListBuilder, ListReader};
+pub use message::{MessageBuilder, MessageReader, ReadLimits};
+pub use schema::{
+    DefaultValue, EnumSchema, Field, FieldKind, InterfaceSchema, Registry, StructSchema, Type,
+    UnionInfo,
+};
+pub use struct_::{StructBuilder, StructReader};
+pub use value::{AnyPointerValue, ListValue, SetValue, StructValue, Value};

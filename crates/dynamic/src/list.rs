@@ -1,0 +1,395 @@
+//! List reader and builder handles: len, element get/set/init for every element type.
+
+use std::sync::Arc;
+
+use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
+
+use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
+use crate::copy::Snapshot;
+use crate::error::{Error, Result};
+use crate::message::{
+    follow_builder, follow_reader, push_step, with_builder_loc, BLoc, Backing, Hop, MessageBuilder,
+    RLoc, Shape, Step,
+};
+use crate::raw::{RawPtr, RawPtrBuilder, RawStructReader};
+use crate::schema::{Registry, Type};
+use crate::struct_::{write_pointer, StructBuilder, StructReader};
+use crate::value::AnyPointerValue;
+use crate::value::{
+    decode_data, encode_data, list_shape, read_list_bits, read_list_builder_bits, write_list_bits,
+    ListValue, SetValue, StructValue, Value,
+};
+
+/// Resolves a Python-style index (negative counts from the end).
+fn resolve(index: i64, len: u32) -> Result<u32> {
+    let len = i64::from(len);
+    let i = if index < 0 { index + len } else { index };
+    if i < 0 || i >= len {
+        return Err(Error::IndexOutOfRange);
+    }
+    u32::try_from(i).map_err(|_| Error::IndexOutOfRange)
+}
+
+#[derive(Clone)]
+pub struct ListReader {
+    backing: Backing,
+    steps: Arc<[Step]>,
+    elem: Type,
+    registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for ListReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<list reader of {:?}>", self.elem)
+    }
+}
+
+impl ListReader {
+    pub(crate) fn new(
+        backing: Backing,
+        steps: Arc<[Step]>,
+        elem: Type,
+        registry: Arc<Registry>,
+    ) -> Self {
+        ListReader {
+            backing,
+            steps,
+            elem,
+            registry,
+        }
+    }
+
+    pub fn element_type(&self) -> &Type {
+        &self.elem
+    }
+
+    pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
+        self.backing.with_loc(&self.steps, f)
+    }
+
+    pub fn len(&self) -> Result<u32> {
+        self.with_loc(|loc| {
+            Ok(match loc {
+                RLoc::PrimList(l) => l.len(),
+                RLoc::PtrList(l) => l.len(),
+                RLoc::StructList(l) => l.len(),
+                RLoc::Struct(_) => return Err(Error::TypeMismatch),
+            })
+        })
+    }
+
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Element `index` (negative counts from the end).
+    pub fn get(&self, index: i64) -> Result<Value> {
+        self.with_loc(|loc| match loc {
+            RLoc::PrimList(l) => {
+                let i = resolve(index, l.len())?;
+                Ok(decode_data(&self.elem, read_list_bits(&l, &self.elem, i)))
+            }
+            RLoc::StructList(l) => {
+                let i = resolve(index, l.len())?;
+                let Type::Struct(id) = self.elem else {
+                    return Err(Error::TypeMismatch);
+                };
+                let schema = self.registry.get_struct(id)?;
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape: Shape::Struct(schema.size()),
+                    default: None,
+                };
+                Ok(Value::Struct(StructValue::Reader(StructReader::new(
+                    self.backing.clone(),
+                    push_step(&self.steps, step),
+                    schema,
+                    self.registry.clone(),
+                    false,
+                ))))
+            }
+            RLoc::PtrList(l) => {
+                let i = resolve(index, l.len())?;
+                let pr = l.get(i).get_as::<RawPtr<'_>>()?.0;
+                self.read_pointer(pr, i)
+            }
+            RLoc::Struct(_) => Err(Error::TypeMismatch),
+        })
+    }
+
+    fn read_pointer(&self, pr: PointerReader<'_>, i: u32) -> Result<Value> {
+        Ok(match &self.elem {
+            Type::Text => Value::Text(pr.get_text(None)?.as_bytes().to_vec()),
+            Type::Data => Value::Data(pr.get_data(None)?.to_vec()),
+            Type::Interface(_) => Value::Capability,
+            Type::List(inner) => {
+                let shape = list_shape(inner, &self.registry)?;
+                follow_reader(pr, shape, None)?;
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape,
+                    default: None,
+                };
+                Value::List(ListValue::Reader(ListReader::new(
+                    self.backing.clone(),
+                    push_step(&self.steps, step),
+                    (**inner).clone(),
+                    self.registry.clone(),
+                )))
+            }
+            Type::AnyPointer => {
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape: Shape::PtrList,
+                    default: None,
+                };
+                Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(
+                    self.backing.clone(),
+                    push_step(&self.steps, step),
+                    self.registry.clone(),
+                )))
+            }
+            _ => return Err(Error::TypeMismatch),
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct ListBuilder {
+    message: MessageBuilder,
+    root_size: StructSize,
+    steps: Arc<[Step]>,
+    elem: Type,
+    registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for ListBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<list builder of {:?}>", self.elem)
+    }
+}
+
+impl ListBuilder {
+    pub(crate) fn new(
+        message: MessageBuilder,
+        root_size: StructSize,
+        steps: Arc<[Step]>,
+        elem: Type,
+        registry: Arc<Registry>,
+    ) -> Self {
+        ListBuilder {
+            message,
+            root_size,
+            steps,
+            elem,
+            registry,
+        }
+    }
+
+    pub fn element_type(&self) -> &Type {
+        &self.elem
+    }
+
+    fn with_loc<R>(&self, f: impl FnOnce(BLoc<'_>) -> Result<R>) -> Result<R> {
+        with_builder_loc(&self.message, self.root_size, &self.steps, f)
+    }
+
+    /// A reader over the same memory.
+    pub fn as_reader(&self) -> ListReader {
+        ListReader::new(
+            Backing::Builder(self.message.clone()),
+            self.steps.clone(),
+            self.elem.clone(),
+            self.registry.clone(),
+        )
+    }
+
+    pub fn len(&self) -> Result<u32> {
+        self.with_loc(|loc| {
+            Ok(match loc {
+                BLoc::PrimList(l) => l.len(),
+                BLoc::PtrList(l) => l.len(),
+                BLoc::StructList(l) => l.len(),
+                BLoc::Struct(_) => return Err(Error::TypeMismatch),
+            })
+        })
+    }
+
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    pub fn get(&self, index: i64) -> Result<Value> {
+        self.with_loc(|loc| match loc {
+            BLoc::PrimList(l) => {
+                let i = resolve(index, l.len())?;
+                Ok(decode_data(
+                    &self.elem,
+                    read_list_builder_bits(&l, &self.elem, i),
+                ))
+            }
+            BLoc::StructList(l) => {
+                let i = resolve(index, l.len())?;
+                Ok(Value::Struct(StructValue::Builder(self.struct_element(i)?)))
+            }
+            BLoc::PtrList(l) => {
+                let i = resolve(index, l.len())?;
+                let pb = l.get(i).get_as::<RawPtrBuilder<'_>>()?.0;
+                self.read_pointer(pb, i)
+            }
+            BLoc::Struct(_) => Err(Error::TypeMismatch),
+        })
+    }
+
+    fn struct_element(&self, i: u32) -> Result<StructBuilder> {
+        let Type::Struct(id) = self.elem else {
+            return Err(Error::TypeMismatch);
+        };
+        let schema = self.registry.get_struct(id)?;
+        let step = Step {
+            hop: Hop::Elem(i),
+            shape: Shape::Struct(schema.size()),
+            default: None,
+        };
+        Ok(StructBuilder::child(
+            self.message.clone(),
+            self.root_size,
+            push_step(&self.steps, step),
+            schema,
+            self.registry.clone(),
+        ))
+    }
+
+    fn read_pointer(&self, pb: PointerBuilder<'_>, i: u32) -> Result<Value> {
+        Ok(match &self.elem {
+            Type::Text => Value::Text(pb.get_text(None)?.as_bytes().to_vec()),
+            Type::Data => Value::Data(pb.get_data(None)?.to_vec()),
+            Type::Interface(_) => Value::Capability,
+            Type::List(inner) => {
+                let shape = list_shape(inner, &self.registry)?;
+                follow_builder(pb, shape, None)?;
+                Value::List(ListValue::Builder(self.child_list(i, shape, inner)))
+            }
+            Type::AnyPointer => {
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape: Shape::PtrList,
+                    default: None,
+                };
+                Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
+                    self.message.clone(),
+                    self.root_size,
+                    push_step(&self.steps, step),
+                    self.registry.clone(),
+                )))
+            }
+            _ => return Err(Error::TypeMismatch),
+        })
+    }
+
+    fn child_list(&self, i: u32, shape: Shape, inner: &Type) -> ListBuilder {
+        let step = Step {
+            hop: Hop::Elem(i),
+            shape,
+            default: None,
+        };
+        ListBuilder::new(
+            self.message.clone(),
+            self.root_size,
+            push_step(&self.steps, step),
+            inner.clone(),
+            self.registry.clone(),
+        )
+    }
+
+    /// Sets element `index` (negative counts from the end); structs and lists are deep-copied.
+    pub fn set(&self, index: i64, value: SetValue<'_>) -> Result<()> {
+        let snapshot = match value {
+            SetValue::Struct(src) => {
+                match self.elem {
+                    Type::Struct(id) if src.schema().id == id => {}
+                    Type::AnyPointer => {}
+                    _ => return Err(Error::TypeMismatch),
+                }
+                Some(Snapshot::of_struct(src)?)
+            }
+            SetValue::List(src) => {
+                match &self.elem {
+                    Type::List(inner) if **inner == *src.element_type() => {}
+                    Type::AnyPointer => {}
+                    _ => return Err(Error::TypeMismatch),
+                }
+                Some(Snapshot::of_list(src)?)
+            }
+            _ => None,
+        };
+        let bits = if self.elem.is_pointer() {
+            0
+        } else {
+            encode_data(&self.elem, &value, &self.registry)?
+        };
+        self.with_loc(|loc| match loc {
+            BLoc::PrimList(l) => {
+                let i = resolve(index, l.len())?;
+                write_list_bits(&l, &self.elem, i, bits);
+                Ok(())
+            }
+            BLoc::StructList(mut l) => {
+                let i = resolve(index, l.len())?;
+                let snap = snapshot.as_ref().ok_or(Error::TypeMismatch)?;
+                let src = snap.root()?.get_struct(None)?;
+                l.set_with_caveats(i, RawStructReader(src))?;
+                Ok(())
+            }
+            BLoc::PtrList(l) => {
+                let i = resolve(index, l.len())?;
+                let pb = l.get(i).get_as::<RawPtrBuilder<'_>>()?.0;
+                write_pointer(pb, &self.elem, &value, snapshot.as_ref())
+            }
+            BLoc::Struct(_) => Err(Error::TypeMismatch),
+        })
+    }
+
+    /// Initialises element `index` of a list of lists, Text or Data with `size` elements.
+    pub fn init(&self, index: i64, size: u32) -> Result<Value> {
+        let shape = match &self.elem {
+            Type::List(inner) => Some(list_shape(inner, &self.registry)?),
+            Type::Text | Type::Data => None,
+            _ => return Err(Error::InitWithSize),
+        };
+        let i = self.with_loc(|loc| match loc {
+            BLoc::PtrList(l) => {
+                let i = resolve(index, l.len())?;
+                let pb = l.get(i).get_as::<RawPtrBuilder<'_>>()?.0;
+                match shape {
+                    Some(Shape::StructList(sz)) => {
+                        pb.init_struct_list(size, sz);
+                    }
+                    Some(Shape::PrimList(es)) => {
+                        pb.init_list(es, size);
+                    }
+                    Some(_) => {
+                        pb.init_list(capnp::private::layout::ElementSize::Pointer, size);
+                    }
+                    None if self.elem == Type::Text => {
+                        pb.init_text(size);
+                    }
+                    None => {
+                        pb.init_data(size);
+                    }
+                }
+                Ok(i)
+            }
+            _ => Err(Error::InitWithSize),
+        })?;
+        self.get(i64::from(i))
+    }
+
+    /// Replaces nothing: sets elements `0..values.len()` in order (the list must be long enough).
+    pub fn set_all(&self, values: &[SetValue<'_>]) -> Result<()> {
+        for (i, v) in values.iter().enumerate() {
+            self.set(i as i64, *v)?;
+        }
+        Ok(())
+    }
+}

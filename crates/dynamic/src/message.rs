@@ -1,0 +1,463 @@
+//! Messages (owned readers and locked builders) and the path walk that re-derives a
+//! layout object from a handle's location on every operation (DESIGN decision 3).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use capnp::message::{HeapAllocator, ReaderOptions, ReaderSegments};
+use capnp::private::layout::{
+    ElementSize, ListBuilder, ListReader, PointerBuilder, PointerReader, StructBuilder,
+    StructReader, StructSize,
+};
+use capnp::traits::{FromPointerBuilder, FromPointerReader};
+use capnp::{any_pointer_list, struct_list, Word};
+
+use crate::error::{Error, Result};
+use crate::raw::{RawPtr, RawPtrBuilder, RawStruct};
+use crate::schema::Registry;
+use crate::struct_::{StructBuilder as DynStructBuilder, StructReader as DynStructReader};
+
+/// Read limits, as pycapnp's `traversal_limit_in_words` and `nesting_limit` (None = default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadLimits {
+    pub traversal_limit_in_words: Option<u64>,
+    pub nesting_limit: Option<i64>,
+}
+
+impl ReadLimits {
+    pub const DEFAULT_TRAVERSAL_LIMIT: u64 = 8 * 1024 * 1024;
+    pub const DEFAULT_NESTING_LIMIT: i64 = 64;
+
+    fn options(self) -> ReaderOptions {
+        let words = self
+            .traversal_limit_in_words
+            .unwrap_or(Self::DEFAULT_TRAVERSAL_LIMIT);
+        let nesting = self.nesting_limit.unwrap_or(Self::DEFAULT_NESTING_LIMIT);
+        let mut o = ReaderOptions::new();
+        o.traversal_limit_in_words(Some(usize::try_from(words).unwrap_or(usize::MAX)));
+        o.nesting_limit(i32::try_from(nesting.max(0)).unwrap_or(i32::MAX));
+        o
+    }
+}
+
+/// Input bytes shared with the caller (zero-copy) or owned words (copied when unaligned).
+#[derive(Clone)]
+enum Bytes {
+    Shared(Arc<dyn AsRef<[u8]> + Send + Sync>),
+    Words(Arc<Vec<Word>>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Shared(b) => (**b).as_ref(),
+            Bytes::Words(w) => Word::words_to_bytes(w),
+        }
+    }
+}
+
+impl Bytes {
+    /// Shares `buf` when it is 8-byte aligned (capnp requires aligned segments), else copies.
+    fn new(buf: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Bytes {
+        let slice: &[u8] = (*buf).as_ref();
+        if (slice.as_ptr() as usize).is_multiple_of(8) {
+            Bytes::Shared(buf)
+        } else {
+            Bytes::Words(Arc::new(copy_to_words(slice)))
+        }
+    }
+}
+
+fn copy_to_words(bytes: &[u8]) -> Vec<Word> {
+    let mut words = Word::allocate_zeroed_vec(bytes.len().div_ceil(8));
+    Word::words_to_bytes_mut(&mut words)[..bytes.len()].copy_from_slice(bytes);
+    words
+}
+
+enum Segments {
+    Flat(capnp::serialize::BufferSegments<Bytes>),
+    Owned(capnp::serialize::OwnedSegments),
+    List(Vec<Bytes>),
+}
+
+impl ReaderSegments for Segments {
+    fn get_segment(&self, idx: u32) -> Option<&[u8]> {
+        match self {
+            Segments::Flat(s) => s.get_segment(idx),
+            Segments::Owned(s) => s.get_segment(idx),
+            Segments::List(v) => v.get(idx as usize).map(|b| {
+                let s: &[u8] = b;
+                &s[..s.len() / 8 * 8]
+            }),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Segments::Flat(s) => s.len(),
+            Segments::Owned(s) => s.len(),
+            Segments::List(v) => v.len(),
+        }
+    }
+}
+
+/// A message being read. Owns (or shares) its bytes; cheap to share between handles.
+pub struct MessageReader {
+    message: capnp::message::Reader<Segments>,
+}
+
+impl std::fmt::Debug for MessageReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessageReader")
+    }
+}
+
+impl MessageReader {
+    fn new(segments: Segments, limits: ReadLimits) -> Result<Arc<MessageReader>> {
+        let message = capnp::message::Reader::new(segments, limits.options());
+        // The root pointer is checked now so framing errors surface at call time.
+        message.get_root::<RawPtr<'_>>()?;
+        Ok(Arc::new(MessageReader { message }))
+    }
+
+    /// One message in standard stream framing; extra bytes after it are ignored.
+    pub fn from_bytes(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        limits: ReadLimits,
+    ) -> Result<Arc<MessageReader>> {
+        if !(*buf).as_ref().len().is_multiple_of(8) {
+            return Err(Error::UnalignedLength);
+        }
+        let segments = capnp::serialize::BufferSegments::new(Bytes::new(buf), limits.options())?;
+        Self::new(Segments::Flat(segments), limits)
+    }
+
+    /// One packed message; the input is unpacked into memory the reader owns.
+    pub fn from_bytes_packed(buf: &[u8], limits: ReadLimits) -> Result<Arc<MessageReader>> {
+        let message = capnp::serialize_packed::read_message(&mut &buf[..], limits.options())?;
+        Self::new(Segments::Owned(message.into_segments()), limits)
+    }
+
+    /// Segments without framing (each used up to a multiple of 8 bytes).
+    pub fn from_segments(
+        segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
+        limits: ReadLimits,
+    ) -> Result<Arc<MessageReader>> {
+        if segments.is_empty() {
+            return Err(Error::Capnp(capnp::Error::failed(
+                "Message did not contain a root pointer".into(),
+            )));
+        }
+        Self::new(
+            Segments::List(segments.into_iter().map(Bytes::new).collect()),
+            limits,
+        )
+    }
+
+    /// The root struct, interpreted as the struct `id`.
+    pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
+        let schema = registry.get_struct(id)?;
+        Ok(DynStructReader::new(
+            Backing::Reader(self.clone()),
+            Arc::from(Vec::new()),
+            schema,
+            registry.clone(),
+            true,
+        ))
+    }
+
+    pub(crate) fn root_pointer(&self) -> Result<PointerReader<'_>> {
+        Ok(self.message.get_root::<RawPtr<'_>>()?.0)
+    }
+}
+
+pub(crate) type BuilderMessage = capnp::message::Builder<HeapAllocator>;
+
+/// A message being built. Every handle into it shares this lock.
+#[derive(Clone)]
+pub struct MessageBuilder {
+    pub(crate) inner: Arc<Mutex<BuilderMessage>>,
+}
+
+impl std::fmt::Debug for MessageBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessageBuilder")
+    }
+}
+
+impl Default for MessageBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MessageBuilder {
+    /// First segment of 1024 words, growing heuristically (as the reference `MallocMessageBuilder`).
+    pub fn new() -> Self {
+        Self::with_first_segment_words(1024)
+    }
+
+    pub fn with_first_segment_words(words: u32) -> Self {
+        let alloc = HeapAllocator::new().first_segment_words(words.max(1));
+        MessageBuilder {
+            inner: Arc::new(Mutex::new(capnp::message::Builder::new(alloc))),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {
+        lock(&self.inner)
+    }
+
+    /// Initialises the root as a zeroed struct `id` and returns its builder (`is_root`).
+    pub fn init_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
+        let schema = registry.get_struct(id)?;
+        {
+            let mut m = self.lock();
+            m.init_root::<RawPtrBuilder<'_>>()
+                .0
+                .init_struct(schema.size());
+        }
+        Ok(DynStructBuilder::new(
+            self.clone(),
+            Arc::from(Vec::new()),
+            schema,
+            registry.clone(),
+            true,
+        ))
+    }
+
+    /// The existing root interpreted as struct `id` (allocated if null).
+    pub fn get_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
+        let schema = registry.get_struct(id)?;
+        {
+            let mut m = self.lock();
+            m.get_root::<RawPtrBuilder<'_>>()?
+                .0
+                .get_struct(schema.size(), None)?;
+        }
+        Ok(DynStructBuilder::new(
+            self.clone(),
+            Arc::from(Vec::new()),
+            schema,
+            registry.clone(),
+            true,
+        ))
+    }
+
+    /// Standard stream framing.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        capnp::serialize::write_message_to_words(&*self.lock())
+    }
+
+    /// Packed encoding of the standard framing.
+    pub fn to_bytes_packed(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = capnp::serialize_packed::write_message(&mut out, &*self.lock());
+        out
+    }
+
+    /// One `Vec` per segment, no framing.
+    pub fn to_segments(&self) -> Vec<Vec<u8>> {
+        let m = self.lock();
+        let segments = m.get_segments_for_output();
+        segments.iter().map(|s| s.to_vec()).collect()
+    }
+
+    /// Words in use, over all segments.
+    pub fn size_in_words(&self) -> usize {
+        self.lock().size_in_words()
+    }
+}
+
+pub(crate) fn lock(m: &Mutex<BuilderMessage>) -> MutexGuard<'_, BuilderMessage> {
+    // No operation leaves the arena inconsistent when it panics part-way (capnp writes
+    // pointers last), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What keeps a reader handle's bytes alive.
+#[derive(Clone)]
+pub(crate) enum Backing {
+    Reader(Arc<MessageReader>),
+    /// A reader view of a builder (`as_reader`): sees later writes.
+    Builder(MessageBuilder),
+}
+
+impl Backing {
+    /// Runs `f` on the reader location at `steps`.
+    pub(crate) fn with_loc<R>(
+        &self,
+        steps: &[Step],
+        f: impl FnOnce(RLoc<'_>) -> Result<R>,
+    ) -> Result<R> {
+        match self {
+            Backing::Reader(m) => f(walk_reader(m.root_pointer()?, steps)?),
+            Backing::Builder(b) => {
+                let guard = b.lock();
+                let root = guard.get_root_as_reader::<RawPtr<'_>>()?.0;
+                f(walk_reader(root, steps)?)
+            }
+        }
+    }
+}
+
+/// How one pointer hop is interpreted.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Shape {
+    Struct(StructSize),
+    PrimList(ElementSize),
+    PtrList,
+    StructList(StructSize),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Hop {
+    /// A pointer field of a struct.
+    Field(u16),
+    /// An element of a list.
+    Elem(u32),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Step {
+    pub(crate) hop: Hop,
+    pub(crate) shape: Shape,
+    pub(crate) default: Option<Arc<Vec<Word>>>,
+}
+
+pub(crate) fn push_step(steps: &Arc<[Step]>, step: Step) -> Arc<[Step]> {
+    let mut v = Vec::with_capacity(steps.len() + 1);
+    v.extend_from_slice(steps);
+    v.push(step);
+    Arc::from(v)
+}
+
+pub(crate) enum RLoc<'a> {
+    Struct(StructReader<'a>),
+    PrimList(ListReader<'a>),
+    PtrList(any_pointer_list::Reader<'a>),
+    StructList(struct_list::Reader<'a, RawStruct>),
+}
+
+pub(crate) enum BLoc<'a> {
+    Struct(StructBuilder<'a>),
+    PrimList(ListBuilder<'a>),
+    PtrList(any_pointer_list::Builder<'a>),
+    StructList(struct_list::Builder<'a, RawStruct>),
+}
+
+fn internal() -> Error {
+    Error::Capnp(capnp::Error::failed(
+        "handle path does not match the message".into(),
+    ))
+}
+
+pub(crate) fn follow_reader<'a>(
+    pr: PointerReader<'a>,
+    shape: Shape,
+    default: Option<&'a [Word]>,
+) -> Result<RLoc<'a>> {
+    Ok(match shape {
+        Shape::Struct(_) => RLoc::Struct(pr.get_struct(default)?),
+        Shape::PrimList(es) => RLoc::PrimList(pr.get_list(es, default)?),
+        Shape::PtrList => RLoc::PtrList(any_pointer_list::Reader::get_from_pointer(&pr, default)?),
+        Shape::StructList(_) => {
+            RLoc::StructList(struct_list::Reader::get_from_pointer(&pr, default)?)
+        }
+    })
+}
+
+fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a>> {
+    let mut loc = RLoc::Struct(root.get_struct(None)?);
+    for step in steps {
+        let default = step.default.as_deref().map(|v| &v[..]);
+        loc = match (loc, step.hop) {
+            (RLoc::Struct(s), Hop::Field(i)) => {
+                follow_reader(s.get_pointer_field(usize::from(i)), step.shape, default)?
+            }
+            (RLoc::PtrList(l), Hop::Elem(i)) => {
+                let p = l.try_get(i).ok_or(Error::IndexOutOfRange)?;
+                follow_reader(p.get_as::<RawPtr<'_>>()?.0, step.shape, default)?
+            }
+            (RLoc::StructList(l), Hop::Elem(i)) => {
+                RLoc::Struct(l.try_get(i).ok_or(Error::IndexOutOfRange)?.0)
+            }
+            _ => return Err(internal()),
+        };
+    }
+    Ok(loc)
+}
+
+pub(crate) fn follow_builder<'a>(
+    pb: PointerBuilder<'a>,
+    shape: Shape,
+    default: Option<&'a [Word]>,
+) -> Result<BLoc<'a>> {
+    Ok(match shape {
+        Shape::Struct(size) => BLoc::Struct(pb.get_struct(size, default)?),
+        Shape::PrimList(es) => BLoc::PrimList(pb.get_list(es, default)?),
+        Shape::PtrList => BLoc::PtrList(any_pointer_list::Builder::get_from_pointer(pb, default)?),
+        Shape::StructList(size) => {
+            let mut pb = pb;
+            // Upgrade elements to the schema's size first: builder accessors do not
+            // bounds-check, so every element must be at least as large as the schema says.
+            pb.reborrow().get_struct_list(size, default)?;
+            BLoc::StructList(struct_list::Builder::get_from_pointer(pb, None)?)
+        }
+    })
+}
+
+/// Runs `f` on the builder location at `steps` below a root struct of `root_size`.
+pub(crate) fn with_builder_loc<R>(
+    message: &MessageBuilder,
+    root_size: StructSize,
+    steps: &[Step],
+    f: impl FnOnce(BLoc<'_>) -> Result<R>,
+) -> Result<R> {
+    let mut guard = message.lock();
+    let root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
+    let mut loc = BLoc::Struct(root.get_struct(root_size, None)?);
+    for step in steps {
+        let default = step.default.as_deref().map(|v| &v[..]);
+        loc = match (loc, step.hop) {
+            (BLoc::Struct(s), Hop::Field(i)) => {
+                follow_builder(s.get_pointer_field(usize::from(i)), step.shape, default)?
+            }
+            (BLoc::PtrList(l), Hop::Elem(i)) => {
+                let p = l.try_get(i).ok_or(Error::IndexOutOfRange)?;
+                follow_builder(p.get_as::<RawPtrBuilder<'_>>()?.0, step.shape, default)?
+            }
+            (BLoc::StructList(l), Hop::Elem(i)) => {
+                BLoc::Struct(l.try_get(i).ok_or(Error::IndexOutOfRange)?.0)
+            }
+            _ => return Err(internal()),
+        };
+    }
+    f(loc)
+}
+
+/// The pointer at `hop` inside a reader location (struct field or pointer-list element).
+pub(crate) fn reader_pointer(loc: RLoc<'_>, hop: Hop) -> Result<PointerReader<'_>> {
+    match (loc, hop) {
+        (RLoc::Struct(s), Hop::Field(i)) => Ok(s.get_pointer_field(usize::from(i))),
+        (RLoc::PtrList(l), Hop::Elem(i)) => Ok(l
+            .try_get(i)
+            .ok_or(Error::IndexOutOfRange)?
+            .get_as::<RawPtr<'_>>()?
+            .0),
+        _ => Err(internal()),
+    }
+}
+
+/// The pointer at `hop` inside a builder location.
+pub(crate) fn builder_pointer(loc: BLoc<'_>, hop: Hop) -> Result<PointerBuilder<'_>> {
+    match (loc, hop) {
+        (BLoc::Struct(s), Hop::Field(i)) => Ok(s.get_pointer_field(usize::from(i))),
+        (BLoc::PtrList(l), Hop::Elem(i)) => Ok(l
+            .try_get(i)
+            .ok_or(Error::IndexOutOfRange)?
+            .get_as::<RawPtrBuilder<'_>>()?
+            .0),
+        _ => Err(internal()),
+    }
+}

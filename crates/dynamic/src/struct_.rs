@@ -1,0 +1,849 @@
+//! Struct reader and builder handles: field get/set/has/init, unions and groups.
+
+use std::sync::Arc;
+
+use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
+use capnp::MessageSize;
+
+use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
+use crate::copy::{copy_default, Snapshot};
+use crate::error::{Error, Result};
+use crate::list::{ListBuilder, ListReader};
+use crate::message::{
+    follow_builder, follow_reader, push_step, with_builder_loc, BLoc, Backing, Hop, MessageBuilder,
+    RLoc, Shape, Step,
+};
+use crate::schema::{DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
+use crate::value::{
+    decode_data, encode_data, list_shape, read_struct_bits, write_struct_bits, AnyPointerValue,
+    ListValue, SetValue, StructValue, Value,
+};
+
+/// Groups nest at most this deep when cleared (a hostile schema could make a group its own member).
+const MAX_GROUP_DEPTH: u32 = 64;
+
+fn default_words(default: &DefaultValue) -> Option<Arc<Vec<capnp::Word>>> {
+    match default {
+        DefaultValue::Pointer(w) => Some(w.clone()),
+        _ => None,
+    }
+}
+
+fn mask(default: &DefaultValue) -> u64 {
+    match default {
+        DefaultValue::Bits(b) => *b,
+        _ => 0,
+    }
+}
+
+/// A read-only view of one struct (or group) in a message.
+#[derive(Clone)]
+pub struct StructReader {
+    backing: Backing,
+    steps: Arc<[Step]>,
+    schema: Arc<StructSchema>,
+    registry: Arc<Registry>,
+    is_root: bool,
+}
+
+impl std::fmt::Debug for StructReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} reader>", self.schema.display_name)
+    }
+}
+
+impl StructReader {
+    pub(crate) fn new(
+        backing: Backing,
+        steps: Arc<[Step]>,
+        schema: Arc<StructSchema>,
+        registry: Arc<Registry>,
+        is_root: bool,
+    ) -> Self {
+        StructReader {
+            backing,
+            steps,
+            schema,
+            registry,
+            is_root,
+        }
+    }
+
+    pub fn schema(&self) -> &Arc<StructSchema> {
+        &self.schema
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.is_root
+    }
+
+    pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
+        self.backing.with_loc(&self.steps, f)
+    }
+
+    fn with_struct<R>(
+        &self,
+        f: impl FnOnce(&capnp::private::layout::StructReader<'_>) -> Result<R>,
+    ) -> Result<R> {
+        self.with_loc(|loc| match loc {
+            RLoc::Struct(s) => f(&s),
+            _ => Err(Error::TypeMismatch),
+        })
+    }
+
+    /// Reads a field by name (API.md 3.2).
+    pub fn get(&self, name: &str) -> Result<Value> {
+        let i = field_index(&self.schema, name)?;
+        self.get_by_index(i)
+    }
+
+    /// Reads the field at `index` in the schema's field list.
+    pub fn get_by_index(&self, index: usize) -> Result<Value> {
+        let field = field_at(&self.schema, index)?;
+        self.with_struct(|s| {
+            check_active(
+                &self.schema,
+                field,
+                read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)),
+            )?;
+            match &field.kind {
+                FieldKind::Group { id } => Ok(Value::Struct(StructValue::Reader(self.group(*id)?))),
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                    ..
+                } if !ty.is_pointer() => Ok(decode_data(
+                    ty,
+                    read_struct_bits(s, ty, *offset) ^ mask(default),
+                )),
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                    ..
+                } => {
+                    let pr = s.get_pointer_field(*offset as usize);
+                    let step = |shape| Step {
+                        hop: Hop::Field(*offset as u16),
+                        shape,
+                        default: default_words(default),
+                    };
+                    read_pointer(
+                        pr,
+                        ty,
+                        default,
+                        &self.registry,
+                        |shape| Ok(push_step(&self.steps, step(shape))),
+                        &self.backing,
+                    )
+                }
+            }
+        })
+    }
+
+    /// Whether a field "has" a value (API.md 3.4 `_has`).
+    pub fn has(&self, name: &str) -> Result<bool> {
+        let i = field_index(&self.schema, name)?;
+        let field = field_at(&self.schema, i)?;
+        self.with_struct(|s| {
+            if let Some(d) = field.discriminant {
+                if read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)) != u64::from(d) {
+                    return Ok(false);
+                }
+            }
+            Ok(match &field.kind {
+                FieldKind::Slot { offset, ty, .. } if ty.is_pointer() => {
+                    !s.get_pointer_field(*offset as usize).is_null()
+                }
+                _ => true,
+            })
+        })
+    }
+
+    /// The active union member: (discriminant, field name).
+    pub fn which(&self) -> Result<(u16, String)> {
+        let union = self.schema.union.as_ref().ok_or(Error::NotAUnion)?;
+        let d = self.with_struct(|s| {
+            Ok(read_struct_bits(s, &Type::UInt16, union.discriminant_offset) as u16)
+        })?;
+        which_name(&self.schema, d)
+    }
+
+    /// Size of this struct and everything reachable from it.
+    pub fn total_size(&self) -> Result<MessageSize> {
+        self.with_struct(|s| Ok(s.total_size()?))
+    }
+
+    /// Deep copy into a new message; returns its root builder.
+    pub fn as_builder(&self) -> Result<StructBuilder> {
+        self.as_builder_with(MessageBuilder::new())
+    }
+
+    pub fn as_builder_with(&self, message: MessageBuilder) -> Result<StructBuilder> {
+        let snap = Snapshot::of_struct(self)?;
+        {
+            let mut m = message.lock();
+            let root = m.get_root::<crate::raw::RawPtrBuilder<'_>>()?.0;
+            snap.copy_into(root)?;
+        }
+        message.get_root(&self.registry, self.schema.id)
+    }
+
+    fn group(&self, id: u64) -> Result<StructReader> {
+        let schema = self.registry.get_struct(id)?;
+        Ok(StructReader {
+            backing: self.backing.clone(),
+            steps: self.steps.clone(),
+            schema,
+            registry: self.registry.clone(),
+            is_root: false,
+        })
+    }
+}
+
+fn field_index(schema: &StructSchema, name: &str) -> Result<usize> {
+    schema
+        .by_name
+        .get(name)
+        .copied()
+        .ok_or_else(|| Error::NoSuchField {
+            name: name.to_string(),
+        })
+}
+
+fn field_at(schema: &StructSchema, index: usize) -> Result<&Field> {
+    schema.fields.get(index).ok_or_else(|| Error::NoSuchField {
+        name: format!("#{index}"),
+    })
+}
+
+fn disc_offset(schema: &StructSchema) -> u32 {
+    schema.union.as_ref().map_or(0, |u| u.discriminant_offset)
+}
+
+fn check_active(schema: &StructSchema, field: &Field, disc: u64) -> Result<()> {
+    match field.discriminant {
+        Some(d) if schema.union.is_some() && disc != u64::from(d) => Err(Error::NotInUnion),
+        _ => Ok(()),
+    }
+}
+
+fn which_name(schema: &StructSchema, d: u16) -> Result<(u16, String)> {
+    let union = schema.union.as_ref().ok_or(Error::NotAUnion)?;
+    let i = union
+        .members
+        .get(usize::from(d))
+        .copied()
+        .flatten()
+        .ok_or(Error::NotAUnion)?;
+    let f = field_at(schema, i)?;
+    Ok((d, f.name.clone()))
+}
+
+/// Reads a pointer slot of a reader. `steps` builds the child location for walkable types.
+fn read_pointer(
+    pr: PointerReader<'_>,
+    ty: &Type,
+    default: &DefaultValue,
+    registry: &Arc<Registry>,
+    steps: impl FnOnce(Shape) -> Result<Arc<[Step]>>,
+    backing: &Backing,
+) -> Result<Value> {
+    let dw = default_words(default);
+    let d = dw.as_deref().map(|v| &v[..]);
+    Ok(match ty {
+        Type::Text => Value::Text(pr.get_text(d)?.as_bytes().to_vec()),
+        Type::Data => Value::Data(pr.get_data(d)?.to_vec()),
+        Type::Interface(_) => Value::Capability,
+        Type::AnyPointer => {
+            let steps = steps(Shape::PtrList)?;
+            Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(
+                backing.clone(),
+                steps,
+                registry.clone(),
+            )))
+        }
+        Type::Struct(id) => {
+            let schema = registry.get_struct(*id)?;
+            let shape = Shape::Struct(schema.size());
+            // Followed now so a malformed pointer fails at access time.
+            follow_reader(pr, shape, d)?;
+            Value::Struct(StructValue::Reader(StructReader::new(
+                backing.clone(),
+                steps(shape)?,
+                schema,
+                registry.clone(),
+                false,
+            )))
+        }
+        Type::List(elem) => {
+            let shape = list_shape(elem, registry)?;
+            follow_reader(pr, shape, d)?;
+            Value::List(ListValue::Reader(ListReader::new(
+                backing.clone(),
+                steps(shape)?,
+                (**elem).clone(),
+                registry.clone(),
+            )))
+        }
+        _ => return Err(Error::TypeMismatch),
+    })
+}
+
+/// A mutable view of one struct (or group) in a message being built.
+#[derive(Clone)]
+pub struct StructBuilder {
+    message: MessageBuilder,
+    steps: Arc<[Step]>,
+    /// Size of the root struct, which every walk upgrades to.
+    root_size: StructSize,
+    /// Size the walk guarantees for this struct (a group's parent's size).
+    storage: StructSize,
+    schema: Arc<StructSchema>,
+    registry: Arc<Registry>,
+    is_root: bool,
+}
+
+impl std::fmt::Debug for StructBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} builder>", self.schema.display_name)
+    }
+}
+
+impl StructBuilder {
+    pub(crate) fn new(
+        message: MessageBuilder,
+        steps: Arc<[Step]>,
+        schema: Arc<StructSchema>,
+        registry: Arc<Registry>,
+        is_root: bool,
+    ) -> Self {
+        let size = schema.size();
+        StructBuilder {
+            message,
+            steps,
+            root_size: size,
+            storage: size,
+            schema,
+            registry,
+            is_root,
+        }
+    }
+
+    /// A handle for a child location inside the same message.
+    pub(crate) fn child(
+        message: MessageBuilder,
+        root_size: StructSize,
+        steps: Arc<[Step]>,
+        schema: Arc<StructSchema>,
+        registry: Arc<Registry>,
+    ) -> Self {
+        let storage = schema.size();
+        StructBuilder {
+            message,
+            steps,
+            root_size,
+            storage,
+            schema,
+            registry,
+            is_root: false,
+        }
+    }
+
+    /// A new message whose root is struct `id` (`new_message`).
+    pub fn new_message(registry: &Arc<Registry>, id: u64) -> Result<StructBuilder> {
+        MessageBuilder::new().init_root(registry, id)
+    }
+
+    pub fn schema(&self) -> &Arc<StructSchema> {
+        &self.schema
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.is_root
+    }
+
+    pub fn message(&self) -> &MessageBuilder {
+        &self.message
+    }
+
+    fn with_struct<R>(
+        &self,
+        f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
+    ) -> Result<R> {
+        with_builder_loc(
+            &self.message,
+            self.root_size,
+            &self.steps,
+            |loc| match loc {
+                BLoc::Struct(s) => f(s),
+                _ => Err(Error::TypeMismatch),
+            },
+        )
+    }
+
+    /// A reader over the same memory (later writes are visible through it).
+    pub fn as_reader(&self) -> StructReader {
+        StructReader {
+            backing: Backing::Builder(self.message.clone()),
+            steps: self.steps.clone(),
+            schema: self.schema.clone(),
+            registry: self.registry.clone(),
+            is_root: self.is_root,
+        }
+    }
+
+    /// Deep copy into a new message; returns its root builder.
+    pub fn copy(&self) -> Result<StructBuilder> {
+        self.as_reader().as_builder()
+    }
+
+    pub fn get(&self, name: &str) -> Result<Value> {
+        let i = field_index(&self.schema, name)?;
+        self.get_by_index(i)
+    }
+
+    /// Reads a field; struct fields are allocated and explicit pointer defaults copied in (API.md 3.2).
+    pub fn get_by_index(&self, index: usize) -> Result<Value> {
+        let field = field_at(&self.schema, index)?;
+        self.with_struct(|s| {
+            let r = s.as_reader();
+            check_active(
+                &self.schema,
+                field,
+                read_struct_bits(&r, &Type::UInt16, disc_offset(&self.schema)),
+            )?;
+            match &field.kind {
+                FieldKind::Group { id } => {
+                    Ok(Value::Struct(StructValue::Builder(self.group(*id)?)))
+                }
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                    ..
+                } if !ty.is_pointer() => Ok(decode_data(
+                    ty,
+                    read_struct_bits(&r, ty, *offset) ^ mask(default),
+                )),
+                FieldKind::Slot {
+                    offset,
+                    ty,
+                    default,
+                    ..
+                } => {
+                    let pb = s.get_pointer_field(*offset as usize);
+                    self.read_pointer(pb, Hop::Field(*offset as u16), ty, default)
+                }
+            }
+        })
+    }
+
+    fn read_pointer(
+        &self,
+        mut pb: PointerBuilder<'_>,
+        hop: Hop,
+        ty: &Type,
+        default: &DefaultValue,
+    ) -> Result<Value> {
+        let dw = default_words(default);
+        if let (true, Some(w)) = (pb.is_null(), &dw) {
+            copy_default(pb.reborrow(), w)?;
+        }
+        let d = None;
+        let step = |shape| {
+            push_step(
+                &self.steps,
+                Step {
+                    hop,
+                    shape,
+                    default: dw.clone(),
+                },
+            )
+        };
+        Ok(match ty {
+            Type::Text => Value::Text(pb.get_text(d)?.as_bytes().to_vec()),
+            Type::Data => Value::Data(pb.get_data(d)?.to_vec()),
+            Type::Interface(_) => Value::Capability,
+            Type::AnyPointer => {
+                Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
+                    self.message.clone(),
+                    self.root_size,
+                    step(Shape::PtrList),
+                    self.registry.clone(),
+                )))
+            }
+            Type::Struct(id) => {
+                let schema = self.registry.get_struct(*id)?;
+                let shape = Shape::Struct(schema.size());
+                follow_builder(pb, shape, d)?;
+                Value::Struct(StructValue::Builder(StructBuilder::child(
+                    self.message.clone(),
+                    self.root_size,
+                    step(shape),
+                    schema,
+                    self.registry.clone(),
+                )))
+            }
+            Type::List(elem) => {
+                let shape = list_shape(elem, &self.registry)?;
+                follow_builder(pb, shape, d)?;
+                Value::List(ListValue::Builder(ListBuilder::new(
+                    self.message.clone(),
+                    self.root_size,
+                    step(shape),
+                    (**elem).clone(),
+                    self.registry.clone(),
+                )))
+            }
+            _ => return Err(Error::TypeMismatch),
+        })
+    }
+
+    pub fn has(&self, name: &str) -> Result<bool> {
+        self.as_reader().has(name)
+    }
+
+    pub fn which(&self) -> Result<(u16, String)> {
+        self.as_reader().which()
+    }
+
+    pub fn total_size(&self) -> Result<MessageSize> {
+        self.as_reader().total_size()
+    }
+
+    pub fn set(&self, name: &str, value: SetValue<'_>) -> Result<()> {
+        let i = field_index(&self.schema, name)?;
+        self.set_by_index(i, value)
+    }
+
+    /// Writes a field (API.md 3.3); a union member becomes the active one.
+    pub fn set_by_index(&self, index: usize, value: SetValue<'_>) -> Result<()> {
+        let field = field_at(&self.schema, index)?;
+        if let FieldKind::Group { id } = &field.kind {
+            let SetValue::Struct(src) = value else {
+                return Err(Error::TypeMismatch);
+            };
+            if src.schema().id != *id {
+                return Err(Error::TypeMismatch);
+            }
+            let group = self.activate_group(field, *id)?;
+            return group.copy_fields_from(src);
+        }
+        let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Err(Error::TypeMismatch);
+        };
+        // Taken before locking this message: the source may live in it.
+        let snapshot = match value {
+            SetValue::Struct(src) => {
+                match ty {
+                    Type::Struct(id) if src.schema().id == *id => {}
+                    Type::AnyPointer => {}
+                    _ => return Err(Error::TypeMismatch),
+                }
+                Some(Snapshot::of_struct(src)?)
+            }
+            SetValue::List(src) => {
+                match ty {
+                    Type::List(elem) if **elem == *src.element_type() => {}
+                    Type::AnyPointer => {}
+                    _ => return Err(Error::TypeMismatch),
+                }
+                Some(Snapshot::of_list(src)?)
+            }
+            _ => None,
+        };
+        let bits = if ty.is_pointer() {
+            0
+        } else {
+            encode_data(ty, &value, &self.registry)? ^ mask(default)
+        };
+        self.with_struct(|s| {
+            self.set_discriminant(&s, field);
+            if !ty.is_pointer() {
+                write_struct_bits(&s, ty, *offset, bits);
+                return Ok(());
+            }
+            let pb = s.get_pointer_field(*offset as usize);
+            write_pointer(pb, ty, &value, snapshot.as_ref())
+        })
+    }
+
+    /// Replaces a `List` field with `values.len()` elements set one by one (a Python list or tuple).
+    pub fn set_list(&self, name: &str, values: &[SetValue<'_>]) -> Result<()> {
+        let len = u32::try_from(values.len()).map_err(|_| Error::OutOfRange {
+            value: values.len().to_string(),
+        })?;
+        let Value::List(ListValue::Builder(list)) = self.init(name, Some(len))? else {
+            return Err(Error::TypeMismatch);
+        };
+        for (i, v) in values.iter().enumerate() {
+            list.set(i as i64, *v)?;
+        }
+        Ok(())
+    }
+
+    fn set_discriminant(&self, s: &capnp::private::layout::StructBuilder<'_>, field: &Field) {
+        if let (Some(d), Some(u)) = (field.discriminant, self.schema.union.as_ref()) {
+            write_struct_bits(s, &Type::UInt16, u.discriminant_offset, u64::from(d));
+        }
+    }
+
+    /// Initialises a field (API.md 3.4 `init`): structs, groups and AnyPointer without a
+    /// size; lists, Text and Data with one. Returns the new value.
+    pub fn init(&self, name: &str, size: Option<u32>) -> Result<Value> {
+        let i = field_index(&self.schema, name)?;
+        self.init_by_index(i, size)
+    }
+
+    pub fn init_by_index(&self, index: usize, size: Option<u32>) -> Result<Value> {
+        let field = field_at(&self.schema, index)?;
+        let (offset, ty) = match (&field.kind, size) {
+            (FieldKind::Group { id }, None) => {
+                let g = self.activate_group(field, *id)?;
+                g.clear(0)?;
+                return Ok(Value::Struct(StructValue::Builder(g)));
+            }
+            (FieldKind::Group { .. }, Some(_)) => return Err(Error::InitWithSize),
+            (FieldKind::Slot { offset, ty, .. }, _) => (*offset, ty),
+        };
+        match (ty, size) {
+            (Type::Struct(_) | Type::AnyPointer, Some(_)) => return Err(Error::InitWithSize),
+            (Type::List(_) | Type::Text | Type::Data, None) => return Err(Error::InitWithoutSize),
+            (Type::Struct(_) | Type::AnyPointer, None)
+            | (Type::List(_) | Type::Text | Type::Data, Some(_)) => {}
+            (_, None) => return Err(Error::InitWithoutSize),
+            (_, Some(_)) => return Err(Error::InitWithSize),
+        }
+        let struct_size = match ty {
+            Type::Struct(id) => Some(self.registry.get_struct(*id)?.size()),
+            _ => None,
+        };
+        let elem_shape = match ty {
+            Type::List(elem) => Some(list_shape(elem, &self.registry)?),
+            _ => None,
+        };
+        self.with_struct(|s| {
+            self.set_discriminant(&s, field);
+            let mut pb = s.get_pointer_field(offset as usize);
+            let n = size.unwrap_or(0);
+            match (ty, elem_shape) {
+                (Type::Struct(_), _) => {
+                    if let Some(sz) = struct_size {
+                        pb.init_struct(sz);
+                    }
+                }
+                (Type::AnyPointer, _) => pb.clear(),
+                (Type::Text, _) => {
+                    pb.init_text(n);
+                }
+                (Type::Data, _) => {
+                    pb.init_data(n);
+                }
+                (Type::List(_), Some(Shape::StructList(sz))) => {
+                    pb.init_struct_list(n, sz);
+                }
+                (Type::List(_), Some(Shape::PrimList(es))) => {
+                    pb.init_list(es, n);
+                }
+                (Type::List(_), Some(_)) => {
+                    pb.init_list(capnp::private::layout::ElementSize::Pointer, n);
+                }
+                _ => return Err(Error::InitWithSize),
+            }
+            Ok(())
+        })?;
+        // Read back through the normal path so the returned handle matches `get`.
+        match ty {
+            Type::Text => Ok(Value::Text(vec![0; size.unwrap_or(0) as usize])),
+            Type::Data => Ok(Value::Data(vec![0; size.unwrap_or(0) as usize])),
+            _ => self.get_by_index(index),
+        }
+    }
+
+    /// Sets the union discriminant for a group member and returns the group's handle.
+    fn activate_group(&self, field: &Field, id: u64) -> Result<StructBuilder> {
+        if field.discriminant.is_some() {
+            self.with_struct(|s| {
+                self.set_discriminant(&s, field);
+                Ok(())
+            })?;
+        }
+        self.group(id)
+    }
+
+    fn group(&self, id: u64) -> Result<StructBuilder> {
+        let schema = self.registry.get_struct(id)?;
+        // A group lives in its parent's sections; a schema claiming more would let writes
+        // run past the struct.
+        if schema.data_words > self.storage.data || schema.ptr_count > self.storage.pointers {
+            return Err(Error::InvalidSchema(format!(
+                "group {} larger than its parent",
+                schema.display_name
+            )));
+        }
+        Ok(StructBuilder {
+            message: self.message.clone(),
+            steps: self.steps.clone(),
+            root_size: self.root_size,
+            storage: self.storage,
+            schema,
+            registry: self.registry.clone(),
+            is_root: false,
+        })
+    }
+
+    /// Zeroes every field of this group (its data and pointers), as `init` of a group does.
+    fn clear(&self, depth: u32) -> Result<()> {
+        if depth > MAX_GROUP_DEPTH {
+            return Err(Error::InvalidSchema("groups nested too deeply".into()));
+        }
+        let mut groups = Vec::new();
+        self.with_struct(|mut s| {
+            if let Some(u) = &self.schema.union {
+                write_struct_bits(&s, &Type::UInt16, u.discriminant_offset, 0);
+            }
+            for f in &self.schema.fields {
+                match &f.kind {
+                    FieldKind::Slot { offset, ty, .. } if ty.is_pointer() => {
+                        s.reborrow().get_pointer_field(*offset as usize).clear();
+                    }
+                    FieldKind::Slot { offset, ty, .. } => write_struct_bits(&s, ty, *offset, 0),
+                    FieldKind::Group { id } => groups.push(*id),
+                }
+            }
+            Ok(())
+        })?;
+        for id in groups {
+            self.group(id)?.clear(depth + 1)?;
+        }
+        Ok(())
+    }
+
+    /// Copies every field of `src` (same schema) into this struct, field by field.
+    fn copy_fields_from(&self, src: &StructReader) -> Result<()> {
+        let snap = Snapshot::of_struct(src)?;
+        // The snapshot root is a full struct of the parent's size; reading it through a
+        // reader handle of the group's schema picks out the group's fields.
+        let reader = MessageBuilder::new();
+        {
+            let mut m = reader.lock();
+            snap.copy_into(m.get_root::<crate::raw::RawPtrBuilder<'_>>()?.0)?;
+        }
+        let src = StructReader::new(
+            Backing::Builder(reader),
+            Arc::from(Vec::new()),
+            src.schema.clone(),
+            src.registry.clone(),
+            false,
+        );
+        self.clear(0)?;
+        let active = src.which().ok().map(|(_, n)| n);
+        for (i, f) in self.schema.fields.iter().enumerate() {
+            if f.discriminant.is_some() && active.as_deref() != Some(f.name.as_str()) {
+                continue;
+            }
+            let v = src.get_by_index(i)?;
+            match &v {
+                Value::Struct(StructValue::Reader(r)) => {
+                    if matches!(f.kind, FieldKind::Group { .. }) || src.has(&f.name)? {
+                        self.set_by_index(i, SetValue::Struct(r))?;
+                    }
+                }
+                Value::List(ListValue::Reader(l)) => {
+                    if src.has(&f.name)? {
+                        self.set_by_index(i, SetValue::List(l))?;
+                    }
+                }
+                other => {
+                    if let Some(sv) = as_set_value(other) {
+                        if src.has(&f.name)? {
+                            self.set_by_index(i, sv)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Standard framing of the whole message; root builders only.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.root_only()?;
+        Ok(self.message.to_bytes())
+    }
+
+    pub fn to_bytes_packed(&self) -> Result<Vec<u8>> {
+        self.root_only()?;
+        Ok(self.message.to_bytes_packed())
+    }
+
+    pub fn to_segments(&self) -> Result<Vec<Vec<u8>>> {
+        self.root_only()?;
+        Ok(self.message.to_segments())
+    }
+
+    fn root_only(&self) -> Result<()> {
+        if self.is_root {
+            Ok(())
+        } else {
+            Err(Error::NotRoot)
+        }
+    }
+}
+
+/// Converts a read value back into a writable one (used by field-wise group copies).
+fn as_set_value(v: &Value) -> Option<SetValue<'_>> {
+    Some(match v {
+        Value::Void => SetValue::Void,
+        Value::Bool(b) => SetValue::Bool(*b),
+        Value::Int(i) => SetValue::Int(i128::from(*i)),
+        Value::UInt(u) => SetValue::Int(i128::from(*u)),
+        Value::Float(f) => SetValue::Float(*f),
+        Value::Text(t) => SetValue::Bytes(t),
+        Value::Data(d) => SetValue::Bytes(d),
+        Value::Enum(e) => SetValue::Int(i128::from(*e)),
+        _ => return None,
+    })
+}
+
+/// Writes a pointer slot from a value (the snapshot holds struct/list sources).
+pub(crate) fn write_pointer(
+    mut pb: PointerBuilder<'_>,
+    ty: &Type,
+    value: &SetValue<'_>,
+    snapshot: Option<&Snapshot>,
+) -> Result<()> {
+    match (ty, value) {
+        (Type::Text, SetValue::Str(s)) => pb.set_text((*s).into()),
+        (Type::Text, SetValue::Bytes(b)) => pb.set_text((*b).into()),
+        (Type::Data, SetValue::Bytes(b)) => pb.set_data(b),
+        (Type::Data, SetValue::Str(s)) => pb.set_data(s.as_bytes()),
+        (Type::AnyPointer, SetValue::Str(s)) => pb.set_text((*s).into()),
+        (Type::AnyPointer, SetValue::Bytes(b)) => pb.set_data(b),
+        (
+            Type::Struct(_) | Type::List(_) | Type::AnyPointer,
+            SetValue::Struct(_) | SetValue::List(_),
+        ) => {
+            let snap = snapshot.ok_or(Error::TypeMismatch)?;
+            snap.copy_into(pb)?;
+        }
+        _ => return Err(Error::TypeMismatch),
+    }
+    Ok(())
+}

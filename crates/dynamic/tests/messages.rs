@@ -1,0 +1,662 @@
+//! Behaviour of the dynamic layer: registry, builders, readers, lists, copies, framing.
+
+mod common;
+
+use std::sync::Arc;
+
+use capnp_dynamic::{
+    Error, FieldKind, ListValue, MessageReader, ReadLimits, SetValue, StructBuilder, StructReader,
+    StructValue, Type, Value,
+};
+use common::{id, registry};
+
+fn sb(v: Value) -> StructBuilder {
+    match v {
+        Value::Struct(StructValue::Builder(b)) => b,
+        other => panic!("not a struct builder: {other:?}"),
+    }
+}
+
+fn sr(v: Value) -> StructReader {
+    match v {
+        Value::Struct(StructValue::Reader(r)) => r,
+        other => panic!("not a struct reader: {other:?}"),
+    }
+}
+
+fn int(v: Value) -> i64 {
+    match v {
+        Value::Int(i) => i,
+        Value::UInt(u) => i64::try_from(u).expect("small"),
+        other => panic!("not an int: {other:?}"),
+    }
+}
+
+fn text(v: Value) -> String {
+    match v {
+        Value::Text(t) => String::from_utf8(t).expect("utf8"),
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+#[test]
+fn registry_tables() {
+    let reg = registry();
+    let person = reg.get_struct(id(&reg, "Person")).expect("Person");
+    assert_eq!(person.fields.len(), 6);
+    let name = person.field("name").expect("name");
+    assert!(matches!(
+        name.kind,
+        FieldKind::Slot {
+            offset: 0,
+            ty: Type::Text,
+            ..
+        }
+    ));
+    let phones = person.field("phones").expect("phones");
+    assert!(matches!(
+        &phones.kind,
+        FieldKind::Slot {
+            ty: Type::List(_),
+            ..
+        }
+    ));
+    assert!(person.union.is_none());
+    let emp = person.field("employment").expect("group");
+    let FieldKind::Group { id: gid } = emp.kind else {
+        panic!("group")
+    };
+    let g = reg.get_struct(gid).expect("group schema");
+    assert!(g.is_group);
+    let u = g.union.as_ref().expect("union");
+    assert_eq!(u.members.len(), 4);
+    assert_eq!(g.field("employer").expect("employer").discriminant, Some(1));
+    let all = reg.get_struct(id(&reg, "All")).expect("All");
+    assert!(matches!(
+        all.field("defI").expect("defI").kind,
+        FieldKind::Slot {
+            ty: Type::Int32,
+            ..
+        }
+    ));
+    let e = reg
+        .get_enum(id(&reg, "Person.PhoneNumber.Type"))
+        .expect("enum");
+    assert_eq!(e.enumerants, vec!["mobile", "home", "work"]);
+    let dn = reg
+        .with_node(id(&reg, "Person"), |n| {
+            n.get_display_name().map(|t| t.to_string()).ok()
+        })
+        .expect("node");
+    assert_eq!(
+        dn.and_then(|r| r.ok()).as_deref(),
+        Some("test.capnp:Person")
+    );
+    assert!(matches!(
+        reg.get_struct(1),
+        Err(Error::UnknownSchema { .. })
+    ));
+    assert!(reg.add_request(b"garbage!").is_err());
+}
+
+#[test]
+fn primitives_round_trip_with_range_checks() {
+    let reg = registry();
+    let m = StructBuilder::new_message(&reg, id(&reg, "All")).expect("root");
+    m.set("b", SetValue::Bool(true)).expect("b");
+    m.set("i8", SetValue::Int(-128)).expect("i8");
+    m.set("i16", SetValue::Int(-30000)).expect("i16");
+    m.set("i32", SetValue::Int(-2_000_000_000)).expect("i32");
+    m.set("i64", SetValue::Int(i128::from(i64::MIN)))
+        .expect("i64");
+    m.set("u8", SetValue::Int(255)).expect("u8");
+    m.set("u16", SetValue::Float(65535.0))
+        .expect("u16 from integral float");
+    m.set("u32", SetValue::Int(4_000_000_000)).expect("u32");
+    m.set("u64", SetValue::Int(i128::from(u64::MAX)))
+        .expect("u64");
+    m.set("f32", SetValue::Float(1.1)).expect("f32");
+    m.set("f64", SetValue::Int(3)).expect("f64 from int");
+    m.set("v", SetValue::Void).expect("void");
+    assert!(matches!(m.get("b").expect("b"), Value::Bool(true)));
+    assert_eq!(int(m.get("i8").expect("i8")), -128);
+    assert_eq!(int(m.get("i16").expect("")), -30000);
+    assert_eq!(int(m.get("i32").expect("")), -2_000_000_000);
+    assert!(matches!(m.get("i64").expect(""), Value::Int(i64::MIN)));
+    assert_eq!(int(m.get("u8").expect("")), 255);
+    assert_eq!(int(m.get("u16").expect("")), 65535);
+    assert_eq!(int(m.get("u32").expect("")), 4_000_000_000);
+    assert!(matches!(m.get("u64").expect(""), Value::UInt(u64::MAX)));
+    let Value::Float(f) = m.get("f32").expect("") else {
+        panic!()
+    };
+    assert_eq!(f, f64::from(1.1f32));
+    assert!(matches!(m.get("f64").expect(""), Value::Float(x) if x == 3.0));
+    assert!(matches!(m.get("v").expect(""), Value::Void));
+
+    assert!(matches!(
+        m.set("i8", SetValue::Int(128)),
+        Err(Error::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        m.set("u8", SetValue::Int(-1)),
+        Err(Error::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        m.set("u64", SetValue::Int(-1)),
+        Err(Error::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        m.set("i32", SetValue::Float(1.5)),
+        Err(Error::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        m.set("i32", SetValue::Bool(true)),
+        Err(Error::TypeMismatch)
+    ));
+    assert!(matches!(
+        m.set("b", SetValue::Int(1)),
+        Err(Error::TypeMismatch)
+    ));
+    assert!(matches!(
+        m.set("t", SetValue::Int(5)),
+        Err(Error::TypeMismatch)
+    ));
+    assert!(matches!(
+        m.set("i32", SetValue::Str("abc")),
+        Err(Error::TypeMismatch)
+    ));
+    assert!(matches!(
+        m.set("t", SetValue::Void),
+        Err(Error::TypeMismatch)
+    ));
+    assert!(matches!(m.get("nope"), Err(Error::NoSuchField { .. })));
+    assert_eq!(
+        m.set("nope", SetValue::Void)
+            .err()
+            .map(|e| e.to_string())
+            .as_deref(),
+        Some("struct has no such member; name = nope")
+    );
+    // The failed writes left the values alone.
+    assert_eq!(int(m.get("i8").expect("")), -128);
+}
+
+#[test]
+fn text_data_enum_and_defaults() {
+    let reg = registry();
+    let m = StructBuilder::new_message(&reg, id(&reg, "All")).expect("root");
+    // Schema defaults before anything is written.
+    assert_eq!(int(m.get("defI").expect("")), 42);
+    assert!(matches!(m.get("defB").expect(""), Value::Bool(true)));
+    assert!(matches!(m.get("defF").expect(""), Value::Float(x) if x == 1.5));
+    assert!(matches!(m.get("defE").expect(""), Value::Enum(2)));
+    assert!(!m.has("defT").expect("has"));
+    assert_eq!(text(m.get("defT").expect("")), "hello");
+    // A builder read copies an explicit pointer default in (API.md 3.2).
+    assert!(m.has("defT").expect("has"));
+    let s = sb(m.get("defS").expect("defS"));
+    assert_eq!(int(s.get("id").expect("")), 7);
+    assert_eq!(text(s.get("name").expect("")), "Seven");
+    // Null Text without explicit default reads empty and is not allocated.
+    assert_eq!(text(m.get("t").expect("")), "");
+    assert!(!m.has("t").expect(""));
+
+    m.set("defI", SetValue::Int(0)).expect("zero");
+    assert_eq!(int(m.get("defI").expect("")), 0);
+    m.set("t", SetValue::Str("f\0oo")).expect("t");
+    assert_eq!(text(m.get("t").expect("")), "f\0oo");
+    m.set("t", SetValue::Bytes(b"raw")).expect("t bytes");
+    assert_eq!(text(m.get("t").expect("")), "raw");
+    m.set("d", SetValue::Bytes(&[0, 1, 2])).expect("d");
+    assert!(matches!(m.get("d").expect(""), Value::Data(d) if d == vec![0, 1, 2]));
+    m.set("d", SetValue::Str("é")).expect("d from str");
+    assert!(matches!(m.get("d").expect(""), Value::Data(d) if d == "é".as_bytes()));
+
+    m.set("e", SetValue::Str("home")).expect("by name");
+    assert!(matches!(m.get("e").expect(""), Value::Enum(1)));
+    m.set("e", SetValue::Int(7)).expect("unnamed ordinal");
+    assert!(matches!(m.get("e").expect(""), Value::Enum(7)));
+    assert!(matches!(
+        m.set("e", SetValue::Int(70000)),
+        Err(Error::OutOfRange { .. })
+    ));
+    let err = m.set("e", SetValue::Str("fax")).expect_err("bad name");
+    assert_eq!(err.to_string(), "enum has no such enumerant; name = fax");
+    let eid = id(&reg, "Person.PhoneNumber.Type");
+    m.set(
+        "e",
+        SetValue::Enum {
+            id: eid,
+            ordinal: 2,
+        },
+    )
+    .expect("enum value");
+    assert!(matches!(m.get("e").expect(""), Value::Enum(2)));
+    assert!(matches!(
+        m.set("e", SetValue::Enum { id: 5, ordinal: 2 }),
+        Err(Error::TypeMismatch)
+    ));
+
+    // Defaults also apply on readers of a fresh message.
+    let r = MessageReader::from_bytes(
+        Arc::new(
+            StructBuilder::new_message(&reg, id(&reg, "All"))
+                .expect("")
+                .to_bytes()
+                .expect("bytes"),
+        ),
+        ReadLimits::default(),
+    )
+    .expect("read")
+    .root(&reg, id(&reg, "All"))
+    .expect("root");
+    assert_eq!(text(r.get("defT").expect("")), "hello");
+    assert_eq!(
+        text(sr(r.get("defS").expect("")).get("name").expect("")),
+        "Seven"
+    );
+    let ListValue::Reader(l) = (match r.get("defL").expect("") {
+        Value::List(l) => l,
+        _ => panic!(),
+    }) else {
+        panic!()
+    };
+    assert_eq!(l.len().expect(""), 3);
+    assert_eq!(int(l.get(2).expect("")), 3);
+    assert!(!r.has("defL").expect(""));
+}
+
+#[test]
+fn unions_and_groups() {
+    let reg = registry();
+    let p = StructBuilder::new_message(&reg, id(&reg, "Person")).expect("root");
+    let emp = sb(p.get("employment").expect("group"));
+    assert_eq!(emp.which().expect("which").1, "unemployed");
+    assert!(emp.has("unemployed").expect(""));
+    assert!(!emp.has("employer").expect(""));
+    assert!(matches!(emp.get("employer"), Err(Error::NotInUnion)));
+    emp.set("employer", SetValue::Str("ACME"))
+        .expect("set member");
+    assert_eq!(emp.which().expect("").1, "employer");
+    assert_eq!(text(emp.get("employer").expect("")), "ACME");
+    assert!(matches!(emp.get("unemployed"), Err(Error::NotInUnion)));
+    emp.set("selfEmployed", SetValue::Void)
+        .expect("void member");
+    assert_eq!(emp.which().expect("").0, 3);
+    assert!(matches!(p.which(), Err(Error::NotAUnion)));
+    assert_eq!(
+        p.which().expect_err("").to_string(),
+        "Attempted to call which on a non-union type"
+    );
+
+    let s = StructBuilder::new_message(&reg, id(&reg, "Shape")).expect("root");
+    assert_eq!(s.which().expect("").1, "circle");
+    s.set("square", SetValue::Float(2.0)).expect("square");
+    assert_eq!(s.which().expect("").1, "square");
+    assert!(matches!(s.get("sub"), Err(Error::NotInUnion)));
+    let sub = sb(s.init("sub", None).expect("init member"));
+    assert_eq!(s.which().expect("").1, "sub");
+    sub.set("circle", SetValue::Float(1.0)).expect("nested");
+    assert!(s.has("sub").expect(""));
+
+    // Groups write into the parent struct.
+    let a = StructBuilder::new_message(&reg, id(&reg, "All")).expect("root");
+    let g = sb(a.get("g").expect("g"));
+    g.set("x", SetValue::Int(5)).expect("x");
+    g.set("y", SetValue::Str("why")).expect("y");
+    assert_eq!(int(sb(a.get("g").expect("")).get("x").expect("")), 5);
+    let g2 = sb(a.init("g", None).expect("init group clears"));
+    assert_eq!(int(g2.get("x").expect("")), 0);
+    assert!(!g2.has("y").expect(""));
+}
+
+#[test]
+fn init_rules() {
+    let reg = registry();
+    let m = StructBuilder::new_message(&reg, id(&reg, "All")).expect("root");
+    assert!(matches!(m.init("li", None), Err(Error::InitWithoutSize)));
+    assert!(matches!(m.init("s", Some(3)), Err(Error::InitWithSize)));
+    assert!(matches!(m.init("i32", None), Err(Error::InitWithoutSize)));
+    assert!(matches!(m.init("i32", Some(1)), Err(Error::InitWithSize)));
+    assert_eq!(
+        m.init("li", None).expect_err("").to_string(),
+        "init() without a size is only valid for struct and object fields"
+    );
+    assert!(matches!(m.init("t", Some(3)).expect("text"), Value::Text(t) if t == vec![0, 0, 0]));
+    assert_eq!(text(m.get("t").expect("")), "\0\0\0");
+    assert!(matches!(m.init("d", Some(2)).expect("data"), Value::Data(d) if d.len() == 2));
+    let s = sb(m.init("s", None).expect("struct"));
+    s.set("i32", SetValue::Int(9)).expect("");
+    assert_eq!(int(sb(m.get("s").expect("")).get("i32").expect("")), 9);
+    // Re-init abandons the old content.
+    let s2 = sb(m.init("s", None).expect("struct"));
+    assert_eq!(int(s2.get("i32").expect("")), 0);
+    // Getting a null struct field on a builder allocates it.
+    let fresh = StructBuilder::new_message(&reg, id(&reg, "All")).expect("root");
+    assert!(!fresh.has("s").expect(""));
+    let _ = fresh.get("s").expect("");
+    assert!(fresh.has("s").expect(""));
+}
+
+fn lb(v: Value) -> capnp_dynamic::ListBuilder {
+    match v {
+        Value::List(ListValue::Builder(l)) => l,
+        other => panic!("not a list builder: {other:?}"),
+    }
+}
+
+fn lr(v: Value) -> capnp_dynamic::ListReader {
+    match v {
+        Value::List(ListValue::Reader(l)) => l,
+        other => panic!("not a list reader: {other:?}"),
+    }
+}
+
+#[test]
+fn lists_of_every_kind() {
+    let reg = registry();
+    let m = StructBuilder::new_message(&reg, id(&reg, "All")).expect("root");
+    m.set_list(
+        "li",
+        &[SetValue::Int(1), SetValue::Int(-2), SetValue::Int(3)],
+    )
+    .expect("li");
+    m.set_list(
+        "lb",
+        &[
+            SetValue::Bool(true),
+            SetValue::Bool(false),
+            SetValue::Bool(true),
+        ],
+    )
+    .expect("lb");
+    m.set_list("lt", &[SetValue::Str("a"), SetValue::Bytes(b"bc")])
+        .expect("lt");
+    m.set_list("le", &[SetValue::Str("work"), SetValue::Int(1)])
+        .expect("le");
+    m.set_list("ld", &[SetValue::Bytes(&[9])]).expect("ld");
+    m.set_list("lf", &[SetValue::Float(0.5), SetValue::Int(2)])
+        .expect("lf");
+    let li = lb(m.get("li").expect(""));
+    assert_eq!(li.len().expect(""), 3);
+    assert_eq!(int(li.get(1).expect("")), -2);
+    assert_eq!(int(li.get(-1).expect("")), 3);
+    assert!(matches!(li.get(3), Err(Error::IndexOutOfRange)));
+    assert!(matches!(li.get(-4), Err(Error::IndexOutOfRange)));
+    assert!(matches!(
+        li.set(0, SetValue::Int(1 << 40)),
+        Err(Error::OutOfRange { .. })
+    ));
+    li.set(0, SetValue::Int(10)).expect("set");
+    assert_eq!(int(li.get(0).expect("")), 10);
+    let lbool = lb(m.get("lb").expect(""));
+    assert!(matches!(lbool.get(2).expect(""), Value::Bool(true)));
+    assert!(matches!(lbool.get(1).expect(""), Value::Bool(false)));
+    assert_eq!(text(lb(m.get("lt").expect("")).get(1).expect("")), "bc");
+    assert!(matches!(
+        lb(m.get("le").expect("")).get(0).expect(""),
+        Value::Enum(2)
+    ));
+    assert!(matches!(lb(m.get("ld").expect("")).get(0).expect(""), Value::Data(d) if d == vec![9]));
+    assert!(matches!(lb(m.get("lf").expect("")).get(1).expect(""), Value::Float(x) if x == 2.0));
+
+    // Struct lists: elements are views; writes through them land in the list.
+    let ls = lb(m.init("ls", Some(2)).expect("ls"));
+    let alice = sb(ls.get(0).expect(""));
+    let bob = sb(ls.get(1).expect(""));
+    alice.set("name", SetValue::Str("Alice")).expect("");
+    bob.set("name", SetValue::Str("Bob")).expect("");
+    drop(ls);
+    let ls = lb(m.get("ls").expect(""));
+    assert_eq!(
+        text(sb(ls.get(0).expect("")).get("name").expect("")),
+        "Alice"
+    );
+    assert_eq!(text(sb(ls.get(1).expect("")).get("name").expect("")), "Bob");
+    // Struct copy into an element (from the same message).
+    ls.set(1, SetValue::Struct(&alice.as_reader()))
+        .expect("copy");
+    assert_eq!(
+        text(sb(ls.get(1).expect("")).get("name").expect("")),
+        "Alice"
+    );
+    assert!(matches!(
+        ls.set(0, SetValue::Int(1)),
+        Err(Error::TypeMismatch)
+    ));
+
+    // Nested lists.
+    let ll = lb(m.init("ll", Some(2)).expect("ll"));
+    let inner = lb(ll.init(0, 3).expect("inner"));
+    inner.set(2, SetValue::Int(-7)).expect("");
+    assert_eq!(
+        int(lb(lb(m.get("ll").expect("")).get(0).expect(""))
+            .get(2)
+            .expect("")),
+        -7
+    );
+    assert_eq!(lb(ll.get(1).expect("")).len().expect(""), 0);
+
+    // Reading everything back from bytes.
+    let bytes = m.to_bytes().expect("bytes");
+    let r = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default())
+        .expect("read")
+        .root(&reg, id(&reg, "All"))
+        .expect("root");
+    let li = lr(r.get("li").expect(""));
+    assert_eq!(int(li.get(0).expect("")), 10);
+    let ls = lr(r.get("ls").expect(""));
+    assert_eq!(
+        text(sr(ls.get(1).expect("")).get("name").expect("")),
+        "Alice"
+    );
+    let ll = lr(r.get("ll").expect(""));
+    assert_eq!(int(lr(ll.get(0).expect("")).get(2).expect("")), -7);
+    assert!(matches!(
+        lr(r.get("lb").expect("")).get(0).expect(""),
+        Value::Bool(true)
+    ));
+    // List copy into a field of another message.
+    let other = StructBuilder::new_message(&reg, id(&reg, "All")).expect("root");
+    other.set("ls", SetValue::List(&ls)).expect("list copy");
+    assert_eq!(lb(other.get("ls").expect("")).len().expect(""), 2);
+    assert!(matches!(
+        other.set("li", SetValue::List(&ls)),
+        Err(Error::TypeMismatch)
+    ));
+}
+
+#[test]
+fn framing_packing_segments_and_copies() {
+    let reg = registry();
+    let pid = id(&reg, "Person");
+    let p = StructBuilder::new_message(&reg, pid).expect("root");
+    p.set("id", SetValue::Int(123)).expect("");
+    p.set("name", SetValue::Str("Ann")).expect("");
+    let phones = lb(p.init("phones", Some(1)).expect(""));
+    sb(phones.get(0).expect(""))
+        .set("number", SetValue::Str("555"))
+        .expect("");
+
+    let bytes = p.to_bytes().expect("bytes");
+    let packed = p.to_bytes_packed().expect("packed");
+    let segs = p.to_segments().expect("segments");
+    assert!(packed.len() < bytes.len());
+    for r in [
+        MessageReader::from_bytes(Arc::new(bytes.clone()), ReadLimits::default()).expect("bytes"),
+        MessageReader::from_bytes_packed(&packed, ReadLimits::default()).expect("packed"),
+        MessageReader::from_segments(
+            segs.into_iter()
+                .map(|s| Arc::new(s) as Arc<dyn AsRef<[u8]> + Send + Sync>)
+                .collect(),
+            ReadLimits::default(),
+        )
+        .expect("segments"),
+    ] {
+        let root = r.root(&reg, pid).expect("root");
+        assert_eq!(int(root.get("id").expect("")), 123);
+        assert_eq!(text(root.get("name").expect("")), "Ann");
+        let phones = lr(root.get("phones").expect(""));
+        assert_eq!(
+            text(sr(phones.get(0).expect("")).get("number").expect("")),
+            "555"
+        );
+    }
+
+    // Unaligned input is copied and still reads.
+    let mut shifted = vec![0u8];
+    shifted.extend_from_slice(&bytes);
+    struct Tail(Vec<u8>);
+    impl AsRef<[u8]> for Tail {
+        fn as_ref(&self) -> &[u8] {
+            &self.0[1..]
+        }
+    }
+    let r = MessageReader::from_bytes(Arc::new(Tail(shifted)), ReadLimits::default())
+        .expect("unaligned");
+    assert_eq!(int(r.root(&reg, pid).expect("").get("id").expect("")), 123);
+
+    // as_reader sees later writes; as_builder/copy are independent.
+    let view = p.as_reader();
+    p.set("id", SetValue::Int(5)).expect("");
+    assert_eq!(int(view.get("id").expect("")), 5);
+    let copy = p.copy().expect("copy");
+    copy.set("id", SetValue::Int(6)).expect("");
+    assert_eq!(int(p.get("id").expect("")), 5);
+    assert_eq!(text(copy.get("name").expect("")), "Ann");
+    let rb = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default())
+        .expect("")
+        .root(&reg, pid)
+        .expect("")
+        .as_builder()
+        .expect("as_builder");
+    assert!(rb.is_root());
+    assert_eq!(int(rb.get("id").expect("")), 123);
+
+    // total_size counts the struct and everything below it.
+    let size = p.total_size().expect("size");
+    assert!(size.word_count >= 5, "{}", size.word_count);
+    assert_eq!(size.cap_count, 0);
+
+    // Only the root serializes.
+    let child = sb(phones.get(0).expect(""));
+    assert!(matches!(child.to_bytes(), Err(Error::NotRoot)));
+
+    // Struct copy into a field: same schema required, overlap-safe.
+    let a = StructBuilder::new_message(&reg, id(&reg, "All")).expect("");
+    let s = sb(a.init("s", None).expect(""));
+    s.set("i32", SetValue::Int(77)).expect("");
+    let inner = sb(s.init("s", None).expect(""));
+    inner.set("t", SetValue::Str("deep")).expect("");
+    // Parent into its own child.
+    s.set("s", SetValue::Struct(&s.as_reader()))
+        .expect("self copy");
+    let ss = sb(s.get("s").expect(""));
+    assert_eq!(int(ss.get("i32").expect("")), 77);
+    assert_eq!(text(sb(ss.get("s").expect("")).get("t").expect("")), "deep");
+    assert!(matches!(
+        a.set("s", SetValue::Struct(&p.as_reader())),
+        Err(Error::TypeMismatch)
+    ));
+    // Handles survive dropping the parent.
+    drop(a);
+    assert_eq!(int(s.get("i32").expect("")), 77);
+}
+
+#[test]
+fn malformed_and_limits() {
+    let reg = registry();
+    let pid = id(&reg, "Person");
+    let lim = ReadLimits::default();
+    assert!(matches!(
+        MessageReader::from_bytes(Arc::new(vec![0u8; 7]), lim),
+        Err(Error::UnalignedLength)
+    ));
+    assert!(MessageReader::from_bytes(Arc::new(Vec::<u8>::new()), lim).is_err());
+    // Segment table claims more than there is.
+    let mut bad = vec![0u8; 8];
+    bad[4] = 10;
+    let err = MessageReader::from_bytes(Arc::new(bad), lim).expect_err("short");
+    assert!(
+        err.to_string().contains("Message ends prematurely"),
+        "{err}"
+    );
+    assert!(MessageReader::from_segments(vec![], lim).is_err());
+    assert!(MessageReader::from_bytes_packed(&[0x10], lim).is_err());
+
+    // A Text pointer whose content lacks the NUL.
+    let p = StructBuilder::new_message(&reg, pid).expect("");
+    p.set("name", SetValue::Str("abc")).expect("");
+    let mut bytes = p.to_bytes().expect("");
+    let n = bytes.len();
+    // Text "abc\0" is the last word; overwrite the NUL.
+    bytes[n - 5] = b'x';
+    let root = MessageReader::from_bytes(Arc::new(bytes), lim)
+        .expect("")
+        .root(&reg, pid)
+        .expect("");
+    assert!(matches!(root.get("name"), Err(Error::Capnp(_))));
+
+    // Traversal limit: every access is charged.
+    let a = StructBuilder::new_message(&reg, id(&reg, "All")).expect("");
+    a.init("li", Some(1000)).expect("");
+    let bytes = a.to_bytes().expect("");
+    let tight = ReadLimits {
+        traversal_limit_in_words: Some(2000),
+        nesting_limit: None,
+    };
+    let r = MessageReader::from_bytes(Arc::new(bytes), tight)
+        .expect("")
+        .root(&reg, id(&reg, "All"))
+        .expect("");
+    let mut failed = None;
+    for i in 0..100 {
+        if let Err(e) = r.get("li") {
+            failed = Some((i, e));
+            break;
+        }
+    }
+    let (i, e) = failed.expect("limit reached");
+    assert!(i > 0 && i < 10, "{i}");
+    // capnp-rust words it "Read limit exceeded"; the reference says "Exceeded message traversal limit".
+    assert!(e.to_string().contains("limit"), "{e}");
+
+    // Nesting limit.
+    let s = StructBuilder::new_message(&reg, id(&reg, "Shape")).expect("");
+    let mut cur = s.clone();
+    for _ in 0..10 {
+        cur = sb(cur.init("sub", None).expect(""));
+    }
+    let bytes = s.to_bytes().expect("");
+    let shallow = ReadLimits {
+        traversal_limit_in_words: None,
+        nesting_limit: Some(4),
+    };
+    let mut r = MessageReader::from_bytes(Arc::new(bytes), shallow)
+        .expect("")
+        .root(&reg, id(&reg, "Shape"))
+        .expect("");
+    let mut err = None;
+    for _ in 0..10 {
+        match r.get("sub") {
+            Ok(v) => r = sr(v),
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let e = err.expect("nesting limit hit");
+    assert!(e.to_string().contains("nest"), "{e}");
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<StructBuilder>();
+    check::<StructReader>();
+    check::<capnp_dynamic::ListBuilder>();
+    check::<capnp_dynamic::ListReader>();
+    check::<capnp_dynamic::Registry>();
+}
