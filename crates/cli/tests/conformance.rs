@@ -15,35 +15,6 @@ use std::path::{Path, PathBuf};
 use support::oracle::{self, Run};
 use support::{compare_requests, CompareOptions};
 
-fn cases_dir() -> PathBuf {
-    oracle::repo_root().join("tests/conformance/cases")
-}
-
-/// Case directories in name order.
-fn cases() -> Vec<PathBuf> {
-    let dir = cases_dir();
-    let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()));
-    let mut cases: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("args").is_file())
-        .collect();
-    cases.sort();
-    cases
-}
-
-fn read_args(case: &Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(case.join("args"))
-        .map_err(|err| format!("cannot read args: {err}"))?;
-    let line = text.lines().next().unwrap_or_default();
-    let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
-    if args.is_empty() {
-        return Err("args is empty".into());
-    }
-    Ok(args)
-}
-
 /// Runs the reference the way the conformance suite defines it: our bundled
 /// standard schemas stand in for the standard import path.
 fn reference(case: &Path, args: &[String]) -> Run {
@@ -75,7 +46,7 @@ fn under_test() -> Box<Compiler> {
 
 /// Compares one case; `Err` holds the readable explanation.
 fn run_case(case: &Path, ours: &Compiler) -> Result<(), String> {
-    let args = read_args(case)?;
+    let args = oracle::case_args(case)?;
     let expected = reference(case, &args);
     let actual = ours(case, &args);
     match (expected.success, actual.success) {
@@ -118,7 +89,7 @@ fn indent(text: &str) -> String {
 
 /// Runs every case and returns (number of cases, failures as readable text).
 fn run_all(ours: &Compiler) -> (usize, Vec<String>) {
-    let cases = cases();
+    let cases = oracle::conformance_cases();
     let failures = cases
         .iter()
         .filter_map(|case| {
@@ -133,7 +104,7 @@ fn run_all(ours: &Compiler) -> (usize, Vec<String>) {
 
 fn assert_all_pass(ours: &Compiler) {
     let (count, failures) = run_all(ours);
-    assert!(count > 0, "no cases found in {}", cases_dir().display());
+    assert!(count > 0, "no cases found in {}", oracle::conformance_cases_dir().display());
     assert!(
         failures.is_empty(),
         "{} of {count} conformance cases failed:\n{}",

@@ -4,27 +4,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use support::oracle::{self, Run};
-
-fn cases() -> Vec<PathBuf> {
-    let dir = oracle::repo_root().join("tests/conformance/cases");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("conformance cases exist")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("args").is_file())
-        .collect();
-    cases.sort();
-    cases
-}
-
-fn args_of(case: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(case.join("args")).unwrap_or_default();
-    let line = text.lines().next().unwrap_or_default();
-    line.split_whitespace().map(str::to_string).collect()
-}
 
 #[test]
 fn capnpc_capnp_prints_what_the_reference_prints() {
@@ -38,10 +20,10 @@ fn capnpc_capnp_prints_what_the_reference_prints() {
     let output = format!("-o{}", plugin.display());
     let include = oracle::bundled_schemas();
     let mut failures = Vec::new();
-    let all = cases();
+    let all = oracle::conformance_cases();
     assert!(all.len() > 30);
     for case in &all {
-        let args = args_of(case);
+        let args = oracle::case_args(case).unwrap_or_default();
         let mut theirs_args = vec![
             "compile".to_string(),
             "--no-standard-import".to_string(),

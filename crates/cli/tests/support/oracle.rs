@@ -96,3 +96,33 @@ pub fn reference_compile<S: AsRef<OsStr>>(include: &Path, files: &[S], dir: &Pat
     args.extend(files.iter().map(AsRef::as_ref));
     run(&reference_capnp(), args, dir)
 }
+
+pub fn conformance_cases_dir() -> PathBuf {
+    repo_root().join("tests/conformance/cases")
+}
+
+/// Conformance case directories (those holding an `args` file) in name order.
+pub fn conformance_cases() -> Vec<PathBuf> {
+    let dir = conformance_cases_dir();
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()));
+    let mut cases: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("args").is_file())
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// The command-line arguments of a conformance case (first line of `args`).
+pub fn case_args(case: &Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(case.join("args"))
+        .map_err(|err| format!("cannot read args: {err}"))?;
+    let line = text.lines().next().unwrap_or_default();
+    let args: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+    if args.is_empty() {
+        return Err("args is empty".into());
+    }
+    Ok(args)
+}
