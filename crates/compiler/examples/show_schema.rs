@@ -63,7 +63,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .iter()
                     .filter_map(|en| en.get_name().ok()?.to_string().ok())
                     .collect();
-                println!("enum      {name} @0x{:016x} {{ {} }}", n.get_id(), names.join(", "));
+                println!(
+                    "enum      {name} @0x{:016x} {{ {} }}",
+                    n.get_id(),
+                    names.join(", ")
+                );
             }
             node::Struct(s) => {
                 println!(
@@ -87,7 +91,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             slot.get_offset()
                         ),
                         field::Group(g) => {
-                            println!("            {fname} :group @0x{:016x}{union}", g.get_type_id())
+                            println!(
+                                "            {fname} :group @0x{:016x}{union}",
+                                g.get_type_id()
+                            )
                         }
                     }
                 }
