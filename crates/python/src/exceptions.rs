@@ -76,6 +76,11 @@ impl KjException {
         })
     }
 
+    /// Everything happened in `__new__`; this only stops `BaseException.__init__` from
+    /// refusing the keyword arguments.
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn __init__(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) {}
+
     /// The constructor's positional arguments (the message), as `BaseException.args` would be.
     #[getter]
     fn args(&self, py: Python<'_>) -> Py<PyTuple> {
