@@ -4,6 +4,7 @@ The oracle is the virtual environment `.oracles/pycapnp` made by scripts/install
 a missing oracle fails the test (it is never skipped).
 """
 
+import difflib
 import os
 import pathlib
 import subprocess
@@ -44,4 +45,9 @@ def assert_same_output(script, cwd):
     """The script prints the same thing under pycapnp and under this package."""
     expected, actual = oracle_and_ours(script, cwd)
     assert expected, "the script printed nothing under pycapnp"
-    assert actual == expected
+    diff = "".join(
+        difflib.unified_diff(
+            expected.splitlines(True), actual.splitlines(True), "pycapnp", "ours"
+        )
+    )
+    assert actual == expected, "outputs differ:\n" + diff
