@@ -95,7 +95,8 @@ fn compile_to_request(
 
 /// The directory that relative imports of the file resolve against. The file's source name is
 /// its display name, so when the display name has directories (`sub/a.capnp`) they are taken
-/// off the file's own directory, as far as they match it.
+/// off the file's own directory, as far as they match it (when they do not, relative imports
+/// resolve under the display name's directories: a known gap).
 fn root_for(absolute: &Path, display_name: &str) -> PathBuf {
     let mut root = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut dirs: Vec<&str> = display_name.split('/').collect();
@@ -296,4 +297,21 @@ fn standalone(n: node::Reader<'_>) -> Result<Vec<u8>, LoadError> {
     let mut out = Vec::new();
     capnp::serialize::write_message(&mut out, &message)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_takes_the_display_name_directories_off_the_file_directory() {
+        let file = Path::new("/a/b/sub/x.capnp");
+        assert_eq!(root_for(file, "x.capnp"), PathBuf::from("/a/b/sub"));
+        assert_eq!(root_for(file, "sub/x.capnp"), PathBuf::from("/a/b"));
+        assert_eq!(root_for(file, "b/sub/x.capnp"), PathBuf::from("/a"));
+        // Known gap: when the display name's directories are not the file's own, relative
+        // imports resolve under `root/<those directories>`, not beside the file.
+        assert_eq!(root_for(file, "other/x.capnp"), PathBuf::from("/a/b/sub"));
+        assert_eq!(root_for(file, "pkg.mod_capnp"), PathBuf::from("/a/b/sub"));
+    }
 }
