@@ -261,7 +261,7 @@ class _StructModuleWhich(_enum.Enum):
 class _StructModule:
     """The object a struct declaration becomes: ``schema`` and the message entry points."""
 
-    def __init__(self, schema, name):
+    def __init__(self, schema):
         self.schema = schema
 
     def new_message(self, *args, **kwargs):
@@ -269,14 +269,14 @@ class _StructModule:
 
 
 class _EnumModule:
-    def __init__(self, schema, name):
+    def __init__(self, schema):
         self.schema = schema
         for i, enumerant in enumerate(schema._info["enumerants"]):
             setattr(self, enumerant, i)
 
 
 class _InterfaceModule:
-    def __init__(self, schema, name):
+    def __init__(self, schema):
         self.schema = schema
 
 
@@ -336,12 +336,12 @@ class SchemaParser:
                 continue
             kind = child["kind"]
             if kind == "struct":
-                obj = self._struct_module(child, name)
+                obj = self._struct_module(child)
             elif kind == "enum":
-                obj = _EnumModule(self._schema(node_id, _EnumSchema), name)
+                obj = _EnumModule(self._schema(node_id, _EnumSchema))
                 self._add_node_attrs(obj, node_id)
             elif kind == "interface":
-                obj = _InterfaceModule(self._schema(node_id, _InterfaceSchema), name)
+                obj = _InterfaceModule(self._schema(node_id, _InterfaceSchema))
                 self._add_node_attrs(obj, node_id)
                 self._add_nested(obj, child)
             elif kind == "const":
@@ -362,8 +362,8 @@ class SchemaParser:
         obj._nodeSchema = schema
         obj._nodeProto = schema.get_proto()
 
-    def _struct_module(self, info, name):
-        module = _StructModule(self._schema(info["id"], _StructSchema), name)
+    def _struct_module(self, info):
+        module = _StructModule(self._schema(info["id"], _StructSchema))
         if not info["is_group"]:
             self._add_node_attrs(module, info["id"])
         fields = info["fields"]
@@ -375,7 +375,7 @@ class SchemaParser:
             if group["discriminant_count"]:
                 setattr(module, attr, self._which_enum(group))
             else:
-                setattr(module, attr, self._struct_module(group, attr))
+                setattr(module, attr, self._struct_module(group))
         if fields and all(f["discriminant"] != 0xFFFF for f in fields):
             module.Union = _StructModuleWhich(
                 "StructModuleWhich",
