@@ -1,15 +1,31 @@
 # Task runner; CI runs `make test` (through .ci/run). Every target works on a clean checkout.
 CARGO ?= cargo
 
-.PHONY: example test oracles bless bench lint fuzz schema-rs
+PYTHON ?= python3
+VENV ?= .venv
+PIP = $(VENV)/bin/python -m pip --disable-pip-version-check --no-input -q
 
-# Build the compiler and print the nodes it compiles for the address book example.
-example:
+.PHONY: example show-schema test venv oracles bless bench lint fuzz schema-rs
+
+# Install the package into $(VENV) and print the structs and enums of the address book schema.
+example: venv
+	$(VENV)/bin/python examples/show_addressbook.py
+
+# Build the compiler alone and print every node it compiles for the address book example.
+show-schema:
 	$(CARGO) run --release -q -p capnp-compiler --example show_schema -- examples/addressbook.capnp
 
-# Install the test oracles (reference capnp 1.3.0, pycapnp 2.2.4) and run every test.
-test: oracles
+# Install the test oracles (reference capnp 1.3.0, pycapnp 2.2.4) and run every test:
+# the Rust crates, then the Python package (built and installed into $(VENV)) with pytest.
+test: oracles venv
 	$(CARGO) test --workspace
+	$(VENV)/bin/python -m pytest tests/python
+
+# A virtual environment with this package (built by pip through maturin) and the test tools.
+venv:
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install pytest pytest-timeout
+	$(PIP) install --force-reinstall --no-deps .
 
 oracles:
 	scripts/install-oracles.sh

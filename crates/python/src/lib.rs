@@ -1,0 +1,29 @@
+//! `capnp._capnp`: the native module behind the `capnp` Python package.
+//!
+//! Python-visible concepts live one per file; the pure-Python shim in `python/capnp/` builds
+//! modules and classes from what these functions return.
+
+use pyo3::prelude::*;
+
+mod error;
+mod exceptions;
+mod schema_file;
+
+/// The Cap'n Proto feature level matched, as pycapnp 2.2.4 reports it.
+const LIBCAPNP_VERSION: (u32, u32, u32) = (1, 4, 0);
+
+#[pymodule]
+fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<exceptions::KjException>()?;
+    m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let (major, minor, micro) = LIBCAPNP_VERSION;
+    m.add("LIBCAPNP_VERSION_MAJOR", major)?;
+    m.add("LIBCAPNP_VERSION_MINOR", minor)?;
+    m.add("LIBCAPNP_VERSION_MICRO", micro)?;
+    m.add(
+        "LIBCAPNP_VERSION",
+        major * 1_000_000 + minor * 1_000 + micro,
+    )?;
+    Ok(())
+}

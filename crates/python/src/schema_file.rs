@@ -1,0 +1,317 @@
+//! Compiling one `.capnp` file for `capnp.load` and describing its nodes as plain Python data
+//! (ids, names, nesting, enumerants, constant values, raw node bytes) for the Python shim.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use capnp::message::{Builder, ReaderOptions};
+use capnp_compiler::loader::{DiskFileSystem, FileSystem, Located, Root};
+use capnp_compiler::schema_capnp::{code_generator_request, field, node, type_, value};
+use capnp_compiler::{compile, make_loader, CompileOptions};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::IntoPyObjectExt;
+
+use crate::error::LoadError;
+
+/// Compiles the schema file at `path`, naming it `display_name`, with `imports` (directories
+/// that do not exist are dropped) searched for absolute imports before the bundled files.
+///
+/// `known` maps the file ids a parser already holds to the identity (`key`) of their files: a
+/// different file declaring one of them is a duplicate id.
+///
+/// Returns `{"file_id": int, "key": str, "nodes": [dict, ...]}`: every node the compilation
+/// produced, in the compiler's order; `key` names the file itself (symlinks resolved). Raises
+/// `OSError` (missing file), `ValueError` (not `.capnp`) or `KjException` (schema errors).
+#[pyfunction]
+#[pyo3(signature = (path, display_name, imports, known))]
+pub(crate) fn compile_file<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    display_name: String,
+    imports: Vec<PathBuf>,
+    known: HashMap<u64, String>,
+) -> PyResult<Bound<'py, PyDict>> {
+    // The compiler is pure Rust and may take a while on large schemas: let other threads run.
+    let compiled = py.detach(|| compile_to_request(&path, &display_name, &imports));
+    let (request_bytes, file_id, key) = compiled.map_err(|e| e.into_py(py))?;
+    if let Some(other) = known.get(&file_id) {
+        if *other != key {
+            return Err(LoadError::DuplicateId {
+                id: file_id,
+                display_name,
+            }
+            .into_py(py));
+        }
+    }
+    let out = describe(py, &request_bytes, file_id).map_err(|e| e.into_py(py))?;
+    out.set_item("key", key)?;
+    Ok(out)
+}
+
+fn compile_to_request(
+    path: &Path,
+    display_name: &str,
+    imports: &[PathBuf],
+) -> Result<(Vec<u8>, u64, String), LoadError> {
+    let shown = path.to_string_lossy().into_owned();
+    if !path.is_file() {
+        return Err(LoadError::FileNotFound(shown));
+    }
+    if !shown.ends_with(".capnp") {
+        return Err(LoadError::NotCapnp(shown));
+    }
+    let options = CompileOptions {
+        import_paths: imports.iter().filter(|d| d.is_dir()).cloned().collect(),
+        ..CompileOptions::default()
+    };
+    let fs = DiskFileSystem;
+    let loader = make_loader(&options, &fs);
+    let absolute = std::path::absolute(path).map_err(|e| LoadError::Unreadable {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let text = std::fs::read(&absolute).map_err(|e| LoadError::Unreadable {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let key = fs.identity(&absolute);
+    let located = Located {
+        root: Root::Dir(root_for(&absolute, display_name)),
+        name: display_name.to_string(),
+        text,
+        key: key.clone(),
+    };
+    let output = compile(&loader, vec![located]);
+    if !output.errors.is_empty() {
+        return Err(LoadError::Schema(output.errors));
+    }
+    let Some(bytes) = output.request else {
+        return Err(LoadError::Schema(Vec::new()));
+    };
+    let file_id = requested_file_id(&bytes)?;
+    Ok((bytes, file_id, key))
+}
+
+/// The directory that relative imports of the file resolve against. The file's source name is
+/// its display name, so when the display name has directories (`sub/a.capnp`) they are taken
+/// off the file's own directory, as far as they match it (when they do not, relative imports
+/// resolve under the display name's directories: a known gap).
+fn root_for(absolute: &Path, display_name: &str) -> PathBuf {
+    let mut root = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut dirs: Vec<&str> = display_name.split('/').collect();
+    dirs.pop();
+    for d in dirs.iter().rev() {
+        if root.file_name().and_then(|n| n.to_str()) == Some(d) {
+            root.pop();
+        } else {
+            break;
+        }
+    }
+    root
+}
+
+fn read_request(
+    bytes: &[u8],
+) -> capnp::Result<capnp::message::Reader<capnp::serialize::OwnedSegments>> {
+    let mut options = ReaderOptions::new();
+    // Our own compiler's output for a schema file: large schemas exceed the default limit.
+    options.traversal_limit_in_words(None);
+    let mut slice = bytes;
+    capnp::serialize::read_message(&mut slice, options)
+}
+
+fn requested_file_id(bytes: &[u8]) -> Result<u64, LoadError> {
+    let message = read_request(bytes)?;
+    let request = message.get_root::<code_generator_request::Reader<'_>>()?;
+    let files = request.get_requested_files()?;
+    match files.iter().next() {
+        Some(f) => Ok(f.get_id()),
+        None => Err(LoadError::Internal(capnp::Error::failed(
+            "the compiler returned no requested file".to_string(),
+        ))),
+    }
+}
+
+fn describe<'py>(
+    py: Python<'py>,
+    bytes: &[u8],
+    file_id: u64,
+) -> Result<Bound<'py, PyDict>, LoadError> {
+    let message = read_request(bytes)?;
+    let request = message.get_root::<code_generator_request::Reader<'_>>()?;
+    let nodes = PyList::empty(py);
+    for n in request.get_nodes()? {
+        let d = describe_node(py, n)?;
+        nodes.append(d).map_err(|e| python_failure(py, e))?;
+    }
+    let out = PyDict::new(py);
+    set(&out, "file_id", file_id)?;
+    set(&out, "nodes", nodes)?;
+    Ok(out)
+}
+
+/// A Python failure while building plain data (out of memory): reported, never a panic.
+fn python_failure(py: Python<'_>, e: PyErr) -> LoadError {
+    LoadError::Internal(capnp::Error::failed(format!("{}", e.value(py))))
+}
+
+fn set<'py, V: IntoPyObject<'py>>(
+    d: &Bound<'py, PyDict>,
+    key: &str,
+    v: V,
+) -> Result<(), LoadError> {
+    d.set_item(key, v).map_err(|e| python_failure(d.py(), e))
+}
+
+fn describe_node<'py>(
+    py: Python<'py>,
+    n: node::Reader<'_>,
+) -> Result<Bound<'py, PyDict>, LoadError> {
+    let d = PyDict::new(py);
+    set(&d, "id", n.get_id())?;
+    set(&d, "display_name", text(n.get_display_name()?)?)?;
+    set(&d, "prefix_length", n.get_display_name_prefix_length())?;
+    set(&d, "scope_id", n.get_scope_id())?;
+    set(&d, "is_generic", n.get_is_generic())?;
+    let nested = PyList::empty(py);
+    for nn in n.get_nested_nodes()? {
+        nested
+            .append((text(nn.get_name()?)?, nn.get_id()))
+            .map_err(|e| python_failure(py, e))?;
+    }
+    set(&d, "nested", nested)?;
+    let kind = match n.which()? {
+        node::File(()) => "file",
+        node::Struct(s) => {
+            set(&d, "is_group", s.get_is_group())?;
+            set(&d, "discriminant_count", s.get_discriminant_count())?;
+            let fields = PyList::empty(py);
+            for f in s.get_fields()? {
+                let group_id = match f.which()? {
+                    field::Group(g) => Some(g.get_type_id()),
+                    field::Slot(_) => None,
+                };
+                let item = PyDict::new(py);
+                set(&item, "name", text(f.get_name()?)?)?;
+                set(&item, "discriminant", f.get_discriminant_value())?;
+                set(&item, "group_id", group_id)?;
+                fields.append(item).map_err(|e| python_failure(py, e))?;
+            }
+            set(&d, "fields", fields)?;
+            "struct"
+        }
+        node::Enum(e) => {
+            let names = PyList::empty(py);
+            for en in e.get_enumerants()? {
+                names
+                    .append(text(en.get_name()?)?)
+                    .map_err(|e| python_failure(py, e))?;
+            }
+            set(&d, "enumerants", names)?;
+            "enum"
+        }
+        node::Interface(i) => {
+            let names = PyList::empty(py);
+            for m in i.get_methods()? {
+                names
+                    .append(text(m.get_name()?)?)
+                    .map_err(|e| python_failure(py, e))?;
+            }
+            set(&d, "methods", names)?;
+            let supers: Vec<u64> = i.get_superclasses()?.iter().map(|s| s.get_id()).collect();
+            set(&d, "superclasses", supers)?;
+            "interface"
+        }
+        node::Const(c) => {
+            set_const(&d, c.get_type()?, c.get_value()?)?;
+            "const"
+        }
+        node::Annotation(_) => "annotation",
+    };
+    set(&d, "kind", kind)?;
+    set(&d, "bytes", PyBytes::new(py, &standalone(n)?))?;
+    Ok(d)
+}
+
+/// `const_kind` and `const_value`: the constant as Python data where a primitive will do;
+/// pointer constants (lists, structs) wait for the message layer.
+fn set_const(
+    d: &Bound<'_, PyDict>,
+    ty: type_::Reader<'_>,
+    v: value::Reader<'_>,
+) -> Result<(), LoadError> {
+    let py = d.py();
+    let (kind, val): (&str, Py<PyAny>) = match v.which()? {
+        value::Void(()) => ("void", py.None()),
+        value::Bool(b) => ("bool", to_py(py, b)?),
+        value::Int8(x) => ("int", to_py(py, x)?),
+        value::Int16(x) => ("int", to_py(py, x)?),
+        value::Int32(x) => ("int", to_py(py, x)?),
+        value::Int64(x) => ("int", to_py(py, x)?),
+        value::Uint8(x) => ("int", to_py(py, x)?),
+        value::Uint16(x) => ("int", to_py(py, x)?),
+        value::Uint32(x) => ("int", to_py(py, x)?),
+        value::Uint64(x) => ("int", to_py(py, x)?),
+        value::Float32(x) => ("float", to_py(py, f64::from(x))?),
+        value::Float64(x) => ("float", to_py(py, x)?),
+        // A null Text or Data constant reads as empty, as readers do.
+        value::Text(t) => match t {
+            Ok(t) => ("text", to_py(py, text(t)?)?),
+            Err(_) => ("text", to_py(py, "")?),
+        },
+        value::Data(b) => (
+            "data",
+            PyBytes::new(py, b.unwrap_or(&[])).into_any().unbind(),
+        ),
+        value::Enum(x) => {
+            let type_id = match ty.which()? {
+                type_::Enum(e) => e.get_type_id(),
+                _ => 0,
+            };
+            ("enum", to_py(py, (type_id, x))?)
+        }
+        value::List(_) => ("list", py.None()),
+        value::Struct(_) => ("struct", py.None()),
+        value::Interface(()) => ("interface", py.None()),
+        value::AnyPointer(_) => ("anyPointer", py.None()),
+    };
+    set(d, "const_kind", kind)?;
+    set(d, "const_value", val)?;
+    Ok(())
+}
+
+fn to_py<'py, V: IntoPyObject<'py>>(py: Python<'py>, v: V) -> Result<Py<PyAny>, LoadError> {
+    v.into_py_any(py).map_err(|e| python_failure(py, e))
+}
+
+fn text(t: capnp::text::Reader<'_>) -> Result<String, LoadError> {
+    // Invalid UTF-8 can only come from escapes in text constants; show it rather than fail.
+    Ok(String::from_utf8_lossy(t.as_bytes()).into_owned())
+}
+
+/// The node as a message of its own (stream framing), for `schema.node`.
+fn standalone(n: node::Reader<'_>) -> Result<Vec<u8>, LoadError> {
+    let mut message = Builder::new_default();
+    message.set_root(n)?;
+    let mut out = Vec::new();
+    capnp::serialize::write_message(&mut out, &message)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_takes_the_display_name_directories_off_the_file_directory() {
+        let file = Path::new("/a/b/sub/x.capnp");
+        assert_eq!(root_for(file, "x.capnp"), PathBuf::from("/a/b/sub"));
+        assert_eq!(root_for(file, "sub/x.capnp"), PathBuf::from("/a/b"));
+        assert_eq!(root_for(file, "b/sub/x.capnp"), PathBuf::from("/a"));
+        // Known gap: when the display name's directories are not the file's own, relative
+        // imports resolve under `root/<those directories>`, not beside the file.
+        assert_eq!(root_for(file, "other/x.capnp"), PathBuf::from("/a/b/sub"));
+        assert_eq!(root_for(file, "pkg.mod_capnp"), PathBuf::from("/a/b/sub"));
+    }
+}

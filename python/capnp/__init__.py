@@ -1,0 +1,37 @@
+"""Cap'n Proto for Python with a Rust engine, compatible with pycapnp (``import capnp``)."""
+
+from capnp import lib
+from capnp import version
+from capnp._import_hook import add_import_hook, remove_import_hook
+from capnp.lib import capnp as _lib_capnp
+from capnp.lib.capnp import (
+    KjException,
+    SchemaParser,
+    _EnumModule,
+    _InterfaceModule,
+    _StructModule,
+    _init_capnp_api,
+    cleanup_global_schema_parser,
+    load,
+)
+
+__version__ = version.version
+
+__all__ = [
+    "KjException",
+    "SchemaParser",
+    "_EnumModule",
+    "_InterfaceModule",
+    "_StructModule",
+    "_init_capnp_api",
+    "add_import_hook",
+    "cleanup_global_schema_parser",
+    "lib",
+    "load",
+    "remove_import_hook",
+    "version",
+]
+
+del _lib_capnp
+
+add_import_hook()

@@ -1,0 +1,1 @@
+"""pycapnp's private namespace: ``capnp.lib.capnp`` holds every class under its pycapnp name."""

@@ -1,0 +1,423 @@
+"""Every class of the package under pycapnp's names (``capnp.lib.capnp``).
+
+Schema loading is complete here; message classes come with the message layer. The schema
+objects below are views of the nodes the native compiler (``capnp._capnp``) returns.
+"""
+
+import enum as _enum
+import os as _os
+import types as _types
+
+from capnp import _capnp
+from capnp._capnp import KjException
+
+_CAPNP_VERSION_MAJOR = _capnp.LIBCAPNP_VERSION_MAJOR
+_CAPNP_VERSION_MINOR = _capnp.LIBCAPNP_VERSION_MINOR
+_CAPNP_VERSION_MICRO = _capnp.LIBCAPNP_VERSION_MICRO
+_CAPNP_VERSION = _capnp.LIBCAPNP_VERSION
+
+_global_schema_parser = None
+
+
+class _Type:
+    """Numeric counterpart of ``KjException.Type``."""
+
+    FAILED = 0
+    OVERLOADED = 1
+    DISCONNECTED = 2
+    UNIMPLEMENTED = 3
+    OTHER = 4
+    reverse_mapping = {0: "FAILED", 1: "OVERLOADED", 2: "DISCONNECTED", 3: "UNIMPLEMENTED", 4: "OTHER"}
+
+
+def _init_capnp_api():
+    """Kept for programs that call it; there is nothing to initialize."""
+
+
+# --- node views ------------------------------------------------------------------------------
+
+
+class _NodeView:
+    """The parts of a ``schema.capnp:Node`` readable before the message layer exists.
+
+    ``_raw`` holds the node as a standalone serialized message, for the full reader later.
+    """
+
+    def __init__(self, info):
+        self._info = info
+        self._raw = info["bytes"]
+
+    @property
+    def id(self):
+        return self._info["id"]
+
+    @property
+    def displayName(self):
+        return self._info["display_name"]
+
+    @property
+    def displayNamePrefixLength(self):
+        return self._info["prefix_length"]
+
+    @property
+    def scopeId(self):
+        return self._info["scope_id"]
+
+    @property
+    def isGeneric(self):
+        return self._info["is_generic"]
+
+    @property
+    def nestedNodes(self):
+        return [_NestedNodeReader(name, id_) for name, id_ in self._info["nested"]]
+
+    @property
+    def which(self):
+        return self._info["kind"]
+
+    def __repr__(self):
+        return "<schema.capnp:Node reader (id = %d, displayName = %r)>" % (self.id, self.displayName)
+
+
+class _NestedNodeReader:
+    def __init__(self, name, id_):
+        self.name = name
+        self.id = id_
+
+
+class _NodeReader:
+    """What ``schema.get_proto()`` returns: the node's main facts and the full node."""
+
+    def __init__(self, node):
+        self.node = node
+        self.displayName = node.displayName
+        self.id = node.id
+        self.scopeId = node.scopeId
+        kind = node.which
+        self.isStruct = kind == "struct"
+        self.isConst = kind == "const"
+        self.isInterface = kind == "interface"
+        self.isEnum = kind == "enum"
+        self.nestedNodes = node.nestedNodes
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class _Schema:
+    """An untyped schema: one node of one parser."""
+
+    def __init__(self, parser, info):
+        self._parser = parser
+        self._info = info
+        self.node = _NodeView(info)
+
+    def get_proto(self):
+        return _NodeReader(self.node)
+
+    def _as(self, kind, cls, what):
+        if self._info["kind"] != kind:
+            raise KjException(
+                "Tried to use non-%s schema as a%s %s" % (what, "n" if what[0] in "aeiou" else "", what),
+                type="FAILED",
+            )
+        return self._parser._schema(self._info["id"], cls)
+
+    def as_struct(self):
+        return self._as("struct", _StructSchema, "struct")
+
+    def as_enum(self):
+        return self._as("enum", _EnumSchema, "enum")
+
+    def as_interface(self):
+        return self._as("interface", _InterfaceSchema, "interface")
+
+    def as_const_value(self):
+        if self._info["kind"] != "const":
+            raise KjException("Tried to use non-constant schema as a constant", type="FAILED")
+        return self._parser._const_value(self._info)
+
+
+class _ParsedSchema(_Schema):
+    def get_nested(self, name):
+        for nested_name, id_ in self._info["nested"]:
+            if nested_name == name:
+                return self._parser._schema(id_, _ParsedSchema)
+        raise KjException("no such nested declaration: " + name, type="FAILED")
+
+
+class _StructSchema(_Schema):
+    @property
+    def fieldnames(self):
+        return tuple(f["name"] for f in self._info["fields"])
+
+    @property
+    def union_fields(self):
+        return tuple(f["name"] for f in self._info["fields"] if f["discriminant"] != 0xFFFF)
+
+    @property
+    def non_union_fields(self):
+        return tuple(f["name"] for f in self._info["fields"] if f["discriminant"] == 0xFFFF)
+
+    def __eq__(self, other):
+        if not isinstance(other, _StructSchema):
+            return NotImplemented
+        return self._parser is other._parser and self._info["id"] == other._info["id"]
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    __hash__ = None
+
+    def __lt__(self, other):
+        raise NotImplementedError
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+    def __repr__(self):
+        return "<schema for %s>" % self._info["display_name"]
+
+
+class _EnumSchema(_Schema):
+    @property
+    def enumerants(self):
+        return {name: i for i, name in enumerate(self._info["enumerants"])}
+
+
+class _InterfaceSchema(_Schema):
+    @property
+    def method_names(self):
+        return tuple(self._info["methods"])
+
+    @property
+    def superclasses(self):
+        return [self._parser._schema(id_, _InterfaceSchema) for id_ in self._info["superclasses"]]
+
+    @property
+    def method_names_inherited(self):
+        names = set(self.method_names)
+        for s in self.superclasses:
+            names |= s.method_names_inherited
+        return names
+
+    def __repr__(self):
+        return "<schema for %s>" % self._info["display_name"]
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+class _DynamicEnum:
+    """An enum value read from a schema constant: equal to its ordinal and to its name."""
+
+    def __init__(self, raw, name):
+        self.raw = raw
+        self._name = name
+
+    def _as_str(self):
+        return self._name
+
+    def __eq__(self, other):
+        if isinstance(other, _DynamicEnum):
+            return self.raw == other.raw
+        if isinstance(other, int):
+            return self.raw == other
+        if isinstance(other, str):
+            return self._name == other
+        return NotImplemented
+
+    __hash__ = None
+
+    def __str__(self):
+        return self._name
+
+    def __repr__(self):
+        return "<%s enum>" % self._name
+
+
+class _StructModuleWhich(_enum.Enum):
+    """Base of the ``StructModuleWhich`` enums: members equal their value and their name."""
+
+    def __eq__(self, other):
+        if isinstance(other, _enum.Enum):
+            return self is other
+        if isinstance(other, int):
+            return self.value == other
+        if isinstance(other, str):
+            return self.name == other
+        return NotImplemented
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    __hash__ = None
+
+
+# --- modules ---------------------------------------------------------------------------------
+
+
+class _StructModule:
+    """The object a struct declaration becomes: ``schema`` and the message entry points."""
+
+    def __init__(self, schema):
+        self.schema = schema
+
+    def new_message(self, *args, **kwargs):
+        raise NotImplementedError("message building is not implemented yet")
+
+
+class _EnumModule:
+    def __init__(self, schema):
+        self.schema = schema
+        for i, enumerant in enumerate(schema._info["enumerants"]):
+            setattr(self, enumerant, i)
+
+
+class _InterfaceModule:
+    def __init__(self, schema):
+        self.schema = schema
+
+
+class SchemaParser:
+    """Loads schema files; one entry per file, however it is reached (API 2.3)."""
+
+    def __init__(self):
+        self.modules_by_id = {}
+        self._nodes = {}  # node id -> node info, first compilation wins
+        self._schemas = {}  # (node id, class) -> schema object
+        self._files = {}  # file key (real path) -> file id
+        self._file_keys = {}  # file id -> file key
+
+    def load(self, file_name, display_name=None, imports=[]):
+        file_name = _os.fspath(file_name)
+        if display_name is None:
+            display_name = _os.path.basename(file_name)
+        imports = [_os.fspath(d) for d in imports]
+        key = _os.path.realpath(file_name)
+        file_id = None
+        if _os.path.isfile(file_name) and file_name.endswith(".capnp"):
+            file_id = self._files.get(key)
+        if file_id is None:
+            compiled = _capnp.compile_file(file_name, display_name, imports, dict(self._file_keys))
+            for info in compiled["nodes"]:
+                self._nodes.setdefault(info["id"], info)
+            file_id = compiled["file_id"]
+            self._files[compiled["key"]] = file_id
+            self._file_keys[file_id] = compiled["key"]
+        return self._file_module(file_id, display_name, file_name)
+
+    def _schema(self, node_id, cls):
+        key = (node_id, cls)
+        schema = self._schemas.get(key)
+        if schema is None:
+            schema = self._schemas[key] = cls(self, self._nodes[node_id])
+        return schema
+
+    def _file_module(self, file_id, display_name, file_name):
+        module = _types.ModuleType(display_name)
+        path = _os.path.abspath(file_name)
+        module.__file__ = path
+        module.__path__ = [_os.path.dirname(path)]
+        schema = self._schema(file_id, _ParsedSchema)
+        module.schema = schema
+        module._nodeSchema = schema
+        module._nodeProto = schema.get_proto()
+        module._parser = self
+        self.modules_by_id[file_id] = module
+        self._add_nested(module, self._nodes[file_id])
+        return module
+
+    def _add_nested(self, parent, info):
+        for name, node_id in info["nested"]:
+            child = self._nodes.get(node_id)
+            if child is None:
+                continue
+            kind = child["kind"]
+            if kind == "struct":
+                obj = self._struct_module(child)
+            elif kind == "enum":
+                obj = _EnumModule(self._schema(node_id, _EnumSchema))
+                self._add_node_attrs(obj, node_id)
+            elif kind == "interface":
+                obj = _InterfaceModule(self._schema(node_id, _InterfaceSchema))
+                self._add_node_attrs(obj, node_id)
+                self._add_nested(obj, child)
+            elif kind == "const":
+                self.modules_by_id[node_id] = _types.ModuleType(name)
+                try:
+                    setattr(parent, name, self._const_value(child))
+                except NotImplementedError:
+                    pass  # list and struct constants need the message layer
+                continue
+            else:
+                self.modules_by_id[node_id] = _types.ModuleType(name)
+                continue
+            self.modules_by_id[node_id] = obj
+            setattr(parent, name, obj)
+
+    def _add_node_attrs(self, obj, node_id):
+        schema = self._schema(node_id, _ParsedSchema)
+        obj._nodeSchema = schema
+        obj._nodeProto = schema.get_proto()
+
+    def _struct_module(self, info):
+        module = _StructModule(self._schema(info["id"], _StructSchema))
+        if not info["is_group"]:
+            self._add_node_attrs(module, info["id"])
+        fields = info["fields"]
+        for f in fields:
+            group = self._nodes.get(f["group_id"]) if f["group_id"] is not None else None
+            if group is None:
+                continue
+            attr = f["name"][:1].upper() + f["name"][1:]
+            if group["discriminant_count"]:
+                setattr(module, attr, self._which_enum(group))
+            else:
+                setattr(module, attr, self._struct_module(group))
+        if fields and all(f["discriminant"] != 0xFFFF for f in fields):
+            module.Union = _StructModuleWhich(
+                "StructModuleWhich",
+                [(f["name"][:1].upper() + f["name"][1:], f["discriminant"]) for f in fields],
+            )
+        if not info["is_group"]:
+            self._add_nested(module, info)
+        return module
+
+    def _which_enum(self, group):
+        which = _StructModuleWhich(
+            "StructModuleWhich", [(f["name"], f["discriminant"]) for f in group["fields"]]
+        )
+        which.schema = self._schema(group["id"], _StructSchema)
+        return which
+
+    def _const_value(self, info):
+        kind = info["const_kind"]
+        value = info["const_value"]
+        if kind == "enum":
+            type_id, raw = value
+            enum_node = self._nodes.get(type_id)
+            names = enum_node["enumerants"] if enum_node else []
+            return _DynamicEnum(raw, names[raw] if raw < len(names) else str(raw))
+        if kind in ("list", "struct", "interface", "anyPointer"):
+            raise NotImplementedError("%s constants need the message layer" % kind)
+        return value
+
+
+def _global_parser():
+    global _global_schema_parser
+    if _global_schema_parser is None:
+        _global_schema_parser = SchemaParser()
+    return _global_schema_parser
+
+
+def load(file_name, display_name=None, imports=[]):
+    """Loads a schema file with the global parser and returns its module (API 2.1)."""
+    return _global_parser().load(file_name, display_name, imports)
+
+
+def cleanup_global_schema_parser():
+    """Drops the global parser; the next load starts a fresh one."""
+    global _global_schema_parser
+    _global_schema_parser = None
