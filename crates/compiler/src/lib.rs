@@ -235,34 +235,27 @@ fn load_all(
         let i = add(l, &mut files, &mut diags, &mut queue);
         requested_idx.push(i);
     }
-    while let Some(i) = queue.pop() {
-        let mut specs = Vec::new();
-        collect_imports(&files[i].ast, &mut specs, &mut uses_stream);
-        specs.sort();
-        specs.dedup();
-        for spec in specs {
-            let spec_str = String::from_utf8_lossy(&spec).into_owned();
-            let found = loader.resolve(&files[i].root, &files[i].name, &spec_str);
-            let target = found.map(|l| add(l, &mut files, &mut diags, &mut queue));
-            files[i].imports.insert(spec, target);
-        }
-    }
     let mut stream_file = None;
-    if uses_stream {
-        if let Some(l) = loader.resolve(&Root::Bundled, "", "/capnp/stream.capnp") {
-            let i = add(l, &mut files, &mut diags, &mut queue);
-            stream_file = Some(i);
-            // stream.capnp imports only c++.capnp; load whatever it imports too.
-            while let Some(j) = queue.pop() {
-                let mut specs = Vec::new();
-                collect_imports(&files[j].ast, &mut specs, &mut false);
-                for spec in specs {
-                    let spec_str = String::from_utf8_lossy(&spec).into_owned();
-                    let found = loader.resolve(&files[j].root, &files[j].name, &spec_str);
-                    let target = found.map(|l| add(l, &mut files, &mut diags, &mut queue));
-                    files[j].imports.insert(spec, target);
-                }
+    loop {
+        while let Some(i) = queue.pop() {
+            let mut specs = Vec::new();
+            collect_imports(&files[i].ast, &mut specs, &mut uses_stream);
+            specs.sort();
+            specs.dedup();
+            for spec in specs {
+                let spec_str = String::from_utf8_lossy(&spec).into_owned();
+                let found = loader.resolve(&files[i].root, &files[i].name, &spec_str);
+                let target = found.map(|l| add(l, &mut files, &mut diags, &mut queue));
+                files[i].imports.insert(spec, target);
             }
+        }
+        // A streaming method needs `/capnp/stream.capnp` from the import path, and its imports.
+        if !uses_stream || stream_file.is_some() {
+            break;
+        }
+        match loader.resolve(&Root::Bundled, "", "/capnp/stream.capnp") {
+            Some(l) => stream_file = Some(add(l, &mut files, &mut diags, &mut queue)),
+            None => break,
         }
     }
     (Sources { files, stream_file }, requested_idx, diags)
