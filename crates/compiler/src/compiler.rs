@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use crate::ast::{Decl, DeclKind, Expr, ExprKind, Name, ParsedFile};
-use crate::diag::{Diagnostic, FileId, LineIndex, Span};
+use crate::diag::{Diagnostic, FileId, Span};
 use crate::ids;
 use crate::loader::{Loader, Root};
 use crate::model::{AnyPtr, NodeOut, OBrand, OScope, OScopeKind, OType};
@@ -17,9 +17,9 @@ pub(crate) struct FileData {
     pub(crate) name: String,
     pub(crate) root: Root,
     pub(crate) ast: ParsedFile,
-    pub(crate) lines: LineIndex,
-    /// Hash of the file's bytes, to recognize one file reached by two paths.
-    pub(crate) text_hash: u64,
+    /// The file's bytes: they recognize one file reached by two paths, and locate
+    /// diagnostics (line starts are only computed for files that have any).
+    pub(crate) text: Vec<u8>,
     /// Import strings found in the file, resolved to file indexes (None: not found).
     pub(crate) imports: FxHashMap<Vec<u8>, Option<usize>>,
 }

@@ -99,6 +99,13 @@ struct Lexer<'a> {
     depth: usize,
     fail_at: usize,
     errors: Vec<(Span, String)>,
+    /// Tokens of the statements and list items still being lexed, innermost last:
+    /// each is moved out into a vector of exactly its size once complete, which
+    /// spares the reallocations of growing every small vector from empty.
+    pending: Vec<Token>,
+    /// Likewise for the statements of unfinished blocks and the items of unfinished lists.
+    pending_statements: Vec<Statement>,
+    pending_items: Vec<Vec<Token>>,
 }
 
 /// Splits a file into statements. On failure returns the errors to report:
@@ -110,6 +117,9 @@ pub fn lex(src: &[u8]) -> Result<Vec<Statement>, Vec<(Span, String)>> {
         depth: 0,
         fail_at: 0,
         errors: Vec::new(),
+        pending: Vec::with_capacity(64),
+        pending_statements: Vec::with_capacity(64),
+        pending_items: Vec::with_capacity(16),
     };
     match lexer.statements(false) {
         Ok(statements) => Ok(statements),
@@ -210,26 +220,31 @@ impl Lexer<'_> {
     /// A statement sequence: the whole file, or the inside of a block (which
     /// stops before its `}`).
     fn statements(&mut self, in_block: bool) -> Lexed<Vec<Statement>> {
-        let mut statements = Vec::new();
+        let mark = self.pending_statements.len();
         loop {
             self.skip_trivia();
             match self.peek() {
                 None if in_block => return self.fail(self.pos),
-                None => return Ok(statements),
-                Some(b'}') if in_block => return Ok(statements),
-                Some(_) => statements.push(self.statement()?),
+                None => break,
+                Some(b'}') if in_block => break,
+                Some(_) => {
+                    let statement = self.statement()?;
+                    self.pending_statements.push(statement);
+                }
             }
         }
+        Ok(self.pending_statements.drain(mark..).collect())
     }
 
     fn statement(&mut self) -> Lexed<Statement> {
         let start = self.pos;
-        let mut tokens = Vec::new();
+        let mark = self.pending.len();
         loop {
             self.skip_trivia();
             match self.peek() {
                 Some(b';') => {
                     self.pos += 1;
+                    let tokens = self.take_pending(mark);
                     let doc = self.doc_comment();
                     return Ok(Statement {
                         tokens,
@@ -239,6 +254,7 @@ impl Lexer<'_> {
                     });
                 }
                 Some(b'{') => {
+                    let tokens = self.take_pending(mark);
                     self.enter()?;
                     self.pos += 1;
                     let early = self.doc_comment();
@@ -255,9 +271,17 @@ impl Lexer<'_> {
                         span: Span::new(start, self.pos),
                     });
                 }
-                _ => tokens.push(self.token()?),
+                _ => {
+                    let token = self.token()?;
+                    self.pending.push(token);
+                }
             }
         }
+    }
+
+    /// The tokens pushed since `mark`, in a vector of their exact size.
+    fn take_pending(&mut self, mark: usize) -> Vec<Token> {
+        self.pending.drain(mark..).collect()
     }
 
     /// A doc comment at one of the three places of 1.5; consumes nothing when absent.
@@ -367,27 +391,29 @@ impl Lexer<'_> {
     fn list(&mut self, close: u8) -> Lexed<Vec<Vec<Token>>> {
         self.enter()?;
         self.pos += 1;
-        let mut items = Vec::new();
+        let items_mark = self.pending_items.len();
+        let mark = self.pending.len();
         loop {
-            let mut item = Vec::new();
-            loop {
-                self.skip_trivia();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        items.push(item);
-                        break;
+            self.skip_trivia();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    let item = self.take_pending(mark);
+                    self.pending_items.push(item);
+                }
+                Some(c) if c == close => {
+                    self.pos += 1;
+                    // `()` has no items and a trailing comma adds none.
+                    if self.pending.len() > mark {
+                        let item = self.take_pending(mark);
+                        self.pending_items.push(item);
                     }
-                    Some(c) if c == close => {
-                        self.pos += 1;
-                        // `()` has no items and a trailing comma adds none.
-                        if !item.is_empty() {
-                            items.push(item);
-                        }
-                        self.depth -= 1;
-                        return Ok(items);
-                    }
-                    _ => item.push(self.token()?),
+                    self.depth -= 1;
+                    return Ok(self.pending_items.drain(items_mark..).collect());
+                }
+                _ => {
+                    let token = self.token()?;
+                    self.pending.push(token);
                 }
             }
         }

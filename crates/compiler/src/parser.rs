@@ -35,7 +35,10 @@ pub fn parse_file(src: &[u8]) -> (ParsedFile, Vec<(Span, String)>) {
         Err(errors) => return (ParsedFile::default(), errors),
     };
     let mut parser = Parser {
-        src,
+        src: Source {
+            bytes: src,
+            text: std::str::from_utf8(src).ok(),
+        },
         errors: Vec::new(),
         depth: 0,
     };
@@ -80,10 +83,28 @@ enum Item {
     Decl(Decl),
 }
 
+/// The file being parsed, where identifier tokens find their text.
+#[derive(Clone, Copy)]
+struct Source<'s> {
+    bytes: &'s [u8],
+    /// The whole file as text when it is valid UTF-8 (the usual case), so that
+    /// identifiers are sliced out without validating each one again.
+    text: Option<&'s str>,
+}
+
+impl<'s> Source<'s> {
+    fn text(&self, span: Span) -> Option<&'s str> {
+        let range = span.start as usize..span.end as usize;
+        match self.text {
+            Some(text) => text.get(range),
+            None => std::str::from_utf8(self.bytes.get(range)?).ok(),
+        }
+    }
+}
+
 /// A position in one token list, remembering the furthest token examined.
 struct Cursor<'t> {
-    /// The file, where identifier tokens find their text.
-    src: &'t [u8],
+    src: Source<'t>,
     tokens: &'t [Token],
     pos: usize,
     /// One past the furthest token any alternative has looked at.
@@ -91,7 +112,7 @@ struct Cursor<'t> {
 }
 
 impl<'t> Cursor<'t> {
-    fn new(src: &'t [u8], tokens: &'t [Token]) -> Cursor<'t> {
+    fn new(src: Source<'t>, tokens: &'t [Token]) -> Cursor<'t> {
         Cursor {
             src,
             tokens,
@@ -140,10 +161,7 @@ impl<'t> Cursor<'t> {
             Some(Token {
                 kind: TokenKind::Identifier,
                 span,
-            }) => {
-                let bytes = self.src.get(span.start as usize..span.end as usize)?;
-                Some((std::str::from_utf8(bytes).ok()?, *span))
-            }
+            }) => Some((self.src.text(*span)?, *span)),
             _ => None,
         }
     }
@@ -222,7 +240,7 @@ enum Parsed {
 }
 
 struct Parser<'s> {
-    src: &'s [u8],
+    src: Source<'s>,
     errors: Vec<(Span, String)>,
     /// How deeply the expression being parsed sits in the tree: enclosing
     /// lists plus the suffixes (`.x`, `(…)`) they hang under. Chains of
