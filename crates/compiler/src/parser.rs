@@ -10,7 +10,7 @@ use crate::ast::{
     ParamDecl, ParamList, ParsedFile, StringLit,
 };
 use crate::diag::Span;
-use crate::lexer::{self, Statement, Token, TokenKind, MAX_DEPTH, PARSE_ERROR};
+use crate::lexer::{self, Lexed, Statement, Token, TokenKind, TokenRange, MAX_DEPTH, PARSE_ERROR};
 
 const INVALID_ID: &str = "Invalid ID.  Please generate a new one with 'capnpc -i'.";
 const ORDINAL_TOO_BIG: &str = "Ordinals cannot be greater than 65535.";
@@ -30,20 +30,21 @@ const NEEDS_SEMICOLON: &str = "This statement should end with a semicolon, not a
 
 /// Parses one file. Never panics; errors are returned with their spans, in source order.
 pub fn parse_file(src: &[u8]) -> (ParsedFile, Vec<(Span, String)>) {
-    let statements = match lexer::lex(src) {
-        Ok(statements) => statements,
+    let lexed = match lexer::lex(src) {
+        Ok(lexed) => lexed,
         Err(errors) => return (ParsedFile::default(), errors),
     };
     let mut parser = Parser {
         src: Source {
             bytes: src,
             text: std::str::from_utf8(src).ok(),
+            lexed: &lexed,
         },
         errors: Vec::new(),
         depth: 0,
     };
     let mut file = ParsedFile::default();
-    for statement in &statements {
+    for statement in &lexed.statements {
         match parser.statement(statement, Context::File) {
             Some(Item::FileId(id)) => {
                 if file.id.is_some() {
@@ -90,6 +91,7 @@ struct Source<'s> {
     /// The whole file as text when it is valid UTF-8 (the usual case), so that
     /// identifiers are sliced out without validating each one again.
     text: Option<&'s str>,
+    lexed: &'s Lexed,
 }
 
 impl<'s> Source<'s> {
@@ -185,22 +187,22 @@ impl<'t> Cursor<'t> {
         }
     }
 
-    fn paren_list(&mut self) -> Option<(&'t [Vec<Token>], Span)> {
+    fn paren_list(&mut self) -> Option<(&'t [TokenRange], Span)> {
         match self.next() {
             Some(Token {
                 kind: TokenKind::ParenList(items),
                 span,
-            }) => Some((items, *span)),
+            }) => Some((self.src.lexed.items(*items), *span)),
             _ => None,
         }
     }
 
-    fn bracket_list(&mut self) -> Option<(&'t [Vec<Token>], Span)> {
+    fn bracket_list(&mut self) -> Option<(&'t [TokenRange], Span)> {
         match self.next() {
             Some(Token {
                 kind: TokenKind::BracketList(items),
                 span,
-            }) => Some((items, *span)),
+            }) => Some((self.src.lexed.items(*items), *span)),
             _ => None,
         }
     }
@@ -274,7 +276,7 @@ impl Parser<'_> {
     }
 
     fn statement(&mut self, statement: &Statement, context: Context) -> Option<Item> {
-        let mut c = Cursor::new(self.src, &statement.tokens);
+        let mut c = Cursor::new(self.src, self.src.lexed.tokens(statement.tokens));
         let parsed = self.alternatives(&mut c, context).filter(|_| c.at_end());
         let Some(parsed) = parsed else {
             let at = c.error_position(statement.span.start as usize);
@@ -555,7 +557,7 @@ impl Parser<'_> {
     }
 
     /// `( IDENT, … )` of a generic declaration; items that fail are reported and dropped.
-    fn name_list(&mut self, items: &[Vec<Token>], span: Span) -> Vec<Name> {
+    fn name_list(&mut self, items: &[TokenRange], span: Span) -> Vec<Name> {
         self.list_items(items, span, |_, c| c.ident())
             .into_iter()
             .flatten()
@@ -761,12 +763,13 @@ impl Parser<'_> {
     /// item; failures are reported per item (14.2) and come back as `None`.
     fn list_items<T>(
         &mut self,
-        items: &[Vec<Token>],
+        items: &[TokenRange],
         list_span: Span,
         mut item: impl FnMut(&mut Self, &mut Cursor<'_>) -> Option<T>,
     ) -> Vec<Option<T>> {
         let mut out = Vec::with_capacity(items.len());
-        for tokens in items {
+        for &range in items {
+            let tokens = self.src.lexed.tokens(range);
             let mut c = Cursor::new(self.src, tokens);
             let parsed = item(self, &mut c).filter(|_| c.at_end());
             if parsed.is_none() {
@@ -786,7 +789,7 @@ impl Parser<'_> {
     }
 
     /// Items of a tuple or application: `[name =] expr`; failed items become `Error` values.
-    fn params(&mut self, items: &[Vec<Token>], list_span: Span) -> Vec<Param> {
+    fn params(&mut self, items: &[TokenRange], list_span: Span) -> Vec<Param> {
         let parsed = self.list_items(items, list_span, |p, c| {
             c.attempt(|c| {
                 let name = c.ident_text()?;
@@ -802,10 +805,10 @@ impl Parser<'_> {
         parsed
             .into_iter()
             .zip(items)
-            .map(|(param, tokens)| {
+            .map(|(param, &range)| {
                 param.unwrap_or_else(|| Param {
                     name: None,
-                    value: error_expr(tokens, list_span),
+                    value: error_expr(self.src.lexed.tokens(range), list_span),
                 })
             })
             .collect()
@@ -914,7 +917,9 @@ impl Parser<'_> {
             let values = values
                 .into_iter()
                 .zip(items)
-                .map(|(v, tokens)| v.unwrap_or_else(|| error_expr(tokens, list_span)))
+                .map(|(v, &range)| {
+                    v.unwrap_or_else(|| error_expr(self.src.lexed.tokens(range), list_span))
+                })
                 .collect();
             return expr(ExprKind::List(values), c);
         }
