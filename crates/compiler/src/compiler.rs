@@ -2,10 +2,11 @@
 //! name lookup, branded references (generics) and type compilation (sections 3, 4, 5, 7, 8).
 
 use rustc_hash::FxHashMap;
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 use crate::ast::{Decl, DeclKind, Expr, ExprKind, Name, ParsedFile};
-use crate::diag::{Diagnostic, FileId, LineIndex, Span};
+use crate::diag::{Diagnostic, FileId, Span};
 use crate::ids;
 use crate::loader::{Loader, Root};
 use crate::model::{AnyPtr, NodeOut, OBrand, OScope, OScopeKind, OType};
@@ -17,9 +18,9 @@ pub(crate) struct FileData {
     pub(crate) name: String,
     pub(crate) root: Root,
     pub(crate) ast: ParsedFile,
-    pub(crate) lines: LineIndex,
-    /// Hash of the file's bytes, to recognize one file reached by two paths.
-    pub(crate) text_hash: u64,
+    /// The file's bytes: they recognize one file reached by two paths, and locate
+    /// diagnostics (line starts are only computed for files that have any).
+    pub(crate) text: Vec<u8>,
     /// Import strings found in the file, resolved to file indexes (None: not found).
     pub(crate) imports: FxHashMap<Vec<u8>, Option<usize>>,
 }
@@ -83,6 +84,8 @@ pub(crate) struct Node<'a> {
     pub(crate) phase: Phase,
     /// The translated node, then its groups or param structs (pre-order / method order).
     pub(crate) out: Option<Vec<NodeOut>>,
+    /// The node's context chain (see `Compiler::context_chain`), built on first use.
+    pub(crate) context: OnceCell<Chain>,
 }
 
 pub(crate) enum AliasState {
@@ -177,15 +180,31 @@ pub(crate) enum FrameState {
     Bound(Vec<Res>),
 }
 
-/// One lexical level of a branded reference (8.2).
+/// One lexical level of a branded reference (8.2), linked to the level enclosing it.
+/// Chains share their enclosing levels, so reinterpreting a declaration from a chain
+/// adds one frame instead of copying the chain.
 #[derive(Clone, Debug)]
 pub(crate) struct Frame {
     pub(crate) node: NodeIdx,
     pub(crate) param_count: usize,
     pub(crate) state: FrameState,
+    pub(crate) parent: Option<Chain>,
 }
 
-pub(crate) type Chain = Rc<Vec<Frame>>;
+impl Frame {
+    /// This level, then the levels enclosing it.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Frame> {
+        std::iter::successors(Some(self), |f| f.parent.as_deref())
+    }
+
+    /// The shared tail of this chain that starts at `node`'s level.
+    fn suffix_at(self: &Rc<Self>, node: NodeIdx) -> Option<&Chain> {
+        std::iter::successors(Some(self), |f| f.parent.as_ref()).find(|f| f.node == node)
+    }
+}
+
+/// The innermost level of a chain; never empty.
+pub(crate) type Chain = Rc<Frame>;
 
 /// What an expression resolves to.
 #[derive(Clone, Debug)]
@@ -323,6 +342,7 @@ impl<'a> Compiler<'a> {
             members: None,
             phase: Phase::NotStarted,
             out: None,
+            context: OnceCell::new(),
         });
         self.file_nodes[file] = Some(idx);
         self.register_id(idx, id, Span::at(0), Span::at(0));
@@ -446,6 +466,7 @@ impl<'a> Compiler<'a> {
             members: None,
             phase: Phase::NotStarted,
             out: None,
+            context: OnceCell::new(),
         });
         self.register_id(idx, id, d.name.span, d.name.span);
         idx
@@ -453,17 +474,17 @@ impl<'a> Compiler<'a> {
 
     /// The context chain for compiling inside node `n`: every level inherited (8.2).
     pub(crate) fn context_chain(&self, n: NodeIdx) -> Chain {
-        let mut frames = Vec::new();
-        let mut cur = Some(n);
-        while let Some(c) = cur {
-            frames.push(Frame {
-                node: c,
-                param_count: self.nodes[c].params.len(),
-                state: FrameState::Inherited,
-            });
-            cur = self.nodes[c].parent;
-        }
-        Rc::new(frames)
+        let node = &self.nodes[n];
+        node.context
+            .get_or_init(|| {
+                Rc::new(Frame {
+                    node: n,
+                    param_count: node.params.len(),
+                    state: FrameState::Inherited,
+                    parent: node.parent.map(|p| self.context_chain(p)),
+                })
+            })
+            .clone()
     }
 
     pub(crate) fn ctx(&self, n: NodeIdx) -> Ctx {
@@ -477,28 +498,31 @@ impl<'a> Compiler<'a> {
 
     /// Interprets declaration `d` reached from chain `c` (8.2 "Pop").
     pub(crate) fn interpret_decl(&self, d: NodeIdx, c: &Chain) -> Res {
-        let mut frames = vec![Frame {
-            node: d,
-            param_count: self.nodes[d].params.len(),
-            state: FrameState::Unbound,
-        }];
-        if let Some(p) = self.nodes[d].parent {
-            match c.iter().position(|f| f.node == p) {
-                Some(i) => frames.extend(c[i..].iter().cloned()),
-                None => frames.push(Frame {
-                    node: p,
-                    param_count: self.nodes[p].params.len(),
-                    state: FrameState::Unbound,
-                }),
-            }
-        }
-        Res::Decl(d, Rc::new(frames))
+        let parent = self.nodes[d].parent.map(|p| match c.suffix_at(p) {
+            Some(tail) => tail.clone(),
+            None => Rc::new(Frame {
+                node: p,
+                param_count: self.nodes[p].params.len(),
+                state: FrameState::Unbound,
+                parent: None,
+            }),
+        });
+        Res::Decl(
+            d,
+            Rc::new(Frame {
+                node: d,
+                param_count: self.nodes[d].params.len(),
+                state: FrameState::Unbound,
+                parent,
+            }),
+        )
     }
 
-    /// Interprets a type variable from chain `c`.
-    pub(crate) fn interpret_var(&self, v: Var, c: &[Frame]) -> Res {
+    /// Interprets a type variable from chain `c` (None: an empty chain).
+    pub(crate) fn interpret_var(&self, v: Var, c: Option<&Frame>) -> Res {
         if let Var::Param { scope_id, index } = v {
-            if let Some(f) = c.iter().find(|f| self.nodes[f.node].id == scope_id) {
+            let mut frames = c.into_iter().flat_map(Frame::iter);
+            if let Some(f) = frames.find(|f| self.nodes[f.node].id == scope_id) {
                 return match &f.state {
                     FrameState::Bound(args) => args
                         .get(usize::from(index))
@@ -563,11 +587,12 @@ impl<'a> Compiler<'a> {
                         self.record(ctx.file, e.span, id);
                         Some(Res::Decl(
                             n,
-                            Rc::new(vec![Frame {
+                            Rc::new(Frame {
                                 node: n,
                                 param_count: 0,
                                 state: FrameState::Unbound,
-                            }]),
+                                parent: None,
+                            }),
                         ))
                     }
                     None => {
@@ -651,8 +676,7 @@ impl<'a> Compiler<'a> {
             }
             Res::Decl(d, chain) => {
                 let param_count = self.nodes[d].params.len();
-                let already_bound =
-                    matches!(chain.first().map(|f| &f.state), Some(FrameState::Bound(_)));
+                let already_bound = matches!(chain.state, FrameState::Bound(_));
                 let msg = if already_bound {
                     Some("Double-application of generic parameters.")
                 } else if args.len() > param_count {
@@ -679,11 +703,13 @@ impl<'a> Compiler<'a> {
                         );
                     }
                 }
-                let mut frames = (*chain).clone();
-                if let Some(first) = frames.first_mut() {
-                    first.state = FrameState::Bound(args.into_iter().map(|(r, _)| r).collect());
-                }
-                Some(Res::Decl(d, Rc::new(frames)))
+                let bound = Frame {
+                    node: chain.node,
+                    param_count: chain.param_count,
+                    state: FrameState::Bound(args.into_iter().map(|(r, _)| r).collect()),
+                    parent: chain.parent.clone(),
+                };
+                Some(Res::Decl(d, Rc::new(bound)))
             }
             other => Some(other),
         }
@@ -724,7 +750,7 @@ impl<'a> Compiler<'a> {
                     scope_id: self.nodes[x].id,
                     index: i as u16,
                 };
-                return Some(self.interpret_var(v, &ctx.chain));
+                return Some(self.interpret_var(v, Some(&ctx.chain)));
             }
             cur = self.nodes[x].parent;
         }
@@ -798,53 +824,58 @@ impl<'a> Compiler<'a> {
     fn use_alias(&mut self, a: usize, chain: &Chain) -> Option<Res> {
         let target = self.eval_alias(a)?;
         let y = self.aliases[a].scope;
-        let base: Vec<Frame> = match chain.iter().position(|f| f.node == y) {
-            Some(i) => chain[i..].to_vec(),
-            None => Vec::new(),
-        };
+        let base = chain.suffix_at(y).map(|tail| &**tail);
         Some(match target {
-            AliasTarget::Decl { node, brand } => self.rebuild_decl(node, brand.as_ref(), &base),
-            AliasTarget::Var(v) => self.interpret_var(v, chain),
+            AliasTarget::Decl { node, brand } => self.rebuild_decl(node, brand.as_ref(), base),
+            AliasTarget::Var(v) => self.interpret_var(v, Some(chain)),
             AliasTarget::Builtin(b) => Res::Builtin(b),
-            AliasTarget::List(t) => self.type_to_res(&t, &base),
+            AliasTarget::List(t) => self.type_to_res(&t, base),
         })
     }
 
-    pub(crate) fn rebuild_decl(&self, d: NodeIdx, brand: Option<&OBrand>, base: &[Frame]) -> Res {
+    /// The reference to `d` that `brand` describes, its inherited levels taken from `base`.
+    pub(crate) fn rebuild_decl(
+        &self,
+        d: NodeIdx,
+        brand: Option<&OBrand>,
+        base: Option<&Frame>,
+    ) -> Res {
         let scopes: &[OScope] = brand.and_then(|b| b.scopes.as_deref()).unwrap_or(&[]);
-        let mut next = 0;
-        let mut frames = Vec::new();
-        let mut cur = Some(d);
-        while let Some(n) = cur {
-            let id = self.nodes[n].id;
-            let param_count = self.nodes[n].params.len();
-            let state = match scopes.get(next) {
-                Some(s) if s.scope_id == id => {
-                    next += 1;
-                    match &s.kind {
-                        OScopeKind::Bind(types) => FrameState::Bound(
-                            types.iter().map(|t| self.type_to_res(t, base)).collect(),
-                        ),
-                        OScopeKind::Inherit => base
-                            .iter()
-                            .find(|f| f.node == n)
-                            .map_or(FrameState::Unbound, |f| f.state.clone()),
+        Res::Decl(d, self.rebuild_frame(d, scopes, base))
+    }
+
+    /// The frame of `n` and, linked to it, those of its enclosing scopes; `scopes` are the
+    /// brand's scopes not yet matched, innermost first.
+    fn rebuild_frame(&self, n: NodeIdx, scopes: &[OScope], base: Option<&Frame>) -> Chain {
+        let id = self.nodes[n].id;
+        let (state, rest) = match scopes.split_first() {
+            Some((s, rest)) if s.scope_id == id => {
+                let state = match &s.kind {
+                    OScopeKind::Bind(types) => {
+                        FrameState::Bound(types.iter().map(|t| self.type_to_res(t, base)).collect())
                     }
-                }
-                _ => FrameState::Unbound,
-            };
-            frames.push(Frame {
-                node: n,
-                param_count,
-                state,
-            });
-            cur = self.nodes[n].parent;
-        }
-        Res::Decl(d, Rc::new(frames))
+                    OScopeKind::Inherit => base
+                        .into_iter()
+                        .flat_map(Frame::iter)
+                        .find(|f| f.node == n)
+                        .map_or(FrameState::Unbound, |f| f.state.clone()),
+                };
+                (state, rest)
+            }
+            _ => (FrameState::Unbound, scopes),
+        };
+        Rc::new(Frame {
+            node: n,
+            param_count: self.nodes[n].params.len(),
+            state,
+            parent: self.nodes[n]
+                .parent
+                .map(|p| self.rebuild_frame(p, rest, base)),
+        })
     }
 
     /// Converts a stored type back into a reference (8.5 step 3).
-    fn type_to_res(&self, t: &OType, base: &[Frame]) -> Res {
+    fn type_to_res(&self, t: &OType, base: Option<&Frame>) -> Res {
         let prim = |b| Res::Builtin(b);
         match t {
             OType::Void => prim(Builtin::Void),
@@ -883,9 +914,9 @@ impl<'a> Compiler<'a> {
     }
 
     /// 8.4: the brand of a branded declaration reference; None when no scope is emitted.
-    pub(crate) fn brand_of(&mut self, chain: &[Frame]) -> Option<OBrand> {
+    pub(crate) fn brand_of(&mut self, chain: &Frame) -> Option<OBrand> {
         let mut scopes = Vec::new();
-        for f in chain {
+        for f in chain.iter() {
             let scope_id = self.nodes[f.node].id;
             match &f.state {
                 FrameState::Bound(args) => {
@@ -994,7 +1025,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Replaces type variables bound by `chain` (8.7: values of generic annotations).
-    pub(crate) fn substitute(&mut self, t: &OType, chain: &[Frame]) -> OType {
+    pub(crate) fn substitute(&mut self, t: &OType, chain: &Frame) -> OType {
         match t {
             OType::AnyPointer(AnyPtr::Param { scope_id, index }) => {
                 let r = self.interpret_var(
@@ -1002,7 +1033,7 @@ impl<'a> Compiler<'a> {
                         scope_id: *scope_id,
                         index: *index,
                     },
-                    chain,
+                    Some(chain),
                 );
                 self.res_to_type_quiet(&r)
             }

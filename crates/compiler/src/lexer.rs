@@ -27,10 +27,48 @@ pub enum TokenKind {
     Integer(u64),
     Float(f64),
     Operator(Op),
-    /// `( … )`: one token list per comma-separated item.
-    ParenList(Vec<Vec<Token>>),
-    /// `[ … ]`: one token list per comma-separated item.
-    BracketList(Vec<Vec<Token>>),
+    /// `( … )`: one token run per comma-separated item.
+    ParenList(ListRef),
+    /// `[ … ]`: one token run per comma-separated item.
+    BracketList(ListRef),
+}
+
+/// A run of tokens, stored in `Lexed::tokens`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenRange {
+    start: u32,
+    end: u32,
+}
+
+/// The items of a list, stored in `Lexed::items`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListRef {
+    start: u32,
+    end: u32,
+}
+
+/// A lexed file. Tokens and list items live in two flat arrays that statements and
+/// lists index into, so a file costs a handful of allocations rather than one per
+/// statement, list and item.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lexed {
+    pub statements: Vec<Statement>,
+    tokens: Vec<Token>,
+    items: Vec<TokenRange>,
+}
+
+impl Lexed {
+    pub fn tokens(&self, range: TokenRange) -> &[Token] {
+        self.tokens
+            .get(range.start as usize..range.end as usize)
+            .unwrap_or(&[])
+    }
+
+    pub fn items(&self, list: ListRef) -> &[TokenRange] {
+        self.items
+            .get(list.start as usize..list.end as usize)
+            .unwrap_or(&[])
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -79,7 +117,7 @@ impl std::fmt::Debug for Op {
 /// Tokens up to a `;` (line statement) or a `{ … }` block (block statement).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Statement {
-    pub tokens: Vec<Token>,
+    pub tokens: TokenRange,
     /// The statements inside the braces of a block statement.
     pub block: Option<Vec<Statement>>,
     /// Raw doc comment text (1.5), each line terminated by `\n`.
@@ -91,7 +129,7 @@ pub struct Statement {
 /// The lexer stopped; the position is recorded in `Lexer::fail_at`.
 struct Stop;
 
-type Lexed<T> = Result<T, Stop>;
+type Lexing<T> = Result<T, Stop>;
 
 struct Lexer<'a> {
     src: &'a [u8],
@@ -99,20 +137,39 @@ struct Lexer<'a> {
     depth: usize,
     fail_at: usize,
     errors: Vec<(Span, String)>,
+    /// Tokens of the statements and list items still being lexed, innermost last:
+    /// each run moves to `tokens` once complete, which keeps it contiguous there.
+    pending: Vec<Token>,
+    /// Likewise for the items of unfinished lists, which move to `items`.
+    pending_items: Vec<TokenRange>,
+    /// The statements of unfinished blocks, moved into a vector of exactly their number.
+    pending_statements: Vec<Statement>,
+    tokens: Vec<Token>,
+    items: Vec<TokenRange>,
 }
 
 /// Splits a file into statements. On failure returns the errors to report:
 /// possibly a non-UTF-8 notice, then one `Parse error.`.
-pub fn lex(src: &[u8]) -> Result<Vec<Statement>, Vec<(Span, String)>> {
+pub fn lex(src: &[u8]) -> Result<Lexed, Vec<(Span, String)>> {
     let mut lexer = Lexer {
         src,
         pos: 0,
         depth: 0,
         fail_at: 0,
         errors: Vec::new(),
+        pending: Vec::with_capacity(64),
+        pending_items: Vec::with_capacity(16),
+        pending_statements: Vec::with_capacity(64),
+        // Typical schemas have a token every four to eight bytes.
+        tokens: Vec::with_capacity(src.len() / 8),
+        items: Vec::with_capacity(src.len() / 32),
     };
     match lexer.statements(false) {
-        Ok(statements) => Ok(statements),
+        Ok(statements) => Ok(Lexed {
+            statements,
+            tokens: lexer.tokens,
+            items: lexer.items,
+        }),
         Err(Stop) => {
             let mut errors = lexer.errors;
             errors.push((Span::at(lexer.fail_at), PARSE_ERROR.to_string()));
@@ -174,7 +231,7 @@ impl Lexer<'_> {
         self.src.get(self.pos + offset).copied()
     }
 
-    fn fail<T>(&mut self, at: usize) -> Lexed<T> {
+    fn fail<T>(&mut self, at: usize) -> Lexing<T> {
         self.fail_at = at;
         Err(Stop)
     }
@@ -199,7 +256,7 @@ impl Lexer<'_> {
         }
     }
 
-    fn enter(&mut self) -> Lexed<()> {
+    fn enter(&mut self) -> Lexing<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return self.fail(self.pos);
@@ -209,27 +266,32 @@ impl Lexer<'_> {
 
     /// A statement sequence: the whole file, or the inside of a block (which
     /// stops before its `}`).
-    fn statements(&mut self, in_block: bool) -> Lexed<Vec<Statement>> {
-        let mut statements = Vec::new();
+    fn statements(&mut self, in_block: bool) -> Lexing<Vec<Statement>> {
+        let mark = self.pending_statements.len();
         loop {
             self.skip_trivia();
             match self.peek() {
                 None if in_block => return self.fail(self.pos),
-                None => return Ok(statements),
-                Some(b'}') if in_block => return Ok(statements),
-                Some(_) => statements.push(self.statement()?),
+                None => break,
+                Some(b'}') if in_block => break,
+                Some(_) => {
+                    let statement = self.statement()?;
+                    self.pending_statements.push(statement);
+                }
             }
         }
+        Ok(self.pending_statements.drain(mark..).collect())
     }
 
-    fn statement(&mut self) -> Lexed<Statement> {
+    fn statement(&mut self) -> Lexing<Statement> {
         let start = self.pos;
-        let mut tokens = Vec::new();
+        let mark = self.pending.len();
         loop {
             self.skip_trivia();
             match self.peek() {
                 Some(b';') => {
                     self.pos += 1;
+                    let tokens = self.take_pending(mark);
                     let doc = self.doc_comment();
                     return Ok(Statement {
                         tokens,
@@ -239,6 +301,7 @@ impl Lexer<'_> {
                     });
                 }
                 Some(b'{') => {
+                    let tokens = self.take_pending(mark);
                     self.enter()?;
                     self.pos += 1;
                     let early = self.doc_comment();
@@ -255,8 +318,21 @@ impl Lexer<'_> {
                         span: Span::new(start, self.pos),
                     });
                 }
-                _ => tokens.push(self.token()?),
+                _ => {
+                    let token = self.token()?;
+                    self.pending.push(token);
+                }
             }
+        }
+    }
+
+    /// Moves the tokens pushed since `mark` to their final place.
+    fn take_pending(&mut self, mark: usize) -> TokenRange {
+        let start = self.tokens.len() as u32;
+        self.tokens.extend(self.pending.drain(mark..));
+        TokenRange {
+            start,
+            end: self.tokens.len() as u32,
         }
     }
 
@@ -306,7 +382,7 @@ impl Lexer<'_> {
         }
     }
 
-    fn token(&mut self) -> Lexed<Token> {
+    fn token(&mut self) -> Lexing<Token> {
         let start = self.pos;
         let Some(b) = self.peek() else {
             return self.fail(start);
@@ -364,36 +440,43 @@ impl Lexer<'_> {
     }
 
     /// The items of a `(…)` or `[…]` list; `self.pos` is on the opening bracket.
-    fn list(&mut self, close: u8) -> Lexed<Vec<Vec<Token>>> {
+    fn list(&mut self, close: u8) -> Lexing<ListRef> {
         self.enter()?;
         self.pos += 1;
-        let mut items = Vec::new();
+        let items_mark = self.pending_items.len();
+        let mark = self.pending.len();
         loop {
-            let mut item = Vec::new();
-            loop {
-                self.skip_trivia();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        items.push(item);
-                        break;
+            self.skip_trivia();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    let item = self.take_pending(mark);
+                    self.pending_items.push(item);
+                }
+                Some(c) if c == close => {
+                    self.pos += 1;
+                    // `()` has no items and a trailing comma adds none.
+                    if self.pending.len() > mark {
+                        let item = self.take_pending(mark);
+                        self.pending_items.push(item);
                     }
-                    Some(c) if c == close => {
-                        self.pos += 1;
-                        // `()` has no items and a trailing comma adds none.
-                        if !item.is_empty() {
-                            items.push(item);
-                        }
-                        self.depth -= 1;
-                        return Ok(items);
-                    }
-                    _ => item.push(self.token()?),
+                    self.depth -= 1;
+                    let start = self.items.len() as u32;
+                    self.items.extend(self.pending_items.drain(items_mark..));
+                    return Ok(ListRef {
+                        start,
+                        end: self.items.len() as u32,
+                    });
+                }
+                _ => {
+                    let token = self.token()?;
+                    self.pending.push(token);
                 }
             }
         }
     }
 
-    fn string_literal(&mut self) -> Lexed<Vec<u8>> {
+    fn string_literal(&mut self) -> Lexing<Vec<u8>> {
         self.pos += 1;
         let mut value = Vec::new();
         loop {
@@ -416,7 +499,7 @@ impl Lexer<'_> {
     }
 
     /// One escape sequence; `self.pos` is just after the backslash.
-    fn escape(&mut self) -> Lexed<u8> {
+    fn escape(&mut self) -> Lexing<u8> {
         let Some(b) = self.peek() else {
             return self.fail(self.pos);
         };
@@ -469,7 +552,7 @@ impl Lexer<'_> {
     }
 
     /// An integer, float or binary literal; `self.pos` is on a digit.
-    fn number(&mut self) -> Lexed<TokenKind> {
+    fn number(&mut self) -> Lexing<TokenKind> {
         let start = self.pos;
         let rest = &self.src[start..];
         if rest.starts_with(b"0x\"") {
@@ -511,14 +594,14 @@ impl Lexer<'_> {
     }
 
     /// Accepts an integer whose digits end at `self.pos` unless a letter, `_` or `.` follows.
-    fn integer_end(&mut self, value: u64) -> Lexed<TokenKind> {
+    fn integer_end(&mut self, value: u64) -> Lexing<TokenKind> {
         if self.peek().is_some_and(ends_number_badly) {
             return self.fail(self.pos);
         }
         Ok(TokenKind::Integer(value))
     }
 
-    fn float_literal(&mut self) -> Lexed<TokenKind> {
+    fn float_literal(&mut self) -> Lexing<TokenKind> {
         let start = self.pos;
         self.skip_digits();
         if self.peek() == Some(b'.') {
@@ -554,7 +637,7 @@ impl Lexer<'_> {
     }
 
     /// `0x"…"`; `self.pos` is on the `0`.
-    fn binary_literal(&mut self) -> Lexed<Vec<u8>> {
+    fn binary_literal(&mut self) -> Lexing<Vec<u8>> {
         self.pos += 3;
         let mut bytes = Vec::new();
         loop {
@@ -593,11 +676,21 @@ mod tests {
 
     /// The tokens of a single line statement `text;`.
     fn tokens(text: &str) -> Vec<TokenKind> {
+        kinds(&lex_one(text), 0)
+    }
+
+    /// The lexed form of a single line statement `text;`.
+    fn lex_one(text: &str) -> Lexed {
         let src = format!("{text};");
-        let statements = lex(src.as_bytes()).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
-        assert_eq!(statements.len(), 1, "{text:?}");
-        statements[0]
-            .tokens
+        let lexed = lex(src.as_bytes()).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
+        assert_eq!(lexed.statements.len(), 1, "{text:?}");
+        lexed
+    }
+
+    /// The kinds of the tokens of top-level statement `i`.
+    fn kinds(lexed: &Lexed, i: usize) -> Vec<TokenKind> {
+        lexed
+            .tokens(lexed.statements[i].tokens)
             .iter()
             .map(|t| t.kind.clone())
             .collect()
@@ -639,15 +732,17 @@ mod tests {
                 op("::"),
             ]
         );
-        let spans: Vec<Span> = lex(b"  ab  (1, 2);").unwrap_or_default()[0]
-            .tokens
+        let lexed = lex(b"  ab  (1, 2);").unwrap_or_default();
+        let spans: Vec<Span> = lexed
+            .tokens(lexed.statements[0].tokens)
             .iter()
             .map(|t| t.span)
             .collect();
         assert_eq!(spans, vec![Span::new(2, 4), Span::new(6, 12)]);
         let src = b"foo_1 Bar;";
-        let texts: Vec<&[u8]> = lex(src).unwrap_or_default()[0]
-            .tokens
+        let lexed = lex(src).unwrap_or_default();
+        let texts: Vec<&[u8]> = lexed
+            .tokens(lexed.statements[0].tokens)
             .iter()
             .map(|t| &src[t.span.start as usize..t.span.end as usize])
             .collect();
@@ -676,14 +771,9 @@ mod tests {
 
     #[test]
     fn backtick_lines_end_with_one_lf() {
-        let statements = lex(b"x `one\r\n  `two\n;").unwrap_or_default();
-        let kinds: Vec<_> = statements[0]
-            .tokens
-            .iter()
-            .map(|t| t.kind.clone())
-            .collect();
+        let lexed = lex(b"x `one\r\n  `two\n;").unwrap_or_default();
         assert_eq!(
-            kinds,
+            kinds(&lexed, 0),
             vec![
                 ident("x"),
                 TokenKind::String(b"one\n".to_vec()),
@@ -769,10 +859,13 @@ mod tests {
     #[test]
     fn lists_items_and_empty_items() {
         let item_counts = |text: &str| -> Vec<usize> {
-            match tokens(text).first() {
-                Some(TokenKind::ParenList(items) | TokenKind::BracketList(items)) => {
-                    items.iter().map(Vec::len).collect()
-                }
+            let lexed = lex_one(text);
+            match kinds(&lexed, 0).first() {
+                Some(TokenKind::ParenList(items) | TokenKind::BracketList(items)) => lexed
+                    .items(*items)
+                    .iter()
+                    .map(|item| lexed.tokens(*item).len())
+                    .collect(),
                 other => panic!("{other:?}"),
             }
         };
@@ -787,12 +880,13 @@ mod tests {
 
     #[test]
     fn statements_blocks_and_failures() {
-        let statements = lex(b"\xEF\xBB\xBFa; b { c; \xEF\xBB\xBF d {} } ;").unwrap_or_default();
+        let lexed = lex(b"\xEF\xBB\xBFa; b { c; \xEF\xBB\xBF d {} } ;").unwrap_or_default();
+        let statements = &lexed.statements;
         assert_eq!(statements.len(), 3);
         assert_eq!(statements[0].span, Span::new(3, 5));
         let block = statements[1].block.clone().unwrap_or_default();
         assert_eq!(block.len(), 2);
-        assert!(statements[2].tokens.is_empty());
+        assert!(lexed.tokens(statements[2].tokens).is_empty());
         assert_eq!(statements[2].span, Span::new(24, 25));
         // Missing `}`: EOF. A `}` where `;` is expected: that `}`.
         assert_eq!(failure(b"struct Foo {\n"), 13);
@@ -845,13 +939,14 @@ mod tests {
     fn doc_comments_follow_terminators() {
         let statements =
             lex(b"a; # one\n  #  two\n\n# not\nb {\n # early\n} # late\nc {} # late2\n")
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .statements;
         assert_eq!(statements[0].doc.as_deref(), Some(&b"one\n two\n"[..]));
         assert_eq!(statements[0].span, Span::new(0, 18));
         assert_eq!(statements[1].doc.as_deref(), Some(&b"early\n"[..]));
         assert_eq!(statements[2].doc.as_deref(), Some(&b"late2\n"[..]));
         // A comment at EOF without a newline still ends its line with `\n`.
-        let statements = lex(b"a; #x").unwrap_or_default();
+        let statements = lex(b"a; #x").unwrap_or_default().statements;
         assert_eq!(statements[0].doc.as_deref(), Some(&b"x\n"[..]));
         assert_eq!(statements[0].span, Span::new(0, 5));
     }

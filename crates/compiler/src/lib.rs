@@ -156,11 +156,14 @@ fn compile_on_this_thread(loader: &Loader<'_>, requested: Vec<Located>) -> Compi
 
 fn render(sources: &Sources, diags: &[Diagnostic]) -> Vec<RenderedDiagnostic> {
     let mut out: Vec<RenderedDiagnostic> = Vec::new();
+    let mut lines: FxHashMap<usize, LineIndex> = FxHashMap::default();
     for d in diags {
-        let Some(f) = sources.files.get(d.file.0 as usize) else {
+        let file = d.file.0 as usize;
+        let Some(f) = sources.files.get(file) else {
             continue;
         };
-        let r = f.lines.render(&f.name, d.span, &d.message);
+        let index = lines.entry(file).or_insert_with(|| LineIndex::new(&f.text));
+        let r = index.render(&f.name, d.span, &d.message);
         if !out.contains(&r) {
             out.push(r);
         }
@@ -191,11 +194,10 @@ fn load_all(
         // Like the reference, a file reached by two paths with identical contents (e.g. a
         // standard file named on the command line and found again through the import
         // path) is one file.
-        if let Some(i) = files.iter().position(|f| {
-            f.name == located.name
-                && f.lines.source_len() == located.text.len()
-                && f.text_hash == hash_bytes(&located.text)
-        }) {
+        if let Some(i) = files
+            .iter()
+            .position(|f| f.name == located.name && f.text == located.text)
+        {
             by_key.insert(located.key.clone(), i);
             return i;
         }
@@ -222,8 +224,7 @@ fn load_all(
         files.push(FileData {
             name: located.name,
             root: located.root,
-            lines: LineIndex::new(&located.text),
-            text_hash: hash_bytes(&located.text),
+            text: located.text,
             ast,
             imports: FxHashMap::default(),
         });
@@ -329,13 +330,6 @@ fn collect_imports(ast: &ParsedFile, out: &mut Vec<Vec<u8>>, stream: &mut bool) 
     for d in &ast.decls {
         decl(d, out, stream);
     }
-}
-
-fn hash_bytes(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
 }
 
 /// A new random id with the top bit set, as `capnp id` prints.

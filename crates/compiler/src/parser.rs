@@ -10,7 +10,7 @@ use crate::ast::{
     ParamDecl, ParamList, ParsedFile, StringLit,
 };
 use crate::diag::Span;
-use crate::lexer::{self, Statement, Token, TokenKind, MAX_DEPTH, PARSE_ERROR};
+use crate::lexer::{self, Lexed, Statement, Token, TokenKind, TokenRange, MAX_DEPTH, PARSE_ERROR};
 
 const INVALID_ID: &str = "Invalid ID.  Please generate a new one with 'capnpc -i'.";
 const ORDINAL_TOO_BIG: &str = "Ordinals cannot be greater than 65535.";
@@ -30,17 +30,21 @@ const NEEDS_SEMICOLON: &str = "This statement should end with a semicolon, not a
 
 /// Parses one file. Never panics; errors are returned with their spans, in source order.
 pub fn parse_file(src: &[u8]) -> (ParsedFile, Vec<(Span, String)>) {
-    let statements = match lexer::lex(src) {
-        Ok(statements) => statements,
+    let lexed = match lexer::lex(src) {
+        Ok(lexed) => lexed,
         Err(errors) => return (ParsedFile::default(), errors),
     };
     let mut parser = Parser {
-        src,
+        src: Source {
+            bytes: src,
+            text: std::str::from_utf8(src).ok(),
+            lexed: &lexed,
+        },
         errors: Vec::new(),
         depth: 0,
     };
     let mut file = ParsedFile::default();
-    for statement in &statements {
+    for statement in &lexed.statements {
         match parser.statement(statement, Context::File) {
             Some(Item::FileId(id)) => {
                 if file.id.is_some() {
@@ -80,10 +84,29 @@ enum Item {
     Decl(Decl),
 }
 
+/// The file being parsed, where identifier tokens find their text.
+#[derive(Clone, Copy)]
+struct Source<'s> {
+    bytes: &'s [u8],
+    /// The whole file as text when it is valid UTF-8 (the usual case), so that
+    /// identifiers are sliced out without validating each one again.
+    text: Option<&'s str>,
+    lexed: &'s Lexed,
+}
+
+impl<'s> Source<'s> {
+    fn text(&self, span: Span) -> Option<&'s str> {
+        let range = span.start as usize..span.end as usize;
+        match self.text {
+            Some(text) => text.get(range),
+            None => std::str::from_utf8(self.bytes.get(range)?).ok(),
+        }
+    }
+}
+
 /// A position in one token list, remembering the furthest token examined.
 struct Cursor<'t> {
-    /// The file, where identifier tokens find their text.
-    src: &'t [u8],
+    src: Source<'t>,
     tokens: &'t [Token],
     pos: usize,
     /// One past the furthest token any alternative has looked at.
@@ -91,7 +114,7 @@ struct Cursor<'t> {
 }
 
 impl<'t> Cursor<'t> {
-    fn new(src: &'t [u8], tokens: &'t [Token]) -> Cursor<'t> {
+    fn new(src: Source<'t>, tokens: &'t [Token]) -> Cursor<'t> {
         Cursor {
             src,
             tokens,
@@ -140,10 +163,7 @@ impl<'t> Cursor<'t> {
             Some(Token {
                 kind: TokenKind::Identifier,
                 span,
-            }) => {
-                let bytes = self.src.get(span.start as usize..span.end as usize)?;
-                Some((std::str::from_utf8(bytes).ok()?, *span))
-            }
+            }) => Some((self.src.text(*span)?, *span)),
             _ => None,
         }
     }
@@ -167,22 +187,22 @@ impl<'t> Cursor<'t> {
         }
     }
 
-    fn paren_list(&mut self) -> Option<(&'t [Vec<Token>], Span)> {
+    fn paren_list(&mut self) -> Option<(&'t [TokenRange], Span)> {
         match self.next() {
             Some(Token {
                 kind: TokenKind::ParenList(items),
                 span,
-            }) => Some((items, *span)),
+            }) => Some((self.src.lexed.items(*items), *span)),
             _ => None,
         }
     }
 
-    fn bracket_list(&mut self) -> Option<(&'t [Vec<Token>], Span)> {
+    fn bracket_list(&mut self) -> Option<(&'t [TokenRange], Span)> {
         match self.next() {
             Some(Token {
                 kind: TokenKind::BracketList(items),
                 span,
-            }) => Some((items, *span)),
+            }) => Some((self.src.lexed.items(*items), *span)),
             _ => None,
         }
     }
@@ -222,7 +242,7 @@ enum Parsed {
 }
 
 struct Parser<'s> {
-    src: &'s [u8],
+    src: Source<'s>,
     errors: Vec<(Span, String)>,
     /// How deeply the expression being parsed sits in the tree: enclosing
     /// lists plus the suffixes (`.x`, `(…)`) they hang under. Chains of
@@ -256,7 +276,7 @@ impl Parser<'_> {
     }
 
     fn statement(&mut self, statement: &Statement, context: Context) -> Option<Item> {
-        let mut c = Cursor::new(self.src, &statement.tokens);
+        let mut c = Cursor::new(self.src, self.src.lexed.tokens(statement.tokens));
         let parsed = self.alternatives(&mut c, context).filter(|_| c.at_end());
         let Some(parsed) = parsed else {
             let at = c.error_position(statement.span.start as usize);
@@ -537,7 +557,7 @@ impl Parser<'_> {
     }
 
     /// `( IDENT, … )` of a generic declaration; items that fail are reported and dropped.
-    fn name_list(&mut self, items: &[Vec<Token>], span: Span) -> Vec<Name> {
+    fn name_list(&mut self, items: &[TokenRange], span: Span) -> Vec<Name> {
         self.list_items(items, span, |_, c| c.ident())
             .into_iter()
             .flatten()
@@ -743,12 +763,13 @@ impl Parser<'_> {
     /// item; failures are reported per item (14.2) and come back as `None`.
     fn list_items<T>(
         &mut self,
-        items: &[Vec<Token>],
+        items: &[TokenRange],
         list_span: Span,
         mut item: impl FnMut(&mut Self, &mut Cursor<'_>) -> Option<T>,
     ) -> Vec<Option<T>> {
         let mut out = Vec::with_capacity(items.len());
-        for tokens in items {
+        for &range in items {
+            let tokens = self.src.lexed.tokens(range);
             let mut c = Cursor::new(self.src, tokens);
             let parsed = item(self, &mut c).filter(|_| c.at_end());
             if parsed.is_none() {
@@ -768,7 +789,7 @@ impl Parser<'_> {
     }
 
     /// Items of a tuple or application: `[name =] expr`; failed items become `Error` values.
-    fn params(&mut self, items: &[Vec<Token>], list_span: Span) -> Vec<Param> {
+    fn params(&mut self, items: &[TokenRange], list_span: Span) -> Vec<Param> {
         let parsed = self.list_items(items, list_span, |p, c| {
             c.attempt(|c| {
                 let name = c.ident_text()?;
@@ -784,10 +805,10 @@ impl Parser<'_> {
         parsed
             .into_iter()
             .zip(items)
-            .map(|(param, tokens)| {
+            .map(|(param, &range)| {
                 param.unwrap_or_else(|| Param {
                     name: None,
-                    value: error_expr(tokens, list_span),
+                    value: error_expr(self.src.lexed.tokens(range), list_span),
                 })
             })
             .collect()
@@ -896,7 +917,9 @@ impl Parser<'_> {
             let values = values
                 .into_iter()
                 .zip(items)
-                .map(|(v, tokens)| v.unwrap_or_else(|| error_expr(tokens, list_span)))
+                .map(|(v, &range)| {
+                    v.unwrap_or_else(|| error_expr(self.src.lexed.tokens(range), list_span))
+                })
                 .collect();
             return expr(ExprKind::List(values), c);
         }

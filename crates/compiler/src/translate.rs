@@ -201,7 +201,7 @@ impl<'a> Compiler<'a> {
 
     /// Naming rules, duplicate names and placement checks for the members of a scope (2.5, 4.1, 4.2).
     fn check_scope(&mut self, file: usize, decls: &'a [Decl], kind: Kind) {
-        let mut names: FxHashMap<String, Span> = FxHashMap::default();
+        let mut names: FxHashMap<&'a str, Span> = FxHashMap::default();
         let mut unnamed: Option<Span> = None;
         let nested_ok = matches!(kind, Kind::File | Kind::Struct | Kind::Interface);
         self.check_decls(file, decls, &mut names, &mut unnamed, nested_ok);
@@ -211,7 +211,7 @@ impl<'a> Compiler<'a> {
         &mut self,
         file: usize,
         decls: &'a [Decl],
-        names: &mut FxHashMap<String, Span>,
+        names: &mut FxHashMap<&'a str, Span>,
         unnamed: &mut Option<Span>,
         nested_ok: bool,
     ) {
@@ -291,8 +291,8 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn note_name(&mut self, file: usize, d: &Decl, names: &mut FxHashMap<String, Span>) {
-        if let Some(prev) = names.get(&d.name.text) {
+    fn note_name(&mut self, file: usize, d: &'a Decl, names: &mut FxHashMap<&'a str, Span>) {
+        if let Some(prev) = names.get(d.name.text.as_str()) {
             let prev = *prev;
             self.error(
                 file,
@@ -305,7 +305,7 @@ impl<'a> Compiler<'a> {
                 format!("'{}' previously defined here.", d.name.text),
             );
         } else {
-            names.insert(d.name.text.clone(), d.name.span);
+            names.insert(&d.name.text, d.name.span);
         }
     }
 
@@ -886,7 +886,7 @@ impl<'a> Compiler<'a> {
         if apps.is_empty() {
             return None;
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(apps.len());
         for app in apps {
             let Some(r) = self.resolve(&app.name, ctx) else {
                 continue;

@@ -323,7 +323,7 @@ impl<'a> Compiler<'a> {
         let Some(&n) = self.by_id.get(id) else {
             return fty.clone();
         };
-        let res = self.rebuild_decl(n, Some(brand), &[]);
+        let res = self.rebuild_decl(n, Some(brand), None);
         match res {
             Res::Decl(_, chain) => self.substitute(fty, &chain),
             _ => fty.clone(),
