@@ -35,7 +35,13 @@ pub(crate) struct Sources {
 /// build: 512 MiB. A small schema can otherwise ask for gigabytes (lists of huge structs).
 pub(crate) const MAX_VALUE_WORDS: u64 = 64 << 20;
 
-/// How long a chain of dependencies may be before it is an error rather than a stack overflow.
+/// Runs a step of dependency recursion, growing the stack onto the heap when little is left:
+/// chains of declarations recurse as deep as they are long.
+pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(256 * 1024, 16 * 1024 * 1024, f)
+}
+
+/// How long a chain of dependencies may be before it is an error (bounding time and memory).
 pub(crate) const MAX_DEPENDENCY_DEPTH: u32 = 25_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -784,6 +790,17 @@ impl<'a> Compiler<'a> {
             AliasState::Evaluating => return None,
             AliasState::NotEvaluated => {}
         }
+        let scope = self.aliases[a].scope;
+        if !self.enter(scope) {
+            return None;
+        }
+        let target = with_stack(|| self.eval_alias_target(a));
+        self.leave();
+        self.aliases[a].state = AliasState::Done(target.clone());
+        target
+    }
+
+    fn eval_alias_target(&mut self, a: usize) -> Option<AliasTarget> {
         self.aliases[a].state = AliasState::Evaluating;
         let decl = self.aliases[a].decl;
         let scope = self.aliases[a].scope;
@@ -803,7 +820,6 @@ impl<'a> Compiler<'a> {
             },
             _ => None,
         };
-        self.aliases[a].state = AliasState::Done(target.clone());
         target
     }
 

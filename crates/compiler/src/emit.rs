@@ -5,7 +5,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ast::{Decl, DeclKind, Expr, ExprKind, ParamList};
-use crate::compiler::{Compiler, NodeIdx};
+use crate::compiler::{with_stack, Compiler, NodeIdx};
 use crate::model::{
     encode_segment, AnyPtr, Body, FieldKind, NodeOut, OAnnotation, OBrand, OScopeKind, OType,
     OValue, Obj, StructObj,
@@ -142,7 +142,7 @@ impl Compiler<'_> {
         if !self.enter(n) {
             return;
         }
-        self.traverse_inner(t, n, e);
+        with_stack(|| self.traverse_inner(t, n, e));
         self.leave();
     }
 

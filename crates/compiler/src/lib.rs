@@ -100,37 +100,8 @@ pub fn make_loader<'f>(options: &CompileOptions, fs: &'f dyn FileSystem) -> Load
     Loader { fs, import_path }
 }
 
-/// Stack reserved for a compilation: dependency chains recurse, and a schema may chain
-/// tens of thousands of declarations. The memory is only committed as it is used.
-const COMPILER_STACK_BYTES: usize = 1 << 30;
-
 /// Compiles already-located files (the first source name of each file sticks).
 pub fn compile(loader: &Loader<'_>, requested: Vec<Located>) -> CompileOutput {
-    std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new()
-            .name("capnp-compiler".into())
-            .stack_size(COMPILER_STACK_BYTES)
-            .spawn_scoped(scope, || compile_on_this_thread(loader, requested));
-        match worker.map(|handle| handle.join()) {
-            Ok(Ok(out)) => out,
-            // Spawning failed, or the compiler panicked: report it rather than unwinding into
-            // the caller.
-            _ => CompileOutput {
-                request: None,
-                errors: vec![RenderedDiagnostic {
-                    file_name: String::from("<compiler>"),
-                    line: 0,
-                    col: 0,
-                    end_col: None,
-                    multi_line: true,
-                    message: String::from("internal compiler error: the compilation thread failed"),
-                }],
-            },
-        }
-    })
-}
-
-fn compile_on_this_thread(loader: &Loader<'_>, requested: Vec<Located>) -> CompileOutput {
     let (sources, requested_idx, diags) = load_all(loader, requested);
     let mut c = Compiler::new(&sources, loader, diags);
     let mut traversal = emit::Traversal::new();

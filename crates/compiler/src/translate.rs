@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use crate::ast::{self, target, AnnotationApp, Decl, DeclKind, ExprKind, ParamDecl, ParamList};
-use crate::compiler::{Compiler, Ctx, ImplicitMode, Kind, Member, NodeIdx, Phase, Res};
+use crate::compiler::{with_stack, Compiler, Ctx, ImplicitMode, Kind, Member, NodeIdx, Phase, Res};
 use crate::diag::Span;
 use crate::ids;
 use crate::layout::{self, FieldLayoutKind, OrdinalChecker, SizeClass};
@@ -62,7 +62,7 @@ impl<'a> Compiler<'a> {
                     return false;
                 }
                 self.nodes[n].phase = Phase::Structure;
-                self.structure(n);
+                with_stack(|| self.structure(n));
                 self.nodes[n].phase = Phase::StructureDone;
                 self.leave();
                 true
@@ -86,7 +86,7 @@ impl<'a> Compiler<'a> {
                     return false;
                 }
                 self.nodes[n].phase = Phase::Values;
-                self.values(n);
+                with_stack(|| self.values(n));
                 self.nodes[n].phase = Phase::Done;
                 self.leave();
                 true
