@@ -104,7 +104,11 @@ fn run_all(ours: &Compiler) -> (usize, Vec<String>) {
 
 fn assert_all_pass(ours: &Compiler) {
     let (count, failures) = run_all(ours);
-    assert!(count > 0, "no cases found in {}", oracle::conformance_cases_dir().display());
+    assert!(
+        count > 0,
+        "no cases found in {}",
+        oracle::conformance_cases_dir().display()
+    );
     assert!(
         failures.is_empty(),
         "{} of {count} conformance cases failed:\n{}",
