@@ -162,6 +162,14 @@ impl MsgError {
                     | capnp::ErrorKind::PrematureEndOfPackedInput => {
                         format!("Premature EOF: {inner}")
                     }
+                    // The reference's wording, which programs match on (API.md 3.1).
+                    capnp::ErrorKind::ReadLimitExceeded => {
+                        format!("Exceeded message traversal limit: {inner}")
+                    }
+                    capnp::ErrorKind::MessageIsTooDeeplyNested
+                    | capnp::ErrorKind::NestingLimitExceeded => {
+                        format!("Message is too deeply-nested or contains cycles: {inner}")
+                    }
                     _ => inner.to_string(),
                 };
                 located(py, kind, text)
