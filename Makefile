@@ -7,9 +7,11 @@ PIP = $(VENV)/bin/python -m pip --disable-pip-version-check --no-input -q
 
 .PHONY: example show-schema test venv oracles bless bench lint fuzz schema-rs
 
-# Install the package into $(VENV) and print the structs and enums of the address book schema.
+# Install the package into $(VENV), print the address book schema's structs and enums, then
+# run the address book program (build, write, read back, print).
 example: venv
 	$(VENV)/bin/python examples/show_addressbook.py
+	$(VENV)/bin/python examples/addressbook.py
 
 # Build the compiler alone and print every node it compiles for the address book example.
 show-schema:

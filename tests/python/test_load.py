@@ -138,9 +138,3 @@ def test_schema_introspection(schemas):
     assert [n.name for n in proto.nestedNodes] == ["Phone"]
     with pytest.raises(TypeError):
         hash(s)
-
-
-def test_new_message_is_not_implemented_yet(schemas):
-    m = capnp.load(str(schemas / "contacts.capnp"))
-    with pytest.raises(NotImplementedError, match="message building is not implemented yet"):
-        m.Contact.new_message()

@@ -205,3 +205,24 @@ pub(crate) fn kj_exception(py: Python<'_>, raised: Raised<'_>) -> PyErr {
     // Building the exception object can only fail when out of memory; raise that instead.
     build().unwrap_or_else(|e| e)
 }
+
+/// A `KjException` as pycapnp's own Python layer raises it: the bare message, no type and no
+/// location (API.md 6.1 lists the messages raised this way).
+pub(crate) fn plain_kj_exception(py: Python<'_>, message: &str) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let message_obj = PyString::new(py, message).into_any().unbind();
+        let value = KjException {
+            positional: PyTuple::new(py, [message_obj.clone_ref(py)])?.unbind(),
+            description: Some(message_obj.clone_ref(py)),
+            message: Some(message_obj),
+            kind: None,
+            file: None,
+            line: None,
+            nature: None,
+            durability: None,
+            wrapper: None,
+        };
+        Ok(PyErr::from_value(Bound::new(py, value)?.into_any()))
+    };
+    build().unwrap_or_else(|e| e)
+}

@@ -5,9 +5,14 @@
 
 use pyo3::prelude::*;
 
+mod convert;
+mod enum_;
 mod error;
 mod exceptions;
+mod list;
+mod registry;
 mod schema_file;
+mod struct_;
 
 /// The Cap'n Proto feature level matched, as pycapnp 2.2.4 reports it.
 const LIBCAPNP_VERSION: (u32, u32, u32) = (1, 4, 0);
@@ -15,6 +20,14 @@ const LIBCAPNP_VERSION: (u32, u32, u32) = (1, 4, 0);
 #[pymodule]
 fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<exceptions::KjException>()?;
+    m.add_class::<registry::PyRegistry>()?;
+    m.add_class::<struct_::PyStructBuilder>()?;
+    m.add_class::<struct_::PyStructReader>()?;
+    m.add_class::<struct_::PyMessageSize>()?;
+    m.add_class::<list::PyListBuilder>()?;
+    m.add_class::<list::PyListReader>()?;
+    m.add_class::<enum_::PyEnum>()?;
+    m.add_class::<enum_::PyEnumField>()?;
     m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let (major, minor, micro) = LIBCAPNP_VERSION;

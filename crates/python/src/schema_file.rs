@@ -46,6 +46,8 @@ pub(crate) fn compile_file<'py>(
     }
     let out = describe(py, &request_bytes, file_id).map_err(|e| e.into_py(py))?;
     out.set_item("key", key)?;
+    // The whole request, for the parser's Rust registry (`_Registry.add_request`).
+    out.set_item("request", PyBytes::new(py, &request_bytes))?;
     Ok(out)
 }
 

@@ -1,7 +1,8 @@
 """Every class of the package under pycapnp's names (``capnp.lib.capnp``).
 
-Schema loading is complete here; message classes come with the message layer. The schema
-objects below are views of the nodes the native compiler (``capnp._capnp``) returns.
+The schema objects below are views of the nodes the native compiler (``capnp._capnp``)
+returns; messages (readers, builders, lists, enums) are native classes of ``capnp._capnp``
+working on the parser's Rust registry.
 """
 
 import enum as _enum
@@ -9,7 +10,16 @@ import os as _os
 import types as _types
 
 from capnp import _capnp
-from capnp._capnp import KjException
+from capnp._capnp import (
+    KjException,
+    _DynamicEnum,
+    _DynamicEnumField,
+    _DynamicListBuilder,
+    _DynamicListReader,
+    _DynamicStructBuilder,
+    _DynamicStructReader,
+    _MessageSize,
+)
 
 _CAPNP_VERSION_MAJOR = _capnp.LIBCAPNP_VERSION_MAJOR
 _CAPNP_VERSION_MINOR = _capnp.LIBCAPNP_VERSION_MINOR
@@ -208,34 +218,6 @@ class _InterfaceSchema(_Schema):
 # --- values ----------------------------------------------------------------------------------
 
 
-class _DynamicEnum:
-    """An enum value read from a schema constant: equal to its ordinal and to its name."""
-
-    def __init__(self, raw, name):
-        self.raw = raw
-        self._name = name
-
-    def _as_str(self):
-        return self._name
-
-    def __eq__(self, other):
-        if isinstance(other, _DynamicEnum):
-            return self.raw == other.raw
-        if isinstance(other, int):
-            return self.raw == other
-        if isinstance(other, str):
-            return self._name == other
-        return NotImplemented
-
-    __hash__ = None
-
-    def __str__(self):
-        return self._name
-
-    def __repr__(self):
-        return "<%s enum>" % self._name
-
-
 class _StructModuleWhich(_enum.Enum):
     """Base of the ``StructModuleWhich`` enums: members equal their value and their name."""
 
@@ -258,14 +240,100 @@ class _StructModuleWhich(_enum.Enum):
 # --- modules ---------------------------------------------------------------------------------
 
 
+class _StructABCMeta(type):
+    """Metaclass of ``X.Reader``/``X.Builder``: instances are the views of that struct type."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls._view_class) and obj.schema == cls._schema
+
+
+def _abstract_view(name, base, schema):
+    def __new__(cls, *args, **kwargs):
+        raise TypeError("This is an abstract base class")
+
+    return _StructABCMeta(name, (base,), {"_view_class": base, "_schema": schema, "__new__": __new__})
+
+
+def _fileno(file):
+    return file if isinstance(file, int) else file.fileno()
+
+
+def _premature_eof():
+    return KjException("capnp/serialize: failed: Premature EOF", type="FAILED")
+
+
+def _read_exactly(fd, size):
+    chunks = []
+    while size:
+        chunk = _os.read(fd, size)
+        if not chunk:
+            raise _premature_eof()
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_framed(fd):
+    """Reads exactly one message in stream framing from a file descriptor."""
+    first = _read_exactly(fd, 4)
+    count = int.from_bytes(first, "little") + 1
+    if count > 512:
+        raise KjException("capnp/serialize: failed: Message segment count too large", type="FAILED")
+    table_rest = _read_exactly(fd, 4 * count + (4 if count % 2 == 0 else 0))
+    words = sum(int.from_bytes(table_rest[4 * i : 4 * i + 4], "little") for i in range(count))
+    return first + table_rest + _read_exactly(fd, 8 * words)
+
+
+def _read_all(fd):
+    chunks = []
+    while True:
+        chunk = _os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 class _StructModule:
     """The object a struct declaration becomes: ``schema`` and the message entry points."""
 
     def __init__(self, schema):
         self.schema = schema
+        self._registry = schema._parser._registry
+        self._id = schema._info["id"]
+        self.Reader = _abstract_view("Reader", _DynamicStructReader, schema)
+        self.Builder = _abstract_view("Builder", _DynamicStructBuilder, schema)
 
-    def new_message(self, *args, **kwargs):
-        raise NotImplementedError("message building is not implemented yet")
+    def new_message(self, num_first_segment_words=None, allocate_seg_callable=None, **kwargs):
+        """A new message whose root is this struct; keyword arguments set fields."""
+        msg = self._registry.new_message(self._id, num_first_segment_words)
+        if kwargs:
+            msg.from_dict(kwargs)
+        return msg
+
+    def __call__(self, num_first_segment_words=None, **kwargs):
+        return self.new_message(num_first_segment_words, **kwargs)
+
+    def from_bytes(self, buf, traversal_limit_in_words=None, nesting_limit=None, builder=False):
+        """The root reader of one message (stream framing) in a buffer; also a context manager."""
+        reader = self._registry.from_bytes(self._id, buf, traversal_limit_in_words, nesting_limit)
+        return reader.as_builder() if builder else reader
+
+    def from_bytes_packed(self, buf, traversal_limit_in_words=None, nesting_limit=None):
+        return self._registry.from_bytes_packed(self._id, buf, traversal_limit_in_words, nesting_limit)
+
+    def from_segments(self, segments, traversal_limit_in_words=None, nesting_limit=None):
+        return self._registry.from_segments(
+            self._id, list(segments), traversal_limit_in_words, nesting_limit
+        )
+
+    def read(self, file, traversal_limit_in_words=None, nesting_limit=None):
+        """Reads exactly one unpacked message from ``file.fileno()``."""
+        data = _read_framed(_fileno(file))
+        return self.from_bytes(data, traversal_limit_in_words, nesting_limit)
+
+    def read_packed(self, file, traversal_limit_in_words=None, nesting_limit=None):
+        data = _read_all(_fileno(file))
+        return self.from_bytes_packed(data, traversal_limit_in_words, nesting_limit)
 
 
 class _EnumModule:
@@ -289,6 +357,7 @@ class SchemaParser:
         self._schemas = {}  # (node id, class) -> schema object
         self._files = {}  # file key (real path) -> file id
         self._file_keys = {}  # file id -> file key
+        self._registry = _capnp._Registry(self._struct_schema_by_id)
 
     def load(self, file_name, display_name=None, imports=[]):
         file_name = _os.fspath(file_name)
@@ -301,12 +370,16 @@ class SchemaParser:
             file_id = self._files.get(key)
         if file_id is None:
             compiled = _capnp.compile_file(file_name, display_name, imports, dict(self._file_keys))
+            self._registry.add_request(compiled["request"])
             for info in compiled["nodes"]:
                 self._nodes.setdefault(info["id"], info)
             file_id = compiled["file_id"]
             self._files[compiled["key"]] = file_id
             self._file_keys[file_id] = compiled["key"]
         return self._file_module(file_id, display_name, file_name)
+
+    def _struct_schema_by_id(self, node_id):
+        return self._schema(node_id, _StructSchema)
 
     def _schema(self, node_id, cls):
         key = (node_id, cls)
@@ -397,9 +470,7 @@ class SchemaParser:
         value = info["const_value"]
         if kind == "enum":
             type_id, raw = value
-            enum_node = self._nodes.get(type_id)
-            names = enum_node["enumerants"] if enum_node else []
-            return _DynamicEnum(raw, names[raw] if raw < len(names) else str(raw))
+            return self._registry.make_enum(type_id, raw)
         if kind in ("list", "struct", "interface", "anyPointer"):
             raise NotImplementedError("%s constants need the message layer" % kind)
         return value

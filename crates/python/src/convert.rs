@@ -1,0 +1,450 @@
+//! Values between Python and the dynamic layer: reading (API.md 3.2), writing with pycapnp's
+//! dispatch on the Python type (3.3), and `to_dict`/`from_dict` (3.8).
+
+use capnp_dynamic::{
+    Field, FieldKind, ListBuilder, ListReader, ListValue, SetValue, StructBuilder, StructReader,
+    StructValue, Type, Value,
+};
+use pyo3::exceptions::{PyNotImplementedError, PyOverflowError, PyTypeError, PyUnicodeDecodeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::IntoPyObjectExt;
+
+use crate::enum_::PyEnum;
+use crate::error::{MsgError, MsgResult};
+use crate::exceptions::plain_kj_exception;
+use crate::list::{PyListBuilder, PyListReader};
+use crate::registry::PyRegistry;
+use crate::struct_::{PyStructBuilder, PyStructReader};
+
+/// Deepest struct/list nesting `to_dict` follows (readers are limited earlier by the message's
+/// nesting limit; this bounds builders).
+const MAX_DICT_DEPTH: usize = 256;
+
+/// The type of a slot field (`None` for groups).
+pub(crate) fn slot_type(field: &Field) -> Option<&Type> {
+    match &field.kind {
+        FieldKind::Slot { ty, .. } => Some(ty),
+        FieldKind::Group { .. } => None,
+    }
+}
+
+/// Text bytes as `str`, decoded strictly.
+fn text_to_py(py: Python<'_>, bytes: &[u8]) -> MsgResult<Py<PyAny>> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(PyString::new(py, s).into_any().unbind()),
+        Err(e) => {
+            Err(PyErr::from_value(PyUnicodeDecodeError::new_utf8(py, bytes, e)?.into_any()).into())
+        }
+    }
+}
+
+/// A read value as a Python object; `ty` is the field's or element's type (enums need it).
+pub(crate) fn value_to_py(
+    py: Python<'_>,
+    value: Value,
+    ty: Option<&Type>,
+    registry: &Py<PyRegistry>,
+) -> MsgResult<Py<PyAny>> {
+    Ok(match value {
+        Value::Void => py.None(),
+        Value::Bool(b) => b.into_py_any(py)?,
+        Value::Int(i) => i.into_py_any(py)?,
+        Value::UInt(u) => u.into_py_any(py)?,
+        Value::Float(f) => f.into_py_any(py)?,
+        Value::Text(t) => text_to_py(py, &t)?,
+        Value::Data(d) => PyBytes::new(py, &d).into_any().unbind(),
+        Value::Enum(raw) => {
+            let Some(Type::Enum(id)) = ty else {
+                return Ok(raw.into_py_any(py)?);
+            };
+            let schema = registry.get().inner.get_enum(*id)?;
+            Py::new(py, PyEnum::new(schema, raw))?.into_any()
+        }
+        Value::Struct(StructValue::Builder(b)) => {
+            PyStructBuilder::wrap(py, b, registry.clone_ref(py))?.into_any()
+        }
+        Value::Struct(StructValue::Reader(r)) => {
+            PyStructReader::wrap(py, r, registry.clone_ref(py))?.into_any()
+        }
+        Value::List(ListValue::Builder(l)) => Py::new(
+            py,
+            PyListBuilder {
+                inner: l,
+                registry: registry.clone_ref(py),
+            },
+        )?
+        .into_any(),
+        Value::List(ListValue::Reader(l)) => Py::new(
+            py,
+            PyListReader {
+                inner: l,
+                registry: registry.clone_ref(py),
+            },
+        )?
+        .into_any(),
+        Value::AnyPointer(_) | Value::Capability => {
+            return Err(PyNotImplementedError::new_err(
+                "AnyPointer and capability fields are not supported yet",
+            )
+            .into())
+        }
+    })
+}
+
+fn unsupported(py: Python<'_>, field: &str, value: &Bound<'_, PyAny>) -> MsgError {
+    let shown = value.str().map(|s| s.to_string()).unwrap_or_default();
+    let ty = value
+        .get_type()
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    MsgError::Python(plain_kj_exception(
+        py,
+        &format!(
+            "Tried to set field: '{field}' with a value of: '{shown}' which is an unsupported type: '{ty}'"
+        ),
+    ))
+}
+
+/// Calls `f` with `value` classified as pycapnp classifies it (bool before int, ...).
+pub(crate) fn with_set_value<R>(
+    value: &Bound<'_, PyAny>,
+    field: &str,
+    f: impl FnOnce(SetValue<'_>) -> MsgResult<R>,
+) -> MsgResult<R> {
+    let py = value.py();
+    if value.is_none() {
+        return f(SetValue::Void);
+    }
+    if let Ok(b) = value.cast::<PyBool>() {
+        return f(SetValue::Bool(b.is_true()));
+    }
+    if value.is_instance_of::<PyInt>() {
+        let too_big = || PyOverflowError::new_err("int too big to convert to a 64-bit value");
+        let i: i128 = value.extract().map_err(|_| too_big())?;
+        if i < i128::from(i64::MIN) || i > i128::from(u64::MAX) {
+            return Err(too_big().into());
+        }
+        return f(SetValue::Int(i));
+    }
+    if let Ok(x) = value.cast::<PyFloat>() {
+        return f(SetValue::Float(x.value()));
+    }
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return f(SetValue::Bytes(b.as_bytes()));
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return f(SetValue::Str(s.to_str()?));
+    }
+    if let Ok(b) = value.cast::<PyStructBuilder>() {
+        let r = b.get().inner.as_reader();
+        return f(SetValue::Struct(&r));
+    }
+    if let Ok(r) = value.cast::<PyStructReader>() {
+        return f(SetValue::Struct(&r.get().inner));
+    }
+    if let Ok(l) = value.cast::<PyListBuilder>() {
+        let r = l.get().inner.as_reader();
+        return f(SetValue::List(&r));
+    }
+    if let Ok(l) = value.cast::<PyListReader>() {
+        return f(SetValue::List(&l.get().inner));
+    }
+    if let Ok(e) = value.cast::<PyEnum>() {
+        let e = e.get();
+        return f(SetValue::Enum {
+            id: e.type_id(),
+            ordinal: e.raw(),
+        });
+    }
+    if !value.is_instance_of::<PyDict>() && !value.is_instance_of::<PyList>() {
+        if let Ok(buf) = pyo3::buffer::PyBuffer::<u8>::get(value) {
+            let bytes = buf.to_vec(py)?;
+            return f(SetValue::Bytes(&bytes));
+        }
+    }
+    Err(unsupported(py, field, value))
+}
+
+/// The items of a Python `list` or `tuple` (other iterables are unsupported, as in pycapnp).
+fn sequence_items<'py>(value: &Bound<'py, PyAny>) -> Option<Vec<Bound<'py, PyAny>>> {
+    if let Ok(l) = value.cast::<PyList>() {
+        return Some(l.iter().collect());
+    }
+    if let Ok(t) = value.cast::<PyTuple>() {
+        return Some(t.iter().collect());
+    }
+    None
+}
+
+fn len_u32(n: usize) -> MsgResult<u32> {
+    u32::try_from(n).map_err(|_| {
+        MsgError::Dynamic(capnp_dynamic::Error::OutOfRange {
+            value: n.to_string(),
+        })
+    })
+}
+
+/// Sets field `index` of `builder` from any Python value (lists re-initialise the field,
+/// dicts merge into the struct).
+pub(crate) fn set_field(
+    builder: &StructBuilder,
+    registry: &Py<PyRegistry>,
+    index: usize,
+    value: &Bound<'_, PyAny>,
+) -> MsgResult<()> {
+    let schema = builder.schema().clone();
+    let Some(field) = schema.fields.get(index) else {
+        return Err(capnp_dynamic::Error::NoSuchField {
+            name: format!("#{index}"),
+        }
+        .into());
+    };
+    if let Ok(d) = value.cast::<PyDict>() {
+        return match builder.get_by_index(index)? {
+            Value::Struct(StructValue::Builder(sb)) => from_dict(&sb, registry, d),
+            _ => Err(capnp_dynamic::Error::TypeMismatch.into()),
+        };
+    }
+    if let Some(items) = sequence_items(value) {
+        if !matches!(slot_type(field), Some(Type::List(_))) {
+            return Err(capnp_dynamic::Error::TypeMismatch.into());
+        }
+        let Value::List(ListValue::Builder(list)) =
+            builder.init_by_index(index, Some(len_u32(items.len())?))?
+        else {
+            return Err(capnp_dynamic::Error::TypeMismatch.into());
+        };
+        return set_elements(&list, registry, &items);
+    }
+    with_set_value(value, &field.name, |v| Ok(builder.set_by_index(index, v)?))
+}
+
+fn set_elements(
+    list: &ListBuilder,
+    registry: &Py<PyRegistry>,
+    items: &[Bound<'_, PyAny>],
+) -> MsgResult<()> {
+    for (i, item) in items.iter().enumerate() {
+        set_element(list, registry, i as i64, item)?;
+    }
+    Ok(())
+}
+
+/// Sets element `index` of a list from any Python value.
+pub(crate) fn set_element(
+    list: &ListBuilder,
+    registry: &Py<PyRegistry>,
+    index: i64,
+    value: &Bound<'_, PyAny>,
+) -> MsgResult<()> {
+    if let Ok(d) = value.cast::<PyDict>() {
+        return match list.get(index)? {
+            Value::Struct(StructValue::Builder(sb)) => from_dict(&sb, registry, d),
+            _ => Err(capnp_dynamic::Error::TypeMismatch.into()),
+        };
+    }
+    if let Some(items) = sequence_items(value) {
+        if !matches!(list.element_type(), Type::List(_)) {
+            return Err(capnp_dynamic::Error::TypeMismatch.into());
+        }
+        let Value::List(ListValue::Builder(inner)) = list.init(index, len_u32(items.len())?)?
+        else {
+            return Err(capnp_dynamic::Error::TypeMismatch.into());
+        };
+        return set_elements(&inner, registry, &items);
+    }
+    with_set_value(value, "<list element>", |v| Ok(list.set(index, v)?))
+}
+
+/// `builder.from_dict(d)` (API.md 3.8).
+pub(crate) fn from_dict(
+    builder: &StructBuilder,
+    registry: &Py<PyRegistry>,
+    d: &Bound<'_, PyDict>,
+) -> MsgResult<()> {
+    let py = d.py();
+    for (key, value) in d.iter() {
+        let key = key.str()?;
+        let name = key.to_str()?;
+        if name == "which" {
+            continue;
+        }
+        let schema = builder.schema().clone();
+        let Some(&index) = schema.by_name.get(name) else {
+            return Err(capnp_dynamic::Error::NoSuchField {
+                name: name.to_string(),
+            }
+            .into());
+        };
+        let is_data = schema
+            .fields
+            .get(index)
+            .and_then(slot_type)
+            .is_some_and(|t| *t == Type::Data);
+        let value = if is_data && value.is_instance_of::<PyString>() {
+            py.import("base64")?.call_method1("b64decode", (value,))?
+        } else {
+            value
+        };
+        match set_field(builder, registry, index, &value) {
+            Err(e) if e.is_not_in_union() => {
+                builder.init_by_index(index, None)?;
+                set_field(builder, registry, index, &value)?;
+            }
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// Options of `to_dict`.
+#[derive(Clone, Copy)]
+pub(crate) struct DictOptions {
+    pub(crate) verbose: bool,
+    pub(crate) ordered: bool,
+    pub(crate) base64: bool,
+}
+
+/// Walks a struct for `to_dict`. `null_chain` holds the struct types being expanded from
+/// null pointers, so a self-recursive type's defaults expand once (API.md 3.8).
+struct DictWalk<'a> {
+    registry: &'a Py<PyRegistry>,
+    options: DictOptions,
+    null_chain: Vec<u64>,
+    depth: usize,
+}
+
+pub(crate) fn to_dict(
+    py: Python<'_>,
+    reader: &StructReader,
+    registry: &Py<PyRegistry>,
+    options: DictOptions,
+) -> MsgResult<Py<PyAny>> {
+    let mut walk = DictWalk {
+        registry,
+        options,
+        null_chain: Vec::new(),
+        depth: 0,
+    };
+    walk.struct_(py, reader)
+}
+
+impl DictWalk<'_> {
+    fn struct_(&mut self, py: Python<'_>, r: &StructReader) -> MsgResult<Py<PyAny>> {
+        self.depth += 1;
+        if self.depth > MAX_DICT_DEPTH {
+            return Err(capnp::Error::failed(
+                "Message is too deeply-nested or contains cycles".into(),
+            )
+            .into());
+        }
+        let out = if self.options.ordered {
+            py.import("collections")?.getattr("OrderedDict")?.call0()?
+        } else {
+            PyDict::new(py).into_any()
+        };
+        let schema = r.schema().clone();
+        if schema.union.is_some() {
+            let (_, name) = r.which()?;
+            if let Some(&i) = schema.by_name.get(&name) {
+                let v = self.field(py, r, i)?;
+                out.set_item(name, v)?;
+            }
+        }
+        for &i in &schema.non_union_fields {
+            let Some(f) = schema.fields.get(i) else {
+                continue;
+            };
+            if self.options.verbose || r.has(&f.name)? {
+                let v = self.field(py, r, i)?;
+                out.set_item(&f.name, v)?;
+            }
+        }
+        self.depth -= 1;
+        Ok(out.unbind())
+    }
+
+    fn field(&mut self, py: Python<'_>, r: &StructReader, index: usize) -> MsgResult<Py<PyAny>> {
+        let schema = r.schema().clone();
+        let Some(field) = schema.fields.get(index) else {
+            return Ok(py.None());
+        };
+        let ty = slot_type(field);
+        let value = r.get_by_index(index)?;
+        match (ty, &value) {
+            (Some(Type::Struct(id)), Value::Struct(StructValue::Reader(s))) => {
+                if r.has(&field.name)? {
+                    let saved = std::mem::take(&mut self.null_chain);
+                    let out = self.struct_(py, s);
+                    self.null_chain = saved;
+                    out
+                } else if self.null_chain.contains(id) {
+                    Ok(PyDict::new(py).into_any().unbind())
+                } else {
+                    self.null_chain.push(*id);
+                    let out = self.struct_(py, s);
+                    self.null_chain.pop();
+                    out
+                }
+            }
+            _ => self.value(py, value, ty),
+        }
+    }
+
+    fn value(&mut self, py: Python<'_>, value: Value, ty: Option<&Type>) -> MsgResult<Py<PyAny>> {
+        Ok(match value {
+            Value::Struct(StructValue::Reader(s)) => self.struct_(py, &s)?,
+            Value::Struct(StructValue::Builder(s)) => self.struct_(py, &s.as_reader())?,
+            Value::List(ListValue::Reader(l)) => self.list(py, &l)?,
+            Value::List(ListValue::Builder(l)) => self.list(py, &l.as_reader())?,
+            Value::Enum(raw) => {
+                let name = match ty {
+                    Some(Type::Enum(id)) => {
+                        let e = self.registry.get().inner.get_enum(*id)?;
+                        e.enumerants
+                            .get(usize::from(raw))
+                            .cloned()
+                            .unwrap_or_else(|| raw.to_string())
+                    }
+                    _ => raw.to_string(),
+                };
+                PyString::new(py, &name).into_any().unbind()
+            }
+            Value::Data(d) if self.options.base64 => {
+                let encoded = py
+                    .import("base64")?
+                    .call_method1("b64encode", (PyBytes::new(py, &d),))?;
+                encoded.call_method1("decode", ("ascii",))?.unbind()
+            }
+            Value::AnyPointer(_) | Value::Capability => py.None(),
+            other => value_to_py(py, other, ty, self.registry)?,
+        })
+    }
+
+    fn list(&mut self, py: Python<'_>, l: &ListReader) -> MsgResult<Py<PyAny>> {
+        self.depth += 1;
+        if self.depth > MAX_DICT_DEPTH {
+            return Err(capnp::Error::failed(
+                "Message is too deeply-nested or contains cycles".into(),
+            )
+            .into());
+        }
+        let out = PyList::empty(py);
+        let elem = l.element_type().clone();
+        let saved = std::mem::take(&mut self.null_chain);
+        for i in 0..l.len()? {
+            let v = l.get(i64::from(i))?;
+            out.append(self.value(py, v, Some(&elem))?)?;
+        }
+        self.null_chain = saved;
+        self.depth -= 1;
+        Ok(out.into_any().unbind())
+    }
+}
+
+/// A `TypeError` for a list index that is neither an int nor a slice.
+pub(crate) fn index_type_error() -> PyErr {
+    PyTypeError::new_err("an integer is required")
+}

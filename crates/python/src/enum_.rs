@@ -1,0 +1,134 @@
+//! `_DynamicEnum` (an enum field's value) and `_DynamicEnumField` (what `which` returns).
+//!
+//! Both compare with a `str` by name and with anything else by number (API.md 3.9).
+
+use std::sync::Arc;
+
+use capnp_dynamic::EnumSchema;
+use pyo3::basic::CompareOp;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+/// Compares `name` with a `str`, or `number` with anything else, as Python would.
+fn compare(
+    name: &str,
+    number: u16,
+    other: &Bound<'_, PyAny>,
+    op: CompareOp,
+) -> PyResult<Py<PyAny>> {
+    let py = other.py();
+    if other.is_instance_of::<PyString>() {
+        return Ok(PyString::new(py, name).rich_compare(other, op)?.unbind());
+    }
+    if let Ok(e) = other.cast::<PyEnum>() {
+        let n = e.get().raw;
+        return Ok(number.into_pyobject(py)?.rich_compare(n, op)?.unbind());
+    }
+    if let Ok(e) = other.cast::<PyEnumField>() {
+        let n = e.get().raw;
+        return Ok(number.into_pyobject(py)?.rich_compare(n, op)?.unbind());
+    }
+    Ok(number.into_pyobject(py)?.rich_compare(other, op)?.unbind())
+}
+
+/// The value of an enum field or list element.
+#[pyclass(frozen, name = "_DynamicEnum", module = "capnp.lib.capnp")]
+pub(crate) struct PyEnum {
+    schema: Arc<EnumSchema>,
+    raw: u16,
+}
+
+impl PyEnum {
+    pub(crate) fn new(schema: Arc<EnumSchema>, raw: u16) -> Self {
+        PyEnum { schema, raw }
+    }
+
+    /// The enumerant's name, or the ordinal in decimal when the schema does not name it.
+    pub(crate) fn name(&self) -> String {
+        match self.schema.enumerants.get(usize::from(self.raw)) {
+            Some(n) => n.clone(),
+            None => self.raw.to_string(),
+        }
+    }
+
+    pub(crate) fn type_id(&self) -> u64 {
+        self.schema.id
+    }
+
+    pub(crate) fn raw(&self) -> u16 {
+        self.raw
+    }
+}
+
+#[pymethods]
+impl PyEnum {
+    /// The ordinal.
+    #[getter(raw)]
+    fn get_raw(&self) -> u16 {
+        self.raw
+    }
+
+    fn _as_str(&self) -> String {
+        self.name()
+    }
+
+    fn __str__(&self) -> String {
+        self.name()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<{} enum>", self.name())
+    }
+
+    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+        compare(&self.name(), self.raw, other, op)
+    }
+
+    /// Equal to the hash of the name, so enums and their names are interchangeable as keys.
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        PyString::new(py, &self.name()).hash()
+    }
+}
+
+/// The active member of a union: its discriminant and name.
+#[pyclass(frozen, name = "_DynamicEnumField", module = "capnp.lib.capnp")]
+pub(crate) struct PyEnumField {
+    raw: u16,
+    name: String,
+}
+
+impl PyEnumField {
+    pub(crate) fn new(raw: u16, name: String) -> Self {
+        PyEnumField { raw, name }
+    }
+}
+
+#[pymethods]
+impl PyEnumField {
+    /// The discriminant value.
+    #[getter]
+    fn raw(&self) -> u16 {
+        self.raw
+    }
+
+    fn _str(&self) -> String {
+        self.name.clone()
+    }
+
+    fn __str__(&self) -> String {
+        self.name.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<{} which-enum>", self.name)
+    }
+
+    /// `msg.which()`: the member name, for code written against either spelling.
+    fn __call__(&self) -> String {
+        self.name.clone()
+    }
+
+    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+        compare(&self.name, self.raw, other, op)
+    }
+}

@@ -1,0 +1,203 @@
+//! `_DynamicListBuilder` and `_DynamicListReader`: sequences over a list of a message.
+
+use capnp_dynamic::{Error, ListBuilder, ListReader, Value};
+use pyo3::exceptions::PyIndexError;
+use pyo3::prelude::*;
+use pyo3::types::{PyInt, PyList, PySlice};
+
+use crate::convert::{index_type_error, set_element, value_to_py};
+use crate::error::{MsgError, MsgResult};
+use crate::registry::PyRegistry;
+
+/// `lst[i]` failures: out of range is `IndexError('Out of bounds')`, not a `KjException`.
+fn index_error(py: Python<'_>, e: MsgError) -> PyErr {
+    match e {
+        MsgError::Dynamic(Error::IndexOutOfRange) => PyIndexError::new_err("Out of bounds"),
+        other => other.into_py(py),
+    }
+}
+
+/// The positions a slice selects.
+fn slice_positions(slice: &Bound<'_, PySlice>, len: u32) -> PyResult<Vec<i64>> {
+    let ind = slice.indices(len as isize)?;
+    let mut out = Vec::new();
+    let mut i = ind.start;
+    for _ in 0..ind.slicelength {
+        out.push(i as i64);
+        i += ind.step;
+    }
+    Ok(out)
+}
+
+/// An element index, or `TypeError` for anything but an int.
+fn int_index(index: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if !index.is_instance_of::<PyInt>() {
+        return Err(index_type_error());
+    }
+    // Beyond 64 bits is out of any list's range.
+    Ok(index.extract::<i64>().unwrap_or(i64::MAX))
+}
+
+fn read_item(
+    py: Python<'_>,
+    get: impl Fn(i64) -> capnp_dynamic::Result<Value>,
+    elem: &capnp_dynamic::Type,
+    registry: &Py<PyRegistry>,
+    index: &Bound<'_, PyAny>,
+    len: u32,
+) -> PyResult<Py<PyAny>> {
+    if let Ok(slice) = index.cast::<PySlice>() {
+        let out = PyList::empty(py);
+        for i in slice_positions(slice, len)? {
+            let v = get(i).map_err(|e| MsgError::from(e).into_py(py))?;
+            out.append(value_to_py(py, v, Some(elem), registry).map_err(|e| e.into_py(py))?)?;
+        }
+        return Ok(out.into_any().unbind());
+    }
+    let i = int_index(index)?;
+    let run = || -> MsgResult<_> { value_to_py(py, get(i)?, Some(elem), registry) };
+    run().map_err(|e| index_error(py, e))
+}
+
+/// The strict `_get(i)`: only `0 <= i < len`, failures as `KjException`.
+fn checked(i: i64, len: u32) -> MsgResult<i64> {
+    if i < 0 || i >= i64::from(len) {
+        return Err(Error::IndexOutOfRange.into());
+    }
+    Ok(i)
+}
+
+/// A list in a message being built.
+#[pyclass(
+    frozen,
+    sequence,
+    name = "_DynamicListBuilder",
+    module = "capnp.lib.capnp"
+)]
+pub(crate) struct PyListBuilder {
+    pub(crate) inner: ListBuilder,
+    pub(crate) registry: Py<PyRegistry>,
+}
+
+impl PyListBuilder {
+    fn len(&self, py: Python<'_>) -> PyResult<u32> {
+        self.inner.len().map_err(|e| MsgError::from(e).into_py(py))
+    }
+}
+
+#[pymethods]
+impl PyListBuilder {
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.len(py)? as usize)
+    }
+
+    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let len = self.len(py)?;
+        read_item(
+            py,
+            |i| self.inner.get(i),
+            self.inner.element_type(),
+            &self.registry,
+            index,
+            len,
+        )
+    }
+
+    fn __setitem__(
+        &self,
+        py: Python<'_>,
+        index: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let i = int_index(index)?;
+        set_element(&self.inner, &self.registry, i, value).map_err(|e| index_error(py, e))
+    }
+
+    fn _get(&self, py: Python<'_>, index: i64) -> PyResult<Py<PyAny>> {
+        let run = || -> MsgResult<_> {
+            let i = checked(index, self.inner.len()?)?;
+            value_to_py(
+                py,
+                self.inner.get(i)?,
+                Some(self.inner.element_type()),
+                &self.registry,
+            )
+        };
+        run().map_err(|e| e.into_py(py))
+    }
+
+    fn _set(&self, py: Python<'_>, index: i64, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let run = || -> MsgResult<_> {
+            let i = checked(index, self.inner.len()?)?;
+            set_element(&self.inner, &self.registry, i, value)
+        };
+        run().map_err(|e| e.into_py(py))
+    }
+
+    /// Initialises element `index` of a list of lists, Text or Data with `size` elements.
+    fn init(&self, py: Python<'_>, index: i64, size: u32) -> PyResult<Py<PyAny>> {
+        let run = || -> MsgResult<_> {
+            let v = self.inner.init(index, size)?;
+            value_to_py(py, v, Some(self.inner.element_type()), &self.registry)
+        };
+        run().map_err(|e| index_error(py, e))
+    }
+
+    fn __repr__(&self) -> String {
+        "<capnp list builder>".to_string()
+    }
+}
+
+/// A list in a message being read.
+#[pyclass(
+    frozen,
+    sequence,
+    name = "_DynamicListReader",
+    module = "capnp.lib.capnp"
+)]
+pub(crate) struct PyListReader {
+    pub(crate) inner: ListReader,
+    pub(crate) registry: Py<PyRegistry>,
+}
+
+impl PyListReader {
+    fn len(&self, py: Python<'_>) -> PyResult<u32> {
+        self.inner.len().map_err(|e| MsgError::from(e).into_py(py))
+    }
+}
+
+#[pymethods]
+impl PyListReader {
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.len(py)? as usize)
+    }
+
+    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let len = self.len(py)?;
+        read_item(
+            py,
+            |i| self.inner.get(i),
+            self.inner.element_type(),
+            &self.registry,
+            index,
+            len,
+        )
+    }
+
+    fn _get(&self, py: Python<'_>, index: i64) -> PyResult<Py<PyAny>> {
+        let run = || -> MsgResult<_> {
+            let i = checked(index, self.inner.len()?)?;
+            value_to_py(
+                py,
+                self.inner.get(i)?,
+                Some(self.inner.element_type()),
+                &self.registry,
+            )
+        };
+        run().map_err(|e| e.into_py(py))
+    }
+
+    fn __repr__(&self) -> String {
+        "<capnp list reader>".to_string()
+    }
+}

@@ -1,0 +1,615 @@
+//! `_DynamicStructBuilder` and `_DynamicStructReader`: handles on one struct (or group) of a
+//! message, with field access resolved by a Rust `__getattribute__` (DESIGN decision 8).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use capnp_dynamic::{MessageBuilder, StructBuilder, StructReader};
+use pyo3::exceptions::{PyAttributeError, PyUserWarning};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use crate::convert::{from_dict, set_field, slot_type, to_dict, value_to_py, DictOptions};
+use crate::enum_::PyEnumField;
+use crate::error::{MsgError, MsgResult};
+use crate::registry::PyRegistry;
+
+/// Names of the classes' own attributes. pycapnp finds these before fields, so a field
+/// named `which` or `schema` is read with `_get` (API.md 3.4); every other name that
+/// does not start with `_` is tried as a field first.
+fn is_class_attr(name: &str) -> bool {
+    name.starts_with('_')
+        || matches!(
+            name,
+            "which"
+                | "schema"
+                | "is_root"
+                | "total_size"
+                | "init"
+                | "init_resizable_list"
+                | "to_dict"
+                | "from_dict"
+                | "to_bytes"
+                | "to_bytes_packed"
+                | "to_segments"
+                | "to_segment_views"
+                | "write"
+                | "write_packed"
+                | "write_async"
+                | "as_reader"
+                | "as_builder"
+                | "copy"
+                | "clear_write_flag"
+                | "adopt"
+                | "disown"
+                | "get_data_as_view"
+        )
+}
+
+static OBJECT_GETATTRIBUTE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Normal attribute lookup (methods, properties), after fields were ruled out; a miss
+/// reads like pycapnp's unknown-field error.
+fn class_getattr(obj: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
+    let py = obj.py();
+    let getattribute = OBJECT_GETATTRIBUTE.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py
+            .import("builtins")?
+            .getattr("object")?
+            .getattr("__getattribute__")?
+            .unbind())
+    })?;
+    match getattribute.bind(py).call1((obj, name)) {
+        Ok(v) => Ok(v.unbind()),
+        Err(e) if e.is_instance_of::<PyAttributeError>(py) => {
+            let n = name.to_str()?;
+            if n.starts_with("__") {
+                return Err(e);
+            }
+            Err(no_such_member(n))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn no_such_member(name: &str) -> PyErr {
+    PyAttributeError::new_err(format!(
+        "capnp/dynamic: failed: struct has no such member; name = {name}"
+    ))
+}
+
+fn field_index(schema: &capnp_dynamic::StructSchema, name: &str) -> MsgResult<usize> {
+    schema.by_name.get(name).copied().ok_or_else(|| {
+        MsgError::Dynamic(capnp_dynamic::Error::NoSuchField {
+            name: name.to_string(),
+        })
+    })
+}
+
+/// `which`: the active member of the struct's union.
+fn which(r: &StructReader) -> MsgResult<PyEnumField> {
+    let (d, name) = r.which()?;
+    Ok(PyEnumField::new(d, name))
+}
+
+/// The schema's field names plus the class's attributes.
+fn dir(obj: &Bound<'_, PyAny>, schema: &capnp_dynamic::StructSchema) -> PyResult<Py<PyList>> {
+    let py = obj.py();
+    let names = py
+        .import("builtins")?
+        .getattr("object")?
+        .getattr("__dir__")?
+        .call1((obj,))?;
+    let out = PyList::empty(py);
+    for f in &schema.fields {
+        out.append(&f.name)?;
+    }
+    for n in names.try_iter()? {
+        out.append(n?)?;
+    }
+    Ok(out.unbind())
+}
+
+/// The field name of `init`'s argument: a `str`, or a `StructModuleWhich` member whose
+/// name is the field's with the first letter upper-cased.
+fn init_name(field: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = field.cast::<PyString>() {
+        return Ok(s.to_str()?.to_string());
+    }
+    let name: String = field.getattr("name")?.extract()?;
+    let mut chars = name.chars();
+    Ok(match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => name,
+    })
+}
+
+fn dict_options(verbose: bool, ordered: bool, encode_bytes_as_base64: bool) -> DictOptions {
+    DictOptions {
+        verbose,
+        ordered,
+        base64: encode_bytes_as_base64,
+    }
+}
+
+/// `_MessageSize`: what `total_size` returns.
+#[pyclass(frozen, name = "_MessageSize", module = "capnp.lib.capnp")]
+pub(crate) struct PyMessageSize {
+    #[pyo3(get)]
+    word_count: u64,
+    #[pyo3(get)]
+    cap_count: u32,
+}
+
+/// Writes all of `data` to the file descriptor of `file` (an object with `fileno()`, or an int).
+fn write_to_file(py: Python<'_>, file: &Bound<'_, PyAny>, data: &[u8]) -> PyResult<()> {
+    let fd = if file.is_instance_of::<pyo3::types::PyInt>() {
+        file.clone()
+    } else {
+        file.call_method0("fileno")?
+    };
+    let os = py.import("os")?;
+    let view = py
+        .import("builtins")?
+        .getattr("memoryview")?
+        .call1((PyBytes::new(py, data),))?;
+    let mut done = 0usize;
+    while done < data.len() {
+        let chunk = view.get_item(pyo3::types::PySlice::new(
+            py,
+            done as isize,
+            data.len() as isize,
+            1,
+        ))?;
+        let n: usize = os.call_method1("write", (&fd, chunk))?.extract()?;
+        if n == 0 {
+            return Err(pyo3::exceptions::PyOSError::new_err(
+                "write returned 0 bytes",
+            ));
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// A mutable view of one struct in a message being built.
+#[pyclass(
+    frozen,
+    subclass,
+    name = "_DynamicStructBuilder",
+    module = "capnp.lib.capnp"
+)]
+pub(crate) struct PyStructBuilder {
+    pub(crate) inner: StructBuilder,
+    pub(crate) registry: Py<PyRegistry>,
+    /// Whether this root object wrote its message already (the write-once warning).
+    written: AtomicBool,
+}
+
+impl PyStructBuilder {
+    pub(crate) fn wrap(
+        py: Python<'_>,
+        inner: StructBuilder,
+        registry: Py<PyRegistry>,
+    ) -> PyResult<Py<Self>> {
+        Py::new(
+            py,
+            PyStructBuilder {
+                inner,
+                registry,
+                written: AtomicBool::new(false),
+            },
+        )
+    }
+
+    fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
+        let value = self.inner.get_by_index(index)?;
+        let ty = self.inner.schema().fields.get(index).and_then(slot_type);
+        value_to_py(py, value, ty, &self.registry)
+    }
+
+    /// Sets the write-once flag, warning when it was set already.
+    fn mark_written(&self, py: Python<'_>) -> PyResult<()> {
+        if !self.inner.is_root() {
+            return Err(MsgError::from(capnp_dynamic::Error::NotRoot).into_py(py));
+        }
+        if self.written.swap(true, Ordering::Relaxed) {
+            PyErr::warn(
+                py,
+                &py.get_type::<PyUserWarning>(),
+                c"This message has already been written once. Be very careful that you're not setting Text/Struct/List fields more than once, since that will cause memory leaks (both in memory and in the serialized data). You can disable this warning by calling the `clear_write_flag` method of this object after every write.",
+                1,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn serialized(&self, py: Python<'_>, packed: bool) -> PyResult<Vec<u8>> {
+        self.mark_written(py)?;
+        let inner = &self.inner;
+        let out = py.detach(|| {
+            if packed {
+                inner.to_bytes_packed()
+            } else {
+                inner.to_bytes()
+            }
+        });
+        out.map_err(|e| MsgError::from(e).into_py(py))
+    }
+}
+
+#[pymethods]
+impl PyStructBuilder {
+    fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
+        let s = name.to_str()?;
+        if !is_class_attr(s) {
+            let this = slf.get();
+            if let Some(&i) = this.inner.schema().by_name.get(s) {
+                let py = slf.py();
+                return this.read_field(py, i).map_err(|e| e.into_py_attr(py));
+            }
+        }
+        class_getattr(slf.as_any(), name)
+    }
+
+    /// Reached only when `__getattribute__` found nothing: PyO3 replaces that error with
+    /// this one's.
+    fn __getattr__(&self, name: &str) -> PyResult<()> {
+        Err(no_such_member(name))
+    }
+
+    /// Every attribute assignment is a field write.
+    fn __setattr__(&self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Some(&i) = self.inner.schema().by_name.get(name) else {
+            return Err(no_such_member(name));
+        };
+        set_field(&self.inner, &self.registry, i, value).map_err(|e| e.into_py_attr(py))
+    }
+
+    fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
+        let run = || self.read_field(py, field_index(self.inner.schema(), field)?);
+        run().map_err(|e| e.into_py(py))
+    }
+
+    fn _set(&self, py: Python<'_>, field: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let run = || {
+            let i = field_index(self.inner.schema(), field)?;
+            set_field(&self.inner, &self.registry, i, value)
+        };
+        run().map_err(|e| e.into_py(py))
+    }
+
+    fn _has(&self, py: Python<'_>, field: &str) -> PyResult<bool> {
+        self.inner
+            .has(field)
+            .map_err(|e| MsgError::from(e).into_py(py))
+    }
+
+    /// Initialises a struct, group or AnyPointer field (no size) or a list, Text or Data
+    /// field (with a size), and returns the new value.
+    #[pyo3(signature = (field, size=None))]
+    fn init(
+        &self,
+        py: Python<'_>,
+        field: &Bound<'_, PyAny>,
+        size: Option<u32>,
+    ) -> PyResult<Py<PyAny>> {
+        let name = init_name(field)?;
+        let run = || {
+            let i = field_index(self.inner.schema(), &name)?;
+            let value = self.inner.init_by_index(i, size)?;
+            let ty = self.inner.schema().fields.get(i).and_then(slot_type);
+            value_to_py(py, value, ty, &self.registry)
+        };
+        run().map_err(|e| e.into_py(py))
+    }
+
+    #[getter]
+    fn which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
+        which(&self.inner.as_reader()).map_err(|e| e.into_py(py))
+    }
+
+    fn _which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
+        self.which(py)
+    }
+
+    fn _which_str(&self, py: Python<'_>) -> PyResult<String> {
+        let (_, name) = self
+            .inner
+            .which()
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        Ok(name)
+    }
+
+    #[getter]
+    fn schema(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.registry
+            .get()
+            .struct_schema(py, self.inner.schema().id)
+    }
+
+    #[getter]
+    fn is_root(&self) -> bool {
+        self.inner.is_root()
+    }
+
+    #[getter]
+    fn total_size(&self, py: Python<'_>) -> PyResult<PyMessageSize> {
+        let size = self
+            .inner
+            .total_size()
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        Ok(PyMessageSize {
+            word_count: size.word_count,
+            cap_count: size.cap_count,
+        })
+    }
+
+    /// The message in standard stream framing (root builders only).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.serialized(py, false)?))
+    }
+
+    fn to_bytes_packed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.serialized(py, true)?))
+    }
+
+    /// One `bytes` per segment, without framing.
+    fn to_segments<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        self.mark_written(py)?;
+        let segments = self
+            .inner
+            .to_segments()
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        Ok(segments.iter().map(|s| PyBytes::new(py, s)).collect())
+    }
+
+    /// Writes the message (stream framing) to `file.fileno()`.
+    fn write(&self, py: Python<'_>, file: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = self.serialized(py, false)?;
+        write_to_file(py, file, &data)
+    }
+
+    fn write_packed(&self, py: Python<'_>, file: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = self.serialized(py, true)?;
+        write_to_file(py, file, &data)
+    }
+
+    fn clear_write_flag(&self) {
+        self.written.store(false, Ordering::Relaxed);
+    }
+
+    fn _is_written(&self) -> bool {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// A reader over the same memory: later writes through this builder are visible.
+    fn as_reader(&self, py: Python<'_>) -> PyResult<Py<PyStructReader>> {
+        PyStructReader::wrap(py, self.inner.as_reader(), self.registry.clone_ref(py))
+    }
+
+    /// A deep copy in a new message; returns its root builder.
+    #[pyo3(signature = (num_first_segment_words=None, allocate_seg_callable=None))]
+    fn copy(
+        &self,
+        py: Python<'_>,
+        num_first_segment_words: Option<u32>,
+        allocate_seg_callable: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyStructBuilder>> {
+        let _ = allocate_seg_callable;
+        let message = match num_first_segment_words {
+            Some(w) => MessageBuilder::with_first_segment_words(w),
+            None => MessageBuilder::new(),
+        };
+        let copy = self
+            .inner
+            .as_reader()
+            .as_builder_with(message)
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        PyStructBuilder::wrap(py, copy, self.registry.clone_ref(py))
+    }
+
+    #[pyo3(signature = (verbose=false, ordered=false, encode_bytes_as_base64=false))]
+    fn to_dict(
+        &self,
+        py: Python<'_>,
+        verbose: bool,
+        ordered: bool,
+        encode_bytes_as_base64: bool,
+    ) -> PyResult<Py<PyAny>> {
+        to_dict(
+            py,
+            &self.inner.as_reader(),
+            &self.registry,
+            dict_options(verbose, ordered, encode_bytes_as_base64),
+        )
+        .map_err(|e| e.into_py(py))
+    }
+
+    #[allow(clippy::wrong_self_convention, reason = "pycapnp's method name")]
+    fn from_dict(&self, py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<()> {
+        let d = d
+            .cast::<PyDict>()
+            .map_err(|_| pyo3::exceptions::PyTypeError::new_err("from_dict expects a dict"))?;
+        from_dict(&self.inner, &self.registry, d).map_err(|e| e.into_py(py))
+    }
+
+    fn __dir__(slf: &Bound<'_, Self>) -> PyResult<Py<PyList>> {
+        dir(slf.as_any(), slf.get().inner.schema())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<{} builder>", self.inner.schema().display_name)
+    }
+}
+
+/// A read-only view of one struct in a message.
+#[pyclass(
+    frozen,
+    subclass,
+    name = "_DynamicStructReader",
+    module = "capnp.lib.capnp"
+)]
+pub(crate) struct PyStructReader {
+    pub(crate) inner: StructReader,
+    pub(crate) registry: Py<PyRegistry>,
+}
+
+impl PyStructReader {
+    pub(crate) fn wrap(
+        py: Python<'_>,
+        inner: StructReader,
+        registry: Py<PyRegistry>,
+    ) -> PyResult<Py<Self>> {
+        Py::new(py, PyStructReader { inner, registry })
+    }
+
+    fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
+        let value = self.inner.get_by_index(index)?;
+        let ty = self.inner.schema().fields.get(index).and_then(slot_type);
+        value_to_py(py, value, ty, &self.registry)
+    }
+}
+
+#[pymethods]
+impl PyStructReader {
+    fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
+        let s = name.to_str()?;
+        if !is_class_attr(s) {
+            let this = slf.get();
+            if let Some(&i) = this.inner.schema().by_name.get(s) {
+                let py = slf.py();
+                return this.read_field(py, i).map_err(|e| e.into_py_attr(py));
+            }
+        }
+        class_getattr(slf.as_any(), name)
+    }
+
+    /// Reached only when `__getattribute__` found nothing: PyO3 replaces that error with
+    /// this one's.
+    fn __getattr__(&self, name: &str) -> PyResult<()> {
+        Err(no_such_member(name))
+    }
+
+    /// Readers are immutable.
+    fn __setattr__(&self, name: &str, _value: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(PyAttributeError::new_err(format!(
+            "'_DynamicStructReader' object attribute '{name}' is read-only: readers cannot be modified"
+        )))
+    }
+
+    fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
+        let run = || self.read_field(py, field_index(self.inner.schema(), field)?);
+        run().map_err(|e| e.into_py(py))
+    }
+
+    fn _has(&self, py: Python<'_>, field: &str) -> PyResult<bool> {
+        self.inner
+            .has(field)
+            .map_err(|e| MsgError::from(e).into_py(py))
+    }
+
+    #[getter]
+    fn which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
+        which(&self.inner).map_err(|e| e.into_py(py))
+    }
+
+    fn _which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
+        self.which(py)
+    }
+
+    fn _which_str(&self, py: Python<'_>) -> PyResult<String> {
+        let (_, name) = self
+            .inner
+            .which()
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        Ok(name)
+    }
+
+    #[getter]
+    fn schema(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.registry
+            .get()
+            .struct_schema(py, self.inner.schema().id)
+    }
+
+    #[getter]
+    fn is_root(&self) -> bool {
+        self.inner.is_root()
+    }
+
+    #[getter]
+    fn total_size(&self, py: Python<'_>) -> PyResult<PyMessageSize> {
+        let size = self
+            .inner
+            .total_size()
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        Ok(PyMessageSize {
+            word_count: size.word_count,
+            cap_count: size.cap_count,
+        })
+    }
+
+    /// A deep copy in a new message; returns its root builder.
+    #[pyo3(signature = (num_first_segment_words=None, allocate_seg_callable=None))]
+    fn as_builder(
+        &self,
+        py: Python<'_>,
+        num_first_segment_words: Option<u32>,
+        allocate_seg_callable: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyStructBuilder>> {
+        let _ = allocate_seg_callable;
+        let message = match num_first_segment_words {
+            Some(w) => MessageBuilder::with_first_segment_words(w),
+            None => MessageBuilder::new(),
+        };
+        let copy = self
+            .inner
+            .as_builder_with(message)
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        PyStructBuilder::wrap(py, copy, self.registry.clone_ref(py))
+    }
+
+    #[pyo3(signature = (verbose=false, ordered=false, encode_bytes_as_base64=false))]
+    fn to_dict(
+        &self,
+        py: Python<'_>,
+        verbose: bool,
+        ordered: bool,
+        encode_bytes_as_base64: bool,
+    ) -> PyResult<Py<PyAny>> {
+        to_dict(
+            py,
+            &self.inner,
+            &self.registry,
+            dict_options(verbose, ordered, encode_bytes_as_base64),
+        )
+        .map_err(|e| e.into_py(py))
+    }
+
+    fn __dir__(slf: &Bound<'_, Self>) -> PyResult<Py<PyList>> {
+        dir(slf.as_any(), slf.get().inner.schema())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<{} reader>", self.inner.schema().display_name)
+    }
+}

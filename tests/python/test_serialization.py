@@ -1,0 +1,172 @@
+"""Serialization: bytes, packed, segments, files, copies, and interop with pycapnp's bytes."""
+
+import os
+import subprocess
+
+import pytest
+
+import capnp
+from differential import ORACLE_PYTHON
+
+
+@pytest.fixture
+def c(schemas):
+    return capnp.load(str(schemas / "contacts.capnp"))
+
+
+def sample(c):
+    return c.Contact.new_message(
+        id=7, name="Ann", avatar=b"\x00\x01", tags=["a", "b"],
+        phones=[{"number": "555", "kind": "landline"}], status={"retired": "2019"},
+    )
+
+
+EXPECTED = {
+    "id": 7, "name": "Ann", "avatar": b"\x00\x01", "tags": ["a", "b"],
+    "phones": [{"number": "555", "kind": "landline"}], "status": {"retired": "2019"},
+}
+
+
+def test_round_trips(c):
+    assert c.Contact.from_bytes(sample(c).to_bytes()).to_dict() == EXPECTED
+    assert c.Contact.from_bytes_packed(sample(c).to_bytes_packed()).to_dict() == EXPECTED
+    assert c.Contact.from_segments(sample(c).to_segments()).to_dict() == EXPECTED
+    assert c.Contact.from_bytes(bytearray(sample(c).to_bytes())).to_dict() == EXPECTED
+    assert c.Contact.from_bytes(memoryview(sample(c).to_bytes())).to_dict() == EXPECTED
+    assert len(sample(c).to_bytes_packed()) < len(sample(c).to_bytes())
+
+
+def test_write_once_warning(c):
+    msg = sample(c)
+    msg.to_bytes()
+    assert msg._is_written()
+    with pytest.warns(UserWarning, match="This message has already been written once."):
+        msg.to_bytes()
+    msg.clear_write_flag()
+    msg.to_bytes()
+
+
+def test_non_root_cannot_be_written(c):
+    msg = sample(c)
+    with pytest.raises(capnp.KjException, match="You can only call write\\(\\) on the message's root struct."):
+        msg.status.to_bytes()
+    with pytest.raises(capnp.KjException, match="root struct"):
+        msg.phones[0].to_bytes()
+
+
+def test_from_bytes_context_manager_and_builder(c):
+    data = sample(c).to_bytes()
+    with c.Contact.from_bytes(data) as r:
+        assert r.name == "Ann"
+    assert r.name == "Ann"
+    b = c.Contact.from_bytes(data, builder=True)
+    b.name = "Bob"
+    assert b.name == "Bob" and c.Contact.from_bytes(data).name == "Ann"
+    assert r.as_builder().name == "Ann"
+
+
+def test_copy_and_as_reader(c):
+    msg = sample(c)
+    view = msg.as_reader()
+    copy = msg.copy()
+    msg.name = "Changed"
+    assert view.name == "Changed" and copy.name == "Ann" and copy.is_root
+    assert msg.total_size.word_count > 0 and msg.total_size.cap_count == 0
+
+
+def test_files(c, tmp_path):
+    path = tmp_path / "two.bin"
+    with open(path, "wb") as f:
+        sample(c).write(f)
+        c.Contact.new_message(id=2).write(f)
+    with open(path, "rb") as f:
+        assert c.Contact.read(f).to_dict() == EXPECTED
+        assert c.Contact.read(f).id == 2
+        with pytest.raises(capnp.KjException, match="Premature EOF"):
+            c.Contact.read(f)
+    with open(path, "wb") as f:
+        sample(c).write_packed(f)
+    with open(path, "rb") as f:
+        assert c.Contact.read_packed(f).to_dict() == EXPECTED
+
+
+def test_bad_input_raises(c):
+    data = sample(c).to_bytes()
+    with pytest.raises(TypeError, match="expected buffer-like object"):
+        c.Contact.from_bytes("text")
+    with pytest.raises(TypeError):
+        c.Contact.from_bytes(5)
+    with pytest.raises(ValueError, match="multiple of eight"):
+        c.Contact.from_bytes(data[:-3])
+    with pytest.raises(capnp.KjException):
+        c.Contact.from_bytes(data[:-8])
+    with pytest.raises(capnp.KjException):
+        c.Contact.from_bytes_packed(sample(c).to_bytes_packed()[:-3])
+    with pytest.raises(capnp.KjException, match="root pointer"):
+        c.Contact.from_segments([])
+    with pytest.raises(TypeError):
+        c.Contact.from_bytes_packed("text")
+
+
+def test_garbage_never_crashes(c):
+    import random
+
+    rng = random.Random(1)
+    data = bytearray(sample(c).to_bytes())
+    for _ in range(300):
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        try:
+            r = c.Contact.from_bytes(bytes(mutated))
+            r.to_dict(verbose=True)
+            [p.number for p in r.phones]
+        except (capnp.KjException, UnicodeDecodeError, ValueError):
+            pass
+
+
+def test_traversal_limit(c):
+    data = sample(c).to_bytes()
+    r = c.Contact.from_bytes(data, traversal_limit_in_words=40)
+    with pytest.raises(capnp.KjException, match="Exceeded message traversal limit"):
+        for _ in range(100):
+            r.phones[0].number
+
+
+ORACLE_WRITE = """
+import capnp, sys
+c = capnp.load(sys.argv[1])
+m = c.Contact.new_message(id=7, name="Ann", avatar=b"\\x00\\x01", tags=["a", "b"])
+m.init("phones", 1)[0].number = "555"
+m.phones[0].kind = "landline"
+m.status.retired = "2019"
+sys.stdout.buffer.write(m.to_bytes())
+"""
+
+ORACLE_READ = """
+import capnp, sys
+c = capnp.load(sys.argv[1])
+with c.Contact.from_bytes(sys.stdin.buffer.read()) as r:
+    print(r.to_dict())
+"""
+
+
+def oracle(script, schema, stdin=b""):
+    assert ORACLE_PYTHON.exists(), "pycapnp oracle missing: run scripts/install-oracles.sh"
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run(
+        [str(ORACLE_PYTHON), "-c", script, str(schema)], input=stdin, capture_output=True,
+        env=env, timeout=60, check=True,
+    )
+    return proc.stdout
+
+
+def test_reads_pycapnp_bytes(c, schemas):
+    data = oracle(ORACLE_WRITE, schemas / "contacts.capnp")
+    assert c.Contact.from_bytes(data).to_dict() == EXPECTED
+
+
+def test_pycapnp_reads_our_bytes(c, schemas):
+    out = oracle(ORACLE_READ, schemas / "contacts.capnp", sample(c).to_bytes())
+    assert out.decode() == repr(EXPECTED) + "\n"

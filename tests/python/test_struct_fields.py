@@ -1,0 +1,246 @@
+"""Struct builders and readers: every primitive type, text, data, enums, defaults, has."""
+
+import math
+
+import pytest
+
+import capnp
+
+
+@pytest.fixture
+def m(schemas):
+    return capnp.load(str(schemas / "alltypes.capnp"))
+
+
+INTS = [
+    ("i8", -128, 127),
+    ("i16", -32768, 32767),
+    ("i32", -(2**31), 2**31 - 1),
+    ("i64", -(2**63), 2**63 - 1),
+    ("u8", 0, 255),
+    ("u16", 0, 65535),
+    ("u32", 0, 2**32 - 1),
+    ("u64", 0, 2**64 - 1),
+]
+
+
+@pytest.mark.parametrize("name,lo,hi", INTS)
+def test_integer_limits_round_trip(m, name, lo, hi):
+    msg = m.All.new_message()
+    for value in (lo, hi, 0):
+        setattr(msg, name, value)
+        assert getattr(msg, name) == value
+        assert type(getattr(msg, name)) is int
+        setattr(msg, name, value)
+        r = m.All.from_bytes(msg.to_bytes())
+        msg.clear_write_flag()
+        assert getattr(r, name) == value
+
+
+@pytest.mark.parametrize("name,lo,hi", INTS)
+def test_integer_out_of_range(m, name, lo, hi):
+    msg = m.All.new_message()
+    # Values beyond 64 bits are an OverflowError instead (test below).
+    for bad in [v for v in (lo - 1, hi + 1) if -(2**63) <= v < 2**64]:
+        with pytest.raises(capnp.KjException, match="Value out-of-range for requested type"):
+            setattr(msg, name, bad)
+    assert getattr(msg, name) == 0
+
+
+def test_int_wider_than_64_bits_is_overflow(m):
+    msg = m.All.new_message()
+    with pytest.raises(OverflowError):
+        msg.u64 = 2**64
+    with pytest.raises(OverflowError):
+        msg.i64 = -(2**63) - 1
+
+
+def test_bool_is_not_an_int(m):
+    msg = m.All.new_message()
+    msg.b = True
+    assert msg.b is True
+    with pytest.raises(capnp.KjException, match="Value type mismatch"):
+        msg.i32 = True
+    with pytest.raises(capnp.KjException, match="Value type mismatch"):
+        msg.b = 1
+
+
+def test_floats(m):
+    msg = m.All.new_message(f32=1.1, f64=1.1)
+    assert msg.f32 == pytest.approx(1.100000023841858, abs=0)
+    assert msg.f64 == 1.1
+    msg.f64 = 3
+    assert msg.f64 == 3.0 and type(msg.f64) is float
+    msg.f32 = 1e39
+    assert math.isinf(msg.f32)
+    msg.i32 = 2.0
+    assert msg.i32 == 2
+    with pytest.raises(capnp.KjException, match="out-of-range"):
+        msg.i32 = 1.5
+
+
+def test_void(m):
+    msg = m.All.new_message()
+    assert msg.v is None
+    msg.v = None
+    with pytest.raises(capnp.KjException, match="Value type mismatch"):
+        msg.i32 = None
+
+
+def test_text_and_data(m):
+    msg = m.All.new_message()
+    assert msg.t == "" and msg.d == b""
+    msg.t = "héllo\x00wörld"
+    msg.d = b"\x00\xff\x01"
+    assert msg.t == "héllo\x00wörld"
+    assert msg.d == b"\x00\xff\x01" and type(msg.d) is bytes
+    msg.t = b"raw"
+    assert msg.t == "raw"
+    msg.d = "é"
+    assert msg.d == "é".encode()
+    msg.d = bytearray(b"xy")
+    assert msg.d == b"xy"
+    msg.d = memoryview(b"mv")
+    assert msg.d == b"mv"
+    with pytest.raises(capnp.KjException, match="Value type mismatch"):
+        msg.t = 5
+
+
+def test_invalid_utf8_text_raises_on_read(m):
+    msg = m.All.new_message(t=b"\xff\xfe")
+    with pytest.raises(UnicodeDecodeError):
+        msg.t
+
+
+def test_enums(m):
+    msg = m.All.new_message()
+    assert msg.e == "red" and msg.e == 0
+    msg.e = "green"
+    assert msg.e == "green" and msg.e == 1 and msg.e.raw == 1
+    assert str(msg.e) == "green" and repr(msg.e) == "<green enum>"
+    assert msg.e == m.Color.green and msg.e != "red"
+    msg.e = 2
+    assert msg.e == "blue"
+    other = m.All.new_message(e="blue")
+    msg.e = other.e
+    assert msg.e == "blue" and msg.e == other.e
+    assert hash(msg.e) == hash("blue")
+    assert {msg.e: 1}["blue"] == 1
+    with pytest.raises(TypeError):
+        int(msg.e)
+    msg.e = 7
+    assert msg.e.raw == 7 and str(msg.e) == "7"
+    with pytest.raises(capnp.KjException, match="enum has no such enumerant; name = nosuch"):
+        msg._set("e", "nosuch")
+    with pytest.raises(AttributeError, match="enum has no such enumerant; name = nosuch"):
+        msg.e = "nosuch"
+
+
+def test_defaults(m):
+    msg = m.All.new_message()
+    assert msg.defI == -7 and msg.defB is True and msg.defF == 1.5
+    assert msg.defE == "blue"
+    assert list(msg.as_reader().defL) == [1, 2]
+    assert msg.as_reader().defT == "dflt"
+    msg.defI = 0
+    assert msg.defI == 0
+    r = m.All.from_bytes(msg.to_bytes())
+    assert r.defI == 0 and r.defB is True and r.defT == "dflt"
+
+
+def test_has(m):
+    msg = m.All.new_message()
+    assert msg._has("i32") is True
+    assert msg._has("t") is False
+    msg.t = "x"
+    assert msg._has("t") is True
+    assert msg._has("defT") is False
+    with pytest.raises(capnp.KjException, match="struct has no such member; name = nosuch"):
+        msg._has("nosuch")
+
+
+def test_nested_struct_read_allocates_on_builders_only(m):
+    msg = m.All.new_message()
+    reader = m.All.from_bytes(msg.to_bytes())
+    assert reader.s.i32 == 0
+    assert reader._has("s") is False
+    msg.s.i32 = 5
+    assert msg._has("s") is True and msg.s.i32 == 5
+
+
+def test_struct_assignment_copies(m):
+    a = m.All.new_message(i32=1, t="a")
+    b = m.All.new_message()
+    b.s = a
+    a.i32 = 2
+    assert b.s.i32 == 1 and b.s.t == "a"
+    b.s = a.as_reader()
+    assert b.s.i32 == 2
+    b.s = b.s
+    assert b.s.i32 == 2
+    with pytest.raises(capnp.KjException, match="Value type mismatch"):
+        b.s = m.All.new_message().ints
+
+
+def test_dict_merges_into_struct(m):
+    msg = m.All.new_message(s={"i32": 1, "t": "x"})
+    msg.s = {"i16": 2}
+    assert msg.s.i32 == 1 and msg.s.i16 == 2 and msg.s.t == "x"
+
+
+def test_field_named_like_a_method_needs_get(m):
+    msg = m.All.new_message()
+    msg._set("which", 3)
+    assert msg._get("which") == 3
+    with pytest.raises(capnp.KjException, match="non-union"):
+        msg.which
+
+
+def test_unknown_fields(m):
+    msg = m.All.new_message()
+    with pytest.raises(AttributeError, match="has no such member; name = nosuch"):
+        msg.nosuch
+    with pytest.raises(AttributeError, match="has no such member; name = nosuch"):
+        msg.nosuch = 1
+    with pytest.raises(AttributeError, match="has no such member"):
+        msg.as_reader().nosuch
+    with pytest.raises(capnp.KjException, match="struct has no such member; name = nosuch"):
+        msg._get("nosuch")
+    with pytest.raises(capnp.KjException, match="struct has no such member; name = nosuch"):
+        msg._set("nosuch", 1)
+    with pytest.raises(capnp.KjException, match="struct has no such member; name = nosuch"):
+        m.All.new_message(nosuch=1)
+    assert not hasattr(msg, "nosuch")
+    assert getattr(msg, "nosuch", 5) == 5
+
+
+def test_reader_is_immutable(m):
+    r = m.All.new_message().as_reader()
+    with pytest.raises(AttributeError):
+        r.i32 = 1
+
+
+def test_unsupported_type(m):
+    msg = m.All.new_message()
+    with pytest.raises(capnp.KjException, match="Tried to set field: 'i32' with a value of: "):
+        msg.i32 = object()
+    with pytest.raises(capnp.KjException, match="which is an unsupported type"):
+        msg.ints = range(3)
+
+
+def test_dir_lists_fields_and_methods(m):
+    names = dir(m.All.new_message())
+    assert "i32" in names and "to_dict" in names and "defL" in names
+
+
+def test_class_identity(m):
+    msg = m.All.new_message()
+    assert type(msg).__name__ == "_DynamicStructBuilder"
+    assert type(msg).__module__ == "capnp.lib.capnp"
+    assert type(msg.as_reader()) is capnp.lib.capnp._DynamicStructReader
+    assert isinstance(msg, m.All.Builder) and isinstance(msg.as_reader(), m.All.Reader)
+    assert not isinstance(msg, m.All.Reader)
+    with pytest.raises(TypeError, match="abstract base class"):
+        m.All.Reader()
+    assert msg.schema == m.All.schema
+    assert msg.is_root and not msg.s.is_root
