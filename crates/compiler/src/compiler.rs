@@ -351,11 +351,11 @@ impl<'a> Compiler<'a> {
             context: OnceCell::new(),
         });
         self.file_nodes[file] = Some(idx);
-        self.register_id(idx, id, Span::at(0), Span::at(0));
+        self.register_id(idx, id, Span::at(0));
         idx
     }
 
-    fn register_id(&mut self, idx: NodeIdx, id: u64, span: Span, _unused: Span) {
+    fn register_id(&mut self, idx: NodeIdx, id: u64, span: Span) {
         match self.by_id.get(&id) {
             Some(&other) if other != idx => {
                 let (ofile, ospan) = self.name_location(other);
@@ -474,7 +474,7 @@ impl<'a> Compiler<'a> {
             out: None,
             context: OnceCell::new(),
         });
-        self.register_id(idx, id, d.name.span, d.name.span);
+        self.register_id(idx, id, d.name.span);
         idx
     }
 
@@ -805,7 +805,7 @@ impl<'a> Compiler<'a> {
         let decl = self.aliases[a].decl;
         let scope = self.aliases[a].scope;
         let ctx = self.ctx(scope);
-        let target = match &decl.kind {
+        match &decl.kind {
             DeclKind::Using { target } => match self.resolve(target, &ctx) {
                 Some(Res::Decl(d, chain)) => Some(AliasTarget::Decl {
                     node: d,
@@ -819,8 +819,7 @@ impl<'a> Compiler<'a> {
                 None => None,
             },
             _ => None,
-        };
-        target
+        }
     }
 
     /// Evaluates every alias of a node (the traversal does this for requested files).

@@ -492,7 +492,6 @@ impl<'a> Compiler<'a> {
             .expect("interface nodes have declarations");
         let ctx = self.ctx(n);
         let file = ctx.file;
-        let iface_id = self.nodes[n].id;
         let mut superclasses = Vec::new();
         if let DeclKind::Interface { extends, .. } = &decl.kind {
             for e in extends {
@@ -574,7 +573,6 @@ impl<'a> Compiler<'a> {
                 doc: m.doc.clone(),
             });
         }
-        let _ = iface_id;
         let main = self.base_out(
             n,
             Body::Interface {
