@@ -833,14 +833,48 @@ fn set_value(target: &mut impl HasValue, v: &OValue) {
             _ => {}
         }
     }
-    // Read in place from word-aligned memory, without stream framing or a copy.
-    let words = encode_segment(&value_obj(v)).words;
+    // A null Text/Data/List/Struct/AnyPointer value has one of five encodings: encode each once.
+    if v.to_obj().is_some_and(|o| o.is_none()) {
+        let disc = value_discriminant(v);
+        NULL_VALUES.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let segment = cache
+                .entry(disc)
+                .or_insert_with(|| word_segment(&encode_segment(&value_obj(v)).words));
+            copy_from_segment(target, segment);
+        });
+        return;
+    }
+    let segment = word_segment(&encode_segment(&value_obj(v)).words);
+    copy_from_segment(target, &segment);
+}
+
+thread_local! {
+    /// Encoded null pointer values by `Value` discriminant.
+    static NULL_VALUES: std::cell::RefCell<FxHashMap<u16, Vec<capnp::Word>>> =
+        std::cell::RefCell::new(FxHashMap::default());
+}
+
+fn value_discriminant(v: &OValue) -> u16 {
+    match value_obj(v) {
+        Obj::Struct(s) => u16::from_le_bytes([s.data[0], s.data[1]]),
+        Obj::List(_) => 0,
+    }
+}
+
+/// Words in capnp's aligned representation, for reading in place.
+fn word_segment(words: &[u64]) -> Vec<capnp::Word> {
     let mut segment = capnp::Word::allocate_zeroed_vec(words.len());
-    for (dst, word) in segment.iter_mut().zip(&words) {
+    for (dst, word) in segment.iter_mut().zip(words) {
         let b = word.to_le_bytes();
         *dst = capnp::word(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
     }
-    let segments = [capnp::Word::words_to_bytes(&segment)];
+    segment
+}
+
+/// Copies the `Value` at the root of a one-segment message into the target.
+fn copy_from_segment(target: &mut impl HasValue, segment: &[capnp::Word]) {
+    let segments = [capnp::Word::words_to_bytes(segment)];
     let reader = capnp::message::Reader::new(
         capnp::message::SegmentArray::new(&segments),
         capnp::message::ReaderOptions::new(),
