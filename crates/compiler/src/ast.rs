@@ -6,12 +6,14 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::diag::Span;
 
-/// An identifier with its location.
+/// An identifier with its location. Names are short: stored inline, without an allocation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Name {
-    pub text: String,
+    pub text: CompactString,
     pub span: Span,
 }
 

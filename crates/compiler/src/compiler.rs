@@ -69,7 +69,7 @@ pub(crate) enum Member {
 }
 
 pub(crate) struct Members {
-    pub(crate) by_name: FxHashMap<String, Member>,
+    pub(crate) by_name: FxHashMap<compact_str::CompactString, Member>,
     /// Child declaration nodes in source order.
     pub(crate) children: Vec<NodeIdx>,
     pub(crate) aliases: Vec<usize>,
@@ -452,7 +452,7 @@ impl<'a> Compiler<'a> {
         let prefix_len = p.display_name.len() as u32 + 1;
         let params: Vec<String> = match &d.kind {
             DeclKind::Struct { params } | DeclKind::Interface { params, .. } => {
-                params.iter().map(|p| p.text.clone()).collect()
+                params.iter().map(|p| p.text.to_string()).collect()
             }
             _ => Vec::new(),
         };

@@ -11,6 +11,7 @@ use crate::ast::{
 };
 use crate::diag::Span;
 use crate::lexer::{self, Lexed, Statement, Token, TokenKind, TokenRange, MAX_DEPTH, PARSE_ERROR};
+use compact_str::CompactString;
 
 const INVALID_ID: &str = "Invalid ID.  Please generate a new one with 'capnpc -i'.";
 const ORDINAL_TOO_BIG: &str = "Ordinals cannot be greater than 65535.";
@@ -252,7 +253,7 @@ struct Parser<'s> {
 
 fn to_name((text, span): (&str, Span)) -> Name {
     Name {
-        text: text.to_string(),
+        text: text.into(),
         span,
     }
 }
@@ -440,7 +441,7 @@ impl Parser<'_> {
                     // Later phases resolve the target and report what is wrong with it.
                     let text = match other {
                         ExprKind::RelativeName(n) | ExprKind::AbsoluteName(n) => n.text.clone(),
-                        _ => String::new(),
+                        _ => CompactString::default(),
                     };
                     Name {
                         text,
@@ -484,7 +485,7 @@ impl Parser<'_> {
         let targets = self.list_items(items, list_span, |_, c| {
             c.attempt(|c| c.ident()).or_else(|| {
                 c.op("*").map(|span| Name {
-                    text: "*".to_string(),
+                    text: CompactString::const_new("*"),
                     span,
                 })
             })
@@ -714,7 +715,7 @@ impl Parser<'_> {
             Some(Parsed::Decl(Header {
                 kind: DeclKind::Union,
                 name: Name {
-                    text: String::new(),
+                    text: CompactString::default(),
                     span,
                 },
                 id: None,
@@ -1042,7 +1043,7 @@ mod tests {
 
     fn name_at(text: &str, start: u32) -> Name {
         Name {
-            text: text.to_string(),
+            text: text.into(),
             span: Span::new(start as usize, start as usize + text.len()),
         }
     }
@@ -1274,7 +1275,7 @@ mod tests {
                     DeclKind::Using { .. } => "using",
                     _ => "other",
                 };
-                (kind, m.name.text.clone())
+                (kind, m.name.text.to_string())
             })
             .collect();
         let expected = [

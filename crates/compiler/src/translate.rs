@@ -114,7 +114,7 @@ impl<'a> Compiler<'a> {
                 .map(|&c| {
                     let name = self.nodes[c]
                         .decl
-                        .map_or(String::new(), |d| d.name.text.clone());
+                        .map_or(String::new(), |d| d.name.text.to_string());
                     (name, self.nodes[c].id)
                 })
                 .collect()
@@ -438,7 +438,7 @@ impl<'a> Compiler<'a> {
                 }
             };
             out.push(FieldOut {
-                name: f.decl.name.text.clone(),
+                name: f.decl.name.text.to_string(),
                 code_order: f.code_order,
                 annotations: None,
                 discriminant_value: f.discriminant_value,
@@ -472,7 +472,7 @@ impl<'a> Compiler<'a> {
         let outs: Vec<EnumerantOut> = enumerants
             .iter()
             .map(|(i, d)| EnumerantOut {
-                name: d.name.text.clone(),
+                name: d.name.text.to_string(),
                 code_order: *i as u16,
                 annotations: None,
                 doc: d.doc.clone(),
@@ -546,7 +546,7 @@ impl<'a> Compiler<'a> {
             };
             let ordinal = m.ordinal.map_or(0, |o| o.value);
             let implicit: Rc<Vec<String>> =
-                Rc::new(implicit_params.iter().map(|p| p.text.clone()).collect());
+                Rc::new(implicit_params.iter().map(|p| p.text.to_string()).collect());
             let (param_type, param_brand) = self.method_list(
                 n, m, params, false, ordinal, &implicit, &mut aux, &mut lists,
             );
@@ -562,7 +562,7 @@ impl<'a> Compiler<'a> {
                 &mut lists,
             );
             method_outs.push(MethodOut {
-                name: m.name.text.clone(),
+                name: m.name.text.to_string(),
                 code_order: *code_order as u16,
                 implicit_parameters: implicit.to_vec(),
                 param_struct_type: param_type,
@@ -678,7 +678,7 @@ impl<'a> Compiler<'a> {
                     .map(|(i, (p, ty))| {
                         let ty = ty.unwrap_or(OType::Void);
                         FieldOut {
-                            name: p.name.text.clone(),
+                            name: p.name.text.to_string(),
                             code_order: i as u16,
                             annotations: None,
                             discriminant_value: 0xffff,

@@ -67,7 +67,7 @@ impl<'s> Reader<'s> {
         let mut decl = Decl {
             kind: DeclKind::Group,
             name: Name {
-                text: word.clone(),
+                text: word.as_str().into(),
                 span: word_span,
             },
             id: None,
@@ -106,7 +106,7 @@ impl<'s> Reader<'s> {
                         self.expect(b')');
                     }
                     let name = Name {
-                        text: ty,
+                        text: ty.into(),
                         span: ty_span,
                     };
                     decl.kind = DeclKind::Field {
@@ -126,7 +126,10 @@ impl<'s> Reader<'s> {
 
     fn word_name(&mut self) -> Name {
         let (text, span) = self.word();
-        Name { text, span }
+        Name {
+            text: text.into(),
+            span,
+        }
     }
 }
 
@@ -162,7 +165,7 @@ pub(super) fn size_of_type(decl: &Decl) -> SizeClass {
 fn lay(decls: &[Decl]) -> (StructLayout<'_>, Vec<String>) {
     let mut calls = Vec::new();
     let layout = layout_struct(&decls[0].members, &mut |d: &Decl| {
-        calls.push(d.name.text.clone());
+        calls.push(d.name.text.to_string());
         size_of_type(d)
     });
     (layout, calls)
