@@ -135,9 +135,6 @@ class _SchemaType:
     def __init__(self, name):
         self._name = name
 
-    def __repr__(self):
-        return "<capnp.types.%s>" % self._name
-
 
 types = _types.ModuleType("capnp.types")
 types.__doc__ = "Primitive type descriptors for _ListSchema and field schemas."
