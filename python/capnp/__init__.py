@@ -1,5 +1,7 @@
 """Cap'n Proto for Python with a Rust engine, compatible with pycapnp (``import capnp``)."""
 
+import sys as _sys
+
 from capnp import lib
 from capnp import version
 from capnp._import_hook import add_import_hook, remove_import_hook
@@ -15,10 +17,12 @@ from capnp.lib.capnp import (
     _DynamicStructReader,
     _EnumModule,
     _InterfaceModule,
+    _ListSchema,
     _StructModule,
     _init_capnp_api,
     cleanup_global_schema_parser,
     load,
+    types,
 )
 
 __version__ = version.version
@@ -34,6 +38,7 @@ __all__ = [
     "_DynamicStructReader",
     "_EnumModule",
     "_InterfaceModule",
+    "_ListSchema",
     "_StructModule",
     "_init_capnp_api",
     "add_import_hook",
@@ -41,9 +46,14 @@ __all__ = [
     "lib",
     "load",
     "remove_import_hook",
+    "types",
     "version",
 ]
 
 del _lib_capnp
+
+# `import capnp.types` finds the descriptor module like a submodule.
+_sys.modules.setdefault("capnp.types", types)
+del _sys
 
 add_import_hook()

@@ -6,6 +6,7 @@
 //! so handles are `Send + Sync`, never borrow, and outlive their parents.
 
 pub mod any_pointer;
+mod constant;
 mod copy;
 pub mod error;
 pub mod list;

@@ -445,7 +445,7 @@ fn build_struct(
 /// Nesting of `List(List(...))` is bounded so a hostile request cannot recurse without end.
 const MAX_TYPE_DEPTH: u32 = 64;
 
-fn build_type(t: type_::Reader<'_>, depth: u32) -> Result<Type> {
+pub(crate) fn build_type(t: type_::Reader<'_>, depth: u32) -> Result<Type> {
     if depth > MAX_TYPE_DEPTH {
         return Err(invalid("list type nested too deeply"));
     }

@@ -246,7 +246,7 @@ fn which_name(schema: &StructSchema, d: u16) -> Result<(u16, String)> {
 }
 
 /// Reads a pointer slot of a reader. `steps` builds the child location for walkable types.
-fn read_pointer(
+pub(crate) fn read_pointer(
     pr: PointerReader<'_>,
     ty: &Type,
     default: &DefaultValue,

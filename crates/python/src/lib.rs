@@ -29,6 +29,8 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<enum_::PyEnum>()?;
     m.add_class::<enum_::PyEnumField>()?;
     m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;
+    m.add_function(wrap_pyfunction!(schema_file::compile_bundled, m)?)?;
+    m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let (major, minor, micro) = LIBCAPNP_VERSION;
     m.add("LIBCAPNP_VERSION_MAJOR", major)?;

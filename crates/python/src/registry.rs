@@ -10,6 +10,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
+use crate::convert;
 use crate::enum_::PyEnum;
 use crate::error::{MsgError, MsgResult};
 use crate::struct_::{PyStructBuilder, PyStructReader};
@@ -187,6 +188,17 @@ impl PyRegistry {
         };
         let root = run().map_err(|e| e.into_py(py))?;
         PyStructReader::wrap(py, root, slf.clone().unbind())
+    }
+
+    /// The value of list, struct or AnyPointer constant `id`: a reader over a copy of it.
+    fn const_value(slf: &Bound<'_, Self>, id: u64) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let run = || -> MsgResult<_> {
+            let value = slf.get().inner.const_value(id)?;
+            // Only enum values need their type, and they are not pointers.
+            convert::value_to_py(py, value, None, &slf.clone().unbind())
+        };
+        run().map_err(|e| e.into_py(py))
     }
 
     /// The `_DynamicEnum` of ordinal `raw` of enum `id` (schema constants).

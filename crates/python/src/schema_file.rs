@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use capnp::message::{Builder, ReaderOptions};
-use capnp_compiler::loader::{DiskFileSystem, FileSystem, Located, Root};
+use capnp_compiler::loader::{DiskFileSystem, FileSystem, Located, Root, BUNDLED};
 use capnp_compiler::schema_capnp::{code_generator_request, field, node, type_, value};
 use capnp_compiler::{compile, make_loader, CompileOptions};
 use pyo3::prelude::*;
@@ -49,6 +49,66 @@ pub(crate) fn compile_file<'py>(
     // The whole request, for the parser's Rust registry (`_Registry.add_request`).
     out.set_item("request", PyBytes::new(py, &request_bytes))?;
     Ok(out)
+}
+
+/// The text of the bundled standard file `name` (`"capnp/schema.capnp"`); unknown → `OSError`.
+#[pyfunction]
+pub(crate) fn bundled_source<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyBytes>> {
+    match BUNDLED.iter().find(|(n, _)| *n == name) {
+        Some((_, text)) => Ok(PyBytes::new(py, text)),
+        None => Err(LoadError::FileNotFound(name.to_string()).into_py(py)),
+    }
+}
+
+/// Compiles the bundled standard file `name` (`"capnp/schema.capnp"`), naming it
+/// `display_name`; returns what `compile_file` returns (`key` is `<bundled>/NAME`).
+/// `source` replaces the file's text (the node readers' variant of `schema.capnp`).
+/// Unknown name → `OSError`.
+#[pyfunction]
+#[pyo3(signature = (name, display_name, source=None))]
+pub(crate) fn compile_bundled<'py>(
+    py: Python<'py>,
+    name: String,
+    display_name: String,
+    source: Option<Vec<u8>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let compiled = py.detach(|| bundled_to_request(&name, &display_name, source));
+    let (request_bytes, file_id, key) = compiled.map_err(|e| e.into_py(py))?;
+    let out = describe(py, &request_bytes, file_id).map_err(|e| e.into_py(py))?;
+    out.set_item("key", key)?;
+    out.set_item("request", PyBytes::new(py, &request_bytes))?;
+    Ok(out)
+}
+
+fn bundled_to_request(
+    name: &str,
+    display_name: &str,
+    source: Option<Vec<u8>>,
+) -> Result<(Vec<u8>, u64, String), LoadError> {
+    let Some((_, bundled)) = BUNDLED.iter().find(|(n, _)| *n == name) else {
+        return Err(LoadError::FileNotFound(name.to_string()));
+    };
+    let text = source.unwrap_or_else(|| bundled.to_vec());
+    let fs = DiskFileSystem;
+    // Only the bundled files themselves are reachable from a bundled file.
+    let options = CompileOptions::default();
+    let loader = make_loader(&options, &fs);
+    let key = format!("<bundled>/{name}");
+    let located = Located {
+        root: Root::Bundled,
+        name: display_name.to_string(),
+        text,
+        key: key.clone(),
+    };
+    let output = compile(&loader, vec![located]);
+    if !output.errors.is_empty() {
+        return Err(LoadError::Schema(output.errors));
+    }
+    let Some(bytes) = output.request else {
+        return Err(LoadError::Schema(Vec::new()));
+    };
+    let file_id = requested_file_id(&bytes)?;
+    Ok((bytes, file_id, key))
 }
 
 fn compile_to_request(

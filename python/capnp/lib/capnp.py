@@ -46,47 +46,54 @@ def _init_capnp_api():
 
 # --- node views ------------------------------------------------------------------------------
 
+# schema.capnp:Node and the bundled file it is compiled from for node readers.
+_NODE_ID = 0xE682AB4CF923A417
+_SCHEMA_CAPNP = "capnp/schema.capnp"
 
-class _NodeView:
-    """The parts of a ``schema.capnp:Node`` readable before the message layer exists.
+# Nodes come from our own compiler: reading them back must never hit a reader limit.
+_NODE_TRAVERSAL_LIMIT = 1 << 60
+_NODE_NESTING_LIMIT = (1 << 31) - 1
 
-    ``_raw`` holds the node as a standalone serialized message, for the full reader later.
-    """
+_meta_parser_instance = None
+_std_parser_instance = None
 
-    def __init__(self, info):
-        self._info = info
-        self._raw = info["bytes"]
 
-    @property
-    def id(self):
-        return self._info["id"]
+def _meta_parser():
+    """The parser holding ``schema.capnp`` under the name pycapnp's node readers report."""
+    global _meta_parser_instance
+    if _meta_parser_instance is None:
+        # pycapnp's compiled-in Node predates `startByte`/`endByte` (@34, @35): its node
+        # readers have no such fields, so ours are compiled without them.
+        text = _capnp.bundled_source(_SCHEMA_CAPNP)
+        lines = [
+            line
+            for line in text.split(b"\n")
+            if not line.lstrip().startswith((b"startByte @34 ", b"endByte @35 "))
+        ]
+        parser = SchemaParser()
+        parser._load_bundled(_SCHEMA_CAPNP, "schema.capnp", b"\n".join(lines))
+        _meta_parser_instance = parser
+    return _meta_parser_instance
 
-    @property
-    def displayName(self):
-        return self._info["display_name"]
 
-    @property
-    def displayNamePrefixLength(self):
-        return self._info["prefix_length"]
+def _std_parser():
+    """The parser of the ``capnp.<name>_capnp`` modules (kept apart from users' parsers)."""
+    global _std_parser_instance
+    if _std_parser_instance is None:
+        _std_parser_instance = SchemaParser()
+    return _std_parser_instance
 
-    @property
-    def scopeId(self):
-        return self._info["scope_id"]
 
-    @property
-    def isGeneric(self):
-        return self._info["is_generic"]
+def _bundled_module(name, module_name):
+    """The module of bundled file ``name`` (``capnp/rpc.capnp``) as ``module_name``."""
+    return _std_parser()._load_bundled(name, module_name)
 
-    @property
-    def nestedNodes(self):
-        return [_NestedNodeReader(name, id_) for name, id_ in self._info["nested"]]
 
-    @property
-    def which(self):
-        return self._info["kind"]
-
-    def __repr__(self):
-        return "<schema.capnp:Node reader (id = %d, displayName = %r)>" % (self.id, self.displayName)
+def _read_node(raw):
+    """A ``schema.capnp:Node`` reader over one node's standalone message."""
+    return _meta_parser()._registry.from_bytes(
+        _NODE_ID, raw, _NODE_TRAVERSAL_LIMIT, _NODE_NESTING_LIMIT
+    )
 
 
 class _NestedNodeReader:
@@ -94,21 +101,88 @@ class _NestedNodeReader:
         self.name = name
         self.id = id_
 
+    def __repr__(self):
+        return "<_NestedNodeReader name=%r id=%d>" % (self.name, self.id)
+
 
 class _NodeReader:
     """What ``schema.get_proto()`` returns: the node's main facts and the full node."""
 
-    def __init__(self, node):
-        self.node = node
-        self.displayName = node.displayName
-        self.id = node.id
-        self.scopeId = node.scopeId
-        kind = node.which
+    def __init__(self, schema):
+        info = schema._info
+        self._schema = schema
+        self.displayName = info["display_name"]
+        self.id = info["id"]
+        self.scopeId = info["scope_id"]
+        kind = info["kind"]
         self.isStruct = kind == "struct"
         self.isConst = kind == "const"
         self.isInterface = kind == "interface"
         self.isEnum = kind == "enum"
-        self.nestedNodes = node.nestedNodes
+        self.nestedNodes = [_NestedNodeReader(name, id_) for name, id_ in info["nested"]]
+
+    @property
+    def node(self):
+        return self._schema.node
+
+
+# --- schema types ----------------------------------------------------------------------------
+
+
+class _SchemaType:
+    """An opaque descriptor of a primitive type (``capnp.types.UInt32``)."""
+
+    def __init__(self, name):
+        self._name = name
+
+
+types = _types.ModuleType("capnp.types")
+types.__doc__ = "Primitive type descriptors for _ListSchema and field schemas."
+_TYPES_BY_WHICH = {}
+for _which, _name in (
+    ("void", "Void"),
+    ("bool", "Bool"),
+    ("int8", "Int8"),
+    ("int16", "Int16"),
+    ("int32", "Int32"),
+    ("int64", "Int64"),
+    ("uint8", "UInt8"),
+    ("uint16", "UInt16"),
+    ("uint32", "UInt32"),
+    ("uint64", "UInt64"),
+    ("float32", "Float32"),
+    ("float64", "Float64"),
+    ("text", "Text"),
+    ("data", "Data"),
+    ("anyPointer", "AnyPointer"),
+):
+    _TYPES_BY_WHICH[_which] = _SchemaType(_name)
+    setattr(types, _name, _TYPES_BY_WHICH[_which])
+del _which, _name
+
+
+def _type_schema(parser, ty):
+    """The schema object of a ``schema.capnp:Type`` reader (primitives: a ``capnp.types``)."""
+    which = ty.which()
+    if which == "struct":
+        return parser._schema(ty.struct.typeId, _StructSchema)
+    if which == "enum":
+        return parser._schema(ty.enum.typeId, _EnumSchema)
+    if which == "interface":
+        return parser._schema(ty.interface.typeId, _InterfaceSchema)
+    if which == "list":
+        return _ListSchema(_type_schema(parser, ty.list.elementType))
+    return _TYPES_BY_WHICH[which]
+
+
+def _schema_of(obj):
+    """A schema object itself, or the ``schema`` attribute of a module or class."""
+    if isinstance(obj, (_Schema, _ListSchema, _SchemaType)):
+        return obj
+    schema = getattr(obj, "schema", None)
+    if isinstance(schema, (_Schema, _ListSchema, _SchemaType)):
+        return schema
+    return None
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -120,10 +194,17 @@ class _Schema:
     def __init__(self, parser, info):
         self._parser = parser
         self._info = info
-        self.node = _NodeView(info)
+        self._node = None
+
+    @property
+    def node(self):
+        """The full ``schema.capnp:Node`` reader of this schema."""
+        if self._node is None:
+            self._node = _read_node(self._info["bytes"])
+        return self._node
 
     def get_proto(self):
-        return _NodeReader(self.node)
+        return _NodeReader(self)
 
     def _as(self, kind, cls, what):
         if self._info["kind"] != kind:
@@ -156,6 +237,30 @@ class _ParsedSchema(_Schema):
         raise KjException("no such nested declaration: " + name, type="FAILED")
 
 
+class _StructSchemaField:
+    """One field of a struct schema: its ``schema.capnp:Field`` reader and its type's schema."""
+
+    def __init__(self, parent, index, name):
+        self._parent = parent
+        self._index = index
+        self._name = name
+
+    @property
+    def proto(self):
+        return self._parent.node.struct.fields[self._index]
+
+    @property
+    def schema(self):
+        proto = self.proto
+        parser = self._parent._parser
+        if proto.which() == "group":
+            return parser._schema(proto.group.typeId, _StructSchema)
+        return _type_schema(parser, proto.slot.type)
+
+    def __repr__(self):
+        return "<field schema for %s>" % self._name
+
+
 class _StructSchema(_Schema):
     @property
     def fieldnames(self):
@@ -168,6 +273,14 @@ class _StructSchema(_Schema):
     @property
     def non_union_fields(self):
         return tuple(f["name"] for f in self._info["fields"] if f["discriminant"] == 0xFFFF)
+
+    @property
+    def fields_list(self):
+        return [_StructSchemaField(self, i, f["name"]) for i, f in enumerate(self._info["fields"])]
+
+    @property
+    def fields(self):
+        return {f._name: f for f in self.fields_list}
 
     def __eq__(self, other):
         if not isinstance(other, _StructSchema):
@@ -195,6 +308,22 @@ class _EnumSchema(_Schema):
         return {name: i for i, name in enumerate(self._info["enumerants"])}
 
 
+class _InterfaceMethod:
+    """One method of an interface: the schemas of its parameter and result structs."""
+
+    def __init__(self, parser, proto):
+        self._parser = parser
+        self._proto = proto
+
+    @property
+    def param_type(self):
+        return self._parser._schema(self._proto.paramStructType, _StructSchema)
+
+    @property
+    def result_type(self):
+        return self._parser._schema(self._proto.resultStructType, _StructSchema)
+
+
 class _InterfaceSchema(_Schema):
     @property
     def method_names(self):
@@ -211,8 +340,42 @@ class _InterfaceSchema(_Schema):
             names |= s.method_names_inherited
         return names
 
+    @property
+    def methods(self):
+        return {m.name: _InterfaceMethod(self._parser, m) for m in self.node.interface.methods}
+
+    @property
+    def methods_inherited(self):
+        methods = {}
+        self._collect_methods(methods, set())
+        return methods
+
+    def _collect_methods(self, out, seen):
+        # Diamonds and (invalid) cycles in the superclass graph: each interface once.
+        if self._info["id"] in seen:
+            return
+        seen.add(self._info["id"])
+        out.update(self.methods)
+        for s in self.superclasses:
+            s._collect_methods(out, seen)
+
     def __repr__(self):
         return "<schema for %s>" % self._info["display_name"]
+
+
+class _ListSchema:
+    """The schema of ``List(element)``; ``element`` is a schema, a ``capnp.types`` object or
+    anything with a ``schema`` attribute."""
+
+    def __init__(self, element=None):
+        schema = _schema_of(element)
+        if schema is None:
+            raise KjException("Unknown schema type", type="FAILED")
+        self._element = schema
+
+    @property
+    def elementType(self):
+        return self._element
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -370,13 +533,27 @@ class SchemaParser:
             file_id = self._files.get(key)
         if file_id is None:
             compiled = _capnp.compile_file(file_name, display_name, imports, dict(self._file_keys))
-            self._registry.add_request(compiled["request"])
-            for info in compiled["nodes"]:
-                self._nodes.setdefault(info["id"], info)
+            self._add_compiled(compiled)
             file_id = compiled["file_id"]
-            self._files[compiled["key"]] = file_id
-            self._file_keys[file_id] = compiled["key"]
         return self._file_module(file_id, display_name, file_name)
+
+    def _load_bundled(self, name, display_name, source=None):
+        """The module of bundled standard file ``name`` (``capnp/schema.capnp``); ``source``
+        replaces its text."""
+        key = "<bundled>/" + name
+        file_id = self._files.get(key)
+        if file_id is None:
+            compiled = _capnp.compile_bundled(name, display_name, source)
+            self._add_compiled(compiled)
+            file_id = compiled["file_id"]
+        return self._file_module(file_id, display_name, None)
+
+    def _add_compiled(self, compiled):
+        self._registry.add_request(compiled["request"])
+        for info in compiled["nodes"]:
+            self._nodes.setdefault(info["id"], info)
+        self._files[compiled["key"]] = compiled["file_id"]
+        self._file_keys[compiled["file_id"]] = compiled["key"]
 
     def _struct_schema_by_id(self, node_id):
         return self._schema(node_id, _StructSchema)
@@ -390,9 +567,10 @@ class SchemaParser:
 
     def _file_module(self, file_id, display_name, file_name):
         module = _types.ModuleType(display_name)
-        path = _os.path.abspath(file_name)
-        module.__file__ = path
-        module.__path__ = [_os.path.dirname(path)]
+        if file_name is not None:
+            path = _os.path.abspath(file_name)
+            module.__file__ = path
+            module.__path__ = [_os.path.dirname(path)]
         schema = self._schema(file_id, _ParsedSchema)
         module.schema = schema
         module._nodeSchema = schema
@@ -422,7 +600,7 @@ class SchemaParser:
                 try:
                     setattr(parent, name, self._const_value(child))
                 except NotImplementedError:
-                    pass  # list and struct constants need the message layer
+                    pass  # interface and AnyPointer constants are not supported yet
                 continue
             else:
                 self.modules_by_id[node_id] = _types.ModuleType(name)
@@ -471,8 +649,10 @@ class SchemaParser:
         if kind == "enum":
             type_id, raw = value
             return self._registry.make_enum(type_id, raw)
-        if kind in ("list", "struct", "interface", "anyPointer"):
-            raise NotImplementedError("%s constants need the message layer" % kind)
+        if kind in ("list", "struct", "anyPointer"):
+            return self._registry.const_value(info["id"])
+        if kind == "interface":
+            raise NotImplementedError("interface constants need RPC")
         return value
 
 

@@ -1,0 +1,8 @@
+"""`capnp.c++_capnp`: the bundled `/capnp/c++.capnp` as a loaded schema module."""
+
+import sys
+
+from capnp.lib.capnp import _bundled_module
+
+# The schema module takes this module's place, as pycapnp's import hook would give it.
+sys.modules[__name__] = _bundled_module("capnp/c++.capnp", __name__)
