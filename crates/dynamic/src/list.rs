@@ -321,6 +321,7 @@ impl ListBuilder {
                 }
                 Some(Snapshot::of_list(src)?)
             }
+            SetValue::AnyPointer(src) => Some(src.snapshot()?),
             _ => None,
         };
         let bits = if self.elem.is_pointer() {

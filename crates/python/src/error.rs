@@ -183,7 +183,8 @@ impl MsgError {
             | E::InitWithoutSize
             | E::InitWithSize
             | E::UnknownSchema { .. }
-            | E::InvalidSchema(_) => located(py, "FAILED", e.to_string()),
+            | E::InvalidSchema(_)
+            | E::OrphanAdopted => located(py, "FAILED", e.to_string()),
         }
     }
 
