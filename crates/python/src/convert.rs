@@ -2,14 +2,15 @@
 //! dispatch on the Python type (3.3), and `to_dict`/`from_dict` (3.8).
 
 use capnp_dynamic::{
-    Field, FieldKind, ListBuilder, ListReader, ListValue, SetValue, StructBuilder, StructReader,
-    StructValue, Type, Value,
+    AnyPointerValue, Field, FieldKind, ListBuilder, ListReader, ListValue, SetValue, StructBuilder,
+    StructReader, StructValue, Type, Value,
 };
 use pyo3::exceptions::{PyNotImplementedError, PyOverflowError, PyTypeError, PyUnicodeDecodeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
+use crate::any_pointer::{PyObjectBuilder, PyObjectReader};
 use crate::enum_::PyEnum;
 use crate::error::{MsgError, MsgResult};
 use crate::exceptions::plain_kj_exception;
@@ -83,9 +84,26 @@ pub(crate) fn value_to_py(
             },
         )?
         .into_any(),
-        Value::AnyPointer(_) | Value::Capability => {
+        Value::AnyPointer(AnyPointerValue::Reader(r)) => Py::new(
+            py,
+            PyObjectReader {
+                inner: r,
+                registry: Some(registry.clone_ref(py)),
+            },
+        )?
+        .into_any(),
+        Value::AnyPointer(AnyPointerValue::Builder(b)) => Py::new(
+            py,
+            PyObjectBuilder {
+                inner: b,
+                registry: Some(registry.clone_ref(py)),
+            },
+        )?
+        .into_any(),
+        Value::Capability => {
             return Err(PyNotImplementedError::new_err(
-                "AnyPointer and capability fields are not supported yet",
+                "interface (capability) fields cannot be read: capabilities and RPC are not \
+                 implemented yet",
             )
             .into())
         }
@@ -150,6 +168,13 @@ pub(crate) fn with_set_value<R>(
     }
     if let Ok(l) = value.cast::<PyListReader>() {
         return f(SetValue::List(&l.get().inner));
+    }
+    if let Ok(a) = value.cast::<PyObjectReader>() {
+        return f(SetValue::AnyPointer(&a.get().inner));
+    }
+    if let Ok(a) = value.cast::<PyObjectBuilder>() {
+        let r = a.get().inner.as_reader();
+        return f(SetValue::AnyPointer(&r));
     }
     if let Ok(e) = value.cast::<PyEnum>() {
         let e = e.get();
@@ -418,7 +443,7 @@ impl DictWalk<'_> {
                     .call_method1("b64encode", (PyBytes::new(py, &d),))?;
                 encoded.call_method1("decode", ("ascii",))?.unbind()
             }
-            Value::AnyPointer(_) | Value::Capability => py.None(),
+            Value::Capability => py.None(),
             other => value_to_py(py, other, ty, self.registry)?,
         })
     }

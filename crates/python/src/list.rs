@@ -87,6 +87,10 @@ impl PyListBuilder {
 
 #[pymethods]
 impl PyListBuilder {
+    fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(crate::any_pointer::not_picklable("_DynamicListBuilder"))
+    }
+
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.len(py)? as usize)
     }
@@ -168,6 +172,10 @@ impl PyListReader {
 
 #[pymethods]
 impl PyListReader {
+    fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(crate::any_pointer::not_picklable("_DynamicListReader"))
+    }
+
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.len(py)? as usize)
     }
