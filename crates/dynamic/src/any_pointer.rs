@@ -173,6 +173,24 @@ impl AnyPointerReader {
         ))
     }
 
+    /// The builder this view was taken from, when it views a message being built
+    /// (`to_dict` of a builder hands out AnyPointer builders, as pycapnp does).
+    pub fn builder(&self) -> Option<AnyPointerBuilder> {
+        let Backing::Builder(message) = &self.backing else {
+            return None;
+        };
+        Some(AnyPointerBuilder {
+            message: message.clone(),
+            // The root struct exists already; a zero size never reallocates it.
+            root_size: StructSize {
+                data: 0,
+                pointers: 0,
+            },
+            at: self.at.clone(),
+            registry: self.registry.clone(),
+        })
+    }
+
     /// An independent copy of whatever the pointer holds.
     pub(crate) fn snapshot(&self) -> Result<Snapshot> {
         self.with_pointer(Snapshot::of_pointer)

@@ -80,10 +80,10 @@ pub(crate) fn not_picklable(class: &str) -> PyErr {
     PyTypeError::new_err(format!("cannot pickle '{class}' object"))
 }
 
-fn capability_unsupported(py: Python<'_>) -> PyErr {
-    crate::error::MsgError::Dynamic(capnp_dynamic::Error::Capnp(capnp::Error::unimplemented(
+pub(crate) fn capability_unsupported(py: Python<'_>) -> PyErr {
+    MsgError::Dynamic(capnp_dynamic::Error::Capnp(capnp::Error::failed(
         "Trying to read capabilities without ever having created a capability context \
-         (capabilities and RPC are not implemented)"
+         (capability fields need RPC, which is not implemented yet)"
             .into(),
     )))
     .into_py(py)

@@ -5,7 +5,7 @@ use capnp_dynamic::{
     AnyPointerValue, Field, FieldKind, ListBuilder, ListReader, ListValue, SetValue, StructBuilder,
     StructReader, StructValue, Type, Value,
 };
-use pyo3::exceptions::{PyNotImplementedError, PyOverflowError, PyTypeError, PyUnicodeDecodeError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeDecodeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -100,13 +100,7 @@ pub(crate) fn value_to_py(
             },
         )?
         .into_any(),
-        Value::Capability => {
-            return Err(PyNotImplementedError::new_err(
-                "interface (capability) fields cannot be read: capabilities and RPC are not \
-                 implemented yet",
-            )
-            .into())
-        }
+        Value::Capability => return Err(crate::any_pointer::capability_unsupported(py).into()),
     })
 }
 
@@ -327,6 +321,8 @@ pub(crate) fn from_dict(
 /// Options of `to_dict`.
 #[derive(Clone, Copy)]
 pub(crate) struct DictOptions {
+    /// The struct is a builder: AnyPointer values come back as builders.
+    pub(crate) builder: bool,
     pub(crate) verbose: bool,
     pub(crate) ordered: bool,
     pub(crate) base64: bool,
@@ -442,6 +438,22 @@ impl DictWalk<'_> {
                     .import("base64")?
                     .call_method1("b64encode", (PyBytes::new(py, &d),))?;
                 encoded.call_method1("decode", ("ascii",))?.unbind()
+            }
+            Value::AnyPointer(AnyPointerValue::Reader(r)) if self.options.builder => {
+                match r.builder() {
+                    Some(b) => value_to_py(
+                        py,
+                        Value::AnyPointer(AnyPointerValue::Builder(b)),
+                        ty,
+                        self.registry,
+                    )?,
+                    None => value_to_py(
+                        py,
+                        Value::AnyPointer(AnyPointerValue::Reader(r)),
+                        ty,
+                        self.registry,
+                    )?,
+                }
             }
             Value::Capability => py.None(),
             other => value_to_py(py, other, ty, self.registry)?,

@@ -125,8 +125,14 @@ fn init_name(field: &Bound<'_, PyAny>) -> PyResult<String> {
     })
 }
 
-fn dict_options(verbose: bool, ordered: bool, encode_bytes_as_base64: bool) -> DictOptions {
+fn dict_options(
+    builder: bool,
+    verbose: bool,
+    ordered: bool,
+    encode_bytes_as_base64: bool,
+) -> DictOptions {
     DictOptions {
+        builder,
         verbose,
         ordered,
         base64: encode_bytes_as_base64,
@@ -431,7 +437,7 @@ impl PyStructBuilder {
             py,
             &self.inner.as_reader(),
             &self.registry,
-            dict_options(verbose, ordered, encode_bytes_as_base64),
+            dict_options(true, verbose, ordered, encode_bytes_as_base64),
         )
         .map_err(|e| e.into_py(py))
     }
@@ -633,7 +639,7 @@ impl PyStructReader {
             py,
             &self.inner,
             &self.registry,
-            dict_options(verbose, ordered, encode_bytes_as_base64),
+            dict_options(false, verbose, ordered, encode_bytes_as_base64),
         )
         .map_err(|e| e.into_py(py))
     }
