@@ -182,6 +182,20 @@ except Exception as e:
     print("nonroot", type(e).__name__, e)
 """
 
+LIST_ADOPT = """
+import capnp
+a = capnp.load("anyptr.capnp")
+b = a.Box.new_message(name="nm", inner={"x": 8, "t": "e"})
+items = b.init("items", 2)
+o = b.disown("inner")
+items.adopt(1, o)
+print([i.x for i in b.items], [i.t for i in b.items], b._has("inner"))
+tags = b.init("tags", 1)
+t = b.disown("name")
+tags.adopt(0, t)
+print(list(b.tags))
+"""
+
 
 @pytest.fixture
 def schema_dir(tmp_path):
@@ -189,7 +203,7 @@ def schema_dir(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("script", [ANY_ERRORS, ORPHANS_MULTIPLE_PICKLE])
+@pytest.mark.parametrize("script", [ANY_ERRORS, ORPHANS_MULTIPLE_PICKLE, LIST_ADOPT])
 def test_same_as_pycapnp(script, schema_dir):
     assert_same_output(script, schema_dir)
 

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use capnp_dynamic::{
-    AnyPointerValue, Error, ListValue, MessageBuilder, MessageReader, ReadLimits, SetValue,
+    AnyPointerValue, Error, ListValue, MessageBuilder, MessageReader, Orphan, ReadLimits, SetValue,
     StructBuilder, StructValue, Type, Value,
 };
 use common::{id, registry};
@@ -241,7 +241,7 @@ fn disown_and_adopt() {
     let shape = id(&reg, "Shape");
     let s = StructBuilder::new_message(&reg, shape).expect("shape");
     assert!(matches!(s.disown("sub"), Err(Error::NotInUnion)));
-    let fresh = capnp_dynamic::Orphan::new_struct(&reg, shape).expect("new orphan");
+    let fresh = Orphan::new_struct(&reg, shape).expect("new orphan");
     sb(fresh.get().expect("get"))
         .set("name", SetValue::Str("child"))
         .expect("name");
@@ -268,6 +268,31 @@ fn disown_and_adopt() {
     }
     other.adopt("ls", &lo).expect("adopt list");
     assert!(other.has("ls").expect("has"));
+
+    // Into list elements: a struct of a struct list, Text of a Text list.
+    let people = match other.get("ls").expect("ls") {
+        Value::List(ListValue::Builder(l)) => l,
+        v => panic!("{v:?}"),
+    };
+    let one = Orphan::new_struct(&reg, person).expect("orphan");
+    sb(one.get().expect("get"))
+        .set("name", SetValue::Str("Elem"))
+        .expect("name");
+    people.adopt(-1, &one).expect("adopt element");
+    assert_eq!(
+        text(sb(people.get(1).expect("1")).get("name").expect("name")),
+        "Elem"
+    );
+    assert!(matches!(people.adopt(0, &one), Err(Error::OrphanAdopted)));
+    let t = root.disown("defT").expect("text orphan");
+    assert!(matches!(people.adopt(0, &t), Err(Error::TypeMismatch)));
+    let texts = match root.init("lt", Some(1)).expect("lt") {
+        Value::List(ListValue::Builder(l)) => l,
+        v => panic!("{v:?}"),
+    };
+    texts.adopt(0, &t).expect("text element");
+    assert!(matches!(texts.adopt(0, &t), Err(Error::OrphanAdopted)));
+    assert!(matches!(texts.adopt(0, &lo), Err(Error::TypeMismatch)));
 }
 
 #[test]
