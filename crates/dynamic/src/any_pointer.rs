@@ -1,30 +1,52 @@
-//! AnyPointer handles: a pointer of unknown kind, viewed as a struct or text on demand.
+//! AnyPointer handles: a pointer of unknown kind (a field, a list element or a message's
+//! root), viewed as a struct, list or text on demand, and written with any kind of value.
 
 use std::sync::Arc;
 
-use capnp::private::layout::StructSize;
+use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructSize};
 
-use crate::error::Result;
+use crate::copy::Snapshot;
+use crate::error::{Error, Result};
+use crate::list::{ListBuilder, ListReader};
 use crate::message::{
     builder_pointer, push_step, reader_pointer, with_builder_loc, Backing, Hop, MessageBuilder,
-    Shape, Step,
+    RLoc, Shape, Step,
 };
-use crate::schema::Registry;
-use crate::struct_::{StructBuilder, StructReader};
+use crate::raw::{RawPtr, RawPtrBuilder};
+use crate::schema::{Registry, Type};
+use crate::struct_::{write_pointer, StructBuilder, StructReader};
+use crate::value::{list_shape, SetValue};
+
+/// Where the pointer is: the message's root pointer, or a hop from a struct/list location.
+#[derive(Clone)]
+enum At {
+    Root,
+    Child { parent: Arc<[Step]>, hop: Hop },
+}
 
 /// Splits a child location into its parent's steps and the final pointer hop.
-fn split(steps: Arc<[Step]>) -> (Arc<[Step]>, Hop) {
+fn split(steps: Arc<[Step]>) -> At {
     match steps.split_last() {
-        Some((last, parent)) => (Arc::from(parent.to_vec()), last.hop),
-        None => (steps, Hop::Field(0)),
+        Some((last, parent)) => At::Child {
+            parent: Arc::from(parent.to_vec()),
+            hop: last.hop,
+        },
+        None => At::Root,
     }
+}
+
+/// Handles cannot walk below a root pointer that is not a struct (the walk starts at a root
+/// struct), so list views of a root are refused rather than mis-read.
+fn root_list_unsupported() -> Error {
+    Error::Capnp(capnp::Error::unimplemented(
+        "viewing a message's root pointer as a list is not supported".into(),
+    ))
 }
 
 #[derive(Clone)]
 pub struct AnyPointerReader {
     backing: Backing,
-    parent: Arc<[Step]>,
-    hop: Hop,
+    at: At,
     registry: Arc<Registry>,
 }
 
@@ -36,50 +58,142 @@ impl std::fmt::Debug for AnyPointerReader {
 
 impl AnyPointerReader {
     pub(crate) fn new(backing: Backing, steps: Arc<[Step]>, registry: Arc<Registry>) -> Self {
-        let (parent, hop) = split(steps);
         AnyPointerReader {
             backing,
-            parent,
-            hop,
+            at: split(steps),
             registry,
         }
     }
 
+    pub(crate) fn root(backing: Backing, registry: Arc<Registry>) -> Self {
+        AnyPointerReader {
+            backing,
+            at: At::Root,
+            registry,
+        }
+    }
+
+    /// The same pointer, resolving struct ids in `registry` (a message read without
+    /// knowing its type is viewed with a schema from any parser).
+    pub fn with_registry(&self, registry: Arc<Registry>) -> Self {
+        AnyPointerReader {
+            registry,
+            ..self.clone()
+        }
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Runs `f` on the raw pointer.
+    pub(crate) fn with_pointer<R>(
+        &self,
+        f: impl FnOnce(PointerReader<'_>) -> Result<R>,
+    ) -> Result<R> {
+        match &self.at {
+            At::Root => match &self.backing {
+                Backing::Reader(m) => f(m.root_pointer()?),
+                Backing::Builder(b) => {
+                    let guard = b.lock_live()?;
+                    f(guard.get_root_as_reader::<RawPtr<'_>>()?.0)
+                }
+            },
+            At::Child { parent, hop } => self
+                .backing
+                .with_loc(parent, |loc: RLoc<'_>| f(reader_pointer(loc, *hop)?)),
+        }
+    }
+
     pub fn is_null(&self) -> Result<bool> {
-        self.backing.with_loc(&self.parent, |loc| {
-            Ok(reader_pointer(loc, self.hop)?.is_null())
-        })
+        self.with_pointer(|p| Ok(p.is_null()))
     }
 
     /// Text content (`""` when null).
     pub fn as_text(&self) -> Result<Vec<u8>> {
-        self.backing.with_loc(&self.parent, |loc| {
-            Ok(reader_pointer(loc, self.hop)?
-                .get_text(None)?
-                .as_bytes()
-                .to_vec())
-        })
+        self.with_pointer(|p| Ok(p.get_text(None)?.as_bytes().to_vec()))
+    }
+
+    /// Data content (empty when null).
+    pub fn as_data(&self) -> Result<Vec<u8>> {
+        self.with_pointer(|p| Ok(p.get_data(None)?.to_vec()))
     }
 
     /// Views the pointer as struct `id`.
     pub fn as_struct(&self, id: u64) -> Result<StructReader> {
         let schema = self.registry.get_struct(id)?;
-        let step = Step {
-            hop: self.hop,
-            shape: Shape::Struct(schema.size()),
-            default: None,
-        };
-        self.backing.with_loc(&self.parent, |loc| {
-            reader_pointer(loc, self.hop)?.get_struct(None)?;
+        // Followed now so that a pointer of the wrong kind fails here.
+        self.with_pointer(|p| {
+            p.get_struct(None)?;
             Ok(())
         })?;
+        let (steps, is_root) = match &self.at {
+            At::Root => (Arc::from(Vec::new()), true),
+            At::Child { parent, hop } => (
+                push_step(
+                    parent,
+                    Step {
+                        hop: *hop,
+                        shape: Shape::Struct(schema.size()),
+                        default: None,
+                    },
+                ),
+                false,
+            ),
+        };
         Ok(StructReader::new(
             self.backing.clone(),
-            push_step(&self.parent, step),
+            steps,
             schema,
             self.registry.clone(),
-            false,
+            is_root,
         ))
+    }
+
+    /// Views the pointer as a list of `elem`.
+    pub fn as_list(&self, elem: Type) -> Result<ListReader> {
+        let At::Child { parent, hop } = &self.at else {
+            return Err(root_list_unsupported());
+        };
+        let shape = list_shape(&elem, &self.registry)?;
+        self.with_pointer(|p| {
+            crate::message::follow_reader(p, shape, None)?;
+            Ok(())
+        })?;
+        let step = Step {
+            hop: *hop,
+            shape,
+            default: None,
+        };
+        Ok(ListReader::new(
+            self.backing.clone(),
+            push_step(parent, step),
+            elem,
+            self.registry.clone(),
+        ))
+    }
+
+    /// The builder this view was taken from, when it views a message being built
+    /// (`to_dict` of a builder hands out AnyPointer builders, as pycapnp does).
+    pub fn builder(&self) -> Option<AnyPointerBuilder> {
+        let Backing::Builder(message) = &self.backing else {
+            return None;
+        };
+        Some(AnyPointerBuilder {
+            message: message.clone(),
+            // The root struct exists already; a zero size never reallocates it.
+            root_size: StructSize {
+                data: 0,
+                pointers: 0,
+            },
+            at: self.at.clone(),
+            registry: self.registry.clone(),
+        })
+    }
+
+    /// An independent copy of whatever the pointer holds.
+    pub(crate) fn snapshot(&self) -> Result<Snapshot> {
+        self.with_pointer(Snapshot::of_pointer)
     }
 }
 
@@ -87,8 +201,7 @@ impl AnyPointerReader {
 pub struct AnyPointerBuilder {
     message: MessageBuilder,
     root_size: StructSize,
-    parent: Arc<[Step]>,
-    hop: Hop,
+    at: At,
     registry: Arc<Registry>,
 }
 
@@ -105,56 +218,199 @@ impl AnyPointerBuilder {
         steps: Arc<[Step]>,
         registry: Arc<Registry>,
     ) -> Self {
-        let (parent, hop) = split(steps);
         AnyPointerBuilder {
             message,
             root_size,
-            parent,
-            hop,
+            at: split(steps),
             registry,
         }
     }
 
+    /// The root pointer of `message` (`get_root_as_any`).
+    pub fn root(message: MessageBuilder, registry: Arc<Registry>) -> Self {
+        AnyPointerBuilder {
+            message,
+            root_size: StructSize {
+                data: 0,
+                pointers: 0,
+            },
+            at: At::Root,
+            registry,
+        }
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub fn with_registry(&self, registry: Arc<Registry>) -> Self {
+        AnyPointerBuilder {
+            registry,
+            ..self.clone()
+        }
+    }
+
+    fn with_pointer<R>(&self, f: impl FnOnce(PointerBuilder<'_>) -> Result<R>) -> Result<R> {
+        match &self.at {
+            At::Root => {
+                let mut guard = self.message.lock_live()?;
+                f(guard.get_root::<RawPtrBuilder<'_>>()?.0)
+            }
+            At::Child { parent, hop } => {
+                with_builder_loc(&self.message, self.root_size, parent, |loc| {
+                    f(builder_pointer(loc, *hop)?)
+                })
+            }
+        }
+    }
+
     pub fn is_null(&self) -> Result<bool> {
-        with_builder_loc(&self.message, self.root_size, &self.parent, |loc| {
-            Ok(builder_pointer(loc, self.hop)?.is_null())
-        })
+        self.with_pointer(|p| Ok(p.is_null()))
     }
 
     pub fn as_reader(&self) -> AnyPointerReader {
-        AnyPointerReader {
-            backing: Backing::Builder(self.message.clone()),
-            parent: self.parent.clone(),
-            hop: self.hop,
-            registry: self.registry.clone(),
+        let backing = Backing::Builder(self.message.clone());
+        match &self.at {
+            At::Root => AnyPointerReader::root(backing, self.registry.clone()),
+            At::Child { parent, hop } => AnyPointerReader {
+                backing,
+                at: At::Child {
+                    parent: parent.clone(),
+                    hop: *hop,
+                },
+                registry: self.registry.clone(),
+            },
         }
+    }
+
+    fn struct_handle(&self, id: u64, init: bool) -> Result<StructBuilder> {
+        let schema = self.registry.get_struct(id)?;
+        let size = schema.size();
+        self.with_pointer(|p| {
+            if init {
+                p.init_struct(size);
+            } else {
+                p.get_struct(size, None)?;
+            }
+            Ok(())
+        })?;
+        Ok(match &self.at {
+            At::Root => StructBuilder::new(
+                self.message.clone(),
+                Arc::from(Vec::new()),
+                schema,
+                self.registry.clone(),
+                true,
+            ),
+            At::Child { parent, hop } => StructBuilder::child(
+                self.message.clone(),
+                self.root_size,
+                push_step(
+                    parent,
+                    Step {
+                        hop: *hop,
+                        shape: Shape::Struct(size),
+                        default: None,
+                    },
+                ),
+                schema,
+                self.registry.clone(),
+            ),
+        })
     }
 
     /// Views the pointer as struct `id`, initialising it when null.
     pub fn as_struct(&self, id: u64) -> Result<StructBuilder> {
-        let schema = self.registry.get_struct(id)?;
-        let size = schema.size();
-        with_builder_loc(&self.message, self.root_size, &self.parent, |loc| {
-            builder_pointer(loc, self.hop)?.get_struct(size, None)?;
-            Ok(())
-        })?;
+        self.struct_handle(id, false)
+    }
+
+    /// Replaces the content with a zeroed struct `id`.
+    pub fn init_as_struct(&self, id: u64) -> Result<StructBuilder> {
+        self.struct_handle(id, true)
+    }
+
+    fn list_handle(&self, elem: Type, shape: Shape) -> Result<ListBuilder> {
+        let At::Child { parent, hop } = &self.at else {
+            return Err(root_list_unsupported());
+        };
         let step = Step {
-            hop: self.hop,
-            shape: Shape::Struct(size),
+            hop: *hop,
+            shape,
             default: None,
         };
-        Ok(StructBuilder::child(
+        Ok(ListBuilder::new(
             self.message.clone(),
             self.root_size,
-            push_step(&self.parent, step),
-            schema,
+            push_step(parent, step),
+            elem,
             self.registry.clone(),
         ))
     }
 
+    /// Views the pointer as a list of `elem` (an empty list when null).
+    pub fn as_list(&self, elem: Type) -> Result<ListBuilder> {
+        let shape = list_shape(&elem, &self.registry)?;
+        let handle = self.list_handle(elem, shape)?;
+        self.with_pointer(|p| {
+            crate::message::follow_builder(p, shape, None)?;
+            Ok(())
+        })?;
+        Ok(handle)
+    }
+
+    /// Replaces the content with a zeroed list of `size` elements of `elem`.
+    pub fn init_as_list(&self, elem: Type, size: u32) -> Result<ListBuilder> {
+        let shape = list_shape(&elem, &self.registry)?;
+        let handle = self.list_handle(elem, shape)?;
+        self.with_pointer(|p| {
+            match shape {
+                Shape::StructList(sz) => {
+                    p.init_struct_list(size, sz);
+                }
+                Shape::PrimList(es) => {
+                    p.init_list(es, size);
+                }
+                Shape::PtrList | Shape::Struct(_) => {
+                    p.init_list(ElementSize::Pointer, size);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(handle)
+    }
+
     pub fn set_as_text(&self, text: &str) -> Result<()> {
-        with_builder_loc(&self.message, self.root_size, &self.parent, |loc| {
-            builder_pointer(loc, self.hop)?.set_text(text.into());
+        self.with_pointer(|mut p| {
+            p.set_text(text.into());
+            Ok(())
+        })
+    }
+
+    /// Replaces the content with Text made of `size` NUL characters.
+    pub fn init_as_text(&self, size: u32) -> Result<()> {
+        self.with_pointer(|p| {
+            p.init_text(size);
+            Ok(())
+        })
+    }
+
+    /// Writes any pointer-like value: `str` (Text), bytes (Data), a struct, a list or
+    /// another AnyPointer (deep copies).
+    pub fn set(&self, value: SetValue<'_>) -> Result<()> {
+        // Taken before locking: the source may live in this very message.
+        let snapshot = match value {
+            SetValue::Struct(s) => Some(Snapshot::of_struct(s)?),
+            SetValue::List(l) => Some(Snapshot::of_list(l)?),
+            SetValue::AnyPointer(a) => Some(a.snapshot()?),
+            _ => None,
+        };
+        self.with_pointer(|p| write_pointer(p, &Type::AnyPointer, &value, snapshot.as_ref()))
+    }
+
+    /// Makes the pointer null.
+    pub fn clear(&self) -> Result<()> {
+        self.with_pointer(|mut p| {
+            p.clear();
             Ok(())
         })
     }

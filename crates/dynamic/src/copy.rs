@@ -52,6 +52,15 @@ impl Snapshot {
         Ok(snap)
     }
 
+    /// A copy of whatever `ptr` holds (struct, list, text, data or null).
+    pub(crate) fn of_pointer(ptr: PointerReader<'_>) -> Result<Snapshot> {
+        let mut snap = Snapshot::new();
+        let root = snap.message.get_root::<RawPtrBuilder<'_>>()?.0;
+        capnp::any_pointer::Builder::new(root)
+            .set_as::<capnp::any_pointer::Owned>(capnp::any_pointer::Reader::new(ptr))?;
+        Ok(snap)
+    }
+
     pub(crate) fn root(&self) -> Result<PointerReader<'_>> {
         Ok(self.message.get_root_as_reader::<RawPtr<'_>>()?.0)
     }

@@ -36,6 +36,9 @@ pub enum Error {
     /// The CodeGeneratorRequest given to the registry is malformed or inconsistent.
     #[error("invalid schema: {0}")]
     InvalidSchema(String),
+    /// An orphan (or a handle into it) used after `adopt` moved its content.
+    #[error("orphan was already adopted; its handles are no longer valid")]
+    OrphanAdopted,
     /// Input length not a multiple of eight bytes (the binding raises `ValueError`).
     #[error("input length must be a multiple of eight bytes")]
     UnalignedLength,

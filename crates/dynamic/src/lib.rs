@@ -11,6 +11,7 @@ mod copy;
 pub mod error;
 pub mod list;
 pub mod message;
+pub mod orphan;
 mod raw;
 pub mod schema;
 pub mod struct_;
@@ -21,6 +22,7 @@ pub use capnp::MessageSize;
 pub use error::{Error, Result};
 pub use list::{ListBuilder, ListReader};
 pub use message::{MessageBuilder, MessageReader, ReadLimits};
+pub use orphan::Orphan;
 pub use schema::{
     DefaultValue, EnumSchema, Field, FieldKind, InterfaceSchema, Registry, StructSchema, Type,
     UnionInfo,

@@ -321,6 +321,7 @@ impl ListBuilder {
                 }
                 Some(Snapshot::of_list(src)?)
             }
+            SetValue::AnyPointer(src) => Some(src.snapshot()?),
             _ => None,
         };
         let bits = if self.elem.is_pointer() {
@@ -348,6 +349,30 @@ impl ListBuilder {
             }
             BLoc::Struct(_) => Err(Error::TypeMismatch),
         })
+    }
+
+    /// Moves an orphan's content into element `index` (a struct of a struct list, or any
+    /// pointer element); the orphan is spent afterwards.
+    pub fn adopt(&self, index: i64, orphan: &crate::orphan::Orphan) -> Result<()> {
+        if !self.elem.is_pointer() || !orphan.fits(&self.elem) {
+            return Err(Error::TypeMismatch);
+        }
+        let content = orphan.content()?;
+        self.with_loc(|loc| match loc {
+            BLoc::StructList(mut l) => {
+                let i = resolve(index, l.len())?;
+                let src = content.root()?.get_struct(None)?;
+                l.set_with_caveats(i, RawStructReader(src))?;
+                Ok(())
+            }
+            BLoc::PtrList(l) => {
+                let i = resolve(index, l.len())?;
+                content.copy_into(l.get(i).get_as::<RawPtrBuilder<'_>>()?.0)
+            }
+            _ => Err(Error::TypeMismatch),
+        })?;
+        orphan.retire();
+        Ok(())
     }
 
     /// Initialises element `index` of a list of lists, Text or Data with `size` elements.

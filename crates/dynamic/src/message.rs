@@ -1,6 +1,7 @@
 //! Messages (owned readers and locked builders) and the path walk that re-derives a
 //! layout object from a handle's location on every operation (DESIGN decision 3).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use capnp::message::{HeapAllocator, ReaderOptions, ReaderSegments};
@@ -11,6 +12,7 @@ use capnp::private::layout::{
 use capnp::traits::{FromPointerBuilder, FromPointerReader};
 use capnp::{any_pointer_list, struct_list, Word};
 
+use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
 use crate::error::{Error, Result};
 use crate::raw::{RawPtr, RawPtrBuilder, RawStruct};
 use crate::schema::Registry;
@@ -72,6 +74,33 @@ fn copy_to_words(bytes: &[u8]) -> Vec<Word> {
     let mut words = Word::allocate_zeroed_vec(bytes.len().div_ceil(8));
     Word::words_to_bytes_mut(&mut words)[..bytes.len()].copy_from_slice(bytes);
     words
+}
+
+/// A stream that ends inside a message is reported as capnp's premature end of file (the
+/// `io::Read` adapter says "failed to fill the whole buffer"), which callers stop on.
+fn eof(e: capnp::Error) -> capnp::Error {
+    match e.kind {
+        capnp::ErrorKind::FailedToFillTheWholeBuffer => {
+            capnp::Error::from_kind(capnp::ErrorKind::PrematureEndOfFile)
+        }
+        _ => e,
+    }
+}
+
+/// A byte range of a shared buffer (one message of several).
+struct Window {
+    buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    start: usize,
+    end: usize,
+}
+
+impl AsRef<[u8]> for Window {
+    fn as_ref(&self) -> &[u8] {
+        (*self.buf)
+            .as_ref()
+            .get(self.start..self.end)
+            .unwrap_or_default()
+    }
 }
 
 enum Segments {
@@ -153,6 +182,66 @@ impl MessageReader {
         )
     }
 
+    /// The message starting `offset` bytes into `buf` (stream framing, zero-copy), and the
+    /// offset just past it: the step of `read_multiple_bytes`.
+    pub fn from_bytes_at(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        offset: usize,
+        limits: ReadLimits,
+    ) -> Result<(Arc<MessageReader>, usize)> {
+        let all: &[u8] = (*buf).as_ref();
+        let rest = all.get(offset..).unwrap_or_default();
+        let mut cursor = rest;
+        capnp::serialize::read_message_from_flat_slice(&mut cursor, limits.options())?;
+        let end = offset + (rest.len() - cursor.len());
+        let window: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(Window {
+            buf,
+            start: offset,
+            end,
+        });
+        Ok((Self::from_bytes(window, limits)?, end))
+    }
+
+    /// The packed message starting `offset` bytes into `buf`, and the offset just past it.
+    pub fn from_bytes_packed_at(
+        buf: &[u8],
+        offset: usize,
+        limits: ReadLimits,
+    ) -> Result<(Arc<MessageReader>, usize)> {
+        let rest = buf.get(offset..).unwrap_or_default();
+        let mut cursor = rest;
+        let message = capnp::serialize_packed::read_message(&mut cursor, limits.options())?;
+        let end = offset + (rest.len() - cursor.len());
+        Ok((
+            Self::new(Segments::Owned(message.into_segments()), limits)?,
+            end,
+        ))
+    }
+
+    /// The next unpacked message of a stream, or `None` at a clean end of input.
+    pub fn read_from(read: impl std::io::Read, limits: ReadLimits) -> Result<Option<Arc<Self>>> {
+        match capnp::serialize::try_read_message(read, limits.options()).map_err(eof)? {
+            Some(m) => Ok(Some(Self::new(Segments::Owned(m.into_segments()), limits)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The next packed message of a buffered stream, or `None` at a clean end of input.
+    pub fn read_packed_from(
+        read: impl std::io::BufRead,
+        limits: ReadLimits,
+    ) -> Result<Option<Arc<Self>>> {
+        match capnp::serialize_packed::try_read_message(read, limits.options()).map_err(eof)? {
+            Some(m) => Ok(Some(Self::new(Segments::Owned(m.into_segments()), limits)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The root pointer as an AnyPointer; struct ids are resolved in `registry`.
+    pub fn root_as_any(self: &Arc<Self>, registry: &Arc<Registry>) -> AnyPointerReader {
+        AnyPointerReader::root(Backing::Reader(self.clone()), registry.clone())
+    }
+
     /// The root struct, interpreted as the struct `id`.
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
         let schema = registry.get_struct(id)?;
@@ -176,6 +265,10 @@ pub(crate) type BuilderMessage = capnp::message::Builder<HeapAllocator>;
 #[derive(Clone)]
 pub struct MessageBuilder {
     pub(crate) inner: Arc<Mutex<BuilderMessage>>,
+    /// Set when the message was an orphan's private message and the orphan was adopted:
+    /// its content moved elsewhere, so every handle into it must fail instead of writing
+    /// into a message nobody will see.
+    retired: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for MessageBuilder {
@@ -200,11 +293,28 @@ impl MessageBuilder {
         let alloc = HeapAllocator::new().first_segment_words(words.max(1));
         MessageBuilder {
             inner: Arc::new(Mutex::new(capnp::message::Builder::new(alloc))),
+            retired: Arc::new(AtomicBool::new(false)),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {
         lock(&self.inner)
+    }
+
+    /// Locks the message for a handle operation; fails once the message is retired.
+    pub(crate) fn lock_live(&self) -> Result<MutexGuard<'_, BuilderMessage>> {
+        if self.retired.load(Ordering::Acquire) {
+            return Err(Error::OrphanAdopted);
+        }
+        Ok(self.lock())
+    }
+
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 
     /// Initialises the root as a zeroed struct `id` and returns its builder (`is_root`).
@@ -241,6 +351,11 @@ impl MessageBuilder {
             registry.clone(),
             true,
         ))
+    }
+
+    /// The root pointer as an AnyPointer (`get_root_as_any`).
+    pub fn root_as_any(&self, registry: &Arc<Registry>) -> AnyPointerBuilder {
+        AnyPointerBuilder::root(self.clone(), registry.clone())
     }
 
     /// Standard stream framing.
@@ -293,7 +408,7 @@ impl Backing {
         match self {
             Backing::Reader(m) => f(walk_reader(m.root_pointer()?, steps)?),
             Backing::Builder(b) => {
-                let guard = b.lock();
+                let guard = b.lock_live()?;
                 let root = guard.get_root_as_reader::<RawPtr<'_>>()?.0;
                 f(walk_reader(root, steps)?)
             }
@@ -414,7 +529,7 @@ pub(crate) fn with_builder_loc<R>(
     steps: &[Step],
     f: impl FnOnce(BLoc<'_>) -> Result<R>,
 ) -> Result<R> {
-    let mut guard = message.lock();
+    let mut guard = message.lock_live()?;
     let root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
     let mut loc = BLoc::Struct(root.get_struct(root_size, None)?);
     for step in steps {

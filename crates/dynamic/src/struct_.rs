@@ -13,6 +13,7 @@ use crate::message::{
     follow_builder, follow_reader, push_step, with_builder_loc, BLoc, Backing, Hop, MessageBuilder,
     RLoc, Shape, Step,
 };
+use crate::orphan::Orphan;
 use crate::schema::{DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
 use crate::value::{
     decode_data, encode_data, list_shape, read_struct_bits, write_struct_bits, AnyPointerValue,
@@ -566,6 +567,7 @@ impl StructBuilder {
                 }
                 Some(Snapshot::of_list(src)?)
             }
+            SetValue::AnyPointer(src) => Some(src.snapshot()?),
             _ => None,
         };
         let bits = if ty.is_pointer() {
@@ -674,6 +676,57 @@ impl StructBuilder {
             Type::Data => Ok(Value::Data(vec![0; size.unwrap_or(0) as usize])),
             _ => self.get_by_index(index),
         }
+    }
+
+    /// The offset and type of pointer field `index`, checking it is the active union member.
+    fn pointer_slot(&self, index: usize) -> Result<(u32, Type)> {
+        let field = field_at(&self.schema, index)?;
+        let FieldKind::Slot { offset, ty, .. } = &field.kind else {
+            return Err(Error::TypeMismatch);
+        };
+        if !ty.is_pointer() {
+            return Err(Error::TypeMismatch);
+        }
+        Ok((*offset, ty.clone()))
+    }
+
+    /// Detaches a pointer field's content into an orphan, leaving the field null.
+    pub fn disown(&self, name: &str) -> Result<Orphan> {
+        let index = field_index(&self.schema, name)?;
+        let field = field_at(&self.schema, index)?;
+        let (offset, ty) = self.pointer_slot(index)?;
+        let snapshot = self.as_reader().with_struct(|s| {
+            check_active(
+                &self.schema,
+                field,
+                read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)),
+            )?;
+            Snapshot::of_pointer(s.get_pointer_field(offset as usize))
+        })?;
+        let orphan = Orphan::from_snapshot(Some(&snapshot), ty, self.registry.clone())?;
+        self.with_struct(|s| {
+            s.get_pointer_field(offset as usize).clear();
+            Ok(())
+        })?;
+        Ok(orphan)
+    }
+
+    /// Moves an orphan's content into a pointer field (making it the active union member);
+    /// the orphan is spent afterwards.
+    pub fn adopt(&self, name: &str, orphan: &Orphan) -> Result<()> {
+        let index = field_index(&self.schema, name)?;
+        let field = field_at(&self.schema, index)?;
+        let (offset, ty) = self.pointer_slot(index)?;
+        if !orphan.fits(&ty) {
+            return Err(Error::TypeMismatch);
+        }
+        let content = orphan.content()?;
+        self.with_struct(|s| {
+            self.set_discriminant(&s, field);
+            content.copy_into(s.get_pointer_field(offset as usize))
+        })?;
+        orphan.retire();
+        Ok(())
     }
 
     /// Sets the union discriminant for a group member and returns the group's handle.
@@ -839,7 +892,8 @@ pub(crate) fn write_pointer(
         (
             Type::Struct(_) | Type::List(_) | Type::AnyPointer,
             SetValue::Struct(_) | SetValue::List(_),
-        ) => {
+        )
+        | (Type::Struct(_) | Type::List(_) | Type::AnyPointer, SetValue::AnyPointer(_)) => {
             let snap = snapshot.ok_or(Error::TypeMismatch)?;
             snap.copy_into(pb)?;
         }

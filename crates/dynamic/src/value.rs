@@ -73,6 +73,8 @@ pub enum SetValue<'a> {
     Struct(&'a DynStructReader),
     /// Deep copy of a list with the destination's element type.
     List(&'a DynListReader),
+    /// Deep copy of an AnyPointer's content (into AnyPointer, or a struct/list slot).
+    AnyPointer(&'a AnyPointerReader),
 }
 
 fn out_of_range(v: impl std::fmt::Display) -> Error {

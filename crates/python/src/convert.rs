@@ -2,14 +2,15 @@
 //! dispatch on the Python type (3.3), and `to_dict`/`from_dict` (3.8).
 
 use capnp_dynamic::{
-    Field, FieldKind, ListBuilder, ListReader, ListValue, SetValue, StructBuilder, StructReader,
-    StructValue, Type, Value,
+    AnyPointerValue, Field, FieldKind, ListBuilder, ListReader, ListValue, SetValue, StructBuilder,
+    StructReader, StructValue, Type, Value,
 };
-use pyo3::exceptions::{PyNotImplementedError, PyOverflowError, PyTypeError, PyUnicodeDecodeError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeDecodeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
+use crate::any_pointer::{PyObjectBuilder, PyObjectReader};
 use crate::enum_::PyEnum;
 use crate::error::{MsgError, MsgResult};
 use crate::exceptions::plain_kj_exception;
@@ -83,12 +84,23 @@ pub(crate) fn value_to_py(
             },
         )?
         .into_any(),
-        Value::AnyPointer(_) | Value::Capability => {
-            return Err(PyNotImplementedError::new_err(
-                "AnyPointer and capability fields are not supported yet",
-            )
-            .into())
-        }
+        Value::AnyPointer(AnyPointerValue::Reader(r)) => Py::new(
+            py,
+            PyObjectReader {
+                inner: r,
+                registry: Some(registry.clone_ref(py)),
+            },
+        )?
+        .into_any(),
+        Value::AnyPointer(AnyPointerValue::Builder(b)) => Py::new(
+            py,
+            PyObjectBuilder {
+                inner: b,
+                registry: Some(registry.clone_ref(py)),
+            },
+        )?
+        .into_any(),
+        Value::Capability => return Err(crate::any_pointer::capability_unsupported(py).into()),
     })
 }
 
@@ -150,6 +162,13 @@ pub(crate) fn with_set_value<R>(
     }
     if let Ok(l) = value.cast::<PyListReader>() {
         return f(SetValue::List(&l.get().inner));
+    }
+    if let Ok(a) = value.cast::<PyObjectReader>() {
+        return f(SetValue::AnyPointer(&a.get().inner));
+    }
+    if let Ok(a) = value.cast::<PyObjectBuilder>() {
+        let r = a.get().inner.as_reader();
+        return f(SetValue::AnyPointer(&r));
     }
     if let Ok(e) = value.cast::<PyEnum>() {
         let e = e.get();
@@ -302,6 +321,8 @@ pub(crate) fn from_dict(
 /// Options of `to_dict`.
 #[derive(Clone, Copy)]
 pub(crate) struct DictOptions {
+    /// The struct is a builder: AnyPointer values come back as builders.
+    pub(crate) builder: bool,
     pub(crate) verbose: bool,
     pub(crate) ordered: bool,
     pub(crate) base64: bool,
@@ -418,7 +439,23 @@ impl DictWalk<'_> {
                     .call_method1("b64encode", (PyBytes::new(py, &d),))?;
                 encoded.call_method1("decode", ("ascii",))?.unbind()
             }
-            Value::AnyPointer(_) | Value::Capability => py.None(),
+            Value::AnyPointer(AnyPointerValue::Reader(r)) if self.options.builder => {
+                match r.builder() {
+                    Some(b) => value_to_py(
+                        py,
+                        Value::AnyPointer(AnyPointerValue::Builder(b)),
+                        ty,
+                        self.registry,
+                    )?,
+                    None => value_to_py(
+                        py,
+                        Value::AnyPointer(AnyPointerValue::Reader(r)),
+                        ty,
+                        self.registry,
+                    )?,
+                }
+            }
+            Value::Capability => py.None(),
             other => value_to_py(py, other, ty, self.registry)?,
         })
     }

@@ -170,6 +170,14 @@ impl MsgError {
                     | capnp::ErrorKind::NestingLimitExceeded => {
                         format!("Message is too deeply-nested or contains cycles: {inner}")
                     }
+                    // The reference prefixes pointer-kind errors so; programs match on it.
+                    capnp::ErrorKind::MessageContainsNonStructPointerWhereStructPointerWasExpected
+                    | capnp::ErrorKind::MessageContainsNonListPointerWhereListPointerWasExpected
+                    | capnp::ErrorKind::MessageContainsNonListPointerWhereTextWasExpected
+                    | capnp::ErrorKind::MessageContainsNonListPointerWhereDataWasExpected
+                    | capnp::ErrorKind::MessageContainsNonCapabilityPointerWhereCapabilityPointerWasExpected => {
+                        format!("Schema mismatch: {inner}")
+                    }
                     _ => inner.to_string(),
                 };
                 located(py, kind, text)
@@ -183,7 +191,8 @@ impl MsgError {
             | E::InitWithoutSize
             | E::InitWithSize
             | E::UnknownSchema { .. }
-            | E::InvalidSchema(_) => located(py, "FAILED", e.to_string()),
+            | E::InvalidSchema(_)
+            | E::OrphanAdopted => located(py, "FAILED", e.to_string()),
         }
     }
 

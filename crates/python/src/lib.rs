@@ -5,11 +5,13 @@
 
 use pyo3::prelude::*;
 
+mod any_pointer;
 mod convert;
 mod enum_;
 mod error;
 mod exceptions;
 mod list;
+mod multiple;
 mod registry;
 mod schema_file;
 mod struct_;
@@ -27,10 +29,15 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<list::PyListBuilder>()?;
     m.add_class::<list::PyListReader>()?;
     m.add_class::<enum_::PyEnum>()?;
+    m.add_class::<any_pointer::PyObjectReader>()?;
+    m.add_class::<any_pointer::PyObjectBuilder>()?;
+    m.add_class::<any_pointer::PyOrphan>()?;
     m.add_class::<enum_::PyEnumField>()?;
+    m.add_class::<multiple::PyMessageIterator>()?;
     m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::compile_bundled, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;
+    m.add_function(wrap_pyfunction!(multiple::read_multiple_bytes_packed, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let (major, minor, micro) = LIBCAPNP_VERSION;
     m.add("LIBCAPNP_VERSION_MAJOR", major)?;

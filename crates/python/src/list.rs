@@ -87,6 +87,22 @@ impl PyListBuilder {
 
 #[pymethods]
 impl PyListBuilder {
+    /// Moves an orphan's content into element `index`; the orphan is spent afterwards.
+    fn adopt(
+        &self,
+        py: Python<'_>,
+        index: i64,
+        orphan: &Bound<'_, crate::any_pointer::PyOrphan>,
+    ) -> PyResult<()> {
+        self.inner
+            .adopt(index, &orphan.get().inner)
+            .map_err(|e| index_error(py, MsgError::from(e)))
+    }
+
+    fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(crate::any_pointer::not_picklable("_DynamicListBuilder"))
+    }
+
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.len(py)? as usize)
     }
@@ -168,6 +184,10 @@ impl PyListReader {
 
 #[pymethods]
 impl PyListReader {
+    fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(crate::any_pointer::not_picklable("_DynamicListReader"))
+    }
+
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.len(py)? as usize)
     }

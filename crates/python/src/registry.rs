@@ -13,6 +13,7 @@ use pyo3::{PyTraverseError, PyVisit};
 use crate::convert;
 use crate::enum_::PyEnum;
 use crate::error::{MsgError, MsgResult};
+use crate::multiple::PyMessageIterator;
 use crate::struct_::{PyStructBuilder, PyStructReader};
 
 /// The schemas one parser compiled, as immutable Rust tables shared by every message.
@@ -24,6 +25,14 @@ pub(crate) struct PyRegistry {
 }
 
 impl PyRegistry {
+    /// A registry holding no schema, for messages read without a type.
+    pub(crate) fn empty(py: Python<'_>) -> PyResult<PyRegistry> {
+        Ok(PyRegistry {
+            inner: Arc::new(Registry::new()),
+            schema_factory: py.None(),
+        })
+    }
+
     /// The Python `_StructSchema` of struct (or group) `id`.
     pub(crate) fn struct_schema(&self, py: Python<'_>, id: u64) -> PyResult<Py<PyAny>> {
         Ok(self.schema_factory.bind(py).call1((id,))?.unbind())
@@ -199,6 +208,44 @@ impl PyRegistry {
             convert::value_to_py(py, value, None, &slf.clone().unbind())
         };
         run().map_err(|e| e.into_py(py))
+    }
+
+    /// Consecutive messages (stream framing, or packed) in a buffer-like object.
+    #[pyo3(signature = (id, buf, packed, traversal_limit_in_words=None, nesting_limit=None))]
+    fn read_multiple_bytes(
+        slf: &Bound<'_, Self>,
+        id: u64,
+        buf: &Bound<'_, PyAny>,
+        packed: bool,
+        traversal_limit_in_words: Option<u64>,
+        nesting_limit: Option<i64>,
+    ) -> PyResult<PyMessageIterator> {
+        crate::multiple::over_bytes(
+            Some((slf.clone().unbind(), id)),
+            buf,
+            packed,
+            traversal_limit_in_words,
+            nesting_limit,
+        )
+    }
+
+    /// Consecutive messages of a stream read through `read(n) -> bytes`.
+    #[pyo3(signature = (id, read, packed, traversal_limit_in_words=None, nesting_limit=None))]
+    fn read_multiple(
+        slf: &Bound<'_, Self>,
+        id: u64,
+        read: Py<PyAny>,
+        packed: bool,
+        traversal_limit_in_words: Option<u64>,
+        nesting_limit: Option<i64>,
+    ) -> PyMessageIterator {
+        crate::multiple::over_stream(
+            Some((slf.clone().unbind(), id)),
+            read,
+            packed,
+            traversal_limit_in_words,
+            nesting_limit,
+        )
     }
 
     /// The `_DynamicEnum` of ordinal `raw` of enum `id` (schema constants).

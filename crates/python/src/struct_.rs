@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
+use crate::any_pointer::PyOrphan;
 use crate::convert::{from_dict, set_field, slot_type, to_dict, value_to_py, DictOptions};
 use crate::enum_::PyEnumField;
 use crate::error::{MsgError, MsgResult};
@@ -124,8 +125,14 @@ fn init_name(field: &Bound<'_, PyAny>) -> PyResult<String> {
     })
 }
 
-fn dict_options(verbose: bool, ordered: bool, encode_bytes_as_base64: bool) -> DictOptions {
+fn dict_options(
+    builder: bool,
+    verbose: bool,
+    ordered: bool,
+    encode_bytes_as_base64: bool,
+) -> DictOptions {
     DictOptions {
+        builder,
         verbose,
         ordered,
         base64: encode_bytes_as_base64,
@@ -170,6 +177,15 @@ fn write_to_file(py: Python<'_>, file: &Bound<'_, PyAny>, data: &[u8]) -> PyResu
         done += n;
     }
     Ok(())
+}
+
+/// `(capnp.lib.capnp._struct_reducer, (schema_id, data))`, what pickling returns.
+fn reduce(py: Python<'_>, id: u64, data: &[u8]) -> PyResult<Py<PyAny>> {
+    let reducer = py.import("capnp.lib.capnp")?.getattr("_struct_reducer")?;
+    Ok((reducer, (id, PyBytes::new(py, data)))
+        .into_pyobject(py)?
+        .into_any()
+        .unbind())
 }
 
 /// A mutable view of one struct in a message being built.
@@ -421,7 +437,7 @@ impl PyStructBuilder {
             py,
             &self.inner.as_reader(),
             &self.registry,
-            dict_options(verbose, ordered, encode_bytes_as_base64),
+            dict_options(true, verbose, ordered, encode_bytes_as_base64),
         )
         .map_err(|e| e.into_py(py))
     }
@@ -436,6 +452,38 @@ impl PyStructBuilder {
 
     fn __dir__(slf: &Bound<'_, Self>) -> PyResult<Py<PyList>> {
         dir(slf.as_any(), slf.get().inner.schema())
+    }
+
+    /// Detaches a pointer field's content into a `_DynamicOrphan`, leaving the field null.
+    fn disown(&self, py: Python<'_>, field: &Bound<'_, PyAny>) -> PyResult<PyOrphan> {
+        let name = init_name(field)?;
+        let orphan = self
+            .inner
+            .disown(&name)
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        Ok(PyOrphan {
+            inner: orphan,
+            registry: self.registry.clone_ref(py),
+        })
+    }
+
+    /// Moves an orphan's content into a field; the orphan is spent afterwards.
+    fn adopt(
+        &self,
+        py: Python<'_>,
+        field: &Bound<'_, PyAny>,
+        orphan: &Bound<'_, PyOrphan>,
+    ) -> PyResult<()> {
+        let name = init_name(field)?;
+        self.inner
+            .adopt(&name, &orphan.get().inner)
+            .map_err(|e| MsgError::from(e).into_py(py))
+    }
+
+    /// Pickles as `_struct_reducer(schema_id, to_bytes())` (root builders only).
+    fn __reduce_ex__(&self, py: Python<'_>, _protocol: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let data = self.serialized(py, false)?;
+        reduce(py, self.inner.schema().id, &data)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -591,13 +639,23 @@ impl PyStructReader {
             py,
             &self.inner,
             &self.registry,
-            dict_options(verbose, ordered, encode_bytes_as_base64),
+            dict_options(false, verbose, ordered, encode_bytes_as_base64),
         )
         .map_err(|e| e.into_py(py))
     }
 
     fn __dir__(slf: &Bound<'_, Self>) -> PyResult<Py<PyList>> {
         dir(slf.as_any(), slf.get().inner.schema())
+    }
+
+    /// Pickles as `_struct_reducer(schema_id, bytes)` of a copy of this struct.
+    fn __reduce_ex__(&self, py: Python<'_>, _protocol: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let data = self
+            .inner
+            .as_builder()
+            .and_then(|b| b.to_bytes())
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        reduce(py, self.inner.schema().id, &data)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

@@ -6,6 +6,7 @@ working on the parser's Rust registry.
 """
 
 import enum as _enum
+import functools as _functools
 import os as _os
 import types as _types
 
@@ -16,10 +17,19 @@ from capnp._capnp import (
     _DynamicEnumField,
     _DynamicListBuilder,
     _DynamicListReader,
+    _DynamicObjectBuilder,
+    _DynamicObjectReader,
+    _DynamicOrphan,
     _DynamicStructBuilder,
     _DynamicStructReader,
     _MessageSize,
+    _MultipleMessageReader,
 )
+
+# pycapnp has one iterator class per variant; ours is one class.
+_MultiplePackedMessageReader = _MultipleMessageReader
+_MultipleBytesMessageReader = _MultipleMessageReader
+_MultipleBytesPackedMessageReader = _MultipleMessageReader
 
 _CAPNP_VERSION_MAJOR = _capnp.LIBCAPNP_VERSION_MAJOR
 _CAPNP_VERSION_MINOR = _capnp.LIBCAPNP_VERSION_MINOR
@@ -363,19 +373,80 @@ class _InterfaceSchema(_Schema):
         return "<schema for %s>" % self._info["display_name"]
 
 
+def _type_spec(element):
+    """(registry or None, type description) of a list element, as the native layer reads it."""
+    if isinstance(element, _SchemaType):
+        return None, ("prim", element._name)
+    if isinstance(element, _ListSchema):
+        return element._registry, ("list", element._spec)
+    if isinstance(element, (_StructSchema, _EnumSchema, _InterfaceSchema)):
+        kind = {"struct": "struct", "enum": "enum", "interface": "interface"}.get(element._info["kind"])
+        if kind is not None:
+            return element._parser._registry, (kind, element._info["id"])
+    schema = getattr(element, "schema", None)
+    if schema is not None and schema is not element:
+        return _type_spec(schema)
+    raise KjException("Unknown schema type")
+
+
 class _ListSchema:
-    """The schema of ``List(element)``; ``element`` is a schema, a ``capnp.types`` object or
-    anything with a ``schema`` attribute."""
+    """The schema of ``List(element)`` (API 4.5); ``element`` is a schema, a ``capnp.types``
+    object or anything with a ``schema`` attribute."""
 
     def __init__(self, element=None):
         schema = _schema_of(element)
         if schema is None:
             raise KjException("Unknown schema type", type="FAILED")
         self._element = schema
+        # What the native layer needs to read or build a list of this type (as_list).
+        self._registry, self._spec = _type_spec(schema)
 
     @property
     def elementType(self):
         return self._element
+
+
+def _struct_target(schema):
+    """(registry, node id) of a struct schema given as module, schema or ``as_struct()``."""
+    if isinstance(schema, _StructModule):
+        schema = schema.schema
+    if isinstance(schema, _Schema) and not isinstance(schema, _StructSchema):
+        schema = schema.as_struct()
+    if not isinstance(schema, _StructSchema):
+        raise KjException("Tried to use non-struct schema as a struct", type="FAILED")
+    return schema._parser._registry, schema._info["id"]
+
+
+def _list_target(schema):
+    if not isinstance(schema, _ListSchema):
+        inner = getattr(schema, "schema", None)
+        if not isinstance(inner, _ListSchema):
+            raise KjException("Unknown schema type")
+        schema = inner
+    return schema._registry, schema._spec
+
+
+def _struct_reducer(schema_id, data):
+    """Unpickles a struct: a reader of ``data`` typed by the global parser's schema (API 3.15)."""
+    module = _global_parser().modules_by_id.get(schema_id)
+    if not isinstance(module, _StructModule):
+        raise KeyError("schema id %d (0x%016x) was not loaded by capnp.load or the import hook" % (schema_id, schema_id))
+    return module.from_bytes(data)
+
+
+def read_multiple_bytes_packed(buf, traversal_limit_in_words=None, nesting_limit=None):
+    """Packed messages of unknown type in a buffer, as ``_DynamicObjectReader`` roots."""
+    return _capnp.read_multiple_bytes_packed(buf, traversal_limit_in_words, nesting_limit)
+
+
+def _read_callable(file):
+    """``read(n)`` for a file: its descriptor when it has one (bypassing Python's buffer, as
+    ``read`` does), else its own ``read`` (``BytesIO``)."""
+    try:
+        fd = _fileno(file)
+    except (AttributeError, OSError, ValueError):
+        return file.read
+    return _functools.partial(_os.read, fd)
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -497,6 +568,28 @@ class _StructModule:
     def read_packed(self, file, traversal_limit_in_words=None, nesting_limit=None):
         data = _read_all(_fileno(file))
         return self.from_bytes_packed(data, traversal_limit_in_words, nesting_limit)
+
+    def read_multiple(self, file, traversal_limit_in_words=None, nesting_limit=None, skip_copy=False):
+        """Iterator over the unpacked messages of a file; a truncated last one ends it."""
+        return self._registry.read_multiple(
+            self._id, _read_callable(file), False, traversal_limit_in_words, nesting_limit
+        )
+
+    def read_multiple_packed(self, file, traversal_limit_in_words=None, nesting_limit=None, skip_copy=False):
+        return self._registry.read_multiple(
+            self._id, _read_callable(file), True, traversal_limit_in_words, nesting_limit
+        )
+
+    def read_multiple_bytes(self, buf, traversal_limit_in_words=None, nesting_limit=None):
+        """Iterator over the unpacked messages of a buffer (zero-copy)."""
+        return self._registry.read_multiple_bytes(
+            self._id, buf, False, traversal_limit_in_words, nesting_limit
+        )
+
+    def read_multiple_bytes_packed(self, buf, traversal_limit_in_words=None, nesting_limit=None):
+        return self._registry.read_multiple_bytes(
+            self._id, buf, True, traversal_limit_in_words, nesting_limit
+        )
 
 
 class _EnumModule:
