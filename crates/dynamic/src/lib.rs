@@ -13,6 +13,7 @@ pub mod message;
 mod raw;
 pub mod schema;
 pub mod struct_;
+pub mod text;
 pub mod value;
 
 pub use any_pointer::{AnyPointerBuilder, AnyPointerReader};
