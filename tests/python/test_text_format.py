@@ -178,6 +178,23 @@ show(r.g)
 print(str(m.structs) == str(r.structs))
 print([str(x) for x in r.structs])
 """,
+    "crafted_readers": """
+# A union whose active member is a null pointer, an unknown discriminant, an unknown enum.
+a = s.T.new_message().to_bytes()
+b = s.T.new_message(u={"num": 0}).to_bytes()
+(at,) = [i for i in range(len(a)) if a[i] != b[i]]
+for d in (1, 3, 4, 99):
+    bb = bytearray(b)
+    bb[at] = d
+    r = s.T.from_bytes(bytes(bb)).__enter__()
+    show(r.u)
+m = s.T.new_message(colors=["blue", "green", "blue"])
+raw = bytearray(m.to_bytes())
+raw[raw.find(bytes([2, 0, 1, 0, 2, 0])) + 2] = 9
+r = s.T.from_bytes(bytes(raw)).__enter__()
+show(r.colors)
+show(r)
+""",
 }
 
 
