@@ -15,6 +15,7 @@ pub mod orphan;
 mod raw;
 pub mod schema;
 pub mod struct_;
+pub mod text;
 pub mod value;
 
 pub use any_pointer::{AnyPointerBuilder, AnyPointerReader};

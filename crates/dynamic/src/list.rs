@@ -63,6 +63,10 @@ impl ListReader {
         &self.elem
     }
 
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
         self.backing.with_loc(&self.steps, f)
     }

@@ -149,8 +149,12 @@ impl StructReader {
 
     /// Whether a field "has" a value (API.md 3.4 `_has`).
     pub fn has(&self, name: &str) -> Result<bool> {
-        let i = field_index(&self.schema, name)?;
-        let field = field_at(&self.schema, i)?;
+        self.has_by_index(field_index(&self.schema, name)?)
+    }
+
+    /// `has` for the field at `index` in the schema's field list.
+    pub fn has_by_index(&self, index: usize) -> Result<bool> {
+        let field = field_at(&self.schema, index)?;
         self.with_struct(|s| {
             if let Some(d) = field.discriminant {
                 if read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)) != u64::from(d) {

@@ -378,7 +378,7 @@ impl DictWalk<'_> {
             let Some(f) = schema.fields.get(i) else {
                 continue;
             };
-            if self.options.verbose || r.has(&f.name)? {
+            if self.options.verbose || r.has_by_index(i)? {
                 let v = self.field(py, r, i)?;
                 out.set_item(&f.name, v)?;
             }
@@ -396,7 +396,7 @@ impl DictWalk<'_> {
         let value = r.get_by_index(index)?;
         match (ty, &value) {
             (Some(Type::Struct(id)), Value::Struct(StructValue::Reader(s))) => {
-                if r.has(&field.name)? {
+                if r.has_by_index(index)? {
                     let saved = std::mem::take(&mut self.null_chain);
                     let out = self.struct_(py, s);
                     self.null_chain = saved;

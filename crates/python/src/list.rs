@@ -1,5 +1,6 @@
 //! `_DynamicListBuilder` and `_DynamicListReader`: sequences over a list of a message.
 
+use capnp_dynamic::text::list_text;
 use capnp_dynamic::{Error, ListBuilder, ListReader, Value};
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
@@ -8,6 +9,7 @@ use pyo3::types::{PyInt, PyList, PySlice};
 use crate::convert::{index_type_error, set_element, value_to_py};
 use crate::error::{MsgError, MsgResult};
 use crate::registry::PyRegistry;
+use crate::struct_::decode_text;
 
 /// `lst[i]` failures: out of range is `IndexError('Out of bounds')`, not a `KjException`.
 fn index_error(py: Python<'_>, e: MsgError) -> PyErr {
@@ -159,8 +161,13 @@ impl PyListBuilder {
         run().map_err(|e| index_error(py, e))
     }
 
-    fn __repr__(&self) -> String {
-        "<capnp list builder>".to_string()
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        decode_text(py, list_text(&self.inner.as_reader(), true))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let text = decode_text(py, list_text(&self.inner.as_reader(), false))?;
+        Ok(format!("<capnp list builder {text}>"))
     }
 }
 
@@ -217,7 +224,12 @@ impl PyListReader {
         run().map_err(|e| e.into_py(py))
     }
 
-    fn __repr__(&self) -> String {
-        "<capnp list reader>".to_string()
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        decode_text(py, list_text(&self.inner, true))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let text = decode_text(py, list_text(&self.inner, false))?;
+        Ok(format!("<capnp list reader {text}>"))
     }
 }

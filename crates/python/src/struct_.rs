@@ -3,8 +3,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use capnp_dynamic::text::struct_text;
 use capnp_dynamic::{MessageBuilder, StructBuilder, StructReader};
-use pyo3::exceptions::{PyAttributeError, PyUserWarning};
+use pyo3::exceptions::{PyAttributeError, PyUnicodeDecodeError, PyUserWarning};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -71,6 +72,21 @@ fn class_getattr(obj: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult
         }
         Err(e) => Err(e),
     }
+}
+
+/// The text format's bytes as a `str`, decoded strictly as UTF-8 like the reference's
+/// (a Text field holding invalid UTF-8 raises `UnicodeDecodeError`).
+pub(crate) fn decode_text(
+    py: Python<'_>,
+    text: capnp_dynamic::Result<Vec<u8>>,
+) -> PyResult<String> {
+    let bytes = text.map_err(|e| MsgError::from(e).into_py(py))?;
+    String::from_utf8(bytes).map_err(|e| {
+        match PyUnicodeDecodeError::new_utf8(py, e.as_bytes(), e.utf8_error()) {
+            Ok(exc) => PyErr::from_value(exc.into_any()),
+            Err(err) => err,
+        }
+    })
 }
 
 fn no_such_member(name: &str) -> PyErr {
@@ -495,8 +511,17 @@ impl PyStructBuilder {
         false
     }
 
-    fn __repr__(&self) -> String {
-        format!("<{} builder>", self.inner.schema().display_name)
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        decode_text(py, struct_text(&self.inner.as_reader(), true))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let text = decode_text(py, struct_text(&self.inner.as_reader(), false))?;
+        Ok(format!(
+            "<{} builder {}>",
+            self.inner.schema().display_name,
+            text
+        ))
     }
 }
 
@@ -667,7 +692,16 @@ impl PyStructReader {
         false
     }
 
-    fn __repr__(&self) -> String {
-        format!("<{} reader>", self.inner.schema().display_name)
+    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
+        decode_text(py, struct_text(&self.inner, true))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let text = decode_text(py, struct_text(&self.inner, false))?;
+        Ok(format!(
+            "<{} reader {}>",
+            self.inner.schema().display_name,
+            text
+        ))
     }
 }

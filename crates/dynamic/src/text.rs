@@ -1,0 +1,477 @@
+//! The Cap'n Proto text format of structs and lists (API.md 3.14): the pretty form behind
+//! `str()` and the one-line form inside `repr()`, byte for byte as the reference prints them.
+
+use crate::error::{Error, Result};
+use crate::list::ListReader;
+use crate::schema::{FieldKind, StructSchema, Type};
+use crate::struct_::StructReader;
+use crate::value::{ListValue, StructValue, Value};
+
+/// Nested structs and lists deeper than this are an error rather than unbounded recursion
+/// (builders have no nesting limit of their own).
+const MAX_DEPTH: u32 = 1000;
+/// Stack kept free before each nested value; below it the stack grows (`stacker`), so deep
+/// messages print on small thread stacks too.
+const RED_ZONE: usize = 64 * 1024;
+const STACK_GROWTH: usize = 1024 * 1024;
+
+/// An item longer than this (in bytes) forces its struct or list onto several lines.
+const MAX_INLINE_VALUE: usize = 24;
+/// A struct whose items add up to more than this (in bytes) is printed on several lines.
+const MAX_INLINE_RECORD: usize = 64;
+
+/// The text of a struct: pretty (`str()`) or on one line (inside `repr()`).
+///
+/// The result is bytes because Text fields are printed as stored; the binding decodes it
+/// strictly as UTF-8, as the reference does.
+pub fn struct_text(r: &StructReader, pretty: bool) -> Result<Vec<u8>> {
+    Printer::new(pretty).struct_(r, top_level(pretty), Place::Bracketed, 0)
+}
+
+/// The text of a list: pretty (`str()`) or on one line (inside `repr()`).
+pub fn list_text(l: &ListReader, pretty: bool) -> Result<Vec<u8>> {
+    Printer::new(pretty).list(l, top_level(pretty), Place::Bracketed, 0)
+}
+
+/// Indentation level of a top-level value; 0 means "never break lines".
+fn top_level(pretty: bool) -> u32 {
+    u32::from(pretty)
+}
+
+/// Where a struct or list value stands, which decides what precedes its first item
+/// when it is broken over several lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// At top level or as a list element: a single space after the bracket.
+    Bracketed,
+    /// As a field value (`name = (`): the first item starts on its own line.
+    Field,
+}
+
+struct Printer {
+    pretty: bool,
+}
+
+impl Printer {
+    fn new(pretty: bool) -> Self {
+        Printer { pretty }
+    }
+
+    fn next(&self, level: u32) -> u32 {
+        if self.pretty {
+            level.saturating_add(1)
+        } else {
+            0
+        }
+    }
+
+    fn struct_(&self, r: &StructReader, level: u32, place: Place, depth: u32) -> Result<Vec<u8>> {
+        let depth = check_depth(depth)?;
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+            self.struct_items(r, level, place, depth)
+        })
+    }
+
+    fn struct_items(
+        &self,
+        r: &StructReader,
+        level: u32,
+        place: Place,
+        depth: u32,
+    ) -> Result<Vec<u8>> {
+        let schema: &StructSchema = r.schema();
+        let child = self.next(level);
+        let mut items: Vec<Vec<u8>> = Vec::with_capacity(schema.non_union_fields.len() + 1);
+
+        // The active union member, unless it is the default member (discriminant 0) left null.
+        let mut union_item: Option<(usize, Vec<u8>)> = None;
+        if let Some(union) = &schema.union {
+            if let Ok((d, _)) = r.which() {
+                if let Some(Some(i)) = union.members.get(usize::from(d)).copied() {
+                    if d != 0 || r.has_by_index(i)? {
+                        union_item = Some((i, self.field(r, i, child, depth)?));
+                    }
+                }
+            }
+        }
+        for &i in &schema.non_union_fields {
+            // The union sits before the first non-union field declared after its member.
+            if union_item.as_ref().is_some_and(|(u, _)| *u < i) {
+                if let Some((_, text)) = union_item.take() {
+                    items.push(text);
+                }
+            }
+            if r.has_by_index(i)? {
+                items.push(self.field(r, i, child, depth)?);
+            }
+        }
+        if let Some((_, text)) = union_item {
+            items.push(text);
+        }
+        Ok(self.delimit(b'(', items, b')', level, place, true))
+    }
+
+    /// `name = value` for the field at `index`.
+    fn field(&self, r: &StructReader, index: usize, level: u32, depth: u32) -> Result<Vec<u8>> {
+        let field = r
+            .schema()
+            .fields
+            .get(index)
+            .ok_or_else(|| Error::NoSuchField {
+                name: format!("#{index}"),
+            })?;
+        let group_type;
+        let ty = match &field.kind {
+            FieldKind::Slot { ty, .. } => ty,
+            FieldKind::Group { id } => {
+                group_type = Type::Struct(*id);
+                &group_type
+            }
+        };
+        let mut out = Vec::with_capacity(field.name.len() + 16);
+        out.extend_from_slice(field.name.as_bytes());
+        out.extend_from_slice(b" = ");
+        let v = r.get_by_index(index)?;
+        out.extend(self.value(&v, ty, r, level, Place::Field, depth)?);
+        Ok(out)
+    }
+
+    fn list(&self, l: &ListReader, level: u32, place: Place, depth: u32) -> Result<Vec<u8>> {
+        let depth = check_depth(depth)?;
+        stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
+            self.list_items(l, level, place, depth)
+        })
+    }
+
+    fn list_items(&self, l: &ListReader, level: u32, place: Place, depth: u32) -> Result<Vec<u8>> {
+        let child = self.next(level);
+        let len = l.len()?;
+        let mut items = Vec::with_capacity(len.min(1 << 16) as usize);
+        let elem = l.element_type();
+        for i in 0..len {
+            let v = l.get(i64::from(i))?;
+            items.push(self.value_in(&v, elem, l.registry(), child, depth)?);
+        }
+        Ok(self.delimit(b'[', items, b']', level, place, false))
+    }
+
+    fn value(
+        &self,
+        v: &Value,
+        ty: &Type,
+        owner: &StructReader,
+        level: u32,
+        place: Place,
+        depth: u32,
+    ) -> Result<Vec<u8>> {
+        match v {
+            Value::Struct(s) => self.struct_(&struct_reader(s), level, place, depth),
+            Value::List(l) => self.list(&list_reader(l), level, place, depth),
+            _ => scalar(v, ty, owner.registry()),
+        }
+    }
+
+    /// A list element: structs and lists stand bracketed.
+    fn value_in(
+        &self,
+        v: &Value,
+        ty: &Type,
+        registry: &crate::schema::Registry,
+        level: u32,
+        depth: u32,
+    ) -> Result<Vec<u8>> {
+        match v {
+            Value::Struct(s) => self.struct_(&struct_reader(s), level, Place::Bracketed, depth),
+            Value::List(l) => self.list(&list_reader(l), level, Place::Bracketed, depth),
+            _ => scalar(v, ty, registry),
+        }
+    }
+
+    /// Joins items inside brackets, on one line when they are short enough.
+    fn delimit(
+        &self,
+        open: u8,
+        items: Vec<Vec<u8>>,
+        close: u8,
+        level: u32,
+        place: Place,
+        record: bool,
+    ) -> Vec<u8> {
+        let total: usize = items.iter().map(Vec::len).sum::<usize>() + items.len() * 2 + 2;
+        let mut out = Vec::with_capacity(total);
+        out.push(open);
+        if level == 0 || fits_inline(&items, record) {
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.extend_from_slice(item);
+            }
+        } else {
+            let indent = level as usize * 2;
+            match place {
+                Place::Bracketed => out.push(b' '),
+                Place::Field => {
+                    out.push(b'\n');
+                    out.resize(out.len() + indent, b' ');
+                }
+            }
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.extend_from_slice(b",\n");
+                    out.resize(out.len() + indent, b' ');
+                }
+                out.extend_from_slice(item);
+            }
+            out.push(b' ');
+        }
+        out.push(close);
+        out
+    }
+}
+
+fn check_depth(depth: u32) -> Result<u32> {
+    if depth >= MAX_DEPTH {
+        return Err(Error::Capnp(capnp::Error::failed(
+            "Message is too deeply-nested or contains cycles".into(),
+        )));
+    }
+    Ok(depth + 1)
+}
+
+fn fits_inline(items: &[Vec<u8>], record: bool) -> bool {
+    let mut total = 0usize;
+    for item in items {
+        if item.len() > MAX_INLINE_VALUE || item.contains(&b'\n') {
+            return false;
+        }
+        if record {
+            total += item.len();
+            if total > MAX_INLINE_RECORD {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn struct_reader(s: &StructValue) -> StructReader {
+    match s {
+        StructValue::Reader(r) => r.clone(),
+        StructValue::Builder(b) => b.as_reader(),
+    }
+}
+
+fn list_reader(l: &ListValue) -> ListReader {
+    match l {
+        ListValue::Reader(r) => r.clone(),
+        ListValue::Builder(b) => b.as_reader(),
+    }
+}
+
+/// Everything that is neither a struct nor a list.
+fn scalar(v: &Value, ty: &Type, registry: &crate::schema::Registry) -> Result<Vec<u8>> {
+    Ok(match v {
+        Value::Void => b"void".to_vec(),
+        Value::Bool(b) => if *b { "true" } else { "false" }.into(),
+        Value::Int(i) => i.to_string().into_bytes(),
+        Value::UInt(u) => u.to_string().into_bytes(),
+        Value::Float(f) => match ty {
+            Type::Float32 => format_f32(*f as f32),
+            _ => format_f64(*f),
+        }
+        .into_bytes(),
+        Value::Text(t) => quoted(t, false),
+        Value::Data(d) => quoted(d, true),
+        Value::Enum(n) => {
+            let name = match ty {
+                Type::Enum(id) => registry
+                    .get_enum(*id)?
+                    .enumerants
+                    .get(usize::from(*n))
+                    .cloned(),
+                _ => None,
+            };
+            name.unwrap_or_else(|| format!("({n})")).into_bytes()
+        }
+        Value::AnyPointer(_) => b"<opaque pointer>".to_vec(),
+        Value::Capability => b"<external capability>".to_vec(),
+        // Reached only for a struct or list outside a struct or list walk.
+        Value::Struct(_) | Value::List(_) => return Err(Error::TypeMismatch),
+    })
+}
+
+/// Text or Data in double quotes with C escapes; Data also escapes bytes from 0x80 up
+/// (Text keeps them, so UTF-8 prints as is).
+fn quoted(bytes: &[u8], data: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 2);
+    out.push(b'"');
+    for &c in bytes {
+        let esc = match c {
+            0x07 => Some(b'a'),
+            0x08 => Some(b'b'),
+            0x0c => Some(b'f'),
+            b'\n' => Some(b'n'),
+            b'\r' => Some(b'r'),
+            b'\t' => Some(b't'),
+            0x0b => Some(b'v'),
+            b'\'' | b'"' | b'\\' => Some(c),
+            _ => None,
+        };
+        if let Some(e) = esc {
+            out.extend_from_slice(&[b'\\', e]);
+        } else if c < 0x20 || c == 0x7f || (data && c >= 0x80) {
+            out.extend_from_slice(&[
+                b'\\',
+                b'0' + (c >> 6),
+                b'0' + ((c >> 3) & 7),
+                b'0' + (c & 7),
+            ]);
+        } else {
+            out.push(c);
+        }
+    }
+    out.push(b'"');
+    out
+}
+
+/// A Float64 as the reference prints it: `%.15g`, or `%.17g` when that does not read back
+/// as the same value; `+` removed from exponents; `inf`, `-inf`, `nan`.
+pub fn format_f64(x: f64) -> String {
+    if let Some(s) = non_finite(x) {
+        return s.into();
+    }
+    let short = format_g(x, 15);
+    if short.parse::<f64>().ok() == Some(x) {
+        return short;
+    }
+    format_g(x, 17)
+}
+
+/// A Float32 as the reference prints it: `%.6g`, or `%.8g` when that does not read back
+/// as the same float32 (eight digits do not always round-trip; the reference keeps them).
+/// Subnormals always take eight digits: the reference's read-back reports underflow for them.
+pub fn format_f32(x: f32) -> String {
+    let wide = f64::from(x);
+    if let Some(s) = non_finite(wide) {
+        return s.into();
+    }
+    let short = format_g(wide, 6);
+    if !x.is_subnormal() && short.parse::<f32>().ok() == Some(x) {
+        return short;
+    }
+    format_g(wide, 8)
+}
+
+fn non_finite(x: f64) -> Option<&'static str> {
+    if x.is_nan() {
+        Some("nan")
+    } else if x.is_infinite() {
+        Some(if x > 0.0 { "inf" } else { "-inf" })
+    } else {
+        None
+    }
+}
+
+/// C's `%.{precision}g` for a finite value, without the `+` of positive exponents.
+fn format_g(x: f64, precision: usize) -> String {
+    // Scientific form first: its exponent (after rounding) picks the style, as in C.
+    let sci = format!("{:.*e}", precision - 1, x);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if exp < -4 || exp >= precision as i32 {
+        let mut s = strip_zeros(mantissa).to_string();
+        s.push('e');
+        if exp < 0 {
+            s.push('-');
+        }
+        s.push_str(&format!("{:02}", exp.unsigned_abs()));
+        s
+    } else {
+        let decimals = (precision as i32 - 1 - exp).max(0) as usize;
+        strip_zeros(&format!("{x:.decimals$}")).to_string()
+    }
+}
+
+/// Drops trailing fractional zeros and a bare trailing point.
+fn strip_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float64_forms() {
+        let cases: &[(f64, &str)] = &[
+            (1.5, "1.5"),
+            (1e100, "1e100"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (0.1, "0.1"),
+            (1.0 / 3.0, "0.33333333333333331"),
+            (-1.23e47, "-1.23e47"),
+            (123456789.0, "123456789"),
+            (1e15, "1e15"),
+            (1e16, "1e16"),
+            (1e-5, "1e-05"),
+            (1e-4, "0.0001"),
+            (5e-324, "4.94065645841247e-324"),
+            (f64::MAX, "1.7976931348623157e308"),
+            (9007199254740992.0, "9007199254740992"),
+            (1234567.25, "1234567.25"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(format_f64(*x), *want, "{x:?}");
+        }
+    }
+
+    #[test]
+    fn float32_forms() {
+        let cases: &[(f32, &str)] = &[
+            (1.0 / 3.0, "0.33333334"),
+            (1e-45, "1.4012985e-45"),
+            (-103.217_32, "-103.21732"),
+            (3.4e38, "3.4e38"),
+            (123456789.0, "1.2345679e08"),
+            (9007199254740992.0, "9.0071993e15"),
+            (1_234_567.2, "1234567.2"),
+            (0.1, "0.1"),
+            (-0.0, "-0"),
+            (f32::NAN, "nan"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(format_f32(*x), *want, "{x:?}");
+        }
+    }
+
+    #[test]
+    fn text_and_data_escapes() {
+        let all: Vec<u8> = (1u8..=0x7f).collect();
+        let text = String::from_utf8(quoted(&all, false)).expect("utf8");
+        assert!(text.starts_with(r#""\001\002\003\004\005\006\a\b\t\n\v\f\r\016"#));
+        assert!(text.ends_with(r#"[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\177""#));
+        assert!(text.contains(r##"\037 !\"#$%&\'()"##));
+        assert_eq!(quoted("é\0".as_bytes(), false), "\"é\\000\"".as_bytes());
+        assert_eq!(quoted(&[0xff, 0, b'a', 0x80], true), br#""\377\000a\200""#);
+    }
+
+    #[test]
+    fn inline_limits() {
+        let item = |n: usize| vec![b'x'; n];
+        assert!(fits_inline(&[item(24), item(24)], false));
+        assert!(!fits_inline(&[item(25)], false));
+        assert!(fits_inline(&[item(24), item(24), item(16)], true));
+        assert!(!fits_inline(&[item(24), item(24), item(17)], true));
+        assert!(!fits_inline(&[b"a\nb".to_vec()], false));
+        assert!(fits_inline(&[], true));
+    }
+}
