@@ -113,7 +113,10 @@ pub fn compile(loader: &Loader<'_>, requested: Vec<Located>) -> CompileOutput {
     let request = if c.had_errors() {
         None
     } else {
-        let mut bytes = Vec::new();
+        // Sized up front: the request is written in one go, without regrowing.
+        let segments = message.get_segments_for_output();
+        let len: usize = segments.iter().map(|s| s.len()).sum();
+        let mut bytes = Vec::with_capacity(len + 8 * (segments.len() + 1));
         match capnp::serialize::write_message(&mut bytes, &message) {
             Ok(()) => Some(bytes),
             Err(_) => None,
