@@ -133,6 +133,31 @@ def test_traversal_limit(c):
             r.phones[0].number
 
 
+def test_big_list_reads_within_the_default_budget(c):
+    # Reading element i must not re-charge the whole list (the reference charges each
+    # pointer the program follows once per access, not per internal re-walk).
+    m = c.Contact.new_message()
+    phones = m.init("phones", 2000)
+    for i in range(2000):
+        phones[i].number = str(i)
+    r = c.Contact.from_bytes(m.to_bytes())
+    d = r.to_dict()
+    assert len(d["phones"]) == 2000 and d["phones"][1999]["number"] == "1999"
+    text = str(r)
+    assert text.count("number = ") == 2000 and '"1999"' in text
+    phones = r.phones
+    assert [p.number for p in phones] == [str(i) for i in range(2000)]
+
+
+def test_re_reading_a_big_list_exhausts_the_budget(c):
+    m = c.Contact.new_message()
+    m.init("phones", 2000)
+    r = c.Contact.from_bytes(m.to_bytes(), traversal_limit_in_words=50_000)
+    with pytest.raises(capnp.KjException, match="Exceeded message traversal limit"):
+        for _ in range(100):
+            r.phones
+
+
 ORACLE_WRITE = """
 import capnp, sys
 c = capnp.load(sys.argv[1])

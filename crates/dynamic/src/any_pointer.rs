@@ -91,17 +91,31 @@ impl AnyPointerReader {
         &self,
         f: impl FnOnce(PointerReader<'_>) -> Result<R>,
     ) -> Result<R> {
+        self.with_pointer_in(false, f)
+    }
+
+    /// `with_pointer`, with capnp's limiter on (`deep`) for whole-subtree operations.
+    fn with_pointer_in<R>(
+        &self,
+        deep: bool,
+        f: impl FnOnce(PointerReader<'_>) -> Result<R>,
+    ) -> Result<R> {
         match &self.at {
             At::Root => match &self.backing {
-                Backing::Reader(m) => f(m.root_pointer()?),
+                Backing::Reader(m) => m.with_root(deep.then(|| m.budget_left()), f),
                 Backing::Builder(b) => {
                     let guard = b.lock_live()?;
                     f(guard.get_root_as_reader::<RawPtr<'_>>()?.0)
                 }
             },
-            At::Child { parent, hop } => self
-                .backing
-                .with_loc(parent, |loc: RLoc<'_>| f(reader_pointer(loc, *hop)?)),
+            At::Child { parent, hop } => {
+                let g = |loc: RLoc<'_>| f(reader_pointer(loc, *hop)?);
+                if deep {
+                    self.backing.with_loc_deep(parent, g)
+                } else {
+                    self.backing.with_loc(parent, g)
+                }
+            }
         }
     }
 
@@ -111,20 +125,37 @@ impl AnyPointerReader {
 
     /// Text content (`""` when null).
     pub fn as_text(&self) -> Result<Vec<u8>> {
-        self.with_pointer(|p| Ok(p.get_text(None)?.as_bytes().to_vec()))
+        self.with_pointer(|p| {
+            let bytes = p.get_text(None)?.as_bytes().to_vec();
+            if !p.is_null() {
+                self.backing.charge_blob(bytes.len(), true)?;
+            }
+            Ok(bytes)
+        })
     }
 
     /// Data content (empty when null).
     pub fn as_data(&self) -> Result<Vec<u8>> {
-        self.with_pointer(|p| Ok(p.get_data(None)?.to_vec()))
+        self.with_pointer(|p| {
+            let bytes = p.get_data(None)?.to_vec();
+            if !p.is_null() {
+                self.backing.charge_blob(bytes.len(), false)?;
+            }
+            Ok(bytes)
+        })
     }
 
     /// Views the pointer as struct `id`.
     pub fn as_struct(&self, id: u64) -> Result<StructReader> {
         let schema = self.registry.get_struct(id)?;
         // Followed now so that a pointer of the wrong kind fails here.
+        let shape = Shape::Struct(schema.size());
         self.with_pointer(|p| {
-            p.get_struct(None)?;
+            let null = p.is_null();
+            let loc = RLoc::Struct(p.get_struct(None)?);
+            if !null {
+                self.backing.charge_loc(&loc, shape)?;
+            }
             Ok(())
         })?;
         let (steps, is_root) = match &self.at {
@@ -157,7 +188,11 @@ impl AnyPointerReader {
         };
         let shape = list_shape(&elem, &self.registry)?;
         self.with_pointer(|p| {
-            crate::message::follow_reader(p, shape, None)?;
+            let null = p.is_null();
+            let loc = crate::message::follow_reader(p, shape, None)?;
+            if !null {
+                self.backing.charge_loc(&loc, shape)?;
+            }
             Ok(())
         })?;
         let step = Step {
@@ -193,7 +228,9 @@ impl AnyPointerReader {
 
     /// An independent copy of whatever the pointer holds.
     pub(crate) fn snapshot(&self) -> Result<Snapshot> {
-        self.with_pointer(Snapshot::of_pointer)
+        let snap = self.with_pointer_in(true, Snapshot::of_pointer)?;
+        self.backing.charge(snap.words())?;
+        Ok(snap)
     }
 }
 

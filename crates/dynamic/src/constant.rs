@@ -53,20 +53,22 @@ impl Registry {
         };
         let message = MessageReader::from_bytes(Arc::new(bytes), limits)?;
         let backing = Backing::Reader(message.clone());
-        let holder = message.root_pointer()?.get_struct(None)?;
-        read_pointer(
-            holder.get_pointer_field(0),
-            &ty,
-            &DefaultValue::None,
-            self,
-            |shape| {
-                Ok(Arc::from(vec![Step {
-                    hop: Hop::Field(0),
-                    shape,
-                    default: None,
-                }]))
-            },
-            &backing,
-        )
+        message.with_root(None, |root| {
+            let holder = root.get_struct(None)?;
+            read_pointer(
+                holder.get_pointer_field(0),
+                &ty,
+                &DefaultValue::None,
+                self,
+                |shape| {
+                    Ok(Arc::from(vec![Step {
+                        hop: Hop::Field(0),
+                        shape,
+                        default: None,
+                    }]))
+                },
+                &backing,
+            )
+        })
     }
 }

@@ -25,7 +25,7 @@ impl Snapshot {
 
     pub(crate) fn of_struct(r: &StructReader) -> Result<Snapshot> {
         let mut snap = Snapshot::new();
-        r.with_loc(|loc| match loc {
+        r.backing().with_loc_deep(r.steps(), |loc| match loc {
             RLoc::Struct(s) => {
                 let mut root = snap.message.get_root::<RawPtrBuilder<'_>>()?.0;
                 root.set_struct(&s, false)?;
@@ -33,12 +33,13 @@ impl Snapshot {
             }
             _ => Err(Error::TypeMismatch),
         })?;
+        r.backing().charge(snap.words())?;
         Ok(snap)
     }
 
     pub(crate) fn of_list(l: &ListReader) -> Result<Snapshot> {
         let mut snap = Snapshot::new();
-        l.with_loc(|loc| {
+        l.backing().with_loc_deep(l.steps(), |loc| {
             let list = match loc {
                 RLoc::PrimList(l) => l,
                 RLoc::PtrList(l) => l.reader,
@@ -49,6 +50,7 @@ impl Snapshot {
             root.set_list(&list, false)?;
             Ok(())
         })?;
+        l.backing().charge(snap.words())?;
         Ok(snap)
     }
 
@@ -59,6 +61,11 @@ impl Snapshot {
         capnp::any_pointer::Builder::new(root)
             .set_as::<capnp::any_pointer::Owned>(capnp::any_pointer::Reader::new(ptr))?;
         Ok(snap)
+    }
+
+    /// Words the copy took, less its root pointer: what reading the source cost.
+    pub(crate) fn words(&self) -> u64 {
+        (self.message.size_in_words() as u64).saturating_sub(1)
     }
 
     pub(crate) fn root(&self) -> Result<PointerReader<'_>> {

@@ -71,6 +71,14 @@ impl ListReader {
         self.backing.with_loc(&self.steps, f)
     }
 
+    pub(crate) fn backing(&self) -> &Backing {
+        &self.backing
+    }
+
+    pub(crate) fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
     pub fn len(&self) -> Result<u32> {
         self.with_loc(|loc| {
             Ok(match loc {
@@ -122,13 +130,30 @@ impl ListReader {
     }
 
     fn read_pointer(&self, pr: PointerReader<'_>, i: u32) -> Result<Value> {
+        // A null element reads as empty, which the reference does not charge.
+        let null = pr.is_null();
         Ok(match &self.elem {
-            Type::Text => Value::Text(pr.get_text(None)?.as_bytes().to_vec()),
-            Type::Data => Value::Data(pr.get_data(None)?.to_vec()),
+            Type::Text => {
+                let bytes = pr.get_text(None)?.as_bytes().to_vec();
+                if !null {
+                    self.backing.charge_blob(bytes.len(), true)?;
+                }
+                Value::Text(bytes)
+            }
+            Type::Data => {
+                let bytes = pr.get_data(None)?.to_vec();
+                if !null {
+                    self.backing.charge_blob(bytes.len(), false)?;
+                }
+                Value::Data(bytes)
+            }
             Type::Interface(_) => Value::Capability,
             Type::List(inner) => {
                 let shape = list_shape(inner, &self.registry)?;
-                follow_reader(pr, shape, None)?;
+                let loc = follow_reader(pr, shape, None)?;
+                if !null {
+                    self.backing.charge_loc(&loc, shape)?;
+                }
                 let step = Step {
                     hop: Hop::Elem(i),
                     shape,

@@ -1,7 +1,13 @@
 //! Messages (owned readers and locked builders) and the path walk that re-derives a
 //! layout object from a handle's location on every operation (DESIGN decision 3).
+//!
+//! Traversal accounting: because every operation re-walks its path, capnp's own read
+//! limiter would charge the path again on each access (reading element i of a big list
+//! re-charges the whole list). The walk therefore runs without capnp's limiter and the
+//! message keeps its own budget, charged once per user-level pointer access with the size
+//! the reference would charge (API.md 3.1).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use capnp::message::{HeapAllocator, ReaderOptions, ReaderSegments};
@@ -29,14 +35,21 @@ impl ReadLimits {
     pub const DEFAULT_TRAVERSAL_LIMIT: u64 = 8 * 1024 * 1024;
     pub const DEFAULT_NESTING_LIMIT: i64 = 64;
 
-    fn options(self) -> ReaderOptions {
-        let words = self
-            .traversal_limit_in_words
-            .unwrap_or(Self::DEFAULT_TRAVERSAL_LIMIT);
+    fn words(self) -> u64 {
+        self.traversal_limit_in_words
+            .unwrap_or(Self::DEFAULT_TRAVERSAL_LIMIT)
+    }
+
+    fn nesting(self) -> i32 {
         let nesting = self.nesting_limit.unwrap_or(Self::DEFAULT_NESTING_LIMIT);
+        i32::try_from(nesting.max(0)).unwrap_or(i32::MAX)
+    }
+
+    /// Options for framing (segment table checks against the whole limit).
+    fn options(self) -> ReaderOptions {
         let mut o = ReaderOptions::new();
-        o.traversal_limit_in_words(Some(usize::try_from(words).unwrap_or(usize::MAX)));
-        o.nesting_limit(i32::try_from(nesting.max(0)).unwrap_or(i32::MAX));
+        o.traversal_limit_in_words(Some(usize::try_from(self.words()).unwrap_or(usize::MAX)));
+        o.nesting_limit(self.nesting());
         o
     }
 }
@@ -131,7 +144,10 @@ impl ReaderSegments for Segments {
 
 /// A message being read. Owns (or shares) its bytes; cheap to share between handles.
 pub struct MessageReader {
-    message: capnp::message::Reader<Segments>,
+    segments: Segments,
+    nesting_limit: i32,
+    /// Words of traversal budget left (API.md 3.1), shared by every handle.
+    budget: AtomicU64,
 }
 
 impl std::fmt::Debug for MessageReader {
@@ -142,10 +158,44 @@ impl std::fmt::Debug for MessageReader {
 
 impl MessageReader {
     fn new(segments: Segments, limits: ReadLimits) -> Result<Arc<MessageReader>> {
-        let message = capnp::message::Reader::new(segments, limits.options());
+        let reader = MessageReader {
+            segments,
+            nesting_limit: limits.nesting(),
+            budget: AtomicU64::new(limits.words()),
+        };
         // The root pointer is checked now so framing errors surface at call time.
-        message.get_root::<RawPtr<'_>>()?;
-        Ok(Arc::new(MessageReader { message }))
+        reader.with_root(None, |_| Ok(()))?;
+        Ok(Arc::new(reader))
+    }
+
+    /// Runs `f` on the root pointer of a capnp reader over the segments whose own limiter
+    /// allows `limit` words (`None`: unlimited, for path walks charged by `charge`).
+    pub(crate) fn with_root<R>(
+        &self,
+        limit: Option<u64>,
+        f: impl FnOnce(PointerReader<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let mut o = ReaderOptions::new();
+        o.traversal_limit_in_words(limit.map(|w| usize::try_from(w).unwrap_or(usize::MAX)));
+        o.nesting_limit(self.nesting_limit);
+        let message = capnp::message::Reader::new(&self.segments, o);
+        let root = message.get_root::<RawPtr<'_>>()?.0;
+        f(root)
+    }
+
+    /// Takes `words` from the traversal budget; fails (leaving it unchanged) when fewer are left.
+    pub(crate) fn charge(&self, words: u64) -> Result<()> {
+        self.budget
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(words)
+            })
+            .map(|_| ())
+            .map_err(|_| Error::Capnp(capnp::Error::from_kind(capnp::ErrorKind::ReadLimitExceeded)))
+    }
+
+    /// Words of traversal budget left.
+    pub fn budget_left(&self) -> u64 {
+        self.budget.load(Ordering::Acquire)
     }
 
     /// One message in standard stream framing; extra bytes after it are ignored.
@@ -245,6 +295,15 @@ impl MessageReader {
     /// The root struct, interpreted as the struct `id`.
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
         let schema = registry.get_struct(id)?;
+        // As the reference's getRoot: the root pointer word, then the struct it points to.
+        let null = self.with_root(None, |p| Ok(p.is_null()))?;
+        let size = schema.size();
+        let words = if null {
+            1
+        } else {
+            1 + u64::from(size.data) + u64::from(size.pointers)
+        };
+        self.charge(words)?;
         Ok(DynStructReader::new(
             Backing::Reader(self.clone()),
             Arc::from(Vec::new()),
@@ -252,10 +311,6 @@ impl MessageReader {
             registry.clone(),
             true,
         ))
-    }
-
-    pub(crate) fn root_pointer(&self) -> Result<PointerReader<'_>> {
-        Ok(self.message.get_root::<RawPtr<'_>>()?.0)
     }
 }
 
@@ -406,13 +461,79 @@ impl Backing {
         f: impl FnOnce(RLoc<'_>) -> Result<R>,
     ) -> Result<R> {
         match self {
-            Backing::Reader(m) => f(walk_reader(m.root_pointer()?, steps)?),
+            Backing::Reader(m) => m.with_root(None, |root| f(walk_reader(root, steps)?)),
             Backing::Builder(b) => {
                 let guard = b.lock_live()?;
                 let root = guard.get_root_as_reader::<RawPtr<'_>>()?.0;
                 f(walk_reader(root, steps)?)
             }
         }
+    }
+
+    /// As `with_loc`, for operations that traverse a whole subtree inside capnp (copies,
+    /// sizes): capnp's limiter then guards them with the budget left, so a message of shared
+    /// subtrees cannot make them do unbounded work. Callers charge what they read.
+    pub(crate) fn with_loc_deep<R>(
+        &self,
+        steps: &[Step],
+        f: impl FnOnce(RLoc<'_>) -> Result<R>,
+    ) -> Result<R> {
+        match self {
+            Backing::Reader(m) => {
+                m.with_root(Some(m.budget_left()), |root| f(walk_reader(root, steps)?))
+            }
+            Backing::Builder(_) => self.with_loc(steps, f),
+        }
+    }
+
+    /// Charges a user-level pointer access against the reader's budget (builders are not limited).
+    pub(crate) fn charge(&self, words: u64) -> Result<()> {
+        match self {
+            Backing::Reader(m) => m.charge(words),
+            Backing::Builder(_) => Ok(()),
+        }
+    }
+
+    /// Charges following the non-null pointer that led to `loc` (read as `shape`).
+    pub(crate) fn charge_loc(&self, loc: &RLoc<'_>, shape: Shape) -> Result<()> {
+        self.charge(loc_words(loc, shape))
+    }
+
+    /// Charges reading a non-null text (`with_nul`) or data blob of `len` bytes.
+    pub(crate) fn charge_blob(&self, len: usize, with_nul: bool) -> Result<()> {
+        let bytes = len as u64 + u64::from(with_nul);
+        self.charge(bytes.div_ceil(8))
+    }
+}
+
+/// The words the reference charges for following a pointer to `loc`: a struct's sections,
+/// a list's content (with its tag word for struct lists, and one word per element for
+/// zero-sized elements, as its guard against amplification).
+fn loc_words(loc: &RLoc<'_>, shape: Shape) -> u64 {
+    let per_struct = |s: StructSize| u64::from(s.data) + u64::from(s.pointers);
+    match (loc, shape) {
+        (RLoc::Struct(_), Shape::Struct(size)) => per_struct(size),
+        (RLoc::PrimList(l), Shape::PrimList(es)) => {
+            let n = u64::from(l.len());
+            let bits = match es {
+                ElementSize::Void => return n,
+                ElementSize::Bit => 1,
+                ElementSize::Byte => 8,
+                ElementSize::TwoBytes => 16,
+                ElementSize::FourBytes => 32,
+                ElementSize::EightBytes | ElementSize::Pointer | ElementSize::InlineComposite => 64,
+            };
+            (n * bits).div_ceil(64)
+        }
+        (RLoc::PtrList(l), _) => u64::from(l.len()),
+        (RLoc::StructList(l), Shape::StructList(size)) => {
+            let n = u64::from(l.len());
+            match per_struct(size) {
+                0 => 1 + n,
+                w => 1 + n * w,
+            }
+        }
+        _ => 0,
     }
 }
 

@@ -181,7 +181,20 @@ impl StructReader {
 
     /// Size of this struct and everything reachable from it.
     pub fn total_size(&self) -> Result<MessageSize> {
-        self.with_struct(|s| Ok(s.total_size()?))
+        let size = self.backing.with_loc_deep(&self.steps, |loc| match loc {
+            RLoc::Struct(s) => Ok(s.total_size()?),
+            _ => Err(Error::TypeMismatch),
+        })?;
+        self.backing.charge(size.word_count)?;
+        Ok(size)
+    }
+
+    pub(crate) fn backing(&self) -> &Backing {
+        &self.backing
+    }
+
+    pub(crate) fn steps(&self) -> &[Step] {
+        &self.steps
     }
 
     /// Deep copy into a new message; returns its root builder.
@@ -261,9 +274,23 @@ pub(crate) fn read_pointer(
 ) -> Result<Value> {
     let dw = default_words(default);
     let d = dw.as_deref().map(|v| &v[..]);
+    // A null pointer reads the default, which the reference does not charge.
+    let null = pr.is_null();
     Ok(match ty {
-        Type::Text => Value::Text(pr.get_text(d)?.as_bytes().to_vec()),
-        Type::Data => Value::Data(pr.get_data(d)?.to_vec()),
+        Type::Text => {
+            let bytes = pr.get_text(d)?.as_bytes().to_vec();
+            if !null {
+                backing.charge_blob(bytes.len(), true)?;
+            }
+            Value::Text(bytes)
+        }
+        Type::Data => {
+            let bytes = pr.get_data(d)?.to_vec();
+            if !null {
+                backing.charge_blob(bytes.len(), false)?;
+            }
+            Value::Data(bytes)
+        }
         Type::Interface(_) => Value::Capability,
         Type::AnyPointer => {
             let steps = steps(Shape::PtrList)?;
@@ -277,7 +304,10 @@ pub(crate) fn read_pointer(
             let schema = registry.get_struct(*id)?;
             let shape = Shape::Struct(schema.size());
             // Followed now so a malformed pointer fails at access time.
-            follow_reader(pr, shape, d)?;
+            let loc = follow_reader(pr, shape, d)?;
+            if !null {
+                backing.charge_loc(&loc, shape)?;
+            }
             Value::Struct(StructValue::Reader(StructReader::new(
                 backing.clone(),
                 steps(shape)?,
@@ -288,7 +318,10 @@ pub(crate) fn read_pointer(
         }
         Type::List(elem) => {
             let shape = list_shape(elem, registry)?;
-            follow_reader(pr, shape, d)?;
+            let loc = follow_reader(pr, shape, d)?;
+            if !null {
+                backing.charge_loc(&loc, shape)?;
+            }
             Value::List(ListValue::Reader(ListReader::new(
                 backing.clone(),
                 steps(shape)?,
