@@ -112,13 +112,20 @@ impl ListReader {
                     shape: Shape::Struct(schema.size()),
                     default: None,
                 };
-                Ok(Value::Struct(StructValue::Reader(StructReader::new(
-                    self.backing.clone(),
-                    push_step(&self.steps, step),
-                    schema,
-                    self.registry.clone(),
-                    false,
-                ))))
+                let at = match &self.backing {
+                    Backing::Reader(m) => l.try_get(i).and_then(|e| m.locate(e.0)),
+                    Backing::Builder(_) => None,
+                };
+                Ok(Value::Struct(StructValue::Reader(
+                    StructReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        schema,
+                        self.registry.clone(),
+                        false,
+                    )
+                    .at(at),
+                )))
             }
             RLoc::PtrList(l) => {
                 let i = resolve(index, l.len())?;

@@ -193,6 +193,19 @@ impl MessageReader {
             .map_err(|_| Error::Capnp(capnp::Error::from_kind(capnp::ErrorKind::ReadLimitExceeded)))
     }
 
+    /// The bytes of segment `idx`, for reads through resolved locations (coords.rs).
+    pub(crate) fn segment(&self, idx: u32) -> Option<&[u8]> {
+        self.segments.get_segment(idx)
+    }
+
+    /// Locates the struct `s` read from this message in its segments.
+    pub(crate) fn locate(
+        &self,
+        s: capnp::private::layout::StructReader<'_>,
+    ) -> Option<crate::coords::StructAt> {
+        crate::coords::StructAt::locate(&self.segments, s)
+    }
+
     /// Words of traversal budget left.
     pub fn budget_left(&self) -> u64 {
         self.budget.load(Ordering::Acquire)
@@ -296,7 +309,10 @@ impl MessageReader {
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
         let schema = registry.get_struct(id)?;
         // As the reference's getRoot: the root pointer word, then the struct it points to.
-        let null = self.with_root(None, |p| Ok(p.is_null()))?;
+        let (null, at) = self.with_root(None, |p| {
+            let null = p.is_null();
+            Ok((null, self.locate(p.get_struct(None)?)))
+        })?;
         let size = schema.size();
         let words = if null {
             1
@@ -310,7 +326,8 @@ impl MessageReader {
             schema,
             registry.clone(),
             true,
-        ))
+        )
+        .at(at))
     }
 }
 

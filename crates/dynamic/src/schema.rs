@@ -128,7 +128,7 @@ pub struct StructSchema {
     pub ptr_count: u16,
     pub is_group: bool,
     pub fields: Vec<Field>,
-    pub by_name: HashMap<String, usize>,
+    pub by_name: rustc_hash::FxHashMap<String, usize>,
     pub union: Option<UnionInfo>,
     /// Fields outside the union, in schema order.
     pub non_union_fields: Vec<usize>,
@@ -367,7 +367,7 @@ fn build_struct(
     let ptr_count = s.get_pointer_count();
     let data_bits = u64::from(data_words) * 64;
     let mut fields = Vec::new();
-    let mut by_name = HashMap::new();
+    let mut by_name = rustc_hash::FxHashMap::default();
     let mut non_union_fields = Vec::new();
     let mut members: Vec<Option<usize>> = Vec::new();
     let discriminant_count = s.get_discriminant_count();

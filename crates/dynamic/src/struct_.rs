@@ -6,6 +6,7 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
+use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
@@ -45,6 +46,8 @@ pub struct StructReader {
     schema: Arc<StructSchema>,
     registry: Arc<Registry>,
     is_root: bool,
+    /// Where the struct is in the reader's bytes (reader-backed handles only).
+    at: Option<StructAt>,
 }
 
 impl std::fmt::Debug for StructReader {
@@ -67,7 +70,68 @@ impl StructReader {
             schema,
             registry,
             is_root,
+            at: None,
         }
+    }
+
+    /// Records the struct's resolved location (only meaningful for reader backings).
+    pub(crate) fn at(mut self, at: Option<StructAt>) -> Self {
+        if matches!(self.backing, Backing::Reader(_)) {
+            self.at = at;
+        }
+        self
+    }
+
+    /// The segment holding this struct, when its location is resolved.
+    fn fast(&self) -> Option<(StructAt, &[u8])> {
+        let at = self.at?;
+        match &self.backing {
+            Backing::Reader(m) => Some((at, m.segment(at.segment())?)),
+            Backing::Builder(_) => None,
+        }
+    }
+
+    /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
+    fn fast_get(&self, field: &Field) -> Result<Option<Value>> {
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        check_active(
+            &self.schema,
+            field,
+            at.bits(seg, 16, disc_offset(&self.schema)),
+        )?;
+        Ok(match &field.kind {
+            FieldKind::Group { id } => Some(Value::Struct(StructValue::Reader(self.group(*id)?))),
+            FieldKind::Slot {
+                offset,
+                ty,
+                default,
+                ..
+            } if !ty.is_pointer() => Some(decode_data(
+                ty,
+                at.bits(seg, ty.data_bits(), *offset) ^ mask(default),
+            )),
+            FieldKind::Slot { offset, ty, .. } if matches!(ty, Type::Text | Type::Data) => {
+                let text = *ty == Type::Text;
+                let Ok(index) = u16::try_from(*offset) else {
+                    return Ok(None);
+                };
+                match at.blob(seg, index, text) {
+                    Some(bytes) => {
+                        self.backing.charge_blob(bytes.len(), text)?;
+                        let bytes = bytes.to_vec();
+                        Some(if text {
+                            Value::Text(bytes)
+                        } else {
+                            Value::Data(bytes)
+                        })
+                    }
+                    None => None,
+                }
+            }
+            _ => None,
+        })
     }
 
     pub fn schema(&self) -> &Arc<StructSchema> {
@@ -105,6 +169,9 @@ impl StructReader {
     /// Reads the field at `index` in the schema's field list.
     pub fn get_by_index(&self, index: usize) -> Result<Value> {
         let field = field_at(&self.schema, index)?;
+        if let Some(v) = self.fast_get(field)? {
+            return Ok(v);
+        }
         self.with_struct(|s| {
             check_active(
                 &self.schema,
@@ -155,6 +222,21 @@ impl StructReader {
     /// `has` for the field at `index` in the schema's field list.
     pub fn has_by_index(&self, index: usize) -> Result<bool> {
         let field = field_at(&self.schema, index)?;
+        if let Some((at, seg)) = self.fast() {
+            if let Some(d) = field.discriminant {
+                if at.bits(seg, 16, disc_offset(&self.schema)) != u64::from(d) {
+                    return Ok(false);
+                }
+            }
+            match &field.kind {
+                FieldKind::Slot { offset, ty, .. } if ty.is_pointer() => {
+                    if let Some(w) = u16::try_from(*offset).ok().and_then(|i| at.pointer(seg, i)) {
+                        return Ok(w != 0);
+                    }
+                }
+                _ => return Ok(true),
+            }
+        }
         self.with_struct(|s| {
             if let Some(d) = field.discriminant {
                 if read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)) != u64::from(d) {
@@ -173,9 +255,12 @@ impl StructReader {
     /// The active union member: (discriminant, field name).
     pub fn which(&self) -> Result<(u16, String)> {
         let union = self.schema.union.as_ref().ok_or(Error::NotAUnion)?;
-        let d = self.with_struct(|s| {
-            Ok(read_struct_bits(s, &Type::UInt16, union.discriminant_offset) as u16)
-        })?;
+        let d = match self.fast() {
+            Some((at, seg)) => at.bits(seg, 16, union.discriminant_offset) as u16,
+            None => self.with_struct(|s| {
+                Ok(read_struct_bits(s, &Type::UInt16, union.discriminant_offset) as u16)
+            })?,
+        };
         which_name(&self.schema, d)
     }
 
@@ -220,6 +305,7 @@ impl StructReader {
             schema,
             registry: self.registry.clone(),
             is_root: false,
+            at: self.at,
         })
     }
 }
@@ -308,13 +394,14 @@ pub(crate) fn read_pointer(
             if !null {
                 backing.charge_loc(&loc, shape)?;
             }
-            Value::Struct(StructValue::Reader(StructReader::new(
-                backing.clone(),
-                steps(shape)?,
-                schema,
-                registry.clone(),
-                false,
-            )))
+            let at = match (&loc, backing) {
+                (RLoc::Struct(s), Backing::Reader(m)) => m.locate(*s),
+                _ => None,
+            };
+            Value::Struct(StructValue::Reader(
+                StructReader::new(backing.clone(), steps(shape)?, schema, registry.clone(), false)
+                    .at(at),
+            ))
         }
         Type::List(elem) => {
             let shape = list_shape(elem, registry)?;
@@ -437,6 +524,7 @@ impl StructBuilder {
             schema: self.schema.clone(),
             registry: self.registry.clone(),
             is_root: self.is_root,
+            at: None,
         }
     }
 
