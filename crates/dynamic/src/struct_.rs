@@ -82,6 +82,15 @@ impl StructReader {
         self
     }
 
+    /// The same handle without its resolved location, so every read walks from the root
+    /// (tests compare both paths).
+    #[doc(hidden)]
+    pub fn without_location(&self) -> Self {
+        let mut r = self.clone();
+        r.at = None;
+        r
+    }
+
     /// The segment holding this struct, when its location is resolved.
     fn fast(&self) -> Option<(StructAt, &[u8])> {
         let at = self.at?;
@@ -399,8 +408,14 @@ pub(crate) fn read_pointer(
                 _ => None,
             };
             Value::Struct(StructValue::Reader(
-                StructReader::new(backing.clone(), steps(shape)?, schema, registry.clone(), false)
-                    .at(at),
+                StructReader::new(
+                    backing.clone(),
+                    steps(shape)?,
+                    schema,
+                    registry.clone(),
+                    false,
+                )
+                .at(at),
             ))
         }
         Type::List(elem) => {
