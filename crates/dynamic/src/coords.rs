@@ -116,7 +116,7 @@ impl StructAt {
 
     /// The bytes of a Text (without its NUL) or Data blob behind pointer `index`, when it is
     /// a non-null near pointer to a byte list inside the segment; `None` otherwise.
-    pub(crate) fn blob<'s>(self, seg: &'s [u8], index: u16, text: bool) -> Option<&'s [u8]> {
+    pub(crate) fn blob(self, seg: &[u8], index: u16, text: bool) -> Option<&[u8]> {
         let w = self.pointer(seg, index)?;
         // Kind 1 (list) with element size 2 (byte).
         if w & 3 != 1 || (w >> 32) & 7 != 2 {
