@@ -1,16 +1,16 @@
-//! Resolved locations of structs in a reader's own bytes. A struct handle finds its struct
-//! once through capnp's validated walk and records where its data and pointer sections are
-//! (segment, byte offset); later reads of primitive fields, and of Text/Data behind ordinary
-//! near pointers, index those bytes directly instead of re-walking the path from the root.
+//! Resolved locations of structs and lists in a reader's own bytes. A handle finds its object
+//! once through capnp's validated walk and records where it is (segment, byte offset); later
+//! reads of primitive fields and elements, struct list elements, and Text/Data behind ordinary
+//! near pointers index those bytes directly instead of re-walking the path from the root.
 //!
 //! Everything here is a bounds-checked slice access. Anything unusual (far pointers, null
 //! pointers with defaults, malformed pointers, structs outside the message's segments) makes
 //! the fast path decline (`None`) and the caller takes capnp's path, which reports errors.
 
 use capnp::message::ReaderSegments;
-use capnp::private::layout::StructReader;
+use capnp::private::layout::{ElementSize, StructReader};
 
-use crate::raw::RawStructReader;
+use crate::raw::{RawListReader, RawStructReader};
 
 /// Where a struct's sections are in one segment of a reader's message.
 #[derive(Clone, Copy, Debug)]
@@ -114,32 +114,164 @@ impl StructAt {
         word_at(seg, self.ptr_start + 8 * usize::from(index))
     }
 
-    /// The bytes of a Text (without its NUL) or Data blob behind pointer `index`, when it is
-    /// a non-null near pointer to a byte list inside the segment; `None` otherwise.
+    /// The bytes of a Text (without its NUL) or Data blob behind pointer `index` (see `blob`).
     pub(crate) fn blob(self, seg: &[u8], index: u16, text: bool) -> Option<&[u8]> {
-        let w = self.pointer(seg, index)?;
-        // Kind 1 (list) with element size 2 (byte).
-        if w & 3 != 1 || (w >> 32) & 7 != 2 {
+        if index >= self.ptr_count {
             return None;
         }
-        let count = usize::try_from(w >> 35).ok()?;
-        let offset_words = i64::from((w as u32 as i32) >> 2);
-        let ptr_pos = self.ptr_start + 8 * usize::from(index);
-        let start = i64::try_from(ptr_pos).ok()? + 8 + offset_words * 8;
-        let start = usize::try_from(start).ok()?;
-        // capnp bounds-checks whole words.
-        let end_words = start.checked_add(count.div_ceil(8) * 8)?;
-        if end_words > seg.len() {
-            return None;
+        blob(seg, self.ptr_start + 8 * usize::from(index), text)
+    }
+}
+
+/// The bytes of a Text (without its NUL) or Data blob behind the pointer at byte `ptr_pos`,
+/// when it is a non-null near pointer to a byte list inside the segment; `None` otherwise.
+fn blob(seg: &[u8], ptr_pos: usize, text: bool) -> Option<&[u8]> {
+    let w = word_at(seg, ptr_pos)?;
+    // Kind 1 (list) with element size 2 (byte).
+    if w & 3 != 1 || (w >> 32) & 7 != 2 {
+        return None;
+    }
+    let count = usize::try_from(w >> 35).ok()?;
+    let offset_words = i64::from((w as u32 as i32) >> 2);
+    let start = i64::try_from(ptr_pos).ok()? + 8 + offset_words * 8;
+    let start = usize::try_from(start).ok()?;
+    // capnp bounds-checks whole words.
+    let end_words = start.checked_add(count.div_ceil(8) * 8)?;
+    if end_words > seg.len() {
+        return None;
+    }
+    let bytes = seg.get(start..start + count)?;
+    if text {
+        match bytes.split_last() {
+            Some((0, body)) => Some(body),
+            _ => None,
         }
-        let bytes = seg.get(start..start + count)?;
-        if text {
-            match bytes.split_last() {
-                Some((0, body)) => Some(body),
-                _ => None,
+    } else {
+        Some(bytes)
+    }
+}
+
+/// Little-endian bits of `width` bytes at byte `pos`.
+fn bytes_at(seg: &[u8], pos: usize, width: usize) -> Option<u64> {
+    let bytes = seg.get(pos..pos.checked_add(width)?)?;
+    let mut buf = [0u8; 8];
+    buf.get_mut(..width)?.copy_from_slice(bytes);
+    Some(u64::from_le_bytes(buf))
+}
+
+/// Where a list's elements are in one segment of a reader's message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ListAt {
+    seg: u32,
+    /// Byte offset of the first element (after the tag word of a struct list).
+    start: usize,
+    len: u32,
+    size: ElementSize,
+    /// Bits from one element to the next.
+    step: u32,
+    /// Struct lists: each element's data bytes and pointer count (from the tag word).
+    struct_data: usize,
+    struct_ptrs: u16,
+}
+
+impl ListAt {
+    /// The location of `l` (any of capnp's list readers), when it lies in `segments`.
+    pub(crate) fn locate<'a>(
+        segments: &impl ReaderSegments,
+        l: impl capnp::traits::IntoInternalListReader<'a>,
+    ) -> Option<ListAt> {
+        let l = l.into_internal_list_reader();
+        let len = l.len();
+        let size = capnp::raw::get_list_element_size(RawListReader(l));
+        let step = capnp::raw::get_list_step_size_in_bits(RawListReader(l));
+        let bytes = capnp::raw::get_list_bytes(RawListReader(l));
+        let (seg, start) = if bytes.is_empty() {
+            if len != 0 && step != 0 {
+                return None;
+            }
+            (0, 0)
+        } else {
+            find(segments, bytes)?
+        };
+        let (struct_data, struct_ptrs) = if size == ElementSize::InlineComposite {
+            if bytes.is_empty() {
+                (0, 0)
+            } else {
+                let tag = word_at(segments.get_segment(seg)?, start.checked_sub(8)?)?;
+                let data = ((tag >> 32) & 0xffff) as usize * 8;
+                let ptrs = (tag >> 48) as u16;
+                if (data as u64 + u64::from(ptrs) * 8) * 8 != u64::from(step) {
+                    return None;
+                }
+                (data, ptrs)
             }
         } else {
-            Some(bytes)
+            (0, 0)
+        };
+        Some(ListAt {
+            seg,
+            start,
+            len,
+            size,
+            step,
+            struct_data,
+            struct_ptrs,
+        })
+    }
+
+    pub(crate) fn segment(self) -> u32 {
+        self.seg
+    }
+
+    pub(crate) fn len(self) -> u32 {
+        self.len
+    }
+
+    /// Element `i` (`i < len`) of a struct list.
+    pub(crate) fn struct_at(self, i: u32) -> Option<StructAt> {
+        if self.size != ElementSize::InlineComposite || i >= self.len {
+            return None;
         }
+        let data_start = self.start + (u64::from(i) * u64::from(self.step) / 8) as usize;
+        Some(StructAt {
+            seg: self.seg,
+            data_start,
+            data_len: self.struct_data,
+            ptr_start: data_start + self.struct_data,
+            ptr_count: self.struct_ptrs,
+        })
+    }
+
+    /// Raw bits of primitive element `i` of `bits` width, when the list's encoding is exactly
+    /// that width (anything else, e.g. an upgraded struct list, takes capnp's path).
+    pub(crate) fn bits(self, seg: &[u8], bits: u32, i: u32) -> Option<u64> {
+        if i >= self.len || self.step != bits {
+            return None;
+        }
+        let expected = match bits {
+            1 => ElementSize::Bit,
+            8 => ElementSize::Byte,
+            16 => ElementSize::TwoBytes,
+            32 => ElementSize::FourBytes,
+            64 => ElementSize::EightBytes,
+            _ => return None,
+        };
+        if self.size != expected {
+            return None;
+        }
+        if bits == 1 {
+            let byte = *seg.get(self.start + i as usize / 8)?;
+            return Some(u64::from((byte >> (i % 8)) & 1));
+        }
+        let width = (bits / 8) as usize;
+        bytes_at(seg, self.start + i as usize * width, width)
+    }
+
+    /// Text or Data element `i` of a pointer list (see `blob`).
+    pub(crate) fn blob(self, seg: &[u8], i: u32, text: bool) -> Option<&[u8]> {
+        if self.size != ElementSize::Pointer || i >= self.len {
+            return None;
+        }
+        blob(seg, self.start + 8 * i as usize, text)
     }
 }

@@ -206,6 +206,17 @@ impl MessageReader {
         crate::coords::StructAt::locate(&self.segments, s)
     }
 
+    /// Locates the list at `loc` (read from this message) in its segments.
+    pub(crate) fn locate_list(&self, loc: &RLoc<'_>) -> Option<crate::coords::ListAt> {
+        use crate::coords::ListAt;
+        match loc {
+            RLoc::PrimList(l) => ListAt::locate(&self.segments, crate::raw::RawListReader(*l)),
+            RLoc::PtrList(l) => ListAt::locate(&self.segments, *l),
+            RLoc::StructList(l) => ListAt::locate(&self.segments, *l),
+            RLoc::Struct(_) => None,
+        }
+    }
+
     /// Words of traversal budget left.
     pub fn budget_left(&self) -> u64 {
         self.budget.load(Ordering::Acquire)

@@ -424,12 +424,19 @@ pub(crate) fn read_pointer(
             if !null {
                 backing.charge_loc(&loc, shape)?;
             }
-            Value::List(ListValue::Reader(ListReader::new(
-                backing.clone(),
-                steps(shape)?,
-                (**elem).clone(),
-                registry.clone(),
-            )))
+            let at = match backing {
+                Backing::Reader(m) => m.locate_list(&loc),
+                Backing::Builder(_) => None,
+            };
+            Value::List(ListValue::Reader(
+                ListReader::new(
+                    backing.clone(),
+                    steps(shape)?,
+                    (**elem).clone(),
+                    registry.clone(),
+                )
+                .at(at),
+            ))
         }
         _ => return Err(Error::TypeMismatch),
     })

@@ -24,6 +24,13 @@ fn fill(m: &StructBuilder) {
     m.set("defT", SetValue::Str("")).expect("");
     m.set_list("li", &[SetValue::Int(1), SetValue::Int(2)])
         .expect("");
+    m.set_list("lb", &[SetValue::Bool(true), SetValue::Bool(false)])
+        .expect("");
+    m.set_list("lf", &[SetValue::Float(0.5)]).expect("");
+    m.set_list("ld", &[SetValue::Bytes(b"d1"), SetValue::Bytes(b"")])
+        .expect("");
+    m.set_list("le", &[SetValue::Int(2), SetValue::Int(0)])
+        .expect("");
     m.set_list("lt", &[SetValue::Str("a"), SetValue::Str("bc")])
         .expect("");
     let Value::List(ListValue::Builder(ls)) = m.init("ls", Some(2)).expect("") else {
@@ -93,6 +100,8 @@ fn dump_value(out: &mut String, v: Value, depth: u32, slow: bool) {
             out.push(')');
         }
         Value::List(ListValue::Reader(l)) if depth > 0 => {
+            let l = if slow { l.without_location() } else { l };
+            let _ = write!(out, "len={:?}", l.len().map_err(|e| e.to_string()));
             let n = l.len().unwrap_or(0).min(8);
             out.push('[');
             for i in 0..n {
