@@ -1,6 +1,5 @@
 //! The runtime schema registry: compiled `schema.capnp` nodes turned once into immutable tables.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use capnp::message::ReaderOptions;
@@ -187,10 +186,10 @@ struct NodeLoc {
 
 #[derive(Default)]
 struct Inner {
-    structs: HashMap<u64, Arc<StructSchema>>,
-    enums: HashMap<u64, Arc<EnumSchema>>,
-    interfaces: HashMap<u64, Arc<InterfaceSchema>>,
-    nodes: HashMap<u64, NodeLoc>,
+    structs: rustc_hash::FxHashMap<u64, Arc<StructSchema>>,
+    enums: rustc_hash::FxHashMap<u64, Arc<EnumSchema>>,
+    interfaces: rustc_hash::FxHashMap<u64, Arc<InterfaceSchema>>,
+    nodes: rustc_hash::FxHashMap<u64, NodeLoc>,
     requests: Vec<Arc<capnp::message::Reader<OwnedSegments>>>,
 }
 

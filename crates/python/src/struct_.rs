@@ -7,7 +7,6 @@ use capnp_dynamic::text::struct_text;
 use capnp_dynamic::{MessageBuilder, StructBuilder, StructReader};
 use pyo3::exceptions::{PyAttributeError, PyUnicodeDecodeError, PyUserWarning};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::any_pointer::PyOrphan;
@@ -48,20 +47,11 @@ fn is_class_attr(name: &str) -> bool {
         )
 }
 
-static OBJECT_GETATTRIBUTE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// Normal attribute lookup (methods, properties), after fields were ruled out; a miss
 /// reads like pycapnp's unknown-field error.
 fn class_getattr(obj: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
     let py = obj.py();
-    let getattribute = OBJECT_GETATTRIBUTE.get_or_try_init(py, || -> PyResult<_> {
-        Ok(py
-            .import("builtins")?
-            .getattr("object")?
-            .getattr("__getattribute__")?
-            .unbind())
-    })?;
-    match getattribute.bind(py).call1((obj, name)) {
+    match crate::ffi::generic_getattr(obj, name) {
         Ok(v) => Ok(v.unbind()),
         Err(e) if e.is_instance_of::<PyAttributeError>(py) => {
             let n = name.to_str()?;
