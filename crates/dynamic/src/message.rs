@@ -446,6 +446,19 @@ impl MessageBuilder {
         capnp::serialize::write_message_to_words(&*self.lock())
     }
 
+    /// Standard stream framing written into the buffer `alloc` makes for the exact size.
+    pub fn write_bytes_with<R>(
+        &self,
+        alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
+    ) -> R {
+        let m = self.lock();
+        let size = capnp::serialize::compute_serialized_size_in_words(&*m) * 8;
+        alloc(size, &mut |buf: &mut [u8]| {
+            // The buffer has exactly the computed size, so writing cannot run short.
+            let _ = capnp::serialize::write_message(&mut &mut buf[..], &*m);
+        })
+    }
+
     /// Packed encoding of the standard framing.
     pub fn to_bytes_packed(&self) -> Vec<u8> {
         let mut out = Vec::new();

@@ -988,6 +988,17 @@ impl StructBuilder {
         Ok(self.message.to_bytes())
     }
 
+    /// Standard framing written into a buffer that `alloc` makes for the exact size (a
+    /// Python `bytes`, without an intermediate copy). `alloc` runs under the message lock,
+    /// so it must not run Python code.
+    pub fn write_bytes_with<R>(
+        &self,
+        alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
+    ) -> Result<R> {
+        self.root_only()?;
+        Ok(self.message.write_bytes_with(alloc))
+    }
+
     pub fn to_bytes_packed(&self) -> Result<Vec<u8>> {
         self.root_only()?;
         Ok(self.message.to_bytes_packed())

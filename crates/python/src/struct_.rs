@@ -367,9 +367,18 @@ impl PyStructBuilder {
         })
     }
 
-    /// The message in standard stream framing (root builders only).
+    /// The message in standard stream framing (root builders only), written straight into
+    /// the `bytes` object.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &self.serialized(py, false)?))
+        self.mark_written(py)?;
+        self.inner
+            .write_bytes_with(|size, fill| {
+                PyBytes::new_with(py, size, |buf| {
+                    fill(buf);
+                    Ok(())
+                })
+            })
+            .map_err(|e| MsgError::from(e).into_py(py))?
     }
 
     fn to_bytes_packed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
