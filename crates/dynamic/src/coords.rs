@@ -22,6 +22,8 @@ pub(crate) struct StructAt {
     /// Byte offset of the pointer section and its pointer count.
     ptr_start: usize,
     ptr_count: u16,
+    /// capnp's nesting limit left at this struct (0 when unknown: no fast pointer follows).
+    nesting: i32,
 }
 
 /// The segment index and byte offset of `bytes` inside `segments`, if it lies in one.
@@ -44,7 +46,11 @@ fn word_at(seg: &[u8], pos: usize) -> Option<u64> {
 
 impl StructAt {
     /// The location of `s`, when its sections lie in `segments` (not in a default value).
-    pub(crate) fn locate(segments: &impl ReaderSegments, s: StructReader<'_>) -> Option<StructAt> {
+    pub(crate) fn locate(
+        segments: &impl ReaderSegments,
+        s: StructReader<'_>,
+        nesting: i32,
+    ) -> Option<StructAt> {
         let data = capnp::raw::get_struct_data_section(RawStructReader(s));
         let ptrs = capnp::raw::get_struct_pointer_section(RawStructReader(s));
         let ptr_count = u16::try_from(ptrs.len()).ok()?;
@@ -70,11 +76,32 @@ impl StructAt {
             data_len: data.len(),
             ptr_start,
             ptr_count: if ptr_bytes.is_empty() { 0 } else { ptr_count },
+            nesting,
         })
     }
 
     pub(crate) fn segment(self) -> u32 {
         self.seg
+    }
+
+    /// Byte position of non-null-capable pointer `index` (`None` beyond the section).
+    fn ptr_pos(self, index: u16) -> Option<usize> {
+        (index < self.ptr_count).then(|| self.ptr_start + 8 * usize::from(index))
+    }
+
+    /// The struct behind pointer `index` (see `follow_struct`).
+    pub(crate) fn child_struct(self, seg: &[u8], index: u16) -> Option<StructAt> {
+        follow_struct(seg, self.seg, self.ptr_pos(index)?, self.nesting)
+    }
+
+    /// The list behind pointer `index` (see `follow_list`).
+    pub(crate) fn child_list(
+        self,
+        seg: &[u8],
+        index: u16,
+        expected: ElementSize,
+    ) -> Option<ListAt> {
+        follow_list(seg, self.seg, self.ptr_pos(index)?, expected, self.nesting)
     }
 
     /// A data-section value of `bits` width at `offset` (in units of that width), zero when
@@ -172,6 +199,8 @@ pub(crate) struct ListAt {
     /// Struct lists: each element's data bytes and pointer count (from the tag word).
     struct_data: usize,
     struct_ptrs: u16,
+    /// capnp's nesting limit left at this list (0 when unknown).
+    nesting: i32,
 }
 
 impl ListAt {
@@ -179,6 +208,7 @@ impl ListAt {
     pub(crate) fn locate<'a>(
         segments: &impl ReaderSegments,
         l: impl capnp::traits::IntoInternalListReader<'a>,
+        nesting: i32,
     ) -> Option<ListAt> {
         let l = l.into_internal_list_reader();
         let len = l.len();
@@ -216,6 +246,7 @@ impl ListAt {
             step,
             struct_data,
             struct_ptrs,
+            nesting,
         })
     }
 
@@ -239,6 +270,7 @@ impl ListAt {
             data_len: self.struct_data,
             ptr_start: data_start + self.struct_data,
             ptr_count: self.struct_ptrs,
+            nesting: self.nesting - 1,
         })
     }
 
@@ -267,6 +299,20 @@ impl ListAt {
         bytes_at(seg, self.start + i as usize * width, width)
     }
 
+    /// The list behind pointer element `i` of a list of lists (see `follow_list`).
+    pub(crate) fn child_list(self, seg: &[u8], i: u32, expected: ElementSize) -> Option<ListAt> {
+        if self.size != ElementSize::Pointer || i >= self.len {
+            return None;
+        }
+        follow_list(
+            seg,
+            self.seg,
+            self.start + 8 * i as usize,
+            expected,
+            self.nesting,
+        )
+    }
+
     /// Text or Data element `i` of a pointer list (see `blob`).
     pub(crate) fn blob(self, seg: &[u8], i: u32, text: bool) -> Option<&[u8]> {
         if self.size != ElementSize::Pointer || i >= self.len {
@@ -274,4 +320,132 @@ impl ListAt {
         }
         blob(seg, self.start + 8 * i as usize, text)
     }
+}
+
+/// The target byte offset of the near pointer `w` at `ptr_pos`, if it is inside the segment.
+fn target(seg: &[u8], ptr_pos: usize, w: u64) -> Option<usize> {
+    let offset_words = i64::from((w as u32 as i32) >> 2);
+    let start = usize::try_from(i64::try_from(ptr_pos).ok()? + 8 + offset_words * 8).ok()?;
+    (start <= seg.len()).then_some(start)
+}
+
+/// The struct behind the pointer at `ptr_pos` when it is a non-null near struct pointer
+/// whose content lies in the segment and the nesting limit allows following it (capnp's
+/// `read_struct_pointer` accepts exactly these); `None` for anything else.
+fn follow_struct(seg: &[u8], seg_id: u32, ptr_pos: usize, nesting: i32) -> Option<StructAt> {
+    if nesting <= 0 {
+        return None;
+    }
+    let w = word_at(seg, ptr_pos)?;
+    if w == 0 || w & 3 != 0 {
+        return None;
+    }
+    let start = target(seg, ptr_pos, w)?;
+    let data_len = ((w >> 32) & 0xffff) as usize * 8;
+    let ptr_count = (w >> 48) as u16;
+    let end = start + data_len + usize::from(ptr_count) * 8;
+    if end > seg.len() {
+        return None;
+    }
+    Some(StructAt {
+        seg: seg_id,
+        data_start: start,
+        data_len,
+        ptr_start: start + data_len,
+        ptr_count,
+        nesting: nesting - 1,
+    })
+}
+
+fn element_bits(size: ElementSize) -> u32 {
+    match size {
+        ElementSize::Void => 0,
+        ElementSize::Bit => 1,
+        ElementSize::Byte => 8,
+        ElementSize::TwoBytes => 16,
+        ElementSize::FourBytes => 32,
+        ElementSize::EightBytes | ElementSize::Pointer => 64,
+        ElementSize::InlineComposite => 0,
+    }
+}
+
+/// The list behind the pointer at `ptr_pos` when it is a non-null near list pointer encoded
+/// exactly as `expected` (`InlineComposite` for struct lists) with its content in the
+/// segment; `None` for anything else, including the compatible-but-different encodings
+/// capnp converts (those take its path).
+fn follow_list(
+    seg: &[u8],
+    seg_id: u32,
+    ptr_pos: usize,
+    expected: ElementSize,
+    nesting: i32,
+) -> Option<ListAt> {
+    if nesting <= 0 {
+        return None;
+    }
+    let w = word_at(seg, ptr_pos)?;
+    if w == 0 || w & 3 != 1 {
+        return None;
+    }
+    let start = target(seg, ptr_pos, w)?;
+    let code = (w >> 32) & 7;
+    let count = (w >> 35) as u32;
+    if expected == ElementSize::InlineComposite {
+        if code != 7 {
+            return None;
+        }
+        let words = count as usize;
+        if start + (words + 1) * 8 > seg.len() {
+            return None;
+        }
+        let tag = word_at(seg, start)?;
+        if tag & 3 != 0 {
+            return None;
+        }
+        let len = (tag as u32) >> 2;
+        let data_words = (tag >> 32) & 0xffff;
+        let ptrs = (tag >> 48) as u16;
+        let per = data_words + u64::from(ptrs);
+        if u64::from(len) * per > words as u64 {
+            return None;
+        }
+        return Some(ListAt {
+            seg: seg_id,
+            start: start + 8,
+            len,
+            size: ElementSize::InlineComposite,
+            step: (per * 64) as u32,
+            struct_data: data_words as usize * 8,
+            struct_ptrs: ptrs,
+            nesting: nesting - 1,
+        });
+    }
+    let size = match code {
+        0 => ElementSize::Void,
+        1 => ElementSize::Bit,
+        2 => ElementSize::Byte,
+        3 => ElementSize::TwoBytes,
+        4 => ElementSize::FourBytes,
+        5 => ElementSize::EightBytes,
+        6 => ElementSize::Pointer,
+        _ => return None,
+    };
+    if size != expected {
+        return None;
+    }
+    let step = element_bits(size);
+    let words = (u64::from(count) * u64::from(step)).div_ceil(64);
+    if start as u64 + words * 8 > seg.len() as u64 {
+        return None;
+    }
+    Some(ListAt {
+        seg: seg_id,
+        start,
+        len: count,
+        size,
+        step,
+        struct_data: 0,
+        struct_ptrs: 0,
+        nesting: nesting - 1,
+    })
 }

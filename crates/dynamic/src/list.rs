@@ -9,12 +9,12 @@ use crate::coords::ListAt;
 use crate::copy::Snapshot;
 use crate::error::{Error, Result};
 use crate::message::{
-    follow_builder, follow_reader, push_step, with_builder_loc, BLoc, Backing, Hop, MessageBuilder,
-    RLoc, Shape, Step,
+    follow_builder, follow_reader, push_step, shape_words, with_builder_loc, BLoc, Backing, Hop,
+    MessageBuilder, RLoc, Shape, Step,
 };
 use crate::raw::{RawPtr, RawPtrBuilder, RawStructReader};
 use crate::schema::{Registry, Type};
-use crate::struct_::{write_pointer, StructBuilder, StructReader};
+use crate::struct_::{expected_size, write_pointer, StructBuilder, StructReader};
 use crate::value::AnyPointerValue;
 use crate::value::{
     decode_data, encode_data, list_shape, read_list_bits, read_list_builder_bits, write_list_bits,
@@ -128,6 +128,28 @@ impl ListReader {
                     Value::Data(bytes)
                 })
             }
+            Type::List(inner) => {
+                let shape = list_shape(inner, &self.registry)?;
+                let Some(child) = expected_size(shape).and_then(|es| at.child_list(seg, i, es))
+                else {
+                    return Ok(None);
+                };
+                self.backing.charge(shape_words(shape, child.len()))?;
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape,
+                    default: None,
+                };
+                Some(Value::List(ListValue::Reader(
+                    ListReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        (**inner).clone(),
+                        self.registry.clone(),
+                    )
+                    .at(Some(child)),
+                )))
+            }
             ty if !ty.is_pointer() => at
                 .bits(seg, ty.data_bits(), i)
                 .map(|bits| decode_data(ty, bits)),
@@ -195,7 +217,7 @@ impl ListReader {
                     default: None,
                 };
                 let at = match &self.backing {
-                    Backing::Reader(m) => l.try_get(i).and_then(|e| m.locate(e.0)),
+                    Backing::Reader(m) => l.try_get(i).and_then(|e| m.locate(e.0, 0)),
                     Backing::Builder(_) => None,
                 };
                 Ok(Value::Struct(StructValue::Reader(

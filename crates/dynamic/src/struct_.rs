@@ -11,8 +11,8 @@ use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
-    follow_builder, follow_reader, push_step, with_builder_loc, BLoc, Backing, Hop, MessageBuilder,
-    RLoc, Shape, Step,
+    follow_builder, follow_reader, push_step, shape_words, with_builder_loc, BLoc, Backing, Hop,
+    MessageBuilder, RLoc, Shape, Step,
 };
 use crate::orphan::Orphan;
 use crate::schema::{DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
@@ -28,6 +28,18 @@ fn default_words(default: &DefaultValue) -> Option<Arc<Vec<capnp::Word>>> {
     match default {
         DefaultValue::Pointer(w) => Some(w.clone()),
         _ => None,
+    }
+}
+
+/// How a list of `shape` is encoded when written by a current schema (what the resolved
+/// location fast path accepts).
+pub(crate) fn expected_size(shape: Shape) -> Option<capnp::private::layout::ElementSize> {
+    use capnp::private::layout::ElementSize;
+    match shape {
+        Shape::PrimList(es) => Some(es),
+        Shape::PtrList => Some(ElementSize::Pointer),
+        Shape::StructList(_) => Some(ElementSize::InlineComposite),
+        Shape::Struct(_) => None,
     }
 }
 
@@ -138,6 +150,66 @@ impl StructReader {
                     }
                     None => None,
                 }
+            }
+            FieldKind::Slot {
+                offset,
+                ty: Type::Struct(id),
+                default,
+                ..
+            } => {
+                let Some(child) = u16::try_from(*offset)
+                    .ok()
+                    .and_then(|i| at.child_struct(seg, i))
+                else {
+                    return Ok(None);
+                };
+                let schema = self.registry.get_struct(*id)?;
+                let shape = Shape::Struct(schema.size());
+                self.backing.charge(shape_words(shape, 0))?;
+                let step = Step {
+                    hop: Hop::Field(*offset as u16),
+                    shape,
+                    default: default_words(default),
+                };
+                Some(Value::Struct(StructValue::Reader(
+                    StructReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        schema,
+                        self.registry.clone(),
+                        false,
+                    )
+                    .at(Some(child)),
+                )))
+            }
+            FieldKind::Slot {
+                offset,
+                ty: Type::List(elem),
+                default,
+                ..
+            } => {
+                let shape = list_shape(elem, &self.registry)?;
+                let Some(child) = u16::try_from(*offset)
+                    .ok()
+                    .and_then(|i| at.child_list(seg, i, expected_size(shape)?))
+                else {
+                    return Ok(None);
+                };
+                self.backing.charge(shape_words(shape, child.len()))?;
+                let step = Step {
+                    hop: Hop::Field(*offset as u16),
+                    shape,
+                    default: default_words(default),
+                };
+                Some(Value::List(ListValue::Reader(
+                    ListReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        (**elem).clone(),
+                        self.registry.clone(),
+                    )
+                    .at(Some(child)),
+                )))
             }
             _ => None,
         })
@@ -404,7 +476,7 @@ pub(crate) fn read_pointer(
                 backing.charge_loc(&loc, shape)?;
             }
             let at = match (&loc, backing) {
-                (RLoc::Struct(s), Backing::Reader(m)) => m.locate(*s),
+                (RLoc::Struct(s), Backing::Reader(m)) => m.locate(*s, 0),
                 _ => None,
             };
             Value::Struct(StructValue::Reader(
