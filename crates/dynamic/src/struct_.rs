@@ -335,6 +335,12 @@ impl StructReader {
 
     /// The active union member: (discriminant, field name).
     pub fn which(&self) -> Result<(u16, String)> {
+        let (d, i) = self.which_field()?;
+        Ok((d, field_at(&self.schema, i)?.name.clone()))
+    }
+
+    /// The active union member: (discriminant, index in the schema's field list).
+    pub fn which_field(&self) -> Result<(u16, usize)> {
         let union = self.schema.union.as_ref().ok_or(Error::NotAUnion)?;
         let d = match self.fast() {
             Some((at, seg)) => at.bits(seg, 16, union.discriminant_offset) as u16,
@@ -342,7 +348,7 @@ impl StructReader {
                 Ok(read_struct_bits(s, &Type::UInt16, union.discriminant_offset) as u16)
             })?,
         };
-        which_name(&self.schema, d)
+        Ok((d, which_index(&self.schema, d)?))
     }
 
     /// Size of this struct and everything reachable from it.
@@ -418,16 +424,15 @@ fn check_active(schema: &StructSchema, field: &Field, disc: u64) -> Result<()> {
     }
 }
 
-fn which_name(schema: &StructSchema, d: u16) -> Result<(u16, String)> {
+/// The field index of union member `d`.
+fn which_index(schema: &StructSchema, d: u16) -> Result<usize> {
     let union = schema.union.as_ref().ok_or(Error::NotAUnion)?;
-    let i = union
+    union
         .members
         .get(usize::from(d))
         .copied()
         .flatten()
-        .ok_or(Error::NotAUnion)?;
-    let f = field_at(schema, i)?;
-    Ok((d, f.name.clone()))
+        .ok_or(Error::NotAUnion)
 }
 
 /// Reads a pointer slot of a reader. `steps` builds the child location for walkable types.
@@ -735,6 +740,10 @@ impl StructBuilder {
 
     pub fn which(&self) -> Result<(u16, String)> {
         self.as_reader().which()
+    }
+
+    pub fn which_field(&self) -> Result<(u16, usize)> {
+        self.as_reader().which_field()
     }
 
     pub fn total_size(&self) -> Result<MessageSize> {

@@ -367,20 +367,21 @@ impl DictWalk<'_> {
             PyDict::new(py).into_any()
         };
         let schema = r.schema().clone();
+        let names = self.registry.get().field_names(py, &schema);
         if schema.union.is_some() {
-            let (_, name) = r.which()?;
-            if let Some(&i) = schema.by_name.get(&name) {
+            let (_, i) = r.which_field()?;
+            if let Some(name) = names.get(i) {
                 let v = self.field(py, r, i)?;
-                out.set_item(name, v)?;
+                out.set_item(name.bind(py), v)?;
             }
         }
         for &i in &schema.non_union_fields {
-            let Some(f) = schema.fields.get(i) else {
+            let Some(name) = names.get(i) else {
                 continue;
             };
             if self.options.verbose || r.has_by_index(i)? {
                 let v = self.field(py, r, i)?;
-                out.set_item(&f.name, v)?;
+                out.set_item(name.bind(py), v)?;
             }
         }
         self.depth -= 1;

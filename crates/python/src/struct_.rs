@@ -93,10 +93,14 @@ fn field_index(schema: &capnp_dynamic::StructSchema, name: &str) -> MsgResult<us
     })
 }
 
-/// `which`: the active member of the struct's union.
-fn which(r: &StructReader) -> MsgResult<PyEnumField> {
-    let (d, name) = r.which()?;
-    Ok(PyEnumField::new(d, name))
+/// `which`: the active member of the struct's union (a shared, cached object).
+fn which(
+    py: Python<'_>,
+    r: &StructReader,
+    registry: &Py<PyRegistry>,
+) -> MsgResult<Py<PyEnumField>> {
+    let (d, index) = r.which_field()?;
+    Ok(registry.get().which_field(py, r.schema(), d, index)?)
 }
 
 /// The schema's field names plus the class's attributes.
@@ -327,11 +331,11 @@ impl PyStructBuilder {
     }
 
     #[getter]
-    fn which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
-        which(&self.inner.as_reader()).map_err(|e| e.into_py(py))
+    fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
+        which(py, &self.inner.as_reader(), &self.registry).map_err(|e| e.into_py(py))
     }
 
-    fn _which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
+    fn _which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         self.which(py)
     }
 
@@ -591,11 +595,11 @@ impl PyStructReader {
     }
 
     #[getter]
-    fn which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
-        which(&self.inner).map_err(|e| e.into_py(py))
+    fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
+        which(py, &self.inner, &self.registry).map_err(|e| e.into_py(py))
     }
 
-    fn _which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
+    fn _which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         self.which(py)
     }
 
