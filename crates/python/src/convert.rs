@@ -133,6 +133,10 @@ pub(crate) fn with_set_value<R>(
         return f(SetValue::Bool(b.is_true()));
     }
     if value.is_instance_of::<PyInt>() {
+        // Most ints fit an i64, whose conversion is much cheaper than i128's.
+        if let Ok(i) = value.extract::<i64>() {
+            return f(SetValue::Int(i128::from(i)));
+        }
         let too_big = || PyOverflowError::new_err("int too big to convert to a 64-bit value");
         let i: i128 = value.extract().map_err(|_| too_big())?;
         if i < i128::from(i64::MIN) || i > i128::from(u64::MAX) {
