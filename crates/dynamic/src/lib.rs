@@ -3,10 +3,12 @@
 //!
 //! Handles are `{ message, path, schema }`: every operation re-derives capnp's layout
 //! object by walking the path from the root while holding the message (DESIGN decision 3),
-//! so handles are `Send + Sync`, never borrow, and outlive their parents.
+//! so handles are `Send + Sync`, never borrow, and outlive their parents. Struct readers over a
+//! reader's own bytes also keep their resolved location (coords.rs) for walk-free field reads.
 
 pub mod any_pointer;
 mod constant;
+mod coords;
 mod copy;
 pub mod error;
 pub mod list;

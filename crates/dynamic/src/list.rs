@@ -5,15 +5,16 @@ use std::sync::Arc;
 use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
+use crate::coords::ListAt;
 use crate::copy::Snapshot;
 use crate::error::{Error, Result};
 use crate::message::{
-    follow_builder, follow_reader, push_step, with_builder_loc, BLoc, Backing, Hop, MessageBuilder,
-    RLoc, Shape, Step,
+    follow_builder, follow_reader, push_step, shape_words, with_builder_loc, BLoc, Backing, Hop,
+    MessageBuilder, RLoc, Shape, Step,
 };
 use crate::raw::{RawPtr, RawPtrBuilder, RawStructReader};
 use crate::schema::{Registry, Type};
-use crate::struct_::{write_pointer, StructBuilder, StructReader};
+use crate::struct_::{expected_size, write_pointer, StructBuilder, StructReader};
 use crate::value::AnyPointerValue;
 use crate::value::{
     decode_data, encode_data, list_shape, read_list_bits, read_list_builder_bits, write_list_bits,
@@ -36,6 +37,8 @@ pub struct ListReader {
     steps: Arc<[Step]>,
     elem: Type,
     registry: Arc<Registry>,
+    /// Where the list is in the reader's bytes (reader-backed handles only).
+    at: Option<ListAt>,
 }
 
 impl std::fmt::Debug for ListReader {
@@ -56,7 +59,102 @@ impl ListReader {
             steps,
             elem,
             registry,
+            at: None,
         }
+    }
+
+    /// Records the list's resolved location (only meaningful for reader backings).
+    pub(crate) fn at(mut self, at: Option<ListAt>) -> Self {
+        if matches!(self.backing, Backing::Reader(_)) {
+            self.at = at;
+        }
+        self
+    }
+
+    /// The same handle without its resolved location (tests compare both paths).
+    #[doc(hidden)]
+    pub fn without_location(&self) -> Self {
+        let mut l = self.clone();
+        l.at = None;
+        l
+    }
+
+    fn fast(&self) -> Option<(ListAt, &[u8])> {
+        let at = self.at?;
+        match &self.backing {
+            Backing::Reader(m) => Some((at, m.segment(at.segment()).unwrap_or_default())),
+            Backing::Builder(_) => None,
+        }
+    }
+
+    /// `get` through the resolved location; `None` when it needs capnp's walk.
+    fn fast_get(&self, index: i64) -> Result<Option<Value>> {
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        Ok(match &self.elem {
+            Type::Struct(id) => {
+                let Some(sat) = at.struct_at(i) else {
+                    return Ok(None);
+                };
+                let schema = self.registry.get_struct(*id)?;
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape: Shape::Struct(schema.size()),
+                    default: None,
+                };
+                Some(Value::Struct(StructValue::Reader(
+                    StructReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        schema,
+                        self.registry.clone(),
+                        false,
+                    )
+                    .at(Some(sat)),
+                )))
+            }
+            Type::Text | Type::Data => {
+                let text = self.elem == Type::Text;
+                let Some(bytes) = at.blob(seg, i, text) else {
+                    return Ok(None);
+                };
+                self.backing.charge_blob(bytes.len(), text)?;
+                let bytes = bytes.to_vec();
+                Some(if text {
+                    Value::Text(bytes)
+                } else {
+                    Value::Data(bytes)
+                })
+            }
+            Type::List(inner) => {
+                let shape = list_shape(inner, &self.registry)?;
+                let Some(child) = expected_size(shape).and_then(|es| at.child_list(seg, i, es))
+                else {
+                    return Ok(None);
+                };
+                self.backing.charge(shape_words(shape, child.len()))?;
+                let step = Step {
+                    hop: Hop::Elem(i),
+                    shape,
+                    default: None,
+                };
+                Some(Value::List(ListValue::Reader(
+                    ListReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        (**inner).clone(),
+                        self.registry.clone(),
+                    )
+                    .at(Some(child)),
+                )))
+            }
+            ty if !ty.is_pointer() => at
+                .bits(seg, ty.data_bits(), i)
+                .map(|bits| decode_data(ty, bits)),
+            _ => None,
+        })
     }
 
     pub fn element_type(&self) -> &Type {
@@ -80,6 +178,9 @@ impl ListReader {
     }
 
     pub fn len(&self) -> Result<u32> {
+        if let Some(at) = self.at {
+            return Ok(at.len());
+        }
         self.with_loc(|loc| {
             Ok(match loc {
                 RLoc::PrimList(l) => l.len(),
@@ -96,6 +197,9 @@ impl ListReader {
 
     /// Element `index` (negative counts from the end).
     pub fn get(&self, index: i64) -> Result<Value> {
+        if let Some(v) = self.fast_get(index)? {
+            return Ok(v);
+        }
         self.with_loc(|loc| match loc {
             RLoc::PrimList(l) => {
                 let i = resolve(index, l.len())?;
@@ -112,13 +216,20 @@ impl ListReader {
                     shape: Shape::Struct(schema.size()),
                     default: None,
                 };
-                Ok(Value::Struct(StructValue::Reader(StructReader::new(
-                    self.backing.clone(),
-                    push_step(&self.steps, step),
-                    schema,
-                    self.registry.clone(),
-                    false,
-                ))))
+                let at = match &self.backing {
+                    Backing::Reader(m) => l.try_get(i).and_then(|e| m.locate(e.0, 0)),
+                    Backing::Builder(_) => None,
+                };
+                Ok(Value::Struct(StructValue::Reader(
+                    StructReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        schema,
+                        self.registry.clone(),
+                        false,
+                    )
+                    .at(at),
+                )))
             }
             RLoc::PtrList(l) => {
                 let i = resolve(index, l.len())?;
@@ -159,12 +270,19 @@ impl ListReader {
                     shape,
                     default: None,
                 };
-                Value::List(ListValue::Reader(ListReader::new(
-                    self.backing.clone(),
-                    push_step(&self.steps, step),
-                    (**inner).clone(),
-                    self.registry.clone(),
-                )))
+                let at = match &self.backing {
+                    Backing::Reader(m) => m.locate_list(&loc),
+                    Backing::Builder(_) => None,
+                };
+                Value::List(ListValue::Reader(
+                    ListReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        (**inner).clone(),
+                        self.registry.clone(),
+                    )
+                    .at(at),
+                ))
             }
             Type::AnyPointer => {
                 let step = Step {

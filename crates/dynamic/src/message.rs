@@ -193,6 +193,33 @@ impl MessageReader {
             .map_err(|_| Error::Capnp(capnp::Error::from_kind(capnp::ErrorKind::ReadLimitExceeded)))
     }
 
+    /// The bytes of segment `idx`, for reads through resolved locations (coords.rs).
+    pub(crate) fn segment(&self, idx: u32) -> Option<&[u8]> {
+        self.segments.get_segment(idx)
+    }
+
+    /// Locates the struct `s` read from this message in its segments; `nesting` is capnp's
+    /// nesting limit left at it (0 when the caller does not know it).
+    pub(crate) fn locate(
+        &self,
+        s: capnp::private::layout::StructReader<'_>,
+        nesting: i32,
+    ) -> Option<crate::coords::StructAt> {
+        crate::coords::StructAt::locate(&self.segments, s, nesting)
+    }
+
+    /// Locates the list at `loc` (read from this message) in its segments, with an unknown
+    /// nesting limit (so no fast pointer follows from it).
+    pub(crate) fn locate_list(&self, loc: &RLoc<'_>) -> Option<crate::coords::ListAt> {
+        use crate::coords::ListAt;
+        match loc {
+            RLoc::PrimList(l) => ListAt::locate(&self.segments, crate::raw::RawListReader(*l), 0),
+            RLoc::PtrList(l) => ListAt::locate(&self.segments, *l, 0),
+            RLoc::StructList(l) => ListAt::locate(&self.segments, *l, 0),
+            RLoc::Struct(_) => None,
+        }
+    }
+
     /// Words of traversal budget left.
     pub fn budget_left(&self) -> u64 {
         self.budget.load(Ordering::Acquire)
@@ -296,7 +323,13 @@ impl MessageReader {
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
         let schema = registry.get_struct(id)?;
         // As the reference's getRoot: the root pointer word, then the struct it points to.
-        let null = self.with_root(None, |p| Ok(p.is_null()))?;
+        let (null, at) = self.with_root(None, |p| {
+            let null = p.is_null();
+            Ok((
+                null,
+                self.locate(p.get_struct(None)?, self.nesting_limit - 1),
+            ))
+        })?;
         let size = schema.size();
         let words = if null {
             1
@@ -310,7 +343,8 @@ impl MessageReader {
             schema,
             registry.clone(),
             true,
-        ))
+        )
+        .at(at))
     }
 }
 
@@ -418,6 +452,19 @@ impl MessageBuilder {
         capnp::serialize::write_message_to_words(&*self.lock())
     }
 
+    /// Standard stream framing written into the buffer `alloc` makes for the exact size.
+    pub fn write_bytes_with<R>(
+        &self,
+        alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
+    ) -> R {
+        let m = self.lock();
+        let size = capnp::serialize::compute_serialized_size_in_words(&*m) * 8;
+        alloc(size, &mut |buf: &mut [u8]| {
+            // The buffer has exactly the computed size, so writing cannot run short.
+            let _ = capnp::serialize::write_message(&mut &mut buf[..], &*m);
+        })
+    }
+
     /// Packed encoding of the standard framing.
     pub fn to_bytes_packed(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -506,15 +553,14 @@ impl Backing {
     }
 }
 
-/// The words the reference charges for following a pointer to `loc`: a struct's sections,
-/// a list's content (with its tag word for struct lists, and one word per element for
-/// zero-sized elements, as its guard against amplification).
-fn loc_words(loc: &RLoc<'_>, shape: Shape) -> u64 {
+/// What following a non-null pointer to a list of `len` elements read as `shape` charges
+/// (as `loc_words`), for locations resolved without capnp.
+pub(crate) fn shape_words(shape: Shape, len: u32) -> u64 {
     let per_struct = |s: StructSize| u64::from(s.data) + u64::from(s.pointers);
-    match (loc, shape) {
-        (RLoc::Struct(_), Shape::Struct(size)) => per_struct(size),
-        (RLoc::PrimList(l), Shape::PrimList(es)) => {
-            let n = u64::from(l.len());
+    let n = u64::from(len);
+    match shape {
+        Shape::Struct(size) => per_struct(size),
+        Shape::PrimList(es) => {
             let bits = match es {
                 ElementSize::Void => return n,
                 ElementSize::Bit => 1,
@@ -525,16 +571,26 @@ fn loc_words(loc: &RLoc<'_>, shape: Shape) -> u64 {
             };
             (n * bits).div_ceil(64)
         }
-        (RLoc::PtrList(l), _) => u64::from(l.len()),
-        (RLoc::StructList(l), Shape::StructList(size)) => {
-            let n = u64::from(l.len());
-            match per_struct(size) {
-                0 => 1 + n,
-                w => 1 + n * w,
-            }
-        }
-        _ => 0,
+        Shape::PtrList => n,
+        Shape::StructList(size) => match per_struct(size) {
+            0 => 1 + n,
+            w => 1 + n * w,
+        },
     }
+}
+
+/// The words the reference charges for following a pointer to `loc`: a struct's sections,
+/// a list's content (with its tag word for struct lists, and one word per element for
+/// zero-sized elements, as its guard against amplification).
+fn loc_words(loc: &RLoc<'_>, shape: Shape) -> u64 {
+    let len = match (loc, shape) {
+        (RLoc::Struct(_), Shape::Struct(_)) => 0,
+        (RLoc::PrimList(l), Shape::PrimList(_)) => l.len(),
+        (RLoc::PtrList(l), Shape::PtrList) => l.len(),
+        (RLoc::StructList(l), Shape::StructList(_)) => l.len(),
+        _ => return 0,
+    };
+    shape_words(shape, len)
 }
 
 /// How one pointer hop is interpreted.

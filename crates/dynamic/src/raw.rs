@@ -67,6 +67,15 @@ impl<'a> From<StructBuilder<'a>> for RawStructBuilder<'a> {
     }
 }
 
+/// A layout list reader, so `capnp::raw` can show its bytes.
+pub(crate) struct RawListReader<'a>(pub(crate) capnp::private::layout::ListReader<'a>);
+
+impl<'a> capnp::traits::IntoInternalListReader<'a> for RawListReader<'a> {
+    fn into_internal_list_reader(self) -> capnp::private::layout::ListReader<'a> {
+        self.0
+    }
+}
+
 impl<'a> IntoInternalStructReader<'a> for RawStructReader<'a> {
     fn into_internal_struct_reader(self) -> StructReader<'a> {
         self.0

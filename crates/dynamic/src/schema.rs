@@ -1,6 +1,5 @@
 //! The runtime schema registry: compiled `schema.capnp` nodes turned once into immutable tables.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use capnp::message::ReaderOptions;
@@ -128,7 +127,7 @@ pub struct StructSchema {
     pub ptr_count: u16,
     pub is_group: bool,
     pub fields: Vec<Field>,
-    pub by_name: HashMap<String, usize>,
+    pub by_name: rustc_hash::FxHashMap<String, usize>,
     pub union: Option<UnionInfo>,
     /// Fields outside the union, in schema order.
     pub non_union_fields: Vec<usize>,
@@ -187,10 +186,10 @@ struct NodeLoc {
 
 #[derive(Default)]
 struct Inner {
-    structs: HashMap<u64, Arc<StructSchema>>,
-    enums: HashMap<u64, Arc<EnumSchema>>,
-    interfaces: HashMap<u64, Arc<InterfaceSchema>>,
-    nodes: HashMap<u64, NodeLoc>,
+    structs: rustc_hash::FxHashMap<u64, Arc<StructSchema>>,
+    enums: rustc_hash::FxHashMap<u64, Arc<EnumSchema>>,
+    interfaces: rustc_hash::FxHashMap<u64, Arc<InterfaceSchema>>,
+    nodes: rustc_hash::FxHashMap<u64, NodeLoc>,
     requests: Vec<Arc<capnp::message::Reader<OwnedSegments>>>,
 }
 
@@ -367,7 +366,7 @@ fn build_struct(
     let ptr_count = s.get_pointer_count();
     let data_bits = u64::from(data_words) * 64;
     let mut fields = Vec::new();
-    let mut by_name = HashMap::new();
+    let mut by_name = rustc_hash::FxHashMap::default();
     let mut non_union_fields = Vec::new();
     let mut members: Vec<Option<usize>> = Vec::new();
     let discriminant_count = s.get_discriminant_count();

@@ -6,12 +6,13 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
+use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
-    follow_builder, follow_reader, push_step, with_builder_loc, BLoc, Backing, Hop, MessageBuilder,
-    RLoc, Shape, Step,
+    follow_builder, follow_reader, push_step, shape_words, with_builder_loc, BLoc, Backing, Hop,
+    MessageBuilder, RLoc, Shape, Step,
 };
 use crate::orphan::Orphan;
 use crate::schema::{DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
@@ -30,6 +31,18 @@ fn default_words(default: &DefaultValue) -> Option<Arc<Vec<capnp::Word>>> {
     }
 }
 
+/// How a list of `shape` is encoded when written by a current schema (what the resolved
+/// location fast path accepts).
+pub(crate) fn expected_size(shape: Shape) -> Option<capnp::private::layout::ElementSize> {
+    use capnp::private::layout::ElementSize;
+    match shape {
+        Shape::PrimList(es) => Some(es),
+        Shape::PtrList => Some(ElementSize::Pointer),
+        Shape::StructList(_) => Some(ElementSize::InlineComposite),
+        Shape::Struct(_) => None,
+    }
+}
+
 fn mask(default: &DefaultValue) -> u64 {
     match default {
         DefaultValue::Bits(b) => *b,
@@ -45,6 +58,8 @@ pub struct StructReader {
     schema: Arc<StructSchema>,
     registry: Arc<Registry>,
     is_root: bool,
+    /// Where the struct is in the reader's bytes (reader-backed handles only).
+    at: Option<StructAt>,
 }
 
 impl std::fmt::Debug for StructReader {
@@ -67,7 +82,137 @@ impl StructReader {
             schema,
             registry,
             is_root,
+            at: None,
         }
+    }
+
+    /// Records the struct's resolved location (only meaningful for reader backings).
+    pub(crate) fn at(mut self, at: Option<StructAt>) -> Self {
+        if matches!(self.backing, Backing::Reader(_)) {
+            self.at = at;
+        }
+        self
+    }
+
+    /// The same handle without its resolved location, so every read walks from the root
+    /// (tests compare both paths).
+    #[doc(hidden)]
+    pub fn without_location(&self) -> Self {
+        let mut r = self.clone();
+        r.at = None;
+        r
+    }
+
+    /// The segment holding this struct, when its location is resolved.
+    fn fast(&self) -> Option<(StructAt, &[u8])> {
+        let at = self.at?;
+        match &self.backing {
+            Backing::Reader(m) => Some((at, m.segment(at.segment())?)),
+            Backing::Builder(_) => None,
+        }
+    }
+
+    /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
+    fn fast_get(&self, field: &Field) -> Result<Option<Value>> {
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        check_active(
+            &self.schema,
+            field,
+            at.bits(seg, 16, disc_offset(&self.schema)),
+        )?;
+        Ok(match &field.kind {
+            FieldKind::Group { id } => Some(Value::Struct(StructValue::Reader(self.group(*id)?))),
+            FieldKind::Slot {
+                offset,
+                ty,
+                default,
+                ..
+            } if !ty.is_pointer() => Some(decode_data(
+                ty,
+                at.bits(seg, ty.data_bits(), *offset) ^ mask(default),
+            )),
+            FieldKind::Slot { offset, ty, .. } if matches!(ty, Type::Text | Type::Data) => {
+                let text = *ty == Type::Text;
+                let Ok(index) = u16::try_from(*offset) else {
+                    return Ok(None);
+                };
+                match at.blob(seg, index, text) {
+                    Some(bytes) => {
+                        self.backing.charge_blob(bytes.len(), text)?;
+                        let bytes = bytes.to_vec();
+                        Some(if text {
+                            Value::Text(bytes)
+                        } else {
+                            Value::Data(bytes)
+                        })
+                    }
+                    None => None,
+                }
+            }
+            FieldKind::Slot {
+                offset,
+                ty: Type::Struct(id),
+                default,
+                ..
+            } => {
+                let Some(child) = u16::try_from(*offset)
+                    .ok()
+                    .and_then(|i| at.child_struct(seg, i))
+                else {
+                    return Ok(None);
+                };
+                let schema = self.registry.get_struct(*id)?;
+                let shape = Shape::Struct(schema.size());
+                self.backing.charge(shape_words(shape, 0))?;
+                let step = Step {
+                    hop: Hop::Field(*offset as u16),
+                    shape,
+                    default: default_words(default),
+                };
+                Some(Value::Struct(StructValue::Reader(
+                    StructReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        schema,
+                        self.registry.clone(),
+                        false,
+                    )
+                    .at(Some(child)),
+                )))
+            }
+            FieldKind::Slot {
+                offset,
+                ty: Type::List(elem),
+                default,
+                ..
+            } => {
+                let shape = list_shape(elem, &self.registry)?;
+                let Some(child) = u16::try_from(*offset)
+                    .ok()
+                    .and_then(|i| at.child_list(seg, i, expected_size(shape)?))
+                else {
+                    return Ok(None);
+                };
+                self.backing.charge(shape_words(shape, child.len()))?;
+                let step = Step {
+                    hop: Hop::Field(*offset as u16),
+                    shape,
+                    default: default_words(default),
+                };
+                Some(Value::List(ListValue::Reader(
+                    ListReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        (**elem).clone(),
+                        self.registry.clone(),
+                    )
+                    .at(Some(child)),
+                )))
+            }
+            _ => None,
+        })
     }
 
     pub fn schema(&self) -> &Arc<StructSchema> {
@@ -105,6 +250,9 @@ impl StructReader {
     /// Reads the field at `index` in the schema's field list.
     pub fn get_by_index(&self, index: usize) -> Result<Value> {
         let field = field_at(&self.schema, index)?;
+        if let Some(v) = self.fast_get(field)? {
+            return Ok(v);
+        }
         self.with_struct(|s| {
             check_active(
                 &self.schema,
@@ -155,6 +303,21 @@ impl StructReader {
     /// `has` for the field at `index` in the schema's field list.
     pub fn has_by_index(&self, index: usize) -> Result<bool> {
         let field = field_at(&self.schema, index)?;
+        if let Some((at, seg)) = self.fast() {
+            if let Some(d) = field.discriminant {
+                if at.bits(seg, 16, disc_offset(&self.schema)) != u64::from(d) {
+                    return Ok(false);
+                }
+            }
+            match &field.kind {
+                FieldKind::Slot { offset, ty, .. } if ty.is_pointer() => {
+                    if let Some(w) = u16::try_from(*offset).ok().and_then(|i| at.pointer(seg, i)) {
+                        return Ok(w != 0);
+                    }
+                }
+                _ => return Ok(true),
+            }
+        }
         self.with_struct(|s| {
             if let Some(d) = field.discriminant {
                 if read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)) != u64::from(d) {
@@ -172,11 +335,20 @@ impl StructReader {
 
     /// The active union member: (discriminant, field name).
     pub fn which(&self) -> Result<(u16, String)> {
+        let (d, i) = self.which_field()?;
+        Ok((d, field_at(&self.schema, i)?.name.clone()))
+    }
+
+    /// The active union member: (discriminant, index in the schema's field list).
+    pub fn which_field(&self) -> Result<(u16, usize)> {
         let union = self.schema.union.as_ref().ok_or(Error::NotAUnion)?;
-        let d = self.with_struct(|s| {
-            Ok(read_struct_bits(s, &Type::UInt16, union.discriminant_offset) as u16)
-        })?;
-        which_name(&self.schema, d)
+        let d = match self.fast() {
+            Some((at, seg)) => at.bits(seg, 16, union.discriminant_offset) as u16,
+            None => self.with_struct(|s| {
+                Ok(read_struct_bits(s, &Type::UInt16, union.discriminant_offset) as u16)
+            })?,
+        };
+        Ok((d, which_index(&self.schema, d)?))
     }
 
     /// Size of this struct and everything reachable from it.
@@ -220,6 +392,7 @@ impl StructReader {
             schema,
             registry: self.registry.clone(),
             is_root: false,
+            at: self.at,
         })
     }
 }
@@ -251,16 +424,15 @@ fn check_active(schema: &StructSchema, field: &Field, disc: u64) -> Result<()> {
     }
 }
 
-fn which_name(schema: &StructSchema, d: u16) -> Result<(u16, String)> {
+/// The field index of union member `d`.
+fn which_index(schema: &StructSchema, d: u16) -> Result<usize> {
     let union = schema.union.as_ref().ok_or(Error::NotAUnion)?;
-    let i = union
+    union
         .members
         .get(usize::from(d))
         .copied()
         .flatten()
-        .ok_or(Error::NotAUnion)?;
-    let f = field_at(schema, i)?;
-    Ok((d, f.name.clone()))
+        .ok_or(Error::NotAUnion)
 }
 
 /// Reads a pointer slot of a reader. `steps` builds the child location for walkable types.
@@ -308,13 +480,20 @@ pub(crate) fn read_pointer(
             if !null {
                 backing.charge_loc(&loc, shape)?;
             }
-            Value::Struct(StructValue::Reader(StructReader::new(
-                backing.clone(),
-                steps(shape)?,
-                schema,
-                registry.clone(),
-                false,
-            )))
+            let at = match (&loc, backing) {
+                (RLoc::Struct(s), Backing::Reader(m)) => m.locate(*s, 0),
+                _ => None,
+            };
+            Value::Struct(StructValue::Reader(
+                StructReader::new(
+                    backing.clone(),
+                    steps(shape)?,
+                    schema,
+                    registry.clone(),
+                    false,
+                )
+                .at(at),
+            ))
         }
         Type::List(elem) => {
             let shape = list_shape(elem, registry)?;
@@ -322,12 +501,19 @@ pub(crate) fn read_pointer(
             if !null {
                 backing.charge_loc(&loc, shape)?;
             }
-            Value::List(ListValue::Reader(ListReader::new(
-                backing.clone(),
-                steps(shape)?,
-                (**elem).clone(),
-                registry.clone(),
-            )))
+            let at = match backing {
+                Backing::Reader(m) => m.locate_list(&loc),
+                Backing::Builder(_) => None,
+            };
+            Value::List(ListValue::Reader(
+                ListReader::new(
+                    backing.clone(),
+                    steps(shape)?,
+                    (**elem).clone(),
+                    registry.clone(),
+                )
+                .at(at),
+            ))
         }
         _ => return Err(Error::TypeMismatch),
     })
@@ -437,6 +623,7 @@ impl StructBuilder {
             schema: self.schema.clone(),
             registry: self.registry.clone(),
             is_root: self.is_root,
+            at: None,
         }
     }
 
@@ -553,6 +740,10 @@ impl StructBuilder {
 
     pub fn which(&self) -> Result<(u16, String)> {
         self.as_reader().which()
+    }
+
+    pub fn which_field(&self) -> Result<(u16, usize)> {
+        self.as_reader().which_field()
     }
 
     pub fn total_size(&self) -> Result<MessageSize> {
@@ -876,6 +1067,17 @@ impl StructBuilder {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.root_only()?;
         Ok(self.message.to_bytes())
+    }
+
+    /// Standard framing written into a buffer that `alloc` makes for the exact size (a
+    /// Python `bytes`, without an intermediate copy). `alloc` runs under the message lock,
+    /// so it must not run Python code.
+    pub fn write_bytes_with<R>(
+        &self,
+        alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
+    ) -> Result<R> {
+        self.root_only()?;
+        Ok(self.message.write_bytes_with(alloc))
     }
 
     pub fn to_bytes_packed(&self) -> Result<Vec<u8>> {

@@ -133,6 +133,10 @@ pub(crate) fn with_set_value<R>(
         return f(SetValue::Bool(b.is_true()));
     }
     if value.is_instance_of::<PyInt>() {
+        // Most ints fit an i64, whose conversion is much cheaper than i128's.
+        if let Ok(i) = value.extract::<i64>() {
+            return f(SetValue::Int(i128::from(i)));
+        }
         let too_big = || PyOverflowError::new_err("int too big to convert to a 64-bit value");
         let i: i128 = value.extract().map_err(|_| too_big())?;
         if i < i128::from(i64::MIN) || i > i128::from(u64::MAX) {
@@ -367,20 +371,21 @@ impl DictWalk<'_> {
             PyDict::new(py).into_any()
         };
         let schema = r.schema().clone();
+        let names = self.registry.get().field_names(py, &schema);
         if schema.union.is_some() {
-            let (_, name) = r.which()?;
-            if let Some(&i) = schema.by_name.get(&name) {
+            let (_, i) = r.which_field()?;
+            if let Some(name) = names.get(i) {
                 let v = self.field(py, r, i)?;
-                out.set_item(name, v)?;
+                out.set_item(name.bind(py), v)?;
             }
         }
         for &i in &schema.non_union_fields {
-            let Some(f) = schema.fields.get(i) else {
+            let Some(name) = names.get(i) else {
                 continue;
             };
             if self.options.verbose || r.has_by_index(i)? {
                 let v = self.field(py, r, i)?;
-                out.set_item(&f.name, v)?;
+                out.set_item(name.bind(py), v)?;
             }
         }
         self.depth -= 1;

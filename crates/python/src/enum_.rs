@@ -90,16 +90,20 @@ impl PyEnum {
     }
 }
 
-/// The active member of a union: its discriminant and name.
+/// The active member of a union: its discriminant and name. One object per member and
+/// union type, shared by every `which` (see `PyRegistry::which_field`).
 #[pyclass(frozen, name = "_DynamicEnumField", module = "capnp.lib.capnp")]
 pub(crate) struct PyEnumField {
     raw: u16,
-    name: String,
+    name: Py<PyString>,
 }
 
 impl PyEnumField {
-    pub(crate) fn new(raw: u16, name: String) -> Self {
-        PyEnumField { raw, name }
+    pub(crate) fn new(py: Python<'_>, raw: u16, name: &str) -> Self {
+        PyEnumField {
+            raw,
+            name: PyString::intern(py, name).unbind(),
+        }
     }
 }
 
@@ -111,24 +115,25 @@ impl PyEnumField {
         self.raw
     }
 
-    fn _str(&self) -> String {
-        self.name.clone()
+    fn _str(&self, py: Python<'_>) -> Py<PyString> {
+        self.name.clone_ref(py)
     }
 
-    fn __str__(&self) -> String {
-        self.name.clone()
+    fn __str__(&self, py: Python<'_>) -> Py<PyString> {
+        self.name.clone_ref(py)
     }
 
-    fn __repr__(&self) -> String {
-        format!("<{} which-enum>", self.name)
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<{} which-enum>", self.name.bind(py))
     }
 
     /// `msg.which()`: the member name, for code written against either spelling.
-    fn __call__(&self) -> String {
-        self.name.clone()
+    fn __call__(&self, py: Python<'_>) -> Py<PyString> {
+        self.name.clone_ref(py)
     }
 
     fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
-        compare(&self.name, self.raw, other, op)
+        let name = self.name.bind(other.py()).to_str()?;
+        compare(name, self.raw, other, op)
     }
 }

@@ -10,6 +10,7 @@ mod convert;
 mod enum_;
 mod error;
 mod exceptions;
+mod ffi;
 mod list;
 mod multiple;
 mod registry;

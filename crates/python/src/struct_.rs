@@ -7,7 +7,6 @@ use capnp_dynamic::text::struct_text;
 use capnp_dynamic::{MessageBuilder, StructBuilder, StructReader};
 use pyo3::exceptions::{PyAttributeError, PyUnicodeDecodeError, PyUserWarning};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::any_pointer::PyOrphan;
@@ -48,20 +47,11 @@ fn is_class_attr(name: &str) -> bool {
         )
 }
 
-static OBJECT_GETATTRIBUTE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// Normal attribute lookup (methods, properties), after fields were ruled out; a miss
 /// reads like pycapnp's unknown-field error.
 fn class_getattr(obj: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
     let py = obj.py();
-    let getattribute = OBJECT_GETATTRIBUTE.get_or_try_init(py, || -> PyResult<_> {
-        Ok(py
-            .import("builtins")?
-            .getattr("object")?
-            .getattr("__getattribute__")?
-            .unbind())
-    })?;
-    match getattribute.bind(py).call1((obj, name)) {
+    match crate::ffi::generic_getattr(obj, name) {
         Ok(v) => Ok(v.unbind()),
         Err(e) if e.is_instance_of::<PyAttributeError>(py) => {
             let n = name.to_str()?;
@@ -103,10 +93,14 @@ fn field_index(schema: &capnp_dynamic::StructSchema, name: &str) -> MsgResult<us
     })
 }
 
-/// `which`: the active member of the struct's union.
-fn which(r: &StructReader) -> MsgResult<PyEnumField> {
-    let (d, name) = r.which()?;
-    Ok(PyEnumField::new(d, name))
+/// `which`: the active member of the struct's union (a shared, cached object).
+fn which(
+    py: Python<'_>,
+    r: &StructReader,
+    registry: &Py<PyRegistry>,
+) -> MsgResult<Py<PyEnumField>> {
+    let (d, index) = r.which_field()?;
+    Ok(registry.get().which_field(py, r.schema(), d, index)?)
 }
 
 /// The schema's field names plus the class's attributes.
@@ -337,11 +331,11 @@ impl PyStructBuilder {
     }
 
     #[getter]
-    fn which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
-        which(&self.inner.as_reader()).map_err(|e| e.into_py(py))
+    fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
+        which(py, &self.inner.as_reader(), &self.registry).map_err(|e| e.into_py(py))
     }
 
-    fn _which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
+    fn _which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         self.which(py)
     }
 
@@ -377,9 +371,18 @@ impl PyStructBuilder {
         })
     }
 
-    /// The message in standard stream framing (root builders only).
+    /// The message in standard stream framing (root builders only), written straight into
+    /// the `bytes` object.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &self.serialized(py, false)?))
+        self.mark_written(py)?;
+        self.inner
+            .write_bytes_with(|size, fill| {
+                PyBytes::new_with(py, size, |buf| {
+                    fill(buf);
+                    Ok(())
+                })
+            })
+            .map_err(|e| MsgError::from(e).into_py(py))?
     }
 
     fn to_bytes_packed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -592,11 +595,11 @@ impl PyStructReader {
     }
 
     #[getter]
-    fn which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
-        which(&self.inner).map_err(|e| e.into_py(py))
+    fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
+        which(py, &self.inner, &self.registry).map_err(|e| e.into_py(py))
     }
 
-    fn _which(&self, py: Python<'_>) -> PyResult<PyEnumField> {
+    fn _which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         self.which(py)
     }
 

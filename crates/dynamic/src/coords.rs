@@ -1,0 +1,451 @@
+//! Resolved locations of structs and lists in a reader's own bytes. A handle finds its object
+//! once through capnp's validated walk and records where it is (segment, byte offset); later
+//! reads of primitive fields and elements, struct list elements, and Text/Data behind ordinary
+//! near pointers index those bytes directly instead of re-walking the path from the root.
+//!
+//! Everything here is a bounds-checked slice access. Anything unusual (far pointers, null
+//! pointers with defaults, malformed pointers, structs outside the message's segments) makes
+//! the fast path decline (`None`) and the caller takes capnp's path, which reports errors.
+
+use capnp::message::ReaderSegments;
+use capnp::private::layout::{ElementSize, StructReader};
+
+use crate::raw::{RawListReader, RawStructReader};
+
+/// Where a struct's sections are in one segment of a reader's message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StructAt {
+    seg: u32,
+    /// Byte offset and length of the data section.
+    data_start: usize,
+    data_len: usize,
+    /// Byte offset of the pointer section and its pointer count.
+    ptr_start: usize,
+    ptr_count: u16,
+    /// capnp's nesting limit left at this struct (0 when unknown: no fast pointer follows).
+    nesting: i32,
+}
+
+/// The segment index and byte offset of `bytes` inside `segments`, if it lies in one.
+fn find(segments: &impl ReaderSegments, bytes: &[u8]) -> Option<(u32, usize)> {
+    let addr = bytes.as_ptr() as usize;
+    for idx in 0..u32::try_from(segments.len()).ok()? {
+        let seg = segments.get_segment(idx)?;
+        let base = seg.as_ptr() as usize;
+        if addr >= base && addr + bytes.len() <= base + seg.len() {
+            return Some((idx, addr - base));
+        }
+    }
+    None
+}
+
+fn word_at(seg: &[u8], pos: usize) -> Option<u64> {
+    let bytes: [u8; 8] = seg.get(pos..pos.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(bytes))
+}
+
+impl StructAt {
+    /// The location of `s`, when its sections lie in `segments` (not in a default value).
+    pub(crate) fn locate(
+        segments: &impl ReaderSegments,
+        s: StructReader<'_>,
+        nesting: i32,
+    ) -> Option<StructAt> {
+        let data = capnp::raw::get_struct_data_section(RawStructReader(s));
+        let ptrs = capnp::raw::get_struct_pointer_section(RawStructReader(s));
+        let ptr_count = u16::try_from(ptrs.len()).ok()?;
+        let ptr_bytes = capnp::raw::get_list_bytes(ptrs);
+        let (seg, data_start) = if data.is_empty() {
+            (None, 0)
+        } else {
+            let (seg, at) = find(segments, data)?;
+            (Some(seg), at)
+        };
+        let (seg, ptr_start) = if ptr_bytes.is_empty() {
+            (seg, 0)
+        } else {
+            let (pseg, at) = find(segments, ptr_bytes)?;
+            if seg.is_some_and(|s| s != pseg) {
+                return None;
+            }
+            (Some(pseg), at)
+        };
+        Some(StructAt {
+            seg: seg.unwrap_or(0),
+            data_start,
+            data_len: data.len(),
+            ptr_start,
+            ptr_count: if ptr_bytes.is_empty() { 0 } else { ptr_count },
+            nesting,
+        })
+    }
+
+    pub(crate) fn segment(self) -> u32 {
+        self.seg
+    }
+
+    /// Byte position of non-null-capable pointer `index` (`None` beyond the section).
+    fn ptr_pos(self, index: u16) -> Option<usize> {
+        (index < self.ptr_count).then(|| self.ptr_start + 8 * usize::from(index))
+    }
+
+    /// The struct behind pointer `index` (see `follow_struct`).
+    pub(crate) fn child_struct(self, seg: &[u8], index: u16) -> Option<StructAt> {
+        follow_struct(seg, self.seg, self.ptr_pos(index)?, self.nesting)
+    }
+
+    /// The list behind pointer `index` (see `follow_list`).
+    pub(crate) fn child_list(
+        self,
+        seg: &[u8],
+        index: u16,
+        expected: ElementSize,
+    ) -> Option<ListAt> {
+        follow_list(seg, self.seg, self.ptr_pos(index)?, expected, self.nesting)
+    }
+
+    /// A data-section value of `bits` width at `offset` (in units of that width), zero when
+    /// it lies beyond the data section (a struct written by an older schema).
+    pub(crate) fn bits(self, seg: &[u8], bits: u32, offset: u32) -> u64 {
+        let offset = offset as usize;
+        if bits == 1 {
+            let byte = offset / 8;
+            if byte >= self.data_len {
+                return 0;
+            }
+            return seg
+                .get(self.data_start + byte)
+                .map_or(0, |b| u64::from((b >> (offset % 8)) & 1));
+        }
+        let width = (bits / 8) as usize;
+        if width == 0 {
+            return 0;
+        }
+        let start = offset * width;
+        if start + width > self.data_len {
+            return 0;
+        }
+        let Some(bytes) = seg.get(self.data_start + start..self.data_start + start + width) else {
+            return 0;
+        };
+        let mut buf = [0u8; 8];
+        buf[..width].copy_from_slice(bytes);
+        u64::from_le_bytes(buf)
+    }
+
+    /// The raw pointer word `index` (0 when beyond the pointer section, like a null pointer).
+    pub(crate) fn pointer(self, seg: &[u8], index: u16) -> Option<u64> {
+        if index >= self.ptr_count {
+            return Some(0);
+        }
+        word_at(seg, self.ptr_start + 8 * usize::from(index))
+    }
+
+    /// The bytes of a Text (without its NUL) or Data blob behind pointer `index` (see `blob`).
+    pub(crate) fn blob(self, seg: &[u8], index: u16, text: bool) -> Option<&[u8]> {
+        if index >= self.ptr_count {
+            return None;
+        }
+        blob(seg, self.ptr_start + 8 * usize::from(index), text)
+    }
+}
+
+/// The bytes of a Text (without its NUL) or Data blob behind the pointer at byte `ptr_pos`,
+/// when it is a non-null near pointer to a byte list inside the segment; `None` otherwise.
+fn blob(seg: &[u8], ptr_pos: usize, text: bool) -> Option<&[u8]> {
+    let w = word_at(seg, ptr_pos)?;
+    // Kind 1 (list) with element size 2 (byte).
+    if w & 3 != 1 || (w >> 32) & 7 != 2 {
+        return None;
+    }
+    let count = usize::try_from(w >> 35).ok()?;
+    let offset_words = i64::from((w as u32 as i32) >> 2);
+    let start = i64::try_from(ptr_pos).ok()? + 8 + offset_words * 8;
+    let start = usize::try_from(start).ok()?;
+    // capnp bounds-checks whole words.
+    let end_words = start.checked_add(count.div_ceil(8) * 8)?;
+    if end_words > seg.len() {
+        return None;
+    }
+    let bytes = seg.get(start..start + count)?;
+    if text {
+        match bytes.split_last() {
+            Some((0, body)) => Some(body),
+            _ => None,
+        }
+    } else {
+        Some(bytes)
+    }
+}
+
+/// Little-endian bits of `width` bytes at byte `pos`.
+fn bytes_at(seg: &[u8], pos: usize, width: usize) -> Option<u64> {
+    let bytes = seg.get(pos..pos.checked_add(width)?)?;
+    let mut buf = [0u8; 8];
+    buf.get_mut(..width)?.copy_from_slice(bytes);
+    Some(u64::from_le_bytes(buf))
+}
+
+/// Where a list's elements are in one segment of a reader's message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ListAt {
+    seg: u32,
+    /// Byte offset of the first element (after the tag word of a struct list).
+    start: usize,
+    len: u32,
+    size: ElementSize,
+    /// Bits from one element to the next.
+    step: u32,
+    /// Struct lists: each element's data bytes and pointer count (from the tag word).
+    struct_data: usize,
+    struct_ptrs: u16,
+    /// capnp's nesting limit left at this list (0 when unknown).
+    nesting: i32,
+}
+
+impl ListAt {
+    /// The location of `l` (any of capnp's list readers), when it lies in `segments`.
+    pub(crate) fn locate<'a>(
+        segments: &impl ReaderSegments,
+        l: impl capnp::traits::IntoInternalListReader<'a>,
+        nesting: i32,
+    ) -> Option<ListAt> {
+        let l = l.into_internal_list_reader();
+        let len = l.len();
+        let size = capnp::raw::get_list_element_size(RawListReader(l));
+        let step = capnp::raw::get_list_step_size_in_bits(RawListReader(l));
+        let bytes = capnp::raw::get_list_bytes(RawListReader(l));
+        let (seg, start) = if bytes.is_empty() {
+            if len != 0 && step != 0 {
+                return None;
+            }
+            (0, 0)
+        } else {
+            find(segments, bytes)?
+        };
+        let (struct_data, struct_ptrs) = if size == ElementSize::InlineComposite {
+            if bytes.is_empty() {
+                (0, 0)
+            } else {
+                let tag = word_at(segments.get_segment(seg)?, start.checked_sub(8)?)?;
+                let data = ((tag >> 32) & 0xffff) as usize * 8;
+                let ptrs = (tag >> 48) as u16;
+                if (data as u64 + u64::from(ptrs) * 8) * 8 != u64::from(step) {
+                    return None;
+                }
+                (data, ptrs)
+            }
+        } else {
+            (0, 0)
+        };
+        Some(ListAt {
+            seg,
+            start,
+            len,
+            size,
+            step,
+            struct_data,
+            struct_ptrs,
+            nesting,
+        })
+    }
+
+    pub(crate) fn segment(self) -> u32 {
+        self.seg
+    }
+
+    pub(crate) fn len(self) -> u32 {
+        self.len
+    }
+
+    /// Element `i` (`i < len`) of a struct list.
+    pub(crate) fn struct_at(self, i: u32) -> Option<StructAt> {
+        if self.size != ElementSize::InlineComposite || i >= self.len {
+            return None;
+        }
+        let data_start = self.start + (u64::from(i) * u64::from(self.step) / 8) as usize;
+        Some(StructAt {
+            seg: self.seg,
+            data_start,
+            data_len: self.struct_data,
+            ptr_start: data_start + self.struct_data,
+            ptr_count: self.struct_ptrs,
+            nesting: self.nesting - 1,
+        })
+    }
+
+    /// Raw bits of primitive element `i` of `bits` width, when the list's encoding is exactly
+    /// that width (anything else, e.g. an upgraded struct list, takes capnp's path).
+    pub(crate) fn bits(self, seg: &[u8], bits: u32, i: u32) -> Option<u64> {
+        if i >= self.len || self.step != bits {
+            return None;
+        }
+        let expected = match bits {
+            1 => ElementSize::Bit,
+            8 => ElementSize::Byte,
+            16 => ElementSize::TwoBytes,
+            32 => ElementSize::FourBytes,
+            64 => ElementSize::EightBytes,
+            _ => return None,
+        };
+        if self.size != expected {
+            return None;
+        }
+        if bits == 1 {
+            let byte = *seg.get(self.start + i as usize / 8)?;
+            return Some(u64::from((byte >> (i % 8)) & 1));
+        }
+        let width = (bits / 8) as usize;
+        bytes_at(seg, self.start + i as usize * width, width)
+    }
+
+    /// The list behind pointer element `i` of a list of lists (see `follow_list`).
+    pub(crate) fn child_list(self, seg: &[u8], i: u32, expected: ElementSize) -> Option<ListAt> {
+        if self.size != ElementSize::Pointer || i >= self.len {
+            return None;
+        }
+        follow_list(
+            seg,
+            self.seg,
+            self.start + 8 * i as usize,
+            expected,
+            self.nesting,
+        )
+    }
+
+    /// Text or Data element `i` of a pointer list (see `blob`).
+    pub(crate) fn blob(self, seg: &[u8], i: u32, text: bool) -> Option<&[u8]> {
+        if self.size != ElementSize::Pointer || i >= self.len {
+            return None;
+        }
+        blob(seg, self.start + 8 * i as usize, text)
+    }
+}
+
+/// The target byte offset of the near pointer `w` at `ptr_pos`, if it is inside the segment.
+fn target(seg: &[u8], ptr_pos: usize, w: u64) -> Option<usize> {
+    let offset_words = i64::from((w as u32 as i32) >> 2);
+    let start = usize::try_from(i64::try_from(ptr_pos).ok()? + 8 + offset_words * 8).ok()?;
+    (start <= seg.len()).then_some(start)
+}
+
+/// The struct behind the pointer at `ptr_pos` when it is a non-null near struct pointer
+/// whose content lies in the segment and the nesting limit allows following it (capnp's
+/// `read_struct_pointer` accepts exactly these); `None` for anything else.
+fn follow_struct(seg: &[u8], seg_id: u32, ptr_pos: usize, nesting: i32) -> Option<StructAt> {
+    if nesting <= 0 {
+        return None;
+    }
+    let w = word_at(seg, ptr_pos)?;
+    if w == 0 || w & 3 != 0 {
+        return None;
+    }
+    let start = target(seg, ptr_pos, w)?;
+    let data_len = ((w >> 32) & 0xffff) as usize * 8;
+    let ptr_count = (w >> 48) as u16;
+    let end = start + data_len + usize::from(ptr_count) * 8;
+    if end > seg.len() {
+        return None;
+    }
+    Some(StructAt {
+        seg: seg_id,
+        data_start: start,
+        data_len,
+        ptr_start: start + data_len,
+        ptr_count,
+        nesting: nesting - 1,
+    })
+}
+
+fn element_bits(size: ElementSize) -> u32 {
+    match size {
+        ElementSize::Void => 0,
+        ElementSize::Bit => 1,
+        ElementSize::Byte => 8,
+        ElementSize::TwoBytes => 16,
+        ElementSize::FourBytes => 32,
+        ElementSize::EightBytes | ElementSize::Pointer => 64,
+        ElementSize::InlineComposite => 0,
+    }
+}
+
+/// The list behind the pointer at `ptr_pos` when it is a non-null near list pointer encoded
+/// exactly as `expected` (`InlineComposite` for struct lists) with its content in the
+/// segment; `None` for anything else, including the compatible-but-different encodings
+/// capnp converts (those take its path).
+fn follow_list(
+    seg: &[u8],
+    seg_id: u32,
+    ptr_pos: usize,
+    expected: ElementSize,
+    nesting: i32,
+) -> Option<ListAt> {
+    if nesting <= 0 {
+        return None;
+    }
+    let w = word_at(seg, ptr_pos)?;
+    if w == 0 || w & 3 != 1 {
+        return None;
+    }
+    let start = target(seg, ptr_pos, w)?;
+    let code = (w >> 32) & 7;
+    let count = (w >> 35) as u32;
+    if expected == ElementSize::InlineComposite {
+        if code != 7 {
+            return None;
+        }
+        let words = count as usize;
+        if start + (words + 1) * 8 > seg.len() {
+            return None;
+        }
+        let tag = word_at(seg, start)?;
+        if tag & 3 != 0 {
+            return None;
+        }
+        let len = (tag as u32) >> 2;
+        let data_words = (tag >> 32) & 0xffff;
+        let ptrs = (tag >> 48) as u16;
+        let per = data_words + u64::from(ptrs);
+        if u64::from(len) * per > words as u64 {
+            return None;
+        }
+        return Some(ListAt {
+            seg: seg_id,
+            start: start + 8,
+            len,
+            size: ElementSize::InlineComposite,
+            step: (per * 64) as u32,
+            struct_data: data_words as usize * 8,
+            struct_ptrs: ptrs,
+            nesting: nesting - 1,
+        });
+    }
+    let size = match code {
+        0 => ElementSize::Void,
+        1 => ElementSize::Bit,
+        2 => ElementSize::Byte,
+        3 => ElementSize::TwoBytes,
+        4 => ElementSize::FourBytes,
+        5 => ElementSize::EightBytes,
+        6 => ElementSize::Pointer,
+        _ => return None,
+    };
+    if size != expected {
+        return None;
+    }
+    let step = element_bits(size);
+    let words = (u64::from(count) * u64::from(step)).div_ceil(64);
+    if start as u64 + words * 8 > seg.len() as u64 {
+        return None;
+    }
+    Some(ListAt {
+        seg: seg_id,
+        start,
+        len: count,
+        size,
+        step,
+        struct_data: 0,
+        struct_ptrs: 0,
+        nesting: nesting - 1,
+    })
+}

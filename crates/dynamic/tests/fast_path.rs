@@ -1,0 +1,221 @@
+//! Reads through resolved locations (coords.rs) must equal reads that walk from the root,
+//! on well-formed messages (one segment and many, with far pointers), under nesting limits,
+//! and on 2,000 mutated ones: values, errors and the traversal budget left alike.
+
+mod common;
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use capnp_dynamic::{
+    ListValue, MessageBuilder, MessageReader, ReadLimits, Registry, SetValue, StructBuilder,
+    StructReader, StructValue, Value,
+};
+use common::{id, registry};
+use rand::{Rng, SeedableRng};
+
+fn fill(m: &StructBuilder) {
+    m.set("i32", SetValue::Int(-5)).expect("");
+    m.set("b", SetValue::Bool(true)).expect("");
+    m.set("u64", SetValue::Int(1 << 60)).expect("");
+    m.set("f32", SetValue::Float(1.25)).expect("");
+    m.set("t", SetValue::Str("text")).expect("");
+    m.set("d", SetValue::Bytes(b"\x00\x01data")).expect("");
+    m.set("defT", SetValue::Str("")).expect("");
+    m.set_list("li", &[SetValue::Int(1), SetValue::Int(2)])
+        .expect("");
+    m.set_list("lb", &[SetValue::Bool(true), SetValue::Bool(false)])
+        .expect("");
+    m.set_list("lf", &[SetValue::Float(0.5)]).expect("");
+    m.set_list("ld", &[SetValue::Bytes(b"d1"), SetValue::Bytes(b"")])
+        .expect("");
+    m.set_list("le", &[SetValue::Int(2), SetValue::Int(0)])
+        .expect("");
+    m.set_list("lt", &[SetValue::Str("a"), SetValue::Str("bc")])
+        .expect("");
+    let Value::List(ListValue::Builder(ls)) = m.init("ls", Some(2)).expect("") else {
+        panic!()
+    };
+    for i in 0..2 {
+        let Value::Struct(StructValue::Builder(p)) = ls.get(i).expect("") else {
+            panic!()
+        };
+        p.set("name", SetValue::Str("person")).expect("");
+        p.set("id", SetValue::Int(i128::from(i) + 10)).expect("");
+        let Value::Struct(StructValue::Builder(e)) = p.get("employment").expect("") else {
+            panic!()
+        };
+        e.set("school", SetValue::Str("MIT")).expect("");
+    }
+    let Value::Struct(StructValue::Builder(s)) = m.init("s", None).expect("") else {
+        panic!()
+    };
+    s.set("d", SetValue::Bytes(b"xyz")).expect("");
+    s.set("i16", SetValue::Int(-300)).expect("");
+    // A chain of structs deep enough for the nesting limits tested below.
+    let mut inner = s;
+    for depth in 0..4 {
+        let Value::Struct(StructValue::Builder(next)) = inner.init("s", None).expect("") else {
+            panic!()
+        };
+        next.set("i32", SetValue::Int(depth)).expect("");
+        next.set_list("li", &[SetValue::Int(depth)]).expect("");
+        inner = next;
+    }
+    let Value::Struct(StructValue::Builder(g)) = m.get("g").expect("") else {
+        panic!()
+    };
+    g.set("x", SetValue::Int(9)).expect("");
+    g.set("y", SetValue::Str("why")).expect("");
+}
+
+/// The sample in one large segment, or spread over one-word segments (far pointers).
+fn sample(reg: &Arc<Registry>, first_segment_words: u32) -> Vec<u8> {
+    let message = MessageBuilder::with_first_segment_words(first_segment_words);
+    let m = message.init_root(reg, id(reg, "All")).expect("root");
+    fill(&m);
+    m.to_bytes().expect("bytes")
+}
+
+/// Everything readable from `r`, as text; `slow` strips resolved locations at every level.
+fn dump_struct(out: &mut String, r: &StructReader, depth: u32, slow: bool) {
+    // (depth counts struct and list levels below the root)
+    let r = if slow {
+        r.without_location()
+    } else {
+        r.clone()
+    };
+    let _ = write!(out, "which={:?};", r.which().map(|w| w.1));
+    for i in 0..r.schema().fields.len() {
+        let name = &r.schema().fields[i].name;
+        let _ = write!(
+            out,
+            "{name}: has={:?} ",
+            r.has(name).map_err(|e| e.to_string())
+        );
+        match r.get_by_index(i) {
+            Ok(v) => dump_value(out, v, depth, slow),
+            Err(e) => {
+                let _ = write!(out, "error {e}");
+            }
+        }
+        out.push(';');
+    }
+}
+
+fn dump_value(out: &mut String, v: Value, depth: u32, slow: bool) {
+    match v {
+        Value::Struct(StructValue::Reader(s)) if depth > 0 => {
+            out.push('(');
+            dump_struct(out, &s, depth - 1, slow);
+            out.push(')');
+        }
+        Value::List(ListValue::Reader(l)) if depth > 0 => {
+            let l = if slow { l.without_location() } else { l };
+            let _ = write!(out, "len={:?}", l.len().map_err(|e| e.to_string()));
+            let n = l.len().unwrap_or(0).min(8);
+            out.push('[');
+            for i in 0..n {
+                match l.get(i64::from(i)) {
+                    Ok(e) => dump_value(out, e, depth - 1, slow),
+                    Err(e) => {
+                        let _ = write!(out, "error {e}");
+                    }
+                }
+                out.push(',');
+            }
+            out.push(']');
+        }
+        Value::Struct(_) | Value::List(_) => out.push_str("<deep>"),
+        Value::AnyPointer(_) => out.push_str("<any>"),
+        other => {
+            let _ = write!(out, "{other:?}");
+        }
+    }
+}
+
+fn both(bytes: &[u8], reg: &Arc<Registry>, limits: ReadLimits) -> Option<(String, String)> {
+    let all = id(reg, "All");
+    let mut outs = Vec::new();
+    for slow in [false, true] {
+        let m = MessageReader::from_bytes(Arc::new(bytes.to_vec()), limits).ok()?;
+        let mut out = String::new();
+        match m.root(reg, all) {
+            Ok(r) => dump_struct(&mut out, &r, 7, slow),
+            Err(e) => out = format!("root error {e}"),
+        }
+        let _ = write!(out, " budget left {}", m.budget_left());
+        outs.push(out);
+    }
+    let slow = outs.pop()?;
+    let fast = outs.pop()?;
+    Some((fast, slow))
+}
+
+#[test]
+fn well_formed_messages_read_the_same_both_ways() {
+    let reg = registry();
+    for words in [1024, 1] {
+        let bytes = sample(&reg, words);
+        let (fast, slow) = both(&bytes, &reg, ReadLimits::default()).expect("framed");
+        assert_eq!(fast, slow);
+        for expected in [
+            "i32: has=Ok(true) Int(-5)",
+            "Text([116, 101, 120, 116])",
+            "Data([0, 1, 100, 97, 116, 97])",
+            "UInt(1152921504606846976)",
+            "defT: has=Ok(true) Text([])",
+            "which=Ok(\"school\")",
+            "Text([119, 104, 121])",
+        ] {
+            assert!(fast.contains(expected), "{expected} missing from {fast}");
+        }
+    }
+}
+
+#[test]
+fn nesting_limits_fail_the_same_both_ways() {
+    let reg = registry();
+    for words in [1024, 1] {
+        let bytes = sample(&reg, words);
+        for nesting in 0..9 {
+            let limits = ReadLimits {
+                nesting_limit: Some(nesting),
+                ..Default::default()
+            };
+            let (fast, slow) = both(&bytes, &reg, limits).expect("framed");
+            assert_eq!(fast, slow, "nesting limit {nesting}");
+            if nesting == 2 {
+                assert!(fast.contains("nest"), "{fast}");
+            }
+        }
+    }
+}
+
+#[test]
+fn mutated_messages_read_the_same_both_ways() {
+    let reg = registry();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0xfa57);
+    let limits = ReadLimits {
+        traversal_limit_in_words: Some(1 << 12),
+        nesting_limit: Some(12),
+    };
+    let mut compared = 0;
+    for round in 0..2000 {
+        let mut bytes = sample(&reg, if round % 2 == 0 { 1024 } else { 1 });
+        let flips = rng.random_range(1..5);
+        for _ in 0..flips {
+            let i = rng.random_range(0..bytes.len());
+            bytes[i] = if round % 3 == 0 {
+                rng.random()
+            } else {
+                bytes[i] ^ (1 << rng.random_range(0..8))
+            };
+        }
+        if let Some((fast, slow)) = both(&bytes, &reg, limits) {
+            assert_eq!(fast, slow, "round {round}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 500, "too few framed messages: {compared}");
+}
