@@ -12,6 +12,7 @@ pub mod error;
 pub mod list;
 pub mod message;
 pub mod orphan;
+pub mod pinned;
 mod raw;
 pub mod schema;
 pub mod struct_;
@@ -22,8 +23,9 @@ pub use any_pointer::{AnyPointerBuilder, AnyPointerReader};
 pub use capnp::MessageSize;
 pub use error::{Error, Result};
 pub use list::{ListBuilder, ListReader};
-pub use message::{MessageBuilder, MessageReader, ReadLimits};
+pub use message::{MessageBuilder, MessageReader, ReadLimits, Sharing};
 pub use orphan::Orphan;
+pub use pinned::{ElementBytes, PinnedBytes};
 pub use schema::{
     DefaultValue, EnumSchema, Field, FieldKind, InterfaceSchema, Registry, StructSchema, Type,
     UnionInfo,

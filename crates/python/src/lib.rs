@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod any_pointer;
+mod buffer;
 mod convert;
 mod enum_;
 mod error;

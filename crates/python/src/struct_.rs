@@ -433,10 +433,10 @@ impl PyStructBuilder {
             Some(w) => MessageBuilder::with_first_segment_words(w),
             None => MessageBuilder::new(),
         };
-        let copy = self
-            .inner
-            .as_reader()
-            .as_builder_with(message)
+        let source = self.inner.as_reader();
+        // The source is read under its message's lock, so the copy runs without the GIL.
+        let copy = py
+            .detach(|| source.as_builder_with(message))
             .map_err(|e| MsgError::from(e).into_py(py))?;
         PyStructBuilder::wrap(py, copy, self.registry.clone_ref(py))
     }
@@ -645,10 +645,14 @@ impl PyStructReader {
             Some(w) => MessageBuilder::with_first_segment_words(w),
             None => MessageBuilder::new(),
         };
-        let copy = self
-            .inner
-            .as_builder_with(message)
-            .map_err(|e| MsgError::from(e).into_py(py))?;
+        let inner = &self.inner;
+        // A big copy runs without the GIL, unless Python code could write the input meanwhile.
+        let copy = if inner.is_volatile() {
+            inner.as_builder_with(message)
+        } else {
+            py.detach(|| inner.as_builder_with(message))
+        };
+        let copy = copy.map_err(|e| MsgError::from(e).into_py(py))?;
         PyStructBuilder::wrap(py, copy, self.registry.clone_ref(py))
     }
 
@@ -687,8 +691,10 @@ impl PyStructReader {
         slf
     }
 
+    /// Gives a non-`bytes` input buffer back (API.md 3.1): later reads raise `ValueError`.
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.inner.release_buffer();
         false
     }
 
