@@ -293,6 +293,50 @@ def test_default_list_view(m):
     assert memoryview(r.defL).tolist() == [1, 2]
 
 
+# --- get_data_as_view ---------------------------------------------------------------------
+
+
+def test_data_view_of_a_builder_is_writable_in_place(m):
+    msg = m.All.new_message(d=b"abc")
+    view = msg.get_data_as_view("d")
+    assert not view.readonly and view.format == "B" and view.tobytes() == b"abc"
+    view[0] = 0x5A
+    assert msg.d == b"Zbc"
+    assert len(view.obj) == 3 and view.obj.owner is msg
+    before = sys.getrefcount(msg)
+    again = msg.get_data_as_view("d")
+    assert sys.getrefcount(msg) == before + 1
+    del again
+
+
+def test_data_view_of_a_reader_is_read_only_and_in_place(m):
+    ba = bytearray(m.All.new_message(d=b"xyz").to_bytes())
+    with m.All.from_bytes(ba) as r:
+        view = r.get_data_as_view("d")
+    assert view.readonly
+    with pytest.raises(TypeError):
+        view[0] = 1
+    pos = ba.find(b"xyz")
+    ba[pos] = ord("Q")  # the same memory
+    assert view.tobytes() == b"Qyz"
+    view.release()
+    ba.extend(b"x")
+
+
+def test_data_view_edge_cases(m):
+    assert len(m.All.new_message().get_data_as_view("d")) == 0
+    assert m.All.from_bytes(m.All.new_message().to_bytes()).get_data_as_view("d").tobytes() == b""
+    with pytest.raises(TypeError, match="Field 't' is not a DATA field"):
+        m.All.new_message().get_data_as_view("t")
+    with pytest.raises(AttributeError, match="nope"):
+        m.All.new_message().get_data_as_view("nope")
+    # A builder's view as a reader is a copy.
+    b = m.All.new_message(d=b"ab")
+    rv = b.as_reader().get_data_as_view("d")
+    b.d = b"cd"
+    assert rv.tobytes() == b"ab"
+
+
 # --- the GIL ------------------------------------------------------------------------------
 
 
@@ -304,42 +348,57 @@ def big_message(m):
     return msg
 
 
-def runs_python_meanwhile(call):
-    """Whether another thread ran Python code while `call()` ran on a thread of its own.
+def runs_python_meanwhile(call, rounds=20):
+    """Whether the main thread ran Python code while another thread was inside `call()`.
 
-    With a huge switch interval, a thread holding the GIL keeps it until it blocks; so the main
-    thread gets to run before `call` finishes only if `call` releases the GIL itself."""
-    started = threading.Event()
-    finished = []
+    With a huge switch interval, a thread holding the GIL keeps it until it blocks or ends.
+    The worker calls `call` up to `rounds` times, stopping once the main thread has run; the
+    main thread runs before all rounds are done only if `call` releases the GIL itself."""
+    state = {"done": 0, "seen": None}
+    errors = []
 
     def work():
-        started.set()
-        call()
-        finished.append(True)
+        try:
+            rounds_of_work()
+        except Exception as e:  # reported by the caller
+            errors.append(e)
+
+    def rounds_of_work():
+        for _ in range(rounds):
+            call()
+            state["done"] += 1
+            if state["seen"] is not None:
+                break
 
     old = sys.getswitchinterval()
     sys.setswitchinterval(1000)
     try:
         t = threading.Thread(target=work)
-        t.start()
-        started.wait()
-        ran_meanwhile = not finished
+        t.start()  # returns once the worker gives the GIL up (or ends)
+        state["seen"] = state["done"]
     finally:
         sys.setswitchinterval(old)
     t.join()
-    assert finished
-    return ran_meanwhile
+    assert errors == []
+    return state["seen"] < rounds
+
+
+def writes(msg, packed=False):
+    """A serialization call that does not warn (a warning's output would release the GIL)."""
+    def call():
+        msg.to_bytes_packed() if packed else msg.to_bytes()
+        msg.clear_write_flag()
+    return call
 
 
 def test_gil_released_while_packing_and_copying(m):
     msg = big_message(m)
     packed = msg.to_bytes_packed()
     msg.clear_write_flag()
-    reader = m.All.from_bytes(msg.to_bytes())
+    reader = m.All.from_bytes(msg.to_bytes(), traversal_limit_in_words=2**40)
     msg.clear_write_flag()
-    assert runs_python_meanwhile(msg.to_bytes_packed)
-    msg.clear_write_flag()
-    assert runs_python_meanwhile(msg.to_bytes)
+    assert runs_python_meanwhile(writes(msg, packed=True))
+    assert runs_python_meanwhile(writes(msg))
     assert runs_python_meanwhile(lambda: m.All.from_bytes_packed(packed))
     assert runs_python_meanwhile(reader.as_builder)
     assert runs_python_meanwhile(msg.copy)
@@ -349,10 +408,22 @@ def test_gil_held_while_reading_a_writable_buffer(m):
     msg = big_message(m)
     packed = bytearray(msg.to_bytes_packed())
     msg.clear_write_flag()
-    reader = m.All.from_bytes(bytearray(msg.to_bytes()))
+    reader = m.All.from_bytes(bytearray(msg.to_bytes()), traversal_limit_in_words=2**40)
     # Python code could write these inputs meanwhile, so the work keeps the GIL.
     assert not runs_python_meanwhile(lambda: m.All.from_bytes_packed(packed))
     assert not runs_python_meanwhile(reader.as_builder)
+
+
+def test_gil_held_while_a_builder_has_writable_views(m):
+    msg = big_message(m)
+    msg.d = b"abc"
+    view = msg.get_data_as_view("d")
+    assert not runs_python_meanwhile(writes(msg))
+    assert not runs_python_meanwhile(msg.copy)
+    view.release()
+    del view
+    gc.collect()
+    assert runs_python_meanwhile(writes(msg))
 
 
 def test_results_are_correct_under_threads(m):
@@ -397,6 +468,25 @@ with open("msg.bin", "rb") as f:
         print("mmap", r.i32, list(r.ints), r.structs[0].u8)
 print([r.i32 for r in m.All.read_multiple_bytes(bytearray(data * 2))])
 print(m.All.from_segments(msg.to_segments()).t)
+b = m.All.new_message(d=b"abc")
+v = b.get_data_as_view("d")
+print(v.readonly, v.format, v.nbytes, v.tobytes())
+v[1] = 0x5A
+print(b.d)
+with m.All.from_bytes(b.to_bytes()) as r:
+    rv = r.get_data_as_view("d")
+    print(rv.readonly, rv.tobytes())
+    try:
+        rv[0] = 1
+    except TypeError as e:
+        print("TypeError", e)
+for name in ("t", "nope"):
+    try:
+        b.get_data_as_view(name)
+    except TypeError as e:
+        print("TypeError", e)
+    except AttributeError as e:
+        print("AttributeError", "nope" in str(e))
 """
 
 

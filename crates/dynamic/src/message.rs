@@ -7,7 +7,7 @@
 //! message keeps its own budget, charged once per user-level pointer access with the size
 //! the reference would charge (API.md 3.1).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use capnp::message::{HeapAllocator, ReaderOptions, ReaderSegments};
@@ -451,6 +451,9 @@ pub struct MessageBuilder {
     /// its content moved elsewhere, so every handle into it must fail instead of writing
     /// into a message nobody will see.
     retired: Arc<AtomicBool>,
+    /// Writable views of its bytes lent out (`pinned::LentMut`); while any exists, code
+    /// outside Rust may write them, so readers of the message keep the GIL (`is_volatile`).
+    pub(crate) lent_mut: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for MessageBuilder {
@@ -476,7 +479,13 @@ impl MessageBuilder {
         MessageBuilder {
             inner: Arc::new(Mutex::new(capnp::message::Builder::new(alloc))),
             retired: Arc::new(AtomicBool::new(false)),
+            lent_mut: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Whether writable views of its bytes are lent out (see `lent_mut`).
+    pub fn is_volatile(&self) -> bool {
+        self.lent_mut.load(Ordering::Acquire) > 0
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {

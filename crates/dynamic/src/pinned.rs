@@ -8,15 +8,16 @@
 //! copied words), or a private copy. A released reader drops its own reference to its
 //! buffers, but a `PinnedBytes` taken before keeps the buffer it points into.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use capnp::message::ReaderSegments;
 
 use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
-use crate::message::{Backing, Bytes, MessageReader, RLoc, Segments};
+use crate::message::{Backing, Bytes, MessageBuilder, MessageReader, RLoc, Segments};
 use crate::schema::Type;
-use crate::struct_::StructReader;
+use crate::struct_::{StructBuilder, StructReader};
 use crate::value::Value;
 
 /// A byte range that stays at the same address, unchanged by Rust code, while this lives.
@@ -250,12 +251,118 @@ impl StructReader {
         }
     }
 
-    /// Whether reading this struct may race with writes outside Rust (`Sharing::volatile`):
-    /// the caller must then hold whatever keeps those writers out (the GIL).
+    /// Whether reading this struct may race with writes outside Rust (`Sharing::volatile`,
+    /// or writable views of a builder's bytes): the caller must then hold whatever keeps
+    /// those writers out (the GIL).
     pub fn is_volatile(&self) -> bool {
         match self.backing() {
             Backing::Reader(m) => m.is_volatile(),
-            Backing::Builder(_) => false,
+            Backing::Builder(b) => b.is_volatile(),
         }
+    }
+
+    /// The bytes of Data field `name` (`get_data_as_view`): in place for a reader's own
+    /// bytes, else a copy.
+    pub fn data_bytes(&self, name: &str) -> Result<PinnedBytes> {
+        let offset = data_offset(self.schema(), name)?;
+        let in_reader = matches!(self.backing(), Backing::Reader(_));
+        let found = self.with_loc(|loc| {
+            let RLoc::Struct(s) = loc else {
+                return Err(Error::TypeMismatch);
+            };
+            let bytes: &[u8] = s.get_pointer_field(offset).get_data(None)?;
+            Ok(if in_reader && !bytes.is_empty() {
+                Found::At(bytes.as_ptr() as usize, bytes.len())
+            } else {
+                Found::Copied(PinnedBytes::copied(bytes))
+            })
+        })?;
+        match found {
+            Found::At(addr, len) => {
+                if let Backing::Reader(m) = self.backing() {
+                    if let Some(p) = m.pin(addr, len)? {
+                        return Ok(p);
+                    }
+                }
+                // Not in the message's own bytes: copy under a fresh walk.
+                self.with_loc(|loc| match loc {
+                    RLoc::Struct(s) => Ok(PinnedBytes::copied(
+                        s.get_pointer_field(offset).get_data(None)?,
+                    )),
+                    _ => Err(Error::TypeMismatch),
+                })
+            }
+            Found::Copied(p) => Ok(p),
+            Found::Gather(_) => Err(Error::TypeMismatch),
+        }
+    }
+}
+
+/// The pointer index of Data field `name`; `TypeMismatch` for a field of another type.
+fn data_offset(schema: &crate::schema::StructSchema, name: &str) -> Result<usize> {
+    let field = schema.field(name)?;
+    match field.kind {
+        crate::schema::FieldKind::Slot {
+            offset,
+            ty: Type::Data,
+            ..
+        } => Ok(offset as usize),
+        _ => Err(Error::TypeMismatch),
+    }
+}
+
+/// A Data field's bytes in a builder's arena, lent out writable (`get_data_as_view`).
+///
+/// `addr..addr + len` stays valid while this lives: capnp's builder segments never move and
+/// are freed only with the message, which this keeps. Rust code never interprets a Data
+/// field's content, so writes through the view cannot mislead it; while this lives the
+/// message reports `is_volatile`, so the binding keeps the GIL while reading it.
+pub struct LentMut {
+    message: MessageBuilder,
+    addr: usize,
+    len: usize,
+}
+
+impl std::fmt::Debug for LentMut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LentMut({} bytes)", self.len)
+    }
+}
+
+impl LentMut {
+    /// The address of the first byte (meaningless when `len` is 0).
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for LentMut {
+    fn drop(&mut self) {
+        self.message.lent_mut.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl StructBuilder {
+    /// Data field `name`'s bytes in place, lent out writable (`LentMut`).
+    pub fn data_view(&self, name: &str) -> Result<LentMut> {
+        let offset = data_offset(self.schema(), name)?;
+        self.with_struct(|s| {
+            let bytes: &mut [u8] = s.get_pointer_field(offset).get_data(None)?;
+            // Counted while the message is locked, before anyone can write through it.
+            self.message().lent_mut.fetch_add(1, Ordering::AcqRel);
+            Ok(LentMut {
+                message: self.message().clone(),
+                addr: bytes.as_mut_ptr() as usize,
+                len: bytes.len(),
+            })
+        })
     }
 }

@@ -414,7 +414,7 @@ impl StructBuilder {
         &self.message
     }
 
-    fn with_struct<R>(
+    pub(crate) fn with_struct<R>(
         &self,
         f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
     ) -> Result<R> {

@@ -281,3 +281,37 @@ fn volatile_is_reported() {
         .expect("root");
     assert!(!other.is_volatile());
 }
+
+#[test]
+fn data_views_of_builders_and_readers() {
+    let reg = registry();
+    let b = sample();
+    b.set("d", SetValue::Bytes(b"abc")).expect("d");
+    assert!(!b.message().is_volatile());
+    let lent = b.data_view("d").expect("view");
+    assert_eq!(lent.len(), 3);
+    assert!(b.message().is_volatile(), "a writable view is out");
+    assert!(b.as_reader().is_volatile());
+    let second = b.data_view("d").expect("view");
+    assert_eq!(second.addr(), lent.addr(), "in place");
+    drop(lent);
+    assert!(b.message().is_volatile());
+    drop(second);
+    assert!(!b.message().is_volatile());
+    assert!(matches!(b.data_view("t"), Err(Error::TypeMismatch)));
+    assert!(matches!(
+        b.data_view("nope"),
+        Err(Error::NoSuchField { .. })
+    ));
+    assert!(b.data_view("s").is_err());
+
+    let data = b.to_bytes().expect("bytes");
+    let alive = Arc::new(AtomicUsize::new(0));
+    let m = read(&data, RELEASABLE, &alive);
+    let root = m.root(&reg, id(&reg, "All")).expect("root");
+    let bytes = root.data_bytes("d").expect("bytes");
+    assert_eq!(bytes.as_slice(), b"abc");
+    m.release();
+    assert_eq!(bytes.as_slice(), b"abc", "kept after release");
+    assert!(matches!(root.data_bytes("d"), Err(Error::BufferReleased)));
+}

@@ -282,3 +282,155 @@ impl PyListBuilder {
         unsafe { release(view) }
     }
 }
+
+/// What a `_DataView` exports: a reader's bytes (read-only) or a builder's (writable).
+enum DataBytes {
+    Pinned(capnp_dynamic::PinnedBytes),
+    Lent(capnp_dynamic::LentMut),
+}
+
+/// The `.obj` of a `get_data_as_view` memoryview: owns the bytes and a reference to the
+/// struct it was taken from (API.md 3.4).
+#[pyclass(frozen, name = "_DataView", module = "capnp.lib.capnp")]
+pub(crate) struct PyDataView {
+    owner: Py<PyAny>,
+    bytes: DataBytes,
+}
+
+/// Something to point an empty view at (a view's `buf` must not be null).
+static EMPTY: [u8; 8] = [0; 8];
+
+#[pymethods]
+impl PyDataView {
+    fn __len__(&self) -> usize {
+        match &self.bytes {
+            DataBytes::Pinned(p) => p.as_slice().len(),
+            DataBytes::Lent(l) => l.len(),
+        }
+    }
+
+    /// The struct the bytes belong to.
+    #[getter]
+    fn owner(&self, py: Python<'_>) -> Py<PyAny> {
+        self.owner.clone_ref(py)
+    }
+
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("View is null"));
+        }
+        let (buf, len, readonly) = match &slf.get().bytes {
+            DataBytes::Pinned(p) => (p.as_slice().as_ptr().cast_mut(), p.as_slice().len(), 1),
+            DataBytes::Lent(l) if l.is_empty() => (EMPTY.as_ptr().cast_mut(), 0, 0),
+            DataBytes::Lent(l) => (l.addr() as *mut u8, l.len(), 0),
+        };
+        if readonly == 1 && flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("a reader's Data is read-only"));
+        }
+        let len = ffi::Py_ssize_t::try_from(len)
+            .map_err(|_| PyBufferError::new_err("Data too large for a buffer"))?;
+        let buf = if len == 0 {
+            EMPTY.as_ptr().cast_mut()
+        } else {
+            buf
+        };
+        // SAFETY: `view` is valid for writes (Python passes it to `bf_getbuffer`). `buf` is
+        // valid for `len` bytes while `slf` lives: a `PinnedBytes` keeps its bytes in place,
+        // a `LentMut` names bytes of a builder segment that never moves and lives as long as
+        // the message it keeps; `EMPTY` is static and, with `len` 0, never written. The view
+        // owns a reference to `slf` (`obj`), released by Python with the view. `len` doubles
+        // as the shape and 1 as the stride, as `PyBuffer_FillInfo` does.
+        unsafe {
+            (*view).obj = slf.into_any().into_ptr();
+            (*view).buf = buf.cast::<c_void>();
+            (*view).len = len;
+            (*view).readonly = readonly;
+            (*view).itemsize = 1;
+            (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT {
+                c"B".as_ptr().cast_mut()
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).ndim = 1;
+            (*view).shape = if flags & ffi::PyBUF_ND == ffi::PyBUF_ND {
+                &raw mut (*view).len
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES {
+                &raw mut (*view).itemsize
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = std::ptr::null_mut();
+        }
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
+}
+
+/// `get_data_as_view` failures: pycapnp's `TypeError` for a field of another type,
+/// `AttributeError` for an unknown one.
+fn data_view_error(py: Python<'_>, name: &str, e: capnp_dynamic::Error) -> PyErr {
+    match e {
+        capnp_dynamic::Error::TypeMismatch => {
+            PyTypeError::new_err(format!("Field '{name}' is not a DATA field"))
+        }
+        other => MsgError::from(other).into_py_attr(py),
+    }
+}
+
+fn memoryview_of(py: Python<'_>, exporter: PyDataView) -> PyResult<Py<PyAny>> {
+    let obj = Py::new(py, exporter)?;
+    Ok(py
+        .import("builtins")?
+        .getattr("memoryview")?
+        .call1((obj,))?
+        .unbind())
+}
+
+#[pymethods]
+impl crate::struct_::PyStructReader {
+    /// A read-only `memoryview` over Data field `field`, in place in the message.
+    fn get_data_as_view(slf: &Bound<'_, Self>, field: &str) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let bytes = slf
+            .get()
+            .inner
+            .data_bytes(field)
+            .map_err(|e| data_view_error(py, field, e))?;
+        memoryview_of(
+            py,
+            PyDataView {
+                owner: slf.clone().into_any().unbind(),
+                bytes: DataBytes::Pinned(bytes),
+            },
+        )
+    }
+}
+
+#[pymethods]
+impl crate::struct_::PyStructBuilder {
+    /// A writable `memoryview` over Data field `field`, in place in the message.
+    fn get_data_as_view(slf: &Bound<'_, Self>, field: &str) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let lent = slf
+            .get()
+            .inner
+            .data_view(field)
+            .map_err(|e| data_view_error(py, field, e))?;
+        memoryview_of(
+            py,
+            PyDataView {
+                owner: slf.clone().into_any().unbind(),
+                bytes: DataBytes::Lent(lent),
+            },
+        )
+    }
+}

@@ -35,6 +35,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<any_pointer::PyOrphan>()?;
     m.add_class::<enum_::PyEnumField>()?;
     m.add_class::<multiple::PyMessageIterator>()?;
+    m.add_class::<buffer::PyDataView>()?;
     m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::compile_bundled, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;

@@ -259,13 +259,20 @@ impl PyStructBuilder {
     fn serialized(&self, py: Python<'_>, packed: bool) -> PyResult<Vec<u8>> {
         self.mark_written(py)?;
         let inner = &self.inner;
-        let out = py.detach(|| {
+        let run = || {
             if packed {
                 inner.to_bytes_packed()
             } else {
                 inner.to_bytes()
             }
-        });
+        };
+        // Without the GIL unless Python code could write the message meanwhile (writable
+        // Data views, buffer.rs).
+        let out = if inner.message().is_volatile() {
+            run()
+        } else {
+            py.detach(run)
+        };
         out.map_err(|e| MsgError::from(e).into_py(py))
     }
 }
@@ -434,10 +441,14 @@ impl PyStructBuilder {
             None => MessageBuilder::new(),
         };
         let source = self.inner.as_reader();
-        // The source is read under its message's lock, so the copy runs without the GIL.
-        let copy = py
-            .detach(|| source.as_builder_with(message))
-            .map_err(|e| MsgError::from(e).into_py(py))?;
+        // The source is read under its message's lock, so the copy runs without the GIL
+        // unless Python code could write it meanwhile (writable Data views, buffer.rs).
+        let copy = if source.is_volatile() {
+            source.as_builder_with(message)
+        } else {
+            py.detach(|| source.as_builder_with(message))
+        };
+        let copy = copy.map_err(|e| MsgError::from(e).into_py(py))?;
         PyStructBuilder::wrap(py, copy, self.registry.clone_ref(py))
     }
 
