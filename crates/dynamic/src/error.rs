@@ -42,6 +42,13 @@ pub enum Error {
     /// Input length not a multiple of eight bytes (the binding raises `ValueError`).
     #[error("input length must be a multiple of eight bytes")]
     UnalignedLength,
+    /// A reader used after its input buffer was given back (`MessageReader::release`, the
+    /// end of a `with` block); the binding raises `ValueError`.
+    #[error("the message buffer was released (the reader's `with` block has ended); the reader and everything read from it can no longer be used")]
+    BufferReleased,
+    /// A list whose elements cannot be exported as a flat buffer (Bool, pointers, Void).
+    #[error("{0}")]
+    NotExportable(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -14,6 +14,7 @@ pub mod error;
 pub mod list;
 pub mod message;
 pub mod orphan;
+pub mod pinned;
 mod raw;
 pub mod schema;
 pub mod struct_;
@@ -24,8 +25,9 @@ pub use any_pointer::{AnyPointerBuilder, AnyPointerReader};
 pub use capnp::MessageSize;
 pub use error::{Error, Result};
 pub use list::{ListBuilder, ListReader};
-pub use message::{MessageBuilder, MessageReader, ReadLimits};
+pub use message::{MessageBuilder, MessageReader, ReadLimits, Sharing};
 pub use orphan::Orphan;
+pub use pinned::{ElementBytes, LentMut, PinnedBytes};
 pub use schema::{
     DefaultValue, EnumSchema, Field, FieldKind, InterfaceSchema, Registry, StructSchema, Type,
     UnionInfo,

@@ -7,8 +7,8 @@
 //! message keeps its own budget, charged once per user-level pointer access with the size
 //! the reference would charge (API.md 3.1).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use capnp::message::{HeapAllocator, ReaderOptions, ReaderSegments};
 use capnp::private::layout::{
@@ -56,7 +56,7 @@ impl ReadLimits {
 
 /// Input bytes shared with the caller (zero-copy) or owned words (copied when unaligned).
 #[derive(Clone)]
-enum Bytes {
+pub(crate) enum Bytes {
     Shared(Arc<dyn AsRef<[u8]> + Send + Sync>),
     Words(Arc<Vec<Word>>),
 }
@@ -80,6 +80,17 @@ impl Bytes {
         } else {
             Bytes::Words(Arc::new(copy_to_words(slice)))
         }
+    }
+}
+
+/// The segments as a releasable reader keeps them, or unchanged.
+fn lend(segments: Segments, buffers: Vec<Bytes>, sharing: Sharing) -> Segments {
+    if sharing.releasable {
+        Segments::Lent(Box::new(Lent {
+            slot: RwLock::new(Some(LentParts { segments, buffers })),
+        }))
+    } else {
+        segments
     }
 }
 
@@ -116,10 +127,27 @@ impl AsRef<[u8]> for Window {
     }
 }
 
-enum Segments {
+pub(crate) enum Segments {
     Flat(capnp::serialize::BufferSegments<Bytes>),
     Owned(capnp::serialize::OwnedSegments),
     List(Vec<Bytes>),
+    /// Bytes the owner can take back (`MessageReader::release`). They are reachable only
+    /// under the lent lock (`with_root`), so as plain segments this variant has none: code
+    /// that indexes segments directly declines and takes the locked path.
+    Lent(Box<Lent>),
+}
+
+/// The segments of a releasable reader, and the buffers they are over (which keep list
+/// exports alive after a release, see `pinned.rs`).
+pub(crate) struct LentParts {
+    pub(crate) segments: Segments,
+    pub(crate) buffers: Vec<Bytes>,
+}
+
+/// A releasable reader's bytes: every access holds the read lock, `release` takes the write
+/// lock, so a release never frees memory a read is using.
+pub(crate) struct Lent {
+    pub(crate) slot: RwLock<Option<LentParts>>,
 }
 
 impl ReaderSegments for Segments {
@@ -131,6 +159,7 @@ impl ReaderSegments for Segments {
                 let s: &[u8] = b;
                 &s[..s.len() / 8 * 8]
             }),
+            Segments::Lent(_) => None,
         }
     }
     fn len(&self) -> usize {
@@ -138,13 +167,28 @@ impl ReaderSegments for Segments {
             Segments::Flat(s) => s.len(),
             Segments::Owned(s) => s.len(),
             Segments::List(v) => v.len(),
+            Segments::Lent(_) => 0,
         }
     }
 }
 
+/// How a reader shares its input with the input's owner (the Python binding's buffers).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sharing {
+    /// The owner may take the bytes back (`MessageReader::release`); reads then fail with
+    /// `Error::BufferReleased` instead of touching memory that is gone.
+    pub releasable: bool,
+    /// Code outside Rust may write the bytes while they are shared (a writable Python
+    /// buffer). The caller must keep such writers from running while the reader is used
+    /// (the binding holds the GIL for every read of such a message); see `is_volatile`.
+    pub volatile: bool,
+}
+
 /// A message being read. Owns (or shares) its bytes; cheap to share between handles.
 pub struct MessageReader {
-    segments: Segments,
+    pub(crate) segments: Segments,
+    /// Set from `Sharing::volatile`.
+    volatile: bool,
     nesting_limit: i32,
     /// Words of traversal budget left (API.md 3.1), shared by every handle.
     budget: AtomicU64,
@@ -158,8 +202,17 @@ impl std::fmt::Debug for MessageReader {
 
 impl MessageReader {
     fn new(segments: Segments, limits: ReadLimits) -> Result<Arc<MessageReader>> {
+        Self::new_shared(segments, limits, false)
+    }
+
+    fn new_shared(
+        segments: Segments,
+        limits: ReadLimits,
+        volatile: bool,
+    ) -> Result<Arc<MessageReader>> {
         let reader = MessageReader {
             segments,
+            volatile,
             nesting_limit: limits.nesting(),
             budget: AtomicU64::new(limits.words()),
         };
@@ -178,9 +231,48 @@ impl MessageReader {
         let mut o = ReaderOptions::new();
         o.traversal_limit_in_words(limit.map(|w| usize::try_from(w).unwrap_or(usize::MAX)));
         o.nesting_limit(self.nesting_limit);
+        if let Segments::Lent(lent) = &self.segments {
+            // Held until `f` returns: `release` waits for it.
+            let guard = lent.slot.read().unwrap_or_else(|e| e.into_inner());
+            let parts = guard.as_ref().ok_or(Error::BufferReleased)?;
+            let message = capnp::message::Reader::new(&parts.segments, o);
+            let root = message.get_root::<RawPtr<'_>>()?.0;
+            return f(root);
+        }
         let message = capnp::message::Reader::new(&self.segments, o);
         let root = message.get_root::<RawPtr<'_>>()?.0;
         f(root)
+    }
+
+    /// Gives the input bytes back to their owner: later reads through any handle of this
+    /// message fail with `Error::BufferReleased`. Returns whether there was anything to give
+    /// back (only readers made with `Sharing::releasable` have). The buffers are dropped
+    /// after the lock is let go, so an owner's release hook never runs under it.
+    pub fn release(&self) -> bool {
+        let Segments::Lent(lent) = &self.segments else {
+            return false;
+        };
+        let taken = lent.slot.write().unwrap_or_else(|e| e.into_inner()).take();
+        let had = taken.is_some();
+        drop(taken);
+        had
+    }
+
+    /// Whether `release` was called on a releasable reader.
+    pub fn is_released(&self) -> bool {
+        match &self.segments {
+            Segments::Lent(lent) => lent
+                .slot
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none(),
+            _ => false,
+        }
+    }
+
+    /// Whether the bytes may be written by code outside Rust while shared (`Sharing`).
+    pub fn is_volatile(&self) -> bool {
+        self.volatile
     }
 
     /// Takes `words` from the traversal budget; fails (leaving it unchanged) when fewer are left.
@@ -230,11 +322,25 @@ impl MessageReader {
         buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
         limits: ReadLimits,
     ) -> Result<Arc<MessageReader>> {
+        Self::from_bytes_shared(buf, limits, Sharing::default())
+    }
+
+    /// As `from_bytes`, sharing the input as `sharing` says.
+    pub fn from_bytes_shared(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        limits: ReadLimits,
+        sharing: Sharing,
+    ) -> Result<Arc<MessageReader>> {
         if !(*buf).as_ref().len().is_multiple_of(8) {
             return Err(Error::UnalignedLength);
         }
-        let segments = capnp::serialize::BufferSegments::new(Bytes::new(buf), limits.options())?;
-        Self::new(Segments::Flat(segments), limits)
+        let bytes = Bytes::new(buf);
+        let buffers = vec![bytes.clone()];
+        let segments = Segments::Flat(capnp::serialize::BufferSegments::new(
+            bytes,
+            limits.options(),
+        )?);
+        Self::new_shared(lend(segments, buffers, sharing), limits, sharing.volatile)
     }
 
     /// One packed message; the input is unpacked into memory the reader owns.
@@ -248,14 +354,25 @@ impl MessageReader {
         segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
         limits: ReadLimits,
     ) -> Result<Arc<MessageReader>> {
+        Self::from_segments_shared(segments, limits, Sharing::default())
+    }
+
+    /// As `from_segments`, sharing the inputs as `sharing` says.
+    pub fn from_segments_shared(
+        segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
+        limits: ReadLimits,
+        sharing: Sharing,
+    ) -> Result<Arc<MessageReader>> {
         if segments.is_empty() {
             return Err(Error::Capnp(capnp::Error::failed(
                 "Message did not contain a root pointer".into(),
             )));
         }
-        Self::new(
-            Segments::List(segments.into_iter().map(Bytes::new).collect()),
+        let buffers: Vec<Bytes> = segments.into_iter().map(Bytes::new).collect();
+        Self::new_shared(
+            lend(Segments::List(buffers.clone()), buffers, sharing),
             limits,
+            sharing.volatile,
         )
     }
 
@@ -265,6 +382,16 @@ impl MessageReader {
         buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
         offset: usize,
         limits: ReadLimits,
+    ) -> Result<(Arc<MessageReader>, usize)> {
+        Self::from_bytes_at_shared(buf, offset, limits, Sharing::default())
+    }
+
+    /// As `from_bytes_at`, sharing the input as `sharing` says.
+    pub fn from_bytes_at_shared(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        offset: usize,
+        limits: ReadLimits,
+        sharing: Sharing,
     ) -> Result<(Arc<MessageReader>, usize)> {
         let all: &[u8] = (*buf).as_ref();
         let rest = all.get(offset..).unwrap_or_default();
@@ -276,7 +403,7 @@ impl MessageReader {
             start: offset,
             end,
         });
-        Ok((Self::from_bytes(window, limits)?, end))
+        Ok((Self::from_bytes_shared(window, limits, sharing)?, end))
     }
 
     /// The packed message starting `offset` bytes into `buf`, and the offset just past it.
@@ -358,6 +485,9 @@ pub struct MessageBuilder {
     /// its content moved elsewhere, so every handle into it must fail instead of writing
     /// into a message nobody will see.
     retired: Arc<AtomicBool>,
+    /// Writable views of its bytes lent out (`pinned::LentMut`); while any exists, code
+    /// outside Rust may write them, so readers of the message keep the GIL (`is_volatile`).
+    pub(crate) lent_mut: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for MessageBuilder {
@@ -383,7 +513,13 @@ impl MessageBuilder {
         MessageBuilder {
             inner: Arc::new(Mutex::new(capnp::message::Builder::new(alloc))),
             retired: Arc::new(AtomicBool::new(false)),
+            lent_mut: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Whether writable views of its bytes are lent out (see `lent_mut`).
+    pub fn is_volatile(&self) -> bool {
+        self.lent_mut.load(Ordering::Acquire) > 0
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {
@@ -463,6 +599,20 @@ impl MessageBuilder {
             // The buffer has exactly the computed size, so writing cannot run short.
             let _ = capnp::serialize::write_message(&mut &mut buf[..], &*m);
         })
+    }
+
+    /// The size of the standard stream framing of the message now.
+    pub fn serialized_size(&self) -> usize {
+        capnp::serialize::compute_serialized_size_in_words(&*self.lock()) * 8
+    }
+
+    /// Standard stream framing written into `buf` if it has exactly the message's size.
+    pub fn write_bytes_into(&self, buf: &mut [u8]) -> bool {
+        let m = self.lock();
+        if capnp::serialize::compute_serialized_size_in_words(&*m) * 8 != buf.len() {
+            return false;
+        }
+        capnp::serialize::write_message(&mut &mut buf[..], &*m).is_ok()
     }
 
     /// Packed encoding of the standard framing.

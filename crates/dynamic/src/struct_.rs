@@ -600,7 +600,7 @@ impl StructBuilder {
         &self.message
     }
 
-    fn with_struct<R>(
+    pub(crate) fn with_struct<R>(
         &self,
         f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
     ) -> Result<R> {
@@ -1078,6 +1078,19 @@ impl StructBuilder {
     ) -> Result<R> {
         self.root_only()?;
         Ok(self.message.write_bytes_with(alloc))
+    }
+
+    /// The size of `to_bytes`'s result now.
+    pub fn serialized_size(&self) -> Result<usize> {
+        self.root_only()?;
+        Ok(self.message.serialized_size())
+    }
+
+    /// Standard framing written into `buf`; `Ok(false)` (nothing written) when the message no
+    /// longer has `buf`'s size (another thread wrote it since `serialized_size`).
+    pub fn write_bytes_into(&self, buf: &mut [u8]) -> Result<bool> {
+        self.root_only()?;
+        Ok(self.message.write_bytes_into(buf))
     }
 
     pub fn to_bytes_packed(&self) -> Result<Vec<u8>> {

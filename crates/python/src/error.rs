@@ -146,7 +146,8 @@ impl MsgError {
             MsgError::Dynamic(e) => e,
         };
         match e {
-            E::UnalignedLength => PyValueError::new_err(e.to_string()),
+            E::UnalignedLength | E::BufferReleased => PyValueError::new_err(e.to_string()),
+            E::NotExportable(_) => pyo3::exceptions::PyBufferError::new_err(e.to_string()),
             // Raised by pycapnp's own Python layer: no location, no type (API.md 6.1).
             E::NotAUnion | E::NotRoot => plain_kj_exception(py, &e.to_string()),
             E::Capnp(inner) => {

@@ -24,7 +24,7 @@ const TYPES: [&str; 5] = [
     name = "KjException",
     module = "capnp.lib.capnp"
 )]
-pub struct KjException {
+pub(crate) struct KjException {
     /// Full text: `LOCATION: kind: DESCRIPTION` when raised by the library.
     #[pyo3(get)]
     message: Option<Py<PyAny>>,
@@ -134,7 +134,7 @@ impl KjException {
 
 /// The value of `KjException.Type`: one attribute per type string.
 #[pyclass(frozen, name = "_KjExceptionType", module = "capnp.lib.capnp")]
-pub struct KjExceptionType {
+pub(crate) struct KjExceptionType {
     #[pyo3(get)]
     reverse_mapping: Py<PyDict>,
 }

@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod any_pointer;
+mod buffer;
 mod convert;
 mod enum_;
 mod error;
@@ -35,6 +36,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<any_pointer::PyOrphan>()?;
     m.add_class::<enum_::PyEnumField>()?;
     m.add_class::<multiple::PyMessageIterator>()?;
+    m.add_class::<buffer::PyDataView>()?;
     m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::compile_bundled, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;

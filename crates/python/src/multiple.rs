@@ -5,13 +5,14 @@
 use std::io::{BufReader, Read};
 use std::sync::Arc;
 
-use capnp_dynamic::{MessageReader, ReadLimits};
+use capnp_dynamic::{MessageReader, ReadLimits, Sharing};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::any_pointer::PyObjectReader;
+use crate::buffer;
 use crate::error::MsgError;
-use crate::registry::{input_bytes, PyRegistry};
+use crate::registry::PyRegistry;
 use crate::struct_::PyStructReader;
 
 /// `std::io::Read` over a Python callable `read(n) -> bytes` (`os.read` on a descriptor,
@@ -47,6 +48,8 @@ enum Source {
         buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
         offset: usize,
         packed: bool,
+        /// Kept exported for the iterator's and its readers' lives (never released early).
+        sharing: Sharing,
     },
     Stream(PyRead),
     PackedStream(BufReader<PyRead>),
@@ -70,6 +73,7 @@ impl PyMessageIterator {
                 buf,
                 offset,
                 packed,
+                sharing,
             } => {
                 let bytes: &[u8] = (**buf).as_ref();
                 if *offset >= bytes.len() {
@@ -78,7 +82,7 @@ impl PyMessageIterator {
                 let (message, next) = if *packed {
                     MessageReader::from_bytes_packed_at(bytes, *offset, limits)?
                 } else {
-                    MessageReader::from_bytes_at(buf.clone(), *offset, limits)?
+                    MessageReader::from_bytes_at_shared(buf.clone(), *offset, limits, *sharing)?
                 };
                 *offset = next;
                 Ok(Some(message))
@@ -162,12 +166,16 @@ pub(crate) fn over_bytes(
     traversal_limit_in_words: Option<u64>,
     nesting_limit: Option<i64>,
 ) -> PyResult<PyMessageIterator> {
-    let bytes = input_bytes(buf)?;
+    let input = buffer::input(buf)?;
     Ok(PyMessageIterator {
         source: Source::Bytes {
-            buf: Arc::new(bytes),
+            buf: input.bytes,
             offset: 0,
             packed,
+            sharing: Sharing {
+                releasable: false,
+                volatile: input.sharing.volatile,
+            },
         },
         target,
         limits: limits(traversal_limit_in_words, nesting_limit),

@@ -3,14 +3,13 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry, StructSchema};
-use pyo3::exceptions::PyTypeError;
+use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry, Sharing, StructSchema};
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::PyString;
 use pyo3::{PyTraverseError, PyVisit};
 use rustc_hash::FxHashMap;
 
+use crate::buffer;
 use crate::convert;
 use crate::enum_::{PyEnum, PyEnumField};
 use crate::error::{MsgError, MsgResult};
@@ -98,52 +97,6 @@ fn limits(traversal_limit_in_words: Option<u64>, nesting_limit: Option<i64>) -> 
     }
 }
 
-/// The bytes of any buffer-like object: `bytes` are shared (zero-copy), other buffers copied.
-pub(crate) enum InputBytes {
-    Shared(PyBackedBytes),
-    Copied(Vec<u8>),
-}
-
-impl AsRef<[u8]> for InputBytes {
-    fn as_ref(&self) -> &[u8] {
-        match self {
-            InputBytes::Shared(b) => b,
-            InputBytes::Copied(v) => v,
-        }
-    }
-}
-
-pub(crate) fn input_bytes(buf: &Bound<'_, PyAny>) -> PyResult<InputBytes> {
-    if buf.is_instance_of::<PyBytes>() {
-        return Ok(InputBytes::Shared(buf.extract::<PyBackedBytes>()?));
-    }
-    if buf.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err("expected buffer-like object, got str"));
-    }
-    match pyo3::buffer::PyBuffer::<u8>::get(buf) {
-        Ok(b) => Ok(InputBytes::Copied(b.to_vec(buf.py())?)),
-        Err(_) => {
-            // Buffers of wider items (array('i'), numpy) are read as raw bytes.
-            let view = buf
-                .py()
-                .import("builtins")?
-                .getattr("memoryview")?
-                .call1((buf,))
-                .map_err(|_| {
-                    PyTypeError::new_err(format!(
-                        "expected buffer-like object, got {}",
-                        buf.get_type()
-                            .name()
-                            .map(|n| n.to_string())
-                            .unwrap_or_default()
-                    ))
-                })?;
-            let raw: Vec<u8> = view.call_method0("tobytes")?.extract()?;
-            Ok(InputBytes::Copied(raw))
-        }
-    }
-}
-
 #[pymethods]
 impl PyRegistry {
     #[new]
@@ -195,11 +148,13 @@ impl PyRegistry {
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyStructReader>> {
         let py = slf.py();
-        let bytes = input_bytes(buf)?;
+        // Zero-copy; a buffer other than `bytes` stays exported until `__exit__` releases it.
+        let input = buffer::input(buf)?;
         let run = || -> MsgResult<_> {
-            let message = MessageReader::from_bytes(
-                Arc::new(bytes),
+            let message = MessageReader::from_bytes_shared(
+                input.bytes,
                 limits(traversal_limit_in_words, nesting_limit),
+                input.sharing,
             )?;
             Ok(message.root(&slf.get().inner, id)?)
         };
@@ -216,14 +171,16 @@ impl PyRegistry {
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyStructReader>> {
         let py = slf.py();
-        let bytes = input_bytes(buf)?;
-        let run = || -> MsgResult<_> {
-            let message = MessageReader::from_bytes_packed(
-                bytes.as_ref(),
-                limits(traversal_limit_in_words, nesting_limit),
-            )?;
-            Ok(message.root(&slf.get().inner, id)?)
+        let input = buffer::input(buf)?;
+        let limits = limits(traversal_limit_in_words, nesting_limit);
+        let unpack = || MessageReader::from_bytes_packed((*input.bytes).as_ref(), limits);
+        // Unpacking runs without the GIL unless Python code could write the input meanwhile.
+        let message = if input.sharing.volatile {
+            unpack()
+        } else {
+            py.detach(unpack)
         };
+        let run = || -> MsgResult<_> { Ok(message?.root(&slf.get().inner, id)?) };
         let root = run().map_err(|e| e.into_py(py))?;
         PyStructReader::wrap(py, root, slf.clone().unbind())
     }
@@ -238,13 +195,18 @@ impl PyRegistry {
     ) -> PyResult<Py<PyStructReader>> {
         let py = slf.py();
         let mut parts: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>> = Vec::new();
+        let mut sharing = Sharing::default();
         for s in &segments {
-            parts.push(Arc::new(input_bytes(s)?));
+            let input = buffer::input(s)?;
+            sharing.releasable |= input.sharing.releasable;
+            sharing.volatile |= input.sharing.volatile;
+            parts.push(input.bytes);
         }
         let run = || -> MsgResult<_> {
-            let message = MessageReader::from_segments(
+            let message = MessageReader::from_segments_shared(
                 parts,
                 limits(traversal_limit_in_words, nesting_limit),
+                sharing,
             )?;
             Ok(message.root(&slf.get().inner, id)?)
         };

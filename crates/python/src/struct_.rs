@@ -149,6 +149,9 @@ fn dict_options(
     }
 }
 
+/// Messages from this size on are serialized without the GIL.
+const DETACH_BYTES: usize = 1 << 20;
+
 /// `_MessageSize`: what `total_size` returns.
 #[pyclass(frozen, name = "_MessageSize", module = "capnp.lib.capnp")]
 pub(crate) struct PyMessageSize {
@@ -253,13 +256,20 @@ impl PyStructBuilder {
     fn serialized(&self, py: Python<'_>, packed: bool) -> PyResult<Vec<u8>> {
         self.mark_written(py)?;
         let inner = &self.inner;
-        let out = py.detach(|| {
+        let run = || {
             if packed {
                 inner.to_bytes_packed()
             } else {
                 inner.to_bytes()
             }
-        });
+        };
+        // Without the GIL unless Python code could write the message meanwhile (writable
+        // Data views, buffer.rs).
+        let out = if inner.message().is_volatile() {
+            run()
+        } else {
+            py.detach(run)
+        };
         out.map_err(|e| MsgError::from(e).into_py(py))
     }
 }
@@ -375,14 +385,33 @@ impl PyStructBuilder {
     /// the `bytes` object.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         self.mark_written(py)?;
-        self.inner
+        let inner = &self.inner;
+        let err = |e: capnp_dynamic::Error| MsgError::from(e).into_py(py);
+        let size = inner.serialized_size().map_err(err)?;
+        if size >= DETACH_BYTES && !inner.message().is_volatile() {
+            // Large: filled without the GIL (DESIGN decision 7). Another thread may change
+            // the size meanwhile; then the fill declines and the next attempt re-measures.
+            for _ in 0..3 {
+                let size = inner.serialized_size().map_err(err)?;
+                let mut written = false;
+                let bytes = PyBytes::new_with(py, size, |buf| {
+                    written = py.detach(|| inner.write_bytes_into(buf)).map_err(err)?;
+                    Ok(())
+                })?;
+                if written {
+                    return Ok(bytes);
+                }
+            }
+        }
+        // Small (or volatile): measured and written under one lock, with the GIL held.
+        inner
             .write_bytes_with(|size, fill| {
                 PyBytes::new_with(py, size, |buf| {
                     fill(buf);
                     Ok(())
                 })
             })
-            .map_err(|e| MsgError::from(e).into_py(py))?
+            .map_err(err)?
     }
 
     fn to_bytes_packed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -436,11 +465,15 @@ impl PyStructBuilder {
             Some(w) => MessageBuilder::with_first_segment_words(w),
             None => MessageBuilder::new(),
         };
-        let copy = self
-            .inner
-            .as_reader()
-            .as_builder_with(message)
-            .map_err(|e| MsgError::from(e).into_py(py))?;
+        let source = self.inner.as_reader();
+        // The source is read under its message's lock, so the copy runs without the GIL
+        // unless Python code could write it meanwhile (writable Data views, buffer.rs).
+        let copy = if source.is_volatile() {
+            source.as_builder_with(message)
+        } else {
+            py.detach(|| source.as_builder_with(message))
+        };
+        let copy = copy.map_err(|e| MsgError::from(e).into_py(py))?;
         PyStructBuilder::wrap(py, copy, self.registry.clone_ref(py))
     }
 
@@ -648,10 +681,14 @@ impl PyStructReader {
             Some(w) => MessageBuilder::with_first_segment_words(w),
             None => MessageBuilder::new(),
         };
-        let copy = self
-            .inner
-            .as_builder_with(message)
-            .map_err(|e| MsgError::from(e).into_py(py))?;
+        let inner = &self.inner;
+        // A big copy runs without the GIL, unless Python code could write the input meanwhile.
+        let copy = if inner.is_volatile() {
+            inner.as_builder_with(message)
+        } else {
+            py.detach(|| inner.as_builder_with(message))
+        };
+        let copy = copy.map_err(|e| MsgError::from(e).into_py(py))?;
         PyStructBuilder::wrap(py, copy, self.registry.clone_ref(py))
     }
 
@@ -690,8 +727,10 @@ impl PyStructReader {
         slf
     }
 
+    /// Gives a non-`bytes` input buffer back (API.md 3.1): later reads raise `ValueError`.
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.inner.release_buffer();
         false
     }
 

@@ -550,7 +550,11 @@ class _StructModule:
     def from_bytes(self, buf, traversal_limit_in_words=None, nesting_limit=None, builder=False):
         """The root reader of one message (stream framing) in a buffer; also a context manager."""
         reader = self._registry.from_bytes(self._id, buf, traversal_limit_in_words, nesting_limit)
-        return reader.as_builder() if builder else reader
+        if not builder:
+            return reader
+        # The builder is a copy: give the buffer back at once (API.md 3.1).
+        with reader:
+            return reader.as_builder()
 
     def from_bytes_packed(self, buf, traversal_limit_in_words=None, nesting_limit=None):
         return self._registry.from_bytes_packed(self._id, buf, traversal_limit_in_words, nesting_limit)

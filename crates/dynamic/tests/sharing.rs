@@ -1,0 +1,317 @@
+//! Shared input bytes: releasable readers (`Sharing`, `MessageReader::release`) and the flat
+//! element bytes of lists of numbers (`element_bytes`), in place or copied.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use capnp_dynamic::{
+    Error, ListReader, ListValue, MessageBuilder, MessageReader, ReadLimits, SetValue, Sharing,
+    StructBuilder, StructReader, StructValue, Value,
+};
+use common::{id, registry};
+
+fn lr(v: Value) -> ListReader {
+    match v {
+        Value::List(ListValue::Reader(l)) => l,
+        other => panic!("not a list reader: {other:?}"),
+    }
+}
+
+fn sr(v: Value) -> StructReader {
+    match v {
+        Value::Struct(StructValue::Reader(r)) => r,
+        other => panic!("not a struct reader: {other:?}"),
+    }
+}
+
+fn fill(s: &StructBuilder, field: &str, values: &[SetValue<'_>]) {
+    let n = u32::try_from(values.len()).expect("small");
+    match s.init(field, Some(n)).expect(field) {
+        Value::List(ListValue::Builder(l)) => l.set_all(values).expect("set_all"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn sample() -> StructBuilder {
+    let reg = registry();
+    let a = MessageBuilder::new()
+        .init_root(&reg, id(&reg, "All"))
+        .expect("root");
+    a.set("i32", SetValue::Int(-5)).expect("i32");
+    fill(
+        &a,
+        "li",
+        &[SetValue::Int(1), SetValue::Int(-2), SetValue::Int(70000)],
+    );
+    fill(&a, "lf", &[SetValue::Float(0.5), SetValue::Float(-3.25)]);
+    fill(&a, "lb", &[SetValue::Bool(true), SetValue::Bool(false)]);
+    a.init("s", None).expect("s");
+    a
+}
+
+/// Input bytes that count how many holders are alive (to see when a release drops them).
+struct Counted {
+    bytes: Vec<capnp::Word>,
+    len: usize,
+    alive: Arc<AtomicUsize>,
+}
+
+impl Counted {
+    fn new(data: &[u8], alive: &Arc<AtomicUsize>) -> Counted {
+        let mut bytes = capnp::Word::allocate_zeroed_vec(data.len().div_ceil(8));
+        capnp::Word::words_to_bytes_mut(&mut bytes)[..data.len()].copy_from_slice(data);
+        alive.fetch_add(1, Ordering::SeqCst);
+        Counted {
+            bytes,
+            len: data.len(),
+            alive: alive.clone(),
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.alive.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl AsRef<[u8]> for Counted {
+    fn as_ref(&self) -> &[u8] {
+        &capnp::Word::words_to_bytes(&self.bytes)[..self.len]
+    }
+}
+
+fn read(data: &[u8], sharing: Sharing, alive: &Arc<AtomicUsize>) -> Arc<MessageReader> {
+    MessageReader::from_bytes_shared(
+        Arc::new(Counted::new(data, alive)),
+        ReadLimits::default(),
+        sharing,
+    )
+    .expect("read")
+}
+
+const RELEASABLE: Sharing = Sharing {
+    releasable: true,
+    volatile: false,
+};
+
+#[test]
+fn release_drops_the_input_and_later_reads_fail() {
+    let reg = registry();
+    let data = sample().to_bytes().expect("bytes");
+    let alive = Arc::new(AtomicUsize::new(0));
+    let m = read(&data, RELEASABLE, &alive);
+    let root = m.root(&reg, id(&reg, "All")).expect("root");
+    let child = sr(root.get("s").expect("s"));
+    let list = lr(root.get("li").expect("li"));
+    assert!(matches!(root.get("i32"), Ok(Value::Int(-5))));
+    assert_eq!(alive.load(Ordering::SeqCst), 1);
+
+    assert!(!m.is_released());
+    assert!(root.release_buffer());
+    assert!(m.is_released());
+    assert_eq!(alive.load(Ordering::SeqCst), 0, "input dropped at release");
+    assert!(matches!(root.get("i32"), Err(Error::BufferReleased)));
+    assert!(matches!(child.get("i32"), Err(Error::BufferReleased)));
+    assert!(matches!(list.get(0), Err(Error::BufferReleased)));
+    assert!(matches!(list.element_bytes(), Err(Error::BufferReleased)));
+    assert!(!root.release_buffer(), "a second release has nothing left");
+}
+
+#[test]
+fn readers_that_are_not_releasable_ignore_release() {
+    let reg = registry();
+    let data = sample().to_bytes().expect("bytes");
+    let alive = Arc::new(AtomicUsize::new(0));
+    let m = read(&data, Sharing::default(), &alive);
+    let root = m.root(&reg, id(&reg, "All")).expect("root");
+    assert!(!root.release_buffer());
+    assert!(!m.is_released());
+    assert!(matches!(root.get("i32"), Ok(Value::Int(-5))));
+    drop(root);
+    drop(m);
+    assert_eq!(alive.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn element_bytes_point_into_the_input_and_outlive_a_release() {
+    let reg = registry();
+    let data = sample().to_bytes().expect("bytes");
+    let alive = Arc::new(AtomicUsize::new(0));
+    let m = read(&data, RELEASABLE, &alive);
+    let root = m.root(&reg, id(&reg, "All")).expect("root");
+    let e = lr(root.get("li").expect("li"))
+        .element_bytes()
+        .expect("bytes");
+    assert_eq!((e.width, e.count), (4, 3));
+    let mut expect = Vec::new();
+    for v in [1i32, -2, 70000] {
+        expect.extend_from_slice(&v.to_le_bytes());
+    }
+    assert_eq!(e.bytes.as_slice(), &expect[..]);
+    let at = e.bytes.as_slice().as_ptr();
+
+    m.release();
+    // The export keeps the buffer it points into; the reader no longer reads it.
+    assert_eq!(alive.load(Ordering::SeqCst), 1);
+    assert!(matches!(root.get("i32"), Err(Error::BufferReleased)));
+    assert_eq!(e.bytes.as_slice(), &expect[..]);
+    assert_eq!(e.bytes.as_slice().as_ptr(), at, "same address every time");
+    drop(e);
+    assert_eq!(alive.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn element_bytes_of_owned_and_builder_messages() {
+    let reg = registry();
+    let b = sample();
+    let packed = b.to_bytes_packed().expect("packed");
+    let m = MessageReader::from_bytes_packed(&packed, ReadLimits::default()).expect("read");
+    let root = m.root(&reg, id(&reg, "All")).expect("root");
+    let e = lr(root.get("lf").expect("lf"))
+        .element_bytes()
+        .expect("bytes");
+    assert_eq!((e.width, e.count), (8, 2));
+    let floats: Vec<f64> = e
+        .bytes
+        .as_slice()
+        .chunks(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+        .collect();
+    assert_eq!(floats, [0.5, -3.25]);
+    drop(root);
+    drop(m);
+    // The pinned segment keeps the message alive.
+    assert_eq!(e.bytes.as_slice().len(), 16);
+
+    let lb = match b.get("li").expect("li") {
+        Value::List(ListValue::Builder(l)) => l,
+        other => panic!("{other:?}"),
+    };
+    let copy = lb.element_bytes().expect("copy");
+    lb.set(0, SetValue::Int(9)).expect("set");
+    assert_eq!(&copy.bytes.as_slice()[..4], &1i32.to_le_bytes(), "a copy");
+}
+
+#[test]
+fn defaults_empty_lists_and_unsupported_types() {
+    let reg = registry();
+    let data = MessageBuilder::new()
+        .init_root(&reg, id(&reg, "All"))
+        .expect("root")
+        .to_bytes()
+        .expect("bytes");
+    let m = MessageReader::from_bytes(Arc::new(data), ReadLimits::default()).expect("read");
+    let root = m.root(&reg, id(&reg, "All")).expect("root");
+    // A schema default lives outside the message: copied.
+    let d = lr(root.get("defL").expect("defL"))
+        .element_bytes()
+        .expect("default");
+    assert_eq!(
+        (d.width, d.count, d.bytes.as_slice()),
+        (1, 3, &[1u8, 2, 3][..])
+    );
+    let empty = lr(root.get("li").expect("li"))
+        .element_bytes()
+        .expect("empty");
+    assert_eq!((empty.count, empty.bytes.as_slice().len()), (0, 0));
+    for field in ["lb", "lt", "ls", "le"] {
+        let l = lr(root.get(field).expect(field));
+        assert!(
+            matches!(l.element_bytes(), Err(Error::NotExportable(_))),
+            "{field}"
+        );
+    }
+}
+
+#[test]
+fn a_list_of_numbers_stored_as_structs_is_gathered() {
+    // `li` written as a struct list (a newer schema's upgrade): elements are 16 bytes apart.
+    let writer = common::registry_for(
+        r#"@0xd2b2b2b2b2b2b2b2;
+        struct All { pad @0 :UInt64; li @1 :List(Wide); struct Wide { v @0 :Int32; w @1 :Int64; } }"#,
+    );
+    let b = MessageBuilder::new()
+        .init_root(&writer, id(&writer, "All"))
+        .expect("root");
+    let list = match b.init("li", Some(2)).expect("li") {
+        Value::List(ListValue::Builder(l)) => l,
+        other => panic!("{other:?}"),
+    };
+    for (i, v) in [(0, 11), (1, -12)] {
+        match list.get(i).expect("elem") {
+            Value::Struct(StructValue::Builder(s)) => s.set("v", SetValue::Int(v)).expect("v"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let data = b.to_bytes().expect("bytes");
+    let reader_reg = common::registry_for(
+        r#"@0xd2b2b2b2b2b2b2b2;
+        struct All { pad @0 :UInt64; li @1 :List(Int32); }"#,
+    );
+    let m = MessageReader::from_bytes(Arc::new(data), ReadLimits::default()).expect("read");
+    let root = m.root(&reader_reg, id(&reader_reg, "All")).expect("root");
+    let e = lr(root.get("li").expect("li"))
+        .element_bytes()
+        .expect("gathered");
+    let mut expect = Vec::new();
+    for v in [11i32, -12] {
+        expect.extend_from_slice(&v.to_le_bytes());
+    }
+    assert_eq!((e.count, e.bytes.as_slice()), (2, &expect[..]));
+}
+
+#[test]
+fn volatile_is_reported() {
+    let reg = registry();
+    let data = sample().to_bytes().expect("bytes");
+    let alive = Arc::new(AtomicUsize::new(0));
+    let volatile = Sharing {
+        releasable: true,
+        volatile: true,
+    };
+    let root = read(&data, volatile, &alive)
+        .root(&reg, id(&reg, "All"))
+        .expect("root");
+    assert!(root.is_volatile());
+    let other = read(&data, RELEASABLE, &alive)
+        .root(&reg, id(&reg, "All"))
+        .expect("root");
+    assert!(!other.is_volatile());
+}
+
+#[test]
+fn data_views_of_builders_and_readers() {
+    let reg = registry();
+    let b = sample();
+    b.set("d", SetValue::Bytes(b"abc")).expect("d");
+    assert!(!b.message().is_volatile());
+    let lent = b.data_view("d").expect("view");
+    assert_eq!(lent.len(), 3);
+    assert!(b.message().is_volatile(), "a writable view is out");
+    assert!(b.as_reader().is_volatile());
+    let second = b.data_view("d").expect("view");
+    assert_eq!(second.addr(), lent.addr(), "in place");
+    drop(lent);
+    assert!(b.message().is_volatile());
+    drop(second);
+    assert!(!b.message().is_volatile());
+    assert!(matches!(b.data_view("t"), Err(Error::TypeMismatch)));
+    assert!(matches!(
+        b.data_view("nope"),
+        Err(Error::NoSuchField { .. })
+    ));
+    assert!(b.data_view("s").is_err());
+
+    let data = b.to_bytes().expect("bytes");
+    let alive = Arc::new(AtomicUsize::new(0));
+    let m = read(&data, RELEASABLE, &alive);
+    let root = m.root(&reg, id(&reg, "All")).expect("root");
+    let bytes = root.data_bytes("d").expect("bytes");
+    assert_eq!(bytes.as_slice(), b"abc");
+    m.release();
+    assert_eq!(bytes.as_slice(), b"abc", "kept after release");
+    assert!(matches!(root.data_bytes("d"), Err(Error::BufferReleased)));
+}
