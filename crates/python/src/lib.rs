@@ -11,6 +11,7 @@ mod enum_;
 mod error;
 mod exceptions;
 mod list;
+mod message;
 mod multiple;
 mod registry;
 mod schema_file;
@@ -34,6 +35,8 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<any_pointer::PyOrphan>()?;
     m.add_class::<enum_::PyEnumField>()?;
     m.add_class::<multiple::PyMessageIterator>()?;
+    m.add_class::<message::PyMessageHandle>()?;
+    m.add_class::<message::PyMessageReaderHandle>()?;
     m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::compile_bundled, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;

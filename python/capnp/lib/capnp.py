@@ -592,6 +592,213 @@ class _StructModule:
         )
 
 
+# --- whole messages (API 3.13) -----------------------------------------------------------
+
+
+class _MessageBuilder:
+    """A message being built; ``init_root``/``get_root`` pick the root's type."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("This is an abstract base class. You should use MallocMessageBuilder instead")
+
+    def init_root(self, schema):
+        """A new root of that struct type (a ``_StructModule`` or ``_StructSchema``)."""
+        registry, node_id = _struct_target(schema)
+        return self._handle.init_root(registry, node_id)
+
+    def get_root(self, schema):
+        """The existing root as that struct type (initialised when null)."""
+        registry, node_id = _struct_target(schema)
+        return self._handle.get_root(registry, node_id)
+
+    def get_root_as_any(self):
+        return self._handle.get_root_as_any()
+
+    def set_root(self, value):
+        """Deep-copies a struct reader or builder into the root; returns the new root."""
+        return self._handle.set_root(value)
+
+    def get_segments_for_output(self):
+        return self._handle.get_segments_for_output()
+
+    def new_orphan(self, schema):
+        """A new struct of that type attached to nothing, for ``adopt``."""
+        registry, node_id = _struct_target(schema)
+        return self._handle.new_orphan(registry, node_id)
+
+
+class _MallocMessageBuilder(_MessageBuilder):
+    """The ordinary message builder; ``size`` is the first segment's size in words."""
+
+    def __init__(self, size=None):
+        self._handle = _capnp._MessageHandle(size)
+
+
+class _PyCustomMessageBuilder(_MessageBuilder):
+    """A message builder whose segments pycapnp takes from ``allocate_seg_callable``.
+
+    Ours keeps the message in its own memory (writing into Python buffers would need
+    unsafe code): the callable is accepted and checked, never called.
+    """
+
+    def __init__(self, allocate_seg_callable, size=None):
+        if not callable(allocate_seg_callable):
+            raise TypeError("allocate_seg_callable must be callable")
+        self._allocate_seg_callable = allocate_seg_callable
+        self._handle = _capnp._MessageHandle(size)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[_os.write(fd, view) :]
+
+
+def _write_message_to_fd(fd, message):
+    """Writes a ``_MessageBuilder`` to a file descriptor (stream framing)."""
+    _write_all(fd, message._handle.to_bytes())
+
+
+def _write_packed_message_to_fd(fd, message):
+    _write_all(fd, message._handle.to_bytes_packed())
+
+
+def _message_to_packed_bytes(message):
+    return message._handle.to_bytes_packed()
+
+
+class _MessageReader:
+    """A message read whole; ``get_root`` picks the root's type."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("This is an abstract base class")
+
+    def get_root(self, schema):
+        registry, node_id = _struct_target(schema)
+        return self._handle.get_root(registry, node_id)
+
+    def get_root_as_any(self):
+        return self._handle.get_root_as_any()
+
+
+class _StreamFdMessageReader(_MessageReader):
+    """One unpacked message read from ``file.fileno()`` at construction."""
+
+    def __init__(self, file, traversal_limit_in_words=None, nesting_limit=None):
+        data = _read_framed(_fileno(file))
+        self._handle = _capnp._MessageReaderHandle(data, False, traversal_limit_in_words, nesting_limit)
+        self._parent = file
+
+
+class _PackedFdMessageReader(_MessageReader):
+    """One packed message read from ``file.fileno()`` at construction."""
+
+    def __init__(self, file, traversal_limit_in_words=None, nesting_limit=None):
+        data = _read_all(_fileno(file))
+        self._handle = _capnp._MessageReaderHandle(data, True, traversal_limit_in_words, nesting_limit)
+        self._parent = file
+
+
+class _PackedMessageReaderBytes(_MessageReader):
+    """One packed message from a buffer."""
+
+    def __init__(self, buf, traversal_limit_in_words=None, nesting_limit=None):
+        self._handle = _capnp._MessageReaderHandle(buf, True, traversal_limit_in_words, nesting_limit)
+        self._parent = buf
+
+
+class _PackedMessageReader(_MessageReader):
+    """Made internally by pycapnp only."""
+
+
+class _InputMessageReader(_MessageReader):
+    """Made internally by pycapnp only."""
+
+
+class _AsyncMessageReader(_MessageReader):
+    """Made internally by pycapnp only (``read_async``)."""
+
+
+# --- resizable lists (API 3.4) -----------------------------------------------------------
+
+
+def _field_info(schema, name):
+    for index, info in enumerate(schema._info["fields"]):
+        if info["name"] == name:
+            return index, info
+    raise KjException("capnp/schema.c++: failed: struct has no such member; name = %s" % name, type="FAILED")
+
+
+def _by_field_name(field, struct_id):
+    """The name of a ``_StructSchemaField`` of struct ``struct_id`` (``_get_by_field`` & co.)."""
+    if not isinstance(field, _StructSchemaField):
+        raise TypeError(
+            "Argument 'field' has incorrect type (expected capnp.lib.capnp._StructSchemaField, got %s)"
+            % type(field).__name__
+        )
+    parent = field._parent
+    if parent._info["id"] != struct_id:
+        raise KjException(
+            "capnp/dynamic.c++: failed: expected field.getContainingStruct() == schema; "
+            "`field` is not a field of this struct.",
+            type="FAILED",
+        )
+    return field._name
+
+
+class _DynamicResizableListBuilder:
+    """A growable list of structs for one field; nothing is written until ``finish()``."""
+
+    def __init__(self, parent, field, schema=None):
+        if isinstance(field, _StructSchemaField):
+            field = field._name
+        index, _ = _field_info(parent.schema, field)
+        ty = parent.schema.fields_list[index].proto
+        element_id = None
+        if ty.which() == "slot" and ty.slot.type.which() == "list":
+            element = ty.slot.type.list.elementType
+            if element.which() == "struct":
+                element_id = element.struct.typeId
+        if element_id is None:
+            raise KjException(
+                "init_resizable_list needs a field of type List(struct); '%s' is not one" % field,
+                type="FAILED",
+            )
+        self._parent = parent
+        self._field = field
+        self._registry = parent.schema._parser._registry
+        self._element_id = element_id
+        self._orphans = []
+        self._finished = False
+
+    def _check_open(self):
+        if self._finished:
+            raise KjException("finish() was already called on this resizable list", type="FAILED")
+
+    def add(self):
+        """A new struct appended to the list; valid until ``finish()``."""
+        self._check_open()
+        orphan = _capnp._MessageHandle().new_orphan(self._registry, self._element_id)
+        self._orphans.append(orphan)
+        return orphan.get()
+
+    def __getitem__(self, index):
+        return self._orphans[index].get()
+
+    _get = __getitem__
+
+    def __len__(self):
+        return len(self._orphans)
+
+    def finish(self):
+        """Writes the field with every added struct; the builders from ``add()`` become invalid."""
+        self._check_open()
+        target = self._parent.init(self._field, len(self._orphans))
+        for i, orphan in enumerate(self._orphans):
+            target.adopt(i, orphan)
+        self._finished = True
+
+
 class _EnumModule:
     def __init__(self, schema):
         self.schema = schema
