@@ -101,6 +101,43 @@ attempt("m._get_by_field(c.Company.schema.fields['title'])", globals())
 attempt("m._init_by_field(f['id'])", globals())
 """
 
+LIST_DISOWN = PRELUDE + """
+m = c.Contact.new_message(tags=["a", "b"], phones=[{"number": "1", "kind": "fax"}, {"number": "2"}])
+o = m.tags.disown(0)
+print(type(o).__name__, o, m.tags, m.tags[0] == "")
+p = m.phones.disown(0)
+print(p, m.phones)
+m.phones.adopt(1, p)
+print(m.phones)
+m.tags.adopt(0, o)
+print(m.tags)
+"""
+
+DATA_VIEW = PRELUDE + """
+m = c.Contact.new_message(name="hello", avatar=b"abc")
+v = m.get_data_as_view("avatar")
+print(type(v).__name__, bytes(v), len(v))
+r = m.as_reader()
+rv = r.get_data_as_view("avatar")
+print(rv.readonly, bytes(rv))
+attempt("m.get_data_as_view('name')", globals())
+attempt("m.get_data_as_view('id')", globals())
+attempt("m.get_data_as_view('nosuch')", globals())
+attempt("r.get_data_as_view('nosuch')", globals())
+"""
+
+BUNDLED_FILES = """
+import capnp, importlib, os
+for n in ["schema", "rpc", "rpc_twoparty", "persistent", "stream", "c++"]:
+    m = importlib.import_module("capnp.%s_capnp" % n)
+    print(n, os.path.basename(m.__file__), os.path.dirname(m.__file__) == os.path.dirname(capnp.__file__),
+          m.__path__ == [os.path.dirname(capnp.__file__)], m.__name__)
+c = capnp.load("contacts.capnp")
+for obj in (c.Contact, c.Contact.Phone, c.Shape, c.Shape.Square, c.Mixed, c.Mixed.Info):
+    print(type(obj).__name__, hasattr(obj, "Reader"), hasattr(obj, "Builder"), hasattr(obj, "_nodeProto"),
+          hasattr(obj, "Union"), sorted(n for n in dir(obj) if not n.startswith("__")))
+"""
+
 
 def run(script, tmp_path):
     (tmp_path / "contacts.capnp").write_text((SCHEMAS / "contacts.capnp").read_text())
@@ -117,3 +154,15 @@ def test_resizable_list(tmp_path):
 
 def test_by_field_accessors(tmp_path):
     run(BY_FIELD, tmp_path)
+
+
+def test_list_disown(tmp_path):
+    run(LIST_DISOWN, tmp_path)
+
+
+def test_get_data_as_view(tmp_path):
+    run(DATA_VIEW, tmp_path)
+
+
+def test_bundled_module_files_and_group_modules(tmp_path):
+    run(BUNDLED_FILES, tmp_path)

@@ -206,3 +206,12 @@ pub(crate) fn resizable_list(
         .call1((builder, field))?
         .unbind())
 }
+
+/// `get_data_as_view(field)`: a memoryview of a Data field (see `capnp.py`'s `_data_view`).
+pub(crate) fn data_view(
+    struct_: &Bound<'_, PyAny>,
+    field: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let lib = struct_.py().import("capnp.lib.capnp")?;
+    Ok(lib.getattr("_data_view")?.call1((struct_, field))?.unbind())
+}

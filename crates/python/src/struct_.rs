@@ -311,6 +311,10 @@ impl PyStructBuilder {
         run().map_err(|e| e.into_py(py))
     }
 
+    fn get_data_as_view(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        crate::message::data_view(slf.as_any(), field)
+    }
+
     fn _get_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
         slf.get()._get(slf.py(), &name)
@@ -616,6 +620,10 @@ impl PyStructReader {
     fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
         let run = || self.read_field(py, field_index(self.inner.schema(), field)?);
         run().map_err(|e| e.into_py(py))
+    }
+
+    fn get_data_as_view(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        crate::message::data_view(slf.as_any(), field)
     }
 
     fn _get_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {

@@ -30,6 +30,7 @@ from capnp._capnp import (
 _MultiplePackedMessageReader = _MultipleMessageReader
 _MultipleBytesMessageReader = _MultipleMessageReader
 _MultipleBytesPackedMessageReader = _MultipleMessageReader
+_MultipleBytesPackedAnyMessageReader = _MultipleMessageReader
 
 _CAPNP_VERSION_MAJOR = _capnp.LIBCAPNP_VERSION_MAJOR
 _CAPNP_VERSION_MINOR = _capnp.LIBCAPNP_VERSION_MINOR
@@ -96,7 +97,13 @@ def _std_parser():
 
 def _bundled_module(name, module_name):
     """The module of bundled file ``name`` (``capnp/rpc.capnp``) as ``module_name``."""
-    return _std_parser()._load_bundled(name, module_name)
+    module = _std_parser()._load_bundled(name, module_name)
+    # pycapnp ships the files inside its package and reports them there; ours are compiled
+    # into the extension, so the path names where the file would be.
+    package_dir = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+    module.__file__ = _os.path.join(package_dir, _os.path.basename(name))
+    module.__path__ = [package_dir]
+    return module
 
 
 def _read_node(raw):
@@ -115,6 +122,10 @@ class _NestedNodeReader:
         return "<_NestedNodeReader name=%r id=%d>" % (self.name, self.id)
 
 
+class _List_NestedNode_Reader(list):
+    """``_NodeReader.nestedNodes``: the nested declarations' ``_NestedNodeReader``s."""
+
+
 class _NodeReader:
     """What ``schema.get_proto()`` returns: the node's main facts and the full node."""
 
@@ -129,7 +140,7 @@ class _NodeReader:
         self.isConst = kind == "const"
         self.isInterface = kind == "interface"
         self.isEnum = kind == "enum"
-        self.nestedNodes = [_NestedNodeReader(name, id_) for name, id_ in info["nested"]]
+        self.nestedNodes = _List_NestedNode_Reader(_NestedNodeReader(name, id_) for name, id_ in info["nested"])
 
     @property
     def node(self):
@@ -530,12 +541,19 @@ def _read_all(fd):
 class _StructModule:
     """The object a struct declaration becomes: ``schema`` and the message entry points."""
 
+    _PRIVATE = frozenset(("_registry", "_id", "_PRIVATE"))
+
     def __init__(self, schema):
         self.schema = schema
         self._registry = schema._parser._registry
         self._id = schema._info["id"]
-        self.Reader = _abstract_view("Reader", _DynamicStructReader, schema)
-        self.Builder = _abstract_view("Builder", _DynamicStructBuilder, schema)
+        # pycapnp gives union-less groups (nested modules of their struct) no view classes.
+        if not schema._info["is_group"]:
+            self.Reader = _abstract_view("Reader", _DynamicStructReader, schema)
+            self.Builder = _abstract_view("Builder", _DynamicStructBuilder, schema)
+
+    def __dir__(self):
+        return sorted((set(dir(type(self))) | set(self.__dict__)) - self._PRIVATE)
 
     def new_message(self, num_first_segment_words=None, allocate_seg_callable=None, **kwargs):
         """A new message whose root is this struct; keyword arguments set fields."""
@@ -585,6 +603,11 @@ class _StructModule:
         return self._registry.read_multiple_bytes(
             self._id, buf, False, traversal_limit_in_words, nesting_limit
         )
+
+    async def read_async(self, stream, traversal_limit_in_words=None, nesting_limit=None):
+        """Reads one message from an ``AsyncIoStream``: needs the KJ event loop, which this
+        package does not have (no RPC yet)."""
+        raise RuntimeError("The KJ event-loop is not running")
 
     def read_multiple_bytes_packed(self, buf, traversal_limit_in_words=None, nesting_limit=None):
         return self._registry.read_multiple_bytes(
@@ -744,6 +767,26 @@ def _by_field_name(field, struct_id):
             type="FAILED",
         )
     return field._name
+
+
+def _data_view(struct, field):
+    """``get_data_as_view(field)``: a memoryview of a Data field's bytes.
+
+    The view is read-only for builders too: exposing the message's own memory writably
+    would need unsafe code, and a writable copy would silently drop writes.
+    """
+    if not isinstance(field, str):
+        raise TypeError("expected str, %s found" % type(field).__name__)
+    schema = struct.schema
+    for index, info in enumerate(schema._info["fields"]):
+        if info["name"] == field:
+            break
+    else:
+        raise AttributeError("capnp/schema.c++: failed: struct has no such member; name = %s" % field)
+    proto = schema.fields_list[index].proto
+    if proto.which() != "slot" or proto.slot.type.which() != "data":
+        raise TypeError("Field '%s' is not a DATA field" % field)
+    return memoryview(struct._get(field))
 
 
 class _DynamicResizableListBuilder:
@@ -972,3 +1015,20 @@ def cleanup_global_schema_parser():
     """Drops the global parser; the next load starts a fresh one."""
     global _global_schema_parser
     _global_schema_parser = None
+
+
+# --- the import hook's names (API 2.7, 7.1) -------------------------------------------------
+
+from capnp._import_hook import _Importer, _Loader, add_import_hook, remove_import_hook  # noqa: E402
+
+# The include directories the hook adds after a schema's own directory.
+_capnp_paths = ["/usr/local/include", "/usr/include"]
+
+
+def __getattr__(name):
+    # `_importer` is the finder currently installed, which add/remove_import_hook change.
+    if name == "_importer":
+        from capnp import _import_hook
+
+        return _import_hook._finder
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
