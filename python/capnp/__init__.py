@@ -8,6 +8,7 @@ from capnp._import_hook import add_import_hook, remove_import_hook
 from capnp.lib import capnp as _lib_capnp
 from capnp.lib.capnp import (
     KjException,
+    SchemaLoader,
     SchemaParser,
     _DynamicEnum,
     _DynamicEnumField,
@@ -41,6 +42,7 @@ __version__ = version.version
 
 __all__ = [
     "KjException",
+    "SchemaLoader",
     "SchemaParser",
     "_DynamicEnum",
     "_DynamicEnumField",

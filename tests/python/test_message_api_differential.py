@@ -138,6 +138,32 @@ for obj in (c.Contact, c.Contact.Phone, c.Shape, c.Shape.Square, c.Mixed, c.Mixe
           hasattr(obj, "Union"), sorted(n for n in dir(obj) if not n.startswith("__")))
 """
 
+SCHEMA_LOADER = PRELUDE + """
+loader = capnp.SchemaLoader()
+s = loader.load(c.Contact.schema.get_proto())
+print(type(s).__name__, type(loader.get(c.Contact.schema.node.id)).__name__)
+attempt("loader.get(123)", globals())
+attempt("loader.load(5)", globals())
+phone = loader.load_dynamic(c.Contact.Phone.schema.node)
+print(type(phone).__name__, phone.node.displayName)
+st = s.as_struct()
+print(type(st).__name__, st, st.fieldnames)
+mb = capnp._MallocMessageBuilder()
+x = mb.init_root(st)
+x.id = 4
+x.name = "a"
+print(x.id, x.name, x.schema)
+x.init("phones", 1)[0].number = "555"
+print(x.phones[0].number)
+# Nodes not loaded (the `status` group, the `Kind` enum) read as empty placeholders.
+print(x)
+print(repr(x.status), x.status.to_dict())
+print(repr(x.as_reader().status), x.phones[0].kind.raw)
+
+print(c.Contact.from_bytes_packed(x.to_bytes_packed()).to_dict())
+print(loader.get(c.Contact.schema.node.id).as_struct().node.id == c.Contact.schema.node.id)
+"""
+
 
 def run(script, tmp_path):
     (tmp_path / "contacts.capnp").write_text((SCHEMAS / "contacts.capnp").read_text())
@@ -166,3 +192,7 @@ def test_get_data_as_view(tmp_path):
 
 def test_bundled_module_files_and_group_modules(tmp_path):
     run(BUNDLED_FILES, tmp_path)
+
+
+def test_schema_loader(tmp_path):
+    run(SCHEMA_LOADER, tmp_path)

@@ -11,6 +11,7 @@ mod enum_;
 mod error;
 mod exceptions;
 mod list;
+mod loader;
 mod message;
 mod multiple;
 mod registry;
@@ -41,6 +42,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_file::compile_bundled, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;
     m.add_function(wrap_pyfunction!(multiple::read_multiple_bytes_packed, m)?)?;
+    m.add_function(wrap_pyfunction!(loader::load_nodes, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let (major, minor, micro) = LIBCAPNP_VERSION;
     m.add("LIBCAPNP_VERSION_MAJOR", major)?;

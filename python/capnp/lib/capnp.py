@@ -999,6 +999,75 @@ class SchemaParser:
         return value
 
 
+class _LoaderParser(SchemaParser):
+    """A ``SchemaLoader``'s node table: ids not loaded (yet) are placeholders, as the
+    registry's, so views of partly loaded schemas still have a ``schema``."""
+
+    def _schema(self, node_id, cls):
+        if node_id in self._nodes:
+            return SchemaParser._schema(self, node_id, cls)
+        is_group = any(
+            f["group_id"] == node_id for info in self._nodes.values() for f in info.get("fields", ())
+        )
+        info = {
+            "id": node_id,
+            "display_name": "(unknown group type)" if is_group else "(unknown type)",
+            "prefix_length": 0,
+            "scope_id": 0,
+            "is_generic": False,
+            "nested": [],
+            "kind": "struct",
+            "is_group": is_group,
+            "discriminant_count": 0,
+            "fields": [],
+        }
+        return cls(self, info)
+
+
+class SchemaLoader:
+    """Schemas built from ``schema.capnp`` nodes received at run time (API 2.8)."""
+
+    def __init__(self):
+        # A parser without files: its node table and registry hold the loaded nodes.
+        self._parser = _LoaderParser()
+        self._parser._registry.enable_placeholders()
+
+    def load(self, reader):
+        """Loads the node of a ``_NodeReader`` (``schema.get_proto()``); returns its ``_Schema``."""
+        if not isinstance(reader, _NodeReader):
+            raise TypeError(
+                "Argument 'reader' has incorrect type (expected capnp.lib.capnp._NodeReader, got %s)"
+                % type(reader).__name__
+            )
+        return self._load(reader._schema._info["bytes"])
+
+    def load_dynamic(self, reader):
+        """Loads a node given as a ``schema.capnp:Node`` struct reader."""
+        if not isinstance(reader, _DynamicStructReader) or reader.schema._info["id"] != _NODE_ID:
+            raise TypeError(
+                "Argument 'reader' has incorrect type (expected a schema.capnp:Node reader, got %r)"
+                % (reader,)
+            )
+        return self._load(reader.as_builder().to_bytes())
+
+    def _load(self, data):
+        loaded = _capnp.load_nodes([data])
+        parser = self._parser
+        parser._registry.add_request(loaded["request"])
+        for info in loaded["nodes"]:
+            parser._nodes.setdefault(info["id"], info)
+        return self.get(loaded["nodes"][0]["id"])
+
+    def get(self, id):
+        """The ``_Schema`` of a loaded node id."""
+        if id not in self._parser._nodes:
+            raise KjException(
+                "capnp/schema-loader.c++: failed: no schema node loaded for id; kj::hex(id) = %x" % id,
+                type="FAILED",
+            )
+        return self._parser._schema(id, _Schema)
+
+
 def _global_parser():
     global _global_schema_parser
     if _global_schema_parser is None:
