@@ -624,6 +624,9 @@ class _MessageBuilder:
     def __init__(self, *args, **kwargs):
         raise NotImplementedError("This is an abstract base class. You should use MallocMessageBuilder instead")
 
+    def __dir__(self):
+        return sorted((set(dir(type(self))) | set(self.__dict__)) - {"_handle", "_allocate_seg_callable"})
+
     def init_root(self, schema):
         """A new root of that struct type (a ``_StructModule`` or ``_StructSchema``)."""
         registry, node_id = _struct_target(schema)
@@ -695,6 +698,9 @@ class _MessageReader:
 
     def __init__(self, *args, **kwargs):
         raise NotImplementedError("This is an abstract base class")
+
+    def __dir__(self):
+        return sorted((set(dir(type(self))) | set(self.__dict__)) - {"_handle"})
 
     def get_root(self, schema):
         registry, node_id = _struct_target(schema)
