@@ -21,7 +21,9 @@ def _sys_path_dirs():
     return [os.path.abspath(p or ".") for p in sys.path if isinstance(p, str)]
 
 
-class _SchemaLoader(importlib.abc.Loader):
+class _Loader(importlib.abc.Loader):
+    """Loads one ``.capnp`` file found by ``_Importer`` as a module."""
+
     def __init__(self, path, additional_paths):
         self._path = path
         self._additional_paths = additional_paths
@@ -39,7 +41,9 @@ class _SchemaLoader(importlib.abc.Loader):
         """The module is complete when created."""
 
 
-class _SchemaFinder(importlib.abc.MetaPathFinder):
+class _Importer(importlib.abc.MetaPathFinder):
+    """The ``sys.meta_path`` finder of ``*_capnp`` modules."""
+
     def __init__(self, additional_paths):
         self._additional_paths = list(additional_paths or [])
 
@@ -61,10 +65,13 @@ class _SchemaFinder(importlib.abc.MetaPathFinder):
             for name in _candidates(base):
                 candidate = os.path.join(directory, name)
                 if os.path.isfile(candidate):
-                    loader = _SchemaLoader(candidate, self._additional_paths)
+                    loader = _Loader(candidate, self._additional_paths)
                     return importlib.util.spec_from_file_location(fullname, candidate, loader=loader)
         return None
 
+
+# pycapnp's classes live in capnp.lib.capnp.
+_Importer.__module__ = _Loader.__module__ = "capnp.lib.capnp"
 
 _finder = None
 
@@ -73,7 +80,7 @@ def add_import_hook(additional_paths=None):
     """Installs the finder at the end of ``sys.meta_path``, replacing an earlier one."""
     global _finder
     remove_import_hook()
-    _finder = _SchemaFinder(additional_paths)
+    _finder = _Importer(additional_paths)
     sys.meta_path.append(_finder)
 
 

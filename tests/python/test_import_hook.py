@@ -60,7 +60,7 @@ def test_remove_and_add_import_hook(schemas):
         importlib.import_module("contacts_capnp")
     capnp.add_import_hook()
     capnp.add_import_hook()
-    finders = [f for f in sys.meta_path if type(f).__name__ == "_SchemaFinder"]
+    finders = [f for f in sys.meta_path if type(f).__name__ == "_Importer"]
     assert len(finders) == 1
     assert hasattr(importlib.import_module("contacts_capnp"), "Contact")
 

@@ -22,6 +22,8 @@ use crate::value::{
 };
 
 /// Resolves a Python-style index (negative counts from the end).
+mod disown;
+
 fn resolve(index: i64, len: u32) -> Result<u32> {
     let len = i64::from(len);
     let i = if index < 0 { index + len } else { index };

@@ -11,6 +11,8 @@ use capnp_compiler::schema_capnp::{code_generator_request, field, node, type_, v
 use crate::error::{Error, Result};
 use crate::raw::pointer_to_default_words;
 
+mod placeholder;
+
 /// The type of a slot or list element. Generic parameters are `AnyPointer` (brands are ignored).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Type {
@@ -198,6 +200,9 @@ struct Inner {
 #[derive(Default)]
 pub struct Registry {
     inner: RwLock<Inner>,
+    /// Unknown struct and enum ids resolve to empty placeholders (a `SchemaLoader`'s
+    /// registry, whose nodes may refer to nodes not loaded yet), instead of failing.
+    placeholders: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -218,19 +223,21 @@ impl Registry {
     }
 
     pub fn get_struct(&self, id: u64) -> Result<Arc<StructSchema>> {
-        self.read()
-            .structs
-            .get(&id)
-            .cloned()
-            .ok_or(Error::UnknownSchema { id })
+        let inner = self.read();
+        match inner.structs.get(&id) {
+            Some(s) => Ok(s.clone()),
+            None if self.uses_placeholders() => Ok(placeholder::struct_schema(&inner, id)),
+            None => Err(Error::UnknownSchema { id }),
+        }
     }
 
     pub fn get_enum(&self, id: u64) -> Result<Arc<EnumSchema>> {
-        self.read()
-            .enums
-            .get(&id)
-            .cloned()
-            .ok_or(Error::UnknownSchema { id })
+        let inner = self.read();
+        match inner.enums.get(&id) {
+            Some(e) => Ok(e.clone()),
+            None if self.uses_placeholders() => Ok(placeholder::enum_schema(id)),
+            None => Err(Error::UnknownSchema { id }),
+        }
     }
 
     pub fn get_interface(&self, id: u64) -> Result<Arc<InterfaceSchema>> {

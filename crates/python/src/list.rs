@@ -101,6 +101,18 @@ impl PyListBuilder {
             .map_err(|e| index_error(py, MsgError::from(e)))
     }
 
+    /// Detaches element `index` into a `_DynamicOrphan` (a struct element is zeroed).
+    fn disown(&self, py: Python<'_>, index: i64) -> PyResult<crate::any_pointer::PyOrphan> {
+        let orphan = self
+            .inner
+            .disown(index)
+            .map_err(|e| index_error(py, MsgError::from(e)))?;
+        Ok(crate::any_pointer::PyOrphan {
+            inner: orphan,
+            registry: self.registry.clone_ref(py),
+        })
+    }
+
     fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         Err(crate::any_pointer::not_picklable("_DynamicListBuilder"))
     }

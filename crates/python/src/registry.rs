@@ -263,6 +263,11 @@ impl PyRegistry {
         )
     }
 
+    /// Unknown struct and enum ids read as empty placeholders (a `SchemaLoader`'s registry).
+    fn enable_placeholders(&self) {
+        self.inner.enable_placeholders();
+    }
+
     /// The `_DynamicEnum` of ordinal `raw` of enum `id` (schema constants).
     fn make_enum(&self, py: Python<'_>, id: u64, raw: u16) -> PyResult<PyEnum> {
         let schema = self

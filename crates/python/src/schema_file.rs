@@ -195,7 +195,7 @@ fn requested_file_id(bytes: &[u8]) -> Result<u64, LoadError> {
     }
 }
 
-fn describe<'py>(
+pub(crate) fn describe<'py>(
     py: Python<'py>,
     bytes: &[u8],
     file_id: u64,

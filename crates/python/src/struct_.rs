@@ -315,6 +315,39 @@ impl PyStructBuilder {
         run().map_err(|e| e.into_py(py))
     }
 
+    fn _get_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
+        slf.get()._get(slf.py(), &name)
+    }
+
+    fn _has_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
+        slf.get()._has(slf.py(), &name)
+    }
+
+    fn _set_by_field(
+        slf: &Bound<'_, Self>,
+        field: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
+        slf.get()._set(slf.py(), &name, value)
+    }
+
+    #[pyo3(signature = (field, size=None))]
+    fn _init_by_field(
+        slf: &Bound<'_, Self>,
+        field: &Bound<'_, PyAny>,
+        size: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
+        Ok(slf.call_method1("init", (name, size))?.unbind())
+    }
+
+    fn init_resizable_list(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        crate::message::resizable_list(slf.as_any(), field)
+    }
+
     fn _has(&self, py: Python<'_>, field: &str) -> PyResult<bool> {
         self.inner
             .has(field)
@@ -619,6 +652,16 @@ impl PyStructReader {
     fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
         let run = || self.read_field(py, field_index(self.inner.schema(), field)?);
         run().map_err(|e| e.into_py(py))
+    }
+
+    fn _get_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
+        slf.get()._get(slf.py(), &name)
+    }
+
+    fn _has_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
+        slf.get()._has(slf.py(), &name)
     }
 
     fn _has(&self, py: Python<'_>, field: &str) -> PyResult<bool> {

@@ -30,6 +30,7 @@ from capnp._capnp import (
 _MultiplePackedMessageReader = _MultipleMessageReader
 _MultipleBytesMessageReader = _MultipleMessageReader
 _MultipleBytesPackedMessageReader = _MultipleMessageReader
+_MultipleBytesPackedAnyMessageReader = _MultipleMessageReader
 
 _CAPNP_VERSION_MAJOR = _capnp.LIBCAPNP_VERSION_MAJOR
 _CAPNP_VERSION_MINOR = _capnp.LIBCAPNP_VERSION_MINOR
@@ -96,7 +97,13 @@ def _std_parser():
 
 def _bundled_module(name, module_name):
     """The module of bundled file ``name`` (``capnp/rpc.capnp``) as ``module_name``."""
-    return _std_parser()._load_bundled(name, module_name)
+    module = _std_parser()._load_bundled(name, module_name)
+    # pycapnp ships the files inside its package and reports them there; ours are compiled
+    # into the extension, so the path names where the file would be.
+    package_dir = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+    module.__file__ = _os.path.join(package_dir, _os.path.basename(name))
+    module.__path__ = [package_dir]
+    return module
 
 
 def _read_node(raw):
@@ -115,6 +122,10 @@ class _NestedNodeReader:
         return "<_NestedNodeReader name=%r id=%d>" % (self.name, self.id)
 
 
+class _List_NestedNode_Reader(list):
+    """``_NodeReader.nestedNodes``: the nested declarations' ``_NestedNodeReader``s."""
+
+
 class _NodeReader:
     """What ``schema.get_proto()`` returns: the node's main facts and the full node."""
 
@@ -129,7 +140,7 @@ class _NodeReader:
         self.isConst = kind == "const"
         self.isInterface = kind == "interface"
         self.isEnum = kind == "enum"
-        self.nestedNodes = [_NestedNodeReader(name, id_) for name, id_ in info["nested"]]
+        self.nestedNodes = _List_NestedNode_Reader(_NestedNodeReader(name, id_) for name, id_ in info["nested"])
 
     @property
     def node(self):
@@ -530,12 +541,19 @@ def _read_all(fd):
 class _StructModule:
     """The object a struct declaration becomes: ``schema`` and the message entry points."""
 
+    _PRIVATE = frozenset(("_registry", "_id", "_PRIVATE"))
+
     def __init__(self, schema):
         self.schema = schema
         self._registry = schema._parser._registry
         self._id = schema._info["id"]
-        self.Reader = _abstract_view("Reader", _DynamicStructReader, schema)
-        self.Builder = _abstract_view("Builder", _DynamicStructBuilder, schema)
+        # pycapnp gives union-less groups (nested modules of their struct) no view classes.
+        if not schema._info["is_group"]:
+            self.Reader = _abstract_view("Reader", _DynamicStructReader, schema)
+            self.Builder = _abstract_view("Builder", _DynamicStructBuilder, schema)
+
+    def __dir__(self):
+        return sorted((set(dir(type(self))) | set(self.__dict__)) - self._PRIVATE)
 
     def new_message(self, num_first_segment_words=None, allocate_seg_callable=None, **kwargs):
         """A new message whose root is this struct; keyword arguments set fields."""
@@ -590,10 +608,228 @@ class _StructModule:
             self._id, buf, False, traversal_limit_in_words, nesting_limit
         )
 
+    async def read_async(self, stream, traversal_limit_in_words=None, nesting_limit=None):
+        """Reads one message from an ``AsyncIoStream``: needs the KJ event loop, which this
+        package does not have (no RPC yet)."""
+        raise RuntimeError("The KJ event-loop is not running")
+
     def read_multiple_bytes_packed(self, buf, traversal_limit_in_words=None, nesting_limit=None):
         return self._registry.read_multiple_bytes(
             self._id, buf, True, traversal_limit_in_words, nesting_limit
         )
+
+
+# --- whole messages (API 3.13) -----------------------------------------------------------
+
+
+class _MessageBuilder:
+    """A message being built; ``init_root``/``get_root`` pick the root's type."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("This is an abstract base class. You should use MallocMessageBuilder instead")
+
+    def __dir__(self):
+        return sorted((set(dir(type(self))) | set(self.__dict__)) - {"_handle", "_allocate_seg_callable"})
+
+    def init_root(self, schema):
+        """A new root of that struct type (a ``_StructModule`` or ``_StructSchema``)."""
+        registry, node_id = _struct_target(schema)
+        return self._handle.init_root(registry, node_id)
+
+    def get_root(self, schema):
+        """The existing root as that struct type (initialised when null)."""
+        registry, node_id = _struct_target(schema)
+        return self._handle.get_root(registry, node_id)
+
+    def get_root_as_any(self):
+        return self._handle.get_root_as_any()
+
+    def set_root(self, value):
+        """Deep-copies a struct reader or builder into the root; returns the new root."""
+        return self._handle.set_root(value)
+
+    def get_segments_for_output(self):
+        return self._handle.get_segments_for_output()
+
+    def new_orphan(self, schema):
+        """A new struct of that type attached to nothing, for ``adopt``."""
+        registry, node_id = _struct_target(schema)
+        return self._handle.new_orphan(registry, node_id)
+
+
+class _MallocMessageBuilder(_MessageBuilder):
+    """The ordinary message builder; ``size`` is the first segment's size in words."""
+
+    def __init__(self, size=None):
+        self._handle = _capnp._MessageHandle(size)
+
+
+class _PyCustomMessageBuilder(_MessageBuilder):
+    """A message builder whose segments pycapnp takes from ``allocate_seg_callable``.
+
+    Ours keeps the message in its own memory (writing into Python buffers would need
+    unsafe code): the callable is accepted and checked, never called.
+    """
+
+    def __init__(self, allocate_seg_callable, size=None):
+        if not callable(allocate_seg_callable):
+            raise TypeError("allocate_seg_callable must be callable")
+        self._allocate_seg_callable = allocate_seg_callable
+        self._handle = _capnp._MessageHandle(size)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[_os.write(fd, view) :]
+
+
+def _write_message_to_fd(fd, message):
+    """Writes a ``_MessageBuilder`` to a file descriptor (stream framing)."""
+    _write_all(fd, message._handle.to_bytes())
+
+
+def _write_packed_message_to_fd(fd, message):
+    _write_all(fd, message._handle.to_bytes_packed())
+
+
+def _message_to_packed_bytes(message):
+    return message._handle.to_bytes_packed()
+
+
+class _MessageReader:
+    """A message read whole; ``get_root`` picks the root's type."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("This is an abstract base class")
+
+    def __dir__(self):
+        return sorted((set(dir(type(self))) | set(self.__dict__)) - {"_handle"})
+
+    def get_root(self, schema):
+        registry, node_id = _struct_target(schema)
+        return self._handle.get_root(registry, node_id)
+
+    def get_root_as_any(self):
+        return self._handle.get_root_as_any()
+
+
+class _StreamFdMessageReader(_MessageReader):
+    """One unpacked message read from ``file.fileno()`` at construction."""
+
+    def __init__(self, file, traversal_limit_in_words=None, nesting_limit=None):
+        data = _read_framed(_fileno(file))
+        self._handle = _capnp._MessageReaderHandle(data, False, traversal_limit_in_words, nesting_limit)
+        self._parent = file
+
+
+class _PackedFdMessageReader(_MessageReader):
+    """One packed message read from ``file.fileno()`` at construction."""
+
+    def __init__(self, file, traversal_limit_in_words=None, nesting_limit=None):
+        data = _read_all(_fileno(file))
+        self._handle = _capnp._MessageReaderHandle(data, True, traversal_limit_in_words, nesting_limit)
+        self._parent = file
+
+
+class _PackedMessageReaderBytes(_MessageReader):
+    """One packed message from a buffer."""
+
+    def __init__(self, buf, traversal_limit_in_words=None, nesting_limit=None):
+        self._handle = _capnp._MessageReaderHandle(buf, True, traversal_limit_in_words, nesting_limit)
+        self._parent = buf
+
+
+class _PackedMessageReader(_MessageReader):
+    """Made internally by pycapnp only."""
+
+
+class _InputMessageReader(_MessageReader):
+    """Made internally by pycapnp only."""
+
+
+class _AsyncMessageReader(_MessageReader):
+    """Made internally by pycapnp only (``read_async``)."""
+
+
+# --- resizable lists (API 3.4) -----------------------------------------------------------
+
+
+def _field_info(schema, name):
+    for index, info in enumerate(schema._info["fields"]):
+        if info["name"] == name:
+            return index, info
+    raise KjException("capnp/schema.c++: failed: struct has no such member; name = %s" % name, type="FAILED")
+
+
+def _by_field_name(field, struct_id):
+    """The name of a ``_StructSchemaField`` of struct ``struct_id`` (``_get_by_field`` & co.)."""
+    if not isinstance(field, _StructSchemaField):
+        raise TypeError(
+            "Argument 'field' has incorrect type (expected capnp.lib.capnp._StructSchemaField, got %s)"
+            % type(field).__name__
+        )
+    parent = field._parent
+    if parent._info["id"] != struct_id:
+        raise KjException(
+            "capnp/dynamic.c++: failed: expected field.getContainingStruct() == schema; "
+            "`field` is not a field of this struct.",
+            type="FAILED",
+        )
+    return field._name
+
+
+class _DynamicResizableListBuilder:
+    """A growable list of structs for one field; nothing is written until ``finish()``."""
+
+    def __init__(self, parent, field, schema=None):
+        if isinstance(field, _StructSchemaField):
+            field = field._name
+        index, _ = _field_info(parent.schema, field)
+        ty = parent.schema.fields_list[index].proto
+        element_id = None
+        if ty.which() == "slot" and ty.slot.type.which() == "list":
+            element = ty.slot.type.list.elementType
+            if element.which() == "struct":
+                element_id = element.struct.typeId
+        if element_id is None:
+            raise KjException(
+                "init_resizable_list needs a field of type List(struct); '%s' is not one" % field,
+                type="FAILED",
+            )
+        self._parent = parent
+        self._field = field
+        self._registry = parent.schema._parser._registry
+        self._element_id = element_id
+        self._orphans = []
+        self._finished = False
+
+    def _check_open(self):
+        if self._finished:
+            raise KjException("finish() was already called on this resizable list", type="FAILED")
+
+    def add(self):
+        """A new struct appended to the list; valid until ``finish()``."""
+        self._check_open()
+        orphan = _capnp._MessageHandle().new_orphan(self._registry, self._element_id)
+        self._orphans.append(orphan)
+        return orphan.get()
+
+    def __getitem__(self, index):
+        return self._orphans[index].get()
+
+    _get = __getitem__
+
+    def __len__(self):
+        return len(self._orphans)
+
+    def finish(self):
+        """Writes the field with every added struct; the builders from ``add()`` become invalid."""
+        self._check_open()
+        target = self._parent.init(self._field, len(self._orphans))
+        for i, orphan in enumerate(self._orphans):
+            target.adopt(i, orphan)
+        self._finished = True
 
 
 class _EnumModule:
@@ -753,6 +989,75 @@ class SchemaParser:
         return value
 
 
+class _LoaderParser(SchemaParser):
+    """A ``SchemaLoader``'s node table: ids not loaded (yet) are placeholders, as the
+    registry's, so views of partly loaded schemas still have a ``schema``."""
+
+    def _schema(self, node_id, cls):
+        if node_id in self._nodes:
+            return SchemaParser._schema(self, node_id, cls)
+        is_group = any(
+            f["group_id"] == node_id for info in self._nodes.values() for f in info.get("fields", ())
+        )
+        info = {
+            "id": node_id,
+            "display_name": "(unknown group type)" if is_group else "(unknown type)",
+            "prefix_length": 0,
+            "scope_id": 0,
+            "is_generic": False,
+            "nested": [],
+            "kind": "struct",
+            "is_group": is_group,
+            "discriminant_count": 0,
+            "fields": [],
+        }
+        return cls(self, info)
+
+
+class SchemaLoader:
+    """Schemas built from ``schema.capnp`` nodes received at run time (API 2.8)."""
+
+    def __init__(self):
+        # A parser without files: its node table and registry hold the loaded nodes.
+        self._parser = _LoaderParser()
+        self._parser._registry.enable_placeholders()
+
+    def load(self, reader):
+        """Loads the node of a ``_NodeReader`` (``schema.get_proto()``); returns its ``_Schema``."""
+        if not isinstance(reader, _NodeReader):
+            raise TypeError(
+                "Argument 'reader' has incorrect type (expected capnp.lib.capnp._NodeReader, got %s)"
+                % type(reader).__name__
+            )
+        return self._load(reader._schema._info["bytes"])
+
+    def load_dynamic(self, reader):
+        """Loads a node given as a ``schema.capnp:Node`` struct reader."""
+        if not isinstance(reader, _DynamicStructReader) or reader.schema._info["id"] != _NODE_ID:
+            raise TypeError(
+                "Argument 'reader' has incorrect type (expected a schema.capnp:Node reader, got %r)"
+                % (reader,)
+            )
+        return self._load(reader.as_builder().to_bytes())
+
+    def _load(self, data):
+        loaded = _capnp.load_nodes([data])
+        parser = self._parser
+        parser._registry.add_request(loaded["request"])
+        for info in loaded["nodes"]:
+            parser._nodes.setdefault(info["id"], info)
+        return self.get(loaded["nodes"][0]["id"])
+
+    def get(self, id):
+        """The ``_Schema`` of a loaded node id."""
+        if id not in self._parser._nodes:
+            raise KjException(
+                "capnp/schema-loader.c++: failed: no schema node loaded for id; kj::hex(id) = %x" % id,
+                type="FAILED",
+            )
+        return self._parser._schema(id, _Schema)
+
+
 def _global_parser():
     global _global_schema_parser
     if _global_schema_parser is None:
@@ -769,3 +1074,20 @@ def cleanup_global_schema_parser():
     """Drops the global parser; the next load starts a fresh one."""
     global _global_schema_parser
     _global_schema_parser = None
+
+
+# --- the import hook's names (API 2.7, 7.1) -------------------------------------------------
+
+from capnp._import_hook import _Importer, _Loader, add_import_hook, remove_import_hook  # noqa: E402
+
+# The include directories the hook adds after a schema's own directory.
+_capnp_paths = ["/usr/local/include", "/usr/include"]
+
+
+def __getattr__(name):
+    # `_importer` is the finder currently installed, which add/remove_import_hook change.
+    if name == "_importer":
+        from capnp import _import_hook
+
+        return _import_hook._finder
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -1,0 +1,82 @@
+"""Message classes and resizable lists where we deliberately differ from pycapnp (API.md 3.4,
+3.13: errors instead of silent loss or crashes)."""
+
+import pytest
+
+import capnp
+
+
+@pytest.fixture
+def contacts(schemas):
+    return capnp.load(str(schemas / "contacts.capnp"))
+
+
+def test_resizable_list_builders_are_spent_after_finish(contacts):
+    m = contacts.Contact.new_message()
+    lst = m.init_resizable_list("phones")
+    p = lst.add()
+    p.number = "1"
+    lst.finish()
+    assert [x.number for x in m.phones] == ["1"]
+    with pytest.raises(capnp.KjException):
+        p.number = "lost"
+    with pytest.raises(capnp.KjException):
+        lst.add()
+    with pytest.raises(capnp.KjException):
+        lst.finish()
+    assert m.phones[0].number == "1"
+
+
+def test_resizable_list_of_non_structs_is_an_error(contacts):
+    m = contacts.Contact.new_message()
+    for field in ("tags", "id", "status"):
+        with pytest.raises(capnp.KjException, match="List\\(struct\\)"):
+            m.init_resizable_list(field)
+
+
+def test_empty_resizable_list_finishes_empty(contacts):
+    m = contacts.Contact.new_message()
+    m.init_resizable_list("phones").finish()
+    assert m._has("phones") and len(m.phones) == 0
+
+
+def test_set_root_rejects_non_structs(contacts):
+    builder = capnp._MallocMessageBuilder()
+    with pytest.raises(TypeError, match="struct reader or builder"):
+        builder.set_root(5)
+
+
+def test_message_builder_root_type_errors(contacts):
+    builder = capnp._MallocMessageBuilder()
+    with pytest.raises(capnp.KjException, match="non-struct schema"):
+        builder.init_root(contacts.Contact.Phone.Kind)
+    with pytest.raises(capnp.KjException, match="non-struct schema"):
+        builder.new_orphan(5)
+
+
+def test_custom_message_builder_needs_a_callable(contacts):
+    with pytest.raises(TypeError):
+        capnp._PyCustomMessageBuilder(5)
+    builder = capnp._PyCustomMessageBuilder(lambda words: bytearray(8 * words), 16)
+    root = builder.init_root(contacts.Contact)
+    root.name = "x" * 1000
+    assert contacts.Contact.from_segments(builder.get_segments_for_output()).name == "x" * 1000
+
+
+def test_reader_classes_read_from_int_descriptors(contacts, tmp_path):
+    m = contacts.Contact.new_message(id=4)
+    path = tmp_path / "msg.bin"
+    data = m.to_bytes()
+    m.clear_write_flag()
+    path.write_bytes(data + m.to_bytes_packed())
+    with open(path, "rb") as f:
+        assert capnp._StreamFdMessageReader(f.fileno()).get_root(contacts.Contact).id == 4
+        assert capnp._PackedFdMessageReader(f.fileno()).get_root(contacts.Contact).id == 4
+
+
+def test_by_field_rejects_other_objects(contacts):
+    m = contacts.Contact.new_message()
+    with pytest.raises(TypeError, match="_StructSchemaField"):
+        m._get_by_field("name")
+    with pytest.raises(capnp.KjException, match="not a field of this struct"):
+        m._set_by_field(contacts.Company.schema.fields["title"], "x")
