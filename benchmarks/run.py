@@ -152,7 +152,7 @@ def status_of(row):
         return "MISMATCH" if any("differ" in p or "!=" in p for p in row["problems"]) \
             else "ERROR"
     ratio = row.get("ratio")
-    if ratio is None:
+    if ratio is None or row["target"] is None:
         return "ok" if row.get("quick") else "-"
     notes_fail = row.get("notes_fail", False)
     return "below target" if ratio < row["target"] or notes_fail else "ok"
@@ -188,12 +188,16 @@ def notes_of(row, results):
     return "; ".join(notes)
 
 
+def target_text(row):
+    return "-" if row["target"] is None else ">=%gx" % row["target"]
+
+
 def print_row(row):
     med = row["median"]
     ratio = "%.2fx" % row["ratio"] if row.get("ratio") else "-"
     print("%-34s %11s %11s %8s %7s  %-12s %s" % (
         row["name"], readable(med.get("ours")), readable(med.get("pycapnp")), ratio,
-        ">=%gx" % row["target"], row["status"], row["notes"]), flush=True)
+        target_text(row), row["status"], row["notes"]), flush=True)
     for problem in row["problems"]:
         print("    !!! %s" % problem, flush=True)
 
@@ -207,9 +211,9 @@ def markdown_table(rows):
         notes = row["notes"]
         if row["problems"]:
             notes = (notes + "; " if notes else "") + "; ".join(row["problems"])
-        lines.append("| `%s` | %s | %s | %s | >= %gx | %s | %s |" % (
+        lines.append("| `%s` | %s | %s | %s | %s | %s | %s |" % (
             row["name"], readable(med.get("ours")), readable(med.get("pycapnp")), ratio,
-            row["target"], row["status"], notes.replace("|", "\\|")))
+            target_text(row).replace(">=", "≥ "), row["status"], notes.replace("|", "\\|")))
     return "\n".join(lines) + "\n"
 
 

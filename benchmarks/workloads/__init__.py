@@ -32,6 +32,8 @@ TARGETS = {
     "schema": (3.0, "large schema load >= 3x"),
     "classic": (3.0, "classic workloads >= 3x"),
     None: (1.0, "not slower than pycapnp"),
+    # A plain-Python reference row (no capnp) that other rows are compared with.
+    "baseline": (None, "baseline"),
 }
 
 # Ratios to a plain copy of the same bytes (`bytes(bytearray(b))`) must stay under this.
