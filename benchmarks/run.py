@@ -11,6 +11,7 @@ time per operation and the ratio pycapnp/ours (> 1: we are faster) against the i
     python3 benchmarks/run.py                 full run (both implementations)
     python3 benchmarks/run.py --quick         every benchmark once at tiny sizes, checks only
     python3 benchmarks/run.py --filter read.  only benchmarks whose name contains "read."
+    python3 benchmarks/run.py --list          what each row measures
     options: --rounds N, --json OUT, --markdown OUT, --impl both|ours|pycapnp,
              --ours-python PY, --pycapnp-python PY
 
@@ -188,13 +189,19 @@ def notes_of(row, results):
     return "; ".join(notes)
 
 
+def ratio_text(ratio):
+    if not ratio:
+        return "-"
+    return ("%.2fx" if ratio >= 0.1 else "%.2gx") % ratio
+
+
 def target_text(row):
     return "-" if row["target"] is None else ">=%gx" % row["target"]
 
 
 def print_row(row):
     med = row["median"]
-    ratio = "%.2fx" % row["ratio"] if row.get("ratio") else "-"
+    ratio = ratio_text(row.get("ratio"))
     print("%-34s %11s %11s %8s %7s  %-12s %s" % (
         row["name"], readable(med.get("ours")), readable(med.get("pycapnp")), ratio,
         target_text(row), row["status"], row["notes"]), flush=True)
@@ -207,7 +214,7 @@ def markdown_table(rows):
              "|---|---:|---:|---:|---:|---|---|"]
     for row in rows:
         med = row["median"]
-        ratio = "%.2fx" % row["ratio"] if row.get("ratio") else "-"
+        ratio = ratio_text(row.get("ratio"))
         notes = row["notes"]
         if row["problems"]:
             notes = (notes + "; " if notes else "") + "; ".join(row["problems"])
@@ -226,10 +233,17 @@ def main(argv=None):
     parser.add_argument("--json", help="write machine-readable results here")
     parser.add_argument("--markdown", help="write the table (markdown) here")
     parser.add_argument("--impl", choices=["both", "ours", "pycapnp"], default="both")
+    parser.add_argument("--list", action="store_true",
+                        help="print every benchmark with what it measures and its target")
     parser.add_argument("--ours-python", default=os.path.join(ROOT, ".venv", "bin", "python"))
     parser.add_argument("--pycapnp-python",
                         default=os.path.join(ROOT, ".oracles", "pycapnp", "bin", "python"))
     args = parser.parse_args(argv)
+    if args.list:
+        for name, bench in REGISTRY.items():
+            if args.filter in name:
+                print("%-34s %-28s %s" % (name, TARGETS[bench.target][1], bench.doc))
+        return 0
 
     pythons = {"ours": args.ours_python, "pycapnp": args.pycapnp_python}
     impls = IMPLS if args.impl == "both" else (args.impl,)

@@ -2,7 +2,6 @@
 field, and reading a large file through mmap (with the resident memory it adds)."""
 
 import functools
-import hashlib
 import mmap
 import os
 import struct

@@ -3,7 +3,7 @@ every framing, the tutorial's address book, and loading a large schema."""
 
 import os
 
-from . import ROOT, Benchmark, open_reader, schema
+from . import ROOT, Benchmark, open_reader
 from .fields import LIST_LEN, SCALARS, VALUES, build_fields, fields_module
 
 ADDRESSBOOK = os.path.join(ROOT, "examples", "addressbook.capnp")
