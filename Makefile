@@ -36,11 +36,15 @@ oracles:
 bless:
 	BLESS=1 $(CARGO) test -p capnp-rs --test errors
 
-# Compile-time benchmark, and our command line against the reference on the same files.
-bench: oracles
+# Compile-time benchmark, our command line against the reference on the same files, then
+# the Python package against pycapnp (benchmarks/run.py; docs/benchmarks.md). BENCH_ARGS
+# passes options to the latter, e.g. BENCH_ARGS="--filter read. --rounds 3".
+BENCH_ARGS ?=
+bench: oracles venv
 	$(CARGO) bench -p capnp-compiler --bench compile
 	$(CARGO) build --release -q -p capnp-rs
 	python3 benchmarks/compile_vs_reference.py
+	python3 benchmarks/run.py $(BENCH_ARGS)
 
 lint:
 	$(CARGO) fmt --all -- --check

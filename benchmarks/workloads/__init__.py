@@ -1,0 +1,130 @@
+"""Benchmark definitions, shared by pycapnp 2.2.4 and this package (both are `import capnp`).
+
+A benchmark is a statement timed like `timeit` (compiled into a loop, so the per-operation
+overhead is one loop step, the same under both implementations) over a namespace made by its
+setup function. `check` proves the statement did the right thing: its value must be the same
+under both implementations and, where the benchmark has one, equal to `expected`, computed in
+plain Python from the same inputs without capnp.
+
+The modules here import `capnp` only inside functions: run.py imports the registry (names,
+targets, baselines) under any python3 and never loads an implementation; the statements run in
+`benchmarks/worker.py`, one process per implementation.
+"""
+
+import hashlib
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMAS = os.path.join(os.path.dirname(HERE), "schemas")
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# The issue's targets, as pycapnp time / our time (> 1 means we are faster). Rows without a
+# named target still have the blanket one: no operation slower than pycapnp (1.0).
+TARGETS = {
+    "read": (5.0, "field reads >= 5x"),
+    "set": (3.0, "builder sets >= 3x"),
+    "which": (10.0, "which() >= 10x"),
+    "dict": (10.0, "to_dict/from_dict >= 10x"),
+    "new_message": (5.0, "new_message(**kwargs) >= 5x"),
+    "addressbook": (4.0, "address book >= 4x"),
+    "from_bytes": (3.0, "from_bytes >= 3x"),
+    "to_bytes": (1.5, "to_bytes >= 1.5x"),
+    "schema": (3.0, "large schema load >= 3x"),
+    "classic": (3.0, "classic workloads >= 3x"),
+    None: (1.0, "not slower than pycapnp"),
+    # A plain-Python reference row (no capnp) that other rows are compared with.
+    "baseline": (None, "baseline"),
+}
+
+# Ratios to a plain copy of the same bytes (`bytes(bytearray(b))`) must stay under this.
+COPY_RATIO_TARGET = 1.25
+# Reading a large file through mmap may add at most this much resident memory.
+RSS_TARGET_MB = 50.0
+
+REGISTRY = {}
+
+
+class Benchmark:
+    """One row of the table.
+
+    setup(quick) -> dict: the namespace the statement runs in (made afresh before every
+        sample, so statements that grow a message stay bounded).
+    stmt: the timed statement (source text, run with the namespace as globals).
+    check: None (stmt is an expression; its value is the check), a source expression
+        evaluated after running stmt once, or a callable(namespace).
+    expected(quick) -> the plain-Python value `check` must equal (after `plain`), or None.
+    target: a key of TARGETS.
+    baseline: the name of a benchmark this one is also compared with (ratio of times).
+    metrics(namespace) -> dict of extra numbers reported with the row (not compared).
+    """
+
+    def __init__(self, name, setup, stmt, check=None, expected=None, target=None,
+                 baseline=None, metrics=None, doc=""):
+        assert name not in REGISTRY, name
+        assert target in TARGETS, target
+        self.name = name
+        self.setup = setup
+        self.stmt = stmt
+        self.check = check
+        self.expected = expected
+        self.target = target
+        self.baseline = baseline
+        self.metrics = metrics
+        self.doc = doc
+        REGISTRY[name] = self
+
+    def run_check(self, quick):
+        ns = self.setup(quick)
+        if self.check is None:
+            value = eval(self.stmt, ns)
+        else:
+            exec(self.stmt, ns)
+            value = eval(self.check, ns) if isinstance(self.check, str) else self.check(ns)
+        result = {"check": plain(value)}
+        if self.expected is not None:
+            result["expected"] = plain(self.expected(quick))
+        if self.metrics is not None:
+            result["metrics"] = self.metrics(ns)
+        return result
+
+
+def plain(value):
+    """A JSON value standing for `value`: readers and builders as their to_dict, enums as
+    their names, lists as lists, long bytes as length and digest."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if len(data) <= 64:
+            return {"bytes": data.hex()}
+        return {"bytes_len": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "to_dict"):
+        return plain(value.to_dict())
+    if "Enum" in type(value).__name__:
+        return str(value)
+    if hasattr(value, "__len__") and hasattr(value, "__getitem__"):
+        return [plain(value[i]) for i in range(len(value))]
+    raise TypeError("no plain form for %r" % type(value).__name__)
+
+
+def open_reader(module, data, **kwargs):
+    """A reader over `data` in either generation's style: pycapnp 2.x's from_bytes returns a
+    context manager, ours a reader that is also one. Returns (context manager, reader); keep
+    the first alive as long as the reader."""
+    manager = module.from_bytes(data, **kwargs)
+    return manager, manager.__enter__()
+
+
+def schema(name):
+    """A benchmarks/schemas file loaded by the global parser (cached after the first load)."""
+    import capnp
+
+    return capnp.load(os.path.join(SCHEMAS, name))
+
+
+# Registration order is table order.
+from . import fields, messages, large, classic  # noqa: E402,F401
