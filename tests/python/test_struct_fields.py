@@ -244,3 +244,46 @@ def test_class_identity(m):
         m.All.Reader()
     assert msg.schema == m.All.schema
     assert msg.is_root and not msg.s.is_root
+
+
+@pytest.mark.parametrize(
+    "field, size",
+    [("ints", 2**29), ("texts", 2**29), ("structs", 2**29 // 4), ("t", 2**29 - 1), ("d", 2**29)],
+)
+def test_init_beyond_capnp_list_limits_raises(m, field, size):
+    # capnp's layout code panics (after allocating) past 2**29 elements or struct-list
+    # words; the size is refused first, with nothing written.
+    msg = m.All.new_message()
+    with pytest.raises(capnp.KjException, match=r"2\*\*29"):
+        msg.init(field, size)
+    assert not msg._has(field)
+    lst = msg.init("nested", 1)
+    with pytest.raises(capnp.KjException, match=r"2\*\*29"):
+        lst.init(0, 2**29)
+
+
+def test_uint64_above_int64_and_negative_values_round_trip(m):
+    msg = m.All.new_message()
+    for value in (2**63, 2**64 - 1, 0):
+        msg.u64 = value
+        assert msg.u64 == value
+    with pytest.raises(capnp.KjException):
+        msg.u64 = -1
+    msg.i64 = -(2**63)
+    assert msg.i64 == -(2**63)
+
+
+def test_reader_list_iteration_matches_indexing(m):
+    msg = m.All.new_message()
+    msg.ints = [3, -1, 2**31 - 1]
+    msg.texts = ["a", "", "ü"]
+    s = msg.init("structs", 2)
+    s[1].i32 = 9
+    r = m.All.from_bytes(msg.to_bytes())
+    for name in ("ints", "texts", "structs", "bools"):
+        lst = getattr(r, name)
+        assert [str(x) for x in lst] == [str(lst[i]) for i in range(len(lst))]
+    assert list(r.ints) == [3, -1, 2**31 - 1]
+    assert [x.i32 for x in r.structs] == [0, 9]
+    it = iter(r.texts)
+    assert next(it) == "a" and list(it) == ["", "ü"]

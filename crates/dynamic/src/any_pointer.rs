@@ -15,7 +15,7 @@ use crate::message::{
 use crate::raw::{RawPtr, RawPtrBuilder};
 use crate::schema::{Registry, Type};
 use crate::struct_::{write_pointer, StructBuilder, StructReader};
-use crate::value::{list_shape, SetValue};
+use crate::value::{check_blob_size, check_list_size, list_shape, SetValue};
 
 /// Where the pointer is: the message's root pointer, or a hop from a struct/list location.
 #[derive(Clone)]
@@ -398,6 +398,7 @@ impl AnyPointerBuilder {
     /// Replaces the content with a zeroed list of `size` elements of `elem`.
     pub fn init_as_list(&self, elem: Type, size: u32) -> Result<ListBuilder> {
         let shape = list_shape(&elem, &self.registry)?;
+        check_list_size(shape, size)?;
         let handle = self.list_handle(elem, shape)?;
         self.with_pointer(|p| {
             match shape {
@@ -417,6 +418,7 @@ impl AnyPointerBuilder {
     }
 
     pub fn set_as_text(&self, text: &str) -> Result<()> {
+        check_blob_size(text.len(), true)?;
         self.with_pointer(|mut p| {
             p.set_text(text.into());
             Ok(())
@@ -425,6 +427,7 @@ impl AnyPointerBuilder {
 
     /// Replaces the content with Text made of `size` NUL characters.
     pub fn init_as_text(&self, size: u32) -> Result<()> {
+        check_blob_size(size as usize, true)?;
         self.with_pointer(|p| {
             p.init_text(size);
             Ok(())

@@ -17,8 +17,8 @@ use crate::schema::{Registry, Type};
 use crate::struct_::{expected_size, write_pointer, StructBuilder, StructReader};
 use crate::value::AnyPointerValue;
 use crate::value::{
-    decode_data, encode_data, list_shape, read_list_bits, read_list_builder_bits, write_list_bits,
-    ListValue, SetValue, StructValue, Value,
+    check_blob_size, check_list_size, decode_data, encode_data, list_shape, read_list_bits,
+    read_list_builder_bits, write_list_bits, ListValue, SetValue, StructValue, Value,
 };
 
 /// Resolves a Python-style index (negative counts from the end).
@@ -531,6 +531,10 @@ impl ListBuilder {
             Type::Text | Type::Data => None,
             _ => return Err(Error::InitWithSize),
         };
+        match shape {
+            Some(shape) => check_list_size(shape, size)?,
+            None => check_blob_size(size as usize, self.elem == Type::Text)?,
+        }
         let i = self.with_loc(|loc| match loc {
             BLoc::PtrList(l) => {
                 let i = resolve(index, l.len())?;

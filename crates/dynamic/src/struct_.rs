@@ -17,8 +17,8 @@ use crate::message::{
 use crate::orphan::Orphan;
 use crate::schema::{DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
 use crate::value::{
-    decode_data, encode_data, list_shape, read_struct_bits, write_struct_bits, AnyPointerValue,
-    ListValue, SetValue, StructValue, Value,
+    check_blob_size, check_list_size, decode_data, encode_data, list_shape, read_struct_bits,
+    write_struct_bits, AnyPointerValue, ListValue, SetValue, StructValue, Value,
 };
 
 /// Groups nest at most this deep when cleared (a hostile schema could make a group its own member).
@@ -110,6 +110,37 @@ impl StructReader {
             Backing::Reader(m) => Some((at, m.segment(at.segment())?)),
             Backing::Builder(_) => None,
         }
+    }
+
+    /// Hands the bytes of Text/Data field `index` to `f` straight from the message (no copy),
+    /// through the resolved location; `Ok(None)` when the field is not Text/Data or needs
+    /// capnp's walk (`get_by_index` then). Charges as `get_by_index`.
+    pub fn with_blob<R>(&self, index: usize, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let field = field_at(&self.schema, index)?;
+        let FieldKind::Slot { offset, ty, .. } = &field.kind else {
+            return Ok(None);
+        };
+        let text = match ty {
+            Type::Text => true,
+            Type::Data => false,
+            _ => return Ok(None),
+        };
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        check_active(
+            &self.schema,
+            field,
+            at.bits(seg, 16, disc_offset(&self.schema)),
+        )?;
+        let Some(bytes) = u16::try_from(*offset)
+            .ok()
+            .and_then(|i| at.blob(seg, i, text))
+        else {
+            return Ok(None);
+        };
+        self.backing.charge_blob(bytes.len(), text)?;
+        Ok(Some(f(bytes)))
     }
 
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
@@ -868,6 +899,13 @@ impl StructBuilder {
             Type::List(elem) => Some(list_shape(elem, &self.registry)?),
             _ => None,
         };
+        let n = size.unwrap_or(0);
+        match (ty, elem_shape) {
+            (Type::Text, _) => check_blob_size(n as usize, true)?,
+            (Type::Data, _) => check_blob_size(n as usize, false)?,
+            (_, Some(shape)) => check_list_size(shape, n)?,
+            _ => {}
+        }
         self.with_struct(|s| {
             self.set_discriminant(&s, field);
             let mut pb = s.get_pointer_field(offset as usize);
@@ -1134,6 +1172,11 @@ pub(crate) fn write_pointer(
     value: &SetValue<'_>,
     snapshot: Option<&Snapshot>,
 ) -> Result<()> {
+    match value {
+        SetValue::Str(s) => check_blob_size(s.len(), true)?,
+        SetValue::Bytes(b) => check_blob_size(b.len(), true)?,
+        _ => {}
+    }
     match (ty, value) {
         (Type::Text, SetValue::Str(s)) => pb.set_text((*s).into()),
         (Type::Text, SetValue::Bytes(b)) => pb.set_text((*b).into()),

@@ -77,6 +77,37 @@ pub enum SetValue<'a> {
     AnyPointer(&'a AnyPointerReader),
 }
 
+/// capnp's limit on the elements of one list and on the words of one struct list: its layout
+/// code panics beyond it (after allocating), so sizes are checked before.
+const MAX_LIST: u64 = (1 << 29) - 1;
+
+fn too_large() -> Error {
+    Error::Capnp(capnp::Error::failed(
+        "Lists are limited to 2**29 elements".into(),
+    ))
+}
+
+/// Checks a list of `count` elements read as `shape` against capnp's limits.
+pub(crate) fn check_list_size(shape: Shape, count: u32) -> Result<()> {
+    let count = u64::from(count);
+    let words = match shape {
+        Shape::StructList(sz) => count * (u64::from(sz.data) + u64::from(sz.pointers)),
+        _ => 0,
+    };
+    if count > MAX_LIST || words > MAX_LIST {
+        return Err(too_large());
+    }
+    Ok(())
+}
+
+/// Checks a Text (`with_nul`) or Data blob of `len` bytes against capnp's limit.
+pub(crate) fn check_blob_size(len: usize, with_nul: bool) -> Result<()> {
+    if len as u64 + u64::from(with_nul) > MAX_LIST {
+        return Err(too_large());
+    }
+    Ok(())
+}
+
 fn out_of_range(v: impl std::fmt::Display) -> Error {
     Error::OutOfRange {
         value: v.to_string(),

@@ -31,7 +31,7 @@ pub(crate) fn slot_type(field: &Field) -> Option<&Type> {
 }
 
 /// Text bytes as `str`, decoded strictly.
-fn text_to_py(py: Python<'_>, bytes: &[u8]) -> MsgResult<Py<PyAny>> {
+pub(crate) fn text_to_py(py: Python<'_>, bytes: &[u8]) -> MsgResult<Py<PyAny>> {
     match std::str::from_utf8(bytes) {
         Ok(s) => Ok(PyString::new(py, s).into_any().unbind()),
         Err(e) => {
@@ -132,9 +132,9 @@ pub(crate) fn with_set_value<R>(
     if let Ok(b) = value.cast::<PyBool>() {
         return f(SetValue::Bool(b.is_true()));
     }
-    if value.is_instance_of::<PyInt>() {
+    if let Ok(int) = value.cast::<PyInt>() {
         // Most ints fit an i64, whose conversion is much cheaper than i128's.
-        if let Ok(i) = value.extract::<i64>() {
+        if let Some(i) = crate::ffi::int_as_i64(int) {
             return f(SetValue::Int(i128::from(i)));
         }
         let too_big = || PyOverflowError::new_err("int too big to convert to a 64-bit value");

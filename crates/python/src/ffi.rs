@@ -1,4 +1,5 @@
-//! The one CPython call the safe PyO3 API lacks: generic attribute lookup.
+//! The CPython calls the safe PyO3 API lacks: generic attribute lookup, and reading an `int`
+//! that may not fit 64 bits without raising.
 //!
 //! Struct handles resolve fields in their own `__getattribute__` (DESIGN decision 8); every
 //! other attribute (methods, properties) then needs the ordinary lookup. Reaching it through
@@ -23,4 +24,23 @@ pub(crate) fn generic_getattr<'py>(
         let ptr = pyo3::ffi::PyObject_GenericGetAttr(obj.as_ptr(), name.as_ptr());
         Bound::from_owned_ptr_or_err(py, ptr)
     }
+}
+
+/// The value of a Python `int` as an `i64`, or `None` when it does not fit — without raising
+/// and discarding an `OverflowError` as `extract::<i64>()` does (that costs more than the
+/// whole field write). The caller passes an `int` (`PyLong`) object.
+pub(crate) fn int_as_i64(obj: &Bound<'_, pyo3::types::PyInt>) -> Option<i64> {
+    let mut overflow: std::os::raw::c_int = 0;
+    // SAFETY: `obj` is a live `int` borrowed for the call and the GIL is held (the `Bound`).
+    // For an `int`, `PyLong_AsLongLongAndOverflow` reports a value out of range through
+    // `overflow` without setting an exception; -1 with an exception set is impossible for an
+    // `int`, but is still checked (and the exception cleared) below.
+    let value = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    if overflow != 0 {
+        return None;
+    }
+    if value == -1 && PyErr::take(obj.py()).is_some() {
+        return None;
+    }
+    Some(value)
 }

@@ -40,17 +40,18 @@ fn int_index(index: &Bound<'_, PyAny>) -> PyResult<i64> {
     Ok(index.extract::<i64>().unwrap_or(i64::MAX))
 }
 
+/// `lst[index]`; `len` is asked only for slices (`get` resolves negative indices itself).
 fn read_item(
     py: Python<'_>,
     get: impl Fn(i64) -> capnp_dynamic::Result<Value>,
     elem: &capnp_dynamic::Type,
     registry: &Py<PyRegistry>,
     index: &Bound<'_, PyAny>,
-    len: u32,
+    len: impl FnOnce() -> PyResult<u32>,
 ) -> PyResult<Py<PyAny>> {
     if let Ok(slice) = index.cast::<PySlice>() {
         let out = PyList::empty(py);
-        for i in slice_positions(slice, len)? {
+        for i in slice_positions(slice, len()?)? {
             let v = get(i).map_err(|e| MsgError::from(e).into_py(py))?;
             out.append(value_to_py(py, v, Some(elem), registry).map_err(|e| e.into_py(py))?)?;
         }
@@ -122,14 +123,13 @@ impl PyListBuilder {
     }
 
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let len = self.len(py)?;
         read_item(
             py,
             |i| self.inner.get(i),
             self.inner.element_type(),
             &self.registry,
             index,
-            len,
+            || self.len(py),
         )
     }
 
@@ -212,14 +212,13 @@ impl PyListReader {
     }
 
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let len = self.len(py)?;
         read_item(
             py,
             |i| self.inner.get(i),
             self.inner.element_type(),
             &self.registry,
             index,
-            len,
+            || self.len(py),
         )
     }
 
@@ -232,6 +231,29 @@ impl PyListReader {
                 Some(self.inner.element_type()),
                 &self.registry,
             )
+        };
+        run().map_err(|e| e.into_py(py))
+    }
+
+    /// Iteration reads every element in one pass (a reader does not change under it).
+    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let run = || -> MsgResult<_> {
+            let len = self.inner.len()?;
+            let elem = self.inner.element_type();
+            let mut items = Vec::with_capacity(len as usize);
+            for i in 0..len {
+                items.push(value_to_py(
+                    py,
+                    self.inner.get(i64::from(i))?,
+                    Some(elem),
+                    &self.registry,
+                )?);
+            }
+            Ok(PyList::new(py, items)?
+                .as_any()
+                .try_iter()?
+                .into_any()
+                .unbind())
         };
         run().map_err(|e| e.into_py(py))
     }

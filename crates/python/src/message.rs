@@ -14,7 +14,7 @@ use crate::any_pointer::{PyObjectBuilder, PyObjectReader, PyOrphan};
 use crate::buffer;
 use crate::error::MsgError;
 use crate::registry::PyRegistry;
-use crate::struct_::{PyStructBuilder, PyStructReader};
+use crate::struct_::{detach_if, PyStructBuilder, PyStructReader, DETACH_BYTES};
 
 fn msg_err(py: Python<'_>, e: capnp_dynamic::Error) -> PyErr {
     MsgError::from(e).into_py(py)
@@ -24,6 +24,11 @@ fn msg_err(py: Python<'_>, e: capnp_dynamic::Error) -> PyErr {
 #[pyclass(frozen, name = "_MessageHandle", module = "capnp.lib.capnp")]
 pub(crate) struct PyMessageHandle {
     inner: MessageBuilder,
+}
+
+/// Whether serializing `m` should release the GIL: large, and no writable Data view into it.
+fn large(m: &MessageBuilder) -> bool {
+    !m.is_volatile() && m.size_in_words() * 8 >= DETACH_BYTES
 }
 
 #[pymethods]
@@ -101,21 +106,21 @@ impl PyMessageHandle {
     /// One `bytes` per segment, without framing.
     fn get_segments_for_output<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
         let inner = &self.inner;
-        let segments = py.detach(|| inner.to_segments());
+        let segments = detach_if(py, large(inner), || inner.to_segments());
         segments.iter().map(|s| PyBytes::new(py, s)).collect()
     }
 
     /// Standard stream framing (`_write_message_to_fd`).
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let inner = &self.inner;
-        let out = py.detach(|| inner.to_bytes());
+        let out = detach_if(py, large(inner), || inner.to_bytes());
         PyBytes::new(py, &out)
     }
 
     /// Packed stream framing (`_write_packed_message_to_fd`, `_message_to_packed_bytes`).
     fn to_bytes_packed<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let inner = &self.inner;
-        let out = py.detach(|| inner.to_bytes_packed());
+        let out = detach_if(py, large(inner), || inner.to_bytes_packed());
         PyBytes::new(py, &out)
     }
 

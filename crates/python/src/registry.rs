@@ -14,7 +14,7 @@ use crate::convert;
 use crate::enum_::{PyEnum, PyEnumField};
 use crate::error::{MsgError, MsgResult};
 use crate::multiple::PyMessageIterator;
-use crate::struct_::{PyStructBuilder, PyStructReader};
+use crate::struct_::{detach_if, PyStructBuilder, PyStructReader};
 
 /// The schemas one parser compiled, as immutable Rust tables shared by every message.
 #[pyclass(frozen, name = "_Registry", module = "capnp.lib.capnp")]
@@ -174,12 +174,10 @@ impl PyRegistry {
         let input = buffer::input(buf)?;
         let limits = limits(traversal_limit_in_words, nesting_limit);
         let unpack = || MessageReader::from_bytes_packed((*input.bytes).as_ref(), limits);
-        // Unpacking runs without the GIL unless Python code could write the input meanwhile.
-        let message = if input.sharing.volatile {
-            unpack()
-        } else {
-            py.detach(unpack)
-        };
+        // Large inputs unpack without the GIL, unless Python code could write them meanwhile
+        // (packing shrinks runs of zeros ~1000-fold, so a few KiB may unpack to megabytes).
+        let large = !input.sharing.volatile && (*input.bytes).as_ref().len() >= 4096;
+        let message = detach_if(py, large, unpack);
         let run = || -> MsgResult<_> { Ok(message?.root(&slf.get().inner, id)?) };
         let root = run().map_err(|e| e.into_py(py))?;
         PyStructReader::wrap(py, root, slf.clone().unbind())

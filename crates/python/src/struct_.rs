@@ -4,13 +4,15 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use capnp_dynamic::text::struct_text;
-use capnp_dynamic::{MessageBuilder, StructBuilder, StructReader};
+use capnp_dynamic::{MessageBuilder, StructBuilder, StructReader, Type};
 use pyo3::exceptions::{PyAttributeError, PyUnicodeDecodeError, PyUserWarning};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::any_pointer::PyOrphan;
-use crate::convert::{from_dict, set_field, slot_type, to_dict, value_to_py, DictOptions};
+use crate::convert::{
+    from_dict, set_field, slot_type, text_to_py, to_dict, value_to_py, DictOptions,
+};
 use crate::enum_::PyEnumField;
 use crate::error::{MsgError, MsgResult};
 use crate::registry::PyRegistry;
@@ -150,7 +152,21 @@ fn dict_options(
 }
 
 /// Messages from this size on are serialized without the GIL.
-const DETACH_BYTES: usize = 1 << 20;
+pub(crate) const DETACH_BYTES: usize = 1 << 20;
+
+/// Runs `f` without the GIL when `large` (DESIGN decision 7): for small messages releasing
+/// and re-taking the GIL costs more than the work.
+pub(crate) fn detach_if<T: pyo3::marker::Ungil>(
+    py: Python<'_>,
+    large: bool,
+    f: impl pyo3::marker::Ungil + FnOnce() -> T,
+) -> T {
+    if large {
+        py.detach(f)
+    } else {
+        f()
+    }
+}
 
 /// `_MessageSize`: what `total_size` returns.
 #[pyclass(frozen, name = "_MessageSize", module = "capnp.lib.capnp")]
@@ -263,14 +279,11 @@ impl PyStructBuilder {
                 inner.to_bytes()
             }
         };
-        // Without the GIL unless Python code could write the message meanwhile (writable
-        // Data views, buffer.rs).
-        let out = if inner.message().is_volatile() {
-            run()
-        } else {
-            py.detach(run)
-        };
-        out.map_err(|e| MsgError::from(e).into_py(py))
+        // Without the GIL when large, unless Python code could write the message meanwhile
+        // (writable Data views, buffer.rs).
+        let large =
+            !inner.message().is_volatile() && inner.message().size_in_words() * 8 >= DETACH_BYTES;
+        detach_if(py, large, run).map_err(|e| MsgError::from(e).into_py(py))
     }
 }
 
@@ -616,8 +629,18 @@ impl PyStructReader {
     }
 
     fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
-        let value = self.inner.get_by_index(index)?;
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
+        if matches!(ty, Some(Type::Text | Type::Data)) {
+            // Straight from the message into the Python object: one copy, not two.
+            let blob = self.inner.with_blob(index, |bytes| match ty {
+                Some(Type::Text) => text_to_py(py, bytes),
+                _ => Ok(PyBytes::new(py, bytes).into_any().unbind()),
+            })?;
+            if let Some(obj) = blob {
+                return obj;
+            }
+        }
+        let value = self.inner.get_by_index(index)?;
         value_to_py(py, value, ty, &self.registry)
     }
 }
