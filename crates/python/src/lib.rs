@@ -27,6 +27,7 @@ const LIBCAPNP_VERSION: (u32, u32, u32) = (1, 4, 0);
 fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<exceptions::KjException>()?;
     m.add_class::<registry::PyRegistry>()?;
+    m.add_class::<registry::PyStructEntry>()?;
     m.add_class::<struct_::PyStructBuilder>()?;
     m.add_class::<struct_::PyStructReader>()?;
     m.add_class::<struct_::PyMessageSize>()?;
