@@ -287,3 +287,27 @@ def test_reader_list_iteration_matches_indexing(m):
     assert [x.i32 for x in r.structs] == [0, 9]
     it = iter(r.texts)
     assert next(it) == "a" and list(it) == ["", "ü"]
+
+
+def test_list_assignment_of_plain_values(m):
+    msg = m.All.new_message()
+    msg.ints = [1, -2, 2**31 - 1]
+    msg.texts = ["x", "", "ünï"]
+    msg.datas = [b"\x00\x01", b""]
+    msg.bools = [True, False, True]
+    msg.colors = ["green", 0]
+    msg.nested = [[1, 2], [], [-3]]
+    r = m.All.from_bytes(msg.to_bytes())
+    assert list(r.ints) == [1, -2, 2**31 - 1]
+    assert list(r.texts) == ["x", "", "ünï"]
+    assert list(r.datas) == [b"\x00\x01", b""]
+    assert list(r.bools) == [True, False, True]
+    assert [str(c) for c in r.colors] == ["green", "red"]
+    assert [list(x) for x in r.nested] == [[1, 2], [], [-3]]
+
+
+@pytest.mark.parametrize("values", [[1, 2**31], [1, "x"], [1, 1.5], [None]])
+def test_list_assignment_rejects_a_bad_element(m, values):
+    msg = m.All.new_message()
+    with pytest.raises((capnp.KjException, TypeError, ValueError, OverflowError)):
+        msg.ints = values

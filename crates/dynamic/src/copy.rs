@@ -23,13 +23,30 @@ impl Snapshot {
         }
     }
 
+    /// A snapshot whose first segment is about `words` (small copies then allocate a few
+    /// words, not the default 8 KiB segment; bigger ones grow it).
+    fn sized(words: u64) -> Snapshot {
+        let words = u32::try_from(words.saturating_add(2)).unwrap_or(u32::MAX);
+        Snapshot {
+            message: capnp::message::Builder::new(
+                HeapAllocator::new().first_segment_words(words.clamp(32, 1024)),
+            ),
+        }
+    }
+
     pub(crate) fn of_struct(r: &StructReader) -> Result<Snapshot> {
-        let mut snap = Snapshot::new();
-        r.backing().with_loc_deep(r.steps(), |loc| match loc {
+        let snap = r.backing().with_loc_deep(r.steps(), |loc| match loc {
             RLoc::Struct(s) => {
+                // Sized by the struct's own sections (a traversal to size it would be charged
+                // against the read limit too); nested content grows the segment.
+                let own = capnp::raw::get_struct_data_section(crate::raw::RawStructReader(s)).len()
+                    / 8
+                    + capnp::raw::get_struct_pointer_section(crate::raw::RawStructReader(s)).len()
+                        as usize;
+                let mut snap = Snapshot::sized(own as u64 * 4);
                 let mut root = snap.message.get_root::<RawPtrBuilder<'_>>()?.0;
                 root.set_struct(&s, false)?;
-                Ok(())
+                Ok(snap)
             }
             _ => Err(Error::TypeMismatch),
         })?;
@@ -38,17 +55,19 @@ impl Snapshot {
     }
 
     pub(crate) fn of_list(l: &ListReader) -> Result<Snapshot> {
-        let mut snap = Snapshot::new();
-        l.backing().with_loc_deep(l.steps(), |loc| {
+        let snap = l.backing().with_loc_deep(l.steps(), |loc| {
             let list = match loc {
                 RLoc::PrimList(l) => l,
                 RLoc::PtrList(l) => l.reader,
                 RLoc::StructList(l) => l.into_internal_list_reader(),
                 RLoc::Struct(_) => return Err(Error::TypeMismatch),
             };
+            // The list's own words (nested content, if any, grows the segment).
+            let own = capnp::raw::get_list_bytes(crate::raw::RawListReader(list)).len() / 8;
+            let mut snap = Snapshot::sized(own as u64 + 1);
             let mut root = snap.message.get_root::<RawPtrBuilder<'_>>()?.0;
             root.set_list(&list, false)?;
-            Ok(())
+            Ok(snap)
         })?;
         l.backing().charge(snap.words())?;
         Ok(snap)

@@ -563,11 +563,45 @@ impl ListBuilder {
         self.get(i64::from(i))
     }
 
-    /// Replaces nothing: sets elements `0..values.len()` in order (the list must be long enough).
+    /// Replaces nothing: sets elements `0..values.len()` in order (the list must be long
+    /// enough), as `set` on each, stopping at the first failure. Values that are not copies of
+    /// structs, lists or AnyPointers are written under one walk and one lock.
     pub fn set_all(&self, values: &[SetValue<'_>]) -> Result<()> {
-        for (i, v) in values.iter().enumerate() {
-            self.set(i as i64, *v)?;
+        let copies = |v: &SetValue<'_>| {
+            matches!(
+                v,
+                SetValue::Struct(_) | SetValue::List(_) | SetValue::AnyPointer(_)
+            )
+        };
+        let bulk = !values.iter().any(copies)
+            && match &self.elem {
+                Type::Text | Type::Data => true,
+                ty => !ty.is_pointer(),
+            };
+        if !bulk {
+            for (i, v) in values.iter().enumerate() {
+                self.set(i as i64, *v)?;
+            }
+            return Ok(());
         }
-        Ok(())
+        self.with_loc(|loc| match loc {
+            BLoc::PrimList(l) => {
+                for (i, v) in values.iter().enumerate() {
+                    let i = resolve(i as i64, l.len())?;
+                    let bits = encode_data(&self.elem, v, &self.registry)?;
+                    write_list_bits(&l, &self.elem, i, bits);
+                }
+                Ok(())
+            }
+            BLoc::PtrList(mut l) => {
+                for (i, v) in values.iter().enumerate() {
+                    let i = resolve(i as i64, l.len())?;
+                    let pb = l.reborrow().get(i).get_as::<RawPtrBuilder<'_>>()?.0;
+                    write_pointer(pb, &self.elem, v, None)?;
+                }
+                Ok(())
+            }
+            _ => Err(Error::TypeMismatch),
+        })
     }
 }

@@ -244,11 +244,40 @@ pub(crate) fn set_field(
     with_set_value(value, &field.name, |v| Ok(builder.set_by_index(index, v)?))
 }
 
+/// The `SetValue` of the plain scalars a list assignment usually holds (`None`, bool, int,
+/// float, str, bytes); `None` for anything else, which takes the element-by-element path.
+fn plain_set_value<'a>(value: &'a Bound<'_, PyAny>) -> Option<SetValue<'a>> {
+    if value.is_none() {
+        return Some(SetValue::Void);
+    }
+    if let Ok(b) = value.cast::<PyBool>() {
+        return Some(SetValue::Bool(b.is_true()));
+    }
+    if let Ok(i) = value.cast::<PyInt>() {
+        return crate::ffi::int_as_i64(i).map(|i| SetValue::Int(i128::from(i)));
+    }
+    if let Ok(x) = value.cast::<PyFloat>() {
+        return Some(SetValue::Float(x.value()));
+    }
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return Some(SetValue::Bytes(b.as_bytes()));
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return s.to_str().ok().map(SetValue::Str);
+    }
+    None
+}
+
 fn set_elements(
     list: &ListBuilder,
     registry: &Py<PyRegistry>,
     items: &[Bound<'_, PyAny>],
 ) -> MsgResult<()> {
+    // All plain scalars: written in one pass under one lock.
+    let plain: Option<Vec<SetValue<'_>>> = items.iter().map(plain_set_value).collect();
+    if let Some(values) = plain {
+        return Ok(list.set_all(&values)?);
+    }
     for (i, item) in items.iter().enumerate() {
         set_element(list, registry, i as i64, item)?;
     }
