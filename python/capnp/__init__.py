@@ -33,8 +33,10 @@ from capnp.lib.capnp import (
     _StructModule,
     _init_capnp_api,
     cleanup_global_schema_parser,
+    deregister_all_types,
     load,
     read_multiple_bytes_packed,
+    register_type,
     types,
 )
 
@@ -68,9 +70,11 @@ __all__ = [
     "_init_capnp_api",
     "add_import_hook",
     "cleanup_global_schema_parser",
+    "deregister_all_types",
     "lib",
     "load",
     "read_multiple_bytes_packed",
+    "register_type",
     "remove_import_hook",
     "types",
     "version",

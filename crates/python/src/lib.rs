@@ -19,6 +19,7 @@ mod multiple;
 mod registry;
 mod schema_file;
 mod struct_;
+mod types;
 
 /// The Cap'n Proto feature level matched, as pycapnp 2.2.4 reports it.
 const LIBCAPNP_VERSION: (u32, u32, u32) = (1, 4, 0);
@@ -43,6 +44,8 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<message::PyMessageHandle>()?;
     m.add_class::<message::PyMessageReaderHandle>()?;
     m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;
+    m.add_function(wrap_pyfunction!(types::register_type, m)?)?;
+    m.add_function(wrap_pyfunction!(types::deregister_all_types, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::compile_bundled, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;
     m.add_function(wrap_pyfunction!(multiple::read_multiple_bytes_packed, m)?)?;

@@ -46,12 +46,7 @@ impl PyMessageHandle {
     }
 
     /// A zeroed root of struct `id`; returns the root builder.
-    fn init_root(
-        &self,
-        py: Python<'_>,
-        registry: Py<PyRegistry>,
-        id: u64,
-    ) -> PyResult<Py<PyStructBuilder>> {
+    fn init_root(&self, py: Python<'_>, registry: Py<PyRegistry>, id: u64) -> PyResult<Py<PyAny>> {
         let root = self
             .inner
             .init_root(&registry.get().inner, id)
@@ -60,12 +55,7 @@ impl PyMessageHandle {
     }
 
     /// The existing root as struct `id` (allocated when null).
-    fn get_root(
-        &self,
-        py: Python<'_>,
-        registry: Py<PyRegistry>,
-        id: u64,
-    ) -> PyResult<Py<PyStructBuilder>> {
+    fn get_root(&self, py: Python<'_>, registry: Py<PyRegistry>, id: u64) -> PyResult<Py<PyAny>> {
         let root = self
             .inner
             .get_root(&registry.get().inner, id)
@@ -83,7 +73,7 @@ impl PyMessageHandle {
     }
 
     /// Deep-copies a struct reader or builder into the root; returns the new root builder.
-    fn set_root(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyStructBuilder>> {
+    fn set_root(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let (reader, registry) = if let Ok(b) = value.cast::<PyStructBuilder>() {
             let b = b.get();
             (b.inner.as_reader(), b.registry.clone_ref(py))
@@ -169,12 +159,7 @@ impl PyMessageReaderHandle {
     }
 
     /// The root as struct `id`.
-    fn get_root(
-        &self,
-        py: Python<'_>,
-        registry: Py<PyRegistry>,
-        id: u64,
-    ) -> PyResult<Py<PyStructReader>> {
+    fn get_root(&self, py: Python<'_>, registry: Py<PyRegistry>, id: u64) -> PyResult<Py<PyAny>> {
         let root = self
             .inner
             .root(&registry.get().inner, id)

@@ -89,6 +89,29 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The root reader (the handle itself) of one message in stream framing in `buf`.
+fn read_root(
+    registry: &Bound<'_, PyRegistry>,
+    id: u64,
+    buf: &Bound<'_, PyAny>,
+    traversal_limit_in_words: Option<u64>,
+    nesting_limit: Option<i64>,
+) -> PyResult<Py<PyStructReader>> {
+    let py = registry.py();
+    // Zero-copy; a buffer other than `bytes` stays exported until `__exit__` releases it.
+    let input = buffer::input(buf)?;
+    let run = || -> MsgResult<_> {
+        let message = MessageReader::from_bytes_shared(
+            input.bytes,
+            limits(traversal_limit_in_words, nesting_limit),
+            input.sharing,
+        )?;
+        Ok(message.root(&registry.get().inner, id)?)
+    };
+    let root = run().map_err(|e| e.into_py(py))?;
+    PyStructReader::wrap_raw(py, root, registry.clone().unbind())
+}
+
 /// Read limits from pycapnp's keyword arguments (`None` = default).
 fn limits(traversal_limit_in_words: Option<u64>, nesting_limit: Option<i64>) -> ReadLimits {
     ReadLimits {
@@ -126,7 +149,7 @@ impl PyRegistry {
         slf: &Bound<'_, Self>,
         id: u64,
         num_first_segment_words: Option<u32>,
-    ) -> PyResult<Py<PyStructBuilder>> {
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let message = match num_first_segment_words {
             Some(w) => MessageBuilder::with_first_segment_words(w),
@@ -146,20 +169,9 @@ impl PyRegistry {
         buf: &Bound<'_, PyAny>,
         traversal_limit_in_words: Option<u64>,
         nesting_limit: Option<i64>,
-    ) -> PyResult<Py<PyStructReader>> {
-        let py = slf.py();
-        // Zero-copy; a buffer other than `bytes` stays exported until `__exit__` releases it.
-        let input = buffer::input(buf)?;
-        let run = || -> MsgResult<_> {
-            let message = MessageReader::from_bytes_shared(
-                input.bytes,
-                limits(traversal_limit_in_words, nesting_limit),
-                input.sharing,
-            )?;
-            Ok(message.root(&slf.get().inner, id)?)
-        };
-        let root = run().map_err(|e| e.into_py(py))?;
-        PyStructReader::wrap(py, root, slf.clone().unbind())
+    ) -> PyResult<Py<PyAny>> {
+        // As pycapnp: the type registry applies to what the context manager yields.
+        Ok(read_root(slf, id, buf, traversal_limit_in_words, nesting_limit)?.into_any())
     }
 
     #[pyo3(signature = (id, buf, traversal_limit_in_words=None, nesting_limit=None))]
@@ -169,7 +181,7 @@ impl PyRegistry {
         buf: &Bound<'_, PyAny>,
         traversal_limit_in_words: Option<u64>,
         nesting_limit: Option<i64>,
-    ) -> PyResult<Py<PyStructReader>> {
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let input = buffer::input(buf)?;
         let limits = limits(traversal_limit_in_words, nesting_limit);
@@ -190,7 +202,7 @@ impl PyRegistry {
         segments: Vec<Bound<'_, PyAny>>,
         traversal_limit_in_words: Option<u64>,
         nesting_limit: Option<i64>,
-    ) -> PyResult<Py<PyStructReader>> {
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let mut parts: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>> = Vec::new();
         let mut sharing = Sharing::default();
@@ -301,7 +313,7 @@ impl PyStructEntry {
         num_first_segment_words: Option<u32>,
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
-    ) -> PyResult<Py<PyStructBuilder>> {
+    ) -> PyResult<Py<PyAny>> {
         let _ = allocate_seg_callable;
         let message = match num_first_segment_words {
             Some(w) => MessageBuilder::with_first_segment_words(w),
@@ -328,7 +340,7 @@ impl PyStructEntry {
         nesting_limit: Option<i64>,
         builder: bool,
     ) -> PyResult<Py<PyAny>> {
-        let reader = PyRegistry::from_bytes(
+        let reader = read_root(
             self.registry.bind(py),
             self.id,
             buf,
@@ -336,6 +348,7 @@ impl PyStructEntry {
             nesting_limit,
         )?;
         if !builder {
+            // As pycapnp: the type registry applies to what the context manager yields.
             return Ok(reader.into_any());
         }
         let reader = reader.bind(py);

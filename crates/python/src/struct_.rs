@@ -232,7 +232,19 @@ pub(crate) struct PyStructBuilder {
 }
 
 impl PyStructBuilder {
+    /// The builder object handed to Python: the handle, or what a factory registered for its
+    /// struct type makes of it (`capnp.register_type`, API.md 3.16).
     pub(crate) fn wrap(
+        py: Python<'_>,
+        inner: StructBuilder,
+        registry: Py<PyRegistry>,
+    ) -> PyResult<Py<PyAny>> {
+        let id = inner.schema().id;
+        crate::types::hand_out(py, Self::wrap_raw(py, inner, registry)?, id, true)
+    }
+
+    /// The handle itself (for callers that use it before handing it out).
+    pub(crate) fn wrap_raw(
         py: Python<'_>,
         inner: StructBuilder,
         registry: Py<PyRegistry>,
@@ -494,7 +506,7 @@ impl PyStructBuilder {
     }
 
     /// A reader over the same memory: later writes through this builder are visible.
-    fn as_reader(&self, py: Python<'_>) -> PyResult<Py<PyStructReader>> {
+    fn as_reader(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         PyStructReader::wrap(py, self.inner.as_reader(), self.registry.clone_ref(py))
     }
 
@@ -505,7 +517,7 @@ impl PyStructBuilder {
         py: Python<'_>,
         num_first_segment_words: Option<u32>,
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyStructBuilder>> {
+    ) -> PyResult<Py<PyAny>> {
         let _ = allocate_seg_callable;
         let message = match num_first_segment_words {
             Some(w) => MessageBuilder::with_first_segment_words(w),
@@ -620,7 +632,19 @@ pub(crate) struct PyStructReader {
 }
 
 impl PyStructReader {
+    /// The reader object handed to Python: the handle, or what a factory registered for its
+    /// struct type makes of it (`capnp.register_type`, API.md 3.16).
     pub(crate) fn wrap(
+        py: Python<'_>,
+        inner: StructReader,
+        registry: Py<PyRegistry>,
+    ) -> PyResult<Py<PyAny>> {
+        let id = inner.schema().id;
+        crate::types::hand_out(py, Self::wrap_raw(py, inner, registry)?, id, false)
+    }
+
+    /// The handle itself (for callers that use it before handing it out).
+    pub(crate) fn wrap_raw(
         py: Python<'_>,
         inner: StructReader,
         registry: Py<PyRegistry>,
@@ -741,7 +765,7 @@ impl PyStructReader {
         py: Python<'_>,
         num_first_segment_words: Option<u32>,
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyStructBuilder>> {
+    ) -> PyResult<Py<PyAny>> {
         let _ = allocate_seg_callable;
         let message = match num_first_segment_words {
             Some(w) => MessageBuilder::with_first_segment_words(w),
@@ -789,8 +813,11 @@ impl PyStructReader {
         reduce(py, self.inner.schema().id, &data)
     }
 
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
+    /// The reader, or what a factory registered for its type makes of it (pycapnp applies the
+    /// type registry to what `from_bytes`'s context manager yields).
+    fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let id = slf.get().inner.schema().id;
+        crate::types::hand_out(slf.py(), slf.clone().unbind(), id, false)
     }
 
     /// Gives a non-`bytes` input buffer back (API.md 3.1): later reads raise `ValueError`.

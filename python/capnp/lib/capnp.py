@@ -24,6 +24,8 @@ from capnp._capnp import (
     _DynamicStructReader,
     _MessageSize,
     _MultipleMessageReader,
+    deregister_all_types,
+    register_type,
 )
 
 # pycapnp has one iterator class per variant; ours is one class.
