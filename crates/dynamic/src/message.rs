@@ -623,6 +623,13 @@ impl MessageBuilder {
         out
     }
 
+    /// Runs `f` on the segments (no framing) under the message lock.
+    pub fn with_segments<R>(&self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let m = self.lock();
+        let segments = m.get_segments_for_output();
+        f(&segments)
+    }
+
     /// One `Vec` per segment, no framing.
     pub fn to_segments(&self) -> Vec<Vec<u8>> {
         let m = self.lock();

@@ -112,12 +112,18 @@ impl StructReader {
         }
     }
 
-    /// Hands the bytes of Text/Data field `index` to `f` straight from the message (no copy),
-    /// through the resolved location; `Ok(None)` when the field is not Text/Data or needs
-    /// capnp's walk (`get_by_index` then). Charges as `get_by_index`.
+    /// Hands the bytes of Text/Data field `index` to `f` straight from the message (no
+    /// intermediate copy): through the resolved location when it can, else capnp's walk;
+    /// `Ok(None)` when the field is not Text/Data. Checks and charges as `get_by_index`.
     pub fn with_blob<R>(&self, index: usize, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         let field = field_at(&self.schema, index)?;
-        let FieldKind::Slot { offset, ty, .. } = &field.kind else {
+        let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        else {
             return Ok(None);
         };
         let text = match ty {
@@ -125,22 +131,41 @@ impl StructReader {
             Type::Data => false,
             _ => return Ok(None),
         };
-        let Some((at, seg)) = self.fast() else {
-            return Ok(None);
-        };
-        check_active(
-            &self.schema,
-            field,
-            at.bits(seg, 16, disc_offset(&self.schema)),
-        )?;
-        let Some(bytes) = u16::try_from(*offset)
-            .ok()
-            .and_then(|i| at.blob(seg, i, text))
-        else {
-            return Ok(None);
-        };
-        self.backing.charge_blob(bytes.len(), text)?;
-        Ok(Some(f(bytes)))
+        if let Some((at, seg)) = self.fast() {
+            check_active(
+                &self.schema,
+                field,
+                at.bits(seg, 16, disc_offset(&self.schema)),
+            )?;
+            if let Some(bytes) = u16::try_from(*offset)
+                .ok()
+                .and_then(|i| at.blob(seg, i, text))
+            {
+                self.backing.charge_blob(bytes.len(), text)?;
+                return Ok(Some(f(bytes)));
+            }
+        }
+        self.with_struct(|s| {
+            check_active(
+                &self.schema,
+                field,
+                read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)),
+            )?;
+            let pr = s.get_pointer_field(*offset as usize);
+            let dw = default_words(default);
+            let d = dw.as_deref().map(|v| &v[..]);
+            // A null pointer reads the default, which the reference does not charge.
+            let null = pr.is_null();
+            let bytes: &[u8] = if text {
+                pr.get_text(d)?.as_bytes()
+            } else {
+                pr.get_data(d)?
+            };
+            if !null {
+                self.backing.charge_blob(bytes.len(), text)?;
+            }
+            Ok(Some(f(bytes)))
+        })
     }
 
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
@@ -1134,6 +1159,12 @@ impl StructBuilder {
     pub fn to_bytes_packed(&self) -> Result<Vec<u8>> {
         self.root_only()?;
         Ok(self.message.to_bytes_packed())
+    }
+
+    /// Runs `f` on the message's segments (no framing) under its lock; root builders only.
+    pub fn with_segments<R>(&self, f: impl FnOnce(&[&[u8]]) -> R) -> Result<R> {
+        self.root_only()?;
+        Ok(self.message.with_segments(f))
     }
 
     pub fn to_segments(&self) -> Result<Vec<Vec<u8>>> {

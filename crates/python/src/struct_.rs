@@ -151,6 +151,12 @@ fn dict_options(
     }
 }
 
+const WRITTEN_TWICE: &str = "This message has already been written once. Be very careful that you're not setting Text/Struct/List fields more than once, since that will cause memory leaks (both in memory and in the serialized data). You can disable this warning by calling the `clear_write_flag` method of this object after every write.";
+
+/// `_warnings.warn` and the write-once message (pycapnp's text), made once.
+static WRITE_WARNING: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyString>)> =
+    pyo3::sync::PyOnceLock::new();
+
 /// Messages from this size on are serialized without the GIL.
 pub(crate) const DETACH_BYTES: usize = 1 << 20;
 
@@ -271,12 +277,15 @@ impl PyStructBuilder {
             return Err(MsgError::from(capnp_dynamic::Error::NotRoot).into_py(py));
         }
         if self.written.swap(true, Ordering::Relaxed) {
-            PyErr::warn(
-                py,
-                &py.get_type::<PyUserWarning>(),
-                c"This message has already been written once. Be very careful that you're not setting Text/Struct/List fields more than once, since that will cause memory leaks (both in memory and in the serialized data). You can disable this warning by calling the `clear_write_flag` method of this object after every write.",
-                1,
-            )?;
+            // `_warnings.warn` with a prepared message: the same warning machinery as
+            // `PyErr::warn` without decoding the long message on every write.
+            let (warn, message) = WRITE_WARNING.get_or_try_init(py, || -> PyResult<_> {
+                Ok((
+                    py.import("_warnings")?.getattr("warn")?.unbind(),
+                    PyString::new(py, WRITTEN_TWICE).unbind(),
+                ))
+            })?;
+            warn.call1(py, (message, py.get_type::<PyUserWarning>(), 1))?;
         }
         Ok(())
     }
@@ -479,11 +488,11 @@ impl PyStructBuilder {
     /// One `bytes` per segment, without framing.
     fn to_segments<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         self.mark_written(py)?;
-        let segments = self
-            .inner
-            .to_segments()
-            .map_err(|e| MsgError::from(e).into_py(py))?;
-        Ok(segments.iter().map(|s| PyBytes::new(py, s)).collect())
+        // Each segment copied once, straight into its `bytes` (made under the message lock:
+        // `bytes` objects are not tracked by the collector, so no Python code runs).
+        self.inner
+            .with_segments(|segments| segments.iter().map(|s| PyBytes::new(py, s)).collect())
+            .map_err(|e| MsgError::from(e).into_py(py))
     }
 
     /// Writes the message (stream framing) to `file.fileno()`.
