@@ -40,8 +40,13 @@ def test_write_once_warning(c):
     msg = sample(c)
     msg.to_bytes()
     assert msg._is_written()
-    with pytest.warns(UserWarning, match="This message has already been written once."):
+    with pytest.warns(UserWarning, match="This message has already been written once.") as w:
         msg.to_bytes()
+    # Attributed to the line that wrote, as pycapnp's.
+    assert w[0].filename == __file__
+    for write in (msg.to_bytes_packed, msg.to_segments):
+        with pytest.warns(UserWarning, match="already been written once"):
+            write()
     msg.clear_write_flag()
     msg.to_bytes()
 
