@@ -801,6 +801,7 @@ fn internal() -> Error {
     ))
 }
 
+#[inline(always)]
 pub(crate) fn follow_reader<'a>(
     pr: PointerReader<'a>,
     shape: Shape,
@@ -816,6 +817,7 @@ pub(crate) fn follow_reader<'a>(
     })
 }
 
+#[inline(always)]
 fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a>> {
     let mut loc = RLoc::Struct(root.get_struct(None)?);
     for step in steps {
@@ -837,6 +839,7 @@ fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a
     Ok(loc)
 }
 
+#[inline(always)]
 pub(crate) fn follow_builder<'a>(
     pb: PointerBuilder<'a>,
     shape: Shape,
