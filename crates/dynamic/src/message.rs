@@ -659,6 +659,7 @@ pub(crate) enum Backing {
 
 impl Backing {
     /// Runs `f` on the reader location at `steps`.
+    #[inline(always)]
     pub(crate) fn with_loc<R>(
         &self,
         steps: &[Step],
@@ -860,6 +861,7 @@ pub(crate) fn follow_builder<'a>(
 }
 
 /// Runs `f` on the builder location at `steps` below a root struct of `root_size`.
+#[inline(always)]
 pub(crate) fn with_builder_loc<R>(
     message: &MessageBuilder,
     root_size: StructSize,
