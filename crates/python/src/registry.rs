@@ -356,4 +356,43 @@ impl PyStructEntry {
         reader.get().inner.release_buffer();
         Ok(copy?.unbind())
     }
+
+    /// The root reader of one packed message in a buffer.
+    #[pyo3(signature = (buf, traversal_limit_in_words=None, nesting_limit=None))]
+    #[allow(clippy::wrong_self_convention, reason = "pycapnp's method name")]
+    fn from_bytes_packed(
+        &self,
+        py: Python<'_>,
+        buf: &Bound<'_, PyAny>,
+        traversal_limit_in_words: Option<u64>,
+        nesting_limit: Option<i64>,
+    ) -> PyResult<Py<PyAny>> {
+        PyRegistry::from_bytes_packed(
+            self.registry.bind(py),
+            self.id,
+            buf,
+            traversal_limit_in_words,
+            nesting_limit,
+        )
+    }
+
+    /// The root reader of a message given as its segments (any iterable of buffers).
+    #[pyo3(signature = (segments, traversal_limit_in_words=None, nesting_limit=None))]
+    #[allow(clippy::wrong_self_convention, reason = "pycapnp's method name")]
+    fn from_segments(
+        &self,
+        py: Python<'_>,
+        segments: &Bound<'_, PyAny>,
+        traversal_limit_in_words: Option<u64>,
+        nesting_limit: Option<i64>,
+    ) -> PyResult<Py<PyAny>> {
+        let segments = segments.try_iter()?.collect::<PyResult<Vec<_>>>()?;
+        PyRegistry::from_segments(
+            self.registry.bind(py),
+            self.id,
+            segments,
+            traversal_limit_in_words,
+            nesting_limit,
+        )
+    }
 }

@@ -558,8 +558,9 @@ class _StructModule:
         return sorted((set(dir(type(self))) | set(self.__dict__)) - self._PRIVATE)
 
     # The hot entry points are native methods of `_capnp._StructEntry`:
-    # new_message(num_first_segment_words=None, allocate_seg_callable=None, **kwargs) and
-    # from_bytes(buf, traversal_limit_in_words=None, nesting_limit=None, builder=False).
+    # new_message(num_first_segment_words=None, allocate_seg_callable=None, **kwargs),
+    # from_bytes(buf, traversal_limit_in_words=None, nesting_limit=None, builder=False),
+    # from_bytes_packed(buf, ...) and from_segments(segments, ...) (same keywords).
     # The first call gives the module a class of its own holding them, so later calls skip
     # the Python frame these methods cost (about half of an empty new_message).
 
@@ -584,6 +585,8 @@ class _StructModule:
                     "__doc__": _StructModule.__doc__,
                     "new_message": staticmethod(entry.new_message),
                     "from_bytes": staticmethod(entry.from_bytes),
+                    "from_bytes_packed": staticmethod(entry.from_bytes_packed),
+                    "from_segments": staticmethod(entry.from_segments),
                 },
             )
         return self
@@ -591,13 +594,13 @@ class _StructModule:
     def __call__(self, num_first_segment_words=None, **kwargs):
         return self.new_message(num_first_segment_words, **kwargs)
 
-    def from_bytes_packed(self, buf, traversal_limit_in_words=None, nesting_limit=None):
-        return self._registry.from_bytes_packed(self._id, buf, traversal_limit_in_words, nesting_limit)
+    def from_bytes_packed(self, *args, **kwargs):
+        """The root reader of one packed message in a buffer."""
+        return self._specialize().from_bytes_packed(*args, **kwargs)
 
-    def from_segments(self, segments, traversal_limit_in_words=None, nesting_limit=None):
-        return self._registry.from_segments(
-            self._id, list(segments), traversal_limit_in_words, nesting_limit
-        )
+    def from_segments(self, *args, **kwargs):
+        """The root reader of a message given as its segments (buffers, no framing)."""
+        return self._specialize().from_segments(*args, **kwargs)
 
     def read(self, file, traversal_limit_in_words=None, nesting_limit=None):
         """Reads exactly one unpacked message from ``file.fileno()``."""
