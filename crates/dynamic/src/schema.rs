@@ -111,6 +111,25 @@ pub struct Field {
     /// The union discriminant value when the field is a union member.
     pub discriminant: Option<u16>,
     pub kind: FieldKind,
+    /// The schema of a struct-typed slot (or a group), once looked up: reads of the field
+    /// skip the registry's lock. Weak, since recursive types would make a cycle.
+    pub(crate) target: std::sync::OnceLock<std::sync::Weak<StructSchema>>,
+}
+
+impl Field {
+    /// The struct schema this field's value has (struct slot or group), from `registry`
+    /// the first time, then from the field itself.
+    pub(crate) fn target_struct(&self, registry: &Registry, id: u64) -> Result<Arc<StructSchema>> {
+        if let Some(s) = self.target.get().and_then(std::sync::Weak::upgrade) {
+            return Ok(s);
+        }
+        let s = registry.get_struct(id)?;
+        // A SchemaLoader's registry may answer with a placeholder that a later load replaces.
+        if !registry.uses_placeholders() {
+            let _ = self.target.set(Arc::downgrade(&s));
+        }
+        Ok(s)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -425,6 +444,7 @@ fn build_struct(
         }
         by_name.insert(name.clone(), fields.len());
         fields.push(Field {
+            target: std::sync::OnceLock::new(),
             name,
             index,
             discriminant,

@@ -179,7 +179,9 @@ impl StructReader {
             at.bits(seg, 16, disc_offset(&self.schema)),
         )?;
         Ok(match &field.kind {
-            FieldKind::Group { id } => Some(Value::Struct(StructValue::Reader(self.group(*id)?))),
+            FieldKind::Group { id } => Some(Value::Struct(StructValue::Reader(
+                self.group_of(field.target_struct(&self.registry, *id)?),
+            ))),
             FieldKind::Slot {
                 offset,
                 ty,
@@ -219,7 +221,7 @@ impl StructReader {
                 else {
                     return Ok(None);
                 };
-                let schema = self.registry.get_struct(*id)?;
+                let schema = field.target_struct(&self.registry, *id)?;
                 let shape = Shape::Struct(schema.size());
                 self.backing.charge(shape_words(shape, 0))?;
                 let step = Step {
@@ -316,7 +318,9 @@ impl StructReader {
                 read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)),
             )?;
             match &field.kind {
-                FieldKind::Group { id } => Ok(Value::Struct(StructValue::Reader(self.group(*id)?))),
+                FieldKind::Group { id } => Ok(Value::Struct(StructValue::Reader(
+                    self.group_of(field.target_struct(&self.registry, *id)?),
+                ))),
                 FieldKind::Slot {
                     offset,
                     ty,
@@ -440,16 +444,16 @@ impl StructReader {
         message.get_root(&self.registry, self.schema.id)
     }
 
-    fn group(&self, id: u64) -> Result<StructReader> {
-        let schema = self.registry.get_struct(id)?;
-        Ok(StructReader {
+    /// The group `schema` of this struct: the same location, another schema.
+    fn group_of(&self, schema: Arc<StructSchema>) -> StructReader {
+        StructReader {
             backing: self.backing.clone(),
             steps: self.steps.clone(),
             schema,
             registry: self.registry.clone(),
             is_root: false,
             at: self.at,
-        })
+        }
     }
 }
 

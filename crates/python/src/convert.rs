@@ -133,9 +133,9 @@ pub(crate) fn with_set_value<R>(
         return f(SetValue::Bool(b.is_true()));
     }
     if let Ok(int) = value.cast::<PyInt>() {
-        // Most ints fit an i64, whose conversion is much cheaper than i128's.
-        if let Some(i) = crate::ffi::int_as_i64(int) {
-            return f(SetValue::Int(i128::from(i)));
+        // Most ints fit 64 bits, whose conversion is much cheaper than i128's.
+        if let Some(i) = plain_int(int) {
+            return f(SetValue::Int(i));
         }
         let too_big = || PyOverflowError::new_err("int too big to convert to a 64-bit value");
         let i: i128 = value.extract().map_err(|_| too_big())?;
@@ -217,8 +217,11 @@ pub(crate) fn set_field(
     index: usize,
     value: &Bound<'_, PyAny>,
 ) -> MsgResult<()> {
-    let schema = builder.schema().clone();
-    let Some(field) = schema.fields.get(index) else {
+    // Plain scalars (the usual case) go straight to the write.
+    if let Some(v) = plain_set_value(value) {
+        return Ok(builder.set_by_index(index, v)?);
+    }
+    let Some(field) = builder.schema().fields.get(index) else {
         return Err(capnp_dynamic::Error::NoSuchField {
             name: format!("#{index}"),
         }
@@ -244,6 +247,17 @@ pub(crate) fn set_field(
     with_set_value(value, &field.name, |v| Ok(builder.set_by_index(index, v)?))
 }
 
+/// An `int` that fits 64 bits, signed or not (the range of every integer field), read
+/// without raising; `None` beyond (the caller's general path reports it).
+fn plain_int(i: &Bound<'_, PyInt>) -> Option<i128> {
+    match crate::ffi::int_as_i64(i) {
+        Some(v) => Some(i128::from(v)),
+        // Above i64::MAX, UInt64 values are common (hashes, ids); below i64::MIN is out of
+        // every range anyway.
+        None => i.extract::<u64>().ok().map(i128::from),
+    }
+}
+
 /// The `SetValue` of the plain scalars a list assignment usually holds (`None`, bool, int,
 /// float, str, bytes); `None` for anything else, which takes the element-by-element path.
 fn plain_set_value<'a>(value: &'a Bound<'_, PyAny>) -> Option<SetValue<'a>> {
@@ -254,7 +268,7 @@ fn plain_set_value<'a>(value: &'a Bound<'_, PyAny>) -> Option<SetValue<'a>> {
         return Some(SetValue::Bool(b.is_true()));
     }
     if let Ok(i) = value.cast::<PyInt>() {
-        return crate::ffi::int_as_i64(i).map(|i| SetValue::Int(i128::from(i)));
+        return plain_int(i).map(SetValue::Int);
     }
     if let Ok(x) = value.cast::<PyFloat>() {
         return Some(SetValue::Float(x.value()));
