@@ -21,6 +21,15 @@ use crate::value::{
     read_list_builder_bits, write_list_bits, ListValue, SetValue, StructValue, Value,
 };
 
+/// The schema of a struct list's elements (`None` for other lists, or an id the registry
+/// does not know yet: looked up again on use, where the error surfaces).
+fn element_schema(elem: &Type, registry: &Registry) -> Option<Arc<crate::schema::StructSchema>> {
+    match elem {
+        Type::Struct(id) if !registry.uses_placeholders() => registry.get_struct(*id).ok(),
+        _ => None,
+    }
+}
+
 /// Resolves a Python-style index (negative counts from the end).
 mod disown;
 
@@ -41,6 +50,8 @@ pub struct ListReader {
     registry: Arc<Registry>,
     /// Where the list is in the reader's bytes (reader-backed handles only).
     at: Option<ListAt>,
+    /// The element schema of a struct list, looked up once per handle.
+    elem_schema: Option<Arc<crate::schema::StructSchema>>,
 }
 
 impl std::fmt::Debug for ListReader {
@@ -56,12 +67,21 @@ impl ListReader {
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
+        let elem_schema = element_schema(&elem, &registry);
         ListReader {
             backing,
             steps,
             elem,
             registry,
             at: None,
+            elem_schema,
+        }
+    }
+
+    fn struct_schema(&self, id: u64) -> Result<Arc<crate::schema::StructSchema>> {
+        match &self.elem_schema {
+            Some(s) => Ok(s.clone()),
+            None => self.registry.get_struct(id),
         }
     }
 
@@ -100,7 +120,7 @@ impl ListReader {
                 let Some(sat) = at.struct_at(i) else {
                     return Ok(None);
                 };
-                let schema = self.registry.get_struct(*id)?;
+                let schema = self.struct_schema(*id)?;
                 let step = Step {
                     hop: Hop::Elem(i),
                     shape: Shape::Struct(schema.size()),
@@ -212,7 +232,7 @@ impl ListReader {
                 let Type::Struct(id) = self.elem else {
                     return Err(Error::TypeMismatch);
                 };
-                let schema = self.registry.get_struct(id)?;
+                let schema = self.struct_schema(id)?;
                 let step = Step {
                     hop: Hop::Elem(i),
                     shape: Shape::Struct(schema.size()),
@@ -310,6 +330,8 @@ pub struct ListBuilder {
     steps: Arc<[Step]>,
     elem: Type,
     registry: Arc<Registry>,
+    /// The element schema of a struct list, looked up once per handle.
+    elem_schema: Option<Arc<crate::schema::StructSchema>>,
 }
 
 impl std::fmt::Debug for ListBuilder {
@@ -326,12 +348,14 @@ impl ListBuilder {
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
+        let elem_schema = element_schema(&elem, &registry);
         ListBuilder {
             message,
             root_size,
             steps,
             elem,
             registry,
+            elem_schema,
         }
     }
 
@@ -394,7 +418,10 @@ impl ListBuilder {
         let Type::Struct(id) = self.elem else {
             return Err(Error::TypeMismatch);
         };
-        let schema = self.registry.get_struct(id)?;
+        let schema = match &self.elem_schema {
+            Some(s) => s.clone(),
+            None => self.registry.get_struct(id)?,
+        };
         let step = Step {
             hop: Hop::Elem(i),
             shape: Shape::Struct(schema.size()),

@@ -14,7 +14,7 @@ impl Registry {
         self.placeholders.store(true, Ordering::Release);
     }
 
-    pub(super) fn uses_placeholders(&self) -> bool {
+    pub(crate) fn uses_placeholders(&self) -> bool {
         self.placeholders.load(Ordering::Acquire)
     }
 }
