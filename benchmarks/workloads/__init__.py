@@ -119,11 +119,17 @@ def open_reader(module, data, **kwargs):
     return manager, manager.__enter__()
 
 
+_SCHEMAS = {}
+
+
 def schema(name):
-    """A benchmarks/schemas file loaded by the global parser (cached after the first load)."""
+    """A benchmarks/schemas file loaded by the global parser, once per process (the classic
+    workloads time messages, not schema loading; `schema.load_large` times that)."""
     import capnp
 
-    return capnp.load(os.path.join(SCHEMAS, name))
+    if name not in _SCHEMAS:
+        _SCHEMAS[name] = capnp.load(os.path.join(SCHEMAS, name))
+    return _SCHEMAS[name]
 
 
 # Registration order is table order.
