@@ -776,10 +776,8 @@ pub(crate) struct Step {
 }
 
 pub(crate) fn push_step(steps: &Arc<[Step]>, step: Step) -> Arc<[Step]> {
-    let mut v = Vec::with_capacity(steps.len() + 1);
-    v.extend_from_slice(steps);
-    v.push(step);
-    Arc::from(v)
+    // Collected straight into the `Arc` (an exact-size iterator: one allocation, no Vec).
+    steps.iter().cloned().chain(std::iter::once(step)).collect()
 }
 
 pub(crate) enum RLoc<'a> {
