@@ -35,7 +35,7 @@ impl Snapshot {
     }
 
     pub(crate) fn of_struct(r: &StructReader) -> Result<Snapshot> {
-        let snap = r.backing().with_loc_deep(r.steps(), |loc| match loc {
+        let snap = r.backing().with_loc_deep(&r.steps(), |loc| match loc {
             RLoc::Struct(s) => {
                 // Sized by the struct's own sections (a traversal to size it would be charged
                 // against the read limit too); nested content grows the segment.

@@ -126,16 +126,14 @@ impl ListReader {
                     shape: Shape::Struct(schema.size()),
                     default: None,
                 };
-                Some(Value::Struct(StructValue::Reader(
-                    StructReader::new(
-                        self.backing.clone(),
-                        push_step(&self.steps, step),
-                        schema,
-                        self.registry.clone(),
-                        false,
-                    )
-                    .at(Some(sat)),
-                )))
+                Some(Value::Struct(StructValue::Reader(StructReader::element(
+                    self.backing.clone(),
+                    self.steps.clone(),
+                    step,
+                    schema,
+                    self.registry.clone(),
+                    sat,
+                ))))
             }
             Type::Text | Type::Data => {
                 let text = self.elem == Type::Text;

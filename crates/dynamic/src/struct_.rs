@@ -55,6 +55,10 @@ fn mask(default: &DefaultValue) -> u64 {
 pub struct StructReader {
     backing: Backing,
     steps: Arc<[Step]>,
+    /// A last hop not yet appended to `steps`: element handles of a located struct list
+    /// share the list's path (no allocation per element); `path()` appends it when a walk
+    /// or a child needs the whole path.
+    pending: Option<Step>,
     schema: Arc<StructSchema>,
     registry: Arc<Registry>,
     is_root: bool,
@@ -79,10 +83,39 @@ impl StructReader {
         StructReader {
             backing,
             steps,
+            pending: None,
             schema,
             registry,
             is_root,
             at: None,
+        }
+    }
+
+    /// An element of a located struct list: the list's path plus a pending element hop.
+    pub(crate) fn element(
+        backing: Backing,
+        list_steps: Arc<[Step]>,
+        hop: Step,
+        schema: Arc<StructSchema>,
+        registry: Arc<Registry>,
+        at: StructAt,
+    ) -> Self {
+        StructReader {
+            backing,
+            steps: list_steps,
+            pending: Some(hop),
+            schema,
+            registry,
+            is_root: false,
+            at: Some(at),
+        }
+    }
+
+    /// The whole path from the root to this struct.
+    fn path(&self) -> Arc<[Step]> {
+        match &self.pending {
+            None => self.steps.clone(),
+            Some(hop) => push_step(&self.steps, hop.clone()),
         }
     }
 
@@ -232,7 +265,7 @@ impl StructReader {
                 Some(Value::Struct(StructValue::Reader(
                     StructReader::new(
                         self.backing.clone(),
-                        push_step(&self.steps, step),
+                        push_step(&self.path(), step),
                         schema,
                         self.registry.clone(),
                         false,
@@ -262,7 +295,7 @@ impl StructReader {
                 Some(Value::List(ListValue::Reader(
                     ListReader::new(
                         self.backing.clone(),
-                        push_step(&self.steps, step),
+                        push_step(&self.path(), step),
                         (**elem).clone(),
                         self.registry.clone(),
                     )
@@ -286,7 +319,10 @@ impl StructReader {
     }
 
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
-        self.backing.with_loc(&self.steps, f)
+        match &self.pending {
+            None => self.backing.with_loc(&self.steps, f),
+            Some(_) => self.backing.with_loc(&self.path(), f),
+        }
     }
 
     fn with_struct<R>(
@@ -347,7 +383,7 @@ impl StructReader {
                         ty,
                         default,
                         &self.registry,
-                        |shape| Ok(push_step(&self.steps, step(shape))),
+                        |shape| Ok(push_step(&self.path(), step(shape))),
                         &self.backing,
                     )
                 }
@@ -413,7 +449,7 @@ impl StructReader {
 
     /// Size of this struct and everything reachable from it.
     pub fn total_size(&self) -> Result<MessageSize> {
-        let size = self.backing.with_loc_deep(&self.steps, |loc| match loc {
+        let size = self.backing.with_loc_deep(&self.path(), |loc| match loc {
             RLoc::Struct(s) => Ok(s.total_size()?),
             _ => Err(Error::TypeMismatch),
         })?;
@@ -425,8 +461,8 @@ impl StructReader {
         &self.backing
     }
 
-    pub(crate) fn steps(&self) -> &[Step] {
-        &self.steps
+    pub(crate) fn steps(&self) -> Arc<[Step]> {
+        self.path()
     }
 
     /// Deep copy into a new message; returns its root builder.
@@ -449,6 +485,7 @@ impl StructReader {
         StructReader {
             backing: self.backing.clone(),
             steps: self.steps.clone(),
+            pending: self.pending.clone(),
             schema,
             registry: self.registry.clone(),
             is_root: false,
@@ -680,6 +717,7 @@ impl StructBuilder {
         StructReader {
             backing: Backing::Builder(self.message.clone()),
             steps: self.steps.clone(),
+            pending: None,
             schema: self.schema.clone(),
             registry: self.registry.clone(),
             is_root: self.is_root,
