@@ -110,6 +110,13 @@ def test_invalid_utf8_text_raises_on_read(m):
     msg = m.All.new_message(t=b"\xff\xfe")
     with pytest.raises(UnicodeDecodeError):
         msg.t
+    data = msg.to_bytes()
+    # Readers over bytes (resolved location), over a builder, and over a bytearray (a locked
+    # path) all raise, and stay usable afterwards.
+    for reader in (m.All.from_bytes(data), msg.as_reader(), m.All.from_bytes(bytearray(data))):
+        with pytest.raises(UnicodeDecodeError):
+            reader.t
+        assert reader.d == b""
 
 
 def test_enums(m):

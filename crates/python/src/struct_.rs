@@ -664,13 +664,21 @@ impl PyStructReader {
     fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
         if matches!(ty, Some(Type::Text | Type::Data)) {
-            // Straight from the message into the Python object: one copy, not two.
+            // Straight from the message into the Python object: one copy, not two. The
+            // closure may run under the message's lock, so it only makes `str`/`bytes`
+            // objects (which never start a collection, so no Python code runs); invalid
+            // UTF-8 is copied out and raised after the lock is released.
             let blob = self.inner.with_blob(index, |bytes| match ty {
-                Some(Type::Text) => text_to_py(py, bytes),
+                Some(Type::Text) => match std::str::from_utf8(bytes) {
+                    Ok(text) => Ok(PyString::new(py, text).into_any().unbind()),
+                    Err(_) => Err(bytes.to_vec()),
+                },
                 _ => Ok(PyBytes::new(py, bytes).into_any().unbind()),
             })?;
-            if let Some(obj) = blob {
-                return obj;
+            match blob {
+                Some(Ok(obj)) => return Ok(obj),
+                Some(Err(invalid)) => return text_to_py(py, &invalid),
+                None => {}
             }
         }
         let value = self.inner.get_by_index(index)?;
