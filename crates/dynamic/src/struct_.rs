@@ -91,7 +91,8 @@ impl StructReader {
         }
     }
 
-    /// An element of a located struct list: the list's path plus a pending element hop.
+    /// A located struct one hop below a handle whose path is `parent_steps` (an element of a
+    /// struct list, or a struct field): the parent's path plus a pending hop, no allocation.
     pub(crate) fn element(
         backing: Backing,
         list_steps: Arc<[Step]>,
@@ -262,16 +263,14 @@ impl StructReader {
                     shape,
                     default: default_words(default),
                 };
-                Some(Value::Struct(StructValue::Reader(
-                    StructReader::new(
-                        self.backing.clone(),
-                        push_step(&self.path(), step),
-                        schema,
-                        self.registry.clone(),
-                        false,
-                    )
-                    .at(Some(child)),
-                )))
+                Some(Value::Struct(StructValue::Reader(StructReader::element(
+                    self.backing.clone(),
+                    self.path(),
+                    step,
+                    schema,
+                    self.registry.clone(),
+                    child,
+                ))))
             }
             FieldKind::Slot {
                 offset,
@@ -292,15 +291,14 @@ impl StructReader {
                     shape,
                     default: default_words(default),
                 };
-                Some(Value::List(ListValue::Reader(
-                    ListReader::new(
-                        self.backing.clone(),
-                        push_step(&self.path(), step),
-                        (**elem).clone(),
-                        self.registry.clone(),
-                    )
-                    .at(Some(child)),
-                )))
+                Some(Value::List(ListValue::Reader(ListReader::child(
+                    self.backing.clone(),
+                    self.path(),
+                    step,
+                    (**elem).clone(),
+                    self.registry.clone(),
+                    child,
+                ))))
             }
             _ => None,
         })
