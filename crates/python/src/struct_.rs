@@ -308,26 +308,101 @@ impl PyStructBuilder {
     }
 }
 
-#[pymethods]
-impl PyStructBuilder {
-    fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
-        let s = name.to_str()?;
-        if !is_class_attr(s) {
-            let this = slf.get();
-            if let Some(&i) = this.inner.schema().by_name.get(s) {
-                let py = slf.py();
-                return this.read_field(py, i).map_err(|e| e.into_py_attr(py));
+/// The methods readers and builders share word for word, generated for both classes (PyO3's
+/// `multiple-pymethods` allows a second `#[pymethods]` block per class).
+macro_rules! shared_struct_methods {
+    ($ty:ty) => {
+        #[pymethods]
+        impl $ty {
+            fn __getattribute__(
+                slf: &Bound<'_, Self>,
+                name: &Bound<'_, PyString>,
+            ) -> PyResult<Py<PyAny>> {
+                let s = name.to_str()?;
+                if !is_class_attr(s) {
+                    let this = slf.get();
+                    if let Some(&i) = this.inner.schema().by_name.get(s) {
+                        let py = slf.py();
+                        return this.read_field(py, i).map_err(|e| e.into_py_attr(py));
+                    }
+                }
+                class_getattr(slf.as_any(), name)
+            }
+
+            /// Reached only when `__getattribute__` found nothing: PyO3 replaces that error with
+            /// this one's.
+            fn __getattr__(&self, name: &str) -> PyResult<()> {
+                Err(no_such_member(name))
+            }
+
+            fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
+                let run = || self.read_field(py, field_index(self.inner.schema(), field)?);
+                run().map_err(|e| e.into_py(py))
+            }
+
+            fn _get_by_field(
+                slf: &Bound<'_, Self>,
+                field: &Bound<'_, PyAny>,
+            ) -> PyResult<Py<PyAny>> {
+                let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
+                slf.get()._get(slf.py(), &name)
+            }
+
+            fn _has_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<bool> {
+                let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
+                slf.get()._has(slf.py(), &name)
+            }
+
+            fn _has(&self, py: Python<'_>, field: &str) -> PyResult<bool> {
+                self.inner
+                    .has(field)
+                    .map_err(|e| MsgError::from(e).into_py(py))
+            }
+
+            fn _which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
+                self.which(py)
+            }
+
+            fn _which_str(&self, py: Python<'_>) -> PyResult<String> {
+                let (_, name) = self
+                    .inner
+                    .which()
+                    .map_err(|e| MsgError::from(e).into_py(py))?;
+                Ok(name)
+            }
+
+            #[getter]
+            fn schema(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                self.registry
+                    .get()
+                    .struct_schema(py, self.inner.schema().id)
+            }
+
+            #[getter]
+            fn is_root(&self) -> bool {
+                self.inner.is_root()
+            }
+
+            #[getter]
+            fn total_size(&self, py: Python<'_>) -> PyResult<PyMessageSize> {
+                let size = self
+                    .inner
+                    .total_size()
+                    .map_err(|e| MsgError::from(e).into_py(py))?;
+                Ok(PyMessageSize {
+                    word_count: size.word_count,
+                    cap_count: size.cap_count,
+                })
             }
         }
-        class_getattr(slf.as_any(), name)
-    }
+    };
+}
 
-    /// Reached only when `__getattribute__` found nothing: PyO3 replaces that error with
-    /// this one's.
-    fn __getattr__(&self, name: &str) -> PyResult<()> {
-        Err(no_such_member(name))
-    }
+shared_struct_methods!(PyStructBuilder);
+shared_struct_methods!(PyStructReader);
 
+#[pymethods]
+impl PyStructBuilder {
     /// Every attribute assignment is a field write.
     fn __setattr__(&self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let Some(&i) = self.inner.schema().by_name.get(name) else {
@@ -336,27 +411,12 @@ impl PyStructBuilder {
         set_field(&self.inner, &self.registry, i, value).map_err(|e| e.into_py_attr(py))
     }
 
-    fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
-        let run = || self.read_field(py, field_index(self.inner.schema(), field)?);
-        run().map_err(|e| e.into_py(py))
-    }
-
     fn _set(&self, py: Python<'_>, field: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let run = || {
             let i = field_index(self.inner.schema(), field)?;
             set_field(&self.inner, &self.registry, i, value)
         };
         run().map_err(|e| e.into_py(py))
-    }
-
-    fn _get_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
-        slf.get()._get(slf.py(), &name)
-    }
-
-    fn _has_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
-        slf.get()._has(slf.py(), &name)
     }
 
     fn _set_by_field(
@@ -382,12 +442,6 @@ impl PyStructBuilder {
         crate::message::resizable_list(slf.as_any(), field)
     }
 
-    fn _has(&self, py: Python<'_>, field: &str) -> PyResult<bool> {
-        self.inner
-            .has(field)
-            .map_err(|e| MsgError::from(e).into_py(py))
-    }
-
     /// Initialises a struct, group or AnyPointer field (no size) or a list, Text or Data
     /// field (with a size), and returns the new value.
     #[pyo3(signature = (field, size=None))]
@@ -410,42 +464,6 @@ impl PyStructBuilder {
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         which(py, &self.inner.as_reader(), &self.registry).map_err(|e| e.into_py(py))
-    }
-
-    fn _which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
-        self.which(py)
-    }
-
-    fn _which_str(&self, py: Python<'_>) -> PyResult<String> {
-        let (_, name) = self
-            .inner
-            .which()
-            .map_err(|e| MsgError::from(e).into_py(py))?;
-        Ok(name)
-    }
-
-    #[getter]
-    fn schema(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.registry
-            .get()
-            .struct_schema(py, self.inner.schema().id)
-    }
-
-    #[getter]
-    fn is_root(&self) -> bool {
-        self.inner.is_root()
-    }
-
-    #[getter]
-    fn total_size(&self, py: Python<'_>) -> PyResult<PyMessageSize> {
-        let size = self
-            .inner
-            .total_size()
-            .map_err(|e| MsgError::from(e).into_py(py))?;
-        Ok(PyMessageSize {
-            word_count: size.word_count,
-            cap_count: size.cap_count,
-        })
     }
 
     /// The message in standard stream framing (root builders only), written straight into
@@ -688,24 +706,6 @@ impl PyStructReader {
 
 #[pymethods]
 impl PyStructReader {
-    fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
-        let s = name.to_str()?;
-        if !is_class_attr(s) {
-            let this = slf.get();
-            if let Some(&i) = this.inner.schema().by_name.get(s) {
-                let py = slf.py();
-                return this.read_field(py, i).map_err(|e| e.into_py_attr(py));
-            }
-        }
-        class_getattr(slf.as_any(), name)
-    }
-
-    /// Reached only when `__getattribute__` found nothing: PyO3 replaces that error with
-    /// this one's.
-    fn __getattr__(&self, name: &str) -> PyResult<()> {
-        Err(no_such_member(name))
-    }
-
     /// Readers are immutable.
     fn __setattr__(&self, name: &str, _value: &Bound<'_, PyAny>) -> PyResult<()> {
         Err(PyAttributeError::new_err(format!(
@@ -713,66 +713,9 @@ impl PyStructReader {
         )))
     }
 
-    fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
-        let run = || self.read_field(py, field_index(self.inner.schema(), field)?);
-        run().map_err(|e| e.into_py(py))
-    }
-
-    fn _get_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
-        slf.get()._get(slf.py(), &name)
-    }
-
-    fn _has_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
-        slf.get()._has(slf.py(), &name)
-    }
-
-    fn _has(&self, py: Python<'_>, field: &str) -> PyResult<bool> {
-        self.inner
-            .has(field)
-            .map_err(|e| MsgError::from(e).into_py(py))
-    }
-
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         which(py, &self.inner, &self.registry).map_err(|e| e.into_py(py))
-    }
-
-    fn _which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
-        self.which(py)
-    }
-
-    fn _which_str(&self, py: Python<'_>) -> PyResult<String> {
-        let (_, name) = self
-            .inner
-            .which()
-            .map_err(|e| MsgError::from(e).into_py(py))?;
-        Ok(name)
-    }
-
-    #[getter]
-    fn schema(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.registry
-            .get()
-            .struct_schema(py, self.inner.schema().id)
-    }
-
-    #[getter]
-    fn is_root(&self) -> bool {
-        self.inner.is_root()
-    }
-
-    #[getter]
-    fn total_size(&self, py: Python<'_>) -> PyResult<PyMessageSize> {
-        let size = self
-            .inner
-            .total_size()
-            .map_err(|e| MsgError::from(e).into_py(py))?;
-        Ok(PyMessageSize {
-            word_count: size.word_count,
-            cap_count: size.cap_count,
-        })
     }
 
     /// A deep copy in a new message; returns its root builder.
