@@ -52,8 +52,6 @@ pub struct ListReader {
     at: Option<ListAt>,
     /// The element schema of a struct list, looked up once per handle.
     elem_schema: Option<Arc<crate::schema::StructSchema>>,
-    /// A last hop not yet appended to `steps` (see `StructReader::pending`).
-    pending: Option<Step>,
 }
 
 impl std::fmt::Debug for ListReader {
@@ -77,29 +75,6 @@ impl ListReader {
             registry,
             at: None,
             elem_schema,
-            pending: None,
-        }
-    }
-
-    /// A located list one hop below a handle whose path is `parent_steps` (no allocation).
-    pub(crate) fn child(
-        backing: Backing,
-        parent_steps: Arc<[Step]>,
-        hop: Step,
-        elem: Type,
-        registry: Arc<Registry>,
-        at: ListAt,
-    ) -> Self {
-        let mut l = ListReader::new(backing, parent_steps, elem, registry);
-        l.pending = Some(hop);
-        l.at(Some(at))
-    }
-
-    /// The whole path from the root to this list.
-    fn path(&self) -> Arc<[Step]> {
-        match &self.pending {
-            None => self.steps.clone(),
-            Some(hop) => push_step(&self.steps, hop.clone()),
         }
     }
 
@@ -153,7 +128,7 @@ impl ListReader {
                 };
                 Some(Value::Struct(StructValue::Reader(StructReader::element(
                     self.backing.clone(),
-                    self.path(),
+                    self.steps.clone(),
                     step,
                     schema,
                     self.registry.clone(),
@@ -185,14 +160,15 @@ impl ListReader {
                     shape,
                     default: None,
                 };
-                Some(Value::List(ListValue::Reader(ListReader::child(
-                    self.backing.clone(),
-                    self.path(),
-                    step,
-                    (**inner).clone(),
-                    self.registry.clone(),
-                    child,
-                ))))
+                Some(Value::List(ListValue::Reader(
+                    ListReader::new(
+                        self.backing.clone(),
+                        push_step(&self.steps, step),
+                        (**inner).clone(),
+                        self.registry.clone(),
+                    )
+                    .at(Some(child)),
+                )))
             }
             ty if !ty.is_pointer() => at
                 .bits(seg, ty.data_bits(), i)
@@ -210,18 +186,15 @@ impl ListReader {
     }
 
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
-        match &self.pending {
-            None => self.backing.with_loc(&self.steps, f),
-            Some(_) => self.backing.with_loc(&self.path(), f),
-        }
+        self.backing.with_loc(&self.steps, f)
     }
 
     pub(crate) fn backing(&self) -> &Backing {
         &self.backing
     }
 
-    pub(crate) fn steps(&self) -> Arc<[Step]> {
-        self.path()
+    pub(crate) fn steps(&self) -> &[Step] {
+        &self.steps
     }
 
     pub fn len(&self) -> Result<u32> {
@@ -270,7 +243,7 @@ impl ListReader {
                 Ok(Value::Struct(StructValue::Reader(
                     StructReader::new(
                         self.backing.clone(),
-                        push_step(&self.path(), step),
+                        push_step(&self.steps, step),
                         schema,
                         self.registry.clone(),
                         false,
@@ -324,7 +297,7 @@ impl ListReader {
                 Value::List(ListValue::Reader(
                     ListReader::new(
                         self.backing.clone(),
-                        push_step(&self.path(), step),
+                        push_step(&self.steps, step),
                         (**inner).clone(),
                         self.registry.clone(),
                     )
@@ -339,7 +312,7 @@ impl ListReader {
                 };
                 Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(
                     self.backing.clone(),
-                    push_step(&self.path(), step),
+                    push_step(&self.steps, step),
                     self.registry.clone(),
                 )))
             }

@@ -91,8 +91,7 @@ impl StructReader {
         }
     }
 
-    /// A located struct one hop below a handle whose path is `parent_steps` (an element of a
-    /// struct list, or a struct field): the parent's path plus a pending hop, no allocation.
+    /// An element of a located struct list: the list's path plus a pending element hop.
     pub(crate) fn element(
         backing: Backing,
         list_steps: Arc<[Step]>,
@@ -263,14 +262,16 @@ impl StructReader {
                     shape,
                     default: default_words(default),
                 };
-                Some(Value::Struct(StructValue::Reader(StructReader::element(
-                    self.backing.clone(),
-                    self.path(),
-                    step,
-                    schema,
-                    self.registry.clone(),
-                    child,
-                ))))
+                Some(Value::Struct(StructValue::Reader(
+                    StructReader::new(
+                        self.backing.clone(),
+                        push_step(&self.path(), step),
+                        schema,
+                        self.registry.clone(),
+                        false,
+                    )
+                    .at(Some(child)),
+                )))
             }
             FieldKind::Slot {
                 offset,
@@ -291,14 +292,15 @@ impl StructReader {
                     shape,
                     default: default_words(default),
                 };
-                Some(Value::List(ListValue::Reader(ListReader::child(
-                    self.backing.clone(),
-                    self.path(),
-                    step,
-                    (**elem).clone(),
-                    self.registry.clone(),
-                    child,
-                ))))
+                Some(Value::List(ListValue::Reader(
+                    ListReader::new(
+                        self.backing.clone(),
+                        push_step(&self.path(), step),
+                        (**elem).clone(),
+                        self.registry.clone(),
+                    )
+                    .at(Some(child)),
+                )))
             }
             _ => None,
         })
