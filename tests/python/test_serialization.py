@@ -200,3 +200,22 @@ def test_reads_pycapnp_bytes(c, schemas):
 def test_pycapnp_reads_our_bytes(c, schemas):
     out = oracle(ORACLE_READ, schemas / "contacts.capnp", sample(c).to_bytes())
     assert out.decode() == repr(EXPECTED) + "\n"
+
+
+def test_struct_module_entry_points_after_specialization(c):
+    # The first call gives the module a class of its own with native entry points; what a
+    # program can see of the module does not change.
+    module = c.Contact
+    before = sorted(vars(module))
+    data = sample(c).to_bytes()
+    assert module.from_bytes(data).to_dict() == EXPECTED
+    assert type(module).__name__ == "_StructModule"
+    assert isinstance(module, capnp.lib.capnp._StructModule)
+    assert sorted(vars(module)) == before
+    assert "new_message" in dir(module) and "_specialize" not in dir(module)
+    assert module.from_bytes(data, builder=True).to_dict() == EXPECTED
+    assert module.from_bytes_packed(sample(c).to_bytes_packed()).to_dict() == EXPECTED
+    # from_segments takes any iterable of buffers, a generator too.
+    segments = sample(c).to_segments()
+    assert module.from_segments(s for s in segments).to_dict() == EXPECTED
+    assert module.new_message(**EXPECTED).to_dict() == EXPECTED
