@@ -174,6 +174,28 @@ pub(crate) fn detach_if<T: pyo3::marker::Ungil>(
     }
 }
 
+/// `copy()`/`as_builder()`: a deep copy of `source` into a new message, as its root builder.
+/// The copy runs without the GIL unless Python code could write the source meanwhile
+/// (writable Data views or input buffers, buffer.rs).
+fn builder_copy(
+    py: Python<'_>,
+    source: &StructReader,
+    num_first_segment_words: Option<u32>,
+    registry: &Py<PyRegistry>,
+) -> PyResult<Py<PyAny>> {
+    let message = match num_first_segment_words {
+        Some(w) => MessageBuilder::with_first_segment_words(w),
+        None => MessageBuilder::new(),
+    };
+    let copy = if source.is_volatile() {
+        source.as_builder_with(message)
+    } else {
+        py.detach(|| source.as_builder_with(message))
+    };
+    let copy = copy.map_err(|e| MsgError::from(e).into_py(py))?;
+    PyStructBuilder::wrap(py, copy, registry.clone_ref(py))
+}
+
 /// `_MessageSize`: what `total_size` returns.
 #[pyclass(frozen, name = "_MessageSize", module = "capnp.lib.capnp")]
 pub(crate) struct PyMessageSize {
@@ -546,20 +568,12 @@ impl PyStructBuilder {
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let _ = allocate_seg_callable;
-        let message = match num_first_segment_words {
-            Some(w) => MessageBuilder::with_first_segment_words(w),
-            None => MessageBuilder::new(),
-        };
-        let source = self.inner.as_reader();
-        // The source is read under its message's lock, so the copy runs without the GIL
-        // unless Python code could write it meanwhile (writable Data views, buffer.rs).
-        let copy = if source.is_volatile() {
-            source.as_builder_with(message)
-        } else {
-            py.detach(|| source.as_builder_with(message))
-        };
-        let copy = copy.map_err(|e| MsgError::from(e).into_py(py))?;
-        PyStructBuilder::wrap(py, copy, self.registry.clone_ref(py))
+        builder_copy(
+            py,
+            &self.inner.as_reader(),
+            num_first_segment_words,
+            &self.registry,
+        )
     }
 
     #[pyo3(signature = (verbose=false, ordered=false, encode_bytes_as_base64=false))]
@@ -727,19 +741,7 @@ impl PyStructReader {
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let _ = allocate_seg_callable;
-        let message = match num_first_segment_words {
-            Some(w) => MessageBuilder::with_first_segment_words(w),
-            None => MessageBuilder::new(),
-        };
-        let inner = &self.inner;
-        // A big copy runs without the GIL, unless Python code could write the input meanwhile.
-        let copy = if inner.is_volatile() {
-            inner.as_builder_with(message)
-        } else {
-            py.detach(|| inner.as_builder_with(message))
-        };
-        let copy = copy.map_err(|e| MsgError::from(e).into_py(py))?;
-        PyStructBuilder::wrap(py, copy, self.registry.clone_ref(py))
+        builder_copy(py, &self.inner, num_first_segment_words, &self.registry)
     }
 
     #[pyo3(signature = (verbose=false, ordered=false, encode_bytes_as_base64=false))]
