@@ -444,7 +444,15 @@ impl AnyPointerBuilder {
             SetValue::AnyPointer(a) => Some(a.snapshot()?),
             _ => None,
         };
-        self.with_pointer(|p| write_pointer(p, &Type::AnyPointer, &value, snapshot.as_ref()))
+        self.with_pointer(|p| {
+            write_pointer(
+                p,
+                &Type::AnyPointer,
+                &value,
+                snapshot.as_ref(),
+                Some(&self.message),
+            )
+        })
     }
 
     /// Makes the pointer null.

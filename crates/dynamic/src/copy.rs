@@ -3,23 +3,28 @@
 //! holds two message locks at once.
 
 use capnp::message::HeapAllocator;
-use capnp::private::layout::{PointerBuilder, PointerReader};
+use capnp::private::layout::{CapTableBuilder, CapTableReader, PointerBuilder, PointerReader};
 use capnp::traits::IntoInternalListReader;
 
+use crate::cap::{Cap, CapScope};
 use crate::error::{Error, Result};
 use crate::list::ListReader;
+use crate::message::MessageBuilder;
 use crate::message::RLoc;
 use crate::raw::{RawPtr, RawPtrBuilder};
 use crate::struct_::StructReader;
 
 pub(crate) struct Snapshot {
     message: capnp::message::Builder<HeapAllocator>,
+    /// Tokens of the capabilities the copy holds (its cap table), when the source had any.
+    caps: Vec<Option<Cap>>,
 }
 
 impl Snapshot {
     fn new() -> Snapshot {
         Snapshot {
             message: capnp::message::Builder::new_default(),
+            caps: Vec::new(),
         }
     }
 
@@ -31,12 +36,17 @@ impl Snapshot {
             message: capnp::message::Builder::new(
                 HeapAllocator::new().first_segment_words(words.clamp(32, 1024)),
             ),
+            caps: Vec::new(),
         }
     }
 
     pub(crate) fn of_struct(r: &StructReader) -> Result<Snapshot> {
+        // A source with capabilities is read through a table of its tokens, and the copy
+        // keeps the tokens it took (`CapScope::take_new`).
+        let src_caps = r.backing().caps().filter(|c| !c.is_empty());
+        let src_scope = src_caps.as_deref().map(CapScope::of);
         let snap = r.backing().with_loc_deep(&r.steps(), |loc| match loc {
-            RLoc::Struct(s) => {
+            RLoc::Struct(mut s) => {
                 // Sized by the struct's own sections (a traversal to size it would be charged
                 // against the read limit too); nested content grows the segment.
                 let own = capnp::raw::get_struct_data_section(crate::raw::RawStructReader(s)).len()
@@ -45,7 +55,16 @@ impl Snapshot {
                         as usize;
                 let mut snap = Snapshot::sized(own as u64 * 4);
                 let mut root = snap.message.get_root::<RawPtrBuilder<'_>>()?.0;
-                root.set_struct(&s, false)?;
+                if let Some(src_scope) = &src_scope {
+                    s.imbue(CapTableReader::from_ref(src_scope.table()));
+                    let mut dst = CapScope::for_writing(0);
+                    dst.learn(src_scope);
+                    root.imbue(CapTableBuilder::from_ref(dst.table_mut()));
+                    root.set_struct(&s, false)?;
+                    snap.caps = dst.take_new(|_| None);
+                } else {
+                    root.set_struct(&s, false)?;
+                }
                 Ok(snap)
             }
             _ => Err(Error::TypeMismatch),
@@ -91,10 +110,31 @@ impl Snapshot {
         Ok(self.message.get_root_as_reader::<RawPtr<'_>>()?.0)
     }
 
-    /// Copies the snapshot's content into `dest`, whatever its kind.
-    pub(crate) fn copy_into(&self, dest: PointerBuilder<'_>) -> Result<()> {
-        let src = capnp::any_pointer::Reader::new(self.root()?);
-        capnp::any_pointer::Builder::new(dest).set_as::<capnp::any_pointer::Owned>(src)?;
+    /// Copies the snapshot's content into `dest`, whatever its kind. Capabilities go into
+    /// the cap table of `message` (the message of `dest`, locked by the caller); without one,
+    /// a copy holding capabilities fails (capnp reports the pointer as invalid).
+    pub(crate) fn copy_into(
+        &self,
+        mut dest: PointerBuilder<'_>,
+        message: Option<&MessageBuilder>,
+    ) -> Result<()> {
+        let mut src_ptr = self.root()?;
+        match message {
+            Some(message) if !self.caps.is_empty() => {
+                let src_scope = CapScope::of(&self.caps);
+                src_ptr.imbue(CapTableReader::from_ref(src_scope.table()));
+                let mut dst = CapScope::for_writing(message.caps_len());
+                dst.learn(&src_scope);
+                dest.imbue(CapTableBuilder::from_ref(dst.table_mut()));
+                let src = capnp::any_pointer::Reader::new(src_ptr);
+                capnp::any_pointer::Builder::new(dest).set_as::<capnp::any_pointer::Owned>(src)?;
+                message.extend_caps(dst.take_new(|_| None));
+            }
+            _ => {
+                let src = capnp::any_pointer::Reader::new(src_ptr);
+                capnp::any_pointer::Builder::new(dest).set_as::<capnp::any_pointer::Owned>(src)?;
+            }
+        }
         Ok(())
     }
 }

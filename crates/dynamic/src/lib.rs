@@ -7,6 +7,7 @@
 //! reader's own bytes also keep their resolved location (coords.rs) for walk-free field reads.
 
 pub mod any_pointer;
+pub mod cap;
 mod constant;
 mod coords;
 mod copy;
@@ -22,6 +23,7 @@ pub mod text;
 pub mod value;
 
 pub use any_pointer::{AnyPointerBuilder, AnyPointerReader};
+pub use cap::{Cap, CapHolder, CapScope, CapValue};
 pub use capnp::MessageSize;
 pub use error::{Error, Result};
 pub use list::{ListBuilder, ListReader};

@@ -278,7 +278,9 @@ impl ListReader {
                 }
                 Value::Data(bytes)
             }
-            Type::Interface(_) => Value::Capability,
+            Type::Interface(_) => {
+                Value::Capability(crate::cap::read_cap(pr, self.backing.caps().as_deref()))
+            }
             Type::List(inner) => {
                 let shape = list_shape(inner, &self.registry)?;
                 let loc = follow_reader(pr, shape, None)?;
@@ -438,7 +440,10 @@ impl ListBuilder {
         Ok(match &self.elem {
             Type::Text => Value::Text(pb.get_text(None)?.as_bytes().to_vec()),
             Type::Data => Value::Data(pb.get_data(None)?.to_vec()),
-            Type::Interface(_) => Value::Capability,
+            Type::Interface(_) => {
+                let caps = self.message.caps();
+                Value::Capability(crate::cap::read_cap(pb.into_reader(), Some(&caps)))
+            }
             Type::List(inner) => {
                 let shape = list_shape(inner, &self.registry)?;
                 follow_builder(pb, shape, None)?;
@@ -519,7 +524,13 @@ impl ListBuilder {
             BLoc::PtrList(l) => {
                 let i = resolve(index, l.len())?;
                 let pb = l.get(i).get_as::<RawPtrBuilder<'_>>()?.0;
-                write_pointer(pb, &self.elem, &value, snapshot.as_ref())
+                write_pointer(
+                    pb,
+                    &self.elem,
+                    &value,
+                    snapshot.as_ref(),
+                    Some(&self.message),
+                )
             }
             BLoc::Struct(_) => Err(Error::TypeMismatch),
         })
@@ -541,7 +552,10 @@ impl ListBuilder {
             }
             BLoc::PtrList(l) => {
                 let i = resolve(index, l.len())?;
-                content.copy_into(l.get(i).get_as::<RawPtrBuilder<'_>>()?.0)
+                content.copy_into(
+                    l.get(i).get_as::<RawPtrBuilder<'_>>()?.0,
+                    Some(&self.message),
+                )
             }
             _ => Err(Error::TypeMismatch),
         })?;
@@ -622,7 +636,7 @@ impl ListBuilder {
                 for (i, v) in values.iter().enumerate() {
                     let i = resolve(i as i64, l.len())?;
                     let pb = l.reborrow().get(i).get_as::<RawPtrBuilder<'_>>()?.0;
-                    write_pointer(pb, &self.elem, v, None)?;
+                    write_pointer(pb, &self.elem, v, None, Some(&self.message))?;
                 }
                 Ok(())
             }

@@ -488,6 +488,9 @@ pub struct MessageBuilder {
     /// Writable views of its bytes lent out (`pinned::LentMut`); while any exists, code
     /// outside Rust may write them, so readers of the message keep the GIL (`is_volatile`).
     pub(crate) lent_mut: Arc<AtomicUsize>,
+    /// The message's cap table (`cap.rs`): capability pointers hold indices into it. Locked
+    /// after the message when both are held.
+    pub(crate) caps: Arc<Mutex<Vec<Option<crate::cap::Cap>>>>,
 }
 
 impl std::fmt::Debug for MessageBuilder {
@@ -514,7 +517,49 @@ impl MessageBuilder {
             inner: Arc::new(Mutex::new(capnp::message::Builder::new(alloc))),
             retired: Arc::new(AtomicBool::new(false)),
             lent_mut: Arc::new(AtomicUsize::new(0)),
+            caps: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// A copy of the cap table.
+    pub fn caps(&self) -> Vec<Option<crate::cap::Cap>> {
+        self.caps.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether any capability was ever written into the message.
+    pub fn has_caps(&self) -> bool {
+        !self
+            .caps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// Appends tokens to the cap table (what `CapScope::take_new` returned after a copy into
+    /// this message made with `CapScope::for_writing(caps_len())`).
+    pub fn extend_caps(&self, new: Vec<Option<crate::cap::Cap>>) {
+        self.caps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(new);
+    }
+
+    pub fn caps_len(&self) -> usize {
+        self.caps.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Runs `f` on the root pointer imbued with `table` (a `CapScope` over this message's
+    /// caps, or one standing for other clients): how the RPC layer copies a message into or
+    /// out of capnp-rpc's messages with their capabilities.
+    pub fn with_root_imbued<R>(
+        &self,
+        table: &mut capnp::private::layout::CapTable,
+        f: impl FnOnce(capnp::any_pointer::Builder<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let mut guard = self.lock_live()?;
+        let mut root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
+        root.imbue(capnp::private::layout::CapTableBuilder::from_ref(table));
+        f(capnp::any_pointer::Builder::new(root))
     }
 
     /// Whether writable views of its bytes are lent out (see `lent_mut`).
@@ -658,6 +703,14 @@ pub(crate) enum Backing {
 }
 
 impl Backing {
+    /// The cap table of the message behind the handle (`None`: a reader of plain bytes).
+    pub(crate) fn caps(&self) -> Option<Vec<Option<crate::cap::Cap>>> {
+        match self {
+            Backing::Reader(_) => None,
+            Backing::Builder(b) => Some(b.caps()),
+        }
+    }
+
     /// Runs `f` on the reader location at `steps`.
     #[inline(always)]
     pub(crate) fn with_loc<R>(

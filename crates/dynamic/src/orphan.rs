@@ -51,7 +51,7 @@ impl Orphan {
             let mut m = message.lock();
             let mut root = m.init_root::<RawPtrBuilder<'_>>().0.init_struct(HOLDER);
             if let Some(snap) = snapshot {
-                snap.copy_into(root.reborrow().get_pointer_field(0))?;
+                snap.copy_into(root.reborrow().get_pointer_field(0), Some(&message))?;
             }
         }
         Ok(Orphan {

@@ -475,7 +475,7 @@ impl StructReader {
         {
             let mut m = message.lock();
             let root = m.get_root::<crate::raw::RawPtrBuilder<'_>>()?.0;
-            snap.copy_into(root)?;
+            snap.copy_into(root, Some(&message))?;
         }
         message.get_root(&self.registry, self.schema.id)
     }
@@ -560,7 +560,9 @@ pub(crate) fn read_pointer(
             }
             Value::Data(bytes)
         }
-        Type::Interface(_) => Value::Capability,
+        Type::Interface(_) => {
+            Value::Capability(crate::cap::read_cap(pr, backing.caps().as_deref()))
+        }
         Type::AnyPointer => {
             let steps = steps(Shape::PtrList)?;
             Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(
@@ -796,7 +798,10 @@ impl StructBuilder {
         Ok(match ty {
             Type::Text => Value::Text(pb.get_text(d)?.as_bytes().to_vec()),
             Type::Data => Value::Data(pb.get_data(d)?.to_vec()),
-            Type::Interface(_) => Value::Capability,
+            Type::Interface(_) => {
+                let caps = self.message.caps();
+                Value::Capability(crate::cap::read_cap(pb.into_reader(), Some(&caps)))
+            }
             Type::AnyPointer => {
                 Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
                     self.message.clone(),
@@ -908,7 +913,7 @@ impl StructBuilder {
                 return Ok(());
             }
             let pb = s.get_pointer_field(*offset as usize);
-            write_pointer(pb, ty, &value, snapshot.as_ref())
+            write_pointer(pb, ty, &value, snapshot.as_ref(), Some(&self.message))
         })
     }
 
@@ -1056,7 +1061,7 @@ impl StructBuilder {
         let content = orphan.content()?;
         self.with_struct(|s| {
             self.set_discriminant(&s, field);
-            content.copy_into(s.get_pointer_field(offset as usize))
+            content.copy_into(s.get_pointer_field(offset as usize), Some(&self.message))
         })?;
         orphan.retire();
         Ok(())
@@ -1129,7 +1134,10 @@ impl StructBuilder {
         let reader = MessageBuilder::new();
         {
             let mut m = reader.lock();
-            snap.copy_into(m.get_root::<crate::raw::RawPtrBuilder<'_>>()?.0)?;
+            snap.copy_into(
+                m.get_root::<crate::raw::RawPtrBuilder<'_>>()?.0,
+                Some(&reader),
+            )?;
         }
         let src = StructReader::new(
             Backing::Builder(reader),
@@ -1244,6 +1252,7 @@ pub(crate) fn write_pointer(
     ty: &Type,
     value: &SetValue<'_>,
     snapshot: Option<&Snapshot>,
+    message: Option<&MessageBuilder>,
 ) -> Result<()> {
     match value {
         SetValue::Str(s) => check_blob_size(s.len(), true)?,
@@ -1263,7 +1272,11 @@ pub(crate) fn write_pointer(
         )
         | (Type::Struct(_) | Type::List(_) | Type::AnyPointer, SetValue::AnyPointer(_)) => {
             let snap = snapshot.ok_or(Error::TypeMismatch)?;
-            snap.copy_into(pb)?;
+            snap.copy_into(pb, message)?;
+        }
+        (Type::Interface(_) | Type::AnyPointer, SetValue::Capability(cap)) => {
+            let message = message.ok_or(Error::TypeMismatch)?;
+            crate::cap::write_cap(pb, message, cap);
         }
         _ => return Err(Error::TypeMismatch),
     }

@@ -295,7 +295,7 @@ fn scalar(v: &Value, ty: &Type, registry: &crate::schema::Registry) -> Result<Ve
             name.unwrap_or_else(|| format!("({n})")).into_bytes()
         }
         Value::AnyPointer(_) => b"<opaque pointer>".to_vec(),
-        Value::Capability => b"<external capability>".to_vec(),
+        Value::Capability(_) => b"<external capability>".to_vec(),
         // Reached only for a struct or list outside a struct or list walk.
         Value::Struct(_) | Value::List(_) => return Err(Error::TypeMismatch),
     })

@@ -28,8 +28,8 @@ pub enum Value {
     Struct(StructValue),
     List(ListValue),
     AnyPointer(AnyPointerValue),
-    /// An interface pointer; capabilities are not supported by this layer yet.
-    Capability,
+    /// An interface pointer: the token in the message's cap table (`cap.rs`).
+    Capability(crate::cap::CapValue),
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +75,8 @@ pub enum SetValue<'a> {
     List(&'a DynListReader),
     /// Deep copy of an AnyPointer's content (into AnyPointer, or a struct/list slot).
     AnyPointer(&'a AnyPointerReader),
+    /// A capability token, into an interface-typed (or AnyPointer) slot.
+    Capability(&'a crate::cap::Cap),
 }
 
 /// capnp's limit on the elements of one list and on the words of one struct list: its layout

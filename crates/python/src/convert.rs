@@ -100,7 +100,17 @@ pub(crate) fn value_to_py(
             },
         )?
         .into_any(),
-        Value::Capability => return Err(crate::any_pointer::capability_unsupported(py).into()),
+        Value::Capability(v) => {
+            let cap = crate::rpc::cap_value_to_py(py, v)?;
+            let id = match ty {
+                Some(Type::Interface(id)) => Some(*id),
+                _ => None,
+            };
+            let factory = CAP_FACTORY
+                .get(py)
+                .ok_or_else(|| crate::any_pointer::capability_unsupported(py))?;
+            factory.call1(py, (registry.clone_ref(py), id, cap))?
+        }
     })
 }
 
@@ -180,6 +190,16 @@ pub(crate) fn with_set_value<R>(
             id: e.type_id(),
             ordinal: e.raw(),
         });
+    }
+    if let Ok(cap) = value.cast::<crate::rpc::PyCap>() {
+        return f(SetValue::Capability(&cap.get().cap));
+    }
+    // Clients and server objects (`_DynamicCapabilityClient`, `_DynamicCapabilityServer`)
+    // turn themselves into a capability of the current loop.
+    if let Ok(as_cap) = value.getattr(pyo3::intern!(py, "_as_cap")) {
+        let cap = as_cap.call0()?;
+        let cap = cap.cast::<crate::rpc::PyCap>().map_err(PyErr::from)?;
+        return f(SetValue::Capability(&cap.get().cap));
     }
     if !value.is_instance_of::<PyDict>() && !value.is_instance_of::<PyList>() {
         if let Ok(buf) = pyo3::buffer::PyBuffer::<u8>::get(value) {
@@ -503,7 +523,7 @@ impl DictWalk<'_> {
                     )?,
                 }
             }
-            Value::Capability => py.None(),
+            v @ Value::Capability(_) => value_to_py(py, v, ty, self.registry)?,
             other => value_to_py(py, other, ty, self.registry)?,
         })
     }
@@ -532,4 +552,13 @@ impl DictWalk<'_> {
 /// A `TypeError` for a list index that is neither an int nor a slice.
 pub(crate) fn index_type_error() -> PyErr {
     PyTypeError::new_err("an integer is required")
+}
+
+/// `capnp.lib.capnp._capability_from(registry, interface_id, cap)`: how a capability read out
+/// of a message becomes a client object (set once by the Python package).
+static CAP_FACTORY: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+
+#[pyfunction]
+pub(crate) fn _set_cap_factory(py: Python<'_>, factory: Py<PyAny>) {
+    let _ = CAP_FACTORY.set(py, factory);
 }

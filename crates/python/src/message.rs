@@ -31,6 +31,16 @@ fn large(m: &MessageBuilder) -> bool {
     !m.is_volatile() && m.size_in_words() * 8 >= DETACH_BYTES
 }
 
+impl PyMessageHandle {
+    pub(crate) fn from_inner(inner: MessageBuilder) -> Self {
+        PyMessageHandle { inner }
+    }
+
+    pub(crate) fn message(&self) -> &MessageBuilder {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl PyMessageHandle {
     /// `first_segment_words`: size of the first segment (default 1024 words).

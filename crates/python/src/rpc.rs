@@ -1,0 +1,588 @@
+//! The RPC binding: the thread's event loop (driven by asyncio: a wake-up schedules one run
+//! through `call_soon_threadsafe`), capability tokens (`_Cap`), calls in flight (`_Pending`),
+//! server objects called from Rust (`_new_server_cap`) and two-party connections over an
+//! asyncio transport (`_Connection`). The Python side (`capnp/lib/_rpc.py`) builds pycapnp's
+//! classes on these.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use capnp::any_pointer;
+use capnp::capability::{DispatchCallResult, Params, Promise, Results};
+use capnp_dynamic::{Cap, CapValue, MessageBuilder};
+use capnp_dynrpc::{
+    CallHandler, Connection, EventLoop, LoopCap, Pending, Pipe, PipeSink, ServerInfo, Side,
+};
+use futures::channel::oneshot;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCFunction, PyTuple};
+
+use crate::exceptions::{kj_exception, Raised};
+use crate::message::PyMessageHandle;
+
+const NOT_RUNNING: &str =
+    "The KJ event-loop is not running (on this thread). Please start it through 'capnp.kj_loop()'";
+
+thread_local! {
+    static LOOP: RefCell<Option<Rc<EventLoop>>> = const { RefCell::new(None) };
+}
+
+fn not_running() -> PyErr {
+    PyRuntimeError::new_err(NOT_RUNNING)
+}
+
+/// The thread's open loop.
+fn current() -> PyResult<Rc<EventLoop>> {
+    LOOP.with(|l| l.borrow().clone()).ok_or_else(not_running)
+}
+
+/// A capnp error as the `KjException` pycapnp raises for RPC failures.
+pub(crate) fn rpc_error(py: Python<'_>, e: &capnp::Error) -> PyErr {
+    let kind = match e.kind {
+        capnp::ErrorKind::Overloaded => "OVERLOADED",
+        capnp::ErrorKind::Disconnected => "DISCONNECTED",
+        capnp::ErrorKind::Unimplemented => "UNIMPLEMENTED",
+        _ => "FAILED",
+    };
+    kj_exception(
+        py,
+        Raised {
+            kind,
+            description: e.extra.clone(),
+            file: Some("capnp/rpc"),
+            line: 0,
+            location: "capnp/rpc".to_string(),
+        },
+    )
+}
+
+/// Opens the thread's loop; `call_soon_threadsafe(run)` asks asyncio for a run.
+#[pyfunction]
+pub(crate) fn _loop_open(call_soon_threadsafe: Py<PyAny>, run: Py<PyAny>) -> PyResult<()> {
+    if LOOP.with(|l| l.borrow().is_some()) {
+        return Err(PyRuntimeError::new_err(
+            "The KJ event-loop is already running (on this thread).",
+        ));
+    }
+    let schedule = Box::new(move || {
+        Python::attach(|py| {
+            if let Err(e) = call_soon_threadsafe.call1(py, (run.clone_ref(py),)) {
+                // The asyncio loop is closed: nothing can run any more.
+                e.write_unraisable(py, None);
+            }
+        })
+    });
+    let ev = EventLoop::new(schedule);
+    LOOP.with(|l| *l.borrow_mut() = Some(ev));
+    Ok(())
+}
+
+/// One run of the thread's executor (what the scheduled callback does).
+#[pyfunction]
+pub(crate) fn _loop_run() {
+    if let Some(ev) = LOOP.with(|l| l.borrow().clone()) {
+        ev.run();
+    }
+}
+
+#[pyfunction]
+pub(crate) fn _loop_is_open() -> bool {
+    LOOP.with(|l| l.borrow().is_some())
+}
+
+/// Closes the thread's loop: every task and capability is dropped here.
+#[pyfunction]
+pub(crate) fn _loop_close() {
+    if let Some(ev) = LOOP.with(|l| l.borrow_mut().take()) {
+        ev.close();
+    }
+}
+
+/// A capability token (any thread may hold it; only its loop's thread may use it).
+#[pyclass(frozen, name = "_Cap", module = "capnp.lib.capnp")]
+pub(crate) struct PyCap {
+    pub(crate) cap: Cap,
+}
+
+impl PyCap {
+    fn hook(&self) -> PyResult<Box<dyn capnp::private::capability::ClientHook>> {
+        let ev = current()?;
+        match self.cap.as_any().downcast_ref::<LoopCap>() {
+            Some(lc) if lc.shared().is_closed() => Err(not_running()),
+            Some(lc) if lc.shared().thread() != std::thread::current().id() => Err(
+                PyRuntimeError::new_err("This capability belongs to another thread's event loop"),
+            ),
+            _ => ev.hook_of(&self.cap).ok_or_else(not_running),
+        }
+    }
+}
+
+fn wrap_hook(
+    py: Python<'_>,
+    ev: &EventLoop,
+    hook: Box<dyn capnp::private::capability::ClientHook>,
+) -> PyResult<Py<PyCap>> {
+    Py::new(
+        py,
+        PyCap {
+            cap: Arc::new(ev.register(hook)),
+        },
+    )
+}
+
+#[pymethods]
+impl PyCap {
+    /// Sends a call with the params in `params` (a message handle whose root is the params
+    /// struct); returns the pending call.
+    fn send(
+        &self,
+        py: Python<'_>,
+        interface_id: u64,
+        method_id: u16,
+        params: &PyMessageHandle,
+        streaming: bool,
+    ) -> PyResult<PyPending> {
+        let ev = current()?;
+        let hook = self.hook()?;
+        if streaming {
+            let p = ev
+                .send_streaming(&*hook, interface_id, method_id, params.message())
+                .map_err(|e| rpc_error(py, &e))?;
+            return Ok(PyPending {
+                inner: Rc::new(PendingKind::Stream(RefCell::new(Some(p)))),
+            });
+        }
+        let rp = ev
+            .send(&*hook, interface_id, method_id, params.message())
+            .map_err(|e| rpc_error(py, &e))?;
+        Ok(PyPending {
+            inner: Rc::new(PendingKind::Call(Pending::new(rp))),
+        })
+    }
+
+    /// Whether both tokens name the same client of the same loop.
+    fn same(&self, other: &PyCap) -> bool {
+        Arc::ptr_eq(&self.cap, &other.cap)
+    }
+}
+
+enum PendingKind {
+    Call(Rc<Pending>),
+    Stream(RefCell<Option<Promise<(), capnp::Error>>>),
+}
+
+/// A call in flight, bound to its loop's thread.
+#[pyclass(unsendable, name = "_Pending", module = "capnp.lib.capnp")]
+pub(crate) struct PyPending {
+    inner: Rc<PendingKind>,
+}
+
+/// Settles an asyncio future from Rust (on the loop's thread); a cancelled future is left.
+fn settle(py: Python<'_>, fut: &Py<PyAny>, result: PyResult<Py<PyAny>>) {
+    let fut = fut.bind(py);
+    if fut
+        .call_method0("done")
+        .and_then(|d| d.is_truthy())
+        .unwrap_or(true)
+    {
+        return;
+    }
+    let r = match result {
+        Ok(v) => fut.call_method1("set_result", (v,)),
+        Err(e) => fut.call_method1("set_exception", (e.into_value(py),)),
+    };
+    if let Err(e) = r {
+        e.write_unraisable(py, None);
+    }
+}
+
+#[pymethods]
+impl PyPending {
+    /// Completes `future` with the results (a `_MessageHandle`) or the call's `KjException`.
+    /// Cancelling the future cancels the call.
+    fn wait_into(&self, future: Py<PyAny>) -> PyResult<()> {
+        let ev = current()?;
+        let ev2 = ev.clone();
+        match &*self.inner {
+            PendingKind::Call(p) => {
+                let promise = p.promise.borrow_mut().take().ok_or_else(|| {
+                    Python::attach(|py| crate::exceptions::plain_kj_exception(py, "Promise was already used in a consuming operation. You can no longer use this Promise object"))
+                })?;
+                let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+                add_cancel_callback(&future, cancel_tx)?;
+                ev.executor.spawn(async move {
+                    let r = futures::future::select(promise, cancel_rx).await;
+                    let futures::future::Either::Left((r, _)) = r else {
+                        return;
+                    };
+                    Python::attach(|py| {
+                        let out = r
+                            .and_then(|resp| ev2.response_message(&resp))
+                            .map_err(|e| rpc_error(py, &e))
+                            .and_then(|m| {
+                                Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any())
+                            });
+                        settle(py, &future, out);
+                    })
+                });
+            }
+            PendingKind::Stream(p) => {
+                let promise = p.borrow_mut().take().ok_or_else(|| {
+                    Python::attach(|py| crate::exceptions::plain_kj_exception(py, "Promise was already used in a consuming operation. You can no longer use this Promise object"))
+                })?;
+                let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+                add_cancel_callback(&future, cancel_tx)?;
+                ev.executor.spawn(async move {
+                    let r = futures::future::select(promise, cancel_rx).await;
+                    let futures::future::Either::Left((r, _)) = r else {
+                        return;
+                    };
+                    Python::attach(|py| {
+                        let out = r.map(|()| py.None()).map_err(|e| rpc_error(py, &e));
+                        settle(py, &future, out);
+                    })
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The capability at `path` (pointer indices) of the results, usable before they arrive.
+    fn pipeline_cap(&self, py: Python<'_>, path: Vec<u16>) -> PyResult<Py<PyCap>> {
+        let ev = current()?;
+        let PendingKind::Call(p) = &*self.inner else {
+            return Err(PyRuntimeError::new_err(
+                "a streaming call has no results to pipeline on",
+            ));
+        };
+        let mut pl = p.pipeline.noop();
+        for i in path {
+            pl = pl.get_pointer_field(i);
+        }
+        wrap_hook(py, &ev, pl.as_cap())
+    }
+
+    /// Drops the call (capnp-rpc then cancels it).
+    fn cancel(&self) {
+        match &*self.inner {
+            PendingKind::Call(p) => drop(p.promise.borrow_mut().take()),
+            PendingKind::Stream(p) => drop(p.borrow_mut().take()),
+        }
+    }
+
+    fn is_consumed(&self) -> bool {
+        match &*self.inner {
+            PendingKind::Call(p) => p.promise.borrow().is_none(),
+            PendingKind::Stream(p) => p.borrow().is_none(),
+        }
+    }
+}
+
+/// `future.add_done_callback`: a cancelled future fires `tx` (the Rust side then drops).
+fn add_cancel_callback(future: &Py<PyAny>, tx: oneshot::Sender<()>) -> PyResult<()> {
+    Python::attach(|py| {
+        let tx = std::sync::Mutex::new(Some(tx));
+        let cb = PyCFunction::new_closure(
+            py,
+            None,
+            None,
+            move |args: &Bound<'_, PyTuple>, _kw| -> PyResult<()> {
+                let fut = args.get_item(0)?;
+                if fut.call_method0("cancelled")?.is_truthy()? {
+                    if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        future.bind(py).call_method1("add_done_callback", (cb,))?;
+        Ok(())
+    })
+}
+
+/// A server object's calls go to `dispatch(interface_id, method_id, params, results)` (Python),
+/// with params and results as message handles; it returns `None` when the call is done, or
+/// an asyncio future that completes when it is (its exception fails the call).
+struct PyHandler {
+    dispatch: Py<PyAny>,
+    /// (interface id, method id) of streaming methods.
+    streaming: Vec<(u64, u16)>,
+}
+
+fn py_to_capnp(py: Python<'_>, e: PyErr) -> capnp::Error {
+    // The Python side formats server exceptions as (type, description); anything else
+    // that escapes is FAILED with its text.
+    let v = e.value(py);
+    let kind = v
+        .getattr("type")
+        .ok()
+        .and_then(|t| t.extract::<String>().ok())
+        .unwrap_or_default();
+    let text = v
+        .getattr("description")
+        .ok()
+        .and_then(|t| t.extract::<String>().ok())
+        .unwrap_or_else(|| v.to_string());
+    match kind.as_str() {
+        "OVERLOADED" => capnp::Error::overloaded(text),
+        "DISCONNECTED" => capnp::Error::disconnected(text),
+        "UNIMPLEMENTED" => capnp::Error::unimplemented(text),
+        _ => capnp::Error::failed(text),
+    }
+}
+
+impl CallHandler for PyHandler {
+    fn call(
+        &self,
+        interface_id: u64,
+        method_id: u16,
+        params: Params<any_pointer::Owned>,
+        mut results: Results<any_pointer::Owned>,
+    ) -> DispatchCallResult {
+        let streaming = self.streaming.contains(&(interface_id, method_id));
+        let ev = match current() {
+            Ok(ev) => ev,
+            Err(_) => {
+                return DispatchCallResult::new(
+                    Promise::err(capnp::Error::disconnected(NOT_RUNNING.into())),
+                    streaming,
+                )
+            }
+        };
+        let params_msg = match params.get().and_then(|p| ev.copy_in(p)) {
+            Ok(m) => m,
+            Err(e) => return DispatchCallResult::new(Promise::err(e), streaming),
+        };
+        drop(params);
+        let results_msg = MessageBuilder::new();
+        let started = Python::attach(|py| -> Result<Option<Py<PyAny>>, capnp::Error> {
+            let p = Py::new(py, PyMessageHandle::from_inner(params_msg))
+                .map_err(|e| py_to_capnp(py, e))?;
+            let r = Py::new(py, PyMessageHandle::from_inner(results_msg.clone()))
+                .map_err(|e| py_to_capnp(py, e))?;
+            let out = self
+                .dispatch
+                .call1(py, (interface_id, method_id, p, r))
+                .map_err(|e| py_to_capnp(py, e))?;
+            Ok(if out.is_none(py) { None } else { Some(out) })
+        });
+        let finish = move |ev: &EventLoop,
+                           results: &mut Results<any_pointer::Owned>|
+              -> Result<(), capnp::Error> {
+            if results_msg.size_in_words() > 0 {
+                ev.copy_out(&results_msg, results.get())?;
+            }
+            Ok(())
+        };
+        let promise = match started {
+            Err(e) => Promise::err(e),
+            Ok(None) => Promise::from_future(futures::future::ready(finish(&ev, &mut results))),
+            Ok(Some(fut)) => {
+                let (tx, rx) = oneshot::channel::<Result<(), capnp::Error>>();
+                let hooked = Python::attach(|py| -> PyResult<()> {
+                    let tx = std::sync::Mutex::new(Some(tx));
+                    let cb = PyCFunction::new_closure(
+                        py,
+                        None,
+                        None,
+                        move |args: &Bound<'_, PyTuple>, _kw| -> PyResult<()> {
+                            let py = args.py();
+                            let f = args.get_item(0)?;
+                            let r = if f.call_method0("cancelled")?.is_truthy()? {
+                                Err(capnp::Error::failed("Server task was cancelled".into()))
+                            } else {
+                                match f.call_method0("result") {
+                                    Ok(_) => Ok(()),
+                                    Err(e) => Err(py_to_capnp(py, e)),
+                                }
+                            };
+                            if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+                                let _ = tx.send(r);
+                            }
+                            Ok(())
+                        },
+                    )?;
+                    fut.bind(py).call_method1("add_done_callback", (cb,))?;
+                    Ok(())
+                });
+                if let Err(e) = hooked {
+                    Promise::err(Python::attach(|py| py_to_capnp(py, e)))
+                } else {
+                    // Dropping the call (cancellation) cancels the task.
+                    let guard = CancelOnDrop(Some(fut));
+                    Promise::from_future(async move {
+                        let r = rx.await.unwrap_or_else(|_| {
+                            Err(capnp::Error::failed("server task dropped".into()))
+                        });
+                        let mut guard = guard;
+                        guard.0 = None;
+                        r?;
+                        finish(&ev, &mut results)
+                    })
+                }
+            }
+        };
+        DispatchCallResult::new(promise, streaming)
+    }
+}
+
+struct CancelOnDrop(Option<Py<PyAny>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            Python::attach(|py| {
+                let _ = f.bind(py).call_method0("cancel");
+            });
+        }
+    }
+}
+
+/// A new local capability served by `dispatch` (see `PyHandler`); `interfaces` lists the
+/// interface ids it implements, `streaming` its `-> stream` methods.
+#[pyfunction]
+pub(crate) fn _new_server_cap(
+    py: Python<'_>,
+    dispatch: Py<PyAny>,
+    interfaces: Vec<u64>,
+    streaming: Vec<(u64, u16)>,
+) -> PyResult<Py<PyCap>> {
+    let ev = current()?;
+    let hook = capnp_dynrpc::new_server_client(
+        ServerInfo { interfaces },
+        Box::new(PyHandler {
+            dispatch,
+            streaming,
+        }),
+    );
+    wrap_hook(py, &ev, hook)
+}
+
+/// A capability whose every call fails with `message` (what a null capability reads as).
+#[pyfunction]
+pub(crate) fn _broken_cap(py: Python<'_>, message: String) -> PyResult<Py<PyCap>> {
+    let ev = current()?;
+    wrap_hook(
+        py,
+        &ev,
+        capnp_rpc::new_broken_cap(capnp::Error::failed(message)).hook,
+    )
+}
+
+struct TransportSink {
+    transport: Py<PyAny>,
+}
+
+impl PipeSink for TransportSink {
+    fn write(&self, data: &[u8]) -> std::io::Result<()> {
+        Python::attach(|py| {
+            let bytes = PyBytes::new(py, data);
+            self.transport
+                .call_method1(py, "write", (bytes,))
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })
+    }
+    fn close(&self) {
+        Python::attach(|py| {
+            let _ = self.transport.call_method0(py, "close");
+        })
+    }
+}
+
+/// A two-party connection over an asyncio transport; the protocol feeds it.
+#[pyclass(unsendable, name = "_Connection", module = "capnp.lib.capnp")]
+pub(crate) struct PyConnection {
+    pipe: Pipe,
+    conn: Rc<Connection>,
+}
+
+#[pymethods]
+impl PyConnection {
+    #[new]
+    #[pyo3(signature = (transport, is_server, bootstrap, on_done, traversal_limit_in_words=None, nesting_limit=None))]
+    fn new(
+        transport: Py<PyAny>,
+        is_server: bool,
+        bootstrap: Option<&PyCap>,
+        on_done: Py<PyAny>,
+        traversal_limit_in_words: Option<u64>,
+        nesting_limit: Option<i32>,
+    ) -> PyResult<Self> {
+        let ev = current()?;
+        let export = bootstrap.map(|b| b.hook()).transpose()?;
+        let pipe = Pipe::new(Box::new(TransportSink { transport }));
+        let mut options = capnp::message::ReaderOptions::new();
+        if let Some(t) = traversal_limit_in_words {
+            options.traversal_limit_in_words(Some(t as usize));
+        }
+        if let Some(n) = nesting_limit {
+            options.nesting_limit(n);
+        }
+        let side = if is_server {
+            Side::Server
+        } else {
+            Side::Client
+        };
+        let conn = Connection::start(
+            &ev,
+            pipe.clone(),
+            side,
+            export,
+            options,
+            Box::new(move |r| {
+                Python::attach(|py| {
+                    let arg = match r {
+                        Ok(()) => py.None(),
+                        Err(e) => rpc_error(py, &e).into_value(py).into_any(),
+                    };
+                    if let Err(e) = on_done.call1(py, (arg,)) {
+                        e.write_unraisable(py, None);
+                    }
+                })
+            }),
+        );
+        Ok(PyConnection { pipe, conn })
+    }
+
+    fn feed(&self, data: &[u8]) {
+        self.pipe.feed(data);
+    }
+
+    #[pyo3(signature = (error=None))]
+    fn feed_eof(&self, error: Option<String>) {
+        self.pipe.feed_eof(error);
+    }
+
+    fn pause_writing(&self) {
+        self.pipe.pause_writing();
+    }
+
+    fn resume_writing(&self) {
+        self.pipe.resume_writing();
+    }
+
+    fn bootstrap(&self, py: Python<'_>) -> PyResult<Py<PyCap>> {
+        let ev = current()?;
+        wrap_hook(py, &ev, self.conn.bootstrap())
+    }
+
+    fn disconnect(&self) -> PyResult<()> {
+        let ev = current()?;
+        self.conn.disconnect(&ev);
+        Ok(())
+    }
+}
+
+/// What a capability value read from a message becomes in Python: a `_Cap` (or `None` for a
+/// null pointer); plain messages without a cap table cannot hold capabilities.
+pub(crate) fn cap_value_to_py(py: Python<'_>, v: CapValue) -> PyResult<Option<Py<PyCap>>> {
+    match v {
+        CapValue::NoTable => Err(crate::any_pointer::capability_unsupported(py)),
+        CapValue::Null => Ok(None),
+        CapValue::Cap(cap) => Ok(Some(Py::new(py, PyCap { cap })?)),
+    }
+}

@@ -1,0 +1,128 @@
+//! A single-threaded executor whose wake-ups are scheduled by the host loop (asyncio, or the
+//! synchronous loop): a wake asks `Schedule` once for a run; one run polls every ready task.
+//! Nothing polls on a timer, so an idle loop costs nothing.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::task::ArcWake;
+
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+/// Asks the host loop for one call of `Executor::run` soon. May be called from any thread.
+pub type Schedule = Box<dyn Fn() + Send + Sync>;
+
+struct Wake {
+    /// Set from the first wake until a run starts polling again: further wakes are free.
+    scheduled: AtomicBool,
+    closed: AtomicBool,
+    schedule: Schedule,
+}
+
+impl ArcWake for Wake {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        if arc_self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        if !arc_self.scheduled.swap(true, Ordering::AcqRel) {
+            (arc_self.schedule)();
+        }
+    }
+}
+
+pub struct Executor {
+    tasks: RefCell<FuturesUnordered<Task>>,
+    spawned: RefCell<Vec<Task>>,
+    wake: Arc<Wake>,
+    running: Cell<bool>,
+}
+
+impl Executor {
+    pub fn new(schedule: Schedule) -> Executor {
+        Executor {
+            tasks: RefCell::new(FuturesUnordered::new()),
+            spawned: RefCell::new(Vec::new()),
+            wake: Arc::new(Wake {
+                scheduled: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+                schedule,
+            }),
+            running: Cell::new(false),
+        }
+    }
+
+    pub fn spawn(&self, f: impl Future<Output = ()> + 'static) {
+        self.spawned.borrow_mut().push(Box::pin(f));
+        if !self.running.get() {
+            ArcWake::wake_by_ref(&self.wake);
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.wake.closed.load(Ordering::Acquire)
+    }
+
+    /// Polls until no task is ready. Re-entrant calls (a task calling back into the host
+    /// that runs the loop) return at once.
+    pub fn run(&self) {
+        if self.running.replace(true) || self.is_closed() {
+            return;
+        }
+        let waker = futures::task::waker(self.wake.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut rounds = 0;
+        loop {
+            self.poll_all(&mut cx);
+            // Wakes from now on schedule a new run; one more pass catches those that came in
+            // between the last poll and this store.
+            self.wake.scheduled.store(false, Ordering::SeqCst);
+            rounds += 1;
+            if !self.poll_all(&mut cx) || rounds > 64 || self.is_closed() {
+                break;
+            }
+            self.wake.scheduled.store(true, Ordering::SeqCst);
+        }
+        self.running.set(false);
+    }
+
+    /// Polls ready tasks until none is; whether any task completed or was added.
+    fn poll_all(&self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        loop {
+            let new: Vec<Task> = std::mem::take(&mut *self.spawned.borrow_mut());
+            if !new.is_empty() {
+                progressed = true;
+                let tasks = self.tasks.borrow();
+                for t in new {
+                    tasks.push(t);
+                }
+            }
+            let polled = {
+                let mut tasks = self.tasks.borrow_mut();
+                tasks.poll_next_unpin(cx)
+            };
+            match polled {
+                Poll::Ready(Some(())) => progressed = true,
+                Poll::Ready(None) | Poll::Pending => {
+                    if self.spawned.borrow().is_empty() {
+                        return progressed;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops every task (on this thread) and ignores later wakes.
+    pub fn close(&self) {
+        self.wake.closed.store(true, Ordering::Release);
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        let spawned = std::mem::take(&mut *self.spawned.borrow_mut());
+        drop(tasks);
+        drop(spawned);
+    }
+}

@@ -1,0 +1,217 @@
+//! Cap'n Proto RPC over dynamic messages, below the Python binding (no PyO3).
+//!
+//! Everything here is single-threaded, as capnp-rpc is: an [`EventLoop`] lives on one thread
+//! and owns the executor, the capabilities and the calls in flight. What crosses threads (and
+//! what the binding stores in Python objects) are plain keys and [`LoopCap`] tokens, which
+//! are `Send + Sync`; turning them back into capnp-rpc objects needs the loop's thread.
+
+mod caps;
+mod connection;
+mod executor;
+mod pipe;
+mod server;
+
+pub use caps::{LoopCap, LoopShared};
+pub use connection::{Connection, Side};
+pub use executor::{Executor, Schedule};
+pub use pipe::{Pipe, PipeSink};
+pub use server::{new_server_client, CallHandler, ServerInfo};
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use capnp::any_pointer;
+use capnp::capability::{Promise, RemotePromise, Response};
+use capnp::private::capability::ClientHook;
+use capnp_dynamic::{CapScope, MessageBuilder};
+
+/// One thread's RPC world: executor, capabilities, calls in flight.
+pub struct EventLoop {
+    pub executor: Executor,
+    caps: RefCell<caps::Registry>,
+    shared: Arc<LoopShared>,
+}
+
+use std::sync::Arc;
+
+impl EventLoop {
+    pub fn new(schedule: Schedule) -> Rc<EventLoop> {
+        let shared = Arc::new(LoopShared::new());
+        Rc::new(EventLoop {
+            executor: Executor::new(schedule),
+            caps: RefCell::new(caps::Registry::default()),
+            shared,
+        })
+    }
+
+    pub fn shared(&self) -> &Arc<LoopShared> {
+        &self.shared
+    }
+
+    /// Runs every ready task, then frees capabilities whose tokens were dropped.
+    pub fn run(&self) {
+        self.executor.run();
+        self.collect();
+    }
+
+    /// Drops the clients of tokens released since the last run (possibly on other threads).
+    pub fn collect(&self) {
+        let keys = self.shared.take_released();
+        if !keys.is_empty() {
+            let dropped = self.caps.borrow_mut().remove(&keys);
+            drop(dropped);
+        }
+    }
+
+    /// A token for `hook`, valid on this loop.
+    pub fn register(&self, hook: Box<dyn ClientHook>) -> LoopCap {
+        let key = self.caps.borrow_mut().insert(hook);
+        LoopCap::new(key, self.shared.clone())
+    }
+
+    /// The client a token stands for (`None`: not this loop's, or the loop is closed).
+    pub fn hook(&self, cap: &LoopCap) -> Option<Box<dyn ClientHook>> {
+        if !Arc::ptr_eq(cap.shared(), &self.shared) {
+            return None;
+        }
+        self.caps.borrow().get(cap.key())
+    }
+
+    /// The client behind a token of the dynamic layer (`capnp_dynamic::Cap`).
+    pub fn hook_of(&self, cap: &capnp_dynamic::Cap) -> Option<Box<dyn ClientHook>> {
+        cap.as_any()
+            .downcast_ref::<LoopCap>()
+            .and_then(|c| self.hook(c))
+    }
+
+    /// A capnp cap table standing for a message's tokens (unknown ones become broken caps).
+    pub fn real_table(
+        &self,
+        caps: &[Option<capnp_dynamic::Cap>],
+    ) -> Vec<Option<Box<dyn ClientHook>>> {
+        caps.iter()
+            .map(|c| {
+                c.as_ref().map(|c| {
+                    self.hook_of(c).unwrap_or_else(|| {
+                        capnp_rpc::new_broken_cap(capnp::Error::disconnected(
+                            "capability belongs to an event loop that is closed or on another thread"
+                                .into(),
+                        ))
+                        .hook
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// Copies the root of `message` into `dest` (a capnp-rpc request or results), with its
+    /// capabilities.
+    pub fn copy_out(
+        &self,
+        message: &MessageBuilder,
+        dest: any_pointer::Builder<'_>,
+    ) -> capnp::Result<()> {
+        let mut table = self.real_table(&message.caps());
+        let mut dest = dest;
+        message
+            .with_root_imbued(&mut table, |root| {
+                dest.set_as::<any_pointer::Owned>(root.into_reader())?;
+                Ok(())
+            })
+            .map_err(to_capnp)
+    }
+
+    /// A new message holding a copy of `src` (params or results from capnp-rpc) whose
+    /// capabilities become tokens of this loop.
+    pub fn copy_in(&self, src: any_pointer::Reader<'_>) -> capnp::Result<MessageBuilder> {
+        let words = src.target_size().map(|s| s.word_count).unwrap_or(0);
+        let message = MessageBuilder::with_first_segment_words(
+            u32::try_from(words + 8).unwrap_or(u32::MAX).min(1 << 20),
+        );
+        let mut scope = CapScope::for_writing(0);
+        message
+            .with_root_imbued(scope.table_mut(), |mut root| {
+                root.set_as::<any_pointer::Owned>(src)?;
+                Ok(())
+            })
+            .map_err(to_capnp)?;
+        let caps = scope.take_new(|hook| Some(Arc::new(self.register(hook)) as capnp_dynamic::Cap));
+        message.extend_caps(caps);
+        Ok(message)
+    }
+
+    /// Sends a call on `target` with the params in `params` (a message whose root is the
+    /// params struct).
+    pub fn send(
+        &self,
+        target: &dyn ClientHook,
+        interface_id: u64,
+        method_id: u16,
+        params: &MessageBuilder,
+    ) -> capnp::Result<RemotePromise<any_pointer::Owned>> {
+        let size = params.size_in_words() as u64;
+        let mut req = target.new_call(
+            interface_id,
+            method_id,
+            Some(capnp::MessageSize {
+                word_count: size + 4,
+                cap_count: params.caps_len() as u32,
+            }),
+        );
+        self.copy_out(params, req.get())?;
+        Ok(req.send())
+    }
+
+    /// Sends a streaming call: completes when flow control lets the caller go on.
+    pub fn send_streaming(
+        &self,
+        target: &dyn ClientHook,
+        interface_id: u64,
+        method_id: u16,
+        params: &MessageBuilder,
+    ) -> capnp::Result<Promise<(), capnp::Error>> {
+        let mut req = target.new_call(interface_id, method_id, None);
+        self.copy_out(params, req.get())?;
+        Ok(req.hook.send_streaming())
+    }
+
+    /// The results of a finished call as a message of this layer.
+    pub fn response_message(
+        &self,
+        response: &Response<any_pointer::Owned>,
+    ) -> capnp::Result<MessageBuilder> {
+        self.copy_in(response.get()?)
+    }
+
+    /// Shuts down: drops every capability (on this thread) and every task.
+    pub fn close(&self) {
+        self.shared.close();
+        self.executor.close();
+        let all = std::mem::take(&mut *self.caps.borrow_mut());
+        drop(all);
+    }
+}
+
+/// A dynamic-layer error as capnp's.
+pub fn to_capnp(e: capnp_dynamic::Error) -> capnp::Error {
+    match e {
+        capnp_dynamic::Error::Capnp(e) => e,
+        other => capnp::Error::failed(other.to_string()),
+    }
+}
+
+/// Shared state of one promise, for the binding: the capnp-rpc promise (taken when awaited)
+/// and its pipeline.
+pub struct Pending {
+    pub promise: RefCell<Option<Promise<Response<any_pointer::Owned>, capnp::Error>>>,
+    pub pipeline: any_pointer::Pipeline,
+}
+
+impl Pending {
+    pub fn new(rp: RemotePromise<any_pointer::Owned>) -> Rc<Pending> {
+        Rc::new(Pending {
+            promise: RefCell::new(Some(rp.promise)),
+            pipeline: rp.pipeline,
+        })
+    }
+}

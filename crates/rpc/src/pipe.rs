@@ -1,0 +1,172 @@
+//! A byte stream whose other end is the host's transport (an asyncio transport): incoming
+//! bytes are pushed in by the host (`feed`, `feed_eof`), outgoing ones handed to a `PipeSink`.
+//! Reading and writing wake the executor through the usual wakers.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use futures::io::{AsyncRead, AsyncWrite};
+
+/// Where written bytes go.
+pub trait PipeSink {
+    /// Hands `data` to the transport (which copies or buffers it).
+    fn write(&self, data: &[u8]) -> io::Result<()>;
+    /// Closes the transport's write side (or the whole transport).
+    fn close(&self);
+}
+
+struct Inner {
+    incoming: VecDeque<u8>,
+    eof: bool,
+    error: Option<String>,
+    read_waker: Option<Waker>,
+    paused: bool,
+    write_waker: Option<Waker>,
+    sink: Option<Box<dyn PipeSink>>,
+}
+
+#[derive(Clone)]
+pub struct Pipe {
+    inner: Rc<RefCell<Inner>>,
+}
+
+impl Pipe {
+    pub fn new(sink: Box<dyn PipeSink>) -> Pipe {
+        Pipe {
+            inner: Rc::new(RefCell::new(Inner {
+                incoming: VecDeque::new(),
+                eof: false,
+                error: None,
+                read_waker: None,
+                paused: false,
+                write_waker: None,
+                sink: Some(sink),
+            })),
+        }
+    }
+
+    pub fn feed(&self, data: &[u8]) {
+        let waker = {
+            let mut i = self.inner.borrow_mut();
+            i.incoming.extend(data);
+            i.read_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// The end of the stream (`error`: the connection was lost with this message).
+    pub fn feed_eof(&self, error: Option<String>) {
+        let (r, w) = {
+            let mut i = self.inner.borrow_mut();
+            i.eof = true;
+            if i.error.is_none() {
+                i.error = error;
+            }
+            i.sink = None;
+            (i.read_waker.take(), i.write_waker.take())
+        };
+        if let Some(w) = r {
+            w.wake();
+        }
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    pub fn pause_writing(&self) {
+        self.inner.borrow_mut().paused = true;
+    }
+
+    pub fn resume_writing(&self) {
+        let w = {
+            let mut i = self.inner.borrow_mut();
+            i.paused = false;
+            i.write_waker.take()
+        };
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
+    /// Closes the sink now (pending reads end).
+    pub fn close(&self) {
+        let sink = self.inner.borrow_mut().sink.take();
+        if let Some(s) = sink {
+            s.close();
+        }
+        self.feed_eof(None);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.borrow().sink.is_none()
+    }
+}
+
+impl AsyncRead for Pipe {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut i = self.inner.borrow_mut();
+        if !i.incoming.is_empty() {
+            let n = buf.len().min(i.incoming.len());
+            let (a, b) = i.incoming.as_slices();
+            let from_a = n.min(a.len());
+            buf[..from_a].copy_from_slice(&a[..from_a]);
+            if n > from_a {
+                buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+            }
+            i.incoming.drain(..n);
+            return Poll::Ready(Ok(n));
+        }
+        if i.eof {
+            return match &i.error {
+                Some(e) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    e.clone(),
+                ))),
+                None => Poll::Ready(Ok(0)),
+            };
+        }
+        i.read_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl AsyncWrite for Pipe {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut i = self.inner.borrow_mut();
+        if i.paused && i.sink.is_some() {
+            i.write_waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        match &i.sink {
+            Some(s) => Poll::Ready(s.write(buf).map(|()| buf.len())),
+            None => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "stream closed",
+            ))),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let sink = self.inner.borrow_mut().sink.take();
+        if let Some(s) = sink {
+            s.close();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
