@@ -32,6 +32,11 @@ from capnp.lib.capnp import (
     _write_packed_message_to_fd,
     _StructModule,
     _init_capnp_api,
+    AsyncIoStream,
+    TwoPartyClient,
+    TwoPartyServer,
+    kj_loop,
+    run,
     cleanup_global_schema_parser,
     deregister_all_types,
     load,
@@ -43,6 +48,11 @@ from capnp.lib.capnp import (
 __version__ = version.version
 
 __all__ = [
+    "AsyncIoStream",
+    "TwoPartyClient",
+    "TwoPartyServer",
+    "kj_loop",
+    "run",
     "KjException",
     "SchemaLoader",
     "SchemaParser",

@@ -223,6 +223,7 @@ pub(crate) fn write_cap(
     message: &crate::message::MessageBuilder,
     cap: &Cap,
 ) {
+    message.enable_caps();
     let mut caps = message.caps.lock().unwrap_or_else(|e| e.into_inner());
     let mut table: CapTable = (0..caps.len()).map(|_| None).collect();
     pb.imbue(capnp::private::layout::CapTableBuilder::from_ref(

@@ -121,6 +121,7 @@ impl Snapshot {
         let mut src_ptr = self.root()?;
         match message {
             Some(message) if !self.caps.is_empty() => {
+                message.enable_caps();
                 let src_scope = CapScope::of(&self.caps);
                 src_ptr.imbue(CapTableReader::from_ref(src_scope.table()));
                 let mut dst = CapScope::for_writing(message.caps_len());

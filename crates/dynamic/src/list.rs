@@ -441,8 +441,8 @@ impl ListBuilder {
             Type::Text => Value::Text(pb.get_text(None)?.as_bytes().to_vec()),
             Type::Data => Value::Data(pb.get_data(None)?.to_vec()),
             Type::Interface(_) => {
-                let caps = self.message.caps();
-                Value::Capability(crate::cap::read_cap(pb.into_reader(), Some(&caps)))
+                let caps = self.message.has_cap_context().then(|| self.message.caps());
+                Value::Capability(crate::cap::read_cap(pb.into_reader(), caps.as_deref()))
             }
             Type::List(inner) => {
                 let shape = list_shape(inner, &self.registry)?;

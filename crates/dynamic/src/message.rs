@@ -491,6 +491,9 @@ pub struct MessageBuilder {
     /// The message's cap table (`cap.rs`): capability pointers hold indices into it. Locked
     /// after the message when both are held.
     pub(crate) caps: Arc<Mutex<Vec<Option<crate::cap::Cap>>>>,
+    /// Whether the message has a capability context (an RPC message, or one a capability was
+    /// written into): plain messages fail on capability reads, as pycapnp's do.
+    cap_context: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for MessageBuilder {
@@ -518,7 +521,17 @@ impl MessageBuilder {
             retired: Arc::new(AtomicBool::new(false)),
             lent_mut: Arc::new(AtomicUsize::new(0)),
             caps: Arc::new(Mutex::new(Vec::new())),
+            cap_context: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Gives the message a capability context (see `cap_context`).
+    pub fn enable_caps(&self) {
+        self.cap_context.store(true, Ordering::Release);
+    }
+
+    pub fn has_cap_context(&self) -> bool {
+        self.cap_context.load(Ordering::Acquire)
     }
 
     /// A copy of the cap table.
@@ -556,6 +569,7 @@ impl MessageBuilder {
         table: &mut capnp::private::layout::CapTable,
         f: impl FnOnce(capnp::any_pointer::Builder<'_>) -> Result<R>,
     ) -> Result<R> {
+        self.enable_caps();
         let mut guard = self.lock_live()?;
         let mut root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
         root.imbue(capnp::private::layout::CapTableBuilder::from_ref(table));
@@ -707,7 +721,8 @@ impl Backing {
     pub(crate) fn caps(&self) -> Option<Vec<Option<crate::cap::Cap>>> {
         match self {
             Backing::Reader(_) => None,
-            Backing::Builder(b) => Some(b.caps()),
+            Backing::Builder(b) if b.has_cap_context() => Some(b.caps()),
+            Backing::Builder(_) => None,
         }
     }
 

@@ -799,8 +799,8 @@ impl StructBuilder {
             Type::Text => Value::Text(pb.get_text(d)?.as_bytes().to_vec()),
             Type::Data => Value::Data(pb.get_data(d)?.to_vec()),
             Type::Interface(_) => {
-                let caps = self.message.caps();
-                Value::Capability(crate::cap::read_cap(pb.into_reader(), Some(&caps)))
+                let caps = self.message.has_cap_context().then(|| self.message.caps());
+                Value::Capability(crate::cap::read_cap(pb.into_reader(), caps.as_deref()))
             }
             Type::AnyPointer => {
                 Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(

@@ -523,6 +523,7 @@ impl DictWalk<'_> {
                     )?,
                 }
             }
+            Value::Capability(capnp_dynamic::CapValue::NoTable) => py.None(),
             v @ Value::Capability(_) => value_to_py(py, v, ty, self.registry)?,
             other => value_to_py(py, other, ty, self.registry)?,
         })

@@ -33,6 +33,7 @@ fn large(m: &MessageBuilder) -> bool {
 
 impl PyMessageHandle {
     pub(crate) fn from_inner(inner: MessageBuilder) -> Self {
+        inner.enable_caps();
         PyMessageHandle { inner }
     }
 
@@ -53,6 +54,11 @@ impl PyMessageHandle {
                 None => MessageBuilder::new(),
             },
         }
+    }
+
+    /// Gives the message a capability context (requests and results have one).
+    fn enable_caps(&self) {
+        self.inner.enable_caps();
     }
 
     /// A zeroed root of struct `id`; returns the root builder.

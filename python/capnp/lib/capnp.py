@@ -8,6 +8,7 @@ working on the parser's Rust registry.
 import enum as _enum
 import functools as _functools
 import os as _os
+import weakref as _weakref
 import types as _types
 
 from capnp import _capnp
@@ -862,6 +863,21 @@ class _EnumModule:
 class _InterfaceModule:
     def __init__(self, schema):
         self.schema = schema
+        short = schema._info["display_name"].rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+        server = type(
+            "Server",
+            (_rpc._DynamicCapabilityServer,),
+            {"schema": schema, "__module__": "capnp.lib.capnp"},
+        )
+        server.__name__ = server.__qualname__ = short + ".Server"
+        self.Server = server
+
+    def _new_client(self, server):
+        """A client of this interface served by ``server`` in this process."""
+        return _rpc._DynamicCapabilityClient(_rpc._server_cap(server, self.schema), self.schema)
+
+    def _new_server(self, server):
+        return _rpc._ServerWrapper(self.schema, server)
 
 
 class SchemaParser:
@@ -874,6 +890,7 @@ class SchemaParser:
         self._files = {}  # file key (real path) -> file id
         self._file_keys = {}  # file id -> file key
         self._registry = _capnp._Registry(self._struct_schema_by_id)
+        _PARSERS[id(self._registry)] = _weakref.ref(self)
 
     def load(self, file_name, display_name=None, imports=[]):
         file_name = _os.fspath(file_name)
@@ -1111,3 +1128,33 @@ def __getattr__(name):
 
         return _import_hook._finder
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+# --- RPC (capnp/lib/_rpc.py) ------------------------------------------------------------------
+
+_PARSERS = {}  # id(parser._registry) -> weak reference to the parser
+
+
+def _parser_of_registry(registry):
+    ref = _PARSERS.get(id(registry))
+    parser = ref() if ref is not None else None
+    if parser is not None and parser._registry is registry:
+        return parser
+    return None
+
+
+from capnp.lib import _rpc  # noqa: E402
+
+kj_loop = _rpc.kj_loop
+run = _rpc.run
+_AsyncIoStream = _rpc._AsyncIoStream
+AsyncIoStream = _rpc._AsyncIoStream
+TwoPartyClient = _rpc.TwoPartyClient
+TwoPartyServer = _rpc.TwoPartyServer
+_CapabilityClient = _rpc._CapabilityClient
+_DynamicCapabilityClient = _rpc._DynamicCapabilityClient
+_DynamicCapabilityServer = _rpc._DynamicCapabilityServer
+_RemotePromise = _rpc._RemotePromise
+_Request = _rpc._Request
+_CallContext = _rpc._CallContext
+_DynamicStructPipeline = _rpc._DynamicStructPipeline

@@ -1,0 +1,853 @@
+"""pycapnp's asyncio RPC API (API.md 5.2) over the native RPC core (crates/rpc, rpc.rs).
+
+The native side owns everything capnp-rpc: capabilities, calls, connections, and an executor
+that asyncio runs whenever a wake-up asks for it (``call_soon_threadsafe``). This module
+holds the Python classes and the rules of pycapnp's API: argument and result conventions,
+server dispatch, the ``kj_loop`` lifetime, and asyncio transports.
+"""
+
+import asyncio
+import inspect
+import threading
+import traceback
+import weakref
+
+from capnp import _capnp
+
+_STREAM_RESULT_ID = 0x995F9A3377C0B16E
+_NOT_RUNNING = (
+    "The KJ event-loop is not running (on this thread). Please start it through 'capnp.kj_loop()'"
+)
+_CONSUMED = (
+    "Promise was already used in a consuming operation. You can no longer use this Promise object"
+)
+
+
+def _kj(message, type_="FAILED"):
+    from capnp.lib.capnp import KjException
+
+    return KjException(message, type=type_)
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+class _ThreadState(threading.local):
+    def __init__(self):
+        self.active = None  # the _LoopState of the running kj_loop
+
+
+_state = _ThreadState()
+
+
+class _LoopState:
+    def __init__(self, aloop):
+        self.aloop = aloop
+        self.streams = weakref.WeakSet()
+        self.parties = weakref.WeakSet()
+        self.server_tasks = {}  # task -> method name
+        self.waiters = weakref.WeakSet()  # futures completed by the native side
+        self.closed = False
+
+
+def _active():
+    st = _state.active
+    if st is None or st.closed:
+        raise RuntimeError(_NOT_RUNNING)
+    return st
+
+
+class kj_loop:
+    """``async with capnp.kj_loop():`` — runs Cap'n Proto's event loop on the running asyncio
+    loop for the duration of the block."""
+
+    async def __aenter__(self):
+        aloop = asyncio.get_running_loop()
+        if _state.active is not None and not _state.active.closed:
+            raise RuntimeError("The KJ event-loop is already running (on this thread).")
+        _capnp._loop_open(aloop.call_soon_threadsafe, _capnp._loop_run)
+        self._st = _state.active = _LoopState(aloop)
+        return self
+
+    async def __aexit__(self, *exc):
+        st = self._st
+        try:
+            for s in list(st.streams):
+                s.close()
+            for p in list(st.parties):
+                p._close_quietly()
+            tasks = list(st.server_tasks.items())
+            for task, name in tasks:
+                task.cancel()
+            for task, _ in tasks:
+                try:
+                    await task
+                except BaseException:
+                    pass
+        finally:
+            st.closed = True
+            _state.active = None
+            _capnp._loop_close()
+            for fut in list(st.waiters):
+                if not fut.done():
+                    fut.set_exception(_kj("RpcSystem was destroyed", "DISCONNECTED"))
+        return False
+
+
+async def run(coro):
+    """``asyncio.run(capnp.run(main()))``: ``main()`` inside a ``kj_loop``."""
+    async with kj_loop():
+        return await coro
+
+
+# --- schemas of interfaces --------------------------------------------------------------------
+
+
+class _Method:
+    __slots__ = (
+        "name", "interface_id", "ordinal", "param_id", "result_id", "registry", "parser",
+        "param_fields", "implicit", "streaming", "result_fields",
+    )
+
+
+def _struct_fields(parser, struct_id):
+    """[(name, codeOrder, pointer offset or None, type which, type id, in-union)] of a struct."""
+    from capnp.lib.capnp import _StructSchema
+
+    node = parser._schema(struct_id, _StructSchema).node
+    out = []
+    for f in node.struct.fields:
+        union = f.discriminantValue != 0xFFFF
+        if f.which() == "group":
+            out.append((f.name, f.codeOrder, None, "group", f.group.typeId, union))
+            continue
+        ty = f.slot.type
+        w = ty.which()
+        tid = None
+        if w == "struct":
+            tid = ty.struct.typeId
+        elif w == "interface":
+            tid = ty.interface.typeId
+        out.append((f.name, f.codeOrder, f.slot.offset, w, tid, union))
+    return sorted(out, key=lambda f: f[1]), node
+
+
+_METHODS_CACHE = {}
+
+
+def _methods(schema):
+    """name -> _Method for an interface and its superclasses (its own win)."""
+    key = (id(schema._parser), schema._info["id"])
+    cached = _METHODS_CACHE.get(key)
+    if cached is not None:
+        return cached
+    parser = schema._parser
+    out = {}
+    seen = set()
+
+    def walk(s):
+        iid = s._info["id"]
+        if iid in seen:
+            return
+        seen.add(iid)
+        for i, m in enumerate(s.node.interface.methods):
+            if m.name in out:
+                continue
+            info = _Method()
+            info.name = m.name
+            info.interface_id = iid
+            info.ordinal = i
+            info.param_id = m.paramStructType
+            info.result_id = m.resultStructType
+            info.parser = parser
+            info.registry = parser._registry
+            fields, pnode = _struct_fields(parser, m.paramStructType)
+            info.param_fields = fields
+            info.implicit = pnode.scopeId == 0
+            info.streaming = m.resultStructType == _STREAM_RESULT_ID
+            info.result_fields = None if info.streaming else _struct_fields(parser, m.resultStructType)[0]
+            out[m.name] = info
+        for sup in s.superclasses:
+            walk(sup)
+
+    walk(schema)
+    _METHODS_CACHE[key] = out
+    return out
+
+
+def _interface_ids(schema):
+    ids = []
+
+    def walk(s):
+        iid = s._info["id"]
+        if iid not in ids:
+            ids.append(iid)
+            for sup in s.superclasses:
+                walk(sup)
+
+    walk(schema)
+    return ids
+
+
+def _as_interface_schema(schema):
+    from capnp.lib.capnp import _InterfaceSchema
+
+    if isinstance(schema, _InterfaceSchema):
+        return schema
+    inner = getattr(schema, "schema", None)
+    if isinstance(inner, _InterfaceSchema):
+        return inner
+    raise TypeError("Expected an interface schema or module, got %r" % (schema,))
+
+
+# --- clients ----------------------------------------------------------------------------------
+
+
+def _fill(builder, method, args, kwargs):
+    if args:
+        if not method.implicit:
+            raise _kj(
+                "Cannot call method `%s` with positional args, since its param struct is not "
+                "implicitly defined and thus does not have a set order of arguments" % method.name
+            )
+        if len(args) > len(method.param_fields):
+            raise _kj(
+                "Too many arguments passed to `%s`. Expected %d and got %d"
+                % (method.name, len(method.param_fields), len(args))
+            )
+        for value, field in zip(args, method.param_fields):
+            setattr(builder, field[0], value)
+    for name, value in kwargs.items():
+        builder._set(name, value)
+
+
+class _Request:
+    """A request being built: a struct builder over the method's params, plus ``send()``."""
+
+    __slots__ = ("_client", "_method", "_msg", "_builder", "_sent")
+
+    def __init__(self, client, method, args=(), kwargs=None):
+        msg = _capnp._MessageHandle()
+        msg.enable_caps()
+        object.__setattr__(self, "_client", client)
+        object.__setattr__(self, "_method", method)
+        object.__setattr__(self, "_msg", msg)
+        object.__setattr__(self, "_builder", msg.init_root(method.registry, method.param_id))
+        object.__setattr__(self, "_sent", False)
+        if args or kwargs:
+            _fill(self._builder, method, args, kwargs or {})
+
+    def __getattr__(self, name):
+        return getattr(self._builder, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._builder, name, value)
+
+    def __dir__(self):
+        return dir(self._builder) + ["send"]
+
+    def __str__(self):
+        return str(self._builder)
+
+    def __repr__(self):
+        return repr(self._builder)
+
+    def send(self):
+        if self._sent:
+            raise _kj("Request has already been sent. You can only send a request once.")
+        object.__setattr__(self, "_sent", True)
+        m = self._method
+        pending = self._client._cap.send(m.interface_id, m.ordinal, self._msg, m.streaming)
+        return _RemotePromise(pending, m, self._client)
+
+
+class _RemotePromise:
+    """The eventual results of a call: awaitable, and pipelined by attribute."""
+
+    __slots__ = ("_pending", "_method", "_client", "__weakref__")
+
+    def __init__(self, pending, method, client):
+        self._pending = pending
+        self._method = method
+        self._client = client  # keeps the connection alive until completion
+
+    def __await__(self):
+        return self._result().__await__()
+
+    async def _result(self):
+        st = _active()
+        fut = st.aloop.create_future()
+        self._pending.wait_into(fut)
+        st.waiters.add(fut)
+        handle = await fut
+        if handle is None:
+            return None
+        m = self._method
+        return handle.get_root(m.registry, m.result_id).as_reader()
+
+    def cancel(self):
+        self._pending.cancel()
+
+    def is_consumed(self):
+        return self._pending.is_consumed()
+
+    @property
+    def schema(self):
+        from capnp.lib.capnp import _StructSchema
+
+        return self._method.parser._schema(self._method.result_id, _StructSchema)
+
+    def __dir__(self):
+        return [f[0] for f in (self._method.result_fields or ())] + list(object.__dir__(self))
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _pipeline_field(self._pending, (), self._method.parser, self._method.result_fields, name)
+
+    def to_dict(self):
+        return self
+
+
+def _pipeline_field(pending, path, parser, fields, name):
+    if pending.is_consumed():
+        raise _kj(_CONSUMED)
+    for fname, _, offset, which, tid, _ in fields or ():
+        if fname != name:
+            continue
+        if which == "interface":
+            from capnp.lib.capnp import _InterfaceSchema
+
+            cap = pending.pipeline_cap(list(path) + [offset])
+            return _DynamicCapabilityClient(cap, parser._schema(tid, _InterfaceSchema))
+        if which == "struct":
+            return _DynamicStructPipeline(pending, tuple(path) + (offset,), parser, tid)
+        if which == "group":
+            return _DynamicStructPipeline(pending, tuple(path), parser, tid)
+        raise AttributeError(
+            "Field %r is neither a struct nor a capability: it cannot be pipelined" % name
+        )
+    raise AttributeError("%s has no such member" % name)
+
+
+class _DynamicStructPipeline:
+    __slots__ = ("_pending", "_path", "_parser", "_id", "_fields")
+
+    def __init__(self, pending, path, parser, struct_id):
+        self._pending = pending
+        self._path = path
+        self._parser = parser
+        self._id = struct_id
+        self._fields = _struct_fields(parser, struct_id)[0]
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _pipeline_field(self._pending, self._path, self._parser, self._fields, name)
+
+    @property
+    def schema(self):
+        from capnp.lib.capnp import _StructSchema
+
+        return self._parser._schema(self._id, _StructSchema)
+
+    def __dir__(self):
+        return [f[0] for f in self._fields] + list(object.__dir__(self))
+
+
+class _CapabilityClient:
+    """An untyped capability (``bootstrap()``): ``cast_as`` gives it an interface."""
+
+    __slots__ = ("_cap",)
+
+    def __init__(self, cap):
+        self._cap = cap
+
+    def cast_as(self, schema):
+        return _DynamicCapabilityClient(self._cap, _as_interface_schema(schema))
+
+    def _as_cap(self):
+        return self._cap
+
+
+class _DynamicCapabilityClient:
+    """A capability typed with an interface: ``client.method(...)`` sends a call."""
+
+    __slots__ = ("_cap", "schema", "_methods")
+
+    def __init__(self, cap, schema):
+        self._cap = cap
+        self.schema = schema
+        self._methods = _methods(schema)
+
+    def _as_cap(self):
+        return self._cap
+
+    def cast_as(self, schema):
+        return _DynamicCapabilityClient(self._cap, _as_interface_schema(schema))
+
+    def upcast(self, schema):
+        schema = _as_interface_schema(schema)
+        if schema._info["id"] not in _interface_ids(self.schema):
+            raise _kj("Can't upcast to non-superclass.")
+        return _DynamicCapabilityClient(self._cap, schema)
+
+    def _find(self, name):
+        m = self._methods.get(name)
+        if m is None:
+            raise AttributeError("Method named %s not found" % name)
+        return m
+
+    def _send(self, name, *args, word_count=None, **kwargs):
+        return _Request(self, self._find(name), args, kwargs).send()
+
+    def _request(self, name, *args, word_count=None, **kwargs):
+        return _Request(self, self._find(name), args, kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name.endswith("_request") and name not in self._methods:
+            m = self._find(name[: -len("_request")])
+
+            def request(*args, word_count=None, **kwargs):
+                return _Request(self, m, args, kwargs)
+
+            return request
+        m = self._find(name)
+
+        def call(*args, word_count=None, **kwargs):
+            return _Request(self, m, args, kwargs).send()
+
+        call.__name__ = name
+        return call
+
+    def __dir__(self):
+        return sorted(set(self._methods) | set(object.__dir__(self)))
+
+    def __repr__(self):
+        return "<%s client>" % self.schema._info["display_name"]
+
+
+def _capability_from(registry, interface_id, cap):
+    """How the native layer hands out a capability read from a message."""
+    if cap is None:
+        cap = _capnp._broken_cap("Called null capability.")
+    if interface_id is None:
+        return _CapabilityClient(cap)
+    from capnp.lib.capnp import _InterfaceSchema, _parser_of_registry
+
+    parser = _parser_of_registry(registry)
+    if parser is None:
+        return _CapabilityClient(cap)
+    return _DynamicCapabilityClient(cap, parser._schema(interface_id, _InterfaceSchema))
+
+
+_capnp._set_cap_factory(_capability_from)
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+class _DynamicCapabilityServer:
+    """Base of every ``Interface.Server`` class."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def _as_cap(self):
+        return _server_cap(self, type(self).schema)
+
+
+class _ServerWrapper(_DynamicCapabilityServer):
+    """``_new_server(obj)``: forwards attribute lookups to ``obj``."""
+
+    def __init__(self, schema, obj):
+        self.schema = schema
+        self._obj = obj
+
+    def __getattr__(self, name):
+        return getattr(self._obj, name)
+
+    def _as_cap(self):
+        return _server_cap(self._obj, self.schema)
+
+
+class _CallContext:
+    __slots__ = ("_params", "_results_handle", "_method", "_results", "_released")
+
+    def __init__(self, params, results_handle, method):
+        self._params = params
+        self._results_handle = results_handle
+        self._method = method
+        self._results = None
+        self._released = False
+
+    @property
+    def params(self):
+        if self._released:
+            raise _kj("Params were released (release_params was called)")
+        return self._params
+
+    @property
+    def results(self):
+        if self._results is None:
+            m = self._method
+            self._results = self._results_handle.init_root(m.registry, m.result_id)
+        return self._results
+
+    def release_params(self):
+        self._released = True
+        self._params = None
+
+    def allow_cancellation(self):
+        pass
+
+    def tail_call(self, request):
+        return _TailCall(self, request)
+
+
+class _TailCall:
+    """``ctx.tail_call(req)``: awaitable; the request's results become this call's."""
+
+    def __init__(self, ctx, request):
+        self._ctx = ctx
+        self._promise = request.send()
+
+    def __await__(self):
+        return self._run().__await__()
+
+    async def _run(self):
+        resp = await self._promise
+        if resp is not None:
+            self._ctx._results_handle.set_root(resp)
+        return None
+
+
+def _server_error(exc, name):
+    from capnp.lib.capnp import KjException
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    kind = "FAILED"
+    if isinstance(exc, KjException) and isinstance(getattr(exc, "type", None), str):
+        kind = exc.type
+    return _kj(text.rstrip("\n"), kind)
+
+
+def _assign_results(ctx, method, value):
+    if value is None:
+        return
+    fields = method.result_fields or []
+    from capnp.lib.capnp import _DynamicStructBuilder, _DynamicStructReader
+
+    if isinstance(value, (_DynamicStructBuilder, _DynamicStructReader)):
+        try:
+            same = value.schema.node.id == method.result_id
+        except Exception:
+            same = False
+        if same:
+            ctx._results_handle.set_root(value)
+            return
+    values = value if isinstance(value, tuple) else (value,)
+    if len(values) > len(fields):
+        raise _kj(
+            "Too many values returned from `%s`. Expected %d and got %d"
+            % (method.name, len(fields), len(values))
+        )
+    results = ctx.results
+    for v, f in zip(values, fields):
+        setattr(results, f[0], v)
+
+
+def _server_cap(obj, schema):
+    methods = _methods(schema)
+    by_id = {(m.interface_id, m.ordinal): m for m in methods.values()}
+    streaming = [(m.interface_id, m.ordinal) for m in methods.values() if m.streaming]
+
+    def dispatch(interface_id, method_id, params_handle, results_handle):
+        m = by_id.get((interface_id, method_id))
+        if m is None:
+            raise _kj("Method not implemented: interface %#x method %d" % (interface_id, method_id), "UNIMPLEMENTED")
+        params = params_handle.get_root(m.registry, m.param_id).as_reader()
+        ctx = _CallContext(params, results_handle, m)
+        try:
+            f = getattr(obj, m.name + "_context", None)
+            context_style = f is not None
+            if not context_style:
+                f = getattr(obj, m.name, None)
+                if f is None:
+                    raise _kj(
+                        "'%s' object has no attribute '%s'" % (type(obj).__name__, m.name),
+                        "UNIMPLEMENTED",
+                    )
+                kwargs = {}
+                for name, _, _, _, _, in_union in m.param_fields:
+                    if in_union:
+                        try:
+                            if params.which() != name:
+                                continue
+                        except Exception:
+                            continue
+                    kwargs[name] = getattr(params, name)
+                kwargs["_context"] = ctx
+                out = f(**kwargs)
+            else:
+                out = f(ctx)
+        except Exception as e:
+            raise _server_error(e, m.name) from None
+        if inspect.isawaitable(out):
+            return _start_task(out, ctx, m, context_style)
+        if context_style:
+            return None
+        try:
+            _assign_results(ctx, m, out)
+        except Exception as e:
+            raise _server_error(e, m.name) from None
+        return None
+
+    return _capnp._new_server_cap(dispatch, _interface_ids(schema), streaming)
+
+
+def _start_task(awaitable, ctx, method, context_style):
+    st = _active()
+
+    async def body():
+        try:
+            out = await awaitable
+            if context_style:
+                if out is not None:
+                    raise _kj(
+                        "Async server function (%s) returned a non-none value: return = %r"
+                        % (method.name, out)
+                    )
+            else:
+                _assign_results(ctx, method, out)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            raise _server_error(e, method.name) from None
+
+    task = st.aloop.create_task(body())
+    st.server_tasks[task] = method.name
+
+    def done(t):
+        st.server_tasks.pop(t, None)
+
+    task.add_done_callback(done)
+    return task
+
+
+# --- streams and connections ------------------------------------------------------------------
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, on_made=None):
+        self.transport = None
+        self.conn = None
+        self.buffered = []
+        self.eof = None
+        self.paused = False
+        self.closed = None
+        self._on_made = on_made
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.closed = asyncio.get_running_loop().create_future()
+        if self._on_made is not None:
+            self._on_made(self)
+
+    def data_received(self, data):
+        if self.conn is not None:
+            self.conn.feed(data)
+        else:
+            self.buffered.append(bytes(data))
+
+    def eof_received(self):
+        return False
+
+    def connection_lost(self, exc):
+        self.eof = (str(exc) if exc is not None else None,)
+        if self.conn is not None:
+            try:
+                self.conn.feed_eof(self.eof[0])
+            except RuntimeError:
+                pass
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(None)
+
+    def pause_writing(self):
+        self.paused = True
+        if self.conn is not None:
+            self.conn.pause_writing()
+
+    def resume_writing(self):
+        self.paused = False
+        if self.conn is not None:
+            self.conn.resume_writing()
+
+    def attach(self, conn):
+        self.conn = conn
+        for data in self.buffered:
+            conn.feed(data)
+        self.buffered = []
+        if self.paused:
+            conn.pause_writing()
+        if self.eof is not None:
+            conn.feed_eof(self.eof[0])
+
+
+class _AsyncIoStream:
+    """A byte stream over an asyncio transport (``capnp.AsyncIoStream``)."""
+
+    def __init__(self, protocol):
+        self._protocol = protocol
+        self._used = False
+        _active().streams.add(self)
+
+    @staticmethod
+    async def create_connection(host=None, port=None, **kwargs):
+        st = _active()
+        _, protocol = await st.aloop.create_connection(_Protocol, host, port, **kwargs)
+        return _AsyncIoStream(protocol)
+
+    @staticmethod
+    async def create_unix_connection(path=None, **kwargs):
+        st = _active()
+        _, protocol = await st.aloop.create_unix_connection(_Protocol, path, **kwargs)
+        return _AsyncIoStream(protocol)
+
+    @staticmethod
+    def _factory(callback):
+        st = _active()
+
+        def made(protocol):
+            stream = _AsyncIoStream(protocol)
+            try:
+                out = callback(stream)
+            except Exception as e:
+                st.aloop.call_exception_handler(
+                    {"message": "Exception in pycapnp server callback", "exception": e}
+                )
+                stream.close()
+                return
+            if inspect.isawaitable(out):
+                task = asyncio.ensure_future(out)
+
+                def done(t):
+                    stream.close()
+                    if not t.cancelled() and t.exception() is not None:
+                        st.aloop.call_exception_handler(
+                            {
+                                "message": "Exception in pycapnp server callback",
+                                "exception": t.exception(),
+                            }
+                        )
+
+                task.add_done_callback(done)
+
+        return lambda: _Protocol(made)
+
+    @staticmethod
+    async def create_server(callback, host=None, port=None, **kwargs):
+        st = _active()
+        return await st.aloop.create_server(_AsyncIoStream._factory(callback), host, port, **kwargs)
+
+    @staticmethod
+    async def create_unix_server(callback, path=None, **kwargs):
+        st = _active()
+        return await st.aloop.create_unix_server(_AsyncIoStream._factory(callback), path, **kwargs)
+
+    def close(self):
+        t = self._protocol.transport
+        if t is not None and not t.is_closing():
+            t.close()
+
+    async def wait_closed(self):
+        if self._protocol.closed is not None:
+            await self._protocol.closed
+
+
+class _TwoParty:
+    _closed_message = "This client is closed"
+    _is_server = False
+
+    def _start(self, socket, bootstrap_cap, traversal_limit_in_words, nesting_limit):
+        st = _active()
+        if not isinstance(socket, _AsyncIoStream):
+            raise ValueError(
+                "Argument socket should be a AsyncIoStream, was %s" % type(socket)
+            )
+        self._st = st
+        self._closed = False
+        self._stream = socket
+        self._done = st.aloop.create_future()
+        done = self._done
+
+        def on_done(err):
+            if not done.done():
+                done.set_result(err)
+
+        protocol = socket._protocol
+        self._conn = _capnp._Connection(
+            protocol.transport,
+            self._is_server,
+            bootstrap_cap,
+            on_done,
+            traversal_limit_in_words,
+            nesting_limit,
+        )
+        protocol.attach(self._conn)
+        st.parties.add(self)
+
+    def _check(self):
+        if self._closed or self._st.closed:
+            raise RuntimeError(self._closed_message)
+
+    def bootstrap(self):
+        self._check()
+        return _CapabilityClient(self._conn.bootstrap())
+
+    def on_disconnect(self):
+        self._check()
+        fut = self._st.aloop.create_future()
+        is_server = self._is_server
+
+        def relay(d):
+            if fut.done():
+                return
+            fut.set_result(None)
+
+        self._done.add_done_callback(relay)
+        if not is_server:
+            self._st.waiters.add(fut)
+        return fut
+
+    def close(self):
+        self._check()
+        self._close_quietly()
+
+    def _close_quietly(self):
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._conn.disconnect()
+        except RuntimeError:
+            pass
+        self._stream.close()
+
+
+class TwoPartyClient(_TwoParty):
+    def __init__(self, socket=None, traversal_limit_in_words=None, nesting_limit=None):
+        self._start(socket, None, traversal_limit_in_words, nesting_limit)
+
+
+class TwoPartyServer(_TwoParty):
+    _closed_message = "This server is closed"
+    _is_server = True
+
+    def __init__(self, socket=None, bootstrap=None, traversal_limit_in_words=None, nesting_limit=None):
+        if not bootstrap:
+            raise _kj("You must provide a bootstrap interface to a server constructor.")
+        cap = bootstrap._as_cap()
+        self._start(socket, cap, traversal_limit_in_words, nesting_limit)
