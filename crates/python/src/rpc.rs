@@ -58,17 +58,29 @@ pub(crate) fn rpc_error(py: Python<'_>, e: &capnp::Error) -> PyErr {
     )
 }
 
-/// Opens the thread's loop; `call_soon_threadsafe(run)` asks asyncio for a run.
+/// Opens the thread's loop; `call_soon(run)` (on the loop's thread) or
+/// `call_soon_threadsafe(run)` (elsewhere) asks asyncio for a run.
 #[pyfunction]
-pub(crate) fn _loop_open(call_soon_threadsafe: Py<PyAny>, run: Py<PyAny>) -> PyResult<()> {
+pub(crate) fn _loop_open(
+    call_soon: Py<PyAny>,
+    call_soon_threadsafe: Py<PyAny>,
+    run: Py<PyAny>,
+) -> PyResult<()> {
     if LOOP.with(|l| l.borrow().is_some()) {
         return Err(PyRuntimeError::new_err(
             "The KJ event-loop is already running (on this thread).",
         ));
     }
+    let thread = std::thread::current().id();
     let schedule = Box::new(move || {
         Python::attach(|py| {
-            if let Err(e) = call_soon_threadsafe.call1(py, (run.clone_ref(py),)) {
+            // On the loop's thread asyncio needs no wake-up write to its self-pipe.
+            let call = if std::thread::current().id() == thread {
+                &call_soon
+            } else {
+                &call_soon_threadsafe
+            };
+            if let Err(e) = call.call1(py, (run.clone_ref(py),)) {
                 // The asyncio loop is closed: nothing can run any more.
                 e.write_unraisable(py, None);
             }
@@ -77,6 +89,13 @@ pub(crate) fn _loop_open(call_soon_threadsafe: Py<PyAny>, run: Py<PyAny>) -> PyR
     let ev = EventLoop::new(schedule);
     LOOP.with(|l| *l.borrow_mut() = Some(ev));
     Ok(())
+}
+
+/// Runs the thread's loop now, if it is open (from callbacks asyncio makes on its thread).
+fn run_now() {
+    if let Some(ev) = LOOP.with(|l| l.borrow().clone()) {
+        ev.run();
+    }
 }
 
 /// One run of the thread's executor (what the scheduled callback does).
@@ -157,6 +176,8 @@ impl PyCap {
         let rp = ev
             .send(&*hook, interface_id, method_id, params.message())
             .map_err(|e| rpc_error(py, &e))?;
+        // Writes the request now rather than on the next scheduled run.
+        ev.run();
         Ok(PyPending {
             inner: Rc::new(PendingKind::Call(Pending::new(rp))),
         })
@@ -402,6 +423,7 @@ impl CallHandler for PyHandler {
                             if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
                                 let _ = tx.send(r);
                             }
+                            run_now();
                             Ok(())
                         },
                     )?;
@@ -548,8 +570,11 @@ impl PyConnection {
         Ok(PyConnection { pipe, conn })
     }
 
+    /// Bytes from the transport; the loop runs at once (we are on its thread, in a
+    /// protocol callback), so a call is dispatched without another trip through asyncio.
     fn feed(&self, data: &[u8]) {
         self.pipe.feed(data);
+        run_now();
     }
 
     #[pyo3(signature = (error=None))]

@@ -88,6 +88,9 @@ impl Executor {
             self.wake.scheduled.store(true, Ordering::SeqCst);
         }
         self.running.set(false);
+        if self.is_closed() {
+            self.drop_tasks();
+        }
     }
 
     /// Polls ready tasks until none is; whether any task completed or was added.
@@ -117,11 +120,25 @@ impl Executor {
         }
     }
 
-    /// Drops every task (on this thread) and ignores later wakes.
+    /// Drops every task (on this thread) and ignores later wakes. Called from inside a
+    /// run (a task closing the loop), the tasks are dropped when the run ends.
     pub fn close(&self) {
         self.wake.closed.store(true, Ordering::Release);
-        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
-        let spawned = std::mem::take(&mut *self.spawned.borrow_mut());
+        if !self.running.get() {
+            self.drop_tasks();
+        }
+    }
+
+    fn drop_tasks(&self) {
+        // Taken out first: dropping a task may run host code that spawns or closes.
+        let tasks = self
+            .tasks
+            .try_borrow_mut()
+            .map(|mut t| std::mem::take(&mut *t));
+        let spawned = self
+            .spawned
+            .try_borrow_mut()
+            .map(|mut s| std::mem::take(&mut *s));
         drop(tasks);
         drop(spawned);
     }

@@ -1,6 +1,8 @@
 //! A byte stream whose other end is the host's transport (an asyncio transport): incoming
 //! bytes are pushed in by the host (`feed`, `feed_eof`), outgoing ones handed to a `PipeSink`.
-//! Reading and writing wake the executor through the usual wakers.
+//! Reading and writing wake the executor through the usual wakers. No borrow of the shared
+//! state is held while calling out (the transport calls back into `pause_writing` from
+//! `write`, and dropping it may run Python code).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -26,7 +28,7 @@ struct Inner {
     read_waker: Option<Waker>,
     paused: bool,
     write_waker: Option<Waker>,
-    sink: Option<Box<dyn PipeSink>>,
+    sink: Option<Rc<dyn PipeSink>>,
 }
 
 #[derive(Clone)]
@@ -44,7 +46,7 @@ impl Pipe {
                 read_waker: None,
                 paused: false,
                 write_waker: None,
-                sink: Some(sink),
+                sink: Some(Rc::from(sink)),
             })),
         }
     }
@@ -62,15 +64,15 @@ impl Pipe {
 
     /// The end of the stream (`error`: the connection was lost with this message).
     pub fn feed_eof(&self, error: Option<String>) {
-        let (r, w) = {
+        let (r, w, sink) = {
             let mut i = self.inner.borrow_mut();
             i.eof = true;
             if i.error.is_none() {
                 i.error = error;
             }
-            i.sink = None;
-            (i.read_waker.take(), i.write_waker.take())
+            (i.read_waker.take(), i.write_waker.take(), i.sink.take())
         };
+        drop(sink);
         if let Some(w) = r {
             w.wake();
         }
@@ -146,12 +148,16 @@ impl AsyncWrite for Pipe {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let mut i = self.inner.borrow_mut();
-        if i.paused && i.sink.is_some() {
-            i.write_waker = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        match &i.sink {
+        let sink = {
+            let mut i = self.inner.borrow_mut();
+            if i.paused && i.sink.is_some() {
+                i.write_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            i.sink.clone()
+        };
+        // Called without the borrow: the transport may call back (`pause_writing`).
+        match sink {
             Some(s) => Poll::Ready(s.write(buf).map(|()| buf.len())),
             None => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,

@@ -65,7 +65,7 @@ class kj_loop:
         aloop = asyncio.get_running_loop()
         if _state.active is not None and not _state.active.closed:
             raise RuntimeError("The KJ event-loop is already running (on this thread).")
-        _capnp._loop_open(aloop.call_soon_threadsafe, _capnp._loop_run)
+        _capnp._loop_open(aloop.call_soon, aloop.call_soon_threadsafe, _capnp._loop_run)
         self._st = _state.active = _LoopState(aloop)
         return self
 
@@ -272,14 +272,11 @@ class _RemotePromise:
         self._client = client  # keeps the connection alive until completion
 
     def __await__(self):
-        return self._result().__await__()
-
-    async def _result(self):
         st = _active()
         fut = st.aloop.create_future()
         self._pending.wait_into(fut)
         st.waiters.add(fut)
-        handle = await fut
+        handle = yield from fut.__await__()
         if handle is None:
             return None
         m = self._method
@@ -595,6 +592,28 @@ def _server_cap(obj, schema):
                 out = f(ctx)
         except Exception as e:
             raise _server_error(e, m.name) from None
+        if inspect.iscoroutine(out):
+            # Most server coroutines finish without suspending: run them here, and make a
+            # task only of the rest.
+            try:
+                first = out.send(None)
+            except StopIteration as stop:
+                out = stop.value
+                if context_style:
+                    if out is not None:
+                        raise _kj(
+                            "Async server function (%s) returned a non-none value: return = %r"
+                            % (m.name, out)
+                        )
+                    return None
+                try:
+                    _assign_results(ctx, m, out)
+                except Exception as e:
+                    raise _server_error(e, m.name) from None
+                return None
+            except Exception as e:
+                raise _server_error(e, m.name) from None
+            return _start_task(_Resumed(out, first), ctx, m, context_style)
         if inspect.isawaitable(out):
             return _start_task(out, ctx, m, context_style)
         if context_style:
@@ -606,6 +625,36 @@ def _server_cap(obj, schema):
         return None
 
     return _capnp._new_server_cap(dispatch, _interface_ids(schema), streaming)
+
+
+class _Resumed:
+    """Awaits the rest of a coroutine that was started by hand and suspended on `first`."""
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro, first):
+        self._coro = coro
+        self._first = first
+
+    def __await__(self):
+        coro, y = self._coro, self._first
+        self._first = None
+        while True:
+            try:
+                v = yield y
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as e:
+                try:
+                    y = coro.throw(e)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    y = coro.send(v)
+                except StopIteration as stop:
+                    return stop.value
 
 
 def _start_task(awaitable, ctx, method, context_style):
