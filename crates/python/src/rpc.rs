@@ -25,6 +25,9 @@ use crate::message::PyMessageHandle;
 const NOT_RUNNING: &str =
     "The KJ event-loop is not running (on this thread). Please start it through 'capnp.kj_loop()'";
 
+const CONSUMED: &str =
+    "Promise was already used in a consuming operation. You can no longer use this Promise object";
+
 thread_local! {
     static LOOP: RefCell<Option<Rc<EventLoop>>> = const { RefCell::new(None) };
 }
@@ -229,13 +232,15 @@ impl PyPending {
         match &*self.inner {
             PendingKind::Call(p) => {
                 let promise = p.promise.borrow_mut().take().ok_or_else(|| {
-                    Python::attach(|py| crate::exceptions::plain_kj_exception(py, "Promise was already used in a consuming operation. You can no longer use this Promise object"))
+                    Python::attach(|py| crate::exceptions::plain_kj_exception(py, CONSUMED))
                 })?;
                 let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
                 add_cancel_callback(&future, cancel_tx)?;
+                let pending = p.clone();
                 ev.executor.spawn(async move {
                     let r = futures::future::select(promise, cancel_rx).await;
                     let futures::future::Either::Left((r, _)) = r else {
+                        pending.cancel();
                         return;
                     };
                     Python::attach(|py| {
@@ -251,7 +256,7 @@ impl PyPending {
             }
             PendingKind::Stream(p) => {
                 let promise = p.borrow_mut().take().ok_or_else(|| {
-                    Python::attach(|py| crate::exceptions::plain_kj_exception(py, "Promise was already used in a consuming operation. You can no longer use this Promise object"))
+                    Python::attach(|py| crate::exceptions::plain_kj_exception(py, CONSUMED))
                 })?;
                 let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
                 add_cancel_callback(&future, cancel_tx)?;
@@ -278,7 +283,11 @@ impl PyPending {
                 "a streaming call has no results to pipeline on",
             ));
         };
-        let mut pl = p.pipeline.noop();
+        let pipeline = p.pipeline.borrow();
+        let Some(pipeline) = pipeline.as_ref() else {
+            return Err(crate::exceptions::plain_kj_exception(py, CONSUMED));
+        };
+        let mut pl = pipeline.noop();
         for i in path {
             pl = pl.get_pointer_field(i);
         }
@@ -288,7 +297,7 @@ impl PyPending {
     /// Drops the call (capnp-rpc then cancels it).
     fn cancel(&self) {
         match &*self.inner {
-            PendingKind::Call(p) => drop(p.promise.borrow_mut().take()),
+            PendingKind::Call(p) => p.cancel(),
             PendingKind::Stream(p) => drop(p.borrow_mut().take()),
         }
     }

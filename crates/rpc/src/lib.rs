@@ -204,14 +204,24 @@ pub fn to_capnp(e: capnp_dynamic::Error) -> capnp::Error {
 /// and its pipeline.
 pub struct Pending {
     pub promise: RefCell<Option<Promise<Response<any_pointer::Owned>, capnp::Error>>>,
-    pub pipeline: any_pointer::Pipeline,
+    /// Dropped with the promise when the call is cancelled: capnp-rpc finishes a question only
+    /// when nothing refers to it any more.
+    pub pipeline: RefCell<Option<any_pointer::Pipeline>>,
 }
 
 impl Pending {
+    /// Cancels the call: drops the promise and the pipeline.
+    pub fn cancel(&self) {
+        let promise = self.promise.borrow_mut().take();
+        let pipeline = self.pipeline.borrow_mut().take();
+        drop(promise);
+        drop(pipeline);
+    }
+
     pub fn new(rp: RemotePromise<any_pointer::Owned>) -> Rc<Pending> {
         Rc::new(Pending {
             promise: RefCell::new(Some(rp.promise)),
-            pipeline: rp.pipeline,
+            pipeline: RefCell::new(Some(rp.pipeline)),
         })
     }
 }

@@ -1,0 +1,73 @@
+"""Shared helpers for the RPC tests: the schema, servers, socket pairs, a bounded run."""
+
+import asyncio
+import os
+import pathlib
+import socket
+
+import pytest
+
+import capnp
+
+HERE = pathlib.Path(__file__).parent
+ROOT = HERE.parent.parent.parent
+EXAMPLES = ROOT / "examples" / "rpc"
+ORACLE_PYTHON = ROOT / ".oracles" / "pycapnp" / "bin" / "python"
+
+
+@pytest.fixture
+def rpc():
+    return capnp.load(str(HERE / "rpc_test.capnp"))
+
+
+@pytest.fixture
+def calculator():
+    return capnp.load(str(EXAMPLES / "calculator.capnp"))
+
+
+def run(coro, timeout=20):
+    """Runs `coro` inside a kj_loop on a new asyncio loop, failing after `timeout` seconds."""
+
+    async def bounded():
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(capnp.run(bounded()))
+
+
+async def socketpair_connection(bootstrap):
+    """(client, server) TwoParty objects joined by a socket pair; the sockets close with them."""
+    a, b = socket.socketpair()
+    client_stream = await capnp.AsyncIoStream.create_connection(sock=a)
+    server_stream = await capnp.AsyncIoStream.create_connection(sock=b)
+    server = capnp.TwoPartyServer(server_stream, bootstrap=bootstrap)
+    client = capnp.TwoPartyClient(client_stream)
+    return client, server
+
+
+def make_servers(rpc):
+    """Server classes over the test schema (one set per loaded schema)."""
+
+    class CounterImpl(rpc.Counter.Server):
+        def __init__(self, total=0):
+            self.total = total
+
+        async def add(self, amount, note, **kwargs):
+            self.total += amount
+            return self.total
+
+        async def child(self, **kwargs):
+            return CounterImpl(self.total * 10)
+
+        async def fail(self, kind, message, **kwargs):
+            if kind == "python":
+                raise ValueError(message)
+            raise capnp.KjException(message, type=kind)
+
+        def echo(self, value, **kwargs):  # a plain function works too
+            return value
+
+    class NamedImpl(rpc.Named.Server, CounterImpl):
+        async def name(self, **kwargs):
+            return "named-%d" % self.total
+
+    return CounterImpl, NamedImpl

@@ -1,0 +1,229 @@
+"""Calls over a socket pair in one process: arguments, results, pipelining, capabilities,
+inheritance, casts, and the synchronous errors of the client API (API.md 5.2.4-5.2.9)."""
+
+import asyncio
+import importlib.util
+
+import pytest
+
+import capnp
+
+from conftest import EXAMPLES, make_servers, run, socketpair_connection
+
+
+def load_example(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_calculator_scenario_over_a_socket_pair():
+    server = load_example("async_calculator_server")
+    client = load_example("async_calculator_client")
+
+    async def main():
+        c, _ = await socketpair_connection(server.CalculatorImpl())
+        calc = c.bootstrap().cast_as(client.calculator.Calculator)
+        return await client.scenario(calc)
+
+    assert run(main()) == [
+        ("literal", 123.0),
+        ("nested", 495.0),
+        ("previous", 10.0),
+        ("function", 1234.0),
+        ("callback", 512.0),
+    ]
+
+
+def test_arguments_positional_keyword_dict_and_request(rpc):
+    Counter, _ = make_servers(rpc)
+
+    async def main():
+        c, _ = await socketpair_connection(Counter())
+        counter = c.bootstrap().cast_as(rpc.Counter)
+        totals = [(await counter.add(5, "first")).total]
+        totals.append((await counter.add(amount=2, note="kw")).total)
+        totals.append((await counter.add(1, note="mixed")).total)
+        req = counter.add_request()
+        req.amount = 3
+        req.note = "from a request"
+        assert "from a request" in str(req)
+        totals.append((await req.send()).total)
+        totals.append((await counter._send("add", 10)).total)
+        req = counter._request("add", amount=100)
+        totals.append((await req.send()).total)
+        with pytest.raises(capnp.KjException, match="Request has already been sent"):
+            req.send()
+        echoed = (await counter.echo("plain function")).value
+        return totals, echoed
+
+    totals, echoed = run(main())
+    assert totals == [5, 7, 8, 11, 21, 121]
+    assert echoed == "plain function"
+
+
+def test_client_errors_are_raised_by_the_call(rpc):
+    Counter, _ = make_servers(rpc)
+
+    async def main():
+        c, _ = await socketpair_connection(Counter())
+        counter = c.bootstrap().cast_as(rpc.Counter)
+        with pytest.raises(AttributeError, match="Method named nope not found"):
+            counter.nope()
+        with pytest.raises(AttributeError, match="Method named nope not found"):
+            counter.nope_request()
+        with pytest.raises(capnp.KjException, match="Too many arguments passed to `add`. Expected 2 and got 3"):
+            counter.add(1, "a", 3)
+        with pytest.raises(capnp.KjException, match="no such member"):
+            counter.add(bogus=1)
+        store = c.bootstrap().cast_as(rpc.Store)
+        with pytest.raises(capnp.KjException, match="positional args"):
+            store.named("x")
+        assert {"add", "child", "fail", "echo"} <= set(dir(counter))
+
+    run(main())
+
+
+def test_pipelining_on_struct_and_capability_fields(rpc, calculator):
+    Counter, _ = make_servers(rpc)
+
+    async def main():
+        c, _ = await socketpair_connection(Counter(1))
+        counter = c.bootstrap().cast_as(rpc.Counter)
+        # child() returns a capability; calls on it go out before child() returns.
+        grandchild = counter.child().counter.child().counter
+        total = (await grandchild.add(5, "x")).total
+        promise = counter.add(1, "y")
+        with pytest.raises(AttributeError, match="has no such member"):
+            promise.nothing
+        with pytest.raises(AttributeError, match="total"):
+            promise.total
+        assert (await promise).total == 2
+        with pytest.raises(capnp.KjException, match="already used in a consuming operation"):
+            await promise
+        return total
+
+    assert run(main()) == 105
+
+
+def test_results_keep_capabilities_alive(rpc):
+    Counter, _ = make_servers(rpc)
+
+    async def main():
+        c, _ = await socketpair_connection(Counter(2))
+        counter = c.bootstrap().cast_as(rpc.Counter)
+        child = (await counter.child()).counter
+        del counter
+        return (await child.add(1, "")).total, str(await child.child())
+
+    total, text = run(main())
+    assert total == 21
+    assert text == "( counter = <external capability> )"
+
+
+def test_inheritance_casts_and_unimplemented(rpc):
+    _, Named = make_servers(rpc)
+
+    async def main():
+        c, _ = await socketpair_connection(Named(3))
+        named = c.bootstrap().cast_as(rpc.Named)
+        assert (await named.add(1, "inherited method")).total == 4
+        assert (await named.name()).name == "named-4"
+        as_counter = named.upcast(rpc.Counter)
+        assert (await as_counter.add(1, "")).total == 5
+        with pytest.raises(capnp.KjException, match="upcast to non-superclass"):
+            named.upcast(rpc.Other)
+        other = named.cast_as(rpc.Other)
+        with pytest.raises(capnp.KjException, match="Requested interface not implemented") as e:
+            await other.ping()
+        assert e.value.type == "UNIMPLEMENTED"
+
+    run(main())
+
+
+def test_capabilities_in_fields_lists_and_callbacks(rpc):
+    Counter, _ = make_servers(rpc)
+
+    class StoreImpl(rpc.Store.Server):
+        def __init__(self):
+            self.entries = {}
+
+        async def put(self, entry, **kwargs):
+            self.entries[entry.name] = entry.counter
+            return len(self.entries)
+
+        async def get(self, name, **kwargs):
+            return {"name": name, "counter": self.entries[name]}
+
+        async def all(self, _context, **kwargs):
+            results = _context.results
+            entries = results.init("entries", len(self.entries))
+            counters = results.init("counters", len(self.entries))
+            for i, (name, counter) in enumerate(sorted(self.entries.items())):
+                entries[i].name = name
+                entries[i].counter = counter
+                counters[i] = counter
+
+        async def callBack(self, counter, amount, **kwargs):
+            return (await counter.add(amount, "called back")).total
+
+    async def main():
+        c, _ = await socketpair_connection(StoreImpl())
+        store = c.bootstrap().cast_as(rpc.Store)
+        local = Counter(100)  # served by this side, called by the other
+        assert (await store.put({"name": "a", "counter": local})).size == 1
+        assert (await store.put(entry={"name": "b", "counter": Counter(7)})).size == 2
+        got = (await store.get("a")).entry
+        assert got.name == "a"
+        assert (await got.counter.add(1, "")).total == 101
+        everything = await store.all()
+        totals = [(await e.counter.add(0, "")).total for e in everything.entries]
+        totals += [(await cap.add(0, "")).total for cap in everything.counters]
+        assert totals == [101, 7, 101, 7]
+        assert (await store.callBack(local, 9)).total == 110
+        assert local.total == 110
+        # A promise capability passed back before it resolves.
+        pending = store.get("b").entry.counter
+        assert (await store.callBack(pending, 3)).total == 10
+
+    run(main())
+
+
+def test_return_forms(rpc):
+    class StoreImpl(rpc.Store.Server):
+        async def pair(self, **kwargs):
+            return ({"left": 1, "right": 2}, 3)
+
+        async def choice(self, x, y, _context, **kwargs):
+            if x == 0:
+                return None  # defaults
+            if x == 1:
+                return (x + y,)  # fewer values than fields
+            if x == 2:
+                return 7, "seven"
+            if x == 3:
+                results = _context.results
+                results.a = 30
+                results.b = "context"
+                return None
+            return 1, "two", 3
+
+        def blob(self, data, **kwargs):
+            return len(data), data[::-1]
+
+    async def main():
+        c, _ = await socketpair_connection(StoreImpl())
+        store = c.bootstrap().cast_as(rpc.Store)
+        p = await store.pair()
+        out = [(p.pair.left, p.pair.right, p.sum)]
+        for x in range(4):
+            r = await store.choice(x, 5)
+            out.append((r.a, r.b))
+        with pytest.raises(capnp.KjException, match="Too many values returned from `choice`. Expected 2 and got 3"):
+            await store.choice(9, 0)
+        b = await store.blob(b"\x00\x01\x02" * 1000)
+        out.append((b.size, b.data[:3]))
+        return out
+
+    assert run(main()) == [(1, 2, 3), (0, ""), (6, ""), (7, "seven"), (30, "context"), (3000, b"\x02\x01\x00")]
