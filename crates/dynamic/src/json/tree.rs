@@ -194,7 +194,15 @@ pub(crate) fn write_pretty(
                     part
                 })
                 .collect();
-            list(b'{', parts, b'}', child_multiline, indent, multiline, false)
+            list(
+                b'{',
+                parts,
+                b'}',
+                child_multiline,
+                indent,
+                multiline,
+                has_prefix,
+            )
         }
         scalar => {
             let mut out = Vec::new();
