@@ -256,7 +256,18 @@ pub(crate) fn convert(
             }
         }
         Format::Text => {
-            return Err("text input is not supported yet".to_string());
+            let (file, ty) = o
+                .schema
+                .as_ref()
+                .ok_or("text input needs SCHEMA and TYPE")?;
+            for (k, bytes) in crate::text_input::parse_messages(file, ty, &o.compile, input)?
+                .into_iter()
+                .enumerate()
+            {
+                let m = capnp::serialize::read_message(&mut &bytes[..], unlimited())
+                    .map_err(|e| format!("message {k}: {e}"))?;
+                emit(m, out)?;
+            }
         }
     }
     Ok(())
@@ -425,6 +436,34 @@ fn copy(
     let mut b = capnp::message::Builder::new(allocator);
     b.set_root(root)?;
     Ok(b)
+}
+
+/// `decode` (binary to text) and `encode` (text to binary) as the reference's deprecated
+/// commands: `--packed` and `--flat` pick the binary side, then the `convert` options.
+pub(crate) fn run_legacy(encode: bool, args: &[String]) -> Result<(), String> {
+    let mut packed = false;
+    let mut flat = false;
+    let mut rest = Vec::new();
+    for a in args {
+        match a.as_str() {
+            "--packed" => packed = true,
+            "--flat" => flat = true,
+            _ => rest.push(a.clone()),
+        }
+    }
+    let binary = match (flat, packed) {
+        (true, true) => "flat-packed",
+        (true, false) => "flat",
+        (false, true) => "packed",
+        (false, false) => "binary",
+    };
+    let conversion = if encode {
+        format!("text:{binary}")
+    } else {
+        format!("{binary}:text")
+    };
+    rest.insert(0, conversion);
+    run(&rest)
 }
 
 /// `convert`: reads stdin, writes stdout.

@@ -2,6 +2,7 @@
 //! `capnp compile`, and message conversion (`convert`).
 
 mod convert;
+mod text_input;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,6 +15,8 @@ const USAGE: &str = "\
 Usage: capnp-rs compile [-I DIR]... [--src-prefix DIR] [--no-standard-import] -o OUTPUT... FILE...
        capnp-rs id
        capnp-rs convert FROM:TO [-I DIR]... [--short] [--segment-size=N] [SCHEMA TYPE]
+       capnp-rs decode [--packed] [--flat] [--short] [-I DIR]... SCHEMA TYPE
+       capnp-rs encode [--packed] [--flat] [--segment-size=N] [-I DIR]... SCHEMA TYPE
 
 OUTPUT is `-` (write the CodeGeneratorRequest to standard output) or PLUGIN[:OUTDIR]
 (run `capnpc-PLUGIN`, or PLUGIN itself if it contains '/', with the request on its
@@ -21,19 +24,26 @@ standard input, in OUTDIR).
 
 convert reads a stream of messages from standard input in format FROM and writes them to
 standard output in format TO: binary, packed, flat, flat-packed, canonical, text, json.
-text and json need SCHEMA (a .capnp file) and TYPE (a struct in it).";
+text and json need SCHEMA (a .capnp file) and TYPE (a struct in it). decode is
+convert binary:text, encode is convert text:binary (--packed, --flat pick the binary side).";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("compile") => compile(&args[1..]),
-        Some("convert") => match convert::run(&args[1..]) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("capnp-rs convert: {e}");
-                ExitCode::FAILURE
+        Some(cmd @ ("convert" | "decode" | "encode")) => {
+            let r = match cmd {
+                "convert" => convert::run(&args[1..]),
+                _ => convert::run_legacy(cmd == "encode", &args[1..]),
+            };
+            match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("capnp-rs {cmd}: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Some("id") => {
             println!("@0x{:016x};", capnp_compiler::random_id());
             ExitCode::SUCCESS

@@ -72,7 +72,7 @@ const ALL_FORMATS: &[&str] = &[
 ];
 
 /// Formats that carry a stream of several messages (flat and canonical input is one message).
-const STREAM_FORMATS: &[&str] = &["binary", "packed", "json"];
+const STREAM_FORMATS: &[&str] = &["binary", "packed", "json", "text"];
 
 /// The corpus of `name.txt` (one message per line) as binary, made by the reference.
 fn corpus(schema: &str, ty: &str, name: &str) -> Vec<u8> {
@@ -308,6 +308,50 @@ fn garbage_binary_never_panics() {
             }
         }
     }
+}
+
+#[test]
+fn decode_and_encode_are_convert_to_and_from_text() {
+    let text = std::fs::read(data_dir().join("alltypes.txt")).expect("corpus");
+    for flags in [
+        &[][..],
+        &["--packed"][..],
+        &["--flat"][..],
+        &["--packed", "--flat"][..],
+    ] {
+        let mut args = vec!["encode"];
+        args.extend_from_slice(flags);
+        args.extend(["alltypes.capnp", "All"]);
+        let input: &[u8] = if flags.contains(&"--flat") {
+            &text[..text.iter().position(|&c| c == b'\n').unwrap_or(text.len())]
+        } else {
+            &text
+        };
+        let want = reference(&args, input);
+        let got = ours(&args, input);
+        assert!(got.ok, "{args:?}: {}", got.stderr);
+        assert_eq!(got.stdout, want.stdout, "{args:?}");
+        args[0] = "decode";
+        let want_text = reference(&args, &want.stdout);
+        let got_text = ours(&args, &want.stdout);
+        assert!(got_text.ok, "{args:?}: {}", got_text.stderr);
+        assert_eq!(got_text.stdout, want_text.stdout, "{args:?}");
+    }
+}
+
+#[test]
+fn bad_text_is_an_error_with_its_location() {
+    let run = |t: &str| {
+        ours(
+            &["convert", "text:binary", "alltypes.capnp", "All"],
+            t.as_bytes(),
+        )
+    };
+    assert_clear_error(&run("(i32 = 1"), "unexpected end of input");
+    assert_clear_error(&run("(i32 = \"x\")"), "(text input):");
+    assert_clear_error(&run("(nope = 1)"), "(text input):");
+    assert_clear_error(&run("(i8 = 1000)"), "(text input):");
+    assert_clear_error(&run("junk"), "expected '('");
 }
 
 #[test]
