@@ -1,4 +1,8 @@
-//! `capnp-rs`: the command-line schema compiler (`compile`, `id`), a drop-in for `capnp compile`.
+//! `capnp-rs`: the command-line tool: the schema compiler (`compile`, `id`), a drop-in for
+//! `capnp compile`, and message conversion (`convert`).
+
+mod convert;
+mod text_input;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,15 +14,36 @@ use capnp_compiler::CompileOptions;
 const USAGE: &str = "\
 Usage: capnp-rs compile [-I DIR]... [--src-prefix DIR] [--no-standard-import] -o OUTPUT... FILE...
        capnp-rs id
+       capnp-rs convert FROM:TO [-I DIR]... [--short] [--segment-size=N] [SCHEMA TYPE]
+       capnp-rs decode [--packed] [--flat] [--short] [-I DIR]... SCHEMA TYPE
+       capnp-rs encode [--packed] [--flat] [--segment-size=N] [-I DIR]... SCHEMA TYPE
 
 OUTPUT is `-` (write the CodeGeneratorRequest to standard output) or PLUGIN[:OUTDIR]
 (run `capnpc-PLUGIN`, or PLUGIN itself if it contains '/', with the request on its
-standard input, in OUTDIR).";
+standard input, in OUTDIR).
+
+convert reads a stream of messages from standard input in format FROM and writes them to
+standard output in format TO: binary, packed, flat, flat-packed, canonical, text, json.
+text and json need SCHEMA (a .capnp file) and TYPE (a struct in it). decode is
+convert binary:text, encode is convert text:binary (--packed, --flat pick the binary side).";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("compile") => compile(&args[1..]),
+        Some(cmd @ ("convert" | "decode" | "encode")) => {
+            let r = match cmd {
+                "convert" => convert::run(&args[1..]),
+                _ => convert::run_legacy(cmd == "encode", &args[1..]),
+            };
+            match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("capnp-rs {cmd}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some("id") => {
             println!("@0x{:016x};", capnp_compiler::random_id());
             ExitCode::SUCCESS

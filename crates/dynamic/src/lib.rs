@@ -7,11 +7,13 @@
 //! reader's own bytes also keep their resolved location (coords.rs) for walk-free field reads.
 
 pub mod any_pointer;
+pub mod canonical;
 pub mod cap;
 mod constant;
 mod coords;
 mod copy;
 pub mod error;
+pub mod json;
 pub mod list;
 pub mod message;
 pub mod orphan;

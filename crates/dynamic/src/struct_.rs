@@ -1067,6 +1067,24 @@ impl StructBuilder {
         Ok(())
     }
 
+    /// Resets a field to its default (a null pointer, zero bits, a cleared group), making it
+    /// the active union member: the reference's `DynamicStruct::Builder::clear`.
+    pub fn clear_by_index(&self, index: usize) -> Result<()> {
+        let field = field_at(&self.schema, index)?;
+        match &field.kind {
+            FieldKind::Group { id } => self.activate_group(field, *id)?.clear(0),
+            FieldKind::Slot { offset, ty, .. } => self.with_struct(|s| {
+                self.set_discriminant(&s, field);
+                if ty.is_pointer() {
+                    s.get_pointer_field(*offset as usize).clear();
+                } else {
+                    write_struct_bits(&s, ty, *offset, 0);
+                }
+                Ok(())
+            }),
+        }
+    }
+
     /// Sets the union discriminant for a group member and returns the group's handle.
     fn activate_group(&self, field: &Field, id: u64) -> Result<StructBuilder> {
         if field.discriminant.is_some() {
