@@ -50,3 +50,11 @@ interface Slow {
   wait @0 (seconds :Float64) -> (done :Bool);
   count @1 () -> (started :UInt32, cancelled :UInt32, finished :UInt32);
 }
+
+# The bootstrap interface of interop_peer.py.
+interface Root {
+  counter @0 (start :Int64) -> (counter :Counter);
+  streamer @1 () -> (streamer :Streamer);
+  callBack @2 (counter :Counter, amount :Int64) -> (total :Int64);
+  fail @3 (message :Text) -> ();
+}
