@@ -2,11 +2,13 @@
 
 Runs the calculator scenario (literals, pipelining, operators, nested calls, functions defined
 by the client, and a callback to a function implemented here) and prints each result.
+With `--ca FILE` it connects over TLS, trusting that certificate (name `localhost`).
 """
 
 import argparse
 import asyncio
 import os
+import ssl
 
 import capnp
 
@@ -90,9 +92,13 @@ async def scenario(calc):
     return results
 
 
-async def main(address):
+async def main(address, ca=None):
     host, _, port = address.rpartition(":")
-    stream = await capnp.AsyncIoStream.create_connection(host or "127.0.0.1", int(port))
+    options = {}
+    if ca:
+        options["ssl"] = ssl.create_default_context(cafile=ca)
+        options["server_hostname"] = "localhost"
+    stream = await capnp.AsyncIoStream.create_connection(host or "127.0.0.1", int(port), **options)
     client = capnp.TwoPartyClient(stream)
     calc = client.bootstrap().cast_as(calculator.Calculator)
     for name, value in await scenario(calc):
@@ -102,4 +108,6 @@ async def main(address):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("address", help="HOST:PORT of the server")
-    asyncio.run(capnp.run(main(parser.parse_args().address)))
+    parser.add_argument("--ca", help="trust this certificate (PEM) and use TLS")
+    args = parser.parse_args()
+    asyncio.run(capnp.run(main(args.address, args.ca)))

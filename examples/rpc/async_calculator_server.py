@@ -1,11 +1,13 @@
 """The calculator server on asyncio: `python async_calculator_server.py HOST:PORT`.
 
 Prints `listening on HOST:PORT` once it accepts connections (port 0 picks a free port).
+With `--cert FILE --key FILE` it speaks TLS (Python's `ssl` module under asyncio).
 """
 
 import argparse
 import asyncio
 import os
+import ssl
 
 import capnp
 
@@ -88,9 +90,15 @@ async def serve(stream):
     await capnp.TwoPartyServer(stream, bootstrap=CalculatorImpl()).on_disconnect()
 
 
-async def main(address):
+async def main(address, cert=None, key=None):
     host, _, port = address.rpartition(":")
-    server = await capnp.AsyncIoStream.create_server(serve, host or "127.0.0.1", int(port))
+    context = None
+    if cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+    server = await capnp.AsyncIoStream.create_server(
+        serve, host or "127.0.0.1", int(port), ssl=context
+    )
     bound = server.sockets[0].getsockname()
     print("listening on %s:%d" % (bound[0], bound[1]), flush=True)
     async with server:
@@ -100,4 +108,7 @@ async def main(address):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("address", help="HOST:PORT to listen on")
-    asyncio.run(capnp.run(main(parser.parse_args().address)))
+    parser.add_argument("--cert", help="TLS certificate (PEM)")
+    parser.add_argument("--key", help="TLS private key (PEM)")
+    args = parser.parse_args()
+    asyncio.run(capnp.run(main(args.address, args.cert, args.key)))
