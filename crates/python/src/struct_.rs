@@ -541,6 +541,17 @@ impl PyStructBuilder {
         write_to_file(py, file, &data)
     }
 
+    /// `await builder.write_async(stream)`: the message (stream framing) written to an
+    /// `AsyncIoStream` (API.md 5.2.11); root only, sets the write-once flag.
+    fn write_async(&self, py: Python<'_>, stream: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let data = self.serialized(py, false)?;
+        let rpc = py.import(pyo3::intern!(py, "capnp.lib._rpc"))?;
+        Ok(rpc
+            .getattr(pyo3::intern!(py, "_write_async"))?
+            .call1((stream, PyBytes::new(py, &data)))?
+            .unbind())
+    }
+
     fn write_packed(&self, py: Python<'_>, file: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = self.serialized(py, true)?;
         write_to_file(py, file, &data)

@@ -710,12 +710,28 @@ class _Protocol(asyncio.Protocol):
             self.conn.feed(data)
         else:
             self.buffered.append(bytes(data))
+            self._wake()
+
+    def _wake(self):
+        w, self.waiter = getattr(self, "waiter", None), None
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def read_exactly(self, n):
+        """`n` bytes not taken by an RPC connection; fewer at the end of the stream."""
+        while sum(len(b) for b in self.buffered) < n and self.eof is None:
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        data = b"".join(self.buffered)
+        self.buffered = [data[n:]] if len(data) > n else []
+        return data[:n]
 
     def eof_received(self):
         return False
 
     def connection_lost(self, exc):
         self.eof = (str(exc) if exc is not None else None,)
+        self._wake()
         if self.conn is not None:
             try:
                 self.conn.feed_eof(self.eof[0])
@@ -900,3 +916,41 @@ class TwoPartyServer(_TwoParty):
             raise _kj("You must provide a bootstrap interface to a server constructor.")
         cap = bootstrap._as_cap()
         self._start(socket, cap, traversal_limit_in_words, nesting_limit)
+
+
+# --- plain messages over a stream (API.md 5.2.11) ---------------------------------------------
+
+
+async def _read_message(stream):
+    """The bytes of the next framed message on `stream`, or None at a clean end of stream."""
+    _active()
+    if not isinstance(stream, _AsyncIoStream):
+        raise ValueError("Argument stream should be a AsyncIoStream, was %s" % type(stream))
+    protocol = stream._protocol
+    head = await protocol.read_exactly(4)
+    if not head:
+        return None
+    if len(head) < 4:
+        raise _kj("Premature EOF: the stream ended inside a message header")
+    count = int.from_bytes(head, "little") + 1
+    if count > 512:
+        raise _kj("Message has too many segments (%d)" % count)
+    table_len = 4 * count + (4 if count % 2 == 0 else 0)
+    table = head + await protocol.read_exactly(table_len)
+    if len(table) < 4 + table_len:
+        raise _kj("Premature EOF: the stream ended inside a segment table")
+    words = sum(int.from_bytes(table[4 + 4 * i : 8 + 4 * i], "little") for i in range(count))
+    body = await protocol.read_exactly(words * 8)
+    if len(body) < words * 8:
+        raise _kj("Premature EOF: the stream ended inside a message")
+    return table + body
+
+
+async def _write_async(stream, data):
+    _active()
+    if not isinstance(stream, _AsyncIoStream):
+        raise ValueError("Argument stream should be a AsyncIoStream, was %s" % type(stream))
+    transport = stream._protocol.transport
+    if transport is None or transport.is_closing():
+        raise _kj("The stream is closed", "DISCONNECTED")
+    transport.write(data)

@@ -595,6 +595,15 @@ class _StructModule:
     def __call__(self, num_first_segment_words=None, **kwargs):
         return self.new_message(num_first_segment_words, **kwargs)
 
+    async def read_async(self, stream, traversal_limit_in_words=None, nesting_limit=None):
+        """The next message on an ``AsyncIoStream`` as a reader; ``None`` at a clean end."""
+        data = await _rpc._read_message(stream)
+        if data is None:
+            return None
+        return self.from_bytes(
+            data, traversal_limit_in_words=traversal_limit_in_words, nesting_limit=nesting_limit
+        )
+
     def from_bytes_packed(self, *args, **kwargs):
         """The root reader of one packed message in a buffer."""
         return self._specialize().from_bytes_packed(*args, **kwargs)
@@ -628,11 +637,6 @@ class _StructModule:
         return self._registry.read_multiple_bytes(
             self._id, buf, False, traversal_limit_in_words, nesting_limit
         )
-
-    async def read_async(self, stream, traversal_limit_in_words=None, nesting_limit=None):
-        """Reads one message from an ``AsyncIoStream``: needs the KJ event loop, which this
-        package does not have (no RPC yet)."""
-        raise RuntimeError("The KJ event-loop is not running")
 
     def read_multiple_bytes_packed(self, buf, traversal_limit_in_words=None, nesting_limit=None):
         return self._registry.read_multiple_bytes(

@@ -173,3 +173,27 @@ def test_streaming_flow_and_first_error(rpc):
     ok, errors = run(main())
     assert ok == (999, sum(range(1000)) - 13)
     assert errors == 3
+
+
+def test_plain_messages_over_a_stream(rpc):
+    import socket
+
+    async def main():
+        a, b = socket.socketpair()
+        sa = await capnp.AsyncIoStream.create_connection(sock=a)
+        sb = await capnp.AsyncIoStream.create_connection(sock=b)
+        for i in range(3):
+            msg = rpc.Pair.new_message(left=i, right=-i)
+            await msg.write_async(sa)
+        big = rpc.Entry.new_message(name="y" * 100_000)
+        await big.write_async(sa)
+        got = [(await rpc.Pair.read_async(sb)) for _ in range(3)]
+        entry = await rpc.Entry.read_async(sb)
+        sa.close()
+        end = await rpc.Pair.read_async(sb)
+        return [(p.left, p.right) for p in got], len(entry.name), end
+
+    pairs, size, end = run(main())
+    assert pairs == [(0, 0), (1, -1), (2, -2)]
+    assert size == 100_000
+    assert end is None
