@@ -8,7 +8,8 @@ import pytest
 
 import capnp
 
-from conftest import EXAMPLES, make_servers, run, socketpair_connection
+from rpc_support import calculator, rpc  # noqa: F401  (fixtures)
+from rpc_support import EXAMPLES, make_servers, run, socketpair_connection
 
 
 def load_example(name):

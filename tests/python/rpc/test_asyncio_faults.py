@@ -13,7 +13,8 @@ import pytest
 
 import capnp
 
-from conftest import HERE, make_servers, run, socketpair_connection
+from rpc_support import calculator, rpc  # noqa: F401  (fixtures)
+from rpc_support import HERE, make_servers, run, socketpair_connection
 
 
 def test_a_raising_server_keeps_serving(rpc):

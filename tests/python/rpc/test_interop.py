@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from conftest import EXAMPLES, HERE, ORACLE_PYTHON
+from rpc_support import calculator, rpc  # noqa: F401  (fixtures)
+from rpc_support import EXAMPLES, HERE, ORACLE_PYTHON
 
 OURS = sys.executable
 

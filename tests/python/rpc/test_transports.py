@@ -11,7 +11,8 @@ import pytest
 
 import capnp
 
-from conftest import EXAMPLES, make_servers, run
+from rpc_support import calculator, rpc  # noqa: F401  (fixtures)
+from rpc_support import EXAMPLES, make_servers, run
 from test_interop import EXPECTED_CALCULATOR, start_server, stop
 
 
@@ -148,7 +149,7 @@ def test_streaming_flow_and_first_error(rpc):
         async def total(self, **kwargs):
             return self.count, self.sum
 
-    from conftest import socketpair_connection
+    from rpc_support import socketpair_connection
 
     async def main():
         c, _ = await socketpair_connection(StreamerImpl())

@@ -1,4 +1,6 @@
-"""Shared helpers for the RPC tests: the schema, servers, socket pairs, a bounded run."""
+"""Shared helpers for the RPC tests: the schema, servers, socket pairs, a bounded run.
+
+(Not named conftest: the package tests import their own conftest by name.)"""
 
 import asyncio
 import os
