@@ -57,4 +57,5 @@ interface Root {
   streamer @1 () -> (streamer :Streamer);
   callBack @2 (counter :Counter, amount :Int64) -> (total :Int64);
   fail @3 (message :Text) -> ();
+  echoCap @4 (counter :Counter) -> (counter :Counter);
 }

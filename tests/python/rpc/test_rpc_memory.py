@@ -1,0 +1,65 @@
+"""Memory: 200,000 calls passing capabilities both ways leave RSS flat."""
+
+import asyncio
+import gc
+import sys
+
+import pytest
+
+from rpc_support import calculator, rpc  # noqa: F401  (fixtures)
+from rpc_support import make_servers, run, socketpair_connection
+
+CALLS = 200_000
+WARMUP = 20_000
+BATCH = 200
+ALLOWED_GROWTH_BYTES = 10 * 1024 * 1024
+
+
+def rss_bytes():
+    import os
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+@pytest.mark.timeout(900)
+def test_calls_with_capabilities_leave_memory_flat(rpc):
+    Counter, _ = make_servers(rpc)
+
+    class RootImpl(rpc.Root.Server):
+        def echoCap(self, counter, **kwargs):
+            return counter
+
+        def counter(self, start, **kwargs):
+            return Counter(start)
+
+    async def main():
+        c, _ = await socketpair_connection(RootImpl())
+        root = c.bootstrap().cast_as(rpc.Root)
+        local = Counter()
+
+        async def batch(i):
+            calls = []
+            for j in range(BATCH // 2):
+                calls.append(root.echoCap(local))
+                calls.append(root.counter(j))
+            results = await asyncio.gather(*calls)
+            # Use what came back: our own capability, and one the server made.
+            assert (await results[0].counter.add(0, "")).total == local.total
+            assert (await results[1].counter.add(1, "")).total == 1
+
+        done = 0
+        while done < WARMUP:
+            await batch(done)
+            done += BATCH
+        gc.collect()
+        before = rss_bytes()
+        while done < CALLS:
+            await batch(done)
+            done += BATCH
+        gc.collect()
+        return rss_bytes() - before
+
+    growth = run(main(), timeout=850)
+    assert growth < ALLOWED_GROWTH_BYTES, "RSS grew by %d bytes" % growth
