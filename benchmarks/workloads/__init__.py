@@ -31,6 +31,9 @@ TARGETS = {
     "to_bytes": (1.5, "to_bytes >= 1.5x"),
     "schema": (3.0, "large schema load >= 3x"),
     "classic": (3.0, "classic workloads >= 3x"),
+    "rpc_rtt": (2.0, "RPC round trip >= 2x (and <= 1.5x the asyncio floor)"),
+    "rpc_concurrent": (3.0, "1,000 concurrent calls >= 3x"),
+    "rpc_64k": (2.0, "64 KiB calls >= 2x"),
     None: (1.0, "not slower than pycapnp"),
     # A plain-Python reference row (no capnp) that other rows are compared with.
     "baseline": (None, "baseline"),
@@ -133,4 +136,4 @@ def schema(name):
 
 
 # Registration order is table order.
-from . import fields, messages, large, classic  # noqa: E402,F401
+from . import fields, messages, large, classic, rpc  # noqa: E402,F401

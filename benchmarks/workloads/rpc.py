@@ -1,0 +1,150 @@
+"""RPC over a socket pair in one process (server and client on the same asyncio loop), under
+both implementations' asyncio API, and a plain asyncio-streams echo as the floor.
+
+Each worker keeps one asyncio loop with a kj_loop entered and one connection for its whole
+life (pycapnp allows one kj_loop per thread at a time); a statement runs a batch of calls to
+completion on it.
+"""
+
+from . import Benchmark, schema
+
+SEQUENTIAL = 100
+CONCURRENT = 1000
+BIG = 64 * 1024
+BIG_CALLS = 20
+
+_ENV = {}
+
+
+def _env():
+    """(loop, bench client, floor echo) made once per worker."""
+    if _ENV:
+        return _ENV
+    import asyncio
+    import socket
+
+    import capnp
+
+    rpc = schema("rpcbench.capnp")
+    loop = asyncio.new_event_loop()
+
+    class BenchImpl(rpc.Bench.Server):
+        def __init__(self, total=0):
+            self.total = total
+
+        async def add(self, amount, **kwargs):
+            self.total += amount
+            return self.total
+
+        async def echo(self, data, **kwargs):
+            return len(data)
+
+        async def counter(self, start, **kwargs):
+            return BenchImpl(start)
+
+    async def connect():
+        a, b = socket.socketpair()
+        client_stream = await capnp.AsyncIoStream.create_connection(sock=a)
+        server_stream = await capnp.AsyncIoStream.create_connection(sock=b)
+        server = capnp.TwoPartyServer(server_stream, bootstrap=BenchImpl())
+        client = capnp.TwoPartyClient(client_stream)
+        return server, client, client.bootstrap().cast_as(rpc.Bench)
+
+    async def floor_pair():
+        """A plain asyncio streams echo server and its client (length-prefixed messages)."""
+        a, b = socket.socketpair()
+
+        async def echo(reader, writer):
+            while True:
+                head = await reader.readexactly(4)
+                body = await reader.readexactly(int.from_bytes(head, "little"))
+                writer.write(head + body)
+
+        server_task = None
+        r1, w1 = await asyncio.open_connection(sock=a)
+        r2, w2 = await asyncio.open_connection(sock=b)
+        server_task = asyncio.ensure_future(echo(r2, w2))
+        return r1, w1, server_task
+
+    kj = capnp.kj_loop()
+    loop.run_until_complete(kj.__aenter__())
+    server, client, bench = loop.run_until_complete(connect())
+    floor = loop.run_until_complete(floor_pair())
+    _ENV.update(loop=loop, kj=kj, server=server, client=client, bench=bench, floor=floor)
+    return _ENV
+
+
+def _ns(quick):
+    env = _env()
+    loop, bench = env["loop"], env["bench"]
+    reader, writer, _ = env["floor"]
+    payload = b"\x00" * BIG
+    message = b"\x10\x00\x00\x00" + b"x" * 16
+
+    async def sequential():
+        total = 0
+        for _ in range(SEQUENTIAL):
+            total = (await bench.add(1)).total
+        return total
+
+    async def concurrent():
+        import asyncio
+
+        results = await asyncio.gather(*[bench.add(1) for _ in range(CONCURRENT)])
+        return len(results)
+
+    async def big():
+        size = 0
+        for _ in range(BIG_CALLS):
+            size += (await bench.echo(payload)).size
+        return size
+
+    async def pipelined():
+        total = 0
+        for _ in range(SEQUENTIAL):
+            total += (await bench.counter(1).counter.counter(2).counter.add(3)).total
+        return total
+
+    async def floor():
+        n = 0
+        for _ in range(SEQUENTIAL):
+            writer.write(message)
+            head = await reader.readexactly(4)
+            n += len(await reader.readexactly(int.from_bytes(head, "little")))
+        return n
+
+    run = loop.run_until_complete
+    return {
+        "seq": lambda: run(sequential()) > 0,
+        "conc": lambda: run(concurrent()),
+        "big": lambda: run(big()),
+        "pipe": lambda: run(pipelined()),
+        "floor": lambda: run(floor()),
+    }
+
+
+Benchmark(
+    "rpc.asyncio_floor_x100", _ns, "floor()", target="baseline",
+    expected=lambda q: 16 * SEQUENTIAL,
+    doc="plain asyncio streams: 100 sequential round trips of a 20-byte message (no capnp)",
+)
+Benchmark(
+    "rpc.roundtrip_x100", _ns, "seq()", target="rpc_rtt", baseline="rpc.asyncio_floor_x100",
+    expected=lambda q: True,
+    doc="100 sequential awaited calls of a small method over a socket pair",
+)
+Benchmark(
+    "rpc.concurrent_1000", _ns, "conc()", target="rpc_concurrent",
+    expected=lambda q: CONCURRENT,
+    doc="1,000 calls in flight at once on one connection (asyncio.gather)",
+)
+Benchmark(
+    "rpc.call_64k_x20", _ns, "big()", target="rpc_64k",
+    expected=lambda q: BIG * BIG_CALLS,
+    doc="20 sequential calls each carrying 64 KiB of Data",
+)
+Benchmark(
+    "rpc.pipeline3_x100", _ns, "pipe()", target=None,
+    expected=lambda q: SEQUENTIAL * 5,
+    doc="100 chains of three pipelined calls (counter().counter().add()), one await each",
+)
