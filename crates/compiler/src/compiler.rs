@@ -1039,9 +1039,20 @@ impl<'a> Compiler<'a> {
         self.res_to_type(&r, e, ctx.file)
     }
 
-    /// Replaces type variables bound by `chain` (8.7: values of generic annotations).
+    /// Replaces type variables bound by `chain`, also inside the brands of struct, enum and
+    /// interface types, whose `inherit` scopes take their state from `chain` (8.7: values of
+    /// generic annotations; 11.3: fields of branded struct values).
     pub(crate) fn substitute(&mut self, t: &OType, chain: &Frame) -> OType {
         match t {
+            OType::Struct(id, Some(brand))
+            | OType::Enum(id, Some(brand))
+            | OType::Interface(id, Some(brand)) => match self.by_id.get(id) {
+                Some(&n) => {
+                    let r = self.rebuild_decl(n, Some(brand), Some(chain));
+                    self.res_to_type_quiet(&r)
+                }
+                None => t.clone(),
+            },
             OType::AnyPointer(AnyPtr::Param { scope_id, index }) => {
                 let r = self.interpret_var(
                     Var::Param {

@@ -305,7 +305,7 @@ impl<'a> Compiler<'a> {
         let FieldKind::Slot { ty: fty, .. } = &first.kind else {
             return Some(None);
         };
-        let fty = self.field_type_in(ty, fty);
+        let fty = self.field_type_in(ty, fty, ctx);
         let v = match self.fit(raw, &fty, ctx, depth + 1, span)? {
             Some(v) => v,
             None => return Some(None),
@@ -315,16 +315,17 @@ impl<'a> Compiler<'a> {
         Some(Some(OValue::Struct(Some(Obj::Struct(obj)))))
     }
 
-    /// A field's type with the generic parameters of the struct type `owner` substituted.
-    fn field_type_in(&mut self, owner: &OType, fty: &OType) -> OType {
-        let OType::Struct(id, Some(brand)) = owner else {
+    /// A field's type with the generic parameters of the struct type `owner` substituted (11.3):
+    /// the owner's brand binds them; its `inherit` scopes, and those of the field's own brand,
+    /// stand for the levels of the context the value is written in.
+    fn field_type_in(&mut self, owner: &OType, fty: &OType, ctx: &Ctx) -> OType {
+        let OType::Struct(id, brand) = owner else {
             return fty.clone();
         };
         let Some(&n) = self.by_id.get(id) else {
             return fty.clone();
         };
-        let res = self.rebuild_decl(n, Some(brand), None);
-        match res {
+        match self.rebuild_decl(n, brand.as_ref(), Some(&ctx.chain)) {
             Res::Decl(_, chain) => self.substitute(fty, &chain),
             _ => fty.clone(),
         }
@@ -429,7 +430,7 @@ impl<'a> Compiler<'a> {
             };
             match &field.kind {
                 FieldKind::Slot { ty: fty, .. } => {
-                    let fty = self.field_type_in(ty, fty);
+                    let fty = self.field_type_in(ty, fty, ctx);
                     let Some(v) = self.value_at_depth(&p.value, &fty, ctx, depth + 1) else {
                         set_discriminant(obj, field, info);
                         continue;
@@ -457,7 +458,7 @@ impl<'a> Compiler<'a> {
                                 ..
                             },
                         ) => {
-                            let fty = self.field_type_in(ty, fty);
+                            let fty = self.field_type_in(ty, fty, ctx);
                             self.fit(&raw, &fty, ctx, depth + 1, p.value.span)
                                 .flatten()
                                 .map(|v| (f.clone(), v))
