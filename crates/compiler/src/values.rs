@@ -296,6 +296,9 @@ impl<'a> Compiler<'a> {
         let OType::Struct(id, _) = ty else {
             return Some(None);
         };
+        if !takes_first_field(raw) {
+            return Some(None);
+        }
         let Some(info) = self.scope_info(*id, *id) else {
             return Some(None);
         };
@@ -306,6 +309,9 @@ impl<'a> Compiler<'a> {
             return Some(None);
         };
         let fty = self.field_type_in(ty, fty, ctx);
+        if matches!((raw, &fty), (Raw::Text(_), OType::Data)) {
+            return Some(None);
+        }
         let v = match self.fit(raw, &fty, ctx, depth + 1, span)? {
             Some(v) => v,
             None => return Some(None),
@@ -450,6 +456,15 @@ impl<'a> Compiler<'a> {
                     let Some(raw) = self.raw_value(&p.value, &group_ty, ctx) else {
                         continue;
                     };
+                    if !takes_first_field(&raw) {
+                        let name = self.group_name(struct_id, *type_id);
+                        self.error(
+                            ctx.file,
+                            p.value.span,
+                            format!("Type mismatch; expected {name}."),
+                        );
+                        continue;
+                    }
                     let first = ginfo.fields.first().cloned();
                     let fitted = match &first {
                         Some(
@@ -459,9 +474,13 @@ impl<'a> Compiler<'a> {
                             },
                         ) => {
                             let fty = self.field_type_in(ty, fty, ctx);
-                            self.fit(&raw, &fty, ctx, depth + 1, p.value.span)
-                                .flatten()
-                                .map(|v| (f.clone(), v))
+                            if matches!((&raw, &fty), (Raw::Text(_), OType::Data)) {
+                                None
+                            } else {
+                                self.fit(&raw, &fty, ctx, depth + 1, p.value.span)
+                                    .flatten()
+                                    .map(|v| (f.clone(), v))
+                            }
                         }
                         _ => None,
                     };
@@ -614,6 +633,21 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// The unqualified name of group `group_id` of struct `struct_id`, for mismatch errors.
+    fn group_name(&self, struct_id: u64, group_id: u64) -> String {
+        let outs = self
+            .by_id
+            .get(&struct_id)
+            .and_then(|&n| self.nodes[n].out.as_ref());
+        outs.and_then(|outs| outs.iter().find(|o| o.id == group_id))
+            .and_then(|o| {
+                o.display_name
+                    .get(o.display_name_prefix_length as usize..)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "group".into())
+    }
+
     fn unqualified_name(&self, n: NodeIdx) -> String {
         let node = &self.nodes[n];
         node.display_name
@@ -621,6 +655,13 @@ impl<'a> Compiler<'a> {
             .unwrap_or("")
             .to_string()
     }
+}
+
+/// Whether a raw value that does not fit a struct type may still initialize its first field
+/// (11.2): list and data literals are checked against the expected type alone, as the reference
+/// does.
+fn takes_first_field(raw: &Raw<'_>) -> bool {
+    !matches!(raw, Raw::List(_) | Raw::Data(_))
 }
 
 /// Size of an object tree in words, for the value budget.
