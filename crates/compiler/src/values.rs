@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::rc::Rc;
 
 use crate::ast::{Expr, ExprKind, Param};
-use crate::compiler::{Compiler, Ctx, Kind, NodeIdx, Phase, Res, MAX_VALUE_WORDS};
+use crate::compiler::{Compiler, Ctx, InheritFrom, Kind, NodeIdx, Phase, Res, MAX_VALUE_WORDS};
 use crate::diag::Span;
 use crate::model::{AnyPtr, Body, FieldKind, FieldOut, ListObj, OType, OValue, Obj, StructObj};
 
@@ -169,6 +169,16 @@ impl<'a> Compiler<'a> {
             Some(Body::Const { ty, value }) => (ty.clone(), value.clone()),
             _ => return None,
         };
+        // A constant nested in a generic is seen with its enclosing parameters unbound, as the
+        // reference loads it: they read as AnyPointer, and `inherit` scopes of its type become
+        // empty ones (so `const k :Inner` fits the field `inner` of a `Gen` value, not a field
+        // `:Inner` declared in Gen).
+        let ty = if self.nodes[n].is_generic {
+            let outside = self.unbound_chain(n);
+            self.substitute(&ty, &outside)
+        } else {
+            ty
+        };
         // Every use copies the constant's value: count it against the budget.
         let words = value.to_obj().flatten().map_or(0, |o| obj_words(&o));
         if !self.charge(words, n) {
@@ -246,9 +256,15 @@ impl<'a> Compiler<'a> {
             OType::Enum(..) if !from_const => Some(v.clone()),
             OType::Struct(..) if t == ty => Some(v.clone()),
             OType::AnyPointer(kind) => {
+                // A type variable is only reached here through the first-field rule (values of a
+                // variable's type are refused earlier); there it takes what AnyPointer takes.
+                let any = matches!(
+                    kind,
+                    AnyPtr::AnyKind | AnyPtr::Param { .. } | AnyPtr::ImplicitMethodParam { .. }
+                );
                 let ok = match t {
-                    OType::List(_) => matches!(kind, AnyPtr::AnyKind | AnyPtr::List),
-                    OType::Struct(..) => matches!(kind, AnyPtr::AnyKind | AnyPtr::Struct),
+                    OType::List(_) => any || *kind == AnyPtr::List,
+                    OType::Struct(..) => any || *kind == AnyPtr::Struct,
                     OType::AnyPointer(k) => k == kind,
                     _ => false,
                 };
@@ -331,7 +347,7 @@ impl<'a> Compiler<'a> {
         let Some(&n) = self.by_id.get(id) else {
             return fty.clone();
         };
-        match self.rebuild_decl(n, brand.as_ref(), Some(&ctx.chain)) {
+        match self.rebuild_decl(n, brand.as_ref(), Some(&ctx.chain), InheritFrom::Value) {
             Res::Decl(_, chain) => self.substitute(fty, &chain),
             _ => fty.clone(),
         }
