@@ -347,6 +347,9 @@ impl<'a> Compiler<'a> {
         let Some(&n) = self.by_id.get(id) else {
             return fty.clone();
         };
+        if brand.is_none() && !self.nodes[n].is_generic {
+            return fty.clone();
+        }
         match self.rebuild_decl(n, brand.as_ref(), Some(&ctx.chain), InheritFrom::Value) {
             Res::Decl(_, chain) => self.substitute(fty, &chain),
             _ => fty.clone(),
