@@ -6,7 +6,8 @@
 //! arguments that follow `compile -o-` (e.g. `-I inc main.capnp`), run in that
 //! directory. The compiler under test is `capnp-rs`, or the binary named by
 //! `$CAPNP_RS_UNDER_TEST`; the value `reference` selects the reference itself,
-//! which checks the runner.
+//! which checks the runner. `CONFORMANCE_ONLY=<text>` limits the `conformance` test to the
+//! cases whose name contains the text.
 
 mod support;
 
@@ -119,7 +120,26 @@ fn assert_all_pass(ours: &Compiler) {
 
 #[test]
 fn conformance() {
-    assert_all_pass(&*under_test());
+    let ours = under_test();
+    // `CONFORMANCE_ONLY=<name>` runs the cases whose name contains it (for quick iterations).
+    match std::env::var("CONFORMANCE_ONLY") {
+        Ok(only) => {
+            let cases: Vec<PathBuf> = oracle::conformance_cases()
+                .into_iter()
+                .filter(|c| {
+                    c.file_name()
+                        .is_some_and(|n| n.to_string_lossy().contains(&only))
+                })
+                .collect();
+            assert!(!cases.is_empty(), "no case name contains {only:?}");
+            let failures: Vec<String> = cases
+                .iter()
+                .filter_map(|case| run_case(case, &*ours).err())
+                .collect();
+            assert!(failures.is_empty(), "{}", failures.join("\n"));
+        }
+        Err(_) => assert_all_pass(&*ours),
+    }
 }
 
 #[test]

@@ -184,6 +184,21 @@ pub(crate) enum FrameState {
     Unbound,
     Inherited,
     Bound(Vec<Res>),
+    /// Only in the types of values (11.3): an `inherit` scope of a field's type inside a value
+    /// whose type does not bind that level. Its parameters read as AnyPointer, like an unbound
+    /// level's, but the reference keeps the scope, so the type is not the unbranded one (a
+    /// constant of type `Gen.Inner` does not fit the field `inner :Inner` of a `Gen` value).
+    Empty,
+}
+
+/// Where the `inherit` scopes of a remembered brand take their state from (`rebuild_decl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InheritFrom {
+    /// An alias used from another scope (8.5): the use site's level, as it is.
+    Alias,
+    /// A field type inside a value of a branded type: the value type's level; a level the
+    /// value type leaves unbound becomes `FrameState::Empty`.
+    Value,
 }
 
 /// One lexical level of a branded reference (8.2), linked to the level enclosing it.
@@ -493,6 +508,16 @@ impl<'a> Compiler<'a> {
             .clone()
     }
 
+    /// The chain of `n` and its enclosing scopes with every level unbound.
+    pub(crate) fn unbound_chain(&self, n: NodeIdx) -> Chain {
+        Rc::new(Frame {
+            node: n,
+            param_count: self.nodes[n].params.len(),
+            state: FrameState::Unbound,
+            parent: self.nodes[n].parent.map(|p| self.unbound_chain(p)),
+        })
+    }
+
     pub(crate) fn ctx(&self, n: NodeIdx) -> Ctx {
         Ctx {
             scope: n,
@@ -535,7 +560,7 @@ impl<'a> Compiler<'a> {
                         .cloned()
                         .unwrap_or(Res::Builtin(Builtin::AnyPointer)),
                     FrameState::Inherited => Res::Var(v),
-                    FrameState::Unbound => Res::Builtin(Builtin::AnyPointer),
+                    FrameState::Unbound | FrameState::Empty => Res::Builtin(Builtin::AnyPointer),
                 };
             }
         }
@@ -841,10 +866,12 @@ impl<'a> Compiler<'a> {
         let y = self.aliases[a].scope;
         let base = chain.suffix_at(y).map(|tail| &**tail);
         Some(match target {
-            AliasTarget::Decl { node, brand } => self.rebuild_decl(node, brand.as_ref(), base),
+            AliasTarget::Decl { node, brand } => {
+                self.rebuild_decl(node, brand.as_ref(), base, InheritFrom::Alias)
+            }
             AliasTarget::Var(v) => self.interpret_var(v, Some(chain)),
             AliasTarget::Builtin(b) => Res::Builtin(b),
-            AliasTarget::List(t) => self.type_to_res(&t, base),
+            AliasTarget::List(t) => self.type_to_res(&t, base, InheritFrom::Alias),
         })
     }
 
@@ -854,26 +881,46 @@ impl<'a> Compiler<'a> {
         d: NodeIdx,
         brand: Option<&OBrand>,
         base: Option<&Frame>,
+        from: InheritFrom,
     ) -> Res {
         let scopes: &[OScope] = brand.and_then(|b| b.scopes.as_deref()).unwrap_or(&[]);
-        Res::Decl(d, self.rebuild_frame(d, scopes, base))
+        Res::Decl(d, self.rebuild_frame(d, scopes, base, from))
     }
 
     /// The frame of `n` and, linked to it, those of its enclosing scopes; `scopes` are the
     /// brand's scopes not yet matched, innermost first.
-    fn rebuild_frame(&self, n: NodeIdx, scopes: &[OScope], base: Option<&Frame>) -> Chain {
+    fn rebuild_frame(
+        &self,
+        n: NodeIdx,
+        scopes: &[OScope],
+        base: Option<&Frame>,
+        from: InheritFrom,
+    ) -> Chain {
         let id = self.nodes[n].id;
         let (state, rest) = match scopes.split_first() {
             Some((s, rest)) if s.scope_id == id => {
                 let state = match &s.kind {
-                    OScopeKind::Bind(types) => {
-                        FrameState::Bound(types.iter().map(|t| self.type_to_res(t, base)).collect())
+                    OScopeKind::Bind(types) => FrameState::Bound(
+                        types
+                            .iter()
+                            .map(|t| self.type_to_res(t, base, from))
+                            .collect(),
+                    ),
+                    OScopeKind::Inherit => {
+                        let found = base
+                            .into_iter()
+                            .flat_map(Frame::iter)
+                            .find(|f| f.node == n)
+                            .map(|f| &f.state);
+                        match (found, from) {
+                            (Some(FrameState::Unbound) | None, InheritFrom::Value) => {
+                                FrameState::Empty
+                            }
+                            (Some(state), _) => state.clone(),
+                            (None, InheritFrom::Alias) => FrameState::Unbound,
+                        }
                     }
-                    OScopeKind::Inherit => base
-                        .into_iter()
-                        .flat_map(Frame::iter)
-                        .find(|f| f.node == n)
-                        .map_or(FrameState::Unbound, |f| f.state.clone()),
+                    OScopeKind::Empty => FrameState::Empty,
                 };
                 (state, rest)
             }
@@ -885,12 +932,12 @@ impl<'a> Compiler<'a> {
             state,
             parent: self.nodes[n]
                 .parent
-                .map(|p| self.rebuild_frame(p, rest, base)),
+                .map(|p| self.rebuild_frame(p, rest, base, from)),
         })
     }
 
     /// Converts a stored type back into a reference (8.5 step 3).
-    fn type_to_res(&self, t: &OType, base: Option<&Frame>) -> Res {
+    fn type_to_res(&self, t: &OType, base: Option<&Frame>, from: InheritFrom) -> Res {
         let prim = |b| Res::Builtin(b);
         match t {
             OType::Void => prim(Builtin::Void),
@@ -907,10 +954,10 @@ impl<'a> Compiler<'a> {
             OType::Float64 => prim(Builtin::Float64),
             OType::Text => prim(Builtin::Text),
             OType::Data => prim(Builtin::Data),
-            OType::List(e) => Res::ListOf(Box::new(self.type_to_res(e, base))),
+            OType::List(e) => Res::ListOf(Box::new(self.type_to_res(e, base, from))),
             OType::Enum(id, b) | OType::Struct(id, b) | OType::Interface(id, b) => {
                 match self.by_id.get(id) {
-                    Some(&n) => self.rebuild_decl(n, b.as_ref(), base),
+                    Some(&n) => self.rebuild_decl(n, b.as_ref(), base, from),
                     None => prim(Builtin::AnyPointer),
                 }
             }
@@ -945,6 +992,10 @@ impl<'a> Compiler<'a> {
                 FrameState::Inherited if f.param_count > 0 => scopes.push(OScope {
                     scope_id,
                     kind: OScopeKind::Inherit,
+                }),
+                FrameState::Empty => scopes.push(OScope {
+                    scope_id,
+                    kind: OScopeKind::Empty,
                 }),
                 _ => {}
             }
@@ -1039,9 +1090,20 @@ impl<'a> Compiler<'a> {
         self.res_to_type(&r, e, ctx.file)
     }
 
-    /// Replaces type variables bound by `chain` (8.7: values of generic annotations).
+    /// Replaces type variables bound by `chain`, also inside the brands of struct, enum and
+    /// interface types, whose `inherit` scopes take their state from `chain` (8.7: values of
+    /// generic annotations; 11.3: fields of branded struct values).
     pub(crate) fn substitute(&mut self, t: &OType, chain: &Frame) -> OType {
         match t {
+            OType::Struct(id, Some(brand))
+            | OType::Enum(id, Some(brand))
+            | OType::Interface(id, Some(brand)) => match self.by_id.get(id) {
+                Some(&n) => {
+                    let r = self.rebuild_decl(n, Some(brand), Some(chain), InheritFrom::Value);
+                    self.res_to_type_quiet(&r)
+                }
+                None => t.clone(),
+            },
             OType::AnyPointer(AnyPtr::Param { scope_id, index }) => {
                 let r = self.interpret_var(
                     Var::Param {

@@ -675,7 +675,8 @@ fn write_brand(b: brand::Builder<'_>, br: &OBrand) {
         let mut sb = l.reborrow().get(i as u32);
         sb.set_scope_id(s.scope_id);
         match &s.kind {
-            OScopeKind::Inherit => sb.set_inherit(()),
+            // Empty scopes exist only in the types of values, which are not written.
+            OScopeKind::Inherit | OScopeKind::Empty => sb.set_inherit(()),
             OScopeKind::Bind(types) => {
                 let mut bl = sb.init_bind(types.len() as u32);
                 for (j, t) in types.iter().enumerate() {

@@ -52,6 +52,9 @@ pub struct OScope {
 pub enum OScopeKind {
     Bind(Vec<OType>),
     Inherit,
+    /// Never written: only the types of values carry it (`FrameState::Empty`), so that type
+    /// comparisons tell such a scope from a missing one.
+    Empty,
 }
 
 /// Size of a data field or list element, for layout and encoding.

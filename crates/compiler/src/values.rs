@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::rc::Rc;
 
 use crate::ast::{Expr, ExprKind, Param};
-use crate::compiler::{Compiler, Ctx, Kind, NodeIdx, Phase, Res, MAX_VALUE_WORDS};
+use crate::compiler::{Compiler, Ctx, InheritFrom, Kind, NodeIdx, Phase, Res, MAX_VALUE_WORDS};
 use crate::diag::Span;
 use crate::model::{AnyPtr, Body, FieldKind, FieldOut, ListObj, OType, OValue, Obj, StructObj};
 
@@ -169,6 +169,16 @@ impl<'a> Compiler<'a> {
             Some(Body::Const { ty, value }) => (ty.clone(), value.clone()),
             _ => return None,
         };
+        // A constant nested in a generic is seen with its enclosing parameters unbound, as the
+        // reference loads it: they read as AnyPointer, and `inherit` scopes of its type become
+        // empty ones (so `const k :Inner` fits the field `inner` of a `Gen` value, not a field
+        // `:Inner` declared in Gen).
+        let ty = if self.nodes[n].is_generic {
+            let outside = self.unbound_chain(n);
+            self.substitute(&ty, &outside)
+        } else {
+            ty
+        };
         // Every use copies the constant's value: count it against the budget.
         let words = value.to_obj().flatten().map_or(0, |o| obj_words(&o));
         if !self.charge(words, n) {
@@ -246,9 +256,15 @@ impl<'a> Compiler<'a> {
             OType::Enum(..) if !from_const => Some(v.clone()),
             OType::Struct(..) if t == ty => Some(v.clone()),
             OType::AnyPointer(kind) => {
+                // A type variable is only reached here through the first-field rule (values of a
+                // variable's type are refused earlier); there it takes what AnyPointer takes.
+                let any = matches!(
+                    kind,
+                    AnyPtr::AnyKind | AnyPtr::Param { .. } | AnyPtr::ImplicitMethodParam { .. }
+                );
                 let ok = match t {
-                    OType::List(_) => matches!(kind, AnyPtr::AnyKind | AnyPtr::List),
-                    OType::Struct(..) => matches!(kind, AnyPtr::AnyKind | AnyPtr::Struct),
+                    OType::List(_) => any || *kind == AnyPtr::List,
+                    OType::Struct(..) => any || *kind == AnyPtr::Struct,
                     OType::AnyPointer(k) => k == kind,
                     _ => false,
                 };
@@ -296,6 +312,9 @@ impl<'a> Compiler<'a> {
         let OType::Struct(id, _) = ty else {
             return Some(None);
         };
+        if !takes_first_field(raw) {
+            return Some(None);
+        }
         let Some(info) = self.scope_info(*id, *id) else {
             return Some(None);
         };
@@ -305,7 +324,10 @@ impl<'a> Compiler<'a> {
         let FieldKind::Slot { ty: fty, .. } = &first.kind else {
             return Some(None);
         };
-        let fty = self.field_type_in(ty, fty);
+        let fty = self.field_type_in(ty, fty, ctx);
+        if matches!((raw, &fty), (Raw::Text(_), OType::Data)) {
+            return Some(None);
+        }
         let v = match self.fit(raw, &fty, ctx, depth + 1, span)? {
             Some(v) => v,
             None => return Some(None),
@@ -315,16 +337,20 @@ impl<'a> Compiler<'a> {
         Some(Some(OValue::Struct(Some(Obj::Struct(obj)))))
     }
 
-    /// A field's type with the generic parameters of the struct type `owner` substituted.
-    fn field_type_in(&mut self, owner: &OType, fty: &OType) -> OType {
-        let OType::Struct(id, Some(brand)) = owner else {
+    /// A field's type with the generic parameters of the struct type `owner` substituted (11.3):
+    /// the owner's brand binds them; its `inherit` scopes, and those of the field's own brand,
+    /// stand for the levels of the context the value is written in.
+    fn field_type_in(&mut self, owner: &OType, fty: &OType, ctx: &Ctx) -> OType {
+        let OType::Struct(id, brand) = owner else {
             return fty.clone();
         };
         let Some(&n) = self.by_id.get(id) else {
             return fty.clone();
         };
-        let res = self.rebuild_decl(n, Some(brand), None);
-        match res {
+        if brand.is_none() && !self.nodes[n].is_generic {
+            return fty.clone();
+        }
+        match self.rebuild_decl(n, brand.as_ref(), Some(&ctx.chain), InheritFrom::Value) {
             Res::Decl(_, chain) => self.substitute(fty, &chain),
             _ => fty.clone(),
         }
@@ -429,7 +455,7 @@ impl<'a> Compiler<'a> {
             };
             match &field.kind {
                 FieldKind::Slot { ty: fty, .. } => {
-                    let fty = self.field_type_in(ty, fty);
+                    let fty = self.field_type_in(ty, fty, ctx);
                     let Some(v) = self.value_at_depth(&p.value, &fty, ctx, depth + 1) else {
                         set_discriminant(obj, field, info);
                         continue;
@@ -449,6 +475,15 @@ impl<'a> Compiler<'a> {
                     let Some(raw) = self.raw_value(&p.value, &group_ty, ctx) else {
                         continue;
                     };
+                    if !takes_first_field(&raw) {
+                        let name = self.group_name(struct_id, *type_id);
+                        self.error(
+                            ctx.file,
+                            p.value.span,
+                            format!("Type mismatch; expected {name}."),
+                        );
+                        continue;
+                    }
                     let first = ginfo.fields.first().cloned();
                     let fitted = match &first {
                         Some(
@@ -457,10 +492,14 @@ impl<'a> Compiler<'a> {
                                 ..
                             },
                         ) => {
-                            let fty = self.field_type_in(ty, fty);
-                            self.fit(&raw, &fty, ctx, depth + 1, p.value.span)
-                                .flatten()
-                                .map(|v| (f.clone(), v))
+                            let fty = self.field_type_in(ty, fty, ctx);
+                            if matches!((&raw, &fty), (Raw::Text(_), OType::Data)) {
+                                None
+                            } else {
+                                self.fit(&raw, &fty, ctx, depth + 1, p.value.span)
+                                    .flatten()
+                                    .map(|v| (f.clone(), v))
+                            }
                         }
                         _ => None,
                     };
@@ -613,6 +652,21 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// The unqualified name of group `group_id` of struct `struct_id`, for mismatch errors.
+    fn group_name(&self, struct_id: u64, group_id: u64) -> String {
+        let outs = self
+            .by_id
+            .get(&struct_id)
+            .and_then(|&n| self.nodes[n].out.as_ref());
+        outs.and_then(|outs| outs.iter().find(|o| o.id == group_id))
+            .and_then(|o| {
+                o.display_name
+                    .get(o.display_name_prefix_length as usize..)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "group".into())
+    }
+
     fn unqualified_name(&self, n: NodeIdx) -> String {
         let node = &self.nodes[n];
         node.display_name
@@ -620,6 +674,13 @@ impl<'a> Compiler<'a> {
             .unwrap_or("")
             .to_string()
     }
+}
+
+/// Whether a raw value that does not fit a struct type may still initialize its first field
+/// (11.2): list and data literals are checked against the expected type alone, as the reference
+/// does.
+fn takes_first_field(raw: &Raw<'_>) -> bool {
+    !matches!(raw, Raw::List(_) | Raw::Data(_))
 }
 
 /// Size of an object tree in words, for the value budget.
