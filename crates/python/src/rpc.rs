@@ -586,6 +586,14 @@ impl PyConnection {
         run_now();
     }
 
+    /// Bytes from a buffer (a memoryview of the protocol's receive buffer), as `feed`.
+    fn feed_buffer(&self, py: Python<'_>, view: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = pyo3::buffer::PyBuffer::<u8>::get(view)?.to_vec(py)?;
+        self.pipe.feed(&data);
+        run_now();
+        Ok(())
+    }
+
     #[pyo3(signature = (error=None))]
     fn feed_eof(&self, error: Option<String>) {
         self.pipe.feed_eof(error);

@@ -29,6 +29,9 @@ struct Inner {
     paused: bool,
     write_waker: Option<Waker>,
     sink: Option<Rc<dyn PipeSink>>,
+    /// Bytes written since the last flush: capnp-futures writes a message's segment table and
+    /// segments separately, then flushes; one transport write per message.
+    outgoing: Vec<u8>,
 }
 
 #[derive(Clone)]
@@ -47,6 +50,7 @@ impl Pipe {
                 paused: false,
                 write_waker: None,
                 sink: Some(Rc::from(sink)),
+                outgoing: Vec::new(),
             })),
         }
     }
@@ -148,25 +152,36 @@ impl AsyncWrite for Pipe {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let sink = {
+        let mut i = self.inner.borrow_mut();
+        if i.sink.is_none() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "stream closed",
+            )));
+        }
+        if i.paused {
+            i.write_waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        i.outgoing.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let (sink, data) = {
             let mut i = self.inner.borrow_mut();
-            if i.paused && i.sink.is_some() {
-                i.write_waker = Some(cx.waker().clone());
-                return Poll::Pending;
+            if i.outgoing.is_empty() {
+                return Poll::Ready(Ok(()));
             }
-            i.sink.clone()
+            (i.sink.clone(), std::mem::take(&mut i.outgoing))
         };
         // Called without the borrow: the transport may call back (`pause_writing`).
         match sink {
-            Some(s) => Poll::Ready(s.write(buf).map(|()| buf.len())),
+            Some(s) => Poll::Ready(s.write(&data)),
             None => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "stream closed",
             ))),
         }
-    }
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
     }
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let sink = self.inner.borrow_mut().sink.take();

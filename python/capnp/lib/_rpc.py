@@ -689,8 +689,12 @@ def _start_task(awaitable, ctx, method, context_style):
 # --- streams and connections ------------------------------------------------------------------
 
 
-class _Protocol(asyncio.Protocol):
+class _Protocol(asyncio.BufferedProtocol):
+    """Reads into one reused buffer (asyncio's plain protocols allocate 256 KiB per read)."""
+
     def __init__(self, on_made=None):
+        self._buffer = bytearray(65536)
+        self._view = memoryview(self._buffer)
         self.transport = None
         self.conn = None
         self.buffered = []
@@ -704,6 +708,17 @@ class _Protocol(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
         if self._on_made is not None:
             self._on_made(self)
+
+    def get_buffer(self, sizehint):
+        # A memoryview: asyncio's TLS transport reads into slices of what it gets.
+        return self._view
+
+    def buffer_updated(self, nbytes):
+        if self.conn is not None:
+            self.conn.feed_buffer(self._view[:nbytes])
+        else:
+            self.buffered.append(bytes(self._view[:nbytes]))
+            self._wake()
 
     def data_received(self, data):
         if self.conn is not None:
