@@ -46,7 +46,7 @@ class _LoopState:
         self.streams = weakref.WeakSet()
         self.parties = weakref.WeakSet()
         self.server_tasks = {}  # task -> method name
-        self.waiters = weakref.WeakSet()  # futures completed by the native side
+        self.waiters = weakref.WeakSet()  # client on_disconnect() futures
         self.closed = False
 
 
@@ -90,7 +90,13 @@ class kj_loop:
             _capnp._loop_close()
             for fut in list(st.waiters):
                 if not fut.done():
-                    fut.set_exception(_kj("RpcSystem was destroyed", "DISCONNECTED"))
+                    fut.set_exception(
+                        _kj("PromiseFulfiller was destroyed without fulfilling the promise")
+                    )
+            for p in list(st.parties):
+                done = getattr(p, "_done", None)
+                if done is not None and not done.done():
+                    done.set_result(None)
         return False
 
 
@@ -227,7 +233,7 @@ class _Request:
     __slots__ = ("_client", "_method", "_msg", "_builder", "_sent")
 
     def __init__(self, client, method, args=(), kwargs=None):
-        msg = _capnp._MessageHandle()
+        msg = _capnp._MessageHandle(256)
         msg.enable_caps()
         object.__setattr__(self, "_client", client)
         object.__setattr__(self, "_method", method)
@@ -275,7 +281,6 @@ class _RemotePromise:
         st = _active()
         fut = st.aloop.create_future()
         self._pending.wait_into(fut)
-        st.waiters.add(fut)
         handle = yield from fut.__await__()
         if handle is None:
             return None
@@ -368,9 +373,10 @@ class _CapabilityClient:
 
 
 class _DynamicCapabilityClient:
-    """A capability typed with an interface: ``client.method(...)`` sends a call."""
+    """A capability typed with an interface: ``client.method(...)`` sends a call.
 
-    __slots__ = ("_cap", "schema", "_methods")
+    A method looked up once is kept in the instance's ``__dict__``, so later calls skip
+    ``__getattr__``."""
 
     def __init__(self, cap, schema):
         self._cap = cap
@@ -417,6 +423,7 @@ class _DynamicCapabilityClient:
             return _Request(self, m, args, kwargs).send()
 
         call.__name__ = name
+        self.__dict__[name] = call
         return call
 
     def __dir__(self):
@@ -560,6 +567,7 @@ def _server_cap(obj, schema):
     methods = _methods(schema)
     by_id = {(m.interface_id, m.ordinal): m for m in methods.values()}
     streaming = [(m.interface_id, m.ordinal) for m in methods.values() if m.streaming]
+    styles = {}  # method name -> whether the object implements it in context style
 
     def dispatch(interface_id, method_id, params_handle, results_handle):
         m = by_id.get((interface_id, method_id))
@@ -568,9 +576,12 @@ def _server_cap(obj, schema):
         params = params_handle.get_root(m.registry, m.param_id).as_reader()
         ctx = _CallContext(params, results_handle, m)
         try:
-            f = getattr(obj, m.name + "_context", None)
-            context_style = f is not None
-            if not context_style:
+            context_style = styles.get(m.name)
+            if context_style is None:
+                context_style = styles[m.name] = hasattr(obj, m.name + "_context")
+            if context_style:
+                out = getattr(obj, m.name + "_context")(ctx)
+            else:
                 f = getattr(obj, m.name, None)
                 if f is None:
                     raise _kj(
@@ -588,8 +599,6 @@ def _server_cap(obj, schema):
                     kwargs[name] = getattr(params, name)
                 kwargs["_context"] = ctx
                 out = f(**kwargs)
-            else:
-                out = f(ctx)
         except Exception as e:
             raise _server_error(e, m.name) from None
         if inspect.iscoroutine(out):
