@@ -617,7 +617,7 @@ impl PyConnection {
     /// Bytes from a buffer (a memoryview of the protocol's receive buffer), as `feed`.
     fn feed_buffer(&self, py: Python<'_>, view: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = pyo3::buffer::PyBuffer::<u8>::get(view)?.to_vec(py)?;
-        self.pipe.feed(&data);
+        self.pipe.feed_vec(data);
         run_now();
         Ok(())
     }

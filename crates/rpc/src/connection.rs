@@ -25,6 +25,8 @@ pub struct Connection {
     bootstrap: Box<dyn ClientHook>,
     disconnector: RefCell<Option<capnp_rpc::Disconnector<TwoPartySide>>>,
     pipe: Pipe,
+    /// Keeps the pipe registered for flushing with the loop while the connection lives.
+    _alive: Rc<()>,
 }
 
 impl Connection {
@@ -51,10 +53,13 @@ impl Connection {
         };
         let bootstrap: capnp::capability::Client = system.bootstrap(other);
         let disconnector = system.get_disconnector();
+        let alive = Rc::new(());
+        event_loop.add_pipe(&alive, pipe.clone());
         let conn = Rc::new(Connection {
             bootstrap: bootstrap.hook,
             disconnector: RefCell::new(Some(disconnector)),
             pipe: pipe.clone(),
+            _alive: alive,
         });
         event_loop.executor.spawn(system.map(move |r| {
             pipe.close();

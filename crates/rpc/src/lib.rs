@@ -30,6 +30,8 @@ pub struct EventLoop {
     pub executor: Executor,
     caps: RefCell<caps::Registry>,
     shared: Arc<LoopShared>,
+    /// The streams of this loop's connections: what a run wrote is flushed at its end.
+    flushers: RefCell<Vec<(std::rc::Weak<()>, Pipe)>>,
 }
 
 use std::sync::Arc;
@@ -41,6 +43,7 @@ impl EventLoop {
             executor: Executor::new(schedule),
             caps: RefCell::new(caps::Registry::default()),
             shared,
+            flushers: RefCell::new(Vec::new()),
         })
     }
 
@@ -51,7 +54,28 @@ impl EventLoop {
     /// Runs every ready task, then frees capabilities whose tokens were dropped.
     pub fn run(&self) {
         self.executor.run();
+        self.flush();
         self.collect();
+    }
+
+    /// Registers a connection's stream, flushed after every run while `alive` lives.
+    pub fn add_pipe(&self, alive: &Rc<()>, pipe: Pipe) {
+        self.flushers
+            .borrow_mut()
+            .push((Rc::downgrade(alive), pipe));
+    }
+
+    fn flush(&self) {
+        let pipes: Vec<Pipe> = {
+            let mut f = self.flushers.borrow_mut();
+            f.retain(|(alive, pipe)| alive.strong_count() > 0 && !pipe.is_closed());
+            f.iter().map(|(_, p)| p.clone()).collect()
+        };
+        for p in pipes {
+            // A transport that fails a write reports it through its protocol (connection
+            // lost), which ends the stream.
+            let _ = p.flush_outgoing();
+        }
     }
 
     /// Drops the clients of tokens released since the last run (possibly on other threads).

@@ -22,7 +22,9 @@ pub trait PipeSink {
 }
 
 struct Inner {
-    incoming: VecDeque<u8>,
+    /// Chunks as the host delivered them, and how much of the first one was read.
+    incoming: VecDeque<Vec<u8>>,
+    read_at: usize,
     eof: bool,
     error: Option<String>,
     read_waker: Option<Waker>,
@@ -44,6 +46,7 @@ impl Pipe {
         Pipe {
             inner: Rc::new(RefCell::new(Inner {
                 incoming: VecDeque::new(),
+                read_at: 0,
                 eof: false,
                 error: None,
                 read_waker: None,
@@ -56,9 +59,17 @@ impl Pipe {
     }
 
     pub fn feed(&self, data: &[u8]) {
+        self.feed_vec(data.to_vec());
+    }
+
+    /// As `feed`, taking the bytes without a copy.
+    pub fn feed_vec(&self, data: Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
         let waker = {
             let mut i = self.inner.borrow_mut();
-            i.incoming.extend(data);
+            i.incoming.push_back(data);
             i.read_waker.take()
         };
         if let Some(w) = waker {
@@ -109,6 +120,22 @@ impl Pipe {
         self.feed_eof(None);
     }
 
+    /// Hands everything written since the last call to the transport.
+    pub fn flush_outgoing(&self) -> io::Result<()> {
+        let (sink, data) = {
+            let mut i = self.inner.borrow_mut();
+            if i.outgoing.is_empty() {
+                return Ok(());
+            }
+            (i.sink.clone(), std::mem::take(&mut i.outgoing))
+        };
+        // Called without the borrow: the transport may call back (`pause_writing`).
+        match sink {
+            Some(s) => s.write(&data),
+            None => Ok(()),
+        }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.inner.borrow().sink.is_none()
     }
@@ -121,15 +148,23 @@ impl AsyncRead for Pipe {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let mut i = self.inner.borrow_mut();
-        if !i.incoming.is_empty() {
-            let n = buf.len().min(i.incoming.len());
-            let (a, b) = i.incoming.as_slices();
-            let from_a = n.min(a.len());
-            buf[..from_a].copy_from_slice(&a[..from_a]);
-            if n > from_a {
-                buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+        let mut n = 0;
+        while n < buf.len() {
+            let at = i.read_at;
+            let Some(chunk) = i.incoming.front() else {
+                break;
+            };
+            let take = (chunk.len() - at).min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&chunk[at..at + take]);
+            n += take;
+            if at + take == chunk.len() {
+                i.incoming.pop_front();
+                i.read_at = 0;
+            } else {
+                i.read_at = at + take;
             }
-            i.incoming.drain(..n);
+        }
+        if n > 0 {
             return Poll::Ready(Ok(n));
         }
         if i.eof {
@@ -167,21 +202,15 @@ impl AsyncWrite for Pipe {
         Poll::Ready(Ok(buf.len()))
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let (sink, data) = {
-            let mut i = self.inner.borrow_mut();
-            if i.outgoing.is_empty() {
-                return Poll::Ready(Ok(()));
-            }
-            (i.sink.clone(), std::mem::take(&mut i.outgoing))
-        };
-        // Called without the borrow: the transport may call back (`pause_writing`).
-        match sink {
-            Some(s) => Poll::Ready(s.write(&data)),
-            None => Poll::Ready(Err(io::Error::new(
+        // Handed to the transport when the loop's run ends (`flush_outgoing`), so the
+        // messages of one run leave in one write.
+        if self.inner.borrow().sink.is_none() {
+            return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "stream closed",
-            ))),
+            )));
         }
+        Poll::Ready(Ok(()))
     }
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let sink = self.inner.borrow_mut().sink.take();
