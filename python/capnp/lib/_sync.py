@@ -1,0 +1,455 @@
+"""pycapnp 1.x's synchronous API (API.md 5.3) on the same RPC core as the asyncio API.
+
+Each thread's synchronous loop is a private asyncio event loop driving the thread's native RPC
+loop; it runs only inside a waiting call (``wait()``, ``poll_once()``, ``wait_forever()``,
+``run_forever()``, ``port``...). While it waits it sleeps in the selector: an idle thread uses
+no CPU, and Ctrl+C interrupts the wait with ``KeyboardInterrupt`` (the selector's system call
+returns at once on a signal) and leaves the loop usable.
+"""
+
+import asyncio
+import inspect
+import socket as _socket
+import threading
+
+from capnp import _capnp
+from capnp.lib import _rpc
+
+_ASYNCIO_MODE = (
+    "wait() cannot be used while pycapnp runs in asyncio mode (inside capnp.kj_loop()); "
+    "use 'await' instead"
+)
+
+
+class _Sync(threading.local):
+    def __init__(self):
+        self.aloop = None
+
+
+_sync = _Sync()
+
+
+def _kj_active():
+    st = _rpc._state.active
+    return st is not None and not st.closed and not getattr(st, "synchronous", False)
+
+
+def _loop():
+    """This thread's synchronous loop (created on first use)."""
+    if _kj_active():
+        raise _rpc._kj(_ASYNCIO_MODE)
+    aloop = _sync.aloop
+    if aloop is None or aloop.is_closed():
+        aloop = _sync.aloop = asyncio.new_event_loop()
+        _capnp._loop_open(aloop.call_soon, aloop.call_soon_threadsafe, _capnp._loop_run)
+        st = _rpc._LoopState(aloop)
+        st.synchronous = True
+        _rpc._state.active = st
+    return aloop
+
+
+def _run(awaitable_or_future):
+    """Runs the synchronous loop until `awaitable_or_future` completes; returns its result."""
+    aloop = _loop()
+    fut = asyncio.ensure_future(awaitable_or_future, loop=aloop)
+    if aloop.is_running():
+        raise RuntimeError("wait() called from inside a callback of the synchronous loop")
+    # 1.x allowed waiting while an asyncio loop runs on the thread (it blocks that loop).
+    running = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        return aloop.run_until_complete(fut)
+    finally:
+        asyncio.events._set_running_loop(running)
+
+
+def create_event_loop(threaded=True):
+    """A fresh synchronous loop for this thread (closing an existing one first)."""
+    remove_event_loop(ignore_errors=True)
+    _loop()
+
+
+def remove_event_loop(ignore_errors=False):
+    """Closes this thread's synchronous loop; its objects become unusable."""
+    aloop = _sync.aloop
+    if aloop is None:
+        return
+    _sync.aloop = None
+    st = _rpc._state.active
+    try:
+        if st is not None and getattr(st, "synchronous", False):
+            st.closed = True
+            _rpc._state.active = None
+            for s in list(st.streams):
+                s.close()
+            _capnp._loop_close()
+        if not aloop.is_closed():
+            aloop.run_until_complete(asyncio.sleep(0))
+            aloop.close()
+    except Exception:
+        if not ignore_errors:
+            raise
+
+
+def reset_event_loop(ignore_errors=False, threaded=True):
+    remove_event_loop(ignore_errors)
+    create_event_loop(threaded)
+
+
+def poll_once():
+    """Runs every event of this thread's synchronous loop that is ready now, without blocking."""
+    aloop = _loop()
+    aloop.call_soon(aloop.stop)
+    running = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        aloop.run_forever()
+    finally:
+        asyncio.events._set_running_loop(running)
+
+
+def wait_forever():
+    """Runs the synchronous loop until interrupted (KeyboardInterrupt)."""
+    aloop = _loop()
+    _run(aloop.create_future())
+
+
+# --- promises ---------------------------------------------------------------------------------
+
+
+class _BasePromise:
+    """A value to come, on the thread's current loop; consumed by the first wait/then/await."""
+
+    __slots__ = ("_awaitable", "_consumed", "_task", "__weakref__")
+
+    def __init__(self, awaitable):
+        self._awaitable = awaitable
+        self._consumed = awaitable is None
+        self._task = None
+
+    def _take(self):
+        if self._consumed:
+            raise _rpc._kj(_rpc._CONSUMED)
+        self._consumed = True
+        return self._awaitable
+
+    @property
+    def is_consumed(self):
+        return self._consumed
+
+    def wait(self):
+        if _kj_active():
+            raise _rpc._kj(_ASYNCIO_MODE)
+        return _run(_value_of(self._take()))
+
+    def __await__(self):
+        return _value_of(self._take()).__await__()
+
+    async def a_wait(self):
+        return await _a_wait(self._take())
+
+    def then(self, func, error_func=None):
+        _check_arity(func, self._arity)
+        return _Promise(_chain(self._take(), func, error_func, self._arity))
+
+    def attach(self, *objects):
+        src = self._take()
+
+        async def keep():
+            value = await _value_of(src)
+            del objects_kept[:]
+            return value
+
+        objects_kept = list(objects)
+        return type(self)(keep())
+
+    def as_pypromise(self):
+        return _Promise(_value_of(self._take()))
+
+    def cancel(self, numParents=1):
+        if self._consumed:
+            return
+        self._consumed = True
+        aw = self._awaitable
+        if isinstance(aw, asyncio.Future):
+            aw.cancel()
+        elif inspect.iscoroutine(aw):
+            aw.close()
+
+
+class _Promise(_BasePromise):
+    """``capnp.Promise(value)``: a promise of a value (one-argument ``then``)."""
+
+    __slots__ = ()
+    _arity = 1
+
+    def __init__(self, value=_rpc, *rest):
+        if value is _rpc:  # capnp.Promise(): already consumed
+            super().__init__(None)
+        elif _is_awaitable(value):
+            super().__init__(value)
+        else:
+            super().__init__(_ready(value))
+
+
+class _VoidPromise(_BasePromise):
+    """A promise of nothing (timers, on_disconnect, fulfiller pairs); zero-argument ``then``."""
+
+    __slots__ = ()
+    _arity = 0
+
+    def wait(self):
+        super().wait()
+        return None
+
+
+async def _ready(value):
+    if _is_awaitable(value):
+        return await _value_of(value)
+    return value
+
+
+def _is_awaitable(value):
+    return isinstance(value, (_BasePromise, _rpc._RemotePromise)) or inspect.isawaitable(value)
+
+
+def _value_of(aw):
+    """A coroutine giving the value of a promise, remote promise, future or coroutine."""
+    if isinstance(aw, _BasePromise):
+        aw = aw._take()
+    if isinstance(aw, asyncio.Future):
+        return _await_future(aw)
+    if inspect.iscoroutine(aw):
+        return aw
+    return _await_any(aw)
+
+
+async def _await_future(fut):
+    return await fut
+
+
+async def _await_any(aw):
+    return await aw
+
+
+async def _a_wait(aw):
+    """Awaits `aw` on the synchronous loop from other asyncio code, polling it every 10 ms."""
+    aloop = _loop()
+    fut = asyncio.ensure_future(_value_of(aw), loop=aloop)
+    while not fut.done():
+        poll_once()
+        if not fut.done():
+            await asyncio.sleep(0.01)
+    return fut.result()
+
+
+def _check_arity(func, arity):
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(*([None] * arity))
+    except TypeError:
+        if arity:
+            raise _rpc._kj("Function passed to `then` call must take exactly one argument")
+        raise _rpc._kj("Function passed to `then` call must take no arguments")
+
+
+async def _chain(src, func, error_func, arity):
+    from capnp.lib.capnp import KjException
+
+    try:
+        value = await _value_of(src)
+    except KjException as e:
+        if error_func is None:
+            raise
+        out = error_func(e)
+    except Exception as e:
+        if error_func is None:
+            raise
+        out = error_func(_rpc._kj("%s: %s" % (type(e).__name__, e)))
+    else:
+        try:
+            out = func(value) if arity else func()
+        except KjException:
+            raise
+        except Exception as e:
+            raise _rpc._kj("%s: %s" % (type(e).__name__, e)) from None
+    if _is_awaitable(out):
+        out = await _value_of(out)
+    return out
+
+
+def join_promises(promises):
+    """A promise of the list of the promises' values, in order."""
+    items = list(promises)
+    for p in items:
+        if not _is_awaitable(p):
+            raise _rpc._kj(
+                "One of the promises passed to `join_promises` had a non promise value of: %r" % (p,)
+            )
+    parts = [_value_of(p) for p in items]
+
+    async def join():
+        return list(await asyncio.gather(*parts))
+
+    return _Promise(join())
+
+
+class PromiseFulfillerPair:
+    """A promise and the means to fulfill it."""
+
+    def __init__(self):
+        aloop = _current_aloop()
+        self._future = aloop.create_future()
+        self.promise = _VoidPromise(self._future)
+
+    def fulfill(self, value=None):
+        if not self._future.done():
+            self._future.set_result(None)
+
+    @property
+    def is_consumed(self):
+        return self.promise.is_consumed
+
+
+def _current_aloop():
+    if _kj_active():
+        return _rpc._state.active.aloop
+    return _loop()
+
+
+class _Timer:
+    def after_delay(self, delay_ns):
+        aloop = _current_aloop()
+        return _VoidPromise(asyncio.sleep(delay_ns / 1e9))
+
+
+def getTimer():
+    _current_aloop()
+    return _Timer()
+
+
+# --- connections ------------------------------------------------------------------------------
+
+
+def _parse_address(address):
+    if address.startswith("unix:"):
+        return ("unix", address[5:])
+    if address.startswith("["):
+        host, _, port = address[1:].partition("]:")
+        return ("inet", host, int(port or 0))
+    parts = address.split(":")
+    if len(parts) != 2:
+        raise ValueError("Address must be host:port, got %r" % address)
+    host, port = parts
+    return ("inet", host, int(port) if port else 0)
+
+
+def _connect_socket(address):
+    parsed = _parse_address(address)
+    if parsed[0] == "unix":
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.connect(parsed[1])
+        return sock
+    sock = _socket.create_connection((parsed[1], parsed[2]))
+    sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _stream_of(sock):
+    aloop = _loop()
+    fileno = sock.fileno  # no fileno -> AttributeError, as pycapnp
+    fileno()
+    sock.setblocking(False)
+    _, protocol = _run(aloop.create_connection(_rpc._Protocol, sock=sock))
+    return _rpc._AsyncIoStream(protocol)
+
+
+class _SyncTwoParty:
+    """What the 1.x forms of TwoPartyClient/TwoPartyServer share."""
+
+    def bootstrap(self):
+        return self._party.bootstrap()
+
+    def on_disconnect(self):
+        return _VoidPromise(self._party.on_disconnect())
+
+    def close(self):
+        self._party.close()
+
+    def poll_once(self):
+        poll_once()
+
+
+def _sync_client(self, socket, traversal_limit_in_words, nesting_limit):
+    if socket is None:
+        raise NotImplementedError("pipe mode (TwoPartyClient() without a socket) is not supported yet")
+    sock = _connect_socket(socket) if isinstance(socket, str) else socket
+    self._sock = sock
+    stream = _stream_of(sock)
+    self._party = _rpc.TwoPartyClient.__new__(_rpc.TwoPartyClient)
+    self._party._start(stream, None, traversal_limit_in_words, nesting_limit)
+
+
+class _SyncServer(_SyncTwoParty):
+    def __init__(self, socket, bootstrap, traversal_limit_in_words, nesting_limit):
+        self._bootstrap = bootstrap
+        self._limits = (traversal_limit_in_words, nesting_limit)
+        self._listener = None
+        self._party = None
+        self._port = 0
+        aloop = _loop()
+        if socket is None:
+            raise NotImplementedError("pipe mode (TwoPartyServer() without a socket) is not supported yet")
+        if isinstance(socket, str):
+            parsed = _parse_address(socket)
+
+            def serve(stream):
+                server = _rpc.TwoPartyServer(stream, bootstrap=self._bootstrap)
+                return server.on_disconnect()
+
+            factory = _rpc._AsyncIoStream._factory(serve)
+            if parsed[0] == "unix":
+                self._listener = _run(aloop.create_unix_server(factory, parsed[1]))
+            else:
+                host = None if parsed[1] in ("*", "") else parsed[1]
+                self._listener = _run(aloop.create_server(factory, host, parsed[2]))
+                self._port = self._listener.sockets[0].getsockname()[1]
+        else:
+            self._sock = socket
+            stream = _stream_of(socket)
+            self._party = _rpc.TwoPartyServer.__new__(_rpc.TwoPartyServer)
+            self._party._start(stream, bootstrap._as_cap(), *self._limits)
+
+    @property
+    def port(self):
+        return self._port
+
+    @property
+    def port_promise(self):
+        return _Promise(self._port)
+
+    def run_forever(self):
+        if self._listener is None:
+            raise _rpc._kj(
+                "You must pass a string as the socket parameter in __init__ to use this function"
+            )
+        wait_forever()
+
+    def bootstrap(self):
+        if self._party is None:
+            raise _rpc._kj("This server listens; it has no single peer to bootstrap from")
+        return self._party.bootstrap()
+
+    def on_disconnect(self):
+        if self._party is None:
+            return _VoidPromise(_loop().create_future())
+        return _VoidPromise(self._party.on_disconnect())
+
+    def close(self):
+        if self._listener is not None:
+            self._listener.close()
+        if self._party is not None:
+            self._party.close()
