@@ -323,12 +323,12 @@ class _RemotePromise:
         _sync._check_arity(func, 1)
         if self._pending.is_consumed():
             raise _kj(_CONSUMED)
-        return _sync._Promise(_sync._chain(self, func, error_func, 1))
+        return _sync._Promise(_sync._Thunk(lambda: _sync._chain(self, func, error_func, 1)))
 
     def as_pypromise(self):
         from capnp.lib import _sync
 
-        return _sync._Promise(_sync._value_of(self))
+        return _sync._Promise(_sync._Thunk(lambda: _sync._value_of(self)))
 
     @property
     def schema(self):

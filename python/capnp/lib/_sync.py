@@ -54,11 +54,16 @@ def _run(awaitable_or_future):
     fut = asyncio.ensure_future(awaitable_or_future, loop=aloop)
     if aloop.is_running():
         raise RuntimeError("wait() called from inside a callback of the synchronous loop")
-    # 1.x allowed waiting while an asyncio loop runs on the thread (it blocks that loop).
+    return _outside_running_loop(lambda: aloop.run_until_complete(fut))
+
+
+def _outside_running_loop(f):
+    """Runs `f` (which runs the synchronous loop) even while an asyncio loop runs on this
+    thread: 1.x allowed waiting there (it blocks that loop meanwhile)."""
     running = asyncio.events._get_running_loop()
     asyncio.events._set_running_loop(None)
     try:
-        return aloop.run_until_complete(fut)
+        return f()
     finally:
         asyncio.events._set_running_loop(running)
 
@@ -84,7 +89,8 @@ def remove_event_loop(ignore_errors=False):
                 s.close()
             _capnp._loop_close()
         if not aloop.is_closed():
-            aloop.run_until_complete(asyncio.sleep(0))
+            # One more turn lets closed transports close their sockets.
+            _outside_running_loop(lambda: aloop.run_until_complete(asyncio.sleep(0)))
             aloop.close()
     except Exception:
         if not ignore_errors:
@@ -100,12 +106,7 @@ def poll_once():
     """Runs every event of this thread's synchronous loop that is ready now, without blocking."""
     aloop = _loop()
     aloop.call_soon(aloop.stop)
-    running = asyncio.events._get_running_loop()
-    asyncio.events._set_running_loop(None)
-    try:
-        aloop.run_forever()
-    finally:
-        asyncio.events._set_running_loop(running)
+    _outside_running_loop(aloop.run_forever)
 
 
 def wait_forever():
@@ -115,6 +116,16 @@ def wait_forever():
 
 
 # --- promises ---------------------------------------------------------------------------------
+
+
+class _Thunk:
+    """A coroutine not made yet (made when the promise is consumed), so a promise dropped
+    unused leaves no un-awaited coroutine behind."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make):
+        self.make = make
 
 
 class _BasePromise:
@@ -150,7 +161,8 @@ class _BasePromise:
 
     def then(self, func, error_func=None):
         _check_arity(func, self._arity)
-        return _Promise(_chain(self._take(), func, error_func, self._arity))
+        src = self._take()
+        return _Promise(_Thunk(lambda: _chain(src, func, error_func, self._arity)))
 
     def attach(self, *objects):
         src = self._take()
@@ -161,10 +173,11 @@ class _BasePromise:
             return value
 
         objects_kept = list(objects)
-        return type(self)(keep())
+        return type(self)(_Thunk(keep))
 
     def as_pypromise(self):
-        return _Promise(_value_of(self._take()))
+        src = self._take()
+        return _Promise(_Thunk(lambda: _value_of(src)))
 
     def cancel(self, numParents=1):
         if self._consumed:
@@ -175,6 +188,7 @@ class _BasePromise:
             aw.cancel()
         elif inspect.iscoroutine(aw):
             aw.close()
+        self._awaitable = None
 
 
 class _Promise(_BasePromise):
@@ -186,10 +200,10 @@ class _Promise(_BasePromise):
     def __init__(self, value=_rpc, *rest):
         if value is _rpc:  # capnp.Promise(): already consumed
             super().__init__(None)
-        elif _is_awaitable(value):
+        elif _is_awaitable(value) or isinstance(value, _Thunk):
             super().__init__(value)
         else:
-            super().__init__(_ready(value))
+            super().__init__(_Thunk(lambda: _ready(value)))
 
 
 class _VoidPromise(_BasePromise):
@@ -217,6 +231,8 @@ def _value_of(aw):
     """A coroutine giving the value of a promise, remote promise, future or coroutine."""
     if isinstance(aw, _BasePromise):
         aw = aw._take()
+    if isinstance(aw, _Thunk):
+        return aw.make()
     if isinstance(aw, asyncio.Future):
         return _await_future(aw)
     if inspect.iscoroutine(aw):
@@ -289,12 +305,12 @@ def join_promises(promises):
             raise _rpc._kj(
                 "One of the promises passed to `join_promises` had a non promise value of: %r" % (p,)
             )
-    parts = [_value_of(p) for p in items]
+    sources = [p._take() if isinstance(p, _BasePromise) else p for p in items]
 
     async def join():
-        return list(await asyncio.gather(*parts))
+        return list(await asyncio.gather(*[_value_of(p) for p in sources]))
 
-    return _Promise(join())
+    return _Promise(_Thunk(join))
 
 
 class PromiseFulfillerPair:
@@ -303,9 +319,17 @@ class PromiseFulfillerPair:
     def __init__(self):
         aloop = _current_aloop()
         self._future = aloop.create_future()
+        self._thread = threading.get_ident()
         self.promise = _VoidPromise(self._future)
 
     def fulfill(self, value=None):
+        """Resolves the promise; from another thread, its loop wakes up and does it."""
+        if threading.get_ident() != self._thread:
+            self._future.get_loop().call_soon_threadsafe(self._set)
+        else:
+            self._set()
+
+    def _set(self):
         if not self._future.done():
             self._future.set_result(None)
 
@@ -323,7 +347,15 @@ def _current_aloop():
 class _Timer:
     def after_delay(self, delay_ns):
         aloop = _current_aloop()
-        return _VoidPromise(asyncio.sleep(delay_ns / 1e9))
+        fut = aloop.create_future()
+
+        def fire():
+            if not fut.done():
+                fut.set_result(None)
+
+        handle = aloop.call_later(delay_ns / 1e9, fire)
+        fut.add_done_callback(lambda f: handle.cancel())
+        return _VoidPromise(fut)
 
 
 def getTimer():
@@ -389,7 +421,7 @@ def _sync_client(self, socket, traversal_limit_in_words, nesting_limit):
     sock = _connect_socket(socket) if isinstance(socket, str) else socket
     self._sock = sock
     stream = _stream_of(sock)
-    self._party = _rpc.TwoPartyClient.__new__(_rpc.TwoPartyClient)
+    self._party = object.__new__(_rpc.TwoPartyClient)
     self._party._start(stream, None, traversal_limit_in_words, nesting_limit)
 
 
@@ -420,7 +452,7 @@ class _SyncServer(_SyncTwoParty):
         else:
             self._sock = socket
             stream = _stream_of(socket)
-            self._party = _rpc.TwoPartyServer.__new__(_rpc.TwoPartyServer)
+            self._party = object.__new__(_rpc.TwoPartyServer)
             self._party._start(stream, bootstrap._as_cap(), *self._limits)
 
     @property

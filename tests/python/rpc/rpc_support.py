@@ -15,6 +15,7 @@ HERE = pathlib.Path(__file__).parent
 ROOT = HERE.parent.parent.parent
 EXAMPLES = ROOT / "examples" / "rpc"
 ORACLE_PYTHON = ROOT / ".oracles" / "pycapnp" / "bin" / "python"
+ORACLE1_PYTHON = ROOT / ".oracles" / "pycapnp1" / "bin" / "python"
 
 
 @pytest.fixture

@@ -59,3 +59,13 @@ interface Root {
   fail @3 (message :Text) -> ();
   echoCap @4 (counter :Counter) -> (counter :Counter);
 }
+
+# The status-subscriber pattern of API.md 5.3.5.
+interface Example {
+  longRunning @0 (seconds :Float64) -> (value :Bool);
+  subscribeStatus @1 (subscriber :StatusSubscriber, count :UInt32) -> ();
+
+  interface StatusSubscriber {
+    status @0 (value :Bool) -> ();
+  }
+}

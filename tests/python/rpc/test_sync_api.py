@@ -1,0 +1,339 @@
+"""The synchronous API of pycapnp 1.x (API.md 5.3): promises, connections, threads, signals,
+idle CPU, mixing with asyncio, and interop with pycapnp 1.3.0 and with our asyncio API."""
+
+import asyncio
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import capnp
+
+from rpc_support import calculator, rpc  # noqa: F401  (fixtures)
+from rpc_support import EXAMPLES, ORACLE1_PYTHON, make_servers
+from test_interop import EXPECTED_CALCULATOR, start_server, stop
+
+
+@pytest.fixture(autouse=True)
+def fresh_sync_loop():
+    """Each test gets a new synchronous loop on its thread and leaves none behind."""
+    capnp.remove_event_loop(ignore_errors=True)
+    yield
+    capnp.remove_event_loop(ignore_errors=True)
+
+
+def load_example(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.timeout(60)
+def test_calculator_server_and_client_on_one_thread():
+    server = load_example("calculator_server")
+    client = load_example("calculator_client")
+    a, b = socket.socketpair()
+    try:
+        capnp.TwoPartyServer(a, bootstrap=server.CalculatorImpl())
+        c = capnp.TwoPartyClient(b)
+        calc = c.bootstrap().cast_as(client.calculator.Calculator)
+        results = client.scenario(calc)
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+    assert ["%s %s" % r for r in results] == EXPECTED_CALCULATOR
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("server,client", [("ours", "ours"), ("pycapnp1", "ours"), ("ours", "pycapnp1")])
+def test_calculator_across_processes(server, client):
+    assert ORACLE1_PYTHON.exists(), "pycapnp 1.3.0 oracle missing: run scripts/install-oracles.sh"
+    python = {"ours": sys.executable, "pycapnp1": str(ORACLE1_PYTHON)}
+    proc, address = start_server(python[server], EXAMPLES / "calculator_server.py", "127.0.0.1:0")
+    try:
+        done = subprocess.run(
+            [python[client], str(EXAMPLES / "calculator_client.py"), address],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        stop(proc)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == EXPECTED_CALCULATOR
+    # pycapnp 1.3.0's client may abort at exit (#311); ours must not.
+    if client == "ours":
+        assert "FATAL" not in done.stderr
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("server,client", [("async", "sync"), ("sync", "async")])
+def test_sync_and_async_apis_talk_to_each_other(server, client):
+    scripts = {"async": ("async_calculator_server.py", "async_calculator_client.py"),
+               "sync": ("calculator_server.py", "calculator_client.py")}
+    proc, address = start_server(sys.executable, EXAMPLES / scripts[server][0], "127.0.0.1:0")
+    try:
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES / scripts[client][1]), address],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        stop(proc)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == EXPECTED_CALCULATOR
+
+
+@pytest.mark.timeout(60)
+def test_unix_socket_server_and_client(rpc, tmp_path):
+    Counter, _ = make_servers(rpc)
+    path = str(tmp_path / "sync.sock")
+    server = capnp.TwoPartyServer("unix:" + path, bootstrap=Counter(1))
+    assert server.port == 0
+    client = capnp.TwoPartyClient("unix:" + path)
+    counter = client.bootstrap().cast_as(rpc.Counter)
+    assert counter.add(2, "").wait().total == 3
+    server.close()
+
+
+@pytest.mark.timeout(60)
+def test_tcp_server_port_and_errors(rpc):
+    Counter, _ = make_servers(rpc)
+    server = capnp.TwoPartyServer("127.0.0.1:0", bootstrap=Counter())
+    port = server.port
+    assert port > 0 and server.port_promise.wait() == port
+    client = capnp.TwoPartyClient("127.0.0.1:%d" % port)
+    counter = client.bootstrap().cast_as(rpc.Counter)
+    assert counter.add(5, "x").wait().total == 5
+    with pytest.raises(capnp.KjException, match="ValueError: sync boom") as e:
+        counter.fail("python", "sync boom").wait()
+    assert e.value.type == "FAILED"
+    assert counter.add(1, "").wait().total == 6
+    promise = counter.add(1, "")
+    promise.wait()
+    with pytest.raises(capnp.KjException, match="already used"):
+        promise.wait()
+    with pytest.raises(ValueError):
+        capnp.TwoPartyClient("no-port-here")
+    with pytest.raises(ConnectionRefusedError):
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        capnp.TwoPartyClient("127.0.0.1:%d" % closed.getsockname()[1])
+    closed.close()
+    a, b = socket.socketpair()
+    one = capnp.TwoPartyServer(a, bootstrap=Counter())
+    with pytest.raises(capnp.KjException, match="You must pass a string"):
+        one.run_forever()
+    server.close()
+    a.close()
+    b.close()
+
+
+def test_promises_then_join_fulfill_timer():
+    assert capnp.Promise(3).wait() == 3
+    assert capnp.Promise(capnp.Promise(4)).wait() == 4
+    assert capnp.Promise(1).then(lambda v: v + 1).then(lambda v: capnp.Promise(v * 10)).wait() == 20
+    joined = capnp.join_promises([capnp.Promise(1), capnp.Promise("a"), capnp.getTimer().after_delay(1000)])
+    assert joined.wait() == [1, "a", None]
+    with pytest.raises(capnp.KjException, match="non promise value of: 5"):
+        capnp.join_promises([capnp.Promise(1), 5])
+    # Errors flow through then; error_func may translate them.
+    failing = capnp.Promise(0).then(lambda v: 1 / v)
+    with pytest.raises(capnp.KjException, match="ZeroDivisionError"):
+        failing.wait()
+    recovered = capnp.Promise(0).then(lambda v: 1 / v).then(lambda v: v, lambda e: "recovered: " + e.description)
+    assert recovered.wait().startswith("recovered: ZeroDivisionError")
+    with pytest.raises(capnp.KjException, match="must take exactly one argument"):
+        capnp.Promise(1).then(lambda: 0)
+    with pytest.raises(capnp.KjException, match="must take no arguments"):
+        capnp.getTimer().after_delay(1).then(lambda v: 0)
+    p = capnp.Promise(1)
+    p.then(lambda v: v)
+    assert p.is_consumed
+    with pytest.raises(capnp.KjException, match="already used"):
+        p.wait()
+    pair = capnp.PromiseFulfillerPair()
+    fulfilling = capnp.getTimer().after_delay(10**6).then(pair.fulfill)
+    assert capnp.join_promises([pair.promise, fulfilling]).wait() == [None, None]
+    assert pair.is_consumed
+    start = time.monotonic()
+    capnp.getTimer().after_delay(50 * 10**6).wait()
+    assert time.monotonic() - start >= 0.045
+
+
+def test_server_methods_returning_promise_chains(rpc):
+    class Delayed(rpc.Counter.Server):
+        def add(self, amount, _context, **kwargs):
+            def done():
+                _context.results.total = amount * 2
+
+            return capnp.getTimer().after_delay(10**6).then(done)
+
+        def child(self, **kwargs):
+            return Delayed()
+
+        def echo(self, value, _context, **kwargs):
+            def store(values):
+                _context.results.value = "+".join(values)
+
+            return capnp.join_promises([capnp.Promise(value), capnp.Promise("x")]).then(store)
+
+    client = rpc.Counter._new_client(Delayed())
+    assert client.add(21, "").wait().total == 42
+    assert client.child().counter.add(1, "").wait().total == 2
+    assert client.echo("a").wait().value == "a+x"
+    chained = client.add(1, "").then(lambda r: client.add(r.total, ""))
+    assert chained.wait().total == 4
+
+
+def test_status_subscriber_threads(rpc):
+    """A server thread with wait_forever(), a client thread subscribing (callbacks served while
+    it waits), and the main thread's own client: one loop per thread."""
+
+    class ExampleImpl(rpc.Example.Server):
+        def longRunning(self, seconds, _context, **kwargs):
+            def done():
+                _context.results.value = True
+
+            return capnp.getTimer().after_delay(int(seconds * 1e9)).then(done)
+
+        def subscribeStatus(self, subscriber, count, **kwargs):
+            promise = capnp.Promise(None)
+            for i in range(count):
+                promise = promise.then(lambda _, i=i: subscriber.status(i % 2 == 0))
+            return promise
+
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    ready = threading.Event()
+    errors = []
+
+    stop = []
+
+    def server_thread():
+        try:
+            capnp.TwoPartyServer(a, bootstrap=ExampleImpl())
+            capnp.TwoPartyServer(c, bootstrap=ExampleImpl())
+            stop.append(capnp.PromiseFulfillerPair())
+            ready.set()
+            stop[0].promise.wait()  # serves both connections until the main thread says stop
+        except BaseException as e:  # reported by the test
+            errors.append(e)
+        finally:
+            capnp.remove_event_loop(ignore_errors=True)
+
+    seen = []
+
+    class Subscriber(rpc.Example.StatusSubscriber.Server):
+        def status(self, value, **kwargs):
+            seen.append((threading.current_thread().name, value))
+
+    def listener():
+        try:
+            client = capnp.TwoPartyClient(d)
+            svc = client.bootstrap().cast_as(rpc.Example)
+            svc.subscribeStatus(Subscriber(), 5).wait()
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            capnp.remove_event_loop(ignore_errors=True)
+
+    server = threading.Thread(target=server_thread, name="server", daemon=True)
+    server.start()
+    assert ready.wait(10)
+    t = threading.Thread(target=listener, name="listener")
+    t.start()
+    main_client = capnp.TwoPartyClient(b)
+    svc = main_client.bootstrap().cast_as(rpc.Example)
+    assert svc.longRunning(0.05).wait().value is True
+    t.join(20)
+    assert not t.is_alive()
+    # Objects stay bound to their thread.
+    other = []
+    worker = threading.Thread(target=lambda: other.append(_try(lambda: svc.longRunning(0).wait())))
+    worker.start()
+    worker.join(10)
+    assert isinstance(other[0], RuntimeError)
+    stop[0].fulfill()  # from this thread: wakes the server thread's loop
+    server.join(10)
+    assert not server.is_alive()
+    assert not errors, errors
+    assert seen == [("listener", True), ("listener", False), ("listener", True), ("listener", False), ("listener", True)]
+    for s in (a, b, c, d):
+        s.close()
+
+
+def _try(f):
+    try:
+        return f()
+    except BaseException as e:
+        return e
+
+
+def test_keyboard_interrupt_reaches_a_blocked_wait():
+    pair = capnp.PromiseFulfillerPair()
+    sent = []
+
+    def interrupt():
+        sent.append(time.monotonic())
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    timer = threading.Timer(0.3, interrupt)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pair.promise.wait()
+        caught = time.monotonic()
+    finally:
+        timer.cancel()
+    assert caught - sent[0] < 0.1
+    # The loop is still usable.
+    assert capnp.Promise(7).wait() == 7
+    threading.Timer(0.2, interrupt).start()
+    with pytest.raises(KeyboardInterrupt):
+        capnp.wait_forever()
+    assert capnp.getTimer().after_delay(1000).then(lambda: "ok").wait() == "ok"
+
+
+def test_a_blocked_wait_uses_no_cpu():
+    start_cpu = time.process_time()
+    start = time.monotonic()
+    capnp.getTimer().after_delay(2 * 10**9).wait()
+    assert time.monotonic() - start >= 1.99
+    assert time.process_time() - start_cpu < 0.05
+
+
+def test_mixing_with_asyncio(rpc):
+    Counter, _ = make_servers(rpc)
+
+    async def inside_kj_loop():
+        async with capnp.kj_loop():
+            local = rpc.Counter._new_client(Counter())
+            with pytest.raises(capnp.KjException, match="use 'await'"):
+                local.add(1, "").wait()
+            with pytest.raises(capnp.KjException, match="asyncio mode"):
+                capnp.poll_once()
+            assert (await local.add(1, "")).total == 1
+            return (await capnp.Promise(5).then(lambda v: v * 2))
+
+    assert asyncio.run(asyncio.wait_for(inside_kj_loop(), 20)) == 10
+
+    async def asyncio_without_kj_loop():
+        # 1.x entry points use the thread's synchronous loop; wait() blocks asyncio meanwhile.
+        a, b = socket.socketpair()
+        capnp.TwoPartyServer(a, bootstrap=Counter(3))
+        client = capnp.TwoPartyClient(b)
+        counter = client.bootstrap().cast_as(rpc.Counter)
+        total = counter.add(1, "").wait().total
+        later = await counter.add(1, "").a_wait()
+        capnp.remove_event_loop()
+        a.close()
+        b.close()
+        return total, later.total
+
+    assert asyncio.run(asyncio.wait_for(asyncio_without_kj_loop(), 20)) == (4, 5)
