@@ -337,3 +337,19 @@ def test_mixing_with_asyncio(rpc):
         return total, later.total
 
     assert asyncio.run(asyncio.wait_for(asyncio_without_kj_loop(), 20)) == (4, 5)
+
+
+@pytest.mark.timeout(120)
+def test_threaded_client_example():
+    proc, address = start_server(sys.executable, EXAMPLES / "calculator_server.py", "127.0.0.1:0")
+    try:
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES / "calculator_threads.py"), address, "--threads", "4"],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        stop(proc)
+    assert done.returncode == 0, done.stderr
+    expected = " ".join(line.replace(" ", "=") for line in EXPECTED_CALCULATOR)
+    assert done.stdout.splitlines() == ["thread %d: %s" % (i, expected) for i in range(4)]
+    assert "FATAL" not in done.stderr
