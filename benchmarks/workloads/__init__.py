@@ -34,6 +34,7 @@ TARGETS = {
     "rpc_rtt": (2.0, "RPC round trip >= 2x (and <= 1.5x the asyncio floor)"),
     "rpc_concurrent": (3.0, "1,000 concurrent calls >= 3x"),
     "rpc_64k": (2.0, "64 KiB calls >= 2x"),
+    "rpc_sync": (3.0, "synchronous round trip >= 3x pycapnp 1.3.0"),
     None: (1.0, "not slower than pycapnp"),
     # A plain-Python reference row (no capnp) that other rows are compared with.
     "baseline": (None, "baseline"),

@@ -148,3 +148,81 @@ Benchmark(
     expected=lambda q: SEQUENTIAL * 5,
     doc="100 chains of three pipelined calls (counter().counter().add()), one await each",
 )
+
+
+# --- the synchronous (1.x) API: compared with pycapnp 1.3.0 ----------------------------------
+#
+# Run with `benchmarks/run.py --filter rpc_sync --pycapnp-python .oracles/pycapnp1/bin/python`
+# (Makefile: `make bench-sync`). The synchronous loop lives on a thread of its own, so it never
+# meets the asyncio benchmarks' kj_loop in the same worker.
+
+_SYNC = {}
+
+
+def _sync_env():
+    if _SYNC:
+        return _SYNC
+    import queue
+    import socket
+    import threading
+
+    import capnp
+
+    rpc = schema("rpcbench.capnp")
+    jobs = queue.Queue()
+    ready = threading.Event()
+
+    class BenchImpl(rpc.Bench.Server):
+        def __init__(self):
+            self.total = 0
+
+        def add(self, amount, **kwargs):
+            self.total += amount
+            return self.total
+
+        def echo(self, data, **kwargs):
+            return len(data)
+
+        def counter(self, start, **kwargs):
+            return BenchImpl()
+
+    def owner():
+        a, b = socket.socketpair()
+        capnp.TwoPartyServer(a, bootstrap=BenchImpl())
+        client = capnp.TwoPartyClient(b)
+        bench = client.bootstrap().cast_as(rpc.Bench)
+        _SYNC["keep"] = (a, b, client)
+        ready.set()
+        while True:
+            job, reply = jobs.get()
+            reply.put(job(bench))
+
+    threading.Thread(target=owner, daemon=True).start()
+    ready.wait()
+
+    def call(job):
+        reply = queue.Queue()
+        jobs.put((job, reply))
+        return reply.get()
+
+    _SYNC["call"] = call
+    return _SYNC
+
+
+def _sync_ns(quick):
+    call = _sync_env()["call"]
+
+    def sequential(bench):
+        total = 0
+        for _ in range(SEQUENTIAL):
+            total = bench.add(1).wait().total
+        return total > 0
+
+    return {"seq": lambda: call(sequential)}
+
+
+Benchmark(
+    "rpc_sync.roundtrip_x100", _sync_ns, "seq()", target="rpc_sync",
+    expected=lambda q: True,
+    doc="synchronous API: 100 sequential .wait() calls over a socket pair (against pycapnp 1.3.0)",
+)
