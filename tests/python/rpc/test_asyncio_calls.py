@@ -228,3 +228,35 @@ def test_return_forms(rpc):
         return out
 
     assert run(main()) == [(1, 2, 3), (0, ""), (6, ""), (7, "seven"), (30, "context"), (3000, b"\x02\x01\x00")]
+
+
+def test_context_tail_call_release_params_and_new_server(rpc):
+    Counter, _ = make_servers(rpc)
+    target = Counter(1000)
+
+    class Forwarder(rpc.Store.Server):
+        async def forward_context(self, context):
+            assert context.params.value == "tail"
+            context.release_params()
+            with pytest.raises(capnp.KjException, match="released"):
+                context.params
+            inner = rpc.Counter._new_client(target)
+            await context.tail_call(inner.echo_request(value="answered by the target"))
+
+    class Plain:
+        def echo(self, value, **kwargs):
+            return value.upper()
+
+    async def main():
+        c, _ = await socketpair_connection(Forwarder())
+        store = c.bootstrap().cast_as(rpc.Store)
+        forwarded = (await store.forward("tail")).value
+        wrapped = rpc.Counter._new_client(rpc.Counter._new_server(Plain()))
+        upper = (await wrapped.echo("plain object")).value
+        return forwarded, upper
+
+    forwarded, upper = run(main())
+    assert forwarded == "answered by the target"
+    assert upper == "PLAIN OBJECT"
+    assert rpc.Counter.Server.__name__ == "Counter.Server"
+    assert rpc.Counter.Server.schema is rpc.Counter.schema
