@@ -1002,7 +1002,21 @@ class _TwoParty:
         self._stream.close()
 
 
-class TwoPartyClient(_TwoParty):
+class _PipeClientMixin:
+    async def read(self, bufsize):
+        """Pipe mode: up to `bufsize` bytes the RPC system wants to send to the peer."""
+        from capnp.lib import _sync
+
+        return await _sync._PipeEnd.read(self, bufsize)
+
+    def write(self, data):
+        """Pipe mode: bytes received from the peer."""
+        from capnp.lib import _sync
+
+        _sync._PipeEnd._feed(self, data)
+
+
+class TwoPartyClient(_PipeClientMixin, _TwoParty):
     """A two-party RPC client: over an ``AsyncIoStream`` inside ``kj_loop`` (2.x), or, outside
     one, over ``"host:port"``, ``"unix:/path"`` or a connected socket on the thread's
     synchronous loop (1.x)."""
@@ -1014,11 +1028,12 @@ class TwoPartyClient(_TwoParty):
         if isinstance(socket, _AsyncIoStream) or _sync._kj_active():
             self._start(socket, None, traversal_limit_in_words, nesting_limit)
             return
-        if socket is None:
-            raise NotImplementedError(
-                "pipe mode (TwoPartyClient() without a socket) is not supported yet"
-            )
         self._synchronous = True
+        if socket is None:
+            stream, self._transport = _sync._pipe_stream()
+            self._protocol = stream._protocol
+            self._start(stream, None, traversal_limit_in_words, nesting_limit)
+            return
         self._sock = _sync._connect_socket(socket) if isinstance(socket, str) else socket
         self._start(_sync._stream_of(self._sock), None, traversal_limit_in_words, nesting_limit)
 

@@ -363,6 +363,57 @@ def getTimer():
     return _Timer()
 
 
+# --- pipe mode (API.md 5.3.2): the program pumps the bytes ------------------------------------
+
+
+class _PipeTransport:
+    """The transport of a pipe-mode connection: what the RPC system writes waits in `outgoing`
+    until the program reads it."""
+
+    def __init__(self):
+        self.outgoing = bytearray()
+        self.closed = False
+
+    def write(self, data):
+        self.outgoing += data
+
+    def close(self):
+        self.closed = True
+
+    def is_closing(self):
+        return self.closed
+
+
+def _pipe_stream():
+    _loop()
+    transport = _PipeTransport()
+    protocol = _rpc._Protocol()
+    protocol.transport = transport
+    protocol.closed = _sync.aloop.create_future()
+    return _rpc._AsyncIoStream(protocol), transport
+
+
+class _PipeEnd:
+    """What pipe-mode clients and servers share: reading what the RPC system sends."""
+
+    async def read(self, bufsize):
+        import array
+
+        transport = self._transport
+        while not transport.outgoing:
+            poll_once()
+            if not transport.outgoing:
+                await asyncio.sleep(0.01)
+        n = min(bufsize, len(transport.outgoing))
+        data = bytes(transport.outgoing[:n])
+        del transport.outgoing[:n]
+        return array.array("b", data)
+
+    def _feed(self, data):
+        self._protocol.conn.feed(bytes(data))
+        poll_once()
+
+
 # --- connections ------------------------------------------------------------------------------
 
 
@@ -425,7 +476,7 @@ def _sync_client(self, socket, traversal_limit_in_words, nesting_limit):
     self._party._start(stream, None, traversal_limit_in_words, nesting_limit)
 
 
-class _SyncServer(_SyncTwoParty):
+class _SyncServer(_SyncTwoParty, _PipeEnd):
     def __init__(self, socket, bootstrap, traversal_limit_in_words, nesting_limit):
         self._bootstrap = bootstrap
         self._limits = (traversal_limit_in_words, nesting_limit)
@@ -434,7 +485,11 @@ class _SyncServer(_SyncTwoParty):
         self._port = 0
         aloop = _loop()
         if socket is None:
-            raise NotImplementedError("pipe mode (TwoPartyServer() without a socket) is not supported yet")
+            stream, self._transport = _pipe_stream()
+            self._protocol = stream._protocol
+            self._party = object.__new__(_rpc.TwoPartyServer)
+            self._party._start(stream, bootstrap._as_cap(), *self._limits)
+            return
         if isinstance(socket, str):
             parsed = _parse_address(socket)
 
@@ -454,6 +509,15 @@ class _SyncServer(_SyncTwoParty):
             stream = _stream_of(socket)
             self._party = object.__new__(_rpc.TwoPartyServer)
             self._party._start(stream, bootstrap._as_cap(), *self._limits)
+
+    async def write(self, data):
+        """Pipe mode: bytes received from the peer."""
+        self._feed(data)
+
+    async def poll_forever(self):
+        while True:
+            poll_once()
+            await asyncio.sleep(0.01)
 
     @property
     def port(self):
@@ -485,3 +549,4 @@ class _SyncServer(_SyncTwoParty):
             self._listener.close()
         if self._party is not None:
             self._party.close()
+

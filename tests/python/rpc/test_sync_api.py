@@ -353,3 +353,56 @@ def test_threaded_client_example():
     expected = " ".join(line.replace(" ", "=") for line in EXPECTED_CALCULATOR)
     assert done.stdout.splitlines() == ["thread %d: %s" % (i, expected) for i in range(4)]
     assert "FATAL" not in done.stderr
+
+
+def test_pipe_mode_in_one_process(rpc):
+    Counter, _ = make_servers(rpc)
+
+    class Plain(rpc.Counter.Server):
+        def __init__(self):
+            self.total = 0
+
+        def add(self, amount, **kwargs):
+            self.total += amount
+            return self.total
+
+    async def pump(src, write):
+        while True:
+            data = await src.read(4096)
+            await write(data.tobytes())
+
+    async def main():
+        server = capnp.TwoPartyServer(bootstrap=Plain())
+        client = capnp.TwoPartyClient()
+
+        async def to_client(data):
+            client.write(data)
+
+        pumps = [asyncio.ensure_future(pump(server, to_client)),
+                 asyncio.ensure_future(pump(client, server.write))]
+        counter = client.bootstrap().cast_as(rpc.Counter)
+        first = (await counter.add(5, "pipe").a_wait()).total
+        second = (await counter.add(1, "pipe").a_wait()).total
+        for p in pumps:
+            p.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
+        return first, second
+
+    assert asyncio.run(asyncio.wait_for(main(), 20)) == (5, 6)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("server,client", [("pycapnp1", "ours"), ("ours", "pycapnp1"), ("ours", "ours")])
+def test_pipe_mode_across_processes(server, client):
+    assert ORACLE1_PYTHON.exists(), "pycapnp 1.3.0 oracle missing: run scripts/install-oracles.sh"
+    python = {"ours": sys.executable, "pycapnp1": str(ORACLE1_PYTHON)}
+    proc, address = start_server(python[server], EXAMPLES / "calculator_server.py", "127.0.0.1:0")
+    try:
+        done = subprocess.run(
+            [python[client], str(os.path.join(os.path.dirname(__file__), "pipe_client.py")), address],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        stop(proc)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["literal 123.0", "add 5.0"]
