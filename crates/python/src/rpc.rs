@@ -288,15 +288,19 @@ impl PyPending {
                 "a streaming call has no results to pipeline on",
             ));
         };
-        let pipeline = p.pipeline.borrow();
-        let Some(pipeline) = pipeline.as_ref() else {
-            return Err(crate::exceptions::plain_kj_exception(py, CONSUMED));
+        // The borrow ends before any Python object is made (a finalizer could cancel this call).
+        let hook = {
+            let pipeline = p.pipeline.borrow();
+            let Some(pipeline) = pipeline.as_ref() else {
+                return Err(crate::exceptions::plain_kj_exception(py, CONSUMED));
+            };
+            let mut pl = pipeline.noop();
+            for i in path {
+                pl = pl.get_pointer_field(i);
+            }
+            pl.as_cap()
         };
-        let mut pl = pipeline.noop();
-        for i in path {
-            pl = pl.get_pointer_field(i);
-        }
-        wrap_hook(py, &ev, pl.as_cap())
+        wrap_hook(py, &ev, hook)
     }
 
     /// Drops the call (capnp-rpc then cancels it).

@@ -63,6 +63,11 @@ impl Executor {
         }
     }
 
+    /// Asks the host for a run (as a wake-up would).
+    pub fn schedule(&self) {
+        ArcWake::wake_by_ref(&self.wake);
+    }
+
     pub fn is_closed(&self) -> bool {
         self.wake.closed.load(Ordering::Acquire)
     }

@@ -66,11 +66,13 @@ impl EventLoop {
     }
 
     fn flush(&self) {
-        let pipes: Vec<Pipe> = {
-            let mut f = self.flushers.borrow_mut();
-            f.retain(|(alive, pipe)| alive.strong_count() > 0 && !pipe.is_closed());
-            f.iter().map(|(_, p)| p.clone()).collect()
-        };
+        // Entries are dropped after the borrow ends: dropping a stream may run host code.
+        let (live, dead): (Vec<_>, Vec<_>) = std::mem::take(&mut *self.flushers.borrow_mut())
+            .into_iter()
+            .partition(|(alive, pipe)| alive.strong_count() > 0 && !pipe.is_closed());
+        let pipes: Vec<Pipe> = live.iter().map(|(_, p)| p.clone()).collect();
+        self.flushers.borrow_mut().extend(live);
+        drop(dead);
         for p in pipes {
             // A transport that fails a write reports it through its protocol (connection
             // lost), which ends the stream.
