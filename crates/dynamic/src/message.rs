@@ -244,6 +244,20 @@ impl MessageReader {
         f(root)
     }
 
+    /// Whether the message is in canonical form (one segment, objects in pre-order, no
+    /// padding; the encoding spec's "Canonicalization").
+    pub fn is_canonical(&self) -> Result<bool> {
+        let mut o = ReaderOptions::new();
+        o.traversal_limit_in_words(None);
+        o.nesting_limit(self.nesting_limit);
+        if let Segments::Lent(lent) = &self.segments {
+            let guard = lent.slot.read().unwrap_or_else(|e| e.into_inner());
+            let parts = guard.as_ref().ok_or(Error::BufferReleased)?;
+            return Ok(capnp::message::Reader::new(&parts.segments, o).is_canonical()?);
+        }
+        Ok(capnp::message::Reader::new(&self.segments, o).is_canonical()?)
+    }
+
     /// Gives the input bytes back to their owner: later reads through any handle of this
     /// message fail with `Error::BufferReleased`. Returns whether there was anything to give
     /// back (only readers made with `Sharing::releasable` have). The buffers are dropped

@@ -544,7 +544,9 @@ def _read_all(fd):
 class _StructModule:
     """The object a struct declaration becomes: ``schema`` and the message entry points."""
 
-    _PRIVATE = frozenset(("_registry", "_id", "_specialize", "_PRIVATE"))
+    # Left out of dir(), which stays pycapnp's: private names, and the [ext] entry points
+    # pycapnp lacks (issue 12), documented in their docstrings.
+    _PRIVATE = frozenset(("_registry", "_id", "_specialize", "_PRIVATE", "from_json", "from_text"))
 
     def __init__(self, schema):
         self.schema = schema
@@ -602,6 +604,32 @@ class _StructModule:
     def from_segments(self, *args, **kwargs):
         """The root reader of a message given as its segments (buffers, no framing)."""
         return self._specialize().from_segments(*args, **kwargs)
+
+    def from_json(self, text, reject_unknown_fields=False):
+        """A new message of this struct filled from JSON text (``str`` or bytes-like); returns
+        its root builder.
+
+        Reads what ``to_json()`` writes and what the reference's ``capnp::JsonCodec`` reads:
+        integers as numbers or strings, ``"NaN"``/``"Infinity"``, Data as arrays of numbers
+        (or base64/hex per ``$Json.base64``/``$Json.hex``), enums by name or number, the
+        ``/capnp/compat/json.capnp`` annotations. Members naming no field are ignored, as by
+        the reference, unless ``reject_unknown_fields``. Bad input raises ``KjException``
+        naming the JSON path (``JSON at $.a.b[2]: expected a string, got number``).
+        """
+        return self._registry.from_json(self._id, text, reject_unknown_fields)
+
+    def from_text(self, text):
+        """A new message of this struct parsed from the text format (what ``str()`` prints;
+        the schema language's value syntax, as ``capnp encode`` reads); returns its root
+        builder.
+
+        Struct values ``(a = 1, b = (c = "x"))``, lists ``[1, 2]``, strings with C escapes,
+        ``0x"0a1b"`` data, decimal/hex/octal integers, floats with ``inf``/``nan``, enumerant
+        names, ``true``/``false``/``void``; ``#`` comments. Constants cannot be referenced.
+        Bad input raises ``KjException`` naming the line, column and field
+        (``text at 2:7 ($.s.t): expected a string, found an integer``).
+        """
+        return self._registry.from_text(self._id, text)
 
     def read(self, file, traversal_limit_in_words=None, nesting_limit=None):
         """Reads exactly one unpacked message from ``file.fileno()``."""
