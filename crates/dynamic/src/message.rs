@@ -848,6 +848,9 @@ pub(crate) enum Hop {
     Field(u16),
     /// An element of a list.
     Elem(u32),
+    /// The message's root pointer itself, as a first step only: the path then starts at
+    /// the root's list (an AnyPointer root viewed as a list) instead of at a root struct.
+    Root,
 }
 
 #[derive(Clone, Debug)]
@@ -900,7 +903,12 @@ pub(crate) fn follow_reader<'a>(
 
 #[inline(always)]
 fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a>> {
-    let mut loc = RLoc::Struct(root.get_struct(None)?);
+    let (mut loc, steps) = match steps.split_first() {
+        Some((first, rest)) if matches!(first.hop, Hop::Root) => {
+            (follow_reader(root, first.shape, None)?, rest)
+        }
+        _ => (RLoc::Struct(root.get_struct(None)?), steps),
+    };
     for step in steps {
         let default = step.default.as_deref().map(|v| &v[..]);
         loc = match (loc, step.hop) {
@@ -950,7 +958,12 @@ pub(crate) fn with_builder_loc<R>(
 ) -> Result<R> {
     let mut guard = message.lock_live()?;
     let root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
-    let mut loc = BLoc::Struct(root.get_struct(root_size, None)?);
+    let (mut loc, steps) = match steps.split_first() {
+        Some((first, rest)) if matches!(first.hop, Hop::Root) => {
+            (follow_builder(root, first.shape, None)?, rest)
+        }
+        _ => (BLoc::Struct(root.get_struct(root_size, None)?), steps),
+    };
     for step in steps {
         let default = step.default.as_deref().map(|v| &v[..]);
         loc = match (loc, step.hop) {
