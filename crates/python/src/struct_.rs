@@ -295,10 +295,21 @@ impl PyStructBuilder {
 
     /// Sets the write-once flag, warning when it was set already.
     fn mark_written(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_written(py, true)
+    }
+
+    /// Root builders only; warns when the message was written already, and sets the flag
+    /// when `set` (`to_segment_views` checks without setting it, API.md 3.10).
+    pub(crate) fn check_written(&self, py: Python<'_>, set: bool) -> PyResult<()> {
         if !self.inner.is_root() {
             return Err(MsgError::from(capnp_dynamic::Error::NotRoot).into_py(py));
         }
-        if self.written.swap(true, Ordering::Relaxed) {
+        let was = if set {
+            self.written.swap(true, Ordering::Relaxed)
+        } else {
+            self.written.load(Ordering::Relaxed)
+        };
+        if was {
             // `_warnings.warn` with a prepared message: the same warning machinery as
             // `PyErr::warn` without decoding the long message on every write.
             let (warn, message) = WRITE_WARNING.get_or_try_init(py, || -> PyResult<_> {
