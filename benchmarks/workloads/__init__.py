@@ -35,6 +35,7 @@ TARGETS = {
     "rpc_concurrent": (3.0, "1,000 concurrent calls >= 3x"),
     "rpc_64k": (2.0, "64 KiB calls >= 2x"),
     "rpc_sync": (3.0, "synchronous round trip >= 3x pycapnp 1.3.0"),
+    "json": (3.0, "to_json >= 3x json.dumps(to_dict()) (issue 12)"),
     None: (1.0, "not slower than pycapnp"),
     # A plain-Python reference row (no capnp) that other rows are compared with.
     "baseline": (None, "baseline"),

@@ -41,6 +41,36 @@ class _Loader(importlib.abc.Loader):
         """The module is complete when created."""
 
 
+# The standard schemas pycapnp 1.x shipped next to its module, which its hook found by their
+# plain names (``import stream_capnp``): candidate file name -> bundled file.
+_BUNDLED = {
+    name: "capnp/" + name
+    for name in (
+        "c++.capnp",
+        "persistent.capnp",
+        "rpc-twoparty.capnp",
+        "rpc.capnp",
+        "schema.capnp",
+        "stream.capnp",
+    )
+}
+
+
+class _BundledLoader(importlib.abc.Loader):
+    """Loads a bundled standard schema into the global parser, as 1.x loaded its copy."""
+
+    def __init__(self, bundled):
+        self._bundled = bundled
+
+    def create_module(self, spec):
+        from capnp.lib.capnp import _global_parser
+
+        return _global_parser()._load_bundled(self._bundled, spec.name)
+
+    def exec_module(self, module):
+        """The module is complete when created."""
+
+
 class _Importer(importlib.abc.MetaPathFinder):
     """The ``sys.meta_path`` finder of ``*_capnp`` modules."""
 
@@ -67,11 +97,16 @@ class _Importer(importlib.abc.MetaPathFinder):
                 if os.path.isfile(candidate):
                     loader = _Loader(candidate, self._additional_paths)
                     return importlib.util.spec_from_file_location(fullname, candidate, loader=loader)
+        # No file of that name on the search path: a bundled standard schema (1.x).
+        if not package:
+            for name in _candidates(base):
+                if name in _BUNDLED:
+                    return importlib.util.spec_from_loader(fullname, _BundledLoader(_BUNDLED[name]))
         return None
 
 
 # pycapnp's classes live in capnp.lib.capnp.
-_Importer.__module__ = _Loader.__module__ = "capnp.lib.capnp"
+_Importer.__module__ = _Loader.__module__ = _BundledLoader.__module__ = "capnp.lib.capnp"
 
 _finder = None
 

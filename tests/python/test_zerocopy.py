@@ -5,6 +5,7 @@ import array
 import gc
 import mmap
 import os
+import pathlib
 import sys
 import threading
 
@@ -12,7 +13,9 @@ import pytest
 
 import capnp
 from differential import assert_same_output
-from conftest import SCHEMAS
+
+# Not `from conftest import SCHEMAS`: tests/python/rpc has a conftest module of its own.
+SCHEMAS = pathlib.Path(__file__).parent / "schemas"
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructSize};
 
 use crate::copy::Snapshot;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
     builder_pointer, push_step, reader_pointer, with_builder_loc, Backing, Hop, MessageBuilder,
@@ -27,6 +27,7 @@ enum At {
 /// Splits a child location into its parent's steps and the final pointer hop.
 fn split(steps: Arc<[Step]>) -> At {
     match steps.split_last() {
+        Some((last, [])) if matches!(last.hop, Hop::Root) => At::Root,
         Some((last, parent)) => At::Child {
             parent: Arc::from(parent.to_vec()),
             hop: last.hop,
@@ -35,12 +36,23 @@ fn split(steps: Arc<[Step]>) -> At {
     }
 }
 
-/// Handles cannot walk below a root pointer that is not a struct (the walk starts at a root
-/// struct), so list views of a root are refused rather than mis-read.
-fn root_list_unsupported() -> Error {
-    Error::Capnp(capnp::Error::unimplemented(
-        "viewing a message's root pointer as a list is not supported".into(),
-    ))
+/// The path of a list view at `at` (a root list starts with `Hop::Root`).
+fn list_steps(at: &At, shape: Shape) -> Arc<[Step]> {
+    match at {
+        At::Root => Arc::from(vec![Step {
+            hop: Hop::Root,
+            shape,
+            default: None,
+        }]),
+        At::Child { parent, hop } => push_step(
+            parent,
+            Step {
+                hop: *hop,
+                shape,
+                default: None,
+            },
+        ),
+    }
 }
 
 #[derive(Clone)]
@@ -183,9 +195,6 @@ impl AnyPointerReader {
 
     /// Views the pointer as a list of `elem`.
     pub fn as_list(&self, elem: Type) -> Result<ListReader> {
-        let At::Child { parent, hop } = &self.at else {
-            return Err(root_list_unsupported());
-        };
         let shape = list_shape(&elem, &self.registry)?;
         self.with_pointer(|p| {
             let null = p.is_null();
@@ -195,14 +204,9 @@ impl AnyPointerReader {
             }
             Ok(())
         })?;
-        let step = Step {
-            hop: *hop,
-            shape,
-            default: None,
-        };
         Ok(ListReader::new(
             self.backing.clone(),
-            push_step(parent, step),
+            list_steps(&self.at, shape),
             elem,
             self.registry.clone(),
         ))
@@ -367,18 +371,10 @@ impl AnyPointerBuilder {
     }
 
     fn list_handle(&self, elem: Type, shape: Shape) -> Result<ListBuilder> {
-        let At::Child { parent, hop } = &self.at else {
-            return Err(root_list_unsupported());
-        };
-        let step = Step {
-            hop: *hop,
-            shape,
-            default: None,
-        };
         Ok(ListBuilder::new(
             self.message.clone(),
             self.root_size,
-            push_step(parent, step),
+            list_steps(&self.at, shape),
             elem,
             self.registry.clone(),
         ))

@@ -3,8 +3,9 @@
 
 use capnp::message::{Reader, ReaderOptions, SegmentArray};
 
-use crate::error::Result;
-use crate::struct_::StructBuilder;
+use crate::error::{Error, Result};
+use crate::message::Backing;
+use crate::struct_::{StructBuilder, StructReader};
 
 fn options() -> ReaderOptions {
     let mut o = ReaderOptions::new();
@@ -29,4 +30,23 @@ pub fn is_canonical_segments(segments: &[&[u8]]) -> Result<bool> {
 /// The canonical bytes of a message whose root is `b` (API: `to_bytes(canonical=True)`).
 pub fn builder_canonical(b: &StructBuilder) -> Result<Vec<u8>> {
     b.with_segments(canonicalize_segments)?
+}
+
+/// The canonical bytes of `r` as the root of a message of its own (any struct, root or not).
+pub fn struct_canonical(r: &StructReader) -> Result<Vec<u8>> {
+    builder_canonical(&r.as_builder()?)
+}
+
+/// Whether the message `r` belongs to is in canonical form; `r` must be its root, since
+/// canonical form is a property of whole messages.
+pub fn reader_is_canonical(r: &StructReader) -> Result<bool> {
+    if !r.is_root() {
+        return Err(Error::Capnp(capnp::Error::failed(
+            "is_canonical() checks a whole message: call it on the message's root struct".into(),
+        )));
+    }
+    match r.backing() {
+        Backing::Reader(m) => m.is_canonical(),
+        Backing::Builder(b) => b.with_segments(is_canonical_segments),
+    }
 }

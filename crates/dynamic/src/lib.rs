@@ -31,7 +31,7 @@ pub use error::{Error, Result};
 pub use list::{ListBuilder, ListReader};
 pub use message::{MessageBuilder, MessageReader, ReadLimits, Sharing};
 pub use orphan::Orphan;
-pub use pinned::{ElementBytes, LentMut, PinnedBytes};
+pub use pinned::{ElementBytes, LentMut, LentSegment, PinnedBytes};
 pub use schema::{
     DefaultValue, EnumSchema, Field, FieldKind, InterfaceSchema, Registry, StructSchema, Type,
     UnionInfo,

@@ -13,7 +13,7 @@ use crate::message::{
     MessageBuilder, RLoc, Shape, Step,
 };
 use crate::raw::{RawPtr, RawPtrBuilder, RawStructReader};
-use crate::schema::{Registry, Type};
+use crate::schema::{same_registry, Registry, Type};
 use crate::struct_::{expected_size, write_pointer, StructBuilder, StructReader};
 use crate::value::AnyPointerValue;
 use crate::value::{
@@ -486,7 +486,9 @@ impl ListBuilder {
         let snapshot = match value {
             SetValue::Struct(src) => {
                 match self.elem {
-                    Type::Struct(id) if src.schema().id == id => {}
+                    Type::Struct(id)
+                        if src.schema().id == id
+                            && same_registry(src.registry(), &self.registry) => {}
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
@@ -494,7 +496,10 @@ impl ListBuilder {
             }
             SetValue::List(src) => {
                 match &self.elem {
-                    Type::List(inner) if **inner == *src.element_type() => {}
+                    Type::List(inner)
+                        if **inner == *src.element_type()
+                            && (!inner.has_node()
+                                || same_registry(src.registry(), &self.registry)) => {}
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
@@ -539,7 +544,7 @@ impl ListBuilder {
     /// Moves an orphan's content into element `index` (a struct of a struct list, or any
     /// pointer element); the orphan is spent afterwards.
     pub fn adopt(&self, index: i64, orphan: &crate::orphan::Orphan) -> Result<()> {
-        if !self.elem.is_pointer() || !orphan.fits(&self.elem) {
+        if !self.elem.is_pointer() || !orphan.fits(&self.elem, &self.registry) {
             return Err(Error::TypeMismatch);
         }
         let content = orphan.content()?;

@@ -244,6 +244,20 @@ impl MessageReader {
         f(root)
     }
 
+    /// Whether the message is in canonical form (one segment, objects in pre-order, no
+    /// padding; the encoding spec's "Canonicalization").
+    pub fn is_canonical(&self) -> Result<bool> {
+        let mut o = ReaderOptions::new();
+        o.traversal_limit_in_words(None);
+        o.nesting_limit(self.nesting_limit);
+        if let Segments::Lent(lent) = &self.segments {
+            let guard = lent.slot.read().unwrap_or_else(|e| e.into_inner());
+            let parts = guard.as_ref().ok_or(Error::BufferReleased)?;
+            return Ok(capnp::message::Reader::new(&parts.segments, o).is_canonical()?);
+        }
+        Ok(capnp::message::Reader::new(&self.segments, o).is_canonical()?)
+    }
+
     /// Gives the input bytes back to their owner: later reads through any handle of this
     /// message fail with `Error::BufferReleased`. Returns whether there was anything to give
     /// back (only readers made with `Sharing::releasable` have). The buffers are dropped
@@ -834,6 +848,9 @@ pub(crate) enum Hop {
     Field(u16),
     /// An element of a list.
     Elem(u32),
+    /// The message's root pointer itself, as a first step only: the path then starts at
+    /// the root's list (an AnyPointer root viewed as a list) instead of at a root struct.
+    Root,
 }
 
 #[derive(Clone, Debug)]
@@ -886,7 +903,12 @@ pub(crate) fn follow_reader<'a>(
 
 #[inline(always)]
 fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a>> {
-    let mut loc = RLoc::Struct(root.get_struct(None)?);
+    let (mut loc, steps) = match steps.split_first() {
+        Some((first, rest)) if matches!(first.hop, Hop::Root) => {
+            (follow_reader(root, first.shape, None)?, rest)
+        }
+        _ => (RLoc::Struct(root.get_struct(None)?), steps),
+    };
     for step in steps {
         let default = step.default.as_deref().map(|v| &v[..]);
         loc = match (loc, step.hop) {
@@ -936,7 +958,12 @@ pub(crate) fn with_builder_loc<R>(
 ) -> Result<R> {
     let mut guard = message.lock_live()?;
     let root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
-    let mut loc = BLoc::Struct(root.get_struct(root_size, None)?);
+    let (mut loc, steps) = match steps.split_first() {
+        Some((first, rest)) if matches!(first.hop, Hop::Root) => {
+            (follow_builder(root, first.shape, None)?, rest)
+        }
+        _ => (BLoc::Struct(root.get_struct(root_size, None)?), steps),
+    };
     for step in steps {
         let default = step.default.as_deref().map(|v| &v[..]);
         loc = match (loc, step.hop) {

@@ -148,9 +148,12 @@ impl Orphan {
         })
     }
 
-    /// Whether the content may go into a slot of type `dest`.
-    pub(crate) fn fits(&self, dest: &Type) -> bool {
-        *dest == self.ty || *dest == Type::AnyPointer || self.ty == Type::AnyPointer
+    /// Whether the content may go into a slot of type `dest` of `registry`'s schemas.
+    pub(crate) fn fits(&self, dest: &Type, registry: &Arc<Registry>) -> bool {
+        *dest == Type::AnyPointer
+            || self.ty == Type::AnyPointer
+            || (*dest == self.ty
+                && (!dest.has_node() || crate::schema::same_registry(&self.registry, registry)))
     }
 
     /// A copy of the content, for adoption; fails once adopted.

@@ -366,3 +366,64 @@ impl StructBuilder {
         })
     }
 }
+
+/// The bytes in use of one builder segment, lent out read-only (`to_segment_views`): capnp
+/// never moves a segment and frees it only with the message, which this keeps. Rust code
+/// may still write them (later writes to the message); readers see bytes, never structure.
+pub struct LentSegment {
+    message: MessageBuilder,
+    addr: usize,
+    len: usize,
+}
+
+impl std::fmt::Debug for LentSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LentSegment({} bytes)", self.len)
+    }
+}
+
+impl LentSegment {
+    /// The address of the first byte (meaningless when `len` is 0).
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The message the bytes belong to.
+    pub fn message(&self) -> &MessageBuilder {
+        &self.message
+    }
+}
+
+impl MessageBuilder {
+    /// Every segment's bytes in use now (no framing), lent out read-only.
+    pub fn lend_segments(&self) -> Vec<LentSegment> {
+        self.with_segments(|segments| {
+            segments
+                .iter()
+                .map(|s| LentSegment {
+                    message: self.clone(),
+                    addr: s.as_ptr() as usize,
+                    len: s.len(),
+                })
+                .collect()
+        })
+    }
+}
+
+impl StructBuilder {
+    /// `lend_segments` of the message; root builders only.
+    pub fn lend_segments(&self) -> Result<Vec<LentSegment>> {
+        if !self.is_root() {
+            return Err(Error::NotRoot);
+        }
+        Ok(self.message().lend_segments())
+    }
+}

@@ -38,6 +38,16 @@ pub enum Type {
 }
 
 impl Type {
+    /// Whether values of this type are typed by a schema node (a struct, enum or interface,
+    /// or lists of them): such values go only where the same registry's node types them.
+    pub fn has_node(&self) -> bool {
+        match self {
+            Type::Struct(_) | Type::Enum(_) | Type::Interface(_) => true,
+            Type::List(inner) => inner.has_node(),
+            _ => false,
+        }
+    }
+
     /// Whether values of this type live in the pointer section.
     pub fn is_pointer(&self) -> bool {
         matches!(
@@ -564,4 +574,12 @@ fn text_or_data_default(v: value::Reader<'_>) -> Result<DefaultValue> {
         Some(w) => DefaultValue::Pointer(Arc::new(w)),
         None => DefaultValue::None,
     })
+}
+
+/// Whether schemas of registry `a` type values where `b`'s do: one registry per parser, and
+/// as the reference compares schemas by identity, a struct of one parser does not go into
+/// another parser's field even when both loaded the same file (pycapnp's "Value type
+/// mismatch").
+pub(crate) fn same_registry(a: &Arc<Registry>, b: &Arc<Registry>) -> bool {
+    Arc::ptr_eq(a, b)
 }

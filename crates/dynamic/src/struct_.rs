@@ -15,7 +15,7 @@ use crate::message::{
     MessageBuilder, RLoc, Shape, Step,
 };
 use crate::orphan::Orphan;
-use crate::schema::{DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
+use crate::schema::{same_registry, DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
 use crate::value::{
     check_blob_size, check_list_size, decode_data, encode_data, list_shape, read_struct_bits,
     write_struct_bits, AnyPointerValue, ListValue, SetValue, StructValue, Value,
@@ -865,7 +865,7 @@ impl StructBuilder {
             let SetValue::Struct(src) = value else {
                 return Err(Error::TypeMismatch);
             };
-            if src.schema().id != *id {
+            if src.schema().id != *id || !same_registry(src.registry(), &self.registry) {
                 return Err(Error::TypeMismatch);
             }
             let group = self.activate_group(field, *id)?;
@@ -884,7 +884,9 @@ impl StructBuilder {
         let snapshot = match value {
             SetValue::Struct(src) => {
                 match ty {
-                    Type::Struct(id) if src.schema().id == *id => {}
+                    Type::Struct(id)
+                        if src.schema().id == *id
+                            && same_registry(src.registry(), &self.registry) => {}
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
@@ -892,7 +894,10 @@ impl StructBuilder {
             }
             SetValue::List(src) => {
                 match ty {
-                    Type::List(elem) if **elem == *src.element_type() => {}
+                    Type::List(elem)
+                        if **elem == *src.element_type()
+                            && (!elem.has_node()
+                                || same_registry(src.registry(), &self.registry)) => {}
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
@@ -1055,7 +1060,7 @@ impl StructBuilder {
         let index = field_index(&self.schema, name)?;
         let field = field_at(&self.schema, index)?;
         let (offset, ty) = self.pointer_slot(index)?;
-        if !orphan.fits(&ty) {
+        if !orphan.fits(&ty, &self.registry) {
             return Err(Error::TypeMismatch);
         }
         let content = orphan.content()?;

@@ -1,6 +1,10 @@
 //! The Cap'n Proto text format of structs and lists (API.md 3.14): the pretty form behind
 //! `str()` and the one-line form inside `repr()`, byte for byte as the reference prints them.
 
+mod parse;
+
+pub use parse::struct_from_text;
+
 use crate::error::{Error, Result};
 use crate::list::ListReader;
 use crate::schema::{FieldKind, StructSchema, Type};

@@ -64,10 +64,12 @@ pub enum SetValue<'a> {
     Str(&'a str),
     /// `bytes` or a buffer: Data, Text (raw bytes), AnyPointer (as Data).
     Bytes(&'a [u8]),
-    /// A `_DynamicEnum`: only into the same enum type.
+    /// A `_DynamicEnum`: only into the same enum type, of the same registry (one parser's
+    /// enum is not another's, as for structs: `schema::same_registry`).
     Enum {
         id: u64,
         ordinal: u16,
+        schema: &'a crate::schema::EnumSchema,
     },
     /// Deep copy of a struct of the destination's type.
     Struct(&'a DynStructReader),
@@ -167,11 +169,24 @@ pub(crate) fn encode_data(ty: &Type, v: &SetValue<'_>, registry: &Registry) -> R
         Type::Enum(id) => match *v {
             SetValue::Int(i) => u64::from(u16::try_from(i).map_err(|_| out_of_range(i))?),
             SetValue::Str(name) => u64::from(registry.get_enum(*id)?.ordinal(name)?),
-            SetValue::Enum { id: other, ordinal } if other == *id => u64::from(ordinal),
+            SetValue::Enum {
+                id: other,
+                ordinal,
+                schema,
+            } if other == *id && same_enum(registry, *id, schema)? => u64::from(ordinal),
             _ => return Err(Error::TypeMismatch),
         },
         _ => return Err(Error::TypeMismatch),
     })
+}
+
+/// Whether `schema` is `registry`'s enum `id` itself (a SchemaLoader's registry makes
+/// placeholders per lookup, so there only the id is compared).
+fn same_enum(registry: &Registry, id: u64, schema: &crate::schema::EnumSchema) -> Result<bool> {
+    if registry.uses_placeholders() {
+        return Ok(true);
+    }
+    Ok(std::ptr::eq(&*registry.get_enum(id)?, schema))
 }
 
 fn float(v: &SetValue<'_>) -> Result<f64> {

@@ -224,17 +224,41 @@ fn text_data_enum_and_defaults() {
     let err = m.set("e", SetValue::Str("fax")).expect_err("bad name");
     assert_eq!(err.to_string(), "enum has no such enumerant; name = fax");
     let eid = id(&reg, "Person.PhoneNumber.Type");
+    let schema = reg.get_enum(eid).expect("enum schema");
     m.set(
         "e",
         SetValue::Enum {
             id: eid,
             ordinal: 2,
+            schema: &schema,
         },
     )
     .expect("enum value");
     assert!(matches!(m.get("e").expect(""), Value::Enum(2)));
     assert!(matches!(
-        m.set("e", SetValue::Enum { id: 5, ordinal: 2 }),
+        m.set(
+            "e",
+            SetValue::Enum {
+                id: 5,
+                ordinal: 2,
+                schema: &schema,
+            }
+        ),
+        Err(Error::TypeMismatch)
+    ));
+    // The same enum of another registry (another parser's load of the same file) is not
+    // this one's.
+    let other = common::registry();
+    let other_schema = other.get_enum(eid).expect("enum schema");
+    assert!(matches!(
+        m.set(
+            "e",
+            SetValue::Enum {
+                id: eid,
+                ordinal: 2,
+                schema: &other_schema,
+            }
+        ),
         Err(Error::TypeMismatch)
     ));
 

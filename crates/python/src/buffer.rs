@@ -283,10 +283,12 @@ impl PyListBuilder {
     }
 }
 
-/// What a `_DataView` exports: a reader's bytes (read-only) or a builder's (writable).
+/// What a `_DataView` exports: a reader's bytes (read-only), a builder's Data (writable),
+/// or a builder's segment (read-only, `to_segment_views`).
 enum DataBytes {
     Pinned(capnp_dynamic::PinnedBytes),
     Lent(capnp_dynamic::LentMut),
+    Segment(capnp_dynamic::LentSegment),
 }
 
 /// The `.obj` of a `get_data_as_view` memoryview: owns the bytes and a reference to the
@@ -306,6 +308,7 @@ impl PyDataView {
         match &self.bytes {
             DataBytes::Pinned(p) => p.as_slice().len(),
             DataBytes::Lent(l) => l.len(),
+            DataBytes::Segment(l) => l.len(),
         }
     }
 
@@ -327,9 +330,14 @@ impl PyDataView {
             DataBytes::Pinned(p) => (p.as_slice().as_ptr().cast_mut(), p.as_slice().len(), 1),
             DataBytes::Lent(l) if l.is_empty() => (EMPTY.as_ptr().cast_mut(), 0, 0),
             DataBytes::Lent(l) => (l.addr() as *mut u8, l.len(), 0),
+            DataBytes::Segment(l) if l.is_empty() => (EMPTY.as_ptr().cast_mut(), 0, 1),
+            DataBytes::Segment(l) => (l.addr() as *mut u8, l.len(), 1),
         };
         if readonly == 1 && flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
-            return Err(PyBufferError::new_err("a reader's Data is read-only"));
+            return Err(PyBufferError::new_err(match &slf.get().bytes {
+                DataBytes::Segment(_) => "segment views are read-only",
+                _ => "a reader's Data is read-only",
+            }));
         }
         let len = ffi::Py_ssize_t::try_from(len)
             .map_err(|_| PyBufferError::new_err("Data too large for a buffer"))?;
@@ -340,8 +348,11 @@ impl PyDataView {
         };
         // SAFETY: `view` is valid for writes (Python passes it to `bf_getbuffer`). `buf` is
         // valid for `len` bytes while `slf` lives: a `PinnedBytes` keeps its bytes in place,
-        // a `LentMut` names bytes of a builder segment that never moves and lives as long as
-        // the message it keeps; `EMPTY` is static and, with `len` 0, never written. The view
+        // a `LentMut` or `LentSegment` names bytes of a builder segment that never moves and
+        // lives as long as the message it keeps (segments only grow in number; the used
+        // length taken at lending stays inside the segment); `EMPTY` is static and, with
+        // `len` 0, never written. Segments are exported read-only, so Python never writes
+        // the pointers capnp's builders trust. The view
         // owns a reference to `slf` (`obj`), released by Python with the view. `len` doubles
         // as the shape and 1 as the stride, as `PyBuffer_FillInfo` does.
         unsafe {
@@ -432,5 +443,70 @@ impl crate::struct_::PyStructBuilder {
                 bytes: DataBytes::Lent(lent),
             },
         )
+    }
+}
+
+/// What `to_segment_views()` returns: one read-only memoryview per segment, in place in the
+/// builder's memory (API.md 3.10).
+#[pyclass(frozen, sequence, name = "_SegmentViews", module = "capnp.lib.capnp")]
+pub(crate) struct PySegmentViews {
+    views: Vec<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PySegmentViews {
+    fn __len__(&self) -> usize {
+        self.views.len()
+    }
+
+    fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<Py<PyAny>> {
+        let len = self.views.len() as isize;
+        let i = if index < 0 { index + len } else { index };
+        if i < 0 || i >= len {
+            return Err(pyo3::exceptions::PyIndexError::new_err(
+                "segment index out of range",
+            ));
+        }
+        Ok(self.views[i as usize].clone_ref(py))
+    }
+
+    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let list = pyo3::types::PyList::new(py, self.views.iter().map(|v| v.clone_ref(py)))?;
+        Ok(list.try_iter()?.into_any().unbind())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<capnp segment views count={}>", self.views.len())
+    }
+}
+
+#[pymethods]
+impl crate::struct_::PyStructBuilder {
+    /// Read-only memoryviews of the message's segments, in place (no copy): for
+    /// `socket.sendmsg` and the like. Each keeps the message alive and shows the segment's
+    /// bytes in use at the time of the call; writing the message afterwards changes what
+    /// the views show (the caller's business). Root builders only; warns when the message
+    /// was written already, without marking it written.
+    fn to_segment_views(slf: &Bound<'_, Self>) -> PyResult<PySegmentViews> {
+        let py = slf.py();
+        slf.get().check_written(py, false)?;
+        let segments = slf
+            .get()
+            .inner
+            .lend_segments()
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        let views = segments
+            .into_iter()
+            .map(|segment| {
+                memoryview_of(
+                    py,
+                    PyDataView {
+                        owner: slf.clone().into_any().unbind(),
+                        bytes: DataBytes::Segment(segment),
+                    },
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PySegmentViews { views })
     }
 }

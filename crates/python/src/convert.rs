@@ -189,6 +189,7 @@ pub(crate) fn with_set_value<R>(
         return f(SetValue::Enum {
             id: e.type_id(),
             ordinal: e.raw(),
+            schema: e.schema(),
         });
     }
     if let Ok(cap) = value.cast::<crate::rpc::PyCap>() {

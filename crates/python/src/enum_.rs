@@ -58,6 +58,11 @@ impl PyEnum {
     pub(crate) fn raw(&self) -> u16 {
         self.raw
     }
+
+    /// The enum's schema, as its registry holds it (compared by identity on assignment).
+    pub(crate) fn schema(&self) -> &EnumSchema {
+        &self.schema
+    }
 }
 
 #[pymethods]

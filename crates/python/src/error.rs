@@ -179,6 +179,8 @@ impl MsgError {
                     | capnp::ErrorKind::MessageContainsNonCapabilityPointerWhereCapabilityPointerWasExpected => {
                         format!("Schema mismatch: {inner}")
                     }
+                    // kj's "failed:" is in the prefix already.
+                    capnp::ErrorKind::Failed => inner.extra.clone(),
                     _ => inner.to_string(),
                 };
                 located(py, kind, text)

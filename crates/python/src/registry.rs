@@ -16,6 +16,23 @@ use crate::error::{MsgError, MsgResult};
 use crate::multiple::PyMessageIterator;
 use crate::struct_::{detach_if, PyStructBuilder, PyStructReader};
 
+/// Text given as `str` (encoded as UTF-8) or a bytes-like object.
+fn text_argument(text: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(s) = text.cast::<PyString>() {
+        return Ok(s.to_str()?.as_bytes().to_vec());
+    }
+    let input = buffer::input(text).map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "expected str or a bytes-like object, got {}",
+            text.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    Ok((*input.bytes).as_ref().to_vec())
+}
+
 /// The schemas one parser compiled, as immutable Rust tables shared by every message.
 #[pyclass(frozen, name = "_Registry", module = "capnp.lib.capnp")]
 pub(crate) struct PyRegistry {
@@ -222,6 +239,43 @@ impl PyRegistry {
         };
         let root = run().map_err(|e| e.into_py(py))?;
         PyStructReader::wrap(py, root, slf.clone().unbind())
+    }
+
+    /// A new message of struct `id` filled from JSON text (the reference's `JsonCodec`
+    /// conventions and `json.capnp` annotations); returns the root builder.
+    #[pyo3(signature = (id, text, reject_unknown_fields=false))]
+    fn from_json(
+        slf: &Bound<'_, Self>,
+        id: u64,
+        text: &Bound<'_, PyAny>,
+        reject_unknown_fields: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let text = text_argument(text)?;
+        let options = capnp_dynamic::json::DecodeOptions {
+            reject_unknown_fields,
+        };
+        let run = || -> MsgResult<_> {
+            let root = MessageBuilder::new().init_root(&slf.get().inner, id)?;
+            capnp_dynamic::json::json_to_struct(&text, &root, options)?;
+            Ok(root)
+        };
+        let root = run().map_err(|e| e.into_py(py))?;
+        PyStructBuilder::wrap(py, root, slf.clone().unbind())
+    }
+
+    /// A new message of struct `id` filled from the text format (what `str()` prints);
+    /// returns the root builder.
+    fn from_text(slf: &Bound<'_, Self>, id: u64, text: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let text = text_argument(text)?;
+        let run = || -> MsgResult<_> {
+            let root = MessageBuilder::new().init_root(&slf.get().inner, id)?;
+            capnp_dynamic::text::struct_from_text(&text, &root)?;
+            Ok(root)
+        };
+        let root = run().map_err(|e| e.into_py(py))?;
+        PyStructBuilder::wrap(py, root, slf.clone().unbind())
     }
 
     /// The value of list, struct or AnyPointer constant `id`: a reader over a copy of it.

@@ -295,10 +295,21 @@ impl PyStructBuilder {
 
     /// Sets the write-once flag, warning when it was set already.
     fn mark_written(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_written(py, true)
+    }
+
+    /// Root builders only; warns when the message was written already, and sets the flag
+    /// when `set` (`to_segment_views` checks without setting it, API.md 3.10).
+    pub(crate) fn check_written(&self, py: Python<'_>, set: bool) -> PyResult<()> {
         if !self.inner.is_root() {
             return Err(MsgError::from(capnp_dynamic::Error::NotRoot).into_py(py));
         }
-        if self.written.swap(true, Ordering::Relaxed) {
+        let was = if set {
+            self.written.swap(true, Ordering::Relaxed)
+        } else {
+            self.written.load(Ordering::Relaxed)
+        };
+        if was {
             // `_warnings.warn` with a prepared message: the same warning machinery as
             // `PyErr::warn` without decoding the long message on every write.
             let (warn, message) = WRITE_WARNING.get_or_try_init(py, || -> PyResult<_> {
@@ -565,6 +576,35 @@ impl PyStructBuilder {
         self.written.load(Ordering::Relaxed)
     }
 
+    /// The struct as JSON text (``str``), as the reference's ``capnp::JsonCodec`` writes it
+    /// (``capnp convert binary:json``): 64-bit integers as strings, Data as arrays of
+    /// numbers, enums by name, the ``/capnp/compat/json.capnp`` annotations applied.
+    /// ``pretty=True`` breaks it over lines as ``capnp convert`` does without ``--short``.
+    #[pyo3(signature = (pretty=false))]
+    fn to_json(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
+        decode_text(
+            py,
+            capnp_dynamic::json::struct_to_json(&self.inner.as_reader(), pretty),
+        )
+    }
+
+    /// The struct's canonical form as ``bytes``: one segment, no segment table, objects in
+    /// pre-order, trailing zeros of structs truncated (the encoding spec's
+    /// canonicalization; ``capnp convert binary:canonical``). Equal values give equal
+    /// bytes, so this is what to hash or sign. Any struct, root or not, and no write-once
+    /// warning. Read it back with ``from_segments([data])``.
+    fn to_bytes_canonical<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = capnp_dynamic::canonical::struct_canonical(&self.inner.as_reader())
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Whether the message of this root struct is in canonical form now.
+    fn is_canonical(&self, py: Python<'_>) -> PyResult<bool> {
+        capnp_dynamic::canonical::reader_is_canonical(&self.inner.as_reader())
+            .map_err(|e| MsgError::from(e).into_py(py))
+    }
+
     /// A reader over the same memory: later writes through this builder are visible.
     fn as_reader(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         PyStructReader::wrap(py, self.inner.as_reader(), self.registry.clone_ref(py))
@@ -744,6 +784,34 @@ impl PyStructReader {
     }
 
     /// A deep copy in a new message; returns its root builder.
+    /// The struct as JSON text (``str``), as the reference's ``capnp::JsonCodec`` writes it
+    /// (``capnp convert binary:json``): 64-bit integers as strings, Data as arrays of
+    /// numbers, enums by name, the ``/capnp/compat/json.capnp`` annotations applied.
+    /// ``pretty=True`` breaks it over lines as ``capnp convert`` does without ``--short``.
+    #[pyo3(signature = (pretty=false))]
+    fn to_json(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
+        decode_text(py, capnp_dynamic::json::struct_to_json(&self.inner, pretty))
+    }
+
+    /// The struct's canonical form as ``bytes``: one segment, no segment table, objects in
+    /// pre-order, trailing zeros of structs truncated (the encoding spec's
+    /// canonicalization; ``capnp convert binary:canonical``). Equal values give equal
+    /// bytes, so this is what to hash or sign. Any struct, root or not. Read it back with
+    /// ``from_segments([data])``.
+    fn to_bytes_canonical<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = capnp_dynamic::canonical::struct_canonical(&self.inner)
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Whether the message this root struct was read from is in canonical form (one
+    /// segment; ``from_segments([data])`` of canonical bytes is, ``from_bytes`` of
+    /// ``to_bytes()`` output usually is not). Only on the root: ``KjException`` otherwise.
+    fn is_canonical(&self, py: Python<'_>) -> PyResult<bool> {
+        capnp_dynamic::canonical::reader_is_canonical(&self.inner)
+            .map_err(|e| MsgError::from(e).into_py(py))
+    }
+
     #[pyo3(signature = (num_first_segment_words=None, allocate_seg_callable=None))]
     fn as_builder(
         &self,

@@ -544,16 +544,35 @@ def _read_all(fd):
 class _StructModule:
     """The object a struct declaration becomes: ``schema`` and the message entry points."""
 
-    _PRIVATE = frozenset(("_registry", "_id", "_specialize", "_PRIVATE"))
+    # Left out of dir(), which stays pycapnp's: private names, and the [ext] entry points
+    # pycapnp lacks (issue 12), documented in their docstrings.
+    _PRIVATE = frozenset(("_registry", "_id", "_specialize", "_PRIVATE", "from_json", "from_text"))
 
-    def __init__(self, schema):
+    def __init__(self, schema, name=None):
+        """A module for struct ``schema`` (a ``_StructSchema`` of any parser, a
+        ``SchemaLoader``'s included), with pycapnp's signature: group fields become nested
+        modules (``StructModuleWhich`` enums for groups that are unions) and an anonymous
+        union a ``Union`` enum. ``name`` is accepted and, as by pycapnp, not used. The
+        ``Reader``/``Builder`` classes and nested declarations are added by the parser."""
         self.schema = schema
         self._registry = schema._parser._registry
         self._id = schema._info["id"]
-        # pycapnp gives union-less groups (nested modules of their struct) no view classes.
-        if not schema._info["is_group"]:
-            self.Reader = _abstract_view("Reader", _DynamicStructReader, schema)
-            self.Builder = _abstract_view("Builder", _DynamicStructBuilder, schema)
+        parser = schema._parser
+        fields = schema._info["fields"]
+        for f in fields:
+            group = parser._nodes.get(f["group_id"]) if f["group_id"] is not None else None
+            if group is None:
+                continue
+            attr = f["name"][:1].upper() + f["name"][1:]
+            if group["discriminant_count"]:
+                setattr(self, attr, parser._which_enum(group))
+            else:
+                setattr(self, attr, _StructModule(parser._schema(group["id"], _StructSchema), attr))
+        if fields and all(f["discriminant"] != 0xFFFF for f in fields):
+            self.Union = _StructModuleWhich(
+                "StructModuleWhich",
+                [(f["name"][:1].upper() + f["name"][1:], f["discriminant"]) for f in fields],
+            )
 
     def __dir__(self):
         return sorted((set(dir(type(self))) | set(self.__dict__)) - self._PRIVATE)
@@ -611,6 +630,32 @@ class _StructModule:
     def from_segments(self, *args, **kwargs):
         """The root reader of a message given as its segments (buffers, no framing)."""
         return self._specialize().from_segments(*args, **kwargs)
+
+    def from_json(self, text, reject_unknown_fields=False):
+        """A new message of this struct filled from JSON text (``str`` or bytes-like); returns
+        its root builder.
+
+        Reads what ``to_json()`` writes and what the reference's ``capnp::JsonCodec`` reads:
+        integers as numbers or strings, ``"NaN"``/``"Infinity"``, Data as arrays of numbers
+        (or base64/hex per ``$Json.base64``/``$Json.hex``), enums by name or number, the
+        ``/capnp/compat/json.capnp`` annotations. Members naming no field are ignored, as by
+        the reference, unless ``reject_unknown_fields``. Bad input raises ``KjException``
+        naming the JSON path (``JSON at $.a.b[2]: expected a string, got number``).
+        """
+        return self._registry.from_json(self._id, text, reject_unknown_fields)
+
+    def from_text(self, text):
+        """A new message of this struct parsed from the text format (what ``str()`` prints;
+        the schema language's value syntax, as ``capnp encode`` reads); returns its root
+        builder.
+
+        Struct values ``(a = 1, b = (c = "x"))``, lists ``[1, 2]``, strings with C escapes,
+        ``0x"0a1b"`` data, decimal/hex/octal integers, floats with ``inf``/``nan``, enumerant
+        names, ``true``/``false``/``void``; ``#`` comments. Constants cannot be referenced.
+        Bad input raises ``KjException`` naming the line, column and field
+        (``text at 2:7 ($.s.t): expected a string, found an integer``).
+        """
+        return self._registry.from_text(self._id, text)
 
     def read(self, file, traversal_limit_in_words=None, nesting_limit=None):
         """Reads exactly one unpacked message from ``file.fileno()``."""
@@ -858,16 +903,19 @@ class _DynamicResizableListBuilder:
 
 
 class _EnumModule:
-    def __init__(self, schema):
+    def __init__(self, schema, name=None):
+        """A module for enum ``schema``: one ``int`` per enumerant. ``name`` is accepted, as
+        pycapnp's signature has it, and not used."""
         self.schema = schema
         for i, enumerant in enumerate(schema._info["enumerants"]):
             setattr(self, enumerant, i)
 
 
 class _InterfaceModule:
-    def __init__(self, schema):
+    def __init__(self, schema, name=None):
         self.schema = schema
-        short = schema._info["display_name"].rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+        # pycapnp's signature: ``name`` names the ``Server`` class (``name + ".Server"``).
+        short = name if name is not None else schema._info["display_name"].rsplit(":", 1)[-1].rsplit(".", 1)[-1]
         server = type(
             "Server",
             (_rpc._DynamicCapabilityServer,),
@@ -989,25 +1037,13 @@ class SchemaParser:
         obj._nodeProto = schema.get_proto()
 
     def _struct_module(self, info):
-        module = _StructModule(self._schema(info["id"], _StructSchema))
+        schema = self._schema(info["id"], _StructSchema)
+        module = _StructModule(schema)
+        # As pycapnp's loader: view classes for declared structs (groups have none).
         if not info["is_group"]:
+            module.Reader = _abstract_view("Reader", _DynamicStructReader, schema)
+            module.Builder = _abstract_view("Builder", _DynamicStructBuilder, schema)
             self._add_node_attrs(module, info["id"])
-        fields = info["fields"]
-        for f in fields:
-            group = self._nodes.get(f["group_id"]) if f["group_id"] is not None else None
-            if group is None:
-                continue
-            attr = f["name"][:1].upper() + f["name"][1:]
-            if group["discriminant_count"]:
-                setattr(module, attr, self._which_enum(group))
-            else:
-                setattr(module, attr, self._struct_module(group))
-        if fields and all(f["discriminant"] != 0xFFFF for f in fields):
-            module.Union = _StructModuleWhich(
-                "StructModuleWhich",
-                [(f["name"][:1].upper() + f["name"][1:], f["discriminant"]) for f in fields],
-            )
-        if not info["is_group"]:
             self._add_nested(module, info)
         return module
 
