@@ -71,6 +71,21 @@ def _env():
     server, client, bench = loop.run_until_complete(connect())
     floor = loop.run_until_complete(floor_pair())
     _ENV.update(loop=loop, kj=kj, server=server, client=client, bench=bench, floor=floor)
+
+    def shutdown():
+        # Closed before the interpreter tears asyncio down (else its finalizers complain).
+        try:
+            floor[1].close()
+            floor[2].cancel()
+            loop.run_until_complete(kj.__aexit__(None, None, None))
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+        except Exception:
+            pass
+
+    import atexit
+
+    atexit.register(shutdown)
     return _ENV
 
 
