@@ -99,6 +99,12 @@ impl AnyPointerReader {
     }
 
     /// Runs `f` on the raw pointer.
+    /// The capability the pointer holds (`as_interface`).
+    pub fn as_capability(&self) -> Result<crate::cap::CapValue> {
+        let caps = self.backing.caps();
+        self.with_pointer(|pr| Ok(crate::cap::read_cap(pr, caps.as_deref())))
+    }
+
     pub(crate) fn with_pointer<R>(
         &self,
         f: impl FnOnce(PointerReader<'_>) -> Result<R>,
@@ -289,6 +295,12 @@ impl AnyPointerBuilder {
             registry,
             ..self.clone()
         }
+    }
+
+    /// The capability the pointer holds (`as_interface`).
+    pub fn as_capability(&self) -> Result<crate::cap::CapValue> {
+        let caps = self.message.has_cap_context().then(|| self.message.caps());
+        self.with_pointer(|pb| Ok(crate::cap::read_cap(pb.into_reader(), caps.as_deref())))
     }
 
     fn with_pointer<R>(&self, f: impl FnOnce(PointerBuilder<'_>) -> Result<R>) -> Result<R> {

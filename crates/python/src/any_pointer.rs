@@ -135,9 +135,18 @@ impl PyObjectReader {
         text(py, &bytes)
     }
 
-    #[pyo3(signature = (*_args))]
-    fn as_interface(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        Err(capability_unsupported(py))
+    /// The capability the pointer holds, as a client of interface `schema`.
+    fn as_interface(&self, py: Python<'_>, schema: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let value = self
+            .inner
+            .as_capability()
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        let cap = crate::rpc::cap_value_to_py(py, value)?;
+        let rpc = py.import(pyo3::intern!(py, "capnp.lib._rpc"))?;
+        Ok(rpc
+            .getattr(pyo3::intern!(py, "_client_of"))?
+            .call1((cap, schema))?
+            .unbind())
     }
 
     fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -263,9 +272,18 @@ impl PyObjectBuilder {
         }
     }
 
-    #[pyo3(signature = (*_args))]
-    fn as_interface(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        Err(capability_unsupported(py))
+    /// The capability the pointer holds, as a client of interface `schema`.
+    fn as_interface(&self, py: Python<'_>, schema: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let value = self
+            .inner
+            .as_capability()
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        let cap = crate::rpc::cap_value_to_py(py, value)?;
+        let rpc = py.import(pyo3::intern!(py, "capnp.lib._rpc"))?;
+        Ok(rpc
+            .getattr(pyo3::intern!(py, "_client_of"))?
+            .call1((cap, schema))?
+            .unbind())
     }
 
     fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {

@@ -495,6 +495,13 @@ def _capability_from(registry, interface_id, cap):
 _capnp._set_cap_factory(_capability_from)
 
 
+def _client_of(cap, schema):
+    """`any_pointer.as_interface(schema)`: a client of `schema` (a null pointer: broken)."""
+    if cap is None:
+        cap = _capnp._broken_cap("Called null capability.")
+    return _DynamicCapabilityClient(cap, _as_interface_schema(schema))
+
+
 # --- servers ----------------------------------------------------------------------------------
 
 

@@ -311,3 +311,37 @@ def test_generic_interfaces_and_methods(tmp_path):
         return got, mapped
 
     assert run(main()) == ("thing", "through a generic method")
+
+
+ANY_SCHEMA = """
+@0xb1b2c3d4e5f60781;
+interface Counter { add @0 (amount :Int64) -> (total :Int64); }
+interface Holder { get @0 () -> (any :AnyPointer); }
+"""
+
+
+def test_capabilities_in_any_pointer_fields(tmp_path):
+    path = tmp_path / "anycap.capnp"
+    path.write_text(ANY_SCHEMA)
+    s = capnp.load(str(path))
+
+    class CounterImpl(s.Counter.Server):
+        def __init__(self):
+            self.total = 0
+
+        async def add(self, amount, **kwargs):
+            self.total += amount
+            return self.total
+
+    class HolderImpl(s.Holder.Server):
+        async def get(self, _context, **kwargs):
+            _context.results.any = CounterImpl()
+
+    async def main():
+        c, _ = await socketpair_connection(HolderImpl())
+        holder = c.bootstrap().cast_as(s.Holder)
+        response = await holder.get()
+        counter = response.any.as_interface(s.Counter)
+        return (await counter.add(4)).total
+
+    assert run(main()) == 4
