@@ -137,16 +137,7 @@ impl PyObjectReader {
 
     /// The capability the pointer holds, as a client of interface `schema`.
     fn as_interface(&self, py: Python<'_>, schema: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let value = self
-            .inner
-            .as_capability()
-            .map_err(|e| MsgError::from(e).into_py(py))?;
-        let cap = crate::rpc::cap_value_to_py(py, value)?;
-        let rpc = py.import(pyo3::intern!(py, "capnp.lib._rpc"))?;
-        Ok(rpc
-            .getattr(pyo3::intern!(py, "_client_of"))?
-            .call1((cap, schema))?
-            .unbind())
+        client_of(py, self.inner.as_capability(), schema)
     }
 
     fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -274,16 +265,7 @@ impl PyObjectBuilder {
 
     /// The capability the pointer holds, as a client of interface `schema`.
     fn as_interface(&self, py: Python<'_>, schema: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let value = self
-            .inner
-            .as_capability()
-            .map_err(|e| MsgError::from(e).into_py(py))?;
-        let cap = crate::rpc::cap_value_to_py(py, value)?;
-        let rpc = py.import(pyo3::intern!(py, "capnp.lib._rpc"))?;
-        Ok(rpc
-            .getattr(pyo3::intern!(py, "_client_of"))?
-            .call1((cap, schema))?
-            .unbind())
+        client_of(py, self.inner.as_capability(), schema)
     }
 
     fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -321,4 +303,19 @@ impl PyOrphan {
     fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         Err(not_picklable("_DynamicOrphan"))
     }
+}
+
+/// `as_interface`: the capability read from an AnyPointer as a client of `schema`.
+fn client_of(
+    py: Python<'_>,
+    value: capnp_dynamic::Result<capnp_dynamic::CapValue>,
+    schema: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let value = value.map_err(|e| MsgError::from(e).into_py(py))?;
+    let cap = crate::rpc::cap_value_to_py(py, value)?;
+    let rpc = py.import(pyo3::intern!(py, "capnp.lib._rpc"))?;
+    Ok(rpc
+        .getattr(pyo3::intern!(py, "_client_of"))?
+        .call1((cap, schema))?
+        .unbind())
 }
