@@ -250,7 +250,13 @@ class _Request:
             _fill(self._builder, method, args, kwargs or {})
 
     def __getattr__(self, name):
-        return getattr(self._builder, name)
+        # Through object.__getattribute__: a request whose __init__ failed has no builder, and
+        # looking it up through this method again would recurse.
+        try:
+            builder = object.__getattribute__(self, "_builder")
+        except AttributeError:
+            raise AttributeError(name) from None
+        return getattr(builder, name)
 
     def __setattr__(self, name, value):
         setattr(self._builder, name, value)
