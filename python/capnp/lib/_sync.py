@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import socket as _socket
 import threading
+import weakref
 
 from capnp import _capnp
 from capnp.lib import _rpc
@@ -249,14 +250,86 @@ async def _await_any(aw):
 
 
 async def _a_wait(aw):
-    """Awaits `aw` on the synchronous loop from other asyncio code, polling it every 10 ms."""
+    """Awaits `aw` on the synchronous loop from other asyncio code (which keeps running)."""
     aloop = _loop()
     fut = asyncio.ensure_future(_value_of(aw), loop=aloop)
-    while not fut.done():
-        poll_once()
-        if not fut.done():
-            await asyncio.sleep(0.01)
+    await _serve_until(fut.done)
     return fut.result()
+
+
+async def _serve_until(until):
+    """Runs the thread's synchronous loop from the running asyncio loop until `until()` holds.
+
+    pycapnp 1.x polled here every 10 ms; we run the synchronous loop only when it has something
+    to do: its selector's descriptor turns readable (an epoll descriptor does when any socket it
+    watches is ready), its next timer is due, or a run left callbacks ready. Idle, nothing runs.
+    (`_selector`, `_ready` and `_scheduled` are asyncio's own loop internals, stable across the
+    supported Pythons; asyncio offers no public way to nest one selector loop in another.)
+    """
+    inner = _loop()
+    if until():
+        return
+    outer = asyncio.get_running_loop()
+    done = outer.create_future()
+    pump = _pumps.get(inner)
+    if pump is None or pump.outer is not outer:
+        pump = _pumps[inner] = _Pump(inner, outer)
+    pump.add(until, done)
+    try:
+        await done
+    finally:
+        pump.discard(done)
+
+
+class _Pump:
+    """One synchronous loop run from one asyncio loop for every coroutine waiting on it (the
+    pipe pumps of a client and a server wait at once): one reader on the selector, one timer."""
+
+    def __init__(self, inner, outer):
+        self.inner = inner
+        self.outer = outer
+        self.waiters = {}  # outer future -> condition
+        self.pending = None
+        self.fd = inner._selector.fileno()
+
+    def add(self, until, done):
+        if not self.waiters:
+            self.outer.add_reader(self.fd, self.run)
+        self.waiters[done] = until
+        self.run()
+
+    def discard(self, done):
+        self.waiters.pop(done, None)
+        if not self.waiters:
+            self.outer.remove_reader(self.fd)
+            if self.pending is not None:
+                self.pending.cancel()
+                self.pending = None
+
+    def run(self):
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+        if not self.waiters:
+            return
+        try:
+            poll_once()
+        except BaseException as e:  # handed to every waiting coroutine
+            for done in list(self.waiters):
+                if not done.done():
+                    done.set_exception(e)
+            return
+        for done, until in list(self.waiters.items()):
+            if not done.done() and until():
+                done.set_result(None)
+        inner = self.inner
+        if inner._ready:
+            self.pending = self.outer.call_soon(self.run)
+        elif inner._scheduled:
+            self.pending = self.outer.call_at(inner._scheduled[0].when(), self.run)
+
+
+_pumps = weakref.WeakKeyDictionary()  # synchronous loop -> its _Pump
 
 
 def _check_arity(func, arity):
@@ -400,10 +473,7 @@ class _PipeEnd:
         import array
 
         transport = self._transport
-        while not transport.outgoing:
-            poll_once()
-            if not transport.outgoing:
-                await asyncio.sleep(0.01)
+        await _serve_until(lambda: bool(transport.outgoing))
         n = min(bufsize, len(transport.outgoing))
         data = bytes(transport.outgoing[:n])
         del transport.outgoing[:n]
@@ -411,7 +481,12 @@ class _PipeEnd:
 
     def _feed(self, data):
         self._protocol.conn.feed(bytes(data))
-        poll_once()
+        # Runs the loop, and lets whoever waits on it (the other end's read) see the result.
+        pump = _pumps.get(_loop())
+        if pump is not None and pump.waiters:
+            pump.run()
+        else:
+            poll_once()
 
 
 # --- connections ------------------------------------------------------------------------------
@@ -515,9 +590,8 @@ class _SyncServer(_SyncTwoParty, _PipeEnd):
         self._feed(data)
 
     async def poll_forever(self):
-        while True:
-            poll_once()
-            await asyncio.sleep(0.01)
+        """Serves the connection for ever, running the loop whenever it has work."""
+        await _serve_until(lambda: False)
 
     @property
     def port(self):

@@ -86,31 +86,38 @@ def test_cancelling_the_awaiting_task_cancels_the_server_coroutine(rpc):
     class SlowImpl(rpc.Slow.Server):
         def __init__(self):
             self.started = self.cancelled = self.finished = 0
+            self.all_started = asyncio.Event()
+            self.all_cancelled = asyncio.Event()
 
         async def wait(self, seconds, **kwargs):
             self.started += 1
+            if self.started == 1000:
+                self.all_started.set()
             try:
-                await asyncio.sleep(seconds)
+                if seconds:
+                    await asyncio.Event().wait()  # runs until cancelled
             except asyncio.CancelledError:
                 self.cancelled += 1
+                if self.cancelled == 1000:
+                    self.all_cancelled.set()
                 raise
             self.finished += 1
             return True
 
-    impl = SlowImpl()
+    impl = None
 
     async def main():
+        nonlocal impl
+        impl = SlowImpl()
         c, _ = await socketpair_connection(impl)
         slow = c.bootstrap().cast_as(rpc.Slow)
         tasks = [asyncio.ensure_future(slow.wait(60)) for _ in range(1000)]
-        while impl.started < 1000:
-            await asyncio.sleep(0.01)
+        await impl.all_started.wait()
         for t in tasks:
             t.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         assert all(isinstance(r, asyncio.CancelledError) for r in results)
-        while impl.cancelled < 1000:
-            await asyncio.sleep(0.01)
+        await impl.all_cancelled.wait()
         # The connection is still good, and nothing was left running on the server.
         assert (await slow.wait(0)).done is True
         assert not capnp.lib.capnp._rpc._state.active.server_tasks
@@ -121,18 +128,21 @@ def test_cancelling_the_awaiting_task_cancels_the_server_coroutine(rpc):
 
 def test_promise_cancel(rpc):
     class SlowImpl(rpc.Slow.Server):
-        cancelled = 0
+        def __init__(self):
+            self.cancelled = asyncio.Event()
 
         async def wait(self, seconds, **kwargs):
             try:
-                await asyncio.sleep(seconds)
+                if seconds:
+                    await asyncio.Event().wait()  # runs until cancelled
             except asyncio.CancelledError:
-                SlowImpl.cancelled += 1
+                self.cancelled.set()
                 raise
             return True
 
     async def main():
-        c, _ = await socketpair_connection(SlowImpl())
+        impl = SlowImpl()
+        c, _ = await socketpair_connection(impl)
         slow = c.bootstrap().cast_as(rpc.Slow)
         p = slow.wait(60)
         await slow.wait(0)  # the first call has reached the server
@@ -140,8 +150,7 @@ def test_promise_cancel(rpc):
         p.cancel()  # a no-op the second time
         with pytest.raises(capnp.KjException, match="already used"):
             await p
-        while SlowImpl.cancelled == 0:
-            await asyncio.sleep(0.01)
+        await impl.cancelled.wait()  # the server's coroutine saw the cancellation
 
     run(main())
 
@@ -155,7 +164,7 @@ rpc = capnp.load({schema!r})
 class Slow(rpc.Slow.Server):
     async def wait(self, seconds, **kwargs):
         print("waiting", flush=True)
-        await asyncio.sleep(seconds)
+        await asyncio.Event().wait()  # until the test kills this process
         return True
 
 async def main():
@@ -231,7 +240,8 @@ def test_garbage_from_a_peer_ends_only_that_connection(rpc):
 def test_leaving_kj_loop_with_work_in_flight(rpc):
     class SlowImpl(rpc.Slow.Server):
         async def wait(self, seconds, **kwargs):
-            await asyncio.sleep(seconds)
+            if seconds:
+                await asyncio.Event().wait()  # still running when the loop is left
             return True
 
     outcome = {}

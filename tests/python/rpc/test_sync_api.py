@@ -276,28 +276,51 @@ def _try(f):
 
 
 def test_keyboard_interrupt_reaches_a_blocked_wait():
-    pair = capnp.PromiseFulfillerPair()
     sent = []
+    waiting = threading.Event()  # set from inside the synchronous loop while it waits
 
-    def interrupt():
+    def interrupt_when_waiting():
+        assert waiting.wait(10)
         sent.append(time.monotonic())
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
-    timer = threading.Timer(0.3, interrupt)
-    timer.start()
+    pair = capnp.PromiseFulfillerPair()
+    helper = threading.Thread(target=interrupt_when_waiting)
+    helper.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            pair.promise.wait()
+            # The second promise runs its callback inside the wait; then only `pair` is left.
+            capnp.join_promises([pair.promise, capnp.Promise(None).then(lambda _: waiting.set())]).wait()
         caught = time.monotonic()
     finally:
-        timer.cancel()
+        helper.join(10)
     assert caught - sent[0] < 0.1
     # The loop is still usable.
     assert capnp.Promise(7).wait() == 7
-    threading.Timer(0.2, interrupt).start()
-    with pytest.raises(KeyboardInterrupt):
-        capnp.wait_forever()
+    waiting.clear()
+    helper = threading.Thread(target=interrupt_when_waiting)
+    helper.start()
+    capnp.lib._sync._loop().call_soon(waiting.set)  # runs once wait_forever() is running
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            capnp.wait_forever()
+    finally:
+        helper.join(10)
     assert capnp.getTimer().after_delay(1000).then(lambda: "ok").wait() == "ok"
+
+
+def test_a_wait_from_asyncio_runs_the_loop_on_events_only():
+    """a_wait() runs the synchronous loop when it has work, never on a timer of its own."""
+
+    async def main():
+        start_cpu = time.process_time()
+        start = time.monotonic()
+        await capnp.getTimer().after_delay(10**9).a_wait()
+        return time.monotonic() - start, time.process_time() - start_cpu
+
+    elapsed, cpu = asyncio.run(asyncio.wait_for(main(), 20))
+    assert elapsed >= 0.99
+    assert cpu < 0.05
 
 
 def test_a_blocked_wait_uses_no_cpu():

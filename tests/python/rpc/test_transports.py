@@ -142,7 +142,7 @@ def test_streaming_flow_and_first_error(rpc):
         async def push(self, n, **kwargs):
             if n == 13:
                 raise ValueError("unlucky")
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # one suspension: the call completes from an asyncio task
             self.count += 1
             self.sum += n
 
