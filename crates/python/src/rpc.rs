@@ -228,56 +228,28 @@ impl PyPending {
     /// Cancelling the future cancels the call.
     fn wait_into(&self, future: Py<PyAny>) -> PyResult<()> {
         let ev = current()?;
-        let ev2 = ev.clone();
+        let consumed = || Python::attach(|py| crate::exceptions::plain_kj_exception(py, CONSUMED));
         match &*self.inner {
             PendingKind::Call(p) => {
-                let promise = p.promise.borrow_mut().take().ok_or_else(|| {
-                    Python::attach(|py| crate::exceptions::plain_kj_exception(py, CONSUMED))
-                })?;
-                let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
-                add_cancel_callback(&future, cancel_tx)?;
+                let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
                 let pending = p.clone();
-                ev.executor.spawn(async move {
-                    // Dropped unfinished (the loop closed): the future fails as the call would.
-                    let guard = FailOnDrop(Some(future));
-                    let r = futures::future::select(promise, cancel_rx).await;
-                    let futures::future::Either::Left((r, _)) = r else {
-                        pending.cancel();
-                        return;
-                    };
-                    let Some(future) = guard.take() else { return };
-                    Python::attach(|py| {
-                        let out = r
-                            .and_then(|resp| ev2.response_message(&resp))
-                            .map_err(|e| rpc_error(py, &e))
-                            .and_then(|m| {
-                                Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any())
-                            });
-                        settle(py, &future, out);
-                    })
-                });
+                let ev2 = ev.clone();
+                complete_into(
+                    &ev,
+                    future,
+                    promise,
+                    move || pending.cancel(),
+                    move |py, resp| {
+                        let m = ev2.response_message(&resp).map_err(|e| rpc_error(py, &e))?;
+                        Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any())
+                    },
+                )
             }
             PendingKind::Stream(p) => {
-                let promise = p.borrow_mut().take().ok_or_else(|| {
-                    Python::attach(|py| crate::exceptions::plain_kj_exception(py, CONSUMED))
-                })?;
-                let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
-                add_cancel_callback(&future, cancel_tx)?;
-                ev.executor.spawn(async move {
-                    let guard = FailOnDrop(Some(future));
-                    let r = futures::future::select(promise, cancel_rx).await;
-                    let futures::future::Either::Left((r, _)) = r else {
-                        return;
-                    };
-                    let Some(future) = guard.take() else { return };
-                    Python::attach(|py| {
-                        let out = r.map(|()| py.None()).map_err(|e| rpc_error(py, &e));
-                        settle(py, &future, out);
-                    })
-                });
+                let promise = p.borrow_mut().take().ok_or_else(consumed)?;
+                complete_into(&ev, future, promise, || {}, |py, ()| Ok(py.None()))
             }
         }
-        Ok(())
     }
 
     /// The capability at `path` (pointer indices) of the results, usable before they arrive.
@@ -317,6 +289,36 @@ impl PyPending {
             PendingKind::Stream(p) => p.borrow().is_none(),
         }
     }
+}
+
+/// Completes the asyncio `future` with `promise`'s outcome (`convert`ed), on the loop. A
+/// cancelled future drops the promise (and runs `on_cancel`); a loop closed first fails the
+/// future (`FailOnDrop`).
+fn complete_into<T: 'static>(
+    ev: &EventLoop,
+    future: Py<PyAny>,
+    promise: Promise<T, capnp::Error>,
+    on_cancel: impl FnOnce() + 'static,
+    convert: impl FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + 'static,
+) -> PyResult<()> {
+    let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+    add_cancel_callback(&future, cancel_tx)?;
+    ev.executor.spawn(async move {
+        let guard = FailOnDrop(Some(future));
+        let r = futures::future::select(promise, cancel_rx).await;
+        let futures::future::Either::Left((r, _)) = r else {
+            on_cancel();
+            return;
+        };
+        let Some(future) = guard.take() else { return };
+        Python::attach(|py| {
+            let out = r
+                .map_err(|e| rpc_error(py, &e))
+                .and_then(|v| convert(py, v));
+            settle(py, &future, out);
+        })
+    });
+    Ok(())
 }
 
 /// Holds the asyncio future a call completes; if the waiting task is dropped first (the loop

@@ -525,33 +525,9 @@ def _stream_of(sock):
     return _rpc._AsyncIoStream(protocol)
 
 
-class _SyncTwoParty:
-    """What the 1.x forms of TwoPartyClient/TwoPartyServer share."""
+class _SyncServer(_PipeEnd):
+    """A 1.x TwoPartyServer: listening on an address, serving one socket, or pipe mode."""
 
-    def bootstrap(self):
-        return self._party.bootstrap()
-
-    def on_disconnect(self):
-        return _VoidPromise(self._party.on_disconnect())
-
-    def close(self):
-        self._party.close()
-
-    def poll_once(self):
-        poll_once()
-
-
-def _sync_client(self, socket, traversal_limit_in_words, nesting_limit):
-    if socket is None:
-        raise NotImplementedError("pipe mode (TwoPartyClient() without a socket) is not supported yet")
-    sock = _connect_socket(socket) if isinstance(socket, str) else socket
-    self._sock = sock
-    stream = _stream_of(sock)
-    self._party = object.__new__(_rpc.TwoPartyClient)
-    self._party._start(stream, None, traversal_limit_in_words, nesting_limit)
-
-
-class _SyncServer(_SyncTwoParty, _PipeEnd):
     def __init__(self, socket, bootstrap, traversal_limit_in_words, nesting_limit):
         self._bootstrap = bootstrap
         self._limits = (traversal_limit_in_words, nesting_limit)
@@ -617,6 +593,9 @@ class _SyncServer(_SyncTwoParty, _PipeEnd):
         if self._party is None:
             return _VoidPromise(_loop().create_future())
         return _VoidPromise(self._party.on_disconnect())
+
+    def poll_once(self):
+        poll_once()
 
     def close(self):
         if self._listener is not None:

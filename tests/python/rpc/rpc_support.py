@@ -3,7 +3,6 @@
 (Not named conftest: the package tests import their own conftest by name.)"""
 
 import asyncio
-import os
 import pathlib
 import socket
 

@@ -1,7 +1,6 @@
 """Calls over a socket pair in one process: arguments, results, pipelining, capabilities,
 inheritance, casts, and the synchronous errors of the client API (API.md 5.2.4-5.2.9)."""
 
-import asyncio
 import importlib.util
 
 import pytest

@@ -2,9 +2,6 @@
 methods, cancellation, lost peers, hostile bytes, and leaving kj_loop with work in flight."""
 
 import asyncio
-import gc
-import os
-import signal
 import socket
 import subprocess
 import sys

@@ -2,7 +2,6 @@
 Unix sockets, in one process and across processes; plain messages over a stream."""
 
 import asyncio
-import os
 import ssl
 import subprocess
 import sys
