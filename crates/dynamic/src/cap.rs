@@ -151,10 +151,6 @@ impl CapScope {
         }
     }
 
-    pub fn learn_cap(&mut self, cap: &Cap) {
-        self.known.insert(cap_key(cap), cap.clone());
-    }
-
     pub fn table(&self) -> &CapTable {
         &self.table
     }

@@ -553,15 +553,6 @@ impl MessageBuilder {
         self.caps.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Whether any capability was ever written into the message.
-    pub fn has_caps(&self) -> bool {
-        !self
-            .caps
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-    }
-
     /// Appends tokens to the cap table (what `CapScope::take_new` returned after a copy into
     /// this message made with `CapScope::for_writing(caps_len())`).
     pub fn extend_caps(&self, new: Vec<Option<crate::cap::Cap>>) {

@@ -818,13 +818,6 @@ class _Protocol(asyncio.BufferedProtocol):
             self.buffered.append(bytes(self._view[:nbytes]))
             self._wake()
 
-    def data_received(self, data):
-        if self.conn is not None:
-            self.conn.feed(data)
-        else:
-            self.buffered.append(bytes(data))
-            self._wake()
-
     def _wake(self):
         w, self.waiter = getattr(self, "waiter", None), None
         if w is not None and not w.done():
@@ -1084,8 +1077,11 @@ class TwoPartyServer(_TwoParty):
 # --- plain messages over a stream (API.md 5.2.11) ---------------------------------------------
 
 
-async def _read_message(stream):
-    """The bytes of the next framed message on `stream`, or None at a clean end of stream."""
+async def _read_message(stream, max_words=None):
+    """The bytes of the next framed message on `stream`, or None at a clean end of stream.
+
+    A message larger than `max_words` (default: the traversal limit, 8 Mi words) is refused
+    before its body is read, so a peer cannot make us buffer without bound."""
     _active()
     if not isinstance(stream, _AsyncIoStream):
         raise ValueError("Argument stream should be a AsyncIoStream, was %s" % type(stream))
@@ -1103,6 +1099,9 @@ async def _read_message(stream):
     if len(table) < 4 + table_len:
         raise _kj("Premature EOF: the stream ended inside a segment table")
     words = sum(int.from_bytes(table[4 + 4 * i : 8 + 4 * i], "little") for i in range(count))
+    limit = max_words if max_words is not None else 8 * 1024 * 1024
+    if words > limit:
+        raise _kj("Message of %d words is over the traversal limit of %d words" % (words, limit))
     body = await protocol.read_exactly(words * 8)
     if len(body) < words * 8:
         raise _kj("Premature EOF: the stream ended inside a message")

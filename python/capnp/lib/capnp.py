@@ -616,7 +616,7 @@ class _StructModule:
 
     async def read_async(self, stream, traversal_limit_in_words=None, nesting_limit=None):
         """The next message on an ``AsyncIoStream`` as a reader; ``None`` at a clean end."""
-        data = await _rpc._read_message(stream)
+        data = await _rpc._read_message(stream, traversal_limit_in_words)
         if data is None:
             return None
         return self.from_bytes(

@@ -197,3 +197,24 @@ def test_plain_messages_over_a_stream(rpc):
     assert pairs == [(0, 0), (1, -1), (2, -2)]
     assert size == 100_000
     assert end is None
+
+
+def test_read_async_refuses_a_message_over_the_limit(rpc):
+    import socket
+
+    async def main():
+        a, b = socket.socketpair()
+        sa = await capnp.AsyncIoStream.create_connection(sock=a)
+        sb = await capnp.AsyncIoStream.create_connection(sock=b)
+        # A header claiming one segment of 2**31 words, and nothing after it.
+        sa._protocol.transport.write(b"\x00\x00\x00\x00" + (2**31).to_bytes(4, "little"))
+        with pytest.raises(capnp.KjException, match="over the traversal limit"):
+            await rpc.Pair.read_async(sb)
+        small = rpc.Pair.new_message(left=1)
+        await small.write_async(sa)
+        with pytest.raises(capnp.KjException, match="over the traversal limit"):
+            await rpc.Pair.read_async(sb, traversal_limit_in_words=1)
+        sa.close()
+        sb.close()
+
+    run(main())
