@@ -1,5 +1,6 @@
 //! The CPython calls the safe PyO3 API lacks: generic attribute lookup, and reading an `int`
-//! that may not fit 64 bits without raising.
+//! that may not fit 64 bits without raising; and taking a Python socket's descriptor (a `dup`
+//! of it, owned by Rust) for the synchronous API's reactor.
 //!
 //! Struct handles resolve fields in their own `__getattribute__` (DESIGN decision 8); every
 //! other attribute (methods, properties) then needs the ordinary lookup. Reaching it through
@@ -43,4 +44,21 @@ pub(crate) fn int_as_i64(obj: &Bound<'_, pyo3::types::PyInt>) -> Option<i64> {
         return None;
     }
     Some(value)
+}
+
+/// A new descriptor for the socket `sock` (a `dup` of `sock.fileno()`), owned by the caller;
+/// `sock` stays open and usable.
+pub(crate) fn dup_socket(sock: &Bound<'_, PyAny>) -> PyResult<std::os::fd::OwnedFd> {
+    use std::os::fd::BorrowedFd;
+    let fd: i32 = sock.call_method0("fileno")?.extract()?;
+    if fd < 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "the socket is closed",
+        ));
+    }
+    // SAFETY: `fd` is the descriptor of the live socket object `sock`, which this call holds
+    // (the `Bound`) with the GIL, so no Python code can close it before `try_clone_to_owned`
+    // has duplicated it; the borrow does not outlive this statement.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    Ok(borrowed.try_clone_to_owned()?)
 }

@@ -20,6 +20,7 @@ mod registry;
 mod rpc;
 mod schema_file;
 mod struct_;
+mod sync_loop;
 mod types;
 
 /// The Cap'n Proto feature level matched, as pycapnp 2.2.4 reports it.
@@ -47,6 +48,9 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<rpc::PyCap>()?;
     m.add_class::<rpc::PyPending>()?;
     m.add_class::<rpc::PyConnection>()?;
+    m.add_class::<sync_loop::PyReactor>()?;
+    m.add_class::<sync_loop::PyRemote>()?;
+    m.add_class::<sync_loop::PyTimerHandle>()?;
     m.add_function(wrap_pyfunction!(rpc::_loop_open, m)?)?;
     m.add_function(wrap_pyfunction!(rpc::_loop_run, m)?)?;
     m.add_function(wrap_pyfunction!(rpc::_loop_is_open, m)?)?;

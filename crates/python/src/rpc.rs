@@ -37,7 +37,7 @@ fn not_running() -> PyErr {
 }
 
 /// The thread's open loop.
-fn current() -> PyResult<Rc<EventLoop>> {
+pub(crate) fn current() -> PyResult<Rc<EventLoop>> {
     LOOP.with(|l| l.borrow().clone()).ok_or_else(not_running)
 }
 
@@ -75,7 +75,7 @@ pub(crate) fn _loop_open(
         ));
     }
     let thread = std::thread::current().id();
-    let schedule = Box::new(move || {
+    open_loop(Box::new(move || {
         Python::attach(|py| {
             // On the loop's thread asyncio needs no wake-up write to its self-pipe.
             let call = if std::thread::current().id() == thread {
@@ -88,14 +88,23 @@ pub(crate) fn _loop_open(
                 e.write_unraisable(py, None);
             }
         })
-    });
+    }))
+}
+
+/// Opens the thread's loop with `schedule` asking its host for runs.
+pub(crate) fn open_loop(schedule: capnp_dynrpc::Schedule) -> PyResult<()> {
+    if LOOP.with(|l| l.borrow().is_some()) {
+        return Err(PyRuntimeError::new_err(
+            "The KJ event-loop is already running (on this thread).",
+        ));
+    }
     let ev = EventLoop::new(schedule);
     LOOP.with(|l| *l.borrow_mut() = Some(ev));
     Ok(())
 }
 
 /// Runs the thread's loop now, if it is open (from callbacks asyncio makes on its thread).
-fn run_now() {
+pub(crate) fn run_now() {
     if let Some(ev) = LOOP.with(|l| l.borrow().clone()) {
         ev.run();
     }
@@ -129,7 +138,7 @@ pub(crate) struct PyCap {
 }
 
 impl PyCap {
-    fn hook(&self) -> PyResult<Box<dyn capnp::private::capability::ClientHook>> {
+    pub(crate) fn hook(&self) -> PyResult<Box<dyn capnp::private::capability::ClientHook>> {
         let ev = current()?;
         match self.cap.as_any().downcast_ref::<LoopCap>() {
             Some(lc) if lc.shared().is_closed() => Err(not_running()),
@@ -252,6 +261,31 @@ impl PyPending {
         }
     }
 
+    /// Runs the thread's synchronous loop `reactor` until the call completes; its results (a
+    /// `_MessageHandle`, `None` for a streaming call) or its `KjException`. An exception
+    /// out of the loop (Ctrl+C) cancels the call.
+    fn wait_sync(
+        &self,
+        py: Python<'_>,
+        reactor: &crate::sync_loop::PyReactor,
+    ) -> PyResult<Option<PyMessageHandle>> {
+        let ev = current()?;
+        let consumed = || crate::exceptions::plain_kj_exception(py, CONSUMED);
+        match &*self.inner {
+            PendingKind::Call(p) => {
+                let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
+                let resp = drive(py, &ev, reactor, promise)?;
+                let m = ev.response_message(&resp).map_err(|e| rpc_error(py, &e))?;
+                Ok(Some(PyMessageHandle::from_inner(m)))
+            }
+            PendingKind::Stream(p) => {
+                let promise = p.borrow_mut().take().ok_or_else(consumed)?;
+                drive(py, &ev, reactor, promise)?;
+                Ok(None)
+            }
+        }
+    }
+
     /// The capability at `path` (pointer indices) of the results, usable before they arrive.
     fn pipeline_cap(&self, py: Python<'_>, path: Vec<u16>) -> PyResult<Py<PyCap>> {
         let ev = current()?;
@@ -289,6 +323,35 @@ impl PyPending {
             PendingKind::Stream(p) => p.borrow().is_none(),
         }
     }
+}
+
+/// Runs the synchronous loop until `promise` completes; dropping out early (an exception
+/// from the loop) drops the promise, which cancels the call.
+fn drive<T: 'static>(
+    py: Python<'_>,
+    ev: &EventLoop,
+    reactor: &crate::sync_loop::PyReactor,
+    promise: Promise<T, capnp::Error>,
+) -> PyResult<T> {
+    let slot: Rc<RefCell<Option<Result<T, capnp::Error>>>> = Rc::new(RefCell::new(None));
+    let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+    let out = slot.clone();
+    ev.executor.spawn(async move {
+        if let futures::future::Either::Left((r, _)) =
+            futures::future::select(promise, cancel_rx).await
+        {
+            *out.borrow_mut() = Some(r);
+        }
+    });
+    reactor
+        .state()?
+        .run_until_native(py, &mut |_| Ok(slot.borrow().is_some()), true)?;
+    drop(cancel_tx);
+    let r = slot
+        .borrow_mut()
+        .take()
+        .ok_or_else(|| PyRuntimeError::new_err("the call ended without a result"))?;
+    r.map_err(|e| rpc_error(py, &e))
 }
 
 /// Completes the asyncio `future` with `promise`'s outcome (`convert`ed), on the loop. A
@@ -565,12 +628,34 @@ pub(crate) struct PyConnection {
     conn: Rc<Connection>,
 }
 
-#[pymethods]
+/// The read limits of a connection's messages.
+pub(crate) fn reader_options(
+    traversal_limit_in_words: Option<u64>,
+    nesting_limit: Option<i32>,
+) -> capnp::message::ReaderOptions {
+    let mut options = capnp::message::ReaderOptions::new();
+    if let Some(t) = traversal_limit_in_words {
+        options.traversal_limit_in_words(Some(usize::try_from(t).unwrap_or(usize::MAX)));
+    }
+    if let Some(n) = nesting_limit {
+        options.nesting_limit(n);
+    }
+    options
+}
+
 impl PyConnection {
-    #[new]
-    #[pyo3(signature = (transport, is_server, bootstrap, on_done, traversal_limit_in_words=None, nesting_limit=None))]
-    fn new(
-        transport: Py<PyAny>,
+    /// Another handle on the same connection.
+    pub(crate) fn share(this: &Rc<Self>) -> Self {
+        PyConnection {
+            pipe: this.pipe.clone(),
+            conn: this.conn.clone(),
+        }
+    }
+
+    /// Starts a connection over `pipe` on the thread's loop (`on_done(None | error)` when it
+    /// ends).
+    pub(crate) fn start(
+        pipe: Pipe,
         is_server: bool,
         bootstrap: Option<&PyCap>,
         on_done: Py<PyAny>,
@@ -579,14 +664,7 @@ impl PyConnection {
     ) -> PyResult<Self> {
         let ev = current()?;
         let export = bootstrap.map(|b| b.hook()).transpose()?;
-        let pipe = Pipe::new(Box::new(TransportSink { transport }));
-        let mut options = capnp::message::ReaderOptions::new();
-        if let Some(t) = traversal_limit_in_words {
-            options.traversal_limit_in_words(Some(t as usize));
-        }
-        if let Some(n) = nesting_limit {
-            options.nesting_limit(n);
-        }
+        let options = reader_options(traversal_limit_in_words, nesting_limit);
         let side = if is_server {
             Side::Server
         } else {
@@ -611,6 +689,30 @@ impl PyConnection {
             }),
         );
         Ok(PyConnection { pipe, conn })
+    }
+}
+
+#[pymethods]
+impl PyConnection {
+    #[new]
+    #[pyo3(signature = (transport, is_server, bootstrap, on_done, traversal_limit_in_words=None, nesting_limit=None))]
+    fn new(
+        transport: Py<PyAny>,
+        is_server: bool,
+        bootstrap: Option<&PyCap>,
+        on_done: Py<PyAny>,
+        traversal_limit_in_words: Option<u64>,
+        nesting_limit: Option<i32>,
+    ) -> PyResult<Self> {
+        let pipe = Pipe::new(Box::new(TransportSink { transport }));
+        PyConnection::start(
+            pipe,
+            is_server,
+            bootstrap,
+            on_done,
+            traversal_limit_in_words,
+            nesting_limit,
+        )
     }
 
     /// Bytes from the transport; the loop runs at once (we are on its thread, in a

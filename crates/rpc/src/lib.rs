@@ -9,12 +9,14 @@ mod caps;
 mod connection;
 mod executor;
 mod pipe;
+mod reactor;
 mod server;
 
 pub use caps::{LoopCap, LoopShared};
 pub use connection::{Connection, Side};
 pub use executor::{Executor, Schedule};
 pub use pipe::{Pipe, PipeSink};
+pub use reactor::{Listener, Reactor, Stream};
 pub use server::{new_server_client, CallHandler, ServerInfo};
 
 use std::cell::RefCell;

@@ -312,13 +312,7 @@ class _RemotePromise:
 
         if _sync._kj_active():
             raise _kj(_sync._ASYNCIO_MODE)
-        if self._pending.is_consumed():
-            raise _kj(_CONSUMED)
-        # A bare future (no task, no coroutine): the cheapest thing run_until_complete takes.
-        aloop = _sync._loop()
-        fut = aloop.create_future()
-        self._pending.wait_into(fut)
-        handle = _sync._outside_running_loop(lambda: aloop.run_until_complete(fut))
+        handle = _sync._wait_pending(self._pending)
         if handle is None:
             return None
         m = self._method
@@ -970,6 +964,39 @@ class _TwoParty:
         protocol.attach(self._conn)
         st.parties.add(self)
 
+    def _start_native(self, sock, bootstrap_cap, traversal_limit_in_words, nesting_limit, own=True):
+        """The synchronous API's connections: the native reactor runs (a duplicate of) the
+        socket; `own`: closing the connection closes `sock` too (as asyncio's transports
+        close theirs)."""
+        import socket as _socket
+        from capnp.lib import _sync
+
+        loop = _sync._loop()
+        st = _active()
+        fileno = sock.fileno  # no fileno -> AttributeError, as pycapnp
+        fileno()
+        self._st = st
+        self._closed = False
+        self._stream = _sync._SocketStream(sock if own else None)
+        self._done = loop.create_future()
+        done = self._done
+
+        def on_done(err):
+            if not done.done():
+                done.set_result(err)
+
+        self._conn = loop.connect(
+            sock,
+            sock.family == getattr(_socket, "AF_UNIX", None),
+            self._is_server,
+            bootstrap_cap,
+            on_done,
+            traversal_limit_in_words,
+            nesting_limit,
+        )
+        st.streams.add(self._stream)
+        st.parties.add(self)
+
     def _check(self):
         if self._closed or self._st.closed:
             raise RuntimeError(self._closed_message)
@@ -1040,8 +1067,12 @@ class TwoPartyClient(_PipeClientMixin, _TwoParty):
             self._protocol = stream._protocol
             self._start(stream, None, traversal_limit_in_words, nesting_limit)
             return
-        self._sock = _sync._connect_socket(socket) if isinstance(socket, str) else socket
-        self._start(_sync._stream_of(self._sock), None, traversal_limit_in_words, nesting_limit)
+        if isinstance(socket, str):
+            # Ours: the reactor runs on a duplicate of it, so it is closed at once.
+            with _sync._connect_socket(socket) as sock:
+                self._start_native(sock, None, traversal_limit_in_words, nesting_limit, False)
+        else:
+            self._start_native(socket, None, traversal_limit_in_words, nesting_limit)
 
     def on_disconnect(self):
         fut = super().on_disconnect()

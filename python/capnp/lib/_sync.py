@@ -1,17 +1,21 @@
 """pycapnp 1.x's synchronous API (API.md 5.3) on the same RPC core as the asyncio API.
 
-Each thread's synchronous loop is a private asyncio event loop driving the thread's native RPC
-loop; it runs only inside a waiting call (``wait()``, ``poll_once()``, ``wait_forever()``,
-``run_forever()``, ``port``...). While it waits it sleeps in the selector: an idle thread uses
-no CPU, and Ctrl+C interrupts the wait with ``KeyboardInterrupt`` (the selector's system call
-returns at once on a signal) and leaves the loop usable.
+Each thread's synchronous loop is a native loop (``_SyncLoop``, over ``_capnp._Reactor``:
+crates/python/src/sync_loop.rs) that runs the thread's RPC executor, its sockets, timers and
+callbacks; it runs only inside a waiting call (``wait()``, ``poll_once()``, ``wait_forever()``,
+``run_forever()``...). While it waits it blocks in ``epoll_wait`` with the GIL released: an idle
+thread uses no CPU, and Ctrl+C interrupts the wait with ``KeyboardInterrupt`` and leaves the
+loop usable. It offers enough of asyncio's loop interface for ``asyncio.Future`` and
+``asyncio.Task`` to run on it, and the promises below are built on those.
 """
 
 import asyncio
 import inspect
+import logging
 import socket as _socket
 import threading
 import weakref
+from asyncio.events import _get_running_loop, _set_running_loop
 
 from capnp import _capnp
 from capnp.lib import _rpc
@@ -35,38 +39,80 @@ def _kj_active():
     return st is not None and not st.closed and not getattr(st, "synchronous", False)
 
 
+class _SyncLoop(_capnp._Reactor):
+    """A thread's synchronous loop: the native reactor plus the rest of the asyncio loop
+    interface that futures and tasks use."""
+
+    def __init__(self):
+        # Kept in the instance: other threads reach it without touching the native object.
+        self._threadsafe = self._remote
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        self._threadsafe.call_soon_threadsafe(callback, *args, context=context)
+
+    def create_future(self):
+        return asyncio.Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None):
+        if context is None:
+            return asyncio.Task(coro, loop=self, name=name)
+        return asyncio.Task(coro, loop=self, name=name, context=context)
+
+    def call_exception_handler(self, context):
+        exc = context.get("exception")
+        logging.getLogger("asyncio").error(
+            context.get("message", "Unhandled exception in the synchronous loop"),
+            exc_info=(type(exc), exc, exc.__traceback__) if exc is not None else None,
+        )
+
+    def run_until_complete(self, awaitable):
+        return _run(awaitable)
+
+
 def _loop():
     """This thread's synchronous loop (created on first use)."""
     if _kj_active():
         raise _rpc._kj(_ASYNCIO_MODE)
-    aloop = _sync.aloop
-    if aloop is None or aloop.is_closed():
-        aloop = _sync.aloop = asyncio.new_event_loop()
-        _capnp._loop_open(aloop.call_soon, aloop.call_soon_threadsafe, _capnp._loop_run)
-        st = _rpc._LoopState(aloop)
+    loop = _sync.aloop
+    if loop is None or loop.is_closed():
+        loop = _SyncLoop()
+        loop.open_rpc_loop()
+        _sync.aloop = loop
+        st = _rpc._LoopState(loop)
         st.synchronous = True
         _rpc._state.active = st
-    return aloop
+    return loop
 
 
 def _run(awaitable_or_future):
     """Runs the synchronous loop until `awaitable_or_future` completes; returns its result."""
-    aloop = _loop()
-    fut = asyncio.ensure_future(awaitable_or_future, loop=aloop)
-    if aloop.is_running():
-        raise RuntimeError("wait() called from inside a callback of the synchronous loop")
-    return _outside_running_loop(lambda: aloop.run_until_complete(fut))
+    loop = _loop()
+    fut = asyncio.ensure_future(awaitable_or_future, loop=loop)
+    _running(loop, loop.run_until, fut)
+    return fut.result()
 
 
-def _outside_running_loop(f):
-    """Runs `f` (which runs the synchronous loop) even while an asyncio loop runs on this
-    thread: 1.x allowed waiting there (it blocks that loop meanwhile)."""
-    running = asyncio.events._get_running_loop()
-    asyncio.events._set_running_loop(None)
+def _running(loop, f, *args):
+    """Calls `f` (which runs the synchronous loop) with `loop` as the running asyncio loop, so
+    futures and tasks made meanwhile find it; while an asyncio loop runs on this thread too,
+    1.x allowed waiting there (it blocks that loop meanwhile)."""
+    outer = _get_running_loop()
+    _set_running_loop(loop)
     try:
-        return f()
+        return f(*args)
     finally:
-        asyncio.events._set_running_loop(running)
+        _set_running_loop(outer)
+
+
+def _wait_pending(pending):
+    """``wait()`` of a remote call: the loop runs natively until the call completes."""
+    loop = _loop()
+    outer = _get_running_loop()
+    _set_running_loop(loop)
+    try:
+        return pending.wait_sync(loop)
+    finally:
+        _set_running_loop(outer)
 
 
 def create_event_loop(threaded=True):
@@ -77,8 +123,8 @@ def create_event_loop(threaded=True):
 
 def remove_event_loop(ignore_errors=False):
     """Closes this thread's synchronous loop; its objects become unusable."""
-    aloop = _sync.aloop
-    if aloop is None:
+    loop = _sync.aloop
+    if loop is None:
         return
     _sync.aloop = None
     st = _rpc._state.active
@@ -89,10 +135,7 @@ def remove_event_loop(ignore_errors=False):
             for s in list(st.streams):
                 s.close()
             _capnp._loop_close()
-        if not aloop.is_closed():
-            # One more turn lets closed transports close their sockets.
-            _outside_running_loop(lambda: aloop.run_until_complete(asyncio.sleep(0)))
-            aloop.close()
+        loop.close()
     except Exception:
         if not ignore_errors:
             raise
@@ -105,15 +148,13 @@ def reset_event_loop(ignore_errors=False, threaded=True):
 
 def poll_once():
     """Runs every event of this thread's synchronous loop that is ready now, without blocking."""
-    aloop = _loop()
-    aloop.call_soon(aloop.stop)
-    _outside_running_loop(aloop.run_forever)
+    loop = _loop()
+    _running(loop, loop.poll_once)
 
 
 def wait_forever():
     """Runs the synchronous loop until interrupted (KeyboardInterrupt)."""
-    aloop = _loop()
-    _run(aloop.create_future())
+    _run(_loop().create_future())
 
 
 # --- promises ---------------------------------------------------------------------------------
@@ -261,10 +302,9 @@ async def _serve_until(until):
     """Runs the thread's synchronous loop from the running asyncio loop until `until()` holds.
 
     pycapnp 1.x polled here every 10 ms; we run the synchronous loop only when it has something
-    to do: its selector's descriptor turns readable (an epoll descriptor does when any socket it
-    watches is ready), its next timer is due, or a run left callbacks ready. Idle, nothing runs.
-    (`_selector`, `_ready` and `_scheduled` are asyncio's own loop internals, stable across the
-    supported Pythons; asyncio offers no public way to nest one selector loop in another.)
+    to do: its epoll descriptor turns readable (it does when any socket it watches is ready, or
+    another thread wakes it), its next timer is due, or a run left callbacks ready. Idle,
+    nothing runs.
     """
     inner = _loop()
     if until():
@@ -290,7 +330,7 @@ class _Pump:
         self.outer = outer
         self.waiters = {}  # outer future -> condition
         self.pending = None
-        self.fd = inner._selector.fileno()
+        self.fd = inner.fileno()
 
     def add(self, until, done):
         if not self.waiters:
@@ -323,10 +363,12 @@ class _Pump:
             if not done.done() and until():
                 done.set_result(None)
         inner = self.inner
-        if inner._ready:
+        if inner.has_ready():
             self.pending = self.outer.call_soon(self.run)
-        elif inner._scheduled:
-            self.pending = self.outer.call_at(inner._scheduled[0].when(), self.run)
+        else:
+            when = inner.next_timer()
+            if when is not None:
+                self.pending = self.outer.call_at(when, self.run)
 
 
 _pumps = weakref.WeakKeyDictionary()  # synchronous loop -> its _Pump
@@ -516,13 +558,37 @@ def _connect_socket(address):
     return sock
 
 
-def _stream_of(sock):
-    aloop = _loop()
-    fileno = sock.fileno  # no fileno -> AttributeError, as pycapnp
-    fileno()
-    sock.setblocking(False)
-    _, protocol = _run(aloop.create_connection(_rpc._Protocol, sock=sock))
-    return _rpc._AsyncIoStream(protocol)
+class _SocketStream:
+    """A socket a synchronous connection runs on (the native reactor reads and writes a
+    duplicate of its descriptor); closing the connection closes it."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+
+
+def _listening_socket(parsed):
+    if parsed[0] == "unix":
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            sock.bind(parsed[1])
+            sock.listen(128)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    host, port = parsed[1], parsed[2]
+    if host in ("*", ""):
+        if _socket.has_dualstack_ipv6():
+            return _socket.create_server(
+                ("", port), family=_socket.AF_INET6, dualstack_ipv6=True, backlog=128
+            )
+        return _socket.create_server(("", port), backlog=128)
+    family = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM)[0][0]
+    return _socket.create_server((host, port), family=family, backlog=128)
 
 
 class _SyncServer(_PipeEnd):
@@ -532,9 +598,10 @@ class _SyncServer(_PipeEnd):
         self._bootstrap = bootstrap
         self._limits = (traversal_limit_in_words, nesting_limit)
         self._listener = None
+        self._listen_key = None
         self._party = None
         self._port = 0
-        aloop = _loop()
+        loop = _loop()
         if socket is None:
             stream, self._transport = _pipe_stream()
             self._protocol = stream._protocol
@@ -543,23 +610,18 @@ class _SyncServer(_PipeEnd):
             return
         if isinstance(socket, str):
             parsed = _parse_address(socket)
-
-            def serve(stream):
-                server = _rpc.TwoPartyServer(stream, bootstrap=self._bootstrap)
-                return server.on_disconnect()
-
-            factory = _rpc._AsyncIoStream._factory(serve)
-            if parsed[0] == "unix":
-                self._listener = _run(aloop.create_unix_server(factory, parsed[1]))
-            else:
-                host = None if parsed[1] in ("*", "") else parsed[1]
-                self._listener = _run(aloop.create_server(factory, host, parsed[2]))
-                self._port = self._listener.sockets[0].getsockname()[1]
+            # The reactor listens on its own duplicate of the socket.
+            with _listening_socket(parsed) as listener:
+                if parsed[0] != "unix":
+                    self._port = listener.getsockname()[1]
+                self._listen_key = loop.listen(
+                    listener, parsed[0] == "unix", bootstrap._as_cap(), *self._limits
+                )
+            self._listener = True
         else:
             self._sock = socket
-            stream = _stream_of(socket)
             self._party = object.__new__(_rpc.TwoPartyServer)
-            self._party._start(stream, bootstrap._as_cap(), *self._limits)
+            self._party._start_native(socket, bootstrap._as_cap(), *self._limits)
 
     async def write(self, data):
         """Pipe mode: bytes received from the peer."""
@@ -599,7 +661,10 @@ class _SyncServer(_PipeEnd):
 
     def close(self):
         if self._listener is not None:
-            self._listener.close()
+            loop = _sync.aloop
+            if loop is not None and not loop.is_closed() and self._listen_key is not None:
+                loop.unlisten(self._listen_key)
+            self._listen_key = None
         if self._party is not None:
             self._party.close()
 

@@ -1,0 +1,633 @@
+//! The synchronous (1.x) API's event loop (`_Reactor`): a native loop per thread, with no
+//! asyncio underneath. It runs the thread's RPC executor, the thread's sockets (the epoll
+//! reactor of `capnp_dynrpc`), timers and Python callbacks; between events it blocks in
+//! `epoll_wait` with the interpreter lock released, so an idle wait uses no CPU, and a signal
+//! (Ctrl+C) interrupts it at once and raises from the waiting call.
+//!
+//! To Python it looks enough like an asyncio loop (`call_soon`, `call_at`, `time`,
+//! `get_debug`...) that `asyncio.Future` and `asyncio.Task` run on it: `capnp/lib/_sync.py`
+//! builds pycapnp 1.x's promises on those. A remote call's `wait()` runs the loop natively
+//! until the call completes (`_Pending.wait_sync`), without any Python in between.
+
+use std::cell::{Cell, RefCell};
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::HashMap;
+use std::collections::{BinaryHeap, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use capnp_dynrpc::{EventLoop, Listener, Reactor, Stream};
+use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::rpc::{current, reader_options, run_now, PyCap, PyConnection};
+
+/// A callback with its arguments and `contextvars.Context`.
+struct Job {
+    callback: Py<PyAny>,
+    args: Py<PyTuple>,
+    context: Option<Py<PyAny>>,
+}
+
+impl Job {
+    fn run(self, py: Python<'_>) -> PyResult<()> {
+        match self.context {
+            Some(ctx) if !ctx.is_none(py) => {
+                let mut all = Vec::with_capacity(self.args.bind(py).len() + 1);
+                all.push(self.callback.clone_ref(py));
+                all.extend(self.args.bind(py).iter().map(|a| a.unbind()));
+                let args = PyTuple::new(py, all)?;
+                ctx.call_method1(py, "run", args).map(|_| ())
+            }
+            _ => self
+                .callback
+                .call1(py, self.args.bind(py).clone())
+                .map(|_| ()),
+        }
+    }
+}
+
+/// What `call_at`/`call_later` return: `cancel()` stops the callback.
+#[pyclass(frozen, name = "_TimerHandle", module = "capnp.lib.capnp")]
+pub(crate) struct PyTimerHandle {
+    when: f64,
+    cancelled: AtomicBool,
+}
+
+#[pymethods]
+impl PyTimerHandle {
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+    fn when(&self) -> f64 {
+        self.when
+    }
+}
+
+struct Timer {
+    when: f64,
+    seq: u64,
+    job: Job,
+    handle: Py<PyTimerHandle>,
+}
+
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timer {
+    // Reversed: `BinaryHeap` pops the greatest, we want the earliest.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other
+            .when
+            .total_cmp(&self.when)
+            .then(other.seq.cmp(&self.seq))
+    }
+}
+
+/// The part of a loop other threads may use: `call_soon_threadsafe`.
+#[pyclass(frozen, name = "_ReactorRemote", module = "capnp.lib.capnp")]
+pub(crate) struct PyRemote {
+    queue: Mutex<Vec<Job>>,
+    wanted: Arc<AtomicBool>,
+    waker: Arc<mio::Waker>,
+}
+
+#[pymethods]
+impl PyRemote {
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon_threadsafe(
+        &self,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        self.queue
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the loop's queue is poisoned"))?
+            .push(Job {
+                callback,
+                args,
+                context,
+            });
+        self.wanted.store(true, Ordering::Release);
+        self.waker.wake()?;
+        Ok(())
+    }
+}
+
+/// One thread's synchronous loop. The object may be dropped on any thread (futures that refer
+/// to it can end up anywhere); what it runs lives in its thread's storage (`State`) and only
+/// that thread can reach it.
+#[pyclass(
+    frozen,
+    subclass,
+    weakref,
+    name = "_Reactor",
+    module = "capnp.lib.capnp"
+)]
+pub(crate) struct PyReactor {
+    thread: ThreadId,
+    key: u64,
+    remote: Py<PyRemote>,
+    origin: Instant,
+    origin_time: f64,
+}
+
+pub(crate) struct State {
+    reactor: Rc<Reactor>,
+    ready: RefCell<VecDeque<Job>>,
+    timers: RefCell<BinaryHeap<Timer>>,
+    seq: Cell<u64>,
+    remote: Py<PyRemote>,
+    origin: Instant,
+    origin_time: f64,
+    running: Cell<bool>,
+    closed: Cell<bool>,
+}
+
+thread_local! {
+    static STATES: RefCell<HashMap<u64, Rc<State>>> = RefCell::new(HashMap::new());
+}
+
+static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+
+const NESTED: &str = "wait() called from inside a callback of the synchronous loop";
+
+impl PyReactor {
+    /// This loop's state (on its own thread only).
+    pub(crate) fn state(&self) -> PyResult<Rc<State>> {
+        if std::thread::current().id() != self.thread {
+            return Err(PyRuntimeError::new_err(
+                "This synchronous event loop belongs to another thread",
+            ));
+        }
+        STATES
+            .with(|s| s.borrow().get(&self.key).cloned())
+            .ok_or_else(|| PyRuntimeError::new_err("the synchronous event loop is closed"))
+    }
+}
+
+impl Drop for PyReactor {
+    fn drop(&mut self) {
+        // On another thread the state stays with its thread (and goes when it ends).
+        if std::thread::current().id() == self.thread {
+            let state = STATES
+                .try_with(|s| {
+                    s.try_borrow_mut()
+                        .ok()
+                        .and_then(|mut s| s.remove(&self.key))
+                })
+                .ok()
+                .flatten();
+            if let Some(state) = state {
+                state.close();
+            }
+        }
+    }
+}
+
+impl State {
+    fn now(&self) -> f64 {
+        self.origin_time + self.origin.elapsed().as_secs_f64()
+    }
+
+    fn push_timer(&self, py: Python<'_>, when: f64, job: Job) -> PyResult<Py<PyTimerHandle>> {
+        let handle = Py::new(
+            py,
+            PyTimerHandle {
+                when,
+                cancelled: AtomicBool::new(false),
+            },
+        )?;
+        let seq = self.seq.get();
+        self.seq.set(seq + 1);
+        self.timers.borrow_mut().push(Timer {
+            when,
+            seq,
+            job,
+            handle: handle.clone_ref(py),
+        });
+        Ok(handle)
+    }
+
+    /// The earliest live timer's deadline (cancelled ones at the top are dropped).
+    fn next_deadline(&self, py: Python<'_>) -> Option<f64> {
+        let mut timers = self.timers.borrow_mut();
+        while let Some(t) = timers.peek() {
+            if t.handle.get().cancelled.load(Ordering::Acquire) {
+                let gone = timers.pop();
+                drop(gone);
+                continue;
+            }
+            let _ = py;
+            return Some(t.when);
+        }
+        None
+    }
+
+    /// Moves due timers and callbacks queued by other threads to the ready queue.
+    fn collect(&self, py: Python<'_>) {
+        let now = self.now();
+        loop {
+            let due = {
+                let mut timers = self.timers.borrow_mut();
+                match timers.peek() {
+                    Some(t) if t.when <= now => timers.pop(),
+                    _ => None,
+                }
+            };
+            let Some(t) = due else { break };
+            if !t.handle.get().cancelled.load(Ordering::Acquire) {
+                self.ready.borrow_mut().push_back(t.job);
+            }
+        }
+        let remote: Vec<Job> = match self.remote.get().queue.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        };
+        let _ = py;
+        self.ready.borrow_mut().extend(remote);
+    }
+
+    /// Runs the callbacks ready now (not those they add); whether any ran.
+    fn run_ready(&self, py: Python<'_>) -> PyResult<bool> {
+        let n = self.ready.borrow().len();
+        for _ in 0..n {
+            let job = self.ready.borrow_mut().pop_front();
+            let Some(job) = job else { break };
+            if let Err(e) = job.run(py) {
+                if e.is_instance_of::<PyException>(py) {
+                    e.write_unraisable(py, None);
+                } else {
+                    // KeyboardInterrupt, SystemExit: out of the waiting call.
+                    return Err(e);
+                }
+            }
+        }
+        Ok(n > 0)
+    }
+
+    /// Runs the loop until `done()` holds. `block`: wait for events when idle; without it,
+    /// returns once nothing is ready (what `poll_once` does).
+    pub(crate) fn run_until_native(
+        &self,
+        py: Python<'_>,
+        done: &mut dyn FnMut(Python<'_>) -> PyResult<bool>,
+        block: bool,
+    ) -> PyResult<()> {
+        if self.closed.get() {
+            return Err(PyRuntimeError::new_err(
+                "the synchronous event loop is closed",
+            ));
+        }
+        if self.running.replace(true) {
+            return Err(PyRuntimeError::new_err(NESTED));
+        }
+        struct Reset<'a>(&'a Cell<bool>);
+        impl Drop for Reset<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        let _reset = Reset(&self.running);
+        loop {
+            if done(py)? {
+                return Ok(());
+            }
+            let mut progressed = false;
+            if self.reactor.take_wanted() {
+                run_now();
+                progressed = true;
+            }
+            self.collect(py);
+            if self.run_ready(py)? {
+                progressed = true;
+            }
+            if progressed {
+                continue;
+            }
+            if !block {
+                if self.wait(py, Some(Duration::ZERO))? {
+                    continue;
+                }
+                return Ok(());
+            }
+            py.check_signals()?;
+            let timeout = self
+                .next_deadline(py)
+                .map(|when| Duration::from_secs_f64((when - self.now()).max(0.0)));
+            self.wait(py, timeout)?;
+        }
+    }
+
+    /// One wait for events (the interpreter lock released while blocked).
+    fn wait(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<bool> {
+        match self.reactor.wait(timeout, |block| py.detach(block)) {
+            Ok(handled) => Ok(handled),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                py.check_signals()?;
+                Ok(true)
+            }
+            Err(e) => Err(PyOSError::new_err(e.to_string())),
+        }
+    }
+
+    fn open_check(&self) -> PyResult<()> {
+        if self.closed.get() {
+            return Err(PyRuntimeError::new_err(
+                "the synchronous event loop is closed",
+            ));
+        }
+        Ok(())
+    }
+
+    fn close(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.reactor.close();
+        let ready = std::mem::take(&mut *self.ready.borrow_mut());
+        let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        drop(ready);
+        drop(timers);
+    }
+}
+
+fn stream_of(sock: &Bound<'_, PyAny>, is_unix: bool) -> PyResult<Stream> {
+    let fd = crate::ffi::dup_socket(sock)?;
+    Ok(if is_unix {
+        Stream::unix(std::os::unix::net::UnixStream::from(fd))?
+    } else {
+        Stream::tcp(std::net::TcpStream::from(fd))?
+    })
+}
+
+#[pymethods]
+impl PyReactor {
+    #[new]
+    fn new(py: Python<'_>) -> PyResult<Self> {
+        let reactor = Reactor::new()?;
+        let (wanted, waker) = reactor.remote();
+        let origin_time: f64 = py
+            .import("time")?
+            .getattr("monotonic")?
+            .call0()?
+            .extract()?;
+        let origin = Instant::now();
+        let remote = Py::new(
+            py,
+            PyRemote {
+                queue: Mutex::new(Vec::new()),
+                wanted,
+                waker,
+            },
+        )?;
+        let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+        let state = Rc::new(State {
+            reactor,
+            ready: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(BinaryHeap::new()),
+            seq: Cell::new(0),
+            remote: remote.clone_ref(py),
+            origin,
+            origin_time,
+            running: Cell::new(false),
+            closed: Cell::new(false),
+        });
+        STATES.with(|s| s.borrow_mut().insert(key, state));
+        Ok(PyReactor {
+            thread: std::thread::current().id(),
+            key,
+            remote,
+            origin,
+            origin_time,
+        })
+    }
+
+    /// Opens the thread's RPC loop with this loop as its host: executor wake-ups ask it for
+    /// a turn (a flag, and the waker when they come from another thread).
+    fn open_rpc_loop(&self) -> PyResult<()> {
+        let (wanted, waker) = self.state()?.reactor.remote();
+        let thread = std::thread::current().id();
+        crate::rpc::open_loop(Box::new(move || {
+            wanted.store(true, Ordering::Release);
+            if std::thread::current().id() != thread {
+                let _ = waker.wake();
+            }
+        }))
+    }
+
+    #[getter]
+    fn _remote(&self, py: Python<'_>) -> Py<PyRemote> {
+        self.remote.clone_ref(py)
+    }
+
+    fn time(&self) -> f64 {
+        self.origin_time + self.origin.elapsed().as_secs_f64()
+    }
+
+    fn get_debug(&self) -> bool {
+        false
+    }
+
+    fn is_running(&self) -> bool {
+        self.state().is_ok_and(|s| s.running.get())
+    }
+
+    fn is_closed(&self) -> bool {
+        self.state().map_or(true, |s| s.closed.get())
+    }
+
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon(
+        &self,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let st = self.state()?;
+        st.open_check()?;
+        st.ready.borrow_mut().push_back(Job {
+            callback,
+            args,
+            context,
+        });
+        Ok(())
+    }
+
+    #[pyo3(signature = (when, callback, *args, context=None))]
+    fn call_at(
+        &self,
+        py: Python<'_>,
+        when: f64,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyTimerHandle>> {
+        let st = self.state()?;
+        st.open_check()?;
+        st.push_timer(
+            py,
+            when,
+            Job {
+                callback,
+                args,
+                context,
+            },
+        )
+    }
+
+    #[pyo3(signature = (delay, callback, *args, context=None))]
+    fn call_later(
+        &self,
+        py: Python<'_>,
+        delay: f64,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyTimerHandle>> {
+        let st = self.state()?;
+        st.open_check()?;
+        let when = st.now() + delay.max(0.0);
+        st.push_timer(
+            py,
+            when,
+            Job {
+                callback,
+                args,
+                context,
+            },
+        )
+    }
+
+    /// Runs the loop until the asyncio future `future` (of this loop) is done.
+    fn run_until(&self, py: Python<'_>, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.state()?
+            .run_until_native(py, &mut |_| future.call_method0("done")?.is_truthy(), true)
+    }
+
+    /// Runs what is ready now (events included), without blocking.
+    fn poll_once(&self, py: Python<'_>) -> PyResult<()> {
+        let mut rounds = 0;
+        self.state()?.run_until_native(
+            py,
+            &mut |_| {
+                rounds += 1;
+                Ok(rounds > 64)
+            },
+            false,
+        )
+    }
+
+    /// The epoll descriptor (readable when a socket or the waker is).
+    fn fileno(&self) -> PyResult<i32> {
+        Ok(self.state()?.reactor.fileno())
+    }
+
+    /// Whether a turn would run something now (callbacks, the executor, due timers).
+    fn has_ready(&self, py: Python<'_>) -> PyResult<bool> {
+        let st = self.state()?;
+        Ok(!st.ready.borrow().is_empty()
+            || st.reactor.is_wanted()
+            || st.next_deadline(py).is_some_and(|w| w <= st.now()))
+    }
+
+    /// The next timer's deadline (`time()`'s clock), if any.
+    fn next_timer(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        Ok(self.state()?.next_deadline(py))
+    }
+
+    /// A two-party connection over the connected socket `sock` (a dup of it; `sock` stays
+    /// the caller's).
+    #[pyo3(signature = (sock, is_unix, is_server, bootstrap, on_done, traversal_limit_in_words=None, nesting_limit=None))]
+    fn connect(
+        &self,
+        sock: &Bound<'_, PyAny>,
+        is_unix: bool,
+        is_server: bool,
+        bootstrap: Option<&PyCap>,
+        on_done: Py<PyAny>,
+        traversal_limit_in_words: Option<u64>,
+        nesting_limit: Option<i32>,
+    ) -> PyResult<PyConnection> {
+        let st = self.state()?;
+        st.open_check()?;
+        current()?;
+        let started = st
+            .reactor
+            .add_connection(stream_of(sock, is_unix)?, |pipe| {
+                PyConnection::start(
+                    pipe,
+                    is_server,
+                    bootstrap,
+                    on_done,
+                    traversal_limit_in_words,
+                    nesting_limit,
+                )
+                .map(Rc::new)
+            })?;
+        Ok(PyConnection::share(&started))
+    }
+
+    /// Serves `bootstrap` on every connection the listening socket `sock` accepts; returns
+    /// a key for `unlisten`.
+    #[pyo3(signature = (sock, is_unix, bootstrap, traversal_limit_in_words=None, nesting_limit=None))]
+    fn listen(
+        &self,
+        sock: &Bound<'_, PyAny>,
+        is_unix: bool,
+        bootstrap: &PyCap,
+        traversal_limit_in_words: Option<u64>,
+        nesting_limit: Option<i32>,
+    ) -> PyResult<usize> {
+        let st = self.state()?;
+        st.open_check()?;
+        let ev: Rc<EventLoop> = current()?;
+        let fd = crate::ffi::dup_socket(sock)?;
+        let listener = if is_unix {
+            Listener::unix(std::os::unix::net::UnixListener::from(fd))?
+        } else {
+            Listener::tcp(std::net::TcpListener::from(fd))?
+        };
+        Ok(st.reactor.listen(
+            listener,
+            bootstrap.hook()?,
+            reader_options(traversal_limit_in_words, nesting_limit),
+            &ev,
+        )?)
+    }
+
+    fn unlisten(&self, key: usize) -> PyResult<()> {
+        self.state()?.reactor.unlisten(key);
+        Ok(())
+    }
+
+    /// Closes every socket and drops every callback and timer.
+    fn close(&self) -> PyResult<()> {
+        if std::thread::current().id() != self.thread {
+            return Err(PyRuntimeError::new_err(
+                "This synchronous event loop belongs to another thread",
+            ));
+        }
+        let state = STATES.with(|s| s.borrow_mut().remove(&self.key));
+        if let Some(state) = state {
+            state.close();
+        }
+        Ok(())
+    }
+}

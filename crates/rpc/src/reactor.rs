@@ -1,0 +1,531 @@
+//! The synchronous (1.x) API's own reactor: one epoll poller per thread over the thread's
+//! sockets (connections and listeners), with a waker other threads use. Nothing here polls on
+//! a timer: [`Reactor::wait`] blocks in `epoll_wait` until a socket is ready, the waker fires,
+//! the caller's timeout (its next timer) passes or a signal interrupts it.
+//!
+//! A connection's socket feeds its [`Pipe`] (bytes read go in, bytes the RPC system writes go
+//! straight to the socket, the rest kept until it turns writable). The binding drives the
+//! loop: it runs the executor when [`Reactor::wanted`] says something woke it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use capnp::message::ReaderOptions;
+use capnp::private::capability::ClientHook;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::connection::{Connection, Side};
+use crate::pipe::{Pipe, PipeSink};
+use crate::EventLoop;
+
+const WAKER: Token = Token(0);
+/// Unsent bytes above which the RPC system stops writing until the socket drains.
+const HIGH_WATER: usize = 1 << 20;
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A connected socket (TCP or Unix), non-blocking.
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    pub fn tcp(s: std::net::TcpStream) -> io::Result<Stream> {
+        s.set_nonblocking(true)?;
+        let _ = s.set_nodelay(true);
+        Ok(Stream::Tcp(TcpStream::from_std(s)))
+    }
+
+    pub fn unix(s: std::os::unix::net::UnixStream) -> io::Result<Stream> {
+        s.set_nonblocking(true)?;
+        Ok(Stream::Unix(UnixStream::from_std(s)))
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s,
+        }
+    }
+
+    fn shutdown(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(Shutdown::Both),
+            Stream::Unix(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A listening socket (TCP or Unix), non-blocking.
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    pub fn tcp(l: std::net::TcpListener) -> io::Result<Listener> {
+        l.set_nonblocking(true)?;
+        Ok(Listener::Tcp(TcpListener::from_std(l)))
+    }
+
+    pub fn unix(l: std::os::unix::net::UnixListener) -> io::Result<Listener> {
+        l.set_nonblocking(true)?;
+        Ok(Listener::Unix(UnixListener::from_std(l)))
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Listener::Tcp(l) => l,
+            Listener::Unix(l) => l,
+        }
+    }
+
+    fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, _) = l.accept()?;
+                let _ = s.set_nodelay(true);
+                Ok(Stream::Tcp(s))
+            }
+            Listener::Unix(l) => Ok(Stream::Unix(l.accept()?.0)),
+        }
+    }
+}
+
+struct SocketConn {
+    token: Token,
+    stream: RefCell<Stream>,
+    pipe: Pipe,
+    /// What the socket did not take yet.
+    unsent: RefCell<Vec<u8>>,
+    /// Whether writable readiness is asked for (while `unsent` is not empty).
+    writing: Cell<bool>,
+    /// What lives as long as the socket is watched (the connection running on it).
+    keep: RefCell<Option<Rc<dyn std::any::Any>>>,
+}
+
+struct Served {
+    listener: RefCell<Listener>,
+    bootstrap: Box<dyn ClientHook>,
+    options: ReaderOptions,
+    event_loop: Weak<EventLoop>,
+}
+
+enum Source {
+    Conn(Rc<SocketConn>),
+    Listener(Rc<Served>),
+}
+
+/// One thread's poller and the sockets it watches.
+pub struct Reactor {
+    poll: RefCell<Poll>,
+    events: RefCell<Events>,
+    waker: Arc<Waker>,
+    /// Set (from any thread) when the executor or the host's queue asks for a turn.
+    wanted: Arc<AtomicBool>,
+    sources: RefCell<HashMap<usize, Source>>,
+    next: Cell<usize>,
+    buffer: RefCell<Vec<u8>>,
+}
+
+impl Reactor {
+    pub fn new() -> io::Result<Rc<Reactor>> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(Rc::new(Reactor {
+            poll: RefCell::new(poll),
+            events: RefCell::new(Events::with_capacity(256)),
+            waker,
+            wanted: Arc::new(AtomicBool::new(false)),
+            sources: RefCell::new(HashMap::new()),
+            next: Cell::new(1),
+            buffer: RefCell::new(vec![0; READ_CHUNK]),
+        }))
+    }
+
+    /// The epoll descriptor: readable whenever a watched socket or the waker is ready (an
+    /// outer loop can watch it to run this one only when it has work).
+    pub fn fileno(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.poll.borrow().as_raw_fd()
+    }
+
+    /// A flag and a waker for another thread (or the executor) to ask for a turn.
+    pub fn remote(&self) -> (Arc<AtomicBool>, Arc<Waker>) {
+        (self.wanted.clone(), self.waker.clone())
+    }
+
+    /// Whether a turn was asked for since the last call (clears the flag).
+    pub fn take_wanted(&self) -> bool {
+        self.wanted.swap(false, Ordering::AcqRel)
+    }
+
+    pub fn is_wanted(&self) -> bool {
+        self.wanted.load(Ordering::Acquire)
+    }
+
+    fn token(&self) -> Token {
+        let t = self.next.get();
+        self.next.set(t + 1);
+        Token(t)
+    }
+
+    /// Watches `stream`: its bytes feed the returned pipe, and the pipe writes to it.
+    pub fn add_stream(self: &Rc<Self>, mut stream: Stream) -> io::Result<Pipe> {
+        let token = self.token();
+        self.poll
+            .borrow()
+            .registry()
+            .register(stream.source(), token, Interest::READABLE)?;
+        let conn = Rc::new_cyclic(|weak: &Weak<SocketConn>| SocketConn {
+            token,
+            stream: RefCell::new(stream),
+            pipe: Pipe::new(Box::new(SocketSink {
+                conn: weak.clone(),
+                reactor: Rc::downgrade(self),
+            })),
+            unsent: RefCell::new(Vec::new()),
+            writing: Cell::new(false),
+            keep: RefCell::new(None),
+        });
+        let pipe = conn.pipe.clone();
+        self.sources
+            .borrow_mut()
+            .insert(token.0, Source::Conn(conn));
+        Ok(pipe)
+    }
+
+    /// Watches `stream` for a connection made by `start` over its pipe; the connection
+    /// lives while the socket is watched (until it ends or is closed).
+    pub fn add_connection<T: 'static, E>(
+        self: &Rc<Self>,
+        stream: Stream,
+        start: impl FnOnce(Pipe) -> Result<Rc<T>, E>,
+    ) -> Result<Rc<T>, E>
+    where
+        E: From<io::Error>,
+    {
+        let token = Token(self.next.get());
+        let pipe = self.add_stream(stream)?;
+        let conn = match start(pipe.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                pipe.close();
+                return Err(e);
+            }
+        };
+        if let Some(Source::Conn(c)) = self.sources.borrow().get(&token.0) {
+            *c.keep.borrow_mut() = Some(conn.clone() as Rc<dyn std::any::Any>);
+        }
+        Ok(conn)
+    }
+
+    /// Serves `bootstrap` to every connection `listener` accepts, on `event_loop`.
+    pub fn listen(
+        self: &Rc<Self>,
+        mut listener: Listener,
+        bootstrap: Box<dyn ClientHook>,
+        options: ReaderOptions,
+        event_loop: &Rc<EventLoop>,
+    ) -> io::Result<usize> {
+        let token = self.token();
+        self.poll
+            .borrow()
+            .registry()
+            .register(listener.source(), token, Interest::READABLE)?;
+        let served = Rc::new(Served {
+            listener: RefCell::new(listener),
+            bootstrap,
+            options,
+            event_loop: Rc::downgrade(event_loop),
+        });
+        self.sources
+            .borrow_mut()
+            .insert(token.0, Source::Listener(served));
+        Ok(token.0)
+    }
+
+    /// Stops watching a listener (its socket closes; accepted connections go on).
+    pub fn unlisten(&self, key: usize) {
+        let removed = self.sources.borrow_mut().remove(&key);
+        if let Some(Source::Listener(s)) = &removed {
+            let _ = self
+                .poll
+                .borrow()
+                .registry()
+                .deregister(s.listener.borrow_mut().source());
+        }
+        drop(removed);
+    }
+
+    /// Closes everything: listeners, accepted connections, sockets.
+    pub fn close(&self) {
+        let all: Vec<Source> = self.sources.borrow_mut().drain().map(|(_, s)| s).collect();
+        for s in &all {
+            match s {
+                Source::Conn(c) => {
+                    let _ = self
+                        .poll
+                        .borrow()
+                        .registry()
+                        .deregister(c.stream.borrow_mut().source());
+                    c.stream.borrow().shutdown();
+                }
+                Source::Listener(l) => {
+                    let _ = self
+                        .poll
+                        .borrow()
+                        .registry()
+                        .deregister(l.listener.borrow_mut().source());
+                }
+            }
+        }
+        drop(all);
+    }
+
+    /// Waits for readiness (at most `timeout`; `Some(ZERO)` only looks) and handles it:
+    /// reads feed pipes, writable sockets drain, listeners accept. `detach` runs the blocking
+    /// call (the binding releases the interpreter lock there). An `Interrupted` error means a
+    /// signal arrived. Returns whether anything was handled.
+    pub fn wait<D>(self: &Rc<Self>, timeout: Option<Duration>, detach: D) -> io::Result<bool>
+    where
+        D: FnOnce(&mut (dyn FnMut() -> io::Result<()> + Send)) -> io::Result<()>,
+    {
+        let ready: Vec<(Token, bool, bool)> = {
+            let mut poll = self.poll.borrow_mut();
+            let mut events = self.events.borrow_mut();
+            let (poll, events) = (&mut *poll, &mut *events);
+            {
+                let mut block = || poll.poll(events, timeout);
+                if timeout == Some(Duration::ZERO) {
+                    block()?;
+                } else {
+                    detach(&mut block)?;
+                }
+            }
+            events
+                .iter()
+                .map(|e| {
+                    (
+                        e.token(),
+                        e.is_readable() || e.is_read_closed() || e.is_error(),
+                        e.is_writable() || e.is_write_closed(),
+                    )
+                })
+                .collect()
+        };
+        let handled = !ready.is_empty();
+        for (token, readable, writable) in ready {
+            if token == WAKER {
+                self.wanted.store(true, Ordering::Release);
+                continue;
+            }
+            let source = match self.sources.borrow().get(&token.0) {
+                Some(Source::Conn(c)) => Source::Conn(c.clone()),
+                Some(Source::Listener(l)) => Source::Listener(l.clone()),
+                None => continue,
+            };
+            match source {
+                Source::Conn(c) => {
+                    if writable {
+                        self.drain(&c);
+                    }
+                    if readable {
+                        self.read(&c);
+                    }
+                }
+                Source::Listener(l) => self.accept(&l),
+            }
+        }
+        Ok(handled)
+    }
+
+    fn read(&self, c: &Rc<SocketConn>) {
+        let mut buf = self.buffer.borrow_mut();
+        loop {
+            let r = c.stream.borrow_mut().read(&mut buf);
+            match r {
+                Ok(0) => {
+                    self.forget(c);
+                    c.pipe.feed_eof(None);
+                    return;
+                }
+                Ok(n) => c.pipe.feed_vec(buf[..n].to_vec()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.forget(c);
+                    c.pipe.feed_eof(Some(e.to_string()));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes `data` now, keeping what the socket does not take for when it is writable.
+    fn send(&self, c: &SocketConn, data: &[u8]) -> io::Result<()> {
+        let mut unsent = c.unsent.borrow_mut();
+        let mut at = 0;
+        if unsent.is_empty() {
+            let mut stream = c.stream.borrow_mut();
+            while at < data.len() {
+                match stream.write(&data[at..]) {
+                    Ok(0) => break,
+                    Ok(n) => at += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if at == data.len() {
+                return Ok(());
+            }
+        }
+        unsent.extend_from_slice(&data[at..]);
+        let over = unsent.len() > HIGH_WATER;
+        drop(unsent);
+        if !c.writing.replace(true) {
+            self.poll.borrow().registry().reregister(
+                c.stream.borrow_mut().source(),
+                c.token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+        }
+        if over {
+            c.pipe.pause_writing();
+        }
+        Ok(())
+    }
+
+    fn drain(&self, c: &Rc<SocketConn>) {
+        let result = {
+            let mut unsent = c.unsent.borrow_mut();
+            let mut stream = c.stream.borrow_mut();
+            let mut at = 0;
+            let mut result = Ok(());
+            while at < unsent.len() {
+                match stream.write(&unsent[at..]) {
+                    Ok(0) => break,
+                    Ok(n) => at += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            unsent.drain(..at);
+            result.map(|()| unsent.is_empty())
+        };
+        match result {
+            Ok(true) => {
+                if c.writing.replace(false) {
+                    let _ = self.poll.borrow().registry().reregister(
+                        c.stream.borrow_mut().source(),
+                        c.token,
+                        Interest::READABLE,
+                    );
+                }
+                c.pipe.resume_writing();
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.forget(c);
+                c.pipe.feed_eof(Some(e.to_string()));
+            }
+        }
+    }
+
+    fn accept(self: &Rc<Self>, served: &Rc<Served>) {
+        loop {
+            let accepted = served.listener.borrow().accept();
+            let stream = match accepted {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // WouldBlock: all taken; anything else (out of descriptors, a peer that
+                // reset before we took it) leaves the listener listening.
+                Err(_) => return,
+            };
+            let Some(ev) = served.event_loop.upgrade() else {
+                return;
+            };
+            // Each connection lives while its socket is watched.
+            let _ = self.add_connection(stream, |pipe| {
+                Ok::<_, io::Error>(Connection::start(
+                    &ev,
+                    pipe,
+                    Side::Server,
+                    Some(served.bootstrap.add_ref()),
+                    served.options,
+                    Box::new(|_| {}),
+                ))
+            });
+        }
+    }
+
+    /// Stops watching a connection's socket and shuts it down (the peer sees the end).
+    fn forget(&self, c: &SocketConn) {
+        let removed = self.sources.borrow_mut().remove(&c.token.0);
+        let _ = self
+            .poll
+            .borrow()
+            .registry()
+            .deregister(c.stream.borrow_mut().source());
+        c.stream.borrow().shutdown();
+        drop(removed);
+    }
+}
+
+struct SocketSink {
+    conn: Weak<SocketConn>,
+    reactor: Weak<Reactor>,
+}
+
+impl PipeSink for SocketSink {
+    fn write(&self, data: &[u8]) -> io::Result<()> {
+        let (Some(c), Some(r)) = (self.conn.upgrade(), self.reactor.upgrade()) else {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "socket closed"));
+        };
+        let result = r.send(&c, data);
+        if let Err(e) = &result {
+            r.forget(&c);
+            c.pipe.feed_eof(Some(e.to_string()));
+        }
+        result
+    }
+
+    fn close(&self) {
+        if let (Some(c), Some(r)) = (self.conn.upgrade(), self.reactor.upgrade()) {
+            r.forget(&c);
+        }
+    }
+}
