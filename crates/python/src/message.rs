@@ -20,6 +20,19 @@ fn msg_err(py: Python<'_>, e: capnp_dynamic::Error) -> PyErr {
     MsgError::from(e).into_py(py)
 }
 
+/// The root of `m` (a struct `id` of `registry`) as a reader.
+pub(crate) fn root_reader(
+    py: Python<'_>,
+    m: &MessageBuilder,
+    registry: Py<PyRegistry>,
+    id: u64,
+) -> PyResult<Py<PyAny>> {
+    let root = m
+        .get_root(&registry.get().inner, id)
+        .map_err(|e| msg_err(py, e))?;
+    PyStructReader::wrap(py, root.as_reader(), registry)
+}
+
 /// A message being built, not yet bound to a root type.
 #[pyclass(frozen, name = "_MessageHandle", module = "capnp.lib.capnp")]
 pub(crate) struct PyMessageHandle {
@@ -77,6 +90,16 @@ impl PyMessageHandle {
             .get_root(&registry.get().inner, id)
             .map_err(|e| msg_err(py, e))?;
         PyStructBuilder::wrap(py, root, registry)
+    }
+
+    /// The root (a struct `id` of `registry`) as a reader.
+    fn get_root_reader(
+        &self,
+        py: Python<'_>,
+        registry: Py<PyRegistry>,
+        id: u64,
+    ) -> PyResult<Py<PyAny>> {
+        root_reader(py, &self.inner, registry, id)
     }
 
     /// The root pointer as a `_DynamicObjectBuilder`.

@@ -264,11 +264,15 @@ impl PyPending {
     /// Runs the thread's synchronous loop `reactor` until the call completes; its results (a
     /// `_MessageHandle`, `None` for a streaming call) or its `KjException`. An exception
     /// out of the loop (Ctrl+C) cancels the call.
+    /// With `registry` and `result_id`: the results' root reader instead of the handle.
+    #[pyo3(signature = (reactor, registry=None, result_id=0))]
     fn wait_sync(
         &self,
         py: Python<'_>,
         reactor: &crate::sync_loop::PyReactor,
-    ) -> PyResult<Option<PyMessageHandle>> {
+        registry: Option<Py<crate::registry::PyRegistry>>,
+        result_id: u64,
+    ) -> PyResult<Py<PyAny>> {
         let ev = current()?;
         let consumed = || crate::exceptions::plain_kj_exception(py, CONSUMED);
         match &*self.inner {
@@ -276,12 +280,15 @@ impl PyPending {
                 let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
                 let resp = drive(py, &ev, reactor, promise)?;
                 let m = ev.response_message(&resp).map_err(|e| rpc_error(py, &e))?;
-                Ok(Some(PyMessageHandle::from_inner(m)))
+                match registry {
+                    Some(registry) => crate::message::root_reader(py, &m, registry, result_id),
+                    None => Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any()),
+                }
             }
             PendingKind::Stream(p) => {
                 let promise = p.borrow_mut().take().ok_or_else(consumed)?;
                 drive(py, &ev, reactor, promise)?;
-                Ok(None)
+                Ok(py.None())
             }
         }
     }

@@ -378,7 +378,13 @@ impl Reactor {
                     c.pipe.feed_eof(None);
                     return;
                 }
-                Ok(n) => c.pipe.feed_vec(buf[..n].to_vec()),
+                Ok(n) => {
+                    c.pipe.feed_vec(buf[..n].to_vec());
+                    // A short read emptied the socket: the next bytes bring a new edge.
+                    if n < buf.len() {
+                        return;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {

@@ -11,6 +11,7 @@ import inspect
 import threading
 import traceback
 import weakref
+from asyncio.events import _get_running_loop, _set_running_loop
 
 from capnp import _capnp
 
@@ -308,6 +309,17 @@ class _RemotePromise:
 
     # 1.x members (API.md 5.3.3)
     def wait(self):
+        st = _state.active
+        if st is not None and st.synchronous and not st.closed:
+            # The synchronous loop runs natively until the call completes.
+            m = self._method
+            loop = st.aloop
+            outer = _get_running_loop()
+            _set_running_loop(loop)
+            try:
+                return self._pending.wait_sync(loop, m.registry, m.result_id)
+            finally:
+                _set_running_loop(outer)
         from capnp.lib import _sync
 
         if _sync._kj_active():
@@ -463,9 +475,18 @@ class _DynamicCapabilityClient:
 
             return request
         m = self._find(name)
+        cap, registry, param_id = self._cap, m.registry, m.param_id
+        iid, ordinal, streaming = m.interface_id, m.ordinal, m.streaming
+        new_message = _capnp._MessageHandle
 
         def call(*args, word_count=None, **kwargs):
-            return _Request(self, m, args, kwargs).send()
+            # What `_Request(...).send()` does, without the request object.
+            msg = new_message(256)
+            msg.enable_caps()
+            builder = msg.init_root(registry, param_id)
+            if args or kwargs:
+                _fill(builder, m, args, kwargs)
+            return _RemotePromise(cap.send(iid, ordinal, msg, streaming), m, self)
 
         call.__name__ = name
         self.__dict__[name] = call
@@ -630,17 +651,29 @@ def _assign_results(ctx, method, value):
         setattr(results, f[0], v)
 
 
+_SCALARS = frozenset((int, float, bool, str, bytes))
+
+
 def _server_cap(obj, schema):
     methods = _methods(schema)
-    by_id = {(m.interface_id, m.ordinal): m for m in methods.values()}
+    # (interface id, method id) -> (method, param names, whether a param is in a union)
+    by_id = {
+        (m.interface_id, m.ordinal): (
+            m,
+            tuple(f[0] for f in m.param_fields),
+            any(f[5] for f in m.param_fields),
+        )
+        for m in methods.values()
+    }
     streaming = [(m.interface_id, m.ordinal) for m in methods.values() if m.streaming]
     styles = {}  # method name -> whether the object implements it in context style
 
     def dispatch(interface_id, method_id, params_handle, results_handle):
-        m = by_id.get((interface_id, method_id))
-        if m is None:
+        entry = by_id.get((interface_id, method_id))
+        if entry is None:
             raise _kj("Method not implemented: interface %#x method %d" % (interface_id, method_id), "UNIMPLEMENTED")
-        params = params_handle.get_root(m.registry, m.param_id).as_reader()
+        m, names, has_union = entry
+        params = params_handle.get_root_reader(m.registry, m.param_id)
         ctx = _CallContext(params, results_handle, m)
         try:
             context_style = styles.get(m.name)
@@ -656,18 +689,35 @@ def _server_cap(obj, schema):
                         "UNIMPLEMENTED",
                     )
                 kwargs = {}
-                for name, _, _, _, _, in_union in m.param_fields:
-                    if in_union:
-                        try:
-                            if params.which() != name:
+                if has_union:
+                    for name, _, _, _, _, in_union in m.param_fields:
+                        if in_union:
+                            try:
+                                if params.which() != name:
+                                    continue
+                            except Exception:
                                 continue
-                        except Exception:
-                            continue
-                    kwargs[name] = getattr(params, name)
+                        kwargs[name] = getattr(params, name)
+                else:
+                    for name in names:
+                        kwargs[name] = getattr(params, name)
                 kwargs["_context"] = ctx
                 out = f(**kwargs)
         except Exception as e:
             raise _server_error(e, m.name) from None
+        if out is None:
+            return None
+        if type(out) in _SCALARS and not context_style:
+            # The common case: one value for the first result field.
+            fields = m.result_fields
+            try:
+                if not fields:
+                    _assign_results(ctx, m, out)
+                else:
+                    setattr(ctx.results, fields[0][0], out)
+            except Exception as e:
+                raise _server_error(e, m.name) from None
+            return None
         if _is_capnp_promise(out):
             # 1.x: the call completes when the promise does; its value is ignored (the
             # callbacks wrote the results).
