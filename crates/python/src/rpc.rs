@@ -183,6 +183,7 @@ impl PyCap {
                 .map_err(|e| rpc_error(py, &e))?;
             return Ok(PyPending {
                 inner: Rc::new(PendingKind::Stream(RefCell::new(Some(p)))),
+                cancel: RefCell::new(None),
             });
         }
         let rp = ev
@@ -192,6 +193,7 @@ impl PyCap {
         ev.run();
         Ok(PyPending {
             inner: Rc::new(PendingKind::Call(Pending::new(rp))),
+            cancel: RefCell::new(None),
         })
     }
 
@@ -210,6 +212,8 @@ enum PendingKind {
 #[pyclass(unsendable, name = "_Pending", module = "capnp.lib.capnp")]
 pub(crate) struct PyPending {
     inner: Rc<PendingKind>,
+    /// Set while an asyncio future waits for the call (`wait_into`): firing it cancels.
+    cancel: RefCell<Option<oneshot::Sender<()>>>,
 }
 
 /// Settles an asyncio future from Rust (on the loop's thread); a cancelled future is left.
@@ -233,11 +237,26 @@ fn settle(py: Python<'_>, fut: &Py<PyAny>, result: PyResult<Py<PyAny>>) {
 
 #[pymethods]
 impl PyPending {
-    /// Completes `future` with the results (a `_MessageHandle`) or the call's `KjException`.
-    /// Cancelling the future cancels the call.
-    fn wait_into(&self, future: Py<PyAny>) -> PyResult<()> {
+    /// Completes `future` with the results (a `_MessageHandle`; with `registry` and
+    /// `result_id`, the results' root reader) or the call's `KjException`. Cancelling the
+    /// future cancels the call; with `watch_cancel=False` the caller calls `cancel()` instead
+    /// (what `_RemotePromise.__await__` does on `CancelledError`, sparing a callback per call).
+    #[pyo3(signature = (future, registry=None, result_id=0, watch_cancel=true))]
+    fn wait_into(
+        &self,
+        future: Py<PyAny>,
+        registry: Option<Py<crate::registry::PyRegistry>>,
+        result_id: u64,
+        watch_cancel: bool,
+    ) -> PyResult<()> {
         let ev = current()?;
         let consumed = || Python::attach(|py| crate::exceptions::plain_kj_exception(py, CONSUMED));
+        let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+        if watch_cancel {
+            add_cancel_callback(&future, cancel_tx)?;
+        } else {
+            *self.cancel.borrow_mut() = Some(cancel_tx);
+        }
         match &*self.inner {
             PendingKind::Call(p) => {
                 let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
@@ -247,18 +266,23 @@ impl PyPending {
                     &ev,
                     future,
                     promise,
+                    cancel_rx,
                     move || pending.cancel(),
                     move |py, resp| {
                         let m = ev2.response_message(&resp).map_err(|e| rpc_error(py, &e))?;
-                        Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any())
+                        match registry {
+                            Some(r) => crate::message::root_reader(py, &m, r, result_id),
+                            None => Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any()),
+                        }
                     },
-                )
+                );
             }
             PendingKind::Stream(p) => {
                 let promise = p.borrow_mut().take().ok_or_else(consumed)?;
-                complete_into(&ev, future, promise, || {}, |py, ()| Ok(py.None()))
+                complete_into(&ev, future, promise, cancel_rx, || {}, |py, ()| Ok(py.None()));
             }
         }
+        Ok(())
     }
 
     /// Runs the thread's synchronous loop `reactor` until the call completes; its results (a
@@ -318,6 +342,10 @@ impl PyPending {
 
     /// Drops the call (capnp-rpc then cancels it).
     fn cancel(&self) {
+        let waiting = self.cancel.borrow_mut().take();
+        if let Some(tx) = waiting {
+            let _ = tx.send(());
+        }
         match &*self.inner {
             PendingKind::Call(p) => p.cancel(),
             PendingKind::Stream(p) => drop(p.borrow_mut().take()),
@@ -368,11 +396,10 @@ fn complete_into<T: 'static>(
     ev: &EventLoop,
     future: Py<PyAny>,
     promise: Promise<T, capnp::Error>,
+    cancel_rx: oneshot::Receiver<()>,
     on_cancel: impl FnOnce() + 'static,
     convert: impl FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + 'static,
-) -> PyResult<()> {
-    let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
-    add_cancel_callback(&future, cancel_tx)?;
+) {
     ev.executor.spawn(async move {
         let guard = FailOnDrop(Some(future));
         let r = futures::future::select(promise, cancel_rx).await;
@@ -388,7 +415,6 @@ fn complete_into<T: 'static>(
             settle(py, &future, out);
         })
     });
-    Ok(())
 }
 
 /// Holds the asyncio future a call completes; if the waiting task is dropped first (the loop

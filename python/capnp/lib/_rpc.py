@@ -293,12 +293,14 @@ class _RemotePromise:
     def __await__(self):
         st = _active()
         fut = st.aloop.create_future()
-        self._pending.wait_into(fut)
-        handle = yield from fut.__await__()
-        if handle is None:
-            return None
         m = self._method
-        return handle.get_root(m.registry, m.result_id).as_reader()
+        pending = self._pending
+        pending.wait_into(fut, m.registry, m.result_id, False)
+        try:
+            return (yield from fut.__await__())
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
 
     def cancel(self):
         self._pending.cancel()
@@ -626,10 +628,17 @@ def _server_error(exc, name):
     return _kj(text.rstrip("\n"), kind)
 
 
+_SCALARS = frozenset((int, float, bool, str, bytes))
+
+
 def _assign_results(ctx, method, value):
     if value is None:
         return
     fields = method.result_fields or []
+    if fields and type(value) in _SCALARS:
+        # The common case: one value for the first result field.
+        setattr(ctx.results, fields[0][0], value)
+        return
     from capnp.lib.capnp import _DynamicStructBuilder, _DynamicStructReader
 
     if isinstance(value, (_DynamicStructBuilder, _DynamicStructReader)):
@@ -649,9 +658,6 @@ def _assign_results(ctx, method, value):
     results = ctx.results
     for v, f in zip(values, fields):
         setattr(results, f[0], v)
-
-
-_SCALARS = frozenset((int, float, bool, str, bytes))
 
 
 def _server_cap(obj, schema):
@@ -708,13 +714,8 @@ def _server_cap(obj, schema):
         if out is None:
             return None
         if type(out) in _SCALARS and not context_style:
-            # The common case: one value for the first result field.
-            fields = m.result_fields
             try:
-                if not fields:
-                    _assign_results(ctx, m, out)
-                else:
-                    setattr(ctx.results, fields[0][0], out)
+                _assign_results(ctx, m, out)
             except Exception as e:
                 raise _server_error(e, m.name) from None
             return None
