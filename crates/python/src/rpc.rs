@@ -139,13 +139,12 @@ pub(crate) struct PyCap {
 
 impl PyCap {
     pub(crate) fn hook(&self) -> PyResult<Box<dyn capnp::private::capability::ClientHook>> {
-        let ev = current()?;
         match self.cap.as_any().downcast_ref::<LoopCap>() {
             Some(lc) if lc.shared().is_closed() => Err(not_running()),
             Some(lc) if lc.shared().thread() != std::thread::current().id() => Err(
                 PyRuntimeError::new_err("This capability belongs to another thread's event loop"),
             ),
-            _ => ev.hook_of(&self.cap).ok_or_else(not_running),
+            _ => current()?.hook_of(&self.cap).ok_or_else(not_running),
         }
     }
 }
@@ -175,8 +174,8 @@ impl PyCap {
         params: &PyMessageHandle,
         streaming: bool,
     ) -> PyResult<PyPending> {
-        let ev = current()?;
         let hook = self.hook()?;
+        let ev = current()?;
         if streaming {
             let p = ev
                 .send_streaming(&*hook, interface_id, method_id, params.message())

@@ -11,6 +11,7 @@ import inspect
 import threading
 import traceback
 import weakref
+from types import CoroutineType as _CoroutineType
 from asyncio.events import _get_running_loop, _set_running_loop
 
 from capnp import _capnp
@@ -39,6 +40,13 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
+_OTHER_THREAD = "This object belongs to another thread's event loop"
+
+
+def _check_thread(st):
+    """Native RPC objects are bound to their loop's thread: elsewhere, a RuntimeError."""
+    if st is not None and st.thread != threading.get_ident():
+        raise RuntimeError(_OTHER_THREAD)
 
 
 class _LoopState:
@@ -50,6 +58,7 @@ class _LoopState:
         self.waiters = weakref.WeakSet()  # client on_disconnect() futures
         self.closed = False
         self.synchronous = False  # the 1.x loop of _sync.py
+        self.thread = threading.get_ident()
 
 
 def _active():
@@ -283,15 +292,18 @@ class _Request:
 class _RemotePromise:
     """The eventual results of a call: awaitable, and pipelined by attribute."""
 
-    __slots__ = ("_pending", "_method", "_client", "__weakref__")
+    __slots__ = ("_pending", "_method", "_client", "_st", "__weakref__")
 
     def __init__(self, pending, method, client):
         self._pending = pending
         self._method = method
         self._client = client  # keeps the connection alive until completion
+        self._st = _state.active
 
     def __await__(self):
         st = _active()
+        if st is not self._st:
+            _check_thread(self._st)
         fut = st.aloop.create_future()
         m = self._method
         pending = self._pending
@@ -303,16 +315,18 @@ class _RemotePromise:
             raise
 
     def cancel(self):
+        _check_thread(self._st)
         self._pending.cancel()
 
     @property
     def is_consumed(self):
+        _check_thread(self._st)
         return self._pending.is_consumed()
 
     # 1.x members (API.md 5.3.3)
     def wait(self):
         st = _state.active
-        if st is not None and st.synchronous and not st.closed:
+        if st is self._st and st is not None and st.synchronous and not st.closed:
             # The synchronous loop runs natively until the call completes.
             m = self._method
             loop = st.aloop
@@ -322,6 +336,7 @@ class _RemotePromise:
                 return self._pending.wait_sync(loop, m.registry, m.result_id)
             finally:
                 _set_running_loop(outer)
+        _check_thread(self._st)
         from capnp.lib import _sync
 
         if _sync._kj_active():
@@ -343,6 +358,7 @@ class _RemotePromise:
         from capnp.lib import _sync
 
         _sync._check_arity(func, 1)
+        _check_thread(self._st)
         if self._pending.is_consumed():
             raise _kj(_CONSUMED)
         return _sync._Promise(_sync._Thunk(lambda: _sync._chain(self, func, error_func, 1)))
@@ -364,6 +380,7 @@ class _RemotePromise:
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
+        _check_thread(self._st)
         return _pipeline_field(self._pending, (), self._method.parser, self._method.result_fields, name)
 
     def to_dict(self):
@@ -483,7 +500,7 @@ class _DynamicCapabilityClient:
 
         def call(*args, word_count=None, **kwargs):
             # What `_Request(...).send()` does, without the request object.
-            msg = new_message(256)
+            msg = new_message(64)
             msg.enable_caps()
             builder = msg.init_root(registry, param_id)
             if args or kwargs:
@@ -719,11 +736,12 @@ def _server_cap(obj, schema):
             except Exception as e:
                 raise _server_error(e, m.name) from None
             return None
-        if _is_capnp_promise(out):
+        coroutine = type(out) is _CoroutineType
+        if not coroutine and _is_capnp_promise(out):
             # 1.x: the call completes when the promise does; its value is ignored (the
             # callbacks wrote the results).
             return _start_task(_ignore_value(out), ctx, m, True)
-        if inspect.iscoroutine(out):
+        if coroutine or inspect.iscoroutine(out):
             # Most server coroutines finish without suspending: run them here, and make a
             # task only of the rest.
             try:
@@ -1049,6 +1067,7 @@ class _TwoParty:
         st.parties.add(self)
 
     def _check(self):
+        _check_thread(self._st)
         if self._closed or self._st.closed:
             raise RuntimeError(self._closed_message)
 
@@ -1149,7 +1168,8 @@ class TwoPartyServer(_TwoParty):
             raise _kj("You must provide a bootstrap interface to a server constructor.")
         if isinstance(socket, _AsyncIoStream) or _sync._kj_active():
             return super().__new__(cls)
-        return _sync._SyncServer(socket, bootstrap, traversal_limit_in_words, nesting_limit)
+        # A subclass: Python then calls its __init__ with these arguments.
+        return object.__new__(_sync._SyncServer)
 
     def __init__(self, socket=None, bootstrap=None, traversal_limit_in_words=None, nesting_limit=None):
         cap = bootstrap._as_cap()

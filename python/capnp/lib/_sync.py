@@ -591,10 +591,14 @@ def _listening_socket(parsed):
     return _socket.create_server((host, port), family=family, backlog=128)
 
 
-class _SyncServer(_PipeEnd):
-    """A 1.x TwoPartyServer: listening on an address, serving one socket, or pipe mode."""
+class _SyncServer(_PipeEnd, _rpc.TwoPartyServer):
+    """A 1.x TwoPartyServer: listening on an address, serving one socket, or pipe mode.
+    ``TwoPartyServer(...)`` makes one outside a kj_loop (it is a ``TwoPartyServer``)."""
 
-    def __init__(self, socket, bootstrap, traversal_limit_in_words, nesting_limit):
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, socket=None, bootstrap=None, traversal_limit_in_words=None, nesting_limit=None):
         self._bootstrap = bootstrap
         self._limits = (traversal_limit_in_words, nesting_limit)
         self._listener = None
