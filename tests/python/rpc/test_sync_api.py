@@ -134,6 +134,83 @@ def test_tcp_server_port_and_errors(rpc):
     b.close()
 
 
+@pytest.mark.timeout(60)
+def test_listening_server_serves_every_client_and_stops_on_close(rpc):
+    """One bootstrap object for every accepted connection (state shared, as 1.x); close()
+    stops accepting while connections already made go on."""
+    Counter, _ = make_servers(rpc)
+    server = capnp.TwoPartyServer("127.0.0.1:0", bootstrap=Counter())
+    assert isinstance(server, capnp.TwoPartyServer)
+    address = "127.0.0.1:%d" % server.port
+    clients = [capnp.TwoPartyClient(address) for _ in range(3)]
+    counters = [c.bootstrap().cast_as(rpc.Counter) for c in clients]
+    totals = [counter.add(i + 1, "").wait().total for i, counter in enumerate(counters)]
+    assert totals == [1, 3, 6]
+    server.close()
+    with pytest.raises(ConnectionRefusedError):
+        capnp.TwoPartyClient(address)
+    assert counters[0].add(1, "").wait().total == 7
+    for c in clients:
+        c.close()
+
+
+@pytest.mark.timeout(60)
+def test_sync_server_coroutines_that_suspend(rpc):
+    """Server coroutines run on the synchronous loop as asyncio tasks: sleeps (timers of the
+    native loop) included."""
+
+    class Slow(rpc.Counter.Server):
+        async def add(self, amount, note, **kwargs):
+            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)
+            return amount * 2
+
+    a, b = socket.socketpair()
+    try:
+        capnp.TwoPartyServer(a, bootstrap=Slow())
+        counter = capnp.TwoPartyClient(b).bootstrap().cast_as(rpc.Counter)
+        promises = [counter.add(i, "") for i in range(5)]
+        assert [p.wait().total for p in promises] == [0, 2, 4, 6, 8]
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+
+
+@pytest.mark.timeout(60)
+def test_objects_of_another_thread_raise_runtime_error(rpc):
+    Counter, _ = make_servers(rpc)
+    a, b = socket.socketpair()
+    try:
+        capnp.TwoPartyServer(a, bootstrap=Counter())
+        client = capnp.TwoPartyClient(b)
+        counter = client.bootstrap().cast_as(rpc.Counter)
+        promise = counter.add(1, "")
+        attempts = [
+            lambda: promise.wait(),
+            lambda: promise.cancel(),
+            lambda: promise.total,
+            lambda: counter.add(2, ""),
+            lambda: client.bootstrap(),
+        ]
+        errors = []
+
+        def other():
+            for attempt in attempts:
+                errors.append(_try(attempt))
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(20)
+        assert [type(e) for e in errors] == [RuntimeError] * len(attempts), errors
+        assert all("another thread" in str(e) for e in errors), errors
+        assert promise.wait().total == 1  # still usable on its own thread
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+
+
 def test_promises_then_join_fulfill_timer():
     assert capnp.Promise(3).wait() == 3
     assert capnp.Promise(capnp.Promise(4)).wait() == 4
