@@ -278,7 +278,14 @@ impl PyPending {
             }
             PendingKind::Stream(p) => {
                 let promise = p.borrow_mut().take().ok_or_else(consumed)?;
-                complete_into(&ev, future, promise, cancel_rx, || {}, |py, ()| Ok(py.None()));
+                complete_into(
+                    &ev,
+                    future,
+                    promise,
+                    cancel_rx,
+                    || {},
+                    |py, ()| Ok(py.None()),
+                );
             }
         }
         Ok(())
