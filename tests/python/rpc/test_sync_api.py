@@ -211,6 +211,31 @@ def test_objects_of_another_thread_raise_runtime_error(rpc):
         b.close()
 
 
+@pytest.mark.timeout(60)
+def test_large_messages_through_the_reactor(rpc):
+    """Messages far larger than a socket buffer both ways: writes the socket does not take at
+    once wait for it to turn writable, several calls in flight at once."""
+
+    class Store(rpc.Store.Server):
+        def blob(self, data, **kwargs):
+            return len(data), data[::-1]
+
+    a, b = socket.socketpair()
+    try:
+        capnp.TwoPartyServer(a, bootstrap=Store())
+        store = capnp.TwoPartyClient(b).bootstrap().cast_as(rpc.Store)
+        payloads = [bytes([i]) * (3 * 1024 * 1024) + b"end%d" % i for i in range(3)]
+        promises = [store.blob(p) for p in payloads]
+        for p, payload in zip(promises, payloads):
+            result = p.wait()
+            assert result.size == len(payload)
+            assert result.data == payload[::-1]
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+
+
 def test_promises_then_join_fulfill_timer():
     assert capnp.Promise(3).wait() == 3
     assert capnp.Promise(capnp.Promise(4)).wait() == 4
