@@ -188,8 +188,8 @@ impl PyCap {
         let rp = ev
             .send(&*hook, interface_id, method_id, params.message())
             .map_err(|e| rpc_error(py, &e))?;
-        // Writes the request now rather than on the next scheduled run.
-        ev.run();
+        // Writes the request now (or with the burst it belongs to).
+        ev.after_send();
         Ok(PyPending {
             inner: Rc::new(PendingKind::Call(Pending::new(rp))),
             cancel: RefCell::new(None),

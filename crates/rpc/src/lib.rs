@@ -34,6 +34,8 @@ pub struct EventLoop {
     shared: Arc<LoopShared>,
     /// The streams of this loop's connections: what a run wrote is flushed at its end.
     flushers: RefCell<Vec<(std::rc::Weak<()>, Pipe)>>,
+    /// A send ran the loop and no other run happened since (`after_send`).
+    sent_alone: std::cell::Cell<bool>,
 }
 
 use std::sync::Arc;
@@ -46,7 +48,20 @@ impl EventLoop {
             caps: RefCell::new(caps::Registry::default()),
             shared,
             flushers: RefCell::new(Vec::new()),
+            sent_alone: std::cell::Cell::new(false),
         })
+    }
+
+    /// After a call is sent: the first send since the loop last ran writes its request at
+    /// once (a round trip waits for nothing); the sends that follow it before the loop runs
+    /// again (a burst: `gather` of many calls) ask for one run that writes them together.
+    pub fn after_send(&self) {
+        if self.sent_alone.get() {
+            self.executor.schedule();
+        } else {
+            self.run();
+            self.sent_alone.set(true);
+        }
     }
 
     pub fn shared(&self) -> &Arc<LoopShared> {
@@ -55,6 +70,7 @@ impl EventLoop {
 
     /// Runs every ready task, then frees capabilities whose tokens were dropped.
     pub fn run(&self) {
+        self.sent_alone.set(false);
         self.executor.run();
         self.flush();
         self.collect();
