@@ -272,7 +272,14 @@ impl State {
             let Some(job) = job else { break };
             if let Err(e) = job.run(py) {
                 if e.is_instance_of::<PyException>(py) {
-                    e.write_unraisable(py, None);
+                    // Logged as asyncio logs an exception escaping a callback.
+                    let logged = py
+                        .import("capnp.lib._sync")
+                        .and_then(|m| m.getattr("_callback_error"))
+                        .and_then(|f| f.call1((e.clone_ref(py).into_value(py),)));
+                    if logged.is_err() {
+                        e.write_unraisable(py, None);
+                    }
                 } else {
                     // KeyboardInterrupt, SystemExit: out of the waiting call.
                     return Err(e);
@@ -308,6 +315,12 @@ impl State {
         loop {
             if done(py)? {
                 return Ok(());
+            }
+            if self.closed.get() {
+                // Closed by a callback (remove_event_loop): what was awaited cannot come.
+                return Err(PyRuntimeError::new_err(
+                    "the synchronous event loop was closed",
+                ));
             }
             let mut progressed = false;
             if self.reactor.take_wanted() {

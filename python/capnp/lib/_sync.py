@@ -69,6 +69,14 @@ class _SyncLoop(_capnp._Reactor):
         return _run(awaitable)
 
 
+def _callback_error(exc):
+    """An exception out of a callback of the synchronous loop: logged, as asyncio does."""
+    logging.getLogger("asyncio").error(
+        "Exception in a callback of the synchronous loop",
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+
+
 def _loop():
     """This thread's synchronous loop (created on first use)."""
     if _kj_active():

@@ -236,6 +236,18 @@ def test_large_messages_through_the_reactor(rpc):
         b.close()
 
 
+@pytest.mark.timeout(60)
+def test_a_wait_ends_when_a_callback_removes_the_loop():
+    """remove_event_loop() from a callback while the thread waits: the wait raises instead of
+    waiting for ever, and the next loop works."""
+    pair = capnp.PromiseFulfillerPair()
+    timer = capnp.getTimer().after_delay(10 * 10**6).then(lambda: capnp.remove_event_loop())
+    both = capnp.join_promises([timer, pair.promise])
+    with pytest.raises(RuntimeError, match="closed"):
+        both.wait()
+    assert capnp.Promise(5).wait() == 5
+
+
 def test_promises_then_join_fulfill_timer():
     assert capnp.Promise(3).wait() == 3
     assert capnp.Promise(capnp.Promise(4)).wait() == 4
