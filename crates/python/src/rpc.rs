@@ -219,15 +219,15 @@ pub(crate) struct PyPending {
 fn settle(py: Python<'_>, fut: &Py<PyAny>, result: PyResult<Py<PyAny>>) {
     let fut = fut.bind(py);
     if fut
-        .call_method0("done")
+        .call_method0(pyo3::intern!(py, "done"))
         .and_then(|d| d.is_truthy())
         .unwrap_or(true)
     {
         return;
     }
     let r = match result {
-        Ok(v) => fut.call_method1("set_result", (v,)),
-        Err(e) => fut.call_method1("set_exception", (e.into_value(py),)),
+        Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,)),
+        Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),)),
     };
     if let Err(e) = r {
         e.write_unraisable(py, None);
