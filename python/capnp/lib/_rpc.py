@@ -304,6 +304,11 @@ class _RemotePromise:
         st = _active()
         if st is not self._st:
             _check_thread(self._st)
+        if st.synchronous and _get_running_loop() is not st.aloop:
+            # A synchronous-loop call awaited by asyncio code: run that loop as a_wait() does.
+            from capnp.lib import _sync
+
+            return (yield from _sync._a_wait(self).__await__())
         fut = st.aloop.create_future()
         m = self._method
         pending = self._pending

@@ -69,6 +69,13 @@ class _SyncLoop(_capnp._Reactor):
         return _run(awaitable)
 
 
+def _from_other_loop():
+    """Whether an await happens in asyncio code outside this thread's synchronous loop (and
+    outside a kj_loop): its futures then belong to a loop that is not running."""
+    running = _get_running_loop()
+    return running is not None and running is not _sync.aloop and not _kj_active()
+
+
 def _callback_error(exc):
     """An exception out of a callback of the synchronous loop: logged, as asyncio does."""
     logging.getLogger("asyncio").error(
@@ -204,7 +211,11 @@ class _BasePromise:
         return _run(_value_of(self._take()))
 
     def __await__(self):
-        return _value_of(self._take()).__await__()
+        aw = self._take()
+        if _from_other_loop():
+            # Awaited by asyncio code: the synchronous loop runs as `a_wait()` runs it.
+            return _a_wait(aw).__await__()
+        return _value_of(aw).__await__()
 
     async def a_wait(self):
         return await _a_wait(self._take())

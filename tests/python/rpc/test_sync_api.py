@@ -468,12 +468,17 @@ def test_mixing_with_asyncio(rpc):
         counter = client.bootstrap().cast_as(rpc.Counter)
         total = counter.add(1, "").wait().total
         later = await counter.add(1, "").a_wait()
+        # Plain await of synchronous-loop promises runs that loop as a_wait() does.
+        awaited = await counter.add(1, "")
+        assert await capnp.getTimer().after_delay(10**6) is None
+        joined = await capnp.join_promises([counter.add(1, ""), capnp.Promise(7)])
+        both = await asyncio.gather(counter.add(1, ""), counter.add(1, ""))
         capnp.remove_event_loop()
         a.close()
         b.close()
-        return total, later.total
+        return total, later.total, awaited.total, joined[0].total, joined[1], [r.total for r in both]
 
-    assert asyncio.run(asyncio.wait_for(asyncio_without_kj_loop(), 20)) == (4, 5)
+    assert asyncio.run(asyncio.wait_for(asyncio_without_kj_loop(), 20)) == (4, 5, 6, 7, 7, [8, 9])
 
 
 @pytest.mark.timeout(120)
