@@ -248,6 +248,49 @@ def test_a_wait_ends_when_a_callback_removes_the_loop():
     assert capnp.Promise(5).wait() == 5
 
 
+_HANGING_SERVER = """
+import sys
+import capnp
+rpc = capnp.load(sys.argv[1])
+class Hang(rpc.Counter.Server):
+    def add(self, amount, note, **kwargs):
+        print("called", flush=True)
+        return capnp.PromiseFulfillerPair().promise  # never fulfilled
+server = capnp.TwoPartyServer("127.0.0.1:0", bootstrap=Hang())
+print(server.port, flush=True)
+server.run_forever()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_peer_killed_mid_call_fails_the_wait_with_disconnected():
+    schema = os.path.join(os.path.dirname(__file__), "rpc_test.capnp")
+    rpc_schema = capnp.load(schema)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HANGING_SERVER, schema], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        port = int(proc.stdout.readline())
+        client = capnp.TwoPartyClient("127.0.0.1:%d" % port)
+        counter = client.bootstrap().cast_as(rpc_schema.Counter)
+
+        def kill_when_called():
+            if proc.stdout.readline().strip() == "called":
+                proc.kill()
+
+        killer = threading.Thread(target=kill_when_called)
+        killer.start()
+        with pytest.raises(capnp.KjException) as e:
+            counter.add(1, "").wait()
+        assert e.value.type == "DISCONNECTED"
+        client.on_disconnect().wait()
+        killer.join(10)
+    finally:
+        proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+
+
 def test_promises_then_join_fulfill_timer():
     assert capnp.Promise(3).wait() == 3
     assert capnp.Promise(capnp.Promise(4)).wait() == 4
