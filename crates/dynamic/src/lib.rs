@@ -7,6 +7,7 @@
 //! reader's own bytes also keep their resolved location (coords.rs) for walk-free field reads.
 
 pub mod any_pointer;
+mod arena;
 pub mod canonical;
 pub mod cap;
 mod constant;

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
+use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructSize};
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
+use crate::arena::{ElemsAt, Held, ListCache};
 use crate::coords::ListAt;
 use crate::copy::Snapshot;
 use crate::error::{Error, Result};
@@ -12,7 +13,7 @@ use crate::message::{
     follow_builder, follow_reader, push_step, shape_words, with_builder_loc, BLoc, Backing, Hop,
     MessageBuilder, RLoc, Shape, Step,
 };
-use crate::raw::{RawPtr, RawPtrBuilder, RawStructReader};
+use crate::raw::{RawListReader, RawPtr, RawPtrBuilder, RawStructReader};
 use crate::schema::{same_registry, Registry, Type};
 use crate::struct_::{expected_size, write_pointer, StructBuilder, StructReader};
 use crate::value::AnyPointerValue;
@@ -332,6 +333,8 @@ pub struct ListBuilder {
     registry: Arc<Registry>,
     /// The element schema of a struct list, looked up once per handle.
     elem_schema: Option<Arc<crate::schema::StructSchema>>,
+    /// Where its elements were last found, and when (arena.rs).
+    cache: ListCache,
 }
 
 impl std::fmt::Debug for ListBuilder {
@@ -356,7 +359,28 @@ impl ListBuilder {
             elem,
             registry,
             elem_schema,
+            cache: ListCache::default(),
         }
+    }
+
+    /// Where `loc`'s elements are (struct lists: with this list's element data size).
+    fn elements(&self, loc: &mut BLoc<'_>) -> Option<ElemsAt> {
+        let table = &self.message.segments;
+        match loc {
+            BLoc::PrimList(l) => ElemsAt::locate(table, RawListReader(l.reborrow().into_reader())),
+            BLoc::PtrList(l) => ElemsAt::locate(table, l.reborrow().into_reader()),
+            BLoc::StructList(l) => ElemsAt::locate(table, l.reborrow().into_reader())?
+                .with_struct_data(self.elem_schema.as_ref()?.data_words),
+            BLoc::Struct(_) => None,
+        }
+    }
+
+    /// The same handle with `loc` (its list, found under the message lock at the current
+    /// generation) recorded.
+    pub(crate) fn located(self, mut loc: BLoc<'_>) -> Self {
+        let at = self.elements(&mut loc);
+        self.cache.set(self.message.generation(), at);
+        self
     }
 
     pub fn element_type(&self) -> &Type {
@@ -364,7 +388,25 @@ impl ListBuilder {
     }
 
     fn with_loc<R>(&self, f: impl FnOnce(BLoc<'_>) -> Result<R>) -> Result<R> {
-        with_builder_loc(&self.message, self.root_size, &self.steps, f)
+        with_builder_loc(&self.message, self.root_size, &self.steps, |mut loc| {
+            // Nothing `f` does moves the list itself, so its location stays current until
+            // the next lock.
+            let at = self.elements(&mut loc);
+            self.cache.set(self.message.generation(), at);
+            f(loc)
+        })
+    }
+
+    /// Runs `f` on the recorded elements under the lock (`Ok(None)`: none recorded, walk).
+    fn with_fast<R>(
+        &self,
+        f: impl FnOnce(&Held<'_>, ElemsAt) -> Result<Option<R>>,
+    ) -> Result<Option<R>> {
+        let held = self.message.lock_fast()?;
+        match self.cache.get(&held) {
+            Some(at) => f(&held, at),
+            None => Ok(None),
+        }
     }
 
     /// A reader over the same memory.
@@ -378,6 +420,9 @@ impl ListBuilder {
     }
 
     pub fn len(&self) -> Result<u32> {
+        if let Some(n) = self.with_fast(|_, at| Ok(Some(at.len())))? {
+            return Ok(n);
+        }
         self.with_loc(|loc| {
             Ok(match loc {
                 BLoc::PrimList(l) => l.len(),
@@ -393,6 +438,21 @@ impl ListBuilder {
     }
 
     pub fn get(&self, index: i64) -> Result<Value> {
+        let fast = self.with_fast(|held, at| {
+            let i = resolve(index, at.len())?;
+            if at.size() == ElementSize::InlineComposite {
+                let child = self
+                    .struct_element(i)?
+                    .located(held.generation, at.struct_data(i));
+                return Ok(Some(Value::Struct(StructValue::Builder(child))));
+            }
+            Ok(at
+                .read(held, self.elem.data_bits(), i)
+                .map(|bits| decode_data(&self.elem, bits)))
+        })?;
+        if let Some(v) = fast {
+            return Ok(v);
+        }
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {
                 let i = resolve(index, l.len())?;
@@ -511,7 +571,15 @@ impl ListBuilder {
         let bits = if self.elem.is_pointer() {
             0
         } else {
-            encode_data(&self.elem, &value, &self.registry)?
+            let bits = encode_data(&self.elem, &value, &self.registry)?;
+            let done = self.with_fast(|held, at| {
+                let i = resolve(index, at.len())?;
+                Ok(at.write(held, self.elem.data_bits(), i, bits).then_some(()))
+            })?;
+            if done.is_some() {
+                return Ok(());
+            }
+            bits
         };
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {

@@ -6,6 +6,7 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
+use crate::arena::{DataAt, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
@@ -630,6 +631,8 @@ pub struct StructBuilder {
     schema: Arc<StructSchema>,
     registry: Arc<Registry>,
     is_root: bool,
+    /// Where its data section was last found, and when (arena.rs).
+    cache: StructCache,
 }
 
 impl std::fmt::Debug for StructBuilder {
@@ -655,6 +658,7 @@ impl StructBuilder {
             schema,
             registry,
             is_root,
+            cache: StructCache::default(),
         }
     }
 
@@ -675,7 +679,15 @@ impl StructBuilder {
             schema,
             registry,
             is_root: false,
+            cache: StructCache::default(),
         }
+    }
+
+    /// The same handle with its data section already located (made under the message lock,
+    /// at the message's current generation).
+    pub(crate) fn located(mut self, generation: u64, at: Option<DataAt>) -> Self {
+        self.cache = StructCache::with(generation, at);
+        self
     }
 
     /// A new message whose root is struct `id` (`new_message`).
@@ -708,10 +720,55 @@ impl StructBuilder {
             self.root_size,
             &self.steps,
             |loc| match loc {
-                BLoc::Struct(s) => f(s),
+                BLoc::Struct(s) => {
+                    // Nothing `f` does to this struct moves it (it writes inside it), so the
+                    // location found now stays current until the next lock.
+                    self.cache.set(
+                        self.message.generation(),
+                        DataAt::locate(&self.message.segments, &s),
+                    );
+                    f(s)
+                }
                 _ => Err(Error::TypeMismatch),
             },
         )
+    }
+
+    /// A primitive field's raw bits through the recorded location, without a walk; `None`
+    /// when there is none (the caller walks).
+    fn fast_read(&self, field: &Field, ty: &Type, offset: u32) -> Option<Result<u64>> {
+        let held = match self.message.lock_fast() {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let at = self.cache.get(&held)?;
+        if field.discriminant.is_some() {
+            let disc = at.read(&held, 16, disc_offset(&self.schema))?;
+            if let Err(e) = check_active(&self.schema, field, disc) {
+                return Some(Err(e));
+            }
+        }
+        at.read(&held, ty.data_bits(), offset).map(Ok)
+    }
+
+    /// Writes a primitive field (and its union discriminant) through the recorded location;
+    /// `false` when there is none (nothing written: the caller walks).
+    fn fast_write(&self, field: &Field, ty: &Type, offset: u32, bits: u64) -> Result<bool> {
+        let held = self.message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(false);
+        };
+        let disc = match (field.discriminant, self.schema.union.as_ref()) {
+            (Some(d), Some(u)) => Some((u.discriminant_offset, d)),
+            _ => None,
+        };
+        if !at.fits(ty.data_bits(), offset) || disc.is_some_and(|(o, _)| !at.fits(16, o)) {
+            return Ok(false);
+        }
+        if let Some((o, d)) = disc {
+            at.write(&held, 16, o, u64::from(d));
+        }
+        Ok(at.write(&held, ty.data_bits(), offset, bits))
     }
 
     /// A reader over the same memory (later writes are visible through it).
@@ -740,6 +797,19 @@ impl StructBuilder {
     /// Reads a field; struct fields are allocated and explicit pointer defaults copied in (API.md 3.2).
     pub fn get_by_index(&self, index: usize) -> Result<Value> {
         let field = field_at(&self.schema, index)?;
+        if let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        {
+            if !ty.is_pointer() {
+                if let Some(bits) = self.fast_read(field, ty, *offset) {
+                    return Ok(decode_data(ty, bits? ^ mask(default)));
+                }
+            }
+        }
         self.with_struct(|s| {
             let r = s.as_reader();
             check_active(
@@ -813,25 +883,32 @@ impl StructBuilder {
             Type::Struct(id) => {
                 let schema = self.registry.get_struct(*id)?;
                 let shape = Shape::Struct(schema.size());
-                follow_builder(pb, shape, d)?;
-                Value::Struct(StructValue::Builder(StructBuilder::child(
-                    self.message.clone(),
-                    self.root_size,
-                    step(shape),
-                    schema,
-                    self.registry.clone(),
-                )))
+                let at = match follow_builder(pb, shape, d)? {
+                    BLoc::Struct(cs) => DataAt::locate(&self.message.segments, &cs),
+                    _ => None,
+                };
+                Value::Struct(StructValue::Builder(
+                    StructBuilder::child(
+                        self.message.clone(),
+                        self.root_size,
+                        step(shape),
+                        schema,
+                        self.registry.clone(),
+                    )
+                    .located(self.message.generation(), at),
+                ))
             }
             Type::List(elem) => {
                 let shape = list_shape(elem, &self.registry)?;
-                follow_builder(pb, shape, d)?;
-                Value::List(ListValue::Builder(ListBuilder::new(
+                let loc = follow_builder(pb, shape, d)?;
+                let list = ListBuilder::new(
                     self.message.clone(),
                     self.root_size,
                     step(shape),
                     (**elem).clone(),
                     self.registry.clone(),
-                )))
+                );
+                Value::List(ListValue::Builder(list.located(loc)))
             }
             _ => return Err(Error::TypeMismatch),
         })
@@ -909,7 +986,11 @@ impl StructBuilder {
         let bits = if ty.is_pointer() {
             0
         } else {
-            encode_data(ty, &value, &self.registry)? ^ mask(default)
+            let bits = encode_data(ty, &value, &self.registry)? ^ mask(default);
+            if self.fast_write(field, ty, *offset, bits)? {
+                return Ok(());
+            }
+            bits
         };
         self.with_struct(|s| {
             self.set_discriminant(&s, field);
@@ -1119,6 +1200,7 @@ impl StructBuilder {
             schema,
             registry: self.registry.clone(),
             is_root: false,
+            cache: StructCache::default(),
         })
     }
 
