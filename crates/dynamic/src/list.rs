@@ -461,9 +461,17 @@ impl ListBuilder {
                     read_list_builder_bits(&l, &self.elem, i),
                 ))
             }
-            BLoc::StructList(l) => {
+            mut loc @ BLoc::StructList(_) => {
+                let elems = self.elements(&mut loc);
+                let BLoc::StructList(l) = loc else {
+                    return Err(Error::TypeMismatch);
+                };
                 let i = resolve(index, l.len())?;
-                Ok(Value::Struct(StructValue::Builder(self.struct_element(i)?)))
+                let at = elems.and_then(|e| e.struct_data(i));
+                let child = self.struct_element(i)?;
+                Ok(Value::Struct(StructValue::Builder(
+                    child.located(self.message.generation(), at),
+                )))
             }
             BLoc::PtrList(l) => {
                 let i = resolve(index, l.len())?;

@@ -923,7 +923,23 @@ impl StructBuilder {
     }
 
     pub fn which_field(&self) -> Result<(u16, usize)> {
-        self.as_reader().which_field()
+        let union = self.schema.union.as_ref().ok_or(Error::NotAUnion)?;
+        let fast = {
+            let held = self.message.lock_fast()?;
+            self.cache
+                .get(&held)
+                .and_then(|at| at.read(&held, 16, union.discriminant_offset))
+        };
+        let d = match fast {
+            Some(d) => d as u16,
+            None => self.with_struct(|s| {
+                Ok(
+                    read_struct_bits(&s.as_reader(), &Type::UInt16, union.discriminant_offset)
+                        as u16,
+                )
+            })?,
+        };
+        Ok((d, which_index(&self.schema, d)?))
     }
 
     pub fn total_size(&self) -> Result<MessageSize> {
@@ -1064,6 +1080,9 @@ impl StructBuilder {
             (_, Some(shape)) => check_list_size(shape, n)?,
             _ => {}
         }
+        let FieldKind::Slot { default, .. } = &field.kind else {
+            return Err(Error::TypeMismatch);
+        };
         self.with_struct(|s| {
             self.set_discriminant(&s, field);
             let mut pb = s.get_pointer_field(offset as usize);
@@ -1071,35 +1090,33 @@ impl StructBuilder {
             match (ty, elem_shape) {
                 (Type::Struct(_), _) => {
                     if let Some(sz) = struct_size {
-                        pb.init_struct(sz);
+                        pb.reborrow().init_struct(sz);
                     }
                 }
                 (Type::AnyPointer, _) => pb.clear(),
                 (Type::Text, _) => {
                     pb.init_text(n);
+                    return Ok(Value::Text(vec![0; n as usize]));
                 }
                 (Type::Data, _) => {
                     pb.init_data(n);
+                    return Ok(Value::Data(vec![0; n as usize]));
                 }
                 (Type::List(_), Some(Shape::StructList(sz))) => {
-                    pb.init_struct_list(n, sz);
+                    pb.reborrow().init_struct_list(n, sz);
                 }
                 (Type::List(_), Some(Shape::PrimList(es))) => {
-                    pb.init_list(es, n);
+                    pb.reborrow().init_list(es, n);
                 }
                 (Type::List(_), Some(_)) => {
-                    pb.init_list(capnp::private::layout::ElementSize::Pointer, n);
+                    pb.reborrow()
+                        .init_list(capnp::private::layout::ElementSize::Pointer, n);
                 }
                 _ => return Err(Error::InitWithSize),
             }
-            Ok(())
-        })?;
-        // Read back through the normal path so the returned handle matches `get`.
-        match ty {
-            Type::Text => Ok(Value::Text(vec![0; size.unwrap_or(0) as usize])),
-            Type::Data => Ok(Value::Data(vec![0; size.unwrap_or(0) as usize])),
-            _ => self.get_by_index(index),
-        }
+            // The handle `get` would return, made in the same walk.
+            self.read_pointer(pb, Hop::Field(offset as u16), ty, default)
+        })
     }
 
     /// The offset and type of pointer field `index`, checking it is the active union member.
