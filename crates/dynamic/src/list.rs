@@ -47,6 +47,9 @@ fn resolve(index: i64, len: u32) -> Result<u32> {
 pub struct ListReader {
     backing: Backing,
     steps: Arc<[Step]>,
+    /// A last hop not yet appended to `steps` (as `StructReader`'s): a child list of a
+    /// located parent shares the parent's path; `path()` appends it when a walk needs it.
+    pending: Option<Step>,
     elem: Type,
     registry: Arc<Registry>,
     /// Where the list is in the reader's bytes (reader-backed handles only).
@@ -72,10 +75,32 @@ impl ListReader {
         ListReader {
             backing,
             steps,
+            pending: None,
             elem,
             registry,
             at: None,
             elem_schema,
+        }
+    }
+
+    /// A child list whose path is `steps` and then `hop` (no path copied now).
+    pub(crate) fn child(
+        backing: Backing,
+        steps: Arc<[Step]>,
+        hop: Step,
+        elem: Type,
+        registry: Arc<Registry>,
+    ) -> Self {
+        let mut l = ListReader::new(backing, steps, elem, registry);
+        l.pending = Some(hop);
+        l
+    }
+
+    /// The whole path from the root to this list.
+    fn path(&self) -> Arc<[Step]> {
+        match &self.pending {
+            None => self.steps.clone(),
+            Some(hop) => push_step(&self.steps, hop.clone()),
         }
     }
 
@@ -129,7 +154,7 @@ impl ListReader {
                 };
                 Some(Value::Struct(StructValue::Reader(StructReader::element(
                     self.backing.clone(),
-                    self.steps.clone(),
+                    self.path(),
                     step,
                     schema,
                     self.registry.clone(),
@@ -162,9 +187,10 @@ impl ListReader {
                     default: None,
                 };
                 Some(Value::List(ListValue::Reader(
-                    ListReader::new(
+                    ListReader::child(
                         self.backing.clone(),
-                        push_step(&self.steps, step),
+                        self.path(),
+                        step,
                         (**inner).clone(),
                         self.registry.clone(),
                     )
@@ -187,15 +213,18 @@ impl ListReader {
     }
 
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
-        self.backing.with_loc(&self.steps, f)
+        match &self.pending {
+            None => self.backing.with_loc(&self.steps, f),
+            Some(_) => self.backing.with_loc(&self.path(), f),
+        }
     }
 
     pub(crate) fn backing(&self) -> &Backing {
         &self.backing
     }
 
-    pub(crate) fn steps(&self) -> &[Step] {
-        &self.steps
+    pub(crate) fn steps(&self) -> Arc<[Step]> {
+        self.path()
     }
 
     pub fn len(&self) -> Result<u32> {
@@ -244,7 +273,7 @@ impl ListReader {
                 Ok(Value::Struct(StructValue::Reader(
                     StructReader::new(
                         self.backing.clone(),
-                        push_step(&self.steps, step),
+                        push_step(&self.path(), step),
                         schema,
                         self.registry.clone(),
                         false,
@@ -300,7 +329,7 @@ impl ListReader {
                 Value::List(ListValue::Reader(
                     ListReader::new(
                         self.backing.clone(),
-                        push_step(&self.steps, step),
+                        push_step(&self.path(), step),
                         (**inner).clone(),
                         self.registry.clone(),
                     )
@@ -315,7 +344,7 @@ impl ListReader {
                 };
                 Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(
                     self.backing.clone(),
-                    push_step(&self.steps, step),
+                    push_step(&self.path(), step),
                     self.registry.clone(),
                 )))
             }

@@ -92,7 +92,8 @@ impl StructReader {
         }
     }
 
-    /// An element of a located struct list: the list's path plus a pending element hop.
+    /// A located child (a struct list element, a struct field of a located struct): the
+    /// parent's path plus a pending hop, so no path is copied until a walk needs it.
     pub(crate) fn element(
         backing: Backing,
         list_steps: Arc<[Step]>,
@@ -263,16 +264,14 @@ impl StructReader {
                     shape,
                     default: default_words(default),
                 };
-                Some(Value::Struct(StructValue::Reader(
-                    StructReader::new(
-                        self.backing.clone(),
-                        push_step(&self.path(), step),
-                        schema,
-                        self.registry.clone(),
-                        false,
-                    )
-                    .at(Some(child)),
-                )))
+                Some(Value::Struct(StructValue::Reader(StructReader::element(
+                    self.backing.clone(),
+                    self.path(),
+                    step,
+                    schema,
+                    self.registry.clone(),
+                    child,
+                ))))
             }
             FieldKind::Slot {
                 offset,
@@ -294,9 +293,10 @@ impl StructReader {
                     default: default_words(default),
                 };
                 Some(Value::List(ListValue::Reader(
-                    ListReader::new(
+                    ListReader::child(
                         self.backing.clone(),
-                        push_step(&self.path(), step),
+                        self.path(),
+                        step,
                         (**elem).clone(),
                         self.registry.clone(),
                     )
