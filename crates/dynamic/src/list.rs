@@ -10,8 +10,8 @@ use crate::coords::ListAt;
 use crate::copy::Snapshot;
 use crate::error::{Error, Result};
 use crate::message::{
-    follow_builder, follow_reader, push_step, shape_words, with_builder_loc, BLoc, Backing, Hop,
-    MessageBuilder, RLoc, Shape, Step,
+    follow_builder, follow_reader, push_step, shape_words, with_builder_loc_then, BLoc, Backing,
+    Hop, MessageBuilder, RLoc, Shape, Step,
 };
 use crate::raw::{RawListReader, RawPtr, RawPtrBuilder, RawStructReader};
 use crate::schema::{same_registry, Registry, Type};
@@ -358,6 +358,8 @@ pub struct ListBuilder {
     message: MessageBuilder,
     root_size: StructSize,
     steps: Arc<[Step]>,
+    /// A last hop not yet appended to `steps` (see `StructBuilder`).
+    pending: Option<Step>,
     elem: Type,
     registry: Arc<Registry>,
     /// The element schema of a struct list, looked up once per handle.
@@ -385,10 +387,25 @@ impl ListBuilder {
             message,
             root_size,
             steps,
+            pending: None,
             elem,
             registry,
             elem_schema,
             cache: ListCache::default(),
+        }
+    }
+
+    /// The same handle with its last hop kept apart (`steps` is the parent's path).
+    pub(crate) fn pending(mut self, hop: Step) -> Self {
+        self.pending = Some(hop);
+        self
+    }
+
+    /// The whole path from the root to this list.
+    fn path(&self) -> Arc<[Step]> {
+        match &self.pending {
+            None => self.steps.clone(),
+            Some(hop) => push_step(&self.steps, hop.clone()),
         }
     }
 
@@ -417,7 +434,8 @@ impl ListBuilder {
     }
 
     fn with_loc<R>(&self, f: impl FnOnce(BLoc<'_>) -> Result<R>) -> Result<R> {
-        with_builder_loc(&self.message, self.root_size, &self.steps, |mut loc| {
+        let (steps, last) = (&self.steps, self.pending.as_ref());
+        with_builder_loc_then(&self.message, self.root_size, steps, last, |mut loc| {
             // Nothing `f` does moves the list itself, so its location stays current until
             // the next lock.
             let at = self.elements(&mut loc);
@@ -442,7 +460,7 @@ impl ListBuilder {
     pub fn as_reader(&self) -> ListReader {
         ListReader::new(
             Backing::Builder(self.message.clone()),
-            self.steps.clone(),
+            self.path(),
             self.elem.clone(),
             self.registry.clone(),
         )
@@ -527,10 +545,11 @@ impl ListBuilder {
         Ok(StructBuilder::child(
             self.message.clone(),
             self.root_size,
-            push_step(&self.steps, step),
+            self.path(),
             schema,
             self.registry.clone(),
-        ))
+        )
+        .pending(step))
     }
 
     fn read_pointer(&self, pb: PointerBuilder<'_>, i: u32) -> Result<Value> {
@@ -555,7 +574,7 @@ impl ListBuilder {
                 Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
                     self.message.clone(),
                     self.root_size,
-                    push_step(&self.steps, step),
+                    push_step(&self.path(), step),
                     self.registry.clone(),
                 )))
             }
@@ -572,10 +591,11 @@ impl ListBuilder {
         ListBuilder::new(
             self.message.clone(),
             self.root_size,
-            push_step(&self.steps, step),
+            self.path(),
             inner.clone(),
             self.registry.clone(),
         )
+        .pending(step)
     }
 
     /// Sets element `index` (negative counts from the end); structs and lists are deep-copied.

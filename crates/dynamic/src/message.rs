@@ -1018,6 +1018,18 @@ pub(crate) fn with_builder_loc<R>(
     steps: &[Step],
     f: impl FnOnce(BLoc<'_>) -> Result<R>,
 ) -> Result<R> {
+    with_builder_loc_then(message, root_size, steps, None, f)
+}
+
+/// As `with_builder_loc`, at `steps` followed by `last` (a handle's pending hop).
+#[inline(always)]
+pub(crate) fn with_builder_loc_then<R>(
+    message: &MessageBuilder,
+    root_size: StructSize,
+    steps: &[Step],
+    last: Option<&Step>,
+    f: impl FnOnce(BLoc<'_>) -> Result<R>,
+) -> Result<R> {
     let mut guard = message.lock_live()?;
     let root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
     let (mut loc, steps) = match steps.split_first() {
@@ -1026,7 +1038,7 @@ pub(crate) fn with_builder_loc<R>(
         }
         _ => (BLoc::Struct(root.get_struct(root_size, None)?), steps),
     };
-    for step in steps {
+    for step in steps.iter().chain(last) {
         let default = step.default.as_deref().map(|v| &v[..]);
         loc = match (loc, step.hop) {
             (BLoc::Struct(s), Hop::Field(i)) => {

@@ -12,8 +12,8 @@ use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
-    follow_builder, follow_reader, push_step, shape_words, with_builder_loc, BLoc, Backing, Hop,
-    MessageBuilder, RLoc, Shape, Step,
+    follow_builder, follow_reader, push_step, shape_words, with_builder_loc_then, BLoc, Backing,
+    Hop, MessageBuilder, RLoc, Shape, Step,
 };
 use crate::orphan::Orphan;
 use crate::schema::{same_registry, DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
@@ -624,6 +624,9 @@ pub(crate) fn read_pointer(
 pub struct StructBuilder {
     message: MessageBuilder,
     steps: Arc<[Step]>,
+    /// A last hop not yet appended to `steps` (as `StructReader`'s): children share their
+    /// parent's path; walks follow it after `steps`.
+    pending: Option<Step>,
     /// Size of the root struct, which every walk upgrades to.
     root_size: StructSize,
     /// Size the walk guarantees for this struct (a group's parent's size).
@@ -653,6 +656,7 @@ impl StructBuilder {
         StructBuilder {
             message,
             steps,
+            pending: None,
             root_size: size,
             storage: size,
             schema,
@@ -674,12 +678,27 @@ impl StructBuilder {
         StructBuilder {
             message,
             steps,
+            pending: None,
             root_size,
             storage,
             schema,
             registry,
             is_root: false,
             cache: StructCache::default(),
+        }
+    }
+
+    /// The same handle with its last hop kept apart (`steps` is the parent's path).
+    pub(crate) fn pending(mut self, hop: Step) -> Self {
+        self.pending = Some(hop);
+        self
+    }
+
+    /// The whole path from the root to this struct.
+    fn path(&self) -> Arc<[Step]> {
+        match &self.pending {
+            None => self.steps.clone(),
+            Some(hop) => push_step(&self.steps, hop.clone()),
         }
     }
 
@@ -715,10 +734,11 @@ impl StructBuilder {
         &self,
         f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
     ) -> Result<R> {
-        with_builder_loc(
+        with_builder_loc_then(
             &self.message,
             self.root_size,
             &self.steps,
+            self.pending.as_ref(),
             |loc| match loc {
                 BLoc::Struct(s) => {
                     // Nothing `f` does to this struct moves it (it writes inside it), so the
@@ -776,7 +796,7 @@ impl StructBuilder {
         StructReader {
             backing: Backing::Builder(self.message.clone()),
             steps: self.steps.clone(),
-            pending: None,
+            pending: self.pending.clone(),
             schema: self.schema.clone(),
             registry: self.registry.clone(),
             is_root: self.is_root,
@@ -855,15 +875,11 @@ impl StructBuilder {
             copy_default(pb.reborrow(), w)?;
         }
         let d = None;
-        let step = |shape| {
-            push_step(
-                &self.steps,
-                Step {
-                    hop,
-                    shape,
-                    default: dw.clone(),
-                },
-            )
+        let path = self.path();
+        let step = |shape| Step {
+            hop,
+            shape,
+            default: dw.clone(),
         };
         Ok(match ty {
             Type::Text => Value::Text(pb.get_text(d)?.as_bytes().to_vec()),
@@ -876,7 +892,7 @@ impl StructBuilder {
                 Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
                     self.message.clone(),
                     self.root_size,
-                    step(Shape::PtrList),
+                    push_step(&path, step(Shape::PtrList)),
                     self.registry.clone(),
                 )))
             }
@@ -891,10 +907,11 @@ impl StructBuilder {
                     StructBuilder::child(
                         self.message.clone(),
                         self.root_size,
-                        step(shape),
+                        path,
                         schema,
                         self.registry.clone(),
                     )
+                    .pending(step(shape))
                     .located(self.message.generation(), at),
                 ))
             }
@@ -904,10 +921,11 @@ impl StructBuilder {
                 let list = ListBuilder::new(
                     self.message.clone(),
                     self.root_size,
-                    step(shape),
+                    path,
                     (**elem).clone(),
                     self.registry.clone(),
-                );
+                )
+                .pending(step(shape));
                 Value::List(ListValue::Builder(list.located(loc)))
             }
             _ => return Err(Error::TypeMismatch),
@@ -1212,6 +1230,7 @@ impl StructBuilder {
         Ok(StructBuilder {
             message: self.message.clone(),
             steps: self.steps.clone(),
+            pending: self.pending.clone(),
             root_size: self.root_size,
             storage: self.storage,
             schema,
