@@ -487,7 +487,9 @@ impl ListBuilder {
     pub fn get(&self, index: i64) -> Result<Value> {
         let fast = self.with_fast(|held, at| {
             let i = resolve(index, at.len())?;
-            if at.size() == ElementSize::InlineComposite {
+            // Struct elements of a struct list; a list of primitives stored as structs (an
+            // older schema's message) reads through the walk.
+            if at.size() == ElementSize::InlineComposite && matches!(self.elem, Type::Struct(_)) {
                 let child = self
                     .struct_element(i)?
                     .located(held.generation, at.struct_data(i));

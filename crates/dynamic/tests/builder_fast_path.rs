@@ -228,3 +228,54 @@ fn fast_paths_match_walks_over_random_sequences() {
         run(seed, 400);
     }
 }
+
+/// A list of primitives stored as structs (written by an older schema as `List(S)`) reads the
+/// same through recorded locations as through walks: the first data word of each element.
+#[test]
+fn primitive_list_stored_as_structs() {
+    let reg = common::registry_for(
+        "@0xd2b2b2b2b2b2b2b3;\n\
+         struct S { v @0 :Int32; w @1 :Text; }\n\
+         struct Old { l @0 :List(S); }\n\
+         struct New { l @0 :List(Int32); }\n",
+    );
+    let old = StructBuilder::new_message(&reg, id(&reg, "Old")).expect("root");
+    let Ok(Value::List(ListValue::Builder(l))) = old.init("l", Some(3)) else {
+        panic!("list")
+    };
+    for i in 0..3 {
+        let Ok(Value::Struct(StructValue::Builder(e))) = l.get(i) else {
+            panic!("element")
+        };
+        e.set("v", SetValue::Int(i128::from(i) * 10 + 1))
+            .expect("v");
+    }
+    let bytes = old.to_bytes().expect("bytes");
+    let results: Vec<String> = [false, true]
+        .iter()
+        .map(|&walk| {
+            let m = MessageBuilder::new();
+            if walk {
+                m.walk_only();
+            }
+            let reader = capnp_dynamic::MessageReader::from_bytes(
+                Arc::new(bytes.clone()),
+                capnp_dynamic::ReadLimits::default(),
+            )
+            .expect("reader");
+            let new = reader.root(&reg, id(&reg, "New")).expect("root");
+            let b = new.as_builder_with(m).expect("builder");
+            let Ok(Value::List(ListValue::Builder(l))) = b.get("l") else {
+                panic!("list")
+            };
+            let mut out = format!("{:?}", l.len());
+            for i in -4..4 {
+                out += &format!(" {}", show(&l.get(i)));
+                out += &format!(" {:?}", l.set(i, SetValue::Int(7)));
+            }
+            out + &format!(" {:?}", b.to_bytes().expect("bytes"))
+        })
+        .collect();
+    assert_eq!(results[0], results[1]);
+    assert!(results[0].starts_with("Ok(3) error"), "{}", results[0]);
+}
