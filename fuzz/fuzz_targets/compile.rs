@@ -14,12 +14,9 @@ fuzz_target!(|data: &[u8]| {
         None => (data, &b"@0xd5a2c5c3a0b9e8f1; struct O { a @0 :Int32; }"[..]),
     };
     let mut fs = MemoryFileSystem::default();
-    fs.files
-        .insert(PathBuf::from("/src/main.capnp"), main.to_vec());
-    fs.files
-        .insert(PathBuf::from("/src/other.capnp"), other.to_vec());
-    fs.files
-        .insert(PathBuf::from("/inc/lib.capnp"), other.to_vec());
+    fs.files.insert(PathBuf::from("/src/main.capnp"), main.to_vec());
+    fs.files.insert(PathBuf::from("/src/other.capnp"), other.to_vec());
+    fs.files.insert(PathBuf::from("/inc/lib.capnp"), other.to_vec());
     let options = CompileOptions {
         import_paths: vec![PathBuf::from("/inc")],
         ..CompileOptions::default()
