@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP = $(VENV)/bin/python -m pip --disable-pip-version-check --no-input -q
 
-.PHONY: example show-schema test venv oracles bless bench lint fuzz schema-rs
+.PHONY: example show-schema test venv oracles bless bench lint fuzz fuzz-smoke schema-rs
 
 # Install the package into $(VENV), print the address book schema's structs and enums, then
 # run the address book program (build, write, read back, print).
@@ -22,6 +22,7 @@ show-schema:
 test: oracles venv
 	$(CARGO) test --workspace
 	$(VENV)/bin/python -m pytest tests/python
+	$(MAKE) fuzz-smoke
 
 # A virtual environment with this package (built by pip through maturin) and the test tools.
 venv:
@@ -50,10 +51,18 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Fuzz the whole compiler (needs `cargo install cargo-fuzz`); FUZZ_SECONDS=1800 for a long run.
+# Fuzz (needs `cargo install cargo-fuzz`): FUZZ_TARGET=compile (the whole compiler) or
+# messages (the message layer: arbitrary bytes read with a schema, builder operation sequences
+# with recorded locations against walks); FUZZ_SECONDS=1800 for a long run.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGET ?= compile
 fuzz:
-	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --release compile -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --release $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192
+
+# Both fuzz targets briefly (part of `make test`).
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_TARGET=compile FUZZ_SECONDS=15
+	$(MAKE) fuzz FUZZ_TARGET=messages FUZZ_SECONDS=15
 
 # Regenerate crates/compiler/src/schema_capnp.rs with our own compiler from our schema.capnp
 # (needs capnpc-rust on PATH: `cargo install capnpc --version 0.27.0`).

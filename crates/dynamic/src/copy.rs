@@ -74,7 +74,7 @@ impl Snapshot {
     }
 
     pub(crate) fn of_list(l: &ListReader) -> Result<Snapshot> {
-        let snap = l.backing().with_loc_deep(l.steps(), |loc| {
+        let snap = l.backing().with_loc_deep(&l.steps(), |loc| {
             let list = match loc {
                 RLoc::PrimList(l) => l,
                 RLoc::PtrList(l) => l.reader,

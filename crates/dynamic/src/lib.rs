@@ -4,9 +4,11 @@
 //! Handles are `{ message, path, schema }`: every operation re-derives capnp's layout
 //! object by walking the path from the root while holding the message (DESIGN decision 3),
 //! so handles are `Send + Sync`, never borrow, and outlive their parents. Struct readers over a
-//! reader's own bytes also keep their resolved location (coords.rs) for walk-free field reads.
+//! reader's own bytes also keep their resolved location (coords.rs) for walk-free field reads,
+//! and builder handles the location of their data (arena.rs) until the layout changes.
 
 pub mod any_pointer;
+mod arena;
 pub mod canonical;
 pub mod cap;
 mod constant;

@@ -2,17 +2,18 @@
 
 use std::sync::Arc;
 
-use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
+use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructSize};
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
+use crate::arena::{ElemsAt, Held, ListCache};
 use crate::coords::ListAt;
 use crate::copy::Snapshot;
 use crate::error::{Error, Result};
 use crate::message::{
-    follow_builder, follow_reader, push_step, shape_words, with_builder_loc, BLoc, Backing, Hop,
-    MessageBuilder, RLoc, Shape, Step,
+    follow_builder, follow_reader, push_step, shape_words, with_builder_loc_then, BLoc, Backing,
+    Hop, MessageBuilder, RLoc, Shape, Step,
 };
-use crate::raw::{RawPtr, RawPtrBuilder, RawStructReader};
+use crate::raw::{RawListReader, RawPtr, RawPtrBuilder, RawStructReader};
 use crate::schema::{same_registry, Registry, Type};
 use crate::struct_::{expected_size, write_pointer, StructBuilder, StructReader};
 use crate::value::AnyPointerValue;
@@ -46,6 +47,9 @@ fn resolve(index: i64, len: u32) -> Result<u32> {
 pub struct ListReader {
     backing: Backing,
     steps: Arc<[Step]>,
+    /// A last hop not yet appended to `steps` (as `StructReader`'s): a child list of a
+    /// located parent shares the parent's path; `path()` appends it when a walk needs it.
+    pending: Option<Step>,
     elem: Type,
     registry: Arc<Registry>,
     /// Where the list is in the reader's bytes (reader-backed handles only).
@@ -71,10 +75,32 @@ impl ListReader {
         ListReader {
             backing,
             steps,
+            pending: None,
             elem,
             registry,
             at: None,
             elem_schema,
+        }
+    }
+
+    /// A child list whose path is `steps` and then `hop` (no path copied now).
+    pub(crate) fn child(
+        backing: Backing,
+        steps: Arc<[Step]>,
+        hop: Step,
+        elem: Type,
+        registry: Arc<Registry>,
+    ) -> Self {
+        let mut l = ListReader::new(backing, steps, elem, registry);
+        l.pending = Some(hop);
+        l
+    }
+
+    /// The whole path from the root to this list.
+    fn path(&self) -> Arc<[Step]> {
+        match &self.pending {
+            None => self.steps.clone(),
+            Some(hop) => push_step(&self.steps, hop.clone()),
         }
     }
 
@@ -128,7 +154,7 @@ impl ListReader {
                 };
                 Some(Value::Struct(StructValue::Reader(StructReader::element(
                     self.backing.clone(),
-                    self.steps.clone(),
+                    self.path(),
                     step,
                     schema,
                     self.registry.clone(),
@@ -161,9 +187,10 @@ impl ListReader {
                     default: None,
                 };
                 Some(Value::List(ListValue::Reader(
-                    ListReader::new(
+                    ListReader::child(
                         self.backing.clone(),
-                        push_step(&self.steps, step),
+                        self.path(),
+                        step,
                         (**inner).clone(),
                         self.registry.clone(),
                     )
@@ -186,15 +213,18 @@ impl ListReader {
     }
 
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
-        self.backing.with_loc(&self.steps, f)
+        match &self.pending {
+            None => self.backing.with_loc(&self.steps, f),
+            Some(_) => self.backing.with_loc(&self.path(), f),
+        }
     }
 
     pub(crate) fn backing(&self) -> &Backing {
         &self.backing
     }
 
-    pub(crate) fn steps(&self) -> &[Step] {
-        &self.steps
+    pub(crate) fn steps(&self) -> Arc<[Step]> {
+        self.path()
     }
 
     pub fn len(&self) -> Result<u32> {
@@ -243,7 +273,7 @@ impl ListReader {
                 Ok(Value::Struct(StructValue::Reader(
                     StructReader::new(
                         self.backing.clone(),
-                        push_step(&self.steps, step),
+                        push_step(&self.path(), step),
                         schema,
                         self.registry.clone(),
                         false,
@@ -299,7 +329,7 @@ impl ListReader {
                 Value::List(ListValue::Reader(
                     ListReader::new(
                         self.backing.clone(),
-                        push_step(&self.steps, step),
+                        push_step(&self.path(), step),
                         (**inner).clone(),
                         self.registry.clone(),
                     )
@@ -314,7 +344,7 @@ impl ListReader {
                 };
                 Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(
                     self.backing.clone(),
-                    push_step(&self.steps, step),
+                    push_step(&self.path(), step),
                     self.registry.clone(),
                 )))
             }
@@ -328,10 +358,14 @@ pub struct ListBuilder {
     message: MessageBuilder,
     root_size: StructSize,
     steps: Arc<[Step]>,
+    /// A last hop not yet appended to `steps` (see `StructBuilder`).
+    pending: Option<Step>,
     elem: Type,
     registry: Arc<Registry>,
     /// The element schema of a struct list, looked up once per handle.
     elem_schema: Option<Arc<crate::schema::StructSchema>>,
+    /// Where its elements were last found, and when (arena.rs).
+    cache: ListCache,
 }
 
 impl std::fmt::Debug for ListBuilder {
@@ -353,10 +387,46 @@ impl ListBuilder {
             message,
             root_size,
             steps,
+            pending: None,
             elem,
             registry,
             elem_schema,
+            cache: ListCache::default(),
         }
+    }
+
+    /// The same handle with its last hop kept apart (`steps` is the parent's path).
+    pub(crate) fn pending(mut self, hop: Step) -> Self {
+        self.pending = Some(hop);
+        self
+    }
+
+    /// The whole path from the root to this list.
+    fn path(&self) -> Arc<[Step]> {
+        match &self.pending {
+            None => self.steps.clone(),
+            Some(hop) => push_step(&self.steps, hop.clone()),
+        }
+    }
+
+    /// Where `loc`'s elements are (struct lists: with this list's element data size).
+    fn elements(&self, loc: &mut BLoc<'_>) -> Option<ElemsAt> {
+        let table = &self.message.segments;
+        match loc {
+            BLoc::PrimList(l) => ElemsAt::locate(table, RawListReader(l.reborrow().into_reader())),
+            BLoc::PtrList(l) => ElemsAt::locate(table, l.reborrow().into_reader()),
+            BLoc::StructList(l) => ElemsAt::locate(table, l.reborrow().into_reader())?
+                .with_struct_data(self.elem_schema.as_ref()?.data_words),
+            BLoc::Struct(_) => None,
+        }
+    }
+
+    /// The same handle with `loc` (its list, found under the message lock at the current
+    /// generation) recorded.
+    pub(crate) fn located(self, mut loc: BLoc<'_>) -> Self {
+        let at = self.elements(&mut loc);
+        self.cache.set(self.message.generation(), at);
+        self
     }
 
     pub fn element_type(&self) -> &Type {
@@ -364,20 +434,42 @@ impl ListBuilder {
     }
 
     fn with_loc<R>(&self, f: impl FnOnce(BLoc<'_>) -> Result<R>) -> Result<R> {
-        with_builder_loc(&self.message, self.root_size, &self.steps, f)
+        let (steps, last) = (&self.steps, self.pending.as_ref());
+        with_builder_loc_then(&self.message, self.root_size, steps, last, |mut loc| {
+            // Nothing `f` does moves the list itself, so its location stays current until
+            // the next lock.
+            let at = self.elements(&mut loc);
+            self.cache.set(self.message.generation(), at);
+            f(loc)
+        })
+    }
+
+    /// Runs `f` on the recorded elements under the lock (`Ok(None)`: none recorded, walk).
+    fn with_fast<R>(
+        &self,
+        f: impl FnOnce(&Held<'_>, ElemsAt) -> Result<Option<R>>,
+    ) -> Result<Option<R>> {
+        let held = self.message.lock_fast()?;
+        match self.cache.get(&held) {
+            Some(at) => f(&held, at),
+            None => Ok(None),
+        }
     }
 
     /// A reader over the same memory.
     pub fn as_reader(&self) -> ListReader {
         ListReader::new(
             Backing::Builder(self.message.clone()),
-            self.steps.clone(),
+            self.path(),
             self.elem.clone(),
             self.registry.clone(),
         )
     }
 
     pub fn len(&self) -> Result<u32> {
+        if let Some(n) = self.with_fast(|_, at| Ok(Some(at.len())))? {
+            return Ok(n);
+        }
         self.with_loc(|loc| {
             Ok(match loc {
                 BLoc::PrimList(l) => l.len(),
@@ -393,6 +485,23 @@ impl ListBuilder {
     }
 
     pub fn get(&self, index: i64) -> Result<Value> {
+        let fast = self.with_fast(|held, at| {
+            let i = resolve(index, at.len())?;
+            // Struct elements of a struct list; a list of primitives stored as structs (an
+            // older schema's message) reads through the walk.
+            if at.size() == ElementSize::InlineComposite && matches!(self.elem, Type::Struct(_)) {
+                let child = self
+                    .struct_element(i)?
+                    .located(held.generation, at.struct_data(i));
+                return Ok(Some(Value::Struct(StructValue::Builder(child))));
+            }
+            Ok(at
+                .read(held, self.elem.data_bits(), i)
+                .map(|bits| decode_data(&self.elem, bits)))
+        })?;
+        if let Some(v) = fast {
+            return Ok(v);
+        }
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {
                 let i = resolve(index, l.len())?;
@@ -401,9 +510,17 @@ impl ListBuilder {
                     read_list_builder_bits(&l, &self.elem, i),
                 ))
             }
-            BLoc::StructList(l) => {
+            mut loc @ BLoc::StructList(_) => {
+                let elems = self.elements(&mut loc);
+                let BLoc::StructList(l) = loc else {
+                    return Err(Error::TypeMismatch);
+                };
                 let i = resolve(index, l.len())?;
-                Ok(Value::Struct(StructValue::Builder(self.struct_element(i)?)))
+                let at = elems.and_then(|e| e.struct_data(i));
+                let child = self.struct_element(i)?;
+                Ok(Value::Struct(StructValue::Builder(
+                    child.located(self.message.generation(), at),
+                )))
             }
             BLoc::PtrList(l) => {
                 let i = resolve(index, l.len())?;
@@ -430,10 +547,11 @@ impl ListBuilder {
         Ok(StructBuilder::child(
             self.message.clone(),
             self.root_size,
-            push_step(&self.steps, step),
+            self.path(),
             schema,
             self.registry.clone(),
-        ))
+        )
+        .pending(step))
     }
 
     fn read_pointer(&self, pb: PointerBuilder<'_>, i: u32) -> Result<Value> {
@@ -458,7 +576,7 @@ impl ListBuilder {
                 Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
                     self.message.clone(),
                     self.root_size,
-                    push_step(&self.steps, step),
+                    push_step(&self.path(), step),
                     self.registry.clone(),
                 )))
             }
@@ -475,10 +593,11 @@ impl ListBuilder {
         ListBuilder::new(
             self.message.clone(),
             self.root_size,
-            push_step(&self.steps, step),
+            self.path(),
             inner.clone(),
             self.registry.clone(),
         )
+        .pending(step)
     }
 
     /// Sets element `index` (negative counts from the end); structs and lists are deep-copied.
@@ -511,7 +630,15 @@ impl ListBuilder {
         let bits = if self.elem.is_pointer() {
             0
         } else {
-            encode_data(&self.elem, &value, &self.registry)?
+            let bits = encode_data(&self.elem, &value, &self.registry)?;
+            let done = self.with_fast(|held, at| {
+                let i = resolve(index, at.len())?;
+                Ok(at.write(held, self.elem.data_bits(), i, bits).then_some(()))
+            })?;
+            if done.is_some() {
+                return Ok(());
+            }
+            bits
         };
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {

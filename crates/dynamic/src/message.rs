@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use capnp::message::{HeapAllocator, ReaderOptions, ReaderSegments};
+use capnp::message::{ReaderOptions, ReaderSegments};
 use capnp::private::layout::{
     ElementSize, ListBuilder, ListReader, PointerBuilder, PointerReader, StructBuilder,
     StructReader, StructSize,
@@ -489,25 +489,42 @@ impl MessageReader {
     }
 }
 
-pub(crate) type BuilderMessage = capnp::message::Builder<HeapAllocator>;
+pub(crate) type BuilderMessage = capnp::message::Builder<crate::arena::TrackingAllocator>;
 
-/// A message being built. Every handle into it shares this lock.
-#[derive(Clone)]
-pub struct MessageBuilder {
-    pub(crate) inner: Arc<Mutex<BuilderMessage>>,
+/// What every handle of one message being built shares (one allocation, one reference count).
+pub struct BuilderShared {
+    pub(crate) inner: Mutex<BuilderMessage>,
     /// Set when the message was an orphan's private message and the orphan was adopted:
     /// its content moved elsewhere, so every handle into it must fail instead of writing
     /// into a message nobody will see.
-    retired: Arc<AtomicBool>,
+    retired: AtomicBool,
     /// Writable views of its bytes lent out (`pinned::LentMut`); while any exists, code
     /// outside Rust may write them, so readers of the message keep the GIL (`is_volatile`).
-    pub(crate) lent_mut: Arc<AtomicUsize>,
+    pub(crate) lent_mut: AtomicUsize,
     /// The message's cap table (`cap.rs`): capability pointers hold indices into it. Locked
     /// after the message when both are held.
-    pub(crate) caps: Arc<Mutex<Vec<Option<crate::cap::Cap>>>>,
+    pub(crate) caps: Mutex<Vec<Option<crate::cap::Cap>>>,
     /// Whether the message has a capability context (an RPC message, or one a capability was
     /// written into): plain messages fail on capability reads, as pycapnp's do.
-    cap_context: Arc<AtomicBool>,
+    cap_context: AtomicBool,
+    /// Bumped by every lock except `lock_fast`: handles' recorded locations (arena.rs) are
+    /// current only while it keeps the value they were recorded at. Changed under the lock.
+    generation: AtomicU64,
+    /// The message's segments (arena.rs), where recorded locations come from.
+    pub(crate) segments: Arc<crate::arena::SegmentTable>,
+    /// Set by `walk_only` (tests): no recorded location is ever current.
+    walk_only: AtomicBool,
+}
+
+/// A message being built. Every handle into it shares this lock.
+#[derive(Clone)]
+pub struct MessageBuilder(Arc<BuilderShared>);
+
+impl std::ops::Deref for MessageBuilder {
+    type Target = BuilderShared;
+    fn deref(&self) -> &BuilderShared {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for MessageBuilder {
@@ -529,14 +546,29 @@ impl MessageBuilder {
     }
 
     pub fn with_first_segment_words(words: u32) -> Self {
-        let alloc = HeapAllocator::new().first_segment_words(words.max(1));
-        MessageBuilder {
-            inner: Arc::new(Mutex::new(capnp::message::Builder::new(alloc))),
-            retired: Arc::new(AtomicBool::new(false)),
-            lent_mut: Arc::new(AtomicUsize::new(0)),
-            caps: Arc::new(Mutex::new(Vec::new())),
-            cap_context: Arc::new(AtomicBool::new(false)),
-        }
+        let segments = Arc::new(crate::arena::SegmentTable::default());
+        let alloc = crate::arena::TrackingAllocator::new(words.max(1), segments.clone());
+        MessageBuilder(Arc::new(BuilderShared {
+            inner: Mutex::new(capnp::message::Builder::new(alloc)),
+            retired: AtomicBool::new(false),
+            lent_mut: AtomicUsize::new(0),
+            caps: Mutex::new(Vec::new()),
+            cap_context: AtomicBool::new(false),
+            generation: AtomicU64::new(1),
+            segments,
+            walk_only: AtomicBool::new(false),
+        }))
+    }
+
+    /// Makes every operation on this message walk from the root (tests compare both paths).
+    #[doc(hidden)]
+    pub fn walk_only(&self) {
+        self.walk_only.store(true, Ordering::Release);
+    }
+
+    /// Whether two handles share one message.
+    pub fn same_message(&self, other: &MessageBuilder) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// Gives the message a capability context (see `cap_context`).
@@ -586,8 +618,39 @@ impl MessageBuilder {
         self.lent_mut.load(Ordering::Acquire) > 0
     }
 
+    /// Locks the message for any operation: recorded locations become stale (arena.rs).
     pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {
+        let guard = lock(&self.inner);
+        self.generation.fetch_add(1, Ordering::Relaxed);
+        guard
+    }
+
+    /// Locks the message for reading only (no layout change: recorded locations stay).
+    pub(crate) fn lock_read(&self) -> MutexGuard<'_, BuilderMessage> {
         lock(&self.inner)
+    }
+
+    /// Locks a live message for the data-section reads and writes of arena.rs, which leave
+    /// recorded locations current; the generation they must match comes with the guard.
+    pub(crate) fn lock_fast(&self) -> Result<crate::arena::Held<'_>> {
+        if self.retired.load(Ordering::Acquire) {
+            return Err(Error::OrphanAdopted);
+        }
+        let guard = lock(&self.inner);
+        let generation = if self.walk_only.load(Ordering::Relaxed) {
+            0
+        } else {
+            self.generation.load(Ordering::Relaxed)
+        };
+        Ok(crate::arena::Held {
+            generation,
+            _guard: guard,
+        })
+    }
+
+    /// The current generation (call with the lock held, after `lock`/`lock_live`).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// Locks the message for a handle operation; fails once the message is retired.
@@ -596,6 +659,14 @@ impl MessageBuilder {
             return Err(Error::OrphanAdopted);
         }
         Ok(self.lock())
+    }
+
+    /// As `lock_read`, failing once the message is retired.
+    pub(crate) fn lock_read_live(&self) -> Result<MutexGuard<'_, BuilderMessage>> {
+        if self.retired.load(Ordering::Acquire) {
+            return Err(Error::OrphanAdopted);
+        }
+        Ok(self.lock_read())
     }
 
     pub(crate) fn retire(&self) {
@@ -649,7 +720,7 @@ impl MessageBuilder {
 
     /// Standard stream framing.
     pub fn to_bytes(&self) -> Vec<u8> {
-        capnp::serialize::write_message_to_words(&*self.lock())
+        capnp::serialize::write_message_to_words(&*self.lock_read())
     }
 
     /// Standard stream framing written into the buffer `alloc` makes for the exact size.
@@ -657,7 +728,7 @@ impl MessageBuilder {
         &self,
         alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
     ) -> R {
-        let m = self.lock();
+        let m = self.lock_read();
         let size = capnp::serialize::compute_serialized_size_in_words(&*m) * 8;
         alloc(size, &mut |buf: &mut [u8]| {
             // The buffer has exactly the computed size, so writing cannot run short.
@@ -667,12 +738,12 @@ impl MessageBuilder {
 
     /// The size of the standard stream framing of the message now.
     pub fn serialized_size(&self) -> usize {
-        capnp::serialize::compute_serialized_size_in_words(&*self.lock()) * 8
+        capnp::serialize::compute_serialized_size_in_words(&*self.lock_read()) * 8
     }
 
     /// Standard stream framing written into `buf` if it has exactly the message's size.
     pub fn write_bytes_into(&self, buf: &mut [u8]) -> bool {
-        let m = self.lock();
+        let m = self.lock_read();
         if capnp::serialize::compute_serialized_size_in_words(&*m) * 8 != buf.len() {
             return false;
         }
@@ -683,27 +754,27 @@ impl MessageBuilder {
     pub fn to_bytes_packed(&self) -> Vec<u8> {
         let mut out = Vec::new();
         // Writing into a Vec cannot fail.
-        let _ = capnp::serialize_packed::write_message(&mut out, &*self.lock());
+        let _ = capnp::serialize_packed::write_message(&mut out, &*self.lock_read());
         out
     }
 
     /// Runs `f` on the segments (no framing) under the message lock.
     pub fn with_segments<R>(&self, f: impl FnOnce(&[&[u8]]) -> R) -> R {
-        let m = self.lock();
+        let m = self.lock_read();
         let segments = m.get_segments_for_output();
         f(&segments)
     }
 
     /// One `Vec` per segment, no framing.
     pub fn to_segments(&self) -> Vec<Vec<u8>> {
-        let m = self.lock();
+        let m = self.lock_read();
         let segments = m.get_segments_for_output();
         segments.iter().map(|s| s.to_vec()).collect()
     }
 
     /// Words in use, over all segments.
     pub fn size_in_words(&self) -> usize {
-        self.lock().size_in_words()
+        self.lock_read().size_in_words()
     }
 }
 
@@ -741,7 +812,7 @@ impl Backing {
         match self {
             Backing::Reader(m) => m.with_root(None, |root| f(walk_reader(root, steps)?)),
             Backing::Builder(b) => {
-                let guard = b.lock_live()?;
+                let guard = b.lock_read_live()?;
                 let root = guard.get_root_as_reader::<RawPtr<'_>>()?.0;
                 f(walk_reader(root, steps)?)
             }
@@ -947,6 +1018,18 @@ pub(crate) fn with_builder_loc<R>(
     steps: &[Step],
     f: impl FnOnce(BLoc<'_>) -> Result<R>,
 ) -> Result<R> {
+    with_builder_loc_then(message, root_size, steps, None, f)
+}
+
+/// As `with_builder_loc`, at `steps` followed by `last` (a handle's pending hop).
+#[inline(always)]
+pub(crate) fn with_builder_loc_then<R>(
+    message: &MessageBuilder,
+    root_size: StructSize,
+    steps: &[Step],
+    last: Option<&Step>,
+    f: impl FnOnce(BLoc<'_>) -> Result<R>,
+) -> Result<R> {
     let mut guard = message.lock_live()?;
     let root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
     let (mut loc, steps) = match steps.split_first() {
@@ -955,7 +1038,7 @@ pub(crate) fn with_builder_loc<R>(
         }
         _ => (BLoc::Struct(root.get_struct(root_size, None)?), steps),
     };
-    for step in steps {
+    for step in steps.iter().chain(last) {
         let default = step.default.as_deref().map(|v| &v[..]);
         loc = match (loc, step.hop) {
             (BLoc::Struct(s), Hop::Field(i)) => {

@@ -6,13 +6,14 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
+use crate::arena::{DataAt, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
-    follow_builder, follow_reader, push_step, shape_words, with_builder_loc, BLoc, Backing, Hop,
-    MessageBuilder, RLoc, Shape, Step,
+    follow_builder, follow_reader, push_step, shape_words, with_builder_loc_then, BLoc, Backing,
+    Hop, MessageBuilder, RLoc, Shape, Step,
 };
 use crate::orphan::Orphan;
 use crate::schema::{same_registry, DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
@@ -91,7 +92,8 @@ impl StructReader {
         }
     }
 
-    /// An element of a located struct list: the list's path plus a pending element hop.
+    /// A located child (a struct list element, a struct field of a located struct): the
+    /// parent's path plus a pending hop, so no path is copied until a walk needs it.
     pub(crate) fn element(
         backing: Backing,
         list_steps: Arc<[Step]>,
@@ -262,16 +264,14 @@ impl StructReader {
                     shape,
                     default: default_words(default),
                 };
-                Some(Value::Struct(StructValue::Reader(
-                    StructReader::new(
-                        self.backing.clone(),
-                        push_step(&self.path(), step),
-                        schema,
-                        self.registry.clone(),
-                        false,
-                    )
-                    .at(Some(child)),
-                )))
+                Some(Value::Struct(StructValue::Reader(StructReader::element(
+                    self.backing.clone(),
+                    self.path(),
+                    step,
+                    schema,
+                    self.registry.clone(),
+                    child,
+                ))))
             }
             FieldKind::Slot {
                 offset,
@@ -293,9 +293,10 @@ impl StructReader {
                     default: default_words(default),
                 };
                 Some(Value::List(ListValue::Reader(
-                    ListReader::new(
+                    ListReader::child(
                         self.backing.clone(),
-                        push_step(&self.path(), step),
+                        self.path(),
+                        step,
                         (**elem).clone(),
                         self.registry.clone(),
                     )
@@ -623,6 +624,9 @@ pub(crate) fn read_pointer(
 pub struct StructBuilder {
     message: MessageBuilder,
     steps: Arc<[Step]>,
+    /// A last hop not yet appended to `steps` (as `StructReader`'s): children share their
+    /// parent's path; walks follow it after `steps`.
+    pending: Option<Step>,
     /// Size of the root struct, which every walk upgrades to.
     root_size: StructSize,
     /// Size the walk guarantees for this struct (a group's parent's size).
@@ -630,6 +634,8 @@ pub struct StructBuilder {
     schema: Arc<StructSchema>,
     registry: Arc<Registry>,
     is_root: bool,
+    /// Where its data section was last found, and when (arena.rs).
+    cache: StructCache,
 }
 
 impl std::fmt::Debug for StructBuilder {
@@ -650,11 +656,13 @@ impl StructBuilder {
         StructBuilder {
             message,
             steps,
+            pending: None,
             root_size: size,
             storage: size,
             schema,
             registry,
             is_root,
+            cache: StructCache::default(),
         }
     }
 
@@ -670,12 +678,35 @@ impl StructBuilder {
         StructBuilder {
             message,
             steps,
+            pending: None,
             root_size,
             storage,
             schema,
             registry,
             is_root: false,
+            cache: StructCache::default(),
         }
+    }
+
+    /// The same handle with its last hop kept apart (`steps` is the parent's path).
+    pub(crate) fn pending(mut self, hop: Step) -> Self {
+        self.pending = Some(hop);
+        self
+    }
+
+    /// The whole path from the root to this struct.
+    fn path(&self) -> Arc<[Step]> {
+        match &self.pending {
+            None => self.steps.clone(),
+            Some(hop) => push_step(&self.steps, hop.clone()),
+        }
+    }
+
+    /// The same handle with its data section already located (made under the message lock,
+    /// at the message's current generation).
+    pub(crate) fn located(mut self, generation: u64, at: Option<DataAt>) -> Self {
+        self.cache = StructCache::with(generation, at);
+        self
     }
 
     /// A new message whose root is struct `id` (`new_message`).
@@ -703,15 +734,61 @@ impl StructBuilder {
         &self,
         f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
     ) -> Result<R> {
-        with_builder_loc(
+        with_builder_loc_then(
             &self.message,
             self.root_size,
             &self.steps,
+            self.pending.as_ref(),
             |loc| match loc {
-                BLoc::Struct(s) => f(s),
+                BLoc::Struct(s) => {
+                    // Nothing `f` does to this struct moves it (it writes inside it), so the
+                    // location found now stays current until the next lock.
+                    self.cache.set(
+                        self.message.generation(),
+                        DataAt::locate(&self.message.segments, &s),
+                    );
+                    f(s)
+                }
                 _ => Err(Error::TypeMismatch),
             },
         )
+    }
+
+    /// A primitive field's raw bits through the recorded location, without a walk; `None`
+    /// when there is none (the caller walks).
+    fn fast_read(&self, field: &Field, ty: &Type, offset: u32) -> Option<Result<u64>> {
+        let held = match self.message.lock_fast() {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let at = self.cache.get(&held)?;
+        if field.discriminant.is_some() {
+            let disc = at.read(&held, 16, disc_offset(&self.schema))?;
+            if let Err(e) = check_active(&self.schema, field, disc) {
+                return Some(Err(e));
+            }
+        }
+        at.read(&held, ty.data_bits(), offset).map(Ok)
+    }
+
+    /// Writes a primitive field (and its union discriminant) through the recorded location;
+    /// `false` when there is none (nothing written: the caller walks).
+    fn fast_write(&self, field: &Field, ty: &Type, offset: u32, bits: u64) -> Result<bool> {
+        let held = self.message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(false);
+        };
+        let disc = match (field.discriminant, self.schema.union.as_ref()) {
+            (Some(d), Some(u)) => Some((u.discriminant_offset, d)),
+            _ => None,
+        };
+        if !at.fits(ty.data_bits(), offset) || disc.is_some_and(|(o, _)| !at.fits(16, o)) {
+            return Ok(false);
+        }
+        if let Some((o, d)) = disc {
+            at.write(&held, 16, o, u64::from(d));
+        }
+        Ok(at.write(&held, ty.data_bits(), offset, bits))
     }
 
     /// A reader over the same memory (later writes are visible through it).
@@ -719,7 +796,7 @@ impl StructBuilder {
         StructReader {
             backing: Backing::Builder(self.message.clone()),
             steps: self.steps.clone(),
-            pending: None,
+            pending: self.pending.clone(),
             schema: self.schema.clone(),
             registry: self.registry.clone(),
             is_root: self.is_root,
@@ -740,6 +817,19 @@ impl StructBuilder {
     /// Reads a field; struct fields are allocated and explicit pointer defaults copied in (API.md 3.2).
     pub fn get_by_index(&self, index: usize) -> Result<Value> {
         let field = field_at(&self.schema, index)?;
+        if let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        {
+            if !ty.is_pointer() {
+                if let Some(bits) = self.fast_read(field, ty, *offset) {
+                    return Ok(decode_data(ty, bits? ^ mask(default)));
+                }
+            }
+        }
         self.with_struct(|s| {
             let r = s.as_reader();
             check_active(
@@ -785,15 +875,11 @@ impl StructBuilder {
             copy_default(pb.reborrow(), w)?;
         }
         let d = None;
-        let step = |shape| {
-            push_step(
-                &self.steps,
-                Step {
-                    hop,
-                    shape,
-                    default: dw.clone(),
-                },
-            )
+        let path = self.path();
+        let step = |shape| Step {
+            hop,
+            shape,
+            default: dw.clone(),
         };
         Ok(match ty {
             Type::Text => Value::Text(pb.get_text(d)?.as_bytes().to_vec()),
@@ -806,32 +892,41 @@ impl StructBuilder {
                 Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
                     self.message.clone(),
                     self.root_size,
-                    step(Shape::PtrList),
+                    push_step(&path, step(Shape::PtrList)),
                     self.registry.clone(),
                 )))
             }
             Type::Struct(id) => {
                 let schema = self.registry.get_struct(*id)?;
                 let shape = Shape::Struct(schema.size());
-                follow_builder(pb, shape, d)?;
-                Value::Struct(StructValue::Builder(StructBuilder::child(
-                    self.message.clone(),
-                    self.root_size,
-                    step(shape),
-                    schema,
-                    self.registry.clone(),
-                )))
+                let at = match follow_builder(pb, shape, d)? {
+                    BLoc::Struct(cs) => DataAt::locate(&self.message.segments, &cs),
+                    _ => None,
+                };
+                Value::Struct(StructValue::Builder(
+                    StructBuilder::child(
+                        self.message.clone(),
+                        self.root_size,
+                        path,
+                        schema,
+                        self.registry.clone(),
+                    )
+                    .pending(step(shape))
+                    .located(self.message.generation(), at),
+                ))
             }
             Type::List(elem) => {
                 let shape = list_shape(elem, &self.registry)?;
-                follow_builder(pb, shape, d)?;
-                Value::List(ListValue::Builder(ListBuilder::new(
+                let loc = follow_builder(pb, shape, d)?;
+                let list = ListBuilder::new(
                     self.message.clone(),
                     self.root_size,
-                    step(shape),
+                    path,
                     (**elem).clone(),
                     self.registry.clone(),
-                )))
+                )
+                .pending(step(shape));
+                Value::List(ListValue::Builder(list.located(loc)))
             }
             _ => return Err(Error::TypeMismatch),
         })
@@ -846,7 +941,23 @@ impl StructBuilder {
     }
 
     pub fn which_field(&self) -> Result<(u16, usize)> {
-        self.as_reader().which_field()
+        let union = self.schema.union.as_ref().ok_or(Error::NotAUnion)?;
+        let fast = {
+            let held = self.message.lock_fast()?;
+            self.cache
+                .get(&held)
+                .and_then(|at| at.read(&held, 16, union.discriminant_offset))
+        };
+        let d = match fast {
+            Some(d) => d as u16,
+            None => self.with_struct(|s| {
+                Ok(
+                    read_struct_bits(&s.as_reader(), &Type::UInt16, union.discriminant_offset)
+                        as u16,
+                )
+            })?,
+        };
+        Ok((d, which_index(&self.schema, d)?))
     }
 
     pub fn total_size(&self) -> Result<MessageSize> {
@@ -909,7 +1020,11 @@ impl StructBuilder {
         let bits = if ty.is_pointer() {
             0
         } else {
-            encode_data(ty, &value, &self.registry)? ^ mask(default)
+            let bits = encode_data(ty, &value, &self.registry)? ^ mask(default);
+            if self.fast_write(field, ty, *offset, bits)? {
+                return Ok(());
+            }
+            bits
         };
         self.with_struct(|s| {
             self.set_discriminant(&s, field);
@@ -983,6 +1098,9 @@ impl StructBuilder {
             (_, Some(shape)) => check_list_size(shape, n)?,
             _ => {}
         }
+        let FieldKind::Slot { default, .. } = &field.kind else {
+            return Err(Error::TypeMismatch);
+        };
         self.with_struct(|s| {
             self.set_discriminant(&s, field);
             let mut pb = s.get_pointer_field(offset as usize);
@@ -990,35 +1108,33 @@ impl StructBuilder {
             match (ty, elem_shape) {
                 (Type::Struct(_), _) => {
                     if let Some(sz) = struct_size {
-                        pb.init_struct(sz);
+                        pb.reborrow().init_struct(sz);
                     }
                 }
                 (Type::AnyPointer, _) => pb.clear(),
                 (Type::Text, _) => {
                     pb.init_text(n);
+                    return Ok(Value::Text(vec![0; n as usize]));
                 }
                 (Type::Data, _) => {
                     pb.init_data(n);
+                    return Ok(Value::Data(vec![0; n as usize]));
                 }
                 (Type::List(_), Some(Shape::StructList(sz))) => {
-                    pb.init_struct_list(n, sz);
+                    pb.reborrow().init_struct_list(n, sz);
                 }
                 (Type::List(_), Some(Shape::PrimList(es))) => {
-                    pb.init_list(es, n);
+                    pb.reborrow().init_list(es, n);
                 }
                 (Type::List(_), Some(_)) => {
-                    pb.init_list(capnp::private::layout::ElementSize::Pointer, n);
+                    pb.reborrow()
+                        .init_list(capnp::private::layout::ElementSize::Pointer, n);
                 }
                 _ => return Err(Error::InitWithSize),
             }
-            Ok(())
-        })?;
-        // Read back through the normal path so the returned handle matches `get`.
-        match ty {
-            Type::Text => Ok(Value::Text(vec![0; size.unwrap_or(0) as usize])),
-            Type::Data => Ok(Value::Data(vec![0; size.unwrap_or(0) as usize])),
-            _ => self.get_by_index(index),
-        }
+            // The handle `get` would return, made in the same walk.
+            self.read_pointer(pb, Hop::Field(offset as u16), ty, default)
+        })
     }
 
     /// The offset and type of pointer field `index`, checking it is the active union member.
@@ -1114,11 +1230,13 @@ impl StructBuilder {
         Ok(StructBuilder {
             message: self.message.clone(),
             steps: self.steps.clone(),
+            pending: self.pending.clone(),
             root_size: self.root_size,
             storage: self.storage,
             schema,
             registry: self.registry.clone(),
             is_root: false,
+            cache: StructCache::default(),
         })
     }
 

@@ -3,6 +3,8 @@
 use capnp_dynamic::text::list_text;
 use capnp_dynamic::{Error, ListBuilder, ListReader, Value};
 use pyo3::exceptions::PyIndexError;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyList, PySlice};
 
@@ -49,6 +51,12 @@ fn read_item(
     index: &Bound<'_, PyAny>,
     len: impl FnOnce() -> PyResult<u32>,
 ) -> PyResult<Py<PyAny>> {
+    // An int (the usual case) first, read without raising on overflow.
+    if let Ok(i) = index.cast::<PyInt>() {
+        let i = crate::ffi::int_as_i64(i).unwrap_or(i64::MAX);
+        let run = || -> MsgResult<_> { value_to_py(py, get(i)?, Some(elem), registry) };
+        return run().map_err(|e| index_error(py, e));
+    }
     if let Ok(slice) = index.cast::<PySlice>() {
         let out = PyList::empty(py);
         for i in slice_positions(slice, len()?)? {
@@ -133,6 +141,15 @@ impl PyListBuilder {
         )
     }
 
+    /// Element by element, as the sequence protocol (a write during the loop is seen by
+    /// later steps), without its `IndexError` at the end.
+    fn __iter__(slf: &Bound<'_, Self>) -> PyListBuilderIter {
+        PyListBuilderIter {
+            list: slf.clone().unbind(),
+            next: AtomicU32::new(0),
+        }
+    }
+
     fn __setitem__(
         &self,
         py: Python<'_>,
@@ -180,6 +197,38 @@ impl PyListBuilder {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let text = decode_text(py, list_text(&self.inner.as_reader(), false))?;
         Ok(format!("<capnp list builder {text}>"))
+    }
+}
+
+/// The iterator of a `_DynamicListBuilder`.
+#[pyclass(
+    frozen,
+    name = "_DynamicListBuilderIterator",
+    module = "capnp.lib.capnp"
+)]
+pub(crate) struct PyListBuilderIter {
+    list: Py<PyListBuilder>,
+    next: AtomicU32,
+}
+
+#[pymethods]
+impl PyListBuilderIter {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let list = self.list.get();
+        let i = self.next.load(Ordering::Relaxed);
+        if i == u32::MAX || i >= list.len(py)? {
+            return Ok(None);
+        }
+        self.next.store(i + 1, Ordering::Relaxed);
+        let run = || -> MsgResult<_> {
+            let v = list.inner.get(i64::from(i))?;
+            value_to_py(py, v, Some(list.inner.element_type()), &list.registry)
+        };
+        run().map(Some).map_err(|e| e.into_py(py))
     }
 }
 

@@ -1,0 +1,256 @@
+//! The message layer (capnp-dynamic) under arbitrary input: bytes read as a message with a
+//! schema (every field, every list element, the text format, JSON), and builder operation
+//! sequences applied to two messages, one with recorded locations (arena.rs) and one that
+//! always walks, which must agree at every step. Values or errors, never a panic.
+
+#![no_main]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use capnp_dynamic::{
+    FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry,
+    SetValue, StructBuilder, StructReader, StructValue, Type, Value,
+};
+use libfuzzer_sys::fuzz_target;
+
+const SCHEMA: &str = r#"
+@0xd2b2b2b2b2b2b2b2;
+struct Person {
+  id @0 :UInt32;
+  name @1 :Text;
+  phones @2 :List(Phone);
+  struct Phone { number @0 :Text; type @1 :Type; enum Type { mobile @0; home @1; } }
+  employment :union { unemployed @3 :Void; employer @4 :Text; school @5 :Text; }
+}
+struct All {
+  b @0 :Bool; i8 @1 :Int8; i16 @2 :Int16; i32 @3 :Int32; i64 @4 :Int64;
+  u8 @5 :UInt8; u16 @6 :UInt16; u32 @7 :UInt32; u64 @8 :UInt64;
+  f32 @9 :Float32; f64 @10 :Float64; t @11 :Text; d @12 :Data; e @13 :Person.Phone.Type;
+  s @14 :All; li @15 :List(Int32); lb @16 :List(Bool); lt @17 :List(Text);
+  ls @18 :List(Person); ll @19 :List(List(Int16)); any @20 :AnyPointer;
+  defI @21 :Int32 = 42; defS @22 :Person = (id = 7, name = "Seven");
+  g :group { x @23 :Int32; y @24 :Text; }
+  u :union { none @25 :Void; n @26 :UInt16; p @27 :Person; }
+}
+"#;
+
+fn registry() -> &'static (Arc<Registry>, u64) {
+    static REG: OnceLock<(Arc<Registry>, u64)> = OnceLock::new();
+    REG.get_or_init(|| {
+        let mut fs = capnp_compiler::loader::MemoryFileSystem::default();
+        fs.files
+            .insert(PathBuf::from("/t/f.capnp"), SCHEMA.as_bytes().to_vec());
+        let options = capnp_compiler::CompileOptions {
+            src_prefixes: vec![PathBuf::from("/t")],
+            ..Default::default()
+        };
+        let out = capnp_compiler::compile_paths(&[PathBuf::from("/t/f.capnp")], &options, &fs)
+            .expect("schema");
+        let reg = Registry::new();
+        reg.add_request(&out.request.expect("request"))
+            .expect("registry");
+        let all = reg.find_by_display_name("f.capnp:All").expect("All");
+        (Arc::new(reg), all)
+    })
+}
+
+/// Reads everything reachable from `r` (bounded by depth; the budget bounds the rest).
+fn read_all(r: &StructReader, depth: u32) {
+    if depth > 8 {
+        return;
+    }
+    for i in 0..r.schema().fields.len() {
+        read_value(r.get_by_index(i), depth);
+        let _ = r.has_by_index(i);
+    }
+    let _ = r.which();
+}
+
+fn read_value(v: capnp_dynamic::Result<Value>, depth: u32) {
+    match v {
+        Ok(Value::Struct(StructValue::Reader(s))) => read_all(&s, depth + 1),
+        Ok(Value::List(ListValue::Reader(l))) => {
+            let n = l.len().unwrap_or(0).min(64);
+            for i in 0..i64::from(n) {
+                read_value(l.get(i), depth + 1);
+            }
+            let _ = l.get(-1);
+        }
+        _ => {}
+    }
+}
+
+fn read(bytes: &[u8]) {
+    let (reg, all) = registry();
+    let limits = ReadLimits {
+        traversal_limit_in_words: Some(1 << 14),
+        nesting_limit: None,
+    };
+    let Ok(m) = MessageReader::from_bytes(Arc::new(bytes.to_vec()), limits) else {
+        return;
+    };
+    let Ok(r) = m.root(reg, *all) else {
+        return;
+    };
+    read_all(&r, 0);
+    let _ = capnp_dynamic::text::struct_text(&r, false);
+    let _ = capnp_dynamic::json::struct_to_json(&r, false);
+    let _ = r.as_builder();
+}
+
+#[derive(Clone)]
+enum Handle {
+    Struct(StructBuilder),
+    List(ListBuilder),
+}
+
+fn show(v: &capnp_dynamic::Result<Value>) -> String {
+    match v {
+        Ok(Value::Struct(_) | Value::List(_) | Value::AnyPointer(_)) => "handle".into(),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("error {e}"),
+    }
+}
+
+fn handles(
+    x: &capnp_dynamic::Result<Value>,
+    y: &capnp_dynamic::Result<Value>,
+) -> Option<(Handle, Handle)> {
+    let one = |v: &capnp_dynamic::Result<Value>| match v {
+        Ok(Value::Struct(StructValue::Builder(s))) => Some(Handle::Struct(s.clone())),
+        Ok(Value::List(ListValue::Builder(l))) => Some(Handle::List(l.clone())),
+        _ => None,
+    };
+    one(x).zip(one(y))
+}
+
+fn primitive(ty: &Type, raw: u64) -> Option<SetValue<'static>> {
+    Some(match ty {
+        Type::Bool => SetValue::Bool(raw & 1 == 1),
+        Type::Float32 | Type::Float64 => SetValue::Float(f64::from_bits(raw)),
+        Type::Void => SetValue::Void,
+        t if t.is_pointer() => return None,
+        // Any 64-bit pattern, signed: in and out of every integer range.
+        _ => SetValue::Int(i128::from(raw as i64) >> (raw % 64)),
+    })
+}
+
+/// One operation coded by `op` and `arg` on both messages; what each side observed.
+fn apply(a: &Handle, b: &Handle, op: u8, arg: u64) -> (String, String, Option<(Handle, Handle)>) {
+    match (a, b) {
+        (Handle::Struct(a), Handle::Struct(b)) => {
+            let n = a.schema().fields.len();
+            let i = usize::from(op >> 3) % n;
+            let field = &a.schema().fields[i];
+            let ty = match &field.kind {
+                FieldKind::Slot { ty, .. } => ty.clone(),
+                FieldKind::Group { .. } => {
+                    let (x, y) = (a.get_by_index(i), b.get_by_index(i));
+                    return (show(&x), show(&y), handles(&x, &y));
+                }
+            };
+            match (op & 7, primitive(&ty, arg)) {
+                (0..=2, Some(v)) => {
+                    let (x, y) = (a.set_by_index(i, v), b.set_by_index(i, v));
+                    (format!("{x:?}"), format!("{y:?}"), None)
+                }
+                (3, _) => {
+                    let size = matches!(ty, Type::List(_) | Type::Text | Type::Data)
+                        .then_some((arg % 6) as u32);
+                    let (x, y) = (a.init_by_index(i, size), b.init_by_index(i, size));
+                    (show(&x), show(&y), handles(&x, &y))
+                }
+                (4, _) if ty.is_pointer() => {
+                    let name = field.name.clone();
+                    let (x, y) = (a.disown(&name), b.disown(&name));
+                    match (x, y) {
+                        (Ok(ox), Ok(oy)) if arg & 1 == 1 => {
+                            let (p, q) = (a.adopt(&name, &ox), b.adopt(&name, &oy));
+                            (format!("{p:?}"), format!("{q:?}"), None)
+                        }
+                        (x, y) => (format!("{:?}", x.is_ok()), format!("{:?}", y.is_ok()), None),
+                    }
+                }
+                (5, _) => {
+                    let (x, y) = (a.clear_by_index(i), b.clear_by_index(i));
+                    (format!("{x:?}"), format!("{y:?}"), None)
+                }
+                (6, _) if ty == Type::Text => {
+                    let (x, y) = (
+                        a.set_by_index(i, SetValue::Str("fuzz")),
+                        b.set_by_index(i, SetValue::Str("fuzz")),
+                    );
+                    (format!("{x:?}"), format!("{y:?}"), None)
+                }
+                _ => {
+                    let (x, y) = (a.get_by_index(i), b.get_by_index(i));
+                    (show(&x), show(&y), handles(&x, &y))
+                }
+            }
+        }
+        (Handle::List(a), Handle::List(b)) => {
+            let index = i64::from(op >> 2) - 32;
+            match (op & 3, primitive(a.element_type(), arg)) {
+                (0, _) => (format!("{:?}", a.len()), format!("{:?}", b.len()), None),
+                (1, Some(v)) => {
+                    let (x, y) = (a.set(index, v), b.set(index, v));
+                    (format!("{x:?}"), format!("{y:?}"), None)
+                }
+                _ => {
+                    let (x, y) = (a.get(index), b.get(index));
+                    (show(&x), show(&y), handles(&x, &y))
+                }
+            }
+        }
+        _ => unreachable!("handles come in pairs"),
+    }
+}
+
+fn build(bytes: &[u8]) {
+    let (reg, all) = registry();
+    let words = if bytes.first().is_some_and(|b| b & 1 == 1) {
+        2
+    } else {
+        1024
+    };
+    let (ma, mb) = (
+        MessageBuilder::with_first_segment_words(words),
+        MessageBuilder::with_first_segment_words(words),
+    );
+    mb.walk_only();
+    let (ra, rb) = (
+        ma.init_root(reg, *all).expect("root"),
+        mb.init_root(reg, *all).expect("root"),
+    );
+    let mut pool = vec![(Handle::Struct(ra.clone()), Handle::Struct(rb.clone()))];
+    // Each operation: a handle, an opcode, a 64-bit argument.
+    for chunk in bytes.chunks_exact(10).take(200) {
+        let k = usize::from(chunk[0]) % pool.len();
+        let arg = u64::from_le_bytes(chunk[2..10].try_into().expect("8 bytes"));
+        let (x, y, made) = {
+            let (a, b) = &pool[k];
+            apply(a, b, chunk[1], arg)
+        };
+        assert_eq!(x, y, "recorded locations and walks disagree");
+        if let Some(h) = made {
+            if pool.len() < 32 {
+                pool.push(h);
+            } else {
+                pool[1 + usize::from(chunk[0]) % 31] = h;
+            }
+        }
+        assert_eq!(ra.to_bytes().ok(), rb.to_bytes().ok(), "messages differ");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode & 1 == 0 {
+        read(rest);
+    } else {
+        build(rest);
+    }
+});
