@@ -2,6 +2,7 @@
 //! `capnp compile`, and message conversion (`convert`).
 
 mod convert;
+mod layout;
 mod text_input;
 
 use std::io::Write;
