@@ -26,7 +26,7 @@ pub(crate) enum Format {
 }
 
 impl Format {
-    fn parse(s: &str) -> Result<Format, String> {
+    pub(crate) fn parse(s: &str) -> Result<Format, String> {
         Ok(match s {
             "binary" => Format::Binary,
             "packed" => Format::Packed,
@@ -199,7 +199,7 @@ pub(crate) fn convert(
     let write_err = |e: std::io::Error| format!("cannot write output: {e}");
     let mut n = 0usize;
     let mut emit = |m: Message, out: &mut dyn Write| -> Result<(), String> {
-        let bytes = encode(o, root, &m).map_err(|e| format!("message {n}: {e}"))?;
+        let bytes = encode_message(o, root, &m).map_err(|e| format!("message {n}: {e}"))?;
         out.write_all(&bytes).map_err(write_err)?;
         n += 1;
         Ok(())
@@ -365,7 +365,11 @@ fn flat_message(words: &[u8]) -> capnp::Result<Message> {
 }
 
 /// The output bytes of one message.
-fn encode(o: &Options, root: Option<&Root>, m: &Message) -> Result<Vec<u8>, String> {
+pub(crate) fn encode_message(
+    o: &Options,
+    root: Option<&Root>,
+    m: &Message,
+) -> Result<Vec<u8>, String> {
     let e = |e: capnp::Error| e.to_string();
     match o.to {
         Format::Canonical => {

@@ -82,6 +82,8 @@ pub struct JsonCodec {
     enums: RefCell<FxHashMap<u64, Rc<Vec<String>>>>,
     pretty: bool,
     options: DecodeOptions,
+    /// Whether the json.capnp annotations apply (`handleByAnnotation`); `capnp eval` has none.
+    annotated: bool,
 }
 
 impl std::fmt::Debug for JsonCodec {
@@ -140,7 +142,14 @@ impl JsonCodec {
             enums: RefCell::default(),
             pretty: false,
             options: DecodeOptions::default(),
+            annotated: true,
         }
+    }
+
+    /// Whether the json.capnp annotations apply (on by default, as the reference's
+    /// `handleByAnnotation`); off, names and encodings are the plain ones.
+    pub fn set_annotated(&mut self, annotated: bool) {
+        self.annotated = annotated;
     }
 
     pub fn set_pretty(&mut self, pretty: bool) {
@@ -212,6 +221,7 @@ impl JsonCodec {
     ) -> Result<Handler> {
         let schema = self.registry.get_struct(id)?;
         let annos = match annotations::of_struct(&self.registry, id) {
+            Ok(_) if !self.annotated => annotations::StructAnnotations::default(),
             Ok(a) => a,
             Err(Error::UnknownSchema { .. }) => annotations::StructAnnotations::default(),
             Err(e) => return Err(e),
@@ -337,7 +347,11 @@ impl JsonCodec {
         if let Some(n) = self.enums.borrow().get(&id) {
             return Ok(n.clone());
         }
-        let names = Rc::new(annotations::enum_names(&self.registry, id)?);
+        let names = Rc::new(if self.annotated {
+            annotations::enum_names(&self.registry, id)?
+        } else {
+            self.registry.get_enum(id)?.enumerants.clone()
+        });
         self.enums.borrow_mut().insert(id, names.clone());
         Ok(names)
     }
