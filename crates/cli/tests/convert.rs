@@ -148,6 +148,29 @@ fn json_annotations_every_pair_of_formats() {
     assert_none(differential("annotated.capnp", "Annotated", &binary));
 }
 
+/// `Json.Value` fields are written as the JSON they hold (raw, calls, bare nan/inf) and any
+/// JSON reads into them; `Value.Field` and `Value.Call` elsewhere stay plain structs.
+#[test]
+fn json_value_every_pair_of_formats() {
+    let binary = corpus("jsonvalue.capnp", "W", "jsonvalue.txt");
+    assert_none(differential("jsonvalue.capnp", "W", &binary));
+    // Calls, raw JSON and bare nan/inf are written but not read back (by the reference too).
+    let binary = corpus("jsonvalue.capnp", "W", "jsonvalue-write-only.txt");
+    let mut failures = Vec::new();
+    for to in ALL_FORMATS {
+        check("binary", to, "jsonvalue.capnp", "W", &binary, &mut failures);
+    }
+    assert_none(failures);
+    let json =
+        br#"{"v": {"a": [1, 2.5, "x", null, true, {"b": -3}], "c": {}}, "l": [null, {"z": [[]]}]}
+{"v": 12345678901234567890, "root": "\u00e9\n", "l": [-0.0, 1e5, 0.1, -1e-310]}"#;
+    let mut failures = Vec::new();
+    for to in ALL_FORMATS {
+        check("json", to, "jsonvalue.capnp", "W", json, &mut failures);
+    }
+    assert_none(failures);
+}
+
 #[test]
 fn multi_segment_input() {
     let binary = corpus("alltypes.capnp", "All", "alltypes.txt");

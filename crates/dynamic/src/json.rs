@@ -5,6 +5,7 @@
 
 mod annotations;
 mod tree;
+mod value;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -359,6 +360,9 @@ impl JsonCodec {
     // ---- encoding ----
 
     fn encode_struct(&self, r: &StructReader, depth: u32) -> Result<Out> {
+        if r.schema().id == value::JSON_VALUE {
+            return value::encode(r, depth);
+        }
         let depth = check_depth(depth)?;
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
             let h = self.handler(r.schema().id, None, None)?;
@@ -692,6 +696,10 @@ impl JsonCodec {
                     format!("expected an array, got {}", value.kind()),
                 )),
             },
+            Type::Struct(value::JSON_VALUE) => {
+                let s = struct_builder_of(b.init_by_index(i, None)?)?;
+                value::decode(value, &s, depth).map_err(at)
+            }
             Type::Struct(id) => match value {
                 Json::Object(members) => {
                     let s = struct_builder_of(b.init_by_index(i, None)?)?;
@@ -742,6 +750,10 @@ impl JsonCodec {
         depth: u32,
     ) -> Result<()> {
         match elem {
+            Type::Struct(value::JSON_VALUE) => {
+                let s = struct_builder_of(l.get(k)?)?;
+                value::decode(item, &s, depth).map_err(|e| located(path, e))
+            }
             Type::Struct(id) => match item {
                 Json::Object(members) => {
                     let s = struct_builder_of(l.get(k)?)?;
