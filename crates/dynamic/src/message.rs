@@ -20,6 +20,7 @@ use capnp::{any_pointer_list, struct_list, Word};
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
 use crate::error::{Error, Result};
+use crate::external::{self, SegmentAlloc, SegmentSupplier, SharedState};
 use crate::raw::{RawPtr, RawPtrBuilder, RawStruct};
 use crate::schema::Registry;
 use crate::struct_::{StructBuilder as DynStructBuilder, StructReader as DynStructReader};
@@ -489,7 +490,7 @@ impl MessageReader {
     }
 }
 
-pub(crate) type BuilderMessage = capnp::message::Builder<HeapAllocator>;
+pub(crate) type BuilderMessage = capnp::message::Builder<SegmentAlloc>;
 
 /// A message being built. Every handle into it shares this lock.
 #[derive(Clone)]
@@ -508,6 +509,8 @@ pub struct MessageBuilder {
     /// Whether the message has a capability context (an RPC message, or one a capability was
     /// written into): plain messages fail on capability reads, as pycapnp's do.
     cap_context: Arc<AtomicBool>,
+    /// Segments supplied from outside Rust (`external.rs`): checked before every operation.
+    external: Option<SharedState>,
 }
 
 impl std::fmt::Debug for MessageBuilder {
@@ -530,12 +533,47 @@ impl MessageBuilder {
 
     pub fn with_first_segment_words(words: u32) -> Self {
         let alloc = HeapAllocator::new().first_segment_words(words.max(1));
+        Self::with_alloc(SegmentAlloc::Heap(alloc), None)
+    }
+
+    fn with_alloc(alloc: SegmentAlloc, external: Option<SharedState>) -> Self {
         MessageBuilder {
             inner: Arc::new(Mutex::new(capnp::message::Builder::new(alloc))),
             retired: Arc::new(AtomicBool::new(false)),
             lent_mut: Arc::new(AtomicUsize::new(0)),
             caps: Arc::new(Mutex::new(Vec::new())),
             cap_context: Arc::new(AtomicBool::new(false)),
+            external,
+        }
+    }
+
+    /// A message whose segments come from `supplier`, the first of at least `first_words`
+    /// words (asked for now, so a supplier that fails at once is an error here). Every later
+    /// operation first checks the message (`external.rs`); it is always volatile.
+    pub fn with_supplier(supplier: Box<dyn SegmentSupplier>, first_words: u32) -> Result<Self> {
+        let state = SharedState::default();
+        let alloc = SegmentAlloc::External {
+            supplier,
+            first_words: first_words.max(1),
+            fallback: HeapAllocator::new(),
+            state: state.clone(),
+        };
+        let message = Self::with_alloc(alloc, Some(state));
+        message.lock().get_root::<RawPtrBuilder<'_>>()?;
+        drop(message.lock_live()?);
+        Ok(message)
+    }
+
+    /// Whether the segments come from outside Rust (`with_supplier`).
+    pub fn is_external(&self) -> bool {
+        self.external.is_some()
+    }
+
+    /// After an operation on an external message: the allocation failure it met, if any.
+    pub(crate) fn check_allocation(&self) -> Result<()> {
+        match &self.external {
+            Some(state) => external::check_failure(state),
+            None => Ok(()),
         }
     }
 
@@ -581,9 +619,10 @@ impl MessageBuilder {
         f(capnp::any_pointer::Builder::new(root))
     }
 
-    /// Whether writable views of its bytes are lent out (see `lent_mut`).
+    /// Whether writable views of its bytes are lent out (see `lent_mut`), or its segments
+    /// are memory Python code can write (`with_supplier`).
     pub fn is_volatile(&self) -> bool {
-        self.lent_mut.load(Ordering::Acquire) > 0
+        self.lent_mut.load(Ordering::Acquire) > 0 || self.external.is_some()
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {
@@ -595,7 +634,11 @@ impl MessageBuilder {
         if self.retired.load(Ordering::Acquire) {
             return Err(Error::OrphanAdopted);
         }
-        Ok(self.lock())
+        let guard = self.lock();
+        if let Some(state) = &self.external {
+            external::check(state, &guard.get_segments_for_output())?;
+        }
+        Ok(guard)
     }
 
     pub(crate) fn retire(&self) {
@@ -610,11 +653,12 @@ impl MessageBuilder {
     pub fn init_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
         let schema = registry.get_struct(id)?;
         {
-            let mut m = self.lock();
+            let mut m = self.lock_live()?;
             m.init_root::<RawPtrBuilder<'_>>()
                 .0
                 .init_struct(schema.size());
         }
+        self.check_allocation()?;
         Ok(DynStructBuilder::new(
             self.clone(),
             Arc::from(Vec::new()),
@@ -628,11 +672,12 @@ impl MessageBuilder {
     pub fn get_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
         let schema = registry.get_struct(id)?;
         {
-            let mut m = self.lock();
+            let mut m = self.lock_live()?;
             m.get_root::<RawPtrBuilder<'_>>()?
                 .0
                 .get_struct(schema.size(), None)?;
         }
+        self.check_allocation()?;
         Ok(DynStructBuilder::new(
             self.clone(),
             Arc::from(Vec::new()),
@@ -971,7 +1016,9 @@ pub(crate) fn with_builder_loc<R>(
             _ => return Err(internal()),
         };
     }
-    f(loc)
+    let r = f(loc)?;
+    message.check_allocation()?;
+    Ok(r)
 }
 
 /// The pointer at `hop` inside a reader location (struct field or pointer-list element).

@@ -44,16 +44,22 @@ impl PyMessageHandle {
 
 #[pymethods]
 impl PyMessageHandle {
-    /// `first_segment_words`: size of the first segment (default 1024 words).
+    /// `first_segment_words`: size of the first segment (default 1024 words);
+    /// `allocate_seg_callable`: builds the message in the buffers it returns
+    /// (`segment_buffer.rs`).
     #[new]
-    #[pyo3(signature = (first_segment_words=None))]
-    fn new(first_segment_words: Option<u32>) -> Self {
-        PyMessageHandle {
-            inner: match first_segment_words {
-                Some(w) => MessageBuilder::with_first_segment_words(w),
-                None => MessageBuilder::new(),
-            },
-        }
+    #[pyo3(signature = (first_segment_words=None, allocate_seg_callable=None))]
+    fn new(
+        py: Python<'_>,
+        first_segment_words: Option<u32>,
+        allocate_seg_callable: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let inner = match (allocate_seg_callable, first_segment_words) {
+            (Some(f), words) => crate::segment_buffer::message_in_buffers(py, f, words)?,
+            (None, Some(w)) => MessageBuilder::with_first_segment_words(w),
+            (None, None) => MessageBuilder::new(),
+        };
+        Ok(PyMessageHandle { inner })
     }
 
     /// Gives the message a capability context (requests and results have one).

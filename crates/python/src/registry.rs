@@ -359,7 +359,8 @@ impl PyStructEntry {
     }
 
     /// A new message whose root is this struct; keyword arguments set fields (`from_dict`).
-    /// `allocate_seg_callable` is accepted and not called (the message stays in Rust memory).
+    /// `allocate_seg_callable` builds the message in the buffers it returns
+    /// (`segment_buffer.rs`).
     #[pyo3(signature = (num_first_segment_words=None, allocate_seg_callable=None, **kwargs))]
     fn new_message(
         &self,
@@ -368,10 +369,10 @@ impl PyStructEntry {
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        let _ = allocate_seg_callable;
-        let message = match num_first_segment_words {
-            Some(w) => MessageBuilder::with_first_segment_words(w),
-            None => MessageBuilder::new(),
+        let message = match (allocate_seg_callable, num_first_segment_words) {
+            (Some(f), words) => crate::segment_buffer::message_in_buffers(py, f, words)?,
+            (None, Some(w)) => MessageBuilder::with_first_segment_words(w),
+            (None, None) => MessageBuilder::new(),
         };
         let root = message
             .init_root(&self.registry.get().inner, self.id)

@@ -1,0 +1,140 @@
+//! Messages built in Python buffers (`_PyCustomMessageBuilder(allocate_seg_callable)`,
+//! `new_message(allocate_seg_callable=...)`): the callable is asked for each segment with
+//! the minimum size in words and returns a writable buffer (`bytearray`, writable
+//! `memoryview`, `mmap`, numpy array ...) that the message is then built in.
+//!
+//! Safety argument (docs/ARCHITECTURE.md, "Unsafe code"): each buffer is held exported for
+//! the life of the message (`PyUntypedBuffer`, released when the message drops), so the
+//! exporter keeps it alive and in place: a `bytearray` cannot be resized, an `mmap` cannot be
+//! closed. Only C-contiguous, writable, 8-byte-aligned buffers are taken, and they are zeroed
+//! before capnp uses them. What Python may still do is write them between operations; the
+//! dynamic layer checks the message before every operation (`capnp_dynamic` `external.rs`).
+
+#![allow(unsafe_code)]
+
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+
+use capnp_dynamic::{MessageBuilder, SegmentSupplier};
+use pyo3::buffer::PyUntypedBuffer;
+use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::error::MsgError;
+
+/// capnp's largest segment (pointer offsets reach 2**29 words).
+const MAX_SEGMENT_WORDS: usize = (1 << 29) - 1;
+
+/// The reference's `SUGGESTED_FIRST_SEGMENT_WORDS`, pycapnp's default first request.
+const FIRST_SEGMENT_WORDS: u32 = 1024;
+
+/// Segments from a Python callable; holds every buffer it returned.
+struct PySupplier {
+    callable: Py<PyAny>,
+    buffers: Vec<PyUntypedBuffer>,
+    /// The Python exception behind the first failure, for the constructor to raise.
+    error: Arc<Mutex<Option<PyErr>>>,
+}
+
+impl PySupplier {
+    fn take(
+        &mut self,
+        py: Python<'_>,
+        request_words: u32,
+        minimum_words: u32,
+    ) -> PyResult<(NonNull<u8>, u32)> {
+        let obj = self.callable.bind(py).call1((request_words,))?;
+        let buf = PyUntypedBuffer::get(&obj).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "allocate_seg_callable must return a writable buffer (bytearray, memoryview, \
+                 mmap), not {}",
+                obj.get_type()
+                    .name()
+                    .map_or_else(|_| "?".to_string(), |n| n.to_string())
+            ))
+        })?;
+        if buf.readonly() {
+            return Err(PyBufferError::new_err(
+                "allocate_seg_callable returned a read-only buffer",
+            ));
+        }
+        if !buf.is_c_contiguous() {
+            return Err(PyBufferError::new_err(
+                "allocate_seg_callable returned a non-contiguous buffer",
+            ));
+        }
+        let len = buf.len_bytes();
+        let needed = minimum_words as usize * 8;
+        if len < needed {
+            return Err(PyValueError::new_err(format!(
+                "allocate_seg_callable returned {len} bytes; the segment needs at least \
+                 {needed} ({minimum_words} words)"
+            )));
+        }
+        let ptr = buf.buf_ptr().cast::<u8>();
+        if (ptr as usize) & 7 != 0 {
+            return Err(PyValueError::new_err(
+                "allocate_seg_callable returned a buffer not aligned to 8 bytes",
+            ));
+        }
+        let ptr = NonNull::new(ptr)
+            .ok_or_else(|| PyValueError::new_err("allocate_seg_callable returned no memory"))?;
+        let words = (len / 8).min(MAX_SEGMENT_WORDS);
+        // SAFETY: the export is C-contiguous and writable, so `buf_ptr` is valid for writes of
+        // `len` bytes (`words * 8 <= len`) while it is held; the GIL is held, so no Python code
+        // touches it meanwhile.
+        unsafe { std::ptr::write_bytes(ptr.as_ptr(), 0, words * 8) };
+        self.buffers.push(buf);
+        Ok((ptr, words as u32))
+    }
+}
+
+// SAFETY: every region returned comes from a held, C-contiguous, writable export checked to
+// be at least `words * 8` bytes and 8-byte aligned, and zeroed just before; the export (kept
+// in `buffers`) keeps the memory alive and in place until the supplier drops. Nothing else in
+// Rust uses it.
+unsafe impl SegmentSupplier for PySupplier {
+    fn supply(
+        &mut self,
+        request_words: u32,
+        minimum_words: u32,
+    ) -> Result<(NonNull<u8>, u32), String> {
+        Python::attach(|py| {
+            self.take(py, request_words, minimum_words).map_err(|e| {
+                let text = e.to_string();
+                let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert(e);
+                text
+            })
+        })
+    }
+}
+
+/// A message whose segments `allocate_seg_callable` supplies, the first of
+/// `first_segment_words` (default 1024) words. A callable whose first buffer is unusable
+/// raises its own error (or `TypeError`/`BufferError`/`ValueError` for a bad buffer) here.
+pub(crate) fn message_in_buffers(
+    py: Python<'_>,
+    allocate_seg_callable: &Bound<'_, PyAny>,
+    first_segment_words: Option<u32>,
+) -> PyResult<MessageBuilder> {
+    if !allocate_seg_callable.is_callable() {
+        return Err(PyTypeError::new_err(
+            "allocate_seg_callable must be callable",
+        ));
+    }
+    let error = Arc::new(Mutex::new(None));
+    let supplier = PySupplier {
+        callable: allocate_seg_callable.clone().unbind(),
+        buffers: Vec::new(),
+        error: error.clone(),
+    };
+    MessageBuilder::with_supplier(
+        Box::new(supplier),
+        first_segment_words.unwrap_or(FIRST_SEGMENT_WORDS),
+    )
+    .map_err(|e| {
+        let cause = error.lock().unwrap_or_else(|p| p.into_inner()).take();
+        cause.unwrap_or_else(|| MsgError::from(e).into_py(py))
+    })
+}
