@@ -168,6 +168,15 @@ def test_a_raising_callable_and_a_non_callable(contacts):
         contacts.Contact.new_message(allocate_seg_callable=5)
 
 
+def test_the_same_memory_twice_is_refused(contacts):
+    arena = bytearray(8 * 1024)
+    # A 32-word first segment, then the whole arena, which contains it.
+    views = [memoryview(arena)[4096:4352], memoryview(arena)]
+    msg = contacts.Contact.new_message(8, allocate_seg_callable=lambda words: views.pop(0))
+    with pytest.raises(capnp.KjException, match="returned before"):
+        msg.name = "y" * 400
+
+
 def test_a_bad_later_buffer_fails_the_operation_and_the_message(contacts):
     calls = []
 

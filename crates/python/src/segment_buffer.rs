@@ -80,6 +80,16 @@ impl PySupplier {
         let ptr = NonNull::new(ptr)
             .ok_or_else(|| PyValueError::new_err("allocate_seg_callable returned no memory"))?;
         let words = (len / 8).min(MAX_SEGMENT_WORDS);
+        // Two segments in the same memory would overwrite each other under capnp's feet.
+        let (start, end) = (ptr.as_ptr() as usize, ptr.as_ptr() as usize + words * 8);
+        if self.buffers.iter().any(|b| {
+            let (s, e) = (b.buf_ptr() as usize, b.buf_ptr() as usize + b.len_bytes());
+            start < e && s < end
+        }) {
+            return Err(PyValueError::new_err(
+                "allocate_seg_callable returned memory it returned before for another segment",
+            ));
+        }
         // SAFETY: the export is C-contiguous and writable, so `buf_ptr` is valid for writes of
         // `len` bytes (`words * 8 <= len`) while it is held; the GIL is held, so no Python code
         // touches it meanwhile.
