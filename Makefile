@@ -50,10 +50,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Fuzz the whole compiler (needs `cargo install cargo-fuzz`); FUZZ_SECONDS=1800 for a long run.
+# Fuzz (needs `cargo install cargo-fuzz`): FUZZ_TARGET is `compile` (the whole compiler),
+# `json` (the JSON decoder) or `text` (the text-format parser); FUZZ_SECONDS=1800 for a long run.
+FUZZ_TARGET ?= compile
 FUZZ_SECONDS ?= 60
 fuzz:
-	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --release compile -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --release $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192
 
 # Regenerate crates/compiler/src/schema_capnp.rs with our own compiler from our schema.capnp
 # (needs capnpc-rust on PATH: `cargo install capnpc --version 0.27.0`).
