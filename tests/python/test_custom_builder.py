@@ -140,13 +140,13 @@ def test_buffers_stay_alive_and_fixed_while_the_message_lives(contacts):
 @pytest.mark.parametrize(
     "make, error",
     [
-        (lambda words: bytes(8 * words), BufferError),
-        (lambda words: memoryview(bytes(8 * words)), BufferError),
+        (lambda words: bytes(8 * words), TypeError),
+        (lambda words: memoryview(bytes(8 * words)), TypeError),
         (lambda words: 5, TypeError),
         (lambda words: "text", TypeError),
-        (lambda words: bytearray(4), ValueError),
-        (lambda words: memoryview(bytearray(8 * words + 8))[1 : 8 * words + 1], ValueError),
-        (lambda words: memoryview(bytearray(16 * words))[::2], BufferError),
+        (lambda words: memoryview(bytearray(16 * words))[::2], TypeError),
+        (lambda words: bytearray(4), capnp.KjException),
+        (lambda words: memoryview(bytearray(8 * words + 8))[1 : 8 * words + 1], capnp.KjException),
     ],
 )
 def test_bad_first_buffers_raise(contacts, make, error):
@@ -209,6 +209,21 @@ def test_writes_behind_the_messages_back_are_refused(contacts):
     alloc.buffers[0][-8:] = b"\xff" * 8
     with pytest.raises(capnp.KjException, match="not zero"):
         msg.init("phones", 3)
+
+
+def test_too_small_names_the_sizes(contacts):
+    with pytest.raises(capnp.KjException, match="buffer too small for minimumSize"):
+        capnp._PyCustomMessageBuilder(lambda words: bytearray(0))
+
+
+def test_copies_into_buffers(contacts):
+    source = contacts.Contact.new_message(name="copied", tags=["a", "b"])
+    for copy_of in (source.copy, source.as_reader().as_builder):
+        alloc = Recorder()
+        copy = copy_of(allocate_seg_callable=alloc)
+        assert alloc.requests == [1024]
+        assert copy.to_dict() == source.to_dict()
+        assert copy.to_bytes()[8:] in bytes(alloc.buffers[0])
 
 
 def test_same_bytes_as_an_ordinary_message(contacts):

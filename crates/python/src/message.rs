@@ -54,11 +54,8 @@ impl PyMessageHandle {
         first_segment_words: Option<u32>,
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let inner = match (allocate_seg_callable, first_segment_words) {
-            (Some(f), words) => crate::segment_buffer::message_in_buffers(py, f, words)?,
-            (None, Some(w)) => MessageBuilder::with_first_segment_words(w),
-            (None, None) => MessageBuilder::new(),
-        };
+        let inner =
+            crate::segment_buffer::new_message(py, first_segment_words, allocate_seg_callable)?;
         Ok(PyMessageHandle { inner })
     }
 

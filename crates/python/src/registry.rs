@@ -369,11 +369,8 @@ impl PyStructEntry {
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        let message = match (allocate_seg_callable, num_first_segment_words) {
-            (Some(f), words) => crate::segment_buffer::message_in_buffers(py, f, words)?,
-            (None, Some(w)) => MessageBuilder::with_first_segment_words(w),
-            (None, None) => MessageBuilder::new(),
-        };
+        let message =
+            crate::segment_buffer::new_message(py, num_first_segment_words, allocate_seg_callable)?;
         let root = message
             .init_root(&self.registry.get().inner, self.id)
             .map_err(|e| MsgError::from(e).into_py(py))?;

@@ -17,10 +17,11 @@ use std::sync::{Arc, Mutex};
 
 use capnp_dynamic::{MessageBuilder, SegmentSupplier};
 use pyo3::buffer::PyUntypedBuffer;
-use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::error::MsgError;
+use crate::exceptions::plain_kj_exception;
 
 /// capnp's largest segment (pointer offsets reach 2**29 words).
 const MAX_SEGMENT_WORDS: usize = (1 << 29) - 1;
@@ -54,31 +55,30 @@ impl PySupplier {
             ))
         })?;
         if buf.readonly() {
-            return Err(PyBufferError::new_err(
+            return Err(PyTypeError::new_err(
                 "allocate_seg_callable returned a read-only buffer",
             ));
         }
         if !buf.is_c_contiguous() {
-            return Err(PyBufferError::new_err(
+            return Err(PyTypeError::new_err(
                 "allocate_seg_callable returned a non-contiguous buffer",
             ));
         }
+        let unusable =
+            |why: String| plain_kj_exception(py, &format!("allocate_seg_callable: {why}"));
         let len = buf.len_bytes();
         let needed = minimum_words as usize * 8;
         if len < needed {
-            return Err(PyValueError::new_err(format!(
-                "allocate_seg_callable returned {len} bytes; the segment needs at least \
+            return Err(unusable(format!(
+                "buffer too small for minimumSize: {len} bytes, the segment needs at least \
                  {needed} ({minimum_words} words)"
             )));
         }
         let ptr = buf.buf_ptr().cast::<u8>();
         if (ptr as usize) & 7 != 0 {
-            return Err(PyValueError::new_err(
-                "allocate_seg_callable returned a buffer not aligned to 8 bytes",
-            ));
+            return Err(unusable("buffer not aligned to 8 bytes".to_string()));
         }
-        let ptr = NonNull::new(ptr)
-            .ok_or_else(|| PyValueError::new_err("allocate_seg_callable returned no memory"))?;
+        let ptr = NonNull::new(ptr).ok_or_else(|| unusable("buffer has no memory".to_string()))?;
         let words = (len / 8).min(MAX_SEGMENT_WORDS);
         // Two segments in the same memory would overwrite each other under capnp's feet.
         let (start, end) = (ptr.as_ptr() as usize, ptr.as_ptr() as usize + words * 8);
@@ -86,8 +86,8 @@ impl PySupplier {
             let (s, e) = (b.buf_ptr() as usize, b.buf_ptr() as usize + b.len_bytes());
             start < e && s < end
         }) {
-            return Err(PyValueError::new_err(
-                "allocate_seg_callable returned memory it returned before for another segment",
+            return Err(unusable(
+                "buffer overlaps memory returned before for another segment".to_string(),
             ));
         }
         // SAFETY: the export is C-contiguous and writable, so `buf_ptr` is valid for writes of
@@ -120,10 +120,25 @@ unsafe impl SegmentSupplier for PySupplier {
     }
 }
 
+/// A new message: in the buffers of `allocate_seg_callable` if given, else on the heap with
+/// a first segment of `first_segment_words` (default 1024).
+pub(crate) fn new_message(
+    py: Python<'_>,
+    first_segment_words: Option<u32>,
+    allocate_seg_callable: Option<&Bound<'_, PyAny>>,
+) -> PyResult<MessageBuilder> {
+    Ok(match (allocate_seg_callable, first_segment_words) {
+        (Some(f), words) => message_in_buffers(py, f, words)?,
+        (None, Some(w)) => MessageBuilder::with_first_segment_words(w),
+        (None, None) => MessageBuilder::new(),
+    })
+}
+
 /// A message whose segments `allocate_seg_callable` supplies, the first of
 /// `first_segment_words` (default 1024) words. A callable whose first buffer is unusable
-/// raises its own error (or `TypeError`/`BufferError`/`ValueError` for a bad buffer) here.
-pub(crate) fn message_in_buffers(
+/// raises here (API.md 3.13): its own exception, `TypeError` for a non-buffer or read-only
+/// buffer, `KjException` for one too small (or misaligned, or overlapping another).
+fn message_in_buffers(
     py: Python<'_>,
     allocate_seg_callable: &Bound<'_, PyAny>,
     first_segment_words: Option<u32>,
