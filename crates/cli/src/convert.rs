@@ -5,12 +5,14 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use capnp::message::{AllocationStrategy, HeapAllocator, ReaderOptions};
+use capnp::message::{HeapAllocator, ReaderOptions};
 use capnp::serialize::OwnedSegments;
 use capnp_compiler::loader::DiskFileSystem;
 use capnp_compiler::schema_capnp::code_generator_request;
 use capnp_compiler::CompileOptions;
 use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry};
+
+use crate::layout::{relayout, Strategy};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -24,7 +26,7 @@ pub(crate) enum Format {
 }
 
 impl Format {
-    fn parse(s: &str) -> Result<Format, String> {
+    pub(crate) fn parse(s: &str) -> Result<Format, String> {
         Ok(match s {
             "binary" => Format::Binary,
             "packed" => Format::Packed,
@@ -197,7 +199,7 @@ pub(crate) fn convert(
     let write_err = |e: std::io::Error| format!("cannot write output: {e}");
     let mut n = 0usize;
     let mut emit = |m: Message, out: &mut dyn Write| -> Result<(), String> {
-        let bytes = encode(o, root, &m).map_err(|e| format!("message {n}: {e}"))?;
+        let bytes = encode_message(o, root, &m).map_err(|e| format!("message {n}: {e}"))?;
         out.write_all(&bytes).map_err(write_err)?;
         n += 1;
         Ok(())
@@ -363,34 +365,39 @@ fn flat_message(words: &[u8]) -> capnp::Result<Message> {
 }
 
 /// The output bytes of one message.
-fn encode(o: &Options, root: Option<&Root>, m: &Message) -> Result<Vec<u8>, String> {
+pub(crate) fn encode_message(
+    o: &Options,
+    root: Option<&Root>,
+    m: &Message,
+) -> Result<Vec<u8>, String> {
     let e = |e: capnp::Error| e.to_string();
     match o.to {
         Format::Canonical => {
             let words = m.canonicalize().map_err(e)?;
             Ok(capnp::Word::words_to_bytes(&words).to_vec())
         }
-        Format::Binary | Format::Packed | Format::Flat | Format::FlatPacked => {
-            let b = copy(m, o.segment_size).map_err(e)?;
-            Ok(match o.to {
-                Format::Binary => capnp::serialize::write_message_to_words(&b),
-                Format::Packed => {
-                    let mut out = Vec::new();
-                    capnp::serialize_packed::write_message(&mut out, &b).map_err(e)?;
-                    out
-                }
-                _ => {
-                    let segments = b.get_segments_for_output();
-                    if segments.len() != 1 {
-                        return Err("flat output needs a single segment".to_string());
-                    }
-                    let words = segments[0].to_vec();
-                    if o.to == Format::Flat {
-                        words
-                    } else {
-                        pack(&words)
-                    }
-                }
+        Format::Binary | Format::Packed => {
+            let single = copy(m).map_err(e)?;
+            let strategy = match o.segment_size {
+                Some(n) => Strategy::Fixed(n),
+                None => Strategy::Grow,
+            };
+            let segments = relayout(&single, strategy)?;
+            let mut out = Vec::new();
+            capnp::serialize::write_message_segments(&mut out, &segments).map_err(e)?;
+            // The packed stream packs the segment table with the segments.
+            Ok(if o.to == Format::Binary {
+                out
+            } else {
+                pack(&out)
+            })
+        }
+        Format::Flat | Format::FlatPacked => {
+            let words = copy(m).map_err(e)?;
+            Ok(if o.to == Format::Flat {
+                words
+            } else {
+                pack(&words)
             })
         }
         Format::Text | Format::Json => {
@@ -417,25 +424,22 @@ fn encode(o: &Options, root: Option<&Root>, m: &Message) -> Result<Vec<u8>, Stri
     }
 }
 
-/// A copy of the message's root in a new message: one segment big enough for all of it, or
-/// segments of `segment_size` words (as the reference's `--segment-size`).
-fn copy(
-    m: &Message,
-    segment_size: Option<u32>,
-) -> capnp::Result<capnp::message::Builder<HeapAllocator>> {
+/// A copy of the message's root in one segment exactly big enough (the reference's flat
+/// output; binary output re-lays it in the reference's segments, `layout.rs`).
+fn copy(m: &Message) -> capnp::Result<Vec<u8>> {
     let root: capnp::any_pointer::Reader<'_> = m.get_root()?;
-    let allocator = match segment_size {
-        Some(n) => HeapAllocator::new()
-            .first_segment_words(n)
-            .allocation_strategy(AllocationStrategy::FixedSize),
-        None => {
-            let words = root.target_size()?.word_count + 1;
-            HeapAllocator::new().first_segment_words(u32::try_from(words).unwrap_or(u32::MAX))
-        }
-    };
+    let words = root.target_size()?.word_count + 1;
+    let allocator =
+        HeapAllocator::new().first_segment_words(u32::try_from(words).unwrap_or(u32::MAX));
     let mut b = capnp::message::Builder::new(allocator);
     b.set_root(root)?;
-    Ok(b)
+    let segments = b.get_segments_for_output();
+    if segments.len() != 1 {
+        return Err(capnp::Error::failed(
+            "the copy did not fit one segment".to_string(),
+        ));
+    }
+    Ok(segments[0].to_vec())
 }
 
 /// `decode` (binary to text) and `encode` (text to binary) as the reference's deprecated

@@ -1,7 +1,9 @@
 //! `capnp-rs`: the command-line tool: the schema compiler (`compile`, `id`), a drop-in for
-//! `capnp compile`, and message conversion (`convert`).
+//! `capnp compile`, message conversion (`convert`, `decode`, `encode`) and `eval`.
 
 mod convert;
+mod eval;
+mod layout;
 mod text_input;
 
 use std::io::Write;
@@ -17,6 +19,7 @@ Usage: capnp-rs compile [-I DIR]... [--src-prefix DIR] [--no-standard-import] -o
        capnp-rs convert FROM:TO [-I DIR]... [--short] [--segment-size=N] [SCHEMA TYPE]
        capnp-rs decode [--packed] [--flat] [--short] [-I DIR]... SCHEMA TYPE
        capnp-rs encode [--packed] [--flat] [--segment-size=N] [-I DIR]... SCHEMA TYPE
+       capnp-rs eval [-o FORMAT] [--short] [-I DIR]... SCHEMA NAME
 
 OUTPUT is `-` (write the CodeGeneratorRequest to standard output) or PLUGIN[:OUTDIR]
 (run `capnpc-PLUGIN`, or PLUGIN itself if it contains '/', with the request on its
@@ -25,15 +28,18 @@ standard input, in OUTDIR).
 convert reads a stream of messages from standard input in format FROM and writes them to
 standard output in format TO: binary, packed, flat, flat-packed, canonical, text, json.
 text and json need SCHEMA (a .capnp file) and TYPE (a struct in it). decode is
-convert binary:text, encode is convert text:binary (--packed, --flat pick the binary side).";
+convert binary:text, encode is convert text:binary (--packed, --flat pick the binary side).
+eval prints NAME: a constant, a struct field's default (Struct.field), or a field or list
+element inside either (const.field[2].x); text unless -o FORMAT (structs only) or -b/-p/--flat.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("compile") => compile(&args[1..]),
-        Some(cmd @ ("convert" | "decode" | "encode")) => {
+        Some(cmd @ ("convert" | "decode" | "encode" | "eval")) => {
             let r = match cmd {
                 "convert" => convert::run(&args[1..]),
+                "eval" => eval::run(&args[1..]),
                 _ => convert::run_legacy(cmd == "encode", &args[1..]),
             };
             match r {

@@ -20,7 +20,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use capnp::message::{Allocator, HeapAllocator};
+use capnp::message::Allocator;
 use capnp::private::layout::{ElementSize, StructBuilder};
 
 use crate::raw::{RawListReader, RawStructReader};
@@ -69,24 +69,23 @@ impl SegmentTable {
     }
 }
 
-/// capnp's `HeapAllocator`, recording every segment in a `SegmentTable`.
+/// A message's allocator (capnp's heap, or segments supplied from outside: `external.rs`),
+/// recording every segment in a `SegmentTable`.
 pub(crate) struct TrackingAllocator {
-    inner: HeapAllocator,
+    inner: crate::external::SegmentAlloc,
     table: Arc<SegmentTable>,
 }
 
 impl TrackingAllocator {
-    pub(crate) fn new(first_segment_words: u32, table: Arc<SegmentTable>) -> Self {
-        TrackingAllocator {
-            inner: HeapAllocator::new().first_segment_words(first_segment_words),
-            table,
-        }
+    pub(crate) fn new(inner: crate::external::SegmentAlloc, table: Arc<SegmentTable>) -> Self {
+        TrackingAllocator { inner, table }
     }
 }
 
-// SAFETY: every segment comes from `HeapAllocator`, which upholds the trait's contract (zeroed,
-// 8-byte aligned, non-overlapping, at least `minimum_size` words); recording its address
-// changes nothing about it.
+// SAFETY: every segment comes from `SegmentAlloc`, which upholds the trait's contract (zeroed,
+// 8-byte aligned, non-overlapping, at least `minimum_size` words; see its own SAFETY comment);
+// recording its address changes nothing about it. (Messages over external segments never use
+// recorded locations: they are `walk_only`.)
 unsafe impl Allocator for TrackingAllocator {
     fn allocate_segment(&mut self, minimum_size: u32) -> (NonNull<u8>, u32) {
         let (base, words) = self.inner.allocate_segment(minimum_size);
@@ -105,7 +104,7 @@ unsafe impl Allocator for TrackingAllocator {
             }
         }
         // SAFETY: forwarded unchanged from capnp, which calls this once per segment that
-        // `allocate_segment` (hence `HeapAllocator`) returned, with its size.
+        // `allocate_segment` (hence the inner allocator) returned, with its size.
         unsafe { self.inner.deallocate_segment(ptr, word_size, words_used) }
     }
 }

@@ -5,6 +5,7 @@
 
 mod annotations;
 mod tree;
+mod value;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -82,6 +83,8 @@ pub struct JsonCodec {
     enums: RefCell<FxHashMap<u64, Rc<Vec<String>>>>,
     pretty: bool,
     options: DecodeOptions,
+    /// Whether the json.capnp annotations apply (`handleByAnnotation`); `capnp eval` has none.
+    annotated: bool,
 }
 
 impl std::fmt::Debug for JsonCodec {
@@ -140,7 +143,14 @@ impl JsonCodec {
             enums: RefCell::default(),
             pretty: false,
             options: DecodeOptions::default(),
+            annotated: true,
         }
+    }
+
+    /// Whether the json.capnp annotations apply (on by default, as the reference's
+    /// `handleByAnnotation`); off, names and encodings are the plain ones.
+    pub fn set_annotated(&mut self, annotated: bool) {
+        self.annotated = annotated;
     }
 
     pub fn set_pretty(&mut self, pretty: bool) {
@@ -212,6 +222,7 @@ impl JsonCodec {
     ) -> Result<Handler> {
         let schema = self.registry.get_struct(id)?;
         let annos = match annotations::of_struct(&self.registry, id) {
+            Ok(_) if !self.annotated => annotations::StructAnnotations::default(),
             Ok(a) => a,
             Err(Error::UnknownSchema { .. }) => annotations::StructAnnotations::default(),
             Err(e) => return Err(e),
@@ -337,7 +348,11 @@ impl JsonCodec {
         if let Some(n) = self.enums.borrow().get(&id) {
             return Ok(n.clone());
         }
-        let names = Rc::new(annotations::enum_names(&self.registry, id)?);
+        let names = Rc::new(if self.annotated {
+            annotations::enum_names(&self.registry, id)?
+        } else {
+            self.registry.get_enum(id)?.enumerants.clone()
+        });
         self.enums.borrow_mut().insert(id, names.clone());
         Ok(names)
     }
@@ -345,6 +360,9 @@ impl JsonCodec {
     // ---- encoding ----
 
     fn encode_struct(&self, r: &StructReader, depth: u32) -> Result<Out> {
+        if r.schema().id == value::JSON_VALUE {
+            return value::encode(r, depth);
+        }
         let depth = check_depth(depth)?;
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
             let h = self.handler(r.schema().id, None, None)?;
@@ -678,6 +696,10 @@ impl JsonCodec {
                     format!("expected an array, got {}", value.kind()),
                 )),
             },
+            Type::Struct(value::JSON_VALUE) => {
+                let s = struct_builder_of(b.init_by_index(i, None)?)?;
+                value::decode(value, &s, depth).map_err(at)
+            }
             Type::Struct(id) => match value {
                 Json::Object(members) => {
                     let s = struct_builder_of(b.init_by_index(i, None)?)?;
@@ -728,6 +750,10 @@ impl JsonCodec {
         depth: u32,
     ) -> Result<()> {
         match elem {
+            Type::Struct(value::JSON_VALUE) => {
+                let s = struct_builder_of(l.get(k)?)?;
+                value::decode(item, &s, depth).map_err(|e| located(path, e))
+            }
             Type::Struct(id) => match item {
                 Json::Object(members) => {
                     let s = struct_builder_of(l.get(k)?)?;

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use capnp::message::{ReaderOptions, ReaderSegments};
+use capnp::message::{HeapAllocator, ReaderOptions, ReaderSegments};
 use capnp::private::layout::{
     ElementSize, ListBuilder, ListReader, PointerBuilder, PointerReader, StructBuilder,
     StructReader, StructSize,
@@ -20,6 +20,7 @@ use capnp::{any_pointer_list, struct_list, Word};
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
 use crate::error::{Error, Result};
+use crate::external::{self, SegmentAlloc, SegmentSupplier, SharedState};
 use crate::raw::{RawPtr, RawPtrBuilder, RawStruct};
 use crate::schema::Registry;
 use crate::struct_::{StructBuilder as DynStructBuilder, StructReader as DynStructReader};
@@ -512,8 +513,11 @@ pub struct BuilderShared {
     generation: AtomicU64,
     /// The message's segments (arena.rs), where recorded locations come from.
     pub(crate) segments: Arc<crate::arena::SegmentTable>,
-    /// Set by `walk_only` (tests): no recorded location is ever current.
+    /// Set by `walk_only` (tests), and for external messages: no recorded location is ever
+    /// current, so every operation walks (and checks the external segments first).
     walk_only: AtomicBool,
+    /// Segments supplied from outside Rust (`external.rs`): checked before every operation.
+    external: Option<SharedState>,
 }
 
 /// A message being built. Every handle into it shares this lock.
@@ -546,8 +550,13 @@ impl MessageBuilder {
     }
 
     pub fn with_first_segment_words(words: u32) -> Self {
+        let alloc = HeapAllocator::new().first_segment_words(words.max(1));
+        Self::with_alloc(SegmentAlloc::Heap(alloc), None)
+    }
+
+    fn with_alloc(alloc: SegmentAlloc, external: Option<SharedState>) -> Self {
         let segments = Arc::new(crate::arena::SegmentTable::default());
-        let alloc = crate::arena::TrackingAllocator::new(words.max(1), segments.clone());
+        let alloc = crate::arena::TrackingAllocator::new(alloc, segments.clone());
         MessageBuilder(Arc::new(BuilderShared {
             inner: Mutex::new(capnp::message::Builder::new(alloc)),
             retired: AtomicBool::new(false),
@@ -556,7 +565,9 @@ impl MessageBuilder {
             cap_context: AtomicBool::new(false),
             generation: AtomicU64::new(1),
             segments,
-            walk_only: AtomicBool::new(false),
+            // Memory Python code can write: no location is trusted across operations.
+            walk_only: AtomicBool::new(external.is_some()),
+            external,
         }))
     }
 
@@ -569,6 +580,36 @@ impl MessageBuilder {
     /// Whether two handles share one message.
     pub fn same_message(&self, other: &MessageBuilder) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// A message whose segments come from `supplier`, the first of at least `first_words`
+    /// words (asked for now, so a supplier that fails at once is an error here). Every later
+    /// operation first checks the message (`external.rs`); it is always volatile.
+    pub fn with_supplier(supplier: Box<dyn SegmentSupplier>, first_words: u32) -> Result<Self> {
+        let state = SharedState::default();
+        let alloc = SegmentAlloc::External {
+            supplier,
+            first_words: first_words.max(1),
+            fallback: HeapAllocator::new(),
+            state: state.clone(),
+        };
+        let message = Self::with_alloc(alloc, Some(state));
+        message.lock().get_root::<RawPtrBuilder<'_>>()?;
+        drop(message.lock_live()?);
+        Ok(message)
+    }
+
+    /// Whether the segments come from outside Rust (`with_supplier`).
+    pub fn is_external(&self) -> bool {
+        self.external.is_some()
+    }
+
+    /// After an operation on an external message: the allocation failure it met, if any.
+    pub(crate) fn check_allocation(&self) -> Result<()> {
+        match &self.external {
+            Some(state) => external::check_failure(state),
+            None => Ok(()),
+        }
     }
 
     /// Gives the message a capability context (see `cap_context`).
@@ -613,9 +654,10 @@ impl MessageBuilder {
         f(capnp::any_pointer::Builder::new(root))
     }
 
-    /// Whether writable views of its bytes are lent out (see `lent_mut`).
+    /// Whether writable views of its bytes are lent out (see `lent_mut`), or its segments
+    /// are memory Python code can write (`with_supplier`).
     pub fn is_volatile(&self) -> bool {
-        self.lent_mut.load(Ordering::Acquire) > 0
+        self.lent_mut.load(Ordering::Acquire) > 0 || self.external.is_some()
     }
 
     /// Locks the message for any operation: recorded locations become stale (arena.rs).
@@ -658,7 +700,11 @@ impl MessageBuilder {
         if self.retired.load(Ordering::Acquire) {
             return Err(Error::OrphanAdopted);
         }
-        Ok(self.lock())
+        let guard = self.lock();
+        if let Some(state) = &self.external {
+            external::check(state, &guard.get_segments_for_output())?;
+        }
+        Ok(guard)
     }
 
     /// As `lock_read`, failing once the message is retired.
@@ -666,7 +712,11 @@ impl MessageBuilder {
         if self.retired.load(Ordering::Acquire) {
             return Err(Error::OrphanAdopted);
         }
-        Ok(self.lock_read())
+        let guard = self.lock_read();
+        if let Some(state) = &self.external {
+            external::check(state, &guard.get_segments_for_output())?;
+        }
+        Ok(guard)
     }
 
     pub(crate) fn retire(&self) {
@@ -681,11 +731,12 @@ impl MessageBuilder {
     pub fn init_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
         let schema = registry.get_struct(id)?;
         {
-            let mut m = self.lock();
+            let mut m = self.lock_live()?;
             m.init_root::<RawPtrBuilder<'_>>()
                 .0
                 .init_struct(schema.size());
         }
+        self.check_allocation()?;
         Ok(DynStructBuilder::new(
             self.clone(),
             Arc::from(Vec::new()),
@@ -699,11 +750,12 @@ impl MessageBuilder {
     pub fn get_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
         let schema = registry.get_struct(id)?;
         {
-            let mut m = self.lock();
+            let mut m = self.lock_live()?;
             m.get_root::<RawPtrBuilder<'_>>()?
                 .0
                 .get_struct(schema.size(), None)?;
         }
+        self.check_allocation()?;
         Ok(DynStructBuilder::new(
             self.clone(),
             Arc::from(Vec::new()),
@@ -1054,7 +1106,9 @@ pub(crate) fn with_builder_loc_then<R>(
             _ => return Err(internal()),
         };
     }
-    f(loc)
+    let r = f(loc)?;
+    message.check_allocation()?;
+    Ok(r)
 }
 
 /// The pointer at `hop` inside a reader location (struct field or pointer-list element).

@@ -37,6 +37,23 @@ pub fn list_text(l: &ListReader, pretty: bool) -> Result<Vec<u8>> {
     Printer::new(pretty).list(l, top_level(pretty), Place::Bracketed, 0)
 }
 
+/// A value on its own, as kj prints a `DynamicValue` (`capnp eval`): structs and lists as
+/// `struct_text`/`list_text`; floats as Float64 whatever their type (a `DynamicValue` keeps a
+/// double); other scalars as inside a struct. `ty` names enumerants.
+pub fn value_text(
+    v: &Value,
+    ty: &Type,
+    registry: &crate::schema::Registry,
+    pretty: bool,
+) -> Result<Vec<u8>> {
+    match v {
+        Value::Struct(s) => struct_text(&struct_reader(s), pretty),
+        Value::List(l) => list_text(&list_reader(l), pretty),
+        Value::Float(f) => Ok(format_f64(*f).into_bytes()),
+        _ => scalar(v, ty, registry),
+    }
+}
+
 /// Indentation level of a top-level value; 0 means "never break lines".
 fn top_level(pretty: bool) -> u32 {
     u32::from(pretty)

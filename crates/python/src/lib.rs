@@ -19,6 +19,7 @@ mod multiple;
 mod registry;
 mod rpc;
 mod schema_file;
+mod segment_buffer;
 mod struct_;
 mod sync_loop;
 mod types;

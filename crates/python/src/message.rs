@@ -57,16 +57,19 @@ impl PyMessageHandle {
 
 #[pymethods]
 impl PyMessageHandle {
-    /// `first_segment_words`: size of the first segment (default 1024 words).
+    /// `first_segment_words`: size of the first segment (default 1024 words);
+    /// `allocate_seg_callable`: builds the message in the buffers it returns
+    /// (`segment_buffer.rs`).
     #[new]
-    #[pyo3(signature = (first_segment_words=None))]
-    fn new(first_segment_words: Option<u32>) -> Self {
-        PyMessageHandle {
-            inner: match first_segment_words {
-                Some(w) => MessageBuilder::with_first_segment_words(w),
-                None => MessageBuilder::new(),
-            },
-        }
+    #[pyo3(signature = (first_segment_words=None, allocate_seg_callable=None))]
+    fn new(
+        py: Python<'_>,
+        first_segment_words: Option<u32>,
+        allocate_seg_callable: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let inner =
+            crate::segment_buffer::new_message(py, first_segment_words, allocate_seg_callable)?;
+        Ok(PyMessageHandle { inner })
     }
 
     /// Gives the message a capability context (requests and results have one).

@@ -359,7 +359,8 @@ impl PyStructEntry {
     }
 
     /// A new message whose root is this struct; keyword arguments set fields (`from_dict`).
-    /// `allocate_seg_callable` is accepted and not called (the message stays in Rust memory).
+    /// `allocate_seg_callable` builds the message in the buffers it returns
+    /// (`segment_buffer.rs`).
     #[pyo3(signature = (num_first_segment_words=None, allocate_seg_callable=None, **kwargs))]
     fn new_message(
         &self,
@@ -368,11 +369,8 @@ impl PyStructEntry {
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        let _ = allocate_seg_callable;
-        let message = match num_first_segment_words {
-            Some(w) => MessageBuilder::with_first_segment_words(w),
-            None => MessageBuilder::new(),
-        };
+        let message =
+            crate::segment_buffer::new_message(py, num_first_segment_words, allocate_seg_callable)?;
         let root = message
             .init_root(&self.registry.get().inner, self.id)
             .map_err(|e| MsgError::from(e).into_py(py))?;

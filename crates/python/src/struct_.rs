@@ -180,14 +180,11 @@ pub(crate) fn detach_if<T: pyo3::marker::Ungil>(
 fn builder_copy(
     py: Python<'_>,
     source: &StructReader,
-    num_first_segment_words: Option<u32>,
+    message: MessageBuilder,
     registry: &Py<PyRegistry>,
 ) -> PyResult<Py<PyAny>> {
-    let message = match num_first_segment_words {
-        Some(w) => MessageBuilder::with_first_segment_words(w),
-        None => MessageBuilder::new(),
-    };
-    let copy = if source.is_volatile() {
+    // A message in Python buffers calls Python as it grows: keep the GIL.
+    let copy = if source.is_volatile() || message.is_volatile() {
         source.as_builder_with(message)
     } else {
         py.detach(|| source.as_builder_with(message))
@@ -618,13 +615,9 @@ impl PyStructBuilder {
         num_first_segment_words: Option<u32>,
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let _ = allocate_seg_callable;
-        builder_copy(
-            py,
-            &self.inner.as_reader(),
-            num_first_segment_words,
-            &self.registry,
-        )
+        let message =
+            crate::segment_buffer::new_message(py, num_first_segment_words, allocate_seg_callable)?;
+        builder_copy(py, &self.inner.as_reader(), message, &self.registry)
     }
 
     #[pyo3(signature = (verbose=false, ordered=false, encode_bytes_as_base64=false))]
@@ -819,8 +812,9 @@ impl PyStructReader {
         num_first_segment_words: Option<u32>,
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let _ = allocate_seg_callable;
-        builder_copy(py, &self.inner, num_first_segment_words, &self.registry)
+        let message =
+            crate::segment_buffer::new_message(py, num_first_segment_words, allocate_seg_callable)?;
+        builder_copy(py, &self.inner, message, &self.registry)
     }
 
     #[pyo3(signature = (verbose=false, ordered=false, encode_bytes_as_base64=false))]

@@ -735,17 +735,19 @@ class _MallocMessageBuilder(_MessageBuilder):
 
 
 class _PyCustomMessageBuilder(_MessageBuilder):
-    """A message builder whose segments pycapnp takes from ``allocate_seg_callable``.
+    """A message builder built in the buffers ``allocate_seg_callable`` returns.
 
-    Ours keeps the message in its own memory (writing into Python buffers would need
-    unsafe code): the callable is accepted and checked, never called.
+    The callable is called with the minimum size in words for the first segment (at
+    least ``size``, default 1024) and for every further one, and returns a writable
+    buffer (``bytearray``, writable ``memoryview``, ``mmap``) of at least that many
+    words; the message lives in those buffers, held until the message is dropped.
     """
 
     def __init__(self, allocate_seg_callable, size=None):
         if not callable(allocate_seg_callable):
             raise TypeError("allocate_seg_callable must be callable")
         self._allocate_seg_callable = allocate_seg_callable
-        self._handle = _capnp._MessageHandle(size)
+        self._handle = _capnp._MessageHandle(size, allocate_seg_callable)
 
 
 def _write_all(fd, data):

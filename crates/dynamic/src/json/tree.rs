@@ -117,6 +117,10 @@ pub(crate) enum Out {
     String(Vec<u8>),
     Array(Vec<Out>),
     Object(Vec<(Vec<u8>, Out)>),
+    /// A `JsonValue`'s `raw`: written as is.
+    Raw(Vec<u8>),
+    /// A `JsonValue`'s `call`: `function(params...)`.
+    Call(Vec<u8>, Vec<Out>),
 }
 
 /// Compact form: no whitespace at all.
@@ -126,6 +130,7 @@ pub(crate) fn write_compact(out: &mut Vec<u8>, v: &Out) {
         Out::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Out::Number(n) => out.extend_from_slice(format_f64(*n).as_bytes()),
         Out::String(s) => write_string(out, s),
+        Out::Raw(raw) => out.extend_from_slice(raw),
         Out::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -135,6 +140,17 @@ pub(crate) fn write_compact(out: &mut Vec<u8>, v: &Out) {
                 write_compact(out, item);
             }
             out.push(b']');
+        }
+        Out::Call(function, params) => {
+            out.extend_from_slice(function);
+            out.push(b'(');
+            for (i, item) in params.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_compact(out, item);
+            }
+            out.push(b')');
         }
         Out::Object(fields) => {
             out.push(b'{');
@@ -164,6 +180,26 @@ pub(crate) fn write_pretty(
     has_prefix: bool,
 ) -> Vec<u8> {
     match v {
+        Out::Call(function, params) => {
+            let sub = indent + usize::from(params.len() > 1);
+            let mut child_multiline = false;
+            let parts: Vec<Vec<u8>> = params
+                .iter()
+                .map(|item| write_pretty(item, sub, &mut child_multiline, false))
+                .collect();
+            // The function name precedes the parameters on their first line.
+            let mut out = function.clone();
+            out.extend(list(
+                b'(',
+                parts,
+                b')',
+                child_multiline,
+                indent,
+                multiline,
+                true,
+            ));
+            out
+        }
         Out::Array(items) => {
             let sub = indent + usize::from(items.len() > 1);
             let mut child_multiline = false;
