@@ -20,6 +20,7 @@ mod registry;
 mod rpc;
 mod schema_file;
 mod struct_;
+mod stubs;
 mod types;
 
 /// The Cap'n Proto feature level matched, as pycapnp 2.2.4 reports it.
@@ -61,6 +62,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;
     m.add_function(wrap_pyfunction!(multiple::read_multiple_bytes_packed, m)?)?;
     m.add_function(wrap_pyfunction!(loader::load_nodes, m)?)?;
+    m.add_function(wrap_pyfunction!(stubs::write_stubs, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let (major, minor, micro) = LIBCAPNP_VERSION;
     m.add("LIBCAPNP_VERSION_MAJOR", major)?;
