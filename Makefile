@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP = $(VENV)/bin/python -m pip --disable-pip-version-check --no-input -q
 
-.PHONY: example show-schema test venv oracles bless bench lint fuzz schema-rs
+.PHONY: example show-schema test venv oracles bless bench lint fuzz schema-rs typing stubs-std
 
 # Install the package into $(VENV), print the address book schema's structs and enums, then
 # run the address book program (build, write, read back, print).
@@ -22,6 +22,7 @@ show-schema:
 test: oracles venv
 	$(CARGO) test --workspace
 	$(VENV)/bin/python -m pytest tests/python
+	$(MAKE) typing
 
 # A virtual environment with this package (built by pip through maturin) and the test tools.
 venv:
@@ -31,6 +32,17 @@ venv:
 
 oracles:
 	scripts/install-oracles.sh
+
+# The type checkers, pinned: stubtest on the package stubs, then the stub generator's output
+# under mypy --strict and basedpyright on tests/typing/good (clean) and bad (expected errors).
+TYPING_TOOLS = mypy==2.4.1 basedpyright==1.40.2
+typing: venv
+	$(PIP) install $(TYPING_TOOLS)
+	$(VENV)/bin/python tests/typing/check.py
+
+# Regenerate the shipped stubs of the bundled schemas (python/capnp/*_capnp.pyi).
+stubs-std:
+	$(CARGO) run -q -p capnp-rs -- stubs --standard -o python/capnp
 
 # Rewrite the golden error outputs (tests/errors/*.expected) from the current compiler.
 bless:

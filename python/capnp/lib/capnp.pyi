@@ -352,20 +352,19 @@ class _InterfaceModule(Generic[_C]):
     """
 
     schema: _InterfaceSchema
-    Server: type[_DynamicCapabilityServer]
     def __init__(self, schema: _InterfaceSchema, name: str | None = None) -> None: ...
 
 # --- messages --------------------------------------------------------------------------------
 
 @disjoint_base
 class _DynamicStructReader:
-    """A reader of a struct in a message: fields are attributes.
+    """A reader of a struct in a message: fields are attributes (typed by schema stubs;
+    ``_get(name)`` reads any field untyped).
 
     Also a context manager (``with X.from_bytes(buf) as r:``): leaving the block releases the
     input buffer; the reader fails with ``ValueError`` afterwards.
     """
 
-    def __getattr__(self, name: str) -> Any: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *_args: object) -> None: ...
     @property
@@ -402,10 +401,9 @@ class _DynamicStructReader:
 
 @disjoint_base
 class _DynamicStructBuilder:
-    """A builder of a struct in a message: fields are attributes, set by assignment."""
+    """A builder of a struct in a message: fields are attributes, set by assignment (typed
+    by schema stubs; ``_get``/``_set`` reach any field untyped)."""
 
-    def __getattr__(self, name: str) -> Any: ...
-    def __setattr__(self, name: str, value: Any, /) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *_args: object) -> None: ...
     @property
