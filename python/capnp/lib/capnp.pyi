@@ -833,6 +833,8 @@ class _CallContext:
 # --- RPC: synchronous (1.x) ------------------------------------------------------------------
 
 class _BasePromise:
+    """What the 1.x promise classes share: ``wait``, ``then``, ``await``."""
+
     def __await__(self) -> Generator[Any, None, Any]: ...
     def wait(self) -> Any:
         """Runs the thread's synchronous loop until the promise settles; its value."""
