@@ -47,11 +47,14 @@ docs: venv
 	$(PIP) install $(DOCS_TOOLS)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-# Release wheels for the oldest and newest CPython of ~/.pyenv (3.9, 3.13), each installed
-# into a fresh venv that runs the examples and a smoke subset of the tests.
+# Wheels for the oldest and newest CPython of ~/.pyenv (3.9, 3.13), each installed into a
+# fresh venv that runs the examples and a smoke subset of the tests. `make test` builds them
+# with the `fast` profile (the release profile's fat LTO link costs minutes per wheel);
+# WHEEL_PROFILE=release checks what `maturin build --release` ships.
+WHEEL_PROFILE ?= fast
 wheel-smoke: venv
 	$(PIP) install maturin==1.16.0
-	scripts/wheel-smoke.sh
+	WHEEL_PROFILE=$(WHEEL_PROFILE) scripts/wheel-smoke.sh
 
 # Regenerate the shipped stubs of the bundled schemas (python/capnp/*_capnp.pyi).
 stubs-std:

@@ -23,6 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SCHEMAS = [
     "examples/addressbook.capnp",
     "examples/rpc/calculator.capnp",
+    "tests/typing/schemas/generic.capnp",
 ] + sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "benchmarks/schemas/*.capnp")))
 
 
@@ -118,7 +119,7 @@ def main():
             c.ok("basedpyright on %d good programs" % len(good))
 
         # The good programs also run (schemas found by the import hook on PYTHONPATH).
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(os.path.join(ROOT, d) for d in ("examples", "examples/rpc")))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(os.path.join(ROOT, d) for d in ("examples", "examples/rpc", "tests/typing/schemas")))
         for path in good:
             r = run([sys.executable, path], env=env, timeout=60)
             if r.returncode:

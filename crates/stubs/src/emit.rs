@@ -106,8 +106,6 @@ pub(crate) struct Writer<'r> {
     names: HashMap<u64, String>,
     /// Modules of other files referenced, by module name.
     imports: HashSet<String>,
-    /// The generic struct whose own parameters are in scope (its TypeVars).
-    scope: Option<u64>,
     out: String,
 }
 
@@ -137,7 +135,6 @@ impl<'r> Writer<'r> {
             file: file.to_string(),
             names,
             imports: HashSet::new(),
-            scope: None,
             out: String::new(),
         }
     }
@@ -164,6 +161,33 @@ impl<'r> Writer<'r> {
         Some(format!("{module}.{base}"))
     }
 
+    /// Whether struct `id` has its Reader and Builder nested in its public class: a generic,
+    /// non-group struct (class-level aliases of generic classes do not specialize in pyright).
+    fn nested_views(&self, id: u64) -> bool {
+        matches!(
+            self.node(id),
+            Some(n @ Node { kind: Kind::Struct { is_group: false, .. }, .. })
+                // Method params/results structs (`m$Params`) have no public class.
+                if !n.parameters.is_empty() && !n.local_name().contains('$')
+        )
+    }
+
+    /// The name of struct `id`'s reader or builder class (`kind` is "Reader" or "Builder").
+    fn view(&mut self, id: u64, kind: &str) -> Option<String> {
+        if !self.nested_views(id) {
+            return self.base(id).map(|b| format!("{b}_{kind}"));
+        }
+        let node = self.node(id)?;
+        let file = node.file_name().to_string();
+        let path = format!("{}.{kind}", node.local_name());
+        if file == self.file {
+            return Some(path);
+        }
+        let module = module_name(&file);
+        self.imports.insert(module.clone());
+        Some(format!("{module}.{path}"))
+    }
+
     fn param_count(&self, id: u64) -> usize {
         self.node(id).map_or(0, |n| n.parameters.len())
     }
@@ -185,20 +209,6 @@ impl<'r> Writer<'r> {
             })
             .collect();
         format!("[{}]", parts.join(", "))
-    }
-
-    fn typevar(&mut self, scope: u64, index: u16) -> String {
-        if self.scope == Some(scope) {
-            if let Some(base) = self.names.get(&scope) {
-                let name = self
-                    .node(scope)
-                    .and_then(|n| n.parameters.get(index as usize))
-                    .cloned()
-                    .unwrap_or_default();
-                return format!("{base}_{name}");
-            }
-        }
-        "_Any".to_string()
     }
 
     fn enum_literal(&mut self, id: u64) -> String {
@@ -233,13 +243,14 @@ impl<'r> Writer<'r> {
             Type::Data => "builtins.bytes".into(),
             Type::List(e) => format!("_DynamicListReader[{}]", self.rtype(e)),
             Type::Enum(id) => self.enum_literal(*id),
-            Type::Struct(id, args) => match self.base(*id) {
-                Some(b) => format!("{b}_Reader{}", self.type_args(*id, args, Self::rtype)),
+            Type::Struct(id, args) => match self.view(*id, "Reader") {
+                Some(v) => format!("{v}{}", self.type_args(*id, args, Self::rtype)),
                 None => "_DynamicStructReader".into(),
             },
             Type::Interface(id) => self.client(*id),
-            Type::AnyPointer => "_DynamicObjectReader".into(),
-            Type::Param(scope, i) => self.typevar(*scope, *i),
+            // The package reads a field of a generic parameter's type as an AnyPointer (it
+            // does not apply brands); the binding shows in the struct's type arguments.
+            Type::AnyPointer | Type::Param => "_DynamicObjectReader".into(),
         }
     }
 
@@ -247,11 +258,11 @@ impl<'r> Writer<'r> {
     fn bget(&mut self, t: &Type) -> String {
         match t {
             Type::List(e) => format!("_DynamicListBuilder[{}]", self.bget(e)),
-            Type::Struct(id, args) => match self.base(*id) {
-                Some(b) => format!("{b}_Builder{}", self.type_args(*id, args, Self::bget)),
+            Type::Struct(id, args) => match self.view(*id, "Builder") {
+                Some(v) => format!("{v}{}", self.type_args(*id, args, Self::bget)),
                 None => "_DynamicStructBuilder".into(),
             },
-            Type::AnyPointer => "_DynamicObjectBuilder".into(),
+            Type::AnyPointer | Type::Param => "_DynamicObjectBuilder".into(),
             _ => self.rtype(t),
         }
     }
@@ -266,23 +277,25 @@ impl<'r> Writer<'r> {
                 self.bset(e)
             ),
             Type::Enum(id) => format!("{} | builtins.int", self.enum_literal(*id)),
-            Type::Struct(id, _) => match self.base(*id) {
-                Some(b) => {
+            Type::Struct(id, _) => match (self.view(*id, "Builder"), self.view(*id, "Reader")) {
+                (Some(b), Some(r)) => {
                     let any = self.type_args(*id, &[], Self::rtype);
-                    format!("{b}_Builder{any} | {b}_Reader{any} | _Mapping[builtins.str, _Any]")
+                    format!("{b}{any} | {r}{any} | _Mapping[builtins.str, _Any]")
                 }
-                None => {
-                    "_DynamicStructBuilder | _DynamicStructReader | _Mapping[builtins.str, _Any]"
-                        .into()
-                }
+                _ => "_DynamicStructBuilder | _DynamicStructReader | _Mapping[builtins.str, _Any]"
+                    .into(),
             },
             Type::Interface(id) => format!("{} | {}", self.client(*id), self.server(*id)),
-            Type::AnyPointer | Type::Param(..) => "_Any".into(),
+            Type::AnyPointer | Type::Param => "_Any".into(),
             _ => self.rtype(t),
         }
     }
 
     fn line(&mut self, indent: usize, text: &str) {
+        if text.is_empty() {
+            self.out.push('\n');
+            return;
+        }
         let _ = writeln!(self.out, "{}{}", "    ".repeat(indent), text);
     }
 
@@ -316,12 +329,24 @@ impl<'r> Writer<'r> {
     }
 
     /// `_X_Reader` and `_X_Builder` of struct (or group, or params/results) node `n`.
-    fn write_struct_views(&mut self, n: &Node) {
+    fn write_struct_views(&mut self, n: &Node, ind: usize) {
         let Some(base) = self.names.get(&n.id).cloned() else {
             return;
         };
         let (fields, discriminant_count, _) = self.fields_of(n.id);
-        self.scope = (!n.parameters.is_empty()).then_some(n.id);
+        // Generic structs' views are nested in their public class (`Box.Reader[str]`).
+        let nested = self.nested_views(n.id);
+        let (reader_class, builder_class) = if nested {
+            ("Reader".to_string(), "Builder".to_string())
+        } else {
+            (format!("{base}_Reader"), format!("{base}_Builder"))
+        };
+        let reader_ref = self
+            .view(n.id, "Reader")
+            .unwrap_or_else(|| reader_class.clone());
+        let builder_ref = self
+            .view(n.id, "Builder")
+            .unwrap_or_else(|| builder_class.clone());
         let generic = if n.parameters.is_empty() {
             String::new()
         } else {
@@ -344,39 +369,39 @@ impl<'r> Writer<'r> {
 
         // Reader
         self.line(
-            0,
-            &format!("class {base}_Reader(_DynamicStructReader{generic}):"),
+            ind,
+            &format!("class {reader_class}(_DynamicStructReader{generic}):"),
         );
-        self.doc(1, &n.doc);
+        self.doc(ind + 1, &n.doc);
         for f in fields {
             if !Self::attr_ok(&f.name) {
                 continue;
             }
             let t = self.field_type(f);
             let ty = self.rtype(&t);
-            self.line(1, "@property");
-            self.line(1, &format!("def {}(self) -> {ty}:", f.name));
+            self.line(ind + 1, "@property");
+            self.line(ind + 1, &format!("def {}(self) -> {ty}:", f.name));
             if quote_doc(&f.doc, "").is_some() {
-                self.doc(2, &f.doc);
+                self.doc(ind + 2, &f.doc);
             } else {
                 self.out.truncate(self.out.len() - 1);
                 self.out.push_str(" ...\n");
             }
         }
         if let Some(w) = &which {
-            self.line(1, &format!("def which(self) -> {w}: ..."));
+            self.line(ind + 1, &format!("def which(self) -> {w}: ..."));
         }
-        self.line(1, "def as_builder(self, num_first_segment_words: builtins.int | None = None, allocate_seg_callable: _Callable[[builtins.int], _Any] | None = None) -> ");
+        self.line(ind + 1, "def as_builder(self, num_first_segment_words: builtins.int | None = None, allocate_seg_callable: _Callable[[builtins.int], _Any] | None = None) -> ");
         self.out.truncate(self.out.len() - 1);
-        let _ = writeln!(self.out, "{base}_Builder{self_args}: ...");
-        self.line(0, "");
+        let _ = writeln!(self.out, "{builder_ref}{self_args}: ...");
+        self.line(ind, "");
 
         // Builder
         self.line(
-            0,
-            &format!("class {base}_Builder(_DynamicStructBuilder{generic}):"),
+            ind,
+            &format!("class {builder_class}(_DynamicStructBuilder{generic}):"),
         );
-        self.doc(1, &n.doc);
+        self.doc(ind + 1, &n.doc);
         let mut inits: Vec<(String, String, bool)> = Vec::new();
         for f in fields {
             let t = self.field_type(f);
@@ -392,33 +417,33 @@ impl<'r> Writer<'r> {
                 continue;
             }
             let set = self.bset(&t);
-            let doc = quote_doc(&f.doc, "        ");
+            let doc = quote_doc(&f.doc, &"    ".repeat(ind + 2));
             if matches!(f.kind, FieldKind::Group(_)) {
-                self.line(1, "@property");
-                self.line(1, &format!("def {}(self) -> {get}: ...", f.name));
+                self.line(ind + 1, "@property");
+                self.line(ind + 1, &format!("def {}(self) -> {get}: ...", f.name));
             } else if get == set {
-                self.line(1, &format!("{}: {get}", f.name));
-                if let Some(d) = quote_doc(&f.doc, "    ") {
+                self.line(ind + 1, &format!("{}: {get}", f.name));
+                if let Some(d) = quote_doc(&f.doc, &"    ".repeat(ind + 1)) {
                     self.out.push_str(&d);
                 }
             } else {
-                self.line(1, "@property");
+                self.line(ind + 1, "@property");
                 match doc {
                     Some(d) => {
-                        self.line(1, &format!("def {}(self) -> {get}:", f.name));
+                        self.line(ind + 1, &format!("def {}(self) -> {get}:", f.name));
                         self.out.push_str(&d);
                     }
-                    None => self.line(1, &format!("def {}(self) -> {get}: ...", f.name)),
+                    None => self.line(ind + 1, &format!("def {}(self) -> {get}: ...", f.name)),
                 }
-                self.line(1, &format!("@{}.setter", f.name));
+                self.line(ind + 1, &format!("@{}.setter", f.name));
                 self.line(
-                    1,
+                    ind + 1,
                     &format!("def {}(self, value: {set}) -> None: ...", f.name),
                 );
             }
         }
         if let Some(w) = &which {
-            self.line(1, &format!("def which(self) -> {w}: ..."));
+            self.line(ind + 1, &format!("def which(self) -> {w}: ..."));
         }
         let many = inits.len() > 1;
         for (i, (name, ty, sized)) in inits.iter().enumerate() {
@@ -428,7 +453,7 @@ impl<'r> Writer<'r> {
                 } else {
                     ""
                 };
-                self.line(1, &format!("@_overload{ignore}"));
+                self.line(ind + 1, &format!("@_overload{ignore}"));
             }
             let ignore = if many {
                 ""
@@ -441,16 +466,15 @@ impl<'r> Writer<'r> {
                 "size: None = None"
             };
             self.line(
-                1,
+                ind + 1,
                 &format!("def init(self, field: _Literal[{name:?}], {size}) -> {ty}: ...{ignore}"),
             );
         }
         self.line(
-            1,
-            &format!("def as_reader(self) -> {base}_Reader{self_args}: ..."),
+            ind + 1,
+            &format!("def as_reader(self) -> {reader_ref}{self_args}: ..."),
         );
-        self.line(0, "");
-        self.scope = None;
+        self.line(ind, "");
     }
 
     /// The keyword arguments `new_message` and client methods take for struct `id`.
@@ -481,15 +505,18 @@ impl<'r> Writer<'r> {
         } else {
             format!("[{}]", vec!["_Any"; n.parameters.len()].join(", "))
         };
-        let (r, b) = (
-            format!("{base}_Reader{any}"),
-            format!("{base}_Builder{any}"),
-        );
+        let nested = self.nested_views(n.id);
+        let r = format!("{}{any}", self.view(n.id, "Reader").unwrap_or_default());
+        let b = format!("{}{any}", self.view(n.id, "Builder").unwrap_or_default());
         self.line(indent, &format!("class {name}:"));
         self.doc(indent + 1, &n.doc);
         let i = indent + 1;
-        self.line(i, &format!("Reader: _TypeAlias = {base}_Reader"));
-        self.line(i, &format!("Builder: _TypeAlias = {base}_Builder"));
+        if nested {
+            self.write_struct_views(n, i);
+        } else {
+            self.line(i, &format!("Reader: _TypeAlias = {base}_Reader"));
+            self.line(i, &format!("Builder: _TypeAlias = {base}_Builder"));
+        }
         self.line(i, "schema: _ClassVar[_StructSchema]");
         let mut kw = self.kwargs(n.id);
         let mut params = vec![
@@ -851,7 +878,7 @@ impl<'r> Writer<'r> {
         for n in &nodes {
             match &n.kind {
                 Kind::Enum(_) => self.write_enum_literal(n),
-                Kind::Struct { .. } => self.write_struct_views(n),
+                Kind::Struct { .. } if !self.nested_views(n.id) => self.write_struct_views(n, 0),
                 Kind::Interface { .. } => self.write_interface_views(n),
                 _ => {}
             }

@@ -21,8 +21,8 @@ pub(crate) enum Type {
     Struct(u64, Vec<Option<Type>>),
     Interface(u64),
     AnyPointer,
-    /// A generic parameter: the declaring node and the parameter's index.
-    Param(u64, u16),
+    /// A generic parameter (read as an AnyPointer: the package applies no brands).
+    Param,
 }
 
 #[derive(Clone, Debug)]
@@ -232,9 +232,8 @@ fn read_type(t: type_::Reader<'_>) -> capnp::Result<Type> {
         ),
         type_::Interface(i) => Type::Interface(i.get_type_id()),
         type_::AnyPointer(a) => match a.which()? {
-            type_::any_pointer::Parameter(p) => {
-                Type::Param(p.get_scope_id(), p.get_parameter_index())
-            }
+            type_::any_pointer::Parameter(_) => Type::Param,
+
             _ => Type::AnyPointer,
         },
     })
