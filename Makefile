@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP = $(VENV)/bin/python -m pip --disable-pip-version-check --no-input -q
 
-.PHONY: example show-schema test venv oracles bless bench lint fuzz fuzz-smoke schema-rs
+.PHONY: example show-schema test venv oracles bless bench lint fuzz fuzz-smoke schema-rs typing stubs-std docs wheel-smoke
 
 # Install the package into $(VENV), print the address book schema's structs and enums, then
 # run the address book program (build, write, read back, print).
@@ -23,6 +23,7 @@ test: oracles venv
 	$(CARGO) test --workspace
 	$(VENV)/bin/python -m pytest tests/python
 	$(MAKE) fuzz-smoke
+	$(MAKE) typing docs wheel-smoke
 
 # A virtual environment with this package (built by pip through maturin) and the test tools.
 venv:
@@ -32,6 +33,33 @@ venv:
 
 oracles:
 	scripts/install-oracles.sh
+
+# The type checkers, pinned: stubtest on the package stubs, then the stub generator's output
+# under mypy --strict and basedpyright on tests/typing/good (clean) and bad (expected errors).
+TYPING_TOOLS = mypy==2.4.1 basedpyright==1.40.2
+typing: venv
+	$(PIP) install $(TYPING_TOOLS)
+	$(VENV)/bin/python tests/typing/check.py
+
+# The documentation (docs/, mkdocs-material, API reference from the stubs' docstrings), with
+# warnings as errors, into target/site. Its examples run in tests/python/test_docs.py.
+DOCS_TOOLS = mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocstrings==1.0.8 mkdocstrings-python==2.0.11
+docs: venv
+	$(PIP) install $(DOCS_TOOLS)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# Wheels for the oldest and newest CPython of ~/.pyenv (3.9, 3.13), each installed into a
+# fresh venv that runs the examples and a smoke subset of the tests. `make test` builds them
+# with the `fast` profile (the release profile's fat LTO link costs minutes per wheel);
+# WHEEL_PROFILE=release checks what `maturin build --release` ships.
+WHEEL_PROFILE ?= fast
+wheel-smoke: venv
+	$(PIP) install maturin==1.16.0
+	WHEEL_PROFILE=$(WHEEL_PROFILE) scripts/wheel-smoke.sh
+
+# Regenerate the shipped stubs of the bundled schemas (python/capnp/*_capnp.pyi).
+stubs-std:
+	$(CARGO) run -q -p capnp-rs -- stubs --standard -o python/capnp
 
 # Rewrite the golden error outputs (tests/errors/*.expected) from the current compiler.
 bless:

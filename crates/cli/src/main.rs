@@ -1,5 +1,6 @@
 //! `capnp-rs`: the command-line tool: the schema compiler (`compile`, `id`), a drop-in for
-//! `capnp compile`, message conversion (`convert`, `decode`, `encode`) and `eval`.
+//! `capnp compile`, message conversion (`convert`, `decode`, `encode`), `eval` and typed Python
+//! stubs (`stubs`).
 
 mod convert;
 mod eval;
@@ -20,6 +21,8 @@ Usage: capnp-rs compile [-I DIR]... [--src-prefix DIR] [--no-standard-import] -o
        capnp-rs decode [--packed] [--flat] [--short] [-I DIR]... SCHEMA TYPE
        capnp-rs encode [--packed] [--flat] [--segment-size=N] [-I DIR]... SCHEMA TYPE
        capnp-rs eval [-o FORMAT] [--short] [-I DIR]... SCHEMA NAME
+       capnp-rs stubs [-I DIR]... [--src-prefix DIR] -o OUTDIR FILE...
+       capnp-rs stubs --standard -o OUTDIR
 
 OUTPUT is `-` (write the CodeGeneratorRequest to standard output) or PLUGIN[:OUTDIR]
 (run `capnpc-PLUGIN`, or PLUGIN itself if it contains '/', with the request on its
@@ -30,7 +33,11 @@ standard output in format TO: binary, packed, flat, flat-packed, canonical, text
 text and json need SCHEMA (a .capnp file) and TYPE (a struct in it). decode is
 convert binary:text, encode is convert text:binary (--packed, --flat pick the binary side).
 eval prints NAME: a constant, a struct field's default (Struct.field), or a field or list
-element inside either (const.field[2].x); text unless -o FORMAT (structs only) or -b/-p/--flat.";
+element inside either (const.field[2].x); text unless -o FORMAT (structs only) or -b/-p/--flat.
+
+stubs writes OUTDIR/foo_capnp.pyi for each FILE foo.capnp and each file it imports: typed
+readers, builders, enums, unions, clients and servers for mypy and pyright (the same stubs as
+`python -m capnp stubs`). --standard writes those of the bundled capnp/*.capnp files.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,6 +57,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some("stubs") => stubs(&args[1..]),
         Some("id") => {
             println!("@0x{:016x};", capnp_compiler::random_id());
             ExitCode::SUCCESS
@@ -194,5 +202,53 @@ fn run_plugin(spec: &str, request: &[u8]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("plugin {program} failed: {status}"))
+    }
+}
+
+/// `capnp-rs stubs`: typed `.pyi` stubs for schema files (crates/stubs).
+fn stubs(args: &[String]) -> ExitCode {
+    let standard = args.iter().any(|a| a == "--standard");
+    let rest: Vec<String> = args
+        .iter()
+        .filter(|a| *a != "--standard")
+        .cloned()
+        .collect();
+    let parsed = if standard {
+        // No input files: only -o matters.
+        let mut with_file = rest.clone();
+        with_file.push("-".into());
+        parse_args(&with_file)
+    } else {
+        parse_args(&rest)
+    };
+    let parsed = match parsed {
+        Ok(p) if p.outputs.len() == 1 => p,
+        Ok(_) => {
+            eprintln!("capnp-rs stubs: give one output directory (-o OUTDIR)\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("capnp-rs stubs: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let generated = if standard {
+        capnp_stubs::standard_stubs()
+    } else {
+        capnp_stubs::stubs_for_paths(&parsed.files, &parsed.options)
+    };
+    let written = generated
+        .and_then(|s| capnp_stubs::write_stubs(&s, std::path::Path::new(&parsed.outputs[0])));
+    match written {
+        Ok(paths) => {
+            for p in paths {
+                println!("{}", p.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("capnp-rs stubs: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -21,6 +21,7 @@ mod rpc;
 mod schema_file;
 mod segment_buffer;
 mod struct_;
+mod stubs;
 mod sync_loop;
 mod types;
 
@@ -66,6 +67,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;
     m.add_function(wrap_pyfunction!(multiple::read_multiple_bytes_packed, m)?)?;
     m.add_function(wrap_pyfunction!(loader::load_nodes, m)?)?;
+    m.add_function(wrap_pyfunction!(stubs::write_stubs, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let (major, minor, micro) = LIBCAPNP_VERSION;
     m.add("LIBCAPNP_VERSION_MAJOR", major)?;
