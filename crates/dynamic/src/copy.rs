@@ -140,6 +140,43 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Whether the copy holds capabilities.
+    pub(crate) fn has_caps(&self) -> bool {
+        !self.caps.is_empty()
+    }
+
+    /// Copies the snapshot's struct, which holds capabilities, over an element of a struct
+    /// list of `message`: `locate(table, copy)` finds the list with its builders imbued with
+    /// `table` and calls `copy(list, index)`; the capabilities the copy brought in join
+    /// `message`'s cap table.
+    pub(crate) fn copy_into_struct_element<R>(
+        &self,
+        message: &MessageBuilder,
+        locate: impl FnOnce(
+            &mut capnp::private::layout::CapTable,
+            &mut dyn FnMut(
+                &mut capnp::struct_list::Builder<'_, crate::raw::RawStruct>,
+                u32,
+            ) -> Result<()>,
+        ) -> Result<R>,
+    ) -> Result<R> {
+        message.enable_caps();
+        let src_scope = CapScope::of(&self.caps);
+        let mut dst = CapScope::for_writing(message.caps_len());
+        dst.learn(&src_scope);
+        let mut src_ptr = self.root()?;
+        src_ptr.imbue(CapTableReader::from_ref(src_scope.table()));
+        let src = src_ptr.get_struct(None)?;
+        let r = locate(dst.table_mut(), &mut |list, i| {
+            list.set_with_caveats(i, crate::raw::RawStructReader(src))?;
+            Ok(())
+        })?;
+        message.extend_caps(dst.take_new(|_| None));
+        Ok(r)
+    }
+}
+
 /// Copies a schema default (flat words, root pointer first) into a null pointer, as a
 /// builder read of a field with an explicit default does.
 pub(crate) fn copy_default(dest: PointerBuilder<'_>, words: &[capnp::Word]) -> Result<()> {

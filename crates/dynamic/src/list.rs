@@ -10,8 +10,8 @@ use crate::coords::ListAt;
 use crate::copy::Snapshot;
 use crate::error::{Error, Result};
 use crate::message::{
-    follow_builder, follow_reader, push_step, shape_words, with_builder_loc_then, BLoc, Backing,
-    Hop, MessageBuilder, RLoc, Shape, Step,
+    follow_builder, follow_reader, push_step, shape_words, with_builder_loc_imbued,
+    with_builder_loc_then, BLoc, Backing, Hop, MessageBuilder, RLoc, Shape, Step,
 };
 use crate::raw::{RawListReader, RawPtr, RawPtrBuilder, RawStructReader};
 use crate::schema::{same_registry, Registry, Type};
@@ -640,6 +640,29 @@ impl ListBuilder {
             }
             bits
         };
+        if let Some(snap) = snapshot.as_ref().filter(|s| s.has_caps()) {
+            if matches!(self.elem, Type::Struct(_)) {
+                // A struct holding capabilities into a struct list: the element is copied
+                // with both sides imbued, and the capabilities join this message's table.
+                return snap.copy_into_struct_element(&self.message, |table, copy| {
+                    let (steps, last) = (&self.steps, self.pending.as_ref());
+                    with_builder_loc_imbued(
+                        &self.message,
+                        self.root_size,
+                        steps,
+                        last,
+                        Some(table),
+                        |loc| match loc {
+                            BLoc::StructList(mut l) => {
+                                let i = resolve(index, l.len())?;
+                                copy(&mut l, i)
+                            }
+                            _ => Err(Error::TypeMismatch),
+                        },
+                    )
+                });
+            }
+        }
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {
                 let i = resolve(index, l.len())?;

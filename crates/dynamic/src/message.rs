@@ -1082,8 +1082,24 @@ pub(crate) fn with_builder_loc_then<R>(
     last: Option<&Step>,
     f: impl FnOnce(BLoc<'_>) -> Result<R>,
 ) -> Result<R> {
+    with_builder_loc_imbued(message, root_size, steps, last, None, f)
+}
+
+/// As `with_builder_loc_then`, every builder on the way imbued with `table` (a `CapScope`'s
+/// table over this message's caps), for copies that carry capabilities into the location.
+pub(crate) fn with_builder_loc_imbued<R>(
+    message: &MessageBuilder,
+    root_size: StructSize,
+    steps: &[Step],
+    last: Option<&Step>,
+    table: Option<&mut capnp::private::layout::CapTable>,
+    f: impl FnOnce(BLoc<'_>) -> Result<R>,
+) -> Result<R> {
     let mut guard = message.lock_live()?;
-    let root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
+    let mut root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
+    if let Some(table) = table {
+        root.imbue(capnp::private::layout::CapTableBuilder::from_ref(table));
+    }
     let (mut loc, steps) = match steps.split_first() {
         Some((first, rest)) if matches!(first.hop, Hop::Root) => {
             (follow_builder(root, first.shape, None)?, rest)

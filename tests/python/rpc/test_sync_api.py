@@ -291,6 +291,36 @@ def test_a_peer_killed_mid_call_fails_the_wait_with_disconnected():
         proc.stdout.close()
 
 
+@pytest.mark.timeout(60)
+def test_structs_holding_capabilities_copied_into_struct_lists(rpc):
+    """A struct that holds a capability, assigned into an element of a struct list (results
+    built by a server), keeps its capability."""
+    Counter, _ = make_servers(rpc)
+
+    class Store(rpc.Store.Server):
+        def all(self, _context, **kwargs):
+            entry = rpc.Entry.new_message(name="copied")
+            entry.counter = Counter(5)
+            entries = _context.results.init("entries", 2)
+            entries[0] = entry
+            entries[1].name = "direct"
+            entries[1].counter = Counter(7)
+            _context.results.counters = [Counter(1), Counter(2)]
+
+    a, b = socket.socketpair()
+    try:
+        capnp.TwoPartyServer(a, bootstrap=Store())
+        store = capnp.TwoPartyClient(b).bootstrap().cast_as(rpc.Store)
+        result = store.all().wait()
+        got = [(e.name, e.counter.add(1, "").wait().total) for e in result.entries]
+        assert got == [("copied", 6), ("direct", 8)]
+        assert [c.add(1, "").wait().total for c in result.counters] == [2, 3]
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+
+
 def test_promises_then_join_fulfill_timer():
     assert capnp.Promise(3).wait() == 3
     assert capnp.Promise(capnp.Promise(4)).wait() == 4
