@@ -79,7 +79,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Fuzz (needs `cargo install cargo-fuzz`): FUZZ_TARGET is `compile` (the whole compiler),
+# Fuzz (needs `cargo install cargo-fuzz`; fuzz-smoke installs it): FUZZ_TARGET is `compile` (the whole compiler),
 # `messages` (the message layer: arbitrary bytes read with a schema, builder operation
 # sequences with recorded locations against walks), `json` (the JSON decoder) or `text`
 # (the text-format parser); FUZZ_SECONDS=1800 for a long run.
@@ -90,6 +90,7 @@ fuzz:
 
 # Both fuzz targets briefly (part of `make test`).
 fuzz-smoke:
+	command -v cargo-fuzz > /dev/null || $(CARGO) install --locked cargo-fuzz@0.13.2
 	$(MAKE) fuzz FUZZ_TARGET=compile FUZZ_SECONDS=15
 	$(MAKE) fuzz FUZZ_TARGET=messages FUZZ_SECONDS=15
 
