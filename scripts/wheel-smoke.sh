@@ -24,7 +24,7 @@ MATURIN=.venv/bin/maturin
 PROFILE=${WHEEL_PROFILE:-release}
 SMOKE_TESTS=(tests/python/test_load.py tests/python/test_serialization.py tests/python/test_struct_fields.py
              tests/python/test_import_hook.py tests/python/test_docs.py tests/python/test_stubs_command.py)
-RPC_SMOKE=(tests/python/rpc/test_asyncio_calls.py)
+RPC_SMOKE=(tests/python/rpc/test_asyncio_calls.py tests/python/rpc/test_sync_api.py)
 
 for py in "${pythons[@]}"; do
     version=$("$py" -c 'import sys; print("%d%d" % sys.version_info[:2])')
@@ -41,12 +41,6 @@ for py in "${pythons[@]}"; do
     "$env_dir/bin/python" examples/addressbook.py
     "$env_dir/bin/python" -m capnp stubs -o "target/smoke-stubs-$version" examples/addressbook.capnp
     "$env_dir/bin/python" -m pytest -q -p no:cacheprovider "${SMOKE_TESTS[@]}"
-    if [ "$version" -lt 310 ]; then
-        # Known failure, reported: on CPython 3.9 an awaited asyncio RPC call's results come
-        # back as None (a StopIteration carrying them is lost in the task step).
-        echo "wheel-smoke: SKIPPED on CPython $version: asyncio RPC (known failure on 3.9)"
-    else
-        PYTHONPATH=examples/rpc "$env_dir/bin/python" tests/typing/good/calculator_typed.py
-        "$env_dir/bin/python" -m pytest -q -p no:cacheprovider "${RPC_SMOKE[@]}"
-    fi
+    PYTHONPATH=examples/rpc "$env_dir/bin/python" tests/typing/good/calculator_typed.py
+    "$env_dir/bin/python" -m pytest -q -p no:cacheprovider "${RPC_SMOKE[@]}"
 done

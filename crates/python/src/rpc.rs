@@ -77,18 +77,34 @@ pub(crate) fn _loop_open(
     let thread = std::thread::current().id();
     open_loop(Box::new(move || {
         Python::attach(|py| {
-            // On the loop's thread asyncio needs no wake-up write to its self-pipe.
-            let call = if std::thread::current().id() == thread {
-                &call_soon
-            } else {
-                &call_soon_threadsafe
-            };
-            if let Err(e) = call.call1(py, (run.clone_ref(py),)) {
-                // The asyncio loop is closed: nothing can run any more.
-                e.write_unraisable(py, None);
-            }
+            preserving_error(py, || {
+                // On the loop's thread asyncio needs no wake-up write to its self-pipe.
+                let call = if std::thread::current().id() == thread {
+                    &call_soon
+                } else {
+                    &call_soon_threadsafe
+                };
+                if let Err(e) = call.call1(py, (run.clone_ref(py),)) {
+                    // The asyncio loop is closed: nothing can run any more.
+                    e.write_unraisable(py, None);
+                }
+            })
         })
     }))
+}
+
+/// Runs `f` with the thread's pending Python exception set aside and restores it after.
+/// Wake-ups and drops call into Python from wherever Rust objects are dropped, which includes
+/// CPython tearing down a frame while its exception is set (before 3.11 a generator's
+/// `StopIteration` carrying its return value is set while its locals are released): a call
+/// made then would clobber that exception and the value with it.
+pub(crate) fn preserving_error<R>(py: Python<'_>, f: impl FnOnce() -> R) -> R {
+    let saved = PyErr::take(py);
+    let out = f();
+    if let Some(e) = saved {
+        e.restore(py);
+    }
+    out
 }
 
 /// Opens the thread's loop with `schedule` asking its host for runs.
@@ -437,8 +453,10 @@ impl Drop for FailOnDrop {
     fn drop(&mut self) {
         if let Some(f) = self.0.take() {
             Python::attach(|py| {
-                let e = capnp::Error::disconnected("RpcSystem was destroyed".into());
-                settle(py, &f, Err(rpc_error(py, &e)));
+                preserving_error(py, || {
+                    let e = capnp::Error::disconnected("RpcSystem was destroyed".into());
+                    settle(py, &f, Err(rpc_error(py, &e)));
+                })
             });
         }
     }
@@ -602,7 +620,9 @@ impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if let Some(f) = self.0.take() {
             Python::attach(|py| {
-                let _ = f.bind(py).call_method0("cancel");
+                preserving_error(py, || {
+                    let _ = f.bind(py).call_method0("cancel");
+                })
             });
         }
     }
@@ -655,7 +675,9 @@ impl PipeSink for TransportSink {
     }
     fn close(&self) {
         Python::attach(|py| {
-            let _ = self.transport.call_method0(py, "close");
+            preserving_error(py, || {
+                let _ = self.transport.call_method0(py, "close");
+            })
         })
     }
 }
