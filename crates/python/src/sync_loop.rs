@@ -625,6 +625,15 @@ impl PyReactor {
         )?)
     }
 
+    /// Watches the read end of a (non-blocking) socket pair that Python's
+    /// `signal.set_wakeup_fd` writes to: a signal arriving just before the loop blocks still
+    /// wakes it, and its handler then runs.
+    fn watch_wakeup(&self, sock: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let st = self.state()?;
+        st.open_check()?;
+        Ok(st.reactor.watch_wakeup(stream_of(sock, true)?)?)
+    }
+
     fn unlisten(&self, key: usize) -> PyResult<()> {
         self.state()?.reactor.unlisten(key);
         Ok(())

@@ -142,6 +142,8 @@ struct Served {
 enum Source {
     Conn(Rc<SocketConn>),
     Listener(Rc<Served>),
+    /// The read end of a wake-up socket (Python's signal wake-up fd): readable means "turn".
+    Wakeup(Rc<RefCell<Stream>>),
 }
 
 /// One thread's poller and the sockets it watches.
@@ -286,6 +288,20 @@ impl Reactor {
         drop(removed);
     }
 
+    /// Watches the read end of a wake-up socket: whatever arrives on it (a byte written by a
+    /// signal handler) is drained and asks for a turn.
+    pub fn watch_wakeup(&self, mut stream: Stream) -> io::Result<usize> {
+        let token = self.token();
+        self.poll
+            .borrow()
+            .registry()
+            .register(stream.source(), token, Interest::READABLE)?;
+        self.sources
+            .borrow_mut()
+            .insert(token.0, Source::Wakeup(Rc::new(RefCell::new(stream))));
+        Ok(token.0)
+    }
+
     /// Closes everything: listeners, accepted connections, sockets.
     pub fn close(&self) {
         let all: Vec<Source> = self.sources.borrow_mut().drain().map(|(_, s)| s).collect();
@@ -305,6 +321,13 @@ impl Reactor {
                         .borrow()
                         .registry()
                         .deregister(l.listener.borrow_mut().source());
+                }
+                Source::Wakeup(w) => {
+                    let _ = self
+                        .poll
+                        .borrow()
+                        .registry()
+                        .deregister(w.borrow_mut().source());
                 }
             }
         }
@@ -351,6 +374,7 @@ impl Reactor {
             let source = match self.sources.borrow().get(&token.0) {
                 Some(Source::Conn(c)) => Source::Conn(c.clone()),
                 Some(Source::Listener(l)) => Source::Listener(l.clone()),
+                Some(Source::Wakeup(w)) => Source::Wakeup(w.clone()),
                 None => continue,
             };
             match source {
@@ -363,6 +387,17 @@ impl Reactor {
                     }
                 }
                 Source::Listener(l) => self.accept(&l),
+                Source::Wakeup(w) => {
+                    let mut buf = [0u8; 64];
+                    loop {
+                        match w.borrow_mut().read(&mut buf) {
+                            Ok(n) if n > 0 => continue,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            _ => break,
+                        }
+                    }
+                    self.wanted.store(true, Ordering::Release);
+                }
             }
         }
         Ok(handled)

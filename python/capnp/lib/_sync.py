@@ -12,6 +12,7 @@ loop usable. It offers enough of asyncio's loop interface for ``asyncio.Future``
 import asyncio
 import inspect
 import logging
+import signal as _signal
 import socket as _socket
 import threading
 import weakref
@@ -46,6 +47,22 @@ class _SyncLoop(_capnp._Reactor):
     def __init__(self):
         # Kept in the instance: other threads reach it without touching the native object.
         self._threadsafe = self._remote
+        # On the main thread, Python's signal wake-up fd points at a socket the loop watches
+        # while it waits: a signal that lands just before the loop blocks still wakes it.
+        self._wakeup = None
+        if threading.current_thread() is threading.main_thread():
+            pair = _socket.socketpair()
+            for s in pair:
+                s.setblocking(False)
+            self.watch_wakeup(pair[0])
+            pair[0].close()  # the reactor keeps its own duplicate
+            self._wakeup = pair[1]
+
+    def close(self):
+        super().close()
+        if self._wakeup is not None:
+            self._wakeup.close()
+            self._wakeup = None
 
     def call_soon_threadsafe(self, callback, *args, context=None):
         self._threadsafe.call_soon_threadsafe(callback, *args, context=context)
@@ -113,21 +130,19 @@ def _running(loop, f, *args):
     1.x allowed waiting there (it blocks that loop meanwhile)."""
     outer = _get_running_loop()
     _set_running_loop(loop)
+    wakeup = loop._wakeup
+    old = _signal.set_wakeup_fd(wakeup.fileno(), warn_on_full_buffer=False) if wakeup else None
     try:
         return f(*args)
     finally:
+        if wakeup is not None:
+            _signal.set_wakeup_fd(old)
         _set_running_loop(outer)
 
 
 def _wait_pending(pending):
     """``wait()`` of a remote call: the loop runs natively until the call completes."""
-    loop = _loop()
-    outer = _get_running_loop()
-    _set_running_loop(loop)
-    try:
-        return pending.wait_sync(loop)
-    finally:
-        _set_running_loop(outer)
+    return _running(_loop(), pending.wait_sync, _loop())
 
 
 def create_event_loop(threaded=True):
