@@ -142,7 +142,8 @@ def _running(loop, f, *args):
 
 def _wait_pending(pending):
     """``wait()`` of a remote call: the loop runs natively until the call completes."""
-    return _running(_loop(), pending.wait_sync, _loop())
+    loop = _loop()
+    return _running(loop, pending.wait_sync, loop)
 
 
 def create_event_loop(threaded=True):

@@ -156,13 +156,22 @@ def test_listening_server_serves_every_client_and_stops_on_close(rpc):
 
 @pytest.mark.timeout(60)
 def test_sync_server_coroutines_that_suspend(rpc):
-    """Server coroutines run on the synchronous loop as asyncio tasks: sleeps (timers of the
-    native loop) included."""
+    """Server coroutines run on the synchronous loop as asyncio tasks: each suspends on a
+    future of the running (native) loop, released by a callback of that loop or, for odd
+    amounts, from another thread (call_soon_threadsafe wakes the loop)."""
+    releasers = []
 
     class Slow(rpc.Counter.Server):
         async def add(self, amount, note, **kwargs):
-            await asyncio.sleep(0.01)
-            await asyncio.sleep(0)
+            loop = asyncio.get_running_loop()
+            fut = loop.create_future()
+            if amount % 2:
+                t = threading.Thread(target=loop.call_soon_threadsafe, args=(fut.set_result, None))
+                releasers.append(t)
+                t.start()
+            else:
+                loop.call_soon(fut.set_result, None)
+            await fut
             return amount * 2
 
     a, b = socket.socketpair()
@@ -171,7 +180,10 @@ def test_sync_server_coroutines_that_suspend(rpc):
         counter = capnp.TwoPartyClient(b).bootstrap().cast_as(rpc.Counter)
         promises = [counter.add(i, "") for i in range(5)]
         assert [p.wait().total for p in promises] == [0, 2, 4, 6, 8]
+        assert len(releasers) == 2
     finally:
+        for t in releasers:
+            t.join(10)
         capnp.remove_event_loop(ignore_errors=True)
         a.close()
         b.close()
