@@ -378,11 +378,11 @@ class _SyncRemotePromise(_RemotePromise):
 
     __slots__ = ("_pending", "_method", "_client", "_st", "__weakref__")
 
-    def __init__(self, pending, method, client):
+    def __init__(self, pending, method, client, st):
         self._pending = pending
         self._method = method
         self._client = client  # keeps the connection alive until completion
-        self._st = _state.active
+        self._st = st
 
     def __await__(self):
         st = _active()
@@ -516,7 +516,7 @@ def _promise(pending, method, client):
     st = _state.active
     if st is not None and not st.synchronous:
         return method.promise_cls(pending, method, client, st)
-    return _SyncRemotePromise(pending, method, client)
+    return _SyncRemotePromise(pending, method, client, st)
 
 
 def _pipeline_field(pending, path, parser, fields, name):
@@ -630,14 +630,24 @@ class _DynamicCapabilityClient:
         iid, ordinal, streaming = m.interface_id, m.ordinal, m.streaming
         new_message = _capnp._MessageHandle
 
+        positional = m.implicit and len(m.param_fields) or 0
+        names = [f[0] for f in m.param_fields]
+
         def call(*args, word_count=None, **kwargs):
             # What `_Request(...).send()` does, without the request object.
             msg = new_message(64)
             msg.enable_caps()
             builder = msg.init_root(registry, param_id)
-            if args or kwargs:
+            if kwargs or len(args) > positional:
                 _fill(builder, m, args, kwargs)
-            return _promise(cap.send(iid, ordinal, msg, streaming), m, self)
+            else:
+                for name, value in zip(names, args):
+                    setattr(builder, name, value)
+            pending = cap.send(iid, ordinal, msg, streaming)
+            st = _state.active
+            if st is not None and not st.synchronous:
+                return m.promise_cls(pending, m, self, st)
+            return _SyncRemotePromise(pending, m, self, st)
 
         call.__name__ = name
         self.__dict__[name] = call
@@ -809,31 +819,45 @@ def _assign_results(ctx, method, value):
         setattr(results, f[0], v)
 
 
+class _Plan:
+    """How a server object's method is called: parameter names, whether a parameter is in a
+    union, where a single returned value goes, whether the object implements it in context
+    style (found on the first call)."""
+
+    __slots__ = (
+        "method", "names", "has_union", "registry", "param_id", "result_id", "first_result",
+        "context_style",
+    )
+
+    def __init__(self, m):
+        self.method = m
+        self.names = tuple(f[0] for f in m.param_fields)
+        self.has_union = any(f[5] for f in m.param_fields)
+        self.registry = m.registry
+        self.param_id = m.param_id
+        self.result_id = m.result_id
+        fields = m.result_fields
+        self.first_result = fields[0][0] if fields else None
+        self.context_style = None
+
+
 def _server_cap(obj, schema):
     methods = _methods(schema)
-    # (interface id, method id) -> (method, param names, whether a param is in a union)
-    by_id = {
-        (m.interface_id, m.ordinal): (
-            m,
-            tuple(f[0] for f in m.param_fields),
-            any(f[5] for f in m.param_fields),
-        )
-        for m in methods.values()
-    }
+    # (interface id, method id) -> the method's dispatch plan
+    plans = {(m.interface_id, m.ordinal): _Plan(m) for m in methods.values()}
     streaming = [(m.interface_id, m.ordinal) for m in methods.values() if m.streaming]
-    styles = {}  # method name -> whether the object implements it in context style
 
     def dispatch(interface_id, method_id, params_handle, results_handle):
-        entry = by_id.get((interface_id, method_id))
-        if entry is None:
+        plan = plans.get((interface_id, method_id))
+        if plan is None:
             raise _kj("Method not implemented: interface %#x method %d" % (interface_id, method_id), "UNIMPLEMENTED")
-        m, names, has_union = entry
-        params = params_handle.get_root_reader(m.registry, m.param_id)
+        m = plan.method
+        params = params_handle.get_root_reader(plan.registry, plan.param_id)
         ctx = _CallContext(params, results_handle, m)
         try:
-            context_style = styles.get(m.name)
+            context_style = plan.context_style
             if context_style is None:
-                context_style = styles[m.name] = hasattr(obj, m.name + "_context")
+                context_style = plan.context_style = hasattr(obj, m.name + "_context")
             if context_style:
                 out = getattr(obj, m.name + "_context")(ctx)
             else:
@@ -843,8 +867,8 @@ def _server_cap(obj, schema):
                         "'%s' object has no attribute '%s'" % (type(obj).__name__, m.name),
                         "UNIMPLEMENTED",
                     )
-                kwargs = {}
-                if has_union:
+                if plan.has_union:
+                    kwargs = {}
                     for name, _, _, _, _, in_union in m.param_fields:
                         if in_union:
                             try:
@@ -853,18 +877,23 @@ def _server_cap(obj, schema):
                             except Exception:
                                 continue
                         kwargs[name] = getattr(params, name)
+                    kwargs["_context"] = ctx
+                    out = f(**kwargs)
                 else:
-                    for name in names:
+                    kwargs = {"_context": ctx}
+                    for name in plan.names:
                         kwargs[name] = getattr(params, name)
-                kwargs["_context"] = ctx
-                out = f(**kwargs)
+                    out = f(**kwargs)
         except Exception as e:
             raise _server_error(e, m.name) from None
         if out is None:
             return None
-        if type(out) in _SCALARS and not context_style:
+        if type(out) in _SCALARS and not context_style and plan.first_result is not None:
             try:
-                _assign_results(ctx, m, out)
+                results = ctx._results  # the method may have written other fields already
+                if results is None:
+                    results = results_handle.init_root(plan.registry, plan.result_id)
+                setattr(results, plan.first_result, out)
             except Exception as e:
                 raise _server_error(e, m.name) from None
             return None

@@ -207,18 +207,32 @@ def test_return_forms(rpc):
                 results.a = 30
                 results.b = "context"
                 return None
+            if x == 4:
+                _context.results.b = "kept"  # a returned value fills the other field
+                return 44
             return 1, "two", 3
 
         def blob(self, data, **kwargs):
             return len(data), data[::-1]
+
+    class PlainStore(rpc.Store.Server):
+        def choice(self, x, y, _context, **kwargs):  # a plain function returning one value
+            if x:
+                _context.results.b = "plain"
+            return x + y
 
     async def main():
         c, _ = await socketpair_connection(StoreImpl())
         store = c.bootstrap().cast_as(rpc.Store)
         p = await store.pair()
         out = [(p.pair.left, p.pair.right, p.sum)]
-        for x in range(4):
+        for x in range(5):
             r = await store.choice(x, 5)
+            out.append((r.a, r.b))
+        c2, _ = await socketpair_connection(PlainStore())
+        plain = c2.bootstrap().cast_as(rpc.Store)
+        for x in range(2):
+            r = await plain.choice(x, 5)
             out.append((r.a, r.b))
         with pytest.raises(capnp.KjException, match="Too many values returned from `choice`. Expected 2 and got 3"):
             await store.choice(9, 0)
@@ -226,7 +240,10 @@ def test_return_forms(rpc):
         out.append((b.size, b.data[:3]))
         return out
 
-    assert run(main()) == [(1, 2, 3), (0, ""), (6, ""), (7, "seven"), (30, "context"), (3000, b"\x02\x01\x00")]
+    assert run(main()) == [
+        (1, 2, 3), (0, ""), (6, ""), (7, "seven"), (30, "context"), (44, "kept"), (5, ""),
+        (6, "plain"), (3000, b"\x02\x01\x00"),
+    ]
 
 
 def test_context_tail_call_release_params_and_new_server(rpc):
