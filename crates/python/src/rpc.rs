@@ -232,6 +232,35 @@ pub(crate) struct PyPending {
 }
 
 /// Settles an asyncio future from Rust (on the loop's thread); a cancelled future is left.
+impl PyPending {
+    fn wait_sync_inner(
+        &self,
+        py: Python<'_>,
+        reactor: &crate::sync_loop::PyReactor,
+        registry: Option<Py<crate::registry::PyRegistry>>,
+        result_id: u64,
+    ) -> PyResult<Py<PyAny>> {
+        let ev = current()?;
+        let consumed = || crate::exceptions::plain_kj_exception(py, CONSUMED);
+        match &*self.inner {
+            PendingKind::Call(p) => {
+                let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
+                let resp = drive(py, &ev, reactor, promise)?;
+                let m = ev.response_message(&resp).map_err(|e| rpc_error(py, &e))?;
+                match registry {
+                    Some(registry) => crate::message::root_reader(py, &m, registry, result_id),
+                    None => Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any()),
+                }
+            }
+            PendingKind::Stream(p) => {
+                let promise = p.borrow_mut().take().ok_or_else(consumed)?;
+                drive(py, &ev, reactor, promise)?;
+                Ok(py.None())
+            }
+        }
+    }
+}
+
 fn settle(py: Python<'_>, fut: &Py<PyAny>, result: PyResult<Py<PyAny>>) {
     let fut = fut.bind(py);
     if fut
@@ -311,32 +340,24 @@ impl PyPending {
     /// `_MessageHandle`, `None` for a streaming call) or its `KjException`. An exception
     /// out of the loop (Ctrl+C) cancels the call.
     /// With `registry` and `result_id`: the results' root reader instead of the handle.
-    #[pyo3(signature = (reactor, registry=None, result_id=0))]
+    /// With `lazy_marker`, `reactor` becomes asyncio's running loop only while Python code
+    /// runs during the wait (the caller has not set it).
+    #[pyo3(signature = (reactor, registry=None, result_id=0, lazy_marker=false))]
     fn wait_sync(
         &self,
         py: Python<'_>,
-        reactor: &crate::sync_loop::PyReactor,
+        reactor: &Bound<'_, crate::sync_loop::PyReactor>,
         registry: Option<Py<crate::registry::PyRegistry>>,
         result_id: u64,
+        lazy_marker: bool,
     ) -> PyResult<Py<PyAny>> {
-        let ev = current()?;
-        let consumed = || crate::exceptions::plain_kj_exception(py, CONSUMED);
-        match &*self.inner {
-            PendingKind::Call(p) => {
-                let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
-                let resp = drive(py, &ev, reactor, promise)?;
-                let m = ev.response_message(&resp).map_err(|e| rpc_error(py, &e))?;
-                match registry {
-                    Some(registry) => crate::message::root_reader(py, &m, registry, result_id),
-                    None => Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any()),
-                }
-            }
-            PendingKind::Stream(p) => {
-                let promise = p.borrow_mut().take().ok_or_else(consumed)?;
-                drive(py, &ev, reactor, promise)?;
-                Ok(py.None())
-            }
+        if lazy_marker {
+            let event_loop = reactor.clone().into_any().unbind();
+            return crate::sync_loop::with_lazy_marker(py, event_loop, || {
+                self.wait_sync_inner(py, &reactor.borrow(), registry, result_id)
+            });
         }
+        self.wait_sync_inner(py, &reactor.borrow(), registry, result_id)
     }
 
     /// The capability at `path` (pointer indices) of the results, usable before they arrive.
@@ -543,6 +564,7 @@ impl CallHandler for PyHandler {
         // allocating and zeroing 8 KiB per call.
         let results_msg = MessageBuilder::with_first_segment_words(64);
         let started = Python::attach(|py| -> Result<Option<Py<PyAny>>, capnp::Error> {
+            crate::sync_loop::before_python(py).map_err(|e| py_to_capnp(py, e))?;
             let p = Py::new(py, PyMessageHandle::from_inner(params_msg))
                 .map_err(|e| py_to_capnp(py, e))?;
             let r = Py::new(py, PyMessageHandle::from_inner(results_msg.clone()))

@@ -166,6 +166,80 @@ thread_local! {
 
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 
+/// asyncio's `_get_running_loop` and `_set_running_loop`.
+static RUNNING_LOOP_FNS: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyAny>)> =
+    pyo3::sync::PyOnceLock::new();
+
+/// A `wait()` whose loop becomes asyncio's running loop only once Python code runs during it
+/// (a server method, a callback): a client waiting for a remote call runs none, and setting
+/// and resetting the marker cost two `getpid` calls per wait on CPython 3.11.
+struct LazyMarker {
+    event_loop: Py<PyAny>,
+    /// Set: the running loop it replaced.
+    outer: Option<Py<PyAny>>,
+}
+
+thread_local! {
+    static LAZY_MARKER: RefCell<Option<LazyMarker>> = const { RefCell::new(None) };
+}
+
+fn running_loop_fns(py: Python<'_>) -> PyResult<&(Py<PyAny>, Py<PyAny>)> {
+    RUNNING_LOOP_FNS.get_or_try_init(py, || {
+        let events = py.import("asyncio.events")?;
+        Ok((
+            events.getattr("_get_running_loop")?.unbind(),
+            events.getattr("_set_running_loop")?.unbind(),
+        ))
+    })
+}
+
+/// Before Python code runs inside a lazy `wait()`: its loop becomes the running loop.
+pub(crate) fn before_python(py: Python<'_>) -> PyResult<()> {
+    let pending = LAZY_MARKER.with(|m| {
+        m.borrow()
+            .as_ref()
+            .filter(|m| m.outer.is_none())
+            .map(|m| m.event_loop.clone_ref(py))
+    });
+    let Some(event_loop) = pending else {
+        return Ok(());
+    };
+    let (get, set) = running_loop_fns(py)?;
+    let outer = get.call0(py)?;
+    set.call1(py, (event_loop,))?;
+    LAZY_MARKER.with(|m| {
+        if let Some(m) = m.borrow_mut().as_mut() {
+            m.outer = Some(outer);
+        }
+    });
+    Ok(())
+}
+
+/// Runs `f` as a lazy `wait()` of `event_loop` (see `LazyMarker`); the running loop is reset
+/// afterwards if Python code ran.
+pub(crate) fn with_lazy_marker<T>(
+    py: Python<'_>,
+    event_loop: Py<PyAny>,
+    f: impl FnOnce() -> PyResult<T>,
+) -> PyResult<T> {
+    let previous = LAZY_MARKER.with(|m| {
+        m.borrow_mut().replace(LazyMarker {
+            event_loop,
+            outer: None,
+        })
+    });
+    let out = f();
+    let ended = LAZY_MARKER.with(|m| std::mem::replace(&mut *m.borrow_mut(), previous));
+    if let Some(LazyMarker {
+        outer: Some(outer), ..
+    }) = ended
+    {
+        let (_, set) = running_loop_fns(py)?;
+        set.call1(py, (outer,))?;
+    }
+    out
+}
+
 const NESTED: &str = "wait() called from inside a callback of the synchronous loop";
 
 impl PyReactor {
@@ -267,6 +341,9 @@ impl State {
     /// Runs the callbacks ready now (not those they add); whether any ran.
     fn run_ready(&self, py: Python<'_>) -> PyResult<bool> {
         let n = self.ready.borrow().len();
+        if n > 0 {
+            before_python(py)?;
+        }
         for _ in 0..n {
             let job = self.ready.borrow_mut().pop_front();
             let Some(job) = job else { break };

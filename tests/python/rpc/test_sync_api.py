@@ -658,3 +658,34 @@ def test_the_signal_wakeup_fd_of_the_program_is_kept():
         a.close()
         b.close()
         capnp.remove_event_loop()
+
+
+def test_the_running_loop_marker_during_and_after_waits(rpc):
+    """asyncio sees the synchronous loop as the running loop while Python code runs inside a
+    wait (a server method, a callback), and no running loop once the wait is over."""
+    seen = []
+
+    class Echo(rpc.Counter.Server):
+        def echo(self, value, **kwargs):
+            seen.append(asyncio.get_running_loop())
+            return value
+
+    a, b = socket.socketpair()
+    try:
+        server = capnp.TwoPartyServer(a, bootstrap=Echo())
+        client = capnp.TwoPartyClient(b)
+        counter = client.bootstrap().cast_as(rpc.Counter)
+        assert counter.echo("x").wait().value == "x"
+        loop = capnp.lib._sync._loop()
+        assert seen == [loop]
+        with pytest.raises(RuntimeError, match="no running event loop"):
+            asyncio.get_running_loop()
+        assert capnp.Promise(3).then(lambda v: (seen.append(asyncio.get_running_loop()), v)[1]).wait() == 3
+        assert seen == [loop, loop]
+        with pytest.raises(RuntimeError, match="no running event loop"):
+            asyncio.get_running_loop()
+    finally:
+        client.close()
+        server.close()
+        a.close()
+        b.close()
