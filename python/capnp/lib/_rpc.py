@@ -420,7 +420,7 @@ class _AsyncRemotePromise(_RemotePromise, _Future):
     ``add_done_callback``): until then dropping the promise cancels the call, as before, and
     the results can still be pipelined."""
 
-    __slots__ = ("_pending", "_method", "_client", "_st", "_armed")
+    __slots__ = ("_pending", "_method", "_client", "_st", "_armed", "_awaited")
 
     def __init__(self, pending, method, client, st):
         _future_init(self, loop=st.aloop)
@@ -429,6 +429,7 @@ class _AsyncRemotePromise(_RemotePromise, _Future):
         self._client = client  # keeps the connection alive until completion
         self._st = st
         self._armed = False
+        self._awaited = False
 
     def _arm(self):
         if _state.active is not self._st:
@@ -438,9 +439,13 @@ class _AsyncRemotePromise(_RemotePromise, _Future):
         self._armed = True
 
     def __await__(self):
-        # Each await consumes the call, as in pycapnp: a second one (or one after cancel())
+        # An await consumes the call, as in pycapnp: a second one (or one after cancel())
         # raises.
-        self._arm()
+        if self._awaited:
+            raise _kj(_CONSUMED)
+        self._awaited = True
+        if not self._armed:
+            self._arm()
         return _future_await(self)
 
     __iter__ = __await__

@@ -381,6 +381,13 @@ def test_promises_are_asyncio_futures(rpc):
         assert not p.done()
         assert (await asyncio.wait_for(p, 10)).total == 1
         assert seen == [p] and p.done() and p.result().total == 1
+        q = counter.add(0, "twice")
+        assert (await q).total == 1
+        with pytest.raises(capnp.KjException, match="already used in a consuming operation"):
+            await q  # as pycapnp: an await consumes the call
+        p = counter.add(0, "callback first")
+        p.add_done_callback(seen.append)
+        assert (await p).total == 1 and seen[-1] is p
         totals = [r.total for r in await asyncio.gather(*[counter.add(1, "g") for _ in range(50)])]
         assert sorted(totals) == list(range(2, 52))
         done, pending = await asyncio.wait([counter.add(1, "w"), counter.add(1, "w")])
