@@ -965,11 +965,12 @@ class _InterfaceModule:
         self.schema = schema
         # pycapnp's signature: ``name`` names the ``Server`` class (``name + ".Server"``).
         short = name if name is not None else schema._info["display_name"].rsplit(":", 1)[-1].rsplit(".", 1)[-1]
-        server = type(
-            "Server",
-            (_rpc._DynamicCapabilityServer,),
-            {"schema": schema, "__module__": "capnp.lib.capnp"},
-        )
+        attrs = {"schema": schema, "__module__": "capnp.lib.capnp"}
+        if schema.node.isGeneric:
+            # The schema stubs make a generic interface's Server generic (`class
+            # Impl(Store.Server[str])`); at run time the subscript is the class itself.
+            attrs["__class_getitem__"] = classmethod(lambda cls, _args: cls)
+        server = type("Server", (_rpc._DynamicCapabilityServer,), attrs)
         server.__name__ = server.__qualname__ = short + ".Server"
         self.Server = server
 
