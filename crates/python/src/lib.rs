@@ -25,6 +25,11 @@ mod stubs;
 mod sync_loop;
 mod types;
 
+/// The extension's Rust allocations (capnp-rpc's per-call objects, message segments) go to
+/// mimalloc: glibc's malloc and free were a fifth of an RPC call's instructions.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Cap'n Proto feature level matched, as pycapnp 2.2.4 reports it.
 const LIBCAPNP_VERSION: (u32, u32, u32) = (1, 4, 0);
 

@@ -44,7 +44,12 @@ impl Connection {
             Side::Client => TwoPartySide::Client,
             Side::Server => TwoPartySide::Server,
         };
-        let network = twoparty::VatNetwork::new(pipe.clone(), pipe.clone(), side, options);
+        let network = crate::network::Network(twoparty::VatNetwork::new(
+            pipe.clone(),
+            pipe.clone(),
+            side,
+            options,
+        ));
         let export = export.map(capnp::capability::Client::new);
         let mut system = RpcSystem::new(Box::new(network), export);
         let other = match side {

@@ -8,6 +8,7 @@
 mod caps;
 mod connection;
 mod executor;
+mod network;
 mod pipe;
 mod reactor;
 mod server;

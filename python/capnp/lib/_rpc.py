@@ -20,6 +20,7 @@ _STREAM_RESULT_ID = 0x995F9A3377C0B16E
 _NOT_RUNNING = (
     "The KJ event-loop is not running (on this thread). Please start it through 'capnp.kj_loop()'"
 )
+_LOOP_GONE = "RpcSystem was destroyed: the kj_loop of this call has closed"
 _CONSUMED = (
     "Promise was already used in a consuming operation. You can no longer use this Promise object"
 )
@@ -128,7 +129,7 @@ async def run(coro):
 class _Method:
     __slots__ = (
         "name", "interface_id", "ordinal", "param_id", "result_id", "registry", "parser",
-        "param_fields", "implicit", "streaming", "result_fields",
+        "param_fields", "implicit", "streaming", "result_fields", "promise_cls",
     )
 
 
@@ -188,6 +189,7 @@ def _methods(schema):
             info.implicit = pnode.scopeId == 0
             info.streaming = m.resultStructType == _STREAM_RESULT_ID
             info.result_fields = None if info.streaming else _struct_fields(parser, m.resultStructType)[0]
+            info.promise_cls = _promise_class(info.result_fields)
             out[m.name] = info
         for sup in s.superclasses:
             walk(sup)
@@ -287,43 +289,17 @@ class _Request:
         object.__setattr__(self, "_sent", True)
         m = self._method
         pending = self._client._cap.send(m.interface_id, m.ordinal, self._msg, m.streaming)
-        return _RemotePromise(pending, m, self._client)
+        return _promise(pending, m, self._client)
 
 
 class _RemotePromise:
-    """The eventual results of a call: awaitable, and pipelined by attribute."""
+    """The eventual results of a call: awaitable, and pipelined by attribute.
 
-    __slots__ = ("_pending", "_method", "_client", "_st", "__weakref__")
+    Calls on a ``kj_loop`` give an ``asyncio.Future`` of the results (``_AsyncRemotePromise``),
+    so ``asyncio.gather``, ``wait``, ``wait_for`` and ``shield`` take it as it is, without a
+    task per call; calls on the synchronous loop give a ``_SyncRemotePromise``."""
 
-    def __init__(self, pending, method, client):
-        self._pending = pending
-        self._method = method
-        self._client = client  # keeps the connection alive until completion
-        self._st = _state.active
-
-    def __await__(self):
-        st = _active()
-        if st is not self._st:
-            _check_thread(self._st)
-        if st.synchronous and _get_running_loop() is not st.aloop:
-            # A synchronous-loop call awaited by asyncio code: run that loop as a_wait() does.
-            from capnp.lib import _sync
-
-            return (yield from _sync._a_wait(self).__await__())
-        fut = st.aloop.create_future()
-        m = self._method
-        pending = self._pending
-        pending.wait_into(fut, m.registry, m.result_id, False)
-        try:
-            return (yield from fut.__await__())
-        except asyncio.CancelledError:
-            pending.cancel()
-            raise
-
-    def cancel(self):
-        """Cancels the call."""
-        _check_thread(self._st)
-        self._pending.cancel()
+    __slots__ = ()
 
     @property
     def is_consumed(self):
@@ -403,6 +379,152 @@ class _RemotePromise:
     def to_dict(self):
         """Waits for the results and returns them as a dict."""
         return self
+
+
+class _SyncRemotePromise(_RemotePromise):
+    """A call on the synchronous (1.x) loop: ``wait()``, or awaited from asyncio code."""
+
+    __slots__ = ("_pending", "_method", "_client", "_st", "__weakref__")
+
+    def __init__(self, pending, method, client, st):
+        self._pending = pending
+        self._method = method
+        self._client = client  # keeps the connection alive until completion
+        self._st = st
+
+    def __await__(self):
+        st = _active()
+        if st is not self._st:
+            _check_thread(self._st)
+        if _get_running_loop() is not st.aloop:
+            # Awaited by asyncio code: run the synchronous loop as a_wait() does.
+            from capnp.lib import _sync
+
+            return (yield from _sync._a_wait(self).__await__())
+        fut = st.aloop.create_future()
+        m = self._method
+        pending = self._pending
+        pending.wait_into(fut, m.registry, m.result_id, False)
+        try:
+            return (yield from fut.__await__())
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+
+    def cancel(self):
+        _check_thread(self._st)
+        self._pending.cancel()
+
+
+_Future = asyncio.Future
+_future_init = _Future.__init__
+_future_await = _Future.__await__
+_future_add_done_callback = _Future.add_done_callback
+_future_cancel = _Future.cancel
+_future_done = _Future.done
+
+
+class _AsyncRemotePromise(_RemotePromise, _Future):
+    """A call on a ``kj_loop``: an ``asyncio.Future`` of its results.
+
+    The call completes the future only once something waits for it (``await``,
+    ``add_done_callback``): until then dropping the promise cancels the call, as before, and
+    the results can still be pipelined."""
+
+    __slots__ = ("_pending", "_method", "_client", "_st", "_armed")
+
+    def __init__(self, pending, method, client, st):
+        _future_init(self, loop=st.aloop)
+        self._pending = pending
+        self._method = method
+        self._client = client  # keeps the connection alive until completion
+        self._st = st
+        self._armed = False
+
+    def _arm(self):
+        if _state.active is not self._st:
+            _check_thread(self._st)
+        m = self._method
+        self._pending.wait_into(self, m.registry, m.result_id, False)
+        self._armed = True
+
+    def __await__(self):
+        # Each await consumes the call, as in pycapnp: a second one (or one after cancel())
+        # raises.
+        self._arm()
+        return _future_await(self)
+
+    __iter__ = __await__
+
+    def add_done_callback(self, fn, *, context=None):
+        if not self._armed and not _future_done(self):
+            if self._st.closed:
+                # Nothing waited for the call before its loop closed: it fails as calls in
+                # flight did then.
+                self.set_exception(_kj(_LOOP_GONE, "DISCONNECTED"))
+            else:
+                self._arm()
+        _future_add_done_callback(self, fn, context=context)
+
+    def cancel(self, msg=None):
+        _check_thread(self._st)
+        self._pending.cancel()
+        return _future_cancel(self, msg)
+
+
+# Future members a results struct can also have as fields (Cap'n Proto names have no
+# underscores, so get_loop and add_done_callback cannot clash).
+_FUTURE_NAMES = frozenset(("result", "exception", "done", "cancelled", "cancel"))
+
+
+class _MemberOrPipeline:
+    """``promise.result`` when the results have a pipelinable field named ``result``: called,
+    the Future member; otherwise, the pipelined field."""
+
+    __slots__ = ("_promise", "_name")
+
+    def __init__(self, promise, name):
+        self._promise = promise
+        self._name = name
+
+    def __call__(self, *args, **kwargs):
+        return getattr(_AsyncRemotePromise, self._name)(self._promise, *args, **kwargs)
+
+    def _field(self):
+        p = self._promise
+        _check_thread(p._st)
+        m = p._method
+        return _pipeline_field(p._pending, (), m.parser, m.result_fields, self._name)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._field(), name)
+
+    def __dir__(self):
+        return dir(self._field())
+
+
+def _promise_class(result_fields):
+    """The promise class of a method: `_AsyncRemotePromise`, or a subclass whose members named
+    like a pipelinable result field reach both."""
+    clash = [
+        f[0] for f in result_fields or ()
+        if f[0] in _FUTURE_NAMES and f[3] in ("struct", "interface", "group")
+    ]
+    if not clash:
+        return _AsyncRemotePromise
+    ns = {"__slots__": ()}
+    for name in clash:
+        ns[name] = property(lambda self, name=name: _MemberOrPipeline(self, name))
+    return type("_AsyncRemotePromise", (_AsyncRemotePromise,), ns)
+
+
+def _promise(pending, method, client):
+    st = _state.active
+    if st is not None and not st.synchronous:
+        return method.promise_cls(pending, method, client, st)
+    return _SyncRemotePromise(pending, method, client, st)
 
 
 def _pipeline_field(pending, path, parser, fields, name):
@@ -524,14 +646,24 @@ class _DynamicCapabilityClient:
         iid, ordinal, streaming = m.interface_id, m.ordinal, m.streaming
         new_message = _capnp._MessageHandle
 
+        positional = m.implicit and len(m.param_fields) or 0
+        names = [f[0] for f in m.param_fields]
+
         def call(*args, word_count=None, **kwargs):
             # What `_Request(...).send()` does, without the request object.
             msg = new_message(64)
             msg.enable_caps()
             builder = msg.init_root(registry, param_id)
-            if args or kwargs:
+            if kwargs or len(args) > positional:
                 _fill(builder, m, args, kwargs)
-            return _RemotePromise(cap.send(iid, ordinal, msg, streaming), m, self)
+            else:
+                for name, value in zip(names, args):
+                    setattr(builder, name, value)
+            pending = cap.send(iid, ordinal, msg, streaming)
+            st = _state.active
+            if st is not None and not st.synchronous:
+                return m.promise_cls(pending, m, self, st)
+            return _SyncRemotePromise(pending, m, self, st)
 
         call.__name__ = name
         self.__dict__[name] = call
@@ -710,31 +842,45 @@ def _assign_results(ctx, method, value):
         setattr(results, f[0], v)
 
 
+class _Plan:
+    """How a server object's method is called: parameter names, whether a parameter is in a
+    union, where a single returned value goes, whether the object implements it in context
+    style (found on the first call)."""
+
+    __slots__ = (
+        "method", "names", "has_union", "registry", "param_id", "result_id", "first_result",
+        "context_style",
+    )
+
+    def __init__(self, m):
+        self.method = m
+        self.names = tuple(f[0] for f in m.param_fields)
+        self.has_union = any(f[5] for f in m.param_fields)
+        self.registry = m.registry
+        self.param_id = m.param_id
+        self.result_id = m.result_id
+        fields = m.result_fields
+        self.first_result = fields[0][0] if fields else None
+        self.context_style = None
+
+
 def _server_cap(obj, schema):
     methods = _methods(schema)
-    # (interface id, method id) -> (method, param names, whether a param is in a union)
-    by_id = {
-        (m.interface_id, m.ordinal): (
-            m,
-            tuple(f[0] for f in m.param_fields),
-            any(f[5] for f in m.param_fields),
-        )
-        for m in methods.values()
-    }
+    # (interface id, method id) -> the method's dispatch plan
+    plans = {(m.interface_id, m.ordinal): _Plan(m) for m in methods.values()}
     streaming = [(m.interface_id, m.ordinal) for m in methods.values() if m.streaming]
-    styles = {}  # method name -> whether the object implements it in context style
 
     def dispatch(interface_id, method_id, params_handle, results_handle):
-        entry = by_id.get((interface_id, method_id))
-        if entry is None:
+        plan = plans.get((interface_id, method_id))
+        if plan is None:
             raise _kj("Method not implemented: interface %#x method %d" % (interface_id, method_id), "UNIMPLEMENTED")
-        m, names, has_union = entry
-        params = params_handle.get_root_reader(m.registry, m.param_id)
+        m = plan.method
+        params = params_handle.get_root_reader(plan.registry, plan.param_id)
         ctx = _CallContext(params, results_handle, m)
         try:
-            context_style = styles.get(m.name)
+            context_style = plan.context_style
             if context_style is None:
-                context_style = styles[m.name] = hasattr(obj, m.name + "_context")
+                context_style = plan.context_style = hasattr(obj, m.name + "_context")
             if context_style:
                 out = getattr(obj, m.name + "_context")(ctx)
             else:
@@ -744,8 +890,8 @@ def _server_cap(obj, schema):
                         "'%s' object has no attribute '%s'" % (type(obj).__name__, m.name),
                         "UNIMPLEMENTED",
                     )
-                kwargs = {}
-                if has_union:
+                if plan.has_union:
+                    kwargs = {}
                     for name, _, _, _, _, in_union in m.param_fields:
                         if in_union:
                             try:
@@ -754,18 +900,23 @@ def _server_cap(obj, schema):
                             except Exception:
                                 continue
                         kwargs[name] = getattr(params, name)
+                    kwargs["_context"] = ctx
+                    out = f(**kwargs)
                 else:
-                    for name in names:
+                    kwargs = {"_context": ctx}
+                    for name in plan.names:
                         kwargs[name] = getattr(params, name)
-                kwargs["_context"] = ctx
-                out = f(**kwargs)
+                    out = f(**kwargs)
         except Exception as e:
             raise _server_error(e, m.name) from None
         if out is None:
             return None
-        if type(out) in _SCALARS and not context_style:
+        if type(out) in _SCALARS and not context_style and plan.first_result is not None:
             try:
-                _assign_results(ctx, m, out)
+                results = ctx._results  # the method may have written other fields already
+                if results is None:
+                    results = results_handle.init_root(plan.registry, plan.result_id)
+                setattr(results, plan.first_result, out)
             except Exception as e:
                 raise _server_error(e, m.name) from None
             return None

@@ -778,9 +778,9 @@ class _Response(_DynamicStructReader):
 
 class _RemotePromise(Generic[_T_co]):
     """The pending results of a call: ``await`` it (2.x) or ``wait()`` (1.x); attributes
-    pipeline on the results' capabilities before they arrive."""
+    pipeline on the results' capabilities before they arrive. A call made on a ``kj_loop`` is
+    also an ``asyncio.Future`` of its results (``asyncio.gather`` and friends take it as it is)."""
 
-    def __init__(self, pending: Any, method: Any, client: Any) -> None: ...
     def __await__(self) -> Generator[Any, None, _T_co]: ...
     def __getattr__(self, name: str) -> Any: ...
     @property

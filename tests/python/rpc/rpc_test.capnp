@@ -69,3 +69,9 @@ interface Example {
     status @0 (value :Bool) -> ();
   }
 }
+
+# Results with fields named like asyncio.Future's members: a call's promise is a Future, and
+# these names must reach both the member and the pipelined field.
+interface Clash {
+  make @0 (start :Int64) -> (result :Counter, done :Entry, exception :Int32);
+}

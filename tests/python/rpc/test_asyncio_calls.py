@@ -207,18 +207,32 @@ def test_return_forms(rpc):
                 results.a = 30
                 results.b = "context"
                 return None
+            if x == 4:
+                _context.results.b = "kept"  # a returned value fills the other field
+                return 44
             return 1, "two", 3
 
         def blob(self, data, **kwargs):
             return len(data), data[::-1]
+
+    class PlainStore(rpc.Store.Server):
+        def choice(self, x, y, _context, **kwargs):  # a plain function returning one value
+            if x:
+                _context.results.b = "plain"
+            return x + y
 
     async def main():
         c, _ = await socketpair_connection(StoreImpl())
         store = c.bootstrap().cast_as(rpc.Store)
         p = await store.pair()
         out = [(p.pair.left, p.pair.right, p.sum)]
-        for x in range(4):
+        for x in range(5):
             r = await store.choice(x, 5)
+            out.append((r.a, r.b))
+        c2, _ = await socketpair_connection(PlainStore())
+        plain = c2.bootstrap().cast_as(rpc.Store)
+        for x in range(2):
+            r = await plain.choice(x, 5)
             out.append((r.a, r.b))
         with pytest.raises(capnp.KjException, match="Too many values returned from `choice`. Expected 2 and got 3"):
             await store.choice(9, 0)
@@ -226,7 +240,10 @@ def test_return_forms(rpc):
         out.append((b.size, b.data[:3]))
         return out
 
-    assert run(main()) == [(1, 2, 3), (0, ""), (6, ""), (7, "seven"), (30, "context"), (3000, b"\x02\x01\x00")]
+    assert run(main()) == [
+        (1, 2, 3), (0, ""), (6, ""), (7, "seven"), (30, "context"), (44, "kept"), (5, ""),
+        (6, "plain"), (3000, b"\x02\x01\x00"),
+    ]
 
 
 def test_context_tail_call_release_params_and_new_server(rpc):
@@ -344,3 +361,70 @@ def test_capabilities_in_any_pointer_fields(tmp_path):
         return (await counter.add(4)).total
 
     assert run(main()) == 4
+
+
+def test_promises_are_asyncio_futures(rpc):
+    """A call's promise is an asyncio.Future: gather, wait, wait_for, shield and as_completed
+    take it without a task, and done-callbacks get the promise itself."""
+    import asyncio
+
+    Counter, _ = make_servers(rpc)
+
+    async def main():
+        c, _ = await socketpair_connection(Counter())
+        counter = c.bootstrap().cast_as(rpc.Counter)
+        p = counter.add(1, "a")
+        assert asyncio.isfuture(p) and asyncio.ensure_future(p) is p
+        assert p.get_loop() is asyncio.get_running_loop()
+        seen = []
+        p.add_done_callback(seen.append)
+        assert not p.done()
+        assert (await asyncio.wait_for(p, 10)).total == 1
+        assert seen == [p] and p.done() and p.result().total == 1
+        totals = [r.total for r in await asyncio.gather(*[counter.add(1, "g") for _ in range(50)])]
+        assert sorted(totals) == list(range(2, 52))
+        done, pending = await asyncio.wait([counter.add(1, "w"), counter.add(1, "w")])
+        assert not pending and sorted(f.result().total for f in done) == [52, 53]
+        assert (await asyncio.shield(counter.add(1, "s"))).total == 54
+        got = [(await f).total for f in asyncio.as_completed([counter.add(1, "c")])]
+        assert got == [55]
+        # An error is the future's exception, retrieved by gather.
+        out = await asyncio.gather(counter.fail("python", "boom"), return_exceptions=True)
+        assert isinstance(out[0], capnp.KjException) and "boom" in str(out[0])
+        # Cancelling through asyncio (a timeout) cancels the call; the connection stays good.
+        slow_total = counter.add(1, "t")
+        slow_total.cancel()
+        assert (await asyncio.gather(slow_total, return_exceptions=True))[0].__class__ is (
+            asyncio.CancelledError
+        )
+        return (await counter.add(0, "end")).total
+
+    assert run(main()) in (55, 56)  # the cancelled call may or may not have reached the server
+
+
+def test_result_fields_named_like_future_members(rpc):
+    Counter, _ = make_servers(rpc)
+
+    class ClashImpl(rpc.Clash.Server):
+        async def make(self, start, _context, **kwargs):
+            r = _context.results
+            r.result = Counter(start)
+            r.done.name = "entry"
+            r.exception = 7
+
+    async def main():
+        c, _ = await socketpair_connection(ClashImpl())
+        clash = c.bootstrap().cast_as(rpc.Clash)
+        p = clash.make(40)
+        # Pipelined through the field named `result`, before the call completes...
+        total = (await p.result.add(2, "pipelined")).total
+        assert "add" in dir(p.result)
+        # ... and the Future members under the same names once it has.
+        (reader,) = await asyncio.gather(p)
+        assert p.done() and not p.cancelled() and p.exception() is None
+        assert p.result() is reader and reader.exception == 7 and reader.done.name == "entry"
+        return total, (await reader.result.add(1, "later")).total
+
+    import asyncio
+
+    assert run(main()) == (42, 43)

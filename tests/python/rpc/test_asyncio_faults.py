@@ -152,6 +152,32 @@ def test_promise_cancel(rpc):
     run(main())
 
 
+
+def test_dropping_an_unawaited_promise_cancels_the_call(rpc):
+    class SlowImpl(rpc.Slow.Server):
+        def __init__(self):
+            self.cancelled = asyncio.Event()
+
+        async def wait(self, seconds, **kwargs):
+            try:
+                if seconds:
+                    await asyncio.Event().wait()  # runs until cancelled
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+            return True
+
+    async def main():
+        impl = SlowImpl()
+        c, _ = await socketpair_connection(impl)
+        slow = c.bootstrap().cast_as(rpc.Slow)
+        p = slow.wait(60)
+        await slow.wait(0)  # the first call has reached the server
+        del p  # nothing waited for it: the call is cancelled
+        await impl.cancelled.wait()
+
+    run(main())
+
 PEER = r"""
 import asyncio, socket, sys
 sys.path.insert(0, {here!r})

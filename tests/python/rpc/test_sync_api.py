@@ -633,3 +633,28 @@ def test_pipe_mode_across_processes(server, client):
         stop(proc)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["literal 123.0", "add 5.0"]
+
+
+def test_the_signal_wakeup_fd_of_the_program_is_kept():
+    """Waits on the main thread install the loop's wake-up socket as Python's signal wake-up fd
+    only when the program has none; one the program set is back after each wait, and closing
+    the loop leaves no wake-up fd behind."""
+    capnp.remove_event_loop()
+    assert signal.set_wakeup_fd(-1) == -1
+    assert capnp.Promise(1).wait() == 1
+    ours = signal.set_wakeup_fd(-1)
+    assert ours != -1  # installed by the wait, kept between waits
+    signal.set_wakeup_fd(ours)
+    capnp.remove_event_loop()
+    assert signal.set_wakeup_fd(-1) == -1  # uninstalled with the loop
+    a, b = socket.socketpair()
+    try:
+        a.setblocking(False)
+        signal.set_wakeup_fd(a.fileno())
+        assert capnp.Promise(2).wait() == 2
+        assert signal.set_wakeup_fd(-1) == a.fileno()  # the program's own fd, put back
+    finally:
+        signal.set_wakeup_fd(-1)
+        a.close()
+        b.close()
+        capnp.remove_event_loop()
