@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PIP = $(VENV)/bin/python -m pip --disable-pip-version-check --no-input -q
 
-.PHONY: example show-schema test venv oracles bless bench lint fuzz fuzz-smoke schema-rs typing stubs-std docs wheel-smoke sdist-smoke
+.PHONY: example show-schema test venv oracles bless bench lint fuzz fuzz-smoke schema-rs typing stubs-std docs wheel-smoke
 
 # Install the package into $(VENV), print the address book schema's structs and enums, then
 # run the address book program (build, write, read back, print).
@@ -60,8 +60,9 @@ wheel-smoke: oracles venv
 	WHEEL_PROFILE=$(WHEEL_PROFILE) scripts/wheel-smoke.sh
 
 # The sdist installs with only Rust and Python: `maturin sdist`, pip-installed into a fresh
-# venv, then the examples (scripts/sdist-smoke.sh). `make test` builds it with the `fast`
-# profile; SDIST_PROFILE=release builds it as `pip install` does for users.
+# venv, then the examples (scripts/sdist-smoke.sh). Not in `make test`: the build compiles
+# every crate afresh (3-7 minutes on this 2-core machine with the `fast` profile);
+# SDIST_PROFILE=release builds it as `pip install` does for users.
 SDIST_PROFILE ?= fast
 sdist-smoke: venv
 	$(PIP) install maturin==1.16.0
