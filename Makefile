@@ -48,14 +48,25 @@ docs: venv
 	$(PIP) install $(DOCS_TOOLS)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-# Wheels for the oldest and newest CPython of ~/.pyenv (3.9, 3.13), each installed into a
-# fresh venv that runs the examples and a smoke subset of the tests. `make test` builds them
-# with the `fast` profile (the release profile's fat LTO link costs minutes per wheel);
-# WHEEL_PROFILE=release checks what `maturin build --release` ships.
+# Wheels for the CPythons of ~/.pyenv (one per version, not abi3: see docs/ARCHITECTURE.md),
+# each installed into a fresh venv outside the checkout: the oldest and newest (3.9, 3.13) run
+# the examples and the whole tests/python suite, 3.10 and 3.12 an import and the examples
+# (3.11 is .venv's; scripts/wheel-smoke.sh). `make test` builds them with the `fast` profile
+# (the release profile's fat LTO link costs minutes per wheel); WHEEL_PROFILE=release checks
+# what `maturin build --release` ships.
 WHEEL_PROFILE ?= fast
-wheel-smoke: venv
+wheel-smoke: oracles venv
 	$(PIP) install maturin==1.16.0
 	WHEEL_PROFILE=$(WHEEL_PROFILE) scripts/wheel-smoke.sh
+
+# The sdist installs with only Rust and Python: `maturin sdist`, pip-installed into a fresh
+# venv, then the examples (scripts/sdist-smoke.sh). Not in `make test`: the build compiles
+# every crate afresh (3-7 minutes on this 2-core machine with the `fast` profile);
+# SDIST_PROFILE=release builds it as `pip install` does for users.
+SDIST_PROFILE ?= fast
+sdist-smoke: venv
+	$(PIP) install maturin==1.16.0
+	SDIST_PROFILE=$(SDIST_PROFILE) scripts/sdist-smoke.sh
 
 # Regenerate the shipped stubs of the bundled schemas (python/capnp/*_capnp.pyi).
 stubs-std:

@@ -29,6 +29,7 @@ class _Loader(importlib.abc.Loader):
         self._additional_paths = additional_paths
 
     def create_module(self, spec):
+        """Compiles the schema file and returns its module."""
         from capnp.lib.capnp import load
 
         imports = [os.path.dirname(self._path)]
@@ -78,6 +79,7 @@ class _Importer(importlib.abc.MetaPathFinder):
         self._additional_paths = list(additional_paths or [])
 
     def find_spec(self, fullname, path=None, target=None):
+        """The spec of module ``fullname`` when it names a schema file (``foo_capnp``)."""
         if fullname in sys.modules:
             return None
         package, _, last = fullname.rpartition(".")

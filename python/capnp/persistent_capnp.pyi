@@ -24,18 +24,13 @@ from capnp.lib.capnp import (
     _StructSchema,
 )
 
+_Persistent_SturdyRef = _TypeVar("_Persistent_SturdyRef")
+_Persistent_Owner = _TypeVar("_Persistent_Owner")
 class _Persistent_save_Promise(_RemotePromise[_Persistent_SaveResults_Reader]):
     ...
 
 class _Persistent_save_Request(_Persistent_SaveParams_Builder, _Request):
     def send(self) -> _Persistent_save_Promise: ...
-
-class _Persistent_Client(_DynamicCapabilityClient):
-    def save(self, sealFor: _Any = ...) -> _Persistent_save_Promise: ...
-    def save_request(self) -> _Persistent_save_Request: ...
-
-class _Persistent_Server(_DynamicCapabilityServer):
-    def save(self, *, sealFor: _DynamicObjectReader, _context: _CallContext, **kwargs: _Any) -> _Persistent_save_Return | _Awaitable[_Persistent_save_Return]: ...
 
 _Persistent_save_Return: _TypeAlias = _Any | _Persistent_SaveResults_Builder | _Persistent_SaveResults_Reader | None
 class _Persistent_SaveParams_Reader(_DynamicStructReader):
@@ -64,9 +59,14 @@ class _Persistent_SaveResults_Builder(_DynamicStructBuilder):
 
 # The module's declarations, as the loaded module has them.
 
-class Persistent(_InterfaceModule[_Persistent_Client]):
-    Client: _TypeAlias = _Persistent_Client
-    Server: _TypeAlias = _Persistent_Server
+class Persistent(_InterfaceModule[_Any]):
+    class Client(_DynamicCapabilityClient, _Generic[_Persistent_SturdyRef, _Persistent_Owner]):
+        def save(self, sealFor: _Any = ...) -> _Persistent_save_Promise: ...
+        def save_request(self) -> _Persistent_save_Request: ...
+
+    class Server(_DynamicCapabilityServer, _Generic[_Persistent_SturdyRef, _Persistent_Owner]):
+        def save(self, *, sealFor: _DynamicObjectReader, _context: _CallContext, **kwargs: _Any) -> _Persistent_save_Return | _Awaitable[_Persistent_save_Return]: ...
+
     class SaveParams:
         Reader: _TypeAlias = _Persistent_SaveParams_Reader
         Builder: _TypeAlias = _Persistent_SaveParams_Builder

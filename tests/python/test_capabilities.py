@@ -57,3 +57,26 @@ def test_writing_a_capability_field_is_a_type_error(holder):
             m.cap = value
     with pytest.raises(capnp.KjException, match="only valid for struct and object fields"):
         m.init("cap")
+
+
+GENERIC_SCHEMA = """
+@0xd1f4a7c2b3e59a78;
+interface Store(T) { put @0 (value :T) -> (count :UInt32); }
+interface Plain { ping @0 () -> (); }
+"""
+
+
+def test_generic_interface_server_takes_a_subscript(tmp_path):
+    """`class Impl(Store.Server[str])`, as the schema stubs type a generic interface's server:
+    at run time the subscript is the class itself. Other Server classes take none."""
+    path = tmp_path / "generic.capnp"
+    path.write_text(GENERIC_SCHEMA)
+    mod = capnp.load(str(path))
+    assert mod.Store.Server[str] is mod.Store.Server
+
+    class Impl(mod.Store.Server[str]):
+        pass
+
+    assert Impl.__mro__[1] is mod.Store.Server
+    with pytest.raises(TypeError):
+        mod.Plain.Server[str]

@@ -212,6 +212,7 @@ impl PyObjectBuilder {
         self.struct_builder(py, schema, true)
     }
 
+    /// The pointer viewed as a list of ``list_schema``'s element type.
     fn as_list(&self, py: Python<'_>, list_schema: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.list_builder(py, list_schema, None)
     }
@@ -226,6 +227,7 @@ impl PyObjectBuilder {
         self.list_builder(py, list_schema, Some(size))
     }
 
+    /// The pointer read as Text (``''`` when null).
     fn as_text(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let bytes = self
             .inner
@@ -234,6 +236,7 @@ impl PyObjectBuilder {
         text(py, &bytes)
     }
 
+    /// Sets the pointer to Text ``text``.
     fn set_as_text(&self, py: Python<'_>, text: &str) -> PyResult<()> {
         self.inner
             .set_as_text(text)
@@ -256,6 +259,7 @@ impl PyObjectBuilder {
         run().map_err(|e| e.into_py(py))
     }
 
+    /// A reader of the same pointer.
     fn as_reader(&self, py: Python<'_>) -> PyObjectReader {
         PyObjectReader {
             inner: self.inner.as_reader(),

@@ -73,6 +73,7 @@ impl PyEnum {
         self.raw
     }
 
+    /// The enumerant's name (as ``str()``).
     fn _as_str(&self) -> String {
         self.name()
     }
@@ -120,6 +121,7 @@ impl PyEnumField {
         self.raw
     }
 
+    /// The member's name (as ``str()``).
     fn _str(&self, py: Python<'_>) -> Py<PyString> {
         self.name.clone_ref(py)
     }

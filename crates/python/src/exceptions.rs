@@ -28,19 +28,25 @@ pub(crate) struct KjException {
     /// Full text: `LOCATION: kind: DESCRIPTION` when raised by the library.
     #[pyo3(get)]
     message: Option<Py<PyAny>>,
+    /// The error's message, without location and kind.
     #[pyo3(get)]
     description: Option<Py<PyAny>>,
     /// One of `KjException.Type`'s strings, or what the user passed.
     #[pyo3(get, name = "type")]
     kind: Option<Py<PyAny>>,
+    /// The source file the error was raised in, when known.
     #[pyo3(get)]
     file: Option<Py<PyAny>>,
+    /// The source line the error was raised at, when known.
     #[pyo3(get)]
     line: Option<Py<PyAny>>,
+    /// pycapnp 1.x's ``nature`` (kept for old programs).
     #[pyo3(get)]
     nature: Option<Py<PyAny>>,
+    /// pycapnp 1.x's ``durability`` (kept for old programs).
     #[pyo3(get)]
     durability: Option<Py<PyAny>>,
+    /// The wrapped exception object, when there is one.
     #[pyo3(get)]
     wrapper: Option<Py<PyAny>>,
     positional: Py<PyTuple>,

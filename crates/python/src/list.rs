@@ -160,6 +160,7 @@ impl PyListBuilder {
         set_element(&self.inner, &self.registry, i, value).map_err(|e| index_error(py, e))
     }
 
+    /// Element ``index`` (as ``list[index]``).
     fn _get(&self, py: Python<'_>, index: i64) -> PyResult<Py<PyAny>> {
         let run = || -> MsgResult<_> {
             let i = checked(index, self.inner.len()?)?;
@@ -173,6 +174,7 @@ impl PyListBuilder {
         run().map_err(|e| e.into_py(py))
     }
 
+    /// Sets element ``index`` to ``value`` (as ``list[index] = value``).
     fn _set(&self, py: Python<'_>, index: i64, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let run = || -> MsgResult<_> {
             let i = checked(index, self.inner.len()?)?;
@@ -271,6 +273,7 @@ impl PyListReader {
         )
     }
 
+    /// Element ``index`` (as ``list[index]``).
     fn _get(&self, py: Python<'_>, index: i64) -> PyResult<Py<PyAny>> {
         let run = || -> MsgResult<_> {
             let i = checked(index, self.inner.len()?)?;

@@ -196,8 +196,10 @@ fn builder_copy(
 /// `_MessageSize`: what `total_size` returns.
 #[pyclass(frozen, name = "_MessageSize", module = "capnp.lib.capnp")]
 pub(crate) struct PyMessageSize {
+    /// Words of data.
     #[pyo3(get)]
     word_count: u64,
+    /// Capabilities.
     #[pyo3(get)]
     cap_count: u32,
 }
@@ -365,11 +367,13 @@ macro_rules! shared_struct_methods {
                 Err(no_such_member(name))
             }
 
+            /// The value of field ``field`` (by name; as ``getattr``).
             fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
                 let run = || self.read_field(py, field_index(self.inner.schema(), field)?);
                 run().map_err(|e| e.into_py(py))
             }
 
+            /// The value of ``field`` (a ``_StructSchemaField``).
             fn _get_by_field(
                 slf: &Bound<'_, Self>,
                 field: &Bound<'_, PyAny>,
@@ -378,21 +382,25 @@ macro_rules! shared_struct_methods {
                 slf.get()._get(slf.py(), &name)
             }
 
+            /// ``_has`` of ``field`` (a ``_StructSchemaField``).
             fn _has_by_field(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<bool> {
                 let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
                 slf.get()._has(slf.py(), &name)
             }
 
+            /// Whether field ``field`` (by name) has a value (a pointer: non-null), as C++ ``has()``.
             fn _has(&self, py: Python<'_>, field: &str) -> PyResult<bool> {
                 self.inner
                     .has(field)
                     .map_err(|e| MsgError::from(e).into_py(py))
             }
 
+            /// The member of the struct's union that is set (``which``).
             fn _which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
                 self.which(py)
             }
 
+            /// The name of the union member that is set.
             fn _which_str(&self, py: Python<'_>) -> PyResult<String> {
                 let (_, name) = self
                     .inner
@@ -401,6 +409,7 @@ macro_rules! shared_struct_methods {
                 Ok(name)
             }
 
+            /// The struct's schema.
             #[getter]
             fn schema(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
                 self.registry
@@ -408,11 +417,13 @@ macro_rules! shared_struct_methods {
                     .struct_schema(py, self.inner.schema().id)
             }
 
+            /// Whether this is the root struct of its message.
             #[getter]
             fn is_root(&self) -> bool {
                 self.inner.is_root()
             }
 
+            /// Words and capabilities this struct and its children take.
             #[getter]
             fn total_size(&self, py: Python<'_>) -> PyResult<PyMessageSize> {
                 let size = self
@@ -441,6 +452,7 @@ impl PyStructBuilder {
         set_field(&self.inner, &self.registry, i, value).map_err(|e| e.into_py_attr(py))
     }
 
+    /// Sets field ``field`` (by name) to ``value`` (as ``setattr``).
     fn _set(&self, py: Python<'_>, field: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let run = || {
             let i = field_index(self.inner.schema(), field)?;
@@ -449,6 +461,7 @@ impl PyStructBuilder {
         run().map_err(|e| e.into_py(py))
     }
 
+    /// Sets ``field`` (a ``_StructSchemaField``) to ``value``.
     fn _set_by_field(
         slf: &Bound<'_, Self>,
         field: &Bound<'_, PyAny>,
@@ -458,6 +471,7 @@ impl PyStructBuilder {
         slf.get()._set(slf.py(), &name, value)
     }
 
+    /// ``init`` of ``field`` (a ``_StructSchemaField``).
     #[pyo3(signature = (field, size=None))]
     fn _init_by_field(
         slf: &Bound<'_, Self>,
@@ -468,6 +482,7 @@ impl PyStructBuilder {
         Ok(slf.call_method1("init", (name, size))?.unbind())
     }
 
+    /// A list of structs for ``field`` that grows with ``add()``; ``finish()`` writes it.
     fn init_resizable_list(slf: &Bound<'_, Self>, field: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         crate::message::resizable_list(slf.as_any(), field)
     }
@@ -491,6 +506,7 @@ impl PyStructBuilder {
         run().map_err(|e| e.into_py(py))
     }
 
+    /// The member of the struct's union that is set (also usable without the call).
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         which(py, &self.inner.as_reader(), &self.registry).map_err(|e| e.into_py(py))
@@ -529,6 +545,7 @@ impl PyStructBuilder {
             .map_err(err)?
     }
 
+    /// The message in stream framing, packed.
     fn to_bytes_packed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         Ok(PyBytes::new(py, &self.serialized(py, true)?))
     }
@@ -560,15 +577,18 @@ impl PyStructBuilder {
             .unbind())
     }
 
+    /// Writes the packed message (stream framing) to ``file.fileno()``.
     fn write_packed(&self, py: Python<'_>, file: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = self.serialized(py, true)?;
         write_to_file(py, file, &data)
     }
 
+    /// Allows writing the message again (pycapnp warns on a second write).
     fn clear_write_flag(&self) {
         self.written.store(false, Ordering::Relaxed);
     }
 
+    /// Whether the message was written (``to_bytes``, ``write``, ...) already.
     fn _is_written(&self) -> bool {
         self.written.load(Ordering::Relaxed)
     }
@@ -620,6 +640,7 @@ impl PyStructBuilder {
         builder_copy(py, &self.inner.as_reader(), message, &self.registry)
     }
 
+    /// The struct as a dict of plain values (set fields only, unless ``verbose``).
     #[pyo3(signature = (verbose=false, ordered=false, encode_bytes_as_base64=false))]
     fn to_dict(
         &self,
@@ -637,6 +658,7 @@ impl PyStructBuilder {
         .map_err(|e| e.into_py(py))
     }
 
+    /// Sets fields from a dict (as ``new_message(**d)`` does).
     #[allow(clippy::wrong_self_convention, reason = "pycapnp's method name")]
     fn from_dict(&self, py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<()> {
         let d = d
@@ -771,12 +793,12 @@ impl PyStructReader {
         )))
     }
 
+    /// The member of the struct's union that is set (also usable without the call).
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         which(py, &self.inner, &self.registry).map_err(|e| e.into_py(py))
     }
 
-    /// A deep copy in a new message; returns its root builder.
     /// The struct as JSON text (``str``), as the reference's ``capnp::JsonCodec`` writes it
     /// (``capnp convert binary:json``): 64-bit integers as strings, Data as arrays of
     /// numbers, enums by name, the ``/capnp/compat/json.capnp`` annotations applied.
@@ -805,6 +827,7 @@ impl PyStructReader {
             .map_err(|e| MsgError::from(e).into_py(py))
     }
 
+    /// A copy of this struct as the root builder of a new message.
     #[pyo3(signature = (num_first_segment_words=None, allocate_seg_callable=None))]
     fn as_builder(
         &self,
@@ -817,6 +840,7 @@ impl PyStructReader {
         builder_copy(py, &self.inner, message, &self.registry)
     }
 
+    /// The struct as a dict of plain values (set fields only, unless ``verbose``).
     #[pyo3(signature = (verbose=false, ordered=false, encode_bytes_as_base64=false))]
     fn to_dict(
         &self,

@@ -164,18 +164,20 @@ impl<'r> Writer<'r> {
         Some(format!("{module}.{base}"))
     }
 
-    /// Whether struct `id` has its Reader and Builder nested in its public class: a generic,
-    /// non-group struct (class-level aliases of generic classes do not specialize in pyright).
+    /// Whether node `id` has its views nested in its public class: a generic, non-group
+    /// struct (Reader, Builder) or a generic interface (Client, Server). Class-level aliases
+    /// of generic classes do not specialize in pyright.
     fn nested_views(&self, id: u64) -> bool {
         matches!(
             self.node(id),
-            Some(n @ Node { kind: Kind::Struct { is_group: false, .. }, .. })
+            Some(n @ Node { kind: Kind::Struct { is_group: false, .. } | Kind::Interface { .. }, .. })
                 // Method params/results structs (`m$Params`) have no public class.
                 if !n.parameters.is_empty() && !n.local_name().contains('$')
         )
     }
 
-    /// The name of struct `id`'s reader or builder class (`kind` is "Reader" or "Builder").
+    /// The name of node `id`'s view class: "Reader" or "Builder" of a struct, "Client" or
+    /// "Server" of an interface.
     fn view(&mut self, id: u64, kind: &str) -> Option<String> {
         if !self.nested_views(id) {
             return self.base(id).map(|b| format!("{b}_{kind}"));
@@ -221,18 +223,34 @@ impl<'r> Writer<'r> {
         }
     }
 
+    /// The client class of interface `id`, unparameterized.
     fn client(&mut self, id: u64) -> String {
-        match self.base(id) {
-            Some(b) => format!("{b}_Client"),
-            None => "_DynamicCapabilityClient".to_string(),
-        }
+        self.view(id, "Client")
+            .unwrap_or_else(|| "_DynamicCapabilityClient".to_string())
     }
 
+    /// The server base class of interface `id`, unparameterized.
     fn server(&mut self, id: u64) -> String {
-        match self.base(id) {
-            Some(b) => format!("{b}_Server"),
-            None => "_DynamicCapabilityServer".to_string(),
+        self.view(id, "Server")
+            .unwrap_or_else(|| "_DynamicCapabilityServer".to_string())
+    }
+
+    /// The client class of interface `id` with its type arguments (`Any` where unbound).
+    fn client_of(&mut self, id: u64, args: &[Option<Type>]) -> String {
+        let c = self.client(id);
+        if c == "_DynamicCapabilityClient" {
+            return c;
         }
+        format!("{c}{}", self.type_args(id, args, Self::rtype))
+    }
+
+    /// The server base class of interface `id` with its type arguments (`Any` where unbound).
+    fn server_of(&mut self, id: u64, args: &[Option<Type>]) -> String {
+        let s = self.server(id);
+        if s == "_DynamicCapabilityServer" {
+            return s;
+        }
+        format!("{s}{}", self.type_args(id, args, Self::rtype))
     }
 
     /// What reading a field of type `t` from a reader gives.
@@ -250,7 +268,7 @@ impl<'r> Writer<'r> {
                 Some(v) => format!("{v}{}", self.type_args(*id, args, Self::rtype)),
                 None => "_DynamicStructReader".into(),
             },
-            Type::Interface(id) => self.client(*id),
+            Type::Interface(id, args) => self.client_of(*id, args),
             // The package reads a field of a generic parameter's type as an AnyPointer (it
             // does not apply brands); the binding shows in the struct's type arguments.
             Type::AnyPointer | Type::Param => "_DynamicObjectReader".into(),
@@ -288,7 +306,13 @@ impl<'r> Writer<'r> {
                 _ => "_DynamicStructBuilder | _DynamicStructReader | _Mapping[builtins.str, _Any]"
                     .into(),
             },
-            Type::Interface(id) => format!("{} | {}", self.client(*id), self.server(*id)),
+            Type::Interface(id, args) => {
+                format!(
+                    "{} | {}",
+                    self.client_of(*id, args),
+                    self.server_of(*id, args)
+                )
+            }
             Type::AnyPointer | Type::Param => "_Any".into(),
             _ => self.rtype(t),
         }
@@ -342,7 +366,7 @@ impl<'r> Writer<'r> {
                 Kind::Interface { .. } => self.write_interface(child, indent),
                 Kind::Const(t) => {
                     let name = child.short_name().to_string();
-                    if matches!(t, Type::Interface(_) | Type::AnyPointer) || !ident_ok(&name) {
+                    if matches!(t, Type::Interface(..) | Type::AnyPointer) || !ident_ok(&name) {
                         continue;
                     }
                     let ty = self.rtype(t);
@@ -375,7 +399,9 @@ impl<'r> Writer<'r> {
         nodes.sort_by_key(|n| (n.display_name.clone(), n.id));
         // Generic parameters become TypeVars.
         for n in &nodes {
-            if let (Kind::Struct { .. }, Some(base)) = (&n.kind, self.names.get(&n.id).cloned()) {
+            if let (Kind::Struct { .. } | Kind::Interface { .. }, Some(base)) =
+                (&n.kind, self.names.get(&n.id).cloned())
+            {
                 for p in &n.parameters {
                     self.line(0, &format!("{base}_{p} = _TypeVar(\"{base}_{p}\")"));
                 }

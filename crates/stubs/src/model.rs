@@ -19,7 +19,8 @@ pub(crate) enum Type {
     Enum(u64),
     /// A struct with its bound generic arguments (None where unbound or inherited).
     Struct(u64, Vec<Option<Type>>),
-    Interface(u64),
+    /// An interface with its bound generic arguments, as for structs.
+    Interface(u64, Vec<Option<Type>>),
     AnyPointer,
     /// A generic parameter (read as an AnyPointer: the package applies no brands).
     Param,
@@ -230,7 +231,10 @@ fn read_type(t: type_::Reader<'_>) -> capnp::Result<Type> {
             s.get_type_id(),
             brand_args(s.get_brand()?, s.get_type_id())?,
         ),
-        type_::Interface(i) => Type::Interface(i.get_type_id()),
+        type_::Interface(i) => Type::Interface(
+            i.get_type_id(),
+            brand_args(i.get_brand()?, i.get_type_id())?,
+        ),
         type_::AnyPointer(a) => match a.which()? {
             type_::any_pointer::Parameter(_) => Type::Param,
 

@@ -283,6 +283,7 @@ class _Request:
         return repr(self._builder)
 
     def send(self):
+        """Sends the call; returns the promise of its results."""
         if self._sent:
             raise _kj("Request has already been sent. You can only send a request once.")
         object.__setattr__(self, "_sent", True)
@@ -302,11 +303,13 @@ class _RemotePromise:
 
     @property
     def is_consumed(self):
+        """Whether the results were taken already."""
         _check_thread(self._st)
         return self._pending.is_consumed()
 
     # 1.x members (API.md 5.3.3)
     def wait(self):
+        """1.x: runs the synchronous loop until the results arrive."""
         st = _state.active
         if st is self._st and st is not None and st.synchronous and not st.closed:
             # The synchronous loop runs natively until the call completes.
@@ -331,6 +334,7 @@ class _RemotePromise:
         return handle.get_root(m.registry, m.result_id).as_reader()
 
     async def a_wait(self):
+        """Awaits the results from asyncio code."""
         from capnp.lib import _sync
 
         if _sync._kj_active():
@@ -338,6 +342,7 @@ class _RemotePromise:
         return await _sync._a_wait(self)
 
     def then(self, func, error_func=None):
+        """1.x: a promise of ``func(results)``."""
         from capnp.lib import _sync
 
         _sync._check_arity(func, 1)
@@ -347,12 +352,14 @@ class _RemotePromise:
         return _sync._Promise(_sync._Thunk(lambda: _sync._chain(self, func, error_func, 1)))
 
     def as_pypromise(self):
+        """1.x: this call as a ``capnp.Promise``."""
         from capnp.lib import _sync
 
         return _sync._Promise(_sync._Thunk(lambda: _sync._value_of(self)))
 
     @property
     def schema(self):
+        """The results' struct schema."""
         from capnp.lib.capnp import _StructSchema
 
         return self._method.parser._schema(self._method.result_id, _StructSchema)
@@ -367,6 +374,7 @@ class _RemotePromise:
         return _pipeline_field(self._pending, (), self._method.parser, self._method.result_fields, name)
 
     def to_dict(self):
+        """Waits for the results and returns them as a dict."""
         return self
 
 
@@ -543,6 +551,8 @@ def _pipeline_field(pending, path, parser, fields, name):
 
 
 class _DynamicStructPipeline:
+    """A struct in results not yet arrived: its capability fields can be called already."""
+
     __slots__ = ("_pending", "_path", "_parser", "_id", "_fields")
 
     def __init__(self, pending, path, parser, struct_id):
@@ -559,6 +569,7 @@ class _DynamicStructPipeline:
 
     @property
     def schema(self):
+        """The struct's schema."""
         from capnp.lib.capnp import _StructSchema
 
         return self._parser._schema(self._id, _StructSchema)
@@ -576,6 +587,7 @@ class _CapabilityClient:
         self._cap = cap
 
     def cast_as(self, schema):
+        """This capability as a client of interface ``schema`` (a module or a schema)."""
         return _DynamicCapabilityClient(self._cap, _as_interface_schema(schema))
 
     def _as_cap(self):
@@ -597,9 +609,11 @@ class _DynamicCapabilityClient:
         return self._cap
 
     def cast_as(self, schema):
+        """This capability as a client of interface ``schema`` (a module or a schema)."""
         return _DynamicCapabilityClient(self._cap, _as_interface_schema(schema))
 
     def upcast(self, schema):
+        """This client as a client of superclass ``schema`` (``KjException`` if it is not one)."""
         schema = _as_interface_schema(schema)
         if schema._info["id"] not in _interface_ids(self.schema):
             raise _kj("Can't upcast to non-superclass.")
@@ -612,9 +626,11 @@ class _DynamicCapabilityClient:
         return m
 
     def _send(self, name, *args, word_count=None, **kwargs):
+        """Calls method ``name`` with the arguments as parameters; the promise of its results."""
         return _Request(self, self._find(name), args, kwargs).send()
 
     def _request(self, name, *args, word_count=None, **kwargs):
+        """A request of method ``name``, parameters set from the arguments; ``send()`` it."""
         return _Request(self, self._find(name), args, kwargs)
 
     def __getattr__(self, name):
@@ -729,6 +745,8 @@ class _ServerWrapper(_DynamicCapabilityServer):
 
 
 class _CallContext:
+    """What a server method gets as ``_context``: ``params``, ``results``, tail calls."""
+
     __slots__ = ("_params", "_results_handle", "_method", "_results", "_released")
 
     def __init__(self, params, results_handle, method):
@@ -740,25 +758,30 @@ class _CallContext:
 
     @property
     def params(self):
+        """The call's parameters (a struct reader)."""
         if self._released:
             raise _kj("Params were released (release_params was called)")
         return self._params
 
     @property
     def results(self):
+        """The call's results (a struct builder)."""
         if self._results is None:
             m = self._method
             self._results = self._results_handle.init_root(m.registry, m.result_id)
         return self._results
 
     def release_params(self):
+        """Frees the parameters early."""
         self._released = True
         self._params = None
 
     def allow_cancellation(self):
+        """1.x: accepted and ignored (calls are always cancellable)."""
         pass
 
     def tail_call(self, request):
+        """Completes this call with another call's results."""
         return _TailCall(self, request)
 
 
@@ -1103,12 +1126,14 @@ class _AsyncIoStream:
 
     @staticmethod
     async def create_connection(host=None, port=None, **kwargs):
+        """Connects over TCP (``ssl=`` for TLS) and returns the stream."""
         st = _active()
         _, protocol = await st.aloop.create_connection(_Protocol, host, port, **kwargs)
         return _AsyncIoStream(protocol)
 
     @staticmethod
     async def create_unix_connection(path=None, **kwargs):
+        """Connects to a Unix socket and returns the stream."""
         st = _active()
         _, protocol = await st.aloop.create_unix_connection(_Protocol, path, **kwargs)
         return _AsyncIoStream(protocol)
@@ -1146,20 +1171,24 @@ class _AsyncIoStream:
 
     @staticmethod
     async def create_server(callback, host=None, port=None, **kwargs):
+        """Listens on TCP; ``callback(stream)`` runs for each connection."""
         st = _active()
         return await st.aloop.create_server(_AsyncIoStream._factory(callback), host, port, **kwargs)
 
     @staticmethod
     async def create_unix_server(callback, path=None, **kwargs):
+        """Listens on a Unix socket; ``callback(stream)`` runs for each connection."""
         st = _active()
         return await st.aloop.create_unix_server(_AsyncIoStream._factory(callback), path, **kwargs)
 
     def close(self):
+        """Closes the transport."""
         t = self._protocol.transport
         if t is not None and not t.is_closing():
             t.close()
 
     async def wait_closed(self):
+        """Waits until the transport is closed."""
         if self._protocol.closed is not None:
             await self._protocol.closed
 
@@ -1235,10 +1264,12 @@ class _TwoParty:
             raise RuntimeError(self._closed_message)
 
     def bootstrap(self):
+        """The peer's bootstrap capability (``cast_as`` an interface to call it)."""
         self._check()
         return _CapabilityClient(self._conn.bootstrap())
 
     def on_disconnect(self):
+        """Awaitable that completes when the connection ends."""
         self._check()
         fut = self._st.aloop.create_future()
         is_server = self._is_server
@@ -1254,6 +1285,7 @@ class _TwoParty:
         return fut
 
     def close(self):
+        """Closes the connection."""
         self._check()
         self._close_quietly()
 
@@ -1308,6 +1340,7 @@ class TwoPartyClient(_PipeClientMixin, _TwoParty):
             self._start_native(socket, None, traversal_limit_in_words, nesting_limit)
 
     def on_disconnect(self):
+        """Awaitable (or promise) that completes when the connection ends."""
         fut = super().on_disconnect()
         if self._synchronous:
             from capnp.lib import _sync

@@ -195,6 +195,7 @@ def remove_event_loop(ignore_errors=False):
 
 
 def reset_event_loop(ignore_errors=False, threaded=True):
+    """Closes and re-creates the thread's synchronous event loop."""
     remove_event_loop(ignore_errors)
     create_event_loop(threaded)
 
@@ -241,9 +242,11 @@ class _BasePromise:
 
     @property
     def is_consumed(self):
+        """Whether the value was taken already."""
         return self._consumed
 
     def wait(self):
+        """Runs the thread's synchronous loop until the promise settles; its value."""
         if _kj_active():
             raise _rpc._kj(_ASYNCIO_MODE)
         return _run(_value_of(self._take()))
@@ -256,14 +259,17 @@ class _BasePromise:
         return _value_of(aw).__await__()
 
     async def a_wait(self):
+        """Awaits the promise from asyncio code."""
         return await _a_wait(self._take())
 
     def then(self, func, error_func=None):
+        """A promise of ``func(value)`` (promises returned by ``func`` are flattened)."""
         _check_arity(func, self._arity)
         src = self._take()
         return _Promise(_Thunk(lambda: _chain(src, func, error_func, self._arity)))
 
     def attach(self, *objects):
+        """Keeps ``objects`` alive until the promise settles."""
         src = self._take()
 
         async def keep():
@@ -275,10 +281,12 @@ class _BasePromise:
         return type(self)(_Thunk(keep))
 
     def as_pypromise(self):
+        """This promise as a ``capnp.Promise``."""
         src = self._take()
         return _Promise(_Thunk(lambda: _value_of(src)))
 
     def cancel(self, numParents=1):
+        """Cancels the promise."""
         if self._consumed:
             return
         self._consumed = True
@@ -312,6 +320,7 @@ class _VoidPromise(_BasePromise):
     _arity = 0
 
     def wait(self):
+        """Runs the thread's synchronous loop until the promise settles."""
         super().wait()
         return None
 
@@ -502,11 +511,13 @@ class PromiseFulfillerPair:
             self._set()
 
     def _set(self):
+        """Resolves the promise; runs on the loop's own thread."""
         if not self._future.done():
             self._future.set_result(None)
 
     @property
     def is_consumed(self):
+        """Whether the promise was consumed."""
         return self.promise.is_consumed
 
 
@@ -517,7 +528,10 @@ def _current_aloop():
 
 
 class _Timer:
+    """The thread's timer (``capnp.getTimer()``)."""
+
     def after_delay(self, delay_ns):
+        """A promise that settles after ``delay_ns`` nanoseconds."""
         aloop = _current_aloop()
         fut = aloop.create_future()
 
@@ -531,6 +545,7 @@ class _Timer:
 
 
 def getTimer():
+    """The thread's timer."""
     _current_aloop()
     return _Timer()
 

@@ -117,6 +117,8 @@ def _read_node(raw):
 
 
 class _NestedNodeReader:
+    """A nested declaration: ``name`` and ``id``."""
+
     def __init__(self, name, id_):
         self.name = name
         self.id = id_
@@ -147,6 +149,7 @@ class _NodeReader:
 
     @property
     def node(self):
+        """The full node as a ``schema.capnp:Node`` reader."""
         return self._schema.node
 
 
@@ -228,6 +231,7 @@ class _Schema:
         return self._node
 
     def get_proto(self):
+        """The node's main facts (``displayName``, ``id``, nested nodes) and the node."""
         return _NodeReader(self)
 
     def _as(self, kind, cls, what):
@@ -239,22 +243,29 @@ class _Schema:
         return self._parser._schema(self._info["id"], cls)
 
     def as_struct(self):
+        """This schema as a struct schema (``KjException`` if it is not one)."""
         return self._as("struct", _StructSchema, "struct")
 
     def as_enum(self):
+        """This schema as an enum schema."""
         return self._as("enum", _EnumSchema, "enum")
 
     def as_interface(self):
+        """This schema as an interface schema."""
         return self._as("interface", _InterfaceSchema, "interface")
 
     def as_const_value(self):
+        """The value of a constant node."""
         if self._info["kind"] != "const":
             raise KjException("Tried to use non-constant schema as a constant", type="FAILED")
         return self._parser._const_value(self._info)
 
 
 class _ParsedSchema(_Schema):
+    """The schema of a node loaded from a file."""
+
     def get_nested(self, name):
+        """The schema of nested declaration ``name``."""
         for nested_name, id_ in self._info["nested"]:
             if nested_name == name:
                 return self._parser._schema(id_, _ParsedSchema)
@@ -271,10 +282,12 @@ class _StructSchemaField:
 
     @property
     def proto(self):
+        """The field as a ``schema.capnp:Field`` reader."""
         return self._parent.node.struct.fields[self._index]
 
     @property
     def schema(self):
+        """The field type's schema (a ``capnp.types`` descriptor for primitives)."""
         proto = self.proto
         parser = self._parent._parser
         if proto.which() == "group":
@@ -286,24 +299,31 @@ class _StructSchemaField:
 
 
 class _StructSchema(_Schema):
+    """The schema of a struct: its fields."""
+
     @property
     def fieldnames(self):
+        """Field names, in declaration order."""
         return tuple(f["name"] for f in self._info["fields"])
 
     @property
     def union_fields(self):
+        """Names of the members of the unnamed union."""
         return tuple(f["name"] for f in self._info["fields"] if f["discriminant"] != 0xFFFF)
 
     @property
     def non_union_fields(self):
+        """Names of the fields outside the unnamed union."""
         return tuple(f["name"] for f in self._info["fields"] if f["discriminant"] == 0xFFFF)
 
     @property
     def fields_list(self):
+        """The fields, in declaration order."""
         return [_StructSchemaField(self, i, f["name"]) for i, f in enumerate(self._info["fields"])]
 
     @property
     def fields(self):
+        """The fields by name."""
         return {f._name: f for f in self.fields_list}
 
     def __eq__(self, other):
@@ -327,8 +347,11 @@ class _StructSchema(_Schema):
 
 
 class _EnumSchema(_Schema):
+    """The schema of an enum."""
+
     @property
     def enumerants(self):
+        """Enumerant numbers by name."""
         return {name: i for i, name in enumerate(self._info["enumerants"])}
 
 
@@ -341,24 +364,31 @@ class _InterfaceMethod:
 
     @property
     def param_type(self):
+        """The schema of the method's parameter struct."""
         return self._parser._schema(self._proto.paramStructType, _StructSchema)
 
     @property
     def result_type(self):
+        """The schema of the method's result struct."""
         return self._parser._schema(self._proto.resultStructType, _StructSchema)
 
 
 class _InterfaceSchema(_Schema):
+    """The schema of an interface: its methods and superclasses."""
+
     @property
     def method_names(self):
+        """Names of the methods declared by this interface."""
         return tuple(self._info["methods"])
 
     @property
     def superclasses(self):
+        """The interfaces this one extends."""
         return [self._parser._schema(id_, _InterfaceSchema) for id_ in self._info["superclasses"]]
 
     @property
     def method_names_inherited(self):
+        """Names of the methods of this interface and its superclasses."""
         names = set(self.method_names)
         for s in self.superclasses:
             names |= s.method_names_inherited
@@ -366,10 +396,12 @@ class _InterfaceSchema(_Schema):
 
     @property
     def methods(self):
+        """This interface's methods by name."""
         return {m.name: _InterfaceMethod(self._parser, m) for m in self.node.interface.methods}
 
     @property
     def methods_inherited(self):
+        """The methods of this interface and its superclasses, by name."""
         methods = {}
         self._collect_methods(methods, set())
         return methods
@@ -417,6 +449,7 @@ class _ListSchema:
 
     @property
     def elementType(self):
+        """The element type's schema (or ``capnp.types`` descriptor)."""
         return self._element
 
 
@@ -663,6 +696,7 @@ class _StructModule:
         return self.from_bytes(data, traversal_limit_in_words, nesting_limit)
 
     def read_packed(self, file, traversal_limit_in_words=None, nesting_limit=None):
+        """Reads exactly one packed message from ``file.fileno()``."""
         data = _read_all(_fileno(file))
         return self.from_bytes_packed(data, traversal_limit_in_words, nesting_limit)
 
@@ -673,6 +707,7 @@ class _StructModule:
         )
 
     def read_multiple_packed(self, file, traversal_limit_in_words=None, nesting_limit=None, skip_copy=False):
+        """Iterator over the packed messages of a file."""
         return self._registry.read_multiple(
             self._id, _read_callable(file), True, traversal_limit_in_words, nesting_limit
         )
@@ -684,6 +719,7 @@ class _StructModule:
         )
 
     def read_multiple_bytes_packed(self, buf, traversal_limit_in_words=None, nesting_limit=None):
+        """Iterator over the packed messages of a buffer."""
         return self._registry.read_multiple_bytes(
             self._id, buf, True, traversal_limit_in_words, nesting_limit
         )
@@ -712,6 +748,7 @@ class _MessageBuilder:
         return self._handle.get_root(registry, node_id)
 
     def get_root_as_any(self):
+        """The root pointer, untyped."""
         return self._handle.get_root_as_any()
 
     def set_root(self, value):
@@ -719,6 +756,7 @@ class _MessageBuilder:
         return self._handle.set_root(value)
 
     def get_segments_for_output(self):
+        """The message's segments."""
         return self._handle.get_segments_for_output()
 
     def new_orphan(self, schema):
@@ -762,10 +800,12 @@ def _write_message_to_fd(fd, message):
 
 
 def _write_packed_message_to_fd(fd, message):
+    """Writes a packed message to a file descriptor."""
     _write_all(fd, message._handle.to_bytes_packed())
 
 
 def _message_to_packed_bytes(message):
+    """A message's packed bytes."""
     return message._handle.to_bytes_packed()
 
 
@@ -779,10 +819,12 @@ class _MessageReader:
         return sorted((set(dir(type(self))) | set(self.__dict__)) - {"_handle"})
 
     def get_root(self, schema):
+        """The root as a reader of struct ``schema``."""
         registry, node_id = _struct_target(schema)
         return self._handle.get_root(registry, node_id)
 
     def get_root_as_any(self):
+        """The root pointer, untyped."""
         return self._handle.get_root_as_any()
 
 
@@ -888,6 +930,7 @@ class _DynamicResizableListBuilder:
         return orphan.get()
 
     def __getitem__(self, index):
+        """The struct added at ``index``."""
         return self._orphans[index].get()
 
     _get = __getitem__
@@ -905,6 +948,8 @@ class _DynamicResizableListBuilder:
 
 
 class _EnumModule:
+    """The object an enum declaration becomes: one ``int`` per enumerant."""
+
     def __init__(self, schema, name=None):
         """A module for enum ``schema``: one ``int`` per enumerant. ``name`` is accepted, as
         pycapnp's signature has it, and not used."""
@@ -914,15 +959,18 @@ class _EnumModule:
 
 
 class _InterfaceModule:
+    """The object an interface declaration becomes: ``schema`` and its ``Server`` base class."""
+
     def __init__(self, schema, name=None):
         self.schema = schema
         # pycapnp's signature: ``name`` names the ``Server`` class (``name + ".Server"``).
         short = name if name is not None else schema._info["display_name"].rsplit(":", 1)[-1].rsplit(".", 1)[-1]
-        server = type(
-            "Server",
-            (_rpc._DynamicCapabilityServer,),
-            {"schema": schema, "__module__": "capnp.lib.capnp"},
-        )
+        attrs = {"schema": schema, "__module__": "capnp.lib.capnp"}
+        if schema.node.isGeneric:
+            # The schema stubs make a generic interface's Server generic (`class
+            # Impl(Store.Server[str])`); at run time the subscript is the class itself.
+            attrs["__class_getitem__"] = classmethod(lambda cls, _args: cls)
+        server = type("Server", (_rpc._DynamicCapabilityServer,), attrs)
         server.__name__ = server.__qualname__ = short + ".Server"
         self.Server = server
 
@@ -932,6 +980,7 @@ class _InterfaceModule:
         return _rpc._DynamicCapabilityClient(_rpc._server_cap(server, self.schema), self.schema)
 
     def _new_server(self, server):
+        """1.x: ``server`` wrapped as a capability server of this interface."""
         return _rpc._ServerWrapper(self.schema, server)
 
 
@@ -948,6 +997,7 @@ class SchemaParser:
         _PARSERS[id(self._registry)] = _weakref.ref(self)
 
     def load(self, file_name, display_name=None, imports=[]):
+        """Loads a schema file and returns its module (a ``types.ModuleType``)."""
         file_name = _os.fspath(file_name)
         if display_name is None:
             display_name = _os.path.basename(file_name)

@@ -86,6 +86,10 @@ def test_tls_in_one_process_with_large_messages(rpc, certificate):
             counter = client.bootstrap().cast_as(rpc.Counter)
             big = "x" * (1 << 20)
             echoes = await asyncio.gather(*[counter.echo(big + str(i)) for i in range(8)])
+            # Closed explicitly: CPython 3.9's SSL transport is not marked closed when its
+            # peer goes away, so one left open warns (ResourceWarning) when collected.
+            client.close()
+            await stream.wait_closed()
             return [e.value == big + str(i) for i, e in enumerate(echoes)]
 
     assert run(main(), timeout=60) == [True] * 8

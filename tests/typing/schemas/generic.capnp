@@ -11,3 +11,15 @@ struct Holder {
   holderBox @1 :Box(Holder);
   count @2 :UInt16;
 }
+
+# A generic interface: its client and server classes are typing.Generic in T, so a
+# `Store(Text)` capability is a `Store.Client[str]` and not a `Store.Client[Holder.Reader]`.
+interface Store(T) {
+  put @0 (value :T) -> (count :UInt32);
+  box @1 () -> (box :Box(T));
+}
+
+struct Shelf {
+  textStore @0 :Store(Text);
+  holderStore @1 :Store(Holder);
+}

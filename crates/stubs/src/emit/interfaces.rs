@@ -12,14 +12,22 @@ impl Writer<'_> {
             return;
         };
         let name = n.short_name().to_string();
-        self.line(
-            indent,
-            &format!("class {name}(_InterfaceModule[{base}_Client]):"),
-        );
-        self.doc(indent + 1, &n.doc);
         let i = indent + 1;
-        self.line(i, &format!("Client: _TypeAlias = {base}_Client"));
-        self.line(i, &format!("Server: _TypeAlias = {base}_Server"));
+        if self.nested_views(n.id) {
+            // Generic: `cast_as` cannot know the binding, so it gives `Any` (annotate the
+            // variable: `store: Store.Client[str] = cap.cast_as(Store)`).
+            self.line(indent, &format!("class {name}(_InterfaceModule[_Any]):"));
+            self.doc(i, &n.doc);
+            self.write_client_server(n, i, "Client", "Server");
+        } else {
+            self.line(
+                indent,
+                &format!("class {name}(_InterfaceModule[{base}_Client]):"),
+            );
+            self.doc(i, &n.doc);
+            self.line(i, &format!("Client: _TypeAlias = {base}_Client"));
+            self.line(i, &format!("Server: _TypeAlias = {base}_Server"));
+        }
         self.write_nested(n, i);
     }
 
@@ -90,6 +98,66 @@ impl Writer<'_> {
     }
 
     pub(super) fn write_interface_views(&mut self, n: &Node) {
+        let Kind::Interface { methods, .. } = &n.kind else {
+            return;
+        };
+        let Some(base) = self.names.get(&n.id).cloned() else {
+            return;
+        };
+        for m in methods {
+            if !ident_ok(&m.name) {
+                continue;
+            }
+            let params = Type::Struct(m.params, m.param_args.clone());
+            let results = Type::Struct(m.results, m.result_args.clone());
+            let results_reader = self.rtype(&results);
+            let params_builder = self.bget(&params);
+            let stem = format!("{base}_{}", m.name);
+            // The promise of a call: awaitable for the results, with capability fields
+            // pipelined.
+            self.line(
+                0,
+                &format!("class {stem}_Promise(_RemotePromise[{results_reader}]):"),
+            );
+            let (fields, _, _) = self.fields_of(m.results);
+            let mut any = false;
+            for f in fields {
+                if let FieldKind::Slot(Type::Interface(id, args)) = &f.kind {
+                    if Self::attr_ok(&f.name) {
+                        let c = self.client_of(*id, args);
+                        self.line(1, "@property");
+                        self.line(1, &format!("def {}(self) -> {c}: ...", f.name));
+                        any = true;
+                    }
+                }
+            }
+            if !any {
+                self.line(1, "...");
+            }
+            self.line(0, "");
+            self.line(
+                0,
+                &format!("class {stem}_Request({params_builder}, _Request):"),
+            );
+            self.line(1, &format!("def send(self) -> {stem}_Promise: ..."));
+            self.line(0, "");
+        }
+        if !self.nested_views(n.id) {
+            let (client, server) = (format!("{base}_Client"), format!("{base}_Server"));
+            self.write_client_server(n, 0, &client, &server);
+        }
+        // What each server method may return (named once: servers override these methods).
+        for m in methods {
+            if ident_ok(&m.name) {
+                let ret = self.server_return(m);
+                self.line(0, &format!("{base}_{}_Return: _TypeAlias = {ret}", m.name));
+            }
+        }
+    }
+
+    /// The client and server base classes of interface `n` (generic in its parameters), at
+    /// `indent` and named `client` and `server`.
+    fn write_client_server(&mut self, n: &Node, indent: usize, client: &str, server: &str) {
         let Kind::Interface {
             methods,
             superclasses,
@@ -110,59 +178,28 @@ impl Writer<'_> {
         let client_bases: Vec<String> = if supers.is_empty() {
             vec!["_DynamicCapabilityClient".into()]
         } else {
-            supers.iter().map(|id| self.client(*id)).collect()
+            supers.iter().map(|id| self.client_of(*id, &[])).collect()
         };
         let server_bases: Vec<String> = if supers.is_empty() {
             vec!["_DynamicCapabilityServer".into()]
         } else {
-            supers.iter().map(|id| self.server(*id)).collect()
+            supers.iter().map(|id| self.server_of(*id, &[])).collect()
         };
-        for m in methods {
-            if !ident_ok(&m.name) {
-                continue;
-            }
-            let params = Type::Struct(m.params, m.param_args.clone());
-            let results = Type::Struct(m.results, m.result_args.clone());
-            let results_reader = self.rtype(&results);
-            let params_builder = self.bget(&params);
-            let stem = format!("{base}_{}", m.name);
-            // The promise of a call: awaitable for the results, with capability fields
-            // pipelined.
-            self.line(
-                0,
-                &format!("class {stem}_Promise(_RemotePromise[{results_reader}]):"),
-            );
-            let (fields, _, _) = self.fields_of(m.results);
-            let mut any = false;
-            for f in fields {
-                if let FieldKind::Slot(Type::Interface(id)) = &f.kind {
-                    if Self::attr_ok(&f.name) {
-                        let c = self.client(*id);
-                        self.line(1, "@property");
-                        self.line(1, &format!("def {}(self) -> {c}: ...", f.name));
-                        any = true;
-                    }
-                }
-            }
-            if !any {
-                self.line(1, "...");
-            }
-            self.line(0, "");
-            self.line(
-                0,
-                &format!("class {stem}_Request({params_builder}, _Request):"),
-            );
-            self.line(1, &format!("def send(self) -> {stem}_Promise: ..."));
-            self.line(0, "");
-        }
+        let generic = if n.parameters.is_empty() {
+            String::new()
+        } else {
+            let vars: Vec<String> = n.parameters.iter().map(|p| format!("{base}_{p}")).collect();
+            format!(", _Generic[{}]", vars.join(", "))
+        };
         // Client
         let inherited = self.inherited_methods(n.id);
         const IGNORE: &str = "  # type: ignore[override, unused-ignore]";
+        let (i, j) = (indent, indent + 1);
         self.line(
-            0,
-            &format!("class {base}_Client({}):", client_bases.join(", ")),
+            i,
+            &format!("class {client}({}{generic}):", client_bases.join(", ")),
         );
-        self.doc(1, &n.doc);
+        self.doc(j, &n.doc);
         let mut any = false;
         for m in methods {
             if !ident_ok(&m.name) {
@@ -178,15 +215,15 @@ impl Writer<'_> {
             args.extend(self.kwargs(m.params));
             let stem = format!("{base}_{}", m.name);
             let head = format!("def {}({}) -> {stem}_Promise:", m.name, args.join(", "));
-            match quote_doc(&m.doc, "        ") {
+            match quote_doc(&m.doc, &"    ".repeat(j + 1)) {
                 Some(d) => {
-                    self.line(1, &format!("{head}{ignore}"));
+                    self.line(j, &format!("{head}{ignore}"));
                     self.out.push_str(&d);
                 }
-                None => self.line(1, &format!("{head} ...{ignore}")),
+                None => self.line(j, &format!("{head} ...{ignore}")),
             }
             self.line(
-                1,
+                j,
                 &format!(
                     "def {}_request(self) -> {stem}_Request: ...{ignore}",
                     m.name
@@ -195,17 +232,16 @@ impl Writer<'_> {
             any = true;
         }
         if !any {
-            self.line(1, "...");
+            self.line(j, "...");
         }
-        self.line(0, "");
+        self.line(i, "");
         // Server
         self.line(
-            0,
-            &format!("class {base}_Server({}):", server_bases.join(", ")),
+            i,
+            &format!("class {server}({}{generic}):", server_bases.join(", ")),
         );
-        self.doc(1, &n.doc);
+        self.doc(j, &n.doc);
         let mut any = false;
-        let mut returns = Vec::new();
         for m in methods {
             if !ident_ok(&m.name) {
                 continue;
@@ -222,12 +258,9 @@ impl Writer<'_> {
             }
             args.push("_context: _CallContext".into());
             args.push("**kwargs: _Any".into());
-            let ret = self.server_return(m);
-            let alias = format!("{base}_{}_Return", m.name);
-            returns.push(format!("{alias}: _TypeAlias = {ret}"));
-            let ret = alias;
+            let ret = format!("{base}_{}_Return", m.name);
             self.line(
-                1,
+                j,
                 &format!(
                     "def {}({}) -> {ret} | _Awaitable[{ret}]: ...{}",
                     m.name,
@@ -242,11 +275,8 @@ impl Writer<'_> {
             any = true;
         }
         if !any {
-            self.line(1, "...");
+            self.line(j, "...");
         }
-        self.line(0, "");
-        for r in returns {
-            self.line(0, &r);
-        }
+        self.line(i, "");
     }
 }
