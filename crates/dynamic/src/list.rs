@@ -1,6 +1,6 @@
 //! List reader and builder handles: len, element get/set/init for every element type.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructSize};
 
@@ -50,6 +50,10 @@ pub struct ListReader {
     /// A last hop not yet appended to `steps` (as `StructReader`'s): a child list of a
     /// located parent shares the parent's path; `path()` appends it when a walk needs it.
     pending: Option<Step>,
+    /// `steps` and `pending` joined, made by the first `path()` that needs it: every struct
+    /// element (and child list) handle starts from it, so it is allocated once per list
+    /// handle rather than once per element.
+    full: OnceLock<Arc<[Step]>>,
     elem: Type,
     registry: Arc<Registry>,
     /// Where the list is in the reader's bytes (reader-backed handles only).
@@ -76,6 +80,7 @@ impl ListReader {
             backing,
             steps,
             pending: None,
+            full: OnceLock::new(),
             elem,
             registry,
             at: None,
@@ -93,6 +98,7 @@ impl ListReader {
     ) -> Self {
         let mut l = ListReader::new(backing, steps, elem, registry);
         l.pending = Some(hop);
+        l.full = OnceLock::new();
         l
     }
 
@@ -100,7 +106,10 @@ impl ListReader {
     fn path(&self) -> Arc<[Step]> {
         match &self.pending {
             None => self.steps.clone(),
-            Some(hop) => push_step(&self.steps, hop.clone()),
+            Some(hop) => self
+                .full
+                .get_or_init(|| push_step(&self.steps, hop.clone()))
+                .clone(),
         }
     }
 
@@ -360,6 +369,8 @@ pub struct ListBuilder {
     steps: Arc<[Step]>,
     /// A last hop not yet appended to `steps` (see `StructBuilder`).
     pending: Option<Step>,
+    /// `steps` and `pending` joined, once (see `ListReader`).
+    full: OnceLock<Arc<[Step]>>,
     elem: Type,
     registry: Arc<Registry>,
     /// The element schema of a struct list, looked up once per handle.
@@ -388,6 +399,7 @@ impl ListBuilder {
             root_size,
             steps,
             pending: None,
+            full: OnceLock::new(),
             elem,
             registry,
             elem_schema,
@@ -398,6 +410,7 @@ impl ListBuilder {
     /// The same handle with its last hop kept apart (`steps` is the parent's path).
     pub(crate) fn pending(mut self, hop: Step) -> Self {
         self.pending = Some(hop);
+        self.full = OnceLock::new();
         self
     }
 
@@ -405,7 +418,10 @@ impl ListBuilder {
     fn path(&self) -> Arc<[Step]> {
         match &self.pending {
             None => self.steps.clone(),
-            Some(hop) => push_step(&self.steps, hop.clone()),
+            Some(hop) => self
+                .full
+                .get_or_init(|| push_step(&self.steps, hop.clone()))
+                .clone(),
         }
     }
 
