@@ -10,6 +10,7 @@ use pyo3::types::{PyInt, PyList, PySlice};
 
 use crate::convert::{index_type_error, set_element, value_to_py};
 use crate::error::{MsgError, MsgResult};
+use crate::ffi::SequenceSlots;
 use crate::registry::PyRegistry;
 use crate::struct_::decode_text;
 
@@ -96,6 +97,24 @@ impl PyListBuilder {
     }
 }
 
+/// `len()` and `lst[key]` go through these straight from CPython's slots (ffi.rs).
+impl SequenceSlots for PyListBuilder {
+    fn slot_len(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.len(py)? as usize)
+    }
+
+    fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        read_item(
+            py,
+            |i| self.inner.get(i),
+            self.inner.element_type(),
+            &self.registry,
+            key,
+            || self.len(py),
+        )
+    }
+}
+
 #[pymethods]
 impl PyListBuilder {
     /// Moves an orphan's content into element `index`; the orphan is spent afterwards.
@@ -127,18 +146,11 @@ impl PyListBuilder {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.len(py)? as usize)
+        self.slot_len(py)
     }
 
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        read_item(
-            py,
-            |i| self.inner.get(i),
-            self.inner.element_type(),
-            &self.registry,
-            index,
-            || self.len(py),
-        )
+        self.slot_item(py, index)
     }
 
     /// Element by element, as the sequence protocol (a write during the loop is seen by
@@ -250,6 +262,24 @@ impl PyListReader {
     }
 }
 
+/// `len()` and `lst[key]` go through these straight from CPython's slots (ffi.rs).
+impl SequenceSlots for PyListReader {
+    fn slot_len(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.len(py)? as usize)
+    }
+
+    fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        read_item(
+            py,
+            |i| self.inner.get(i),
+            self.inner.element_type(),
+            &self.registry,
+            key,
+            || self.len(py),
+        )
+    }
+}
+
 #[pymethods]
 impl PyListReader {
     fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -257,18 +287,11 @@ impl PyListReader {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.len(py)? as usize)
+        self.slot_len(py)
     }
 
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        read_item(
-            py,
-            |i| self.inner.get(i),
-            self.inner.element_type(),
-            &self.registry,
-            index,
-            || self.len(py),
-        )
+        self.slot_item(py, index)
     }
 
     fn _get(&self, py: Python<'_>, index: i64) -> PyResult<Py<PyAny>> {

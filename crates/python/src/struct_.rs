@@ -95,14 +95,16 @@ fn field_index(schema: &capnp_dynamic::StructSchema, name: &str) -> MsgResult<us
     })
 }
 
-/// `which`: the active member of the struct's union (a shared, cached object).
+/// `which`: the active member of the struct's union (a shared, cached object), from
+/// `which_field`'s (discriminant, field index).
 fn which(
     py: Python<'_>,
-    r: &StructReader,
+    which_field: capnp_dynamic::Result<(u16, usize)>,
+    schema: &capnp_dynamic::StructSchema,
     registry: &Py<PyRegistry>,
 ) -> MsgResult<Py<PyEnumField>> {
-    let (d, index) = r.which_field()?;
-    Ok(registry.get().which_field(py, r.schema(), d, index)?)
+    let (d, index) = which_field?;
+    Ok(registry.get().which_field(py, schema, d, index)?)
 }
 
 /// The schema's field names plus the class's attributes.
@@ -431,6 +433,47 @@ macro_rules! shared_struct_methods {
 shared_struct_methods!(PyStructBuilder);
 shared_struct_methods!(PyStructReader);
 
+/// Field reads (and `which`) straight from CPython's attribute slot (ffi.rs), as
+/// `__getattribute__` resolves them; other names take PyO3's slot.
+macro_rules! attr_slot {
+    ($ty:ty) => {
+        impl crate::ffi::AttrSlot for $ty {
+            fn saved() -> &'static std::sync::OnceLock<crate::ffi::SavedGetattro> {
+                static SAVED: std::sync::OnceLock<crate::ffi::SavedGetattro> =
+                    std::sync::OnceLock::new();
+                &SAVED
+            }
+
+            fn slot_getattr(
+                &self,
+                py: Python<'_>,
+                name: &Bound<'_, PyString>,
+                exact: bool,
+            ) -> PyResult<Option<Py<PyAny>>> {
+                let s = name.to_str()?;
+                if !is_class_attr(s) {
+                    return match self.inner.schema().by_name.get(s) {
+                        Some(&i) => self
+                            .read_field(py, i)
+                            .map(Some)
+                            .map_err(|e| e.into_py_attr(py)),
+                        None => Ok(None),
+                    };
+                }
+                // The `which` property without the generic lookup, unless a subclass
+                // could define its own.
+                if exact && s == "which" {
+                    return Ok(Some(self.which(py)?.into_any()));
+                }
+                Ok(None)
+            }
+        }
+    };
+}
+
+attr_slot!(PyStructBuilder);
+attr_slot!(PyStructReader);
+
 #[pymethods]
 impl PyStructBuilder {
     /// Every attribute assignment is a field write.
@@ -493,7 +536,9 @@ impl PyStructBuilder {
 
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
-        which(py, &self.inner.as_reader(), &self.registry).map_err(|e| e.into_py(py))
+        // The builder's own read: its recorded location, not a reader view's walk.
+        let inner = &self.inner;
+        which(py, inner.which_field(), inner.schema(), &self.registry).map_err(|e| e.into_py(py))
     }
 
     /// The message in standard stream framing (root builders only), written straight into
@@ -773,7 +818,8 @@ impl PyStructReader {
 
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
-        which(py, &self.inner, &self.registry).map_err(|e| e.into_py(py))
+        let inner = &self.inner;
+        which(py, inner.which_field(), inner.schema(), &self.registry).map_err(|e| e.into_py(py))
     }
 
     /// A deep copy in a new message; returns its root builder.
