@@ -221,6 +221,44 @@ impl ListReader {
         &self.registry
     }
 
+    /// Raw bits of element `index` (negative counts from the end) of a list of Bool or
+    /// numbers (not enums), read through the resolved location; `Ok(None)` when the list is
+    /// of another kind or needs capnp's path (`get` then reads it). Errors as `get`'s.
+    pub fn scalar_bits(&self, index: i64) -> Result<Option<u64>> {
+        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
+            return Ok(None);
+        }
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        Ok(at.bits(seg, self.elem.data_bits(), i))
+    }
+
+    /// `f` over the bytes of Text or Data element `index` (Text without its NUL), read in
+    /// place through the resolved location and charged as `get` charges it; `Ok(None)` when
+    /// the list is of another kind or the element needs capnp's path (`get` then reads it).
+    pub fn with_blob_element<R>(
+        &self,
+        index: i64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        let text = match self.elem {
+            Type::Text => true,
+            Type::Data => false,
+            _ => return Ok(None),
+        };
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        let Some(bytes) = at.blob(seg, i, text) else {
+            return Ok(None);
+        };
+        self.backing.charge_blob(bytes.len(), text)?;
+        Ok(Some(f(bytes)))
+    }
+
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
         match &self.pending {
             None => self.backing.with_loc(&self.steps, f),
@@ -498,6 +536,19 @@ impl ListBuilder {
 
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
+    }
+
+    /// Raw bits of element `index` (negative counts from the end) of a list of Bool or
+    /// numbers (not enums), read through the recorded location; `Ok(None)` when the list is
+    /// of another kind or its location is not current (`get` then reads it).
+    pub fn scalar_bits(&self, index: i64) -> Result<Option<u64>> {
+        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
+            return Ok(None);
+        }
+        self.with_fast(|held, at| {
+            let i = resolve(index, at.len())?;
+            Ok(at.read(held, self.elem.data_bits(), i))
+        })
     }
 
     pub fn get(&self, index: i64) -> Result<Value> {

@@ -192,8 +192,7 @@ pub(crate) trait AttrSlot:
     /// `Ok(None)`. `exact`: the object's type is the class itself, not a Python subclass
     /// (which may define attributes of its own).
     fn slot_getattr(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         name: &Bound<'_, PyString>,
         exact: bool,
     ) -> PyResult<Option<Py<PyAny>>>;
@@ -232,7 +231,7 @@ unsafe extern "C" fn getattro<T: AttrSlot>(
                 Borrowed::from_ptr(py, name).cast::<PyString>(),
             ) {
                 let exact = pyo3::ffi::Py_TYPE(slf) as usize == saved.type_addr;
-                if let Some(value) = this.get().slot_getattr(py, &key, exact)? {
+                if let Some(value) = T::slot_getattr(&this, &key, exact)? {
                     return Ok(value.into_ptr());
                 }
             }

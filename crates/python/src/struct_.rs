@@ -445,27 +445,33 @@ macro_rules! attr_slot {
             }
 
             fn slot_getattr(
-                &self,
-                py: Python<'_>,
+                slf: &Bound<'_, Self>,
                 name: &Bound<'_, PyString>,
                 exact: bool,
             ) -> PyResult<Option<Py<PyAny>>> {
+                let py = slf.py();
+                let this = slf.get();
                 let s = name.to_str()?;
                 if !is_class_attr(s) {
-                    return match self.inner.schema().by_name.get(s) {
-                        Some(&i) => self
+                    if let Some(&i) = this.inner.schema().by_name.get(s) {
+                        return this
                             .read_field(py, i)
                             .map(Some)
-                            .map_err(|e| e.into_py_attr(py)),
-                        None => Ok(None),
-                    };
+                            .map_err(|e| e.into_py_attr(py));
+                    }
+                } else if exact && s == "which" {
+                    // The `which` property without the generic lookup, unless a subclass
+                    // could define its own.
+                    return Ok(Some(this.which(py)?.into_any()));
                 }
-                // The `which` property without the generic lookup, unless a subclass
-                // could define its own.
-                if exact && s == "which" {
-                    return Ok(Some(self.which(py)?.into_any()));
+                // What PyO3's slot does next: the generic lookup (`__getattribute__`), and
+                // on `AttributeError` the class's `__getattr__`, which raises pycapnp's
+                // "no such member".
+                match class_getattr(slf.as_any(), name) {
+                    Ok(v) => Ok(Some(v)),
+                    Err(e) if e.is_instance_of::<PyAttributeError>(py) => Err(no_such_member(s)),
+                    Err(e) => Err(e),
                 }
-                Ok(None)
             }
         }
     };
