@@ -149,27 +149,12 @@ impl ListReader {
         let Some((at, seg)) = self.fast() else {
             return Ok(None);
         };
+        if let Type::Struct(_) = self.elem {
+            let element = self.struct_element(index)?;
+            return Ok(element.map(|s| Value::Struct(StructValue::Reader(s))));
+        }
         let i = resolve(index, at.len())?;
         Ok(match &self.elem {
-            Type::Struct(id) => {
-                let Some(sat) = at.struct_at(i) else {
-                    return Ok(None);
-                };
-                let schema = self.struct_schema(*id)?;
-                let step = Step {
-                    hop: Hop::Elem(i),
-                    shape: Shape::Struct(schema.size()),
-                    default: None,
-                };
-                Some(Value::Struct(StructValue::Reader(StructReader::element(
-                    self.backing.clone(),
-                    self.path(),
-                    step,
-                    schema,
-                    self.registry.clone(),
-                    sat,
-                ))))
-            }
             Type::Text | Type::Data => {
                 let text = self.elem == Type::Text;
                 let Some(bytes) = at.blob(seg, i, text) else {
@@ -219,6 +204,39 @@ impl ListReader {
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// Element `index` (negative counts from the end) of a list of structs as a handle made
+    /// from the resolved location; `Ok(None)` when the list is of another kind or needs
+    /// capnp's path (`get` then reads it).
+    pub fn struct_element(&self, index: i64) -> Result<Option<StructReader>> {
+        let Type::Struct(id) = self.elem else {
+            return Ok(None);
+        };
+        let Some(at) = self
+            .at
+            .filter(|_| matches!(self.backing, Backing::Reader(_)))
+        else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        let Some(sat) = at.struct_at(i) else {
+            return Ok(None);
+        };
+        let schema = self.struct_schema(id)?;
+        let step = Step {
+            hop: Hop::Elem(i),
+            shape: Shape::Struct(schema.size()),
+            default: None,
+        };
+        Ok(Some(StructReader::element(
+            self.backing.clone(),
+            self.path(),
+            step,
+            schema,
+            self.registry.clone(),
+            sat,
+        )))
     }
 
     /// Raw bits of element `index` (negative counts from the end) of a list of Bool or
@@ -274,6 +292,7 @@ impl ListReader {
         self.path()
     }
 
+    #[inline]
     pub fn len(&self) -> Result<u32> {
         if let Some(at) = self.at {
             return Ok(at.len());
@@ -551,23 +570,40 @@ impl ListBuilder {
         })
     }
 
-    pub fn get(&self, index: i64) -> Result<Value> {
-        let fast = self.with_fast(|held, at| {
+    /// Element `index` (negative counts from the end) of a list of structs as a handle made
+    /// from the recorded location; `Ok(None)` when the list is of another kind or its
+    /// location is not current (`get` then reads it).
+    pub fn struct_element_fast(&self, index: i64) -> Result<Option<StructBuilder>> {
+        if !matches!(self.elem, Type::Struct(_)) {
+            return Ok(None);
+        }
+        self.with_fast(|held, at| {
             let i = resolve(index, at.len())?;
-            // Struct elements of a struct list; a list of primitives stored as structs (an
-            // older schema's message) reads through the walk.
-            if at.size() == ElementSize::InlineComposite && matches!(self.elem, Type::Struct(_)) {
-                let child = self
-                    .struct_element(i)?
-                    .located(held.generation, at.struct_data(i));
-                return Ok(Some(Value::Struct(StructValue::Builder(child))));
+            // A list of primitives stored as structs (an older schema's message) reads
+            // through the walk.
+            if at.size() != ElementSize::InlineComposite {
+                return Ok(None);
             }
-            Ok(at
-                .read(held, self.elem.data_bits(), i)
-                .map(|bits| decode_data(&self.elem, bits)))
-        })?;
-        if let Some(v) = fast {
-            return Ok(v);
+            let child = self.struct_element(i)?;
+            Ok(Some(child.located(held.generation, at.struct_data(i))))
+        })
+    }
+
+    pub fn get(&self, index: i64) -> Result<Value> {
+        if matches!(self.elem, Type::Struct(_)) {
+            if let Some(child) = self.struct_element_fast(index)? {
+                return Ok(Value::Struct(StructValue::Builder(child)));
+            }
+        } else {
+            let fast = self.with_fast(|held, at| {
+                let i = resolve(index, at.len())?;
+                Ok(at
+                    .read(held, self.elem.data_bits(), i)
+                    .map(|bits| decode_data(&self.elem, bits)))
+            })?;
+            if let Some(v) = fast {
+                return Ok(v);
+            }
         }
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {

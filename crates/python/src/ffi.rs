@@ -11,6 +11,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use pyo3::PyClass;
+use std::sync::atomic::Ordering;
 
 /// `object.__getattribute__(obj, name)`: the type's descriptors, then the instance dict.
 pub(crate) fn generic_getattr<'py>(
@@ -70,6 +71,9 @@ pub(crate) fn dup_socket(sock: &Bound<'_, PyAny>) -> PyResult<std::os::fd::Owned
 pub(crate) trait SequenceSlots:
     PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync
 {
+    /// The address of the class's type object, set by the installation (a static per class):
+    /// an object of exactly that type needs no subtype check.
+    fn type_addr() -> &'static std::sync::atomic::AtomicUsize;
     fn slot_len(&self, py: Python<'_>) -> PyResult<usize>;
     fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
 }
@@ -112,6 +116,23 @@ unsafe fn lean_slot<R>(error: R, body: impl FnOnce(Python<'_>) -> PyResult<R>) -
     }
 }
 
+/// `obj` as an instance of `T`: a pointer comparison with `T`'s type (`type_addr`, 0 before
+/// installation) when it is exactly that, else PyO3's checked cast.
+///
+/// SAFETY (for callers): `obj` is a live object and the GIL is held.
+unsafe fn instance<'a, 'py, T: PyClass>(
+    obj: Borrowed<'a, 'py, PyAny>,
+    type_addr: usize,
+) -> PyResult<Borrowed<'a, 'py, T>> {
+    // SAFETY: `obj` is live (caller); reading its type pointer is what `Py_TYPE` is for.
+    let ty = unsafe { pyo3::ffi::Py_TYPE(obj.as_ptr()) } as usize;
+    if ty == type_addr && type_addr != 0 {
+        // SAFETY: the object's type is `T`'s own type object, so it is a `T` instance.
+        return Ok(unsafe { obj.cast_unchecked::<T>() });
+    }
+    Ok(obj.cast::<T>()?)
+}
+
 /// `sq_length` / `mp_length` of a [`SequenceSlots`] class.
 unsafe extern "C" fn sq_length<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) -> isize {
     // SAFETY: a slot is called with the GIL held and `slf` a live object of a type that has
@@ -120,7 +141,7 @@ unsafe extern "C" fn sq_length<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) 
     unsafe {
         lean_slot(-1, |py| {
             let obj = Borrowed::from_ptr(py, slf);
-            let this = obj.cast::<T>()?;
+            let this = instance::<T>(obj, T::type_addr().load(Ordering::Relaxed))?;
             let n = this.get().slot_len(py)?;
             isize::try_from(n)
                 .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("length too large"))
@@ -138,7 +159,7 @@ unsafe extern "C" fn mp_subscript<T: SequenceSlots>(
     unsafe {
         lean_slot(std::ptr::null_mut(), |py| {
             let obj = Borrowed::from_ptr(py, slf);
-            let this = obj.cast::<T>()?;
+            let this = instance::<T>(obj, T::type_addr().load(Ordering::Relaxed))?;
             let key = Borrowed::from_ptr(py, key);
             Ok(this.get().slot_item(py, &key)?.into_ptr())
         })
@@ -177,6 +198,7 @@ pub(crate) fn install_sequence_slots<T: SequenceSlots>(py: Python<'_>) -> PyResu
         (*map).mp_subscript = Some(mp_subscript::<T>);
         pyo3::ffi::PyType_Modified(tp);
     }
+    T::type_addr().store(tp as usize, Ordering::Relaxed);
     Ok(())
 }
 
@@ -227,7 +249,7 @@ unsafe extern "C" fn getattro<T: AttrSlot>(
         lean_slot(std::ptr::null_mut(), |py| {
             let obj = Borrowed::from_ptr(py, slf);
             if let (Ok(this), Ok(key)) = (
-                obj.cast::<T>(),
+                instance::<T>(obj, saved.type_addr),
                 Borrowed::from_ptr(py, name).cast::<PyString>(),
             ) {
                 let exact = pyo3::ffi::Py_TYPE(slf) as usize == saved.type_addr;

@@ -13,6 +13,7 @@ use crate::error::{MsgError, MsgResult};
 use crate::ffi::SequenceSlots;
 use crate::registry::PyRegistry;
 use crate::struct_::decode_text;
+use crate::struct_::{PyStructBuilder, PyStructReader};
 
 /// `lst[i]` failures: out of range is `IndexError('Out of bounds')`, not a `KjException`.
 fn index_error(py: Python<'_>, e: MsgError) -> PyErr {
@@ -99,6 +100,11 @@ impl PyListBuilder {
 
 /// `len()` and `lst[key]` go through these straight from CPython's slots (ffi.rs).
 impl SequenceSlots for PyListBuilder {
+    fn type_addr() -> &'static std::sync::atomic::AtomicUsize {
+        static TYPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        &TYPE
+    }
+
     fn slot_len(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.len(py)? as usize)
     }
@@ -110,6 +116,10 @@ impl SequenceSlots for PyListBuilder {
             let bits = self.inner.scalar_bits(i);
             if let Some(bits) = bits.map_err(|e| index_error(py, e.into()))? {
                 return scalar_to_py(py, self.inner.element_type(), bits);
+            }
+            let element = self.inner.struct_element_fast(i);
+            if let Some(s) = element.map_err(|e| index_error(py, e.into()))? {
+                return PyStructBuilder::wrap(py, s, self.registry.clone_ref(py));
             }
         }
         read_item(
@@ -290,6 +300,13 @@ impl PyListReader {
         if let Some(bits) = self.inner.scalar_bits(i)? {
             return Ok(Some(scalar_to_py(py, elem, bits)?));
         }
+        if let Some(s) = self.inner.struct_element(i)? {
+            return Ok(Some(PyStructReader::wrap(
+                py,
+                s,
+                self.registry.clone_ref(py),
+            )?));
+        }
         let text = *elem == Type::Text;
         // Made while the bytes are borrowed: `str`/`bytes` creation runs no Python code.
         let blob = self.inner.with_blob_element(i, |bytes| {
@@ -312,6 +329,11 @@ impl PyListReader {
 
 /// `len()` and `lst[key]` go through these straight from CPython's slots (ffi.rs).
 impl SequenceSlots for PyListReader {
+    fn type_addr() -> &'static std::sync::atomic::AtomicUsize {
+        static TYPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        &TYPE
+    }
+
     fn slot_len(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.len(py)? as usize)
     }
