@@ -93,10 +93,12 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
 
 /// Runs `body` as a slot body: a panic becomes `PanicException`, never an unwind into C.
 /// Unlike PyO3's trampoline it does not count the thread as attached in PyO3's thread-local
-/// (two `__tls_get_addr` calls and a pool check per call, a third of a `len()`): a `Py`
-/// dropped inside `body` is then queued in PyO3's reference pool and released at the next
-/// PyO3 entry instead of at once, which is correct, only later. The bodies drop none on
-/// success.
+/// (two `__tls_get_addr` calls and a pool check per call, a third of a `len()`). A `Py`
+/// dropped while the count is zero is not released at once but queued in PyO3's reference
+/// pool until the next PyO3 entry, so the bodies must drop none: their success paths drop
+/// no `Py` (they hand out or borrow every object they make), and their errors are returned,
+/// not dropped, and restored here inside `Python::attach` (which counts the thread as
+/// attached: the error's objects are released at once).
 ///
 /// SAFETY (for callers): the thread must hold the GIL, as every type slot's caller does.
 unsafe fn lean_slot<R>(error: R, body: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
@@ -106,11 +108,11 @@ unsafe fn lean_slot<R>(error: R, body: impl FnOnce(Python<'_>) -> PyResult<R>) -
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(py))) {
         Ok(Ok(value)) => value,
         Ok(Err(e)) => {
-            e.restore(py);
+            Python::attach(|py| e.restore(py));
             error
         }
         Err(payload) => {
-            panic_error(payload).restore(py);
+            Python::attach(|py| panic_error(payload).restore(py));
             error
         }
     }
@@ -228,6 +230,25 @@ pub(crate) struct SavedGetattro {
     ) -> *mut pyo3::ffi::PyObject,
     /// Compared by address only; the type lives as long as the module (PyO3 keeps it).
     type_addr: usize,
+}
+
+/// `object.__getattribute__(obj, name)` for a lean slot body: the attribute, or `None` when
+/// the lookup failed — its exception is taken and dropped inside `Python::attach` (see
+/// `lean_slot`: no `Py` may be dropped while PyO3 does not count the thread as attached), so
+/// the caller can hand the name to the PyO3 slot, which raises the right error.
+pub(crate) fn generic_getattr_lean<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> Option<Bound<'py, PyAny>> {
+    let py = obj.py();
+    // SAFETY: as `generic_getattr`.
+    let ptr = unsafe { pyo3::ffi::PyObject_GenericGetAttr(obj.as_ptr(), name.as_ptr()) };
+    if ptr.is_null() {
+        Python::attach(|py| drop(PyErr::take(py)));
+        return None;
+    }
+    // SAFETY: a new reference returned by CPython, owned from here on.
+    Some(unsafe { Bound::from_owned_ptr(py, ptr) })
 }
 
 /// `tp_getattro` of an [`AttrSlot`] class.

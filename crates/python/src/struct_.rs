@@ -464,14 +464,10 @@ macro_rules! attr_slot {
                     // could define its own.
                     return Ok(Some(this.which(py)?.into_any()));
                 }
-                // What PyO3's slot does next: the generic lookup (`__getattribute__`), and
-                // on `AttributeError` the class's `__getattr__`, which raises pycapnp's
+                // Methods and properties: the generic lookup, as PyO3's slot would do it;
+                // a failed one (a missing name) goes on to PyO3's slot, which raises pycapnp's
                 // "no such member".
-                match class_getattr(slf.as_any(), name) {
-                    Ok(v) => Ok(Some(v)),
-                    Err(e) if e.is_instance_of::<PyAttributeError>(py) => Err(no_such_member(s)),
-                    Err(e) => Err(e),
-                }
+                Ok(crate::ffi::generic_getattr_lean(slf.as_any(), name).map(Bound::unbind))
             }
         }
     };
