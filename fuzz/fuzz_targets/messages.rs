@@ -73,6 +73,12 @@ fn read_value(v: capnp_dynamic::Result<Value>, depth: u32) {
         Ok(Value::List(ListValue::Reader(l))) => {
             let n = l.len().unwrap_or(0).min(64);
             for i in 0..i64::from(n) {
+                // The binding's element reads (straight from the located bytes) first.
+                let _ = l.scalar_bits(i);
+                let _ = l.with_blob_element(i, |b| b.len());
+                if let Ok(Some(s)) = l.struct_element(i) {
+                    let _ = s.which();
+                }
                 read_value(l.get(i), depth + 1);
             }
             let _ = l.get(-1);

@@ -1,6 +1,6 @@
 //! List reader and builder handles: len, element get/set/init for every element type.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructSize};
 
@@ -50,6 +50,10 @@ pub struct ListReader {
     /// A last hop not yet appended to `steps` (as `StructReader`'s): a child list of a
     /// located parent shares the parent's path; `path()` appends it when a walk needs it.
     pending: Option<Step>,
+    /// `steps` and `pending` joined, made by the first `path()` that needs it: every struct
+    /// element (and child list) handle starts from it, so it is allocated once per list
+    /// handle rather than once per element.
+    full: OnceLock<Arc<[Step]>>,
     elem: Type,
     registry: Arc<Registry>,
     /// Where the list is in the reader's bytes (reader-backed handles only).
@@ -76,6 +80,7 @@ impl ListReader {
             backing,
             steps,
             pending: None,
+            full: OnceLock::new(),
             elem,
             registry,
             at: None,
@@ -93,6 +98,7 @@ impl ListReader {
     ) -> Self {
         let mut l = ListReader::new(backing, steps, elem, registry);
         l.pending = Some(hop);
+        l.full = OnceLock::new();
         l
     }
 
@@ -100,7 +106,10 @@ impl ListReader {
     fn path(&self) -> Arc<[Step]> {
         match &self.pending {
             None => self.steps.clone(),
-            Some(hop) => push_step(&self.steps, hop.clone()),
+            Some(hop) => self
+                .full
+                .get_or_init(|| push_step(&self.steps, hop.clone()))
+                .clone(),
         }
     }
 
@@ -140,27 +149,12 @@ impl ListReader {
         let Some((at, seg)) = self.fast() else {
             return Ok(None);
         };
+        if let Type::Struct(_) = self.elem {
+            let element = self.struct_element(index)?;
+            return Ok(element.map(|s| Value::Struct(StructValue::Reader(s))));
+        }
         let i = resolve(index, at.len())?;
         Ok(match &self.elem {
-            Type::Struct(id) => {
-                let Some(sat) = at.struct_at(i) else {
-                    return Ok(None);
-                };
-                let schema = self.struct_schema(*id)?;
-                let step = Step {
-                    hop: Hop::Elem(i),
-                    shape: Shape::Struct(schema.size()),
-                    default: None,
-                };
-                Some(Value::Struct(StructValue::Reader(StructReader::element(
-                    self.backing.clone(),
-                    self.path(),
-                    step,
-                    schema,
-                    self.registry.clone(),
-                    sat,
-                ))))
-            }
             Type::Text | Type::Data => {
                 let text = self.elem == Type::Text;
                 let Some(bytes) = at.blob(seg, i, text) else {
@@ -212,6 +206,77 @@ impl ListReader {
         &self.registry
     }
 
+    /// Element `index` (negative counts from the end) of a list of structs as a handle made
+    /// from the resolved location; `Ok(None)` when the list is of another kind or needs
+    /// capnp's path (`get` then reads it).
+    pub fn struct_element(&self, index: i64) -> Result<Option<StructReader>> {
+        let Type::Struct(id) = self.elem else {
+            return Ok(None);
+        };
+        let Some(at) = self
+            .at
+            .filter(|_| matches!(self.backing, Backing::Reader(_)))
+        else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        let Some(sat) = at.struct_at(i) else {
+            return Ok(None);
+        };
+        let schema = self.struct_schema(id)?;
+        let step = Step {
+            hop: Hop::Elem(i),
+            shape: Shape::Struct(schema.size()),
+            default: None,
+        };
+        Ok(Some(StructReader::element(
+            self.backing.clone(),
+            self.path(),
+            step,
+            schema,
+            self.registry.clone(),
+            sat,
+        )))
+    }
+
+    /// Raw bits of element `index` (negative counts from the end) of a list of Bool or
+    /// numbers (not enums), read through the resolved location; `Ok(None)` when the list is
+    /// of another kind or needs capnp's path (`get` then reads it). Errors as `get`'s.
+    pub fn scalar_bits(&self, index: i64) -> Result<Option<u64>> {
+        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
+            return Ok(None);
+        }
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        Ok(at.bits(seg, self.elem.data_bits(), i))
+    }
+
+    /// `f` over the bytes of Text or Data element `index` (Text without its NUL), read in
+    /// place through the resolved location and charged as `get` charges it; `Ok(None)` when
+    /// the list is of another kind or the element needs capnp's path (`get` then reads it).
+    pub fn with_blob_element<R>(
+        &self,
+        index: i64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        let text = match self.elem {
+            Type::Text => true,
+            Type::Data => false,
+            _ => return Ok(None),
+        };
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        let Some(bytes) = at.blob(seg, i, text) else {
+            return Ok(None);
+        };
+        self.backing.charge_blob(bytes.len(), text)?;
+        Ok(Some(f(bytes)))
+    }
+
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
         match &self.pending {
             None => self.backing.with_loc(&self.steps, f),
@@ -227,6 +292,7 @@ impl ListReader {
         self.path()
     }
 
+    #[inline]
     pub fn len(&self) -> Result<u32> {
         if let Some(at) = self.at {
             return Ok(at.len());
@@ -360,6 +426,8 @@ pub struct ListBuilder {
     steps: Arc<[Step]>,
     /// A last hop not yet appended to `steps` (see `StructBuilder`).
     pending: Option<Step>,
+    /// `steps` and `pending` joined, once (see `ListReader`).
+    full: OnceLock<Arc<[Step]>>,
     elem: Type,
     registry: Arc<Registry>,
     /// The element schema of a struct list, looked up once per handle.
@@ -388,6 +456,7 @@ impl ListBuilder {
             root_size,
             steps,
             pending: None,
+            full: OnceLock::new(),
             elem,
             registry,
             elem_schema,
@@ -398,6 +467,7 @@ impl ListBuilder {
     /// The same handle with its last hop kept apart (`steps` is the parent's path).
     pub(crate) fn pending(mut self, hop: Step) -> Self {
         self.pending = Some(hop);
+        self.full = OnceLock::new();
         self
     }
 
@@ -405,7 +475,10 @@ impl ListBuilder {
     fn path(&self) -> Arc<[Step]> {
         match &self.pending {
             None => self.steps.clone(),
-            Some(hop) => push_step(&self.steps, hop.clone()),
+            Some(hop) => self
+                .full
+                .get_or_init(|| push_step(&self.steps, hop.clone()))
+                .clone(),
         }
     }
 
@@ -484,23 +557,53 @@ impl ListBuilder {
         Ok(self.len()? == 0)
     }
 
-    pub fn get(&self, index: i64) -> Result<Value> {
-        let fast = self.with_fast(|held, at| {
+    /// Raw bits of element `index` (negative counts from the end) of a list of Bool or
+    /// numbers (not enums), read through the recorded location; `Ok(None)` when the list is
+    /// of another kind or its location is not current (`get` then reads it).
+    pub fn scalar_bits(&self, index: i64) -> Result<Option<u64>> {
+        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
+            return Ok(None);
+        }
+        self.with_fast(|held, at| {
             let i = resolve(index, at.len())?;
-            // Struct elements of a struct list; a list of primitives stored as structs (an
-            // older schema's message) reads through the walk.
-            if at.size() == ElementSize::InlineComposite && matches!(self.elem, Type::Struct(_)) {
-                let child = self
-                    .struct_element(i)?
-                    .located(held.generation, at.struct_data(i));
-                return Ok(Some(Value::Struct(StructValue::Builder(child))));
+            Ok(at.read(held, self.elem.data_bits(), i))
+        })
+    }
+
+    /// Element `index` (negative counts from the end) of a list of structs as a handle made
+    /// from the recorded location; `Ok(None)` when the list is of another kind or its
+    /// location is not current (`get` then reads it).
+    pub fn struct_element_fast(&self, index: i64) -> Result<Option<StructBuilder>> {
+        if !matches!(self.elem, Type::Struct(_)) {
+            return Ok(None);
+        }
+        self.with_fast(|held, at| {
+            let i = resolve(index, at.len())?;
+            // A list of primitives stored as structs (an older schema's message) reads
+            // through the walk.
+            if at.size() != ElementSize::InlineComposite {
+                return Ok(None);
             }
-            Ok(at
-                .read(held, self.elem.data_bits(), i)
-                .map(|bits| decode_data(&self.elem, bits)))
-        })?;
-        if let Some(v) = fast {
-            return Ok(v);
+            let child = self.struct_element(i)?;
+            Ok(Some(child.located(held.generation, at.struct_data(i))))
+        })
+    }
+
+    pub fn get(&self, index: i64) -> Result<Value> {
+        if matches!(self.elem, Type::Struct(_)) {
+            if let Some(child) = self.struct_element_fast(index)? {
+                return Ok(Value::Struct(StructValue::Builder(child)));
+            }
+        } else {
+            let fast = self.with_fast(|held, at| {
+                let i = resolve(index, at.len())?;
+                Ok(at
+                    .read(held, self.elem.data_bits(), i)
+                    .map(|bits| decode_data(&self.elem, bits)))
+            })?;
+            if let Some(v) = fast {
+                return Ok(v);
+            }
         }
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {

@@ -4,6 +4,8 @@
 //! one of them `walk_only`, must give the same results and the same bytes at every step.
 
 mod common;
+#[path = "common/scalars.rs"]
+mod scalars;
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use capnp_dynamic::{
 use common::{id, registry};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use scalars::scalar_debug;
 
 #[derive(Clone)]
 enum Handle {
@@ -159,6 +162,15 @@ fn step(
             let index = rng.random_range(-6..6);
             match rng.random_range(0..4) {
                 0 => (format!("{:?}", a.len()), format!("{:?}", b.len()), None),
+                // The binding's element read of numbers (`scalar_bits`) against `get`.
+                2 => {
+                    let x = match a.scalar_bits(index) {
+                        Ok(Some(bits)) => scalar_debug(a.element_type(), bits),
+                        Ok(None) => show(&a.get(index)),
+                        Err(e) => format!("error {e}"),
+                    };
+                    (x, show(&b.get(index)), None)
+                }
                 1 => match primitive(rng, a.element_type()) {
                     Some(v) => {
                         let (x, y) = (a.set(index, v), b.set(index, v));

@@ -10,6 +10,8 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
+use pyo3::PyClass;
+use std::sync::atomic::Ordering;
 
 /// `object.__getattribute__(obj, name)`: the type's descriptors, then the instance dict.
 pub(crate) fn generic_getattr<'py>(
@@ -61,4 +63,258 @@ pub(crate) fn dup_socket(sock: &Bound<'_, PyAny>) -> PyResult<std::os::fd::Owned
     // has duplicated it; the borrow does not outlive this statement.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
     Ok(borrowed.try_clone_to_owned()?)
+}
+
+/// A frozen pyclass whose `len()` and `obj[key]` run without PyO3's trampoline
+/// ([`install_sequence_slots`]). The methods are the same code as the class's `__len__` and
+/// `__getitem__`, so the two entries behave alike.
+pub(crate) trait SequenceSlots:
+    PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync
+{
+    /// The address of the class's type object, set by the installation (a static per class):
+    /// an object of exactly that type needs no subtype check.
+    fn type_addr() -> &'static std::sync::atomic::AtomicUsize;
+    fn slot_len(&self, py: Python<'_>) -> PyResult<usize>;
+    fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
+}
+
+/// The panic message as PyO3's trampoline reports it (`PanicException`).
+#[cold]
+fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
+    let message = if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else {
+        "panic from Rust code".to_string()
+    };
+    pyo3::panic::PanicException::new_err((message,))
+}
+
+/// Runs `body` as a slot body: a panic becomes `PanicException`, never an unwind into C.
+/// Unlike PyO3's trampoline it does not count the thread as attached in PyO3's thread-local
+/// (two `__tls_get_addr` calls and a pool check per call, a third of a `len()`). A `Py`
+/// dropped while the count is zero is not released at once but queued in PyO3's reference
+/// pool until the next PyO3 entry, so the bodies must drop none: their success paths drop
+/// no `Py` (they hand out or borrow every object they make), and their errors are returned,
+/// not dropped, and restored here inside `Python::attach` (which counts the thread as
+/// attached: the error's objects are released at once).
+///
+/// SAFETY (for callers): the thread must hold the GIL, as every type slot's caller does.
+unsafe fn lean_slot<R>(error: R, body: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
+    // SAFETY: CPython calls type slots only from a thread holding the GIL (the caller's
+    // contract).
+    let py = unsafe { Python::assume_attached() };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(py))) {
+        Ok(Ok(value)) => value,
+        Ok(Err(e)) => {
+            Python::attach(|py| e.restore(py));
+            error
+        }
+        Err(payload) => {
+            Python::attach(|py| panic_error(payload).restore(py));
+            error
+        }
+    }
+}
+
+/// `obj` as an instance of `T`: a pointer comparison with `T`'s type (`type_addr`, 0 before
+/// installation) when it is exactly that, else PyO3's checked cast.
+///
+/// SAFETY (for callers): `obj` is a live object and the GIL is held.
+unsafe fn instance<'a, 'py, T: PyClass>(
+    obj: Borrowed<'a, 'py, PyAny>,
+    type_addr: usize,
+) -> PyResult<Borrowed<'a, 'py, T>> {
+    // SAFETY: `obj` is live (caller); reading its type pointer is what `Py_TYPE` is for.
+    let ty = unsafe { pyo3::ffi::Py_TYPE(obj.as_ptr()) } as usize;
+    if ty == type_addr && type_addr != 0 {
+        // SAFETY: the object's type is `T`'s own type object, so it is a `T` instance.
+        return Ok(unsafe { obj.cast_unchecked::<T>() });
+    }
+    Ok(obj.cast::<T>()?)
+}
+
+/// `sq_length` / `mp_length` of a [`SequenceSlots`] class.
+unsafe extern "C" fn sq_length<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) -> isize {
+    // SAFETY: a slot is called with the GIL held and `slf` a live object of a type that has
+    // this slot: `T`'s type (the classes are final, so no subclass inherits it); the cast is
+    // still checked.
+    unsafe {
+        lean_slot(-1, |py| {
+            let obj = Borrowed::from_ptr(py, slf);
+            let this = instance::<T>(obj, T::type_addr().load(Ordering::Relaxed))?;
+            let n = this.get().slot_len(py)?;
+            isize::try_from(n)
+                .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("length too large"))
+        })
+    }
+}
+
+/// `mp_subscript` of a [`SequenceSlots`] class.
+unsafe extern "C" fn mp_subscript<T: SequenceSlots>(
+    slf: *mut pyo3::ffi::PyObject,
+    key: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: as `sq_length`; `key` is a live object borrowed for the call. The returned new
+    // reference is handed to the caller (`into_ptr`).
+    unsafe {
+        lean_slot(std::ptr::null_mut(), |py| {
+            let obj = Borrowed::from_ptr(py, slf);
+            let this = instance::<T>(obj, T::type_addr().load(Ordering::Relaxed))?;
+            let key = Borrowed::from_ptr(py, key);
+            Ok(this.get().slot_item(py, &key)?.into_ptr())
+        })
+    }
+}
+
+/// Replaces the `len()` and subscript slots PyO3 gave `T`'s type by the lean ones above.
+/// Called once, at module initialization, before any instance exists.
+pub(crate) fn install_sequence_slots<T: SequenceSlots>(py: Python<'_>) -> PyResult<()> {
+    let ty = T::type_object(py);
+    let tp = ty.as_type_ptr();
+    // SAFETY: `tp` is the live type object PyO3 created for `T` (kept alive by `ty`), and the
+    // GIL is held. PyO3 makes heap types (`PyType_FromSpec`), whose `tp_as_sequence` and
+    // `tp_as_mapping` point into the type object's own writable memory; changing a slot
+    // there and then calling `PyType_Modified` is what CPython does itself when a class's
+    // `__getitem__` is assigned. The checks below refuse anything else. `T` is not
+    // subclassable, so no other type copied the old slots.
+    unsafe {
+        let heap = (*tp).tp_flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0;
+        let seq = (*tp).tp_as_sequence;
+        let map = (*tp).tp_as_mapping;
+        if !heap
+            || seq.is_null()
+            || map.is_null()
+            || (*seq).sq_length.is_none()
+            || (*map).mp_subscript.is_none()
+        {
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "list class without the expected sequence slots",
+            ));
+        }
+        (*seq).sq_length = Some(sq_length::<T>);
+        if (*map).mp_length.is_some() {
+            (*map).mp_length = Some(sq_length::<T>);
+        }
+        (*map).mp_subscript = Some(mp_subscript::<T>);
+        pyo3::ffi::PyType_Modified(tp);
+    }
+    T::type_addr().store(tp as usize, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A frozen pyclass whose attribute reads try its fields first without PyO3's trampoline
+/// ([`install_getattr_slot`]); every other name goes to the slot PyO3 made (its
+/// `__getattribute__` then `__getattr__`), which the class keeps in [`AttrSlot::saved`].
+pub(crate) trait AttrSlot:
+    PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync
+{
+    /// Where the replaced slot is kept (a static per class).
+    fn saved() -> &'static std::sync::OnceLock<SavedGetattro>;
+    /// The attribute `name` when the class resolves it itself (a field, `which`), else
+    /// `Ok(None)`. `exact`: the object's type is the class itself, not a Python subclass
+    /// (which may define attributes of its own).
+    fn slot_getattr(
+        slf: &Bound<'_, Self>,
+        name: &Bound<'_, PyString>,
+        exact: bool,
+    ) -> PyResult<Option<Py<PyAny>>>;
+}
+
+/// The `tp_getattro` PyO3 made for a class, and the class's type object (for `exact`).
+pub(crate) struct SavedGetattro {
+    getattro: unsafe extern "C" fn(
+        *mut pyo3::ffi::PyObject,
+        *mut pyo3::ffi::PyObject,
+    ) -> *mut pyo3::ffi::PyObject,
+    /// Compared by address only; the type lives as long as the module (PyO3 keeps it).
+    type_addr: usize,
+}
+
+/// `object.__getattribute__(obj, name)` for a lean slot body: the attribute, or `None` when
+/// the lookup failed — its exception is taken and dropped inside `Python::attach` (see
+/// `lean_slot`: no `Py` may be dropped while PyO3 does not count the thread as attached), so
+/// the caller can hand the name to the PyO3 slot, which raises the right error.
+pub(crate) fn generic_getattr_lean<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> Option<Bound<'py, PyAny>> {
+    let py = obj.py();
+    // SAFETY: as `generic_getattr`.
+    let ptr = unsafe { pyo3::ffi::PyObject_GenericGetAttr(obj.as_ptr(), name.as_ptr()) };
+    if ptr.is_null() {
+        Python::attach(|py| drop(PyErr::take(py)));
+        return None;
+    }
+    // SAFETY: a new reference returned by CPython, owned from here on.
+    Some(unsafe { Bound::from_owned_ptr(py, ptr) })
+}
+
+/// `tp_getattro` of an [`AttrSlot`] class.
+unsafe extern "C" fn getattro<T: AttrSlot>(
+    slf: *mut pyo3::ffi::PyObject,
+    name: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    let Some(saved) = T::saved().get() else {
+        // Unreachable: installed only after saving. Refuse rather than guess.
+        // SAFETY: the GIL is held (a slot call).
+        return unsafe { lean_slot(std::ptr::null_mut(), |_| Err(not_installed())) };
+    };
+    // SAFETY: a slot is called with the GIL held, `slf` a live object whose type has this
+    // slot (`T`'s type or a Python subclass of it: the cast is checked) and `name` a live
+    // object (CPython passes only `str` names to `tp_getattro`; the cast is checked). A
+    // new reference is returned to the caller (`into_ptr`), or NULL with an exception set.
+    // The saved slot is PyO3's own for this class, called with the same arguments.
+    unsafe {
+        lean_slot(std::ptr::null_mut(), |py| {
+            let obj = Borrowed::from_ptr(py, slf);
+            if let (Ok(this), Ok(key)) = (
+                instance::<T>(obj, saved.type_addr),
+                Borrowed::from_ptr(py, name).cast::<PyString>(),
+            ) {
+                let exact = pyo3::ffi::Py_TYPE(slf) as usize == saved.type_addr;
+                if let Some(value) = T::slot_getattr(&this, &key, exact)? {
+                    return Ok(value.into_ptr());
+                }
+            }
+            // NULL with the exception set passes through as is.
+            Ok((saved.getattro)(slf, name))
+        })
+    }
+}
+
+#[cold]
+fn not_installed() -> PyErr {
+    pyo3::exceptions::PySystemError::new_err("attribute slot used before installation")
+}
+
+/// Replaces the `tp_getattro` PyO3 gave `T`'s type by [`getattro`], keeping PyO3's for the
+/// names the class does not resolve itself. Called once, at module initialization.
+pub(crate) fn install_getattr_slot<T: AttrSlot>(py: Python<'_>) -> PyResult<()> {
+    let ty = T::type_object(py);
+    let tp = ty.as_type_ptr();
+    // SAFETY: `tp` is the live type object PyO3 created for `T` (a heap type, checked), the
+    // GIL is held. Changing `tp_getattro` and calling `PyType_Modified` is what CPython does
+    // when a class's `__getattribute__` is assigned; subclasses made later inherit the new
+    // slot (and reach PyO3's through it). No subclass exists yet at module initialization.
+    unsafe {
+        let heap = (*tp).tp_flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0;
+        let Some(current) = (*tp).tp_getattro.filter(|_| heap) else {
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "struct class without the expected attribute slot",
+            ));
+        };
+        let saved = SavedGetattro {
+            getattro: current,
+            type_addr: tp as usize,
+        };
+        if T::saved().set(saved).is_err() {
+            // Installed already (the slot in place is ours).
+            return Ok(());
+        }
+        (*tp).tp_getattro = Some(getattro::<T>);
+        pyo3::ffi::PyType_Modified(tp);
+    }
+    Ok(())
 }

@@ -40,9 +40,13 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<registry::PyStructEntry>()?;
     m.add_class::<struct_::PyStructBuilder>()?;
     m.add_class::<struct_::PyStructReader>()?;
+    ffi::install_getattr_slot::<struct_::PyStructBuilder>(m.py())?;
+    ffi::install_getattr_slot::<struct_::PyStructReader>(m.py())?;
     m.add_class::<struct_::PyMessageSize>()?;
     m.add_class::<list::PyListBuilder>()?;
     m.add_class::<list::PyListReader>()?;
+    ffi::install_sequence_slots::<list::PyListBuilder>(m.py())?;
+    ffi::install_sequence_slots::<list::PyListReader>(m.py())?;
     m.add_class::<enum_::PyEnum>()?;
     m.add_class::<any_pointer::PyObjectReader>()?;
     m.add_class::<any_pointer::PyObjectBuilder>()?;

@@ -1,17 +1,19 @@
 //! `_DynamicListBuilder` and `_DynamicListReader`: sequences over a list of a message.
 
 use capnp_dynamic::text::list_text;
-use capnp_dynamic::{Error, ListBuilder, ListReader, Value};
+use capnp_dynamic::{Error, ListBuilder, ListReader, Type, Value};
 use pyo3::exceptions::PyIndexError;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyList, PySlice};
+use pyo3::types::{PyBytes, PyInt, PyList, PySlice, PyString};
 
-use crate::convert::{index_type_error, set_element, value_to_py};
+use crate::convert::{index_type_error, scalar_to_py, set_element, text_to_py, value_to_py};
 use crate::error::{MsgError, MsgResult};
+use crate::ffi::SequenceSlots;
 use crate::registry::PyRegistry;
 use crate::struct_::decode_text;
+use crate::struct_::{PyStructBuilder, PyStructReader};
 
 /// `lst[i]` failures: out of range is `IndexError('Out of bounds')`, not a `KjException`.
 fn index_error(py: Python<'_>, e: MsgError) -> PyErr {
@@ -96,6 +98,41 @@ impl PyListBuilder {
     }
 }
 
+/// `len()` and `lst[key]` go through these straight from CPython's slots (ffi.rs).
+impl SequenceSlots for PyListBuilder {
+    fn type_addr() -> &'static std::sync::atomic::AtomicUsize {
+        static TYPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        &TYPE
+    }
+
+    fn slot_len(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.len(py)? as usize)
+    }
+
+    fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        // An int index into a list of numbers: its bits straight to a Python number.
+        if let Ok(i) = key.cast::<PyInt>() {
+            let i = crate::ffi::int_as_i64(i).unwrap_or(i64::MAX);
+            let bits = self.inner.scalar_bits(i);
+            if let Some(bits) = bits.map_err(|e| index_error(py, e.into()))? {
+                return scalar_to_py(py, self.inner.element_type(), bits);
+            }
+            let element = self.inner.struct_element_fast(i);
+            if let Some(s) = element.map_err(|e| index_error(py, e.into()))? {
+                return PyStructBuilder::wrap(py, s, self.registry.clone_ref(py));
+            }
+        }
+        read_item(
+            py,
+            |i| self.inner.get(i),
+            self.inner.element_type(),
+            &self.registry,
+            key,
+            || self.len(py),
+        )
+    }
+}
+
 #[pymethods]
 impl PyListBuilder {
     /// Moves an orphan's content into element `index`; the orphan is spent afterwards.
@@ -127,18 +164,11 @@ impl PyListBuilder {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.len(py)? as usize)
+        self.slot_len(py)
     }
 
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        read_item(
-            py,
-            |i| self.inner.get(i),
-            self.inner.element_type(),
-            &self.registry,
-            index,
-            || self.len(py),
-        )
+        self.slot_item(py, index)
     }
 
     /// Element by element, as the sequence protocol (a write during the loop is seen by
@@ -222,7 +252,21 @@ impl PyListBuilderIter {
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let list = self.list.get();
         let i = self.next.load(Ordering::Relaxed);
-        if i == u32::MAX || i >= list.len(py)? {
+        if i == u32::MAX {
+            return Ok(None);
+        }
+        // A list of numbers: one locked read answers both whether element `i` exists (`i`
+        // is never negative, so out of range means past the end) and its value.
+        match list.inner.scalar_bits(i64::from(i)) {
+            Ok(Some(bits)) => {
+                self.next.store(i + 1, Ordering::Relaxed);
+                return scalar_to_py(py, list.inner.element_type(), bits).map(Some);
+            }
+            Err(Error::IndexOutOfRange) => return Ok(None),
+            Err(e) => return Err(MsgError::from(e).into_py(py)),
+            Ok(None) => {}
+        }
+        if i >= list.len(py)? {
             return Ok(None);
         }
         self.next.store(i + 1, Ordering::Relaxed);
@@ -250,6 +294,70 @@ impl PyListReader {
     fn len(&self, py: Python<'_>) -> PyResult<u32> {
         self.inner.len().map_err(|e| MsgError::from(e).into_py(py))
     }
+
+    /// Element `i` of a list of numbers, Text or Data read in place, or `None` when `get`
+    /// must read it (another element type, or a location the fast reads decline).
+    fn fast_element(&self, py: Python<'_>, i: i64) -> MsgResult<Option<Py<PyAny>>> {
+        let elem = self.inner.element_type();
+        if let Some(bits) = self.inner.scalar_bits(i)? {
+            return Ok(Some(scalar_to_py(py, elem, bits)?));
+        }
+        if let Some(s) = self.inner.struct_element(i)? {
+            return Ok(Some(PyStructReader::wrap(
+                py,
+                s,
+                self.registry.clone_ref(py),
+            )?));
+        }
+        let text = *elem == Type::Text;
+        // Made while the bytes are borrowed: `str`/`bytes` creation runs no Python code.
+        let blob = self.inner.with_blob_element(i, |bytes| {
+            if !text {
+                return Ok(PyBytes::new(py, bytes).into_any().unbind());
+            }
+            match std::str::from_utf8(bytes) {
+                Ok(s) => Ok(PyString::new(py, s).into_any().unbind()),
+                Err(_) => Err(bytes.to_vec()),
+            }
+        })?;
+        match blob {
+            Some(Ok(obj)) => Ok(Some(obj)),
+            // Invalid UTF-8: raised as the general path raises it (`text_to_py`).
+            Some(Err(invalid)) => text_to_py(py, &invalid).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `len()` and `lst[key]` go through these straight from CPython's slots (ffi.rs).
+impl SequenceSlots for PyListReader {
+    fn type_addr() -> &'static std::sync::atomic::AtomicUsize {
+        static TYPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        &TYPE
+    }
+
+    fn slot_len(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.len(py)? as usize)
+    }
+
+    fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        // An int index into a list of numbers, Text or Data: the element straight from the
+        // message's bytes to a Python object, without a `Value`.
+        if let Ok(i) = key.cast::<PyInt>() {
+            let i = crate::ffi::int_as_i64(i).unwrap_or(i64::MAX);
+            if let Some(obj) = self.fast_element(py, i).map_err(|e| index_error(py, e))? {
+                return Ok(obj);
+            }
+        }
+        read_item(
+            py,
+            |i| self.inner.get(i),
+            self.inner.element_type(),
+            &self.registry,
+            key,
+            || self.len(py),
+        )
+    }
 }
 
 #[pymethods]
@@ -259,18 +367,11 @@ impl PyListReader {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.len(py)? as usize)
+        self.slot_len(py)
     }
 
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        read_item(
-            py,
-            |i| self.inner.get(i),
-            self.inner.element_type(),
-            &self.registry,
-            index,
-            || self.len(py),
-        )
+        self.slot_item(py, index)
     }
 
     /// Element ``index`` (as ``list[index]``).
@@ -294,12 +395,11 @@ impl PyListReader {
             let elem = self.inner.element_type();
             let mut items = Vec::with_capacity(len as usize);
             for i in 0..len {
-                items.push(value_to_py(
-                    py,
-                    self.inner.get(i64::from(i))?,
-                    Some(elem),
-                    &self.registry,
-                )?);
+                let i = i64::from(i);
+                items.push(match self.fast_element(py, i)? {
+                    Some(obj) => obj,
+                    None => value_to_py(py, self.inner.get(i)?, Some(elem), &self.registry)?,
+                });
             }
             Ok(PyList::new(py, items)?
                 .as_any()

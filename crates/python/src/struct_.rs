@@ -95,14 +95,16 @@ fn field_index(schema: &capnp_dynamic::StructSchema, name: &str) -> MsgResult<us
     })
 }
 
-/// `which`: the active member of the struct's union (a shared, cached object).
+/// `which`: the active member of the struct's union (a shared, cached object), from
+/// `which_field`'s (discriminant, field index).
 fn which(
     py: Python<'_>,
-    r: &StructReader,
+    which_field: capnp_dynamic::Result<(u16, usize)>,
+    schema: &capnp_dynamic::StructSchema,
     registry: &Py<PyRegistry>,
 ) -> MsgResult<Py<PyEnumField>> {
-    let (d, index) = r.which_field()?;
-    Ok(registry.get().which_field(py, r.schema(), d, index)?)
+    let (d, index) = which_field?;
+    Ok(registry.get().which_field(py, schema, d, index)?)
 }
 
 /// The schema's field names plus the class's attributes.
@@ -442,6 +444,49 @@ macro_rules! shared_struct_methods {
 shared_struct_methods!(PyStructBuilder);
 shared_struct_methods!(PyStructReader);
 
+/// Field reads (and `which`) straight from CPython's attribute slot (ffi.rs), as
+/// `__getattribute__` resolves them; other names take PyO3's slot.
+macro_rules! attr_slot {
+    ($ty:ty) => {
+        impl crate::ffi::AttrSlot for $ty {
+            fn saved() -> &'static std::sync::OnceLock<crate::ffi::SavedGetattro> {
+                static SAVED: std::sync::OnceLock<crate::ffi::SavedGetattro> =
+                    std::sync::OnceLock::new();
+                &SAVED
+            }
+
+            fn slot_getattr(
+                slf: &Bound<'_, Self>,
+                name: &Bound<'_, PyString>,
+                exact: bool,
+            ) -> PyResult<Option<Py<PyAny>>> {
+                let py = slf.py();
+                let this = slf.get();
+                let s = name.to_str()?;
+                if !is_class_attr(s) {
+                    if let Some(&i) = this.inner.schema().by_name.get(s) {
+                        return this
+                            .read_field(py, i)
+                            .map(Some)
+                            .map_err(|e| e.into_py_attr(py));
+                    }
+                } else if exact && s == "which" {
+                    // The `which` property without the generic lookup, unless a subclass
+                    // could define its own.
+                    return Ok(Some(this.which(py)?.into_any()));
+                }
+                // Methods and properties: the generic lookup, as PyO3's slot would do it;
+                // a failed one (a missing name) goes on to PyO3's slot, which raises pycapnp's
+                // "no such member".
+                Ok(crate::ffi::generic_getattr_lean(slf.as_any(), name).map(Bound::unbind))
+            }
+        }
+    };
+}
+
+attr_slot!(PyStructBuilder);
+attr_slot!(PyStructReader);
+
 #[pymethods]
 impl PyStructBuilder {
     /// Every attribute assignment is a field write.
@@ -509,7 +554,9 @@ impl PyStructBuilder {
     /// The member of the struct's union that is set (also usable without the call).
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
-        which(py, &self.inner.as_reader(), &self.registry).map_err(|e| e.into_py(py))
+        // The builder's own read: its recorded location, not a reader view's walk.
+        let inner = &self.inner;
+        which(py, inner.which_field(), inner.schema(), &self.registry).map_err(|e| e.into_py(py))
     }
 
     /// The message in standard stream framing (root builders only), written straight into
@@ -796,7 +843,8 @@ impl PyStructReader {
     /// The member of the struct's union that is set (also usable without the call).
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
-        which(py, &self.inner, &self.registry).map_err(|e| e.into_py(py))
+        let inner = &self.inner;
+        which(py, inner.which_field(), inner.schema(), &self.registry).map_err(|e| e.into_py(py))
     }
 
     /// The struct as JSON text (``str``), as the reference's ``capnp::JsonCodec`` writes it

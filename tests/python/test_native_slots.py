@@ -1,0 +1,146 @@
+"""The type slots installed without PyO3's trampoline (crates/python/src/ffi.rs): list
+`len()` and subscripts, struct attribute reads. Each must behave exactly as the class's own
+`__len__`/`__getitem__`/`__getattribute__` (which the slot wrappers in the type dict still
+reach), errors included."""
+
+import operator
+
+import pytest
+
+import capnp
+
+
+@pytest.fixture
+def a(schemas):
+    return capnp.load(str(schemas / "alltypes.capnp"))
+
+
+@pytest.fixture
+def c(schemas):
+    return capnp.load(str(schemas / "contacts.capnp"))
+
+
+def _lists(a):
+    msg = a.All.new_message(ints=[5, -6, 7], texts=["x", "yé", ""])
+    structs = msg.init("structs", 2)
+    structs[0].i32 = 11
+    structs[1].t = "second"
+    reader = a.All.from_bytes(msg.to_bytes())
+    return [
+        (msg.ints, [5, -6, 7]),
+        (msg.texts, ["x", "yé", ""]),
+        (reader.ints, [5, -6, 7]),
+        (reader.texts, ["x", "yé", ""]),
+    ], [msg.structs, reader.structs]
+
+
+def test_list_slots_match_the_methods(a):
+    plain, structs = _lists(a)
+    for lst, expected in plain:
+        cls = type(lst)
+        assert len(lst) == cls.__len__(lst) == len(expected)
+        assert operator.length_hint(lst) == len(expected)
+        for i in range(-len(expected), len(expected)):
+            assert lst[i] == cls.__getitem__(lst, i) == expected[i]
+        assert lst[True] == expected[1]
+        assert lst[1:] == cls.__getitem__(lst, slice(1, None)) == expected[1:]
+        assert lst[::-1] == expected[::-1]
+        for bad in (len(expected), -len(expected) - 1, 2**70, -(2**70)):
+            with pytest.raises(IndexError, match="Out of bounds"):
+                lst[bad]
+            with pytest.raises(IndexError, match="Out of bounds"):
+                cls.__getitem__(lst, bad)
+        for bad in ("0", 1.0, None):
+            with pytest.raises(TypeError):
+                lst[bad]
+    for lst in structs:
+        assert len(lst) == 2
+        assert lst[0].i32 == 11 and lst[-1].t == "second"
+        assert type(lst).__getitem__(lst, 1).t == "second"
+
+
+def test_builder_list_length_follows_a_reinit(a):
+    msg = a.All.new_message()
+    old = msg.init("ints", 3)
+    assert len(old) == 3
+    msg.init("ints", 5)
+    # The handle re-derives its list: the field now holds 5 elements.
+    assert len(old) == 5 and old[4] == 0
+    with pytest.raises(IndexError, match="Out of bounds"):
+        old[5]
+
+
+def test_struct_attribute_slot_matches_getattribute(c, a):
+    msg = c.Contact.new_message(id=3, name="ann", status={"retired": "2020"})
+    reader = c.Contact.from_bytes(msg.to_bytes())
+    for obj in (msg.status, reader.status):
+        get = type(obj).__getattribute__
+        assert obj.which == get(obj, "which") == "retired"
+        assert obj.which() == "retired"
+    for obj in (msg, reader):
+        get = type(obj).__getattribute__
+        assert obj.id == get(obj, "id") == 3
+        assert obj.name == get(obj, "name") == "ann"
+        assert obj.to_dict() == get(obj, "to_dict")()
+        assert obj.schema is get(obj, "schema")
+        with pytest.raises(AttributeError, match="has no such member; name = nosuch"):
+            obj.nosuch
+        with pytest.raises(AttributeError, match="has no such member; name = nosuch"):
+            get(obj, "nosuch")
+        with pytest.raises(AttributeError):
+            obj.__nosuch__
+        assert getattr(obj, "nosuch", 7) == 7
+    # A field named `which` on a struct without a union: the method wins, as in pycapnp.
+    b = a.All.new_message()
+    b._set("which", 3)
+    for obj in (b, a.All.from_bytes(b.to_bytes())):
+        with pytest.raises(capnp.KjException):
+            obj.which
+        assert obj._get("which") == 3
+
+
+def test_builder_which_follows_union_changes(c):
+    msg = c.Contact.new_message()
+    status = msg.status
+    assert status.which == "active"
+    status.retired = "x"
+    assert status.which == "retired" and msg.status.which == "retired"
+    status.init("employer").title = "ACME"
+    assert status.which == "employer"
+
+
+def test_errors_in_lean_slots_free_their_objects_at_once(a):
+    # The lean slots run without PyO3 counting the thread as attached; a Python object
+    # dropped there would wait in PyO3's reference pool (unbounded in a loop of lean calls
+    # only). Errors are restored inside `Python::attach`, so nothing accumulates.
+    import tracemalloc
+
+    msg = a.All.new_message(ints=[1, 2])
+    reader = a.All.from_bytes(msg.to_bytes())
+    lists = [msg.ints, reader.ints]
+
+    def index_errors():
+        for _ in range(20000):
+            for lst in lists:
+                try:
+                    lst[5]
+                except IndexError:
+                    pass
+
+    def attribute_errors():
+        for _ in range(20000):
+            try:
+                reader.which
+            except capnp.KjException:
+                pass
+
+    # Each loop alone: any PyO3 entry (another slot's error path included) drains the pool.
+    for loop in (index_errors, attribute_errors):
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            loop()
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert grown < 500_000, (loop.__name__, grown)
