@@ -474,7 +474,16 @@ def _try(f):
         return e
 
 
-def test_keyboard_interrupt_reaches_a_blocked_wait():
+@pytest.fixture
+def sigint_raises():
+    """Python's own SIGINT handler for the test: a process started in the background by a
+    non-interactive shell inherits SIGINT ignored, and Python then installs no handler."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def test_keyboard_interrupt_reaches_a_blocked_wait(sigint_raises):
     sent = []
     waiting = threading.Event()  # set from inside the synchronous loop while it waits
 
