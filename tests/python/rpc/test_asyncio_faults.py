@@ -123,7 +123,9 @@ def test_cancelling_the_awaiting_task_cancels_the_server_coroutine(rpc):
     assert (impl.started, impl.cancelled, impl.finished) == (1001, 1000, 1)
 
 
-def test_promise_cancel(rpc):
+def cancellable_slow(rpc):
+    """A Slow server whose wait(seconds > 0) runs until cancelled, then sets `cancelled`."""
+
     class SlowImpl(rpc.Slow.Server):
         def __init__(self):
             self.cancelled = asyncio.Event()
@@ -136,6 +138,12 @@ def test_promise_cancel(rpc):
                 self.cancelled.set()
                 raise
             return True
+
+    return SlowImpl
+
+
+def test_promise_cancel(rpc):
+    SlowImpl = cancellable_slow(rpc)
 
     async def main():
         impl = SlowImpl()
@@ -152,20 +160,8 @@ def test_promise_cancel(rpc):
     run(main())
 
 
-
 def test_dropping_an_unawaited_promise_cancels_the_call(rpc):
-    class SlowImpl(rpc.Slow.Server):
-        def __init__(self):
-            self.cancelled = asyncio.Event()
-
-        async def wait(self, seconds, **kwargs):
-            try:
-                if seconds:
-                    await asyncio.Event().wait()  # runs until cancelled
-            except asyncio.CancelledError:
-                self.cancelled.set()
-                raise
-            return True
+    SlowImpl = cancellable_slow(rpc)
 
     async def main():
         impl = SlowImpl()
