@@ -23,6 +23,7 @@ mod segment_buffer;
 mod struct_;
 mod stubs;
 mod sync_loop;
+mod thread_bound;
 mod types;
 
 /// The extension's Rust allocations (capnp-rpc's per-call objects, message segments) go to

@@ -21,6 +21,7 @@ use pyo3::types::{PyBytes, PyCFunction, PyTuple};
 
 use crate::exceptions::{kj_exception, Raised};
 use crate::message::PyMessageHandle;
+use crate::thread_bound::ThreadBound;
 
 const NOT_RUNNING: &str =
     "The KJ event-loop is not running (on this thread). Please start it through 'capnp.kj_loop()'";
@@ -121,6 +122,7 @@ pub(crate) fn open_loop(schedule: capnp_dynrpc::Schedule) -> PyResult<()> {
 
 /// Runs the thread's loop now, if it is open (from callbacks asyncio makes on its thread).
 pub(crate) fn run_now() {
+    let _ = crate::thread_bound::drop_orphans();
     if let Some(ev) = LOOP.with(|l| l.borrow().clone()) {
         ev.run();
     }
@@ -129,6 +131,7 @@ pub(crate) fn run_now() {
 /// One run of the thread's executor (what the scheduled callback does).
 #[pyfunction]
 pub(crate) fn _loop_run() {
+    let _ = crate::thread_bound::drop_orphans();
     if let Some(ev) = LOOP.with(|l| l.borrow().clone()) {
         ev.run();
     }
@@ -142,6 +145,7 @@ pub(crate) fn _loop_is_open() -> bool {
 /// Closes the thread's loop: every task and capability is dropped here.
 #[pyfunction]
 pub(crate) fn _loop_close() {
+    let _ = crate::thread_bound::drop_orphans();
     if let Some(ev) = LOOP.with(|l| l.borrow_mut().take()) {
         ev.close();
     }
@@ -196,20 +200,14 @@ impl PyCap {
             let p = ev
                 .send_streaming(&*hook, interface_id, method_id, params.message())
                 .map_err(|e| rpc_error(py, &e))?;
-            return Ok(PyPending {
-                inner: Rc::new(PendingKind::Stream(RefCell::new(Some(p)))),
-                cancel: RefCell::new(None),
-            });
+            return Ok(PyPending::new(PendingKind::Stream(RefCell::new(Some(p)))));
         }
         let rp = ev
             .send(&*hook, interface_id, method_id, params.message())
             .map_err(|e| rpc_error(py, &e))?;
         // Writes the request now (or with the burst it belongs to).
         ev.after_send();
-        Ok(PyPending {
-            inner: Rc::new(PendingKind::Call(Pending::new(rp))),
-            cancel: RefCell::new(None),
-        })
+        Ok(PyPending::new(PendingKind::Call(Pending::new(rp))))
     }
 
     /// Whether both tokens name the same client of the same loop.
@@ -223,12 +221,34 @@ enum PendingKind {
     Stream(RefCell<Option<Promise<(), capnp::Error>>>),
 }
 
-/// A call in flight, bound to its loop's thread.
-#[pyclass(unsendable, name = "_Pending", module = "capnp.lib.capnp")]
+/// A call in flight, bound to its loop's thread (any thread may drop it: `ThreadBound`).
+#[pyclass(frozen, name = "_Pending", module = "capnp.lib.capnp")]
 pub(crate) struct PyPending {
+    state: ThreadBound<PendingState>,
+}
+
+struct PendingState {
     inner: Rc<PendingKind>,
     /// Set while an asyncio future waits for the call (`wait_into`): firing it cancels.
     cancel: RefCell<Option<oneshot::Sender<()>>>,
+}
+
+impl PyPending {
+    fn new(kind: PendingKind) -> PyPending {
+        PyPending {
+            state: ThreadBound::new(PendingState {
+                inner: Rc::new(kind),
+                cancel: RefCell::new(None),
+            }),
+        }
+    }
+
+    /// The call's state, on its loop's thread.
+    fn state(&self) -> PyResult<&PendingState> {
+        self.state.get().ok_or_else(|| {
+            PyRuntimeError::new_err("This call belongs to another thread's event loop")
+        })
+    }
 }
 
 /// Settles an asyncio future from Rust (on the loop's thread); a cancelled future is left.
@@ -242,7 +262,7 @@ impl PyPending {
     ) -> PyResult<Py<PyAny>> {
         let ev = current()?;
         let consumed = || crate::exceptions::plain_kj_exception(py, CONSUMED);
-        match &*self.inner {
+        match &*self.state()?.inner {
             PendingKind::Call(p) => {
                 let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
                 let resp = drive(py, &ev, reactor, promise)?;
@@ -294,14 +314,15 @@ impl PyPending {
         watch_cancel: bool,
     ) -> PyResult<()> {
         let ev = current()?;
+        let state = self.state()?;
         let consumed = || Python::attach(|py| crate::exceptions::plain_kj_exception(py, CONSUMED));
         let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
         if watch_cancel {
             add_cancel_callback(&future, cancel_tx)?;
         } else {
-            *self.cancel.borrow_mut() = Some(cancel_tx);
+            *state.cancel.borrow_mut() = Some(cancel_tx);
         }
-        match &*self.inner {
+        match &*state.inner {
             PendingKind::Call(p) => {
                 let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
                 let pending = p.clone();
@@ -363,7 +384,7 @@ impl PyPending {
     /// The capability at `path` (pointer indices) of the results, usable before they arrive.
     fn pipeline_cap(&self, py: Python<'_>, path: Vec<u16>) -> PyResult<Py<PyCap>> {
         let ev = current()?;
-        let PendingKind::Call(p) = &*self.inner else {
+        let PendingKind::Call(p) = &*self.state()?.inner else {
             return Err(PyRuntimeError::new_err(
                 "a streaming call has no results to pipeline on",
             ));
@@ -384,22 +405,24 @@ impl PyPending {
     }
 
     /// Drops the call (capnp-rpc then cancels it).
-    fn cancel(&self) {
-        let waiting = self.cancel.borrow_mut().take();
+    fn cancel(&self) -> PyResult<()> {
+        let state = self.state()?;
+        let waiting = state.cancel.borrow_mut().take();
         if let Some(tx) = waiting {
             let _ = tx.send(());
         }
-        match &*self.inner {
+        match &*state.inner {
             PendingKind::Call(p) => p.cancel(),
             PendingKind::Stream(p) => drop(p.borrow_mut().take()),
         }
+        Ok(())
     }
 
-    fn is_consumed(&self) -> bool {
-        match &*self.inner {
+    fn is_consumed(&self) -> PyResult<bool> {
+        Ok(match &*self.state()?.inner {
             PendingKind::Call(p) => p.promise.borrow().is_none(),
             PendingKind::Stream(p) => p.borrow().is_none(),
-        }
+        })
     }
 }
 
@@ -704,9 +727,14 @@ impl PipeSink for TransportSink {
     }
 }
 
-/// A two-party connection over an asyncio transport; the protocol feeds it.
-#[pyclass(unsendable, name = "_Connection", module = "capnp.lib.capnp")]
+/// A two-party connection over an asyncio transport; the protocol feeds it. Bound to its
+/// loop's thread (any thread may drop it: `ThreadBound`).
+#[pyclass(frozen, name = "_Connection", module = "capnp.lib.capnp")]
 pub(crate) struct PyConnection {
+    state: ThreadBound<ConnState>,
+}
+
+struct ConnState {
     pipe: Pipe,
     conn: Rc<Connection>,
 }
@@ -728,11 +756,22 @@ pub(crate) fn reader_options(
 
 impl PyConnection {
     /// Another handle on the same connection.
-    pub(crate) fn share(this: &Rc<Self>) -> Self {
+    pub(crate) fn share(&self) -> PyResult<Self> {
+        let s = self.state()?;
+        Ok(PyConnection::from_parts(s.pipe.clone(), s.conn.clone()))
+    }
+
+    fn from_parts(pipe: Pipe, conn: Rc<Connection>) -> Self {
         PyConnection {
-            pipe: this.pipe.clone(),
-            conn: this.conn.clone(),
+            state: ThreadBound::new(ConnState { pipe, conn }),
         }
+    }
+
+    /// The connection, on its loop's thread.
+    fn state(&self) -> PyResult<&ConnState> {
+        self.state.get().ok_or_else(|| {
+            PyRuntimeError::new_err("This connection belongs to another thread's event loop")
+        })
     }
 
     /// Starts a connection over `pipe` on the thread's loop (`on_done(None | error)` when it
@@ -771,7 +810,7 @@ impl PyConnection {
                 })
             }),
         );
-        Ok(PyConnection { pipe, conn })
+        Ok(PyConnection::from_parts(pipe, conn))
     }
 }
 
@@ -800,40 +839,47 @@ impl PyConnection {
 
     /// Bytes from the transport; the loop runs at once (we are on its thread, in a
     /// protocol callback), so a call is dispatched without another trip through asyncio.
-    fn feed(&self, data: &[u8]) {
-        self.pipe.feed(data);
+    fn feed(&self, data: &[u8]) -> PyResult<()> {
+        self.state()?.pipe.feed(data);
         run_now();
+        Ok(())
     }
 
     /// Bytes from a buffer (a memoryview of the protocol's receive buffer), as `feed`.
     fn feed_buffer(&self, py: Python<'_>, view: &Bound<'_, PyAny>) -> PyResult<()> {
+        let pipe = &self.state()?.pipe;
         let data = pyo3::buffer::PyBuffer::<u8>::get(view)?.to_vec(py)?;
-        self.pipe.feed_vec(data);
+        pipe.feed_vec(data);
         run_now();
         Ok(())
     }
 
     #[pyo3(signature = (error=None))]
-    fn feed_eof(&self, error: Option<String>) {
-        self.pipe.feed_eof(error);
+    fn feed_eof(&self, error: Option<String>) -> PyResult<()> {
+        self.state()?.pipe.feed_eof(error);
+        Ok(())
     }
 
-    fn pause_writing(&self) {
-        self.pipe.pause_writing();
+    fn pause_writing(&self) -> PyResult<()> {
+        self.state()?.pipe.pause_writing();
+        Ok(())
     }
 
-    fn resume_writing(&self) {
-        self.pipe.resume_writing();
+    fn resume_writing(&self) -> PyResult<()> {
+        self.state()?.pipe.resume_writing();
+        Ok(())
     }
 
     fn bootstrap(&self, py: Python<'_>) -> PyResult<Py<PyCap>> {
+        let conn = &self.state()?.conn;
         let ev = current()?;
-        wrap_hook(py, &ev, self.conn.bootstrap())
+        wrap_hook(py, &ev, conn.bootstrap())
     }
 
     fn disconnect(&self) -> PyResult<()> {
+        let conn = &self.state()?.conn;
         let ev = current()?;
-        self.conn.disconnect(&ev);
+        conn.disconnect(&ev);
         Ok(())
     }
 }

@@ -400,7 +400,9 @@ impl State {
                 ));
             }
             let mut progressed = false;
-            if self.reactor.take_wanted() {
+            // Calls and connections of this loop released by other threads (the cyclic GC
+            // runs anywhere) are dropped here; their drops may give the executor work.
+            if self.reactor.take_wanted() | crate::thread_bound::drop_orphans() {
                 run_now();
                 progressed = true;
             }
@@ -671,7 +673,7 @@ impl PyReactor {
                 )
                 .map(Rc::new)
             })?;
-        Ok(PyConnection::share(&started))
+        started.share()
     }
 
     /// Serves `bootstrap` on every connection the listening socket `sock` accepts; returns

@@ -2,6 +2,7 @@
 idle CPU, mixing with asyncio, and interop with pycapnp 1.3.0 and with our asyncio API."""
 
 import asyncio
+import gc
 import importlib.util
 import os
 import signal
@@ -187,6 +188,66 @@ def test_sync_server_coroutines_that_suspend(rpc):
         capnp.remove_event_loop(ignore_errors=True)
         a.close()
         b.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_call_collected_on_another_thread_is_cancelled_on_its_own(rpc):
+    """A reference cycle holding a pending call of a loop's thread, freed by the cyclic GC on
+    another thread: no unraisable warning, and the call is dropped (cancelled) on its own
+    thread at its loop's next run (PyO3's unsendable objects leaked here, with a warning)."""
+    unraisable = []
+    made, collected = threading.Event(), threading.Event()
+    outcome = []
+
+    def worker():
+        a, b = socket.socketpair()
+        try:
+            started, cancelled = capnp.PromiseFulfillerPair(), capnp.PromiseFulfillerPair()
+
+            class Stuck(rpc.Counter.Server):
+                async def add(self, amount, note, **kwargs):
+                    started.fulfill()
+                    try:
+                        await asyncio.get_running_loop().create_future()
+                    except asyncio.CancelledError:
+                        cancelled.fulfill()
+                        raise
+
+            capnp.TwoPartyServer(a, bootstrap=Stuck())
+            client = capnp.TwoPartyClient(b)
+            counter = client.bootstrap().cast_as(rpc.Counter)
+            junk = [counter.add(1, "")]
+            junk.append(junk)
+            started.promise.wait()
+            del junk
+            made.set()
+            assert collected.wait(20)
+            cancelled.promise.wait()
+            outcome.append("cancelled")
+        except BaseException as e:  # reported by the main thread
+            outcome.append(e)
+        finally:
+            capnp.remove_event_loop(ignore_errors=True)
+            a.close()
+            b.close()
+
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    gc.disable()  # the cycle is collected below, on this thread, not on the worker's
+    t = threading.Thread(target=worker, daemon=True)  # a failure must not hang the session
+    try:
+        t.start()
+        assert made.wait(20)
+        assert gc.collect() > 0
+        collected.set()
+        t.join(30)
+    finally:
+        collected.set()
+        gc.enable()
+        sys.unraisablehook = old_hook
+    assert not t.is_alive()
+    assert outcome == ["cancelled"]
+    assert [str(u.exc_value) for u in unraisable] == []
 
 
 @pytest.mark.timeout(60)
