@@ -846,10 +846,10 @@ impl PyConnection {
     }
 
     /// Bytes from a buffer (a memoryview of the protocol's receive buffer), as `feed`.
-    fn feed_buffer(&self, py: Python<'_>, view: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn feed_buffer(&self, view: &Bound<'_, PyAny>) -> PyResult<()> {
         let pipe = &self.state()?.pipe;
-        let data = pyo3::buffer::PyBuffer::<u8>::get(view)?.to_vec(py)?;
-        pipe.feed_vec(data);
+        // The export is released before the loop runs Python code.
+        pipe.feed((*crate::buffer::input(view)?.bytes).as_ref());
         run_now();
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use capnp::message::ReaderOptions;
 use capnp::private::capability::ClientHook;
 use capnp_rpc::rpc_twoparty_capnp::Side as TwoPartySide;
-use capnp_rpc::{twoparty, RpcSystem};
+use capnp_rpc::RpcSystem;
 use futures::FutureExt;
 
 use crate::pipe::Pipe;
@@ -44,12 +44,7 @@ impl Connection {
             Side::Client => TwoPartySide::Client,
             Side::Server => TwoPartySide::Server,
         };
-        let network = crate::network::Network(twoparty::VatNetwork::new(
-            pipe.clone(),
-            pipe.clone(),
-            side,
-            options,
-        ));
+        let network = crate::network::Network::new(pipe.clone(), side, options);
         let export = export.map(capnp::capability::Client::new);
         let mut system = RpcSystem::new(Box::new(network), export);
         let other = match side {

@@ -1,10 +1,18 @@
-//! capnp-rpc's two-party network, with smaller first segments for outgoing messages.
+//! capnp-rpc's two-party network over a [`Pipe`], with smaller first segments for outgoing
+//! messages and incoming messages taken whole from the pipe.
 //!
-//! capnp-rpc asks its connection for a 1,024-word (8 KiB) first segment for every call it
-//! sends, whatever the call's size, and the allocator zeroes it: for small calls that was a
-//! tenth of a call's cost. Our network hands every `new_outgoing_message` to the two-party
-//! connection with the hint capped at [`FIRST_SEGMENT_WORDS`]; a bigger message grows a
-//! second segment as any capnp message does. Everything else is the two-party network's.
+//! - capnp-rpc asks its connection for a 1,024-word (8 KiB) first segment for every call it
+//!   sends, whatever the call's size, and the allocator zeroes it: for small calls that was a
+//!   tenth of a call's cost. Our network hands every `new_outgoing_message` to the two-party
+//!   connection with the hint capped at [`FIRST_SEGMENT_WORDS`]; a bigger message grows a
+//!   second segment as any capnp message does.
+//! - The two-party connection reads its messages from a byte stream in pieces (segment table,
+//!   then segments, each a read into a zeroed buffer). The pipe assembles messages as bytes
+//!   arrive (`Pipe::feed`), so `receive_incoming_message` takes them from it (`poll_frame`);
+//!   the two-party connection is given an empty input stream it never reads.
+//!
+//! Everything else (the write queue, flow control of streams, shutdown) is the two-party
+//! network's.
 
 use capnp::capability::Promise;
 use capnp::Error;
@@ -12,51 +20,86 @@ use capnp_rpc::rpc_twoparty_capnp::Side;
 use capnp_rpc::{twoparty, Connection, FlowController, IncomingMessage, OutgoingMessage};
 use futures::TryFutureExt;
 
+use crate::pipe::{Frame, Pipe};
+
 /// The largest first segment we let capnp-rpc ask for (words): a small call's message and
 /// its header fit in it.
 pub(crate) const FIRST_SEGMENT_WORDS: u32 = 128;
 
-pub(crate) struct Network<T: futures::AsyncRead + Unpin + 'static>(pub twoparty::VatNetwork<T>);
+pub(crate) struct Network {
+    inner: twoparty::VatNetwork<futures::io::Empty>,
+    pipe: Pipe,
+}
 
-impl<T: futures::AsyncRead + Unpin + 'static> capnp_rpc::VatNetwork<Side> for Network<T> {
+impl Network {
+    /// The two-party network of `side` over `pipe`, its messages read with `options`.
+    pub(crate) fn new(pipe: Pipe, side: Side, options: capnp::message::ReaderOptions) -> Network {
+        pipe.set_reader_options(options);
+        Network {
+            inner: twoparty::VatNetwork::new(futures::io::empty(), pipe.clone(), side, options),
+            pipe,
+        }
+    }
+}
+
+impl capnp_rpc::VatNetwork<Side> for Network {
     fn connect(&mut self, host_id: Side) -> Option<Box<dyn Connection<Side>>> {
-        self.0.connect(host_id).map(slim)
+        let pipe = self.pipe.clone();
+        self.inner.connect(host_id).map(|c| slim(c, pipe))
     }
 
     fn accept(&mut self) -> Promise<Box<dyn Connection<Side>>, Error> {
-        Promise::from_future(self.0.accept().map_ok(slim))
+        let pipe = self.pipe.clone();
+        Promise::from_future(self.inner.accept().map_ok(|c| slim(c, pipe)))
     }
 
     fn drive_until_shutdown(&mut self) -> Promise<(), Error> {
-        self.0.drive_until_shutdown()
+        self.inner.drive_until_shutdown()
     }
 }
 
-fn slim(inner: Box<dyn Connection<Side>>) -> Box<dyn Connection<Side>> {
-    Box::new(Slim(inner))
+fn slim(inner: Box<dyn Connection<Side>>, pipe: Pipe) -> Box<dyn Connection<Side>> {
+    Box::new(Slim { inner, pipe })
 }
 
-struct Slim(Box<dyn Connection<Side>>);
+struct Slim {
+    inner: Box<dyn Connection<Side>>,
+    pipe: Pipe,
+}
+
+/// A message from the pipe.
+struct Incoming(Frame);
+
+impl IncomingMessage for Incoming {
+    fn get_body(&self) -> capnp::Result<capnp::any_pointer::Reader<'_>> {
+        self.0.get_root()
+    }
+}
 
 impl Connection<Side> for Slim {
     fn get_peer_vat_id(&self) -> Side {
-        self.0.get_peer_vat_id()
+        self.inner.get_peer_vat_id()
     }
 
     fn new_outgoing_message(&mut self, first_segment_words: u32) -> Box<dyn OutgoingMessage> {
-        self.0
+        self.inner
             .new_outgoing_message(first_segment_words.min(FIRST_SEGMENT_WORDS))
     }
 
     fn receive_incoming_message(&mut self) -> Promise<Option<Box<dyn IncomingMessage>>, Error> {
-        self.0.receive_incoming_message()
+        let pipe = self.pipe.clone();
+        Promise::from_future(futures::future::poll_fn(move |cx| {
+            pipe.poll_frame(cx).map(|r| {
+                r.map(|frame| frame.map(|f| Box::new(Incoming(f)) as Box<dyn IncomingMessage>))
+            })
+        }))
     }
 
     fn new_stream(&mut self) -> (Box<dyn FlowController>, Promise<(), Error>) {
-        self.0.new_stream()
+        self.inner.new_stream()
     }
 
     fn shutdown(&mut self, result: capnp::Result<()>) -> Promise<(), Error> {
-        self.0.shutdown(result)
+        self.inner.shutdown(result)
     }
 }

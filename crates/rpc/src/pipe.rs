@@ -1,8 +1,12 @@
-//! A byte stream whose other end is the host's transport (an asyncio transport): incoming
-//! bytes are pushed in by the host (`feed`, `feed_eof`), outgoing ones handed to a `PipeSink`.
-//! Reading and writing wake the executor through the usual wakers. No borrow of the shared
-//! state is held while calling out (the transport calls back into `pause_writing` from
-//! `write`, and dropping it may run Python code).
+//! A byte stream whose other end is the host's transport (an asyncio transport or a socket of
+//! the synchronous reactor): incoming bytes are pushed in by the host (`feed`, `feed_eof`) and
+//! assembled into messages as they come, outgoing ones handed to a `PipeSink`.
+//!
+//! Incoming bytes are copied once, from the host's buffer straight into the message's
+//! segments (`Assembler`): no per-read buffer, no stream reads in pieces. The RPC system takes
+//! the messages with `poll_frame`. Writing and message arrival wake the executor through the
+//! usual wakers. No borrow of the shared state is held while calling out (the transport calls
+//! back into `pause_writing` from `write`, and dropping it may run Python code).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -11,7 +15,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use futures::io::{AsyncRead, AsyncWrite};
+use capnp::message::{Reader, ReaderOptions};
+use capnp::serialize::{OwnedSegments, SegmentLengthsBuilder};
+use futures::io::AsyncWrite;
 
 /// Where written bytes go.
 pub trait PipeSink {
@@ -21,10 +27,131 @@ pub trait PipeSink {
     fn close(&self);
 }
 
+/// A message read whole from the stream.
+pub(crate) type Frame = Reader<OwnedSegments>;
+
+/// The largest outgoing buffer a connection keeps between flushes.
+const KEPT_OUTGOING_BYTES: usize = 1 << 20;
+
+/// The reference's limit on a message's segment count (as capnp-futures checks it).
+const MAX_SEGMENTS: usize = 512;
+
+/// Turns a byte stream into messages (the standard framing: segment count - 1, each segment's
+/// length in words, padding to a word, then the segments).
+enum Assembler {
+    /// The segment table so far.
+    Table(Vec<u8>),
+    /// A message's segments, `filled` bytes of them read.
+    Body {
+        segments: OwnedSegments,
+        filled: usize,
+    },
+}
+
+/// The length of a segment table of `count` segments, in bytes (padded to a word).
+fn table_len(count: usize) -> usize {
+    (4 + 4 * count + 7) & !7
+}
+
+fn le_u32(b: &[u8], at: usize) -> usize {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize
+}
+
+/// The segment count of a table's first word, checked.
+fn segment_count(first: &[u8]) -> capnp::Result<usize> {
+    let count = u32::from_le_bytes([first[0], first[1], first[2], first[3]]).wrapping_add(1);
+    if count as usize >= MAX_SEGMENTS {
+        return Err(capnp::Error::failed(format!("Too many segments: {count}")));
+    }
+    if count == 0 {
+        return Err(capnp::Error::failed(format!("Too few segments: {count}")));
+    }
+    Ok(count as usize)
+}
+
+impl Assembler {
+    /// Takes `data`, pushing every message it completes onto `frames`.
+    fn push(
+        &mut self,
+        mut data: &[u8],
+        options: ReaderOptions,
+        frames: &mut VecDeque<Frame>,
+    ) -> capnp::Result<()> {
+        while !data.is_empty() {
+            match self {
+                Assembler::Table(table) => {
+                    let want = if table.len() < 8 {
+                        8
+                    } else {
+                        table_len(segment_count(table)?)
+                    };
+                    let take = (want - table.len()).min(data.len());
+                    table.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if table.len() < 8 {
+                        continue;
+                    }
+                    let count = segment_count(table)?;
+                    if table.len() < table_len(count) {
+                        continue;
+                    }
+                    let mut lengths = SegmentLengthsBuilder::with_capacity(count);
+                    for i in 0..count {
+                        lengths.try_push_segment(le_u32(table, 4 + 4 * i))?;
+                    }
+                    if let Some(limit) = options.traversal_limit_in_words {
+                        if lengths.total_words() > limit {
+                            return Err(capnp::Error::failed(format!(
+                                "Message has {} words, which is too large. To increase the \
+                                 limit on the receiving end, see \
+                                 capnp::message::ReaderOptions.",
+                                lengths.total_words()
+                            )));
+                        }
+                    }
+                    table.clear();
+                    let segments = lengths.into_owned_segments();
+                    if segments.is_empty() {
+                        frames.push_back(Reader::new(segments, options));
+                    } else {
+                        *self = Assembler::Body {
+                            segments,
+                            filled: 0,
+                        };
+                    }
+                }
+                Assembler::Body { segments, filled } => {
+                    let bytes: &mut [u8] = segments;
+                    let take = (bytes.len() - *filled).min(data.len());
+                    bytes[*filled..*filled + take].copy_from_slice(&data[..take]);
+                    *filled += take;
+                    data = &data[take..];
+                    if *filled == bytes.len() {
+                        if let Assembler::Body { segments, .. } =
+                            std::mem::replace(self, Assembler::Table(Vec::new()))
+                        {
+                            frames.push_back(Reader::new(segments, options));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the stream is between two messages.
+    fn at_boundary(&self) -> bool {
+        matches!(self, Assembler::Table(t) if t.is_empty())
+    }
+}
+
 struct Inner {
-    /// Chunks as the host delivered them, and how much of the first one was read.
-    incoming: VecDeque<Vec<u8>>,
-    read_at: usize,
+    /// Messages assembled and not yet taken.
+    frames: VecDeque<Frame>,
+    assembler: Assembler,
+    options: ReaderOptions,
+    /// The incoming bytes were not a message stream (reported after the messages before).
+    broken: Option<capnp::Error>,
     eof: bool,
     error: Option<String>,
     read_waker: Option<Waker>,
@@ -45,8 +172,10 @@ impl Pipe {
     pub fn new(sink: Box<dyn PipeSink>) -> Pipe {
         Pipe {
             inner: Rc::new(RefCell::new(Inner {
-                incoming: VecDeque::new(),
-                read_at: 0,
+                frames: VecDeque::new(),
+                assembler: Assembler::Table(Vec::new()),
+                options: ReaderOptions::new(),
+                broken: None,
                 eof: false,
                 error: None,
                 read_waker: None,
@@ -58,23 +187,57 @@ impl Pipe {
         }
     }
 
-    pub fn feed(&self, data: &[u8]) {
-        self.feed_vec(data.to_vec());
+    /// The read limits of the messages (set before any bytes come).
+    pub fn set_reader_options(&self, options: ReaderOptions) {
+        self.inner.borrow_mut().options = options;
     }
 
-    /// As `feed`, taking the bytes without a copy.
-    pub fn feed_vec(&self, data: Vec<u8>) {
+    /// Bytes from the transport, assembled into messages at once.
+    pub fn feed(&self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
         let waker = {
-            let mut i = self.inner.borrow_mut();
-            i.incoming.push_back(data);
-            i.read_waker.take()
+            let mut guard = self.inner.borrow_mut();
+            let i = &mut *guard;
+            if i.eof || i.broken.is_some() {
+                return;
+            }
+            let before = i.frames.len();
+            if let Err(e) = i.assembler.push(data, i.options, &mut i.frames) {
+                i.broken = Some(e);
+            }
+            if i.frames.len() > before || i.broken.is_some() {
+                i.read_waker.take()
+            } else {
+                None
+            }
         };
         if let Some(w) = waker {
             w.wake();
         }
+    }
+
+    /// The next message; `None` at the end of the stream between two messages.
+    pub fn poll_frame(&self, cx: &mut Context<'_>) -> Poll<capnp::Result<Option<Frame>>> {
+        let mut i = self.inner.borrow_mut();
+        if let Some(frame) = i.frames.pop_front() {
+            return Poll::Ready(Ok(Some(frame)));
+        }
+        if let Some(e) = &i.broken {
+            return Poll::Ready(Err(e.clone()));
+        }
+        if i.eof {
+            return Poll::Ready(match &i.error {
+                Some(e) => Err(capnp::Error::disconnected(e.clone())),
+                None if i.assembler.at_boundary() => Ok(None),
+                None => Err(capnp::Error::from_kind(
+                    capnp::ErrorKind::PrematureEndOfFile,
+                )),
+            });
+        }
+        i.read_waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 
     /// The end of the stream (`error`: the connection was lost with this message).
@@ -122,7 +285,7 @@ impl Pipe {
 
     /// Hands everything written since the last call to the transport.
     pub fn flush_outgoing(&self) -> io::Result<()> {
-        let (sink, data) = {
+        let (sink, mut data) = {
             let mut i = self.inner.borrow_mut();
             if i.outgoing.is_empty() {
                 return Ok(());
@@ -130,54 +293,23 @@ impl Pipe {
             (i.sink.clone(), std::mem::take(&mut i.outgoing))
         };
         // Called without the borrow: the transport may call back (`pause_writing`).
-        match sink {
+        let r = match sink {
             Some(s) => s.write(&data),
             None => Ok(()),
+        };
+        // The buffer is kept for the next messages (up to a size worth keeping per connection).
+        if data.capacity() <= KEPT_OUTGOING_BYTES {
+            data.clear();
+            let mut i = self.inner.borrow_mut();
+            if i.outgoing.is_empty() {
+                i.outgoing = data;
+            }
         }
+        r
     }
 
     pub fn is_closed(&self) -> bool {
         self.inner.borrow().sink.is_none()
-    }
-}
-
-impl AsyncRead for Pipe {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let mut i = self.inner.borrow_mut();
-        let mut n = 0;
-        while n < buf.len() {
-            let at = i.read_at;
-            let Some(chunk) = i.incoming.front() else {
-                break;
-            };
-            let take = (chunk.len() - at).min(buf.len() - n);
-            buf[n..n + take].copy_from_slice(&chunk[at..at + take]);
-            n += take;
-            if at + take == chunk.len() {
-                i.incoming.pop_front();
-                i.read_at = 0;
-            } else {
-                i.read_at = at + take;
-            }
-        }
-        if n > 0 {
-            return Poll::Ready(Ok(n));
-        }
-        if i.eof {
-            return match &i.error {
-                Some(e) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::ConnectionReset,
-                    e.clone(),
-                ))),
-                None => Poll::Ready(Ok(0)),
-            };
-        }
-        i.read_waker = Some(cx.waker().clone());
-        Poll::Pending
     }
 }
 
@@ -218,5 +350,105 @@ impl AsyncWrite for Pipe {
             s.close();
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capnp::message::Builder;
+
+    struct NoSink;
+    impl PipeSink for NoSink {
+        fn write(&self, _: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+        fn close(&self) {}
+    }
+
+    /// A framed message of several segments (one-word first segment) holding `text`.
+    fn framed(text: &str) -> Vec<u8> {
+        let mut m = Builder::new(capnp::message::HeapAllocator::new().first_segment_words(1));
+        m.set_root(text).expect("set root");
+        let mut out = Vec::new();
+        capnp::serialize::write_message(&mut out, &m).expect("write");
+        out
+    }
+
+    fn next(pipe: &Pipe) -> Poll<capnp::Result<Option<String>>> {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        pipe.poll_frame(&mut cx).map(|r| {
+            r.map(|f| {
+                f.map(|f| {
+                    let t: capnp::text::Reader<'_> = f.get_root().expect("root");
+                    t.to_string().expect("utf-8")
+                })
+            })
+        })
+    }
+
+    #[test]
+    fn messages_assemble_from_any_split() {
+        let a = framed("first message");
+        let b = framed(&"x".repeat(300));
+        let mut both = a.clone();
+        both.extend_from_slice(&b);
+        for step in [1, 3, 7, 8, 13, both.len()] {
+            let pipe = Pipe::new(Box::new(NoSink));
+            assert!(next(&pipe).is_pending());
+            for chunk in both.chunks(step) {
+                pipe.feed(chunk);
+            }
+            assert!(matches!(next(&pipe), Poll::Ready(Ok(Some(t))) if t == "first message"));
+            assert!(matches!(next(&pipe), Poll::Ready(Ok(Some(t))) if t.len() == 300));
+            assert!(next(&pipe).is_pending());
+            pipe.feed_eof(None);
+            assert!(matches!(next(&pipe), Poll::Ready(Ok(None))));
+        }
+    }
+
+    #[test]
+    fn the_end_inside_a_message_or_with_an_error_fails() {
+        let a = framed("cut short");
+        let pipe = Pipe::new(Box::new(NoSink));
+        pipe.feed(&a[..a.len() - 1]);
+        pipe.feed_eof(None);
+        let Poll::Ready(Err(e)) = next(&pipe) else {
+            panic!("expected an error")
+        };
+        assert_eq!(e.kind, capnp::ErrorKind::PrematureEndOfFile);
+
+        let pipe = Pipe::new(Box::new(NoSink));
+        pipe.feed(&a);
+        pipe.feed_eof(Some("connection reset".into()));
+        assert!(matches!(next(&pipe), Poll::Ready(Ok(Some(_)))));
+        let Poll::Ready(Err(e)) = next(&pipe) else {
+            panic!("expected an error")
+        };
+        assert_eq!(e.kind, capnp::ErrorKind::Disconnected);
+    }
+
+    #[test]
+    fn bad_tables_and_large_messages_break_the_stream_after_the_good_ones() {
+        let good = framed("ok");
+        let mut bytes = good.clone();
+        bytes.extend_from_slice(&[0xff, 0xff, 0x00, 0x00, 0, 0, 0, 0]);
+        let pipe = Pipe::new(Box::new(NoSink));
+        pipe.feed(&bytes);
+        assert!(matches!(next(&pipe), Poll::Ready(Ok(Some(t))) if t == "ok"));
+        let Poll::Ready(Err(e)) = next(&pipe) else {
+            panic!("expected an error")
+        };
+        assert!(e.to_string().contains("Too many segments"), "{e}");
+
+        let pipe = Pipe::new(Box::new(NoSink));
+        let mut options = ReaderOptions::new();
+        options.traversal_limit_in_words(Some(2));
+        pipe.set_reader_options(options);
+        pipe.feed(&framed(&"y".repeat(100)));
+        let Poll::Ready(Err(e)) = next(&pipe) else {
+            panic!("expected an error")
+        };
+        assert!(e.to_string().contains("too large"), "{e}");
     }
 }

@@ -414,7 +414,7 @@ impl Reactor {
                     return;
                 }
                 Ok(n) => {
-                    c.pipe.feed_vec(buf[..n].to_vec());
+                    c.pipe.feed(&buf[..n]);
                     // A short read emptied the socket: the next bytes bring a new edge.
                     if n < buf.len() {
                         return;
