@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod alloc;
 mod any_pointer;
 mod buffer;
 mod convert;
@@ -27,9 +28,9 @@ mod thread_bound;
 mod types;
 
 /// The extension's Rust allocations (capnp-rpc's per-call objects, message segments) go to
-/// mimalloc: glibc's malloc and free were a fifth of an RPC call's instructions.
+/// mimalloc: glibc's malloc and free were a fifth of an RPC call's instructions (`alloc.rs`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::Mimalloc = alloc::Mimalloc;
 
 /// The Cap'n Proto feature level matched, as pycapnp 2.2.4 reports it.
 const LIBCAPNP_VERSION: (u32, u32, u32) = (1, 4, 0);
