@@ -315,7 +315,8 @@ class _RemotePromise:
             # The synchronous loop runs natively until the call completes.
             m = self._method
             loop = st.aloop
-            if loop._wakeup is not None:  # the main thread: signals must wake the wait
+            if loop._wakeup is not None and not loop._wakeup_kept:
+                # The main thread: signals must wake the wait (see _sync._running).
                 from capnp.lib import _sync
 
                 return _sync._running(loop, self._pending.wait_sync, loop, m.registry, m.result_id)

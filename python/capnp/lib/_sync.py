@@ -50,6 +50,8 @@ class _SyncLoop(_capnp._Reactor):
         # On the main thread, Python's signal wake-up fd points at a socket the loop watches
         # while it waits: a signal that lands just before the loop blocks still wakes it.
         self._wakeup = None
+        # Whether our socket stays Python's wake-up fd between waits (see _running).
+        self._wakeup_kept = False
         if threading.current_thread() is threading.main_thread():
             pair = _socket.socketpair()
             for s in pair:
@@ -61,6 +63,16 @@ class _SyncLoop(_capnp._Reactor):
     def close(self):
         super().close()
         if self._wakeup is not None:
+            if self._wakeup_kept:
+                self._wakeup_kept = False
+                try:
+                    # Uninstalled before the socket closes (its number could be reused); a
+                    # wake-up fd someone installed since stays.
+                    current = _signal.set_wakeup_fd(-1)
+                    if current != self._wakeup.fileno():
+                        _signal.set_wakeup_fd(current)
+                except ValueError:  # not the main thread
+                    pass
             self._wakeup.close()
             self._wakeup = None
 
@@ -130,13 +142,23 @@ def _running(loop, f, *args):
     1.x allowed waiting there (it blocks that loop meanwhile)."""
     outer = _get_running_loop()
     _set_running_loop(loop)
-    wakeup = loop._wakeup
-    old = _signal.set_wakeup_fd(wakeup.fileno(), warn_on_full_buffer=False) if wakeup else None
+    restore = None
+    if loop._wakeup is not None and not loop._wakeup_kept:
+        # Installing a wake-up fd costs CPython two system calls (~3 us), so when no other
+        # one was set our socket stays installed until the loop closes; a fd someone else had
+        # set is put back after each wait. (If a library installs its own later, waits still
+        # see signals through EINTR; only one landing just before the wait blocks is noticed
+        # at the next wake-up.)
+        old = _signal.set_wakeup_fd(loop._wakeup.fileno(), warn_on_full_buffer=False)
+        if old == -1:
+            loop._wakeup_kept = True
+        else:
+            restore = old
     try:
         return f(*args)
     finally:
-        if wakeup is not None:
-            _signal.set_wakeup_fd(old)
+        if restore is not None:
+            _signal.set_wakeup_fd(restore)
         _set_running_loop(outer)
 
 

@@ -707,11 +707,16 @@ def test_pipe_mode_across_processes(server, client):
 
 def test_the_signal_wakeup_fd_of_the_program_is_kept():
     """Waits on the main thread install the loop's wake-up socket as Python's signal wake-up fd
-    while they wait, and put back the program's own (or none) afterwards."""
+    only when the program has none; one the program set is back after each wait, and closing
+    the loop leaves no wake-up fd behind."""
     capnp.remove_event_loop()
     assert signal.set_wakeup_fd(-1) == -1
     assert capnp.Promise(1).wait() == 1
-    assert signal.set_wakeup_fd(-1) == -1
+    ours = signal.set_wakeup_fd(-1)
+    assert ours != -1  # installed by the wait, kept between waits
+    signal.set_wakeup_fd(ours)
+    capnp.remove_event_loop()
+    assert signal.set_wakeup_fd(-1) == -1  # uninstalled with the loop
     a, b = socket.socketpair()
     try:
         a.setblocking(False)
