@@ -354,9 +354,15 @@ fn text(t: capnp::text::Reader<'_>) -> Result<String, LoadError> {
 
 /// The node as a message of its own (stream framing), for `schema.node`.
 fn standalone(n: node::Reader<'_>) -> Result<Vec<u8>, LoadError> {
-    let mut message = Builder::new_default();
+    // One segment of the node's own size (the default 8 KiB first segment, zeroed, was a
+    // tenth of describing a large schema), so the framed message is one allocation too.
+    let words = n.total_size()?.word_count + 1;
+    let mut message = Builder::new(
+        capnp::message::HeapAllocator::new()
+            .first_segment_words(u32::try_from(words).unwrap_or(u32::MAX)),
+    );
     message.set_root(n)?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(usize::try_from(words).unwrap_or(0).saturating_add(2) * 8);
     capnp::serialize::write_message(&mut out, &message)?;
     Ok(out)
 }
