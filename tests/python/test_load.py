@@ -138,3 +138,32 @@ def test_schema_introspection(schemas):
     assert [n.name for n in proto.nestedNodes] == ["Phone"]
     with pytest.raises(TypeError):
         hash(s)
+
+
+def test_loading_leaves_the_cyclic_gc_as_it_found_it(schemas, tmp_path):
+    """Loading pauses the cyclic GC (it made no garbage to find there) and puts it back as it
+    was, after a failed load too; a program that disabled the GC keeps it disabled."""
+    import gc
+
+    seen = []
+
+    class Watch(capnp.SchemaParser):
+        def _load(self, *args):
+            seen.append(gc.isenabled())
+            return super()._load(*args)
+
+    bad = tmp_path / "bad.capnp"
+    bad.write_text("@0xd1f4a7c2b3e59a77;\nstruct S { x @0 :NoSuchType; }\n")
+    assert gc.isenabled()
+    Watch().load(str(schemas / "contacts.capnp"))
+    assert gc.isenabled()
+    with pytest.raises(capnp.KjException):
+        Watch().load(str(bad))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        Watch().load(str(schemas / "contacts.capnp"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert seen == [False, False, False]
