@@ -429,6 +429,54 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_in_random_pieces_end_in_messages_or_an_error() {
+        // A fixed xorshift stream: garbage, and valid messages cut anywhere and corrupted.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next_u64 = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let valid = framed(&"z".repeat(40));
+        for round in 0..2000 {
+            let mut bytes: Vec<u8> = if round % 2 == 0 {
+                (0..(next_u64() % 200)).map(|_| next_u64() as u8).collect()
+            } else {
+                let mut v = valid.clone();
+                let at = (next_u64() as usize) % v.len();
+                v[at] ^= (next_u64() as u8) | 1;
+                v
+            };
+            if round % 3 == 0 {
+                bytes.extend_from_slice(&valid);
+            }
+            let pipe = Pipe::new(Box::new(NoSink));
+            let mut rest = &bytes[..];
+            while !rest.is_empty() {
+                let take = 1 + (next_u64() as usize) % rest.len();
+                pipe.feed(&rest[..take]);
+                rest = &rest[take..];
+            }
+            pipe.feed_eof(None);
+            // Every poll ends: messages (readable or not), then the end or an error.
+            let mut polls = 0;
+            loop {
+                polls += 1;
+                assert!(polls < 10_000, "round {round}: no end");
+                let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+                match pipe.poll_frame(&mut cx) {
+                    Poll::Ready(Ok(Some(frame))) => {
+                        let _ = frame.get_root::<capnp::text::Reader<'_>>();
+                    }
+                    Poll::Ready(Ok(None)) | Poll::Ready(Err(_)) => break,
+                    Poll::Pending => panic!("round {round}: pending after the end"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn bad_tables_and_large_messages_break_the_stream_after_the_good_ones() {
         let good = framed("ok");
         let mut bytes = good.clone();
