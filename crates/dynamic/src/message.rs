@@ -360,7 +360,9 @@ impl MessageReader {
 
     /// One packed message; the input is unpacked into memory the reader owns.
     pub fn from_bytes_packed(buf: &[u8], limits: ReadLimits) -> Result<Arc<MessageReader>> {
-        let message = capnp::serialize_packed::read_message(&mut &buf[..], limits.options())?;
+        let mut cursor = buf;
+        let packed = crate::packed::PackedSlice { rest: &mut cursor };
+        let message = capnp::serialize::read_message(packed, limits.options())?;
         Self::new(Segments::Owned(message.into_segments()), limits)
     }
 
@@ -429,7 +431,8 @@ impl MessageReader {
     ) -> Result<(Arc<MessageReader>, usize)> {
         let rest = buf.get(offset..).unwrap_or_default();
         let mut cursor = rest;
-        let message = capnp::serialize_packed::read_message(&mut cursor, limits.options())?;
+        let packed = crate::packed::PackedSlice { rest: &mut cursor };
+        let message = capnp::serialize::read_message(packed, limits.options())?;
         let end = offset + (rest.len() - cursor.len());
         Ok((
             Self::new(Segments::Owned(message.into_segments()), limits)?,
