@@ -1,5 +1,5 @@
-//! The message layer (capnp-dynamic) under arbitrary input: bytes read as a message with a
-//! schema (every field, every list element, the text format, JSON), and builder operation
+//! The message layer (capnp-dynamic) under arbitrary input: bytes read as a message (framed or
+//! packed) with a schema (every field, every list element, the text format, JSON), and builder operation
 //! sequences applied to two messages, one with recorded locations (arena.rs) and one that
 //! always walks, which must agree at every step. Values or errors, never a panic.
 
@@ -87,13 +87,18 @@ fn read_value(v: capnp_dynamic::Result<Value>, depth: u32) {
     }
 }
 
-fn read(bytes: &[u8]) {
+fn read(bytes: &[u8], packed: bool) {
     let (reg, all) = registry();
     let limits = ReadLimits {
         traversal_limit_in_words: Some(1 << 14),
         nesting_limit: None,
     };
-    let Ok(m) = MessageReader::from_bytes(Arc::new(bytes.to_vec()), limits) else {
+    let m = if packed {
+        MessageReader::from_bytes_packed(bytes, limits)
+    } else {
+        MessageReader::from_bytes(Arc::new(bytes.to_vec()), limits)
+    };
+    let Ok(m) = m else {
         return;
     };
     let Ok(r) = m.root(reg, *all) else {
@@ -255,7 +260,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if mode & 1 == 0 {
-        read(rest);
+        // Bit 1: the bytes as a packed message (packed.rs's unpacker).
+        read(rest, mode & 2 != 0);
     } else {
         build(rest);
     }
