@@ -193,6 +193,9 @@ pub struct MessageReader {
     nesting_limit: i32,
     /// Words of traversal budget left (API.md 3.1), shared by every handle.
     budget: AtomicU64,
+    /// The builder this is a frozen copy of (`MessageBuilder::frozen`): AnyPointer reads
+    /// through it hand out builders into the original, as a builder's reader view does.
+    pub(crate) origin: Option<MessageBuilder>,
 }
 
 impl std::fmt::Debug for MessageReader {
@@ -216,6 +219,7 @@ impl MessageReader {
             volatile,
             nesting_limit: limits.nesting(),
             budget: AtomicU64::new(limits.words()),
+            origin: None,
         };
         // The root pointer is checked now so framing errors surface at call time.
         reader.with_root(None, |_| Ok(()))?;
@@ -325,6 +329,13 @@ impl MessageReader {
             RLoc::StructList(l) => ListAt::locate(&self.segments, *l, 0),
             RLoc::Struct(_) => None,
         }
+    }
+
+    /// Where the root struct is (as `root` finds it, without charging).
+    pub(crate) fn root_at(&self) -> Result<Option<crate::coords::StructAt>> {
+        self.with_root(None, |p| {
+            Ok(self.locate(p.get_struct(None)?, self.nesting_limit - 1))
+        })
     }
 
     /// Words of traversal budget left.
@@ -830,6 +841,38 @@ impl MessageBuilder {
     /// Words in use, over all segments.
     pub fn size_in_words(&self) -> usize {
         self.lock_read().size_in_words()
+    }
+
+    /// A reader over a copy of the message's segments as they are now (one lock), when the
+    /// message is at most `max_words` and holds no capabilities; `None` otherwise. Reads
+    /// through it see what a reader view (`Backing::Builder`) sees, without a lock and a walk
+    /// from the root per read: no traversal budget and capnp's builder nesting limit
+    /// (`i32::MAX`), as a builder's reader view has.
+    pub(crate) fn frozen(&self, max_words: usize) -> Result<Option<Arc<MessageReader>>> {
+        if self.has_cap_context() {
+            return Ok(None);
+        }
+        let buffers: Vec<Bytes> = {
+            let m = self.lock_read_live()?;
+            let segments = m.get_segments_for_output();
+            let words: usize = segments.iter().map(|s| s.len() / 8).sum();
+            if words > max_words {
+                return Ok(None);
+            }
+            segments
+                .iter()
+                .map(|s| Bytes::Words(Arc::new(copy_to_words(s))))
+                .collect()
+        };
+        let limits = ReadLimits {
+            traversal_limit_in_words: Some(u64::MAX),
+            nesting_limit: Some(i64::from(i32::MAX)),
+        };
+        let mut reader = MessageReader::new(Segments::List(buffers), limits)?;
+        if let Some(r) = Arc::get_mut(&mut reader) {
+            r.origin = Some(self.clone());
+        }
+        Ok(Some(reader))
     }
 }
 

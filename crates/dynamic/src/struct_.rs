@@ -804,6 +804,33 @@ impl StructBuilder {
         }
     }
 
+    /// A reader of this struct over a copy of its message as it is now, for whole-struct
+    /// reads (`to_dict`): each field then reads the copied bytes directly (resolved
+    /// locations, coords.rs) instead of locking the message and walking from the root. Falls
+    /// back to `as_reader` for messages over `max_words` or holding capabilities. Values
+    /// are those a reader view sees at the time of the call.
+    pub fn frozen_reader(&self, max_words: usize) -> Result<StructReader> {
+        let Some(message) = self.message.frozen(max_words)? else {
+            return Ok(self.as_reader());
+        };
+        // The root is located at once (its fields then read without a walk); other structs
+        // walk the copy from its root per read, without a lock.
+        let at = if self.steps.is_empty() && self.pending.is_none() {
+            message.root_at()?
+        } else {
+            None
+        };
+        Ok(StructReader {
+            backing: Backing::Reader(message),
+            steps: self.steps.clone(),
+            pending: self.pending.clone(),
+            schema: self.schema.clone(),
+            registry: self.registry.clone(),
+            is_root: self.is_root,
+            at,
+        })
+    }
+
     /// Deep copy into a new message; returns its root builder.
     pub fn copy(&self) -> Result<StructBuilder> {
         self.as_reader().as_builder()

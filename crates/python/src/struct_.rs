@@ -159,6 +159,9 @@ const WRITTEN_TWICE: &str = "This message has already been written once. Be very
 static WRITE_WARNING: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyString>)> =
     pyo3::sync::PyOnceLock::new();
 
+/// A builder's `to_dict` reads a copy of its message up to this many words (1 MiB).
+const FROZEN_DICT_WORDS: usize = 1 << 17;
+
 /// Messages from this size on are serialized without the GIL.
 pub(crate) const DETACH_BYTES: usize = 1 << 20;
 
@@ -696,9 +699,15 @@ impl PyStructBuilder {
         ordered: bool,
         encode_bytes_as_base64: bool,
     ) -> PyResult<Py<PyAny>> {
+        // One lock and a copy of the message, then walk-free reads of the copy (messages up
+        // to 1 MiB; larger ones read through the view, never copying much more than read).
+        let reader = self
+            .inner
+            .frozen_reader(FROZEN_DICT_WORDS)
+            .map_err(|e| MsgError::from(e).into_py(py))?;
         to_dict(
             py,
-            &self.inner.as_reader(),
+            &reader,
             &self.registry,
             dict_options(true, verbose, ordered, encode_bytes_as_base64),
         )
