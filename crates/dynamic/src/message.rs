@@ -1062,7 +1062,7 @@ pub(crate) fn follow_reader<'a>(
 }
 
 #[inline(always)]
-fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a>> {
+pub(crate) fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a>> {
     let (mut loc, steps) = match steps.split_first() {
         Some((first, rest)) if matches!(first.hop, Hop::Root) => {
             (follow_reader(root, first.shape, None)?, rest)
@@ -1142,6 +1142,19 @@ pub(crate) fn with_builder_loc_imbued<R>(
     f: impl FnOnce(BLoc<'_>) -> Result<R>,
 ) -> Result<R> {
     let mut guard = message.lock_live()?;
+    with_builder_loc_locked(&mut guard, message, root_size, steps, last, table, f)
+}
+
+/// As `with_builder_loc_imbued`, under a lock of `message` the caller holds (`lock_pair`).
+pub(crate) fn with_builder_loc_locked<R>(
+    guard: &mut MutexGuard<'_, BuilderMessage>,
+    message: &MessageBuilder,
+    root_size: StructSize,
+    steps: &[Step],
+    last: Option<&Step>,
+    table: Option<&mut capnp::private::layout::CapTable>,
+    f: impl FnOnce(BLoc<'_>) -> Result<R>,
+) -> Result<R> {
     let mut root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
     if let Some(table) = table {
         root.imbue(capnp::private::layout::CapTableBuilder::from_ref(table));
@@ -1171,6 +1184,38 @@ pub(crate) fn with_builder_loc_imbued<R>(
     let r = f(loc)?;
     message.check_allocation()?;
     Ok(r)
+}
+
+/// Locks `src` for reading and `dest` for a write, the lower address first. This is the one
+/// place that holds two builder locks at once (every other copy goes through a snapshot), so
+/// two threads copying between the same two messages in opposite directions take them in the
+/// same order and cannot each wait for the other's second lock. `src` and `dest` must be
+/// different messages (a second lock of one mutex would wait for ever).
+pub(crate) fn lock_pair<'a>(
+    src: &'a MessageBuilder,
+    dest: &'a MessageBuilder,
+) -> Result<(
+    MutexGuard<'a, BuilderMessage>,
+    MutexGuard<'a, BuilderMessage>,
+)> {
+    if Arc::as_ptr(&src.0) < Arc::as_ptr(&dest.0) {
+        let s = src.lock_read_live()?;
+        let d = dest.lock_live()?;
+        Ok((s, d))
+    } else {
+        let d = dest.lock_live()?;
+        let s = src.lock_read_live()?;
+        Ok((s, d))
+    }
+}
+
+/// The reader location at `steps` in a builder message the caller has locked.
+pub(crate) fn builder_reader_loc<'a>(
+    guard: &'a MutexGuard<'_, BuilderMessage>,
+    steps: &'a [Step],
+) -> Result<RLoc<'a>> {
+    let root = guard.get_root_as_reader::<RawPtr<'_>>()?.0;
+    walk_reader(root, steps)
 }
 
 /// The pointer at `hop` inside a reader location (struct field or pointer-list element).

@@ -12,8 +12,8 @@ use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
-    follow_builder, follow_reader, push_step, shape_words, with_builder_loc_then, BLoc, Backing,
-    Hop, MessageBuilder, RLoc, Shape, Step,
+    builder_reader_loc, follow_builder, follow_reader, lock_pair, push_step, shape_words,
+    walk_reader, with_builder_loc_locked, BLoc, Backing, Hop, MessageBuilder, RLoc, Shape, Step,
 };
 use crate::orphan::Orphan;
 use crate::schema::{same_registry, DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
@@ -734,11 +734,23 @@ impl StructBuilder {
         &self,
         f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
     ) -> Result<R> {
-        with_builder_loc_then(
+        let mut guard = self.message.lock_live()?;
+        self.with_struct_locked(&mut guard, f)
+    }
+
+    /// As `with_struct`, under a lock of this message the caller holds (`lock_pair`).
+    fn with_struct_locked<R>(
+        &self,
+        guard: &mut std::sync::MutexGuard<'_, crate::message::BuilderMessage>,
+        f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
+    ) -> Result<R> {
+        with_builder_loc_locked(
+            guard,
             &self.message,
             self.root_size,
             &self.steps,
             self.pending.as_ref(),
+            None,
             |loc| match loc {
                 BLoc::Struct(s) => {
                     // Nothing `f` does to this struct moves it (it writes inside it), so the
@@ -1028,6 +1040,9 @@ impl StructBuilder {
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
+                if self.copy_struct_direct(field, *offset, src)? {
+                    return Ok(());
+                }
                 Some(Snapshot::of_struct(src)?)
             }
             SetValue::List(src) => {
@@ -1076,6 +1091,51 @@ impl StructBuilder {
             list.set(i as i64, *v)?;
         }
         Ok(())
+    }
+
+    /// Copies the struct `src` into pointer field `offset` (setting `field`'s discriminant)
+    /// straight from its message instead of through a snapshot; `false` (nothing done) when
+    /// the source needs the snapshot: it is in this message (a copy into itself or a child),
+    /// it may hold capabilities, or this message is built in Python buffers (whose
+    /// allocation callable runs Python code, which could reach the source's lock).
+    /// A reader's bytes need no message lock: the copy runs inside its `with_root` (for a
+    /// releasable reader a shared read lock, which nothing takes while holding a builder
+    /// lock). A builder source is locked with this message through `lock_pair`.
+    fn copy_struct_direct(&self, field: &Field, offset: u32, src: &StructReader) -> Result<bool> {
+        if self.message.is_external() {
+            return Ok(false);
+        }
+        let copy = |d: capnp::private::layout::StructBuilder<'_>,
+                    s: &capnp::private::layout::StructReader<'_>|
+         -> Result<()> {
+            self.set_discriminant(&d, field);
+            d.get_pointer_field(offset as usize).set_struct(s, false)?;
+            Ok(())
+        };
+        match src.backing() {
+            Backing::Reader(m) => {
+                let steps = src.steps();
+                m.with_root(Some(m.budget_left()), |root| {
+                    let RLoc::Struct(s) = walk_reader(root, &steps)? else {
+                        return Err(Error::TypeMismatch);
+                    };
+                    // What the snapshot would have charged: the words the copy takes.
+                    m.charge(s.total_size()?.word_count)?;
+                    self.with_struct(|d| copy(d, &s))
+                })?;
+                Ok(true)
+            }
+            Backing::Builder(b) if !b.same_message(&self.message) && !b.has_cap_context() => {
+                let steps = src.steps();
+                let (src_guard, mut guard) = lock_pair(b, &self.message)?;
+                let RLoc::Struct(s) = builder_reader_loc(&src_guard, &steps)? else {
+                    return Err(Error::TypeMismatch);
+                };
+                self.with_struct_locked(&mut guard, |d| copy(d, &s))?;
+                Ok(true)
+            }
+            Backing::Builder(_) => Ok(false),
+        }
     }
 
     fn set_discriminant(&self, s: &capnp::private::layout::StructBuilder<'_>, field: &Field) {
