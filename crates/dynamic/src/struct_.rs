@@ -1040,7 +1040,7 @@ impl StructBuilder {
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
-                if self.copy_struct_direct(field, *offset, src)? {
+                if self.copy_direct(field, *offset, src.backing(), src.steps())? {
                     return Ok(());
                 }
                 Some(Snapshot::of_struct(src)?)
@@ -1053,6 +1053,11 @@ impl StructBuilder {
                                 || same_registry(src.registry(), &self.registry)) => {}
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
+                }
+                if matches!(src.backing(), Backing::Builder(_))
+                    && self.copy_direct(field, *offset, src.backing(), src.steps())?
+                {
+                    return Ok(());
                 }
                 Some(Snapshot::of_list(src)?)
             }
@@ -1093,45 +1098,56 @@ impl StructBuilder {
         Ok(())
     }
 
-    /// Copies the struct `src` into pointer field `offset` (setting `field`'s discriminant)
-    /// straight from its message instead of through a snapshot; `false` (nothing done) when
-    /// the source needs the snapshot: it is in this message (a copy into itself or a child),
-    /// it may hold capabilities, or this message is built in Python buffers (whose
-    /// allocation callable runs Python code, which could reach the source's lock).
-    /// A reader's bytes need no message lock: the copy runs inside its `with_root` (for a
-    /// releasable reader a shared read lock, which nothing takes while holding a builder
-    /// lock). A builder source is locked with this message through `lock_pair`.
-    fn copy_struct_direct(&self, field: &Field, offset: u32, src: &StructReader) -> Result<bool> {
+    /// Copies the struct or list at `steps` of `backing` into pointer field `offset`
+    /// (setting `field`'s discriminant) straight from its message instead of through a
+    /// snapshot; `false` (nothing done) when the source needs the snapshot: it is in this
+    /// message (a copy into itself or a child), it may hold capabilities, this message is
+    /// built in Python buffers (whose allocation callable runs Python code, which could reach
+    /// the source's lock), or it is a list from a reader (whose words capnp cannot measure
+    /// before the copy, which the read budget needs). A reader's bytes need no message lock:
+    /// the copy runs inside its `with_root` (for a releasable reader a shared read lock, which
+    /// nothing takes while holding a builder lock). A builder source is locked with this
+    /// message by `lock_pair`.
+    fn copy_direct(
+        &self,
+        field: &Field,
+        offset: u32,
+        backing: &Backing,
+        steps: Arc<[Step]>,
+    ) -> Result<bool> {
         if self.message.is_external() {
             return Ok(false);
         }
-        let copy = |d: capnp::private::layout::StructBuilder<'_>,
-                    s: &capnp::private::layout::StructReader<'_>|
-         -> Result<()> {
+        let copy = |d: capnp::private::layout::StructBuilder<'_>, src: RLoc<'_>| -> Result<()> {
             self.set_discriminant(&d, field);
-            d.get_pointer_field(offset as usize).set_struct(s, false)?;
+            let mut pb = d.get_pointer_field(offset as usize);
+            match src {
+                RLoc::Struct(s) => pb.set_struct(&s, false)?,
+                RLoc::PrimList(l) => pb.set_list(&l, false)?,
+                RLoc::PtrList(l) => pb.set_list(&l.reader, false)?,
+                RLoc::StructList(l) => {
+                    use capnp::traits::IntoInternalListReader;
+                    pb.set_list(&l.into_internal_list_reader(), false)?
+                }
+            }
             Ok(())
         };
-        match src.backing() {
-            Backing::Reader(m) => {
-                let steps = src.steps();
-                m.with_root(Some(m.budget_left()), |root| {
-                    let RLoc::Struct(s) = walk_reader(root, &steps)? else {
-                        return Err(Error::TypeMismatch);
-                    };
-                    // What the snapshot would have charged: the words the copy takes.
-                    m.charge(s.total_size()?.word_count)?;
-                    self.with_struct(|d| copy(d, &s))
-                })?;
-                Ok(true)
-            }
-            Backing::Builder(b) if !b.same_message(&self.message) && !b.has_cap_context() => {
-                let steps = src.steps();
-                let (src_guard, mut guard) = lock_pair(b, &self.message)?;
-                let RLoc::Struct(s) = builder_reader_loc(&src_guard, &steps)? else {
-                    return Err(Error::TypeMismatch);
+        match backing {
+            Backing::Reader(m) => m.with_root(Some(m.budget_left()), |root| {
+                let src = walk_reader(root, &steps)?;
+                // Charged before the write, as the snapshot was: the words the copy takes
+                // (capnp measures structs only; a list from a reader keeps the snapshot).
+                let RLoc::Struct(s) = &src else {
+                    return Ok(false);
                 };
-                self.with_struct_locked(&mut guard, |d| copy(d, &s))?;
+                m.charge(s.total_size()?.word_count)?;
+                self.with_struct(|d| copy(d, src))?;
+                Ok(true)
+            }),
+            Backing::Builder(b) if !b.same_message(&self.message) && !b.has_cap_context() => {
+                let (src_guard, mut guard) = lock_pair(b, &self.message)?;
+                let src = builder_reader_loc(&src_guard, &steps)?;
+                self.with_struct_locked(&mut guard, |d| copy(d, src))?;
                 Ok(true)
             }
             Backing::Builder(_) => Ok(false),

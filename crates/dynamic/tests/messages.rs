@@ -703,6 +703,9 @@ fn struct_assignment_direct_and_through_snapshot_agree() {
     sb(ls.get(1).expect(""))
         .set("name", SetValue::Str("p"))
         .expect("");
+    lb(src.init("li", Some(2)).expect("li"))
+        .set(1, SetValue::Int(5))
+        .expect("");
     let bytes = src.to_bytes().expect("bytes");
     let reader = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default())
         .expect("reader")
@@ -726,6 +729,30 @@ fn struct_assignment_direct_and_through_snapshot_agree() {
     let via_snapshot = copy_with(&sr(snap_src.as_reader().get("s").expect("s")));
     assert_eq!(from_builder, via_snapshot);
     assert_eq!(from_reader, via_snapshot);
+    // Lists: from another builder directly, from a reader or a source with a capability
+    // context through the snapshot; the same bytes.
+    let list_with = |source: &capnp_dynamic::ListReader, field: &str| {
+        let dest = StructBuilder::new_message(&reg, all).expect("root");
+        dest.set(field, SetValue::List(source)).expect("set");
+        dest.to_bytes().expect("bytes")
+    };
+    for field in ["li", "ls"] {
+        let direct = list_with(&lr(src.as_reader().get(field).expect("")), field);
+        assert_eq!(direct, list_with(&lr(reader.get(field).expect("")), field));
+        assert_eq!(
+            direct,
+            list_with(
+                &lr(snap_src
+                    .as_reader()
+                    .get("s")
+                    .map(sr)
+                    .expect("")
+                    .get(field)
+                    .expect("")),
+                field
+            )
+        );
+    }
     // Into itself (the snapshot path): a copy of the root into its own child.
     src.set("s", SetValue::Struct(&src.as_reader()))
         .expect("self");
