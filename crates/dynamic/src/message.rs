@@ -819,8 +819,9 @@ impl MessageBuilder {
     /// Packed encoding of the standard framing.
     pub fn to_bytes_packed(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        // Writing into a Vec cannot fail.
-        let _ = capnp::serialize_packed::write_message(&mut out, &*self.lock_read());
+        // Writing into a Vec cannot fail (capnp writes whole words).
+        let _ =
+            capnp::serialize::write_message(crate::packed::PackedVec(&mut out), &*self.lock_read());
         out
     }
 
