@@ -62,10 +62,13 @@ print(m.to_dict())
 print(employer.to_dict(), employer.boss.to_dict())
 m.phones[0].number = "9" * 20
 print(m.phones[0].to_dict(), m.to_dict(verbose=True))
-# Larger than what a builder's to_dict copies (1 MiB): read through the view instead.
+# Larger than what a part's to_dict copies (64 KiB), then than a root's (1 MiB): read
+# through the view instead.
+m.avatar = b"\\x01" * (1 << 17)
+print(m.phones[0].to_dict(), m.status.employer.boss.to_dict(), len(m.to_dict()["avatar"]))
 m.avatar = b"\\x01" * (1 << 21)
 d = m.to_dict()
-print(len(d["avatar"]), d["status"], d["phones"])
+print(len(d["avatar"]), d["status"], d["phones"], m.phones[1].to_dict())
 """
 
 
