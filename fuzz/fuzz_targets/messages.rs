@@ -1,7 +1,9 @@
-//! The message layer (capnp-dynamic) under arbitrary input: bytes read as a message with a
-//! schema (every field, every list element, the text format, JSON), and builder operation
-//! sequences applied to two messages, one with recorded locations (arena.rs) and one that
-//! always walks, which must agree at every step. Values or errors, never a panic.
+//! The message layer (capnp-dynamic) under arbitrary input: bytes read as a message (framed
+//! or packed) with a schema (every field, every list element, the text format, JSON), and
+//! builder operation sequences applied to two messages, one with recorded locations
+//! (arena.rs) and one that always walks (struct assignments between them: direct copies from
+//! a builder and from a reader, snapshots of self-copies), which must agree at every step.
+//! Values or errors, never a panic.
 
 #![no_main]
 
@@ -87,13 +89,18 @@ fn read_value(v: capnp_dynamic::Result<Value>, depth: u32) {
     }
 }
 
-fn read(bytes: &[u8]) {
+fn read(bytes: &[u8], packed: bool) {
     let (reg, all) = registry();
     let limits = ReadLimits {
         traversal_limit_in_words: Some(1 << 14),
         nesting_limit: None,
     };
-    let Ok(m) = MessageReader::from_bytes(Arc::new(bytes.to_vec()), limits) else {
+    let m = if packed {
+        MessageReader::from_bytes_packed(bytes, limits)
+    } else {
+        MessageReader::from_bytes(Arc::new(bytes.to_vec()), limits)
+    };
+    let Ok(m) = m else {
         return;
     };
     let Ok(r) = m.root(reg, *all) else {
@@ -143,7 +150,13 @@ fn primitive(ty: &Type, raw: u64) -> Option<SetValue<'static>> {
 }
 
 /// One operation coded by `op` and `arg` on both messages; what each side observed.
-fn apply(a: &Handle, b: &Handle, op: u8, arg: u64) -> (String, String, Option<(Handle, Handle)>) {
+fn apply(
+    a: &Handle,
+    b: &Handle,
+    roots: (&StructBuilder, &StructBuilder),
+    op: u8,
+    arg: u64,
+) -> (String, String, Option<(Handle, Handle)>) {
     match (a, b) {
         (Handle::Struct(a), Handle::Struct(b)) => {
             let n = a.schema().fields.len();
@@ -187,6 +200,32 @@ fn apply(a: &Handle, b: &Handle, op: u8, arg: u64) -> (String, String, Option<(H
                         a.set_by_index(i, SetValue::Str("fuzz")),
                         b.set_by_index(i, SetValue::Str("fuzz")),
                     );
+                    (format!("{x:?}"), format!("{y:?}"), None)
+                }
+                // (Each copies the whole message: bounded, or 200 of them would double it
+                // 200 times.)
+                (7, _)
+                    if matches!(ty, Type::Struct(id) if id == roots.0.schema().id)
+                        && roots.0.message().size_in_words() < 4096 =>
+                {
+                    // Struct assignment from the other message's root (equal content): one
+                    // side copies from a builder (both messages locked, `lock_pair`), the
+                    // other from a reader over its bytes; the self-copy takes the snapshot.
+                    let (ra, rb) = roots;
+                    let bytes = ra.to_bytes().unwrap_or_default();
+                    let reader = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default())
+                        .and_then(|m| m.root(&registry().0, ra.schema().id));
+                    let (x, y) = match (arg % 3, reader) {
+                        (0, _) => (
+                            a.set_by_index(i, SetValue::Struct(&ra.as_reader())),
+                            b.set_by_index(i, SetValue::Struct(&rb.as_reader())),
+                        ),
+                        (_, Ok(r)) => (
+                            a.set_by_index(i, SetValue::Struct(&rb.as_reader())),
+                            b.set_by_index(i, SetValue::Struct(&r)),
+                        ),
+                        (_, Err(e)) => return (e.to_string(), e.to_string(), None),
+                    };
                     (format!("{x:?}"), format!("{y:?}"), None)
                 }
                 _ => {
@@ -236,7 +275,7 @@ fn build(bytes: &[u8]) {
         let arg = u64::from_le_bytes(chunk[2..10].try_into().expect("8 bytes"));
         let (x, y, made) = {
             let (a, b) = &pool[k];
-            apply(a, b, chunk[1], arg)
+            apply(a, b, (&ra, &rb), chunk[1], arg)
         };
         assert_eq!(x, y, "recorded locations and walks disagree");
         if let Some(h) = made {
@@ -255,7 +294,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if mode & 1 == 0 {
-        read(rest);
+        // Bit 1: the bytes as a packed message (packed.rs's unpacker).
+        read(rest, mode & 2 != 0);
     } else {
         build(rest);
     }

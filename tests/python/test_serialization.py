@@ -218,4 +218,17 @@ def test_struct_module_entry_points_after_specialization(c):
     # from_segments takes any iterable of buffers, a generator too.
     segments = sample(c).to_segments()
     assert module.from_segments(s for s in segments).to_dict() == EXPECTED
+    # Lists and tuples are read by index, subclasses too (pycapnp 2.2.4 never calls their
+    # __iter__ either: it takes len() and items).
+    assert module.from_segments(tuple(segments)).to_dict() == EXPECTED
+
+    iterated = []
+
+    class Tracked(list):
+        def __iter__(self):
+            iterated.append(True)
+            return super().__iter__()
+
+    assert module.from_segments(Tracked(segments)).to_dict() == EXPECTED
+    assert iterated == []
     assert module.new_message(**EXPECTED).to_dict() == EXPECTED

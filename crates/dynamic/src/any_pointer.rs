@@ -218,11 +218,15 @@ impl AnyPointerReader {
         ))
     }
 
-    /// The builder this view was taken from, when it views a message being built
-    /// (`to_dict` of a builder hands out AnyPointer builders, as pycapnp does).
+    /// The builder this view was taken from, when it views a message being built or a
+    /// frozen copy of one (`to_dict` of a builder hands out AnyPointer builders, as pycapnp
+    /// does).
     pub fn builder(&self) -> Option<AnyPointerBuilder> {
-        let Backing::Builder(message) = &self.backing else {
-            return None;
+        let message = match &self.backing {
+            Backing::Builder(message) => message,
+            // A frozen copy of a builder (`StructBuilder::frozen_reader`): the same path in
+            // the original.
+            Backing::Reader(reader) => reader.origin.as_ref()?,
         };
         Some(AnyPointerBuilder {
             message: message.clone(),

@@ -1,6 +1,7 @@
 //! Deep copies through a private snapshot message, so that copying a struct or list into
 //! its own message (even into itself or its child) reads an independent source and never
-//! holds two message locks at once.
+//! holds two message locks at once. (Assignments from another message, which need neither,
+//! copy directly: `StructBuilder::copy_direct`, ARCHITECTURE.md "Lock order".)
 
 use capnp::message::HeapAllocator;
 use capnp::private::layout::{CapTableBuilder, CapTableReader, PointerBuilder, PointerReader};

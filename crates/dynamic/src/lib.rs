@@ -20,6 +20,7 @@ pub mod json;
 pub mod list;
 pub mod message;
 pub mod orphan;
+mod packed;
 pub mod pinned;
 mod raw;
 pub mod schema;

@@ -193,6 +193,9 @@ pub struct MessageReader {
     nesting_limit: i32,
     /// Words of traversal budget left (API.md 3.1), shared by every handle.
     budget: AtomicU64,
+    /// The builder this is a frozen copy of (`MessageBuilder::frozen`): AnyPointer reads
+    /// through it hand out builders into the original, as a builder's reader view does.
+    pub(crate) origin: Option<MessageBuilder>,
 }
 
 impl std::fmt::Debug for MessageReader {
@@ -216,6 +219,7 @@ impl MessageReader {
             volatile,
             nesting_limit: limits.nesting(),
             budget: AtomicU64::new(limits.words()),
+            origin: None,
         };
         // The root pointer is checked now so framing errors surface at call time.
         reader.with_root(None, |_| Ok(()))?;
@@ -327,6 +331,13 @@ impl MessageReader {
         }
     }
 
+    /// Where the root struct is (as `root` finds it, without charging).
+    pub(crate) fn root_at(&self) -> Result<Option<crate::coords::StructAt>> {
+        self.with_root(None, |p| {
+            Ok(self.locate(p.get_struct(None)?, self.nesting_limit - 1))
+        })
+    }
+
     /// Words of traversal budget left.
     pub fn budget_left(&self) -> u64 {
         self.budget.load(Ordering::Acquire)
@@ -360,7 +371,9 @@ impl MessageReader {
 
     /// One packed message; the input is unpacked into memory the reader owns.
     pub fn from_bytes_packed(buf: &[u8], limits: ReadLimits) -> Result<Arc<MessageReader>> {
-        let message = capnp::serialize_packed::read_message(&mut &buf[..], limits.options())?;
+        let mut cursor = buf;
+        let packed = crate::packed::PackedSlice { rest: &mut cursor };
+        let message = capnp::serialize::read_message(packed, limits.options())?;
         Self::new(Segments::Owned(message.into_segments()), limits)
     }
 
@@ -429,7 +442,8 @@ impl MessageReader {
     ) -> Result<(Arc<MessageReader>, usize)> {
         let rest = buf.get(offset..).unwrap_or_default();
         let mut cursor = rest;
-        let message = capnp::serialize_packed::read_message(&mut cursor, limits.options())?;
+        let packed = crate::packed::PackedSlice { rest: &mut cursor };
+        let message = capnp::serialize::read_message(packed, limits.options())?;
         let end = offset + (rest.len() - cursor.len());
         Ok((
             Self::new(Segments::Owned(message.into_segments()), limits)?,
@@ -805,8 +819,9 @@ impl MessageBuilder {
     /// Packed encoding of the standard framing.
     pub fn to_bytes_packed(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        // Writing into a Vec cannot fail.
-        let _ = capnp::serialize_packed::write_message(&mut out, &*self.lock_read());
+        // Writing into a Vec cannot fail (capnp writes whole words).
+        let _ =
+            capnp::serialize::write_message(crate::packed::PackedVec(&mut out), &*self.lock_read());
         out
     }
 
@@ -827,6 +842,38 @@ impl MessageBuilder {
     /// Words in use, over all segments.
     pub fn size_in_words(&self) -> usize {
         self.lock_read().size_in_words()
+    }
+
+    /// A reader over a copy of the message's segments as they are now (one lock), when the
+    /// message is at most `max_words` and holds no capabilities; `None` otherwise. Reads
+    /// through it see what a reader view (`Backing::Builder`) sees, without a lock and a walk
+    /// from the root per read: no traversal budget and capnp's builder nesting limit
+    /// (`i32::MAX`), as a builder's reader view has.
+    pub(crate) fn frozen(&self, max_words: usize) -> Result<Option<Arc<MessageReader>>> {
+        if self.has_cap_context() {
+            return Ok(None);
+        }
+        let buffers: Vec<Bytes> = {
+            let m = self.lock_read_live()?;
+            let segments = m.get_segments_for_output();
+            let words: usize = segments.iter().map(|s| s.len() / 8).sum();
+            if words > max_words {
+                return Ok(None);
+            }
+            segments
+                .iter()
+                .map(|s| Bytes::Words(Arc::new(copy_to_words(s))))
+                .collect()
+        };
+        let limits = ReadLimits {
+            traversal_limit_in_words: Some(u64::MAX),
+            nesting_limit: Some(i64::from(i32::MAX)),
+        };
+        let mut reader = MessageReader::new(Segments::List(buffers), limits)?;
+        if let Some(r) = Arc::get_mut(&mut reader) {
+            r.origin = Some(self.clone());
+        }
+        Ok(Some(reader))
     }
 }
 
@@ -1016,7 +1063,7 @@ pub(crate) fn follow_reader<'a>(
 }
 
 #[inline(always)]
-fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a>> {
+pub(crate) fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Result<RLoc<'a>> {
     let (mut loc, steps) = match steps.split_first() {
         Some((first, rest)) if matches!(first.hop, Hop::Root) => {
             (follow_reader(root, first.shape, None)?, rest)
@@ -1096,6 +1143,19 @@ pub(crate) fn with_builder_loc_imbued<R>(
     f: impl FnOnce(BLoc<'_>) -> Result<R>,
 ) -> Result<R> {
     let mut guard = message.lock_live()?;
+    with_builder_loc_locked(&mut guard, message, root_size, steps, last, table, f)
+}
+
+/// As `with_builder_loc_imbued`, under a lock of `message` the caller holds (`lock_pair`).
+pub(crate) fn with_builder_loc_locked<R>(
+    guard: &mut MutexGuard<'_, BuilderMessage>,
+    message: &MessageBuilder,
+    root_size: StructSize,
+    steps: &[Step],
+    last: Option<&Step>,
+    table: Option<&mut capnp::private::layout::CapTable>,
+    f: impl FnOnce(BLoc<'_>) -> Result<R>,
+) -> Result<R> {
     let mut root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
     if let Some(table) = table {
         root.imbue(capnp::private::layout::CapTableBuilder::from_ref(table));
@@ -1125,6 +1185,38 @@ pub(crate) fn with_builder_loc_imbued<R>(
     let r = f(loc)?;
     message.check_allocation()?;
     Ok(r)
+}
+
+/// Locks `src` for reading and `dest` for a write, the lower address first. This is the one
+/// place that holds two builder locks at once (every other copy goes through a snapshot), so
+/// two threads copying between the same two messages in opposite directions take them in the
+/// same order and cannot each wait for the other's second lock. `src` and `dest` must be
+/// different messages (a second lock of one mutex would wait for ever).
+pub(crate) fn lock_pair<'a>(
+    src: &'a MessageBuilder,
+    dest: &'a MessageBuilder,
+) -> Result<(
+    MutexGuard<'a, BuilderMessage>,
+    MutexGuard<'a, BuilderMessage>,
+)> {
+    if Arc::as_ptr(&src.0) < Arc::as_ptr(&dest.0) {
+        let s = src.lock_read_live()?;
+        let d = dest.lock_live()?;
+        Ok((s, d))
+    } else {
+        let d = dest.lock_live()?;
+        let s = src.lock_read_live()?;
+        Ok((s, d))
+    }
+}
+
+/// The reader location at `steps` in a builder message the caller has locked.
+pub(crate) fn builder_reader_loc<'a>(
+    guard: &'a MutexGuard<'_, BuilderMessage>,
+    steps: &'a [Step],
+) -> Result<RLoc<'a>> {
+    let root = guard.get_root_as_reader::<RawPtr<'_>>()?.0;
+    walk_reader(root, steps)
 }
 
 /// The pointer at `hop` inside a reader location (struct field or pointer-list element).

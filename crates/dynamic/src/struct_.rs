@@ -12,8 +12,8 @@ use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
-    follow_builder, follow_reader, push_step, shape_words, with_builder_loc_then, BLoc, Backing,
-    Hop, MessageBuilder, RLoc, Shape, Step,
+    builder_reader_loc, follow_builder, follow_reader, lock_pair, push_step, shape_words,
+    walk_reader, with_builder_loc_locked, BLoc, Backing, Hop, MessageBuilder, RLoc, Shape, Step,
 };
 use crate::orphan::Orphan;
 use crate::schema::{same_registry, DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
@@ -734,11 +734,23 @@ impl StructBuilder {
         &self,
         f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
     ) -> Result<R> {
-        with_builder_loc_then(
+        let mut guard = self.message.lock_live()?;
+        self.with_struct_locked(&mut guard, f)
+    }
+
+    /// As `with_struct`, under a lock of this message the caller holds (`lock_pair`).
+    fn with_struct_locked<R>(
+        &self,
+        guard: &mut std::sync::MutexGuard<'_, crate::message::BuilderMessage>,
+        f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
+    ) -> Result<R> {
+        with_builder_loc_locked(
+            guard,
             &self.message,
             self.root_size,
             &self.steps,
             self.pending.as_ref(),
+            None,
             |loc| match loc {
                 BLoc::Struct(s) => {
                     // Nothing `f` does to this struct moves it (it writes inside it), so the
@@ -802,6 +814,33 @@ impl StructBuilder {
             is_root: self.is_root,
             at: None,
         }
+    }
+
+    /// A reader of this struct over a copy of its message as it is now, for whole-struct
+    /// reads (`to_dict`): each field then reads the copied bytes directly (resolved
+    /// locations, coords.rs) instead of locking the message and walking from the root. Falls
+    /// back to `as_reader` for messages over `max_words` or holding capabilities. Values
+    /// are those a reader view sees at the time of the call.
+    pub fn frozen_reader(&self, max_words: usize) -> Result<StructReader> {
+        let Some(message) = self.message.frozen(max_words)? else {
+            return Ok(self.as_reader());
+        };
+        // The root is located at once (its fields then read without a walk); other structs
+        // walk the copy from its root per read, without a lock.
+        let at = if self.steps.is_empty() && self.pending.is_none() {
+            message.root_at()?
+        } else {
+            None
+        };
+        Ok(StructReader {
+            backing: Backing::Reader(message),
+            steps: self.steps.clone(),
+            pending: self.pending.clone(),
+            schema: self.schema.clone(),
+            registry: self.registry.clone(),
+            is_root: self.is_root,
+            at,
+        })
     }
 
     /// Deep copy into a new message; returns its root builder.
@@ -1001,6 +1040,9 @@ impl StructBuilder {
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
+                if self.copy_direct(field, *offset, src.backing(), src.steps())? {
+                    return Ok(());
+                }
                 Some(Snapshot::of_struct(src)?)
             }
             SetValue::List(src) => {
@@ -1011,6 +1053,11 @@ impl StructBuilder {
                                 || same_registry(src.registry(), &self.registry)) => {}
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
+                }
+                if matches!(src.backing(), Backing::Builder(_))
+                    && self.copy_direct(field, *offset, src.backing(), src.steps())?
+                {
+                    return Ok(());
                 }
                 Some(Snapshot::of_list(src)?)
             }
@@ -1049,6 +1096,62 @@ impl StructBuilder {
             list.set(i as i64, *v)?;
         }
         Ok(())
+    }
+
+    /// Copies the struct or list at `steps` of `backing` into pointer field `offset`
+    /// (setting `field`'s discriminant) straight from its message instead of through a
+    /// snapshot; `false` (nothing done) when the source needs the snapshot: it is in this
+    /// message (a copy into itself or a child), it may hold capabilities, this message is
+    /// built in Python buffers (whose allocation callable runs Python code, which could reach
+    /// the source's lock), or it is a list from a reader (whose words capnp cannot measure
+    /// before the copy, which the read budget needs). A reader's bytes need no message lock:
+    /// the copy runs inside its `with_root` (for a releasable reader a shared read lock, which
+    /// nothing takes while holding a builder lock). A builder source is locked with this
+    /// message by `lock_pair`.
+    fn copy_direct(
+        &self,
+        field: &Field,
+        offset: u32,
+        backing: &Backing,
+        steps: Arc<[Step]>,
+    ) -> Result<bool> {
+        if self.message.is_external() {
+            return Ok(false);
+        }
+        let copy = |d: capnp::private::layout::StructBuilder<'_>, src: RLoc<'_>| -> Result<()> {
+            self.set_discriminant(&d, field);
+            let mut pb = d.get_pointer_field(offset as usize);
+            match src {
+                RLoc::Struct(s) => pb.set_struct(&s, false)?,
+                RLoc::PrimList(l) => pb.set_list(&l, false)?,
+                RLoc::PtrList(l) => pb.set_list(&l.reader, false)?,
+                RLoc::StructList(l) => {
+                    use capnp::traits::IntoInternalListReader;
+                    pb.set_list(&l.into_internal_list_reader(), false)?
+                }
+            }
+            Ok(())
+        };
+        match backing {
+            Backing::Reader(m) => m.with_root(Some(m.budget_left()), |root| {
+                let src = walk_reader(root, &steps)?;
+                // Charged before the write, as the snapshot was: the words the copy takes
+                // (capnp measures structs only; a list from a reader keeps the snapshot).
+                let RLoc::Struct(s) = &src else {
+                    return Ok(false);
+                };
+                m.charge(s.total_size()?.word_count)?;
+                self.with_struct(|d| copy(d, src))?;
+                Ok(true)
+            }),
+            Backing::Builder(b) if !b.same_message(&self.message) && !b.has_cap_context() => {
+                let (src_guard, mut guard) = lock_pair(b, &self.message)?;
+                let src = builder_reader_loc(&src_guard, &steps)?;
+                self.with_struct_locked(&mut guard, |d| copy(d, src))?;
+                Ok(true)
+            }
+            Backing::Builder(_) => Ok(false),
+        }
     }
 
     fn set_discriminant(&self, s: &capnp::private::layout::StructBuilder<'_>, field: &Field) {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry, Sharing, StructSchema};
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 use rustc_hash::FxHashMap;
 
@@ -220,25 +220,12 @@ impl PyRegistry {
         traversal_limit_in_words: Option<u64>,
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
-        let py = slf.py();
-        let mut parts: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>> = Vec::new();
-        let mut sharing = Sharing::default();
-        for s in &segments {
-            let input = buffer::input(s)?;
-            sharing.releasable |= input.sharing.releasable;
-            sharing.volatile |= input.sharing.volatile;
-            parts.push(input.bytes);
-        }
-        let run = || -> MsgResult<_> {
-            let message = MessageReader::from_segments_shared(
-                parts,
-                limits(traversal_limit_in_words, nesting_limit),
-                sharing,
-            )?;
-            Ok(message.root(&slf.get().inner, id)?)
-        };
-        let root = run().map_err(|e| e.into_py(py))?;
-        PyStructReader::wrap(py, root, slf.clone().unbind())
+        segments_root(
+            slf,
+            id,
+            segments.iter().cloned().map(Ok),
+            limits(traversal_limit_in_words, nesting_limit),
+        )
     }
 
     /// A new message of struct `id` filled from JSON text (the reference's `JsonCodec`
@@ -438,13 +425,43 @@ impl PyStructEntry {
         traversal_limit_in_words: Option<u64>,
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
-        let segments = segments.try_iter()?.collect::<PyResult<Vec<_>>>()?;
-        PyRegistry::from_segments(
-            self.registry.bind(py),
-            self.id,
-            segments,
-            traversal_limit_in_words,
-            nesting_limit,
-        )
+        let registry = self.registry.bind(py);
+        let limits = limits(traversal_limit_in_words, nesting_limit);
+        // A list or tuple (what `to_segments` returns) is read by index, as pycapnp reads it
+        // (never through `__iter__`, even of a subclass); the generic
+        // iterator protocol costs as much as the rest of a small message's read.
+        if let Ok(list) = segments.cast::<PyList>() {
+            return segments_root(registry, self.id, list.iter().map(Ok), limits);
+        }
+        if let Ok(tuple) = segments.cast::<PyTuple>() {
+            return segments_root(registry, self.id, tuple.iter().map(Ok), limits);
+        }
+        segments_root(registry, self.id, segments.try_iter()?, limits)
     }
+}
+
+/// The root reader of a message given as its segments (buffers read in place, see
+/// `buffer::input`).
+fn segments_root<'py>(
+    registry: &Bound<'py, PyRegistry>,
+    id: u64,
+    segments: impl Iterator<Item = PyResult<Bound<'py, PyAny>>>,
+    limits: ReadLimits,
+) -> PyResult<Py<PyAny>> {
+    let py = registry.py();
+    let mut parts: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>> =
+        Vec::with_capacity(segments.size_hint().0);
+    let mut sharing = Sharing::default();
+    for s in segments {
+        let input = buffer::input(&s?)?;
+        sharing.releasable |= input.sharing.releasable;
+        sharing.volatile |= input.sharing.volatile;
+        parts.push(input.bytes);
+    }
+    let run = || -> MsgResult<_> {
+        let message = MessageReader::from_segments_shared(parts, limits, sharing)?;
+        Ok(message.root(&registry.get().inner, id)?)
+    };
+    let root = run().map_err(|e| e.into_py(py))?;
+    PyStructReader::wrap(py, root, registry.clone().unbind())
 }

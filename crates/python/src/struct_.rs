@@ -159,6 +159,11 @@ const WRITTEN_TWICE: &str = "This message has already been written once. Be very
 static WRITE_WARNING: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyString>)> =
     pyo3::sync::PyOnceLock::new();
 
+/// A root builder's `to_dict` reads a copy of its message up to this many words (1 MiB);
+/// other builders (perhaps a small part of the message) up to `FROZEN_DICT_WORDS_PART`.
+const FROZEN_DICT_WORDS: usize = 1 << 17;
+const FROZEN_DICT_WORDS_PART: usize = 1 << 13;
+
 /// Messages from this size on are serialized without the GIL.
 pub(crate) const DETACH_BYTES: usize = 1 << 20;
 
@@ -696,9 +701,21 @@ impl PyStructBuilder {
         ordered: bool,
         encode_bytes_as_base64: bool,
     ) -> PyResult<Py<PyAny>> {
+        // One lock and a copy of the message, then walk-free reads of the copy. A root's
+        // to_dict reads the whole message anyway: copied up to 1 MiB. Any other struct may be
+        // a small part of a large message: copied only while the message is small (64 KiB).
+        let max_words = if self.inner.is_root() {
+            FROZEN_DICT_WORDS
+        } else {
+            FROZEN_DICT_WORDS_PART
+        };
+        let reader = self
+            .inner
+            .frozen_reader(max_words)
+            .map_err(|e| MsgError::from(e).into_py(py))?;
         to_dict(
             py,
-            &self.inner.as_reader(),
+            &reader,
             &self.registry,
             dict_options(true, verbose, ordered, encode_bytes_as_base64),
         )
