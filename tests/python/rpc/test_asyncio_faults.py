@@ -142,6 +142,57 @@ def cancellable_slow(rpc):
     return SlowImpl
 
 
+@pytest.mark.timeout(60)
+def test_a_call_collected_on_another_thread_is_cancelled_on_its_loop(rpc):
+    """A reference cycle holding a call of a kj_loop thread, freed by the cyclic GC on another
+    thread: no unraisable warning, and the call is dropped (cancelled) on its loop's thread at
+    the loop's next run."""
+    import gc
+    import threading
+
+    SlowImpl = cancellable_slow(rpc)
+    made, collected = threading.Event(), threading.Event()
+    outcome, unraisable = [], []
+
+    async def main():
+        impl = SlowImpl()
+        c, _ = await socketpair_connection(impl)
+        slow = c.bootstrap().cast_as(rpc.Slow)
+        junk = [slow.wait(60)]
+        junk.append(junk)
+        await slow.wait(0)  # the first call has reached the server
+        del junk
+        made.set()
+        await asyncio.get_running_loop().run_in_executor(None, collected.wait, 20)
+        await slow.wait(0)  # the loop runs: the call freed elsewhere is dropped here
+        await asyncio.wait_for(impl.cancelled.wait(), 20)
+        outcome.append("cancelled")
+
+    def worker():
+        try:
+            run(main(), timeout=40)
+        except BaseException as e:  # reported by the main thread
+            outcome.append(e)
+
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    gc.disable()  # the cycle is collected below, on this thread, not on the worker's
+    t = threading.Thread(target=worker, daemon=True)  # a failure must not hang the session
+    try:
+        t.start()
+        assert made.wait(20)
+        assert gc.collect() > 0
+        collected.set()
+        t.join(45)
+    finally:
+        collected.set()
+        gc.enable()
+        sys.unraisablehook = old_hook
+    assert not t.is_alive()
+    assert outcome == ["cancelled"]
+    assert [str(u.exc_value) for u in unraisable] == []
+
+
 def test_promise_cancel(rpc):
     SlowImpl = cancellable_slow(rpc)
 
