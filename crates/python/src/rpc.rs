@@ -131,10 +131,7 @@ pub(crate) fn run_now() {
 /// One run of the thread's executor (what the scheduled callback does).
 #[pyfunction]
 pub(crate) fn _loop_run() {
-    let _ = crate::thread_bound::drop_orphans();
-    if let Some(ev) = LOOP.with(|l| l.borrow().clone()) {
-        ev.run();
-    }
+    run_now();
 }
 
 #[pyfunction]

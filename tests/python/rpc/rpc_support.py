@@ -3,8 +3,11 @@
 (Not named conftest: the package tests import their own conftest by name.)"""
 
 import asyncio
+import gc
 import pathlib
 import socket
+import sys
+import threading
 
 import pytest
 
@@ -73,3 +76,26 @@ def make_servers(rpc):
             return "named-%d" % self.total
 
     return CounterImpl, NamedImpl
+
+
+def collect_on_this_thread(worker, made, collected, timeout=45):
+    """Runs `worker` on a daemon thread (a failure must not hang the session); once it sets
+    `made`, collects the cyclic garbage on this thread (the GC paused meanwhile, so the
+    worker's own collections cannot free it first), sets `collected` and waits for the
+    worker. Returns the thread and the unraisable exceptions reported meanwhile."""
+    unraisable = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    gc.disable()
+    t = threading.Thread(target=worker, daemon=True)
+    try:
+        t.start()
+        assert made.wait(20)
+        assert gc.collect() > 0
+        collected.set()
+        t.join(timeout)
+    finally:
+        collected.set()
+        gc.enable()
+        sys.unraisablehook = old_hook
+    return t, unraisable

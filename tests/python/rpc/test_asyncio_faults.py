@@ -11,7 +11,7 @@ import pytest
 import capnp
 
 from rpc_support import calculator, rpc  # noqa: F401  (fixtures)
-from rpc_support import HERE, make_servers, run, socketpair_connection
+from rpc_support import HERE, collect_on_this_thread, make_servers, run, socketpair_connection
 
 
 def test_a_raising_server_keeps_serving(rpc):
@@ -147,12 +147,11 @@ def test_a_call_collected_on_another_thread_is_cancelled_on_its_loop(rpc):
     """A reference cycle holding a call of a kj_loop thread, freed by the cyclic GC on another
     thread: no unraisable warning, and the call is dropped (cancelled) on its loop's thread at
     the loop's next run."""
-    import gc
     import threading
 
     SlowImpl = cancellable_slow(rpc)
     made, collected = threading.Event(), threading.Event()
-    outcome, unraisable = [], []
+    outcome = []
 
     async def main():
         impl = SlowImpl()
@@ -174,20 +173,7 @@ def test_a_call_collected_on_another_thread_is_cancelled_on_its_loop(rpc):
         except BaseException as e:  # reported by the main thread
             outcome.append(e)
 
-    old_hook = sys.unraisablehook
-    sys.unraisablehook = unraisable.append
-    gc.disable()  # the cycle is collected below, on this thread, not on the worker's
-    t = threading.Thread(target=worker, daemon=True)  # a failure must not hang the session
-    try:
-        t.start()
-        assert made.wait(20)
-        assert gc.collect() > 0
-        collected.set()
-        t.join(45)
-    finally:
-        collected.set()
-        gc.enable()
-        sys.unraisablehook = old_hook
+    t, unraisable = collect_on_this_thread(worker, made, collected)
     assert not t.is_alive()
     assert outcome == ["cancelled"]
     assert [str(u.exc_value) for u in unraisable] == []

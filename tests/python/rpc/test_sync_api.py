@@ -2,7 +2,6 @@
 idle CPU, mixing with asyncio, and interop with pycapnp 1.3.0 and with our asyncio API."""
 
 import asyncio
-import gc
 import importlib.util
 import os
 import signal
@@ -17,7 +16,7 @@ import pytest
 import capnp
 
 from rpc_support import calculator, rpc  # noqa: F401  (fixtures)
-from rpc_support import EXAMPLES, ORACLE1_PYTHON, make_servers
+from rpc_support import EXAMPLES, ORACLE1_PYTHON, collect_on_this_thread, make_servers
 from test_interop import EXPECTED_CALCULATOR, start_server, stop
 
 
@@ -195,7 +194,6 @@ def test_a_call_collected_on_another_thread_is_cancelled_on_its_own(rpc):
     """A reference cycle holding a pending call of a loop's thread, freed by the cyclic GC on
     another thread: no unraisable warning, and the call is dropped (cancelled) on its own
     thread at its loop's next run (PyO3's unsendable objects leaked here, with a warning)."""
-    unraisable = []
     made, collected = threading.Event(), threading.Event()
     outcome = []
 
@@ -231,20 +229,7 @@ def test_a_call_collected_on_another_thread_is_cancelled_on_its_own(rpc):
             a.close()
             b.close()
 
-    old_hook = sys.unraisablehook
-    sys.unraisablehook = unraisable.append
-    gc.disable()  # the cycle is collected below, on this thread, not on the worker's
-    t = threading.Thread(target=worker, daemon=True)  # a failure must not hang the session
-    try:
-        t.start()
-        assert made.wait(20)
-        assert gc.collect() > 0
-        collected.set()
-        t.join(30)
-    finally:
-        collected.set()
-        gc.enable()
-        sys.unraisablehook = old_hook
+    t, unraisable = collect_on_this_thread(worker, made, collected, timeout=30)
     assert not t.is_alive()
     assert outcome == ["cancelled"]
     assert [str(u.exc_value) for u in unraisable] == []
