@@ -9,6 +9,7 @@ mod alloc;
 mod any_pointer;
 mod buffer;
 mod convert;
+mod dispatch;
 mod enum_;
 mod error;
 mod exceptions;

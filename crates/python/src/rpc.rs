@@ -533,6 +533,8 @@ struct PyHandler {
     dispatch: Py<PyAny>,
     /// (interface id, method id) of streaming methods.
     streaming: Vec<(u64, u16)>,
+    /// The common calls, run natively (`dispatch.rs`); the rest go to `dispatch`.
+    native: Option<crate::dispatch::Native>,
 }
 
 fn py_to_capnp(py: Python<'_>, e: PyErr) -> capnp::Error {
@@ -585,9 +587,15 @@ impl CallHandler for PyHandler {
         let results_msg = MessageBuilder::with_first_segment_words(64);
         let started = Python::attach(|py| -> Result<Option<Py<PyAny>>, capnp::Error> {
             crate::sync_loop::before_python(py).map_err(|e| py_to_capnp(py, e))?;
-            let p = Py::new(py, PyMessageHandle::from_inner(params_msg))
-                .map_err(|e| py_to_capnp(py, e))?;
             let r = Py::new(py, PyMessageHandle::from_inner(results_msg.clone()))
+                .map_err(|e| py_to_capnp(py, e))?;
+            if let Some(native) = &self.native {
+                if let Some(out) = native.call(py, interface_id, method_id, &params_msg, r.bind(py))
+                {
+                    return out.map_err(|e| py_to_capnp(py, e));
+                }
+            }
+            let p = Py::new(py, PyMessageHandle::from_inner(params_msg))
                 .map_err(|e| py_to_capnp(py, e))?;
             let out = self
                 .dispatch
@@ -671,20 +679,24 @@ impl Drop for CancelOnDrop {
 }
 
 /// A new local capability served by `dispatch` (see `PyHandler`); `interfaces` lists the
-/// interface ids it implements, `streaming` its `-> stream` methods.
+/// interface ids it implements, `streaming` its `-> stream` methods, `native` what
+/// `dispatch.rs` runs itself (`None`: everything goes to `dispatch`).
 #[pyfunction]
 pub(crate) fn _new_server_cap(
     py: Python<'_>,
     dispatch: Py<PyAny>,
     interfaces: Vec<u64>,
     streaming: Vec<(u64, u16)>,
+    native: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyCap>> {
     let ev = current()?;
+    let native = native.map(crate::dispatch::Native::from_py).transpose()?;
     let hook = capnp_dynrpc::new_server_client(
         ServerInfo { interfaces },
         Box::new(PyHandler {
             dispatch,
             streaming,
+            native,
         }),
     );
     wrap_hook(py, &ev, hook)

@@ -823,7 +823,7 @@ impl PyStructReader {
         Py::new(py, PyStructReader { inner, registry })
     }
 
-    fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
+    pub(crate) fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
         if matches!(ty, Some(Type::Text | Type::Data)) {
             // Straight from the message into the Python object: one copy, not two. The

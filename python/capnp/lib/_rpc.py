@@ -922,44 +922,66 @@ def _server_cap(obj, schema):
             except Exception as e:
                 raise _server_error(e, m.name) from None
             return None
-        coroutine = type(out) is _CoroutineType
-        if not coroutine and _is_capnp_promise(out):
-            # 1.x: the call completes when the promise does; its value is ignored (the
-            # callbacks wrote the results).
-            return _start_task(_ignore_value(out), ctx, m, True)
-        if coroutine or inspect.iscoroutine(out):
-            # Most server coroutines finish without suspending: run them here, and make a
-            # task only of the rest.
-            try:
-                first = out.send(None)
-            except StopIteration as stop:
-                out = stop.value
-                if context_style:
-                    if out is not None:
-                        raise _kj(
-                            "Async server function (%s) returned a non-none value: return = %r"
-                            % (m.name, out)
-                        )
-                    return None
-                try:
-                    _assign_results(ctx, m, out)
-                except Exception as e:
-                    raise _server_error(e, m.name) from None
-                return None
-            except Exception as e:
-                raise _server_error(e, m.name) from None
-            return _start_task(_Resumed(out, first), ctx, m, context_style)
-        if inspect.isawaitable(out):
-            return _start_task(out, ctx, m, context_style)
-        if context_style:
-            return None
+        return _after_call(out, ctx, m, context_style)
+
+    # The native side runs the common calls itself (see PyHandler in rpc.rs): methods that are
+    # not in context style and have no union parameters; everything else comes to `dispatch`.
+    native_plans = [
+        (m.interface_id, m.ordinal, m.name, p.names, m.registry, m.param_id, m.result_id,
+         p.first_result, m)
+        for p in plans.values()
+        for m in (p.method,)
+        if not p.has_union
+    ]
+    native = (obj, _CallContext, _server_error, _after_call, _returned, _resumed, native_plans)
+    return _capnp._new_server_cap(dispatch, _interface_ids(schema), streaming, native)
+
+
+def _after_call(out, ctx, m, context_style):
+    """The rest of a server call whose method returned ``out`` (not None, and not a plain
+    value for the first result field): promises, coroutines, awaitables, other results.
+    Returns None when the call is done, or the future of its completion."""
+    coroutine = type(out) is _CoroutineType
+    if not coroutine and _is_capnp_promise(out):
+        # 1.x: the call completes when the promise does; its value is ignored (the
+        # callbacks wrote the results).
+        return _start_task(_ignore_value(out), ctx, m, True)
+    if coroutine or inspect.iscoroutine(out):
+        # Most server coroutines finish without suspending: run them here, and make a
+        # task only of the rest.
         try:
-            _assign_results(ctx, m, out)
+            first = out.send(None)
+        except StopIteration as stop:
+            return _returned(ctx, m, stop.value, context_style)
         except Exception as e:
             raise _server_error(e, m.name) from None
+        return _resumed(out, first, ctx, m, context_style)
+    if inspect.isawaitable(out):
+        return _start_task(out, ctx, m, context_style)
+    if context_style:
         return None
+    return _returned(ctx, m, out, False)
 
-    return _capnp._new_server_cap(dispatch, _interface_ids(schema), streaming)
+
+def _returned(ctx, m, value, context_style):
+    """A server coroutine (or method) finished with ``value``: it becomes the results."""
+    if context_style:
+        if value is not None:
+            raise _kj(
+                "Async server function (%s) returned a non-none value: return = %r"
+                % (m.name, value)
+            )
+        return None
+    try:
+        _assign_results(ctx, m, value)
+    except Exception as e:
+        raise _server_error(e, m.name) from None
+    return None
+
+
+def _resumed(coro, first, ctx, m, context_style):
+    """A server coroutine suspended on ``first``: a task runs the rest."""
+    return _start_task(_Resumed(coro, first), ctx, m, context_style)
 
 
 def _is_capnp_promise(value):

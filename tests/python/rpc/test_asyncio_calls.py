@@ -246,6 +246,44 @@ def test_return_forms(rpc):
     ]
 
 
+
+@pytest.mark.timeout(30)
+def test_results_that_do_not_fit_fail_the_call_and_the_server_goes_on(rpc):
+    """A returned value that does not fit the first result field (plain method or coroutine)
+    fails that call with FAILED saying why; the next call on the connection is served. The
+    method gets `_context` first, then its parameters by keyword."""
+    seen = []
+
+    class Plain(rpc.Store.Server):
+        def choice(self, **kwargs):
+            seen.append(list(kwargs))
+            return {1: "not a number", 2: 2 ** 40}.get(kwargs["x"], kwargs["x"] * 10)
+
+    class Async(rpc.Store.Server):
+        async def choice(self, x, y, **kwargs):
+            return {1: "not a number", 2: 2 ** 40}.get(x, x * 10)
+
+    async def main():
+        out = []
+        for impl in (Plain(), Async()):
+            c, _ = await socketpair_connection(impl)
+            store = c.bootstrap().cast_as(rpc.Store)
+            for x in (1, 2, 3):
+                try:
+                    out.append((await store.choice(x, 0)).a)
+                except capnp.KjException as e:
+                    out.append((e.type, e.description.rsplit("KjException: ", 1)[-1]))
+        return out
+
+    mismatch = ("FAILED", "capnp/dynamic: failed: Value type mismatch")
+    too_big = (
+        "FAILED",
+        "capnp/dynamic: failed: Value out-of-range for requested type; value = 1099511627776",
+    )
+    assert run(main()) == [mismatch, too_big, 30, mismatch, too_big, 30]
+    assert seen == [["_context", "x", "y"]] * 3
+
+
 def test_context_tail_call_release_params_and_new_server(rpc):
     Counter, _ = make_servers(rpc)
     target = Counter(1000)

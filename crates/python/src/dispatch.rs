@@ -1,0 +1,278 @@
+//! The native side of server dispatch: the common server call (a method that is not in
+//! context style and takes no union parameters) runs here instead of through the Python
+//! `dispatch` of `_rpc._server_cap`, with the same behaviour: the params reader and
+//! `_context` are made, the parameters are passed by keyword (`_context` first), the method is
+//! called, and a plain returned value (`int`, `float`, `bool`, `str`, `bytes`) is written into
+//! the first result field. A coroutine is stepped once here (most finish without
+//! suspending); anything else goes to the Python helpers that `_server_cap` hands over
+//! (`_after_call`, `_returned`, `_resumed`, `_server_error`), so every rarer form keeps one
+//! implementation.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+
+use capnp_dynamic::MessageBuilder;
+use pyo3::exceptions::{PyException, PyStopIteration};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyType};
+
+use crate::error::MsgError;
+use crate::message::PyMessageHandle;
+use crate::registry::PyRegistry;
+use crate::struct_::PyStructReader;
+
+/// Whether a method is implemented in context style (`name_context`), found on its first
+/// call as the Python side does.
+const STYLE_UNKNOWN: u8 = 0;
+const STYLE_PLAIN: u8 = 1;
+const STYLE_CONTEXT: u8 = 2;
+
+struct Plan {
+    name: Py<PyString>,
+    context_name: Py<PyString>,
+    /// (keyword, field index) of each parameter, in the param struct's order.
+    params: Vec<(Py<PyString>, usize)>,
+    registry: Py<PyRegistry>,
+    param_id: u64,
+    result_id: u64,
+    /// (name, field index) of the first result field.
+    first_result: Option<(Py<PyString>, usize)>,
+    /// The Python `_MethodInfo` (what `_CallContext` and the helpers take).
+    method: Py<PyAny>,
+    style: Cell<u8>,
+}
+
+/// What `_server_cap` hands over: the server object, `_CallContext`, the helpers and one
+/// plan per method that can run here.
+pub(crate) struct Native {
+    obj: Py<PyAny>,
+    context_class: Py<PyAny>,
+    server_error: Py<PyAny>,
+    after_call: Py<PyAny>,
+    returned: Py<PyAny>,
+    resumed: Py<PyAny>,
+    /// `types.CoroutineType` (what `async def` methods return).
+    coroutine_type: Py<PyType>,
+    plans: HashMap<(u64, u16), Plan>,
+}
+
+type NativeSpec = (
+    Py<PyAny>,
+    Py<PyAny>,
+    Py<PyAny>,
+    Py<PyAny>,
+    Py<PyAny>,
+    Py<PyAny>,
+    Vec<(
+        u64,
+        u16,
+        String,
+        Vec<String>,
+        Py<PyRegistry>,
+        u64,
+        u64,
+        Option<String>,
+        Py<PyAny>,
+    )>,
+);
+
+impl Native {
+    /// Reads `_server_cap`'s tuple; a parameter or result name the schema does not have
+    /// leaves that method to the Python dispatcher.
+    pub(crate) fn from_py(spec: &Bound<'_, PyAny>) -> PyResult<Native> {
+        let py = spec.py();
+        let (obj, context_class, server_error, after_call, returned, resumed, list): NativeSpec =
+            spec.extract()?;
+        let mut plans = HashMap::new();
+        'plans: for (iid, ordinal, name, names, registry, param_id, result_id, first, method) in
+            list
+        {
+            let reg = &registry.get().inner;
+            let (Ok(pschema), Ok(rschema)) = (reg.get_struct(param_id), reg.get_struct(result_id))
+            else {
+                continue;
+            };
+            let mut params = Vec::with_capacity(names.len());
+            for n in &names {
+                let Some(&i) = pschema.by_name.get(n.as_str()) else {
+                    continue 'plans;
+                };
+                params.push((PyString::intern(py, n).unbind(), i));
+            }
+            let first_result = match first {
+                None => None,
+                Some(n) => match rschema.by_name.get(n.as_str()) {
+                    Some(&i) => Some((PyString::intern(py, &n).unbind(), i)),
+                    None => continue,
+                },
+            };
+            plans.insert(
+                (iid, ordinal),
+                Plan {
+                    context_name: PyString::new(py, &format!("{name}_context")).unbind(),
+                    name: PyString::intern(py, &name).unbind(),
+                    params,
+                    registry,
+                    param_id,
+                    result_id,
+                    first_result,
+                    method,
+                    style: Cell::new(STYLE_UNKNOWN),
+                },
+            );
+        }
+        let coroutine_type = py
+            .import(intern!(py, "types"))?
+            .getattr(intern!(py, "CoroutineType"))?
+            .cast_into::<PyType>()?
+            .unbind();
+        Ok(Native {
+            coroutine_type,
+            obj,
+            context_class,
+            server_error,
+            after_call,
+            returned,
+            resumed,
+            plans,
+        })
+    }
+
+    /// Runs call `(interface_id, method_id)`: `None` when the Python dispatcher must take it
+    /// (nothing has run then), else what the dispatcher would have returned (`None` when
+    /// the call is done, or the future of its completion) or raised.
+    pub(crate) fn call(
+        &self,
+        py: Python<'_>,
+        interface_id: u64,
+        method_id: u16,
+        params_msg: &MessageBuilder,
+        results: &Bound<'_, PyMessageHandle>,
+    ) -> Option<PyResult<Option<Py<PyAny>>>> {
+        let plan = self.plans.get(&(interface_id, method_id))?;
+        let obj = self.obj.bind(py);
+        match plan.style.get() {
+            STYLE_PLAIN => {}
+            STYLE_CONTEXT => return None,
+            _ => {
+                // An error here (a raising `__getattr__`) is the Python dispatcher's to report.
+                let context = obj.hasattr(plan.context_name.bind(py)).ok()?;
+                plan.style
+                    .set(if context { STYLE_CONTEXT } else { STYLE_PLAIN });
+                if context {
+                    return None;
+                }
+            }
+        }
+        // A missing method, or one whose lookup raises: the Python dispatcher reports it.
+        let f = obj.getattr(plan.name.bind(py)).ok()?;
+        Some(self.run(py, plan, &f, params_msg, results))
+    }
+
+    fn run(
+        &self,
+        py: Python<'_>,
+        plan: &Plan,
+        f: &Bound<'_, PyAny>,
+        params_msg: &MessageBuilder,
+        results: &Bound<'_, PyMessageHandle>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let registry = plan.registry.bind(py);
+        params_msg.enable_caps();
+        let root = params_msg
+            .get_root(&registry.get().inner, plan.param_id)
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        let reader = PyStructReader::wrap_raw(py, root.as_reader(), plan.registry.clone_ref(py))?;
+        let params = crate::types::hand_out(py, reader.clone_ref(py), plan.param_id, false)?;
+        let method = plan.method.bind(py);
+        let ctx = self
+            .context_class
+            .bind(py)
+            .call1((params, results, method))?;
+        // What the method raises (and a parameter that cannot be read) becomes the call's
+        // error as `_server_error` words it; BaseExceptions other than Exception pass.
+        let fail = |e: PyErr| -> PyErr {
+            if !e.is_instance_of::<PyException>(py) {
+                return e;
+            }
+            match self
+                .server_error
+                .bind(py)
+                .call1((e.into_value(py), plan.name.bind(py)))
+            {
+                Ok(kj) => PyErr::from_value(kj),
+                Err(e) => e,
+            }
+        };
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "_context"), &ctx)?;
+        let reader = reader.get();
+        for (key, index) in &plan.params {
+            let value = reader
+                .read_field(py, *index)
+                .map_err(|e| fail(e.into_py_attr(py)))?;
+            kwargs.set_item(key.bind(py), value)?;
+        }
+        let out = f.call((), Some(&kwargs)).map_err(fail)?;
+        if out.is_none() {
+            return Ok(None);
+        }
+        let out = if out.get_type().is(self.coroutine_type.bind(py)) {
+            match out.call_method1(intern!(py, "send"), (py.None(),)) {
+                Ok(first) => {
+                    let r = self
+                        .resumed
+                        .bind(py)
+                        .call1((&out, first, &ctx, method, false))?;
+                    return Ok(Some(r.unbind()));
+                }
+                Err(e) if e.is_instance_of::<PyStopIteration>(py) => {
+                    let value = e.value(py).getattr(intern!(py, "value"))?;
+                    if value.is_none() {
+                        return Ok(None);
+                    }
+                    if !is_plain(&value) || plan.first_result.is_none() {
+                        self.returned.bind(py).call1((&ctx, method, value, false))?;
+                        return Ok(None);
+                    }
+                    value
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        } else if !is_plain(&out) || plan.first_result.is_none() {
+            let r = self.after_call.bind(py).call1((out, &ctx, method, false))?;
+            return Ok(if r.is_none() { None } else { Some(r.unbind()) });
+        } else {
+            out
+        };
+        // A plain value for the first result field.
+        let Some((name, index)) = &plan.first_result else {
+            return Ok(None);
+        };
+        let written = ctx.getattr(intern!(py, "_results"))?;
+        if !written.is_none() {
+            // The method wrote other result fields already: add to them.
+            written.setattr(name.bind(py), &out).map_err(fail)?;
+            return Ok(None);
+        }
+        let builder = results
+            .get()
+            .message()
+            .init_root(&registry.get().inner, plan.result_id)
+            .map_err(|e| fail(MsgError::from(e).into_py(py)))?;
+        crate::convert::set_field(&builder, &plan.registry, *index, &out)
+            .map_err(|e| fail(e.into_py_attr(py)))?;
+        Ok(None)
+    }
+}
+
+/// `type(value) in (int, float, bool, str, bytes)`: what goes straight to the first result
+/// field.
+fn is_plain(value: &Bound<'_, PyAny>) -> bool {
+    value.is_exact_instance_of::<PyInt>()
+        || value.is_exact_instance_of::<PyFloat>()
+        || value.is_exact_instance_of::<PyBool>()
+        || value.is_exact_instance_of::<PyString>()
+        || value.is_exact_instance_of::<PyBytes>()
+}
