@@ -17,6 +17,7 @@ mod ffi;
 mod list;
 mod loader;
 mod message;
+mod method_call;
 mod multiple;
 mod registry;
 mod rpc;
@@ -61,6 +62,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<message::PyMessageReaderHandle>()?;
     m.add_class::<rpc::PyCap>()?;
     m.add_class::<rpc::PyPending>()?;
+    m.add_class::<method_call::PyMethodCall>()?;
     m.add_class::<rpc::PyConnection>()?;
     m.add_class::<sync_loop::PyReactor>()?;
     m.add_class::<sync_loop::PyRemote>()?;

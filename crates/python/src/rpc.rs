@@ -155,6 +155,31 @@ pub(crate) struct PyCap {
 }
 
 impl PyCap {
+    /// Sends a call whose params are the root of `params`; the pending call.
+    pub(crate) fn send_message(
+        &self,
+        py: Python<'_>,
+        interface_id: u64,
+        method_id: u16,
+        params: &MessageBuilder,
+        streaming: bool,
+    ) -> PyResult<PyPending> {
+        let hook = self.hook()?;
+        let ev = current()?;
+        if streaming {
+            let p = ev
+                .send_streaming(&*hook, interface_id, method_id, params)
+                .map_err(|e| rpc_error(py, &e))?;
+            return Ok(PyPending::new(PendingKind::Stream(RefCell::new(Some(p)))));
+        }
+        let rp = ev
+            .send(&*hook, interface_id, method_id, params)
+            .map_err(|e| rpc_error(py, &e))?;
+        // Writes the request now (or with the burst it belongs to).
+        ev.after_send();
+        Ok(PyPending::new(PendingKind::Call(Pending::new(rp))))
+    }
+
     pub(crate) fn hook(&self) -> PyResult<Box<dyn capnp::private::capability::ClientHook>> {
         match self.cap.as_any().downcast_ref::<LoopCap>() {
             Some(lc) if lc.shared().is_closed() => Err(not_running()),
@@ -191,20 +216,7 @@ impl PyCap {
         params: &PyMessageHandle,
         streaming: bool,
     ) -> PyResult<PyPending> {
-        let hook = self.hook()?;
-        let ev = current()?;
-        if streaming {
-            let p = ev
-                .send_streaming(&*hook, interface_id, method_id, params.message())
-                .map_err(|e| rpc_error(py, &e))?;
-            return Ok(PyPending::new(PendingKind::Stream(RefCell::new(Some(p)))));
-        }
-        let rp = ev
-            .send(&*hook, interface_id, method_id, params.message())
-            .map_err(|e| rpc_error(py, &e))?;
-        // Writes the request now (or with the burst it belongs to).
-        ev.after_send();
-        Ok(PyPending::new(PendingKind::Call(Pending::new(rp))))
+        self.send_message(py, interface_id, method_id, params.message(), streaming)
     }
 
     /// Whether both tokens name the same client of the same loop.

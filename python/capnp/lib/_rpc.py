@@ -245,6 +245,15 @@ def _fill(builder, method, args, kwargs):
         builder._set(name, value)
 
 
+def _call_slow(cap, m, args, kwargs):
+    """``client.method(*args, **kwargs)`` with keywords (or a positional error to report):
+    what `_Request(...).send()` does, without the request object."""
+    kwargs.pop("word_count", None)
+    msg = _capnp._MessageHandle(64)
+    msg.enable_caps()
+    _fill(msg.init_root(m.registry, m.param_id), m, args, kwargs)
+    return _promise(cap.send(m.interface_id, m.ordinal, msg, m.streaming), m, cap)
+
 class _Request:
     """A request being built: a struct builder over the method's params, plus ``send()``."""
 
@@ -644,30 +653,11 @@ class _DynamicCapabilityClient:
 
             return request
         m = self._find(name)
-        cap, registry, param_id = self._cap, m.registry, m.param_id
-        iid, ordinal, streaming = m.interface_id, m.ordinal, m.streaming
-        new_message = _capnp._MessageHandle
-
-        positional = m.implicit and len(m.param_fields) or 0
-        names = [f[0] for f in m.param_fields]
-
-        def call(*args, word_count=None, **kwargs):
-            # What `_Request(...).send()` does, without the request object.
-            msg = new_message(64)
-            msg.enable_caps()
-            builder = msg.init_root(registry, param_id)
-            if kwargs or len(args) > positional:
-                _fill(builder, m, args, kwargs)
-            else:
-                for name, value in zip(names, args):
-                    setattr(builder, name, value)
-            pending = cap.send(iid, ordinal, msg, streaming)
-            st = _state.active
-            if st is not None and not st.synchronous:
-                return m.promise_cls(pending, m, self, st)
-            return _SyncRemotePromise(pending, m, self, st)
-
-        call.__name__ = name
+        # Positional calls run natively (method_call.rs); keywords go to _call_slow.
+        positional = [f[0] for f in m.param_fields] if m.implicit else []
+        call = _capnp._MethodCall(
+            name, self._cap, m, positional, _state, _SyncRemotePromise, _call_slow
+        )
         self.__dict__[name] = call
         return call
 

@@ -284,6 +284,52 @@ def test_results_that_do_not_fit_fail_the_call_and_the_server_goes_on(rpc):
     assert seen == [["_context", "x", "y"]] * 3
 
 
+
+@pytest.mark.timeout(30)
+def test_call_arguments_positional_keyword_and_their_errors(rpc):
+    """`client.method(...)` takes positional arguments in parameter order (implicit param
+    structs only), keywords, both, none, and ignores `word_count`; what cannot be sent raises
+    at the call with the reason, and nothing is sent."""
+    calls = []
+
+    class StoreImpl(rpc.Store.Server):
+        def choice(self, x, y, **kwargs):
+            calls.append((x, y))
+            return x * 100 + y
+
+        def named(self, text, **kwargs):
+            return text.upper()
+
+    async def main():
+        c, _ = await socketpair_connection(StoreImpl())
+        store = c.bootstrap().cast_as(rpc.Store)
+        out = [
+            (await store.choice(1, 2)).a, (await store.choice(1, y=3)).a,
+            (await store.choice(y=4)).a, (await store.choice(5, word_count=8)).a,
+            (await store.choice()).a, (await store.named(text="t")).out, store.choice.__name__,
+        ]
+        errors = []
+        for bad in (
+            lambda: store.choice(1, 2, 3), lambda: store.choice("x"), lambda: store.named("t"),
+            lambda: store.choice(2 ** 40),
+        ):
+            with pytest.raises(capnp.KjException) as e:
+                bad()
+            errors.append(str(e.value))
+        return out, errors
+
+    out, errors = run(main())
+    assert out == [102, 103, 4, 500, 0, "T", "choice"]
+    assert calls == [(1, 2), (1, 3), (0, 4), (5, 0), (0, 0)]
+    assert errors == [
+        "Too many arguments passed to `choice`. Expected 2 and got 3",
+        "capnp/dynamic: failed: Value type mismatch",
+        "Cannot call method `named` with positional args, since its param struct is not "
+        "implicitly defined and thus does not have a set order of arguments",
+        "capnp/dynamic: failed: Value out-of-range for requested type; value = 1099511627776",
+    ]
+
+
 def test_context_tail_call_release_params_and_new_server(rpc):
     Counter, _ = make_servers(rpc)
     target = Counter(1000)
