@@ -134,29 +134,32 @@ def list_ns(quick):
 
 
 MID = LIST_LEN // 2
-Benchmark("list.int32.index", list_ns, "ints[%d]" % MID, expected=_const(MID), target=None,
-          doc="reader List(Int32) element")
+Benchmark("list.int32.index", list_ns, "ints[%d]" % MID, expected=_const(MID),
+          target="list_index", doc="reader List(Int32) element")
 Benchmark("list.struct.index", list_ns, "structs[%d]" % MID,
-          expected=_const(VALUES["structList"][MID]), doc="reader List(Inner) element")
+          expected=_const(VALUES["structList"][MID]), target="list_index",
+          doc="reader List(Inner) element")
 Benchmark("list.text.index", list_ns, "texts[%d]" % MID,
-          expected=_const(VALUES["textList"][MID]), doc="reader List(Text) element")
+          expected=_const(VALUES["textList"][MID]), target="list_index",
+          doc="reader List(Text) element")
 Benchmark("list.int32.index.builder", list_ns, "bints[%d]" % MID, expected=_const(MID),
-          doc="builder List(Int32) element")
+          doc="builder List(Int32) element", target="list_index")
 Benchmark("list.struct.index.builder", list_ns, "bstructs[%d]" % MID,
-          expected=_const(VALUES["structList"][MID]), doc="builder List(Inner) element")
+          expected=_const(VALUES["structList"][MID]), target="list_index",
+          doc="builder List(Inner) element")
 Benchmark("list.int32.iter", list_ns, "list(ints)", expected=_const(VALUES["int32List"]),
-          doc="iterate a reader List(Int32) of %d" % LIST_LEN)
+          doc="iterate a reader List(Int32) of %d" % LIST_LEN, target="list_iter")
 Benchmark("list.struct.iter", list_ns, "list(structs)",
           expected=_const(VALUES["structList"]),
-          doc="iterate a reader List(Inner) of %d" % LIST_LEN)
+          doc="iterate a reader List(Inner) of %d" % LIST_LEN, target="list_iter")
 Benchmark("list.text.iter", list_ns, "list(texts)", expected=_const(VALUES["textList"]),
-          doc="iterate a reader List(Text) of %d" % LIST_LEN)
+          doc="iterate a reader List(Text) of %d" % LIST_LEN, target="list_iter")
 Benchmark("list.struct.iter.field", list_ns, "[s.x for s in structs]",
           expected=_const(list(range(LIST_LEN))),
           doc="iterate a reader List(Inner) of %d reading one field of each" % LIST_LEN)
 Benchmark("list.int32.iter.builder", list_ns, "list(bints)",
           expected=_const(VALUES["int32List"]),
-          doc="iterate a builder List(Int32) of %d" % LIST_LEN)
+          doc="iterate a builder List(Int32) of %d" % LIST_LEN, target="list_iter")
 Benchmark("list.len", list_ns, "len(structs)", expected=_const(LIST_LEN),
           doc="len() of a reader list")
 
@@ -177,7 +180,7 @@ for _where, _obj, _value in (("root", "r", "number"), ("group", "g", "count"),
                              ("root.builder", "b", "number"),
                              ("group.builder", "bg", "count")):
     Benchmark("which.%s.prop" % _where, which_ns, "%s.which" % _obj,
-              check=_str_check("%s.which" % _obj), expected=_const(_value), target="which",
+              check=_str_check("%s.which" % _obj), expected=_const(_value), target="which_prop",
               doc="which (property) on a %s" % _where.replace(".", " "))
     Benchmark("which.%s.call" % _where, which_ns, "%s.which()" % _obj,
               check=_str_check("%s.which()" % _obj), expected=_const(_value),
