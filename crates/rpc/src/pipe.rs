@@ -15,8 +15,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use capnp::message::{Reader, ReaderOptions};
-use capnp::serialize::{OwnedSegments, SegmentLengthsBuilder};
+use capnp::message::{Reader, ReaderOptions, ReaderSegments};
+use capnp::serialize::SegmentLengthsBuilder;
+use capnp::Word;
 use futures::io::AsyncWrite;
 
 /// Where written bytes go.
@@ -28,7 +29,86 @@ pub trait PipeSink {
 }
 
 /// A message read whole from the stream.
-pub(crate) type Frame = Reader<OwnedSegments>;
+pub(crate) type Frame = Reader<FrameSegments>;
+
+/// A message's segments as they arrive: one word vector, filled as bytes come (never zeroed
+/// first: every word is written once, from the stream), and where each segment ends.
+pub struct FrameSegments {
+    words: Vec<Word>,
+    /// End of each segment, in words from the start.
+    ends: Vec<usize>,
+    /// The bytes of a word split between two feeds.
+    partial: [u8; 8],
+    partial_len: usize,
+}
+
+impl FrameSegments {
+    fn new(lengths: &[usize]) -> FrameSegments {
+        let mut ends = Vec::with_capacity(lengths.len());
+        let mut total = 0;
+        for len in lengths {
+            total += len;
+            ends.push(total);
+        }
+        FrameSegments {
+            words: Vec::with_capacity(total),
+            ends,
+            partial: [0; 8],
+            partial_len: 0,
+        }
+    }
+
+    fn total_words(&self) -> usize {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    fn is_full(&self) -> bool {
+        self.words.len() == self.total_words()
+    }
+
+    /// Takes what `data` has of the segments (up to their end); returns the bytes taken.
+    fn fill(&mut self, data: &[u8]) -> usize {
+        let wanted = (self.total_words() - self.words.len()) * 8 - self.partial_len;
+        let data = &data[..wanted.min(data.len())];
+        let mut rest = data;
+        if self.partial_len > 0 {
+            let take = (8 - self.partial_len).min(rest.len());
+            self.partial[self.partial_len..self.partial_len + take].copy_from_slice(&rest[..take]);
+            self.partial_len += take;
+            rest = &rest[take..];
+            if self.partial_len < 8 {
+                return data.len();
+            }
+            let p = self.partial;
+            self.words
+                .push(capnp::word(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]));
+            self.partial_len = 0;
+        }
+        let chunks = rest.chunks_exact(8);
+        let tail = chunks.remainder();
+        self.words
+            .extend(chunks.map(|c| capnp::word(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])));
+        self.partial[..tail.len()].copy_from_slice(tail);
+        self.partial_len = tail.len();
+        data.len()
+    }
+}
+
+impl ReaderSegments for FrameSegments {
+    fn get_segment(&self, idx: u32) -> Option<&[u8]> {
+        let idx = idx as usize;
+        let end = *self.ends.get(idx)?;
+        let start = match idx {
+            0 => 0,
+            _ => *self.ends.get(idx - 1)?,
+        };
+        Some(Word::words_to_bytes(self.words.get(start..end)?))
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+}
 
 /// The largest outgoing buffer a connection keeps between flushes.
 const KEPT_OUTGOING_BYTES: usize = 1 << 20;
@@ -41,11 +121,8 @@ const MAX_SEGMENTS: usize = 512;
 enum Assembler {
     /// The segment table so far.
     Table(Vec<u8>),
-    /// A message's segments, `filled` bytes of them read.
-    Body {
-        segments: OwnedSegments,
-        filled: usize,
-    },
+    /// A message's segments, being read.
+    Body(FrameSegments),
 }
 
 /// The length of a segment table of `count` segments, in bytes (padded to a word).
@@ -95,9 +172,14 @@ impl Assembler {
                     if table.len() < table_len(count) {
                         continue;
                     }
+                    // SegmentLengthsBuilder checks the lengths (the total fits the
+                    // address space) as capnp-futures does.
                     let mut lengths = SegmentLengthsBuilder::with_capacity(count);
+                    let mut sizes = Vec::with_capacity(count);
                     for i in 0..count {
-                        lengths.try_push_segment(le_u32(table, 4 + 4 * i))?;
+                        let len = le_u32(table, 4 + 4 * i);
+                        lengths.try_push_segment(len)?;
+                        sizes.push(len);
                     }
                     if let Some(limit) = options.traversal_limit_in_words {
                         if lengths.total_words() > limit {
@@ -110,24 +192,18 @@ impl Assembler {
                         }
                     }
                     table.clear();
-                    let segments = lengths.into_owned_segments();
-                    if segments.is_empty() {
+                    let segments = FrameSegments::new(&sizes);
+                    if segments.is_full() {
                         frames.push_back(Reader::new(segments, options));
                     } else {
-                        *self = Assembler::Body {
-                            segments,
-                            filled: 0,
-                        };
+                        *self = Assembler::Body(segments);
                     }
                 }
-                Assembler::Body { segments, filled } => {
-                    let bytes: &mut [u8] = segments;
-                    let take = (bytes.len() - *filled).min(data.len());
-                    bytes[*filled..*filled + take].copy_from_slice(&data[..take]);
-                    *filled += take;
-                    data = &data[take..];
-                    if *filled == bytes.len() {
-                        if let Assembler::Body { segments, .. } =
+                Assembler::Body(segments) => {
+                    let taken = segments.fill(data);
+                    data = &data[taken..];
+                    if segments.is_full() {
+                        if let Assembler::Body(segments) =
                             std::mem::replace(self, Assembler::Table(Vec::new()))
                         {
                             frames.push_back(Reader::new(segments, options));
