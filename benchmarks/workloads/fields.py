@@ -108,10 +108,24 @@ def _const(value):
     return lambda quick: value
 
 
+def slot_ns(quick):
+    class Slotted:
+        __slots__ = ("x",)
+
+    o = Slotted()
+    o.x = 7
+    return {"o": o}
+
+
+# The floor of a field read: a plain Python attribute held in a slot (no capnp). A primitive
+# field read may cost at most 2x this (issue 10).
+Benchmark("read.slot_floor", slot_ns, "o.x", expected=_const(7), target="baseline",
+          doc="plain Python slot attribute read (no capnp): the floor of field reads")
 for _name in SCALARS + POINTERS:
     _short = SHORT[_name]
     Benchmark("read.%s" % _short, reader_ns, "r.%s" % _name, expected=_const(VALUES[_name]),
-              target="read", doc="reader field get, %s" % _short)
+              target="read", doc="reader field get, %s" % _short,
+              baseline="read.slot_floor" if _name in SCALARS else None)
 for _name in SCALARS + POINTERS:
     _short = SHORT[_name]
     Benchmark("get.%s" % _short, builder_ns, "b.%s" % _name, expected=_const(VALUES[_name]),
