@@ -3,6 +3,7 @@
 `__len__`/`__getitem__`/`__getattribute__` (which the slot wrappers in the type dict still
 reach), errors included."""
 
+import gc
 import operator
 
 import pytest
@@ -144,3 +145,45 @@ def test_errors_in_lean_slots_free_their_objects_at_once(a):
         finally:
             tracemalloc.stop()
         assert grown < 500_000, (loop.__name__, grown)
+
+
+def test_struct_elements_share_their_list_and_outlive_it(a):
+    """Struct list elements share their list's base (crates/dynamic message.rs `Elements`):
+    they index like the list's own slots, reach their own children, outlive the list and
+    message handles, and builder elements re-derive their place when the message changes."""
+    msg = a.All.new_message()
+    structs = msg.init("structs", 3)
+    for i in range(3):
+        structs[i].i32 = i
+        structs[i].s.t = "s%d" % i
+        structs[i].init("structs", 2)[1].ints = [i, i + 1]
+    reader = a.All.from_bytes(msg.to_bytes())
+    for lst in (structs, reader.structs):
+        assert [e.i32 for e in lst] == [0, 1, 2]
+        assert lst[-1].i32 == 2 and lst[-3].i32 == 0
+        assert [e.i32 for e in lst[::-1]] == [2, 1, 0]
+        assert [e.i32 for e in lst[1:]] == [1, 2]
+        assert lst[1].s.t == "s1"
+        assert list(lst[2].structs[1].ints) == [2, 3]
+        assert lst[0] is not lst[0]
+        for bad in (3, -4, 2**70):
+            with pytest.raises(IndexError, match="Out of bounds"):
+                lst[bad]
+    r_grand = reader.structs[2].structs[1]
+    b_elem = msg.structs[1]
+    b_grand = structs[2].structs[1]
+    del reader, structs
+    gc.collect()
+    assert list(r_grand.ints) == [2, 3]
+    assert b_elem.s.t == "s1" and list(b_grand.ints) == [2, 3]
+    b_elem.i32 = 10
+    assert msg.structs[1].i32 == 10
+    kept = msg.structs
+    msg.init("structs", 1)
+    assert len(kept) == 1 and kept[0].i32 == 0
+    with pytest.raises(IndexError, match="Out of bounds"):
+        kept[1]
+    # Handles into the replaced list walk to elements that no longer exist.
+    for stale in (lambda: b_elem.i32, lambda: list(b_grand.ints)):
+        with pytest.raises(capnp.KjException, match="out-of-bounds"):
+            stale()

@@ -883,6 +883,118 @@ pub(crate) fn lock(m: &Mutex<BuilderMessage>) -> MutexGuard<'_, BuilderMessage> 
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What reader handles share with the handles made from them: the message, the registry and
+/// the path from the root to where their own pending hop starts. A child of a handle without
+/// a pending hop (a root, a list's elements) shares the parent's base: one reference count
+/// per child, instead of one per part (reference counts are atomic: each costs a few ns).
+pub(crate) struct ReaderBase {
+    pub(crate) backing: Backing,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) steps: Arc<[Step]>,
+}
+
+impl ReaderBase {
+    pub(crate) fn new(backing: Backing, registry: Arc<Registry>, steps: Arc<[Step]>) -> Arc<Self> {
+        Arc::new(ReaderBase {
+            backing,
+            registry,
+            steps,
+        })
+    }
+
+    /// The base of the children of a handle on this base with pending hop `pending`: this
+    /// one when there is none, else a new one whose path ends with it.
+    pub(crate) fn extended(self: &Arc<Self>, pending: Option<&Step>) -> Arc<Self> {
+        match pending {
+            None => self.clone(),
+            Some(hop) => ReaderBase::new(
+                self.backing.clone(),
+                self.registry.clone(),
+                push_step(&self.steps, hop.clone()),
+            ),
+        }
+    }
+}
+
+/// What builder handles share with the handles made from them (as [`ReaderBase`]), and the
+/// root struct's size, to which every walk upgrades the root.
+pub(crate) struct BuilderBase {
+    pub(crate) message: MessageBuilder,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) steps: Arc<[Step]>,
+    pub(crate) root_size: StructSize,
+}
+
+impl BuilderBase {
+    pub(crate) fn new(
+        message: MessageBuilder,
+        registry: Arc<Registry>,
+        steps: Arc<[Step]>,
+        root_size: StructSize,
+    ) -> Arc<Self> {
+        Arc::new(BuilderBase {
+            message,
+            registry,
+            steps,
+            root_size,
+        })
+    }
+
+    /// As [`ReaderBase::extended`].
+    pub(crate) fn extended(self: &Arc<Self>, pending: Option<&Step>) -> Arc<Self> {
+        match pending {
+            None => self.clone(),
+            Some(hop) => BuilderBase::new(
+                self.message.clone(),
+                self.registry.clone(),
+                push_step(&self.steps, hop.clone()),
+                self.root_size,
+            ),
+        }
+    }
+}
+
+/// What a struct list shares with all its element handles: its children's base and the
+/// element schema, behind one reference count.
+pub(crate) struct Elements<B> {
+    pub(crate) base: Arc<B>,
+    pub(crate) schema: Arc<crate::schema::StructSchema>,
+}
+
+/// A struct handle's base and schema: its own pair, or its list's [`Elements`] (one
+/// reference count per element handle instead of two).
+pub(crate) enum StructBase<B> {
+    Own(Arc<B>, Arc<crate::schema::StructSchema>),
+    Element(Arc<Elements<B>>),
+}
+
+impl<B> Clone for StructBase<B> {
+    fn clone(&self) -> Self {
+        match self {
+            StructBase::Own(base, schema) => StructBase::Own(base.clone(), schema.clone()),
+            StructBase::Element(e) => StructBase::Element(e.clone()),
+        }
+    }
+}
+
+impl<B> StructBase<B> {
+    #[inline]
+    pub(crate) fn base(&self) -> &Arc<B> {
+        match self {
+            StructBase::Own(base, _) => base,
+            StructBase::Element(e) => &e.base,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn schema(&self) -> &Arc<crate::schema::StructSchema> {
+        match self {
+            StructBase::Own(_, schema) => schema,
+            StructBase::Element(e) => &e.schema,
+        }
+    }
+}
+
 /// What keeps a reader handle's bytes alive.
 #[derive(Clone)]
 pub(crate) enum Backing {
