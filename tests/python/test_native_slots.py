@@ -187,3 +187,25 @@ def test_struct_elements_share_their_list_and_outlive_it(a):
     for stale in (lambda: b_elem.i32, lambda: list(b_grand.ints)):
         with pytest.raises(capnp.KjException, match="out-of-bounds"):
             stale()
+
+
+def test_builder_list_len_and_elements_without_the_lock_stay_checked(a):
+    """`len()` and struct elements of a builder list read its recorded location without the
+    message lock (arena.rs `ListCache::peek`); a message change or a retired message sends
+    them back to the checked path."""
+    msg = a.All.new_message()
+    structs = msg.init("structs", 2)
+    assert len(structs) == 2 and structs[-1].i32 == 0
+    structs[1].i32 = 5
+    msg.t = "a pointer write: every recorded location is stale"
+    assert len(structs) == 2 and structs[1].i32 == 5 and structs[-2].i32 == 0
+    with pytest.raises(IndexError, match="Out of bounds"):
+        structs[2]
+    orphan = msg.disown("structs")
+    in_orphan = orphan.get()
+    assert len(in_orphan) == 2 and in_orphan[1].i32 == 5
+    msg.adopt("structs", orphan)
+    for gone in (lambda: len(in_orphan), lambda: in_orphan[0]):
+        with pytest.raises(capnp.KjException, match="already adopted"):
+            gone()
+    assert len(msg.structs) == 2 and msg.structs[1].i32 == 5

@@ -298,6 +298,11 @@ impl ListReader {
         self.path()
     }
 
+    /// The length when the list's location is resolved (no walk, cannot fail or panic).
+    pub fn recorded_len(&self) -> Option<u32> {
+        self.at.map(|at| at.len())
+    }
+
     #[inline]
     pub fn len(&self) -> Result<u32> {
         if let Some(at) = self.at {
@@ -537,6 +542,17 @@ impl ListBuilder {
         )
     }
 
+    /// The recorded elements and their generation when current, read without the lock
+    /// (arena.rs `ListCache::peek`).
+    fn peek_at(&self) -> Option<(u64, ElemsAt)> {
+        let current = self.base.message.generation_unlocked();
+        self.cache.peek(current).map(|at| (current, at))
+    }
+
+    fn peek(&self) -> Option<ElemsAt> {
+        self.peek_at().map(|(_, at)| at)
+    }
+
     /// Runs `f` on the recorded elements under the lock (`Ok(None)`: none recorded, walk).
     fn with_fast<R>(
         &self,
@@ -559,7 +575,16 @@ impl ListBuilder {
         )
     }
 
+    /// The length when the recorded elements are current, read without the lock (no walk,
+    /// cannot fail or panic).
+    pub fn recorded_len(&self) -> Option<u32> {
+        self.peek().map(|at| at.len())
+    }
+
     pub fn len(&self) -> Result<u32> {
+        if let Some(at) = self.peek() {
+            return Ok(at.len());
+        }
         if let Some(n) = self.with_fast(|_, at| Ok(Some(at.len())))? {
             return Ok(n);
         }
@@ -596,6 +621,15 @@ impl ListBuilder {
     pub fn struct_element_fast(&self, index: i64) -> Result<Option<StructBuilder>> {
         if !matches!(self.elem, Type::Struct(_)) {
             return Ok(None);
+        }
+        // Without the lock when the recorded elements are current: the element's handle
+        // only records its address (at that generation), which it uses under the lock.
+        if let Some((generation, at)) = self.peek_at() {
+            if at.size() == ElementSize::InlineComposite {
+                let i = resolve(index, at.len())?;
+                let child = self.struct_element(i)?;
+                return Ok(Some(child.located(generation, at.struct_data(i))));
+            }
         }
         self.with_fast(|held, at| {
             let i = resolve(index, at.len())?;

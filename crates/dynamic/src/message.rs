@@ -704,6 +704,18 @@ impl MessageBuilder {
         })
     }
 
+    /// The generation recorded locations must match now, read without the lock (0 — no
+    /// location current — for a retired or walk-only message, as `lock_fast` gives). Only for
+    /// operations that derive new locations from recorded ones and dereference nothing
+    /// (arena.rs `ListCache::peek`): by the time a derived location is used, under the lock,
+    /// its generation is checked again.
+    pub(crate) fn generation_unlocked(&self) -> u64 {
+        if self.retired.load(Ordering::Acquire) || self.walk_only.load(Ordering::Relaxed) {
+            return 0;
+        }
+        self.generation.load(Ordering::Relaxed)
+    }
+
     /// The current generation (call with the lock held, after `lock`/`lock_live`).
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)

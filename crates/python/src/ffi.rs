@@ -75,6 +75,12 @@ pub(crate) trait SequenceSlots:
     /// an object of exactly that type needs no subtype check.
     fn type_addr() -> &'static std::sync::atomic::AtomicUsize;
     fn slot_len(&self, py: Python<'_>) -> PyResult<usize>;
+    /// `len()` when it is known at once and cannot fail (a list whose location is
+    /// recorded), else `None`. It runs outside `lean_slot`'s panic guard, so it must not
+    /// panic: plain loads and comparisons only.
+    fn quick_len(&self) -> Option<usize> {
+        None
+    }
     fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
 }
 
@@ -135,8 +141,31 @@ unsafe fn instance<'a, 'py, T: PyClass>(
     Ok(obj.cast::<T>()?)
 }
 
-/// `sq_length` / `mp_length` of a [`SequenceSlots`] class.
+/// `sq_length` / `mp_length` of a [`SequenceSlots`] class: the quick length of an object of
+/// exactly the class's type, without the panic guard's frame; anything else goes through
+/// [`sq_length_guarded`].
 unsafe extern "C" fn sq_length<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) -> isize {
+    let type_addr = T::type_addr().load(Ordering::Relaxed);
+    // SAFETY: a slot is called with the GIL held and `slf` a live object; reading its type
+    // pointer is what `Py_TYPE` is for. When that is `T`'s own type object (recorded at
+    // installation), the object is a `T` instance, so the unchecked cast is sound. The
+    // `Python` token is true: the GIL is held. `quick_len` cannot panic (its contract), so
+    // nothing unwinds into C; it makes and drops no Python object.
+    unsafe {
+        if type_addr != 0 && pyo3::ffi::Py_TYPE(slf) as usize == type_addr {
+            let py = Python::assume_attached();
+            let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
+            if let Some(n) = this.get().quick_len().and_then(|n| isize::try_from(n).ok()) {
+                return n;
+            }
+        }
+        sq_length_guarded::<T>(slf)
+    }
+}
+
+/// `len()` through the class's own `slot_len`, under `lean_slot`'s panic guard.
+#[inline(never)]
+unsafe fn sq_length_guarded<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) -> isize {
     // SAFETY: a slot is called with the GIL held and `slf` a live object of a type that has
     // this slot: `T`'s type (the classes are final, so no subclass inherits it); the cast is
     // still checked.

@@ -109,6 +109,10 @@ impl SequenceSlots for PyListBuilder {
         Ok(self.len(py)? as usize)
     }
 
+    fn quick_len(&self) -> Option<usize> {
+        self.inner.recorded_len().map(|n| n as usize)
+    }
+
     fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         // An int index into a list of numbers: its bits straight to a Python number.
         if let Ok(i) = key.cast::<PyInt>() {
@@ -338,6 +342,10 @@ impl SequenceSlots for PyListReader {
 
     fn slot_len(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.len(py)? as usize)
+    }
+
+    fn quick_len(&self) -> Option<usize> {
+        self.inner.recorded_len().map(|n| n as usize)
     }
 
     fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
