@@ -209,3 +209,27 @@ def test_builder_list_len_and_elements_without_the_lock_stay_checked(a):
         with pytest.raises(capnp.KjException, match="already adopted"):
             gone()
     assert len(msg.structs) == 2 and msg.structs[1].i32 == 5
+
+
+def test_struct_elements_keep_their_list_and_their_children_outlive_both(a):
+    """A struct element made by a list subscript borrows the list's shared part and keeps the
+    list object alive (ffi.rs `lent_reader_element`/`lent_builder_element`); what is made from
+    the element (children, copies, views) is independent of both."""
+    msg = a.All.new_message()
+    structs = msg.init("structs", 2)
+    structs[1].i32 = 7
+    structs[1].init("ints", 2)[1] = 9
+    reader = a.All.from_bytes(msg.to_bytes())
+    for lst in (reader.structs, msg.structs):
+        elem = lst[1]
+        as_list = list(lst)
+        ints = elem.ints
+        builder = type(elem).__name__ == "_DynamicStructBuilder"
+        copied = elem.copy() if builder else elem.as_builder()
+        view = elem.as_reader() if builder else elem
+        del lst
+        gc.collect()
+        assert elem.i32 == 7 and as_list[1].i32 == 7
+        del elem, as_list
+        gc.collect()
+        assert list(ints) == [0, 9] and copied.i32 == 7 and view.i32 == 7

@@ -34,6 +34,7 @@ fn element_schema(elem: &Type, registry: &Registry) -> Option<Arc<crate::schema:
 
 /// Resolves a Python-style index (negative counts from the end).
 mod disown;
+pub(crate) mod lent;
 
 fn resolve(index: i64, len: u32) -> Result<u32> {
     let len = i64::from(len);
@@ -114,22 +115,24 @@ impl ListReader {
     /// The base and schema of struct element `id`'s handles: the list's shared pair when
     /// its element schema is known, else (a registry with placeholders) looked up again.
     fn element_base(&self, id: u64) -> Result<StructBase<ReaderBase>> {
-        match &self.elem_schema {
-            Some(schema) => Ok(StructBase::Element(
-                self.elements
-                    .get_or_init(|| {
-                        Arc::new(Elements {
-                            base: self.child_base().clone(),
-                            schema: schema.clone(),
-                        })
-                    })
-                    .clone(),
-            )),
+        match self.struct_elements() {
+            Some(e) => Ok(StructBase::Element(e.clone())),
             None => Ok(StructBase::Own(
                 self.child_base().clone(),
                 self.base.registry.get_struct(id)?,
             )),
         }
+    }
+
+    /// What its struct elements share (made once), when the element schema is known.
+    fn struct_elements(&self) -> Option<&Arc<Elements<ReaderBase>>> {
+        let schema = self.elem_schema.as_ref()?;
+        Some(self.elements.get_or_init(|| {
+            Arc::new(Elements {
+                base: self.child_base().clone(),
+                schema: schema.clone(),
+            })
+        }))
     }
 
     fn struct_schema(&self, id: u64) -> Result<Arc<crate::schema::StructSchema>> {
@@ -223,6 +226,15 @@ impl ListReader {
     /// from the resolved location; `Ok(None)` when the list is of another kind or needs
     /// capnp's path (`get` then reads it).
     pub fn struct_element(&self, index: i64) -> Result<Option<StructReader>> {
+        self.struct_element_with(index, Self::element_base)
+    }
+
+    /// `struct_element` with the element's base and schema made by `shared`.
+    fn struct_element_with(
+        &self,
+        index: i64,
+        shared: impl FnOnce(&Self, u64) -> Result<StructBase<ReaderBase>>,
+    ) -> Result<Option<StructReader>> {
         let Type::Struct(id) = self.elem else {
             return Ok(None);
         };
@@ -236,7 +248,7 @@ impl ListReader {
         let Some(sat) = at.struct_at(i) else {
             return Ok(None);
         };
-        let shared = self.element_base(id)?;
+        let shared = shared(self, id)?;
         let step = Step {
             hop: Hop::Elem(i),
             shape: Shape::Struct(shared.schema().size()),
@@ -619,6 +631,15 @@ impl ListBuilder {
     /// from the recorded location; `Ok(None)` when the list is of another kind or its
     /// location is not current (`get` then reads it).
     pub fn struct_element_fast(&self, index: i64) -> Result<Option<StructBuilder>> {
+        self.struct_element_fast_with(index, Self::element_base)
+    }
+
+    /// `struct_element_fast` with the element's base and schema made by `shared`.
+    fn struct_element_fast_with(
+        &self,
+        index: i64,
+        shared: impl FnOnce(&Self, u64) -> Result<StructBase<BuilderBase>>,
+    ) -> Result<Option<StructBuilder>> {
         if !matches!(self.elem, Type::Struct(_)) {
             return Ok(None);
         }
@@ -627,7 +648,7 @@ impl ListBuilder {
         if let Some((generation, at)) = self.peek_at() {
             if at.size() == ElementSize::InlineComposite {
                 let i = resolve(index, at.len())?;
-                let child = self.struct_element(i)?;
+                let child = self.struct_element_with(i, shared)?;
                 return Ok(Some(child.located(generation, at.struct_data(i))));
             }
         }
@@ -638,7 +659,7 @@ impl ListBuilder {
             if at.size() != ElementSize::InlineComposite {
                 return Ok(None);
             }
-            let child = self.struct_element(i)?;
+            let child = self.struct_element_with(i, shared)?;
             Ok(Some(child.located(held.generation, at.struct_data(i))))
         })
     }
@@ -689,25 +710,40 @@ impl ListBuilder {
     }
 
     fn struct_element(&self, i: u32) -> Result<StructBuilder> {
+        self.struct_element_with(i, Self::element_base)
+    }
+
+    /// The base and schema of struct element `id`'s handles (as `ListReader::element_base`).
+    fn element_base(&self, id: u64) -> Result<StructBase<BuilderBase>> {
+        match self.struct_elements() {
+            Some(e) => Ok(StructBase::Element(e.clone())),
+            None => Ok(StructBase::Own(
+                self.child_base().clone(),
+                self.base.registry.get_struct(id)?,
+            )),
+        }
+    }
+
+    /// What its struct elements share (made once), when the element schema is known.
+    fn struct_elements(&self) -> Option<&Arc<Elements<BuilderBase>>> {
+        let schema = self.elem_schema.as_ref()?;
+        Some(self.elements.get_or_init(|| {
+            Arc::new(Elements {
+                base: self.child_base().clone(),
+                schema: schema.clone(),
+            })
+        }))
+    }
+
+    fn struct_element_with(
+        &self,
+        i: u32,
+        shared: impl FnOnce(&Self, u64) -> Result<StructBase<BuilderBase>>,
+    ) -> Result<StructBuilder> {
         let Type::Struct(id) = self.elem else {
             return Err(Error::TypeMismatch);
         };
-        let shared = match &self.elem_schema {
-            Some(schema) => StructBase::Element(
-                self.elements
-                    .get_or_init(|| {
-                        Arc::new(Elements {
-                            base: self.child_base().clone(),
-                            schema: schema.clone(),
-                        })
-                    })
-                    .clone(),
-            ),
-            None => StructBase::Own(
-                self.child_base().clone(),
-                self.base.registry.get_struct(id)?,
-            ),
-        };
+        let shared = shared(self, id)?;
         let step = Step {
             hop: Hop::Elem(i),
             shape: Shape::Struct(shared.schema().size()),

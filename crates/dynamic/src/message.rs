@@ -974,27 +974,31 @@ pub(crate) struct Elements<B> {
 }
 
 /// A struct handle's base and schema: its own pair, or its list's [`Elements`] (one
-/// reference count per element handle instead of two).
-pub(crate) enum StructBase<B> {
+/// reference count per element handle instead of two), or its list's `Elements` borrowed
+/// without a count while the list's owner keeps them (`list/lent.rs`; clones are counted).
+pub(crate) enum StructBase<B: 'static> {
     Own(Arc<B>, Arc<crate::schema::StructSchema>),
     Element(Arc<Elements<B>>),
+    Lent(crate::list::lent::LentElements<B>),
 }
 
-impl<B> Clone for StructBase<B> {
+impl<B: 'static> Clone for StructBase<B> {
     fn clone(&self) -> Self {
         match self {
             StructBase::Own(base, schema) => StructBase::Own(base.clone(), schema.clone()),
             StructBase::Element(e) => StructBase::Element(e.clone()),
+            StructBase::Lent(e) => StructBase::Element(e.counted()),
         }
     }
 }
 
-impl<B> StructBase<B> {
+impl<B: 'static> StructBase<B> {
     #[inline]
     pub(crate) fn base(&self) -> &Arc<B> {
         match self {
             StructBase::Own(base, _) => base,
             StructBase::Element(e) => &e.base,
+            StructBase::Lent(e) => &e.get().base,
         }
     }
 
@@ -1003,6 +1007,7 @@ impl<B> StructBase<B> {
         match self {
             StructBase::Own(_, schema) => schema,
             StructBase::Element(e) => &e.schema,
+            StructBase::Lent(e) => &e.get().schema,
         }
     }
 }

@@ -81,7 +81,7 @@ pub(crate) trait SequenceSlots:
     fn quick_len(&self) -> Option<usize> {
         None
     }
-    fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
+    fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
 }
 
 /// The panic message as PyO3's trampoline reports it (`PanicException`).
@@ -192,7 +192,7 @@ unsafe extern "C" fn mp_subscript<T: SequenceSlots>(
             let obj = Borrowed::from_ptr(py, slf);
             let this = instance::<T>(obj, T::type_addr().load(Ordering::Relaxed))?;
             let key = Borrowed::from_ptr(py, key);
-            Ok(this.get().slot_item(py, &key)?.into_ptr())
+            Ok(T::slot_item(&this, &key)?.into_ptr())
         })
     }
 }
@@ -346,4 +346,48 @@ pub(crate) fn install_getattr_slot<T: AttrSlot>(py: Python<'_>) -> PyResult<()> 
         pyo3::ffi::PyType_Modified(tp);
     }
     Ok(())
+}
+
+/// Struct element `index` of the list object `list`, as its subscript makes it, but borrowing
+/// the list's shared part (dynamic `list/lent.rs`) while the element's object keeps `list`
+/// alive: one atomic reference count less each way. `Ok(None)`: not a located struct list.
+pub(crate) fn lent_reader_element(
+    list: &Bound<'_, crate::list::PyListReader>,
+    index: i64,
+) -> crate::error::MsgResult<Option<Py<PyAny>>> {
+    let py = list.py();
+    let this = list.get();
+    // SAFETY: `this.inner` belongs to the Python object `list` (a frozen pyclass: only ever
+    // borrowed, never moved out, dropped only with the object). The handle goes straight into
+    // a `PyStructReader` whose `keep` holds a strong reference to `list` and which drops the
+    // handle before `keep` (field order); there it is only borrowed (its clones are counted,
+    // independent handles). If the object cannot be made, the handle is dropped here, while
+    // the caller still borrows `list`.
+    let Some(element) = (unsafe { this.inner.struct_element_lent(index) })? else {
+        return Ok(None);
+    };
+    let id = element.schema().id;
+    let keep = Some(list.clone().into_any().unbind());
+    let obj =
+        crate::struct_::PyStructReader::wrap_kept(py, element, this.registry.clone_ref(py), keep)?;
+    Ok(Some(crate::types::hand_out(py, obj, id, false)?))
+}
+
+/// As [`lent_reader_element`], for a builder list (`ListBuilder::struct_element_fast`).
+pub(crate) fn lent_builder_element(
+    list: &Bound<'_, crate::list::PyListBuilder>,
+    index: i64,
+) -> capnp_dynamic::Result<Option<PyResult<Py<PyAny>>>> {
+    let py = list.py();
+    let this = list.get();
+    // SAFETY: as in `lent_reader_element`, with `PyStructBuilder` and its `keep`.
+    let Some(element) = (unsafe { this.inner.struct_element_fast_lent(index) })? else {
+        return Ok(None);
+    };
+    let id = element.schema().id;
+    let keep = Some(list.clone().into_any().unbind());
+    let made =
+        crate::struct_::PyStructBuilder::wrap_kept(py, element, this.registry.clone_ref(py), keep)
+            .and_then(|obj| crate::types::hand_out(py, obj, id, true));
+    Ok(Some(made))
 }

@@ -263,6 +263,14 @@ pub(crate) struct PyStructBuilder {
     pub(crate) registry: Py<PyRegistry>,
     /// Whether this root object wrote its message already (the write-once warning).
     written: AtomicBool,
+    /// The list object whose shared part `inner` borrows (a struct list element made by
+    /// `ffi::lent_builder_element`), kept alive by this reference. Declared last: fields drop
+    /// in order, so `inner` goes first.
+    #[allow(
+        dead_code,
+        reason = "held only to keep the list alive until this object goes"
+    )]
+    keep: Option<Py<PyAny>>,
 }
 
 impl PyStructBuilder {
@@ -283,12 +291,23 @@ impl PyStructBuilder {
         inner: StructBuilder,
         registry: Py<PyRegistry>,
     ) -> PyResult<Py<Self>> {
+        Self::wrap_kept(py, inner, registry, None)
+    }
+
+    /// The handle with the object `keep` kept alive beside it (`keep`'s field comment).
+    pub(crate) fn wrap_kept(
+        py: Python<'_>,
+        inner: StructBuilder,
+        registry: Py<PyRegistry>,
+        keep: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Self>> {
         Py::new(
             py,
             PyStructBuilder {
                 inner,
                 registry,
                 written: AtomicBool::new(false),
+                keep,
             },
         )
     }
@@ -809,6 +828,12 @@ impl PyStructBuilder {
 pub(crate) struct PyStructReader {
     pub(crate) inner: StructReader,
     pub(crate) registry: Py<PyRegistry>,
+    /// As `PyStructBuilder::keep` (`ffi::lent_reader_element`). Declared last.
+    #[allow(
+        dead_code,
+        reason = "held only to keep the list alive until this object goes"
+    )]
+    keep: Option<Py<PyAny>>,
 }
 
 impl PyStructReader {
@@ -829,7 +854,24 @@ impl PyStructReader {
         inner: StructReader,
         registry: Py<PyRegistry>,
     ) -> PyResult<Py<Self>> {
-        Py::new(py, PyStructReader { inner, registry })
+        Self::wrap_kept(py, inner, registry, None)
+    }
+
+    /// The handle with the object `keep` kept alive beside it (`PyStructBuilder::keep`).
+    pub(crate) fn wrap_kept(
+        py: Python<'_>,
+        inner: StructReader,
+        registry: Py<PyRegistry>,
+        keep: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Self>> {
+        Py::new(
+            py,
+            PyStructReader {
+                inner,
+                registry,
+                keep,
+            },
+        )
     }
 
     fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
