@@ -3,6 +3,7 @@
 `__len__`/`__getitem__`/`__getattribute__` (which the slot wrappers in the type dict still
 reach), errors included."""
 
+import gc
 import operator
 
 import pytest
@@ -144,3 +145,91 @@ def test_errors_in_lean_slots_free_their_objects_at_once(a):
         finally:
             tracemalloc.stop()
         assert grown < 500_000, (loop.__name__, grown)
+
+
+def test_struct_elements_share_their_list_and_outlive_it(a):
+    """Struct list elements share their list's base (crates/dynamic message.rs `Elements`):
+    they index like the list's own slots, reach their own children, outlive the list and
+    message handles, and builder elements re-derive their place when the message changes."""
+    msg = a.All.new_message()
+    structs = msg.init("structs", 3)
+    for i in range(3):
+        structs[i].i32 = i
+        structs[i].s.t = "s%d" % i
+        structs[i].init("structs", 2)[1].ints = [i, i + 1]
+    reader = a.All.from_bytes(msg.to_bytes())
+    for lst in (structs, reader.structs):
+        assert [e.i32 for e in lst] == [0, 1, 2]
+        assert lst[-1].i32 == 2 and lst[-3].i32 == 0
+        assert [e.i32 for e in lst[::-1]] == [2, 1, 0]
+        assert [e.i32 for e in lst[1:]] == [1, 2]
+        assert lst[1].s.t == "s1"
+        assert list(lst[2].structs[1].ints) == [2, 3]
+        assert lst[0] is not lst[0]
+        for bad in (3, -4, 2**70):
+            with pytest.raises(IndexError, match="Out of bounds"):
+                lst[bad]
+    r_grand = reader.structs[2].structs[1]
+    b_elem = msg.structs[1]
+    b_grand = structs[2].structs[1]
+    del reader, structs
+    gc.collect()
+    assert list(r_grand.ints) == [2, 3]
+    assert b_elem.s.t == "s1" and list(b_grand.ints) == [2, 3]
+    b_elem.i32 = 10
+    assert msg.structs[1].i32 == 10
+    kept = msg.structs
+    msg.init("structs", 1)
+    assert len(kept) == 1 and kept[0].i32 == 0
+    with pytest.raises(IndexError, match="Out of bounds"):
+        kept[1]
+    # Handles into the replaced list walk to elements that no longer exist.
+    for stale in (lambda: b_elem.i32, lambda: list(b_grand.ints)):
+        with pytest.raises(capnp.KjException, match="out-of-bounds"):
+            stale()
+
+
+def test_builder_list_len_and_elements_without_the_lock_stay_checked(a):
+    """`len()` and struct elements of a builder list read its recorded location without the
+    message lock (arena.rs `ListCache::peek`); a message change or a retired message sends
+    them back to the checked path."""
+    msg = a.All.new_message()
+    structs = msg.init("structs", 2)
+    assert len(structs) == 2 and structs[-1].i32 == 0
+    structs[1].i32 = 5
+    msg.t = "a pointer write: every recorded location is stale"
+    assert len(structs) == 2 and structs[1].i32 == 5 and structs[-2].i32 == 0
+    with pytest.raises(IndexError, match="Out of bounds"):
+        structs[2]
+    orphan = msg.disown("structs")
+    in_orphan = orphan.get()
+    assert len(in_orphan) == 2 and in_orphan[1].i32 == 5
+    msg.adopt("structs", orphan)
+    for gone in (lambda: len(in_orphan), lambda: in_orphan[0]):
+        with pytest.raises(capnp.KjException, match="already adopted"):
+            gone()
+    assert len(msg.structs) == 2 and msg.structs[1].i32 == 5
+
+
+def test_struct_elements_keep_their_list_and_their_children_outlive_both(a):
+    """A struct element made by a list subscript borrows the list's shared part and keeps the
+    list object alive (ffi.rs `lent_reader_element`/`lent_builder_element`); what is made from
+    the element (children, copies, views) is independent of both."""
+    msg = a.All.new_message()
+    structs = msg.init("structs", 2)
+    structs[1].i32 = 7
+    structs[1].init("ints", 2)[1] = 9
+    reader = a.All.from_bytes(msg.to_bytes())
+    for lst in (reader.structs, msg.structs):
+        elem = lst[1]
+        as_list = list(lst)
+        ints = elem.ints
+        builder = type(elem).__name__ == "_DynamicStructBuilder"
+        copied = elem.copy() if builder else elem.as_builder()
+        view = elem.as_reader() if builder else elem
+        del lst
+        gc.collect()
+        assert elem.i32 == 7 and as_list[1].i32 == 7
+        del elem, as_list
+        gc.collect()
+        assert list(ints) == [0, 9] and copied.i32 == 7 and view.i32 == 7

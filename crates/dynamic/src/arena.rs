@@ -370,9 +370,12 @@ impl StructCache {
     }
 }
 
-/// As `StructCache`, for a list handle.
+/// As `StructCache`, for a list handle; written only under the lock, but also read without
+/// it by [`ListCache::peek`], so its fields are published under a sequence count (a
+/// seqlock: odd while a write is in progress).
 #[derive(Default)]
 pub(crate) struct ListCache {
+    seq: AtomicU32,
     generation: AtomicU64,
     ptr: AtomicPtr<u8>,
     len: AtomicU32,
@@ -429,7 +432,47 @@ impl ListCache {
         })
     }
 
+    /// The recorded elements when they were recorded at generation `current` (the message's
+    /// generation read without the lock, `MessageBuilder::generation_unlocked`), read without
+    /// the lock: for operations that only compute from them (the length, a struct element's
+    /// address) and dereference nothing. A read overlapping a `set` (another thread's walk)
+    /// sees the sequence count change and returns `None`, so the fields returned were all
+    /// written by one `set`, at the generation returned with them.
+    pub(crate) fn peek(&self, current: u64) -> Option<ElemsAt> {
+        let before = self.seq.load(Ordering::Acquire);
+        if before & 1 != 0 || current == 0 {
+            return None;
+        }
+        let generation = self.generation.load(Ordering::Relaxed);
+        let ptr = self.ptr.load(Ordering::Relaxed);
+        let len = self.len.load(Ordering::Relaxed);
+        let step_bits = self.step_bits.load(Ordering::Relaxed);
+        let shape = self.shape.load(Ordering::Relaxed);
+        // Orders the loads above before the second read of the count (crossbeam's seqlock).
+        std::sync::atomic::fence(Ordering::Acquire);
+        if self.seq.load(Ordering::Relaxed) != before || generation != current {
+            return None;
+        }
+        Some(ElemsAt {
+            ptr: NonNull::new(ptr),
+            len,
+            step_bits,
+            size: size_of_code(shape & 0xff),
+            struct_data: (shape >> 8) as u32,
+        })
+    }
+
+    /// Records `at` as current at `generation` (called under the message lock, which
+    /// orders writers; the sequence count lets `peek` detect a write it overlapped).
     pub(crate) fn set(&self, generation: u64, at: Option<ElemsAt>) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::Release);
+        self.set_fields(generation, at);
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    fn set_fields(&self, generation: u64, at: Option<ElemsAt>) {
         match at {
             Some(at) => {
                 self.ptr.store(

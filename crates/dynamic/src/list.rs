@@ -11,7 +11,8 @@ use crate::copy::Snapshot;
 use crate::error::{Error, Result};
 use crate::message::{
     follow_builder, follow_reader, push_step, shape_words, with_builder_loc_imbued,
-    with_builder_loc_then, BLoc, Backing, Hop, MessageBuilder, RLoc, Shape, Step,
+    with_builder_loc_then, BLoc, Backing, BuilderBase, Elements, Hop, MessageBuilder, RLoc,
+    ReaderBase, Shape, Step, StructBase,
 };
 use crate::raw::{RawListReader, RawPtr, RawPtrBuilder, RawStructReader};
 use crate::schema::{same_registry, Registry, Type};
@@ -33,6 +34,7 @@ fn element_schema(elem: &Type, registry: &Registry) -> Option<Arc<crate::schema:
 
 /// Resolves a Python-style index (negative counts from the end).
 mod disown;
+pub(crate) mod lent;
 
 fn resolve(index: i64, len: u32) -> Result<u32> {
     let len = i64::from(len);
@@ -45,17 +47,18 @@ fn resolve(index: i64, len: u32) -> Result<u32> {
 
 #[derive(Clone)]
 pub struct ListReader {
-    backing: Backing,
-    steps: Arc<[Step]>,
-    /// A last hop not yet appended to `steps` (as `StructReader`'s): a child list of a
-    /// located parent shares the parent's path; `path()` appends it when a walk needs it.
+    /// The message, registry and path, shared with the struct or list it came from.
+    base: Arc<ReaderBase>,
+    /// A last hop not yet appended to the base's path (as `StructReader`'s): a child list of
+    /// a located parent shares the parent's base; `path()` appends it when a walk needs it.
     pending: Option<Step>,
-    /// `steps` and `pending` joined, made by the first `path()` that needs it: every struct
-    /// element (and child list) handle starts from it, so it is allocated once per list
-    /// handle rather than once per element.
-    full: OnceLock<Arc<[Step]>>,
+    /// The base of this list's children (its own path), made by the first child or walk
+    /// that needs it: every struct element (and child list) handle shares it, so it is
+    /// allocated at most once per list handle rather than once per element.
+    full: OnceLock<Arc<ReaderBase>>,
+    /// That base with the element schema (struct lists), shared by every element handle.
+    elements: OnceLock<Arc<Elements<ReaderBase>>>,
     elem: Type,
-    registry: Arc<Registry>,
     /// Where the list is in the reader's bytes (reader-backed handles only).
     at: Option<ListAt>,
     /// The element schema of a struct list, looked up once per handle.
@@ -75,54 +78,73 @@ impl ListReader {
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
-        let elem_schema = element_schema(&elem, &registry);
+        ListReader::on(ReaderBase::new(backing, registry, steps), None, elem)
+    }
+
+    /// A child list on its parent's base, with `hop` pending (no path copied now).
+    pub(crate) fn child(base: Arc<ReaderBase>, hop: Step, elem: Type) -> Self {
+        ListReader::on(base, Some(hop), elem)
+    }
+
+    fn on(base: Arc<ReaderBase>, pending: Option<Step>, elem: Type) -> Self {
+        let elem_schema = element_schema(&elem, &base.registry);
         ListReader {
-            backing,
-            steps,
-            pending: None,
+            base,
+            pending,
             full: OnceLock::new(),
+            elements: OnceLock::new(),
             elem,
-            registry,
             at: None,
             elem_schema,
         }
     }
 
-    /// A child list whose path is `steps` and then `hop` (no path copied now).
-    pub(crate) fn child(
-        backing: Backing,
-        steps: Arc<[Step]>,
-        hop: Step,
-        elem: Type,
-        registry: Arc<Registry>,
-    ) -> Self {
-        let mut l = ListReader::new(backing, steps, elem, registry);
-        l.pending = Some(hop);
-        l.full = OnceLock::new();
-        l
+    /// The base its children share: its own, or one with the pending hop appended (once).
+    fn child_base(&self) -> &Arc<ReaderBase> {
+        match &self.pending {
+            None => &self.base,
+            Some(hop) => self.full.get_or_init(|| self.base.extended(Some(hop))),
+        }
     }
 
     /// The whole path from the root to this list.
     fn path(&self) -> Arc<[Step]> {
-        match &self.pending {
-            None => self.steps.clone(),
-            Some(hop) => self
-                .full
-                .get_or_init(|| push_step(&self.steps, hop.clone()))
-                .clone(),
+        self.child_base().steps.clone()
+    }
+
+    /// The base and schema of struct element `id`'s handles: the list's shared pair when
+    /// its element schema is known, else (a registry with placeholders) looked up again.
+    fn element_base(&self, id: u64) -> Result<StructBase<ReaderBase>> {
+        match self.struct_elements() {
+            Some(e) => Ok(StructBase::Element(e.clone())),
+            None => Ok(StructBase::Own(
+                self.child_base().clone(),
+                self.base.registry.get_struct(id)?,
+            )),
         }
+    }
+
+    /// What its struct elements share (made once), when the element schema is known.
+    fn struct_elements(&self) -> Option<&Arc<Elements<ReaderBase>>> {
+        let schema = self.elem_schema.as_ref()?;
+        Some(self.elements.get_or_init(|| {
+            Arc::new(Elements {
+                base: self.child_base().clone(),
+                schema: schema.clone(),
+            })
+        }))
     }
 
     fn struct_schema(&self, id: u64) -> Result<Arc<crate::schema::StructSchema>> {
         match &self.elem_schema {
             Some(s) => Ok(s.clone()),
-            None => self.registry.get_struct(id),
+            None => self.base.registry.get_struct(id),
         }
     }
 
     /// Records the list's resolved location (only meaningful for reader backings).
     pub(crate) fn at(mut self, at: Option<ListAt>) -> Self {
-        if matches!(self.backing, Backing::Reader(_)) {
+        if matches!(self.base.backing, Backing::Reader(_)) {
             self.at = at;
         }
         self
@@ -138,7 +160,7 @@ impl ListReader {
 
     fn fast(&self) -> Option<(ListAt, &[u8])> {
         let at = self.at?;
-        match &self.backing {
+        match &self.base.backing {
             Backing::Reader(m) => Some((at, m.segment(at.segment()).unwrap_or_default())),
             Backing::Builder(_) => None,
         }
@@ -160,7 +182,7 @@ impl ListReader {
                 let Some(bytes) = at.blob(seg, i, text) else {
                     return Ok(None);
                 };
-                self.backing.charge_blob(bytes.len(), text)?;
+                self.base.backing.charge_blob(bytes.len(), text)?;
                 let bytes = bytes.to_vec();
                 Some(if text {
                     Value::Text(bytes)
@@ -169,26 +191,20 @@ impl ListReader {
                 })
             }
             Type::List(inner) => {
-                let shape = list_shape(inner, &self.registry)?;
+                let shape = list_shape(inner, &self.base.registry)?;
                 let Some(child) = expected_size(shape).and_then(|es| at.child_list(seg, i, es))
                 else {
                     return Ok(None);
                 };
-                self.backing.charge(shape_words(shape, child.len()))?;
+                self.base.backing.charge(shape_words(shape, child.len()))?;
                 let step = Step {
                     hop: Hop::Elem(i),
                     shape,
                     default: None,
                 };
                 Some(Value::List(ListValue::Reader(
-                    ListReader::child(
-                        self.backing.clone(),
-                        self.path(),
-                        step,
-                        (**inner).clone(),
-                        self.registry.clone(),
-                    )
-                    .at(Some(child)),
+                    ListReader::child(self.child_base().clone(), step, (**inner).clone())
+                        .at(Some(child)),
                 )))
             }
             ty if !ty.is_pointer() => at
@@ -203,19 +219,28 @@ impl ListReader {
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+        &self.base.registry
     }
 
     /// Element `index` (negative counts from the end) of a list of structs as a handle made
     /// from the resolved location; `Ok(None)` when the list is of another kind or needs
     /// capnp's path (`get` then reads it).
     pub fn struct_element(&self, index: i64) -> Result<Option<StructReader>> {
+        self.struct_element_with(index, Self::element_base)
+    }
+
+    /// `struct_element` with the element's base and schema made by `shared`.
+    fn struct_element_with(
+        &self,
+        index: i64,
+        shared: impl FnOnce(&Self, u64) -> Result<StructBase<ReaderBase>>,
+    ) -> Result<Option<StructReader>> {
         let Type::Struct(id) = self.elem else {
             return Ok(None);
         };
         let Some(at) = self
             .at
-            .filter(|_| matches!(self.backing, Backing::Reader(_)))
+            .filter(|_| matches!(self.base.backing, Backing::Reader(_)))
         else {
             return Ok(None);
         };
@@ -223,20 +248,13 @@ impl ListReader {
         let Some(sat) = at.struct_at(i) else {
             return Ok(None);
         };
-        let schema = self.struct_schema(id)?;
+        let shared = shared(self, id)?;
         let step = Step {
             hop: Hop::Elem(i),
-            shape: Shape::Struct(schema.size()),
+            shape: Shape::Struct(shared.schema().size()),
             default: None,
         };
-        Ok(Some(StructReader::element(
-            self.backing.clone(),
-            self.path(),
-            step,
-            schema,
-            self.registry.clone(),
-            sat,
-        )))
+        Ok(Some(StructReader::element(shared, step, sat)))
     }
 
     /// Raw bits of element `index` (negative counts from the end) of a list of Bool or
@@ -273,23 +291,28 @@ impl ListReader {
         let Some(bytes) = at.blob(seg, i, text) else {
             return Ok(None);
         };
-        self.backing.charge_blob(bytes.len(), text)?;
+        self.base.backing.charge_blob(bytes.len(), text)?;
         Ok(Some(f(bytes)))
     }
 
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
         match &self.pending {
-            None => self.backing.with_loc(&self.steps, f),
-            Some(_) => self.backing.with_loc(&self.path(), f),
+            None => self.base.backing.with_loc(&self.base.steps, f),
+            Some(_) => self.base.backing.with_loc(&self.child_base().steps, f),
         }
     }
 
     pub(crate) fn backing(&self) -> &Backing {
-        &self.backing
+        &self.base.backing
     }
 
     pub(crate) fn steps(&self) -> Arc<[Step]> {
         self.path()
+    }
+
+    /// The length when the list's location is resolved (no walk, cannot fail or panic).
+    pub fn recorded_len(&self) -> Option<u32> {
+        self.at.map(|at| at.len())
     }
 
     #[inline]
@@ -332,16 +355,16 @@ impl ListReader {
                     shape: Shape::Struct(schema.size()),
                     default: None,
                 };
-                let at = match &self.backing {
+                let at = match &self.base.backing {
                     Backing::Reader(m) => l.try_get(i).and_then(|e| m.locate(e.0, 0)),
                     Backing::Builder(_) => None,
                 };
                 Ok(Value::Struct(StructValue::Reader(
                     StructReader::new(
-                        self.backing.clone(),
+                        self.base.backing.clone(),
                         push_step(&self.path(), step),
                         schema,
-                        self.registry.clone(),
+                        self.base.registry.clone(),
                         false,
                     )
                     .at(at),
@@ -363,41 +386,42 @@ impl ListReader {
             Type::Text => {
                 let bytes = pr.get_text(None)?.as_bytes().to_vec();
                 if !null {
-                    self.backing.charge_blob(bytes.len(), true)?;
+                    self.base.backing.charge_blob(bytes.len(), true)?;
                 }
                 Value::Text(bytes)
             }
             Type::Data => {
                 let bytes = pr.get_data(None)?.to_vec();
                 if !null {
-                    self.backing.charge_blob(bytes.len(), false)?;
+                    self.base.backing.charge_blob(bytes.len(), false)?;
                 }
                 Value::Data(bytes)
             }
-            Type::Interface(_) => {
-                Value::Capability(crate::cap::read_cap(pr, self.backing.caps().as_deref()))
-            }
+            Type::Interface(_) => Value::Capability(crate::cap::read_cap(
+                pr,
+                self.base.backing.caps().as_deref(),
+            )),
             Type::List(inner) => {
-                let shape = list_shape(inner, &self.registry)?;
+                let shape = list_shape(inner, &self.base.registry)?;
                 let loc = follow_reader(pr, shape, None)?;
                 if !null {
-                    self.backing.charge_loc(&loc, shape)?;
+                    self.base.backing.charge_loc(&loc, shape)?;
                 }
                 let step = Step {
                     hop: Hop::Elem(i),
                     shape,
                     default: None,
                 };
-                let at = match &self.backing {
+                let at = match &self.base.backing {
                     Backing::Reader(m) => m.locate_list(&loc),
                     Backing::Builder(_) => None,
                 };
                 Value::List(ListValue::Reader(
                     ListReader::new(
-                        self.backing.clone(),
+                        self.base.backing.clone(),
                         push_step(&self.path(), step),
                         (**inner).clone(),
-                        self.registry.clone(),
+                        self.base.registry.clone(),
                     )
                     .at(at),
                 ))
@@ -409,9 +433,9 @@ impl ListReader {
                     default: None,
                 };
                 Value::AnyPointer(AnyPointerValue::Reader(AnyPointerReader::new(
-                    self.backing.clone(),
+                    self.base.backing.clone(),
                     push_step(&self.path(), step),
-                    self.registry.clone(),
+                    self.base.registry.clone(),
                 )))
             }
             _ => return Err(Error::TypeMismatch),
@@ -421,15 +445,16 @@ impl ListReader {
 
 #[derive(Clone)]
 pub struct ListBuilder {
-    message: MessageBuilder,
-    root_size: StructSize,
-    steps: Arc<[Step]>,
-    /// A last hop not yet appended to `steps` (see `StructBuilder`).
+    /// The message, registry, path and root size, shared with the struct or list it came
+    /// from.
+    base: Arc<BuilderBase>,
+    /// A last hop not yet appended to the base's path (see `StructBuilder`).
     pending: Option<Step>,
-    /// `steps` and `pending` joined, once (see `ListReader`).
-    full: OnceLock<Arc<[Step]>>,
+    /// The base of this list's children (its own path), made once (see `ListReader`).
+    full: OnceLock<Arc<BuilderBase>>,
+    /// That base with the element schema (struct lists), shared by every element handle.
+    elements: OnceLock<Arc<Elements<BuilderBase>>>,
     elem: Type,
-    registry: Arc<Registry>,
     /// The element schema of a struct list, looked up once per handle.
     elem_schema: Option<Arc<crate::schema::StructSchema>>,
     /// Where its elements were last found, and when (arena.rs).
@@ -450,41 +475,47 @@ impl ListBuilder {
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
-        let elem_schema = element_schema(&elem, &registry);
-        ListBuilder {
-            message,
-            root_size,
-            steps,
-            pending: None,
-            full: OnceLock::new(),
+        ListBuilder::on(
+            BuilderBase::new(message, registry, steps, root_size),
+            None,
             elem,
-            registry,
+        )
+    }
+
+    /// A child list on its parent's base, with `hop` pending (no path copied now).
+    pub(crate) fn child(base: Arc<BuilderBase>, hop: Step, elem: Type) -> Self {
+        ListBuilder::on(base, Some(hop), elem)
+    }
+
+    fn on(base: Arc<BuilderBase>, pending: Option<Step>, elem: Type) -> Self {
+        let elem_schema = element_schema(&elem, &base.registry);
+        ListBuilder {
+            base,
+            pending,
+            full: OnceLock::new(),
+            elements: OnceLock::new(),
+            elem,
             elem_schema,
             cache: ListCache::default(),
         }
     }
 
-    /// The same handle with its last hop kept apart (`steps` is the parent's path).
-    pub(crate) fn pending(mut self, hop: Step) -> Self {
-        self.pending = Some(hop);
-        self.full = OnceLock::new();
-        self
+    /// The base its children share: its own, or one with the pending hop appended (once).
+    fn child_base(&self) -> &Arc<BuilderBase> {
+        match &self.pending {
+            None => &self.base,
+            Some(hop) => self.full.get_or_init(|| self.base.extended(Some(hop))),
+        }
     }
 
     /// The whole path from the root to this list.
     fn path(&self) -> Arc<[Step]> {
-        match &self.pending {
-            None => self.steps.clone(),
-            Some(hop) => self
-                .full
-                .get_or_init(|| push_step(&self.steps, hop.clone()))
-                .clone(),
-        }
+        self.child_base().steps.clone()
     }
 
     /// Where `loc`'s elements are (struct lists: with this list's element data size).
     fn elements(&self, loc: &mut BLoc<'_>) -> Option<ElemsAt> {
-        let table = &self.message.segments;
+        let table = &self.base.message.segments;
         match loc {
             BLoc::PrimList(l) => ElemsAt::locate(table, RawListReader(l.reborrow().into_reader())),
             BLoc::PtrList(l) => ElemsAt::locate(table, l.reborrow().into_reader()),
@@ -498,7 +529,7 @@ impl ListBuilder {
     /// generation) recorded.
     pub(crate) fn located(self, mut loc: BLoc<'_>) -> Self {
         let at = self.elements(&mut loc);
-        self.cache.set(self.message.generation(), at);
+        self.cache.set(self.base.message.generation(), at);
         self
     }
 
@@ -507,14 +538,31 @@ impl ListBuilder {
     }
 
     fn with_loc<R>(&self, f: impl FnOnce(BLoc<'_>) -> Result<R>) -> Result<R> {
-        let (steps, last) = (&self.steps, self.pending.as_ref());
-        with_builder_loc_then(&self.message, self.root_size, steps, last, |mut loc| {
-            // Nothing `f` does moves the list itself, so its location stays current until
-            // the next lock.
-            let at = self.elements(&mut loc);
-            self.cache.set(self.message.generation(), at);
-            f(loc)
-        })
+        let (steps, last) = (&self.base.steps, self.pending.as_ref());
+        with_builder_loc_then(
+            &self.base.message,
+            self.base.root_size,
+            steps,
+            last,
+            |mut loc| {
+                // Nothing `f` does moves the list itself, so its location stays current until
+                // the next lock.
+                let at = self.elements(&mut loc);
+                self.cache.set(self.base.message.generation(), at);
+                f(loc)
+            },
+        )
+    }
+
+    /// The recorded elements and their generation when current, read without the lock
+    /// (arena.rs `ListCache::peek`).
+    fn peek_at(&self) -> Option<(u64, ElemsAt)> {
+        let current = self.base.message.generation_unlocked();
+        self.cache.peek(current).map(|at| (current, at))
+    }
+
+    fn peek(&self) -> Option<ElemsAt> {
+        self.peek_at().map(|(_, at)| at)
     }
 
     /// Runs `f` on the recorded elements under the lock (`Ok(None)`: none recorded, walk).
@@ -522,7 +570,7 @@ impl ListBuilder {
         &self,
         f: impl FnOnce(&Held<'_>, ElemsAt) -> Result<Option<R>>,
     ) -> Result<Option<R>> {
-        let held = self.message.lock_fast()?;
+        let held = self.base.message.lock_fast()?;
         match self.cache.get(&held) {
             Some(at) => f(&held, at),
             None => Ok(None),
@@ -532,14 +580,23 @@ impl ListBuilder {
     /// A reader over the same memory.
     pub fn as_reader(&self) -> ListReader {
         ListReader::new(
-            Backing::Builder(self.message.clone()),
+            Backing::Builder(self.base.message.clone()),
             self.path(),
             self.elem.clone(),
-            self.registry.clone(),
+            self.base.registry.clone(),
         )
     }
 
+    /// The length when the recorded elements are current, read without the lock (no walk,
+    /// cannot fail or panic).
+    pub fn recorded_len(&self) -> Option<u32> {
+        self.peek().map(|at| at.len())
+    }
+
     pub fn len(&self) -> Result<u32> {
+        if let Some(at) = self.peek() {
+            return Ok(at.len());
+        }
         if let Some(n) = self.with_fast(|_, at| Ok(Some(at.len())))? {
             return Ok(n);
         }
@@ -574,8 +631,26 @@ impl ListBuilder {
     /// from the recorded location; `Ok(None)` when the list is of another kind or its
     /// location is not current (`get` then reads it).
     pub fn struct_element_fast(&self, index: i64) -> Result<Option<StructBuilder>> {
+        self.struct_element_fast_with(index, Self::element_base)
+    }
+
+    /// `struct_element_fast` with the element's base and schema made by `shared`.
+    fn struct_element_fast_with(
+        &self,
+        index: i64,
+        shared: impl FnOnce(&Self, u64) -> Result<StructBase<BuilderBase>>,
+    ) -> Result<Option<StructBuilder>> {
         if !matches!(self.elem, Type::Struct(_)) {
             return Ok(None);
+        }
+        // Without the lock when the recorded elements are current: the element's handle
+        // only records its address (at that generation), which it uses under the lock.
+        if let Some((generation, at)) = self.peek_at() {
+            if at.size() == ElementSize::InlineComposite {
+                let i = resolve(index, at.len())?;
+                let child = self.struct_element_with(i, shared)?;
+                return Ok(Some(child.located(generation, at.struct_data(i))));
+            }
         }
         self.with_fast(|held, at| {
             let i = resolve(index, at.len())?;
@@ -584,7 +659,7 @@ impl ListBuilder {
             if at.size() != ElementSize::InlineComposite {
                 return Ok(None);
             }
-            let child = self.struct_element(i)?;
+            let child = self.struct_element_with(i, shared)?;
             Ok(Some(child.located(held.generation, at.struct_data(i))))
         })
     }
@@ -622,7 +697,7 @@ impl ListBuilder {
                 let at = elems.and_then(|e| e.struct_data(i));
                 let child = self.struct_element(i)?;
                 Ok(Value::Struct(StructValue::Builder(
-                    child.located(self.message.generation(), at),
+                    child.located(self.base.message.generation(), at),
                 )))
             }
             BLoc::PtrList(l) => {
@@ -635,26 +710,46 @@ impl ListBuilder {
     }
 
     fn struct_element(&self, i: u32) -> Result<StructBuilder> {
+        self.struct_element_with(i, Self::element_base)
+    }
+
+    /// The base and schema of struct element `id`'s handles (as `ListReader::element_base`).
+    fn element_base(&self, id: u64) -> Result<StructBase<BuilderBase>> {
+        match self.struct_elements() {
+            Some(e) => Ok(StructBase::Element(e.clone())),
+            None => Ok(StructBase::Own(
+                self.child_base().clone(),
+                self.base.registry.get_struct(id)?,
+            )),
+        }
+    }
+
+    /// What its struct elements share (made once), when the element schema is known.
+    fn struct_elements(&self) -> Option<&Arc<Elements<BuilderBase>>> {
+        let schema = self.elem_schema.as_ref()?;
+        Some(self.elements.get_or_init(|| {
+            Arc::new(Elements {
+                base: self.child_base().clone(),
+                schema: schema.clone(),
+            })
+        }))
+    }
+
+    fn struct_element_with(
+        &self,
+        i: u32,
+        shared: impl FnOnce(&Self, u64) -> Result<StructBase<BuilderBase>>,
+    ) -> Result<StructBuilder> {
         let Type::Struct(id) = self.elem else {
             return Err(Error::TypeMismatch);
         };
-        let schema = match &self.elem_schema {
-            Some(s) => s.clone(),
-            None => self.registry.get_struct(id)?,
-        };
+        let shared = shared(self, id)?;
         let step = Step {
             hop: Hop::Elem(i),
-            shape: Shape::Struct(schema.size()),
+            shape: Shape::Struct(shared.schema().size()),
             default: None,
         };
-        Ok(StructBuilder::child(
-            self.message.clone(),
-            self.root_size,
-            self.path(),
-            schema,
-            self.registry.clone(),
-        )
-        .pending(step))
+        Ok(StructBuilder::element(shared, Some(step)))
     }
 
     fn read_pointer(&self, pb: PointerBuilder<'_>, i: u32) -> Result<Value> {
@@ -662,11 +757,15 @@ impl ListBuilder {
             Type::Text => Value::Text(pb.get_text(None)?.as_bytes().to_vec()),
             Type::Data => Value::Data(pb.get_data(None)?.to_vec()),
             Type::Interface(_) => {
-                let caps = self.message.has_cap_context().then(|| self.message.caps());
+                let caps = self
+                    .base
+                    .message
+                    .has_cap_context()
+                    .then(|| self.base.message.caps());
                 Value::Capability(crate::cap::read_cap(pb.into_reader(), caps.as_deref()))
             }
             Type::List(inner) => {
-                let shape = list_shape(inner, &self.registry)?;
+                let shape = list_shape(inner, &self.base.registry)?;
                 follow_builder(pb, shape, None)?;
                 Value::List(ListValue::Builder(self.child_list(i, shape, inner)))
             }
@@ -677,10 +776,10 @@ impl ListBuilder {
                     default: None,
                 };
                 Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
-                    self.message.clone(),
-                    self.root_size,
+                    self.base.message.clone(),
+                    self.base.root_size,
                     push_step(&self.path(), step),
-                    self.registry.clone(),
+                    self.base.registry.clone(),
                 )))
             }
             _ => return Err(Error::TypeMismatch),
@@ -693,14 +792,7 @@ impl ListBuilder {
             shape,
             default: None,
         };
-        ListBuilder::new(
-            self.message.clone(),
-            self.root_size,
-            self.path(),
-            inner.clone(),
-            self.registry.clone(),
-        )
-        .pending(step)
+        ListBuilder::child(self.child_base().clone(), step, inner.clone())
     }
 
     /// Sets element `index` (negative counts from the end); structs and lists are deep-copied.
@@ -710,7 +802,7 @@ impl ListBuilder {
                 match self.elem {
                     Type::Struct(id)
                         if src.schema().id == id
-                            && same_registry(src.registry(), &self.registry) => {}
+                            && same_registry(src.registry(), &self.base.registry) => {}
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
@@ -721,7 +813,7 @@ impl ListBuilder {
                     Type::List(inner)
                         if **inner == *src.element_type()
                             && (!inner.has_node()
-                                || same_registry(src.registry(), &self.registry)) => {}
+                                || same_registry(src.registry(), &self.base.registry)) => {}
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
@@ -733,7 +825,7 @@ impl ListBuilder {
         let bits = if self.elem.is_pointer() {
             0
         } else {
-            let bits = encode_data(&self.elem, &value, &self.registry)?;
+            let bits = encode_data(&self.elem, &value, &self.base.registry)?;
             let done = self.with_fast(|held, at| {
                 let i = resolve(index, at.len())?;
                 Ok(at.write(held, self.elem.data_bits(), i, bits).then_some(()))
@@ -747,11 +839,11 @@ impl ListBuilder {
             if matches!(self.elem, Type::Struct(_)) {
                 // A struct holding capabilities into a struct list: the element is copied
                 // with both sides imbued, and the capabilities join this message's table.
-                return snap.copy_into_struct_element(&self.message, |table, copy| {
-                    let (steps, last) = (&self.steps, self.pending.as_ref());
+                return snap.copy_into_struct_element(&self.base.message, |table, copy| {
+                    let (steps, last) = (&self.base.steps, self.pending.as_ref());
                     with_builder_loc_imbued(
-                        &self.message,
-                        self.root_size,
+                        &self.base.message,
+                        self.base.root_size,
                         steps,
                         last,
                         Some(table),
@@ -787,7 +879,7 @@ impl ListBuilder {
                     &self.elem,
                     &value,
                     snapshot.as_ref(),
-                    Some(&self.message),
+                    Some(&self.base.message),
                 )
             }
             BLoc::Struct(_) => Err(Error::TypeMismatch),
@@ -797,7 +889,7 @@ impl ListBuilder {
     /// Moves an orphan's content into element `index` (a struct of a struct list, or any
     /// pointer element); the orphan is spent afterwards.
     pub fn adopt(&self, index: i64, orphan: &crate::orphan::Orphan) -> Result<()> {
-        if !self.elem.is_pointer() || !orphan.fits(&self.elem, &self.registry) {
+        if !self.elem.is_pointer() || !orphan.fits(&self.elem, &self.base.registry) {
             return Err(Error::TypeMismatch);
         }
         let content = orphan.content()?;
@@ -812,7 +904,7 @@ impl ListBuilder {
                 let i = resolve(index, l.len())?;
                 content.copy_into(
                     l.get(i).get_as::<RawPtrBuilder<'_>>()?.0,
-                    Some(&self.message),
+                    Some(&self.base.message),
                 )
             }
             _ => Err(Error::TypeMismatch),
@@ -824,7 +916,7 @@ impl ListBuilder {
     /// Initialises element `index` of a list of lists, Text or Data with `size` elements.
     pub fn init(&self, index: i64, size: u32) -> Result<Value> {
         let shape = match &self.elem {
-            Type::List(inner) => Some(list_shape(inner, &self.registry)?),
+            Type::List(inner) => Some(list_shape(inner, &self.base.registry)?),
             Type::Text | Type::Data => None,
             _ => return Err(Error::InitWithSize),
         };
@@ -885,7 +977,7 @@ impl ListBuilder {
             BLoc::PrimList(l) => {
                 for (i, v) in values.iter().enumerate() {
                     let i = resolve(i as i64, l.len())?;
-                    let bits = encode_data(&self.elem, v, &self.registry)?;
+                    let bits = encode_data(&self.elem, v, &self.base.registry)?;
                     write_list_bits(&l, &self.elem, i, bits);
                 }
                 Ok(())
@@ -894,7 +986,7 @@ impl ListBuilder {
                 for (i, v) in values.iter().enumerate() {
                     let i = resolve(i as i64, l.len())?;
                     let pb = l.reborrow().get(i).get_as::<RawPtrBuilder<'_>>()?.0;
-                    write_pointer(pb, &self.elem, v, None, Some(&self.message))?;
+                    write_pointer(pb, &self.elem, v, None, Some(&self.base.message))?;
                 }
                 Ok(())
             }

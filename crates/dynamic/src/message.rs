@@ -704,6 +704,18 @@ impl MessageBuilder {
         })
     }
 
+    /// The generation recorded locations must match now, read without the lock (0 — no
+    /// location current — for a retired or walk-only message, as `lock_fast` gives). Only for
+    /// operations that derive new locations from recorded ones and dereference nothing
+    /// (arena.rs `ListCache::peek`): by the time a derived location is used, under the lock,
+    /// its generation is checked again.
+    pub(crate) fn generation_unlocked(&self) -> u64 {
+        if self.retired.load(Ordering::Acquire) || self.walk_only.load(Ordering::Relaxed) {
+            return 0;
+        }
+        self.generation.load(Ordering::Relaxed)
+    }
+
     /// The current generation (call with the lock held, after `lock`/`lock_live`).
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
@@ -881,6 +893,123 @@ pub(crate) fn lock(m: &Mutex<BuilderMessage>) -> MutexGuard<'_, BuilderMessage> 
     // No operation leaves the arena inconsistent when it panics part-way (capnp writes
     // pointers last), so a poisoned lock is still usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What reader handles share with the handles made from them: the message, the registry and
+/// the path from the root to where their own pending hop starts. A child of a handle without
+/// a pending hop (a root, a list's elements) shares the parent's base: one reference count
+/// per child, instead of one per part (reference counts are atomic: each costs a few ns).
+pub(crate) struct ReaderBase {
+    pub(crate) backing: Backing,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) steps: Arc<[Step]>,
+}
+
+impl ReaderBase {
+    pub(crate) fn new(backing: Backing, registry: Arc<Registry>, steps: Arc<[Step]>) -> Arc<Self> {
+        Arc::new(ReaderBase {
+            backing,
+            registry,
+            steps,
+        })
+    }
+
+    /// The base of the children of a handle on this base with pending hop `pending`: this
+    /// one when there is none, else a new one whose path ends with it.
+    pub(crate) fn extended(self: &Arc<Self>, pending: Option<&Step>) -> Arc<Self> {
+        match pending {
+            None => self.clone(),
+            Some(hop) => ReaderBase::new(
+                self.backing.clone(),
+                self.registry.clone(),
+                push_step(&self.steps, hop.clone()),
+            ),
+        }
+    }
+}
+
+/// What builder handles share with the handles made from them (as [`ReaderBase`]), and the
+/// root struct's size, to which every walk upgrades the root.
+pub(crate) struct BuilderBase {
+    pub(crate) message: MessageBuilder,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) steps: Arc<[Step]>,
+    pub(crate) root_size: StructSize,
+}
+
+impl BuilderBase {
+    pub(crate) fn new(
+        message: MessageBuilder,
+        registry: Arc<Registry>,
+        steps: Arc<[Step]>,
+        root_size: StructSize,
+    ) -> Arc<Self> {
+        Arc::new(BuilderBase {
+            message,
+            registry,
+            steps,
+            root_size,
+        })
+    }
+
+    /// As [`ReaderBase::extended`].
+    pub(crate) fn extended(self: &Arc<Self>, pending: Option<&Step>) -> Arc<Self> {
+        match pending {
+            None => self.clone(),
+            Some(hop) => BuilderBase::new(
+                self.message.clone(),
+                self.registry.clone(),
+                push_step(&self.steps, hop.clone()),
+                self.root_size,
+            ),
+        }
+    }
+}
+
+/// What a struct list shares with all its element handles: its children's base and the
+/// element schema, behind one reference count.
+pub(crate) struct Elements<B> {
+    pub(crate) base: Arc<B>,
+    pub(crate) schema: Arc<crate::schema::StructSchema>,
+}
+
+/// A struct handle's base and schema: its own pair, or its list's [`Elements`] (one
+/// reference count per element handle instead of two), or its list's `Elements` borrowed
+/// without a count while the list's owner keeps them (`list/lent.rs`; clones are counted).
+pub(crate) enum StructBase<B: 'static> {
+    Own(Arc<B>, Arc<crate::schema::StructSchema>),
+    Element(Arc<Elements<B>>),
+    Lent(crate::list::lent::LentElements<B>),
+}
+
+impl<B: 'static> Clone for StructBase<B> {
+    fn clone(&self) -> Self {
+        match self {
+            StructBase::Own(base, schema) => StructBase::Own(base.clone(), schema.clone()),
+            StructBase::Element(e) => StructBase::Element(e.clone()),
+            StructBase::Lent(e) => StructBase::Element(e.counted()),
+        }
+    }
+}
+
+impl<B: 'static> StructBase<B> {
+    #[inline]
+    pub(crate) fn base(&self) -> &Arc<B> {
+        match self {
+            StructBase::Own(base, _) => base,
+            StructBase::Element(e) => &e.base,
+            StructBase::Lent(e) => &e.get().base,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn schema(&self) -> &Arc<crate::schema::StructSchema> {
+        match self {
+            StructBase::Own(_, schema) => schema,
+            StructBase::Element(e) => &e.schema,
+            StructBase::Lent(e) => &e.get().schema,
+        }
+    }
 }
 
 /// What keeps a reader handle's bytes alive.

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
     builder_reader_loc, follow_builder, follow_reader, lock_pair, push_step, shape_words,
-    walk_reader, with_builder_loc_locked, BLoc, Backing, Hop, MessageBuilder, RLoc, Shape, Step,
+    walk_reader, with_builder_loc_locked, BLoc, Backing, BuilderBase, Hop, MessageBuilder, RLoc,
+    ReaderBase, Shape, Step, StructBase,
 };
 use crate::orphan::Orphan;
 use crate::schema::{same_registry, DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
@@ -54,14 +55,13 @@ fn mask(default: &DefaultValue) -> u64 {
 /// A read-only view of one struct (or group) in a message.
 #[derive(Clone)]
 pub struct StructReader {
-    backing: Backing,
-    steps: Arc<[Step]>,
-    /// A last hop not yet appended to `steps`: element handles of a located struct list
-    /// share the list's path (no allocation per element); `path()` appends it when a walk
-    /// or a child needs the whole path.
+    /// The message, registry and path, shared with the list or parent it came from, and
+    /// the schema.
+    shared: StructBase<ReaderBase>,
+    /// A last hop not yet appended to the base's path: element handles of a located struct
+    /// list share the list's base (no allocation per element); `path()` appends it when a
+    /// walk or a child needs the whole path.
     pending: Option<Step>,
-    schema: Arc<StructSchema>,
-    registry: Arc<Registry>,
     is_root: bool,
     /// Where the struct is in the reader's bytes (reader-backed handles only).
     at: Option<StructAt>,
@@ -69,7 +69,7 @@ pub struct StructReader {
 
 impl std::fmt::Debug for StructReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<{} reader>", self.schema.display_name)
+        write!(f, "<{} reader>", self.shared.schema().display_name)
     }
 }
 
@@ -82,32 +82,20 @@ impl StructReader {
         is_root: bool,
     ) -> Self {
         StructReader {
-            backing,
-            steps,
+            shared: StructBase::Own(ReaderBase::new(backing, registry, steps), schema),
             pending: None,
-            schema,
-            registry,
             is_root,
             at: None,
         }
     }
 
     /// A located child (a struct list element, a struct field of a located struct): the
-    /// parent's path plus a pending hop, so no path is copied until a walk needs it.
-    pub(crate) fn element(
-        backing: Backing,
-        list_steps: Arc<[Step]>,
-        hop: Step,
-        schema: Arc<StructSchema>,
-        registry: Arc<Registry>,
-        at: StructAt,
-    ) -> Self {
+    /// parent's base (and for list elements, the list's element schema) plus a pending hop,
+    /// so no path is copied until a walk needs it.
+    pub(crate) fn element(shared: StructBase<ReaderBase>, hop: Step, at: StructAt) -> Self {
         StructReader {
-            backing,
-            steps: list_steps,
+            shared,
             pending: Some(hop),
-            schema,
-            registry,
             is_root: false,
             at: Some(at),
         }
@@ -116,14 +104,14 @@ impl StructReader {
     /// The whole path from the root to this struct.
     fn path(&self) -> Arc<[Step]> {
         match &self.pending {
-            None => self.steps.clone(),
-            Some(hop) => push_step(&self.steps, hop.clone()),
+            None => self.shared.base().steps.clone(),
+            Some(hop) => push_step(&self.shared.base().steps, hop.clone()),
         }
     }
 
     /// Records the struct's resolved location (only meaningful for reader backings).
     pub(crate) fn at(mut self, at: Option<StructAt>) -> Self {
-        if matches!(self.backing, Backing::Reader(_)) {
+        if matches!(self.shared.base().backing, Backing::Reader(_)) {
             self.at = at;
         }
         self
@@ -141,7 +129,7 @@ impl StructReader {
     /// The segment holding this struct, when its location is resolved.
     fn fast(&self) -> Option<(StructAt, &[u8])> {
         let at = self.at?;
-        match &self.backing {
+        match &self.shared.base().backing {
             Backing::Reader(m) => Some((at, m.segment(at.segment())?)),
             Backing::Builder(_) => None,
         }
@@ -151,7 +139,7 @@ impl StructReader {
     /// intermediate copy): through the resolved location when it can, else capnp's walk;
     /// `Ok(None)` when the field is not Text/Data. Checks and charges as `get_by_index`.
     pub fn with_blob<R>(&self, index: usize, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        let field = field_at(&self.schema, index)?;
+        let field = field_at(self.shared.schema(), index)?;
         let FieldKind::Slot {
             offset,
             ty,
@@ -168,23 +156,23 @@ impl StructReader {
         };
         if let Some((at, seg)) = self.fast() {
             check_active(
-                &self.schema,
+                self.shared.schema(),
                 field,
-                at.bits(seg, 16, disc_offset(&self.schema)),
+                at.bits(seg, 16, disc_offset(self.shared.schema())),
             )?;
             if let Some(bytes) = u16::try_from(*offset)
                 .ok()
                 .and_then(|i| at.blob(seg, i, text))
             {
-                self.backing.charge_blob(bytes.len(), text)?;
+                self.shared.base().backing.charge_blob(bytes.len(), text)?;
                 return Ok(Some(f(bytes)));
             }
         }
         self.with_struct(|s| {
             check_active(
-                &self.schema,
+                self.shared.schema(),
                 field,
-                read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)),
+                read_struct_bits(s, &Type::UInt16, disc_offset(self.shared.schema())),
             )?;
             let pr = s.get_pointer_field(*offset as usize);
             let dw = default_words(default);
@@ -197,7 +185,7 @@ impl StructReader {
                 pr.get_data(d)?
             };
             if !null {
-                self.backing.charge_blob(bytes.len(), text)?;
+                self.shared.base().backing.charge_blob(bytes.len(), text)?;
             }
             Ok(Some(f(bytes)))
         })
@@ -209,13 +197,13 @@ impl StructReader {
             return Ok(None);
         };
         check_active(
-            &self.schema,
+            self.shared.schema(),
             field,
-            at.bits(seg, 16, disc_offset(&self.schema)),
+            at.bits(seg, 16, disc_offset(self.shared.schema())),
         )?;
         Ok(match &field.kind {
             FieldKind::Group { id } => Some(Value::Struct(StructValue::Reader(
-                self.group_of(field.target_struct(&self.registry, *id)?),
+                self.group_of(field.target_struct(&self.shared.base().registry, *id)?),
             ))),
             FieldKind::Slot {
                 offset,
@@ -233,7 +221,7 @@ impl StructReader {
                 };
                 match at.blob(seg, index, text) {
                     Some(bytes) => {
-                        self.backing.charge_blob(bytes.len(), text)?;
+                        self.shared.base().backing.charge_blob(bytes.len(), text)?;
                         let bytes = bytes.to_vec();
                         Some(if text {
                             Value::Text(bytes)
@@ -256,20 +244,17 @@ impl StructReader {
                 else {
                     return Ok(None);
                 };
-                let schema = field.target_struct(&self.registry, *id)?;
+                let schema = field.target_struct(&self.shared.base().registry, *id)?;
                 let shape = Shape::Struct(schema.size());
-                self.backing.charge(shape_words(shape, 0))?;
+                self.shared.base().backing.charge(shape_words(shape, 0))?;
                 let step = Step {
                     hop: Hop::Field(*offset as u16),
                     shape,
                     default: default_words(default),
                 };
                 Some(Value::Struct(StructValue::Reader(StructReader::element(
-                    self.backing.clone(),
-                    self.path(),
+                    StructBase::Own(self.shared.base().extended(self.pending.as_ref()), schema),
                     step,
-                    schema,
-                    self.registry.clone(),
                     child,
                 ))))
             }
@@ -279,14 +264,17 @@ impl StructReader {
                 default,
                 ..
             } => {
-                let shape = list_shape(elem, &self.registry)?;
+                let shape = list_shape(elem, &self.shared.base().registry)?;
                 let Some(child) = u16::try_from(*offset)
                     .ok()
                     .and_then(|i| at.child_list(seg, i, expected_size(shape)?))
                 else {
                     return Ok(None);
                 };
-                self.backing.charge(shape_words(shape, child.len()))?;
+                self.shared
+                    .base()
+                    .backing
+                    .charge(shape_words(shape, child.len()))?;
                 let step = Step {
                     hop: Hop::Field(*offset as u16),
                     shape,
@@ -294,11 +282,9 @@ impl StructReader {
                 };
                 Some(Value::List(ListValue::Reader(
                     ListReader::child(
-                        self.backing.clone(),
-                        self.path(),
+                        self.shared.base().extended(self.pending.as_ref()),
                         step,
                         (**elem).clone(),
-                        self.registry.clone(),
                     )
                     .at(Some(child)),
                 )))
@@ -308,11 +294,11 @@ impl StructReader {
     }
 
     pub fn schema(&self) -> &Arc<StructSchema> {
-        &self.schema
+        self.shared.schema()
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+        &self.shared.base().registry
     }
 
     pub fn is_root(&self) -> bool {
@@ -321,8 +307,12 @@ impl StructReader {
 
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
         match &self.pending {
-            None => self.backing.with_loc(&self.steps, f),
-            Some(_) => self.backing.with_loc(&self.path(), f),
+            None => self
+                .shared
+                .base()
+                .backing
+                .with_loc(&self.shared.base().steps, f),
+            Some(_) => self.shared.base().backing.with_loc(&self.path(), f),
         }
     }
 
@@ -338,25 +328,25 @@ impl StructReader {
 
     /// Reads a field by name (API.md 3.2).
     pub fn get(&self, name: &str) -> Result<Value> {
-        let i = field_index(&self.schema, name)?;
+        let i = field_index(self.shared.schema(), name)?;
         self.get_by_index(i)
     }
 
     /// Reads the field at `index` in the schema's field list.
     pub fn get_by_index(&self, index: usize) -> Result<Value> {
-        let field = field_at(&self.schema, index)?;
+        let field = field_at(self.shared.schema(), index)?;
         if let Some(v) = self.fast_get(field)? {
             return Ok(v);
         }
         self.with_struct(|s| {
             check_active(
-                &self.schema,
+                self.shared.schema(),
                 field,
-                read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)),
+                read_struct_bits(s, &Type::UInt16, disc_offset(self.shared.schema())),
             )?;
             match &field.kind {
                 FieldKind::Group { id } => Ok(Value::Struct(StructValue::Reader(
-                    self.group_of(field.target_struct(&self.registry, *id)?),
+                    self.group_of(field.target_struct(&self.shared.base().registry, *id)?),
                 ))),
                 FieldKind::Slot {
                     offset,
@@ -383,9 +373,9 @@ impl StructReader {
                         pr,
                         ty,
                         default,
-                        &self.registry,
+                        &self.shared.base().registry,
                         |shape| Ok(push_step(&self.path(), step(shape))),
-                        &self.backing,
+                        &self.shared.base().backing,
                     )
                 }
             }
@@ -394,15 +384,15 @@ impl StructReader {
 
     /// Whether a field "has" a value (API.md 3.4 `_has`).
     pub fn has(&self, name: &str) -> Result<bool> {
-        self.has_by_index(field_index(&self.schema, name)?)
+        self.has_by_index(field_index(self.shared.schema(), name)?)
     }
 
     /// `has` for the field at `index` in the schema's field list.
     pub fn has_by_index(&self, index: usize) -> Result<bool> {
-        let field = field_at(&self.schema, index)?;
+        let field = field_at(self.shared.schema(), index)?;
         if let Some((at, seg)) = self.fast() {
             if let Some(d) = field.discriminant {
-                if at.bits(seg, 16, disc_offset(&self.schema)) != u64::from(d) {
+                if at.bits(seg, 16, disc_offset(self.shared.schema())) != u64::from(d) {
                     return Ok(false);
                 }
             }
@@ -417,7 +407,9 @@ impl StructReader {
         }
         self.with_struct(|s| {
             if let Some(d) = field.discriminant {
-                if read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)) != u64::from(d) {
+                if read_struct_bits(s, &Type::UInt16, disc_offset(self.shared.schema()))
+                    != u64::from(d)
+                {
                     return Ok(false);
                 }
             }
@@ -433,33 +425,42 @@ impl StructReader {
     /// The active union member: (discriminant, field name).
     pub fn which(&self) -> Result<(u16, String)> {
         let (d, i) = self.which_field()?;
-        Ok((d, field_at(&self.schema, i)?.name.clone()))
+        Ok((d, field_at(self.shared.schema(), i)?.name.clone()))
     }
 
     /// The active union member: (discriminant, index in the schema's field list).
     pub fn which_field(&self) -> Result<(u16, usize)> {
-        let union = self.schema.union.as_ref().ok_or(Error::NotAUnion)?;
+        let union = self
+            .shared
+            .schema()
+            .union
+            .as_ref()
+            .ok_or(Error::NotAUnion)?;
         let d = match self.fast() {
             Some((at, seg)) => at.bits(seg, 16, union.discriminant_offset) as u16,
             None => self.with_struct(|s| {
                 Ok(read_struct_bits(s, &Type::UInt16, union.discriminant_offset) as u16)
             })?,
         };
-        Ok((d, which_index(&self.schema, d)?))
+        Ok((d, which_index(self.shared.schema(), d)?))
     }
 
     /// Size of this struct and everything reachable from it.
     pub fn total_size(&self) -> Result<MessageSize> {
-        let size = self.backing.with_loc_deep(&self.path(), |loc| match loc {
-            RLoc::Struct(s) => Ok(s.total_size()?),
-            _ => Err(Error::TypeMismatch),
-        })?;
-        self.backing.charge(size.word_count)?;
+        let size = self
+            .shared
+            .base()
+            .backing
+            .with_loc_deep(&self.path(), |loc| match loc {
+                RLoc::Struct(s) => Ok(s.total_size()?),
+                _ => Err(Error::TypeMismatch),
+            })?;
+        self.shared.base().backing.charge(size.word_count)?;
         Ok(size)
     }
 
     pub(crate) fn backing(&self) -> &Backing {
-        &self.backing
+        &self.shared.base().backing
     }
 
     pub(crate) fn steps(&self) -> Arc<[Step]> {
@@ -478,17 +479,14 @@ impl StructReader {
             let root = m.get_root::<crate::raw::RawPtrBuilder<'_>>()?.0;
             snap.copy_into(root, Some(&message))?;
         }
-        message.get_root(&self.registry, self.schema.id)
+        message.get_root(&self.shared.base().registry, self.shared.schema().id)
     }
 
     /// The group `schema` of this struct: the same location, another schema.
     fn group_of(&self, schema: Arc<StructSchema>) -> StructReader {
         StructReader {
-            backing: self.backing.clone(),
-            steps: self.steps.clone(),
+            shared: StructBase::Own(self.shared.base().clone(), schema),
             pending: self.pending.clone(),
-            schema,
-            registry: self.registry.clone(),
             is_root: false,
             at: self.at,
         }
@@ -622,17 +620,14 @@ pub(crate) fn read_pointer(
 /// A mutable view of one struct (or group) in a message being built.
 #[derive(Clone)]
 pub struct StructBuilder {
-    message: MessageBuilder,
-    steps: Arc<[Step]>,
-    /// A last hop not yet appended to `steps` (as `StructReader`'s): children share their
-    /// parent's path; walks follow it after `steps`.
+    /// The message, registry, path and root size, shared with the list or parent it came
+    /// from, and the schema.
+    shared: StructBase<BuilderBase>,
+    /// A last hop not yet appended to the base's path (as `StructReader`'s): children share
+    /// their parent's base; walks follow it after the base's path.
     pending: Option<Step>,
-    /// Size of the root struct, which every walk upgrades to.
-    root_size: StructSize,
     /// Size the walk guarantees for this struct (a group's parent's size).
     storage: StructSize,
-    schema: Arc<StructSchema>,
-    registry: Arc<Registry>,
     is_root: bool,
     /// Where its data section was last found, and when (arena.rs).
     cache: StructCache,
@@ -640,7 +635,7 @@ pub struct StructBuilder {
 
 impl std::fmt::Debug for StructBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "<{} builder>", self.schema.display_name)
+        write!(f, "<{} builder>", self.shared.schema().display_name)
     }
 }
 
@@ -654,13 +649,9 @@ impl StructBuilder {
     ) -> Self {
         let size = schema.size();
         StructBuilder {
-            message,
-            steps,
+            shared: StructBase::Own(BuilderBase::new(message, registry, steps, size), schema),
             pending: None,
-            root_size: size,
             storage: size,
-            schema,
-            registry,
             is_root,
             cache: StructCache::default(),
         }
@@ -674,31 +665,32 @@ impl StructBuilder {
         schema: Arc<StructSchema>,
         registry: Arc<Registry>,
     ) -> Self {
-        let storage = schema.size();
+        StructBuilder::element(
+            StructBase::Own(
+                BuilderBase::new(message, registry, steps, root_size),
+                schema,
+            ),
+            None,
+        )
+    }
+
+    /// A child on its parent's base (a struct field; a struct list's elements share the
+    /// list's element schema too), with its last hop kept apart.
+    pub(crate) fn element(shared: StructBase<BuilderBase>, hop: Option<Step>) -> Self {
         StructBuilder {
-            message,
-            steps,
-            pending: None,
-            root_size,
-            storage,
-            schema,
-            registry,
+            storage: shared.schema().size(),
+            shared,
+            pending: hop,
             is_root: false,
             cache: StructCache::default(),
         }
     }
 
-    /// The same handle with its last hop kept apart (`steps` is the parent's path).
-    pub(crate) fn pending(mut self, hop: Step) -> Self {
-        self.pending = Some(hop);
-        self
-    }
-
     /// The whole path from the root to this struct.
     fn path(&self) -> Arc<[Step]> {
         match &self.pending {
-            None => self.steps.clone(),
-            Some(hop) => push_step(&self.steps, hop.clone()),
+            None => self.shared.base().steps.clone(),
+            Some(hop) => push_step(&self.shared.base().steps, hop.clone()),
         }
     }
 
@@ -715,11 +707,11 @@ impl StructBuilder {
     }
 
     pub fn schema(&self) -> &Arc<StructSchema> {
-        &self.schema
+        self.shared.schema()
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+        &self.shared.base().registry
     }
 
     pub fn is_root(&self) -> bool {
@@ -727,14 +719,14 @@ impl StructBuilder {
     }
 
     pub fn message(&self) -> &MessageBuilder {
-        &self.message
+        &self.shared.base().message
     }
 
     pub(crate) fn with_struct<R>(
         &self,
         f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
     ) -> Result<R> {
-        let mut guard = self.message.lock_live()?;
+        let mut guard = self.shared.base().message.lock_live()?;
         self.with_struct_locked(&mut guard, f)
     }
 
@@ -746,9 +738,9 @@ impl StructBuilder {
     ) -> Result<R> {
         with_builder_loc_locked(
             guard,
-            &self.message,
-            self.root_size,
-            &self.steps,
+            &self.shared.base().message,
+            self.shared.base().root_size,
+            &self.shared.base().steps,
             self.pending.as_ref(),
             None,
             |loc| match loc {
@@ -756,8 +748,8 @@ impl StructBuilder {
                     // Nothing `f` does to this struct moves it (it writes inside it), so the
                     // location found now stays current until the next lock.
                     self.cache.set(
-                        self.message.generation(),
-                        DataAt::locate(&self.message.segments, &s),
+                        self.shared.base().message.generation(),
+                        DataAt::locate(&self.shared.base().message.segments, &s),
                     );
                     f(s)
                 }
@@ -769,14 +761,14 @@ impl StructBuilder {
     /// A primitive field's raw bits through the recorded location, without a walk; `None`
     /// when there is none (the caller walks).
     fn fast_read(&self, field: &Field, ty: &Type, offset: u32) -> Option<Result<u64>> {
-        let held = match self.message.lock_fast() {
+        let held = match self.shared.base().message.lock_fast() {
             Ok(h) => h,
             Err(e) => return Some(Err(e)),
         };
         let at = self.cache.get(&held)?;
         if field.discriminant.is_some() {
-            let disc = at.read(&held, 16, disc_offset(&self.schema))?;
-            if let Err(e) = check_active(&self.schema, field, disc) {
+            let disc = at.read(&held, 16, disc_offset(self.shared.schema()))?;
+            if let Err(e) = check_active(self.shared.schema(), field, disc) {
                 return Some(Err(e));
             }
         }
@@ -786,11 +778,11 @@ impl StructBuilder {
     /// Writes a primitive field (and its union discriminant) through the recorded location;
     /// `false` when there is none (nothing written: the caller walks).
     fn fast_write(&self, field: &Field, ty: &Type, offset: u32, bits: u64) -> Result<bool> {
-        let held = self.message.lock_fast()?;
+        let held = self.shared.base().message.lock_fast()?;
         let Some(at) = self.cache.get(&held) else {
             return Ok(false);
         };
-        let disc = match (field.discriminant, self.schema.union.as_ref()) {
+        let disc = match (field.discriminant, self.shared.schema().union.as_ref()) {
             (Some(d), Some(u)) => Some((u.discriminant_offset, d)),
             _ => None,
         };
@@ -805,12 +797,17 @@ impl StructBuilder {
 
     /// A reader over the same memory (later writes are visible through it).
     pub fn as_reader(&self) -> StructReader {
+        let base = self.shared.base();
         StructReader {
-            backing: Backing::Builder(self.message.clone()),
-            steps: self.steps.clone(),
+            shared: StructBase::Own(
+                ReaderBase::new(
+                    Backing::Builder(base.message.clone()),
+                    base.registry.clone(),
+                    base.steps.clone(),
+                ),
+                self.shared.schema().clone(),
+            ),
             pending: self.pending.clone(),
-            schema: self.schema.clone(),
-            registry: self.registry.clone(),
             is_root: self.is_root,
             at: None,
         }
@@ -822,22 +819,26 @@ impl StructBuilder {
     /// back to `as_reader` for messages over `max_words` or holding capabilities. Values
     /// are those a reader view sees at the time of the call.
     pub fn frozen_reader(&self, max_words: usize) -> Result<StructReader> {
-        let Some(message) = self.message.frozen(max_words)? else {
+        let Some(message) = self.shared.base().message.frozen(max_words)? else {
             return Ok(self.as_reader());
         };
         // The root is located at once (its fields then read without a walk); other structs
         // walk the copy from its root per read, without a lock.
-        let at = if self.steps.is_empty() && self.pending.is_none() {
+        let at = if self.shared.base().steps.is_empty() && self.pending.is_none() {
             message.root_at()?
         } else {
             None
         };
         Ok(StructReader {
-            backing: Backing::Reader(message),
-            steps: self.steps.clone(),
+            shared: StructBase::Own(
+                ReaderBase::new(
+                    Backing::Reader(message),
+                    self.shared.base().registry.clone(),
+                    self.shared.base().steps.clone(),
+                ),
+                self.shared.schema().clone(),
+            ),
             pending: self.pending.clone(),
-            schema: self.schema.clone(),
-            registry: self.registry.clone(),
             is_root: self.is_root,
             at,
         })
@@ -849,13 +850,13 @@ impl StructBuilder {
     }
 
     pub fn get(&self, name: &str) -> Result<Value> {
-        let i = field_index(&self.schema, name)?;
+        let i = field_index(self.shared.schema(), name)?;
         self.get_by_index(i)
     }
 
     /// Reads a field; struct fields are allocated and explicit pointer defaults copied in (API.md 3.2).
     pub fn get_by_index(&self, index: usize) -> Result<Value> {
-        let field = field_at(&self.schema, index)?;
+        let field = field_at(self.shared.schema(), index)?;
         if let FieldKind::Slot {
             offset,
             ty,
@@ -872,9 +873,9 @@ impl StructBuilder {
         self.with_struct(|s| {
             let r = s.as_reader();
             check_active(
-                &self.schema,
+                self.shared.schema(),
                 field,
-                read_struct_bits(&r, &Type::UInt16, disc_offset(&self.schema)),
+                read_struct_bits(&r, &Type::UInt16, disc_offset(self.shared.schema())),
             )?;
             match &field.kind {
                 FieldKind::Group { id } => {
@@ -914,7 +915,6 @@ impl StructBuilder {
             copy_default(pb.reborrow(), w)?;
         }
         let d = None;
-        let path = self.path();
         let step = |shape| Step {
             hop,
             shape,
@@ -924,47 +924,45 @@ impl StructBuilder {
             Type::Text => Value::Text(pb.get_text(d)?.as_bytes().to_vec()),
             Type::Data => Value::Data(pb.get_data(d)?.to_vec()),
             Type::Interface(_) => {
-                let caps = self.message.has_cap_context().then(|| self.message.caps());
+                let caps = self
+                    .shared
+                    .base()
+                    .message
+                    .has_cap_context()
+                    .then(|| self.shared.base().message.caps());
                 Value::Capability(crate::cap::read_cap(pb.into_reader(), caps.as_deref()))
             }
             Type::AnyPointer => {
                 Value::AnyPointer(AnyPointerValue::Builder(AnyPointerBuilder::new(
-                    self.message.clone(),
-                    self.root_size,
-                    push_step(&path, step(Shape::PtrList)),
-                    self.registry.clone(),
+                    self.shared.base().message.clone(),
+                    self.shared.base().root_size,
+                    push_step(&self.path(), step(Shape::PtrList)),
+                    self.shared.base().registry.clone(),
                 )))
             }
             Type::Struct(id) => {
-                let schema = self.registry.get_struct(*id)?;
+                let schema = self.shared.base().registry.get_struct(*id)?;
                 let shape = Shape::Struct(schema.size());
                 let at = match follow_builder(pb, shape, d)? {
-                    BLoc::Struct(cs) => DataAt::locate(&self.message.segments, &cs),
+                    BLoc::Struct(cs) => DataAt::locate(&self.shared.base().message.segments, &cs),
                     _ => None,
                 };
                 Value::Struct(StructValue::Builder(
-                    StructBuilder::child(
-                        self.message.clone(),
-                        self.root_size,
-                        path,
-                        schema,
-                        self.registry.clone(),
+                    StructBuilder::element(
+                        StructBase::Own(self.shared.base().extended(self.pending.as_ref()), schema),
+                        Some(step(shape)),
                     )
-                    .pending(step(shape))
-                    .located(self.message.generation(), at),
+                    .located(self.shared.base().message.generation(), at),
                 ))
             }
             Type::List(elem) => {
-                let shape = list_shape(elem, &self.registry)?;
+                let shape = list_shape(elem, &self.shared.base().registry)?;
                 let loc = follow_builder(pb, shape, d)?;
-                let list = ListBuilder::new(
-                    self.message.clone(),
-                    self.root_size,
-                    path,
+                let list = ListBuilder::child(
+                    self.shared.base().extended(self.pending.as_ref()),
+                    step(shape),
                     (**elem).clone(),
-                    self.registry.clone(),
-                )
-                .pending(step(shape));
+                );
                 Value::List(ListValue::Builder(list.located(loc)))
             }
             _ => return Err(Error::TypeMismatch),
@@ -980,9 +978,14 @@ impl StructBuilder {
     }
 
     pub fn which_field(&self) -> Result<(u16, usize)> {
-        let union = self.schema.union.as_ref().ok_or(Error::NotAUnion)?;
+        let union = self
+            .shared
+            .schema()
+            .union
+            .as_ref()
+            .ok_or(Error::NotAUnion)?;
         let fast = {
-            let held = self.message.lock_fast()?;
+            let held = self.shared.base().message.lock_fast()?;
             self.cache
                 .get(&held)
                 .and_then(|at| at.read(&held, 16, union.discriminant_offset))
@@ -996,7 +999,7 @@ impl StructBuilder {
                 )
             })?,
         };
-        Ok((d, which_index(&self.schema, d)?))
+        Ok((d, which_index(self.shared.schema(), d)?))
     }
 
     pub fn total_size(&self) -> Result<MessageSize> {
@@ -1004,18 +1007,20 @@ impl StructBuilder {
     }
 
     pub fn set(&self, name: &str, value: SetValue<'_>) -> Result<()> {
-        let i = field_index(&self.schema, name)?;
+        let i = field_index(self.shared.schema(), name)?;
         self.set_by_index(i, value)
     }
 
     /// Writes a field (API.md 3.3); a union member becomes the active one.
     pub fn set_by_index(&self, index: usize, value: SetValue<'_>) -> Result<()> {
-        let field = field_at(&self.schema, index)?;
+        let field = field_at(self.shared.schema(), index)?;
         if let FieldKind::Group { id } = &field.kind {
             let SetValue::Struct(src) = value else {
                 return Err(Error::TypeMismatch);
             };
-            if src.schema().id != *id || !same_registry(src.registry(), &self.registry) {
+            if src.schema().id != *id
+                || !same_registry(src.registry(), &self.shared.base().registry)
+            {
                 return Err(Error::TypeMismatch);
             }
             let group = self.activate_group(field, *id)?;
@@ -1036,7 +1041,7 @@ impl StructBuilder {
                 match ty {
                     Type::Struct(id)
                         if src.schema().id == *id
-                            && same_registry(src.registry(), &self.registry) => {}
+                            && same_registry(src.registry(), &self.shared.base().registry) => {}
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
@@ -1050,7 +1055,8 @@ impl StructBuilder {
                     Type::List(elem)
                         if **elem == *src.element_type()
                             && (!elem.has_node()
-                                || same_registry(src.registry(), &self.registry)) => {}
+                                || same_registry(src.registry(), &self.shared.base().registry)) => {
+                    }
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
@@ -1067,7 +1073,7 @@ impl StructBuilder {
         let bits = if ty.is_pointer() {
             0
         } else {
-            let bits = encode_data(ty, &value, &self.registry)? ^ mask(default);
+            let bits = encode_data(ty, &value, &self.shared.base().registry)? ^ mask(default);
             if self.fast_write(field, ty, *offset, bits)? {
                 return Ok(());
             }
@@ -1080,7 +1086,13 @@ impl StructBuilder {
                 return Ok(());
             }
             let pb = s.get_pointer_field(*offset as usize);
-            write_pointer(pb, ty, &value, snapshot.as_ref(), Some(&self.message))
+            write_pointer(
+                pb,
+                ty,
+                &value,
+                snapshot.as_ref(),
+                Some(&self.shared.base().message),
+            )
         })
     }
 
@@ -1115,7 +1127,7 @@ impl StructBuilder {
         backing: &Backing,
         steps: Arc<[Step]>,
     ) -> Result<bool> {
-        if self.message.is_external() {
+        if self.shared.base().message.is_external() {
             return Ok(false);
         }
         let copy = |d: capnp::private::layout::StructBuilder<'_>, src: RLoc<'_>| -> Result<()> {
@@ -1144,8 +1156,10 @@ impl StructBuilder {
                 self.with_struct(|d| copy(d, src))?;
                 Ok(true)
             }),
-            Backing::Builder(b) if !b.same_message(&self.message) && !b.has_cap_context() => {
-                let (src_guard, mut guard) = lock_pair(b, &self.message)?;
+            Backing::Builder(b)
+                if !b.same_message(&self.shared.base().message) && !b.has_cap_context() =>
+            {
+                let (src_guard, mut guard) = lock_pair(b, &self.shared.base().message)?;
                 let src = builder_reader_loc(&src_guard, &steps)?;
                 self.with_struct_locked(&mut guard, |d| copy(d, src))?;
                 Ok(true)
@@ -1155,7 +1169,7 @@ impl StructBuilder {
     }
 
     fn set_discriminant(&self, s: &capnp::private::layout::StructBuilder<'_>, field: &Field) {
-        if let (Some(d), Some(u)) = (field.discriminant, self.schema.union.as_ref()) {
+        if let (Some(d), Some(u)) = (field.discriminant, self.shared.schema().union.as_ref()) {
             write_struct_bits(s, &Type::UInt16, u.discriminant_offset, u64::from(d));
         }
     }
@@ -1163,12 +1177,12 @@ impl StructBuilder {
     /// Initialises a field (API.md 3.4 `init`): structs, groups and AnyPointer without a
     /// size; lists, Text and Data with one. Returns the new value.
     pub fn init(&self, name: &str, size: Option<u32>) -> Result<Value> {
-        let i = field_index(&self.schema, name)?;
+        let i = field_index(self.shared.schema(), name)?;
         self.init_by_index(i, size)
     }
 
     pub fn init_by_index(&self, index: usize, size: Option<u32>) -> Result<Value> {
-        let field = field_at(&self.schema, index)?;
+        let field = field_at(self.shared.schema(), index)?;
         let (offset, ty) = match (&field.kind, size) {
             (FieldKind::Group { id }, None) => {
                 let g = self.activate_group(field, *id)?;
@@ -1187,11 +1201,11 @@ impl StructBuilder {
             (_, Some(_)) => return Err(Error::InitWithSize),
         }
         let struct_size = match ty {
-            Type::Struct(id) => Some(self.registry.get_struct(*id)?.size()),
+            Type::Struct(id) => Some(self.shared.base().registry.get_struct(*id)?.size()),
             _ => None,
         };
         let elem_shape = match ty {
-            Type::List(elem) => Some(list_shape(elem, &self.registry)?),
+            Type::List(elem) => Some(list_shape(elem, &self.shared.base().registry)?),
             _ => None,
         };
         let n = size.unwrap_or(0);
@@ -1242,7 +1256,7 @@ impl StructBuilder {
 
     /// The offset and type of pointer field `index`, checking it is the active union member.
     fn pointer_slot(&self, index: usize) -> Result<(u32, Type)> {
-        let field = field_at(&self.schema, index)?;
+        let field = field_at(self.shared.schema(), index)?;
         let FieldKind::Slot { offset, ty, .. } = &field.kind else {
             return Err(Error::TypeMismatch);
         };
@@ -1254,18 +1268,19 @@ impl StructBuilder {
 
     /// Detaches a pointer field's content into an orphan, leaving the field null.
     pub fn disown(&self, name: &str) -> Result<Orphan> {
-        let index = field_index(&self.schema, name)?;
-        let field = field_at(&self.schema, index)?;
+        let index = field_index(self.shared.schema(), name)?;
+        let field = field_at(self.shared.schema(), index)?;
         let (offset, ty) = self.pointer_slot(index)?;
         let snapshot = self.as_reader().with_struct(|s| {
             check_active(
-                &self.schema,
+                self.shared.schema(),
                 field,
-                read_struct_bits(s, &Type::UInt16, disc_offset(&self.schema)),
+                read_struct_bits(s, &Type::UInt16, disc_offset(self.shared.schema())),
             )?;
             Snapshot::of_pointer(s.get_pointer_field(offset as usize))
         })?;
-        let orphan = Orphan::from_snapshot(Some(&snapshot), ty, self.registry.clone())?;
+        let orphan =
+            Orphan::from_snapshot(Some(&snapshot), ty, self.shared.base().registry.clone())?;
         self.with_struct(|s| {
             s.get_pointer_field(offset as usize).clear();
             Ok(())
@@ -1276,16 +1291,19 @@ impl StructBuilder {
     /// Moves an orphan's content into a pointer field (making it the active union member);
     /// the orphan is spent afterwards.
     pub fn adopt(&self, name: &str, orphan: &Orphan) -> Result<()> {
-        let index = field_index(&self.schema, name)?;
-        let field = field_at(&self.schema, index)?;
+        let index = field_index(self.shared.schema(), name)?;
+        let field = field_at(self.shared.schema(), index)?;
         let (offset, ty) = self.pointer_slot(index)?;
-        if !orphan.fits(&ty, &self.registry) {
+        if !orphan.fits(&ty, &self.shared.base().registry) {
             return Err(Error::TypeMismatch);
         }
         let content = orphan.content()?;
         self.with_struct(|s| {
             self.set_discriminant(&s, field);
-            content.copy_into(s.get_pointer_field(offset as usize), Some(&self.message))
+            content.copy_into(
+                s.get_pointer_field(offset as usize),
+                Some(&self.shared.base().message),
+            )
         })?;
         orphan.retire();
         Ok(())
@@ -1294,7 +1312,7 @@ impl StructBuilder {
     /// Resets a field to its default (a null pointer, zero bits, a cleared group), making it
     /// the active union member: the reference's `DynamicStruct::Builder::clear`.
     pub fn clear_by_index(&self, index: usize) -> Result<()> {
-        let field = field_at(&self.schema, index)?;
+        let field = field_at(self.shared.schema(), index)?;
         match &field.kind {
             FieldKind::Group { id } => self.activate_group(field, *id)?.clear(0),
             FieldKind::Slot { offset, ty, .. } => self.with_struct(|s| {
@@ -1321,7 +1339,7 @@ impl StructBuilder {
     }
 
     fn group(&self, id: u64) -> Result<StructBuilder> {
-        let schema = self.registry.get_struct(id)?;
+        let schema = self.shared.base().registry.get_struct(id)?;
         // A group lives in its parent's sections; a schema claiming more would let writes
         // run past the struct.
         if schema.data_words > self.storage.data || schema.ptr_count > self.storage.pointers {
@@ -1331,13 +1349,9 @@ impl StructBuilder {
             )));
         }
         Ok(StructBuilder {
-            message: self.message.clone(),
-            steps: self.steps.clone(),
+            shared: StructBase::Own(self.shared.base().clone(), schema),
             pending: self.pending.clone(),
-            root_size: self.root_size,
             storage: self.storage,
-            schema,
-            registry: self.registry.clone(),
             is_root: false,
             cache: StructCache::default(),
         })
@@ -1350,10 +1364,10 @@ impl StructBuilder {
         }
         let mut groups = Vec::new();
         self.with_struct(|mut s| {
-            if let Some(u) = &self.schema.union {
+            if let Some(u) = &self.shared.schema().union {
                 write_struct_bits(&s, &Type::UInt16, u.discriminant_offset, 0);
             }
-            for f in &self.schema.fields {
+            for f in &self.shared.schema().fields {
                 match &f.kind {
                     FieldKind::Slot { offset, ty, .. } if ty.is_pointer() => {
                         s.reborrow().get_pointer_field(*offset as usize).clear();
@@ -1386,13 +1400,13 @@ impl StructBuilder {
         let src = StructReader::new(
             Backing::Builder(reader),
             Arc::from(Vec::new()),
-            src.schema.clone(),
-            src.registry.clone(),
+            src.shared.schema().clone(),
+            src.shared.base().registry.clone(),
             false,
         );
         self.clear(0)?;
         let active = src.which().ok().map(|(_, n)| n);
-        for (i, f) in self.schema.fields.iter().enumerate() {
+        for (i, f) in self.shared.schema().fields.iter().enumerate() {
             if f.discriminant.is_some() && active.as_deref() != Some(f.name.as_str()) {
                 continue;
             }
@@ -1423,7 +1437,7 @@ impl StructBuilder {
     /// Standard framing of the whole message; root builders only.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.root_only()?;
-        Ok(self.message.to_bytes())
+        Ok(self.shared.base().message.to_bytes())
     }
 
     /// Standard framing written into a buffer that `alloc` makes for the exact size (a
@@ -1434,36 +1448,36 @@ impl StructBuilder {
         alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
     ) -> Result<R> {
         self.root_only()?;
-        Ok(self.message.write_bytes_with(alloc))
+        Ok(self.shared.base().message.write_bytes_with(alloc))
     }
 
     /// The size of `to_bytes`'s result now.
     pub fn serialized_size(&self) -> Result<usize> {
         self.root_only()?;
-        Ok(self.message.serialized_size())
+        Ok(self.shared.base().message.serialized_size())
     }
 
     /// Standard framing written into `buf`; `Ok(false)` (nothing written) when the message no
     /// longer has `buf`'s size (another thread wrote it since `serialized_size`).
     pub fn write_bytes_into(&self, buf: &mut [u8]) -> Result<bool> {
         self.root_only()?;
-        Ok(self.message.write_bytes_into(buf))
+        Ok(self.shared.base().message.write_bytes_into(buf))
     }
 
     pub fn to_bytes_packed(&self) -> Result<Vec<u8>> {
         self.root_only()?;
-        Ok(self.message.to_bytes_packed())
+        Ok(self.shared.base().message.to_bytes_packed())
     }
 
     /// Runs `f` on the message's segments (no framing) under its lock; root builders only.
     pub fn with_segments<R>(&self, f: impl FnOnce(&[&[u8]]) -> R) -> Result<R> {
         self.root_only()?;
-        Ok(self.message.with_segments(f))
+        Ok(self.shared.base().message.with_segments(f))
     }
 
     pub fn to_segments(&self) -> Result<Vec<Vec<u8>>> {
         self.root_only()?;
-        Ok(self.message.to_segments())
+        Ok(self.shared.base().message.to_segments())
     }
 
     fn root_only(&self) -> Result<()> {

@@ -291,3 +291,60 @@ fn primitive_list_stored_as_structs() {
     assert_eq!(results[0], results[1]);
     assert!(results[0].starts_with("Ok(3) error"), "{}", results[0]);
 }
+
+/// A struct list handle shared by two threads: one re-initializes the list (moving it, so
+/// every recorded location goes stale) and rewrites its elements through the handle (whose
+/// walks record the list again), the other makes elements and reads `len` through the same
+/// handle, which happens without the message lock while the record is current (arena.rs
+/// `ListCache::peek`). Every element the reader makes must read a value written to that
+/// element (or zero, after a re-init) or fail as out of range, never bytes of another place.
+#[test]
+fn struct_elements_made_without_the_lock_while_another_thread_moves_the_list() {
+    let reg = registry();
+    let root = StructBuilder::new_message(&reg, id(&reg, "All")).expect("root");
+    root.init("ls", Some(4)).expect("init");
+    let Ok(Value::List(ListValue::Builder(list))) = root.get("ls") else {
+        panic!("list")
+    };
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for k in 1..20_000u32 {
+                let n = 1 + k % 4;
+                root.init("ls", Some(n)).expect("re-init");
+                for i in 0..n {
+                    let Ok(Value::Struct(StructValue::Builder(e))) = list.get(i64::from(i)) else {
+                        panic!("element {i} of {n}")
+                    };
+                    e.set("id", SetValue::Int(i128::from(k * 10 + i)))
+                        .expect("set");
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        let mut made = 0u64;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let len = list.len().expect("len");
+            assert!((1..=4).contains(&len), "len {len}");
+            for i in 0..4u32 {
+                match list.get(i64::from(i)) {
+                    Ok(Value::Struct(StructValue::Builder(e))) => {
+                        made += 1;
+                        match e.get("id") {
+                            Ok(Value::UInt(v)) => {
+                                assert!(v == 0 || v % 10 == u64::from(i), "element {i} read {v}")
+                            }
+                            Ok(other) => panic!("element {i} read {other:?}"),
+                            // The list was replaced by a shorter one since.
+                            Err(capnp_dynamic::Error::IndexOutOfRange) => {}
+                            Err(e) => panic!("element {i}: {e}"),
+                        }
+                    }
+                    Err(capnp_dynamic::Error::IndexOutOfRange) => {}
+                    other => panic!("element {i}: {}", show(&other)),
+                }
+            }
+        }
+        assert!(made > 0);
+    });
+}

@@ -315,3 +315,68 @@ fn data_views_of_builders_and_readers() {
     assert_eq!(bytes.as_slice(), b"abc", "kept after release");
     assert!(matches!(root.data_bytes("d"), Err(Error::BufferReleased)));
 }
+
+/// Lent struct elements (`list/lent.rs`) borrow their list's shared part: they read as the
+/// counted ones do, and their clones and children are counted handles that outlive both the
+/// lent element and the list it came from.
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "calls the lent-element constructors, whose contract it keeps"
+)]
+fn lent_elements_read_alike_and_their_clones_outlive_the_list() {
+    let reg = registry();
+    let root = MessageBuilder::new()
+        .init_root(&reg, id(&reg, "All"))
+        .expect("root");
+    let Ok(Value::List(ListValue::Builder(people))) = root.init("ls", Some(3)) else {
+        panic!("list")
+    };
+    for i in 0..3u32 {
+        let Ok(Value::Struct(StructValue::Builder(p))) = people.get(i64::from(i)) else {
+            panic!("element")
+        };
+        p.set("id", SetValue::Int(i128::from(i) + 10)).expect("id");
+        p.set("name", SetValue::Str("n")).expect("name");
+    }
+    let bytes = root.to_bytes().expect("bytes");
+    let reader = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default()).expect("msg");
+    let list = lr(reader
+        .root(&reg, id(&reg, "All"))
+        .expect("root")
+        .get("ls")
+        .expect("ls"));
+    // A walk records the builder list's location again (the Text writes made it stale).
+    assert_eq!(people.len().expect("len"), 3);
+    // SAFETY: every lent handle below is dropped before `list` / `people`.
+    let (lent, lent_builder) = unsafe {
+        (
+            list.struct_element_lent(-1)
+                .expect("in range")
+                .expect("located"),
+            people
+                .struct_element_fast_lent(1)
+                .expect("in range")
+                .expect("located"),
+        )
+    };
+    let counted = list.struct_element(-1).expect("in range").expect("located");
+    assert_eq!(
+        format!("{:?}", lent.get("id")),
+        format!("{:?}", counted.get("id"))
+    );
+    assert!(matches!(lent.get("id"), Ok(Value::UInt(12))));
+    // SAFETY: as above.
+    assert!(matches!(
+        unsafe { list.struct_element_lent(3) },
+        Err(Error::IndexOutOfRange)
+    ));
+    let (clone, child) = (lent.clone(), lent.get("name").expect("name"));
+    let builder_clone = lent_builder.clone();
+    drop((lent, lent_builder, counted, list, people, reader));
+    assert!(matches!(clone.get("id"), Ok(Value::UInt(12))));
+    assert!(matches!(child, Value::Text(ref t) if t == b"n"));
+    assert!(matches!(builder_clone.get("id"), Ok(Value::UInt(11))));
+    builder_clone.set("id", SetValue::Int(99)).expect("set");
+    assert!(matches!(builder_clone.get("id"), Ok(Value::UInt(99))));
+}

@@ -75,7 +75,13 @@ pub(crate) trait SequenceSlots:
     /// an object of exactly that type needs no subtype check.
     fn type_addr() -> &'static std::sync::atomic::AtomicUsize;
     fn slot_len(&self, py: Python<'_>) -> PyResult<usize>;
-    fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
+    /// `len()` when it is known at once and cannot fail (a list whose location is
+    /// recorded), else `None`. It runs outside `lean_slot`'s panic guard, so it must not
+    /// panic: plain loads and comparisons only.
+    fn quick_len(&self) -> Option<usize> {
+        None
+    }
+    fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
 }
 
 /// The panic message as PyO3's trampoline reports it (`PanicException`).
@@ -135,8 +141,31 @@ unsafe fn instance<'a, 'py, T: PyClass>(
     Ok(obj.cast::<T>()?)
 }
 
-/// `sq_length` / `mp_length` of a [`SequenceSlots`] class.
+/// `sq_length` / `mp_length` of a [`SequenceSlots`] class: the quick length of an object of
+/// exactly the class's type, without the panic guard's frame; anything else goes through
+/// [`sq_length_guarded`].
 unsafe extern "C" fn sq_length<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) -> isize {
+    let type_addr = T::type_addr().load(Ordering::Relaxed);
+    // SAFETY: a slot is called with the GIL held and `slf` a live object; reading its type
+    // pointer is what `Py_TYPE` is for. When that is `T`'s own type object (recorded at
+    // installation), the object is a `T` instance, so the unchecked cast is sound. The
+    // `Python` token is true: the GIL is held. `quick_len` cannot panic (its contract), so
+    // nothing unwinds into C; it makes and drops no Python object.
+    unsafe {
+        if type_addr != 0 && pyo3::ffi::Py_TYPE(slf) as usize == type_addr {
+            let py = Python::assume_attached();
+            let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
+            if let Some(n) = this.get().quick_len().and_then(|n| isize::try_from(n).ok()) {
+                return n;
+            }
+        }
+        sq_length_guarded::<T>(slf)
+    }
+}
+
+/// `len()` through the class's own `slot_len`, under `lean_slot`'s panic guard.
+#[inline(never)]
+unsafe fn sq_length_guarded<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) -> isize {
     // SAFETY: a slot is called with the GIL held and `slf` a live object of a type that has
     // this slot: `T`'s type (the classes are final, so no subclass inherits it); the cast is
     // still checked.
@@ -163,7 +192,7 @@ unsafe extern "C" fn mp_subscript<T: SequenceSlots>(
             let obj = Borrowed::from_ptr(py, slf);
             let this = instance::<T>(obj, T::type_addr().load(Ordering::Relaxed))?;
             let key = Borrowed::from_ptr(py, key);
-            Ok(this.get().slot_item(py, &key)?.into_ptr())
+            Ok(T::slot_item(&this, &key)?.into_ptr())
         })
     }
 }
@@ -317,4 +346,48 @@ pub(crate) fn install_getattr_slot<T: AttrSlot>(py: Python<'_>) -> PyResult<()> 
         pyo3::ffi::PyType_Modified(tp);
     }
     Ok(())
+}
+
+/// Struct element `index` of the list object `list`, as its subscript makes it, but borrowing
+/// the list's shared part (dynamic `list/lent.rs`) while the element's object keeps `list`
+/// alive: one atomic reference count less each way. `Ok(None)`: not a located struct list.
+pub(crate) fn lent_reader_element(
+    list: &Bound<'_, crate::list::PyListReader>,
+    index: i64,
+) -> crate::error::MsgResult<Option<Py<PyAny>>> {
+    let py = list.py();
+    let this = list.get();
+    // SAFETY: `this.inner` belongs to the Python object `list` (a frozen pyclass: only ever
+    // borrowed, never moved out, dropped only with the object). The handle goes straight into
+    // a `PyStructReader` whose `keep` holds a strong reference to `list` and which drops the
+    // handle before `keep` (field order); there it is only borrowed (its clones are counted,
+    // independent handles). If the object cannot be made, the handle is dropped here, while
+    // the caller still borrows `list`.
+    let Some(element) = (unsafe { this.inner.struct_element_lent(index) })? else {
+        return Ok(None);
+    };
+    let id = element.schema().id;
+    let keep = Some(list.clone().into_any().unbind());
+    let obj =
+        crate::struct_::PyStructReader::wrap_kept(py, element, this.registry.clone_ref(py), keep)?;
+    Ok(Some(crate::types::hand_out(py, obj, id, false)?))
+}
+
+/// As [`lent_reader_element`], for a builder list (`ListBuilder::struct_element_fast`).
+pub(crate) fn lent_builder_element(
+    list: &Bound<'_, crate::list::PyListBuilder>,
+    index: i64,
+) -> capnp_dynamic::Result<Option<PyResult<Py<PyAny>>>> {
+    let py = list.py();
+    let this = list.get();
+    // SAFETY: as in `lent_reader_element`, with `PyStructBuilder` and its `keep`.
+    let Some(element) = (unsafe { this.inner.struct_element_fast_lent(index) })? else {
+        return Ok(None);
+    };
+    let id = element.schema().id;
+    let keep = Some(list.clone().into_any().unbind());
+    let made =
+        crate::struct_::PyStructBuilder::wrap_kept(py, element, this.registry.clone_ref(py), keep)
+            .and_then(|obj| crate::types::hand_out(py, obj, id, true));
+    Ok(Some(made))
 }

@@ -13,7 +13,6 @@ use crate::error::{MsgError, MsgResult};
 use crate::ffi::SequenceSlots;
 use crate::registry::PyRegistry;
 use crate::struct_::decode_text;
-use crate::struct_::{PyStructBuilder, PyStructReader};
 
 /// `lst[i]` failures: out of range is `IndexError('Out of bounds')`, not a `KjException`.
 fn index_error(py: Python<'_>, e: MsgError) -> PyErr {
@@ -109,26 +108,34 @@ impl SequenceSlots for PyListBuilder {
         Ok(self.len(py)? as usize)
     }
 
-    fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    fn quick_len(&self) -> Option<usize> {
+        self.inner.recorded_len().map(|n| n as usize)
+    }
+
+    fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
         // An int index into a list of numbers: its bits straight to a Python number.
         if let Ok(i) = key.cast::<PyInt>() {
             let i = crate::ffi::int_as_i64(i).unwrap_or(i64::MAX);
-            let bits = self.inner.scalar_bits(i);
+            let bits = this.inner.scalar_bits(i);
             if let Some(bits) = bits.map_err(|e| index_error(py, e.into()))? {
-                return scalar_to_py(py, self.inner.element_type(), bits);
+                return scalar_to_py(py, this.inner.element_type(), bits);
             }
-            let element = self.inner.struct_element_fast(i);
-            if let Some(s) = element.map_err(|e| index_error(py, e.into()))? {
-                return PyStructBuilder::wrap(py, s, self.registry.clone_ref(py));
+            // A struct element borrowing the list's shared part (the element keeps `slf`).
+            let element = crate::ffi::lent_builder_element(slf, i);
+            if let Some(made) = element.map_err(|e| index_error(py, e.into()))? {
+                return made;
             }
         }
+        let this = slf.get();
         read_item(
             py,
-            |i| self.inner.get(i),
-            self.inner.element_type(),
-            &self.registry,
+            |i| this.inner.get(i),
+            this.inner.element_type(),
+            &this.registry,
             key,
-            || self.len(py),
+            || this.len(py),
         )
     }
 }
@@ -167,8 +174,8 @@ impl PyListBuilder {
         self.slot_len(py)
     }
 
-    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.slot_item(py, index)
+    fn __getitem__(slf: &Bound<'_, Self>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Self::slot_item(slf, index)
     }
 
     /// Element by element, as the sequence protocol (a write during the loop is seen by
@@ -297,21 +304,20 @@ impl PyListReader {
 
     /// Element `i` of a list of numbers, Text or Data read in place, or `None` when `get`
     /// must read it (another element type, or a location the fast reads decline).
-    fn fast_element(&self, py: Python<'_>, i: i64) -> MsgResult<Option<Py<PyAny>>> {
-        let elem = self.inner.element_type();
-        if let Some(bits) = self.inner.scalar_bits(i)? {
+    fn fast_element(slf: &Bound<'_, Self>, i: i64) -> MsgResult<Option<Py<PyAny>>> {
+        let py = slf.py();
+        let this = slf.get();
+        let elem = this.inner.element_type();
+        if let Some(bits) = this.inner.scalar_bits(i)? {
             return Ok(Some(scalar_to_py(py, elem, bits)?));
         }
-        if let Some(s) = self.inner.struct_element(i)? {
-            return Ok(Some(PyStructReader::wrap(
-                py,
-                s,
-                self.registry.clone_ref(py),
-            )?));
+        // A struct element borrowing the list's shared part (the element keeps `slf`).
+        if let Some(obj) = crate::ffi::lent_reader_element(slf, i)? {
+            return Ok(Some(obj));
         }
         let text = *elem == Type::Text;
         // Made while the bytes are borrowed: `str`/`bytes` creation runs no Python code.
-        let blob = self.inner.with_blob_element(i, |bytes| {
+        let blob = this.inner.with_blob_element(i, |bytes| {
             if !text {
                 return Ok(PyBytes::new(py, bytes).into_any().unbind());
             }
@@ -340,22 +346,28 @@ impl SequenceSlots for PyListReader {
         Ok(self.len(py)? as usize)
     }
 
-    fn slot_item(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        // An int index into a list of numbers, Text or Data: the element straight from the
-        // message's bytes to a Python object, without a `Value`.
+    fn quick_len(&self) -> Option<usize> {
+        self.inner.recorded_len().map(|n| n as usize)
+    }
+
+    fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        // An int index into a list of numbers, Text, Data or structs: the element straight
+        // from the message's bytes to a Python object, without a `Value`.
         if let Ok(i) = key.cast::<PyInt>() {
             let i = crate::ffi::int_as_i64(i).unwrap_or(i64::MAX);
-            if let Some(obj) = self.fast_element(py, i).map_err(|e| index_error(py, e))? {
+            if let Some(obj) = Self::fast_element(slf, i).map_err(|e| index_error(py, e))? {
                 return Ok(obj);
             }
         }
         read_item(
             py,
-            |i| self.inner.get(i),
-            self.inner.element_type(),
-            &self.registry,
+            |i| this.inner.get(i),
+            this.inner.element_type(),
+            &this.registry,
             key,
-            || self.len(py),
+            || this.len(py),
         )
     }
 }
@@ -370,8 +382,8 @@ impl PyListReader {
         self.slot_len(py)
     }
 
-    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.slot_item(py, index)
+    fn __getitem__(slf: &Bound<'_, Self>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Self::slot_item(slf, index)
     }
 
     /// Element ``index`` (as ``list[index]``).
@@ -389,16 +401,18 @@ impl PyListReader {
     }
 
     /// Iteration reads every element in one pass (a reader does not change under it).
-    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
         let run = || -> MsgResult<_> {
-            let len = self.inner.len()?;
-            let elem = self.inner.element_type();
+            let len = this.inner.len()?;
+            let elem = this.inner.element_type();
             let mut items = Vec::with_capacity(len as usize);
             for i in 0..len {
                 let i = i64::from(i);
-                items.push(match self.fast_element(py, i)? {
+                items.push(match Self::fast_element(slf, i)? {
                     Some(obj) => obj,
-                    None => value_to_py(py, self.inner.get(i)?, Some(elem), &self.registry)?,
+                    None => value_to_py(py, this.inner.get(i)?, Some(elem), &this.registry)?,
                 });
             }
             Ok(PyList::new(py, items)?

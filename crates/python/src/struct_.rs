@@ -263,6 +263,14 @@ pub(crate) struct PyStructBuilder {
     pub(crate) registry: Py<PyRegistry>,
     /// Whether this root object wrote its message already (the write-once warning).
     written: AtomicBool,
+    /// The list object whose shared part `inner` borrows (a struct list element made by
+    /// `ffi::lent_builder_element`), kept alive by this reference. Declared last: fields drop
+    /// in order, so `inner` goes first.
+    #[allow(
+        dead_code,
+        reason = "held only to keep the list alive until this object goes"
+    )]
+    keep: Option<Py<PyAny>>,
 }
 
 impl PyStructBuilder {
@@ -283,12 +291,23 @@ impl PyStructBuilder {
         inner: StructBuilder,
         registry: Py<PyRegistry>,
     ) -> PyResult<Py<Self>> {
+        Self::wrap_kept(py, inner, registry, None)
+    }
+
+    /// The handle with the object `keep` kept alive beside it (`keep`'s field comment).
+    pub(crate) fn wrap_kept(
+        py: Python<'_>,
+        inner: StructBuilder,
+        registry: Py<PyRegistry>,
+        keep: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Self>> {
         Py::new(
             py,
             PyStructBuilder {
                 inner,
                 registry,
                 written: AtomicBool::new(false),
+                keep,
             },
         )
     }
@@ -310,11 +329,12 @@ impl PyStructBuilder {
         if !self.inner.is_root() {
             return Err(MsgError::from(capnp_dynamic::Error::NotRoot).into_py(py));
         }
-        let was = if set {
-            self.written.swap(true, Ordering::Relaxed)
-        } else {
-            self.written.load(Ordering::Relaxed)
-        };
+        // A load first: a repeated write (the flag already set) then costs no atomic
+        // read-modify-write. Python calls hold the GIL, so no other write interleaves.
+        let was = self.written.load(Ordering::Relaxed);
+        if set && !was {
+            self.written.store(true, Ordering::Relaxed);
+        }
         if was {
             // `_warnings.warn` with a prepared message: the same warning machinery as
             // `PyErr::warn` without decoding the long message on every write.
@@ -603,13 +623,21 @@ impl PyStructBuilder {
     }
 
     /// One `bytes` per segment, without framing.
-    fn to_segments<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    fn to_segments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.mark_written(py)?;
-        // Each segment copied once, straight into its `bytes` (made under the message lock:
-        // `bytes` objects are not tracked by the collector, so no Python code runs).
+        // The list is made before the message lock is taken (making a list may start a
+        // collection, which runs Python code); under the lock each segment is copied once,
+        // straight into its `bytes` (not tracked by the collector) and appended (a resize of
+        // the list's array): no Python code runs. No intermediate `Vec` to convert.
+        let out = PyList::empty(py);
         self.inner
-            .with_segments(|segments| segments.iter().map(|s| PyBytes::new(py, s)).collect())
-            .map_err(|e| MsgError::from(e).into_py(py))
+            .with_segments(|segments| {
+                segments
+                    .iter()
+                    .try_for_each(|s| out.append(PyBytes::new(py, s)))
+            })
+            .map_err(|e| MsgError::from(e).into_py(py))??;
+        Ok(out)
     }
 
     /// Writes the message (stream framing) to `file.fileno()`.
@@ -800,6 +828,12 @@ impl PyStructBuilder {
 pub(crate) struct PyStructReader {
     pub(crate) inner: StructReader,
     pub(crate) registry: Py<PyRegistry>,
+    /// As `PyStructBuilder::keep` (`ffi::lent_reader_element`). Declared last.
+    #[allow(
+        dead_code,
+        reason = "held only to keep the list alive until this object goes"
+    )]
+    keep: Option<Py<PyAny>>,
 }
 
 impl PyStructReader {
@@ -820,7 +854,24 @@ impl PyStructReader {
         inner: StructReader,
         registry: Py<PyRegistry>,
     ) -> PyResult<Py<Self>> {
-        Py::new(py, PyStructReader { inner, registry })
+        Self::wrap_kept(py, inner, registry, None)
+    }
+
+    /// The handle with the object `keep` kept alive beside it (`PyStructBuilder::keep`).
+    pub(crate) fn wrap_kept(
+        py: Python<'_>,
+        inner: StructReader,
+        registry: Py<PyRegistry>,
+        keep: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Self>> {
+        Py::new(
+            py,
+            PyStructReader {
+                inner,
+                registry,
+                keep,
+            },
+        )
     }
 
     pub(crate) fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {

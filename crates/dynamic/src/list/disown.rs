@@ -20,8 +20,11 @@ impl ListBuilder {
         }
         if let Value::Struct(StructValue::Builder(element)) = self.get(index)? {
             let snapshot = Snapshot::of_struct(&element.as_reader())?;
-            let orphan =
-                Orphan::from_snapshot(Some(&snapshot), self.elem.clone(), self.registry.clone())?;
+            let orphan = Orphan::from_snapshot(
+                Some(&snapshot),
+                self.elem.clone(),
+                self.base.registry.clone(),
+            )?;
             // An empty struct copied over the element zeroes its data and clears its pointers.
             let mut empty_message = capnp::message::Builder::new_default();
             let empty = empty_message
@@ -49,7 +52,7 @@ impl ListBuilder {
                 let orphan = Orphan::from_snapshot(
                     Some(&snapshot),
                     self.elem.clone(),
-                    self.registry.clone(),
+                    self.base.registry.clone(),
                 )?;
                 pointer.clear();
                 Ok(orphan)
