@@ -128,7 +128,6 @@ impl SequenceSlots for PyListBuilder {
                 return made;
             }
         }
-        let this = slf.get();
         read_item(
             py,
             |i| this.inner.get(i),
