@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import warnings
 
 import pytest
 
@@ -49,6 +50,21 @@ def test_write_once_warning(c):
             write()
     msg.clear_write_flag()
     msg.to_bytes()
+
+
+def test_to_segments_checks_the_write_flag_without_setting_it(c):
+    """As pycapnp 2.2.4: `to_segments()` warns when the message was written already, but does
+    not mark it written (a repeated `to_segments()`, then `to_bytes()`, warn not)."""
+    msg = sample(c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        msg.to_segments()
+        msg.to_segments()
+        assert not msg._is_written()
+        msg.to_bytes()
+    assert msg._is_written()
+    with pytest.warns(UserWarning, match="already been written once"):
+        msg.to_segments()
 
 
 def test_non_root_cannot_be_written(c):

@@ -324,7 +324,8 @@ impl PyStructBuilder {
     }
 
     /// Root builders only; warns when the message was written already, and sets the flag
-    /// when `set` (`to_segment_views` checks without setting it, API.md 3.10).
+    /// when `set` (`to_segment_views` and `to_segments` check without setting it, as
+    /// pycapnp 2.2.4).
     pub(crate) fn check_written(&self, py: Python<'_>, set: bool) -> PyResult<()> {
         if !self.inner.is_root() {
             return Err(MsgError::from(capnp_dynamic::Error::NotRoot).into_py(py));
@@ -624,7 +625,9 @@ impl PyStructBuilder {
 
     /// One `bytes` per segment, without framing.
     fn to_segments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        self.mark_written(py)?;
+        // pycapnp 2.2.4 warns when the message was written already but does not set the flag
+        // here (a repeated `to_segments()` does not warn), and its behaviour is the contract.
+        self.check_written(py, false)?;
         // The list is made before the message lock is taken (making a list may start a
         // collection, which runs Python code); under the lock each segment is copied once,
         // straight into its `bytes` (not tracked by the collector) and appended (a resize of
