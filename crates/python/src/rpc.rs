@@ -172,11 +172,10 @@ impl PyCap {
                 .map_err(|e| rpc_error(py, &e))?;
             return Ok(PyPending::new(PendingKind::Stream(RefCell::new(Some(p)))));
         }
-        let rp = ev
-            .send(&*hook, interface_id, method_id, params)
-            .map_err(|e| rpc_error(py, &e))?;
         // Writes the request now (or with the burst it belongs to).
-        ev.after_send();
+        let rp = ev
+            .sending(|| ev.send(&*hook, interface_id, method_id, params))
+            .map_err(|e| rpc_error(py, &e))?;
         Ok(PyPending::new(PendingKind::Call(Pending::new(rp))))
     }
 
@@ -869,10 +868,17 @@ impl PyConnection {
     /// Bytes from a buffer (a memoryview of the protocol's receive buffer), as `feed`.
     fn feed_buffer(&self, view: &Bound<'_, PyAny>) -> PyResult<()> {
         let pipe = &self.state()?.pipe;
-        // The export is released before the loop runs Python code.
-        pipe.feed((*crate::buffer::input(view)?.bytes).as_ref());
-        run_now();
-        Ok(())
+        // The export is released (at the end of `feed`) before the loop runs Python code.
+        let feed = || -> PyResult<()> {
+            pipe.feed((*crate::buffer::input(view)?.bytes).as_ref());
+            Ok(())
+        };
+        let _ = crate::thread_bound::drop_orphans();
+        match current() {
+            // The run is claimed before the bytes wake tasks: no host callback for it.
+            Ok(ev) => ev.feeding(feed),
+            Err(_) => feed(),
+        }
     }
 
     #[pyo3(signature = (error=None))]

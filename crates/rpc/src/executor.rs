@@ -63,6 +63,17 @@ impl Executor {
         }
     }
 
+    /// Marks a run as scheduled, so that wakes ask the host for none, when no run is
+    /// scheduled or going on; `true` when marked: the caller then runs (`run`) at once,
+    /// which clears the mark (for work that wakes tasks right before a run, such as bytes
+    /// fed in: the host's callback would only find nothing to do).
+    pub fn claim_run(&self) -> bool {
+        if self.running.get() || self.is_closed() {
+            return false;
+        }
+        !self.wake.scheduled.swap(true, Ordering::AcqRel)
+    }
+
     /// Asks the host for a run (as a wake-up would).
     pub fn schedule(&self) {
         ArcWake::wake_by_ref(&self.wake);

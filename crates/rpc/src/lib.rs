@@ -56,6 +56,30 @@ impl EventLoop {
     /// After a call is sent: the first send since the loop last ran writes its request at
     /// once (a round trip waits for nothing); the sends that follow it before the loop runs
     /// again (a burst: `gather` of many calls) ask for one run that writes them together.
+    /// Runs `send` (which queues a call and wakes tasks) and then, as `after_send`, the
+    /// loop; a first send since the last run claims that run first, so its wakes ask the
+    /// host for no callback of their own.
+    pub fn sending<T>(&self, send: impl FnOnce() -> T) -> T {
+        let claimed = !self.sent_alone.get() && self.executor.claim_run();
+        let out = send();
+        if claimed {
+            self.run();
+            self.sent_alone.set(true);
+        } else {
+            self.after_send();
+        }
+        out
+    }
+
+    /// Runs `feed` (bytes for a connection's pipe) and then the loop, the run claimed first
+    /// (see `sending`).
+    pub fn feeding<T>(&self, feed: impl FnOnce() -> T) -> T {
+        let _ = self.executor.claim_run();
+        let out = feed();
+        self.run();
+        out
+    }
+
     pub fn after_send(&self) {
         if self.sent_alone.get() {
             self.executor.schedule();
