@@ -53,9 +53,6 @@ impl EventLoop {
         })
     }
 
-    /// After a call is sent: the first send since the loop last ran writes its request at
-    /// once (a round trip waits for nothing); the sends that follow it before the loop runs
-    /// again (a burst: `gather` of many calls) ask for one run that writes them together.
     /// Runs `send` (which queues a call and wakes tasks) and then, as `after_send`, the
     /// loop; a first send since the last run claims that run first, so its wakes ask the
     /// host for no callback of their own.
@@ -80,6 +77,9 @@ impl EventLoop {
         out
     }
 
+    /// After a call is sent: the first send since the loop last ran writes its request at
+    /// once (a round trip waits for nothing); the sends that follow it before the loop runs
+    /// again (a burst: `gather` of many calls) ask for one run that writes them together.
     pub fn after_send(&self) {
         if self.sent_alone.get() {
             self.executor.schedule();
