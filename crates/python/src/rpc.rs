@@ -474,7 +474,7 @@ fn complete_into<T: 'static>(
     on_cancel: impl FnOnce() + 'static,
     convert: impl FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + 'static,
 ) {
-    ev.executor.spawn(async move {
+    ev.spawning(async move {
         let guard = FailOnDrop(Some(future));
         let r = futures::future::select(promise, cancel_rx).await;
         let futures::future::Either::Left((r, _)) = r else {

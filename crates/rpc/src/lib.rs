@@ -35,6 +35,8 @@ pub struct EventLoop {
     shared: Arc<LoopShared>,
     /// The streams of this loop's connections: what a run wrote is flushed at its end.
     flushers: RefCell<Vec<(std::rc::Weak<()>, Pipe)>>,
+    /// The pipes one flush writes (reused).
+    flush_scratch: RefCell<Vec<Pipe>>,
     /// A send ran the loop and no other run happened since (`after_send`).
     sent_alone: std::cell::Cell<bool>,
 }
@@ -49,6 +51,7 @@ impl EventLoop {
             caps: RefCell::new(caps::Registry::default()),
             shared,
             flushers: RefCell::new(Vec::new()),
+            flush_scratch: RefCell::new(Vec::new()),
             sent_alone: std::cell::Cell::new(false),
         })
     }
@@ -75,6 +78,17 @@ impl EventLoop {
         let out = feed();
         self.run();
         out
+    }
+
+    /// Spawns `task` (a wait for a call's results); right after a send that ran the loop
+    /// alone (a call awaited as soon as it is made), the run that polls the task first happens
+    /// here, claimed, so the host schedules no callback that would only do that.
+    pub fn spawning(&self, task: impl std::future::Future<Output = ()> + 'static) {
+        let claimed = self.sent_alone.get() && self.executor.claim_run();
+        self.executor.spawn(task);
+        if claimed {
+            self.run();
+        }
     }
 
     /// After a call is sent: the first send since the loop last ran writes its request at
@@ -109,18 +123,32 @@ impl EventLoop {
     }
 
     fn flush(&self) {
-        // Entries are dropped after the borrow ends: dropping a stream may run host code.
-        let (live, dead): (Vec<_>, Vec<_>) = std::mem::take(&mut *self.flushers.borrow_mut())
-            .into_iter()
-            .partition(|(alive, pipe)| alive.strong_count() > 0 && !pipe.is_closed());
-        let pipes: Vec<Pipe> = live.iter().map(|(_, p)| p.clone()).collect();
-        self.flushers.borrow_mut().extend(live);
+        // Pipes are cloned out first: flushing or dropping a stream may run host code that
+        // registers another. Dead entries are dropped after the borrow ends.
+        let mut pipes = std::mem::take(&mut *self.flush_scratch.borrow_mut());
+        let mut dead = Vec::new();
+        {
+            let mut flushers = self.flushers.borrow_mut();
+            let mut i = 0;
+            while i < flushers.len() {
+                let (alive, pipe) = &flushers[i];
+                if alive.strong_count() > 0 && !pipe.is_closed() {
+                    pipes.push(pipe.clone());
+                    i += 1;
+                } else {
+                    dead.push(flushers.swap_remove(i));
+                }
+            }
+        }
         drop(dead);
-        for p in pipes {
+        for p in &pipes {
             // A transport that fails a write reports it through its protocol (connection
             // lost), which ends the stream.
             let _ = p.flush_outgoing();
         }
+        pipes.clear();
+        // The vector is kept for the next run (no allocation per run).
+        *self.flush_scratch.borrow_mut() = pipes;
     }
 
     /// Drops the clients of tokens released since the last run (possibly on other threads).
