@@ -12,12 +12,13 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use capnp_dynamic::MessageBuilder;
-use pyo3::exceptions::{PyException, PyStopIteration};
+use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyType};
 
 use crate::error::MsgError;
+use crate::ffi::Step;
 use crate::message::PyMessageHandle;
 use crate::registry::PyRegistry;
 use crate::struct_::PyStructReader;
@@ -219,16 +220,15 @@ impl Native {
             return Ok(None);
         }
         let out = if out.get_type().is(self.coroutine_type.bind(py)) {
-            match out.call_method1(intern!(py, "send"), (py.None(),)) {
-                Ok(first) => {
+            match crate::ffi::send_none(&out) {
+                Ok(Step::Yielded(first)) => {
                     let r = self
                         .resumed
                         .bind(py)
                         .call1((&out, first, &ctx, method, false))?;
                     return Ok(Some(r.unbind()));
                 }
-                Err(e) if e.is_instance_of::<PyStopIteration>(py) => {
-                    let value = e.value(py).getattr(intern!(py, "value"))?;
+                Ok(Step::Returned(value)) => {
                     if value.is_none() {
                         return Ok(None);
                     }

@@ -391,3 +391,46 @@ pub(crate) fn lent_builder_element(
             .and_then(|obj| crate::types::hand_out(py, obj, id, true));
     Ok(Some(made))
 }
+
+/// What one step of a coroutine gave (`send_none`).
+pub(crate) enum Step<'py> {
+    /// It finished with this value.
+    Returned(Bound<'py, PyAny>),
+    /// It is suspended at an `await` and yielded this (a future).
+    Yielded(Bound<'py, PyAny>),
+}
+
+/// `coro.send(None)` for a coroutine: on 3.10 and later through `PyIter_Send`, which hands back
+/// the returned value without raising (and catching) `StopIteration`; what the coroutine raises
+/// is the `Err`.
+pub(crate) fn send_none<'py>(coro: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
+    let py = coro.py();
+    #[cfg(Py_3_10)]
+    {
+        use pyo3::ffi::{PyIter_Send, PySendResult, Py_None};
+        let mut out: *mut pyo3::ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: `coro` is a live reference held by the `Bound` for the call, `Py_None()` is
+        // the immortal-or-static `None` (borrowed, not stolen by `PyIter_Send`), `out` is a
+        // valid place for the result, and the GIL is held (`py`). On RETURN and NEXT
+        // `PyIter_Send` stores a new reference in `out`, which `from_owned_ptr` takes over
+        // (never NULL then); on ERROR it stores NULL and sets an exception, which `fetch`
+        // takes.
+        unsafe {
+            match PyIter_Send(coro.as_ptr(), Py_None(), &mut out) {
+                PySendResult::PYGEN_RETURN => Ok(Step::Returned(Bound::from_owned_ptr(py, out))),
+                PySendResult::PYGEN_NEXT => Ok(Step::Yielded(Bound::from_owned_ptr(py, out))),
+                PySendResult::PYGEN_ERROR => Err(PyErr::fetch(py)),
+            }
+        }
+    }
+    #[cfg(not(Py_3_10))]
+    {
+        match coro.call_method1(pyo3::intern!(py, "send"), (py.None(),)) {
+            Ok(first) => Ok(Step::Yielded(first)),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) => Ok(
+                Step::Returned(e.value(py).getattr(pyo3::intern!(py, "value"))?),
+            ),
+            Err(e) => Err(e),
+        }
+    }
+}

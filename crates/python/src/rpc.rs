@@ -291,19 +291,20 @@ impl PyPending {
 
 fn settle(py: Python<'_>, fut: &Py<PyAny>, result: PyResult<Py<PyAny>>) {
     let fut = fut.bind(py);
-    if fut
-        .call_method0(pyo3::intern!(py, "done"))
-        .and_then(|d| d.is_truthy())
-        .unwrap_or(true)
-    {
-        return;
-    }
     let r = match result {
         Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,)),
         Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),)),
     };
     if let Err(e) = r {
-        e.write_unraisable(py, None);
+        // A future that is done already (cancelled by its task) refuses: that is no error.
+        // Asked after the fact, which spares the common case a `done()` call.
+        let done = fut
+            .call_method0(pyo3::intern!(py, "done"))
+            .and_then(|d| d.is_truthy())
+            .unwrap_or(true);
+        if !done {
+            e.write_unraisable(py, None);
+        }
     }
 }
 
@@ -757,6 +758,9 @@ pub(crate) struct PyConnection {
 struct ConnState {
     pipe: Pipe,
     conn: Rc<Connection>,
+    /// The receive buffer asyncio reads into (`receive_into`): the object handed out by
+    /// `get_buffer` and its bytes, exported once for the connection's life.
+    receive: RefCell<Option<(Py<PyAny>, crate::buffer::Input)>>,
 }
 
 /// The read limits of a connection's messages.
@@ -783,7 +787,11 @@ impl PyConnection {
 
     fn from_parts(pipe: Pipe, conn: Rc<Connection>) -> Self {
         PyConnection {
-            state: ThreadBound::new(ConnState { pipe, conn }),
+            state: ThreadBound::new(ConnState {
+                pipe,
+                conn,
+                receive: RefCell::new(None),
+            }),
         }
     }
 
@@ -876,6 +884,48 @@ impl PyConnection {
         let _ = crate::thread_bound::drop_orphans();
         match current() {
             // The run is claimed before the bytes wake tasks: no host callback for it.
+            Ok(ev) => ev.feeding(feed),
+            Err(_) => feed(),
+        }
+    }
+
+    /// Makes `view` (a writable buffer) the one `get_buffer` hands asyncio and
+    /// `buffer_updated` reads from, exported once here rather than at every read.
+    fn receive_into(&self, view: &Bound<'_, PyAny>) -> PyResult<()> {
+        let input = crate::buffer::input(view)?;
+        *self.state()?.receive.borrow_mut() = Some((view.clone().unbind(), input));
+        Ok(())
+    }
+
+    /// `BufferedProtocol.get_buffer`: the buffer of `receive_into`.
+    fn get_buffer(&self, py: Python<'_>, sizehint: isize) -> PyResult<Py<PyAny>> {
+        let _ = sizehint; // the buffer is 256 KiB whatever asyncio asks for
+        match &*self.state()?.receive.borrow() {
+            Some((view, _)) => Ok(view.clone_ref(py)),
+            None => Err(PyRuntimeError::new_err(
+                "this connection has no receive buffer",
+            )),
+        }
+    }
+
+    /// `BufferedProtocol.buffer_updated`: the first `nbytes` of the receive buffer are new
+    /// bytes of the stream (as `feed`).
+    fn buffer_updated(&self, nbytes: usize) -> PyResult<()> {
+        let state = self.state()?;
+        let feed = || -> PyResult<()> {
+            // The borrow ends before the loop runs (Python code may replace the buffer).
+            let receive = state.receive.borrow();
+            let Some((_, input)) = &*receive else {
+                return Err(PyRuntimeError::new_err(
+                    "this connection has no receive buffer",
+                ));
+            };
+            let bytes = (*input.bytes).as_ref();
+            state.pipe.feed(&bytes[..nbytes.min(bytes.len())]);
+            Ok(())
+        };
+        let _ = crate::thread_bound::drop_orphans();
+        match current() {
             Ok(ev) => ev.feeding(feed),
             Err(_) => feed(),
         }

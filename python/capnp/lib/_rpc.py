@@ -1134,6 +1134,12 @@ class _Protocol(asyncio.BufferedProtocol):
 
     def attach(self, conn):
         self.conn = conn
+        # From now on asyncio's reads go straight to the connection (no Python frames):
+        # instance attributes shadow the methods below. (A TLS transport bound the methods
+        # when it was made and keeps calling them: they feed the connection too.)
+        conn.receive_into(_receive_buffer())
+        self.get_buffer = conn.get_buffer
+        self.buffer_updated = conn.buffer_updated
         for data in self.buffered:
             conn.feed(data)
         self.buffered = []
