@@ -17,6 +17,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyType};
 
+use crate::call_context::PyCallContext;
 use crate::error::MsgError;
 use crate::ffi::Step;
 use crate::message::PyMessageHandle;
@@ -48,7 +49,6 @@ struct Plan {
 /// plan per method that can run here.
 pub(crate) struct Native {
     obj: Py<PyAny>,
-    context_class: Py<PyAny>,
     server_error: Py<PyAny>,
     after_call: Py<PyAny>,
     returned: Py<PyAny>,
@@ -59,7 +59,6 @@ pub(crate) struct Native {
 }
 
 type NativeSpec = (
-    Py<PyAny>,
     Py<PyAny>,
     Py<PyAny>,
     Py<PyAny>,
@@ -83,7 +82,7 @@ impl Native {
     /// leaves that method to the Python dispatcher.
     pub(crate) fn from_py(spec: &Bound<'_, PyAny>) -> PyResult<Native> {
         let py = spec.py();
-        let (obj, context_class, server_error, after_call, returned, resumed, list): NativeSpec =
+        let (obj, server_error, after_call, returned, resumed, list): NativeSpec =
             spec.extract()?;
         let mut plans = HashMap::new();
         'plans: for (iid, ordinal, name, names, registry, param_id, result_id, first, method) in
@@ -131,7 +130,6 @@ impl Native {
         Ok(Native {
             coroutine_type,
             obj,
-            context_class,
             server_error,
             after_call,
             returned,
@@ -187,10 +185,14 @@ impl Native {
         let reader = PyStructReader::wrap_raw(py, root.as_reader(), plan.registry.clone_ref(py))?;
         let params = crate::types::hand_out(py, reader.clone_ref(py), plan.param_id, false)?;
         let method = plan.method.bind(py);
-        let ctx = self
-            .context_class
-            .bind(py)
-            .call1((params, results, method))?;
+        let ctx = Bound::new(
+            py,
+            PyCallContext::create(
+                params,
+                results.clone().into_any().unbind(),
+                method.clone().unbind(),
+            ),
+        )?;
         // What the method raises (and a parameter that cannot be read) becomes the call's
         // error as `_server_error` words it; BaseExceptions other than Exception pass.
         let fail = |e: PyErr| -> PyErr {
@@ -250,8 +252,9 @@ impl Native {
         let Some((name, index)) = &plan.first_result else {
             return Ok(None);
         };
-        let written = ctx.getattr(intern!(py, "_results"))?;
-        if !written.is_none() {
+        let written = ctx.try_borrow()?.written_results(py);
+        if let Some(written) = written {
+            let written = written.bind(py);
             // The method wrote other result fields already: add to them.
             written.setattr(name.bind(py), &out).map_err(fail)?;
             return Ok(None);

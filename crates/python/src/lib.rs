@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod alloc;
 mod any_pointer;
 mod buffer;
+mod call_context;
 mod convert;
 mod dispatch;
 mod enum_;
@@ -63,6 +64,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<rpc::PyCap>()?;
     m.add_class::<rpc::PyPending>()?;
     m.add_class::<method_call::PyMethodCall>()?;
+    m.add_class::<call_context::PyCallContext>()?;
     m.add_class::<rpc::PyConnection>()?;
     m.add_class::<sync_loop::PyReactor>()?;
     m.add_class::<sync_loop::PyRemote>()?;

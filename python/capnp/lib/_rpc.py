@@ -734,45 +734,8 @@ class _ServerWrapper(_DynamicCapabilityServer):
         return _server_cap(self._obj, self.schema)
 
 
-class _CallContext:
-    """What a server method gets as ``_context``: ``params``, ``results``, tail calls."""
-
-    __slots__ = ("_params", "_results_handle", "_method", "_results", "_released")
-
-    def __init__(self, params, results_handle, method):
-        self._params = params
-        self._results_handle = results_handle
-        self._method = method
-        self._results = None
-        self._released = False
-
-    @property
-    def params(self):
-        """The call's parameters (a struct reader)."""
-        if self._released:
-            raise _kj("Params were released (release_params was called)")
-        return self._params
-
-    @property
-    def results(self):
-        """The call's results (a struct builder)."""
-        if self._results is None:
-            m = self._method
-            self._results = self._results_handle.init_root(m.registry, m.result_id)
-        return self._results
-
-    def release_params(self):
-        """Frees the parameters early."""
-        self._released = True
-        self._params = None
-
-    def allow_cancellation(self):
-        """1.x: accepted and ignored (calls are always cancellable)."""
-        pass
-
-    def tail_call(self, request):
-        """Completes this call with another call's results."""
-        return _TailCall(self, request)
+# What a server method gets as ``_context`` (native: the dispatcher makes one per call).
+_CallContext = _capnp._CallContext
 
 
 class _TailCall:
@@ -923,7 +886,7 @@ def _server_cap(obj, schema):
         for m in (p.method,)
         if not p.has_union
     ]
-    native = (obj, _CallContext, _server_error, _after_call, _returned, _resumed, native_plans)
+    native = (obj, _server_error, _after_call, _returned, _resumed, native_plans)
     return _capnp._new_server_cap(dispatch, _interface_ids(schema), streaming, native)
 
 

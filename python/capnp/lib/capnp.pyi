@@ -812,10 +812,11 @@ class _DynamicStructPipeline:
     def schema(self) -> _StructSchema:
         """The struct's schema."""
 
+@final
 class _CallContext:
     """What a server method gets as ``_context``: ``params``, ``results``, tail calls."""
 
-    def __init__(self, params: Any, results_handle: Any, method: Any) -> None: ...
+    def __new__(cls, params: Any, results_handle: Any, method: Any) -> Self: ...
 
     @property
     def params(self) -> Any:
