@@ -727,14 +727,16 @@ pub(crate) fn _broken_cap(py: Python<'_>, message: String) -> PyResult<Py<PyCap>
 
 struct TransportSink {
     transport: Py<PyAny>,
+    /// `transport.write`, looked up once.
+    write: Py<PyAny>,
 }
 
 impl PipeSink for TransportSink {
     fn write(&self, data: &[u8]) -> std::io::Result<()> {
         Python::attach(|py| {
             let bytes = PyBytes::new(py, data);
-            self.transport
-                .call_method1(py, "write", (bytes,))
+            self.write
+                .call1(py, (bytes,))
                 .map(|_| ())
                 .map_err(|e| std::io::Error::other(e.to_string()))
         })
@@ -854,7 +856,8 @@ impl PyConnection {
         traversal_limit_in_words: Option<u64>,
         nesting_limit: Option<i32>,
     ) -> PyResult<Self> {
-        let pipe = Pipe::new(Box::new(TransportSink { transport }));
+        let write = Python::attach(|py| transport.getattr(py, pyo3::intern!(py, "write")))?;
+        let pipe = Pipe::new(Box::new(TransportSink { transport, write }));
         PyConnection::start(
             pipe,
             is_server,

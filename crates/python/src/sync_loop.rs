@@ -41,7 +41,8 @@ impl Job {
                 all.push(self.callback.clone_ref(py));
                 all.extend(self.args.bind(py).iter().map(|a| a.unbind()));
                 let args = PyTuple::new(py, all)?;
-                ctx.call_method1(py, "run", args).map(|_| ())
+                ctx.call_method1(py, pyo3::intern!(py, "run"), args)
+                    .map(|_| ())
             }
             _ => self
                 .callback
@@ -609,8 +610,15 @@ impl PyReactor {
 
     /// Runs the loop until the asyncio future `future` (of this loop) is done.
     fn run_until(&self, py: Python<'_>, future: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.state()?
-            .run_until_native(py, &mut |_| future.call_method0("done")?.is_truthy(), true)
+        self.state()?.run_until_native(
+            py,
+            &mut |_| {
+                future
+                    .call_method0(pyo3::intern!(future.py(), "done"))?
+                    .is_truthy()
+            },
+            true,
+        )
     }
 
     /// Runs what is ready now (events included), without blocking.

@@ -462,7 +462,13 @@ class _AsyncRemotePromise(_RemotePromise, _Future):
             raise _kj(_CONSUMED)
         self._awaited = True
         if not self._armed:
-            self._arm()
+            # _arm(), inlined: this runs for every awaited call.
+            st = self._st
+            if _state.active is not st:
+                _check_thread(st)
+            m = self._method
+            self._pending.wait_into(self, m.registry, m.result_id, False)
+            self._armed = True
         return _future_await(self)
 
     __iter__ = __await__
