@@ -9,7 +9,8 @@
 //! implementation.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+// Filled from the schema; a peer's ids are only looked up (no flooding): the fast hash.
+use rustc_hash::FxHashMap as HashMap;
 
 use capnp_dynamic::MessageBuilder;
 use pyo3::exceptions::PyException;
@@ -84,7 +85,7 @@ impl Native {
         let py = spec.py();
         let (obj, server_error, after_call, returned, resumed, list): NativeSpec =
             spec.extract()?;
-        let mut plans = HashMap::new();
+        let mut plans = HashMap::default();
         'plans: for (iid, ordinal, name, names, registry, param_id, result_id, first, method) in
             list
         {

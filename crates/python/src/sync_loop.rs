@@ -11,7 +11,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering as CmpOrdering;
-use std::collections::HashMap;
+// Keyed by our own counters: the fast hash.
+use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BinaryHeap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -162,7 +163,7 @@ pub(crate) struct State {
 }
 
 thread_local! {
-    static STATES: RefCell<HashMap<u64, Rc<State>>> = RefCell::new(HashMap::new());
+    static STATES: RefCell<HashMap<u64, Rc<State>>> = RefCell::new(HashMap::default());
 }
 
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);

@@ -3,7 +3,8 @@
 //! next run (a queue, so a token dropped on another thread never touches the client).
 
 use std::any::Any;
-use std::collections::HashMap;
+// Keyed by this loop's own counter (nothing a peer chooses): the fast hash is safe.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 

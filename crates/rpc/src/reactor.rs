@@ -8,7 +8,8 @@
 //! loop: it runs the executor when [`Reactor::wanted`] says something woke it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+// Keyed by this reactor's own tokens (nothing a peer chooses): the fast hash is safe.
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::rc::{Rc, Weak};
@@ -167,7 +168,7 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(256)),
             waker,
             wanted: Arc::new(AtomicBool::new(false)),
-            sources: RefCell::new(HashMap::new()),
+            sources: RefCell::new(HashMap::default()),
             next: Cell::new(1),
             buffer: RefCell::new(vec![0; READ_CHUNK]),
         }))
