@@ -29,12 +29,16 @@ const MAX_INLINE_RECORD: usize = 64;
 /// The result is bytes because Text fields are printed as stored; the binding decodes it
 /// strictly as UTF-8, as the reference does.
 pub fn struct_text(r: &StructReader, pretty: bool) -> Result<Vec<u8>> {
-    Printer::new(pretty).struct_(r, top_level(pretty), Place::Bracketed, 0)
+    let mut p = Printer::new(pretty);
+    p.struct_(r, top_level(pretty), Place::Bracketed, 0)?;
+    Ok(p.out)
 }
 
 /// The text of a list: pretty (`str()`) or on one line (inside `repr()`).
 pub fn list_text(l: &ListReader, pretty: bool) -> Result<Vec<u8>> {
-    Printer::new(pretty).list(l, top_level(pretty), Place::Bracketed, 0)
+    let mut p = Printer::new(pretty);
+    p.list(l, top_level(pretty), Place::Bracketed, 0)?;
+    Ok(p.out)
 }
 
 /// A value on its own, as kj prints a `DynamicValue` (`capnp eval`): structs and lists as
@@ -50,7 +54,11 @@ pub fn value_text(
         Value::Struct(s) => struct_text(&struct_reader(s), pretty),
         Value::List(l) => list_text(&list_reader(l), pretty),
         Value::Float(f) => Ok(format_f64(*f).into_bytes()),
-        _ => scalar(v, ty, registry),
+        _ => {
+            let mut out = Vec::new();
+            scalar(&mut out, v, ty, registry)?;
+            Ok(out)
+        }
     }
 }
 
@@ -69,13 +77,24 @@ enum Place {
     Field,
 }
 
+/// Writes everything into one buffer: a struct's or list's items are written one after the
+/// other right after its opening bracket, then spread in place with the separators their
+/// layout needs (`delimit`), so no item is a buffer of its own.
 struct Printer {
     pretty: bool,
+    out: Vec<u8>,
+    /// The items written so far of every struct or list being printed (innermost last): where
+    /// each ends in `out`, and whether it contains a line break.
+    ends: Vec<(usize, bool)>,
 }
 
 impl Printer {
     fn new(pretty: bool) -> Self {
-        Printer { pretty }
+        Printer {
+            pretty,
+            out: Vec::with_capacity(256),
+            ends: Vec::new(),
+        }
     }
 
     fn next(&self, level: u32) -> u32 {
@@ -86,7 +105,8 @@ impl Printer {
         }
     }
 
-    fn struct_(&self, r: &StructReader, level: u32, place: Place, depth: u32) -> Result<Vec<u8>> {
+    /// Writes a struct; whether its text contains a line break.
+    fn struct_(&mut self, r: &StructReader, level: u32, place: Place, depth: u32) -> Result<bool> {
         let depth = check_depth(depth)?;
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
             self.struct_items(r, level, place, depth)
@@ -94,46 +114,54 @@ impl Printer {
     }
 
     fn struct_items(
-        &self,
+        &mut self,
         r: &StructReader,
         level: u32,
         place: Place,
         depth: u32,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<bool> {
         let schema: &StructSchema = r.schema();
         let child = self.next(level);
-        let mut items: Vec<Vec<u8>> = Vec::with_capacity(schema.non_union_fields.len() + 1);
+        let open = self.out.len();
+        self.out.push(b'(');
+        let base = self.ends.len();
 
-        // The active union member, unless it is the default member (discriminant 0) left null.
-        let mut union_item: Option<(usize, Vec<u8>)> = None;
+        // The active union member, unless it is the default member (discriminant 0) left
+        // null; it sits before the first non-union field declared after it.
+        let mut union_member: Option<usize> = None;
         if let Some(union) = &schema.union {
             if let Ok((d, _)) = r.which() {
                 if let Some(Some(i)) = union.members.get(usize::from(d)).copied() {
                     if d != 0 || r.has_by_index(i)? {
-                        union_item = Some((i, self.field(r, i, child, depth)?));
+                        union_member = Some(i);
                     }
                 }
             }
         }
         for &i in &schema.non_union_fields {
-            // The union sits before the first non-union field declared after its member.
-            if union_item.as_ref().is_some_and(|(u, _)| *u < i) {
-                if let Some((_, text)) = union_item.take() {
-                    items.push(text);
-                }
+            if let Some(u) = union_member.filter(|u| *u < i) {
+                union_member = None;
+                self.item(|p| p.field(r, u, child, depth))?;
             }
             if r.has_by_index(i)? {
-                items.push(self.field(r, i, child, depth)?);
+                self.item(|p| p.field(r, i, child, depth))?;
             }
         }
-        if let Some((_, text)) = union_item {
-            items.push(text);
+        if let Some(u) = union_member {
+            self.item(|p| p.field(r, u, child, depth))?;
         }
-        Ok(self.delimit(b'(', items, b')', level, place, true))
+        Ok(self.delimit(open, base, b')', level, place, true))
+    }
+
+    /// Writes one item with `write` and records where it ends.
+    fn item(&mut self, write: impl FnOnce(&mut Self) -> Result<bool>) -> Result<()> {
+        let breaks = write(self)?;
+        self.ends.push((self.out.len(), breaks));
+        Ok(())
     }
 
     /// `name = value` for the field at `index`.
-    fn field(&self, r: &StructReader, index: usize, level: u32, depth: u32) -> Result<Vec<u8>> {
+    fn field(&mut self, r: &StructReader, index: usize, level: u32, depth: u32) -> Result<bool> {
         let field = r
             .schema()
             .fields
@@ -149,105 +177,133 @@ impl Printer {
                 &group_type
             }
         };
-        let mut out = Vec::with_capacity(field.name.len() + 16);
-        out.extend_from_slice(field.name.as_bytes());
-        out.extend_from_slice(b" = ");
+        self.out.extend_from_slice(field.name.as_bytes());
+        self.out.extend_from_slice(b" = ");
         let v = r.get_by_index(index)?;
-        out.extend(self.value(&v, ty, r, level, Place::Field, depth)?);
-        Ok(out)
+        self.value(&v, ty, r.registry(), level, Place::Field, depth)
     }
 
-    fn list(&self, l: &ListReader, level: u32, place: Place, depth: u32) -> Result<Vec<u8>> {
+    fn list(&mut self, l: &ListReader, level: u32, place: Place, depth: u32) -> Result<bool> {
         let depth = check_depth(depth)?;
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
             self.list_items(l, level, place, depth)
         })
     }
 
-    fn list_items(&self, l: &ListReader, level: u32, place: Place, depth: u32) -> Result<Vec<u8>> {
+    fn list_items(&mut self, l: &ListReader, level: u32, place: Place, depth: u32) -> Result<bool> {
         let child = self.next(level);
         let len = l.len()?;
-        let mut items = Vec::with_capacity(len.min(1 << 16) as usize);
+        let open = self.out.len();
+        self.out.push(b'[');
+        let base = self.ends.len();
         let elem = l.element_type();
         for i in 0..len {
             let v = l.get(i64::from(i))?;
-            items.push(self.value_in(&v, elem, l.registry(), child, depth)?);
+            self.item(|p| p.value(&v, elem, l.registry(), child, Place::Bracketed, depth))?;
         }
-        Ok(self.delimit(b'[', items, b']', level, place, false))
+        Ok(self.delimit(open, base, b']', level, place, false))
     }
 
+    /// Writes a value: structs and lists stand at `place` (a field value, or bracketed as a
+    /// list element); whether its text contains a line break.
     fn value(
-        &self,
-        v: &Value,
-        ty: &Type,
-        owner: &StructReader,
-        level: u32,
-        place: Place,
-        depth: u32,
-    ) -> Result<Vec<u8>> {
-        match v {
-            Value::Struct(s) => self.struct_(&struct_reader(s), level, place, depth),
-            Value::List(l) => self.list(&list_reader(l), level, place, depth),
-            _ => scalar(v, ty, owner.registry()),
-        }
-    }
-
-    /// A list element: structs and lists stand bracketed.
-    fn value_in(
-        &self,
+        &mut self,
         v: &Value,
         ty: &Type,
         registry: &crate::schema::Registry,
         level: u32,
+        place: Place,
         depth: u32,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<bool> {
         match v {
-            Value::Struct(s) => self.struct_(&struct_reader(s), level, Place::Bracketed, depth),
-            Value::List(l) => self.list(&list_reader(l), level, Place::Bracketed, depth),
-            _ => scalar(v, ty, registry),
+            Value::Struct(s) => self.struct_(&struct_reader(s), level, place, depth),
+            Value::List(l) => self.list(&list_reader(l), level, place, depth),
+            _ => {
+                scalar(&mut self.out, v, ty, registry)?;
+                Ok(false)
+            }
         }
     }
 
-    /// Joins items inside brackets, on one line when they are short enough.
+    /// Lays out the items recorded from `base` (written right after the bracket at `open`):
+    /// on one line when they are short enough, else one per line; closes the bracket.
+    /// Whether the result contains a line break.
     fn delimit(
-        &self,
-        open: u8,
-        items: Vec<Vec<u8>>,
+        &mut self,
+        open: usize,
+        base: usize,
         close: u8,
         level: u32,
         place: Place,
         record: bool,
-    ) -> Vec<u8> {
-        let total: usize = items.iter().map(Vec::len).sum::<usize>() + items.len() * 2 + 2;
-        let mut out = Vec::with_capacity(total);
-        out.push(open);
-        if level == 0 || fits_inline(&items, record) {
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.extend_from_slice(b", ");
-                }
-                out.extend_from_slice(item);
-            }
+    ) -> bool {
+        let start = open + 1;
+        let items = &self.ends[base..];
+        let count = items.len();
+        let any_break = items.iter().any(|&(_, breaks)| breaks);
+        let lengths = items.iter().scan(start, |from, &(end, breaks)| {
+            let len = end - *from;
+            *from = end;
+            Some((len, breaks))
+        });
+        let inline = level == 0 || fits_inline(lengths, record);
+        let indent = level as usize * 2;
+        // What goes before the first item, between two items and after the last one.
+        let (lead, sep, trail): (&[u8], &[u8], &[u8]) = if inline {
+            (b"", b", ", b"")
         } else {
-            let indent = level as usize * 2;
-            match place {
-                Place::Bracketed => out.push(b' '),
-                Place::Field => {
-                    out.push(b'\n');
-                    out.resize(out.len() + indent, b' ');
-                }
-            }
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    out.extend_from_slice(b",\n");
-                    out.resize(out.len() + indent, b' ');
-                }
-                out.extend_from_slice(item);
-            }
-            out.push(b' ');
+            (
+                match place {
+                    Place::Bracketed => b" ",
+                    Place::Field => b"\n",
+                },
+                b",\n",
+                b" ",
+            )
+        };
+        let lead_len = lead.len()
+            + if !inline && place == Place::Field {
+                indent
+            } else {
+                0
+            };
+        let sep_len = sep.len() + if inline { 0 } else { indent };
+        let extra = if count == 0 {
+            0
+        } else {
+            lead_len + sep_len * (count - 1) + trail.len()
+        };
+        let written = self.out.len();
+        self.out.resize(written + extra, b' ');
+        // Items move right, last first (each lands at or after where it was), and the
+        // separators fill the gaps they leave.
+        let out = &mut self.out;
+        let mut dest_end = written + extra;
+        if count > 0 {
+            dest_end -= trail.len();
+            out[dest_end..dest_end + trail.len()].copy_from_slice(trail);
         }
-        out.push(close);
-        out
+        for k in (0..count).rev() {
+            let (end, _) = items[k];
+            let begin = if k == 0 { start } else { items[k - 1].0 };
+            let len = end - begin;
+            let dest = dest_end - len;
+            out.copy_within(begin..end, dest);
+            let (gap, text) = if k == 0 {
+                (lead_len, lead)
+            } else {
+                (sep_len, sep)
+            };
+            let gap_start = dest - gap;
+            out[gap_start..gap_start + text.len()].copy_from_slice(text);
+            out[gap_start + text.len()..dest].fill(b' ');
+            dest_end = gap_start;
+        }
+        self.out.push(close);
+        self.ends.truncate(base);
+        // A break inside an item (only at level 0, where nothing breaks lines: never), or,
+        // laid out, one before the first item of a field value or between two items.
+        any_break || (!inline && (place == Place::Field || count >= 2))
     }
 }
 
@@ -260,14 +316,15 @@ fn check_depth(depth: u32) -> Result<u32> {
     Ok(depth + 1)
 }
 
-fn fits_inline(items: &[Vec<u8>], record: bool) -> bool {
+/// Whether items (each one's length and whether it contains a line break) go on one line.
+fn fits_inline(items: impl IntoIterator<Item = (usize, bool)>, record: bool) -> bool {
     let mut total = 0usize;
-    for item in items {
-        if item.len() > MAX_INLINE_VALUE || item.contains(&b'\n') {
+    for (len, breaks) in items {
+        if len > MAX_INLINE_VALUE || breaks {
             return false;
         }
         if record {
-            total += item.len();
+            total += len;
             if total > MAX_INLINE_RECORD {
                 return false;
             }
@@ -290,20 +347,33 @@ fn list_reader(l: &ListValue) -> ListReader {
     }
 }
 
-/// Everything that is neither a struct nor a list.
-fn scalar(v: &Value, ty: &Type, registry: &crate::schema::Registry) -> Result<Vec<u8>> {
-    Ok(match v {
-        Value::Void => b"void".to_vec(),
-        Value::Bool(b) => if *b { "true" } else { "false" }.into(),
-        Value::Int(i) => i.to_string().into_bytes(),
-        Value::UInt(u) => u.to_string().into_bytes(),
-        Value::Float(f) => match ty {
-            Type::Float32 => format_f32(*f as f32),
-            _ => format_f64(*f),
+/// Writes everything that is neither a struct nor a list.
+fn scalar(
+    out: &mut Vec<u8>,
+    v: &Value,
+    ty: &Type,
+    registry: &crate::schema::Registry,
+) -> Result<()> {
+    use std::io::Write as _;
+    match v {
+        Value::Void => out.extend_from_slice(b"void"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        // Writing to a Vec cannot fail.
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
         }
-        .into_bytes(),
-        Value::Text(t) => quoted(t, false),
-        Value::Data(d) => quoted(d, true),
+        Value::UInt(u) => {
+            let _ = write!(out, "{u}");
+        }
+        Value::Float(f) => out.extend_from_slice(
+            match ty {
+                Type::Float32 => format_f32(*f as f32),
+                _ => format_f64(*f),
+            }
+            .as_bytes(),
+        ),
+        Value::Text(t) => quoted(out, t, false),
+        Value::Data(d) => quoted(out, d, true),
         Value::Enum(n) => {
             let name = match ty {
                 Type::Enum(id) => registry
@@ -313,19 +383,25 @@ fn scalar(v: &Value, ty: &Type, registry: &crate::schema::Registry) -> Result<Ve
                     .cloned(),
                 _ => None,
             };
-            name.unwrap_or_else(|| format!("({n})")).into_bytes()
+            match name {
+                Some(name) => out.extend_from_slice(name.as_bytes()),
+                None => {
+                    let _ = write!(out, "({n})");
+                }
+            }
         }
-        Value::AnyPointer(_) => b"<opaque pointer>".to_vec(),
-        Value::Capability(_) => b"<external capability>".to_vec(),
+        Value::AnyPointer(_) => out.extend_from_slice(b"<opaque pointer>"),
+        Value::Capability(_) => out.extend_from_slice(b"<external capability>"),
         // Reached only for a struct or list outside a struct or list walk.
         Value::Struct(_) | Value::List(_) => return Err(Error::TypeMismatch),
-    })
+    }
+    Ok(())
 }
 
 /// Text or Data in double quotes with C escapes; Data also escapes bytes from 0x80 up
 /// (Text keeps them, so UTF-8 prints as is).
-fn quoted(bytes: &[u8], data: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + 2);
+fn quoted(out: &mut Vec<u8>, bytes: &[u8], data: bool) {
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
     for &c in bytes {
         let esc = match c {
@@ -353,7 +429,6 @@ fn quoted(bytes: &[u8], data: bool) -> Vec<u8> {
         }
     }
     out.push(b'"');
-    out
 }
 
 /// A Float64 as the reference prints it: `%.15g`, or `%.17g` when that does not read back
@@ -474,25 +549,31 @@ mod tests {
         }
     }
 
+    fn q(bytes: &[u8], data: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        quoted(&mut out, bytes, data);
+        out
+    }
+
     #[test]
     fn text_and_data_escapes() {
         let all: Vec<u8> = (1u8..=0x7f).collect();
-        let text = String::from_utf8(quoted(&all, false)).expect("utf8");
+        let text = String::from_utf8(q(&all, false)).expect("utf8");
         assert!(text.starts_with(r#""\001\002\003\004\005\006\a\b\t\n\v\f\r\016"#));
         assert!(text.ends_with(r#"[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\177""#));
         assert!(text.contains(r##"\037 !\"#$%&\'()"##));
-        assert_eq!(quoted("é\0".as_bytes(), false), "\"é\\000\"".as_bytes());
-        assert_eq!(quoted(&[0xff, 0, b'a', 0x80], true), br#""\377\000a\200""#);
+        assert_eq!(q("é\0".as_bytes(), false), "\"é\\000\"".as_bytes());
+        assert_eq!(q(&[0xff, 0, b'a', 0x80], true), br#""\377\000a\200""#);
     }
 
     #[test]
     fn inline_limits() {
-        let item = |n: usize| vec![b'x'; n];
-        assert!(fits_inline(&[item(24), item(24)], false));
-        assert!(!fits_inline(&[item(25)], false));
-        assert!(fits_inline(&[item(24), item(24), item(16)], true));
-        assert!(!fits_inline(&[item(24), item(24), item(17)], true));
-        assert!(!fits_inline(&[b"a\nb".to_vec()], false));
-        assert!(fits_inline(&[], true));
+        let item = |n: usize| (n, false);
+        assert!(fits_inline([item(24), item(24)], false));
+        assert!(!fits_inline([item(25)], false));
+        assert!(fits_inline([item(24), item(24), item(16)], true));
+        assert!(!fits_inline([item(24), item(24), item(17)], true));
+        assert!(!fits_inline([(3, true)], false));
+        assert!(fits_inline([], true));
     }
 }
