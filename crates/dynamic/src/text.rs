@@ -179,6 +179,15 @@ impl Printer {
         };
         self.out.extend_from_slice(field.name.as_bytes());
         self.out.extend_from_slice(b" = ");
+        if matches!(ty, Type::Text | Type::Data) {
+            // In place, without a copy of the bytes.
+            let (out, data) = (&mut self.out, *ty == Type::Data);
+            if r.with_blob(index, |bytes| quoted(out, bytes, data))?
+                .is_some()
+            {
+                return Ok(false);
+            }
+        }
         let v = r.get_by_index(index)?;
         self.value(&v, ty, r.registry(), level, Place::Field, depth)
     }
@@ -197,7 +206,18 @@ impl Printer {
         self.out.push(b'[');
         let base = self.ends.len();
         let elem = l.element_type();
+        let blob = matches!(elem, Type::Text | Type::Data);
         for i in 0..len {
+            if blob {
+                // In place, without a copy of the bytes (when the list's location is known).
+                let (out, data) = (&mut self.out, *elem == Type::Data);
+                if l.with_blob_element(i64::from(i), |bytes| quoted(out, bytes, data))?
+                    .is_some()
+                {
+                    self.ends.push((self.out.len(), false));
+                    continue;
+                }
+            }
             let v = l.get(i64::from(i))?;
             self.item(|p| p.value(&v, elem, l.registry(), child, Place::Bracketed, depth))?;
         }
@@ -403,7 +423,18 @@ fn scalar(
 fn quoted(out: &mut Vec<u8>, bytes: &[u8], data: bool) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    for &c in bytes {
+    // Runs of bytes that print as themselves are copied whole.
+    let plain = |c: u8| {
+        !(c < 0x20 || c == 0x7f || c == b'\'' || c == b'"' || c == b'\\' || (data && c >= 0x80))
+    };
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let run = rest.iter().position(|&c| !plain(c)).unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        let Some(&c) = rest.get(run) else {
+            break;
+        };
+        rest = &rest[run + 1..];
         let esc = match c {
             0x07 => Some(b'a'),
             0x08 => Some(b'b'),
@@ -415,17 +446,14 @@ fn quoted(out: &mut Vec<u8>, bytes: &[u8], data: bool) {
             b'\'' | b'"' | b'\\' => Some(c),
             _ => None,
         };
-        if let Some(e) = esc {
-            out.extend_from_slice(&[b'\\', e]);
-        } else if c < 0x20 || c == 0x7f || (data && c >= 0x80) {
-            out.extend_from_slice(&[
+        match esc {
+            Some(e) => out.extend_from_slice(&[b'\\', e]),
+            None => out.extend_from_slice(&[
                 b'\\',
                 b'0' + (c >> 6),
                 b'0' + ((c >> 3) & 7),
                 b'0' + (c & 7),
-            ]);
-        } else {
-            out.push(c);
+            ]),
         }
     }
     out.push(b'"');
