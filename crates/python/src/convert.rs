@@ -454,8 +454,8 @@ impl DictWalk<'_> {
         } else {
             PyDict::new(py).into_any()
         };
-        let schema = r.schema().clone();
-        let names = self.registry.get().field_names(py, &schema);
+        let schema = r.schema();
+        let names = self.registry.get().field_names(py, schema);
         if schema.union.is_some() {
             let (_, i) = r.which_field()?;
             if let Some(name) = names.get(i) {
@@ -477,11 +477,27 @@ impl DictWalk<'_> {
     }
 
     fn field(&mut self, py: Python<'_>, r: &StructReader, index: usize) -> MsgResult<Py<PyAny>> {
-        let schema = r.schema().clone();
+        let schema = r.schema();
         let Some(field) = schema.fields.get(index) else {
             return Ok(py.None());
         };
         let ty = slot_type(field);
+        match ty {
+            // Read in place (no copy of the bytes on the way).
+            Some(Type::Text) => {
+                if let Some(text) = r.with_blob(index, |b| text_to_py(py, b))? {
+                    return text;
+                }
+            }
+            Some(Type::Data) if !self.options.base64 => {
+                if let Some(data) =
+                    r.with_blob(index, |b| PyBytes::new(py, b).into_any().unbind())?
+                {
+                    return Ok(data);
+                }
+            }
+            _ => {}
+        }
         let value = r.get_by_index(index)?;
         match (ty, &value) {
             (Some(Type::Struct(id)), Value::Struct(StructValue::Reader(s))) => {
