@@ -64,7 +64,7 @@ def _env():
         r1, w1 = await asyncio.open_connection(sock=a)
         r2, w2 = await asyncio.open_connection(sock=b)
         server_task = asyncio.ensure_future(echo(r2, w2))
-        return r1, w1, server_task
+        return r1, w1, server_task, w2
 
     kj = capnp.kj_loop()
     loop.run_until_complete(kj.__aenter__())
@@ -77,6 +77,7 @@ def _env():
         try:
             floor[1].close()
             floor[2].cancel()
+            floor[3].close()  # else its __del__ complains at interpreter exit
             loop.run_until_complete(kj.__aexit__(None, None, None))
             loop.run_until_complete(asyncio.sleep(0))
             loop.close()
@@ -92,7 +93,7 @@ def _env():
 def _ns(quick):
     env = _env()
     loop, bench = env["loop"], env["bench"]
-    reader, writer, _ = env["floor"]
+    reader, writer = env["floor"][:2]
     payload = b"\x00" * BIG
     message = b"\x10\x00\x00\x00" + b"x" * 16
 
