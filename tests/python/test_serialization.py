@@ -248,3 +248,13 @@ def test_struct_module_entry_points_after_specialization(c):
     assert module.from_segments(Tracked(segments)).to_dict() == EXPECTED
     assert iterated == []
     assert module.new_message(**EXPECTED).to_dict() == EXPECTED
+
+
+def test_large_data_reads_are_exact_copies(c):
+    # 9 MB: over the size from which the copy goes into memory advised for huge pages.
+    blob = bytes(range(251)) * (9 * 1000 * 1000 // 251)
+    b = c.Contact.new_message(id=1, avatar=blob)
+    r = c.Contact.from_bytes(b.to_bytes(), traversal_limit_in_words=1 << 30)
+    for got in (b.avatar, r.avatar, r.to_dict()["avatar"], b.to_dict()["avatar"]):
+        assert type(got) is bytes
+        assert got == blob

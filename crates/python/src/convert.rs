@@ -74,7 +74,7 @@ pub(crate) fn value_to_py(
         Value::UInt(u) => u.into_py_any(py)?,
         Value::Float(f) => f.into_py_any(py)?,
         Value::Text(t) => text_to_py(py, &t)?,
-        Value::Data(d) => PyBytes::new(py, &d).into_any().unbind(),
+        Value::Data(d) => crate::ffi::bytes_copy(py, &d)?.into_any().unbind(),
         Value::Enum(raw) => {
             let Some(Type::Enum(id)) = ty else {
                 return Ok(raw.into_py_any(py)?);
@@ -484,16 +484,23 @@ impl DictWalk<'_> {
         let ty = slot_type(field);
         match ty {
             // Read in place (no copy of the bytes on the way).
+            // The closure may run under the message's lock: it makes only a `str` (no
+            // collection can start, so no Python code runs); invalid UTF-8 is copied out and
+            // raised after the lock is released.
             Some(Type::Text) => {
-                if let Some(text) = r.with_blob(index, |b| text_to_py(py, b))? {
-                    return text;
+                let text = r.with_blob(index, |b| match std::str::from_utf8(b) {
+                    Ok(text) => Ok(PyString::new(py, text).into_any().unbind()),
+                    Err(_) => Err(b.to_vec()),
+                })?;
+                match text {
+                    Some(Ok(obj)) => return Ok(obj),
+                    Some(Err(invalid)) => return text_to_py(py, &invalid),
+                    None => {}
                 }
             }
             Some(Type::Data) if !self.options.base64 => {
-                if let Some(data) =
-                    r.with_blob(index, |b| PyBytes::new(py, b).into_any().unbind())?
-                {
-                    return Ok(data);
+                if let Some(data) = r.with_blob(index, |b| crate::ffi::bytes_copy(py, b))? {
+                    return Ok(data?.into_any().unbind());
                 }
             }
             _ => {}

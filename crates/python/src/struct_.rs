@@ -886,13 +886,15 @@ impl PyStructReader {
             // UTF-8 is copied out and raised after the lock is released.
             let blob = self.inner.with_blob(index, |bytes| match ty {
                 Some(Type::Text) => match std::str::from_utf8(bytes) {
-                    Ok(text) => Ok(PyString::new(py, text).into_any().unbind()),
+                    Ok(text) => Ok(Ok(PyString::new(py, text).into_any().unbind())),
                     Err(_) => Err(bytes.to_vec()),
                 },
-                _ => Ok(PyBytes::new(py, bytes).into_any().unbind()),
+                // A `bytes` is never tracked by the collector either (a failed allocation
+                // sets the preallocated MemoryError).
+                _ => Ok(crate::ffi::bytes_copy(py, bytes).map(|b| b.into_any().unbind())),
             })?;
             match blob {
-                Some(Ok(obj)) => return Ok(obj),
+                Some(Ok(obj)) => return Ok(obj?),
                 Some(Err(invalid)) => return text_to_py(py, &invalid),
                 None => {}
             }
