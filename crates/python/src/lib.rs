@@ -81,6 +81,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(types::deregister_all_types, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::compile_bundled, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::bundled_source, m)?)?;
+    m.add_function(wrap_pyfunction!(schema_file::node_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(multiple::read_multiple_bytes_packed, m)?)?;
     m.add_function(wrap_pyfunction!(loader::load_nodes, m)?)?;
     m.add_function(wrap_pyfunction!(stubs::write_stubs, m)?)?;

@@ -5,7 +5,7 @@
 use capnp::message::{Builder, ReaderOptions};
 use capnp_compiler::schema_capnp::{code_generator_request, node};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::PyDict;
 
 use crate::buffer;
 use crate::error::{LoadError, MsgError};
@@ -51,6 +51,5 @@ pub(crate) fn load_nodes<'py>(
         LoadError::Internal(e) => invalid(py, e),
         other => other.into_py(py),
     })?;
-    out.set_item("request", PyBytes::new(py, &request))?;
     Ok(out)
 }

@@ -46,8 +46,6 @@ pub(crate) fn compile_file<'py>(
     }
     let out = describe(py, &request_bytes, file_id).map_err(|e| e.into_py(py))?;
     out.set_item("key", key)?;
-    // The whole request, for the parser's Rust registry (`_Registry.add_request`).
-    out.set_item("request", PyBytes::new(py, &request_bytes))?;
     Ok(out)
 }
 
@@ -76,7 +74,6 @@ pub(crate) fn compile_bundled<'py>(
     let (request_bytes, file_id, key) = compiled.map_err(|e| e.into_py(py))?;
     let out = describe(py, &request_bytes, file_id).map_err(|e| e.into_py(py))?;
     out.set_item("key", key)?;
-    out.set_item("request", PyBytes::new(py, &request_bytes))?;
     Ok(out)
 }
 
@@ -202,15 +199,55 @@ pub(crate) fn describe<'py>(
 ) -> Result<Bound<'py, PyDict>, LoadError> {
     let message = read_request(bytes)?;
     let request = message.get_root::<code_generator_request::Reader<'_>>()?;
+    // The whole request, for the parser's Rust registry (`_Registry.add_request`), and for
+    // each node's own message, made when asked for (`node_bytes`).
+    let request_obj = PyBytes::new(py, bytes);
     let nodes = PyList::empty(py);
-    for n in request.get_nodes()? {
+    for (index, n) in request.get_nodes()?.iter().enumerate() {
         let d = describe_node(py, n)?;
+        set(&d, "request", &request_obj)?;
+        set(&d, "index", index)?;
         nodes.append(d).map_err(|e| python_failure(py, e))?;
     }
     let out = PyDict::new(py);
     set(&out, "file_id", file_id)?;
     set(&out, "nodes", nodes)?;
+    set(&out, "request", request_obj)?;
     Ok(out)
+}
+
+/// The node at `index` of a request `describe` read, as a message of its own (what a
+/// node description's `bytes` holds once asked for).
+#[pyfunction]
+pub(crate) fn node_bytes<'py>(
+    py: Python<'py>,
+    request: &[u8],
+    index: u32,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let made = (|| -> Result<Vec<u8>, LoadError> {
+        // Read in place (no copy of the whole request per node); a request that is not
+        // word-aligned in memory is copied first.
+        let mut options = ReaderOptions::new();
+        options.traversal_limit_in_words(None);
+        let mut slice = request;
+        let in_place = capnp::serialize::read_message_from_flat_slice_no_alloc(&mut slice, options);
+        let copied;
+        let root = match &in_place {
+            Ok(message) => message.get_root::<code_generator_request::Reader<'_>>()?,
+            Err(_) => {
+                copied = read_request(request)?;
+                copied.get_root::<code_generator_request::Reader<'_>>()?
+            }
+        };
+        let nodes = root.get_nodes()?;
+        if index >= nodes.len() {
+            return Err(LoadError::Internal(capnp::Error::failed(format!(
+                "no node #{index} in the request"
+            ))));
+        }
+        standalone(nodes.get(index))
+    })();
+    Ok(PyBytes::new(py, &made.map_err(|e| e.into_py(py))?))
 }
 
 /// A Python failure while building plain data (out of memory): reported, never a panic.
@@ -292,7 +329,6 @@ fn describe_node<'py>(
         node::Annotation(_) => "annotation",
     };
     set(&d, "kind", kind)?;
-    set(&d, "bytes", PyBytes::new(py, &standalone(n)?))?;
     Ok(d)
 }
 

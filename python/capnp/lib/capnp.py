@@ -157,6 +157,15 @@ class _NodeReader:
 # --- schema types ----------------------------------------------------------------------------
 
 
+def _node_bytes(info):
+    """The node of a description (``compile_file``, ``load_nodes``) as a message of its own,
+    made on first use from the request it came in."""
+    data = info.get("bytes")
+    if data is None:
+        data = info["bytes"] = _capnp.node_bytes(info["request"], info["index"])
+    return data
+
+
 class _SchemaType:
     """An opaque descriptor of a primitive type (``capnp.types.UInt32``)."""
 
@@ -228,7 +237,7 @@ class _Schema:
     def node(self):
         """The full ``schema.capnp:Node`` reader of this schema."""
         if self._node is None:
-            self._node = _read_node(self._info["bytes"])
+            self._node = _read_node(_node_bytes(self._info))
         return self._node
 
     def get_proto(self):
@@ -1173,7 +1182,7 @@ class SchemaLoader:
                 "Argument 'reader' has incorrect type (expected capnp.lib.capnp._NodeReader, got %s)"
                 % type(reader).__name__
             )
-        return self._load(reader._schema._info["bytes"])
+        return self._load(_node_bytes(reader._schema._info))
 
     def load_dynamic(self, reader):
         """Loads a node given as a ``schema.capnp:Node`` struct reader."""
