@@ -160,8 +160,9 @@ pub fn lex(src: &[u8]) -> Result<Lexed, Vec<(Span, String)>> {
         pending: Vec::with_capacity(64),
         pending_items: Vec::with_capacity(16),
         pending_statements: Vec::with_capacity(64),
-        // Typical schemas have a token every four to eight bytes.
-        tokens: Vec::with_capacity(src.len() / 8),
+        // Typical schemas have a token every three to eight bytes: room for the dense end,
+        // so a large file's token array is not copied while it grows.
+        tokens: Vec::with_capacity(src.len() / 3),
         items: Vec::with_capacity(src.len() / 32),
     };
     match lexer.statements(false) {

@@ -170,26 +170,36 @@ fn root_for(absolute: &Path, display_name: &str) -> PathBuf {
     root
 }
 
-fn read_request(
+/// `f` over the request in `bytes` (our own compiler's output: large schemas exceed the
+/// default traversal limit), read in place when the bytes are word-aligned in memory (they
+/// are, from a `Vec` or a `bytes`), else from a copy.
+fn with_request<R>(
     bytes: &[u8],
-) -> capnp::Result<capnp::message::Reader<capnp::serialize::OwnedSegments>> {
+    f: impl FnOnce(code_generator_request::Reader<'_>) -> Result<R, LoadError>,
+) -> Result<R, LoadError> {
     let mut options = ReaderOptions::new();
-    // Our own compiler's output for a schema file: large schemas exceed the default limit.
     options.traversal_limit_in_words(None);
     let mut slice = bytes;
-    capnp::serialize::read_message(&mut slice, options)
+    match capnp::serialize::read_message_from_flat_slice_no_alloc(&mut slice, options) {
+        Ok(message) => f(message.get_root()?),
+        Err(_) => {
+            let mut slice = bytes;
+            let message = capnp::serialize::read_message(&mut slice, options)?;
+            f(message.get_root()?)
+        }
+    }
 }
 
 fn requested_file_id(bytes: &[u8]) -> Result<u64, LoadError> {
-    let message = read_request(bytes)?;
-    let request = message.get_root::<code_generator_request::Reader<'_>>()?;
-    let files = request.get_requested_files()?;
-    match files.iter().next() {
-        Some(f) => Ok(f.get_id()),
-        None => Err(LoadError::Internal(capnp::Error::failed(
-            "the compiler returned no requested file".to_string(),
-        ))),
-    }
+    with_request(bytes, |request| {
+        let files = request.get_requested_files()?;
+        match files.iter().next() {
+            Some(f) => Ok(f.get_id()),
+            None => Err(LoadError::Internal(capnp::Error::failed(
+                "the compiler returned no requested file".to_string(),
+            ))),
+        }
+    })
 }
 
 pub(crate) fn describe<'py>(
@@ -197,18 +207,19 @@ pub(crate) fn describe<'py>(
     bytes: &[u8],
     file_id: u64,
 ) -> Result<Bound<'py, PyDict>, LoadError> {
-    let message = read_request(bytes)?;
-    let request = message.get_root::<code_generator_request::Reader<'_>>()?;
     // The whole request, for the parser's Rust registry (`_Registry.add_request`), and for
     // each node's own message, made when asked for (`node_bytes`).
     let request_obj = PyBytes::new(py, bytes);
     let nodes = PyList::empty(py);
-    for (index, n) in request.get_nodes()?.iter().enumerate() {
-        let d = describe_node(py, n)?;
-        set(&d, "request", &request_obj)?;
-        set(&d, "index", index)?;
-        nodes.append(d).map_err(|e| python_failure(py, e))?;
-    }
+    with_request(bytes, |request| {
+        for (index, n) in request.get_nodes()?.iter().enumerate() {
+            let d = describe_node(py, n)?;
+            set(&d, "request", &request_obj)?;
+            set(&d, "index", index)?;
+            nodes.append(d).map_err(|e| python_failure(py, e))?;
+        }
+        Ok(())
+    })?;
     let out = PyDict::new(py);
     set(&out, "file_id", file_id)?;
     set(&out, "nodes", nodes)?;
@@ -224,29 +235,15 @@ pub(crate) fn node_bytes<'py>(
     request: &[u8],
     index: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let made = (|| -> Result<Vec<u8>, LoadError> {
-        // Read in place (no copy of the whole request per node); a request that is not
-        // word-aligned in memory is copied first.
-        let mut options = ReaderOptions::new();
-        options.traversal_limit_in_words(None);
-        let mut slice = request;
-        let in_place = capnp::serialize::read_message_from_flat_slice_no_alloc(&mut slice, options);
-        let copied;
-        let root = match &in_place {
-            Ok(message) => message.get_root::<code_generator_request::Reader<'_>>()?,
-            Err(_) => {
-                copied = read_request(request)?;
-                copied.get_root::<code_generator_request::Reader<'_>>()?
-            }
-        };
-        let nodes = root.get_nodes()?;
+    let made = with_request(request, |request| {
+        let nodes = request.get_nodes()?;
         if index >= nodes.len() {
             return Err(LoadError::Internal(capnp::Error::failed(format!(
                 "no node #{index} in the request"
             ))));
         }
         standalone(nodes.get(index))
-    })();
+    });
     Ok(PyBytes::new(py, &made.map_err(|e| e.into_py(py))?))
 }
 
