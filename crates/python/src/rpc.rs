@@ -725,6 +725,10 @@ pub(crate) fn _broken_cap(py: Python<'_>, message: String) -> PyResult<Py<PyCap>
     )
 }
 
+fn no_buffer() -> PyErr {
+    PyRuntimeError::new_err("this connection has no receive buffer (or is being given one)")
+}
+
 struct TransportSink {
     transport: Py<PyAny>,
     /// `transport.write`, looked up once.
@@ -896,18 +900,23 @@ impl PyConnection {
     /// `buffer_updated` reads from, exported once here rather than at every read.
     fn receive_into(&self, view: &Bound<'_, PyAny>) -> PyResult<()> {
         let input = crate::buffer::input(view)?;
-        *self.state()?.receive.borrow_mut() = Some((view.clone().unbind(), input));
+        let state = self.state()?;
+        let mut receive = state.receive.try_borrow_mut().map_err(|_| no_buffer())?;
+        *receive = Some((view.clone().unbind(), input));
         Ok(())
     }
 
     /// `BufferedProtocol.get_buffer`: the buffer of `receive_into`.
     fn get_buffer(&self, py: Python<'_>, sizehint: isize) -> PyResult<Py<PyAny>> {
         let _ = sizehint; // the buffer is 256 KiB whatever asyncio asks for
-        match &*self.state()?.receive.borrow() {
+        match &*self
+            .state()?
+            .receive
+            .try_borrow()
+            .map_err(|_| no_buffer())?
+        {
             Some((view, _)) => Ok(view.clone_ref(py)),
-            None => Err(PyRuntimeError::new_err(
-                "this connection has no receive buffer",
-            )),
+            None => Err(no_buffer()),
         }
     }
 
@@ -915,15 +924,13 @@ impl PyConnection {
     /// bytes of the stream (as `feed`).
     fn buffer_updated(&self, nbytes: usize) -> PyResult<()> {
         let state = self.state()?;
+        // The bytes' export is shared out, so no borrow is held while the stream takes them.
+        let bytes = match &*state.receive.try_borrow().map_err(|_| no_buffer())? {
+            Some((_, input)) => input.bytes.clone(),
+            None => return Err(no_buffer()),
+        };
         let feed = || -> PyResult<()> {
-            // The borrow ends before the loop runs (Python code may replace the buffer).
-            let receive = state.receive.borrow();
-            let Some((_, input)) = &*receive else {
-                return Err(PyRuntimeError::new_err(
-                    "this connection has no receive buffer",
-                ));
-            };
-            let bytes = (*input.bytes).as_ref();
+            let bytes = (*bytes).as_ref();
             state.pipe.feed(&bytes[..nbytes.min(bytes.len())]);
             Ok(())
         };
