@@ -3,6 +3,7 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
 
 /// What a server method gets as ``_context``: ``params``, ``results``, tail calls.
 #[pyclass(name = "_CallContext", module = "capnp.lib.capnp")]
@@ -39,6 +40,25 @@ impl PyCallContext {
 
 #[pymethods]
 impl PyCallContext {
+    // What it holds may refer back to it (a server keeping its `_context`): the collector
+    // sees its references.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(p) = &self.params {
+            visit.call(p)?;
+        }
+        visit.call(&self.results_handle)?;
+        visit.call(&self.method)?;
+        if let Some(r) = &self.results {
+            visit.call(r)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.params = None;
+        self.results = None;
+    }
+
     #[new]
     fn py_new(params: Py<PyAny>, results_handle: Py<PyAny>, method: Py<PyAny>) -> Self {
         Self::create(params, results_handle, method)

@@ -63,3 +63,23 @@ def test_calls_with_capabilities_leave_memory_flat(rpc):
 
     growth = run(main(), timeout=850)
     assert growth < ALLOWED_GROWTH_BYTES, "RSS grew by %d bytes" % growth
+
+
+@pytest.mark.timeout(60)
+def test_a_server_keeping_its_call_context_is_collected(rpc):
+    # `_context` is native; a server that keeps it makes a cycle (server -> context -> params
+    # ... and here the context's params refer back to the server) that the collector must see.
+    import weakref
+
+    import capnp
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    ctx = capnp.lib.capnp._CallContext(holder, None, None)
+    holder.ctx = ctx
+    gone = weakref.ref(holder)
+    del holder, ctx
+    gc.collect()
+    assert gone() is None
