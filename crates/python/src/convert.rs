@@ -372,13 +372,17 @@ pub(crate) fn from_dict(
     d: &Bound<'_, PyDict>,
 ) -> MsgResult<()> {
     let py = d.py();
+    let schema = builder.schema();
     for (key, value) in d.iter() {
-        let key = key.str()?;
+        // Keys are nearly always `str` already: no `str()` call for them.
+        let key = match key.cast_into::<PyString>() {
+            Ok(s) => s,
+            Err(e) => e.into_inner().str()?,
+        };
         let name = key.to_str()?;
         if name == "which" {
             continue;
         }
-        let schema = builder.schema().clone();
         let Some(&index) = schema.by_name.get(name) else {
             return Err(capnp_dynamic::Error::NoSuchField {
                 name: name.to_string(),
