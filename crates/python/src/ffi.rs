@@ -1,6 +1,7 @@
 //! The CPython calls the safe PyO3 API lacks: generic attribute lookup, and reading an `int`
 //! that may not fit 64 bits without raising; and taking a Python socket's descriptor (a `dup`
-//! of it, owned by Rust) for the synchronous API's reactor.
+//! of it, owned by Rust) for the synchronous API's reactor; the caller's frame and a loaded
+//! module, for the write-once warning's check (`warning.rs`).
 //!
 //! Struct handles resolve fields in their own `__getattribute__` (DESIGN decision 8); every
 //! other attribute (methods, properties) then needs the ordinary lookup. Reaching it through
@@ -390,4 +391,55 @@ pub(crate) fn lent_builder_element(
         crate::struct_::PyStructBuilder::wrap_kept(py, element, this.registry.clone_ref(py), keep)
             .and_then(|obj| crate::types::hand_out(py, obj, id, true));
     Ok(Some(made))
+}
+
+/// The frame the warnings machinery attributes a warning to when this module warns with
+/// `stacklevel=1`: `PyThreadState_GetFrame`, the innermost complete Python frame (the code
+/// that called into this module), or `None` when no Python frame runs.
+pub(crate) fn warning_frame(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
+    // SAFETY: the GIL is held (`py`), so the thread has a current thread state, which
+    // `PyThreadState_Get` returns (it never returns NULL while the GIL is held).
+    // `PyThreadState_GetFrame` returns a new reference to a frame object, or NULL without an
+    // exception; `from_owned_ptr_or_opt` takes ownership of the reference.
+    unsafe {
+        let frame = pyo3::ffi::PyThreadState_GetFrame(pyo3::ffi::PyThreadState_Get());
+        Bound::from_owned_ptr_or_opt(py, frame.cast())
+    }
+}
+
+/// `sys.modules[name]` as the interpreter's own lookups see it (the interpreter's module
+/// dict, not the `sys.modules` attribute, which may be rebound), or `None` when it is missing
+/// or the lookup failed (its exception dropped). `PyImport_GetModule` also waits for a module
+/// another thread is still importing; `initialized` is a module it returned earlier, for which
+/// that check is skipped (a module that finished importing never starts again).
+pub(crate) fn imported_module<'py>(
+    py: Python<'py>,
+    name: &Bound<'py, PyString>,
+    initialized: Option<&Py<PyAny>>,
+) -> Option<Bound<'py, PyAny>> {
+    // SAFETY: the GIL is held; `PyImport_GetModuleDict` returns a borrowed reference to the
+    // interpreter's module dict, which lives as long as the interpreter; it is turned into an
+    // owned `Bound` at once (a new strong reference).
+    let modules =
+        unsafe { Bound::from_borrowed_ptr_or_opt(py, pyo3::ffi::PyImport_GetModuleDict()) };
+    if let Some(modules) = modules
+        .as_ref()
+        .and_then(|m| m.cast::<pyo3::types::PyDict>().ok())
+    {
+        if let Ok(Some(module)) = modules.get_item(name) {
+            if initialized.is_some_and(|m| m.is(&module)) {
+                return Some(module);
+            }
+        }
+    }
+    // SAFETY: `name` is a live `str` held by the `Bound` and the GIL is held. The call returns
+    // a new reference, or NULL with or without an exception set; the exception, if any, is
+    // taken (and dropped) below.
+    let module = unsafe { pyo3::ffi::PyImport_GetModule(name.as_ptr()) };
+    if module.is_null() {
+        drop(PyErr::take(py));
+        return None;
+    }
+    // SAFETY: a new reference returned by CPython, owned from here on.
+    Some(unsafe { Bound::from_owned_ptr(py, module) })
 }
