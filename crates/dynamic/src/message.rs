@@ -801,17 +801,34 @@ impl MessageBuilder {
         capnp::serialize::write_message_to_words(&*self.lock_read())
     }
 
-    /// Standard stream framing written into the buffer `alloc` makes for the exact size.
-    pub fn write_bytes_with<R>(
-        &self,
-        alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
-    ) -> R {
+    /// Runs `f` under the message lock on the standard stream framing in pieces: the segment
+    /// table (count, sizes, padding), then the segments; written one after the other they are
+    /// `capnp::serialize::write_message`'s bytes (tested). The caller copies them once, into
+    /// a buffer of exactly their total size.
+    pub fn with_framed<R>(&self, f: impl FnOnce(&[u8], &[&[u8]]) -> R) -> R {
         let m = self.lock_read();
-        let size = capnp::serialize::compute_serialized_size_in_words(&*m) * 8;
-        alloc(size, &mut |buf: &mut [u8]| {
-            // The buffer has exactly the computed size, so writing cannot run short.
-            let _ = capnp::serialize::write_message(&mut &mut buf[..], &*m);
-        })
+        let segments = m.get_segments_for_output();
+        // (1 + n) little-endian u32s, padded to a whole word.
+        let mut small = [0u8; 64];
+        let mut large = Vec::new();
+        let table_len = (segments.len() / 2 + 1) * 8;
+        let table = if table_len <= small.len() {
+            &mut small[..table_len]
+        } else {
+            large.resize(table_len, 0);
+            &mut large[..]
+        };
+        let count = u32::try_from(segments.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        let sizes = segments
+            .iter()
+            .map(|s| u32::try_from(s.len() / 8).unwrap_or(u32::MAX));
+        for (slot, value) in table
+            .chunks_exact_mut(4)
+            .zip(std::iter::once(count).chain(sizes))
+        {
+            slot.copy_from_slice(&value.to_le_bytes());
+        }
+        f(table, &segments)
     }
 
     /// The size of the standard stream framing of the message now.

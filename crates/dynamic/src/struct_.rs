@@ -1440,15 +1440,11 @@ impl StructBuilder {
         Ok(self.shared.base().message.to_bytes())
     }
 
-    /// Standard framing written into a buffer that `alloc` makes for the exact size (a
-    /// Python `bytes`, without an intermediate copy). `alloc` runs under the message lock,
-    /// so it must not run Python code.
-    pub fn write_bytes_with<R>(
-        &self,
-        alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
-    ) -> Result<R> {
+    /// The message's standard framing in pieces, under its lock (`MessageBuilder::with_framed`);
+    /// root builders only.
+    pub fn with_framed<R>(&self, f: impl FnOnce(&[u8], &[&[u8]]) -> R) -> Result<R> {
         self.root_only()?;
-        Ok(self.shared.base().message.write_bytes_with(alloc))
+        Ok(self.shared.base().message.with_framed(f))
     }
 
     /// The size of `to_bytes`'s result now.

@@ -5,8 +5,8 @@ mod common;
 use std::sync::Arc;
 
 use capnp_dynamic::{
-    Error, FieldKind, ListValue, MessageReader, ReadLimits, SetValue, StructBuilder, StructReader,
-    StructValue, Type, Value,
+    Error, FieldKind, ListValue, MessageBuilder, MessageReader, ReadLimits, SetValue,
+    StructBuilder, StructReader, StructValue, Type, Value,
 };
 use common::{id, registry};
 
@@ -796,4 +796,51 @@ fn struct_assignment_direct_and_through_snapshot_agree() {
         ),
         "x"
     );
+}
+
+/// `with_framed`'s pieces, written one after the other, are `to_bytes` (capnp's
+/// `write_message`) for one segment and for many (odd and even counts: the table's padding).
+#[test]
+fn framed_pieces_are_the_standard_framing() {
+    let reg = registry();
+    let pid = id(&reg, "Person");
+    for (words, names) in [(1024, 1), (1, 1), (1, 2), (1, 3), (1, 6), (1, 40)] {
+        let p = MessageBuilder::with_first_segment_words(words)
+            .init_root(&reg, pid)
+            .expect("root");
+        p.set("id", SetValue::Int(9)).expect("");
+        let phones = lb(p.init("phones", Some(names)).expect(""));
+        for i in 0..names {
+            sb(phones.get(i64::from(i)).expect(""))
+                .set("number", SetValue::Str(&"5".repeat(i as usize * 9 + 1)))
+                .expect("");
+        }
+        let joined = p
+            .with_framed(|table, segments| {
+                assert_eq!(table.len(), (segments.len() / 2 + 1) * 8);
+                let mut out = table.to_vec();
+                for s in segments {
+                    out.extend_from_slice(s);
+                }
+                (segments.len(), out)
+            })
+            .expect("framed");
+        assert_eq!(
+            joined.1,
+            p.to_bytes().expect("bytes"),
+            "{} segments",
+            joined.0
+        );
+        if words == 1 && names > 2 {
+            assert!(joined.0 > 2, "{} segments", joined.0);
+        }
+    }
+    let child = sb(p_child(&reg, pid));
+    assert!(matches!(child.with_framed(|_, _| ()), Err(Error::NotRoot)));
+}
+
+fn p_child(reg: &Arc<capnp_dynamic::Registry>, pid: u64) -> Value {
+    let p = StructBuilder::new_message(reg, pid).expect("root");
+    let phones = lb(p.init("phones", Some(1)).expect(""));
+    phones.get(0).expect("")
 }

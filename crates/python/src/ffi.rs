@@ -443,3 +443,36 @@ pub(crate) fn imported_module<'py>(
     // SAFETY: a new reference returned by CPython, owned from here on.
     Some(unsafe { Bound::from_owned_ptr(py, module) })
 }
+
+/// A new `bytes` holding `head` then each slice of `parts`, copied once: unlike
+/// `PyBytes::new_with`, the object's memory is not zeroed before it is written.
+pub(crate) fn bytes_concat<'py>(
+    py: Python<'py>,
+    head: &[u8],
+    parts: &[&[u8]],
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let total = parts
+        .iter()
+        .fold(head.len(), |n, p| n.saturating_add(p.len()));
+    let len = isize::try_from(total)
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("message too large"))?;
+    // SAFETY: the GIL is held. `PyBytes_FromStringAndSize(NULL, len)` returns a new `bytes`
+    // object with room for `len` bytes (plus the terminating NUL it sets itself), or NULL with
+    // an exception set. The object is ours alone (one reference, not yet visible to Python
+    // code), so writing its buffer is allowed, as CPython's own constructors do. The copies
+    // below write exactly `total` bytes from the start of that buffer (the slices' lengths
+    // add up to `total`), never overlapping their sources (a fresh allocation); no reference
+    // to the uninitialized bytes is made. The object is handed out only after it is filled.
+    unsafe {
+        let obj = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let mut dst = pyo3::ffi::PyBytes_AS_STRING(obj).cast::<u8>().cast_mut();
+        for part in std::iter::once(head).chain(parts.iter().copied()) {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), dst, part.len());
+            dst = dst.add(part.len());
+        }
+        Ok(Bound::from_owned_ptr(py, obj).cast_into_unchecked())
+    }
+}

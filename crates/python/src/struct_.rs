@@ -577,30 +577,35 @@ impl PyStructBuilder {
         self.mark_written(py)?;
         let inner = &self.inner;
         let err = |e: capnp_dynamic::Error| MsgError::from(e).into_py(py);
-        let size = inner.serialized_size().map_err(err)?;
-        if size >= DETACH_BYTES && !inner.message().is_volatile() {
-            // Large: filled without the GIL (DESIGN decision 7). Another thread may change
-            // the size meanwhile; then the fill declines and the next attempt re-measures.
-            for _ in 0..3 {
-                let size = inner.serialized_size().map_err(err)?;
-                let mut written = false;
-                let bytes = PyBytes::new_with(py, size, |buf| {
-                    written = py.detach(|| inner.write_bytes_into(buf)).map_err(err)?;
-                    Ok(())
-                })?;
-                if written {
-                    return Ok(bytes);
-                }
+        // Small (or volatile): measured and copied under one lock, with the GIL held, into a
+        // `bytes` not zeroed first.
+        let volatile = inner.message().is_volatile();
+        let small = inner
+            .with_framed(|table, segments| {
+                let size = segments.iter().fold(table.len(), |n, s| n + s.len());
+                (size < DETACH_BYTES || volatile)
+                    .then(|| crate::ffi::bytes_concat(py, table, segments))
+            })
+            .map_err(err)?;
+        if let Some(bytes) = small {
+            return bytes;
+        }
+        // Large: filled without the GIL (DESIGN decision 7). Another thread may change the
+        // size meanwhile; then the fill declines and the next attempt re-measures.
+        for _ in 0..3 {
+            let size = inner.serialized_size().map_err(err)?;
+            let mut written = false;
+            let bytes = PyBytes::new_with(py, size, |buf| {
+                written = py.detach(|| inner.write_bytes_into(buf)).map_err(err)?;
+                Ok(())
+            })?;
+            if written {
+                return Ok(bytes);
             }
         }
-        // Small (or volatile): measured and written under one lock, with the GIL held.
+        // Still changing: under one lock, with the GIL held.
         inner
-            .write_bytes_with(|size, fill| {
-                PyBytes::new_with(py, size, |buf| {
-                    fill(buf);
-                    Ok(())
-                })
-            })
+            .with_framed(|table, segments| crate::ffi::bytes_concat(py, table, segments))
             .map_err(err)?
     }
 
