@@ -206,13 +206,17 @@ impl std::fmt::Debug for MessageReader {
 
 impl MessageReader {
     fn new(segments: Segments, limits: ReadLimits) -> Result<Arc<MessageReader>> {
-        Self::new_shared(segments, limits, false)
+        Self::new_shared(segments, limits, false, true)
     }
 
+    /// `check`: read the root pointer now, so that framing errors surface at call time; a
+    /// caller that reads the root struct at once (`root`, which reads the same pointer first)
+    /// passes `false`: the same errors, in the same order, from one read.
     fn new_shared(
         segments: Segments,
         limits: ReadLimits,
         volatile: bool,
+        check: bool,
     ) -> Result<Arc<MessageReader>> {
         let reader = MessageReader {
             segments,
@@ -221,8 +225,9 @@ impl MessageReader {
             budget: AtomicU64::new(limits.words()),
             origin: None,
         };
-        // The root pointer is checked now so framing errors surface at call time.
-        reader.with_root(None, |_| Ok(()))?;
+        if check {
+            reader.with_root(None, |_| Ok(()))?;
+        }
         Ok(Arc::new(reader))
     }
 
@@ -357,6 +362,26 @@ impl MessageReader {
         limits: ReadLimits,
         sharing: Sharing,
     ) -> Result<Arc<MessageReader>> {
+        Self::bytes_shared(buf, limits, sharing, true)
+    }
+
+    /// `from_bytes_shared(..)?.root(registry, id)`, reading the root pointer once.
+    pub fn root_from_bytes_shared(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        limits: ReadLimits,
+        sharing: Sharing,
+        registry: &Arc<Registry>,
+        id: u64,
+    ) -> Result<DynStructReader> {
+        Self::bytes_shared(buf, limits, sharing, false)?.root(registry, id)
+    }
+
+    fn bytes_shared(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        limits: ReadLimits,
+        sharing: Sharing,
+        check: bool,
+    ) -> Result<Arc<MessageReader>> {
         if !(*buf).as_ref().len().is_multiple_of(8) {
             return Err(Error::UnalignedLength);
         }
@@ -366,15 +391,38 @@ impl MessageReader {
             bytes,
             limits.options(),
         )?);
-        Self::new_shared(lend(segments, buffers, sharing), limits, sharing.volatile)
+        Self::new_shared(
+            lend(segments, buffers, sharing),
+            limits,
+            sharing.volatile,
+            check,
+        )
     }
 
     /// One packed message; the input is unpacked into memory the reader owns.
     pub fn from_bytes_packed(buf: &[u8], limits: ReadLimits) -> Result<Arc<MessageReader>> {
+        Self::bytes_packed(buf, limits, true)
+    }
+
+    /// As `from_bytes_packed`, for a caller that calls `root` at once: the root pointer is
+    /// read there, not here (the same errors in the same order).
+    pub fn from_bytes_packed_for_root(
+        buf: &[u8],
+        limits: ReadLimits,
+    ) -> Result<Arc<MessageReader>> {
+        Self::bytes_packed(buf, limits, false)
+    }
+
+    fn bytes_packed(buf: &[u8], limits: ReadLimits, check: bool) -> Result<Arc<MessageReader>> {
         let mut cursor = buf;
         let packed = crate::packed::PackedSlice { rest: &mut cursor };
         let message = capnp::serialize::read_message(packed, limits.options())?;
-        Self::new(Segments::Owned(message.into_segments()), limits)
+        Self::new_shared(
+            Segments::Owned(message.into_segments()),
+            limits,
+            false,
+            check,
+        )
     }
 
     /// Segments without framing (each used up to a multiple of 8 bytes).
@@ -391,6 +439,26 @@ impl MessageReader {
         limits: ReadLimits,
         sharing: Sharing,
     ) -> Result<Arc<MessageReader>> {
+        Self::segments_shared(segments, limits, sharing, true)
+    }
+
+    /// `from_segments_shared(..)?.root(registry, id)`, reading the root pointer once.
+    pub fn root_from_segments_shared(
+        segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
+        limits: ReadLimits,
+        sharing: Sharing,
+        registry: &Arc<Registry>,
+        id: u64,
+    ) -> Result<DynStructReader> {
+        Self::segments_shared(segments, limits, sharing, false)?.root(registry, id)
+    }
+
+    fn segments_shared(
+        segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
+        limits: ReadLimits,
+        sharing: Sharing,
+        check: bool,
+    ) -> Result<Arc<MessageReader>> {
         if segments.is_empty() {
             return Err(Error::Capnp(capnp::Error::failed(
                 "Message did not contain a root pointer".into(),
@@ -401,6 +469,7 @@ impl MessageReader {
             lend(Segments::List(buffers.clone()), buffers, sharing),
             limits,
             sharing.volatile,
+            check,
         )
     }
 
@@ -476,12 +545,15 @@ impl MessageReader {
     }
 
     /// The root struct, interpreted as the struct `id`.
+    /// The root pointer is read (its framing errors first), then `id` looked up, then the
+    /// struct located.
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
-        let schema = registry.get_struct(id)?;
         // As the reference's getRoot: the root pointer word, then the struct it points to.
-        let (null, at) = self.with_root(None, |p| {
+        let (schema, null, at) = self.with_root(None, |p| {
+            let schema = registry.get_struct(id)?;
             let null = p.is_null();
             Ok((
+                schema,
                 null,
                 self.locate(p.get_struct(None)?, self.nesting_limit - 1),
             ))

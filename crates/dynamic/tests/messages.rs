@@ -844,3 +844,77 @@ fn p_child(reg: &Arc<capnp_dynamic::Registry>, pid: u64) -> Value {
     let phones = lb(p.init("phones", Some(1)).expect(""));
     phones.get(0).expect("")
 }
+
+/// Reading the root pointer once (`root_from_*`) gives what the constructor and `root` give
+/// in two steps: the same reader, or the same error, for well-formed and malformed inputs.
+#[test]
+fn root_read_once_agrees_with_two_steps() {
+    let reg = registry();
+    let pid = id(&reg, "Person");
+    let p = StructBuilder::new_message(&reg, pid).expect("root");
+    p.set("name", SetValue::Str("Ann")).expect("");
+    let good = p.to_bytes().expect("bytes");
+    let mut inputs: Vec<Vec<u8>> = vec![good.clone(), vec![], vec![0; 8], vec![0; 16]];
+    inputs.push(good[..good.len() - 8].to_vec()); // truncated
+    let mut far = good.clone();
+    far[8..16].copy_from_slice(&[2, 0, 0, 0, 5, 0, 0, 0]); // far pointer to segment 5
+    inputs.push(far);
+    let mut list_root = good.clone();
+    list_root[8] = 1; // a list pointer where the root struct should be
+    inputs.push(list_root);
+    let mut out_of_bounds = good.clone();
+    out_of_bounds[8..12].copy_from_slice(&0x0100_0000u32.to_le_bytes());
+    inputs.push(out_of_bounds);
+    let show = |r: Result<StructReader, Error>| match r {
+        Ok(root) => format!("ok {:?}", root.get("name").map(text)),
+        Err(e) => format!("err {e}"),
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        let shared = || Arc::new(input.clone()) as Arc<dyn AsRef<[u8]> + Send + Sync>;
+        let limits = ReadLimits::default();
+        let two = MessageReader::from_bytes_shared(shared(), limits, Default::default())
+            .and_then(|m| m.root(&reg, pid));
+        let once =
+            MessageReader::root_from_bytes_shared(shared(), limits, Default::default(), &reg, pid);
+        assert_eq!(show(once), show(two), "bytes input {i}");
+        // The same bytes without the segment table, as one segment.
+        if input.len() >= 8 {
+            let seg = || vec![Arc::new(input[8..].to_vec()) as Arc<dyn AsRef<[u8]> + Send + Sync>];
+            let two = MessageReader::from_segments_shared(seg(), limits, Default::default())
+                .and_then(|m| m.root(&reg, pid));
+            let once = MessageReader::root_from_segments_shared(
+                seg(),
+                limits,
+                Default::default(),
+                &reg,
+                pid,
+            );
+            assert_eq!(show(once), show(two), "segments input {i}");
+        }
+        let packed = capnp_pack(input);
+        let two = MessageReader::from_bytes_packed(&packed, limits).and_then(|m| m.root(&reg, pid));
+        let once = MessageReader::from_bytes_packed_for_root(&packed, limits)
+            .and_then(|m| m.root(&reg, pid));
+        assert_eq!(show(once), show(two), "packed input {i}");
+    }
+}
+
+/// `input` packed word by word (the packed encoding of arbitrary bytes, framing included).
+fn capnp_pack(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for w in input.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..w.len()].copy_from_slice(w);
+        let tag = word
+            .iter()
+            .enumerate()
+            .fold(0u8, |t, (i, b)| t | (u8::from(*b != 0) << i));
+        out.push(tag);
+        out.extend(word.iter().filter(|b| **b != 0));
+        if tag == 0 || tag == 0xff {
+            // Runs of zero words / literal words: none follow here.
+            out.push(0);
+        }
+    }
+    out
+}
