@@ -435,7 +435,7 @@ impl StructReader {
             .schema()
             .union
             .as_ref()
-            .ok_or(Error::NotAUnion)?;
+            .ok_or_else(|| Error::NotAUnion)?;
         let d = match self.fast() {
             Some((at, seg)) => at.bits(seg, 16, union.discriminant_offset) as u16,
             None => self.with_struct(|s| {
@@ -522,13 +522,13 @@ fn check_active(schema: &StructSchema, field: &Field, disc: u64) -> Result<()> {
 
 /// The field index of union member `d`.
 fn which_index(schema: &StructSchema, d: u16) -> Result<usize> {
-    let union = schema.union.as_ref().ok_or(Error::NotAUnion)?;
+    let union = schema.union.as_ref().ok_or_else(|| Error::NotAUnion)?;
     union
         .members
         .get(usize::from(d))
         .copied()
         .flatten()
-        .ok_or(Error::NotAUnion)
+        .ok_or_else(|| Error::NotAUnion)
 }
 
 /// Reads a pointer slot of a reader. `steps` builds the child location for walkable types.
@@ -983,7 +983,7 @@ impl StructBuilder {
             .schema()
             .union
             .as_ref()
-            .ok_or(Error::NotAUnion)?;
+            .ok_or_else(|| Error::NotAUnion)?;
         let fast = {
             let held = self.shared.base().message.lock_fast()?;
             self.cache

@@ -49,6 +49,30 @@ pub(crate) fn int_as_i64(obj: &Bound<'_, pyo3::types::PyInt>) -> Option<i64> {
     Some(value)
 }
 
+/// The value of a Python `int` as a `u64`, or `None` when it does not fit (negative or too
+/// large) — the `OverflowError` CPython sets then is taken and dropped. For the UInt64 values
+/// above `i64::MAX` that `int_as_i64` declines: PyO3's `extract::<u64>()` costs ten times
+/// this (an `__index__` round trip and an error check through its own state).
+pub(crate) fn int_as_u64(obj: &Bound<'_, pyo3::types::PyInt>) -> Option<u64> {
+    // SAFETY (both calls): `obj` is a live `int` borrowed for the call and the GIL is held
+    // (the `Bound`). They read an `int` without calling Python code; on failure they return
+    // all ones with an exception set, which is taken below.
+    // `PyLong_AsUnsignedLong` (a digit loop) where `unsigned long` has 64 bits; the
+    // `long long` one goes through `_PyLong_AsByteArray`, several times slower. Both return
+    // all ones with an exception set on failure.
+    let value = if std::mem::size_of::<std::os::raw::c_ulong>() == 8 {
+        // SAFETY: as above.
+        u64::from(unsafe { pyo3::ffi::PyLong_AsUnsignedLong(obj.as_ptr()) })
+    } else {
+        // SAFETY: as above.
+        unsafe { pyo3::ffi::PyLong_AsUnsignedLongLong(obj.as_ptr()) }
+    };
+    if value == u64::MAX && PyErr::take(obj.py()).is_some() {
+        return None;
+    }
+    Some(value)
+}
+
 /// A new descriptor for the socket `sock` (a `dup` of `sock.fileno()`), owned by the caller;
 /// `sock` stays open and usable.
 pub(crate) fn dup_socket(sock: &Bound<'_, PyAny>) -> PyResult<std::os::fd::OwnedFd> {
