@@ -430,12 +430,10 @@ impl StructReader {
 
     /// The active union member: (discriminant, index in the schema's field list).
     pub fn which_field(&self) -> Result<(u16, usize)> {
-        let union = self
-            .shared
-            .schema()
-            .union
-            .as_ref()
-            .ok_or_else(|| Error::NotAUnion)?;
+        // A `let else`, not `ok_or`: that builds (and drops) the error on every call.
+        let Some(union) = self.shared.schema().union.as_ref() else {
+            return Err(Error::NotAUnion);
+        };
         let d = match self.fast() {
             Some((at, seg)) => at.bits(seg, 16, union.discriminant_offset) as u16,
             None => self.with_struct(|s| {
@@ -522,13 +520,13 @@ fn check_active(schema: &StructSchema, field: &Field, disc: u64) -> Result<()> {
 
 /// The field index of union member `d`.
 fn which_index(schema: &StructSchema, d: u16) -> Result<usize> {
-    let union = schema.union.as_ref().ok_or_else(|| Error::NotAUnion)?;
-    union
-        .members
-        .get(usize::from(d))
-        .copied()
-        .flatten()
-        .ok_or_else(|| Error::NotAUnion)
+    let Some(union) = schema.union.as_ref() else {
+        return Err(Error::NotAUnion);
+    };
+    match union.members.get(usize::from(d)).copied().flatten() {
+        Some(index) => Ok(index),
+        None => Err(Error::NotAUnion),
+    }
 }
 
 /// Reads a pointer slot of a reader. `steps` builds the child location for walkable types.
@@ -978,12 +976,10 @@ impl StructBuilder {
     }
 
     pub fn which_field(&self) -> Result<(u16, usize)> {
-        let union = self
-            .shared
-            .schema()
-            .union
-            .as_ref()
-            .ok_or_else(|| Error::NotAUnion)?;
+        // A `let else`, not `ok_or`: that builds (and drops) the error on every call.
+        let Some(union) = self.shared.schema().union.as_ref() else {
+            return Err(Error::NotAUnion);
+        };
         let fast = {
             let held = self.shared.base().message.lock_fast()?;
             self.cache

@@ -60,6 +60,10 @@ pub(crate) fn int_as_u64(obj: &Bound<'_, pyo3::types::PyInt>) -> Option<u64> {
     // `PyLong_AsUnsignedLong` (a digit loop) where `unsigned long` has 64 bits; the
     // `long long` one goes through `_PyLong_AsByteArray`, several times slower. Both return
     // all ones with an exception set on failure.
+    #[allow(
+        clippy::useless_conversion,
+        reason = "`c_ulong` is `u64` here but `u32` on Windows"
+    )]
     let value = if std::mem::size_of::<std::os::raw::c_ulong>() == 8 {
         // SAFETY: as above.
         u64::from(unsafe { pyo3::ffi::PyLong_AsUnsignedLong(obj.as_ptr()) })
