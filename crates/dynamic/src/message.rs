@@ -85,6 +85,7 @@ impl Bytes {
 }
 
 /// The segments as a releasable reader keeps them, or unchanged.
+/// `buffers`: the inputs a releasable reader gives back (empty for any other).
 fn lend(segments: Segments, buffers: Vec<Bytes>, sharing: Sharing) -> Segments {
     if sharing.releasable {
         Segments::Lent(Box::new(Lent {
@@ -386,7 +387,12 @@ impl MessageReader {
             return Err(Error::UnalignedLength);
         }
         let bytes = Bytes::new(buf);
-        let buffers = vec![bytes.clone()];
+        // What a releasable reader gives back; nothing to keep (no allocation) otherwise.
+        let buffers = if sharing.releasable {
+            vec![bytes.clone()]
+        } else {
+            Vec::new()
+        };
         let segments = Segments::Flat(capnp::serialize::BufferSegments::new(
             bytes,
             limits.options(),
@@ -465,8 +471,14 @@ impl MessageReader {
             )));
         }
         let buffers: Vec<Bytes> = segments.into_iter().map(Bytes::new).collect();
+        // What a releasable reader gives back; nothing to keep (no allocation) otherwise.
+        let kept = if sharing.releasable {
+            buffers.clone()
+        } else {
+            Vec::new()
+        };
         Self::new_shared(
-            lend(Segments::List(buffers.clone()), buffers, sharing),
+            lend(Segments::List(buffers), kept, sharing),
             limits,
             sharing.volatile,
             check,
