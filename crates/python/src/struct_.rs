@@ -474,11 +474,6 @@ macro_rules! attr_slot {
             ) -> PyResult<Option<Py<PyAny>>> {
                 let py = slf.py();
                 let this = slf.get();
-                // `which` by identity first: attribute names in code are interned, so the
-                // property costs no decoding or name comparisons (the same test as below).
-                if exact && name.is(pyo3::intern!(py, "which")) {
-                    return Ok(Some(this.which(py)?.into_any()));
-                }
                 let s = name.to_str()?;
                 if !is_class_attr(s) {
                     if let Some(&i) = this.inner.schema().by_name.get(s) {
