@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 import capnp
-from differential import ORACLE_PYTHON
+from differential import ORACLE_PYTHON, assert_same_output
 
 
 @pytest.fixture
@@ -65,6 +65,107 @@ def test_to_segments_checks_the_write_flag_without_setting_it(c):
     assert msg._is_written()
     with pytest.warns(UserWarning, match="already been written once"):
         msg.to_segments()
+
+
+WARNING_FILTERS_SCRIPT = """
+import warnings
+import capnp
+
+c = capnp.load(%r)
+msg = c.Contact.new_message(id=7, name="Ann", tags=["a"])
+msg.to_bytes()
+base = list(warnings.filters)
+
+
+def write(kind):
+    return getattr(msg, kind)()
+
+
+def attempt(kind):
+    with warnings.catch_warnings(record=True) as seen:
+        try:
+            write(kind)
+        except Exception as e:
+            return "raised %%s: %%s" %% (type(e).__name__, str(e)[:40])
+    return [(w.category.__name__, w.lineno, str(w.message)[:30]) for w in seen]
+
+
+def filters(*items):
+    warnings.filters[:] = base
+    warnings.resetwarnings()
+    for item in items:
+        if item[0] == "raw":
+            warnings.filters.insert(0, item[1])
+        else:
+            kind, *args = item
+            kw = args.pop() if args and isinstance(args[-1], dict) else {}
+            getattr(warnings, kind)(*args, **kw)
+
+
+SCENARIOS = [
+    [("simplefilter", "ignore")],
+    [("simplefilter", "error")],
+    [("simplefilter", "always")],
+    [("simplefilter", "default")],
+    [("simplefilter", "once")],
+    [("simplefilter", "ignore"), ("simplefilter", "error")],
+    [("simplefilter", "error"), ("simplefilter", "ignore")],
+    [("simplefilter", "always"), ("simplefilter", "ignore", {"append": True})],
+    [("simplefilter", "error"), ("filterwarnings", "ignore", {"category": UserWarning})],
+    [("simplefilter", "error"), ("filterwarnings", "ignore", {"category": RuntimeWarning})],
+    [("simplefilter", "ignore"), ("filterwarnings", "error", {"category": DeprecationWarning})],
+    [("simplefilter", "ignore"), ("filterwarnings", "error", {"module": "elsewhere"})],
+    [("simplefilter", "ignore"), ("filterwarnings", "error", {"module": "__main__"})],
+    [("simplefilter", "ignore"), ("filterwarnings", "error", {"message": "This message"})],
+    [("simplefilter", "ignore"), ("filterwarnings", "error", {"message": "nothing like"})],
+    [("simplefilter", "ignore"), ("filterwarnings", "error", {"lineno": 12})],
+    [("simplefilter", "ignore"), ("filterwarnings", "error", {"lineno": 13})],
+    [("simplefilter", "ignore"), ("raw", ("error", None, UserWarning, "__main__", 0))],
+    [("simplefilter", "ignore"), ("raw", ("error", None, RuntimeWarning, "__main__", 0))],
+    [("simplefilter", "ignore"), ("raw", "not a filter")],
+    [("simplefilter", "ignore"), ("raw", (b"error", None, Warning, None, 0))],
+    [("simplefilter", "ignore"), ("raw", ("error", None, Warning, None, "0"))],
+    [("simplefilter", "ignore"), ("raw", ("error", None, "Warning", None, 0))],
+    [("simplefilter", "ignore"), ("raw", ("error", None, RuntimeWarning, None, 2 ** 70))],
+]
+
+print("registry before:", "__warningregistry__" in globals())
+for items in SCENARIOS:
+    filters(*items)
+    for kind in ("to_bytes", "to_bytes_packed", "to_segments"):
+        print(items, kind, [attempt(kind) for _ in range(3)])
+print("registry after:", "__warningregistry__" in globals())
+
+# A registry of the wrong type raises, None is allowed (as CPython's warnings).
+filters(("simplefilter", "ignore"))
+for registry in (None, 5, {}):
+    globals()["__warningregistry__"] = registry
+    # (Its content is CPython's cache, not compared: a skipped warning leaves a stale
+    # registry to be cleared by the next full call, see warning.rs.)
+    print("registry", type(registry).__name__, [attempt("to_bytes") for _ in range(2)])
+
+# Filters changed between writes, without catch_warnings in between.
+globals()["__warningregistry__"] = {}
+warnings.simplefilter("ignore")
+write("to_bytes")
+warnings.simplefilter("error")
+try:
+    write("to_bytes")
+    print("no error")
+except UserWarning as e:
+    print("error", str(e)[:20])
+warnings.filters.pop(0)
+write("to_bytes")
+print("done")
+"""
+
+
+def test_write_once_warning_under_every_filter(c, schemas, tmp_path):
+    """The write-once warning is skipped when the filters certainly ignore it
+    (`warning.rs`); under any filters it is shown, recorded, raised or ignored as pycapnp
+    2.2.4's is, and the caller's `__warningregistry__` is made alike."""
+    script = WARNING_FILTERS_SCRIPT % str(schemas / "contacts.capnp")
+    assert_same_output(script, tmp_path)
 
 
 def test_non_root_cannot_be_written(c):

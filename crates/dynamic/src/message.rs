@@ -85,6 +85,7 @@ impl Bytes {
 }
 
 /// The segments as a releasable reader keeps them, or unchanged.
+/// `buffers`: the inputs a releasable reader gives back (empty for any other).
 fn lend(segments: Segments, buffers: Vec<Bytes>, sharing: Sharing) -> Segments {
     if sharing.releasable {
         Segments::Lent(Box::new(Lent {
@@ -206,13 +207,17 @@ impl std::fmt::Debug for MessageReader {
 
 impl MessageReader {
     fn new(segments: Segments, limits: ReadLimits) -> Result<Arc<MessageReader>> {
-        Self::new_shared(segments, limits, false)
+        Self::new_shared(segments, limits, false, true)
     }
 
+    /// `check`: read the root pointer now, so that framing errors surface at call time; a
+    /// caller that reads the root struct at once (`root`, which reads the same pointer first)
+    /// passes `false`: the same errors, in the same order, from one read.
     fn new_shared(
         segments: Segments,
         limits: ReadLimits,
         volatile: bool,
+        check: bool,
     ) -> Result<Arc<MessageReader>> {
         let reader = MessageReader {
             segments,
@@ -221,8 +226,9 @@ impl MessageReader {
             budget: AtomicU64::new(limits.words()),
             origin: None,
         };
-        // The root pointer is checked now so framing errors surface at call time.
-        reader.with_root(None, |_| Ok(()))?;
+        if check {
+            reader.with_root(None, |_| Ok(()))?;
+        }
         Ok(Arc::new(reader))
     }
 
@@ -357,24 +363,72 @@ impl MessageReader {
         limits: ReadLimits,
         sharing: Sharing,
     ) -> Result<Arc<MessageReader>> {
+        Self::bytes_shared(buf, limits, sharing, true)
+    }
+
+    /// `from_bytes_shared(..)?.root(registry, id)`, reading the root pointer once.
+    pub fn root_from_bytes_shared(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        limits: ReadLimits,
+        sharing: Sharing,
+        registry: &Arc<Registry>,
+        id: u64,
+    ) -> Result<DynStructReader> {
+        Self::bytes_shared(buf, limits, sharing, false)?.root(registry, id)
+    }
+
+    fn bytes_shared(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        limits: ReadLimits,
+        sharing: Sharing,
+        check: bool,
+    ) -> Result<Arc<MessageReader>> {
         if !(*buf).as_ref().len().is_multiple_of(8) {
             return Err(Error::UnalignedLength);
         }
         let bytes = Bytes::new(buf);
-        let buffers = vec![bytes.clone()];
+        // What a releasable reader gives back; nothing to keep (no allocation) otherwise.
+        let buffers = if sharing.releasable {
+            vec![bytes.clone()]
+        } else {
+            Vec::new()
+        };
         let segments = Segments::Flat(capnp::serialize::BufferSegments::new(
             bytes,
             limits.options(),
         )?);
-        Self::new_shared(lend(segments, buffers, sharing), limits, sharing.volatile)
+        Self::new_shared(
+            lend(segments, buffers, sharing),
+            limits,
+            sharing.volatile,
+            check,
+        )
     }
 
     /// One packed message; the input is unpacked into memory the reader owns.
     pub fn from_bytes_packed(buf: &[u8], limits: ReadLimits) -> Result<Arc<MessageReader>> {
+        Self::bytes_packed(buf, limits, true)
+    }
+
+    /// As `from_bytes_packed`, for a caller that calls `root` at once: the root pointer is
+    /// read there, not here (the same errors in the same order).
+    pub fn from_bytes_packed_for_root(
+        buf: &[u8],
+        limits: ReadLimits,
+    ) -> Result<Arc<MessageReader>> {
+        Self::bytes_packed(buf, limits, false)
+    }
+
+    fn bytes_packed(buf: &[u8], limits: ReadLimits, check: bool) -> Result<Arc<MessageReader>> {
         let mut cursor = buf;
         let packed = crate::packed::PackedSlice { rest: &mut cursor };
         let message = capnp::serialize::read_message(packed, limits.options())?;
-        Self::new(Segments::Owned(message.into_segments()), limits)
+        Self::new_shared(
+            Segments::Owned(message.into_segments()),
+            limits,
+            false,
+            check,
+        )
     }
 
     /// Segments without framing (each used up to a multiple of 8 bytes).
@@ -391,16 +445,43 @@ impl MessageReader {
         limits: ReadLimits,
         sharing: Sharing,
     ) -> Result<Arc<MessageReader>> {
+        Self::segments_shared(segments, limits, sharing, true)
+    }
+
+    /// `from_segments_shared(..)?.root(registry, id)`, reading the root pointer once.
+    pub fn root_from_segments_shared(
+        segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
+        limits: ReadLimits,
+        sharing: Sharing,
+        registry: &Arc<Registry>,
+        id: u64,
+    ) -> Result<DynStructReader> {
+        Self::segments_shared(segments, limits, sharing, false)?.root(registry, id)
+    }
+
+    fn segments_shared(
+        segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
+        limits: ReadLimits,
+        sharing: Sharing,
+        check: bool,
+    ) -> Result<Arc<MessageReader>> {
         if segments.is_empty() {
             return Err(Error::Capnp(capnp::Error::failed(
                 "Message did not contain a root pointer".into(),
             )));
         }
         let buffers: Vec<Bytes> = segments.into_iter().map(Bytes::new).collect();
+        // What a releasable reader gives back; nothing to keep (no allocation) otherwise.
+        let kept = if sharing.releasable {
+            buffers.clone()
+        } else {
+            Vec::new()
+        };
         Self::new_shared(
-            lend(Segments::List(buffers.clone()), buffers, sharing),
+            lend(Segments::List(buffers), kept, sharing),
             limits,
             sharing.volatile,
+            check,
         )
     }
 
@@ -476,12 +557,15 @@ impl MessageReader {
     }
 
     /// The root struct, interpreted as the struct `id`.
+    /// The root pointer is read (its framing errors first), then `id` looked up, then the
+    /// struct located.
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
-        let schema = registry.get_struct(id)?;
         // As the reference's getRoot: the root pointer word, then the struct it points to.
-        let (null, at) = self.with_root(None, |p| {
+        let (schema, null, at) = self.with_root(None, |p| {
+            let schema = registry.get_struct(id)?;
             let null = p.is_null();
             Ok((
+                schema,
                 null,
                 self.locate(p.get_struct(None)?, self.nesting_limit - 1),
             ))
@@ -801,17 +885,34 @@ impl MessageBuilder {
         capnp::serialize::write_message_to_words(&*self.lock_read())
     }
 
-    /// Standard stream framing written into the buffer `alloc` makes for the exact size.
-    pub fn write_bytes_with<R>(
-        &self,
-        alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
-    ) -> R {
+    /// Runs `f` under the message lock on the standard stream framing in pieces: the segment
+    /// table (count, sizes, padding), then the segments; written one after the other they are
+    /// `capnp::serialize::write_message`'s bytes (tested). The caller copies them once, into
+    /// a buffer of exactly their total size.
+    pub fn with_framed<R>(&self, f: impl FnOnce(&[u8], &[&[u8]]) -> R) -> R {
         let m = self.lock_read();
-        let size = capnp::serialize::compute_serialized_size_in_words(&*m) * 8;
-        alloc(size, &mut |buf: &mut [u8]| {
-            // The buffer has exactly the computed size, so writing cannot run short.
-            let _ = capnp::serialize::write_message(&mut &mut buf[..], &*m);
-        })
+        let segments = m.get_segments_for_output();
+        // (1 + n) little-endian u32s, padded to a whole word.
+        let mut small = [0u8; 64];
+        let mut large = Vec::new();
+        let table_len = (segments.len() / 2 + 1) * 8;
+        let table = if table_len <= small.len() {
+            &mut small[..table_len]
+        } else {
+            large.resize(table_len, 0);
+            &mut large[..]
+        };
+        let count = u32::try_from(segments.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        let sizes = segments
+            .iter()
+            .map(|s| u32::try_from(s.len() / 8).unwrap_or(u32::MAX));
+        for (slot, value) in table
+            .chunks_exact_mut(4)
+            .zip(std::iter::once(count).chain(sizes))
+        {
+            slot.copy_from_slice(&value.to_le_bytes());
+        }
+        f(table, &segments)
     }
 
     /// The size of the standard stream framing of the message now.

@@ -430,12 +430,10 @@ impl StructReader {
 
     /// The active union member: (discriminant, index in the schema's field list).
     pub fn which_field(&self) -> Result<(u16, usize)> {
-        let union = self
-            .shared
-            .schema()
-            .union
-            .as_ref()
-            .ok_or(Error::NotAUnion)?;
+        // A `let else`, not `ok_or`: that builds (and drops) the error on every call.
+        let Some(union) = self.shared.schema().union.as_ref() else {
+            return Err(Error::NotAUnion);
+        };
         let d = match self.fast() {
             Some((at, seg)) => at.bits(seg, 16, union.discriminant_offset) as u16,
             None => self.with_struct(|s| {
@@ -522,13 +520,13 @@ fn check_active(schema: &StructSchema, field: &Field, disc: u64) -> Result<()> {
 
 /// The field index of union member `d`.
 fn which_index(schema: &StructSchema, d: u16) -> Result<usize> {
-    let union = schema.union.as_ref().ok_or(Error::NotAUnion)?;
-    union
-        .members
-        .get(usize::from(d))
-        .copied()
-        .flatten()
-        .ok_or(Error::NotAUnion)
+    let Some(union) = schema.union.as_ref() else {
+        return Err(Error::NotAUnion);
+    };
+    match union.members.get(usize::from(d)).copied().flatten() {
+        Some(index) => Ok(index),
+        None => Err(Error::NotAUnion),
+    }
 }
 
 /// Reads a pointer slot of a reader. `steps` builds the child location for walkable types.
@@ -978,12 +976,10 @@ impl StructBuilder {
     }
 
     pub fn which_field(&self) -> Result<(u16, usize)> {
-        let union = self
-            .shared
-            .schema()
-            .union
-            .as_ref()
-            .ok_or(Error::NotAUnion)?;
+        // A `let else`, not `ok_or`: that builds (and drops) the error on every call.
+        let Some(union) = self.shared.schema().union.as_ref() else {
+            return Err(Error::NotAUnion);
+        };
         let fast = {
             let held = self.shared.base().message.lock_fast()?;
             self.cache
@@ -1440,15 +1436,11 @@ impl StructBuilder {
         Ok(self.shared.base().message.to_bytes())
     }
 
-    /// Standard framing written into a buffer that `alloc` makes for the exact size (a
-    /// Python `bytes`, without an intermediate copy). `alloc` runs under the message lock,
-    /// so it must not run Python code.
-    pub fn write_bytes_with<R>(
-        &self,
-        alloc: impl FnOnce(usize, &mut dyn FnMut(&mut [u8])) -> R,
-    ) -> Result<R> {
+    /// The message's standard framing in pieces, under its lock (`MessageBuilder::with_framed`);
+    /// root builders only.
+    pub fn with_framed<R>(&self, f: impl FnOnce(&[u8], &[&[u8]]) -> R) -> Result<R> {
         self.root_only()?;
-        Ok(self.shared.base().message.write_bytes_with(alloc))
+        Ok(self.shared.base().message.with_framed(f))
     }
 
     /// The size of `to_bytes`'s result now.

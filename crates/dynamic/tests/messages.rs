@@ -5,8 +5,8 @@ mod common;
 use std::sync::Arc;
 
 use capnp_dynamic::{
-    Error, FieldKind, ListValue, MessageReader, ReadLimits, SetValue, StructBuilder, StructReader,
-    StructValue, Type, Value,
+    Error, FieldKind, ListValue, MessageBuilder, MessageReader, ReadLimits, SetValue,
+    StructBuilder, StructReader, StructValue, Type, Value,
 };
 use common::{id, registry};
 
@@ -796,4 +796,125 @@ fn struct_assignment_direct_and_through_snapshot_agree() {
         ),
         "x"
     );
+}
+
+/// `with_framed`'s pieces, written one after the other, are `to_bytes` (capnp's
+/// `write_message`) for one segment and for many (odd and even counts: the table's padding).
+#[test]
+fn framed_pieces_are_the_standard_framing() {
+    let reg = registry();
+    let pid = id(&reg, "Person");
+    for (words, names) in [(1024, 1), (1, 1), (1, 2), (1, 3), (1, 6), (1, 40)] {
+        let p = MessageBuilder::with_first_segment_words(words)
+            .init_root(&reg, pid)
+            .expect("root");
+        p.set("id", SetValue::Int(9)).expect("");
+        let phones = lb(p.init("phones", Some(names)).expect(""));
+        for i in 0..names {
+            sb(phones.get(i64::from(i)).expect(""))
+                .set("number", SetValue::Str(&"5".repeat(i as usize * 9 + 1)))
+                .expect("");
+        }
+        let joined = p
+            .with_framed(|table, segments| {
+                assert_eq!(table.len(), (segments.len() / 2 + 1) * 8);
+                let mut out = table.to_vec();
+                for s in segments {
+                    out.extend_from_slice(s);
+                }
+                (segments.len(), out)
+            })
+            .expect("framed");
+        assert_eq!(
+            joined.1,
+            p.to_bytes().expect("bytes"),
+            "{} segments",
+            joined.0
+        );
+        if words == 1 && names > 2 {
+            assert!(joined.0 > 2, "{} segments", joined.0);
+        }
+    }
+    let child = sb(p_child(&reg, pid));
+    assert!(matches!(child.with_framed(|_, _| ()), Err(Error::NotRoot)));
+}
+
+fn p_child(reg: &Arc<capnp_dynamic::Registry>, pid: u64) -> Value {
+    let p = StructBuilder::new_message(reg, pid).expect("root");
+    let phones = lb(p.init("phones", Some(1)).expect(""));
+    phones.get(0).expect("")
+}
+
+/// Reading the root pointer once (`root_from_*`) gives what the constructor and `root` give
+/// in two steps: the same reader, or the same error, for well-formed and malformed inputs.
+#[test]
+fn root_read_once_agrees_with_two_steps() {
+    let reg = registry();
+    let pid = id(&reg, "Person");
+    let p = StructBuilder::new_message(&reg, pid).expect("root");
+    p.set("name", SetValue::Str("Ann")).expect("");
+    let good = p.to_bytes().expect("bytes");
+    let mut inputs: Vec<Vec<u8>> = vec![good.clone(), vec![], vec![0; 8], vec![0; 16]];
+    inputs.push(good[..good.len() - 8].to_vec()); // truncated
+    let mut far = good.clone();
+    far[8..16].copy_from_slice(&[2, 0, 0, 0, 5, 0, 0, 0]); // far pointer to segment 5
+    inputs.push(far);
+    let mut list_root = good.clone();
+    list_root[8] = 1; // a list pointer where the root struct should be
+    inputs.push(list_root);
+    let mut out_of_bounds = good.clone();
+    out_of_bounds[8..12].copy_from_slice(&0x0100_0000u32.to_le_bytes());
+    inputs.push(out_of_bounds);
+    let show = |r: Result<StructReader, Error>| match r {
+        Ok(root) => format!("ok {:?}", root.get("name").map(text)),
+        Err(e) => format!("err {e}"),
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        let shared = || Arc::new(input.clone()) as Arc<dyn AsRef<[u8]> + Send + Sync>;
+        let limits = ReadLimits::default();
+        let two = MessageReader::from_bytes_shared(shared(), limits, Default::default())
+            .and_then(|m| m.root(&reg, pid));
+        let once =
+            MessageReader::root_from_bytes_shared(shared(), limits, Default::default(), &reg, pid);
+        assert_eq!(show(once), show(two), "bytes input {i}");
+        // The same bytes without the segment table, as one segment.
+        if input.len() >= 8 {
+            let seg = || vec![Arc::new(input[8..].to_vec()) as Arc<dyn AsRef<[u8]> + Send + Sync>];
+            let two = MessageReader::from_segments_shared(seg(), limits, Default::default())
+                .and_then(|m| m.root(&reg, pid));
+            let once = MessageReader::root_from_segments_shared(
+                seg(),
+                limits,
+                Default::default(),
+                &reg,
+                pid,
+            );
+            assert_eq!(show(once), show(two), "segments input {i}");
+        }
+        let packed = capnp_pack(input);
+        let two = MessageReader::from_bytes_packed(&packed, limits).and_then(|m| m.root(&reg, pid));
+        let once = MessageReader::from_bytes_packed_for_root(&packed, limits)
+            .and_then(|m| m.root(&reg, pid));
+        assert_eq!(show(once), show(two), "packed input {i}");
+    }
+}
+
+/// `input` packed word by word (the packed encoding of arbitrary bytes, framing included).
+fn capnp_pack(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for w in input.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..w.len()].copy_from_slice(w);
+        let tag = word
+            .iter()
+            .enumerate()
+            .fold(0u8, |t, (i, b)| t | (u8::from(*b != 0) << i));
+        out.push(tag);
+        out.extend(word.iter().filter(|b| **b != 0));
+        if tag == 0 || tag == 0xff {
+            // Runs of zero words / literal words: none follow here.
+            out.push(0);
+        }
+    }
+    out
 }

@@ -295,7 +295,7 @@ fn plain_int(i: &Bound<'_, PyInt>) -> Option<i128> {
         Some(v) => Some(i128::from(v)),
         // Above i64::MAX, UInt64 values are common (hashes, ids); below i64::MIN is out of
         // every range anyway.
-        None => i.extract::<u64>().ok().map(i128::from),
+        None => crate::ffi::int_as_u64(i).map(i128::from),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The CPython calls the safe PyO3 API lacks: generic attribute lookup, and reading an `int`
 //! that may not fit 64 bits without raising; and taking a Python socket's descriptor (a `dup`
-//! of it, owned by Rust) for the synchronous API's reactor.
+//! of it, owned by Rust) for the synchronous API's reactor; the caller's frame and a loaded
+//! module, for the write-once warning's check (`warning.rs`).
 //!
 //! Struct handles resolve fields in their own `__getattribute__` (DESIGN decision 8); every
 //! other attribute (methods, properties) then needs the ordinary lookup. Reaching it through
@@ -43,6 +44,34 @@ pub(crate) fn int_as_i64(obj: &Bound<'_, pyo3::types::PyInt>) -> Option<i64> {
         return None;
     }
     if value == -1 && PyErr::take(obj.py()).is_some() {
+        return None;
+    }
+    Some(value)
+}
+
+/// The value of a Python `int` as a `u64`, or `None` when it does not fit (negative or too
+/// large) — the `OverflowError` CPython sets then is taken and dropped. For the UInt64 values
+/// above `i64::MAX` that `int_as_i64` declines: PyO3's `extract::<u64>()` costs ten times
+/// this (an `__index__` round trip and an error check through its own state).
+pub(crate) fn int_as_u64(obj: &Bound<'_, pyo3::types::PyInt>) -> Option<u64> {
+    // SAFETY (both calls): `obj` is a live `int` borrowed for the call and the GIL is held
+    // (the `Bound`). They read an `int` without calling Python code; on failure they return
+    // all ones with an exception set, which is taken below.
+    // `PyLong_AsUnsignedLong` (a digit loop) where `unsigned long` has 64 bits; the
+    // `long long` one goes through `_PyLong_AsByteArray`, several times slower. Both return
+    // all ones with an exception set on failure.
+    #[allow(
+        clippy::useless_conversion,
+        reason = "`c_ulong` is `u64` here but `u32` on Windows"
+    )]
+    let value = if std::mem::size_of::<std::os::raw::c_ulong>() == 8 {
+        // SAFETY: as above.
+        u64::from(unsafe { pyo3::ffi::PyLong_AsUnsignedLong(obj.as_ptr()) })
+    } else {
+        // SAFETY: as above.
+        unsafe { pyo3::ffi::PyLong_AsUnsignedLongLong(obj.as_ptr()) }
+    };
+    if value == u64::MAX && PyErr::take(obj.py()).is_some() {
         return None;
     }
     Some(value)
@@ -479,4 +508,88 @@ fn bytes_copy_huge<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyB
         std::ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
     }
     Ok(obj)
+}
+
+/// The frame the warnings machinery attributes a warning to when this module warns with
+/// `stacklevel=1`: `PyThreadState_GetFrame`, the innermost complete Python frame (the code
+/// that called into this module), or `None` when no Python frame runs.
+pub(crate) fn warning_frame(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
+    // SAFETY: the GIL is held (`py`), so the thread has a current thread state, which
+    // `PyThreadState_Get` returns (it never returns NULL while the GIL is held).
+    // `PyThreadState_GetFrame` returns a new reference to a frame object, or NULL without an
+    // exception; `from_owned_ptr_or_opt` takes ownership of the reference.
+    unsafe {
+        let frame = pyo3::ffi::PyThreadState_GetFrame(pyo3::ffi::PyThreadState_Get());
+        Bound::from_owned_ptr_or_opt(py, frame.cast())
+    }
+}
+
+/// `sys.modules[name]` as the interpreter's own lookups see it (the interpreter's module
+/// dict, not the `sys.modules` attribute, which may be rebound), or `None` when it is missing
+/// or the lookup failed (its exception dropped). `PyImport_GetModule` also waits for a module
+/// another thread is still importing; `initialized` is a module it returned earlier, for which
+/// that check is skipped (a module that finished importing never starts again).
+pub(crate) fn imported_module<'py>(
+    py: Python<'py>,
+    name: &Bound<'py, PyString>,
+    initialized: Option<&Py<PyAny>>,
+) -> Option<Bound<'py, PyAny>> {
+    // SAFETY: the GIL is held; `PyImport_GetModuleDict` returns a borrowed reference to the
+    // interpreter's module dict, which lives as long as the interpreter; it is turned into an
+    // owned `Bound` at once (a new strong reference).
+    let modules =
+        unsafe { Bound::from_borrowed_ptr_or_opt(py, pyo3::ffi::PyImport_GetModuleDict()) };
+    if let Some(modules) = modules
+        .as_ref()
+        .and_then(|m| m.cast::<pyo3::types::PyDict>().ok())
+    {
+        if let Ok(Some(module)) = modules.get_item(name) {
+            if initialized.is_some_and(|m| m.is(&module)) {
+                return Some(module);
+            }
+        }
+    }
+    // SAFETY: `name` is a live `str` held by the `Bound` and the GIL is held. The call returns
+    // a new reference, or NULL with or without an exception set; the exception, if any, is
+    // taken (and dropped) below.
+    let module = unsafe { pyo3::ffi::PyImport_GetModule(name.as_ptr()) };
+    if module.is_null() {
+        drop(PyErr::take(py));
+        return None;
+    }
+    // SAFETY: a new reference returned by CPython, owned from here on.
+    Some(unsafe { Bound::from_owned_ptr(py, module) })
+}
+
+/// A new `bytes` holding `head` then each slice of `parts`, copied once: unlike
+/// `PyBytes::new_with`, the object's memory is not zeroed before it is written.
+pub(crate) fn bytes_concat<'py>(
+    py: Python<'py>,
+    head: &[u8],
+    parts: &[&[u8]],
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let total = parts
+        .iter()
+        .fold(head.len(), |n, p| n.saturating_add(p.len()));
+    let len = isize::try_from(total)
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("message too large"))?;
+    // SAFETY: the GIL is held. `PyBytes_FromStringAndSize(NULL, len)` returns a new `bytes`
+    // object with room for `len` bytes (plus the terminating NUL it sets itself), or NULL with
+    // an exception set. The object is ours alone (one reference, not yet visible to Python
+    // code), so writing its buffer is allowed, as CPython's own constructors do. The copies
+    // below write exactly `total` bytes from the start of that buffer (the slices' lengths
+    // add up to `total`), never overlapping their sources (a fresh allocation); no reference
+    // to the uninitialized bytes is made. The object is handed out only after it is filled.
+    unsafe {
+        let obj = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let mut dst = pyo3::ffi::PyBytes_AS_STRING(obj).cast::<u8>().cast_mut();
+        for part in std::iter::once(head).chain(parts.iter().copied()) {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), dst, part.len());
+            dst = dst.add(part.len());
+        }
+        Ok(Bound::from_owned_ptr(py, obj).cast_into_unchecked())
+    }
 }

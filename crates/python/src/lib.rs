@@ -29,6 +29,7 @@ mod stubs;
 mod sync_loop;
 mod thread_bound;
 mod types;
+mod warning;
 
 /// The extension's Rust allocations (capnp-rpc's per-call objects, message segments) go to
 /// mimalloc: glibc's malloc and free were a fifth of an RPC call's instructions (`alloc.rs`).

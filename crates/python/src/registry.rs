@@ -118,12 +118,13 @@ fn read_root(
     // Zero-copy; a buffer other than `bytes` stays exported until `__exit__` releases it.
     let input = buffer::input(buf)?;
     let run = || -> MsgResult<_> {
-        let message = MessageReader::from_bytes_shared(
+        Ok(MessageReader::root_from_bytes_shared(
             input.bytes,
             limits(traversal_limit_in_words, nesting_limit),
             input.sharing,
-        )?;
-        Ok(message.root(&registry.get().inner, id)?)
+            &registry.get().inner,
+            id,
+        )?)
     };
     let root = run().map_err(|e| e.into_py(py))?;
     PyStructReader::wrap_raw(py, root, registry.clone().unbind())
@@ -202,7 +203,7 @@ impl PyRegistry {
         let py = slf.py();
         let input = buffer::input(buf)?;
         let limits = limits(traversal_limit_in_words, nesting_limit);
-        let unpack = || MessageReader::from_bytes_packed((*input.bytes).as_ref(), limits);
+        let unpack = || MessageReader::from_bytes_packed_for_root((*input.bytes).as_ref(), limits);
         // Large inputs unpack without the GIL, unless Python code could write them meanwhile
         // (packing shrinks runs of zeros ~1000-fold, so a few KiB may unpack to megabytes).
         let large = !input.sharing.volatile && (*input.bytes).as_ref().len() >= 4096;
@@ -459,8 +460,13 @@ fn segments_root<'py>(
         parts.push(input.bytes);
     }
     let run = || -> MsgResult<_> {
-        let message = MessageReader::from_segments_shared(parts, limits, sharing)?;
-        Ok(message.root(&registry.get().inner, id)?)
+        Ok(MessageReader::root_from_segments_shared(
+            parts,
+            limits,
+            sharing,
+            &registry.get().inner,
+            id,
+        )?)
     };
     let root = run().map_err(|e| e.into_py(py))?;
     PyStructReader::wrap(py, root, registry.clone().unbind())

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use capnp_dynamic::text::struct_text;
 use capnp_dynamic::{MessageBuilder, StructBuilder, StructReader, Type};
-use pyo3::exceptions::{PyAttributeError, PyUnicodeDecodeError, PyUserWarning};
+use pyo3::exceptions::{PyAttributeError, PyUnicodeDecodeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
@@ -152,12 +152,6 @@ fn dict_options(
         base64: encode_bytes_as_base64,
     }
 }
-
-const WRITTEN_TWICE: &str = "This message has already been written once. Be very careful that you're not setting Text/Struct/List fields more than once, since that will cause memory leaks (both in memory and in the serialized data). You can disable this warning by calling the `clear_write_flag` method of this object after every write.";
-
-/// `_warnings.warn` and the write-once message (pycapnp's text), made once.
-static WRITE_WARNING: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyString>)> =
-    pyo3::sync::PyOnceLock::new();
 
 /// A root builder's `to_dict` reads a copy of its message up to this many words (1 MiB);
 /// other builders (perhaps a small part of the message) up to `FROZEN_DICT_WORDS_PART`.
@@ -337,15 +331,7 @@ impl PyStructBuilder {
             self.written.store(true, Ordering::Relaxed);
         }
         if was {
-            // `_warnings.warn` with a prepared message: the same warning machinery as
-            // `PyErr::warn` without decoding the long message on every write.
-            let (warn, message) = WRITE_WARNING.get_or_try_init(py, || -> PyResult<_> {
-                Ok((
-                    py.import("_warnings")?.getattr("warn")?.unbind(),
-                    PyString::new(py, WRITTEN_TWICE).unbind(),
-                ))
-            })?;
-            warn.call1(py, (message, py.get_type::<PyUserWarning>(), 1))?;
+            crate::warning::written_twice(py)?;
         }
         Ok(())
     }
@@ -591,30 +577,35 @@ impl PyStructBuilder {
         self.mark_written(py)?;
         let inner = &self.inner;
         let err = |e: capnp_dynamic::Error| MsgError::from(e).into_py(py);
-        let size = inner.serialized_size().map_err(err)?;
-        if size >= DETACH_BYTES && !inner.message().is_volatile() {
-            // Large: filled without the GIL (DESIGN decision 7). Another thread may change
-            // the size meanwhile; then the fill declines and the next attempt re-measures.
-            for _ in 0..3 {
-                let size = inner.serialized_size().map_err(err)?;
-                let mut written = false;
-                let bytes = PyBytes::new_with(py, size, |buf| {
-                    written = py.detach(|| inner.write_bytes_into(buf)).map_err(err)?;
-                    Ok(())
-                })?;
-                if written {
-                    return Ok(bytes);
-                }
+        // Small (or volatile): measured and copied under one lock, with the GIL held, into a
+        // `bytes` not zeroed first.
+        let volatile = inner.message().is_volatile();
+        let small = inner
+            .with_framed(|table, segments| {
+                let size = segments.iter().fold(table.len(), |n, s| n + s.len());
+                (size < DETACH_BYTES || volatile)
+                    .then(|| crate::ffi::bytes_concat(py, table, segments))
+            })
+            .map_err(err)?;
+        if let Some(bytes) = small {
+            return bytes;
+        }
+        // Large: filled without the GIL (DESIGN decision 7). Another thread may change the
+        // size meanwhile; then the fill declines and the next attempt re-measures.
+        for _ in 0..3 {
+            let size = inner.serialized_size().map_err(err)?;
+            let mut written = false;
+            let bytes = PyBytes::new_with(py, size, |buf| {
+                written = py.detach(|| inner.write_bytes_into(buf)).map_err(err)?;
+                Ok(())
+            })?;
+            if written {
+                return Ok(bytes);
             }
         }
-        // Small (or volatile): measured and written under one lock, with the GIL held.
+        // Still changing: under one lock, with the GIL held.
         inner
-            .write_bytes_with(|size, fill| {
-                PyBytes::new_with(py, size, |buf| {
-                    fill(buf);
-                    Ok(())
-                })
-            })
+            .with_framed(|table, segments| crate::ffi::bytes_concat(py, table, segments))
             .map_err(err)?
     }
 
