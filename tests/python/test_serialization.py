@@ -85,8 +85,12 @@ def attempt(kind):
     with warnings.catch_warnings(record=True) as seen:
         try:
             write(kind)
-        except Exception as e:
+        except Warning as e:
             return "raised %%s: %%s" %% (type(e).__name__, str(e)[:40])
+        except Exception as e:
+            # Bad filter items fail inside CPython's warnings machinery, whose wording
+            # changes between versions (this runs under 3.9-3.13, the oracle under 3.11).
+            return "raised %%s" %% type(e).__name__
     return [(w.category.__name__, w.lineno, str(w.message)[:30]) for w in seen]
 
 
