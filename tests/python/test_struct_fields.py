@@ -119,6 +119,20 @@ def test_invalid_utf8_text_raises_on_read(m):
         assert reader.d == b""
 
 
+def test_invalid_utf8_text_raises_from_to_dict_and_list_elements(m):
+    # The in-place Text paths (to_dict, list elements) raise as field reads do, the bytes
+    # copied out of the message's lock first, and leave the message usable.
+    msg = m.All.new_message(t=b"\xff\xfe", texts=["ok", b"\xc3"])
+    data = msg.to_bytes()
+    for obj in (msg, msg.as_reader(), m.All.from_bytes(data), m.All.from_bytes(bytearray(data))):
+        with pytest.raises(UnicodeDecodeError):
+            obj.to_dict()
+        assert obj.texts[0] == "ok"
+        with pytest.raises(UnicodeDecodeError):
+            obj.texts[1]
+        assert obj.d == b""
+
+
 def test_enums(m):
     msg = m.All.new_message()
     assert msg.e == "red" and msg.e == 0

@@ -30,6 +30,16 @@ pub(crate) fn slot_type(field: &Field) -> Option<&Type> {
     }
 }
 
+/// Text bytes as `str`, for a caller that may hold a message's lock: it makes only a `str`
+/// (no collection can start, so no Python code runs); invalid UTF-8 comes back copied, for
+/// `text_to_py` to raise once the lock is released.
+pub(crate) fn str_under_lock(py: Python<'_>, bytes: &[u8]) -> Result<Py<PyAny>, Vec<u8>> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(PyString::new(py, s).into_any().unbind()),
+        Err(_) => Err(bytes.to_vec()),
+    }
+}
+
 /// Text bytes as `str`, decoded strictly.
 pub(crate) fn text_to_py(py: Python<'_>, bytes: &[u8]) -> MsgResult<Py<PyAny>> {
     match std::str::from_utf8(bytes) {
@@ -487,15 +497,9 @@ impl DictWalk<'_> {
         };
         let ty = slot_type(field);
         match ty {
-            // Read in place (no copy of the bytes on the way).
-            // The closure may run under the message's lock: it makes only a `str` (no
-            // collection can start, so no Python code runs); invalid UTF-8 is copied out and
-            // raised after the lock is released.
+            // Read in place (no copy of the bytes on the way), possibly under the lock.
             Some(Type::Text) => {
-                let text = r.with_blob(index, |b| match std::str::from_utf8(b) {
-                    Ok(text) => Ok(PyString::new(py, text).into_any().unbind()),
-                    Err(_) => Err(b.to_vec()),
-                })?;
+                let text = r.with_blob(index, |b| str_under_lock(py, b))?;
                 match text {
                     Some(Ok(obj)) => return Ok(obj),
                     Some(Err(invalid)) => return text_to_py(py, &invalid),

@@ -471,43 +471,10 @@ const HUGE_COPY: usize = 8 << 20;
 /// transparent huge pages (Linux, where the system leaves that to `madvise`): writing 50 MB
 /// into fresh 4 KiB pages costs ~12,000 page faults, most of such a copy's time.
 pub(crate) fn bytes_copy<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    #[cfg(target_os = "linux")]
-    if data.len() >= HUGE_COPY {
-        return bytes_copy_huge(py, data);
+    if data.len() >= HUGE_COPY && cfg!(target_os = "linux") {
+        return filled_bytes(py, data, &[], true);
     }
     Ok(PyBytes::new(py, data))
-}
-
-#[cfg(target_os = "linux")]
-fn bytes_copy_huge<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    let len = isize::try_from(data.len())
-        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("Data too large for bytes"))?;
-    // SAFETY: the GIL is held (`py`). `PyBytes_FromStringAndSize(NULL, len)` returns a new
-    // reference to an uninitialized `bytes` of `len` bytes, or NULL with an exception set
-    // (then `from_owned_ptr_or_err` takes the exception and nothing else is touched).
-    let obj = unsafe {
-        Bound::from_owned_ptr_or_err(
-            py,
-            pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len),
-        )?
-    };
-    let obj = obj.cast_into::<PyBytes>()?;
-    // SAFETY: `obj` is a `bytes` we alone refer to (just made, not yet shared), so its buffer
-    // of `len` bytes (`PyBytes_AsString`, never NULL for a `bytes`) may be written before it
-    // is handed out; `data` is `len` bytes that cannot overlap a fresh allocation. `madvise`
-    // is given only whole pages inside that buffer (rounded inwards) and only changes how the
-    // kernel backs them (an error is ignored: the copy is the same either way).
-    unsafe {
-        let buf = pyo3::ffi::PyBytes_AsString(obj.as_ptr()).cast::<u8>();
-        let page = 4096usize;
-        let start = (buf as usize).div_ceil(page) * page;
-        let end = (buf as usize + data.len()) / page * page;
-        if end > start {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-        }
-        std::ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len());
-    }
-    Ok(obj)
 }
 
 /// The frame the warnings machinery attributes a warning to when this module warns with
@@ -567,7 +534,19 @@ pub(crate) fn bytes_concat<'py>(
     py: Python<'py>,
     head: &[u8],
     parts: &[&[u8]],
-) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+) -> PyResult<Bound<'py, PyBytes>> {
+    filled_bytes(py, head, parts, false)
+}
+
+/// A new `bytes` of `head` then `parts`, written once into its fresh (not zeroed) buffer;
+/// with `huge`, whole pages of that buffer are first advised for transparent huge pages
+/// (Linux).
+fn filled_bytes<'py>(
+    py: Python<'py>,
+    head: &[u8],
+    parts: &[&[u8]],
+    huge: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
     let total = parts
         .iter()
         .fold(head.len(), |n, p| n.saturating_add(p.len()));
@@ -576,16 +555,29 @@ pub(crate) fn bytes_concat<'py>(
     // SAFETY: the GIL is held. `PyBytes_FromStringAndSize(NULL, len)` returns a new `bytes`
     // object with room for `len` bytes (plus the terminating NUL it sets itself), or NULL with
     // an exception set. The object is ours alone (one reference, not yet visible to Python
-    // code), so writing its buffer is allowed, as CPython's own constructors do. The copies
-    // below write exactly `total` bytes from the start of that buffer (the slices' lengths
-    // add up to `total`), never overlapping their sources (a fresh allocation); no reference
-    // to the uninitialized bytes is made. The object is handed out only after it is filled.
+    // code), so writing its buffer is allowed, as CPython's own constructors do. `madvise` is
+    // given only whole pages inside that buffer (rounded inwards) and only changes how the
+    // kernel backs them (an error is ignored: the copy is the same either way). The copies
+    // write exactly `total` bytes from the start of the buffer (the slices' lengths add up to
+    // `total`), never overlapping their sources (a fresh allocation); no reference to the
+    // uninitialized bytes is made. The object is handed out only after it is filled.
     unsafe {
         let obj = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
         if obj.is_null() {
             return Err(PyErr::fetch(py));
         }
         let mut dst = pyo3::ffi::PyBytes_AS_STRING(obj).cast::<u8>().cast_mut();
+        #[cfg(target_os = "linux")]
+        if huge {
+            let page = 4096usize;
+            let start = (dst as usize).div_ceil(page) * page;
+            let end = (dst as usize + total) / page * page;
+            if end > start {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = huge;
         for part in std::iter::once(head).chain(parts.iter().copied()) {
             std::ptr::copy_nonoverlapping(part.as_ptr(), dst, part.len());
             dst = dst.add(part.len());

@@ -6,7 +6,7 @@ use pyo3::exceptions::PyIndexError;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyList, PySlice, PyString};
+use pyo3::types::{PyBytes, PyInt, PyList, PySlice};
 
 use crate::convert::{index_type_error, scalar_to_py, set_element, text_to_py, value_to_py};
 use crate::error::{MsgError, MsgResult};
@@ -320,10 +320,7 @@ impl PyListReader {
             if !text {
                 return Ok(PyBytes::new(py, bytes).into_any().unbind());
             }
-            match std::str::from_utf8(bytes) {
-                Ok(s) => Ok(PyString::new(py, s).into_any().unbind()),
-                Err(_) => Err(bytes.to_vec()),
-            }
+            crate::convert::str_under_lock(py, bytes)
         })?;
         match blob {
             Some(Ok(obj)) => Ok(Some(obj)),

@@ -876,10 +876,7 @@ impl PyStructReader {
             // objects (which never start a collection, so no Python code runs); invalid
             // UTF-8 is copied out and raised after the lock is released.
             let blob = self.inner.with_blob(index, |bytes| match ty {
-                Some(Type::Text) => match std::str::from_utf8(bytes) {
-                    Ok(text) => Ok(Ok(PyString::new(py, text).into_any().unbind())),
-                    Err(_) => Err(bytes.to_vec()),
-                },
+                Some(Type::Text) => crate::convert::str_under_lock(py, bytes).map(Ok),
                 // A `bytes` is never tracked by the collector either (a failed allocation
                 // sets the preallocated MemoryError).
                 _ => Ok(crate::ffi::bytes_copy(py, bytes).map(|b| b.into_any().unbind())),
