@@ -223,6 +223,9 @@ impl Native {
             return Ok(None);
         }
         let out = if out.get_type().is(self.coroutine_type.bind(py)) {
+            // The coroutine's code may use asyncio (sleep, futures, awaiting calls): inside a
+            // synchronous `wait()`, the loop becomes the running loop first.
+            crate::sync_loop::before_python(py)?;
             match crate::ffi::send_none(&out) {
                 Ok(Step::Yielded(first)) => {
                     let r = self

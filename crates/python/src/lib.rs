@@ -75,6 +75,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rpc::_loop_is_open, m)?)?;
     m.add_function(wrap_pyfunction!(rpc::_loop_close, m)?)?;
     m.add_function(wrap_pyfunction!(rpc::_new_server_cap, m)?)?;
+    m.add_function(wrap_pyfunction!(rpc::_mark_running, m)?)?;
     m.add_function(wrap_pyfunction!(rpc::_broken_cap, m)?)?;
     m.add_function(wrap_pyfunction!(convert::_set_cap_factory, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;

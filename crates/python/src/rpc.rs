@@ -598,7 +598,6 @@ impl CallHandler for PyHandler {
         // allocating and zeroing 8 KiB per call.
         let results_msg = MessageBuilder::with_first_segment_words(64);
         let started = Python::attach(|py| -> Result<Option<Py<PyAny>>, capnp::Error> {
-            crate::sync_loop::before_python(py).map_err(|e| py_to_capnp(py, e))?;
             let r = Py::new(py, PyMessageHandle::from_inner(results_msg.clone()))
                 .map_err(|e| py_to_capnp(py, e))?;
             if let Some(native) = &self.native {
@@ -693,6 +692,13 @@ impl Drop for CancelOnDrop {
 /// A new local capability served by `dispatch` (see `PyHandler`); `interfaces` lists the
 /// interface ids it implements, `streaming` its `-> stream` methods, `native` what
 /// `dispatch.rs` runs itself (`None`: everything goes to `dispatch`).
+/// Inside a synchronous `wait()`, makes its loop asyncio's running loop before Python code
+/// that may use asyncio runs (a server coroutine's first step); elsewhere nothing.
+#[pyfunction]
+pub(crate) fn _mark_running(py: Python<'_>) -> PyResult<()> {
+    crate::sync_loop::before_python(py)
+}
+
 #[pyfunction]
 pub(crate) fn _new_server_cap(
     py: Python<'_>,

@@ -172,9 +172,11 @@ static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
 static RUNNING_LOOP_FNS: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyAny>)> =
     pyo3::sync::PyOnceLock::new();
 
-/// A `wait()` whose loop becomes asyncio's running loop only once Python code runs during it
-/// (a server method, a callback): a client waiting for a remote call runs none, and setting
-/// and resetting the marker cost two `getpid` calls per wait on CPython 3.11.
+/// A `wait()` whose loop becomes asyncio's running loop only once Python code that may use
+/// asyncio runs during it (a server coroutine, a callback of the loop's queue), not for a plain
+/// server method (pycapnp 1.x had no running loop there): a client waiting for a remote call
+/// runs none, and setting and resetting the marker cost two `getpid` calls per wait on
+/// CPython 3.11.
 struct LazyMarker {
     event_loop: Py<PyAny>,
     /// Set: the running loop it replaced.
@@ -195,7 +197,8 @@ fn running_loop_fns(py: Python<'_>) -> PyResult<&(Py<PyAny>, Py<PyAny>)> {
     })
 }
 
-/// Before Python code runs inside a lazy `wait()`: its loop becomes the running loop.
+/// Before Python code that may use asyncio runs inside a lazy `wait()`: its loop becomes the
+/// running loop.
 pub(crate) fn before_python(py: Python<'_>) -> PyResult<()> {
     let pending = LAZY_MARKER.with(|m| {
         m.borrow()

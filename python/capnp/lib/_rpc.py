@@ -324,12 +324,15 @@ class _RemotePromise:
             # The synchronous loop runs natively until the call completes.
             m = self._method
             loop = st.aloop
+            # The loop becomes asyncio's running loop only if Python code that may use asyncio
+            # runs meanwhile.
             if loop._wakeup is not None and not loop._wakeup_kept:
-                # The main thread: signals must wake the wait (see _sync._running).
+                # The main thread: signals must wake the wait (see _sync._with_wakeup).
                 from capnp.lib import _sync
 
-                return _sync._running(loop, self._pending.wait_sync, loop, m.registry, m.result_id)
-            # The loop becomes asyncio's running loop only if Python code runs meanwhile.
+                return _sync._with_wakeup(
+                    loop, self._pending.wait_sync, loop, m.registry, m.result_id, True
+                )
             return self._pending.wait_sync(loop, m.registry, m.result_id, True)
         _check_thread(self._st)
         from capnp.lib import _sync
@@ -908,6 +911,7 @@ def _after_call(out, ctx, m, context_style):
     if coroutine or inspect.iscoroutine(out):
         # Most server coroutines finish without suspending: run them here, and make a
         # task only of the rest.
+        _capnp._mark_running()
         try:
             first = out.send(None)
         except StopIteration as stop:

@@ -142,6 +142,15 @@ def _running(loop, f, *args):
     1.x allowed waiting there (it blocks that loop meanwhile)."""
     outer = _get_running_loop()
     _set_running_loop(loop)
+    try:
+        return _with_wakeup(loop, f, *args)
+    finally:
+        _set_running_loop(outer)
+
+
+def _with_wakeup(loop, f, *args):
+    """Calls `f` (which runs the synchronous loop) with the loop's wake-up socket as Python's
+    signal wake-up fd, so that a signal ends a blocked wait at once."""
     restore = None
     if loop._wakeup is not None and not loop._wakeup_kept:
         # Installing a wake-up fd costs CPython two system calls (~3 us), so when no other
@@ -159,7 +168,6 @@ def _running(loop, f, *args):
     finally:
         if restore is not None:
             _signal.set_wakeup_fd(restore)
-        _set_running_loop(outer)
 
 
 def _wait_pending(pending):

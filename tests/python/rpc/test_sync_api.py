@@ -716,27 +716,37 @@ def test_the_signal_wakeup_fd_of_the_program_is_kept():
 
 
 def test_the_running_loop_marker_during_and_after_waits(rpc):
-    """asyncio sees the synchronous loop as the running loop while Python code runs inside a
-    wait (a server method, a callback), and no running loop once the wait is over."""
+    """asyncio sees the synchronous loop as the running loop while a server coroutine or a
+    callback runs inside a wait, and no running loop once the wait is over; a plain server
+    method served inside a client's wait() sees none, as under pycapnp 1.3.0."""
     seen = []
 
     class Echo(rpc.Counter.Server):
-        def echo(self, value, **kwargs):
+        async def echo(self, value, **kwargs):
             seen.append(asyncio.get_running_loop())
+            await asyncio.sleep(0)
             return value
+
+        def add(self, amount, **kwargs):
+            with pytest.raises(RuntimeError, match="no running event loop"):
+                asyncio.get_running_loop()
+            seen.append("plain")
+            return amount
 
     a, b = socket.socketpair()
     try:
         server = capnp.TwoPartyServer(a, bootstrap=Echo())
         client = capnp.TwoPartyClient(b)
         counter = client.bootstrap().cast_as(rpc.Counter)
+        assert counter.add(5).wait().total == 5
+        assert seen == ["plain"]
         assert counter.echo("x").wait().value == "x"
         loop = capnp.lib._sync._loop()
-        assert seen == [loop]
+        assert seen == ["plain", loop]
         with pytest.raises(RuntimeError, match="no running event loop"):
             asyncio.get_running_loop()
         assert capnp.Promise(3).then(lambda v: (seen.append(asyncio.get_running_loop()), v)[1]).wait() == 3
-        assert seen == [loop, loop]
+        assert seen == ["plain", loop, loop]
         with pytest.raises(RuntimeError, match="no running event loop"):
             asyncio.get_running_loop()
     finally:
