@@ -8,8 +8,9 @@ use capnp::message::{Builder, ReaderOptions};
 use capnp_compiler::loader::{DiskFileSystem, FileSystem, Located, Root, BUNDLED};
 use capnp_compiler::schema_capnp::{code_generator_request, field, node, type_, value};
 use capnp_compiler::{compile, make_loader, CompileOptions};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use pyo3::IntoPyObjectExt;
 
 use crate::error::LoadError;
@@ -214,16 +215,16 @@ pub(crate) fn describe<'py>(
     with_request(bytes, |request| {
         for (index, n) in request.get_nodes()?.iter().enumerate() {
             let d = describe_node(py, n)?;
-            set(&d, "request", &request_obj)?;
-            set(&d, "index", index)?;
+            set(&d, intern!(d.py(), "request"), &request_obj)?;
+            set(&d, intern!(d.py(), "index"), index)?;
             nodes.append(d).map_err(|e| python_failure(py, e))?;
         }
         Ok(())
     })?;
     let out = PyDict::new(py);
-    set(&out, "file_id", file_id)?;
-    set(&out, "nodes", nodes)?;
-    set(&out, "request", request_obj)?;
+    set(&out, intern!(out.py(), "file_id"), file_id)?;
+    set(&out, intern!(out.py(), "nodes"), nodes)?;
+    set(&out, intern!(out.py(), "request"), request_obj)?;
     Ok(out)
 }
 
@@ -252,9 +253,11 @@ fn python_failure(py: Python<'_>, e: PyErr) -> LoadError {
     LoadError::Internal(capnp::Error::failed(format!("{}", e.value(py))))
 }
 
+/// `d[key] = v`, the key an interned string (`intern!`: made and hashed once per process,
+/// where a `&str` key would be a new string for every item of every node).
 fn set<'py, V: IntoPyObject<'py>>(
     d: &Bound<'py, PyDict>,
-    key: &str,
+    key: &Bound<'py, PyString>,
     v: V,
 ) -> Result<(), LoadError> {
     d.set_item(key, v).map_err(|e| python_failure(d.py(), e))
@@ -265,23 +268,35 @@ fn describe_node<'py>(
     n: node::Reader<'_>,
 ) -> Result<Bound<'py, PyDict>, LoadError> {
     let d = PyDict::new(py);
-    set(&d, "id", n.get_id())?;
-    set(&d, "display_name", text(n.get_display_name()?)?)?;
-    set(&d, "prefix_length", n.get_display_name_prefix_length())?;
-    set(&d, "scope_id", n.get_scope_id())?;
-    set(&d, "is_generic", n.get_is_generic())?;
+    set(&d, intern!(d.py(), "id"), n.get_id())?;
+    set(
+        &d,
+        intern!(d.py(), "display_name"),
+        text(n.get_display_name()?)?,
+    )?;
+    set(
+        &d,
+        intern!(d.py(), "prefix_length"),
+        n.get_display_name_prefix_length(),
+    )?;
+    set(&d, intern!(d.py(), "scope_id"), n.get_scope_id())?;
+    set(&d, intern!(d.py(), "is_generic"), n.get_is_generic())?;
     let nested = PyList::empty(py);
     for nn in n.get_nested_nodes()? {
         nested
             .append((text(nn.get_name()?)?, nn.get_id()))
             .map_err(|e| python_failure(py, e))?;
     }
-    set(&d, "nested", nested)?;
+    set(&d, intern!(d.py(), "nested"), nested)?;
     let kind = match n.which()? {
         node::File(()) => "file",
         node::Struct(s) => {
-            set(&d, "is_group", s.get_is_group())?;
-            set(&d, "discriminant_count", s.get_discriminant_count())?;
+            set(&d, intern!(d.py(), "is_group"), s.get_is_group())?;
+            set(
+                &d,
+                intern!(d.py(), "discriminant_count"),
+                s.get_discriminant_count(),
+            )?;
             let fields = PyList::empty(py);
             for f in s.get_fields()? {
                 let group_id = match f.which()? {
@@ -289,12 +304,16 @@ fn describe_node<'py>(
                     field::Slot(_) => None,
                 };
                 let item = PyDict::new(py);
-                set(&item, "name", text(f.get_name()?)?)?;
-                set(&item, "discriminant", f.get_discriminant_value())?;
-                set(&item, "group_id", group_id)?;
+                set(&item, intern!(item.py(), "name"), text(f.get_name()?)?)?;
+                set(
+                    &item,
+                    intern!(item.py(), "discriminant"),
+                    f.get_discriminant_value(),
+                )?;
+                set(&item, intern!(item.py(), "group_id"), group_id)?;
                 fields.append(item).map_err(|e| python_failure(py, e))?;
             }
-            set(&d, "fields", fields)?;
+            set(&d, intern!(d.py(), "fields"), fields)?;
             "struct"
         }
         node::Enum(e) => {
@@ -304,7 +323,7 @@ fn describe_node<'py>(
                     .append(text(en.get_name()?)?)
                     .map_err(|e| python_failure(py, e))?;
             }
-            set(&d, "enumerants", names)?;
+            set(&d, intern!(d.py(), "enumerants"), names)?;
             "enum"
         }
         node::Interface(i) => {
@@ -314,9 +333,9 @@ fn describe_node<'py>(
                     .append(text(m.get_name()?)?)
                     .map_err(|e| python_failure(py, e))?;
             }
-            set(&d, "methods", names)?;
+            set(&d, intern!(d.py(), "methods"), names)?;
             let supers: Vec<u64> = i.get_superclasses()?.iter().map(|s| s.get_id()).collect();
-            set(&d, "superclasses", supers)?;
+            set(&d, intern!(d.py(), "superclasses"), supers)?;
             "interface"
         }
         node::Const(c) => {
@@ -325,7 +344,7 @@ fn describe_node<'py>(
         }
         node::Annotation(_) => "annotation",
     };
-    set(&d, "kind", kind)?;
+    set(&d, intern!(d.py(), "kind"), kind)?;
     Ok(d)
 }
 
@@ -371,8 +390,8 @@ fn set_const(
         value::Interface(()) => ("interface", py.None()),
         value::AnyPointer(_) => ("anyPointer", py.None()),
     };
-    set(d, "const_kind", kind)?;
-    set(d, "const_value", val)?;
+    set(d, intern!(d.py(), "const_kind"), kind)?;
+    set(d, intern!(d.py(), "const_value"), val)?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ import enum as _enum
 import functools as _functools
 import gc as _gc
 import os as _os
+import sys as _sys
 import weakref as _weakref
 import types as _types
 
@@ -531,6 +532,13 @@ class _StructModuleWhich(_enum.Enum):
 # --- modules ---------------------------------------------------------------------------------
 
 
+def _union_enum(fields):
+    return _StructModuleWhich(
+        "StructModuleWhich",
+        [(f["name"][:1].upper() + f["name"][1:], f["discriminant"]) for f in fields],
+    )
+
+
 class _StructABCMeta(type):
     """Metaclass of ``X.Reader``/``X.Builder``: instances are the views of that struct type."""
 
@@ -584,12 +592,94 @@ def _read_all(fd):
         chunks.append(chunk)
 
 
-class _StructModule:
+def _server_class(schema, short):
+    """The ``Server`` base class of an interface."""
+    attrs = {"schema": schema, "__module__": "capnp.lib.capnp"}
+    if schema.node.isGeneric:
+        # The schema stubs make a generic interface's Server generic (`class
+        # Impl(Store.Server[str])`); at run time the subscript is the class itself.
+        attrs["__class_getitem__"] = classmethod(lambda cls, _args: cls)
+    server = type("Server", (_rpc._DynamicCapabilityServer,), attrs)
+    server.__name__ = server.__qualname__ = short + ".Server"
+    return server
+
+
+class _WithDict:
+    """A plain base class: its ``__dict__`` descriptor reads an instance's own dictionary."""
+
+
+_own_dict = _WithDict.__dict__["__dict__"].__get__
+
+
+class _LazyAttrs(_WithDict):
+    """Attributes made on first use (the ``StructModuleWhich`` enums, view classes, ``Server``
+    classes: most of loading a schema goes into building them, and most are never used).
+
+    A pending attribute is made when it is first read, and all of them are when ``__dict__``
+    is (``vars()``, ``dir()``, ``copy``), so what those show does not change."""
+
+    __slots__ = ("_lazy",)
+
+    def _defer(self, name, make):
+        """Makes attribute ``name`` with ``make()`` when it is first needed."""
+        lazy = _lazy_of(self)
+        if lazy is None:
+            lazy = {}
+            _lazy_slot.__set__(self, lazy)
+        lazy[name] = make
+
+    @property
+    def __dict__(self):
+        d = _own_dict(self)
+        lazy = _lazy_of(self)
+        if lazy:
+            _lazy_slot.__set__(self, None)
+            for name, make in lazy.items():
+                if name not in d:
+                    d[name] = make()
+        return d
+
+    def __getstate__(self):
+        # copy/pickle: the attributes, made (the pending ones are not state of their own).
+        return self.__dict__
+
+    def __getattr__(self, name):
+        lazy = _lazy_of(self)
+        if lazy and name in lazy:
+            value = lazy.pop(name)()
+            _own_dict(self)[name] = value
+            return value
+        message = "%r object has no attribute %r" % (type(self).__name__, name)
+        if _sys.version_info >= (3, 10):
+            raise AttributeError(message, name=name, obj=self)
+        raise AttributeError(message)
+
+    def __delattr__(self, name):
+        lazy = _lazy_of(self)
+        if lazy and name in lazy and name not in _own_dict(self):
+            del lazy[name]
+            return
+        object.__delattr__(self, name)
+
+
+_lazy_slot = _LazyAttrs.__dict__["_lazy"]
+
+
+def _lazy_of(obj):
+    try:
+        return _lazy_slot.__get__(obj)
+    except AttributeError:
+        return None
+
+
+class _StructModule(_LazyAttrs):
     """The object a struct declaration becomes: ``schema`` and the message entry points."""
 
     # Left out of dir(), which stays pycapnp's: private names, and the [ext] entry points
     # pycapnp lacks (issue 12), documented in their docstrings.
-    _PRIVATE = frozenset(("_registry", "_id", "_specialize", "_PRIVATE", "from_json", "from_text"))
+    _PRIVATE = frozenset(
+        ("_registry", "_id", "_specialize", "_PRIVATE", "from_json", "from_text", "_lazy", "_defer")
+    )
 
     def __init__(self, schema, name=None):
         """A module for struct ``schema`` (a ``_StructSchema`` of any parser, a
@@ -608,14 +698,11 @@ class _StructModule:
                 continue
             attr = f["name"][:1].upper() + f["name"][1:]
             if group["discriminant_count"]:
-                setattr(self, attr, parser._which_enum(group))
+                self._defer(attr, _functools.partial(parser._which_enum, group))
             else:
                 setattr(self, attr, _StructModule(parser._schema(group["id"], _StructSchema), attr))
         if fields and all(f["discriminant"] != 0xFFFF for f in fields):
-            self.Union = _StructModuleWhich(
-                "StructModuleWhich",
-                [(f["name"][:1].upper() + f["name"][1:], f["discriminant"]) for f in fields],
-            )
+            self._defer("Union", _functools.partial(_union_enum, fields))
 
     def __dir__(self):
         return sorted((set(dir(type(self))) | set(self.__dict__)) - self._PRIVATE)
@@ -968,21 +1055,19 @@ class _EnumModule:
             setattr(self, enumerant, i)
 
 
-class _InterfaceModule:
+class _InterfaceModule(_LazyAttrs):
     """The object an interface declaration becomes: ``schema`` and its ``Server`` base class."""
+
+    _PRIVATE = frozenset(("_lazy", "_defer", "_PRIVATE"))
 
     def __init__(self, schema, name=None):
         self.schema = schema
         # pycapnp's signature: ``name`` names the ``Server`` class (``name + ".Server"``).
         short = name if name is not None else schema._info["display_name"].rsplit(":", 1)[-1].rsplit(".", 1)[-1]
-        attrs = {"schema": schema, "__module__": "capnp.lib.capnp"}
-        if schema.node.isGeneric:
-            # The schema stubs make a generic interface's Server generic (`class
-            # Impl(Store.Server[str])`); at run time the subscript is the class itself.
-            attrs["__class_getitem__"] = classmethod(lambda cls, _args: cls)
-        server = type("Server", (_rpc._DynamicCapabilityServer,), attrs)
-        server.__name__ = server.__qualname__ = short + ".Server"
-        self.Server = server
+        self._defer("Server", _functools.partial(_server_class, schema, short))
+
+    def __dir__(self):
+        return sorted((set(dir(type(self))) | set(self.__dict__)) - self._PRIVATE)
 
     def _new_client(self, server):
         """A client of this interface served by ``server`` in this process."""
@@ -1109,15 +1194,20 @@ class SchemaParser:
     def _add_node_attrs(self, obj, node_id):
         schema = self._schema(node_id, _ParsedSchema)
         obj._nodeSchema = schema
-        obj._nodeProto = schema.get_proto()
+        if isinstance(obj, _LazyAttrs):
+            obj._defer("_nodeProto", schema.get_proto)
+        else:
+            obj._nodeProto = schema.get_proto()
 
     def _struct_module(self, info):
         schema = self._schema(info["id"], _StructSchema)
         module = _StructModule(schema)
         # As pycapnp's loader: view classes for declared structs (groups have none).
         if not info["is_group"]:
-            module.Reader = _abstract_view("Reader", _DynamicStructReader, schema)
-            module.Builder = _abstract_view("Builder", _DynamicStructBuilder, schema)
+            module._defer("Reader", _functools.partial(_abstract_view, "Reader", _DynamicStructReader, schema))
+            module._defer(
+                "Builder", _functools.partial(_abstract_view, "Builder", _DynamicStructBuilder, schema)
+            )
             self._add_node_attrs(module, info["id"])
             self._add_nested(module, info)
         return module
