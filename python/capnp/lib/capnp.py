@@ -9,7 +9,6 @@ import enum as _enum
 import functools as _functools
 import gc as _gc
 import os as _os
-import sys as _sys
 import weakref as _weakref
 import types as _types
 
@@ -611,17 +610,51 @@ class _WithDict:
 _own_dict = _WithDict.__dict__["__dict__"].__get__
 
 
+class _Deferred:
+    """A class attribute standing for an attribute that instances make on first read (when
+    they have one pending): a non-data descriptor, so the instance's own value, once made or
+    set, is found first."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, cls=None):
+        name = self.name
+        lazy = _lazy_of(obj) if obj is not None else None
+        make = lazy.pop(name, None) if lazy else None
+        if make is None:
+            owner = cls if obj is None else type(obj)
+            raise AttributeError(
+                "%r %s has no attribute %r"
+                % (owner.__name__, "object" if obj is not None else "class", name)
+            )
+        value = make()
+        _own_dict(obj)[name] = value
+        return value
+
+
 class _LazyAttrs(_WithDict):
     """Attributes made on first use (the ``StructModuleWhich`` enums, view classes, ``Server``
-    classes: most of loading a schema goes into building them, and most are never used).
+    classes: most of loading a schema went into building them, and most are never used).
 
-    A pending attribute is made when it is first read, and all of them are when ``__dict__``
-    is (``vars()``, ``dir()``, ``copy``), so what those show does not change."""
+    A pending attribute has a `_Deferred` of its name on the class and a thunk in the
+    instance's `_lazy` table; it is made when first read, and all pending ones are made when
+    ``__dict__`` is read (``vars()``, ``dir()``, ``copy``), so what those show does not change.
+    No ``__getattr__``: the hot entry points (``Foo.new_message``) keep CPython's plain (and
+    specialized) attribute lookup."""
 
     __slots__ = ("_lazy",)
 
+    # Names that have a `_Deferred` on the class (shared by every subclass).
+    _DEFERRED = set()
+
     def _defer(self, name, make):
         """Makes attribute ``name`` with ``make()`` when it is first needed."""
+        if name not in _LazyAttrs._DEFERRED:
+            setattr(_LazyAttrs, name, _Deferred(name))
+            _LazyAttrs._DEFERRED.add(name)
         lazy = _lazy_of(self)
         if lazy is None:
             lazy = {}
@@ -643,23 +676,16 @@ class _LazyAttrs(_WithDict):
         # copy/pickle: the attributes, made (the pending ones are not state of their own).
         return self.__dict__
 
-    def __getattr__(self, name):
-        lazy = _lazy_of(self)
-        if lazy and name in lazy:
-            value = lazy.pop(name)()
-            _own_dict(self)[name] = value
-            return value
-        message = "%r object has no attribute %r" % (type(self).__name__, name)
-        if _sys.version_info >= (3, 10):
-            raise AttributeError(message, name=name, obj=self)
-        raise AttributeError(message)
-
     def __delattr__(self, name):
         lazy = _lazy_of(self)
         if lazy and name in lazy and name not in _own_dict(self):
             del lazy[name]
             return
         object.__delattr__(self, name)
+
+    def __dir__(self):
+        names = set(dir(type(self))) - _LazyAttrs._DEFERRED
+        return sorted((names | set(self.__dict__)) - self._PRIVATE)
 
 
 _lazy_slot = _LazyAttrs.__dict__["_lazy"]
@@ -678,7 +704,8 @@ class _StructModule(_LazyAttrs):
     # Left out of dir(), which stays pycapnp's: private names, and the [ext] entry points
     # pycapnp lacks (issue 12), documented in their docstrings.
     _PRIVATE = frozenset(
-        ("_registry", "_id", "_specialize", "_PRIVATE", "from_json", "from_text", "_lazy", "_defer")
+        ("_registry", "_id", "_specialize", "_PRIVATE", "from_json", "from_text", "_lazy", "_defer",
+         "_DEFERRED")
     )
 
     def __init__(self, schema, name=None):
@@ -703,9 +730,6 @@ class _StructModule(_LazyAttrs):
                 setattr(self, attr, _StructModule(parser._schema(group["id"], _StructSchema), attr))
         if fields and all(f["discriminant"] != 0xFFFF for f in fields):
             self._defer("Union", _functools.partial(_union_enum, fields))
-
-    def __dir__(self):
-        return sorted((set(dir(type(self))) | set(self.__dict__)) - self._PRIVATE)
 
     # The hot entry points are native methods of `_capnp._StructEntry`:
     # new_message(num_first_segment_words=None, allocate_seg_callable=None, **kwargs),
@@ -1058,16 +1082,13 @@ class _EnumModule:
 class _InterfaceModule(_LazyAttrs):
     """The object an interface declaration becomes: ``schema`` and its ``Server`` base class."""
 
-    _PRIVATE = frozenset(("_lazy", "_defer", "_PRIVATE"))
+    _PRIVATE = frozenset(("_lazy", "_defer", "_PRIVATE", "_DEFERRED"))
 
     def __init__(self, schema, name=None):
         self.schema = schema
         # pycapnp's signature: ``name`` names the ``Server`` class (``name + ".Server"``).
         short = name if name is not None else schema._info["display_name"].rsplit(":", 1)[-1].rsplit(".", 1)[-1]
         self._defer("Server", _functools.partial(_server_class, schema, short))
-
-    def __dir__(self):
-        return sorted((set(dir(type(self))) | set(self.__dict__)) - self._PRIVATE)
 
     def _new_client(self, server):
         """A client of this interface served by ``server`` in this process."""
