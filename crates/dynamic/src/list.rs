@@ -519,8 +519,14 @@ impl ListBuilder {
         match loc {
             BLoc::PrimList(l) => ElemsAt::locate(table, RawListReader(l.reborrow().into_reader())),
             BLoc::PtrList(l) => ElemsAt::locate(table, l.reborrow().into_reader()),
-            BLoc::StructList(l) => ElemsAt::locate(table, l.reborrow().into_reader())?
-                .with_struct_data(self.elem_schema.as_ref()?.data_words),
+            BLoc::StructList(l) => {
+                let r = l.reborrow().into_reader();
+                // The elements' actual data size (where their pointer sections start).
+                let actual =
+                    (!r.is_empty()).then(|| capnp::raw::get_struct_data_section(r.get(0)).len());
+                ElemsAt::locate(table, r)?
+                    .with_struct_data(self.elem_schema.as_ref()?.data_words, actual)
+            }
             BLoc::Struct(_) => None,
         }
     }

@@ -588,7 +588,7 @@ impl MessageReader {
     }
 }
 
-pub(crate) type BuilderMessage = capnp::message::Builder<crate::arena::TrackingAllocator>;
+pub(crate) use crate::arena::BuilderMessage;
 
 /// What every handle of one message being built shares (one allocation, one reference count).
 pub struct BuilderShared {
@@ -656,7 +656,7 @@ impl MessageBuilder {
         let segments = Arc::new(crate::arena::SegmentTable::default());
         let alloc = crate::arena::TrackingAllocator::new(alloc, segments.clone());
         MessageBuilder(Arc::new(BuilderShared {
-            inner: Mutex::new(capnp::message::Builder::new(alloc)),
+            inner: Mutex::new(BuilderMessage::new(alloc)),
             retired: AtomicBool::new(false),
             lent_mut: AtomicUsize::new(0),
             caps: Mutex::new(Vec::new()),
@@ -784,7 +784,8 @@ impl MessageBuilder {
         };
         Ok(crate::arena::Held {
             generation,
-            _guard: guard,
+            guard,
+            counter: &self.generation,
         })
     }
 
@@ -842,7 +843,7 @@ impl MessageBuilder {
         let schema = registry.get_struct(id)?;
         {
             let mut m = self.lock_live()?;
-            m.init_root::<RawPtrBuilder<'_>>()
+            m.init_root::<RawPtrBuilder<'_>>()?
                 .0
                 .init_struct(schema.size());
         }
@@ -882,7 +883,7 @@ impl MessageBuilder {
 
     /// Standard stream framing.
     pub fn to_bytes(&self) -> Vec<u8> {
-        capnp::serialize::write_message_to_words(&*self.lock_read())
+        capnp::serialize::write_message_segments_to_words(&*self.lock_read())
     }
 
     /// Runs `f` under the message lock on the standard stream framing in pieces: the segment
@@ -917,24 +918,26 @@ impl MessageBuilder {
 
     /// The size of the standard stream framing of the message now.
     pub fn serialized_size(&self) -> usize {
-        capnp::serialize::compute_serialized_size_in_words(&*self.lock_read()) * 8
+        serialized_words(&self.lock_read()) * 8
     }
 
     /// Standard stream framing written into `buf` if it has exactly the message's size.
     pub fn write_bytes_into(&self, buf: &mut [u8]) -> bool {
         let m = self.lock_read();
-        if capnp::serialize::compute_serialized_size_in_words(&*m) * 8 != buf.len() {
+        if serialized_words(&m) * 8 != buf.len() {
             return false;
         }
-        capnp::serialize::write_message(&mut &mut buf[..], &*m).is_ok()
+        capnp::serialize::write_message_segments(&mut &mut buf[..], &*m).is_ok()
     }
 
     /// Packed encoding of the standard framing.
     pub fn to_bytes_packed(&self) -> Vec<u8> {
         let mut out = Vec::new();
         // Writing into a Vec cannot fail (capnp writes whole words).
-        let _ =
-            capnp::serialize::write_message(crate::packed::PackedVec(&mut out), &*self.lock_read());
+        let _ = capnp::serialize::write_message_segments(
+            crate::packed::PackedVec(&mut out),
+            &*self.lock_read(),
+        );
         out
     }
 
@@ -988,6 +991,13 @@ impl MessageBuilder {
         }
         Ok(Some(reader))
     }
+}
+
+/// The words of `m`'s standard stream framing (capnp's `compute_serialized_size_in_words`):
+/// the segment table, padded to a word, and the segments.
+fn serialized_words(m: &BuilderMessage) -> usize {
+    let segments = m.get_segments_for_output();
+    segments.len() / 2 + 1 + segments.iter().map(|s| s.len() / 8).sum::<usize>()
 }
 
 pub(crate) fn lock(m: &Mutex<BuilderMessage>) -> MutexGuard<'_, BuilderMessage> {

@@ -784,13 +784,62 @@ impl StructBuilder {
             (Some(d), Some(u)) => Some((u.discriminant_offset, d)),
             _ => None,
         };
-        if !at.fits(ty.data_bits(), offset) || disc.is_some_and(|(o, _)| !at.fits(16, o)) {
+        // Void has no bits: only its discriminant is written.
+        let width = ty.data_bits();
+        if (width > 0 && !at.fits(width, offset)) || disc.is_some_and(|(o, _)| !at.fits(16, o)) {
             return Ok(false);
         }
         if let Some((o, d)) = disc {
             at.write(&held, 16, o, u64::from(d));
         }
-        Ok(at.write(&held, ty.data_bits(), offset, bits))
+        Ok(width == 0 || at.write(&held, width, offset, bits))
+    }
+
+    /// Runs `f` on pointer slot `offset` through the recorded location, after writing
+    /// `field`'s discriminant, without a walk (arena.rs `DataAt::write_pointer`, which keeps
+    /// every recorded location current when the slot was null); `Ok(None)` (nothing done)
+    /// when no location is current or the slot or discriminant lies outside it: the caller
+    /// walks.
+    fn fast_pointer<R>(
+        &self,
+        field: &Field,
+        offset: u32,
+        f: impl FnOnce(PointerBuilder<'_>) -> Result<R>,
+    ) -> Result<Option<R>> {
+        let mut held = self.shared.base().message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        let disc = match (field.discriminant, self.shared.schema().union.as_ref()) {
+            (Some(d), Some(u)) => Some((u.discriminant_offset, d)),
+            _ => None,
+        };
+        if !at.has_pointer(offset) || disc.is_some_and(|(o, _)| !at.fits(16, o)) {
+            return Ok(None);
+        }
+        if let Some((o, d)) = disc {
+            at.write(&held, 16, o, u64::from(d));
+        }
+        let r = at.write_pointer(&mut held, offset, f);
+        // Its own struct did not move: still current, at the generation now.
+        self.cache.set(held.generation, Some(at));
+        r.transpose()
+    }
+
+    /// Group `id` (member `field`) as a handle located where this struct is, when this
+    /// struct's location is current; `Ok(None)` otherwise (the caller walks).
+    fn fast_group(&self, field: &Field, id: u64) -> Result<Option<StructBuilder>> {
+        let held = self.shared.base().message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        if field.discriminant.is_some() {
+            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+                return Ok(None);
+            };
+            check_active(self.shared.schema(), field, disc)?;
+        }
+        Ok(Some(self.group(id)?.located(held.generation, Some(at))))
     }
 
     /// A reader over the same memory (later writes are visible through it).
@@ -866,6 +915,11 @@ impl StructBuilder {
                 if let Some(bits) = self.fast_read(field, ty, *offset) {
                     return Ok(decode_data(ty, bits? ^ mask(default)));
                 }
+            }
+        }
+        if let FieldKind::Group { id } = &field.kind {
+            if let Some(g) = self.fast_group(field, *id)? {
+                return Ok(Value::Struct(StructValue::Builder(g)));
             }
         }
         self.with_struct(|s| {
@@ -1066,6 +1120,18 @@ impl StructBuilder {
             SetValue::AnyPointer(src) => Some(src.snapshot()?),
             _ => None,
         };
+        if matches!(
+            (ty, &value),
+            (
+                Type::Text | Type::Data,
+                SetValue::Str(_) | SetValue::Bytes(_)
+            )
+        ) {
+            let write = |pb: PointerBuilder<'_>| write_pointer(pb, ty, &value, None, None);
+            if let Some(()) = self.fast_pointer(field, *offset, write)? {
+                return Ok(());
+            }
+        }
         let bits = if ty.is_pointer() {
             0
         } else {
@@ -1214,10 +1280,7 @@ impl StructBuilder {
         let FieldKind::Slot { default, .. } = &field.kind else {
             return Err(Error::TypeMismatch);
         };
-        self.with_struct(|s| {
-            self.set_discriminant(&s, field);
-            let mut pb = s.get_pointer_field(offset as usize);
-            let n = size.unwrap_or(0);
+        let init = |mut pb: PointerBuilder<'_>| {
             match (ty, elem_shape) {
                 (Type::Struct(_), _) => {
                     if let Some(sz) = struct_size {
@@ -1247,6 +1310,13 @@ impl StructBuilder {
             }
             // The handle `get` would return, made in the same walk.
             self.read_pointer(pb, Hop::Field(offset as u16), ty, default)
+        };
+        if let Some(v) = self.fast_pointer(field, offset, init)? {
+            return Ok(v);
+        }
+        self.with_struct(|s| {
+            self.set_discriminant(&s, field);
+            init(s.get_pointer_field(offset as usize))
         })
     }
 
