@@ -648,8 +648,7 @@ impl MessageBuilder {
     }
 
     pub fn with_first_segment_words(words: u32) -> Self {
-        let alloc = HeapAllocator::new().first_segment_words(words.max(1));
-        Self::with_alloc(SegmentAlloc::Heap(alloc), None)
+        Self::with_alloc(SegmentAlloc::Heap(crate::external::Heap::new(words)), None)
     }
 
     fn with_alloc(alloc: SegmentAlloc, external: Option<SharedState>) -> Self {
@@ -841,12 +840,18 @@ impl MessageBuilder {
     /// Initialises the root as a zeroed struct `id` and returns its builder (`is_root`).
     pub fn init_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
         let schema = registry.get_struct(id)?;
-        {
+        // Located at once: the first operation on the root does not walk.
+        let (generation, at) = {
             let mut m = self.lock_live()?;
-            m.init_root::<RawPtrBuilder<'_>>()?
+            let s = m
+                .init_root::<RawPtrBuilder<'_>>()?
                 .0
                 .init_struct(schema.size());
-        }
+            (
+                self.generation(),
+                crate::arena::DataAt::locate(&self.segments, &s),
+            )
+        };
         self.check_allocation()?;
         Ok(DynStructBuilder::new(
             self.clone(),
@@ -854,18 +859,24 @@ impl MessageBuilder {
             schema,
             registry.clone(),
             true,
-        ))
+        )
+        .located(generation, at))
     }
 
     /// The existing root interpreted as struct `id` (allocated if null).
     pub fn get_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
         let schema = registry.get_struct(id)?;
-        {
+        let (generation, at) = {
             let mut m = self.lock_live()?;
-            m.get_root::<RawPtrBuilder<'_>>()?
+            let s = m
+                .get_root::<RawPtrBuilder<'_>>()?
                 .0
                 .get_struct(schema.size(), None)?;
-        }
+            (
+                self.generation(),
+                crate::arena::DataAt::locate(&self.segments, &s),
+            )
+        };
         self.check_allocation()?;
         Ok(DynStructBuilder::new(
             self.clone(),
@@ -873,7 +884,8 @@ impl MessageBuilder {
             schema,
             registry.clone(),
             true,
-        ))
+        )
+        .located(generation, at))
     }
 
     /// The root pointer as an AnyPointer (`get_root_as_any`).
