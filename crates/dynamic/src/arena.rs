@@ -192,7 +192,7 @@ pub(crate) struct Held<'a> {
 
 impl Held<'_> {
     /// Makes every recorded location stale (as any other lock does), keeping the lock.
-    fn bump(&mut self) {
+    pub(crate) fn bump(&mut self) {
         let next = self.counter.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         // Generation 0 (walk-only messages) stays 0: nothing is ever current there.
         if self.generation != 0 {

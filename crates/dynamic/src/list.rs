@@ -979,6 +979,26 @@ impl ListBuilder {
             }
             return Ok(());
         }
+        // Numbers and Bool through the recorded elements when they are current and of this
+        // width (checked before anything is written), in the walk's order: each index checked,
+        // each value encoded, then written.
+        let bits = self.elem.data_bits();
+        if bits > 0 {
+            let done = self.with_fast(|held, at| {
+                if at.len() > 0 && at.read(held, bits, 0).is_none() {
+                    return Ok(None);
+                }
+                for (i, v) in values.iter().enumerate() {
+                    let i = resolve(i as i64, at.len())?;
+                    let value = encode_data(&self.elem, v, &self.base.registry)?;
+                    at.write(held, bits, i, value);
+                }
+                Ok(Some(()))
+            })?;
+            if done.is_some() {
+                return Ok(());
+            }
+        }
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {
                 for (i, v) in values.iter().enumerate() {

@@ -1444,19 +1444,18 @@ pub(crate) fn with_builder_loc_locked<R>(
 /// two threads copying between the same two messages in opposite directions take them in the
 /// same order and cannot each wait for the other's second lock. `src` and `dest` must be
 /// different messages (a second lock of one mutex would wait for ever).
+/// `dest` is locked as `lock_fast` locks it: its recorded locations stay current, and a
+/// caller that walks it must first make them stale (`Held::bump`).
 pub(crate) fn lock_pair<'a>(
     src: &'a MessageBuilder,
     dest: &'a MessageBuilder,
-) -> Result<(
-    MutexGuard<'a, BuilderMessage>,
-    MutexGuard<'a, BuilderMessage>,
-)> {
+) -> Result<(MutexGuard<'a, BuilderMessage>, crate::arena::Held<'a>)> {
     if Arc::as_ptr(&src.0) < Arc::as_ptr(&dest.0) {
         let s = src.lock_read_live()?;
-        let d = dest.lock_live()?;
+        let d = dest.lock_fast()?;
         Ok((s, d))
     } else {
-        let d = dest.lock_live()?;
+        let d = dest.lock_fast()?;
         let s = src.lock_read_live()?;
         Ok((s, d))
     }

@@ -6,7 +6,7 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
-use crate::arena::{DataAt, StructCache};
+use crate::arena::{DataAt, Held, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
@@ -807,23 +807,59 @@ impl StructBuilder {
         f: impl FnOnce(PointerBuilder<'_>) -> Result<R>,
     ) -> Result<Option<R>> {
         let mut held = self.shared.base().message.lock_fast()?;
-        let Some(at) = self.cache.get(&held) else {
-            return Ok(None);
-        };
-        let disc = match (field.discriminant, self.shared.schema().union.as_ref()) {
-            (Some(d), Some(u)) => Some((u.discriminant_offset, d)),
-            _ => None,
-        };
-        if !at.has_pointer(offset) || disc.is_some_and(|(o, _)| !at.fits(16, o)) {
-            return Ok(None);
+        match self.slot_at(&held, field, offset) {
+            Some(at) => self.write_slot(&mut held, at, field, offset, f).map(Some),
+            None => Ok(None),
         }
-        if let Some((o, d)) = disc {
-            at.write(&held, 16, o, u64::from(d));
+    }
+
+    /// The recorded location, when it is current and holds pointer slot `offset` and
+    /// `field`'s discriminant (`fast_pointer` can write them).
+    fn slot_at(&self, held: &Held<'_>, field: &Field, offset: u32) -> Option<DataAt> {
+        let at = self.cache.get(held)?;
+        let disc_fits = match (field.discriminant, self.shared.schema().union.as_ref()) {
+            (Some(_), Some(u)) => at.fits(16, u.discriminant_offset),
+            _ => true,
+        };
+        (at.has_pointer(offset) && disc_fits).then_some(at)
+    }
+
+    /// `fast_pointer`'s write, at `slot_at`'s location.
+    fn write_slot<R>(
+        &self,
+        held: &mut Held<'_>,
+        at: DataAt,
+        field: &Field,
+        offset: u32,
+        f: impl FnOnce(PointerBuilder<'_>) -> Result<R>,
+    ) -> Result<R> {
+        if let (Some(d), Some(u)) = (field.discriminant, self.shared.schema().union.as_ref()) {
+            at.write(held, 16, u.discriminant_offset, u64::from(d));
         }
-        let r = at.write_pointer(&mut held, offset, f);
+        let r = at.write_pointer(held, offset, f);
         // Its own struct did not move: still current, at the generation now.
         self.cache.set(held.generation, Some(at));
-        r.transpose()
+        r.ok_or(Error::TypeMismatch)?
+    }
+
+    /// Runs `f` on pointer slot `offset` (after writing `field`'s discriminant) under `held`,
+    /// this message's lock: through the recorded location when it is current, else by a walk
+    /// (after making every recorded location stale, as every other lock does).
+    fn with_slot_held<R>(
+        &self,
+        held: &mut Held<'_>,
+        field: &Field,
+        offset: u32,
+        f: impl FnOnce(PointerBuilder<'_>) -> Result<R>,
+    ) -> Result<R> {
+        if let Some(at) = self.slot_at(held, field, offset) {
+            return self.write_slot(held, at, field, offset, f);
+        }
+        held.bump();
+        self.with_struct_locked(&mut held.guard, |s| {
+            self.set_discriminant(&s, field);
+            f(s.get_pointer_field(offset as usize))
+        })
     }
 
     /// Group `id` (member `field`) as a handle located where this struct is, when this
@@ -1192,9 +1228,7 @@ impl StructBuilder {
         if self.shared.base().message.is_external() {
             return Ok(false);
         }
-        let copy = |d: capnp::private::layout::StructBuilder<'_>, src: RLoc<'_>| -> Result<()> {
-            self.set_discriminant(&d, field);
-            let mut pb = d.get_pointer_field(offset as usize);
+        let copy = |mut pb: PointerBuilder<'_>, src: RLoc<'_>| -> Result<()> {
             match src {
                 RLoc::Struct(s) => pb.set_struct(&s, false)?,
                 RLoc::PrimList(l) => pb.set_list(&l, false)?,
@@ -1215,15 +1249,16 @@ impl StructBuilder {
                     return Ok(false);
                 };
                 m.charge(s.total_size()?.word_count)?;
-                self.with_struct(|d| copy(d, src))?;
+                let mut held = self.shared.base().message.lock_fast()?;
+                self.with_slot_held(&mut held, field, offset, |pb| copy(pb, src))?;
                 Ok(true)
             }),
             Backing::Builder(b)
                 if !b.same_message(&self.shared.base().message) && !b.has_cap_context() =>
             {
-                let (src_guard, mut guard) = lock_pair(b, &self.shared.base().message)?;
+                let (src_guard, mut held) = lock_pair(b, &self.shared.base().message)?;
                 let src = builder_reader_loc(&src_guard, &steps)?;
-                self.with_struct_locked(&mut guard, |d| copy(d, src))?;
+                self.with_slot_held(&mut held, field, offset, |pb| copy(pb, src))?;
                 Ok(true)
             }
             Backing::Builder(_) => Ok(false),

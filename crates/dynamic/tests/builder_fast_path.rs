@@ -10,8 +10,8 @@ mod scalars;
 use std::sync::Arc;
 
 use capnp_dynamic::{
-    FieldKind, ListBuilder, ListValue, MessageBuilder, Registry, SetValue, StructBuilder,
-    StructValue, Type, Value,
+    FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry,
+    SetValue, StructBuilder, StructValue, Type, Value,
 };
 use common::{id, registry};
 use rand::rngs::StdRng;
@@ -83,7 +83,6 @@ fn step(
     fast: &Handle,
     slow: &Handle,
 ) -> (String, String, Option<(Handle, Handle)>) {
-    let _ = reg;
     match (fast, slow) {
         (Handle::Struct(a), Handle::Struct(b)) => {
             let fields = &a.schema().fields;
@@ -130,6 +129,37 @@ fn step(
                                 let (x, y) = (a.get_by_index(i), b.get_by_index(i));
                                 (show(&x), show(&y), None)
                             }
+                            // Assignment from another message: a builder's reader view
+                            // (both messages locked together) or a reader of its bytes.
+                            (Type::Struct(id), 0..=1) => {
+                                let src = StructBuilder::new_message(reg, *id).expect("source");
+                                // Its first field with a value (out of range ones fail).
+                                for (j, f) in src.schema().fields.iter().enumerate() {
+                                    if let FieldKind::Slot { ty, .. } = &f.kind {
+                                        if let Some(v) = primitive(rng, ty) {
+                                            let _ = src.set_by_index(j, v);
+                                            break;
+                                        }
+                                    }
+                                }
+                                let reader = if op == 0 {
+                                    src.as_reader()
+                                } else {
+                                    let bytes = src.to_bytes().expect("bytes");
+                                    MessageReader::from_bytes(
+                                        Arc::new(bytes),
+                                        ReadLimits::default(),
+                                    )
+                                    .expect("read")
+                                    .root(reg, *id)
+                                    .expect("root")
+                                };
+                                let (x, y) = (
+                                    a.set_by_index(i, SetValue::Struct(&reader)),
+                                    b.set_by_index(i, SetValue::Struct(&reader)),
+                                );
+                                (format!("{x:?}"), format!("{y:?}"), None)
+                            }
                             (Type::Struct(_), 6..=7) => {
                                 let (x, y) = (a.init_by_index(i, None), b.init_by_index(i, None));
                                 (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
@@ -170,8 +200,18 @@ fn step(
         }
         (Handle::List(a), Handle::List(b)) => {
             let index = rng.random_range(-6..6);
-            match rng.random_range(0..4) {
+            match rng.random_range(0..5) {
                 0 => (format!("{:?}", a.len()), format!("{:?}", b.len()), None),
+                // All elements at once (a Python list assigned to a list field), sometimes
+                // more values than elements.
+                4 => {
+                    let n = rng.random_range(0..7);
+                    let values: Vec<SetValue<'static>> = (0..n)
+                        .filter_map(|_| primitive(rng, a.element_type()))
+                        .collect();
+                    let (x, y) = (a.set_all(&values), b.set_all(&values));
+                    (format!("{x:?}"), format!("{y:?}"), None)
+                }
                 // The binding's element read of numbers (`scalar_bits`) against `get`.
                 2 => {
                     let x = match a.scalar_bits(index) {
