@@ -1,16 +1,19 @@
-//! Builder locations kept across calls, and the one place in capnp-dynamic with `unsafe` code
-//! (audited; the argument is in docs/ARCHITECTURE.md, "Unsafe code").
+//! Builder locations kept across calls, and the writes through them: audited `unsafe` code
+//! (the argument is in docs/ARCHITECTURE.md, "Unsafe code").
 //!
 //! A builder handle normally re-walks its path from the root under the message lock on every
-//! operation. Here a handle instead records where its struct's data section (or its list's
-//! elements) lies the first time a walk finds it, and later primitive reads and writes go
-//! straight to those bytes — while the message's *generation* is unchanged. Every lock of a
-//! message except `MessageBuilder::lock_fast` bumps the generation, so any operation that could
-//! move or replace an object (a pointer write, `init`, `disown`, `adopt`, an upgrade during a
-//! walk, a new root) makes every recorded location stale; only the data-section reads and
-//! writes of this module run without bumping it, and they never touch a pointer.
+//! operation. Here a handle instead records where its struct's sections (or its list's
+//! elements) lie the first time a walk finds them, and later primitive reads and writes go
+//! straight to those bytes — while the message's *generation* is unchanged. Pointer writes
+//! into a recorded struct (Text, Data, `init`, struct assignment) go through a capnp
+//! `PointerBuilder` made for the slot, in the message's arena, which this module owns
+//! (`BuilderMessage`). Every lock of a message except `MessageBuilder::lock_fast` bumps the
+//! generation, so any other operation that could move or replace an object (`disown`,
+//! `adopt`, an upgrade during a walk, a new root) makes every recorded location stale; under
+//! `lock_fast` only this module's accesses run: data-section and element accesses, which never
+//! touch a pointer, and pointer writes, which bump the generation unless the slot was null.
 //!
-//! The addresses come from the segments themselves: `TrackingAllocator` wraps capnp's heap
+//! The addresses come from the segments themselves: `TrackingAllocator` wraps the message's
 //! allocator and records each segment it hands out, so a location is the segment's own pointer
 //! (with its provenance) plus an offset, never a pointer forged from a shared slice.
 
