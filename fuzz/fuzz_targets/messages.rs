@@ -126,13 +126,15 @@ fn show(v: &capnp_dynamic::Result<Value>) -> String {
     }
 }
 
+/// The handles two values are, moved (a clone starts without the location a handle may have
+/// been made with, so cloning would leave those locations untested).
 fn handles(
-    x: &capnp_dynamic::Result<Value>,
-    y: &capnp_dynamic::Result<Value>,
+    x: capnp_dynamic::Result<Value>,
+    y: capnp_dynamic::Result<Value>,
 ) -> Option<(Handle, Handle)> {
-    let one = |v: &capnp_dynamic::Result<Value>| match v {
-        Ok(Value::Struct(StructValue::Builder(s))) => Some(Handle::Struct(s.clone())),
-        Ok(Value::List(ListValue::Builder(l))) => Some(Handle::List(l.clone())),
+    let one = |v: capnp_dynamic::Result<Value>| match v {
+        Ok(Value::Struct(StructValue::Builder(s))) => Some(Handle::Struct(s)),
+        Ok(Value::List(ListValue::Builder(l))) => Some(Handle::List(l)),
         _ => None,
     };
     one(x).zip(one(y))
@@ -166,7 +168,7 @@ fn apply(
                 FieldKind::Slot { ty, .. } => ty.clone(),
                 FieldKind::Group { .. } => {
                     let (x, y) = (a.get_by_index(i), b.get_by_index(i));
-                    return (show(&x), show(&y), handles(&x, &y));
+                    return (show(&x), show(&y), handles(x, y));
                 }
             };
             match (op & 7, primitive(&ty, arg)) {
@@ -178,7 +180,7 @@ fn apply(
                     let size = matches!(ty, Type::List(_) | Type::Text | Type::Data)
                         .then_some((arg % 6) as u32);
                     let (x, y) = (a.init_by_index(i, size), b.init_by_index(i, size));
-                    (show(&x), show(&y), handles(&x, &y))
+                    (show(&x), show(&y), handles(x, y))
                 }
                 (4, _) if ty.is_pointer() => {
                     let name = field.name.clone();
@@ -230,7 +232,7 @@ fn apply(
                 }
                 _ => {
                     let (x, y) = (a.get_by_index(i), b.get_by_index(i));
-                    (show(&x), show(&y), handles(&x, &y))
+                    (show(&x), show(&y), handles(x, y))
                 }
             }
         }
@@ -244,7 +246,7 @@ fn apply(
                 }
                 _ => {
                     let (x, y) = (a.get(index), b.get(index));
-                    (show(&x), show(&y), handles(&x, &y))
+                    (show(&x), show(&y), handles(x, y))
                 }
             }
         }

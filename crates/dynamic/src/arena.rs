@@ -1,16 +1,19 @@
-//! Builder locations kept across calls, and the one place in capnp-dynamic with `unsafe` code
-//! (audited; the argument is in docs/ARCHITECTURE.md, "Unsafe code").
+//! Builder locations kept across calls, and the writes through them: audited `unsafe` code
+//! (the argument is in docs/ARCHITECTURE.md, "Unsafe code").
 //!
 //! A builder handle normally re-walks its path from the root under the message lock on every
-//! operation. Here a handle instead records where its struct's data section (or its list's
-//! elements) lies the first time a walk finds it, and later primitive reads and writes go
-//! straight to those bytes — while the message's *generation* is unchanged. Every lock of a
-//! message except `MessageBuilder::lock_fast` bumps the generation, so any operation that could
-//! move or replace an object (a pointer write, `init`, `disown`, `adopt`, an upgrade during a
-//! walk, a new root) makes every recorded location stale; only the data-section reads and
-//! writes of this module run without bumping it, and they never touch a pointer.
+//! operation. Here a handle instead records where its struct's sections (or its list's
+//! elements) lie the first time a walk finds them, and later primitive reads and writes go
+//! straight to those bytes — while the message's *generation* is unchanged. Pointer writes
+//! into a recorded struct (Text, Data, `init`, struct assignment) go through a capnp
+//! `PointerBuilder` made for the slot, in the message's arena, which this module owns
+//! (`BuilderMessage`). Every lock of a message except `MessageBuilder::lock_fast` bumps the
+//! generation, so any other operation that could move or replace an object (`disown`,
+//! `adopt`, an upgrade during a walk, a new root) makes every recorded location stale; under
+//! `lock_fast` only this module's accesses run: data-section and element accesses, which never
+//! touch a pointer, and pointer writes, which bump the generation unless the slot was null.
 //!
-//! The addresses come from the segments themselves: `TrackingAllocator` wraps capnp's heap
+//! The addresses come from the segments themselves: `TrackingAllocator` wraps the message's
 //! allocator and records each segment it hands out, so a location is the segment's own pointer
 //! (with its provenance) plus an offset, never a pointer forged from a shared slice.
 
@@ -21,7 +24,9 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use capnp::message::Allocator;
-use capnp::private::layout::{ElementSize, StructBuilder};
+use capnp::private::arena::{BuilderArena, BuilderArenaImpl, GeneratedCodeArena, ReaderArena};
+use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructBuilder};
+use capnp::traits::{FromPointerBuilder, FromPointerReader};
 
 use crate::raw::{RawListReader, RawStructReader};
 
@@ -49,20 +54,23 @@ impl SegmentTable {
         self.segments.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The address of `bytes` (a slice capnp handed out of one of this message's segments)
-    /// derived from its segment's own pointer, or `None` when it lies in no segment (a
-    /// default value, an empty section).
-    fn address_of(&self, bytes: &[u8]) -> Option<NonNull<u8>> {
+    /// The segment id (its index: capnp numbers segments in allocation order) and the
+    /// address of `bytes` (a slice capnp handed out of one of this message's segments),
+    /// derived from its segment's own pointer, under a lock of the table the caller holds;
+    /// `None` when it lies in no segment (a default value, an empty section).
+    fn place_of(&self, segments: &[Segment], bytes: &[u8]) -> Option<(u32, NonNull<u8>)> {
         if bytes.is_empty() {
             return None;
         }
         let addr = bytes.as_ptr() as usize;
-        for seg in self.lock().iter() {
+        for (id, seg) in segments.iter().enumerate() {
             let base = seg.base.as_ptr() as usize;
             if addr >= base && addr + bytes.len() <= base + seg.bytes {
                 // SAFETY: `addr - base + bytes.len() <= seg.bytes`, so the offset stays inside
                 // the segment's allocation; the result keeps the segment pointer's provenance.
-                return Some(unsafe { seg.base.add(addr - base) });
+                return Some((u32::try_from(id).ok()?, unsafe {
+                    seg.base.add(addr - base)
+                }));
             }
         }
         None
@@ -109,27 +117,132 @@ unsafe impl Allocator for TrackingAllocator {
     }
 }
 
+/// A message being built: capnp's arena over a `TrackingAllocator`, held here instead of
+/// inside a `capnp::message::Builder` (whose arena is private) so that a pointer slot found
+/// by an earlier walk can be written through a `PointerBuilder` made for it
+/// (`DataAt::write_pointer`). The methods are `capnp::message::Builder`'s, with the same code.
+pub(crate) struct BuilderMessage {
+    arena: BuilderArenaImpl<TrackingAllocator>,
+}
+
+/// One null word: the root of a message with no segment yet, as capnp reads it.
+static NULL_ROOT: [capnp::Word; 1] = [capnp::word(0, 0, 0, 0, 0, 0, 0, 0)];
+static NULL_ARENA: GeneratedCodeArena = GeneratedCodeArena::new(&NULL_ROOT);
+
+impl BuilderMessage {
+    pub(crate) fn new(allocator: TrackingAllocator) -> Self {
+        BuilderMessage {
+            arena: BuilderArenaImpl::new(allocator),
+        }
+    }
+
+    /// The root pointer, allocating the first segment and the root word on first use.
+    fn root(&mut self) -> capnp::Result<PointerBuilder<'_>> {
+        if self.arena.is_empty() {
+            self.arena.allocate_segment(1)?;
+            if self.arena.allocate(0, 1).is_none() {
+                return Err(capnp::Error::failed("no room for the root pointer".into()));
+            }
+        }
+        let (start, _) = self.arena.get_segment_mut(0);
+        Ok(PointerBuilder::get_root(&mut self.arena, 0, start))
+    }
+
+    pub(crate) fn get_root<'a, T: FromPointerBuilder<'a>>(&'a mut self) -> capnp::Result<T> {
+        T::get_from_pointer(self.root()?, None)
+    }
+
+    pub(crate) fn init_root<'a, T: FromPointerBuilder<'a>>(&'a mut self) -> capnp::Result<T> {
+        Ok(T::init_pointer(self.root()?, 0))
+    }
+
+    pub(crate) fn get_root_as_reader<'a, T: FromPointerReader<'a>>(&'a self) -> capnp::Result<T> {
+        let root = if self.arena.is_empty() {
+            PointerReader::get_root_from_arena(&NULL_ARENA)?
+        } else {
+            PointerReader::get_root_from_arena(&self.arena)?
+        };
+        T::get_from_pointer(&root, None)
+    }
+
+    pub(crate) fn get_segments_for_output(&self) -> capnp::OutputSegments<'_> {
+        self.arena.get_segments_for_output()
+    }
+
+    pub(crate) fn size_in_words(&self) -> usize {
+        self.arena.size_in_words()
+    }
+}
+
+impl capnp::message::ReaderSegments for BuilderMessage {
+    fn get_segment(&self, id: u32) -> Option<&[u8]> {
+        self.get_segments_for_output().get(id as usize).copied()
+    }
+
+    fn len(&self) -> usize {
+        self.get_segments_for_output().len()
+    }
+}
+
 /// Proof of holding a builder message's lock, and the generation its locations must match.
 /// Made only by `MessageBuilder::lock_fast` (which holds the guard for `'a`).
 pub(crate) struct Held<'a> {
     pub(crate) generation: u64,
-    pub(crate) _guard: std::sync::MutexGuard<'a, crate::message::BuilderMessage>,
+    pub(crate) guard: std::sync::MutexGuard<'a, BuilderMessage>,
+    /// The message's generation counter (`BuilderShared::generation`).
+    pub(crate) counter: &'a AtomicU64,
 }
 
-/// A struct's data section in a builder message.
+impl Held<'_> {
+    /// Makes every recorded location stale (as any other lock does), keeping the lock.
+    pub(crate) fn bump(&mut self) {
+        let next = self.counter.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        // Generation 0 (walk-only messages) stays 0: nothing is ever current there.
+        if self.generation != 0 {
+            self.generation = next;
+        }
+    }
+}
+
+/// A struct's sections in a builder message: its data section, and its pointer section with
+/// the id of the segment holding it (which a `PointerBuilder` for one of its slots needs).
 #[derive(Clone, Copy)]
 pub(crate) struct DataAt {
-    ptr: NonNull<u8>,
+    /// The data section (`None`: empty).
+    ptr: Option<NonNull<u8>>,
     len: u32,
+    /// The pointer section (`None`: empty).
+    ptrs: Option<NonNull<u8>>,
+    ptr_count: u16,
+    segment: u32,
 }
 
 impl DataAt {
-    /// Where `s`'s data section is, if it is inside one of `table`'s segments.
+    /// Where `s`'s sections are, if they are inside one of `table`'s segments.
     pub(crate) fn locate(table: &SegmentTable, s: &StructBuilder<'_>) -> Option<DataAt> {
-        let data = capnp::raw::get_struct_data_section(RawStructReader(s.as_reader()));
+        let r = RawStructReader(s.as_reader());
+        let data = capnp::raw::get_struct_data_section(r);
+        let ptrs = capnp::raw::get_list_bytes(capnp::raw::get_struct_pointer_section(r));
+        let segments = table.lock();
+        let d = table.place_of(&segments, data);
+        let p = table.place_of(&segments, ptrs);
+        if d.is_none() && p.is_none() {
+            return None;
+        }
         Some(DataAt {
-            ptr: table.address_of(data)?,
-            len: u32::try_from(data.len()).ok()?,
+            ptr: d.map(|(_, at)| at),
+            len: if d.is_some() {
+                u32::try_from(data.len()).ok()?
+            } else {
+                0
+            },
+            ptrs: p.map(|(_, at)| at),
+            ptr_count: if p.is_some() {
+                u16::try_from(ptrs.len() / 8).ok()?
+            } else {
+                0
+            },
+            segment: p.map_or(0, |(id, _)| id),
         })
     }
 
@@ -139,7 +252,8 @@ impl DataAt {
         let bit = u64::from(offset) * u64::from(bits);
         let start = usize::try_from(bit / 8).ok()?;
         let width = (bits as usize).div_ceil(8);
-        (bits > 0 && start + width <= self.len as usize).then_some((start, width))
+        (bits > 0 && self.ptr.is_some() && start + width <= self.len as usize)
+            .then_some((start, width))
     }
 
     /// Whether a `bits`-wide value at `offset` lies inside the section.
@@ -150,11 +264,12 @@ impl DataAt {
     /// The raw bits at `offset`, or `None` when outside the section.
     pub(crate) fn read(self, _held: &Held<'_>, bits: u32, offset: u32) -> Option<u64> {
         let (start, width) = self.span(bits, offset)?;
+        let p = self.ptr?;
         // SAFETY: `start + width <= len`, inside the data section `locate` found in a live
         // segment (the message is alive: `_held` borrows it) and current (the caller checked
         // the generation under the same lock, so nothing moved it); the lock excludes every
         // other access to the message's bytes.
-        let v = unsafe { read_le(self.ptr.as_ptr().add(start), width) };
+        let v = unsafe { read_le(p.as_ptr().add(start), width) };
         Some(if bits == 1 {
             (v >> (offset % 8)) & 1
         } else {
@@ -164,13 +279,13 @@ impl DataAt {
 
     /// Writes the raw bits at `offset`; `false` (nothing written) when outside the section.
     pub(crate) fn write(self, _held: &Held<'_>, bits: u32, offset: u32, value: u64) -> bool {
-        let Some((start, width)) = self.span(bits, offset) else {
+        let (Some((start, width)), Some(p)) = (self.span(bits, offset), self.ptr) else {
             return false;
         };
         // SAFETY: as in `read`; a data section holds no pointers, so no write here can
         // mislead capnp's later walks.
         unsafe {
-            let p = self.ptr.as_ptr().add(start);
+            let p = p.as_ptr().add(start);
             if bits == 1 {
                 let shift = offset % 8;
                 let b = (p.read() & !(1 << shift)) | (((value & 1) as u8) << shift);
@@ -181,6 +296,53 @@ impl DataAt {
         }
         true
     }
+
+    /// Whether pointer slot `index` lies inside the pointer section.
+    pub(crate) fn has_pointer(self, index: u32) -> bool {
+        self.ptrs.is_some() && index < u32::from(self.ptr_count)
+    }
+
+    /// Runs `f` on pointer slot `index` as the `PointerBuilder` capnp's own
+    /// `StructBuilder::get_pointer_field` would hand out for it (this arena, this segment,
+    /// this slot), without a walk; `None` (nothing done) when the slot is outside the section.
+    ///
+    /// Whatever `f` writes into the slot, capnp only allocates new space and writes the slot,
+    /// after zeroing the object the slot pointed to. When the slot was null nothing existing
+    /// moves or changes, so every recorded location stays current (the generation is kept;
+    /// see "Builder locations" in docs/ARCHITECTURE.md for why no record can lie behind a
+    /// null slot). Otherwise a handle may have recorded a location inside the old object:
+    /// every record is made stale first (the caller re-records its own at the new
+    /// generation: its struct does not move).
+    pub(crate) fn write_pointer<R>(
+        self,
+        held: &mut Held<'_>,
+        index: u32,
+        f: impl FnOnce(PointerBuilder<'_>) -> R,
+    ) -> Option<R> {
+        if !self.has_pointer(index) {
+            return None;
+        }
+        let section = self.ptrs?;
+        // SAFETY: `index < ptr_count`, so the slot's 8 bytes lie inside the pointer section
+        // `locate` found in a live segment, current under the lock `held` holds (the caller
+        // checked the generation); the offset keeps the segment pointer's provenance.
+        let slot = unsafe { section.add(index as usize * 8) };
+        // SAFETY: as above: 8 readable bytes, no other access while the lock is held.
+        if unsafe { read_le(slot.as_ptr(), 8) } != 0 {
+            held.bump();
+        }
+        let arena: &mut dyn BuilderArena = &mut held.guard.arena;
+        // The slot is a pointer of this message's struct, in segment `segment` (capnp's id:
+        // the table is in allocation order), exactly what capnp's `get_pointer_field` makes;
+        // `get_root` is capnp's constructor for a pointer at a known location. capnp trusts
+        // the location (it is a safe function taking a raw pointer), so its soundness rests on
+        // the argument above and in docs/ARCHITECTURE.md.
+        Some(f(PointerBuilder::get_root(
+            arena,
+            self.segment,
+            slot.as_ptr(),
+        )))
+    }
 }
 
 /// The elements of a list in a builder message.
@@ -190,8 +352,33 @@ pub(crate) struct ElemsAt {
     len: u32,
     step_bits: u32,
     size: ElementSize,
-    /// Data section bytes of each element of a struct list.
+    /// Data section bytes of each element of a struct list (the schema's).
     struct_data: u32,
+    /// Where each element's pointer section starts (its data section's actual size, in
+    /// words) and its slot count, for a struct list; and the segment id of the list.
+    elem_ptrs: StructPtrs,
+}
+
+/// The pointer sections of a struct list's elements (see `ElemsAt::elem_ptrs`).
+#[derive(Clone, Copy, Default)]
+struct StructPtrs {
+    segment: u32,
+    data_words: u16,
+    count: u16,
+}
+
+impl StructPtrs {
+    fn pack(self) -> u64 {
+        (u64::from(self.segment) << 32) | (u64::from(self.data_words) << 16) | u64::from(self.count)
+    }
+
+    fn unpack(v: u64) -> Self {
+        StructPtrs {
+            segment: (v >> 32) as u32,
+            data_words: (v >> 16) as u16,
+            count: v as u16,
+        }
+    }
 }
 
 impl ElemsAt {
@@ -205,7 +392,8 @@ impl ElemsAt {
         let size = capnp::raw::get_list_element_size(RawListReader(r.0));
         let step_bits = capnp::raw::get_list_step_size_in_bits(RawListReader(r.0));
         let bytes = capnp::raw::get_list_bytes(r);
-        let ptr = table.address_of(bytes);
+        let place = table.place_of(&table.lock(), bytes);
+        let ptr = place.map(|(_, p)| p);
         if ptr.is_none() && len != 0 && step_bits != 0 {
             return None;
         }
@@ -219,16 +407,34 @@ impl ElemsAt {
             step_bits,
             size,
             struct_data: 0,
+            elem_ptrs: StructPtrs {
+                segment: place.map_or(0, |(id, _)| id),
+                ..StructPtrs::default()
+            },
         })
     }
 
-    /// As `locate`, for a struct list whose elements have `data_words` of data.
-    pub(crate) fn with_struct_data(mut self, data_words: u16) -> Option<ElemsAt> {
+    /// As `locate`, for a struct list whose schema gives its elements `data_words` of data
+    /// and whose elements actually have `actual_data_bytes` (`None`: the list is empty);
+    /// their pointer sections fill the rest of each element.
+    pub(crate) fn with_struct_data(
+        mut self,
+        data_words: u16,
+        actual_data_bytes: Option<usize>,
+    ) -> Option<ElemsAt> {
         let data = u32::from(data_words) * 64;
-        (self.size == ElementSize::InlineComposite && data <= self.step_bits).then(|| {
-            self.struct_data = data / 8;
-            self
-        })
+        if self.size != ElementSize::InlineComposite || data > self.step_bits {
+            return None;
+        }
+        self.struct_data = data / 8;
+        if let Some(actual) = actual_data_bytes {
+            let actual_bits = u32::try_from(actual).ok()?.checked_mul(8)?;
+            if actual_bits % 64 == 0 && actual_bits <= self.step_bits {
+                self.elem_ptrs.data_words = u16::try_from(actual_bits / 64).ok()?;
+                self.elem_ptrs.count = u16::try_from((self.step_bits - actual_bits) / 64).ok()?;
+            }
+        }
+        Some(self)
     }
 
     pub(crate) fn len(self) -> u32 {
@@ -248,9 +454,21 @@ impl ElemsAt {
         // SAFETY: `i < len` and the list's `len * step` bits lie in its bytes (`locate`), so
         // the element's first byte is inside the list's allocation.
         let ptr = unsafe { self.ptr?.add(start) };
+        let p = self.elem_ptrs;
+        let ptrs = if p.count > 0 {
+            // SAFETY: the element's pointer section starts `data_words` words into it and
+            // ends with it (`with_struct_data`: data and pointers make up the step), inside
+            // the list's allocation as above.
+            Some(unsafe { ptr.add(usize::from(p.data_words) * 8) })
+        } else {
+            None
+        };
         Some(DataAt {
-            ptr,
+            ptr: (self.struct_data > 0).then_some(ptr),
             len: self.struct_data,
+            ptrs,
+            ptr_count: p.count,
+            segment: p.segment,
         })
     }
 
@@ -329,6 +547,9 @@ pub(crate) struct StructCache {
     generation: AtomicU64,
     ptr: AtomicPtr<u8>,
     len: AtomicU32,
+    ptrs: AtomicPtr<u8>,
+    /// The pointer section's segment id (high half) and slot count.
+    ptrs_shape: AtomicU64,
 }
 
 impl Clone for StructCache {
@@ -344,9 +565,13 @@ impl StructCache {
         if held.generation == 0 || self.generation.load(Ordering::Relaxed) != held.generation {
             return None;
         }
+        let shape = self.ptrs_shape.load(Ordering::Relaxed);
         Some(DataAt {
-            ptr: NonNull::new(self.ptr.load(Ordering::Relaxed))?,
+            ptr: NonNull::new(self.ptr.load(Ordering::Relaxed)),
             len: self.len.load(Ordering::Relaxed),
+            ptrs: NonNull::new(self.ptrs.load(Ordering::Relaxed)),
+            ptr_count: shape as u16,
+            segment: (shape >> 32) as u32,
         })
     }
 
@@ -354,8 +579,14 @@ impl StructCache {
     pub(crate) fn set(&self, generation: u64, at: Option<DataAt>) {
         match at {
             Some(at) => {
-                self.ptr.store(at.ptr.as_ptr(), Ordering::Relaxed);
+                let raw = |p: Option<NonNull<u8>>| p.map_or(std::ptr::null_mut(), |p| p.as_ptr());
+                self.ptr.store(raw(at.ptr), Ordering::Relaxed);
                 self.len.store(at.len, Ordering::Relaxed);
+                self.ptrs.store(raw(at.ptrs), Ordering::Relaxed);
+                self.ptrs_shape.store(
+                    (u64::from(at.segment) << 32) | u64::from(at.ptr_count),
+                    Ordering::Relaxed,
+                );
                 self.generation.store(generation, Ordering::Relaxed);
             }
             None => self.generation.store(0, Ordering::Relaxed),
@@ -382,6 +613,8 @@ pub(crate) struct ListCache {
     step_bits: AtomicU32,
     /// `ElementSize` as u8, and the struct data bytes above bit 8.
     shape: AtomicU64,
+    /// `StructPtrs::pack`.
+    elem_ptrs: AtomicU64,
 }
 
 impl Clone for ListCache {
@@ -429,6 +662,7 @@ impl ListCache {
             step_bits: self.step_bits.load(Ordering::Relaxed),
             size: size_of_code(shape & 0xff),
             struct_data: (shape >> 8) as u32,
+            elem_ptrs: StructPtrs::unpack(self.elem_ptrs.load(Ordering::Relaxed)),
         })
     }
 
@@ -448,6 +682,7 @@ impl ListCache {
         let len = self.len.load(Ordering::Relaxed);
         let step_bits = self.step_bits.load(Ordering::Relaxed);
         let shape = self.shape.load(Ordering::Relaxed);
+        let elem_ptrs = self.elem_ptrs.load(Ordering::Relaxed);
         // Orders the loads above before the second read of the count (crossbeam's seqlock).
         std::sync::atomic::fence(Ordering::Acquire);
         if self.seq.load(Ordering::Relaxed) != before || generation != current {
@@ -459,6 +694,7 @@ impl ListCache {
             step_bits,
             size: size_of_code(shape & 0xff),
             struct_data: (shape >> 8) as u32,
+            elem_ptrs: StructPtrs::unpack(elem_ptrs),
         })
     }
 
@@ -474,7 +710,10 @@ impl ListCache {
 
     fn set_fields(&self, generation: u64, at: Option<ElemsAt>) {
         match at {
-            Some(at) => {
+            // An empty list is never recorded: a null pointer reads as one, and a pointer
+            // write into a null slot keeps the generation (`DataAt::write_pointer`), after
+            // which the slot is no longer empty.
+            Some(at) if at.len > 0 => {
                 self.ptr.store(
                     at.ptr.map_or(std::ptr::null_mut(), |p| p.as_ptr()),
                     Ordering::Relaxed,
@@ -485,9 +724,10 @@ impl ListCache {
                     size_code(at.size) | (u64::from(at.struct_data) << 8),
                     Ordering::Relaxed,
                 );
+                self.elem_ptrs.store(at.elem_ptrs.pack(), Ordering::Relaxed);
                 self.generation.store(generation, Ordering::Relaxed);
             }
-            None => self.generation.store(0, Ordering::Relaxed),
+            _ => self.generation.store(0, Ordering::Relaxed),
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Messages built in memory supplied from outside Rust (`_PyCustomMessageBuilder`: segments in
-//! Python buffers), and the checks that keep capnp's builders sound over such memory. The
-//! dynamic layer's only unsafe code (audited: docs/ARCHITECTURE.md, "Unsafe code").
+//! The allocator of every message being built: segments from the heap (`Heap`, which keeps
+//! first segments for reuse), or from memory supplied from outside Rust
+//! (`_PyCustomMessageBuilder`: segments in Python buffers), and the checks that keep capnp's
+//! builders sound over such memory. Audited unsafe code (docs/ARCHITECTURE.md, "Unsafe code").
 //!
 //! capnp's builders trust the message they write: they follow its pointers without bounds
 //! checks, and they assume the unallocated rest of each segment is zero. Memory supplied from
@@ -59,9 +60,112 @@ fn state(s: &SharedState) -> std::sync::MutexGuard<'_, ExternalState> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The allocator of every `MessageBuilder`: capnp's heap allocator, or a supplier.
+/// capnp's `HeapAllocator` with the same segment sizes (the first `first_words`, each later
+/// one at least as large as all before it together, at most 2^29 words), except that
+/// segments of exactly `POOLED_WORDS` (the default first segment, 8 KiB) are kept when their
+/// message drops, their used words zeroed again, and handed to a later message: a new
+/// message's first segment is otherwise zeroed whole, which costs more than building a small
+/// message (an address book) into it.
+pub(crate) struct Heap {
+    next_size: u32,
+}
+
+const MAX_SEGMENT_WORDS: u32 = 1 << 29;
+const POOLED_WORDS: u32 = 1024;
+/// Segments kept at most (128 KiB).
+const POOL_MAX: usize = 16;
+
+/// A pooled segment: `POOLED_WORDS` zeroed words from the global allocator, used by nothing.
+struct Pooled(NonNull<u8>);
+
+// SAFETY: a pooled segment is owned by the pool alone (no message, no other pointer to it is
+// used); moving its address to another thread moves that ownership.
+unsafe impl Send for Pooled {}
+
+static POOL: Mutex<Vec<Pooled>> = Mutex::new(Vec::new());
+
+fn pool() -> std::sync::MutexGuard<'static, Vec<Pooled>> {
+    POOL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn words_layout(words: u32) -> std::alloc::Layout {
+    match std::alloc::Layout::array::<u64>(words as usize) {
+        Ok(layout) => layout,
+        // Over isize::MAX bytes: only on 32-bit targets; as capnp's allocator, give up.
+        Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<u64>()),
+    }
+}
+
+impl Heap {
+    pub(crate) fn new(first_words: u32) -> Self {
+        Heap {
+            next_size: first_words.max(1),
+        }
+    }
+
+    fn allocate(&mut self, minimum_size: u32) -> (NonNull<u8>, u32) {
+        let size = minimum_size.max(self.next_size);
+        let pooled = if size == POOLED_WORDS {
+            pool().pop()
+        } else {
+            None
+        };
+        let ptr = match pooled {
+            Some(Pooled(ptr)) => {
+                // SAFETY: a pooled segment is `POOLED_WORDS` words owned by the pool, now ours.
+                #[cfg(debug_assertions)]
+                let words =
+                    unsafe { std::slice::from_raw_parts(ptr.as_ptr(), POOLED_WORDS as usize * 8) };
+                #[cfg(debug_assertions)]
+                assert!(words.iter().all(|&b| b == 0), "pooled segment not zero");
+                ptr
+            }
+            None => {
+                let layout = words_layout(size);
+                // SAFETY: `layout` has a non-zero size (`size >= next_size >= 1`).
+                let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+                match NonNull::new(ptr) {
+                    Some(ptr) => ptr,
+                    None => std::alloc::handle_alloc_error(layout),
+                }
+            }
+        };
+        // capnp's `AllocationStrategy::GrowHeuristically`.
+        if size < MAX_SEGMENT_WORDS - self.next_size {
+            self.next_size += size;
+        } else {
+            self.next_size = MAX_SEGMENT_WORDS;
+        }
+        (ptr, size)
+    }
+
+    /// # Safety
+    /// As `Allocator::deallocate_segment`: `ptr` and `word_size` from `allocate`, once; capnp
+    /// wrote nothing past `words_used`.
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, word_size: u32, words_used: u32) {
+        if word_size == POOLED_WORDS {
+            let used = words_used.min(word_size) as usize * 8;
+            // SAFETY: the segment is `word_size` words, no longer used by its message (capnp
+            // deallocates only when the arena drops); zeroing its used words leaves it all
+            // zero, as capnp wrote nothing past them (its arena hands out words in order and
+            // writes only words it handed out; the builder-location writes of arena.rs stay
+            // inside sections capnp handed out; Data views cannot outlive the message).
+            unsafe { ptr.as_ptr().write_bytes(0, used) };
+            let mut pool = pool();
+            if pool.len() < POOL_MAX {
+                pool.push(Pooled(ptr));
+                return;
+            }
+        }
+        // SAFETY: allocated by `allocate` with this layout (pooled segments too: they came
+        // from `alloc_zeroed` with `words_layout(POOLED_WORDS)`).
+        unsafe { std::alloc::dealloc(ptr.as_ptr(), words_layout(word_size)) }
+    }
+}
+
+/// The allocator of every `MessageBuilder`: the heap, or a supplier.
 pub(crate) enum SegmentAlloc {
-    Heap(HeapAllocator),
+    Heap(Heap),
     External {
         supplier: Box<dyn SegmentSupplier>,
         first_words: u32,
@@ -70,7 +174,9 @@ pub(crate) enum SegmentAlloc {
     },
 }
 
-// SAFETY: each arm upholds `Allocator`'s contract: the heap arm is capnp's own allocator; the
+// SAFETY: each arm upholds `Allocator`'s contract: the heap arm is capnp's own allocator's code
+// (zeroed, 8-byte aligned segments of at least the minimum size from the global allocator),
+// with pooled segments that are all zero again before they are handed out (`Heap`); the
 // external arm hands out regions that `SegmentSupplier`'s contract makes valid, aligned,
 // zeroed and in place until the supplier drops (after the arena that uses them), or heap
 // segments from capnp's allocator when the supplier fails; deallocation goes back to the
@@ -78,7 +184,7 @@ pub(crate) enum SegmentAlloc {
 unsafe impl Allocator for SegmentAlloc {
     fn allocate_segment(&mut self, minimum_size: u32) -> (NonNull<u8>, u32) {
         match self {
-            SegmentAlloc::Heap(h) => h.allocate_segment(minimum_size),
+            SegmentAlloc::Heap(h) => h.allocate(minimum_size),
             SegmentAlloc::External {
                 supplier,
                 first_words,
@@ -126,7 +232,7 @@ unsafe impl Allocator for SegmentAlloc {
     unsafe fn deallocate_segment(&mut self, ptr: NonNull<u8>, word_size: u32, words_used: u32) {
         match self {
             // SAFETY: the caller's contract, passed on to the allocator that made it.
-            SegmentAlloc::Heap(h) => unsafe { h.deallocate_segment(ptr, word_size, words_used) },
+            SegmentAlloc::Heap(h) => unsafe { h.deallocate(ptr, word_size, words_used) },
             SegmentAlloc::External {
                 fallback,
                 state: shared,

@@ -519,8 +519,14 @@ impl ListBuilder {
         match loc {
             BLoc::PrimList(l) => ElemsAt::locate(table, RawListReader(l.reborrow().into_reader())),
             BLoc::PtrList(l) => ElemsAt::locate(table, l.reborrow().into_reader()),
-            BLoc::StructList(l) => ElemsAt::locate(table, l.reborrow().into_reader())?
-                .with_struct_data(self.elem_schema.as_ref()?.data_words),
+            BLoc::StructList(l) => {
+                let r = l.reborrow().into_reader();
+                // The elements' actual data size (where their pointer sections start).
+                let actual =
+                    (!r.is_empty()).then(|| capnp::raw::get_struct_data_section(r.get(0)).len());
+                ElemsAt::locate(table, r)?
+                    .with_struct_data(self.elem_schema.as_ref()?.data_words, actual)
+            }
             BLoc::Struct(_) => None,
         }
     }
@@ -972,6 +978,26 @@ impl ListBuilder {
                 self.set(i as i64, *v)?;
             }
             return Ok(());
+        }
+        // Numbers and Bool through the recorded elements when they are current and of this
+        // width (checked before anything is written), in the walk's order: each index checked,
+        // each value encoded, then written.
+        let bits = self.elem.data_bits();
+        if bits > 0 {
+            let done = self.with_fast(|held, at| {
+                if at.len() > 0 && at.read(held, bits, 0).is_none() {
+                    return Ok(None);
+                }
+                for (i, v) in values.iter().enumerate() {
+                    let i = resolve(i as i64, at.len())?;
+                    let value = encode_data(&self.elem, v, &self.base.registry)?;
+                    at.write(held, bits, i, value);
+                }
+                Ok(Some(()))
+            })?;
+            if done.is_some() {
+                return Ok(());
+            }
         }
         self.with_loc(|loc| match loc {
             BLoc::PrimList(l) => {

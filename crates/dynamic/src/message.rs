@@ -588,7 +588,7 @@ impl MessageReader {
     }
 }
 
-pub(crate) type BuilderMessage = capnp::message::Builder<crate::arena::TrackingAllocator>;
+pub(crate) use crate::arena::BuilderMessage;
 
 /// What every handle of one message being built shares (one allocation, one reference count).
 pub struct BuilderShared {
@@ -648,15 +648,14 @@ impl MessageBuilder {
     }
 
     pub fn with_first_segment_words(words: u32) -> Self {
-        let alloc = HeapAllocator::new().first_segment_words(words.max(1));
-        Self::with_alloc(SegmentAlloc::Heap(alloc), None)
+        Self::with_alloc(SegmentAlloc::Heap(crate::external::Heap::new(words)), None)
     }
 
     fn with_alloc(alloc: SegmentAlloc, external: Option<SharedState>) -> Self {
         let segments = Arc::new(crate::arena::SegmentTable::default());
         let alloc = crate::arena::TrackingAllocator::new(alloc, segments.clone());
         MessageBuilder(Arc::new(BuilderShared {
-            inner: Mutex::new(capnp::message::Builder::new(alloc)),
+            inner: Mutex::new(BuilderMessage::new(alloc)),
             retired: AtomicBool::new(false),
             lent_mut: AtomicUsize::new(0),
             caps: Mutex::new(Vec::new()),
@@ -784,7 +783,8 @@ impl MessageBuilder {
         };
         Ok(crate::arena::Held {
             generation,
-            _guard: guard,
+            guard,
+            counter: &self.generation,
         })
     }
 
@@ -840,12 +840,18 @@ impl MessageBuilder {
     /// Initialises the root as a zeroed struct `id` and returns its builder (`is_root`).
     pub fn init_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
         let schema = registry.get_struct(id)?;
-        {
+        // Located at once: the first operation on the root does not walk.
+        let (generation, at) = {
             let mut m = self.lock_live()?;
-            m.init_root::<RawPtrBuilder<'_>>()
+            let s = m
+                .init_root::<RawPtrBuilder<'_>>()?
                 .0
                 .init_struct(schema.size());
-        }
+            (
+                self.generation(),
+                crate::arena::DataAt::locate(&self.segments, &s),
+            )
+        };
         self.check_allocation()?;
         Ok(DynStructBuilder::new(
             self.clone(),
@@ -853,18 +859,24 @@ impl MessageBuilder {
             schema,
             registry.clone(),
             true,
-        ))
+        )
+        .located(generation, at))
     }
 
     /// The existing root interpreted as struct `id` (allocated if null).
     pub fn get_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
         let schema = registry.get_struct(id)?;
-        {
+        let (generation, at) = {
             let mut m = self.lock_live()?;
-            m.get_root::<RawPtrBuilder<'_>>()?
+            let s = m
+                .get_root::<RawPtrBuilder<'_>>()?
                 .0
                 .get_struct(schema.size(), None)?;
-        }
+            (
+                self.generation(),
+                crate::arena::DataAt::locate(&self.segments, &s),
+            )
+        };
         self.check_allocation()?;
         Ok(DynStructBuilder::new(
             self.clone(),
@@ -872,7 +884,8 @@ impl MessageBuilder {
             schema,
             registry.clone(),
             true,
-        ))
+        )
+        .located(generation, at))
     }
 
     /// The root pointer as an AnyPointer (`get_root_as_any`).
@@ -882,7 +895,7 @@ impl MessageBuilder {
 
     /// Standard stream framing.
     pub fn to_bytes(&self) -> Vec<u8> {
-        capnp::serialize::write_message_to_words(&*self.lock_read())
+        capnp::serialize::write_message_segments_to_words(&*self.lock_read())
     }
 
     /// Runs `f` under the message lock on the standard stream framing in pieces: the segment
@@ -917,24 +930,26 @@ impl MessageBuilder {
 
     /// The size of the standard stream framing of the message now.
     pub fn serialized_size(&self) -> usize {
-        capnp::serialize::compute_serialized_size_in_words(&*self.lock_read()) * 8
+        serialized_words(&self.lock_read()) * 8
     }
 
     /// Standard stream framing written into `buf` if it has exactly the message's size.
     pub fn write_bytes_into(&self, buf: &mut [u8]) -> bool {
         let m = self.lock_read();
-        if capnp::serialize::compute_serialized_size_in_words(&*m) * 8 != buf.len() {
+        if serialized_words(&m) * 8 != buf.len() {
             return false;
         }
-        capnp::serialize::write_message(&mut &mut buf[..], &*m).is_ok()
+        capnp::serialize::write_message_segments(&mut &mut buf[..], &*m).is_ok()
     }
 
     /// Packed encoding of the standard framing.
     pub fn to_bytes_packed(&self) -> Vec<u8> {
         let mut out = Vec::new();
         // Writing into a Vec cannot fail (capnp writes whole words).
-        let _ =
-            capnp::serialize::write_message(crate::packed::PackedVec(&mut out), &*self.lock_read());
+        let _ = capnp::serialize::write_message_segments(
+            crate::packed::PackedVec(&mut out),
+            &*self.lock_read(),
+        );
         out
     }
 
@@ -988,6 +1003,13 @@ impl MessageBuilder {
         }
         Ok(Some(reader))
     }
+}
+
+/// The words of `m`'s standard stream framing (capnp's `compute_serialized_size_in_words`):
+/// the segment table, padded to a word, and the segments.
+fn serialized_words(m: &BuilderMessage) -> usize {
+    let segments = m.get_segments_for_output();
+    segments.len() / 2 + 1 + segments.iter().map(|s| s.len() / 8).sum::<usize>()
 }
 
 pub(crate) fn lock(m: &Mutex<BuilderMessage>) -> MutexGuard<'_, BuilderMessage> {
@@ -1422,19 +1444,18 @@ pub(crate) fn with_builder_loc_locked<R>(
 /// two threads copying between the same two messages in opposite directions take them in the
 /// same order and cannot each wait for the other's second lock. `src` and `dest` must be
 /// different messages (a second lock of one mutex would wait for ever).
+/// `dest` is locked as `lock_fast` locks it: its recorded locations stay current, and a
+/// caller that walks it must first make them stale (`Held::bump`).
 pub(crate) fn lock_pair<'a>(
     src: &'a MessageBuilder,
     dest: &'a MessageBuilder,
-) -> Result<(
-    MutexGuard<'a, BuilderMessage>,
-    MutexGuard<'a, BuilderMessage>,
-)> {
+) -> Result<(MutexGuard<'a, BuilderMessage>, crate::arena::Held<'a>)> {
     if Arc::as_ptr(&src.0) < Arc::as_ptr(&dest.0) {
         let s = src.lock_read_live()?;
-        let d = dest.lock_live()?;
+        let d = dest.lock_fast()?;
         Ok((s, d))
     } else {
-        let d = dest.lock_live()?;
+        let d = dest.lock_fast()?;
         let s = src.lock_read_live()?;
         Ok((s, d))
     }

@@ -49,7 +49,7 @@ impl Orphan {
         let message = MessageBuilder::new();
         {
             let mut m = message.lock();
-            let mut root = m.init_root::<RawPtrBuilder<'_>>().0.init_struct(HOLDER);
+            let mut root = m.init_root::<RawPtrBuilder<'_>>()?.0.init_struct(HOLDER);
             if let Some(snap) = snapshot {
                 snap.copy_into(root.reborrow().get_pointer_field(0), Some(&message))?;
             }

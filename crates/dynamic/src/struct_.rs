@@ -6,7 +6,7 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
-use crate::arena::{DataAt, StructCache};
+use crate::arena::{DataAt, Held, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
@@ -784,13 +784,98 @@ impl StructBuilder {
             (Some(d), Some(u)) => Some((u.discriminant_offset, d)),
             _ => None,
         };
-        if !at.fits(ty.data_bits(), offset) || disc.is_some_and(|(o, _)| !at.fits(16, o)) {
+        // Void has no bits: only its discriminant is written.
+        let width = ty.data_bits();
+        if (width > 0 && !at.fits(width, offset)) || disc.is_some_and(|(o, _)| !at.fits(16, o)) {
             return Ok(false);
         }
         if let Some((o, d)) = disc {
             at.write(&held, 16, o, u64::from(d));
         }
-        Ok(at.write(&held, ty.data_bits(), offset, bits))
+        Ok(width == 0 || at.write(&held, width, offset, bits))
+    }
+
+    /// Runs `f` on pointer slot `offset` through the recorded location, after writing
+    /// `field`'s discriminant, without a walk (arena.rs `DataAt::write_pointer`, which keeps
+    /// every recorded location current when the slot was null); `Ok(None)` (nothing done)
+    /// when no location is current or the slot or discriminant lies outside it: the caller
+    /// walks.
+    fn fast_pointer<R>(
+        &self,
+        field: &Field,
+        offset: u32,
+        f: impl FnOnce(PointerBuilder<'_>) -> Result<R>,
+    ) -> Result<Option<R>> {
+        let mut held = self.shared.base().message.lock_fast()?;
+        match self.slot_at(&held, field, offset) {
+            Some(at) => self.write_slot(&mut held, at, field, offset, f).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The recorded location, when it is current and holds pointer slot `offset` and
+    /// `field`'s discriminant (`fast_pointer` can write them).
+    fn slot_at(&self, held: &Held<'_>, field: &Field, offset: u32) -> Option<DataAt> {
+        let at = self.cache.get(held)?;
+        let disc_fits = match (field.discriminant, self.shared.schema().union.as_ref()) {
+            (Some(_), Some(u)) => at.fits(16, u.discriminant_offset),
+            _ => true,
+        };
+        (at.has_pointer(offset) && disc_fits).then_some(at)
+    }
+
+    /// `fast_pointer`'s write, at `slot_at`'s location.
+    fn write_slot<R>(
+        &self,
+        held: &mut Held<'_>,
+        at: DataAt,
+        field: &Field,
+        offset: u32,
+        f: impl FnOnce(PointerBuilder<'_>) -> Result<R>,
+    ) -> Result<R> {
+        if let (Some(d), Some(u)) = (field.discriminant, self.shared.schema().union.as_ref()) {
+            at.write(held, 16, u.discriminant_offset, u64::from(d));
+        }
+        let r = at.write_pointer(held, offset, f);
+        // Its own struct did not move: still current, at the generation now.
+        self.cache.set(held.generation, Some(at));
+        r.ok_or(Error::TypeMismatch)?
+    }
+
+    /// Runs `f` on pointer slot `offset` (after writing `field`'s discriminant) under `held`,
+    /// this message's lock: through the recorded location when it is current, else by a walk
+    /// (after making every recorded location stale, as every other lock does).
+    fn with_slot_held<R>(
+        &self,
+        held: &mut Held<'_>,
+        field: &Field,
+        offset: u32,
+        f: impl FnOnce(PointerBuilder<'_>) -> Result<R>,
+    ) -> Result<R> {
+        if let Some(at) = self.slot_at(held, field, offset) {
+            return self.write_slot(held, at, field, offset, f);
+        }
+        held.bump();
+        self.with_struct_locked(&mut held.guard, |s| {
+            self.set_discriminant(&s, field);
+            f(s.get_pointer_field(offset as usize))
+        })
+    }
+
+    /// Group `id` (member `field`) as a handle located where this struct is, when this
+    /// struct's location is current; `Ok(None)` otherwise (the caller walks).
+    fn fast_group(&self, field: &Field, id: u64) -> Result<Option<StructBuilder>> {
+        let held = self.shared.base().message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        if field.discriminant.is_some() {
+            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+                return Ok(None);
+            };
+            check_active(self.shared.schema(), field, disc)?;
+        }
+        Ok(Some(self.group(id)?.located(held.generation, Some(at))))
     }
 
     /// A reader over the same memory (later writes are visible through it).
@@ -866,6 +951,11 @@ impl StructBuilder {
                 if let Some(bits) = self.fast_read(field, ty, *offset) {
                     return Ok(decode_data(ty, bits? ^ mask(default)));
                 }
+            }
+        }
+        if let FieldKind::Group { id } = &field.kind {
+            if let Some(g) = self.fast_group(field, *id)? {
+                return Ok(Value::Struct(StructValue::Builder(g)));
             }
         }
         self.with_struct(|s| {
@@ -1066,6 +1156,18 @@ impl StructBuilder {
             SetValue::AnyPointer(src) => Some(src.snapshot()?),
             _ => None,
         };
+        if matches!(
+            (ty, &value),
+            (
+                Type::Text | Type::Data,
+                SetValue::Str(_) | SetValue::Bytes(_)
+            )
+        ) {
+            let write = |pb: PointerBuilder<'_>| write_pointer(pb, ty, &value, None, None);
+            if let Some(()) = self.fast_pointer(field, *offset, write)? {
+                return Ok(());
+            }
+        }
         let bits = if ty.is_pointer() {
             0
         } else {
@@ -1126,9 +1228,7 @@ impl StructBuilder {
         if self.shared.base().message.is_external() {
             return Ok(false);
         }
-        let copy = |d: capnp::private::layout::StructBuilder<'_>, src: RLoc<'_>| -> Result<()> {
-            self.set_discriminant(&d, field);
-            let mut pb = d.get_pointer_field(offset as usize);
+        let copy = |mut pb: PointerBuilder<'_>, src: RLoc<'_>| -> Result<()> {
             match src {
                 RLoc::Struct(s) => pb.set_struct(&s, false)?,
                 RLoc::PrimList(l) => pb.set_list(&l, false)?,
@@ -1149,15 +1249,16 @@ impl StructBuilder {
                     return Ok(false);
                 };
                 m.charge(s.total_size()?.word_count)?;
-                self.with_struct(|d| copy(d, src))?;
+                let mut held = self.shared.base().message.lock_fast()?;
+                self.with_slot_held(&mut held, field, offset, |pb| copy(pb, src))?;
                 Ok(true)
             }),
             Backing::Builder(b)
                 if !b.same_message(&self.shared.base().message) && !b.has_cap_context() =>
             {
-                let (src_guard, mut guard) = lock_pair(b, &self.shared.base().message)?;
+                let (src_guard, mut held) = lock_pair(b, &self.shared.base().message)?;
                 let src = builder_reader_loc(&src_guard, &steps)?;
-                self.with_struct_locked(&mut guard, |d| copy(d, src))?;
+                self.with_slot_held(&mut held, field, offset, |pb| copy(pb, src))?;
                 Ok(true)
             }
             Backing::Builder(_) => Ok(false),
@@ -1214,10 +1315,7 @@ impl StructBuilder {
         let FieldKind::Slot { default, .. } = &field.kind else {
             return Err(Error::TypeMismatch);
         };
-        self.with_struct(|s| {
-            self.set_discriminant(&s, field);
-            let mut pb = s.get_pointer_field(offset as usize);
-            let n = size.unwrap_or(0);
+        let init = |mut pb: PointerBuilder<'_>| {
             match (ty, elem_shape) {
                 (Type::Struct(_), _) => {
                     if let Some(sz) = struct_size {
@@ -1247,6 +1345,13 @@ impl StructBuilder {
             }
             // The handle `get` would return, made in the same walk.
             self.read_pointer(pb, Hop::Field(offset as u16), ty, default)
+        };
+        if let Some(v) = self.fast_pointer(field, offset, init)? {
+            return Ok(v);
+        }
+        self.with_struct(|s| {
+            self.set_discriminant(&s, field);
+            init(s.get_pointer_field(offset as usize))
         })
     }
 

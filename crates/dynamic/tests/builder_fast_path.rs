@@ -10,8 +10,8 @@ mod scalars;
 use std::sync::Arc;
 
 use capnp_dynamic::{
-    FieldKind, ListBuilder, ListValue, MessageBuilder, Registry, SetValue, StructBuilder,
-    StructValue, Type, Value,
+    FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry,
+    SetValue, StructBuilder, StructValue, Type, Value,
 };
 use common::{id, registry};
 use rand::rngs::StdRng;
@@ -36,10 +36,12 @@ fn show(v: &capnp_dynamic::Result<Value>) -> String {
     }
 }
 
-fn handle_of(v: &capnp_dynamic::Result<Value>) -> Option<Handle> {
+/// The handle a value is, moved (not cloned: a clone starts without the location the
+/// handle may have been made with).
+fn handle_of(v: capnp_dynamic::Result<Value>) -> Option<Handle> {
     match v {
-        Ok(Value::Struct(StructValue::Builder(s))) => Some(Handle::Struct(s.clone())),
-        Ok(Value::List(ListValue::Builder(l))) => Some(Handle::List(l.clone())),
+        Ok(Value::Struct(StructValue::Builder(s))) => Some(Handle::Struct(s)),
+        Ok(Value::List(ListValue::Builder(l))) => Some(Handle::List(l)),
         _ => None,
     }
 }
@@ -81,7 +83,6 @@ fn step(
     fast: &Handle,
     slow: &Handle,
 ) -> (String, String, Option<(Handle, Handle)>) {
-    let _ = reg;
     match (fast, slow) {
         (Handle::Struct(a), Handle::Struct(b)) => {
             let fields = &a.schema().fields;
@@ -90,8 +91,7 @@ fn step(
             match &field.kind {
                 FieldKind::Group { .. } => {
                     let (x, y) = (a.get_by_index(i), b.get_by_index(i));
-                    let h = handle_of(&x).zip(handle_of(&y));
-                    (show(&x), show(&y), h)
+                    (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                 }
                 FieldKind::Slot { ty, .. } => {
                     let op = rng.random_range(0..10);
@@ -113,14 +113,56 @@ fn step(
                                 );
                                 (format!("{x:?}"), format!("{y:?}"), None)
                             }
+                            (Type::Data, 6..=8) => {
+                                let d: &[u8] = match rng.random_range(0..3) {
+                                    0 => b"",
+                                    1 => b"\x00\x01\x02",
+                                    _ => b"some longer data, over a word",
+                                };
+                                let (x, y) = (
+                                    a.set_by_index(i, SetValue::Bytes(d)),
+                                    b.set_by_index(i, SetValue::Bytes(d)),
+                                );
+                                (format!("{x:?}"), format!("{y:?}"), None)
+                            }
                             (Type::Data, _) => {
                                 let (x, y) = (a.get_by_index(i), b.get_by_index(i));
                                 (show(&x), show(&y), None)
                             }
+                            // Assignment from another message: a builder's reader view
+                            // (both messages locked together) or a reader of its bytes.
+                            (Type::Struct(id), 0..=1) => {
+                                let src = StructBuilder::new_message(reg, *id).expect("source");
+                                // Its first field with a value (out of range ones fail).
+                                for (j, f) in src.schema().fields.iter().enumerate() {
+                                    if let FieldKind::Slot { ty, .. } = &f.kind {
+                                        if let Some(v) = primitive(rng, ty) {
+                                            let _ = src.set_by_index(j, v);
+                                            break;
+                                        }
+                                    }
+                                }
+                                let reader = if op == 0 {
+                                    src.as_reader()
+                                } else {
+                                    let bytes = src.to_bytes().expect("bytes");
+                                    MessageReader::from_bytes(
+                                        Arc::new(bytes),
+                                        ReadLimits::default(),
+                                    )
+                                    .expect("read")
+                                    .root(reg, *id)
+                                    .expect("root")
+                                };
+                                let (x, y) = (
+                                    a.set_by_index(i, SetValue::Struct(&reader)),
+                                    b.set_by_index(i, SetValue::Struct(&reader)),
+                                );
+                                (format!("{x:?}"), format!("{y:?}"), None)
+                            }
                             (Type::Struct(_), 6..=7) => {
                                 let (x, y) = (a.init_by_index(i, None), b.init_by_index(i, None));
-                                let h = handle_of(&x).zip(handle_of(&y));
-                                (show(&x), show(&y), h)
+                                (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                             }
                             (Type::Struct(_) | Type::List(_), 8) => {
                                 let name = field.name.clone();
@@ -141,8 +183,7 @@ fn step(
                                 let n = rng.random_range(0..5);
                                 let (x, y) =
                                     (a.init_by_index(i, Some(n)), b.init_by_index(i, Some(n)));
-                                let h = handle_of(&x).zip(handle_of(&y));
-                                (show(&x), show(&y), h)
+                                (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                             }
                             (_, 9) => {
                                 let (x, y) = (a.clear_by_index(i), b.clear_by_index(i));
@@ -150,8 +191,7 @@ fn step(
                             }
                             _ => {
                                 let (x, y) = (a.get_by_index(i), b.get_by_index(i));
-                                let h = handle_of(&x).zip(handle_of(&y));
-                                (show(&x), show(&y), h)
+                                (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                             }
                         }
                     }
@@ -160,8 +200,18 @@ fn step(
         }
         (Handle::List(a), Handle::List(b)) => {
             let index = rng.random_range(-6..6);
-            match rng.random_range(0..4) {
+            match rng.random_range(0..5) {
                 0 => (format!("{:?}", a.len()), format!("{:?}", b.len()), None),
+                // All elements at once (a Python list assigned to a list field), sometimes
+                // more values than elements.
+                4 => {
+                    let n = rng.random_range(0..7);
+                    let values: Vec<SetValue<'static>> = (0..n)
+                        .filter_map(|_| primitive(rng, a.element_type()))
+                        .collect();
+                    let (x, y) = (a.set_all(&values), b.set_all(&values));
+                    (format!("{x:?}"), format!("{y:?}"), None)
+                }
                 // The binding's element read of numbers (`scalar_bits`) against `get`.
                 2 => {
                     let x = match a.scalar_bits(index) {
@@ -178,16 +228,40 @@ fn step(
                     }
                     None => {
                         let (x, y) = (a.get(index), b.get(index));
-                        (show(&x), show(&y), handle_of(&x).zip(handle_of(&y)))
+                        (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                     }
                 },
                 _ => {
                     let (x, y) = (a.get(index), b.get(index));
-                    let h = handle_of(&x).zip(handle_of(&y));
-                    (show(&x), show(&y), h)
+                    (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                 }
             }
         }
+        _ => unreachable!("handles are made in pairs"),
+    }
+}
+
+/// A read of `h` that goes through its recorded location when there is one (the union's
+/// discriminant, or its first primitive field; a list's length), on both sides.
+fn probe(fast: &Handle, slow: &Handle) -> (String, String) {
+    match (fast, slow) {
+        (Handle::Struct(a), Handle::Struct(b)) => {
+            if a.schema().union.is_some() {
+                return (
+                    format!("{:?}", a.which_field()),
+                    format!("{:?}", b.which_field()),
+                );
+            }
+            let first = a.schema().fields.iter().position(|f| {
+                f.discriminant.is_none()
+                    && matches!(&f.kind, FieldKind::Slot { ty, .. } if !ty.is_pointer())
+            });
+            match first {
+                Some(i) => (show(&a.get_by_index(i)), show(&b.get_by_index(i))),
+                None => (String::new(), String::new()),
+            }
+        }
+        (Handle::List(a), Handle::List(b)) => (format!("{:?}", a.len()), format!("{:?}", b.len())),
         _ => unreachable!("handles are made in pairs"),
     }
 }
@@ -197,6 +271,13 @@ fn out_pair(out: (String, String)) -> (String, String, Option<(Handle, Handle)>)
 }
 
 fn run(seed: u64, steps: usize) {
+    run_from("All", seed, steps, 40, false);
+}
+
+/// As `run`, from a root struct `root`, keeping at most `pool_max` handles (fewer: each is
+/// used more often, so a handle made stale is more likely used before the next walk), and
+/// with `probe_all`, reading every kept handle (in random order) after each step.
+fn run_from(root: &str, seed: u64, steps: usize, pool_max: usize, probe_all: bool) {
     let reg = registry();
     let mut rng = StdRng::seed_from_u64(seed);
     // Small first segments: objects spread over many segments (far pointers).
@@ -206,7 +287,7 @@ fn run(seed: u64, steps: usize) {
         MessageBuilder::with_first_segment_words(words),
     );
     mb.walk_only();
-    let root = id(&reg, "All");
+    let root = id(&reg, root);
     let (ra, rb) = (
         ma.init_root(&reg, root).expect("root"),
         mb.init_root(&reg, root).expect("root"),
@@ -219,7 +300,7 @@ fn run(seed: u64, steps: usize) {
         let (x, y, made) = step(&mut rng, &reg, a, b);
         assert_eq!(x, y, "seed {seed}, step {n}");
         if let Some(h) = made {
-            if pool.len() < 40 {
+            if pool.len() < pool_max {
                 pool.push(h);
             } else {
                 let j = rng.random_range(1..pool.len());
@@ -231,6 +312,16 @@ fn run(seed: u64, steps: usize) {
             rb.to_bytes().expect("bytes"),
             "seed {seed}, step {n}: messages differ"
         );
+        if probe_all {
+            let mut order: Vec<usize> = (0..pool.len()).collect();
+            for j in (1..order.len()).rev() {
+                order.swap(j, rng.random_range(0..=j));
+            }
+            for j in order {
+                let (x, y) = probe(&pool[j].0, &pool[j].1);
+                assert_eq!(x, y, "seed {seed}, step {n}, probe of handle {j}");
+            }
+        }
     }
 }
 
@@ -238,6 +329,17 @@ fn run(seed: u64, steps: usize) {
 fn fast_paths_match_walks_over_random_sequences() {
     for seed in 0..60 {
         run(seed, 400);
+    }
+}
+
+/// Pointer writes through recorded locations (Text and Data sets, `init`), which keep every
+/// other location current when the slot was null: union members sharing one slot (a Text
+/// over a struct or list some handle is inside, a list handle made while the slot was null),
+/// struct lists of the same struct, groups, kept handles.
+#[test]
+fn pointer_writes_match_walks_over_random_sequences() {
+    for seed in 0..200 {
+        run_from("Mix", seed, 300, 12, seed % 2 == 0);
     }
 }
 
@@ -347,4 +449,90 @@ fn struct_elements_made_without_the_lock_while_another_thread_moves_the_list() {
         }
         assert!(made > 0);
     });
+}
+
+/// Every way a handle can sit behind a pointer slot (a struct or list made by `init`, an
+/// element of such a list, a list read while the slot was null), then every pointer write
+/// into that slot through a parent whose location is current (union members share it), then
+/// every use of the kept handle: the same results and bytes as on a walk-only message.
+#[test]
+fn handles_behind_an_overwritten_slot_match_walks() {
+    let reg = registry();
+    type Make = fn(&StructBuilder) -> capnp_dynamic::Result<Value>;
+    type Write = fn(&StructBuilder) -> capnp_dynamic::Result<()>;
+    let makes: [(&str, Make); 6] = [
+        ("init us", |u| u.init("us", None)),
+        ("init ul", |u| u.init("ul", Some(3))),
+        ("init ulm", |u| u.init("ulm", Some(2))),
+        ("element of ulm", |u| match u.init("ulm", Some(2))? {
+            Value::List(ListValue::Builder(l)) => l.get(1),
+            _ => unreachable!(),
+        }),
+        ("null ul", |u| {
+            u.init("ul", Some(0))?;
+            u.clear_by_index(3)?;
+            u.get("ul")
+        }),
+        ("null ulm", |u| {
+            u.set("uv", SetValue::Void)?;
+            u.set("ul", SetValue::Void).ok();
+            u.init("ulm", Some(1))?;
+            u.clear_by_index(4)?;
+            u.get("ulm")
+        }),
+    ];
+    let writes: [(&str, Write); 7] = [
+        ("text", |u| u.set("ut", SetValue::Str("xyz"))),
+        ("empty text", |u| u.set("ut", SetValue::Str(""))),
+        ("data", |u| u.set("ud", SetValue::Bytes(b"0123456789"))),
+        ("init us", |u| u.init("us", None).map(drop)),
+        ("init ul", |u| u.init("ul", Some(5)).map(drop)),
+        ("init ulm", |u| u.init("ulm", Some(1)).map(drop)),
+        ("void", |u| u.set("uv", SetValue::Void)),
+    ];
+    for (make_name, make) in makes {
+        for (write_name, write) in writes {
+            for words in [1024, 4] {
+                let sides: Vec<(StructBuilder, Vec<String>)> = [false, true]
+                    .into_iter()
+                    .map(|walk| {
+                        let m = MessageBuilder::with_first_segment_words(words);
+                        if walk {
+                            m.walk_only();
+                        }
+                        let root = m.init_root(&reg, id(&reg, "Mix")).expect("root");
+                        let Ok(Value::Struct(StructValue::Builder(u))) = root.get("u") else {
+                            panic!("group");
+                        };
+                        let mut seen = vec![format!("{:?}", u.which_field())];
+                        let h = make(&u);
+                        seen.push(show(&h));
+                        seen.push(format!("{:?}", write(&u)));
+                        match handle_of(h) {
+                            Some(Handle::Struct(s)) => {
+                                seen.push(show(&s.get("n")));
+                                seen.push(format!("{:?}", s.set("n", SetValue::Int(7))));
+                                seen.push(format!("{:?}", s.set("t", SetValue::Str("t"))));
+                                seen.push(show(&s.init("lm", Some(1))));
+                                seen.push(show(&s.get("n")));
+                            }
+                            Some(Handle::List(l)) => {
+                                seen.push(format!("{:?}", l.len()));
+                                seen.push(show(&l.get(0)));
+                                seen.push(format!("{:?}", l.set(0, SetValue::Int(9))));
+                                seen.push(show(&l.get(0)));
+                            }
+                            None => {}
+                        }
+                        seen.push(format!("{:?}", root.to_bytes()));
+                        (root, seen)
+                    })
+                    .collect();
+                assert_eq!(
+                    sides[0].1, sides[1].1,
+                    "{make_name}, then {write_name} ({words}-word segments)"
+                );
+            }
+        }
+    }
 }

@@ -338,9 +338,16 @@ fn set_elements(
     registry: &Py<PyRegistry>,
     items: &[Bound<'_, PyAny>],
 ) -> MsgResult<()> {
-    // All plain scalars: written in one pass under one lock.
-    let plain: Option<Vec<SetValue<'_>>> = items.iter().map(plain_set_value).collect();
-    if let Some(values) = plain {
+    // All plain scalars: written in one pass under one lock. (Collected into a vector sized
+    // at once: `collect` into an `Option<Vec>` cannot know the length and grows it.)
+    let mut values = Vec::with_capacity(items.len());
+    for item in items {
+        match plain_set_value(item) {
+            Some(v) => values.push(v),
+            None => break,
+        }
+    }
+    if values.len() == items.len() {
         return Ok(list.set_all(&values)?);
     }
     for (i, item) in items.iter().enumerate() {

@@ -61,6 +61,21 @@ struct All {
   defE @31 :Person.PhoneNumber.Type = work;
   g :group { x @32 :Int32; y @33 :Text; }
 }
+struct Mix {
+  n @0 :UInt16;
+  u :union {
+    ut @1 :Text;
+    ud @2 :Data;
+    us @3 :Mix;
+    ul @4 :List(Int32);
+    ulm @5 :List(Mix);
+    uv @6 :Void;
+  }
+  t @7 :Text;
+  lm @8 :List(Mix);
+  p @9 :Person;
+  g :group { gt @10 :Text; gs @11 :Mix; }
+}
 struct Shape {
   union {
     circle @0 :Float64;
