@@ -116,3 +116,40 @@ def test_copy_of_a_module_has_its_attributes(module):
     shape = copy.copy(module.Shape)
     assert shape.Union is module.Shape.Union
     assert shape.new_message(circle=1.0).which == "circle"
+
+
+def test_first_reads_from_many_threads_agree(module):
+    import threading
+
+    shape = module.Shape
+    barrier = threading.Barrier(8)
+    seen = []
+
+    def read():
+        barrier.wait(timeout=10)
+        seen.append((shape.Union, shape.Reader))
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(seen) == 8
+    assert all(u is seen[0][0] and r is seen[0][1] for u, r in seen)
+    assert vars(shape)["Union"] is seen[0][0]
+
+
+def test_a_thunk_that_fails_stays_pending(module):
+    shape = module.Tagged
+    calls = []
+
+    def boom():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return "made"
+
+    shape._defer("Extra2", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        vars(shape)
+    assert shape.Extra2 == "made" and "Extra2" in vars(shape)

@@ -623,15 +623,22 @@ class _Deferred:
     def __get__(self, obj, cls=None):
         name = self.name
         lazy = _lazy_of(obj) if obj is not None else None
-        make = lazy.pop(name, None) if lazy else None
+        make = lazy.get(name) if lazy else None
         if make is None:
+            if obj is not None:
+                # Another thread may have made it between the lookup and here.
+                d = _own_dict(obj)
+                if name in d:
+                    return d[name]
             owner = cls if obj is None else type(obj)
             raise AttributeError(
                 "%r %s has no attribute %r"
                 % (owner.__name__, "object" if obj is not None else "class", name)
             )
-        value = make()
-        _own_dict(obj)[name] = value
+        # The thunk leaves the table only once its value is in place (two threads making it
+        # at once both return the one stored first).
+        value = _own_dict(obj).setdefault(name, make())
+        lazy.pop(name, None)
         return value
 
 
@@ -665,11 +672,12 @@ class _LazyAttrs(_WithDict):
     def __dict__(self):
         d = _own_dict(self)
         lazy = _lazy_of(self)
-        if lazy:
-            _lazy_slot.__set__(self, None)
-            for name, make in lazy.items():
-                if name not in d:
-                    d[name] = make()
+        while lazy:
+            # One at a time, each removed once made: a thunk that raises stays pending.
+            name, make = next(iter(lazy.items()))
+            if name not in d:
+                d.setdefault(name, make())
+            lazy.pop(name, None)
         return d
 
     def __getstate__(self):
@@ -679,7 +687,7 @@ class _LazyAttrs(_WithDict):
     def __delattr__(self, name):
         lazy = _lazy_of(self)
         if lazy and name in lazy and name not in _own_dict(self):
-            del lazy[name]
+            lazy.pop(name, None)
             return
         object.__delattr__(self, name)
 
