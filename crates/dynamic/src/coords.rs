@@ -1,9 +1,10 @@
 //! Resolved locations of structs and lists in a reader's own bytes. A handle finds its object
 //! once through capnp's validated walk and records where it is (segment, byte offset); later
 //! reads of primitive fields and elements, struct list elements, and Text/Data behind ordinary
-//! near pointers index those bytes directly instead of re-walking the path from the root.
+//! near pointers (or, for struct fields, one far hop to a landing pad that is such a pointer)
+//! index those bytes directly instead of re-walking the path from the root.
 //!
-//! Everything here is a bounds-checked slice access. Anything unusual (far pointers, null
+//! Everything here is a bounds-checked slice access. Anything unusual (other far pointers, null
 //! pointers with defaults, malformed pointers, structs outside the message's segments) makes
 //! the fast path decline (`None`) and the caller takes capnp's path, which reports errors.
 
@@ -141,12 +142,31 @@ impl StructAt {
         word_at(seg, self.ptr_start + 8 * usize::from(index))
     }
 
-    /// The bytes of a Text (without its NUL) or Data blob behind pointer `index` (see `blob`).
-    pub(crate) fn blob(self, seg: &[u8], index: u16, text: bool) -> Option<&[u8]> {
+    /// The bytes of a Text (without its NUL) or Data blob behind pointer `index` (see `blob`),
+    /// also through a single far pointer (the blob in another segment, reached through a
+    /// landing pad there that is a near pointer to it: what a builder writes when the blob
+    /// did not fit the struct's segment); `other(id)` gives segment `id`'s bytes. A double far
+    /// pointer declines.
+    pub(crate) fn blob<'a>(
+        self,
+        seg: &'a [u8],
+        index: u16,
+        text: bool,
+        other: impl FnOnce(u32) -> Option<&'a [u8]>,
+    ) -> Option<&'a [u8]> {
         if index >= self.ptr_count {
             return None;
         }
-        blob(seg, self.ptr_start + 8 * usize::from(index), text)
+        let pos = self.ptr_start + 8 * usize::from(index);
+        let w = word_at(seg, pos)?;
+        // Kind 2 (far), bit 2 clear (one hop): the upper half names the landing pad's
+        // segment, bits 3-31 its word offset there.
+        if w & 7 == 2 {
+            let pad_seg = other(u32::try_from(w >> 32).ok()?)?;
+            let pad_pos = usize::try_from((w as u32) >> 3).ok()?.checked_mul(8)?;
+            return blob(pad_seg, pad_pos, text);
+        }
+        blob(seg, pos, text)
     }
 }
 
@@ -448,4 +468,79 @@ fn follow_list(
         struct_ptrs: 0,
         nesting: nesting - 1,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A struct of no data and one pointer at the start of segment 0.
+    fn one_pointer_struct() -> StructAt {
+        StructAt {
+            seg: 0,
+            data_start: 0,
+            data_len: 0,
+            ptr_start: 0,
+            ptr_count: 1,
+            nesting: 64,
+        }
+    }
+
+    fn words(ws: &[u64]) -> Vec<u8> {
+        ws.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    /// A near list pointer at word `at` to `count` bytes starting at word `target`.
+    fn byte_list(at: u64, target: u64, count: u64) -> u64 {
+        let offset = (target as i64 - at as i64 - 1) as u64 & 0x3fff_ffff;
+        (count << 35) | (2 << 32) | (offset << 2) | 1
+    }
+
+    /// A single far pointer to the landing pad at word `pad` of segment `seg`.
+    fn far(seg: u64, pad: u64, double: bool) -> u64 {
+        (seg << 32) | (pad << 3) | (u64::from(double) << 2) | 2
+    }
+
+    #[test]
+    fn text_behind_a_single_far_pointer() {
+        let s = one_pointer_struct();
+        // Segment 1: junk word, the landing pad at word 1, "hi\0" at word 2.
+        let seg1 = words(&[
+            u64::MAX,
+            byte_list(1, 2, 3),
+            u64::from_le_bytes(*b"hi\0\0\0\0\0\0"),
+        ]);
+        let seg0 = words(&[far(1, 1, false)]);
+        let got = s.blob(&seg0, 0, true, |id| (id == 1).then_some(&seg1[..]));
+        assert_eq!(got, Some(&b"hi"[..]));
+        // Data keeps the NUL byte as a byte.
+        let got = s.blob(&seg0, 0, false, |id| (id == 1).then_some(&seg1[..]));
+        assert_eq!(got, Some(&b"hi\0"[..]));
+    }
+
+    #[test]
+    fn unusual_far_pointers_decline() {
+        let s = one_pointer_struct();
+        let seg1 = words(&[
+            u64::MAX,
+            byte_list(1, 2, 3),
+            u64::from_le_bytes(*b"hi\0\0\0\0\0\0"),
+        ]);
+        // Two hops: capnp's walk handles them. Then a segment the message does not have, a
+        // pad past the segment's end, a pad that is not a byte list (the junk word).
+        for ptr in [
+            far(1, 1, true),
+            far(7, 1, false),
+            far(1, 9, false),
+            far(1, 0, false),
+        ] {
+            let seg0 = words(&[ptr]);
+            let other = |id: u32| (id == 1).then_some(&seg1[..]);
+            assert_eq!(s.blob(&seg0, 0, true, other), None, "{ptr:#x}");
+        }
+        // A pad whose blob would run past the segment.
+        let short = words(&[byte_list(0, 1, 64)]);
+        let seg0 = words(&[far(1, 0, false)]);
+        assert_eq!(s.blob(&seg0, 0, true, |_| Some(&short[..])), None);
+    }
 }

@@ -127,6 +127,14 @@ impl StructReader {
     }
 
     /// The segment holding this struct, when its location is resolved.
+    /// Segment `id` of a reader's message (the far pointers of the fast paths).
+    fn segment(&self, id: u32) -> Option<&[u8]> {
+        match &self.shared.base().backing {
+            Backing::Reader(m) => m.segment(id),
+            Backing::Builder(_) => None,
+        }
+    }
+
     fn fast(&self) -> Option<(StructAt, &[u8])> {
         let at = self.at?;
         match &self.shared.base().backing {
@@ -162,7 +170,7 @@ impl StructReader {
             )?;
             if let Some(bytes) = u16::try_from(*offset)
                 .ok()
-                .and_then(|i| at.blob(seg, i, text))
+                .and_then(|i| at.blob(seg, i, text, |id| self.segment(id)))
             {
                 self.shared.base().backing.charge_blob(bytes.len(), text)?;
                 return Ok(Some(f(bytes)));
@@ -219,7 +227,7 @@ impl StructReader {
                 let Ok(index) = u16::try_from(*offset) else {
                     return Ok(None);
                 };
-                match at.blob(seg, index, text) {
+                match at.blob(seg, index, text, |id| self.segment(id)) {
                     Some(bytes) => {
                         self.shared.base().backing.charge_blob(bytes.len(), text)?;
                         let bytes = bytes.to_vec();
