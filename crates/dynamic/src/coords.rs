@@ -501,15 +501,19 @@ mod tests {
         (seg << 32) | (pad << 3) | (u64::from(double) << 2) | 2
     }
 
-    #[test]
-    fn text_behind_a_single_far_pointer() {
-        let s = one_pointer_struct();
-        // Segment 1: junk word, the landing pad at word 1, "hi\0" at word 2.
-        let seg1 = words(&[
+    /// Segment 1 of the tests: a junk word, the landing pad at word 1, "hi\0" at word 2.
+    fn pad_segment() -> Vec<u8> {
+        words(&[
             u64::MAX,
             byte_list(1, 2, 3),
             u64::from_le_bytes(*b"hi\0\0\0\0\0\0"),
-        ]);
+        ])
+    }
+
+    #[test]
+    fn text_behind_a_single_far_pointer() {
+        let s = one_pointer_struct();
+        let seg1 = pad_segment();
         let seg0 = words(&[far(1, 1, false)]);
         let got = s.blob(&seg0, 0, true, |id| (id == 1).then_some(&seg1[..]));
         assert_eq!(got, Some(&b"hi"[..]));
@@ -521,11 +525,7 @@ mod tests {
     #[test]
     fn unusual_far_pointers_decline() {
         let s = one_pointer_struct();
-        let seg1 = words(&[
-            u64::MAX,
-            byte_list(1, 2, 3),
-            u64::from_le_bytes(*b"hi\0\0\0\0\0\0"),
-        ]);
+        let seg1 = pad_segment();
         // Two hops: capnp's walk handles them. Then a segment the message does not have, a
         // pad past the segment's end, a pad that is not a byte list (the junk word).
         for ptr in [
