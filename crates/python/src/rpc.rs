@@ -689,9 +689,6 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// A new local capability served by `dispatch` (see `PyHandler`); `interfaces` lists the
-/// interface ids it implements, `streaming` its `-> stream` methods, `native` what
-/// `dispatch.rs` runs itself (`None`: everything goes to `dispatch`).
 /// Inside a synchronous `wait()`, makes its loop asyncio's running loop before Python code
 /// that may use asyncio runs (a server coroutine's first step); elsewhere nothing.
 #[pyfunction]
@@ -699,6 +696,9 @@ pub(crate) fn _mark_running(py: Python<'_>) -> PyResult<()> {
     crate::sync_loop::before_python(py)
 }
 
+/// A new local capability served by `dispatch` (see `PyHandler`); `interfaces` lists the
+/// interface ids it implements, `streaming` its `-> stream` methods, `native` what
+/// `dispatch.rs` runs itself (`None`: everything goes to `dispatch`).
 #[pyfunction]
 pub(crate) fn _new_server_cap(
     py: Python<'_>,

@@ -754,3 +754,32 @@ def test_the_running_loop_marker_during_and_after_waits(rpc):
         server.close()
         a.close()
         b.close()
+
+
+def test_context_style_coroutines_see_the_running_loop_inside_waits(rpc):
+    """A `*_context` coroutine method (dispatched by the Python path, not the native one)
+    also runs with the synchronous loop as asyncio's running loop inside a client's wait()."""
+    seen = []
+
+    class Echo(rpc.Counter.Server):
+        async def echo_context(self, context):
+            seen.append(asyncio.get_running_loop())
+            await asyncio.sleep(0)
+            context.results.value = context.params.value + "!"
+
+    a, b = socket.socketpair()
+    try:
+        server = capnp.TwoPartyServer(a, bootstrap=Echo())
+        client = capnp.TwoPartyClient(b)
+        counter = client.bootstrap().cast_as(rpc.Counter)
+        assert counter.echo("x").wait().value == "x!"
+        assert counter.echo("y").wait().value == "y!"
+        loop = capnp.lib._sync._loop()
+        assert seen == [loop, loop]
+        with pytest.raises(RuntimeError, match="no running event loop"):
+            asyncio.get_running_loop()
+    finally:
+        client.close()
+        server.close()
+        a.close()
+        b.close()
