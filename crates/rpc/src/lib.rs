@@ -9,6 +9,7 @@ mod caps;
 mod connection;
 mod executor;
 mod network;
+mod peer;
 mod pipe;
 mod reactor;
 mod server;

@@ -23,6 +23,7 @@ use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::connection::{Connection, Side};
+use crate::peer::{self, End, Ends};
 use crate::pipe::{Pipe, PipeSink};
 use crate::EventLoop;
 
@@ -30,6 +31,9 @@ const WAKER: Token = Token(0);
 /// Unsent bytes above which the RPC system stops writing until the socket drains.
 const HIGH_WATER: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
+/// Turns in a row that may read paired sockets without asking epoll (then one asks, so the
+/// other sockets, the waker and signals are never kept waiting behind a busy pair).
+const HINTED_TURNS: u32 = 16;
 
 /// A connected socket (TCP or Unix), non-blocking.
 pub enum Stream {
@@ -53,6 +57,14 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s,
             Stream::Unix(s) => s,
+        }
+    }
+
+    /// Its name and its peer's, when the peer may be a socket of this process.
+    fn ends(&self) -> Option<Ends> {
+        match self {
+            Stream::Tcp(s) => peer::tcp(s.local_addr(), s.peer_addr()),
+            Stream::Unix(s) => peer::unix(s),
         }
     }
 
@@ -131,6 +143,10 @@ struct SocketConn {
     writing: Cell<bool>,
     /// What lives as long as the socket is watched (the connection running on it).
     keep: RefCell<Option<Rc<dyn std::any::Any>>>,
+    /// Its name (while it names this socket in `Reactor::ends`).
+    me: Option<End>,
+    /// The token of the watched socket at the other end, if this reactor watches it.
+    peer: Cell<Option<Token>>,
 }
 
 struct Served {
@@ -140,6 +156,7 @@ struct Served {
     event_loop: Weak<EventLoop>,
 }
 
+#[derive(Clone)]
 enum Source {
     Conn(Rc<SocketConn>),
     Listener(Rc<Served>),
@@ -157,6 +174,12 @@ pub struct Reactor {
     sources: RefCell<HashMap<usize, Source>>,
     next: Cell<usize>,
     buffer: RefCell<Vec<u8>>,
+    /// The watched connections by name, for pairing ends (`peer.rs`).
+    ends: RefCell<HashMap<End, Token>>,
+    /// Sockets that bytes were just written to the other end of: readable without asking.
+    hinted: RefCell<Vec<Token>>,
+    /// Turns served from `hinted` in a row.
+    hinted_turns: Cell<u32>,
 }
 
 impl Reactor {
@@ -171,6 +194,9 @@ impl Reactor {
             sources: RefCell::new(HashMap::default()),
             next: Cell::new(1),
             buffer: RefCell::new(vec![0; READ_CHUNK]),
+            ends: RefCell::new(HashMap::default()),
+            hinted: RefCell::new(Vec::new()),
+            hinted_turns: Cell::new(0),
         }))
     }
 
@@ -208,6 +234,8 @@ impl Reactor {
             .borrow()
             .registry()
             .register(stream.source(), token, Interest::READABLE)?;
+        let ends = stream.ends();
+        let peer = ends.and_then(|e| self.ends.borrow().get(&e.peer).copied());
         let conn = Rc::new_cyclic(|weak: &Weak<SocketConn>| SocketConn {
             token,
             stream: RefCell::new(stream),
@@ -218,7 +246,17 @@ impl Reactor {
             unsent: RefCell::new(Vec::new()),
             writing: Cell::new(false),
             keep: RefCell::new(None),
+            me: ends.map(|e| e.me),
+            peer: Cell::new(peer),
         });
+        if let Some(e) = ends {
+            self.ends.borrow_mut().insert(e.me, token);
+        }
+        if let Some(Source::Conn(other)) =
+            peer.and_then(|p| self.sources.borrow().get(&p.0).cloned())
+        {
+            other.peer.set(Some(token));
+        }
         let pipe = conn.pipe.clone();
         self.sources
             .borrow_mut()
@@ -306,6 +344,8 @@ impl Reactor {
     /// Closes everything: listeners, accepted connections, sockets.
     pub fn close(&self) {
         let all: Vec<Source> = self.sources.borrow_mut().drain().map(|(_, s)| s).collect();
+        self.ends.borrow_mut().clear();
+        self.hinted.borrow_mut().clear();
         for s in &all {
             match s {
                 Source::Conn(c) => {
@@ -343,6 +383,23 @@ impl Reactor {
     where
         D: FnOnce(&mut (dyn FnMut() -> io::Result<()> + Send)) -> io::Result<()>,
     {
+        // Bytes written to one end of a pair this reactor watches are at the other end now:
+        // read them without asking epoll (its edge for them, still queued, is dropped by
+        // the kernel at the next ask once they are read). Every HINTED_TURNS turns, epoll
+        // is asked anyway (the hinted sockets' bytes are among what it reports).
+        let hinted = std::mem::take(&mut *self.hinted.borrow_mut());
+        if !hinted.is_empty() && self.hinted_turns.get() < HINTED_TURNS {
+            self.hinted_turns.set(self.hinted_turns.get() + 1);
+            for token in hinted {
+                let conn = match self.sources.borrow().get(&token.0) {
+                    Some(Source::Conn(c)) => c.clone(),
+                    _ => continue,
+                };
+                self.read(&conn);
+            }
+            return Ok(true);
+        }
+        self.hinted_turns.set(0);
         let ready: Vec<(Token, bool, bool)> = {
             let mut poll = self.poll.borrow_mut();
             let mut events = self.events.borrow_mut();
@@ -372,11 +429,8 @@ impl Reactor {
                 self.wanted.store(true, Ordering::Release);
                 continue;
             }
-            let source = match self.sources.borrow().get(&token.0) {
-                Some(Source::Conn(c)) => Source::Conn(c.clone()),
-                Some(Source::Listener(l)) => Source::Listener(l.clone()),
-                Some(Source::Wakeup(w)) => Source::Wakeup(w.clone()),
-                None => continue,
+            let Some(source) = self.sources.borrow().get(&token.0).cloned() else {
+                continue;
             };
             match source {
                 Source::Conn(c) => {
@@ -434,6 +488,12 @@ impl Reactor {
 
     /// Writes `data` now, keeping what the socket does not take for when it is writable.
     fn send(&self, c: &SocketConn, data: &[u8]) -> io::Result<()> {
+        if let Some(peer) = c.peer.get() {
+            let mut hinted = self.hinted.borrow_mut();
+            if !hinted.contains(&peer) {
+                hinted.push(peer);
+            }
+        }
         let mut unsent = c.unsent.borrow_mut();
         let mut at = 0;
         if unsent.is_empty() {
@@ -537,6 +597,7 @@ impl Reactor {
     /// Stops watching a connection's socket and shuts it down (the peer sees the end).
     fn forget(&self, c: &SocketConn) {
         let removed = self.sources.borrow_mut().remove(&c.token.0);
+        self.unpair(c);
         let _ = self
             .poll
             .borrow()
@@ -544,6 +605,25 @@ impl Reactor {
             .deregister(c.stream.borrow_mut().source());
         c.stream.borrow().shutdown();
         drop(removed);
+    }
+}
+
+impl Reactor {
+    /// Forgets `c`'s name and its peer's link to it.
+    fn unpair(&self, c: &SocketConn) {
+        if let Some(me) = &c.me {
+            let mut ends = self.ends.borrow_mut();
+            if ends.get(me) == Some(&c.token) {
+                ends.remove(me);
+            }
+        }
+        if let Some(peer) = c.peer.take() {
+            if let Some(Source::Conn(other)) = self.sources.borrow().get(&peer.0) {
+                if other.peer.get() == Some(c.token) {
+                    other.peer.set(None);
+                }
+            }
+        }
     }
 }
 
@@ -569,5 +649,108 @@ impl PipeSink for SocketSink {
         if let (Some(c), Some(r)) = (self.conn.upgrade(), self.reactor.upgrade()) {
             r.forget(&c);
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use futures::io::AsyncWrite;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    fn framed(text: &str) -> Vec<u8> {
+        let mut m = capnp::message::Builder::new_default();
+        m.set_root(text).expect("set root");
+        let mut out = Vec::new();
+        capnp::serialize::write_message(&mut out, &m).expect("write");
+        out
+    }
+
+    fn send(pipe: &Pipe, text: &str) {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let mut p = pipe.clone();
+        let bytes = framed(text);
+        assert!(matches!(
+            Pin::new(&mut p).poll_write(&mut cx, &bytes),
+            Poll::Ready(Ok(n)) if n == bytes.len()
+        ));
+        pipe.flush_outgoing().expect("flush");
+    }
+
+    fn received(pipe: &Pipe) -> Option<String> {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        match pipe.poll_frame(&mut cx) {
+            Poll::Ready(Ok(Some(f))) => {
+                let t: capnp::text::Reader<'_> = f.get_root().expect("root");
+                Some(t.to_string().expect("utf-8"))
+            }
+            _ => None,
+        }
+    }
+
+    fn turn(r: &Rc<Reactor>) -> bool {
+        r.wait(Some(Duration::from_secs(5)), |block| block())
+            .expect("wait")
+    }
+
+    fn conn(r: &Reactor, pipe_token: usize) -> Rc<SocketConn> {
+        match r.sources.borrow().get(&pipe_token) {
+            Some(Source::Conn(c)) => c.clone(),
+            _ => panic!("no connection {pipe_token}"),
+        }
+    }
+
+    #[test]
+    fn the_two_ends_of_a_pair_are_linked_and_read_without_epoll() {
+        let r = Reactor::new().expect("reactor");
+        let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
+        let pa = r.add_stream(Stream::unix(a).expect("a")).expect("add a");
+        let pb = r.add_stream(Stream::unix(b).expect("b")).expect("add b");
+        let (ta, tb) = (Token(1), Token(2));
+        assert_eq!(conn(&r, 1).peer.get(), Some(tb));
+        assert_eq!(conn(&r, 2).peer.get(), Some(ta));
+
+        send(&pa, "ping");
+        assert_eq!(*r.hinted.borrow(), vec![tb]);
+        assert!(turn(&r));
+        assert_eq!(r.hinted_turns.get(), 1, "served from the hint");
+        assert_eq!(received(&pb).as_deref(), Some("ping"));
+        send(&pb, "pong");
+        assert!(turn(&r));
+        assert_eq!(received(&pa).as_deref(), Some("pong"));
+
+        // One end gone: the other is no longer linked, and its name is forgotten.
+        let gone = conn(&r, 1);
+        r.forget(&gone);
+        assert_eq!(conn(&r, 2).peer.get(), None);
+        assert_eq!(r.ends.borrow().len(), 1);
+        drop(pa);
+    }
+
+    #[test]
+    fn a_busy_pair_never_keeps_other_sockets_waiting() {
+        let r = Reactor::new().expect("reactor");
+        let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
+        let pa = r.add_stream(Stream::unix(a).expect("a")).expect("add a");
+        let pb = r.add_stream(Stream::unix(b).expect("b")).expect("add b");
+        // An unpaired socket whose other end this reactor does not watch.
+        let (c, mut d) = std::os::unix::net::UnixStream::pair().expect("pair");
+        let pc = r.add_stream(Stream::unix(c).expect("c")).expect("add c");
+        assert_eq!(conn(&r, 3).peer.get(), None);
+        d.write_all(&framed("from outside")).expect("write");
+
+        let mut turns = 0;
+        while received(&pc).is_none() {
+            send(&pa, "busy");
+            assert!(turn(&r));
+            assert_eq!(received(&pb).as_deref(), Some("busy"));
+            turns += 1;
+            assert!(
+                turns <= HINTED_TURNS as usize + 1,
+                "starved for {turns} turns"
+            );
+        }
+        assert_eq!(turns, HINTED_TURNS as usize + 1);
     }
 }
