@@ -252,3 +252,52 @@ Benchmark(
     expected=lambda q: True,
     doc="synchronous API: 100 sequential .wait() calls over a socket pair (against pycapnp 1.3.0)",
 )
+
+
+# The same calls to a server in a child process (the same implementation, run by the same
+# interpreter: benchmarks/rpc_sync_server.py) over a socket pair: what a client pays when the
+# server is another program.
+
+def _xproc_ns(quick):
+    env = _sync_env()
+    if "xproc" not in env:
+        import os
+        import socket
+        import subprocess
+        import sys
+
+        rpc = schema("rpcbench.capnp")
+
+        def connect(bench):
+            import capnp
+
+            mine, theirs = socket.socketpair()
+            server = os.path.join(os.path.dirname(os.path.dirname(__file__)), "rpc_sync_server.py")
+            child = subprocess.Popen([sys.executable, server, str(theirs.fileno())],
+                                     pass_fds=[theirs.fileno()])
+            theirs.close()
+            client = capnp.TwoPartyClient(mine)
+            remote = client.bootstrap().cast_as(rpc.Bench)
+            # The first call's reply is the child's readiness.
+            remote.add(0).wait()
+            return child, mine, client, remote
+
+        env["xproc"] = env["call"](connect)
+    remote = env["xproc"][3]
+    call = env["call"]
+
+    def sequential(bench):
+        total = 0
+        for _ in range(SEQUENTIAL):
+            total = remote.add(1).wait().total
+        return total > 0
+
+    return {"seq": lambda: call(sequential)}
+
+
+Benchmark(
+    "rpc_sync.xproc_roundtrip_x100", _xproc_ns, "seq()", target="rpc_sync",
+    expected=lambda q: True,
+    doc="synchronous API: 100 sequential .wait() calls to a server in a child process over a "
+    "socket pair (against pycapnp 1.3.0)",
+)

@@ -977,6 +977,18 @@ impl PyConnection {
     }
 }
 
+impl PyConnection {
+    /// Whether its transport has ended (closed, or the peer's end seen).
+    pub(crate) fn is_ended(&self) -> bool {
+        self.state().map_or(true, |s| s.pipe.is_closed())
+    }
+
+    /// Ends it as `disconnect()` does.
+    pub(crate) fn end(&self) {
+        let _ = self.disconnect();
+    }
+}
+
 /// What a capability value read from a message becomes in Python: a `_Cap` (or `None` for a
 /// null pointer); plain messages without a cap table cannot hold capabilities.
 pub(crate) fn cap_value_to_py(py: Python<'_>, v: CapValue) -> PyResult<Option<Py<PyCap>>> {

@@ -160,6 +160,10 @@ pub(crate) struct State {
     origin_time: f64,
     running: Cell<bool>,
     closed: Cell<bool>,
+    /// Sockets the program passed in, with their connections: the reactor runs duplicates,
+    /// so a program closing its socket (which ended the connection under pycapnp 1.x, whose
+    /// loop used the descriptor itself) is noticed before the loop blocks.
+    passed: RefCell<Vec<(Py<PyAny>, crate::rpc::PyConnection)>>,
 }
 
 thread_local! {
@@ -424,12 +428,45 @@ impl State {
                 }
                 return Ok(());
             }
+            if self.end_closed_sockets(py) {
+                continue;
+            }
             py.check_signals()?;
             let timeout = self
                 .next_deadline(py)
                 .map(|when| Duration::from_secs_f64((when - self.now()).max(0.0)));
             self.wait(py, timeout)?;
         }
+    }
+
+    /// Ends the connections whose passed-in socket the program closed (`fileno()` is -1: the
+    /// peer then sees the end, as it did under pycapnp 1.x); forgets ended connections.
+    /// Whether any was ended.
+    fn end_closed_sockets(&self, py: Python<'_>) -> bool {
+        if self.passed.borrow().is_empty() {
+            return false;
+        }
+        let all = std::mem::take(&mut *self.passed.borrow_mut());
+        let mut ended = false;
+        let mut kept = Vec::with_capacity(all.len());
+        for (sock, conn) in all {
+            if conn.is_ended() {
+                continue;
+            }
+            let closed = sock
+                .bind(py)
+                .call_method0(pyo3::intern!(py, "fileno"))
+                .and_then(|f| f.extract::<i64>())
+                .map_or(true, |fd| fd < 0);
+            if closed {
+                conn.end();
+                ended = true;
+            } else {
+                kept.push((sock, conn));
+            }
+        }
+        self.passed.borrow_mut().extend(kept);
+        ended
     }
 
     /// One wait for events (the interpreter lock released while blocked).
@@ -505,6 +542,7 @@ impl PyReactor {
             origin_time,
             running: Cell::new(false),
             closed: Cell::new(false),
+            passed: RefCell::new(Vec::new()),
         });
         STATES.with(|s| s.borrow_mut().insert(key, state));
         Ok(PyReactor {
@@ -657,8 +695,10 @@ impl PyReactor {
     }
 
     /// A two-party connection over the connected socket `sock` (a dup of it; `sock` stays
-    /// the caller's).
-    #[pyo3(signature = (sock, is_unix, is_server, bootstrap, on_done, traversal_limit_in_words=None, nesting_limit=None))]
+    /// the caller's). `watch`: the program passed `sock`, and closing it ends the connection
+    /// (noticed before the loop blocks).
+    #[pyo3(signature = (sock, is_unix, is_server, bootstrap, on_done, traversal_limit_in_words=None, nesting_limit=None, watch=false))]
+    #[allow(clippy::too_many_arguments)]
     fn connect(
         &self,
         sock: &Bound<'_, PyAny>,
@@ -668,6 +708,7 @@ impl PyReactor {
         on_done: Py<PyAny>,
         traversal_limit_in_words: Option<u64>,
         nesting_limit: Option<i32>,
+        watch: bool,
     ) -> PyResult<PyConnection> {
         let st = self.state()?;
         st.open_check()?;
@@ -685,6 +726,11 @@ impl PyReactor {
                 )
                 .map(Rc::new)
             })?;
+        if watch {
+            st.passed
+                .borrow_mut()
+                .push((sock.clone().unbind(), started.share()?));
+        }
         started.share()
     }
 

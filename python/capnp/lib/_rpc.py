@@ -1260,6 +1260,7 @@ class _TwoParty:
             on_done,
             traversal_limit_in_words,
             nesting_limit,
+            own,
         )
         st.streams.add(self._stream)
         st.parties.add(self)

@@ -349,6 +349,49 @@ def test_a_peer_killed_mid_call_fails_the_wait_with_disconnected():
         proc.stdout.close()
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("closed", ["client", "server"])
+def test_closing_the_socket_a_program_passed_ends_the_connection(rpc, closed):
+    # pycapnp 1.x ran the descriptor itself, so closing the socket ended the connection; the
+    # reactor runs a duplicate, and notices the program's close before it blocks.
+    counter_impl = make_servers(rpc)[0]
+    a, b = socket.socketpair()
+    try:
+        server = capnp.TwoPartyServer(a, bootstrap=counter_impl())
+        client = capnp.TwoPartyClient(b)
+        counter = client.bootstrap().cast_as(rpc.Counter)
+        assert counter.echo("7").wait().value == "7"
+        (b if closed == "client" else a).close()
+        # The other side sees the end; the closed side's calls fail instead of hanging.
+        server.on_disconnect().wait()
+        client.on_disconnect().wait()
+        with pytest.raises(capnp.KjException) as e:
+            counter.echo("8").wait()
+        assert e.value.type == "DISCONNECTED"
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_socket_the_program_keeps_open_keeps_its_connection(rpc):
+    counter_impl = make_servers(rpc)[0]
+    a, b = socket.socketpair()
+    try:
+        capnp.TwoPartyServer(a, bootstrap=counter_impl())
+        client = capnp.TwoPartyClient(b)
+        counter = client.bootstrap().cast_as(rpc.Counter)
+        # Many idle turns (timers make the loop block between calls): nothing ends.
+        for i in range(20):
+            capnp.getTimer().after_delay(10**5).wait()
+            assert counter.echo(str(i)).wait().value == str(i)
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+
+
 @pytest.mark.timeout(60)
 def test_structs_holding_capabilities_copied_into_struct_lists(rpc):
     """A struct that holds a capability, assigned into an element of a struct list (results
