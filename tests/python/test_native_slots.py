@@ -100,6 +100,48 @@ def test_struct_attribute_slot_matches_getattribute(c, a):
         assert obj._get("which") == 3
 
 
+def test_struct_builder_write_slot_matches_setattr(a):
+    # Plain values written through the lean slot, everything else through PyO3's: the same
+    # values and the same errors as the class's own `__setattr__` (which the wrapper in the
+    # type dict reaches, as a subclass's `super().__setattr__` does).
+    cls = type(a.All.new_message())
+    values = {"v": None, "b": True, "i8": -5, "i64": -(2**63), "u64": 2**64 - 1,
+              "f32": 1.5, "f64": -0.25, "t": "té", "d": b"\x00\x01", "e": "green"}
+
+    for how in ("slot", "wrapper"):
+        msg = a.All.new_message()
+        for name, value in values.items():
+            if how == "slot":
+                setattr(msg, name, value)
+            else:
+                cls.__setattr__(msg, name, value)
+        assert {k: getattr(msg, k) for k in values} == values
+        msg.s = {"i32": 3}  # not plain: PyO3's slot
+        msg.ints = [1, 2]
+        assert msg.s.i32 == 3 and list(msg.ints) == [1, 2]
+        for bad, value, error, match in [
+            ("nosuch", 1, AttributeError, "has no such member; name = nosuch"),
+            ("i8", 1000, capnp.KjException, "out-of-range"),
+            ("u64", -1, capnp.KjException, "out-of-range"),
+            ("u64", 2**64, OverflowError, "too big"),
+            ("i32", "x", capnp.KjException, "type mismatch"),
+            ("t", 5, capnp.KjException, "type mismatch"),
+            ("e", "nosuchcolor", AttributeError, "no such enumerant; name = nosuchcolor"),
+        ]:
+            with pytest.raises(error, match=match):
+                if how == "slot":
+                    setattr(msg, bad, value)
+                else:
+                    cls.__setattr__(msg, bad, value)
+        with pytest.raises(AttributeError):
+            del msg.i32
+        with pytest.raises(AttributeError):
+            cls.__delattr__(msg, "i32")
+    # object's own setattr refuses the class (its slot is not the generic one), as before.
+    with pytest.raises(TypeError):
+        object.__setattr__(a.All.new_message(), "i32", 1)
+
+
 def test_builder_which_follows_union_changes(c):
     msg = c.Contact.new_message()
     status = msg.status

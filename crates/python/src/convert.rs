@@ -262,6 +262,16 @@ fn len_u32(n: usize) -> MsgResult<u32> {
 
 /// Sets field `index` of `builder` from any Python value (lists re-initialise the field,
 /// dicts merge into the struct).
+/// `set_field` for plain values (`None`, bool, int, float, str, bytes: its first step);
+/// `None` for any other value.
+pub(crate) fn set_plain_field(
+    builder: &StructBuilder,
+    index: usize,
+    value: &Bound<'_, PyAny>,
+) -> Option<MsgResult<()>> {
+    plain_set_value(value).map(|v| Ok(builder.set_by_index(index, v)?))
+}
+
 pub(crate) fn set_field(
     builder: &StructBuilder,
     registry: &Py<PyRegistry>,
@@ -269,8 +279,8 @@ pub(crate) fn set_field(
     value: &Bound<'_, PyAny>,
 ) -> MsgResult<()> {
     // Plain scalars (the usual case) go straight to the write.
-    if let Some(v) = plain_set_value(value) {
-        return Ok(builder.set_by_index(index, v)?);
+    if let Some(done) = set_plain_field(builder, index, value) {
+        return done;
     }
     let Some(field) = builder.schema().fields.get(index) else {
         return Err(capnp_dynamic::Error::NoSuchField {

@@ -377,6 +377,137 @@ pub(crate) fn install_getattr_slot<T: AttrSlot>(py: Python<'_>) -> PyResult<()> 
     Ok(())
 }
 
+/// A frozen pyclass whose attribute writes of plain values to its fields skip PyO3's
+/// trampoline ([`install_setattr_slot`]); everything else (other values, other names,
+/// deletion) goes to the slot PyO3 made, which the class keeps in [`SetAttrSlot::saved_set`].
+pub(crate) trait SetAttrSlot:
+    PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync
+{
+    /// Where the replaced slot is kept (a static per class).
+    fn saved_set() -> &'static std::sync::OnceLock<SavedSetattro>;
+    /// Sets `name` to `value` when the class does it itself (`Ok(true)`), exactly as PyO3's
+    /// slot would; `Ok(false)` hands the write to PyO3's slot. Must drop no `Py` (see
+    /// `lean_slot`).
+    fn slot_setattr(
+        slf: &Bound<'_, Self>,
+        name: &Bound<'_, PyString>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<bool>;
+}
+
+type SetattroFn = unsafe extern "C" fn(
+    *mut pyo3::ffi::PyObject,
+    *mut pyo3::ffi::PyObject,
+    *mut pyo3::ffi::PyObject,
+) -> std::os::raw::c_int;
+
+/// The `tp_setattro` PyO3 made for a class, and the class's type object.
+pub(crate) struct SavedSetattro {
+    setattro: SetattroFn,
+    /// Compared by address only; the type lives as long as the module (PyO3 keeps it).
+    type_addr: usize,
+}
+
+/// `tp_setattro` of a [`SetAttrSlot`] class.
+unsafe extern "C" fn setattro<T: SetAttrSlot>(
+    slf: *mut pyo3::ffi::PyObject,
+    name: *mut pyo3::ffi::PyObject,
+    value: *mut pyo3::ffi::PyObject,
+) -> std::os::raw::c_int {
+    let Some(saved) = T::saved_set().get() else {
+        // Unreachable: installed only after saving. Refuse rather than guess.
+        // SAFETY: the GIL is held (a slot call).
+        return unsafe { lean_slot(-1, |_| Err(not_installed())) };
+    };
+    if value.is_null() {
+        // Deletion: PyO3's slot, with the same arguments.
+        // SAFETY: as below.
+        return unsafe { (saved.setattro)(slf, name, value) };
+    }
+    // SAFETY: a slot is called with the GIL held, `slf` a live object whose type has this
+    // slot (`T`'s type or a Python subclass of it: the cast is checked), `name` and `value`
+    // live objects (the name's cast to `str` is checked). Returns 0, or -1 with an exception
+    // set. The saved slot is PyO3's own for this class, called with the same arguments.
+    unsafe {
+        lean_slot(-1, |py| {
+            let obj = Borrowed::from_ptr(py, slf);
+            if let (Ok(this), Ok(key)) = (
+                instance::<T>(obj, saved.type_addr),
+                Borrowed::from_ptr(py, name).cast::<PyString>(),
+            ) {
+                let value = Borrowed::from_ptr(py, value);
+                if T::slot_setattr(&this, &key, &value)? {
+                    return Ok(0);
+                }
+            }
+            // -1 with the exception set passes through as is.
+            Ok((saved.setattro)(slf, name, value))
+        })
+    }
+}
+
+/// Replaces the `tp_setattro` PyO3 gave `T`'s type by [`setattro`], keeping PyO3's for the
+/// writes the class does not do itself. The type's `__setattr__` and `__delattr__` wrappers
+/// (what `T.__setattr__(obj, ...)` and a subclass's `super().__setattr__(...)` call) wrap the
+/// slot function, and CPython checks that the function they wrap is the type's slot before
+/// calling it; they are re-pointed at the new slot. Called once, at module initialization.
+pub(crate) fn install_setattr_slot<T: SetAttrSlot>(py: Python<'_>) -> PyResult<()> {
+    let ty = T::type_object(py);
+    let tp = ty.as_type_ptr();
+    let broken = || {
+        pyo3::exceptions::PySystemError::new_err(
+            "struct class without the expected attribute-write slot",
+        )
+    };
+    // SAFETY: `tp` is the live type object PyO3 created for `T` (a heap type, checked), the
+    // GIL is held. The wrappers are read from the type's own dict (borrowed references, kept
+    // alive by it), checked to be wrapper descriptors (their layout is
+    // `PyWrapperDescrObject`) wrapping PyO3's slot; each was made for this type alone when
+    // it was created (CPython's `add_operators`), so changing the function it wraps to one
+    // of the same signature changes nothing else. Changing `tp_setattro` and calling
+    // `PyType_Modified` is what CPython does when a class's `__setattr__` is assigned;
+    // subclasses made later inherit the new slot. No subclass exists yet.
+    unsafe {
+        let heap = (*tp).tp_flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0;
+        let Some(current) = (*tp).tp_setattro.filter(|_| heap) else {
+            return Err(broken());
+        };
+        let dict = (*tp).tp_dict;
+        if dict.is_null() {
+            return Err(broken());
+        }
+        let mut wrappers = Vec::with_capacity(2);
+        for name in [c"__setattr__", c"__delattr__"] {
+            let d = pyo3::ffi::PyDict_GetItemString(dict, name.as_ptr());
+            if d.is_null()
+                || pyo3::ffi::Py_TYPE(d) != std::ptr::addr_of_mut!(pyo3::ffi::PyWrapperDescr_Type)
+            {
+                return Err(broken());
+            }
+            let d = d.cast::<pyo3::ffi::PyWrapperDescrObject>();
+            if (*d).d_wrapped != current as *mut std::os::raw::c_void {
+                return Err(broken());
+            }
+            wrappers.push(d);
+        }
+        let saved = SavedSetattro {
+            setattro: current,
+            type_addr: tp as usize,
+        };
+        if T::saved_set().set(saved).is_err() {
+            // Installed already (the slot in place is ours).
+            return Ok(());
+        }
+        let new: SetattroFn = setattro::<T>;
+        for d in wrappers {
+            (*d).d_wrapped = new as *mut std::os::raw::c_void;
+        }
+        (*tp).tp_setattro = Some(new);
+        pyo3::ffi::PyType_Modified(tp);
+    }
+    Ok(())
+}
+
 /// Struct element `index` of the list object `list`, as its subscript makes it, but borrowing
 /// the list's shared part (dynamic `list/lent.rs`) while the element's object keeps `list`
 /// alive: one atomic reference count less each way. `Ok(None)`: not a located struct list.

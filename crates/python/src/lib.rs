@@ -48,6 +48,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<struct_::PyStructReader>()?;
     ffi::install_getattr_slot::<struct_::PyStructBuilder>(m.py())?;
     ffi::install_getattr_slot::<struct_::PyStructReader>(m.py())?;
+    ffi::install_setattr_slot::<struct_::PyStructBuilder>(m.py())?;
     m.add_class::<struct_::PyMessageSize>()?;
     m.add_class::<list::PyListBuilder>()?;
     m.add_class::<list::PyListReader>()?;

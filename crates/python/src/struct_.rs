@@ -499,6 +499,34 @@ macro_rules! attr_slot {
 attr_slot!(PyStructBuilder);
 attr_slot!(PyStructReader);
 
+/// Writes of plain values (None, bool, int, float, str, bytes) to a builder's fields straight
+/// from CPython's attribute slot (ffi.rs), as `__setattr__` (and `set_field`) does them.
+impl crate::ffi::SetAttrSlot for PyStructBuilder {
+    fn saved_set() -> &'static std::sync::OnceLock<crate::ffi::SavedSetattro> {
+        static SAVED: std::sync::OnceLock<crate::ffi::SavedSetattro> = std::sync::OnceLock::new();
+        &SAVED
+    }
+
+    fn slot_setattr(
+        slf: &Bound<'_, Self>,
+        name: &Bound<'_, PyString>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let Ok(s) = name.to_str() else {
+            return Ok(false);
+        };
+        let this = slf.get();
+        let Some(&i) = this.inner.schema().by_name.get(s) else {
+            return Ok(false);
+        };
+        let py = slf.py();
+        match crate::convert::set_plain_field(&this.inner, i, value) {
+            None => Ok(false),
+            Some(result) => result.map(|()| true).map_err(|e| e.into_py_attr(py)),
+        }
+    }
+}
+
 #[pymethods]
 impl PyStructBuilder {
     /// Every attribute assignment is a field write.
