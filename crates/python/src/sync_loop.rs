@@ -160,9 +160,10 @@ pub(crate) struct State {
     origin_time: f64,
     running: Cell<bool>,
     closed: Cell<bool>,
-    /// Sockets the program passed in, with their connections: the reactor runs duplicates,
-    /// so a program closing its socket (which ended the connection under pycapnp 1.x, whose
-    /// loop used the descriptor itself) is noticed before the loop blocks.
+    /// Sockets the program passed in (their bound `fileno` methods), with their connections:
+    /// the reactor runs duplicates, so a program closing its socket (which ended the
+    /// connection under pycapnp 1.x, whose loop used the descriptor itself) is noticed before
+    /// the loop blocks.
     passed: RefCell<Vec<(Py<PyAny>, crate::rpc::PyConnection)>>,
 }
 
@@ -428,7 +429,9 @@ impl State {
                 }
                 return Ok(());
             }
-            if self.end_closed_sockets(py) {
+            // Only before a real block: bytes already waiting at a paired socket (the reactor
+            // reads them without asking epoll) mean the loop is not idle.
+            if !self.reactor.has_hinted() && self.end_closed_sockets(py) {
                 continue;
             }
             py.check_signals()?;
@@ -449,20 +452,20 @@ impl State {
         let all = std::mem::take(&mut *self.passed.borrow_mut());
         let mut ended = false;
         let mut kept = Vec::with_capacity(all.len());
-        for (sock, conn) in all {
+        for (fileno, conn) in all {
             if conn.is_ended() {
                 continue;
             }
-            let closed = sock
+            let closed = fileno
                 .bind(py)
-                .call_method0(pyo3::intern!(py, "fileno"))
+                .call0()
                 .and_then(|f| f.extract::<i64>())
                 .map_or(true, |fd| fd < 0);
             if closed {
                 conn.end();
                 ended = true;
             } else {
-                kept.push((sock, conn));
+                kept.push((fileno, conn));
             }
         }
         self.passed.borrow_mut().extend(kept);
@@ -727,9 +730,8 @@ impl PyReactor {
                 .map(Rc::new)
             })?;
         if watch {
-            st.passed
-                .borrow_mut()
-                .push((sock.clone().unbind(), started.share()?));
+            let fileno = sock.getattr(pyo3::intern!(sock.py(), "fileno"))?.unbind();
+            st.passed.borrow_mut().push((fileno, started.share()?));
         }
         started.share()
     }

@@ -221,6 +221,12 @@ impl Reactor {
         self.wanted.load(Ordering::Acquire)
     }
 
+    /// Whether bytes written to one end of a watched pair wait to be read at the other (the
+    /// next `wait` reads them without blocking).
+    pub fn has_hinted(&self) -> bool {
+        !self.hinted.borrow().is_empty()
+    }
+
     fn token(&self) -> Token {
         let t = self.next.get();
         self.next.set(t + 1);
