@@ -499,8 +499,9 @@ macro_rules! attr_slot {
 attr_slot!(PyStructBuilder);
 attr_slot!(PyStructReader);
 
-/// Writes of plain values (None, bool, int, float, str, bytes) to a builder's fields straight
-/// from CPython's attribute slot (ffi.rs), as `__setattr__` (and `set_field`) does them.
+/// Writes of plain values (None, bool, int, float, str, bytes) to a builder's primitive, enum,
+/// Text and Data fields straight from CPython's attribute slot (ffi.rs), as `__setattr__`
+/// (and `set_field`) does them.
 impl crate::ffi::SetAttrSlot for PyStructBuilder {
     fn saved_set() -> &'static std::sync::OnceLock<crate::ffi::SavedSetattro> {
         static SAVED: std::sync::OnceLock<crate::ffi::SavedSetattro> = std::sync::OnceLock::new();
@@ -516,9 +517,22 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
             return Ok(false);
         };
         let this = slf.get();
-        let Some(&i) = this.inner.schema().by_name.get(s) else {
+        let schema = this.inner.schema();
+        let Some(&i) = schema.by_name.get(s) else {
             return Ok(false);
         };
+        // Not over what may hold a capability (an interface, struct, list or AnyPointer
+        // field): the old value's drop could release a Python object, which this slot must
+        // not do (ffi.rs, lean slots).
+        let Some(ty) = schema.fields.get(i).and_then(crate::convert::slot_type) else {
+            return Ok(false);
+        };
+        if matches!(
+            ty,
+            Type::Interface(_) | Type::AnyPointer | Type::Struct(_) | Type::List(_)
+        ) {
+            return Ok(false);
+        }
         let py = slf.py();
         match crate::convert::set_plain_field(&this.inner, i, value) {
             None => Ok(false),
