@@ -7,8 +7,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::ast::{Decl, DeclKind, Expr, ExprKind, ParamList};
 use crate::compiler::{with_stack, Compiler, NodeIdx};
 use crate::model::{
-    encode_segment, AnyPtr, Body, FieldKind, NodeOut, OAnnotation, OBrand, OScopeKind, OType,
-    OValue, Obj, StructObj,
+    encode_pointer_value, encode_segment, AnyPtr, Body, FieldKind, NodeOut, OAnnotation, OBrand,
+    OScopeKind, OType, OValue, Obj, StructObj,
 };
 use crate::schema_capnp::{brand, code_generator_request, node, type_, value};
 use crate::translate::STREAM_RESULT_ID;
@@ -837,6 +837,18 @@ fn set_value(target: &mut impl HasValue, v: &OValue) {
             OValue::Data(Some(d)) => return b.set_data(d),
             _ => {}
         }
+    }
+    // A list, struct or AnyPointer value is encoded from the object it holds (not a copy).
+    let held = match v {
+        OValue::List(Some(o)) => Some((14, o)),
+        OValue::Struct(Some(o)) => Some((16, o)),
+        OValue::AnyPointer(Some(o)) => Some((18, o)),
+        _ => None,
+    };
+    if let Some((disc, obj)) = held {
+        let segment = word_segment(&encode_pointer_value(disc, obj).words);
+        copy_from_segment(target, &segment);
+        return;
     }
     // A null Text/Data/List/Struct/AnyPointer value has one of five encodings: encode each once.
     if v.to_obj().is_some_and(|o| o.is_none()) {
