@@ -96,6 +96,10 @@ pub(crate) struct Node<'a> {
     /// outside any binding of the parent), built on first use: most references are of this
     /// kind, and sharing the frames saves two allocations per lookup.
     pub(crate) unbound: OnceCell<Chain>,
+    /// The node's frame and those of all its enclosing scopes, every one unbound: what
+    /// `rebuild_frame` makes from a brand without scopes (an alias of a file or of a
+    /// non-generic declaration), built on first use.
+    pub(crate) all_unbound: OnceCell<Chain>,
 }
 
 pub(crate) enum AliasState {
@@ -369,6 +373,7 @@ impl<'a> Compiler<'a> {
             out: None,
             context: OnceCell::new(),
             unbound: OnceCell::new(),
+            all_unbound: OnceCell::new(),
         });
         self.file_nodes[file] = Some(idx);
         self.register_id(idx, id, Span::at(0));
@@ -494,6 +499,7 @@ impl<'a> Compiler<'a> {
             out: None,
             context: OnceCell::new(),
             unbound: OnceCell::new(),
+            all_unbound: OnceCell::new(),
         });
         self.register_id(idx, id, d.name.span);
         idx
@@ -912,6 +918,22 @@ impl<'a> Compiler<'a> {
         base: Option<&Frame>,
         from: InheritFrom,
     ) -> Chain {
+        if scopes.is_empty() {
+            // Every level is unbound whatever `base` and `from` are.
+            return self.nodes[n]
+                .all_unbound
+                .get_or_init(|| {
+                    Rc::new(Frame {
+                        node: n,
+                        param_count: self.nodes[n].params.len(),
+                        state: FrameState::Unbound,
+                        parent: self.nodes[n]
+                            .parent
+                            .map(|p| self.rebuild_frame(p, scopes, base, from)),
+                    })
+                })
+                .clone();
+        }
         let id = self.nodes[n].id;
         let (state, rest) = match scopes.split_first() {
             Some((s, rest)) if s.scope_id == id => {
