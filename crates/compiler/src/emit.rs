@@ -894,8 +894,9 @@ impl<'a> FromPointerBuilder<'a> for RawPointer<'a> {
     }
 }
 
-/// Whether `write_obj` can write `obj`: every object but lists of structs (whose element size
-/// only capnp's own copy sets), within capnp's size fields and nesting.
+/// Whether `write_obj` can write `obj`: every object but lists of structs (capnp's public
+/// builders reach the elements of a struct list only through a type of fixed size), within
+/// capnp's size fields and nesting.
 fn writes_directly(obj: &Obj, depth: usize) -> bool {
     if depth > crate::lexer::MAX_DEPTH {
         return false;
