@@ -92,6 +92,14 @@ pub(crate) struct Node<'a> {
     pub(crate) out: Option<Vec<NodeOut>>,
     /// The node's context chain (see `Compiler::context_chain`), built on first use.
     pub(crate) context: OnceCell<Chain>,
+    /// The node's own unbound frame over an unbound frame of its parent (`interpret_decl`
+    /// outside any binding of the parent), built on first use: most references are of this
+    /// kind, and sharing the frames saves two allocations per lookup.
+    pub(crate) unbound: OnceCell<Chain>,
+    /// The node's frame and those of all its enclosing scopes, every one unbound: what
+    /// `rebuild_frame` makes from a brand without scopes (an alias of a file or of a
+    /// non-generic declaration), built on first use.
+    pub(crate) all_unbound: OnceCell<Chain>,
 }
 
 pub(crate) enum AliasState {
@@ -364,6 +372,8 @@ impl<'a> Compiler<'a> {
             phase: Phase::NotStarted,
             out: None,
             context: OnceCell::new(),
+            unbound: OnceCell::new(),
+            all_unbound: OnceCell::new(),
         });
         self.file_nodes[file] = Some(idx);
         self.register_id(idx, id, Span::at(0));
@@ -488,6 +498,8 @@ impl<'a> Compiler<'a> {
             phase: Phase::NotStarted,
             out: None,
             context: OnceCell::new(),
+            unbound: OnceCell::new(),
+            all_unbound: OnceCell::new(),
         });
         self.register_id(idx, id, d.name.span);
         idx
@@ -529,24 +541,34 @@ impl<'a> Compiler<'a> {
 
     /// Interprets declaration `d` reached from chain `c` (8.2 "Pop").
     pub(crate) fn interpret_decl(&self, d: NodeIdx, c: &Chain) -> Res {
-        let parent = self.nodes[d].parent.map(|p| match c.suffix_at(p) {
-            Some(tail) => tail.clone(),
-            None => Rc::new(Frame {
-                node: p,
-                param_count: self.nodes[p].params.len(),
-                state: FrameState::Unbound,
-                parent: None,
-            }),
-        });
-        Res::Decl(
-            d,
+        let parent = self.nodes[d].parent;
+        if let Some(tail) = parent.and_then(|p| c.suffix_at(p)) {
+            return Res::Decl(
+                d,
+                Rc::new(Frame {
+                    node: d,
+                    param_count: self.nodes[d].params.len(),
+                    state: FrameState::Unbound,
+                    parent: Some(tail.clone()),
+                }),
+            );
+        }
+        let frame = self.nodes[d].unbound.get_or_init(|| {
             Rc::new(Frame {
                 node: d,
                 param_count: self.nodes[d].params.len(),
                 state: FrameState::Unbound,
-                parent,
-            }),
-        )
+                parent: parent.map(|p| {
+                    Rc::new(Frame {
+                        node: p,
+                        param_count: self.nodes[p].params.len(),
+                        state: FrameState::Unbound,
+                        parent: None,
+                    })
+                }),
+            })
+        });
+        Res::Decl(d, frame.clone())
     }
 
     /// Interprets a type variable from chain `c` (None: an empty chain).
@@ -896,6 +918,22 @@ impl<'a> Compiler<'a> {
         base: Option<&Frame>,
         from: InheritFrom,
     ) -> Chain {
+        if scopes.is_empty() {
+            // Every level is unbound whatever `base` and `from` are.
+            return self.nodes[n]
+                .all_unbound
+                .get_or_init(|| {
+                    Rc::new(Frame {
+                        node: n,
+                        param_count: self.nodes[n].params.len(),
+                        state: FrameState::Unbound,
+                        parent: self.nodes[n]
+                            .parent
+                            .map(|p| self.rebuild_frame(p, scopes, base, from)),
+                    })
+                })
+                .clone();
+        }
         let id = self.nodes[n].id;
         let (state, rest) = match scopes.split_first() {
             Some((s, rest)) if s.scope_id == id => {

@@ -7,11 +7,14 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::ast::{Decl, DeclKind, Expr, ExprKind, ParamList};
 use crate::compiler::{with_stack, Compiler, NodeIdx};
 use crate::model::{
-    encode_segment, AnyPtr, Body, FieldKind, NodeOut, OAnnotation, OBrand, OScopeKind, OType,
-    OValue, Obj, StructObj,
+    encode_pointer_value, encode_segment, AnyPtr, Body, FieldKind, ListObj, NodeOut, OAnnotation,
+    OBrand, OScopeKind, OType, OValue, Obj, StructObj,
 };
 use crate::schema_capnp::{brand, code_generator_request, node, type_, value};
 use crate::translate::STREAM_RESULT_ID;
+use capnp::private::layout::{PointerBuilder, PrimitiveElement, StructSize};
+use capnp::traits::FromPointerBuilder;
+use capnp::{any_pointer_list, primitive_list};
 
 const NODE: u32 = 1;
 const PARENTS: u32 = 2;
@@ -838,6 +841,28 @@ fn set_value(target: &mut impl HasValue, v: &OValue) {
             _ => {}
         }
     }
+    // A list, struct or AnyPointer value is encoded from the object it holds (not a copy).
+    let held = match v {
+        OValue::List(Some(o)) => Some((14, o)),
+        OValue::Struct(Some(o)) => Some((16, o)),
+        OValue::AnyPointer(Some(o)) => Some((18, o)),
+        _ => None,
+    };
+    if let Some((disc, obj)) = held {
+        if writes_directly(obj, 0) {
+            let b = target.init_value();
+            let field = match disc {
+                14 => b.init_list(),
+                16 => b.init_struct(),
+                _ => b.init_any_pointer(),
+            };
+            write_obj(field.init_as::<RawPointer<'_>>().0, obj);
+        } else {
+            let segment = word_segment(&encode_pointer_value(disc, obj).words);
+            copy_from_segment(target, &segment);
+        }
+        return;
+    }
     // A null Text/Data/List/Struct/AnyPointer value has one of five encodings: encode each once.
     if v.to_obj().is_some_and(|o| o.is_none()) {
         let disc = value_discriminant(v);
@@ -852,6 +877,120 @@ fn set_value(target: &mut impl HasValue, v: &OValue) {
     }
     let segment = word_segment(&encode_segment(&value_obj(v)).words);
     copy_from_segment(target, &segment);
+}
+
+/// The pointer slot of a builder, taken as it is (`any_pointer::Builder::init_as`).
+struct RawPointer<'a>(PointerBuilder<'a>);
+
+impl<'a> FromPointerBuilder<'a> for RawPointer<'a> {
+    fn init_pointer(builder: PointerBuilder<'a>, _length: u32) -> Self {
+        RawPointer(builder)
+    }
+    fn get_from_pointer(
+        builder: PointerBuilder<'a>,
+        _default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
+        Ok(RawPointer(builder))
+    }
+}
+
+/// Whether `write_obj` can write `obj`: every object but lists of structs (capnp's public
+/// builders reach the elements of a struct list only through a type of fixed size), within
+/// capnp's size fields and nesting.
+fn writes_directly(obj: &Obj, depth: usize) -> bool {
+    if depth > crate::lexer::MAX_DEPTH {
+        return false;
+    }
+    let each = |ptrs: &[Option<Obj>]| ptrs.iter().flatten().all(|o| writes_directly(o, depth + 1));
+    match obj {
+        Obj::Struct(s) => {
+            u16::try_from(s.data.len().div_ceil(8)).is_ok()
+                && u16::try_from(s.ptrs.len()).is_ok()
+                && each(&s.ptrs)
+        }
+        Obj::List(l) => match l {
+            ListObj::Void(n) => *n < 1 << 29,
+            ListObj::Bits(b) => b.len() < 1 << 29,
+            ListObj::Bytes { width, data } => {
+                matches!(width, 1 | 2 | 4 | 8) && data.len() / usize::from(*width) < 1 << 29
+            }
+            ListObj::Pointers(p) => p.len() < 1 << 29 && each(p),
+            ListObj::Structs { .. } => false,
+        },
+    }
+}
+
+/// Writes `obj` at `pointer` as `encode_segment` lays it out (what `copy_from_segment` then
+/// copied), without the intermediate message. `writes_directly(obj)` holds.
+fn write_obj(pointer: PointerBuilder<'_>, obj: &Obj) {
+    match obj {
+        Obj::Struct(s) => {
+            let size = StructSize {
+                data: u16::try_from(s.data.len().div_ceil(8)).unwrap_or(0),
+                pointers: u16::try_from(s.ptrs.len()).unwrap_or(0),
+            };
+            let mut b = pointer.init_struct(size);
+            for (i, chunk) in s.data.chunks(8).enumerate() {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                b.set_data_field::<u64>(i, u64::from_le_bytes(word));
+            }
+            for (i, p) in s.ptrs.iter().enumerate() {
+                if let Some(o) = p {
+                    write_obj(b.reborrow().get_pointer_field(i), o);
+                }
+            }
+        }
+        Obj::List(l) => write_list(pointer, l),
+    }
+}
+
+fn write_list(pointer: PointerBuilder<'_>, l: &ListObj) {
+    fn elements<'a, T: PrimitiveElement>(
+        pointer: PointerBuilder<'a>,
+        values: impl ExactSizeIterator<Item = T>,
+    ) {
+        let count = u32::try_from(values.len()).unwrap_or(0);
+        let mut list = primitive_list::Builder::<T>::init_pointer(pointer, count);
+        for (i, v) in (0..count).zip(values) {
+            list.set(i, v);
+        }
+    }
+    match l {
+        ListObj::Void(n) => {
+            primitive_list::Builder::<()>::init_pointer(pointer, *n);
+        }
+        ListObj::Bits(bits) => elements(pointer, bits.iter().copied()),
+        ListObj::Bytes { width, data } => match width {
+            1 => elements(pointer, data.iter().copied()),
+            2 => elements(
+                pointer,
+                data.chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            ),
+            4 => elements(
+                pointer,
+                data.chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            ),
+            _ => elements(
+                pointer,
+                data.chunks_exact(8)
+                    .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
+            ),
+        },
+        ListObj::Pointers(ptrs) => {
+            let count = u32::try_from(ptrs.len()).unwrap_or(0);
+            let mut list = any_pointer_list::Builder::init_pointer(pointer, count);
+            for (i, p) in (0..count).zip(ptrs) {
+                if let Some(o) = p {
+                    write_obj(list.reborrow().get(i).init_as::<RawPointer<'_>>().0, o);
+                }
+            }
+        }
+        // Never reached: `writes_directly` leaves struct lists to `copy_from_segment`.
+        ListObj::Structs { .. } => {}
+    }
 }
 
 thread_local! {

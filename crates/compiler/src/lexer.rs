@@ -179,6 +179,55 @@ pub fn lex(src: &[u8]) -> Result<Lexed, Vec<(Span, String)>> {
     }
 }
 
+/// Byte classes, looked up once per byte in the scanning loops.
+const IDENT: u8 = 1;
+const SPACE: u8 = 2;
+const OPERATOR: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            table[i] = IDENT;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+            table[i] = SPACE;
+        } else if matches!(
+            b,
+            b'!' | b'$'
+                | b'%'
+                | b'&'
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'/'
+                | b':'
+                | b'<'
+                | b'='
+                | b'>'
+                | b'?'
+                | b'@'
+                | b'^'
+                | b'|'
+                | b'~'
+        ) {
+            table[i] = OPERATOR;
+        }
+        i += 1;
+    }
+    table
+};
+
+/// The length of the run of `class` bytes at the start of `bytes`.
+fn run_of(bytes: &[u8], class: u8) -> usize {
+    bytes
+        .iter()
+        .position(|&b| CLASS[usize::from(b)] & class == 0)
+        .unwrap_or(bytes.len())
+}
+
 fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_'
 }
@@ -188,30 +237,7 @@ fn is_ident_char(b: u8) -> bool {
 }
 
 fn is_operator_char(b: u8) -> bool {
-    matches!(
-        b,
-        b'!' | b'$'
-            | b'%'
-            | b'&'
-            | b'*'
-            | b'+'
-            | b'-'
-            | b'.'
-            | b'/'
-            | b':'
-            | b'<'
-            | b'='
-            | b'>'
-            | b'?'
-            | b'@'
-            | b'^'
-            | b'|'
-            | b'~'
-    )
-}
-
-fn is_whitespace(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+    CLASS[usize::from(b)] == OPERATOR
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -240,16 +266,16 @@ impl Lexer<'_> {
     /// Skips whitespace, comments and byte order marks.
     fn skip_trivia(&mut self) {
         while let Some(b) = self.peek() {
-            if is_whitespace(b) {
-                self.pos += 1;
+            let rest = &self.src[self.pos..];
+            if CLASS[usize::from(b)] == SPACE {
+                self.pos += run_of(rest, SPACE);
             } else if b == b'#' {
-                while let Some(c) = self.peek() {
-                    self.pos += 1;
-                    if c == b'\n' {
-                        break;
-                    }
-                }
-            } else if self.src[self.pos..].starts_with(b"\xEF\xBB\xBF") {
+                // To just past the line's end, or to the end of the file.
+                self.pos += rest
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
+            } else if rest.starts_with(b"\xEF\xBB\xBF") {
                 self.pos += 3;
             } else {
                 break;
@@ -403,9 +429,7 @@ impl Lexer<'_> {
         }
         let kind = match b {
             _ if is_ident_start(b) => {
-                while self.peek().is_some_and(is_ident_char) {
-                    self.pos += 1;
-                }
+                self.pos += run_of(&self.src[self.pos..], IDENT);
                 TokenKind::Identifier
             }
             b'"' => TokenKind::String(self.string_literal()?),
@@ -423,9 +447,7 @@ impl Lexer<'_> {
             }
             b'0'..=b'9' => self.number()?,
             _ if is_operator_char(b) => {
-                while self.peek().is_some_and(is_operator_char) {
-                    self.pos += 1;
-                }
+                self.pos += run_of(&self.src[self.pos..], OPERATOR);
                 TokenKind::Operator(Op::new(&self.src[start..self.pos]))
             }
             b'(' => TokenKind::ParenList(self.list(b')')?),
@@ -491,9 +513,15 @@ impl Lexer<'_> {
                     self.pos += 1;
                     value.push(self.escape()?);
                 }
-                Some(b) => {
-                    self.pos += 1;
-                    value.push(b);
+                Some(_) => {
+                    // The run of plain bytes up to the next quote, backslash or line end.
+                    let rest = &self.src[self.pos..];
+                    let n = rest
+                        .iter()
+                        .position(|&c| matches!(c, b'"' | b'\\' | b'\n'))
+                        .unwrap_or(rest.len());
+                    value.extend_from_slice(&rest[..n]);
+                    self.pos += n;
                 }
             }
         }
@@ -642,9 +670,7 @@ impl Lexer<'_> {
         self.pos += 3;
         let mut bytes = Vec::new();
         loop {
-            while self.peek().is_some_and(is_whitespace) {
-                self.pos += 1;
-            }
+            self.pos += run_of(&self.src[self.pos..], SPACE);
             match self.peek() {
                 Some(b'"') if !bytes.is_empty() => {
                     self.pos += 1;

@@ -337,6 +337,18 @@ pub fn encode_segment(obj: &Obj) -> WireWriter {
     w
 }
 
+/// A `Value` struct whose pointer member is `obj` (discriminant `disc`) as a one-segment
+/// message: what `encode_segment` makes of that struct, without building it as an `Obj`.
+pub fn encode_pointer_value(disc: u16, obj: &Obj) -> WireWriter {
+    let mut w = WireWriter { words: vec![0] };
+    // The root struct: two data words (the discriminant first), one pointer.
+    let target = w.alloc(3);
+    w.words[0] = WireWriter::offset_bits(0, target) | (2 << 32) | (1 << 48);
+    w.words[target] = u64::from(disc);
+    w.write_pointer(target + 2, obj);
+    w
+}
+
 pub struct WireWriter {
     pub words: Vec<u64>,
 }

@@ -401,8 +401,11 @@ fn build_struct(
     let data_words = s.get_data_word_count();
     let ptr_count = s.get_pointer_count();
     let data_bits = u64::from(data_words) * 64;
-    let mut fields = Vec::new();
-    let mut by_name = rustc_hash::FxHashMap::default();
+    let field_readers = s.get_fields()?;
+    let count = field_readers.len() as usize;
+    let mut fields = Vec::with_capacity(count);
+    let mut by_name =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(count, rustc_hash::FxBuildHasher);
     let mut non_union_fields = Vec::new();
     let mut members: Vec<Option<usize>> = Vec::new();
     let discriminant_count = s.get_discriminant_count();
@@ -413,7 +416,7 @@ fn build_struct(
             return Err(invalid("union discriminant outside the data section"));
         }
     }
-    for (i, f) in s.get_fields()?.iter().enumerate() {
+    for (i, f) in field_readers.iter().enumerate() {
         let name = f.get_name()?.to_string().map_err(invalid)?;
         let index = u16::try_from(i).map_err(invalid)?;
         let discriminant = match f.get_discriminant_value() {
@@ -551,24 +554,35 @@ fn build_default(ty: &Type, v: value::Reader<'_>) -> Result<DefaultValue> {
 fn text_or_data_default(v: value::Reader<'_>) -> Result<DefaultValue> {
     // Rebuild the default from its bytes: the value struct's generated reader does not
     // expose the raw pointer of Text/Data variants.
-    let mut message = capnp::message::Builder::new_default();
-    match v.which().map_err(invalid)? {
+    // One segment of the value's own size (the root pointer, the bytes and a NUL), not the
+    // default 8 KiB zeroed for every default of a large schema.
+    let sized = |len: usize| {
+        let words = u32::try_from(len / 8 + 2).unwrap_or(u32::MAX);
+        capnp::message::Builder::new(
+            capnp::message::HeapAllocator::new().first_segment_words(words),
+        )
+    };
+    let message = match v.which().map_err(invalid)? {
         value::Text(t) => {
             let t = t?;
             if t.is_empty() {
                 return Ok(DefaultValue::None);
             }
+            let mut message = sized(t.len());
             message.set_root::<capnp::text::Owned>(t)?;
+            message
         }
         value::Data(d) => {
             let d = d?;
             if d.is_empty() {
                 return Ok(DefaultValue::None);
             }
+            let mut message = sized(d.len());
             message.set_root::<capnp::data::Owned>(d)?;
+            message
         }
         _ => return Ok(DefaultValue::None),
-    }
+    };
     let root = message.get_root_as_reader::<capnp::any_pointer::Reader<'_>>()?;
     Ok(match pointer_to_default_words(root)? {
         Some(w) => DefaultValue::Pointer(Arc::new(w)),

@@ -10,7 +10,7 @@ use capnp_compiler::schema_capnp::{code_generator_request, field, node, type_, v
 use capnp_compiler::{compile, make_loader, CompileOptions};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::error::LoadError;
@@ -272,7 +272,7 @@ fn describe_node<'py>(
     set(
         &d,
         intern!(d.py(), "display_name"),
-        text(n.get_display_name()?)?,
+        py_text(py, n.get_display_name()?),
     )?;
     set(
         &d,
@@ -281,13 +281,14 @@ fn describe_node<'py>(
     )?;
     set(&d, intern!(d.py(), "scope_id"), n.get_scope_id())?;
     set(&d, intern!(d.py(), "is_generic"), n.get_is_generic())?;
-    let nested = PyList::empty(py);
-    for nn in n.get_nested_nodes()? {
-        nested
-            .append((text(nn.get_name()?)?, nn.get_id()))
-            .map_err(|e| python_failure(py, e))?;
-    }
-    set(&d, intern!(d.py(), "nested"), nested)?;
+    // Sequences are tuples, of tuples for fields and nested nodes: cheaper to make than lists
+    // of dicts, and the cyclic GC stops tracking a tuple of atoms after its first look.
+    let nested = n
+        .get_nested_nodes()?
+        .iter()
+        .map(|nn| Ok((py_text(py, nn.get_name()?), nn.get_id())))
+        .collect::<Result<Vec<_>, LoadError>>()?;
+    set(&d, intern!(d.py(), "nested"), tuple(py, nested)?)?;
     let kind = match n.which()? {
         node::File(()) => "file",
         node::Struct(s) => {
@@ -297,43 +298,41 @@ fn describe_node<'py>(
                 intern!(d.py(), "discriminant_count"),
                 s.get_discriminant_count(),
             )?;
-            let fields = PyList::empty(py);
-            for f in s.get_fields()? {
-                let group_id = match f.which()? {
-                    field::Group(g) => Some(g.get_type_id()),
-                    field::Slot(_) => None,
-                };
-                let item = PyDict::new(py);
-                set(&item, intern!(item.py(), "name"), text(f.get_name()?)?)?;
-                set(
-                    &item,
-                    intern!(item.py(), "discriminant"),
-                    f.get_discriminant_value(),
-                )?;
-                set(&item, intern!(item.py(), "group_id"), group_id)?;
-                fields.append(item).map_err(|e| python_failure(py, e))?;
-            }
-            set(&d, intern!(d.py(), "fields"), fields)?;
+            // (name, discriminant, group id or None), as `_FIELD_*` in capnp.py index them.
+            let fields = s
+                .get_fields()?
+                .iter()
+                .map(|f| {
+                    let group_id = match f.which()? {
+                        field::Group(g) => Some(g.get_type_id()),
+                        field::Slot(_) => None,
+                    };
+                    Ok((
+                        py_text(py, f.get_name()?),
+                        f.get_discriminant_value(),
+                        group_id,
+                    ))
+                })
+                .collect::<Result<Vec<_>, LoadError>>()?;
+            set(&d, intern!(d.py(), "fields"), tuple(py, fields)?)?;
             "struct"
         }
         node::Enum(e) => {
-            let names = PyList::empty(py);
-            for en in e.get_enumerants()? {
-                names
-                    .append(text(en.get_name()?)?)
-                    .map_err(|e| python_failure(py, e))?;
-            }
-            set(&d, intern!(d.py(), "enumerants"), names)?;
+            let names = e
+                .get_enumerants()?
+                .iter()
+                .map(|en| Ok(py_text(py, en.get_name()?)))
+                .collect::<Result<Vec<_>, LoadError>>()?;
+            set(&d, intern!(d.py(), "enumerants"), tuple(py, names)?)?;
             "enum"
         }
         node::Interface(i) => {
-            let names = PyList::empty(py);
-            for m in i.get_methods()? {
-                names
-                    .append(text(m.get_name()?)?)
-                    .map_err(|e| python_failure(py, e))?;
-            }
-            set(&d, intern!(d.py(), "methods"), names)?;
+            let names = i
+                .get_methods()?
+                .iter()
+                .map(|m| Ok(py_text(py, m.get_name()?)))
+                .collect::<Result<Vec<_>, LoadError>>()?;
+            set(&d, intern!(d.py(), "methods"), tuple(py, names)?)?;
             let supers: Vec<u64> = i.get_superclasses()?.iter().map(|s| s.get_id()).collect();
             set(&d, intern!(d.py(), "superclasses"), supers)?;
             "interface"
@@ -346,6 +345,14 @@ fn describe_node<'py>(
     };
     set(&d, intern!(d.py(), "kind"), kind)?;
     Ok(d)
+}
+
+/// `items` as a Python tuple.
+fn tuple<'py, T: IntoPyObject<'py>>(
+    py: Python<'py>,
+    items: Vec<T>,
+) -> Result<Bound<'py, PyTuple>, LoadError> {
+    PyTuple::new(py, items).map_err(|e| python_failure(py, e))
 }
 
 /// `const_kind` and `const_value`: the constant as Python data where a primitive will do;
@@ -371,7 +378,7 @@ fn set_const(
         value::Float64(x) => ("float", to_py(py, x)?),
         // A null Text or Data constant reads as empty, as readers do.
         value::Text(t) => match t {
-            Ok(t) => ("text", to_py(py, text(t)?)?),
+            Ok(t) => ("text", py_text(py, t).into_any().unbind()),
             Err(_) => ("text", to_py(py, "")?),
         },
         value::Data(b) => (
@@ -399,9 +406,13 @@ fn to_py<'py, V: IntoPyObject<'py>>(py: Python<'py>, v: V) -> Result<Py<PyAny>, 
     v.into_py_any(py).map_err(|e| python_failure(py, e))
 }
 
-fn text(t: capnp::text::Reader<'_>) -> Result<String, LoadError> {
-    // Invalid UTF-8 can only come from escapes in text constants; show it rather than fail.
-    Ok(String::from_utf8_lossy(t.as_bytes()).into_owned())
+/// A name or text as a Python string, made straight from the message's bytes.
+fn py_text<'py>(py: Python<'py>, t: capnp::text::Reader<'_>) -> Bound<'py, PyString> {
+    match t.to_str() {
+        Ok(s) => PyString::new(py, s),
+        // Invalid UTF-8 can only come from escapes in text constants; show it rather than fail.
+        Err(_) => PyString::new(py, &String::from_utf8_lossy(t.as_bytes())),
+    }
 }
 
 /// The node as a message of its own (stream framing), for `schema.node`.

@@ -63,6 +63,8 @@ def _init_capnp_api():
 
 # schema.capnp:Node and the bundled file it is compiled from for node readers.
 _NODE_ID = 0xE682AB4CF923A417
+# A struct node description's "fields" are (name, discriminant, group id or None) tuples.
+_FIELD_NAME, _FIELD_DISCRIMINANT, _FIELD_GROUP_ID = 0, 1, 2
 _SCHEMA_CAPNP = "capnp/schema.capnp"
 
 # Nodes come from our own compiler: reading them back must never hit a reader limit.
@@ -314,22 +316,22 @@ class _StructSchema(_Schema):
     @property
     def fieldnames(self):
         """Field names, in declaration order."""
-        return tuple(f["name"] for f in self._info["fields"])
+        return tuple(f[_FIELD_NAME] for f in self._info["fields"])
 
     @property
     def union_fields(self):
         """Names of the members of the unnamed union."""
-        return tuple(f["name"] for f in self._info["fields"] if f["discriminant"] != 0xFFFF)
+        return tuple(name for name, discriminant, _ in self._info["fields"] if discriminant != 0xFFFF)
 
     @property
     def non_union_fields(self):
         """Names of the fields outside the unnamed union."""
-        return tuple(f["name"] for f in self._info["fields"] if f["discriminant"] == 0xFFFF)
+        return tuple(name for name, discriminant, _ in self._info["fields"] if discriminant == 0xFFFF)
 
     @property
     def fields_list(self):
         """The fields, in declaration order."""
-        return [_StructSchemaField(self, i, f["name"]) for i, f in enumerate(self._info["fields"])]
+        return [_StructSchemaField(self, i, f[_FIELD_NAME]) for i, f in enumerate(self._info["fields"])]
 
     @property
     def fields(self):
@@ -534,7 +536,7 @@ class _StructModuleWhich(_enum.Enum):
 def _union_enum(fields):
     return _StructModuleWhich(
         "StructModuleWhich",
-        [(f["name"][:1].upper() + f["name"][1:], f["discriminant"]) for f in fields],
+        [(name[:1].upper() + name[1:], discriminant) for name, discriminant, _ in fields],
     )
 
 
@@ -727,16 +729,16 @@ class _StructModule(_LazyAttrs):
         self._id = schema._info["id"]
         parser = schema._parser
         fields = schema._info["fields"]
-        for f in fields:
-            group = parser._nodes.get(f["group_id"]) if f["group_id"] is not None else None
+        for name, _, group_id in fields:
+            group = parser._nodes.get(group_id) if group_id is not None else None
             if group is None:
                 continue
-            attr = f["name"][:1].upper() + f["name"][1:]
+            attr = name[:1].upper() + name[1:]
             if group["discriminant_count"]:
                 self._defer(attr, _functools.partial(parser._which_enum, group))
             else:
                 setattr(self, attr, _StructModule(parser._schema(group["id"], _StructSchema), attr))
-        if fields and all(f["discriminant"] != 0xFFFF for f in fields):
+        if fields and all(f[_FIELD_DISCRIMINANT] != 0xFFFF for f in fields):
             self._defer("Union", _functools.partial(_union_enum, fields))
 
     # The hot entry points are native methods of `_capnp._StructEntry`:
@@ -1000,7 +1002,7 @@ class _AsyncMessageReader(_MessageReader):
 
 def _field_info(schema, name):
     for index, info in enumerate(schema._info["fields"]):
-        if info["name"] == name:
+        if info[_FIELD_NAME] == name:
             return index, info
     raise KjException("capnp/schema.c++: failed: struct has no such member; name = %s" % name, type="FAILED")
 
@@ -1243,7 +1245,7 @@ class SchemaParser:
 
     def _which_enum(self, group):
         which = _StructModuleWhich(
-            "StructModuleWhich", [(f["name"], f["discriminant"]) for f in group["fields"]]
+            "StructModuleWhich", [(name, discriminant) for name, discriminant, _ in group["fields"]]
         )
         which.schema = self._schema(group["id"], _StructSchema)
         return which
@@ -1269,7 +1271,7 @@ class _LoaderParser(SchemaParser):
         if node_id in self._nodes:
             return SchemaParser._schema(self, node_id, cls)
         is_group = any(
-            f["group_id"] == node_id for info in self._nodes.values() for f in info.get("fields", ())
+            f[_FIELD_GROUP_ID] == node_id for info in self._nodes.values() for f in info.get("fields", ())
         )
         info = {
             "id": node_id,
@@ -1277,11 +1279,11 @@ class _LoaderParser(SchemaParser):
             "prefix_length": 0,
             "scope_id": 0,
             "is_generic": False,
-            "nested": [],
+            "nested": (),
             "kind": "struct",
             "is_group": is_group,
             "discriminant_count": 0,
-            "fields": [],
+            "fields": (),
         }
         return cls(self, info)
 
