@@ -500,8 +500,10 @@ impl State {
         self.reactor.close();
         let ready = std::mem::take(&mut *self.ready.borrow_mut());
         let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        let passed = std::mem::take(&mut *self.passed.borrow_mut());
         drop(ready);
         drop(timers);
+        drop(passed);
     }
 }
 
