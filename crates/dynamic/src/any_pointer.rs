@@ -177,7 +177,7 @@ impl AnyPointerReader {
             Ok(())
         })?;
         let (steps, is_root) = match &self.at {
-            At::Root => (Arc::from(Vec::new()), true),
+            At::Root => (crate::message::root_path(), true),
             At::Child { parent, hop } => (
                 push_step(
                     parent,
@@ -354,7 +354,7 @@ impl AnyPointerBuilder {
         Ok(match &self.at {
             At::Root => StructBuilder::new(
                 self.message.clone(),
-                Arc::from(Vec::new()),
+                crate::message::root_path(),
                 schema,
                 self.registry.clone(),
                 true,

@@ -84,6 +84,24 @@ impl Bytes {
     }
 }
 
+/// Where the segment of a framed one-segment message in `bytes` ends, when capnp's
+/// `BufferSegments::new` would accept it (a segment table of one segment, within the
+/// traversal limit and the bytes); `None` for anything else, which capnp then reads (and
+/// reports). One segment is what builders write for small messages; capnp would allocate
+/// its table of segment bounds for it.
+fn single_segment_end(bytes: &[u8], limits: ReadLimits) -> Option<usize> {
+    let table: &[u8; 8] = bytes.first_chunk()?;
+    if table[..4] != [0, 0, 0, 0] {
+        return None;
+    }
+    let words = u32::from_le_bytes([table[4], table[5], table[6], table[7]]);
+    if u64::from(words) > limits.words() {
+        return None;
+    }
+    let end = 8 + usize::try_from(words).ok()?.checked_mul(8)?;
+    (end <= bytes.len()).then_some(end)
+}
+
 /// The segments as a releasable reader keeps them, or unchanged.
 /// `buffers`: the inputs a releasable reader gives back (empty for any other).
 fn lend(segments: Segments, buffers: Vec<Bytes>, sharing: Sharing) -> Segments {
@@ -132,6 +150,12 @@ impl AsRef<[u8]> for Window {
 pub(crate) enum Segments {
     Flat(capnp::serialize::BufferSegments<Bytes>),
     Owned(capnp::serialize::OwnedSegments),
+    Unpacked(crate::packed::Unpacked),
+    /// A framed message of one segment: the segment is `bytes[8..end]`.
+    Single {
+        bytes: Bytes,
+        end: usize,
+    },
     List(Vec<Bytes>),
     /// Bytes the owner can take back (`MessageReader::release`). They are reachable only
     /// under the lent lock (`with_root`), so as plain segments this variant has none: code
@@ -157,6 +181,8 @@ impl ReaderSegments for Segments {
         match self {
             Segments::Flat(s) => s.get_segment(idx),
             Segments::Owned(s) => s.get_segment(idx),
+            Segments::Unpacked(s) => s.get_segment(idx),
+            Segments::Single { bytes, end } => (idx == 0).then(|| bytes.get(8..*end)).flatten(),
             Segments::List(v) => v.get(idx as usize).map(|b| {
                 let s: &[u8] = b;
                 &s[..s.len() / 8 * 8]
@@ -168,6 +194,8 @@ impl ReaderSegments for Segments {
         match self {
             Segments::Flat(s) => s.len(),
             Segments::Owned(s) => s.len(),
+            Segments::Unpacked(s) => s.len(),
+            Segments::Single { .. } => 1,
             Segments::List(v) => v.len(),
             Segments::Lent(_) => 0,
         }
@@ -393,10 +421,13 @@ impl MessageReader {
         } else {
             Vec::new()
         };
-        let segments = Segments::Flat(capnp::serialize::BufferSegments::new(
-            bytes,
-            limits.options(),
-        )?);
+        let segments = match single_segment_end(&bytes, limits) {
+            Some(end) => Segments::Single { bytes, end },
+            None => Segments::Flat(capnp::serialize::BufferSegments::new(
+                bytes,
+                limits.options(),
+            )?),
+        };
         Self::new_shared(
             lend(segments, buffers, sharing),
             limits,
@@ -421,14 +452,8 @@ impl MessageReader {
 
     fn bytes_packed(buf: &[u8], limits: ReadLimits, check: bool) -> Result<Arc<MessageReader>> {
         let mut cursor = buf;
-        let packed = crate::packed::PackedSlice { rest: &mut cursor };
-        let message = capnp::serialize::read_message(packed, limits.options())?;
-        Self::new_shared(
-            Segments::Owned(message.into_segments()),
-            limits,
-            false,
-            check,
-        )
+        let message = crate::packed::read_message(&mut cursor, limits.options())?;
+        Self::new_shared(Segments::Unpacked(message), limits, false, check)
     }
 
     /// Segments without framing (each used up to a multiple of 8 bytes).
@@ -523,13 +548,9 @@ impl MessageReader {
     ) -> Result<(Arc<MessageReader>, usize)> {
         let rest = buf.get(offset..).unwrap_or_default();
         let mut cursor = rest;
-        let packed = crate::packed::PackedSlice { rest: &mut cursor };
-        let message = capnp::serialize::read_message(packed, limits.options())?;
+        let message = crate::packed::read_message(&mut cursor, limits.options())?;
         let end = offset + (rest.len() - cursor.len());
-        Ok((
-            Self::new(Segments::Owned(message.into_segments()), limits)?,
-            end,
-        ))
+        Ok((Self::new(Segments::Unpacked(message), limits)?, end))
     }
 
     /// The next unpacked message of a stream, or `None` at a clean end of input.
@@ -560,16 +581,25 @@ impl MessageReader {
     /// The root pointer is read (its framing errors first), then `id` looked up, then the
     /// struct located.
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
+        // A root pointer that is a near struct pointer in bounds (what builders write) is
+        // followed directly: capnp could raise nothing on it, so the id is the first check.
+        let direct = self
+            .segments
+            .get_segment(0)
+            .and_then(|seg| crate::coords::StructAt::root(seg, self.nesting_limit));
         // As the reference's getRoot: the root pointer word, then the struct it points to.
-        let (schema, null, at) = self.with_root(None, |p| {
-            let schema = registry.get_struct(id)?;
-            let null = p.is_null();
-            Ok((
-                schema,
-                null,
-                self.locate(p.get_struct(None)?, self.nesting_limit - 1),
-            ))
-        })?;
+        let (schema, null, at) = match direct {
+            Some(at) => (registry.get_struct(id)?, false, Some(at)),
+            None => self.with_root(None, |p| {
+                let schema = registry.get_struct(id)?;
+                let null = p.is_null();
+                Ok((
+                    schema,
+                    null,
+                    self.locate(p.get_struct(None)?, self.nesting_limit - 1),
+                ))
+            })?,
+        };
         let size = schema.size();
         let words = if null {
             1
@@ -579,7 +609,7 @@ impl MessageReader {
         self.charge(words)?;
         Ok(DynStructReader::new(
             Backing::Reader(self.clone()),
-            Arc::from(Vec::new()),
+            root_path(),
             schema,
             registry.clone(),
             true,
@@ -853,14 +883,10 @@ impl MessageBuilder {
             )
         };
         self.check_allocation()?;
-        Ok(DynStructBuilder::new(
-            self.clone(),
-            Arc::from(Vec::new()),
-            schema,
-            registry.clone(),
-            true,
+        Ok(
+            DynStructBuilder::new(self.clone(), root_path(), schema, registry.clone(), true)
+                .located(generation, at),
         )
-        .located(generation, at))
     }
 
     /// The existing root interpreted as struct `id` (allocated if null).
@@ -878,14 +904,10 @@ impl MessageBuilder {
             )
         };
         self.check_allocation()?;
-        Ok(DynStructBuilder::new(
-            self.clone(),
-            Arc::from(Vec::new()),
-            schema,
-            registry.clone(),
-            true,
+        Ok(
+            DynStructBuilder::new(self.clone(), root_path(), schema, registry.clone(), true)
+                .located(generation, at),
         )
-        .located(generation, at))
     }
 
     /// The root pointer as an AnyPointer (`get_root_as_any`).
@@ -1273,6 +1295,13 @@ pub(crate) struct Step {
     pub(crate) default: Option<Arc<Vec<Word>>>,
 }
 
+/// The path of a root (no steps). An empty `Arc<[Step]>` still allocates its counts, so
+/// every root shares one.
+pub(crate) fn root_path() -> Arc<[Step]> {
+    static ROOT: std::sync::OnceLock<Arc<[Step]>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| Arc::from(Vec::new())).clone()
+}
+
 pub(crate) fn push_step(steps: &Arc<[Step]>, step: Step) -> Arc<[Step]> {
     // Collected straight into the `Arc` (an exact-size iterator: one allocation, no Vec).
     steps.iter().cloned().chain(std::iter::once(step)).collect()
@@ -1493,5 +1522,84 @@ pub(crate) fn builder_pointer(loc: BLoc<'_>, hop: Hop) -> Result<PointerBuilder<
             .get_as::<RawPtrBuilder<'_>>()?
             .0),
         _ => Err(internal()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The segments of a framed message as our reader holds them, or its error.
+    fn ours(framed: &[u8], limits: ReadLimits) -> std::result::Result<Vec<Vec<u8>>, String> {
+        let buf: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(framed.to_vec());
+        let reader = MessageReader::bytes_shared(buf, limits, Sharing::default(), false)
+            .map_err(|e| e.to_string())?;
+        let s = &reader.segments;
+        assert!(s.get_segment(s.len() as u32).is_none());
+        Ok((0..s.len() as u32)
+            .map(|i| s.get_segment(i).expect("segment").to_vec())
+            .collect())
+    }
+
+    /// capnp's `BufferSegments` over the same bytes.
+    fn capnps(framed: &[u8], limits: ReadLimits) -> std::result::Result<Vec<Vec<u8>>, String> {
+        let words = copy_to_words(framed);
+        let bytes = &Word::words_to_bytes(&words)[..framed.len()];
+        let s = capnp::serialize::BufferSegments::new(bytes, limits.options())
+            .map_err(|e| Error::from(e).to_string())?;
+        Ok((0..s.len() as u32)
+            .map(|i| s.get_segment(i).expect("segment").to_vec())
+            .collect())
+    }
+
+    /// A segment table claiming `sizes`, then `body_words` numbered words.
+    fn framed(sizes: &[u32], body_words: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(sizes.len() as u32).wrapping_sub(1).to_le_bytes());
+        for s in sizes {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        if out.len() % 8 != 0 {
+            out.extend_from_slice(&[0; 4]);
+        }
+        for i in 0..body_words as u64 {
+            out.extend_from_slice(&(i + 1).to_le_bytes());
+        }
+        out
+    }
+
+    /// Every shape of segment table (one segment: empty, exact, short by a word, with bytes
+    /// after it, past the traversal limit; several segments; a count of zero or past capnp's
+    /// limit): the same segments or the same error as capnp's own framing.
+    #[test]
+    fn framed_segments_are_capnps() {
+        let default = ReadLimits::default();
+        let tight = ReadLimits {
+            traversal_limit_in_words: Some(4),
+            nesting_limit: None,
+        };
+        let mut cases: Vec<Vec<u8>> = vec![Vec::new(), vec![0; 8]];
+        for n in [0u32, 1, 3, 4, 5, 40] {
+            for extra in [-1i64, 0, 1, 3] {
+                let body = (i64::from(n) + extra).max(0) as usize;
+                cases.push(framed(&[n], body));
+            }
+        }
+        cases.push(framed(&[u32::MAX], 2));
+        cases.push(framed(&[2, 3], 5));
+        cases.push(framed(&[2, 3], 4));
+        cases.push(framed(&[0, 0, 1], 1));
+        cases.push(framed(&[1; 6], 6));
+        cases.push(framed(&[1; 511], 511));
+        cases.push(framed(&[1; 512], 512));
+        // A segment count of zero (the first word's count field at u32::MAX).
+        let mut zero = vec![0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0];
+        zero.extend_from_slice(&[0; 8]);
+        cases.push(zero);
+        for (i, case) in cases.iter().enumerate() {
+            for limits in [default, tight] {
+                assert_eq!(ours(case, limits), capnps(case, limits), "case {i}");
+            }
+        }
     }
 }

@@ -2,9 +2,10 @@
 //! "Packing"). capnp's own `PackedRead` unpacks byte by byte through `BufRead` (about 80
 //! instructions a word); this one loads the 8 bytes after the tag as one `u64` and places the
 //! nonzero ones with the tag's own constant shifts (`expand.rs`, one jump-table arm per tag),
-//! and copies zero and raw runs whole. It is a `capnp::io::Read`, so capnp's
-//! `serialize::read_message` still reads the segment table, checks the limits and allocates
-//! the one buffer of all segments: only the unpacking changed, with capnp's rules and errors:
+//! and copies zero and raw runs whole. It is a `capnp::io::Read`, which capnp's
+//! `serialize::read_message` can read; `read_message` here does what that does (the segment
+//! table, the limits, the checks and errors, in its order) into a lighter segment set
+//! (`Unpacked`). The rules and errors are capnp's:
 //!
 //! - every `read` fills its whole buffer or fails; a zero or raw run longer than what is left
 //!   of the buffer is "did not end cleanly on a segment boundary" (capnp reads the first
@@ -20,7 +21,8 @@
 //! after it (at most 255), a word without zero bytes by the count of following words with at
 //! most one zero byte (at most 255) and those words unpacked.
 
-use capnp::{Error, ErrorKind};
+use capnp::serialize::SEGMENTS_COUNT_LIMIT;
+use capnp::{Error, ErrorKind, Word};
 
 mod compress;
 mod expand;
@@ -57,49 +59,188 @@ impl capnp::io::Read for PackedSlice<'_, '_> {
             return Err(Error::failed("packed reads must be word-aligned".into()));
         }
         let words = out.len() / 8;
-        let mut i = 0;
-        let mut rest: &[u8] = self.rest;
-        while i < words {
-            let (&tag, after_tag) = rest.split_first().ok_or_else(premature)?;
-            let count = usize::from(POPCOUNT[usize::from(tag)]);
-            let data = match after_tag.first_chunk::<8>() {
-                Some(chunk) => u64::from_le_bytes(*chunk),
-                None => {
-                    let bytes = after_tag.get(..count).ok_or_else(premature)?;
-                    let mut chunk = [0u8; 8];
-                    chunk[..count].copy_from_slice(bytes);
-                    u64::from_le_bytes(chunk)
-                }
-            };
-            let word = expand(tag, data);
-            out[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
-            i += 1;
-            rest = after_tag.get(count..).ok_or_else(premature)?;
-            if tag == 0 || tag == 0xff {
-                let (&run, after_run) = rest.split_first().ok_or_else(premature)?;
-                let run = usize::from(run);
-                if run > words - i {
-                    return Err(Error::from_kind(
-                        ErrorKind::PackedInputDidNotEndCleanlyOnASegmentBoundary,
-                    ));
-                }
-                let span = &mut out[i * 8..(i + run) * 8];
-                if tag == 0 {
-                    span.fill(0);
-                    rest = after_run;
-                } else {
-                    let raw = after_run
-                        .get(..run * 8)
-                        .ok_or_else(|| Error::from_kind(ErrorKind::FailedToFillTheWholeBuffer))?;
-                    span.copy_from_slice(raw);
-                    rest = after_run.get(run * 8..).unwrap_or_default();
-                }
-                i += run;
-            }
-        }
-        *self.rest = rest;
-        Ok(out.len())
+        unpack(self.rest, words, out)?;
+        Ok(words * 8)
     }
+}
+
+/// Where `unpack` puts the words it makes: word `i` and the ones after it.
+trait Sink {
+    fn word(&mut self, i: usize, w: u64);
+    fn zeros(&mut self, i: usize, n: usize);
+    /// Whole words, `raw.len()` a multiple of 8.
+    fn raw(&mut self, i: usize, raw: &[u8]);
+}
+
+/// The buffer being filled (as long as the words unpacked into it).
+impl Sink for [u8] {
+    #[inline(always)]
+    fn word(&mut self, i: usize, w: u64) {
+        self[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    #[inline(always)]
+    fn zeros(&mut self, i: usize, n: usize) {
+        self[i * 8..(i + n) * 8].fill(0);
+    }
+    #[inline(always)]
+    fn raw(&mut self, i: usize, raw: &[u8]) {
+        self[i * 8..i * 8 + raw.len()].copy_from_slice(raw);
+    }
+}
+
+/// Nowhere: the input checked as if unpacked (for segments it cannot fill, whose error is
+/// wanted without allocating them).
+struct Discard;
+
+impl Sink for Discard {
+    fn word(&mut self, _: usize, _: u64) {}
+    fn zeros(&mut self, _: usize, _: usize) {}
+    fn raw(&mut self, _: usize, _: &[u8]) {}
+}
+
+/// Unpacks exactly `words` words from the front of `rest` into `sink`, advancing `rest` past
+/// them only on success (errors: see the module comment). `words` must not be 0.
+fn unpack<S: Sink + ?Sized>(rest: &mut &[u8], words: usize, sink: &mut S) -> capnp::Result<()> {
+    let mut i = 0;
+    let mut input: &[u8] = rest;
+    while i < words {
+        let (&tag, after_tag) = input.split_first().ok_or_else(premature)?;
+        let count = usize::from(POPCOUNT[usize::from(tag)]);
+        let data = match after_tag.first_chunk::<8>() {
+            Some(chunk) => u64::from_le_bytes(*chunk),
+            None => {
+                let bytes = after_tag.get(..count).ok_or_else(premature)?;
+                let mut chunk = [0u8; 8];
+                chunk[..count].copy_from_slice(bytes);
+                u64::from_le_bytes(chunk)
+            }
+        };
+        sink.word(i, expand(tag, data));
+        i += 1;
+        input = after_tag.get(count..).ok_or_else(premature)?;
+        if tag == 0 || tag == 0xff {
+            let (&run, after_run) = input.split_first().ok_or_else(premature)?;
+            let run = usize::from(run);
+            if run > words - i {
+                return Err(Error::from_kind(
+                    ErrorKind::PackedInputDidNotEndCleanlyOnASegmentBoundary,
+                ));
+            }
+            if tag == 0 {
+                sink.zeros(i, run);
+                input = after_run;
+            } else {
+                let raw = after_run
+                    .get(..run * 8)
+                    .ok_or_else(|| Error::from_kind(ErrorKind::FailedToFillTheWholeBuffer))?;
+                sink.raw(i, raw);
+                input = after_run.get(run * 8..).unwrap_or_default();
+            }
+            i += run;
+        }
+    }
+    *rest = input;
+    Ok(())
+}
+
+/// One packed message's segments, unpacked into one buffer.
+pub(crate) struct Unpacked {
+    words: Vec<Word>,
+    /// Where segment 0 ends (in words); segment `i` > 0 ends at `ends[i - 1]`.
+    first_end: usize,
+    ends: Vec<usize>,
+}
+
+impl capnp::message::ReaderSegments for Unpacked {
+    fn get_segment(&self, idx: u32) -> Option<&[u8]> {
+        let idx = idx as usize;
+        let (start, end) = match idx {
+            0 => (0, self.first_end),
+            1 => (self.first_end, *self.ends.first()?),
+            _ => (*self.ends.get(idx - 2)?, *self.ends.get(idx - 1)?),
+        };
+        Some(Word::words_to_bytes(self.words.get(start..end)?))
+    }
+    fn len(&self) -> usize {
+        1 + self.ends.len()
+    }
+}
+
+/// One packed message from the front of `rest` (advanced past it): capnp's
+/// `serialize::read_message` over a `PackedSlice` (its segment table, limits, checks and
+/// errors, in its order), with the segments in an `Unpacked` (no table of segment bounds
+/// allocated for a single segment, no `message::Reader` made and taken apart); a short input
+/// claiming huge segments fails without allocating them.
+pub(crate) fn read_message(
+    rest: &mut &[u8],
+    options: capnp::message::ReaderOptions,
+) -> capnp::Result<Unpacked> {
+    use capnp::io::Read;
+    let mut table = PackedSlice { rest };
+    let mut buf = [0u8; 8];
+    let n = table.read(&mut buf)?;
+    if n == 0 {
+        return Err(Error::from_kind(ErrorKind::PrematureEndOfFile));
+    }
+    let segment_count =
+        u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]).wrapping_add(1) as usize;
+    if segment_count >= SEGMENTS_COUNT_LIMIT || segment_count == 0 {
+        return Err(Error::from_kind(ErrorKind::InvalidNumberOfSegments(
+            segment_count,
+        )));
+    }
+    let first_end = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
+    let mut ends = Vec::new();
+    let mut total = first_end;
+    if segment_count > 1 {
+        // The other lengths, padded to a whole word (at most 511 segments: 2 KiB).
+        let mut lengths = [0u8; SEGMENTS_COUNT_LIMIT * 4];
+        let table_bytes = if segment_count < 4 {
+            8
+        } else {
+            (segment_count & !1) * 4
+        };
+        table.read_exact(&mut lengths[..table_bytes])?;
+        ends.reserve_exact(segment_count - 1);
+        for idx in 0..segment_count - 1 {
+            let at = idx * 4;
+            let len = u32::from_le_bytes([
+                lengths[at],
+                lengths[at + 1],
+                lengths[at + 2],
+                lengths[at + 3],
+            ]) as usize;
+            total = total
+                .checked_add(len)
+                .ok_or_else(|| Error::from_kind(ErrorKind::MessageSizeOverflow))?;
+            ends.push(total);
+        }
+    }
+    if let Some(limit) = options.traversal_limit_in_words {
+        if total > limit {
+            return Err(Error::from_kind(ErrorKind::MessageTooLarge(total)));
+        }
+    }
+    let mut words: Vec<Word> = Vec::new();
+    if total > 0 {
+        // As capnp's `read_exact`: no input left at all is "failed to fill the whole buffer".
+        if rest.is_empty() {
+            return Err(Error::from_kind(ErrorKind::FailedToFillTheWholeBuffer));
+        }
+        if total > rest.len().saturating_mul(128) {
+            // More words than the input left can make (at most 256 per 2 bytes): unpacking
+            // fails; its error (capnp's) is found without allocating the claimed size.
+            let mut probe: &[u8] = rest;
+            unpack(&mut probe, total, &mut Discard)?;
+        }
+        words = Word::allocate_zeroed_vec(total);
+        unpack(rest, total, Word::words_to_bytes_mut(&mut words))?;
+    }
+    Ok(Unpacked {
+        words,
+        first_end,
+        ends,
+    })
 }
 
 /// The tag of word `w`: bit `i` set when byte `i` is nonzero (the high bit of each byte of
@@ -191,6 +332,186 @@ mod tests {
         Ok((segments.to_vec(), input.len() - cursor.len()))
     }
 
+    /// capnp's unpacking of `input` segment by segment: the segments and the bytes consumed.
+    fn reference_segments(
+        input: &[u8],
+        options: ReaderOptions,
+    ) -> Result<(Vec<Vec<u8>>, usize), String> {
+        use capnp::message::ReaderSegments;
+        let mut cursor = input;
+        let m = capnp::serialize_packed::read_message(&mut cursor, options)
+            .map_err(|e| e.to_string())?;
+        let segments = m.into_segments();
+        let all = (0..segments.len() as u32)
+            .map(|i| segments.get_segment(i).expect("segment").to_vec())
+            .collect();
+        Ok((all, input.len() - cursor.len()))
+    }
+
+    /// `read_message` (unpacked into one unzeroed buffer) on the same input.
+    fn direct_segments(
+        input: &[u8],
+        options: ReaderOptions,
+    ) -> Result<(Vec<Vec<u8>>, usize), String> {
+        use capnp::message::ReaderSegments;
+        let mut cursor = input;
+        let m = read_message(&mut cursor, options).map_err(|e| e.to_string())?;
+        assert!(m.get_segment(m.len() as u32).is_none());
+        let all = (0..m.len() as u32)
+            .map(|i| m.get_segment(i).expect("segment").to_vec())
+            .collect();
+        Ok((all, input.len() - cursor.len()))
+    }
+
+    /// A packed message of `sizes` segments of words of varied density.
+    fn packed_message(rng: &mut Rng, sizes: &[u32]) -> Vec<u8> {
+        let mut flat = Vec::new();
+        flat.extend_from_slice(&(sizes.len() as u32).wrapping_sub(1).to_le_bytes());
+        for s in sizes {
+            flat.extend_from_slice(&s.to_le_bytes());
+        }
+        if flat.len() % 8 != 0 {
+            flat.extend_from_slice(&[0; 4]);
+        }
+        let mut packed = Vec::new();
+        pack(&flat, &mut packed);
+        let mut body = Vec::new();
+        for _ in 0..sizes.iter().sum::<u32>() {
+            let word = match rng.next() % 4 {
+                0 => 0,
+                1 => u64::MAX ^ (rng.next() & 0x0101),
+                2 => rng.next() & rng.next() & rng.next(),
+                _ => rng.next(),
+            };
+            body.extend_from_slice(&word.to_le_bytes());
+        }
+        pack(&body, &mut packed);
+        packed
+    }
+
+    #[test]
+    fn direct_unpacking_is_capnps_on_every_table_shape() {
+        let mut rng = Rng(0x5eed);
+        let options = ReaderOptions::new();
+        // Every segment count up to 9, then larger tables up to capnp's limit and past it.
+        let counts = (1..=9).chain([16, 17, 100, 511, 512, 513, 1000]);
+        for count in counts {
+            for _ in 0..20 {
+                let sizes: Vec<u32> = (0..count)
+                    .map(|_| match rng.next() % 4 {
+                        0 => 0,
+                        _ => (rng.next() % 30) as u32,
+                    })
+                    .collect();
+                let mut packed = packed_message(&mut rng, &sizes);
+                packed.extend((0..(rng.next() % 12)).map(|_| rng.next() as u8));
+                let theirs = reference_segments(&packed, options);
+                assert_eq!(
+                    direct_segments(&packed, options),
+                    theirs,
+                    "{count} segments"
+                );
+                if count < 512 {
+                    let (segments, _) = theirs.expect("valid");
+                    assert_eq!(segments.len(), count);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn direct_unpacking_is_capnps_on_every_early_end() {
+        let mut rng = Rng(3);
+        let options = ReaderOptions::new();
+        for sizes in [&[0u32][..], &[1], &[7], &[40], &[3, 0, 5], &[2, 9, 1, 4, 6]] {
+            let packed = packed_message(&mut rng, sizes);
+            for cut in 0..=packed.len() {
+                let input = &packed[..cut];
+                assert_eq!(
+                    direct_segments(input, options),
+                    reference_segments(input, options),
+                    "{sizes:?} cut at {cut}"
+                );
+            }
+        }
+    }
+
+    /// Segments claimed larger than the input could fill (unpacked into a growing buffer
+    /// instead of the claimed one): capnp's errors, at every cut of the input.
+    #[test]
+    fn direct_unpacking_is_capnps_on_overclaimed_segments() {
+        let mut rng = Rng(17);
+        let options = ReaderOptions::new();
+        for claimed in [[2000u32, 0], [1, 3000], [700, 700]] {
+            let mut packed = packed_message(&mut rng, &[3, 2]);
+            // The same table as packed_message writes, claiming `claimed` instead.
+            let mut table = vec![1u8, 0, 0, 0];
+            table.extend_from_slice(&claimed[0].to_le_bytes());
+            table.extend_from_slice(&claimed[1].to_le_bytes());
+            table.extend_from_slice(&[0; 4]);
+            let mut head = Vec::new();
+            pack(&table, &mut head);
+            let mut real_table = Vec::new();
+            pack(
+                &[1, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+                &mut real_table,
+            );
+            let body_start = real_table.len();
+            head.extend_from_slice(&packed[body_start..]);
+            packed = head;
+            for cut in 0..=packed.len() {
+                let input = &packed[..cut];
+                assert_eq!(
+                    direct_segments(input, options),
+                    reference_segments(input, options),
+                    "{claimed:?} cut at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn direct_unpacking_is_capnps_on_mutated_messages() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..3000 {
+            let segments = 1 + (rng.next() % 5) as usize;
+            let sizes: Vec<u32> = (0..segments).map(|_| (rng.next() % 40) as u32).collect();
+            let mut packed = packed_message(&mut rng, &sizes);
+            for _ in 0..1 + rng.next() % 3 {
+                let at = (rng.next() as usize) % packed.len();
+                packed[at] = rng.next() as u8;
+            }
+            // A limit that some claimed sizes pass and others do not.
+            let mut options = ReaderOptions::new();
+            options.traversal_limit_in_words(Some((rng.next() % 200) as usize));
+            assert_eq!(
+                direct_segments(&packed, options),
+                reference_segments(&packed, options),
+                "case {case}"
+            );
+        }
+    }
+
+    /// Segments claimed far beyond what the input can hold: the same error as capnp's, and
+    /// no reservation of the claimed size (which would abort on 2^35 words).
+    #[test]
+    fn huge_claimed_segments_fail_without_allocating_them() {
+        let mut options = ReaderOptions::new();
+        options.traversal_limit_in_words(None);
+        let mut packed = Vec::new();
+        // Four segments of 2^32 - 1 words each, then one word of content.
+        let mut table = vec![3u8, 0, 0, 0];
+        for _ in 0..4 {
+            table.extend_from_slice(&u32::MAX.to_le_bytes());
+        }
+        table.extend_from_slice(&[0; 4]);
+        pack(&table, &mut packed);
+        pack(&[1, 0, 0, 0, 0, 0, 0, 0], &mut packed);
+        let mut cursor = &packed[..];
+        let err = read_message(&mut cursor, options).err().expect("too short");
+        assert_eq!(err.kind, ErrorKind::PrematureEndOfPackedInput);
+    }
+
     /// Packs `words` (the spec's rules; raw runs take words with at most one zero byte).
     fn pack(words: &[u8], out: &mut Vec<u8>) {
         let words: Vec<[u8; 8]> = words
@@ -245,27 +566,7 @@ mod tests {
             // A framed message: segment table, then segments of words of varied density.
             let segments = 1 + (rng.next() % 5) as usize;
             let sizes: Vec<u32> = (0..segments).map(|_| (rng.next() % 40) as u32).collect();
-            let mut flat = Vec::new();
-            flat.extend_from_slice(&(segments as u32 - 1).to_le_bytes());
-            for s in &sizes {
-                flat.extend_from_slice(&s.to_le_bytes());
-            }
-            if flat.len() % 8 != 0 {
-                flat.extend_from_slice(&[0; 4]);
-            }
-            let mut packed = Vec::new();
-            pack(&flat, &mut packed);
-            let mut body = Vec::new();
-            for _ in 0..sizes.iter().sum::<u32>() {
-                let word = match rng.next() % 4 {
-                    0 => 0,
-                    1 => u64::MAX ^ (rng.next() & 0x0101),
-                    2 => rng.next() & rng.next() & rng.next(),
-                    _ => rng.next(),
-                };
-                body.extend_from_slice(&word.to_le_bytes());
-            }
-            pack(&body, &mut packed);
+            let mut packed = packed_message(&mut rng, &sizes);
             assert_eq!(ours(&packed), reference(&packed), "case {case}");
             // Mutations: truncation, flipped bytes, trailing garbage.
             match case % 3 {

@@ -1508,7 +1508,7 @@ impl StructBuilder {
         }
         let src = StructReader::new(
             Backing::Builder(reader),
-            Arc::from(Vec::new()),
+            crate::message::root_path(),
             src.shared.schema().clone(),
             src.shared.base().registry.clone(),
             false,

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry, Sharing, StructSchema};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 use rustc_hash::FxHashMap;
 
@@ -201,13 +201,23 @@ impl PyRegistry {
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let input = buffer::input(buf)?;
         let limits = limits(traversal_limit_in_words, nesting_limit);
-        let unpack = || MessageReader::from_bytes_packed_for_root((*input.bytes).as_ref(), limits);
         // Large inputs unpack without the GIL, unless Python code could write them meanwhile
         // (packing shrinks runs of zeros ~1000-fold, so a few KiB may unpack to megabytes).
-        let large = !input.sharing.volatile && (*input.bytes).as_ref().len() >= 4096;
-        let message = detach_if(py, large, unpack);
+        let message = if let Ok(bytes) = buf.cast::<PyBytes>() {
+            // Immutable, and alive until the call returns (the caller's reference): read in
+            // place, without the shared handle `buffer::input` makes for readers that keep it.
+            let data = bytes.as_bytes();
+            detach_if(py, data.len() >= 4096, || {
+                MessageReader::from_bytes_packed_for_root(data, limits)
+            })
+        } else {
+            let input = buffer::input(buf)?;
+            let unpack =
+                || MessageReader::from_bytes_packed_for_root((*input.bytes).as_ref(), limits);
+            let large = !input.sharing.volatile && (*input.bytes).as_ref().len() >= 4096;
+            detach_if(py, large, unpack)
+        };
         let run = || -> MsgResult<_> { Ok(message?.root(&slf.get().inner, id)?) };
         let root = run().map_err(|e| e.into_py(py))?;
         PyStructReader::wrap(py, root, slf.clone().unbind())

@@ -1031,8 +1031,14 @@ impl PyStructReader {
     }
 
     /// Gives a non-`bytes` input buffer back (API.md 3.1): later reads raise `ValueError`.
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+    /// (Named parameters, not `*args`: no tuple per `with` block.)
+    #[pyo3(signature = (_exc_type=None, _exc_value=None, _traceback=None))]
+    fn __exit__(
+        &self,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc_value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
         self.inner.release_buffer();
         false
     }

@@ -366,7 +366,9 @@ class _DynamicStructReader:
     """
 
     def __enter__(self) -> Self: ...
-    def __exit__(self, *_args: object) -> None: ...
+    def __exit__(
+        self, _exc_type: object = None, _exc_value: object = None, _traceback: object = None
+    ) -> None: ...
     @property
     def schema(self) -> _StructSchema:
         """The struct's schema."""

@@ -8,7 +8,7 @@
 
 /// The word whose nonzero bytes are the low `tag.count_ones()` bytes of `d`, at the positions
 /// of the tag's set bits.
-#[inline]
+#[inline(always)]
 pub(super) fn expand(tag: u8, d: u64) -> u64 {
     match tag {
         0 => 0,
