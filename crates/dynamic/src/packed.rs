@@ -2,7 +2,9 @@
 //! "Packing"). capnp's own `PackedRead` unpacks byte by byte through `BufRead` (about 80
 //! instructions a word); this one loads the 8 bytes after the tag as one `u64` and places the
 //! nonzero ones with the tag's own constant shifts (`expand.rs`, one jump-table arm per tag),
-//! and copies zero and raw runs whole. It is a `capnp::io::Read`, which capnp's
+//! and copies zero and raw runs whole. While at least 10 bytes of input are left (a tag, its 8
+//! bytes and a run count) a word costs one check of the input and one of the output
+//! (`unpack_fast`); the last words go through `unpack_rest`, which checks every read. It is a `capnp::io::Read`, which capnp's
 //! `serialize::read_message` can read; `read_message` here does what that does (the segment
 //! table, the limits, the checks and errors, in its order) into a lighter segment set
 //! (`Unpacked`). The rules and errors are capnp's:
@@ -58,13 +60,13 @@ impl capnp::io::Read for PackedSlice<'_, '_> {
         if !out.len().is_multiple_of(8) {
             return Err(Error::failed("packed reads must be word-aligned".into()));
         }
-        let words = out.len() / 8;
-        unpack(self.rest, words, out)?;
-        Ok(words * 8)
+        let len = out.len();
+        unpack(self.rest, out)?;
+        Ok(len)
     }
 }
 
-/// Where `unpack` puts the words it makes: word `i` and the ones after it.
+/// Where `unpack_rest` puts the words it makes: word `i` and the ones after it.
 trait Sink {
     fn word(&mut self, i: usize, w: u64);
     fn zeros(&mut self, i: usize, n: usize);
@@ -98,11 +100,82 @@ impl Sink for Discard {
     fn raw(&mut self, _: usize, _: &[u8]) {}
 }
 
-/// Unpacks exactly `words` words from the front of `rest` into `sink`, advancing `rest` past
-/// them only on success (errors: see the module comment). `words` must not be 0.
-fn unpack<S: Sink + ?Sized>(rest: &mut &[u8], words: usize, sink: &mut S) -> capnp::Result<()> {
-    let mut i = 0;
-    let mut input: &[u8] = rest;
+fn did_not_end_cleanly() -> Error {
+    Error::from_kind(ErrorKind::PackedInputDidNotEndCleanlyOnASegmentBoundary)
+}
+
+fn failed_to_fill() -> Error {
+    Error::from_kind(ErrorKind::FailedToFillTheWholeBuffer)
+}
+
+/// Unpacks exactly `out.len() / 8` words (`out.len()` a nonzero multiple of 8) from the
+/// front of `rest` into `out`, advancing `rest` past them only on success (errors: see the
+/// module comment). The words are made by `unpack_fast` while at least 10 bytes of input are
+/// left, then by `unpack_rest`, which checks every byte it reads.
+fn unpack(rest: &mut &[u8], out: &mut [u8]) -> capnp::Result<()> {
+    let words = out.len() / 8;
+    let (input, left) = unpack_fast(rest, out)?;
+    *rest = unpack_rest(input, words - left, words, out)?;
+    Ok(())
+}
+
+/// Words while at least 10 bytes of input are left: a tag, the 8 bytes after it and a run
+/// count after those all lie in the input, so each word costs one check of the input's
+/// length (and one of the output's) however many of its bytes the tag takes. Returns the
+/// input after the words made and the number of words of `out` not filled yet; the errors are
+/// the ones `unpack_rest` would return for the same bytes (a run longer than the words left,
+/// a raw run past the end of the input).
+#[inline(always)]
+fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'a [u8], usize)> {
+    while let Some(head) = input.first_chunk::<10>() {
+        let Some((slot, out_after)) = std::mem::take(&mut out).split_first_chunk_mut::<8>() else {
+            break;
+        };
+        out = out_after;
+        let tag = head[0];
+        // One 8-byte load (bytes destructured one by one were loaded and shifted one by one).
+        let mut data = [0u8; 8];
+        data.copy_from_slice(&head[1..9]);
+        *slot = expand(tag, u64::from_le_bytes(data)).to_le_bytes();
+        if tag != 0 && tag != 0xff {
+            input = input
+                .get(1 + usize::from(POPCOUNT[usize::from(tag)])..)
+                .unwrap_or_default();
+            continue;
+        }
+        // A zero word's run count is the byte after its tag; a full word's, the byte after
+        // its 8 bytes (both within `head`).
+        let (run, after_run) = if tag == 0 {
+            (head[1], 2)
+        } else {
+            (head[9], 10)
+        };
+        let (run_out, out_after) = std::mem::take(&mut out)
+            .split_at_mut_checked(usize::from(run) * 8)
+            .ok_or_else(did_not_end_cleanly)?;
+        out = out_after;
+        input = input.get(after_run..).unwrap_or_default();
+        if tag == 0 {
+            run_out.fill(0);
+        } else {
+            let (raw, input_after) = input
+                .split_at_checked(run_out.len())
+                .ok_or_else(failed_to_fill)?;
+            run_out.copy_from_slice(raw);
+            input = input_after;
+        }
+    }
+    Ok((input, out.len() / 8))
+}
+
+/// Unpacks words `i..words` from the front of `input` into `sink`, checking every byte it
+/// reads; returns the input after them (errors: see the module comment).
+fn unpack_rest<'a, S: Sink + ?Sized>(
+    mut input: &'a [u8],
+    mut i: usize,
+    words: usize,
+    sink: &mut S,
+) -> capnp::Result<&'a [u8]> {
     while i < words {
         let (&tag, after_tag) = input.split_first().ok_or_else(premature)?;
         let count = usize::from(POPCOUNT[usize::from(tag)]);
@@ -122,25 +195,20 @@ fn unpack<S: Sink + ?Sized>(rest: &mut &[u8], words: usize, sink: &mut S) -> cap
             let (&run, after_run) = input.split_first().ok_or_else(premature)?;
             let run = usize::from(run);
             if run > words - i {
-                return Err(Error::from_kind(
-                    ErrorKind::PackedInputDidNotEndCleanlyOnASegmentBoundary,
-                ));
+                return Err(did_not_end_cleanly());
             }
             if tag == 0 {
                 sink.zeros(i, run);
                 input = after_run;
             } else {
-                let raw = after_run
-                    .get(..run * 8)
-                    .ok_or_else(|| Error::from_kind(ErrorKind::FailedToFillTheWholeBuffer))?;
+                let raw = after_run.get(..run * 8).ok_or_else(failed_to_fill)?;
                 sink.raw(i, raw);
                 input = after_run.get(run * 8..).unwrap_or_default();
             }
             i += run;
         }
     }
-    *rest = input;
-    Ok(())
+    Ok(input)
 }
 
 /// One packed message's segments, unpacked into one buffer.
@@ -230,11 +298,10 @@ pub(crate) fn read_message(
         if total > rest.len().saturating_mul(128) {
             // More words than the input left can make (at most 256 per 2 bytes): unpacking
             // fails; its error (capnp's) is found without allocating the claimed size.
-            let mut probe: &[u8] = rest;
-            unpack(&mut probe, total, &mut Discard)?;
+            unpack_rest(rest, 0, total, &mut Discard)?;
         }
         words = Word::allocate_zeroed_vec(total);
-        unpack(rest, total, Word::words_to_bytes_mut(&mut words))?;
+        unpack(rest, Word::words_to_bytes_mut(&mut words))?;
     }
     Ok(Unpacked {
         words,
