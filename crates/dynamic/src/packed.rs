@@ -559,6 +559,118 @@ mod tests {
         }
     }
 
+    /// `unpack` (the fast part, then the careful one) against `unpack_rest` alone (every read
+    /// checked) on the same bytes: the same words, the same input left, or the same error.
+    fn same_as_careful(input: &[u8], words: usize) {
+        let mut fast_rest = input;
+        let mut fast_out = vec![0u8; words * 8];
+        let fast = unpack(&mut fast_rest, &mut fast_out).map_err(|e| e.kind);
+        let mut careful_out = vec![0u8; words * 8];
+        let careful = unpack_rest(input, 0, words, &mut careful_out[..]).map_err(|e| e.kind);
+        match (fast, careful) {
+            (Ok(()), Ok(careful_rest)) => {
+                assert_eq!(fast_out, careful_out, "{input:?} into {words} words");
+                assert_eq!(fast_rest.len(), careful_rest.len(), "{input:?}");
+            }
+            (fast, careful) => {
+                assert_eq!(fast.err(), careful.err(), "{input:?} into {words} words");
+                assert_eq!(fast_rest.len(), input.len(), "input advanced on an error");
+            }
+        }
+    }
+
+    /// Byte strings shaped like packed words (tags of every density, zero and raw runs of
+    /// every length up to past the output) ending at every byte, read into every output size
+    /// around them: the fast part hands over to the careful one at every distance from the
+    /// end, with tags whose bytes, run counts or raw runs lie past it.
+    #[test]
+    fn fast_unpacking_is_the_careful_one_at_every_end() {
+        let mut rng = Rng(0xfa57);
+        for case in 0..400 {
+            let mut input = Vec::new();
+            while input.len() < 48 {
+                let tag = match rng.next() % 6 {
+                    0 => 0,
+                    1 => 0xff,
+                    _ => rng.next() as u8,
+                };
+                input.push(tag);
+                input.extend((0..POPCOUNT[usize::from(tag)]).map(|_| rng.next() as u8));
+                if tag == 0 || tag == 0xff {
+                    let run = (rng.next() % 6) as u8;
+                    input.push(if rng.next() % 8 == 0 { 255 } else { run });
+                    if tag == 0xff {
+                        input.extend((0..usize::from(run) * 8).map(|_| rng.next() as u8));
+                    }
+                }
+            }
+            for cut in 0..=input.len() {
+                for words in 1..=12 {
+                    same_as_careful(&input[..cut], words);
+                }
+                if case % 8 == 0 {
+                    same_as_careful(&input[..cut], 40);
+                }
+            }
+        }
+    }
+
+    /// Whole messages whose last words are raw runs, zero runs or dense words, cut at every
+    /// byte and with each of their last 24 bytes replaced (tags whose bytes run past the end,
+    /// runs longer than the segment): capnp's results.
+    #[test]
+    fn direct_unpacking_is_capnps_near_the_end() {
+        let options = ReaderOptions::new();
+        let mut rng = Rng(0xe0d);
+        let tails: [&[u64]; 6] = [
+            &[u64::MAX, u64::MAX, u64::MAX - 1],
+            &[0, 0, 0],
+            &[u64::MAX, 0, 0],
+            &[0x0102_0304_0506_0708, 0x0100],
+            &[0, u64::MAX, u64::MAX],
+            &[0x0101_0101_0101_0101, 0x1100_0000_0000_0000, 0, 7],
+        ];
+        for tail in tails {
+            for head_words in 0..12 {
+                let mut body: Vec<u64> = (0..head_words)
+                    .map(|_| match rng.next() % 3 {
+                        0 => 0,
+                        1 => rng.next(),
+                        _ => rng.next() & rng.next() & rng.next(),
+                    })
+                    .collect();
+                body.extend_from_slice(tail);
+                let mut flat = vec![0u8; 4];
+                flat.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                for w in &body {
+                    flat.extend_from_slice(&w.to_le_bytes());
+                }
+                let mut packed = Vec::new();
+                pack(&flat[..8], &mut packed);
+                pack(&flat[8..], &mut packed);
+                for cut in 0..=packed.len() {
+                    let input = &packed[..cut];
+                    assert_eq!(
+                        direct_segments(input, options),
+                        reference_segments(input, options),
+                        "{tail:?} after {head_words} words, cut at {cut}"
+                    );
+                }
+                for at in packed.len().saturating_sub(24)..packed.len() {
+                    for byte in [0u8, 1, 0xff, 0xfe, 0x7f, rng.next() as u8] {
+                        let mut mutated = packed.clone();
+                        mutated[at] = byte;
+                        assert_eq!(
+                            direct_segments(&mutated, options),
+                            reference_segments(&mutated, options),
+                            "{tail:?} after {head_words} words, byte {at} = {byte}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// Segments claimed far beyond what the input can hold: the same error as capnp's, and
     /// no reservation of the claimed size (which would abort on 2^35 words).
     #[test]
