@@ -598,7 +598,7 @@ mod tests {
                 input.extend((0..POPCOUNT[usize::from(tag)]).map(|_| rng.next() as u8));
                 if tag == 0 || tag == 0xff {
                     let run = (rng.next() % 6) as u8;
-                    input.push(if rng.next() % 8 == 0 { 255 } else { run });
+                    input.push(if rng.next().is_multiple_of(8) { 255 } else { run });
                     if tag == 0xff {
                         input.extend((0..usize::from(run) * 8).map(|_| rng.next() as u8));
                     }
