@@ -3,8 +3,9 @@
 //! instructions a word); this one loads the 8 bytes after the tag as one `u64` and places the
 //! nonzero ones with the tag's own constant shifts (`expand.rs`, one jump-table arm per tag),
 //! and copies zero and raw runs whole. While at least 10 bytes of input are left (a tag, its 8
-//! bytes and a run count) a word costs one check of the input and one of the output
-//! (`unpack_fast`); the last words go through `unpack_rest`, which checks every read. It is a `capnp::io::Read`, which capnp's
+//! bytes and a run count) a word costs one check of the input and one of the output, and its
+//! next tag is shifted out of its own bytes rather than loaded (`unpack_fast`); the last words
+//! go through `unpack_rest`, which checks every read. It is a `capnp::io::Read`, which capnp's
 //! `serialize::read_message` can read; `read_message` here does what that does (the segment
 //! table, the limits, the checks and errors, in its order) into a lighter segment set
 //! (`Unpacked`). The rules and errors are capnp's:
@@ -127,20 +128,25 @@ fn unpack(rest: &mut &[u8], out: &mut [u8]) -> capnp::Result<()> {
 /// a raw run past the end of the input).
 #[inline(always)]
 fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'a [u8], usize)> {
+    // The tag of the word at the front of `input`, carried from word to word: a plain word's
+    // next tag is shifted out of its own 8 bytes, not loaded again, so each word waits on one
+    // table load (its byte count) instead of a load of its tag and then the table.
+    let mut tag = input.first().copied().unwrap_or_default();
     while let Some(head) = input.first_chunk::<10>() {
         let Some((slot, out_after)) = std::mem::take(&mut out).split_first_chunk_mut::<8>() else {
             break;
         };
         out = out_after;
-        let tag = head[0];
         // One 8-byte load (bytes destructured one by one were loaded and shifted one by one).
-        let mut data = [0u8; 8];
-        data.copy_from_slice(&head[1..9]);
-        *slot = expand(tag, u64::from_le_bytes(data)).to_le_bytes();
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&head[1..9]);
+        let data = u64::from_le_bytes(bytes);
+        *slot = expand(tag, data).to_le_bytes();
         if tag != 0 && tag != 0xff {
-            input = input
-                .get(1 + usize::from(POPCOUNT[usize::from(tag)])..)
-                .unwrap_or_default();
+            // 1 to 7 bytes: the next tag is byte `count` of `data`.
+            let count = usize::from(POPCOUNT[usize::from(tag)]);
+            tag = (data >> ((8 * count) & 63)) as u8;
+            input = input.get(1 + count..).unwrap_or_default();
             continue;
         }
         // A zero word's run count is the byte after its tag; a full word's, the byte after
@@ -164,6 +170,7 @@ fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'
             run_out.copy_from_slice(raw);
             input = input_after;
         }
+        tag = input.first().copied().unwrap_or_default();
     }
     Ok((input, out.len() / 8))
 }
@@ -598,7 +605,11 @@ mod tests {
                 input.extend((0..POPCOUNT[usize::from(tag)]).map(|_| rng.next() as u8));
                 if tag == 0 || tag == 0xff {
                     let run = (rng.next() % 6) as u8;
-                    input.push(if rng.next().is_multiple_of(8) { 255 } else { run });
+                    input.push(if rng.next().is_multiple_of(8) {
+                        255
+                    } else {
+                        run
+                    });
                     if tag == 0xff {
                         input.extend((0..usize::from(run) * 8).map(|_| rng.next() as u8));
                     }
