@@ -2,7 +2,10 @@
 //! "Packing"). capnp's own `PackedRead` unpacks byte by byte through `BufRead` (about 80
 //! instructions a word); this one loads the 8 bytes after the tag as one `u64` and places the
 //! nonzero ones with the tag's own constant shifts (`expand.rs`, one jump-table arm per tag),
-//! and copies zero and raw runs whole. It is a `capnp::io::Read`, which capnp's
+//! and copies zero and raw runs whole. While at least 10 bytes of input are left (a tag, its 8
+//! bytes and a run count) a word costs one check of the input and one of the output, and its
+//! next tag is shifted out of its own bytes rather than loaded (`unpack_fast`); the last words
+//! go through `unpack_rest`, which checks every read. It is a `capnp::io::Read`, which capnp's
 //! `serialize::read_message` can read; `read_message` here does what that does (the segment
 //! table, the limits, the checks and errors, in its order) into a lighter segment set
 //! (`Unpacked`). The rules and errors are capnp's:
@@ -58,13 +61,13 @@ impl capnp::io::Read for PackedSlice<'_, '_> {
         if !out.len().is_multiple_of(8) {
             return Err(Error::failed("packed reads must be word-aligned".into()));
         }
-        let words = out.len() / 8;
-        unpack(self.rest, words, out)?;
-        Ok(words * 8)
+        let len = out.len();
+        unpack(self.rest, out)?;
+        Ok(len)
     }
 }
 
-/// Where `unpack` puts the words it makes: word `i` and the ones after it.
+/// Where `unpack_rest` puts the words it makes: word `i` and the ones after it.
 trait Sink {
     fn word(&mut self, i: usize, w: u64);
     fn zeros(&mut self, i: usize, n: usize);
@@ -98,11 +101,88 @@ impl Sink for Discard {
     fn raw(&mut self, _: usize, _: &[u8]) {}
 }
 
-/// Unpacks exactly `words` words from the front of `rest` into `sink`, advancing `rest` past
-/// them only on success (errors: see the module comment). `words` must not be 0.
-fn unpack<S: Sink + ?Sized>(rest: &mut &[u8], words: usize, sink: &mut S) -> capnp::Result<()> {
-    let mut i = 0;
-    let mut input: &[u8] = rest;
+fn did_not_end_cleanly() -> Error {
+    Error::from_kind(ErrorKind::PackedInputDidNotEndCleanlyOnASegmentBoundary)
+}
+
+fn failed_to_fill() -> Error {
+    Error::from_kind(ErrorKind::FailedToFillTheWholeBuffer)
+}
+
+/// Unpacks exactly `out.len() / 8` words (`out.len()` a nonzero multiple of 8) from the
+/// front of `rest` into `out`, advancing `rest` past them only on success (errors: see the
+/// module comment). The words are made by `unpack_fast` while at least 10 bytes of input are
+/// left, then by `unpack_rest`, which checks every byte it reads.
+fn unpack(rest: &mut &[u8], out: &mut [u8]) -> capnp::Result<()> {
+    let words = out.len() / 8;
+    let (input, left) = unpack_fast(rest, out)?;
+    *rest = unpack_rest(input, words - left, words, out)?;
+    Ok(())
+}
+
+/// Words while at least 10 bytes of input are left: a tag, the 8 bytes after it and a run
+/// count after those all lie in the input, so each word costs one check of the input's
+/// length (and one of the output's) however many of its bytes the tag takes. Returns the
+/// input after the words made and the number of words of `out` not filled yet; the errors are
+/// the ones `unpack_rest` would return for the same bytes (a run longer than the words left,
+/// a raw run past the end of the input).
+#[inline(always)]
+fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'a [u8], usize)> {
+    // The tag of the word at the front of `input`, carried from word to word: a plain word's
+    // next tag is shifted out of its own 8 bytes, not loaded again, so each word waits on one
+    // table load (its byte count) instead of a load of its tag and then the table.
+    let mut tag = input.first().copied().unwrap_or_default();
+    while let Some(head) = input.first_chunk::<10>() {
+        let Some((slot, out_after)) = std::mem::take(&mut out).split_first_chunk_mut::<8>() else {
+            break;
+        };
+        out = out_after;
+        // One 8-byte load (bytes destructured one by one were loaded and shifted one by one).
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&head[1..9]);
+        let data = u64::from_le_bytes(bytes);
+        *slot = expand(tag, data).to_le_bytes();
+        if tag != 0 && tag != 0xff {
+            // 1 to 7 bytes: the next tag is byte `count` of `data`.
+            let count = usize::from(POPCOUNT[usize::from(tag)]);
+            tag = (data >> ((8 * count) & 63)) as u8;
+            input = input.get(1 + count..).unwrap_or_default();
+            continue;
+        }
+        // A zero word's run count is the byte after its tag; a full word's, the byte after
+        // its 8 bytes (both within `head`).
+        let (run, after_run) = if tag == 0 {
+            (head[1], 2)
+        } else {
+            (head[9], 10)
+        };
+        let (run_out, out_after) = std::mem::take(&mut out)
+            .split_at_mut_checked(usize::from(run) * 8)
+            .ok_or_else(did_not_end_cleanly)?;
+        out = out_after;
+        input = input.get(after_run..).unwrap_or_default();
+        if tag == 0 {
+            run_out.fill(0);
+        } else {
+            let (raw, input_after) = input
+                .split_at_checked(run_out.len())
+                .ok_or_else(failed_to_fill)?;
+            run_out.copy_from_slice(raw);
+            input = input_after;
+        }
+        tag = input.first().copied().unwrap_or_default();
+    }
+    Ok((input, out.len() / 8))
+}
+
+/// Unpacks words `i..words` from the front of `input` into `sink`, checking every byte it
+/// reads; returns the input after them (errors: see the module comment).
+fn unpack_rest<'a, S: Sink + ?Sized>(
+    mut input: &'a [u8],
+    mut i: usize,
+    words: usize,
+    sink: &mut S,
+) -> capnp::Result<&'a [u8]> {
     while i < words {
         let (&tag, after_tag) = input.split_first().ok_or_else(premature)?;
         let count = usize::from(POPCOUNT[usize::from(tag)]);
@@ -122,25 +202,20 @@ fn unpack<S: Sink + ?Sized>(rest: &mut &[u8], words: usize, sink: &mut S) -> cap
             let (&run, after_run) = input.split_first().ok_or_else(premature)?;
             let run = usize::from(run);
             if run > words - i {
-                return Err(Error::from_kind(
-                    ErrorKind::PackedInputDidNotEndCleanlyOnASegmentBoundary,
-                ));
+                return Err(did_not_end_cleanly());
             }
             if tag == 0 {
                 sink.zeros(i, run);
                 input = after_run;
             } else {
-                let raw = after_run
-                    .get(..run * 8)
-                    .ok_or_else(|| Error::from_kind(ErrorKind::FailedToFillTheWholeBuffer))?;
+                let raw = after_run.get(..run * 8).ok_or_else(failed_to_fill)?;
                 sink.raw(i, raw);
                 input = after_run.get(run * 8..).unwrap_or_default();
             }
             i += run;
         }
     }
-    *rest = input;
-    Ok(())
+    Ok(input)
 }
 
 /// One packed message's segments, unpacked into one buffer.
@@ -230,11 +305,10 @@ pub(crate) fn read_message(
         if total > rest.len().saturating_mul(128) {
             // More words than the input left can make (at most 256 per 2 bytes): unpacking
             // fails; its error (capnp's) is found without allocating the claimed size.
-            let mut probe: &[u8] = rest;
-            unpack(&mut probe, total, &mut Discard)?;
+            unpack_rest(rest, 0, total, &mut Discard)?;
         }
         words = Word::allocate_zeroed_vec(total);
-        unpack(rest, total, Word::words_to_bytes_mut(&mut words))?;
+        unpack(rest, Word::words_to_bytes_mut(&mut words))?;
     }
     Ok(Unpacked {
         words,
@@ -489,6 +563,122 @@ mod tests {
                 reference_segments(&packed, options),
                 "case {case}"
             );
+        }
+    }
+
+    /// `unpack` (the fast part, then the careful one) against `unpack_rest` alone (every read
+    /// checked) on the same bytes: the same words, the same input left, or the same error.
+    fn same_as_careful(input: &[u8], words: usize) {
+        let mut fast_rest = input;
+        let mut fast_out = vec![0u8; words * 8];
+        let fast = unpack(&mut fast_rest, &mut fast_out).map_err(|e| e.kind);
+        let mut careful_out = vec![0u8; words * 8];
+        let careful = unpack_rest(input, 0, words, &mut careful_out[..]).map_err(|e| e.kind);
+        match (fast, careful) {
+            (Ok(()), Ok(careful_rest)) => {
+                assert_eq!(fast_out, careful_out, "{input:?} into {words} words");
+                assert_eq!(fast_rest.len(), careful_rest.len(), "{input:?}");
+            }
+            (fast, careful) => {
+                assert_eq!(fast.err(), careful.err(), "{input:?} into {words} words");
+                assert_eq!(fast_rest.len(), input.len(), "input advanced on an error");
+            }
+        }
+    }
+
+    /// Byte strings shaped like packed words (tags of every density, zero and raw runs of
+    /// every length up to past the output) ending at every byte, read into every output size
+    /// around them: the fast part hands over to the careful one at every distance from the
+    /// end, with tags whose bytes, run counts or raw runs lie past it.
+    #[test]
+    fn fast_unpacking_is_the_careful_one_at_every_end() {
+        let mut rng = Rng(0xfa57);
+        for case in 0..400 {
+            let mut input = Vec::new();
+            while input.len() < 48 {
+                let tag = match rng.next() % 6 {
+                    0 => 0,
+                    1 => 0xff,
+                    _ => rng.next() as u8,
+                };
+                input.push(tag);
+                input.extend((0..POPCOUNT[usize::from(tag)]).map(|_| rng.next() as u8));
+                if tag == 0 || tag == 0xff {
+                    let run = (rng.next() % 6) as u8;
+                    input.push(if rng.next().is_multiple_of(8) {
+                        255
+                    } else {
+                        run
+                    });
+                    if tag == 0xff {
+                        input.extend((0..usize::from(run) * 8).map(|_| rng.next() as u8));
+                    }
+                }
+            }
+            for cut in 0..=input.len() {
+                for words in 1..=12 {
+                    same_as_careful(&input[..cut], words);
+                }
+                if case % 8 == 0 {
+                    same_as_careful(&input[..cut], 40);
+                }
+            }
+        }
+    }
+
+    /// Whole messages whose last words are raw runs, zero runs or dense words, cut at every
+    /// byte and with each of their last 24 bytes replaced (tags whose bytes run past the end,
+    /// runs longer than the segment): capnp's results.
+    #[test]
+    fn direct_unpacking_is_capnps_near_the_end() {
+        let options = ReaderOptions::new();
+        let mut rng = Rng(0xe0d);
+        let tails: [&[u64]; 6] = [
+            &[u64::MAX, u64::MAX, u64::MAX - 1],
+            &[0, 0, 0],
+            &[u64::MAX, 0, 0],
+            &[0x0102_0304_0506_0708, 0x0100],
+            &[0, u64::MAX, u64::MAX],
+            &[0x0101_0101_0101_0101, 0x1100_0000_0000_0000, 0, 7],
+        ];
+        for tail in tails {
+            for head_words in 0..12 {
+                let mut body: Vec<u64> = (0..head_words)
+                    .map(|_| match rng.next() % 3 {
+                        0 => 0,
+                        1 => rng.next(),
+                        _ => rng.next() & rng.next() & rng.next(),
+                    })
+                    .collect();
+                body.extend_from_slice(tail);
+                let mut flat = vec![0u8; 4];
+                flat.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                for w in &body {
+                    flat.extend_from_slice(&w.to_le_bytes());
+                }
+                let mut packed = Vec::new();
+                pack(&flat[..8], &mut packed);
+                pack(&flat[8..], &mut packed);
+                for cut in 0..=packed.len() {
+                    let input = &packed[..cut];
+                    assert_eq!(
+                        direct_segments(input, options),
+                        reference_segments(input, options),
+                        "{tail:?} after {head_words} words, cut at {cut}"
+                    );
+                }
+                for at in packed.len().saturating_sub(24)..packed.len() {
+                    for byte in [0u8, 1, 0xff, 0xfe, 0x7f, rng.next() as u8] {
+                        let mut mutated = packed.clone();
+                        mutated[at] = byte;
+                        assert_eq!(
+                            direct_segments(&mutated, options),
+                            reference_segments(&mutated, options),
+                            "{tail:?} after {head_words} words, byte {at} = {byte}"
+                        );
+                    }
+                }
+            }
         }
     }
 
