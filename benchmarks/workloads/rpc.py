@@ -235,16 +235,17 @@ def _sync_env():
     return _SYNC
 
 
+def _sequential_sync(bench):
+    """SEQUENTIAL `.wait()` calls of `bench.add` (on the owner thread)."""
+    total = 0
+    for _ in range(SEQUENTIAL):
+        total = bench.add(1).wait().total
+    return total > 0
+
+
 def _sync_ns(quick):
     call = _sync_env()["call"]
-
-    def sequential(bench):
-        total = 0
-        for _ in range(SEQUENTIAL):
-            total = bench.add(1).wait().total
-        return total > 0
-
-    return {"seq": lambda: call(sequential)}
+    return {"seq": lambda: call(_sequential_sync)}
 
 
 Benchmark(
@@ -285,14 +286,7 @@ def _xproc_ns(quick):
         env["xproc"] = env["call"](connect)
     remote = env["xproc"][3]
     call = env["call"]
-
-    def sequential(bench):
-        total = 0
-        for _ in range(SEQUENTIAL):
-            total = remote.add(1).wait().total
-        return total > 0
-
-    return {"seq": lambda: call(sequential)}
+    return {"seq": lambda: call(lambda _bench: _sequential_sync(remote))}
 
 
 Benchmark(
