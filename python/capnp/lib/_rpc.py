@@ -35,12 +35,9 @@ def _kj(message, type_="FAILED"):
 # --- the loop ---------------------------------------------------------------------------------
 
 
-class _ThreadState(threading.local):
-    def __init__(self):
-        self.active = None  # the _LoopState of the running kj_loop
-
-
-_state = _ThreadState()
+# `_state.active`: the _LoopState of the loop running on this thread (kj_loop or the
+# synchronous loop), None when there is none (native: a thread-local of the extension).
+_state = _capnp._ThreadState()
 _OTHER_THREAD = "This object belongs to another thread's event loop"
 
 
@@ -395,11 +392,22 @@ class _SyncRemotePromise(_RemotePromise):
 
     __slots__ = ("_pending", "_method", "_client", "_st", "__weakref__")
 
+    # method_call.rs makes these without calling __init__: it sets the same four slots.
     def __init__(self, pending, method, client, st):
         self._pending = pending
         self._method = method
         self._client = client  # keeps the connection alive until completion
         self._st = st
+
+    def wait(self):
+        """1.x: runs the synchronous loop until the results arrive."""
+        st = self._st
+        # The usual case, checked first: on the loop's own thread, its wake-up fd installed.
+        if st is _state.active and st is not None and not st.closed:
+            loop = st.aloop
+            if loop._wakeup is None or loop._wakeup_kept:
+                return self._pending.wait_results(loop, self._method)
+        return _RemotePromise.wait(self)
 
     def __await__(self):
         st = _active()
@@ -665,7 +673,7 @@ class _DynamicCapabilityClient:
         # Positional calls run natively (method_call.rs); keywords go to _call_slow.
         positional = [f[0] for f in m.param_fields] if m.implicit else []
         call = _capnp._MethodCall(
-            name, self._cap, m, positional, _state, _SyncRemotePromise, _call_slow
+            name, self._cap, m, positional, _SyncRemotePromise, _call_slow
         )
         self.__dict__[name] = call
         return call
