@@ -1645,3 +1645,68 @@ pub(crate) fn write_pointer(
     }
     Ok(())
 }
+
+/// A struct in a message of capnp's own (an RPC call's params in the incoming message), for
+/// reading its plain fields without first copying it into a message of this layer.
+pub struct ForeignStruct<'a>(capnp::private::layout::StructReader<'a>);
+
+impl<'a> capnp::traits::FromPointerReader<'a> for ForeignStruct<'a> {
+    fn get_from_pointer(
+        reader: &PointerReader<'a>,
+        default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
+        Ok(ForeignStruct(reader.get_struct(default)?))
+    }
+}
+
+impl<'a> ForeignStruct<'a> {
+    /// The struct `src` points to (null: the empty struct, as capnp reads it).
+    pub fn of(src: capnp::any_pointer::Reader<'a>) -> Result<ForeignStruct<'a>> {
+        Ok(src.get_as::<ForeignStruct<'a>>()?)
+    }
+
+    /// Whether field `index` of `schema` is one `read_plain` reads: a primitive, enum, Text
+    /// or Data slot.
+    pub fn is_plain(schema: &StructSchema, index: usize) -> bool {
+        matches!(
+            schema.fields.get(index).map(|f| &f.kind),
+            Some(FieldKind::Slot { ty, .. })
+                if !ty.is_pointer() || matches!(ty, Type::Text | Type::Data)
+        )
+    }
+
+    /// Field `index` of this struct (of type `schema`) when it is plain (`is_plain`);
+    /// `Ok(None)` for any other kind. The same values and errors as `StructReader::get`.
+    pub fn read_plain(&self, schema: &StructSchema, index: usize) -> Result<Option<Value>> {
+        let field = field_at(schema, index)?;
+        let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(None);
+        };
+        let s = &self.0;
+        check_active(
+            schema,
+            field,
+            read_struct_bits(s, &Type::UInt16, disc_offset(schema)),
+        )?;
+        if !ty.is_pointer() {
+            return Ok(Some(decode_data(
+                ty,
+                read_struct_bits(s, ty, *offset) ^ mask(default),
+            )));
+        }
+        let dw = default_words(default);
+        let d = dw.as_deref().map(|v| &v[..]);
+        let pr = s.get_pointer_field(*offset as usize);
+        Ok(match ty {
+            Type::Text => Some(Value::Text(pr.get_text(d)?.as_bytes().to_vec())),
+            Type::Data => Some(Value::Data(pr.get_data(d)?.to_vec())),
+            _ => None,
+        })
+    }
+}

@@ -1,14 +1,53 @@
 //! `_CallContext`: what a server method gets as `_context` (params, results, tail calls).
 //! Native, as the dispatcher in `dispatch.rs` makes one for every call.
 
+use std::rc::Rc;
+
+use capnp::any_pointer;
+use capnp::capability::Params;
+use capnp_dynrpc::EventLoop;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
+
+use crate::registry::PyRegistry;
+use crate::thread_bound::ThreadBound;
+
+/// The params of a call whose method took them as plain values (`dispatch.rs`), still in
+/// the incoming message: copied into a reader of this layer only if `params` is read.
+pub(crate) struct LazyParams {
+    pub(crate) params: Params<any_pointer::Owned>,
+    pub(crate) ev: Rc<EventLoop>,
+    pub(crate) registry: Py<PyRegistry>,
+    pub(crate) param_id: u64,
+}
+
+impl LazyParams {
+    fn reader(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let msg = self
+            .params
+            .get()
+            .and_then(|p| self.ev.copy_in(p))
+            .map_err(|e| crate::rpc::rpc_error(py, &e))?;
+        msg.enable_caps();
+        let root = msg
+            .get_root(&self.registry.get().inner, self.param_id)
+            .map_err(|e| crate::error::MsgError::from(e).into_py(py))?;
+        let reader = crate::struct_::PyStructReader::wrap_raw(
+            py,
+            root.as_reader(),
+            self.registry.clone_ref(py),
+        )?;
+        crate::types::hand_out(py, reader, self.param_id, false)
+    }
+}
 
 /// What a server method gets as ``_context``: ``params``, ``results``, tail calls.
 #[pyclass(name = "_CallContext", module = "capnp.lib.capnp")]
 pub(crate) struct PyCallContext {
     params: Option<Py<PyAny>>,
+    /// Params not read yet (then `params` is `None`).
+    lazy: Option<ThreadBound<LazyParams>>,
     /// The results message (`_MessageHandle`).
     #[pyo3(get, name = "_results_handle")]
     results_handle: Py<PyAny>,
@@ -25,6 +64,23 @@ impl PyCallContext {
     pub(crate) fn create(params: Py<PyAny>, results_handle: Py<PyAny>, method: Py<PyAny>) -> Self {
         PyCallContext {
             params: Some(params),
+            lazy: None,
+            results_handle,
+            method,
+            results: None,
+            released: false,
+        }
+    }
+
+    /// A context whose params are read from `lazy` on first use.
+    pub(crate) fn create_lazy(
+        lazy: LazyParams,
+        results_handle: Py<PyAny>,
+        method: Py<PyAny>,
+    ) -> Self {
+        PyCallContext {
+            params: None,
+            lazy: Some(ThreadBound::new(lazy)),
             results_handle,
             method,
             results: None,
@@ -56,6 +112,7 @@ impl PyCallContext {
 
     fn __clear__(&mut self) {
         self.params = None;
+        self.lazy = None;
         self.results = None;
     }
 
@@ -66,7 +123,21 @@ impl PyCallContext {
 
     /// The call's parameters (a struct reader).
     #[getter]
-    fn params(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    fn params(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.params.is_none() && !self.released {
+            if let Some(lazy) = &self.lazy {
+                let reader = lazy
+                    .get()
+                    .ok_or_else(|| {
+                        pyo3::exceptions::PyRuntimeError::new_err(
+                            "This call belongs to another thread's event loop",
+                        )
+                    })?
+                    .reader(py)?;
+                self.params = Some(reader);
+                self.lazy = None;
+            }
+        }
         match (&self.params, self.released) {
             (Some(p), false) => Ok(p.clone_ref(py)),
             _ => Err(kj(py, "Params were released (release_params was called)")),
@@ -95,6 +166,7 @@ impl PyCallContext {
     fn release_params(&mut self) {
         self.released = true;
         self.params = None;
+        self.lazy = None;
     }
 
     /// 1.x: accepted and ignored (calls are always cancellable).

@@ -1,7 +1,9 @@
 //! The native side of server dispatch: the common server call (a method that is not in
 //! context style and takes no union parameters) runs here instead of through the Python
 //! `dispatch` of `_rpc._server_cap`, with the same behaviour: the params reader and
-//! `_context` are made, the parameters are passed by keyword (`_context` first), the method is
+//! `_context` are made (parameters that are all plain values are read from the incoming
+//! message itself, and `_context.params` is made only if read: `run_direct`), the parameters
+//! are passed by keyword (`_context` first), the method is
 //! called, and a plain returned value (`int`, `float`, `bool`, `str`, `bytes`) is written into
 //! the first result field. A coroutine is stepped once here (most finish without
 //! suspending); anything else goes to the Python helpers that `_server_cap` hands over
@@ -9,16 +11,23 @@
 //! implementation.
 
 use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
 // Filled from the schema; a peer's ids are only looked up (no flooding): the fast hash.
 use rustc_hash::FxHashMap as HashMap;
 
+use capnp::any_pointer;
+use capnp::capability::Params;
+use capnp_dynamic::schema::StructSchema;
+use capnp_dynamic::struct_::ForeignStruct;
 use capnp_dynamic::MessageBuilder;
+use capnp_dynrpc::EventLoop;
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyType};
 
-use crate::call_context::PyCallContext;
+use crate::call_context::{LazyParams, PyCallContext};
 use crate::error::MsgError;
 use crate::ffi::Step;
 use crate::message::PyMessageHandle;
@@ -44,6 +53,23 @@ struct Plan {
     /// The Python `_MethodInfo` (what `_CallContext` and the helpers take).
     method: Py<PyAny>,
     style: Cell<u8>,
+    /// The params struct, when every parameter is a plain value (primitive, enum, Text,
+    /// Data): those are read from the incoming message itself (`run_direct`).
+    direct: Option<Arc<StructSchema>>,
+}
+
+/// A call the native side takes: its plan and the server's method.
+pub(crate) struct Prepared<'a, 'py> {
+    plan: &'a Plan,
+    f: Bound<'py, PyAny>,
+}
+
+/// Why params could not be read in place.
+enum DirectFailure {
+    /// The params struct could not be located: the copying path reports it.
+    Locate,
+    /// A parameter could not be read: the call's error.
+    Field(PyErr),
 }
 
 /// What `_server_cap` hands over: the server object, `_CallContext`, the helpers and one
@@ -108,6 +134,10 @@ impl Native {
                     None => continue,
                 },
             };
+            let direct = params
+                .iter()
+                .all(|(_, i)| ForeignStruct::is_plain(&pschema, *i))
+                .then(|| pschema.clone());
             plans.insert(
                 (iid, ordinal),
                 Plan {
@@ -120,6 +150,7 @@ impl Native {
                     first_result,
                     method,
                     style: Cell::new(STYLE_UNKNOWN),
+                    direct,
                 },
             );
         }
@@ -139,17 +170,14 @@ impl Native {
         })
     }
 
-    /// Runs call `(interface_id, method_id)`: `None` when the Python dispatcher must take it
-    /// (nothing has run then), else what the dispatcher would have returned (`None` when
-    /// the call is done, or the future of its completion) or raised.
-    pub(crate) fn call(
-        &self,
-        py: Python<'_>,
+    /// The plan and method for call `(interface_id, method_id)`: `None` when the Python
+    /// dispatcher must take it (nothing has run then).
+    pub(crate) fn prepare<'a, 'py>(
+        &'a self,
+        py: Python<'py>,
         interface_id: u64,
         method_id: u16,
-        params_msg: &MessageBuilder,
-        results: &Bound<'_, PyMessageHandle>,
-    ) -> Option<PyResult<Option<Py<PyAny>>>> {
+    ) -> Option<Prepared<'a, 'py>> {
         let plan = self.plans.get(&(interface_id, method_id))?;
         let obj = self.obj.bind(py);
         match plan.style.get() {
@@ -167,17 +195,36 @@ impl Native {
         }
         // A missing method, or one whose lookup raises: the Python dispatcher reports it.
         let f = obj.getattr(plan.name.bind(py)).ok()?;
-        Some(self.run(py, plan, &f, params_msg, results))
+        Some(Prepared { plan, f })
     }
 
-    fn run(
+    /// What the method raises (and a parameter that cannot be read) becomes the call's
+    /// error as `_server_error` words it; BaseExceptions other than Exception pass.
+    fn fail(&self, py: Python<'_>, plan: &Plan, e: PyErr) -> PyErr {
+        if !e.is_instance_of::<PyException>(py) {
+            return e;
+        }
+        match self
+            .server_error
+            .bind(py)
+            .call1((e.into_value(py), plan.name.bind(py)))
+        {
+            Ok(kj) => PyErr::from_value(kj),
+            Err(e) => e,
+        }
+    }
+
+    /// Runs a prepared call with its params copied into `params_msg`: what the Python
+    /// dispatcher would have returned (`None` when the call is done, or the future of its
+    /// completion) or raised.
+    pub(crate) fn run(
         &self,
         py: Python<'_>,
-        plan: &Plan,
-        f: &Bound<'_, PyAny>,
+        prepared: &Prepared<'_, '_>,
         params_msg: &MessageBuilder,
         results: &Bound<'_, PyMessageHandle>,
     ) -> PyResult<Option<Py<PyAny>>> {
+        let plan = prepared.plan;
         let registry = plan.registry.bind(py);
         params_msg.enable_caps();
         let root = params_msg
@@ -194,31 +241,101 @@ impl Native {
                 method.clone().unbind(),
             ),
         )?;
-        // What the method raises (and a parameter that cannot be read) becomes the call's
-        // error as `_server_error` words it; BaseExceptions other than Exception pass.
-        let fail = |e: PyErr| -> PyErr {
-            if !e.is_instance_of::<PyException>(py) {
-                return e;
-            }
-            match self
-                .server_error
-                .bind(py)
-                .call1((e.into_value(py), plan.name.bind(py)))
-            {
-                Ok(kj) => PyErr::from_value(kj),
-                Err(e) => e,
-            }
-        };
         let kwargs = PyDict::new(py);
         kwargs.set_item(intern!(py, "_context"), &ctx)?;
         let reader = reader.get();
         for (key, index) in &plan.params {
             let value = reader
                 .read_field(py, *index)
-                .map_err(|e| fail(e.into_py_attr(py)))?;
+                .map_err(|e| self.fail(py, plan, e.into_py_attr(py)))?;
             kwargs.set_item(key.bind(py), value)?;
         }
-        let out = f.call((), Some(&kwargs)).map_err(fail)?;
+        self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results)
+    }
+
+    /// Runs a prepared call whose parameters are all plain values, read from `params` (the
+    /// incoming message) without copying it; `_context.params` copies it only if read.
+    /// `Err(params)`, before anything has run, when the plan is not such a call or the
+    /// params struct cannot be located (the caller then copies and runs `run`).
+    pub(crate) fn run_direct(
+        &self,
+        py: Python<'_>,
+        prepared: &Prepared<'_, '_>,
+        params: Params<any_pointer::Owned>,
+        ev: &Rc<EventLoop>,
+        results: &Bound<'_, PyMessageHandle>,
+    ) -> Result<PyResult<Option<Py<PyAny>>>, Params<any_pointer::Owned>> {
+        let plan = prepared.plan;
+        let Some(schema) = &plan.direct else {
+            return Err(params);
+        };
+        let read = (|| -> Result<Vec<Py<PyAny>>, DirectFailure> {
+            let src = params.get().map_err(|_| DirectFailure::Locate)?;
+            let st = ForeignStruct::of(src).map_err(|_| DirectFailure::Locate)?;
+            let mut values = Vec::with_capacity(plan.params.len());
+            for (_, index) in &plan.params {
+                let field =
+                    |e: MsgError| DirectFailure::Field(self.fail(py, plan, e.into_py_attr(py)));
+                let value = match st.read_plain(schema, *index) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => return Err(DirectFailure::Locate),
+                    Err(e) => return Err(field(MsgError::from(e))),
+                };
+                let ty = schema
+                    .fields
+                    .get(*index)
+                    .and_then(crate::convert::slot_type);
+                values.push(
+                    crate::convert::value_to_py(py, value, ty, &plan.registry).map_err(field)?,
+                );
+            }
+            Ok(values)
+        })();
+        let values = match read {
+            Ok(v) => v,
+            Err(DirectFailure::Locate) => return Err(params),
+            Err(DirectFailure::Field(e)) => return Ok(Err(e)),
+        };
+        let method = plan.method.bind(py);
+        let lazy = LazyParams {
+            params,
+            ev: ev.clone(),
+            registry: plan.registry.clone_ref(py),
+            param_id: plan.param_id,
+        };
+        let run = || -> PyResult<Option<Py<PyAny>>> {
+            let ctx = Bound::new(
+                py,
+                PyCallContext::create_lazy(
+                    lazy,
+                    results.clone().into_any().unbind(),
+                    method.clone().unbind(),
+                ),
+            )?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "_context"), &ctx)?;
+            for ((key, _), value) in plan.params.iter().zip(values) {
+                kwargs.set_item(key.bind(py), value)?;
+            }
+            self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results)
+        };
+        Ok(run())
+    }
+
+    /// Calls the method with `kwargs` and handles what it returns.
+    fn invoke(
+        &self,
+        py: Python<'_>,
+        plan: &Plan,
+        f: &Bound<'_, PyAny>,
+        ctx: &Bound<'_, PyCallContext>,
+        kwargs: &Bound<'_, PyDict>,
+        results: &Bound<'_, PyMessageHandle>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let registry = plan.registry.bind(py);
+        let method = plan.method.bind(py);
+        let fail = |e: PyErr| self.fail(py, plan, e);
+        let out = f.call((), Some(kwargs)).map_err(fail)?;
         if out.is_none() {
             return Ok(None);
         }
@@ -231,7 +348,7 @@ impl Native {
                     let r = self
                         .resumed
                         .bind(py)
-                        .call1((&out, first, &ctx, method, false))?;
+                        .call1((&out, first, ctx, method, false))?;
                     return Ok(Some(r.unbind()));
                 }
                 Ok(Step::Returned(value)) => {
@@ -239,7 +356,7 @@ impl Native {
                         return Ok(None);
                     }
                     if !is_plain(&value) || plan.first_result.is_none() {
-                        self.returned.bind(py).call1((&ctx, method, value, false))?;
+                        self.returned.bind(py).call1((ctx, method, value, false))?;
                         return Ok(None);
                     }
                     value
@@ -247,7 +364,7 @@ impl Native {
                 Err(e) => return Err(fail(e)),
             }
         } else if !is_plain(&out) || plan.first_result.is_none() {
-            let r = self.after_call.bind(py).call1((out, &ctx, method, false))?;
+            let r = self.after_call.bind(py).call1((out, ctx, method, false))?;
             return Ok(if r.is_none() { None } else { Some(r.unbind()) });
         } else {
             out

@@ -656,23 +656,32 @@ impl CallHandler for PyHandler {
                 )
             }
         };
-        let params_msg = match params.get().and_then(|p| ev.copy_in(p)) {
-            Ok(m) => m,
-            Err(e) => return DispatchCallResult::new(Promise::err(e), streaming),
-        };
-        drop(params);
         // Results are usually small: a small first segment (grown on demand) spares
         // allocating and zeroing 8 KiB per call.
         let results_msg = MessageBuilder::with_first_segment_words(64);
         let started = Python::attach(|py| -> Result<Option<Py<PyAny>>, capnp::Error> {
             let r = Py::new(py, PyMessageHandle::from_inner(results_msg.clone()))
                 .map_err(|e| py_to_capnp(py, e))?;
-            if let Some(native) = &self.native {
-                if let Some(out) = native.call(py, interface_id, method_id, &params_msg, r.bind(py))
-                {
-                    return out.map_err(|e| py_to_capnp(py, e));
-                }
-            }
+            let native = self
+                .native
+                .as_ref()
+                .and_then(|n| n.prepare(py, interface_id, method_id).map(|p| (n, p)));
+            // A method taking plain values reads them from the incoming message itself.
+            let params = match native {
+                Some((n, prepared)) => match n.run_direct(py, &prepared, params, &ev, r.bind(py)) {
+                    Ok(out) => return out.map_err(|e| py_to_capnp(py, e)),
+                    Err(params) => {
+                        let params_msg = params.get().and_then(|p| ev.copy_in(p))?;
+                        drop(params);
+                        return n
+                            .run(py, &prepared, &params_msg, r.bind(py))
+                            .map_err(|e| py_to_capnp(py, e));
+                    }
+                },
+                None => params,
+            };
+            let params_msg = params.get().and_then(|p| ev.copy_in(p))?;
+            drop(params);
             let p = Py::new(py, PyMessageHandle::from_inner(params_msg))
                 .map_err(|e| py_to_capnp(py, e))?;
             let out = self

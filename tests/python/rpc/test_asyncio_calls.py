@@ -1,6 +1,7 @@
 """Calls over a socket pair in one process: arguments, results, pipelining, capabilities,
 inheritance, casts, and the synchronous errors of the client API (API.md 5.2.4-5.2.9)."""
 
+import asyncio
 import importlib.util
 
 import pytest
@@ -519,3 +520,41 @@ def test_result_fields_named_like_future_members(rpc):
     import asyncio
 
     assert run(main()) == (42, 43)
+
+
+def test_plain_method_context_params_read_in_place(rpc):
+    # A method taking plain parameters gets them from the incoming message itself;
+    # `_context.params` is then made on first use: during the call, after an await, and
+    # after `release_params` (which refuses it).
+    seen = []
+    kept = []
+
+    class Counter(rpc.Counter.Server):
+        def add(self, amount, note, _context, **kwargs):
+            p = _context.params
+            seen.append((amount, note, p.amount, p.note, _context.params.note))
+            kept.append(_context)
+            return amount * 2
+
+        async def echo(self, value, _context, **kwargs):
+            await asyncio.sleep(0)
+            if value == "release":
+                _context.release_params()
+                with pytest.raises(capnp.KjException, match="released"):
+                    _context.params
+                return "released"
+            return _context.params.value + "/" + value
+
+    async def main():
+        c, _ = await socketpair_connection(Counter())
+        counter = c.bootstrap().cast_as(rpc.Counter)
+        doubled = (await counter.add(21, "héllo")).total
+        echoed = (await counter.echo("x")).value
+        released = (await counter.echo("release")).value
+        # A context kept past its call still reads its params.
+        late = kept[0].params.note
+        return doubled, echoed, released, late
+
+    doubled, echoed, released, late = run(main())
+    assert (doubled, echoed, released, late) == (42, "x/x", "released", "héllo")
+    assert seen == [(21, "héllo", 21, "héllo", "héllo")]
