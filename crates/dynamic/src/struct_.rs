@@ -1710,3 +1710,80 @@ impl<'a> ForeignStruct<'a> {
         })
     }
 }
+
+/// The pointer slot of a capnp builder, taken as it is (`any_pointer::Builder::get_as`).
+struct RawPointerBuilder<'a>(PointerBuilder<'a>);
+
+impl<'a> capnp::traits::FromPointerBuilder<'a> for RawPointerBuilder<'a> {
+    fn init_pointer(builder: PointerBuilder<'a>, _length: u32) -> Self {
+        RawPointerBuilder(builder)
+    }
+    fn get_from_pointer(
+        builder: PointerBuilder<'a>,
+        _default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
+        Ok(RawPointerBuilder(builder))
+    }
+}
+
+/// Writes a new struct of `schema` at `dst` (a pointer in a message of capnp's own: an RPC
+/// call's results) with field `index` set to the plain `value`: a primitive or enum field
+/// from `Void`/`Bool`/`Int`/`Float`, or a Text/Data field from `Str`/`Bytes`. `Ok(false)`,
+/// with nothing written, for any other field or value (the caller then takes the general
+/// path); the errors of `StructBuilder::set_by_index` otherwise, found before anything is
+/// written.
+pub fn write_plain_struct(
+    dst: capnp::any_pointer::Builder<'_>,
+    schema: &StructSchema,
+    registry: &Registry,
+    index: usize,
+    value: SetValue<'_>,
+) -> Result<bool> {
+    let Some(Field {
+        kind:
+            FieldKind::Slot {
+                offset,
+                ty,
+                default,
+                ..
+            },
+        discriminant,
+        ..
+    }) = schema.fields.get(index)
+    else {
+        return Ok(false);
+    };
+    let scalar = matches!(
+        value,
+        SetValue::Void | SetValue::Bool(_) | SetValue::Int(_) | SetValue::Float(_)
+    );
+    let blob = matches!(value, SetValue::Str(_) | SetValue::Bytes(_));
+    let bits = if !ty.is_pointer() && scalar {
+        Some(encode_data(ty, &value, registry)? ^ mask(default))
+    } else if matches!(ty, Type::Text | Type::Data) && blob {
+        None
+    } else {
+        return Ok(false);
+    };
+    match value {
+        SetValue::Str(s) => check_blob_size(s.len(), true)?,
+        SetValue::Bytes(b) => check_blob_size(b.len(), true)?,
+        _ => {}
+    }
+    let pb = dst.get_as::<RawPointerBuilder<'_>>()?.0;
+    let s = pb.init_struct(schema.size());
+    if let (Some(d), Some(u)) = (discriminant, schema.union.as_ref()) {
+        write_struct_bits(&s, &Type::UInt16, u.discriminant_offset, u64::from(*d));
+    }
+    match bits {
+        Some(bits) => write_struct_bits(&s, ty, *offset, bits),
+        None => write_pointer(
+            s.get_pointer_field(*offset as usize),
+            ty,
+            &value,
+            None,
+            None,
+        )?,
+    }
+    Ok(true)
+}

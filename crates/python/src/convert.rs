@@ -321,7 +321,7 @@ fn plain_int(i: &Bound<'_, PyInt>) -> Option<i128> {
 
 /// The `SetValue` of the plain scalars a list assignment usually holds (`None`, bool, int,
 /// float, str, bytes); `None` for anything else, which takes the element-by-element path.
-fn plain_set_value<'a>(value: &'a Bound<'_, PyAny>) -> Option<SetValue<'a>> {
+pub(crate) fn plain_set_value<'a>(value: &'a Bound<'_, PyAny>) -> Option<SetValue<'a>> {
     if value.is_none() {
         return Some(SetValue::Void);
     }

@@ -56,7 +56,12 @@ struct Plan {
     /// The params struct, when every parameter is a plain value (primitive, enum, Text,
     /// Data): those are read from the incoming message itself (`run_direct`).
     direct: Option<Arc<StructSchema>>,
+    /// The results struct.
+    result_schema: Arc<StructSchema>,
 }
+
+/// capnp-rpc's results of the call, which a plain returned value is written into directly.
+pub(crate) type RpcResults<'a> = &'a mut capnp::capability::Results<any_pointer::Owned>;
 
 /// A call the native side takes: its plan and the server's method.
 pub(crate) struct Prepared<'a, 'py> {
@@ -151,6 +156,7 @@ impl Native {
                     method,
                     style: Cell::new(STYLE_UNKNOWN),
                     direct,
+                    result_schema: rschema.clone(),
                 },
             );
         }
@@ -223,6 +229,7 @@ impl Native {
         prepared: &Prepared<'_, '_>,
         params_msg: &MessageBuilder,
         results: &Bound<'_, PyMessageHandle>,
+        rpc_results: RpcResults<'_>,
     ) -> PyResult<Option<Py<PyAny>>> {
         let plan = prepared.plan;
         let registry = plan.registry.bind(py);
@@ -250,7 +257,7 @@ impl Native {
                 .map_err(|e| self.fail(py, plan, e.into_py_attr(py)))?;
             kwargs.set_item(key.bind(py), value)?;
         }
-        self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results)
+        self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results, rpc_results)
     }
 
     /// Runs a prepared call whose parameters are all plain values, read from `params` (the
@@ -264,6 +271,7 @@ impl Native {
         params: Params<any_pointer::Owned>,
         ev: &Rc<EventLoop>,
         results: &Bound<'_, PyMessageHandle>,
+        rpc_results: RpcResults<'_>,
     ) -> Result<PyResult<Option<Py<PyAny>>>, Params<any_pointer::Owned>> {
         let plan = prepared.plan;
         let Some(schema) = &plan.direct else {
@@ -303,7 +311,7 @@ impl Native {
             registry: plan.registry.clone_ref(py),
             param_id: plan.param_id,
         };
-        let run = || -> PyResult<Option<Py<PyAny>>> {
+        let run = move || -> PyResult<Option<Py<PyAny>>> {
             let ctx = Bound::new(
                 py,
                 PyCallContext::create_lazy(
@@ -317,7 +325,7 @@ impl Native {
             for ((key, _), value) in plan.params.iter().zip(values) {
                 kwargs.set_item(key.bind(py), value)?;
             }
-            self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results)
+            self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results, rpc_results)
         };
         Ok(run())
     }
@@ -331,6 +339,7 @@ impl Native {
         ctx: &Bound<'_, PyCallContext>,
         kwargs: &Bound<'_, PyDict>,
         results: &Bound<'_, PyMessageHandle>,
+        rpc_results: RpcResults<'_>,
     ) -> PyResult<Option<Py<PyAny>>> {
         let registry = plan.registry.bind(py);
         let method = plan.method.bind(py);
@@ -379,6 +388,23 @@ impl Native {
             // The method wrote other result fields already: add to them.
             written.setattr(name.bind(py), &out).map_err(fail)?;
             return Ok(None);
+        }
+        // Nothing written to our results message yet: the value goes straight into
+        // capnp-rpc's results (no message of ours to build and copy out).
+        if results.get().message().size_in_words() == 0 {
+            if let Some(v) = crate::convert::plain_set_value(&out) {
+                let written = capnp_dynamic::struct_::write_plain_struct(
+                    rpc_results.get(),
+                    &plan.result_schema,
+                    &registry.get().inner,
+                    *index,
+                    v,
+                )
+                .map_err(|e| fail(MsgError::from(e).into_py_attr(py)))?;
+                if written {
+                    return Ok(None);
+                }
+            }
         }
         let builder = results
             .get()

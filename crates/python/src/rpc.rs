@@ -668,16 +668,18 @@ impl CallHandler for PyHandler {
                 .and_then(|n| n.prepare(py, interface_id, method_id).map(|p| (n, p)));
             // A method taking plain values reads them from the incoming message itself.
             let params = match native {
-                Some((n, prepared)) => match n.run_direct(py, &prepared, params, &ev, r.bind(py)) {
-                    Ok(out) => return out.map_err(|e| py_to_capnp(py, e)),
-                    Err(params) => {
-                        let params_msg = params.get().and_then(|p| ev.copy_in(p))?;
-                        drop(params);
-                        return n
-                            .run(py, &prepared, &params_msg, r.bind(py))
-                            .map_err(|e| py_to_capnp(py, e));
+                Some((n, prepared)) => {
+                    match n.run_direct(py, &prepared, params, &ev, r.bind(py), &mut results) {
+                        Ok(out) => return out.map_err(|e| py_to_capnp(py, e)),
+                        Err(params) => {
+                            let params_msg = params.get().and_then(|p| ev.copy_in(p))?;
+                            drop(params);
+                            return n
+                                .run(py, &prepared, &params_msg, r.bind(py), &mut results)
+                                .map_err(|e| py_to_capnp(py, e));
+                        }
                     }
-                },
+                }
                 None => params,
             };
             let params_msg = params.get().and_then(|p| ev.copy_in(p))?;
