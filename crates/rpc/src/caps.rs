@@ -15,14 +15,18 @@ pub struct LoopShared {
     released: Mutex<Vec<u64>>,
     closed: AtomicBool,
     thread: std::thread::ThreadId,
+    /// Asks the loop for a run: a first token released since the last run needs one, whose
+    /// end drops the client and sends its Release (nothing else may run the loop soon).
+    waker: std::task::Waker,
 }
 
 impl LoopShared {
-    pub(crate) fn new() -> LoopShared {
+    pub(crate) fn new(waker: std::task::Waker) -> LoopShared {
         LoopShared {
             released: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             thread: std::thread::current().id(),
+            waker,
         }
     }
 
@@ -65,11 +69,18 @@ impl LoopCap {
 impl Drop for LoopCap {
     fn drop(&mut self) {
         if !self.shared.is_closed() {
-            self.shared
-                .released
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(self.key);
+            let first = {
+                let mut released = self
+                    .shared
+                    .released
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                released.push(self.key);
+                released.len() == 1
+            };
+            if first {
+                self.shared.waker.wake_by_ref();
+            }
         }
     }
 }

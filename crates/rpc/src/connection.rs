@@ -44,7 +44,8 @@ impl Connection {
             Side::Client => TwoPartySide::Client,
             Side::Server => TwoPartySide::Server,
         };
-        let network = crate::network::Network::new(pipe.clone(), side, options);
+        let network =
+            crate::network::Network::new(pipe.clone(), side, options, event_loop.executor.kicker());
         let export = export.map(capnp::capability::Client::new);
         let mut system = RpcSystem::new(Box::new(network), export);
         let other = match side {

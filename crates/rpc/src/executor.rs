@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -39,7 +40,21 @@ pub struct Executor {
     tasks: RefCell<FuturesUnordered<Task>>,
     spawned: RefCell<Vec<Task>>,
     wake: Arc<Wake>,
-    running: Cell<bool>,
+    running: Rc<Cell<bool>>,
+}
+
+/// Asks the executor for a run unless one is going on (whose end flushes what was written).
+pub struct Kicker {
+    wake: Arc<Wake>,
+    running: Rc<Cell<bool>>,
+}
+
+impl Kicker {
+    pub fn kick(&self) {
+        if !self.running.get() {
+            ArcWake::wake_by_ref(&self.wake);
+        }
+    }
 }
 
 impl Executor {
@@ -52,7 +67,20 @@ impl Executor {
                 closed: AtomicBool::new(false),
                 schedule,
             }),
-            running: Cell::new(false),
+            running: Rc::new(Cell::new(false)),
+        }
+    }
+
+    /// A waker that asks for a run (from any thread).
+    pub fn waker(&self) -> std::task::Waker {
+        futures::task::waker(self.wake.clone())
+    }
+
+    /// A handle that asks for a run unless one is going on.
+    pub fn kicker(&self) -> Kicker {
+        Kicker {
+            wake: self.wake.clone(),
+            running: self.running.clone(),
         }
     }
 

@@ -16,7 +16,7 @@ mod server;
 
 pub use caps::{LoopCap, LoopShared};
 pub use connection::{Connection, Side};
-pub use executor::{Executor, Schedule};
+pub use executor::{Executor, Kicker, Schedule};
 pub use pipe::{Pipe, PipeSink};
 pub use reactor::{Listener, Reactor, Stream};
 pub use server::{new_server_client, CallHandler, ServerInfo};
@@ -46,9 +46,10 @@ use std::sync::Arc;
 
 impl EventLoop {
     pub fn new(schedule: Schedule) -> Rc<EventLoop> {
-        let shared = Arc::new(LoopShared::new());
+        let executor = Executor::new(schedule);
+        let shared = Arc::new(LoopShared::new(executor.waker()));
         Rc::new(EventLoop {
-            executor: Executor::new(schedule),
+            executor,
             caps: RefCell::new(caps::Registry::default()),
             shared,
             flushers: RefCell::new(Vec::new()),
@@ -108,12 +109,13 @@ impl EventLoop {
         &self.shared
     }
 
-    /// Runs every ready task, then frees capabilities whose tokens were dropped.
+    /// Runs every ready task, frees capabilities whose tokens were dropped (their Release
+    /// messages are written then), then hands what was written to the transports.
     pub fn run(&self) {
         self.sent_alone.set(false);
         self.executor.run();
-        self.flush();
         self.collect();
+        self.flush();
     }
 
     /// Registers a connection's stream, flushed after every run while `alive` lives.

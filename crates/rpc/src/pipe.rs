@@ -237,6 +237,9 @@ struct Inner {
     /// Bytes written since the last flush: capnp-futures writes a message's segment table and
     /// segments separately, then flushes; one transport write per message.
     outgoing: Vec<u8>,
+    /// Writing was paused once: from then on every message goes through capnp-rpc's write
+    /// queue (`write_message_now` declines), which may hold messages, so none can pass them.
+    queue_only: bool,
 }
 
 #[derive(Clone)]
@@ -259,6 +262,7 @@ impl Pipe {
                 write_waker: None,
                 sink: Some(Rc::from(sink)),
                 outgoing: Vec::new(),
+                queue_only: false,
             })),
         }
     }
@@ -336,7 +340,30 @@ impl Pipe {
     }
 
     pub fn pause_writing(&self) {
-        self.inner.borrow_mut().paused = true;
+        let mut i = self.inner.borrow_mut();
+        i.paused = true;
+        i.queue_only = true;
+    }
+
+    /// Whether `write_message_now` would take a message: the stream is open and no message
+    /// can be waiting in the write queue (writing was never paused).
+    pub fn can_write_now(&self) -> bool {
+        let i = self.inner.borrow();
+        i.sink.is_some() && !i.queue_only
+    }
+
+    /// Appends `message` to the outgoing bytes (flushed when the loop's run ends), as the
+    /// write queue would; only when `can_write_now` (else nothing is written: `false`).
+    pub fn write_message_now<A: capnp::message::Allocator>(
+        &self,
+        message: &capnp::message::Builder<A>,
+    ) -> bool {
+        let mut i = self.inner.borrow_mut();
+        if i.sink.is_none() || i.queue_only {
+            return false;
+        }
+        // Writing into a Vec cannot fail.
+        capnp::serialize::write_message(&mut i.outgoing, message).is_ok()
     }
 
     pub fn resume_writing(&self) {

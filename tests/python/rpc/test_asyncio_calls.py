@@ -558,3 +558,35 @@ def test_plain_method_context_params_read_in_place(rpc):
     doubled, echoed, released, late = run(main())
     assert (doubled, echoed, released, late) == (42, "x/x", "released", "héllo")
     assert seen == [(21, "héllo", 21, "héllo", "héllo")]
+
+
+@pytest.mark.timeout(30)
+def test_dropping_a_capability_releases_it_without_another_call(rpc):
+    # The Release message a dropped client sends leaves on its own: no later call (whose
+    # run would flush it) is needed for the server to free its object.
+    import gc
+    import weakref
+
+    freed = []
+
+    class Counter(rpc.Counter.Server):
+        def add(self, amount, note, **kwargs):
+            return amount
+
+        def child(self, **kwargs):
+            child = Counter()
+            weakref.finalize(child, freed[0].set)
+            return child
+
+    async def main():
+        freed.append(asyncio.Event())
+        c, _ = await socketpair_connection(Counter())
+        counter = c.bootstrap().cast_as(rpc.Counter)
+        kid = (await counter.child()).counter
+        assert (await kid.add(5, "")).total == 5
+        del kid
+        gc.collect()
+        await asyncio.wait_for(freed[0].wait(), 10)
+        return True
+
+    assert run(main())
