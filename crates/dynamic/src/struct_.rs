@@ -1726,64 +1726,97 @@ impl<'a> capnp::traits::FromPointerBuilder<'a> for RawPointerBuilder<'a> {
     }
 }
 
-/// Writes a new struct of `schema` at `dst` (a pointer in a message of capnp's own: an RPC
-/// call's results) with field `index` set to the plain `value`: a primitive or enum field
-/// from `Void`/`Bool`/`Int`/`Float`, or a Text/Data field from `Str`/`Bytes`. `Ok(false)`,
-/// with nothing written, for any other field or value (the caller then takes the general
-/// path); the errors of `StructBuilder::set_by_index` otherwise, found before anything is
-/// written.
-pub fn write_plain_struct(
-    dst: capnp::any_pointer::Builder<'_>,
-    schema: &StructSchema,
-    registry: &Registry,
-    index: usize,
-    value: SetValue<'_>,
-) -> Result<bool> {
-    let Some(Field {
-        kind:
-            FieldKind::Slot {
-                offset,
-                ty,
-                default,
-                ..
-            },
-        discriminant,
-        ..
-    }) = schema.fields.get(index)
-    else {
-        return Ok(false);
-    };
-    let scalar = matches!(
-        value,
-        SetValue::Void | SetValue::Bool(_) | SetValue::Int(_) | SetValue::Float(_)
-    );
-    let blob = matches!(value, SetValue::Str(_) | SetValue::Bytes(_));
-    let bits = if !ty.is_pointer() && scalar {
-        Some(encode_data(ty, &value, registry)? ^ mask(default))
-    } else if matches!(ty, Type::Text | Type::Data) && blob {
-        None
-    } else {
-        return Ok(false);
-    };
-    match value {
-        SetValue::Str(s) => check_blob_size(s.len(), true)?,
-        SetValue::Bytes(b) => check_blob_size(b.len(), true)?,
-        _ => {}
+/// How `PlainStruct` writes one field: its bits, or a Text/Data value.
+enum PlainWrite<'v> {
+    Bits(u64),
+    Blob(SetValue<'v>),
+}
+
+/// A new struct with plain fields set, checked and encoded, to be written into a message of
+/// capnp's own (an RPC call's params or results) by `write`: no message of this layer to
+/// build and copy.
+pub struct PlainStruct<'s, 'v> {
+    schema: &'s StructSchema,
+    writes: Vec<(&'s Field, PlainWrite<'v>)>,
+}
+
+impl<'s, 'v> PlainStruct<'s, 'v> {
+    /// `fields` (`(index, value)`, set in order) when each is plain: a primitive or enum slot
+    /// with a `Void`/`Bool`/`Int`/`Float` value, or a Text/Data slot with a `Str`/`Bytes` one.
+    /// `Ok(None)` as soon as a field or value is of any other kind (the caller then takes the
+    /// general path, which meets the same errors in the same order); the errors of
+    /// `StructBuilder::set_by_index` otherwise.
+    pub fn prepare(
+        schema: &'s StructSchema,
+        registry: &Registry,
+        fields: &[(usize, SetValue<'v>)],
+    ) -> Result<Option<PlainStruct<'s, 'v>>> {
+        let mut writes = Vec::with_capacity(fields.len());
+        for (index, value) in fields {
+            let Some(field) = schema.fields.get(*index) else {
+                return Ok(None);
+            };
+            let FieldKind::Slot { ty, default, .. } = &field.kind else {
+                return Ok(None);
+            };
+            let scalar = matches!(
+                value,
+                SetValue::Void | SetValue::Bool(_) | SetValue::Int(_) | SetValue::Float(_)
+            );
+            let blob = matches!(value, SetValue::Str(_) | SetValue::Bytes(_));
+            if !ty.is_pointer() && scalar {
+                let bits = encode_data(ty, value, registry)? ^ mask(default);
+                writes.push((field, PlainWrite::Bits(bits)));
+            } else if matches!(ty, Type::Text | Type::Data) && blob {
+                match value {
+                    SetValue::Str(s) => check_blob_size(s.len(), true)?,
+                    SetValue::Bytes(b) => check_blob_size(b.len(), true)?,
+                    _ => {}
+                }
+                writes.push((field, PlainWrite::Blob(*value)));
+            } else {
+                return Ok(None);
+            }
+        }
+        Ok(Some(PlainStruct { schema, writes }))
     }
-    let pb = dst.get_as::<RawPointerBuilder<'_>>()?.0;
-    let s = pb.init_struct(schema.size());
-    if let (Some(d), Some(u)) = (discriminant, schema.union.as_ref()) {
-        write_struct_bits(&s, &Type::UInt16, u.discriminant_offset, u64::from(*d));
+
+    /// Words the struct takes (its sections and blobs), for a message size hint.
+    pub fn words(&self) -> u64 {
+        let blobs: usize = self
+            .writes
+            .iter()
+            .map(|(_, w)| match w {
+                PlainWrite::Blob(SetValue::Str(s)) => s.len().div_ceil(8) + 1,
+                PlainWrite::Blob(SetValue::Bytes(b)) => b.len().div_ceil(8),
+                _ => 0,
+            })
+            .sum();
+        u64::from(self.schema.data_words) + u64::from(self.schema.ptr_count) + blobs as u64
     }
-    match bits {
-        Some(bits) => write_struct_bits(&s, ty, *offset, bits),
-        None => write_pointer(
-            s.get_pointer_field(*offset as usize),
-            ty,
-            &value,
-            None,
-            None,
-        )?,
+
+    /// Writes the struct at `dst`.
+    pub fn write(self, dst: capnp::any_pointer::Builder<'_>) -> Result<()> {
+        let pb = dst.get_as::<RawPointerBuilder<'_>>()?.0;
+        let mut s = pb.init_struct(self.schema.size());
+        for (field, write) in self.writes {
+            let FieldKind::Slot { offset, ty, .. } = &field.kind else {
+                continue;
+            };
+            if let (Some(d), Some(u)) = (field.discriminant, self.schema.union.as_ref()) {
+                write_struct_bits(&s, &Type::UInt16, u.discriminant_offset, u64::from(d));
+            }
+            match write {
+                PlainWrite::Bits(bits) => write_struct_bits(&s, ty, *offset, bits),
+                PlainWrite::Blob(value) => write_pointer(
+                    s.reborrow().get_pointer_field(*offset as usize),
+                    ty,
+                    &value,
+                    None,
+                    None,
+                )?,
+            }
+        }
+        Ok(())
     }
-    Ok(true)
 }

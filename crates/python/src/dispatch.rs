@@ -393,14 +393,15 @@ impl Native {
         // capnp-rpc's results (no message of ours to build and copy out).
         if results.get().message().size_in_words() == 0 {
             if let Some(v) = crate::convert::plain_set_value(&out) {
-                let written = capnp_dynamic::struct_::write_plain_struct(
-                    rpc_results.get(),
+                let fields = [(*index, v)];
+                let plain = capnp_dynamic::struct_::PlainStruct::prepare(
                     &plan.result_schema,
                     &registry.get().inner,
-                    *index,
-                    v,
+                    &fields,
                 )
+                .and_then(|p| p.map(|p| p.write(rpc_results.get())).transpose())
                 .map_err(|e| fail(MsgError::from(e).into_py_attr(py)))?;
+                let written = plain.is_some();
                 if written {
                     return Ok(None);
                 }

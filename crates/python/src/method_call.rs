@@ -5,6 +5,10 @@
 //! arguments and every error case go to the Python `_call_slow`, so their behaviour and
 //! messages have one implementation.
 
+use std::sync::Arc;
+
+use capnp_dynamic::schema::StructSchema;
+use capnp_dynamic::struct_::PlainStruct;
 use capnp_dynamic::MessageBuilder;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -23,6 +27,8 @@ pub(crate) struct PyMethodCall {
     interface_id: u64,
     ordinal: u16,
     param_id: u64,
+    /// The params struct.
+    param_schema: Arc<StructSchema>,
     result_id: u64,
     streaming: bool,
     /// Field indices of the positional parameters (empty: positional arguments are the
@@ -74,6 +80,7 @@ impl PyMethodCall {
             method: method.unbind(),
             registry,
             param_id,
+            param_schema: schema,
             positional,
             object_new: py
                 .import("builtins")?
@@ -101,6 +108,28 @@ impl PyMethodCall {
             };
             return self.slow.call1(py, (&self.cap, &self.method, args, kwargs));
         }
+        if !self.streaming {
+            // Plain values (the usual call) are written straight into the request.
+            let values = args.as_slice();
+            let fields: Option<Vec<_>> = values
+                .iter()
+                .zip(&self.positional)
+                .map(|(value, index)| crate::convert::plain_set_value(value).map(|v| (*index, v)))
+                .collect();
+            if let Some(fields) = fields {
+                let registry = self.registry.get();
+                let plain = PlainStruct::prepare(&self.param_schema, &registry.inner, &fields)
+                    .map_err(|e| crate::error::MsgError::from(e).into_py_attr(py))?;
+                if let Some(plain) = plain {
+                    let pending = self
+                        .cap
+                        .get()
+                        .send_plain(py, self.interface_id, self.ordinal, plain)?
+                        .with_results(self.registry.clone_ref(py), self.result_id);
+                    return self.promise(py, Py::new(py, pending)?);
+                }
+            }
+        }
         let message = MessageBuilder::with_first_segment_words(64);
         message.enable_caps();
         let registry = self.registry.get();
@@ -125,6 +154,22 @@ impl PyMethodCall {
                 )?
                 .with_results(self.registry.clone_ref(py), self.result_id),
         )?;
+        self.promise(py, pending)
+    }
+
+    #[getter]
+    fn __name__(&self, py: Python<'_>) -> Py<PyString> {
+        self.name.clone_ref(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<bound method {}>", self.name.bind(py))
+    }
+}
+
+impl PyMethodCall {
+    /// The promise of a sent call: `_SyncRemotePromise` or the method's asyncio one.
+    fn promise(&self, py: Python<'_>, pending: Py<crate::rpc::PyPending>) -> PyResult<Py<PyAny>> {
         let st = crate::rpc::active_state(py);
         let asynchronous = !st.is_none() && !st.getattr(intern!(py, "synchronous"))?.is_truthy()?;
         if asynchronous {
@@ -144,14 +189,5 @@ impl PyMethodCall {
         promise.setattr(intern!(py, "_client"), &self.cap)?;
         promise.setattr(intern!(py, "_st"), st)?;
         Ok(promise.unbind())
-    }
-
-    #[getter]
-    fn __name__(&self, py: Python<'_>) -> Py<PyString> {
-        self.name.clone_ref(py)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        format!("<bound method {}>", self.name.bind(py))
     }
 }

@@ -214,6 +214,23 @@ impl PyCap {
         Ok(PyPending::new(PendingKind::Call(Pending::new(rp))))
     }
 
+    /// `send_message` of params that are plain values (`PlainStruct`), written straight
+    /// into the request.
+    pub(crate) fn send_plain(
+        &self,
+        py: Python<'_>,
+        interface_id: u64,
+        method_id: u16,
+        params: capnp_dynamic::struct_::PlainStruct<'_, '_>,
+    ) -> PyResult<PyPending> {
+        let hook = self.hook()?;
+        let ev = current()?;
+        let rp = ev
+            .sending(|| ev.send_plain(&*hook, interface_id, method_id, params))
+            .map_err(|e| crate::error::MsgError::from(e).into_py_attr(py))?;
+        Ok(PyPending::new(PendingKind::Call(Pending::new(rp))))
+    }
+
     pub(crate) fn hook(&self) -> PyResult<Box<dyn capnp::private::capability::ClientHook>> {
         match self.cap.as_any().downcast_ref::<LoopCap>() {
             Some(lc) if lc.shared().is_closed() => Err(not_running()),

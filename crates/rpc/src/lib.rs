@@ -262,6 +262,27 @@ impl EventLoop {
         Ok(req.send())
     }
 
+    /// Sends a call whose params are `params` (plain values), written straight into the
+    /// request: no message of ours to build and copy.
+    pub fn send_plain(
+        &self,
+        target: &dyn ClientHook,
+        interface_id: u64,
+        method_id: u16,
+        params: capnp_dynamic::struct_::PlainStruct<'_, '_>,
+    ) -> capnp_dynamic::Result<RemotePromise<any_pointer::Owned>> {
+        let mut req = target.new_call(
+            interface_id,
+            method_id,
+            Some(capnp::MessageSize {
+                word_count: params.words() + 4,
+                cap_count: 0,
+            }),
+        );
+        params.write(req.get())?;
+        Ok(req.send())
+    }
+
     /// Sends a streaming call: completes when flow control lets the caller go on.
     pub fn send_streaming(
         &self,
