@@ -1726,69 +1726,78 @@ impl<'a> capnp::traits::FromPointerBuilder<'a> for RawPointerBuilder<'a> {
     }
 }
 
-/// How `PlainStruct` writes one field: its bits, or a Text/Data value.
-enum PlainWrite<'v> {
-    Bits(u64),
-    Blob(SetValue<'v>),
+/// A new struct with plain fields set, checked, to be written into a message of capnp's
+/// own (an RPC call's params or results) by `write`: no message of this layer to build and
+/// copy.
+pub struct PlainStruct<'a, 'v> {
+    schema: &'a StructSchema,
+    registry: &'a Registry,
+    fields: &'a [(usize, SetValue<'v>)],
 }
 
-/// A new struct with plain fields set, checked and encoded, to be written into a message of
-/// capnp's own (an RPC call's params or results) by `write`: no message of this layer to
-/// build and copy.
-pub struct PlainStruct<'s, 'v> {
+/// The slot a plain value is written to, and its type and default.
+fn plain_slot<'s>(
     schema: &'s StructSchema,
-    writes: Vec<(&'s Field, PlainWrite<'v>)>,
+    index: usize,
+    value: &SetValue<'_>,
+) -> Option<(&'s Field, u32, &'s Type, &'s DefaultValue)> {
+    let field = schema.fields.get(index)?;
+    let FieldKind::Slot {
+        offset,
+        ty,
+        default,
+        ..
+    } = &field.kind
+    else {
+        return None;
+    };
+    let scalar = matches!(
+        value,
+        SetValue::Void | SetValue::Bool(_) | SetValue::Int(_) | SetValue::Float(_)
+    );
+    let blob = matches!(value, SetValue::Str(_) | SetValue::Bytes(_));
+    let plain = (!ty.is_pointer() && scalar) || (matches!(ty, Type::Text | Type::Data) && blob);
+    plain.then_some((field, *offset, ty, default))
 }
 
-impl<'s, 'v> PlainStruct<'s, 'v> {
+impl<'a, 'v> PlainStruct<'a, 'v> {
     /// `fields` (`(index, value)`, set in order) when each is plain: a primitive or enum slot
     /// with a `Void`/`Bool`/`Int`/`Float` value, or a Text/Data slot with a `Str`/`Bytes` one.
     /// `Ok(None)` as soon as a field or value is of any other kind (the caller then takes the
     /// general path, which meets the same errors in the same order); the errors of
     /// `StructBuilder::set_by_index` otherwise.
     pub fn prepare(
-        schema: &'s StructSchema,
-        registry: &Registry,
-        fields: &[(usize, SetValue<'v>)],
-    ) -> Result<Option<PlainStruct<'s, 'v>>> {
-        let mut writes = Vec::with_capacity(fields.len());
+        schema: &'a StructSchema,
+        registry: &'a Registry,
+        fields: &'a [(usize, SetValue<'v>)],
+    ) -> Result<Option<PlainStruct<'a, 'v>>> {
         for (index, value) in fields {
-            let Some(field) = schema.fields.get(*index) else {
+            let Some((_, _, ty, _)) = plain_slot(schema, *index, value) else {
                 return Ok(None);
             };
-            let FieldKind::Slot { ty, default, .. } = &field.kind else {
-                return Ok(None);
-            };
-            let scalar = matches!(
-                value,
-                SetValue::Void | SetValue::Bool(_) | SetValue::Int(_) | SetValue::Float(_)
-            );
-            let blob = matches!(value, SetValue::Str(_) | SetValue::Bytes(_));
-            if !ty.is_pointer() && scalar {
-                let bits = encode_data(ty, value, registry)? ^ mask(default);
-                writes.push((field, PlainWrite::Bits(bits)));
-            } else if matches!(ty, Type::Text | Type::Data) && blob {
-                match value {
-                    SetValue::Str(s) => check_blob_size(s.len(), true)?,
-                    SetValue::Bytes(b) => check_blob_size(b.len(), true)?,
-                    _ => {}
+            match value {
+                SetValue::Str(s) => check_blob_size(s.len(), true)?,
+                SetValue::Bytes(b) => check_blob_size(b.len(), true)?,
+                _ => {
+                    encode_data(ty, value, registry)?;
                 }
-                writes.push((field, PlainWrite::Blob(*value)));
-            } else {
-                return Ok(None);
             }
         }
-        Ok(Some(PlainStruct { schema, writes }))
+        Ok(Some(PlainStruct {
+            schema,
+            registry,
+            fields,
+        }))
     }
 
     /// Words the struct takes (its sections and blobs), for a message size hint.
     pub fn words(&self) -> u64 {
         let blobs: usize = self
-            .writes
+            .fields
             .iter()
-            .map(|(_, w)| match w {
-                PlainWrite::Blob(SetValue::Str(s)) => s.len().div_ceil(8) + 1,
-                PlainWrite::Blob(SetValue::Bytes(b)) => b.len().div_ceil(8),
+            .map(|(_, v)| match v {
+                SetValue::Str(s) => s.len().div_ceil(8) + 1,
+                SetValue::Bytes(b) => b.len().div_ceil(8),
                 _ => 0,
             })
             .sum();
@@ -1799,22 +1808,25 @@ impl<'s, 'v> PlainStruct<'s, 'v> {
     pub fn write(self, dst: capnp::any_pointer::Builder<'_>) -> Result<()> {
         let pb = dst.get_as::<RawPointerBuilder<'_>>()?.0;
         let mut s = pb.init_struct(self.schema.size());
-        for (field, write) in self.writes {
-            let FieldKind::Slot { offset, ty, .. } = &field.kind else {
+        for (index, value) in self.fields {
+            // Checked by `prepare`.
+            let Some((field, offset, ty, default)) = plain_slot(self.schema, *index, value) else {
                 continue;
             };
             if let (Some(d), Some(u)) = (field.discriminant, self.schema.union.as_ref()) {
                 write_struct_bits(&s, &Type::UInt16, u.discriminant_offset, u64::from(d));
             }
-            match write {
-                PlainWrite::Bits(bits) => write_struct_bits(&s, ty, *offset, bits),
-                PlainWrite::Blob(value) => write_pointer(
-                    s.reborrow().get_pointer_field(*offset as usize),
+            if ty.is_pointer() {
+                write_pointer(
+                    s.reborrow().get_pointer_field(offset as usize),
                     ty,
-                    &value,
+                    value,
                     None,
                     None,
-                )?,
+                )?;
+            } else {
+                let bits = encode_data(ty, value, self.registry)? ^ mask(default);
+                write_struct_bits(&s, ty, offset, bits);
             }
         }
         Ok(())

@@ -178,6 +178,8 @@ pub struct Reactor {
     ends: RefCell<HashMap<End, Token>>,
     /// Sockets that bytes were just written to the other end of: readable without asking.
     hinted: RefCell<Vec<Token>>,
+    /// The other buffer of `hinted` (swapped in each turn).
+    hinted_scratch: RefCell<Vec<Token>>,
     /// Turns served from `hinted` in a row.
     hinted_turns: Cell<u32>,
 }
@@ -196,6 +198,7 @@ impl Reactor {
             buffer: RefCell::new(vec![0; READ_CHUNK]),
             ends: RefCell::new(HashMap::default()),
             hinted: RefCell::new(Vec::new()),
+            hinted_scratch: RefCell::new(Vec::new()),
             hinted_turns: Cell::new(0),
         }))
     }
@@ -393,16 +396,23 @@ impl Reactor {
         // read them without asking epoll (its edge for them, still queued, is dropped by
         // the kernel at the next ask once they are read). Every HINTED_TURNS turns, epoll
         // is asked anyway (the hinted sockets' bytes are among what it reports).
-        let hinted = std::mem::take(&mut *self.hinted.borrow_mut());
-        if !hinted.is_empty() && self.hinted_turns.get() < HINTED_TURNS {
+        // Swapped with a kept vector: no allocation per turn.
+        let mut hinted = std::mem::take(&mut *self.hinted_scratch.borrow_mut());
+        std::mem::swap(&mut hinted, &mut *self.hinted.borrow_mut());
+        let serve = !hinted.is_empty() && self.hinted_turns.get() < HINTED_TURNS;
+        if serve {
             self.hinted_turns.set(self.hinted_turns.get() + 1);
-            for token in hinted {
+            for token in &hinted {
                 let conn = match self.sources.borrow().get(&token.0) {
                     Some(Source::Conn(c)) => c.clone(),
                     _ => continue,
                 };
                 self.read(&conn);
             }
+        }
+        hinted.clear();
+        *self.hinted_scratch.borrow_mut() = hinted;
+        if serve {
             return Ok(true);
         }
         self.hinted_turns.set(0);
