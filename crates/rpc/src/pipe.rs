@@ -35,31 +35,47 @@ pub(crate) type Frame = Reader<FrameSegments>;
 /// first: every word is written once, from the stream), and where each segment ends.
 pub struct FrameSegments {
     words: Vec<Word>,
-    /// End of each segment, in words from the start.
-    ends: Vec<usize>,
+    /// End of the first segment, in words from the start.
+    first_end: usize,
+    /// End of each later segment (none for the usual one-segment message: no allocation).
+    more_ends: Vec<usize>,
     /// The bytes of a word split between two feeds.
     partial: [u8; 8],
     partial_len: usize,
 }
 
 impl FrameSegments {
-    fn new(lengths: &[usize]) -> FrameSegments {
-        let mut ends = Vec::with_capacity(lengths.len());
-        let mut total = 0;
-        for len in lengths {
-            total += len;
-            ends.push(total);
+    /// Segments of `lengths` words (at least one; `total` words in all).
+    fn new(lengths: impl Iterator<Item = usize>, count: usize, total: usize) -> FrameSegments {
+        let mut first_end = 0;
+        let mut more_ends = Vec::with_capacity(count.saturating_sub(1));
+        let mut end = 0;
+        for (i, len) in lengths.enumerate() {
+            end += len;
+            if i == 0 {
+                first_end = end;
+            } else {
+                more_ends.push(end);
+            }
         }
         FrameSegments {
             words: Vec::with_capacity(total),
-            ends,
+            first_end,
+            more_ends,
             partial: [0; 8],
             partial_len: 0,
         }
     }
 
+    fn end(&self, idx: usize) -> Option<usize> {
+        match idx {
+            0 => Some(self.first_end),
+            _ => self.more_ends.get(idx - 1).copied(),
+        }
+    }
+
     fn total_words(&self) -> usize {
-        self.ends.last().copied().unwrap_or(0)
+        self.more_ends.last().copied().unwrap_or(self.first_end)
     }
 
     fn is_full(&self) -> bool {
@@ -97,16 +113,16 @@ impl FrameSegments {
 impl ReaderSegments for FrameSegments {
     fn get_segment(&self, idx: u32) -> Option<&[u8]> {
         let idx = idx as usize;
-        let end = *self.ends.get(idx)?;
+        let end = self.end(idx)?;
         let start = match idx {
             0 => 0,
-            _ => *self.ends.get(idx - 1)?,
+            _ => self.end(idx - 1)?,
         };
         Some(Word::words_to_bytes(self.words.get(start..end)?))
     }
 
     fn len(&self) -> usize {
-        self.ends.len()
+        1 + self.more_ends.len()
     }
 }
 
@@ -118,11 +134,11 @@ const MAX_SEGMENTS: usize = 512;
 
 /// Turns a byte stream into messages (the standard framing: segment count - 1, each segment's
 /// length in words, padding to a word, then the segments).
-enum Assembler {
-    /// The segment table so far.
-    Table(Vec<u8>),
-    /// A message's segments, being read.
-    Body(FrameSegments),
+struct Assembler {
+    /// The segment table so far (its buffer kept from message to message).
+    table: Vec<u8>,
+    /// A message's segments, being read (after its table).
+    body: Option<FrameSegments>,
 }
 
 /// The length of a segment table of `count` segments, in bytes (padded to a word).
@@ -147,6 +163,13 @@ fn segment_count(first: &[u8]) -> capnp::Result<usize> {
 }
 
 impl Assembler {
+    fn new() -> Assembler {
+        Assembler {
+            table: Vec::new(),
+            body: None,
+        }
+    }
+
     /// Takes `data`, pushing every message it completes onto `frames`.
     fn push(
         &mut self,
@@ -155,61 +178,57 @@ impl Assembler {
         frames: &mut VecDeque<Frame>,
     ) -> capnp::Result<()> {
         while !data.is_empty() {
-            match self {
-                Assembler::Table(table) => {
-                    let want = if table.len() < 8 {
-                        8
-                    } else {
-                        table_len(segment_count(table)?)
-                    };
-                    let take = (want - table.len()).min(data.len());
-                    table.extend_from_slice(&data[..take]);
-                    data = &data[take..];
-                    if table.len() < 8 {
-                        continue;
-                    }
-                    let count = segment_count(table)?;
-                    if table.len() < table_len(count) {
-                        continue;
-                    }
-                    // SegmentLengthsBuilder checks the lengths (the total fits the
-                    // address space) as capnp-futures does.
-                    let mut lengths = SegmentLengthsBuilder::with_capacity(count);
-                    let mut sizes = Vec::with_capacity(count);
-                    for i in 0..count {
-                        let len = le_u32(table, 4 + 4 * i);
-                        lengths.try_push_segment(len)?;
-                        sizes.push(len);
-                    }
-                    if let Some(limit) = options.traversal_limit_in_words {
-                        if lengths.total_words() > limit {
-                            return Err(capnp::Error::failed(format!(
-                                "Message has {} words, which is too large. To increase the \
-                                 limit on the receiving end, see \
-                                 capnp::message::ReaderOptions.",
-                                lengths.total_words()
-                            )));
-                        }
-                    }
-                    table.clear();
-                    let segments = FrameSegments::new(&sizes);
-                    if segments.is_full() {
+            if let Some(segments) = &mut self.body {
+                let taken = segments.fill(data);
+                data = &data[taken..];
+                if segments.is_full() {
+                    if let Some(segments) = self.body.take() {
                         frames.push_back(Reader::new(segments, options));
-                    } else {
-                        *self = Assembler::Body(segments);
                     }
                 }
-                Assembler::Body(segments) => {
-                    let taken = segments.fill(data);
-                    data = &data[taken..];
-                    if segments.is_full() {
-                        if let Assembler::Body(segments) =
-                            std::mem::replace(self, Assembler::Table(Vec::new()))
-                        {
-                            frames.push_back(Reader::new(segments, options));
-                        }
-                    }
+                continue;
+            }
+            let table = &mut self.table;
+            let want = if table.len() < 8 {
+                8
+            } else {
+                table_len(segment_count(table)?)
+            };
+            let take = (want - table.len()).min(data.len());
+            table.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if table.len() < 8 {
+                continue;
+            }
+            let count = segment_count(table)?;
+            if table.len() < table_len(count) {
+                continue;
+            }
+            // SegmentLengthsBuilder checks the lengths (the total fits the address space) as
+            // capnp-futures does.
+            let mut lengths = SegmentLengthsBuilder::with_capacity(count);
+            for i in 0..count {
+                lengths.try_push_segment(le_u32(table, 4 + 4 * i))?;
+            }
+            if let Some(limit) = options.traversal_limit_in_words {
+                if lengths.total_words() > limit {
+                    return Err(capnp::Error::failed(format!(
+                        "Message has {} words, which is too large. To increase the limit on \
+                         the receiving end, see capnp::message::ReaderOptions.",
+                        lengths.total_words()
+                    )));
                 }
+            }
+            let segments = FrameSegments::new(
+                (0..count).map(|i| le_u32(table, 4 + 4 * i)),
+                count,
+                lengths.total_words(),
+            );
+            table.clear();
+            if segments.is_full() {
+                frames.push_back(Reader::new(segments, options));
+            } else {
+                self.body = Some(segments);
             }
         }
         Ok(())
@@ -217,7 +236,7 @@ impl Assembler {
 
     /// Whether the stream is between two messages.
     fn at_boundary(&self) -> bool {
-        matches!(self, Assembler::Table(t) if t.is_empty())
+        self.body.is_none() && self.table.is_empty()
     }
 }
 
@@ -252,7 +271,7 @@ impl Pipe {
         Pipe {
             inner: Rc::new(RefCell::new(Inner {
                 frames: VecDeque::new(),
-                assembler: Assembler::Table(Vec::new()),
+                assembler: Assembler::new(),
                 options: ReaderOptions::new(),
                 broken: None,
                 eof: false,
@@ -507,6 +526,48 @@ mod tests {
             assert!(next(&pipe).is_pending());
             pipe.feed_eof(None);
             assert!(matches!(next(&pipe), Poll::Ready(Ok(None))));
+        }
+    }
+
+    #[test]
+    fn multi_segment_messages_assemble_from_any_split() {
+        // A list of texts over many small segments (far pointers between them).
+        let mut m = capnp::message::Builder::new(
+            capnp::message::HeapAllocator::new()
+                .first_segment_words(2)
+                .allocation_strategy(capnp::message::AllocationStrategy::FixedSize),
+        );
+        {
+            let mut list: capnp::text_list::Builder<'_> = m.initn_root(5);
+            for i in 0..5 {
+                list.set(i, format!("segment text {i}"));
+            }
+        }
+        assert!(m.get_segments_for_output().len() > 3);
+        let mut bytes = Vec::new();
+        capnp::serialize::write_message(&mut bytes, &m).expect("write");
+        bytes.extend_from_slice(&framed("after"));
+        for step in [1, 5, 8, 11, bytes.len()] {
+            let pipe = Pipe::new(Box::new(NoSink));
+            for chunk in bytes.chunks(step) {
+                pipe.feed(chunk);
+            }
+            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            let Poll::Ready(Ok(Some(frame))) = pipe.poll_frame(&mut cx) else {
+                panic!("no message");
+            };
+            let list: capnp::text_list::Reader<'_> = frame.get_root().expect("root");
+            let texts: Vec<String> = list
+                .iter()
+                .map(|t| t.expect("text").to_string().expect("utf-8"))
+                .collect();
+            assert_eq!(
+                texts,
+                (0..5)
+                    .map(|i| format!("segment text {i}"))
+                    .collect::<Vec<_>>()
+            );
+            assert!(matches!(next(&pipe), Poll::Ready(Ok(Some(t))) if t == "after"));
         }
     }
 
