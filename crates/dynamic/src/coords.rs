@@ -46,6 +46,25 @@ fn word_at(seg: &[u8], pos: usize) -> Option<u64> {
 }
 
 impl StructAt {
+    /// The struct at byte `start` of segment `seg`, of `data_len` bytes of data and
+    /// `ptr_count` pointers, with `nesting` levels of capnp's limit left.
+    pub(crate) fn at(
+        seg: u32,
+        start: usize,
+        data_len: usize,
+        ptr_count: u16,
+        nesting: i32,
+    ) -> StructAt {
+        StructAt {
+            seg,
+            data_start: start,
+            data_len,
+            ptr_start: start + data_len,
+            ptr_count,
+            nesting,
+        }
+    }
+
     /// The location of `s`, when its sections lie in `segments` (not in a default value).
     pub(crate) fn locate(
         segments: &impl ReaderSegments,

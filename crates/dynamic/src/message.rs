@@ -225,6 +225,9 @@ pub struct MessageReader {
     /// The builder this is a frozen copy of (`MessageBuilder::frozen`): AnyPointer reads
     /// through it hand out builders into the original, as a builder's reader view does.
     pub(crate) origin: Option<MessageBuilder>,
+    /// Where the root struct is, when the maker knows (`over_struct_in`): `root` then
+    /// follows no pointer.
+    known_root: Option<crate::coords::StructAt>,
 }
 
 impl std::fmt::Debug for MessageReader {
@@ -253,6 +256,7 @@ impl MessageReader {
             nesting_limit: limits.nesting(),
             budget: AtomicU64::new(limits.words()),
             origin: None,
+            known_root: None,
         };
         if check {
             reader.with_root(None, |_| Ok(()))?;
@@ -457,6 +461,60 @@ impl MessageReader {
     }
 
     /// Segments without framing (each used up to a multiple of 8 bytes).
+    /// A reader whose root is the struct at word `at` (`data_words` and `pointers` in size)
+    /// of `segment`, a one-segment message's words shared with their owner (an RPC response
+    /// in the incoming message: read in place, not copied). The root is a double-far pointer
+    /// in a segment of its own, as the encoding allows; `None` when the struct does not lie
+    /// within the segment.
+    pub fn over_struct_in(
+        segment: Arc<Vec<Word>>,
+        at: usize,
+        data_words: u16,
+        pointers: u16,
+        limits: ReadLimits,
+    ) -> Option<Arc<MessageReader>> {
+        let end = at
+            .checked_add(usize::from(data_words))?
+            .checked_add(usize::from(pointers))?;
+        if end > segment.len() || at > (u32::MAX >> 3) as usize {
+            return None;
+        }
+        // Segment 0: the root (a double-far pointer to the landing pad at word 1 of this
+        // segment), the pad's far pointer to word `at` of segment 1, then its struct tag.
+        let far = |double: u64, offset: u64, segment: u64| {
+            (offset << 3) | (double << 2) | 2 | (segment << 32)
+        };
+        let tag = (u64::from(data_words) << 32) | (u64::from(pointers) << 48);
+        let root = [far(1, 1, 0), far(0, at as u64, 1), tag];
+        let head: Vec<Word> = root
+            .iter()
+            .map(|w| {
+                let b = w.to_le_bytes();
+                capnp::word(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7])
+            })
+            .collect();
+        let segments = Segments::List(vec![Bytes::Words(Arc::new(head)), Bytes::Words(segment)]);
+        let nesting_limit = limits.nesting();
+        // Where capnp's reader would find the root through the far pointers.
+        let known_root = (nesting_limit > 0).then(|| {
+            crate::coords::StructAt::at(
+                1,
+                at * 8,
+                usize::from(data_words) * 8,
+                pointers,
+                nesting_limit - 1,
+            )
+        });
+        Some(Arc::new(MessageReader {
+            segments,
+            volatile: false,
+            nesting_limit,
+            budget: AtomicU64::new(limits.words()),
+            origin: None,
+            known_root,
+        }))
+    }
+
     pub fn from_segments(
         segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
         limits: ReadLimits,
@@ -583,10 +641,11 @@ impl MessageReader {
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
         // A root pointer that is a near struct pointer in bounds (what builders write) is
         // followed directly: capnp could raise nothing on it, so the id is the first check.
-        let direct = self
-            .segments
-            .get_segment(0)
-            .and_then(|seg| crate::coords::StructAt::root(seg, self.nesting_limit));
+        let direct = self.known_root.or_else(|| {
+            self.segments
+                .get_segment(0)
+                .and_then(|seg| crate::coords::StructAt::root(seg, self.nesting_limit))
+        });
         // As the reference's getRoot: the root pointer word, then the struct it points to.
         let (schema, null, at) = match direct {
             Some(at) => (registry.get_struct(id)?, false, Some(at)),

@@ -241,6 +241,34 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
+    /// Whether a struct of type `id` can hold no capability: none of the fields it reaches
+    /// (through structs, groups and lists) is an interface or an AnyPointer. `false` when a
+    /// type is unknown.
+    pub fn struct_holds_no_caps(&self, id: u64) -> bool {
+        fn ty_ok(r: &Registry, ty: &Type, seen: &mut Vec<u64>) -> bool {
+            match ty {
+                Type::Interface(_) | Type::AnyPointer => false,
+                Type::List(inner) => ty_ok(r, inner, seen),
+                Type::Struct(id) => struct_ok(r, *id, seen),
+                _ => true,
+            }
+        }
+        fn struct_ok(r: &Registry, id: u64, seen: &mut Vec<u64>) -> bool {
+            if seen.contains(&id) {
+                return true;
+            }
+            seen.push(id);
+            let Ok(schema) = r.get_struct(id) else {
+                return false;
+            };
+            schema.fields.iter().all(|f| match &f.kind {
+                FieldKind::Slot { ty, .. } => ty_ok(r, ty, seen),
+                FieldKind::Group { id } => struct_ok(r, *id, seen),
+            })
+        }
+        struct_ok(self, id, &mut Vec::new())
+    }
+
     pub fn new() -> Self {
         Self::default()
     }

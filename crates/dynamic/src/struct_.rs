@@ -1665,6 +1665,32 @@ impl<'a> ForeignStruct<'a> {
         Ok(src.get_as::<ForeignStruct<'a>>()?)
     }
 
+    /// Where the struct lies: the address of its first word, its data section's size in
+    /// bits and its pointer count (to find it in memory its reader shares).
+    /// `None` for a struct of no words (nothing to find) or one whose data section is not
+    /// whole words.
+    pub fn position(&self) -> Option<(usize, u16, u16)> {
+        let raw = crate::raw::RawStructReader(self.0);
+        let data = capnp::raw::get_struct_data_section(raw);
+        let ptrs = capnp::raw::get_struct_pointer_section(crate::raw::RawStructReader(self.0));
+        let ptr_bytes = capnp::raw::get_list_bytes(ptrs);
+        if data.len() % 8 != 0 {
+            return None;
+        }
+        let data_words = u16::try_from(data.len() / 8).ok()?;
+        let ptr_count = u16::try_from(ptr_bytes.len() / 8).ok()?;
+        let start = match (data.is_empty(), ptr_bytes.is_empty()) {
+            (false, _) => data.as_ptr() as usize,
+            (true, false) => ptr_bytes.as_ptr() as usize,
+            (true, true) => return None,
+        };
+        // The sections of a struct are contiguous.
+        if !ptr_bytes.is_empty() && ptr_bytes.as_ptr() as usize != start + data.len() {
+            return None;
+        }
+        Some((start, data_words, ptr_count))
+    }
+
     /// Whether field `index` of `schema` is one `read_plain` reads: a primitive, enum, Text
     /// or Data slot.
     pub fn is_plain(schema: &StructSchema, index: usize) -> bool {

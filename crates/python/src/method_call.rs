@@ -30,6 +30,8 @@ pub(crate) struct PyMethodCall {
     /// The params struct.
     param_schema: Arc<StructSchema>,
     result_id: u64,
+    /// The results can hold no capability (they may be read in place).
+    results_no_caps: bool,
     streaming: bool,
     /// Field indices of the positional parameters (empty: positional arguments are the
     /// slow path's to refuse).
@@ -57,6 +59,7 @@ impl PyMethodCall {
         slow: Py<PyAny>,
     ) -> PyResult<Self> {
         let registry: Py<PyRegistry> = method.getattr(intern!(py, "registry"))?.extract()?;
+        let result_id: u64 = method.getattr(intern!(py, "result_id"))?.extract()?;
         let param_id: u64 = method.getattr(intern!(py, "param_id"))?.extract()?;
         let schema = registry
             .get()
@@ -73,7 +76,8 @@ impl PyMethodCall {
             interface_id: method.getattr(intern!(py, "interface_id"))?.extract()?,
             ordinal: method.getattr(intern!(py, "ordinal"))?.extract()?,
             streaming: method.getattr(intern!(py, "streaming"))?.extract()?,
-            result_id: method.getattr(intern!(py, "result_id"))?.extract()?,
+            result_id,
+            results_no_caps: registry.get().inner.struct_holds_no_caps(result_id),
             async_promise: method.getattr(intern!(py, "promise_cls"))?.unbind(),
             name: name.unbind(),
             cap,
@@ -125,7 +129,11 @@ impl PyMethodCall {
                         .cap
                         .get()
                         .send_plain(py, self.interface_id, self.ordinal, plain)?
-                        .with_results(self.registry.clone_ref(py), self.result_id);
+                        .with_results(
+                            self.registry.clone_ref(py),
+                            self.result_id,
+                            self.results_no_caps,
+                        );
                     return self.promise(py, Py::new(py, pending)?);
                 }
             }
@@ -152,7 +160,11 @@ impl PyMethodCall {
                     &message,
                     self.streaming,
                 )?
-                .with_results(self.registry.clone_ref(py), self.result_id),
+                .with_results(
+                    self.registry.clone_ref(py),
+                    self.result_id,
+                    self.results_no_caps,
+                ),
         )?;
         self.promise(py, pending)
     }

@@ -285,8 +285,10 @@ enum PendingKind {
 #[pyclass(frozen, name = "_Pending", module = "capnp.lib.capnp")]
 pub(crate) struct PyPending {
     state: ThreadBound<PendingState>,
-    /// The registry and results struct id, when the sender knew them (`wait_results`).
-    results: Option<(Py<crate::registry::PyRegistry>, u64)>,
+    /// The registry and results struct id, when the sender knew them (`wait_results`), and
+    /// whether the results can hold no capability (then they are read in place when they
+    /// can be: `EventLoop::response_reader`).
+    results: Option<(Py<crate::registry::PyRegistry>, u64, bool)>,
 }
 
 struct PendingState {
@@ -311,8 +313,9 @@ impl PyPending {
         mut self,
         registry: Py<crate::registry::PyRegistry>,
         result_id: u64,
+        no_caps: bool,
     ) -> PyPending {
-        self.results = Some((registry, result_id));
+        self.results = Some((registry, result_id, no_caps));
         self
     }
 
@@ -339,6 +342,18 @@ impl PyPending {
             PendingKind::Call(p) => {
                 let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
                 let resp = drive(py, &ev, reactor, promise)?;
+                if let (Some(registry), Some((_, _, true))) = (&registry, &self.results) {
+                    if let Some(reader) = ev.response_reader(&resp) {
+                        let root = reader
+                            .root(&registry.get().inner, result_id)
+                            .map_err(|e| crate::error::MsgError::from(e).into_py(py))?;
+                        return crate::struct_::PyStructReader::wrap(
+                            py,
+                            root,
+                            registry.clone_ref(py),
+                        );
+                    }
+                }
                 let m = ev.response_message(&resp).map_err(|e| rpc_error(py, &e))?;
                 match registry {
                     Some(registry) => crate::message::root_reader(py, &m, registry, result_id),
@@ -465,7 +480,7 @@ impl PyPending {
         method: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         let (registry, result_id) = match &self.results {
-            Some((registry, id)) => (registry.clone_ref(py), *id),
+            Some((registry, id, _)) => (registry.clone_ref(py), *id),
             None => (
                 method.getattr(pyo3::intern!(py, "registry"))?.extract()?,
                 method.getattr(pyo3::intern!(py, "result_id"))?.extract()?,

@@ -296,6 +296,28 @@ impl EventLoop {
         Ok(req.hook.send_streaming())
     }
 
+    /// The results of a finished call read in place, in the incoming message (no copy),
+    /// when they are a struct that lies in a one-segment message this thread assembled
+    /// recently; `None` otherwise (`response_message` copies them). Only for results that
+    /// can hold no capability (their cap table is not carried over).
+    pub fn response_reader(
+        &self,
+        response: &Response<any_pointer::Owned>,
+    ) -> Option<Arc<capnp_dynamic::MessageReader>> {
+        let results = response.get().ok()?;
+        let st = capnp_dynamic::struct_::ForeignStruct::of(results).ok()?;
+        let (addr, data_words, pointers) = st.position()?;
+        let len = (usize::from(data_words) + usize::from(pointers)) * 8;
+        let (words, at) = crate::pipe::frame_holding(addr, len)?;
+        capnp_dynamic::MessageReader::over_struct_in(
+            words,
+            at,
+            data_words,
+            pointers,
+            capnp_dynamic::ReadLimits::default(),
+        )
+    }
+
     /// The results of a finished call as a message of this layer.
     pub fn response_message(
         &self,

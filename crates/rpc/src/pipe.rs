@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use capnp::message::{Reader, ReaderOptions, ReaderSegments};
@@ -29,11 +30,86 @@ pub trait PipeSink {
 }
 
 /// A message read whole from the stream.
-pub(crate) type Frame = Reader<FrameSegments>;
+pub(crate) type Frame = Reader<FrameWords>;
+
+/// A whole message's segments: the words shared (`frame_holding` finds them), and where each
+/// segment ends.
+pub struct FrameWords {
+    words: Arc<Vec<Word>>,
+    first_end: usize,
+    more_ends: Vec<usize>,
+}
+
+impl ReaderSegments for FrameWords {
+    fn get_segment(&self, idx: u32) -> Option<&[u8]> {
+        let idx = idx as usize;
+        let end = match idx {
+            0 => self.first_end,
+            _ => *self.more_ends.get(idx - 1)?,
+        };
+        let start = match idx {
+            0 => 0,
+            1 => self.first_end,
+            _ => *self.more_ends.get(idx - 2)?,
+        };
+        Some(Word::words_to_bytes(self.words.get(start..end)?))
+    }
+
+    fn len(&self) -> usize {
+        1 + self.more_ends.len()
+    }
+}
+
+/// How many of the last one-segment messages this thread assembled `frame_holding` knows.
+const RECENT_FRAMES: usize = 8;
+
+thread_local! {
+    static RECENT: RefCell<[Option<Weak<Vec<Word>>>; RECENT_FRAMES]> =
+        const { RefCell::new([const { None }; RECENT_FRAMES]) };
+    static NEXT_RECENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The words of a one-segment message assembled recently on this thread (and still alive)
+/// that hold the `len` bytes at address `addr`, word-aligned, with the word index there.
+pub(crate) fn frame_holding(addr: usize, len: usize) -> Option<(Arc<Vec<Word>>, usize)> {
+    RECENT.with(|r| {
+        r.borrow().iter().flatten().find_map(|weak| {
+            let words = weak.upgrade()?;
+            let base = words.as_ptr() as usize;
+            let size = words.len() * 8;
+            let offset = addr.checked_sub(base)?;
+            (offset % 8 == 0 && offset.checked_add(len)? <= size).then_some((words, offset / 8))
+        })
+    })
+}
+
+fn remember(words: &Arc<Vec<Word>>) {
+    let i = NEXT_RECENT.with(|n| {
+        let i = n.get();
+        n.set((i + 1) % RECENT_FRAMES);
+        i
+    });
+    RECENT.with(|r| r.borrow_mut()[i] = Some(Arc::downgrade(words)));
+}
+
+impl FrameSegments {
+    /// The message, its words shared from now on.
+    fn finish(self) -> FrameWords {
+        let words = Arc::new(self.words);
+        if self.more_ends.is_empty() {
+            remember(&words);
+        }
+        FrameWords {
+            words,
+            first_end: self.first_end,
+            more_ends: self.more_ends,
+        }
+    }
+}
 
 /// A message's segments as they arrive: one word vector, filled as bytes come (never zeroed
 /// first: every word is written once, from the stream), and where each segment ends.
-pub struct FrameSegments {
+pub(crate) struct FrameSegments {
     words: Vec<Word>,
     /// End of the first segment, in words from the start.
     first_end: usize,
@@ -64,13 +140,6 @@ impl FrameSegments {
             more_ends,
             partial: [0; 8],
             partial_len: 0,
-        }
-    }
-
-    fn end(&self, idx: usize) -> Option<usize> {
-        match idx {
-            0 => Some(self.first_end),
-            _ => self.more_ends.get(idx - 1).copied(),
         }
     }
 
@@ -107,22 +176,6 @@ impl FrameSegments {
         self.partial[..tail.len()].copy_from_slice(tail);
         self.partial_len = tail.len();
         data.len()
-    }
-}
-
-impl ReaderSegments for FrameSegments {
-    fn get_segment(&self, idx: u32) -> Option<&[u8]> {
-        let idx = idx as usize;
-        let end = self.end(idx)?;
-        let start = match idx {
-            0 => 0,
-            _ => self.end(idx - 1)?,
-        };
-        Some(Word::words_to_bytes(self.words.get(start..end)?))
-    }
-
-    fn len(&self) -> usize {
-        1 + self.more_ends.len()
     }
 }
 
@@ -183,7 +236,7 @@ impl Assembler {
                 data = &data[taken..];
                 if segments.is_full() {
                     if let Some(segments) = self.body.take() {
-                        frames.push_back(Reader::new(segments, options));
+                        frames.push_back(Reader::new(segments.finish(), options));
                     }
                 }
                 continue;
@@ -226,7 +279,7 @@ impl Assembler {
             );
             table.clear();
             if segments.is_full() {
-                frames.push_back(Reader::new(segments, options));
+                frames.push_back(Reader::new(segments.finish(), options));
             } else {
                 self.body = Some(segments);
             }
