@@ -342,23 +342,8 @@ impl PyPending {
             PendingKind::Call(p) => {
                 let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
                 let resp = drive(py, &ev, reactor, promise)?;
-                if let (Some(registry), Some((_, _, true))) = (&registry, &self.results) {
-                    if let Some(reader) = ev.response_reader(&resp) {
-                        let root = reader
-                            .root(&registry.get().inner, result_id)
-                            .map_err(|e| crate::error::MsgError::from(e).into_py(py))?;
-                        return crate::struct_::PyStructReader::wrap(
-                            py,
-                            root,
-                            registry.clone_ref(py),
-                        );
-                    }
-                }
-                let m = ev.response_message(&resp).map_err(|e| rpc_error(py, &e))?;
-                match registry {
-                    Some(registry) => crate::message::root_reader(py, &m, registry, result_id),
-                    None => Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any()),
-                }
+                let in_place = matches!(&self.results, Some((_, _, true)));
+                results_object(py, &ev, &resp, registry, result_id, in_place)
             }
             PendingKind::Stream(p) => {
                 let promise = p.borrow_mut().take().ok_or_else(consumed)?;
@@ -366,6 +351,32 @@ impl PyPending {
                 Ok(py.None())
             }
         }
+    }
+}
+
+/// The results of a finished call for Python: with `registry`, the root reader of struct
+/// `result_id` (read in place when `in_place`, the results holding no capability, and the
+/// loop finds them: `EventLoop::response_reader`; else copied); without, the message handle.
+fn results_object(
+    py: Python<'_>,
+    ev: &EventLoop,
+    resp: &capnp::capability::Response<any_pointer::Owned>,
+    registry: Option<Py<crate::registry::PyRegistry>>,
+    result_id: u64,
+    in_place: bool,
+) -> PyResult<Py<PyAny>> {
+    if let (Some(registry), true) = (&registry, in_place) {
+        if let Some(reader) = ev.response_reader(resp) {
+            let root = reader
+                .root(&registry.get().inner, result_id)
+                .map_err(|e| crate::error::MsgError::from(e).into_py(py))?;
+            return crate::struct_::PyStructReader::wrap(py, root, registry.clone_ref(py));
+        }
+    }
+    let m = ev.response_message(resp).map_err(|e| rpc_error(py, &e))?;
+    match registry {
+        Some(registry) => crate::message::root_reader(py, &m, registry, result_id),
+        None => Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any()),
     }
 }
 
@@ -416,19 +427,14 @@ impl PyPending {
                 let promise = p.promise.borrow_mut().take().ok_or_else(consumed)?;
                 let pending = p.clone();
                 let ev2 = ev.clone();
+                let in_place = matches!(&self.results, Some((_, _, true)));
                 complete_into(
                     &ev,
                     future,
                     promise,
                     cancel_rx,
                     move || pending.cancel(),
-                    move |py, resp| {
-                        let m = ev2.response_message(&resp).map_err(|e| rpc_error(py, &e))?;
-                        match registry {
-                            Some(r) => crate::message::root_reader(py, &m, r, result_id),
-                            None => Ok(Py::new(py, PyMessageHandle::from_inner(m))?.into_any()),
-                        }
-                    },
+                    move |py, resp| results_object(py, &ev2, &resp, registry, result_id, in_place),
                 );
             }
             PendingKind::Stream(p) => {
