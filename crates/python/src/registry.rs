@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 
 use crate::buffer;
 use crate::convert;
-use crate::enum_::{PyEnum, PyEnumField};
+use crate::enum_::PyEnum;
 use crate::error::{MsgError, MsgResult};
 use crate::multiple::PyMessageIterator;
 use crate::struct_::{detach_if, PyStructBuilder, PyStructReader};
@@ -39,8 +39,6 @@ pub(crate) struct PyRegistry {
     pub(crate) inner: Arc<Registry>,
     /// `parser._struct_schema(id)`: the Python `_StructSchema` object of a node id.
     schema_factory: Py<PyAny>,
-    /// `which` results by (struct id, discriminant): immutable, so shared.
-    which_cache: Mutex<FxHashMap<(u64, u16), Py<PyEnumField>>>,
     /// Each struct's field names as interned Python strings (dict keys of `to_dict`).
     name_cache: Mutex<FxHashMap<u64, Arc<Vec<Py<PyString>>>>>,
 }
@@ -51,28 +49,8 @@ impl PyRegistry {
         Ok(PyRegistry {
             inner: Arc::new(Registry::new()),
             schema_factory: py.None(),
-            which_cache: Mutex::default(),
             name_cache: Mutex::default(),
         })
-    }
-
-    /// The `_DynamicEnumField` of union member `d` (field `index`) of `schema`.
-    pub(crate) fn which_field(
-        &self,
-        py: Python<'_>,
-        schema: &StructSchema,
-        d: u16,
-        index: usize,
-    ) -> PyResult<Py<PyEnumField>> {
-        let key = (schema.id, d);
-        if let Some(f) = lock(&self.which_cache).get(&key) {
-            return Ok(f.clone_ref(py));
-        }
-        let name = schema.fields.get(index).map_or("", |f| f.name.as_str());
-        // Made outside the lock: allocating may run Python code (a collection).
-        let f = Py::new(py, PyEnumField::new(py, d, name))?;
-        lock(&self.which_cache).insert(key, f.clone_ref(py));
-        Ok(f)
     }
 
     /// The field names of `schema` as Python strings, in field order.
@@ -145,7 +123,6 @@ impl PyRegistry {
         PyRegistry {
             inner: Arc::new(Registry::new()),
             schema_factory,
-            which_cache: Mutex::default(),
             name_cache: Mutex::default(),
         }
     }

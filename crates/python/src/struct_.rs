@@ -101,10 +101,9 @@ fn which(
     py: Python<'_>,
     which_field: capnp_dynamic::Result<(u16, usize)>,
     schema: &capnp_dynamic::StructSchema,
-    registry: &Py<PyRegistry>,
 ) -> MsgResult<Py<PyEnumField>> {
     let (d, index) = which_field?;
-    Ok(registry.get().which_field(py, schema, d, index)?)
+    Ok(PyEnumField::shared(py, schema, d, index)?)
 }
 
 /// The schema's field names plus the class's attributes.
@@ -474,6 +473,20 @@ macro_rules! attr_slot {
             ) -> PyResult<Option<Py<PyAny>>> {
                 let py = slf.py();
                 let this = slf.get();
+                // `x.which` in source code passes the interned name: one pointer comparison
+                // instead of decoding and matching it.
+                if exact && name.is(pyo3::intern!(py, "which")) {
+                    // Through the recorded location to the shared object when both exist.
+                    let schema = this.inner.schema();
+                    let cached = this
+                        .inner
+                        .discriminant_fast()
+                        .and_then(|d| PyEnumField::cached(py, schema, d));
+                    if let Some(obj) = cached {
+                        return Ok(Some(obj.clone_ref(py).into_any()));
+                    }
+                    return Ok(Some(this.which(py)?.into_any()));
+                }
                 let s = name.to_str()?;
                 if !is_class_attr(s) {
                     if let Some(&i) = this.inner.schema().by_name.get(s) {
@@ -610,7 +623,7 @@ impl PyStructBuilder {
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         // The builder's own read: its recorded location, not a reader view's walk.
         let inner = &self.inner;
-        which(py, inner.which_field(), inner.schema(), &self.registry).map_err(|e| e.into_py(py))
+        which(py, inner.which_field(), inner.schema()).map_err(|e| e.into_py(py))
     }
 
     /// The message in standard stream framing (root builders only), written straight into
@@ -947,7 +960,7 @@ impl PyStructReader {
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         let inner = &self.inner;
-        which(py, inner.which_field(), inner.schema(), &self.registry).map_err(|e| e.into_py(py))
+        which(py, inner.which_field(), inner.schema()).map_err(|e| e.into_py(py))
     }
 
     /// The struct as JSON text (``str``), as the reference's ``capnp::JsonCodec`` writes it
