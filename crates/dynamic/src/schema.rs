@@ -200,6 +200,8 @@ pub struct StructSchema {
     pub union: Option<UnionInfo>,
     /// Fields outside the union, in schema order.
     pub non_union_fields: Vec<usize>,
+    /// The host's own objects for this struct (the Python binding's field names).
+    pub host: HostCache,
 }
 
 impl StructSchema {
@@ -517,6 +519,7 @@ fn build_struct(
         by_name,
         union,
         non_union_fields,
+        host: HostCache::default(),
     })
 }
 

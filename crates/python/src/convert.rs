@@ -3,7 +3,7 @@
 
 use capnp_dynamic::{
     AnyPointerValue, Field, FieldKind, ListBuilder, ListReader, ListValue, SetValue, StructBuilder,
-    StructReader, StructValue, Type, Value,
+    StructReader, StructSchema, StructValue, Type, Value,
 };
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeDecodeError};
 use pyo3::prelude::*;
@@ -437,6 +437,32 @@ pub(crate) fn from_dict(
     Ok(())
 }
 
+/// A struct's field names as interned Python strings, in field order (`to_dict`'s keys).
+type FieldNames = Vec<Py<PyString>>;
+
+fn make_field_names(py: Python<'_>, schema: &StructSchema) -> FieldNames {
+    schema
+        .fields
+        .iter()
+        .map(|f| PyString::intern(py, &f.name).unbind())
+        .collect()
+}
+
+/// [`FieldNames`] kept with the schema (`StructSchema::host`), so a struct's `to_dict` finds
+/// them without a lock or a map; `None` only if that cache held something else.
+fn field_names<'a>(py: Python<'_>, schema: &'a StructSchema) -> Option<&'a [Py<PyString>]> {
+    if let Some(names) = schema.host.get::<FieldNames>() {
+        return Some(names);
+    }
+    // Made before entering the cell: interning may run Python code (a collection), which
+    // may let another thread in, and that thread must not wait on the cell holding the GIL.
+    let names = make_field_names(py, schema);
+    schema
+        .host
+        .get_or_init(|| names)
+        .map(|names: &FieldNames| names.as_slice())
+}
+
 /// Options of `to_dict`.
 #[derive(Clone, Copy)]
 pub(crate) struct DictOptions {
@@ -486,7 +512,14 @@ impl DictWalk<'_> {
             PyDict::new(py).into_any()
         };
         let schema = r.schema();
-        let names = self.registry.get().field_names(py, schema);
+        let owned;
+        let names = match field_names(py, schema) {
+            Some(names) => names,
+            None => {
+                owned = make_field_names(py, schema);
+                &owned
+            }
+        };
         if schema.union.is_some() {
             let (_, i) = r.which_field()?;
             if let Some(name) = names.get(i) {
