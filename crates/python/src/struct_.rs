@@ -81,6 +81,14 @@ pub(crate) fn decode_text(
     })
 }
 
+/// `decode_text` as a `str` object, made without CPython decoding it again (`ffi::str_new`).
+pub(crate) fn decode_text_str(
+    py: Python<'_>,
+    text: capnp_dynamic::Result<Vec<u8>>,
+) -> PyResult<Bound<'_, PyString>> {
+    decode_text(py, text).map(|s| crate::ffi::str_new(py, &s))
+}
+
 fn no_such_member(name: &str) -> PyErr {
     PyAttributeError::new_err(format!(
         "capnp/dynamic: failed: struct has no such member; name = {name}"
@@ -727,8 +735,8 @@ impl PyStructBuilder {
     /// numbers, enums by name, the ``/capnp/compat/json.capnp`` annotations applied.
     /// ``pretty=True`` breaks it over lines as ``capnp convert`` does without ``--short``.
     #[pyo3(signature = (pretty=false))]
-    fn to_json(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
-        decode_text(
+    fn to_json<'py>(&self, py: Python<'py>, pretty: bool) -> PyResult<Bound<'py, PyString>> {
+        decode_text_str(
             py,
             capnp_dynamic::json::struct_to_json(&self.inner.as_reader(), pretty),
         )
@@ -853,8 +861,8 @@ impl PyStructBuilder {
         false
     }
 
-    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-        decode_text(py, struct_text(&self.inner.as_reader(), true))
+    fn __str__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        decode_text_str(py, struct_text(&self.inner.as_reader(), true))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -968,8 +976,8 @@ impl PyStructReader {
     /// numbers, enums by name, the ``/capnp/compat/json.capnp`` annotations applied.
     /// ``pretty=True`` breaks it over lines as ``capnp convert`` does without ``--short``.
     #[pyo3(signature = (pretty=false))]
-    fn to_json(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
-        decode_text(py, capnp_dynamic::json::struct_to_json(&self.inner, pretty))
+    fn to_json<'py>(&self, py: Python<'py>, pretty: bool) -> PyResult<Bound<'py, PyString>> {
+        decode_text_str(py, capnp_dynamic::json::struct_to_json(&self.inner, pretty))
     }
 
     /// The struct's canonical form as ``bytes``: one segment, no segment table, objects in
@@ -1056,8 +1064,8 @@ impl PyStructReader {
         false
     }
 
-    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-        decode_text(py, struct_text(&self.inner, true))
+    fn __str__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        decode_text_str(py, struct_text(&self.inner, true))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
