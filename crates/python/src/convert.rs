@@ -400,22 +400,41 @@ pub(crate) fn from_dict(
 ) -> MsgResult<()> {
     let py = d.py();
     let schema = builder.schema();
+    let owned;
+    let names = match field_names(py, schema) {
+        Some(names) => names,
+        None => {
+            owned = make_field_names(py, schema);
+            &owned
+        }
+    };
+    let which = pyo3::intern!(py, "which");
+    // The field after the last one set: a dict written in declaration order (as `to_dict`
+    // writes them) names it next, and its key is then the interned name itself.
+    let mut next = 0;
     for (key, value) in d.iter() {
         // Keys are nearly always `str` already: no `str()` call for them.
         let key = match key.cast_into::<PyString>() {
             Ok(s) => s,
             Err(e) => e.into_inner().str()?,
         };
-        let name = key.to_str()?;
-        if name == "which" {
-            continue;
-        }
-        let Some(&index) = schema.by_name.get(name) else {
-            return Err(capnp_dynamic::Error::NoSuchField {
-                name: name.to_string(),
+        let index = match names.get(next) {
+            Some(name) if key.is(name) && !key.is(which) => next,
+            _ => {
+                let name = key.to_str()?;
+                if name == "which" {
+                    continue;
+                }
+                let Some(&index) = schema.by_name.get(name) else {
+                    return Err(capnp_dynamic::Error::NoSuchField {
+                        name: name.to_string(),
+                    }
+                    .into());
+                };
+                index
             }
-            .into());
         };
+        next = index + 1;
         let is_data = schema
             .fields
             .get(index)
