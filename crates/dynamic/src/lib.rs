@@ -38,8 +38,8 @@ pub use message::{MessageBuilder, MessageReader, ReadLimits, Sharing};
 pub use orphan::Orphan;
 pub use pinned::{ElementBytes, LentMut, LentSegment, PinnedBytes};
 pub use schema::{
-    DefaultValue, EnumSchema, Field, FieldKind, InterfaceSchema, Registry, StructSchema, Type,
-    UnionInfo,
+    DefaultValue, EnumSchema, Field, FieldKind, HostCache, InterfaceSchema, Registry, StructSchema,
+    Type, UnionInfo,
 };
 pub use struct_::{StructBuilder, StructReader};
 pub use value::{AnyPointerValue, ListValue, SetValue, StructValue, Value};

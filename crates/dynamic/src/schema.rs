@@ -148,6 +148,44 @@ pub struct UnionInfo {
     pub discriminant_offset: u32,
     /// Field index for each discriminant value (None where no member has that value).
     pub members: Vec<Option<usize>>,
+    /// The host's own objects for this union (the Python binding's `which` results).
+    pub host: HostCache,
+}
+
+/// A value the host (the Python binding) keeps with a schema, made on first use and then
+/// read without a lock or a map lookup; this crate never looks inside. A clone starts empty.
+#[derive(Default)]
+pub struct HostCache(std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>);
+
+impl HostCache {
+    /// The cached value, made by `init` the first time. `None` when a value of another type
+    /// was stored first (one host type per cache).
+    pub fn get_or_init<T: std::any::Any + Send + Sync>(
+        &self,
+        init: impl FnOnce() -> T,
+    ) -> Option<&T> {
+        self.0.get_or_init(|| Box::new(init())).downcast_ref()
+    }
+}
+
+impl HostCache {
+    /// The cached value, if one of type `T` was made.
+    #[inline]
+    pub fn get<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
+        self.0.get()?.downcast_ref()
+    }
+}
+
+impl Clone for HostCache {
+    fn clone(&self) -> Self {
+        HostCache::default()
+    }
+}
+
+impl std::fmt::Debug for HostCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostCache")
+    }
 }
 
 #[derive(Debug)]
@@ -162,6 +200,8 @@ pub struct StructSchema {
     pub union: Option<UnionInfo>,
     /// Fields outside the union, in schema order.
     pub non_union_fields: Vec<usize>,
+    /// The host's own objects for this struct (the Python binding's field names).
+    pub host: HostCache,
 }
 
 impl StructSchema {
@@ -495,6 +535,7 @@ fn build_struct(
     let union = (discriminant_count > 0).then(|| UnionInfo {
         discriminant_offset: s.get_discriminant_offset(),
         members,
+        host: HostCache::default(),
     });
     Ok(StructSchema {
         id,
@@ -506,6 +547,7 @@ fn build_struct(
         by_name,
         union,
         non_union_fields,
+        host: HostCache::default(),
     })
 }
 

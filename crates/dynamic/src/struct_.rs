@@ -437,6 +437,15 @@ impl StructReader {
     }
 
     /// The active union member: (discriminant, index in the schema's field list).
+    /// The union's discriminant, read through the struct's resolved location; `None` when
+    /// there is no union or no location (`which_field` then walks, and reports errors).
+    #[inline]
+    pub fn discriminant_fast(&self) -> Option<u16> {
+        let union = self.shared.schema().union.as_ref()?;
+        let (at, seg) = self.fast()?;
+        Some(at.bits(seg, 16, union.discriminant_offset) as u16)
+    }
+
     pub fn which_field(&self) -> Result<(u16, usize)> {
         // A `let else`, not `ok_or`: that builds (and drops) the error on every call.
         let Some(union) = self.shared.schema().union.as_ref() else {
@@ -1071,6 +1080,20 @@ impl StructBuilder {
 
     pub fn which(&self) -> Result<(u16, String)> {
         self.as_reader().which()
+    }
+
+    /// The union's discriminant, read through the struct's recorded location; `None` when
+    /// there is no union or no current location, or the message cannot be locked
+    /// (`which_field` then walks, and reports errors).
+    #[inline]
+    pub fn discriminant_fast(&self) -> Option<u16> {
+        let union = self.shared.schema().union.as_ref()?;
+        let held = self.shared.base().message.lock_fast().ok()?;
+        let d = self
+            .cache
+            .get(&held)?
+            .read(&held, 16, union.discriminant_offset)?;
+        Some(d as u16)
     }
 
     pub fn which_field(&self) -> Result<(u16, usize)> {

@@ -23,6 +23,8 @@ const STACK_GROWTH: usize = 1024 * 1024;
 const MAX_INLINE_VALUE: usize = 24;
 /// A struct whose items add up to more than this (in bytes) is printed on several lines.
 const MAX_INLINE_RECORD: usize = 64;
+/// Between two items on one line.
+const INLINE_SEP: &[u8] = b", ";
 
 /// The text of a struct: pretty (`str()`) or on one line (inside `repr()`).
 ///
@@ -77,9 +79,10 @@ enum Place {
     Field,
 }
 
-/// Writes everything into one buffer: a struct's or list's items are written one after the
-/// other right after its opening bracket, then spread in place with the separators their
-/// layout needs (`delimit`), so no item is a buffer of its own.
+/// Writes everything into one buffer: a struct's or list's items are written right after its
+/// opening bracket as if on one line (`", "` between them); when they do not fit on one
+/// line, `delimit` spreads them in place with the separators that layout needs, so no item
+/// is a buffer of its own and items on one line are never moved.
 struct Printer {
     pretty: bool,
     out: Vec<u8>,
@@ -141,23 +144,33 @@ impl Printer {
         for &i in &schema.non_union_fields {
             if let Some(u) = union_member.filter(|u| *u < i) {
                 union_member = None;
-                self.item(|p| p.field(r, u, child, depth))?;
+                self.item(base, |p| p.field(r, u, child, depth))?;
             }
             if r.has_by_index(i)? {
-                self.item(|p| p.field(r, i, child, depth))?;
+                self.item(base, |p| p.field(r, i, child, depth))?;
             }
         }
         if let Some(u) = union_member {
-            self.item(|p| p.field(r, u, child, depth))?;
+            self.item(base, |p| p.field(r, u, child, depth))?;
         }
         Ok(self.delimit(open, base, b')', level, place, true))
     }
 
-    /// Writes one item with `write` and records where it ends.
-    fn item(&mut self, write: impl FnOnce(&mut Self) -> Result<bool>) -> Result<()> {
+    /// Writes one item of the struct or list whose items are recorded from `base` with
+    /// `write` (after the one-line separator unless it is the first), and records where it
+    /// ends.
+    fn item(&mut self, base: usize, write: impl FnOnce(&mut Self) -> Result<bool>) -> Result<()> {
+        self.separate(base);
         let breaks = write(self)?;
         self.ends.push((self.out.len(), breaks));
         Ok(())
+    }
+
+    /// The one-line separator before an item that is not the first since `base`.
+    fn separate(&mut self, base: usize) {
+        if self.ends.len() > base {
+            self.out.extend_from_slice(INLINE_SEP);
+        }
     }
 
     /// `name = value` for the field at `index`.
@@ -210,6 +223,8 @@ impl Printer {
         for i in 0..len {
             if blob {
                 // In place, without a copy of the bytes (when the list's location is known).
+                let mark = self.out.len();
+                self.separate(base);
                 let (out, data) = (&mut self.out, *elem == Type::Data);
                 if l.with_blob_element(i64::from(i), |bytes| quoted(out, bytes, data))?
                     .is_some()
@@ -217,9 +232,12 @@ impl Printer {
                     self.ends.push((self.out.len(), false));
                     continue;
                 }
+                self.out.truncate(mark);
             }
             let v = l.get(i64::from(i))?;
-            self.item(|p| p.value(&v, elem, l.registry(), child, Place::Bracketed, depth))?;
+            self.item(base, |p| {
+                p.value(&v, elem, l.registry(), child, Place::Bracketed, depth)
+            })?;
         }
         Ok(self.delimit(open, base, b']', level, place, false))
     }
@@ -245,9 +263,9 @@ impl Printer {
         }
     }
 
-    /// Lays out the items recorded from `base` (written right after the bracket at `open`):
-    /// on one line when they are short enough, else one per line; closes the bracket.
-    /// Whether the result contains a line break.
+    /// Lays out the items recorded from `base` (written right after the bracket at `open`,
+    /// `INLINE_SEP` between them): left on one line when they are short enough, else spread
+    /// one per line; closes the bracket. Whether the result contains a line break.
     fn delimit(
         &mut self,
         open: usize,
@@ -258,61 +276,53 @@ impl Printer {
         record: bool,
     ) -> bool {
         let start = open + 1;
+        let sep_len = INLINE_SEP.len();
         let items = &self.ends[base..];
         let count = items.len();
         let any_break = items.iter().any(|&(_, breaks)| breaks);
+        // Each item's own length: from the end of the one before, past its separator.
         let lengths = items.iter().scan(start, |from, &(end, breaks)| {
             let len = end - *from;
-            *from = end;
+            *from = end + sep_len;
             Some((len, breaks))
         });
         let inline = level == 0 || fits_inline(lengths, record);
+        if inline || count == 0 {
+            self.out.push(close);
+            self.ends.truncate(base);
+            return any_break;
+        }
         let indent = level as usize * 2;
         // What goes before the first item, between two items and after the last one.
-        let (lead, sep, trail): (&[u8], &[u8], &[u8]) = if inline {
-            (b"", b", ", b"")
-        } else {
-            (
-                match place {
-                    Place::Bracketed => b" ",
-                    Place::Field => b"\n",
-                },
-                b",\n",
-                b" ",
-            )
+        let lead: &[u8] = match place {
+            Place::Bracketed => b" ",
+            Place::Field => b"\n",
         };
-        let lead_len = lead.len()
-            + if !inline && place == Place::Field {
-                indent
-            } else {
-                0
-            };
-        let sep_len = sep.len() + if inline { 0 } else { indent };
-        let extra = if count == 0 {
-            0
-        } else {
-            lead_len + sep_len * (count - 1) + trail.len()
-        };
+        let (sep, trail): (&[u8], &[u8]) = (b",\n", b" ");
+        let lead_len = lead.len() + if place == Place::Field { indent } else { 0 };
+        let wide_sep_len = sep.len() + indent;
+        let extra = lead_len + (wide_sep_len - sep_len) * (count - 1) + trail.len();
         let written = self.out.len();
         self.out.resize(written + extra, b' ');
         // Items move right, last first (each lands at or after where it was), and the
         // separators fill the gaps they leave.
         let out = &mut self.out;
-        let mut dest_end = written + extra;
-        if count > 0 {
-            dest_end -= trail.len();
-            out[dest_end..dest_end + trail.len()].copy_from_slice(trail);
-        }
+        let mut dest_end = written + extra - trail.len();
+        out[dest_end..dest_end + trail.len()].copy_from_slice(trail);
         for k in (0..count).rev() {
             let (end, _) = items[k];
-            let begin = if k == 0 { start } else { items[k - 1].0 };
+            let begin = if k == 0 {
+                start
+            } else {
+                items[k - 1].0 + sep_len
+            };
             let len = end - begin;
             let dest = dest_end - len;
             out.copy_within(begin..end, dest);
             let (gap, text) = if k == 0 {
                 (lead_len, lead)
             } else {
-                (sep_len, sep)
+                (wide_sep_len, sep)
             };
             let gap_start = dest - gap;
             out[gap_start..gap_start + text.len()].copy_from_slice(text);
@@ -321,9 +331,8 @@ impl Printer {
         }
         self.out.push(close);
         self.ends.truncate(base);
-        // A break inside an item (only at level 0, where nothing breaks lines: never), or,
-        // laid out, one before the first item of a field value or between two items.
-        any_break || (!inline && (place == Place::Field || count >= 2))
+        // Laid out: a break before the first item of a field value or between two items.
+        any_break || place == Place::Field || count >= 2
     }
 }
 
@@ -395,15 +404,14 @@ fn scalar(
         Value::Text(t) => quoted(out, t, false),
         Value::Data(d) => quoted(out, d, true),
         Value::Enum(n) => {
-            let name = match ty {
-                Type::Enum(id) => registry
-                    .get_enum(*id)?
-                    .enumerants
-                    .get(usize::from(*n))
-                    .cloned(),
+            let schema = match ty {
+                Type::Enum(id) => Some(registry.get_enum(*id)?),
                 _ => None,
             };
-            match name {
+            match schema
+                .as_ref()
+                .and_then(|s| s.enumerants.get(usize::from(*n)))
+            {
                 Some(name) => out.extend_from_slice(name.as_bytes()),
                 None => {
                     let _ = write!(out, "({n})");

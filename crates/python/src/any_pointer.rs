@@ -8,7 +8,7 @@
 use capnp_dynamic::{AnyPointerBuilder, AnyPointerReader, Orphan, Type};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple};
+use pyo3::types::PyTuple;
 
 use crate::convert::{value_to_py, with_set_value};
 use crate::error::{MsgError, MsgResult};
@@ -147,7 +147,7 @@ impl PyObjectReader {
 
 fn text(py: Python<'_>, bytes: &[u8]) -> PyResult<Py<PyAny>> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(PyString::new(py, s).into_any().unbind()),
+        Ok(s) => Ok(crate::ffi::str_new(py, s).into_any().unbind()),
         Err(e) => Err(PyErr::from_value(
             pyo3::exceptions::PyUnicodeDecodeError::new_utf8(py, bytes, e)?.into_any(),
         )),

@@ -3,7 +3,7 @@
 
 use capnp_dynamic::{
     AnyPointerValue, Field, FieldKind, ListBuilder, ListReader, ListValue, SetValue, StructBuilder,
-    StructReader, StructValue, Type, Value,
+    StructReader, StructSchema, StructValue, Type, Value,
 };
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeDecodeError};
 use pyo3::prelude::*;
@@ -35,7 +35,7 @@ pub(crate) fn slot_type(field: &Field) -> Option<&Type> {
 /// `text_to_py` to raise once the lock is released.
 pub(crate) fn str_under_lock(py: Python<'_>, bytes: &[u8]) -> Result<Py<PyAny>, Vec<u8>> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(PyString::new(py, s).into_any().unbind()),
+        Ok(s) => Ok(crate::ffi::str_new(py, s).into_any().unbind()),
         Err(_) => Err(bytes.to_vec()),
     }
 }
@@ -43,7 +43,7 @@ pub(crate) fn str_under_lock(py: Python<'_>, bytes: &[u8]) -> Result<Py<PyAny>, 
 /// Text bytes as `str`, decoded strictly.
 pub(crate) fn text_to_py(py: Python<'_>, bytes: &[u8]) -> MsgResult<Py<PyAny>> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(PyString::new(py, s).into_any().unbind()),
+        Ok(s) => Ok(crate::ffi::str_new(py, s).into_any().unbind()),
         Err(e) => {
             Err(PyErr::from_value(PyUnicodeDecodeError::new_utf8(py, bytes, e)?.into_any()).into())
         }
@@ -400,22 +400,41 @@ pub(crate) fn from_dict(
 ) -> MsgResult<()> {
     let py = d.py();
     let schema = builder.schema();
+    let owned;
+    let names = match field_names(py, schema) {
+        Some(names) => names,
+        None => {
+            owned = make_field_names(py, schema);
+            &owned
+        }
+    };
+    let which = pyo3::intern!(py, "which");
+    // The field after the last one set: a dict written in declaration order (as `to_dict`
+    // writes them) names it next, and its key is then the interned name itself.
+    let mut next = 0;
     for (key, value) in d.iter() {
         // Keys are nearly always `str` already: no `str()` call for them.
         let key = match key.cast_into::<PyString>() {
             Ok(s) => s,
             Err(e) => e.into_inner().str()?,
         };
-        let name = key.to_str()?;
-        if name == "which" {
-            continue;
-        }
-        let Some(&index) = schema.by_name.get(name) else {
-            return Err(capnp_dynamic::Error::NoSuchField {
-                name: name.to_string(),
+        let index = match names.get(next) {
+            Some(name) if key.is(name) && !key.is(which) => next,
+            _ => {
+                let name = key.to_str()?;
+                if name == "which" {
+                    continue;
+                }
+                let Some(&index) = schema.by_name.get(name) else {
+                    return Err(capnp_dynamic::Error::NoSuchField {
+                        name: name.to_string(),
+                    }
+                    .into());
+                };
+                index
             }
-            .into());
         };
+        next = index + 1;
         let is_data = schema
             .fields
             .get(index)
@@ -435,6 +454,32 @@ pub(crate) fn from_dict(
         }
     }
     Ok(())
+}
+
+/// A struct's field names as interned Python strings, in field order (`to_dict`'s keys).
+type FieldNames = Vec<Py<PyString>>;
+
+fn make_field_names(py: Python<'_>, schema: &StructSchema) -> FieldNames {
+    schema
+        .fields
+        .iter()
+        .map(|f| PyString::intern(py, &f.name).unbind())
+        .collect()
+}
+
+/// [`FieldNames`] kept with the schema (`StructSchema::host`), so a struct's `to_dict` finds
+/// them without a lock or a map; `None` only if that cache held something else.
+fn field_names<'a>(py: Python<'_>, schema: &'a StructSchema) -> Option<&'a [Py<PyString>]> {
+    if let Some(names) = schema.host.get::<FieldNames>() {
+        return Some(names);
+    }
+    // Made before entering the cell: interning may run Python code (a collection), which
+    // may let another thread in, and that thread must not wait on the cell holding the GIL.
+    let names = make_field_names(py, schema);
+    schema
+        .host
+        .get_or_init(|| names)
+        .map(|names: &FieldNames| names.as_slice())
 }
 
 /// Options of `to_dict`.
@@ -486,7 +531,14 @@ impl DictWalk<'_> {
             PyDict::new(py).into_any()
         };
         let schema = r.schema();
-        let names = self.registry.get().field_names(py, schema);
+        let owned;
+        let names = match field_names(py, schema) {
+            Some(names) => names,
+            None => {
+                owned = make_field_names(py, schema);
+                &owned
+            }
+        };
         if schema.union.is_some() {
             let (_, i) = r.which_field()?;
             if let Some(name) = names.get(i) {

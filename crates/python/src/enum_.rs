@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use capnp_dynamic::EnumSchema;
+use capnp_dynamic::{EnumSchema, StructSchema};
 use pyo3::basic::CompareOp;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
 
 /// Compares `name` with a `str`, or `number` with anything else, as Python would.
@@ -97,18 +98,65 @@ impl PyEnum {
 }
 
 /// The active member of a union: its discriminant and name. One object per member and
-/// union type, shared by every `which` (see `PyRegistry::which_field`).
+/// union type, shared by every `which` (see [`PyEnumField::shared`]).
 #[pyclass(frozen, name = "_DynamicEnumField", module = "capnp.lib.capnp")]
 pub(crate) struct PyEnumField {
     raw: u16,
     name: Py<PyString>,
 }
 
+/// The `which` objects of one union, by discriminant, each made on first use.
+type WhichObjects = Box<[PyOnceLock<Py<PyEnumField>>]>;
+
 impl PyEnumField {
     pub(crate) fn new(py: Python<'_>, raw: u16, name: &str) -> Self {
         PyEnumField {
             raw,
             name: PyString::intern(py, name).unbind(),
+        }
+    }
+
+    /// The object of discriminant `d` of `schema`'s union if [`PyEnumField::shared`] made
+    /// it (so `d` was found to name a member).
+    #[inline]
+    pub(crate) fn cached<'a>(
+        py: Python<'_>,
+        schema: &'a StructSchema,
+        d: u16,
+    ) -> Option<&'a Py<PyEnumField>> {
+        let union = schema.union.as_ref()?;
+        union
+            .host
+            .get::<WhichObjects>()?
+            .get(usize::from(d))?
+            .get(py)
+    }
+
+    /// The object of union member `d` (field `index`) of `schema`, as `which_field` found
+    /// them. Kept with the union's schema (`UnionInfo::host`), so a `which` finds it with a
+    /// few loads: no lock, no map.
+    pub(crate) fn shared(
+        py: Python<'_>,
+        schema: &StructSchema,
+        d: u16,
+        index: usize,
+    ) -> PyResult<Py<PyEnumField>> {
+        let slot = schema.union.as_ref().and_then(|union| {
+            union
+                .host
+                .get_or_init::<WhichObjects>(|| {
+                    union.members.iter().map(|_| PyOnceLock::new()).collect()
+                })?
+                .get(usize::from(d))
+        });
+        let make = || {
+            let name = schema.fields.get(index).map_or("", |f| f.name.as_str());
+            Py::new(py, PyEnumField::new(py, d, name))
+        };
+        match slot {
+            Some(slot) => Ok(slot.get_or_try_init(py, make)?.clone_ref(py)),
+            // Not reached: `which_field` answers only for a union's members.
+            None => make(),
         }
     }
 }

@@ -595,6 +595,34 @@ pub(crate) fn send_none<'py>(coro: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
     }
 }
 
+/// `s` as a `str`. An ASCII string (the usual Text) is made with `PyUnicode_New` and filled
+/// with one copy: `PyString::new` would run CPython's UTF-8 decoder over it, a second scan
+/// and a third of a short field's read. Anything else goes through `PyString::new`.
+pub(crate) fn str_new<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyString> {
+    if s.is_ascii() {
+        if let Ok(len) = isize::try_from(s.len()) {
+            // SAFETY: the GIL is held (`py`). `PyUnicode_New(len, 127)` returns a new
+            // reference to a compact ASCII `str` of `len` characters (its terminating NUL
+            // already written), or NULL with an exception set. Its character data is
+            // `PyUnicode_DATA`'s `len` bytes, which nothing has read yet; they are filled
+            // from `s` (ASCII, so every byte is a valid character of such a string) before
+            // the object is handed out. On NULL the exception is cleared (no Python object
+            // is released: a MemoryError instance may be, only when memory ran out) and
+            // `PyString::new` below tries again, failing as it always did.
+            unsafe {
+                let obj = pyo3::ffi::PyUnicode_New(len, 127);
+                if !obj.is_null() {
+                    let data = pyo3::ffi::PyUnicode_DATA(obj).cast::<u8>();
+                    std::ptr::copy_nonoverlapping(s.as_ptr(), data, s.len());
+                    return Bound::from_owned_ptr(py, obj).cast_into_unchecked();
+                }
+                pyo3::ffi::PyErr_Clear();
+            }
+        }
+    }
+    PyString::new(py, s)
+}
+
 /// Copies at least this large go into memory advised for transparent huge pages.
 const HUGE_COPY: usize = 8 << 20;
 

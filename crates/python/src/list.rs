@@ -12,7 +12,7 @@ use crate::convert::{index_type_error, scalar_to_py, set_element, text_to_py, va
 use crate::error::{MsgError, MsgResult};
 use crate::ffi::SequenceSlots;
 use crate::registry::PyRegistry;
-use crate::struct_::decode_text;
+use crate::struct_::{decode_text, decode_text_str};
 
 /// `lst[i]` failures: out of range is `IndexError('Out of bounds')`, not a `KjException`.
 fn index_error(py: Python<'_>, e: MsgError) -> PyErr {
@@ -228,8 +228,8 @@ impl PyListBuilder {
         run().map_err(|e| index_error(py, e))
     }
 
-    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-        decode_text(py, list_text(&self.inner.as_reader(), true))
+    fn __str__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyString>> {
+        decode_text_str(py, list_text(&self.inner.as_reader(), true))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -420,8 +420,8 @@ impl PyListReader {
         run().map_err(|e| e.into_py(py))
     }
 
-    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-        decode_text(py, list_text(&self.inner, true))
+    fn __str__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyString>> {
+        decode_text_str(py, list_text(&self.inner, true))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

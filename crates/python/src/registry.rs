@@ -1,17 +1,16 @@
 //! `_Registry`: the Rust-owned schema registry of one `SchemaParser`, and the entry points
 //! that create messages from it (`new_message`, `from_bytes` and friends).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry, Sharing, StructSchema};
+use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry, Sharing};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
-use rustc_hash::FxHashMap;
 
 use crate::buffer;
 use crate::convert;
-use crate::enum_::{PyEnum, PyEnumField};
+use crate::enum_::PyEnum;
 use crate::error::{MsgError, MsgResult};
 use crate::multiple::PyMessageIterator;
 use crate::struct_::{detach_if, PyStructBuilder, PyStructReader};
@@ -39,10 +38,6 @@ pub(crate) struct PyRegistry {
     pub(crate) inner: Arc<Registry>,
     /// `parser._struct_schema(id)`: the Python `_StructSchema` object of a node id.
     schema_factory: Py<PyAny>,
-    /// `which` results by (struct id, discriminant): immutable, so shared.
-    which_cache: Mutex<FxHashMap<(u64, u16), Py<PyEnumField>>>,
-    /// Each struct's field names as interned Python strings (dict keys of `to_dict`).
-    name_cache: Mutex<FxHashMap<u64, Arc<Vec<Py<PyString>>>>>,
 }
 
 impl PyRegistry {
@@ -51,59 +46,13 @@ impl PyRegistry {
         Ok(PyRegistry {
             inner: Arc::new(Registry::new()),
             schema_factory: py.None(),
-            which_cache: Mutex::default(),
-            name_cache: Mutex::default(),
         })
-    }
-
-    /// The `_DynamicEnumField` of union member `d` (field `index`) of `schema`.
-    pub(crate) fn which_field(
-        &self,
-        py: Python<'_>,
-        schema: &StructSchema,
-        d: u16,
-        index: usize,
-    ) -> PyResult<Py<PyEnumField>> {
-        let key = (schema.id, d);
-        if let Some(f) = lock(&self.which_cache).get(&key) {
-            return Ok(f.clone_ref(py));
-        }
-        let name = schema.fields.get(index).map_or("", |f| f.name.as_str());
-        // Made outside the lock: allocating may run Python code (a collection).
-        let f = Py::new(py, PyEnumField::new(py, d, name))?;
-        lock(&self.which_cache).insert(key, f.clone_ref(py));
-        Ok(f)
-    }
-
-    /// The field names of `schema` as Python strings, in field order.
-    pub(crate) fn field_names(
-        &self,
-        py: Python<'_>,
-        schema: &StructSchema,
-    ) -> Arc<Vec<Py<PyString>>> {
-        if let Some(names) = lock(&self.name_cache).get(&schema.id) {
-            return names.clone();
-        }
-        let names: Arc<Vec<Py<PyString>>> = Arc::new(
-            schema
-                .fields
-                .iter()
-                .map(|f| PyString::intern(py, &f.name).unbind())
-                .collect(),
-        );
-        lock(&self.name_cache).insert(schema.id, names.clone());
-        names
     }
 
     /// The Python `_StructSchema` of struct (or group) `id`.
     pub(crate) fn struct_schema(&self, py: Python<'_>, id: u64) -> PyResult<Py<PyAny>> {
         Ok(self.schema_factory.bind(py).call1((id,))?.unbind())
     }
-}
-
-/// A cache lock; the caches hold no invariant a panic could break, so poisoning is ignored.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The root reader (the handle itself) of one message in stream framing in `buf`.
@@ -145,8 +94,6 @@ impl PyRegistry {
         PyRegistry {
             inner: Arc::new(Registry::new()),
             schema_factory,
-            which_cache: Mutex::default(),
-            name_cache: Mutex::default(),
         }
     }
 

@@ -81,6 +81,14 @@ pub(crate) fn decode_text(
     })
 }
 
+/// `decode_text` as a `str` object, made without CPython decoding it again (`ffi::str_new`).
+pub(crate) fn decode_text_str(
+    py: Python<'_>,
+    text: capnp_dynamic::Result<Vec<u8>>,
+) -> PyResult<Bound<'_, PyString>> {
+    decode_text(py, text).map(|s| crate::ffi::str_new(py, &s))
+}
+
 fn no_such_member(name: &str) -> PyErr {
     PyAttributeError::new_err(format!(
         "capnp/dynamic: failed: struct has no such member; name = {name}"
@@ -101,10 +109,9 @@ fn which(
     py: Python<'_>,
     which_field: capnp_dynamic::Result<(u16, usize)>,
     schema: &capnp_dynamic::StructSchema,
-    registry: &Py<PyRegistry>,
 ) -> MsgResult<Py<PyEnumField>> {
     let (d, index) = which_field?;
-    Ok(registry.get().which_field(py, schema, d, index)?)
+    Ok(PyEnumField::shared(py, schema, d, index)?)
 }
 
 /// The schema's field names plus the class's attributes.
@@ -474,6 +481,20 @@ macro_rules! attr_slot {
             ) -> PyResult<Option<Py<PyAny>>> {
                 let py = slf.py();
                 let this = slf.get();
+                // `x.which` in source code passes the interned name: one pointer comparison
+                // instead of decoding and matching it.
+                if exact && name.is(pyo3::intern!(py, "which")) {
+                    // Through the recorded location to the shared object when both exist.
+                    let schema = this.inner.schema();
+                    let cached = this
+                        .inner
+                        .discriminant_fast()
+                        .and_then(|d| PyEnumField::cached(py, schema, d));
+                    if let Some(obj) = cached {
+                        return Ok(Some(obj.clone_ref(py).into_any()));
+                    }
+                    return Ok(Some(this.which(py)?.into_any()));
+                }
                 let s = name.to_str()?;
                 if !is_class_attr(s) {
                     if let Some(&i) = this.inner.schema().by_name.get(s) {
@@ -610,7 +631,7 @@ impl PyStructBuilder {
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         // The builder's own read: its recorded location, not a reader view's walk.
         let inner = &self.inner;
-        which(py, inner.which_field(), inner.schema(), &self.registry).map_err(|e| e.into_py(py))
+        which(py, inner.which_field(), inner.schema()).map_err(|e| e.into_py(py))
     }
 
     /// The message in standard stream framing (root builders only), written straight into
@@ -714,8 +735,8 @@ impl PyStructBuilder {
     /// numbers, enums by name, the ``/capnp/compat/json.capnp`` annotations applied.
     /// ``pretty=True`` breaks it over lines as ``capnp convert`` does without ``--short``.
     #[pyo3(signature = (pretty=false))]
-    fn to_json(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
-        decode_text(
+    fn to_json<'py>(&self, py: Python<'py>, pretty: bool) -> PyResult<Bound<'py, PyString>> {
+        decode_text_str(
             py,
             capnp_dynamic::json::struct_to_json(&self.inner.as_reader(), pretty),
         )
@@ -840,8 +861,8 @@ impl PyStructBuilder {
         false
     }
 
-    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-        decode_text(py, struct_text(&self.inner.as_reader(), true))
+    fn __str__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        decode_text_str(py, struct_text(&self.inner.as_reader(), true))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -947,7 +968,7 @@ impl PyStructReader {
     #[getter]
     fn which(&self, py: Python<'_>) -> PyResult<Py<PyEnumField>> {
         let inner = &self.inner;
-        which(py, inner.which_field(), inner.schema(), &self.registry).map_err(|e| e.into_py(py))
+        which(py, inner.which_field(), inner.schema()).map_err(|e| e.into_py(py))
     }
 
     /// The struct as JSON text (``str``), as the reference's ``capnp::JsonCodec`` writes it
@@ -955,8 +976,8 @@ impl PyStructReader {
     /// numbers, enums by name, the ``/capnp/compat/json.capnp`` annotations applied.
     /// ``pretty=True`` breaks it over lines as ``capnp convert`` does without ``--short``.
     #[pyo3(signature = (pretty=false))]
-    fn to_json(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
-        decode_text(py, capnp_dynamic::json::struct_to_json(&self.inner, pretty))
+    fn to_json<'py>(&self, py: Python<'py>, pretty: bool) -> PyResult<Bound<'py, PyString>> {
+        decode_text_str(py, capnp_dynamic::json::struct_to_json(&self.inner, pretty))
     }
 
     /// The struct's canonical form as ``bytes``: one segment, no segment table, objects in
@@ -1043,8 +1064,8 @@ impl PyStructReader {
         false
     }
 
-    fn __str__(&self, py: Python<'_>) -> PyResult<String> {
-        decode_text(py, struct_text(&self.inner, true))
+    fn __str__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        decode_text_str(py, struct_text(&self.inner, true))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -40,6 +40,7 @@ pub(super) fn struct_schema(inner: &Inner, id: u64) -> Arc<StructSchema> {
         by_name: Default::default(),
         union: None,
         non_union_fields: Vec::new(),
+        host: Default::default(),
     })
 }
 
