@@ -436,7 +436,6 @@ impl StructReader {
         Ok((d, field_at(self.shared.schema(), i)?.name.clone()))
     }
 
-    /// The active union member: (discriminant, index in the schema's field list).
     /// The union's discriminant, read through the struct's resolved location; `None` when
     /// there is no union or no location (`which_field` then walks, and reports errors).
     #[inline]
@@ -446,6 +445,7 @@ impl StructReader {
         Some(at.bits(seg, 16, union.discriminant_offset) as u16)
     }
 
+    /// The active union member: (discriminant, index in the schema's field list).
     pub fn which_field(&self) -> Result<(u16, usize)> {
         // A `let else`, not `ok_or`: that builds (and drops) the error on every call.
         let Some(union) = self.shared.schema().union.as_ref() else {
