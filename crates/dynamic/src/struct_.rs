@@ -784,6 +784,7 @@ impl StructBuilder {
 
     /// Writes a primitive field (and its union discriminant) through the recorded location;
     /// `false` when there is none (nothing written: the caller walks).
+    #[inline]
     fn fast_write(&self, field: &Field, ty: &Type, offset: u32, bits: u64) -> Result<bool> {
         let held = self.shared.base().message.lock_fast()?;
         let Some(at) = self.cache.get(&held) else {

@@ -431,13 +431,13 @@ unsafe extern "C" fn setattro<T: SetAttrSlot>(
     unsafe {
         lean_slot(-1, |py| {
             let obj = Borrowed::from_ptr(py, slf);
-            if let (Ok(this), Ok(key)) = (
-                instance::<T>(obj, saved.type_addr),
-                Borrowed::from_ptr(py, name).cast::<PyString>(),
-            ) {
-                let value = Borrowed::from_ptr(py, value);
-                if T::slot_setattr(&this, &key, &value)? {
-                    return Ok(0);
+            // Checked one after the other: no error value is made for a name that is a `str`.
+            if let Ok(key) = Borrowed::from_ptr(py, name).cast::<PyString>() {
+                if let Ok(this) = instance::<T>(obj, saved.type_addr) {
+                    let value = Borrowed::from_ptr(py, value);
+                    if T::slot_setattr(&this, &key, &value)? {
+                        return Ok(0);
+                    }
                 }
             }
             // -1 with the exception set passes through as is.
