@@ -278,3 +278,37 @@ def test_struct_elements_keep_their_list_and_their_children_outlive_both(a):
         del elem, as_list
         gc.collect()
         assert list(ints) == [0, 9] and copied.i32 == 7 and view.i32 == 7
+
+
+def test_field_names_remembered_by_the_slots_stay_right(a, c, schemas):
+    # The slots remember field indexes by name object and schema (ffi.rs `cached_field`):
+    # names built at run time, `str` subclasses, a field named like a class attribute, many
+    # names and schemas cycling through the table, and a second load of the same file.
+    class Name(str):
+        pass
+
+    a2 = capnp.load(str(schemas / "alltypes.capnp"))
+    fields = ["b", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "defI"]
+    for round_ in range(3):
+        for mod in (a, a2):
+            msg = mod.All.new_message()
+            for k, name in enumerate(fields):
+                value = (k + round_) % 2 == 0 if name == "b" else k + round_
+                for key in (name, "".join(list(name)), Name(name)):
+                    setattr(msg, key, value)
+                    assert getattr(msg, key) == value
+                    assert getattr(msg.as_reader(), key) == value
+            contact = c.Contact.new_message(id=round_)
+            assert contact.id == round_ and contact.as_reader().id == round_
+    # `which` is a field of All (no union): written as a field, read as the method.
+    msg = a.All.new_message()
+    for _ in range(3):
+        msg.which = 3
+        assert msg._get("which") == 3
+        with pytest.raises(capnp.KjException):
+            msg.which
+    # Names of other structs' fields stay unknown here.
+    with pytest.raises(AttributeError, match="has no such member; name = id"):
+        msg.id = 1
+    with pytest.raises(AttributeError, match="has no such member; name = id"):
+        msg.id

@@ -524,10 +524,22 @@ impl ElemsAt {
 /// # Safety
 /// `p..p + width` must be readable and not written concurrently.
 unsafe fn read_le(p: *const u8, width: usize) -> u64 {
-    let mut buf = [0u8; 8];
-    // SAFETY: the caller guarantees `width` readable bytes; `buf` has 8 >= width.
-    unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), width) };
-    u64::from_le_bytes(buf)
+    // Fixed-size copies for the usual widths (a variable-length copy is a `memcpy` call).
+    // SAFETY (every arm): the caller guarantees `width` readable bytes at `p`; each arm reads
+    // exactly `width` of them, unaligned, into a local of that size.
+    unsafe {
+        match width {
+            1 => u64::from(p.read()),
+            2 => u64::from(u16::from_le_bytes(p.cast::<[u8; 2]>().read_unaligned())),
+            4 => u64::from(u32::from_le_bytes(p.cast::<[u8; 4]>().read_unaligned())),
+            8 => u64::from_le_bytes(p.cast::<[u8; 8]>().read_unaligned()),
+            _ => {
+                let mut buf = [0u8; 8];
+                std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), width.min(8));
+                u64::from_le_bytes(buf)
+            }
+        }
+    }
 }
 
 /// Writes the low `width` bytes of `v` little-endian at `p`.
@@ -535,9 +547,24 @@ unsafe fn read_le(p: *const u8, width: usize) -> u64 {
 /// # Safety
 /// `p..p + width` must be writable and not accessed concurrently.
 unsafe fn write_le(p: *mut u8, width: usize, v: u64) {
-    let buf = v.to_le_bytes();
-    // SAFETY: the caller guarantees `width` writable bytes; `buf` has 8 >= width.
-    unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), p, width) };
+    // SAFETY (every arm): the caller guarantees `width` writable bytes at `p`; each arm
+    // writes exactly `width` of them, unaligned.
+    unsafe {
+        match width {
+            1 => p.write(v as u8),
+            2 => p
+                .cast::<[u8; 2]>()
+                .write_unaligned((v as u16).to_le_bytes()),
+            4 => p
+                .cast::<[u8; 4]>()
+                .write_unaligned((v as u32).to_le_bytes()),
+            8 => p.cast::<[u8; 8]>().write_unaligned(v.to_le_bytes()),
+            _ => {
+                let buf = v.to_le_bytes();
+                std::ptr::copy_nonoverlapping(buf.as_ptr(), p, width.min(8));
+            }
+        }
+    }
 }
 
 /// A handle's recorded location and the generation it was recorded at (0: none). Read and

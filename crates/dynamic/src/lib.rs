@@ -42,4 +42,4 @@ pub use schema::{
     Type, UnionInfo,
 };
 pub use struct_::{StructBuilder, StructReader};
-pub use value::{AnyPointerValue, ListValue, SetValue, StructValue, Value};
+pub use value::{AnyPointerValue, ListValue, Number, SetValue, StructValue, Value};

@@ -19,8 +19,9 @@ use crate::message::{
 use crate::orphan::Orphan;
 use crate::schema::{same_registry, DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
 use crate::value::{
-    check_blob_size, check_list_size, decode_data, encode_data, list_shape, read_struct_bits,
-    write_struct_bits, AnyPointerValue, ListValue, SetValue, StructValue, Value,
+    check_blob_size, check_list_size, decode_data, encode_data, list_shape, number_bits,
+    read_struct_bits, write_struct_bits, AnyPointerValue, ListValue, Number, SetValue, StructValue,
+    Value,
 };
 
 /// Groups nest at most this deep when cleared (a hostile schema could make a group its own member).
@@ -792,6 +793,7 @@ impl StructBuilder {
 
     /// Writes a primitive field (and its union discriminant) through the recorded location;
     /// `false` when there is none (nothing written: the caller walks).
+    #[inline]
     fn fast_write(&self, field: &Field, ty: &Type, offset: u32, bits: u64) -> Result<bool> {
         let held = self.shared.base().message.lock_fast()?;
         let Some(at) = self.cache.get(&held) else {
@@ -1126,6 +1128,39 @@ impl StructBuilder {
     pub fn set(&self, name: &str, value: SetValue<'_>) -> Result<()> {
         let i = field_index(self.shared.schema(), name)?;
         self.set_by_index(i, value)
+    }
+
+    /// `set_by_index` of a number into a primitive field (Bool, integer, float, enum by
+    /// ordinal) when the field takes it as it is, without the general path's classification
+    /// of the value: `Ok(true)` once written. `Ok(false)` (nothing done) for any other field
+    /// or value, or a value out of the field's range; the caller then takes `set_by_index`,
+    /// which converts it or reports the error.
+    pub fn set_number_by_index(&self, index: usize, value: Number) -> Result<bool> {
+        let Some(field) = self.shared.schema().fields.get(index) else {
+            return Ok(false);
+        };
+        let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(false);
+        };
+        let Some(bits) = number_bits(ty, value) else {
+            return Ok(false);
+        };
+        let bits = bits ^ mask(default);
+        if !self.fast_write(field, ty, *offset, bits)? {
+            // No current location: the walk, as `set_by_index` does it.
+            self.with_struct(|s| {
+                self.set_discriminant(&s, field);
+                write_struct_bits(&s, ty, *offset, bits);
+                Ok(())
+            })?;
+        }
+        Ok(true)
     }
 
     /// Writes a field (API.md 3.3); a union member becomes the active one.

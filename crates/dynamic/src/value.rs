@@ -50,6 +50,46 @@ pub enum AnyPointerValue {
     Builder(AnyPointerBuilder),
 }
 
+/// A number to write into a primitive field (`StructBuilder::set_number_by_index`): the
+/// common case of `SetValue`, without its 128-bit integer.
+#[derive(Clone, Copy, Debug)]
+pub enum Number {
+    Bool(bool),
+    Int(i64),
+    /// Above `i64::MAX` (smaller values are `Int`).
+    UInt(u64),
+    Float(f64),
+}
+
+/// The bits `encode_data` gives `v` in a field of type `ty`, for the pairs it accepts the
+/// same way (a number in range of an integer, float, enum or Bool field); `None` for every
+/// other pair, which the caller hands to `encode_data` (its conversions and errors).
+pub(crate) fn number_bits(ty: &Type, v: Number) -> Option<u64> {
+    // Two's complement bits, truncated to the field's width (as `ranged`).
+    let signed =
+        |i: i64, min: i64, max: i64, m: u64| (min..=max).contains(&i).then_some(i as u64 & m);
+    let unsigned = |i: i64, max: i64| (0..=max).contains(&i).then_some(i as u64);
+    match (ty, v) {
+        (Type::Bool, Number::Bool(b)) => Some(u64::from(b)),
+        (Type::Int8, Number::Int(i)) => signed(i, i8::MIN.into(), i8::MAX.into(), 0xff),
+        (Type::Int16, Number::Int(i)) => signed(i, i16::MIN.into(), i16::MAX.into(), 0xffff),
+        (Type::Int32, Number::Int(i)) => signed(i, i32::MIN.into(), i32::MAX.into(), 0xffff_ffff),
+        (Type::Int64, Number::Int(i)) => Some(i as u64),
+        (Type::UInt8, Number::Int(i)) => unsigned(i, u8::MAX.into()),
+        (Type::UInt16, Number::Int(i)) => unsigned(i, u16::MAX.into()),
+        (Type::UInt32, Number::Int(i)) => unsigned(i, u32::MAX.into()),
+        (Type::UInt64, Number::Int(i)) => unsigned(i, i64::MAX),
+        (Type::UInt64, Number::UInt(u)) => Some(u),
+        (Type::Enum(_), Number::Int(i)) => u16::try_from(i).ok().map(u64::from),
+        // `float`: an int converts as `i as f64` (rounded to nearest, as from i128).
+        (Type::Float32, Number::Float(f)) => Some(u64::from((f as f32).to_bits())),
+        (Type::Float32, Number::Int(i)) => Some(u64::from((i as f64 as f32).to_bits())),
+        (Type::Float64, Number::Float(f)) => Some(f.to_bits()),
+        (Type::Float64, Number::Int(i)) => Some((i as f64).to_bits()),
+        _ => None,
+    }
+}
+
 /// A value to write, classified by what the caller holds (as pycapnp dispatches on the
 /// Python type), not by the destination type.
 #[derive(Clone, Copy, Debug)]

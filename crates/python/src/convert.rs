@@ -2,8 +2,8 @@
 //! dispatch on the Python type (3.3), and `to_dict`/`from_dict` (3.8).
 
 use capnp_dynamic::{
-    AnyPointerValue, Field, FieldKind, ListBuilder, ListReader, ListValue, SetValue, StructBuilder,
-    StructReader, StructSchema, StructValue, Type, Value,
+    AnyPointerValue, Field, FieldKind, ListBuilder, ListReader, ListValue, Number, SetValue,
+    StructBuilder, StructReader, StructSchema, StructValue, Type, Value,
 };
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeDecodeError};
 use pyo3::prelude::*;
@@ -269,7 +269,41 @@ pub(crate) fn set_plain_field(
     index: usize,
     value: &Bound<'_, PyAny>,
 ) -> Option<MsgResult<()>> {
+    // A number into a primitive field it fits: written without building a `SetValue`.
+    if let Some(n) = number(value) {
+        match builder.set_number_by_index(index, n) {
+            Ok(true) => return Some(Ok(())),
+            Ok(false) => {}
+            Err(e) => return Some(Err(e.into())),
+        }
+    }
     plain_set_value(value).map(|v| Ok(builder.set_by_index(index, v)?))
+}
+
+/// A `bool`, an `int` that fits 64 bits (signed or not) or a `float` as a `Number`; `None`
+/// for anything else.
+fn number(value: &Bound<'_, PyAny>) -> Option<Number> {
+    if let Ok(i) = value.cast::<PyInt>() {
+        if let Ok(b) = value.cast::<PyBool>() {
+            return Some(Number::Bool(b.is_true()));
+        }
+        return match crate::ffi::int_as_i64(i) {
+            Some(v) => Some(Number::Int(v)),
+            None => crate::ffi::int_as_u64(i).map(Number::UInt),
+        };
+    }
+    if let Ok(x) = value.cast_exact::<PyFloat>() {
+        return Some(Number::Float(x.value()));
+    }
+    // `bytes` and `str` (flag tests) before the subclass test of `float`, which walks the
+    // value's MRO: no class is both.
+    if value.is_instance_of::<PyBytes>() || value.is_instance_of::<PyString>() {
+        return None;
+    }
+    value
+        .cast::<PyFloat>()
+        .ok()
+        .map(|x| Number::Float(x.value()))
 }
 
 pub(crate) fn set_field(
@@ -331,14 +365,16 @@ pub(crate) fn plain_set_value<'a>(value: &'a Bound<'_, PyAny>) -> Option<SetValu
     if let Ok(i) = value.cast::<PyInt>() {
         return plain_int(i).map(SetValue::Int);
     }
-    if let Ok(x) = value.cast::<PyFloat>() {
-        return Some(SetValue::Float(x.value()));
-    }
+    // `bytes` and `str` (flag tests) before `float` (a subclass test walking the MRO): no
+    // class is two of them.
     if let Ok(b) = value.cast::<PyBytes>() {
         return Some(SetValue::Bytes(b.as_bytes()));
     }
     if let Ok(s) = value.cast::<PyString>() {
         return s.to_str().ok().map(SetValue::Str);
+    }
+    if let Ok(x) = value.cast::<PyFloat>() {
+        return Some(SetValue::Float(x.value()));
     }
     None
 }

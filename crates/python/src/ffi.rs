@@ -431,13 +431,13 @@ unsafe extern "C" fn setattro<T: SetAttrSlot>(
     unsafe {
         lean_slot(-1, |py| {
             let obj = Borrowed::from_ptr(py, slf);
-            if let (Ok(this), Ok(key)) = (
-                instance::<T>(obj, saved.type_addr),
-                Borrowed::from_ptr(py, name).cast::<PyString>(),
-            ) {
-                let value = Borrowed::from_ptr(py, value);
-                if T::slot_setattr(&this, &key, &value)? {
-                    return Ok(0);
+            // Checked one after the other: no error value is made for a name that is a `str`.
+            if let Ok(key) = Borrowed::from_ptr(py, name).cast::<PyString>() {
+                if let Ok(this) = instance::<T>(obj, saved.type_addr) {
+                    let value = Borrowed::from_ptr(py, value);
+                    if T::slot_setattr(&this, &key, &value)? {
+                        return Ok(0);
+                    }
                 }
             }
             // -1 with the exception set passes through as is.
@@ -650,6 +650,40 @@ pub(crate) fn warning_frame(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
     }
 }
 
+/// `frame.f_globals` of a frame from [`warning_frame`]: through `PyFrame_GetGlobals` where
+/// CPython has it (3.11), which is what the attribute's getter returns, without the attribute
+/// lookup; `None` when the lookup fails (its exception dropped).
+pub(crate) fn frame_globals<'py>(frame: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    #[cfg(all(Py_3_11, not(PyPy)))]
+    {
+        // SAFETY: `frame` is a live frame object (made by `PyThreadState_GetFrame`, so its
+        // type is checked below anyway) held by the `Bound`, and the GIL is held.
+        // `PyFrame_GetGlobals` returns a new reference to the frame's globals, never NULL
+        // for a frame; `from_owned_ptr_or_opt` takes ownership of it.
+        unsafe {
+            if pyo3::ffi::PyFrame_Check(frame.as_ptr()) != 0 {
+                let globals = pyo3::ffi::PyFrame_GetGlobals(frame.as_ptr().cast());
+                return Bound::from_owned_ptr_or_opt(frame.py(), globals);
+            }
+        }
+    }
+    let py = frame.py();
+    let globals = frame.getattr(pyo3::intern!(py, "f_globals"));
+    globals.ok()
+}
+
+/// `issubclass(sub, cls)` for a `cls` whose type is exactly `type`: what
+/// `PyObject_IsSubclass` does then (the MRO walk, no `__subclasscheck__`), without its
+/// dispatch.
+pub(crate) fn is_subtype(
+    sub: &Bound<'_, pyo3::types::PyType>,
+    cls: &Bound<'_, pyo3::types::PyType>,
+) -> bool {
+    // SAFETY: both are live type objects held by the `Bound`s and the GIL is held;
+    // `PyType_IsSubtype` only reads their MROs (or bases) and cannot fail.
+    unsafe { pyo3::ffi::PyType_IsSubtype(sub.as_type_ptr(), cls.as_type_ptr()) != 0 }
+}
+
 /// `sys.modules[name]` as the interpreter's own lookups see it (the interpreter's module
 /// dict, not the `sys.modules` attribute, which may be rebound), or `None` when it is missing
 /// or the lookup failed (its exception dropped). `PyImport_GetModule` also waits for a module
@@ -742,5 +776,92 @@ fn filled_bytes<'py>(
             dst = dst.add(part.len());
         }
         Ok(Bound::from_owned_ptr(py, obj).cast_into_unchecked())
+    }
+}
+
+/// Field indexes by attribute-name object: the struct slots' name lookup (decoding the
+/// name, hashing it, comparing it with the schema's) answered by two pointer comparisons
+/// when the same name object meets the same schema again, as `b.field = v` in a loop does
+/// (a code object's names are the same interned `str` every time).
+///
+/// A direct-mapped table indexed by both addresses. An entry owns a strong reference to its
+/// name (an exact, immutable `str`) and to its schema (an `Arc`), so neither address can be
+/// reused by another object while the entry holds it: an address match is the same name and
+/// the same schema. Entries are read and replaced only by the attribute slots, which run
+/// with the GIL held (the module does not declare itself free of the GIL), so no two calls
+/// touch the table at once; the atomics only make each access well defined. At most
+/// `NAME_CACHE_SIZE` names and schemas are kept alive this way.
+const NAME_CACHE_SIZE: usize = 256;
+
+struct NameEntry {
+    name: std::sync::atomic::AtomicPtr<pyo3::ffi::PyObject>,
+    schema: std::sync::atomic::AtomicPtr<capnp_dynamic::StructSchema>,
+    index: std::sync::atomic::AtomicUsize,
+}
+
+#[allow(
+    clippy::declare_interior_mutable_const,
+    reason = "the initializer of each entry"
+)]
+const EMPTY_ENTRY: NameEntry = NameEntry {
+    name: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+    schema: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+    index: std::sync::atomic::AtomicUsize::new(0),
+};
+
+static NAME_CACHE: [NameEntry; NAME_CACHE_SIZE] = [EMPTY_ENTRY; NAME_CACHE_SIZE];
+
+/// The entry of [`NAME_CACHE`] for `name` with `schema`.
+fn name_entry(
+    name: *mut pyo3::ffi::PyObject,
+    schema: *const capnp_dynamic::StructSchema,
+) -> &'static NameEntry {
+    &NAME_CACHE[((name as usize >> 4) ^ (schema as usize >> 3)) % NAME_CACHE_SIZE]
+}
+
+/// The field index remembered for `name` with `schema` ([`remember_field`]), if any.
+pub(crate) fn cached_field(
+    name: &Bound<'_, PyString>,
+    schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
+) -> Option<usize> {
+    let schema_ptr = std::sync::Arc::as_ptr(schema);
+    let entry = name_entry(name.as_ptr(), schema_ptr);
+    (entry.name.load(Ordering::Relaxed) == name.as_ptr()
+        && entry.schema.load(Ordering::Relaxed).cast_const() == schema_ptr)
+        .then(|| entry.index.load(Ordering::Relaxed))
+}
+
+/// Remembers that `name` is field `index` of `schema` (`schema.by_name`), for
+/// [`cached_field`]. Callers pass only names the getter slot resolves as fields (not class
+/// attributes); a name that is not an exact `str` is not remembered.
+pub(crate) fn remember_field(
+    name: &Bound<'_, PyString>,
+    schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
+    index: usize,
+) {
+    if !name.is_exact_instance_of::<PyString>() {
+        return;
+    }
+    let name_ptr = name.as_ptr();
+    let entry = name_entry(name_ptr, std::sync::Arc::as_ptr(schema));
+    let new_schema = std::sync::Arc::into_raw(std::sync::Arc::clone(schema)).cast_mut();
+    // SAFETY: the GIL is held (`name`), so no other call reads or replaces this entry
+    // meanwhile (see `NAME_CACHE`). The new name gets the strong reference the entry owns
+    // (`Py_IncRef` on a live object); the old entry's references are the ones it took when
+    // it was filled: a `str` (released with `Py_DecRef`: a `str`'s deallocation runs no
+    // Python code) and an `Arc` made by `into_raw` (turned back with `from_raw` once and
+    // dropped). The entry is fully written before the caller goes on, and no Python code
+    // runs in between.
+    unsafe {
+        pyo3::ffi::Py_IncRef(name_ptr);
+        let old_name = entry.name.swap(name_ptr, Ordering::Relaxed);
+        let old_schema = entry.schema.swap(new_schema, Ordering::Relaxed);
+        entry.index.store(index, Ordering::Relaxed);
+        if !old_name.is_null() {
+            pyo3::ffi::Py_DecRef(old_name);
+        }
+        if !old_schema.is_null() {
+            drop(std::sync::Arc::from_raw(old_schema.cast_const()));
+        }
     }
 }

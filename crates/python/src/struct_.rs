@@ -495,15 +495,33 @@ macro_rules! attr_slot {
                     }
                     return Ok(Some(this.which(py)?.into_any()));
                 }
-                let s = name.to_str()?;
-                if !is_class_attr(s) {
-                    if let Some(&i) = this.inner.schema().by_name.get(s) {
-                        return this
-                            .read_field(py, i)
-                            .map(Some)
-                            .map_err(|e| e.into_py_attr(py));
+                let schema = this.inner.schema();
+                // A field name met before (never a class attribute's): no decoding, no hash.
+                let cached = crate::ffi::cached_field(name, schema);
+                let mut text = None;
+                let field = match cached {
+                    Some(i) => Some(i),
+                    None => {
+                        let s = name.to_str()?;
+                        text = Some(s);
+                        if is_class_attr(s) {
+                            None
+                        } else {
+                            let i = schema.by_name.get(s).copied();
+                            if let Some(i) = i {
+                                crate::ffi::remember_field(name, schema, i);
+                            }
+                            i
+                        }
                     }
-                } else if exact && s == "which" {
+                };
+                if let Some(i) = field {
+                    return this
+                        .read_field(py, i)
+                        .map(Some)
+                        .map_err(|e| e.into_py_attr(py));
+                }
+                if exact && text == Some("which") {
                     // The `which` property without the generic lookup, unless a subclass
                     // could define its own.
                     return Ok(Some(this.which(py)?.into_any()));
@@ -534,13 +552,23 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
         name: &Bound<'_, PyString>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        let Ok(s) = name.to_str() else {
-            return Ok(false);
-        };
         let this = slf.get();
         let schema = this.inner.schema();
-        let Some(&i) = schema.by_name.get(s) else {
-            return Ok(false);
+        let i = match crate::ffi::cached_field(name, schema) {
+            Some(i) => i,
+            None => {
+                let Ok(s) = name.to_str() else {
+                    return Ok(false);
+                };
+                let Some(&i) = schema.by_name.get(s) else {
+                    return Ok(false);
+                };
+                // Remembered only where a read resolves the name to the field too.
+                if !is_class_attr(s) {
+                    crate::ffi::remember_field(name, schema, i);
+                }
+                i
+            }
         };
         // Not over what may hold a capability (an interface, struct, list or AnyPointer
         // field): the old value's drop could release a Python object, which this slot must

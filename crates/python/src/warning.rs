@@ -87,7 +87,7 @@ fn ignored(py: Python<'_>) -> Option<bool> {
         return None;
     }
     let frame = crate::ffi::warning_frame(py)?;
-    let globals = frame.getattr(intern!(py, "f_globals")).ok()?;
+    let globals = crate::ffi::frame_globals(&frame)?;
     let globals = globals.cast::<PyDict>().ok()?;
     let registry = globals
         .get_item(intern!(py, "__warningregistry__"))
@@ -124,17 +124,11 @@ fn ignored(py: Python<'_>) -> Option<bool> {
         }
         let item = filters.get_item(i).ok()?;
         let item = item.cast::<PyTuple>().ok()?;
-        if item.len() != 5 {
+        // The items in place (a tuple cannot change), without a reference count each.
+        let [action, message, cat, module, line] = item.as_slice() else {
             return None;
-        }
-        let action = item.get_item(0).ok()?;
+        };
         let action = action.cast::<PyString>().ok()?;
-        let (message, cat, module, line) = (
-            item.get_item(1).ok()?,
-            item.get_item(2).ok()?,
-            item.get_item(3).ok()?,
-            item.get_item(4).ok()?,
-        );
         if !message.is_none() {
             return None;
         }
@@ -159,7 +153,7 @@ fn ignored(py: Python<'_>) -> Option<bool> {
             }
         }
         let line = line.cast_exact::<PyInt>().ok()?.extract::<isize>().ok()?;
-        if !category.is_subclass(cat).ok()? {
+        if !crate::ffi::is_subtype(&category, cat) {
             continue;
         }
         return Some(any_module && line == 0 && action.to_str().ok()? == "ignore");
