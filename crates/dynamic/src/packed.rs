@@ -4,7 +4,8 @@
 //! nonzero ones with the tag's own constant shifts (`expand.rs`, one jump-table arm per tag),
 //! and copies zero and raw runs whole. While at least 10 bytes of input are left (a tag, its 8
 //! bytes and a run count) a word costs one check of the input and one of the output, and its
-//! next tag is shifted out of its own bytes rather than loaded (`unpack_fast`); the last words
+//! next tag is shifted out of its own bytes rather than loaded (`unpack_fast_with`; with BMI2
+//! and POPCNT the tag is counted by `popcnt` and placed by `pdep`, `dispatch.rs`); the last words
 //! go through `unpack_rest`, which checks every read. It is a `capnp::io::Read`, which capnp's
 //! `serialize::read_message` can read; `read_message` here does what that does (the segment
 //! table, the limits, the checks and errors, in its order) into a lighter segment set
@@ -28,6 +29,7 @@ use capnp::serialize::SEGMENTS_COUNT_LIMIT;
 use capnp::{Error, ErrorKind, Word};
 
 mod compress;
+mod dispatch;
 mod expand;
 use compress::compress;
 use expand::expand;
@@ -115,7 +117,7 @@ fn failed_to_fill() -> Error {
 /// left, then by `unpack_rest`, which checks every byte it reads.
 fn unpack(rest: &mut &[u8], out: &mut [u8]) -> capnp::Result<()> {
     let words = out.len() / 8;
-    let (input, left) = unpack_fast(rest, out)?;
+    let (input, left) = dispatch::unpack_fast(rest, out)?;
     *rest = unpack_rest(input, words - left, words, out)?;
     Ok(())
 }
@@ -125,12 +127,19 @@ fn unpack(rest: &mut &[u8], out: &mut [u8]) -> capnp::Result<()> {
 /// length (and one of the output's) however many of its bytes the tag takes. Returns the
 /// input after the words made and the number of words of `out` not filled yet; the errors are
 /// the ones `unpack_rest` would return for the same bytes (a run longer than the words left,
-/// a raw run past the end of the input).
+/// a raw run past the end of the input). `count` is the tag's number of set bits, `expand`
+/// places the data bytes by the tag (`expand::expand`); `dispatch.rs` passes the CPU's own
+/// instructions for both where it has them.
 #[inline(always)]
-fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'a [u8], usize)> {
+fn unpack_fast_with<'a>(
+    mut input: &'a [u8],
+    mut out: &mut [u8],
+    count: impl Fn(u8) -> usize,
+    expand: impl Fn(u8, u64) -> u64,
+) -> capnp::Result<(&'a [u8], usize)> {
     // The tag of the word at the front of `input`, carried from word to word: a plain word's
     // next tag is shifted out of its own 8 bytes, not loaded again, so each word waits on one
-    // table load (its byte count) instead of a load of its tag and then the table.
+    // count (a table load, or `popcnt`) instead of a load of its tag and then the count.
     let mut tag = input.first().copied().unwrap_or_default();
     while let Some(head) = input.first_chunk::<10>() {
         let Some((slot, out_after)) = std::mem::take(&mut out).split_first_chunk_mut::<8>() else {
@@ -144,8 +153,8 @@ fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'
         *slot = expand(tag, data).to_le_bytes();
         if tag != 0 && tag != 0xff {
             // 1 to 7 bytes: the next tag is byte `count` of `data`.
-            let count = usize::from(POPCOUNT[usize::from(tag)]);
-            tag = (data >> ((8 * count) & 63)) as u8;
+            let count = count(tag) & 7;
+            tag = (data >> (8 * count)) as u8;
             input = input.get(1 + count..).unwrap_or_default();
             continue;
         }
@@ -173,6 +182,16 @@ fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'
         tag = input.first().copied().unwrap_or_default();
     }
     Ok((input, out.len() / 8))
+}
+
+/// `unpack_fast_with` on any CPU: the count from a table, the bytes placed by a jump table.
+fn unpack_fast_portable<'a>(input: &'a [u8], out: &mut [u8]) -> capnp::Result<(&'a [u8], usize)> {
+    unpack_fast_with(
+        input,
+        out,
+        |tag| usize::from(POPCOUNT[usize::from(tag)]),
+        expand,
+    )
 }
 
 /// Unpacks words `i..words` from the front of `input` into `sink`, checking every byte it
@@ -574,6 +593,7 @@ mod tests {
         let fast = unpack(&mut fast_rest, &mut fast_out).map_err(|e| e.kind);
         let mut careful_out = vec![0u8; words * 8];
         let careful = unpack_rest(input, 0, words, &mut careful_out[..]).map_err(|e| e.kind);
+        dispatch::assert_same_as_portable(input, words);
         match (fast, careful) {
             (Ok(()), Ok(careful_rest)) => {
                 assert_eq!(fast_out, careful_out, "{input:?} into {words} words");
