@@ -165,11 +165,16 @@ fn unpack_fast_with<'a>(
         } else {
             (head[9], 10)
         };
+        input = input.get(after_run..).unwrap_or_default();
+        if run == 0 {
+            // Most runs are empty (a zero or full word alone): no call to fill or copy.
+            tag = input.first().copied().unwrap_or_default();
+            continue;
+        }
         let (run_out, out_after) = std::mem::take(&mut out)
             .split_at_mut_checked(usize::from(run) * 8)
             .ok_or_else(did_not_end_cleanly)?;
         out = out_after;
-        input = input.get(after_run..).unwrap_or_default();
         if tag == 0 {
             run_out.fill(0);
         } else {
@@ -270,12 +275,14 @@ pub(crate) fn read_message(
     options: capnp::message::ReaderOptions,
 ) -> capnp::Result<Unpacked> {
     use capnp::io::Read;
-    let mut table = PackedSlice { rest };
-    let mut buf = [0u8; 8];
-    let n = table.read(&mut buf)?;
-    if n == 0 {
+    if rest.is_empty() {
         return Err(Error::from_kind(ErrorKind::PrematureEndOfFile));
     }
+    // The first word (what `PackedSlice::read` would do, by the careful loop alone: one word
+    // is not worth the fast loop's setup).
+    let mut buf = [0u8; 8];
+    *rest = unpack_rest(rest, 0, 1, &mut buf[..])?;
+    let mut table = PackedSlice { rest };
     let segment_count =
         u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]).wrapping_add(1) as usize;
     if segment_count >= SEGMENTS_COUNT_LIMIT || segment_count == 0 {
