@@ -343,14 +343,26 @@ pub(crate) fn read_message(
     })
 }
 
-/// The tag of word `w`: bit `i` set when byte `i` is nonzero (the high bit of each byte of
-/// `(b & 0x7f) + 0x7f | b` says whether `b` is nonzero, without carries between bytes; the
-/// multiplication gathers the eight bits into the top byte).
+/// The high bit of each byte of `w` set when that byte is nonzero (`(b & 0x7f) + 0x7f | b`
+/// has its high bit set exactly when `b` is nonzero, without carries between bytes).
+#[inline(always)]
+fn nonzero_bytes(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    (((w & LOW7) + LOW7) | w) & !LOW7
+}
+
+/// Whether `w` has at most one zero byte (a word a raw run may take).
+#[inline(always)]
+fn at_most_one_zero_byte(w: u64) -> bool {
+    let zeros = !nonzero_bytes(w) & 0x8080_8080_8080_8080;
+    zeros & zeros.wrapping_sub(1) == 0
+}
+
+/// The tag of word `w`: bit `i` set when byte `i` is nonzero (the multiplication gathers the
+/// eight high bits of `nonzero_bytes` into the top byte).
 #[inline]
 fn tag_of(w: u64) -> u8 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let nonzero = (((w & LOW7) + LOW7) | w) & !LOW7;
-    ((nonzero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
+    ((nonzero_bytes(w) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
 /// Packs every `write_all` into the vector it holds (capnp's `PackedWrite`, a word at a time).
@@ -361,52 +373,70 @@ impl capnp::io::Write for PackedVec<'_> {
         if !buf.len().is_multiple_of(8) {
             return Err(Error::failed("packed writes must be word-aligned".into()));
         }
-        let out = &mut *self.0;
-        let n = buf.len() / 8;
-        let word = |i: usize| {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&buf[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(bytes)
-        };
-        // At most 10 bytes a word (a tag, 8 bytes, a count), plus 8 of slack: each word's
-        // nonzero bytes are stored as one 8-byte write and `at` advanced by their number.
-        let start = out.len();
-        out.resize(start + n * 10 + 8, 0);
-        let mut at = start;
-        let mut i = 0;
-        while i < n {
-            let w = word(i);
-            let tag = tag_of(w);
-            out[at] = tag;
-            out[at + 1..at + 9].copy_from_slice(&compress(tag, w).to_le_bytes());
-            at += 1 + usize::from(POPCOUNT[usize::from(tag)]);
-            i += 1;
-            if tag == 0 {
-                let end = n.min(i + 255);
-                let mut j = i;
-                while j < end && word(j) == 0 {
-                    j += 1;
-                }
-                out[at] = (j - i) as u8;
-                at += 1;
-                i = j;
-            } else if tag == 0xff {
-                let end = n.min(i + 255);
-                let mut j = i;
-                while j < end && POPCOUNT[usize::from(tag_of(word(j)))] >= 7 {
-                    j += 1;
-                }
-                out[at] = (j - i) as u8;
-                at += 1;
-                let raw = &buf[i * 8..j * 8];
-                out[at..at + raw.len()].copy_from_slice(raw);
-                at += raw.len();
-                i = j;
-            }
-        }
-        out.truncate(at);
+        dispatch::pack(buf, self.0);
         Ok(())
     }
+}
+
+/// Packs `buf` (whole words) onto the end of `out`. `pack_word` gives a word's tag, its
+/// nonzero bytes gathered into the low bytes, and their number (`dispatch.rs` passes the
+/// CPU's own instructions where it has them).
+#[inline(always)]
+fn pack_with(buf: &[u8], out: &mut Vec<u8>, pack_word: impl Fn(u64) -> (u8, u64, usize)) {
+    let n = buf.len() / 8;
+    let word = |i: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    // At most 10 bytes a word (a tag, 8 bytes, a count), plus 8 of slack: each word's
+    // nonzero bytes are stored as one 8-byte write and `at` advanced by their number.
+    let start = out.len();
+    out.resize(start + n * 10 + 8, 0);
+    let mut at = start;
+    let mut i = 0;
+    while i < n {
+        let (tag, bytes, count) = pack_word(word(i));
+        out[at] = tag;
+        out[at + 1..at + 9].copy_from_slice(&bytes.to_le_bytes());
+        at += 1 + count;
+        i += 1;
+        if tag == 0 {
+            let end = n.min(i + 255);
+            let mut j = i;
+            while j < end && word(j) == 0 {
+                j += 1;
+            }
+            out[at] = (j - i) as u8;
+            at += 1;
+            i = j;
+        } else if tag == 0xff {
+            let end = n.min(i + 255);
+            let mut j = i;
+            while j < end && at_most_one_zero_byte(word(j)) {
+                j += 1;
+            }
+            out[at] = (j - i) as u8;
+            at += 1;
+            let raw = &buf[i * 8..j * 8];
+            out[at..at + raw.len()].copy_from_slice(raw);
+            at += raw.len();
+            i = j;
+        }
+    }
+    out.truncate(at);
+}
+
+/// `pack_with` on any CPU: the tag by a multiplication, the bytes gathered by a jump table.
+fn pack_portable(buf: &[u8], out: &mut Vec<u8>) {
+    pack_with(buf, out, |w| {
+        let tag = tag_of(w);
+        (
+            tag,
+            compress(tag, w),
+            usize::from(POPCOUNT[usize::from(tag)]),
+        )
+    });
 }
 
 #[cfg(test)]
@@ -871,10 +901,18 @@ mod tests {
             let words = (rng.next() % 700) as usize;
             let mut flat = Vec::new();
             for _ in 0..words {
-                let word = match rng.next() % 5 {
+                let word = match rng.next() % 6 {
                     0 | 1 => 0,
                     2 => u64::MAX ^ (rng.next() & 0x0101 & rng.next()),
                     3 => rng.next() & rng.next() & rng.next(),
+                    // No, one or two zero bytes (whether a raw run takes the word).
+                    4 => {
+                        let mut w = rng.next() | 0x0101_0101_0101_0101;
+                        for _ in 0..rng.next() % 3 {
+                            w &= !(0xff << (8 * (rng.next() % 8)));
+                        }
+                        w
+                    }
                     _ => rng.next(),
                 };
                 flat.extend_from_slice(&word.to_le_bytes());
@@ -889,6 +927,7 @@ mod tests {
             p.write_all(&flat[..cut]).expect("ours");
             p.write_all(&flat[cut..]).expect("ours");
             assert_eq!(ours, reference, "case {case}");
+            dispatch::assert_packs_as_portable(&flat);
             // A whole message holding the words (a Data root, in one or more segments),
             // against capnp's packer, and read back by our unpacker.
             let first = 1 + (rng.next() % 800) as u32;
