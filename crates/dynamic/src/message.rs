@@ -22,7 +22,7 @@ use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
 use crate::error::{Error, Result};
 use crate::external::{self, SegmentAlloc, SegmentSupplier, SharedState};
 use crate::raw::{RawPtr, RawPtrBuilder, RawStruct};
-use crate::schema::Registry;
+use crate::schema::{Registry, StructSchema};
 use crate::struct_::{StructBuilder as DynStructBuilder, StructReader as DynStructReader};
 
 /// Read limits, as pycapnp's `traversal_limit_in_words` and `nesting_limit` (None = default).
@@ -129,6 +129,10 @@ fn eof(e: capnp::Error) -> capnp::Error {
         }
         _ => e,
     }
+}
+
+fn read_limit_exceeded() -> Error {
+    Error::Capnp(capnp::Error::from_kind(capnp::ErrorKind::ReadLimitExceeded))
 }
 
 /// A byte range of a shared buffer (one message of several).
@@ -250,18 +254,23 @@ impl MessageReader {
         volatile: bool,
         check: bool,
     ) -> Result<Arc<MessageReader>> {
-        let reader = MessageReader {
+        let reader = Self::new_owned(segments, limits, volatile);
+        if check {
+            reader.with_root(None, |_| Ok(()))?;
+        }
+        Ok(Arc::new(reader))
+    }
+
+    /// A reader no handle shares yet (its root pointer not read).
+    fn new_owned(segments: Segments, limits: ReadLimits, volatile: bool) -> MessageReader {
+        MessageReader {
             segments,
             volatile,
             nesting_limit: limits.nesting(),
             budget: AtomicU64::new(limits.words()),
             origin: None,
             known_root: None,
-        };
-        if check {
-            reader.with_root(None, |_| Ok(()))?;
         }
-        Ok(Arc::new(reader))
     }
 
     /// Runs `f` on the root pointer of a capnp reader over the segments whose own limiter
@@ -339,7 +348,7 @@ impl MessageReader {
                 left.checked_sub(words)
             })
             .map(|_| ())
-            .map_err(|_| Error::Capnp(capnp::Error::from_kind(capnp::ErrorKind::ReadLimitExceeded)))
+            .map_err(|_| read_limit_exceeded())
     }
 
     /// The bytes of segment `idx`, for reads through resolved locations (coords.rs).
@@ -442,22 +451,17 @@ impl MessageReader {
 
     /// One packed message; the input is unpacked into memory the reader owns.
     pub fn from_bytes_packed(buf: &[u8], limits: ReadLimits) -> Result<Arc<MessageReader>> {
-        Self::bytes_packed(buf, limits, true)
+        let reader = Self::from_bytes_packed_for_root(buf, limits)?;
+        reader.with_root(None, |_| Ok(()))?;
+        Ok(Arc::new(reader))
     }
 
-    /// As `from_bytes_packed`, for a caller that calls `root` at once: the root pointer is
-    /// read there, not here (the same errors in the same order).
-    pub fn from_bytes_packed_for_root(
-        buf: &[u8],
-        limits: ReadLimits,
-    ) -> Result<Arc<MessageReader>> {
-        Self::bytes_packed(buf, limits, false)
-    }
-
-    fn bytes_packed(buf: &[u8], limits: ReadLimits, check: bool) -> Result<Arc<MessageReader>> {
+    /// As `from_bytes_packed`, for a caller that calls `into_root` at once: the root pointer
+    /// is read there, not here (the same errors in the same order).
+    pub fn from_bytes_packed_for_root(buf: &[u8], limits: ReadLimits) -> Result<MessageReader> {
         let mut cursor = buf;
         let message = crate::packed::read_message(&mut cursor, limits.options())?;
-        Self::new_shared(Segments::Unpacked(message), limits, false, check)
+        Ok(Self::new_owned(Segments::Unpacked(message), limits, false))
     }
 
     /// Segments without framing (each used up to a multiple of 8 bytes).
@@ -639,6 +643,47 @@ impl MessageReader {
     /// The root pointer is read (its framing errors first), then `id` looked up, then the
     /// struct located.
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
+        let (schema, at, words) = self.find_root(|| registry.get_struct(id))?;
+        self.charge(words)?;
+        Ok(Self::root_reader(self.clone(), schema, registry, at))
+    }
+
+    /// `root` of a reader no handle shares yet, which becomes the root's: its budget is
+    /// charged and its count made without atomic operations. `schema` is the root's type,
+    /// asked for where `root` looks up its id (a caller may have it at hand).
+    pub fn into_root(
+        mut self,
+        registry: &Arc<Registry>,
+        schema: impl FnOnce() -> Result<Arc<StructSchema>>,
+    ) -> Result<DynStructReader> {
+        let (schema, at, words) = self.find_root(schema)?;
+        let left = self.budget.get_mut();
+        *left = left.checked_sub(words).ok_or_else(read_limit_exceeded)?;
+        Ok(Self::root_reader(Arc::new(self), schema, registry, at))
+    }
+
+    fn root_reader(
+        message: Arc<Self>,
+        schema: Arc<StructSchema>,
+        registry: &Arc<Registry>,
+        at: Option<crate::coords::StructAt>,
+    ) -> DynStructReader {
+        DynStructReader::new(
+            Backing::Reader(message),
+            root_path(),
+            schema,
+            registry.clone(),
+            true,
+        )
+        .at(at)
+    }
+
+    /// The root struct's schema (from `schema`), location and traversal cost, with `root`'s
+    /// errors in its order.
+    fn find_root(
+        &self,
+        schema: impl FnOnce() -> Result<Arc<StructSchema>>,
+    ) -> Result<(Arc<StructSchema>, Option<crate::coords::StructAt>, u64)> {
         // A root pointer that is a near struct pointer in bounds (what builders write) is
         // followed directly: capnp could raise nothing on it, so the id is the first check.
         let direct = self.known_root.or_else(|| {
@@ -648,9 +693,9 @@ impl MessageReader {
         });
         // As the reference's getRoot: the root pointer word, then the struct it points to.
         let (schema, null, at) = match direct {
-            Some(at) => (registry.get_struct(id)?, false, Some(at)),
+            Some(at) => (schema()?, false, Some(at)),
             None => self.with_root(None, |p| {
-                let schema = registry.get_struct(id)?;
+                let schema = schema()?;
                 let null = p.is_null();
                 Ok((
                     schema,
@@ -665,15 +710,7 @@ impl MessageReader {
         } else {
             1 + u64::from(size.data) + u64::from(size.pointers)
         };
-        self.charge(words)?;
-        Ok(DynStructReader::new(
-            Backing::Reader(self.clone()),
-            root_path(),
-            schema,
-            registry.clone(),
-            true,
-        )
-        .at(at))
+        Ok((schema, at, words))
     }
 }
 

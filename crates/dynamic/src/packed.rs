@@ -4,7 +4,8 @@
 //! nonzero ones with the tag's own constant shifts (`expand.rs`, one jump-table arm per tag),
 //! and copies zero and raw runs whole. While at least 10 bytes of input are left (a tag, its 8
 //! bytes and a run count) a word costs one check of the input and one of the output, and its
-//! next tag is shifted out of its own bytes rather than loaded (`unpack_fast`); the last words
+//! next tag is shifted out of its own bytes rather than loaded (`unpack_fast_with`; with BMI2
+//! and POPCNT the tag is counted by `popcnt` and placed by `pdep`, `dispatch.rs`); the last words
 //! go through `unpack_rest`, which checks every read. It is a `capnp::io::Read`, which capnp's
 //! `serialize::read_message` can read; `read_message` here does what that does (the segment
 //! table, the limits, the checks and errors, in its order) into a lighter segment set
@@ -28,6 +29,7 @@ use capnp::serialize::SEGMENTS_COUNT_LIMIT;
 use capnp::{Error, ErrorKind, Word};
 
 mod compress;
+mod dispatch;
 mod expand;
 use compress::compress;
 use expand::expand;
@@ -115,7 +117,7 @@ fn failed_to_fill() -> Error {
 /// left, then by `unpack_rest`, which checks every byte it reads.
 fn unpack(rest: &mut &[u8], out: &mut [u8]) -> capnp::Result<()> {
     let words = out.len() / 8;
-    let (input, left) = unpack_fast(rest, out)?;
+    let (input, left) = dispatch::unpack_fast(rest, out)?;
     *rest = unpack_rest(input, words - left, words, out)?;
     Ok(())
 }
@@ -125,12 +127,19 @@ fn unpack(rest: &mut &[u8], out: &mut [u8]) -> capnp::Result<()> {
 /// length (and one of the output's) however many of its bytes the tag takes. Returns the
 /// input after the words made and the number of words of `out` not filled yet; the errors are
 /// the ones `unpack_rest` would return for the same bytes (a run longer than the words left,
-/// a raw run past the end of the input).
+/// a raw run past the end of the input). `count` is the tag's number of set bits, `expand`
+/// places the data bytes by the tag (`expand::expand`); `dispatch.rs` passes the CPU's own
+/// instructions for both where it has them.
 #[inline(always)]
-fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'a [u8], usize)> {
+fn unpack_fast_with<'a>(
+    mut input: &'a [u8],
+    mut out: &mut [u8],
+    count: impl Fn(u8) -> usize,
+    expand: impl Fn(u8, u64) -> u64,
+) -> capnp::Result<(&'a [u8], usize)> {
     // The tag of the word at the front of `input`, carried from word to word: a plain word's
     // next tag is shifted out of its own 8 bytes, not loaded again, so each word waits on one
-    // table load (its byte count) instead of a load of its tag and then the table.
+    // count (a table load, or `popcnt`) instead of a load of its tag and then the count.
     let mut tag = input.first().copied().unwrap_or_default();
     while let Some(head) = input.first_chunk::<10>() {
         let Some((slot, out_after)) = std::mem::take(&mut out).split_first_chunk_mut::<8>() else {
@@ -144,8 +153,8 @@ fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'
         *slot = expand(tag, data).to_le_bytes();
         if tag != 0 && tag != 0xff {
             // 1 to 7 bytes: the next tag is byte `count` of `data`.
-            let count = usize::from(POPCOUNT[usize::from(tag)]);
-            tag = (data >> ((8 * count) & 63)) as u8;
+            let count = count(tag) & 7;
+            tag = (data >> (8 * count)) as u8;
             input = input.get(1 + count..).unwrap_or_default();
             continue;
         }
@@ -156,11 +165,16 @@ fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'
         } else {
             (head[9], 10)
         };
+        input = input.get(after_run..).unwrap_or_default();
+        if run == 0 {
+            // Most runs are empty (a zero or full word alone): no call to fill or copy.
+            tag = input.first().copied().unwrap_or_default();
+            continue;
+        }
         let (run_out, out_after) = std::mem::take(&mut out)
             .split_at_mut_checked(usize::from(run) * 8)
             .ok_or_else(did_not_end_cleanly)?;
         out = out_after;
-        input = input.get(after_run..).unwrap_or_default();
         if tag == 0 {
             run_out.fill(0);
         } else {
@@ -173,6 +187,16 @@ fn unpack_fast<'a>(mut input: &'a [u8], mut out: &mut [u8]) -> capnp::Result<(&'
         tag = input.first().copied().unwrap_or_default();
     }
     Ok((input, out.len() / 8))
+}
+
+/// `unpack_fast_with` on any CPU: the count from a table, the bytes placed by a jump table.
+fn unpack_fast_portable<'a>(input: &'a [u8], out: &mut [u8]) -> capnp::Result<(&'a [u8], usize)> {
+    unpack_fast_with(
+        input,
+        out,
+        |tag| usize::from(POPCOUNT[usize::from(tag)]),
+        expand,
+    )
 }
 
 /// Unpacks words `i..words` from the front of `input` into `sink`, checking every byte it
@@ -251,12 +275,14 @@ pub(crate) fn read_message(
     options: capnp::message::ReaderOptions,
 ) -> capnp::Result<Unpacked> {
     use capnp::io::Read;
-    let mut table = PackedSlice { rest };
-    let mut buf = [0u8; 8];
-    let n = table.read(&mut buf)?;
-    if n == 0 {
+    if rest.is_empty() {
         return Err(Error::from_kind(ErrorKind::PrematureEndOfFile));
     }
+    // The first word (what `PackedSlice::read` would do, by the careful loop alone: one word
+    // is not worth the fast loop's setup).
+    let mut buf = [0u8; 8];
+    *rest = unpack_rest(rest, 0, 1, &mut buf[..])?;
+    let mut table = PackedSlice { rest };
     let segment_count =
         u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]).wrapping_add(1) as usize;
     if segment_count >= SEGMENTS_COUNT_LIMIT || segment_count == 0 {
@@ -317,14 +343,26 @@ pub(crate) fn read_message(
     })
 }
 
-/// The tag of word `w`: bit `i` set when byte `i` is nonzero (the high bit of each byte of
-/// `(b & 0x7f) + 0x7f | b` says whether `b` is nonzero, without carries between bytes; the
-/// multiplication gathers the eight bits into the top byte).
+/// The high bit of each byte of `w` set when that byte is nonzero (`(b & 0x7f) + 0x7f | b`
+/// has its high bit set exactly when `b` is nonzero, without carries between bytes).
+#[inline(always)]
+fn nonzero_bytes(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    (((w & LOW7) + LOW7) | w) & !LOW7
+}
+
+/// Whether `w` has at most one zero byte (a word a raw run may take).
+#[inline(always)]
+fn at_most_one_zero_byte(w: u64) -> bool {
+    let zeros = !nonzero_bytes(w) & 0x8080_8080_8080_8080;
+    zeros & zeros.wrapping_sub(1) == 0
+}
+
+/// The tag of word `w`: bit `i` set when byte `i` is nonzero (the multiplication gathers the
+/// eight high bits of `nonzero_bytes` into the top byte).
 #[inline]
 fn tag_of(w: u64) -> u8 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let nonzero = (((w & LOW7) + LOW7) | w) & !LOW7;
-    ((nonzero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
+    ((nonzero_bytes(w) >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
 /// Packs every `write_all` into the vector it holds (capnp's `PackedWrite`, a word at a time).
@@ -335,52 +373,70 @@ impl capnp::io::Write for PackedVec<'_> {
         if !buf.len().is_multiple_of(8) {
             return Err(Error::failed("packed writes must be word-aligned".into()));
         }
-        let out = &mut *self.0;
-        let n = buf.len() / 8;
-        let word = |i: usize| {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&buf[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(bytes)
-        };
-        // At most 10 bytes a word (a tag, 8 bytes, a count), plus 8 of slack: each word's
-        // nonzero bytes are stored as one 8-byte write and `at` advanced by their number.
-        let start = out.len();
-        out.resize(start + n * 10 + 8, 0);
-        let mut at = start;
-        let mut i = 0;
-        while i < n {
-            let w = word(i);
-            let tag = tag_of(w);
-            out[at] = tag;
-            out[at + 1..at + 9].copy_from_slice(&compress(tag, w).to_le_bytes());
-            at += 1 + usize::from(POPCOUNT[usize::from(tag)]);
-            i += 1;
-            if tag == 0 {
-                let end = n.min(i + 255);
-                let mut j = i;
-                while j < end && word(j) == 0 {
-                    j += 1;
-                }
-                out[at] = (j - i) as u8;
-                at += 1;
-                i = j;
-            } else if tag == 0xff {
-                let end = n.min(i + 255);
-                let mut j = i;
-                while j < end && POPCOUNT[usize::from(tag_of(word(j)))] >= 7 {
-                    j += 1;
-                }
-                out[at] = (j - i) as u8;
-                at += 1;
-                let raw = &buf[i * 8..j * 8];
-                out[at..at + raw.len()].copy_from_slice(raw);
-                at += raw.len();
-                i = j;
-            }
-        }
-        out.truncate(at);
+        dispatch::pack(buf, self.0);
         Ok(())
     }
+}
+
+/// Packs `buf` (whole words) onto the end of `out`. `pack_word` gives a word's tag, its
+/// nonzero bytes gathered into the low bytes, and their number (`dispatch.rs` passes the
+/// CPU's own instructions where it has them).
+#[inline(always)]
+fn pack_with(buf: &[u8], out: &mut Vec<u8>, pack_word: impl Fn(u64) -> (u8, u64, usize)) {
+    let n = buf.len() / 8;
+    let word = |i: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    // At most 10 bytes a word (a tag, 8 bytes, a count), plus 8 of slack: each word's
+    // nonzero bytes are stored as one 8-byte write and `at` advanced by their number.
+    let start = out.len();
+    out.resize(start + n * 10 + 8, 0);
+    let mut at = start;
+    let mut i = 0;
+    while i < n {
+        let (tag, bytes, count) = pack_word(word(i));
+        out[at] = tag;
+        out[at + 1..at + 9].copy_from_slice(&bytes.to_le_bytes());
+        at += 1 + count;
+        i += 1;
+        if tag == 0 {
+            let end = n.min(i + 255);
+            let mut j = i;
+            while j < end && word(j) == 0 {
+                j += 1;
+            }
+            out[at] = (j - i) as u8;
+            at += 1;
+            i = j;
+        } else if tag == 0xff {
+            let end = n.min(i + 255);
+            let mut j = i;
+            while j < end && at_most_one_zero_byte(word(j)) {
+                j += 1;
+            }
+            out[at] = (j - i) as u8;
+            at += 1;
+            let raw = &buf[i * 8..j * 8];
+            out[at..at + raw.len()].copy_from_slice(raw);
+            at += raw.len();
+            i = j;
+        }
+    }
+    out.truncate(at);
+}
+
+/// `pack_with` on any CPU: the tag by a multiplication, the bytes gathered by a jump table.
+fn pack_portable(buf: &[u8], out: &mut Vec<u8>) {
+    pack_with(buf, out, |w| {
+        let tag = tag_of(w);
+        (
+            tag,
+            compress(tag, w),
+            usize::from(POPCOUNT[usize::from(tag)]),
+        )
+    });
 }
 
 #[cfg(test)]
@@ -574,6 +630,7 @@ mod tests {
         let fast = unpack(&mut fast_rest, &mut fast_out).map_err(|e| e.kind);
         let mut careful_out = vec![0u8; words * 8];
         let careful = unpack_rest(input, 0, words, &mut careful_out[..]).map_err(|e| e.kind);
+        dispatch::assert_same_as_portable(input, words);
         match (fast, careful) {
             (Ok(()), Ok(careful_rest)) => {
                 assert_eq!(fast_out, careful_out, "{input:?} into {words} words");
@@ -844,10 +901,18 @@ mod tests {
             let words = (rng.next() % 700) as usize;
             let mut flat = Vec::new();
             for _ in 0..words {
-                let word = match rng.next() % 5 {
+                let word = match rng.next() % 6 {
                     0 | 1 => 0,
                     2 => u64::MAX ^ (rng.next() & 0x0101 & rng.next()),
                     3 => rng.next() & rng.next() & rng.next(),
+                    // No, one or two zero bytes (whether a raw run takes the word).
+                    4 => {
+                        let mut w = rng.next() | 0x0101_0101_0101_0101;
+                        for _ in 0..rng.next() % 3 {
+                            w &= !(0xff << (8 * (rng.next() % 8)));
+                        }
+                        w
+                    }
                     _ => rng.next(),
                 };
                 flat.extend_from_slice(&word.to_le_bytes());
@@ -862,6 +927,7 @@ mod tests {
             p.write_all(&flat[..cut]).expect("ours");
             p.write_all(&flat[cut..]).expect("ours");
             assert_eq!(ours, reference, "case {case}");
+            dispatch::assert_packs_as_portable(&flat);
             // A whole message holding the words (a Data root, in one or more segments),
             // against capnp's packer, and read back by our unpacker.
             let first = 1 + (rng.next() % 800) as u32;

@@ -319,6 +319,12 @@ impl Registry {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Struct `id` when it was added (never a placeholder): what it returns stays the
+    /// registry's schema of `id` for good, so callers may keep it.
+    pub fn find_struct(&self, id: u64) -> Option<Arc<StructSchema>> {
+        self.read().structs.get(&id).cloned()
+    }
+
     pub fn get_struct(&self, id: u64) -> Result<Arc<StructSchema>> {
         let inner = self.read();
         match inner.structs.get(&id) {

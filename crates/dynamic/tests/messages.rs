@@ -894,7 +894,7 @@ fn root_read_once_agrees_with_two_steps() {
         let packed = capnp_pack(input);
         let two = MessageReader::from_bytes_packed(&packed, limits).and_then(|m| m.root(&reg, pid));
         let once = MessageReader::from_bytes_packed_for_root(&packed, limits)
-            .and_then(|m| m.root(&reg, pid));
+            .and_then(|m| m.into_root(&reg, || reg.get_struct(pid)));
         assert_eq!(show(once), show(two), "packed input {i}");
     }
 }

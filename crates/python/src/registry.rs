@@ -1,9 +1,9 @@
 //! `_Registry`: the Rust-owned schema registry of one `SchemaParser`, and the entry points
 //! that create messages from it (`new_message`, `from_bytes` and friends).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry, Sharing};
+use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry, Sharing, StructSchema};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
@@ -79,6 +79,36 @@ fn read_root(
     PyStructReader::wrap_raw(py, root, registry.clone().unbind())
 }
 
+/// The root reader of one packed message in `buf`, of the struct `schema` finds in the
+/// registry (asked after the root pointer is read, as `MessageReader::root` asks for its id).
+fn read_packed_root(
+    slf: &Bound<'_, PyRegistry>,
+    schema: impl FnOnce(&Registry) -> capnp_dynamic::Result<Arc<StructSchema>>,
+    buf: &Bound<'_, PyAny>,
+    limits: ReadLimits,
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    // Large inputs unpack without the GIL, unless Python code could write them meanwhile
+    // (packing shrinks runs of zeros ~1000-fold, so a few KiB may unpack to megabytes).
+    let message = if let Ok(bytes) = buf.cast::<PyBytes>() {
+        // Immutable, and alive until the call returns (the caller's reference): read in
+        // place, without the shared handle `buffer::input` makes for readers that keep it.
+        let data = bytes.as_bytes();
+        detach_if(py, data.len() >= 4096, || {
+            MessageReader::from_bytes_packed_for_root(data, limits)
+        })
+    } else {
+        let input = buffer::input(buf)?;
+        let unpack = || MessageReader::from_bytes_packed_for_root((*input.bytes).as_ref(), limits);
+        let large = !input.sharing.volatile && (*input.bytes).as_ref().len() >= 4096;
+        detach_if(py, large, unpack)
+    };
+    let registry = &slf.get().inner;
+    let run = || -> MsgResult<_> { Ok(message?.into_root(registry, || schema(registry))?) };
+    let root = run().map_err(|e| e.into_py(py))?;
+    PyStructReader::wrap(py, root, slf.clone().unbind())
+}
+
 /// Read limits from pycapnp's keyword arguments (`None` = default).
 fn limits(traversal_limit_in_words: Option<u64>, nesting_limit: Option<i64>) -> ReadLimits {
     ReadLimits {
@@ -147,27 +177,12 @@ impl PyRegistry {
         traversal_limit_in_words: Option<u64>,
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
-        let py = slf.py();
-        let limits = limits(traversal_limit_in_words, nesting_limit);
-        // Large inputs unpack without the GIL, unless Python code could write them meanwhile
-        // (packing shrinks runs of zeros ~1000-fold, so a few KiB may unpack to megabytes).
-        let message = if let Ok(bytes) = buf.cast::<PyBytes>() {
-            // Immutable, and alive until the call returns (the caller's reference): read in
-            // place, without the shared handle `buffer::input` makes for readers that keep it.
-            let data = bytes.as_bytes();
-            detach_if(py, data.len() >= 4096, || {
-                MessageReader::from_bytes_packed_for_root(data, limits)
-            })
-        } else {
-            let input = buffer::input(buf)?;
-            let unpack =
-                || MessageReader::from_bytes_packed_for_root((*input.bytes).as_ref(), limits);
-            let large = !input.sharing.volatile && (*input.bytes).as_ref().len() >= 4096;
-            detach_if(py, large, unpack)
-        };
-        let run = || -> MsgResult<_> { Ok(message?.root(&slf.get().inner, id)?) };
-        let root = run().map_err(|e| e.into_py(py))?;
-        PyStructReader::wrap(py, root, slf.clone().unbind())
+        read_packed_root(
+            slf,
+            |registry| registry.get_struct(id),
+            buf,
+            limits(traversal_limit_in_words, nesting_limit),
+        )
     }
 
     #[pyo3(signature = (id, segments, traversal_limit_in_words=None, nesting_limit=None))]
@@ -294,13 +309,34 @@ impl PyRegistry {
 pub(crate) struct PyStructEntry {
     registry: Py<PyRegistry>,
     id: u64,
+    /// The struct's schema once the registry has it (it never changes after: `find_struct`),
+    /// so reads skip the registry's lock and table.
+    schema: OnceLock<Arc<StructSchema>>,
+}
+
+impl PyStructEntry {
+    /// The struct's schema, kept once the registry has it (a placeholder or an error is asked
+    /// for again each time, as the registry may get the node later).
+    fn schema(&self, registry: &Registry) -> capnp_dynamic::Result<Arc<StructSchema>> {
+        if let Some(schema) = self.schema.get() {
+            return Ok(schema.clone());
+        }
+        match registry.find_struct(self.id) {
+            Some(schema) => Ok(self.schema.get_or_init(|| schema).clone()),
+            None => registry.get_struct(self.id),
+        }
+    }
 }
 
 #[pymethods]
 impl PyStructEntry {
     #[new]
     fn new(registry: Py<PyRegistry>, id: u64) -> Self {
-        PyStructEntry { registry, id }
+        PyStructEntry {
+            registry,
+            id,
+            schema: OnceLock::new(),
+        }
     }
 
     /// A new message whose root is this struct; keyword arguments set fields (`from_dict`).
@@ -364,12 +400,11 @@ impl PyStructEntry {
         traversal_limit_in_words: Option<u64>,
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
-        PyRegistry::from_bytes_packed(
+        read_packed_root(
             self.registry.bind(py),
-            self.id,
+            |registry| self.schema(registry),
             buf,
-            traversal_limit_in_words,
-            nesting_limit,
+            limits(traversal_limit_in_words, nesting_limit),
         )
     }
 
