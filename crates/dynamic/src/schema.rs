@@ -283,7 +283,7 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// Whether a struct of type `id` can hold no capability: none of the fields it reaches
     /// (through structs, groups and lists) is an interface or an AnyPointer. `false` when a
-    /// type is unknown.
+    /// type is unknown, or unknown ids read as placeholders.
     pub fn struct_holds_no_caps(&self, id: u64) -> bool {
         fn ty_ok(r: &Registry, ty: &Type, seen: &mut Vec<u64>) -> bool {
             match ty {
@@ -306,7 +306,9 @@ impl Registry {
                 FieldKind::Group { id } => struct_ok(r, *id, seen),
             })
         }
-        struct_ok(self, id, &mut Vec::new())
+        // A registry that hands out placeholders for missing ids cannot tell: a node loaded
+        // later may add capabilities.
+        !self.uses_placeholders() && struct_ok(self, id, &mut Vec::new())
     }
 
     pub fn new() -> Self {
