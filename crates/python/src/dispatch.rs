@@ -239,25 +239,22 @@ impl Native {
             .map_err(|e| MsgError::from(e).into_py(py))?;
         let reader = PyStructReader::wrap_raw(py, root.as_reader(), plan.registry.clone_ref(py))?;
         let params = crate::types::hand_out(py, reader.clone_ref(py), plan.param_id, false)?;
-        let method = plan.method.bind(py);
-        let ctx = Bound::new(
-            py,
-            PyCallContext::create(
-                params,
-                results.clone().into_any().unbind(),
-                method.clone().unbind(),
-            ),
-        )?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item(intern!(py, "_context"), &ctx)?;
         let reader = reader.get();
-        for (key, index) in &plan.params {
-            let value = reader
-                .read_field(py, *index)
-                .map_err(|e| self.fail(py, plan, e.into_py_attr(py)))?;
-            kwargs.set_item(key.bind(py), value)?;
-        }
-        self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results, rpc_results)
+        let values = plan
+            .params
+            .iter()
+            .map(|(_, index)| {
+                reader
+                    .read_field(py, *index)
+                    .map_err(|e| self.fail(py, plan, e.into_py_attr(py)))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let ctx = PyCallContext::create(
+            params,
+            results.clone().into_any().unbind(),
+            plan.method.clone_ref(py),
+        );
+        self.call(py, prepared, ctx, values, results, rpc_results)
     }
 
     /// Runs a prepared call whose parameters are all plain values, read from `params` (the
@@ -304,30 +301,38 @@ impl Native {
             Err(DirectFailure::Locate) => return Err(params),
             Err(DirectFailure::Field(e)) => return Ok(Err(e)),
         };
-        let method = plan.method.bind(py);
         let lazy = LazyParams {
             params,
             ev: ev.clone(),
             registry: plan.registry.clone_ref(py),
             param_id: plan.param_id,
         };
-        let run = move || -> PyResult<Option<Py<PyAny>>> {
-            let ctx = Bound::new(
-                py,
-                PyCallContext::create_lazy(
-                    lazy,
-                    results.clone().into_any().unbind(),
-                    method.clone().unbind(),
-                ),
-            )?;
-            let kwargs = PyDict::new(py);
-            kwargs.set_item(intern!(py, "_context"), &ctx)?;
-            for ((key, _), value) in plan.params.iter().zip(values) {
-                kwargs.set_item(key.bind(py), value)?;
-            }
-            self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results, rpc_results)
-        };
-        Ok(run())
+        let ctx = PyCallContext::create_lazy(
+            lazy,
+            results.clone().into_any().unbind(),
+            plan.method.clone_ref(py),
+        );
+        Ok(self.call(py, prepared, ctx, values, results, rpc_results))
+    }
+
+    /// Calls the method with `_context` first, then the parameters' `values` by keyword.
+    fn call(
+        &self,
+        py: Python<'_>,
+        prepared: &Prepared<'_, '_>,
+        ctx: PyCallContext,
+        values: Vec<Py<PyAny>>,
+        results: &Bound<'_, PyMessageHandle>,
+        rpc_results: RpcResults<'_>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let plan = prepared.plan;
+        let ctx = Bound::new(py, ctx)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "_context"), &ctx)?;
+        for ((key, _), value) in plan.params.iter().zip(values) {
+            kwargs.set_item(key.bind(py), value)?;
+        }
+        self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results, rpc_results)
     }
 
     /// Calls the method with `kwargs` and handles what it returns.

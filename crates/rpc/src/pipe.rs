@@ -582,6 +582,44 @@ mod tests {
         }
     }
 
+    struct Recording(Rc<RefCell<Vec<u8>>>);
+    impl PipeSink for Recording {
+        fn write(&self, data: &[u8]) -> io::Result<()> {
+            self.0.borrow_mut().extend_from_slice(data);
+            Ok(())
+        }
+        fn close(&self) {}
+    }
+
+    #[test]
+    fn messages_are_written_at_send_until_writing_is_paused_once() {
+        let written = Rc::new(RefCell::new(Vec::new()));
+        let pipe = Pipe::new(Box::new(Recording(written.clone())));
+        let mut m = Builder::new_default();
+        m.set_root("first").expect("root");
+        assert!(pipe.can_write_now());
+        assert!(pipe.write_message_now(&m));
+        pipe.flush_outgoing().expect("flush");
+        let mut expected = Vec::new();
+        capnp::serialize::write_message(&mut expected, &m).expect("write");
+        assert_eq!(*written.borrow(), expected);
+        // Once paused, every later message goes through the write queue (which may hold
+        // some), even after writing resumes: none may pass those queued.
+        pipe.pause_writing();
+        assert!(!pipe.can_write_now());
+        assert!(!pipe.write_message_now(&m));
+        pipe.resume_writing();
+        assert!(!pipe.can_write_now());
+        assert!(!pipe.write_message_now(&m));
+        pipe.flush_outgoing().expect("flush");
+        assert_eq!(*written.borrow(), expected);
+        // A closed stream takes nothing either.
+        let closed = Pipe::new(Box::new(NoSink));
+        closed.close();
+        assert!(!closed.can_write_now());
+        assert!(!closed.write_message_now(&m));
+    }
+
     #[test]
     fn multi_segment_messages_assemble_from_any_split() {
         // A list of texts over many small segments (far pointers between them).
