@@ -94,6 +94,41 @@ pub(crate) fn dup_socket(sock: &Bound<'_, PyAny>) -> PyResult<std::os::fd::Owned
     Ok(borrowed.try_clone_to_owned()?)
 }
 
+/// The program's socket `sock` itself (its descriptor, not a copy) as a stream the reactor
+/// uses only while `sock.fileno()` still names that descriptor and never closes: closing
+/// `sock` then ends the connection for the peer at once, as it did under pycapnp 1.x.
+pub(crate) fn borrowed_socket(
+    sock: &Bound<'_, PyAny>,
+    is_unix: bool,
+) -> PyResult<capnp_dynrpc::Stream> {
+    use std::os::fd::FromRawFd;
+    let fileno = sock.getattr(pyo3::intern!(sock.py(), "fileno"))?.unbind();
+    let fd: i32 = fileno.call0(sock.py())?.extract(sock.py())?;
+    if fd < 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "the socket is closed",
+        ));
+    }
+    // Asked (with the interpreter lock: the reactor runs on this thread and uses sockets only
+    // while holding it) before every use: `socket.close()` sets its descriptor to -1 while
+    // holding the lock, before the descriptor is closed.
+    let still_open: capnp_dynrpc::StillOpen = Box::new(move || {
+        Python::attach(|py| {
+            fileno
+                .call0(py)
+                .and_then(|now| now.extract::<i32>(py))
+                .is_ok_and(|now| now == fd)
+        })
+    });
+    // SAFETY: `fd` is the open descriptor of the live socket `sock` (just read with the
+    // interpreter lock held). The `OwnedFd` made from it is never dropped: `Stream::borrowed`
+    // holds it undroppable until wrapped, and a borrowed `Stream` forgets its descriptor when
+    // dropped instead of closing it; and it is used only while `still_open` says `sock` has
+    // not been closed (the reactor asks before every use, reactor.rs `Stream::usable`).
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    Ok(capnp_dynrpc::Stream::borrowed(owned, is_unix, still_open)?)
+}
+
 /// A frozen pyclass whose `len()` and `obj[key]` run without PyO3's trampoline
 /// ([`install_sequence_slots`]). The methods are the same code as the class's `__len__` and
 /// `__getitem__`, so the two entries behave alike.

@@ -699,9 +699,10 @@ impl PyReactor {
         Ok(self.state()?.next_deadline(py))
     }
 
-    /// A two-party connection over the connected socket `sock` (a dup of it; `sock` stays
-    /// the caller's). `watch`: the program passed `sock`, and closing it ends the connection
-    /// (noticed before the loop blocks).
+    /// A two-party connection over the connected socket `sock`. `watch`: the program passed
+    /// `sock`: its descriptor is used as it is (borrowed, never closed here, used only while
+    /// `sock.fileno()` names it), so closing it ends the connection for the peer at once, and
+    /// here before the loop next blocks. Else a dup of it (`sock` stays the caller's).
     #[pyo3(signature = (sock, is_unix, is_server, bootstrap, on_done, traversal_limit_in_words=None, nesting_limit=None, watch=false))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
@@ -718,19 +719,22 @@ impl PyReactor {
         let st = self.state()?;
         st.open_check()?;
         current()?;
-        let started = st
-            .reactor
-            .add_connection(stream_of(sock, is_unix)?, |pipe| {
-                PyConnection::start(
-                    pipe,
-                    is_server,
-                    bootstrap,
-                    on_done,
-                    traversal_limit_in_words,
-                    nesting_limit,
-                )
-                .map(Rc::new)
-            })?;
+        let stream = if watch {
+            crate::ffi::borrowed_socket(sock, is_unix)?
+        } else {
+            stream_of(sock, is_unix)?
+        };
+        let started = st.reactor.add_connection(stream, |pipe| {
+            PyConnection::start(
+                pipe,
+                is_server,
+                bootstrap,
+                on_done,
+                traversal_limit_in_words,
+                nesting_limit,
+            )
+            .map(Rc::new)
+        })?;
         if watch {
             let fileno = sock.getattr(pyo3::intern!(sock.py(), "fileno"))?.unbind();
             st.passed.borrow_mut().push((fileno, started.share()?));

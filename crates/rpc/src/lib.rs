@@ -18,7 +18,7 @@ pub use caps::{LoopCap, LoopShared};
 pub use connection::{Connection, Side};
 pub use executor::{Executor, Kicker, Schedule};
 pub use pipe::{Pipe, PipeSink};
-pub use reactor::{Listener, Reactor, Stream};
+pub use reactor::{Listener, Reactor, StillOpen, Stream};
 pub use server::{new_server_client, CallHandler, ServerInfo};
 
 use std::cell::RefCell;

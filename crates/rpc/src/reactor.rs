@@ -35,8 +35,24 @@ const READ_CHUNK: usize = 64 * 1024;
 /// other sockets, the waker and signals are never kept waiting behind a busy pair).
 const HINTED_TURNS: u32 = 16;
 
-/// A connected socket (TCP or Unix), non-blocking.
-pub enum Stream {
+/// Whether a socket the program passed in is still open (the program has not closed it):
+/// asked before every use of a borrowed [`Stream`]'s descriptor.
+pub type StillOpen = Box<dyn Fn() -> bool>;
+
+/// A connected socket (TCP or Unix), non-blocking: one of ours (closed when dropped), or the
+/// program's own, borrowed ([`Stream::borrowed`]).
+pub struct Stream {
+    /// `None` only once a borrowed socket's wrapper is dropped (never closed by us).
+    kind: Option<Kind>,
+    /// Set for a borrowed socket: the reactor uses its descriptor only while this says the
+    /// program has not closed it, and never closes it. Closing the program's socket then
+    /// ends the connection at once for the peer (as under pycapnp 1.x, whose loop used the
+    /// program's descriptor), where a copy of the descriptor would keep it open until the
+    /// loop next ran.
+    borrowed: Option<StillOpen>,
+}
+
+enum Kind {
     Tcp(TcpStream),
     Unix(UnixStream),
 }
@@ -45,56 +61,128 @@ impl Stream {
     pub fn tcp(s: std::net::TcpStream) -> io::Result<Stream> {
         s.set_nonblocking(true)?;
         let _ = s.set_nodelay(true);
-        Ok(Stream::Tcp(TcpStream::from_std(s)))
+        Ok(Stream::of(Kind::Tcp(TcpStream::from_std(s)), None))
     }
 
     pub fn unix(s: std::os::unix::net::UnixStream) -> io::Result<Stream> {
         s.set_nonblocking(true)?;
-        Ok(Stream::Unix(UnixStream::from_std(s)))
+        Ok(Stream::of(Kind::Unix(UnixStream::from_std(s)), None))
     }
 
-    fn source(&mut self) -> &mut dyn mio::event::Source {
-        match self {
-            Stream::Tcp(s) => s,
-            Stream::Unix(s) => s,
+    /// The program's own socket `fd` (wrapped as a std stream), used only while `still_open`
+    /// holds and never closed: the wrapper is forgotten, not dropped, on every path (errors
+    /// included). The caller guarantees `still_open` answers false from the moment the
+    /// program's socket is closed (it is asked with the interpreter lock held, like every
+    /// use, so no close can come between the answer and the use).
+    pub fn borrowed(
+        fd: std::os::fd::OwnedFd,
+        is_unix: bool,
+        still_open: StillOpen,
+    ) -> io::Result<Stream> {
+        use std::mem::ManuallyDrop;
+        // Held undroppable until wrapped: an error here must not close the program's socket.
+        let kind = if is_unix {
+            let s = ManuallyDrop::new(std::os::unix::net::UnixStream::from(fd));
+            s.set_nonblocking(true)?;
+            Kind::Unix(UnixStream::from_std(ManuallyDrop::into_inner(s)))
+        } else {
+            let s = ManuallyDrop::new(std::net::TcpStream::from(fd));
+            s.set_nonblocking(true)?;
+            let _ = s.set_nodelay(true);
+            Kind::Tcp(TcpStream::from_std(ManuallyDrop::into_inner(s)))
+        };
+        Ok(Stream::of(kind, Some(still_open)))
+    }
+
+    fn of(kind: Kind, borrowed: Option<StillOpen>) -> Stream {
+        Stream {
+            kind: Some(kind),
+            borrowed,
+        }
+    }
+
+    /// Whether the descriptor may be used: always for ours; for a borrowed socket, while the
+    /// program has not closed it.
+    fn usable(&self) -> bool {
+        self.kind.is_some() && self.borrowed.as_ref().is_none_or(|open| open())
+    }
+
+    fn kind(&mut self) -> io::Result<&mut Kind> {
+        if !self.usable() {
+            return Err(closed());
+        }
+        self.kind.as_mut().ok_or_else(closed)
+    }
+
+    fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+        if !self.usable() {
+            return None;
+        }
+        match self.kind.as_mut()? {
+            Kind::Tcp(s) => Some(s),
+            Kind::Unix(s) => Some(s),
         }
     }
 
     /// Its name and its peer's, when the peer may be a socket of this process.
     fn ends(&self) -> Option<Ends> {
-        match self {
-            Stream::Tcp(s) => peer::tcp(s.local_addr(), s.peer_addr()),
-            Stream::Unix(s) => peer::unix(s),
+        match self.kind.as_ref()? {
+            Kind::Tcp(s) => peer::tcp(s.local_addr(), s.peer_addr()),
+            Kind::Unix(s) => peer::unix(s),
         }
     }
 
     fn shutdown(&self) {
-        let _ = match self {
-            Stream::Tcp(s) => s.shutdown(Shutdown::Both),
-            Stream::Unix(s) => s.shutdown(Shutdown::Both),
+        if !self.usable() {
+            return;
+        }
+        let _ = match self.kind.as_ref() {
+            Some(Kind::Tcp(s)) => s.shutdown(Shutdown::Both),
+            Some(Kind::Unix(s)) => s.shutdown(Shutdown::Both),
+            None => Ok(()),
         };
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if self.borrowed.is_some() {
+            // The program's socket: never closed here.
+            if let Some(kind) = self.kind.take() {
+                std::mem::forget(kind);
+            }
+        }
     }
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
+        match self.kind() {
+            Ok(Kind::Tcp(s)) => s.read(buf),
+            Ok(Kind::Unix(s)) => s.read(buf),
+            // Closed by the program: the end of the stream.
+            Err(_) => Ok(0),
         }
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
+        match self.kind()? {
+            Kind::Tcp(s) => s.write(buf),
+            Kind::Unix(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+fn closed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the socket was closed by the program",
+    )
 }
 
 /// A listening socket (TCP or Unix), non-blocking.
@@ -126,9 +214,9 @@ impl Listener {
             Listener::Tcp(l) => {
                 let (s, _) = l.accept()?;
                 let _ = s.set_nodelay(true);
-                Ok(Stream::Tcp(s))
+                Ok(Stream::of(Kind::Tcp(s), None))
             }
-            Listener::Unix(l) => Ok(Stream::Unix(l.accept()?.0)),
+            Listener::Unix(l) => Ok(Stream::of(Kind::Unix(l.accept()?.0), None)),
         }
     }
 }
@@ -239,10 +327,11 @@ impl Reactor {
     /// Watches `stream`: its bytes feed the returned pipe, and the pipe writes to it.
     pub fn add_stream(self: &Rc<Self>, mut stream: Stream) -> io::Result<Pipe> {
         let token = self.token();
-        self.poll
-            .borrow()
-            .registry()
-            .register(stream.source(), token, Interest::READABLE)?;
+        self.poll.borrow().registry().register(
+            stream.source().ok_or_else(closed)?,
+            token,
+            Interest::READABLE,
+        )?;
         let ends = stream.ends();
         let peer = ends.and_then(|e| self.ends.borrow().get(&e.peer).copied());
         let conn = Rc::new_cyclic(|weak: &Weak<SocketConn>| SocketConn {
@@ -340,10 +429,11 @@ impl Reactor {
     /// signal handler) is drained and asks for a turn.
     pub fn watch_wakeup(&self, mut stream: Stream) -> io::Result<usize> {
         let token = self.token();
-        self.poll
-            .borrow()
-            .registry()
-            .register(stream.source(), token, Interest::READABLE)?;
+        self.poll.borrow().registry().register(
+            stream.source().ok_or_else(closed)?,
+            token,
+            Interest::READABLE,
+        )?;
         self.sources
             .borrow_mut()
             .insert(token.0, Source::Wakeup(Rc::new(RefCell::new(stream))));
@@ -358,11 +448,7 @@ impl Reactor {
         for s in &all {
             match s {
                 Source::Conn(c) => {
-                    let _ = self
-                        .poll
-                        .borrow()
-                        .registry()
-                        .deregister(c.stream.borrow_mut().source());
+                    self.deregister(&c.stream);
                     c.stream.borrow().shutdown();
                 }
                 Source::Listener(l) => {
@@ -372,13 +458,7 @@ impl Reactor {
                         .registry()
                         .deregister(l.listener.borrow_mut().source());
                 }
-                Source::Wakeup(w) => {
-                    let _ = self
-                        .poll
-                        .borrow()
-                        .registry()
-                        .deregister(w.borrow_mut().source());
-                }
+                Source::Wakeup(w) => self.deregister(w),
             }
         }
         drop(all);
@@ -407,7 +487,7 @@ impl Reactor {
                     Some(Source::Conn(c)) => c.clone(),
                     _ => continue,
                 };
-                self.read(&conn);
+                self.read(&conn, false);
             }
         }
         hinted.clear();
@@ -416,7 +496,7 @@ impl Reactor {
             return Ok(true);
         }
         self.hinted_turns.set(0);
-        let ready: Vec<(Token, bool, bool)> = {
+        let ready: Vec<(Token, bool, bool, bool)> = {
             let mut poll = self.poll.borrow_mut();
             let mut events = self.events.borrow_mut();
             let (poll, events) = (&mut *poll, &mut *events);
@@ -435,12 +515,13 @@ impl Reactor {
                         e.token(),
                         e.is_readable() || e.is_read_closed() || e.is_error(),
                         e.is_writable() || e.is_write_closed(),
+                        e.is_read_closed() || e.is_error(),
                     )
                 })
                 .collect()
         };
         let handled = !ready.is_empty();
-        for (token, readable, writable) in ready {
+        for (token, readable, writable, ending) in ready {
             if token == WAKER {
                 self.wanted.store(true, Ordering::Release);
                 continue;
@@ -454,7 +535,7 @@ impl Reactor {
                         self.drain(&c);
                     }
                     if readable {
-                        self.read(&c);
+                        self.read(&c, ending);
                     }
                 }
                 Source::Listener(l) => self.accept(&l),
@@ -474,7 +555,10 @@ impl Reactor {
         Ok(handled)
     }
 
-    fn read(&self, c: &Rc<SocketConn>) {
+    /// Reads what the socket holds into its pipe. `ending`: epoll reported the peer's end
+    /// (or an error) with this readiness, so the socket is read until it says so (its last
+    /// bytes and the end come in one edge: stopping at a short read would miss the end).
+    fn read(&self, c: &Rc<SocketConn>, ending: bool) {
         let mut buf = self.buffer.borrow_mut();
         loop {
             let r = c.stream.borrow_mut().read(&mut buf);
@@ -487,7 +571,7 @@ impl Reactor {
                 Ok(n) => {
                     c.pipe.feed(&buf[..n]);
                     // A short read emptied the socket: the next bytes bring a new edge.
-                    if n < buf.len() {
+                    if n < buf.len() && !ending {
                         return;
                     }
                 }
@@ -531,11 +615,7 @@ impl Reactor {
         let over = unsent.len() > HIGH_WATER;
         drop(unsent);
         if !c.writing.replace(true) {
-            self.poll.borrow().registry().reregister(
-                c.stream.borrow_mut().source(),
-                c.token,
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
+            self.reregister(c, Interest::READABLE | Interest::WRITABLE)?;
         }
         if over {
             c.pipe.pause_writing();
@@ -567,11 +647,7 @@ impl Reactor {
         match result {
             Ok(true) => {
                 if c.writing.replace(false) {
-                    let _ = self.poll.borrow().registry().reregister(
-                        c.stream.borrow_mut().source(),
-                        c.token,
-                        Interest::READABLE,
-                    );
+                    let _ = self.reregister(c, Interest::READABLE);
                 }
                 c.pipe.resume_writing();
             }
@@ -614,17 +690,31 @@ impl Reactor {
     fn forget(&self, c: &SocketConn) {
         let removed = self.sources.borrow_mut().remove(&c.token.0);
         self.unpair(c);
-        let _ = self
-            .poll
-            .borrow()
-            .registry()
-            .deregister(c.stream.borrow_mut().source());
+        self.deregister(&c.stream);
         c.stream.borrow().shutdown();
         drop(removed);
     }
 }
 
 impl Reactor {
+    /// Stops watching `stream` (nothing to do for a borrowed socket the program closed: its
+    /// descriptor may name another file now, and epoll dropped the closed one by itself).
+    fn deregister(&self, stream: &RefCell<Stream>) {
+        let mut stream = stream.borrow_mut();
+        if let Some(source) = stream.source() {
+            let _ = self.poll.borrow().registry().deregister(source);
+        }
+    }
+
+    fn reregister(&self, c: &SocketConn, interest: Interest) -> io::Result<()> {
+        let mut stream = c.stream.borrow_mut();
+        let source = stream.source().ok_or_else(closed)?;
+        self.poll
+            .borrow()
+            .registry()
+            .reregister(source, c.token, interest)
+    }
+
     /// Forgets `c`'s name and its peer's link to it.
     fn unpair(&self, c: &SocketConn) {
         if let Some(me) = &c.me {
@@ -742,6 +832,60 @@ mod tests {
         assert_eq!(conn(&r, 2).peer.get(), None);
         assert_eq!(r.ends.borrow().len(), 1);
         drop(pa);
+    }
+
+    #[test]
+    fn the_last_bytes_and_the_end_in_one_edge_are_both_read() {
+        let r = Reactor::new().expect("reactor");
+        // An unpaired socket: its bytes come through epoll.
+        let (c, mut d) = std::os::unix::net::UnixStream::pair().expect("pair");
+        let pc = r.add_stream(Stream::unix(c).expect("c")).expect("add c");
+        d.write_all(&framed("last words")).expect("write");
+        drop(d);
+        // One edge brings both: a short read must not stop before the end.
+        assert!(turn(&r));
+        assert_eq!(received(&pc).as_deref(), Some("last words"));
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        assert!(
+            matches!(pc.poll_frame(&mut cx), Poll::Ready(Ok(None))),
+            "the end was not seen"
+        );
+        assert!(
+            r.sources.borrow().is_empty(),
+            "the ended socket is forgotten"
+        );
+    }
+
+    #[test]
+    fn a_borrowed_socket_is_not_used_once_its_program_closed_it() {
+        let r = Reactor::new().expect("reactor");
+        let (c, mut d) = std::os::unix::net::UnixStream::pair().expect("pair");
+        // The program's socket (a copy of it here, kept open by the test: the reactor never
+        // closes a borrowed descriptor, so `c`'s own stays open until the test process ends).
+        let program = c.try_clone().expect("clone");
+        let open = Rc::new(Cell::new(true));
+        let seen = open.clone();
+        let stream = Stream::borrowed(c.into(), true, Box::new(move || seen.get())).expect("s");
+        let pc = r.add_stream(stream).expect("add");
+        d.write_all(&framed("while open")).expect("write");
+        assert!(turn(&r));
+        assert_eq!(received(&pc).as_deref(), Some("while open"));
+        // Closed by the program: nothing more is read or written through the descriptor.
+        open.set(false);
+        d.write_all(&framed("after the close")).expect("write");
+        assert!(turn(&r));
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        assert!(matches!(pc.poll_frame(&mut cx), Poll::Ready(Ok(None))));
+        let mut p = pc.clone();
+        let _ = Pin::new(&mut p).poll_write(&mut cx, &framed("never sent"));
+        let _ = pc.flush_outgoing();
+        d.set_nonblocking(true).expect("nonblocking");
+        let mut buf = [0u8; 16];
+        assert!(matches!(
+            d.read(&mut buf),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        ));
+        drop(program);
     }
 
     #[test]

@@ -1240,9 +1240,9 @@ class _TwoParty:
         st.parties.add(self)
 
     def _start_native(self, sock, bootstrap_cap, traversal_limit_in_words, nesting_limit, own=True):
-        """The synchronous API's connections: the native reactor runs (a duplicate of) the
-        socket; `own`: closing the connection closes `sock` too (as asyncio's transports
-        close theirs)."""
+        """The synchronous API's connections: the native reactor runs the socket (`own`: the
+        program's, borrowed, and closing the connection closes it too, as asyncio's transports
+        close theirs; else a duplicate of it)."""
         import socket as _socket
         from capnp.lib import _sync
 

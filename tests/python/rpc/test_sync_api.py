@@ -352,8 +352,8 @@ def test_a_peer_killed_mid_call_fails_the_wait_with_disconnected():
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("closed", ["client", "server"])
 def test_closing_the_socket_a_program_passed_ends_the_connection(rpc, closed):
-    # pycapnp 1.x ran the descriptor itself, so closing the socket ended the connection; the
-    # reactor runs a duplicate, and notices the program's close before it blocks.
+    # pycapnp 1.x ran the descriptor itself, so closing the socket ended the connection; so
+    # does the reactor (it uses the program's descriptor while the program has not closed it).
     counter_impl = make_servers(rpc)[0]
     a, b = socket.socketpair()
     try:
@@ -368,6 +368,69 @@ def test_closing_the_socket_a_program_passed_ends_the_connection(rpc, closed):
         with pytest.raises(capnp.KjException) as e:
             counter.echo("8").wait()
         assert e.value.type == "DISCONNECTED"
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+
+
+@pytest.mark.timeout(30)
+def test_the_peer_sees_the_end_as_soon_as_the_program_closes_its_socket(rpc):
+    # With no loop turn after the close (the program may be waiting for a child server to exit,
+    # as pycapnp 1.x programs did): the reactor holds no copy of the descriptor.
+    a, b = socket.socketpair()
+    try:
+        client = capnp.TwoPartyClient(a)
+        b.settimeout(10)
+        a.close()
+        # socket.timeout here: the connection outlived the close.
+        while b.recv(4096):
+            pass
+        assert client is not None
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_descriptor_reused_after_the_program_closed_its_socket_is_never_touched(rpc):
+    a, b = socket.socketpair()
+    c = d = None
+    try:
+        client = capnp.TwoPartyClient(a)
+        counter = client.bootstrap().cast_as(rpc.Counter)
+        fd = a.fileno()
+        a.close()
+        # The lowest free number: the new pair takes the closed socket's.
+        c, d = socket.socketpair()
+        assert fd in (c.fileno(), d.fileno())
+        other = d if c.fileno() == fd else c
+        with pytest.raises(capnp.KjException) as e:
+            counter.echo("x").wait()
+        assert e.value.type == "DISCONNECTED"
+        # Nothing of the call went to the socket that now has the number.
+        other.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            other.recv(1)
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        for s in (a, b, c, d):
+            if s is not None:
+                s.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_connection_ended_by_its_peer_leaves_the_programs_socket_open(rpc):
+    counter_impl = make_servers(rpc)[0]
+    a, b = socket.socketpair()
+    try:
+        server = capnp.TwoPartyServer(a, bootstrap=counter_impl())
+        b.close()
+        server.on_disconnect().wait()
+        # The socket is still the program's: open until it closes it (no EBADF either way).
+        os.fstat(a.fileno())
+        assert a.getsockname() is not None
     finally:
         capnp.remove_event_loop(ignore_errors=True)
         a.close()
