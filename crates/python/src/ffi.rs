@@ -111,15 +111,19 @@ pub(crate) fn borrowed_socket(
     }
     // Asked (with the interpreter lock: the reactor runs on this thread and uses sockets only
     // while holding it) before every use: `socket.close()` sets its descriptor to -1 while
-    // holding the lock, before the descriptor is closed.
-    let still_open: capnp_dynrpc::StillOpen = Box::new(move || {
-        Python::attach(|py| {
-            fileno
-                .call0(py)
-                .and_then(|now| now.extract::<i32>(py))
-                .is_ok_and(|now| now == fd)
-        })
-    });
+    // holding the lock, before the descriptor is closed. A `socket.socket` (the usual case)
+    // is asked by reading its descriptor field; anything else through `fileno()`.
+    let still_open: capnp_dynrpc::StillOpen = match socket_fd_field(sock) {
+        Some(field) => Box::new(move || field.read() == fd),
+        None => Box::new(move || {
+            Python::attach(|py| {
+                fileno
+                    .call0(py)
+                    .and_then(|now| now.extract::<i32>(py))
+                    .is_ok_and(|now| now == fd)
+            })
+        }),
+    };
     // SAFETY: `fd` is the open descriptor of the live socket `sock` (just read with the
     // interpreter lock held). The `OwnedFd` made from it is never dropped: `Stream::borrowed`
     // holds it undroppable until wrapped, and a borrowed `Stream` forgets its descriptor when
@@ -127,6 +131,67 @@ pub(crate) fn borrowed_socket(
     // not been closed (the reactor asks before every use, reactor.rs `Stream::usable`).
     let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
     Ok(capnp_dynrpc::Stream::borrowed(owned, is_unix, still_open)?)
+}
+
+/// The descriptor field of a `_socket.socket` object (CPython's `PySocketSockObject`:
+/// `PyObject_HEAD`, then `SOCKET_T sock_fd`, an `int` on POSIX), read in place: what
+/// `fileno()` returns, without a call.
+pub(crate) struct SocketFdField(Py<PyAny>);
+
+impl SocketFdField {
+    /// The descriptor `fileno()` would return now. Called with the interpreter lock held
+    /// (the reactor's thread, which holds it whenever it uses a socket).
+    pub(crate) fn read(&self) -> i32 {
+        // SAFETY: `self.0` is a live (owned reference) instance of `_socket.socket` or a
+        // subclass (subclasses only append to the struct), whose struct is larger than
+        // `PyObject_HEAD` plus an `int`, so the read is in bounds; that this `int` is the
+        // descriptor was checked on this interpreter by `socket_layout_checked` before any
+        // other `SocketFdField` is made. The field is written only with the interpreter lock
+        // held, which the caller holds.
+        unsafe {
+            let at = self
+                .0
+                .as_ptr()
+                .cast::<u8>()
+                .add(std::mem::size_of::<pyo3::ffi::PyObject>());
+            std::ptr::read(at.cast::<std::ffi::c_int>())
+        }
+    }
+}
+
+/// `_socket.socket`, if reading the descriptor field in place gives what `fileno()` gives on
+/// this interpreter (checked once on a fresh socket, open and then closed).
+fn socket_layout_checked(py: Python<'_>) -> Option<&'static Py<pyo3::types::PyType>> {
+    static CHECKED: pyo3::sync::PyOnceLock<Option<Py<pyo3::types::PyType>>> =
+        pyo3::sync::PyOnceLock::new();
+    CHECKED
+        .get_or_init(py, || {
+            let check = || -> PyResult<Option<Py<pyo3::types::PyType>>> {
+                let module = py.import("_socket")?;
+                let ty = module
+                    .getattr("socket")?
+                    .cast_into::<pyo3::types::PyType>()?;
+                let probe =
+                    ty.call1((module.getattr("AF_UNIX")?, module.getattr("SOCK_STREAM")?))?;
+                let field = SocketFdField(probe.clone().unbind());
+                let open: i32 = probe.call_method0("fileno")?.extract()?;
+                let same_open = open >= 0 && field.read() == open;
+                probe.call_method0("close")?;
+                let same_closed = field.read() == -1;
+                Ok((same_open && same_closed).then(|| ty.unbind()))
+            };
+            check().ok().flatten()
+        })
+        .as_ref()
+}
+
+/// The descriptor field of `sock`, when it is a `_socket.socket` (or a subclass: `socket.socket`)
+/// and this interpreter's layout was checked.
+fn socket_fd_field(sock: &Bound<'_, PyAny>) -> Option<SocketFdField> {
+    let ty = socket_layout_checked(sock.py())?;
+    sock.is_instance(ty.bind(sock.py()))
+        .ok()?
+        .then(|| SocketFdField(sock.clone().unbind()))
 }
 
 /// A frozen pyclass whose `len()` and `obj[key]` run without PyO3's trampoline

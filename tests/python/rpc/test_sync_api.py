@@ -374,13 +374,29 @@ def test_closing_the_socket_a_program_passed_ends_the_connection(rpc, closed):
         b.close()
 
 
+class SocketLike:
+    """Not a socket: what the synchronous API needs of one (its descriptor is asked through
+    ``fileno()``, where a ``socket.socket``'s is read in place)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.family = sock.family
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def close(self):
+        self.sock.close()
+
+
 @pytest.mark.timeout(30)
-def test_the_peer_sees_the_end_as_soon_as_the_program_closes_its_socket(rpc):
+@pytest.mark.parametrize("kind", ["socket", "socket-like"])
+def test_the_peer_sees_the_end_as_soon_as_the_program_closes_its_socket(rpc, kind):
     # With no loop turn after the close (the program may be waiting for a child server to exit,
     # as pycapnp 1.x programs did): the reactor holds no copy of the descriptor.
     a, b = socket.socketpair()
     try:
-        client = capnp.TwoPartyClient(a)
+        client = capnp.TwoPartyClient(a if kind == "socket" else SocketLike(a))
         b.settimeout(10)
         a.close()
         # socket.timeout here: the connection outlived the close.
@@ -394,11 +410,12 @@ def test_the_peer_sees_the_end_as_soon_as_the_program_closes_its_socket(rpc):
 
 
 @pytest.mark.timeout(30)
-def test_a_descriptor_reused_after_the_program_closed_its_socket_is_never_touched(rpc):
+@pytest.mark.parametrize("kind", ["socket", "socket-like"])
+def test_a_descriptor_reused_after_the_program_closed_its_socket_is_never_touched(rpc, kind):
     a, b = socket.socketpair()
     c = d = None
     try:
-        client = capnp.TwoPartyClient(a)
+        client = capnp.TwoPartyClient(a if kind == "socket" else SocketLike(a))
         counter = client.bootstrap().cast_as(rpc.Counter)
         fd = a.fileno()
         a.close()
