@@ -25,7 +25,7 @@ use capnp_dynrpc::EventLoop;
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString, PyType};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple, PyType};
 
 use crate::call_context::{LazyParams, PyCallContext};
 use crate::error::MsgError;
@@ -45,6 +45,8 @@ struct Plan {
     context_name: Py<PyString>,
     /// (keyword, field index) of each parameter, in the param struct's order.
     params: Vec<(Py<PyString>, usize)>,
+    /// The keywords of a call: `_context`, then the parameters' (vectorcall's names).
+    keywords: Py<PyTuple>,
     registry: Py<PyRegistry>,
     param_id: u64,
     result_id: u64,
@@ -143,9 +145,17 @@ impl Native {
                 .iter()
                 .all(|(_, i)| ForeignStruct::is_plain(&pschema, *i))
                 .then(|| pschema.clone());
+            let keywords = PyTuple::new(
+                py,
+                std::iter::once(intern!(py, "_context").clone().unbind())
+                    .chain(params.iter().map(|(k, _)| k.clone_ref(py)))
+                    .collect::<Vec<_>>(),
+            )?
+            .unbind();
             plans.insert(
                 (iid, ordinal),
                 Plan {
+                    keywords,
                     context_name: PyString::new(py, &format!("{name}_context")).unbind(),
                     name: PyString::intern(py, &name).unbind(),
                     params,
@@ -327,29 +337,28 @@ impl Native {
     ) -> PyResult<Option<Py<PyAny>>> {
         let plan = prepared.plan;
         let ctx = Bound::new(py, ctx)?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item(intern!(py, "_context"), &ctx)?;
-        for ((key, _), value) in plan.params.iter().zip(values) {
-            kwargs.set_item(key.bind(py), value)?;
-        }
-        self.invoke(py, plan, &prepared.f, &ctx, &kwargs, results, rpc_results)
+        let args: Vec<Bound<'_, PyAny>> = std::iter::once(ctx.clone().into_any())
+            .chain(values.into_iter().map(|v| v.into_bound(py)))
+            .collect();
+        let out = crate::ffi::call_with_keywords(&prepared.f, &args, plan.keywords.bind(py))
+            .map_err(|e| self.fail(py, plan, e))?;
+        drop(args);
+        self.returned_value(py, plan, &ctx, out, results, rpc_results)
     }
 
-    /// Calls the method with `kwargs` and handles what it returns.
-    fn invoke(
+    /// Handles what the method returned (`out`).
+    fn returned_value(
         &self,
         py: Python<'_>,
         plan: &Plan,
-        f: &Bound<'_, PyAny>,
         ctx: &Bound<'_, PyCallContext>,
-        kwargs: &Bound<'_, PyDict>,
+        out: Bound<'_, PyAny>,
         results: &Bound<'_, PyMessageHandle>,
         rpc_results: RpcResults<'_>,
     ) -> PyResult<Option<Py<PyAny>>> {
         let registry = plan.registry.bind(py);
         let method = plan.method.bind(py);
         let fail = |e: PyErr| self.fail(py, plan, e);
-        let out = f.call((), Some(kwargs)).map_err(fail)?;
         if out.is_none() {
             return Ok(None);
         }

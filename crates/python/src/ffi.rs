@@ -660,6 +660,43 @@ pub(crate) enum Step<'py> {
     Yielded(Bound<'py, PyAny>),
 }
 
+/// `f(**dict(zip(names, values)))` through vectorcall with keyword names: no dict is made here
+/// (a Python function with `**kwargs` makes its own, as for any keyword call). `names` is a
+/// tuple of `str` as long as `values`.
+pub(crate) fn call_with_keywords<'py>(
+    f: &Bound<'py, PyAny>,
+    values: &[Bound<'py, PyAny>],
+    names: &Bound<'py, pyo3::types::PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = f.py();
+    if names.len() != values.len() {
+        return Err(pyo3::exceptions::PySystemError::new_err(
+            "keyword names and values differ in number",
+        ));
+    }
+    let mut small = [std::ptr::null_mut::<pyo3::ffi::PyObject>(); 8];
+    let mut large = Vec::new();
+    let args: &[*mut pyo3::ffi::PyObject] = if values.len() <= small.len() {
+        for (slot, v) in small.iter_mut().zip(values) {
+            *slot = v.as_ptr();
+        }
+        &small[..values.len()]
+    } else {
+        large.extend(values.iter().map(|v| v.as_ptr()));
+        &large
+    };
+    // SAFETY: the GIL is held (`py`); `f`, every value and `names` are live references held by
+    // their `Bound`s for the call; `args` holds `values.len()` borrowed pointers (vectorcall
+    // borrows its arguments), no positional ones (`nargsf` 0, no offset flag, so the callee
+    // never writes before `args`), and `names` is a tuple of exactly that many `str`, as
+    // vectorcall's keyword names must be (checked above for the length; every caller passes
+    // interned names). The result is a new reference or NULL with an exception set.
+    unsafe {
+        let out = pyo3::ffi::PyObject_Vectorcall(f.as_ptr(), args.as_ptr(), 0, names.as_ptr());
+        Bound::from_owned_ptr_or_err(py, out)
+    }
+}
+
 /// `coro.send(None)` for a coroutine: on 3.10 and later through `PyIter_Send`, which hands back
 /// the returned value without raising (and catching) `StopIteration`; what the coroutine raises
 /// is the `Err`.
