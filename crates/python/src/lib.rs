@@ -65,6 +65,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<message::PyMessageReaderHandle>()?;
     m.add_class::<rpc::PyCap>()?;
     m.add_class::<rpc::PyPending>()?;
+    m.add_class::<rpc::PySyncCall>()?;
     m.add_class::<rpc::PyThreadState>()?;
     m.add_class::<method_call::PyMethodCall>()?;
     m.add_class::<call_context::PyCallContext>()?;

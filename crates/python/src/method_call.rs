@@ -39,8 +39,6 @@ pub(crate) struct PyMethodCall {
     /// `_SyncRemotePromise`, the method's `promise_cls` and
     /// `_call_slow(cap, method, args, kwargs)`.
     sync_promise: Py<PyAny>,
-    /// `object.__new__`.
-    object_new: Py<PyAny>,
     async_promise: Py<PyAny>,
     slow: Py<PyAny>,
 }
@@ -86,11 +84,6 @@ impl PyMethodCall {
             param_id,
             param_schema: schema,
             positional,
-            object_new: py
-                .import("builtins")?
-                .getattr("object")?
-                .getattr("__new__")?
-                .unbind(),
             sync_promise,
             slow,
         })
@@ -189,17 +182,12 @@ impl PyMethodCall {
                 .async_promise
                 .call1(py, (pending, &self.method, &self.cap, st));
         }
-        // `_SyncRemotePromise(pending, method, cap, st)` without running its Python `__init__`
-        // (a frame and four stores: a tenth of the Python work of a synchronous call); the
-        // slots are the ones that `__init__` sets.
+        // `_SyncRemotePromise(pending, method, cap, st)`: its fields are the native base's
+        // (`_SyncCall`), set by its `__new__`; no Python `__init__` runs.
         let promise = self
-            .object_new
+            .sync_promise
             .bind(py)
-            .call1((self.sync_promise.bind(py),))?;
-        promise.setattr(intern!(py, "_pending"), pending)?;
-        promise.setattr(intern!(py, "_method"), &self.method)?;
-        promise.setattr(intern!(py, "_client"), &self.cap)?;
-        promise.setattr(intern!(py, "_st"), st)?;
+            .call1((pending, &self.method, &self.cap, st))?;
         Ok(promise.unbind())
     }
 }

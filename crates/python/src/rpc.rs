@@ -878,6 +878,104 @@ impl PipeSink for TransportSink {
 
 /// A two-party connection over an asyncio transport; the protocol feeds it. Bound to its
 /// loop's thread (any thread may drop it: `ThreadBound`).
+/// The native part of `_SyncRemotePromise` (a call on the synchronous loop): the call, its
+/// method, the client it keeps alive until completion, the loop state, and `wait()`. Made by
+/// `PyMethodCall` per call, so its fields are set without a Python `__init__`.
+#[pyclass(
+    subclass,
+    weakref,
+    frozen,
+    name = "_SyncCall",
+    module = "capnp.lib.capnp"
+)]
+pub(crate) struct PySyncCall {
+    pending: Py<PyPending>,
+    method: Py<PyAny>,
+    client: Py<PyAny>,
+    st: Py<PyAny>,
+}
+
+/// `_RemotePromise.wait`, the general path of `wait()`.
+static GENERAL_WAIT: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+
+#[pymethods]
+impl PySyncCall {
+    #[new]
+    fn new(pending: Py<PyPending>, method: Py<PyAny>, client: Py<PyAny>, st: Py<PyAny>) -> Self {
+        PySyncCall {
+            pending,
+            method,
+            client,
+            st,
+        }
+    }
+
+    #[getter(_pending)]
+    fn pending(&self, py: Python<'_>) -> Py<PyPending> {
+        self.pending.clone_ref(py)
+    }
+
+    #[getter(_method)]
+    fn method(&self, py: Python<'_>) -> Py<PyAny> {
+        self.method.clone_ref(py)
+    }
+
+    #[getter(_client)]
+    fn client(&self, py: Python<'_>) -> Py<PyAny> {
+        self.client.clone_ref(py)
+    }
+
+    #[getter(_st)]
+    fn st(&self, py: Python<'_>) -> Py<PyAny> {
+        self.st.clone_ref(py)
+    }
+
+    /// 1.x: runs the synchronous loop until the results arrive.
+    fn wait(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let st = this.st.bind(py);
+        // The usual case, checked first: on the loop's own thread, its wake-up fd installed
+        // (or none needed): the loop runs natively until the results arrive.
+        if !st.is_none()
+            && active_state(py).is(st)
+            && !st.getattr(pyo3::intern!(py, "closed"))?.is_truthy()?
+        {
+            let aloop = st.getattr(pyo3::intern!(py, "aloop"))?;
+            if aloop.getattr(pyo3::intern!(py, "_wakeup"))?.is_none()
+                || aloop
+                    .getattr(pyo3::intern!(py, "_wakeup_kept"))?
+                    .is_truthy()?
+            {
+                if let Ok(reactor) = aloop.cast::<crate::sync_loop::PyReactor>() {
+                    return this
+                        .pending
+                        .get()
+                        .wait_results(py, reactor, this.method.bind(py));
+                }
+            }
+        }
+        // Anything else (another thread, a closed loop, the main thread's signal wake-up to
+        // install, a kj_loop): the general path.
+        let general = GENERAL_WAIT.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            Ok(py
+                .import(pyo3::intern!(py, "capnp.lib._rpc"))?
+                .getattr(pyo3::intern!(py, "_RemotePromise"))?
+                .getattr(pyo3::intern!(py, "wait"))?
+                .unbind())
+        })?;
+        general.call1(py, (slf,))
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.pending)?;
+        visit.call(&self.method)?;
+        visit.call(&self.client)?;
+        visit.call(&self.st)?;
+        Ok(())
+    }
+}
+
 #[pyclass(frozen, name = "_Connection", module = "capnp.lib.capnp")]
 pub(crate) struct PyConnection {
     state: ThreadBound<ConnState>,

@@ -387,27 +387,15 @@ class _RemotePromise:
         return self
 
 
-class _SyncRemotePromise(_RemotePromise):
-    """A call on the synchronous (1.x) loop: ``wait()``, or awaited from asyncio code."""
+class _SyncRemotePromise(_capnp._SyncCall, _RemotePromise):
+    """A call on the synchronous (1.x) loop: ``wait()``, or awaited from asyncio code.
 
-    __slots__ = ("_pending", "_method", "_client", "_st", "__weakref__")
+    The native base (``_SyncCall``) holds ``_pending``, ``_method``, ``_client`` (which keeps
+    the connection alive until completion) and ``_st``, and runs ``wait()``: on the loop's own
+    thread the loop runs natively until the results arrive; anything else takes
+    ``_RemotePromise.wait``."""
 
-    # method_call.rs makes these without calling __init__: it sets the same four slots.
-    def __init__(self, pending, method, client, st):
-        self._pending = pending
-        self._method = method
-        self._client = client  # keeps the connection alive until completion
-        self._st = st
-
-    def wait(self):
-        """1.x: runs the synchronous loop until the results arrive."""
-        st = self._st
-        # The usual case, checked first: on the loop's own thread, its wake-up fd installed.
-        if st is _state.active and st is not None and not st.closed:
-            loop = st.aloop
-            if loop._wakeup is None or loop._wakeup_kept:
-                return self._pending.wait_results(loop, self._method)
-        return _RemotePromise.wait(self)
+    __slots__ = ()
 
     def __await__(self):
         st = _active()
