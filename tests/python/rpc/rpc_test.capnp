@@ -75,3 +75,9 @@ interface Example {
 interface Clash {
   make @0 (start :Int64) -> (result :Counter, done :Entry, exception :Int32);
 }
+
+# More parameters than a server call passes on the stack (dispatch.rs's vectorcall keywords).
+interface Wide {
+  sum @0 (a :Int32, b :Int32, c :Int32, d :Int32, e :Int32, f :Int32, g :Int32, h :Int32,
+          i :Int32, label :Text) -> (total :Int64, label :Text);
+}

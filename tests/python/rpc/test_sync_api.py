@@ -455,6 +455,45 @@ def test_a_connection_ended_by_its_peer_leaves_the_programs_socket_open(rpc):
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize("count", [1, 10])
+def test_server_methods_get_every_parameter_and_the_context_by_keyword(rpc, count):
+    """Ten parameters and `_context` (more than a call passes on the stack), by keyword, in any
+    order the method declares them; also a method taking only `**kwargs`."""
+    seen = []
+
+    class Wide(rpc.Wide.Server):
+        def sum(self, label, i, h, g, f, e, d, c, b, a, _context, **kwargs):
+            assert not kwargs
+            seen.append((_context.params.a, _context.params.label))
+            return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + 9 * i
+
+    class WideKwargs(rpc.Wide.Server):
+        def sum(self, **kwargs):
+            seen.append(sorted(kwargs))
+            _context = kwargs["_context"]
+            _context.results.label = kwargs["label"].upper()
+            _context.results.total = sum(v for k, v in kwargs.items() if len(k) == 1)
+
+    for impl in (Wide, WideKwargs):
+        a, b = socket.socketpair()
+        try:
+            capnp.TwoPartyServer(a, bootstrap=impl())
+            client = capnp.TwoPartyClient(b).bootstrap().cast_as(rpc.Wide)
+            for n in range(count):
+                r = client.sum(n, 1, 1, 1, 1, 1, 1, 1, 1, "x%d" % n).wait()
+                if impl is Wide:
+                    assert r.total == n + 44
+                else:
+                    assert (r.total, r.label) == (n + 8, "X%d" % n)
+        finally:
+            capnp.remove_event_loop(ignore_errors=True)
+            a.close()
+            b.close()
+    assert seen[:count] == [(n, "x%d" % n) for n in range(count)]
+    assert seen[count] == ["_context", "a", "b", "c", "d", "e", "f", "g", "h", "i", "label"]
+
+
+@pytest.mark.timeout(30)
 def test_a_socket_the_program_keeps_open_keeps_its_connection(rpc):
     counter_impl = make_servers(rpc)[0]
     a, b = socket.socketpair()
