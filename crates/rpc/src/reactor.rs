@@ -1,7 +1,8 @@
 //! The synchronous (1.x) API's own reactor: one epoll poller per thread over the thread's
 //! sockets (connections and listeners), with a waker other threads use. Nothing here polls on
 //! a timer: [`Reactor::wait`] blocks in `epoll_wait` until a socket is ready, the waker fires,
-//! the caller's timeout (its next timer) passes or a signal interrupts it.
+//! the caller's timeout (its next timer) passes or a signal interrupts it (after a spin of at
+//! most 50 µs when recent spins caught their event: [`Spin`]).
 //!
 //! A connection's socket feeds its [`Pipe`] (bytes read go in, bytes the RPC system writes go
 //! straight to the socket, the rest kept until it turns writable). The binding drives the
@@ -15,7 +16,7 @@ use std::net::Shutdown;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use capnp::message::ReaderOptions;
 use capnp::private::capability::ClientHook;
@@ -34,6 +35,65 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Turns in a row that may read paired sockets without asking epoll (then one asks, so the
 /// other sockets, the waker and signals are never kept waiting behind a busy pair).
 const HINTED_TURNS: u32 = 16;
+/// The longest a wait looks for readiness without blocking before it blocks (see [`Spin`]):
+/// about what one wake-up of a blocked thread costs on a virtual machine.
+const SPIN: Duration = Duration::from_micros(50);
+/// Waits without a spin after `n` failed spins in a row: `2^min(n, MAX_BACKOFF) - 1`.
+const MAX_BACKOFF: u32 = 6;
+
+/// Whether a blocking wait first looks for readiness without blocking, for up to [`SPIN`].
+/// A peer answering within microseconds (a server in another process or thread, or a client
+/// sending its next call) then costs no wake-up of a blocked thread, which is most of a round
+/// trip between processes. A spin that ends in a block (nothing came) makes the next waits
+/// block at once, exponentially many of them (1, 3, 7, ... 63) for failures in a row; a spin
+/// that catches its event resets that. So an idle loop spins at most once every 64 waits (a
+/// thread blocked in one long wait uses no CPU), and a busy machine, where the peer is not
+/// running when we spin, soon stops spinning. Never on a single CPU, where a spin could only
+/// delay the peer it waits for.
+struct Spin {
+    allowed: bool,
+    /// Failed spins in a row.
+    failures: Cell<u32>,
+    /// Waits left to block at once.
+    skip: Cell<u32>,
+}
+
+impl Spin {
+    fn new() -> Spin {
+        Spin {
+            allowed: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+            failures: Cell::new(0),
+            skip: Cell::new(0),
+        }
+    }
+
+    /// The spin before a wait of at most `timeout` (zero: block at once).
+    fn next(&self, timeout: Option<Duration>) -> Duration {
+        if !self.allowed {
+            return Duration::ZERO;
+        }
+        let skip = self.skip.get();
+        if skip > 0 {
+            self.skip.set(skip - 1);
+            return Duration::ZERO;
+        }
+        timeout.map_or(SPIN, |t| t.min(SPIN))
+    }
+
+    /// What a spin of `length` found: `caught`, its event during the spin.
+    fn learn(&self, length: Duration, caught: bool) {
+        if length.is_zero() {
+            return;
+        }
+        if caught {
+            self.failures.set(0);
+        } else {
+            let n = (self.failures.get() + 1).min(MAX_BACKOFF);
+            self.failures.set(n);
+            self.skip.set((1 << n) - 1);
+        }
+    }
+}
 
 /// Whether a socket the program passed in is still open (the program has not closed it):
 /// asked before every use of a borrowed [`Stream`]'s descriptor.
@@ -270,6 +330,7 @@ pub struct Reactor {
     hinted_scratch: RefCell<Vec<Token>>,
     /// Turns served from `hinted` in a row.
     hinted_turns: Cell<u32>,
+    spin: Spin,
 }
 
 impl Reactor {
@@ -288,6 +349,7 @@ impl Reactor {
             hinted: RefCell::new(Vec::new()),
             hinted_scratch: RefCell::new(Vec::new()),
             hinted_turns: Cell::new(0),
+            spin: Spin::new(),
         }))
     }
 
@@ -500,13 +562,34 @@ impl Reactor {
             let mut poll = self.poll.borrow_mut();
             let mut events = self.events.borrow_mut();
             let (poll, events) = (&mut *poll, &mut *events);
-            {
-                let mut block = || poll.poll(events, timeout);
-                if timeout == Some(Duration::ZERO) {
-                    block()?;
-                } else {
-                    detach(&mut block)?;
-                }
+            if timeout == Some(Duration::ZERO) {
+                poll.poll(events, timeout)?;
+            } else {
+                let spin = self.spin.next(timeout);
+                let started = Instant::now();
+                let mut caught = false;
+                let mut block = || {
+                    if !spin.is_zero() {
+                        // Looks without blocking until the spin is over (the interpreter
+                        // lock released, as for the block).
+                        loop {
+                            poll.poll(events, Some(Duration::ZERO))?;
+                            if !events.is_empty() {
+                                caught = true;
+                                return Ok(());
+                            }
+                            if started.elapsed() >= spin {
+                                break;
+                            }
+                            std::hint::spin_loop();
+                        }
+                    }
+                    let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
+                    poll.poll(events, left)
+                };
+                let r = detach(&mut block);
+                self.spin.learn(spin, caught);
+                r?;
             }
             events
                 .iter()
@@ -886,6 +969,47 @@ mod tests {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock
         ));
         drop(program);
+    }
+
+    #[test]
+    fn spins_back_off_after_failures_and_resume_after_a_catch() {
+        let spin = Spin {
+            allowed: true,
+            failures: Cell::new(0),
+            skip: Cell::new(0),
+        };
+        assert_eq!(spin.next(None), SPIN);
+        assert_eq!(
+            spin.next(Some(Duration::from_micros(7))),
+            Duration::from_micros(7)
+        );
+        // Failures in a row: 1, 3, 7, ... waits block at once, at most 63.
+        for expected_skips in [1, 3, 7, 15, 31, 63, 63] {
+            spin.learn(SPIN, false);
+            for _ in 0..expected_skips {
+                assert_eq!(spin.next(None), Duration::ZERO);
+            }
+            assert_eq!(
+                spin.next(None),
+                SPIN,
+                "after {expected_skips} blocked waits"
+            );
+        }
+        // A catch resets the backoff: the next failure skips one wait again.
+        spin.learn(SPIN, true);
+        assert_eq!(spin.next(None), SPIN);
+        spin.learn(SPIN, false);
+        assert_eq!(spin.next(None), Duration::ZERO);
+        assert_eq!(spin.next(None), SPIN);
+        // A wait that did not spin teaches nothing; a single CPU never spins.
+        spin.learn(Duration::ZERO, false);
+        assert_eq!(spin.next(None), SPIN);
+        let single = Spin {
+            allowed: false,
+            failures: Cell::new(0),
+            skip: Cell::new(0),
+        };
+        assert_eq!(single.next(None), Duration::ZERO);
     }
 
     #[test]
