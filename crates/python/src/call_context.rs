@@ -5,11 +5,13 @@ use std::rc::Rc;
 
 use capnp::any_pointer;
 use capnp::capability::Params;
+use capnp_dynamic::MessageBuilder;
 use capnp_dynrpc::EventLoop;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 
+use crate::message::PyMessageHandle;
 use crate::registry::PyRegistry;
 use crate::thread_bound::ThreadBound;
 
@@ -48,9 +50,8 @@ pub(crate) struct PyCallContext {
     params: Option<Py<PyAny>>,
     /// Params not read yet (then `params` is `None`).
     lazy: Option<ThreadBound<LazyParams>>,
-    /// The results message (`_MessageHandle`).
-    #[pyo3(get, name = "_results_handle")]
-    results_handle: Py<PyAny>,
+    /// The results message: its `_MessageHandle`, made when Python code first asks for it.
+    results_handle: ResultsHandle,
     /// The method's `_MethodInfo`.
     #[pyo3(get, name = "_method")]
     method: Py<PyAny>,
@@ -60,31 +61,53 @@ pub(crate) struct PyCallContext {
     released: bool,
 }
 
+/// A call's results message, as Python code sees it (`_MessageHandle`) once it asked.
+enum ResultsHandle {
+    Made(Py<PyAny>),
+    /// Not asked for yet (a plain returned value is written without it).
+    Lazy(MessageBuilder),
+}
+
 impl PyCallContext {
     pub(crate) fn create(params: Py<PyAny>, results_handle: Py<PyAny>, method: Py<PyAny>) -> Self {
         PyCallContext {
             params: Some(params),
             lazy: None,
-            results_handle,
+            results_handle: ResultsHandle::Made(results_handle),
             method,
             results: None,
             released: false,
         }
     }
 
-    /// A context whose params are read from `lazy` on first use.
+    /// A context whose params are read from `lazy` on first use, and whose results message's
+    /// handle is made on first use.
     pub(crate) fn create_lazy(
         lazy: LazyParams,
-        results_handle: Py<PyAny>,
+        results: MessageBuilder,
         method: Py<PyAny>,
     ) -> Self {
         PyCallContext {
             params: None,
             lazy: Some(ThreadBound::new(lazy)),
-            results_handle,
+            results_handle: ResultsHandle::Lazy(results),
             method,
             results: None,
             released: false,
+        }
+    }
+
+    /// The results message's handle, made now if nothing asked for it yet.
+    fn handle(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let ResultsHandle::Lazy(msg) = &self.results_handle {
+            let made = Py::new(py, PyMessageHandle::from_inner(msg.clone()))?.into_any();
+            self.results_handle = ResultsHandle::Made(made);
+        }
+        match &self.results_handle {
+            ResultsHandle::Made(h) => Ok(h.clone_ref(py)),
+            ResultsHandle::Lazy(_) => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the results message has no handle",
+            )),
         }
     }
 
@@ -102,7 +125,9 @@ impl PyCallContext {
         if let Some(p) = &self.params {
             visit.call(p)?;
         }
-        visit.call(&self.results_handle)?;
+        if let ResultsHandle::Made(h) = &self.results_handle {
+            visit.call(h)?;
+        }
         visit.call(&self.method)?;
         if let Some(r) = &self.results {
             visit.call(r)?;
@@ -119,6 +144,12 @@ impl PyCallContext {
     #[new]
     fn py_new(params: Py<PyAny>, results_handle: Py<PyAny>, method: Py<PyAny>) -> Self {
         Self::create(params, results_handle, method)
+    }
+
+    /// The results message (`_MessageHandle`).
+    #[getter(_results_handle)]
+    fn results_handle(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.handle(py)
     }
 
     /// The call's parameters (a struct reader).
@@ -150,8 +181,9 @@ impl PyCallContext {
         if let Some(r) = &self.results {
             return Ok(r.clone_ref(py));
         }
+        let handle = self.handle(py)?;
         let m = self.method.bind(py);
-        let root = self.results_handle.bind(py).call_method1(
+        let root = handle.bind(py).call_method1(
             intern!(py, "init_root"),
             (
                 m.getattr(intern!(py, "registry"))?,

@@ -238,7 +238,7 @@ impl Native {
         py: Python<'_>,
         prepared: &Prepared<'_, '_>,
         params_msg: &MessageBuilder,
-        results: &Bound<'_, PyMessageHandle>,
+        results: &MessageBuilder,
         rpc_results: RpcResults<'_>,
     ) -> PyResult<Option<Py<PyAny>>> {
         let plan = prepared.plan;
@@ -259,11 +259,8 @@ impl Native {
                     .map_err(|e| self.fail(py, plan, e.into_py_attr(py)))
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let ctx = PyCallContext::create(
-            params,
-            results.clone().into_any().unbind(),
-            plan.method.clone_ref(py),
-        );
+        let handle = Py::new(py, PyMessageHandle::from_inner(results.clone()))?.into_any();
+        let ctx = PyCallContext::create(params, handle, plan.method.clone_ref(py));
         self.call(py, prepared, ctx, values, results, rpc_results)
     }
 
@@ -277,7 +274,7 @@ impl Native {
         prepared: &Prepared<'_, '_>,
         params: Params<any_pointer::Owned>,
         ev: &Rc<EventLoop>,
-        results: &Bound<'_, PyMessageHandle>,
+        results: &MessageBuilder,
         rpc_results: RpcResults<'_>,
     ) -> Result<PyResult<Option<Py<PyAny>>>, Params<any_pointer::Owned>> {
         let plan = prepared.plan;
@@ -317,11 +314,7 @@ impl Native {
             registry: plan.registry.clone_ref(py),
             param_id: plan.param_id,
         };
-        let ctx = PyCallContext::create_lazy(
-            lazy,
-            results.clone().into_any().unbind(),
-            plan.method.clone_ref(py),
-        );
+        let ctx = PyCallContext::create_lazy(lazy, results.clone(), plan.method.clone_ref(py));
         Ok(self.call(py, prepared, ctx, values, results, rpc_results))
     }
 
@@ -332,7 +325,7 @@ impl Native {
         prepared: &Prepared<'_, '_>,
         ctx: PyCallContext,
         values: Vec<Py<PyAny>>,
-        results: &Bound<'_, PyMessageHandle>,
+        results: &MessageBuilder,
         rpc_results: RpcResults<'_>,
     ) -> PyResult<Option<Py<PyAny>>> {
         let plan = prepared.plan;
@@ -353,7 +346,7 @@ impl Native {
         plan: &Plan,
         ctx: &Bound<'_, PyCallContext>,
         out: Bound<'_, PyAny>,
-        results: &Bound<'_, PyMessageHandle>,
+        results: &MessageBuilder,
         rpc_results: RpcResults<'_>,
     ) -> PyResult<Option<Py<PyAny>>> {
         let registry = plan.registry.bind(py);
@@ -405,7 +398,7 @@ impl Native {
         }
         // Nothing written to our results message yet: the value goes straight into
         // capnp-rpc's results (no message of ours to build and copy out).
-        if results.get().message().size_in_words() == 0 {
+        if results.size_in_words() == 0 {
             if let Some(v) = crate::convert::plain_set_value(&out) {
                 let fields = [(*index, v)];
                 let plain = capnp_dynamic::struct_::PlainStruct::prepare(
@@ -422,8 +415,6 @@ impl Native {
             }
         }
         let builder = results
-            .get()
-            .message()
             .init_root(&registry.get().inner, plan.result_id)
             .map_err(|e| fail(MsgError::from(e).into_py(py)))?;
         crate::convert::set_field(&builder, &plan.registry, *index, &out)

@@ -698,8 +698,6 @@ impl CallHandler for PyHandler {
         // allocating and zeroing 8 KiB per call.
         let results_msg = MessageBuilder::with_first_segment_words(64);
         let started = Python::attach(|py| -> Result<Option<Py<PyAny>>, capnp::Error> {
-            let r = Py::new(py, PyMessageHandle::from_inner(results_msg.clone()))
-                .map_err(|e| py_to_capnp(py, e))?;
             let native = self
                 .native
                 .as_ref()
@@ -707,13 +705,13 @@ impl CallHandler for PyHandler {
             // A method taking plain values reads them from the incoming message itself.
             let params = match native {
                 Some((n, prepared)) => {
-                    match n.run_direct(py, &prepared, params, &ev, r.bind(py), &mut results) {
+                    match n.run_direct(py, &prepared, params, &ev, &results_msg, &mut results) {
                         Ok(out) => return out.map_err(|e| py_to_capnp(py, e)),
                         Err(params) => {
                             let params_msg = params.get().and_then(|p| ev.copy_in(p))?;
                             drop(params);
                             return n
-                                .run(py, &prepared, &params_msg, r.bind(py), &mut results)
+                                .run(py, &prepared, &params_msg, &results_msg, &mut results)
                                 .map_err(|e| py_to_capnp(py, e));
                         }
                     }
@@ -723,6 +721,8 @@ impl CallHandler for PyHandler {
             let params_msg = params.get().and_then(|p| ev.copy_in(p))?;
             drop(params);
             let p = Py::new(py, PyMessageHandle::from_inner(params_msg))
+                .map_err(|e| py_to_capnp(py, e))?;
+            let r = Py::new(py, PyMessageHandle::from_inner(results_msg.clone()))
                 .map_err(|e| py_to_capnp(py, e))?;
             let out = self
                 .dispatch
