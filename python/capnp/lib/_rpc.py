@@ -48,6 +48,12 @@ def _check_thread(st):
 
 
 class _LoopState:
+    # Slots: read on every synchronous call (closed, aloop, synchronous).
+    __slots__ = (
+        "aloop", "streams", "parties", "server_tasks", "waiters", "closed", "synchronous",
+        "thread", "__weakref__",
+    )
+
     def __init__(self, aloop):
         self.aloop = aloop
         self.streams = weakref.WeakSet()
