@@ -328,6 +328,9 @@ pub(crate) fn set_field(
             _ => Err(capnp_dynamic::Error::TypeMismatch.into()),
         };
     }
+    if let Some(done) = set_number_list(builder, index, value) {
+        return done;
+    }
     if let Some(items) = sequence_items(value) {
         if !matches!(slot_type(field), Some(Type::List(_))) {
             return Err(capnp_dynamic::Error::TypeMismatch.into());
@@ -340,6 +343,42 @@ pub(crate) fn set_field(
         return set_elements(&list, registry, &items);
     }
     with_set_value(value, &field.name, |v| Ok(builder.set_by_index(index, v)?))
+}
+
+/// A `list` or `tuple` of plain numbers into a list field of numbers or Bool, written
+/// in one step (`StructBuilder::set_number_list_by_index`); `None` (nothing written) for any
+/// other value or field, and for items that step does not take as they are: the general
+/// path then converts them or reports the error, as before.
+pub(crate) fn set_number_list(
+    builder: &StructBuilder,
+    index: usize,
+    value: &Bound<'_, PyAny>,
+) -> Option<MsgResult<()>> {
+    let field = builder.schema().fields.get(index)?;
+    match slot_type(field) {
+        Some(Type::List(elem)) if !elem.is_pointer() && !matches!(**elem, Type::Enum(_)) => {}
+        _ => return None,
+    }
+    // Sized at once (`collect` into an `Option<Vec>` grows it).
+    let mut numbers = Vec::new();
+    if let Ok(l) = value.cast::<PyList>() {
+        numbers.reserve_exact(l.len());
+        for item in l.iter() {
+            numbers.push(number(&item)?);
+        }
+    } else if let Ok(t) = value.cast::<PyTuple>() {
+        numbers.reserve_exact(t.len());
+        for item in t.iter() {
+            numbers.push(number(&item)?);
+        }
+    } else {
+        return None;
+    }
+    match builder.set_number_list_by_index(index, &numbers) {
+        Ok(true) => Some(Ok(())),
+        Ok(false) => None,
+        Err(e) => Some(Err(e.into())),
+    }
 }
 
 /// An `int` that fits 64 bits, signed or not (the range of every integer field), read

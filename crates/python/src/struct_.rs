@@ -572,17 +572,25 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
         };
         // Not over what may hold a capability (an interface, struct, list or AnyPointer
         // field): the old value's drop could release a Python object, which this slot must
-        // not do (ffi.rs, lean slots).
+        // not do (ffi.rs, lean slots). A list of numbers written into a list field of
+        // numbers is the exception: that write only zeroes the old object's words and makes
+        // no cap table (`set_number_list`), so nothing of Python's is released.
         let Some(ty) = schema.fields.get(i).and_then(crate::convert::slot_type) else {
             return Ok(false);
         };
-        if matches!(
-            ty,
-            Type::Interface(_) | Type::AnyPointer | Type::Struct(_) | Type::List(_)
-        ) {
+        let py = slf.py();
+        if let Type::List(elem) = ty {
+            if elem.is_pointer() {
+                return Ok(false);
+            }
+            return match crate::convert::set_number_list(&this.inner, i, value) {
+                None => Ok(false),
+                Some(result) => result.map(|()| true).map_err(|e| e.into_py_attr(py)),
+            };
+        }
+        if matches!(ty, Type::Interface(_) | Type::AnyPointer | Type::Struct(_)) {
             return Ok(false);
         }
-        let py = slf.py();
         match crate::convert::set_plain_field(&this.inner, i, value) {
             None => Ok(false),
             Some(result) => result.map(|()| true).map_err(|e| e.into_py_attr(py)),
