@@ -1186,21 +1186,20 @@ impl StructBuilder {
         let Ok(n) = u32::try_from(values.len()) else {
             return Ok(false);
         };
-        let mut bits = Vec::with_capacity(values.len());
-        for v in values {
-            match number_bits(elem, *v) {
-                Some(b) => bits.push(b),
-                None => return Ok(false),
-            }
+        // All checked before anything is written; encoded again as they are written (cheaper
+        // than a buffer of their bits).
+        if !values.iter().all(|v| number_bits(elem, *v).is_some()) {
+            return Ok(false);
         }
+        let bits = || values.iter().map(|v| number_bits(elem, *v).unwrap_or(0));
         let Shape::PrimList(es) = list_shape(elem, &self.shared.base().registry)? else {
             return Ok(false);
         };
         check_list_size(Shape::PrimList(es), n)?;
         let init = |pb: PointerBuilder<'_>| {
             let l = pb.init_list(es, n);
-            for (i, b) in (0..n).zip(&bits) {
-                crate::value::write_list_bits(&l, elem, i, *b);
+            for (i, b) in (0..n).zip(bits()) {
+                crate::value::write_list_bits(&l, elem, i, b);
             }
             Ok(())
         };
@@ -1209,8 +1208,8 @@ impl StructBuilder {
             self.with_struct(|s| {
                 self.set_discriminant(&s, field);
                 let l = s.get_pointer_field(*offset as usize).init_list(es, n);
-                for (i, b) in (0..n).zip(&bits) {
-                    crate::value::write_list_bits(&l, elem, i, *b);
+                for (i, b) in (0..n).zip(bits()) {
+                    crate::value::write_list_bits(&l, elem, i, b);
                 }
                 Ok(())
             })?;

@@ -359,26 +359,46 @@ pub(crate) fn set_number_list(
         Some(Type::List(elem)) if !elem.is_pointer() && !matches!(**elem, Type::Enum(_)) => {}
         _ => return None,
     }
-    // Sized at once (`collect` into an `Option<Vec>` grows it).
-    let mut numbers = Vec::new();
-    if let Ok(l) = value.cast::<PyList>() {
-        numbers.reserve_exact(l.len());
-        for item in l.iter() {
-            numbers.push(number(&item)?);
-        }
+    // Short lists (the usual case) are read into the stack, longer ones into a vector sized
+    // at once.
+    let mut stack = [Number::Int(0); 32];
+    let mut heap = Vec::new();
+    let numbers: &[Number] = if let Ok(l) = value.cast::<PyList>() {
+        numbers_of(l.len(), l.iter(), &mut stack, &mut heap)?
     } else if let Ok(t) = value.cast::<PyTuple>() {
-        numbers.reserve_exact(t.len());
-        for item in t.iter() {
-            numbers.push(number(&item)?);
-        }
+        numbers_of(t.len(), t.iter(), &mut stack, &mut heap)?
     } else {
         return None;
-    }
-    match builder.set_number_list_by_index(index, &numbers) {
+    };
+    match builder.set_number_list_by_index(index, numbers) {
         Ok(true) => Some(Ok(())),
         Ok(false) => None,
         Err(e) => Some(Err(e.into())),
     }
+}
+
+/// The `number` of each of `len` items, in `stack` when they fit (else in `heap`); `None`
+/// when one is not a number. A list that changes length meanwhile gives what its iterator
+/// gave (PyO3's iterators check the length at each step).
+fn numbers_of<'a, 'py>(
+    len: usize,
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    stack: &'a mut [Number],
+    heap: &'a mut Vec<Number>,
+) -> Option<&'a [Number]> {
+    if len <= stack.len() {
+        let mut n = 0;
+        for (slot, item) in stack.iter_mut().zip(items) {
+            *slot = number(&item)?;
+            n += 1;
+        }
+        return stack.get(..n);
+    }
+    heap.reserve_exact(len);
+    for item in items {
+        heap.push(number(&item)?);
+    }
+    Some(heap)
 }
 
 /// An `int` that fits 64 bits, signed or not (the range of every integer field), read
