@@ -184,6 +184,39 @@ def test_number_lists_through_the_write_slot_match_setattr(a):
     assert results["slot"] == results["wrapper"]
 
 
+def test_struct_assignment_through_both_entries(a, c):
+    # A struct reader or builder assigned to a struct field is copied (set_field's first
+    # check); the slot and the type's wrapper write the same and raise the same.
+    cls = type(a.All.new_message())
+    src = a.All.new_message(i32=5, t="inner", ints=[1, 2])
+    src_bytes = src.to_bytes()
+    out = {}
+    for how in ("slot", "wrapper"):
+        msg = a.All.new_message()
+        for value in (src, src.as_reader(), a.All.from_bytes(src_bytes)):
+            if how == "slot":
+                msg.s = value
+            else:
+                cls.__setattr__(msg, "s", value)
+            assert (msg.s.i32, msg.s.t, list(msg.s.ints)) == (5, "inner", [1, 2])
+        with pytest.raises(capnp.KjException):
+            if how == "slot":
+                msg.s = c.Contact.new_message()
+            else:
+                cls.__setattr__(msg, "s", c.Contact.new_message())
+        for name in ("\ud800", "nosuch"):
+            with pytest.raises((UnicodeEncodeError, AttributeError)) as info:
+                if how == "slot":
+                    setattr(msg, name, src)
+                else:
+                    cls.__setattr__(msg, name, src)
+            out.setdefault(name, set()).add(type(info.value))
+        out.setdefault("bytes", set()).add(msg.to_bytes())
+    assert out["\ud800"] == {UnicodeEncodeError}
+    assert out["nosuch"] == {AttributeError}
+    assert len(out["bytes"]) == 1
+
+
 def test_handles_taken_before_a_number_list_write_follow_it(a):
     # A handle is a path: after a list is written over, a list handle taken before reads the
     # new list (pycapnp's reads the zeroed old one), and child struct handles keep writing

@@ -282,6 +282,7 @@ pub(crate) fn set_plain_field(
 
 /// A `bool`, an `int` that fits 64 bits (signed or not) or a `float` as a `Number`; `None`
 /// for anything else.
+#[inline(always)]
 fn number(value: &Bound<'_, PyAny>) -> Option<Number> {
     if let Ok(i) = value.cast::<PyInt>() {
         if let Ok(b) = value.cast::<PyBool>() {
@@ -312,6 +313,15 @@ pub(crate) fn set_field(
     index: usize,
     value: &Bound<'_, PyAny>,
 ) -> MsgResult<()> {
+    // A struct reader or builder (exactly our classes: no subclass test walks the MRO) is
+    // a copy; `with_set_value` below would find it the same, after every other kind.
+    if let Ok(r) = value.cast_exact::<PyStructReader>() {
+        return Ok(builder.set_by_index(index, SetValue::Struct(&r.get().inner))?);
+    }
+    if let Ok(b) = value.cast_exact::<PyStructBuilder>() {
+        let r = b.get().inner.as_reader();
+        return Ok(builder.set_by_index(index, SetValue::Struct(&r))?);
+    }
     // Plain scalars (the usual case) go straight to the write.
     if let Some(done) = set_plain_field(builder, index, value) {
         return done;
