@@ -46,11 +46,36 @@ unsafe impl Sync for Segment {}
 /// The segments of one builder message, in allocation order (capnp's segment ids).
 #[derive(Default)]
 pub(crate) struct SegmentTable {
-    segments: Mutex<Vec<Segment>>,
+    segments: Mutex<Segments>,
+}
+
+/// The segments in order: the first kept inline (most messages have one: no allocation).
+#[derive(Default)]
+struct Segments {
+    first: Option<Segment>,
+    rest: Vec<Segment>,
+}
+
+impl Segments {
+    fn push(&mut self, seg: Segment) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(seg);
+        } else {
+            self.rest.push(seg);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Segment> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Segment> {
+        self.first.iter_mut().chain(&mut self.rest)
+    }
 }
 
 impl SegmentTable {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Segment>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Segments> {
         self.segments.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -58,7 +83,7 @@ impl SegmentTable {
     /// address of `bytes` (a slice capnp handed out of one of this message's segments),
     /// derived from its segment's own pointer, under a lock of the table the caller holds;
     /// `None` when it lies in no segment (a default value, an empty section).
-    fn place_of(&self, segments: &[Segment], bytes: &[u8]) -> Option<(u32, NonNull<u8>)> {
+    fn place_of(&self, segments: &Segments, bytes: &[u8]) -> Option<(u32, NonNull<u8>)> {
         if bytes.is_empty() {
             return None;
         }

@@ -965,7 +965,16 @@ impl MessageBuilder {
 
     /// Initialises the root as a zeroed struct `id` and returns its builder (`is_root`).
     pub fn init_root(&self, registry: &Arc<Registry>, id: u64) -> Result<DynStructBuilder> {
-        let schema = registry.get_struct(id)?;
+        self.init_root_as(registry, registry.get_struct(id)?)
+    }
+
+    /// `init_root` with the struct's schema, as `registry` gives it (a caller that keeps it
+    /// skips the registry's lock and table).
+    pub fn init_root_as(
+        &self,
+        registry: &Arc<Registry>,
+        schema: Arc<StructSchema>,
+    ) -> Result<DynStructBuilder> {
         // Located at once: the first operation on the root does not walk.
         let (generation, at) = {
             let mut m = self.lock_live()?;

@@ -1163,6 +1163,60 @@ impl StructBuilder {
         Ok(true)
     }
 
+    /// A list of numbers written into list field `index` of numbers or Bool
+    /// (`b.int32List = [1, 2, 3]`): what `init_by_index(index, Some(n))` and `set_all` on the
+    /// list it returns write, without making the list's handle. `Ok(true)` once written;
+    /// `Ok(false)`, with nothing written, for any other field, or when a value is not one
+    /// `number_bits` takes as it is for the element type (the caller then takes the general
+    /// path, which converts it or reports the error there).
+    pub fn set_number_list_by_index(&self, index: usize, values: &[Number]) -> Result<bool> {
+        let Some(field) = self.shared.schema().fields.get(index) else {
+            return Ok(false);
+        };
+        let FieldKind::Slot { offset, ty, .. } = &field.kind else {
+            return Ok(false);
+        };
+        let Type::List(elem) = ty else {
+            return Ok(false);
+        };
+        // Enum elements keep the general path (its conversions of names and numbers).
+        if elem.is_pointer() || elem.data_bits() == 0 || matches!(**elem, Type::Enum(_)) {
+            return Ok(false);
+        }
+        let Ok(n) = u32::try_from(values.len()) else {
+            return Ok(false);
+        };
+        // All checked before anything is written; encoded again as they are written (cheaper
+        // than a buffer of their bits).
+        if !values.iter().all(|v| number_bits(elem, *v).is_some()) {
+            return Ok(false);
+        }
+        let bits = || values.iter().map(|v| number_bits(elem, *v).unwrap_or(0));
+        let Shape::PrimList(es) = list_shape(elem, &self.shared.base().registry)? else {
+            return Ok(false);
+        };
+        check_list_size(Shape::PrimList(es), n)?;
+        let init = |pb: PointerBuilder<'_>| {
+            let l = pb.init_list(es, n);
+            for (i, b) in (0..n).zip(bits()) {
+                crate::value::write_list_bits(&l, elem, i, b);
+            }
+            Ok(())
+        };
+        if self.fast_pointer(field, *offset, init)?.is_none() {
+            // No current location: the walk, as `init_by_index` does it.
+            self.with_struct(|s| {
+                self.set_discriminant(&s, field);
+                let l = s.get_pointer_field(*offset as usize).init_list(es, n);
+                for (i, b) in (0..n).zip(bits()) {
+                    crate::value::write_list_bits(&l, elem, i, b);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(true)
+    }
+
     /// Writes a field (API.md 3.3); a union member becomes the active one.
     pub fn set_by_index(&self, index: usize, value: SetValue<'_>) -> Result<()> {
         let field = field_at(self.shared.schema(), index)?;

@@ -64,6 +64,7 @@ pub enum Number {
 /// The bits `encode_data` gives `v` in a field of type `ty`, for the pairs it accepts the
 /// same way (a number in range of an integer, float, enum or Bool field); `None` for every
 /// other pair, which the caller hands to `encode_data` (its conversions and errors).
+#[inline]
 pub(crate) fn number_bits(ty: &Type, v: Number) -> Option<u64> {
     // Two's complement bits, truncated to the field's width (as `ranged`).
     let signed =
@@ -307,6 +308,7 @@ pub(crate) fn read_list_builder_bits(l: &ListBuilder<'_>, ty: &Type, i: u32) -> 
     }
 }
 
+#[inline]
 pub(crate) fn write_list_bits(l: &ListBuilder<'_>, ty: &Type, i: u32, bits: u64) {
     match ty.data_bits() {
         1 => <bool as PrimitiveElement>::set(l, i, bits & 1 != 0),

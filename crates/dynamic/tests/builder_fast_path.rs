@@ -10,7 +10,7 @@ mod scalars;
 use std::sync::Arc;
 
 use capnp_dynamic::{
-    FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry,
+    FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, Number, ReadLimits, Registry,
     SetValue, StructBuilder, StructValue, Type, Value,
 };
 use common::{id, registry};
@@ -178,6 +178,25 @@ fn step(
                                     );
                                 }
                                 out_pair(out)
+                            }
+                            // A list of numbers written in one step (`b.ints = [...]`),
+                            // some not taken as they are (nothing written then).
+                            (Type::List(_), 0..=1) => {
+                                let n = rng.random_range(0..5);
+                                let values: Vec<Number> = (0..n)
+                                    .map(|_| match rng.random_range(0..8) {
+                                        0 => Number::Bool(rng.random()),
+                                        1 => Number::Float(rng.random_range(-2.0..2.0)),
+                                        2 => Number::UInt(u64::MAX - rng.random_range(0..3)),
+                                        3 => Number::Int(rng.random_range(-70_000..70_000)),
+                                        _ => Number::Int(rng.random_range(-3..300)),
+                                    })
+                                    .collect();
+                                let (x, y) = (
+                                    a.set_number_list_by_index(i, &values),
+                                    b.set_number_list_by_index(i, &values),
+                                );
+                                (format!("{x:?}"), format!("{y:?}"), None)
                             }
                             (Type::List(_), 6..=7) => {
                                 let n = rng.random_range(0..5);

@@ -282,6 +282,7 @@ pub(crate) fn set_plain_field(
 
 /// A `bool`, an `int` that fits 64 bits (signed or not) or a `float` as a `Number`; `None`
 /// for anything else.
+#[inline(always)]
 fn number(value: &Bound<'_, PyAny>) -> Option<Number> {
     if let Ok(i) = value.cast::<PyInt>() {
         if let Ok(b) = value.cast::<PyBool>() {
@@ -312,6 +313,15 @@ pub(crate) fn set_field(
     index: usize,
     value: &Bound<'_, PyAny>,
 ) -> MsgResult<()> {
+    // A struct reader or builder (exactly our classes: no subclass test walks the MRO) is
+    // a copy; `with_set_value` below would find it the same, after every other kind.
+    if let Ok(r) = value.cast_exact::<PyStructReader>() {
+        return Ok(builder.set_by_index(index, SetValue::Struct(&r.get().inner))?);
+    }
+    if let Ok(b) = value.cast_exact::<PyStructBuilder>() {
+        let r = b.get().inner.as_reader();
+        return Ok(builder.set_by_index(index, SetValue::Struct(&r))?);
+    }
     // Plain scalars (the usual case) go straight to the write.
     if let Some(done) = set_plain_field(builder, index, value) {
         return done;
@@ -328,6 +338,9 @@ pub(crate) fn set_field(
             _ => Err(capnp_dynamic::Error::TypeMismatch.into()),
         };
     }
+    if let Some(done) = set_number_list(builder, index, value) {
+        return done;
+    }
     if let Some(items) = sequence_items(value) {
         if !matches!(slot_type(field), Some(Type::List(_))) {
             return Err(capnp_dynamic::Error::TypeMismatch.into());
@@ -340,6 +353,62 @@ pub(crate) fn set_field(
         return set_elements(&list, registry, &items);
     }
     with_set_value(value, &field.name, |v| Ok(builder.set_by_index(index, v)?))
+}
+
+/// A `list` or `tuple` of plain numbers into a list field of numbers or Bool, written
+/// in one step (`StructBuilder::set_number_list_by_index`); `None` (nothing written) for any
+/// other value or field, and for items that step does not take as they are: the general
+/// path then converts them or reports the error, as before.
+pub(crate) fn set_number_list(
+    builder: &StructBuilder,
+    index: usize,
+    value: &Bound<'_, PyAny>,
+) -> Option<MsgResult<()>> {
+    let field = builder.schema().fields.get(index)?;
+    match slot_type(field) {
+        Some(Type::List(elem)) if !elem.is_pointer() && !matches!(**elem, Type::Enum(_)) => {}
+        _ => return None,
+    }
+    // Short lists (the usual case) are read into the stack, longer ones into a vector sized
+    // at once.
+    let mut stack = [Number::Int(0); 32];
+    let mut heap = Vec::new();
+    let numbers: &[Number] = if let Ok(l) = value.cast::<PyList>() {
+        numbers_of(l.len(), l.iter(), &mut stack, &mut heap)?
+    } else if let Ok(t) = value.cast::<PyTuple>() {
+        numbers_of(t.len(), t.iter(), &mut stack, &mut heap)?
+    } else {
+        return None;
+    };
+    match builder.set_number_list_by_index(index, numbers) {
+        Ok(true) => Some(Ok(())),
+        Ok(false) => None,
+        Err(e) => Some(Err(e.into())),
+    }
+}
+
+/// The `number` of each of `len` items, in `stack` when they fit (else in `heap`); `None`
+/// when one is not a number. A list that changes length meanwhile gives what its iterator
+/// gave (PyO3's iterators check the length at each step).
+fn numbers_of<'a, 'py>(
+    len: usize,
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    stack: &'a mut [Number],
+    heap: &'a mut Vec<Number>,
+) -> Option<&'a [Number]> {
+    if len <= stack.len() {
+        let mut n = 0;
+        for (slot, item) in stack.iter_mut().zip(items) {
+            *slot = number(&item)?;
+            n += 1;
+        }
+        return stack.get(..n);
+    }
+    heap.reserve_exact(len);
+    for item in items {
+        heap.push(number(&item)?);
+    }
+    Some(heap)
 }
 
 /// An `int` that fits 64 bits, signed or not (the range of every integer field), read

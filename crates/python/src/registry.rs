@@ -352,8 +352,10 @@ impl PyStructEntry {
     ) -> PyResult<Py<PyAny>> {
         let message =
             crate::segment_buffer::new_message(py, num_first_segment_words, allocate_seg_callable)?;
-        let root = message
-            .init_root(&self.registry.get().inner, self.id)
+        let registry = &self.registry.get().inner;
+        let root = self
+            .schema(registry)
+            .and_then(|schema| message.init_root_as(registry, schema))
             .map_err(|e| MsgError::from(e).into_py(py))?;
         if let Some(kwargs) = kwargs.filter(|k| !k.is_empty()) {
             convert::from_dict(&root, &self.registry, kwargs).map_err(|e| e.into_py(py))?;

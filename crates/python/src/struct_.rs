@@ -89,6 +89,24 @@ pub(crate) fn decode_text_str(
     decode_text(py, text).map(|s| crate::ffi::str_new(py, &s))
 }
 
+/// The index of field `name` (a `str` object), found by the object's address when a read or
+/// write resolved it before (`ffi::cached_field`), else by its text (and then remembered
+/// where a read resolves the name to the field too).
+fn field_by_name_object(
+    name: &Bound<'_, PyString>,
+    schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
+) -> Option<usize> {
+    if let Some(i) = crate::ffi::cached_field(name, schema) {
+        return Some(i);
+    }
+    let s = name.to_str().ok()?;
+    let &i = schema.by_name.get(s)?;
+    if !is_class_attr(s) {
+        crate::ffi::remember_field(name, schema, i);
+    }
+    Some(i)
+}
+
 fn no_such_member(name: &str) -> PyErr {
     PyAttributeError::new_err(format!(
         "capnp/dynamic: failed: struct has no such member; name = {name}"
@@ -572,17 +590,25 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
         };
         // Not over what may hold a capability (an interface, struct, list or AnyPointer
         // field): the old value's drop could release a Python object, which this slot must
-        // not do (ffi.rs, lean slots).
+        // not do (ffi.rs, lean slots). A list of numbers written into a list field of
+        // numbers is the exception: that write only zeroes the old object's words and makes
+        // no cap table (`set_number_list`), so nothing of Python's is released.
         let Some(ty) = schema.fields.get(i).and_then(crate::convert::slot_type) else {
             return Ok(false);
         };
-        if matches!(
-            ty,
-            Type::Interface(_) | Type::AnyPointer | Type::Struct(_) | Type::List(_)
-        ) {
+        let py = slf.py();
+        if let Type::List(elem) = ty {
+            if elem.is_pointer() {
+                return Ok(false);
+            }
+            return match crate::convert::set_number_list(&this.inner, i, value) {
+                None => Ok(false),
+                Some(result) => result.map(|()| true).map_err(|e| e.into_py_attr(py)),
+            };
+        }
+        if matches!(ty, Type::Interface(_) | Type::AnyPointer | Type::Struct(_)) {
             return Ok(false);
         }
-        let py = slf.py();
         match crate::convert::set_plain_field(&this.inner, i, value) {
             None => Ok(false),
             Some(result) => result.map(|()| true).map_err(|e| e.into_py_attr(py)),
@@ -593,9 +619,15 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
 #[pymethods]
 impl PyStructBuilder {
     /// Every attribute assignment is a field write.
-    fn __setattr__(&self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let Some(&i) = self.inner.schema().by_name.get(name) else {
-            return Err(no_such_member(name));
+    fn __setattr__(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyString>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let Some(i) = field_by_name_object(name, self.inner.schema()) else {
+            // (A name that is no UTF-8 raises as its extraction as `&str` did.)
+            return Err(no_such_member(name.to_str()?));
         };
         set_field(&self.inner, &self.registry, i, value).map_err(|e| e.into_py_attr(py))
     }
