@@ -271,6 +271,51 @@ impl ListReader {
         Ok(at.bits(seg, self.elem.data_bits(), i))
     }
 
+    /// Every element of a list of Bool or numbers as raw bits, read in one pass through the
+    /// resolved location (the segment found once); `None` when `scalar_bits` declines (it
+    /// then declines for every element).
+    pub fn scalar_bits_all(&self) -> Option<ScalarBits<'_>> {
+        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
+            return None;
+        }
+        let (at, seg) = self.fast()?;
+        let bits = self.elem.data_bits();
+        let bytes = at.prim_bytes(seg, bits)?;
+        Some(ScalarBits {
+            bytes,
+            bits,
+            next: 0,
+            len: at.len(),
+        })
+    }
+
+    /// `f(i, bytes)` for every element `i` of a list of Text or Data, in order, with the
+    /// bytes read in place (Text without its NUL) and charged as `with_blob_element` does,
+    /// the segment found once; `bytes` is `None` for an element `get` must read. Stops at
+    /// the first error. `Ok(false)` (nothing called) when the list is of another kind or not
+    /// located.
+    pub fn for_each_blob<E: From<Error>>(
+        &self,
+        mut f: impl FnMut(u32, Option<&[u8]>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<bool, E> {
+        let text = match self.elem {
+            Type::Text => true,
+            Type::Data => false,
+            _ => return Ok(false),
+        };
+        let Some((at, seg)) = self.fast() else {
+            return Ok(false);
+        };
+        for i in 0..at.len() {
+            let bytes = at.blob(seg, i, text);
+            if let Some(bytes) = bytes {
+                self.base.backing.charge_blob(bytes.len(), text)?;
+            }
+            f(i, bytes)?;
+        }
+        Ok(true)
+    }
+
     /// `f` over the bytes of Text or Data element `index` (Text without its NUL), read in
     /// place through the resolved location and charged as `get` charges it; `Ok(None)` when
     /// the list is of another kind or the element needs capnp's path (`get` then reads it).
@@ -1020,3 +1065,33 @@ impl ListBuilder {
         })
     }
 }
+
+/// The elements of a list of Bool or numbers as raw bits ([`ListReader::scalar_bits_all`]).
+#[derive(Debug)]
+pub struct ScalarBits<'a> {
+    bytes: &'a [u8],
+    bits: u32,
+    next: u32,
+    len: u32,
+}
+
+impl Iterator for ScalarBits<'_> {
+    type Item = u64;
+
+    #[inline]
+    fn next(&mut self) -> Option<u64> {
+        if self.next >= self.len {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        Some(crate::coords::prim_element(self.bytes, self.bits, i))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = (self.len - self.next) as usize;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for ScalarBits<'_> {}

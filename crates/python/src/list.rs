@@ -331,6 +331,57 @@ impl PyListReader {
     }
 }
 
+impl PyListReader {
+    /// Every element, in order, as `lst[i]` makes it. Numbers, Text and Data are read with
+    /// the list's segment found once (`scalar_bits_all`, `for_each_blob`); an element those
+    /// decline, and every other kind, is read one at a time.
+    fn all_elements(slf: &Bound<'_, Self>) -> MsgResult<Vec<Py<PyAny>>> {
+        let py = slf.py();
+        let this = slf.get();
+        let elem = this.inner.element_type();
+        let walk = |i: u32| -> MsgResult<Py<PyAny>> {
+            value_to_py(
+                py,
+                this.inner.get(i64::from(i))?,
+                Some(elem),
+                &this.registry,
+            )
+        };
+        if let Some(bits) = this.inner.scalar_bits_all() {
+            return Ok(bits
+                .map(|b| scalar_to_py(py, elem, b))
+                .collect::<PyResult<Vec<_>>>()?);
+        }
+        let mut items = Vec::new();
+        let text = *elem == Type::Text;
+        let blobs = this.inner.for_each_blob(|i, bytes| -> MsgResult<()> {
+            items.push(match bytes {
+                // Made while the bytes are borrowed: `str`/`bytes` creation runs no Python code.
+                Some(bytes) if !text => PyBytes::new(py, bytes).into_any().unbind(),
+                Some(bytes) => match crate::convert::str_under_lock(py, bytes) {
+                    Ok(obj) => obj,
+                    // Invalid UTF-8: raised as the general path raises it (`text_to_py`).
+                    Err(invalid) => text_to_py(py, &invalid)?,
+                },
+                None => walk(i)?,
+            });
+            Ok(())
+        })?;
+        if blobs {
+            return Ok(items);
+        }
+        let len = this.inner.len()?;
+        items.reserve(len as usize);
+        for i in 0..len {
+            items.push(match Self::fast_element(slf, i64::from(i))? {
+                Some(obj) => obj,
+                None => walk(i)?,
+            });
+        }
+        Ok(items)
+    }
+}
+
 /// `len()` and `lst[key]` go through these straight from CPython's slots (ffi.rs).
 impl SequenceSlots for PyListReader {
     fn type_addr() -> &'static std::sync::atomic::AtomicUsize {
@@ -399,18 +450,8 @@ impl PyListReader {
     /// Iteration reads every element in one pass (a reader does not change under it).
     fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let this = slf.get();
         let run = || -> MsgResult<_> {
-            let len = this.inner.len()?;
-            let elem = this.inner.element_type();
-            let mut items = Vec::with_capacity(len as usize);
-            for i in 0..len {
-                let i = i64::from(i);
-                items.push(match Self::fast_element(slf, i)? {
-                    Some(obj) => obj,
-                    None => value_to_py(py, this.inner.get(i)?, Some(elem), &this.registry)?,
-                });
-            }
+            let items = Self::all_elements(slf)?;
             Ok(PyList::new(py, items)?
                 .as_any()
                 .try_iter()?
@@ -419,7 +460,6 @@ impl PyListReader {
         };
         run().map_err(|e| e.into_py(py))
     }
-
     fn __str__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyString>> {
         decode_text_str(py, list_text(&self.inner, true))
     }
