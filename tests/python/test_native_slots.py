@@ -424,3 +424,36 @@ def test_list_iteration_charges_the_traversal_limit_as_indexing(p):
             assert got_a[1] in (None, kw[name])
             outcomes.add(got_a[0])
     assert min(outcomes) < 6 and max(outcomes) == 6
+
+
+def test_builder_list_iterator_slot_matches_next(a):
+    msg = a.All.new_message(ints=[1, 2, 3], texts=["a", "b"])
+    it = iter(msg.ints)
+    cls = type(it)
+    assert iter(it) is it
+    assert next(it) == 1 and cls.__next__(it) == 2
+    # A write during the loop is seen by later steps.
+    msg.ints[2] = 30
+    assert next(it) == 30
+    with pytest.raises(StopIteration):
+        next(it)
+    with pytest.raises(StopIteration):
+        cls.__next__(it)
+    assert next(it, "end") == "end"
+    # Re-initialized under the iterator: it follows the field's new list.
+    it = iter(msg.ints)
+    assert next(it) == 1
+    msg.init("ints", 1)
+    with pytest.raises(StopIteration):
+        next(it)
+    msg.init("ints", 4)
+    assert list(it) == [0, 0, 0]
+    seen = []
+    for x in msg.texts:
+        seen.append(x)
+        if len(seen) == 1:
+            msg.texts[1] = "changed"
+    assert seen == ["a", "changed"]
+    structs = msg.init("structs", 2)
+    structs[1].i32 = 7
+    assert [s.i32 for s in structs] == [0, 7]

@@ -10,7 +10,7 @@ use pyo3::types::{PyBytes, PyInt, PyList, PySlice};
 
 use crate::convert::{index_type_error, scalar_to_py, set_element, text_to_py, value_to_py};
 use crate::error::{MsgError, MsgResult};
-use crate::ffi::SequenceSlots;
+use crate::ffi::{IterSlot, SequenceSlots};
 use crate::registry::PyRegistry;
 use crate::struct_::{decode_text, decode_text_str};
 
@@ -256,6 +256,18 @@ impl PyListBuilderIter {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.slot_next(py)
+    }
+}
+
+/// `next()` goes through this straight from CPython's slot (ffi.rs).
+impl IterSlot for PyListBuilderIter {
+    fn type_addr() -> &'static std::sync::atomic::AtomicUsize {
+        static TYPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        &TYPE
+    }
+
+    fn slot_next(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let list = self.list.get();
         let i = self.next.load(Ordering::Relaxed);
         if i == u32::MAX {
@@ -301,20 +313,25 @@ impl PyListReader {
         self.inner.len().map_err(|e| MsgError::from(e).into_py(py))
     }
 
-    /// Element `i` of a list of numbers, Text or Data read in place, or `None` when `get`
-    /// must read it (another element type, or a location the fast reads decline).
+    /// Element `i` of a list of numbers, structs, Text or Data read in place, or `None` when
+    /// `get` must read it (another element type, or a location the fast reads decline). The
+    /// element type picks the one read that can answer.
     fn fast_element(slf: &Bound<'_, Self>, i: i64) -> MsgResult<Option<Py<PyAny>>> {
         let py = slf.py();
         let this = slf.get();
         let elem = this.inner.element_type();
-        if let Some(bits) = this.inner.scalar_bits(i)? {
-            return Ok(Some(scalar_to_py(py, elem, bits)?));
-        }
-        // A struct element borrowing the list's shared part (the element keeps `slf`).
-        if let Some(obj) = crate::ffi::lent_reader_element(slf, i)? {
-            return Ok(Some(obj));
-        }
-        let text = *elem == Type::Text;
+        let text = match elem {
+            Type::Text => true,
+            Type::Data => false,
+            // A struct element borrowing the list's shared part (the element keeps `slf`).
+            Type::Struct(_) => return crate::ffi::lent_reader_element(slf, i),
+            _ => {
+                return match this.inner.scalar_bits(i)? {
+                    Some(bits) => Ok(Some(scalar_to_py(py, elem, bits)?)),
+                    None => Ok(None),
+                };
+            }
+        };
         // Made while the bytes are borrowed: `str`/`bytes` creation runs no Python code.
         let blob = this.inner.with_blob_element(i, |bytes| {
             if !text {
