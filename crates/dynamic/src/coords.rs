@@ -371,10 +371,10 @@ impl ListAt {
         bytes_at(seg, self.start + i as usize * width, width)
     }
 
-    /// The element bytes of a primitive list of `bits`-wide elements (a whole byte for the
-    /// last bits of a Bool list), when the list's encoding is exactly that width, as `bits`
-    /// requires.
-    pub(crate) fn prim_bytes(self, seg: &[u8], bits: u32) -> Option<&[u8]> {
+    /// Where the element bytes of a primitive list of `bits`-wide elements are in its
+    /// segment (a whole byte for the last bits of a Bool list; not checked against the
+    /// segment), when the list's encoding is exactly that width, as `bits` requires.
+    pub(crate) fn prim_range(self, bits: u32) -> Option<(usize, usize)> {
         let expected = match bits {
             1 => ElementSize::Bit,
             8 => ElementSize::Byte,
@@ -388,7 +388,7 @@ impl ListAt {
         }
         let len = (u64::from(self.len) * u64::from(bits)).div_ceil(8);
         let end = self.start.checked_add(usize::try_from(len).ok()?)?;
-        seg.get(self.start..end)
+        Some((self.start, end))
     }
 
     /// The list behind pointer element `i` of a list of lists (see `follow_list`).

@@ -63,6 +63,19 @@ pub struct ListReader {
     at: Option<ListAt>,
     /// The element schema of a struct list, looked up once per handle.
     elem_schema: Option<Arc<crate::schema::StructSchema>>,
+    /// A located list of Bool or numbers encoded at its element type's width: where its
+    /// elements are, worked out once for `scalar_bits`.
+    scalar: Option<ScalarAt>,
+}
+
+/// Where the elements of a list of Bool or numbers are (`ListReader::scalar`).
+#[derive(Clone, Copy, Debug)]
+struct ScalarAt {
+    seg: u32,
+    start: usize,
+    end: usize,
+    len: u32,
+    bits: u32,
 }
 
 impl std::fmt::Debug for ListReader {
@@ -96,6 +109,7 @@ impl ListReader {
             elem,
             at: None,
             elem_schema,
+            scalar: None,
         }
     }
 
@@ -146,8 +160,35 @@ impl ListReader {
     pub(crate) fn at(mut self, at: Option<ListAt>) -> Self {
         if matches!(self.base.backing, Backing::Reader(_)) {
             self.at = at;
+            self.scalar = at.and_then(|at| self.scalar_at(at));
         }
         self
+    }
+
+    /// Where a list of Bool or numbers keeps its elements, when it is encoded at exactly its
+    /// element type's width (anything else, e.g. an upgraded struct list, takes capnp's path).
+    fn scalar_at(&self, at: ListAt) -> Option<ScalarAt> {
+        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
+            return None;
+        }
+        let bits = self.elem.data_bits();
+        let (start, end) = at.prim_range(bits)?;
+        Some(ScalarAt {
+            seg: at.segment(),
+            start,
+            end,
+            len: at.len(),
+            bits,
+        })
+    }
+
+    /// The element bytes of a located list of Bool or numbers (`scalar_at`), in place.
+    fn scalar_bytes(&self) -> Option<(ScalarAt, &[u8])> {
+        let sc = self.scalar?;
+        let Backing::Reader(m) = &self.base.backing else {
+            return None;
+        };
+        Some((sc, m.segment(sc.seg)?.get(sc.start..sc.end)?))
     }
 
     /// The same handle without its resolved location (tests compare both paths).
@@ -155,6 +196,7 @@ impl ListReader {
     pub fn without_location(&self) -> Self {
         let mut l = self.clone();
         l.at = None;
+        l.scalar = None;
         l
     }
 
@@ -261,31 +303,23 @@ impl ListReader {
     /// numbers (not enums), read through the resolved location; `Ok(None)` when the list is
     /// of another kind or needs capnp's path (`get` then reads it). Errors as `get`'s.
     pub fn scalar_bits(&self, index: i64) -> Result<Option<u64>> {
-        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
-            return Ok(None);
-        }
-        let Some((at, seg)) = self.fast() else {
+        let Some((sc, bytes)) = self.scalar_bytes() else {
             return Ok(None);
         };
-        let i = resolve(index, at.len())?;
-        Ok(at.bits(seg, self.elem.data_bits(), i))
+        let i = resolve(index, sc.len)?;
+        Ok(Some(crate::coords::prim_element(bytes, sc.bits, i)))
     }
 
     /// Every element of a list of Bool or numbers as raw bits, read in one pass through the
     /// resolved location (the segment found once); `None` when `scalar_bits` declines (it
     /// then declines for every element).
     pub fn scalar_bits_all(&self) -> Option<ScalarBits<'_>> {
-        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
-            return None;
-        }
-        let (at, seg) = self.fast()?;
-        let bits = self.elem.data_bits();
-        let bytes = at.prim_bytes(seg, bits)?;
+        let (sc, bytes) = self.scalar_bytes()?;
         Some(ScalarBits {
             bytes,
-            bits,
+            bits: sc.bits,
             next: 0,
-            len: at.len(),
+            len: sc.len,
         })
     }
 

@@ -157,6 +157,7 @@ unsafe fn lean_slot<R>(error: R, body: impl FnOnce(Python<'_>) -> PyResult<R>) -
 /// installation) when it is exactly that, else PyO3's checked cast.
 ///
 /// SAFETY (for callers): `obj` is a live object and the GIL is held.
+#[inline(always)]
 unsafe fn instance<'a, 'py, T: PyClass>(
     obj: Borrowed<'a, 'py, PyAny>,
     type_addr: usize,
@@ -167,6 +168,15 @@ unsafe fn instance<'a, 'py, T: PyClass>(
         // SAFETY: the object's type is `T`'s own type object, so it is a `T` instance.
         return Ok(unsafe { obj.cast_unchecked::<T>() });
     }
+    checked_instance(obj)
+}
+
+/// `instance`'s checked cast, out of the slots' line (any other object).
+#[cold]
+#[inline(never)]
+fn checked_instance<'a, 'py, T: PyClass>(
+    obj: Borrowed<'a, 'py, PyAny>,
+) -> PyResult<Borrowed<'a, 'py, T>> {
     Ok(obj.cast::<T>()?)
 }
 
