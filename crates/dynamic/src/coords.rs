@@ -153,12 +153,7 @@ impl StructAt {
         if start + width > self.data_len {
             return 0;
         }
-        let Some(bytes) = seg.get(self.data_start + start..self.data_start + start + width) else {
-            return 0;
-        };
-        let mut buf = [0u8; 8];
-        buf[..width].copy_from_slice(bytes);
-        u64::from_le_bytes(buf)
+        bytes_at(seg, self.data_start + start, width).unwrap_or(0)
     }
 
     /// The raw pointer word `index` (0 when beyond the pointer section, like a null pointer).
