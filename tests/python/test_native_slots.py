@@ -401,3 +401,148 @@ def test_field_names_remembered_by_the_slots_stay_right(a, c, schemas):
         msg.id = 1
     with pytest.raises(AttributeError, match="has no such member; name = id"):
         msg.id
+
+
+PRIMS = """
+@0xd1a2b3c4d5e6f708;
+struct P {
+  bools @0 :List(Bool);
+  i8 @1 :List(Int8);
+  i16 @2 :List(Int16);
+  i32 @3 :List(Int32);
+  i64 @4 :List(Int64);
+  u8 @5 :List(UInt8);
+  u16 @6 :List(UInt16);
+  u32 @7 :List(UInt32);
+  u64 @8 :List(UInt64);
+  f32 @9 :List(Float32);
+  f64 @10 :List(Float64);
+  texts @11 :List(Text);
+  datas @12 :List(Data);
+}
+"""
+
+PRIM_VALUES = {
+    "bools": [True, False, True, True, False, False, False, True, True, False, True],
+    "i8": [-128, 0, 127, -1],
+    "i16": [-32768, 5, 32767],
+    "i32": [-(2**31), 0, 2**31 - 1, 7],
+    "i64": [-(2**63), 2**63 - 1, 0],
+    "u8": [0, 255, 9],
+    "u16": [0, 65535],
+    "u32": [0, 2**32 - 1, 3],
+    "u64": [0, 2**64 - 1, 2**63],
+    "f32": [1.5, -0.0, float("inf"), 0.25, -3.0],
+    "f64": [3.141592653589793, -1e-300, float("-inf")],
+    "texts": ["", "a", "é and more", "x" * 100],
+    "datas": [b"", b"\x00\xff", b"d" * 50],
+}
+
+
+@pytest.fixture
+def p(schemas):
+    path = schemas / "prims.capnp"
+    path.write_text(PRIMS)
+    return capnp.load(str(path))
+
+
+def _readers(p, **kw):
+    """Readers of one message over bytes (located: the in-place paths), over a bytearray
+    (read under its lock: walks), of a message whose every object is in its own segment
+    (Text elements behind far pointers: the in-place reads decline), and a builder's view."""
+    msg = p.P.new_message(**kw)
+    spread = p.P.new_message(num_first_segment_words=1)
+    for name, values in kw.items():
+        spread.init(name, len(values))
+        for i, v in enumerate(values):
+            getattr(spread, name)[i] = v
+    assert len(spread.to_segments()) > 2
+    data = msg.to_bytes()
+    return [p.P.from_bytes(data), p.P.from_bytes(bytearray(data)),
+            p.P.from_segments(spread.to_segments()), msg.as_reader()]
+
+
+def test_list_iteration_reads_as_indexing_and_get(p):
+    for reader in _readers(p, **PRIM_VALUES):
+        for name, expected in PRIM_VALUES.items():
+            lst = getattr(reader, name)
+            items = list(lst)
+            by_index = [lst[i] for i in range(len(lst))]
+            by_get = [lst._get(i) for i in range(len(lst))]
+            assert items == expected, name
+            assert items == by_index == by_get, name
+            assert [type(x) for x in items] == [type(x) for x in by_get], name
+            assert list(iter(lst)) == items
+
+
+def test_list_iteration_raises_as_indexing_on_invalid_text(p):
+    texts = ["ok", b"\xff\xfe", "after"]
+    for reader in _readers(p, texts=texts):
+        with pytest.raises(UnicodeDecodeError) as by_iter:
+            list(reader.texts)
+        with pytest.raises(UnicodeDecodeError) as by_index:
+            reader.texts[1]
+        assert str(by_iter.value) == str(by_index.value)
+        assert reader.texts[0] == "ok" and reader.texts[2] == "after"
+
+
+def test_list_iteration_charges_the_traversal_limit_as_indexing(p):
+    kw = {"texts": ["t%d" % i for i in range(20)], "datas": [b"x" * 30] * 5}
+    data = p.P.new_message(**kw).to_bytes()
+    size = len(data) // 8
+
+    def passes(lst, read):
+        # How many whole reads of the list the limit allows, and the last one's result.
+        done, last = 0, None
+        for _ in range(6):
+            try:
+                last = read(lst)
+            except capnp.KjException:
+                return done, last
+            done += 1
+        return done, last
+
+    outcomes = set()
+    for limit in range(size, size * 4):
+        for name in kw:
+            a = getattr(p.P.from_bytes(data, traversal_limit_in_words=limit), name)
+            b = getattr(p.P.from_bytes(data, traversal_limit_in_words=limit), name)
+            got_a = passes(a, list)
+            got_b = passes(b, lambda lst: [lst[i] for i in range(len(lst))])
+            assert got_a == got_b, (limit, name)
+            assert got_a[1] in (None, kw[name])
+            outcomes.add(got_a[0])
+    assert min(outcomes) < 6 and max(outcomes) == 6
+
+
+def test_builder_list_iterator_slot_matches_next(a):
+    msg = a.All.new_message(ints=[1, 2, 3], texts=["a", "b"])
+    it = iter(msg.ints)
+    cls = type(it)
+    assert iter(it) is it
+    assert next(it) == 1 and cls.__next__(it) == 2
+    # A write during the loop is seen by later steps.
+    msg.ints[2] = 30
+    assert next(it) == 30
+    with pytest.raises(StopIteration):
+        next(it)
+    with pytest.raises(StopIteration):
+        cls.__next__(it)
+    assert next(it, "end") == "end"
+    # Re-initialized under the iterator: it follows the field's new list.
+    it = iter(msg.ints)
+    assert next(it) == 1
+    msg.init("ints", 1)
+    with pytest.raises(StopIteration):
+        next(it)
+    msg.init("ints", 4)
+    assert list(it) == [0, 0, 0]
+    seen = []
+    for x in msg.texts:
+        seen.append(x)
+        if len(seen) == 1:
+            msg.texts[1] = "changed"
+    assert seen == ["a", "changed"]
+    structs = msg.init("structs", 2)
+    structs[1].i32 = 7
+    assert [s.i32 for s in structs] == [0, 7]

@@ -153,12 +153,7 @@ impl StructAt {
         if start + width > self.data_len {
             return 0;
         }
-        let Some(bytes) = seg.get(self.data_start + start..self.data_start + start + width) else {
-            return 0;
-        };
-        let mut buf = [0u8; 8];
-        buf[..width].copy_from_slice(bytes);
-        u64::from_le_bytes(buf)
+        bytes_at(seg, self.data_start + start, width).unwrap_or(0)
     }
 
     /// The raw pointer word `index` (0 when beyond the pointer section, like a null pointer).
@@ -225,12 +220,37 @@ fn blob(seg: &[u8], ptr_pos: usize, text: bool) -> Option<&[u8]> {
     }
 }
 
-/// Little-endian bits of `width` bytes at byte `pos`.
+/// Little-endian bits of `width` bytes at byte `pos`. One fixed-size load per width: a
+/// copy of `width` bytes into a buffer calls `memcpy`, most of an element read.
 fn bytes_at(seg: &[u8], pos: usize, width: usize) -> Option<u64> {
-    let bytes = seg.get(pos..pos.checked_add(width)?)?;
-    let mut buf = [0u8; 8];
-    buf.get_mut(..width)?.copy_from_slice(bytes);
-    Some(u64::from_le_bytes(buf))
+    let end = pos.checked_add(width)?;
+    let bytes = seg.get(pos..end)?;
+    Some(match width {
+        1 => u64::from(*bytes.first()?),
+        2 => u64::from(u16::from_le_bytes(bytes.try_into().ok()?)),
+        4 => u64::from(u32::from_le_bytes(bytes.try_into().ok()?)),
+        8 => u64::from_le_bytes(bytes.try_into().ok()?),
+        _ => {
+            let mut buf = [0u8; 8];
+            buf.get_mut(..width)?.copy_from_slice(bytes);
+            u64::from_le_bytes(buf)
+        }
+    })
+}
+
+/// Raw bits of element `i` of a primitive list whose elements are `bits` wide, from `bytes`
+/// (the list's element bytes, `ListAt::prim_bytes`); 0 past their end.
+pub(crate) fn prim_element(bytes: &[u8], bits: u32, i: u32) -> u64 {
+    let i = i as usize;
+    if bits == 1 {
+        return bytes
+            .get(i / 8)
+            .map_or(0, |b| u64::from((b >> (i % 8)) & 1));
+    }
+    let width = (bits / 8) as usize;
+    i.checked_mul(width)
+        .and_then(|pos| bytes_at(bytes, pos, width))
+        .unwrap_or(0)
 }
 
 /// Where a list's elements are in one segment of a reader's message.
@@ -344,6 +364,26 @@ impl ListAt {
         }
         let width = (bits / 8) as usize;
         bytes_at(seg, self.start + i as usize * width, width)
+    }
+
+    /// Where the element bytes of a primitive list of `bits`-wide elements are in its
+    /// segment (a whole byte for the last bits of a Bool list; not checked against the
+    /// segment), when the list's encoding is exactly that width, as `bits` requires.
+    pub(crate) fn prim_range(self, bits: u32) -> Option<(usize, usize)> {
+        let expected = match bits {
+            1 => ElementSize::Bit,
+            8 => ElementSize::Byte,
+            16 => ElementSize::TwoBytes,
+            32 => ElementSize::FourBytes,
+            64 => ElementSize::EightBytes,
+            _ => return None,
+        };
+        if self.step != bits || self.size != expected {
+            return None;
+        }
+        let len = (u64::from(self.len) * u64::from(bits)).div_ceil(8);
+        let end = self.start.checked_add(usize::try_from(len).ok()?)?;
+        Some((self.start, end))
     }
 
     /// The list behind pointer element `i` of a list of lists (see `follow_list`).

@@ -63,6 +63,19 @@ pub struct ListReader {
     at: Option<ListAt>,
     /// The element schema of a struct list, looked up once per handle.
     elem_schema: Option<Arc<crate::schema::StructSchema>>,
+    /// A located list of Bool or numbers encoded at its element type's width: where its
+    /// elements are, worked out once for `scalar_bits`.
+    scalar: Option<ScalarAt>,
+}
+
+/// Where the elements of a list of Bool or numbers are (`ListReader::scalar`).
+#[derive(Clone, Copy, Debug)]
+struct ScalarAt {
+    seg: u32,
+    start: usize,
+    end: usize,
+    len: u32,
+    bits: u32,
 }
 
 impl std::fmt::Debug for ListReader {
@@ -96,6 +109,7 @@ impl ListReader {
             elem,
             at: None,
             elem_schema,
+            scalar: None,
         }
     }
 
@@ -146,8 +160,35 @@ impl ListReader {
     pub(crate) fn at(mut self, at: Option<ListAt>) -> Self {
         if matches!(self.base.backing, Backing::Reader(_)) {
             self.at = at;
+            self.scalar = at.and_then(|at| self.scalar_at(at));
         }
         self
+    }
+
+    /// Where a list of Bool or numbers keeps its elements, when it is encoded at exactly its
+    /// element type's width (anything else, e.g. an upgraded struct list, takes capnp's path).
+    fn scalar_at(&self, at: ListAt) -> Option<ScalarAt> {
+        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
+            return None;
+        }
+        let bits = self.elem.data_bits();
+        let (start, end) = at.prim_range(bits)?;
+        Some(ScalarAt {
+            seg: at.segment(),
+            start,
+            end,
+            len: at.len(),
+            bits,
+        })
+    }
+
+    /// The element bytes of a located list of Bool or numbers (`scalar_at`), in place.
+    fn scalar_bytes(&self) -> Option<(ScalarAt, &[u8])> {
+        let sc = self.scalar?;
+        let Backing::Reader(m) = &self.base.backing else {
+            return None;
+        };
+        Some((sc, m.segment(sc.seg)?.get(sc.start..sc.end)?))
     }
 
     /// The same handle without its resolved location (tests compare both paths).
@@ -155,6 +196,7 @@ impl ListReader {
     pub fn without_location(&self) -> Self {
         let mut l = self.clone();
         l.at = None;
+        l.scalar = None;
         l
     }
 
@@ -261,14 +303,51 @@ impl ListReader {
     /// numbers (not enums), read through the resolved location; `Ok(None)` when the list is
     /// of another kind or needs capnp's path (`get` then reads it). Errors as `get`'s.
     pub fn scalar_bits(&self, index: i64) -> Result<Option<u64>> {
-        if self.elem.is_pointer() || matches!(self.elem, Type::Void | Type::Enum(_)) {
-            return Ok(None);
-        }
-        let Some((at, seg)) = self.fast() else {
+        let Some((sc, bytes)) = self.scalar_bytes() else {
             return Ok(None);
         };
-        let i = resolve(index, at.len())?;
-        Ok(at.bits(seg, self.elem.data_bits(), i))
+        let i = resolve(index, sc.len)?;
+        Ok(Some(crate::coords::prim_element(bytes, sc.bits, i)))
+    }
+
+    /// Every element of a list of Bool or numbers as raw bits, read in one pass through the
+    /// resolved location (the segment found once); `None` when `scalar_bits` declines (it
+    /// then declines for every element).
+    pub fn scalar_bits_all(&self) -> Option<ScalarBits<'_>> {
+        let (sc, bytes) = self.scalar_bytes()?;
+        Some(ScalarBits {
+            bytes,
+            bits: sc.bits,
+            next: 0,
+            len: sc.len,
+        })
+    }
+
+    /// `f(i, bytes)` for every element `i` of a list of Text or Data, in order, with the
+    /// bytes read in place (Text without its NUL) and charged as `with_blob_element` does,
+    /// the segment found once; `bytes` is `None` for an element `get` must read. Stops at
+    /// the first error. `Ok(false)` (nothing called) when the list is of another kind or not
+    /// located.
+    pub fn for_each_blob<E: From<Error>>(
+        &self,
+        mut f: impl FnMut(u32, Option<&[u8]>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<bool, E> {
+        let text = match self.elem {
+            Type::Text => true,
+            Type::Data => false,
+            _ => return Ok(false),
+        };
+        let Some((at, seg)) = self.fast() else {
+            return Ok(false);
+        };
+        for i in 0..at.len() {
+            let bytes = at.blob(seg, i, text);
+            if let Some(bytes) = bytes {
+                self.base.backing.charge_blob(bytes.len(), text)?;
+            }
+            f(i, bytes)?;
+        }
+        Ok(true)
     }
 
     /// `f` over the bytes of Text or Data element `index` (Text without its NUL), read in
@@ -1020,3 +1099,33 @@ impl ListBuilder {
         })
     }
 }
+
+/// The elements of a list of Bool or numbers as raw bits ([`ListReader::scalar_bits_all`]).
+#[derive(Debug)]
+pub struct ScalarBits<'a> {
+    bytes: &'a [u8],
+    bits: u32,
+    next: u32,
+    len: u32,
+}
+
+impl Iterator for ScalarBits<'_> {
+    type Item = u64;
+
+    #[inline]
+    fn next(&mut self) -> Option<u64> {
+        if self.next >= self.len {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        Some(crate::coords::prim_element(self.bytes, self.bits, i))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = (self.len - self.next) as usize;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for ScalarBits<'_> {}

@@ -34,16 +34,16 @@ pub(crate) fn slot_type(field: &Field) -> Option<&Type> {
 /// (no collection can start, so no Python code runs); invalid UTF-8 comes back copied, for
 /// `text_to_py` to raise once the lock is released.
 pub(crate) fn str_under_lock(py: Python<'_>, bytes: &[u8]) -> Result<Py<PyAny>, Vec<u8>> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(crate::ffi::str_new(py, s).into_any().unbind()),
+    match crate::ffi::str_from_utf8(py, bytes) {
+        Ok(s) => Ok(s.into_any().unbind()),
         Err(_) => Err(bytes.to_vec()),
     }
 }
 
 /// Text bytes as `str`, decoded strictly.
 pub(crate) fn text_to_py(py: Python<'_>, bytes: &[u8]) -> MsgResult<Py<PyAny>> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(crate::ffi::str_new(py, s).into_any().unbind()),
+    match crate::ffi::str_from_utf8(py, bytes) {
+        Ok(s) => Ok(s.into_any().unbind()),
         Err(e) => {
             Err(PyErr::from_value(PyUnicodeDecodeError::new_utf8(py, bytes, e)?.into_any()).into())
         }

@@ -257,6 +257,7 @@ unsafe fn lean_slot<R>(error: R, body: impl FnOnce(Python<'_>) -> PyResult<R>) -
 /// installation) when it is exactly that, else PyO3's checked cast.
 ///
 /// SAFETY (for callers): `obj` is a live object and the GIL is held.
+#[inline(always)]
 unsafe fn instance<'a, 'py, T: PyClass>(
     obj: Borrowed<'a, 'py, PyAny>,
     type_addr: usize,
@@ -267,6 +268,15 @@ unsafe fn instance<'a, 'py, T: PyClass>(
         // SAFETY: the object's type is `T`'s own type object, so it is a `T` instance.
         return Ok(unsafe { obj.cast_unchecked::<T>() });
     }
+    checked_instance(obj)
+}
+
+/// `instance`'s checked cast, out of the slots' line (any other object).
+#[cold]
+#[inline(never)]
+fn checked_instance<'a, 'py, T: PyClass>(
+    obj: Borrowed<'a, 'py, PyAny>,
+) -> PyResult<Borrowed<'a, 'py, T>> {
     Ok(obj.cast::<T>()?)
 }
 
@@ -356,6 +366,60 @@ pub(crate) fn install_sequence_slots<T: SequenceSlots>(py: Python<'_>) -> PyResu
             (*map).mp_length = Some(sq_length::<T>);
         }
         (*map).mp_subscript = Some(mp_subscript::<T>);
+        pyo3::ffi::PyType_Modified(tp);
+    }
+    T::type_addr().store(tp as usize, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A frozen pyclass whose `next()` runs without PyO3's trampoline ([`install_iternext_slot`]).
+/// `slot_next` is the same code as the class's `__next__`, so the two entries behave alike.
+pub(crate) trait IterSlot:
+    PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync
+{
+    /// As [`SequenceSlots::type_addr`].
+    fn type_addr() -> &'static std::sync::atomic::AtomicUsize;
+    /// The next item, or `None` at the end (`StopIteration`).
+    fn slot_next(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>>;
+}
+
+/// `tp_iternext` of an [`IterSlot`] class: NULL without an exception at the end, as
+/// CPython's own iterators end.
+unsafe extern "C" fn tp_iternext<T: IterSlot>(
+    slf: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: as `mp_subscript`: a slot is called with the GIL held and `slf` a live object
+    // of a type that has this slot (`T`'s, final); the cast is checked. The returned new
+    // reference is handed to the caller (`into_ptr`); the end is NULL with no exception set.
+    unsafe {
+        lean_slot(std::ptr::null_mut(), |py| {
+            let obj = Borrowed::from_ptr(py, slf);
+            let this = instance::<T>(obj, T::type_addr().load(Ordering::Relaxed))?;
+            Ok(match this.get().slot_next(py)? {
+                Some(item) => item.into_ptr(),
+                None => std::ptr::null_mut(),
+            })
+        })
+    }
+}
+
+/// Replaces the `tp_iternext` PyO3 gave `T`'s type by the lean one above. Called once, at
+/// module initialization, before any instance exists.
+pub(crate) fn install_iternext_slot<T: IterSlot>(py: Python<'_>) -> PyResult<()> {
+    let ty = T::type_object(py);
+    let tp = ty.as_type_ptr();
+    // SAFETY: as `install_sequence_slots`: `tp` is the live heap type PyO3 made for `T`
+    // (kept alive by `ty`), the GIL is held, and `tp_iternext` is a field of the type object
+    // itself, which CPython rewrites the same way when a class's `__next__` is assigned
+    // (then `PyType_Modified`). `T` is not subclassable, so no other type copied the slot.
+    unsafe {
+        let heap = (*tp).tp_flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0;
+        if !heap || (*tp).tp_iternext.is_none() {
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "iterator class without the expected slot",
+            ));
+        }
+        (*tp).tp_iternext = Some(tp_iternext::<T>);
         pyo3::ffi::PyType_Modified(tp);
     }
     T::type_addr().store(tp as usize, Ordering::Relaxed);
@@ -737,27 +801,50 @@ pub(crate) fn send_none<'py>(coro: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
 /// and a third of a short field's read. Anything else goes through `PyString::new`.
 pub(crate) fn str_new<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyString> {
     if s.is_ascii() {
-        if let Ok(len) = isize::try_from(s.len()) {
-            // SAFETY: the GIL is held (`py`). `PyUnicode_New(len, 127)` returns a new
-            // reference to a compact ASCII `str` of `len` characters (its terminating NUL
-            // already written), or NULL with an exception set. Its character data is
-            // `PyUnicode_DATA`'s `len` bytes, which nothing has read yet; they are filled
-            // from `s` (ASCII, so every byte is a valid character of such a string) before
-            // the object is handed out. On NULL the exception is cleared (no Python object
-            // is released: a MemoryError instance may be, only when memory ran out) and
-            // `PyString::new` below tries again, failing as it always did.
-            unsafe {
-                let obj = pyo3::ffi::PyUnicode_New(len, 127);
-                if !obj.is_null() {
-                    let data = pyo3::ffi::PyUnicode_DATA(obj).cast::<u8>();
-                    std::ptr::copy_nonoverlapping(s.as_ptr(), data, s.len());
-                    return Bound::from_owned_ptr(py, obj).cast_into_unchecked();
-                }
-                pyo3::ffi::PyErr_Clear();
-            }
+        if let Some(obj) = ascii_str(py, s.as_bytes()) {
+            return obj;
         }
     }
     PyString::new(py, s)
+}
+
+/// Text bytes as a `str`, or the UTF-8 error when they are not valid UTF-8: ASCII bytes (one
+/// scan) are copied into the new `str` without Rust's UTF-8 validation, which would be a
+/// second scan of them; anything else is validated and made by `str_new`.
+pub(crate) fn str_from_utf8<'py>(
+    py: Python<'py>,
+    bytes: &[u8],
+) -> Result<Bound<'py, PyString>, std::str::Utf8Error> {
+    if bytes.is_ascii() {
+        if let Some(obj) = ascii_str(py, bytes) {
+            return Ok(obj);
+        }
+    }
+    std::str::from_utf8(bytes).map(|s| PyString::new(py, s))
+}
+
+/// A new `str` of `bytes`, which the caller checked to be ASCII; `None` when it cannot be
+/// made (the caller then tries the general way, which fails as it always did).
+fn ascii_str<'py>(py: Python<'py>, bytes: &[u8]) -> Option<Bound<'py, PyString>> {
+    debug_assert!(bytes.is_ascii());
+    let len = isize::try_from(bytes.len()).ok()?;
+    // SAFETY: the GIL is held (`py`). `PyUnicode_New(len, 127)` returns a new reference to a
+    // compact ASCII `str` of `len` characters (its terminating NUL already written), or NULL
+    // with an exception set. Its character data is `PyUnicode_DATA`'s `len` bytes, which
+    // nothing has read yet; they are filled from `bytes` (ASCII, the caller's check, so every
+    // byte is a valid character of such a string) before the object is handed out. On NULL
+    // the exception is cleared (no Python object is released: a MemoryError instance may be,
+    // only when memory ran out) and the caller's general path tries again.
+    unsafe {
+        let obj = pyo3::ffi::PyUnicode_New(len, 127);
+        if obj.is_null() {
+            pyo3::ffi::PyErr_Clear();
+            return None;
+        }
+        let data = pyo3::ffi::PyUnicode_DATA(obj).cast::<u8>();
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
+        Some(Bound::from_owned_ptr(py, obj).cast_into_unchecked())
+    }
 }
 
 /// Copies at least this large go into memory advised for transparent huge pages.

@@ -54,6 +54,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<list::PyListReader>()?;
     ffi::install_sequence_slots::<list::PyListBuilder>(m.py())?;
     ffi::install_sequence_slots::<list::PyListReader>(m.py())?;
+    ffi::install_iternext_slot::<list::PyListBuilderIter>(m.py())?;
     m.add_class::<enum_::PyEnum>()?;
     m.add_class::<any_pointer::PyObjectReader>()?;
     m.add_class::<any_pointer::PyObjectBuilder>()?;

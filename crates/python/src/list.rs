@@ -10,7 +10,7 @@ use pyo3::types::{PyBytes, PyInt, PyList, PySlice};
 
 use crate::convert::{index_type_error, scalar_to_py, set_element, text_to_py, value_to_py};
 use crate::error::{MsgError, MsgResult};
-use crate::ffi::SequenceSlots;
+use crate::ffi::{IterSlot, SequenceSlots};
 use crate::registry::PyRegistry;
 use crate::struct_::{decode_text, decode_text_str};
 
@@ -256,6 +256,18 @@ impl PyListBuilderIter {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.slot_next(py)
+    }
+}
+
+/// `next()` goes through this straight from CPython's slot (ffi.rs).
+impl IterSlot for PyListBuilderIter {
+    fn type_addr() -> &'static std::sync::atomic::AtomicUsize {
+        static TYPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        &TYPE
+    }
+
+    fn slot_next(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let list = self.list.get();
         let i = self.next.load(Ordering::Relaxed);
         if i == u32::MAX {
@@ -301,20 +313,25 @@ impl PyListReader {
         self.inner.len().map_err(|e| MsgError::from(e).into_py(py))
     }
 
-    /// Element `i` of a list of numbers, Text or Data read in place, or `None` when `get`
-    /// must read it (another element type, or a location the fast reads decline).
+    /// Element `i` of a list of numbers, structs, Text or Data read in place, or `None` when
+    /// `get` must read it (another element type, or a location the fast reads decline). The
+    /// element type picks the one read that can answer.
     fn fast_element(slf: &Bound<'_, Self>, i: i64) -> MsgResult<Option<Py<PyAny>>> {
         let py = slf.py();
         let this = slf.get();
         let elem = this.inner.element_type();
-        if let Some(bits) = this.inner.scalar_bits(i)? {
-            return Ok(Some(scalar_to_py(py, elem, bits)?));
-        }
-        // A struct element borrowing the list's shared part (the element keeps `slf`).
-        if let Some(obj) = crate::ffi::lent_reader_element(slf, i)? {
-            return Ok(Some(obj));
-        }
-        let text = *elem == Type::Text;
+        let text = match elem {
+            Type::Text => true,
+            Type::Data => false,
+            // A struct element borrowing the list's shared part (the element keeps `slf`).
+            Type::Struct(_) => return crate::ffi::lent_reader_element(slf, i),
+            _ => {
+                return match this.inner.scalar_bits(i)? {
+                    Some(bits) => Ok(Some(scalar_to_py(py, elem, bits)?)),
+                    None => Ok(None),
+                };
+            }
+        };
         // Made while the bytes are borrowed: `str`/`bytes` creation runs no Python code.
         let blob = this.inner.with_blob_element(i, |bytes| {
             if !text {
@@ -328,6 +345,57 @@ impl PyListReader {
             Some(Err(invalid)) => text_to_py(py, &invalid).map(Some),
             None => Ok(None),
         }
+    }
+}
+
+impl PyListReader {
+    /// Every element, in order, as `lst[i]` makes it. Numbers, Text and Data are read with
+    /// the list's segment found once (`scalar_bits_all`, `for_each_blob`); an element those
+    /// decline, and every other kind, is read one at a time.
+    fn all_elements(slf: &Bound<'_, Self>) -> MsgResult<Vec<Py<PyAny>>> {
+        let py = slf.py();
+        let this = slf.get();
+        let elem = this.inner.element_type();
+        let walk = |i: u32| -> MsgResult<Py<PyAny>> {
+            value_to_py(
+                py,
+                this.inner.get(i64::from(i))?,
+                Some(elem),
+                &this.registry,
+            )
+        };
+        if let Some(bits) = this.inner.scalar_bits_all() {
+            return Ok(bits
+                .map(|b| scalar_to_py(py, elem, b))
+                .collect::<PyResult<Vec<_>>>()?);
+        }
+        let mut items = Vec::new();
+        let text = *elem == Type::Text;
+        let blobs = this.inner.for_each_blob(|i, bytes| -> MsgResult<()> {
+            items.push(match bytes {
+                // Made while the bytes are borrowed: `str`/`bytes` creation runs no Python code.
+                Some(bytes) if !text => PyBytes::new(py, bytes).into_any().unbind(),
+                Some(bytes) => match crate::convert::str_under_lock(py, bytes) {
+                    Ok(obj) => obj,
+                    // Invalid UTF-8: raised as the general path raises it (`text_to_py`).
+                    Err(invalid) => text_to_py(py, &invalid)?,
+                },
+                None => walk(i)?,
+            });
+            Ok(())
+        })?;
+        if blobs {
+            return Ok(items);
+        }
+        let len = this.inner.len()?;
+        items.reserve(len as usize);
+        for i in 0..len {
+            items.push(match Self::fast_element(slf, i64::from(i))? {
+                Some(obj) => obj,
+                None => walk(i)?,
+            });
+        }
+        Ok(items)
     }
 }
 
@@ -399,18 +467,8 @@ impl PyListReader {
     /// Iteration reads every element in one pass (a reader does not change under it).
     fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let this = slf.get();
         let run = || -> MsgResult<_> {
-            let len = this.inner.len()?;
-            let elem = this.inner.element_type();
-            let mut items = Vec::with_capacity(len as usize);
-            for i in 0..len {
-                let i = i64::from(i);
-                items.push(match Self::fast_element(slf, i)? {
-                    Some(obj) => obj,
-                    None => value_to_py(py, this.inner.get(i)?, Some(elem), &this.registry)?,
-                });
-            }
+            let items = Self::all_elements(slf)?;
             Ok(PyList::new(py, items)?
                 .as_any()
                 .try_iter()?
@@ -419,7 +477,6 @@ impl PyListReader {
         };
         run().map_err(|e| e.into_py(py))
     }
-
     fn __str__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyString>> {
         decode_text_str(py, list_text(&self.inner, true))
     }
