@@ -253,6 +253,18 @@ pub(crate) fn prim_element(bytes: &[u8], bits: u32, i: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The encoding of a primitive list whose elements are `bits` wide.
+fn prim_size(bits: u32) -> Option<ElementSize> {
+    Some(match bits {
+        1 => ElementSize::Bit,
+        8 => ElementSize::Byte,
+        16 => ElementSize::TwoBytes,
+        32 => ElementSize::FourBytes,
+        64 => ElementSize::EightBytes,
+        _ => return None,
+    })
+}
+
 /// Where a list's elements are in one segment of a reader's message.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ListAt {
@@ -344,18 +356,7 @@ impl ListAt {
     /// Raw bits of primitive element `i` of `bits` width, when the list's encoding is exactly
     /// that width (anything else, e.g. an upgraded struct list, takes capnp's path).
     pub(crate) fn bits(self, seg: &[u8], bits: u32, i: u32) -> Option<u64> {
-        if i >= self.len || self.step != bits {
-            return None;
-        }
-        let expected = match bits {
-            1 => ElementSize::Bit,
-            8 => ElementSize::Byte,
-            16 => ElementSize::TwoBytes,
-            32 => ElementSize::FourBytes,
-            64 => ElementSize::EightBytes,
-            _ => return None,
-        };
-        if self.size != expected {
+        if i >= self.len || self.step != bits || Some(self.size) != prim_size(bits) {
             return None;
         }
         if bits == 1 {
@@ -370,15 +371,7 @@ impl ListAt {
     /// segment (a whole byte for the last bits of a Bool list; not checked against the
     /// segment), when the list's encoding is exactly that width, as `bits` requires.
     pub(crate) fn prim_range(self, bits: u32) -> Option<(usize, usize)> {
-        let expected = match bits {
-            1 => ElementSize::Bit,
-            8 => ElementSize::Byte,
-            16 => ElementSize::TwoBytes,
-            32 => ElementSize::FourBytes,
-            64 => ElementSize::EightBytes,
-            _ => return None,
-        };
-        if self.step != bits || self.size != expected {
+        if self.step != bits || Some(self.size) != prim_size(bits) {
             return None;
         }
         let len = (u64::from(self.len) * u64::from(bits)).div_ceil(8);
