@@ -505,14 +505,7 @@ pub(crate) fn from_dict(
 ) -> MsgResult<()> {
     let py = d.py();
     let schema = builder.schema();
-    let owned;
-    let names = match field_names(py, schema) {
-        Some(names) => names,
-        None => {
-            owned = make_field_names(py, schema);
-            &owned
-        }
-    };
+    let names = field_names(py, schema);
     let which = pyo3::intern!(py, "which");
     // The field after the last one set: a dict written in declaration order (as `to_dict`
     // writes them) names it next, and its key is then the interned name itself.
@@ -572,19 +565,35 @@ fn make_field_names(py: Python<'_>, schema: &StructSchema) -> FieldNames {
         .collect()
 }
 
+/// A struct's field names: kept with its schema, or made for this use.
+enum Names<'a> {
+    Kept(&'a [Py<PyString>]),
+    Made(FieldNames),
+}
+
+impl std::ops::Deref for Names<'_> {
+    type Target = [Py<PyString>];
+    fn deref(&self) -> &[Py<PyString>] {
+        match self {
+            Names::Kept(names) => names,
+            Names::Made(names) => names,
+        }
+    }
+}
+
 /// [`FieldNames`] kept with the schema (`StructSchema::host`), so a struct's `to_dict` finds
-/// them without a lock or a map; `None` only if that cache held something else.
-fn field_names<'a>(py: Python<'_>, schema: &'a StructSchema) -> Option<&'a [Py<PyString>]> {
+/// them without a lock or a map; made for this use only if that cache held something else.
+fn field_names<'a>(py: Python<'_>, schema: &'a StructSchema) -> Names<'a> {
     if let Some(names) = schema.host.get::<FieldNames>() {
-        return Some(names);
+        return Names::Kept(names);
     }
     // Made before entering the cell: interning may run Python code (a collection), which
     // may let another thread in, and that thread must not wait on the cell holding the GIL.
     let names = make_field_names(py, schema);
-    schema
-        .host
-        .get_or_init(|| names)
-        .map(|names: &FieldNames| names.as_slice())
+    match schema.host.get_or_init(|| names) {
+        Some(names) => Names::Kept(names.as_slice()),
+        None => Names::Made(make_field_names(py, schema)),
+    }
 }
 
 /// Options of `to_dict`.
@@ -636,14 +645,7 @@ impl DictWalk<'_> {
             PyDict::new(py).into_any()
         };
         let schema = r.schema();
-        let owned;
-        let names = match field_names(py, schema) {
-            Some(names) => names,
-            None => {
-                owned = make_field_names(py, schema);
-                &owned
-            }
-        };
+        let names = field_names(py, schema);
         if schema.union.is_some() {
             let (_, i) = r.which_field()?;
             if let Some(name) = names.get(i) {
