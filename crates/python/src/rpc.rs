@@ -15,6 +15,7 @@ use capnp_dynrpc::{
     CallHandler, Connection, EventLoop, LoopCap, Pending, Pipe, PipeSink, ServerInfo, Side,
 };
 use futures::channel::oneshot;
+use futures::FutureExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCFunction, PyTuple};
@@ -542,30 +543,32 @@ impl PyPending {
 
 /// Runs the synchronous loop until `promise` completes; dropping out early (an exception
 /// from the loop) drops the promise, which cancels the call.
+///
+/// The promise is polled here, by the loop's `done` check, not spawned as a task: the check
+/// runs after every turn that did anything (an executor run, a read, a callback), and the
+/// promise's waker is the executor's, so a wake of the promise alone schedules a turn too.
 fn drive<T: 'static>(
     py: Python<'_>,
     ev: &EventLoop,
     reactor: &crate::sync_loop::PyReactor,
-    promise: Promise<T, capnp::Error>,
+    mut promise: Promise<T, capnp::Error>,
 ) -> PyResult<T> {
-    let slot: Rc<RefCell<Option<Result<T, capnp::Error>>>> = Rc::new(RefCell::new(None));
-    let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
-    let out = slot.clone();
-    ev.executor.spawn(async move {
-        if let futures::future::Either::Left((r, _)) =
-            futures::future::select(promise, cancel_rx).await
-        {
-            *out.borrow_mut() = Some(r);
-        }
-    });
-    reactor
-        .state()?
-        .run_until_native(py, &mut |_| Ok(slot.borrow().is_some()), true)?;
-    drop(cancel_tx);
-    let r = slot
-        .borrow_mut()
-        .take()
-        .ok_or_else(|| PyRuntimeError::new_err("the call ended without a result"))?;
+    let waker = ev.executor.waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut out = None;
+    reactor.state()?.run_until_native(
+        py,
+        &mut |_| {
+            if out.is_none() {
+                if let std::task::Poll::Ready(r) = promise.poll_unpin(&mut cx) {
+                    out = Some(r);
+                }
+            }
+            Ok(out.is_some())
+        },
+        true,
+    )?;
+    let r = out.ok_or_else(|| PyRuntimeError::new_err("the call ended without a result"))?;
     r.map_err(|e| rpc_error(py, &e))
 }
 
