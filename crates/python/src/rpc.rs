@@ -945,12 +945,8 @@ impl PySyncCall {
             && !st.getattr(pyo3::intern!(py, "closed"))?.is_truthy()?
         {
             let aloop = st.getattr(pyo3::intern!(py, "aloop"))?;
-            if aloop.getattr(pyo3::intern!(py, "_wakeup"))?.is_none()
-                || aloop
-                    .getattr(pyo3::intern!(py, "_wakeup_kept"))?
-                    .is_truthy()?
-            {
-                if let Ok(reactor) = aloop.cast::<crate::sync_loop::PyReactor>() {
+            if let Ok(reactor) = aloop.cast::<crate::sync_loop::PyReactor>() {
+                if reactor.get().signals_ready() {
                     return this
                         .pending
                         .get()

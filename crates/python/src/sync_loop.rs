@@ -105,6 +105,8 @@ impl Ord for Timer {
 #[pyclass(frozen, name = "_ReactorRemote", module = "capnp.lib.capnp")]
 pub(crate) struct PyRemote {
     queue: Mutex<Vec<Job>>,
+    /// Set after every push to `queue` (read and cleared before taking the lock).
+    queued: AtomicBool,
     wanted: Arc<AtomicBool>,
     waker: Arc<mio::Waker>,
 }
@@ -126,6 +128,7 @@ impl PyRemote {
                 args,
                 context,
             });
+        self.queued.store(true, Ordering::Release);
         self.wanted.store(true, Ordering::Release);
         self.waker.wake()?;
         Ok(())
@@ -148,6 +151,10 @@ pub(crate) struct PyReactor {
     remote: Py<PyRemote>,
     origin: Instant,
     origin_time: f64,
+    /// Whether a wait may start without installing a signal wake-up fd first (no wake-up
+    /// socket, or ours stays installed): kept by `_sync.py` as it changes `_wakeup` and
+    /// `_wakeup_kept`, read by a call's native `wait()`.
+    signals_ready: AtomicBool,
 }
 
 pub(crate) struct State {
@@ -253,6 +260,11 @@ pub(crate) fn with_lazy_marker<T>(
 const NESTED: &str = "wait() called from inside a callback of the synchronous loop";
 
 impl PyReactor {
+    /// See the field.
+    pub(crate) fn signals_ready(&self) -> bool {
+        self.signals_ready.load(Ordering::Relaxed)
+    }
+
     /// This loop's state (on its own thread only).
     pub(crate) fn state(&self) -> PyResult<Rc<State>> {
         if std::thread::current().id() != self.thread {
@@ -326,6 +338,25 @@ impl State {
 
     /// Moves due timers and callbacks queued by other threads to the ready queue.
     fn collect(&self, py: Python<'_>) {
+        if !self.timers.borrow().is_empty() {
+            self.collect_due();
+        }
+        let remote = self.remote.get();
+        // The flag is set after every push: no push is missed, and the lock is taken only
+        // when something came.
+        if !remote.queued.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let jobs: Vec<Job> = match remote.queue.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        };
+        let _ = py;
+        self.ready.borrow_mut().extend(jobs);
+    }
+
+    /// Moves the timers due now to the ready queue.
+    fn collect_due(&self) {
         let now = self.now();
         loop {
             let due = {
@@ -340,12 +371,6 @@ impl State {
                 self.ready.borrow_mut().push_back(t.job);
             }
         }
-        let remote: Vec<Job> = match self.remote.get().queue.lock() {
-            Ok(mut q) => std::mem::take(&mut *q),
-            Err(_) => Vec::new(),
-        };
-        let _ = py;
-        self.ready.borrow_mut().extend(remote);
     }
 
     /// Runs the callbacks ready now (not those they add); whether any ran.
@@ -532,6 +557,7 @@ impl PyReactor {
             py,
             PyRemote {
                 queue: Mutex::new(Vec::new()),
+                queued: AtomicBool::new(false),
                 wanted,
                 waker,
             },
@@ -556,6 +582,7 @@ impl PyReactor {
             remote,
             origin,
             origin_time,
+            signals_ready: AtomicBool::new(true),
         })
     }
 
@@ -570,6 +597,16 @@ impl PyReactor {
                 let _ = waker.wake();
             }
         }))
+    }
+
+    #[getter(_signals_ready)]
+    fn get_signals_ready(&self) -> bool {
+        self.signals_ready.load(Ordering::Relaxed)
+    }
+
+    #[setter(_signals_ready)]
+    fn set_signals_ready(&self, ready: bool) {
+        self.signals_ready.store(ready, Ordering::Relaxed);
     }
 
     #[getter]

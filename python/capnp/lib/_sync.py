@@ -59,6 +59,7 @@ class _SyncLoop(_capnp._Reactor):
             self.watch_wakeup(pair[0])
             pair[0].close()  # the reactor keeps its own duplicate
             self._wakeup = pair[1]
+            self._signals_ready = False  # native: the wake-up fd is to be installed
 
     def close(self):
         super().close()
@@ -75,6 +76,7 @@ class _SyncLoop(_capnp._Reactor):
                     pass
             self._wakeup.close()
             self._wakeup = None
+            self._signals_ready = True
 
     def call_soon_threadsafe(self, callback, *args, context=None):
         self._threadsafe.call_soon_threadsafe(callback, *args, context=context)
@@ -161,6 +163,7 @@ def _with_wakeup(loop, f, *args):
         old = _signal.set_wakeup_fd(loop._wakeup.fileno(), warn_on_full_buffer=False)
         if old == -1:
             loop._wakeup_kept = True
+            loop._signals_ready = True
         else:
             restore = old
     try:

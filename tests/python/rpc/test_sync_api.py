@@ -877,6 +877,46 @@ def test_the_signal_wakeup_fd_of_the_program_is_kept():
         capnp.remove_event_loop()
 
 
+@pytest.mark.timeout(30)
+def test_remote_call_waits_install_and_put_back_the_signal_wakeup_fd(rpc):
+    """The native wait of a remote call installs the loop's wake-up socket on the main thread
+    (the loop records that it is installed) and puts back a wake-up fd the program set."""
+    counter_impl = make_servers(rpc)[0]
+    capnp.remove_event_loop()
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    try:
+        capnp.TwoPartyServer(a, bootstrap=counter_impl())
+        counter = capnp.TwoPartyClient(b).bootstrap().cast_as(rpc.Counter)
+        assert signal.set_wakeup_fd(-1) == -1
+        assert counter.add(1).wait().total == 1
+        ours = signal.set_wakeup_fd(-1)
+        assert ours != -1  # installed by the first wait
+        signal.set_wakeup_fd(ours)
+        assert counter.add(1).wait().total == 2
+        assert signal.set_wakeup_fd(ours) == ours  # kept between waits
+        capnp.remove_event_loop()
+        assert signal.set_wakeup_fd(-1) == -1  # uninstalled with the loop
+        a2, b2 = socket.socketpair()
+        try:
+            capnp.TwoPartyServer(a2, bootstrap=counter_impl())
+            counter = capnp.TwoPartyClient(b2).bootstrap().cast_as(rpc.Counter)
+            c.setblocking(False)
+            signal.set_wakeup_fd(c.fileno())
+            for n in range(1, 4):
+                assert counter.add(1).wait().total == n
+                assert signal.set_wakeup_fd(c.fileno()) == c.fileno()  # the program's, put back
+        finally:
+            signal.set_wakeup_fd(-1)
+            capnp.remove_event_loop(ignore_errors=True)
+            a2.close()
+            b2.close()
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        for s in (a, b, c, d):
+            s.close()
+
+
 def test_the_running_loop_marker_during_and_after_waits(rpc):
     """asyncio sees the synchronous loop as the running loop while a server coroutine or a
     callback runs inside a wait, and no running loop once the wait is over; a plain server
