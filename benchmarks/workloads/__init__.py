@@ -90,11 +90,16 @@ class Benchmark:
 
     def run_check(self, quick):
         ns = self.setup(quick)
-        if self.check is None:
-            value = eval(self.stmt, ns)
-        else:
+
+        def run():
+            if self.check is None:
+                return eval(self.stmt, ns)
             exec(self.stmt, ns)
-            value = eval(self.check, ns) if isinstance(self.check, str) else self.check(ns)
+            return eval(self.check, ns) if isinstance(self.check, str) else self.check(ns)
+
+        # The thread the namespace names (see worker.run_on), else this one.
+        runner = ns.get("__run_on__")
+        value = runner(run) if runner is not None else run()
         result = {"check": plain(value)}
         if self.expected is not None:
             result["expected"] = plain(self.expected(quick))
