@@ -215,7 +215,7 @@ pub(crate) trait SequenceSlots:
 
 /// The panic message as PyO3's trampoline reports it (`PanicException`).
 #[cold]
-fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
+pub(crate) fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
     let message = if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else if let Some(s) = payload.downcast_ref::<&str>() {
