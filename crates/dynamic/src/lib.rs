@@ -16,6 +16,7 @@ mod coords;
 mod copy;
 pub mod error;
 mod external;
+mod first_segment;
 pub mod json;
 pub mod list;
 pub mod message;

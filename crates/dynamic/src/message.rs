@@ -7,6 +7,7 @@
 //! message keeps its own budget, charged once per user-level pointer access with the size
 //! the reference would charge (API.md 3.1).
 
+use crate::first_segment::KeptSegments;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -220,7 +221,8 @@ pub struct Sharing {
 
 /// A message being read. Owns (or shares) its bytes; cheap to share between handles.
 pub struct MessageReader {
-    pub(crate) segments: Segments,
+    /// Segment 0 recorded where its bytes are (`first_segment.rs`).
+    pub(crate) segments: KeptSegments,
     /// Set from `Sharing::volatile`.
     volatile: bool,
     nesting_limit: i32,
@@ -264,7 +266,7 @@ impl MessageReader {
     /// A reader no handle shares yet (its root pointer not read).
     fn new_owned(segments: Segments, limits: ReadLimits, volatile: bool) -> MessageReader {
         MessageReader {
-            segments,
+            segments: KeptSegments::new(segments),
             volatile,
             nesting_limit: limits.nesting(),
             budget: AtomicU64::new(limits.words()),
@@ -283,7 +285,7 @@ impl MessageReader {
         let mut o = ReaderOptions::new();
         o.traversal_limit_in_words(limit.map(|w| usize::try_from(w).unwrap_or(usize::MAX)));
         o.nesting_limit(self.nesting_limit);
-        if let Segments::Lent(lent) = &self.segments {
+        if let Segments::Lent(lent) = &*self.segments {
             // Held until `f` returns: `release` waits for it.
             let guard = lent.slot.read().unwrap_or_else(|e| e.into_inner());
             let parts = guard.as_ref().ok_or(Error::BufferReleased)?;
@@ -302,7 +304,7 @@ impl MessageReader {
         let mut o = ReaderOptions::new();
         o.traversal_limit_in_words(None);
         o.nesting_limit(self.nesting_limit);
-        if let Segments::Lent(lent) = &self.segments {
+        if let Segments::Lent(lent) = &*self.segments {
             let guard = lent.slot.read().unwrap_or_else(|e| e.into_inner());
             let parts = guard.as_ref().ok_or(Error::BufferReleased)?;
             return Ok(capnp::message::Reader::new(&parts.segments, o).is_canonical()?);
@@ -315,7 +317,7 @@ impl MessageReader {
     /// back (only readers made with `Sharing::releasable` have). The buffers are dropped
     /// after the lock is let go, so an owner's release hook never runs under it.
     pub fn release(&self) -> bool {
-        let Segments::Lent(lent) = &self.segments else {
+        let Segments::Lent(lent) = &*self.segments else {
             return false;
         };
         let taken = lent.slot.write().unwrap_or_else(|e| e.into_inner()).take();
@@ -326,7 +328,7 @@ impl MessageReader {
 
     /// Whether `release` was called on a releasable reader.
     pub fn is_released(&self) -> bool {
-        match &self.segments {
+        match &*self.segments {
             Segments::Lent(lent) => lent
                 .slot
                 .read()
@@ -352,8 +354,9 @@ impl MessageReader {
     }
 
     /// The bytes of segment `idx`, for reads through resolved locations (coords.rs).
+    #[inline]
     pub(crate) fn segment(&self, idx: u32) -> Option<&[u8]> {
-        self.segments.get_segment(idx)
+        self.segments.segment(idx)
     }
 
     /// Locates the struct `s` read from this message in its segments; `nesting` is capnp's
@@ -510,7 +513,7 @@ impl MessageReader {
             )
         });
         Some(Arc::new(MessageReader {
-            segments,
+            segments: KeptSegments::new(segments),
             volatile: false,
             nesting_limit,
             budget: AtomicU64::new(limits.words()),

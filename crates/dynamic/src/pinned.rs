@@ -88,7 +88,7 @@ impl MessageReader {
     /// Pins `len` bytes at address `addr` (taken from this message's segments during a walk),
     /// or `None` when they are not in the message's own bytes (a schema default).
     fn pin(self: &Arc<Self>, addr: usize, len: usize) -> Result<Option<PinnedBytes>> {
-        if let Segments::Lent(lent) = &self.segments {
+        if let Segments::Lent(lent) = &*self.segments {
             let guard = lent.slot.read().unwrap_or_else(|e| e.into_inner());
             let parts = guard.as_ref().ok_or(Error::BufferReleased)?;
             for b in &parts.buffers {

@@ -215,7 +215,7 @@ pub(crate) trait SequenceSlots:
 
 /// The panic message as PyO3's trampoline reports it (`PanicException`).
 #[cold]
-fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
+pub(crate) fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
     let message = if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else if let Some(s) = payload.downcast_ref::<&str>() {
@@ -287,11 +287,12 @@ unsafe extern "C" fn sq_length<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) 
     let type_addr = T::type_addr().load(Ordering::Relaxed);
     // SAFETY: a slot is called with the GIL held and `slf` a live object; reading its type
     // pointer is what `Py_TYPE` is for. When that is `T`'s own type object (recorded at
-    // installation), the object is a `T` instance, so the unchecked cast is sound. The
-    // `Python` token is true: the GIL is held. `quick_len` cannot panic (its contract), so
-    // nothing unwinds into C; it makes and drops no Python object.
+    // installation; 0 before, which no object's type pointer is), the object is a `T`
+    // instance, so the unchecked cast is sound. The `Python` token is true: the GIL is held.
+    // `quick_len` cannot panic (its contract), so nothing unwinds into C; it makes and drops
+    // no Python object.
     unsafe {
-        if type_addr != 0 && pyo3::ffi::Py_TYPE(slf) as usize == type_addr {
+        if pyo3::ffi::Py_TYPE(slf) as usize == type_addr {
             let py = Python::assume_attached();
             let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
             if let Some(n) = this.get().quick_len().and_then(|n| isize::try_from(n).ok()) {
@@ -302,9 +303,10 @@ unsafe extern "C" fn sq_length<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) 
     }
 }
 
-/// `len()` through the class's own `slot_len`, under `lean_slot`'s panic guard.
+/// `len()` through the class's own `slot_len`, under `lean_slot`'s panic guard. An
+/// `extern "C"` function (it cannot unwind), so `sq_length` reaches it by a tail call.
 #[inline(never)]
-unsafe fn sq_length_guarded<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) -> isize {
+unsafe extern "C" fn sq_length_guarded<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) -> isize {
     // SAFETY: a slot is called with the GIL held and `slf` a live object of a type that has
     // this slot: `T`'s type (the classes are final, so no subclass inherits it); the cast is
     // still checked.

@@ -15,6 +15,7 @@ mod enum_;
 mod error;
 mod exceptions;
 mod ffi;
+mod lean_object;
 mod list;
 mod loader;
 mod message;
@@ -49,6 +50,8 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ffi::install_getattr_slot::<struct_::PyStructBuilder>(m.py())?;
     ffi::install_getattr_slot::<struct_::PyStructReader>(m.py())?;
     ffi::install_setattr_slot::<struct_::PyStructBuilder>(m.py())?;
+    lean_object::install::<struct_::PyStructBuilder>(m.py())?;
+    lean_object::install::<struct_::PyStructReader>(m.py())?;
     m.add_class::<struct_::PyMessageSize>()?;
     m.add_class::<list::PyListBuilder>()?;
     m.add_class::<list::PyListReader>()?;

@@ -115,17 +115,20 @@ impl SequenceSlots for PyListBuilder {
     fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        // An int index into a list of numbers: its bits straight to a Python number.
         if let Ok(i) = key.cast::<PyInt>() {
             let i = crate::ffi::int_as_i64(i).unwrap_or(i64::MAX);
-            let bits = this.inner.scalar_bits(i);
-            if let Some(bits) = bits.map_err(|e| index_error(py, e.into()))? {
-                return scalar_to_py(py, this.inner.element_type(), bits);
-            }
-            // A struct element borrowing the list's shared part (the element keeps `slf`).
-            let element = crate::ffi::lent_builder_element(slf, i);
-            if let Some(made) = element.map_err(|e| index_error(py, e.into()))? {
-                return made;
+            if matches!(this.inner.element_type(), Type::Struct(_)) {
+                // A struct element borrowing the list's shared part (the element keeps `slf`).
+                let element = crate::ffi::lent_builder_element(slf, i);
+                if let Some(made) = element.map_err(|e| index_error(py, e.into()))? {
+                    return made;
+                }
+            } else {
+                // An int index into a list of numbers: its bits straight to a Python number.
+                let bits = this.inner.scalar_bits(i);
+                if let Some(bits) = bits.map_err(|e| index_error(py, e.into()))? {
+                    return scalar_to_py(py, this.inner.element_type(), bits);
+                }
             }
         }
         read_item(

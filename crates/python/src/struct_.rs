@@ -1137,3 +1137,35 @@ impl PyStructReader {
         ))
     }
 }
+
+/// Struct list elements released without PyO3's trampoline, and the objects' memory reused
+/// (`lean_object.rs`).
+macro_rules! lean_object {
+    ($ty:ty) => {
+        impl crate::lean_object::LeanObject for $ty {
+            fn saved() -> &'static std::sync::OnceLock<crate::lean_object::Saved> {
+                static SAVED: std::sync::OnceLock<crate::lean_object::Saved> =
+                    std::sync::OnceLock::new();
+                &SAVED
+            }
+
+            fn keeps_list(&self) -> bool {
+                self.keep.is_some()
+            }
+
+            fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>) {
+                let Self {
+                    inner,
+                    registry,
+                    keep,
+                    ..
+                } = self;
+                drop(inner);
+                (registry.into_any(), keep)
+            }
+        }
+    };
+}
+
+lean_object!(PyStructBuilder);
+lean_object!(PyStructReader);

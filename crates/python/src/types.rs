@@ -19,6 +19,7 @@ fn factories(py: Python<'_>) -> &Bound<'_, PyDict> {
 }
 
 /// `obj` (a struct reader, or builder when `builder`, of node `id`) as handed to Python.
+#[inline]
 pub(crate) fn hand_out<T>(
     py: Python<'_>,
     obj: Py<T>,

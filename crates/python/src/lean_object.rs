@@ -1,0 +1,217 @@
+//! Struct handle objects made and released without PyO3's per-object bookkeeping: a
+//! `tp_dealloc` that releases a struct list element's object without PyO3's trampoline, and
+//! a short free list of object memory per class (`tp_alloc`/`tp_free`). Audited unsafe code;
+//! the argument is in docs/ARCHITECTURE.md ("Unsafe code", "Lean objects").
+//!
+//! A struct list subscript makes one object and the caller soon drops it; its allocation
+//! (CPython's `PyType_GenericAlloc`: `malloc`, zeroing, the collector's link) and its
+//! release (PyO3's `tp_dealloc` under a trampoline that counts the thread as attached, the
+//! `Py` fields' own thread-local checks, `free`) were half of `lst[i]`.
+
+#![allow(unsafe_code)]
+
+use std::cell::UnsafeCell;
+use std::sync::OnceLock;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::PyClass;
+
+/// How many released objects a class keeps for reuse: a list of up to this many elements
+/// iterated again and again takes them all from the list (CPython keeps 80 lists, 100
+/// floats); a few tens of KiB per class.
+const KEPT: usize = 128;
+
+/// A frozen pyclass whose objects are released by [`tp_dealloc`] when they keep their list
+/// object (lent elements), and whose memory goes through a free list ([`install`]).
+pub(crate) trait LeanObject:
+    PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Send + Sync
+{
+    /// The slots PyO3 made for the class and its free list (a static per class).
+    fn saved() -> &'static OnceLock<Saved>;
+    /// Whether the object keeps its list's object alive (a lent element): dropping its
+    /// handle then drops no message (the list holds it) and so no Python object.
+    fn keeps_list(&self) -> bool;
+    /// The value taken apart: its Rust parts dropped, the Python references it held
+    /// (its registry, and its list if kept) returned for the caller to release.
+    fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>);
+}
+
+/// What [`install`] replaced, and the class's free list.
+pub(crate) struct Saved {
+    /// Compared by address only; the type lives as long as the module (PyO3 keeps it).
+    type_addr: usize,
+    dealloc: ffi::destructor,
+    alloc: ffi::allocfunc,
+    free: ffi::freefunc,
+    kept: FreeList,
+}
+
+/// Released objects' memory (with the collector's header before each), untracked, whose
+/// contents were dropped: blocks `tp_alloc` of the class's own type made.
+struct FreeList {
+    slots: UnsafeCell<[*mut ffi::PyObject; KEPT]>,
+    len: UnsafeCell<usize>,
+}
+
+// SAFETY: the list is read and written only by this module's slot functions, which CPython
+// calls with the GIL held (the module does not declare itself free of the GIL), and none of
+// which runs Python code while it uses the list; so no two threads touch it at once. The
+// pointers are memory blocks owned by the list, not shared objects.
+unsafe impl Sync for FreeList {}
+// SAFETY: as for `Sync`: the blocks are plain memory owned by the list.
+unsafe impl Send for FreeList {}
+
+/// `tp_dealloc` of a [`LeanObject`] class. An object of exactly the class whose value keeps
+/// its list is released here; any other (a Python subclass's, which reaches this slot from
+/// its own deallocation, or an object that owns its message) goes to PyO3's.
+unsafe extern "C" fn tp_dealloc<T: LeanObject>(obj: *mut ffi::PyObject) {
+    let Some(saved) = T::saved().get() else {
+        // Unreachable: installed only after saving; leaking is the safe way out.
+        return;
+    };
+    // SAFETY: CPython calls `tp_dealloc` with the GIL held, once, on an object whose last
+    // reference went, of a type that has this slot: `T`'s or a Python subclass of it, so the
+    // cast to `T` is sound (a subclass object starts with `T`'s layout).
+    unsafe {
+        let ty = ffi::Py_TYPE(obj);
+        let py = Python::assume_attached();
+        let this = pyo3::Borrowed::from_ptr(py, obj).cast_unchecked::<T>();
+        if ty as usize != saved.type_addr || !this.get().keeps_list() {
+            return (saved.dealloc)(obj);
+        }
+        ffi::PyObject_GC_UnTrack(obj.cast());
+        // The value is moved out of the object, whose memory is freed below without PyO3
+        // dropping it again. The class has no `__dict__`, weak references or thread checker
+        // (checked at installation: the value is all of PyO3's contents that needs dropping).
+        let value = std::ptr::read(this.get());
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| value.into_references())) {
+            // Released at once: `Py_DECREF` needs no thread-local count (`Py`'s drop would
+            // queue them in PyO3's pool, which this slot does not enter).
+            Ok((registry, keep)) => {
+                ffi::Py_DECREF(registry.into_ptr());
+                if let Some(keep) = keep {
+                    ffi::Py_DECREF(keep.into_ptr());
+                }
+            }
+            Err(payload) => Python::attach(|py| {
+                crate::ffi::panic_error(payload).write_unraisable(py, None);
+            }),
+        }
+        free(saved, obj);
+        // Instances of heap types hold a reference to their type.
+        ffi::Py_DECREF(ty.cast());
+    }
+}
+
+/// `tp_alloc` of a [`LeanObject`] class: a kept block when there is one, else CPython's.
+unsafe extern "C" fn tp_alloc<T: LeanObject>(
+    ty: *mut ffi::PyTypeObject,
+    nitems: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    let Some(saved) = T::saved().get() else {
+        // SAFETY: the caller's arguments passed on to CPython's allocator.
+        return unsafe { ffi::PyType_GenericAlloc(ty, nitems) };
+    };
+    // SAFETY: called with the GIL held (by `object_new`, under PyO3's `Py::new`), so the
+    // free list is this thread's alone (`FreeList`'s `Sync`). A kept block was made by
+    // `saved.alloc` for exactly this type (blocks of other types are never kept) and its
+    // object was released, untracked, with its contents dropped. `PyObject_Init` gives it
+    // its type (taking a reference to the heap type, as allocation does) and a reference
+    // count. It is not zeroed as `PyType_GenericAlloc` leaves new memory: the only caller,
+    // PyO3's `Py::new` (through `object_new`), writes the whole contents before anything
+    // reads them, and reads nothing there first (it would read a `__dict__` slot, which
+    // the class has not: checked at installation).
+    unsafe {
+        if ty as usize == saved.type_addr && nitems == 0 {
+            let len = &mut *saved.kept.len.get();
+            if *len > 0 {
+                *len -= 1;
+                let obj = (*saved.kept.slots.get())[*len];
+                return ffi::PyObject_Init(obj, ty);
+            }
+        }
+        (saved.alloc)(ty, nitems)
+    }
+}
+
+/// `tp_free` of a [`LeanObject`] class: the block kept while there is room, else freed.
+unsafe extern "C" fn tp_free<T: LeanObject>(block: *mut std::ffi::c_void) {
+    let Some(saved) = T::saved().get() else {
+        // SAFETY: a GC object's memory, as every pyclass's (freed as PyO3 frees it).
+        return unsafe { ffi::PyObject_GC_Del(block) };
+    };
+    // SAFETY: `tp_free` is called with the GIL held on the memory of an object of a type
+    // whose `tp_free` this is (`T`'s own: Python subclasses get CPython's), whose
+    // deallocation untracked it and dropped its contents.
+    unsafe { free(saved, block.cast()) }
+}
+
+/// Keeps the memory of `obj` while there is room, else frees it.
+///
+/// SAFETY (for callers): the GIL is held; `obj` is the memory of an object whose type has
+/// `saved`'s slots, untracked, its contents dropped, not used afterwards.
+#[inline(always)]
+unsafe fn free(saved: &Saved, obj: *mut ffi::PyObject) {
+    // SAFETY: the caller's contract; only blocks of exactly the class's type are kept (the
+    // ones `tp_alloc` may hand out again for it), anything else goes to the saved function.
+    unsafe {
+        if ffi::Py_TYPE(obj) as usize == saved.type_addr {
+            let len = &mut *saved.kept.len.get();
+            if *len < KEPT {
+                (*saved.kept.slots.get())[*len] = obj;
+                *len += 1;
+                return;
+            }
+        }
+        (saved.free)(obj.cast())
+    }
+}
+
+/// Replaces `tp_dealloc`, `tp_alloc` and `tp_free` of `T`'s type by the ones above. Called
+/// once, at module initialization, before any instance exists.
+pub(crate) fn install<T: LeanObject>(py: Python<'_>) -> PyResult<()> {
+    let ty = T::type_object(py);
+    let tp = ty.as_type_ptr();
+    // SAFETY: `tp` is the live heap type PyO3 made for `T` (kept alive by `ty`), the GIL is
+    // held, and no instance or subclass exists yet: every object is then allocated and freed
+    // by the new pair. The slots are fields of the type object itself; subclasses made later
+    // copy `tp_dealloc` as their base's (reached from their own deallocation) and get
+    // CPython's `tp_alloc`/`tp_free` of their own.
+    unsafe {
+        let heap = (*tp).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE != 0;
+        let gc = (*tp).tp_flags & ffi::Py_TPFLAGS_HAVE_GC != 0;
+        let plain = (*tp).tp_dictoffset == 0 && (*tp).tp_weaklistoffset == 0;
+        let (Some(dealloc), Some(alloc), Some(free)) =
+            ((*tp).tp_dealloc, (*tp).tp_alloc, (*tp).tp_free)
+        else {
+            return Err(not_expected());
+        };
+        if !heap || !gc || !plain || (*tp).tp_itemsize != 0 {
+            return Err(not_expected());
+        }
+        let saved = Saved {
+            type_addr: tp as usize,
+            dealloc,
+            alloc,
+            free,
+            kept: FreeList {
+                slots: UnsafeCell::new([std::ptr::null_mut(); KEPT]),
+                len: UnsafeCell::new(0),
+            },
+        };
+        if T::saved().set(saved).is_err() {
+            return Ok(());
+        }
+        (*tp).tp_dealloc = Some(tp_dealloc::<T>);
+        (*tp).tp_alloc = Some(tp_alloc::<T>);
+        (*tp).tp_free = Some(tp_free::<T>);
+        ffi::PyType_Modified(tp);
+    }
+    Ok(())
+}
+
+#[cold]
+fn not_expected() -> PyErr {
+    pyo3::exceptions::PySystemError::new_err("struct class without the expected layout")
+}

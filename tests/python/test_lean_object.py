@@ -1,0 +1,127 @@
+"""Struct handle objects released without PyO3's trampoline and their memory reused
+(crates/python/src/lean_object.rs): a struct list element's object gives back exactly the
+references it held (its list object, the registry) when it goes, whatever order things are
+dropped in; reused memory never shows an earlier object's values; other struct objects
+(roots, fields) keep PyO3's release, and both kinds mix."""
+
+import gc
+import sys
+
+import pytest
+
+import capnp
+
+
+@pytest.fixture
+def a(schemas):
+    return capnp.load(str(schemas / "alltypes.capnp"))
+
+
+def _message(a, n=40):
+    msg = a.All.new_message()
+    structs = msg.init("structs", n)
+    for i in range(n):
+        structs[i].i32 = i
+        structs[i].t = "t%d" % i
+    return msg
+
+
+def _lists(a, n=40):
+    msg = _message(a, n)
+    return msg, a.All.from_bytes(msg.to_bytes())
+
+
+def _registry_references():
+    # Every struct handle holds a reference to its parser's registry (`_Registry`).
+    return sum(sys.getrefcount(o) for o in gc.get_objects() if type(o).__name__ == "_Registry")
+
+
+def test_elements_release_their_list_and_registry(a):
+    msg, reader = _lists(a)
+    for lst in (reader.structs, msg.structs):
+        registry_holder = lst[0]
+        # Each element a subscript makes holds a reference to the list object.
+        before = sys.getrefcount(lst)
+        registries = _registry_references()
+        elements = [lst[i] for i in range(len(lst))]
+        assert sys.getrefcount(lst) == before + len(lst)
+        elements += list(lst)
+        assert [e.i32 for e in elements] == list(range(len(lst))) * 2
+        del elements
+        assert sys.getrefcount(lst) == before
+        assert _registry_references() == registries
+        del registry_holder
+        assert sys.getrefcount(lst) == before - 1
+
+
+def test_reused_memory_reads_as_new(a):
+    """Objects released and made again (beyond the kept count too) read their own values,
+    for readers and builders alternating, and field values of non-element handles mixed in."""
+    msgs = [_lists(a, n) for n in (3, 200, 17)]
+    for _ in range(3):
+        for msg, reader in msgs:
+            for lst in (reader.structs, msg.structs):
+                n = len(lst)
+                assert [e.i32 for e in lst] == list(range(n))
+                assert [lst[i].t for i in range(n)] == ["t%d" % i for i in range(n)]
+                kept = [lst[i] for i in range(0, n, 2)]
+                del lst
+                gc.collect()
+                assert [e.i32 for e in kept] == list(range(0, n, 2))
+            root = msg.as_reader()
+            assert root.structs[1].t == "t1" and root.structs[2].i32 == 2
+
+
+def test_elements_outlive_their_list_message_and_module_objects(a):
+    """The last element of a list, dropped after everything else, releases the list, which
+    releases the message."""
+    for make in (lambda m, r: r.structs, lambda m, r: m.structs):
+        msg, reader = _lists(a, 5)
+        lst = make(msg, reader)
+        elements = [lst[i] for i in range(5)]
+        del msg, reader, lst
+        gc.collect()
+        assert [e.t for e in elements] == ["t%d" % i for i in range(5)]
+        while elements:
+            elements.pop()
+        gc.collect()
+
+
+def test_making_and_dropping_elements_keeps_memory_flat(a):
+    import tracemalloc
+
+    msg, reader = _lists(a, 100)
+    lists = (reader.structs, msg.structs)
+
+    def churn():
+        for _ in range(300):
+            for lst in lists:
+                list(lst)
+                for i in range(100):
+                    lst[i]
+
+    churn()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        churn()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 100_000, grown
+
+
+def test_non_element_handles_keep_their_own_release(a):
+    """Roots and struct fields own their message (no list kept): released by PyO3, through
+    the same memory slots, interleaved with elements."""
+    msg = _message(a, 4)
+    data = msg.to_bytes()
+    reader = a.All.from_bytes(data)
+    for _ in range(200):
+        r = a.All.from_bytes(data)
+        s = r.s
+        e = r.structs[3]
+        b = a.All.new_message(i32=5)
+        assert (e.i32, s.i32, b.i32) == (3, 0, 5)
+        del r, s, e, b
+    assert reader.structs[2].t == "t2"
