@@ -125,3 +125,16 @@ def test_non_element_handles_keep_their_own_release(a):
         assert (e.i32, s.i32, b.i32) == (3, 0, 5)
         del r, s, e, b
     assert reader.structs[2].t == "t2"
+
+
+def test_reused_objects_are_tracked_by_the_collector(a):
+    """An object made from kept memory is tracked by the cyclic collector as a new one is
+    (`gc.get_objects()` and tools built on it see every handle)."""
+    msg, reader = _lists(a)
+    for lst in (reader.structs, msg.structs):
+        for _ in range(3):
+            elements = [lst[i] for i in range(len(lst))]  # from kept memory after the first
+            assert all(gc.is_tracked(e) for e in elements)
+            ids = {id(e) for e in elements}
+            assert len(ids & {id(o) for o in gc.get_objects()}) == len(elements)
+            del elements

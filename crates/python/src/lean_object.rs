@@ -128,7 +128,14 @@ unsafe extern "C" fn tp_alloc<T: LeanObject>(
             if *len > 0 {
                 *len -= 1;
                 let obj = (*saved.kept.slots.get())[*len];
-                return ffi::PyObject_Init(obj, ty);
+                let obj = ffi::PyObject_Init(obj, ty);
+                // Tracked by the collector as `PyType_GenericAlloc` tracks new objects (its
+                // deallocation untracked it), so `gc.get_objects()` sees every handle. Nothing
+                // runs between this and PyO3 writing the contents that could start a
+                // collection (as for a new object, whose zeroed contents are not valid
+                // either).
+                ffi::PyObject_GC_Track(obj.cast());
+                return obj;
             }
         }
         (saved.alloc)(ty, nitems)
