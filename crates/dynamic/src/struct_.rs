@@ -200,6 +200,37 @@ impl StructReader {
         })
     }
 
+    /// A primitive field (Bool, a number, an enum: a data-section slot) read through the
+    /// resolved location, as `get_by_index` reads it; `None` when the struct has no location,
+    /// the field is a pointer, a group or Void, or it is a union member that is not active
+    /// (`get_by_index` then reads it or raises). The hot read of the binding's attribute slot:
+    /// no `Result`, no walk, one bounds-checked load.
+    #[inline]
+    pub fn primitive_fast(&self, index: usize) -> Option<Value> {
+        let schema = self.shared.schema();
+        let field = schema.fields.get(index)?;
+        let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        else {
+            return None;
+        };
+        let bits = ty.data_bits();
+        if bits == 0 {
+            return None;
+        }
+        let (at, seg) = self.fast()?;
+        if field.discriminant.is_some()
+            && check_active(schema, field, at.bits(seg, 16, disc_offset(schema))).is_err()
+        {
+            return None;
+        }
+        Some(decode_data(ty, at.bits(seg, bits, *offset) ^ mask(default)))
+    }
+
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
     fn fast_get(&self, field: &Field) -> Result<Option<Value>> {
         let Some((at, seg)) = self.fast() else {

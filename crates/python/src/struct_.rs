@@ -993,6 +993,10 @@ impl PyStructReader {
 
     pub(crate) fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
+        if let Some(value) = self.inner.primitive_fast(index) {
+            // A primitive straight from the resolved location (no walk, no `Result`).
+            return value_to_py(py, value, ty, &self.registry);
+        }
         if matches!(ty, Some(Type::Text | Type::Data)) {
             // Straight from the message into the Python object: one copy, not two. The
             // closure may run under the message's lock, so it only makes `str`/`bytes`
