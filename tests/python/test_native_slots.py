@@ -649,3 +649,70 @@ def test_primitive_reads_beyond_an_old_data_section_read_defaults(sc):
     got = list(_same_reads(readers, SCALAR_FIELDS + ["num"]))
     assert got == [True, -3, -5, 0, 123456789012, 7, 0, 0, 18000000000000000000, 0.5, 0.0,
                    "green", None, 3]
+
+
+BLOBS = """
+@0xd1a2b3c4d5e6f70a;
+struct B {
+  t @0 :Text;
+  d @1 :Data;
+  defT @2 :Text = "dflt";
+  defD @3 :Data = 0x"0102";
+  union {
+    ut @4 :Text;
+    ud @5 :Data;
+    n @6 :Int32;
+  }
+}
+"""
+
+
+@pytest.fixture
+def bl(schemas):
+    path = schemas / "blobs.capnp"
+    path.write_text(BLOBS)
+    return capnp.load(str(path))
+
+
+def _blob_builders(bl, **kw):
+    """The same fields set in a heap builder (Text/Data read through its recorded location)
+    and in one built in a Python buffer (every read walks)."""
+    return [bl.B.new_message(**kw),
+            bl.B.new_message(allocate_seg_callable=lambda words: bytearray(8 * words), **kw)]
+
+
+def test_builder_blob_reads_through_locations_match_the_walks(bl):
+    for kw in ({}, {"t": "héllo", "d": b"\x00\xff", "ut": ""},
+               {"t": "", "d": b"", "ud": b"x" * 300}, {"n": 5, "t": "x" * 1000}):
+        builders = _blob_builders(bl, **kw)
+        for name in ("t", "d", "ut", "ud"):
+            results = []
+            for b in builders:
+                try:
+                    got = (getattr(b, name), b._get(name), type(b).__getattribute__(b, name))
+                    assert got[0] == got[1] == got[2]
+                    assert type(got[0]) is type(got[1]) is type(got[2])
+                    results.append((got[0], type(got[0])))
+                except capnp.KjException as e:
+                    results.append(str(e))
+            assert results[0] == results[1], (kw, name, results)
+        # A null field with a default reads the default and copies it in, on both paths.
+        for b in builders:
+            assert (b.defT, b.defD) == ("dflt", b"\x01\x02")
+            b.clear_write_flag()
+        data = builders[0].to_bytes()
+        assert data == builders[1].to_bytes()
+        assert bl.B.from_bytes(data)._has("defT")
+
+
+def test_builder_text_with_invalid_utf8_raises_as_the_reader(bl):
+    data = bl.B.new_message(t="ab\u00e9cd").to_bytes()
+    bad = data.replace("ab\u00e9cd".encode(), b"ab\xff\xfecd")
+    assert bad != data
+    errors = []
+    for b in (bl.B.from_bytes(bad).as_builder(), bl.B.from_bytes(bad)):
+        for read in (lambda: b.t, lambda: b._get("t")):
+            with pytest.raises(UnicodeDecodeError) as exc:
+                read()
+            errors.append(str(exc.value))
+    assert len(set(errors)) == 1

@@ -327,6 +327,35 @@ impl DataAt {
         self.ptrs.is_some() && index < u32::from(self.ptr_count)
     }
 
+    /// Runs `f` on pointer slot `index` as a `PointerReader` over the builder's arena (what
+    /// capnp's `PointerBuilder::into_reader` gives for the slot `write_pointer` names), without
+    /// a walk; `None` when the slot is outside the section. A `PointerReader` writes nothing,
+    /// so every recorded location stays current and the generation is kept.
+    pub(crate) fn read_pointer<R>(
+        self,
+        held: &mut Held<'_>,
+        index: u32,
+        f: impl FnOnce(PointerReader<'_>) -> R,
+    ) -> Option<R> {
+        if !self.has_pointer(index) {
+            return None;
+        }
+        let section = self.ptrs?;
+        // SAFETY: as in `write_pointer`: `index < ptr_count`, so the slot lies inside the
+        // pointer section `locate` found in a live segment, current under the lock `held`
+        // holds; the offset keeps the segment pointer's provenance.
+        let slot = unsafe { section.add(index as usize * 8) };
+        let arena: &mut dyn BuilderArena = &mut held.guard.arena;
+        // The same `PointerBuilder` as `write_pointer` makes (see there), turned into capnp's
+        // reader of it: reads follow the pointer as capnp's builder reads do, writing nothing.
+        Some(f(PointerBuilder::get_root(
+            arena,
+            self.segment,
+            slot.as_ptr(),
+        )
+        .into_reader()))
+    }
+
     /// Runs `f` on pointer slot `index` as the `PointerBuilder` capnp's own
     /// `StructBuilder::get_pointer_field` would hand out for it (this arena, this segment,
     /// this slot), without a walk; `None` (nothing done) when the slot is outside the section.

@@ -822,6 +822,53 @@ impl StructBuilder {
         at.read(&held, ty.data_bits(), offset).map(Ok)
     }
 
+    /// Hands the bytes of Text/Data field `index` to `f` straight from the message, through
+    /// the recorded location (arena.rs `DataAt::read_pointer`) under the message lock; `Ok(None)`
+    /// when this path does not apply and `get_by_index` must read the field: not Text/Data, no
+    /// current location, a null pointer with a default (which a builder's read copies in), or
+    /// anything capnp's reader refuses (`get_by_index` then raises its builder's error).
+    /// Raises as `get_by_index` for an inactive union member.
+    pub fn with_blob<R>(&self, index: usize, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(None);
+        };
+        let text = match ty {
+            Type::Text => true,
+            Type::Data => false,
+            _ => return Ok(None),
+        };
+        let mut held = self.shared.base().message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        if field.discriminant.is_some() {
+            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+                return Ok(None);
+            };
+            check_active(self.shared.schema(), field, disc)?;
+        }
+        let has_default = matches!(default, DefaultValue::Pointer(_));
+        let read = at.read_pointer(&mut held, *offset, |pr| {
+            if pr.is_null() && has_default {
+                return None;
+            }
+            let bytes: &[u8] = if text {
+                pr.get_text(None).ok()?.as_bytes()
+            } else {
+                pr.get_data(None).ok()?
+            };
+            Some(f(bytes))
+        });
+        Ok(read.flatten())
+    }
+
     /// Writes a primitive field (and its union discriminant) through the recorded location;
     /// `false` when there is none (nothing written: the caller walks).
     #[inline]

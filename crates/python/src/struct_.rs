@@ -89,6 +89,41 @@ pub(crate) fn decode_text_str(
     decode_text(py, text).map(|s| crate::ffi::str_new(py, &s))
 }
 
+/// `Some(true)` for a Text field, `Some(false)` for Data: the fields whose bytes `with_blob`
+/// hands out where they lie.
+fn blob_kind(ty: Option<&Type>) -> Option<bool> {
+    match ty {
+        Some(Type::Text) => Some(true),
+        Some(Type::Data) => Some(false),
+        _ => None,
+    }
+}
+
+/// A Text field's `str` or a Data field's `bytes`, made straight from the message's bytes: one
+/// copy, not two. It may run under the message's lock, so it only makes `str`/`bytes` objects
+/// (never tracked by the collector, so no Python code runs; a failed allocation sets the
+/// preallocated MemoryError); invalid UTF-8 comes back copied, for `blob_value` to raise
+/// once the lock is released.
+fn blob_object(py: Python<'_>, text: bool, bytes: &[u8]) -> Result<PyResult<Py<PyAny>>, Vec<u8>> {
+    if text {
+        crate::convert::str_under_lock(py, bytes).map(Ok)
+    } else {
+        Ok(crate::ffi::bytes_copy(py, bytes).map(|b| b.into_any().unbind()))
+    }
+}
+
+/// The field's value from `with_blob`'s answer over `blob_object`; `None` when it declined.
+fn blob_value(
+    py: Python<'_>,
+    blob: Option<Result<PyResult<Py<PyAny>>, Vec<u8>>>,
+) -> MsgResult<Option<Py<PyAny>>> {
+    match blob {
+        Some(Ok(obj)) => Ok(Some(obj?)),
+        Some(Err(invalid)) => text_to_py(py, &invalid).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The index of field `name` (a `str` object), found by the object's address when a read or
 /// write resolved it before (`ffi::cached_field`), else by its text (and then remembered
 /// where a read resolves the name to the field too).
@@ -332,8 +367,16 @@ impl PyStructBuilder {
     }
 
     fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
-        let value = self.inner.get_by_index(index)?;
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
+        if let Some(text) = blob_kind(ty) {
+            let blob = self
+                .inner
+                .with_blob(index, |bytes| blob_object(py, text, bytes))?;
+            if let Some(obj) = blob_value(py, blob)? {
+                return Ok(obj);
+            }
+        }
+        let value = self.inner.get_by_index(index)?;
         value_to_py(py, value, ty, &self.registry)
     }
 
@@ -997,21 +1040,12 @@ impl PyStructReader {
             // A primitive straight from the resolved location (no walk, no `Result`).
             return value_to_py(py, value, ty, &self.registry);
         }
-        if matches!(ty, Some(Type::Text | Type::Data)) {
-            // Straight from the message into the Python object: one copy, not two. The
-            // closure may run under the message's lock, so it only makes `str`/`bytes`
-            // objects (which never start a collection, so no Python code runs); invalid
-            // UTF-8 is copied out and raised after the lock is released.
-            let blob = self.inner.with_blob(index, |bytes| match ty {
-                Some(Type::Text) => crate::convert::str_under_lock(py, bytes).map(Ok),
-                // A `bytes` is never tracked by the collector either (a failed allocation
-                // sets the preallocated MemoryError).
-                _ => Ok(crate::ffi::bytes_copy(py, bytes).map(|b| b.into_any().unbind())),
-            })?;
-            match blob {
-                Some(Ok(obj)) => return Ok(obj?),
-                Some(Err(invalid)) => return text_to_py(py, &invalid),
-                None => {}
+        if let Some(text) = blob_kind(ty) {
+            let blob = self
+                .inner
+                .with_blob(index, |bytes| blob_object(py, text, bytes))?;
+            if let Some(obj) = blob_value(py, blob)? {
+                return Ok(obj);
             }
         }
         let value = self.inner.get_by_index(index)?;
