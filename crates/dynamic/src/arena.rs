@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex};
 
 use capnp::message::Allocator;
 use capnp::private::arena::{BuilderArena, BuilderArenaImpl, GeneratedCodeArena, ReaderArena};
-use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructBuilder};
+use capnp::private::layout::{
+    ElementSize, PointerBuilder, PointerReader, StructBuilder, StructSize,
+};
 use capnp::traits::{FromPointerBuilder, FromPointerReader};
 
 use crate::raw::{RawListReader, RawStructReader};
@@ -245,7 +247,16 @@ pub(crate) struct DataAt {
 impl DataAt {
     /// Where `s`'s sections are, if they are inside one of `table`'s segments.
     pub(crate) fn locate(table: &SegmentTable, s: &StructBuilder<'_>) -> Option<DataAt> {
-        let r = RawStructReader(s.as_reader());
+        DataAt::locate_reader(table, s.as_reader())
+    }
+
+    /// Where the struct capnp's reader `s` (over this message's builder arena) has its
+    /// sections, if they are inside one of `table`'s segments.
+    pub(crate) fn locate_reader(
+        table: &SegmentTable,
+        s: capnp::private::layout::StructReader<'_>,
+    ) -> Option<DataAt> {
+        let r = RawStructReader(s);
         let data = capnp::raw::get_struct_data_section(r);
         let ptrs = capnp::raw::get_list_bytes(capnp::raw::get_struct_pointer_section(r));
         let segments = table.lock();
@@ -269,6 +280,12 @@ impl DataAt {
             },
             segment: p.map_or(0, |(id, _)| id),
         })
+    }
+
+    /// Whether both sections are at least `size`'s (a builder's read of such a struct
+    /// returns it as it is: no upgrade).
+    pub(crate) fn holds(self, size: StructSize) -> bool {
+        self.len as usize >= usize::from(size.data) * 8 && self.ptr_count >= size.pointers
     }
 
     /// The byte range of a `bits`-wide value at `offset` (in units of that width), when it

@@ -822,6 +822,60 @@ impl StructBuilder {
         at.read(&held, ty.data_bits(), offset).map(Ok)
     }
 
+    /// Struct field `field` (pointer slot `offset`, struct `id`) through the recorded
+    /// location, when its slot already holds a struct at least as large as the schema's:
+    /// capnp's builder would hand that struct out as it is, writing nothing, so it is read
+    /// (arena.rs `DataAt::read_pointer`) and its own location recorded at the current
+    /// generation. `Ok(None)` otherwise (a null slot, which the walk allocates or copies the
+    /// default into; a smaller struct, which it upgrades; anything capnp's reader refuses).
+    fn fast_struct_field(
+        &self,
+        field: &Field,
+        offset: u32,
+        id: u64,
+        default: &DefaultValue,
+    ) -> Result<Option<StructBuilder>> {
+        let base = self.shared.base();
+        let schema = field.target_struct(&base.registry, id)?;
+        let size = schema.size();
+        let mut held = base.message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        if field.discriminant.is_some() {
+            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+                return Ok(None);
+            };
+            check_active(self.shared.schema(), field, disc)?;
+        }
+        let generation = held.generation;
+        let child_at = at
+            .read_pointer(&mut held, offset, |pr| {
+                if pr.is_null() {
+                    return None;
+                }
+                let s = pr.get_struct(None).ok()?;
+                DataAt::locate_reader(&base.message.segments, s).filter(|at| at.holds(size))
+            })
+            .flatten();
+        drop(held);
+        let Some(child_at) = child_at else {
+            return Ok(None);
+        };
+        let step = Step {
+            hop: Hop::Field(offset as u16),
+            shape: Shape::Struct(size),
+            default: default_words(default),
+        };
+        Ok(Some(
+            StructBuilder::element(
+                StructBase::Own(base.extended(self.pending.as_ref()), schema),
+                Some(step),
+            )
+            .located(generation, Some(child_at)),
+        ))
+    }
+
     /// Hands the bytes of Text/Data field `index` to `f` straight from the message, through
     /// the recorded location (arena.rs `DataAt::read_pointer`) under the message lock; `Ok(None)`
     /// when this path does not apply and `get_by_index` must read the field: not Text/Data, no
@@ -1053,6 +1107,17 @@ impl StructBuilder {
         if let FieldKind::Group { id } = &field.kind {
             if let Some(g) = self.fast_group(field, *id)? {
                 return Ok(Value::Struct(StructValue::Builder(g)));
+            }
+        }
+        if let FieldKind::Slot {
+            offset,
+            ty: Type::Struct(id),
+            default,
+            ..
+        } = &field.kind
+        {
+            if let Some(child) = self.fast_struct_field(field, *offset, *id, default)? {
+                return Ok(Value::Struct(StructValue::Builder(child)));
             }
         }
         self.with_struct(|s| {
