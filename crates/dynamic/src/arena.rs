@@ -344,33 +344,41 @@ impl DataAt {
         self.ptrs.is_some() && index < u32::from(self.ptr_count)
     }
 
-    /// Runs `f` on pointer slot `index` as a `PointerReader` over the builder's arena (what
-    /// capnp's `PointerBuilder::into_reader` gives for the slot `write_pointer` names), without
-    /// a walk; `None` when the slot is outside the section. A `PointerReader` writes nothing,
-    /// so every recorded location stays current and the generation is kept.
+    /// The address of pointer slot `index`, when it lies inside the pointer section.
+    fn slot(self, index: u32) -> Option<NonNull<u8>> {
+        if !self.has_pointer(index) {
+            return None;
+        }
+        let section = self.ptrs?;
+        // SAFETY: `index < ptr_count`, so the slot's 8 bytes lie inside the pointer section
+        // `locate` found in a live segment; the offset keeps the segment pointer's provenance.
+        Some(unsafe { section.add(index as usize * 8) })
+    }
+
+    /// capnp's `PointerBuilder` for `slot` (from `slot`, under the lock `held` holds, the
+    /// caller having checked the generation). The slot is a pointer of this message's struct,
+    /// in segment `segment` (capnp's id: the table is in allocation order), exactly what
+    /// capnp's `get_pointer_field` makes; `get_root` is capnp's constructor for a pointer at a
+    /// known location. capnp trusts the location (it is a safe function taking a raw
+    /// pointer), so its soundness rests on the argument in `write_pointer` and in
+    /// docs/ARCHITECTURE.md.
+    fn pointer_builder<'h>(self, held: &'h mut Held<'_>, slot: NonNull<u8>) -> PointerBuilder<'h> {
+        let arena: &mut dyn BuilderArena = &mut held.guard.arena;
+        PointerBuilder::get_root(arena, self.segment, slot.as_ptr())
+    }
+
+    /// Runs `f` on pointer slot `index` as a `PointerReader` over the builder's arena (capnp's
+    /// `into_reader` of the `PointerBuilder` `write_pointer` makes), without a walk; `None`
+    /// when the slot is outside the section. A `PointerReader` writes nothing, so every
+    /// recorded location stays current and the generation is kept.
     pub(crate) fn read_pointer<R>(
         self,
         held: &mut Held<'_>,
         index: u32,
         f: impl FnOnce(PointerReader<'_>) -> R,
     ) -> Option<R> {
-        if !self.has_pointer(index) {
-            return None;
-        }
-        let section = self.ptrs?;
-        // SAFETY: as in `write_pointer`: `index < ptr_count`, so the slot lies inside the
-        // pointer section `locate` found in a live segment, current under the lock `held`
-        // holds; the offset keeps the segment pointer's provenance.
-        let slot = unsafe { section.add(index as usize * 8) };
-        let arena: &mut dyn BuilderArena = &mut held.guard.arena;
-        // The same `PointerBuilder` as `write_pointer` makes (see there), turned into capnp's
-        // reader of it: reads follow the pointer as capnp's builder reads do, writing nothing.
-        Some(f(PointerBuilder::get_root(
-            arena,
-            self.segment,
-            slot.as_ptr(),
-        )
-        .into_reader()))
+        let slot = self.slot(index)?;
+        Some(f(self.pointer_builder(held, slot).into_reader()))
     }
 
     /// Runs `f` on pointer slot `index` as the `PointerBuilder` capnp's own
@@ -390,29 +398,13 @@ impl DataAt {
         index: u32,
         f: impl FnOnce(PointerBuilder<'_>) -> R,
     ) -> Option<R> {
-        if !self.has_pointer(index) {
-            return None;
-        }
-        let section = self.ptrs?;
-        // SAFETY: `index < ptr_count`, so the slot's 8 bytes lie inside the pointer section
-        // `locate` found in a live segment, current under the lock `held` holds (the caller
-        // checked the generation); the offset keeps the segment pointer's provenance.
-        let slot = unsafe { section.add(index as usize * 8) };
-        // SAFETY: as above: 8 readable bytes, no other access while the lock is held.
+        let slot = self.slot(index)?;
+        // SAFETY: 8 readable bytes inside the pointer section (`slot`), current under the
+        // lock `held` holds (the caller checked the generation): no other access meanwhile.
         if unsafe { read_le(slot.as_ptr(), 8) } != 0 {
             held.bump();
         }
-        let arena: &mut dyn BuilderArena = &mut held.guard.arena;
-        // The slot is a pointer of this message's struct, in segment `segment` (capnp's id:
-        // the table is in allocation order), exactly what capnp's `get_pointer_field` makes;
-        // `get_root` is capnp's constructor for a pointer at a known location. capnp trusts
-        // the location (it is a safe function taking a raw pointer), so its soundness rests on
-        // the argument above and in docs/ARCHITECTURE.md.
-        Some(f(PointerBuilder::get_root(
-            arena,
-            self.segment,
-            slot.as_ptr(),
-        )))
+        Some(f(self.pointer_builder(held, slot)))
     }
 }
 

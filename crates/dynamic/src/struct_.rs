@@ -149,19 +149,8 @@ impl StructReader {
     /// `Ok(None)` when the field is not Text/Data. Checks and charges as `get_by_index`.
     pub fn with_blob<R>(&self, index: usize, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         let field = field_at(self.shared.schema(), index)?;
-        let FieldKind::Slot {
-            offset,
-            ty,
-            default,
-            ..
-        } = &field.kind
-        else {
+        let Some((offset, text, default)) = blob_slot(field) else {
             return Ok(None);
-        };
-        let text = match ty {
-            Type::Text => true,
-            Type::Data => false,
-            _ => return Ok(None),
         };
         if let Some((at, seg)) = self.fast() {
             check_active(
@@ -556,6 +545,25 @@ fn field_at(schema: &StructSchema, index: usize) -> Result<&Field> {
     })
 }
 
+/// A Text (`true`) or Data (`false`) field's pointer slot and default; `None` for any other.
+fn blob_slot(field: &Field) -> Option<(&u32, bool, &DefaultValue)> {
+    match &field.kind {
+        FieldKind::Slot {
+            offset,
+            ty: Type::Text,
+            default,
+            ..
+        } => Some((offset, true, default)),
+        FieldKind::Slot {
+            offset,
+            ty: Type::Data,
+            default,
+            ..
+        } => Some((offset, false, default)),
+        _ => None,
+    }
+}
+
 fn disc_offset(schema: &StructSchema) -> u32 {
     schema.union.as_ref().map_or(0, |u| u.discriminant_offset)
 }
@@ -884,19 +892,8 @@ impl StructBuilder {
     /// Raises as `get_by_index` for an inactive union member.
     pub fn with_blob<R>(&self, index: usize, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         let field = field_at(self.shared.schema(), index)?;
-        let FieldKind::Slot {
-            offset,
-            ty,
-            default,
-            ..
-        } = &field.kind
-        else {
+        let Some((offset, text, default)) = blob_slot(field) else {
             return Ok(None);
-        };
-        let text = match ty {
-            Type::Text => true,
-            Type::Data => false,
-            _ => return Ok(None),
         };
         let mut held = self.shared.base().message.lock_fast()?;
         let Some(at) = self.cache.get(&held) else {

@@ -89,35 +89,36 @@ pub(crate) fn decode_text_str(
     decode_text(py, text).map(|s| crate::ffi::str_new(py, &s))
 }
 
-/// `Some(true)` for a Text field, `Some(false)` for Data: the fields whose bytes `with_blob`
-/// hands out where they lie.
-fn blob_kind(ty: Option<&Type>) -> Option<bool> {
-    match ty {
-        Some(Type::Text) => Some(true),
-        Some(Type::Data) => Some(false),
-        _ => None,
-    }
-}
+/// A Text field's `str` or a Data field's `bytes` made from the message's bytes where they lie
+/// (`with_blob`), or invalid UTF-8 copied out (see `blob_field`).
+type Blob = Result<PyResult<Py<PyAny>>, Vec<u8>>;
 
-/// A Text field's `str` or a Data field's `bytes`, made straight from the message's bytes: one
-/// copy, not two. It may run under the message's lock, so it only makes `str`/`bytes` objects
-/// (never tracked by the collector, so no Python code runs; a failed allocation sets the
-/// preallocated MemoryError); invalid UTF-8 comes back copied, for `blob_value` to raise
+/// A Text or Data field (of type `ty`) read by `with_blob` (a handle's `with_blob` for the
+/// field) straight into its Python object: one copy, not two. `None` when the field is of
+/// another type or `with_blob` declined (the caller reads it the general way).
+///
+/// The object is made while the message's lock may be held, so only `str`/`bytes` objects
+/// are made there (never tracked by the collector, so no Python code runs; a failed
+/// allocation sets the preallocated MemoryError); invalid UTF-8 is copied out and raised
 /// once the lock is released.
-fn blob_object(py: Python<'_>, text: bool, bytes: &[u8]) -> Result<PyResult<Py<PyAny>>, Vec<u8>> {
-    if text {
-        crate::convert::str_under_lock(py, bytes).map(Ok)
-    } else {
-        Ok(crate::ffi::bytes_copy(py, bytes).map(|b| b.into_any().unbind()))
-    }
-}
-
-/// The field's value from `with_blob`'s answer over `blob_object`; `None` when it declined.
-fn blob_value(
+fn blob_field(
     py: Python<'_>,
-    blob: Option<Result<PyResult<Py<PyAny>>, Vec<u8>>>,
+    ty: Option<&Type>,
+    with_blob: impl FnOnce(&mut dyn FnMut(&[u8]) -> Blob) -> capnp_dynamic::Result<Option<Blob>>,
 ) -> MsgResult<Option<Py<PyAny>>> {
-    match blob {
+    let text = match ty {
+        Some(Type::Text) => true,
+        Some(Type::Data) => false,
+        _ => return Ok(None),
+    };
+    let mut make = |bytes: &[u8]| -> Blob {
+        if text {
+            crate::convert::str_under_lock(py, bytes).map(Ok)
+        } else {
+            Ok(crate::ffi::bytes_copy(py, bytes).map(|b| b.into_any().unbind()))
+        }
+    };
+    match with_blob(&mut make)? {
         Some(Ok(obj)) => Ok(Some(obj?)),
         Some(Err(invalid)) => text_to_py(py, &invalid).map(Some),
         None => Ok(None),
@@ -368,13 +369,8 @@ impl PyStructBuilder {
 
     fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
-        if let Some(text) = blob_kind(ty) {
-            let blob = self
-                .inner
-                .with_blob(index, |bytes| blob_object(py, text, bytes))?;
-            if let Some(obj) = blob_value(py, blob)? {
-                return Ok(obj);
-            }
+        if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
+            return Ok(obj);
         }
         let value = self.inner.get_by_index(index)?;
         value_to_py(py, value, ty, &self.registry)
@@ -1040,13 +1036,8 @@ impl PyStructReader {
             // A primitive straight from the resolved location (no walk, no `Result`).
             return value_to_py(py, value, ty, &self.registry);
         }
-        if let Some(text) = blob_kind(ty) {
-            let blob = self
-                .inner
-                .with_blob(index, |bytes| blob_object(py, text, bytes))?;
-            if let Some(obj) = blob_value(py, blob)? {
-                return Ok(obj);
-            }
+        if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
+            return Ok(obj);
         }
         let value = self.inner.get_by_index(index)?;
         value_to_py(py, value, ty, &self.registry)
