@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex};
 
 use capnp::message::Allocator;
 use capnp::private::arena::{BuilderArena, BuilderArenaImpl, GeneratedCodeArena, ReaderArena};
-use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructBuilder};
+use capnp::private::layout::{
+    ElementSize, PointerBuilder, PointerReader, StructBuilder, StructSize,
+};
 use capnp::traits::{FromPointerBuilder, FromPointerReader};
 
 use crate::raw::{RawListReader, RawStructReader};
@@ -245,7 +247,16 @@ pub(crate) struct DataAt {
 impl DataAt {
     /// Where `s`'s sections are, if they are inside one of `table`'s segments.
     pub(crate) fn locate(table: &SegmentTable, s: &StructBuilder<'_>) -> Option<DataAt> {
-        let r = RawStructReader(s.as_reader());
+        DataAt::locate_reader(table, s.as_reader())
+    }
+
+    /// Where the struct capnp's reader `s` (over this message's builder arena) has its
+    /// sections, if they are inside one of `table`'s segments.
+    pub(crate) fn locate_reader(
+        table: &SegmentTable,
+        s: capnp::private::layout::StructReader<'_>,
+    ) -> Option<DataAt> {
+        let r = RawStructReader(s);
         let data = capnp::raw::get_struct_data_section(r);
         let ptrs = capnp::raw::get_list_bytes(capnp::raw::get_struct_pointer_section(r));
         let segments = table.lock();
@@ -269,6 +280,12 @@ impl DataAt {
             },
             segment: p.map_or(0, |(id, _)| id),
         })
+    }
+
+    /// Whether both sections are at least `size`'s (a builder's read of such a struct
+    /// returns it as it is: no upgrade).
+    pub(crate) fn holds(self, size: StructSize) -> bool {
+        self.len as usize >= usize::from(size.data) * 8 && self.ptr_count >= size.pointers
     }
 
     /// The byte range of a `bits`-wide value at `offset` (in units of that width), when it
@@ -327,6 +344,43 @@ impl DataAt {
         self.ptrs.is_some() && index < u32::from(self.ptr_count)
     }
 
+    /// The address of pointer slot `index`, when it lies inside the pointer section.
+    fn slot(self, index: u32) -> Option<NonNull<u8>> {
+        if !self.has_pointer(index) {
+            return None;
+        }
+        let section = self.ptrs?;
+        // SAFETY: `index < ptr_count`, so the slot's 8 bytes lie inside the pointer section
+        // `locate` found in a live segment; the offset keeps the segment pointer's provenance.
+        Some(unsafe { section.add(index as usize * 8) })
+    }
+
+    /// capnp's `PointerBuilder` for `slot` (from `slot`, under the lock `held` holds, the
+    /// caller having checked the generation). The slot is a pointer of this message's struct,
+    /// in segment `segment` (capnp's id: the table is in allocation order), exactly what
+    /// capnp's `get_pointer_field` makes; `get_root` is capnp's constructor for a pointer at a
+    /// known location. capnp trusts the location (it is a safe function taking a raw
+    /// pointer), so its soundness rests on the argument in `write_pointer` and in
+    /// docs/ARCHITECTURE.md.
+    fn pointer_builder<'h>(self, held: &'h mut Held<'_>, slot: NonNull<u8>) -> PointerBuilder<'h> {
+        let arena: &mut dyn BuilderArena = &mut held.guard.arena;
+        PointerBuilder::get_root(arena, self.segment, slot.as_ptr())
+    }
+
+    /// Runs `f` on pointer slot `index` as a `PointerReader` over the builder's arena (capnp's
+    /// `into_reader` of the `PointerBuilder` `write_pointer` makes), without a walk; `None`
+    /// when the slot is outside the section. A `PointerReader` writes nothing, so every
+    /// recorded location stays current and the generation is kept.
+    pub(crate) fn read_pointer<R>(
+        self,
+        held: &mut Held<'_>,
+        index: u32,
+        f: impl FnOnce(PointerReader<'_>) -> R,
+    ) -> Option<R> {
+        let slot = self.slot(index)?;
+        Some(f(self.pointer_builder(held, slot).into_reader()))
+    }
+
     /// Runs `f` on pointer slot `index` as the `PointerBuilder` capnp's own
     /// `StructBuilder::get_pointer_field` would hand out for it (this arena, this segment,
     /// this slot), without a walk; `None` (nothing done) when the slot is outside the section.
@@ -344,29 +398,13 @@ impl DataAt {
         index: u32,
         f: impl FnOnce(PointerBuilder<'_>) -> R,
     ) -> Option<R> {
-        if !self.has_pointer(index) {
-            return None;
-        }
-        let section = self.ptrs?;
-        // SAFETY: `index < ptr_count`, so the slot's 8 bytes lie inside the pointer section
-        // `locate` found in a live segment, current under the lock `held` holds (the caller
-        // checked the generation); the offset keeps the segment pointer's provenance.
-        let slot = unsafe { section.add(index as usize * 8) };
-        // SAFETY: as above: 8 readable bytes, no other access while the lock is held.
+        let slot = self.slot(index)?;
+        // SAFETY: 8 readable bytes inside the pointer section (`slot`), current under the
+        // lock `held` holds (the caller checked the generation): no other access meanwhile.
         if unsafe { read_le(slot.as_ptr(), 8) } != 0 {
             held.bump();
         }
-        let arena: &mut dyn BuilderArena = &mut held.guard.arena;
-        // The slot is a pointer of this message's struct, in segment `segment` (capnp's id:
-        // the table is in allocation order), exactly what capnp's `get_pointer_field` makes;
-        // `get_root` is capnp's constructor for a pointer at a known location. capnp trusts
-        // the location (it is a safe function taking a raw pointer), so its soundness rests on
-        // the argument above and in docs/ARCHITECTURE.md.
-        Some(f(PointerBuilder::get_root(
-            arena,
-            self.segment,
-            slot.as_ptr(),
-        )))
+        Some(f(self.pointer_builder(held, slot)))
     }
 }
 

@@ -149,19 +149,8 @@ impl StructReader {
     /// `Ok(None)` when the field is not Text/Data. Checks and charges as `get_by_index`.
     pub fn with_blob<R>(&self, index: usize, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         let field = field_at(self.shared.schema(), index)?;
-        let FieldKind::Slot {
-            offset,
-            ty,
-            default,
-            ..
-        } = &field.kind
-        else {
+        let Some((offset, text, default)) = blob_slot(field) else {
             return Ok(None);
-        };
-        let text = match ty {
-            Type::Text => true,
-            Type::Data => false,
-            _ => return Ok(None),
         };
         if let Some((at, seg)) = self.fast() {
             check_active(
@@ -198,6 +187,37 @@ impl StructReader {
             }
             Ok(Some(f(bytes)))
         })
+    }
+
+    /// A primitive field (Bool, a number, an enum: a data-section slot) read through the
+    /// resolved location, as `get_by_index` reads it; `None` when the struct has no location,
+    /// the field is a pointer, a group or Void, or it is a union member that is not active
+    /// (`get_by_index` then reads it or raises). The hot read of the binding's attribute slot:
+    /// no `Result`, no walk, one bounds-checked load.
+    #[inline]
+    pub fn primitive_fast(&self, index: usize) -> Option<Value> {
+        let schema = self.shared.schema();
+        let field = schema.fields.get(index)?;
+        let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        else {
+            return None;
+        };
+        let bits = ty.data_bits();
+        if bits == 0 {
+            return None;
+        }
+        let (at, seg) = self.fast()?;
+        if field.discriminant.is_some()
+            && check_active(schema, field, at.bits(seg, 16, disc_offset(schema))).is_err()
+        {
+            return None;
+        }
+        Some(decode_data(ty, at.bits(seg, bits, *offset) ^ mask(default)))
     }
 
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
@@ -525,6 +545,25 @@ fn field_at(schema: &StructSchema, index: usize) -> Result<&Field> {
     })
 }
 
+/// A Text (`true`) or Data (`false`) field's pointer slot and default; `None` for any other.
+fn blob_slot(field: &Field) -> Option<(&u32, bool, &DefaultValue)> {
+    match &field.kind {
+        FieldKind::Slot {
+            offset,
+            ty: Type::Text,
+            default,
+            ..
+        } => Some((offset, true, default)),
+        FieldKind::Slot {
+            offset,
+            ty: Type::Data,
+            default,
+            ..
+        } => Some((offset, false, default)),
+        _ => None,
+    }
+}
+
 fn disc_offset(schema: &StructSchema) -> u32 {
     schema.union.as_ref().map_or(0, |u| u.discriminant_offset)
 }
@@ -791,6 +830,96 @@ impl StructBuilder {
         at.read(&held, ty.data_bits(), offset).map(Ok)
     }
 
+    /// Struct field `field` (pointer slot `offset`, struct `id`) through the recorded
+    /// location, when its slot already holds a struct at least as large as the schema's:
+    /// capnp's builder would hand that struct out as it is, writing nothing, so it is read
+    /// (arena.rs `DataAt::read_pointer`) and its own location recorded at the current
+    /// generation. `Ok(None)` otherwise (a null slot, which the walk allocates or copies the
+    /// default into; a smaller struct, which it upgrades; anything capnp's reader refuses).
+    fn fast_struct_field(
+        &self,
+        field: &Field,
+        offset: u32,
+        id: u64,
+        default: &DefaultValue,
+    ) -> Result<Option<StructBuilder>> {
+        let base = self.shared.base();
+        let schema = field.target_struct(&base.registry, id)?;
+        let size = schema.size();
+        let mut held = base.message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        if field.discriminant.is_some() {
+            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+                return Ok(None);
+            };
+            check_active(self.shared.schema(), field, disc)?;
+        }
+        let generation = held.generation;
+        let child_at = at
+            .read_pointer(&mut held, offset, |pr| {
+                if pr.is_null() {
+                    return None;
+                }
+                let s = pr.get_struct(None).ok()?;
+                DataAt::locate_reader(&base.message.segments, s).filter(|at| at.holds(size))
+            })
+            .flatten();
+        drop(held);
+        let Some(child_at) = child_at else {
+            return Ok(None);
+        };
+        let step = Step {
+            hop: Hop::Field(offset as u16),
+            shape: Shape::Struct(size),
+            default: default_words(default),
+        };
+        Ok(Some(
+            StructBuilder::element(
+                StructBase::Own(base.extended(self.pending.as_ref()), schema),
+                Some(step),
+            )
+            .located(generation, Some(child_at)),
+        ))
+    }
+
+    /// Hands the bytes of Text/Data field `index` to `f` straight from the message, through
+    /// the recorded location (arena.rs `DataAt::read_pointer`) under the message lock; `Ok(None)`
+    /// when this path does not apply and `get_by_index` must read the field: not Text/Data, no
+    /// current location, a null pointer with a default (which a builder's read copies in), or
+    /// anything capnp's reader refuses (`get_by_index` then raises its builder's error).
+    /// Raises as `get_by_index` for an inactive union member.
+    pub fn with_blob<R>(&self, index: usize, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let Some((offset, text, default)) = blob_slot(field) else {
+            return Ok(None);
+        };
+        let mut held = self.shared.base().message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        if field.discriminant.is_some() {
+            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+                return Ok(None);
+            };
+            check_active(self.shared.schema(), field, disc)?;
+        }
+        let has_default = matches!(default, DefaultValue::Pointer(_));
+        let read = at.read_pointer(&mut held, *offset, |pr| {
+            if pr.is_null() && has_default {
+                return None;
+            }
+            let bytes: &[u8] = if text {
+                pr.get_text(None).ok()?.as_bytes()
+            } else {
+                pr.get_data(None).ok()?
+            };
+            Some(f(bytes))
+        });
+        Ok(read.flatten())
+    }
+
     /// Writes a primitive field (and its union discriminant) through the recorded location;
     /// `false` when there is none (nothing written: the caller walks).
     #[inline]
@@ -975,6 +1104,17 @@ impl StructBuilder {
         if let FieldKind::Group { id } = &field.kind {
             if let Some(g) = self.fast_group(field, *id)? {
                 return Ok(Value::Struct(StructValue::Builder(g)));
+            }
+        }
+        if let FieldKind::Slot {
+            offset,
+            ty: Type::Struct(id),
+            default,
+            ..
+        } = &field.kind
+        {
+            if let Some(child) = self.fast_struct_field(field, *offset, *id, default)? {
+                return Ok(Value::Struct(StructValue::Builder(child)));
             }
         }
         self.with_struct(|s| {

@@ -89,6 +89,42 @@ pub(crate) fn decode_text_str(
     decode_text(py, text).map(|s| crate::ffi::str_new(py, &s))
 }
 
+/// A Text field's `str` or a Data field's `bytes` made from the message's bytes where they lie
+/// (`with_blob`), or invalid UTF-8 copied out (see `blob_field`).
+type Blob = Result<PyResult<Py<PyAny>>, Vec<u8>>;
+
+/// A Text or Data field (of type `ty`) read by `with_blob` (a handle's `with_blob` for the
+/// field) straight into its Python object: one copy, not two. `None` when the field is of
+/// another type or `with_blob` declined (the caller reads it the general way).
+///
+/// The object is made while the message's lock may be held, so only `str`/`bytes` objects
+/// are made there (never tracked by the collector, so no Python code runs; a failed
+/// allocation sets the preallocated MemoryError); invalid UTF-8 is copied out and raised
+/// once the lock is released.
+fn blob_field(
+    py: Python<'_>,
+    ty: Option<&Type>,
+    with_blob: impl FnOnce(&mut dyn FnMut(&[u8]) -> Blob) -> capnp_dynamic::Result<Option<Blob>>,
+) -> MsgResult<Option<Py<PyAny>>> {
+    let text = match ty {
+        Some(Type::Text) => true,
+        Some(Type::Data) => false,
+        _ => return Ok(None),
+    };
+    let mut make = |bytes: &[u8]| -> Blob {
+        if text {
+            crate::convert::str_under_lock(py, bytes).map(Ok)
+        } else {
+            Ok(crate::ffi::bytes_copy(py, bytes).map(|b| b.into_any().unbind()))
+        }
+    };
+    match with_blob(&mut make)? {
+        Some(Ok(obj)) => Ok(Some(obj?)),
+        Some(Err(invalid)) => text_to_py(py, &invalid).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The index of field `name` (a `str` object), found by the object's address when a read or
 /// write resolved it before (`ffi::cached_field`), else by its text (and then remembered
 /// where a read resolves the name to the field too).
@@ -332,8 +368,11 @@ impl PyStructBuilder {
     }
 
     fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
-        let value = self.inner.get_by_index(index)?;
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
+        if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
+            return Ok(obj);
+        }
+        let value = self.inner.get_by_index(index)?;
         value_to_py(py, value, ty, &self.registry)
     }
 
@@ -993,22 +1032,12 @@ impl PyStructReader {
 
     pub(crate) fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
-        if matches!(ty, Some(Type::Text | Type::Data)) {
-            // Straight from the message into the Python object: one copy, not two. The
-            // closure may run under the message's lock, so it only makes `str`/`bytes`
-            // objects (which never start a collection, so no Python code runs); invalid
-            // UTF-8 is copied out and raised after the lock is released.
-            let blob = self.inner.with_blob(index, |bytes| match ty {
-                Some(Type::Text) => crate::convert::str_under_lock(py, bytes).map(Ok),
-                // A `bytes` is never tracked by the collector either (a failed allocation
-                // sets the preallocated MemoryError).
-                _ => Ok(crate::ffi::bytes_copy(py, bytes).map(|b| b.into_any().unbind())),
-            })?;
-            match blob {
-                Some(Ok(obj)) => return Ok(obj?),
-                Some(Err(invalid)) => return text_to_py(py, &invalid),
-                None => {}
-            }
+        if let Some(value) = self.inner.primitive_fast(index) {
+            // A primitive straight from the resolved location (no walk, no `Result`).
+            return value_to_py(py, value, ty, &self.registry);
+        }
+        if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
+            return Ok(obj);
         }
         let value = self.inner.get_by_index(index)?;
         value_to_py(py, value, ty, &self.registry)
