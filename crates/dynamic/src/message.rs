@@ -1060,15 +1060,6 @@ impl MessageBuilder {
         serialized_words(&self.lock_read()) * 8
     }
 
-    /// Standard stream framing written into `buf` if it has exactly the message's size.
-    pub fn write_bytes_into(&self, buf: &mut [u8]) -> bool {
-        let m = self.lock_read();
-        if serialized_words(&m) * 8 != buf.len() {
-            return false;
-        }
-        capnp::serialize::write_message_segments(&mut &mut buf[..], &*m).is_ok()
-    }
-
     /// Packed encoding of the standard framing.
     pub fn to_bytes_packed(&self) -> Vec<u8> {
         let mut out = Vec::new();
