@@ -363,3 +363,32 @@ def test_large_data_reads_are_exact_copies(c):
     for got in (b.avatar, r.avatar, r.to_dict()["avatar"], b.to_dict()["avatar"]):
         assert type(got) is bytes
         assert got == blob
+
+
+def _framed(segments):
+    """Standard stream framing of `segments`, written out by the spec: the segment count
+    minus one and each size in words (little-endian u32s, padded to a word), then the
+    segments."""
+    sizes = [len(s) // 8 for s in segments]
+    table = [len(segments) - 1] + sizes
+    if len(table) % 2:
+        table.append(0)
+    return b"".join([b"".join(n.to_bytes(4, "little") for n in table), *map(bytes, segments)])
+
+
+@pytest.mark.parametrize("size", [100, 1 << 20, 3 << 20, 9 * 1000 * 1000])
+def test_to_bytes_is_the_framing_of_its_segments(c, size):
+    # Small messages are copied under the lock with the GIL held; from 1 MiB on the
+    # `bytes` is filled with the GIL released, unzeroed (and from 8 MiB advised for huge
+    # pages): every path gives the framing of the segments, every byte written.
+    blob = bytes(range(251)) * (size // 251 + 1)
+    b = c.Contact.new_message(id=3, name="Ann", avatar=blob[:size], tags=["x"] * 3)
+    segments = b.to_segments()
+    assert len(segments) > 1 or size < 8000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = b.to_bytes()
+    assert type(out) is bytes
+    assert out == _framed(segments)
+    r = c.Contact.from_bytes(out, traversal_limit_in_words=1 << 30)
+    assert r.avatar == blob[:size] and list(r.tags) == ["x"] * 3

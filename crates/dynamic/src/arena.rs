@@ -20,7 +20,7 @@
 #![allow(unsafe_code)]
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use capnp::message::Allocator;
@@ -46,61 +46,90 @@ unsafe impl Send for Segment {}
 unsafe impl Sync for Segment {}
 
 /// The segments of one builder message, in allocation order (capnp's segment ids).
+///
+/// The first segment (most messages have no other) is kept in two atomics, written once
+/// when capnp allocates it and read without a lock: an uncontended mutex still costs two
+/// atomic read-modify-writes per use, and a small message's build and drop used it three
+/// times (allocation, its root's location, deallocation). Its base is published with
+/// `Release` after its length, so whoever sees the base sees that length (or the 0 stored
+/// when it is freed). Later segments are in a vector under a mutex.
 #[derive(Default)]
 pub(crate) struct SegmentTable {
-    segments: Mutex<Segments>,
-}
-
-/// The segments in order: the first kept inline (most messages have one: no allocation).
-#[derive(Default)]
-struct Segments {
-    first: Option<Segment>,
-    rest: Vec<Segment>,
-}
-
-impl Segments {
-    fn push(&mut self, seg: Segment) {
-        if self.first.is_none() && self.rest.is_empty() {
-            self.first = Some(seg);
-        } else {
-            self.rest.push(seg);
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Segment> {
-        self.first.iter().chain(&self.rest)
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Segment> {
-        self.first.iter_mut().chain(&mut self.rest)
-    }
+    /// The first segment's base, null until it is allocated.
+    first_base: AtomicPtr<u8>,
+    /// The first segment's length in bytes (0 once it is freed).
+    first_bytes: AtomicUsize,
+    /// Segments 1, 2, ... in order.
+    rest: Mutex<Vec<Segment>>,
 }
 
 impl SegmentTable {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Segments> {
-        self.segments.lock().unwrap_or_else(|e| e.into_inner())
+    fn rest(&self) -> std::sync::MutexGuard<'_, Vec<Segment>> {
+        self.rest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a segment capnp was handed (the caller allocates them one at a time).
+    fn push(&self, seg: Segment) {
+        if self.first_base.load(Ordering::Acquire).is_null() {
+            self.first_bytes.store(seg.bytes, Ordering::Relaxed);
+            self.first_base.store(seg.base.as_ptr(), Ordering::Release);
+        } else {
+            self.rest().push(seg);
+        }
+    }
+
+    /// Forgets the segment at `base` (about to be freed), so that no location is derived
+    /// from it any more.
+    fn forget(&self, base: NonNull<u8>) {
+        // Every segment of a message stays allocated until the arena drops, so a later
+        // segment never has the first one's address.
+        if self.first_base.load(Ordering::Acquire) == base.as_ptr() {
+            self.first_bytes.store(0, Ordering::Release);
+            return;
+        }
+        for seg in self.rest().iter_mut() {
+            if seg.base == base {
+                seg.bytes = 0;
+            }
+        }
     }
 
     /// The segment id (its index: capnp numbers segments in allocation order) and the
     /// address of `bytes` (a slice capnp handed out of one of this message's segments),
-    /// derived from its segment's own pointer, under a lock of the table the caller holds;
-    /// `None` when it lies in no segment (a default value, an empty section).
-    fn place_of(&self, segments: &Segments, bytes: &[u8]) -> Option<(u32, NonNull<u8>)> {
+    /// derived from its segment's own pointer; `None` when it lies in no segment (a default
+    /// value, an empty section).
+    fn place_of(&self, bytes: &[u8]) -> Option<(u32, NonNull<u8>)> {
         if bytes.is_empty() {
             return None;
         }
-        let addr = bytes.as_ptr() as usize;
-        for (id, seg) in segments.iter().enumerate() {
-            let base = seg.base.as_ptr() as usize;
-            if addr >= base && addr + bytes.len() <= base + seg.bytes {
-                // SAFETY: `addr - base + bytes.len() <= seg.bytes`, so the offset stays inside
-                // the segment's allocation; the result keeps the segment pointer's provenance.
-                return Some((u32::try_from(id).ok()?, unsafe {
-                    seg.base.add(addr - base)
-                }));
+        if let Some(base) = NonNull::new(self.first_base.load(Ordering::Acquire)) {
+            let first = Segment {
+                base,
+                bytes: self.first_bytes.load(Ordering::Acquire),
+            };
+            if let Some(at) = first.place_of(bytes) {
+                return Some((0, at));
             }
         }
-        None
+        self.rest()
+            .iter()
+            .zip(1u32..)
+            .find_map(|(seg, id)| Some((id, seg.place_of(bytes)?)))
+    }
+}
+
+impl Segment {
+    /// The address of `bytes` derived from this segment's pointer, if they lie inside it.
+    fn place_of(&self, bytes: &[u8]) -> Option<NonNull<u8>> {
+        let addr = bytes.as_ptr() as usize;
+        let base = self.base.as_ptr() as usize;
+        if addr >= base && addr + bytes.len() <= base + self.bytes {
+            // SAFETY: `addr - base + bytes.len() <= self.bytes`, so the offset stays inside
+            // the segment's allocation; the result keeps the segment pointer's provenance.
+            Some(unsafe { self.base.add(addr - base) })
+        } else {
+            None
+        }
     }
 }
 
@@ -124,7 +153,7 @@ impl TrackingAllocator {
 unsafe impl Allocator for TrackingAllocator {
     fn allocate_segment(&mut self, minimum_size: u32) -> (NonNull<u8>, u32) {
         let (base, words) = self.inner.allocate_segment(minimum_size);
-        self.table.lock().push(Segment {
+        self.table.push(Segment {
             base,
             bytes: words as usize * 8,
         });
@@ -133,11 +162,7 @@ unsafe impl Allocator for TrackingAllocator {
 
     unsafe fn deallocate_segment(&mut self, ptr: NonNull<u8>, word_size: u32, words_used: u32) {
         // Forgotten first, so no location can be derived from freed memory.
-        for seg in self.table.lock().iter_mut() {
-            if seg.base == ptr {
-                seg.bytes = 0;
-            }
-        }
+        self.table.forget(ptr);
         // SAFETY: forwarded unchanged from capnp, which calls this once per segment that
         // `allocate_segment` (hence the inner allocator) returned, with its size.
         unsafe { self.inner.deallocate_segment(ptr, word_size, words_used) }
@@ -259,9 +284,8 @@ impl DataAt {
         let r = RawStructReader(s);
         let data = capnp::raw::get_struct_data_section(r);
         let ptrs = capnp::raw::get_list_bytes(capnp::raw::get_struct_pointer_section(r));
-        let segments = table.lock();
-        let d = table.place_of(&segments, data);
-        let p = table.place_of(&segments, ptrs);
+        let d = table.place_of(data);
+        let p = table.place_of(ptrs);
         if d.is_none() && p.is_none() {
             return None;
         }
@@ -455,7 +479,7 @@ impl ElemsAt {
         let size = capnp::raw::get_list_element_size(RawListReader(r.0));
         let step_bits = capnp::raw::get_list_step_size_in_bits(RawListReader(r.0));
         let bytes = capnp::raw::get_list_bytes(r);
-        let place = table.place_of(&table.lock(), bytes);
+        let place = table.place_of(bytes);
         let ptr = place.map(|(_, p)| p);
         if ptr.is_none() && len != 0 && step_bits != 0 {
             return None;

@@ -16,6 +16,7 @@
 #![allow(unsafe_code)]
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 
 use capnp::message::{Allocator, HeapAllocator, ReaderOptions, SegmentArray};
@@ -72,7 +73,7 @@ pub(crate) struct Heap {
 
 const MAX_SEGMENT_WORDS: u32 = 1 << 29;
 const POOLED_WORDS: u32 = 1024;
-/// Segments kept at most (128 KiB).
+/// Segments kept in the pool's vector at most (128 KiB; the spare is one more).
 const POOL_MAX: usize = 16;
 
 /// A pooled segment: `POOLED_WORDS` zeroed words from the global allocator, used by nothing.
@@ -84,8 +85,40 @@ unsafe impl Send for Pooled {}
 
 static POOL: Mutex<Vec<Pooled>> = Mutex::new(Vec::new());
 
+/// One more pooled segment, outside the mutex (null: none): a program that builds and drops
+/// one message at a time takes and returns it with one atomic operation each, where the
+/// mutex costs two (a lock and an unlock), and atomic operations were most of a small
+/// message's `new_message()`. Owned by the pool, as the vector's segments.
+static SPARE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+
 fn pool() -> std::sync::MutexGuard<'static, Vec<Pooled>> {
     POOL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A pooled segment taken out of the pool (the spare first), if there is one.
+fn take_pooled() -> Option<NonNull<u8>> {
+    let spare = SPARE.swap(std::ptr::null_mut(), Ordering::Acquire);
+    NonNull::new(spare).or_else(|| pool().pop().map(|Pooled(ptr)| ptr))
+}
+
+/// Gives a zeroed, unused `POOLED_WORDS` segment to the pool (as the spare when there is
+/// none); `false`, the segment still the caller's, when the pool is full.
+fn give_pooled(ptr: NonNull<u8>) -> bool {
+    let spare = SPARE.compare_exchange(
+        std::ptr::null_mut(),
+        ptr.as_ptr(),
+        Ordering::Release,
+        Ordering::Relaxed,
+    );
+    if spare.is_ok() {
+        return true;
+    }
+    let mut pool = pool();
+    if pool.len() < POOL_MAX {
+        pool.push(Pooled(ptr));
+        return true;
+    }
+    false
 }
 
 fn words_layout(words: u32) -> std::alloc::Layout {
@@ -106,12 +139,12 @@ impl Heap {
     fn allocate(&mut self, minimum_size: u32) -> (NonNull<u8>, u32) {
         let size = minimum_size.max(self.next_size);
         let pooled = if size == POOLED_WORDS {
-            pool().pop()
+            take_pooled()
         } else {
             None
         };
         let ptr = match pooled {
-            Some(Pooled(ptr)) => {
+            Some(ptr) => {
                 // SAFETY: a pooled segment is `POOLED_WORDS` words owned by the pool, now ours.
                 #[cfg(debug_assertions)]
                 let words =
@@ -151,9 +184,7 @@ impl Heap {
             // writes only words it handed out; the builder-location writes of arena.rs stay
             // inside sections capnp handed out; Data views cannot outlive the message).
             unsafe { ptr.as_ptr().write_bytes(0, used) };
-            let mut pool = pool();
-            if pool.len() < POOL_MAX {
-                pool.push(Pooled(ptr));
+            if give_pooled(ptr) {
                 return;
             }
         }

@@ -770,21 +770,64 @@ impl Default for MessageBuilder {
     }
 }
 
+/// The first segment's size in words when none is asked for: the reference's
+/// `SUGGESTED_FIRST_SEGMENT_WORDS`, pycapnp's default first request.
+pub const FIRST_SEGMENT_WORDS: u32 = 1024;
+
 impl MessageBuilder {
     /// First segment of 1024 words, growing heuristically (as the reference `MallocMessageBuilder`).
     pub fn new() -> Self {
-        Self::with_first_segment_words(1024)
+        Self::with_first_segment_words(FIRST_SEGMENT_WORDS)
     }
 
     pub fn with_first_segment_words(words: u32) -> Self {
         Self::with_alloc(SegmentAlloc::Heap(crate::external::Heap::new(words)), None)
     }
 
+    /// A new message on the heap (first segment `first_words`, default
+    /// [`FIRST_SEGMENT_WORDS`]) whose root is a
+    /// new `schema` struct: `init_root_as` done before the message is shared, so without its
+    /// lock and generation bump (atomic operations were most of a small `new_message()`).
+    pub fn new_root(
+        first_words: Option<u32>,
+        registry: &Arc<Registry>,
+        schema: Arc<StructSchema>,
+    ) -> Result<DynStructBuilder> {
+        let alloc = SegmentAlloc::Heap(crate::external::Heap::new(
+            first_words.unwrap_or(FIRST_SEGMENT_WORDS),
+        ));
+        let (message, at) = Self::build(alloc, None, |m, segments| -> Result<_> {
+            let s = m
+                .init_root::<RawPtrBuilder<'_>>()?
+                .0
+                .init_struct(schema.size());
+            Ok(crate::arena::DataAt::locate(segments, &s))
+        });
+        let at = at?;
+        let generation = message.generation();
+        Ok(
+            DynStructBuilder::new(message, root_path(), schema, registry.clone(), true)
+                .located(generation, at),
+        )
+    }
+
     fn with_alloc(alloc: SegmentAlloc, external: Option<SharedState>) -> Self {
+        Self::build(alloc, external, |_, _| ()).0
+    }
+
+    /// A message over `alloc`, with `first` run on its arena before anything else can
+    /// reach it (the generation it starts with stays current).
+    fn build<R>(
+        alloc: SegmentAlloc,
+        external: Option<SharedState>,
+        first: impl FnOnce(&mut BuilderMessage, &crate::arena::SegmentTable) -> R,
+    ) -> (Self, R) {
         let segments = Arc::new(crate::arena::SegmentTable::default());
         let alloc = crate::arena::TrackingAllocator::new(alloc, segments.clone());
-        MessageBuilder(Arc::new(BuilderShared {
-            inner: Mutex::new(BuilderMessage::new(alloc)),
+        let mut inner = BuilderMessage::new(alloc);
+        let made = first(&mut inner, &segments);
+        let message = MessageBuilder(Arc::new(BuilderShared {
+            inner: Mutex::new(inner),
             retired: AtomicBool::new(false),
             lent_mut: AtomicUsize::new(0),
             caps: Mutex::new(Vec::new()),
@@ -794,7 +837,8 @@ impl MessageBuilder {
             // Memory Python code can write: no location is trusted across operations.
             walk_only: AtomicBool::new(external.is_some()),
             external,
-        }))
+        }));
+        (message, made)
     }
 
     /// Makes every operation on this message walk from the root (tests compare both paths).
@@ -1061,15 +1105,6 @@ impl MessageBuilder {
     /// The size of the standard stream framing of the message now.
     pub fn serialized_size(&self) -> usize {
         serialized_words(&self.lock_read()) * 8
-    }
-
-    /// Standard stream framing written into `buf` if it has exactly the message's size.
-    pub fn write_bytes_into(&self, buf: &mut [u8]) -> bool {
-        let m = self.lock_read();
-        if serialized_words(&m) * 8 != buf.len() {
-            return false;
-        }
-        capnp::serialize::write_message_segments(&mut &mut buf[..], &*m).is_ok()
     }
 
     /// Packed encoding of the standard framing.

@@ -1814,13 +1814,6 @@ impl StructBuilder {
         Ok(self.shared.base().message.serialized_size())
     }
 
-    /// Standard framing written into `buf`; `Ok(false)` (nothing written) when the message no
-    /// longer has `buf`'s size (another thread wrote it since `serialized_size`).
-    pub fn write_bytes_into(&self, buf: &mut [u8]) -> Result<bool> {
-        self.root_only()?;
-        Ok(self.shared.base().message.write_bytes_into(buf))
-    }
-
     pub fn to_bytes_packed(&self) -> Result<Vec<u8>> {
         self.root_only()?;
         Ok(self.shared.base().message.to_bytes_packed())

@@ -918,3 +918,46 @@ fn capnp_pack(input: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// `MessageBuilder::new_root` (the root made before the message is shared, without its lock)
+/// against `new()` + `init_root_as`: the same operations give the same values and bytes, and
+/// the root's recorded location goes stale as the locked path's does (a pointer write, `init`,
+/// a new root through another handle).
+#[test]
+fn new_root_matches_init_root() {
+    let reg = registry();
+    let person = id(&reg, "Person");
+    let schema = reg.get_struct(person).expect("schema");
+    for words in [None, Some(1), Some(16)] {
+        let fast = MessageBuilder::new_root(words, &reg, schema.clone()).expect("root");
+        let slow_message = MessageBuilder::with_first_segment_words(words.unwrap_or(1024));
+        let slow = slow_message
+            .init_root_as(&reg, schema.clone())
+            .expect("root");
+        let mut outs = Vec::new();
+        for root in [&fast, &slow] {
+            let mut out = Vec::new();
+            out.push(format!("{:?}", root.get("id")));
+            root.set("id", SetValue::Int(7)).expect("id");
+            root.set("name", SetValue::Str("Ann")).expect("name");
+            out.push(format!("{:?}", root.get("id")));
+            let phones = root.init("phones", Some(2)).expect("phones");
+            out.push(format!("{phones:?}"));
+            root.set("id", SetValue::Int(8)).expect("id");
+            root.set("email", SetValue::Str("a@b")).expect("email");
+            out.push(format!("{:?} {:?}", root.get("id"), root.get("name")));
+            out.push(format!("{:?}", root.to_bytes()));
+            outs.push(out);
+        }
+        assert_eq!(outs[0], outs[1]);
+        // A new root through the message replaces the old one; the old handle reads what a
+        // walk reads (the new root's zeroes), not its recorded bytes.
+        let again = fast
+            .message()
+            .init_root_as(&reg, schema.clone())
+            .expect("again");
+        again.set("id", SetValue::Int(9)).expect("id");
+        assert!(matches!(fast.get("id"), Ok(Value::UInt(9))));
+        assert!(matches!(fast.get("name"), Ok(Value::Text(t)) if t.is_empty()));
+    }
+}

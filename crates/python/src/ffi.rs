@@ -969,40 +969,109 @@ fn filled_bytes<'py>(
     let total = parts
         .iter()
         .fold(head.len(), |n, p| n.saturating_add(p.len()));
-    let len = isize::try_from(total)
+    let (obj, written) = new_bytes_with(py, total, huge, |buf| write_parts(buf, head, parts))?;
+    // Unreachable: `total` is the parts' length (a saturated sum fails the allocation).
+    if !written {
+        return Err(pyo3::exceptions::PyOverflowError::new_err(
+            "message too large",
+        ));
+    }
+    Ok(obj)
+}
+
+/// A new `bytes` of `len` bytes written by `fill` with the GIL released (DESIGN decision 7:
+/// a large copy lets other threads run), into its fresh buffer, not zeroed first as
+/// `PyBytes::new_with` does (a second pass over a large message's bytes, and the one that
+/// takes the new pages' faults). `fill` returns `true` when it wrote every byte, `false`
+/// when it declines: the object is then released unseen and the result is `Ok(None)`.
+pub(crate) fn bytes_filled_detached<'py, F>(
+    py: Python<'py>,
+    len: usize,
+    fill: F,
+) -> PyResult<Option<Bound<'py, PyBytes>>>
+where
+    F: for<'b> FnOnce(&'b mut [std::mem::MaybeUninit<u8>]) -> bool + Send,
+{
+    let (obj, filled) = new_bytes_with(py, len, len >= HUGE_COPY, |buf| py.detach(|| fill(buf)))?;
+    Ok(filled.then_some(obj))
+}
+
+/// Writes `head` then each of `parts` into `buf` when their lengths add up to exactly
+/// `buf.len()` (then every byte of `buf` is written: it need not be initialized before);
+/// `false`, nothing written, otherwise.
+pub(crate) fn write_parts(
+    buf: &mut [std::mem::MaybeUninit<u8>],
+    head: &[u8],
+    parts: &[&[u8]],
+) -> bool {
+    let total = parts
+        .iter()
+        .try_fold(head.len(), |n, p| n.checked_add(p.len()));
+    if total != Some(buf.len()) {
+        return false;
+    }
+    let mut dst = buf.as_mut_ptr().cast::<u8>();
+    for part in std::iter::once(head).chain(parts.iter().copied()) {
+        // SAFETY: the parts' lengths add up to `buf.len()` (checked above), so each copy
+        // stays inside `buf`, from where the previous one ended; a shared `&[u8]` never
+        // overlaps the exclusive `buf`. Writing bytes into `MaybeUninit<u8>` storage is
+        // always allowed.
+        unsafe {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), dst, part.len());
+            dst = dst.add(part.len());
+        }
+    }
+    true
+}
+
+/// A new `bytes` object of `len` bytes whose buffer `write` receives before the object is
+/// returned, uninitialized: `write` must fill all of it unless its caller releases the
+/// object unseen. With `huge`, whole pages of the buffer are first advised for transparent
+/// huge pages (Linux).
+fn new_bytes_with<'py, R>(
+    py: Python<'py>,
+    len: usize,
+    huge: bool,
+    write: impl FnOnce(&mut [std::mem::MaybeUninit<u8>]) -> R,
+) -> PyResult<(Bound<'py, PyBytes>, R)> {
+    let size = isize::try_from(len)
         .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("message too large"))?;
-    // SAFETY: the GIL is held. `PyBytes_FromStringAndSize(NULL, len)` returns a new `bytes`
-    // object with room for `len` bytes (plus the terminating NUL it sets itself), or NULL with
-    // an exception set. The object is ours alone (one reference, not yet visible to Python
-    // code), so writing its buffer is allowed, as CPython's own constructors do. `madvise` is
-    // given only whole pages inside that buffer (rounded inwards) and only changes how the
-    // kernel backs them (an error is ignored: the copy is the same either way). The copies
-    // write exactly `total` bytes from the start of the buffer (the slices' lengths add up to
-    // `total`), never overlapping their sources (a fresh allocation); no reference to the
-    // uninitialized bytes is made. The object is handed out only after it is filled.
-    unsafe {
-        let obj = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
-        if obj.is_null() {
+    // SAFETY: the GIL is held. `PyBytes_FromStringAndSize(NULL, size)` returns a new `bytes`
+    // object with room for `size` bytes (plus the terminating NUL it sets itself), or NULL
+    // with an exception set; the new reference is owned by the `Bound` at once.
+    // `PyBytes_AS_STRING` is that buffer. `madvise` is given only whole pages inside it
+    // (rounded inwards) and only changes how the kernel backs them (an error is ignored: the
+    // contents are the same either way).
+    let (obj, dst) = unsafe {
+        let ptr = pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), size);
+        if ptr.is_null() {
             return Err(PyErr::fetch(py));
         }
-        let mut dst = pyo3::ffi::PyBytes_AS_STRING(obj).cast::<u8>().cast_mut();
+        let obj = Bound::from_owned_ptr(py, ptr).cast_into_unchecked::<PyBytes>();
+        let dst = pyo3::ffi::PyBytes_AS_STRING(ptr)
+            .cast::<std::mem::MaybeUninit<u8>>()
+            .cast_mut();
         #[cfg(target_os = "linux")]
         if huge {
             let page = 4096usize;
             let start = (dst as usize).div_ceil(page) * page;
-            let end = (dst as usize + total) / page * page;
+            let end = (dst as usize + len) / page * page;
             if end > start {
                 libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
             }
         }
         #[cfg(not(target_os = "linux"))]
         let _ = huge;
-        for part in std::iter::once(head).chain(parts.iter().copied()) {
-            std::ptr::copy_nonoverlapping(part.as_ptr(), dst, part.len());
-            dst = dst.add(part.len());
-        }
-        Ok(Bound::from_owned_ptr(py, obj).cast_into_unchecked())
-    }
+        (obj, dst)
+    };
+    // SAFETY: `dst` is the new object's buffer of `len` bytes. The object is ours alone (one
+    // reference, not yet visible to Python code), so writing its buffer is allowed, as
+    // CPython's own constructors do. The slice covers exactly those bytes as `MaybeUninit`
+    // (no claim that they are initialized) and lives only during `write`, while `obj` keeps
+    // the object, and so its buffer, alive and nothing else can reach it.
+    let buf = unsafe { std::slice::from_raw_parts_mut(dst, len) };
+    let written = write(buf);
+    Ok((obj, written))
 }
 
 /// Field indexes by attribute-name object: the struct slots' name lookup (decoding the

@@ -350,13 +350,23 @@ impl PyStructEntry {
         allocate_seg_callable: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Py<PyAny>> {
-        let message =
-            crate::segment_buffer::new_message(py, num_first_segment_words, allocate_seg_callable)?;
         let registry = &self.registry.get().inner;
-        let root = self
-            .schema(registry)
-            .and_then(|schema| message.init_root_as(registry, schema))
-            .map_err(|e| MsgError::from(e).into_py(py))?;
+        let root = match allocate_seg_callable {
+            // Most messages: the root made before the message is shared (no lock).
+            None => self.schema(registry).and_then(|schema| {
+                MessageBuilder::new_root(num_first_segment_words, registry, schema)
+            }),
+            Some(_) => {
+                let message = crate::segment_buffer::new_message(
+                    py,
+                    num_first_segment_words,
+                    allocate_seg_callable,
+                )?;
+                self.schema(registry)
+                    .and_then(|schema| message.init_root_as(registry, schema))
+            }
+        }
+        .map_err(|e| MsgError::from(e).into_py(py))?;
         if let Some(kwargs) = kwargs.filter(|k| !k.is_empty()) {
             convert::from_dict(&root, &self.registry, kwargs).map_err(|e| e.into_py(py))?;
         }

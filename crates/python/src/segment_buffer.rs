@@ -15,6 +15,7 @@
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
+use capnp_dynamic::message::FIRST_SEGMENT_WORDS;
 use capnp_dynamic::{MessageBuilder, SegmentSupplier};
 use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::PyTypeError;
@@ -25,9 +26,6 @@ use crate::exceptions::plain_kj_exception;
 
 /// capnp's largest segment (pointer offsets reach 2**29 words).
 const MAX_SEGMENT_WORDS: usize = (1 << 29) - 1;
-
-/// The reference's `SUGGESTED_FIRST_SEGMENT_WORDS`, pycapnp's default first request.
-const FIRST_SEGMENT_WORDS: u32 = 1024;
 
 /// Segments from a Python callable; holds every buffer it returned.
 struct PySupplier {

@@ -756,12 +756,12 @@ impl PyStructBuilder {
         // size meanwhile; then the fill declines and the next attempt re-measures.
         for _ in 0..3 {
             let size = inner.serialized_size().map_err(err)?;
-            let mut written = false;
-            let bytes = PyBytes::new_with(py, size, |buf| {
-                written = py.detach(|| inner.write_bytes_into(buf)).map_err(err)?;
-                Ok(())
+            let filled = crate::ffi::bytes_filled_detached(py, size, |buf| {
+                inner
+                    .with_framed(|table, segments| crate::ffi::write_parts(buf, table, segments))
+                    .unwrap_or(false)
             })?;
-            if written {
+            if let Some(bytes) = filled {
                 return Ok(bytes);
             }
         }
