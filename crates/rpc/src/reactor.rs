@@ -185,6 +185,18 @@ impl Stream {
     }
 
     /// Its name and its peer's, when the peer may be a socket of this process.
+    /// Bytes waiting to be read from a usable Unix socket (`FIONREAD`); `None` for TCP, a
+    /// closed socket or an error.
+    fn unix_queued(&self) -> Option<u64> {
+        if !self.usable() {
+            return None;
+        }
+        match self.kind.as_ref()? {
+            Kind::Unix(s) => rustix::io::ioctl_fionread(s).ok(),
+            Kind::Tcp(_) => None,
+        }
+    }
+
     fn ends(&self) -> Option<Ends> {
         match self.kind.as_ref()? {
             Kind::Tcp(s) => peer::tcp(s.local_addr(), s.peer_addr()),
@@ -295,6 +307,8 @@ struct SocketConn {
     me: Option<End>,
     /// The token of the watched socket at the other end, if this reactor watches it.
     peer: Cell<Option<Token>>,
+    /// Whether bytes for the peer go straight into its pipe (`Reactor::pair_directly`).
+    direct: Cell<bool>,
 }
 
 struct Served {
@@ -408,6 +422,7 @@ impl Reactor {
             keep: RefCell::new(None),
             me: ends.map(|e| e.me),
             peer: Cell::new(peer),
+            direct: Cell::new(false),
         });
         if let Some(e) = ends {
             self.ends.borrow_mut().insert(e.me, token);
@@ -416,6 +431,7 @@ impl Reactor {
             peer.and_then(|p| self.sources.borrow().get(&p.0).cloned())
         {
             other.peer.set(Some(token));
+            Self::pair_directly(&conn, &other);
         }
         let pipe = conn.pipe.clone();
         self.sources
@@ -669,8 +685,45 @@ impl Reactor {
         }
     }
 
+    /// Both ends of one Unix socket pair watched by this reactor (one thread): from now on
+    /// what either writes goes straight into the other's pipe, no system call on the way.
+    /// Only when nothing is on its way through the kernel yet (neither socket holds unread
+    /// bytes, neither connection has unsent ones), so no message can overtake an earlier
+    /// one; the kernel still carries the end (a close or shutdown) and anything written
+    /// once either socket stops being usable (`send`).
+    fn pair_directly(a: &SocketConn, b: &SocketConn) {
+        let quiet = |c: &SocketConn| {
+            c.unsent.borrow().is_empty() && c.stream.borrow().unix_queued() == Some(0)
+        };
+        if quiet(a) && quiet(b) {
+            a.direct.set(true);
+            b.direct.set(true);
+        }
+    }
+
+    /// The peer's connection when `c` writes to it directly and both sockets are usable.
+    fn direct_peer(&self, c: &SocketConn) -> Option<Rc<SocketConn>> {
+        if !c.direct.get() {
+            return None;
+        }
+        let peer = c.peer.get()?;
+        let other = match self.sources.borrow().get(&peer.0) {
+            Some(Source::Conn(o)) => o.clone(),
+            _ => return None,
+        };
+        (other.direct.get() && c.stream.borrow().usable() && other.stream.borrow().usable())
+            .then_some(other)
+    }
+
     /// Writes `data` now, keeping what the socket does not take for when it is writable.
     fn send(&self, c: &SocketConn, data: &[u8]) -> io::Result<()> {
+        if let Some(other) = self.direct_peer(c) {
+            other.pipe.feed(data);
+            return Ok(());
+        }
+        // Bytes through the kernel from here on: direct writes, all delivered already,
+        // cannot overtake them.
+        c.direct.set(false);
         if let Some(peer) = c.peer.get() {
             let mut hinted = self.hinted.borrow_mut();
             if !hinted.contains(&peer) {
@@ -890,12 +943,52 @@ mod tests {
         }
     }
 
+    /// Both ends of a pair watched by `r`, `b` holding one message written through the
+    /// kernel before it was watched (so the ends are linked but not written directly), read
+    /// already.
+    fn pair_with_history(r: &Rc<Reactor>) -> (Pipe, Pipe) {
+        let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
+        let mut early = a.try_clone().expect("clone");
+        early.write_all(&framed("early")).expect("write");
+        let pa = r.add_stream(Stream::unix(a).expect("a")).expect("add a");
+        let pb = r.add_stream(Stream::unix(b).expect("b")).expect("add b");
+        assert!(!conn(r, 1).direct.get() && !conn(r, 2).direct.get());
+        assert!(turn(r));
+        assert_eq!(received(&pb).as_deref(), Some("early"));
+        (pa, pb)
+    }
+
     #[test]
-    fn the_two_ends_of_a_pair_are_linked_and_read_without_epoll() {
+    fn a_quiet_pair_writes_straight_into_the_peers_pipe() {
         let r = Reactor::new().expect("reactor");
         let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
         let pa = r.add_stream(Stream::unix(a).expect("a")).expect("add a");
         let pb = r.add_stream(Stream::unix(b).expect("b")).expect("add b");
+        assert!(conn(&r, 1).direct.get() && conn(&r, 2).direct.get());
+        for i in 0..3 {
+            send(&pa, &format!("ping {i}"));
+            send(&pb, &format!("pong {i}"));
+            // Delivered at once, nothing through the kernel, no hint for the next turn.
+            assert_eq!(received(&pb), Some(format!("ping {i}")));
+            assert_eq!(received(&pa), Some(format!("pong {i}")));
+            assert_eq!(conn(&r, 1).stream.borrow().unix_queued(), Some(0));
+            assert_eq!(conn(&r, 2).stream.borrow().unix_queued(), Some(0));
+            assert!(r.hinted.borrow().is_empty());
+        }
+        // One end gone: the kernel carries its end to the other, which reads it.
+        let gone = conn(&r, 1);
+        r.forget(&gone);
+        assert!(r.direct_peer(&conn(&r, 2)).is_none());
+        assert!(turn(&r));
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        assert!(matches!(pb.poll_frame(&mut cx), Poll::Ready(Ok(None))));
+        drop(pa);
+    }
+
+    #[test]
+    fn the_two_ends_of_a_pair_are_linked_and_read_without_epoll() {
+        let r = Reactor::new().expect("reactor");
+        let (pa, pb) = pair_with_history(&r);
         let (ta, tb) = (Token(1), Token(2));
         assert_eq!(conn(&r, 1).peer.get(), Some(tb));
         assert_eq!(conn(&r, 2).peer.get(), Some(ta));
@@ -1015,9 +1108,8 @@ mod tests {
     #[test]
     fn a_busy_pair_never_keeps_other_sockets_waiting() {
         let r = Reactor::new().expect("reactor");
-        let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
-        let pa = r.add_stream(Stream::unix(a).expect("a")).expect("add a");
-        let pb = r.add_stream(Stream::unix(b).expect("b")).expect("add b");
+        // A pair through the kernel (one written directly needs no turn at all).
+        let (pa, pb) = pair_with_history(&r);
         // An unpaired socket whose other end this reactor does not watch.
         let (c, mut d) = std::os::unix::net::UnixStream::pair().expect("pair");
         let pc = r.add_stream(Stream::unix(c).expect("c")).expect("add c");
