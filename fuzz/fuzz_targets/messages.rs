@@ -63,7 +63,14 @@ fn read_all(r: &StructReader, depth: u32) {
         return;
     }
     for i in 0..r.schema().fields.len() {
-        read_value(r.get_by_index(i), depth);
+        let v = r.get_by_index(i);
+        // The binding's one-load primitive read agrees with the general read whenever it
+        // answers (it declines inactive union members, pointers, and unlocated readers).
+        if let Some(fast) = r.primitive_fast(i) {
+            let general = v.as_ref().expect("a primitive the fast path read");
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"), "field {i}");
+        }
+        read_value(v, depth);
         let _ = r.has_by_index(i);
     }
     let _ = r.which();
