@@ -723,6 +723,13 @@ impl PyReactor {
         Ok(self.state()?.reactor.fileno())
     }
 
+    /// Whether asyncio code watches this loop's descriptor (`_sync._Pump`): bytes written
+    /// directly between paired sockets then wake the poller too.
+    fn _set_pumped(&self, pumped: bool) -> PyResult<()> {
+        self.state()?.reactor.set_pumped(pumped);
+        Ok(())
+    }
+
     /// Whether a turn would run something now (callbacks, the executor, due timers).
     fn has_ready(&self, py: Python<'_>) -> PyResult<bool> {
         let st = self.state()?;

@@ -333,6 +333,10 @@ pub struct Reactor {
     waker: Arc<Waker>,
     /// Set (from any thread) when the executor or the host's queue asks for a turn.
     wanted: Arc<AtomicBool>,
+    /// Whether the host watches the poller's descriptor from another loop (asyncio code
+    /// awaiting this loop): then bytes written directly to a paired socket also wake the
+    /// poller, as bytes through the kernel would have made it readable.
+    pumped: Cell<bool>,
     sources: RefCell<HashMap<usize, Source>>,
     next: Cell<usize>,
     buffer: RefCell<Vec<u8>>,
@@ -356,6 +360,7 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(256)),
             waker,
             wanted: Arc::new(AtomicBool::new(false)),
+            pumped: Cell::new(false),
             sources: RefCell::new(HashMap::default()),
             next: Cell::new(1),
             buffer: RefCell::new(vec![0; READ_CHUNK]),
@@ -377,6 +382,11 @@ impl Reactor {
     /// A flag and a waker for another thread (or the executor) to ask for a turn.
     pub fn remote(&self) -> (Arc<AtomicBool>, Arc<Waker>) {
         (self.wanted.clone(), self.waker.clone())
+    }
+
+    /// See the field.
+    pub fn set_pumped(&self, pumped: bool) {
+        self.pumped.set(pumped);
     }
 
     /// Whether a turn was asked for since the last call (clears the flag).
@@ -719,6 +729,9 @@ impl Reactor {
     fn send(&self, c: &SocketConn, data: &[u8]) -> io::Result<()> {
         if let Some(other) = self.direct_peer(c) {
             other.pipe.feed(data);
+            if self.pumped.get() {
+                self.waker.wake()?;
+            }
             return Ok(());
         }
         // Bytes through the kernel from here on: direct writes, all delivered already,
@@ -975,6 +988,16 @@ mod tests {
             assert_eq!(conn(&r, 2).stream.borrow().unix_queued(), Some(0));
             assert!(r.hinted.borrow().is_empty());
         }
+        // Watched from another loop (asyncio awaiting this one): a direct write also makes
+        // the poller readable, as bytes through the kernel would.
+        let _ = r.take_wanted();
+        r.set_pumped(true);
+        send(&pa, "seen");
+        assert!(turn(&r));
+        assert!(r.take_wanted(), "the poller was woken");
+        assert_eq!(received(&pb).as_deref(), Some("seen"));
+        r.set_pumped(false);
+
         // One end gone: the kernel carries its end to the other, which reads it.
         let gone = conn(&r, 1);
         r.forget(&gone);

@@ -412,6 +412,7 @@ class _Pump:
     def add(self, until, done):
         if not self.waiters:
             self.outer.add_reader(self.fd, self.run)
+            self.inner._set_pumped(True)
         self.waiters[done] = until
         self.run()
 
@@ -419,6 +420,10 @@ class _Pump:
         self.waiters.pop(done, None)
         if not self.waiters:
             self.outer.remove_reader(self.fd)
+            try:
+                self.inner._set_pumped(False)
+            except RuntimeError:  # the loop was closed meanwhile
+                pass
             if self.pending is not None:
                 self.pending.cancel()
                 self.pending = None
