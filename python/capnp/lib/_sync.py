@@ -411,8 +411,8 @@ class _Pump:
 
     def add(self, until, done):
         if not self.waiters:
+            self.inner._set_pumped(True)  # first: it raises for a closed loop
             self.outer.add_reader(self.fd, self.run)
-            self.inner._set_pumped(True)
         self.waiters[done] = until
         self.run()
 

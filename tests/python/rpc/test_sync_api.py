@@ -739,6 +739,38 @@ def test_a_wait_from_asyncio_runs_the_loop_on_events_only():
     assert cpu < 0.05
 
 
+@pytest.mark.timeout(30)
+def test_a_wait_sees_calls_sent_by_asyncio_callbacks_over_a_pair(rpc):
+    """A call an asyncio callback sends over a socket pair of the synchronous loop (written
+    straight into the peer's buffer, no bytes through the kernel) still wakes the a_wait()
+    pumping that loop."""
+    reached = capnp.PromiseFulfillerPair()
+
+    class Reached(rpc.Counter.Server):
+        def add(self, amount, note, **kwargs):
+            reached.fulfill()
+            return amount
+
+    a, b = socket.socketpair()
+    try:
+        capnp.TwoPartyServer(a, bootstrap=Reached())
+        counter = capnp.TwoPartyClient(b).bootstrap().cast_as(rpc.Counter)
+        assert counter.add(0).wait().total == 0  # connected; `reached` fulfilled once
+        reached = capnp.PromiseFulfillerPair()
+        sent = []
+
+        async def main():
+            asyncio.get_running_loop().call_later(0.05, lambda: sent.append(counter.add(1)))
+            await asyncio.wait_for(reached.promise.a_wait(), 10)
+
+        asyncio.run(main())
+        assert len(sent) == 1 and sent[0].wait().total == 1
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+
+
 def test_a_blocked_wait_uses_no_cpu():
     start_cpu = time.process_time()
     start = time.monotonic()
