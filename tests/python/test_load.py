@@ -167,3 +167,49 @@ def test_loading_leaves_the_cyclic_gc_as_it_found_it(schemas, tmp_path):
     finally:
         gc.enable()
     assert seen == [False, False, False]
+
+
+CONSTANTS_SCHEMA = """@0xd1f4a7c2b3e59a78;
+struct S { x @0 :Int32; inner @1 :S; }
+const s :S = (x = 5, inner = (x = 6));
+const l :List(Int16) = [1, 2];
+const n :Int32 = 7;
+"""
+
+
+def test_a_dropped_parser_is_collected_with_its_modules(tmp_path):
+    """A parser is freed with its modules once dropped, also after its struct modules made
+    messages and with struct and list constants in them: those native objects (the modules'
+    entry points, the constants' readers) are unseen by the cyclic GC, and holding the
+    parser's registry, whose schema factory holds the parser, they kept every parser alive."""
+    import gc
+    import weakref
+
+    path = tmp_path / "consts.capnp"
+    path.write_text(CONSTANTS_SCHEMA)
+    parsers = []
+    for _ in range(3):
+        parser = capnp.SchemaParser()
+        m = parser.load(str(path))
+        assert m.S.from_bytes(m.S.new_message(x=1).to_bytes()).x == 1
+        assert (m.s.x, m.s.inner.x, list(m.l), m.n) == (5, 6, [1, 2], 7)
+        assert m.s.schema is m.S.schema and m.s.inner.schema is m.S.schema
+        parsers.append(weakref.ref(parser))
+        del parser, m
+    gc.collect()
+    assert [p() for p in parsers] == [None, None, None]
+
+
+def test_a_constant_outlives_its_parser(tmp_path):
+    """A constant read after its parser was freed still reads; only its ``schema``, which the
+    parser makes, is gone, and says so."""
+    import gc
+
+    path = tmp_path / "consts.capnp"
+    path.write_text(CONSTANTS_SCHEMA)
+    s = capnp.SchemaParser().load(str(path)).s
+    gc.collect()
+    assert (s.x, s.inner.x) == (5, 6)
+    assert s.to_dict() == {"x": 5, "inner": {"x": 6}}
+    with pytest.raises(ReferenceError, match="SchemaParser .* no longer exists"):
+        s.schema

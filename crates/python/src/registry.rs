@@ -131,6 +131,16 @@ impl PyRegistry {
         visit.call(&self.schema_factory)
     }
 
+    /// A registry over the same tables whose `.schema` objects come from `schema_factory`:
+    /// the parser's constant values hold one whose factory reaches the parser weakly, so that
+    /// they (readers, not seen by the cyclic GC) do not keep the parser and its modules alive.
+    fn _sharing(&self, schema_factory: Py<PyAny>) -> PyRegistry {
+        PyRegistry {
+            inner: self.inner.clone(),
+            schema_factory,
+        }
+    }
+
     /// Adds every node of a serialized CodeGeneratorRequest; returns the ids added.
     fn add_request(&self, py: Python<'_>, request: &[u8]) -> PyResult<Vec<u64>> {
         self.inner
@@ -337,6 +347,12 @@ impl PyStructEntry {
             id,
             schema: OnceLock::new(),
         }
+    }
+
+    /// The cyclic GC sees the registry (and through it the parser): a struct module's class
+    /// holds its entry, so a parser whose modules made messages is collected with them.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.registry)
     }
 
     /// A new message whose root is this struct; keyword arguments set fields (`from_dict`).

@@ -1120,7 +1120,8 @@ class SchemaParser:
         self._files = {}  # file key (real path) -> file id
         self._file_keys = {}  # file id -> file key
         self._registry = _capnp._Registry(self._struct_schema_by_id)
-        _PARSERS[id(self._registry)] = _weakref.ref(self)
+        self._const_registry = None
+        _register_parser(self, self._registry)
 
     def load(self, file_name, display_name=None, imports=[]):
         """Loads a schema file and returns its module (a ``types.ModuleType``)."""
@@ -1171,6 +1172,17 @@ class SchemaParser:
 
     def _struct_schema_by_id(self, node_id):
         return self._schema(node_id, _StructSchema)
+
+    def _constants_registry(self):
+        """The registry of constant values: the parser's tables, its schemas reached weakly.
+        Constants are readers, which the cyclic GC does not see; holding the parser's own
+        registry (whose factory holds the parser) they kept every parser alive forever."""
+        if self._const_registry is None:
+            self._const_registry = self._registry._sharing(
+                _functools.partial(_weak_struct_schema, _weakref.ref(self))
+            )
+            _register_parser(self, self._const_registry)
+        return self._const_registry
 
     def _schema(self, node_id, cls):
         key = (node_id, cls)
@@ -1257,7 +1269,7 @@ class SchemaParser:
             type_id, raw = value
             return self._registry.make_enum(type_id, raw)
         if kind in ("list", "struct", "anyPointer"):
-            return self._registry.const_value(info["id"])
+            return self._constants_registry().const_value(info["id"])
         if kind == "interface":
             raise NotImplementedError("interface constants need RPC")
         return value
@@ -1369,13 +1381,26 @@ def __getattr__(name):
 
 # --- RPC (capnp/lib/_rpc.py) ------------------------------------------------------------------
 
-_PARSERS = {}  # id(parser._registry) -> weak reference to the parser
+_PARSERS = {}  # id(parser._registry), id(parser._const_registry) -> weak reference to the parser
+
+
+def _register_parser(parser, registry):
+    key = id(registry)
+    _PARSERS[key] = _weakref.ref(parser, lambda ref: _PARSERS.get(key) is ref and _PARSERS.pop(key))
+
+
+def _weak_struct_schema(parser_ref, node_id):
+    """The struct schema of a constant's reader, while its parser lives."""
+    parser = parser_ref()
+    if parser is None:
+        raise ReferenceError("the SchemaParser that loaded this constant no longer exists")
+    return parser._schema(node_id, _StructSchema)
 
 
 def _parser_of_registry(registry):
     ref = _PARSERS.get(id(registry))
     parser = ref() if ref is not None else None
-    if parser is not None and parser._registry is registry:
+    if parser is not None and (parser._registry is registry or parser._const_registry is registry):
         return parser
     return None
 
