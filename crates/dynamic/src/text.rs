@@ -1,6 +1,7 @@
 //! The Cap'n Proto text format of structs and lists (API.md 3.14): the pretty form behind
 //! `str()` and the one-line form inside `repr()`, byte for byte as the reference prints them.
 
+mod located;
 mod parse;
 
 pub use parse::struct_from_text;
@@ -31,16 +32,60 @@ const INLINE_SEP: &[u8] = b", ";
 /// The result is bytes because Text fields are printed as stored; the binding decodes it
 /// strictly as UTF-8, as the reference does.
 pub fn struct_text(r: &StructReader, pretty: bool) -> Result<Vec<u8>> {
+    if let Some(out) = struct_text_located(r, pretty) {
+        return Ok(out);
+    }
     let mut p = Printer::new(pretty);
     p.struct_(r, top_level(pretty), Place::Bracketed, 0)?;
     Ok(p.out)
 }
 
+/// `struct_text` by the walk over the message's own bytes (`located`), when the struct's
+/// location is resolved and the walk does not decline; `None` otherwise (nothing charged).
+/// Public for the tests that compare it with the general walk.
+#[doc(hidden)]
+pub fn struct_text_located(r: &StructReader, pretty: bool) -> Option<Vec<u8>> {
+    let (at, message) = r.location()?;
+    let mut loc = located::Located::new(message, r.registry());
+    let mut p = Printer::new(pretty);
+    p.located_struct(
+        &mut loc,
+        at,
+        r.schema(),
+        top_level(pretty),
+        Place::Bracketed,
+        0,
+    )?;
+    loc.settle()?;
+    Some(p.out)
+}
+
 /// The text of a list: pretty (`str()`) or on one line (inside `repr()`).
 pub fn list_text(l: &ListReader, pretty: bool) -> Result<Vec<u8>> {
+    if let Some(out) = list_text_located(l, pretty) {
+        return Ok(out);
+    }
     let mut p = Printer::new(pretty);
     p.list(l, top_level(pretty), Place::Bracketed, 0)?;
     Ok(p.out)
+}
+
+/// `list_text` by the walk over the message's own bytes, as `struct_text_located`.
+#[doc(hidden)]
+pub fn list_text_located(l: &ListReader, pretty: bool) -> Option<Vec<u8>> {
+    let (at, message) = l.location()?;
+    let mut loc = located::Located::new(message, l.registry());
+    let mut p = Printer::new(pretty);
+    p.located_list(
+        &mut loc,
+        at,
+        l.element_type(),
+        top_level(pretty),
+        Place::Bracketed,
+        0,
+    )?;
+    loc.settle()?;
+    Some(p.out)
 }
 
 /// A value on its own, as kj prints a `DynamicValue` (`capnp eval`): structs and lists as
@@ -386,21 +431,9 @@ fn scalar(
     use std::io::Write as _;
     match v {
         Value::Void => out.extend_from_slice(b"void"),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        // Writing to a Vec cannot fail.
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
+        Value::Bool(_) | Value::Int(_) | Value::UInt(_) | Value::Float(_) => {
+            let _ = scalar_number(out, v, ty);
         }
-        Value::UInt(u) => {
-            let _ = write!(out, "{u}");
-        }
-        Value::Float(f) => out.extend_from_slice(
-            match ty {
-                Type::Float32 => format_f32(*f as f32),
-                _ => format_f64(*f),
-            }
-            .as_bytes(),
-        ),
         Value::Text(t) => quoted(out, t, false),
         Value::Data(d) => quoted(out, d, true),
         Value::Enum(n) => {
@@ -424,6 +457,44 @@ fn scalar(
         Value::Struct(_) | Value::List(_) => return Err(Error::TypeMismatch),
     }
     Ok(())
+}
+
+/// A Bool or number; `None` for any other value.
+fn scalar_number(out: &mut Vec<u8>, v: &Value, ty: &Type) -> Option<()> {
+    match v {
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(i) => {
+            if *i < 0 {
+                out.push(b'-');
+            }
+            push_u64(out, i.unsigned_abs());
+        }
+        Value::UInt(u) => push_u64(out, *u),
+        Value::Float(f) => out.extend_from_slice(
+            match ty {
+                Type::Float32 => format_f32(*f as f32),
+                _ => format_f64(*f),
+            }
+            .as_bytes(),
+        ),
+        _ => return None,
+    }
+    Some(())
+}
+
+/// `n` in decimal (what `write!(out, "{n}")` writes, without the formatter).
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[at..]);
 }
 
 /// Text or Data in double quotes with C escapes; Data also escapes bytes from 0x80 up
@@ -600,6 +671,30 @@ mod tests {
         assert!(text.contains(r##"\037 !\"#$%&\'()"##));
         assert_eq!(q("é\0".as_bytes(), false), "\"é\\000\"".as_bytes());
         assert_eq!(q(&[0xff, 0, b'a', 0x80], true), br#""\377\000a\200""#);
+    }
+
+    #[test]
+    fn decimal_numbers() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12345,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        for i in [i64::MIN, -1, 0, 7, i64::MAX] {
+            let mut out = Vec::new();
+            scalar_number(&mut out, &Value::Int(i), &Type::Int64).expect("number");
+            assert_eq!(out, i.to_string().into_bytes());
+        }
     }
 
     #[test]

@@ -81,12 +81,19 @@ pub(crate) fn decode_text(
     })
 }
 
-/// `decode_text` as a `str` object, made without CPython decoding it again (`ffi::str_new`).
+/// `decode_text` as a `str` object, made without CPython decoding it again (`ffi::str_from_utf8`).
 pub(crate) fn decode_text_str(
     py: Python<'_>,
     text: capnp_dynamic::Result<Vec<u8>>,
 ) -> PyResult<Bound<'_, PyString>> {
-    decode_text(py, text).map(|s| crate::ffi::str_new(py, &s))
+    let bytes = text.map_err(|e| MsgError::from(e).into_py(py))?;
+    // ASCII (the usual text) is copied into the `str` without a UTF-8 validation pass.
+    crate::ffi::str_from_utf8(py, &bytes).map_err(|e| {
+        match PyUnicodeDecodeError::new_utf8(py, &bytes, e) {
+            Ok(exc) => PyErr::from_value(exc.into_any()),
+            Err(err) => err,
+        }
+    })
 }
 
 /// A Text field's `str` or a Data field's `bytes` made from the message's bytes where they lie
