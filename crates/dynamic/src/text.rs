@@ -497,18 +497,34 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&buf[at..]);
 }
 
+/// Which bytes print as themselves inside quotes: all but controls, DEL, quotes and the
+/// backslash; in Data also none from 0x80 up.
+const fn plain_table(data: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0x20;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = !(b == 0x7f || b == b'\'' || b == b'"' || b == b'\\' || (data && b >= 0x80));
+        c += 1;
+    }
+    t
+}
+static PLAIN_TEXT: [bool; 256] = plain_table(false);
+static PLAIN_DATA: [bool; 256] = plain_table(true);
+
 /// Text or Data in double quotes with C escapes; Data also escapes bytes from 0x80 up
 /// (Text keeps them, so UTF-8 prints as is).
 fn quoted(out: &mut Vec<u8>, bytes: &[u8], data: bool) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // Runs of bytes that print as themselves are copied whole.
-    let plain = |c: u8| {
-        !(c < 0x20 || c == 0x7f || c == b'\'' || c == b'"' || c == b'\\' || (data && c >= 0x80))
-    };
+    // Runs of bytes that print as themselves are copied whole (found by table lookup).
+    let table = if data { &PLAIN_DATA } else { &PLAIN_TEXT };
     let mut rest = bytes;
     while !rest.is_empty() {
-        let run = rest.iter().position(|&c| !plain(c)).unwrap_or(rest.len());
+        let run = rest
+            .iter()
+            .position(|&c| !table[usize::from(c)])
+            .unwrap_or(rest.len());
         out.extend_from_slice(&rest[..run]);
         let Some(&c) = rest.get(run) else {
             break;
@@ -671,6 +687,22 @@ mod tests {
         assert!(text.contains(r##"\037 !\"#$%&\'()"##));
         assert_eq!(q("é\0".as_bytes(), false), "\"é\\000\"".as_bytes());
         assert_eq!(q(&[0xff, 0, b'a', 0x80], true), br#""\377\000a\200""#);
+    }
+
+    #[test]
+    fn plain_tables_match_the_rule() {
+        for c in 0..=255u8 {
+            for data in [false, true] {
+                let plain = !(c < 0x20
+                    || c == 0x7f
+                    || c == b'\''
+                    || c == b'"'
+                    || c == b'\\'
+                    || (data && c >= 0x80));
+                let table = if data { &PLAIN_DATA } else { &PLAIN_TEXT };
+                assert_eq!(table[usize::from(c)], plain, "{c:#x} data={data}");
+            }
+        }
     }
 
     #[test]

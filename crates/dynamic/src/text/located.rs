@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use super::{check_depth, quoted, scalar_number, Place, Printer, RED_ZONE, STACK_GROWTH};
+use super::{check_depth, push_u64, quoted, scalar_number, Place, Printer, RED_ZONE, STACK_GROWTH};
 use crate::coords::{ListAt, StructAt};
 use crate::message::{shape_words, MessageReader, Shape};
 use crate::schema::{EnumSchema, FieldKind, Registry, StructSchema, Type};
@@ -87,7 +87,7 @@ impl<'a> Located<'a> {
             Some(name) => out.extend_from_slice(name.as_bytes()),
             None => {
                 out.push(b'(');
-                super::push_u64(out, u64::from(n));
+                push_u64(out, u64::from(n));
                 out.push(b')');
             }
         }
@@ -99,9 +99,43 @@ impl<'a> Located<'a> {
     fn data(&mut self, out: &mut Vec<u8>, ty: &Type, bits: u64) -> Option<()> {
         match ty {
             Type::Enum(id) => self.enumerant(out, *id, bits as u16),
+            _ if integer(out, ty, bits) => Some(()),
             _ => scalar_number(out, &decode_data(ty, bits), ty),
         }
     }
+}
+
+/// An integer of type `ty` straight from its raw bits, as `decode_data` reads it and `scalar`
+/// prints it; `false` (nothing written) for any other type.
+fn integer(out: &mut Vec<u8>, ty: &Type, bits: u64) -> bool {
+    let signed = match ty {
+        Type::Int8 => i64::from(bits as u8 as i8),
+        Type::Int16 => i64::from(bits as u16 as i16),
+        Type::Int32 => i64::from(bits as u32 as i32),
+        Type::Int64 => bits as i64,
+        Type::UInt8 => {
+            push_u64(out, bits & 0xff);
+            return true;
+        }
+        Type::UInt16 => {
+            push_u64(out, bits & 0xffff);
+            return true;
+        }
+        Type::UInt32 => {
+            push_u64(out, bits & 0xffff_ffff);
+            return true;
+        }
+        Type::UInt64 => {
+            push_u64(out, bits);
+            return true;
+        }
+        _ => return false,
+    };
+    if signed < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, signed.unsigned_abs());
+    true
 }
 
 impl Printer {
@@ -323,5 +357,55 @@ fn has(at: StructAt, seg: &[u8], schema: &StructSchema, index: usize) -> Option<
             Some(at.pointer(seg, u16::try_from(*offset).ok()?)? != 0)
         }
         _ => Some(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Registry;
+
+    /// Integers printed from their bits are what the general walk prints of `decode_data`.
+    #[test]
+    fn integers_print_as_the_walk_prints_them() {
+        let registry = Registry::new();
+        let types = [
+            Type::Int8,
+            Type::Int16,
+            Type::Int32,
+            Type::Int64,
+            Type::UInt8,
+            Type::UInt16,
+            Type::UInt32,
+            Type::UInt64,
+        ];
+        let patterns = [
+            0u64,
+            1,
+            0x7f,
+            0x80,
+            0xff,
+            0x7fff,
+            0x8000,
+            0xffff,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            i64::MAX as u64,
+            1 << 63,
+            u64::MAX,
+            0x1234_5678_9abc_def0,
+        ];
+        for ty in &types {
+            for &bits in &patterns {
+                let mut fast = Vec::new();
+                assert!(integer(&mut fast, ty, bits));
+                let mut walked = Vec::new();
+                super::super::scalar(&mut walked, &decode_data(ty, bits), ty, &registry)
+                    .expect("scalar");
+                assert_eq!(fast, walked, "{ty:?} {bits:#x}");
+            }
+        }
+        assert!(!integer(&mut Vec::new(), &Type::Float64, 0));
     }
 }
