@@ -167,9 +167,7 @@ impl Printer {
         let message = loc.message;
         let seg = message.segment(at.segment())?;
         let child = self.next(level);
-        let open = self.out.len();
-        self.out.push(b'(');
-        let base = self.ends.len();
+        let mut items = self.open(b'(', level, place, true);
 
         // As `struct_items`: the active member, unless it is member 0 left null.
         let mut union_member: Option<usize> = None;
@@ -184,22 +182,22 @@ impl Printer {
         for &i in &schema.non_union_fields {
             if let Some(u) = union_member.filter(|u| *u < i) {
                 union_member = None;
-                self.separate(base);
+                let start = self.begin(&items);
                 let breaks = self.located_field(loc, at, seg, schema, u, child, depth)?;
-                self.ends.push((self.out.len(), breaks));
+                self.end(&mut items, start, breaks);
             }
             if has(at, seg, schema, i)? {
-                self.separate(base);
+                let start = self.begin(&items);
                 let breaks = self.located_field(loc, at, seg, schema, i, child, depth)?;
-                self.ends.push((self.out.len(), breaks));
+                self.end(&mut items, start, breaks);
             }
         }
         if let Some(u) = union_member {
-            self.separate(base);
+            let start = self.begin(&items);
             let breaks = self.located_field(loc, at, seg, schema, u, child, depth)?;
-            self.ends.push((self.out.len(), breaks));
+            self.end(&mut items, start, breaks);
         }
-        Some(self.delimit(open, base, b')', level, place, true))
+        Some(self.close(items, b')'))
     }
 
     /// `name = value` for field `index` of the struct at `at` (in `seg`), as `field`.
@@ -291,18 +289,16 @@ impl Printer {
         // As `ListReader::fast`: an empty list may name no segment.
         let seg = message.segment(at.segment()).unwrap_or_default();
         let child = self.next(level);
-        let open = self.out.len();
-        self.out.push(b'[');
-        let base = self.ends.len();
+        let mut items = self.open(b'[', level, place, false);
         match elem {
             Type::Struct(id) => {
                 let schema = loc.struct_schema(*id)?;
                 for i in 0..at.len() {
                     let s = at.struct_at(i)?;
-                    self.separate(base);
+                    let start = self.begin(&items);
                     let breaks =
                         self.located_struct(loc, s, &schema, child, Place::Bracketed, depth)?;
-                    self.ends.push((self.out.len(), breaks));
+                    self.end(&mut items, start, breaks);
                 }
             }
             Type::Text | Type::Data => {
@@ -310,9 +306,9 @@ impl Printer {
                 for i in 0..at.len() {
                     let bytes = at.blob(seg, i, text)?;
                     loc.owe_blob(bytes.len(), text);
-                    self.separate(base);
+                    let start = self.begin(&items);
                     quoted(&mut self.out, bytes, !text);
-                    self.ends.push((self.out.len(), false));
+                    self.end(&mut items, start, false);
                 }
             }
             Type::List(inner) => {
@@ -321,10 +317,10 @@ impl Printer {
                 for i in 0..at.len() {
                     let c = at.child_list(seg, i, size)?;
                     loc.owe(shape_words(shape, c.len()));
-                    self.separate(base);
+                    let start = self.begin(&items);
                     let breaks =
                         self.located_list(loc, c, inner, child, Place::Bracketed, depth)?;
-                    self.ends.push((self.out.len(), breaks));
+                    self.end(&mut items, start, breaks);
                 }
             }
             Type::Void | Type::Interface(_) | Type::AnyPointer => return None,
@@ -332,13 +328,13 @@ impl Printer {
                 let bits = elem.data_bits();
                 for i in 0..at.len() {
                     let raw = at.bits(seg, bits, i)?;
-                    self.separate(base);
+                    let start = self.begin(&items);
                     loc.data(&mut self.out, elem, raw)?;
-                    self.ends.push((self.out.len(), false));
+                    self.end(&mut items, start, false);
                 }
             }
         }
-        Some(self.delimit(open, base, b']', level, place, false))
+        Some(self.close(items, b']'))
     }
 }
 
