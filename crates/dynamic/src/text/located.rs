@@ -151,53 +151,41 @@ impl Printer {
     ) -> Option<bool> {
         let depth = check_depth(depth).ok()?;
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
-            self.located_struct_items(loc, at, schema, level, place, depth)
-        })
-    }
+            let message = loc.message;
+            let seg = message.segment(at.segment())?;
+            let child = self.next(level);
+            let mut items = self.open(b'(', level, place, true);
 
-    fn located_struct_items(
-        &mut self,
-        loc: &mut Located<'_>,
-        at: StructAt,
-        schema: &StructSchema,
-        level: u32,
-        place: Place,
-        depth: u32,
-    ) -> Option<bool> {
-        let message = loc.message;
-        let seg = message.segment(at.segment())?;
-        let child = self.next(level);
-        let mut items = self.open(b'(', level, place, true);
-
-        // As `struct_items`: the active member, unless it is member 0 left null.
-        let mut union_member: Option<usize> = None;
-        if let Some(union) = &schema.union {
-            let d = at.bits(seg, 16, union.discriminant_offset) as u16;
-            if let Some(Some(i)) = union.members.get(usize::from(d)).copied() {
-                if d != 0 || has(at, seg, schema, i)? {
-                    union_member = Some(i);
+            // As `struct_items`: the active member, unless it is member 0 left null.
+            let mut union_member: Option<usize> = None;
+            if let Some(union) = &schema.union {
+                let d = at.bits(seg, 16, union.discriminant_offset) as u16;
+                if let Some(Some(i)) = union.members.get(usize::from(d)).copied() {
+                    if d != 0 || has(at, seg, schema, i)? {
+                        union_member = Some(i);
+                    }
                 }
             }
-        }
-        for &i in &schema.non_union_fields {
-            if let Some(u) = union_member.filter(|u| *u < i) {
-                union_member = None;
+            for &i in &schema.non_union_fields {
+                if let Some(u) = union_member.filter(|u| *u < i) {
+                    union_member = None;
+                    let start = self.begin(&items);
+                    let breaks = self.located_field(loc, at, seg, schema, u, child, depth)?;
+                    self.end(&mut items, start, breaks);
+                }
+                if has(at, seg, schema, i)? {
+                    let start = self.begin(&items);
+                    let breaks = self.located_field(loc, at, seg, schema, i, child, depth)?;
+                    self.end(&mut items, start, breaks);
+                }
+            }
+            if let Some(u) = union_member {
                 let start = self.begin(&items);
                 let breaks = self.located_field(loc, at, seg, schema, u, child, depth)?;
                 self.end(&mut items, start, breaks);
             }
-            if has(at, seg, schema, i)? {
-                let start = self.begin(&items);
-                let breaks = self.located_field(loc, at, seg, schema, i, child, depth)?;
-                self.end(&mut items, start, breaks);
-            }
-        }
-        if let Some(u) = union_member {
-            let start = self.begin(&items);
-            let breaks = self.located_field(loc, at, seg, schema, u, child, depth)?;
-            self.end(&mut items, start, breaks);
-        }
-        Some(self.close(items, b')'))
+            Some(self.close(items, b')'))
+        })
     }
 
     /// `name = value` for field `index` of the struct at `at` (in `seg`), as `field`.
@@ -272,69 +260,57 @@ impl Printer {
     ) -> Option<bool> {
         let depth = check_depth(depth).ok()?;
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
-            self.located_list_items(loc, at, elem, level, place, depth)
+            let message = loc.message;
+            // As `ListReader::fast`: an empty list may name no segment.
+            let seg = message.segment(at.segment()).unwrap_or_default();
+            let child = self.next(level);
+            let mut items = self.open(b'[', level, place, false);
+            match elem {
+                Type::Struct(id) => {
+                    let schema = loc.struct_schema(*id)?;
+                    for i in 0..at.len() {
+                        let s = at.struct_at(i)?;
+                        let start = self.begin(&items);
+                        let breaks =
+                            self.located_struct(loc, s, &schema, child, Place::Bracketed, depth)?;
+                        self.end(&mut items, start, breaks);
+                    }
+                }
+                Type::Text | Type::Data => {
+                    let text = *elem == Type::Text;
+                    for i in 0..at.len() {
+                        let bytes = at.blob(seg, i, text)?;
+                        loc.owe_blob(bytes.len(), text);
+                        let start = self.begin(&items);
+                        quoted(&mut self.out, bytes, !text);
+                        self.end(&mut items, start, false);
+                    }
+                }
+                Type::List(inner) => {
+                    let shape = loc.list_shape(inner)?;
+                    let size = expected_size(shape)?;
+                    for i in 0..at.len() {
+                        let c = at.child_list(seg, i, size)?;
+                        loc.owe(shape_words(shape, c.len()));
+                        let start = self.begin(&items);
+                        let breaks =
+                            self.located_list(loc, c, inner, child, Place::Bracketed, depth)?;
+                        self.end(&mut items, start, breaks);
+                    }
+                }
+                Type::Void | Type::Interface(_) | Type::AnyPointer => return None,
+                _ => {
+                    let bits = elem.data_bits();
+                    for i in 0..at.len() {
+                        let raw = at.bits(seg, bits, i)?;
+                        let start = self.begin(&items);
+                        loc.data(&mut self.out, elem, raw)?;
+                        self.end(&mut items, start, false);
+                    }
+                }
+            }
+            Some(self.close(items, b']'))
         })
-    }
-
-    fn located_list_items(
-        &mut self,
-        loc: &mut Located<'_>,
-        at: ListAt,
-        elem: &Type,
-        level: u32,
-        place: Place,
-        depth: u32,
-    ) -> Option<bool> {
-        let message = loc.message;
-        // As `ListReader::fast`: an empty list may name no segment.
-        let seg = message.segment(at.segment()).unwrap_or_default();
-        let child = self.next(level);
-        let mut items = self.open(b'[', level, place, false);
-        match elem {
-            Type::Struct(id) => {
-                let schema = loc.struct_schema(*id)?;
-                for i in 0..at.len() {
-                    let s = at.struct_at(i)?;
-                    let start = self.begin(&items);
-                    let breaks =
-                        self.located_struct(loc, s, &schema, child, Place::Bracketed, depth)?;
-                    self.end(&mut items, start, breaks);
-                }
-            }
-            Type::Text | Type::Data => {
-                let text = *elem == Type::Text;
-                for i in 0..at.len() {
-                    let bytes = at.blob(seg, i, text)?;
-                    loc.owe_blob(bytes.len(), text);
-                    let start = self.begin(&items);
-                    quoted(&mut self.out, bytes, !text);
-                    self.end(&mut items, start, false);
-                }
-            }
-            Type::List(inner) => {
-                let shape = loc.list_shape(inner)?;
-                let size = expected_size(shape)?;
-                for i in 0..at.len() {
-                    let c = at.child_list(seg, i, size)?;
-                    loc.owe(shape_words(shape, c.len()));
-                    let start = self.begin(&items);
-                    let breaks =
-                        self.located_list(loc, c, inner, child, Place::Bracketed, depth)?;
-                    self.end(&mut items, start, breaks);
-                }
-            }
-            Type::Void | Type::Interface(_) | Type::AnyPointer => return None,
-            _ => {
-                let bits = elem.data_bits();
-                for i in 0..at.len() {
-                    let raw = at.bits(seg, bits, i)?;
-                    let start = self.begin(&items);
-                    loc.data(&mut self.out, elem, raw)?;
-                    self.end(&mut items, start, false);
-                }
-            }
-        }
-        Some(self.close(items, b']'))
     }
 }
 
