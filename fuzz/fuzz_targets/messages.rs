@@ -114,6 +114,12 @@ fn read(bytes: &[u8], packed: bool) {
         return;
     };
     read_all(&r, 0);
+    // The text printed in place (when it answers) is the general walk's, byte for byte.
+    if let Some(located) = capnp_dynamic::text::struct_text_located(&r, true) {
+        if let Ok(walked) = capnp_dynamic::text::struct_text(&r.without_location(), true) {
+            assert_eq!(located, walked, "located text differs from the walk's");
+        }
+    }
     let _ = capnp_dynamic::text::struct_text(&r, false);
     let _ = capnp_dynamic::json::struct_to_json(&r, false);
     let _ = r.as_builder();

@@ -195,6 +195,47 @@ r = s.T.from_bytes(bytes(raw)).__enter__()
 show(r.colors)
 show(r)
 """,
+    "readers_in_place": """
+# Readers of bytes (printed by walking their bytes in place) and builders (printed from a
+# copy), with no AnyPointer, capability or Void list, which send the printer the general way.
+m = s.T.new_message(b=True, i8=-5, u64=2**64 - 1, f32=0.1, f64=1 / 3, t="t\\x00'\\"",
+                    d=b"\\xff\\x00", e="blue", defI=3, defE="red", tail=-1)
+m.texts = ["a", "", "x" * 30]
+m.datas = [b"", b"\\x80"]
+m.nested = [[1, -2], [], list(range(15))]
+m.colors = ["red", "blue"]
+m.bools = [True, False]
+m.f32s = [0.5, -1e-45]
+m.f64s = [float("inf"), -0.0]
+m.deep = [[["x"], []], [], [["y" * 25, "z"]]]
+m.structs = [{"i8": 1, "u": {"grp": {"a": 2, "b": "b"}}}, {"u": {"inner": {"x": 1, "y": "y"}}}]
+m.s.s.t = "nested"
+m.u.txt = "union text"
+m.g.y = [1, 2]
+show(m)
+for data in (m.to_bytes(), m.to_bytes_packed()):
+    r = (s.T.from_bytes(data) if data == m.to_bytes() else s.T.from_bytes_packed(data))
+    r = r.__enter__() if hasattr(r, "__enter__") else r
+    show(r)
+    show(r.s)
+    show(r.structs)
+    show(r.structs[0].u)
+    show(r.g)
+    show(r.nested)
+    show(r.deep)
+    print(str(r) == str(m), str(r.structs) == str(m.structs))
+show(m.structs[1])
+show(m.s)
+m.structs[1].u.inner.y = "changed"
+m.tail = 9
+show(m)
+big = s.T.new_message()
+big.texts = ["w%d" % i * 50 for i in range(300)]
+big.structs = [{"t": "s%d" % i * 20, "i32": i} for i in range(100)]
+r = s.T.from_bytes(big.to_bytes()).__enter__()
+print(str(r) == str(big), len(str(r)))
+show(r.structs[99])
+""",
 }
 
 

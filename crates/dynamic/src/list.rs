@@ -200,6 +200,15 @@ impl ListReader {
         l
     }
 
+    /// The list's resolved location and the message it is in (reader-backed handles).
+    pub(crate) fn location(&self) -> Option<(ListAt, &crate::message::MessageReader)> {
+        let at = self.at?;
+        match &self.base.backing {
+            Backing::Reader(m) => Some((at, m)),
+            Backing::Builder(_) => None,
+        }
+    }
+
     fn fast(&self) -> Option<(ListAt, &[u8])> {
         let at = self.at?;
         match &self.base.backing {

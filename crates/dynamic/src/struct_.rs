@@ -46,7 +46,7 @@ pub(crate) fn expected_size(shape: Shape) -> Option<capnp::private::layout::Elem
     }
 }
 
-fn mask(default: &DefaultValue) -> u64 {
+pub(crate) fn mask(default: &DefaultValue) -> u64 {
     match default {
         DefaultValue::Bits(b) => *b,
         _ => 0,
@@ -132,6 +132,15 @@ impl StructReader {
     fn segment(&self, id: u32) -> Option<&[u8]> {
         match &self.shared.base().backing {
             Backing::Reader(m) => m.segment(id),
+            Backing::Builder(_) => None,
+        }
+    }
+
+    /// The struct's resolved location and the message it is in (reader-backed handles).
+    pub(crate) fn location(&self) -> Option<(StructAt, &crate::message::MessageReader)> {
+        let at = self.at?;
+        match &self.shared.base().backing {
+            Backing::Reader(m) => Some((at, m)),
             Backing::Builder(_) => None,
         }
     }

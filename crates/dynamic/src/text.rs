@@ -1,6 +1,7 @@
 //! The Cap'n Proto text format of structs and lists (API.md 3.14): the pretty form behind
 //! `str()` and the one-line form inside `repr()`, byte for byte as the reference prints them.
 
+mod located;
 mod parse;
 
 pub use parse::struct_from_text;
@@ -31,16 +32,60 @@ const INLINE_SEP: &[u8] = b", ";
 /// The result is bytes because Text fields are printed as stored; the binding decodes it
 /// strictly as UTF-8, as the reference does.
 pub fn struct_text(r: &StructReader, pretty: bool) -> Result<Vec<u8>> {
+    if let Some(out) = struct_text_located(r, pretty) {
+        return Ok(out);
+    }
     let mut p = Printer::new(pretty);
     p.struct_(r, top_level(pretty), Place::Bracketed, 0)?;
     Ok(p.out)
 }
 
+/// `struct_text` by the walk over the message's own bytes (`located`), when the struct's
+/// location is resolved and the walk does not decline; `None` otherwise (nothing charged).
+/// Public for the tests that compare it with the general walk.
+#[doc(hidden)]
+pub fn struct_text_located(r: &StructReader, pretty: bool) -> Option<Vec<u8>> {
+    let (at, message) = r.location()?;
+    let mut loc = located::Located::new(message, r.registry());
+    let mut p = Printer::new(pretty);
+    p.located_struct(
+        &mut loc,
+        at,
+        r.schema(),
+        top_level(pretty),
+        Place::Bracketed,
+        0,
+    )?;
+    loc.settle()?;
+    Some(p.out)
+}
+
 /// The text of a list: pretty (`str()`) or on one line (inside `repr()`).
 pub fn list_text(l: &ListReader, pretty: bool) -> Result<Vec<u8>> {
+    if let Some(out) = list_text_located(l, pretty) {
+        return Ok(out);
+    }
     let mut p = Printer::new(pretty);
     p.list(l, top_level(pretty), Place::Bracketed, 0)?;
     Ok(p.out)
+}
+
+/// `list_text` by the walk over the message's own bytes, as `struct_text_located`.
+#[doc(hidden)]
+pub fn list_text_located(l: &ListReader, pretty: bool) -> Option<Vec<u8>> {
+    let (at, message) = l.location()?;
+    let mut loc = located::Located::new(message, l.registry());
+    let mut p = Printer::new(pretty);
+    p.located_list(
+        &mut loc,
+        at,
+        l.element_type(),
+        top_level(pretty),
+        Place::Bracketed,
+        0,
+    )?;
+    loc.settle()?;
+    Some(p.out)
 }
 
 /// A value on its own, as kj prints a `DynamicValue` (`capnp eval`): structs and lists as
@@ -80,14 +125,15 @@ enum Place {
 }
 
 /// Writes everything into one buffer: a struct's or list's items are written right after its
-/// opening bracket as if on one line (`", "` between them); when they do not fit on one
-/// line, `delimit` spreads them in place with the separators that layout needs, so no item
-/// is a buffer of its own and items on one line are never moved.
+/// opening bracket as if on one line (`", "` between them); once one item rules that out,
+/// `spread_items` spreads those written so far in place with the separators that layout
+/// needs and the rest are written spread (`Items`), so no item is a buffer of its own, items
+/// on one line are never moved, and spread ones move at most once.
 struct Printer {
     pretty: bool,
     out: Vec<u8>,
-    /// The items written so far of every struct or list being printed (innermost last): where
-    /// each ends in `out`, and whether it contains a line break.
+    /// The items written so far on one line of every struct or list being printed (innermost
+    /// last): where each ends in `out`, and whether it contains a line break.
     ends: Vec<(usize, bool)>,
 }
 
@@ -125,9 +171,7 @@ impl Printer {
     ) -> Result<bool> {
         let schema: &StructSchema = r.schema();
         let child = self.next(level);
-        let open = self.out.len();
-        self.out.push(b'(');
-        let base = self.ends.len();
+        let mut items = self.open(b'(', level, place, true);
 
         // The active union member, unless it is the default member (discriminant 0) left
         // null; it sits before the first non-union field declared after it.
@@ -144,33 +188,28 @@ impl Printer {
         for &i in &schema.non_union_fields {
             if let Some(u) = union_member.filter(|u| *u < i) {
                 union_member = None;
-                self.item(base, |p| p.field(r, u, child, depth))?;
+                self.item(&mut items, |p| p.field(r, u, child, depth))?;
             }
             if r.has_by_index(i)? {
-                self.item(base, |p| p.field(r, i, child, depth))?;
+                self.item(&mut items, |p| p.field(r, i, child, depth))?;
             }
         }
         if let Some(u) = union_member {
-            self.item(base, |p| p.field(r, u, child, depth))?;
+            self.item(&mut items, |p| p.field(r, u, child, depth))?;
         }
-        Ok(self.delimit(open, base, b')', level, place, true))
+        Ok(self.close(items, b')'))
     }
 
-    /// Writes one item of the struct or list whose items are recorded from `base` with
-    /// `write` (after the one-line separator unless it is the first), and records where it
-    /// ends.
-    fn item(&mut self, base: usize, write: impl FnOnce(&mut Self) -> Result<bool>) -> Result<()> {
-        self.separate(base);
+    /// Writes one item of `items` with `write` (see `begin` and `end`).
+    fn item(
+        &mut self,
+        items: &mut Items,
+        write: impl FnOnce(&mut Self) -> Result<bool>,
+    ) -> Result<()> {
+        let start = self.begin(items);
         let breaks = write(self)?;
-        self.ends.push((self.out.len(), breaks));
+        self.end(items, start, breaks);
         Ok(())
-    }
-
-    /// The one-line separator before an item that is not the first since `base`.
-    fn separate(&mut self, base: usize) {
-        if self.ends.len() > base {
-            self.out.extend_from_slice(INLINE_SEP);
-        }
     }
 
     /// `name = value` for the field at `index`.
@@ -215,31 +254,29 @@ impl Printer {
     fn list_items(&mut self, l: &ListReader, level: u32, place: Place, depth: u32) -> Result<bool> {
         let child = self.next(level);
         let len = l.len()?;
-        let open = self.out.len();
-        self.out.push(b'[');
-        let base = self.ends.len();
+        let mut items = self.open(b'[', level, place, false);
         let elem = l.element_type();
         let blob = matches!(elem, Type::Text | Type::Data);
         for i in 0..len {
             if blob {
                 // In place, without a copy of the bytes (when the list's location is known).
                 let mark = self.out.len();
-                self.separate(base);
+                let start = self.begin(&items);
                 let (out, data) = (&mut self.out, *elem == Type::Data);
                 if l.with_blob_element(i64::from(i), |bytes| quoted(out, bytes, data))?
                     .is_some()
                 {
-                    self.ends.push((self.out.len(), false));
+                    self.end(&mut items, start, false);
                     continue;
                 }
                 self.out.truncate(mark);
             }
             let v = l.get(i64::from(i))?;
-            self.item(base, |p| {
+            self.item(&mut items, |p| {
                 p.value(&v, elem, l.registry(), child, Place::Bracketed, depth)
             })?;
         }
-        Ok(self.delimit(open, base, b']', level, place, false))
+        Ok(self.close(items, b']'))
     }
 
     /// Writes a value: structs and lists stand at `place` (a field value, or bracketed as a
@@ -263,58 +300,88 @@ impl Printer {
         }
     }
 
-    /// Lays out the items recorded from `base` (written right after the bracket at `open`,
-    /// `INLINE_SEP` between them): left on one line when they are short enough, else spread
-    /// one per line; closes the bracket. Whether the result contains a line break.
-    fn delimit(
-        &mut self,
-        open: usize,
-        base: usize,
-        close: u8,
-        level: u32,
-        place: Place,
-        record: bool,
-    ) -> bool {
-        let start = open + 1;
-        let sep_len = INLINE_SEP.len();
-        let items = &self.ends[base..];
-        let count = items.len();
-        let any_break = items.iter().any(|&(_, breaks)| breaks);
-        // Each item's own length: from the end of the one before, past its separator.
-        let lengths = items.iter().scan(start, |from, &(end, breaks)| {
-            let len = end - *from;
-            *from = end + sep_len;
-            Some((len, breaks))
-        });
-        let inline = level == 0 || fits_inline(lengths, record);
-        if inline || count == 0 {
-            self.out.push(close);
-            self.ends.truncate(base);
-            return any_break;
+    /// Opens a struct or list (`bracket`) at `level` standing at `place`; `record`: a struct
+    /// (whose items also have a total limit on one line).
+    fn open(&mut self, bracket: u8, level: u32, place: Place, record: bool) -> Items {
+        self.out.push(bracket);
+        Items {
+            open: self.out.len() - 1,
+            base: self.ends.len(),
+            level,
+            place,
+            record,
+            count: 0,
+            total: 0,
+            any_break: false,
+            spread: false,
         }
-        let indent = level as usize * 2;
-        // What goes before the first item, between two items and after the last one.
-        let lead: &[u8] = match place {
+    }
+
+    /// The separator before the next item of `items`: `INLINE_SEP` while they are on one
+    /// line, a line break and the indentation once they are spread; where the item starts.
+    fn begin(&mut self, items: &Items) -> usize {
+        if items.spread {
+            self.out.extend_from_slice(b",\n");
+            let indent = items.level as usize * 2;
+            self.out.resize(self.out.len() + indent, b' ');
+        } else if items.count > 0 {
+            self.out.extend_from_slice(INLINE_SEP);
+        }
+        self.out.len()
+    }
+
+    /// Records the item of `items` written from `start` (`breaks`: it contains a line
+    /// break). The first item that rules out one line spreads the items so far
+    /// (`spread_items`); later ones are then written in place.
+    fn end(&mut self, items: &mut Items, start: usize, breaks: bool) {
+        let len = self.out.len() - start;
+        items.count += 1;
+        items.any_break |= breaks;
+        if items.spread {
+            return;
+        }
+        self.ends.push((self.out.len(), breaks));
+        items.total += len;
+        if items.level != 0 && rules_out_one_line(len, breaks, items.total, items.record) {
+            self.spread_items(items);
+        }
+    }
+
+    /// Spreads the items of `items` written so far on one line (`INLINE_SEP` between them,
+    /// their ends recorded from `items.base`) one per line, in place: what precedes the
+    /// first one and a wide separator between two.
+    fn spread_items(&mut self, items: &mut Items) {
+        let start = items.open + 1;
+        let sep_len = INLINE_SEP.len();
+        let ends = &self.ends[items.base..];
+        let count = ends.len();
+        let indent = items.level as usize * 2;
+        // What goes before the first item, between two items.
+        let lead: &[u8] = match items.place {
             Place::Bracketed => b" ",
             Place::Field => b"\n",
         };
-        let (sep, trail): (&[u8], &[u8]) = (b",\n", b" ");
-        let lead_len = lead.len() + if place == Place::Field { indent } else { 0 };
+        let sep: &[u8] = b",\n";
+        let lead_len = lead.len()
+            + if items.place == Place::Field {
+                indent
+            } else {
+                0
+            };
         let wide_sep_len = sep.len() + indent;
-        let extra = lead_len + (wide_sep_len - sep_len) * (count - 1) + trail.len();
+        let extra = lead_len + (wide_sep_len - sep_len) * count.saturating_sub(1);
         let written = self.out.len();
         self.out.resize(written + extra, b' ');
         // Items move right, last first (each lands at or after where it was), and the
         // separators fill the gaps they leave.
         let out = &mut self.out;
-        let mut dest_end = written + extra - trail.len();
-        out[dest_end..dest_end + trail.len()].copy_from_slice(trail);
+        let mut dest_end = written + extra;
         for k in (0..count).rev() {
-            let (end, _) = items[k];
+            let (end, _) = ends[k];
             let begin = if k == 0 {
                 start
             } else {
-                items[k - 1].0 + sep_len
+                ends[k - 1].0 + sep_len
             };
             let len = end - begin;
             let dest = dest_end - len;
@@ -329,11 +396,42 @@ impl Printer {
             out[gap_start + text.len()..dest].fill(b' ');
             dest_end = gap_start;
         }
-        self.out.push(close);
-        self.ends.truncate(base);
-        // Laid out: a break before the first item of a field value or between two items.
-        any_break || place == Place::Field || count >= 2
+        self.ends.truncate(items.base);
+        items.spread = true;
     }
+
+    /// Closes `items` with `bracket`: on one line, or spread with a space before the bracket.
+    /// Whether the result contains a line break.
+    fn close(&mut self, items: Items, bracket: u8) -> bool {
+        self.ends.truncate(items.base);
+        if !items.spread {
+            self.out.push(bracket);
+            return items.any_break;
+        }
+        self.out.extend_from_slice(&[b' ', bracket]);
+        // Laid out: a break before the first item of a field value or between two items.
+        items.any_break || items.place == Place::Field || items.count >= 2
+    }
+}
+
+/// A struct or list being written: its items are written on one line (`INLINE_SEP` between
+/// them) until one rules that out, then spread one per line in place (`spread_items`) and the
+/// rest written spread, so no item moves more than once per level.
+struct Items {
+    /// Where its opening bracket is in the output.
+    open: usize,
+    /// Where its items' ends are recorded in `Printer::ends` (while on one line).
+    base: usize,
+    /// Its indentation level; 0: never broken.
+    level: u32,
+    place: Place,
+    /// A struct (its items also have a total limit on one line).
+    record: bool,
+    count: usize,
+    /// The items' lengths so far (on one line).
+    total: usize,
+    any_break: bool,
+    spread: bool,
 }
 
 fn check_depth(depth: u32) -> Result<u32> {
@@ -345,21 +443,10 @@ fn check_depth(depth: u32) -> Result<u32> {
     Ok(depth + 1)
 }
 
-/// Whether items (each one's length and whether it contains a line break) go on one line.
-fn fits_inline(items: impl IntoIterator<Item = (usize, bool)>, record: bool) -> bool {
-    let mut total = 0usize;
-    for (len, breaks) in items {
-        if len > MAX_INLINE_VALUE || breaks {
-            return false;
-        }
-        if record {
-            total += len;
-            if total > MAX_INLINE_RECORD {
-                return false;
-            }
-        }
-    }
-    true
+/// Whether an item of `len` bytes (`breaks`: containing a line break), bringing its struct's
+/// or list's items to `total` bytes, keeps them off one line (`record`: a struct).
+fn rules_out_one_line(len: usize, breaks: bool, total: usize, record: bool) -> bool {
+    len > MAX_INLINE_VALUE || breaks || (record && total > MAX_INLINE_RECORD)
 }
 
 fn struct_reader(s: &StructValue) -> StructReader {
@@ -386,21 +473,9 @@ fn scalar(
     use std::io::Write as _;
     match v {
         Value::Void => out.extend_from_slice(b"void"),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        // Writing to a Vec cannot fail.
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
+        Value::Bool(_) | Value::Int(_) | Value::UInt(_) | Value::Float(_) => {
+            let _ = scalar_number(out, v, ty);
         }
-        Value::UInt(u) => {
-            let _ = write!(out, "{u}");
-        }
-        Value::Float(f) => out.extend_from_slice(
-            match ty {
-                Type::Float32 => format_f32(*f as f32),
-                _ => format_f64(*f),
-            }
-            .as_bytes(),
-        ),
         Value::Text(t) => quoted(out, t, false),
         Value::Data(d) => quoted(out, d, true),
         Value::Enum(n) => {
@@ -426,18 +501,72 @@ fn scalar(
     Ok(())
 }
 
+/// A Bool or number; `None` for any other value.
+fn scalar_number(out: &mut Vec<u8>, v: &Value, ty: &Type) -> Option<()> {
+    match v {
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(i) => {
+            if *i < 0 {
+                out.push(b'-');
+            }
+            push_u64(out, i.unsigned_abs());
+        }
+        Value::UInt(u) => push_u64(out, *u),
+        Value::Float(f) => out.extend_from_slice(
+            match ty {
+                Type::Float32 => format_f32(*f as f32),
+                _ => format_f64(*f),
+            }
+            .as_bytes(),
+        ),
+        _ => return None,
+    }
+    Some(())
+}
+
+/// `n` in decimal (what `write!(out, "{n}")` writes, without the formatter).
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// Which bytes print as themselves inside quotes: all but controls, DEL, quotes and the
+/// backslash; in Data also none from 0x80 up.
+const fn plain_table(data: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0x20;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = !(b == 0x7f || b == b'\'' || b == b'"' || b == b'\\' || (data && b >= 0x80));
+        c += 1;
+    }
+    t
+}
+static PLAIN_TEXT: [bool; 256] = plain_table(false);
+static PLAIN_DATA: [bool; 256] = plain_table(true);
+
 /// Text or Data in double quotes with C escapes; Data also escapes bytes from 0x80 up
 /// (Text keeps them, so UTF-8 prints as is).
 fn quoted(out: &mut Vec<u8>, bytes: &[u8], data: bool) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // Runs of bytes that print as themselves are copied whole.
-    let plain = |c: u8| {
-        !(c < 0x20 || c == 0x7f || c == b'\'' || c == b'"' || c == b'\\' || (data && c >= 0x80))
-    };
+    // Runs of bytes that print as themselves are copied whole (found by table lookup).
+    let table = if data { &PLAIN_DATA } else { &PLAIN_TEXT };
     let mut rest = bytes;
     while !rest.is_empty() {
-        let run = rest.iter().position(|&c| !plain(c)).unwrap_or(rest.len());
+        let run = rest
+            .iter()
+            .position(|&c| !table[usize::from(c)])
+            .unwrap_or(rest.len());
         out.extend_from_slice(&rest[..run]);
         let Some(&c) = rest.get(run) else {
             break;
@@ -603,13 +732,62 @@ mod tests {
     }
 
     #[test]
+    fn plain_tables_match_the_rule() {
+        for c in 0..=255u8 {
+            for data in [false, true] {
+                let plain = !(c < 0x20
+                    || c == 0x7f
+                    || c == b'\''
+                    || c == b'"'
+                    || c == b'\\'
+                    || (data && c >= 0x80));
+                let table = if data { &PLAIN_DATA } else { &PLAIN_TEXT };
+                assert_eq!(table[usize::from(c)], plain, "{c:#x} data={data}");
+            }
+        }
+    }
+
+    #[test]
+    fn decimal_numbers() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12345,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        for i in [i64::MIN, -1, 0, 7, i64::MAX] {
+            let mut out = Vec::new();
+            scalar_number(&mut out, &Value::Int(i), &Type::Int64).expect("number");
+            assert_eq!(out, i.to_string().into_bytes());
+        }
+    }
+
+    /// Whether items (length, contains a break) go on one line, by the rule `end` applies.
+    fn fits_inline(items: &[(usize, bool)], record: bool) -> bool {
+        let mut total = 0;
+        items.iter().all(|&(len, breaks)| {
+            total += len;
+            !rules_out_one_line(len, breaks, total, record)
+        })
+    }
+
+    #[test]
     fn inline_limits() {
         let item = |n: usize| (n, false);
-        assert!(fits_inline([item(24), item(24)], false));
-        assert!(!fits_inline([item(25)], false));
-        assert!(fits_inline([item(24), item(24), item(16)], true));
-        assert!(!fits_inline([item(24), item(24), item(17)], true));
-        assert!(!fits_inline([(3, true)], false));
-        assert!(fits_inline([], true));
+        assert!(fits_inline(&[item(24), item(24)], false));
+        assert!(!fits_inline(&[item(25)], false));
+        assert!(fits_inline(&[item(24), item(24), item(16)], true));
+        assert!(!fits_inline(&[item(24), item(24), item(17)], true));
+        assert!(!fits_inline(&[(3, true)], false));
+        assert!(fits_inline(&[], true));
     }
 }

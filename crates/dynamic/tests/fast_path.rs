@@ -9,6 +9,7 @@ mod scalars;
 use std::fmt::Write;
 use std::sync::Arc;
 
+use capnp_dynamic::text;
 use capnp_dynamic::{
     ListReader, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry, SetValue,
     StructBuilder, StructReader, StructValue, Type, Value,
@@ -163,6 +164,28 @@ fn fast_element(l: &ListReader, i: i64) -> Option<String> {
     }
 }
 
+/// `str()` and `repr()`'s text of `r` and of its struct list `ls`: printed by the walk over
+/// the message's bytes on the fast side (where it answers), by the general walk on the
+/// other (`without_location`, so the printer never sees a resolved location there).
+fn texts(out: &mut String, r: &StructReader, slow: bool) {
+    let show = |t: capnp_dynamic::Result<Vec<u8>>| {
+        t.map(|t| String::from_utf8_lossy(&t).into_owned())
+            .map_err(|e| e.to_string())
+    };
+    let r = if slow {
+        r.without_location()
+    } else {
+        r.clone()
+    };
+    for pretty in [true, false] {
+        let _ = write!(out, " text={:?}", show(text::struct_text(&r, pretty)));
+    }
+    if let Ok(Value::List(ListValue::Reader(l))) = r.get("ls") {
+        let l = if slow { l.without_location() } else { l };
+        let _ = write!(out, " list={:?}", show(text::list_text(&l, true)));
+    }
+}
+
 fn both(bytes: &[u8], reg: &Arc<Registry>, limits: ReadLimits) -> Option<(String, String)> {
     let all = id(reg, "All");
     let mut outs = Vec::new();
@@ -170,7 +193,12 @@ fn both(bytes: &[u8], reg: &Arc<Registry>, limits: ReadLimits) -> Option<(String
         let m = MessageReader::from_bytes(Arc::new(bytes.to_vec()), limits).ok()?;
         let mut out = String::new();
         match m.root(reg, all) {
-            Ok(r) => dump_struct(&mut out, &r, 7, slow),
+            Ok(r) => {
+                // The text format first (on the whole budget) and again after every read.
+                texts(&mut out, &r, slow);
+                dump_struct(&mut out, &r, 7, slow);
+                texts(&mut out, &r, slow);
+            }
             Err(e) => out = format!("root error {e}"),
         }
         let _ = write!(out, " budget left {}", m.budget_left());
@@ -188,6 +216,10 @@ fn well_formed_messages_read_the_same_both_ways() {
         let bytes = sample(&reg, words);
         let (fast, slow) = both(&bytes, &reg, ReadLimits::default()).expect("framed");
         assert_eq!(fast, slow);
+        assert!(
+            fast.contains("text=Ok(\"( v = void,\\n  b = true"),
+            "{fast}"
+        );
         for expected in [
             "i32: has=Ok(true) Int(-5)",
             "Text([116, 101, 120, 116])",
@@ -247,4 +279,77 @@ fn mutated_messages_read_the_same_both_ways() {
         }
     }
     assert!(compared > 500, "too few framed messages: {compared}");
+}
+
+/// The text format by the walk over the message's bytes (`struct_text_located`) answers on
+/// one-segment messages and prints what the general walk prints, byte for byte, charging the
+/// same words; with far pointers everywhere (one-word segments) it declines.
+#[test]
+fn located_text_prints_what_the_walk_prints() {
+    let reg = registry();
+    for words in [1024, 1] {
+        let bytes = sample(&reg, words);
+        for pretty in [true, false] {
+            let fast_m = MessageReader::from_bytes(Arc::new(bytes.clone()), ReadLimits::default())
+                .expect("framed");
+            let slow_m = MessageReader::from_bytes(Arc::new(bytes.clone()), ReadLimits::default())
+                .expect("framed");
+            let fast_r = fast_m.root(&reg, id(&reg, "All")).expect("root");
+            let slow_r = slow_m.root(&reg, id(&reg, "All")).expect("root");
+            let located = text::struct_text_located(&fast_r, pretty);
+            let walked = text::struct_text(&slow_r.without_location(), pretty).expect("text");
+            if words == 1 {
+                assert!(located.is_none(), "far pointers decline");
+                continue;
+            }
+            let located = located.expect("a one-segment message is printed in place");
+            assert_eq!(
+                String::from_utf8_lossy(&located),
+                String::from_utf8_lossy(&walked)
+            );
+            assert_eq!(fast_m.budget_left(), slow_m.budget_left());
+            let Ok(Value::List(ListValue::Reader(ls))) = fast_r.get("ls") else {
+                panic!("ls")
+            };
+            let located = text::list_text_located(&ls, pretty).expect("list in place");
+            let walked = text::list_text(&ls.without_location(), pretty).expect("list");
+            assert_eq!(located, walked);
+        }
+    }
+}
+
+/// A read limit the text's words exceed: the walk over the bytes declines without charging,
+/// and `struct_text` fails as the general walk does, with the same budget left.
+#[test]
+fn located_text_over_the_read_limit_fails_as_the_walk_does() {
+    let reg = registry();
+    let bytes = sample(&reg, 1024);
+    let mut outcomes = std::collections::BTreeSet::new();
+    for limit in (182u64..400).step_by(3) {
+        let limits = ReadLimits {
+            traversal_limit_in_words: Some(limit),
+            nesting_limit: None,
+        };
+        let mut seen = Vec::new();
+        for slow in [false, true] {
+            let m = MessageReader::from_bytes(Arc::new(bytes.clone()), limits).expect("framed");
+            let Ok(r) = m.root(&reg, id(&reg, "All")) else {
+                seen.push("root over the limit".to_string());
+                continue;
+            };
+            let r = if slow { r.without_location() } else { r };
+            // Printed until the budget runs out.
+            let mut shown = String::new();
+            for _ in 0..4 {
+                let t = text::struct_text(&r, true)
+                    .map(|t| t.len())
+                    .map_err(|e| e.to_string());
+                outcomes.insert(t.is_ok());
+                let _ = write!(shown, "{t:?} budget left {}; ", m.budget_left());
+            }
+            seen.push(shown);
+        }
+        assert_eq!(seen[0], seen[1], "limit {limit}");
+    }
+    assert_eq!(outcomes.len(), 2, "some limits fail and some do not");
 }

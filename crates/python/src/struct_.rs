@@ -81,12 +81,19 @@ pub(crate) fn decode_text(
     })
 }
 
-/// `decode_text` as a `str` object, made without CPython decoding it again (`ffi::str_new`).
+/// `decode_text` as a `str` object, made without CPython decoding it again (`ffi::str_from_utf8`).
 pub(crate) fn decode_text_str(
     py: Python<'_>,
     text: capnp_dynamic::Result<Vec<u8>>,
 ) -> PyResult<Bound<'_, PyString>> {
-    decode_text(py, text).map(|s| crate::ffi::str_new(py, &s))
+    let bytes = text.map_err(|e| MsgError::from(e).into_py(py))?;
+    // ASCII (the usual text) is copied into the `str` without a UTF-8 validation pass.
+    crate::ffi::str_from_utf8(py, &bytes).map_err(|e| {
+        match PyUnicodeDecodeError::new_utf8(py, &bytes, e) {
+            Ok(exc) => PyErr::from_value(exc.into_any()),
+            Err(err) => err,
+        }
+    })
 }
 
 /// A Text field's `str` or a Data field's `bytes` made from the message's bytes where they lie
@@ -214,8 +221,8 @@ fn dict_options(
     }
 }
 
-/// A root builder's `to_dict` reads a copy of its message up to this many words (1 MiB);
-/// other builders (perhaps a small part of the message) up to `FROZEN_DICT_WORDS_PART`.
+/// A root builder's `to_dict`/`str()` reads a copy of its message up to this many words
+/// (1 MiB); other builders (perhaps a small part of the message) up to `FROZEN_DICT_WORDS_PART`.
 const FROZEN_DICT_WORDS: usize = 1 << 17;
 const FROZEN_DICT_WORDS_PART: usize = 1 << 13;
 
@@ -329,6 +336,20 @@ pub(crate) struct PyStructBuilder {
 }
 
 impl PyStructBuilder {
+    /// A reader of this struct over a copy of its message (one lock), for whole-struct reads
+    /// (`to_dict`, `str()`): a root reads the whole message anyway, copied up to 1 MiB; any
+    /// other struct may be a small part of a large message, copied only while it is small.
+    fn frozen(&self, py: Python<'_>) -> PyResult<StructReader> {
+        let max_words = if self.inner.is_root() {
+            FROZEN_DICT_WORDS
+        } else {
+            FROZEN_DICT_WORDS_PART
+        };
+        self.inner
+            .frozen_reader(max_words)
+            .map_err(|e| MsgError::from(e).into_py(py))
+    }
+
     /// The builder object handed to Python: the handle, or what a factory registered for its
     /// struct type makes of it (`capnp.register_type`, API.md 3.16).
     pub(crate) fn wrap(
@@ -885,18 +906,8 @@ impl PyStructBuilder {
         ordered: bool,
         encode_bytes_as_base64: bool,
     ) -> PyResult<Py<PyAny>> {
-        // One lock and a copy of the message, then walk-free reads of the copy. A root's
-        // to_dict reads the whole message anyway: copied up to 1 MiB. Any other struct may be
-        // a small part of a large message: copied only while the message is small (64 KiB).
-        let max_words = if self.inner.is_root() {
-            FROZEN_DICT_WORDS
-        } else {
-            FROZEN_DICT_WORDS_PART
-        };
-        let reader = self
-            .inner
-            .frozen_reader(max_words)
-            .map_err(|e| MsgError::from(e).into_py(py))?;
+        // One lock and a copy of the message, then walk-free reads of the copy.
+        let reader = self.frozen(py)?;
         to_dict(
             py,
             &reader,
@@ -961,11 +972,13 @@ impl PyStructBuilder {
     }
 
     fn __str__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
-        decode_text_str(py, struct_text(&self.inner.as_reader(), true))
+        // Printed from a copy, as `to_dict` reads one: a root's copy is located, so the
+        // printer walks its bytes in place (text/located.rs).
+        decode_text_str(py, struct_text(&self.frozen(py)?, true))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let text = decode_text(py, struct_text(&self.inner.as_reader(), false))?;
+        let text = decode_text(py, struct_text(&self.frozen(py)?, false))?;
         Ok(format!(
             "<{} builder {}>",
             self.inner.schema().display_name,
