@@ -987,7 +987,11 @@ impl StructBuilder {
         let r = at.write_pointer(held, offset, f);
         // Its own struct did not move: still current, at the generation now.
         self.cache.set(held.generation, Some(at));
-        r.ok_or(Error::TypeMismatch)?
+        // A `let else`, not `ok_or`: that builds (and drops) the error on every write.
+        let Some(r) = r else {
+            return Err(Error::TypeMismatch);
+        };
+        r
     }
 
     /// Runs `f` on pointer slot `offset` (after writing `field`'s discriminant) under `held`,
@@ -1144,15 +1148,18 @@ impl StructBuilder {
                     ..
                 } => {
                     let pb = s.get_pointer_field(*offset as usize);
-                    self.read_pointer(pb, Hop::Field(*offset as u16), ty, default)
+                    self.read_pointer(pb, field, Hop::Field(*offset as u16), ty, default)
                 }
             }
         })
     }
 
+    /// The value of pointer slot `pb` (field `field`, at `hop`): a struct or list is a
+    /// handle found in the same walk, its schema (or its elements') kept with the field.
     fn read_pointer(
         &self,
         mut pb: PointerBuilder<'_>,
+        field: &Field,
         hop: Hop,
         ty: &Type,
         default: &DefaultValue,
@@ -1188,7 +1195,7 @@ impl StructBuilder {
                 )))
             }
             Type::Struct(id) => {
-                let schema = self.shared.base().registry.get_struct(*id)?;
+                let schema = field.target_struct(&self.shared.base().registry, *id)?;
                 let shape = Shape::Struct(schema.size());
                 let at = match follow_builder(pb, shape, d)? {
                     BLoc::Struct(cs) => DataAt::locate(&self.shared.base().message.segments, &cs),
@@ -1203,12 +1210,14 @@ impl StructBuilder {
                 ))
             }
             Type::List(elem) => {
-                let shape = list_shape(elem, &self.shared.base().registry)?;
+                let registry = &self.shared.base().registry;
+                let (shape, elem_schema) = list_field_shape(field, elem, registry)?;
                 let loc = follow_builder(pb, shape, d)?;
-                let list = ListBuilder::child(
+                let list = ListBuilder::child_with(
                     self.shared.base().extended(self.pending.as_ref()),
                     step(shape),
                     (**elem).clone(),
+                    elem_schema,
                 );
                 Value::List(ListValue::Builder(list.located(loc)))
             }
@@ -1557,12 +1566,13 @@ impl StructBuilder {
             (_, None) => return Err(Error::InitWithoutSize),
             (_, Some(_)) => return Err(Error::InitWithSize),
         }
+        let registry = &self.shared.base().registry;
         let struct_size = match ty {
-            Type::Struct(id) => Some(self.shared.base().registry.get_struct(*id)?.size()),
+            Type::Struct(id) => Some(field.target_struct(registry, *id)?.size()),
             _ => None,
         };
         let elem_shape = match ty {
-            Type::List(elem) => Some(list_shape(elem, &self.shared.base().registry)?),
+            Type::List(elem) => Some(list_field_shape(field, elem, registry)?.0),
             _ => None,
         };
         let n = size.unwrap_or(0);
@@ -1604,7 +1614,7 @@ impl StructBuilder {
                 _ => return Err(Error::InitWithSize),
             }
             // The handle `get` would return, made in the same walk.
-            self.read_pointer(pb, Hop::Field(offset as u16), ty, default)
+            self.read_pointer(pb, field, Hop::Field(offset as u16), ty, default)
         };
         if let Some(v) = self.fast_pointer(field, offset, init)? {
             return Ok(v);
@@ -1855,6 +1865,26 @@ fn as_set_value(v: &Value) -> Option<SetValue<'_>> {
 }
 
 /// Writes a pointer slot from a value (the snapshot holds struct/list sources).
+/// The shape of list field `field` (elements `elem`) and, for a struct list, its element
+/// schema as `ListBuilder` keeps it (`None` from a registry that answers with placeholders,
+/// which are looked up again on use). The element schema is kept with the field after the
+/// first lookup (`Field::target_struct`: a list field's value has one element struct), so
+/// `init` and reads of a struct list take no registry lock.
+fn list_field_shape(
+    field: &Field,
+    elem: &Type,
+    registry: &Registry,
+) -> Result<(Shape, Option<Arc<StructSchema>>)> {
+    match elem {
+        Type::Struct(id) => {
+            let schema = field.target_struct(registry, *id)?;
+            let shape = Shape::StructList(schema.size());
+            Ok((shape, (!registry.uses_placeholders()).then_some(schema)))
+        }
+        _ => Ok((list_shape(elem, registry)?, None)),
+    }
+}
+
 pub(crate) fn write_pointer(
     mut pb: PointerBuilder<'_>,
     ty: &Type,
