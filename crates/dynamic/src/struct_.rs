@@ -1463,6 +1463,27 @@ impl StructBuilder {
         })
     }
 
+    /// Struct assignment to field `index` (`set_by_index` with `SetValue::Struct(src)`) when
+    /// it copies straight from the source's message (`copy_direct`): `Ok(true)` done,
+    /// `Ok(false)` with nothing written when `set_by_index` would take any other way (a group,
+    /// a type it refuses, a copy through a snapshot), which the caller then takes. It makes
+    /// no snapshot and touches no cap table, so it releases nothing of the host's.
+    pub fn set_struct_direct(&self, index: usize, src: &StructReader) -> Result<bool> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty: Type::Struct(id),
+            ..
+        } = &field.kind
+        else {
+            return Ok(false);
+        };
+        if src.schema().id != *id || !same_registry(src.registry(), &self.shared.base().registry) {
+            return Ok(false);
+        }
+        self.copy_direct(field, *offset, src.backing(), src.steps())
+    }
+
     /// Replaces a `List` field with `values.len()` elements set one by one (a Python list or tuple).
     pub fn set_list(&self, name: &str, values: &[SetValue<'_>]) -> Result<()> {
         let len = u32::try_from(values.len()).map_err(|_| Error::OutOfRange {
