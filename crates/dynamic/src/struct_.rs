@@ -503,6 +503,15 @@ impl StructReader {
         self.path()
     }
 
+    /// Runs `f` on this struct's path from the root without taking a reference to it (a
+    /// path is made only when a hop is pending).
+    pub(crate) fn with_steps<R>(&self, f: impl FnOnce(&[Step]) -> R) -> R {
+        match &self.pending {
+            None => f(&self.shared.base().steps),
+            Some(hop) => f(&push_step(&self.shared.base().steps, hop.clone())),
+        }
+    }
+
     /// Deep copy into a new message; returns its root builder.
     pub fn as_builder(&self) -> Result<StructBuilder> {
         self.as_builder_with(MessageBuilder::new())
@@ -1400,7 +1409,7 @@ impl StructBuilder {
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
-                if self.copy_direct(field, *offset, src.backing(), src.steps())? {
+                if src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))? {
                     return Ok(());
                 }
                 Some(Snapshot::of_struct(src)?)
@@ -1416,7 +1425,7 @@ impl StructBuilder {
                     _ => return Err(Error::TypeMismatch),
                 }
                 if matches!(src.backing(), Backing::Builder(_))
-                    && self.copy_direct(field, *offset, src.backing(), src.steps())?
+                    && self.copy_direct(field, *offset, src.backing(), &src.steps())?
                 {
                     return Ok(());
                 }
@@ -1481,7 +1490,7 @@ impl StructBuilder {
         if src.schema().id != *id || !same_registry(src.registry(), &self.shared.base().registry) {
             return Ok(false);
         }
-        self.copy_direct(field, *offset, src.backing(), src.steps())
+        src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))
     }
 
     /// Replaces a `List` field with `values.len()` elements set one by one (a Python list or tuple).
@@ -1513,7 +1522,7 @@ impl StructBuilder {
         field: &Field,
         offset: u32,
         backing: &Backing,
-        steps: Arc<[Step]>,
+        steps: &[Step],
     ) -> Result<bool> {
         if self.shared.base().message.is_external() {
             return Ok(false);
@@ -1532,7 +1541,7 @@ impl StructBuilder {
         };
         match backing {
             Backing::Reader(m) => m.with_root(Some(m.budget_left()), |root| {
-                let src = walk_reader(root, &steps)?;
+                let src = walk_reader(root, steps)?;
                 // Charged before the write, as the snapshot was: the words the copy takes
                 // (capnp measures structs only; a list from a reader keeps the snapshot).
                 let RLoc::Struct(s) = &src else {
@@ -1547,7 +1556,7 @@ impl StructBuilder {
                 if !b.same_message(&self.shared.base().message) && !b.has_cap_context() =>
             {
                 let (src_guard, mut held) = lock_pair(b, &self.shared.base().message)?;
-                let src = builder_reader_loc(&src_guard, &steps)?;
+                let src = builder_reader_loc(&src_guard, steps)?;
                 self.with_slot_held(&mut held, field, offset, |pb| copy(pb, src))?;
                 Ok(true)
             }
