@@ -933,8 +933,16 @@ impl MessageBuilder {
     /// Locks the message for any operation: recorded locations become stale (arena.rs).
     pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {
         let guard = lock(&self.inner);
-        self.generation.fetch_add(1, Ordering::Relaxed);
+        self.bump_generation();
         guard
+    }
+
+    /// Makes every recorded location stale. Call only with the lock held: the generation
+    /// changes only under it (here and `Held::bump`), so a load and a store (no locked
+    /// instruction) cannot lose a change, and generations never repeat.
+    fn bump_generation(&self) {
+        let next = self.generation.load(Ordering::Relaxed).wrapping_add(1);
+        self.generation.store(next, Ordering::Relaxed);
     }
 
     /// Locks the message for reading only (no layout change: recorded locations stay).
