@@ -217,6 +217,45 @@ def test_struct_assignment_through_both_entries(a, c):
     assert len(out["bytes"]) == 1
 
 
+def test_struct_copies_through_the_write_slot_match_the_general_path(a, c):
+    # The lean slot copies a struct from another message straight in (set_struct_direct);
+    # `_set` takes set_field's path. The same bytes after every kind of source, over null
+    # and non-null slots, and the same errors; handles taken before stay readable.
+    def sources(own):
+        src = a.All.new_message(i32=5, t="inner", ints=[1, 2], d=b"\x00\x01")
+        src.init("s").t = "deep"
+        elems = src.init("structs", 2)
+        elems[1].i64 = -9
+        elems[1].texts = ["x", "yz"]
+        reader = a.All.from_bytes(src.to_bytes())
+        return [src, src.as_reader(), reader, reader.s, src.s, src.structs[1],
+                reader.structs[1], a.All.new_message(), own.structs[0], own.s]
+
+    out = {}
+    for how in ("slot", "general"):
+        msg = a.All.new_message()
+        msg.init("structs", 1)[0].t = "own element"
+        kept = msg.s
+        for value in sources(msg):
+            if how == "slot":
+                msg.s = value
+            else:
+                msg._set("s", value)
+            assert kept.to_dict() == msg.s.to_dict() == value.to_dict()
+            out.setdefault("bytes", []).append((how, msg.to_bytes()))
+            msg.clear_write_flag()
+        for bad in (c.Contact.new_message(), c.Contact.new_message().as_reader()):
+            with pytest.raises(capnp.KjException) as info:
+                if how == "slot":
+                    msg.s = bad
+                else:
+                    msg._set("s", bad)
+            out.setdefault("errors", set()).add((type(info.value), str(info.value)))
+    steps = [b for how, b in out["bytes"] if how == "slot"]
+    assert steps == [b for how, b in out["bytes"] if how == "general"]
+    assert len(out["errors"]) == 1
+
+
 def test_handles_taken_before_a_number_list_write_follow_it(a):
     # A handle is a path: after a list is written over, a list handle taken before reads the
     # new list (pycapnp's reads the zeroed old one), and child struct handles keep writing

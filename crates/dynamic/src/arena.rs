@@ -248,7 +248,11 @@ pub(crate) struct Held<'a> {
 impl Held<'_> {
     /// Makes every recorded location stale (as any other lock does), keeping the lock.
     pub(crate) fn bump(&mut self) {
-        let next = self.counter.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        // A load and a store, not `fetch_add` (a locked instruction): the counter is only
+        // ever changed under the message lock (`MessageBuilder::bump_generation`), which
+        // orders every change after the one before; readers without the lock only load it.
+        let next = self.counter.load(Ordering::Relaxed).wrapping_add(1);
+        self.counter.store(next, Ordering::Relaxed);
         // Generation 0 (walk-only messages) stays 0: nothing is ever current there.
         if self.generation != 0 {
             self.generation = next;

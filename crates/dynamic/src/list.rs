@@ -575,8 +575,28 @@ impl ListBuilder {
         ListBuilder::on(base, Some(hop), elem)
     }
 
+    /// `child` with the element schema the caller found (what `element_schema` gives for
+    /// `elem`), so making the handle looks nothing up in the registry.
+    pub(crate) fn child_with(
+        base: Arc<BuilderBase>,
+        hop: Step,
+        elem: Type,
+        elem_schema: Option<Arc<crate::schema::StructSchema>>,
+    ) -> Self {
+        ListBuilder::with_schema(base, Some(hop), elem, elem_schema)
+    }
+
     fn on(base: Arc<BuilderBase>, pending: Option<Step>, elem: Type) -> Self {
         let elem_schema = element_schema(&elem, &base.registry);
+        ListBuilder::with_schema(base, pending, elem, elem_schema)
+    }
+
+    fn with_schema(
+        base: Arc<BuilderBase>,
+        pending: Option<Step>,
+        elem: Type,
+        elem_schema: Option<Arc<crate::schema::StructSchema>>,
+    ) -> Self {
         ListBuilder {
             base,
             pending,

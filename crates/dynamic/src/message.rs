@@ -933,8 +933,16 @@ impl MessageBuilder {
     /// Locks the message for any operation: recorded locations become stale (arena.rs).
     pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {
         let guard = lock(&self.inner);
-        self.generation.fetch_add(1, Ordering::Relaxed);
+        self.bump_generation();
         guard
+    }
+
+    /// Makes every recorded location stale. Call only with the lock held: the generation
+    /// changes only under it (here and `Held::bump`), so a load and a store (no locked
+    /// instruction) cannot lose a change, and generations never repeat.
+    fn bump_generation(&self) {
+        let next = self.generation.load(Ordering::Relaxed).wrapping_add(1);
+        self.generation.store(next, Ordering::Relaxed);
     }
 
     /// Locks the message for reading only (no layout change: recorded locations stay).
@@ -1501,11 +1509,16 @@ pub(crate) fn walk_reader<'a>(root: PointerReader<'a>, steps: &'a [Step]) -> Res
                 follow_reader(s.get_pointer_field(usize::from(i)), step.shape, default)?
             }
             (RLoc::PtrList(l), Hop::Elem(i)) => {
-                let p = l.try_get(i).ok_or(Error::IndexOutOfRange)?;
+                let Some(p) = l.try_get(i) else {
+                    return Err(Error::IndexOutOfRange);
+                };
                 follow_reader(p.get_as::<RawPtr<'_>>()?.0, step.shape, default)?
             }
             (RLoc::StructList(l), Hop::Elem(i)) => {
-                RLoc::Struct(l.try_get(i).ok_or(Error::IndexOutOfRange)?.0)
+                let Some(e) = l.try_get(i) else {
+                    return Err(Error::IndexOutOfRange);
+                };
+                RLoc::Struct(e.0)
             }
             _ => return Err(internal()),
         };
@@ -1597,11 +1610,16 @@ pub(crate) fn with_builder_loc_locked<R>(
                 follow_builder(s.get_pointer_field(usize::from(i)), step.shape, default)?
             }
             (BLoc::PtrList(l), Hop::Elem(i)) => {
-                let p = l.try_get(i).ok_or(Error::IndexOutOfRange)?;
+                let Some(p) = l.try_get(i) else {
+                    return Err(Error::IndexOutOfRange);
+                };
                 follow_builder(p.get_as::<RawPtrBuilder<'_>>()?.0, step.shape, default)?
             }
             (BLoc::StructList(l), Hop::Elem(i)) => {
-                BLoc::Struct(l.try_get(i).ok_or(Error::IndexOutOfRange)?.0)
+                let Some(e) = l.try_get(i) else {
+                    return Err(Error::IndexOutOfRange);
+                };
+                BLoc::Struct(e.0)
             }
             _ => return Err(internal()),
         };

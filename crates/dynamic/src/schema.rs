@@ -127,8 +127,9 @@ pub struct Field {
 }
 
 impl Field {
-    /// The struct schema this field's value has (struct slot or group), from `registry`
-    /// the first time, then from the field itself.
+    /// The struct schema this field's value has (struct slot or group; for a list of
+    /// structs, its elements' schema: a field's type names one struct), from `registry` the
+    /// first time, then from the field itself.
     pub(crate) fn target_struct(&self, registry: &Registry, id: u64) -> Result<Arc<StructSchema>> {
         if let Some(s) = self.target.get().and_then(std::sync::Weak::upgrade) {
             return Ok(s);

@@ -512,6 +512,15 @@ impl StructReader {
         self.path()
     }
 
+    /// Runs `f` on this struct's path from the root without taking a reference to it (a
+    /// path is made only when a hop is pending).
+    pub(crate) fn with_steps<R>(&self, f: impl FnOnce(&[Step]) -> R) -> R {
+        match &self.pending {
+            None => f(&self.shared.base().steps),
+            Some(hop) => f(&push_step(&self.shared.base().steps, hop.clone())),
+        }
+    }
+
     /// Deep copy into a new message; returns its root builder.
     pub fn as_builder(&self) -> Result<StructBuilder> {
         self.as_builder_with(MessageBuilder::new())
@@ -996,7 +1005,11 @@ impl StructBuilder {
         let r = at.write_pointer(held, offset, f);
         // Its own struct did not move: still current, at the generation now.
         self.cache.set(held.generation, Some(at));
-        r.ok_or(Error::TypeMismatch)?
+        // A `let else`, not `ok_or`: that builds (and drops) the error on every write.
+        let Some(r) = r else {
+            return Err(Error::TypeMismatch);
+        };
+        r
     }
 
     /// Runs `f` on pointer slot `offset` (after writing `field`'s discriminant) under `held`,
@@ -1153,15 +1166,18 @@ impl StructBuilder {
                     ..
                 } => {
                     let pb = s.get_pointer_field(*offset as usize);
-                    self.read_pointer(pb, Hop::Field(*offset as u16), ty, default)
+                    self.read_pointer(pb, field, Hop::Field(*offset as u16), ty, default)
                 }
             }
         })
     }
 
+    /// The value of pointer slot `pb` (field `field`, at `hop`): a struct or list is a
+    /// handle found in the same walk, its schema (or its elements') kept with the field.
     fn read_pointer(
         &self,
         mut pb: PointerBuilder<'_>,
+        field: &Field,
         hop: Hop,
         ty: &Type,
         default: &DefaultValue,
@@ -1197,7 +1213,7 @@ impl StructBuilder {
                 )))
             }
             Type::Struct(id) => {
-                let schema = self.shared.base().registry.get_struct(*id)?;
+                let schema = field.target_struct(&self.shared.base().registry, *id)?;
                 let shape = Shape::Struct(schema.size());
                 let at = match follow_builder(pb, shape, d)? {
                     BLoc::Struct(cs) => DataAt::locate(&self.shared.base().message.segments, &cs),
@@ -1212,12 +1228,14 @@ impl StructBuilder {
                 ))
             }
             Type::List(elem) => {
-                let shape = list_shape(elem, &self.shared.base().registry)?;
+                let registry = &self.shared.base().registry;
+                let (shape, elem_schema) = list_field_shape(field, elem, registry)?;
                 let loc = follow_builder(pb, shape, d)?;
-                let list = ListBuilder::child(
+                let list = ListBuilder::child_with(
                     self.shared.base().extended(self.pending.as_ref()),
                     step(shape),
                     (**elem).clone(),
+                    elem_schema,
                 );
                 Value::List(ListValue::Builder(list.located(loc)))
             }
@@ -1400,7 +1418,7 @@ impl StructBuilder {
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
-                if self.copy_direct(field, *offset, src.backing(), src.steps())? {
+                if src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))? {
                     return Ok(());
                 }
                 Some(Snapshot::of_struct(src)?)
@@ -1416,7 +1434,7 @@ impl StructBuilder {
                     _ => return Err(Error::TypeMismatch),
                 }
                 if matches!(src.backing(), Backing::Builder(_))
-                    && self.copy_direct(field, *offset, src.backing(), src.steps())?
+                    && self.copy_direct(field, *offset, src.backing(), &src.steps())?
                 {
                     return Ok(());
                 }
@@ -1463,6 +1481,27 @@ impl StructBuilder {
         })
     }
 
+    /// Struct assignment to field `index` (`set_by_index` with `SetValue::Struct(src)`) when
+    /// it copies straight from the source's message (`copy_direct`): `Ok(true)` done,
+    /// `Ok(false)` with nothing written when `set_by_index` would take any other way (a group,
+    /// a type it refuses, a copy through a snapshot), which the caller then takes. It makes
+    /// no snapshot and touches no cap table, so it releases nothing of the host's.
+    pub fn set_struct_direct(&self, index: usize, src: &StructReader) -> Result<bool> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty: Type::Struct(id),
+            ..
+        } = &field.kind
+        else {
+            return Ok(false);
+        };
+        if src.schema().id != *id || !same_registry(src.registry(), &self.shared.base().registry) {
+            return Ok(false);
+        }
+        src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))
+    }
+
     /// Replaces a `List` field with `values.len()` elements set one by one (a Python list or tuple).
     pub fn set_list(&self, name: &str, values: &[SetValue<'_>]) -> Result<()> {
         let len = u32::try_from(values.len()).map_err(|_| Error::OutOfRange {
@@ -1492,7 +1531,7 @@ impl StructBuilder {
         field: &Field,
         offset: u32,
         backing: &Backing,
-        steps: Arc<[Step]>,
+        steps: &[Step],
     ) -> Result<bool> {
         if self.shared.base().message.is_external() {
             return Ok(false);
@@ -1511,7 +1550,7 @@ impl StructBuilder {
         };
         match backing {
             Backing::Reader(m) => m.with_root(Some(m.budget_left()), |root| {
-                let src = walk_reader(root, &steps)?;
+                let src = walk_reader(root, steps)?;
                 // Charged before the write, as the snapshot was: the words the copy takes
                 // (capnp measures structs only; a list from a reader keeps the snapshot).
                 let RLoc::Struct(s) = &src else {
@@ -1526,7 +1565,7 @@ impl StructBuilder {
                 if !b.same_message(&self.shared.base().message) && !b.has_cap_context() =>
             {
                 let (src_guard, mut held) = lock_pair(b, &self.shared.base().message)?;
-                let src = builder_reader_loc(&src_guard, &steps)?;
+                let src = builder_reader_loc(&src_guard, steps)?;
                 self.with_slot_held(&mut held, field, offset, |pb| copy(pb, src))?;
                 Ok(true)
             }
@@ -1566,12 +1605,13 @@ impl StructBuilder {
             (_, None) => return Err(Error::InitWithoutSize),
             (_, Some(_)) => return Err(Error::InitWithSize),
         }
+        let registry = &self.shared.base().registry;
         let struct_size = match ty {
-            Type::Struct(id) => Some(self.shared.base().registry.get_struct(*id)?.size()),
+            Type::Struct(id) => Some(field.target_struct(registry, *id)?.size()),
             _ => None,
         };
         let elem_shape = match ty {
-            Type::List(elem) => Some(list_shape(elem, &self.shared.base().registry)?),
+            Type::List(elem) => Some(list_field_shape(field, elem, registry)?.0),
             _ => None,
         };
         let n = size.unwrap_or(0);
@@ -1613,7 +1653,7 @@ impl StructBuilder {
                 _ => return Err(Error::InitWithSize),
             }
             // The handle `get` would return, made in the same walk.
-            self.read_pointer(pb, Hop::Field(offset as u16), ty, default)
+            self.read_pointer(pb, field, Hop::Field(offset as u16), ty, default)
         };
         if let Some(v) = self.fast_pointer(field, offset, init)? {
             return Ok(v);
@@ -1864,6 +1904,26 @@ fn as_set_value(v: &Value) -> Option<SetValue<'_>> {
 }
 
 /// Writes a pointer slot from a value (the snapshot holds struct/list sources).
+/// The shape of list field `field` (elements `elem`) and, for a struct list, its element
+/// schema as `ListBuilder` keeps it (`None` from a registry that answers with placeholders,
+/// which are looked up again on use). The element schema is kept with the field after the
+/// first lookup (`Field::target_struct`: a list field's value has one element struct), so
+/// `init` and reads of a struct list take no registry lock.
+fn list_field_shape(
+    field: &Field,
+    elem: &Type,
+    registry: &Registry,
+) -> Result<(Shape, Option<Arc<StructSchema>>)> {
+    match elem {
+        Type::Struct(id) => {
+            let schema = field.target_struct(registry, *id)?;
+            let shape = Shape::StructList(schema.size());
+            Ok((shape, (!registry.uses_placeholders()).then_some(schema)))
+        }
+        _ => Ok((list_shape(elem, registry)?, None)),
+    }
+}
+
 pub(crate) fn write_pointer(
     mut pb: PointerBuilder<'_>,
     ty: &Type,

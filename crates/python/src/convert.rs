@@ -307,6 +307,30 @@ fn number(value: &Bound<'_, PyAny>) -> Option<Number> {
         .map(|x| Number::Float(x.value()))
 }
 
+/// `set_field`'s struct copy when it goes straight from the source's message
+/// (`StructBuilder::set_struct_direct`): the value a struct reader or builder (exactly our
+/// classes). `None`, nothing written, for any other value or copy, which `set_field` then
+/// does. Drops no `Py` (the builder's lean attribute slot calls it): the builder's reader
+/// view is plain Rust, and the copy makes no snapshot and no cap table.
+pub(crate) fn set_struct_direct(
+    builder: &StructBuilder,
+    index: usize,
+    value: &Bound<'_, PyAny>,
+) -> Option<MsgResult<()>> {
+    let done = if let Ok(r) = value.cast_exact::<PyStructReader>() {
+        builder.set_struct_direct(index, &r.get().inner)
+    } else if let Ok(b) = value.cast_exact::<PyStructBuilder>() {
+        builder.set_struct_direct(index, &b.get().inner.as_reader())
+    } else {
+        return None;
+    };
+    match done {
+        Ok(true) => Some(Ok(())),
+        Ok(false) => None,
+        Err(e) => Some(Err(e.into())),
+    }
+}
+
 pub(crate) fn set_field(
     builder: &StructBuilder,
     registry: &Py<PyRegistry>,

@@ -650,9 +650,10 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
         };
         // Not over what may hold a capability (an interface, struct, list or AnyPointer
         // field): the old value's drop could release a Python object, which this slot must
-        // not do (ffi.rs, lean slots). A list of numbers written into a list field of
-        // numbers is the exception: that write only zeroes the old object's words and makes
-        // no cap table (`set_number_list`), so nothing of Python's is released.
+        // not do (ffi.rs, lean slots). Two exceptions, whose writes only zero the old
+        // object's words and make no cap table, so nothing of Python's is released: a list
+        // of numbers written into a list field of numbers (`set_number_list`), and a struct
+        // copied straight from another message (`set_struct_direct`).
         let Some(ty) = schema.fields.get(i).and_then(crate::convert::slot_type) else {
             return Ok(false);
         };
@@ -666,7 +667,15 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
                 Some(result) => result.map(|()| true).map_err(|e| e.into_py_attr(py)),
             };
         }
-        if matches!(ty, Type::Interface(_) | Type::AnyPointer | Type::Struct(_)) {
+        if let Type::Struct(_) = ty {
+            // A struct copied straight from another message: no snapshot, no cap table
+            // (`set_struct_direct`); anything else goes to PyO3's slot.
+            return match crate::convert::set_struct_direct(&this.inner, i, value) {
+                None => Ok(false),
+                Some(result) => result.map(|()| true).map_err(|e| e.into_py_attr(py)),
+            };
+        }
+        if matches!(ty, Type::Interface(_) | Type::AnyPointer) {
             return Ok(false);
         }
         match crate::convert::set_plain_field(&this.inner, i, value) {
