@@ -612,6 +612,13 @@ impl ListBuilder {
 
     /// The same handle with `loc` (its list, found under the message lock at the current
     /// generation) recorded.
+    /// The same handle with its elements `at` recorded as current at `generation` (found
+    /// through the parent's recorded location under the message lock at that generation).
+    pub(crate) fn recorded(self, generation: u64, at: ElemsAt) -> Self {
+        self.cache.set(generation, Some(at));
+        self
+    }
+
     pub(crate) fn located(self, mut loc: BLoc<'_>) -> Self {
         let at = self.elements(&mut loc);
         self.cache.set(self.base.message.generation(), at);

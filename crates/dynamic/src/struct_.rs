@@ -6,7 +6,7 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
-use crate::arena::{DataAt, Held, StructCache};
+use crate::arena::{DataAt, ElemsAt, Held, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
@@ -17,6 +17,7 @@ use crate::message::{
     ReaderBase, Shape, Step, StructBase,
 };
 use crate::orphan::Orphan;
+use crate::raw::RawListReader;
 use crate::schema::{same_registry, DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
 use crate::value::{
     check_blob_size, check_list_size, decode_data, encode_data, list_shape, number_bits,
@@ -884,6 +885,61 @@ impl StructBuilder {
         ))
     }
 
+    /// List field `field` (at pointer `offset`, of `elem`s) through the recorded location, when
+    /// capnp's builder would hand the list out as it is and the walk is not needed: a non-null
+    /// list of Bool or numbers encoded exactly at its element width (capnp's builder neither
+    /// copies nor writes such a list; it reads the same elements a `PointerReader` reads). The
+    /// handle gets its elements recorded at the generation they were found at. `Ok(None)`
+    /// (the walk decides) for a null slot (a default may be copied in), other element types,
+    /// other encodings (a struct list read as numbers, an older schema's), no current location.
+    fn fast_list_field(
+        &self,
+        field: &Field,
+        offset: u32,
+        elem: &Type,
+        default: &DefaultValue,
+    ) -> Result<Option<ListBuilder>> {
+        let base = self.shared.base();
+        let shape = list_shape(elem, &base.registry)?;
+        let Shape::PrimList(size) = shape else {
+            return Ok(None);
+        };
+        let mut held = base.message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        if field.discriminant.is_some() {
+            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+                return Ok(None);
+            };
+            check_active(self.shared.schema(), field, disc)?;
+        }
+        let generation = held.generation;
+        let elems = at
+            .read_pointer(&mut held, offset, |pr| {
+                if pr.is_null() {
+                    return None;
+                }
+                let list = pr.get_list(size, None).ok()?;
+                ElemsAt::locate(&base.message.segments, RawListReader(list))
+                    .filter(|e| e.is_exactly(size))
+            })
+            .flatten();
+        drop(held);
+        let Some(elems) = elems else {
+            return Ok(None);
+        };
+        let step = Step {
+            hop: Hop::Field(offset as u16),
+            shape,
+            default: default_words(default),
+        };
+        Ok(Some(
+            ListBuilder::child(base.extended(self.pending.as_ref()), step, elem.clone())
+                .recorded(generation, elems),
+        ))
+    }
+
     /// Hands the bytes of Text/Data field `index` to `f` straight from the message, through
     /// the recorded location (arena.rs `DataAt::read_pointer`) under the message lock; `Ok(None)`
     /// when this path does not apply and `get_by_index` must read the field: not Text/Data, no
@@ -1115,6 +1171,17 @@ impl StructBuilder {
         {
             if let Some(child) = self.fast_struct_field(field, *offset, *id, default)? {
                 return Ok(Value::Struct(StructValue::Builder(child)));
+            }
+        }
+        if let FieldKind::Slot {
+            offset,
+            ty: Type::List(elem),
+            default,
+            ..
+        } = &field.kind
+        {
+            if let Some(list) = self.fast_list_field(field, *offset, elem, default)? {
+                return Ok(Value::List(ListValue::Builder(list)));
             }
         }
         self.with_struct(|s| {

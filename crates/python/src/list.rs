@@ -489,3 +489,31 @@ impl PyListReader {
         Ok(format!("<capnp list reader {text}>"))
     }
 }
+
+/// List handles' memory reused (`lean_object.rs`): a list field read makes one handle and the
+/// caller soon drops it. Their release stays PyO3's (a list handle may hold the last
+/// reference to its message, whose drop may release Python objects).
+macro_rules! lean_list {
+    ($ty:ty) => {
+        impl crate::lean_object::LeanObject for $ty {
+            fn saved() -> &'static std::sync::OnceLock<crate::lean_object::Saved> {
+                static SAVED: std::sync::OnceLock<crate::lean_object::Saved> =
+                    std::sync::OnceLock::new();
+                &SAVED
+            }
+
+            fn keeps_list(&self) -> bool {
+                false
+            }
+
+            fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>) {
+                let Self { inner, registry } = self;
+                drop(inner);
+                (registry.into_any(), None)
+            }
+        }
+    };
+}
+
+lean_list!(PyListBuilder);
+lean_list!(PyListReader);
