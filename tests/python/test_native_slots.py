@@ -890,3 +890,32 @@ def test_builder_list_fields_written_as_other_encodings_read_as_the_walk(lists_n
         b.i[1] = 5
         assert list(b.i) == [10, 5, 12]
     _same_bytes(located, walking)
+
+
+def test_reader_list_fields_in_place_match_the_walks(lists_ns):
+    """Reader list fields made straight into their handle objects (`StructReader::list_fast`)
+    read as the walking readers (a bytearray: every read walks) and `_get` do: values,
+    element types, defaults of null fields, the inactive union member's error."""
+    b = lists_ns.Lists.new_message()
+    ints = b.init("i", 4)
+    for k in range(4):
+        ints[k] = -k * 70000
+    b.init("b", 9)[8] = True
+    b.init("f", 2)[0] = -0.5
+    b.init("e", 3)
+    b.n = 6
+    data = b.to_bytes()
+    readers = [lists_ns.Lists.from_bytes(data), lists_ns.Lists.from_bytes(bytearray(data))]
+    seen, errors = [], []
+    for r in readers:
+        got = []
+        for name in ("i", "b", "d", "f", "e"):
+            lst = getattr(r, name)
+            assert list(r._get(name)) == list(lst)
+            got.append((name, list(lst), [type(v) for v in lst]))
+        seen.append(got)
+        with pytest.raises(capnp.KjException) as exc:
+            r.u
+        errors.append(str(exc.value))
+    assert seen[0] == seen[1] and errors[0] == errors[1]
+    assert seen[0][0][1] == [0, -70000, -140000, -210000] and seen[0][2][1] == [7, 8]

@@ -221,6 +221,69 @@ impl StructReader {
         Some(decode_data(ty, at.bits(seg, bits, *offset) ^ mask(default)))
     }
 
+    /// List field `index` through the resolved location, as `get_by_index` reads it (the
+    /// same handle, checks and charge) without a `Value`; `Ok(None)` when the field is not a
+    /// list or `get_by_index` must read it (no location, a far or null pointer, another
+    /// encoding). Raises as `get_by_index` for an inactive union member.
+    pub fn list_fast(&self, index: usize) -> Result<Option<ListReader>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty: Type::List(elem),
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(None);
+        };
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        check_active(
+            self.shared.schema(),
+            field,
+            at.bits(seg, 16, disc_offset(self.shared.schema())),
+        )?;
+        self.located_list(at, seg, *offset, elem, default)
+    }
+
+    /// The list in pointer slot `offset` of this located struct (`at` in `seg`), found in
+    /// place and charged; `Ok(None)` when capnp's walk must read it.
+    #[inline(always)]
+    fn located_list(
+        &self,
+        at: StructAt,
+        seg: &[u8],
+        offset: u32,
+        elem: &Type,
+        default: &DefaultValue,
+    ) -> Result<Option<ListReader>> {
+        let shape = list_shape(elem, &self.shared.base().registry)?;
+        let Some(child) = u16::try_from(offset)
+            .ok()
+            .and_then(|i| at.child_list(seg, i, expected_size(shape)?))
+        else {
+            return Ok(None);
+        };
+        self.shared
+            .base()
+            .backing
+            .charge(shape_words(shape, child.len()))?;
+        let step = Step {
+            hop: Hop::Field(offset as u16),
+            shape,
+            default: default_words(default),
+        };
+        Ok(Some(
+            ListReader::child(
+                self.shared.base().extended(self.pending.as_ref()),
+                step,
+                elem.clone(),
+            )
+            .at(Some(child)),
+        ))
+    }
+
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
     fn fast_get(&self, field: &Field) -> Result<Option<Value>> {
         let Some((at, seg)) = self.fast() else {
@@ -293,32 +356,9 @@ impl StructReader {
                 ty: Type::List(elem),
                 default,
                 ..
-            } => {
-                let shape = list_shape(elem, &self.shared.base().registry)?;
-                let Some(child) = u16::try_from(*offset)
-                    .ok()
-                    .and_then(|i| at.child_list(seg, i, expected_size(shape)?))
-                else {
-                    return Ok(None);
-                };
-                self.shared
-                    .base()
-                    .backing
-                    .charge(shape_words(shape, child.len()))?;
-                let step = Step {
-                    hop: Hop::Field(*offset as u16),
-                    shape,
-                    default: default_words(default),
-                };
-                Some(Value::List(ListValue::Reader(
-                    ListReader::child(
-                        self.shared.base().extended(self.pending.as_ref()),
-                        step,
-                        (**elem).clone(),
-                    )
-                    .at(Some(child)),
-                )))
-            }
+            } => self
+                .located_list(at, seg, *offset, elem, default)?
+                .map(|l| Value::List(ListValue::Reader(l))),
             _ => None,
         })
     }
@@ -883,6 +923,23 @@ impl StructBuilder {
             )
             .located(generation, Some(child_at)),
         ))
+    }
+
+    /// List field `index` as `get_by_index` reads it, through the recorded location without
+    /// a `Value` (`fast_list_field`); `Ok(None)` when the field is not a list or
+    /// `get_by_index` must read it. Raises as `get_by_index` for an inactive union member.
+    pub fn list_fast(&self, index: usize) -> Result<Option<ListBuilder>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty: Type::List(elem),
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(None);
+        };
+        self.fast_list_field(field, *offset, elem, default)
     }
 
     /// List field `field` (at pointer `offset`, of `elem`s) through the recorded location, when
