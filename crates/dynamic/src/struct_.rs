@@ -871,6 +871,37 @@ impl StructBuilder {
         at.read(&held, ty.data_bits(), offset).map(Ok)
     }
 
+    /// `f` on non-null pointer slot `offset` of this struct through the recorded location,
+    /// under the message lock, with the generation that location is current at; `Ok(None)`
+    /// when there is no current location, the slot is null or outside the section, or `f`
+    /// declines. Raises as `get_by_index` when `field` is an inactive union member.
+    fn read_slot<R>(
+        &self,
+        field: &Field,
+        offset: u32,
+        f: impl FnOnce(PointerReader<'_>) -> Option<R>,
+    ) -> Result<Option<(u64, R)>> {
+        let mut held = self.shared.base().message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        if field.discriminant.is_some() {
+            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+                return Ok(None);
+            };
+            check_active(self.shared.schema(), field, disc)?;
+        }
+        let generation = held.generation;
+        let found = at
+            .read_pointer(
+                &mut held,
+                offset,
+                |pr| if pr.is_null() { None } else { f(pr) },
+            )
+            .flatten();
+        Ok(found.map(|r| (generation, r)))
+    }
+
     /// Struct field `field` (pointer slot `offset`, struct `id`) through the recorded
     /// location, when its slot already holds a struct at least as large as the schema's:
     /// capnp's builder would hand that struct out as it is, writing nothing, so it is read
@@ -887,28 +918,11 @@ impl StructBuilder {
         let base = self.shared.base();
         let schema = field.target_struct(&base.registry, id)?;
         let size = schema.size();
-        let mut held = base.message.lock_fast()?;
-        let Some(at) = self.cache.get(&held) else {
-            return Ok(None);
-        };
-        if field.discriminant.is_some() {
-            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
-                return Ok(None);
-            };
-            check_active(self.shared.schema(), field, disc)?;
-        }
-        let generation = held.generation;
-        let child_at = at
-            .read_pointer(&mut held, offset, |pr| {
-                if pr.is_null() {
-                    return None;
-                }
-                let s = pr.get_struct(None).ok()?;
-                DataAt::locate_reader(&base.message.segments, s).filter(|at| at.holds(size))
-            })
-            .flatten();
-        drop(held);
-        let Some(child_at) = child_at else {
+        let Some((generation, child_at)) = self.read_slot(field, offset, |pr| {
+            let s = pr.get_struct(None).ok()?;
+            DataAt::locate_reader(&base.message.segments, s).filter(|at| at.holds(size))
+        })?
+        else {
             return Ok(None);
         };
         let step = Step {
@@ -961,29 +975,12 @@ impl StructBuilder {
         let Shape::PrimList(size) = shape else {
             return Ok(None);
         };
-        let mut held = base.message.lock_fast()?;
-        let Some(at) = self.cache.get(&held) else {
-            return Ok(None);
-        };
-        if field.discriminant.is_some() {
-            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
-                return Ok(None);
-            };
-            check_active(self.shared.schema(), field, disc)?;
-        }
-        let generation = held.generation;
-        let elems = at
-            .read_pointer(&mut held, offset, |pr| {
-                if pr.is_null() {
-                    return None;
-                }
-                let list = pr.get_list(size, None).ok()?;
-                ElemsAt::locate(&base.message.segments, RawListReader(list))
-                    .filter(|e| e.is_exactly(size))
-            })
-            .flatten();
-        drop(held);
-        let Some(elems) = elems else {
+        let Some((generation, elems)) = self.read_slot(field, offset, |pr| {
+            let list = pr.get_list(size, None).ok()?;
+            ElemsAt::locate(&base.message.segments, RawListReader(list))
+                .filter(|e| e.is_exactly(size))
+        })?
+        else {
             return Ok(None);
         };
         let step = Step {

@@ -490,9 +490,10 @@ impl PyListReader {
     }
 }
 
-/// List handles' memory reused (`lean_object.rs`): a list field read makes one handle and the
-/// caller soon drops it. Their release stays PyO3's (a list handle may hold the last
-/// reference to its message, whose drop may release Python objects).
+/// List handles released without PyO3's trampoline and their memory reused (`lean_object.rs`):
+/// a list field read makes one handle and the caller soon drops it. A handle whose base no
+/// other handle shares (it may hold the last reference to its message, whose drop may
+/// release Python objects) goes to PyO3's release.
 macro_rules! lean_list {
     ($ty:ty) => {
         impl crate::lean_object::LeanObject for $ty {
@@ -502,8 +503,8 @@ macro_rules! lean_list {
                 &SAVED
             }
 
-            fn keeps_list(&self) -> bool {
-                false
+            fn lean_release(&self) -> bool {
+                self.inner.base_shared()
             }
 
             fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>) {

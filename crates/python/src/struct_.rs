@@ -1196,7 +1196,7 @@ macro_rules! lean_object {
                 &SAVED
             }
 
-            fn keeps_list(&self) -> bool {
+            fn lean_release(&self) -> bool {
                 self.keep.is_some()
             }
 
