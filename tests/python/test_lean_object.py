@@ -138,3 +138,45 @@ def test_reused_objects_are_tracked_by_the_collector(a):
             ids = {id(e) for e in elements}
             assert len(ids & {id(o) for o in gc.get_objects()}) == len(elements)
             del elements
+
+
+class _Buffer(bytearray):
+    """A message segment that can be watched with a weak reference."""
+
+
+def test_list_handles_release_their_references(a):
+    """List handles are released by the lean slot while another handle shares their base,
+    by PyO3's otherwise: the registry reference goes back at once either way, and the last
+    handle of a message built in Python buffers releases the buffers and the callable at
+    once."""
+    import weakref
+
+    msg, reader = _lists(a)
+    for owner in (reader, msg):
+        registries = _registry_references()
+        handles = [owner.structs for _ in range(50)]
+        assert _registry_references() > registries
+        del handles
+        assert _registry_references() == registries
+    buffers = []
+
+    class Allocate:
+        def __call__(self, words):
+            buf = _Buffer(8 * words)
+            buffers.append(weakref.ref(buf))
+            return buf
+
+    allocate = Allocate()
+    built = capnp._PyCustomMessageBuilder(allocate)
+    buffers.append(weakref.ref(allocate))
+    del allocate
+    root = built.init_root(a.All)
+    lst = root.init("structs", 3)
+    lst[2].i32 = 7
+    again = root.structs
+    del root, built
+    assert again[2].i32 == 7 and lst[2].i32 == 7
+    del again
+    assert all(ref() is not None for ref in buffers)
+    del lst
+    assert buffers and all(ref() is None for ref in buffers)

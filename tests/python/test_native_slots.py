@@ -838,3 +838,123 @@ def test_builder_struct_fields_written_by_an_older_schema_are_upgraded_on_both_p
         assert (again.x, again.y, again.t) == (3, 7, "z")
         assert (inner.x, inner.y, inner.t) == (3, 7, "z")
     _same_bytes(located, walking)
+
+
+LISTS = """
+@0xd1a2b3c4d5e6f70c;
+struct Small { x @0 :Int32; y @1 :Int32; }
+struct OldLists { i @0 :List(Small); b @1 :List(Int64); }
+struct Lists {
+  i @0 :List(Int32);
+  b @1 :List(Bool);
+  d @2 :List(Int16) = [7, 8];
+  f @3 :List(Float64);
+  e @4 :List(Void);
+  union {
+    u @5 :List(UInt8);
+    n @6 :Int32;
+  }
+}
+"""
+
+
+@pytest.fixture
+def lists_ns(schemas):
+    path = schemas / "lists.capnp"
+    path.write_text(LISTS)
+    return capnp.load(str(path))
+
+
+def _walking_lists(ns, reader=None):
+    """A Lists builder in a Python buffer (every read walks), holding `reader` when given."""
+    msg = capnp._PyCustomMessageBuilder(lambda words: bytearray(8 * words))
+    if reader is None:
+        return msg.init_root(ns.Lists)
+    msg.set_root(reader)
+    return msg.get_root(ns.Lists)
+
+
+def test_builder_list_field_reads_through_locations_match_the_walks(lists_ns):
+    """Builder list fields of numbers and Bool read through the struct's recorded location
+    (crates/dynamic struct_.rs `fast_list_field`) hand out the same elements, follow the same
+    writes and leave the same bytes as the walk; null fields (a default copied in), inactive
+    union members and re-initialized fields agree too."""
+    located, walking = lists_ns.Lists.new_message(), _walking_lists(lists_ns)
+    errors = []
+    for b in (located, walking):
+        assert list(b.i) == [] and list(b.d) == [7, 8]
+        ints = b.init("i", 5)
+        for k in range(5):
+            ints[k] = k * 1000 - 2
+        bits = b.init("b", 11)
+        bits[3] = bits[10] = True
+        floats = b.init("f", 3)
+        floats[1] = 2.5
+        b.init("e", 4)
+        b.init("u", 3)[2] = 200
+        # Read again through the field (the fast path), values and element writes.
+        assert list(b.i) == [k * 1000 - 2 for k in range(5)]
+        assert list(b.b) == [k in (3, 10) for k in range(11)]
+        assert list(b.f) == [0.0, 2.5, 0.0] and len(b.e) == 4 and list(b.u) == [0, 0, 200]
+        again = b.i
+        again[4] = -7
+        assert ints[4] == -7 and b.i[4] == -7 and b.i[-1] == -7
+        assert b.d[1] == 8
+        b.d[1] = 9
+        # A handle taken before its field is re-initialized sees the new list (both paths).
+        kept = b.i
+        b.init("i", 2)[1] = 42
+        assert list(b.i) == [0, 42] and list(kept) == [0, 42]
+        b.n = 3
+        with pytest.raises(capnp.KjException) as exc:
+            b.u
+        errors.append(str(exc.value))
+        b.u = [1, 2]
+        assert list(b.u) == [1, 2]
+    assert errors[0] == errors[1]
+    _same_bytes(located, walking)
+
+
+def test_builder_list_fields_written_as_other_encodings_read_as_the_walk(lists_ns):
+    # A struct list read as a list of Int32 (each element's first field) and an Int64 list
+    # read as Bool are not encoded at the element type's width: the walk reads them.
+    old = lists_ns.OldLists.new_message()
+    structs = old.init("i", 3)
+    for k in range(3):
+        structs[k].x, structs[k].y = k + 10, -k
+    reader = lists_ns.Lists.from_bytes(old.to_bytes())
+    located, walking = reader.as_builder(), _walking_lists(lists_ns, reader)
+    for b in (located, walking):
+        assert list(b.i) == [10, 11, 12]
+        b.i[1] = 5
+        assert list(b.i) == [10, 5, 12]
+    _same_bytes(located, walking)
+
+
+def test_reader_list_fields_in_place_match_the_walks(lists_ns):
+    """Reader list fields made straight into their handle objects (`StructReader::list_fast`)
+    read as the walking readers (a bytearray: every read walks) and `_get` do: values,
+    element types, defaults of null fields, the inactive union member's error."""
+    b = lists_ns.Lists.new_message()
+    ints = b.init("i", 4)
+    for k in range(4):
+        ints[k] = -k * 70000
+    b.init("b", 9)[8] = True
+    b.init("f", 2)[0] = -0.5
+    b.init("e", 3)
+    b.n = 6
+    data = b.to_bytes()
+    readers = [lists_ns.Lists.from_bytes(data), lists_ns.Lists.from_bytes(bytearray(data))]
+    seen, errors = [], []
+    for r in readers:
+        got = []
+        for name in ("i", "b", "d", "f", "e"):
+            lst = getattr(r, name)
+            assert list(r._get(name)) == list(lst)
+            got.append((name, list(lst), [type(v) for v in lst]))
+        seen.append(got)
+        with pytest.raises(capnp.KjException) as exc:
+            r.u
+        errors.append(str(exc.value))
+    assert seen[0] == seen[1] and errors[0] == errors[1]
+    assert seen[0][0][1] == [0, -70000, -140000, -210000] and seen[0][2][1] == [7, 8]

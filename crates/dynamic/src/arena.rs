@@ -532,6 +532,21 @@ impl ElemsAt {
         self.len
     }
 
+    /// Whether the elements are encoded exactly at `size`'s width (a list of Bool or numbers
+    /// written by a current schema): what capnp's builder hands out for such a list as it is.
+    pub(crate) fn is_exactly(self, size: ElementSize) -> bool {
+        let bits = match size {
+            ElementSize::Void => 0,
+            ElementSize::Bit => 1,
+            ElementSize::Byte => 8,
+            ElementSize::TwoBytes => 16,
+            ElementSize::FourBytes => 32,
+            ElementSize::EightBytes => 64,
+            ElementSize::Pointer | ElementSize::InlineComposite => return false,
+        };
+        self.size == size && self.step_bits == bits
+    }
+
     pub(crate) fn size(self) -> ElementSize {
         self.size
     }

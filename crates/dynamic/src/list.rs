@@ -114,6 +114,14 @@ impl ListReader {
     }
 
     /// The base its children share: its own, or one with the pending hop appended (once).
+    /// Whether another handle (or a child's base) holds this handle's base too, so dropping
+    /// this handle does not drop the message. Read without synchronization: another thread
+    /// dropping its reference at the same moment can make the answer stale (then this drop
+    /// is the message's last; the caller must stay sound either way).
+    pub fn base_shared(&self) -> bool {
+        Arc::strong_count(&self.base) > 1
+    }
+
     fn child_base(&self) -> &Arc<ReaderBase> {
         match &self.pending {
             None => &self.base,
@@ -609,6 +617,14 @@ impl ListBuilder {
     }
 
     /// The base its children share: its own, or one with the pending hop appended (once).
+    /// Whether another handle (or a child's base) holds this handle's base too, so dropping
+    /// this handle does not drop the message. Read without synchronization: another thread
+    /// dropping its reference at the same moment can make the answer stale (then this drop
+    /// is the message's last; the caller must stay sound either way).
+    pub fn base_shared(&self) -> bool {
+        Arc::strong_count(&self.base) > 1
+    }
+
     fn child_base(&self) -> &Arc<BuilderBase> {
         match &self.pending {
             None => &self.base,
@@ -641,6 +657,13 @@ impl ListBuilder {
 
     /// The same handle with `loc` (its list, found under the message lock at the current
     /// generation) recorded.
+    /// The same handle with its elements `at` recorded as current at `generation` (found
+    /// through the parent's recorded location under the message lock at that generation).
+    pub(crate) fn recorded(self, generation: u64, at: ElemsAt) -> Self {
+        self.cache.set(generation, Some(at));
+        self
+    }
+
     pub(crate) fn located(self, mut loc: BLoc<'_>) -> Self {
         let at = self.elements(&mut loc);
         self.cache.set(self.base.message.generation(), at);

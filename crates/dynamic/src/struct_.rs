@@ -6,7 +6,7 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
-use crate::arena::{DataAt, Held, StructCache};
+use crate::arena::{DataAt, ElemsAt, Held, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
@@ -17,6 +17,7 @@ use crate::message::{
     ReaderBase, Shape, Step, StructBase,
 };
 use crate::orphan::Orphan;
+use crate::raw::RawListReader;
 use crate::schema::{same_registry, DefaultValue, Field, FieldKind, Registry, StructSchema, Type};
 use crate::value::{
     check_blob_size, check_list_size, decode_data, encode_data, list_shape, number_bits,
@@ -229,6 +230,69 @@ impl StructReader {
         Some(decode_data(ty, at.bits(seg, bits, *offset) ^ mask(default)))
     }
 
+    /// List field `index` through the resolved location, as `get_by_index` reads it (the
+    /// same handle, checks and charge) without a `Value`; `Ok(None)` when the field is not a
+    /// list or `get_by_index` must read it (no location, a far or null pointer, another
+    /// encoding). Raises as `get_by_index` for an inactive union member.
+    pub fn list_fast(&self, index: usize) -> Result<Option<ListReader>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty: Type::List(elem),
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(None);
+        };
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        check_active(
+            self.shared.schema(),
+            field,
+            at.bits(seg, 16, disc_offset(self.shared.schema())),
+        )?;
+        self.located_list(at, seg, *offset, elem, default)
+    }
+
+    /// The list in pointer slot `offset` of this located struct (`at` in `seg`), found in
+    /// place and charged; `Ok(None)` when capnp's walk must read it.
+    #[inline(always)]
+    fn located_list(
+        &self,
+        at: StructAt,
+        seg: &[u8],
+        offset: u32,
+        elem: &Type,
+        default: &DefaultValue,
+    ) -> Result<Option<ListReader>> {
+        let shape = list_shape(elem, &self.shared.base().registry)?;
+        let Some(child) = u16::try_from(offset)
+            .ok()
+            .and_then(|i| at.child_list(seg, i, expected_size(shape)?))
+        else {
+            return Ok(None);
+        };
+        self.shared
+            .base()
+            .backing
+            .charge(shape_words(shape, child.len()))?;
+        let step = Step {
+            hop: Hop::Field(offset as u16),
+            shape,
+            default: default_words(default),
+        };
+        Ok(Some(
+            ListReader::child(
+                self.shared.base().extended(self.pending.as_ref()),
+                step,
+                elem.clone(),
+            )
+            .at(Some(child)),
+        ))
+    }
+
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
     fn fast_get(&self, field: &Field) -> Result<Option<Value>> {
         let Some((at, seg)) = self.fast() else {
@@ -301,32 +365,9 @@ impl StructReader {
                 ty: Type::List(elem),
                 default,
                 ..
-            } => {
-                let shape = list_shape(elem, &self.shared.base().registry)?;
-                let Some(child) = u16::try_from(*offset)
-                    .ok()
-                    .and_then(|i| at.child_list(seg, i, expected_size(shape)?))
-                else {
-                    return Ok(None);
-                };
-                self.shared
-                    .base()
-                    .backing
-                    .charge(shape_words(shape, child.len()))?;
-                let step = Step {
-                    hop: Hop::Field(*offset as u16),
-                    shape,
-                    default: default_words(default),
-                };
-                Some(Value::List(ListValue::Reader(
-                    ListReader::child(
-                        self.shared.base().extended(self.pending.as_ref()),
-                        step,
-                        (**elem).clone(),
-                    )
-                    .at(Some(child)),
-                )))
-            }
+            } => self
+                .located_list(at, seg, *offset, elem, default)?
+                .map(|l| Value::List(ListValue::Reader(l))),
             _ => None,
         })
     }
@@ -848,6 +889,37 @@ impl StructBuilder {
         at.read(&held, ty.data_bits(), offset).map(Ok)
     }
 
+    /// `f` on non-null pointer slot `offset` of this struct through the recorded location,
+    /// under the message lock, with the generation that location is current at; `Ok(None)`
+    /// when there is no current location, the slot is null or outside the section, or `f`
+    /// declines. Raises as `get_by_index` when `field` is an inactive union member.
+    fn read_slot<R>(
+        &self,
+        field: &Field,
+        offset: u32,
+        f: impl FnOnce(PointerReader<'_>) -> Option<R>,
+    ) -> Result<Option<(u64, R)>> {
+        let mut held = self.shared.base().message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        if field.discriminant.is_some() {
+            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+                return Ok(None);
+            };
+            check_active(self.shared.schema(), field, disc)?;
+        }
+        let generation = held.generation;
+        let found = at
+            .read_pointer(
+                &mut held,
+                offset,
+                |pr| if pr.is_null() { None } else { f(pr) },
+            )
+            .flatten();
+        Ok(found.map(|r| (generation, r)))
+    }
+
     /// Struct field `field` (pointer slot `offset`, struct `id`) through the recorded
     /// location, when its slot already holds a struct at least as large as the schema's:
     /// capnp's builder would hand that struct out as it is, writing nothing, so it is read
@@ -864,28 +936,11 @@ impl StructBuilder {
         let base = self.shared.base();
         let schema = field.target_struct(&base.registry, id)?;
         let size = schema.size();
-        let mut held = base.message.lock_fast()?;
-        let Some(at) = self.cache.get(&held) else {
-            return Ok(None);
-        };
-        if field.discriminant.is_some() {
-            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
-                return Ok(None);
-            };
-            check_active(self.shared.schema(), field, disc)?;
-        }
-        let generation = held.generation;
-        let child_at = at
-            .read_pointer(&mut held, offset, |pr| {
-                if pr.is_null() {
-                    return None;
-                }
-                let s = pr.get_struct(None).ok()?;
-                DataAt::locate_reader(&base.message.segments, s).filter(|at| at.holds(size))
-            })
-            .flatten();
-        drop(held);
-        let Some(child_at) = child_at else {
+        let Some((generation, child_at)) = self.read_slot(field, offset, |pr| {
+            let s = pr.get_struct(None).ok()?;
+            DataAt::locate_reader(&base.message.segments, s).filter(|at| at.holds(size))
+        })?
+        else {
             return Ok(None);
         };
         let step = Step {
@@ -899,6 +954,61 @@ impl StructBuilder {
                 Some(step),
             )
             .located(generation, Some(child_at)),
+        ))
+    }
+
+    /// List field `index` as `get_by_index` reads it, through the recorded location without
+    /// a `Value` (`fast_list_field`); `Ok(None)` when the field is not a list or
+    /// `get_by_index` must read it. Raises as `get_by_index` for an inactive union member.
+    pub fn list_fast(&self, index: usize) -> Result<Option<ListBuilder>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty: Type::List(elem),
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(None);
+        };
+        self.fast_list_field(field, *offset, elem, default)
+    }
+
+    /// List field `field` (at pointer `offset`, of `elem`s) through the recorded location, when
+    /// capnp's builder would hand the list out as it is and the walk is not needed: a non-null
+    /// list of Bool or numbers encoded exactly at its element width (capnp's builder neither
+    /// copies nor writes such a list; it reads the same elements a `PointerReader` reads). The
+    /// handle gets its elements recorded at the generation they were found at. `Ok(None)`
+    /// (the walk decides) for a null slot (a default may be copied in), other element types,
+    /// other encodings (a struct list read as numbers, an older schema's), no current location.
+    fn fast_list_field(
+        &self,
+        field: &Field,
+        offset: u32,
+        elem: &Type,
+        default: &DefaultValue,
+    ) -> Result<Option<ListBuilder>> {
+        let base = self.shared.base();
+        let shape = list_shape(elem, &base.registry)?;
+        let Shape::PrimList(size) = shape else {
+            return Ok(None);
+        };
+        let Some((generation, elems)) = self.read_slot(field, offset, |pr| {
+            let list = pr.get_list(size, None).ok()?;
+            ElemsAt::locate(&base.message.segments, RawListReader(list))
+                .filter(|e| e.is_exactly(size))
+        })?
+        else {
+            return Ok(None);
+        };
+        let step = Step {
+            hop: Hop::Field(offset as u16),
+            shape,
+            default: default_words(default),
+        };
+        Ok(Some(
+            ListBuilder::child(base.extended(self.pending.as_ref()), step, elem.clone())
+                .recorded(generation, elems),
         ))
     }
 
@@ -1137,6 +1247,17 @@ impl StructBuilder {
         {
             if let Some(child) = self.fast_struct_field(field, *offset, *id, default)? {
                 return Ok(Value::Struct(StructValue::Builder(child)));
+            }
+        }
+        if let FieldKind::Slot {
+            offset,
+            ty: Type::List(elem),
+            default,
+            ..
+        } = &field.kind
+        {
+            if let Some(list) = self.fast_list_field(field, *offset, elem, default)? {
+                return Ok(Value::List(ListValue::Builder(list)));
             }
         }
         self.with_struct(|s| {

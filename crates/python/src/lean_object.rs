@@ -29,9 +29,11 @@ pub(crate) trait LeanObject:
 {
     /// The slots PyO3 made for the class and its free list (a static per class).
     fn saved() -> &'static OnceLock<Saved>;
-    /// Whether the object keeps its list's object alive (a lent element): dropping its
-    /// handle then drops no message (the list holds it) and so no Python object.
-    fn keeps_list(&self) -> bool;
+    /// Whether dropping the value can release no Python object but the references
+    /// [`into_references`](Self::into_references) hands back: a lent element (it keeps its
+    /// list's object, which holds the message), or a list handle whose base another handle
+    /// shares (so its drop does not drop the message either).
+    fn lean_release(&self) -> bool;
     /// The value taken apart: its Rust parts dropped, the Python references it held
     /// (its registry, and its list if kept) returned for the caller to release.
     fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>);
@@ -62,9 +64,10 @@ unsafe impl Sync for FreeList {}
 // SAFETY: as for `Sync`: the blocks are plain memory owned by the list.
 unsafe impl Send for FreeList {}
 
-/// `tp_dealloc` of a [`LeanObject`] class. An object of exactly the class whose value keeps
-/// its list is released here; any other (a Python subclass's, which reaches this slot from
-/// its own deallocation, or an object that owns its message) goes to PyO3's.
+/// `tp_dealloc` of a [`LeanObject`] class. An object of exactly the class whose value can be
+/// dropped without releasing its message ([`LeanObject::lean_release`]) is released here; any
+/// other (a Python subclass's, which reaches this slot from its own deallocation, or an object
+/// that may own its message) goes to PyO3's.
 unsafe extern "C" fn tp_dealloc<T: LeanObject>(obj: *mut ffi::PyObject) {
     let Some(saved) = T::saved().get() else {
         // Unreachable: installed only after saving; leaking is the safe way out.
@@ -77,10 +80,14 @@ unsafe extern "C" fn tp_dealloc<T: LeanObject>(obj: *mut ffi::PyObject) {
         let ty = ffi::Py_TYPE(obj);
         let py = Python::assume_attached();
         let this = pyo3::Borrowed::from_ptr(py, obj).cast_unchecked::<T>();
-        if ty as usize != saved.type_addr || !this.get().keeps_list() {
+        if ty as usize != saved.type_addr || !this.get().lean_release() {
             return (saved.dealloc)(obj);
         }
         ffi::PyObject_GC_UnTrack(obj.cast());
+        // Should another thread drop its share of a list's base meanwhile (`base_shared` is
+        // read unsynchronized), the message goes with this drop: its Python objects are then
+        // released through PyO3's own `Py` drop, which queues them for the next attach when
+        // it does not count this thread as attached (late, never unsound).
         // The value is moved out of the object, whose memory is freed below without PyO3
         // dropping it again. The class has no `__dict__`, weak references or thread checker
         // (checked at installation: the value is all of PyO3's contents that needs dropping).

@@ -57,6 +57,8 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<list::PyListReader>()?;
     ffi::install_sequence_slots::<list::PyListBuilder>(m.py())?;
     ffi::install_sequence_slots::<list::PyListReader>(m.py())?;
+    lean_object::install::<list::PyListBuilder>(m.py())?;
+    lean_object::install::<list::PyListReader>(m.py())?;
     ffi::install_iternext_slot::<list::PyListBuilderIter>(m.py())?;
     m.add_class::<enum_::PyEnum>()?;
     m.add_class::<any_pointer::PyObjectReader>()?;

@@ -489,3 +489,32 @@ impl PyListReader {
         Ok(format!("<capnp list reader {text}>"))
     }
 }
+
+/// List handles released without PyO3's trampoline and their memory reused (`lean_object.rs`):
+/// a list field read makes one handle and the caller soon drops it. A handle whose base no
+/// other handle shares (it may hold the last reference to its message, whose drop may
+/// release Python objects) goes to PyO3's release.
+macro_rules! lean_list {
+    ($ty:ty) => {
+        impl crate::lean_object::LeanObject for $ty {
+            fn saved() -> &'static std::sync::OnceLock<crate::lean_object::Saved> {
+                static SAVED: std::sync::OnceLock<crate::lean_object::Saved> =
+                    std::sync::OnceLock::new();
+                &SAVED
+            }
+
+            fn lean_release(&self) -> bool {
+                self.inner.base_shared()
+            }
+
+            fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>) {
+                let Self { inner, registry } = self;
+                drop(inner);
+                (registry.into_any(), None)
+            }
+        }
+    };
+}
+
+lean_list!(PyListBuilder);
+lean_list!(PyListReader);

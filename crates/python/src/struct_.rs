@@ -390,7 +390,16 @@ impl PyStructBuilder {
 
     fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
-        if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
+        if let Some(Type::List(_)) = ty {
+            // A list straight into its handle object, without a `Value`.
+            if let Some(list) = self.inner.list_fast(index)? {
+                let list = crate::list::PyListBuilder {
+                    inner: list,
+                    registry: self.registry.clone_ref(py),
+                };
+                return Ok(Py::new(py, list)?.into_any());
+            }
+        } else if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
             return Ok(obj);
         }
         let value = self.inner.get_by_index(index)?;
@@ -1058,7 +1067,16 @@ impl PyStructReader {
             // A primitive straight from the resolved location (no walk, no `Result`).
             return value_to_py(py, value, ty, &self.registry);
         }
-        if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
+        if let Some(Type::List(_)) = ty {
+            // A list straight into its handle object, without a `Value`.
+            if let Some(list) = self.inner.list_fast(index)? {
+                let list = crate::list::PyListReader {
+                    inner: list,
+                    registry: self.registry.clone_ref(py),
+                };
+                return Ok(Py::new(py, list)?.into_any());
+            }
+        } else if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
             return Ok(obj);
         }
         let value = self.inner.get_by_index(index)?;
@@ -1200,7 +1218,7 @@ macro_rules! lean_object {
                 &SAVED
             }
 
-            fn keeps_list(&self) -> bool {
+            fn lean_release(&self) -> bool {
                 self.keep.is_some()
             }
 
