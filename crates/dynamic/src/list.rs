@@ -99,8 +99,29 @@ impl ListReader {
         ListReader::on(base, Some(hop), elem)
     }
 
+    /// `child` of a struct list whose element schema the caller has at hand (`struct_schema`:
+    /// what `element_schema` would find for `elem`), without the registry's lookup.
+    pub(crate) fn child_of_structs(
+        base: Arc<ReaderBase>,
+        hop: Step,
+        elem: Type,
+        struct_schema: Arc<crate::schema::StructSchema>,
+    ) -> Self {
+        let elem_schema = (!base.registry.uses_placeholders()).then_some(struct_schema);
+        ListReader::with_schema(base, Some(hop), elem, elem_schema)
+    }
+
     fn on(base: Arc<ReaderBase>, pending: Option<Step>, elem: Type) -> Self {
         let elem_schema = element_schema(&elem, &base.registry);
+        ListReader::with_schema(base, pending, elem, elem_schema)
+    }
+
+    fn with_schema(
+        base: Arc<ReaderBase>,
+        pending: Option<Step>,
+        elem: Type,
+        elem_schema: Option<Arc<crate::schema::StructSchema>>,
+    ) -> Self {
         ListReader {
             base,
             pending,

@@ -269,7 +269,7 @@ impl StructReader {
             } => {
                 let Some(child) = u16::try_from(*offset)
                     .ok()
-                    .and_then(|i| at.child_struct(seg, i))
+                    .and_then(|i| at.child_struct(seg, i, |id| self.segment(id)))
                 else {
                     return Ok(None);
                 };
@@ -293,11 +293,19 @@ impl StructReader {
                 default,
                 ..
             } => {
-                let shape = list_shape(elem, &self.shared.base().registry)?;
-                let Some(child) = u16::try_from(*offset)
-                    .ok()
-                    .and_then(|i| at.child_list(seg, i, expected_size(shape)?))
-                else {
+                let registry = &self.shared.base().registry;
+                // A struct list's element schema, kept on the field after the first read.
+                let elem_schema = match &**elem {
+                    Type::Struct(id) => Some(field.target_struct(registry, *id)?),
+                    _ => None,
+                };
+                let shape = match &elem_schema {
+                    Some(schema) => Shape::StructList(schema.size()),
+                    None => list_shape(elem, registry)?,
+                };
+                let Some(child) = u16::try_from(*offset).ok().and_then(|i| {
+                    at.child_list(seg, i, expected_size(shape)?, |id| self.segment(id))
+                }) else {
                     return Ok(None);
                 };
                 self.shared
@@ -309,14 +317,14 @@ impl StructReader {
                     shape,
                     default: default_words(default),
                 };
-                Some(Value::List(ListValue::Reader(
-                    ListReader::child(
-                        self.shared.base().extended(self.pending.as_ref()),
-                        step,
-                        (**elem).clone(),
-                    )
-                    .at(Some(child)),
-                )))
+                let base = self.shared.base().extended(self.pending.as_ref());
+                let list = match elem_schema {
+                    Some(schema) => {
+                        ListReader::child_of_structs(base, step, (**elem).clone(), schema)
+                    }
+                    None => ListReader::child(base, step, (**elem).clone()),
+                };
+                Some(Value::List(ListValue::Reader(list.at(Some(child)))))
             }
             _ => None,
         })
