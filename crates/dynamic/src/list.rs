@@ -87,7 +87,7 @@ impl std::fmt::Debug for ListReader {
 impl ListReader {
     pub(crate) fn new(
         backing: Backing,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
@@ -143,7 +143,7 @@ impl ListReader {
     }
 
     /// The whole path from the root to this list.
-    fn path(&self) -> Arc<[Step]> {
+    fn path(&self) -> crate::message::Path {
         self.child_base().steps.clone()
     }
 
@@ -406,7 +406,7 @@ impl ListReader {
         &self.base.backing
     }
 
-    pub(crate) fn steps(&self) -> Arc<[Step]> {
+    pub(crate) fn steps(&self) -> crate::message::Path {
         self.path()
     }
 
@@ -571,7 +571,7 @@ impl ListBuilder {
     pub(crate) fn new(
         message: MessageBuilder,
         root_size: StructSize,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
@@ -609,7 +609,7 @@ impl ListBuilder {
     }
 
     /// The whole path from the root to this list.
-    fn path(&self) -> Arc<[Step]> {
+    fn path(&self) -> crate::message::Path {
         self.child_base().steps.clone()
     }
 

@@ -1246,11 +1246,11 @@ pub(crate) fn lock(m: &Mutex<BuilderMessage>) -> MutexGuard<'_, BuilderMessage> 
 pub(crate) struct ReaderBase {
     pub(crate) backing: Backing,
     pub(crate) registry: Arc<Registry>,
-    pub(crate) steps: Arc<[Step]>,
+    pub(crate) steps: Path,
 }
 
 impl ReaderBase {
-    pub(crate) fn new(backing: Backing, registry: Arc<Registry>, steps: Arc<[Step]>) -> Arc<Self> {
+    pub(crate) fn new(backing: Backing, registry: Arc<Registry>, steps: Path) -> Arc<Self> {
         Arc::new(ReaderBase {
             backing,
             registry,
@@ -1277,7 +1277,7 @@ impl ReaderBase {
 pub(crate) struct BuilderBase {
     pub(crate) message: MessageBuilder,
     pub(crate) registry: Arc<Registry>,
-    pub(crate) steps: Arc<[Step]>,
+    pub(crate) steps: Path,
     pub(crate) root_size: StructSize,
 }
 
@@ -1285,7 +1285,7 @@ impl BuilderBase {
     pub(crate) fn new(
         message: MessageBuilder,
         registry: Arc<Registry>,
-        steps: Arc<[Step]>,
+        steps: Path,
         root_size: StructSize,
     ) -> Arc<Self> {
         Arc::new(BuilderBase {
@@ -1494,16 +1494,48 @@ pub(crate) struct Step {
     pub(crate) default: Option<Arc<Vec<Word>>>,
 }
 
-/// The path of a root (no steps). An empty `Arc<[Step]>` still allocates its counts, so
-/// every root shares one.
-pub(crate) fn root_path() -> Arc<[Step]> {
-    static ROOT: std::sync::OnceLock<Arc<[Step]>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| Arc::from(Vec::new())).clone()
+/// The steps from the root to a handle's object. A root's path is empty and holds nothing:
+/// making, cloning and dropping it are no atomic operations (a shared empty `Arc<[Step]>`
+/// cost an increment and a decrement of one count per root handle, tens of cycles each).
+#[derive(Clone, Default)]
+pub(crate) struct Path(Option<Arc<[Step]>>);
+
+impl std::ops::Deref for Path {
+    type Target = [Step];
+
+    #[inline]
+    fn deref(&self) -> &[Step] {
+        match &self.0 {
+            Some(steps) => steps,
+            None => &[],
+        }
+    }
 }
 
-pub(crate) fn push_step(steps: &Arc<[Step]>, step: Step) -> Arc<[Step]> {
+impl FromIterator<Step> for Path {
+    fn from_iter<I: IntoIterator<Item = Step>>(iter: I) -> Self {
+        let steps: Arc<[Step]> = iter.into_iter().collect();
+        Path((!steps.is_empty()).then_some(steps))
+    }
+}
+
+impl From<Vec<Step>> for Path {
+    fn from(steps: Vec<Step>) -> Self {
+        Path((!steps.is_empty()).then(|| Arc::from(steps)))
+    }
+}
+
+/// The path of a root (no steps).
+#[inline]
+pub(crate) fn root_path() -> Path {
+    Path(None)
+}
+
+pub(crate) fn push_step(steps: &Path, step: Step) -> Path {
     // Collected straight into the `Arc` (an exact-size iterator: one allocation, no Vec).
-    steps.iter().cloned().chain(std::iter::once(step)).collect()
+    Path(Some(
+        steps.iter().cloned().chain(std::iter::once(step)).collect(),
+    ))
 }
 
 pub(crate) enum RLoc<'a> {

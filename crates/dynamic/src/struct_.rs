@@ -77,7 +77,7 @@ impl std::fmt::Debug for StructReader {
 impl StructReader {
     pub(crate) fn new(
         backing: Backing,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         schema: Arc<StructSchema>,
         registry: Arc<Registry>,
         is_root: bool,
@@ -103,7 +103,7 @@ impl StructReader {
     }
 
     /// The whole path from the root to this struct.
-    fn path(&self) -> Arc<[Step]> {
+    fn path(&self) -> crate::message::Path {
         match &self.pending {
             None => self.shared.base().steps.clone(),
             Some(hop) => push_step(&self.shared.base().steps, hop.clone()),
@@ -507,7 +507,7 @@ impl StructReader {
         &self.shared.base().backing
     }
 
-    pub(crate) fn steps(&self) -> Arc<[Step]> {
+    pub(crate) fn steps(&self) -> crate::message::Path {
         self.path()
     }
 
@@ -600,7 +600,7 @@ pub(crate) fn read_pointer(
     ty: &Type,
     default: &DefaultValue,
     registry: &Arc<Registry>,
-    steps: impl FnOnce(Shape) -> Result<Arc<[Step]>>,
+    steps: impl FnOnce(Shape) -> Result<crate::message::Path>,
     backing: &Backing,
 ) -> Result<Value> {
     let dw = default_words(default);
@@ -705,7 +705,7 @@ impl std::fmt::Debug for StructBuilder {
 impl StructBuilder {
     pub(crate) fn new(
         message: MessageBuilder,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         schema: Arc<StructSchema>,
         registry: Arc<Registry>,
         is_root: bool,
@@ -724,7 +724,7 @@ impl StructBuilder {
     pub(crate) fn child(
         message: MessageBuilder,
         root_size: StructSize,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         schema: Arc<StructSchema>,
         registry: Arc<Registry>,
     ) -> Self {
@@ -750,7 +750,7 @@ impl StructBuilder {
     }
 
     /// The whole path from the root to this struct.
-    fn path(&self) -> Arc<[Step]> {
+    fn path(&self) -> crate::message::Path {
         match &self.pending {
             None => self.shared.base().steps.clone(),
             Some(hop) => push_step(&self.shared.base().steps, hop.clone()),
@@ -1491,7 +1491,7 @@ impl StructBuilder {
         field: &Field,
         offset: u32,
         backing: &Backing,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
     ) -> Result<bool> {
         if self.shared.base().message.is_external() {
             return Ok(false);
