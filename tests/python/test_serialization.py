@@ -392,3 +392,58 @@ def test_to_bytes_is_the_framing_of_its_segments(c, size):
     assert out == _framed(segments)
     r = c.Contact.from_bytes(out, traversal_limit_in_words=1 << 30)
     assert r.avatar == blob[:size] and list(r.tags) == ["x"] * 3
+
+
+
+def spilled_contact(c, n, texts):
+    """A Contact whose `phones` list did not fit its first segment: a later segment holds the
+    list, reached from the root through a single far pointer (its landing pad there). Without
+    texts the message has exactly two segments (the framing our reader keeps without capnp's
+    table); with them, two or more."""
+    m = c.Contact.new_message(num_first_segment_words=8)
+    m.id = 5
+    phones = m.init("phones", n)
+    for i in range(n):
+        if texts:
+            phones[i].number = str(i)
+        phones[i].kind = i % 3
+    if texts:
+        m.tags = ["x", "y"]
+    return m
+
+
+@pytest.mark.parametrize("texts", [False, True])
+@pytest.mark.parametrize("n", [1, 3, 200])
+def test_a_spilled_list_reads_back_through_its_far_pointer(c, n, texts):
+    m = spilled_contact(c, n, texts)
+    segments = m.to_segments()
+    assert len(segments) >= 2 if texts else len(segments) == 2
+    m.clear_write_flag()
+    data = m.to_bytes()
+    m.clear_write_flag()
+    packed = m.to_bytes_packed()
+    kinds = ["cell", "landline", "fax"]
+    want = [(str(i) if texts else "", kinds[i % 3]) for i in range(n)]
+    readers = [c.Contact.from_bytes(data), c.Contact.from_bytes(bytearray(data)),
+               c.Contact.from_segments(segments), c.Contact.from_bytes_packed(packed)]
+    for r in readers:
+        phones = r.phones
+        assert len(phones) == n
+        assert [(p.number, str(p.kind)) for p in phones] == want
+        assert phones[n - 1].number == want[-1][0]
+        assert r.id == 5 and list(r.tags) == (["x", "y"] if texts else [])
+        assert r.to_dict()["phones"][-1]["kind"] == kinds[(n - 1) % 3]
+    # The same words as the reading through capnp's segment table (from_segments).
+    with c.Contact.from_bytes(data) as r:
+        copy = r.as_builder().to_segments()
+    assert copy == c.Contact.from_segments(segments).as_builder().to_segments()
+
+
+def test_a_two_segment_message_past_the_traversal_limit_raises(c):
+    data = spilled_contact(c, 200, False).to_bytes()
+    with pytest.raises(capnp.KjException, match="too large"):
+        c.Contact.from_bytes(data, traversal_limit_in_words=100)
+    with pytest.raises(capnp.KjException):
+        c.Contact.from_bytes(data[:-8])
+    with c.Contact.from_bytes(data, traversal_limit_in_words=2 ** 62) as r:
+        assert len(r.phones) == 200

@@ -21,15 +21,18 @@ use crate::value::{check_blob_size, check_list_size, list_shape, SetValue};
 #[derive(Clone)]
 enum At {
     Root,
-    Child { parent: Arc<[Step]>, hop: Hop },
+    Child {
+        parent: crate::message::Path,
+        hop: Hop,
+    },
 }
 
 /// Splits a child location into its parent's steps and the final pointer hop.
-fn split(steps: Arc<[Step]>) -> At {
+fn split(steps: crate::message::Path) -> At {
     match steps.split_last() {
         Some((last, [])) if matches!(last.hop, Hop::Root) => At::Root,
         Some((last, parent)) => At::Child {
-            parent: Arc::from(parent.to_vec()),
+            parent: crate::message::Path::from(parent.to_vec()),
             hop: last.hop,
         },
         None => At::Root,
@@ -37,9 +40,9 @@ fn split(steps: Arc<[Step]>) -> At {
 }
 
 /// The path of a list view at `at` (a root list starts with `Hop::Root`).
-fn list_steps(at: &At, shape: Shape) -> Arc<[Step]> {
+fn list_steps(at: &At, shape: Shape) -> crate::message::Path {
     match at {
-        At::Root => Arc::from(vec![Step {
+        At::Root => crate::message::Path::from(vec![Step {
             hop: Hop::Root,
             shape,
             default: None,
@@ -69,7 +72,11 @@ impl std::fmt::Debug for AnyPointerReader {
 }
 
 impl AnyPointerReader {
-    pub(crate) fn new(backing: Backing, steps: Arc<[Step]>, registry: Arc<Registry>) -> Self {
+    pub(crate) fn new(
+        backing: Backing,
+        steps: crate::message::Path,
+        registry: Arc<Registry>,
+    ) -> Self {
         AnyPointerReader {
             backing,
             at: split(steps),
@@ -266,7 +273,7 @@ impl AnyPointerBuilder {
     pub(crate) fn new(
         message: MessageBuilder,
         root_size: StructSize,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         registry: Arc<Registry>,
     ) -> Self {
         AnyPointerBuilder {

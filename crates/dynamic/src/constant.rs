@@ -61,7 +61,7 @@ impl Registry {
                 &DefaultValue::None,
                 self,
                 |shape| {
-                    Ok(Arc::from(vec![Step {
+                    Ok(crate::message::Path::from(vec![Step {
                         hop: Hop::Field(0),
                         shape,
                         default: None,

@@ -117,19 +117,30 @@ impl StructAt {
         (index < self.ptr_count).then(|| self.ptr_start + 8 * usize::from(index))
     }
 
-    /// The struct behind pointer `index` (see `follow_struct`).
-    pub(crate) fn child_struct(self, seg: &[u8], index: u16) -> Option<StructAt> {
-        follow_struct(seg, self.seg, self.ptr_pos(index)?, self.nesting)
+    /// The struct behind pointer `index` (see `follow_struct`), also through a single far
+    /// pointer (see `through_far`; `other(id)` gives segment `id`'s bytes).
+    pub(crate) fn child_struct<'a>(
+        self,
+        seg: &'a [u8],
+        index: u16,
+        other: impl FnOnce(u32) -> Option<&'a [u8]>,
+    ) -> Option<StructAt> {
+        let (seg, seg_id, pos) = through_far(seg, self.seg, self.ptr_pos(index)?, other)?;
+        follow_struct(seg, seg_id, pos, self.nesting)
     }
 
-    /// The list behind pointer `index` (see `follow_list`).
-    pub(crate) fn child_list(
+    /// The list behind pointer `index` (see `follow_list`), also through a single far
+    /// pointer (see `through_far`). A large list is what lands in a segment of its own: a
+    /// builder's list that did not fit the first segment is reached only this way.
+    pub(crate) fn child_list<'a>(
         self,
-        seg: &[u8],
+        seg: &'a [u8],
         index: u16,
         expected: ElementSize,
+        other: impl FnOnce(u32) -> Option<&'a [u8]>,
     ) -> Option<ListAt> {
-        follow_list(seg, self.seg, self.ptr_pos(index)?, expected, self.nesting)
+        let (seg, seg_id, pos) = through_far(seg, self.seg, self.ptr_pos(index)?, other)?;
+        follow_list(seg, seg_id, pos, expected, self.nesting)
     }
 
     /// A data-section value of `bits` width at `offset` (in units of that width), zero when
@@ -180,16 +191,33 @@ impl StructAt {
             return None;
         }
         let pos = self.ptr_start + 8 * usize::from(index);
-        let w = word_at(seg, pos)?;
-        // Kind 2 (far), bit 2 clear (one hop): the upper half names the landing pad's
-        // segment, bits 3-31 its word offset there.
-        if w & 7 == 2 {
-            let pad_seg = other(u32::try_from(w >> 32).ok()?)?;
-            let pad_pos = usize::try_from((w as u32) >> 3).ok()?.checked_mul(8)?;
-            return blob(pad_seg, pad_pos, text);
-        }
+        let (seg, _, pos) = through_far(seg, self.seg, pos, other)?;
         blob(seg, pos, text)
     }
+}
+
+/// Where the pointer at byte `pos` of segment `seg_id` (`seg`) leads from: itself when it is
+/// not a far pointer; the landing pad when it is a single far pointer (kind 2, bit 2 clear:
+/// the upper half names the pad's segment, bits 3-31 its word offset there), as capnp's
+/// `follow_fars` takes it, the pad then read as the pointer (in bounds: the callers' reads of
+/// it are checked). A double far pointer (two hops and a tag) is `None`: capnp's walk.
+fn through_far<'a>(
+    seg: &'a [u8],
+    seg_id: u32,
+    pos: usize,
+    other: impl FnOnce(u32) -> Option<&'a [u8]>,
+) -> Option<(&'a [u8], u32, usize)> {
+    let w = word_at(seg, pos)?;
+    if w & 3 != 2 {
+        return Some((seg, seg_id, pos));
+    }
+    if w & 4 != 0 {
+        return None;
+    }
+    let pad_id = u32::try_from(w >> 32).ok()?;
+    let pad_seg = other(pad_id)?;
+    let pad_pos = usize::try_from((w as u32) >> 3).ok()?.checked_mul(8)?;
+    Some((pad_seg, pad_id, pad_pos))
 }
 
 /// The bytes of a Text (without its NUL) or Data blob behind the pointer at byte `ptr_pos`,
@@ -645,6 +673,53 @@ mod tests {
         // Data keeps the NUL byte as a byte.
         let got = s.blob(&seg0, 0, false, |id| (id == 1).then_some(&seg1[..]));
         assert_eq!(got, Some(&b"hi\0"[..]));
+    }
+
+    /// A list and a struct each behind a single far pointer are found where the landing
+    /// pad's near pointer says, in the pad's segment, with one nesting level used; a double
+    /// far pointer, a missing segment and a pad out of bounds decline.
+    #[test]
+    fn lists_and_structs_behind_a_single_far_pointer() {
+        let s = one_pointer_struct();
+        // Segment 1: junk, a pad at word 1 to a 2-element Int32 list at word 3, junk, the
+        // list's word, a pad at word 4 to a struct of one data word and no pointers at 5.
+        let int_list = (2u64 << 35) | (4 << 32) | (1 << 2) | 1;
+        let struct_ptr = 1u64 << 32;
+        let seg1 = words(&[
+            u64::MAX,
+            int_list,
+            u64::MAX,
+            0x0000_0002_0000_0001,
+            struct_ptr,
+            7,
+        ]);
+        let other = |id: u32| (id == 1).then_some(&seg1[..]);
+        let seg0 = words(&[far(1, 1, false)]);
+        let list = s
+            .child_list(&seg0, 0, ElementSize::FourBytes, other)
+            .expect("a list behind a far pointer");
+        assert_eq!((list.segment(), list.len(), list.start), (1, 2, 24));
+        assert_eq!(list.bits(&seg1, 32, 1), Some(2));
+        assert_eq!(list.nesting, 63);
+        // The same pad read as another encoding declines (capnp's path converts or fails).
+        assert!(s.child_list(&seg0, 0, ElementSize::Byte, other).is_none());
+        let seg0 = words(&[far(1, 4, false)]);
+        let child = s
+            .child_struct(&seg0, 0, other)
+            .expect("a struct behind a far pointer");
+        assert_eq!(
+            (child.segment(), child.data_start, child.data_len),
+            (1, 40, 8)
+        );
+        assert_eq!(child.bits(&seg1, 64, 0), 7);
+        for ptr in [far(1, 1, true), far(7, 1, false), far(1, 9, false)] {
+            let seg0 = words(&[ptr]);
+            let other = |id: u32| (id == 1).then_some(&seg1[..]);
+            assert!(s
+                .child_list(&seg0, 0, ElementSize::FourBytes, other)
+                .is_none());
+            assert!(s.child_struct(&seg0, 0, other).is_none());
+        }
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl std::fmt::Debug for ListReader {
 impl ListReader {
     pub(crate) fn new(
         backing: Backing,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
@@ -99,8 +99,29 @@ impl ListReader {
         ListReader::on(base, Some(hop), elem)
     }
 
+    /// `child` of a struct list whose element schema the caller has at hand (`struct_schema`:
+    /// what `element_schema` would find for `elem`), without the registry's lookup.
+    pub(crate) fn child_of_structs(
+        base: Arc<ReaderBase>,
+        hop: Step,
+        elem: Type,
+        struct_schema: Arc<crate::schema::StructSchema>,
+    ) -> Self {
+        let elem_schema = (!base.registry.uses_placeholders()).then_some(struct_schema);
+        ListReader::with_schema(base, Some(hop), elem, elem_schema)
+    }
+
     fn on(base: Arc<ReaderBase>, pending: Option<Step>, elem: Type) -> Self {
         let elem_schema = element_schema(&elem, &base.registry);
+        ListReader::with_schema(base, pending, elem, elem_schema)
+    }
+
+    fn with_schema(
+        base: Arc<ReaderBase>,
+        pending: Option<Step>,
+        elem: Type,
+        elem_schema: Option<Arc<crate::schema::StructSchema>>,
+    ) -> Self {
         ListReader {
             base,
             pending,
@@ -130,7 +151,7 @@ impl ListReader {
     }
 
     /// The whole path from the root to this list.
-    fn path(&self) -> Arc<[Step]> {
+    fn path(&self) -> crate::message::Path {
         self.child_base().steps.clone()
     }
 
@@ -402,7 +423,7 @@ impl ListReader {
         &self.base.backing
     }
 
-    pub(crate) fn steps(&self) -> Arc<[Step]> {
+    pub(crate) fn steps(&self) -> crate::message::Path {
         self.path()
     }
 
@@ -567,7 +588,7 @@ impl ListBuilder {
     pub(crate) fn new(
         message: MessageBuilder,
         root_size: StructSize,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
@@ -633,7 +654,7 @@ impl ListBuilder {
     }
 
     /// The whole path from the root to this list.
-    fn path(&self) -> Arc<[Step]> {
+    fn path(&self) -> crate::message::Path {
         self.child_base().steps.clone()
     }
 

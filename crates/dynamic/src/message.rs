@@ -103,6 +103,26 @@ fn single_segment_end(bytes: &[u8], limits: ReadLimits) -> Option<usize> {
     (end <= bytes.len()).then_some(end)
 }
 
+/// Where the two segments of a framed two-segment message in `bytes` end (`bytes[16..mid]`
+/// and `bytes[mid..end]`), when capnp's `BufferSegments::new` would accept it (a table of two
+/// segments, within the traversal limit and the bytes); `None` for anything else. Two
+/// segments are what a builder writes for a message whose large list did not fit its first
+/// segment; capnp would allocate its table of segment bounds for them.
+fn two_segment_ends(bytes: &[u8], limits: ReadLimits) -> Option<(usize, usize)> {
+    let table: &[u8; 16] = bytes.first_chunk()?;
+    if table[..4] != [1, 0, 0, 0] {
+        return None;
+    }
+    let first = u32::from_le_bytes([table[4], table[5], table[6], table[7]]);
+    let second = u32::from_le_bytes([table[8], table[9], table[10], table[11]]);
+    if u64::from(first) + u64::from(second) > limits.words() {
+        return None;
+    }
+    let mid = 16 + usize::try_from(first).ok()?.checked_mul(8)?;
+    let end = mid.checked_add(usize::try_from(second).ok()?.checked_mul(8)?)?;
+    (end <= bytes.len()).then_some((mid, end))
+}
+
 /// The segments as a releasable reader keeps them, or unchanged.
 /// `buffers`: the inputs a releasable reader gives back (empty for any other).
 fn lend(segments: Segments, buffers: Vec<Bytes>, sharing: Sharing) -> Segments {
@@ -161,6 +181,12 @@ pub(crate) enum Segments {
         bytes: Bytes,
         end: usize,
     },
+    /// A framed message of two segments: `bytes[16..mid]` and `bytes[mid..end]`.
+    Pair {
+        bytes: Bytes,
+        mid: usize,
+        end: usize,
+    },
     List(Vec<Bytes>),
     /// Bytes the owner can take back (`MessageReader::release`). They are reachable only
     /// under the lent lock (`with_root`), so as plain segments this variant has none: code
@@ -188,6 +214,11 @@ impl ReaderSegments for Segments {
             Segments::Owned(s) => s.get_segment(idx),
             Segments::Unpacked(s) => s.get_segment(idx),
             Segments::Single { bytes, end } => (idx == 0).then(|| bytes.get(8..*end)).flatten(),
+            Segments::Pair { bytes, mid, end } => match idx {
+                0 => bytes.get(16..*mid),
+                1 => bytes.get(*mid..*end),
+                _ => None,
+            },
             Segments::List(v) => v.get(idx as usize).map(|b| {
                 let s: &[u8] = b;
                 &s[..s.len() / 8 * 8]
@@ -201,6 +232,7 @@ impl ReaderSegments for Segments {
             Segments::Owned(s) => s.len(),
             Segments::Unpacked(s) => s.len(),
             Segments::Single { .. } => 1,
+            Segments::Pair { .. } => 2,
             Segments::List(v) => v.len(),
             Segments::Lent(_) => 0,
         }
@@ -418,7 +450,19 @@ impl MessageReader {
         registry: &Arc<Registry>,
         id: u64,
     ) -> Result<DynStructReader> {
-        Self::bytes_shared(buf, limits, sharing, false)?.root(registry, id)
+        Self::root_from_bytes_with(buf, limits, sharing, registry, || registry.get_struct(id))
+    }
+
+    /// As `root_from_bytes_shared`, the root's schema given by `schema` (asked where `root`
+    /// looks up its id): a caller that keeps the schema skips the registry's lookup.
+    pub fn root_from_bytes_with(
+        buf: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        limits: ReadLimits,
+        sharing: Sharing,
+        registry: &Arc<Registry>,
+        schema: impl FnOnce() -> Result<Arc<StructSchema>>,
+    ) -> Result<DynStructReader> {
+        Self::bytes_shared(buf, limits, sharing, false)?.root_with(registry, schema)
     }
 
     fn bytes_shared(
@@ -439,10 +483,13 @@ impl MessageReader {
         };
         let segments = match single_segment_end(&bytes, limits) {
             Some(end) => Segments::Single { bytes, end },
-            None => Segments::Flat(capnp::serialize::BufferSegments::new(
-                bytes,
-                limits.options(),
-            )?),
+            None => match two_segment_ends(&bytes, limits) {
+                Some((mid, end)) => Segments::Pair { bytes, mid, end },
+                None => Segments::Flat(capnp::serialize::BufferSegments::new(
+                    bytes,
+                    limits.options(),
+                )?),
+            },
         };
         Self::new_shared(
             lend(segments, buffers, sharing),
@@ -646,7 +693,16 @@ impl MessageReader {
     /// The root pointer is read (its framing errors first), then `id` looked up, then the
     /// struct located.
     pub fn root(self: &Arc<Self>, registry: &Arc<Registry>, id: u64) -> Result<DynStructReader> {
-        let (schema, at, words) = self.find_root(|| registry.get_struct(id))?;
+        self.root_with(registry, || registry.get_struct(id))
+    }
+
+    /// `root` of the struct `schema` gives (asked where `root` looks up its id).
+    fn root_with(
+        self: &Arc<Self>,
+        registry: &Arc<Registry>,
+        schema: impl FnOnce() -> Result<Arc<StructSchema>>,
+    ) -> Result<DynStructReader> {
+        let (schema, at, words) = self.find_root(schema)?;
         self.charge(words)?;
         Ok(Self::root_reader(self.clone(), schema, registry, at))
     }
@@ -1198,11 +1254,11 @@ pub(crate) fn lock(m: &Mutex<BuilderMessage>) -> MutexGuard<'_, BuilderMessage> 
 pub(crate) struct ReaderBase {
     pub(crate) backing: Backing,
     pub(crate) registry: Arc<Registry>,
-    pub(crate) steps: Arc<[Step]>,
+    pub(crate) steps: Path,
 }
 
 impl ReaderBase {
-    pub(crate) fn new(backing: Backing, registry: Arc<Registry>, steps: Arc<[Step]>) -> Arc<Self> {
+    pub(crate) fn new(backing: Backing, registry: Arc<Registry>, steps: Path) -> Arc<Self> {
         Arc::new(ReaderBase {
             backing,
             registry,
@@ -1229,7 +1285,7 @@ impl ReaderBase {
 pub(crate) struct BuilderBase {
     pub(crate) message: MessageBuilder,
     pub(crate) registry: Arc<Registry>,
-    pub(crate) steps: Arc<[Step]>,
+    pub(crate) steps: Path,
     pub(crate) root_size: StructSize,
 }
 
@@ -1237,7 +1293,7 @@ impl BuilderBase {
     pub(crate) fn new(
         message: MessageBuilder,
         registry: Arc<Registry>,
-        steps: Arc<[Step]>,
+        steps: Path,
         root_size: StructSize,
     ) -> Arc<Self> {
         Arc::new(BuilderBase {
@@ -1446,16 +1502,48 @@ pub(crate) struct Step {
     pub(crate) default: Option<Arc<Vec<Word>>>,
 }
 
-/// The path of a root (no steps). An empty `Arc<[Step]>` still allocates its counts, so
-/// every root shares one.
-pub(crate) fn root_path() -> Arc<[Step]> {
-    static ROOT: std::sync::OnceLock<Arc<[Step]>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| Arc::from(Vec::new())).clone()
+/// The steps from the root to a handle's object. A root's path is empty and holds nothing:
+/// making, cloning and dropping it are no atomic operations (a shared empty `Arc<[Step]>`
+/// cost an increment and a decrement of one count per root handle, tens of cycles each).
+#[derive(Clone, Default)]
+pub(crate) struct Path(Option<Arc<[Step]>>);
+
+impl std::ops::Deref for Path {
+    type Target = [Step];
+
+    #[inline]
+    fn deref(&self) -> &[Step] {
+        match &self.0 {
+            Some(steps) => steps,
+            None => &[],
+        }
+    }
 }
 
-pub(crate) fn push_step(steps: &Arc<[Step]>, step: Step) -> Arc<[Step]> {
+impl FromIterator<Step> for Path {
+    fn from_iter<I: IntoIterator<Item = Step>>(iter: I) -> Self {
+        let steps: Arc<[Step]> = iter.into_iter().collect();
+        Path((!steps.is_empty()).then_some(steps))
+    }
+}
+
+impl From<Vec<Step>> for Path {
+    fn from(steps: Vec<Step>) -> Self {
+        Path((!steps.is_empty()).then(|| Arc::from(steps)))
+    }
+}
+
+/// The path of a root (no steps).
+#[inline]
+pub(crate) fn root_path() -> Path {
+    Path(None)
+}
+
+pub(crate) fn push_step(steps: &Path, step: Step) -> Path {
     // Collected straight into the `Arc` (an exact-size iterator: one allocation, no Vec).
-    steps.iter().cloned().chain(std::iter::once(step)).collect()
+    Path(Some(
+        steps.iter().cloned().chain(std::iter::once(step)).collect(),
+    ))
 }
 
 pub(crate) enum RLoc<'a> {
@@ -1747,8 +1835,21 @@ mod tests {
             }
         }
         cases.push(framed(&[u32::MAX], 2));
-        cases.push(framed(&[2, 3], 5));
-        cases.push(framed(&[2, 3], 4));
+        // Two segments: exact, short by a word, with words after them, empty ones, past
+        // the traversal limit (alone and together), lengths that overflow 32 bits together.
+        for (first, second) in [(2u32, 3u32), (0, 0), (0, 2), (2, 0), (1, 3), (3, 2), (5, 1)] {
+            let n = (first + second) as i64;
+            for extra in [-1i64, 0, 2] {
+                cases.push(framed(&[first, second], (n + extra).max(0) as usize));
+            }
+        }
+        cases.push(framed(&[u32::MAX, 1], 2));
+        cases.push(framed(&[1, u32::MAX], 2));
+        cases.push(framed(&[u32::MAX, u32::MAX], 2));
+        // A two-segment table whose padding word is not zero (capnp ignores it).
+        let mut padded = framed(&[1, 1], 2);
+        padded[12] = 0xab;
+        cases.push(padded);
         cases.push(framed(&[0, 0, 1], 1));
         cases.push(framed(&[1; 6], 6));
         cases.push(framed(&[1; 511], 511));

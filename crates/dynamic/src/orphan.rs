@@ -84,8 +84,8 @@ impl Orphan {
         self.message.is_retired()
     }
 
-    fn step(&self, shape: Shape) -> Arc<[Step]> {
-        Arc::from(vec![Step {
+    fn step(&self, shape: Shape) -> crate::message::Path {
+        crate::message::Path::from(vec![Step {
             hop: Hop::Field(0),
             shape,
             default: None,

@@ -121,8 +121,9 @@ pub struct Field {
     /// The union discriminant value when the field is a union member.
     pub discriminant: Option<u16>,
     pub kind: FieldKind,
-    /// The schema of a struct-typed slot (or a group), once looked up: reads of the field
-    /// skip the registry's lock. Weak, since recursive types would make a cycle.
+    /// The schema of a struct-typed slot (or a group, or the elements of a struct-list
+    /// slot: one field has one of these), once looked up: reads of the field skip the
+    /// registry's lock. Weak, since recursive types would make a cycle.
     pub(crate) target: std::sync::OnceLock<std::sync::Weak<StructSchema>>,
 }
 

@@ -78,7 +78,7 @@ impl std::fmt::Debug for StructReader {
 impl StructReader {
     pub(crate) fn new(
         backing: Backing,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         schema: Arc<StructSchema>,
         registry: Arc<Registry>,
         is_root: bool,
@@ -104,7 +104,7 @@ impl StructReader {
     }
 
     /// The whole path from the root to this struct.
-    fn path(&self) -> Arc<[Step]> {
+    fn path(&self) -> crate::message::Path {
         match &self.pending {
             None => self.shared.base().steps.clone(),
             Some(hop) => push_step(&self.shared.base().steps, hop.clone()),
@@ -253,7 +253,7 @@ impl StructReader {
             field,
             at.bits(seg, 16, disc_offset(self.shared.schema())),
         )?;
-        self.located_list(at, seg, *offset, elem, default)
+        self.located_list(at, seg, field, *offset, elem, default)
     }
 
     /// The list in pointer slot `offset` of this located struct (`at` in `seg`), found in
@@ -263,14 +263,24 @@ impl StructReader {
         &self,
         at: StructAt,
         seg: &[u8],
+        field: &Field,
         offset: u32,
         elem: &Type,
         default: &DefaultValue,
     ) -> Result<Option<ListReader>> {
-        let shape = list_shape(elem, &self.shared.base().registry)?;
+        let registry = &self.shared.base().registry;
+        // A struct list's element schema, kept on the field after the first read.
+        let elem_schema = match elem {
+            Type::Struct(id) => Some(field.target_struct(registry, *id)?),
+            _ => None,
+        };
+        let shape = match &elem_schema {
+            Some(schema) => Shape::StructList(schema.size()),
+            None => list_shape(elem, registry)?,
+        };
         let Some(child) = u16::try_from(offset)
             .ok()
-            .and_then(|i| at.child_list(seg, i, expected_size(shape)?))
+            .and_then(|i| at.child_list(seg, i, expected_size(shape)?, |id| self.segment(id)))
         else {
             return Ok(None);
         };
@@ -283,14 +293,12 @@ impl StructReader {
             shape,
             default: default_words(default),
         };
-        Ok(Some(
-            ListReader::child(
-                self.shared.base().extended(self.pending.as_ref()),
-                step,
-                elem.clone(),
-            )
-            .at(Some(child)),
-        ))
+        let base = self.shared.base().extended(self.pending.as_ref());
+        let list = match elem_schema {
+            Some(schema) => ListReader::child_of_structs(base, step, elem.clone(), schema),
+            None => ListReader::child(base, step, elem.clone()),
+        };
+        Ok(Some(list.at(Some(child))))
     }
 
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
@@ -342,7 +350,7 @@ impl StructReader {
             } => {
                 let Some(child) = u16::try_from(*offset)
                     .ok()
-                    .and_then(|i| at.child_struct(seg, i))
+                    .and_then(|i| at.child_struct(seg, i, |id| self.segment(id)))
                 else {
                     return Ok(None);
                 };
@@ -366,7 +374,7 @@ impl StructReader {
                 default,
                 ..
             } => self
-                .located_list(at, seg, *offset, elem, default)?
+                .located_list(at, seg, field, *offset, elem, default)?
                 .map(|l| Value::List(ListValue::Reader(l))),
             _ => None,
         })
@@ -549,7 +557,7 @@ impl StructReader {
         &self.shared.base().backing
     }
 
-    pub(crate) fn steps(&self) -> Arc<[Step]> {
+    pub(crate) fn steps(&self) -> crate::message::Path {
         self.path()
     }
 
@@ -651,7 +659,7 @@ pub(crate) fn read_pointer(
     ty: &Type,
     default: &DefaultValue,
     registry: &Arc<Registry>,
-    steps: impl FnOnce(Shape) -> Result<Arc<[Step]>>,
+    steps: impl FnOnce(Shape) -> Result<crate::message::Path>,
     backing: &Backing,
 ) -> Result<Value> {
     let dw = default_words(default);
@@ -756,7 +764,7 @@ impl std::fmt::Debug for StructBuilder {
 impl StructBuilder {
     pub(crate) fn new(
         message: MessageBuilder,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         schema: Arc<StructSchema>,
         registry: Arc<Registry>,
         is_root: bool,
@@ -775,7 +783,7 @@ impl StructBuilder {
     pub(crate) fn child(
         message: MessageBuilder,
         root_size: StructSize,
-        steps: Arc<[Step]>,
+        steps: crate::message::Path,
         schema: Arc<StructSchema>,
         registry: Arc<Registry>,
     ) -> Self {
@@ -801,7 +809,7 @@ impl StructBuilder {
     }
 
     /// The whole path from the root to this struct.
-    fn path(&self) -> Arc<[Step]> {
+    fn path(&self) -> crate::message::Path {
         match &self.pending {
             None => self.shared.base().steps.clone(),
             Some(hop) => push_step(&self.shared.base().steps, hop.clone()),

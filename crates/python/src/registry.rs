@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use capnp_dynamic::{MessageBuilder, MessageReader, ReadLimits, Registry, Sharing, StructSchema};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyInt, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::buffer;
@@ -58,7 +58,7 @@ impl PyRegistry {
 /// The root reader (the handle itself) of one message in stream framing in `buf`.
 fn read_root(
     registry: &Bound<'_, PyRegistry>,
-    id: u64,
+    schema: impl FnOnce(&Arc<Registry>) -> capnp_dynamic::Result<Arc<StructSchema>>,
     buf: &Bound<'_, PyAny>,
     traversal_limit_in_words: Option<u64>,
     nesting_limit: Option<i64>,
@@ -67,12 +67,13 @@ fn read_root(
     // Zero-copy; a buffer other than `bytes` stays exported until `__exit__` releases it.
     let input = buffer::input(buf)?;
     let run = || -> MsgResult<_> {
-        Ok(MessageReader::root_from_bytes_shared(
+        let inner = &registry.get().inner;
+        Ok(MessageReader::root_from_bytes_with(
             input.bytes,
             limits(traversal_limit_in_words, nesting_limit),
             input.sharing,
-            &registry.get().inner,
-            id,
+            inner,
+            || schema(inner),
         )?)
     };
     let root = run().map_err(|e| e.into_py(py))?;
@@ -115,6 +116,33 @@ fn limits(traversal_limit_in_words: Option<u64>, nesting_limit: Option<i64>) -> 
         traversal_limit_in_words,
         nesting_limit,
     }
+}
+
+/// A `traversal_limit_in_words` argument of the struct entry points: an exact `int` read with
+/// `ffi::int_as_u64` (PyO3's `u64` goes through `_PyLong_AsByteArray` for an `int` of more
+/// than 30 bits, such as the `2**62` programs pass for "unlimited"); anything else, or a value
+/// that does not fit, as PyO3 extracts a `u64`, with its errors.
+pub(crate) struct WordLimit(u64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for WordLimit {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(int) = obj.cast_exact::<PyInt>() {
+            if let Some(words) = crate::ffi::int_as_u64(&int) {
+                return Ok(WordLimit(words));
+            }
+        }
+        obj.extract::<u64>().map(WordLimit)
+    }
+}
+
+/// `limits` of the struct entry points' arguments.
+fn entry_limits(
+    traversal_limit_in_words: Option<WordLimit>,
+    nesting_limit: Option<i64>,
+) -> ReadLimits {
+    limits(traversal_limit_in_words.map(|w| w.0), nesting_limit)
 }
 
 #[pymethods]
@@ -176,7 +204,8 @@ impl PyRegistry {
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
         // As pycapnp: the type registry applies to what the context manager yields.
-        Ok(read_root(slf, id, buf, traversal_limit_in_words, nesting_limit)?.into_any())
+        let schema = |registry: &Arc<Registry>| registry.get_struct(id);
+        Ok(read_root(slf, schema, buf, traversal_limit_in_words, nesting_limit)?.into_any())
     }
 
     #[pyo3(signature = (id, buf, traversal_limit_in_words=None, nesting_limit=None))]
@@ -397,15 +426,15 @@ impl PyStructEntry {
         &self,
         py: Python<'_>,
         buf: &Bound<'_, PyAny>,
-        traversal_limit_in_words: Option<u64>,
+        traversal_limit_in_words: Option<WordLimit>,
         nesting_limit: Option<i64>,
         builder: bool,
     ) -> PyResult<Py<PyAny>> {
         let reader = read_root(
             self.registry.bind(py),
-            self.id,
+            |registry| self.schema(registry),
             buf,
-            traversal_limit_in_words,
+            traversal_limit_in_words.map(|w| w.0),
             nesting_limit,
         )?;
         if !builder {
@@ -425,14 +454,14 @@ impl PyStructEntry {
         &self,
         py: Python<'_>,
         buf: &Bound<'_, PyAny>,
-        traversal_limit_in_words: Option<u64>,
+        traversal_limit_in_words: Option<WordLimit>,
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
         read_packed_root(
             self.registry.bind(py),
             |registry| self.schema(registry),
             buf,
-            limits(traversal_limit_in_words, nesting_limit),
+            entry_limits(traversal_limit_in_words, nesting_limit),
         )
     }
 
@@ -443,11 +472,11 @@ impl PyStructEntry {
         &self,
         py: Python<'_>,
         segments: &Bound<'_, PyAny>,
-        traversal_limit_in_words: Option<u64>,
+        traversal_limit_in_words: Option<WordLimit>,
         nesting_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
         let registry = self.registry.bind(py);
-        let limits = limits(traversal_limit_in_words, nesting_limit);
+        let limits = entry_limits(traversal_limit_in_words, nesting_limit);
         // A list or tuple (what `to_segments` returns) is read by index, as pycapnp reads it
         // (never through `__iter__`, even of a subclass); the generic
         // iterator protocol costs as much as the rest of a small message's read.

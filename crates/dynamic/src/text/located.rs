@@ -227,15 +227,22 @@ impl Printer {
                 quoted(&mut self.out, bytes, !text);
             }
             Type::Struct(id) => {
-                let child = at.child_struct(seg, u16::try_from(offset).ok()?)?;
+                let message = loc.message;
+                let child =
+                    at.child_struct(seg, u16::try_from(offset).ok()?, |id| message.segment(id))?;
                 let schema = field.target_struct(loc.registry, *id).ok()?;
                 loc.owe(shape_words(Shape::Struct(schema.size()), 0));
                 return self.located_struct(loc, child, &schema, level, Place::Field, depth);
             }
             Type::List(elem) => {
                 let shape = loc.list_shape(elem)?;
-                let child =
-                    at.child_list(seg, u16::try_from(offset).ok()?, expected_size(shape)?)?;
+                let message = loc.message;
+                let child = at.child_list(
+                    seg,
+                    u16::try_from(offset).ok()?,
+                    expected_size(shape)?,
+                    |id| message.segment(id),
+                )?;
                 loc.owe(shape_words(shape, child.len()));
                 return self.located_list(loc, child, elem, level, Place::Field, depth);
             }
