@@ -145,6 +145,7 @@ impl StructAt {
 
     /// A data-section value of `bits` width at `offset` (in units of that width), zero when
     /// it lies beyond the data section (a struct written by an older schema).
+    #[inline(always)]
     pub(crate) fn bits(self, seg: &[u8], bits: u32, offset: u32) -> u64 {
         let offset = offset as usize;
         if bits == 1 {
