@@ -1,8 +1,10 @@
 """Struct handle objects released without PyO3's trampoline and their memory reused
 (crates/python/src/lean_object.rs): a struct list element's object gives back exactly the
 references it held (its list object, the registry) when it goes, whatever order things are
-dropped in; reused memory never shows an earlier object's values; other struct objects
-(roots, fields) keep PyO3's release, and both kinds mix."""
+dropped in; reused memory never shows an earlier object's values; struct and list handles
+whose base another handle shares (fields of a live parent) are released by the lean slot
+too, and handles that may own their message (roots, the last handle of a message) keep
+PyO3's release; the kinds mix."""
 
 import gc
 import sys
@@ -112,8 +114,9 @@ def test_making_and_dropping_elements_keeps_memory_flat(a):
 
 
 def test_non_element_handles_keep_their_own_release(a):
-    """Roots and struct fields own their message (no list kept): released by PyO3, through
-    the same memory slots, interleaved with elements."""
+    """Roots own their message (no list kept): released by PyO3, through the same memory
+    slots, interleaved with elements and fields (released by the lean slot while their root
+    lives, by PyO3 once they are the message's last handle)."""
     msg = _message(a, 4)
     data = msg.to_bytes()
     reader = a.All.from_bytes(data)
@@ -124,6 +127,12 @@ def test_non_element_handles_keep_their_own_release(a):
         b = a.All.new_message(i32=5)
         assert (e.i32, s.i32, b.i32) == (3, 0, 5)
         del r, s, e, b
+    for _ in range(50):
+        r = a.All.from_bytes(data)
+        s = r.s
+        del r  # the field is now the message's last handle
+        assert s.i32 == 0 and s.structs is not None
+        del s
     assert reader.structs[2].t == "t2"
 
 
@@ -179,4 +188,49 @@ def test_list_handles_release_their_references(a):
     del again
     assert all(ref() is not None for ref in buffers)
     del lst
+    assert buffers and all(ref() is None for ref in buffers)
+
+
+def test_struct_field_handles_release_their_references(a):
+    """Struct field handles of readers and builders are released by the lean slot while
+    their parent shares their base, by PyO3's otherwise: the registry reference goes back at
+    once either way, and a field kept after everything else (the message's last handle)
+    releases a message built in Python buffers, its buffers and callable, at once."""
+    import weakref
+
+    msg = _message(a)
+    msg.s.i32 = 3
+    reader = a.All.from_bytes(msg.to_bytes())
+    for owner in (reader, msg, msg.as_reader()):
+        registries = _registry_references()
+        handles = [owner.s for _ in range(50)]
+        handles += [h.s for h in handles]
+        assert _registry_references() > registries
+        assert all(h.i32 in (0, 3) for h in handles)
+        del handles
+        assert _registry_references() == registries
+    buffers = []
+
+    class Allocate:
+        def __call__(self, words):
+            buf = _Buffer(8 * words)
+            buffers.append(weakref.ref(buf))
+            return buf
+
+    allocate = Allocate()
+    built = capnp._PyCustomMessageBuilder(allocate)
+    buffers.append(weakref.ref(allocate))
+    del allocate
+    root = built.init_root(a.All)
+    field = root.init("s")
+    field.i32 = 7
+    inner = field.init("s")
+    inner.i32 = 8
+    again = root.s
+    del root, built
+    assert (again.i32, field.i32, inner.i32) == (7, 7, 8)
+    del again, inner
+    assert all(ref() is not None for ref in buffers)
+    assert field.s.i32 == 8
+    del field
     assert buffers and all(ref() is None for ref in buffers)

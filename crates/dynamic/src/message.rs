@@ -1354,6 +1354,20 @@ impl<B: 'static> StructBase<B> {
         }
     }
 
+    /// Whether another owner keeps the message when this handle's share goes: its base
+    /// (or its list's shared pair) is counted more than once, or it is lent (it holds no
+    /// count; the list object its owner keeps holds the message). Read without
+    /// synchronization: another thread dropping its share at the same moment can make the
+    /// answer stale (then this drop is the message's last; callers stay sound either way).
+    #[inline]
+    pub(crate) fn shared(&self) -> bool {
+        match self {
+            StructBase::Own(base, _) => Arc::strong_count(base) > 1,
+            StructBase::Element(e) => Arc::strong_count(e) > 1 || Arc::strong_count(&e.base) > 1,
+            StructBase::Lent(_) => true,
+        }
+    }
+
     #[inline]
     pub(crate) fn schema(&self) -> &Arc<crate::schema::StructSchema> {
         match self {

@@ -259,6 +259,65 @@ impl StructReader {
         self.located_list(at, seg, field, *offset, elem, default)
     }
 
+    /// Struct field `index` through the resolved location, as `get_by_index` reads it (the
+    /// same handle, checks and charge) without a `Value`; `Ok(None)` when the field is not a
+    /// struct slot or `get_by_index` must read it (no location, a null pointer, more than one
+    /// far hop). Raises as `get_by_index` for an inactive union member.
+    pub fn struct_fast(&self, index: usize) -> Result<Option<StructReader>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty: Type::Struct(id),
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(None);
+        };
+        let Some((at, seg)) = self.fast() else {
+            return Ok(None);
+        };
+        check_active(
+            self.shared.schema(),
+            field,
+            at.bits(seg, 16, disc_offset(self.shared.schema())),
+        )?;
+        self.located_struct(at, seg, field, *offset, *id, default)
+    }
+
+    /// The struct in pointer slot `offset` of this located struct (`at` in `seg`), of
+    /// schema `id`, found in place and charged; `Ok(None)` when capnp's walk must read it.
+    #[inline(always)]
+    fn located_struct(
+        &self,
+        at: StructAt,
+        seg: &[u8],
+        field: &Field,
+        offset: u32,
+        id: u64,
+        default: &DefaultValue,
+    ) -> Result<Option<StructReader>> {
+        let Some(child) = u16::try_from(offset)
+            .ok()
+            .and_then(|i| at.child_struct(seg, i, |id| self.segment(id)))
+        else {
+            return Ok(None);
+        };
+        let schema = field.target_struct(&self.shared.base().registry, id)?;
+        let shape = Shape::Struct(schema.size());
+        self.shared.base().backing.charge(shape_words(shape, 0))?;
+        let step = Step {
+            hop: Hop::Field(offset as u16),
+            shape,
+            default: default_words(default),
+        };
+        Ok(Some(StructReader::element(
+            StructBase::Own(self.shared.base().extended(self.pending.as_ref()), schema),
+            step,
+            child,
+        )))
+    }
+
     /// The list in pointer slot `offset` of this located struct (`at` in `seg`), found in
     /// place and charged; `Ok(None)` when capnp's walk must read it.
     #[inline(always)]
@@ -350,27 +409,9 @@ impl StructReader {
                 ty: Type::Struct(id),
                 default,
                 ..
-            } => {
-                let Some(child) = u16::try_from(*offset)
-                    .ok()
-                    .and_then(|i| at.child_struct(seg, i, |id| self.segment(id)))
-                else {
-                    return Ok(None);
-                };
-                let schema = field.target_struct(&self.shared.base().registry, *id)?;
-                let shape = Shape::Struct(schema.size());
-                self.shared.base().backing.charge(shape_words(shape, 0))?;
-                let step = Step {
-                    hop: Hop::Field(*offset as u16),
-                    shape,
-                    default: default_words(default),
-                };
-                Some(Value::Struct(StructValue::Reader(StructReader::element(
-                    StructBase::Own(self.shared.base().extended(self.pending.as_ref()), schema),
-                    step,
-                    child,
-                ))))
-            }
+            } => self
+                .located_struct(at, seg, field, *offset, *id, default)?
+                .map(|r| Value::Struct(StructValue::Reader(r))),
             FieldKind::Slot {
                 offset,
                 ty: Type::List(elem),
@@ -393,6 +434,12 @@ impl StructReader {
 
     pub fn is_root(&self) -> bool {
         self.is_root
+    }
+
+    /// Whether another handle (or list) shares this handle's base, so dropping this one does
+    /// not drop the message (`StructBase::shared`; read unsynchronized, see there).
+    pub fn base_shared(&self) -> bool {
+        self.shared.shared()
     }
 
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
@@ -841,6 +888,12 @@ impl StructBuilder {
 
     pub fn is_root(&self) -> bool {
         self.is_root
+    }
+
+    /// Whether another handle (or list) shares this handle's base, so dropping this one does
+    /// not drop the message (`StructBase::shared`; read unsynchronized, see there).
+    pub fn base_shared(&self) -> bool {
+        self.shared.shared()
     }
 
     pub fn message(&self) -> &MessageBuilder {

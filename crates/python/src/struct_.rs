@@ -1091,6 +1091,15 @@ impl PyStructReader {
                 };
                 return Ok(Py::new(py, list)?.into_any());
             }
+        } else if let Some(Type::Struct(_)) = ty {
+            // A struct straight into its handle object, without a `Value`.
+            if let Some(child) = self.inner.struct_fast(index)? {
+                return Ok(PyStructReader::wrap(
+                    py,
+                    child,
+                    self.registry.clone_ref(py),
+                )?);
+            }
         } else if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
             return Ok(obj);
         }
@@ -1222,8 +1231,8 @@ impl PyStructReader {
     }
 }
 
-/// Struct list elements released without PyO3's trampoline, and the objects' memory reused
-/// (`lean_object.rs`).
+/// Struct list elements, and struct handles whose base another handle shares, released
+/// without PyO3's trampoline, and the objects' memory reused (`lean_object.rs`).
 macro_rules! lean_object {
     ($ty:ty) => {
         impl crate::lean_object::LeanObject for $ty {
@@ -1234,7 +1243,7 @@ macro_rules! lean_object {
             }
 
             fn lean_release(&self) -> bool {
-                self.keep.is_some()
+                self.keep.is_some() || self.inner.base_shared()
             }
 
             fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>) {
