@@ -234,3 +234,25 @@ def test_struct_field_handles_release_their_references(a):
     assert field.s.i32 == 8
     del field
     assert buffers and all(ref() is None for ref in buffers)
+
+
+def test_objects_made_without_pyo3_construction_are_whole(a):
+    """Handles after the first of their class are made by `new_object` (memory from the
+    class's slot, the value written in place): they are of exactly their class, tracked by
+    the collector, hashable and comparable as any handle, and read their own values, for
+    struct and list handles of readers and builders, fresh and from kept memory."""
+    msg = _message(a, 6)
+    msg.s.i32 = 11
+    reader = a.All.from_bytes(msg.to_bytes())
+    for owner in (reader, msg):
+        kinds = {type(owner.s), type(owner.structs), type(owner.structs[0])}
+        for _ in range(3):
+            made = [owner.s for _ in range(200)] + [owner.structs for _ in range(200)]
+            made += [owner.structs[i % 6] for i in range(200)]
+            assert {type(h) for h in made} == kinds
+            assert all(gc.is_tracked(h) for h in made)
+            assert [h.i32 for h in made[:200]] == [11] * 200
+            assert [len(h) for h in made[200:400]] == [6] * 200
+            assert [h.i32 for h in made[400:]] == [i % 6 for i in range(200)]
+            assert len({id(h) for h in made}) == len(made)
+            del made

@@ -123,7 +123,7 @@ impl PyObjectReader {
             .with_registry(registry.get().inner.clone())
             .as_list(elem)
             .map_err(|e| MsgError::from(e).into_py(py))?;
-        Ok(Py::new(py, PyListReader { inner: l, registry })?.into_any())
+        Ok(crate::lean_object::new_object(py, PyListReader { inner: l, registry })?.into_any())
     }
 
     /// The pointer read as Text (`''` when null).
@@ -196,7 +196,7 @@ impl PyObjectBuilder {
             None => any.as_list(elem),
         }
         .map_err(|e| MsgError::from(e).into_py(py))?;
-        Ok(Py::new(py, PyListBuilder { inner: l, registry })?.into_any())
+        Ok(crate::lean_object::new_object(py, PyListBuilder { inner: l, registry })?.into_any())
     }
 }
 

@@ -98,7 +98,7 @@ pub(crate) fn value_to_py(
         Value::Struct(StructValue::Reader(r)) => {
             PyStructReader::wrap(py, r, registry.clone_ref(py))?.into_any()
         }
-        Value::List(ListValue::Builder(l)) => Py::new(
+        Value::List(ListValue::Builder(l)) => crate::lean_object::new_object(
             py,
             PyListBuilder {
                 inner: l,
@@ -106,7 +106,7 @@ pub(crate) fn value_to_py(
             },
         )?
         .into_any(),
-        Value::List(ListValue::Reader(l)) => Py::new(
+        Value::List(ListValue::Reader(l)) => crate::lean_object::new_object(
             py,
             PyListReader {
                 inner: l,

@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use pyo3::ffi;
@@ -37,6 +38,8 @@ pub(crate) trait LeanObject:
     /// The value taken apart: its Rust parts dropped, the Python references it held
     /// (its registry, and its list if kept) returned for the caller to release.
     fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>);
+    /// `Py::new(py, self)` (what [`new_object`] does when it cannot do better).
+    fn made_by_pyo3(self, py: Python<'_>) -> PyResult<Py<Self>>;
 }
 
 /// What [`install`] replaced, and the class's free list.
@@ -47,6 +50,10 @@ pub(crate) struct Saved {
     alloc: ffi::allocfunc,
     free: ffi::freefunc,
     kept: FreeList,
+    /// Where the value lies in an object of the class ([`new_object`]): 0 until the first
+    /// object made by PyO3 shows it, `usize::MAX` when PyO3's contents hold more than the
+    /// value (then every object is made by PyO3).
+    contents_at: AtomicUsize,
 }
 
 /// Released objects' memory (with the collector's header before each), untracked, whose
@@ -120,15 +127,15 @@ unsafe extern "C" fn tp_alloc<T: LeanObject>(
         // SAFETY: the caller's arguments passed on to CPython's allocator.
         return unsafe { ffi::PyType_GenericAlloc(ty, nitems) };
     };
-    // SAFETY: called with the GIL held (by `object_new`, under PyO3's `Py::new`), so the
-    // free list is this thread's alone (`FreeList`'s `Sync`). A kept block was made by
-    // `saved.alloc` for exactly this type (blocks of other types are never kept) and its
-    // object was released, untracked, with its contents dropped. `PyObject_Init` gives it
-    // its type (taking a reference to the heap type, as allocation does) and a reference
-    // count. It is not zeroed as `PyType_GenericAlloc` leaves new memory: the only caller,
-    // PyO3's `Py::new` (through `object_new`), writes the whole contents before anything
-    // reads them, and reads nothing there first (it would read a `__dict__` slot, which
-    // the class has not: checked at installation).
+    // SAFETY: called with the GIL held (by `object_new` under PyO3's `Py::new`, or by
+    // `new_object`), so the free list is this thread's alone (`FreeList`'s `Sync`). A kept
+    // block was made by `saved.alloc` for exactly this type (blocks of other types are never
+    // kept) and its object was released, untracked, with its contents dropped.
+    // `PyObject_Init` gives it its type (taking a reference to the heap type, as allocation
+    // does) and a reference count. It is not zeroed as `PyType_GenericAlloc` leaves new
+    // memory: both callers, PyO3's `Py::new` (through `object_new`) and `new_object`, write
+    // the whole contents before anything reads them, and read nothing there first (PyO3
+    // would read a `__dict__` slot, which the class has not: checked at installation).
     unsafe {
         if ty as usize == saved.type_addr && nitems == 0 {
             let len = &mut *saved.kept.len.get();
@@ -182,6 +189,66 @@ unsafe fn free(saved: &Saved, obj: *mut ffi::PyObject) {
     }
 }
 
+/// A new object of exactly `T`'s class holding `value`: as `Py::new`, without PyO3's
+/// construction (the base type's `tp_new` found and called with an empty tuple, which checks
+/// its arguments and calls `tp_alloc`; the contents assembled and moved in). The object's
+/// memory comes from [`tp_alloc`] and `value` is written where PyO3 keeps it, learnt from the
+/// first object PyO3 makes (a class not installed, or whose contents hold more than the value,
+/// is always made by PyO3).
+#[inline]
+pub(crate) fn new_object<T: LeanObject>(py: Python<'_>, value: T) -> PyResult<Py<T>> {
+    let Some(saved) = T::saved().get() else {
+        return value.made_by_pyo3(py);
+    };
+    let at = saved.contents_at.load(Ordering::Relaxed);
+    if at == 0 || at == usize::MAX {
+        return first_object(py, saved, value);
+    }
+    let ty = saved.type_addr as *mut ffi::PyTypeObject;
+    // SAFETY: the GIL is held (`py`). `ty` is `T`'s live heap type (PyO3 keeps it for the
+    // module's life; installation saved its address), whose `tp_alloc` is ours: an object of
+    // the class with its type reference and count, tracked, contents not initialized (or
+    // null with an exception set). `at` was measured on an object PyO3 made for this type
+    // (`first_object`): the value starts there, and the rest of PyO3's contents after it has
+    // no size (checked there against the type's size), so there is nothing else to
+    // initialize: the borrow flag of a frozen class, the thread checker of a `Send` class
+    // and the absent `__dict__`/weak-reference slots are empty types. Writing the value is
+    // all `Py::new` does after allocating; nothing runs in between that could start a
+    // collection or look at the contents.
+    unsafe {
+        let obj = tp_alloc::<T>(ty, 0);
+        if obj.is_null() {
+            drop(value);
+            return Err(PyErr::fetch(py));
+        }
+        std::ptr::write(obj.cast::<u8>().add(at).cast::<T>(), value);
+        Ok(Bound::from_owned_ptr(py, obj)
+            .cast_into_unchecked::<T>()
+            .unbind())
+    }
+}
+
+/// The class's object made by PyO3, from which [`new_object`] learns where the value lies:
+/// its offset in the object, kept when the value is all of PyO3's contents (the object's size,
+/// the type's basic size, ends right after it).
+#[cold]
+#[inline(never)]
+fn first_object<T: LeanObject>(py: Python<'_>, saved: &Saved, value: T) -> PyResult<Py<T>> {
+    let obj = value.made_by_pyo3(py)?;
+    if saved.contents_at.load(Ordering::Relaxed) == 0 {
+        let start = obj.as_ptr() as usize;
+        let at = (obj.get() as *const T as usize).wrapping_sub(start);
+        // SAFETY: reading the basic size of the object's live type (`T`'s: made by PyO3).
+        let size = unsafe { (*ffi::Py_TYPE(obj.as_ptr())).tp_basicsize };
+        let exact = at >= std::mem::size_of::<ffi::PyObject>()
+            && usize::try_from(size).is_ok_and(|size| at + std::mem::size_of::<T>() == size);
+        saved
+            .contents_at
+            .store(if exact { at } else { usize::MAX }, Ordering::Relaxed);
+    }
+    Ok(obj)
+}
+
 /// Replaces `tp_dealloc`, `tp_alloc` and `tp_free` of `T`'s type by the ones above. Called
 /// once, at module initialization, before any instance exists.
 pub(crate) fn install<T: LeanObject>(py: Python<'_>) -> PyResult<()> {
@@ -213,6 +280,7 @@ pub(crate) fn install<T: LeanObject>(py: Python<'_>) -> PyResult<()> {
                 slots: UnsafeCell::new([std::ptr::null_mut(); KEPT]),
                 len: UnsafeCell::new(0),
             },
+            contents_at: AtomicUsize::new(0),
         };
         if T::saved().set(saved).is_err() {
             return Ok(());

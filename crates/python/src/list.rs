@@ -512,6 +512,10 @@ macro_rules! lean_list {
                 drop(inner);
                 (registry.into_any(), None)
             }
+
+            fn made_by_pyo3(self, py: Python<'_>) -> PyResult<Py<Self>> {
+                Py::new(py, self)
+            }
         }
     };
 }

@@ -377,7 +377,7 @@ impl PyStructBuilder {
         registry: Py<PyRegistry>,
         keep: Option<Py<PyAny>>,
     ) -> PyResult<Py<Self>> {
-        Py::new(
+        crate::lean_object::new_object(
             py,
             PyStructBuilder {
                 inner,
@@ -397,7 +397,7 @@ impl PyStructBuilder {
                     inner: list,
                     registry: self.registry.clone_ref(py),
                 };
-                return Ok(Py::new(py, list)?.into_any());
+                return Ok(crate::lean_object::new_object(py, list)?.into_any());
             }
         } else if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
             return Ok(obj);
@@ -1051,7 +1051,7 @@ impl PyStructReader {
         registry: Py<PyRegistry>,
         keep: Option<Py<PyAny>>,
     ) -> PyResult<Py<Self>> {
-        Py::new(
+        crate::lean_object::new_object(
             py,
             PyStructReader {
                 inner,
@@ -1089,7 +1089,7 @@ impl PyStructReader {
                     inner: list,
                     registry: self.registry.clone_ref(py),
                 };
-                return Ok(Py::new(py, list)?.into_any());
+                return Ok(crate::lean_object::new_object(py, list)?.into_any());
             }
         } else if let Some(Type::Struct(_)) = ty {
             // A struct straight into its handle object, without a `Value`.
@@ -1255,6 +1255,10 @@ macro_rules! lean_object {
                 } = self;
                 drop(inner);
                 (registry.into_any(), keep)
+            }
+
+            fn made_by_pyo3(self, py: Python<'_>) -> PyResult<Py<Self>> {
+                Py::new(py, self)
             }
         }
     };
