@@ -1021,6 +1021,23 @@ impl StructBuilder {
         ))
     }
 
+    /// Struct field `index` as `get_by_index` reads it, through the recorded location without
+    /// a `Value` (`fast_struct_field`); `Ok(None)` when the field is not a struct slot or
+    /// `get_by_index` must read it. Raises as `get_by_index` for an inactive union member.
+    pub fn struct_fast(&self, index: usize) -> Result<Option<StructBuilder>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty: Type::Struct(id),
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(None);
+        };
+        self.fast_struct_field(field, *offset, *id, default)
+    }
+
     /// List field `index` as `get_by_index` reads it, through the recorded location without
     /// a `Value` (`fast_list_field`); `Ok(None)` when the field is not a list or
     /// `get_by_index` must read it. Raises as `get_by_index` for an inactive union member.

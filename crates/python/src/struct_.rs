@@ -399,6 +399,15 @@ impl PyStructBuilder {
                 };
                 return Ok(crate::lean_object::new_object(py, list)?.into_any());
             }
+        } else if let Some(Type::Struct(_)) = ty {
+            // A struct straight into its handle object, without a `Value`.
+            if let Some(child) = self.inner.struct_fast(index)? {
+                return Ok(PyStructBuilder::wrap(
+                    py,
+                    child,
+                    self.registry.clone_ref(py),
+                )?);
+            }
         } else if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
             return Ok(obj);
         }
