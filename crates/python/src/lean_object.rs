@@ -42,6 +42,23 @@ pub(crate) trait LeanObject:
     fn made_by_pyo3(self, py: Python<'_>) -> PyResult<Py<Self>>;
 }
 
+/// The two items of a [`LeanObject`] impl that are the same for every class: the class's
+/// own [`Saved`] static and `Py::new`.
+macro_rules! lean_object_common {
+    () => {
+        fn saved() -> &'static std::sync::OnceLock<crate::lean_object::Saved> {
+            static SAVED: std::sync::OnceLock<crate::lean_object::Saved> =
+                std::sync::OnceLock::new();
+            &SAVED
+        }
+
+        fn made_by_pyo3(self, py: Python<'_>) -> PyResult<Py<Self>> {
+            Py::new(py, self)
+        }
+    };
+}
+pub(crate) use lean_object_common;
+
 /// What [`install`] replaced, and the class's free list.
 pub(crate) struct Saved {
     /// Compared by address only; the type lives as long as the module (PyO3 keeps it).

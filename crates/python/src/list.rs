@@ -497,11 +497,7 @@ impl PyListReader {
 macro_rules! lean_list {
     ($ty:ty) => {
         impl crate::lean_object::LeanObject for $ty {
-            fn saved() -> &'static std::sync::OnceLock<crate::lean_object::Saved> {
-                static SAVED: std::sync::OnceLock<crate::lean_object::Saved> =
-                    std::sync::OnceLock::new();
-                &SAVED
-            }
+            crate::lean_object::lean_object_common!();
 
             fn lean_release(&self) -> bool {
                 self.inner.base_shared()
@@ -511,10 +507,6 @@ macro_rules! lean_list {
                 let Self { inner, registry } = self;
                 drop(inner);
                 (registry.into_any(), None)
-            }
-
-            fn made_by_pyo3(self, py: Python<'_>) -> PyResult<Py<Self>> {
-                Py::new(py, self)
             }
         }
     };

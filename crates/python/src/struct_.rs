@@ -1245,11 +1245,7 @@ impl PyStructReader {
 macro_rules! lean_object {
     ($ty:ty) => {
         impl crate::lean_object::LeanObject for $ty {
-            fn saved() -> &'static std::sync::OnceLock<crate::lean_object::Saved> {
-                static SAVED: std::sync::OnceLock<crate::lean_object::Saved> =
-                    std::sync::OnceLock::new();
-                &SAVED
-            }
+            crate::lean_object::lean_object_common!();
 
             fn lean_release(&self) -> bool {
                 self.keep.is_some() || self.inner.base_shared()
@@ -1264,10 +1260,6 @@ macro_rules! lean_object {
                 } = self;
                 drop(inner);
                 (registry.into_any(), keep)
-            }
-
-            fn made_by_pyo3(self, py: Python<'_>) -> PyResult<Py<Self>> {
-                Py::new(py, self)
             }
         }
     };
