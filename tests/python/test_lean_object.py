@@ -256,3 +256,22 @@ def test_objects_made_without_pyo3_construction_are_whole(a):
             assert [h.i32 for h in made[400:]] == [i % 6 for i in range(200)]
             assert len({id(h) for h in made}) == len(made)
             del made
+
+
+def test_last_handle_releases_the_message_bytes_at_once(a):
+    """A field handle that outlives its root is the message's last handle: its release (by
+    PyO3's slot, since its base is no longer shared) drops the message, and with it the
+    reference to the bytes it was read from, at once (not later, at the next call into the
+    module). Struct and list fields, and a field of a field."""
+    msg = _message(a, 3)
+    msg.s.i32 = 4
+    data = msg.to_bytes()
+    for make in (lambda r: r.s, lambda r: r.structs, lambda r: r.s.s, lambda r: r.ints):
+        base = sys.getrefcount(data)
+        reader = a.All.from_bytes(data)
+        assert sys.getrefcount(data) > base
+        handle = make(reader)
+        del reader
+        assert sys.getrefcount(data) > base
+        del handle
+        assert sys.getrefcount(data) == base
