@@ -97,12 +97,30 @@ fn dump_struct(out: &mut String, r: &StructReader, depth: u32, slow: bool) {
             "{name}: has={:?} ",
             r.has(name).map_err(|e| e.to_string())
         );
-        match r.get_by_index(i) {
-            Ok(v) => dump_value(out, v, depth, slow),
+        // The fast side reads as the binding does: struct and list fields first without a
+        // `Value` (`struct_fast`, `list_fast`), `get_by_index` when they decline; the walking
+        // side must print the same, errors and the read budget left included.
+        let direct = if slow {
+            None
+        } else {
+            match r.struct_fast(i) {
+                Ok(Some(s)) => Some(Ok(Value::Struct(StructValue::Reader(s)))),
+                Err(e) => Some(Err(e)),
+                Ok(None) => match r.list_fast(i) {
+                    Ok(Some(l)) => Some(Ok(Value::List(ListValue::Reader(l)))),
+                    Err(e) => Some(Err(e)),
+                    Ok(None) => None,
+                },
+            }
+        };
+        let mut shown = String::new();
+        match direct.unwrap_or_else(|| r.get_by_index(i)) {
+            Ok(v) => dump_value(&mut shown, v, depth, slow),
             Err(e) => {
-                let _ = write!(out, "error {e}");
+                let _ = write!(shown, "error {e}");
             }
         }
+        out.push_str(&shown);
         out.push(';');
     }
 }
