@@ -63,7 +63,13 @@ fn read_all(r: &StructReader, depth: u32) {
         return;
     }
     for i in 0..r.schema().fields.len() {
-        let v = r.get_by_index(i);
+        // As the binding reads: struct and list fields first without a `Value`.
+        let v = match (r.struct_fast(i), r.list_fast(i)) {
+            (Ok(Some(s)), _) => Ok(Value::Struct(StructValue::Reader(s))),
+            (_, Ok(Some(l))) => Ok(Value::List(ListValue::Reader(l))),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            _ => r.get_by_index(i),
+        };
         // The binding's one-load primitive read agrees with the general read whenever it
         // answers (it declines inactive union members, pointers, and unlocated readers).
         if let Some(fast) = r.primitive_fast(i) {
@@ -244,7 +250,15 @@ fn apply(
                     (format!("{x:?}"), format!("{y:?}"), None)
                 }
                 _ => {
-                    let (x, y) = (a.get_by_index(i), b.get_by_index(i));
+                    // `a` reads as the binding does (struct and list fields without a
+                    // `Value` first), `b` by the general read.
+                    let x = match (a.struct_fast(i), a.list_fast(i)) {
+                        (Ok(Some(s)), _) => Ok(Value::Struct(StructValue::Builder(s))),
+                        (_, Ok(Some(l))) => Ok(Value::List(ListValue::Builder(l))),
+                        (Err(e), _) | (_, Err(e)) => Err(e),
+                        _ => a.get_by_index(i),
+                    };
+                    let y = b.get_by_index(i);
                     (show(&x), show(&y), handles(x, y))
                 }
             }
