@@ -25,6 +25,10 @@ pub(super) struct Located<'a> {
     registry: &'a Registry,
     /// What the general walk would have charged so far (`charge`d at the end).
     owed: u64,
+    /// The budget left when the print began: owing more declines at once (the general walk
+    /// would fail there), so a message claiming more than it holds (lists of zero-sized
+    /// elements, which the walk charges a word each) is never printed past its limit.
+    left: u64,
     /// Struct schemas of list elements and enum schemas, looked up once per print.
     structs: Vec<Arc<StructSchema>>,
     enums: Vec<Arc<EnumSchema>>,
@@ -36,6 +40,7 @@ impl<'a> Located<'a> {
             message,
             registry,
             owed: 0,
+            left: message.budget_left(),
             structs: Vec::new(),
             enums: Vec::new(),
         }
@@ -47,13 +52,16 @@ impl<'a> Located<'a> {
         self.message.charge(self.owed).ok()
     }
 
-    fn owe(&mut self, words: u64) {
+    /// Adds `words` to what the walk owes; `None` (decline) once that exceeds the budget
+    /// left at the start.
+    fn owe(&mut self, words: u64) -> Option<()> {
         self.owed = self.owed.saturating_add(words);
+        (self.owed <= self.left).then_some(())
     }
 
     /// A blob of `len` bytes, charged as `charge_blob` charges it.
-    fn owe_blob(&mut self, len: usize, text: bool) {
-        self.owe((len as u64 + u64::from(text)).div_ceil(8));
+    fn owe_blob(&mut self, len: usize, text: bool) -> Option<()> {
+        self.owe((len as u64 + u64::from(text)).div_ceil(8))
     }
 
     fn struct_schema(&mut self, id: u64) -> Option<Arc<StructSchema>> {
@@ -223,7 +231,7 @@ impl Printer {
                 let bytes = at.blob(seg, u16::try_from(offset).ok()?, text, |id| {
                     message.segment(id)
                 })?;
-                loc.owe_blob(bytes.len(), text);
+                loc.owe_blob(bytes.len(), text)?;
                 quoted(&mut self.out, bytes, !text);
             }
             Type::Struct(id) => {
@@ -231,7 +239,7 @@ impl Printer {
                 let child =
                     at.child_struct(seg, u16::try_from(offset).ok()?, |id| message.segment(id))?;
                 let schema = field.target_struct(loc.registry, *id).ok()?;
-                loc.owe(shape_words(Shape::Struct(schema.size()), 0));
+                loc.owe(shape_words(Shape::Struct(schema.size()), 0))?;
                 return self.located_struct(loc, child, &schema, level, Place::Field, depth);
             }
             Type::List(elem) => {
@@ -243,7 +251,7 @@ impl Printer {
                     expected_size(shape)?,
                     |id| message.segment(id),
                 )?;
-                loc.owe(shape_words(shape, child.len()));
+                loc.owe(shape_words(shape, child.len()))?;
                 return self.located_list(loc, child, elem, level, Place::Field, depth);
             }
             Type::Interface(_) | Type::AnyPointer => return None,
@@ -287,7 +295,7 @@ impl Printer {
                     let text = *elem == Type::Text;
                     for i in 0..at.len() {
                         let bytes = at.blob(seg, i, text)?;
-                        loc.owe_blob(bytes.len(), text);
+                        loc.owe_blob(bytes.len(), text)?;
                         let start = self.begin(&items);
                         quoted(&mut self.out, bytes, !text);
                         self.end(&mut items, start, false);
@@ -298,7 +306,7 @@ impl Printer {
                     let size = expected_size(shape)?;
                     for i in 0..at.len() {
                         let c = at.child_list(seg, i, size)?;
-                        loc.owe(shape_words(shape, c.len()));
+                        loc.owe(shape_words(shape, c.len()))?;
                         let start = self.begin(&items);
                         let breaks =
                             self.located_list(loc, c, inner, child, Place::Bracketed, depth)?;
