@@ -6,7 +6,7 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
-use crate::arena::{DataAt, ElemsAt, Held, StructCache};
+use crate::arena::{DataAt, ElemsAt, Held, SrcStruct, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
@@ -1750,12 +1750,54 @@ impl StructBuilder {
                 if !b.same_message(&self.shared.base().message) && !b.has_cap_context() =>
             {
                 let (src_guard, mut held) = lock_pair(b, &self.shared.base().message)?;
+                let segs = src_guard.get_segments_for_output();
+                // A root source is found from its root pointer (no walk) when that is a near
+                // struct pointer; a plain source (`SrcStruct::is_plain`) is copied by our own
+                // code into a located slot, the same bytes as capnp's copy.
+                if steps.is_empty() {
+                    if let Some(plain) = segs.first().and_then(|s| SrcStruct::root(s)) {
+                        if self.copy_own(&mut held, field, offset, plain) {
+                            return Ok(true);
+                        }
+                    }
+                }
                 let src = builder_reader_loc(&src_guard, steps)?;
+                if let (false, RLoc::Struct(s)) = (steps.is_empty(), &src) {
+                    if let Some(plain) = SrcStruct::of_reader(&segs, *s) {
+                        if self.copy_own(&mut held, field, offset, plain) {
+                            return Ok(true);
+                        }
+                    }
+                }
                 self.with_slot_held(&mut held, field, offset, |pb| copy(pb, src))?;
                 Ok(true)
             }
             Backing::Builder(_) => Ok(false),
         }
+    }
+
+    /// `src` copied into pointer slot `offset` by our own code (`DataAt::copy_struct`) when
+    /// this struct's location is current and `src` is plain; `false` with nothing written
+    /// otherwise (the caller takes capnp's copy).
+    fn copy_own(
+        &self,
+        held: &mut Held<'_>,
+        field: &Field,
+        offset: u32,
+        src: SrcStruct<'_>,
+    ) -> bool {
+        let Some(at) = self.slot_at(held, field, offset) else {
+            return false;
+        };
+        if at.copy_struct(held, offset, src).is_none() {
+            return false;
+        }
+        if let (Some(d), Some(u)) = (field.discriminant, self.shared.schema().union.as_ref()) {
+            at.write(held, 16, u.discriminant_offset, u64::from(d));
+        }
+        // Its own struct did not move: still current, at the generation now.
+        self.cache.set(held.generation, Some(at));
+        true
     }
 
     fn set_discriminant(&self, s: &capnp::private::layout::StructBuilder<'_>, field: &Field) {
