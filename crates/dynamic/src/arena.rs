@@ -458,7 +458,12 @@ impl DataAt {
         // lock `held` holds (the caller checked the generation): no other access meanwhile.
         if unsafe { read_le(slot.as_ptr(), 8) } != 0 {
             held.bump();
-            self.pointer_builder(held, slot).clear();
+            let arena: &mut dyn BuilderArena = &mut held.guard.arena;
+            // SAFETY: the slot as above, in segment `self.segment` of this arena; this
+            // message's pointers were all written by capnp or this module.
+            if !unsafe { zero_plain(arena, self.segment, slot.as_ptr()) } {
+                self.pointer_builder(held, slot).clear();
+            }
         }
         let arena: &mut dyn BuilderArena = &mut held.guard.arena;
         // `is_plain` bounds the data section by 0xffff words; a pointer section has at most
@@ -521,6 +526,108 @@ impl DataAt {
             }
         }
         Some(())
+    }
+}
+
+/// Bits per element of a list pointer's element size code, for Void, Bool and numbers
+/// (`None`: pointers, structs).
+fn plain_bits(code: u32) -> Option<u64> {
+    Some(match code {
+        0 => 0,
+        1 => 1,
+        2 => 8,
+        3 => 16,
+        4 => 32,
+        5 => 64,
+        _ => return None,
+    })
+}
+
+/// The word range `[start, start + words)` of an object a pointer at word `at` with
+/// `offset` targets, when it lies inside a segment of `cap` words.
+fn target_range(at: usize, offset: i64, words: u64, cap: u32) -> Option<(usize, usize)> {
+    let start = i64::try_from(at).ok()? + 1 + offset;
+    let start = u64::try_from(start).ok()?;
+    (start + words <= u64::from(cap)).then_some((start as usize, words as usize))
+}
+
+/// What capnp's `zero_object` and `clear` do to the non-null pointer at `slot` (segment
+/// `seg`), when its object is plain: a struct (near, or behind a one-word landing pad) whose
+/// pointers are null or near lists of Void, Bool or numbers. Its lists, its words, the pad
+/// and the slot are zeroed; `false` with nothing written for any other object (the caller
+/// takes capnp's `clear`).
+///
+/// # Safety
+/// `slot` must be 8 bytes of segment `seg` of `arena`, a builder message whose pointers
+/// were written by capnp or this module (so its segment ids name segments of the arena),
+/// and nobody else may access its bytes meanwhile.
+unsafe fn zero_plain(arena: &mut dyn BuilderArena, seg: u32, slot: *mut u8) -> bool {
+    // SAFETY: the caller's guarantees; every other address is formed from a segment's base
+    // (`get_segment_mut`, capnp's own pointer) and a word range checked against that
+    // segment's capacity (`target_range`) before it is formed.
+    unsafe {
+        let w = read_le(slot, 8);
+        let (obj_seg, tag_at, tag, pad) = match w & 7 {
+            0 | 4 => {
+                let (base, _) = arena.get_segment_mut(seg);
+                ((seg, base), (slot as usize - base as usize) / 8, w, None)
+            }
+            2 => {
+                let far_seg = (w >> 32) as u32;
+                let (base, cap) = arena.get_segment_mut(far_seg);
+                let pos = (w as u32 >> 3) as usize;
+                if pos >= cap as usize {
+                    return false;
+                }
+                let pad = base.add(pos * 8);
+                ((far_seg, base), pos, read_le(pad, 8), Some(pad))
+            }
+            _ => return false,
+        };
+        if tag & 3 != 0 {
+            return false;
+        }
+        let (_, base) = obj_seg;
+        let (_, cap) = arena.get_segment_mut(obj_seg.0);
+        let data_words = (tag >> 32) & 0xffff;
+        let ptr_count = tag >> 48;
+        let offset = i64::from((tag as u32 as i32) >> 2);
+        let Some((start, words)) = target_range(tag_at, offset, data_words + ptr_count, cap) else {
+            return false;
+        };
+        // The lists, checked before anything is written.
+        let mut lists = [(0usize, 0usize); 4];
+        let mut n = 0;
+        for i in 0..ptr_count as usize {
+            let at = start + data_words as usize + i;
+            let p = read_le(base.add(at * 8), 8);
+            if p == 0 {
+                continue;
+            }
+            let upper = (p >> 32) as u32;
+            let Some(bits) = plain_bits(upper & 7) else {
+                return false;
+            };
+            let list_words = (u64::from(upper >> 3) * bits).div_ceil(64);
+            let off = i64::from((p as u32 as i32) >> 2);
+            let (true, Some(range)) = (p & 3 == 1, target_range(at, off, list_words, cap)) else {
+                return false;
+            };
+            if n == lists.len() {
+                return false;
+            }
+            lists[n] = range;
+            n += 1;
+        }
+        for &(s, len) in &lists[..n] {
+            std::ptr::write_bytes(base.add(s * 8), 0, len * 8);
+        }
+        std::ptr::write_bytes(base.add(start * 8), 0, words * 8);
+        if let Some(pad) = pad {
+            write_le(pad, 8, 0);
+        }
+        write_le(slot, 8, 0);
+        true
     }
 }
 
