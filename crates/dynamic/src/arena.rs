@@ -217,6 +217,22 @@ impl BuilderMessage {
         T::get_from_pointer(&root, None)
     }
 
+    /// The first segment's used words (what `get_segments_for_output` returns first), without
+    /// building the list of all segments; `None` before the first segment exists.
+    pub(crate) fn first_segment(&self) -> Option<&[u8]> {
+        if self.arena.is_empty() {
+            return None;
+        }
+        // capnp's `ReaderArena::get_segment` of a builder arena: segment 0's first byte and
+        // its allocated (used) words.
+        let (start, words) = ReaderArena::get_segment(&self.arena, 0).ok()?;
+        // SAFETY: the same slice capnp's own `get_segments_for_output` forms for a segment:
+        // its used words, inside the allocation (allocated <= capacity), initialized (capnp's
+        // segments are zeroed when handed out); borrowed from `&self`, so for its lifetime
+        // nothing writes the message (every write takes `&mut`: the message lock's guard).
+        Some(unsafe { std::slice::from_raw_parts(start, words as usize * 8) })
+    }
+
     pub(crate) fn get_segments_for_output(&self) -> capnp::OutputSegments<'_> {
         self.arena.get_segments_for_output()
     }
@@ -458,16 +474,14 @@ impl DataAt {
         // lock `held` holds (the caller checked the generation): no other access meanwhile.
         if unsafe { read_le(slot.as_ptr(), 8) } != 0 {
             held.bump();
-            let arena: &mut dyn BuilderArena = &mut held.guard.arena;
             // SAFETY: the slot as above, in segment `self.segment` of this arena; this
             // message's pointers were all written by capnp or this module.
-            if !unsafe { zero_plain(arena, self.segment, slot.as_ptr()) } {
+            if !unsafe { zero_plain(&mut held.guard.arena, self.segment, slot.as_ptr()) } {
                 self.pointer_builder(held, slot).clear();
             }
         }
-        let arena: &mut dyn BuilderArena = &mut held.guard.arena;
-        // `is_plain` bounds the data section by 0xffff words; a pointer section has at most
-        // 0xffff slots (a `u16` in every struct pointer).
+        let arena = &mut held.guard.arena;
+        // `is_plain` bounds the data section by 0xffff words and the slots by `MAX_OWN_POINTERS`.
         let data_words = src.data_len.div_ceil(8) as u32;
         let ptr_count = src.ptr_count as u32;
         let words = data_words + ptr_count;
@@ -490,11 +504,15 @@ impl DataAt {
                 data_words | (ptr_count << 16),
             )
         };
-        let data = src.seg.get(src.data..src.data + src.data_len)?;
+        // `is_plain` checked the range.
+        let data = src
+            .seg
+            .get(src.data..src.data + src.data_len)
+            .unwrap_or_default();
         // SAFETY: `obj` starts `words` fresh words of this message (capnp's arena handed
         // them out just now, zeroed: capnp's allocator contract), `data_len <= data_words *
         // 8` of them; `data` is another message's bytes (or a reader's), never these.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), obj, data.len()) };
+        unsafe { copy_small(data, obj) };
         for i in 0..src.ptr_count {
             let Ok(Some(list)) = src.slot(i) else {
                 continue; // null (`is_plain` refused anything else): the fresh word is zero
@@ -513,20 +531,47 @@ impl DataAt {
             };
             let whole = (list.bits / 8) as usize;
             let left = (list.bits % 8) as u32;
+            // `is_plain` checked the range (the list's words hold the partial byte too).
             let bytes = src
                 .seg
-                .get(list.at..list.at + whole + usize::from(left > 0))?;
+                .get(list.at..list.at + whole + usize::from(left > 0))
+                .unwrap_or_default();
+            if bytes.len() < whole {
+                continue;
+            }
             // SAFETY: `elems` starts `list.words()` fresh words, at least `whole` bytes (plus
             // the partial byte when `left > 0`); the source bytes are another message's.
             unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), elems, whole);
-                if left > 0 {
-                    elems.add(whole).write(bytes[whole] & ((1u8 << left) - 1));
+                copy_small(&bytes[..whole], elems);
+                if let (true, Some(b)) = (left > 0, bytes.get(whole)) {
+                    elems.add(whole).write(b & ((1u8 << left) - 1));
                 }
             }
         }
         Some(())
     }
+}
+
+/// A builder message's arena (static calls: `allocate` and `get_segment_mut` inline).
+type OwnArena = BuilderArenaImpl<TrackingAllocator>;
+
+/// Copies `src` to `dst` a word at a time (most copies here are a few words: a libc call
+/// costs more), the last partial word a byte at a time.
+///
+/// # Safety
+/// `dst..dst + src.len()` must be writable and not overlap `src`.
+unsafe fn copy_small(src: &[u8], dst: *mut u8) {
+    // SAFETY: the caller's guarantee.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) }
+}
+
+/// Zeroes `words` words at `p`, a word at a time (see `copy_small`).
+///
+/// # Safety
+/// `p..p + words * 8` must be writable.
+unsafe fn zero_words(p: *mut u8, words: usize) {
+    // SAFETY: the caller's guarantee.
+    unsafe { std::ptr::write_bytes(p, 0, words * 8) }
 }
 
 /// Bits per element of a list pointer's element size code, for Void, Bool and numbers
@@ -561,7 +606,7 @@ fn target_range(at: usize, offset: i64, words: u64, cap: u32) -> Option<(usize, 
 /// `slot` must be 8 bytes of segment `seg` of `arena`, a builder message whose pointers
 /// were written by capnp or this module (so its segment ids name segments of the arena),
 /// and nobody else may access its bytes meanwhile.
-unsafe fn zero_plain(arena: &mut dyn BuilderArena, seg: u32, slot: *mut u8) -> bool {
+unsafe fn zero_plain(arena: &mut OwnArena, seg: u32, slot: *mut u8) -> bool {
     // SAFETY: the caller's guarantees; every other address is formed from a segment's base
     // (`get_segment_mut`, capnp's own pointer) and a word range checked against that
     // segment's capacity (`target_range`) before it is formed.
@@ -595,34 +640,33 @@ unsafe fn zero_plain(arena: &mut dyn BuilderArena, seg: u32, slot: *mut u8) -> b
         let Some((start, words)) = target_range(tag_at, offset, data_words + ptr_count, cap) else {
             return false;
         };
-        // The lists, checked before anything is written.
-        let mut lists = [(0usize, 0usize); 4];
-        let mut n = 0;
-        for i in 0..ptr_count as usize {
+        // Slot `i`'s list as a word range: `Ok(None)` null, `Err(())` anything else.
+        let list = |i: usize| -> Result<Option<(usize, usize)>, ()> {
             let at = start + data_words as usize + i;
             let p = read_le(base.add(at * 8), 8);
             if p == 0 {
-                continue;
+                return Ok(None);
             }
             let upper = (p >> 32) as u32;
-            let Some(bits) = plain_bits(upper & 7) else {
-                return false;
-            };
+            let bits = plain_bits(upper & 7).ok_or(())?;
             let list_words = (u64::from(upper >> 3) * bits).div_ceil(64);
             let off = i64::from((p as u32 as i32) >> 2);
-            let (true, Some(range)) = (p & 3 == 1, target_range(at, off, list_words, cap)) else {
-                return false;
-            };
-            if n == lists.len() {
-                return false;
+            match (p & 3 == 1, target_range(at, off, list_words, cap)) {
+                (true, Some(range)) => Ok(Some(range)),
+                _ => Err(()),
             }
-            lists[n] = range;
-            n += 1;
+        };
+        // Checked before anything is written, then zeroed (each list before the struct,
+        // whose words locate it).
+        if !(0..ptr_count as usize).all(|i| list(i).is_ok()) {
+            return false;
         }
-        for &(s, len) in &lists[..n] {
-            std::ptr::write_bytes(base.add(s * 8), 0, len * 8);
+        for i in 0..ptr_count as usize {
+            if let Ok(Some((s, len))) = list(i) {
+                zero_words(base.add(s * 8), len);
+            }
         }
-        std::ptr::write_bytes(base.add(start * 8), 0, words * 8);
+        zero_words(base.add(start * 8), words);
         if let Some(pad) = pad {
             write_le(pad, 8, 0);
         }
@@ -640,8 +684,9 @@ unsafe fn zero_plain(arena: &mut dyn BuilderArena, seg: u32, slot: *mut u8) -> b
 /// # Safety
 /// `slot` must be 8 writable bytes of segment `seg` of `arena`, whose bytes nobody else
 /// accesses meanwhile.
+#[inline(always)]
 unsafe fn place(
-    arena: &mut dyn BuilderArena,
+    arena: &mut OwnArena,
     seg: u32,
     slot: *mut u8,
     words: u32,
@@ -692,6 +737,9 @@ pub(crate) struct SrcStruct<'a> {
     ptrs: usize,
     ptr_count: usize,
 }
+
+/// Sources with more pointer slots than this are copied by capnp.
+const MAX_OWN_POINTERS: usize = 16;
 
 /// A primitive list (Void, Bool or numbers: no pointers) a source slot points at.
 #[derive(Clone, Copy)]
@@ -830,10 +878,12 @@ impl<'a> SrcStruct<'a> {
         }))
     }
 
-    /// Whether `copy_struct` copies this struct itself: every pointer slot null or a list
-    /// of Void, Bool or numbers inside the segment.
+    /// Whether `copy_struct` copies this struct itself: at most `MAX_OWN_POINTERS` pointer
+    /// slots, each null or a list of Void, Bool or numbers inside the segment, and the data
+    /// section inside it.
     fn is_plain(self) -> bool {
-        self.data_len <= 0xffff * 8
+        self.ptr_count <= MAX_OWN_POINTERS
+            && self.data_len <= 0xffff * 8
             && self.seg.get(self.data..self.data + self.data_len).is_some()
             && (0..self.ptr_count).all(|i| self.slot(i).is_ok())
     }

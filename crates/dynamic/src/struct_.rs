@@ -1750,12 +1750,11 @@ impl StructBuilder {
                 if !b.same_message(&self.shared.base().message) && !b.has_cap_context() =>
             {
                 let (src_guard, mut held) = lock_pair(b, &self.shared.base().message)?;
-                let segs = src_guard.get_segments_for_output();
                 // A root source is found from its root pointer (no walk) when that is a near
                 // struct pointer; a plain source (`SrcStruct::is_plain`) is copied by our own
                 // code into a located slot, the same bytes as capnp's copy.
                 if steps.is_empty() {
-                    if let Some(plain) = segs.first().and_then(|s| SrcStruct::root(s)) {
+                    if let Some(plain) = src_guard.first_segment().and_then(SrcStruct::root) {
                         if self.copy_own(&mut held, field, offset, plain) {
                             return Ok(true);
                         }
@@ -1763,6 +1762,7 @@ impl StructBuilder {
                 }
                 let src = builder_reader_loc(&src_guard, steps)?;
                 if let (false, RLoc::Struct(s)) = (steps.is_empty(), &src) {
+                    let segs = src_guard.get_segments_for_output();
                     if let Some(plain) = SrcStruct::of_reader(&segs, *s) {
                         if self.copy_own(&mut held, field, offset, plain) {
                             return Ok(true);
