@@ -7,7 +7,9 @@
 //! straight to those bytes — while the message's *generation* is unchanged. Pointer writes
 //! into a recorded struct (Text, Data, `init`, struct assignment) go through a capnp
 //! `PointerBuilder` made for the slot, in the message's arena, which this module owns
-//! (`BuilderMessage`). Every lock of a message except `MessageBuilder::lock_fast` bumps the
+//! (`BuilderMessage`); a plain struct assigned from another message (pointers null or lists of
+//! Void, Bool or numbers) is copied by this module's own code instead (`DataAt::copy_struct`),
+//! the same bytes as capnp's copy. Every lock of a message except `MessageBuilder::lock_fast` bumps the
 //! generation, so any other operation that could move or replace an object (`disown`,
 //! `adopt`, an upgrade during a walk, a new root) makes every recorded location stale; under
 //! `lock_fast` only this module's accesses run: data-section and element accesses, which never
