@@ -768,6 +768,40 @@ impl<'a> SrcStruct<'a> {
         SrcStruct::at_pointer(seg, 0, w)
     }
 
+    /// A struct whose data section is `data_len` bytes at byte `data` of `seg` and whose
+    /// `ptr_count` pointers start at byte `ptrs` (a reader's resolved location, coords.rs;
+    /// checked by `is_plain` like any other).
+    pub(crate) fn from_parts(
+        seg: &'a [u8],
+        data: usize,
+        data_len: usize,
+        ptrs: usize,
+        ptr_count: u16,
+    ) -> SrcStruct<'a> {
+        SrcStruct {
+            seg,
+            data,
+            data_len,
+            ptrs,
+            ptr_count: usize::from(ptr_count),
+        }
+    }
+
+    /// The words capnp's `total_size` counts for this struct (its sections and its lists)
+    /// when it is plain (`is_plain`).
+    pub(crate) fn plain_words(self) -> Option<u64> {
+        if !self.is_plain() {
+            return None;
+        }
+        let mut words = self.data_len.div_ceil(8) as u64 + self.ptr_count as u64;
+        for i in 0..self.ptr_count {
+            if let Ok(Some(list)) = self.slot(i) {
+                words += u64::from(list.words());
+            }
+        }
+        Some(words)
+    }
+
     /// The struct near struct pointer `w` (at word `pos` of `seg`) points at, if inside `seg`.
     fn at_pointer(seg: &'a [u8], pos: usize, w: u64) -> Option<SrcStruct<'a>> {
         if w & 3 != 0 || w == 0 {
@@ -856,15 +890,7 @@ impl<'a> SrcStruct<'a> {
             return Err(());
         }
         let upper = (w >> 32) as u32;
-        let bits_per = match upper & 7 {
-            0 => 0u64,
-            1 => 1,
-            2 => 8,
-            3 => 16,
-            4 => 32,
-            5 => 64,
-            _ => return Err(()),
-        };
+        let bits_per = plain_bits(upper & 7).ok_or(())?;
         let bits = u64::from(upper >> 3) * bits_per;
         let offset = i64::from((w as u32 as i32) >> 2);
         let start = i64::try_from(at / 8).map_err(|_| ())? + 1 + offset;

@@ -613,6 +613,13 @@ impl StructReader {
 
     /// Runs `f` on this struct's path from the root without taking a reference to it (a
     /// path is made only when a hop is pending).
+    /// Whether this is a message's root with a resolved location (`copy_located_reader`).
+    #[inline]
+    fn is_located_root(&self) -> bool {
+        self.is_root && self.pending.is_none() && self.at.is_some()
+    }
+
+    #[inline(always)]
     pub(crate) fn with_steps<R>(&self, f: impl FnOnce(&[Step]) -> R) -> R {
         match &self.pending {
             None => f(&self.shared.base().steps),
@@ -1603,7 +1610,11 @@ impl StructBuilder {
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
-                if src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))? {
+                if (src.is_located_root() && self.copy_located_reader(field, *offset, src)?)
+                    || src.with_steps(|steps| {
+                        self.copy_direct(field, *offset, src.backing(), steps)
+                    })?
+                {
                     return Ok(());
                 }
                 Some(Snapshot::of_struct(src)?)
@@ -1684,7 +1695,51 @@ impl StructBuilder {
         if src.schema().id != *id || !same_registry(src.registry(), &self.shared.base().registry) {
             return Ok(false);
         }
-        src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))
+        if src.is_located_root() && self.copy_located_reader(field, *offset, src)? {
+            return Ok(true);
+        }
+        match &src.pending {
+            // `with_steps` without its closure (the common case: a root or a field handle).
+            None => self.copy_direct(field, *offset, src.backing(), &src.shared.base().steps),
+            Some(_) => {
+                src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))
+            }
+        }
+    }
+
+    /// `copy_direct` of a located reader's plain root struct (`is_located_root`,
+    /// `SrcStruct::is_plain`) into a
+    /// located slot, by our own copy, without capnp's reader: `Ok(false)` with nothing written
+    /// or charged when any of that does not hold. The reader's budget is charged what
+    /// `copy_direct` charges (capnp's `total_size`), and only when capnp's own copy would
+    /// have stayed within its limit too (under a limit of the budget left, its walk to a root
+    /// reads the struct once, `total_size` the struct and each list, the copy each list again:
+    /// `2 * words`), so the outcome is the same as through capnp's walk. A struct below the
+    /// root is not taken: capnp's walk to it also reads every struct on the way.
+    #[inline(never)]
+    fn copy_located_reader(&self, field: &Field, offset: u32, src: &StructReader) -> Result<bool> {
+        let (Some((at, seg)), Backing::Reader(m)) = (src.fast(), src.backing()) else {
+            return Ok(false);
+        };
+        if self.shared.base().message.is_external() {
+            return Ok(false);
+        }
+        let (data, data_len, ptrs, ptr_count) = at.sections();
+        let plain = SrcStruct::from_parts(seg, data, data_len, ptrs, ptr_count);
+        let Some(words) = plain.plain_words() else {
+            return Ok(false);
+        };
+        if words.saturating_mul(2) > m.budget_left() {
+            return Ok(false);
+        }
+        let mut held = self.shared.base().message.lock_fast()?;
+        if self.slot_at(&held, field, offset).is_none() {
+            return Ok(false);
+        }
+        m.charge(words)?;
+        // Taken whenever the checks above held (`copy_struct` declines only a source that is
+        // not plain or a slot outside the section); otherwise capnp's copy follows.
+        Ok(self.copy_own(&mut held, field, offset, plain))
     }
 
     /// Replaces a `List` field with `values.len()` elements set one by one (a Python list or tuple).

@@ -779,3 +779,72 @@ fn struct_assignments_match_walks() {
         }
     }
 }
+
+/// Struct assignment from a located reader (copied by our own code when plain) charges the
+/// reader's budget exactly as capnp's copy through a walk does, and fails or succeeds where
+/// it does: the same results, budgets left and bytes, over traversal limits from nothing to
+/// plenty, assigning again and again until the budget runs out.
+#[test]
+fn struct_assignments_from_readers_charge_as_walks() {
+    let reg = common::registry_for(
+        "@0xd2b2b2b2b2b2b2b5;\n\
+         struct Inner { x @0 :Int32; label @1 :Text; n @2 :List(Int16); d @3 :Data; }\n\
+         struct Dest { pad @0 :Int32; inner @1 :Inner; }\n",
+    );
+    let (inner, dest) = (id(&reg, "Inner"), id(&reg, "Dest"));
+    let src = StructBuilder::new_message(&reg, inner).expect("source");
+    src.set("x", SetValue::Int(-5)).expect("x");
+    src.set("label", SetValue::Str("a label of some length"))
+        .expect("label");
+    src.init("n", Some(7)).expect("n");
+    let bytes = Arc::new(src.to_bytes().expect("bytes"));
+    let holder = StructBuilder::new_message(&reg, dest).expect("holder");
+    holder
+        .set("inner", SetValue::Struct(&src.as_reader()))
+        .expect("inner");
+    let holder_bytes = Arc::new(holder.to_bytes().expect("bytes"));
+    for limit in 0..80u64 {
+        let limits = ReadLimits {
+            traversal_limit_in_words: Some(limit),
+            nesting_limit: None,
+        };
+        let sides: Vec<Vec<String>> = [false, true]
+            .into_iter()
+            .map(|walk| {
+                let m = MessageBuilder::new();
+                if walk {
+                    m.walk_only();
+                }
+                let d = m.init_root(&reg, dest).expect("root");
+                let mut seen = Vec::new();
+                let message = match MessageReader::from_bytes(bytes.clone(), limits) {
+                    Ok(message) => message,
+                    Err(e) => return vec![format!("{e}")],
+                };
+                let r = match message.root(&reg, inner) {
+                    Ok(r) => r,
+                    Err(e) => return vec![format!("{e}")],
+                };
+                // The root (our own copy when plain), then a struct below a root (capnp's
+                // walk and copy: the walk reads the parent too).
+                let holder = match MessageReader::from_bytes(holder_bytes.clone(), limits)
+                    .and_then(|m| m.root(&reg, dest))
+                    .and_then(|h| h.get("inner"))
+                {
+                    Ok(Value::Struct(StructValue::Reader(c))) => Some(c),
+                    _ => None,
+                };
+                for k in 0..6 {
+                    if let (Some(c), true) = (&holder, k >= 3) {
+                        seen.push(format!("{:?}", d.set("inner", SetValue::Struct(c))));
+                    }
+                    seen.push(format!("{:?}", d.set("inner", SetValue::Struct(&r))));
+                    seen.push(format!("{}", message.budget_left()));
+                    seen.push(format!("{:?}", d.to_bytes()));
+                }
+                seen
+            })
+            .collect();
+        assert_eq!(sides[0], sides[1], "traversal limit {limit}");
+    }
+}
