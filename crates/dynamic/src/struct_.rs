@@ -611,14 +611,14 @@ impl StructReader {
         self.path()
     }
 
-    /// Runs `f` on this struct's path from the root without taking a reference to it (a
-    /// path is made only when a hop is pending).
     /// Whether this is a message's root with a resolved location (`copy_located_reader`).
     #[inline]
     fn is_located_root(&self) -> bool {
         self.is_root && self.pending.is_none() && self.at.is_some()
     }
 
+    /// Runs `f` on this struct's path from the root without taking a reference to it (a
+    /// path is made only when a hop is pending).
     #[inline(always)]
     pub(crate) fn with_steps<R>(&self, f: impl FnOnce(&[Step]) -> R) -> R {
         match &self.pending {
@@ -1708,9 +1708,8 @@ impl StructBuilder {
     }
 
     /// `copy_direct` of a located reader's plain root struct (`is_located_root`,
-    /// `SrcStruct::is_plain`) into a
-    /// located slot, by our own copy, without capnp's reader: `Ok(false)` with nothing written
-    /// or charged when any of that does not hold. The reader's budget is charged what
+    /// `SrcStruct::is_plain`) into a located slot, by our own copy, without capnp's reader:
+    /// `Ok(false)` with nothing written or charged when any of that does not hold. The reader's budget is charged what
     /// `copy_direct` charges (capnp's `total_size`), and only when capnp's own copy would
     /// have stayed within its limit too (under a limit of the budget left, its walk to a root
     /// reads the struct once, `total_size` the struct and each list, the copy each list again:
