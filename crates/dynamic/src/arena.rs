@@ -7,11 +7,14 @@
 //! straight to those bytes — while the message's *generation* is unchanged. Pointer writes
 //! into a recorded struct (Text, Data, `init`, struct assignment) go through a capnp
 //! `PointerBuilder` made for the slot, in the message's arena, which this module owns
-//! (`BuilderMessage`). Every lock of a message except `MessageBuilder::lock_fast` bumps the
-//! generation, so any other operation that could move or replace an object (`disown`,
-//! `adopt`, an upgrade during a walk, a new root) makes every recorded location stale; under
-//! `lock_fast` only this module's accesses run: data-section and element accesses, which never
-//! touch a pointer, and pointer writes, which bump the generation unless the slot was null.
+//! (`BuilderMessage`); a plain struct assigned from another message (pointers null or lists
+//! of Void, Bool or numbers) is copied by this module's own code instead
+//! (`DataAt::copy_struct`), the same bytes as capnp's copy. Every lock of a message except
+//! `MessageBuilder::lock_fast` bumps the generation, so any other operation that could move
+//! or replace an object (`disown`, `adopt`, an upgrade during a walk, a new root) makes every
+//! recorded location stale; under `lock_fast` only this module's accesses run: data-section
+//! and element accesses, which never touch a pointer, and pointer writes, which bump the
+//! generation unless the slot was null.
 //!
 //! The addresses come from the segments themselves: `TrackingAllocator` wraps the message's
 //! allocator and records each segment it hands out, so a location is the segment's own pointer
@@ -215,6 +218,22 @@ impl BuilderMessage {
             PointerReader::get_root_from_arena(&self.arena)?
         };
         T::get_from_pointer(&root, None)
+    }
+
+    /// The first segment's used words (what `get_segments_for_output` returns first), without
+    /// building the list of all segments; `None` before the first segment exists.
+    pub(crate) fn first_segment(&self) -> Option<&[u8]> {
+        if self.arena.is_empty() {
+            return None;
+        }
+        // capnp's `ReaderArena::get_segment` of a builder arena: segment 0's first byte and
+        // its allocated (used) words.
+        let (start, words) = ReaderArena::get_segment(&self.arena, 0).ok()?;
+        // SAFETY: the same slice capnp's own `get_segments_for_output` forms for a segment:
+        // its used words, inside the allocation (allocated <= capacity), initialized (capnp's
+        // segments are zeroed when handed out); borrowed from `&self`, so for its lifetime
+        // nothing writes the message (every write takes `&mut`: the message lock's guard).
+        Some(unsafe { std::slice::from_raw_parts(start, words as usize * 8) })
     }
 
     pub(crate) fn get_segments_for_output(&self) -> capnp::OutputSegments<'_> {
@@ -433,6 +452,468 @@ impl DataAt {
             held.bump();
         }
         Some(f(self.pointer_builder(held, slot)))
+    }
+
+    /// Copies `src` into pointer slot `index` as capnp's `set_struct_pointer` (not
+    /// canonical) does, to the byte: the old object zeroed (`zero_plain`, or capnp's `clear`
+    /// when it is not plain), then the struct and each of its lists allocated in turn by the
+    /// arena's own `allocate` (in the slot's segment, else anywhere behind a landing pad:
+    /// capnp's `allocate`), the data section and the list bytes copied. Only when `src` is plain (`SrcStruct::is_plain`:
+    /// null slots and lists of Void, Bool or numbers, Text and Data included); `None` with
+    /// nothing written otherwise, or when the slot is outside the section. Every recorded
+    /// location stays as valid as after `write_pointer`: the same bump when the slot was not
+    /// null, and otherwise only new space and the slot written.
+    pub(crate) fn copy_struct(
+        self,
+        held: &mut Held<'_>,
+        index: u32,
+        src: SrcStruct<'_>,
+    ) -> Option<()> {
+        let slot = self.slot(index)?;
+        if !src.is_plain() {
+            return None;
+        }
+        // SAFETY: 8 readable bytes inside the pointer section (`slot`), current under the
+        // lock `held` holds (the caller checked the generation): no other access meanwhile.
+        if unsafe { read_le(slot.as_ptr(), 8) } != 0 {
+            held.bump();
+            // SAFETY: the slot as above, in segment `self.segment` of this arena; this
+            // message's pointers were all written by capnp or this module.
+            if !unsafe { zero_plain(&mut held.guard.arena, self.segment, slot.as_ptr()) } {
+                self.pointer_builder(held, slot).clear();
+            }
+        }
+        let arena = &mut held.guard.arena;
+        // `is_plain` bounds the data section by 0xffff words and the slots by `MAX_OWN_POINTERS`.
+        let data_words = src.data_len.div_ceil(8) as u32;
+        let ptr_count = src.ptr_count as u32;
+        let words = data_words + ptr_count;
+        if words == 0 {
+            // capnp's pointer to an empty struct: offset -1, sizes 0.
+            // SAFETY: the slot's 8 bytes, as above.
+            unsafe { write_le(slot.as_ptr(), 8, 0xffff_fffc) };
+            return Some(());
+        }
+        // SAFETY: the slot is 8 writable bytes of segment `self.segment` of this arena (see
+        // `slot`), nothing else accesses the message (the lock), and `place` writes only the
+        // slot and the words the arena just handed out.
+        let (obj, seg) = unsafe {
+            place(
+                arena,
+                self.segment,
+                slot.as_ptr(),
+                words,
+                0,
+                data_words | (ptr_count << 16),
+            )
+        };
+        // `is_plain` checked the range.
+        let data = src
+            .seg
+            .get(src.data..src.data + src.data_len)
+            .unwrap_or_default();
+        // SAFETY: `obj` starts `words` fresh words of this message (capnp's arena handed
+        // them out just now, zeroed: capnp's allocator contract), `data_len <= data_words *
+        // 8` of them; `data` is another message's bytes (or a reader's), never these.
+        unsafe { copy_small(data, obj) };
+        for i in 0..src.ptr_count {
+            let Ok(Some(list)) = src.slot(i) else {
+                continue; // null (`is_plain` refused anything else): the fresh word is zero
+            };
+            // SAFETY: slot `i` of the new struct's pointer section, inside the `words` just
+            // allocated in segment `seg`; `place` as above.
+            let (elems, _) = unsafe {
+                place(
+                    arena,
+                    seg,
+                    obj.add((data_words as usize + i) * 8),
+                    list.words(),
+                    1,
+                    list.upper,
+                )
+            };
+            let whole = (list.bits / 8) as usize;
+            let left = (list.bits % 8) as u32;
+            // `is_plain` checked the range (the list's words hold the partial byte too).
+            let bytes = src
+                .seg
+                .get(list.at..list.at + whole + usize::from(left > 0))
+                .unwrap_or_default();
+            if bytes.len() < whole {
+                continue;
+            }
+            // SAFETY: `elems` starts `list.words()` fresh words, at least `whole` bytes (plus
+            // the partial byte when `left > 0`); the source bytes are another message's.
+            unsafe {
+                copy_small(&bytes[..whole], elems);
+                if let (true, Some(b)) = (left > 0, bytes.get(whole)) {
+                    elems.add(whole).write(b & ((1u8 << left) - 1));
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// A builder message's arena (static calls: `allocate` and `get_segment_mut` inline).
+type OwnArena = BuilderArenaImpl<TrackingAllocator>;
+
+/// Copies `src` to `dst` (`memcpy`: word loops measured slower here).
+///
+/// # Safety
+/// `dst..dst + src.len()` must be writable and not overlap `src`.
+unsafe fn copy_small(src: &[u8], dst: *mut u8) {
+    // SAFETY: the caller's guarantee.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) }
+}
+
+/// Zeroes `words` words at `p`.
+///
+/// # Safety
+/// `p..p + words * 8` must be writable.
+unsafe fn zero_words(p: *mut u8, words: usize) {
+    // SAFETY: the caller's guarantee.
+    unsafe { std::ptr::write_bytes(p, 0, words * 8) }
+}
+
+/// Bits per element of a list pointer's element size code, for Void, Bool and numbers
+/// (`None`: pointers, structs).
+fn plain_bits(code: u32) -> Option<u64> {
+    Some(match code {
+        0 => 0,
+        1 => 1,
+        2 => 8,
+        3 => 16,
+        4 => 32,
+        5 => 64,
+        _ => return None,
+    })
+}
+
+/// The word range `[start, start + words)` of an object a pointer at word `at` with
+/// `offset` targets, when it lies inside a segment of `cap` words.
+fn target_range(at: usize, offset: i64, words: u64, cap: u32) -> Option<(usize, usize)> {
+    let start = i64::try_from(at).ok()? + 1 + offset;
+    let start = u64::try_from(start).ok()?;
+    (start + words <= u64::from(cap)).then_some((start as usize, words as usize))
+}
+
+/// What capnp's `zero_object` and `clear` do to the non-null pointer at `slot` (segment
+/// `seg`), when its object is plain: a struct (near, or behind a one-word landing pad) whose
+/// pointers are null or near lists of Void, Bool or numbers. Its lists, its words, the pad
+/// and the slot are zeroed; `false` with nothing written for any other object (the caller
+/// takes capnp's `clear`).
+///
+/// # Safety
+/// `slot` must be 8 bytes of segment `seg` of `arena`, a builder message whose pointers
+/// were written by capnp or this module (so its segment ids name segments of the arena),
+/// and nobody else may access its bytes meanwhile.
+unsafe fn zero_plain(arena: &mut OwnArena, seg: u32, slot: *mut u8) -> bool {
+    // SAFETY: the caller's guarantees; every other address is formed from a segment's base
+    // (`get_segment_mut`, capnp's own pointer) and a word range checked against that
+    // segment's capacity (`target_range`) before it is formed.
+    unsafe {
+        let w = read_le(slot, 8);
+        let (obj_seg, tag_at, tag, pad) = match w & 7 {
+            0 | 4 => {
+                let (base, _) = arena.get_segment_mut(seg);
+                ((seg, base), (slot as usize - base as usize) / 8, w, None)
+            }
+            2 => {
+                let far_seg = (w >> 32) as u32;
+                let (base, cap) = arena.get_segment_mut(far_seg);
+                let pos = (w as u32 >> 3) as usize;
+                if pos >= cap as usize {
+                    return false;
+                }
+                let pad = base.add(pos * 8);
+                ((far_seg, base), pos, read_le(pad, 8), Some(pad))
+            }
+            _ => return false,
+        };
+        if tag & 3 != 0 {
+            return false;
+        }
+        let (_, base) = obj_seg;
+        let (_, cap) = arena.get_segment_mut(obj_seg.0);
+        let data_words = (tag >> 32) & 0xffff;
+        let ptr_count = tag >> 48;
+        let offset = i64::from((tag as u32 as i32) >> 2);
+        let Some((start, words)) = target_range(tag_at, offset, data_words + ptr_count, cap) else {
+            return false;
+        };
+        // Slot `i`'s list as a word range: `Ok(None)` null, `Err(())` anything else.
+        let list = |i: usize| -> Result<Option<(usize, usize)>, ()> {
+            let at = start + data_words as usize + i;
+            let p = read_le(base.add(at * 8), 8);
+            if p == 0 {
+                return Ok(None);
+            }
+            let upper = (p >> 32) as u32;
+            let bits = plain_bits(upper & 7).ok_or(())?;
+            let list_words = (u64::from(upper >> 3) * bits).div_ceil(64);
+            let off = i64::from((p as u32 as i32) >> 2);
+            match (p & 3 == 1, target_range(at, off, list_words, cap)) {
+                (true, Some(range)) => Ok(Some(range)),
+                _ => Err(()),
+            }
+        };
+        // Checked before anything is written, then zeroed (each list before the struct,
+        // whose words locate it).
+        if !(0..ptr_count as usize).all(|i| list(i).is_ok()) {
+            return false;
+        }
+        for i in 0..ptr_count as usize {
+            if let Ok(Some((s, len))) = list(i) {
+                zero_words(base.add(s * 8), len);
+            }
+        }
+        zero_words(base.add(start * 8), words);
+        if let Some(pad) = pad {
+            write_le(pad, 8, 0);
+        }
+        write_le(slot, 8, 0);
+        true
+    }
+}
+
+/// capnp's `wire_helpers::allocate` for a null pointer at `slot` (in segment `seg`):
+/// `words` in `seg` if they fit, the pointer then a near pointer of `kind` (0 struct, 1
+/// list) whose upper half is `upper`; otherwise `words + 1` anywhere (capnp's
+/// `allocate_anywhere`), the slot a far pointer to a landing pad holding that pointer, the
+/// object after the pad. Returns the object's first byte and its segment.
+///
+/// # Safety
+/// `slot` must be 8 writable bytes of segment `seg` of `arena`, whose bytes nobody else
+/// accesses meanwhile.
+#[inline(always)]
+unsafe fn place(
+    arena: &mut OwnArena,
+    seg: u32,
+    slot: *mut u8,
+    words: u32,
+    kind: u32,
+    upper: u32,
+) -> (*mut u8, u32) {
+    // SAFETY (both arms): the arena hands out `words` (or `words + 1`) words at `idx` of a
+    // live segment whose first byte `get_segment_mut` returns (capnp's own pointer, with its
+    // provenance), so every address formed lies inside that segment; the writes are the
+    // slot (the caller's guarantee) and the pad (the first word handed out).
+    unsafe {
+        match arena.allocate(seg, words) {
+            Some(idx) => {
+                let (base, _) = arena.get_segment_mut(seg);
+                let obj = base.add(idx as usize * 8);
+                let offset = (obj as isize - slot as isize) / 8 - 1;
+                let lo = ((offset as i32).wrapping_shl(2) as u32) | kind;
+                write_le(slot, 8, u64::from(lo) | (u64::from(upper) << 32));
+                (obj, seg)
+            }
+            None => {
+                let (far_seg, idx) = arena.allocate_anywhere(words + 1);
+                let (base, _) = arena.get_segment_mut(far_seg);
+                let pad = base.add(idx as usize * 8);
+                write_le(
+                    slot,
+                    8,
+                    u64::from(idx.wrapping_shl(3) | 2) | (u64::from(far_seg) << 32),
+                );
+                write_le(pad, 8, u64::from(kind) | (u64::from(upper) << 32));
+                (pad.add(8), far_seg)
+            }
+        }
+    }
+}
+
+/// A struct to copy into a builder (`DataAt::copy_struct`), as byte ranges of the segment
+/// holding it: its data section and its pointer section. Made by safe code from bytes capnp
+/// handed out (a builder's used segments, `get_segments_for_output`); every range is checked
+/// against the segment here, so nothing about it is trusted.
+#[derive(Clone, Copy)]
+pub(crate) struct SrcStruct<'a> {
+    seg: &'a [u8],
+    /// Byte offset and length of the data section.
+    data: usize,
+    data_len: usize,
+    /// Byte offset of the pointer section and its slot count.
+    ptrs: usize,
+    ptr_count: usize,
+}
+
+/// Sources with more pointer slots than this are copied by capnp.
+const MAX_OWN_POINTERS: usize = 16;
+
+/// A primitive list (Void, Bool or numbers: no pointers) a source slot points at.
+#[derive(Clone, Copy)]
+struct SrcList {
+    /// Byte offset of the elements in the source segment.
+    at: usize,
+    /// Element size code (0..=5) and count, as the list pointer's upper half holds them.
+    upper: u32,
+    bits: u64,
+}
+
+impl SrcList {
+    fn words(self) -> u32 {
+        // count < 2^29 and bits <= 64: at most 2^29 words, fits.
+        self.bits.div_ceil(64) as u32
+    }
+}
+
+impl<'a> SrcStruct<'a> {
+    /// The root struct of a message whose first segment (its used words) is `seg`, when the
+    /// root pointer is a near struct pointer inside it.
+    pub(crate) fn root(seg: &'a [u8]) -> Option<SrcStruct<'a>> {
+        let w = u64::from_le_bytes(seg.get(..8)?.try_into().ok()?);
+        SrcStruct::at_pointer(seg, 0, w)
+    }
+
+    /// A struct whose data section is `data_len` bytes at byte `data` of `seg` and whose
+    /// `ptr_count` pointers start at byte `ptrs` (a reader's resolved location, coords.rs;
+    /// checked by `is_plain` like any other).
+    pub(crate) fn from_parts(
+        seg: &'a [u8],
+        data: usize,
+        data_len: usize,
+        ptrs: usize,
+        ptr_count: u16,
+    ) -> SrcStruct<'a> {
+        SrcStruct {
+            seg,
+            data,
+            data_len,
+            ptrs,
+            ptr_count: usize::from(ptr_count),
+        }
+    }
+
+    /// The words capnp's `total_size` counts for this struct (its sections and its lists)
+    /// when it is plain (`is_plain`).
+    pub(crate) fn plain_words(self) -> Option<u64> {
+        if !self.is_plain() {
+            return None;
+        }
+        let mut words = self.data_len.div_ceil(8) as u64 + self.ptr_count as u64;
+        for i in 0..self.ptr_count {
+            if let Ok(Some(list)) = self.slot(i) {
+                words += u64::from(list.words());
+            }
+        }
+        Some(words)
+    }
+
+    /// The struct near struct pointer `w` (at word `pos` of `seg`) points at, if inside `seg`.
+    fn at_pointer(seg: &'a [u8], pos: usize, w: u64) -> Option<SrcStruct<'a>> {
+        if w & 3 != 0 || w == 0 {
+            return None;
+        }
+        let offset = i64::from((w as u32 as i32) >> 2);
+        let data_words = ((w >> 32) & 0xffff) as usize;
+        let ptr_count = (w >> 48) as usize;
+        let start = usize::try_from(i64::try_from(pos).ok()? + 1 + offset).ok()?;
+        let end = start.checked_add(data_words + ptr_count)?;
+        if end.checked_mul(8)? > seg.len() {
+            return None;
+        }
+        Some(SrcStruct {
+            seg,
+            data: start * 8,
+            data_len: data_words * 8,
+            ptrs: (start + data_words) * 8,
+            ptr_count,
+        })
+    }
+
+    /// capnp's reader `s` of a struct in one of `segs` (a builder's used segments), when its
+    /// sections lie in one of them.
+    pub(crate) fn of_reader(
+        segs: &[&'a [u8]],
+        s: capnp::private::layout::StructReader<'a>,
+    ) -> Option<SrcStruct<'a>> {
+        let r = RawStructReader(s);
+        let data = capnp::raw::get_struct_data_section(r);
+        let ptrs = capnp::raw::get_list_bytes(capnp::raw::get_struct_pointer_section(r));
+        // A struct read from a list of Bool has a one-bit data section, which capnp copies as
+        // a byte: not measured here (and capnp refuses such lists as struct lists anyway).
+        if data.is_empty() && s.get_bool_field(0) {
+            return None;
+        }
+        let within = |seg: &[u8], part: &[u8]| -> Option<usize> {
+            let (b, p) = (seg.as_ptr() as usize, part.as_ptr() as usize);
+            (p >= b && p + part.len() <= b + seg.len()).then(|| p - b)
+        };
+        let seg = match (data.is_empty(), ptrs.is_empty()) {
+            (true, true) => {
+                return Some(SrcStruct {
+                    seg: &[],
+                    data: 0,
+                    data_len: 0,
+                    ptrs: 0,
+                    ptr_count: 0,
+                })
+            }
+            (false, _) => segs.iter().find(|g| within(g, data).is_some())?,
+            (true, false) => segs.iter().find(|g| within(g, ptrs).is_some())?,
+        };
+        let data_at = if data.is_empty() {
+            0
+        } else {
+            within(seg, data)?
+        };
+        let ptrs_at = if ptrs.is_empty() {
+            0
+        } else {
+            within(seg, ptrs)?
+        };
+        if ptrs_at % 8 != 0 {
+            return None;
+        }
+        Some(SrcStruct {
+            seg,
+            data: data_at,
+            data_len: data.len(),
+            ptrs: ptrs_at,
+            ptr_count: ptrs.len() / 8,
+        })
+    }
+
+    /// Pointer slot `i` decoded: `Ok(None)` null, `Ok(Some(list))` a near list of Void,
+    /// Bool or numbers inside the segment, `Err(())` anything else (capnp's copy).
+    fn slot(self, i: usize) -> Result<Option<SrcList>, ()> {
+        let at = self.ptrs + i * 8;
+        let bytes = self.seg.get(at..at + 8).ok_or(())?;
+        let w = u64::from_le_bytes(bytes.try_into().map_err(|_| ())?);
+        if w == 0 {
+            return Ok(None);
+        }
+        if w & 3 != 1 {
+            return Err(());
+        }
+        let upper = (w >> 32) as u32;
+        let bits_per = plain_bits(upper & 7).ok_or(())?;
+        let bits = u64::from(upper >> 3) * bits_per;
+        let offset = i64::from((w as u32 as i32) >> 2);
+        let start = i64::try_from(at / 8).map_err(|_| ())? + 1 + offset;
+        let start = usize::try_from(start).map_err(|_| ())?;
+        let end = (start as u64 + bits.div_ceil(64)) * 8;
+        if end > self.seg.len() as u64 {
+            return Err(());
+        }
+        Ok(Some(SrcList {
+            at: start * 8,
+            upper,
+            bits,
+        }))
+    }
+
+    /// Whether `copy_struct` copies this struct itself: at most `MAX_OWN_POINTERS` pointer
+    /// slots, each null or a list of Void, Bool or numbers inside the segment, and the data
+    /// section inside it.
+    fn is_plain(self) -> bool {
+        self.ptr_count <= MAX_OWN_POINTERS
+            && self.data_len <= 0xffff * 8
+            && self.seg.get(self.data..self.data + self.data_len).is_some()
+            && (0..self.ptr_count).all(|i| self.slot(i).is_ok())
     }
 }
 

@@ -112,6 +112,17 @@ impl StructAt {
         self.seg
     }
 
+    /// The data section's byte offset and length and the pointer section's byte offset and
+    /// slot count, in segment `segment()`.
+    pub(crate) fn sections(self) -> (usize, usize, usize, u16) {
+        (
+            self.data_start,
+            self.data_len,
+            self.ptr_start,
+            self.ptr_count,
+        )
+    }
+
     /// Byte position of non-null-capable pointer `index` (`None` beyond the section).
     fn ptr_pos(self, index: u16) -> Option<usize> {
         (index < self.ptr_count).then(|| self.ptr_start + 8 * usize::from(index))

@@ -6,7 +6,7 @@ use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
-use crate::arena::{DataAt, ElemsAt, Held, StructCache};
+use crate::arena::{DataAt, ElemsAt, Held, SrcStruct, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
@@ -611,8 +611,15 @@ impl StructReader {
         self.path()
     }
 
+    /// Whether this is a message's root with a resolved location (`copy_located_reader`).
+    #[inline]
+    fn is_located_root(&self) -> bool {
+        self.is_root && self.pending.is_none() && self.at.is_some()
+    }
+
     /// Runs `f` on this struct's path from the root without taking a reference to it (a
     /// path is made only when a hop is pending).
+    #[inline(always)]
     pub(crate) fn with_steps<R>(&self, f: impl FnOnce(&[Step]) -> R) -> R {
         match &self.pending {
             None => f(&self.shared.base().steps),
@@ -1620,7 +1627,11 @@ impl StructBuilder {
                     Type::AnyPointer => {}
                     _ => return Err(Error::TypeMismatch),
                 }
-                if src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))? {
+                if (src.is_located_root() && self.copy_located_reader(field, *offset, src)?)
+                    || src.with_steps(|steps| {
+                        self.copy_direct(field, *offset, src.backing(), steps)
+                    })?
+                {
                     return Ok(());
                 }
                 Some(Snapshot::of_struct(src)?)
@@ -1701,7 +1712,50 @@ impl StructBuilder {
         if src.schema().id != *id || !same_registry(src.registry(), &self.shared.base().registry) {
             return Ok(false);
         }
-        src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))
+        if src.is_located_root() && self.copy_located_reader(field, *offset, src)? {
+            return Ok(true);
+        }
+        match &src.pending {
+            // `with_steps` without its closure (the common case: a root or a field handle).
+            None => self.copy_direct(field, *offset, src.backing(), &src.shared.base().steps),
+            Some(_) => {
+                src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))
+            }
+        }
+    }
+
+    /// `copy_direct` of a located reader's plain root struct (`is_located_root`,
+    /// `SrcStruct::is_plain`) into a located slot, by our own copy, without capnp's reader:
+    /// `Ok(false)` with nothing written or charged when any of that does not hold. The reader's budget is charged what
+    /// `copy_direct` charges (capnp's `total_size`), and only when capnp's own copy would
+    /// have stayed within its limit too (under a limit of the budget left, its walk to a root
+    /// reads the struct once, `total_size` the struct and each list, the copy each list again:
+    /// `2 * words`), so the outcome is the same as through capnp's walk. A struct below the
+    /// root is not taken: capnp's walk to it also reads every struct on the way.
+    #[inline(never)]
+    fn copy_located_reader(&self, field: &Field, offset: u32, src: &StructReader) -> Result<bool> {
+        let (Some((at, seg)), Backing::Reader(m)) = (src.fast(), src.backing()) else {
+            return Ok(false);
+        };
+        if self.shared.base().message.is_external() {
+            return Ok(false);
+        }
+        let (data, data_len, ptrs, ptr_count) = at.sections();
+        let plain = SrcStruct::from_parts(seg, data, data_len, ptrs, ptr_count);
+        let Some(words) = plain.plain_words() else {
+            return Ok(false);
+        };
+        if words.saturating_mul(2) > m.budget_left() {
+            return Ok(false);
+        }
+        let mut held = self.shared.base().message.lock_fast()?;
+        if self.slot_at(&held, field, offset).is_none() {
+            return Ok(false);
+        }
+        m.charge(words)?;
+        // Taken whenever the checks above held (`copy_struct` declines only a source that is
+        // not plain or a slot outside the section); otherwise capnp's copy follows.
+        Ok(self.copy_own(&mut held, field, offset, plain))
     }
 
     /// Replaces a `List` field with `values.len()` elements set one by one (a Python list or tuple).
@@ -1767,12 +1821,54 @@ impl StructBuilder {
                 if !b.same_message(&self.shared.base().message) && !b.has_cap_context() =>
             {
                 let (src_guard, mut held) = lock_pair(b, &self.shared.base().message)?;
+                // A root source is found from its root pointer (no walk) when that is a near
+                // struct pointer; a plain source (`SrcStruct::is_plain`) is copied by our own
+                // code into a located slot, the same bytes as capnp's copy.
+                if steps.is_empty() {
+                    if let Some(plain) = src_guard.first_segment().and_then(SrcStruct::root) {
+                        if self.copy_own(&mut held, field, offset, plain) {
+                            return Ok(true);
+                        }
+                    }
+                }
                 let src = builder_reader_loc(&src_guard, steps)?;
+                if let (false, RLoc::Struct(s)) = (steps.is_empty(), &src) {
+                    let segs = src_guard.get_segments_for_output();
+                    if let Some(plain) = SrcStruct::of_reader(&segs, *s) {
+                        if self.copy_own(&mut held, field, offset, plain) {
+                            return Ok(true);
+                        }
+                    }
+                }
                 self.with_slot_held(&mut held, field, offset, |pb| copy(pb, src))?;
                 Ok(true)
             }
             Backing::Builder(_) => Ok(false),
         }
+    }
+
+    /// `src` copied into pointer slot `offset` by our own code (`DataAt::copy_struct`) when
+    /// this struct's location is current and `src` is plain; `false` with nothing written
+    /// otherwise (the caller takes capnp's copy).
+    fn copy_own(
+        &self,
+        held: &mut Held<'_>,
+        field: &Field,
+        offset: u32,
+        src: SrcStruct<'_>,
+    ) -> bool {
+        let Some(at) = self.slot_at(held, field, offset) else {
+            return false;
+        };
+        if at.copy_struct(held, offset, src).is_none() {
+            return false;
+        }
+        if let (Some(d), Some(u)) = (field.discriminant, self.shared.schema().union.as_ref()) {
+            at.write(held, 16, u.discriminant_offset, u64::from(d));
+        }
+        // Its own struct did not move: still current, at the generation now.
+        self.cache.set(held.generation, Some(at));
+        true
     }
 
     fn set_discriminant(&self, s: &capnp::private::layout::StructBuilder<'_>, field: &Field) {

@@ -567,3 +567,296 @@ fn handles_behind_an_overwritten_slot_match_walks() {
         }
     }
 }
+
+/// Struct assignment from another message into a located struct, which copies small plain
+/// sources with our own code (arena.rs `DataAt::copy_struct`) and the rest with capnp's
+/// `set_struct_pointer`, against a walk-only message (always capnp's copy): the same bytes
+/// after every assignment. Sources of many shapes — data only, Text/Data (empty, a word, longer),
+/// lists of Bool, Void and numbers, nested structs, struct and Text lists, null fields and
+/// fields with defaults, data and pointer sections smaller and larger than the schema's (bytes
+/// of other schemas), far pointers (sources in 1- and 4-word first segments), roots, fields
+/// and list elements, builders' reader views and readers of bytes — assigned in turn, so each
+/// overwrites the one before, into a plain field and a union member, in messages whose first
+/// segment is large or tiny (objects behind landing pads), and into a field from itself or
+/// its own child (a copy within the message).
+#[test]
+fn struct_assignments_match_walks() {
+    let reg = common::registry_for(
+        "@0xd2b2b2b2b2b2b2b4;\n\
+         struct Inner { x @0 :Int32; label @1 :Text; }\n\
+         struct Shape { a @0 :Int64; t @1 :Text; d @2 :Data; b @3 :List(Bool);\n\
+           v @4 :List(Void); n @5 :List(Int16); f @6 :List(Float64); s @7 :Inner;\n\
+           ls @8 :List(Inner); lt @9 :List(Text); dt @10 :Text = \"dflt\"; e @11 :Bool;\n\
+           u8 @12 :List(UInt8); }\n\
+         struct Small { a @0 :Int64; }\n\
+         struct Empty {}\n\
+         struct Big { a @0 :Int64; t @1 :Text; d @2 :Data; b @3 :List(Bool);\n\
+           v @4 :List(Void); n @5 :List(Int16); f @6 :List(Float64); s @7 :Inner;\n\
+           ls @8 :List(Inner); lt @9 :List(Text); dt @10 :Text = \"dflt\"; e @11 :Bool;\n\
+           u8 @12 :List(UInt8); x1 @13 :Int64; x2 @14 :Text; x3 @15 :Float64; }\n\
+         struct Dest { pad @0 :Int32; s @1 :Shape; union { none @2 :Void; us @3 :Shape; }\n\
+           inner @4 :Inner; ls @5 :List(Shape); em @6 :Empty; }\n",
+    );
+    let shape = id(&reg, "Shape");
+    let text = |rng: &mut StdRng| -> String {
+        let n = [0, 1, 7, 8, 9, 20][rng.random_range(0..6)];
+        (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect()
+    };
+    // A source of `ty` (Shape or one of its other versions) with a random subset of its fields.
+    let fill = |rng: &mut StdRng, s: &StructBuilder| {
+        let every = rng.random_range(0..4) == 0;
+        for (j, f) in s.schema().fields.clone().iter().enumerate() {
+            if !every && rng.random() {
+                continue;
+            }
+            let FieldKind::Slot { ty, .. } = &f.kind else {
+                continue;
+            };
+            let n = rng.random_range(0..70u32);
+            let r = match ty {
+                Type::Text => s.set_by_index(j, SetValue::Str(&text(rng))),
+                Type::Data => s.set_by_index(j, SetValue::Bytes(text(rng).as_bytes())),
+                Type::Struct(_) if rng.random() => s.init_by_index(j, None).map(|v| {
+                    if let Value::Struct(StructValue::Builder(c)) = v {
+                        c.set("x", SetValue::Int(5)).expect("x");
+                        c.set("label", SetValue::Str("in")).expect("label");
+                    }
+                }),
+                Type::List(_) => s.init_by_index(j, Some(n % 12)).map(|v| {
+                    if let Value::List(ListValue::Builder(l)) = v {
+                        for k in 0..l.len().unwrap_or(0) {
+                            let _ = match l.element_type() {
+                                Type::Bool => l.set(i64::from(k), SetValue::Bool(k % 3 == 0)),
+                                Type::Text => l.set(i64::from(k), SetValue::Str("t")),
+                                Type::Struct(_) => Ok(()),
+                                Type::Void => Ok(()),
+                                _ => l.set(i64::from(k), SetValue::Int(i128::from(k) + 1)),
+                            };
+                        }
+                    }
+                }),
+                _ => match primitive(rng, ty) {
+                    Some(v) => s.set_by_index(j, v),
+                    None => Ok(()),
+                },
+            };
+            let _ = r;
+        }
+    };
+    for seed in 0..300u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let words = [1024, 4][(seed % 2) as usize];
+        let (ma, mb) = (
+            MessageBuilder::with_first_segment_words(words),
+            MessageBuilder::with_first_segment_words(words),
+        );
+        mb.walk_only();
+        let dest = id(&reg, "Dest");
+        let (da, db) = (
+            ma.init_root(&reg, dest).expect("root"),
+            mb.init_root(&reg, dest).expect("root"),
+        );
+        for n in 0..12 {
+            // The source: a struct of another version (its sections as that version has
+            // them), read as Shape.
+            let version = ["Shape", "Shape", "Small", "Big", "Empty"][rng.random_range(0..5)];
+            let src_words = [1024, 1024, 4, 1][rng.random_range(0..4)];
+            let sm = MessageBuilder::with_first_segment_words(src_words);
+            let holder = sm.init_root(&reg, dest).expect("holder");
+            let made = StructBuilder::new_message(&reg, id(&reg, version)).expect("source");
+            fill(&mut rng, &made);
+            let bytes = made.to_bytes().expect("bytes");
+            let read = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default())
+                .expect("read")
+                .root(&reg, shape)
+                .expect("as Shape");
+            let kind = rng.random_range(0..6);
+            let src = match kind {
+                // The source message's root (a copy of the bytes, sections as they are).
+                0 | 1 => read.as_builder_with(sm).expect("builder").as_reader(),
+                // A field of the source message's root, or an element of a struct list.
+                2 => {
+                    holder.set("s", SetValue::Struct(&read)).expect("s");
+                    let Ok(Value::Struct(StructValue::Builder(c))) = holder.get("s") else {
+                        panic!("s")
+                    };
+                    c.as_reader()
+                }
+                3 => {
+                    let Ok(Value::List(ListValue::Builder(l))) = holder.init("ls", Some(3)) else {
+                        panic!("ls")
+                    };
+                    l.set(1, SetValue::Struct(&read)).expect("element");
+                    let Ok(Value::Struct(StructValue::Builder(e))) = l.get(1) else {
+                        panic!("element")
+                    };
+                    e.as_reader()
+                }
+                // A reader of bytes.
+                4 => read,
+                // The destination's own field or its child (a copy within the message).
+                _ => {
+                    let (x, y) = (da.get("s"), db.get("s"));
+                    let (
+                        Ok(Value::Struct(StructValue::Builder(x))),
+                        Ok(Value::Struct(StructValue::Builder(y))),
+                    ) = (x, y)
+                    else {
+                        panic!("own s")
+                    };
+                    let (i, j) = (
+                        da.set("us", SetValue::Struct(&x.as_reader())),
+                        db.set("us", SetValue::Struct(&y.as_reader())),
+                    );
+                    assert_eq!(
+                        format!("{i:?}"),
+                        format!("{j:?}"),
+                        "seed {seed}, step {n}: own field"
+                    );
+                    let (i, j) = (
+                        da.set("s", SetValue::Struct(&x.as_reader())),
+                        db.set("s", SetValue::Struct(&y.as_reader())),
+                    );
+                    assert_eq!(
+                        format!("{i:?}"),
+                        format!("{j:?}"),
+                        "seed {seed}, step {n}: itself"
+                    );
+                    assert_eq!(
+                        da.to_bytes().expect("a"),
+                        db.to_bytes().expect("b"),
+                        "seed {seed}, step {n}: itself"
+                    );
+                    continue;
+                }
+            };
+            let field = ["s", "us", "s"][rng.random_range(0..3)];
+            let times = rng.random_range(1..3);
+            for t in 0..times {
+                let (x, y) = (
+                    da.set(field, SetValue::Struct(&src)),
+                    db.set(field, SetValue::Struct(&src)),
+                );
+                assert_eq!(format!("{x:?}"), format!("{y:?}"), "seed {seed}, step {n}");
+                assert_eq!(
+                    da.to_bytes().expect("a"),
+                    db.to_bytes().expect("b"),
+                    "seed {seed}, step {n}.{t}: {version} source (kind {kind}, {src_words}-word \
+                     first segment) into {field}, {words}-word first segment"
+                );
+            }
+            // Something else written between assignments now and then (the slot's old
+            // object then written by the other path, or the union switched).
+            if rng.random_range(0..4) == 0 {
+                let (x, y) = (
+                    da.set("none", SetValue::Void),
+                    db.set("none", SetValue::Void),
+                );
+                assert_eq!(format!("{x:?}"), format!("{y:?}"));
+            }
+            if rng.random_range(0..4) == 0 {
+                let (x, y) = (
+                    da.set("pad", SetValue::Int(n)),
+                    db.set("pad", SetValue::Int(n)),
+                );
+                assert_eq!(format!("{x:?}"), format!("{y:?}"));
+            }
+        }
+        // An Inner from a builder's root (the benchmark's shape), assigned repeatedly.
+        for k in 0..5 {
+            let inner = StructBuilder::new_message(&reg, id(&reg, "Inner")).expect("inner");
+            inner.set("x", SetValue::Int(k)).expect("x");
+            if k % 2 == 0 {
+                inner.set("label", SetValue::Str("set")).expect("label");
+            }
+            let src = inner.as_reader();
+            let (x, y) = (
+                da.set("inner", SetValue::Struct(&src)),
+                db.set("inner", SetValue::Struct(&src)),
+            );
+            assert_eq!(format!("{x:?}"), format!("{y:?}"));
+            // An empty struct (no words: capnp's pointer with offset -1).
+            let empty = StructBuilder::new_message(&reg, id(&reg, "Empty")).expect("empty");
+            let src = empty.as_reader();
+            let (x, y) = (
+                da.set("em", SetValue::Struct(&src)),
+                db.set("em", SetValue::Struct(&src)),
+            );
+            assert_eq!(format!("{x:?}"), format!("{y:?}"));
+            assert_eq!(
+                da.to_bytes().expect("a"),
+                db.to_bytes().expect("b"),
+                "seed {seed}, inner {k}"
+            );
+        }
+    }
+}
+
+/// Struct assignment from a located reader (copied by our own code when plain) charges the
+/// reader's budget exactly as capnp's copy through a walk does, and fails or succeeds where
+/// it does: the same results, budgets left and bytes, over traversal limits from nothing to
+/// plenty, assigning again and again until the budget runs out.
+#[test]
+fn struct_assignments_from_readers_charge_as_walks() {
+    let reg = common::registry_for(
+        "@0xd2b2b2b2b2b2b2b5;\n\
+         struct Inner { x @0 :Int32; label @1 :Text; n @2 :List(Int16); d @3 :Data; }\n\
+         struct Dest { pad @0 :Int32; inner @1 :Inner; }\n",
+    );
+    let (inner, dest) = (id(&reg, "Inner"), id(&reg, "Dest"));
+    let src = StructBuilder::new_message(&reg, inner).expect("source");
+    src.set("x", SetValue::Int(-5)).expect("x");
+    src.set("label", SetValue::Str("a label of some length"))
+        .expect("label");
+    src.init("n", Some(7)).expect("n");
+    let bytes = Arc::new(src.to_bytes().expect("bytes"));
+    let holder = StructBuilder::new_message(&reg, dest).expect("holder");
+    holder
+        .set("inner", SetValue::Struct(&src.as_reader()))
+        .expect("inner");
+    let holder_bytes = Arc::new(holder.to_bytes().expect("bytes"));
+    for limit in 0..80u64 {
+        let limits = ReadLimits {
+            traversal_limit_in_words: Some(limit),
+            nesting_limit: None,
+        };
+        let sides: Vec<Vec<String>> = [false, true]
+            .into_iter()
+            .map(|walk| {
+                let m = MessageBuilder::new();
+                if walk {
+                    m.walk_only();
+                }
+                let d = m.init_root(&reg, dest).expect("root");
+                let mut seen = Vec::new();
+                let message = match MessageReader::from_bytes(bytes.clone(), limits) {
+                    Ok(message) => message,
+                    Err(e) => return vec![format!("{e}")],
+                };
+                let r = match message.root(&reg, inner) {
+                    Ok(r) => r,
+                    Err(e) => return vec![format!("{e}")],
+                };
+                // The root (our own copy when plain), then a struct below a root (capnp's
+                // walk and copy: the walk reads the parent too).
+                let holder = match MessageReader::from_bytes(holder_bytes.clone(), limits)
+                    .and_then(|m| m.root(&reg, dest))
+                    .and_then(|h| h.get("inner"))
+                {
+                    Ok(Value::Struct(StructValue::Reader(c))) => Some(c),
+                    _ => None,
+                };
+                for k in 0..6 {
+                    if let (Some(c), true) = (&holder, k >= 3) {
+                        seen.push(format!("{:?}", d.set("inner", SetValue::Struct(c))));
+                    }
+                    seen.push(format!("{:?}", d.set("inner", SetValue::Struct(&r))));
+                    seen.push(format!("{}", message.budget_left()));
+                    seen.push(format!("{:?}", d.to_bytes()));
+                }
+                seen
+            })
+            .collect();
+        assert_eq!(sides[0], sides[1], "traversal limit {limit}");
+    }
+}
