@@ -788,7 +788,8 @@ impl<'a> SrcStruct<'a> {
     }
 
     /// The words capnp's `total_size` counts for this struct (its sections and its lists)
-    /// when it is plain (`is_plain`).
+    /// when it is plain (`is_plain`) and holds no non-empty list of Void (`None` then: the
+    /// reader's charge for such a list is capnp's copy's to make).
     pub(crate) fn plain_words(self) -> Option<u64> {
         if !self.is_plain() {
             return None;
@@ -796,6 +797,11 @@ impl<'a> SrcStruct<'a> {
         let mut words = self.data_len.div_ceil(8) as u64 + self.ptr_count as u64;
         for i in 0..self.ptr_count {
             if let Ok(Some(list)) = self.slot(i) {
+                // capnp's read of a list of Void charges a word per element besides (its
+                // guard against amplification): left to its copy, which charges that.
+                if list.upper & 7 == 0 && list.upper >> 3 != 0 {
+                    return None;
+                }
                 words += u64::from(list.words());
             }
         }
