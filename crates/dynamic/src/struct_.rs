@@ -248,6 +248,16 @@ impl StructReader {
         else {
             return Ok(None);
         };
+        let Some((at, seg)) = self.active_located(field)? else {
+            return Ok(None);
+        };
+        self.located_list(at, seg, field, *offset, elem, default)
+    }
+
+    /// This struct's location and segment when it has one, after the check that `field` is
+    /// not an inactive union member (which raises as `get_by_index` raises).
+    #[inline(always)]
+    fn active_located(&self, field: &Field) -> Result<Option<(StructAt, &[u8])>> {
         let Some((at, seg)) = self.fast() else {
             return Ok(None);
         };
@@ -256,7 +266,7 @@ impl StructReader {
             field,
             at.bits(seg, 16, disc_offset(self.shared.schema())),
         )?;
-        self.located_list(at, seg, field, *offset, elem, default)
+        Ok(Some((at, seg)))
     }
 
     /// Struct field `index` through the resolved location, as `get_by_index` reads it (the
@@ -274,14 +284,9 @@ impl StructReader {
         else {
             return Ok(None);
         };
-        let Some((at, seg)) = self.fast() else {
+        let Some((at, seg)) = self.active_located(field)? else {
             return Ok(None);
         };
-        check_active(
-            self.shared.schema(),
-            field,
-            at.bits(seg, 16, disc_offset(self.shared.schema())),
-        )?;
         self.located_struct(at, seg, field, *offset, *id, default)
     }
 
