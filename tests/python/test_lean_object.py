@@ -153,20 +153,12 @@ class _Buffer(bytearray):
     """A message segment that can be watched with a weak reference."""
 
 
-def test_list_handles_release_their_references(a):
-    """List handles are released by the lean slot while another handle shares their base,
-    by PyO3's otherwise: the registry reference goes back at once either way, and the last
-    handle of a message built in Python buffers releases the buffers and the callable at
-    once."""
+def _built_in_python_buffers():
+    """A message builder whose segments are `_Buffer`s from a Python callable, and weak
+    references to the callable and to every buffer it hands out (the list grows as it
+    does). Only the builder holds the callable."""
     import weakref
 
-    msg, reader = _lists(a)
-    for owner in (reader, msg):
-        registries = _registry_references()
-        handles = [owner.structs for _ in range(50)]
-        assert _registry_references() > registries
-        del handles
-        assert _registry_references() == registries
     buffers = []
 
     class Allocate:
@@ -178,7 +170,22 @@ def test_list_handles_release_their_references(a):
     allocate = Allocate()
     built = capnp._PyCustomMessageBuilder(allocate)
     buffers.append(weakref.ref(allocate))
-    del allocate
+    return built, buffers
+
+
+def test_list_handles_release_their_references(a):
+    """List handles are released by the lean slot while another handle shares their base,
+    by PyO3's otherwise: the registry reference goes back at once either way, and the last
+    handle of a message built in Python buffers releases the buffers and the callable at
+    once."""
+    msg, reader = _lists(a)
+    for owner in (reader, msg):
+        registries = _registry_references()
+        handles = [owner.structs for _ in range(50)]
+        assert _registry_references() > registries
+        del handles
+        assert _registry_references() == registries
+    built, buffers = _built_in_python_buffers()
     root = built.init_root(a.All)
     lst = root.init("structs", 3)
     lst[2].i32 = 7
@@ -196,8 +203,6 @@ def test_struct_field_handles_release_their_references(a):
     their parent shares their base, by PyO3's otherwise: the registry reference goes back at
     once either way, and a field kept after everything else (the message's last handle)
     releases a message built in Python buffers, its buffers and callable, at once."""
-    import weakref
-
     msg = _message(a)
     msg.s.i32 = 3
     reader = a.All.from_bytes(msg.to_bytes())
@@ -209,18 +214,7 @@ def test_struct_field_handles_release_their_references(a):
         assert all(h.i32 in (0, 3) for h in handles)
         del handles
         assert _registry_references() == registries
-    buffers = []
-
-    class Allocate:
-        def __call__(self, words):
-            buf = _Buffer(8 * words)
-            buffers.append(weakref.ref(buf))
-            return buf
-
-    allocate = Allocate()
-    built = capnp._PyCustomMessageBuilder(allocate)
-    buffers.append(weakref.ref(allocate))
-    del allocate
+    built, buffers = _built_in_python_buffers()
     root = built.init_root(a.All)
     field = root.init("s")
     field.i32 = 7

@@ -370,14 +370,9 @@ impl StructReader {
 
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
     fn fast_get(&self, field: &Field) -> Result<Option<Value>> {
-        let Some((at, seg)) = self.fast() else {
+        let Some((at, seg)) = self.active_located(field)? else {
             return Ok(None);
         };
-        check_active(
-            self.shared.schema(),
-            field,
-            at.bits(seg, 16, disc_offset(self.shared.schema())),
-        )?;
         Ok(match &field.kind {
             FieldKind::Group { id } => Some(Value::Struct(StructValue::Reader(
                 self.group_of(field.target_struct(&self.shared.base().registry, *id)?),
