@@ -160,6 +160,64 @@ except UserWarning as e:
     print("error", str(e)[:20])
 warnings.filters.pop(0)
 write("to_bytes")
+
+# A "certainly ignored" answer is reused only while nothing it read has changed
+# (warning.rs, *Cache*): an item replaced in place (same length, same list, same module
+# dict), another caller's globals, another `warnings` module in sys.modules, another
+# filter list.
+warnings.simplefilter("ignore")
+write("to_bytes")
+write("to_bytes")
+warnings.filters[0] = ("error", None, Warning, None, 0)
+try:
+    write("to_bytes")
+    print("no error")
+except UserWarning as e:
+    print("error after the item was replaced", str(e)[:20])
+warnings.filters[0] = ("ignore", None, Warning, None, 0)
+write("to_bytes")
+other = {"msg": msg, "__name__": "other"}
+exec("msg.to_bytes()", other)
+print("other caller's registry made:", "__warningregistry__" in other)
+import sys
+import types
+
+
+def under_another_warnings_module():
+    # In a function: the caller's globals stay unchanged between the two writes.
+    fake = types.ModuleType("warnings")
+    fake.filters = [("error", None, Warning, None, 0)]
+    real = sys.modules["warnings"]
+    write("to_bytes")
+    sys.modules["warnings"] = fake
+    try:
+        write("to_bytes")
+        print("no error")
+    except UserWarning as e:
+        print("error under another warnings module", str(e)[:20])
+    finally:
+        sys.modules["warnings"] = real
+
+
+under_another_warnings_module()
+
+
+def under_another_filter_list():
+    # `warnings.filters` rebound: the module's dict changes, the old list does not.
+    write("to_bytes")
+    saved = warnings.filters
+    warnings.filters = [("error", None, Warning, None, 0)]
+    try:
+        write("to_bytes")
+        print("no error")
+    except UserWarning as e:
+        print("error under another filter list", str(e)[:20])
+    finally:
+        warnings.filters = saved
+
+
+under_another_filter_list()
+write("to_bytes")
 print("done")
 """
 

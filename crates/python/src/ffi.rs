@@ -862,40 +862,53 @@ pub(crate) fn bytes_copy<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'p
     Ok(PyBytes::new(py, data))
 }
 
-/// The frame the warnings machinery attributes a warning to when this module warns with
-/// `stacklevel=1`: `PyThreadState_GetFrame`, the innermost complete Python frame (the code
-/// that called into this module), or `None` when no Python frame runs.
-pub(crate) fn warning_frame(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
-    // SAFETY: the GIL is held (`py`), so the thread has a current thread state, which
-    // `PyThreadState_Get` returns (it never returns NULL while the GIL is held).
-    // `PyThreadState_GetFrame` returns a new reference to a frame object, or NULL without an
-    // exception; `from_owned_ptr_or_opt` takes ownership of the reference.
-    unsafe {
-        let frame = pyo3::ffi::PyThreadState_GetFrame(pyo3::ffi::PyThreadState_Get());
-        Bound::from_owned_ptr_or_opt(py, frame.cast())
-    }
+/// The globals of the frame the warnings machinery attributes a warning to when this module
+/// warns with `stacklevel=1` (the innermost complete Python frame: the code that called into
+/// this module), or `None` when no Python frame runs. `PyEval_GetGlobals` reads the same frame
+/// as `PyThreadState_GetFrame`, which `_warnings` uses (3.9-3.13), without making a frame
+/// object.
+pub(crate) fn running_globals(py: Python<'_>) -> Option<Bound<'_, pyo3::types::PyDict>> {
+    // SAFETY: the GIL is held (`py`). `PyEval_GetGlobals` returns a borrowed reference to the
+    // running frame's globals (alive while that frame runs, which outlasts this call), or
+    // NULL without an exception when no frame runs; it is turned into an owned `Bound` at
+    // once (a new strong reference).
+    let globals = unsafe { Bound::from_borrowed_ptr_or_opt(py, pyo3::ffi::PyEval_GetGlobals()) };
+    globals.and_then(|g| g.cast_into::<pyo3::types::PyDict>().ok())
 }
 
-/// `frame.f_globals` of a frame from [`warning_frame`]: through `PyFrame_GetGlobals` where
-/// CPython has it (3.11), which is what the attribute's getter returns, without the attribute
-/// lookup; `None` when the lookup fails (its exception dropped).
-pub(crate) fn frame_globals<'py>(frame: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
-    #[cfg(all(Py_3_11, not(PyPy)))]
+/// The interpreter's module dict (`sys.modules` as the interpreter's own lookups see it, not
+/// the attribute, which may be rebound).
+pub(crate) fn modules_dict(py: Python<'_>) -> Option<Bound<'_, pyo3::types::PyDict>> {
+    // SAFETY: the GIL is held; `PyImport_GetModuleDict` returns a borrowed reference to the
+    // interpreter's module dict, which lives as long as the interpreter; it is turned into an
+    // owned `Bound` at once (a new strong reference).
+    let modules =
+        unsafe { Bound::from_borrowed_ptr_or_opt(py, pyo3::ffi::PyImport_GetModuleDict()) };
+    modules.and_then(|m| m.cast_into::<pyo3::types::PyDict>().ok())
+}
+
+/// A dict's identity and PEP 509 version (`ma_version_tag`, CPython 3.9-3.13; `None` on
+/// later versions, which removed it): the version changes with every change of the dict, and
+/// no two dicts share one (each new dict and each change takes the next value of one
+/// interpreter-wide counter), so an equal pair means the same dict, unchanged. For the
+/// write-once warning's check (`warning.rs`), which runs on those versions alone.
+pub(crate) fn dict_state(dict: &Bound<'_, pyo3::types::PyDict>) -> Option<(usize, u64)> {
+    #[cfg(not(Py_3_14))]
     {
-        // SAFETY: `frame` is a live frame object (made by `PyThreadState_GetFrame`, so its
-        // type is checked below anyway) held by the `Bound`, and the GIL is held.
-        // `PyFrame_GetGlobals` returns a new reference to the frame's globals, never NULL
-        // for a frame; `from_owned_ptr_or_opt` takes ownership of it.
-        unsafe {
-            if pyo3::ffi::PyFrame_Check(frame.as_ptr()) != 0 {
-                let globals = pyo3::ffi::PyFrame_GetGlobals(frame.as_ptr().cast());
-                return Bound::from_owned_ptr_or_opt(frame.py(), globals);
-            }
-        }
+        let ptr = dict.as_ptr();
+        // SAFETY: `ptr` is a live dict (a `PyDict` `Bound`, whose type check accepts dict
+        // subclasses, which share the layout) and the GIL is held, so no other thread
+        // changes it while the field is read. `PyDictObject` is CPython's public
+        // (non-limited) layout, which this module is built against.
+        #[allow(deprecated)]
+        let version = unsafe { (*ptr.cast::<pyo3::ffi::PyDictObject>()).ma_version_tag };
+        Some((ptr as usize, version))
     }
-    let py = frame.py();
-    let globals = frame.getattr(pyo3::intern!(py, "f_globals"));
-    globals.ok()
+    #[cfg(Py_3_14)]
+    {
+        let _ = dict;
+        None
+    }
 }
 
 /// `issubclass(sub, cls)` for a `cls` whose type is exactly `type`: what
@@ -920,15 +933,7 @@ pub(crate) fn imported_module<'py>(
     name: &Bound<'py, PyString>,
     initialized: Option<&Py<PyAny>>,
 ) -> Option<Bound<'py, PyAny>> {
-    // SAFETY: the GIL is held; `PyImport_GetModuleDict` returns a borrowed reference to the
-    // interpreter's module dict, which lives as long as the interpreter; it is turned into an
-    // owned `Bound` at once (a new strong reference).
-    let modules =
-        unsafe { Bound::from_borrowed_ptr_or_opt(py, pyo3::ffi::PyImport_GetModuleDict()) };
-    if let Some(modules) = modules
-        .as_ref()
-        .and_then(|m| m.cast::<pyo3::types::PyDict>().ok())
-    {
+    if let Some(modules) = modules_dict(py) {
         if let Ok(Some(module)) = modules.get_item(name) {
             if initialized.is_some_and(|m| m.is(&module)) {
                 return Some(module);

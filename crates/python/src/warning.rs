@@ -11,7 +11,7 @@
 //! CPython's `warn_explicit`, `setup_context` and `get_filter`:
 //!
 //! - *Frame and registry.* With `stacklevel=1` the warning belongs to the innermost complete
-//!   frame (`PyThreadState_GetFrame`). `setup_context` creates `__warningregistry__` in that
+//!   frame (`PyThreadState_GetFrame`; its globals are what `PyEval_GetGlobals` returns). `setup_context` creates `__warningregistry__` in that
 //!   frame's globals when it is missing and `warn_explicit` raises `TypeError` when it is
 //!   neither a dict nor `None`: so the check requires it to exist already as a dict or
 //!   `None`, and takes the full path otherwise (which creates it: the next call is quick).
@@ -32,11 +32,27 @@
 //!   module and line 0 (it matches whatever the caller) and the action `"ignore"`; anything
 //!   else (another action, an item it cannot judge, the end of the list: the default
 //!   action) takes the full path.
+//! - *Cache.* The check costs three dict lookups and the walk (~800 instructions, a quarter
+//!   of a small `to_bytes()`), so a "certainly ignored" answer is kept with what it read:
+//!   the caller's globals and the interpreter's module dict, each by identity and PEP 509
+//!   version (`ffi::dict_state`: an equal pair is the same dict, unchanged), the `warnings`
+//!   module and its dict's state when `filters` was read, the filter list and the items the
+//!   walk read (held: no other object can take their addresses). A later call whose
+//!   globals and module dict are in the same state finds the same registry entry and the
+//!   same module; with that module still a plain module and its dict unchanged, the same
+//!   list; with the list still starting with the same items (tuples: they cannot change),
+//!   the same walk and the same answer. Anything else (a global assigned, a module
+//!   imported, `warnings.filters` rebound or changed in place, `catch_warnings`) runs the
+//!   check again. Items with a module need the caller's `__name__`, which is in its globals,
+//!   so they are covered by the globals' state. PyO3 refuses sub-interpreters, whose
+//!   version counters would be separate.
 //! - *Python 3.14* adds context-local filters (`sys.flags.context_aware_warnings`) that this
 //!   walk does not read: there the full path is always taken.
 //!
 //! Tests: `tests/python/test_serialization.py` (filters switched between writes, records,
-//! errors, a registry made by the first warning, module and category filters).
+//! errors, a registry made by the first warning, module and category filters; for the
+//! cache, an item replaced in place, another caller, another `warnings` module, another
+//! filter list).
 
 use std::sync::Mutex;
 
@@ -79,6 +95,22 @@ pub(crate) fn written_twice(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// A "certainly ignored" answer of [`ignored`] and the state it was read from (module
+/// comment, *Cache*): the caller's globals and the interpreter's module dict (identity and
+/// version), the `warnings` module and its dict's state, the filter list and the items the
+/// walk read, in order (held, so that no other object can take their addresses).
+struct Decided {
+    globals: (usize, u64),
+    modules: (usize, u64),
+    warnings: Py<PyModule>,
+    warnings_dict: (usize, u64),
+    filters: Py<PyList>,
+    walked: Vec<Py<PyAny>>,
+}
+
+/// The last "certainly ignored" answer.
+static DECIDED: Mutex<Option<Decided>> = Mutex::new(None);
+
 /// `Some(true)` when `warnings.warn(WRITTEN_TWICE, UserWarning, 1)` from the running frame
 /// would certainly return `None` without effect (see the module comment); `None` or
 /// `Some(false)` when unsure.
@@ -86,9 +118,73 @@ fn ignored(py: Python<'_>) -> Option<bool> {
     if !*MIRRORED.get_or_init(py, || py.version_info() < (3, 14)) {
         return None;
     }
-    let frame = crate::ffi::warning_frame(py)?;
-    let globals = crate::ffi::frame_globals(&frame)?;
-    let globals = globals.cast::<PyDict>().ok()?;
+    let globals = crate::ffi::running_globals(py)?;
+    let modules = crate::ffi::modules_dict(py)?;
+    let seen = (
+        crate::ffi::dict_state(&globals)?,
+        crate::ffi::dict_state(&modules)?,
+    );
+    if still_ignored(py, seen) {
+        return Some(true);
+    }
+    let mut walked = Vec::new();
+    let (answer, warnings, warnings_dict, filters) = decide(py, &globals, &mut walked)?;
+    if answer {
+        let decided = Decided {
+            globals: seen.0,
+            modules: seen.1,
+            warnings,
+            warnings_dict,
+            filters,
+            walked,
+        };
+        // The answer replaced is released after the lock (its release may run Python code).
+        let replaced = DECIDED.lock().ok()?.replace(decided);
+        drop(replaced);
+    }
+    Some(answer)
+}
+
+/// Whether the last "certainly ignored" answer holds for a caller whose globals and the
+/// interpreter's module dict are in the state `seen`: the same dicts unchanged, so the same
+/// registry entry and the same `warnings` module; that module still a plain module whose
+/// dict is unchanged, so the same filter list; and that list still starting with the items
+/// the walk read. No Python code runs here (reads, identity tests, a list's length).
+fn still_ignored(py: Python<'_>, seen: ((usize, u64), (usize, u64))) -> bool {
+    let Ok(last) = DECIDED.lock() else {
+        return false;
+    };
+    let Some(last) = last.as_ref() else {
+        return false;
+    };
+    if (last.globals, last.modules) != seen {
+        return false;
+    }
+    // A module's `__class__` can be reassigned without touching its dict.
+    let Ok(warnings) = last.warnings.bind(py).cast_exact::<PyModule>() else {
+        return false;
+    };
+    if crate::ffi::dict_state(&warnings.dict()) != Some(last.warnings_dict) {
+        return false;
+    }
+    let filters = last.filters.bind(py);
+    filters.len() >= last.walked.len()
+        && last
+            .walked
+            .iter()
+            .enumerate()
+            .all(|(i, item)| filters.get_item(i).is_ok_and(|now| now.is(item)))
+}
+
+/// The check itself (module comment): the answer, with the `warnings` module, its dict's
+/// state when `filters` was read from it, and the filter list; the items read are pushed
+/// onto `walked`. `None` when unsure.
+#[allow(clippy::type_complexity)]
+fn decide(
+    py: Python<'_>,
+    globals: &Bound<'_, PyDict>,
+    walked: &mut Vec<Py<PyAny>>,
+) -> Option<(bool, Py<PyModule>, (usize, u64), Py<PyList>)> {
     let registry = globals
         .get_item(intern!(py, "__warningregistry__"))
         .ok()??;
@@ -114,7 +210,9 @@ fn ignored(py: Python<'_>) -> Option<bool> {
     // has that name); anything else (a module subclass, a missing entry, which would call the
     // module's `__getattr__`) takes the full path.
     let warnings = warnings.cast_exact::<PyModule>().ok()?;
-    let filters = warnings.dict().get_item(intern!(py, "filters")).ok()??;
+    let warnings_dict = warnings.dict();
+    let warnings_state = crate::ffi::dict_state(&warnings_dict)?;
+    let filters = warnings_dict.get_item(intern!(py, "filters")).ok()??;
     let filters = filters.cast::<PyList>().ok()?;
     let category = py.get_type::<PyUserWarning>();
     let mut module_is_str = None;
@@ -123,6 +221,7 @@ fn ignored(py: Python<'_>) -> Option<bool> {
             return None;
         }
         let item = filters.get_item(i).ok()?;
+        walked.push(item.clone().unbind());
         let item = item.cast::<PyTuple>().ok()?;
         // The items in place (a tuple cannot change), without a reference count each.
         let [action, message, cat, module, line] = item.as_slice() else {
@@ -156,7 +255,13 @@ fn ignored(py: Python<'_>) -> Option<bool> {
         if !crate::ffi::is_subtype(&category, cat) {
             continue;
         }
-        return Some(any_module && line == 0 && action.to_str().ok()? == "ignore");
+        let answer = any_module && line == 0 && action.to_str().ok()? == "ignore";
+        return Some((
+            answer,
+            warnings.clone().unbind(),
+            warnings_state,
+            filters.clone().unbind(),
+        ));
     }
     None
 }
