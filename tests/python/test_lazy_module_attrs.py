@@ -118,6 +118,22 @@ def test_copy_of_a_module_has_its_attributes(module):
     assert shape.new_message(circle=1.0).which == "circle"
 
 
+def test_entry_points_after_the_first_call(module):
+    """The first call gives a struct module its entry points (`_specialize`): later reads
+    find the same native methods, copies made after it work on their own, and the slots
+    that hold them stay out of dir()."""
+    shape = module.Shape
+    data = shape.new_message(circle=2.0).to_bytes()
+    assert shape.new_message.__self__ is shape.from_bytes.__self__
+    assert type(shape.new_message.__self__).__name__ == "_StructEntry"
+    assert shape.from_bytes(data).circle == 2.0
+    assert shape.from_segments([data[8:]]).circle == 2.0
+    twin = copy.copy(shape)
+    assert twin.new_message(square=3.0).which == "square"
+    assert twin.from_bytes(data).circle == 2.0
+    assert not any(name.startswith("_entry_") for name in dir(shape))
+
+
 def test_first_reads_from_many_threads_agree(module):
     import threading
 

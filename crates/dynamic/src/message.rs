@@ -585,15 +585,18 @@ impl MessageReader {
         Self::segments_shared(segments, limits, sharing, true)
     }
 
-    /// `from_segments_shared(..)?.root(registry, id)`, reading the root pointer once.
+    /// `from_segments_shared(..)?.root(registry, id)` of the struct `schema` gives (asked
+    /// where `root` looks up its id), reading the root pointer once, on a reader no other
+    /// handle shares yet (`into_root`).
     pub fn root_from_segments_shared(
         segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
         limits: ReadLimits,
         sharing: Sharing,
         registry: &Arc<Registry>,
-        id: u64,
+        schema: impl FnOnce() -> Result<Arc<StructSchema>>,
     ) -> Result<DynStructReader> {
-        Self::segments_shared(segments, limits, sharing, false)?.root(registry, id)
+        let segments = Self::segment_list(segments, sharing)?;
+        Self::new_owned(segments, limits, sharing.volatile).into_root(registry, schema)
     }
 
     fn segments_shared(
@@ -602,6 +605,15 @@ impl MessageReader {
         sharing: Sharing,
         check: bool,
     ) -> Result<Arc<MessageReader>> {
+        let segments = Self::segment_list(segments, sharing)?;
+        Self::new_shared(segments, limits, sharing.volatile, check)
+    }
+
+    /// The segments of a message given as its segments' buffers.
+    fn segment_list(
+        segments: Vec<Arc<dyn AsRef<[u8]> + Send + Sync>>,
+        sharing: Sharing,
+    ) -> Result<Segments> {
         if segments.is_empty() {
             return Err(Error::Capnp(capnp::Error::failed(
                 "Message did not contain a root pointer".into(),
@@ -614,12 +626,7 @@ impl MessageReader {
         } else {
             Vec::new()
         };
-        Self::new_shared(
-            lend(Segments::List(buffers), kept, sharing),
-            limits,
-            sharing.volatile,
-            check,
-        )
+        Ok(lend(Segments::List(buffers), kept, sharing))
     }
 
     /// The message starting `offset` bytes into `buf` (stream framing, zero-copy), and the

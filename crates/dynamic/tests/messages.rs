@@ -887,7 +887,7 @@ fn root_read_once_agrees_with_two_steps() {
                 limits,
                 Default::default(),
                 &reg,
-                pid,
+                || reg.get_struct(pid),
             );
             assert_eq!(show(once), show(two), "segments input {i}");
         }

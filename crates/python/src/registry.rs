@@ -234,7 +234,7 @@ impl PyRegistry {
     ) -> PyResult<Py<PyAny>> {
         segments_root(
             slf,
-            id,
+            |registry| registry.get_struct(id),
             segments.iter().cloned().map(Ok),
             limits(traversal_limit_in_words, nesting_limit),
         )
@@ -477,16 +477,17 @@ impl PyStructEntry {
     ) -> PyResult<Py<PyAny>> {
         let registry = self.registry.bind(py);
         let limits = entry_limits(traversal_limit_in_words, nesting_limit);
+        let schema = |registry: &Registry| self.schema(registry);
         // A list or tuple (what `to_segments` returns) is read by index, as pycapnp reads it
         // (never through `__iter__`, even of a subclass); the generic
         // iterator protocol costs as much as the rest of a small message's read.
         if let Ok(list) = segments.cast::<PyList>() {
-            return segments_root(registry, self.id, list.iter().map(Ok), limits);
+            return segments_root(registry, schema, list.iter().map(Ok), limits);
         }
         if let Ok(tuple) = segments.cast::<PyTuple>() {
-            return segments_root(registry, self.id, tuple.iter().map(Ok), limits);
+            return segments_root(registry, schema, tuple.iter().map(Ok), limits);
         }
-        segments_root(registry, self.id, segments.try_iter()?, limits)
+        segments_root(registry, schema, segments.try_iter()?, limits)
     }
 }
 
@@ -494,7 +495,7 @@ impl PyStructEntry {
 /// `buffer::input`).
 fn segments_root<'py>(
     registry: &Bound<'py, PyRegistry>,
-    id: u64,
+    schema: impl FnOnce(&Registry) -> capnp_dynamic::Result<Arc<StructSchema>>,
     segments: impl Iterator<Item = PyResult<Bound<'py, PyAny>>>,
     limits: ReadLimits,
 ) -> PyResult<Py<PyAny>> {
@@ -509,12 +510,13 @@ fn segments_root<'py>(
         parts.push(input.bytes);
     }
     let run = || -> MsgResult<_> {
+        let inner = &registry.get().inner;
         Ok(MessageReader::root_from_segments_shared(
             parts,
             limits,
             sharing,
-            &registry.get().inner,
-            id,
+            inner,
+            || schema(inner),
         )?)
     };
     let root = run().map_err(|e| e.into_py(py))?;

@@ -5,6 +5,7 @@ returns; messages (readers, builders, lists, enums) are native classes of ``capn
 working on the parser's Rust registry.
 """
 
+import copyreg as _copyreg
 import enum as _enum
 import functools as _functools
 import gc as _gc
@@ -708,6 +709,11 @@ def _lazy_of(obj):
         return None
 
 
+# The native entry points of `_capnp._StructEntry` a struct module calls through
+# (`_StructModule._specialize`).
+_ENTRY_POINTS = ("new_message", "from_bytes", "from_bytes_packed", "from_segments")
+
+
 class _StructModule(_LazyAttrs):
     """The object a struct declaration becomes: ``schema`` and the message entry points."""
 
@@ -715,8 +721,11 @@ class _StructModule(_LazyAttrs):
     # pycapnp lacks (issue 12), documented in their docstrings.
     _PRIVATE = frozenset(
         ("_registry", "_id", "_specialize", "_PRIVATE", "from_json", "from_text", "_lazy", "_defer",
-         "_DEFERRED")
+         "_DEFERRED", "_ENTRY_POINTS") + tuple("_entry_" + n for n in _ENTRY_POINTS)
     )
+
+    # The native entry points once specialized (see `_specialize`), one slot each.
+    __slots__ = tuple("_entry_" + n for n in _ENTRY_POINTS)
 
     def __init__(self, schema, name=None):
         """A module for struct ``schema`` (a ``_StructSchema`` of any parser, a
@@ -757,8 +766,18 @@ class _StructModule(_LazyAttrs):
         return self._specialize().from_bytes(*args, **kwargs)
 
     def _specialize(self):
+        # The entry's bound methods go into this module's slots, and the class of its own
+        # names each slot's descriptor after its method: a member descriptor is a data
+        # descriptor, so `Foo.new_message` is the type's cached lookup and a slot read,
+        # without the instance-dict lookup a method or `staticmethod` on the class costs
+        # (the dict is materialized, and a miss in it walks the class's shared keys).
         if type(self) is _StructModule:
             entry = _capnp._StructEntry(self._registry, self._id)
+            names = {}
+            for name in _ENTRY_POINTS:
+                slot = "_entry_" + name
+                setattr(self, slot, getattr(entry, name))
+                names[name] = _StructModule.__dict__[slot]
             self.__class__ = type(
                 "_StructModule",
                 (_StructModule,),
@@ -767,13 +786,15 @@ class _StructModule(_LazyAttrs):
                     "__module__": _StructModule.__module__,
                     "__qualname__": _StructModule.__qualname__,
                     "__doc__": _StructModule.__doc__,
-                    "new_message": staticmethod(entry.new_message),
-                    "from_bytes": staticmethod(entry.from_bytes),
-                    "from_bytes_packed": staticmethod(entry.from_bytes_packed),
-                    "from_segments": staticmethod(entry.from_segments),
+                    **names,
                 },
             )
         return self
+
+    def __reduce_ex__(self, protocol):
+        # Copies (and pickles) are plain struct modules that specialize on their own first
+        # call: the slots holding the entry points are this module's, not its state.
+        return (_copyreg.__newobj__, (_StructModule,), self.__getstate__())
 
     def __call__(self, num_first_segment_words=None, **kwargs):
         return self.new_message(num_first_segment_words, **kwargs)
