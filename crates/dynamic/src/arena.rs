@@ -1112,6 +1112,41 @@ impl ElemsAt {
     }
 }
 
+/// Proof that the caller has excluded every other access to every builder message's memory
+/// while it lives, without holding a message's lock: what the Python binding has while it
+/// holds the GIL and no thread runs detached from it with a message (its `excluded()`, argued
+/// in docs/ARCHITECTURE.md, "Unsafe code"). Element reads through a location current at the
+/// message's generation (`ListCache::peek`) then need no lock: nothing can move or write the
+/// bytes meanwhile.
+/// Not `Send`: it stays on the thread that made it.
+pub struct Excluded(std::marker::PhantomData<*const ()>);
+
+impl Excluded {
+    /// # Safety
+    /// Until the value is dropped, no other thread writes the memory of any builder message
+    /// that is not volatile (`MessageBuilder::is_volatile`), its recorded locations or its
+    /// generation, except threads excluded the same way that do not run at the same time
+    /// (the GIL's holders).
+    pub unsafe fn assume() -> Excluded {
+        Excluded(std::marker::PhantomData)
+    }
+}
+
+impl ElemsAt {
+    /// `read` for a caller holding [`Excluded`] instead of the lock, on a location current at
+    /// the message's generation read under the same exclusion.
+    pub(crate) fn read_excluded(self, _excluded: &Excluded, bits: u32, i: u32) -> Option<u64> {
+        let (p, shift, width) = self.element(bits, i)?;
+        // SAFETY: `element` checked `i < len` and the width against the list's step; the
+        // location is current (its generation is the message's, read under the exclusion,
+        // which no other thread can change meanwhile), so the elements lie in a live segment
+        // of the message (the caller's handle keeps it alive), and the exclusion rules out
+        // every concurrent write.
+        let v = unsafe { read_le(p, width) };
+        Some(if bits == 1 { (v >> shift) & 1 } else { v })
+    }
+}
+
 /// Reads `width` (1, 2, 4 or 8) little-endian bytes at `p`.
 ///
 /// # Safety

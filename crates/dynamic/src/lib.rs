@@ -30,6 +30,7 @@ pub mod text;
 pub mod value;
 
 pub use any_pointer::{AnyPointerBuilder, AnyPointerReader};
+pub use arena::Excluded;
 pub use cap::{Cap, CapHolder, CapScope, CapValue};
 pub use capnp::MessageSize;
 pub use error::{Error, Result};

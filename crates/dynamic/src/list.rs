@@ -785,6 +785,28 @@ impl ListBuilder {
         })
     }
 
+    /// `scalar_bits` without the message lock, for a caller that has excluded every other
+    /// write to the message ([`crate::Excluded`]); `Ok(None)` also when no location is current
+    /// (a retired or walk-only message included) or the message is volatile (Python code may
+    /// write its memory or run while its lock is held): `scalar_bits` then answers.
+    pub fn scalar_bits_excluded(
+        &self,
+        excluded: &crate::Excluded,
+        index: i64,
+    ) -> Result<Option<u64>> {
+        if self.elem.is_pointer()
+            || matches!(self.elem, Type::Void | Type::Enum(_))
+            || self.base.message.is_volatile()
+        {
+            return Ok(None);
+        }
+        let Some(at) = self.peek() else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        Ok(at.read_excluded(excluded, self.elem.data_bits(), i))
+    }
+
     /// Element `index` (negative counts from the end) of a list of structs as a handle made
     /// from the recorded location; `Ok(None)` when the list is of another kind or its
     /// location is not current (`get` then reads it).

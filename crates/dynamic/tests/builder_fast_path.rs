@@ -243,9 +243,19 @@ fn step(
                     let (x, y) = (a.set_all(&values), b.set_all(&values));
                     (format!("{x:?}"), format!("{y:?}"), None)
                 }
-                // The binding's element read of numbers (`scalar_bits`) against `get`.
+                // The binding's element reads of numbers (`scalar_bits`, and without the lock
+                // `scalar_bits_excluded`, each falling back as the binding does) against `get`.
                 2 => {
-                    let x = match a.scalar_bits(index) {
+                    let read = if rng.random_bool(0.5) {
+                        a.scalar_bits(index)
+                    } else {
+                        let excluded = excluded();
+                        match a.scalar_bits_excluded(&excluded, index) {
+                            Ok(None) => a.scalar_bits(index),
+                            read => read,
+                        }
+                    };
+                    let x = match read {
                         Ok(Some(bits)) => scalar_debug(a.element_type(), bits),
                         Ok(None) => show(&a.get(index)),
                         Err(e) => format!("error {e}"),
@@ -269,6 +279,17 @@ fn step(
             }
         }
         _ => unreachable!("handles are made in pairs"),
+    }
+}
+
+/// The proof the binding holds for its lock-free element reads.
+fn excluded() -> capnp_dynamic::Excluded {
+    #[allow(unsafe_code)]
+    // SAFETY: only this test's thread touches the messages it reads with the proof (each test
+    // builds its own; the harness's other threads touch only theirs), and only between reads:
+    // the exclusion `Excluded::assume` asks for, for these messages.
+    unsafe {
+        capnp_dynamic::Excluded::assume()
     }
 }
 

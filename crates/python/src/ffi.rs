@@ -14,6 +14,50 @@ use pyo3::types::{PyBytes, PyString};
 use pyo3::PyClass;
 use std::sync::atomic::Ordering;
 
+/// Threads running detached from the GIL in [`detach`] (changed only while holding the GIL).
+static DETACHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// `py.detach(f)` for work that may touch a message: counted in [`DETACHED`] from before the
+/// GIL is released until after it is taken back, so that [`excluded`] knows whether any
+/// thread may be accessing a message without it. Every release of the GIL in this package
+/// that can reach a message goes through here.
+pub(crate) fn detach<T: pyo3::marker::Ungil>(
+    py: Python<'_>,
+    f: impl pyo3::marker::Ungil + FnOnce() -> T,
+) -> T {
+    /// Uncounts the thread once the GIL is back (also when `f` panics: `py.detach` takes the
+    /// GIL back before the unwind leaves it).
+    struct Back;
+    impl Drop for Back {
+        fn drop(&mut self) {
+            DETACHED.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    DETACHED.fetch_add(1, Ordering::Relaxed);
+    let _back = Back;
+    py.detach(f)
+}
+
+/// The proof that lets a builder's element reads skip the message lock
+/// (`ListBuilder::scalar_bits_excluded`), while no thread runs detached ([`detach`]); `None`
+/// otherwise, and always on a free-threaded interpreter.
+pub(crate) fn excluded(_py: Python<'_>) -> Option<capnp_dynamic::Excluded> {
+    if cfg!(Py_GIL_DISABLED) || DETACHED.load(Ordering::Relaxed) != 0 {
+        return None;
+    }
+    // SAFETY: `Excluded::assume`'s contract. The GIL is held (`_py`) and the value cannot
+    // leave this thread (not `Send`), so while it lives no other thread runs Python or this
+    // package's code with the GIL. Without the GIL, this package touches messages only inside
+    // `detach` (there are no threads of its own, and every `py.detach` that can reach a
+    // message is `detach`), and none is running: the count, changed only under the GIL, is 0
+    // (the GIL's release and acquisition order those changes before this load). A thread
+    // starting `detach` needs the GIL first, which this thread holds until the proof is
+    // dropped (it is used for one read, during which no Python code runs). Volatile messages,
+    // whose memory Python code may write or whose lock may be held while Python code runs,
+    // are declined by the reads themselves.
+    Some(unsafe { capnp_dynamic::Excluded::assume() })
+}
+
 /// `object.__getattribute__(obj, name)`: the type's descriptors, then the instance dict.
 pub(crate) fn generic_getattr<'py>(
     obj: &Bound<'py, PyAny>,
@@ -997,7 +1041,7 @@ pub(crate) fn bytes_filled_detached<'py, F>(
 where
     F: for<'b> FnOnce(&'b mut [std::mem::MaybeUninit<u8>]) -> bool + Send,
 {
-    let (obj, filled) = new_bytes_with(py, len, len >= HUGE_COPY, |buf| py.detach(|| fill(buf)))?;
+    let (obj, filled) = new_bytes_with(py, len, len >= HUGE_COPY, |buf| detach(py, || fill(buf)))?;
     Ok(filled.then_some(obj))
 }
 

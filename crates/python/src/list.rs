@@ -124,8 +124,15 @@ impl SequenceSlots for PyListBuilder {
                     return made;
                 }
             } else {
-                // An int index into a list of numbers: its bits straight to a Python number.
-                let bits = this.inner.scalar_bits(i);
+                // An int index into a list of numbers: its bits straight to a Python number,
+                // without the message lock when nothing else can touch the message.
+                let bits = match crate::ffi::excluded(py) {
+                    Some(ex) => match this.inner.scalar_bits_excluded(&ex, i) {
+                        Ok(None) => this.inner.scalar_bits(i),
+                        read => read,
+                    },
+                    None => this.inner.scalar_bits(i),
+                };
                 if let Some(bits) = bits.map_err(|e| index_error(py, e.into()))? {
                     return scalar_to_py(py, this.inner.element_type(), bits);
                 }
@@ -276,9 +283,17 @@ impl IterSlot for PyListBuilderIter {
         if i == u32::MAX {
             return Ok(None);
         }
-        // A list of numbers: one locked read answers both whether element `i` exists (`i`
-        // is never negative, so out of range means past the end) and its value.
-        match list.inner.scalar_bits(i64::from(i)) {
+        // A list of numbers: one read answers both whether element `i` exists (`i` is never
+        // negative, so out of range means past the end) and its value; without the message
+        // lock when nothing else can touch the message.
+        let read = match crate::ffi::excluded(py) {
+            Some(ex) => match list.inner.scalar_bits_excluded(&ex, i64::from(i)) {
+                Ok(None) => list.inner.scalar_bits(i64::from(i)),
+                read => read,
+            },
+            None => list.inner.scalar_bits(i64::from(i)),
+        };
+        match read {
             Ok(Some(bits)) => {
                 self.next.store(i + 1, Ordering::Relaxed);
                 return scalar_to_py(py, list.inner.element_type(), bits).map(Some);

@@ -129,8 +129,7 @@ impl PyMessageHandle {
             )));
         };
         let message = self.inner.clone();
-        let root = py
-            .detach(|| reader.as_builder_with(message))
+        let root = crate::ffi::detach(py, || reader.as_builder_with(message))
             .map_err(|e| msg_err(py, e))?;
         PyStructBuilder::wrap(py, root, registry)
     }

@@ -237,7 +237,7 @@ pub(crate) fn detach_if<T: pyo3::marker::Ungil>(
     f: impl pyo3::marker::Ungil + FnOnce() -> T,
 ) -> T {
     if large {
-        py.detach(f)
+        crate::ffi::detach(py, f)
     } else {
         f()
     }
@@ -256,7 +256,7 @@ fn builder_copy(
     let copy = if source.is_volatile() || message.is_volatile() {
         source.as_builder_with(message)
     } else {
-        py.detach(|| source.as_builder_with(message))
+        crate::ffi::detach(py, || source.as_builder_with(message))
     };
     let copy = copy.map_err(|e| MsgError::from(e).into_py(py))?;
     PyStructBuilder::wrap(py, copy, registry.clone_ref(py))

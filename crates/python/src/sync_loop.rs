@@ -499,7 +499,10 @@ impl State {
 
     /// One wait for events (the interpreter lock released while blocked).
     fn wait(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<bool> {
-        match self.reactor.wait(timeout, |block| py.detach(block)) {
+        match self
+            .reactor
+            .wait(timeout, |block| crate::ffi::detach(py, block))
+        {
             Ok(handled) => Ok(handled),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
                 py.check_signals()?;
