@@ -368,11 +368,38 @@ impl DataAt {
 
     /// Writes the raw bits at `offset`; `false` (nothing written) when outside the section.
     pub(crate) fn write(self, _held: &Held<'_>, bits: u32, offset: u32, value: u64) -> bool {
+        // SAFETY: the location is current under the lock `_held` proves (see `read`).
+        unsafe { self.write_current(bits, offset, value) }
+    }
+
+    /// `write` for a caller holding [`Excluded`] instead of the lock, on a location current at
+    /// the message's generation read under the same exclusion.
+    pub(crate) fn write_excluded(
+        self,
+        _excluded: &Excluded,
+        bits: u32,
+        offset: u32,
+        value: u64,
+    ) -> bool {
+        // SAFETY: the location is current (its generation is the message's, read under the
+        // exclusion, which no other thread can change meanwhile), so the section lies in a
+        // live segment of the message (the caller's handle keeps it alive), and the exclusion
+        // rules out every concurrent access to it.
+        unsafe { self.write_current(bits, offset, value) }
+    }
+
+    /// `write`'s body.
+    ///
+    /// # Safety
+    /// The location is current and the caller excludes every other access to the message's
+    /// bytes (the lock, or [`Excluded`]).
+    unsafe fn write_current(self, bits: u32, offset: u32, value: u64) -> bool {
         let (Some((start, width)), Some(p)) = (self.span(bits, offset), self.ptr) else {
             return false;
         };
-        // SAFETY: as in `read`; a data section holds no pointers, so no write here can
-        // mislead capnp's later walks.
+        // SAFETY: `start + width <= len`, inside the data section, which is live, current and
+        // not accessed by anyone else (the caller's contract); a data section holds no
+        // pointers, so no write here can mislead capnp's later walks.
         unsafe {
             let p = p.as_ptr().add(start);
             if bits == 1 {
@@ -1216,8 +1243,20 @@ impl Clone for StructCache {
 
 impl StructCache {
     pub(crate) fn get(&self, held: &Held<'_>) -> Option<DataAt> {
+        self.current_at(held.generation)
+    }
+
+    /// The recorded location when it was recorded at generation `current`, for a caller
+    /// holding [`Excluded`] (`current` read under it, `MessageBuilder::generation_unlocked`):
+    /// nothing can record another meanwhile.
+    pub(crate) fn get_excluded(&self, _excluded: &Excluded, current: u64) -> Option<DataAt> {
+        self.current_at(current)
+    }
+
+    /// The location when recorded at `generation`, read with nothing able to change it.
+    fn current_at(&self, generation: u64) -> Option<DataAt> {
         // Generation 0 is "nothing recorded" (a message's generation starts at 1).
-        if held.generation == 0 || self.generation.load(Ordering::Relaxed) != held.generation {
+        if generation == 0 || self.generation.load(Ordering::Relaxed) != generation {
             return None;
         }
         let shape = self.ptrs_shape.load(Ordering::Relaxed);
@@ -1306,8 +1345,20 @@ fn size_of_code(c: u64) -> ElementSize {
 
 impl ListCache {
     pub(crate) fn get(&self, held: &Held<'_>) -> Option<ElemsAt> {
+        self.current_at(held.generation)
+    }
+
+    /// The recorded elements when they were recorded at generation `current`, for a caller
+    /// holding [`Excluded`] (`current` read under it): no `set` can run meanwhile, so the
+    /// fields are read as under the lock, without the sequence count.
+    pub(crate) fn peek_excluded(&self, _excluded: &Excluded, current: u64) -> Option<ElemsAt> {
+        self.current_at(current)
+    }
+
+    /// The fields when recorded at `generation`, read with nothing able to change them.
+    fn current_at(&self, generation: u64) -> Option<ElemsAt> {
         // Generation 0 is "nothing recorded" (a message's generation starts at 1).
-        if held.generation == 0 || self.generation.load(Ordering::Relaxed) != held.generation {
+        if generation == 0 || self.generation.load(Ordering::Relaxed) != generation {
             return None;
         }
         let shape = self.shape.load(Ordering::Relaxed);

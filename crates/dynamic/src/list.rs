@@ -572,6 +572,8 @@ pub struct ListBuilder {
     /// That base with the element schema (struct lists), shared by every element handle.
     elements: OnceLock<Arc<Elements<BuilderBase>>>,
     elem: Type,
+    /// The element width of a list of Bool or numbers (`scalar_bits`), 0 for other kinds.
+    prim_bits: u32,
     /// The element schema of a struct list, looked up once per handle.
     elem_schema: Option<Arc<crate::schema::StructSchema>>,
     /// Where its elements were last found, and when (arena.rs).
@@ -626,12 +628,18 @@ impl ListBuilder {
         elem: Type,
         elem_schema: Option<Arc<crate::schema::StructSchema>>,
     ) -> Self {
+        let prim_bits = if elem.is_pointer() || matches!(elem, Type::Void | Type::Enum(_)) {
+            0
+        } else {
+            elem.data_bits()
+        };
         ListBuilder {
             base,
             pending,
             full: OnceLock::new(),
             elements: OnceLock::new(),
             elem,
+            prim_bits,
             elem_schema,
             cache: ListCache::default(),
         }
@@ -794,17 +802,15 @@ impl ListBuilder {
         excluded: &crate::Excluded,
         index: i64,
     ) -> Result<Option<u64>> {
-        if self.elem.is_pointer()
-            || matches!(self.elem, Type::Void | Type::Enum(_))
-            || self.base.message.is_volatile()
-        {
+        if self.prim_bits == 0 || self.base.message.is_volatile() {
             return Ok(None);
         }
-        let Some(at) = self.peek() else {
+        let current = self.base.message.generation_unlocked();
+        let Some(at) = self.cache.peek_excluded(excluded, current) else {
             return Ok(None);
         };
         let i = resolve(index, at.len())?;
-        Ok(at.read_excluded(excluded, self.elem.data_bits(), i))
+        Ok(at.read_excluded(excluded, self.prim_bits, i))
     }
 
     /// Element `index` (negative counts from the end) of a list of structs as a handle made

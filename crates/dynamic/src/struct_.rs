@@ -1144,6 +1144,60 @@ impl StructBuilder {
         let Some(at) = self.cache.get(&held) else {
             return Ok(false);
         };
+        Ok(self.write_at(
+            at,
+            field,
+            ty,
+            offset,
+            |width, offset, bits| at.write(&held, width, offset, bits),
+            bits,
+        ))
+    }
+
+    /// `fast_write` for a caller holding [`crate::Excluded`], without the message lock;
+    /// `false` (nothing written) also when no location is current or the message is volatile
+    /// (Python code may write its memory or run while its lock is held): `fast_write` then
+    /// answers.
+    #[inline]
+    fn fast_write_excluded(
+        &self,
+        excluded: &crate::Excluded,
+        field: &Field,
+        ty: &Type,
+        offset: u32,
+        bits: u64,
+    ) -> bool {
+        let message = &self.shared.base().message;
+        if message.is_volatile() {
+            return false;
+        }
+        let current = message.generation_unlocked();
+        let Some(at) = self.cache.get_excluded(excluded, current) else {
+            return false;
+        };
+        self.write_at(
+            at,
+            field,
+            ty,
+            offset,
+            |width, offset, bits| at.write_excluded(excluded, width, offset, bits),
+            bits,
+        )
+    }
+
+    /// The writes of a primitive field (`bits` at `offset`) and its union discriminant into
+    /// the data section at `at`, through `write(width, offset, bits)`; `false`, nothing
+    /// written, when either lies outside the section.
+    #[inline(always)]
+    fn write_at(
+        &self,
+        at: crate::arena::DataAt,
+        field: &Field,
+        ty: &Type,
+        offset: u32,
+        write: impl Fn(u32, u32, u64) -> bool,
+        bits: u64,
+    ) -> bool {
         let disc = match (field.discriminant, self.shared.schema().union.as_ref()) {
             (Some(d), Some(u)) => Some((u.discriminant_offset, d)),
             _ => None,
@@ -1151,12 +1205,12 @@ impl StructBuilder {
         // Void has no bits: only its discriminant is written.
         let width = ty.data_bits();
         if (width > 0 && !at.fits(width, offset)) || disc.is_some_and(|(o, _)| !at.fits(16, o)) {
-            return Ok(false);
+            return false;
         }
         if let Some((o, d)) = disc {
-            at.write(&held, 16, o, u64::from(d));
+            write(16, o, u64::from(d));
         }
-        Ok(width == 0 || at.write(&held, width, offset, bits))
+        width == 0 || write(width, offset, bits)
     }
 
     /// Runs `f` on pointer slot `offset` through the recorded location, after writing
@@ -1512,6 +1566,28 @@ impl StructBuilder {
     /// or value, or a value out of the field's range; the caller then takes `set_by_index`,
     /// which converts it or reports the error.
     pub fn set_number_by_index(&self, index: usize, value: Number) -> Result<bool> {
+        self.set_number_with(None, index, value)
+    }
+
+    /// `set_number_by_index` for a caller holding [`crate::Excluded`]: the write skips the
+    /// message lock when the recorded location is current (otherwise as
+    /// `set_number_by_index`).
+    pub fn set_number_by_index_excluded(
+        &self,
+        excluded: &crate::Excluded,
+        index: usize,
+        value: Number,
+    ) -> Result<bool> {
+        self.set_number_with(Some(excluded), index, value)
+    }
+
+    #[inline(always)]
+    fn set_number_with(
+        &self,
+        excluded: Option<&crate::Excluded>,
+        index: usize,
+        value: Number,
+    ) -> Result<bool> {
         let Some(field) = self.shared.schema().fields.get(index) else {
             return Ok(false);
         };
@@ -1528,6 +1604,9 @@ impl StructBuilder {
             return Ok(false);
         };
         let bits = bits ^ mask(default);
+        if excluded.is_some_and(|ex| self.fast_write_excluded(ex, field, ty, *offset, bits)) {
+            return Ok(true);
+        }
         if !self.fast_write(field, ty, *offset, bits)? {
             // No current location: the walk, as `set_by_index` does it.
             self.with_struct(|s| {

@@ -109,7 +109,19 @@ fn step(
                     let op = rng.random_range(0..10);
                     if let (Some(v), true) = (primitive(rng, ty), op < 6) {
                         if op < 3 {
-                            let (x, y) = (a.set_by_index(i, v), b.set_by_index(i, v));
+                            // Sometimes the binding's write of a number without the lock
+                            // (falling back as the binding does).
+                            let x = match (op, number_of(&v)) {
+                                (0, Some(n)) => {
+                                    match a.set_number_by_index_excluded(&excluded(), i, n) {
+                                        Ok(true) => Ok(()),
+                                        Ok(false) => a.set_by_index(i, v),
+                                        Err(e) => Err(e),
+                                    }
+                                }
+                                _ => a.set_by_index(i, v),
+                            };
+                            let y = b.set_by_index(i, v);
                             (format!("{x:?}"), format!("{y:?}"), None)
                         } else {
                             let (x, y) = (a.get_by_index(i), b.get_by_index(i));
@@ -282,7 +294,20 @@ fn step(
     }
 }
 
-/// The proof the binding holds for its lock-free element reads.
+/// `v` as the binding passes a Python number (`set_number_by_index`), when it is one.
+fn number_of(v: &SetValue<'_>) -> Option<Number> {
+    match *v {
+        SetValue::Bool(b) => Some(Number::Bool(b)),
+        SetValue::Int(i) => i64::try_from(i)
+            .map(Number::Int)
+            .ok()
+            .or_else(|| u64::try_from(i).ok().map(Number::UInt)),
+        SetValue::Float(f) => Some(Number::Float(f)),
+        _ => None,
+    }
+}
+
+/// The proof the binding holds for its lock-free element reads and number writes.
 fn excluded() -> capnp_dynamic::Excluded {
     #[allow(unsafe_code)]
     // SAFETY: only this test's thread touches the messages it reads with the proof (each test

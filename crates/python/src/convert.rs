@@ -271,7 +271,12 @@ pub(crate) fn set_plain_field(
 ) -> Option<MsgResult<()>> {
     // A number into a primitive field it fits: written without building a `SetValue`.
     if let Some(n) = number(value) {
-        match builder.set_number_by_index(index, n) {
+        // Without the message lock when nothing else can touch the message.
+        let set = match crate::ffi::excluded(value.py()) {
+            Some(ex) => builder.set_number_by_index_excluded(&ex, index, n),
+            None => builder.set_number_by_index(index, n),
+        };
+        match set {
             Ok(true) => return Some(Ok(())),
             Ok(false) => {}
             Err(e) => return Some(Err(e.into())),
