@@ -38,6 +38,13 @@ pub(crate) fn detach<T: pyo3::marker::Ungil>(
     py.detach(f)
 }
 
+/// How many threads run detached from the GIL in [`detach`] now (tests: the count of the
+/// lock-free paths' condition).
+#[pyfunction]
+pub(crate) fn _detached_threads() -> usize {
+    DETACHED.load(Ordering::Relaxed)
+}
+
 /// The proof that lets a builder's element reads skip the message lock
 /// (`ListBuilder::scalar_bits_excluded`), while no thread runs detached ([`detach`]); `None`
 /// otherwise, and always on a free-threaded interpreter.

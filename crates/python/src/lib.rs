@@ -87,6 +87,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rpc::_mark_running, m)?)?;
     m.add_function(wrap_pyfunction!(rpc::_broken_cap, m)?)?;
     m.add_function(wrap_pyfunction!(convert::_set_cap_factory, m)?)?;
+    m.add_function(wrap_pyfunction!(ffi::_detached_threads, m)?)?;
     m.add_function(wrap_pyfunction!(schema_file::compile_file, m)?)?;
     m.add_function(wrap_pyfunction!(types::register_type, m)?)?;
     m.add_function(wrap_pyfunction!(types::deregister_all_types, m)?)?;

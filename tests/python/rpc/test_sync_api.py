@@ -541,6 +541,39 @@ def test_structs_holding_capabilities_copied_into_struct_lists(rpc):
         b.close()
 
 
+def test_threads_without_the_gil_are_counted_and_given_back(rpc):
+    """The builder paths that skip the message lock need every thread that runs without the
+    GIL with a message counted (ffi.rs `detach`). `wait()` releases the GIL only to block for
+    I/O: the RPC code, and a server method called from the wait, run with it (the count is
+    0 there). After the wait and after large operations that release the GIL (a copy, a
+    serialization), the count is back to 0."""
+    Counter, _ = make_servers(rpc)
+    seen = []
+
+    class Probe(Counter):
+        def add(self, amount, note, **kwargs):
+            seen.append(capnp._capnp._detached_threads())
+            self.total += amount
+            return self.total
+
+    assert capnp._capnp._detached_threads() == 0
+    a, b = socket.socketpair()
+    try:
+        capnp.TwoPartyServer(a, bootstrap=Probe(1))
+        counter = capnp.TwoPartyClient(b).bootstrap().cast_as(rpc.Counter)
+        assert counter.add(2, "").wait().total == 3
+        assert capnp._capnp._detached_threads() == 0
+    finally:
+        capnp.remove_event_loop(ignore_errors=True)
+        a.close()
+        b.close()
+    assert seen == [0]
+    # A large copy and serialization release the GIL, and give the count back.
+    big = rpc.Entry.new_message(name="x" * (3 << 20))
+    assert len(big.to_bytes()) > 3 << 20 and big.copy().name == big.name
+    assert capnp._capnp._detached_threads() == 0
+
+
 def test_promises_then_join_fulfill_timer():
     assert capnp.Promise(3).wait() == 3
     assert capnp.Promise(capnp.Promise(4)).wait() == 4
