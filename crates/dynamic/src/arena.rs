@@ -1159,18 +1159,41 @@ impl Excluded {
     }
 }
 
-impl ElemsAt {
-    /// `read` for a caller holding [`Excluded`] instead of the lock, on a location current at
-    /// the message's generation read under the same exclusion.
-    pub(crate) fn read_excluded(self, _excluded: &Excluded, bits: u32, i: u32) -> Option<u64> {
-        let (p, shift, width) = self.element(bits, i)?;
-        // SAFETY: `element` checked `i < len` and the width against the list's step; the
-        // location is current (its generation is the message's, read under the exclusion,
-        // which no other thread can change meanwhile), so the elements lie in a live segment
-        // of the message (the caller's handle keeps it alive), and the exclusion rules out
-        // every concurrent write.
-        let v = unsafe { read_le(p, width) };
-        Some(if bits == 1 { (v >> shift) & 1 } else { v })
+/// The elements of a list of Bool or numbers `bits` wide, as recorded at the message's
+/// current generation (`ListCache::prim_excluded`).
+#[derive(Clone, Copy)]
+pub(crate) struct PrimAt {
+    ptr: NonNull<u8>,
+    len: u32,
+    bits: u32,
+}
+
+impl PrimAt {
+    pub(crate) fn len(self) -> u32 {
+        self.len
+    }
+
+    /// Element `i`'s raw bits, `None` when `i` is out of range; for a caller holding
+    /// [`Excluded`] (the proof `prim_excluded` was made under).
+    pub(crate) fn read(self, _excluded: &Excluded, i: u32) -> Option<u64> {
+        if i >= self.len {
+            return None;
+        }
+        let bit = u64::from(i) * u64::from(self.bits);
+        let start = usize::try_from(bit / 8).ok()?;
+        let width = (self.bits as usize).div_ceil(8);
+        // SAFETY: `i < len` and the elements are `bits` wide with no gap (size and step
+        // checked by `prim_excluded`), so the element's bytes lie within the list's bytes;
+        // the location is current (its generation is the message's, read under the
+        // exclusion, which no other thread can change meanwhile), so they lie in a live
+        // segment of the message (the caller's handle keeps it alive), and the exclusion
+        // rules out every concurrent write.
+        let v = unsafe { read_le(self.ptr.as_ptr().add(start), width) };
+        Some(if self.bits == 1 {
+            (v >> (bit % 8)) & 1
+        } else {
+            v
+        })
     }
 }
 
@@ -1348,11 +1371,34 @@ impl ListCache {
         self.current_at(held.generation)
     }
 
-    /// The recorded elements when they were recorded at generation `current`, for a caller
-    /// holding [`Excluded`] (`current` read under it): no `set` can run meanwhile, so the
-    /// fields are read as under the lock, without the sequence count.
-    pub(crate) fn peek_excluded(&self, _excluded: &Excluded, current: u64) -> Option<ElemsAt> {
-        self.current_at(current)
+    /// The recorded elements of a list of Bool or numbers encoded exactly at `bits` per
+    /// element, when recorded at generation `current`, for a caller holding [`Excluded`]
+    /// (`current` read under it): `peek_excluded` narrowed to what an element read needs.
+    pub(crate) fn prim_excluded(
+        &self,
+        _excluded: &Excluded,
+        current: u64,
+        bits: u32,
+    ) -> Option<PrimAt> {
+        if current == 0 || self.generation.load(Ordering::Relaxed) != current {
+            return None;
+        }
+        let want = match self.shape.load(Ordering::Relaxed) & 0xff {
+            1 => 1,
+            2 => 8,
+            3 => 16,
+            4 => 32,
+            5 => 64,
+            _ => return None,
+        };
+        if want != bits || self.step_bits.load(Ordering::Relaxed) != bits {
+            return None;
+        }
+        Some(PrimAt {
+            ptr: NonNull::new(self.ptr.load(Ordering::Relaxed))?,
+            len: self.len.load(Ordering::Relaxed),
+            bits,
+        })
     }
 
     /// The fields when recorded at `generation`, read with nothing able to change them.

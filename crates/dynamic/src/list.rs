@@ -806,11 +806,11 @@ impl ListBuilder {
             return Ok(None);
         }
         let current = self.base.message.generation_unlocked();
-        let Some(at) = self.cache.peek_excluded(excluded, current) else {
+        let Some(at) = self.cache.prim_excluded(excluded, current, self.prim_bits) else {
             return Ok(None);
         };
         let i = resolve(index, at.len())?;
-        Ok(at.read_excluded(excluded, self.prim_bits, i))
+        Ok(at.read(excluded, i))
     }
 
     /// Element `index` (negative counts from the end) of a list of structs as a handle made
