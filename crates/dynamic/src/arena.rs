@@ -1383,15 +1383,10 @@ impl ListCache {
         if current == 0 || self.generation.load(Ordering::Relaxed) != current {
             return None;
         }
-        let want = match self.shape.load(Ordering::Relaxed) & 0xff {
-            1 => 1,
-            2 => 8,
-            3 => 16,
-            4 => 32,
-            5 => 64,
-            _ => return None,
-        };
-        if want != bits || self.step_bits.load(Ordering::Relaxed) != bits {
+        // The recorded size code is the wire's (`size_of_code`); Void (0 bits) has no bytes.
+        let code = (self.shape.load(Ordering::Relaxed) & 0xff) as u32;
+        let want = plain_bits(code)?;
+        if want == 0 || want != u64::from(bits) || self.step_bits.load(Ordering::Relaxed) != bits {
             return None;
         }
         Some(PrimAt {
