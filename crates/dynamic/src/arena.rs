@@ -1141,18 +1141,18 @@ impl ElemsAt {
 
 /// Proof that the caller has excluded every other access to every builder message's memory
 /// while it lives, without holding a message's lock: what the Python binding has while it
-/// holds the GIL and no thread runs detached from it with a message (its `excluded()`, argued
-/// in docs/ARCHITECTURE.md, "Unsafe code"). Element reads through a location current at the
-/// message's generation (`ListCache::peek`) then need no lock: nothing can move or write the
-/// bytes meanwhile.
-/// Not `Send`: it stays on the thread that made it.
+/// holds the GIL and no thread runs detached from it (its `ffi::excluded`, argued in
+/// docs/ARCHITECTURE.md, "Unsafe code", "Builder locations"). Element reads and data-section
+/// writes through a location current at the message's generation (`ListCache::prim_excluded`,
+/// `StructCache::get_excluded`) then need no lock: nothing else can move, read or write the
+/// bytes meanwhile. Not `Send`: it stays on the thread that made it.
 pub struct Excluded(std::marker::PhantomData<*const ()>);
 
 impl Excluded {
     /// # Safety
-    /// Until the value is dropped, no other thread writes the memory of any builder message
-    /// that is not volatile (`MessageBuilder::is_volatile`), its recorded locations or its
-    /// generation, except threads excluded the same way that do not run at the same time
+    /// Until the value is dropped, no other thread reads or writes the memory of any builder
+    /// message that is not volatile (`MessageBuilder::is_volatile`), its recorded locations or
+    /// its generation, except threads excluded the same way that do not run at the same time
     /// (the GIL's holders).
     pub unsafe fn assume() -> Excluded {
         Excluded(std::marker::PhantomData)

@@ -11,10 +11,11 @@
 //! CPython's `warn_explicit`, `setup_context` and `get_filter`:
 //!
 //! - *Frame and registry.* With `stacklevel=1` the warning belongs to the innermost complete
-//!   frame (`PyThreadState_GetFrame`; its globals are what `PyEval_GetGlobals` returns). `setup_context` creates `__warningregistry__` in that
-//!   frame's globals when it is missing and `warn_explicit` raises `TypeError` when it is
-//!   neither a dict nor `None`: so the check requires it to exist already as a dict or
-//!   `None`, and takes the full path otherwise (which creates it: the next call is quick).
+//!   frame (`PyThreadState_GetFrame`; its globals are what `PyEval_GetGlobals` returns).
+//!   `setup_context` creates `__warningregistry__` in that frame's globals when it is
+//!   missing and `warn_explicit` raises `TypeError` when it is neither a dict nor `None`: so
+//!   the check requires it to exist already as a dict or `None`, and takes the full path
+//!   otherwise (which creates it: the next call is quick).
 //! - *Registry lookup.* `already_warned` may answer "warned already" (return) or clear a
 //!   registry whose `version` is not the filters' current one; then the filters decide. Here
 //!   they decide `ignore`, so the outcome is `None` either way; the only difference is that a
