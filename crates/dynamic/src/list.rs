@@ -793,15 +793,25 @@ impl ListBuilder {
         })
     }
 
-    /// `scalar_bits` without the message lock, for a caller that has excluded every other
-    /// write to the message ([`crate::Excluded`]); `Ok(None)` also when no location is current
-    /// (a retired or walk-only message included) or the message is volatile (Python code may
-    /// write its memory or run while its lock is held): `scalar_bits` then answers.
+    /// `scalar_bits`, without the message lock when the caller has excluded every other access
+    /// to the message (`excluded`, [`crate::Excluded`]) and a location is current; otherwise
+    /// (none current, a retired or walk-only message, a volatile one, whose memory Python code
+    /// may write or whose lock may be held while Python code runs) as `scalar_bits`.
     pub fn scalar_bits_excluded(
         &self,
-        excluded: &crate::Excluded,
+        excluded: Option<&crate::Excluded>,
         index: i64,
     ) -> Result<Option<u64>> {
+        if let Some(excluded) = excluded {
+            if let Some(bits) = self.scalar_bits_unlocked(excluded, index)? {
+                return Ok(Some(bits));
+            }
+        }
+        self.scalar_bits(index)
+    }
+
+    /// `scalar_bits_excluded`'s read without the lock; `Ok(None)` when it does not apply.
+    fn scalar_bits_unlocked(&self, excluded: &crate::Excluded, index: i64) -> Result<Option<u64>> {
         if self.prim_bits == 0 || self.base.message.is_volatile() {
             return Ok(None);
         }

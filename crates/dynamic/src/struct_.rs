@@ -1566,23 +1566,13 @@ impl StructBuilder {
     /// or value, or a value out of the field's range; the caller then takes `set_by_index`,
     /// which converts it or reports the error.
     pub fn set_number_by_index(&self, index: usize, value: Number) -> Result<bool> {
-        self.set_number_with(None, index, value)
+        self.set_number_by_index_excluded(None, index, value)
     }
 
-    /// `set_number_by_index` for a caller holding [`crate::Excluded`]: the write skips the
-    /// message lock when the recorded location is current (otherwise as
-    /// `set_number_by_index`).
-    pub fn set_number_by_index_excluded(
-        &self,
-        excluded: &crate::Excluded,
-        index: usize,
-        value: Number,
-    ) -> Result<bool> {
-        self.set_number_with(Some(excluded), index, value)
-    }
-
+    /// `set_number_by_index`, the write skipping the message lock when the caller holds
+    /// [`crate::Excluded`] (`excluded`) and the recorded location is current.
     #[inline(always)]
-    fn set_number_with(
+    pub fn set_number_by_index_excluded(
         &self,
         excluded: Option<&crate::Excluded>,
         index: usize,

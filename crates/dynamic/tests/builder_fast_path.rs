@@ -113,7 +113,7 @@ fn step(
                             // (falling back as the binding does).
                             let x = match (op, number_of(&v)) {
                                 (0, Some(n)) => {
-                                    match a.set_number_by_index_excluded(&excluded(), i, n) {
+                                    match a.set_number_by_index_excluded(Some(&excluded()), i, n) {
                                         Ok(true) => Ok(()),
                                         Ok(false) => a.set_by_index(i, v),
                                         Err(e) => Err(e),
@@ -261,11 +261,7 @@ fn step(
                     let read = if rng.random_bool(0.5) {
                         a.scalar_bits(index)
                     } else {
-                        let excluded = excluded();
-                        match a.scalar_bits_excluded(&excluded, index) {
-                            Ok(None) => a.scalar_bits(index),
-                            read => read,
-                        }
+                        a.scalar_bits_excluded(Some(&excluded()), index)
                     };
                     let x = match read {
                         Ok(Some(bits)) => scalar_debug(a.element_type(), bits),

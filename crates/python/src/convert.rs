@@ -272,10 +272,12 @@ pub(crate) fn set_plain_field(
     // A number into a primitive field it fits: written without building a `SetValue`.
     if let Some(n) = number(value) {
         // Without the message lock when nothing else can touch the message.
-        let set = match crate::ffi::excluded(value.py()) {
-            Some(ex) => builder.set_number_by_index_excluded(&ex, index, n),
-            None => builder.set_number_by_index(index, n),
-        };
+        // (The proof, a temporary, is dropped at the end of the statement.)
+        let set = builder.set_number_by_index_excluded(
+            crate::ffi::excluded(value.py()).as_ref(),
+            index,
+            n,
+        );
         match set {
             Ok(true) => return Some(Ok(())),
             Ok(false) => {}

@@ -126,13 +126,10 @@ impl SequenceSlots for PyListBuilder {
             } else {
                 // An int index into a list of numbers: its bits straight to a Python number,
                 // without the message lock when nothing else can touch the message.
-                let bits = match crate::ffi::excluded(py) {
-                    Some(ex) => match this.inner.scalar_bits_excluded(&ex, i) {
-                        Ok(None) => this.inner.scalar_bits(i),
-                        read => read,
-                    },
-                    None => this.inner.scalar_bits(i),
-                };
+                // (The proof, a temporary, is dropped at the end of the statement.)
+                let bits = this
+                    .inner
+                    .scalar_bits_excluded(crate::ffi::excluded(py).as_ref(), i);
                 if let Some(bits) = bits.map_err(|e| index_error(py, e.into()))? {
                     return scalar_to_py(py, this.inner.element_type(), bits);
                 }
@@ -286,13 +283,10 @@ impl IterSlot for PyListBuilderIter {
         // A list of numbers: one read answers both whether element `i` exists (`i` is never
         // negative, so out of range means past the end) and its value; without the message
         // lock when nothing else can touch the message.
-        let read = match crate::ffi::excluded(py) {
-            Some(ex) => match list.inner.scalar_bits_excluded(&ex, i64::from(i)) {
-                Ok(None) => list.inner.scalar_bits(i64::from(i)),
-                read => read,
-            },
-            None => list.inner.scalar_bits(i64::from(i)),
-        };
+        // (The proof, a temporary, is dropped at the end of the statement.)
+        let read = list
+            .inner
+            .scalar_bits_excluded(crate::ffi::excluded(py).as_ref(), i64::from(i));
         match read {
             Ok(Some(bits)) => {
                 self.next.store(i + 1, Ordering::Relaxed);
