@@ -54,6 +54,156 @@ pub(crate) fn mask(default: &DefaultValue) -> u64 {
     }
 }
 
+/// The kind of a primitive field [`PrimSlot`] reads: Bool or a number (not an enum, whose
+/// value the binding turns into its own object).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PrimKind {
+    Bool = 1,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    Float32,
+    Float64,
+}
+
+impl PrimKind {
+    /// The kind whose `as u8` is `code`.
+    #[inline(always)]
+    fn from_code(code: u8) -> Option<PrimKind> {
+        Some(match code {
+            1 => PrimKind::Bool,
+            2 => PrimKind::Int8,
+            3 => PrimKind::Int16,
+            4 => PrimKind::Int32,
+            5 => PrimKind::Int64,
+            6 => PrimKind::UInt8,
+            7 => PrimKind::UInt16,
+            8 => PrimKind::UInt32,
+            9 => PrimKind::UInt64,
+            10 => PrimKind::Float32,
+            11 => PrimKind::Float64,
+            _ => return None,
+        })
+    }
+
+    fn of(ty: &Type) -> Option<PrimKind> {
+        Some(match ty {
+            Type::Bool => PrimKind::Bool,
+            Type::Int8 => PrimKind::Int8,
+            Type::Int16 => PrimKind::Int16,
+            Type::Int32 => PrimKind::Int32,
+            Type::Int64 => PrimKind::Int64,
+            Type::UInt8 => PrimKind::UInt8,
+            Type::UInt16 => PrimKind::UInt16,
+            Type::UInt32 => PrimKind::UInt32,
+            Type::UInt64 => PrimKind::UInt64,
+            Type::Float32 => PrimKind::Float32,
+            Type::Float64 => PrimKind::Float64,
+            _ => return None,
+        })
+    }
+
+    /// The width of the kind's slot, in bits (as `Type::data_bits`).
+    #[inline(always)]
+    fn bits(self) -> u32 {
+        match self {
+            PrimKind::Bool => 1,
+            PrimKind::Int8 | PrimKind::UInt8 => 8,
+            PrimKind::Int16 | PrimKind::UInt16 => 16,
+            PrimKind::Int32 | PrimKind::UInt32 | PrimKind::Float32 => 32,
+            PrimKind::Int64 | PrimKind::UInt64 | PrimKind::Float64 => 64,
+        }
+    }
+}
+
+/// Where a primitive field lies and how to decode it: what `primitive_fast` looks up in the
+/// schema on each read, decided once. Only for fields outside unions (no discriminant to
+/// check), Bool and numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrimSlot {
+    kind: PrimKind,
+    /// In units of the kind's width.
+    offset: u32,
+    /// The default's bits, XORed into the stored ones.
+    mask: u64,
+}
+
+/// A primitive value read through a [`PrimSlot`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Prim {
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+}
+
+impl PrimSlot {
+    /// Field `index` of `schema` as a slot, when it is a Bool or number field outside any
+    /// union.
+    pub fn of(schema: &StructSchema, index: usize) -> Option<PrimSlot> {
+        let field = schema.fields.get(index)?;
+        if field.discriminant.is_some() {
+            return None;
+        }
+        let FieldKind::Slot {
+            offset,
+            ty,
+            default,
+            ..
+        } = &field.kind
+        else {
+            return None;
+        };
+        Some(PrimSlot {
+            kind: PrimKind::of(ty)?,
+            offset: *offset,
+            mask: mask(default),
+        })
+    }
+
+    /// The slot as two words (for a cache of plain integers); `unpack` turns them back.
+    /// The first is never 0.
+    pub fn pack(self) -> (u64, u64) {
+        ((u64::from(self.offset) << 8) | self.kind as u64, self.mask)
+    }
+
+    /// A slot from `pack`'s words; `None` for anything `pack` does not make (0 included).
+    #[inline(always)]
+    pub fn unpack(word: u64, mask: u64) -> Option<PrimSlot> {
+        Some(PrimSlot {
+            kind: PrimKind::from_code(word as u8)?,
+            // `pack` shifts a `u32` by 8: the rest fits.
+            offset: (word >> 8) as u32,
+            mask,
+        })
+    }
+
+    /// The value of the slot's stored `raw` bits, as `decode_data` decodes them.
+    #[inline(always)]
+    fn decode(self, raw: u64) -> Prim {
+        let bits = raw ^ self.mask;
+        match self.kind {
+            PrimKind::Bool => Prim::Bool(bits & 1 != 0),
+            PrimKind::Int8 => Prim::Int(i64::from(bits as u8 as i8)),
+            PrimKind::Int16 => Prim::Int(i64::from(bits as u16 as i16)),
+            PrimKind::Int32 => Prim::Int(i64::from(bits as u32 as i32)),
+            PrimKind::Int64 => Prim::Int(bits as i64),
+            PrimKind::UInt8 => Prim::UInt(bits & 0xff),
+            PrimKind::UInt16 => Prim::UInt(bits & 0xffff),
+            PrimKind::UInt32 => Prim::UInt(bits & 0xffff_ffff),
+            PrimKind::UInt64 => Prim::UInt(bits),
+            PrimKind::Float32 => Prim::Float(f64::from(f32::from_bits(bits as u32))),
+            PrimKind::Float64 => Prim::Float(f64::from_bits(bits)),
+        }
+    }
+}
+
 /// A read-only view of one struct (or group) in a message.
 #[derive(Clone)]
 pub struct StructReader {
@@ -200,6 +350,16 @@ impl StructReader {
             }
             Ok(Some(f(bytes)))
         })
+    }
+
+    /// Primitive field `slot` ([`PrimSlot::of`]) read through the resolved location, as
+    /// [`primitive_fast`](Self::primitive_fast) reads it; `None` when the struct has no
+    /// location. The binding keeps the slot beside a field name it met before, so the read
+    /// looks at no schema.
+    #[inline(always)]
+    pub fn prim_located(&self, slot: PrimSlot) -> Option<Prim> {
+        let (at, seg) = self.fast()?;
+        Some(slot.decode(at.bits(seg, slot.kind.bits(), slot.offset)))
     }
 
     /// A primitive field (Bool, a number, an enum: a data-section slot) read through the
@@ -2537,5 +2697,31 @@ impl<'a, 'v> PlainStruct<'a, 'v> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod prim_slot_tests {
+    use super::{PrimKind, PrimSlot};
+
+    #[test]
+    fn packed_slots_unpack_to_themselves() {
+        for code in 1..=11u8 {
+            let kind = PrimKind::from_code(code).expect("a kind's code");
+            assert_eq!(kind as u8, code);
+            for offset in [0, 1, 7, 0xffff, u32::MAX] {
+                let slot = PrimSlot {
+                    kind,
+                    offset,
+                    mask: u64::MAX - u64::from(offset),
+                };
+                let (word, mask) = slot.pack();
+                assert_ne!(word, 0);
+                assert_eq!(PrimSlot::unpack(word, mask), Some(slot));
+            }
+        }
+        assert_eq!(PrimKind::from_code(0), None);
+        assert_eq!(PrimKind::from_code(12), None);
+        assert_eq!(PrimSlot::unpack(0, 5), None);
     }
 }

@@ -9,6 +9,7 @@ mod scalars;
 use std::fmt::Write;
 use std::sync::Arc;
 
+use capnp_dynamic::struct_::{Prim, PrimSlot};
 use capnp_dynamic::text;
 use capnp_dynamic::{
     ListReader, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry, SetValue,
@@ -100,8 +101,17 @@ fn dump_struct(out: &mut String, r: &StructReader, depth: u32, slow: bool) {
         // The fast side reads as the binding does: struct and list fields first without a
         // `Value` (`struct_fast`, `list_fast`), `get_by_index` when they decline; the walking
         // side must print the same, errors and the read budget left included.
+        let prim = PrimSlot::of(r.schema(), i).and_then(|slot| r.prim_located(slot));
         let direct = if slow {
             None
+        } else if let Some(p) = prim {
+            // Primitive fields outside unions, as the binding reads them by a name it met.
+            Some(Ok(match p {
+                Prim::Bool(b) => Value::Bool(b),
+                Prim::Int(v) => Value::Int(v),
+                Prim::UInt(v) => Value::UInt(v),
+                Prim::Float(v) => Value::Float(v),
+            }))
         } else {
             match r.struct_fast(i) {
                 Ok(Some(s)) => Some(Ok(Value::Struct(StructValue::Reader(s)))),

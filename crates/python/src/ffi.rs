@@ -1176,6 +1176,10 @@ struct NameEntry {
     name: std::sync::atomic::AtomicPtr<pyo3::ffi::PyObject>,
     schema: std::sync::atomic::AtomicPtr<capnp_dynamic::StructSchema>,
     index: std::sync::atomic::AtomicUsize,
+    /// The field's `PrimSlot` (`PrimSlot::pack`'s words; 0 when it has none), so a reader's
+    /// primitive read looks at no schema.
+    prim: std::sync::atomic::AtomicU64,
+    prim_mask: std::sync::atomic::AtomicU64,
 }
 
 #[allow(
@@ -1186,6 +1190,8 @@ const EMPTY_ENTRY: NameEntry = NameEntry {
     name: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
     schema: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
     index: std::sync::atomic::AtomicUsize::new(0),
+    prim: std::sync::atomic::AtomicU64::new(0),
+    prim_mask: std::sync::atomic::AtomicU64::new(0),
 };
 
 static NAME_CACHE: [NameEntry; NAME_CACHE_SIZE] = [EMPTY_ENTRY; NAME_CACHE_SIZE];
@@ -1203,11 +1209,51 @@ pub(crate) fn cached_field(
     name: &Bound<'_, PyString>,
     schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
 ) -> Option<usize> {
+    cached_entry(name, schema).map(|entry| entry.index.load(Ordering::Relaxed))
+}
+
+/// As [`cached_field`], the entry itself: its index, and its `PrimSlot` read only when
+/// asked (a pointer field's read pays one load and one test for it).
+#[inline(always)]
+pub(crate) fn cached_field_entry(
+    name: &Bound<'_, PyString>,
+    schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
+) -> Option<CachedName> {
+    cached_entry(name, schema).map(CachedName)
+}
+
+/// An entry of [`NAME_CACHE`] that matched (`cached_field_entry`).
+#[derive(Clone, Copy)]
+pub(crate) struct CachedName(&'static NameEntry);
+
+impl CachedName {
+    #[inline(always)]
+    pub(crate) fn index(self) -> usize {
+        self.0.index.load(Ordering::Relaxed)
+    }
+
+    /// The field's `PrimSlot`, when it has one.
+    #[inline(always)]
+    pub(crate) fn prim(self) -> Option<capnp_dynamic::struct_::PrimSlot> {
+        let word = self.0.prim.load(Ordering::Relaxed);
+        if word == 0 {
+            return None;
+        }
+        capnp_dynamic::struct_::PrimSlot::unpack(word, self.0.prim_mask.load(Ordering::Relaxed))
+    }
+}
+
+/// The entry holding `name` with `schema`, if any.
+#[inline(always)]
+fn cached_entry(
+    name: &Bound<'_, PyString>,
+    schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
+) -> Option<&'static NameEntry> {
     let schema_ptr = std::sync::Arc::as_ptr(schema);
     let entry = name_entry(name.as_ptr(), schema_ptr);
     (entry.name.load(Ordering::Relaxed) == name.as_ptr()
         && entry.schema.load(Ordering::Relaxed).cast_const() == schema_ptr)
-        .then(|| entry.index.load(Ordering::Relaxed))
+        .then_some(entry)
 }
 
 /// Remembers that `name` is field `index` of `schema` (`schema.by_name`), for
@@ -1223,6 +1269,8 @@ pub(crate) fn remember_field(
     }
     let name_ptr = name.as_ptr();
     let entry = name_entry(name_ptr, std::sync::Arc::as_ptr(schema));
+    let (prim, prim_mask) =
+        capnp_dynamic::struct_::PrimSlot::of(schema, index).map_or((0, 0), |slot| slot.pack());
     let new_schema = std::sync::Arc::into_raw(std::sync::Arc::clone(schema)).cast_mut();
     // SAFETY: the GIL is held (`name`), so no other call reads or replaces this entry
     // meanwhile (see `NAME_CACHE`). The new name gets the strong reference the entry owns
@@ -1236,6 +1284,8 @@ pub(crate) fn remember_field(
         let old_name = entry.name.swap(name_ptr, Ordering::Relaxed);
         let old_schema = entry.schema.swap(new_schema, Ordering::Relaxed);
         entry.index.store(index, Ordering::Relaxed);
+        entry.prim.store(prim, Ordering::Relaxed);
+        entry.prim_mask.store(prim_mask, Ordering::Relaxed);
         if !old_name.is_null() {
             pyo3::ffi::Py_DecRef(old_name);
         }

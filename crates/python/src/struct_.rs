@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use capnp_dynamic::struct_::PrimSlot;
 use capnp_dynamic::text::struct_text;
 use capnp_dynamic::{MessageBuilder, StructBuilder, StructReader, Type};
 use pyo3::exceptions::{PyAttributeError, PyUnicodeDecodeError};
@@ -336,6 +337,12 @@ pub(crate) struct PyStructBuilder {
 }
 
 impl PyStructBuilder {
+    /// Builders read primitives through `read_field` (under the message's lock).
+    #[inline(always)]
+    fn read_prim(&self, _py: Python<'_>, _slot: PrimSlot) -> Option<Py<PyAny>> {
+        None
+    }
+
     /// A reader of this struct over a copy of its message (one lock), for whole-struct reads
     /// (`to_dict`, `str()`): a root reads the whole message anyway, copied up to 1 MiB; any
     /// other struct may be a small part of a large message, copied only while it is small.
@@ -593,10 +600,16 @@ macro_rules! attr_slot {
                 }
                 let schema = this.inner.schema();
                 // A field name met before (never a class attribute's): no decoding, no hash.
-                let cached = crate::ffi::cached_field(name, schema);
+                let cached = crate::ffi::cached_field_entry(name, schema);
                 let mut text = None;
                 let field = match cached {
-                    Some(i) => Some(i),
+                    Some(entry) => {
+                        if let Some(value) = entry.prim().and_then(|slot| this.read_prim(py, slot))
+                        {
+                            return Ok(Some(value));
+                        }
+                        Some(entry.index())
+                    }
                     None => {
                         let s = name.to_str()?;
                         text = Some(s);
@@ -1033,6 +1046,14 @@ pub(crate) struct PyStructReader {
 }
 
 impl PyStructReader {
+    /// Primitive field `slot` through the resolved location (`StructReader::prim_located`),
+    /// as `read_field` reads it; `None` when the reader has no location (`read_field` then
+    /// reads it) or the value cannot be made (`read_field` then raises what it raises).
+    #[inline(always)]
+    fn read_prim(&self, py: Python<'_>, slot: PrimSlot) -> Option<Py<PyAny>> {
+        crate::convert::prim_to_py(py, self.inner.prim_located(slot)?).ok()
+    }
+
     /// The reader object handed to Python: the handle, or what a factory registered for its
     /// struct type makes of it (`capnp.register_type`, API.md 3.16).
     pub(crate) fn wrap(
