@@ -83,6 +83,20 @@ pub(crate) fn generic_getattr<'py>(
     }
 }
 
+/// `obj` as an `int` (a subclass included, as PyO3's cast), checked by its type's flags
+/// without making a cast error (see `getattro`).
+#[inline(always)]
+pub(crate) fn as_int<'a, 'py>(
+    obj: &'a Bound<'py, PyAny>,
+) -> Option<Borrowed<'a, 'py, pyo3::types::PyInt>> {
+    // SAFETY: `obj` is live and the GIL is held (the `Bound`); `PyLong_Check` reads its
+    // type's flags, and an object it accepts is an `int`.
+    unsafe {
+        (pyo3::ffi::PyLong_Check(obj.as_ptr()) != 0)
+            .then(|| obj.as_borrowed().cast_unchecked::<pyo3::types::PyInt>())
+    }
+}
+
 /// The value of a Python `int` as an `i64`, or `None` when it does not fit — without raising
 /// and discarding an `OverflowError` as `extract::<i64>()` does (that costs more than the
 /// whole field write). The caller passes an `int` (`PyLong`) object.

@@ -115,8 +115,8 @@ impl SequenceSlots for PyListBuilder {
     fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        if let Ok(i) = key.cast::<PyInt>() {
-            let i = crate::ffi::int_as_i64(i).unwrap_or(i64::MAX);
+        if let Some(i) = crate::ffi::as_int(key) {
+            let i = crate::ffi::int_as_i64(&i).unwrap_or(i64::MAX);
             if matches!(this.inner.element_type(), Type::Struct(_)) {
                 // A struct element borrowing the list's shared part (the element keeps `slf`).
                 let element = crate::ffi::lent_builder_element(slf, i);
@@ -431,9 +431,17 @@ impl SequenceSlots for PyListReader {
         let this = slf.get();
         // An int index into a list of numbers, Text, Data or structs: the element straight
         // from the message's bytes to a Python object, without a `Value`.
-        if let Ok(i) = key.cast::<PyInt>() {
-            let i = crate::ffi::int_as_i64(i).unwrap_or(i64::MAX);
-            if let Some(obj) = Self::fast_element(slf, i).map_err(|e| index_error(py, e))? {
+        if let Some(i) = crate::ffi::as_int(key) {
+            let i = crate::ffi::int_as_i64(&i).unwrap_or(i64::MAX);
+            let elem = this.inner.element_type();
+            if !elem.is_pointer() && !matches!(elem, Type::Void | Type::Enum(_)) {
+                // A number's bits first, with no `Result` of a whole element in between.
+                match this.inner.scalar_bits(i) {
+                    Ok(Some(bits)) => return scalar_to_py(py, elem, bits),
+                    Ok(None) => {}
+                    Err(e) => return Err(index_error(py, e.into())),
+                }
+            } else if let Some(obj) = Self::fast_element(slf, i).map_err(|e| index_error(py, e))? {
                 return Ok(obj);
             }
         }
