@@ -26,21 +26,68 @@ const KEPT: usize = 128;
 /// A frozen pyclass whose objects are released by [`tp_dealloc`] when they keep their list
 /// object (lent elements), and whose memory goes through a free list ([`install`]).
 pub(crate) trait LeanObject:
-    PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Send + Sync
+    PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Send + Sync + InPlace
 {
     /// The slots PyO3 made for the class and its free list (a static per class).
     fn saved() -> &'static OnceLock<Saved>;
     /// Whether dropping the value can release no Python object but the references
-    /// [`into_references`](Self::into_references) hands back: a lent element (it keeps its
+    /// [`InPlace::release_in_place`] hands back: a lent element (it keeps its
     /// list's object, which holds the message), or a list handle whose base another handle
     /// shares (so its drop does not drop the message either).
     fn lean_release(&self) -> bool;
-    /// The value taken apart: its Rust parts dropped, the Python references it held
-    /// (its registry, and its list if kept) returned for the caller to release.
-    fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>);
+
     /// `Py::new(py, self)` (what [`new_object`] does when it cannot do better).
     fn made_by_pyo3(self, py: Python<'_>) -> PyResult<Py<Self>>;
 }
+
+/// A [`LeanObject`]'s value taken apart where it lies (here, for every class: unsafe code
+/// stays in this module).
+pub(crate) trait InPlace {
+    /// Its Rust parts dropped, the Python references it held (its registry, and its list if
+    /// kept) read out and returned for the caller to release. Not moved out first: a
+    /// handle's value is a few hundred bytes, and copying it (a `memcpy` call) cost more
+    /// than the drop.
+    ///
+    /// SAFETY (for callers): `this` points at a live value the caller may write, which no one
+    /// else drops or uses afterwards (its memory is left holding a dropped value).
+    unsafe fn release_in_place(this: *mut Self) -> (Py<PyAny>, Option<Py<PyAny>>);
+}
+
+/// [`InPlace`] for a handle class of fields `inner`, `registry` and, when `keep` is given,
+/// `keep`: every field that owns anything (the classes' modules list every field in a
+/// pattern, so a field added fails to compile there until it is released here too).
+macro_rules! in_place {
+    ($ty:ty) => {
+        impl InPlace for $ty {
+            unsafe fn release_in_place(this: *mut Self) -> (Py<PyAny>, Option<Py<PyAny>>) {
+                // SAFETY: the caller's contract; each field is read out or dropped once.
+                unsafe {
+                    let registry = std::ptr::read(std::ptr::addr_of!((*this).registry));
+                    std::ptr::drop_in_place(std::ptr::addr_of_mut!((*this).inner));
+                    (registry.into_any(), None)
+                }
+            }
+        }
+    };
+    ($ty:ty, keep) => {
+        impl InPlace for $ty {
+            unsafe fn release_in_place(this: *mut Self) -> (Py<PyAny>, Option<Py<PyAny>>) {
+                // SAFETY: the caller's contract; each field is read out or dropped once.
+                unsafe {
+                    let registry = std::ptr::read(std::ptr::addr_of!((*this).registry));
+                    let keep = std::ptr::read(std::ptr::addr_of!((*this).keep));
+                    std::ptr::drop_in_place(std::ptr::addr_of_mut!((*this).inner));
+                    (registry.into_any(), keep)
+                }
+            }
+        }
+    };
+}
+
+in_place!(crate::list::PyListBuilder);
+in_place!(crate::list::PyListReader);
+in_place!(crate::struct_::PyStructBuilder, keep);
+in_place!(crate::struct_::PyStructReader, keep);
 
 /// The two items of a [`LeanObject`] impl that are the same for every class: the class's
 /// own [`Saved`] static and `Py::new`.
@@ -112,11 +159,21 @@ unsafe extern "C" fn tp_dealloc<T: LeanObject>(obj: *mut ffi::PyObject) {
         // read unsynchronized), the message goes with this drop: its Python objects are then
         // released through PyO3's own `Py` drop, which queues them for the next attach when
         // it does not count this thread as attached (late, never unsound).
-        // The value is moved out of the object, whose memory is freed below without PyO3
-        // dropping it again. The class has no `__dict__`, weak references or thread checker
-        // (checked at installation: the value is all of PyO3's contents that needs dropping).
-        let value = std::ptr::read(this.get());
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| value.into_references())) {
+        // The value is taken apart where it lies, in the object's memory, which is freed below
+        // without PyO3 dropping it again. The class has no `__dict__`, weak references or
+        // thread checker (checked at installation: the value is all of PyO3's contents that
+        // needs dropping). The pointer is made from the object's own (as `new_object` writes
+        // the value) when its offset is known; else the value is moved out first.
+        let at = saved.contents_at.load(Ordering::Relaxed);
+        let release = || {
+            if at != 0 && at != usize::MAX {
+                T::release_in_place(obj.cast::<u8>().add(at).cast::<T>())
+            } else {
+                let mut value = std::mem::ManuallyDrop::new(std::ptr::read(this.get()));
+                T::release_in_place(&mut *value)
+            }
+        };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(release)) {
             // Released at once: `Py_DECREF` needs no thread-local count (`Py`'s drop would
             // queue them in PyO3's pool, which this slot does not enter).
             Ok((registry, keep)) => {

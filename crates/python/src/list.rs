@@ -519,15 +519,24 @@ macro_rules! lean_list {
             fn lean_release(&self) -> bool {
                 self.inner.base_shared()
             }
-
-            fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>) {
-                let Self { inner, registry } = self;
-                drop(inner);
-                (registry.into_any(), None)
-            }
         }
     };
 }
 
 lean_list!(PyListBuilder);
 lean_list!(PyListReader);
+
+// Every field of the two classes, so that a field added to either fails to compile here until
+// `lean_object.rs` releases it too (`InPlace`).
+const _: fn(PyListBuilder) = |v| {
+    let PyListBuilder {
+        inner: _,
+        registry: _,
+    } = v;
+};
+const _: fn(PyListReader) = |v| {
+    let PyListReader {
+        inner: _,
+        registry: _,
+    } = v;
+};

@@ -333,7 +333,7 @@ pub(crate) struct PyStructBuilder {
         dead_code,
         reason = "held only to keep the list alive until this object goes"
     )]
-    keep: Option<Py<PyAny>>,
+    pub(crate) keep: Option<Py<PyAny>>,
 }
 
 impl PyStructBuilder {
@@ -1042,7 +1042,7 @@ pub(crate) struct PyStructReader {
         dead_code,
         reason = "held only to keep the list alive until this object goes"
     )]
-    keep: Option<Py<PyAny>>,
+    pub(crate) keep: Option<Py<PyAny>>,
 }
 
 impl PyStructReader {
@@ -1271,20 +1271,27 @@ macro_rules! lean_object {
             fn lean_release(&self) -> bool {
                 self.keep.is_some() || self.inner.base_shared()
             }
-
-            fn into_references(self) -> (Py<PyAny>, Option<Py<PyAny>>) {
-                let Self {
-                    inner,
-                    registry,
-                    keep,
-                    ..
-                } = self;
-                drop(inner);
-                (registry.into_any(), keep)
-            }
         }
     };
 }
 
 lean_object!(PyStructBuilder);
 lean_object!(PyStructReader);
+
+// Every field of the two classes, so that a field added to either fails to compile here until
+// `lean_object.rs` releases it too (`InPlace`; `written` owns nothing).
+const _: fn(PyStructBuilder) = |v| {
+    let PyStructBuilder {
+        inner: _,
+        registry: _,
+        written: _,
+        keep: _,
+    } = v;
+};
+const _: fn(PyStructReader) = |v| {
+    let PyStructReader {
+        inner: _,
+        registry: _,
+        keep: _,
+    } = v;
+};
