@@ -352,12 +352,33 @@ impl DataAt {
 
     /// The raw bits at `offset`, or `None` when outside the section.
     pub(crate) fn read(self, _held: &Held<'_>, bits: u32, offset: u32) -> Option<u64> {
+        // SAFETY: the section lies in a live segment (the message is alive: `_held` borrows
+        // it) and is current (the caller checked the generation under the same lock, so
+        // nothing moved it); the lock excludes every other access to the message's bytes.
+        unsafe { self.read_current(bits, offset) }
+    }
+
+    /// `read` for a caller holding [`Excluded`] instead of the lock, on a location current at
+    /// the message's generation read under the same exclusion (as `write_excluded`).
+    pub(crate) fn read_excluded(self, _excluded: &Excluded, bits: u32, offset: u32) -> Option<u64> {
+        // SAFETY: the location is current (its generation is the message's, read under the
+        // exclusion, which no other thread can change meanwhile), so the section lies in a
+        // live segment of the message (the caller's handle keeps it alive), and the exclusion
+        // rules out every concurrent access to it.
+        unsafe { self.read_current(bits, offset) }
+    }
+
+    /// `read`'s body.
+    ///
+    /// # Safety
+    /// The location is current and the caller excludes every other access to the message's
+    /// bytes (the lock, or [`Excluded`]).
+    #[inline(always)]
+    unsafe fn read_current(self, bits: u32, offset: u32) -> Option<u64> {
         let (start, width) = self.span(bits, offset)?;
         let p = self.ptr?;
-        // SAFETY: `start + width <= len`, inside the data section `locate` found in a live
-        // segment (the message is alive: `_held` borrows it) and current (the caller checked
-        // the generation under the same lock, so nothing moved it); the lock excludes every
-        // other access to the message's bytes.
+        // SAFETY: `start + width <= len`, inside the data section, which is live, current and
+        // not written by anyone else (the caller's contract).
         let v = unsafe { read_le(p.as_ptr().add(start), width) };
         Some(if bits == 1 {
             (v >> (offset % 8)) & 1

@@ -1729,6 +1729,24 @@ impl StructBuilder {
         self.set_number_by_index_excluded(None, index, value)
     }
 
+    /// Primitive field `slot` ([`PrimSlot::of`]) read through the recorded location without
+    /// the lock, as `get_by_index` reads it, for a caller holding [`crate::Excluded`];
+    /// `None` (the caller then reads it under the lock) when no location is current, the
+    /// message is volatile (its memory may be written by Python code) or the slot lies
+    /// outside the data section.
+    #[inline(always)]
+    pub fn prim_excluded(&self, excluded: &crate::Excluded, slot: PrimSlot) -> Option<Prim> {
+        let message = &self.shared.base().message;
+        if message.is_volatile() {
+            return None;
+        }
+        let at = self
+            .cache
+            .get_excluded(excluded, message.generation_unlocked())?;
+        let raw = at.read_excluded(excluded, slot.kind.bits(), slot.offset)?;
+        Some(slot.decode(raw))
+    }
+
     /// `set_number_by_index`, the write skipping the message lock when the caller holds
     /// [`crate::Excluded`] (`excluded`) and the recorded location is current.
     #[inline(always)]

@@ -9,6 +9,7 @@ mod scalars;
 
 use std::sync::Arc;
 
+use capnp_dynamic::struct_::{Prim, PrimSlot};
 use capnp_dynamic::{
     FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, Number, ReadLimits, Registry,
     SetValue, StructBuilder, StructValue, Type, Value,
@@ -124,7 +125,20 @@ fn step(
                             let y = b.set_by_index(i, v);
                             (format!("{x:?}"), format!("{y:?}"), None)
                         } else {
-                            let (x, y) = (a.get_by_index(i), b.get_by_index(i));
+                            // The binding's read of a primitive without the lock by a name it
+                            // met before (falling back as the binding does).
+                            let x = PrimSlot::of(a.schema(), i)
+                                .and_then(|slot| a.prim_excluded(&excluded(), slot))
+                                .map(|p| {
+                                    Ok(match p {
+                                        Prim::Bool(v) => Value::Bool(v),
+                                        Prim::Int(v) => Value::Int(v),
+                                        Prim::UInt(v) => Value::UInt(v),
+                                        Prim::Float(v) => Value::Float(v),
+                                    })
+                                })
+                                .unwrap_or_else(|| a.get_by_index(i));
+                            let y = b.get_by_index(i);
                             (show(&x), show(&y), None)
                         }
                     } else {

@@ -337,10 +337,16 @@ pub(crate) struct PyStructBuilder {
 }
 
 impl PyStructBuilder {
-    /// Builders read primitives through `read_field` (under the message's lock).
+    /// Primitive field `slot` through the recorded location without the message lock, when
+    /// nothing else can touch the message (`ffi::excluded`; the proof, a temporary, is
+    /// dropped at the end of the statement); `None` when that cannot answer (`read_field`
+    /// then reads it under the lock).
     #[inline(always)]
-    fn read_prim(&self, _py: Python<'_>, _slot: PrimSlot) -> Option<Py<PyAny>> {
-        None
+    fn read_prim(&self, py: Python<'_>, slot: PrimSlot) -> Option<Py<PyAny>> {
+        let value = self
+            .inner
+            .prim_excluded(crate::ffi::excluded(py).as_ref()?, slot)?;
+        crate::convert::prim_to_py(py, value).ok()
     }
 
     /// A reader of this struct over a copy of its message (one lock), for whole-struct reads
