@@ -157,6 +157,25 @@ def test_enums(m):
         msg.e = "nosuch"
 
 
+def test_enum_reads_after_the_field_kept_its_objects(m):
+    # An enum field keeps one object per enumerant once read; later reads of readers and
+    # builders, of any value, in any order, must still give that value (a value outside
+    # the enum gets an object of its own with the ordinal).
+    msg = m.All.new_message()
+    names = ["red", "green", "blue"]
+    for value in ["red", "green", "blue", 7, "green", 0, 2, 5, "red"]:
+        msg.e = value
+        r = m.All.from_bytes(msg.to_bytes())
+        msg.clear_write_flag()
+        raw = value if isinstance(value, int) else names.index(value)
+        for obj in (msg.e, r.e, msg.as_reader().e, r.e):
+            assert obj.raw == raw
+            assert str(obj) == (names[raw] if raw < 3 else str(raw))
+        if raw < 3:
+            assert r.e is msg.e  # the field's shared object
+        assert r.defE == "blue" and msg.defE == "blue"
+
+
 def test_defaults(m):
     msg = m.All.new_message()
     assert msg.defI == -7 and msg.defB is True and msg.defF == 1.5

@@ -125,6 +125,8 @@ pub struct Field {
     /// slot: one field has one of these), once looked up: reads of the field skip the
     /// registry's lock. Weak, since recursive types would make a cycle.
     pub(crate) target: std::sync::OnceLock<std::sync::Weak<StructSchema>>,
+    /// The host's own objects for this field's values (the Python binding's enum objects).
+    pub host: HostCache,
 }
 
 impl Field {
@@ -536,6 +538,7 @@ fn build_struct(
         by_name.insert(name.clone(), fields.len());
         fields.push(Field {
             target: std::sync::OnceLock::new(),
+            host: HostCache::default(),
             name,
             index,
             discriminant,

@@ -32,6 +32,50 @@ fn compare(
     Ok(number.into_pyobject(py)?.rich_compare(other, op)?.unbind())
 }
 
+/// The enum objects of one enum field, one per enumerant, made on first read: an enum field
+/// read hands out the shared object (no registry lock, no allocation). Kept with the field
+/// (`Field::host`) with the enum's schema.
+struct EnumObjects {
+    schema: Arc<EnumSchema>,
+    objects: Box<[PyOnceLock<Py<PyEnum>>]>,
+}
+
+/// The object of value `raw` of enum field `field` (of enum `id`), as `value_to_py` makes it:
+/// the field's shared one for an enumerant, unless the registry may replace its schemas
+/// later (a `SchemaLoader`'s placeholders); a new one otherwise.
+pub(crate) fn enum_field_object(
+    py: Python<'_>,
+    field: &capnp_dynamic::Field,
+    id: u64,
+    raw: u16,
+    registry: &capnp_dynamic::Registry,
+) -> crate::error::MsgResult<Py<PyAny>> {
+    let objects = match field.host.get::<EnumObjects>() {
+        Some(objects) => Some(objects),
+        None if !registry.uses_placeholders() => {
+            let schema = registry.get_enum(id)?;
+            let n = schema.enumerants.len();
+            field.host.get_or_init(|| EnumObjects {
+                schema,
+                objects: (0..n).map(|_| PyOnceLock::new()).collect(),
+            })
+        }
+        None => None,
+    };
+    // (`schema.id == id` always holds for a field's own cache; checked as cheaply as kept.)
+    if let Some(objects) = objects.filter(|o| o.schema.id == id) {
+        if let Some(slot) = objects.objects.get(usize::from(raw)) {
+            let obj =
+                slot.get_or_try_init(py, || Py::new(py, PyEnum::new(objects.schema.clone(), raw)));
+            if let Ok(obj) = obj {
+                return Ok(obj.clone_ref(py).into_any());
+            }
+        }
+    }
+    let schema = registry.get_enum(id)?;
+    Ok(Py::new(py, PyEnum::new(schema, raw))?.into_any())
+}
+
 /// The value of an enum field or list element.
 #[pyclass(frozen, name = "_DynamicEnum", module = "capnp.lib.capnp")]
 pub(crate) struct PyEnum {

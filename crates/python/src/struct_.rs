@@ -425,7 +425,7 @@ impl PyStructBuilder {
             return Ok(obj);
         }
         let value = self.inner.get_by_index(index)?;
-        value_to_py(py, value, ty, &self.registry)
+        field_value_to_py(py, self.inner.schema(), index, value, ty, &self.registry)
     }
 
     /// Sets the write-once flag, warning when it was set already.
@@ -571,6 +571,25 @@ macro_rules! shared_struct_methods {
 
 shared_struct_methods!(PyStructBuilder);
 shared_struct_methods!(PyStructReader);
+
+/// `value_to_py` of the value of field `index` of `schema`; an enum's through the field's
+/// shared objects (`enum_::enum_field_object`).
+#[inline(always)]
+fn field_value_to_py(
+    py: Python<'_>,
+    schema: &capnp_dynamic::StructSchema,
+    index: usize,
+    value: capnp_dynamic::Value,
+    ty: Option<&Type>,
+    registry: &Py<PyRegistry>,
+) -> MsgResult<Py<PyAny>> {
+    if let (capnp_dynamic::Value::Enum(raw), Some(Type::Enum(id)), Some(field)) =
+        (&value, ty, schema.fields.get(index))
+    {
+        return crate::enum_::enum_field_object(py, field, *id, *raw, &registry.get().inner);
+    }
+    value_to_py(py, value, ty, registry)
+}
 
 /// Field reads (and `which`) straight from CPython's attribute slot (ffi.rs), as
 /// `__getattribute__` resolves them; other names take PyO3's slot.
@@ -1103,7 +1122,14 @@ impl PyStructReader {
         if ty.is_some_and(|t| !t.is_pointer()) {
             if let Some(value) = self.inner.primitive_fast(index) {
                 // A primitive straight from the resolved location (no walk, no `Result`).
-                return value_to_py(py, value, ty, &self.registry);
+                return field_value_to_py(
+                    py,
+                    self.inner.schema(),
+                    index,
+                    value,
+                    ty,
+                    &self.registry,
+                );
             }
         }
         self.read_pointer_field(py, index, ty)
@@ -1140,7 +1166,7 @@ impl PyStructReader {
             return Ok(obj);
         }
         let value = self.inner.get_by_index(index)?;
-        value_to_py(py, value, ty, &self.registry)
+        field_value_to_py(py, self.inner.schema(), index, value, ty, &self.registry)
     }
 }
 

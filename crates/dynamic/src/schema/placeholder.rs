@@ -14,7 +14,8 @@ impl Registry {
         self.placeholders.store(true, Ordering::Release);
     }
 
-    pub(crate) fn uses_placeholders(&self) -> bool {
+    /// Whether unknown ids resolve to placeholders, which a later load may replace.
+    pub fn uses_placeholders(&self) -> bool {
         self.placeholders.load(Ordering::Acquire)
     }
 }
