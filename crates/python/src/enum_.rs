@@ -66,10 +66,8 @@ pub(crate) fn enum_field_object(
     if let Some(objects) = objects.filter(|o| o.schema.id == id) {
         if let Some(slot) = objects.objects.get(usize::from(raw)) {
             let obj =
-                slot.get_or_try_init(py, || Py::new(py, PyEnum::new(objects.schema.clone(), raw)));
-            if let Ok(obj) = obj {
-                return Ok(obj.clone_ref(py).into_any());
-            }
+                slot.get_or_try_init(py, || Py::new(py, PyEnum::new(objects.schema.clone(), raw)))?;
+            return Ok(obj.clone_ref(py).into_any());
         }
     }
     let schema = registry.get_enum(id)?;

@@ -342,11 +342,11 @@ impl PyStructBuilder {
     /// dropped at the end of the statement); `None` when that cannot answer (`read_field`
     /// then reads it under the lock).
     #[inline(always)]
-    fn read_prim(&self, py: Python<'_>, slot: PrimSlot) -> Option<Py<PyAny>> {
+    fn read_prim(&self, py: Python<'_>, slot: PrimSlot) -> Option<PyResult<Py<PyAny>>> {
         let value = self
             .inner
             .prim_excluded(crate::ffi::excluded(py).as_ref()?, slot)?;
-        crate::convert::prim_to_py(py, value).ok()
+        Some(crate::convert::prim_to_py(py, value))
     }
 
     /// A reader of this struct over a copy of its message (one lock), for whole-struct reads
@@ -631,7 +631,8 @@ macro_rules! attr_slot {
                     Some(entry) => {
                         if let Some(value) = entry.prim().and_then(|slot| this.read_prim(py, slot))
                         {
-                            return Ok(Some(value));
+                            // (An error is only a failed allocation, raised as it is.)
+                            return value.map(Some);
                         }
                         Some(entry.index())
                     }
@@ -1073,10 +1074,13 @@ pub(crate) struct PyStructReader {
 impl PyStructReader {
     /// Primitive field `slot` through the resolved location (`StructReader::prim_located`),
     /// as `read_field` reads it; `None` when the reader has no location (`read_field` then
-    /// reads it) or the value cannot be made (`read_field` then raises what it raises).
+    /// reads it).
     #[inline(always)]
-    fn read_prim(&self, py: Python<'_>, slot: PrimSlot) -> Option<Py<PyAny>> {
-        crate::convert::prim_to_py(py, self.inner.prim_located(slot)?).ok()
+    fn read_prim(&self, py: Python<'_>, slot: PrimSlot) -> Option<PyResult<Py<PyAny>>> {
+        Some(crate::convert::prim_to_py(
+            py,
+            self.inner.prim_located(slot)?,
+        ))
     }
 
     /// The reader object handed to Python: the handle, or what a factory registered for its
