@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use capnp_dynamic::struct_::{Prim, PrimSlot};
 use capnp_dynamic::{
     FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry,
     SetValue, StructBuilder, StructReader, StructValue, Type, Value,
@@ -75,6 +76,17 @@ fn read_all(r: &StructReader, depth: u32) {
         if let Some(fast) = r.primitive_fast(i) {
             let general = v.as_ref().expect("a primitive the fast path read");
             assert_eq!(format!("{fast:?}"), format!("{general:?}"), "field {i}");
+        }
+        // And the read by a name the attribute slot met before (`PrimSlot`), likewise.
+        if let Some(p) = PrimSlot::of(r.schema(), i).and_then(|slot| r.prim_located(slot)) {
+            let slot_value = match p {
+                Prim::Bool(b) => Value::Bool(b),
+                Prim::Int(x) => Value::Int(x),
+                Prim::UInt(x) => Value::UInt(x),
+                Prim::Float(x) => Value::Float(x),
+            };
+            let general = v.as_ref().expect("a primitive the slot read");
+            assert_eq!(format!("{slot_value:?}"), format!("{general:?}"), "field {i}");
         }
         read_value(v, depth);
         let _ = r.has_by_index(i);
