@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use capnp_dynamic::struct_::{Prim, PrimSlot};
+use capnp_dynamic::struct_::PrimSlot;
 use capnp_dynamic::{
     FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry,
     SetValue, StructBuilder, StructReader, StructValue, Type, Value,
@@ -79,12 +79,7 @@ fn read_all(r: &StructReader, depth: u32) {
         }
         // And the read by a name the attribute slot met before (`PrimSlot`), likewise.
         if let Some(p) = PrimSlot::of(r.schema(), i).and_then(|slot| r.prim_located(slot)) {
-            let slot_value = match p {
-                Prim::Bool(b) => Value::Bool(b),
-                Prim::Int(x) => Value::Int(x),
-                Prim::UInt(x) => Value::UInt(x),
-                Prim::Float(x) => Value::Float(x),
-            };
+            let slot_value = Value::from(p);
             let general = v.as_ref().expect("a primitive the slot read");
             assert_eq!(format!("{slot_value:?}"), format!("{general:?}"), "field {i}");
         }

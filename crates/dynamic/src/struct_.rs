@@ -143,6 +143,18 @@ pub enum Prim {
     Float(f64),
 }
 
+impl From<Prim> for Value {
+    /// The `Value` `get_by_index` reads for the same field.
+    fn from(p: Prim) -> Value {
+        match p {
+            Prim::Bool(b) => Value::Bool(b),
+            Prim::Int(v) => Value::Int(v),
+            Prim::UInt(v) => Value::UInt(v),
+            Prim::Float(v) => Value::Float(v),
+        }
+    }
+}
+
 impl PrimSlot {
     /// Field `index` of `schema` as a slot, when it is a Bool or number field outside any
     /// union.

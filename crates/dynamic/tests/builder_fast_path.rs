@@ -9,7 +9,7 @@ mod scalars;
 
 use std::sync::Arc;
 
-use capnp_dynamic::struct_::{Prim, PrimSlot};
+use capnp_dynamic::struct_::PrimSlot;
 use capnp_dynamic::{
     FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, Number, ReadLimits, Registry,
     SetValue, StructBuilder, StructValue, Type, Value,
@@ -129,14 +129,7 @@ fn step(
                             // met before (falling back as the binding does).
                             let x = PrimSlot::of(a.schema(), i)
                                 .and_then(|slot| a.prim_excluded(&excluded(), slot))
-                                .map(|p| {
-                                    Ok(match p {
-                                        Prim::Bool(v) => Value::Bool(v),
-                                        Prim::Int(v) => Value::Int(v),
-                                        Prim::UInt(v) => Value::UInt(v),
-                                        Prim::Float(v) => Value::Float(v),
-                                    })
-                                })
+                                .map(|p| Ok(Value::from(p)))
                                 .unwrap_or_else(|| a.get_by_index(i));
                             let y = b.get_by_index(i);
                             (show(&x), show(&y), None)

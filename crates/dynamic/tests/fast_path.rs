@@ -9,7 +9,7 @@ mod scalars;
 use std::fmt::Write;
 use std::sync::Arc;
 
-use capnp_dynamic::struct_::{Prim, PrimSlot};
+use capnp_dynamic::struct_::PrimSlot;
 use capnp_dynamic::text;
 use capnp_dynamic::{
     ListReader, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry, SetValue,
@@ -106,12 +106,7 @@ fn dump_struct(out: &mut String, r: &StructReader, depth: u32, slow: bool) {
             None
         } else if let Some(p) = prim {
             // Primitive fields outside unions, as the binding reads them by a name it met.
-            Some(Ok(match p {
-                Prim::Bool(b) => Value::Bool(b),
-                Prim::Int(v) => Value::Int(v),
-                Prim::UInt(v) => Value::UInt(v),
-                Prim::Float(v) => Value::Float(v),
-            }))
+            Some(Ok(Value::from(p)))
         } else {
             match r.struct_fast(i) {
                 Ok(Some(s)) => Some(Ok(Value::Struct(StructValue::Reader(s)))),
