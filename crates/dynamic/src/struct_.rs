@@ -92,7 +92,7 @@ impl PrimKind {
         })
     }
 
-    fn of(ty: &Type) -> Option<PrimKind> {
+    pub(crate) fn of(ty: &Type) -> Option<PrimKind> {
         Some(match ty {
             Type::Bool => PrimKind::Bool,
             Type::Int8 => PrimKind::Int8,
@@ -107,6 +107,25 @@ impl PrimKind {
             Type::Float64 => PrimKind::Float64,
             _ => return None,
         })
+    }
+
+    /// The value of a slot's bits (its default already XORed in): the one decoding of Bool
+    /// and numbers, which `decode_data` uses too.
+    #[inline(always)]
+    pub(crate) fn decode(self, bits: u64) -> Prim {
+        match self {
+            PrimKind::Bool => Prim::Bool(bits & 1 != 0),
+            PrimKind::Int8 => Prim::Int(i64::from(bits as u8 as i8)),
+            PrimKind::Int16 => Prim::Int(i64::from(bits as u16 as i16)),
+            PrimKind::Int32 => Prim::Int(i64::from(bits as u32 as i32)),
+            PrimKind::Int64 => Prim::Int(bits as i64),
+            PrimKind::UInt8 => Prim::UInt(bits & 0xff),
+            PrimKind::UInt16 => Prim::UInt(bits & 0xffff),
+            PrimKind::UInt32 => Prim::UInt(bits & 0xffff_ffff),
+            PrimKind::UInt64 => Prim::UInt(bits),
+            PrimKind::Float32 => Prim::Float(f64::from(f32::from_bits(bits as u32))),
+            PrimKind::Float64 => Prim::Float(f64::from_bits(bits)),
+        }
     }
 
     /// The width of the kind's slot, in bits (as `Type::data_bits`).
@@ -196,23 +215,10 @@ impl PrimSlot {
         })
     }
 
-    /// The value of the slot's stored `raw` bits, as `decode_data` decodes them.
+    /// The value of the slot's stored `raw` bits (its default XORed in here).
     #[inline(always)]
     fn decode(self, raw: u64) -> Prim {
-        let bits = raw ^ self.mask;
-        match self.kind {
-            PrimKind::Bool => Prim::Bool(bits & 1 != 0),
-            PrimKind::Int8 => Prim::Int(i64::from(bits as u8 as i8)),
-            PrimKind::Int16 => Prim::Int(i64::from(bits as u16 as i16)),
-            PrimKind::Int32 => Prim::Int(i64::from(bits as u32 as i32)),
-            PrimKind::Int64 => Prim::Int(bits as i64),
-            PrimKind::UInt8 => Prim::UInt(bits & 0xff),
-            PrimKind::UInt16 => Prim::UInt(bits & 0xffff),
-            PrimKind::UInt32 => Prim::UInt(bits & 0xffff_ffff),
-            PrimKind::UInt64 => Prim::UInt(bits),
-            PrimKind::Float32 => Prim::Float(f64::from(f32::from_bits(bits as u32))),
-            PrimKind::Float64 => Prim::Float(f64::from_bits(bits)),
-        }
+        self.kind.decode(raw ^ self.mask)
     }
 }
 

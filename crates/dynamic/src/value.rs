@@ -241,20 +241,8 @@ fn float(v: &SetValue<'_>) -> Result<f64> {
 /// Turns raw bits (already un-XORed) into a value of `ty`.
 pub(crate) fn decode_data(ty: &Type, bits: u64) -> Value {
     match ty {
-        Type::Void => Value::Void,
-        Type::Bool => Value::Bool(bits & 1 != 0),
-        Type::Int8 => Value::Int(i64::from(bits as u8 as i8)),
-        Type::Int16 => Value::Int(i64::from(bits as u16 as i16)),
-        Type::Int32 => Value::Int(i64::from(bits as u32 as i32)),
-        Type::Int64 => Value::Int(bits as i64),
-        Type::UInt8 => Value::UInt(bits & 0xff),
-        Type::UInt16 => Value::UInt(bits & 0xffff),
-        Type::UInt32 => Value::UInt(bits & 0xffff_ffff),
-        Type::UInt64 => Value::UInt(bits),
-        Type::Float32 => Value::Float(f64::from(f32::from_bits(bits as u32))),
-        Type::Float64 => Value::Float(f64::from_bits(bits)),
         Type::Enum(_) => Value::Enum(bits as u16),
-        _ => Value::Void,
+        _ => crate::struct_::PrimKind::of(ty).map_or(Value::Void, |k| Value::from(k.decode(bits))),
     }
 }
 

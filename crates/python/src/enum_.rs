@@ -62,8 +62,7 @@ pub(crate) fn enum_field_object(
         }
         None => None,
     };
-    // (`schema.id == id` always holds for a field's own cache; checked as cheaply as kept.)
-    if let Some(objects) = objects.filter(|o| o.schema.id == id) {
+    if let Some(objects) = objects {
         if let Some(slot) = objects.objects.get(usize::from(raw)) {
             let obj =
                 slot.get_or_try_init(py, || Py::new(py, PyEnum::new(objects.schema.clone(), raw)))?;
