@@ -262,6 +262,7 @@ fn blob(seg: &[u8], ptr_pos: usize, text: bool) -> Option<&[u8]> {
 
 /// Little-endian bits of `width` bytes at byte `pos`. One fixed-size load per width: a
 /// copy of `width` bytes into a buffer calls `memcpy`, most of an element read.
+#[inline(always)]
 fn bytes_at(seg: &[u8], pos: usize, width: usize) -> Option<u64> {
     let end = pos.checked_add(width)?;
     let bytes = seg.get(pos..end)?;

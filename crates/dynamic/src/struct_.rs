@@ -54,8 +54,8 @@ pub(crate) fn mask(default: &DefaultValue) -> u64 {
     }
 }
 
-/// The kind of a primitive field [`PrimSlot`] reads: Bool or a number (not an enum, whose
-/// value the binding turns into its own object).
+/// The kind of a primitive field [`PrimSlot`] reads: Bool, a number or an enum (read as its
+/// raw value, which the binding turns into its own object).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum PrimKind {
@@ -70,6 +70,8 @@ pub enum PrimKind {
     UInt64,
     Float32,
     Float64,
+    /// An enum's raw value (16 bits).
+    Enum,
 }
 
 impl PrimKind {
@@ -88,6 +90,7 @@ impl PrimKind {
             9 => PrimKind::UInt64,
             10 => PrimKind::Float32,
             11 => PrimKind::Float64,
+            12 => PrimKind::Enum,
             _ => return None,
         })
     }
@@ -105,12 +108,13 @@ impl PrimKind {
             Type::UInt64 => PrimKind::UInt64,
             Type::Float32 => PrimKind::Float32,
             Type::Float64 => PrimKind::Float64,
+            Type::Enum(_) => PrimKind::Enum,
             _ => return None,
         })
     }
 
-    /// The value of a slot's bits (its default already XORed in): the one decoding of Bool
-    /// and numbers, which `decode_data` uses too.
+    /// The value of a slot's bits (its default already XORed in): the one decoding of Bool,
+    /// numbers and enums, which `decode_data` uses too.
     #[inline(always)]
     pub(crate) fn decode(self, bits: u64) -> Prim {
         match self {
@@ -125,6 +129,7 @@ impl PrimKind {
             PrimKind::UInt64 => Prim::UInt(bits),
             PrimKind::Float32 => Prim::Float(f64::from(f32::from_bits(bits as u32))),
             PrimKind::Float64 => Prim::Float(f64::from_bits(bits)),
+            PrimKind::Enum => Prim::Enum(bits as u16),
         }
     }
 
@@ -134,7 +139,7 @@ impl PrimKind {
         match self {
             PrimKind::Bool => 1,
             PrimKind::Int8 | PrimKind::UInt8 => 8,
-            PrimKind::Int16 | PrimKind::UInt16 => 16,
+            PrimKind::Int16 | PrimKind::UInt16 | PrimKind::Enum => 16,
             PrimKind::Int32 | PrimKind::UInt32 | PrimKind::Float32 => 32,
             PrimKind::Int64 | PrimKind::UInt64 | PrimKind::Float64 => 64,
         }
@@ -143,7 +148,7 @@ impl PrimKind {
 
 /// Where a primitive field lies and how to decode it: what `primitive_fast` looks up in the
 /// schema on each read, decided once. Only for fields outside unions (no discriminant to
-/// check), Bool and numbers.
+/// check), Bool, numbers and enums.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PrimSlot {
     kind: PrimKind,
@@ -160,6 +165,8 @@ pub enum Prim {
     Int(i64),
     UInt(u64),
     Float(f64),
+    /// An enum's raw value.
+    Enum(u16),
 }
 
 impl From<Prim> for Value {
@@ -170,13 +177,14 @@ impl From<Prim> for Value {
             Prim::Int(v) => Value::Int(v),
             Prim::UInt(v) => Value::UInt(v),
             Prim::Float(v) => Value::Float(v),
+            Prim::Enum(v) => Value::Enum(v),
         }
     }
 }
 
 impl PrimSlot {
-    /// Field `index` of `schema` as a slot, when it is a Bool or number field outside any
-    /// union.
+    /// Field `index` of `schema` as a slot, when it is a Bool, number or enum field outside
+    /// any union.
     pub fn of(schema: &StructSchema, index: usize) -> Option<PrimSlot> {
         let field = schema.fields.get(index)?;
         if field.discriminant.is_some() {
@@ -2742,7 +2750,7 @@ mod prim_slot_tests {
 
     #[test]
     fn packed_slots_unpack_to_themselves() {
-        for code in 1..=11u8 {
+        for code in 1..=12u8 {
             let kind = PrimKind::from_code(code).expect("a kind's code");
             assert_eq!(kind as u8, code);
             for offset in [0, 1, 7, 0xffff, u32::MAX] {
@@ -2757,7 +2765,7 @@ mod prim_slot_tests {
             }
         }
         assert_eq!(PrimKind::from_code(0), None);
-        assert_eq!(PrimKind::from_code(12), None);
+        assert_eq!(PrimKind::from_code(13), None);
         assert_eq!(PrimSlot::unpack(0, 5), None);
     }
 }

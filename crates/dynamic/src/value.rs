@@ -240,10 +240,7 @@ fn float(v: &SetValue<'_>) -> Result<f64> {
 
 /// Turns raw bits (already un-XORed) into a value of `ty`.
 pub(crate) fn decode_data(ty: &Type, bits: u64) -> Value {
-    match ty {
-        Type::Enum(_) => Value::Enum(bits as u16),
-        _ => crate::struct_::PrimKind::of(ty).map_or(Value::Void, |k| Value::from(k.decode(bits))),
-    }
+    crate::struct_::PrimKind::of(ty).map_or(Value::Void, |k| Value::from(k.decode(bits)))
 }
 
 /// Raw bits of a struct's data slot (`offset` in units of the type's width).

@@ -1,7 +1,6 @@
 //! Values between Python and the dynamic layer: reading (API.md 3.2), writing with pycapnp's
 //! dispatch on the Python type (3.3), and `to_dict`/`from_dict` (3.8).
 
-use capnp_dynamic::struct_::Prim;
 use capnp_dynamic::{
     AnyPointerValue, Field, FieldKind, ListBuilder, ListReader, ListValue, Number, SetValue,
     StructBuilder, StructReader, StructSchema, StructValue, Type, Value,
@@ -68,17 +67,6 @@ pub(crate) fn scalar_to_py(py: Python<'_>, ty: &Type, bits: u64) -> PyResult<Py<
         Type::Float64 => f64::from_bits(bits).into_py_any(py),
         // Not reached: callers pass Bool and number types only.
         _ => Ok(py.None()),
-    }
-}
-
-/// A primitive read through a `PrimSlot`, as `value_to_py` makes the same value.
-#[inline(always)]
-pub(crate) fn prim_to_py(py: Python<'_>, value: Prim) -> PyResult<Py<PyAny>> {
-    match value {
-        Prim::Bool(b) => b.into_py_any(py),
-        Prim::Int(i) => i.into_py_any(py),
-        Prim::UInt(u) => u.into_py_any(py),
-        Prim::Float(f) => f.into_py_any(py),
     }
 }
 

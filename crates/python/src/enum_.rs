@@ -73,6 +73,24 @@ pub(crate) fn enum_field_object(
     Ok(Py::new(py, PyEnum::new(schema, raw))?.into_any())
 }
 
+/// The object `enum_field_object` hands out for value `raw` of enum field `field`, when the
+/// field's shared one exists already (else `None`: nothing is made here).
+pub(crate) fn shared_field_object(
+    py: Python<'_>,
+    field: &capnp_dynamic::Field,
+    raw: u16,
+) -> Option<Py<PyAny>> {
+    let objects = field.host.get::<EnumObjects>()?;
+    Some(
+        objects
+            .objects
+            .get(usize::from(raw))?
+            .get(py)?
+            .clone_ref(py)
+            .into_any(),
+    )
+}
+
 /// The value of an enum field or list element.
 #[pyclass(frozen, name = "_DynamicEnum", module = "capnp.lib.capnp")]
 pub(crate) struct PyEnum {

@@ -1194,6 +1194,12 @@ struct NameEntry {
     /// primitive read looks at no schema.
     prim: std::sync::atomic::AtomicU64,
     prim_mask: std::sync::atomic::AtomicU64,
+    /// The Python object last made for the field's value (a number field's: an `int` or a
+    /// `float`; null when none), owning one strong reference, and the value's bits
+    /// (`prim_key`): a read of the same value returns it again instead of allocating a new
+    /// one (`CachedName::prim_object`). Cleared when the entry is given to another field.
+    memo: std::sync::atomic::AtomicPtr<pyo3::ffi::PyObject>,
+    memo_key: std::sync::atomic::AtomicU64,
 }
 
 #[allow(
@@ -1206,6 +1212,8 @@ const EMPTY_ENTRY: NameEntry = NameEntry {
     index: std::sync::atomic::AtomicUsize::new(0),
     prim: std::sync::atomic::AtomicU64::new(0),
     prim_mask: std::sync::atomic::AtomicU64::new(0),
+    memo: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+    memo_key: std::sync::atomic::AtomicU64::new(0),
 };
 
 static NAME_CACHE: [NameEntry; NAME_CACHE_SIZE] = [EMPTY_ENTRY; NAME_CACHE_SIZE];
@@ -1255,6 +1263,73 @@ impl CachedName {
         }
         capnp_dynamic::struct_::PrimSlot::unpack(word, self.0.prim_mask.load(Ordering::Relaxed))
     }
+
+    /// `value`, read through this entry's `PrimSlot`, as a Python object: the object this
+    /// entry made last time when the value is the same (an `int` or `float` is immutable, so
+    /// equal values may share one object, as CPython's small `int`s do; an enum's value is
+    /// the field's shared object, `enum_::enum_field_object`), else a new one, which the
+    /// entry then keeps. A field read again with an unchanged value (the same message, or
+    /// many messages sharing a value) allocates nothing; a changed value costs one comparison
+    /// and the exchange of the kept object over a plain read. `None` for an enum value whose
+    /// shared object does not exist yet (the caller then reads the field in full, which makes
+    /// it when the registry allows).
+    #[inline(always)]
+    pub(crate) fn prim_object(
+        self,
+        py: Python<'_>,
+        schema: &capnp_dynamic::StructSchema,
+        value: capnp_dynamic::struct_::Prim,
+    ) -> Option<PyResult<Py<PyAny>>> {
+        use capnp_dynamic::struct_::Prim;
+        use pyo3::IntoPyObjectExt;
+        let key = match value {
+            Prim::Bool(b) => return Some(b.into_py_any(py)),
+            Prim::Int(i) => i as u64,
+            Prim::UInt(u) => u,
+            Prim::Float(f) => f.to_bits(),
+            Prim::Enum(raw) => u64::from(raw),
+        };
+        let entry = self.0;
+        let memo = entry.memo.load(Ordering::Relaxed);
+        if !memo.is_null() && entry.memo_key.load(Ordering::Relaxed) == key {
+            // SAFETY: the entry owns a strong reference to `memo` (stored below), which stays
+            // until the entry lets it go, and that happens only with the GIL held, as now, by
+            // this module's code, which is not running meanwhile; so `memo` is a live object
+            // and a new reference to it may be made.
+            return Some(Ok(unsafe { Bound::from_borrowed_ptr(py, memo).unbind() }));
+        }
+        let made = match value {
+            Prim::Int(i) => i.into_py_any(py),
+            Prim::UInt(u) => u.into_py_any(py),
+            Prim::Float(f) => f.into_py_any(py),
+            Prim::Enum(raw) => Ok(crate::enum_::shared_field_object(
+                py,
+                schema.fields.get(self.index())?,
+                raw,
+            )?),
+            Prim::Bool(_) => return None,
+        };
+        let object = match made {
+            Ok(object) => object,
+            Err(e) => return Some(Err(e)),
+        };
+        // SAFETY: the GIL is held (`py`), so no other call reads or replaces this entry
+        // meanwhile (see `NAME_CACHE`), and no Python code ran since the caller found the
+        // entry for this field (making an `int` or a `float` runs none and starts no garbage
+        // collection; an enum's shared object is only looked up), so the entry is still this
+        // field's: the kept object is a value of its type. The entry takes its own reference
+        // to the new object; the old one it owned is an `int` or `float`, whose release runs
+        // no Python code, or an enum object, which its field keeps alive too.
+        unsafe {
+            pyo3::ffi::Py_IncRef(object.as_ptr());
+            let old = entry.memo.swap(object.as_ptr(), Ordering::Relaxed);
+            entry.memo_key.store(key, Ordering::Relaxed);
+            if !old.is_null() {
+                pyo3::ffi::Py_DecRef(old);
+            }
+        }
+        Some(Ok(object))
+    }
 }
 
 /// The entry holding `name` with `schema`, if any.
@@ -1290,8 +1365,9 @@ pub(crate) fn remember_field(
     // meanwhile (see `NAME_CACHE`). The new name gets the strong reference the entry owns
     // (`Py_IncRef` on a live object); the old entry's references are the ones it took when
     // it was filled: a `str` (released with `Py_DecRef`: a `str`'s deallocation runs no
-    // Python code) and an `Arc` made by `into_raw` (turned back with `from_raw` once and
-    // dropped). The entry is fully written before the caller goes on, and no Python code
+    // Python code), an `Arc` made by `into_raw` (turned back with `from_raw` once and
+    // dropped) and the kept value (`prim_object`: an `int` or `float`, released likewise, or
+    // an enum object its field also keeps). The entry is fully written before the caller goes on, and no Python code
     // runs in between.
     unsafe {
         pyo3::ffi::Py_IncRef(name_ptr);
@@ -1300,6 +1376,10 @@ pub(crate) fn remember_field(
         entry.index.store(index, Ordering::Relaxed);
         entry.prim.store(prim, Ordering::Relaxed);
         entry.prim_mask.store(prim_mask, Ordering::Relaxed);
+        let old_memo = entry.memo.swap(std::ptr::null_mut(), Ordering::Relaxed);
+        if !old_memo.is_null() {
+            pyo3::ffi::Py_DecRef(old_memo);
+        }
         if !old_name.is_null() {
             pyo3::ffi::Py_DecRef(old_name);
         }

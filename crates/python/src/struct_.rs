@@ -342,11 +342,16 @@ impl PyStructBuilder {
     /// dropped at the end of the statement); `None` when that cannot answer (`read_field`
     /// then reads it under the lock).
     #[inline(always)]
-    fn read_prim(&self, py: Python<'_>, slot: PrimSlot) -> Option<PyResult<Py<PyAny>>> {
+    fn read_prim(
+        &self,
+        py: Python<'_>,
+        entry: crate::ffi::CachedName,
+        slot: PrimSlot,
+    ) -> Option<PyResult<Py<PyAny>>> {
         let value = self
             .inner
             .prim_excluded(crate::ffi::excluded(py).as_ref()?, slot)?;
-        Some(crate::convert::prim_to_py(py, value))
+        entry.prim_object(py, self.inner.schema(), value)
     }
 
     /// A reader of this struct over a copy of its message (one lock), for whole-struct reads
@@ -629,7 +634,9 @@ macro_rules! attr_slot {
                 let mut text = None;
                 let field = match cached {
                     Some(entry) => {
-                        if let Some(value) = entry.prim().and_then(|slot| this.read_prim(py, slot))
+                        if let Some(value) = entry
+                            .prim()
+                            .and_then(|slot| this.read_prim(py, entry, slot))
                         {
                             // (An error is only a failed allocation, raised as it is.)
                             return value.map(Some);
@@ -1076,11 +1083,13 @@ impl PyStructReader {
     /// as `read_field` reads it; `None` when the reader has no location (`read_field` then
     /// reads it).
     #[inline(always)]
-    fn read_prim(&self, py: Python<'_>, slot: PrimSlot) -> Option<PyResult<Py<PyAny>>> {
-        Some(crate::convert::prim_to_py(
-            py,
-            self.inner.prim_located(slot)?,
-        ))
+    fn read_prim(
+        &self,
+        py: Python<'_>,
+        entry: crate::ffi::CachedName,
+        slot: PrimSlot,
+    ) -> Option<PyResult<Py<PyAny>>> {
+        entry.prim_object(py, self.inner.schema(), self.inner.prim_located(slot)?)
     }
 
     /// The reader object handed to Python: the handle, or what a factory registered for its
