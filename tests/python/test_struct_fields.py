@@ -217,6 +217,40 @@ def test_number_reads_follow_every_value(m, tmp_path):
         assert zero_int.e == "red" and type(zero_float.e) is float
 
 
+def test_enum_writes_by_name(m, tmp_path):
+    # A name written into an enum field (its ordinal from the enum the field keeps), inside
+    # and outside a union, by attribute, keyword and dict, between writes by number; a name
+    # that is no enumerant raises and writes nothing.
+    (tmp_path / "u.capnp").write_text(
+        "@0xd1e2f3a4b5c6d7ea;\n"
+        "struct U { union { n @0 :UInt8; c @1 :Color; } tail @2 :Color = blue; }\n"
+        "enum Color { red @0; green @1; blue @2; }\n")
+    u_mod = capnp.load(str(tmp_path / "u.capnp")).U
+    u = u_mod.new_message()
+    for name, which in (("c", "green"), ("n", 7), ("c", "red"), ("c", 2), ("c", "blue")):
+        setattr(u, name, which)
+        u.tail = "red" if u.tail == "blue" else "blue"
+        r = u_mod.from_bytes(u.to_bytes())
+        u.clear_write_flag()
+        want = ["red", "green", "blue"][which] if name == "c" and isinstance(which, int) else which
+        for obj in (u, r):
+            assert obj.which() == name and getattr(obj, name) == want
+            assert obj.tail == u.tail
+    with pytest.raises(AttributeError, match="no such enumerant; name = purple"):
+        u.c = "purple"
+    assert u.which() == "c" and u.c == "blue"
+    with pytest.raises(AttributeError, match="no such enumerant; name = purple"):
+        m.All.new_message().e = "purple"
+    assert u_mod.new_message(c="green", tail="red").to_dict() == {"c": "green", "tail": "red"}
+    d = u_mod.new_message()
+    d.from_dict({"tail": "green", "c": "blue"})
+    assert (d.tail, d.c) == ("green", "blue")
+    msg = m.All.new_message()
+    for name in ("green", "red", "blue", "green"):
+        msg.e = name
+        assert msg.e == name and msg.as_reader().e == name
+
+
 def test_defaults(m):
     msg = m.All.new_message()
     assert msg.defI == -7 and msg.defB is True and msg.defF == 1.5
