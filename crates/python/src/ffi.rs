@@ -1194,10 +1194,11 @@ struct NameEntry {
     /// primitive read looks at no schema.
     prim: std::sync::atomic::AtomicU64,
     prim_mask: std::sync::atomic::AtomicU64,
-    /// The Python object last made for the field's value (a number field's: an `int` or a
-    /// `float`; null when none), owning one strong reference, and the value's bits
-    /// (`prim_key`): a read of the same value returns it again instead of allocating a new
-    /// one (`CachedName::prim_object`). Cleared when the entry is given to another field.
+    /// The Python object of the field's value last read through the entry (an `int` or a
+    /// `float`, or an enum field's shared object; null when none), owning one strong
+    /// reference, and that value's bits (`memo_key`): a read of the same value returns it
+    /// again instead of making a new one (`CachedName::prim_object`). Released when the entry
+    /// is given to another field.
     memo: std::sync::atomic::AtomicPtr<pyo3::ffi::PyObject>,
     memo_key: std::sync::atomic::AtomicU64,
 }
@@ -1268,11 +1269,11 @@ impl CachedName {
     /// entry made last time when the value is the same (an `int` or `float` is immutable, so
     /// equal values may share one object, as CPython's small `int`s do; an enum's value is
     /// the field's shared object, `enum_::enum_field_object`), else a new one, which the
-    /// entry then keeps. A field read again with an unchanged value (the same message, or
-    /// many messages sharing a value) allocates nothing; a changed value costs one comparison
-    /// and the exchange of the kept object over a plain read. `None` for an enum value whose
-    /// shared object does not exist yet (the caller then reads the field in full, which makes
-    /// it when the registry allows).
+    /// entry then keeps (a Bool's `True` or `False` is returned as it is). A field read again
+    /// with an unchanged value (the same message, or many messages sharing a value) allocates
+    /// nothing; a changed value costs one comparison and the exchange of the kept object over
+    /// a plain read. `None` for an enum value whose shared object does not exist yet (the
+    /// caller then reads the field in full, which makes it when the registry allows).
     #[inline(always)]
     pub(crate) fn prim_object(
         self,
@@ -1307,6 +1308,7 @@ impl CachedName {
                 schema.fields.get(self.index())?,
                 raw,
             )?),
+            // (Returned above; `None` would only send the caller to the full read.)
             Prim::Bool(_) => return None,
         };
         let object = match made {
@@ -1367,8 +1369,8 @@ pub(crate) fn remember_field(
     // it was filled: a `str` (released with `Py_DecRef`: a `str`'s deallocation runs no
     // Python code), an `Arc` made by `into_raw` (turned back with `from_raw` once and
     // dropped) and the kept value (`prim_object`: an `int` or `float`, released likewise, or
-    // an enum object its field also keeps). The entry is fully written before the caller goes on, and no Python code
-    // runs in between.
+    // an enum object its field also keeps). The entry is fully written before the caller goes
+    // on, and no Python code runs in between.
     unsafe {
         pyo3::ffi::Py_IncRef(name_ptr);
         let old_name = entry.name.swap(name_ptr, Ordering::Relaxed);
