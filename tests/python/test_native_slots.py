@@ -958,3 +958,38 @@ def test_reader_list_fields_in_place_match_the_walks(lists_ns):
         errors.append(str(exc.value))
     assert seen[0] == seen[1] and errors[0] == errors[1]
     assert seen[0][0][1] == [0, -70000, -140000, -210000] and seen[0][2][1] == [7, 8]
+
+
+def test_init_by_name_object_follows_the_struct(tmp_path):
+    # `init` finds a `str` name by its object (the attribute slots' name cache): the same
+    # object meeting structs where it names a list, a struct, a number or nothing must give
+    # each struct's own answer, in any order, and a name made at run time the same (the
+    # errors as pycapnp 2.2.4 words them).
+    path = tmp_path / "initnames.capnp"
+    path.write_text(
+        "@0xd3c1a5e0f00d1234;\n"
+        "struct Inner { x @0 :Int32; }\n"
+        "struct A { items @0 :List(Int32); n @1 :Int32; }\n"
+        "struct B { n @0 :UInt8; items @1 :Inner; }\n"
+        "struct C { other @0 :Int32; }\n"
+    )
+    s = capnp.load(str(path))
+    name = "items"
+    runtime = "".join(["it", "ems"])
+    for round_ in range(3):
+        a, b, c = s.A.new_message(), s.B.new_message(), s.C.new_message()
+        for key in (name, runtime):
+            lst = a.init(key, 3 + round_)
+            assert len(lst) == 3 + round_ and list(lst) == [0] * (3 + round_)
+            lst[0] = 7
+            assert a.items[0] == 7
+            inner = b.init(key)
+            inner.x = 5 + round_
+            assert b.items.x == 5 + round_
+            with pytest.raises(capnp.KjException, match="no such member; name = items"):
+                c.init(key, 1)
+            with pytest.raises(capnp.KjException, match=r"init\(\) with size"):
+                a.init("n", 1)
+            with pytest.raises(capnp.KjException, match=r"init\(\) with size"):
+                b.init(key, 2)  # a struct field takes no size
+            assert c.to_dict() == {"other": 0}

@@ -1660,6 +1660,14 @@ pub(crate) fn follow_builder<'a>(
     })
 }
 
+/// `follow_builder` of a struct list that was just initialized with its schema's element size
+/// (`init_struct_list`): already as large as the schema says, so not upgraded again.
+pub(crate) fn follow_fresh_struct_list(pb: PointerBuilder<'_>) -> Result<BLoc<'_>> {
+    Ok(BLoc::StructList(struct_list::Builder::get_from_pointer(
+        pb, None,
+    )?))
+}
+
 /// Runs `f` on the builder location at `steps` below a root struct of `root_size`.
 #[inline(always)]
 pub(crate) fn with_builder_loc<R>(

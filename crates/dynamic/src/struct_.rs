@@ -12,9 +12,9 @@ use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
-    builder_reader_loc, follow_builder, follow_reader, lock_pair, push_step, shape_words,
-    walk_reader, with_builder_loc_locked, BLoc, Backing, BuilderBase, Hop, MessageBuilder, RLoc,
-    ReaderBase, Shape, Step, StructBase,
+    builder_reader_loc, follow_builder, follow_fresh_struct_list, follow_reader, lock_pair,
+    push_step, shape_words, walk_reader, with_builder_loc_locked, BLoc, Backing, BuilderBase, Hop,
+    MessageBuilder, RLoc, ReaderBase, Shape, Step, StructBase,
 };
 use crate::orphan::Orphan;
 use crate::raw::RawListReader;
@@ -1615,7 +1615,7 @@ impl StructBuilder {
                     ..
                 } => {
                     let pb = s.get_pointer_field(*offset as usize);
-                    self.read_pointer(pb, field, Hop::Field(*offset as u16), ty, default)
+                    self.read_pointer(pb, field, Hop::Field(*offset as u16), ty, default, false)
                 }
             }
         })
@@ -1623,6 +1623,9 @@ impl StructBuilder {
 
     /// The value of pointer slot `pb` (field `field`, at `hop`): a struct or list is a
     /// handle found in the same walk, its schema (or its elements') kept with the field.
+    /// The handle (or value) of pointer field `field` at `pb`. `fresh`: the pointer was just
+    /// initialized to the field's own type and size (`init_by_index`), so a struct list
+    /// needs no upgrade to the schema's size.
     fn read_pointer(
         &self,
         mut pb: PointerBuilder<'_>,
@@ -1630,6 +1633,7 @@ impl StructBuilder {
         hop: Hop,
         ty: &Type,
         default: &DefaultValue,
+        fresh: bool,
     ) -> Result<Value> {
         let dw = default_words(default);
         if let (true, Some(w)) = (pb.is_null(), &dw) {
@@ -1679,7 +1683,10 @@ impl StructBuilder {
             Type::List(elem) => {
                 let registry = &self.shared.base().registry;
                 let (shape, elem_schema) = list_field_shape(field, elem, registry)?;
-                let loc = follow_builder(pb, shape, d)?;
+                let loc = match (fresh, shape) {
+                    (true, Shape::StructList(_)) => follow_fresh_struct_list(pb)?,
+                    _ => follow_builder(pb, shape, d)?,
+                };
                 let list = ListBuilder::child_with(
                     self.shared.base().extended(self.pending.as_ref()),
                     step(shape),
@@ -2224,7 +2231,7 @@ impl StructBuilder {
                 _ => return Err(Error::InitWithSize),
             }
             // The handle `get` would return, made in the same walk.
-            self.read_pointer(pb, field, Hop::Field(offset as u16), ty, default)
+            self.read_pointer(pb, field, Hop::Field(offset as u16), ty, default, true)
         };
         if let Some(v) = self.fast_pointer(field, offset, init)? {
             return Ok(v);

@@ -809,9 +809,21 @@ impl PyStructBuilder {
         field: &Bound<'_, PyAny>,
         size: Option<u32>,
     ) -> PyResult<Py<PyAny>> {
-        let name = init_name(field)?;
+        // A `str` name is found by its object first (`b.init("phones", n)` passes the same
+        // interned object every time), without copying or hashing its text.
+        let known = field
+            .cast_exact::<PyString>()
+            .ok()
+            .and_then(|name| field_by_name_object(name, self.inner.schema()));
+        let name = match known {
+            Some(_) => String::new(),
+            None => init_name(field)?,
+        };
         let run = || {
-            let i = field_index(self.inner.schema(), &name)?;
+            let i = match known {
+                Some(i) => i,
+                None => field_index(self.inner.schema(), &name)?,
+            };
             let value = self.inner.init_by_index(i, size)?;
             let ty = self.inner.schema().fields.get(i).and_then(slot_type);
             value_to_py(py, value, ty, &self.registry)
