@@ -181,9 +181,10 @@ def notes_of(row, results):
                 ratio = mine / base
                 row.setdefault("copy_ratio", {})[impl] = ratio
                 parts.append("%s %.2fx" % (impl, ratio))
-                failing |= impl == "ours" and ratio > target
+                failing |= impl == "ours" and target is not None and ratio > target
         if parts:
-            notes.append("vs %s: %s (target <= %.2fx)" % (label, ", ".join(parts), target))
+            limit_text = "" if target is None else " (target <= %.2fx)" % target
+            notes.append("vs %s: %s%s" % (label, ", ".join(parts), limit_text))
     metrics = {impl: a.get("metrics") for impl, a in row["answers"].items() if a.get("metrics")}
     if metrics:
         parts = []

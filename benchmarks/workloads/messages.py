@@ -66,6 +66,47 @@ def build_addressbook(book_module):
     return book
 
 
+class _Plain:
+    """A plain Python object with slots: the address book's structs in `build_plain_book`."""
+
+    __slots__ = ("people", "id", "name", "email", "phones", "employment", "number", "type",
+                 "school", "unemployed")
+
+
+def build_plain_book():
+    """`build_addressbook`'s statements on plain objects (no capnp, no method calls): the
+    floor of building the book in this interpreter."""
+    book = _Plain()
+    people = book.people = [_Plain(), _Plain()]
+
+    alice = people[0]
+    alice.id = 123
+    alice.name = "Alice"
+    alice.email = "alice@example.com"
+    alice_phones = alice.phones = [_Plain()]
+    alice_phones[0].number = "555-1212"
+    alice_phones[0].type = "mobile"
+    alice.employment = _Plain()
+    alice.employment.school = "MIT"
+
+    bob = people[1]
+    bob.id = 456
+    bob.name = "Bob"
+    bob.email = "bob@example.com"
+    bob_phones = bob.phones = [_Plain(), _Plain()]
+    bob_phones[0].number = "555-4567"
+    bob_phones[0].type = "home"
+    bob_phones[1].number = "555-7654"
+    bob_phones[1].type = "work"
+    bob.employment = _Plain()
+    bob.employment.unemployed = None
+    return book
+
+
+def plain_book_ns(quick):
+    return {"build_plain_book": build_plain_book}
+
+
 SCALAR_DEFAULTS = {"boolField": False, "float32Field": 0.0, "float64Field": 0.0,
                    "enumField": "red"}
 
@@ -176,8 +217,13 @@ Benchmark("str.addressbook", message_ns, "str(ar)", target="str",
           doc="str() (text format) of the address book reader")
 Benchmark("str.fields", message_ns, "str(fr)", target="str",
           doc="str() of the every-type reader")
+Benchmark("addressbook.object_floor", plain_book_ns, "out = build_plain_book()",
+          check="[p.phones[-1].type for p in out.people]", expected=_const(["mobile", "work"]),
+          target="baseline",
+          doc="the address book's statements on plain Python objects (no capnp): the floor")
 Benchmark("addressbook.build", message_ns, "build_addressbook(AddressBook)",
           expected=_const(ADDRESSBOOK_DICT), target="addressbook",
+          baseline="addressbook.object_floor",
           doc="build the tutorial's address book (2 people, phones, employment union)")
 Benchmark("addressbook.build_serialize", message_ns,
           "out = build_addressbook(AddressBook).to_bytes()",
