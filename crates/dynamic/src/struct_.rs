@@ -1483,7 +1483,7 @@ impl StructBuilder {
             };
             check_active(self.shared.schema(), field, disc)?;
         }
-        Ok(Some(self.group(id)?.located(held.generation, Some(at))))
+        Ok(Some(self.group(field, id)?.located(held.generation, Some(at))))
     }
 
     /// A reader over the same memory (later writes are visible through it).
@@ -1597,7 +1597,7 @@ impl StructBuilder {
             )?;
             match &field.kind {
                 FieldKind::Group { id } => {
-                    Ok(Value::Struct(StructValue::Builder(self.group(*id)?)))
+                    Ok(Value::Struct(StructValue::Builder(self.group(field, *id)?)))
                 }
                 FieldKind::Slot {
                     offset,
@@ -2323,11 +2323,13 @@ impl StructBuilder {
                 Ok(())
             })?;
         }
-        self.group(id)
+        self.group(field, id)
     }
 
-    fn group(&self, id: u64) -> Result<StructBuilder> {
-        let schema = self.shared.base().registry.get_struct(id)?;
+    /// Group `id`, member `field` of this struct: its schema kept by the field (no registry
+    /// lookup after the first).
+    fn group(&self, field: &Field, id: u64) -> Result<StructBuilder> {
+        let schema = field.target_struct(&self.shared.base().registry, id)?;
         // A group lives in its parent's sections; a schema claiming more would let writes
         // run past the struct.
         if schema.data_words > self.storage.data || schema.ptr_count > self.storage.pointers {
@@ -2361,13 +2363,13 @@ impl StructBuilder {
                         s.reborrow().get_pointer_field(*offset as usize).clear();
                     }
                     FieldKind::Slot { offset, ty, .. } => write_struct_bits(&s, ty, *offset, 0),
-                    FieldKind::Group { id } => groups.push(*id),
+                    FieldKind::Group { id } => groups.push((f, *id)),
                 }
             }
             Ok(())
         })?;
-        for id in groups {
-            self.group(id)?.clear(depth + 1)?;
+        for (f, id) in groups {
+            self.group(f, id)?.clear(depth + 1)?;
         }
         Ok(())
     }
