@@ -993,3 +993,52 @@ def test_init_by_name_object_follows_the_struct(tmp_path):
             with pytest.raises(capnp.KjException, match=r"init\(\) with size"):
                 b.init(key, 2)  # a struct field takes no size
             assert c.to_dict() == {"other": 0}
+
+
+def test_struct_list_field_of_other_element_sizes(tmp_path):
+    # A builder's struct-list field whose elements another version of the schema wrote:
+    # smaller ones are upgraded on access (the fields they lack read their defaults and take
+    # writes), larger ones are handed out as they are (the fields this version lacks keep
+    # their values through writes), an empty list stays usable (as pycapnp 2.2.4).
+    path = tmp_path / "versions.capnp"
+    path.write_text(
+        "@0xd3c1a5e0f00d1235;\n"
+        "struct ItemV1 { a @0 :Int32; }\n"
+        "struct ItemV2 { a @0 :Int32; b @1 :Int64 = 5; t @2 :Text; }\n"
+        "struct Old { items @0 :List(ItemV1); }\n"
+        "struct New { items @0 :List(ItemV2); }\n"
+    )
+    s = capnp.load(str(path))
+
+    def rows(items):
+        return [(x.a, x.b, x.t) for x in items]
+
+    old = s.Old.new_message()
+    for i, item in enumerate(old.init("items", 3)):
+        item.a = i + 1
+    with s.New.from_bytes(old.to_bytes(), builder=True) as grown:
+        items = grown.items
+        assert rows(items) == [(1, 5, ""), (2, 5, ""), (3, 5, "")]
+        items[1].b = 7
+        items[2].t = "new"
+        assert rows(grown.items) == [(1, 5, ""), (2, 7, ""), (3, 5, "new")]
+        data = grown.to_bytes()
+    with s.New.from_bytes(data) as read:
+        assert rows(read.items) == [(1, 5, ""), (2, 7, ""), (3, 5, "new")]
+
+    new = s.New.new_message()
+    for i, item in enumerate(new.init("items", 2)):
+        item.a, item.b, item.t = i, 10 * i, "keep%d" % i
+    with s.Old.from_bytes(new.to_bytes(), builder=True) as shrunk:
+        first = shrunk.items
+        first[1].a = 99
+        assert [x.a for x in shrunk.items] == [0, 99]
+        data = shrunk.to_bytes()
+    with s.New.from_bytes(data) as read:
+        assert rows(read.items) == [(0, 0, "keep0"), (99, 10, "keep1")]
+
+    empty = s.Old.new_message()
+    empty.init("items", 0)
+    with s.New.from_bytes(empty.to_bytes(), builder=True) as grown:
+        assert len(grown.items) == 0
+        assert len(grown.init("items", 1)) == 1

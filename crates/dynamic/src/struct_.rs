@@ -1263,6 +1263,9 @@ impl StructBuilder {
         default: &DefaultValue,
     ) -> Result<Option<ListBuilder>> {
         let base = self.shared.base();
+        if let Type::Struct(id) = elem {
+            return self.fast_struct_list_field(field, offset, elem, *id, default);
+        }
         let shape = list_shape(elem, &base.registry)?;
         let Shape::PrimList(size) = shape else {
             return Ok(None);
@@ -1283,6 +1286,60 @@ impl StructBuilder {
         Ok(Some(
             ListBuilder::child(base.extended(self.pending.as_ref()), step, elem.clone())
                 .recorded(generation, elems),
+        ))
+    }
+
+    /// `fast_list_field` of a list of structs `id`: when the slot holds a non-empty struct
+    /// list whose elements are at least as large as the schema's (data words and pointer
+    /// count), which capnp's builder hands out as it is, writing nothing (it upgrades smaller
+    /// elements, and may rewrite an empty list's tag: those, a null slot and anything capnp's
+    /// reader refuses walk).
+    fn fast_struct_list_field(
+        &self,
+        field: &Field,
+        offset: u32,
+        elem: &Type,
+        id: u64,
+        default: &DefaultValue,
+    ) -> Result<Option<ListBuilder>> {
+        use capnp::traits::FromPointerReader;
+        let base = self.shared.base();
+        let registry = &base.registry;
+        let schema = field.target_struct(registry, id)?;
+        let size = schema.size();
+        let Some((generation, elems)) = self.read_slot(field, offset, |pr| {
+            let list =
+                capnp::struct_list::Reader::<crate::raw::RawStruct>::get_from_pointer(&pr, None)
+                    .ok()?;
+            if list.is_empty() {
+                return None;
+            }
+            let first = list.get(0);
+            let data_bytes = capnp::raw::get_struct_data_section(first).len();
+            let pointers = capnp::raw::get_struct_pointer_section(first).len();
+            if data_bytes < usize::from(size.data) * 8 || pointers < u32::from(size.pointers) {
+                return None;
+            }
+            ElemsAt::locate(&base.message.segments, list)?
+                .with_struct_data(size.data, Some(data_bytes))
+        })?
+        else {
+            return Ok(None);
+        };
+        let step = Step {
+            hop: Hop::Field(offset as u16),
+            shape: Shape::StructList(size),
+            default: default_words(default),
+        };
+        let elem_schema = (!registry.uses_placeholders()).then_some(schema);
+        Ok(Some(
+            ListBuilder::child_with(
+                base.extended(self.pending.as_ref()),
+                step,
+                elem.clone(),
+                elem_schema,
+            )
+            .recorded(generation, elems),
         ))
     }
 
@@ -1483,7 +1540,9 @@ impl StructBuilder {
             };
             check_active(self.shared.schema(), field, disc)?;
         }
-        Ok(Some(self.group(field, id)?.located(held.generation, Some(at))))
+        Ok(Some(
+            self.group(field, id)?.located(held.generation, Some(at)),
+        ))
     }
 
     /// A reader over the same memory (later writes are visible through it).
