@@ -1042,3 +1042,60 @@ def test_struct_list_field_of_other_element_sizes(tmp_path):
     with s.New.from_bytes(empty.to_bytes(), builder=True) as grown:
         assert len(grown.items) == 0
         assert len(grown.init("items", 1)) == 1
+
+
+def test_element_paths_through_walks_groups_and_copies(tmp_path):
+    # Elements of a struct list keep the list's hop apart from their base (message.rs
+    # `Elements`): every way of reaching an element's bytes by its path must land on that
+    # element: reads and writes after a layout change made its recorded location stale, its
+    # group, its children, a reader view and a copy of it, in builders and readers.
+    path = tmp_path / "paths.capnp"
+    path.write_text(
+        "@0xd3c1a5e0f00d1236;\n"
+        "struct Leaf { v @0 :Int32; }\n"
+        "struct Item {\n"
+        "  n @0 :Int32;\n"
+        "  g :group { x @1 :Int32; t @2 :Text; }\n"
+        "  leaves @3 :List(Leaf);\n"
+        "  leaf @4 :Leaf;\n"
+        "}\n"
+        "struct Top { pad @0 :Text; items @1 :List(Item); other @2 :List(Item); dup @3 :Item; }\n"
+    )
+    s = capnp.load(str(path))
+    msg = s.Top.new_message()
+    msg.pad = "x"
+    items = msg.init("items", 3)
+    elems = [items[i] for i in range(3)]
+    groups = [e.g for e in elems]
+    for i, (e, g) in enumerate(zip(elems, groups)):
+        e.n = i
+        g.x = 10 * i
+        g.t = "t%d" % i
+        e.init("leaves", i + 1)[i].v = 100 + i
+        e.leaf.v = 200 + i
+    # A pointer write over a non-null slot makes every recorded location stale: the next
+    # operations on the kept handles walk their paths.
+    msg.pad = "longer text than before"
+    msg.init("other", 1)
+    msg.init("other", 2)
+    for i, (e, g) in enumerate(zip(elems, groups)):
+        assert (e.n, g.x, g.t, e.g.x) == (i, 10 * i, "t%d" % i, 10 * i)
+        assert e.leaves[i].v == 100 + i and e.leaf.v == 200 + i
+        view = e.as_reader()
+        assert (view.n, view.g.t, view.leaves[i].v, view.leaf.v) == (i, "t%d" % i, 100 + i, 200 + i)
+        assert e.to_dict()["g"] == {"x": 10 * i, "t": "t%d" % i}
+    msg.init("other", 1)
+    groups[2].x = 77
+    elems[1].g.t = "changed"
+    assert [e.g.x for e in msg.items] == [0, 10, 77]
+    assert [e.g.t for e in msg.items] == ["t0", "changed", "t2"]
+    msg.dup = elems[2].as_reader()
+    assert msg.dup.to_dict() == {"n": 2, "g": {"x": 77, "t": "t2"},
+                                  "leaves": [{"v": 0}, {"v": 0}, {"v": 102}], "leaf": {"v": 202}}
+    with s.Top.from_bytes(msg.to_bytes()) as read:
+        relems = list(read.items)
+        assert [(r.n, r.g.x, r.g.t, r.leaves[-1].v, r.leaf.v) for r in relems] == [
+            (0, 0, "t0", 100, 200), (1, 10, "changed", 101, 201), (2, 77, "t2", 102, 202)]
+        copy = s.Top.new_message()
+        copy.dup = read.items[1]
+        assert copy.dup.g.t == "changed" and copy.dup.leaves[1].v == 101

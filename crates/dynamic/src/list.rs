@@ -53,10 +53,12 @@ pub struct ListReader {
     /// a located parent shares the parent's base; `path()` appends it when a walk needs it.
     pending: Option<Step>,
     /// The base of this list's children (its own path), made by the first child or walk
-    /// that needs it: every struct element (and child list) handle shares it, so it is
-    /// allocated at most once per list handle rather than once per element.
+    /// that needs it: child lists and elements without a known schema share it, so it is
+    /// allocated at most once per list handle rather than once per element. Struct elements
+    /// with a known schema need none: `elements` holds this list's base and pending hop.
     full: OnceLock<Arc<ReaderBase>>,
-    /// That base with the element schema (struct lists), shared by every element handle.
+    /// This list's base and pending hop with the element schema (struct lists), shared by
+    /// every element handle.
     elements: OnceLock<Arc<Elements<ReaderBase>>>,
     elem: Type,
     /// Where the list is in the reader's bytes (reader-backed handles only).
@@ -171,8 +173,10 @@ impl ListReader {
     fn struct_elements(&self) -> Option<&Arc<Elements<ReaderBase>>> {
         let schema = self.elem_schema.as_ref()?;
         Some(self.elements.get_or_init(|| {
+            // The list's own base and pending hop: no base with the hop appended is made.
             Arc::new(Elements {
-                base: self.child_base().clone(),
+                base: self.base.clone(),
+                hop: self.pending.clone(),
                 schema: schema.clone(),
             })
         }))
@@ -567,9 +571,11 @@ pub struct ListBuilder {
     base: Arc<BuilderBase>,
     /// A last hop not yet appended to the base's path (see `StructBuilder`).
     pending: Option<Step>,
-    /// The base of this list's children (its own path), made once (see `ListReader`).
+    /// The base of this list's children (its own path), made once (see `ListReader`; struct
+    /// elements with a known schema need none).
     full: OnceLock<Arc<BuilderBase>>,
-    /// That base with the element schema (struct lists), shared by every element handle.
+    /// This list's base and pending hop with the element schema (struct lists), shared by
+    /// every element handle.
     elements: OnceLock<Arc<Elements<BuilderBase>>>,
     elem: Type,
     /// The element width of a list of Bool or numbers (`scalar_bits`), 0 for other kinds.
@@ -924,8 +930,10 @@ impl ListBuilder {
     fn struct_elements(&self) -> Option<&Arc<Elements<BuilderBase>>> {
         let schema = self.elem_schema.as_ref()?;
         Some(self.elements.get_or_init(|| {
+            // The list's own base and pending hop: no base with the hop appended is made.
             Arc::new(Elements {
-                base: self.child_base().clone(),
+                base: self.base.clone(),
+                hop: self.pending.clone(),
                 schema: schema.clone(),
             })
         }))

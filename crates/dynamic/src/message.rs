@@ -1330,11 +1330,49 @@ impl BuilderBase {
     }
 }
 
-/// What a struct list shares with all its element handles: its children's base and the
-/// element schema, behind one reference count.
+/// What a struct list shares with all its element handles: the list's own base and its
+/// pending hop (the path to the list is the base's path, then `hop`), and the element
+/// schema, behind one reference count. Keeping the hop here instead of a base with the path
+/// extended by it spares a list's first element an allocation, a path copy and their atomic
+/// counts.
 pub(crate) struct Elements<B> {
     pub(crate) base: Arc<B>,
+    pub(crate) hop: Option<Step>,
     pub(crate) schema: Arc<crate::schema::StructSchema>,
+}
+
+/// A base of handles (`ReaderBase`, `BuilderBase`): its path, and a base like it with
+/// another path.
+pub(crate) trait HandleBase: Sized {
+    fn steps(&self) -> &Path;
+    fn with_steps(&self, steps: Path) -> Arc<Self>;
+}
+
+impl HandleBase for ReaderBase {
+    #[inline]
+    fn steps(&self) -> &Path {
+        &self.steps
+    }
+
+    fn with_steps(&self, steps: Path) -> Arc<Self> {
+        ReaderBase::new(self.backing.clone(), self.registry.clone(), steps)
+    }
+}
+
+impl HandleBase for BuilderBase {
+    #[inline]
+    fn steps(&self) -> &Path {
+        &self.steps
+    }
+
+    fn with_steps(&self, steps: Path) -> Arc<Self> {
+        BuilderBase::new(
+            self.message.clone(),
+            self.registry.clone(),
+            steps,
+            self.root_size,
+        )
+    }
 }
 
 /// A struct handle's base and schema: its own pair, or its list's [`Elements`] (one
@@ -1386,6 +1424,51 @@ impl<B: 'static> StructBase<B> {
             StructBase::Own(_, schema) => schema,
             StructBase::Element(e) => &e.schema,
             StructBase::Lent(e) => &e.get().schema,
+        }
+    }
+
+    /// The hop from the base's path to the handle's list (elements of a list with one
+    /// pending; see [`Elements`]), else `None`.
+    #[inline]
+    pub(crate) fn hop(&self) -> Option<&Step> {
+        match self {
+            StructBase::Own(..) => None,
+            StructBase::Element(e) => e.hop.as_ref(),
+            StructBase::Lent(e) => e.get().hop.as_ref(),
+        }
+    }
+}
+
+impl<B: HandleBase + 'static> StructBase<B> {
+    /// The path of a handle on this base with pending hop `pending`: the base's path, the
+    /// list's hop, then `pending`.
+    pub(crate) fn path_with(&self, pending: Option<&Step>) -> Path {
+        let steps = self.base().steps();
+        match (self.hop(), pending) {
+            (None, None) => steps.clone(),
+            (Some(one), None) | (None, Some(one)) => push_step(steps, one.clone()),
+            (Some(hop), Some(last)) => push_steps(steps, hop, last),
+        }
+    }
+
+    /// The base of the children of a handle on this base with pending hop `pending` (as
+    /// [`ReaderBase::extended`], the list's hop included).
+    pub(crate) fn extended(&self, pending: Option<&Step>) -> Arc<B> {
+        match (self.hop(), pending) {
+            (None, None) => self.base().clone(),
+            _ => self.base().with_steps(self.path_with(pending)),
+        }
+    }
+
+    /// The same base and hop with `schema`: a group's (same location, another schema).
+    pub(crate) fn with_schema(&self, schema: Arc<crate::schema::StructSchema>) -> Self {
+        match self.hop() {
+            None => StructBase::Own(self.base().clone(), schema),
+            Some(hop) => StructBase::Element(Arc::new(Elements {
+                base: self.base().clone(),
+                hop: Some(hop.clone()),
+                schema,
+            })),
         }
     }
 }
@@ -1563,6 +1646,17 @@ impl From<Vec<Step>> for Path {
 #[inline]
 pub(crate) fn root_path() -> Path {
     Path(None)
+}
+
+/// `steps`, then `a` and `b`.
+pub(crate) fn push_steps(steps: &Path, a: &Step, b: &Step) -> Path {
+    Path(Some(
+        steps
+            .iter()
+            .cloned()
+            .chain([a.clone(), b.clone()])
+            .collect(),
+    ))
 }
 
 pub(crate) fn push_step(steps: &Path, step: Step) -> Path {

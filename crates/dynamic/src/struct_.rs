@@ -281,10 +281,7 @@ impl StructReader {
 
     /// The whole path from the root to this struct.
     fn path(&self) -> crate::message::Path {
-        match &self.pending {
-            None => self.shared.base().steps.clone(),
-            Some(hop) => push_step(&self.shared.base().steps, hop.clone()),
-        }
+        self.shared.path_with(self.pending.as_ref())
     }
 
     /// Records the struct's resolved location (only meaningful for reader backings).
@@ -503,7 +500,7 @@ impl StructReader {
             default: default_words(default),
         };
         Ok(Some(StructReader::element(
-            StructBase::Own(self.shared.base().extended(self.pending.as_ref()), schema),
+            StructBase::Own(self.shared.extended(self.pending.as_ref()), schema),
             step,
             child,
         )))
@@ -546,7 +543,7 @@ impl StructReader {
             shape,
             default: default_words(default),
         };
-        let base = self.shared.base().extended(self.pending.as_ref());
+        let base = self.shared.extended(self.pending.as_ref());
         let list = match elem_schema {
             Some(schema) => ListReader::child_of_structs(base, step, elem.clone(), schema),
             None => ListReader::child(base, step, elem.clone()),
@@ -629,13 +626,13 @@ impl StructReader {
     }
 
     pub(crate) fn with_loc<R>(&self, f: impl FnOnce(RLoc<'_>) -> Result<R>) -> Result<R> {
-        match &self.pending {
-            None => self
+        match (&self.pending, self.shared.hop()) {
+            (None, None) => self
                 .shared
                 .base()
                 .backing
                 .with_loc(&self.shared.base().steps, f),
-            Some(_) => self.shared.base().backing.with_loc(&self.path(), f),
+            _ => self.shared.base().backing.with_loc(&self.path(), f),
         }
     }
 
@@ -807,9 +804,9 @@ impl StructReader {
     /// path is made only when a hop is pending).
     #[inline(always)]
     pub(crate) fn with_steps<R>(&self, f: impl FnOnce(&[Step]) -> R) -> R {
-        match &self.pending {
-            None => f(&self.shared.base().steps),
-            Some(hop) => f(&push_step(&self.shared.base().steps, hop.clone())),
+        match (&self.pending, self.shared.hop()) {
+            (None, None) => f(&self.shared.base().steps),
+            _ => f(&self.path()),
         }
     }
 
@@ -831,7 +828,7 @@ impl StructReader {
     /// The group `schema` of this struct: the same location, another schema.
     fn group_of(&self, schema: Arc<StructSchema>) -> StructReader {
         StructReader {
-            shared: StructBase::Own(self.shared.base().clone(), schema),
+            shared: self.shared.with_schema(schema),
             pending: self.pending.clone(),
             is_root: false,
             at: self.at,
@@ -1053,10 +1050,7 @@ impl StructBuilder {
 
     /// The whole path from the root to this struct.
     fn path(&self) -> crate::message::Path {
-        match &self.pending {
-            None => self.shared.base().steps.clone(),
-            Some(hop) => push_step(&self.shared.base().steps, hop.clone()),
-        }
+        self.shared.path_with(self.pending.as_ref())
     }
 
     /// The same handle with its data section already located (made under the message lock,
@@ -1107,12 +1101,21 @@ impl StructBuilder {
         guard: &mut std::sync::MutexGuard<'_, crate::message::BuilderMessage>,
         f: impl FnOnce(capnp::private::layout::StructBuilder<'_>) -> Result<R>,
     ) -> Result<R> {
+        // The list's hop of an element (`StructBase::hop`) joins the path first.
+        let full;
+        let (steps, last): (&[Step], _) = match self.shared.hop() {
+            None => (&self.shared.base().steps, self.pending.as_ref()),
+            Some(_) => {
+                full = self.path();
+                (&full, None)
+            }
+        };
         with_builder_loc_locked(
             guard,
             &self.shared.base().message,
             self.shared.base().root_size,
-            &self.shared.base().steps,
-            self.pending.as_ref(),
+            steps,
+            last,
             None,
             |loc| match loc {
                 BLoc::Struct(s) => {
@@ -1207,7 +1210,7 @@ impl StructBuilder {
         };
         Ok(Some(
             StructBuilder::element(
-                StructBase::Own(base.extended(self.pending.as_ref()), schema),
+                StructBase::Own(self.shared.extended(self.pending.as_ref()), schema),
                 Some(step),
             )
             .located(generation, Some(child_at)),
@@ -1284,8 +1287,12 @@ impl StructBuilder {
             default: default_words(default),
         };
         Ok(Some(
-            ListBuilder::child(base.extended(self.pending.as_ref()), step, elem.clone())
-                .recorded(generation, elems),
+            ListBuilder::child(
+                self.shared.extended(self.pending.as_ref()),
+                step,
+                elem.clone(),
+            )
+            .recorded(generation, elems),
         ))
     }
 
@@ -1334,7 +1341,7 @@ impl StructBuilder {
         let elem_schema = (!registry.uses_placeholders()).then_some(schema);
         Ok(Some(
             ListBuilder::child_with(
-                base.extended(self.pending.as_ref()),
+                self.shared.extended(self.pending.as_ref()),
                 step,
                 elem.clone(),
                 elem_schema,
@@ -1553,7 +1560,7 @@ impl StructBuilder {
                 ReaderBase::new(
                     Backing::Builder(base.message.clone()),
                     base.registry.clone(),
-                    base.steps.clone(),
+                    self.shared.path_with(None),
                 ),
                 self.shared.schema().clone(),
             ),
@@ -1574,7 +1581,10 @@ impl StructBuilder {
         };
         // The root is located at once (its fields then read without a walk); other structs
         // walk the copy from its root per read, without a lock.
-        let at = if self.shared.base().steps.is_empty() && self.pending.is_none() {
+        let at = if self.shared.base().steps.is_empty()
+            && self.pending.is_none()
+            && self.shared.hop().is_none()
+        {
             message.root_at()?
         } else {
             None
@@ -1584,7 +1594,7 @@ impl StructBuilder {
                 ReaderBase::new(
                     Backing::Reader(message),
                     self.shared.base().registry.clone(),
-                    self.shared.base().steps.clone(),
+                    self.shared.path_with(None),
                 ),
                 self.shared.schema().clone(),
             ),
@@ -1733,7 +1743,7 @@ impl StructBuilder {
                 };
                 Value::Struct(StructValue::Builder(
                     StructBuilder::element(
-                        StructBase::Own(self.shared.base().extended(self.pending.as_ref()), schema),
+                        StructBase::Own(self.shared.extended(self.pending.as_ref()), schema),
                         Some(step(shape)),
                     )
                     .located(self.shared.base().message.generation(), at),
@@ -1747,7 +1757,7 @@ impl StructBuilder {
                     _ => follow_builder(pb, shape, d)?,
                 };
                 let list = ListBuilder::child_with(
-                    self.shared.base().extended(self.pending.as_ref()),
+                    self.shared.extended(self.pending.as_ref()),
                     step(shape),
                     (**elem).clone(),
                     elem_schema,
@@ -2054,12 +2064,12 @@ impl StructBuilder {
         if src.is_located_root() && self.copy_located_reader(field, *offset, src)? {
             return Ok(true);
         }
-        match &src.pending {
+        match (&src.pending, src.shared.hop()) {
             // `with_steps` without its closure (the common case: a root or a field handle).
-            None => self.copy_direct(field, *offset, src.backing(), &src.shared.base().steps),
-            Some(_) => {
-                src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps))
+            (None, None) => {
+                self.copy_direct(field, *offset, src.backing(), &src.shared.base().steps)
             }
+            _ => src.with_steps(|steps| self.copy_direct(field, *offset, src.backing(), steps)),
         }
     }
 
@@ -2398,7 +2408,7 @@ impl StructBuilder {
             )));
         }
         Ok(StructBuilder {
-            shared: StructBase::Own(self.shared.base().clone(), schema),
+            shared: self.shared.with_schema(schema),
             pending: self.pending.clone(),
             storage: self.storage,
             is_root: false,

@@ -20,7 +20,8 @@ use crate::struct_::{StructBuilder, StructReader};
 pub(crate) struct LentElements<B: 'static>(NonNull<Elements<B>>);
 
 // SAFETY: it stands for a shared reference to an `Elements<B>`, which is `Send` and `Sync`
-// when `B` is (its fields are an `Arc<B>` and an `Arc<StructSchema>`).
+// when `B` is (its fields are an `Arc<B>`, an `Option<Step>` (plain values and an
+// `Arc<Vec<Word>>`) and an `Arc<StructSchema>`).
 unsafe impl<B: Send + Sync + 'static> Send for LentElements<B> {}
 // SAFETY: as for `Send`.
 unsafe impl<B: Send + Sync + 'static> Sync for LentElements<B> {}
