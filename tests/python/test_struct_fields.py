@@ -251,6 +251,36 @@ def test_enum_writes_by_name(m, tmp_path):
         assert msg.e == name and msg.as_reader().e == name
 
 
+def test_enum_writes_by_name_follow_each_enum(tmp_path):
+    # The same name objects (interned literals) and equal names made at run time, written
+    # into fields of two enums that order the same names differently, and of one enum inside
+    # and outside a union: each field gets its own enum's ordinal.
+    (tmp_path / "e2.capnp").write_text(
+        "@0xd1e2f3a4b5c6d7eb;\n"
+        "enum A { up @0; down @1; left @2; }\n"
+        "enum B { left @0; up @1; down @2; }\n"
+        "struct S { a @0 :A; b @1 :B; union { none @2 :Void; ua @3 :A; } }\n")
+    s = capnp.load(str(tmp_path / "e2.capnp")).S
+    msg = s.new_message()
+    runtime = ["".join(["u", "p"]), "".join(["do", "wn"]), "".join(["le", "ft"])]
+    for round_ in range(3):
+        for i, name in enumerate(["up", "down", "left"] + runtime):
+            msg.a = name
+            msg.b = name
+            msg.ua = name
+            data = msg.to_bytes()
+            msg.clear_write_flag()
+            with s.from_bytes(data) as r:
+                for obj in (msg, r):
+                    assert (obj.a, obj.b, obj.ua, obj.which()) == (name, name, name, "ua")
+                assert (r.a.raw, r.b.raw) == (
+                    ["up", "down", "left"].index(name), ["left", "up", "down"].index(name))
+            msg.none = None
+    with pytest.raises(AttributeError, match="no such enumerant; name = Up"):
+        msg.a = "Up"
+    assert msg.a == "left"
+
+
 def test_defaults(m):
     msg = m.All.new_message()
     assert msg.defI == -7 and msg.defB is True and msg.defF == 1.5

@@ -284,7 +284,40 @@ pub(crate) fn set_plain_field(
             Err(e) => return Some(Err(e.into())),
         }
     }
+    // An enum field written by name from a literal: its ordinal found by the name object,
+    // then written as a number (without the registry and the name comparisons).
+    if let Ok(name) = value.cast_exact::<PyString>() {
+        if let Some(ordinal) = enum_ordinal_of_name(builder, index, name) {
+            let set = builder.set_number_by_index_excluded(
+                crate::ffi::excluded(value.py()).as_ref(),
+                index,
+                Number::Int(i64::from(ordinal)),
+            );
+            match set {
+                Ok(true) => return Some(Ok(())),
+                Ok(false) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+    }
     plain_set_value(value).map(|v| Ok(builder.set_by_index(index, v)?))
+}
+
+/// `enum_::ordinal_of_name` for field `index` of `builder`'s struct when it is an enum slot.
+#[inline]
+fn enum_ordinal_of_name(
+    builder: &StructBuilder,
+    index: usize,
+    name: &Bound<'_, PyString>,
+) -> Option<u16> {
+    let field = builder.schema().fields.get(index)?;
+    let capnp_dynamic::FieldKind::Slot {
+        ty: Type::Enum(id), ..
+    } = &field.kind
+    else {
+        return None;
+    };
+    crate::enum_::ordinal_of_name(name.py(), field, *id, builder.registry(), name)
 }
 
 /// A `bool`, an `int` that fits 64 bits (signed or not) or a `float` as a `Number`; `None`

@@ -34,10 +34,57 @@ fn compare(
 
 /// The enum objects of one enum field, one per enumerant, made on first read: an enum field
 /// read hands out the shared object (no registry lock, no allocation). Kept with the field
-/// (`Field::host`) with the enum's schema.
+/// (`Field::host`) with the enum's schema, and the enumerants' names as interned `str`s,
+/// made on the first write by name (`ordinal_of_name`).
 struct EnumObjects {
     schema: Arc<EnumSchema>,
     objects: Box<[PyOnceLock<Py<PyEnum>>]>,
+    names: PyOnceLock<Box<[Py<PyString>]>>,
+}
+
+/// The field's `EnumObjects`, made now if the registry allows (as `enum_field_object`).
+fn field_objects<'f>(
+    field: &'f capnp_dynamic::Field,
+    id: u64,
+    registry: &capnp_dynamic::Registry,
+) -> crate::error::MsgResult<Option<&'f EnumObjects>> {
+    Ok(match field.host.get::<EnumObjects>() {
+        Some(objects) => Some(objects),
+        None if !registry.uses_placeholders() => {
+            let schema = registry.get_enum(id)?;
+            let n = schema.enumerants.len();
+            field.host.get_or_init(|| EnumObjects {
+                schema,
+                objects: (0..n).map(|_| PyOnceLock::new()).collect(),
+                names: PyOnceLock::new(),
+            })
+        }
+        None => None,
+    })
+}
+
+/// The ordinal of enum field `field`'s enumerant `name` when `name` is the very interned
+/// `str` of one (an enumerant written by name from a literal in code: CPython interns
+/// such constants), found by address; `None` otherwise (another `str` with the same text
+/// included: the caller then converts it as any other value, which compares the text).
+pub(crate) fn ordinal_of_name(
+    py: Python<'_>,
+    field: &capnp_dynamic::Field,
+    id: u64,
+    registry: &capnp_dynamic::Registry,
+    name: &Bound<'_, PyString>,
+) -> Option<u16> {
+    let objects = field_objects(field, id, registry).ok()??;
+    let names = objects.names.get_or_init(py, || {
+        objects
+            .schema
+            .enumerants
+            .iter()
+            .map(|n| PyString::intern(py, n).unbind())
+            .collect()
+    });
+    let at = names.iter().position(|n| n.as_ptr() == name.as_ptr())?;
+    u16::try_from(at).ok()
 }
 
 /// The object of value `raw` of enum field `field` (of enum `id`), as `value_to_py` makes it:
@@ -50,18 +97,7 @@ pub(crate) fn enum_field_object(
     raw: u16,
     registry: &capnp_dynamic::Registry,
 ) -> crate::error::MsgResult<Py<PyAny>> {
-    let objects = match field.host.get::<EnumObjects>() {
-        Some(objects) => Some(objects),
-        None if !registry.uses_placeholders() => {
-            let schema = registry.get_enum(id)?;
-            let n = schema.enumerants.len();
-            field.host.get_or_init(|| EnumObjects {
-                schema,
-                objects: (0..n).map(|_| PyOnceLock::new()).collect(),
-            })
-        }
-        None => None,
-    };
+    let objects = field_objects(field, id, registry)?;
     if let Some(objects) = objects {
         if let Some(slot) = objects.objects.get(usize::from(raw)) {
             let obj =
