@@ -1346,6 +1346,8 @@ pub(crate) struct Elements<B> {
 pub(crate) trait HandleBase: Sized {
     fn steps(&self) -> &Path;
     fn with_steps(&self, steps: Path) -> Arc<Self>;
+    /// `ReaderBase::extended` / `BuilderBase::extended`.
+    fn extended_by(this: &Arc<Self>, pending: Option<&Step>) -> Arc<Self>;
 }
 
 impl HandleBase for ReaderBase {
@@ -1356,6 +1358,11 @@ impl HandleBase for ReaderBase {
 
     fn with_steps(&self, steps: Path) -> Arc<Self> {
         ReaderBase::new(self.backing.clone(), self.registry.clone(), steps)
+    }
+
+    #[inline(always)]
+    fn extended_by(this: &Arc<Self>, pending: Option<&Step>) -> Arc<Self> {
+        this.extended(pending)
     }
 }
 
@@ -1373,6 +1380,11 @@ impl HandleBase for BuilderBase {
             self.root_size,
         )
     }
+
+    #[inline(always)]
+    fn extended_by(this: &Arc<Self>, pending: Option<&Step>) -> Arc<Self> {
+        this.extended(pending)
+    }
 }
 
 /// A struct handle's base and schema: its own pair, or its list's [`Elements`] (one
@@ -1382,6 +1394,8 @@ pub(crate) enum StructBase<B: 'static> {
     Own(Arc<B>, Arc<crate::schema::StructSchema>),
     Element(Arc<Elements<B>>),
     Lent(crate::list::lent::LentElements<B>),
+    /// A group of an element (`with_schema`): the element's list part, the group's schema.
+    Group(Arc<Elements<B>>, Arc<crate::schema::StructSchema>),
 }
 
 impl<B: 'static> Clone for StructBase<B> {
@@ -1390,6 +1404,7 @@ impl<B: 'static> Clone for StructBase<B> {
             StructBase::Own(base, schema) => StructBase::Own(base.clone(), schema.clone()),
             StructBase::Element(e) => StructBase::Element(e.clone()),
             StructBase::Lent(e) => StructBase::Element(e.counted()),
+            StructBase::Group(e, schema) => StructBase::Group(e.clone(), schema.clone()),
         }
     }
 }
@@ -1399,7 +1414,7 @@ impl<B: 'static> StructBase<B> {
     pub(crate) fn base(&self) -> &Arc<B> {
         match self {
             StructBase::Own(base, _) => base,
-            StructBase::Element(e) => &e.base,
+            StructBase::Element(e) | StructBase::Group(e, _) => &e.base,
             StructBase::Lent(e) => &e.get().base,
         }
     }
@@ -1413,7 +1428,9 @@ impl<B: 'static> StructBase<B> {
     pub(crate) fn shared(&self) -> bool {
         match self {
             StructBase::Own(base, _) => Arc::strong_count(base) > 1,
-            StructBase::Element(e) => Arc::strong_count(e) > 1 || Arc::strong_count(&e.base) > 1,
+            StructBase::Element(e) | StructBase::Group(e, _) => {
+                Arc::strong_count(e) > 1 || Arc::strong_count(&e.base) > 1
+            }
             StructBase::Lent(_) => true,
         }
     }
@@ -1421,7 +1438,7 @@ impl<B: 'static> StructBase<B> {
     #[inline]
     pub(crate) fn schema(&self) -> &Arc<crate::schema::StructSchema> {
         match self {
-            StructBase::Own(_, schema) => schema,
+            StructBase::Own(_, schema) | StructBase::Group(_, schema) => schema,
             StructBase::Element(e) => &e.schema,
             StructBase::Lent(e) => &e.get().schema,
         }
@@ -1429,11 +1446,11 @@ impl<B: 'static> StructBase<B> {
 
     /// The hop from the base's path to the handle's list (elements of a list with one
     /// pending; see [`Elements`]), else `None`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hop(&self) -> Option<&Step> {
         match self {
             StructBase::Own(..) => None,
-            StructBase::Element(e) => e.hop.as_ref(),
+            StructBase::Element(e) | StructBase::Group(e, _) => e.hop.as_ref(),
             StructBase::Lent(e) => e.get().hop.as_ref(),
         }
     }
@@ -1453,22 +1470,40 @@ impl<B: HandleBase + 'static> StructBase<B> {
 
     /// The base of the children of a handle on this base with pending hop `pending` (as
     /// [`ReaderBase::extended`], the list's hop included).
+    #[inline(always)]
     pub(crate) fn extended(&self, pending: Option<&Step>) -> Arc<B> {
+        // A handle's own base (fields of roots and of their fields) as before the hops.
+        if let StructBase::Own(base, _) = self {
+            return B::extended_by(base, pending);
+        }
+        self.extended_element(pending)
+    }
+
+    #[inline(never)]
+    fn extended_element(&self, pending: Option<&Step>) -> Arc<B> {
         match (self.hop(), pending) {
-            (None, None) => self.base().clone(),
+            (None, _) => B::extended_by(self.base(), pending),
             _ => self.base().with_steps(self.path_with(pending)),
         }
     }
 
     /// The same base and hop with `schema`: a group's (same location, another schema).
+    #[inline(always)]
     pub(crate) fn with_schema(&self, schema: Arc<crate::schema::StructSchema>) -> Self {
-        match self.hop() {
-            None => StructBase::Own(self.base().clone(), schema),
-            Some(hop) => StructBase::Element(Arc::new(Elements {
-                base: self.base().clone(),
-                hop: Some(hop.clone()),
-                schema,
-            })),
+        if let StructBase::Own(base, _) = self {
+            return StructBase::Own(base.clone(), schema);
+        }
+        self.element_with_schema(schema)
+    }
+
+    #[inline(never)]
+    fn element_with_schema(&self, schema: Arc<crate::schema::StructSchema>) -> Self {
+        match self {
+            StructBase::Element(e) | StructBase::Group(e, _) if e.hop.is_some() => {
+                StructBase::Group(e.clone(), schema)
+            }
+            StructBase::Lent(e) if e.get().hop.is_some() => StructBase::Group(e.counted(), schema),
+            _ => StructBase::Own(self.base().clone(), schema),
         }
     }
 }
