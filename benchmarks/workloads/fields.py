@@ -161,6 +161,9 @@ Benchmark("list.int32.index.builder", list_ns, "bints[%d]" % MID, expected=_cons
 Benchmark("list.struct.index.builder", list_ns, "bstructs[%d]" % MID,
           expected=_const(VALUES["structList"][MID]), target="list_index",
           doc="builder List(Inner) element")
+Benchmark("list.text.index.builder", list_ns, "btexts[%d]" % MID,
+          expected=_const(VALUES["textList"][MID]), target="list_index",
+          doc="builder List(Text) element")
 Benchmark("list.int32.iter", list_ns, "list(ints)", expected=_const(VALUES["int32List"]),
           doc="iterate a reader List(Int32) of %d" % LIST_LEN, target="list_iter")
 Benchmark("list.struct.iter", list_ns, "list(structs)",
@@ -174,6 +177,9 @@ Benchmark("list.struct.iter.field", list_ns, "[s.x for s in structs]",
 Benchmark("list.int32.iter.builder", list_ns, "list(bints)",
           expected=_const(VALUES["int32List"]),
           doc="iterate a builder List(Int32) of %d" % LIST_LEN, target="list_iter")
+Benchmark("list.text.iter.builder", list_ns, "list(btexts)",
+          expected=_const(VALUES["textList"]),
+          doc="iterate a builder List(Text) of %d" % LIST_LEN, target="list_iter")
 Benchmark("list.len", list_ns, "len(structs)", expected=_const(LIST_LEN),
           doc="len() of a reader list")
 

@@ -1099,3 +1099,38 @@ def test_element_paths_through_walks_groups_and_copies(tmp_path):
         copy = s.Top.new_message()
         copy.dup = read.items[1]
         assert copy.dup.g.t == "changed" and copy.dup.leaves[1].v == 101
+
+
+def test_builder_text_and_data_lists(a):
+    # Text and Data elements of a builder list, read through the list's recorded location
+    # (indexing, negative indexes, iteration, out of range) after element writes,
+    # re-inits and writes elsewhere that move nothing of the list, as pycapnp reads them.
+    msg = a.All.new_message()
+    texts = msg.init("texts", 4)
+    texts[0] = "zero"
+    texts[2] = "dos"
+    datas = msg.init("datas", 3)
+    datas[1] = b"\x00\xffraw"
+    for _ in range(2):
+        assert [texts[i] for i in range(4)] == ["zero", "", "dos", ""]
+        assert texts[-2] == "dos" and list(texts) == ["zero", "", "dos", ""]
+        assert list(datas) == [b"", b"\x00\xffraw", b""] and datas[-2] == b"\x00\xffraw"
+        assert list(msg.texts) == ["zero", "", "dos", ""] and msg.datas[1] == b"\x00\xffraw"
+        # (pycapnp 2.2.4 reads `texts[-5]` of its builder lists out of bounds, as ''.)
+        for bad in (4, -5):
+            with pytest.raises(IndexError, match="Out of bounds"):
+                texts[bad]
+        msg.t = "a text field written between reads"
+        texts[3] = "tres"
+        texts[3] = ""
+    it = iter(texts)
+    assert next(it) == "zero"
+    texts[1] = "uno"
+    assert list(it) == ["uno", "dos", ""]
+    again = msg.init("texts", 2)
+    again[1] = "new"
+    # The kept handle follows the field to its new list (as `test_builder_list_length_follows_a_reinit`;
+    # pycapnp 2.2.4's reads the old list, zeroed).
+    assert list(texts) == ["", "new"] and texts[-1] == "new"
+    with pytest.raises(IndexError, match="Out of bounds"):
+        texts[2]

@@ -1123,6 +1123,32 @@ impl ElemsAt {
         Some(if bits == 1 { (v >> shift) & 1 } else { v })
     }
 
+    /// Runs `f` on element `i` of a list of pointers as a `PointerReader` over the builder's
+    /// arena (what capnp's `ListBuilder::get_pointer_element(i).into_reader()` makes), without
+    /// a walk; `None` when this is not a list of pointers or `i` is out of range. A
+    /// `PointerReader` writes nothing: every recorded location stays current.
+    pub(crate) fn read_pointer<R>(
+        self,
+        held: &mut Held<'_>,
+        i: u32,
+        f: impl FnOnce(PointerReader<'_>) -> R,
+    ) -> Option<R> {
+        if self.size != ElementSize::Pointer || self.step_bits != 64 || i >= self.len {
+            return None;
+        }
+        // SAFETY: `i < len`, and the list's `len * 64` bits lie in its bytes (`locate`), so
+        // element `i`'s 8 bytes are inside the list, in a live segment current under the lock
+        // `held` holds (the caller checked the generation); the offset keeps the list
+        // pointer's provenance.
+        let slot = unsafe { self.ptr?.add(i as usize * 8) };
+        // The slot is a pointer of this message's list, in segment `elem_ptrs.segment` (the
+        // list's, `locate`): what capnp's own `get_pointer_element` makes, as in
+        // `DataAt::pointer_builder` (whose argument in docs/ARCHITECTURE.md covers it).
+        let arena: &mut dyn BuilderArena = &mut held.guard.arena;
+        let pb = PointerBuilder::get_root(arena, self.elem_ptrs.segment, slot.as_ptr());
+        Some(f(pb.into_reader()))
+    }
+
     /// Writes primitive element `i`; `false` (nothing written) as `read` declines.
     pub(crate) fn write(self, _held: &Held<'_>, bits: u32, i: u32, value: u64) -> bool {
         let Some((p, shift, width)) = self.element(bits, i) else {

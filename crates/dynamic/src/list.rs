@@ -866,10 +866,51 @@ impl ListBuilder {
         })
     }
 
+    /// Hands Text/Data element `index`'s bytes to `f` straight from the message, through the
+    /// recorded elements under the message lock (arena.rs `ElemsAt::read_pointer`): no walk,
+    /// and the generation kept. `Ok(None)` when this path does not apply and `get` must read
+    /// the element (another element type, no current location, anything capnp's reader
+    /// refuses: `get` then raises its builder's error); an index out of range raises as `get`.
+    pub fn with_blob_element<R>(
+        &self,
+        index: i64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        let text = match self.elem {
+            Type::Text => true,
+            Type::Data => false,
+            _ => return Ok(None),
+        };
+        let mut held = self.base.message.lock_fast()?;
+        let Some(at) = self.cache.get(&held) else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        Ok(at
+            .read_pointer(&mut held, i, |pr| {
+                let bytes: &[u8] = if text {
+                    pr.get_text(None).ok()?.as_bytes()
+                } else {
+                    pr.get_data(None).ok()?
+                };
+                Some(f(bytes))
+            })
+            .flatten())
+    }
+
     pub fn get(&self, index: i64) -> Result<Value> {
         if matches!(self.elem, Type::Struct(_)) {
             if let Some(child) = self.struct_element_fast(index)? {
                 return Ok(Value::Struct(StructValue::Builder(child)));
+            }
+        } else if matches!(self.elem, Type::Text | Type::Data) {
+            let text = matches!(self.elem, Type::Text);
+            let fast = self.with_blob_element(index, |bytes| match text {
+                true => Value::Text(bytes.to_vec()),
+                false => Value::Data(bytes.to_vec()),
+            })?;
+            if let Some(v) = fast {
+                return Ok(v);
             }
         } else {
             let fast = self.with_fast(|held, at| {

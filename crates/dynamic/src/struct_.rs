@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use capnp::private::layout::{PointerBuilder, PointerReader, StructSize};
+use capnp::private::layout::{ElementSize, PointerBuilder, PointerReader, StructSize};
 use capnp::MessageSize;
 
 use crate::any_pointer::{AnyPointerBuilder, AnyPointerReader};
@@ -1270,13 +1270,22 @@ impl StructBuilder {
             return self.fast_struct_list_field(field, offset, elem, *id, default);
         }
         let shape = list_shape(elem, &base.registry)?;
-        let Shape::PrimList(size) = shape else {
-            return Ok(None);
+        // A list of pointers (Text, Data, lists, ...) stored as one (not as structs): capnp's
+        // builder hands it out as it is too.
+        let (size, exact) = match shape {
+            Shape::PrimList(size) => (size, true),
+            Shape::PtrList => (ElementSize::Pointer, false),
+            _ => return Ok(None),
         };
         let Some((generation, elems)) = self.read_slot(field, offset, |pr| {
             let list = pr.get_list(size, None).ok()?;
-            ElemsAt::locate(&base.message.segments, RawListReader(list))
-                .filter(|e| e.is_exactly(size))
+            ElemsAt::locate(&base.message.segments, RawListReader(list)).filter(|e| {
+                if exact {
+                    e.is_exactly(size)
+                } else {
+                    e.size() == ElementSize::Pointer
+                }
+            })
         })?
         else {
             return Ok(None);

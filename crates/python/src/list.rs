@@ -123,6 +123,23 @@ impl SequenceSlots for PyListBuilder {
                 if let Some(made) = element.map_err(|e| index_error(py, e.into()))? {
                     return made;
                 }
+            } else if let Some(text) = blob_kind(this.inner.element_type()) {
+                // Text/Data: the bytes straight from the message into the `str`/`bytes`
+                // (made under the message lock: their creation runs no Python code).
+                let blob = this.inner.with_blob_element(i, |bytes| {
+                    if !text {
+                        return Ok(PyBytes::new(py, bytes).into_any().unbind());
+                    }
+                    crate::convert::str_under_lock(py, bytes)
+                });
+                match blob.map_err(|e| index_error(py, e.into()))? {
+                    Some(Ok(obj)) => return Ok(obj),
+                    // Invalid UTF-8: raised as the general path raises it (`text_to_py`).
+                    Some(Err(invalid)) => {
+                        return text_to_py(py, &invalid).map_err(|e| e.into_py(py));
+                    }
+                    None => {}
+                }
             } else {
                 // An int index into a list of numbers: its bits straight to a Python number,
                 // without the message lock when nothing else can touch the message.
@@ -143,6 +160,15 @@ impl SequenceSlots for PyListBuilder {
             key,
             || this.len(py),
         )
+    }
+}
+
+/// Whether a list of `elem` holds Text (`Some(true)`) or Data (`Some(false)`).
+fn blob_kind(elem: &Type) -> Option<bool> {
+    match elem {
+        Type::Text => Some(true),
+        Type::Data => Some(false),
+        _ => None,
     }
 }
 
@@ -295,6 +321,29 @@ impl IterSlot for PyListBuilderIter {
             Err(Error::IndexOutOfRange) => return Ok(None),
             Err(e) => return Err(MsgError::from(e).into_py(py)),
             Ok(None) => {}
+        }
+        // Text/Data: the bytes straight into the `str`/`bytes` (as `lst[i]`).
+        if let Some(text) = blob_kind(list.inner.element_type()) {
+            let blob = list.inner.with_blob_element(i64::from(i), |bytes| {
+                if !text {
+                    return Ok(PyBytes::new(py, bytes).into_any().unbind());
+                }
+                crate::convert::str_under_lock(py, bytes)
+            });
+            match blob {
+                Ok(Some(made)) => {
+                    self.next.store(i + 1, Ordering::Relaxed);
+                    return match made {
+                        Ok(obj) => Ok(Some(obj)),
+                        Err(invalid) => text_to_py(py, &invalid)
+                            .map(Some)
+                            .map_err(|e| e.into_py(py)),
+                    };
+                }
+                Err(Error::IndexOutOfRange) => return Ok(None),
+                Err(e) => return Err(MsgError::from(e).into_py(py)),
+                Ok(None) => {}
+            }
         }
         if i >= list.len(py)? {
             return Ok(None);
