@@ -241,7 +241,15 @@ fn apply(
                     // other from a reader over its bytes; the self-copy takes the snapshot.
                     let (ra, rb) = roots;
                     let bytes = ra.to_bytes().unwrap_or_default();
-                    let reader = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default())
+                    // Read without a nesting limit, as the other side's source (a builder's
+                    // reader view) is: with the default limit, a message nested deeper than
+                    // 64 by these copies failed on this side only (found by this target,
+                    // the same on the code before round seventeen).
+                    let limits = ReadLimits {
+                        nesting_limit: Some(i64::from(i32::MAX)),
+                        ..ReadLimits::default()
+                    };
+                    let reader = MessageReader::from_bytes(Arc::new(bytes), limits)
                         .and_then(|m| m.root(&registry().0, ra.schema().id));
                     let (x, y) = match (arg % 3, reader) {
                         (0, _) => (
