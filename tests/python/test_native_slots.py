@@ -1134,3 +1134,9 @@ def test_builder_text_and_data_lists(a):
     assert list(texts) == ["", "new"] and texts[-1] == "new"
     with pytest.raises(IndexError, match="Out of bounds"):
         texts[2]
+    # Invalid UTF-8 written as bytes raises on the read, by index and by the iterator, as a
+    # reader view of it does.
+    again[0] = b"ok\xff"
+    for read in (lambda: texts[0], lambda: list(texts), lambda: msg.as_reader().texts[0]):
+        with pytest.raises(UnicodeDecodeError):
+            read()

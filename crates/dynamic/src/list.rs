@@ -374,10 +374,8 @@ impl ListReader {
         &self,
         mut f: impl FnMut(u32, Option<&[u8]>) -> std::result::Result<(), E>,
     ) -> std::result::Result<bool, E> {
-        let text = match self.elem {
-            Type::Text => true,
-            Type::Data => false,
-            _ => return Ok(false),
+        let Some(text) = self.elem.blob_kind() else {
+            return Ok(false);
         };
         let Some((at, seg)) = self.fast() else {
             return Ok(false);
@@ -400,10 +398,8 @@ impl ListReader {
         index: i64,
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>> {
-        let text = match self.elem {
-            Type::Text => true,
-            Type::Data => false,
-            _ => return Ok(None),
+        let Some(text) = self.elem.blob_kind() else {
+            return Ok(None);
         };
         let Some((at, seg)) = self.fast() else {
             return Ok(None);
@@ -876,10 +872,8 @@ impl ListBuilder {
         index: i64,
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>> {
-        let text = match self.elem {
-            Type::Text => true,
-            Type::Data => false,
-            _ => return Ok(None),
+        let Some(text) = self.elem.blob_kind() else {
+            return Ok(None);
         };
         let mut held = self.base.message.lock_fast()?;
         let Some(at) = self.cache.get(&held) else {
@@ -903,8 +897,7 @@ impl ListBuilder {
             if let Some(child) = self.struct_element_fast(index)? {
                 return Ok(Value::Struct(StructValue::Builder(child)));
             }
-        } else if matches!(self.elem, Type::Text | Type::Data) {
-            let text = matches!(self.elem, Type::Text);
+        } else if let Some(text) = self.elem.blob_kind() {
             let fast = self.with_blob_element(index, |bytes| match text {
                 true => Value::Text(bytes.to_vec()),
                 false => Value::Data(bytes.to_vec()),

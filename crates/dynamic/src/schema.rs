@@ -61,6 +61,15 @@ impl Type {
         )
     }
 
+    /// `Some(true)` for Text, `Some(false)` for Data, `None` for any other type.
+    pub fn blob_kind(&self) -> Option<bool> {
+        match self {
+            Type::Text => Some(true),
+            Type::Data => Some(false),
+            _ => None,
+        }
+    }
+
     /// Size in bits of a data-section value (0 for Void and pointers).
     pub(crate) fn data_bits(&self) -> u32 {
         match self {

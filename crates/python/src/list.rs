@@ -123,22 +123,13 @@ impl SequenceSlots for PyListBuilder {
                 if let Some(made) = element.map_err(|e| index_error(py, e.into()))? {
                     return made;
                 }
-            } else if let Some(text) = blob_kind(this.inner.element_type()) {
-                // Text/Data: the bytes straight from the message into the `str`/`bytes`
-                // (made under the message lock: their creation runs no Python code).
-                let blob = this.inner.with_blob_element(i, |bytes| {
-                    if !text {
-                        return Ok(PyBytes::new(py, bytes).into_any().unbind());
-                    }
-                    crate::convert::str_under_lock(py, bytes)
-                });
-                match blob.map_err(|e| index_error(py, e.into()))? {
-                    Some(Ok(obj)) => return Ok(obj),
-                    // Invalid UTF-8: raised as the general path raises it (`text_to_py`).
-                    Some(Err(invalid)) => {
-                        return text_to_py(py, &invalid).map_err(|e| e.into_py(py));
-                    }
-                    None => {}
+            } else if let Some(text) = this.inner.element_type().blob_kind() {
+                // Text/Data: the bytes straight from the message into the `str`/`bytes`.
+                let blob = this
+                    .inner
+                    .with_blob_element(i, |bytes| blob_under_lock(py, text, bytes));
+                if let Some(made) = blob.map_err(|e| index_error(py, e.into()))? {
+                    return blob_object(py, made).map_err(|e| e.into_py(py));
                 }
             } else {
                 // An int index into a list of numbers: its bits straight to a Python number,
@@ -163,12 +154,22 @@ impl SequenceSlots for PyListBuilder {
     }
 }
 
-/// Whether a list of `elem` holds Text (`Some(true)`) or Data (`Some(false)`).
-fn blob_kind(elem: &Type) -> Option<bool> {
-    match elem {
-        Type::Text => Some(true),
-        Type::Data => Some(false),
-        _ => None,
+/// A Text (`text`) or Data element's object made from its bytes where they lie (while the
+/// message's bytes are borrowed: `str`/`bytes` creation runs no Python code); invalid UTF-8
+/// is copied out for `blob_object` to raise.
+fn blob_under_lock(py: Python<'_>, text: bool, bytes: &[u8]) -> Result<Py<PyAny>, Vec<u8>> {
+    if !text {
+        return Ok(PyBytes::new(py, bytes).into_any().unbind());
+    }
+    crate::convert::str_under_lock(py, bytes)
+}
+
+/// `blob_under_lock`'s result as the element's object, invalid UTF-8 raised as the general
+/// path raises it (`text_to_py`).
+fn blob_object(py: Python<'_>, made: Result<Py<PyAny>, Vec<u8>>) -> MsgResult<Py<PyAny>> {
+    match made {
+        Ok(obj) => Ok(obj),
+        Err(invalid) => text_to_py(py, &invalid),
     }
 }
 
@@ -323,22 +324,14 @@ impl IterSlot for PyListBuilderIter {
             Ok(None) => {}
         }
         // Text/Data: the bytes straight into the `str`/`bytes` (as `lst[i]`).
-        if let Some(text) = blob_kind(list.inner.element_type()) {
-            let blob = list.inner.with_blob_element(i64::from(i), |bytes| {
-                if !text {
-                    return Ok(PyBytes::new(py, bytes).into_any().unbind());
-                }
-                crate::convert::str_under_lock(py, bytes)
-            });
+        if let Some(text) = list.inner.element_type().blob_kind() {
+            let blob = list
+                .inner
+                .with_blob_element(i64::from(i), |bytes| blob_under_lock(py, text, bytes));
             match blob {
                 Ok(Some(made)) => {
                     self.next.store(i + 1, Ordering::Relaxed);
-                    return match made {
-                        Ok(obj) => Ok(Some(obj)),
-                        Err(invalid) => text_to_py(py, &invalid)
-                            .map(Some)
-                            .map_err(|e| e.into_py(py)),
-                    };
+                    return blob_object(py, made).map(Some).map_err(|e| e.into_py(py));
                 }
                 Err(Error::IndexOutOfRange) => return Ok(None),
                 Err(e) => return Err(MsgError::from(e).into_py(py)),
@@ -381,29 +374,22 @@ impl PyListReader {
         let py = slf.py();
         let this = slf.get();
         let elem = this.inner.element_type();
-        let text = match elem {
-            Type::Text => true,
-            Type::Data => false,
+        let text = match (elem.blob_kind(), elem) {
+            (Some(text), _) => text,
             // A struct element borrowing the list's shared part (the element keeps `slf`).
-            Type::Struct(_) => return crate::ffi::lent_reader_element(slf, i),
-            _ => {
+            (None, Type::Struct(_)) => return crate::ffi::lent_reader_element(slf, i),
+            (None, _) => {
                 return match this.inner.scalar_bits(i)? {
                     Some(bits) => Ok(Some(scalar_to_py(py, elem, bits)?)),
                     None => Ok(None),
                 };
             }
         };
-        // Made while the bytes are borrowed: `str`/`bytes` creation runs no Python code.
-        let blob = this.inner.with_blob_element(i, |bytes| {
-            if !text {
-                return Ok(PyBytes::new(py, bytes).into_any().unbind());
-            }
-            crate::convert::str_under_lock(py, bytes)
-        })?;
-        match blob {
-            Some(Ok(obj)) => Ok(Some(obj)),
-            // Invalid UTF-8: raised as the general path raises it (`text_to_py`).
-            Some(Err(invalid)) => text_to_py(py, &invalid).map(Some),
+        match this
+            .inner
+            .with_blob_element(i, |bytes| blob_under_lock(py, text, bytes))?
+        {
+            Some(made) => blob_object(py, made).map(Some),
             None => Ok(None),
         }
     }
