@@ -157,6 +157,7 @@ impl SequenceSlots for PyListBuilder {
 /// A Text (`text`) or Data element's object made from its bytes where they lie (while the
 /// message's bytes are borrowed: `str`/`bytes` creation runs no Python code); invalid UTF-8
 /// is copied out for `blob_object` to raise.
+#[inline(always)]
 fn blob_under_lock(py: Python<'_>, text: bool, bytes: &[u8]) -> Result<Py<PyAny>, Vec<u8>> {
     if !text {
         return Ok(PyBytes::new(py, bytes).into_any().unbind());
@@ -166,6 +167,7 @@ fn blob_under_lock(py: Python<'_>, text: bool, bytes: &[u8]) -> Result<Py<PyAny>
 
 /// `blob_under_lock`'s result as the element's object, invalid UTF-8 raised as the general
 /// path raises it (`text_to_py`).
+#[inline(always)]
 fn blob_object(py: Python<'_>, made: Result<Py<PyAny>, Vec<u8>>) -> MsgResult<Py<PyAny>> {
     match made {
         Ok(obj) => Ok(obj),
@@ -374,11 +376,12 @@ impl PyListReader {
         let py = slf.py();
         let this = slf.get();
         let elem = this.inner.element_type();
-        let text = match (elem.blob_kind(), elem) {
-            (Some(text), _) => text,
+        let text = match elem {
+            Type::Text => true,
+            Type::Data => false,
             // A struct element borrowing the list's shared part (the element keeps `slf`).
-            (None, Type::Struct(_)) => return crate::ffi::lent_reader_element(slf, i),
-            (None, _) => {
+            Type::Struct(_) => return crate::ffi::lent_reader_element(slf, i),
+            _ => {
                 return match this.inner.scalar_bits(i)? {
                     Some(bits) => Ok(Some(scalar_to_py(py, elem, bits)?)),
                     None => Ok(None),
