@@ -360,6 +360,7 @@ impl DataAt {
 
     /// `read` for a caller holding [`Excluded`] instead of the lock, on a location current at
     /// the message's generation read under the same exclusion (as `write_excluded`).
+    #[inline(always)]
     pub(crate) fn read_excluded(self, _excluded: &Excluded, bits: u32, offset: u32) -> Option<u64> {
         // SAFETY: the location is current (its generation is the message's, read under the
         // exclusion, which no other thread can change meanwhile), so the section lies in a

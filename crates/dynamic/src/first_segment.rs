@@ -41,6 +41,19 @@ impl KeptSegments {
         KeptSegments { segments, first }
     }
 
+    /// The bytes of segment 0 when `idx` is 0 and they are kept in place, else `None`
+    /// (`segment` then answers): no call for the common case.
+    #[inline(always)]
+    pub(crate) fn first(&self, idx: u32) -> Option<&[u8]> {
+        match &self.first {
+            Some(first) if idx == 0 => {
+                // SAFETY: as in `segment`.
+                Some(unsafe { std::slice::from_raw_parts(first.ptr.as_ptr(), first.len) })
+            }
+            _ => None,
+        }
+    }
+
     /// The bytes of segment `idx`, as `get_segment` gives them.
     #[inline]
     pub(crate) fn segment(&self, idx: u32) -> Option<&[u8]> {

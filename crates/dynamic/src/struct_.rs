@@ -223,10 +223,18 @@ impl PrimSlot {
         })
     }
 
-    /// The value of the slot's stored `raw` bits (its default XORed in here).
+    /// Whether the slot is a Bool's.
     #[inline(always)]
-    fn decode(self, raw: u64) -> Prim {
-        self.kind.decode(raw ^ self.mask)
+    pub fn is_bool(self) -> bool {
+        matches!(self.kind, PrimKind::Bool)
+    }
+
+    /// The value of the slot's bits as `prim_bits_located` and `prim_bits_excluded` return
+    /// them (the default XORed in already). Two fields' bits are equal exactly when their
+    /// values are (the same slot: one kind, one width).
+    #[inline(always)]
+    pub fn value(self, bits: u64) -> Prim {
+        self.kind.decode(bits)
     }
 }
 
@@ -381,8 +389,27 @@ impl StructReader {
     /// looks at no schema.
     #[inline(always)]
     pub fn prim_located(&self, slot: PrimSlot) -> Option<Prim> {
+        self.prim_bits_located(slot).map(|bits| slot.value(bits))
+    }
+
+    /// `prim_located`'s bits, before decoding ([`PrimSlot::value`] makes the value): what
+    /// a cache of values per field can be keyed by.
+    #[inline(always)]
+    pub fn prim_bits_located(&self, slot: PrimSlot) -> Option<u64> {
         let (at, seg) = self.fast()?;
-        Some(slot.decode(at.bits(seg, slot.kind.bits(), slot.offset)))
+        Some(at.bits(seg, slot.kind.bits(), slot.offset) ^ slot.mask)
+    }
+
+    /// `prim_bits_located` for a struct in segment 0 only (`None` elsewhere): no call on
+    /// the way, for the binding's quick attribute read.
+    #[inline(always)]
+    pub fn prim_bits_first(&self, slot: PrimSlot) -> Option<u64> {
+        let at = self.at?;
+        let seg = match &self.shared.base().backing {
+            Backing::Reader(m) => m.first_segment(at.segment())?,
+            Backing::Builder(_) => return None,
+        };
+        Some(at.bits(seg, slot.kind.bits(), slot.offset) ^ slot.mask)
     }
 
     /// A primitive field (Bool, a number, an enum: a data-section slot) read through the
@@ -1847,6 +1874,13 @@ impl StructBuilder {
     /// outside the data section.
     #[inline(always)]
     pub fn prim_excluded(&self, excluded: &crate::Excluded, slot: PrimSlot) -> Option<Prim> {
+        self.prim_bits_excluded(excluded, slot)
+            .map(|bits| slot.value(bits))
+    }
+
+    /// `prim_excluded`'s bits, before decoding (as `StructReader::prim_bits_located`).
+    #[inline(always)]
+    pub fn prim_bits_excluded(&self, excluded: &crate::Excluded, slot: PrimSlot) -> Option<u64> {
         let message = &self.shared.base().message;
         if message.is_volatile() {
             return None;
@@ -1855,7 +1889,7 @@ impl StructBuilder {
             .cache
             .get_excluded(excluded, message.generation_unlocked())?;
         let raw = at.read_excluded(excluded, slot.kind.bits(), slot.offset)?;
-        Some(slot.decode(raw))
+        Some(raw ^ slot.mask)
     }
 
     /// `set_number_by_index`, the write skipping the message lock when the caller holds

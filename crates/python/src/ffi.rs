@@ -529,6 +529,23 @@ pub(crate) trait AttrSlot:
         name: &Bound<'_, PyString>,
         exact: bool,
     ) -> PyResult<Option<Py<PyAny>>>;
+
+    /// The common read answered before anything else: `name` is a primitive field met
+    /// before (`NAME_CACHE`, compared by address) and the struct's location answers at once.
+    /// It runs outside the panic guard, so it must not panic: loads, comparisons and
+    /// [`CachedName::prim_object_quick`] only.
+    fn quick_getattr(slf: Borrowed<'_, '_, Self>, name: *mut pyo3::ffi::PyObject) -> Quick;
+}
+
+/// What [`AttrSlot::quick_getattr`] found.
+pub(crate) enum Quick {
+    /// The attribute: a new reference, or NULL with an exception set.
+    Done(*mut pyo3::ffi::PyObject),
+    /// A primitive field's bits whose object the entry does not keep: made out of line
+    /// ([`CachedName::prim_object_made`]).
+    Make(CachedName, capnp_dynamic::struct_::PrimSlot, u64),
+    /// Not answered: the full read.
+    Full,
 }
 
 /// The `tp_getattro` PyO3 made for a class, and the class's type object (for `exact`).
@@ -560,8 +577,41 @@ pub(crate) fn generic_getattr_lean<'py>(
     Some(unsafe { Bound::from_owned_ptr(py, ptr) })
 }
 
-/// `tp_getattro` of an [`AttrSlot`] class.
+/// `tp_getattro` of an [`AttrSlot`] class: the quick read ([`AttrSlot::quick_getattr`]) of
+/// an object of exactly the class, else the full one, out of line (so the common read keeps
+/// few registers to save and restore).
 unsafe extern "C" fn getattro<T: AttrSlot>(
+    slf: *mut pyo3::ffi::PyObject,
+    name: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    if let Some(saved) = T::saved().get() {
+        // SAFETY: a slot is called with the GIL held and `slf` a live object whose type has
+        // this slot; when its type pointer is `T`'s own type object (its address recorded
+        // at installation) it is a `T` instance, so the unchecked cast is sound. `name` is
+        // only compared by address here. `quick_getattr` returns a new reference or NULL
+        // with an exception set, passed to the caller as they are.
+        unsafe {
+            if pyo3::ffi::Py_TYPE(slf) as usize == saved.type_addr {
+                let py = Python::assume_attached();
+                let obj = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
+                match T::quick_getattr(obj, name) {
+                    Quick::Done(result) => return result,
+                    // (Tail calls: the common read saves no registers.)
+                    Quick::Make(entry, slot, bits) => {
+                        return entry.prim_object_made::<T>(slot, bits, slf, name)
+                    }
+                    Quick::Full => {}
+                }
+            }
+        }
+    }
+    // SAFETY: the same call, with the same arguments.
+    unsafe { getattro_full::<T>(slf, name) }
+}
+
+/// [`getattro`]'s full read.
+#[inline(never)]
+unsafe fn getattro_full<T: AttrSlot>(
     slf: *mut pyo3::ffi::PyObject,
     name: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
@@ -1265,41 +1315,40 @@ impl CachedName {
         capnp_dynamic::struct_::PrimSlot::unpack(word, self.0.prim_mask.load(Ordering::Relaxed))
     }
 
-    /// `value`, read through this entry's `PrimSlot`, as a Python object: the object this
-    /// entry made last time when the value is the same (an `int` or `float` is immutable, so
-    /// equal values may share one object, as CPython's small `int`s do; an enum's value is
-    /// the field's shared object, `enum_::enum_field_object`), else a new one, which the
-    /// entry then keeps (a Bool's `True` or `False` is returned as it is). A field read again
-    /// with an unchanged value (the same message, or many messages sharing a value) allocates
-    /// nothing; a changed value costs one comparison and the exchange of the kept object over
-    /// a plain read. `None` for an enum value whose shared object does not exist yet (the
-    /// caller then reads the field in full, which makes it when the registry allows).
+    /// The value of `bits`, read through this entry's `PrimSlot` (`slot`; the default XORed
+    /// in: `PrimSlot::value`), as a Python object: the object this entry made last time when
+    /// the bits are the same (the entry is one field's, so equal bits are equal values; an
+    /// `int` or `float` is immutable, so equal values may share one object, as CPython's
+    /// small `int`s do; an enum's value is the field's shared object,
+    /// `enum_::enum_field_object`), else a new one, which the entry then keeps (a Bool's
+    /// `True` or `False` is returned as it is). A field read again with an unchanged value
+    /// (the same message, or many messages sharing a value) allocates and decodes nothing; a
+    /// changed value costs one comparison and the exchange of the kept object over a plain
+    /// read. `None` for an enum value whose shared object does not exist yet (the caller then
+    /// reads the field in full, which makes it when the registry allows).
     #[inline(always)]
     pub(crate) fn prim_object(
         self,
         py: Python<'_>,
         schema: &capnp_dynamic::StructSchema,
-        value: capnp_dynamic::struct_::Prim,
+        slot: capnp_dynamic::struct_::PrimSlot,
+        bits: u64,
     ) -> Option<PyResult<Py<PyAny>>> {
         use capnp_dynamic::struct_::Prim;
         use pyo3::IntoPyObjectExt;
-        let key = match value {
-            Prim::Bool(b) => return Some(b.into_py_any(py)),
-            Prim::Int(i) => i as u64,
-            Prim::UInt(u) => u,
-            Prim::Float(f) => f.to_bits(),
-            Prim::Enum(raw) => u64::from(raw),
-        };
+        if slot.is_bool() {
+            return Some((bits & 1 != 0).into_py_any(py));
+        }
         let entry = self.0;
         let memo = entry.memo.load(Ordering::Relaxed);
-        if !memo.is_null() && entry.memo_key.load(Ordering::Relaxed) == key {
+        if !memo.is_null() && entry.memo_key.load(Ordering::Relaxed) == bits {
             // SAFETY: the entry owns a strong reference to `memo` (stored below), which stays
             // until the entry lets it go, and that happens only with the GIL held, as now, by
             // this module's code, which is not running meanwhile; so `memo` is a live object
             // and a new reference to it may be made.
             return Some(Ok(unsafe { Bound::from_borrowed_ptr(py, memo).unbind() }));
         }
-        let made = match value {
+        let made = match slot.value(bits) {
             Prim::Int(i) => i.into_py_any(py),
             Prim::UInt(u) => u.into_py_any(py),
             Prim::Float(f) => f.into_py_any(py),
@@ -1308,8 +1357,7 @@ impl CachedName {
                 schema.fields.get(self.index())?,
                 raw,
             )?),
-            // (Returned above; `None` would only send the caller to the full read.)
-            Prim::Bool(_) => return None,
+            Prim::Bool(b) => b.into_py_any(py),
         };
         let object = match made {
             Ok(object) => object,
@@ -1325,13 +1373,99 @@ impl CachedName {
         unsafe {
             pyo3::ffi::Py_IncRef(object.as_ptr());
             let old = entry.memo.swap(object.as_ptr(), Ordering::Relaxed);
-            entry.memo_key.store(key, Ordering::Relaxed);
+            entry.memo_key.store(bits, Ordering::Relaxed);
             if !old.is_null() {
                 pyo3::ffi::Py_DecRef(old);
             }
         }
         Some(Ok(object))
     }
+
+    /// [`CachedName::prim_object`] for [`AttrSlot::quick_getattr`]: the object (a raw new
+    /// reference) when the entry keeps it or it is a Bool's, else what makes it. No call,
+    /// never panics.
+    #[inline(always)]
+    pub(crate) fn prim_object_quick(
+        self,
+        slot: capnp_dynamic::struct_::PrimSlot,
+        bits: u64,
+    ) -> Quick {
+        let entry = self.0;
+        // SAFETY (both blocks): the caller holds the GIL (a slot call). `True`/`False` are
+        // immortal singletons; `memo` is live while the entry owns its reference (see
+        // `prim_object`). A new reference is made to the object returned.
+        if slot.is_bool() {
+            unsafe {
+                let object = if bits & 1 != 0 {
+                    pyo3::ffi::Py_True()
+                } else {
+                    pyo3::ffi::Py_False()
+                };
+                pyo3::ffi::Py_INCREF(object);
+                return Quick::Done(object);
+            }
+        }
+        let memo = entry.memo.load(Ordering::Relaxed);
+        if !memo.is_null() && entry.memo_key.load(Ordering::Relaxed) == bits {
+            unsafe { pyo3::ffi::Py_INCREF(memo) };
+            return Quick::Done(memo);
+        }
+        Quick::Make(self, slot, bits)
+    }
+
+    /// [`CachedName::prim_object_quick`]'s `Make`: an `int` or `float` made by CPython and
+    /// kept by the entry (as `prim_object` does), or for an enum value the full read of
+    /// attribute `name` of `slf` ([`getattro`]'s arguments).
+    ///
+    /// SAFETY (for callers): as [`getattro`]'s, the entry found for `name` by the caller with
+    /// no Python code run since.
+    #[inline(never)]
+    unsafe fn prim_object_made<T: AttrSlot>(
+        self,
+        slot: capnp_dynamic::struct_::PrimSlot,
+        bits: u64,
+        slf: *mut pyo3::ffi::PyObject,
+        name: *mut pyo3::ffi::PyObject,
+    ) -> *mut pyo3::ffi::PyObject {
+        use capnp_dynamic::struct_::Prim;
+        // SAFETY: the GIL is held (a slot call). Each constructor returns a new reference or
+        // NULL with an exception set (passed on as it is). The entry's memo is replaced as in
+        // `prim_object` (same argument: no Python code ran since the caller found the
+        // entry). The full read takes the slot's own arguments.
+        unsafe {
+            let object = match slot.value(bits) {
+                Prim::Int(i) => pyo3::ffi::PyLong_FromLongLong(i),
+                Prim::UInt(u) => pyo3::ffi::PyLong_FromUnsignedLongLong(u),
+                Prim::Float(f) => pyo3::ffi::PyFloat_FromDouble(f),
+                Prim::Enum(_) | Prim::Bool(_) => return getattro_full::<T>(slf, name),
+            };
+            if object.is_null() {
+                return object;
+            }
+            pyo3::ffi::Py_INCREF(object);
+            let entry = self.0;
+            let old = entry.memo.swap(object, Ordering::Relaxed);
+            entry.memo_key.store(bits, Ordering::Relaxed);
+            if !old.is_null() {
+                pyo3::ffi::Py_DECREF(old);
+            }
+            object
+        }
+    }
+}
+
+/// As [`cached_field_entry`], for a name known only by its address (compared, never read:
+/// an entry's name is an exact `str`, so a match is that `str`).
+#[inline(always)]
+pub(crate) fn cached_field_entry_at(
+    name: *mut pyo3::ffi::PyObject,
+    schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
+) -> Option<CachedName> {
+    let schema_ptr = std::sync::Arc::as_ptr(schema);
+    let entry = name_entry(name, schema_ptr);
+    (entry.name.load(Ordering::Relaxed) == name
+        && entry.schema.load(Ordering::Relaxed).cast_const() == schema_ptr)
+        .then_some(CachedName(entry))
 }
 
 /// The entry holding `name` with `schema`, if any.

@@ -345,13 +345,24 @@ impl PyStructBuilder {
     fn read_prim(
         &self,
         py: Python<'_>,
+        schema: &capnp_dynamic::StructSchema,
         entry: crate::ffi::CachedName,
         slot: PrimSlot,
     ) -> Option<PyResult<Py<PyAny>>> {
-        let value = self
-            .inner
-            .prim_excluded(crate::ffi::excluded(py).as_ref()?, slot)?;
-        entry.prim_object(py, self.inner.schema(), value)
+        entry.prim_object(py, schema, slot, self.prim_bits(py, slot)?)
+    }
+
+    /// `read_prim`'s bits (`StructBuilder::prim_bits_excluded`).
+    #[inline(always)]
+    fn prim_bits(&self, py: Python<'_>, slot: PrimSlot) -> Option<u64> {
+        self.inner
+            .prim_bits_excluded(crate::ffi::excluded(py).as_ref()?, slot)
+    }
+
+    /// `prim_bits` for the quick attribute read (`AttrSlot::quick_getattr`): the same.
+    #[inline(always)]
+    fn prim_bits_quick(&self, py: Python<'_>, slot: PrimSlot) -> Option<u64> {
+        self.prim_bits(py, slot)
     }
 
     /// A reader of this struct over a copy of its message (one lock), for whole-struct reads
@@ -607,6 +618,25 @@ macro_rules! attr_slot {
                 &SAVED
             }
 
+            #[inline(always)]
+            fn quick_getattr(
+                slf: Borrowed<'_, '_, Self>,
+                name: *mut pyo3::ffi::PyObject,
+            ) -> crate::ffi::Quick {
+                let this = slf.get();
+                let Some(entry) = crate::ffi::cached_field_entry_at(name, this.inner.schema())
+                else {
+                    return crate::ffi::Quick::Full;
+                };
+                let Some(slot) = entry.prim() else {
+                    return crate::ffi::Quick::Full;
+                };
+                match this.prim_bits_quick(slf.py(), slot) {
+                    Some(bits) => entry.prim_object_quick(slot, bits),
+                    None => crate::ffi::Quick::Full,
+                }
+            }
+
             fn slot_getattr(
                 slf: &Bound<'_, Self>,
                 name: &Bound<'_, PyString>,
@@ -614,29 +644,16 @@ macro_rules! attr_slot {
             ) -> PyResult<Option<Py<PyAny>>> {
                 let py = slf.py();
                 let this = slf.get();
-                // `x.which` in source code passes the interned name: one pointer comparison
-                // instead of decoding and matching it.
-                if exact && name.is(pyo3::intern!(py, "which")) {
-                    // Through the recorded location to the shared object when both exist.
-                    let schema = this.inner.schema();
-                    let cached = this
-                        .inner
-                        .discriminant_fast()
-                        .and_then(|d| PyEnumField::cached(py, schema, d));
-                    if let Some(obj) = cached {
-                        return Ok(Some(obj.clone_ref(py).into_any()));
-                    }
-                    return Ok(Some(this.which(py)?.into_any()));
-                }
                 let schema = this.inner.schema();
-                // A field name met before (never a class attribute's): no decoding, no hash.
+                // A field name met before (never a class attribute's, so never `which`): no
+                // decoding, no hash.
                 let cached = crate::ffi::cached_field_entry(name, schema);
                 let mut text = None;
                 let field = match cached {
                     Some(entry) => {
                         if let Some(value) = entry
                             .prim()
-                            .and_then(|slot| this.read_prim(py, entry, slot))
+                            .and_then(|slot| this.read_prim(py, schema, entry, slot))
                         {
                             // (An error is only a failed allocation, raised as it is.)
                             return value.map(Some);
@@ -644,6 +661,20 @@ macro_rules! attr_slot {
                         Some(entry.index())
                     }
                     None => {
+                        // `x.which` in source code passes the interned name: one pointer
+                        // comparison instead of decoding and matching it.
+                        if exact && name.is(pyo3::intern!(py, "which")) {
+                            // Through the recorded location to the shared object when both
+                            // exist.
+                            let cached = this
+                                .inner
+                                .discriminant_fast()
+                                .and_then(|d| PyEnumField::cached(py, schema, d));
+                            if let Some(obj) = cached {
+                                return Ok(Some(obj.clone_ref(py).into_any()));
+                            }
+                            return Ok(Some(this.which(py)?.into_any()));
+                        }
                         let s = name.to_str()?;
                         text = Some(s);
                         if is_class_attr(s) {
@@ -1098,10 +1129,24 @@ impl PyStructReader {
     fn read_prim(
         &self,
         py: Python<'_>,
+        schema: &capnp_dynamic::StructSchema,
         entry: crate::ffi::CachedName,
         slot: PrimSlot,
     ) -> Option<PyResult<Py<PyAny>>> {
-        entry.prim_object(py, self.inner.schema(), self.inner.prim_located(slot)?)
+        entry.prim_object(py, schema, slot, self.prim_bits(py, slot)?)
+    }
+
+    /// `read_prim`'s bits (`StructReader::prim_bits_located`).
+    #[inline(always)]
+    fn prim_bits(&self, _py: Python<'_>, slot: PrimSlot) -> Option<u64> {
+        self.inner.prim_bits_located(slot)
+    }
+
+    /// `prim_bits` for the quick attribute read (`AttrSlot::quick_getattr`): segment 0
+    /// only (`StructReader::prim_bits_first`), so the read makes no call.
+    #[inline(always)]
+    fn prim_bits_quick(&self, _py: Python<'_>, slot: PrimSlot) -> Option<u64> {
+        self.inner.prim_bits_first(slot)
     }
 
     /// The reader object handed to Python: the handle, or what a factory registered for its
