@@ -1168,3 +1168,28 @@ def test_builder_text_and_data_lists(a):
     for read in (lambda: texts[0], lambda: list(texts), lambda: msg.as_reader().texts[0]):
         with pytest.raises(UnicodeDecodeError):
             read()
+
+
+
+def test_builder_blob_elements_in_other_segments_and_large(a):
+    # Elements read in place (arena.rs `blob_in_place`: a byte list in the list's own
+    # segment) and those it leaves to capnp (behind far pointers when every object gets a
+    # segment of its own; null): the same values by index and by the iterator, as a reader
+    # of the message's bytes reads them.
+    values = ["", "a", "é" * 300, "x" * 5000, "last"]
+    data = [b"", b"\x00", bytes(range(256)) * 20]
+    for first_words in (None, 1, 4):
+        kw = {} if first_words is None else {"num_first_segment_words": first_words}
+        msg = a.All.new_message(**kw)
+        texts = msg.init("texts", len(values) + 1)
+        for i, v in enumerate(values):
+            texts[i] = v
+        datas = msg.init("datas", len(data))
+        for i, v in enumerate(data):
+            datas[i] = v
+        expected = values + [""]
+        reader = a.All.from_segments(msg.to_segments())
+        assert list(reader.texts) == expected and list(reader.datas) == data
+        assert [texts[i] for i in range(len(expected))] == expected
+        assert list(texts) == expected and list(msg.texts) == expected
+        assert [datas[i] for i in range(len(data))] == data and list(datas) == data

@@ -1150,6 +1150,68 @@ impl ElemsAt {
         Some(f(pb.into_reader()))
     }
 
+    /// Text (`text`) or Data element `i` of a list of pointers, read in place without
+    /// capnp's pointer decoding: the bytes when its pointer is null (none) or a list of bytes
+    /// in the list's own segment, as the builder writes them; `None` for anything else (a
+    /// far pointer, another kind, a Text without its NUL), which `read_pointer` then reads
+    /// (and capnp raises for). The bytes are checked to lie within the segment's used words.
+    pub(crate) fn blob_in_place<'h>(
+        self,
+        held: &'h Held<'_>,
+        i: u32,
+        text: bool,
+    ) -> Option<&'h [u8]> {
+        if self.size != ElementSize::Pointer || self.step_bits != 64 || i >= self.len {
+            return None;
+        }
+        let arena = &held.guard.arena;
+        let segment = self.elem_ptrs.segment;
+        if segment as usize >= arena.len() {
+            return None;
+        }
+        // capnp's `ReaderArena::get_segment` of a builder arena: the segment's first byte and
+        // its used words.
+        let (start, words) = ReaderArena::get_segment(arena, segment).ok()?;
+        let used = words as usize * 8;
+        // SAFETY: `i < len`: element `i`'s 8 bytes lie inside the list, in a live segment
+        // current under the lock `held` holds (as in `read_pointer`).
+        let slot = unsafe { self.ptr?.add(i as usize * 8) };
+        // SAFETY: the slot's 8 bytes (above), not written meanwhile (the lock).
+        let word = unsafe { read_le(slot.as_ptr(), 8) };
+        if word == 0 {
+            return Some(&[]);
+        }
+        // A list pointer (kind 1) of bytes (element size 2), as capnp writes Text and Data.
+        if word & 3 != 1 || (word >> 32) & 7 != 2 {
+            return None;
+        }
+        let count = usize::try_from(word >> 35).ok()?;
+        let after_slot = (slot.as_ptr() as usize)
+            .checked_sub(start as usize)?
+            .checked_add(8)?;
+        if after_slot > used {
+            return None;
+        }
+        // The signed offset in words from the end of the slot.
+        let offset = i64::from((word as u32 as i32) >> 2) * 8;
+        let target = usize::try_from(i64::try_from(after_slot).ok()?.checked_add(offset)?).ok()?;
+        if target.checked_add(count)? > used {
+            return None;
+        }
+        // SAFETY: `[target, target + count)` lies within the segment's used words (checked
+        // just above), which capnp allocated and zeroed when it handed them out; they are
+        // borrowed for `'h`, the lock's borrow, while nothing writes the message (every write
+        // needs the guard mutably). `start` is capnp's own pointer to the segment.
+        let bytes = unsafe { std::slice::from_raw_parts(start.add(target), count) };
+        if !text {
+            return Some(bytes);
+        }
+        match bytes.split_last() {
+            Some((0, body)) => Some(body),
+            _ => None,
+        }
+    }
+
     /// Writes primitive element `i`; `false` (nothing written) as `read` declines.
     pub(crate) fn write(self, _held: &Held<'_>, bits: u32, i: u32, value: u64) -> bool {
         let Some((p, shift, width)) = self.element(bits, i) else {

@@ -880,6 +880,9 @@ impl ListBuilder {
             return Ok(None);
         };
         let i = resolve(index, at.len())?;
+        if let Some(bytes) = at.blob_in_place(&held, i, text) {
+            return Ok(Some(f(bytes)));
+        }
         Ok(at
             .read_pointer(&mut held, i, |pr| {
                 let bytes: &[u8] = if text {

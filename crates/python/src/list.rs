@@ -309,22 +309,6 @@ impl IterSlot for PyListBuilderIter {
         if i == u32::MAX {
             return Ok(None);
         }
-        // A list of numbers: one read answers both whether element `i` exists (`i` is never
-        // negative, so out of range means past the end) and its value; without the message
-        // lock when nothing else can touch the message.
-        // (The proof, a temporary, is dropped at the end of the statement.)
-        let read = list
-            .inner
-            .scalar_bits_excluded(crate::ffi::excluded(py).as_ref(), i64::from(i));
-        match read {
-            Ok(Some(bits)) => {
-                self.next.store(i + 1, Ordering::Relaxed);
-                return scalar_to_py(py, list.inner.element_type(), bits).map(Some);
-            }
-            Err(Error::IndexOutOfRange) => return Ok(None),
-            Err(e) => return Err(MsgError::from(e).into_py(py)),
-            Ok(None) => {}
-        }
         // Text/Data: the bytes straight into the `str`/`bytes` (as `lst[i]`).
         if let Some(text) = list.inner.element_type().blob_kind() {
             let blob = list
@@ -334,6 +318,23 @@ impl IterSlot for PyListBuilderIter {
                 Ok(Some(made)) => {
                     self.next.store(i + 1, Ordering::Relaxed);
                     return blob_object(py, made).map(Some).map_err(|e| e.into_py(py));
+                }
+                Err(Error::IndexOutOfRange) => return Ok(None),
+                Err(e) => return Err(MsgError::from(e).into_py(py)),
+                Ok(None) => {}
+            }
+        } else {
+            // A list of numbers: one read answers both whether element `i` exists (`i` is
+            // never negative, so out of range means past the end) and its value; without
+            // the message lock when nothing else can touch the message.
+            // (The proof, a temporary, is dropped at the end of the statement.)
+            let read = list
+                .inner
+                .scalar_bits_excluded(crate::ffi::excluded(py).as_ref(), i64::from(i));
+            match read {
+                Ok(Some(bits)) => {
+                    self.next.store(i + 1, Ordering::Relaxed);
+                    return scalar_to_py(py, list.inner.element_type(), bits).map(Some);
                 }
                 Err(Error::IndexOutOfRange) => return Ok(None),
                 Err(e) => return Err(MsgError::from(e).into_py(py)),
