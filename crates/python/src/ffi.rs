@@ -578,8 +578,8 @@ pub(crate) fn generic_getattr_lean<'py>(
 }
 
 /// `tp_getattro` of an [`AttrSlot`] class: the quick read ([`AttrSlot::quick_getattr`]) of
-/// an object of exactly the class, else the full one, out of line (so the common read keeps
-/// few registers to save and restore).
+/// an object of exactly the class, else the full one, out of line (the common read sets up
+/// no panic guard, checks no name type and carries none of the full read's code).
 unsafe extern "C" fn getattro<T: AttrSlot>(
     slf: *mut pyo3::ffi::PyObject,
     name: *mut pyo3::ffi::PyObject,
@@ -596,7 +596,6 @@ unsafe extern "C" fn getattro<T: AttrSlot>(
                 let obj = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
                 match T::quick_getattr(obj, name) {
                     Quick::Done(result) => return result,
-                    // (Tail calls: the common read saves no registers.)
                     Quick::Make(entry, slot, bits) => {
                         return entry.prim_object_made::<T>(slot, bits, slf, name)
                     }
