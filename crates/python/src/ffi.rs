@@ -1391,8 +1391,8 @@ impl CachedName {
     ) -> Quick {
         let entry = self.0;
         // SAFETY (both blocks): the caller holds the GIL (a slot call). `True`/`False` are
-        // immortal singletons; `memo` is live while the entry owns its reference (see
-        // `prim_object`). A new reference is made to the object returned.
+        // static singletons, never freed; `memo` is live while the entry owns its reference
+        // (see `prim_object`). A new reference is made to the object returned.
         if slot.is_bool() {
             unsafe {
                 let object = if bits & 1 != 0 {
