@@ -47,7 +47,12 @@ impl KeptSegments {
     pub(crate) fn first(&self, idx: u32) -> Option<&[u8]> {
         match &self.first {
             Some(first) if idx == 0 => {
-                // SAFETY: as in `segment`.
+                // SAFETY: `ptr` and `len` came from `self.segments.get_segment(0)`, a slice of
+                // heap memory the segments own (behind an `Arc` or in a `Vec`: `Bytes`,
+                // capnp's `OwnedSegments`, `Unpacked`; a Python buffer, held exported, cannot
+                // be resized or freed). The segments are never mutated or replaced (this type
+                // gives no `&mut` access) and drop with `self`, so the memory is allocated and
+                // in place while `&self` is borrowed; it is only read, as capnp reads it.
                 Some(unsafe { std::slice::from_raw_parts(first.ptr.as_ptr(), first.len) })
             }
             _ => None,
@@ -57,17 +62,9 @@ impl KeptSegments {
     /// The bytes of segment `idx`, as `get_segment` gives them.
     #[inline]
     pub(crate) fn segment(&self, idx: u32) -> Option<&[u8]> {
-        match &self.first {
-            Some(first) if idx == 0 => {
-                // SAFETY: `ptr` and `len` came from `self.segments.get_segment(0)`, a slice of
-                // heap memory the segments own (behind an `Arc` or in a `Vec`: `Bytes`,
-                // capnp's `OwnedSegments`, `Unpacked`; a Python buffer, held exported, cannot
-                // be resized or freed). The segments are never mutated or replaced (this type
-                // gives no `&mut` access) and drop with `self`, so the memory is allocated and
-                // in place while `&self` is borrowed; it is only read, as capnp reads it.
-                Some(unsafe { std::slice::from_raw_parts(first.ptr.as_ptr(), first.len) })
-            }
-            _ => self.segments.get_segment(idx),
+        match self.first(idx) {
+            Some(bytes) => Some(bytes),
+            None => self.segments.get_segment(idx),
         }
     }
 }

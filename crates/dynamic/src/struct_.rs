@@ -223,6 +223,12 @@ impl PrimSlot {
         })
     }
 
+    /// The slot's bits in the struct at `at` of segment `seg` (default XORed in).
+    #[inline(always)]
+    fn bits_at(self, at: StructAt, seg: &[u8]) -> u64 {
+        at.bits(seg, self.kind.bits(), self.offset) ^ self.mask
+    }
+
     /// Whether the slot is a Bool's.
     #[inline(always)]
     pub fn is_bool(self) -> bool {
@@ -397,7 +403,7 @@ impl StructReader {
     #[inline(always)]
     pub fn prim_bits_located(&self, slot: PrimSlot) -> Option<u64> {
         let (at, seg) = self.fast()?;
-        Some(at.bits(seg, slot.kind.bits(), slot.offset) ^ slot.mask)
+        Some(slot.bits_at(at, seg))
     }
 
     /// `prim_bits_located` for a struct in segment 0 only (`None` elsewhere): no call on
@@ -409,7 +415,7 @@ impl StructReader {
             Backing::Reader(m) => m.first_segment(at.segment())?,
             Backing::Builder(_) => return None,
         };
-        Some(at.bits(seg, slot.kind.bits(), slot.offset) ^ slot.mask)
+        Some(slot.bits_at(at, seg))
     }
 
     /// A primitive field (Bool, a number, an enum: a data-section slot) read through the

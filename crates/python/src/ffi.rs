@@ -524,10 +524,13 @@ pub(crate) trait AttrSlot:
     /// The attribute `name` when the class resolves it itself (a field, `which`), else
     /// `Ok(None)`. `exact`: the object's type is the class itself, not a Python subclass
     /// (which may define attributes of its own).
+    /// `looked`: the name cache's answer for `name` with the object's schema when the quick
+    /// read already asked it (no Python code ran since), else `None`.
     fn slot_getattr(
         slf: &Bound<'_, Self>,
         name: &Bound<'_, PyString>,
         exact: bool,
+        looked: Option<Option<CachedName>>,
     ) -> PyResult<Option<Py<PyAny>>>;
 
     /// The common read answered before anything else: `name` is a primitive field met
@@ -544,8 +547,8 @@ pub(crate) enum Quick {
     /// A primitive field's bits whose object the entry does not keep: made out of line
     /// ([`CachedName::prim_object_made`]).
     Make(CachedName, capnp_dynamic::struct_::PrimSlot, u64),
-    /// Not answered: the full read.
-    Full,
+    /// Not answered: the full read, with the name cache's answer (asked already).
+    Full(Option<CachedName>),
 }
 
 /// The `tp_getattro` PyO3 made for a class, and the class's type object (for `exact`).
@@ -599,13 +602,13 @@ unsafe extern "C" fn getattro<T: AttrSlot>(
                     Quick::Make(entry, slot, bits) => {
                         return entry.prim_object_made::<T>(slot, bits, slf, name)
                     }
-                    Quick::Full => {}
+                    Quick::Full(looked) => return getattro_full::<T>(slf, name, Some(looked)),
                 }
             }
         }
     }
     // SAFETY: the same call, with the same arguments.
-    unsafe { getattro_full::<T>(slf, name) }
+    unsafe { getattro_full::<T>(slf, name, None) }
 }
 
 /// [`getattro`]'s full read.
@@ -613,6 +616,7 @@ unsafe extern "C" fn getattro<T: AttrSlot>(
 unsafe fn getattro_full<T: AttrSlot>(
     slf: *mut pyo3::ffi::PyObject,
     name: *mut pyo3::ffi::PyObject,
+    looked: Option<Option<CachedName>>,
 ) -> *mut pyo3::ffi::PyObject {
     let Some(saved) = T::saved().get() else {
         // Unreachable: installed only after saving. Refuse rather than guess.
@@ -637,7 +641,7 @@ unsafe fn getattro_full<T: AttrSlot>(
                 let exact = pyo3::ffi::Py_TYPE(slf) as usize == saved.type_addr;
                 if let Some(this) = instance::<T>(obj, saved.type_addr) {
                     let key = Borrowed::from_ptr(py, name).cast_unchecked::<PyString>();
-                    if let Some(value) = T::slot_getattr(&this, &key, exact)? {
+                    if let Some(value) = T::slot_getattr(&this, &key, exact, looked)? {
                         return Ok(value.into_ptr());
                     }
                 }
@@ -1362,22 +1366,33 @@ impl CachedName {
             Ok(object) => object,
             Err(e) => return Some(Err(e)),
         };
-        // SAFETY: the GIL is held (`py`), so no other call reads or replaces this entry
-        // meanwhile (see `NAME_CACHE`), and no Python code ran since the caller found the
+        // SAFETY: the GIL is held (`py`) and no Python code ran since the caller found the
         // entry for this field (making an `int` or a `float` runs none and starts no garbage
-        // collection; an enum's shared object is only looked up), so the entry is still this
-        // field's: the kept object is a value of its type. The entry takes its own reference
-        // to the new object; the old one it owned is an `int` or `float`, whose release runs
-        // no Python code, or an enum object, which its field keeps alive too.
+        // collection; an enum's shared object is only looked up).
+        unsafe { self.keep(object.as_ptr(), bits) };
+        Some(Ok(object))
+    }
+
+    /// Makes `object` (a live value of this entry's field, for `bits`) the entry's kept
+    /// value, releasing the one it kept before.
+    ///
+    /// SAFETY (for callers): the GIL is held, and no Python code ran since the caller found
+    /// the entry for this field, so no other call reads or replaces the entry meanwhile
+    /// (see `NAME_CACHE`) and the entry is still this field's.
+    #[inline(always)]
+    unsafe fn keep(self, object: *mut pyo3::ffi::PyObject, bits: u64) {
+        let entry = self.0;
+        // SAFETY: the caller's contract. The entry takes its own reference to the new object;
+        // the old one it owned is an `int` or `float`, whose release runs no Python code, or
+        // an enum object, which its field keeps alive too.
         unsafe {
-            pyo3::ffi::Py_IncRef(object.as_ptr());
-            let old = entry.memo.swap(object.as_ptr(), Ordering::Relaxed);
+            pyo3::ffi::Py_INCREF(object);
+            let old = entry.memo.swap(object, Ordering::Relaxed);
             entry.memo_key.store(bits, Ordering::Relaxed);
             if !old.is_null() {
-                pyo3::ffi::Py_DecRef(old);
+                pyo3::ffi::Py_DECREF(old);
             }
         }
-        Some(Ok(object))
     }
 
     /// [`CachedName::prim_object`] for [`AttrSlot::quick_getattr`]: the object (a raw new
@@ -1428,26 +1443,22 @@ impl CachedName {
     ) -> *mut pyo3::ffi::PyObject {
         use capnp_dynamic::struct_::Prim;
         // SAFETY: the GIL is held (a slot call). Each constructor returns a new reference or
-        // NULL with an exception set (passed on as it is). The entry's memo is replaced as in
-        // `prim_object` (same argument: no Python code ran since the caller found the
-        // entry). The full read takes the slot's own arguments.
+        // NULL with an exception set (passed on as it is); `keep`'s contract holds (no Python
+        // code ran since the caller found the entry). The full read takes the slot's own
+        // arguments.
         unsafe {
             let object = match slot.value(bits) {
                 Prim::Int(i) => pyo3::ffi::PyLong_FromLongLong(i),
                 Prim::UInt(u) => pyo3::ffi::PyLong_FromUnsignedLongLong(u),
                 Prim::Float(f) => pyo3::ffi::PyFloat_FromDouble(f),
-                Prim::Enum(_) | Prim::Bool(_) => return getattro_full::<T>(slf, name),
+                Prim::Enum(_) | Prim::Bool(_) => {
+                    return getattro_full::<T>(slf, name, Some(Some(self)))
+                }
             };
             if object.is_null() {
                 return object;
             }
-            pyo3::ffi::Py_INCREF(object);
-            let entry = self.0;
-            let old = entry.memo.swap(object, Ordering::Relaxed);
-            entry.memo_key.store(bits, Ordering::Relaxed);
-            if !old.is_null() {
-                pyo3::ffi::Py_DECREF(old);
-            }
+            self.keep(object, bits);
             object
         }
     }
@@ -1473,11 +1484,7 @@ fn cached_entry(
     name: &Bound<'_, PyString>,
     schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
 ) -> Option<&'static NameEntry> {
-    let schema_ptr = std::sync::Arc::as_ptr(schema);
-    let entry = name_entry(name.as_ptr(), schema_ptr);
-    (entry.name.load(Ordering::Relaxed) == name.as_ptr()
-        && entry.schema.load(Ordering::Relaxed).cast_const() == schema_ptr)
-        .then_some(entry)
+    cached_field_entry_at(name.as_ptr(), schema).map(|entry| entry.0)
 }
 
 /// Remembers that `name` is field `index` of `schema` (`schema.by_name`), for

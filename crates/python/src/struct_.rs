@@ -626,14 +626,14 @@ macro_rules! attr_slot {
                 let this = slf.get();
                 let Some(entry) = crate::ffi::cached_field_entry_at(name, this.inner.schema())
                 else {
-                    return crate::ffi::Quick::Full;
+                    return crate::ffi::Quick::Full(None);
                 };
                 let Some(slot) = entry.prim() else {
-                    return crate::ffi::Quick::Full;
+                    return crate::ffi::Quick::Full(Some(entry));
                 };
                 match this.prim_bits_quick(slf.py(), slot) {
                     Some(bits) => entry.prim_object_quick(slot, bits),
-                    None => crate::ffi::Quick::Full,
+                    None => crate::ffi::Quick::Full(Some(entry)),
                 }
             }
 
@@ -641,13 +641,14 @@ macro_rules! attr_slot {
                 slf: &Bound<'_, Self>,
                 name: &Bound<'_, PyString>,
                 exact: bool,
+                looked: Option<Option<crate::ffi::CachedName>>,
             ) -> PyResult<Option<Py<PyAny>>> {
                 let py = slf.py();
                 let this = slf.get();
                 let schema = this.inner.schema();
                 // A field name met before (never a class attribute's, so never `which`): no
-                // decoding, no hash.
-                let cached = crate::ffi::cached_field_entry(name, schema);
+                // decoding, no hash; asked once per read (the quick read's answer, if any).
+                let cached = looked.unwrap_or_else(|| crate::ffi::cached_field_entry(name, schema));
                 let mut text = None;
                 let field = match cached {
                     Some(entry) => {
