@@ -1193,3 +1193,49 @@ def test_builder_blob_elements_in_other_segments_and_large(a):
         assert [texts[i] for i in range(len(expected))] == expected
         assert list(texts) == expected and list(msg.texts) == expected
         assert [datas[i] for i in range(len(data))] == data and list(datas) == data
+
+
+def test_number_list_elements_by_int_index_match_the_method(schemas):
+    # `lst[i]` with an exact `int` on a list of Bool or numbers is answered by the quick
+    # subscript (ffi.rs `mp_subscript` -> `quick_item`): every element type, extremes and
+    # negative indexes, on builders (without the lock) and readers, must equal the class's
+    # own `__getitem__`, whose errors and other keys stay on the full path.
+    n = capnp.load(str(schemas / "numlists.capnp"))
+    values = {
+        "b": [True, False, True],
+        "i8": [-128, 0, 127],
+        "i16": [-(2**15), 1, 2**15 - 1],
+        "i32": [-(2**31), -1, 2**31 - 1],
+        "i64": [-(2**63), 7, 2**63 - 1],
+        "u8": [0, 1, 255],
+        "u16": [0, 2, 2**16 - 1],
+        "u32": [0, 3, 2**32 - 1],
+        "u64": [0, 2**63, 2**64 - 1],
+        "f32": [-1.5, 0.0, 3.25],
+        "f64": [-2.5e300, 5e-324, float("inf")],
+        "e": ["red", "blue", "green"],
+    }
+    msg = n.NumLists.new_message(**values)
+    reader = n.NumLists.from_bytes(msg.to_bytes())
+    for holder in (msg, reader):
+        for name, expected in values.items():
+            lst = getattr(holder, name)
+            cls = type(lst)
+            for i in range(-3, 3):
+                got = lst[i]
+                assert got == cls.__getitem__(lst, i) == expected[i], (name, i)
+                assert type(got) is type(cls.__getitem__(lst, i))
+            assert lst[False] == expected[0]
+            for bad in (3, -4, 2**63 - 1, -(2**63), 2**64):
+                with pytest.raises(IndexError, match="Out of bounds"):
+                    lst[bad]
+    # A builder element read after writes to the list and to the message reads the new value.
+    ints = msg.i32
+    ints[1] = 42
+    assert ints[1] == 42
+    msg.texts = ["a pointer write"]
+    ints[2] = -42
+    assert ints[2] == -42 and ints[-1] == -42 and msg.i32[2] == -42
+    bools = msg.b
+    bools[1] = True
+    assert bools[1] is True

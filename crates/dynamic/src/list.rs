@@ -812,6 +812,13 @@ impl ListBuilder {
         self.scalar_bits(index)
     }
 
+    /// `scalar_bits_excluded`'s read without the lock alone: `None` when it does not apply
+    /// and for an index out of range (the caller then takes the full read). Never panics.
+    #[inline(always)]
+    pub fn scalar_bits_quick(&self, excluded: &crate::Excluded, index: i64) -> Option<u64> {
+        self.scalar_bits_unlocked(excluded, index).ok().flatten()
+    }
+
     /// `scalar_bits_excluded`'s read without the lock; `Ok(None)` when it does not apply.
     fn scalar_bits_unlocked(&self, excluded: &crate::Excluded, index: i64) -> Result<Option<u64>> {
         if self.prim_bits == 0 || self.base.message.is_volatile() {

@@ -278,6 +278,55 @@ pub(crate) trait SequenceSlots:
         None
     }
     fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
+    /// `obj[index]` for an `int` index when it is known at once (an element of a list of
+    /// Bool or numbers, read where its location is recorded): a raw new reference, or NULL
+    /// with an exception set when the object cannot be allocated; `None` otherwise, and for
+    /// an index out of range (`slot_item` then runs, and raises what it must). It runs
+    /// outside `lean_slot`'s panic guard, so it must not panic.
+    fn quick_item(&self, _py: Python<'_>, _index: i64) -> Option<*mut pyo3::ffi::PyObject> {
+        None
+    }
+}
+
+/// A Bool's or number's raw bits (as `convert::scalar_to_py` takes them) as a raw new
+/// reference, or NULL with an exception set when the object cannot be allocated; `None` for
+/// any other type. Never panics (for the quick slots).
+#[inline(always)]
+pub(crate) fn scalar_object_raw(
+    _py: Python<'_>,
+    ty: &capnp_dynamic::Type,
+    bits: u64,
+) -> Option<*mut pyo3::ffi::PyObject> {
+    use capnp_dynamic::Type;
+    use std::os::raw::{c_long, c_ulong};
+    // SAFETY: the GIL is held (`_py`). Each constructor returns a new reference or NULL with
+    // an exception set; `True`/`False` are static singletons, never freed, and a new
+    // reference is made to the one returned. (`c_long` is at least 32 bits wide everywhere,
+    // so the narrower values convert losslessly.)
+    unsafe {
+        Some(match ty {
+            Type::Bool => {
+                let object = if bits & 1 != 0 {
+                    pyo3::ffi::Py_True()
+                } else {
+                    pyo3::ffi::Py_False()
+                };
+                pyo3::ffi::Py_INCREF(object);
+                object
+            }
+            Type::Int8 => pyo3::ffi::PyLong_FromLong(c_long::from(bits as u8 as i8)),
+            Type::Int16 => pyo3::ffi::PyLong_FromLong(c_long::from(bits as u16 as i16)),
+            Type::Int32 => pyo3::ffi::PyLong_FromLong(c_long::from(bits as u32 as i32)),
+            Type::Int64 => pyo3::ffi::PyLong_FromLongLong(bits as i64),
+            Type::UInt8 => pyo3::ffi::PyLong_FromLong(c_long::from(bits as u8)),
+            Type::UInt16 => pyo3::ffi::PyLong_FromLong(c_long::from(bits as u16)),
+            Type::UInt32 => pyo3::ffi::PyLong_FromUnsignedLong(c_ulong::from(bits as u32)),
+            Type::UInt64 => pyo3::ffi::PyLong_FromUnsignedLongLong(bits),
+            Type::Float32 => pyo3::ffi::PyFloat_FromDouble(f64::from(f32::from_bits(bits as u32))),
+            Type::Float64 => pyo3::ffi::PyFloat_FromDouble(f64::from_bits(bits)),
+            _ => return None,
+        })
+    }
 }
 
 /// The panic message as PyO3's trampoline reports it (`PanicException`).
@@ -402,13 +451,51 @@ unsafe extern "C" fn sq_length_guarded<T: SequenceSlots>(slf: *mut pyo3::ffi::Py
     }
 }
 
-/// `mp_subscript` of a [`SequenceSlots`] class.
+/// `mp_subscript` of a [`SequenceSlots`] class: the quick element ([`SequenceSlots::quick_item`])
+/// of an object of exactly the class's type indexed by an exact `int`, without the panic
+/// guard's frame; anything else goes through [`mp_subscript_guarded`].
 unsafe extern "C" fn mp_subscript<T: SequenceSlots>(
     slf: *mut pyo3::ffi::PyObject,
     key: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
-    // SAFETY: as `sq_length`; `key` is a live object borrowed for the call. The returned new
-    // reference is handed to the caller (`into_ptr`).
+    let type_addr = T::type_addr().load(Ordering::Relaxed);
+    // SAFETY: a slot is called with the GIL held and `slf`, `key` live objects; reading their
+    // type pointers is what `Py_TYPE` is for. When `slf`'s is `T`'s own type object (recorded
+    // at installation; 0 before, which no object's type pointer is), it is a `T` instance, so
+    // the unchecked cast is sound. `key` is read as an `int` only when it is exactly one; for
+    // an `int`, `PyLong_AsLongLongAndOverflow` reports a value out of range through `overflow`
+    // and sets no exception (one is still checked for, and cleared, before the full path).
+    // `quick_item` cannot panic (its contract), so nothing unwinds into C; what it returns is
+    // a new reference or NULL with an exception set, handed to the caller as it is.
+    unsafe {
+        if pyo3::ffi::Py_TYPE(slf) as usize == type_addr && pyo3::ffi::PyLong_CheckExact(key) != 0 {
+            let mut overflow: std::os::raw::c_int = 0;
+            let index = pyo3::ffi::PyLong_AsLongLongAndOverflow(key, &mut overflow);
+            if overflow == 0 {
+                if index == -1 && !pyo3::ffi::PyErr_Occurred().is_null() {
+                    pyo3::ffi::PyErr_Clear();
+                } else {
+                    let py = Python::assume_attached();
+                    let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
+                    if let Some(item) = this.get().quick_item(py, index) {
+                        return item;
+                    }
+                }
+            }
+        }
+        mp_subscript_guarded::<T>(slf, key)
+    }
+}
+
+/// `obj[key]` through the class's own `slot_item`, under `lean_slot`'s panic guard. An
+/// `extern "C"` function (it cannot unwind), so `mp_subscript` reaches it by a tail call.
+#[inline(never)]
+unsafe extern "C" fn mp_subscript_guarded<T: SequenceSlots>(
+    slf: *mut pyo3::ffi::PyObject,
+    key: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: as `sq_length_guarded`; `key` is a live object borrowed for the call. The
+    // returned new reference is handed to the caller (`into_ptr`).
     unsafe {
         lean_slot(std::ptr::null_mut(), |py| {
             let obj = Borrowed::from_ptr(py, slf);

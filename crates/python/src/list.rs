@@ -112,6 +112,16 @@ impl SequenceSlots for PyListBuilder {
         self.inner.recorded_len().map(|n| n as usize)
     }
 
+    #[inline(always)]
+    fn quick_item(&self, py: Python<'_>, index: i64) -> Option<*mut pyo3::ffi::PyObject> {
+        // Only the read without the lock (never waits, never panics); the proof is dropped
+        // before the object is made.
+        let bits = self
+            .inner
+            .scalar_bits_quick(&crate::ffi::excluded(py)?, index)?;
+        crate::ffi::scalar_object_raw(py, self.inner.element_type(), bits)
+    }
+
     fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
@@ -463,6 +473,16 @@ impl SequenceSlots for PyListReader {
 
     fn quick_len(&self) -> Option<usize> {
         self.inner.recorded_len().map(|n| n as usize)
+    }
+
+    #[inline(always)]
+    fn quick_item(&self, py: Python<'_>, index: i64) -> Option<*mut pyo3::ffi::PyObject> {
+        let elem = self.inner.element_type();
+        if matches!(elem, Type::Enum(_)) {
+            return None;
+        }
+        let bits = self.inner.scalar_bits(index).ok().flatten()?;
+        crate::ffi::scalar_object_raw(py, elem, bits)
     }
 
     fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
