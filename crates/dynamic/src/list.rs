@@ -215,6 +215,13 @@ impl ListReader {
         })
     }
 
+    /// Whether the list is of Bool or numbers and its elements' location is resolved
+    /// (`scalar_bits` then reads them; cannot fail or panic).
+    #[inline(always)]
+    pub fn is_scalar_located(&self) -> bool {
+        self.scalar.is_some()
+    }
+
     /// The element bytes of a located list of Bool or numbers (`scalar_at`), in place.
     fn scalar_bytes(&self) -> Option<(ScalarAt, &[u8])> {
         let sc = self.scalar?;
@@ -350,6 +357,16 @@ impl ListReader {
         };
         let i = resolve(index, sc.len)?;
         Ok(Some(crate::coords::prim_element(bytes, sc.bits, i)))
+    }
+
+    /// `scalar_bits` answering only a located element within range, `None` otherwise (the
+    /// caller then takes `scalar_bits`, which raises for an index out of range). Never
+    /// panics.
+    #[inline(always)]
+    pub fn scalar_bits_quick(&self, index: i64) -> Option<u64> {
+        let (sc, bytes) = self.scalar_bytes()?;
+        let i = resolve(index, sc.len).ok()?;
+        Some(crate::coords::prim_element(bytes, sc.bits, i))
     }
 
     /// Every element of a list of Bool or numbers as raw bits, read in one pass through the
@@ -812,24 +829,39 @@ impl ListBuilder {
         self.scalar_bits(index)
     }
 
+    /// Whether the list is of Bool or numbers (those `scalar_bits_quick` may read).
+    #[inline(always)]
+    pub fn is_scalar(&self) -> bool {
+        self.prim_bits != 0
+    }
+
     /// `scalar_bits_excluded`'s read without the lock alone: `None` when it does not apply
     /// and for an index out of range (the caller then takes the full read). Never panics.
     #[inline(always)]
     pub fn scalar_bits_quick(&self, excluded: &crate::Excluded, index: i64) -> Option<u64> {
-        self.scalar_bits_unlocked(excluded, index).ok().flatten()
+        let at = self.prim_at_unlocked(excluded)?;
+        let i = resolve(index, at.len()).ok()?;
+        at.read(excluded, i)
     }
 
     /// `scalar_bits_excluded`'s read without the lock; `Ok(None)` when it does not apply.
     fn scalar_bits_unlocked(&self, excluded: &crate::Excluded, index: i64) -> Result<Option<u64>> {
-        if self.prim_bits == 0 || self.base.message.is_volatile() {
-            return Ok(None);
-        }
-        let current = self.base.message.generation_unlocked();
-        let Some(at) = self.cache.prim_excluded(excluded, current, self.prim_bits) else {
+        let Some(at) = self.prim_at_unlocked(excluded) else {
             return Ok(None);
         };
         let i = resolve(index, at.len())?;
         Ok(at.read(excluded, i))
+    }
+
+    /// The recorded elements of a list of Bool or numbers, when current, for a caller
+    /// holding [`crate::Excluded`]; `None` otherwise (and for a volatile message).
+    #[inline(always)]
+    fn prim_at_unlocked(&self, excluded: &crate::Excluded) -> Option<crate::arena::PrimAt> {
+        if self.prim_bits == 0 || self.base.message.is_volatile() {
+            return None;
+        }
+        let current = self.base.message.generation_unlocked();
+        self.cache.prim_excluded(excluded, current, self.prim_bits)
     }
 
     /// Element `index` (negative counts from the end) of a list of structs as a handle made

@@ -97,6 +97,13 @@ pub(crate) fn as_int<'a, 'py>(
     }
 }
 
+/// A list key's value as an index when it is an `int` (`i64::MAX`, out of range anyway, when
+/// it does not fit): `index` when the caller has read it already; `None` for any other key.
+#[inline(always)]
+pub(crate) fn int_index(key: &Bound<'_, PyAny>, index: Option<i64>) -> Option<i64> {
+    index.or_else(|| as_int(key).map(|i| int_as_i64(&i).unwrap_or(i64::MAX)))
+}
+
 /// The value of a Python `int` as an `i64`, or `None` when it does not fit — without raising
 /// and discarding an `OverflowError` as `extract::<i64>()` does (that costs more than the
 /// whole field write). The caller passes an `int` (`PyLong`) object.
@@ -277,7 +284,13 @@ pub(crate) trait SequenceSlots:
     fn quick_len(&self) -> Option<usize> {
         None
     }
-    fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>;
+    /// `obj[key]`; `index` is `key`'s value when the caller has read it already (an exact
+    /// `int` within `i64`), else `None` (the method reads it).
+    fn slot_item(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        index: Option<i64>,
+    ) -> PyResult<Py<PyAny>>;
     /// `obj[index]` for an `int` index when it is known at once (an element of a list of
     /// Bool or numbers, read where its location is recorded): a raw new reference, or NULL
     /// with an exception set when the object cannot be allocated; `None` otherwise, and for
@@ -285,6 +298,11 @@ pub(crate) trait SequenceSlots:
     /// outside `lean_slot`'s panic guard, so it must not panic.
     fn quick_item(&self, _py: Python<'_>, _index: i64) -> Option<*mut pyo3::ffi::PyObject> {
         None
+    }
+    /// Whether `quick_item` may answer (asked before the index is read: a plain load, no
+    /// panic).
+    fn quick_items(&self) -> bool {
+        false
     }
 }
 
@@ -352,6 +370,7 @@ pub(crate) fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
 /// attached: the error's objects are released at once).
 ///
 /// SAFETY (for callers): the thread must hold the GIL, as every type slot's caller does.
+#[inline(always)]
 unsafe fn lean_slot<R>(error: R, body: impl FnOnce(Python<'_>) -> PyResult<R>) -> R {
     // SAFETY: CPython calls type slots only from a thread holding the GIL (the caller's
     // contract).
@@ -462,28 +481,54 @@ unsafe extern "C" fn mp_subscript<T: SequenceSlots>(
     // SAFETY: a slot is called with the GIL held and `slf`, `key` live objects; reading their
     // type pointers is what `Py_TYPE` is for. When `slf`'s is `T`'s own type object (recorded
     // at installation; 0 before, which no object's type pointer is), it is a `T` instance, so
-    // the unchecked cast is sound. `key` is read as an `int` only when it is exactly one; for
-    // an `int`, `PyLong_AsLongLongAndOverflow` reports a value out of range through `overflow`
-    // and sets no exception (one is still checked for, and cleared, before the full path).
-    // `quick_item` cannot panic (its contract), so nothing unwinds into C; what it returns is
-    // a new reference or NULL with an exception set, handed to the caller as it is.
+    // the unchecked cast is sound; `quick_items` is a plain load that cannot panic. The
+    // quick element is asked for only with `key` exactly an `int`. What either callee
+    // returns is handed to the caller as it is.
     unsafe {
-        if pyo3::ffi::Py_TYPE(slf) as usize == type_addr && pyo3::ffi::PyLong_CheckExact(key) != 0 {
-            let mut overflow: std::os::raw::c_int = 0;
-            let index = pyo3::ffi::PyLong_AsLongLongAndOverflow(key, &mut overflow);
-            if overflow == 0 {
-                if index == -1 && !pyo3::ffi::PyErr_Occurred().is_null() {
-                    pyo3::ffi::PyErr_Clear();
-                } else {
-                    let py = Python::assume_attached();
-                    let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
-                    if let Some(item) = this.get().quick_item(py, index) {
-                        return item;
-                    }
-                }
-            }
+        if pyo3::ffi::Py_TYPE(slf) as usize == type_addr
+            && pyo3::ffi::PyLong_CheckExact(key) != 0
+            && Borrowed::from_ptr(Python::assume_attached(), slf)
+                .cast_unchecked::<T>()
+                .get()
+                .quick_items()
+        {
+            return mp_subscript_quick::<T>(slf, key);
         }
         mp_subscript_guarded::<T>(slf, key)
+    }
+}
+
+/// [`mp_subscript`]'s quick element: `slf` is exactly a `T`, `key` exactly an `int`. Its own
+/// function, so that the slot saves no register on the way to the full subscript.
+///
+/// SAFETY (for callers): as `mp_subscript`'s, with `slf` a `T` and `key` an exact `int`.
+#[inline(never)]
+unsafe extern "C" fn mp_subscript_quick<T: SequenceSlots>(
+    slf: *mut pyo3::ffi::PyObject,
+    key: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: the caller's contract (`slf`'s type is `T`'s own, so the unchecked cast is
+    // sound; the GIL is held). For an `int`, `PyLong_AsLongLongAndOverflow` reports a value
+    // out of range through `overflow` and sets no exception; one is still checked for, and
+    // cleared (the full subscript then reads the key itself). `quick_item` cannot panic (its
+    // contract); what it returns is a new reference or NULL with an exception set.
+    unsafe {
+        let mut overflow: std::os::raw::c_int = 0;
+        let index = pyo3::ffi::PyLong_AsLongLongAndOverflow(key, &mut overflow);
+        if overflow != 0 {
+            return mp_subscript_guarded::<T>(slf, key);
+        }
+        if index == -1 && !pyo3::ffi::PyErr_Occurred().is_null() {
+            pyo3::ffi::PyErr_Clear();
+            return mp_subscript_guarded::<T>(slf, key);
+        }
+        let py = Python::assume_attached();
+        let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>().get();
+        if let Some(item) = this.quick_item(py, index) {
+            return item;
+        }
+        // The full subscript, with the index read.
+        mp_subscript_guarded_at::<T>(slf, key, index)
     }
 }
 
@@ -494,6 +539,30 @@ unsafe extern "C" fn mp_subscript_guarded<T: SequenceSlots>(
     slf: *mut pyo3::ffi::PyObject,
     key: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: the same contract.
+    unsafe { subscript_guarded::<T>(slf, key, None) }
+}
+
+/// [`mp_subscript_guarded`] with `key`'s value read already (`mp_subscript_quick`).
+#[inline(never)]
+unsafe extern "C" fn mp_subscript_guarded_at<T: SequenceSlots>(
+    slf: *mut pyo3::ffi::PyObject,
+    key: *mut pyo3::ffi::PyObject,
+    index: i64,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: the same contract.
+    unsafe { subscript_guarded::<T>(slf, key, Some(index)) }
+}
+
+/// The body of both guarded subscripts.
+///
+/// SAFETY (for callers): a slot's: the GIL is held, `slf` and `key` are live objects.
+#[inline(always)]
+unsafe fn subscript_guarded<T: SequenceSlots>(
+    slf: *mut pyo3::ffi::PyObject,
+    key: *mut pyo3::ffi::PyObject,
+    index: Option<i64>,
+) -> *mut pyo3::ffi::PyObject {
     // SAFETY: as `sq_length_guarded`; `key` is a live object borrowed for the call. The
     // returned new reference is handed to the caller (`into_ptr`).
     unsafe {
@@ -503,7 +572,7 @@ unsafe extern "C" fn mp_subscript_guarded<T: SequenceSlots>(
                 return Err(not_instance::<T>(obj));
             };
             let key = Borrowed::from_ptr(py, key);
-            Ok(T::slot_item(&this, &key)?.into_ptr())
+            Ok(T::slot_item(&this, &key, index)?.into_ptr())
         })
     }
 }

@@ -113,6 +113,11 @@ impl SequenceSlots for PyListBuilder {
     }
 
     #[inline(always)]
+    fn quick_items(&self) -> bool {
+        self.inner.is_scalar()
+    }
+
+    #[inline(always)]
     fn quick_item(&self, py: Python<'_>, index: i64) -> Option<*mut pyo3::ffi::PyObject> {
         // Only the read without the lock (never waits, never panics); the proof is dropped
         // before the object is made.
@@ -122,11 +127,14 @@ impl SequenceSlots for PyListBuilder {
         crate::ffi::scalar_object_raw(py, self.inner.element_type(), bits)
     }
 
-    fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    fn slot_item(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        index: Option<i64>,
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        if let Some(i) = crate::ffi::as_int(key) {
-            let i = crate::ffi::int_as_i64(&i).unwrap_or(i64::MAX);
+        if let Some(i) = crate::ffi::int_index(key, index) {
             if matches!(this.inner.element_type(), Type::Struct(_)) {
                 // A struct element borrowing the list's shared part (the element keeps `slf`).
                 let element = crate::ffi::lent_builder_element(slf, i);
@@ -220,7 +228,7 @@ impl PyListBuilder {
     }
 
     fn __getitem__(slf: &Bound<'_, Self>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Self::slot_item(slf, index)
+        Self::slot_item(slf, index, None)
     }
 
     /// Element by element, as the sequence protocol (a write during the loop is seen by
@@ -476,22 +484,26 @@ impl SequenceSlots for PyListReader {
     }
 
     #[inline(always)]
-    fn quick_item(&self, py: Python<'_>, index: i64) -> Option<*mut pyo3::ffi::PyObject> {
-        let elem = self.inner.element_type();
-        if matches!(elem, Type::Enum(_)) {
-            return None;
-        }
-        let bits = self.inner.scalar_bits(index).ok().flatten()?;
-        crate::ffi::scalar_object_raw(py, elem, bits)
+    fn quick_items(&self) -> bool {
+        self.inner.is_scalar_located()
     }
 
-    fn slot_item(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    #[inline(always)]
+    fn quick_item(&self, py: Python<'_>, index: i64) -> Option<*mut pyo3::ffi::PyObject> {
+        let bits = self.inner.scalar_bits_quick(index)?;
+        crate::ffi::scalar_object_raw(py, self.inner.element_type(), bits)
+    }
+
+    fn slot_item(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        index: Option<i64>,
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
         // An int index into a list of numbers, Text, Data or structs: the element straight
         // from the message's bytes to a Python object, without a `Value`.
-        if let Some(i) = crate::ffi::as_int(key) {
-            let i = crate::ffi::int_as_i64(&i).unwrap_or(i64::MAX);
+        if let Some(i) = crate::ffi::int_index(key, index) {
             let elem = this.inner.element_type();
             if !elem.is_pointer() && !matches!(elem, Type::Void | Type::Enum(_)) {
                 // A number's bits first, with no `Result` of a whole element in between.
@@ -526,7 +538,7 @@ impl PyListReader {
     }
 
     fn __getitem__(slf: &Bound<'_, Self>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        Self::slot_item(slf, index)
+        Self::slot_item(slf, index, None)
     }
 
     /// Element ``index`` (as ``list[index]``).
