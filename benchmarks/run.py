@@ -126,27 +126,53 @@ def run_checks(name, workers, quick):
     return answers, problems
 
 
-def time_benchmark(name, workers, rounds, usable):
-    """Median seconds per operation for each usable implementation (None if it failed)."""
+def time_benchmark(name, workers, rounds, usable, baseline=None):
+    """Median seconds per operation for each usable implementation (None if it failed).
+
+    With `baseline` (the name of a plain-Python row this one is compared with), every
+    sample of the row is taken right after a sample of the baseline in the same worker, and
+    the row's ratio to the baseline is also returned per implementation: the median over the
+    rounds of its sample divided by the fastest worker's baseline sample of that round. The
+    machine's speed drifts between minutes (seen up to 50% on a shared 2-CPU machine); a
+    baseline timed minutes earlier, as its own row, moved the ratio with that drift."""
     numbers, samples, errors = {}, {impl: [] for impl in workers}, {}
+    base_numbers, base_samples = {}, {impl: [] for impl in workers}
     for impl in usable:
         answer = workers[impl].ask({"op": "time", "name": name, "number": None})
         if "error" in answer:
             errors[impl] = answer["error"]
         else:
             numbers[impl] = answer["number"]
+        if baseline is not None and impl in numbers:
+            answer = workers[impl].ask({"op": "time", "name": baseline, "number": None})
+            if "error" not in answer:
+                base_numbers[impl] = answer["number"]
+    paired = {impl: [] for impl in workers}
     for _ in range(rounds):
+        round_base, round_row = {}, {}
         for impl in IMPLS:
             if impl not in numbers or impl in errors:
                 continue
+            if impl in base_numbers:
+                answer = workers[impl].ask(
+                    {"op": "time", "name": baseline, "number": base_numbers[impl]})
+                if "error" not in answer:
+                    round_base[impl] = answer["seconds"] / base_numbers[impl]
             answer = workers[impl].ask({"op": "time", "name": name, "number": numbers[impl]})
             if "error" in answer:
                 errors[impl] = answer["error"]
             else:
                 samples[impl].append(answer["seconds"] / numbers[impl])
+                round_row[impl] = samples[impl][-1]
+        if round_base:
+            base = min(round_base.values())
+            for impl, t in round_row.items():
+                paired[impl].append(t / base)
     medians = {impl: (statistics.median(s) if s and impl not in errors else None)
                for impl, s in samples.items()}
-    return medians, errors
+    ratios = {impl: statistics.median(r) for impl, r in paired.items()
+              if r and impl not in errors}
+    return medians, errors, ratios
 
 
 def status_of(row):
@@ -175,10 +201,12 @@ def notes_of(row, results):
         # implementation is held to that.
         bases = [b for b in (baseline["median"].get(i) for i in IMPLS) if b]
         base = min(bases) if bases else None
+        # The ratio measured beside the row's own samples when there is one (time_benchmark).
+        paired = row.get("paired_ratio") or {}
         for impl in IMPLS:
             mine = row["median"].get(impl)
-            if mine and base:
-                ratio = mine / base
+            ratio = paired.get(impl) or (mine / base if mine and base else None)
+            if ratio:
                 row.setdefault("copy_ratio", {})[impl] = ratio
                 parts.append("%s %.2fx" % (impl, ratio))
                 failing |= impl == "ours" and target is not None and ratio > target
@@ -328,7 +356,10 @@ def main(argv=None):
             row["target"], row["target_text"] = TARGETS[bench.target]
             if not args.quick:
                 usable = [i for i in impls if "error" not in answers[i]]
-                row["median"], errors = time_benchmark(name, workers, args.rounds, usable)
+                row["median"], errors, paired = time_benchmark(
+                    name, workers, args.rounds, usable, bench.baseline)
+                if paired:
+                    row["paired_ratio"] = paired
                 problems.extend("%s error while timing: %s" % kv for kv in errors.items())
                 ours, theirs = row["median"].get("ours"), row["median"].get("pycapnp")
                 if ours and theirs:
