@@ -53,21 +53,8 @@ pub(crate) fn text_to_py(py: Python<'_>, bytes: &[u8]) -> MsgResult<Py<PyAny>> {
 /// The raw bits of a Bool or number of type `ty` as the Python object `value_to_py` makes of
 /// its `Value` (`decode_data`'s decoding), without the `Value`.
 pub(crate) fn scalar_to_py(py: Python<'_>, ty: &Type, bits: u64) -> PyResult<Py<PyAny>> {
-    match ty {
-        Type::Bool => (bits & 1 != 0).into_py_any(py),
-        Type::Int8 => i64::from(bits as u8 as i8).into_py_any(py),
-        Type::Int16 => i64::from(bits as u16 as i16).into_py_any(py),
-        Type::Int32 => i64::from(bits as u32 as i32).into_py_any(py),
-        Type::Int64 => (bits as i64).into_py_any(py),
-        Type::UInt8 => (bits & 0xff).into_py_any(py),
-        Type::UInt16 => (bits & 0xffff).into_py_any(py),
-        Type::UInt32 => (bits & 0xffff_ffff).into_py_any(py),
-        Type::UInt64 => bits.into_py_any(py),
-        Type::Float32 => f64::from(f32::from_bits(bits as u32)).into_py_any(py),
-        Type::Float64 => f64::from_bits(bits).into_py_any(py),
-        // Not reached: callers pass Bool and number types only.
-        _ => Ok(py.None()),
-    }
+    // (Callers pass Bool and number types only; anything else would be `None`.)
+    Ok(crate::ffi::scalar_object(py, ty, bits)?.unwrap_or_else(|| py.None()))
 }
 
 /// A read value as a Python object; `ty` is the field's or element's type (enums need it).

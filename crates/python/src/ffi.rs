@@ -100,7 +100,7 @@ pub(crate) fn as_int<'a, 'py>(
 /// A list key's value as an index when it is an `int` (`i64::MAX`, out of range anyway, when
 /// it does not fit): `index` when the caller has read it already; `None` for any other key.
 #[inline(always)]
-pub(crate) fn int_index(key: &Bound<'_, PyAny>, index: Option<i64>) -> Option<i64> {
+pub(crate) fn key_index(key: &Bound<'_, PyAny>, index: Option<i64>) -> Option<i64> {
     index.or_else(|| as_int(key).map(|i| int_as_i64(&i).unwrap_or(i64::MAX)))
 }
 
@@ -306,9 +306,24 @@ pub(crate) trait SequenceSlots:
     }
 }
 
-/// A Bool's or number's raw bits (as `convert::scalar_to_py` takes them) as a raw new
-/// reference, or NULL with an exception set when the object cannot be allocated; `None` for
-/// any other type. Never panics (for the quick slots).
+/// A Bool's or number's raw bits (as a list's elements hold them) as a Python object; `None`
+/// for any other type (`convert::scalar_to_py`).
+#[inline(always)]
+pub(crate) fn scalar_object(
+    py: Python<'_>,
+    ty: &capnp_dynamic::Type,
+    bits: u64,
+) -> PyResult<Option<Py<PyAny>>> {
+    // SAFETY: the GIL is held (`py`); `scalar_object_raw` returns a new reference or NULL
+    // with an exception set, which `from_owned_ptr_or_err` takes over or raises.
+    scalar_object_raw(py, ty, bits)
+        .map(|ptr| unsafe { Bound::from_owned_ptr_or_err(py, ptr) }.map(Bound::unbind))
+        .transpose()
+}
+
+/// A Bool's or number's raw bits (as a list's elements hold them) as a raw new reference, or
+/// NULL with an exception set when the object cannot be allocated; `None` for any other
+/// type. Never panics (for the quick slots).
 #[inline(always)]
 pub(crate) fn scalar_object_raw(
     _py: Python<'_>,

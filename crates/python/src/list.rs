@@ -36,11 +36,8 @@ fn slice_positions(slice: &Bound<'_, PySlice>, len: u32) -> PyResult<Vec<i64>> {
 
 /// An element index, or `TypeError` for anything but an int.
 fn int_index(index: &Bound<'_, PyAny>) -> PyResult<i64> {
-    if !index.is_instance_of::<PyInt>() {
-        return Err(index_type_error());
-    }
-    // Beyond 64 bits is out of any list's range.
-    Ok(index.extract::<i64>().unwrap_or(i64::MAX))
+    // Beyond 64 bits is out of any list's range (`key_index`: `i64::MAX`).
+    crate::ffi::key_index(index, None).ok_or_else(index_type_error)
 }
 
 /// `lst[index]`; `len` is asked only for slices (`get` resolves negative indices itself).
@@ -134,7 +131,7 @@ impl SequenceSlots for PyListBuilder {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        if let Some(i) = crate::ffi::int_index(key, index) {
+        if let Some(i) = crate::ffi::key_index(key, index) {
             if matches!(this.inner.element_type(), Type::Struct(_)) {
                 // A struct element borrowing the list's shared part (the element keeps `slf`).
                 let element = crate::ffi::lent_builder_element(slf, i);
@@ -503,7 +500,7 @@ impl SequenceSlots for PyListReader {
         let this = slf.get();
         // An int index into a list of numbers, Text, Data or structs: the element straight
         // from the message's bytes to a Python object, without a `Value`.
-        if let Some(i) = crate::ffi::int_index(key, index) {
+        if let Some(i) = crate::ffi::key_index(key, index) {
             let elem = this.inner.element_type();
             if !elem.is_pointer() && !matches!(elem, Type::Void | Type::Enum(_)) {
                 // A number's bits first, with no `Result` of a whole element in between.
