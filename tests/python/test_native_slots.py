@@ -1239,3 +1239,22 @@ def test_number_list_elements_by_int_index_match_the_method(schemas):
     bools = msg.b
     bools[1] = True
     assert bools[1] is True
+
+
+def test_list_item_assignment_keys(a):
+    # `lst[key] = value` reads its key as the subscript does (ffi.rs `key_index`): an `int`
+    # (a `bool` included; beyond 64 bits is out of range) or a TypeError, as pycapnp 2.2.4
+    # does for these keys. (pycapnp also takes a float key, and writes a wrapped element for
+    # a negative key below -len; we raise there, as before this test.)
+    msg = a.All.new_message(ints=[1, 2, 3])
+    ints = msg.ints
+    ints[-1] = 30
+    ints[True] = 20
+    assert list(ints) == [1, 20, 30]
+    for bad in (3, 2**63, 2**70):
+        with pytest.raises(IndexError, match="Out of bounds"):
+            ints[bad] = 0
+    for bad in ("0", None):
+        with pytest.raises(TypeError):
+            ints[bad] = 0
+    assert list(ints) == [1, 20, 30]
