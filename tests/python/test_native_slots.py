@@ -1258,3 +1258,33 @@ def test_list_item_assignment_keys(a):
         with pytest.raises(TypeError):
             ints[bad] = 0
     assert list(ints) == [1, 20, 30]
+
+
+def test_methods_remembered_by_the_attribute_slot_follow_the_class(a):
+    # The attribute slot remembers a class's method descriptors by name object (ffi.rs
+    # `method_quick`), valid while the class is unchanged: every method of both classes read
+    # again and again is the bound method `object.__getattribute__` makes, and a method
+    # replaced on the class (then restored) is seen at once.
+    builder = a.All.new_message(i32=7, t="x")
+    reader = builder.as_reader()
+    for obj in (builder, reader):
+        cls = type(obj)
+        names = [n for n, v in vars(cls).items() if type(v).__name__ == "method_descriptor"]
+        assert "to_dict" in names and len(names) > 5
+        for _ in range(3):
+            for name in names:
+                method = getattr(obj, name)
+                assert method.__self__ is obj
+                assert method == object.__getattribute__(obj, name)
+        for _ in range(2):
+            assert obj.to_dict()["i32"] == 7
+        original = vars(cls)["to_dict"]
+        try:
+            cls.to_dict = lambda self: "replaced"
+            assert obj.to_dict() == "replaced"
+            assert obj.to_dict() == "replaced"
+        finally:
+            cls.to_dict = original
+        assert obj.to_dict()["t"] == "x"
+        assert obj.to_dict()["t"] == "x"
+    assert builder.init("structs", 1)[0].i32 == 0

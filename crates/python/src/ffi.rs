@@ -751,9 +751,136 @@ pub(crate) fn generic_getattr_lean<'py>(
     Some(unsafe { Bound::from_owned_ptr(py, ptr) })
 }
 
+/// A method of an [`AttrSlot`] class read as an attribute (`b.init`, `r.to_bytes`): the
+/// bound method `object.__getattribute__` makes, from the class's method descriptor found
+/// by the name's address ([`METHOD_CACHE`]), without the type lookup, the instance-dict check
+/// or the full read's name decoding. `None` when the cache has no current entry.
+///
+/// SAFETY (for callers): the GIL is held, `slf` is a live object of exactly the class whose
+/// type is `tp`, `name` a live object.
+#[inline(always)]
+unsafe fn method_quick(
+    slf: *mut pyo3::ffi::PyObject,
+    name: *mut pyo3::ffi::PyObject,
+    tp: *mut pyo3::ffi::PyTypeObject,
+) -> Option<*mut pyo3::ffi::PyObject> {
+    let entry = method_entry(name, tp);
+    // SAFETY: `tp` is a live type object (the caller's): reading its version tag. An entry
+    // whose name, type and version tag match holds (a strong reference to) the method
+    // descriptor the type's own dictionary held under that name when the tag was current;
+    // the tag being unchanged and non-zero, the type was not modified since (CPython sets
+    // it to 0 on every change of the type or of a base, `PyType_Modified`, and gives out a
+    // new one), so the same lookup would find the same descriptor, and the instance has no
+    // `__dict__` (none of the classes has one) that could hide it. The descriptor is a
+    // `method_descriptor` (checked when the entry was filled), whose `tp_descr_get` makes a
+    // bound built-in method and runs no Python code; it returns a new reference or NULL with
+    // an exception set, as this slot does.
+    unsafe {
+        let tag = (*tp).tp_version_tag;
+        if entry.name.load(Ordering::Relaxed) != name
+            || entry.ty.load(Ordering::Relaxed) != tp
+            || entry.version.load(Ordering::Relaxed) != tag
+            || tag == 0
+        {
+            return None;
+        }
+        let descr = entry.descr.load(Ordering::Relaxed);
+        let get = (*pyo3::ffi::Py_TYPE(descr)).tp_descr_get?;
+        Some(get(descr, slf, tp.cast()))
+    }
+}
+
+/// Method descriptors of the [`AttrSlot`] classes by name object and type ([`method_quick`]),
+/// direct-mapped by both addresses. An entry owns a strong reference to its name (an exact
+/// `str`) and to its descriptor, so neither address can be reused by another object while it
+/// holds them; the type lives as long as the module. Read and filled only by the attribute
+/// slots, with the GIL held (the module does not declare itself free of the GIL), as
+/// [`NAME_CACHE`]; the atomics only make each access well defined.
+const METHOD_CACHE_SIZE: usize = 64;
+
+struct MethodEntry {
+    name: std::sync::atomic::AtomicPtr<pyo3::ffi::PyObject>,
+    ty: std::sync::atomic::AtomicPtr<pyo3::ffi::PyTypeObject>,
+    version: std::sync::atomic::AtomicU32,
+    descr: std::sync::atomic::AtomicPtr<pyo3::ffi::PyObject>,
+}
+
+#[allow(
+    clippy::declare_interior_mutable_const,
+    reason = "the initializer of each entry"
+)]
+const EMPTY_METHOD: MethodEntry = MethodEntry {
+    name: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+    ty: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+    version: std::sync::atomic::AtomicU32::new(0),
+    descr: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+};
+
+static METHOD_CACHE: [MethodEntry; METHOD_CACHE_SIZE] = [EMPTY_METHOD; METHOD_CACHE_SIZE];
+
+#[inline(always)]
+fn method_entry(
+    name: *mut pyo3::ffi::PyObject,
+    tp: *mut pyo3::ffi::PyTypeObject,
+) -> &'static MethodEntry {
+    &METHOD_CACHE[((name as usize >> 4) ^ (tp as usize >> 6)) % METHOD_CACHE_SIZE]
+}
+
+/// A class attribute of `obj` (a method or property of its class), as
+/// [`generic_getattr_lean`]; when `exact` (the object is exactly the class) and the class's
+/// own dictionary holds a method descriptor under `name`, the descriptor is remembered for
+/// [`method_quick`].
+pub(crate) fn class_attr_lean<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+    exact: bool,
+) -> Option<Bound<'py, PyAny>> {
+    let found = generic_getattr_lean(obj, name)?;
+    if exact && name.is_exact_instance_of::<PyString>() {
+        // SAFETY: the GIL is held (`obj`). `tp` is the live type of `obj`; a heap type's
+        // `tp_dict` is its dictionary (non-null once the type is ready), read with a
+        // borrowed result that is used only while the GIL is held and the dictionary keeps
+        // it (its reference is taken before anything else runs). The version tag is read
+        // after the lookup above, which assigns one when the type has none. The entry's old
+        // references are released with `Py_DecRef`: a `str`'s and a method descriptor's
+        // deallocation run no Python code (a descriptor's releases its type, name and
+        // qualified name, which its class's dictionary no longer holding it leaves alive
+        // elsewhere or plain).
+        unsafe {
+            let tp = pyo3::ffi::Py_TYPE(obj.as_ptr());
+            let dict = (*tp).tp_dict;
+            let tag = (*tp).tp_version_tag;
+            if !dict.is_null() && tag != 0 {
+                let descr = pyo3::ffi::PyDict_GetItemWithError(dict, name.as_ptr());
+                if descr.is_null() {
+                    pyo3::ffi::PyErr_Clear();
+                } else if pyo3::ffi::Py_TYPE(descr)
+                    == std::ptr::addr_of_mut!(pyo3::ffi::PyMethodDescr_Type)
+                {
+                    let entry = method_entry(name.as_ptr(), tp);
+                    pyo3::ffi::Py_IncRef(name.as_ptr());
+                    pyo3::ffi::Py_IncRef(descr);
+                    let old_name = entry.name.swap(name.as_ptr(), Ordering::Relaxed);
+                    let old_descr = entry.descr.swap(descr, Ordering::Relaxed);
+                    entry.ty.store(tp, Ordering::Relaxed);
+                    entry.version.store(tag, Ordering::Relaxed);
+                    if !old_name.is_null() {
+                        pyo3::ffi::Py_DecRef(old_name);
+                    }
+                    if !old_descr.is_null() {
+                        pyo3::ffi::Py_DecRef(old_descr);
+                    }
+                }
+            }
+        }
+    }
+    Some(found)
+}
+
 /// `tp_getattro` of an [`AttrSlot`] class: the quick read ([`AttrSlot::quick_getattr`]) of
 /// an object of exactly the class, else the full one, out of line (the common read sets up
-/// no panic guard, checks no name type and carries none of the full read's code).
+/// no panic guard, checks no name type and carries none of the full read's code). A name
+/// that is no field met before may be a method met before ([`method_quick`]).
 unsafe extern "C" fn getattro<T: AttrSlot>(
     slf: *mut pyo3::ffi::PyObject,
     name: *mut pyo3::ffi::PyObject,
@@ -772,6 +899,12 @@ unsafe extern "C" fn getattro<T: AttrSlot>(
                     Quick::Done(result) => return result,
                     Quick::Make(entry, slot, bits) => {
                         return entry.prim_object_made::<T>(slot, bits, slf, name)
+                    }
+                    Quick::Full(None) => {
+                        if let Some(method) = method_quick(slf, name, saved.type_addr as _) {
+                            return method;
+                        }
+                        return getattro_full::<T>(slf, name, Some(None));
                     }
                     Quick::Full(looked) => return getattro_full::<T>(slf, name, Some(looked)),
                 }

@@ -703,7 +703,7 @@ macro_rules! attr_slot {
                 // Methods and properties: the generic lookup, as PyO3's slot would do it;
                 // a failed one (a missing name) goes on to PyO3's slot, which raises pycapnp's
                 // "no such member".
-                Ok(crate::ffi::generic_getattr_lean(slf.as_any(), name).map(Bound::unbind))
+                Ok(crate::ffi::class_attr_lean(slf.as_any(), name, exact).map(Bound::unbind))
             }
         }
     };
