@@ -4,6 +4,7 @@
 reach), errors included."""
 
 import gc
+import inspect
 import operator
 
 import pytest
@@ -1288,3 +1289,28 @@ def test_methods_remembered_by_the_attribute_slot_follow_the_class(a):
         assert obj.to_dict()["t"] == "x"
         assert obj.to_dict()["t"] == "x"
     assert builder.init("structs", 1)[0].i32 == 0
+
+
+def test_new_message_through_the_vector_call_matches_the_method(a):
+    # `Foo.new_message` is the entry's own built-in function taking CPython's vector call
+    # (ffi.rs `entry_new_message`): without arguments it makes the message itself, with any
+    # it hands them to the entry's PyO3 method; both answer as that method does.
+    a.All.new_message()
+    fast = a.All.new_message
+    entry = fast.__self__
+    assert type(entry).__name__ == "_StructEntry" and fast.__name__ == "new_message"
+    assert fast is not entry.new_message
+    assert inspect.signature(fast) == inspect.signature(entry.new_message)
+    assert fast().to_bytes() == entry.new_message().to_bytes()
+    for args, kwargs in [((), {"i32": 5, "t": "x"}), ((64,), {}),
+                         ((), {"num_first_segment_words": 64, "i8": -1})]:
+        assert fast(*args, **kwargs).to_dict() == entry.new_message(*args, **kwargs).to_dict()
+    for args, kwargs, error in [((1, None, 3), {}, TypeError), (("x",), {}, TypeError),
+                                ((), {"nosuchfield": 1}, capnp.KjException),
+                                ((), {"i32": "text"}, Exception)]:
+        with pytest.raises(error) as fast_error:
+            fast(*args, **kwargs)
+        with pytest.raises(error) as method_error:
+            entry.new_message(*args, **kwargs)
+        assert type(fast_error.value) is type(method_error.value)
+        assert str(fast_error.value) == str(method_error.value)

@@ -1834,3 +1834,86 @@ pub(crate) fn remember_field(
         }
     }
 }
+
+/// A `PyMethodDef` in a static: CPython keeps a pointer to it in every function object
+/// made from it, so it must never move or go.
+struct StaticMethodDef(std::cell::UnsafeCell<pyo3::ffi::PyMethodDef>);
+
+// SAFETY: the definition is written once, at compile time, and only read afterwards (by
+// CPython, through the pointer `PyCFunction_NewEx` keeps); its pointers are to static C
+// strings and a function.
+unsafe impl Sync for StaticMethodDef {}
+
+static ENTRY_NEW_MESSAGE: StaticMethodDef =
+    StaticMethodDef(std::cell::UnsafeCell::new(pyo3::ffi::PyMethodDef {
+        ml_name: c"new_message".as_ptr(),
+        ml_meth: pyo3::ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: entry_new_message,
+        },
+        ml_flags: pyo3::ffi::METH_FASTCALL | pyo3::ffi::METH_KEYWORDS,
+        ml_doc: c"new_message(num_first_segment_words=None, allocate_seg_callable=None, **kwargs)\n--\n\nA new message whose root is this struct; keyword arguments set fields.".as_ptr(),
+    }));
+
+/// `entry.new_message` as a built-in method called with CPython's vector convention
+/// (`_StructModule._specialize` puts it in the module's slot): PyO3 gives a method taking
+/// `**kwargs` the tuple-and-dict convention, whose call (`_PyObject_MakeTpCall`, the
+/// arguments' tuple, PyO3's parsing) was ~10% of an empty `new_message()`. A call without
+/// arguments makes the message here; any other goes to the PyO3 method, unchanged.
+pub(crate) fn entry_new_message_function(
+    entry: &Bound<'_, crate::registry::PyStructEntry>,
+) -> PyResult<Py<PyAny>> {
+    let py = entry.py();
+    // SAFETY: the GIL is held (`entry`). The definition is a static (`StaticMethodDef`) of a
+    // `METH_FASTCALL | METH_KEYWORDS` function of that signature; the new function object
+    // keeps its own reference to `entry`, its `self`. A new reference or NULL with an
+    // exception set comes back.
+    unsafe {
+        let f = pyo3::ffi::PyCFunction_NewEx(
+            ENTRY_NEW_MESSAGE.0.get(),
+            entry.as_ptr(),
+            std::ptr::null_mut(),
+        );
+        Bound::from_owned_ptr_or_err(py, f).map(Bound::unbind)
+    }
+}
+
+/// The function of [`ENTRY_NEW_MESSAGE`].
+unsafe extern "C" fn entry_new_message(
+    slf: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargs: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: CPython calls a built-in function with the GIL held, `slf` the function's
+    // `self` (a live `_StructEntry`, checked by the cast all the same), `args` its `nargs`
+    // positional arguments followed by one per name in `kwnames` (a tuple, or NULL for
+    // none), all live for the call; the result is a new reference or NULL with an exception
+    // set. The call without arguments drops no `Py` on its way to success (`lean_slot`): its
+    // objects are handed out or owned by the new handle; any other call is made inside
+    // `Python::attach`, as PyO3's trampoline would.
+    unsafe {
+        if nargs == 0 && kwnames.is_null() {
+            return lean_slot(std::ptr::null_mut(), |py| {
+                let entry = Borrowed::from_ptr(py, slf).cast::<crate::registry::PyStructEntry>()?;
+                Ok(entry.get().new_message_plain(py)?.into_ptr())
+            });
+        }
+        lean_slot(std::ptr::null_mut(), |_| {
+            Ok(Python::attach(|py| {
+                let entry = Borrowed::from_ptr(py, slf);
+                match entry.getattr(pyo3::intern!(py, "new_message")) {
+                    Ok(method) => pyo3::ffi::PyObject_Vectorcall(
+                        method.as_ptr(),
+                        args,
+                        nargs as usize,
+                        kwnames,
+                    ),
+                    Err(e) => {
+                        e.restore(py);
+                        std::ptr::null_mut()
+                    }
+                }
+            }))
+        })
+    }
+}

@@ -354,6 +354,11 @@ pub(crate) struct PyStructEntry {
 }
 
 impl PyStructEntry {
+    /// `new_message()` without arguments (`ffi::entry_new_message`).
+    pub(crate) fn new_message_plain(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.new_message(py, None, None, None)
+    }
+
     /// The struct's schema, kept once the registry has it (a placeholder or an error is asked
     /// for again each time, as the registry may get the node later).
     fn schema(&self, registry: &Registry) -> capnp_dynamic::Result<Arc<StructSchema>> {
@@ -376,6 +381,12 @@ impl PyStructEntry {
             id,
             schema: OnceLock::new(),
         }
+    }
+
+    /// `new_message` as a built-in method of this entry taking CPython's vector call
+    /// (`ffi::entry_new_message_function`), for `_StructModule._specialize`.
+    fn _new_message_function(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        crate::ffi::entry_new_message_function(slf)
     }
 
     /// The cyclic GC sees the registry (and through it the parser): a struct module's class

@@ -776,7 +776,11 @@ class _StructModule(_LazyAttrs):
             names = {}
             for name in _ENTRY_POINTS:
                 slot = "_entry_" + name
-                setattr(self, slot, getattr(entry, name))
+                # `new_message` through CPython's vector call (its PyO3 method, taking
+                # `**kwargs`, gets the slower tuple-and-dict call).
+                method = (entry._new_message_function() if name == "new_message"
+                          else getattr(entry, name))
+                setattr(self, slot, method)
                 names[name] = _StructModule.__dict__[slot]
             self.__class__ = type(
                 "_StructModule",
