@@ -554,14 +554,24 @@ pub(crate) fn from_dict(
     registry: &Py<PyRegistry>,
     d: &Bound<'_, PyDict>,
 ) -> MsgResult<()> {
-    let py = d.py();
+    from_items(builder, registry, d.py(), d.iter())
+}
+
+/// [`from_dict`] over `(name, value)` pairs in order: a dict's items, or the keyword
+/// arguments of a vector call (`new_message(**fields)`) without a dict made for them.
+pub(crate) fn from_items<'py>(
+    builder: &StructBuilder,
+    registry: &Py<PyRegistry>,
+    py: Python<'py>,
+    items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+) -> MsgResult<()> {
     let schema = builder.schema();
     let names = field_names(py, schema);
     let which = pyo3::intern!(py, "which");
     // The field after the last one set: a dict written in declaration order (as `to_dict`
     // writes them) names it next, and its key is then the interned name itself.
     let mut next = 0;
-    for (key, value) in d.iter() {
+    for (key, value) in items {
         // Keys are nearly always `str` already: no `str()` call for them.
         let key = match key.cast_into::<PyString>() {
             Ok(s) => s,

@@ -1901,6 +1901,33 @@ unsafe extern "C" fn entry_new_message(
         lean_slot(std::ptr::null_mut(), |_| {
             Ok(Python::attach(|py| {
                 let entry = Borrowed::from_ptr(py, slf);
+                // Fields only, by keyword: set from the arguments as they lie (no dict).
+                if nargs == 0 {
+                    let names =
+                        Borrowed::from_ptr(py, kwnames).cast_unchecked::<pyo3::types::PyTuple>();
+                    let own = [
+                        pyo3::intern!(py, "num_first_segment_words"),
+                        pyo3::intern!(py, "allocate_seg_callable"),
+                    ];
+                    let fields_only = names
+                        .iter_borrowed()
+                        .all(|n| own.iter().all(|o| !n.eq(o.as_any()).unwrap_or(true)));
+                    if let (true, Ok(entry)) =
+                        (fields_only, entry.cast::<crate::registry::PyStructEntry>())
+                    {
+                        let values = std::slice::from_raw_parts(args, names.len());
+                        let items = names
+                            .iter()
+                            .zip(values.iter().map(|&v| Bound::from_borrowed_ptr(py, v)));
+                        return match entry.get().new_message_fields(py, items) {
+                            Ok(made) => made.into_ptr(),
+                            Err(e) => {
+                                e.restore(py);
+                                std::ptr::null_mut()
+                            }
+                        };
+                    }
+                }
                 match entry.getattr(pyo3::intern!(py, "new_message")) {
                     Ok(method) => pyo3::ffi::PyObject_Vectorcall(
                         method.as_ptr(),

@@ -359,6 +359,23 @@ impl PyStructEntry {
         self.new_message(py, None, None, None)
     }
 
+    /// `new_message(**fields)` from a vector call's keyword arguments, none of them one of
+    /// the method's own parameters (`ffi::entry_new_message`): the fields set in order, as
+    /// from the dict the method would take.
+    pub(crate) fn new_message_fields<'py>(
+        &self,
+        py: Python<'py>,
+        fields: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    ) -> PyResult<Py<PyAny>> {
+        let registry = &self.registry.get().inner;
+        let root = self
+            .schema(registry)
+            .and_then(|schema| MessageBuilder::new_root(None, registry, schema))
+            .map_err(|e| MsgError::from(e).into_py(py))?;
+        convert::from_items(&root, &self.registry, py, fields).map_err(|e| e.into_py(py))?;
+        PyStructBuilder::wrap(py, root, self.registry.clone_ref(py))
+    }
+
     /// The struct's schema, kept once the registry has it (a placeholder or an error is asked
     /// for again each time, as the registry may get the node later).
     fn schema(&self, registry: &Registry) -> capnp_dynamic::Result<Arc<StructSchema>> {
