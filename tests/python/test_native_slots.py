@@ -1304,9 +1304,13 @@ def test_new_message_through_the_vector_call_matches_the_method(a):
     assert fast().to_bytes() == entry.new_message().to_bytes()
     for args, kwargs in [((), {"i32": 5, "t": "x"}), ((64,), {}),
                          ((), {"num_first_segment_words": 64, "i8": -1}),
-                         ((), {"t": "y", "i32": 2, "which": 4}), ((64,), {"t": "z"})]:
+                         ((), {"t": "y", "i32": 2, "which": 4}), ((64,), {"t": "z"}),
+                         ((None,), {"i16": 3}), ((None, None), {}), ((None, None), {"t": "n"})]:
         assert fast(*args, **kwargs).to_dict() == entry.new_message(*args, **kwargs).to_dict()
     for args, kwargs, error in [((1, None, 3), {}, TypeError), (("x",), {}, TypeError),
+                                ((None, None, None), {}, TypeError),
+                                ((None, None, None), {"i32": 1}, TypeError),
+                                ((None,), {"num_first_segment_words": 8}, TypeError),
                                 ((), {"nosuchfield": 1}, capnp.KjException),
                                 ((), {"i32": "text"}, Exception),
                                 ((), {"i32": 1, "nosuchfield": 1}, capnp.KjException)]:

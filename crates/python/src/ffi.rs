@@ -1890,9 +1890,18 @@ unsafe extern "C" fn entry_new_message(
     // none), all live for the call; the result is a new reference or NULL with an exception
     // set. The call without arguments drops no `Py` on its way to success (`lean_slot`): its
     // objects are handed out or owned by the new handle; any other call is made inside
-    // `Python::attach`, as PyO3's trampoline would.
+    // `Python::attach`, as PyO3's trampoline would. Skipping up to two positional `None`s
+    // (`given <= nargs`) leaves `fields` at the first keyword's value, inside the array.
     unsafe {
-        if nargs == 0 && kwnames.is_null() {
+        // Positional `None`s are the defaults (`Foo(**fields)` passes one).
+        let given = usize::try_from(nargs).unwrap_or(usize::MAX);
+        let (quick_nargs, fields) =
+            if given <= 2 && (0..given).all(|i| *args.add(i) == pyo3::ffi::Py_None()) {
+                (0, args.add(given))
+            } else {
+                (nargs, args)
+            };
+        if quick_nargs == 0 && kwnames.is_null() {
             return lean_slot(std::ptr::null_mut(), |py| {
                 let entry = Borrowed::from_ptr(py, slf).cast::<crate::registry::PyStructEntry>()?;
                 Ok(entry.get().new_message_plain(py)?.into_ptr())
@@ -1902,7 +1911,7 @@ unsafe extern "C" fn entry_new_message(
             Ok(Python::attach(|py| {
                 let entry = Borrowed::from_ptr(py, slf);
                 // Fields only, by keyword: set from the arguments as they lie (no dict).
-                if nargs == 0 {
+                if quick_nargs == 0 {
                     let names =
                         Borrowed::from_ptr(py, kwnames).cast_unchecked::<pyo3::types::PyTuple>();
                     let own = [
@@ -1915,7 +1924,7 @@ unsafe extern "C" fn entry_new_message(
                     if let (true, Ok(entry)) =
                         (fields_only, entry.cast::<crate::registry::PyStructEntry>())
                     {
-                        let values = std::slice::from_raw_parts(args, names.len());
+                        let values = std::slice::from_raw_parts(fields, names.len());
                         let items = names
                             .iter()
                             .zip(values.iter().map(|&v| Bound::from_borrowed_ptr(py, v)));
