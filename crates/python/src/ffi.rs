@@ -1953,3 +1953,139 @@ unsafe extern "C" fn entry_new_message(
         })
     }
 }
+
+/// `_DynamicStructBuilder.init` as a method of CPython's vector call written here
+/// ([`install_builder_init`]): PyO3's own method parses its arguments through a general
+/// description (an `Option<u32>` extraction, keyword matching) and runs under its trampoline,
+/// ~300 instructions of a list field's `init`. Its definition's doc (with the text signature)
+/// is PyO3's, copied at installation.
+static BUILDER_INIT: StaticMethodDef =
+    StaticMethodDef(std::cell::UnsafeCell::new(pyo3::ffi::PyMethodDef {
+        ml_name: c"init".as_ptr(),
+        ml_meth: pyo3::ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: builder_init,
+        },
+        ml_flags: pyo3::ffi::METH_FASTCALL | pyo3::ffi::METH_KEYWORDS,
+        ml_doc: std::ptr::null(),
+    }));
+
+/// PyO3's method descriptor for `init`, which [`builder_init`] calls for what it does not
+/// answer itself.
+static PYO3_BUILDER_INIT: std::sync::OnceLock<Py<PyAny>> = std::sync::OnceLock::new();
+
+/// Replaces `init` in `_DynamicStructBuilder`'s dictionary by a method descriptor over
+/// [`BUILDER_INIT`], keeping PyO3's. Called once, at module initialization, before any
+/// instance or subclass exists.
+pub(crate) fn install_builder_init(py: Python<'_>) -> PyResult<()> {
+    let ty = <crate::struct_::PyStructBuilder as pyo3::PyTypeInfo>::type_object(py);
+    let tp = ty.as_type_ptr();
+    let name = pyo3::intern!(py, "init");
+    // SAFETY: the GIL is held; `tp` is the live heap type PyO3 made for the class (its
+    // dictionary non-null once ready). The entry read is checked to be a
+    // `method_descriptor`, whose layout is `PyMethodDescrObject`; its `PyMethodDef` is
+    // PyO3's static, so its doc pointer stays valid for the program's life. `BUILDER_INIT`
+    // is written here once, before `PyDescr_NewMethod` takes its address and before any call
+    // can read it (only this installation, under the GIL, writes it; a second call finds it
+    // installed and returns). Setting a class attribute and calling `PyType_Modified` is what
+    // CPython does for `cls.init = f`.
+    unsafe {
+        let dict = (*tp).tp_dict;
+        if dict.is_null() {
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "struct builder class without a dictionary",
+            ));
+        }
+        let original = pyo3::ffi::PyDict_GetItemWithError(dict, name.as_ptr());
+        if original.is_null()
+            || pyo3::ffi::Py_TYPE(original) != std::ptr::addr_of_mut!(pyo3::ffi::PyMethodDescr_Type)
+        {
+            return Err(PyErr::take(py).unwrap_or_else(|| {
+                pyo3::exceptions::PySystemError::new_err("struct builder without its init method")
+            }));
+        }
+        let original = Bound::from_borrowed_ptr(py, original);
+        let def = (*original.as_ptr().cast::<pyo3::ffi::PyMethodDescrObject>()).d_method;
+        if PYO3_BUILDER_INIT.set(original.unbind()).is_err() {
+            return Ok(());
+        }
+        (*BUILDER_INIT.0.get()).ml_doc = (*def).ml_doc;
+        let descr = Bound::from_owned_ptr_or_err(
+            py,
+            pyo3::ffi::PyDescr_NewMethod(tp, BUILDER_INIT.0.get()),
+        )?;
+        if pyo3::ffi::PyDict_SetItem(dict, name.as_ptr(), descr.as_ptr()) != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        pyo3::ffi::PyType_Modified(tp);
+    }
+    Ok(())
+}
+
+/// The function of [`BUILDER_INIT`]: `b.init(name)` and `b.init(name, size)` with a `str`
+/// name and an `int` size within `u32` (or `None`) call the method's body at once; any other
+/// call (keywords, another name type, another size) goes to PyO3's method as it is, so its
+/// conversions and errors are PyO3's.
+unsafe extern "C" fn builder_init(
+    slf: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargs: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: CPython calls a method descriptor's function with the GIL held, `slf` an
+    // instance of the class or a subclass (the descriptor checked it; the cast below checks
+    // again), `args` its `nargs` positional arguments followed by one per name in `kwnames`,
+    // all live for the call; the result is a new reference or NULL with an exception set.
+    // `PyLong_AsLongLongAndOverflow` on an exact `int` raises nothing. The quick call drops
+    // no `Py` on its way to success (`lean_slot`): the method's body hands out or owns every
+    // object it makes. The other calls run inside `Python::attach`, as PyO3's trampoline
+    // would; the argument vector made for PyO3's descriptor (`self` first) borrows the
+    // caller's references for the call.
+    unsafe {
+        if kwnames.is_null() && (nargs == 1 || nargs == 2) {
+            let field = *args;
+            let size = if nargs == 1 || *args.add(1) == pyo3::ffi::Py_None() {
+                Some(None)
+            } else if pyo3::ffi::PyLong_CheckExact(*args.add(1)) != 0 {
+                let mut overflow = 0;
+                let v = pyo3::ffi::PyLong_AsLongLongAndOverflow(*args.add(1), &mut overflow);
+                u32::try_from(v).ok().filter(|_| overflow == 0).map(Some)
+            } else {
+                None
+            };
+            if let (Some(size), true) = (size, pyo3::ffi::PyUnicode_CheckExact(field) != 0) {
+                return lean_slot(std::ptr::null_mut(), |py| {
+                    let this =
+                        Borrowed::from_ptr(py, slf).cast::<crate::struct_::PyStructBuilder>()?;
+                    let field = Borrowed::from_ptr(py, field);
+                    Ok(this.get().init_field(py, &field, size)?.into_ptr())
+                });
+            }
+        }
+        lean_slot(std::ptr::null_mut(), |_| {
+            Ok(Python::attach(|py| {
+                let Some(original) = PYO3_BUILDER_INIT.get() else {
+                    pyo3::exceptions::PySystemError::new_err("init used before installation")
+                        .restore(py);
+                    return std::ptr::null_mut();
+                };
+                let keywords = if kwnames.is_null() {
+                    0
+                } else {
+                    pyo3::ffi::PyTuple_GET_SIZE(kwnames)
+                };
+                let count = usize::try_from(nargs + keywords).unwrap_or(0);
+                let mut vector = Vec::with_capacity(count + 1);
+                vector.push(slf);
+                if count > 0 {
+                    vector.extend_from_slice(std::slice::from_raw_parts(args, count));
+                }
+                pyo3::ffi::PyObject_Vectorcall(
+                    original.as_ptr(),
+                    vector.as_ptr(),
+                    (nargs + 1) as usize,
+                    kwnames,
+                )
+            }))
+        })
+    }
+}

@@ -365,6 +365,35 @@ impl PyStructBuilder {
         self.prim_bits(py, slot)
     }
 
+    /// `init(field, size=None)`: the PyO3 method's body, and `ffi::builder_init`'s.
+    pub(crate) fn init_field(
+        &self,
+        py: Python<'_>,
+        field: &Bound<'_, PyAny>,
+        size: Option<u32>,
+    ) -> PyResult<Py<PyAny>> {
+        // A `str` name is found by its object first (`b.init("phones", n)` passes the same
+        // interned object every time), without copying or hashing its text.
+        let known = field
+            .cast_exact::<PyString>()
+            .ok()
+            .and_then(|name| field_by_name_object(name, self.inner.schema()));
+        let name = match known {
+            Some(_) => String::new(),
+            None => init_name(field)?,
+        };
+        let run = || {
+            let i = match known {
+                Some(i) => i,
+                None => field_index(self.inner.schema(), &name)?,
+            };
+            let value = self.inner.init_by_index(i, size)?;
+            let ty = self.inner.schema().fields.get(i).and_then(slot_type);
+            value_to_py(py, value, ty, &self.registry)
+        };
+        run().map_err(|e| e.into_py(py))
+    }
+
     /// A reader of this struct over a copy of its message (one lock), for whole-struct reads
     /// (`to_dict`, `str()`): a root reads the whole message anyway, copied up to 1 MiB; any
     /// other struct may be a small part of a large message, copied only while it is small.
@@ -841,26 +870,7 @@ impl PyStructBuilder {
         field: &Bound<'_, PyAny>,
         size: Option<u32>,
     ) -> PyResult<Py<PyAny>> {
-        // A `str` name is found by its object first (`b.init("phones", n)` passes the same
-        // interned object every time), without copying or hashing its text.
-        let known = field
-            .cast_exact::<PyString>()
-            .ok()
-            .and_then(|name| field_by_name_object(name, self.inner.schema()));
-        let name = match known {
-            Some(_) => String::new(),
-            None => init_name(field)?,
-        };
-        let run = || {
-            let i = match known {
-                Some(i) => i,
-                None => field_index(self.inner.schema(), &name)?,
-            };
-            let value = self.inner.init_by_index(i, size)?;
-            let ty = self.inner.schema().fields.get(i).and_then(slot_type);
-            value_to_py(py, value, ty, &self.registry)
-        };
-        run().map_err(|e| e.into_py(py))
+        self.init_field(py, field, size)
     }
 
     /// The member of the struct's union that is set (also usable without the call).
