@@ -673,6 +673,11 @@ impl ListBuilder {
         Arc::strong_count(&self.base) > 1
     }
 
+    /// The message the list is in.
+    pub fn message(&self) -> &MessageBuilder {
+        &self.base.message
+    }
+
     fn child_base(&self) -> &Arc<BuilderBase> {
         match &self.pending {
             None => &self.base,

@@ -973,6 +973,11 @@ impl MessageBuilder {
     /// Appends tokens to the cap table (what `CapScope::take_new` returned after a copy into
     /// this message made with `CapScope::for_writing(caps_len())`).
     pub fn extend_caps(&self, new: Vec<Option<crate::cap::Cap>>) {
+        // Kept true: a message with a cap table has a capability context
+        // (`holds_no_host_objects`).
+        if !new.is_empty() {
+            self.enable_caps();
+        }
         self.caps
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -996,6 +1001,16 @@ impl MessageBuilder {
         let mut root = guard.get_root::<RawPtrBuilder<'_>>()?.0;
         root.imbue(capnp::private::layout::CapTableBuilder::from_ref(table));
         f(capnp::any_pointer::Builder::new(root))
+    }
+
+    /// Whether dropping the message can release nothing but its own memory: its segments
+    /// are the heap's (not buffers from outside Rust, `external`) and it has no capability
+    /// context, so its cap table is empty (every way into the table — `cap::write_cap`,
+    /// `extend_caps`, the copies through `with_root_imbued` — gives the message its context
+    /// first; the context is never taken away). The binding releases a handle that may hold
+    /// a message's last reference without its bookkeeping for Python objects when this holds.
+    pub fn holds_no_host_objects(&self) -> bool {
+        self.external.is_none() && !self.has_cap_context()
     }
 
     /// Whether writable views of its bytes are lent out (see `lent_mut`), or its segments
@@ -1945,6 +1960,23 @@ pub(crate) fn builder_pointer(loc: BLoc<'_>, hop: Hop) -> Result<PointerBuilder<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_heap_messages_without_capabilities_hold_no_host_objects() {
+        assert!(MessageBuilder::new().holds_no_host_objects());
+        assert!(MessageBuilder::with_first_segment_words(16).holds_no_host_objects());
+        let with_context = MessageBuilder::new();
+        with_context.enable_caps();
+        assert!(!with_context.holds_no_host_objects());
+        // A cap table extended gives the message its context, so a table is never left
+        // behind a message that claims to hold nothing.
+        let extended = MessageBuilder::new();
+        extended.extend_caps(Vec::new());
+        assert!(extended.holds_no_host_objects());
+        extended.extend_caps(vec![None]);
+        assert!(!extended.holds_no_host_objects());
+        assert_eq!(extended.caps_len(), 1);
+    }
 
     /// The segments of a framed message as our reader holds them, or its error.
     fn ours(framed: &[u8], limits: ReadLimits) -> std::result::Result<Vec<Vec<u8>>, String> {

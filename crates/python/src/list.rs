@@ -580,19 +580,24 @@ impl PyListReader {
 /// other handle shares (it may hold the last reference to its message, whose drop may
 /// release Python objects) goes to PyO3's release.
 macro_rules! lean_list {
-    ($ty:ty) => {
+    ($ty:ty, $host_free:expr) => {
         impl crate::lean_object::LeanObject for $ty {
             crate::lean_object::lean_object_common!();
 
             fn lean_release(&self) -> bool {
-                self.inner.base_shared()
+                self.inner.base_shared() || $host_free(&self.inner)
             }
         }
     };
 }
 
-lean_list!(PyListBuilder);
-lean_list!(PyListReader);
+// A builder list whose message has heap segments and no capability context releases only
+// memory even with its message's last reference (`holds_no_host_objects`); a reader's message
+// may hold the Python buffer it reads.
+lean_list!(PyListBuilder, |l: &capnp_dynamic::ListBuilder| l
+    .message()
+    .holds_no_host_objects());
+lean_list!(PyListReader, |_: &capnp_dynamic::ListReader| false);
 
 // Every field of the two classes, so that a field added to either fails to compile here until
 // `lean_object.rs` releases it too (`InPlace`).
