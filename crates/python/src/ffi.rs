@@ -1877,6 +1877,34 @@ pub(crate) fn entry_new_message_function(
     }
 }
 
+/// A raw call result for CPython: the new reference (or NULL with the exception set, as a
+/// raw call returns it), or NULL with `error` set.
+trait IntoRaw {
+    fn into_raw(self) -> *mut pyo3::ffi::PyObject;
+}
+
+impl IntoRaw for Py<PyAny> {
+    fn into_raw(self) -> *mut pyo3::ffi::PyObject {
+        self.into_ptr()
+    }
+}
+
+impl IntoRaw for *mut pyo3::ffi::PyObject {
+    fn into_raw(self) -> *mut pyo3::ffi::PyObject {
+        self
+    }
+}
+
+fn raw_result(py: Python<'_>, result: PyResult<impl IntoRaw>) -> *mut pyo3::ffi::PyObject {
+    match result {
+        Ok(made) => made.into_raw(),
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
 /// The function of [`ENTRY_NEW_MESSAGE`].
 unsafe extern "C" fn entry_new_message(
     slf: *mut pyo3::ffi::PyObject,
@@ -1928,27 +1956,16 @@ unsafe extern "C" fn entry_new_message(
                         let items = names
                             .iter()
                             .zip(values.iter().map(|&v| Bound::from_borrowed_ptr(py, v)));
-                        return match entry.get().new_message_fields(py, items) {
-                            Ok(made) => made.into_ptr(),
-                            Err(e) => {
-                                e.restore(py);
-                                std::ptr::null_mut()
-                            }
-                        };
+                        return raw_result(py, entry.get().new_message_fields(py, items));
                     }
                 }
-                match entry.getattr(pyo3::intern!(py, "new_message")) {
-                    Ok(method) => pyo3::ffi::PyObject_Vectorcall(
-                        method.as_ptr(),
-                        args,
-                        nargs as usize,
-                        kwnames,
-                    ),
-                    Err(e) => {
-                        e.restore(py);
-                        std::ptr::null_mut()
-                    }
-                }
+                let method = entry.getattr(pyo3::intern!(py, "new_message"));
+                raw_result(
+                    py,
+                    method.map(|m| {
+                        pyo3::ffi::PyObject_Vectorcall(m.as_ptr(), args, nargs as usize, kwnames)
+                    }),
+                )
             }))
         })
     }
