@@ -765,12 +765,15 @@ unsafe fn method_quick(
     tp: *mut pyo3::ffi::PyTypeObject,
 ) -> Option<*mut pyo3::ffi::PyObject> {
     let entry = method_entry(name, tp);
-    // SAFETY: `tp` is a live type object (the caller's): reading its version tag. An entry
-    // whose name, type and version tag match holds (a strong reference to) the method
-    // descriptor the type's own dictionary held under that name when the tag was current;
-    // the tag being unchanged and non-zero, the type was not modified since (CPython sets
-    // it to 0 on every change of the type or of a base, `PyType_Modified`, and gives out a
-    // new one), so the same lookup would find the same descriptor, and the instance has no
+    // SAFETY: `tp` is a live type object (the caller's): reading its version tag and flags.
+    // An entry whose name, type and version tag match holds (a strong reference to) the
+    // method descriptor the type's own dictionary held under that name when the tag was
+    // current; the tag being unchanged and non-zero, and the type's valid-tag flag as it was
+    // then, the type was not modified since (on every change of the type or of a base,
+    // `PyType_Modified`, CPython 3.9 to 3.12 clear that flag — 3.9 keeps the old tag until
+    // the next lookup gives a new one — and 3.10 and later set the tag to 0; 3.13 no longer
+    // sets the flag at all, so an entry filled there expects it clear), so the same lookup
+    // would find the same descriptor, and the instance has no
     // `__dict__` (none of the classes has one) that could hide it. The descriptor is a
     // `method_descriptor` (checked when the entry was filled), whose `tp_descr_get` makes a
     // bound built-in method and runs no Python code; it returns a new reference or NULL with
@@ -781,6 +784,7 @@ unsafe fn method_quick(
             || entry.ty.load(Ordering::Relaxed) != tp
             || entry.version.load(Ordering::Relaxed) != tag
             || tag == 0
+            || ((*tp).tp_flags & VALID_VERSION_TAG != 0) != entry.valid_flag.load(Ordering::Relaxed)
         {
             return None;
         }
@@ -802,8 +806,13 @@ struct MethodEntry {
     name: std::sync::atomic::AtomicPtr<pyo3::ffi::PyObject>,
     ty: std::sync::atomic::AtomicPtr<pyo3::ffi::PyTypeObject>,
     version: std::sync::atomic::AtomicU32,
+    /// Whether the type's `VALID_VERSION_TAG` flag was set when the entry was filled.
+    valid_flag: std::sync::atomic::AtomicBool,
     descr: std::sync::atomic::AtomicPtr<pyo3::ffi::PyObject>,
 }
+
+/// CPython's `Py_TPFLAGS_VALID_VERSION_TAG` (1 << 19 in 3.9-3.13).
+const VALID_VERSION_TAG: std::ffi::c_ulong = 1 << 19;
 
 #[allow(
     clippy::declare_interior_mutable_const,
@@ -813,6 +822,7 @@ const EMPTY_METHOD: MethodEntry = MethodEntry {
     name: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
     ty: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
     version: std::sync::atomic::AtomicU32::new(0),
+    valid_flag: std::sync::atomic::AtomicBool::new(false),
     descr: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
 };
 
@@ -864,6 +874,9 @@ pub(crate) fn class_attr_lean<'py>(
                     let old_descr = entry.descr.swap(descr, Ordering::Relaxed);
                     entry.ty.store(tp, Ordering::Relaxed);
                     entry.version.store(tag, Ordering::Relaxed);
+                    entry
+                        .valid_flag
+                        .store((*tp).tp_flags & VALID_VERSION_TAG != 0, Ordering::Relaxed);
                     if !old_name.is_null() {
                         pyo3::ffi::Py_DecRef(old_name);
                     }
