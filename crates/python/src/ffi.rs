@@ -833,7 +833,7 @@ fn method_entry(
     name: *mut pyo3::ffi::PyObject,
     tp: *mut pyo3::ffi::PyTypeObject,
 ) -> &'static MethodEntry {
-    &METHOD_CACHE[((name as usize >> 4) ^ (tp as usize >> 6)) % METHOD_CACHE_SIZE]
+    &METHOD_CACHE[cache_slot(name as usize, tp as usize) % METHOD_CACHE_SIZE]
 }
 
 /// A class attribute of `obj` (a method or property of its class), as
@@ -1542,6 +1542,19 @@ fn new_bytes_with<'py, R>(
     Ok((obj, written))
 }
 
+/// A direct-mapped table's index (0-255) for a name object and a schema or type address,
+/// from all of both addresses' bits: CPython's small-object allocator puts
+/// objects of one size class in 4 KiB pools, so two names at the same offset of different
+/// pools had the same low bits and took each other's entry on every use (in the address book
+/// build, one rebuild of the module moved its names so that two collided: +540 instructions
+/// per build, the same code).
+#[inline(always)]
+fn cache_slot(name: usize, owner: usize) -> usize {
+    // Fibonacci hashing: the product's top byte depends on every bit of both addresses.
+    ((name ^ owner.rotate_left(17)) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize
+        >> (usize::BITS - 8)
+}
+
 /// Field indexes by attribute-name object: the struct slots' name lookup (decoding the
 /// name, hashing it, comparing it with the schema's) answered by two pointer comparisons
 /// when the same name object meets the same schema again, as `b.field = v` in a loop does
@@ -1594,7 +1607,7 @@ fn name_entry(
     name: *mut pyo3::ffi::PyObject,
     schema: *const capnp_dynamic::StructSchema,
 ) -> &'static NameEntry {
-    &NAME_CACHE[((name as usize >> 4) ^ (schema as usize >> 3)) % NAME_CACHE_SIZE]
+    &NAME_CACHE[cache_slot(name as usize, schema as usize) % NAME_CACHE_SIZE]
 }
 
 /// The field index remembered for `name` with `schema` ([`remember_field`]), if any.
