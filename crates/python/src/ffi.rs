@@ -1865,9 +1865,10 @@ pub(crate) fn remember_field(
 /// made from it, so it must never move or go.
 struct StaticMethodDef(std::cell::UnsafeCell<pyo3::ffi::PyMethodDef>);
 
-// SAFETY: the definition is written once, at compile time, and only read afterwards (by
-// CPython, through the pointer `PyCFunction_NewEx` keeps); its pointers are to static C
-// strings and a function.
+// SAFETY: a definition is written at compile time (and `BUILDER_INIT`'s doc pointer once
+// more, at module initialization under the GIL, before any function object refers to it)
+// and only read afterwards (by CPython, through the pointer `PyCFunction_NewEx` and
+// `PyDescr_NewMethod` keep); its pointers are to static C strings and a function.
 unsafe impl Sync for StaticMethodDef {}
 
 static ENTRY_NEW_MESSAGE: StaticMethodDef =
