@@ -40,6 +40,39 @@ pub(crate) trait LeanObject:
     fn made_by_pyo3(self, py: Python<'_>) -> PyResult<Py<Self>>;
 }
 
+/// Whether dropping a handle's message, should the handle hold its last reference, can
+/// release no Python object ([`LeanObject::lean_release`]): a builder's message with heap
+/// segments and no capability context (`MessageBuilder::holds_no_host_objects`: a root
+/// builder of `new_message()` dropped, a list outliving its root). A reader's message may
+/// hold the Python buffer it reads.
+pub(crate) trait HostFree {
+    fn host_free(&self) -> bool;
+}
+
+impl HostFree for capnp_dynamic::StructBuilder {
+    fn host_free(&self) -> bool {
+        self.message().holds_no_host_objects()
+    }
+}
+
+impl HostFree for capnp_dynamic::ListBuilder {
+    fn host_free(&self) -> bool {
+        self.message().holds_no_host_objects()
+    }
+}
+
+impl HostFree for capnp_dynamic::StructReader {
+    fn host_free(&self) -> bool {
+        false
+    }
+}
+
+impl HostFree for capnp_dynamic::ListReader {
+    fn host_free(&self) -> bool {
+        false
+    }
+}
+
 /// A [`LeanObject`]'s value taken apart where it lies (here, for every class: unsafe code
 /// stays in this module).
 pub(crate) trait InPlace {

@@ -577,27 +577,22 @@ impl PyListReader {
 
 /// List handles released without PyO3's trampoline and their memory reused (`lean_object.rs`):
 /// a list field read makes one handle and the caller soon drops it. A handle whose base no
-/// other handle shares (it may hold the last reference to its message, whose drop may
-/// release Python objects) goes to PyO3's release.
+/// other handle shares (it may hold the last reference to its message) goes to PyO3's
+/// release, unless its message holds nothing of Python's (`HostFree`).
 macro_rules! lean_list {
-    ($ty:ty, $host_free:expr) => {
+    ($ty:ty) => {
         impl crate::lean_object::LeanObject for $ty {
             crate::lean_object::lean_object_common!();
 
             fn lean_release(&self) -> bool {
-                self.inner.base_shared() || $host_free(&self.inner)
+                self.inner.base_shared() || crate::lean_object::HostFree::host_free(&self.inner)
             }
         }
     };
 }
 
-// A builder list whose message has heap segments and no capability context releases only
-// memory even with its message's last reference (`holds_no_host_objects`); a reader's message
-// may hold the Python buffer it reads.
-lean_list!(PyListBuilder, |l: &capnp_dynamic::ListBuilder| l
-    .message()
-    .holds_no_host_objects());
-lean_list!(PyListReader, |_: &capnp_dynamic::ListReader| false);
+lean_list!(PyListBuilder);
+lean_list!(PyListReader);
 
 // Every field of the two classes, so that a field added to either fails to compile here until
 // `lean_object.rs` releases it too (`InPlace`).

@@ -1382,7 +1382,9 @@ macro_rules! lean_object {
             crate::lean_object::lean_object_common!();
 
             fn lean_release(&self) -> bool {
-                self.keep.is_some() || self.inner.base_shared() || self.inner.host_free()
+                self.keep.is_some()
+                    || self.inner.base_shared()
+                    || crate::lean_object::HostFree::host_free(&self.inner)
             }
         }
     };
@@ -1390,26 +1392,6 @@ macro_rules! lean_object {
 
 lean_object!(PyStructBuilder);
 lean_object!(PyStructReader);
-
-/// Whether dropping a handle's message can release no Python object (`lean_object.rs`).
-trait HostFree {
-    fn host_free(&self) -> bool;
-}
-
-impl HostFree for StructBuilder {
-    /// Heap segments and no capability context (`holds_no_host_objects`): a root builder
-    /// holding its message's last reference (`new_message()` dropped) releases only memory.
-    fn host_free(&self) -> bool {
-        self.message().holds_no_host_objects()
-    }
-}
-
-impl HostFree for StructReader {
-    /// A reader's message may hold the Python buffer it reads.
-    fn host_free(&self) -> bool {
-        false
-    }
-}
 
 // Every field of the two classes, so that a field added to either fails to compile here until
 // `lean_object.rs` releases it too (`InPlace`; `written` owns nothing).
