@@ -789,6 +789,11 @@ unsafe fn method_quick(
             return None;
         }
         let descr = entry.descr.load(Ordering::Relaxed);
+        if bound_supported((*descr.cast::<pyo3::ffi::PyMethodDescrObject>()).d_method) {
+            if let Some(bound) = bound_new(slf, descr) {
+                return Some(bound);
+            }
+        }
         let get = (*pyo3::ffi::Py_TYPE(descr)).tp_descr_get?;
         Some(get(descr, slf, tp.cast()))
     }
@@ -882,6 +887,15 @@ pub(crate) fn class_attr_lean<'py>(
                     }
                     if !old_descr.is_null() {
                         pyo3::ffi::Py_DecRef(old_descr);
+                    }
+                    // The same kind of bound method `method_quick` gives from now on.
+                    if bound_supported((*descr.cast::<pyo3::ffi::PyMethodDescrObject>()).d_method) {
+                        if let Some(Some(bound)) = bound_new(obj.as_ptr(), descr)
+                            .map(|b| Bound::from_owned_ptr_or_opt(obj.py(), b))
+                        {
+                            return Some(bound);
+                        }
+                        pyo3::ffi::PyErr_Clear();
                     }
                 }
             }
@@ -2132,4 +2146,576 @@ unsafe extern "C" fn builder_init(
             }))
         })
     }
+}
+
+// Bound methods of the attribute-slot classes.
+
+/// A method of a struct handle read as an attribute (`b.init`, `r.to_bytes`): the handle
+/// and the class's method descriptor, called with CPython's vector convention. What
+/// `method_descriptor.__get__` makes instead (a `builtin_function_or_method`) is allocated
+/// through the collector's allocator and released through its trash can (~300 instructions
+/// of a `b.init(...)` call); these come from a short free list. They answer as CPython's
+/// bound built-in methods do: the same name, qualified name, doc, text signature (so
+/// `inspect.signature` works), `__self__`, repr, equality and hash (equal to CPython's own
+/// bound method of the same object and method), pickling by `getattr`, and the same errors.
+#[repr(C)]
+struct BoundMethod {
+    ob_base: pyo3::ffi::PyObject,
+    /// `bound_vectorcall` (the type's `__vectorcalloffset__`).
+    vectorcall: Option<pyo3::ffi::vectorcallfunc>,
+    /// The handle (a strong reference; null only in a block on the free list).
+    this: *mut pyo3::ffi::PyObject,
+    /// The `method_descriptor` (a strong reference), which keeps `def` alive.
+    descr: *mut pyo3::ffi::PyObject,
+    /// The descriptor's method definition: `METH_FASTCALL | METH_KEYWORDS` or `METH_NOARGS`.
+    def: *mut pyo3::ffi::PyMethodDef,
+}
+
+/// The bound-method type (made at module initialization; null before).
+static BOUND_TYPE: std::sync::atomic::AtomicPtr<pyo3::ffi::PyTypeObject> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// How many released bound methods are kept for reuse (a method is usually called at once
+/// and dropped, so one or two are in use at a time).
+const BOUND_KEPT: usize = 16;
+
+/// Released bound methods' memory, untracked, their references released.
+struct BoundFreeList {
+    slots: std::cell::UnsafeCell<[*mut pyo3::ffi::PyObject; BOUND_KEPT]>,
+    len: std::cell::UnsafeCell<usize>,
+}
+
+// SAFETY: read and written only by `bound_new` and `bound_dealloc`, which run with the GIL
+// held (the module does not declare itself free of the GIL) and run no Python code while
+// they use the list; the pointers are memory blocks the list owns.
+unsafe impl Sync for BoundFreeList {}
+
+static BOUND_FREE: BoundFreeList = BoundFreeList {
+    slots: std::cell::UnsafeCell::new([std::ptr::null_mut(); BOUND_KEPT]),
+    len: std::cell::UnsafeCell::new(0),
+};
+
+const FASTCALL_KEYWORDS: std::ffi::c_int = pyo3::ffi::METH_FASTCALL | pyo3::ffi::METH_KEYWORDS;
+
+/// Whether a method definition's convention is one `bound_vectorcall` calls.
+///
+/// SAFETY (for callers): `def` points at a live `PyMethodDef`.
+#[inline(always)]
+unsafe fn bound_supported(def: *const pyo3::ffi::PyMethodDef) -> bool {
+    // SAFETY: the caller's contract.
+    let flags = unsafe { (*def).ml_flags };
+    flags == FASTCALL_KEYWORDS || flags == pyo3::ffi::METH_NOARGS
+}
+
+/// A new bound method of `descr` (a `method_descriptor` whose definition
+/// `bound_supported` accepts) for `this`; `None` before the type exists (the caller then
+/// binds as CPython does). A new reference, or NULL with an exception set.
+///
+/// SAFETY (for callers): the GIL is held; `this` and `descr` are live objects, `descr` a
+/// `method_descriptor` whose definition `bound_supported` accepts.
+#[inline(always)]
+unsafe fn bound_new(
+    this: *mut pyo3::ffi::PyObject,
+    descr: *mut pyo3::ffi::PyObject,
+) -> Option<*mut pyo3::ffi::PyObject> {
+    let tp = BOUND_TYPE.load(Ordering::Relaxed);
+    if tp.is_null() {
+        return None;
+    }
+    // SAFETY: the GIL is held, so the free list is this thread's alone (`BoundFreeList`).
+    // A kept block is the memory of a bound method `bound_dealloc` released (untracked, its
+    // references gone); `PyObject_Init` gives it its type (a new reference to the heap type,
+    // as allocation takes) and a count of one. A new block from `PyType_GenericAlloc` is
+    // zeroed and already tracked; the fields are written before anything can run a
+    // collection, and `bound_traverse` skips null ones anyway. The references to `this` and
+    // `descr` are the object's own.
+    unsafe {
+        let len = &mut *BOUND_FREE.len.get();
+        let (obj, kept) = if *len > 0 {
+            *len -= 1;
+            let block = (*BOUND_FREE.slots.get())[*len];
+            (pyo3::ffi::PyObject_Init(block, tp), true)
+        } else {
+            (pyo3::ffi::PyType_GenericAlloc(tp, 0), false)
+        };
+        if obj.is_null() {
+            return Some(obj);
+        }
+        let bound = obj.cast::<BoundMethod>();
+        pyo3::ffi::Py_INCREF(this);
+        pyo3::ffi::Py_INCREF(descr);
+        (*bound).vectorcall = Some(bound_vectorcall);
+        (*bound).this = this;
+        (*bound).descr = descr;
+        (*bound).def = (*descr.cast::<pyo3::ffi::PyMethodDescrObject>()).d_method;
+        if kept {
+            pyo3::ffi::PyObject_GC_Track(obj.cast());
+        }
+        Some(obj)
+    }
+}
+
+/// `tp_dealloc`: the references released, the memory kept while the free list has room.
+unsafe extern "C" fn bound_dealloc(obj: *mut pyo3::ffi::PyObject) {
+    // SAFETY: CPython calls `tp_dealloc` once, with the GIL held, on a bound method whose
+    // last reference went. The free list is updated before the references are released
+    // (their release may run Python code, which may make and release bound methods);
+    // instances of heap types hold a reference to their type, released last.
+    unsafe {
+        pyo3::ffi::PyObject_GC_UnTrack(obj.cast());
+        let bound = obj.cast::<BoundMethod>();
+        let this = std::mem::replace(&mut (*bound).this, std::ptr::null_mut());
+        let descr = std::mem::replace(&mut (*bound).descr, std::ptr::null_mut());
+        let tp = pyo3::ffi::Py_TYPE(obj);
+        let len = &mut *BOUND_FREE.len.get();
+        if *len < BOUND_KEPT && tp == BOUND_TYPE.load(Ordering::Relaxed) {
+            (*BOUND_FREE.slots.get())[*len] = obj;
+            *len += 1;
+        } else {
+            pyo3::ffi::PyObject_GC_Del(obj.cast());
+        }
+        pyo3::ffi::Py_XDECREF(this);
+        pyo3::ffi::Py_XDECREF(descr);
+        pyo3::ffi::Py_DECREF(tp.cast());
+    }
+}
+
+/// `tp_traverse`: the handle and the descriptor.
+unsafe extern "C" fn bound_traverse(
+    obj: *mut pyo3::ffi::PyObject,
+    visit: pyo3::ffi::visitproc,
+    arg: *mut std::ffi::c_void,
+) -> std::ffi::c_int {
+    // SAFETY: the collector calls this with the GIL held on a live bound method.
+    unsafe {
+        let bound = obj.cast::<BoundMethod>();
+        for member in [(*bound).this, (*bound).descr] {
+            if !member.is_null() {
+                let r = visit(member, arg);
+                if r != 0 {
+                    return r;
+                }
+            }
+        }
+        0
+    }
+}
+
+/// The call, as CPython's `cfunction_vectorcall_FASTCALL_KEYWORDS` and
+/// `cfunction_vectorcall_NOARGS` make it.
+unsafe extern "C" fn bound_vectorcall(
+    callable: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargsf: usize,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: CPython calls this with the GIL held on a live bound method (its
+    // `__vectorcalloffset__` function), with `nargsf` positional arguments at `args` followed
+    // by the keyword values named by `kwnames` (a tuple, or null). `def` is alive while the
+    // descriptor is, which the object holds; its function is called with the convention its
+    // flags name (`bound_new` made only those two), with the handle as `self`.
+    unsafe {
+        let bound = callable.cast::<BoundMethod>();
+        let def = (*bound).def;
+        let nargs = pyo3::ffi::PyVectorcall_NARGS(nargsf);
+        if (*def).ml_flags == FASTCALL_KEYWORDS {
+            return ((*def).ml_meth.PyCFunctionFastWithKeywords)(
+                (*bound).this,
+                args,
+                nargs,
+                kwnames,
+            );
+        }
+        if !kwnames.is_null() && pyo3::ffi::PyTuple_GET_SIZE(kwnames) != 0 {
+            return bound_arity_error(callable, "takes no keyword arguments".to_owned());
+        }
+        if nargs != 0 {
+            return bound_arity_error(callable, format!("takes no arguments ({nargs} given)"));
+        }
+        ((*def).ml_meth.PyCFunction)((*bound).this, std::ptr::null_mut())
+    }
+}
+
+/// Raises CPython's `TypeError` for a bad call of a bound built-in method: its qualified
+/// name, `()`, then `what`. Returns NULL.
+#[cold]
+unsafe fn bound_arity_error(
+    callable: *mut pyo3::ffi::PyObject,
+    what: String,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: the GIL is held (the caller's slot call); `callable` is a live bound method.
+    unsafe {
+        let py = Python::assume_attached();
+        let qualname = Bound::from_borrowed_ptr(py, callable)
+            .getattr(pyo3::intern!(py, "__qualname__"))
+            .and_then(|q| q.extract::<String>());
+        match qualname {
+            Ok(q) => pyo3::exceptions::PyTypeError::new_err(format!("{q}() {what}")).restore(py),
+            Err(e) => e.restore(py),
+        }
+        std::ptr::null_mut()
+    }
+}
+
+/// The handle, the definition and the function of `obj` when it is one of these bound
+/// methods or a CPython bound built-in method (for equality and hashing).
+///
+/// SAFETY (for callers): the GIL is held; `obj` is a live object.
+unsafe fn bound_parts(obj: *mut pyo3::ffi::PyObject) -> Option<(usize, usize)> {
+    // SAFETY: the caller's contract; each layout is read only after its type is checked.
+    unsafe {
+        if pyo3::ffi::Py_TYPE(obj) == BOUND_TYPE.load(Ordering::Relaxed) {
+            let bound = obj.cast::<BoundMethod>();
+            return Some((
+                (*bound).this as usize,
+                (*(*bound).def).ml_meth.PyCFunction as usize,
+            ));
+        }
+        if pyo3::ffi::PyCFunction_Check(obj) != 0 {
+            let f = obj.cast::<pyo3::ffi::PyCFunctionObject>();
+            return Some((
+                (*f).m_self as usize,
+                (*(*f).m_ml).ml_meth.PyCFunction as usize,
+            ));
+        }
+        None
+    }
+}
+
+/// CPython's pointer hash (`_Py_HashPointer`): the address rotated by 4 bits.
+fn pointer_hash(p: usize) -> pyo3::ffi::Py_hash_t {
+    match p.rotate_right(4) as pyo3::ffi::Py_hash_t {
+        -1 => -2,
+        h => h,
+    }
+}
+
+/// `tp_hash`, as `meth_hash`: the handle's address hash XOR the function's.
+unsafe extern "C" fn bound_hash(obj: *mut pyo3::ffi::PyObject) -> pyo3::ffi::Py_hash_t {
+    // SAFETY: called with the GIL held on a live bound method.
+    let Some((this, meth)) = (unsafe { bound_parts(obj) }) else {
+        return -2;
+    };
+    match pointer_hash(this) ^ pointer_hash(meth) {
+        -1 => -2,
+        h => h,
+    }
+}
+
+/// `tp_richcompare`, as `meth_richcompare`: equal when both are bound methods (these or
+/// CPython's) of the same object and function.
+unsafe extern "C" fn bound_richcompare(
+    a: *mut pyo3::ffi::PyObject,
+    b: *mut pyo3::ffi::PyObject,
+    op: std::ffi::c_int,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: called with the GIL held on live objects; the result is a new reference.
+    unsafe {
+        let parts = bound_parts(a).zip(bound_parts(b));
+        let result = match (parts, op) {
+            (Some((x, y)), pyo3::ffi::Py_EQ) => x == y,
+            (Some((x, y)), pyo3::ffi::Py_NE) => x != y,
+            _ => {
+                let r = pyo3::ffi::Py_NotImplemented();
+                pyo3::ffi::Py_INCREF(r);
+                return r;
+            }
+        };
+        pyo3::ffi::PyBool_FromLong(result.into())
+    }
+}
+
+/// Runs `body` on a live bound method for one of its Python-level slots (repr, getters,
+/// `__reduce__`), with the GIL held.
+///
+/// SAFETY (for callers): the GIL is held; `obj` is a live bound method.
+unsafe fn bound_slot(
+    obj: *mut pyo3::ffi::PyObject,
+    body: impl FnOnce(Python<'_>, &BoundMethod) -> PyResult<Py<PyAny>>,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: the caller's contract; `lean_slot` turns errors and panics into exceptions.
+    unsafe {
+        lean_slot(std::ptr::null_mut(), |py| {
+            Ok(body(py, &*obj.cast::<BoundMethod>())?.into_ptr())
+        })
+    }
+}
+
+impl BoundMethod {
+    /// The method's name (`ml_name`).
+    fn name(&self) -> std::borrow::Cow<'_, str> {
+        // SAFETY: `def` is alive while the object holds the descriptor; `ml_name` is a
+        // NUL-terminated static string.
+        unsafe { std::ffi::CStr::from_ptr((*self.def).ml_name) }.to_string_lossy()
+    }
+
+    /// The handle.
+    fn this<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        // SAFETY: the object holds a strong reference to its handle while it is alive.
+        unsafe { Bound::from_borrowed_ptr(py, self.this) }
+    }
+
+    /// The method descriptor.
+    fn descr<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        // SAFETY: the object holds a strong reference to its descriptor while it is alive.
+        unsafe { Bound::from_borrowed_ptr(py, self.descr) }
+    }
+}
+
+unsafe extern "C" fn bound_repr(obj: *mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: called with the GIL held on a live bound method.
+    unsafe {
+        bound_slot(obj, |py, b| {
+            let this = b.this(py);
+            let type_name = std::ffi::CStr::from_ptr((*pyo3::ffi::Py_TYPE(b.this)).tp_name)
+                .to_string_lossy()
+                .into_owned();
+            let text = format!(
+                "<built-in method {} of {} object at {:#x}>",
+                b.name(),
+                type_name,
+                this.as_ptr() as usize
+            );
+            Ok(PyString::new(py, &text).into_any().unbind())
+        })
+    }
+}
+
+unsafe extern "C" fn bound_get_name(
+    obj: *mut pyo3::ffi::PyObject,
+    _closure: *mut std::ffi::c_void,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: called with the GIL held on a live bound method.
+    unsafe {
+        bound_slot(obj, |py, b| {
+            Ok(PyString::new(py, &b.name()).into_any().unbind())
+        })
+    }
+}
+
+unsafe extern "C" fn bound_get_qualname(
+    obj: *mut pyo3::ffi::PyObject,
+    _closure: *mut std::ffi::c_void,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: called with the GIL held on a live bound method.
+    unsafe {
+        bound_slot(obj, |py, b| {
+            let owner = b.this(py).get_type();
+            let qualname: String = owner
+                .getattr(pyo3::intern!(py, "__qualname__"))?
+                .extract()?;
+            Ok(PyString::new(py, &format!("{qualname}.{}", b.name()))
+                .into_any()
+                .unbind())
+        })
+    }
+}
+
+unsafe extern "C" fn bound_get_self(
+    obj: *mut pyo3::ffi::PyObject,
+    _closure: *mut std::ffi::c_void,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: called with the GIL held on a live bound method.
+    unsafe { bound_slot(obj, |py, b| Ok(b.this(py).unbind())) }
+}
+
+unsafe extern "C" fn bound_get_module(
+    _obj: *mut pyo3::ffi::PyObject,
+    _closure: *mut std::ffi::c_void,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: called with the GIL held; `None` is immortal or kept by the interpreter.
+    unsafe {
+        let none = pyo3::ffi::Py_None();
+        pyo3::ffi::Py_INCREF(none);
+        none
+    }
+}
+
+/// `__doc__` and `__text_signature__`: the descriptor's (CPython derives both the same way
+/// for the descriptor and its bound methods).
+unsafe extern "C" fn bound_get_from_descr(
+    obj: *mut pyo3::ffi::PyObject,
+    closure: *mut std::ffi::c_void,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: called with the GIL held on a live bound method; `closure` is one of the two
+    // static C strings of `bound_type`'s getter table.
+    unsafe {
+        let attr = std::ffi::CStr::from_ptr(closure.cast::<std::ffi::c_char>());
+        bound_slot(obj, |py, b| {
+            Ok(b.descr(py)
+                .getattr(attr.to_string_lossy().as_ref())?
+                .unbind())
+        })
+    }
+}
+
+/// `__reduce__`: `getattr(handle, name)`, as for CPython's bound built-in methods.
+unsafe extern "C" fn bound_reduce(
+    obj: *mut pyo3::ffi::PyObject,
+    _unused: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: called with the GIL held on a live bound method.
+    unsafe {
+        bound_slot(obj, |py, b| {
+            let getattr = py.import("builtins")?.getattr("getattr")?;
+            Ok((getattr, (b.this(py), b.name().into_owned()))
+                .into_pyobject(py)?
+                .into_any()
+                .unbind())
+        })
+    }
+}
+
+/// `tp_descr_get`: the object itself, so that `inspect` counts it as a method descriptor
+/// (a routine whose signature comes from `__text_signature__`), as it counts CPython's
+/// bound built-in methods as built-ins.
+unsafe extern "C" fn bound_descr_get(
+    obj: *mut pyo3::ffi::PyObject,
+    _instance: *mut pyo3::ffi::PyObject,
+    _owner: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: called with the GIL held on a live object; a new reference is returned.
+    unsafe {
+        pyo3::ffi::Py_INCREF(obj);
+        obj
+    }
+}
+
+/// Makes the bound-method type (module initialization); `method_quick` binds as CPython
+/// does until it exists.
+pub(crate) fn install_bound_methods(py: Python<'_>) -> PyResult<()> {
+    if !BOUND_TYPE.load(Ordering::Relaxed).is_null() {
+        return Ok(());
+    }
+    macro_rules! getter {
+        ($name:expr, $get:expr, $closure:expr) => {
+            pyo3::ffi::PyGetSetDef {
+                name: $name.as_ptr(),
+                get: Some($get),
+                set: None,
+                doc: std::ptr::null(),
+                closure: $closure,
+            }
+        };
+    }
+    let none = std::ptr::null_mut();
+    // Leaked on purpose: CPython keeps pointers into the tables for the type's life, which
+    // is the program's.
+    let getset: &'static mut [pyo3::ffi::PyGetSetDef] = Box::leak(Box::new([
+        getter!(c"__name__", bound_get_name, none),
+        getter!(c"__qualname__", bound_get_qualname, none),
+        getter!(c"__self__", bound_get_self, none),
+        getter!(c"__module__", bound_get_module, none),
+        getter!(
+            c"__doc__",
+            bound_get_from_descr,
+            c"__doc__".as_ptr().cast_mut().cast()
+        ),
+        getter!(
+            c"__text_signature__",
+            bound_get_from_descr,
+            c"__text_signature__".as_ptr().cast_mut().cast()
+        ),
+        pyo3::ffi::PyGetSetDef::default(),
+    ]));
+    let methods: &'static mut [pyo3::ffi::PyMethodDef] = Box::leak(Box::new([
+        pyo3::ffi::PyMethodDef {
+            ml_name: c"__reduce__".as_ptr(),
+            ml_meth: pyo3::ffi::PyMethodDefPointer {
+                PyCFunction: bound_reduce,
+            },
+            ml_flags: pyo3::ffi::METH_NOARGS,
+            ml_doc: std::ptr::null(),
+        },
+        pyo3::ffi::PyMethodDef::zeroed(),
+    ]));
+    let members: &'static mut [pyo3::ffi::PyMemberDef] = Box::leak(Box::new([
+        pyo3::ffi::PyMemberDef {
+            name: c"__vectorcalloffset__".as_ptr(),
+            type_code: pyo3::ffi::Py_T_PYSSIZET,
+            offset: std::mem::offset_of!(BoundMethod, vectorcall) as pyo3::ffi::Py_ssize_t,
+            flags: pyo3::ffi::Py_READONLY,
+            doc: std::ptr::null(),
+        },
+        pyo3::ffi::PyMemberDef::default(),
+    ]));
+    macro_rules! slot {
+        ($id:expr, $f:expr) => {
+            pyo3::ffi::PyType_Slot {
+                slot: $id,
+                pfunc: $f as *mut std::ffi::c_void,
+            }
+        };
+    }
+    let slots: &'static mut [pyo3::ffi::PyType_Slot] = Box::leak(Box::new([
+        slot!(
+            pyo3::ffi::Py_tp_dealloc,
+            bound_dealloc as unsafe extern "C" fn(_)
+        ),
+        slot!(
+            pyo3::ffi::Py_tp_traverse,
+            bound_traverse as unsafe extern "C" fn(_, _, _) -> _
+        ),
+        slot!(
+            pyo3::ffi::Py_tp_call,
+            pyo3::ffi::PyVectorcall_Call as unsafe extern "C" fn(_, _, _) -> _
+        ),
+        slot!(
+            pyo3::ffi::Py_tp_repr,
+            bound_repr as unsafe extern "C" fn(_) -> _
+        ),
+        slot!(
+            pyo3::ffi::Py_tp_hash,
+            bound_hash as unsafe extern "C" fn(_) -> _
+        ),
+        slot!(
+            pyo3::ffi::Py_tp_richcompare,
+            bound_richcompare as unsafe extern "C" fn(_, _, _) -> _
+        ),
+        slot!(
+            pyo3::ffi::Py_tp_descr_get,
+            bound_descr_get as unsafe extern "C" fn(_, _, _) -> _
+        ),
+        slot!(pyo3::ffi::Py_tp_getset, getset.as_mut_ptr()),
+        slot!(pyo3::ffi::Py_tp_methods, methods.as_mut_ptr()),
+        slot!(pyo3::ffi::Py_tp_members, members.as_mut_ptr()),
+        slot!(0, std::ptr::null_mut::<std::ffi::c_void>()),
+    ]));
+    #[cfg(Py_3_10)]
+    let immutable = pyo3::ffi::Py_TPFLAGS_IMMUTABLETYPE;
+    #[cfg(not(Py_3_10))]
+    let immutable = 0;
+    let spec: &'static mut pyo3::ffi::PyType_Spec = Box::leak(Box::new(pyo3::ffi::PyType_Spec {
+        name: c"capnp.lib.capnp._BoundMethod".as_ptr(),
+        basicsize: std::mem::size_of::<BoundMethod>() as std::ffi::c_int,
+        itemsize: 0,
+        flags: (pyo3::ffi::Py_TPFLAGS_DEFAULT
+            | pyo3::ffi::Py_TPFLAGS_HAVE_GC
+            | pyo3::ffi::Py_TPFLAGS_HAVE_VECTORCALL
+            | immutable) as std::ffi::c_uint,
+        slots: slots.as_mut_ptr(),
+    }));
+    // SAFETY: the GIL is held; the spec and its tables are leaked statics, valid for the
+    // program's life as CPython requires. The new type is kept (one strong reference, never
+    // released) for the same life.
+    let tp = unsafe { pyo3::ffi::PyType_FromSpec(spec) };
+    if tp.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    let tp = tp.cast::<pyo3::ffi::PyTypeObject>();
+    // The offset member only tells `PyType_FromSpec` where the function is (the type keeps
+    // it in `tp_vectorcall_offset`); taken out of the dictionary so that `dir()` of a bound
+    // method lists what CPython's list.
+    // SAFETY: the GIL is held; `tp` is the new, ready heap type, whose dictionary is a dict.
+    unsafe {
+        let dict = (*tp).tp_dict;
+        if !dict.is_null()
+            && pyo3::ffi::PyDict_DelItemString(dict, c"__vectorcalloffset__".as_ptr()) != 0
+        {
+            pyo3::ffi::PyErr_Clear();
+        }
+        pyo3::ffi::PyType_Modified(tp);
+    }
+    BOUND_TYPE.store(tp, Ordering::Relaxed);
+    Ok(())
 }
