@@ -205,7 +205,15 @@ fn apply(
                 (3, _) => {
                     let size = matches!(ty, Type::List(_) | Type::Text | Type::Data)
                         .then_some((arg % 6) as u32);
-                    let (x, y) = (a.init_by_index(i, size), b.init_by_index(i, size));
+                    // `a` as the binding makes it: a list field straight into its handle.
+                    let fast = match size {
+                        Some(n) => a.init_list_fast(i, n).transpose(),
+                        None => None,
+                    };
+                    let x = fast
+                        .map(|r| r.map(|l| Value::List(ListValue::Builder(l))))
+                        .unwrap_or_else(|| a.init_by_index(i, size));
+                    let y = b.init_by_index(i, size);
                     (show(&x), show(&y), handles(x, y))
                 }
                 (4, _) if ty.is_pointer() => {

@@ -717,6 +717,12 @@ impl ListBuilder {
         self
     }
 
+    /// As [`ListBuilder::recorded`], `None` recorded as "not located".
+    pub(crate) fn recorded_at(self, generation: u64, at: Option<ElemsAt>) -> Self {
+        self.cache.set(generation, at);
+        self
+    }
+
     pub(crate) fn located(self, mut loc: BLoc<'_>) -> Self {
         let at = self.elements(&mut loc);
         self.cache.set(self.base.message.generation(), at);

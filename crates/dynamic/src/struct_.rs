@@ -2282,6 +2282,61 @@ impl StructBuilder {
         self.init_by_index(i, size)
     }
 
+    /// `init_by_index` of list field `index` with `n` elements through the recorded
+    /// location, straight into the list's handle (no `Value`), its elements recorded from the
+    /// list capnp just made (not read back through the pointer). `Ok(None)`, nothing done,
+    /// when the field is not a list slot or no location is current: the caller then takes
+    /// `init_by_index`, which raises or walks as before.
+    pub fn init_list_fast(&self, index: usize, n: u32) -> Result<Option<ListBuilder>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Slot {
+            offset,
+            ty: Type::List(elem),
+            default,
+            ..
+        } = &field.kind
+        else {
+            return Ok(None);
+        };
+        let base = self.shared.base();
+        let (shape, elem_schema) = list_field_shape(field, elem, &base.registry)?;
+        check_list_size(shape, n)?;
+        let data_words = elem_schema.as_ref().map(|s| s.data_words);
+        let made = self.fast_pointer(field, *offset, |pb| {
+            let raw = match shape {
+                Shape::StructList(sz) => pb.init_struct_list(n, sz),
+                Shape::PrimList(es) => pb.init_list(es, n),
+                _ => pb.init_list(ElementSize::Pointer, n),
+            };
+            // What `ListBuilder::located` records for the list read back (arena.rs): a
+            // struct list's elements with the schema's data size and their own (fresh
+            // elements have exactly the size given to capnp).
+            let at = ElemsAt::locate(&base.message.segments, RawListReader(raw.into_reader()));
+            let at = match shape {
+                Shape::StructList(sz) => at.and_then(|at| {
+                    at.with_struct_data(data_words?, (n > 0).then_some(usize::from(sz.data) * 8))
+                }),
+                _ => at,
+            };
+            Ok((base.message.generation(), at))
+        })?;
+        let Some((generation, at)) = made else {
+            return Ok(None);
+        };
+        let step = Step {
+            hop: Hop::Field(*offset as u16),
+            shape,
+            default: default_words(default),
+        };
+        let list = ListBuilder::child_with(
+            self.shared.extended(self.pending.as_ref()),
+            step,
+            (**elem).clone(),
+            elem_schema,
+        );
+        Ok(Some(list.recorded_at(generation, at)))
+    }
+
     pub fn init_by_index(&self, index: usize, size: Option<u32>) -> Result<Value> {
         let field = field_at(self.shared.schema(), index)?;
         let (offset, ty) = match (&field.kind, size) {

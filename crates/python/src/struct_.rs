@@ -387,6 +387,16 @@ impl PyStructBuilder {
                 Some(i) => i,
                 None => field_index(self.inner.schema(), &name)?,
             };
+            // A list straight into its handle object, without a `Value`.
+            if let Some(n) = size {
+                if let Some(list) = self.inner.init_list_fast(i, n)? {
+                    let list = crate::list::PyListBuilder {
+                        inner: list,
+                        registry: self.registry.clone_ref(py),
+                    };
+                    return Ok(crate::lean_object::new_object(py, list)?.into_any());
+                }
+            }
             let value = self.inner.init_by_index(i, size)?;
             let ty = self.inner.schema().fields.get(i).and_then(slot_type);
             value_to_py(py, value, ty, &self.registry)
