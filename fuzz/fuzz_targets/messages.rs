@@ -64,11 +64,12 @@ fn read_all(r: &StructReader, depth: u32) {
         return;
     }
     for i in 0..r.schema().fields.len() {
-        // As the binding reads: struct and list fields first without a `Value`.
-        let v = match (r.struct_fast(i), r.list_fast(i)) {
-            (Ok(Some(s)), _) => Ok(Value::Struct(StructValue::Reader(s))),
-            (_, Ok(Some(l))) => Ok(Value::List(ListValue::Reader(l))),
-            (Err(e), _) | (_, Err(e)) => Err(e),
+        // As the binding reads: struct, list and group fields first without a `Value`.
+        let v = match (r.struct_fast(i), r.list_fast(i), r.group_fast(i)) {
+            (Ok(Some(s)), _, _) => Ok(Value::Struct(StructValue::Reader(s))),
+            (_, Ok(Some(l)), _) => Ok(Value::List(ListValue::Reader(l))),
+            (_, _, Ok(Some(g))) => Ok(Value::Struct(StructValue::Reader(g))),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
             _ => r.get_by_index(i),
         };
         // The binding's one-load primitive read agrees with the general read whenever it
@@ -193,7 +194,13 @@ fn apply(
             let ty = match &field.kind {
                 FieldKind::Slot { ty, .. } => ty.clone(),
                 FieldKind::Group { .. } => {
-                    let (x, y) = (a.get_by_index(i), b.get_by_index(i));
+                    // `a` as the binding reads a group: without a `Value` first.
+                    let x = match a.group_fast(i) {
+                        Ok(Some(g)) => Ok(Value::Struct(StructValue::Builder(g))),
+                        Ok(None) => a.get_by_index(i),
+                        Err(e) => Err(e),
+                    };
+                    let y = b.get_by_index(i);
                     return (show(&x), show(&y), handles(x, y));
                 }
             };

@@ -584,6 +584,22 @@ impl StructReader {
         Ok(Some(list.at(Some(child))))
     }
 
+    /// Group field `index` as `get_by_index` reads it, through the resolved location without
+    /// a `Value`; `Ok(None)` when the field is not a group or `get_by_index` must read it.
+    /// Raises as `get_by_index` for an inactive union member.
+    pub fn group_fast(&self, index: usize) -> Result<Option<StructReader>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Group { id } = &field.kind else {
+            return Ok(None);
+        };
+        if self.active_located(field)?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.group_of(
+            field.target_struct(&self.shared.base().registry, *id)?,
+        )))
+    }
+
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
     fn fast_get(&self, field: &Field) -> Result<Option<Value>> {
         let Some((at, seg)) = self.active_located(field)? else {
@@ -1578,6 +1594,17 @@ impl StructBuilder {
 
     /// Group `id` (member `field`) as a handle located where this struct is, when this
     /// struct's location is current; `Ok(None)` otherwise (the caller walks).
+    /// Group field `index` as `get_by_index` reads it, through the recorded location without
+    /// a `Value` (`fast_group`); `Ok(None)` when the field is not a group or `get_by_index`
+    /// must read it. Raises as `get_by_index` for an inactive union member.
+    pub fn group_fast(&self, index: usize) -> Result<Option<StructBuilder>> {
+        let field = field_at(self.shared.schema(), index)?;
+        let FieldKind::Group { id } = &field.kind else {
+            return Ok(None);
+        };
+        self.fast_group(field, *id)
+    }
+
     fn fast_group(&self, field: &Field, id: u64) -> Result<Option<StructBuilder>> {
         let held = self.shared.base().message.lock_fast()?;
         let Some(at) = self.cache.get(&held) else {

@@ -79,13 +79,16 @@ fn primitive(rng: &mut StdRng, ty: &Type) -> Option<SetValue<'static>> {
 /// One random operation on handle `h` of both messages; returns what each side observed and
 /// the handles it produced.
 /// Field `i` read as the binding reads it: struct and list fields first without a `Value`
-/// (`struct_fast`, `list_fast`), `get_by_index` when they decline.
+/// (`struct_fast`, `list_fast`, `group_fast`), `get_by_index` when they decline.
 fn binding_get(s: &StructBuilder, i: usize) -> capnp_dynamic::Result<Value> {
     if let Some(child) = s.struct_fast(i)? {
         return Ok(Value::Struct(StructValue::Builder(child)));
     }
     if let Some(list) = s.list_fast(i)? {
         return Ok(Value::List(ListValue::Builder(list)));
+    }
+    if let Some(group) = s.group_fast(i)? {
+        return Ok(Value::Struct(StructValue::Builder(group)));
     }
     s.get_by_index(i)
 }
@@ -112,7 +115,7 @@ fn step(
             let field = &fields[i];
             match &field.kind {
                 FieldKind::Group { .. } => {
-                    let (x, y) = (a.get_by_index(i), b.get_by_index(i));
+                    let (x, y) = (binding_get(a, i), b.get_by_index(i));
                     (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                 }
                 FieldKind::Slot { ty, .. } => {

@@ -98,8 +98,9 @@ fn dump_struct(out: &mut String, r: &StructReader, depth: u32, slow: bool) {
             "{name}: has={:?} ",
             r.has(name).map_err(|e| e.to_string())
         );
-        // The fast side reads as the binding does: struct and list fields first without a
-        // `Value` (`struct_fast`, `list_fast`), `get_by_index` when they decline; the walking
+        // The fast side reads as the binding does: struct, list and group fields first without
+        // a `Value` (`struct_fast`, `list_fast`, `group_fast`), `get_by_index` when they
+        // decline; the walking
         // side must print the same, errors and the read budget left included.
         let prim = PrimSlot::of(r.schema(), i).and_then(|slot| r.prim_located(slot));
         let direct = if slow {
@@ -114,7 +115,11 @@ fn dump_struct(out: &mut String, r: &StructReader, depth: u32, slow: bool) {
                 Ok(None) => match r.list_fast(i) {
                     Ok(Some(l)) => Some(Ok(Value::List(ListValue::Reader(l)))),
                     Err(e) => Some(Err(e)),
-                    Ok(None) => None,
+                    Ok(None) => match r.group_fast(i) {
+                        Ok(Some(g)) => Some(Ok(Value::Struct(StructValue::Reader(g)))),
+                        Err(e) => Some(Err(e)),
+                        Ok(None) => None,
+                    },
                 },
             }
         };

@@ -476,6 +476,15 @@ impl PyStructBuilder {
                     self.registry.clone_ref(py),
                 )?);
             }
+        } else if ty.is_none() {
+            // A group (a field without a slot type) likewise.
+            if let Some(group) = self.inner.group_fast(index)? {
+                return Ok(PyStructBuilder::wrap(
+                    py,
+                    group,
+                    self.registry.clone_ref(py),
+                )?);
+            }
         } else if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
             return Ok(obj);
         }
@@ -1250,6 +1259,15 @@ impl PyStructReader {
                 return Ok(PyStructReader::wrap(
                     py,
                     child,
+                    self.registry.clone_ref(py),
+                )?);
+            }
+        } else if ty.is_none() {
+            // A group (a field without a slot type) likewise.
+            if let Some(group) = self.inner.group_fast(index)? {
+                return Ok(PyStructReader::wrap(
+                    py,
+                    group,
                     self.registry.clone_ref(py),
                 )?);
             }
