@@ -206,7 +206,12 @@ fn apply(
             };
             match (op & 7, primitive(&ty, arg)) {
                 (0..=2, Some(v)) => {
-                    let (x, y) = (a.set_by_index(i, v), b.set_by_index(i, v));
+                    // `a` writes text and bytes as the binding writes a `str` into Text.
+                    let x = match v {
+                        SetValue::Str(_) | SetValue::Bytes(_) => a.set_blob_by_index(i, v),
+                        _ => a.set_by_index(i, v),
+                    };
+                    let y = b.set_by_index(i, v);
                     (format!("{x:?}"), format!("{y:?}"), None)
                 }
                 (3, _) => {

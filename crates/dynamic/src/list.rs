@@ -142,7 +142,13 @@ impl ListReader {
     /// dropping its reference at the same moment can make the answer stale (then this drop
     /// is the message's last; the caller must stay sound either way).
     pub fn base_shared(&self) -> bool {
-        Arc::strong_count(&self.base) > 1
+        // The list's own shared element part holds the base too, once made: that is no other
+        // holder unless an element handle holds the part.
+        let own = match self.elements.get() {
+            Some(e) if Arc::strong_count(e) == 1 && Arc::ptr_eq(&e.base, &self.base) => 2,
+            _ => 1,
+        };
+        Arc::strong_count(&self.base) > own
     }
 
     fn child_base(&self) -> &Arc<ReaderBase> {
@@ -641,6 +647,26 @@ impl ListBuilder {
         ListBuilder::with_schema(base, pending, elem, elem_schema)
     }
 
+    /// `child_with` for a list just made (`init`), whose elements are about to be used: a
+    /// struct list's shared element part made now, where making it on first use (a
+    /// `OnceLock` initialized through its `Once`) costs more.
+    pub(crate) fn fresh_child(
+        base: Arc<BuilderBase>,
+        hop: Step,
+        elem: Type,
+        elem_schema: Option<Arc<crate::schema::StructSchema>>,
+    ) -> Self {
+        let mut list = ListBuilder::with_schema(base, Some(hop), elem, elem_schema);
+        if let Some(schema) = &list.elem_schema {
+            list.elements = OnceLock::from(Arc::new(Elements {
+                base: list.base.clone(),
+                hop: list.pending.clone(),
+                schema: schema.clone(),
+            }));
+        }
+        list
+    }
+
     fn with_schema(
         base: Arc<BuilderBase>,
         pending: Option<Step>,
@@ -670,7 +696,13 @@ impl ListBuilder {
     /// dropping its reference at the same moment can make the answer stale (then this drop
     /// is the message's last; the caller must stay sound either way).
     pub fn base_shared(&self) -> bool {
-        Arc::strong_count(&self.base) > 1
+        // The list's own shared element part holds the base too, once made: that is no other
+        // holder unless an element handle holds the part.
+        let own = match self.elements.get() {
+            Some(e) if Arc::strong_count(e) == 1 && Arc::ptr_eq(&e.base, &self.base) => 2,
+            _ => 1,
+        };
+        Arc::strong_count(&self.base) > own
     }
 
     /// The message the list is in.

@@ -2019,6 +2019,29 @@ impl StructBuilder {
     }
 
     /// Writes a field (API.md 3.3); a union member becomes the active one.
+    /// `set_by_index` of text or bytes (`SetValue::Str`, `SetValue::Bytes`): into a Text or
+    /// Data slot through the recorded location without the general path's classification
+    /// of the value; anything else (another field or value, no current location) by
+    /// `set_by_index` itself.
+    pub fn set_blob_by_index(&self, index: usize, value: SetValue<'_>) -> Result<()> {
+        let field = field_at(self.shared.schema(), index)?;
+        if let (
+            FieldKind::Slot {
+                offset,
+                ty: ty @ (Type::Text | Type::Data),
+                ..
+            },
+            SetValue::Str(_) | SetValue::Bytes(_),
+        ) = (&field.kind, &value)
+        {
+            let write = |pb: PointerBuilder<'_>| write_pointer(pb, ty, &value, None, None);
+            if let Some(()) = self.fast_pointer(field, *offset, write)? {
+                return Ok(());
+            }
+        }
+        self.set_by_index(index, value)
+    }
+
     pub fn set_by_index(&self, index: usize, value: SetValue<'_>) -> Result<()> {
         let field = field_at(self.shared.schema(), index)?;
         if let FieldKind::Group { id } = &field.kind {
@@ -2355,7 +2378,7 @@ impl StructBuilder {
             shape,
             default: default_words(default),
         };
-        let list = ListBuilder::child_with(
+        let list = ListBuilder::fresh_child(
             self.shared.extended(self.pending.as_ref()),
             step,
             (**elem).clone(),

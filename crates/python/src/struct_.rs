@@ -822,6 +822,20 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
         if matches!(ty, Type::Interface(_) | Type::AnyPointer) {
             return Ok(false);
         }
+        // A `str` into a Text field (the commonest write): straight to the write, without
+        // trying the value as a number or an enum name first. (A `str` that is not valid
+        // UTF-8 takes the general path, which raises.)
+        if *ty == Type::Text {
+            if let Ok(Ok(text)) = value.cast_exact::<PyString>().map(|s| s.to_str()) {
+                return match this
+                    .inner
+                    .set_blob_by_index(i, capnp_dynamic::SetValue::Str(text))
+                {
+                    Ok(()) => Ok(true),
+                    Err(e) => Err(MsgError::from(e).into_py_attr(py)),
+                };
+            }
+        }
         match crate::convert::set_plain_field(&this.inner, i, value) {
             None => Ok(false),
             Some(result) => result.map(|()| true).map_err(|e| e.into_py_attr(py)),
