@@ -957,5 +957,8 @@ fn a_struct_list_alone_does_not_count_its_own_element_part_as_another_holder() {
         panic!("element")
     };
     drop(e);
-    assert!(!read.base_shared(), "the part made on first use is the list's own");
+    assert!(
+        !read.base_shared(),
+        "the part made on first use is the list's own"
+    );
 }

@@ -1556,8 +1556,8 @@ fn new_bytes_with<'py, R>(
     Ok((obj, written))
 }
 
-/// A direct-mapped table's index (0-255) for a name object and a schema or type address,
-/// from all of both addresses' bits: CPython's small-object allocator puts
+/// A cache table's index (0-255) for a name object and a schema or type address, from all
+/// of both addresses' bits: CPython's small-object allocator puts
 /// objects of one size class in 4 KiB pools, so two names at the same offset of different
 /// pools had the same low bits and took each other's entry on every use (in the address book
 /// build, one rebuild of the module moved its names so that two collided: +540 instructions
@@ -1574,7 +1574,8 @@ fn cache_slot(name: usize, owner: usize) -> usize {
 /// when the same name object meets the same schema again, as `b.field = v` in a loop does
 /// (a code object's names are the same interned `str` every time).
 ///
-/// A direct-mapped table indexed by both addresses. An entry owns a strong reference to its
+/// A two-way set-associative table indexed by both addresses (`name_set`). An entry owns a
+/// strong reference to its
 /// name (an exact, immutable `str`) and to its schema (an `Arc`), so neither address can be
 /// reused by another object while the entry holds it: an address match is the same name and
 /// the same schema. Entries are read and replaced only by the attribute slots, which run
@@ -1614,14 +1615,21 @@ const EMPTY_ENTRY: NameEntry = NameEntry {
     memo_key: std::sync::atomic::AtomicU64::new(0),
 };
 
-static NAME_CACHE: [NameEntry; NAME_CACHE_SIZE] = [EMPTY_ENTRY; NAME_CACHE_SIZE];
+/// Two entries per set: a name and schema go into the first entry of their set, moving the
+/// one there to the second (whose entry goes). Two hot names that meet in one set (a chance
+/// event of where CPython put them: a rebuild of the module once made two of the address
+/// book's names take each other's entry on every write, ~450 instructions per build) both
+/// stay.
+static NAME_CACHE: [[NameEntry; 2]; NAME_CACHE_SIZE / 2] =
+    [const { [EMPTY_ENTRY; 2] }; NAME_CACHE_SIZE / 2];
 
-/// The entry of [`NAME_CACHE`] for `name` with `schema`.
-fn name_entry(
+/// The set of [`NAME_CACHE`] for `name` with `schema`.
+#[inline(always)]
+fn name_set(
     name: *mut pyo3::ffi::PyObject,
     schema: *const capnp_dynamic::StructSchema,
-) -> &'static NameEntry {
-    &NAME_CACHE[cache_slot(name as usize, schema as usize) % NAME_CACHE_SIZE]
+) -> &'static [NameEntry; 2] {
+    &NAME_CACHE[(cache_slot(name as usize, schema as usize) >> 1) % (NAME_CACHE_SIZE / 2)]
 }
 
 /// The field index remembered for `name` with `schema` ([`remember_field`]), if any.
@@ -1816,10 +1824,15 @@ pub(crate) fn cached_field_entry_at(
     schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
 ) -> Option<CachedName> {
     let schema_ptr = std::sync::Arc::as_ptr(schema);
-    let entry = name_entry(name, schema_ptr);
-    (entry.name.load(Ordering::Relaxed) == name
-        && entry.schema.load(Ordering::Relaxed).cast_const() == schema_ptr)
-        .then_some(CachedName(entry))
+    let [first, second] = name_set(name, schema_ptr);
+    let holds = |entry: &NameEntry| {
+        entry.name.load(Ordering::Relaxed) == name
+            && entry.schema.load(Ordering::Relaxed).cast_const() == schema_ptr
+    };
+    if holds(first) {
+        return Some(CachedName(first));
+    }
+    holds(second).then_some(CachedName(second))
 }
 
 /// The entry holding `name` with `schema`, if any.
@@ -1843,26 +1856,50 @@ pub(crate) fn remember_field(
         return;
     }
     let name_ptr = name.as_ptr();
-    let entry = name_entry(name_ptr, std::sync::Arc::as_ptr(schema));
+    let [first, second] = name_set(name_ptr, std::sync::Arc::as_ptr(schema));
     let (prim, prim_mask) =
         capnp_dynamic::struct_::PrimSlot::of(schema, index).map_or((0, 0), |slot| slot.pack());
     let new_schema = std::sync::Arc::into_raw(std::sync::Arc::clone(schema)).cast_mut();
-    // SAFETY: the GIL is held (`name`), so no other call reads or replaces this entry
-    // meanwhile (see `NAME_CACHE`). The new name gets the strong reference the entry owns
-    // (`Py_IncRef` on a live object); the old entry's references are the ones it took when
-    // it was filled: a `str` (released with `Py_DecRef`: a `str`'s deallocation runs no
-    // Python code), an `Arc` made by `into_raw` (turned back with `from_raw` once and
-    // dropped) and the kept value (`prim_object`: an `int` or `float`, released likewise, or
-    // an enum object its field also keeps). The entry is fully written before the caller goes
-    // on, and no Python code runs in between.
+    // SAFETY: the GIL is held (`name`), so no other call reads or replaces the set's entries
+    // meanwhile (see `NAME_CACHE`), and no caller holds a `CachedName` of this set across the
+    // call (callers remember a name they did not find). The first entry's references move to
+    // the second as they are (each owned once, by the entry holding it). The new name gets
+    // the strong reference the entry owns (`Py_IncRef` on a live object); the second entry's
+    // old references are the ones it took when it was filled: a `str` (released with
+    // `Py_DecRef`: a `str`'s deallocation runs no Python code), an `Arc` made by `into_raw`
+    // (turned back with `from_raw` once and dropped) and the kept value (`prim_object`: an
+    // `int` or `float`, released likewise, or an enum object its field also keeps). Both
+    // entries are fully written before the old references go, and no Python code runs in
+    // between.
     unsafe {
         pyo3::ffi::Py_IncRef(name_ptr);
-        let old_name = entry.name.swap(name_ptr, Ordering::Relaxed);
-        let old_schema = entry.schema.swap(new_schema, Ordering::Relaxed);
-        entry.index.store(index, Ordering::Relaxed);
-        entry.prim.store(prim, Ordering::Relaxed);
-        entry.prim_mask.store(prim_mask, Ordering::Relaxed);
-        let old_memo = entry.memo.swap(std::ptr::null_mut(), Ordering::Relaxed);
+        let old_name = second.name.swap(
+            first.name.swap(name_ptr, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        let old_schema = second.schema.swap(
+            first.schema.swap(new_schema, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        let old_memo = second.memo.swap(
+            first.memo.swap(std::ptr::null_mut(), Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        second
+            .index
+            .store(first.index.load(Ordering::Relaxed), Ordering::Relaxed);
+        second
+            .prim
+            .store(first.prim.load(Ordering::Relaxed), Ordering::Relaxed);
+        second
+            .prim_mask
+            .store(first.prim_mask.load(Ordering::Relaxed), Ordering::Relaxed);
+        second
+            .memo_key
+            .store(first.memo_key.load(Ordering::Relaxed), Ordering::Relaxed);
+        first.index.store(index, Ordering::Relaxed);
+        first.prim.store(prim, Ordering::Relaxed);
+        first.prim_mask.store(prim_mask, Ordering::Relaxed);
         if !old_memo.is_null() {
             pyo3::ffi::Py_DecRef(old_memo);
         }
