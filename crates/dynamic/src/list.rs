@@ -596,6 +596,9 @@ pub struct ListBuilder {
     /// This list's base and pending hop with the element schema (struct lists), shared by
     /// every element handle.
     elements: OnceLock<Arc<Elements<BuilderBase>>>,
+    /// The same, made with the list (`fresh_child`) and then used instead: setting a
+    /// `OnceLock`, even when it is made, goes through its `Once` (~80 instructions).
+    fresh: Option<Arc<Elements<BuilderBase>>>,
     elem: Type,
     /// The element width of a list of Bool or numbers (`scalar_bits`), 0 for other kinds.
     prim_bits: u32,
@@ -648,8 +651,8 @@ impl ListBuilder {
     }
 
     /// `child_with` for a list just made (`init`), whose elements are about to be used: a
-    /// struct list's shared element part made now, where making it on first use (a
-    /// `OnceLock` initialized through its `Once`) costs more.
+    /// struct list's shared element part made now (`fresh`), where making it on first use
+    /// (a `OnceLock` initialized through its `Once`) costs more.
     pub(crate) fn fresh_child(
         base: Arc<BuilderBase>,
         hop: Step,
@@ -658,7 +661,7 @@ impl ListBuilder {
     ) -> Self {
         let mut list = ListBuilder::with_schema(base, Some(hop), elem, elem_schema);
         if let Some(schema) = &list.elem_schema {
-            list.elements = OnceLock::from(Arc::new(Elements {
+            list.fresh = Some(Arc::new(Elements {
                 base: list.base.clone(),
                 hop: list.pending.clone(),
                 schema: schema.clone(),
@@ -683,6 +686,7 @@ impl ListBuilder {
             pending,
             full: OnceLock::new(),
             elements: OnceLock::new(),
+            fresh: None,
             elem,
             prim_bits,
             elem_schema,
@@ -698,7 +702,7 @@ impl ListBuilder {
     pub fn base_shared(&self) -> bool {
         // The list's own shared element part holds the base too, once made: that is no other
         // holder unless an element handle holds the part.
-        let own = match self.elements.get() {
+        let own = match self.fresh.as_ref().or_else(|| self.elements.get()) {
             Some(e) if Arc::strong_count(e) == 1 && Arc::ptr_eq(&e.base, &self.base) => 2,
             _ => 1,
         };
@@ -1047,6 +1051,9 @@ impl ListBuilder {
 
     /// What its struct elements share (made once), when the element schema is known.
     fn struct_elements(&self) -> Option<&Arc<Elements<BuilderBase>>> {
+        if let Some(made) = &self.fresh {
+            return Some(made);
+        }
         let schema = self.elem_schema.as_ref()?;
         Some(self.elements.get_or_init(|| {
             // The list's own base and pending hop: no base with the hop appended is made.
