@@ -2317,7 +2317,8 @@ unsafe extern "C" fn bound_dealloc(obj: *mut pyo3::ffi::PyObject) {
     }
 }
 
-/// `tp_traverse`: the handle and the descriptor.
+/// `tp_traverse`: the handle, the descriptor and (as for every heap type's instance, 3.9+)
+/// the type.
 unsafe extern "C" fn bound_traverse(
     obj: *mut pyo3::ffi::PyObject,
     visit: pyo3::ffi::visitproc,
@@ -2326,7 +2327,8 @@ unsafe extern "C" fn bound_traverse(
     // SAFETY: the collector calls this with the GIL held on a live bound method.
     unsafe {
         let bound = obj.cast::<BoundMethod>();
-        for member in [(*bound).this, (*bound).descr] {
+        let ty = pyo3::ffi::Py_TYPE(obj).cast::<pyo3::ffi::PyObject>();
+        for member in [(*bound).this, (*bound).descr, ty] {
             if !member.is_null() {
                 let r = visit(member, arg);
                 if r != 0 {
