@@ -1705,11 +1705,15 @@ pub(crate) fn root_path() -> Path {
 
 /// `steps`, then `a` and `b`.
 pub(crate) fn push_steps(steps: &Path, a: &Step, b: &Step) -> Path {
+    // One exact-size pass (a range mapped: no chained iterators' state to step through).
+    let n = steps.len();
     Path(Some(
-        steps
-            .iter()
-            .cloned()
-            .chain([a.clone(), b.clone()])
+        (0..n + 2)
+            .map(|i| match i.checked_sub(n) {
+                None => steps[i].clone(),
+                Some(0) => a.clone(),
+                Some(_) => b.clone(),
+            })
             .collect(),
     ))
 }
