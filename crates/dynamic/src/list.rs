@@ -653,6 +653,7 @@ impl ListBuilder {
     /// `child_with` for a list just made (`init`), whose elements are about to be used: a
     /// struct list's shared element part made now (`fresh`), where making it on first use
     /// (a `OnceLock` initialized through its `Once`) costs more.
+    #[inline(always)]
     pub(crate) fn fresh_child(
         base: Arc<BuilderBase>,
         hop: Step,
@@ -670,6 +671,7 @@ impl ListBuilder {
         list
     }
 
+    #[inline(always)]
     fn with_schema(
         base: Arc<BuilderBase>,
         pending: Option<Step>,
@@ -754,6 +756,7 @@ impl ListBuilder {
     }
 
     /// As [`ListBuilder::recorded`], `None` recorded as "not located".
+    #[inline(always)]
     pub(crate) fn recorded_at(self, generation: u64, at: Option<ElemsAt>) -> Self {
         self.cache.set(generation, at);
         self
