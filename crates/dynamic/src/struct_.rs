@@ -454,20 +454,13 @@ impl StructReader {
     /// list or `get_by_index` must read it (no location, a far or null pointer, another
     /// encoding). Raises as `get_by_index` for an inactive union member.
     pub fn list_fast(&self, index: usize) -> Result<Option<ListReader>> {
-        let field = field_at(self.shared.schema(), index)?;
-        let FieldKind::Slot {
-            offset,
-            ty: Type::List(elem),
-            default,
-            ..
-        } = &field.kind
-        else {
+        let Some((field, offset, elem, default)) = list_slot(self.shared.schema(), index)? else {
             return Ok(None);
         };
         let Some((at, seg)) = self.active_located(field)? else {
             return Ok(None);
         };
-        self.located_list(at, seg, field, *offset, elem, default)
+        self.located_list(at, seg, field, offset, elem, default)
     }
 
     /// This struct's location and segment when it has one, after the check that `field` is
@@ -895,6 +888,24 @@ fn field_index(schema: &StructSchema, name: &str) -> Result<usize> {
         })
 }
 
+/// Field `index` of `schema` when it is a list slot: the field, its pointer offset, element
+/// type and default; `Ok(None)` for any other field (an index out of range raises).
+fn list_slot(
+    schema: &StructSchema,
+    index: usize,
+) -> Result<Option<(&Field, u32, &Type, &DefaultValue)>> {
+    let field = field_at(schema, index)?;
+    Ok(match &field.kind {
+        FieldKind::Slot {
+            offset,
+            ty: Type::List(elem),
+            default,
+            ..
+        } => Some((field, *offset, &**elem, default)),
+        _ => None,
+    })
+}
+
 fn field_at(schema: &StructSchema, index: usize) -> Result<&Field> {
     schema.fields.get(index).ok_or_else(|| Error::NoSuchField {
         name: format!("#{index}"),
@@ -1287,17 +1298,10 @@ impl StructBuilder {
     /// a `Value` (`fast_list_field`); `Ok(None)` when the field is not a list or
     /// `get_by_index` must read it. Raises as `get_by_index` for an inactive union member.
     pub fn list_fast(&self, index: usize) -> Result<Option<ListBuilder>> {
-        let field = field_at(self.shared.schema(), index)?;
-        let FieldKind::Slot {
-            offset,
-            ty: Type::List(elem),
-            default,
-            ..
-        } = &field.kind
-        else {
+        let Some((field, offset, elem, default)) = list_slot(self.shared.schema(), index)? else {
             return Ok(None);
         };
-        self.fast_list_field(field, *offset, elem, default)
+        self.fast_list_field(field, offset, elem, default)
     }
 
     /// List field `field` (at pointer `offset`, of `elem`s) through the recorded location, when
@@ -2338,21 +2342,14 @@ impl StructBuilder {
     /// when the field is not a list slot or no location is current: the caller then takes
     /// `init_by_index`, which raises or walks as before.
     pub fn init_list_fast(&self, index: usize, n: u32) -> Result<Option<ListBuilder>> {
-        let field = field_at(self.shared.schema(), index)?;
-        let FieldKind::Slot {
-            offset,
-            ty: Type::List(elem),
-            default,
-            ..
-        } = &field.kind
-        else {
+        let Some((field, offset, elem, default)) = list_slot(self.shared.schema(), index)? else {
             return Ok(None);
         };
         let base = self.shared.base();
         let (shape, elem_schema) = list_field_shape(field, elem, &base.registry)?;
         check_list_size(shape, n)?;
         let data_words = elem_schema.as_ref().map(|s| s.data_words);
-        let made = self.fast_pointer(field, *offset, |pb| {
+        let made = self.fast_pointer(field, offset, |pb| {
             let raw = match shape {
                 Shape::StructList(sz) => pb.init_struct_list(n, sz),
                 Shape::PrimList(es) => pb.init_list(es, n),
@@ -2374,14 +2371,14 @@ impl StructBuilder {
             return Ok(None);
         };
         let step = Step {
-            hop: Hop::Field(*offset as u16),
+            hop: Hop::Field(offset as u16),
             shape,
             default: default_words(default),
         };
         let list = ListBuilder::fresh_child(
             self.shared.extended(self.pending.as_ref()),
             step,
-            (**elem).clone(),
+            elem.clone(),
             elem_schema,
         );
         Ok(Some(list.recorded_at(generation, at)))
