@@ -1430,3 +1430,24 @@ def test_bound_methods_keep_and_release_their_handle(a):
     del builder
     assert len(init("structs", 3)) == 3
     assert a.All.from_bytes(data()).i32 == 3
+
+
+def test_text_writes_through_the_slot_match_the_general_path(a):
+    # `msg.t = str` goes from the attribute slot straight to the blob write
+    # (`set_blob_by_index`); every other value, and a `str` that is not valid UTF-8, takes
+    # the general path. Both must leave the same bytes and raise the same errors as `_set`.
+    class Sub(str):
+        pass
+
+    values = ["", "x", "héllo ✓", "a" * 300, Sub("sub"), b"raw", "\ud800", 5, None]
+    for value in values:
+        results = []
+        for write in (lambda m, v: setattr(m, "t", v), lambda m, v: m._set("t", v)):
+            msg = a.All.new_message(i32=1)
+            msg.t = "before"
+            try:
+                write(msg, value)
+                results.append(("ok", msg.t, msg.to_bytes()))
+            except Exception as e:  # noqa: BLE001 - compared as they are
+                results.append((type(e), msg.t, msg.to_bytes()))
+        assert results[0] == results[1], repr(value)
