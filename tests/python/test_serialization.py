@@ -438,7 +438,8 @@ def _framed(segments):
 def test_to_bytes_is_the_framing_of_its_segments(c, size):
     # Small messages are copied under the lock with the GIL held; from 1 MiB on the
     # `bytes` is filled with the GIL released, unzeroed (and from 8 MiB advised for huge
-    # pages): every path gives the framing of the segments, every byte written.
+    # pages and split between two threads, part boundaries on both sides of the split):
+    # every path gives the framing of the segments, every byte written.
     blob = bytes(range(251)) * (size // 251 + 1)
     b = c.Contact.new_message(id=3, name="Ann", avatar=blob[:size], tags=["x"] * 3)
     segments = b.to_segments()

@@ -1480,7 +1480,9 @@ where
 
 /// Writes `head` then each of `parts` into `buf` when their lengths add up to exactly
 /// `buf.len()` (then every byte of `buf` is written: it need not be initialized before);
-/// `false`, nothing written, otherwise.
+/// `false`, nothing written, otherwise. A copy of at least `SPLIT_COPY` bytes is split in two
+/// halves, the second written by a scoped thread while this one writes the first (see
+/// `split_copy`).
 pub(crate) fn write_parts(
     buf: &mut [std::mem::MaybeUninit<u8>],
     head: &[u8],
@@ -1492,18 +1494,67 @@ pub(crate) fn write_parts(
     if total != Some(buf.len()) {
         return false;
     }
-    let mut dst = buf.as_mut_ptr().cast::<u8>();
-    for part in std::iter::once(head).chain(parts.iter().copied()) {
-        // SAFETY: the parts' lengths add up to `buf.len()` (checked above), so each copy
-        // stays inside `buf`, from where the previous one ended; a shared `&[u8]` never
-        // overlaps the exclusive `buf`. Writing bytes into `MaybeUninit<u8>` storage is
-        // always allowed.
-        unsafe {
-            std::ptr::copy_nonoverlapping(part.as_ptr(), dst, part.len());
-            dst = dst.add(part.len());
+    if buf.len() >= SPLIT_COPY && split_copy() {
+        // Page-aligned split point, so that no page is faulted in by both threads.
+        let half = (buf.len() / 2).next_multiple_of(4096).min(buf.len());
+        let (first, second) = buf.split_at_mut(half);
+        let second_written = std::thread::scope(|scope| {
+            let spawned = std::thread::Builder::new()
+                .name("capnp-copy".into())
+                .spawn_scoped(scope, || write_range(second, half, head, parts));
+            write_range(first, 0, head, parts);
+            // No thread (a limit on threads, say), or a panic in it (`write_range`'s slicing
+            // stays in bounds, so none is expected): the half is written below instead.
+            spawned.is_ok_and(|handle| handle.join().is_ok())
+        });
+        if !second_written {
+            write_range(second, half, head, parts);
         }
+        return true;
     }
+    write_range(buf, 0, head, parts);
     true
+}
+
+/// Copies of at least this many bytes are split between two threads when the machine has
+/// more than one CPU for this process: most of such a copy's time is the kernel's zeroing of
+/// the fresh pages it writes (page faults) and the copy itself, both of which scale with
+/// cores (50 MB: ~7.2 ms in one thread, ~4.5 ms in two, on the benchmark machine).
+const SPLIT_COPY: usize = 8 << 20;
+
+/// Whether large copies are split: more than one CPU is available to this process (read once:
+/// `available_parallelism` reads cgroup files).
+fn split_copy() -> bool {
+    static SPLIT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SPLIT.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
+
+/// Writes into `dst` the bytes of `head` followed by `parts` that start `offset` bytes into
+/// that concatenation: `dst.len()` bytes, which the caller has checked are there.
+fn write_range(
+    dst: &mut [std::mem::MaybeUninit<u8>],
+    mut offset: usize,
+    head: &[u8],
+    parts: &[&[u8]],
+) {
+    let mut rest = dst;
+    for part in std::iter::once(head).chain(parts.iter().copied()) {
+        if rest.is_empty() {
+            break;
+        }
+        let Some(from) = part.get(offset..) else {
+            offset -= part.len();
+            continue;
+        };
+        offset = 0;
+        let n = from.len().min(rest.len());
+        let (now, later) = std::mem::take(&mut rest).split_at_mut(n);
+        // SAFETY: `now` and `from[..n]` are both `n` bytes long; a shared `&[u8]` never
+        // overlaps the exclusive `now`. Writing bytes into `MaybeUninit<u8>` storage is always
+        // allowed.
+        unsafe { std::ptr::copy_nonoverlapping(from.as_ptr(), now.as_mut_ptr().cast::<u8>(), n) };
+        rest = later;
+    }
 }
 
 /// A new `bytes` object of `len` bytes whose buffer `write` receives before the object is
@@ -2757,4 +2808,73 @@ pub(crate) fn install_bound_methods(py: Python<'_>) -> PyResult<()> {
     }
     BOUND_TYPE.store(tp, Ordering::Relaxed);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::MaybeUninit;
+
+    fn concatenation(head: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        let mut all = head.to_vec();
+        parts.iter().for_each(|p| all.extend_from_slice(p));
+        all
+    }
+
+    #[test]
+    fn every_range_of_the_parts_is_written_from_its_offset() {
+        let data: Vec<u8> = (0..64u8).collect();
+        let shapes: [(usize, &[usize]); 5] = [
+            (0, &[]),
+            (8, &[]),
+            (8, &[0, 16, 0, 5]),
+            (0, &[1, 1, 30]),
+            (3, &[20, 0, 0, 17]),
+        ];
+        for (head_len, lens) in shapes {
+            let mut at = head_len;
+            let head = &data[..head_len];
+            let parts: Vec<&[u8]> = lens
+                .iter()
+                .map(|&n| {
+                    at += n;
+                    &data[at - n..at]
+                })
+                .collect();
+            let all = concatenation(head, &parts);
+            for start in 0..=all.len() {
+                for end in start..=all.len() {
+                    let mut dst = vec![MaybeUninit::new(0xEEu8); end - start];
+                    write_range(&mut dst, start, head, &parts);
+                    // SAFETY: every element was initialized (with 0xEE) above.
+                    let got: Vec<u8> = dst.iter().map(|b| unsafe { b.assume_init() }).collect();
+                    assert_eq!(got, all[start..end], "{head_len} {lens:?} {start}..{end}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_split_copy_writes_both_halves() {
+        // Over `SPLIT_COPY`, with part boundaries on both sides of the split point and one
+        // part across it.
+        let n = SPLIT_COPY + 12_345;
+        let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+        let cuts = [7, n / 2 - 100, n / 2 + 4096 + 3, n - 1];
+        let head = &data[..cuts[0]];
+        let parts: Vec<&[u8]> = cuts
+            .windows(2)
+            .map(|w| &data[w[0]..w[1]])
+            .chain(std::iter::once(&data[cuts[3]..]))
+            .collect();
+        let mut dst = vec![MaybeUninit::new(0u8); n];
+        assert!(write_parts(&mut dst, head, &parts));
+        // SAFETY: every element was initialized (with 0) above.
+        assert!(dst
+            .iter()
+            .zip(&data)
+            .all(|(b, d)| unsafe { b.assume_init() } == *d));
+        let mut short = vec![MaybeUninit::new(0u8); n - 1];
+        assert!(!write_parts(&mut short, head, &parts));
+    }
 }
