@@ -1,7 +1,10 @@
 """Serialization: bytes, packed, segments, files, copies, and interop with pycapnp's bytes."""
 
 import os
+import select
+import signal
 import subprocess
+import threading
 import warnings
 
 import pytest
@@ -451,6 +454,55 @@ def test_to_bytes_is_the_framing_of_its_segments(c, size):
     assert out == _framed(segments)
     r = c.Contact.from_bytes(out, traversal_limit_in_words=1 << 30)
     assert r.avatar == blob[:size] and list(r.tags) == ["x"] * 3
+
+
+def test_large_copies_from_threads_at_once_and_after_fork(c):
+    # From 8 MiB on, a copy into a new `bytes` (a Data read, `to_bytes()`) has its second half
+    # written by a helper thread, one copy at a time: copies from several threads at once (the
+    # `to_bytes()` fill runs with the GIL released), and copies in a child forked while the
+    # helper thread lives (the child has no such thread and starts its own), give every byte.
+    size = 9 * 1000 * 1000
+    blob = (bytes(range(251)) * (size // 251 + 1))[:size]
+    b = c.Contact.new_message(id=3, avatar=blob)
+    data = b.to_bytes()
+    r = c.Contact.from_bytes(data, traversal_limit_in_words=1 << 30)
+    assert r.avatar == blob
+    results = []
+
+    def copy_many():
+        for _ in range(4):
+            results.append((r.avatar == blob, b.to_bytes() == data))
+
+    with warnings.catch_warnings():
+        # `to_bytes()` again warns (as pycapnp's does); `fork` with threads warns on 3.12+.
+        warnings.simplefilter("ignore")
+        threads = [threading.Thread(target=copy_many) for _ in range(3)]
+        for t in threads:
+            t.start()
+        copy_many()
+        for t in threads:
+            t.join()
+        assert results == [(True, True)] * 16
+        if not hasattr(os, "fork"):
+            return
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ok = r.avatar == blob and b.to_bytes() == data and r.avatar == blob
+                os.write(write_end, b"1" if ok else b"0")
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        try:
+            # The child's answer, or b"" if it died first; nothing in 60 s: it hangs.
+            ready, _, _ = select.select([read_end], [], [], 60)
+            answer = os.read(read_end, 1) if ready else b"(no answer in 60 s)"
+        finally:
+            os.close(read_end)
+            os.kill(pid, signal.SIGKILL)  # gone already (a zombie) unless it hangs
+            os.waitpid(pid, 0)
+    assert answer == b"1"
 
 
 

@@ -1498,16 +1498,7 @@ pub(crate) fn write_parts(
         // Page-aligned split point, so that no page is faulted in by both threads.
         let half = (buf.len() / 2).next_multiple_of(4096).min(buf.len());
         let (first, second) = buf.split_at_mut(half);
-        let second_written = std::thread::scope(|scope| {
-            let spawned = std::thread::Builder::new()
-                .name("capnp-copy".into())
-                .spawn_scoped(scope, || write_range(second, half, head, parts));
-            write_range(first, 0, head, parts);
-            // No thread (a limit on threads, say), or a panic in it (`write_range`'s slicing
-            // stays in bounds, so none is expected): the half is written below instead.
-            spawned.is_ok_and(|handle| handle.join().is_ok())
-        });
-        if !second_written {
+        if !copy_helper::write_halves(first, second, half, head, parts) {
             write_range(second, half, head, parts);
         }
         return true;
@@ -1519,7 +1510,7 @@ pub(crate) fn write_parts(
 /// Copies of at least this many bytes are split between two threads when the machine has
 /// more than one CPU for this process: most of such a copy's time is the kernel's zeroing of
 /// the fresh pages it writes (page faults) and the copy itself, both of which scale with
-/// cores (50 MB: ~7.2 ms in one thread, ~4.5 ms in two, on the benchmark machine).
+/// cores (50 MB: ~7.3 ms in one thread, ~4.4 ms in two, on the benchmark machine).
 const SPLIT_COPY: usize = 8 << 20;
 
 /// Whether large copies are split: more than one CPU is available to this process (read once:
@@ -1527,6 +1518,165 @@ const SPLIT_COPY: usize = 8 << 20;
 fn split_copy() -> bool {
     static SPLIT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SPLIT.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}
+
+/// The thread that writes the second half of a split copy (`write_parts`).
+///
+/// One long-lived thread rather than one per copy: the scheduler often starts a new thread on
+/// its parent's CPU, where it waits ~1-1.5 ms for the parent to be preempted or for load
+/// balancing (measured: half of the copies then ran one after the other, 8 ms instead of
+/// 4.4), while a parked thread woken on a futex goes to an idle CPU at once (~0.06 ms).
+/// It ends after `IDLE` without work (a timed wait on its channel, no polling), so a program
+/// that copied once does not keep a second thread (which `fork` would warn about).
+///
+/// One copy uses the helper at a time (`try_lock`; a copy that finds it busy is written by
+/// its own thread alone). After `fork`, the child has no helper thread although the parent's
+/// record was copied: the record holds the process id that started the thread, and a record
+/// from another process is abandoned (leaked, never used: its channels may have been in use by
+/// the parent's threads) and a new thread started. A fork while a copy held the lock leaves
+/// the lock taken in the child, whose copies then run in one thread.
+mod copy_helper {
+    use super::write_range;
+    use std::mem::MaybeUninit;
+    use std::sync::mpsc::{Receiver, Sender};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// How long the helper thread waits for work before it ends.
+    const IDLE: Duration = Duration::from_secs(2);
+
+    /// A range to write: `write_range(dst[..len], offset, head, parts)`, as raw parts.
+    struct Job {
+        dst: *mut MaybeUninit<u8>,
+        len: usize,
+        offset: usize,
+        head: *const u8,
+        head_len: usize,
+        parts: *const &'static [u8],
+        parts_len: usize,
+    }
+
+    // SAFETY: a `Job` is sent only by `write_halves`, which does not return (nor unwind past
+    // its `Wait` guard) before the helper has answered for that job or is gone, so the
+    // memory it points to (an exclusive destination, shared sources) outlives every use on
+    // the helper thread, and nothing else touches the destination meanwhile.
+    unsafe impl Send for Job {}
+
+    struct Helper {
+        pid: u32,
+        jobs: Sender<Job>,
+        /// `true`: the job's range is written; `false`: it panicked part way.
+        done: Receiver<bool>,
+    }
+
+    static HELPER: Mutex<Option<Helper>> = Mutex::new(None);
+
+    fn start(pid: u32) -> Option<Helper> {
+        let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
+        let (answers, done) = std::sync::mpsc::channel::<bool>();
+        std::thread::Builder::new()
+            .name("capnp-copy".into())
+            .spawn(move || {
+                // Ends when idle for `IDLE`, or when the record is dropped; a copy waiting on
+                // it then sees the answer channel close and writes its half itself.
+                while let Ok(job) = inbox.recv_timeout(IDLE) {
+                    let written = std::panic::catch_unwind(|| {
+                        // SAFETY: see `Job`'s `Send`: the sender waits until this answer, so
+                        // the destination (exclusive to this job) and the sources are alive and
+                        // unchanged; the pointers and lengths come from live slices.
+                        unsafe {
+                            let dst = std::slice::from_raw_parts_mut(job.dst, job.len);
+                            let head = std::slice::from_raw_parts(job.head, job.head_len);
+                            let parts = std::slice::from_raw_parts(job.parts, job.parts_len);
+                            write_range(dst, job.offset, head, parts);
+                        }
+                    })
+                    .is_ok();
+                    if answers.send(written).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Helper { pid, jobs, done })
+    }
+
+    /// Writes `first` (offset 0) here and has the helper write `second` (offset `half`) at
+    /// the same time; `false` when the helper did not write `second` (busy, unavailable, or
+    /// it failed part way): the caller writes it then.
+    pub(super) fn write_halves(
+        first: &mut [MaybeUninit<u8>],
+        second: &mut [MaybeUninit<u8>],
+        half: usize,
+        head: &[u8],
+        parts: &[&[u8]],
+    ) -> bool {
+        let Ok(mut slot) = HELPER.try_lock() else {
+            write_range(first, 0, head, parts);
+            return false;
+        };
+        let pid = std::process::id();
+        if slot.as_ref().is_some_and(|h| h.pid != pid) {
+            std::mem::forget(slot.take());
+        }
+        let job = Job {
+            dst: second.as_mut_ptr(),
+            len: second.len(),
+            offset: half,
+            head: head.as_ptr(),
+            head_len: head.len(),
+            parts: parts.as_ptr().cast::<&'static [u8]>(),
+            parts_len: parts.len(),
+        };
+        // A recorded thread may have ended (idle) since: then one new thread, once.
+        let mut job = Some(job);
+        for _ in 0..2 {
+            if slot.is_none() {
+                *slot = start(pid);
+            }
+            match (slot.as_ref(), job.take()) {
+                (Some(helper), Some(j)) => match helper.jobs.send(j) {
+                    Ok(()) => break,
+                    Err(returned) => {
+                        job = Some(returned.0);
+                        *slot = None;
+                    }
+                },
+                _ => break,
+            }
+        }
+        let Some(helper) = slot.as_ref().filter(|_| job.is_none()) else {
+            write_range(first, 0, head, parts);
+            return false;
+        };
+        /// Waits for the helper's answer, also if the first half's write unwinds (it does not:
+        /// its slicing stays in bounds), so that no borrowed memory is released while the
+        /// helper may still use it.
+        struct Wait<'h>(&'h Receiver<bool>);
+        impl Wait<'_> {
+            fn answer(self) -> Option<bool> {
+                let answer = self.0.recv().ok();
+                std::mem::forget(self);
+                answer
+            }
+        }
+        impl Drop for Wait<'_> {
+            fn drop(&mut self) {
+                let _ = self.0.recv();
+            }
+        }
+        let wait = Wait(&helper.done);
+        write_range(first, 0, head, parts);
+        match wait.answer() {
+            Some(written) => written,
+            // The thread ended without taking the job (its idle time ran out as it was sent):
+            // the job was never run.
+            None => {
+                *slot = None;
+                false
+            }
+        }
+    }
 }
 
 /// Writes into `dst` the bytes of `head` followed by `parts` that start `offset` bytes into
