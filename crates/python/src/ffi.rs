@@ -1542,8 +1542,12 @@ mod copy_helper {
     use std::sync::Mutex;
     use std::time::Duration;
 
-    /// How long the helper thread waits for work before it ends.
+    /// How long the helper thread waits for work before it ends (shorter in unit tests,
+    /// which wait for it to end).
+    #[cfg(not(test))]
     const IDLE: Duration = Duration::from_secs(2);
+    #[cfg(test)]
+    const IDLE: Duration = Duration::from_millis(100);
 
     /// A range to write: `write_range(dst[..len], offset, head, parts)`, as raw parts.
     struct Job {
@@ -1567,6 +1571,9 @@ mod copy_helper {
         jobs: Sender<Job>,
         /// `true`: the job's range is written; `false`: it panicked part way.
         done: Receiver<bool>,
+        /// The thread (dropping it detaches the thread; unit tests take it to join it).
+        #[cfg_attr(not(test), allow(dead_code))]
+        thread: Option<std::thread::JoinHandle<()>>,
     }
 
     static HELPER: Mutex<Option<Helper>> = Mutex::new(None);
@@ -1574,7 +1581,7 @@ mod copy_helper {
     fn start(pid: u32) -> Option<Helper> {
         let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
         let (answers, done) = std::sync::mpsc::channel::<bool>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("capnp-copy".into())
             .spawn(move || {
                 // Ends when idle for `IDLE`, or when the record is dropped; a copy waiting on
@@ -1598,7 +1605,35 @@ mod copy_helper {
                 }
             })
             .ok()?;
-        Some(Helper { pid, jobs, done })
+        Some(Helper {
+            pid,
+            jobs,
+            done,
+            thread: Some(thread),
+        })
+    }
+
+    /// Unit tests: the recorded helper thread's id, if any.
+    #[cfg(test)]
+    pub(super) fn thread_id() -> Option<std::thread::ThreadId> {
+        let slot = HELPER.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref()
+            .and_then(|h| h.thread.as_ref())
+            .map(|t| t.thread().id())
+    }
+
+    /// Unit tests: waits until the recorded helper thread has ended (joins it; it ends by
+    /// itself after `IDLE`), leaving its record in place, as a copy finds it after an idle
+    /// spell.
+    #[cfg(test)]
+    pub(super) fn join_after_idle() {
+        let thread = {
+            let mut slot = HELPER.lock().unwrap_or_else(|e| e.into_inner());
+            slot.as_mut().and_then(|h| h.thread.take())
+        };
+        if let Some(thread) = thread {
+            thread.join().expect("the helper thread does not panic");
+        }
     }
 
     /// Writes `first` (offset 0) here and has the helper write `second` (offset `half`) at
@@ -3026,5 +3061,33 @@ mod tests {
             .all(|(b, d)| unsafe { b.assume_init() } == *d));
         let mut short = vec![MaybeUninit::new(0u8); n - 1];
         assert!(!write_parts(&mut short, head, &parts));
+    }
+
+    #[test]
+    fn a_helper_that_ended_when_idle_is_replaced_by_a_new_one() {
+        if !split_copy() {
+            return;
+        }
+        let n = SPLIT_COPY + 4096 * 3 + 17;
+        let data: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
+        let copy = || {
+            let mut dst = vec![MaybeUninit::new(0u8); n];
+            assert!(write_parts(&mut dst, &data[..5], &[&data[5..]]));
+            // SAFETY: every element was initialized (with 0) above.
+            assert!(dst
+                .iter()
+                .zip(&data)
+                .all(|(b, d)| unsafe { b.assume_init() } == *d));
+        };
+        // Other tests split copies too (one helper for the process): each step below holds
+        // whatever helper is recorded at the time.
+        copy();
+        let first = copy_helper::thread_id().expect("a helper thread was started");
+        copy_helper::join_after_idle();
+        // The record names a thread that has ended: the next copy starts another one and is
+        // still written whole.
+        copy();
+        let second = copy_helper::thread_id().expect("a new helper thread was started");
+        assert_ne!(first, second);
     }
 }
