@@ -1481,8 +1481,8 @@ where
 /// Writes `head` then each of `parts` into `buf` when their lengths add up to exactly
 /// `buf.len()` (then every byte of `buf` is written: it need not be initialized before);
 /// `false`, nothing written, otherwise. A copy of at least `SPLIT_COPY` bytes is split in two
-/// halves, the second written by a scoped thread while this one writes the first (see
-/// `split_copy`).
+/// halves, the second written by the copy helper thread while this one writes the first (see
+/// `copy_helper`).
 pub(crate) fn write_parts(
     buf: &mut [std::mem::MaybeUninit<u8>],
     head: &[u8],
@@ -1531,13 +1531,16 @@ fn split_copy() -> bool {
 ///
 /// One copy uses the helper at a time (`try_lock`; a copy that finds it busy is written by
 /// its own thread alone). After `fork`, the child has no helper thread although the parent's
-/// record was copied: the record holds the process id that started the thread, and a record
-/// from another process is abandoned (leaked, never used: its channels may have been in use by
-/// the parent's threads) and a new thread started. A fork while a copy held the lock leaves
-/// the lock taken in the child, whose copies then run in one thread.
+/// record was copied: the record holds the number of forks the process had gone through when
+/// it started the thread (counted by a `pthread_atfork` child handler) and its process id, and
+/// a record from before a fork or from another process is abandoned (leaked, never used: its
+/// channels may have been in use by the parent's threads) and a new thread started. A fork
+/// while a copy held the lock leaves the lock taken in the child, whose copies then run in one
+/// thread.
 mod copy_helper {
     use super::write_range;
     use std::mem::MaybeUninit;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::mpsc::{Receiver, Sender};
     use std::sync::Mutex;
     use std::time::Duration;
@@ -1568,6 +1571,8 @@ mod copy_helper {
 
     struct Helper {
         pid: u32,
+        /// `FORKS` when the thread was started.
+        forks: u64,
         jobs: Sender<Job>,
         /// `true`: the job's range is written; `false`: it panicked part way.
         done: Receiver<bool>,
@@ -1578,7 +1583,33 @@ mod copy_helper {
 
     static HELPER: Mutex<Option<Helper>> = Mutex::new(None);
 
+    /// Forks this process has gone through (incremented in each child), from the first
+    /// helper's start on.
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+
+    extern "C" fn count_fork_in_child() {
+        // An atomic increment: allowed in a child of a multi-threaded fork.
+        FORKS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Registers `count_fork_in_child`, once per process (a child inherits the registration).
+    fn count_forks() {
+        #[cfg(unix)]
+        {
+            static REGISTERED: std::sync::Once = std::sync::Once::new();
+            // SAFETY: `pthread_atfork` only records the handlers (none before or in the parent;
+            // an `extern "C"` function without arguments in the child, which does one atomic
+            // increment and lives as long as the process). A failure (ENOMEM) leaves forks
+            // uncounted: the process id check still tells a child's record from its parent's.
+            REGISTERED.call_once(|| unsafe {
+                libc::pthread_atfork(None, None, Some(count_fork_in_child));
+            });
+        }
+    }
+
     fn start(pid: u32) -> Option<Helper> {
+        count_forks();
+        let forks = FORKS.load(Ordering::Relaxed);
         let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
         let (answers, done) = std::sync::mpsc::channel::<bool>();
         let thread = std::thread::Builder::new()
@@ -1607,6 +1638,7 @@ mod copy_helper {
             .ok()?;
         Some(Helper {
             pid,
+            forks,
             jobs,
             done,
             thread: Some(thread),
@@ -1651,7 +1683,11 @@ mod copy_helper {
             return false;
         };
         let pid = std::process::id();
-        if slot.as_ref().is_some_and(|h| h.pid != pid) {
+        let forks = FORKS.load(Ordering::Relaxed);
+        if slot
+            .as_ref()
+            .is_some_and(|h| h.pid != pid || h.forks != forks)
+        {
             std::mem::forget(slot.take());
         }
         let job = Job {
