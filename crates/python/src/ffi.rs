@@ -1553,6 +1553,7 @@ mod copy_helper {
     const IDLE: Duration = Duration::from_millis(100);
 
     /// A range to write: `write_range(dst[..len], offset, head, parts)`, as raw parts.
+    #[derive(Clone, Copy)]
     struct Job {
         dst: *mut MaybeUninit<u8>,
         len: usize,
@@ -1678,6 +1679,16 @@ mod copy_helper {
         head: &[u8],
         parts: &[&[u8]],
     ) -> bool {
+        let job = Job {
+            dst: second.as_mut_ptr(),
+            len: second.len(),
+            offset: half,
+            head: head.as_ptr(),
+            head_len: head.len(),
+            parts: parts.as_ptr().cast::<&'static [u8]>(),
+            parts_len: parts.len(),
+        };
+        // Busy (another thread's copy) or poisoned: this thread writes alone.
         let Ok(mut slot) = HELPER.try_lock() else {
             write_range(first, 0, head, parts);
             return false;
@@ -1690,33 +1701,20 @@ mod copy_helper {
         {
             std::mem::forget(slot.take());
         }
-        let job = Job {
-            dst: second.as_mut_ptr(),
-            len: second.len(),
-            offset: half,
-            head: head.as_ptr(),
-            head_len: head.len(),
-            parts: parts.as_ptr().cast::<&'static [u8]>(),
-            parts_len: parts.len(),
-        };
         // A recorded thread may have ended (idle) since: then one new thread, once.
-        let mut job = Some(job);
+        let mut sent = false;
         for _ in 0..2 {
             if slot.is_none() {
                 *slot = start(pid);
             }
-            match (slot.as_ref(), job.take()) {
-                (Some(helper), Some(j)) => match helper.jobs.send(j) {
-                    Ok(()) => break,
-                    Err(returned) => {
-                        job = Some(returned.0);
-                        *slot = None;
-                    }
-                },
-                _ => break,
+            let Some(helper) = slot.as_ref() else { break };
+            if helper.jobs.send(job).is_ok() {
+                sent = true;
+                break;
             }
+            *slot = None;
         }
-        let Some(helper) = slot.as_ref().filter(|_| job.is_none()) else {
+        let Some(helper) = slot.as_ref().filter(|_| sent) else {
             write_range(first, 0, head, parts);
             return false;
         };
