@@ -4,7 +4,9 @@
 //! glibc's malloc and free were a fifth of an RPC call's instructions; mimalloc halves that. The
 //! `mimalloc` crate's allocator sends every request through mimalloc's aligned entry points,
 //! which for the common case (alignment at most 16 and not above the size) cost about twice the
-//! plain ones; this one takes the plain entry points there.
+//! plain ones; this one takes the plain entry points there. mimalloc's v2 line (the crate's
+//! `v2` feature): a small message's allocations and frees cost ~6 instructions fewer each than
+//! with v3 (an address book build: 23,980 against 24,042 instructions, callgrind).
 //!
 //! Safety argument (docs/ARCHITECTURE.md, "Unsafe code"): `GlobalAlloc` is an unsafe trait
 //! whose contract is that returned blocks fit the layout. mimalloc returns blocks aligned to 16
