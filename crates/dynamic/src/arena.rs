@@ -298,6 +298,55 @@ impl DataAt {
         DataAt::locate_reader(table, s.as_reader())
     }
 
+    /// `locate` for the root struct `s` that capnp's `init_struct(size)` just made in a new
+    /// message: when its data section starts right after the root pointer (word 1 of the first
+    /// segment) and the whole struct fits in that segment, its sections are found by
+    /// arithmetic instead of two segment lookups (~80 instructions of `new_message()`).
+    pub(crate) fn locate_new_root(
+        table: &SegmentTable,
+        s: &StructBuilder<'_>,
+        size: StructSize,
+    ) -> Option<DataAt> {
+        let data_len = usize::from(size.data) * 8;
+        let ptrs_len = usize::from(size.pointers) * 8;
+        let r = RawStructReader(s.as_reader());
+        // The first section capnp made (an empty data section has no address).
+        let first = if data_len > 0 {
+            capnp::raw::get_struct_data_section(r)
+        } else {
+            capnp::raw::get_list_bytes(capnp::raw::get_struct_pointer_section(r))
+        };
+        let base = table.first_base.load(Ordering::Acquire);
+        let fits = 8 + data_len + ptrs_len <= table.first_bytes.load(Ordering::Acquire);
+        let Some(base) = NonNull::new(base).filter(|b| {
+            fits && data_len + ptrs_len > 0
+                && first.len() == if data_len > 0 { data_len } else { ptrs_len }
+                && first.as_ptr() == b.as_ptr().wrapping_add(8)
+        }) else {
+            return DataAt::locate(table, s);
+        };
+        // SAFETY: the first segment is `first_bytes` long from `base` (recorded when capnp was
+        // handed it, still allocated: `first_bytes` is 0 once it is freed), and
+        // `8 + data_len + ptrs_len` fits in it, so both offsets stay inside its allocation.
+        // capnp's `init_struct_pointer` lays a struct out as its data section (`size.data`
+        // words) followed at once by its `size.pointers` pointer words; the first of them was
+        // checked to start at word 1, so these are `s`'s sections, as `locate` finds them.
+        let (data_at, ptrs_at) = unsafe { (base.add(8), base.add(8 + data_len)) };
+        let at = DataAt {
+            ptr: (data_len > 0).then_some(data_at),
+            len: data_len as u32,
+            ptrs: (ptrs_len > 0).then_some(ptrs_at),
+            ptr_count: size.pointers,
+            segment: 0,
+        };
+        debug_assert!(DataAt::locate(table, s).is_some_and(|l| l.ptr == at.ptr
+            && l.len == at.len
+            && l.ptrs == at.ptrs
+            && l.ptr_count == at.ptr_count
+            && l.segment == 0));
+        Some(at)
+    }
+
     /// Where the struct capnp's reader `s` (over this message's builder arena) has its
     /// sections, if they are inside one of `table`'s segments.
     pub(crate) fn locate_reader(

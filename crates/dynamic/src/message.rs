@@ -875,7 +875,11 @@ impl MessageBuilder {
                 .init_root::<RawPtrBuilder<'_>>()?
                 .0
                 .init_struct(schema.size());
-            Ok(crate::arena::DataAt::locate(segments, &s))
+            Ok(crate::arena::DataAt::locate_new_root(
+                segments,
+                &s,
+                schema.size(),
+            ))
         });
         let at = at?;
         let generation = message.generation();

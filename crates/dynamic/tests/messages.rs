@@ -960,4 +960,20 @@ fn new_root_matches_init_root() {
         assert!(matches!(fast.get("id"), Ok(Value::UInt(9))));
         assert!(matches!(fast.get("name"), Ok(Value::Text(t)) if t.is_empty()));
     }
+    // A root with pointers and no data section (its location found from the pointer
+    // section; debug builds compare it with the segment lookup's).
+    let book = reg.get_struct(id(&reg, "AddressBook")).expect("schema");
+    for words in [None, Some(1), Some(2)] {
+        let fast = MessageBuilder::new_root(words, &reg, book.clone()).expect("root");
+        let slow_message = MessageBuilder::with_first_segment_words(words.unwrap_or(1024));
+        let slow = slow_message.init_root_as(&reg, book.clone()).expect("root");
+        let bytes: Vec<_> = [&fast, &slow]
+            .iter()
+            .map(|root| {
+                root.init("people", Some(1)).expect("people");
+                root.to_bytes().expect("bytes")
+            })
+            .collect();
+        assert_eq!(bytes[0], bytes[1]);
+    }
 }

@@ -85,6 +85,9 @@ struct Shape {
   }
   name @4 :Text;
 }
+struct AddressBook {
+  people @0 :List(Person);
+}
 "#;
 
 pub(crate) fn registry() -> Arc<Registry> {
