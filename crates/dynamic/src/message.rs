@@ -1673,8 +1673,20 @@ pub(crate) struct Step {
 /// The steps from the root to a handle's object. A root's path is empty and holds nothing:
 /// making, cloning and dropping it are no atomic operations (a shared empty `Arc<[Step]>`
 /// cost an increment and a decrement of one count per root handle, tens of cycles each).
+/// Paths of one or two steps (the children of a root's fields and of a root list's
+/// elements: an address book's phone lists) are held inline, in the base that holds the
+/// path, instead of in an allocation of their own.
 #[derive(Clone, Default)]
-pub(crate) struct Path(Option<Arc<[Step]>>);
+pub(crate) struct Path(Steps);
+
+#[derive(Clone, Default)]
+enum Steps {
+    #[default]
+    Root,
+    One(Step),
+    Two([Step; 2]),
+    Many(Arc<[Step]>),
+}
 
 impl std::ops::Deref for Path {
     type Target = [Step];
@@ -1682,36 +1694,46 @@ impl std::ops::Deref for Path {
     #[inline]
     fn deref(&self) -> &[Step] {
         match &self.0 {
-            Some(steps) => steps,
-            None => &[],
+            Steps::Root => &[],
+            Steps::One(step) => std::slice::from_ref(step),
+            Steps::Two(steps) => steps,
+            Steps::Many(steps) => steps,
         }
     }
 }
 
 impl FromIterator<Step> for Path {
     fn from_iter<I: IntoIterator<Item = Step>>(iter: I) -> Self {
-        let steps: Arc<[Step]> = iter.into_iter().collect();
-        Path((!steps.is_empty()).then_some(steps))
+        Path::from(iter.into_iter().collect::<Vec<Step>>())
     }
 }
 
 impl From<Vec<Step>> for Path {
     fn from(steps: Vec<Step>) -> Self {
-        Path((!steps.is_empty()).then(|| Arc::from(steps)))
+        let mut it = steps.into_iter();
+        match (it.len(), it.next(), it.next()) {
+            (0, ..) => Path(Steps::Root),
+            (1, Some(a), _) => Path(Steps::One(a)),
+            (2, Some(a), Some(b)) => Path(Steps::Two([a, b])),
+            (_, a, b) => Path(Steps::Many(a.into_iter().chain(b).chain(it).collect())),
+        }
     }
 }
 
 /// The path of a root (no steps).
 #[inline]
 pub(crate) fn root_path() -> Path {
-    Path(None)
+    Path(Steps::Root)
 }
 
 /// `steps`, then `a` and `b`.
 pub(crate) fn push_steps(steps: &Path, a: &Step, b: &Step) -> Path {
-    // One exact-size pass (a range mapped: no chained iterators' state to step through).
     let n = steps.len();
-    Path(Some(
+    if n == 0 {
+        return Path(Steps::Two([a.clone(), b.clone()]));
+    }
+    // One exact-size pass (a range mapped: no chained iterators' state to step through).
+    Path(Steps::Many(
         (0..n + 2)
             .map(|i| match i.checked_sub(n) {
                 None => steps[i].clone(),
@@ -1723,10 +1745,14 @@ pub(crate) fn push_steps(steps: &Path, a: &Step, b: &Step) -> Path {
 }
 
 pub(crate) fn push_step(steps: &Path, step: Step) -> Path {
-    // Collected straight into the `Arc` (an exact-size iterator: one allocation, no Vec).
-    Path(Some(
-        steps.iter().cloned().chain(std::iter::once(step)).collect(),
-    ))
+    match &steps.0 {
+        Steps::Root => Path(Steps::One(step)),
+        Steps::One(first) => Path(Steps::Two([first.clone(), step])),
+        // Collected straight into the `Arc` (an exact-size iterator: one allocation, no Vec).
+        _ => Path(Steps::Many(
+            steps.iter().cloned().chain(std::iter::once(step)).collect(),
+        )),
+    }
 }
 
 pub(crate) enum RLoc<'a> {
