@@ -180,11 +180,11 @@ impl ListReader {
         let schema = self.elem_schema.as_ref()?;
         Some(self.elements.get_or_init(|| {
             // The list's own base and pending hop: no base with the hop appended is made.
-            Arc::new(Elements {
-                base: self.base.clone(),
-                hop: self.pending.clone(),
-                schema: schema.clone(),
-            })
+            Arc::new(Elements::new(
+                self.base.clone(),
+                self.pending.clone(),
+                schema.clone(),
+            ))
         }))
     }
 
@@ -662,11 +662,11 @@ impl ListBuilder {
     ) -> Self {
         let mut list = ListBuilder::with_schema(base, Some(hop), elem, elem_schema);
         if let Some(schema) = &list.elem_schema {
-            list.fresh = Some(Arc::new(Elements {
-                base: list.base.clone(),
-                hop: list.pending.clone(),
-                schema: schema.clone(),
-            }));
+            list.fresh = Some(Arc::new(Elements::new(
+                list.base.clone(),
+                list.pending.clone(),
+                schema.clone(),
+            )));
         }
         list
     }
@@ -1060,11 +1060,11 @@ impl ListBuilder {
         let schema = self.elem_schema.as_ref()?;
         Some(self.elements.get_or_init(|| {
             // The list's own base and pending hop: no base with the hop appended is made.
-            Arc::new(Elements {
-                base: self.base.clone(),
-                hop: self.pending.clone(),
-                schema: schema.clone(),
-            })
+            Arc::new(Elements::new(
+                self.base.clone(),
+                self.pending.clone(),
+                schema.clone(),
+            ))
         }))
     }
 

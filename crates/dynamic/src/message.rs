@@ -1360,10 +1360,30 @@ impl BuilderBase {
 /// schema, behind one reference count. Keeping the hop here instead of a base with the path
 /// extended by it spares a list's first element an allocation, a path copy and their atomic
 /// counts.
-pub(crate) struct Elements<B> {
+pub(crate) struct Elements<B: 'static> {
     pub(crate) base: Arc<B>,
     pub(crate) hop: Option<Step>,
     pub(crate) schema: Arc<crate::schema::StructSchema>,
+    /// What the elements' handles of one group share (the same base and hop, the group's
+    /// schema): made by the first such handle (`element_with_schema`) and shared by the
+    /// groups of the list's other elements (each `person.employment` of a list of people
+    /// would otherwise allocate its own). Only the first group asked for is kept.
+    group: crate::list::lent::GroupCell<B>,
+}
+
+impl<B: 'static> Elements<B> {
+    pub(crate) fn new(
+        base: Arc<B>,
+        hop: Option<Step>,
+        schema: Arc<crate::schema::StructSchema>,
+    ) -> Self {
+        Elements {
+            base,
+            hop,
+            schema,
+            group: crate::list::lent::GroupCell::new(),
+        }
+    }
 }
 
 /// A base of handles (`ReaderBase`, `BuilderBase`): its path, and a base like it with
@@ -1518,17 +1538,29 @@ impl<B: HandleBase + 'static> StructBase<B> {
 
     #[inline(never)]
     fn element_with_schema(&self, schema: Arc<crate::schema::StructSchema>) -> Self {
-        match self.hop() {
-            None => StructBase::Own(self.base().clone(), schema),
-            // A fourth variant holding the element's `Elements` and the group's schema would
-            // spare this allocation, but made every handle's `base()` a jump table: builder
-            // primitive gets and sets 1.5-2.5 ns slower.
-            Some(hop) => StructBase::Element(Arc::new(Elements {
-                base: self.base().clone(),
-                hop: Some(hop.clone()),
-                schema,
-            })),
+        let elements = match self {
+            StructBase::Own(base, _) => return StructBase::Own(base.clone(), schema),
+            StructBase::Element(e) => &**e,
+            StructBase::Lent(e) => e.get(),
+        };
+        let Some(hop) = &elements.hop else {
+            return StructBase::Own(elements.base.clone(), schema);
+        };
+        // The list's shared part for this group, when another element's group made it (a
+        // group schema's id names it within the registry, which the base fixes).
+        if let Some(group) = elements.group.get(schema.id) {
+            return StructBase::Element(group);
         }
+        // A fourth variant holding the element's `Elements` and the group's schema would
+        // spare this allocation, but made every handle's `base()` a jump table: builder
+        // primitive gets and sets 1.5-2.5 ns slower.
+        let made = Arc::new(Elements::new(
+            elements.base.clone(),
+            Some(hop.clone()),
+            schema,
+        ));
+        elements.group.offer(&made);
+        StructBase::Element(made)
     }
 }
 

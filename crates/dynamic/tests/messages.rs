@@ -977,3 +977,72 @@ fn new_root_matches_init_root() {
         assert_eq!(bytes[0], bytes[1]);
     }
 }
+
+/// Groups of a struct list's elements share one part per list (the first group asked for is
+/// kept for the others): each element's group still reads and writes its own element, a
+/// second group of the same elements is made apart, and a group handle outlives its list and
+/// element handles; readers' element groups the same.
+#[test]
+fn groups_of_list_elements() {
+    let reg = registry();
+    let root = StructBuilder::new_message(&reg, id(&reg, "Mix")).expect("root");
+    let Value::List(ListValue::Builder(lm)) = root.init("lm", Some(3)).expect("lm") else {
+        panic!()
+    };
+    let mut kept = None;
+    for i in 0..3 {
+        let e = sb(lm.get(i).expect("element"));
+        let g = sb(e.get("g").expect("g"));
+        g.set("gt", SetValue::Str(&format!("g{i}"))).expect("gt");
+        // The union group after the plain one: not the kept part.
+        let u = sb(e.get("u").expect("u"));
+        u.set("ut", SetValue::Str(&format!("u{i}"))).expect("ut");
+        e.set("n", SetValue::Int(i128::from(i))).expect("n");
+        if i == 1 {
+            kept = Some(g);
+        }
+    }
+    for i in 0..3 {
+        let e = sb(lm.get(i).expect("element"));
+        assert_eq!(int(e.get("n").expect("n")), i);
+        assert_eq!(
+            text(sb(e.get("g").expect("g")).get("gt").expect("")),
+            format!("g{i}")
+        );
+        assert_eq!(
+            text(sb(e.get("u").expect("u")).get("ut").expect("")),
+            format!("u{i}")
+        );
+    }
+    drop(lm);
+    // The group of element 1, its list and elements gone: still element 1's.
+    let kept = kept.expect("kept");
+    kept.set("gt", SetValue::Str("again")).expect("gt");
+    let bytes = root.to_bytes().expect("bytes");
+    drop(root);
+    assert_eq!(text(kept.get("gt").expect("")), "again");
+
+    let r = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default())
+        .expect("read")
+        .root(&reg, id(&reg, "Mix"))
+        .expect("root");
+    let ListValue::Reader(lm) = (match r.get("lm").expect("lm") {
+        Value::List(l) => l,
+        _ => panic!(),
+    }) else {
+        panic!()
+    };
+    let groups: Vec<_> = (0..3)
+        .map(|i| sr(sr(lm.get(i).expect("element")).get("g").expect("g")))
+        .collect();
+    for (i, g) in groups.iter().enumerate() {
+        let want = if i == 1 {
+            "again".to_string()
+        } else {
+            format!("g{i}")
+        };
+        assert_eq!(text(g.get("gt").expect("")), want);
+        let u = sr(sr(lm.get(i as i64).expect("element")).get("u").expect("u"));
+        assert_eq!(text(u.get("ut").expect("")), format!("u{i}"));
+    }
+}

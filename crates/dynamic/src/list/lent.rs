@@ -9,6 +9,7 @@
 #![allow(unsafe_code)]
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -21,7 +22,7 @@ pub(crate) struct LentElements<B: 'static>(NonNull<Elements<B>>);
 
 // SAFETY: it stands for a shared reference to an `Elements<B>`, which is `Send` and `Sync`
 // when `B` is (its fields are an `Arc<B>`, an `Option<Step>` (plain values and an
-// `Arc<Vec<Word>>`) and an `Arc<StructSchema>`).
+// `Arc<Vec<Word>>`), an `Arc<StructSchema>` and a `GroupCell<B>`, as an `Arc<Elements<B>>`).
 unsafe impl<B: Send + Sync + 'static> Send for LentElements<B> {}
 // SAFETY: as for `Send`.
 unsafe impl<B: Send + Sync + 'static> Sync for LentElements<B> {}
@@ -37,8 +38,9 @@ impl<B: 'static> LentElements<B> {
     }
 
     pub(crate) fn get(&self) -> &Elements<B> {
-        // SAFETY: the allocation outlives `self` (`new`'s contract), and `Elements` is never
-        // written after it is made (no interior mutability).
+        // SAFETY: the allocation outlives `self` (`new`'s contract). `Elements` is written
+        // after it is made only through its `GroupCell` (an atomic, through `&`), so a shared
+        // reference to it is what any `Arc` to it gives.
         unsafe { self.0.as_ref() }
     }
 
@@ -86,5 +88,81 @@ impl super::ListBuilder {
             Some(e) => Ok(StructBase::Lent(unsafe { LentElements::new(e) })),
             None => list.element_base(id),
         })
+    }
+}
+
+/// The `Elements` a list's elements' groups share (`Elements::group`): an owned `Arc` kept
+/// as a raw pointer (null: none yet), set once and dropped with the cell. One atomic load
+/// to read and one compare-and-swap to set, where a `OnceLock` took ~40 instructions to set
+/// (an address book build's two `person.employment` reads then cost more than the one
+/// allocation the cell spares).
+/// (`Send` and `Sync` as the `Arc` it holds, through the marker.)
+pub(crate) struct GroupCell<B: 'static>(
+    AtomicPtr<Elements<B>>,
+    std::marker::PhantomData<Arc<Elements<B>>>,
+);
+
+impl<B: 'static> GroupCell<B> {
+    pub(crate) fn new() -> Self {
+        GroupCell(
+            AtomicPtr::new(std::ptr::null_mut()),
+            std::marker::PhantomData,
+        )
+    }
+
+    /// The kept `Elements` when it is the group `id`'s, counted.
+    #[inline]
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<Elements<B>>> {
+        let ptr = self.0.load(Ordering::Acquire);
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null pointer came from `Arc::into_raw` in `offer` (published with
+        // `Release`, read with `Acquire`: the `Elements` it points to is initialized) and the
+        // cell owns that count until it drops, which needs `&mut self`, so the allocation
+        // is alive while `&self` is borrowed; reading it is what `&*Arc` does.
+        let kept = unsafe { &*ptr };
+        if kept.schema.id != id {
+            return None;
+        }
+        // SAFETY: `ptr` is an `Arc`'s pointer whose count the cell holds (at least one):
+        // adding one and taking ownership of it is `Arc::clone`.
+        unsafe {
+            Arc::increment_strong_count(ptr.cast_const());
+            Some(Arc::from_raw(ptr.cast_const()))
+        }
+    }
+
+    /// Keeps a count of `made` when the cell is empty (else leaves it as it is).
+    pub(crate) fn offer(&self, made: &Arc<Elements<B>>) {
+        if !self.0.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        let raw = Arc::into_raw(made.clone()).cast_mut();
+        if self
+            .0
+            .compare_exchange(
+                std::ptr::null_mut(),
+                raw,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: `raw` came from `Arc::into_raw` just above and was not published (the
+            // exchange failed): its count is still ours to give back.
+            drop(unsafe { Arc::from_raw(raw.cast_const()) });
+        }
+    }
+}
+
+impl<B: 'static> Drop for GroupCell<B> {
+    fn drop(&mut self) {
+        let ptr = *self.0.get_mut();
+        if !ptr.is_null() {
+            // SAFETY: a non-null pointer is the count `offer` published (from
+            // `Arc::into_raw`), owned by the cell and released only here, once.
+            drop(unsafe { Arc::from_raw(ptr.cast_const()) });
+        }
     }
 }
