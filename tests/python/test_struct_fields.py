@@ -106,6 +106,40 @@ def test_text_and_data(m):
         msg.t = 5
 
 
+class _Str(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a", "ascii only", "x" * 300, "\x7f\x00", "é", "h\u00e9llo", "\u20ac", "\U0001f600 emoji",
+     _Str("subclass"), _Str("sübclass")],
+)
+def test_text_writes_of_every_string_kind(m, text):
+    # Compact ASCII strings are read in place; others (non-ASCII, subclasses) through
+    # CPython's UTF-8 conversion: every path writes the same text.
+    msg = m.All.new_message()
+    msg.t = text
+    msg.texts = [text, text]
+    msg.e = "green"
+    assert msg.t == text and list(msg.texts) == [text, text]
+    r = m.All.from_bytes(msg.to_bytes())
+    assert r.t == text and list(r.texts) == [text, text]
+    assert m.All.new_message(t=text).t == text
+    assert m.All.new_message(**{"t": text}).to_dict()["t"] == text
+
+
+def test_text_write_of_a_lone_surrogate_raises(m):
+    msg = m.All.new_message()
+    msg.t = "kept"
+    for bad in ("\ud800", "a\udfffb"):
+        with pytest.raises(UnicodeEncodeError):
+            msg.t = bad
+        with pytest.raises(UnicodeEncodeError):
+            msg.texts = [bad]
+    assert msg.t == "kept"
+
+
 def test_invalid_utf8_text_raises_on_read(m):
     msg = m.All.new_message(t=b"\xff\xfe")
     with pytest.raises(UnicodeDecodeError):

@@ -178,7 +178,7 @@ pub(crate) fn with_set_value<R>(
         return f(SetValue::Bytes(b.as_bytes()));
     }
     if let Ok(s) = value.cast::<PyString>() {
-        return f(SetValue::Str(s.to_str()?));
+        return f(SetValue::Str(crate::ffi::str_text(s)?));
     }
     if let Ok(b) = value.cast::<PyStructBuilder>() {
         let r = b.get().inner.as_reader();
@@ -491,7 +491,7 @@ pub(crate) fn plain_set_value<'a>(value: &'a Bound<'_, PyAny>) -> Option<SetValu
         return Some(SetValue::Bytes(b.as_bytes()));
     }
     if let Ok(s) = value.cast::<PyString>() {
-        return s.to_str().ok().map(SetValue::Str);
+        return crate::ffi::str_text(s).ok().map(SetValue::Str);
     }
     if let Ok(x) = value.cast::<PyFloat>() {
         return Some(SetValue::Float(x.value()));

@@ -1364,6 +1364,34 @@ pub(crate) fn modules_dict(py: Python<'_>) -> Option<Bound<'_, pyo3::types::PyDi
     modules.and_then(|m| m.cast_into::<pyo3::types::PyDict>().ok())
 }
 
+/// The UTF-8 text of a `str`: a compact ASCII string's characters read in place (they are
+/// their own UTF-8 encoding), without `PyUnicode_AsUTF8AndSize` and PyO3's wrapping of it
+/// (~30 instructions of a Text field write); any other string as `to_str` gives it (which
+/// fails for lone surrogates).
+#[inline(always)]
+pub(crate) fn str_text<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    #[cfg(not(Py_3_14))]
+    {
+        let ptr = s.as_ptr();
+        // SAFETY: `ptr` is a live `str` (a `PyString` `Bound`, whose type check accepts
+        // subclasses, which share the layout) held for `'a`, and the GIL is held; `str` is
+        // immutable once made. A compact ASCII string (CPython's public, non-limited layout,
+        // which this module is built against) is a `PyASCIIObject` followed at once by its
+        // `length` one-byte characters, all below 128, so valid UTF-8; the flags are read as
+        // CPython's own `PyUnicode_IS_COMPACT_ASCII` reads them (a string not yet ready, of
+        // the legacy API before 3.12, has neither flag set and takes `to_str`).
+        unsafe {
+            if pyo3::ffi::PyUnicode_IS_COMPACT_ASCII(ptr) != 0 {
+                let ascii = ptr.cast::<pyo3::ffi::PyASCIIObject>();
+                let len = usize::try_from((*ascii).length).unwrap_or(0);
+                let bytes = std::slice::from_raw_parts(ascii.add(1).cast::<u8>(), len);
+                return Ok(std::str::from_utf8_unchecked(bytes));
+            }
+        }
+    }
+    s.to_str()
+}
+
 /// A dict's identity and PEP 509 version (`ma_version_tag`, CPython 3.9-3.13; `None` on
 /// later versions, which removed it): the version changes with every change of the dict, and
 /// no two dicts share one (each new dict and each change takes the next value of one

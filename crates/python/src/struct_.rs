@@ -826,7 +826,7 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
         // trying the value as a number or an enum name first. (A `str` that is not valid
         // UTF-8 takes the general path, which raises.)
         if *ty == Type::Text {
-            if let Ok(Ok(text)) = value.cast_exact::<PyString>().map(|s| s.to_str()) {
+            if let Ok(Ok(text)) = value.cast_exact::<PyString>().map(crate::ffi::str_text) {
                 return match this
                     .inner
                     .set_blob_by_index(i, capnp_dynamic::SetValue::Str(text))
