@@ -1734,12 +1734,6 @@ impl std::ops::Deref for Path {
     }
 }
 
-impl FromIterator<Step> for Path {
-    fn from_iter<I: IntoIterator<Item = Step>>(iter: I) -> Self {
-        Path::from(iter.into_iter().collect::<Vec<Step>>())
-    }
-}
-
 impl From<Vec<Step>> for Path {
     fn from(steps: Vec<Step>) -> Self {
         let mut it = steps.into_iter();
