@@ -5,6 +5,9 @@
 //!
 //! A counted reference costs an atomic increment when the element is made and a decrement
 //! when it goes: measured, a sixth of indexing a struct list from Python.
+//!
+//! Also the cell in which a list's `Elements` keeps the part its elements' groups share
+//! (`GroupCell`, "Group cell" in the same argument).
 
 #![allow(unsafe_code)]
 
