@@ -142,17 +142,27 @@ def test_non_element_handles_keep_their_own_release(a):
     assert reader.structs[2].t == "t2"
 
 
-def test_reused_objects_are_tracked_by_the_collector(a):
-    """An object made from kept memory is tracked by the cyclic collector as a new one is
-    (`gc.get_objects()` and tools built on it see every handle)."""
+def test_handles_are_not_tracked_by_the_collector(a):
+    """Handles, made from new memory or from kept memory, are not tracked by the cyclic
+    collector (their `tp_traverse` visits none of their references, so it could find no
+    cycle through them), and collections with many handles alive change nothing they read
+    or keep."""
     msg, reader = _lists(a)
     for lst in (reader.structs, msg.structs):
+        assert not gc.is_tracked(lst)
         for _ in range(3):
             elements = [lst[i] for i in range(len(lst))]  # from kept memory after the first
-            assert all(gc.is_tracked(e) for e in elements)
-            ids = {id(e) for e in elements}
-            assert len(ids & {id(o) for o in gc.get_objects()}) == len(elements)
-            del elements
+            many = [lst[i % len(lst)] for i in range(400)]  # more than the kept blocks
+            assert not any(gc.is_tracked(e) for e in elements + many)
+            ids = {id(e) for e in elements + many}
+            assert not ids & {id(o) for o in gc.get_objects()}
+            gc.collect()
+            assert [e.i32 for e in many] == [i % len(lst) for i in range(400)]
+            assert [e.t for e in elements] == [f"t{i}" for i in range(len(lst))]
+            del elements, many
+    for owner in (reader, msg):
+        assert not gc.is_tracked(owner)
+        assert not gc.is_tracked(owner.s)
 
 
 class _Buffer(bytearray):
@@ -238,9 +248,10 @@ def test_struct_field_handles_release_their_references(a):
 
 def test_objects_made_without_pyo3_construction_are_whole(a):
     """Handles after the first of their class are made by `new_object` (memory from the
-    class's slot, the value written in place): they are of exactly their class, tracked by
-    the collector, hashable and comparable as any handle, and read their own values, for
-    struct and list handles of readers and builders, fresh and from kept memory."""
+    class's slot, the value written in place): they are of exactly their class, untracked by
+    the collector as every handle is, hashable and comparable as any handle, and read their
+    own values, for struct and list handles of readers and builders, fresh and from kept
+    memory."""
     msg = _message(a, 6)
     msg.s.i32 = 11
     reader = a.All.from_bytes(msg.to_bytes())
@@ -250,7 +261,7 @@ def test_objects_made_without_pyo3_construction_are_whole(a):
             made = [owner.s for _ in range(200)] + [owner.structs for _ in range(200)]
             made += [owner.structs[i % 6] for i in range(200)]
             assert {type(h) for h in made} == kinds
-            assert all(gc.is_tracked(h) for h in made)
+            assert not any(gc.is_tracked(h) for h in made)
             assert [h.i32 for h in made[:200]] == [11] * 200
             assert [len(h) for h in made[200:400]] == [6] * 200
             assert [h.i32 for h in made[400:]] == [i % 6 for i in range(200)]

@@ -249,17 +249,20 @@ unsafe extern "C" fn tp_alloc<T: LeanObject>(
             if *len > 0 {
                 *len -= 1;
                 let obj = (*saved.kept.slots.get())[*len];
-                let obj = ffi::PyObject_Init(obj, ty);
-                // Tracked by the collector as `PyType_GenericAlloc` tracks new objects (its
-                // deallocation untracked it), so `gc.get_objects()` sees every handle. Nothing
-                // runs between this and PyO3 writing the contents that could start a
-                // collection (as for a new object, whose zeroed contents are not valid
-                // either).
-                ffi::PyObject_GC_Track(obj.cast());
-                return obj;
+                // Left untracked by the collector, as every object of the class (below).
+                return ffi::PyObject_Init(obj, ty);
             }
         }
-        (saved.alloc)(ty, nitems)
+        let obj = (saved.alloc)(ty, nitems);
+        if ty as usize == saved.type_addr && !obj.is_null() {
+            // Untracked: the class's `tp_traverse` (PyO3's, with no `__traverse__`) visits
+            // none of the object's references, so the collector can find no cycle through
+            // it, tracked or not; untracked, collections do not visit it and making and
+            // releasing it skip two calls. (`PyType_GenericAlloc` tracked it; its contents
+            // are not written yet, which untracking does not read.)
+            ffi::PyObject_GC_UnTrack(obj.cast());
+        }
+        obj
     }
 }
 
@@ -314,7 +317,7 @@ pub(crate) fn new_object<T: LeanObject>(py: Python<'_>, value: T) -> PyResult<Py
     let ty = saved.type_addr as *mut ffi::PyTypeObject;
     // SAFETY: the GIL is held (`py`). `ty` is `T`'s live heap type (PyO3 keeps it for the
     // module's life; installation saved its address), whose `tp_alloc` is ours: an object of
-    // the class with its type reference and count, tracked, contents not initialized (or
+    // the class with its type reference and count, untracked, contents not initialized (or
     // null with an exception set). `at` was measured on an object PyO3 made for this type
     // (`first_object`): the value starts there, and the rest of PyO3's contents after it has
     // no size (checked there against the type's size), so there is nothing else to
