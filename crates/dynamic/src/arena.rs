@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use capnp::message::Allocator;
-use capnp::private::arena::{BuilderArena, BuilderArenaImpl, GeneratedCodeArena, ReaderArena};
+use capnp::private::arena::{BuilderArena, GeneratedCodeArena, ReaderArena};
 use capnp::private::layout::{
     ElementSize, PointerBuilder, PointerReader, StructBuilder, StructSize,
 };
@@ -172,12 +172,231 @@ unsafe impl Allocator for TrackingAllocator {
     }
 }
 
-/// A message being built: capnp's arena over a `TrackingAllocator`, held here instead of
-/// inside a `capnp::message::Builder` (whose arena is private) so that a pointer slot found
-/// by an earlier walk can be written through a `PointerBuilder` made for it
+/// One segment of a message being built (capnp's `BuilderSegment`): its first byte, its
+/// capacity and the words handed out from its start.
+#[derive(Clone, Copy)]
+struct BuildSeg {
+    ptr: NonNull<u8>,
+    capacity: u32,
+    allocated: u32,
+}
+
+// SAFETY: a `BuildSeg` is an address and two counts of memory its arena owns (allocated by
+// the arena's allocator, freed only in its `Drop`); every access to the bytes goes through
+// the arena's `&self`/`&mut self` (capnp's `BuilderArenaImpl` is `Send`/`Sync` on the same
+// grounds), so the arena is `Send`/`Sync` as its allocator is.
+unsafe impl Send for BuildSeg {}
+// SAFETY: as above (a shared reference only reads the address and counts).
+unsafe impl Sync for BuildSeg {}
+
+impl BuildSeg {
+    /// `amount` more words of this segment, at the word index returned.
+    #[inline(always)]
+    fn take(&mut self, amount: u32) -> Option<u32> {
+        if amount > self.capacity - self.allocated {
+            return None;
+        }
+        let at = self.allocated;
+        self.allocated += amount;
+        Some(at)
+    }
+
+    /// The used words (what `get_segments_for_output` returns for it).
+    fn used(&self) -> &[u8] {
+        // SAFETY: the segment's first `allocated` words: inside its allocation (allocated <=
+        // capacity, the allocator's words), initialized (segments are handed out zeroed),
+        // borrowed from the arena, which every write borrows mutably (the message lock's
+        // guard), so nothing writes them for the slice's lifetime. capnp's own
+        // `get_segments_for_output` forms the same slices.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.allocated as usize * 8) }
+    }
+}
+
+/// A message's arena: capnp's `BuilderArenaImpl` with the first segment held inline (most
+/// messages have no other), so a new message makes no segment vector. It implements capnp's
+/// arena traits with capnp's builder-arena semantics (no bounds or limits on reads of the
+/// message's own memory, segments in allocation order, each handed out bump-wise) and frees
+/// every segment through its allocator when dropped.
+pub(crate) struct MessageArena {
+    allocator: TrackingAllocator,
+    /// Segment 0, once allocated.
+    first: Option<BuildSeg>,
+    /// Segments 1, 2, ...
+    rest: Vec<BuildSeg>,
+}
+
+impl MessageArena {
+    fn new(allocator: TrackingAllocator) -> Self {
+        MessageArena {
+            allocator,
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    #[inline(always)]
+    fn seg(&self, id: u32) -> Option<&BuildSeg> {
+        match id {
+            0 => self.first.as_ref(),
+            _ => self.rest.get(id as usize - 1),
+        }
+    }
+
+    #[inline(always)]
+    fn seg_mut(&mut self, id: u32) -> Option<&mut BuildSeg> {
+        match id {
+            0 => self.first.as_mut(),
+            _ => self.rest.get_mut(id as usize - 1),
+        }
+    }
+
+    /// A new segment of at least `minimum_size` words, last in the order (its id is the
+    /// number of segments before it).
+    fn allocate_segment(&mut self, minimum_size: u32) {
+        let (ptr, capacity) = self.allocator.allocate_segment(minimum_size);
+        let seg = BuildSeg {
+            ptr,
+            capacity,
+            allocated: 0,
+        };
+        if self.first.is_none() {
+            self.first = Some(seg);
+        } else {
+            self.rest.push(seg);
+        }
+    }
+
+    /// Every segment's used words, in order (capnp's `get_segments_for_output`).
+    pub(crate) fn get_segments_for_output(&self) -> capnp::OutputSegments<'_> {
+        match (&self.first, self.rest.is_empty()) {
+            (Some(first), true) => capnp::OutputSegments::SingleSegment([first.used()]),
+            _ => capnp::OutputSegments::MultiSegment(
+                self.first
+                    .iter()
+                    .chain(&self.rest)
+                    .map(BuildSeg::used)
+                    .collect(),
+            ),
+        }
+    }
+}
+
+// SAFETY: `get_segment` returns a live segment's first byte and its used words (inside its
+// allocation); the other methods are capnp's builder arena's (a builder's own memory is not
+// bounds-checked or limited: it was written by capnp or this crate).
+unsafe impl ReaderArena for MessageArena {
+    fn get_segment(&self, id: u32) -> capnp::Result<(*const u8, u32)> {
+        match self.seg(id) {
+            Some(seg) => Ok((seg.ptr.as_ptr(), seg.allocated)),
+            None => Err(capnp::Error::from_kind(capnp::ErrorKind::InvalidSegmentId(
+                id,
+            ))),
+        }
+    }
+
+    unsafe fn check_offset(
+        &self,
+        _segment_id: u32,
+        start: *const u8,
+        offset_in_words: i32,
+    ) -> capnp::Result<*const u8> {
+        // A builder's pointers are trusted, as capnp's builder arena trusts them: the offset
+        // is applied unchecked (`wrapping_offset`: forming the address is never undefined;
+        // capnp reads through it only where its own layout put an object).
+        Ok(start.wrapping_offset((offset_in_words as isize).wrapping_mul(8)))
+    }
+
+    fn contains_interval(&self, _id: u32, _start: *const u8, _size: usize) -> capnp::Result<()> {
+        Ok(())
+    }
+
+    fn amplified_read(&self, _virtual_amount: u64) -> capnp::Result<()> {
+        Ok(())
+    }
+
+    fn nesting_limit(&self) -> i32 {
+        0x7fff_ffff
+    }
+
+    fn size_in_words(&self) -> usize {
+        self.first
+            .iter()
+            .chain(&self.rest)
+            .map(|seg| seg.allocated as usize)
+            .sum()
+    }
+}
+
+// SAFETY: `allocate` and `allocate_anywhere` hand out words of a live segment, each word once
+// (bump allocation, never past the capacity); `get_segment_mut` returns a live segment's
+// first byte and capacity, as capnp's builder arena does.
+unsafe impl BuilderArena for MessageArena {
+    #[inline]
+    fn allocate(&mut self, segment_id: u32, amount: u32) -> Option<u32> {
+        self.seg_mut(segment_id)?.take(amount)
+    }
+
+    fn allocate_anywhere(&mut self, amount: u32) -> (u32, u32) {
+        if let Some(at) = self.first.as_mut().and_then(|s| s.take(amount)) {
+            return (0, at);
+        }
+        for (seg, id) in self.rest.iter_mut().zip(1u32..) {
+            if let Some(at) = seg.take(amount) {
+                return (id, at);
+            }
+        }
+        let id = self.len() as u32;
+        self.allocate_segment(amount);
+        match self.seg_mut(id).and_then(|s| s.take(amount)) {
+            Some(at) => (id, at),
+            // Unreachable: the allocator hands out at least the words asked for (its
+            // contract); capnp's arena fails the same way.
+            None => panic!("a new segment of {amount} words was smaller"),
+        }
+    }
+
+    #[inline]
+    fn get_segment_mut(&mut self, id: u32) -> (*mut u8, u32) {
+        match self.seg(id) {
+            Some(seg) => (seg.ptr.as_ptr(), seg.capacity),
+            // Unreachable: capnp and this module ask only for segments of the message (ids
+            // from the arena or from pointers it wrote); capnp's arena fails the same way.
+            None => panic!("segment {id} of a message with {} segments", self.len()),
+        }
+    }
+
+    fn as_reader(&self) -> &dyn ReaderArena {
+        self
+    }
+}
+
+impl Drop for MessageArena {
+    fn drop(&mut self) {
+        for seg in self.first.take().into_iter().chain(self.rest.drain(..)) {
+            // SAFETY: each segment came from this allocator's `allocate_segment`, with this
+            // capacity, and is freed once (taken out of the arena here).
+            unsafe {
+                self.allocator
+                    .deallocate_segment(seg.ptr, seg.capacity, seg.allocated)
+            };
+        }
+    }
+}
+
+/// A message being built: its arena (`MessageArena`, over a `TrackingAllocator`), held here
+/// instead of inside a `capnp::message::Builder` (whose arena is private) so that a pointer
+/// slot found by an earlier walk can be written through a `PointerBuilder` made for it
 /// (`DataAt::write_pointer`). The methods are `capnp::message::Builder`'s, with the same code.
 pub(crate) struct BuilderMessage {
-    arena: BuilderArenaImpl<TrackingAllocator>,
+    arena: MessageArena,
 }
 
 /// One null word: the root of a message with no segment yet, as capnp reads it.
@@ -187,14 +406,14 @@ static NULL_ARENA: GeneratedCodeArena = GeneratedCodeArena::new(&NULL_ROOT);
 impl BuilderMessage {
     pub(crate) fn new(allocator: TrackingAllocator) -> Self {
         BuilderMessage {
-            arena: BuilderArenaImpl::new(allocator),
+            arena: MessageArena::new(allocator),
         }
     }
 
     /// The root pointer, allocating the first segment and the root word on first use.
     fn root(&mut self) -> capnp::Result<PointerBuilder<'_>> {
         if self.arena.is_empty() {
-            self.arena.allocate_segment(1)?;
+            self.arena.allocate_segment(1);
             if self.arena.allocate(0, 1).is_none() {
                 return Err(capnp::Error::failed("no room for the root pointer".into()));
             }
@@ -223,17 +442,7 @@ impl BuilderMessage {
     /// The first segment's used words (what `get_segments_for_output` returns first), without
     /// building the list of all segments; `None` before the first segment exists.
     pub(crate) fn first_segment(&self) -> Option<&[u8]> {
-        if self.arena.is_empty() {
-            return None;
-        }
-        // capnp's `ReaderArena::get_segment` of a builder arena: segment 0's first byte and
-        // its allocated (used) words.
-        let (start, words) = ReaderArena::get_segment(&self.arena, 0).ok()?;
-        // SAFETY: the same slice capnp's own `get_segments_for_output` forms for a segment:
-        // its used words, inside the allocation (allocated <= capacity), initialized (capnp's
-        // segments are zeroed when handed out); borrowed from `&self`, so for its lifetime
-        // nothing writes the message (every write takes `&mut`: the message lock's guard).
-        Some(unsafe { std::slice::from_raw_parts(start, words as usize * 8) })
+        self.arena.first.as_ref().map(BuildSeg::used)
     }
 
     pub(crate) fn get_segments_for_output(&self) -> capnp::OutputSegments<'_> {
@@ -654,7 +863,7 @@ impl DataAt {
 }
 
 /// A builder message's arena (static calls: `allocate` and `get_segment_mut` inline).
-type OwnArena = BuilderArenaImpl<TrackingAllocator>;
+type OwnArena = MessageArena;
 
 /// Copies `src` to `dst` (`memcpy`: word loops measured slower here).
 ///
@@ -1635,5 +1844,90 @@ impl ListCache {
             }
             _ => self.generation.store(0, Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arena(first_words: u32) -> (MessageArena, Arc<SegmentTable>) {
+        let table = Arc::new(SegmentTable::default());
+        let alloc = crate::external::SegmentAlloc::Heap(crate::external::Heap::new(first_words));
+        (
+            MessageArena::new(TrackingAllocator::new(alloc, table.clone())),
+            table,
+        )
+    }
+
+    fn lens(out: &capnp::OutputSegments<'_>) -> Vec<usize> {
+        out.iter().map(|s| s.len()).collect()
+    }
+
+    #[test]
+    fn segments_are_handed_out_in_order_and_recorded() {
+        let (mut a, table) = arena(4);
+        assert!(a.is_empty() && a.size_in_words() == 0);
+        assert_eq!(a.len(), 0);
+        assert!(ReaderArena::get_segment(&a, 0).is_err());
+        assert_eq!(a.allocate(0, 1), None);
+        // The first segment, then its words bump-wise.
+        assert_eq!(a.allocate_anywhere(1), (0, 0));
+        let (_, cap0) = a.get_segment_mut(0);
+        assert!(cap0 >= 4);
+        assert_eq!(a.allocate(0, 2), Some(1));
+        assert_eq!(a.allocate(0, cap0), None);
+        // Too large for what is left of segment 0: a second segment.
+        let big = cap0 + 10;
+        assert_eq!(a.allocate_anywhere(big), (1, 0));
+        assert_eq!(a.len(), 2);
+        let (_, cap1) = a.get_segment_mut(1);
+        assert!(cap1 >= big);
+        // Small amounts still go to the first segment with room, the earliest.
+        assert_eq!(a.allocate_anywhere(1), (0, 3));
+        assert_eq!(a.size_in_words() as u32, 4 + big);
+        assert_eq!(
+            ReaderArena::get_segment(&a, 1).map(|(_, w)| w).ok(),
+            Some(big)
+        );
+        assert!(ReaderArena::get_segment(&a, 2).is_err());
+        assert_eq!(a.allocate(2, 1), None);
+        let out = a.get_segments_for_output();
+        assert!(matches!(out, capnp::OutputSegments::MultiSegment(_)));
+        assert_eq!(lens(&out), vec![32, big as usize * 8]);
+        // The table places bytes of either segment in it, with its id.
+        let (p1, _) = a.get_segment_mut(1);
+        let (p0, _) = a.get_segment_mut(0);
+        // SAFETY: words handed out above, inside each segment.
+        let (b0, b1) = unsafe {
+            (
+                std::slice::from_raw_parts(p0.add(8), 16),
+                std::slice::from_raw_parts(p1.add(8), 8),
+            )
+        };
+        assert_eq!(
+            table.place_of(b0).map(|(id, at)| (id, at.as_ptr())),
+            Some((0, p0.wrapping_add(8)))
+        );
+        assert_eq!(
+            table.place_of(b1).map(|(id, at)| (id, at.as_ptr())),
+            Some((1, p1.wrapping_add(8)))
+        );
+    }
+
+    #[test]
+    fn one_segment_is_output_as_a_single_segment() {
+        let (mut a, _) = arena(8);
+        assert!(matches!(
+            a.get_segments_for_output(),
+            capnp::OutputSegments::MultiSegment(ref v) if v.is_empty()
+        ));
+        assert_eq!(a.allocate_anywhere(3), (0, 0));
+        let out = a.get_segments_for_output();
+        assert!(matches!(out, capnp::OutputSegments::SingleSegment(_)));
+        assert_eq!(lens(&out), vec![24]);
+        let mut m = BuilderMessage { arena: a };
+        assert_eq!(m.first_segment().map(<[u8]>::len), Some(24));
+        assert!(m.get_root::<capnp::any_pointer::Builder<'_>>().is_ok());
     }
 }
