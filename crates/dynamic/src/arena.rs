@@ -16,8 +16,8 @@
 //! and element accesses, which never touch a pointer, and pointer writes, which bump the
 //! generation unless the slot was null.
 //!
-//! The addresses come from the segments themselves: `TrackingAllocator` wraps the message's
-//! allocator and records each segment it hands out, so a location is the segment's own pointer
+//! The addresses come from the segments themselves: the message's arena (`MessageArena`)
+//! records each segment its allocator hands out in the message's `SegmentTable`, so a location is the segment's own pointer
 //! (with its provenance) plus an offset, never a pointer forged from a shared slice.
 
 #![allow(unsafe_code)]
@@ -54,13 +54,13 @@ unsafe impl Sync for Segment {}
 /// when capnp allocates it and read without a lock: an uncontended mutex still costs two
 /// atomic read-modify-writes per use, and a small message's build and drop used it three
 /// times (allocation, its root's location, deallocation). Its base is published with
-/// `Release` after its length, so whoever sees the base sees that length (or the 0 stored
-/// when it is freed). Later segments are in a vector under a mutex.
+/// `Release` after its length, so whoever sees the base sees that length. Later segments are
+/// in a vector under a mutex. Segments are freed only when the message drops, with its table.
 #[derive(Default)]
 pub(crate) struct SegmentTable {
     /// The first segment's base, null until it is allocated.
     first_base: AtomicPtr<u8>,
-    /// The first segment's length in bytes (0 once it is freed).
+    /// The first segment's length in bytes.
     first_bytes: AtomicUsize,
     /// Segments 1, 2, ... in order.
     rest: Mutex<Vec<Segment>>,
@@ -78,22 +78,6 @@ impl SegmentTable {
             self.first_base.store(seg.base.as_ptr(), Ordering::Release);
         } else {
             self.rest().push(seg);
-        }
-    }
-
-    /// Forgets the segment at `base` (about to be freed), so that no location is derived
-    /// from it any more.
-    fn forget(&self, base: NonNull<u8>) {
-        // Every segment of a message stays allocated until the arena drops, so a later
-        // segment never has the first one's address.
-        if self.first_base.load(Ordering::Acquire) == base.as_ptr() {
-            self.first_bytes.store(0, Ordering::Release);
-            return;
-        }
-        for seg in self.rest().iter_mut() {
-            if seg.base == base {
-                seg.bytes = 0;
-            }
         }
     }
 
@@ -136,41 +120,17 @@ impl Segment {
     }
 }
 
-/// A message's allocator (capnp's heap, or segments supplied from outside: `external.rs`),
-/// recording every segment in a `SegmentTable`.
-pub(crate) struct TrackingAllocator {
-    inner: crate::external::SegmentAlloc,
-    table: Arc<SegmentTable>,
-}
+/// Where a message's arena records its segments: the `SegmentTable` of its shared state (or,
+/// while the message is made, a table on the maker's stack), or nowhere (null).
+#[derive(Clone, Copy)]
+struct TablePtr(*const SegmentTable);
 
-impl TrackingAllocator {
-    pub(crate) fn new(inner: crate::external::SegmentAlloc, table: Arc<SegmentTable>) -> Self {
-        TrackingAllocator { inner, table }
-    }
-}
-
-// SAFETY: every segment comes from `SegmentAlloc`, which upholds the trait's contract (zeroed,
-// 8-byte aligned, non-overlapping, at least `minimum_size` words; see its own SAFETY comment);
-// recording its address changes nothing about it. (Messages over external segments never use
-// recorded locations: they are `walk_only`.)
-unsafe impl Allocator for TrackingAllocator {
-    fn allocate_segment(&mut self, minimum_size: u32) -> (NonNull<u8>, u32) {
-        let (base, words) = self.inner.allocate_segment(minimum_size);
-        self.table.push(Segment {
-            base,
-            bytes: words as usize * 8,
-        });
-        (base, words)
-    }
-
-    unsafe fn deallocate_segment(&mut self, ptr: NonNull<u8>, word_size: u32, words_used: u32) {
-        // Forgotten first, so no location can be derived from freed memory.
-        self.table.forget(ptr);
-        // SAFETY: forwarded unchanged from capnp, which calls this once per segment that
-        // `allocate_segment` (hence the inner allocator) returned, with its size.
-        unsafe { self.inner.deallocate_segment(ptr, word_size, words_used) }
-    }
-}
+// SAFETY: a `TablePtr` is an address; the table it points to is read and written only
+// through shared references (atomics and a mutex: `SegmentTable` is `Sync`), by the arena
+// that holds it, under the message's lock (`MessageArena::record_into`'s contract).
+unsafe impl Send for TablePtr {}
+// SAFETY: as above.
+unsafe impl Sync for TablePtr {}
 
 /// One segment of a message being built (capnp's `BuilderSegment`): its first byte, its
 /// capacity and the words handed out from its start.
@@ -218,7 +178,10 @@ impl BuildSeg {
 /// message's own memory, segments in allocation order, each handed out bump-wise) and frees
 /// every segment through its allocator when dropped.
 pub(crate) struct MessageArena {
-    allocator: TrackingAllocator,
+    /// capnp's heap, or segments supplied from outside (`external.rs`).
+    allocator: crate::external::SegmentAlloc,
+    /// Where each new segment is recorded (`record_into`).
+    table: TablePtr,
     /// Segment 0, once allocated.
     first: Option<BuildSeg>,
     /// Segments 1, 2, ...
@@ -226,12 +189,24 @@ pub(crate) struct MessageArena {
 }
 
 impl MessageArena {
-    fn new(allocator: TrackingAllocator) -> Self {
+    fn new(allocator: crate::external::SegmentAlloc) -> Self {
         MessageArena {
             allocator,
+            table: TablePtr(std::ptr::null()),
             first: None,
             rest: Vec::new(),
         }
+    }
+
+    /// Records every segment allocated from now on in `table` (segments allocated before are
+    /// not recorded there).
+    ///
+    /// # Safety
+    /// `table` must stay valid for shared access for as long as this arena may allocate a
+    /// segment (until it is dropped or pointed elsewhere); the arena reads and writes it only
+    /// through `&SegmentTable` (atomics and a mutex), and never while being dropped.
+    pub(crate) unsafe fn record_into(&mut self, table: *const SegmentTable) {
+        self.table = TablePtr(table);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -262,6 +237,13 @@ impl MessageArena {
     /// number of segments before it).
     fn allocate_segment(&mut self, minimum_size: u32) {
         let (ptr, capacity) = self.allocator.allocate_segment(minimum_size);
+        // SAFETY: `record_into`'s contract: the table is valid while the arena allocates.
+        if let Some(table) = unsafe { self.table.0.as_ref() } {
+            table.push(Segment {
+                base: ptr,
+                bytes: capacity as usize * 8,
+            });
+        }
         let seg = BuildSeg {
             ptr,
             capacity,
@@ -380,6 +362,8 @@ unsafe impl BuilderArena for MessageArena {
 
 impl Drop for MessageArena {
     fn drop(&mut self) {
+        // The table is not touched: it goes with the message (whose drop may hold the only,
+        // exclusive, reference to it).
         for seg in self.first.take().into_iter().chain(self.rest.drain(..)) {
             // SAFETY: each segment came from this allocator's `allocate_segment`, with this
             // capacity, and is freed once (taken out of the arena here).
@@ -391,7 +375,7 @@ impl Drop for MessageArena {
     }
 }
 
-/// A message being built: its arena (`MessageArena`, over a `TrackingAllocator`), held here
+/// A message being built: its arena (`MessageArena`), held here
 /// instead of inside a `capnp::message::Builder` (whose arena is private) so that a pointer
 /// slot found by an earlier walk can be written through a `PointerBuilder` made for it
 /// (`DataAt::write_pointer`). The methods are `capnp::message::Builder`'s, with the same code.
@@ -399,15 +383,74 @@ pub(crate) struct BuilderMessage {
     arena: MessageArena,
 }
 
+/// A message's shared state `S` in an `Arc`, holding the message and its segment table in
+/// one allocation: `first` runs on the new message with a table on this stack (recorded
+/// into as it allocates), `wrap` moves both into `S`, and the arena is then pointed at the
+/// table inside the `Arc` (found by `table_of`, reached by `message_of` through the `Arc`'s
+/// unique borrow, so without locking).
+///
+/// The arena's pointer is formed from the `Arc`'s own pointer plus the table's offset in `S`
+/// (checked to lie inside `S`), not from a borrow, so every later use of it is as a shared
+/// reference's alongside the state's own shared references; the unique borrow ends before
+/// any. The arena uses the table only through shared references (atomics and a mutex), only
+/// when it allocates a segment (under the message's lock), and not in its drop (which may run
+/// under the `Arc`'s exclusive reference to the state).
+pub(crate) fn build_shared<S, R>(
+    alloc: crate::external::SegmentAlloc,
+    first: impl FnOnce(&mut BuilderMessage, &SegmentTable) -> R,
+    wrap: impl FnOnce(BuilderMessage, SegmentTable) -> S,
+    table_of: impl FnOnce(&S) -> &SegmentTable,
+    message_of: impl FnOnce(&mut S) -> &mut BuilderMessage,
+) -> (Arc<S>, R) {
+    let local = SegmentTable::default();
+    let mut message = BuilderMessage::new(alloc);
+    // SAFETY: `local` outlives every allocation of the arena until the arena is pointed away
+    // from it, right after `first`; it is used only through shared references meanwhile.
+    unsafe { message.record_into(&local) };
+    let made = first(&mut message, &local);
+    // SAFETY: null records nowhere (until pointed at the moved table below).
+    unsafe { message.record_into(std::ptr::null()) };
+    let mut shared = Arc::new(wrap(message, local));
+    let base = Arc::as_ptr(&shared).cast::<u8>();
+    let offset = (table_of(&shared) as *const SegmentTable as usize).wrapping_sub(base as usize);
+    let inside = offset
+        .checked_add(std::mem::size_of::<SegmentTable>())
+        .is_some_and(|end| end <= std::mem::size_of::<S>());
+    let table = if inside {
+        // A reference to a table whose bytes lie inside `S`'s is to a table held inline in
+        // `S`: it lives as long as the state. The address keeps the `Arc` pointer's provenance.
+        base.wrapping_add(offset).cast::<SegmentTable>()
+    } else {
+        // Unreachable (`table_of` returns the state's own field); later segments then go
+        // unrecorded, and locations in them are never found (their handles walk).
+        std::ptr::null()
+    };
+    if let Some(state) = Arc::get_mut(&mut shared) {
+        // SAFETY: the table is inside the state (above), in the same allocation as the arena,
+        // for as long as it; the arena's use of it is as stated above.
+        unsafe { message_of(state).record_into(table) };
+    }
+    (shared, made)
+}
+
 /// One null word: the root of a message with no segment yet, as capnp reads it.
 static NULL_ROOT: [capnp::Word; 1] = [capnp::word(0, 0, 0, 0, 0, 0, 0, 0)];
 static NULL_ARENA: GeneratedCodeArena = GeneratedCodeArena::new(&NULL_ROOT);
 
 impl BuilderMessage {
-    pub(crate) fn new(allocator: TrackingAllocator) -> Self {
+    pub(crate) fn new(allocator: crate::external::SegmentAlloc) -> Self {
         BuilderMessage {
             arena: MessageArena::new(allocator),
         }
+    }
+
+    /// `MessageArena::record_into`.
+    ///
+    /// # Safety
+    /// As `MessageArena::record_into`.
+    pub(crate) unsafe fn record_into(&mut self, table: *const SegmentTable) {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.arena.record_into(table) }
     }
 
     /// The root pointer, allocating the first segment and the root word on first use.
@@ -1854,10 +1897,11 @@ mod tests {
     fn arena(first_words: u32) -> (MessageArena, Arc<SegmentTable>) {
         let table = Arc::new(SegmentTable::default());
         let alloc = crate::external::SegmentAlloc::Heap(crate::external::Heap::new(first_words));
-        (
-            MessageArena::new(TrackingAllocator::new(alloc, table.clone())),
-            table,
-        )
+        let mut arena = MessageArena::new(alloc);
+        // SAFETY: the tests allocate only while both are alive; the arena's drop does not
+        // touch the table.
+        unsafe { arena.record_into(Arc::as_ptr(&table)) };
+        (arena, table)
     }
 
     fn lens(out: &capnp::OutputSegments<'_>) -> Vec<usize> {

@@ -813,7 +813,7 @@ pub struct BuilderShared {
     /// current only while it keeps the value they were recorded at. Changed under the lock.
     generation: AtomicU64,
     /// The message's segments (arena.rs), where recorded locations come from.
-    pub(crate) segments: Arc<crate::arena::SegmentTable>,
+    pub(crate) segments: crate::arena::SegmentTable,
     /// Set by `walk_only` (tests), and for external messages: no recorded location is ever
     /// current, so every operation walks (and checks the external segments first).
     walk_only: AtomicBool,
@@ -900,23 +900,25 @@ impl MessageBuilder {
         external: Option<SharedState>,
         first: impl FnOnce(&mut BuilderMessage, &crate::arena::SegmentTable) -> R,
     ) -> (Self, R) {
-        let segments = Arc::new(crate::arena::SegmentTable::default());
-        let alloc = crate::arena::TrackingAllocator::new(alloc, segments.clone());
-        let mut inner = BuilderMessage::new(alloc);
-        let made = first(&mut inner, &segments);
-        let message = MessageBuilder(Arc::new(BuilderShared {
-            inner: Mutex::new(inner),
-            retired: AtomicBool::new(false),
-            lent_mut: AtomicUsize::new(0),
-            caps: Mutex::new(Vec::new()),
-            cap_context: AtomicBool::new(false),
-            generation: AtomicU64::new(1),
-            segments,
-            // Memory Python code can write: no location is trusted across operations.
-            walk_only: AtomicBool::new(external.is_some()),
-            external,
-        }));
-        (message, made)
+        let (shared, made) = crate::arena::build_shared(
+            alloc,
+            first,
+            |inner, segments| BuilderShared {
+                inner: Mutex::new(inner),
+                retired: AtomicBool::new(false),
+                lent_mut: AtomicUsize::new(0),
+                caps: Mutex::new(Vec::new()),
+                cap_context: AtomicBool::new(false),
+                generation: AtomicU64::new(1),
+                segments,
+                // Memory Python code can write: no location is trusted across operations.
+                walk_only: AtomicBool::new(external.is_some()),
+                external,
+            },
+            |state| &state.segments,
+            |state| state.inner.get_mut().unwrap_or_else(|e| e.into_inner()),
+        );
+        (MessageBuilder(shared), made)
     }
 
     /// Makes every operation on this message walk from the root (tests compare both paths).

@@ -1046,3 +1046,38 @@ fn groups_of_list_elements() {
         assert_eq!(text(u.get("ut").expect("")), format!("u{i}"));
     }
 }
+
+/// Structs in segments allocated after the message was made (its first segment one word, so
+/// the root and each list land in segments of their own) are located as those in the first:
+/// the message's segment table records every segment, before and after the message's shared
+/// state exists. A segment left unrecorded leaves its structs without a location (they would
+/// still read right, by walks), which `group_fast` shows (`None`: no location).
+#[test]
+fn structs_in_later_segments_are_located() {
+    let reg = registry();
+    let book = reg.get_struct(id(&reg, "AddressBook")).expect("schema");
+    let person = reg.get_struct(id(&reg, "Person")).expect("schema");
+    let employment = person
+        .fields
+        .iter()
+        .position(|f| f.name == "employment")
+        .expect("employment");
+    let made = MessageBuilder::new_root(Some(1), &reg, book.clone()).expect("root");
+    let walked = MessageBuilder::with_first_segment_words(1)
+        .init_root_as(&reg, book.clone())
+        .expect("root");
+    for root in [made, walked] {
+        let mut located = Vec::new();
+        for n in [3u32, 40] {
+            let people = lb(root.init("people", Some(n)).expect("people"));
+            for i in 0..n {
+                let p = sb(people.get(i64::from(i)).expect("element"));
+                p.set("id", SetValue::Int(i128::from(i))).expect("id");
+                located.push(p.group_fast(employment).expect("group").is_some());
+            }
+        }
+        assert!(located.iter().all(|l| *l), "{located:?}");
+        let segments = root.to_segments().expect("segments");
+        assert!(segments.len() >= 3, "{} segments", segments.len());
+    }
+}
