@@ -1961,7 +1961,7 @@ mod tests {
 
     #[test]
     fn one_segment_is_output_as_a_single_segment() {
-        let (mut a, _) = arena(8);
+        let (mut a, _table) = arena(8);
         assert!(matches!(
             a.get_segments_for_output(),
             capnp::OutputSegments::MultiSegment(ref v) if v.is_empty()
