@@ -17,8 +17,9 @@
 //! generation unless the slot was null.
 //!
 //! The addresses come from the segments themselves: the message's arena (`MessageArena`)
-//! records each segment its allocator hands out in the message's `SegmentTable`, so a location is the segment's own pointer
-//! (with its provenance) plus an offset, never a pointer forged from a shared slice.
+//! records each segment its allocator hands out in the message's `SegmentTable`, so a
+//! location is the segment's own pointer (with its provenance) plus an offset, never a pointer
+//! forged from a shared slice.
 
 #![allow(unsafe_code)]
 
@@ -133,8 +134,8 @@ unsafe impl Send for TablePtr {}
 unsafe impl Sync for TablePtr {}
 
 /// One segment of a message being built (capnp's `BuilderSegment`): its first byte, its
-/// capacity and the words handed out from its start.
-#[derive(Clone, Copy)]
+/// capacity and the words handed out from its start. Not `Copy`: a `&BuildSeg` borrows the
+/// arena that owns it, which `used` relies on.
 struct BuildSeg {
     ptr: NonNull<u8>,
     capacity: u32,
@@ -164,9 +165,10 @@ impl BuildSeg {
     /// The used words (what `get_segments_for_output` returns for it).
     fn used(&self) -> &[u8] {
         // SAFETY: the segment's first `allocated` words: inside its allocation (allocated <=
-        // capacity, the allocator's words), initialized (segments are handed out zeroed),
-        // borrowed from the arena, which every write borrows mutably (the message lock's
-        // guard), so nothing writes them for the slice's lifetime. capnp's own
+        // capacity, the allocator's words), initialized (segments are handed out zeroed).
+        // `self` is borrowed from the arena that owns the segment (a `BuildSeg` is never
+        // copied out of it), and every write of the message borrows that arena mutably (the
+        // message lock's guard), so nothing writes them for the slice's lifetime. capnp's own
         // `get_segments_for_output` forms the same slices.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.allocated as usize * 8) }
     }
@@ -375,9 +377,9 @@ impl Drop for MessageArena {
     }
 }
 
-/// A message being built: its arena (`MessageArena`), held here
-/// instead of inside a `capnp::message::Builder` (whose arena is private) so that a pointer
-/// slot found by an earlier walk can be written through a `PointerBuilder` made for it
+/// A message being built: its arena (`MessageArena`), held here instead of inside a
+/// `capnp::message::Builder` (whose arena is private) so that a pointer slot found by an
+/// earlier walk can be written through a `PointerBuilder` made for it
 /// (`DataAt::write_pointer`). The methods are `capnp::message::Builder`'s, with the same code.
 pub(crate) struct BuilderMessage {
     arena: MessageArena,

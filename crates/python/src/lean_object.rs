@@ -24,7 +24,9 @@ use pyo3::PyClass;
 const KEPT: usize = 128;
 
 /// A frozen pyclass whose objects are released by [`tp_dealloc`] when they keep their list
-/// object (lent elements), and whose memory goes through a free list ([`install`]).
+/// object (lent elements), and whose memory goes through a free list ([`install`]). Its
+/// objects are never tracked by the cyclic collector ([`tp_alloc`]), so the class must not
+/// implement `__traverse__`: references it could visit would hide cycles from the collector.
 pub(crate) trait LeanObject:
     PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Send + Sync + InPlace
 {
