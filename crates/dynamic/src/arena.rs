@@ -52,9 +52,8 @@ unsafe impl Sync for Segment {}
 /// The segments of one builder message, in allocation order (capnp's segment ids).
 ///
 /// The first segment (most messages have no other) is kept in two atomics, written once
-/// when capnp allocates it and read without a lock: an uncontended mutex still costs two
-/// atomic read-modify-writes per use, and a small message's build and drop used it three
-/// times (allocation, its root's location, deallocation). Its base is published with
+/// when the arena allocates it and read without a lock: an uncontended mutex still costs
+/// two atomic read-modify-writes per use, on every location a handle records. Its base is published with
 /// `Release` after its length, so whoever sees the base sees that length. Later segments are
 /// in a vector under a mutex. Segments are freed only when the message drops, with its table.
 #[derive(Default)]
