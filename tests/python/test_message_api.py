@@ -80,3 +80,48 @@ def test_by_field_rejects_other_objects(contacts):
         m._get_by_field("name")
     with pytest.raises(capnp.KjException, match="not a field of this struct"):
         m._set_by_field(contacts.Company.schema.fields["title"], "x")
+
+
+def _filled(contacts, **kw):
+    """A Contact message written and rewritten every way that leaves words behind."""
+    m = contacts.Contact.new_message(**kw)
+    m.id = 0xFFFFFFFF
+    m.name = "a name long enough to span several words"
+    m.name = "short"
+    m.avatar = b"\xff" * 100
+    m.tags = ["x" * 30] * 20
+    phones = m.init_resizable_list("phones")
+    for i in range(10):
+        phones.add().number = "555-%04d" % i
+    phones.finish()
+    m.init("tags", 3)
+    company = m.status.init("employer")
+    company.title = "t" * 50
+    company.init("boss").name = "boss"
+    orphan = m.status.disown("employer")
+    m.status.adopt("employer", orphan)
+    m.disown("avatar")
+    return m
+
+
+def test_a_new_message_after_a_dropped_one_is_new(contacts):
+    """A dropped message's memory may make the next new_message() (its first segment is
+    reused): what the new message holds and writes is exactly a new message's."""
+    expected_empty = contacts.Contact.new_message(num_first_segment_words=2048).to_bytes()
+    reference = contacts.Contact.new_message(num_first_segment_words=2048)
+    reference.init("phones", 40)
+    reference.init("tags", 40)
+    expected_inited = reference.to_bytes()
+    for _ in range(3):
+        m = _filled(contacts)
+        m.to_bytes()
+        del m
+        fresh = contacts.Contact.new_message()
+        assert fresh.to_bytes() == expected_empty
+        fresh.clear_write_flag()
+        phones = fresh.init("phones", 40)
+        tags = fresh.init("tags", 40)
+        assert [(p.number, str(p.kind)) for p in phones] == [("", "cell")] * 40
+        assert list(tags) == [""] * 40
+        assert fresh.to_bytes() == expected_inited
+        del fresh, phones, tags

@@ -71,6 +71,11 @@ impl SegmentTable {
         self.rest.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the table holds no segment after the first.
+    fn first_only(&mut self) -> bool {
+        self.rest.get_mut().is_ok_and(|rest| rest.is_empty())
+    }
+
     /// Records a segment capnp was handed (the caller allocates them one at a time).
     fn push(&self, seg: Segment) {
         if self.first_base.load(Ordering::Acquire).is_null() {
@@ -257,6 +262,35 @@ impl MessageArena {
         }
     }
 
+    /// Empties a message whose only segment is a heap segment of the pooled size (as
+    /// `Heap`'s pool would: its used words zeroed), keeping that segment with its first word
+    /// (a null root pointer) handed out: the state of a new message's arena once the root
+    /// pointer exists. `false`, the arena unchanged, for any other message.
+    fn empty_for_reuse(&mut self) -> bool {
+        if !self.rest.is_empty() || !self.allocator.is_heap_after_pooled_first() {
+            return false;
+        }
+        let Some(first) = self
+            .first
+            .as_mut()
+            .filter(|f| f.capacity == crate::external::POOLED_WORDS && f.allocated >= 1)
+        else {
+            return false;
+        };
+        // SAFETY: the segment's first `allocated` words lie inside its allocation (allocated
+        // <= capacity) and the arena is borrowed mutably (no slice of them is alive); capnp
+        // wrote nothing past them (as `Heap::deallocate` relies on), so the whole segment is
+        // zero afterwards, as a segment the allocator hands out.
+        unsafe {
+            first
+                .ptr
+                .as_ptr()
+                .write_bytes(0, first.allocated as usize * 8)
+        };
+        first.allocated = 1;
+        true
+    }
+
     /// Every segment's used words, in order (capnp's `get_segments_for_output`).
     pub(crate) fn get_segments_for_output(&self) -> capnp::OutputSegments<'_> {
         match (&self.first, self.rest.is_empty()) {
@@ -434,6 +468,96 @@ pub(crate) fn build_shared<S, R>(
     (shared, made)
 }
 
+/// State an `Arc` may hand back for reuse when its last holder drops it (`Recyclable`).
+pub(crate) trait Recycle: Send + Sync + Sized + 'static {
+    /// Where spare states wait.
+    fn spare() -> &'static Spare<Self>;
+    /// Makes the state as new (for whoever takes it from `spare`); `false`, leaving it to be
+    /// dropped, when it cannot be.
+    fn reset(&mut self) -> bool;
+}
+
+/// One spare state `S` (an `Arc` nobody else holds), or none: a program that drops one
+/// message and makes the next takes and returns it with one atomic operation each.
+pub(crate) struct Spare<S>(AtomicPtr<S>);
+
+impl<S: Send + Sync> Spare<S> {
+    pub(crate) const fn new() -> Self {
+        Spare(AtomicPtr::new(std::ptr::null_mut()))
+    }
+
+    /// The spare state, if there is one (the caller then holds its only reference).
+    pub(crate) fn take(&self) -> Option<Arc<S>> {
+        let ptr = self.0.swap(std::ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: a non-null value is from `Arc::into_raw` in `give`, whose reference the
+        // spare owned; the swap took it out, so it is reclaimed once, here.
+        NonNull::new(ptr).map(|p| unsafe { Arc::from_raw(p.as_ptr()) })
+    }
+
+    /// Keeps `state` as the spare unless there is one already (then it is dropped).
+    fn give(&self, state: Arc<S>) {
+        let ptr = Arc::into_raw(state).cast_mut();
+        if self
+            .0
+            .compare_exchange(
+                std::ptr::null_mut(),
+                ptr,
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // SAFETY: `ptr` is from `into_raw` just above and was not stored: reclaimed once.
+            drop(unsafe { Arc::from_raw(ptr) });
+        }
+    }
+}
+
+/// An `Arc<S>` whose last holder gives `S` to its spare (after `Recycle::reset`) instead of
+/// freeing it. Clones share the state as `Arc`'s do.
+pub(crate) struct Recyclable<S: Recycle>(std::mem::ManuallyDrop<Arc<S>>);
+
+impl<S: Recycle> Recyclable<S> {
+    pub(crate) fn new(state: Arc<S>) -> Self {
+        Recyclable(std::mem::ManuallyDrop::new(state))
+    }
+
+    pub(crate) fn arc(&self) -> &Arc<S> {
+        &self.0
+    }
+
+    /// The state, if this is its only holder.
+    pub(crate) fn get_mut(&mut self) -> Option<&mut S> {
+        Arc::get_mut(&mut self.0)
+    }
+}
+
+impl<S: Recycle> Clone for Recyclable<S> {
+    fn clone(&self) -> Self {
+        Recyclable::new(Arc::clone(&self.0))
+    }
+}
+
+impl<S: Recycle> std::ops::Deref for Recyclable<S> {
+    type Target = S;
+    #[inline(always)]
+    fn deref(&self) -> &S {
+        &self.0
+    }
+}
+
+impl<S: Recycle> Drop for Recyclable<S> {
+    fn drop(&mut self) {
+        // SAFETY: the `Arc` is taken out once, here, and `self.0` is not used after.
+        let mut state = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
+        // The count first (a plain load): a holder that is not the last drops its reference
+        // with one atomic operation, as `Arc`'s drop; `get_mut` decides.
+        if Arc::strong_count(&state) == 1 && Arc::get_mut(&mut state).is_some_and(S::reset) {
+            S::spare().give(state);
+        }
+    }
+}
+
 /// One null word: the root of a message with no segment yet, as capnp reads it.
 static NULL_ROOT: [capnp::Word; 1] = [capnp::word(0, 0, 0, 0, 0, 0, 0, 0)];
 static NULL_ARENA: GeneratedCodeArena = GeneratedCodeArena::new(&NULL_ROOT);
@@ -481,6 +605,97 @@ impl BuilderMessage {
             PointerReader::get_root_from_arena(&self.arena)?
         };
         T::get_from_pointer(&root, None)
+    }
+
+    /// Makes the root a new struct of `size` in a message that has no root yet (new, or
+    /// emptied for reuse), returning where its sections are. The struct goes right after the
+    /// root pointer, as capnp's `init_struct` puts it; that pointer is written here when the
+    /// first segment holds nothing else, otherwise (and for an empty struct, whose pointer capnp
+    /// encodes specially) capnp makes it.
+    pub(crate) fn init_root_struct(
+        &mut self,
+        table: &SegmentTable,
+        size: StructSize,
+    ) -> capnp::Result<Option<DataAt>> {
+        if self.arena.is_empty() {
+            self.root()?;
+        }
+        let words = u32::from(size.data) + u32::from(size.pointers);
+        let base = NonNull::new(table.first_base.load(Ordering::Acquire));
+        let fresh = match (&mut self.arena.first, base) {
+            (Some(first), Some(base))
+                if base == first.ptr
+                    && first.allocated == 1
+                    && words > 0
+                    && words < first.capacity =>
+            {
+                // SAFETY: word 0 of the first segment (handed out: allocated is 1) is its
+                // root pointer; the arena is borrowed mutably, so nothing else reads or
+                // writes it now.
+                let root = unsafe { base.cast::<u64>().as_ptr().read() };
+                (root == 0).then_some((first, base))
+            }
+            _ => None,
+        };
+        let Some((first, base)) = fresh else {
+            let s = self
+                .init_root::<crate::raw::RawPtrBuilder<'_>>()?
+                .0
+                .init_struct(size);
+            return Ok(DataAt::locate_new_root(table, &s, size));
+        };
+        // The struct pointer capnp writes for a struct at the word after it: offset 0 (bits
+        // 2-31), kind struct (bits 0-1: 0), data words (bits 32-47), pointer count (48-63).
+        let pointer = (u64::from(size.data) << 32) | (u64::from(size.pointers) << 48);
+        first.allocated = 1 + words;
+        // SAFETY: as above for word 0. The struct's words 1..=words are handed out just above
+        // (words < capacity) and are zero (a segment is handed out zeroed, and nothing was
+        // handed out past word 0), as `init_struct` leaves a new struct.
+        unsafe { base.cast::<u64>().as_ptr().write(pointer.to_le()) };
+        let data_len = usize::from(size.data) * 8;
+        // SAFETY: word 1 and the word after the data section are inside the segment's
+        // allocation (1 + words <= capacity); `base` is the table's pointer to it.
+        let (data_at, ptrs_at) = unsafe { (base.add(8), base.add(8 + data_len)) };
+        Ok(Some(DataAt {
+            ptr: (size.data > 0).then_some(data_at),
+            len: data_len as u32,
+            ptrs: (size.pointers > 0).then_some(ptrs_at),
+            ptr_count: size.pointers,
+            segment: 0,
+        }))
+    }
+
+    /// Empties the message for reuse as a new one (`MessageArena::empty_for_reuse`), if its
+    /// only segment is a pooled-size heap segment and `table` (the message's) records no
+    /// other; `false`, nothing changed, otherwise.
+    pub(crate) fn empty_for_reuse(&mut self, table: &mut SegmentTable) -> bool {
+        table.first_only() && self.arena.empty_for_reuse()
+    }
+
+    /// Hands out `words` more words and writes every byte of them, reachable from no pointer
+    /// (tests: what a message may hold besides its objects, as its arena sees it).
+    #[cfg(test)]
+    pub(crate) fn scribble(&mut self, words: u32) {
+        let (id, at) = self.arena.allocate_anywhere(words);
+        let (start, _) = self.arena.get_segment_mut(id);
+        // SAFETY: words `at..at + words` of segment `id` were just handed out (inside its
+        // allocation), to nobody else; the arena is borrowed mutably.
+        unsafe {
+            start
+                .add(at as usize * 8)
+                .write_bytes(0xa5, words as usize * 8)
+        };
+    }
+
+    /// The whole first segment, used words or not (tests: a segment not yet handed out must
+    /// be zero).
+    #[cfg(test)]
+    pub(crate) fn first_segment_whole(&self) -> Option<&[u8]> {
+        self.arena.first.as_ref().map(|seg| {
+            // SAFETY: the segment's `capacity` words are its allocation, initialized (handed
+            // out zeroed); the arena is borrowed, so nothing writes them meanwhile.
+            unsafe { std::slice::from_raw_parts(seg.ptr.as_ptr(), seg.capacity as usize * 8) }
+        })
     }
 
     /// The first segment's used words (what `get_segments_for_output` returns first), without

@@ -72,7 +72,7 @@ pub(crate) struct Heap {
 }
 
 const MAX_SEGMENT_WORDS: u32 = 1 << 29;
-const POOLED_WORDS: u32 = 1024;
+pub(crate) const POOLED_WORDS: u32 = 1024;
 /// Segments kept in the pool's vector at most (128 KiB; the spare is one more).
 const POOL_MAX: usize = 16;
 
@@ -203,6 +203,15 @@ pub(crate) enum SegmentAlloc {
         fallback: HeapAllocator,
         state: SharedState,
     },
+}
+
+impl SegmentAlloc {
+    /// Whether this is the heap with one segment handed out, of `POOLED_WORDS` words, first:
+    /// the state a new message's allocator is in once its first segment exists (a message
+    /// whose only segment is that one can be emptied and reused as a new message).
+    pub(crate) fn is_heap_after_pooled_first(&self) -> bool {
+        matches!(self, SegmentAlloc::Heap(h) if h.next_size == 2 * POOLED_WORDS)
+    }
 }
 
 // SAFETY: each arm upholds `Allocator`'s contract: the heap arm is capnp's own allocator's code

@@ -822,8 +822,47 @@ pub struct BuilderShared {
 }
 
 /// A message being built. Every handle into it shares this lock.
+///
+/// A message made by `new_root` (`new_message()`) whose last handle drops is emptied and kept
+/// as the spare (one at a time), if its only segment is its first, of the default size, and it
+/// holds no capability and lends nothing out; the next `new_root` of that size takes it
+/// instead of allocating a state and a segment (`BuilderShared::reset`).
 #[derive(Clone)]
-pub struct MessageBuilder(Arc<BuilderShared>);
+pub struct MessageBuilder(crate::arena::Recyclable<BuilderShared>);
+
+/// The spare message (`MessageBuilder`).
+static SPARE: crate::arena::Spare<BuilderShared> = crate::arena::Spare::new();
+
+impl crate::arena::Recycle for BuilderShared {
+    fn spare() -> &'static crate::arena::Spare<Self> {
+        &SPARE
+    }
+
+    /// Empties a heap message whose only segment is a first segment of the default size, as
+    /// new: the segment zeroed but its root pointer (`new_root` makes the root), no
+    /// capability context, the generation kept (no handle into it is left, and no location
+    /// recorded before could be current). Anything else is dropped: messages with
+    /// capabilities (their drop releases them), lent bytes (none can be: a lent view holds
+    /// the message), supplied segments, retired or walk-only messages.
+    fn reset(&mut self) -> bool {
+        if self.external.is_some()
+            || *self.walk_only.get_mut()
+            || *self.retired.get_mut()
+            || *self.lent_mut.get_mut() != 0
+            || !self.caps.get_mut().is_ok_and(|caps| caps.is_empty())
+        {
+            return false;
+        }
+        let Ok(inner) = self.inner.get_mut() else {
+            return false;
+        };
+        if !inner.empty_for_reuse(&mut self.segments) {
+            return false;
+        }
+        *self.cap_context.get_mut() = false;
+        true
+    }
+}
 
 impl std::ops::Deref for MessageBuilder {
     type Target = BuilderShared;
@@ -867,26 +906,46 @@ impl MessageBuilder {
         registry: &Arc<Registry>,
         schema: Arc<StructSchema>,
     ) -> Result<DynStructBuilder> {
-        let alloc = SegmentAlloc::Heap(crate::external::Heap::new(
-            first_words.unwrap_or(FIRST_SEGMENT_WORDS),
-        ));
-        let (message, at) = Self::build(alloc, None, |m, segments| -> Result<_> {
-            let s = m
-                .init_root::<RawPtrBuilder<'_>>()?
-                .0
-                .init_struct(schema.size());
-            Ok(crate::arena::DataAt::locate_new_root(
-                segments,
-                &s,
-                schema.size(),
-            ))
-        });
+        let first_words = first_words.unwrap_or(FIRST_SEGMENT_WORDS);
+        let size = schema.size();
+        let make_root = |m: &mut BuilderMessage, segments: &crate::arena::SegmentTable| {
+            m.init_root_struct(segments, size)
+        };
+        let spare = match first_words {
+            FIRST_SEGMENT_WORDS => SPARE.take(),
+            _ => None,
+        };
+        let spare = spare.map(|shared| MessageBuilder(crate::arena::Recyclable::new(shared)));
+        let (message, at) = match spare {
+            // The spare is as a new message whose root pointer exists (`reset`), held only
+            // here: its root is made as in a new one, before the message is shared.
+            Some(mut message) => {
+                let at = match message.0.get_mut() {
+                    Some(state) => match state.inner.get_mut() {
+                        Ok(m) => make_root(m, &state.segments),
+                        Err(_) => Err(capnp::Error::failed("message lock poisoned".into())),
+                    },
+                    None => Err(capnp::Error::failed("spare message shared".into())),
+                };
+                (message, at)
+            }
+            None => Self::new_with_root(first_words, make_root),
+        };
         let at = at?;
         let generation = message.generation();
         Ok(
             DynStructBuilder::new(message, root_path(), schema, registry.clone(), true)
                 .located(generation, at),
         )
+    }
+
+    /// A new heap message with `make_root` run on it before it is shared.
+    fn new_with_root<R>(
+        first_words: u32,
+        make_root: impl FnOnce(&mut BuilderMessage, &crate::arena::SegmentTable) -> R,
+    ) -> (Self, R) {
+        let alloc = SegmentAlloc::Heap(crate::external::Heap::new(first_words));
+        Self::build(alloc, None, make_root)
     }
 
     fn with_alloc(alloc: SegmentAlloc, external: Option<SharedState>) -> Self {
@@ -918,7 +977,7 @@ impl MessageBuilder {
             |state| &state.segments,
             |state| state.inner.get_mut().unwrap_or_else(|e| e.into_inner()),
         );
-        (MessageBuilder(shared), made)
+        (MessageBuilder(crate::arena::Recyclable::new(shared)), made)
     }
 
     /// Makes every operation on this message walk from the root (tests compare both paths).
@@ -929,7 +988,7 @@ impl MessageBuilder {
 
     /// Whether two handles share one message.
     pub fn same_message(&self, other: &MessageBuilder) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(self.0.arc(), other.0.arc())
     }
 
     /// A message whose segments come from `supplier`, the first of at least `first_words`
@@ -1973,7 +2032,7 @@ pub(crate) fn lock_pair<'a>(
     src: &'a MessageBuilder,
     dest: &'a MessageBuilder,
 ) -> Result<(MutexGuard<'a, BuilderMessage>, crate::arena::Held<'a>)> {
-    if Arc::as_ptr(&src.0) < Arc::as_ptr(&dest.0) {
+    if Arc::as_ptr(src.0.arc()) < Arc::as_ptr(dest.0.arc()) {
         let s = src.lock_read_live()?;
         let d = dest.lock_fast()?;
         Ok((s, d))
@@ -2038,6 +2097,83 @@ mod tests {
         extended.extend_caps(vec![None]);
         assert!(!extended.holds_no_host_objects());
         assert_eq!(extended.caps_len(), 1);
+    }
+
+    const RESET_SIZE: StructSize = StructSize {
+        data: 2,
+        pointers: 2,
+    };
+
+    /// Makes the root (`RESET_SIZE`) and fills it: a data word, a text and a list of
+    /// `elements` words, every byte not zero.
+    fn fill(m: &MessageBuilder, elements: u32) {
+        let mut g = m.lock();
+        g.init_root_struct(&m.segments, RESET_SIZE).expect("root");
+        let mut s = g
+            .get_root::<RawPtrBuilder<'_>>()
+            .expect("root")
+            .0
+            .get_struct(RESET_SIZE, None)
+            .expect("struct");
+        s.set_data_field::<u64>(0, u64::MAX);
+        s.reborrow()
+            .get_pointer_field(0)
+            .set_text("left behind".into());
+        let mut list: capnp::primitive_list::Builder<'_, u64> =
+            capnp::traits::FromPointerBuilder::init_pointer(s.get_pointer_field(1), elements);
+        for i in 0..elements {
+            list.set(i, u64::MAX);
+        }
+        g.scribble(3);
+    }
+
+    /// A message emptied by `reset` and given a root is a new message with that root: the
+    /// same bytes, and every word past the root zero, as a new segment's.
+    #[test]
+    fn a_reset_message_is_a_new_message() {
+        let mut used = MessageBuilder::new();
+        fill(&used, 100);
+        let state = used.0.get_mut().expect("the only holder");
+        assert!(crate::arena::Recycle::reset(state));
+        let m = state.inner.get_mut().expect("lock");
+        let at = m
+            .init_root_struct(&state.segments, RESET_SIZE)
+            .expect("root");
+        assert!(at.is_some());
+        let fresh = MessageBuilder::new();
+        let fresh_at = fresh
+            .lock()
+            .init_root_struct(&fresh.segments, RESET_SIZE)
+            .expect("root");
+        assert!(fresh_at.is_some());
+        assert_eq!(used.to_bytes(), fresh.to_bytes());
+        let root_words = 1 + 4;
+        let g = used.lock();
+        let whole = g.first_segment_whole().expect("segment");
+        assert_eq!(whole.len(), FIRST_SEGMENT_WORDS as usize * 8);
+        assert!(whole[root_words * 8..].iter().all(|&b| b == 0));
+    }
+
+    /// Messages `reset` must leave alone: more than one segment, a first segment of another
+    /// size, a cap table, walk-only; each stays readable as it was.
+    #[test]
+    fn only_plain_one_segment_messages_are_reset() {
+        let two_segments = MessageBuilder::new();
+        fill(&two_segments, FIRST_SEGMENT_WORDS);
+        let small = MessageBuilder::with_first_segment_words(64);
+        fill(&small, 1);
+        let with_caps = MessageBuilder::new();
+        fill(&with_caps, 1);
+        with_caps.extend_caps(vec![None]);
+        let walking = MessageBuilder::new();
+        fill(&walking, 1);
+        walking.walk_only();
+        for mut m in [two_segments, small, with_caps, walking] {
+            let before = m.to_bytes();
+            let state = m.0.get_mut().expect("the only holder");
+            assert!(!crate::arena::Recycle::reset(state));
+            assert_eq!(m.to_bytes(), before);
+        }
     }
 
     /// The segments of a framed message as our reader holds them, or its error.
