@@ -26,8 +26,13 @@ def load(path):
     import capnpy
 
     tmp = tempfile.mkdtemp(prefix="capnpy-bench-")
-    shutil.copy(path, tmp)
-    return capnpy.load_schema(filename=os.path.join(tmp, os.path.basename(path)), pyx="auto")
+    try:
+        shutil.copy(path, tmp)
+        return capnpy.load_schema(filename=os.path.join(tmp, os.path.basename(path)),
+                                  pyx="auto")
+    finally:
+        # The module is loaded; the copy and what was compiled beside it are not needed.
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def fields_message(bench):
