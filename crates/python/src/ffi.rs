@@ -2308,7 +2308,7 @@ unsafe extern "C" fn entry_new_message(
     kwnames: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
     // SAFETY: CPython calls a built-in function with the GIL held, `slf` the function's
-    // `self` (a live `_StructEntry`, checked by the cast all the same), `args` its `nargs`
+    // `self` (a live `_StructEntry`: see the quick call), `args` its `nargs`
     // positional arguments followed by one per name in `kwnames` (a tuple, or NULL for
     // none), all live for the call; the result is a new reference or NULL with an exception
     // set. The call without arguments drops no `Py` on its way to success (`lean_slot`): its
@@ -2326,7 +2326,11 @@ unsafe extern "C" fn entry_new_message(
             };
         if quick_nargs == 0 && kwnames.is_null() {
             return lean_slot(std::ptr::null_mut(), |py| {
-                let entry = Borrowed::from_ptr(py, slf).cast::<crate::registry::PyStructEntry>()?;
+                // `slf` is the function's `self`: the `_StructEntry` given to
+                // `PyCFunction_NewEx` in `entry_new_message_function`, the only maker of
+                // functions over `ENTRY_NEW_MESSAGE` (a built-in function's `self` is fixed).
+                let entry =
+                    Borrowed::from_ptr(py, slf).cast_unchecked::<crate::registry::PyStructEntry>();
                 Ok(entry.get().new_message_plain(py)?.into_ptr())
             });
         }
