@@ -2390,20 +2390,33 @@ static BUILDER_INIT: StaticMethodDef =
 static PYO3_BUILDER_INIT: std::sync::OnceLock<Py<PyAny>> = std::sync::OnceLock::new();
 
 /// Replaces `init` in `_DynamicStructBuilder`'s dictionary by a method descriptor over
-/// [`BUILDER_INIT`], keeping PyO3's. Called once, at module initialization, before any
-/// instance or subclass exists.
+/// [`BUILDER_INIT`], keeping PyO3's; and `to_bytes` by one over [`BUILDER_TO_BYTES`]. Called
+/// once, at module initialization, before any instance or subclass exists.
 pub(crate) fn install_builder_init(py: Python<'_>) -> PyResult<()> {
+    replace_builder_method(py, "init", &BUILDER_INIT, &PYO3_BUILDER_INIT)?;
+    replace_builder_method(py, "to_bytes", &BUILDER_TO_BYTES, &PYO3_BUILDER_TO_BYTES)
+}
+
+/// Replaces method `name` in `_DynamicStructBuilder`'s dictionary by a method descriptor
+/// over `def` (given the doc, with the text signature, of PyO3's), keeping PyO3's descriptor
+/// in `original`. A second call for the same name finds it kept and changes nothing.
+fn replace_builder_method(
+    py: Python<'_>,
+    name: &str,
+    def: &'static StaticMethodDef,
+    original: &'static std::sync::OnceLock<Py<PyAny>>,
+) -> PyResult<()> {
     let ty = <crate::struct_::PyStructBuilder as pyo3::PyTypeInfo>::type_object(py);
     let tp = ty.as_type_ptr();
-    let name = pyo3::intern!(py, "init");
+    let name = PyString::intern(py, name);
     // SAFETY: the GIL is held; `tp` is the live heap type PyO3 made for the class (its
     // dictionary non-null once ready). The entry read is checked to be a
     // `method_descriptor`, whose layout is `PyMethodDescrObject`; its `PyMethodDef` is
-    // PyO3's static, so its doc pointer stays valid for the program's life. `BUILDER_INIT`
-    // is written here once, before `PyDescr_NewMethod` takes its address and before any call
-    // can read it (only this installation, under the GIL, writes it; a second call finds it
-    // installed and returns). Setting a class attribute and calling `PyType_Modified` is what
-    // CPython does for `cls.init = f`.
+    // PyO3's static, so its doc pointer stays valid for the program's life. `def` is written
+    // here once, before `PyDescr_NewMethod` takes its address and before any call can read
+    // it (only this installation, under the GIL, writes it; a second call finds `original`
+    // set and returns). Setting a class attribute and calling `PyType_Modified` is what
+    // CPython does for `cls.name = f`.
     unsafe {
         let dict = (*tp).tp_dict;
         if dict.is_null() {
@@ -2411,30 +2424,94 @@ pub(crate) fn install_builder_init(py: Python<'_>) -> PyResult<()> {
                 "struct builder class without a dictionary",
             ));
         }
-        let original = pyo3::ffi::PyDict_GetItemWithError(dict, name.as_ptr());
-        if original.is_null()
-            || pyo3::ffi::Py_TYPE(original) != std::ptr::addr_of_mut!(pyo3::ffi::PyMethodDescr_Type)
+        let found = pyo3::ffi::PyDict_GetItemWithError(dict, name.as_ptr());
+        if found.is_null()
+            || pyo3::ffi::Py_TYPE(found) != std::ptr::addr_of_mut!(pyo3::ffi::PyMethodDescr_Type)
         {
             return Err(PyErr::take(py).unwrap_or_else(|| {
-                pyo3::exceptions::PySystemError::new_err("struct builder without its init method")
+                pyo3::exceptions::PySystemError::new_err(format!(
+                    "struct builder without its {name} method"
+                ))
             }));
         }
-        let original = Bound::from_borrowed_ptr(py, original);
-        let def = (*original.as_ptr().cast::<pyo3::ffi::PyMethodDescrObject>()).d_method;
-        if PYO3_BUILDER_INIT.set(original.unbind()).is_err() {
+        let found = Bound::from_borrowed_ptr(py, found);
+        let pyo3_def = (*found.as_ptr().cast::<pyo3::ffi::PyMethodDescrObject>()).d_method;
+        if original.set(found.unbind()).is_err() {
             return Ok(());
         }
-        (*BUILDER_INIT.0.get()).ml_doc = (*def).ml_doc;
-        let descr = Bound::from_owned_ptr_or_err(
-            py,
-            pyo3::ffi::PyDescr_NewMethod(tp, BUILDER_INIT.0.get()),
-        )?;
+        (*def.0.get()).ml_doc = (*pyo3_def).ml_doc;
+        let descr =
+            Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyDescr_NewMethod(tp, def.0.get()))?;
         if pyo3::ffi::PyDict_SetItem(dict, name.as_ptr(), descr.as_ptr()) != 0 {
             return Err(PyErr::fetch(py));
         }
         pyo3::ffi::PyType_Modified(tp);
     }
     Ok(())
+}
+
+/// `_DynamicStructBuilder.to_bytes` as a `METH_NOARGS` method written here
+/// ([`install_builder_init`]): PyO3's method runs under its trampoline (the thread counted
+/// as attached in PyO3's thread-local, a reference-pool check: ~110 instructions of a call).
+static BUILDER_TO_BYTES: StaticMethodDef =
+    StaticMethodDef(std::cell::UnsafeCell::new(pyo3::ffi::PyMethodDef {
+        ml_name: c"to_bytes".as_ptr(),
+        ml_meth: pyo3::ffi::PyMethodDefPointer {
+            PyCFunction: builder_to_bytes,
+        },
+        ml_flags: pyo3::ffi::METH_NOARGS,
+        ml_doc: std::ptr::null(),
+    }));
+
+/// PyO3's method descriptor for `to_bytes`, which [`builder_to_bytes`] calls for what it
+/// does not answer itself.
+static PYO3_BUILDER_TO_BYTES: std::sync::OnceLock<Py<PyAny>> = std::sync::OnceLock::new();
+
+/// The function of [`BUILDER_TO_BYTES`]: `b.to_bytes()` of a root builder of exactly the
+/// class not written before runs the method's body at once; any other (a message written
+/// already, which warns: Python code) goes to PyO3's method.
+unsafe extern "C" fn builder_to_bytes(
+    slf: *mut pyo3::ffi::PyObject,
+    _unused: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: CPython calls a method descriptor's `METH_NOARGS` function with the GIL held
+    // and `slf` an instance of the class or a subclass (the descriptor checked it); the
+    // pointer comparison with the class's recorded type makes the unchecked cast sound. The
+    // quick call drops no `Py` on its way to success (`lean_slot`): the body marks the
+    // message written (no warning: it was not) and hands out the `bytes` it makes. The other
+    // calls run inside `Python::attach`, as PyO3's trampoline would, with `self` as the only
+    // argument of PyO3's descriptor.
+    unsafe {
+        let type_addr = <crate::struct_::PyStructBuilder as AttrSlot>::saved()
+            .get()
+            .map_or(0, |saved| saved.type_addr);
+        if pyo3::ffi::Py_TYPE(slf) as usize == type_addr && type_addr != 0 {
+            let py = Python::assume_attached();
+            let this =
+                Borrowed::from_ptr(py, slf).cast_unchecked::<crate::struct_::PyStructBuilder>();
+            if this.get().quick_write_ok() {
+                return lean_slot(std::ptr::null_mut(), |py| {
+                    Ok(this.get().to_bytes(py)?.into_ptr())
+                });
+            }
+        }
+        lean_slot(std::ptr::null_mut(), |_| {
+            Ok(Python::attach(|py| {
+                let Some(original) = PYO3_BUILDER_TO_BYTES.get() else {
+                    pyo3::exceptions::PySystemError::new_err("to_bytes used before installation")
+                        .restore(py);
+                    return std::ptr::null_mut();
+                };
+                let vector = [slf];
+                pyo3::ffi::PyObject_Vectorcall(
+                    original.as_ptr(),
+                    vector.as_ptr(),
+                    1,
+                    std::ptr::null_mut(),
+                )
+            }))
+        })
+    }
 }
 
 /// The function of [`BUILDER_INIT`]: `b.init(name)` and `b.init(name, size)` with a `str`
@@ -2516,6 +2593,13 @@ unsafe extern "C" fn builder_init(
 /// bound built-in methods do: the same name, qualified name, doc, text signature (so
 /// `inspect.signature` works), `__self__`, repr, equality and hash (equal to CPython's own
 /// bound method of the same object and method), pickling by `getattr`, and the same errors.
+///
+/// A bound method is tracked by the cyclic collector only when its handle is (a Python
+/// subclass's instance): a handle of our own classes is untracked and its `tp_traverse`
+/// visits nothing (lean_object.rs: the collector could see no cycle through it even if it
+/// were tracked), and the other references are the descriptor (reaching only its class,
+/// which lives as long as the module) and this immutable type, so no cycle the collector
+/// could free runs through the method.
 #[repr(C)]
 struct BoundMethod {
     ob_base: pyo3::ffi::PyObject,
@@ -2606,8 +2690,16 @@ unsafe fn bound_new(
         (*bound).this = this;
         (*bound).descr = descr;
         (*bound).def = (*descr.cast::<pyo3::ffi::PyMethodDescrObject>()).d_method;
-        if kept {
+        // Tracked only when the handle is (see `BoundMethod`): never for an object of exactly
+        // the method's class (a handle class: the lean allocator never tracks those), without
+        // a call into CPython.
+        let descr_type = (*descr.cast::<pyo3::ffi::PyDescrObject>()).d_type;
+        let track =
+            pyo3::ffi::Py_TYPE(this) != descr_type && pyo3::ffi::PyObject_GC_IsTracked(this) != 0;
+        if kept && track {
             pyo3::ffi::PyObject_GC_Track(obj.cast());
+        } else if !kept && !track {
+            pyo3::ffi::PyObject_GC_UnTrack(obj.cast());
         }
         Some(obj)
     }

@@ -500,6 +500,12 @@ impl PyStructBuilder {
     /// Root builders only; warns when the message was written already, and sets the flag
     /// when `set` (`to_segment_views` and `to_segments` check without setting it, as
     /// pycapnp 2.2.4).
+    /// Whether a write (`to_bytes`) would neither fail nor warn: a root builder not written
+    /// before (`ffi::builder_to_bytes`'s quick call).
+    pub(crate) fn quick_write_ok(&self) -> bool {
+        self.inner.is_root() && !self.written.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn check_written(&self, py: Python<'_>, set: bool) -> PyResult<()> {
         if !self.inner.is_root() {
             return Err(MsgError::from(capnp_dynamic::Error::NotRoot).into_py(py));
@@ -916,7 +922,7 @@ impl PyStructBuilder {
 
     /// The message in standard stream framing (root builders only), written straight into
     /// the `bytes` object.
-    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    pub(crate) fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         self.mark_written(py)?;
         let inner = &self.inner;
         let err = |e: capnp_dynamic::Error| MsgError::from(e).into_py(py);
