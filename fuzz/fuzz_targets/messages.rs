@@ -323,13 +323,14 @@ fn build(bytes: &[u8]) {
     } else {
         1024
     };
-    let (ma, mb) = (
-        MessageBuilder::with_first_segment_words(words),
-        MessageBuilder::with_first_segment_words(words),
-    );
+    // `ra`'s message is made as `new_message()` makes one: with the default first segment, it
+    // is the spare message the previous run left (emptied for reuse), so every run also
+    // checks that a reused message is a new one.
+    let mb = MessageBuilder::with_first_segment_words(words);
     mb.walk_only();
     let (ra, rb) = (
-        ma.init_root(reg, *all).expect("root"),
+        MessageBuilder::new_root(Some(words), reg, reg.get_struct(*all).expect("schema"))
+            .expect("root"),
         mb.init_root(reg, *all).expect("root"),
     );
     let mut pool = vec![(Handle::Struct(ra.clone()), Handle::Struct(rb.clone()))];
