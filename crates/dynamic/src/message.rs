@@ -911,8 +911,9 @@ impl MessageBuilder {
         let make_root = |m: &mut BuilderMessage, segments: &crate::arena::SegmentTable| {
             m.init_root_struct(segments, size)
         };
+        // The spare's only segment is a pooled one (`reset`): it serves that first size only.
         let spare = match first_words {
-            FIRST_SEGMENT_WORDS => SPARE.take(),
+            crate::external::POOLED_WORDS => SPARE.take(),
             _ => None,
         };
         let spare = spare.map(|shared| MessageBuilder(crate::arena::Recyclable::new(shared)));

@@ -2371,7 +2371,7 @@ unsafe extern "C" fn entry_new_message(
 }
 
 /// `_DynamicStructBuilder.init` as a method of CPython's vector call written here
-/// ([`install_builder_init`]): PyO3's own method parses its arguments through a general
+/// ([`install_builder_methods`]): PyO3's own method parses its arguments through a general
 /// description (an `Option<u32>` extraction, keyword matching) and runs under its trampoline,
 /// ~300 instructions of a list field's `init`. Its definition's doc (with the text signature)
 /// is PyO3's, copied at installation.
@@ -2392,7 +2392,7 @@ static PYO3_BUILDER_INIT: std::sync::OnceLock<Py<PyAny>> = std::sync::OnceLock::
 /// Replaces `init` in `_DynamicStructBuilder`'s dictionary by a method descriptor over
 /// [`BUILDER_INIT`], keeping PyO3's; and `to_bytes` by one over [`BUILDER_TO_BYTES`]. Called
 /// once, at module initialization, before any instance or subclass exists.
-pub(crate) fn install_builder_init(py: Python<'_>) -> PyResult<()> {
+pub(crate) fn install_builder_methods(py: Python<'_>) -> PyResult<()> {
     replace_builder_method(py, "init", &BUILDER_INIT, &PYO3_BUILDER_INIT)?;
     replace_builder_method(py, "to_bytes", &BUILDER_TO_BYTES, &PYO3_BUILDER_TO_BYTES)
 }
@@ -2451,7 +2451,7 @@ fn replace_builder_method(
 }
 
 /// `_DynamicStructBuilder.to_bytes` as a `METH_NOARGS` method written here
-/// ([`install_builder_init`]): PyO3's method runs under its trampoline (the thread counted
+/// ([`install_builder_methods`]): PyO3's method runs under its trampoline (the thread counted
 /// as attached in PyO3's thread-local, a reference-pool check: ~110 instructions of a call).
 static BUILDER_TO_BYTES: StaticMethodDef =
     StaticMethodDef(std::cell::UnsafeCell::new(pyo3::ffi::PyMethodDef {
@@ -2479,8 +2479,7 @@ unsafe extern "C" fn builder_to_bytes(
     // pointer comparison with the class's recorded type makes the unchecked cast sound. The
     // quick call drops no `Py` on its way to success (`lean_slot`): the body marks the
     // message written (no warning: it was not) and hands out the `bytes` it makes. The other
-    // calls run inside `Python::attach`, as PyO3's trampoline would, with `self` as the only
-    // argument of PyO3's descriptor.
+    // calls go to PyO3's descriptor with `self` only (`call_pyo3_method`).
     unsafe {
         let type_addr = <crate::struct_::PyStructBuilder as AttrSlot>::saved()
             .get()
@@ -2495,22 +2494,13 @@ unsafe extern "C" fn builder_to_bytes(
                 });
             }
         }
-        lean_slot(std::ptr::null_mut(), |_| {
-            Ok(Python::attach(|py| {
-                let Some(original) = PYO3_BUILDER_TO_BYTES.get() else {
-                    pyo3::exceptions::PySystemError::new_err("to_bytes used before installation")
-                        .restore(py);
-                    return std::ptr::null_mut();
-                };
-                let vector = [slf];
-                pyo3::ffi::PyObject_Vectorcall(
-                    original.as_ptr(),
-                    vector.as_ptr(),
-                    1,
-                    std::ptr::null_mut(),
-                )
-            }))
-        })
+        call_pyo3_method(
+            &PYO3_BUILDER_TO_BYTES,
+            slf,
+            std::ptr::null(),
+            0,
+            std::ptr::null_mut(),
+        )
     }
 }
 
@@ -2531,8 +2521,7 @@ unsafe extern "C" fn builder_init(
     // `PyLong_AsLongLongAndOverflow` on an exact `int` raises nothing. The quick call drops
     // no `Py` on its way to success (`lean_slot`): the method's body hands out or owns every
     // object it makes. The other calls run inside `Python::attach`, as PyO3's trampoline
-    // would; the argument vector made for PyO3's descriptor (`self` first) borrows the
-    // caller's references for the call.
+    // would (`call_pyo3_method`).
     unsafe {
         if kwnames.is_null() && (nargs == 1 || nargs == 2) {
             let field = *args;
@@ -2554,10 +2543,30 @@ unsafe extern "C" fn builder_init(
                 });
             }
         }
+        call_pyo3_method(&PYO3_BUILDER_INIT, slf, args, nargs, kwnames)
+    }
+}
+
+/// A call of PyO3's method descriptor `original` (kept by `replace_builder_method`) with
+/// `slf` first, then a vector call's arguments as given, inside `Python::attach` (as PyO3's
+/// trampoline would run it): what the replaced methods do not answer themselves.
+///
+/// SAFETY (for callers): the GIL is held; `slf` is live; `args`, `nargs` and `kwnames` are a
+/// vector call's (`args` may be null when there are none).
+unsafe fn call_pyo3_method(
+    original: &std::sync::OnceLock<Py<PyAny>>,
+    slf: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargs: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: the caller's contract; the vector made for the descriptor borrows the caller's
+    // references for the call, `self` first.
+    unsafe {
         lean_slot(std::ptr::null_mut(), |_| {
             Ok(Python::attach(|py| {
-                let Some(original) = PYO3_BUILDER_INIT.get() else {
-                    pyo3::exceptions::PySystemError::new_err("init used before installation")
+                let Some(original) = original.get() else {
+                    pyo3::exceptions::PySystemError::new_err("method used before installation")
                         .restore(py);
                     return std::ptr::null_mut();
                 };

@@ -50,7 +50,7 @@ fn _capnp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ffi::install_getattr_slot::<struct_::PyStructBuilder>(m.py())?;
     ffi::install_getattr_slot::<struct_::PyStructReader>(m.py())?;
     ffi::install_setattr_slot::<struct_::PyStructBuilder>(m.py())?;
-    ffi::install_builder_init(m.py())?;
+    ffi::install_builder_methods(m.py())?;
     ffi::install_bound_methods(m.py())?;
     lean_object::install::<struct_::PyStructBuilder>(m.py())?;
     lean_object::install::<struct_::PyStructReader>(m.py())?;
