@@ -62,6 +62,13 @@ pub(crate) struct SegmentTable {
     first_base: AtomicPtr<u8>,
     /// The first segment's length in bytes.
     first_bytes: AtomicUsize,
+    /// The first segment's bytes handed out so far (its used words, in bytes), published by
+    /// the arena after each allocation in it (`MessageArena::publish_first`), under the
+    /// message lock. While any handle of the message lives it only grows (only emptying the
+    /// message for reuse lowers it, and that needs the message without handles), so a value
+    /// read earlier is a lower bound of the used words: what reads without the lock check a
+    /// pointer's target against (`ElemsAt::blob_in_place_excluded`).
+    first_used: AtomicUsize,
     /// Segments 1, 2, ... in order.
     rest: Mutex<Vec<Segment>>,
 }
@@ -69,6 +76,12 @@ pub(crate) struct SegmentTable {
 impl SegmentTable {
     fn rest(&self) -> std::sync::MutexGuard<'_, Vec<Segment>> {
         self.rest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The first segment's used bytes as published (tests).
+    #[cfg(test)]
+    pub(crate) fn published_first_used(&self) -> usize {
+        self.first_used.load(Ordering::Relaxed)
     }
 
     /// Whether the table holds no segment after the first.
@@ -239,6 +252,18 @@ impl MessageArena {
         }
     }
 
+    /// Publishes the first segment's used words in the table (`SegmentTable::first_used`):
+    /// called after every change of them, with the arena borrowed mutably (the lock).
+    #[inline(always)]
+    fn publish_first(&self) {
+        // SAFETY: `record_into`'s contract: the table is valid while the arena allocates.
+        if let (Some(table), Some(first)) = (unsafe { self.table.0.as_ref() }, &self.first) {
+            table
+                .first_used
+                .store(first.allocated as usize * 8, Ordering::Relaxed);
+        }
+    }
+
     /// A new segment of at least `minimum_size` words, last in the order (its id is the
     /// number of segments before it).
     fn allocate_segment(&mut self, minimum_size: u32) {
@@ -288,6 +313,7 @@ impl MessageArena {
                 .write_bytes(0, first.allocated as usize * 8)
         };
         first.allocated = 1;
+        self.publish_first();
         true
     }
 
@@ -358,11 +384,16 @@ unsafe impl ReaderArena for MessageArena {
 unsafe impl BuilderArena for MessageArena {
     #[inline]
     fn allocate(&mut self, segment_id: u32, amount: u32) -> Option<u32> {
-        self.seg_mut(segment_id)?.take(amount)
+        let at = self.seg_mut(segment_id)?.take(amount)?;
+        if segment_id == 0 {
+            self.publish_first();
+        }
+        Some(at)
     }
 
     fn allocate_anywhere(&mut self, amount: u32) -> (u32, u32) {
         if let Some(at) = self.first.as_mut().and_then(|s| s.take(amount)) {
+            self.publish_first();
             return (0, at);
         }
         for (seg, id) in self.rest.iter_mut().zip(1u32..) {
@@ -373,7 +404,12 @@ unsafe impl BuilderArena for MessageArena {
         let id = self.len() as u32;
         self.allocate_segment(amount);
         match self.seg_mut(id).and_then(|s| s.take(amount)) {
-            Some(at) => (id, at),
+            Some(at) => {
+                if id == 0 {
+                    self.publish_first();
+                }
+                (id, at)
+            }
             // Unreachable: the allocator hands out at least the words asked for (its
             // contract); capnp's arena fails the same way.
             None => panic!("a new segment of {amount} words was smaller"),
@@ -648,6 +684,7 @@ impl BuilderMessage {
         // 2-31), kind struct (bits 0-1: 0), data words (bits 32-47), pointer count (48-63).
         let pointer = (u64::from(size.data) << 32) | (u64::from(size.pointers) << 48);
         first.allocated = 1 + words;
+        self.arena.publish_first();
         // SAFETY: as above for word 0. The struct's words 1..=words are handed out just above
         // (words < capacity) and are zero (a segment is handed out zeroed, and nothing was
         // handed out past word 0), as `init_struct` leaves a new struct.
@@ -685,6 +722,16 @@ impl BuilderMessage {
                 .add(at as usize * 8)
                 .write_bytes(0xa5, words as usize * 8)
         };
+    }
+
+    /// The first segment's used bytes as the arena counts them (tests: what
+    /// `SegmentTable::first_used` must publish).
+    #[cfg(test)]
+    pub(crate) fn first_used_bytes(&self) -> Option<usize> {
+        self.arena
+            .first
+            .as_ref()
+            .map(|seg| seg.allocated as usize * 8)
     }
 
     /// The whole first segment, used words or not (tests: a segment not yet handed out must
@@ -1678,9 +1725,6 @@ impl ElemsAt {
         i: u32,
         text: bool,
     ) -> Option<&'h [u8]> {
-        if self.size != ElementSize::Pointer || self.step_bits != 64 || i >= self.len {
-            return None;
-        }
         let arena = &held.guard.arena;
         let segment = self.elem_ptrs.segment;
         if segment as usize >= arena.len() {
@@ -1689,11 +1733,73 @@ impl ElemsAt {
         // capnp's `ReaderArena::get_segment` of a builder arena: the segment's first byte and
         // its used words.
         let (start, words) = ReaderArena::get_segment(arena, segment).ok()?;
-        let used = words as usize * 8;
-        // SAFETY: `i < len`: element `i`'s 8 bytes lie inside the list, in a live segment
-        // current under the lock `held` holds (as in `read_pointer`).
+        // SAFETY: `start` is the first byte of the list's segment, live and not written while
+        // the lock `held` holds is borrowed for `'h`, and its first `words` words are used
+        // (capnp's `get_segment`).
+        unsafe { self.blob_at(start, words as usize * 8, i, text) }
+    }
+
+    /// `blob_in_place` for a caller holding [`Excluded`] instead of the lock, on a location
+    /// current at the message's generation (`ListCache::get_excluded`): only for a list in
+    /// the first segment, whose base and used words `table` publishes without a lock
+    /// (`SegmentTable::first_used`, a lower bound of the used words); `None` otherwise, as
+    /// `blob_in_place` declines.
+    pub(crate) fn blob_in_place_excluded<'e>(
+        self,
+        excluded: &'e Excluded,
+        table: &SegmentTable,
+        i: u32,
+        text: bool,
+    ) -> Option<&'e [u8]> {
+        let _ = excluded;
+        if self.elem_ptrs.segment != 0 {
+            return None;
+        }
+        let start = table.first_base.load(Ordering::Acquire);
+        if start.is_null() {
+            return None;
+        }
+        let used = table
+            .first_used
+            .load(Ordering::Relaxed)
+            .min(table.first_bytes.load(Ordering::Acquire));
+        // SAFETY: `start` is the first segment's base (published once, when the arena was
+        // handed it; segments are freed only with the message, which the caller's handle
+        // keeps alive), and its first `used` bytes are handed out (a lower bound of the used
+        // words, within its length). Nothing writes them while the exclusion, borrowed for
+        // `'e`, lives.
+        unsafe { self.blob_at(start, used, i, text) }
+    }
+
+    /// The bytes of Text (`text`) or Data element `i`, read in place from the list's
+    /// segment, which starts at `start` and has `used` bytes handed out: `None` unless the
+    /// element's pointer is null or a list of bytes whose slot and target lie within them.
+    ///
+    /// # Safety
+    /// `start` is the first byte of the segment this list lies in, its first `used` bytes
+    /// are initialized and inside its allocation, and nothing writes them for `'b`.
+    unsafe fn blob_at<'b>(
+        self,
+        start: *const u8,
+        used: usize,
+        i: u32,
+        text: bool,
+    ) -> Option<&'b [u8]> {
+        if self.size != ElementSize::Pointer || self.step_bits != 64 || i >= self.len {
+            return None;
+        }
+        // SAFETY: `i < len`: element `i`'s 8 bytes lie inside the list (`locate`), in a live
+        // segment current at the caller's generation; the offset keeps the list pointer's
+        // provenance.
         let slot = unsafe { self.ptr?.add(i as usize * 8) };
-        // SAFETY: the slot's 8 bytes (above), not written meanwhile (the lock).
+        let after_slot = (slot.as_ptr() as usize)
+            .checked_sub(start as usize)?
+            .checked_add(8)?;
+        if after_slot > used {
+            return None;
+        }
+        // SAFETY: the slot's 8 bytes lie within the segment's used bytes (just checked), not
+        // written meanwhile (the caller's contract).
         let word = unsafe { read_le(slot.as_ptr(), 8) };
         if word == 0 {
             return Some(&[]);
@@ -1703,22 +1809,15 @@ impl ElemsAt {
             return None;
         }
         let count = usize::try_from(word >> 35).ok()?;
-        let after_slot = (slot.as_ptr() as usize)
-            .checked_sub(start as usize)?
-            .checked_add(8)?;
-        if after_slot > used {
-            return None;
-        }
         // The signed offset in words from the end of the slot.
         let offset = i64::from((word as u32 as i32) >> 2) * 8;
         let target = usize::try_from(i64::try_from(after_slot).ok()?.checked_add(offset)?).ok()?;
         if target.checked_add(count)? > used {
             return None;
         }
-        // SAFETY: `[target, target + count)` lies within the segment's used words (checked
-        // just above), which capnp allocated and zeroed when it handed them out; they are
-        // borrowed for `'h`, the lock's borrow, while nothing writes the message (every write
-        // needs the guard mutably). `start` is capnp's own pointer to the segment.
+        // SAFETY: `[target, target + count)` lies within the segment's used bytes (checked
+        // just above), which were allocated and zeroed when handed out; nothing writes them
+        // for `'b` (the caller's contract). `start` is the segment's own pointer.
         let bytes = unsafe { std::slice::from_raw_parts(start.add(target), count) };
         if !text {
             return Some(bytes);
@@ -1998,6 +2097,13 @@ impl ListCache {
         self.current_at(held.generation)
     }
 
+    /// The recorded elements when recorded at generation `current`, for a caller holding
+    /// [`Excluded`] (`current` read under it, `MessageBuilder::generation_unlocked`): no
+    /// other thread can record meanwhile, so the fields are one `set`'s.
+    pub(crate) fn get_excluded(&self, _excluded: &Excluded, current: u64) -> Option<ElemsAt> {
+        self.current_at(current)
+    }
+
     /// The recorded elements of a list of Bool or numbers encoded exactly at `bits` per
     /// element, when recorded at generation `current`, for a caller holding [`Excluded`]
     /// (`current` read under it): `peek_excluded` narrowed to what an element read needs.
@@ -2135,7 +2241,9 @@ mod tests {
         assert_eq!(a.allocate_anywhere(1), (0, 0));
         let (_, cap0) = a.get_segment_mut(0);
         assert!(cap0 >= 4);
+        assert_eq!(table.published_first_used(), 8);
         assert_eq!(a.allocate(0, 2), Some(1));
+        assert_eq!(table.published_first_used(), 24);
         assert_eq!(a.allocate(0, cap0), None);
         // Too large for what is left of segment 0: a second segment.
         let big = cap0 + 10;
@@ -2145,6 +2253,8 @@ mod tests {
         assert!(cap1 >= big);
         // Small amounts still go to the first segment with room, the earliest.
         assert_eq!(a.allocate_anywhere(1), (0, 3));
+        // Every allocation in the first segment is published (4 words), none elsewhere.
+        assert_eq!(table.published_first_used(), 32);
         assert_eq!(a.size_in_words() as u32, 4 + big);
         assert_eq!(
             ReaderArena::get_segment(&a, 1).map(|(_, w)| w).ok(),

@@ -984,6 +984,57 @@ impl ListBuilder {
             .flatten())
     }
 
+    /// `with_blob_element` without the message lock when the caller has excluded every other
+    /// access to the message (`excluded`, [`crate::Excluded`]) and [`Self::blob_element_unlocked`]
+    /// answers; otherwise (no proof, or that read declines) as `with_blob_element`.
+    #[inline(always)]
+    pub fn with_blob_element_excluded<R>(
+        &self,
+        excluded: Option<&crate::Excluded>,
+        index: i64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        let mut f = Some(f);
+        if let Some(excluded) = excluded {
+            let read =
+                self.blob_element_unlocked(excluded, index, |bytes| f.take().map(|f| f(bytes)))?;
+            if let Some(Some(r)) = read {
+                return Ok(Some(r));
+            }
+        }
+        match f {
+            Some(f) => self.with_blob_element(index, f),
+            None => Ok(None),
+        }
+    }
+
+    /// Hands Text/Data element `index`'s bytes to `f` straight from the message without the
+    /// lock, for a caller holding [`crate::Excluded`]: when the list's location is current, its
+    /// elements lie in the first segment and the element is null or a list of bytes within
+    /// its used words (arena.rs `ElemsAt::blob_in_place_excluded`). `Ok(None)`, `f` not
+    /// called, otherwise (another element type, none current, a retired, walk-only or
+    /// volatile message, anything else); an index out of range raises as `get`.
+    pub fn blob_element_unlocked<R>(
+        &self,
+        excluded: &crate::Excluded,
+        index: i64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        let Some(text) = self.elem.blob_kind() else {
+            return Ok(None);
+        };
+        if self.base.message.is_volatile() {
+            return Ok(None);
+        }
+        let current = self.base.message.generation_unlocked();
+        let Some(at) = self.cache.get_excluded(excluded, current) else {
+            return Ok(None);
+        };
+        let i = resolve(index, at.len())?;
+        let table = &self.base.message.segments;
+        Ok(at.blob_in_place_excluded(excluded, table, i, text).map(f))
+    }
+
     pub fn get(&self, index: i64) -> Result<Value> {
         if matches!(self.elem, Type::Struct(_)) {
             if let Some(child) = self.struct_element_fast(index)? {

@@ -2136,6 +2136,8 @@ mod tests {
         fill(&used, 100);
         let state = used.0.get_mut().expect("the only holder");
         assert!(crate::arena::Recycle::reset(state));
+        // Only the root pointer's word is left handed out, and published so.
+        assert_eq!(state.segments.published_first_used(), 8);
         let m = state.inner.get_mut().expect("lock");
         let at = m
             .init_root_struct(&state.segments, RESET_SIZE)
@@ -2148,6 +2150,14 @@ mod tests {
             .expect("root");
         assert!(fresh_at.is_some());
         assert_eq!(used.to_bytes(), fresh.to_bytes());
+        // The used words reads without the lock check against: lowered by the reset, then
+        // the root's.
+        for m in [&used, &fresh] {
+            assert_eq!(
+                Some(m.segments.published_first_used()),
+                m.lock().first_used_bytes()
+            );
+        }
         let root_words = 1 + 4;
         let g = used.lock();
         let whole = g.first_segment_whole().expect("segment");
@@ -2188,6 +2198,13 @@ mod tests {
             let m = state.inner.get_mut().expect("lock");
             m.init_root_struct(&state.segments, size).expect("root");
             assert_eq!(reused.to_bytes(), theirs.to_bytes(), "reused, {data} data");
+            for m in [&ours, &theirs, &reused] {
+                assert_eq!(
+                    Some(m.segments.published_first_used()),
+                    m.lock().first_used_bytes(),
+                    "{data} data, {pointers} pointers"
+                );
+            }
         }
     }
 

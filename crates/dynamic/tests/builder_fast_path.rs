@@ -276,6 +276,39 @@ fn step(
                 }
                 // The binding's element reads of numbers (`scalar_bits`, and without the lock
                 // `scalar_bits_excluded`, each falling back as the binding does) against `get`.
+                // The binding's element reads of Text and Data (`with_blob_element`, and
+                // without the lock `with_blob_element_excluded`, each falling back to `get`
+                // as the binding does) against `get`.
+                2 if a.element_type().blob_kind().is_some() => {
+                    let text = a.element_type().blob_kind() == Some(true);
+                    let own = |bytes: &[u8]| match text {
+                        true => Value::Text(bytes.to_vec()),
+                        false => Value::Data(bytes.to_vec()),
+                    };
+                    let read = if rng.random_bool(0.5) {
+                        a.with_blob_element(index, own)
+                    } else {
+                        a.with_blob_element_excluded(Some(&excluded()), index, own)
+                    };
+                    let x = match read {
+                        Ok(Some(v)) => show(&Ok(v)),
+                        Ok(None) => show(&a.get(index)),
+                        Err(e) => format!("error {e}"),
+                    };
+                    (x, show(&b.get(index)), None)
+                }
+                // Text and Data elements written (a pointer write: into a null slot it keeps
+                // the recorded locations, and takes words of the segment the reads check).
+                1 if a.element_type().blob_kind().is_some() => {
+                    const TEXTS: [&str; 4] = ["", "a", "hello", "a longer text of several words"];
+                    let t = TEXTS[rng.random_range(0..TEXTS.len())];
+                    let v = match a.element_type().blob_kind() {
+                        Some(true) => SetValue::Str(t),
+                        _ => SetValue::Bytes(t.as_bytes()),
+                    };
+                    let (x, y) = (a.set(index, v), b.set(index, v));
+                    (format!("{x:?}"), format!("{y:?}"), None)
+                }
                 2 => {
                     let read = if rng.random_bool(0.5) {
                         a.scalar_bits(index)
@@ -961,4 +994,75 @@ fn a_struct_list_alone_does_not_count_its_own_element_part_as_another_holder() {
         !read.base_shared(),
         "the part made on first use is the list's own"
     );
+}
+
+/// Text and Data elements read without the lock (`with_blob_element_excluded`, what the
+/// binding's `lst[i]` and iteration of a builder list use) match `get` at every step: null,
+/// empty and long elements, elements written into null slots after the list's location was
+/// recorded (their words handed out after it), a list re-initialized, and a message whose
+/// small first segment puts the list elsewhere (the read declines, `get` answers). In the
+/// first segment the read answers itself.
+#[test]
+fn blob_elements_read_without_the_lock_match_get() {
+    let reg = registry();
+    let values = ["", "a", "hello", "a longer text, more than one word long"];
+    for words in [1024, 4] {
+        let m = MessageBuilder::with_first_segment_words(words);
+        let root = m.init_root(&reg, id(&reg, "All")).expect("root");
+        for field in ["lt", "ld"] {
+            let index = root
+                .schema()
+                .fields
+                .iter()
+                .position(|f| f.name == field)
+                .expect("field");
+            let mut answered = 0;
+            for round in 0..3 {
+                let list = match binding_init(&root, index, 5).expect("init") {
+                    Value::List(ListValue::Builder(l)) => l,
+                    _ => panic!("a list builder"),
+                };
+                let text = list.element_type().blob_kind() == Some(true);
+                let own = |bytes: &[u8]| match text {
+                    true => Value::Text(bytes.to_vec()),
+                    false => Value::Data(bytes.to_vec()),
+                };
+                for step in 0..12 {
+                    // A read records the list's location (as the binding's first read does).
+                    for i in -5..5 {
+                        // The read without the lock alone, then with its fallback.
+                        let fast = list.blob_element_unlocked(&excluded(), i, own);
+                        if let Ok(Some(v)) = fast {
+                            answered += 1;
+                            assert_eq!(show(&Ok(v)), show(&list.get(i)), "{field} {i}");
+                        }
+                        let fast = list.with_blob_element_excluded(Some(&excluded()), i, own);
+                        let fast = match fast {
+                            Ok(Some(v)) => show(&Ok(v)),
+                            Ok(None) => show(&list.get(i)),
+                            Err(e) => format!("error {e}"),
+                        };
+                        assert_eq!(fast, show(&list.get(i)), "{field}, words {words}, {i}");
+                    }
+                    for i in [5, -6] {
+                        let fast = list.with_blob_element_excluded(Some(&excluded()), i, own);
+                        assert!(fast.is_err(), "{field} index {i}: out of range");
+                    }
+                    let v = values[(step + round) % values.len()];
+                    let value = if text {
+                        SetValue::Str(v)
+                    } else {
+                        SetValue::Bytes(v.as_bytes())
+                    };
+                    list.set((step % 5) as i64, value).expect("set");
+                }
+            }
+            if words == 1024 {
+                assert!(
+                    answered > 0,
+                    "{field}: the read without the lock never answered"
+                );
+            }
+        }
+    }
 }

@@ -139,10 +139,14 @@ impl SequenceSlots for PyListBuilder {
                     return made;
                 }
             } else if let Some(text) = this.inner.element_type().blob_kind() {
-                // Text/Data: the bytes straight from the message into the `str`/`bytes`.
-                let blob = this
-                    .inner
-                    .with_blob_element(i, |bytes| blob_under_lock(py, text, bytes));
+                // Text/Data: the bytes straight from the message into the `str`/`bytes`,
+                // without the message lock when nothing else can touch the message.
+                // (The proof, a temporary, is dropped at the end of the statement.)
+                let blob = this.inner.with_blob_element_excluded(
+                    crate::ffi::excluded(py).as_ref(),
+                    i,
+                    |bytes| blob_under_lock(py, text, bytes),
+                );
                 if let Some(made) = blob.map_err(|e| index_error(py, e.into()))? {
                     return blob_object(py, made).map_err(|e| e.into_py(py));
                 }
@@ -324,11 +328,14 @@ impl IterSlot for PyListBuilderIter {
         if i == u32::MAX {
             return Ok(None);
         }
-        // Text/Data: the bytes straight into the `str`/`bytes` (as `lst[i]`).
+        // Text/Data: the bytes straight into the `str`/`bytes` (as `lst[i]`), without the
+        // message lock when nothing else can touch the message.
         if let Some(text) = list.inner.element_type().blob_kind() {
-            let blob = list
-                .inner
-                .with_blob_element(i64::from(i), |bytes| blob_under_lock(py, text, bytes));
+            let blob = list.inner.with_blob_element_excluded(
+                crate::ffi::excluded(py).as_ref(),
+                i64::from(i),
+                |bytes| blob_under_lock(py, text, bytes),
+            );
             match blob {
                 Ok(Some(made)) => {
                     self.next.store(i + 1, Ordering::Relaxed);
