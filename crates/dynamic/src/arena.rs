@@ -522,12 +522,18 @@ impl<S: Send + Sync> Spare<S> {
         Spare(AtomicPtr::new(std::ptr::null_mut()))
     }
 
-    /// The spare state, if there is one (the caller then holds its only reference).
-    pub(crate) fn take(&self) -> Option<Arc<S>> {
+    /// The spare state, if there is one, held by the caller alone.
+    pub(crate) fn take(&self) -> Option<Taken<S>>
+    where
+        S: Recycle,
+    {
         let ptr = self.0.swap(std::ptr::null_mut(), Ordering::Acquire);
         // SAFETY: a non-null value is from `Arc::into_raw` in `give`, whose reference the
-        // spare owned; the swap took it out, so it is reclaimed once, here.
-        NonNull::new(ptr).map(|p| unsafe { Arc::from_raw(p.as_ptr()) })
+        // spare owned; the swap took it out, so it is reclaimed once, here. `give` stores
+        // only an `Arc` with no other strong or weak reference (`Recyclable::drop` checked),
+        // and no one can make one from the spare's raw pointer: the `Arc` is the only
+        // reference, as `Taken` requires.
+        NonNull::new(ptr).map(|p| Taken(Recyclable::new(unsafe { Arc::from_raw(p.as_ptr()) })))
     }
 
     /// Keeps `state` as the spare unless there is one already (then it is dropped).
@@ -549,8 +555,28 @@ impl<S: Send + Sync> Spare<S> {
     }
 }
 
+/// A state taken from its spare (`Spare::take`): the only reference to it, so it is changed
+/// without the atomic read-modify-write of `Arc::get_mut` (on the EPYC machine of
+/// docs/benchmarks.md each costs ~3 ns, a few percent of a `new_message()`), then shared.
+pub(crate) struct Taken<S: Recycle>(Recyclable<S>);
+
+impl<S: Recycle> Taken<S> {
+    pub(crate) fn get_mut(&mut self) -> &mut S {
+        // SAFETY: the `Arc` is the state's only reference, strong or weak (`Spare::take`), and
+        // it is borrowed mutably here, so nothing else can read or write the state for the
+        // borrow's lifetime; the pointer is `Arc`'s own to its value (what the standard
+        // library's `Arc::get_mut` returns once it has found the same).
+        unsafe { &mut *Arc::as_ptr(&self.0 .0).cast_mut() }
+    }
+
+    /// The state as a shared holder.
+    pub(crate) fn into_shared(self) -> Recyclable<S> {
+        self.0
+    }
+}
+
 /// An `Arc<S>` whose last holder gives `S` to its spare (after `Recycle::reset`) instead of
-/// freeing it. Clones share the state as `Arc`'s do.
+/// freeing it. Clones share the state as `Arc`'s do; nothing makes a `Weak` of it.
 pub(crate) struct Recyclable<S: Recycle>(std::mem::ManuallyDrop<Arc<S>>);
 
 impl<S: Recycle> Recyclable<S> {
@@ -562,7 +588,8 @@ impl<S: Recycle> Recyclable<S> {
         &self.0
     }
 
-    /// The state, if this is its only holder.
+    /// The state, if this is its only holder (tests).
+    #[cfg(test)]
     pub(crate) fn get_mut(&mut self) -> Option<&mut S> {
         Arc::get_mut(&mut self.0)
     }
@@ -585,11 +612,22 @@ impl<S: Recycle> std::ops::Deref for Recyclable<S> {
 impl<S: Recycle> Drop for Recyclable<S> {
     fn drop(&mut self) {
         // SAFETY: the `Arc` is taken out once, here, and `self.0` is not used after.
-        let mut state = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
-        // The count first (a plain load): a holder that is not the last drops its reference
-        // with one atomic operation, as `Arc`'s drop; `get_mut` decides.
-        if Arc::strong_count(&state) == 1 && Arc::get_mut(&mut state).is_some_and(S::reset) {
-            S::spare().give(state);
+        let state = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
+        // The counts (plain loads): a holder that is not the last drops its reference with
+        // one atomic operation, as `Arc`'s drop. The last one is alone: no other strong
+        // reference exists, and no weak one (none is ever made, and it would show in the
+        // count), so no one can make another meanwhile; `Arc::get_mut`'s compare-and-swap,
+        // which excludes a concurrent `Weak::upgrade`, is not needed.
+        if Arc::strong_count(&state) == 1 && Arc::weak_count(&state) == 0 {
+            // Orders the other holders' uses of the state (before their release decrements
+            // of the count, which the load above read) before this holder's, as `Arc`'s
+            // drop and `get_mut` do with an acquire.
+            std::sync::atomic::fence(Ordering::Acquire);
+            // SAFETY: the only reference (above), borrowed mutably for `reset` only.
+            let alone = unsafe { &mut *Arc::as_ptr(&state).cast_mut() };
+            if S::reset(alone) {
+                S::spare().give(state);
+            }
         }
     }
 }

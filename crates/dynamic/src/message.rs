@@ -916,19 +916,16 @@ impl MessageBuilder {
             crate::external::POOLED_WORDS => SPARE.take(),
             _ => None,
         };
-        let spare = spare.map(|shared| MessageBuilder(crate::arena::Recyclable::new(shared)));
         let (message, at) = match spare {
             // The spare is as a new message whose root pointer exists (`reset`), held only
             // here: its root is made as in a new one, before the message is shared.
-            Some(mut message) => {
-                let at = match message.0.get_mut() {
-                    Some(state) => match state.inner.get_mut() {
-                        Ok(m) => make_root(m, &state.segments),
-                        Err(_) => Err(capnp::Error::failed("message lock poisoned".into())),
-                    },
-                    None => Err(capnp::Error::failed("spare message shared".into())),
+            Some(mut taken) => {
+                let state = taken.get_mut();
+                let at = match state.inner.get_mut() {
+                    Ok(m) => make_root(m, &state.segments),
+                    Err(_) => Err(capnp::Error::failed("message lock poisoned".into())),
                 };
-                (message, at)
+                (MessageBuilder(taken.into_shared()), at)
             }
             None => Self::new_with_root(first_words, make_root),
         };

@@ -842,6 +842,19 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
                 };
             }
         }
+        // A `bytes` into a Data field: straight to the write, as a `str` into Text (any other
+        // buffer takes the general path, which copies it out first).
+        if *ty == Type::Data {
+            if let Ok(data) = value.cast_exact::<PyBytes>() {
+                return match this
+                    .inner
+                    .set_blob_by_index(i, capnp_dynamic::SetValue::Bytes(data.as_bytes()))
+                {
+                    Ok(()) => Ok(true),
+                    Err(e) => Err(MsgError::from(e).into_py_attr(py)),
+                };
+            }
+        }
         match crate::convert::set_plain_field(&this.inner, i, value) {
             None => Ok(false),
             Some(result) => result.map(|()| true).map_err(|e| e.into_py_attr(py)),
