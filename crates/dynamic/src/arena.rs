@@ -313,7 +313,6 @@ impl MessageArena {
                 .write_bytes(0, first.allocated as usize * 8)
         };
         first.allocated = 1;
-        self.publish_first();
         true
     }
 
@@ -506,51 +505,51 @@ pub(crate) fn build_shared<S, R>(
 
 /// State an `Arc` may hand back for reuse when its last holder drops it (`Recyclable`).
 pub(crate) trait Recycle: Send + Sync + Sized + 'static {
-    /// Where spare states wait.
-    fn spare() -> &'static Spare<Self>;
-    /// Makes the state as new (for whoever takes it from `spare`); `false`, leaving it to be
-    /// dropped, when it cannot be.
+    /// Runs `f` on this thread's spare; `None`, `f` dropped unrun, once the thread's
+    /// spare is gone (the thread is exiting).
+    fn with_spare<R>(f: impl FnOnce(&Spare<Self>) -> R) -> Option<R>;
+    /// Makes the state as new (for whoever takes it from the spare); `false`, leaving it to
+    /// be dropped, when it cannot be.
     fn reset(&mut self) -> bool;
 }
 
-/// One spare state `S` (an `Arc` nobody else holds), or none: a program that drops one
-/// message and makes the next takes and returns it with one atomic operation each.
-pub(crate) struct Spare<S>(AtomicPtr<S>);
+/// One spare state `S` (an `Arc` nobody else holds), or none, per thread (a thread-local:
+/// a program that drops one message and makes the next takes and returns it without an
+/// atomic read-modify-write, which costs ~6 ns on the EPYC machine of docs/benchmarks.md;
+/// a global slot took two). A state dropped on one thread serves that thread's next
+/// message; the thread's spare is freed when it exits.
+pub(crate) struct Spare<S>(std::cell::Cell<Option<Arc<S>>>);
 
-impl<S: Send + Sync> Spare<S> {
+impl<S: Recycle> Spare<S> {
     pub(crate) const fn new() -> Self {
-        Spare(AtomicPtr::new(std::ptr::null_mut()))
+        Spare(std::cell::Cell::new(None))
     }
 
     /// The spare state, if there is one, held by the caller alone.
-    pub(crate) fn take(&self) -> Option<Taken<S>>
-    where
-        S: Recycle,
-    {
-        let ptr = self.0.swap(std::ptr::null_mut(), Ordering::Acquire);
-        // SAFETY: a non-null value is from `Arc::into_raw` in `give`, whose reference the
-        // spare owned; the swap took it out, so it is reclaimed once, here. `give` stores
-        // only an `Arc` with no other strong or weak reference (`Recyclable::drop` checked),
-        // and no one can make one from the spare's raw pointer: the `Arc` is the only
-        // reference, as `Taken` requires.
-        NonNull::new(ptr).map(|p| Taken(Recyclable::new(unsafe { Arc::from_raw(p.as_ptr()) })))
+    pub(crate) fn take(&self) -> Option<Taken<S>> {
+        // `give` keeps only an `Arc` with no other strong or weak reference
+        // (`Recyclable::drop` checked), and the spare hands it out once: the `Arc` is the
+        // state's only reference, as `Taken` requires.
+        self.0.take().map(|state| Taken(Recyclable::new(state)))
     }
 
-    /// Keeps `state` as the spare unless there is one already (then it is dropped).
+    /// Whether a state waits (tests).
+    #[cfg(test)]
+    pub(crate) fn holds_one(&self) -> bool {
+        let kept = self.0.take();
+        let holds = kept.is_some();
+        self.0.set(kept);
+        holds
+    }
+
+    /// Keeps `state` as the spare unless there is one already (then `state` is dropped).
     fn give(&self, state: Arc<S>) {
-        let ptr = Arc::into_raw(state).cast_mut();
-        if self
-            .0
-            .compare_exchange(
-                std::ptr::null_mut(),
-                ptr,
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
-            // SAFETY: `ptr` is from `into_raw` just above and was not stored: reclaimed once.
-            drop(unsafe { Arc::from_raw(ptr) });
+        match self.0.take() {
+            None => self.0.set(Some(state)),
+            Some(kept) => {
+                self.0.set(Some(kept));
+                drop(state);
+            }
         }
     }
 }
@@ -560,13 +559,28 @@ impl<S: Send + Sync> Spare<S> {
 /// docs/benchmarks.md each costs ~3 ns, a few percent of a `new_message()`), then shared.
 pub(crate) struct Taken<S: Recycle>(Recyclable<S>);
 
-impl<S: Recycle> Taken<S> {
-    pub(crate) fn get_mut(&mut self) -> &mut S {
+impl Taken<crate::message::BuilderShared> {
+    /// The message's arena (its lock's content, without locking) and its segment table, to
+    /// make its root before it is shared. Only the lock is borrowed mutably: the arena
+    /// publishes into the table through its own pointer to it (`MessageArena::publish_first`),
+    /// which a mutable borrow of the whole state would forbid.
+    pub(crate) fn message_and_table(&mut self) -> (&mut Mutex<BuilderMessage>, &SegmentTable) {
+        let state = Arc::as_ptr(&self.0 .0).cast_mut();
         // SAFETY: the `Arc` is the state's only reference, strong or weak (`Spare::take`), and
-        // it is borrowed mutably here, so nothing else can read or write the state for the
-        // borrow's lifetime; the pointer is `Arc`'s own to its value (what the standard
-        // library's `Arc::get_mut` returns once it has found the same).
-        unsafe { &mut *Arc::as_ptr(&self.0 .0).cast_mut() }
+        // `self` is borrowed mutably for both results, so nothing else reads or writes the
+        // state meanwhile. The two fields are disjoint; the lock is borrowed mutably (as
+        // `Arc::get_mut` would give it), the table shared (the arena's own pointer to it
+        // writes its atomics only). The pointer is `Arc`'s own to its value.
+        unsafe { (&mut (*state).inner, &(*state).segments) }
+    }
+}
+
+impl<S: Recycle> Taken<S> {
+    /// `held` as taken, if it is its state's only reference (tests: a state emptied by
+    /// `Recycle::reset` made into a root as `Spare::take`'s caller makes it).
+    #[cfg(test)]
+    pub(crate) fn alone(mut held: Recyclable<S>) -> Option<Taken<S>> {
+        Arc::get_mut(&mut held.0).is_some().then_some(Taken(held))
     }
 
     /// The state as a shared holder.
@@ -626,7 +640,8 @@ impl<S: Recycle> Drop for Recyclable<S> {
             // SAFETY: the only reference (above), borrowed mutably for `reset` only.
             let alone = unsafe { &mut *Arc::as_ptr(&state).cast_mut() };
             if S::reset(alone) {
-                S::spare().give(state);
+                // (Once the thread's spare is gone, the closure drops the state unrun.)
+                S::with_spare(|spare| spare.give(state));
             }
         }
     }
@@ -744,7 +759,14 @@ impl BuilderMessage {
     /// only segment is a pooled-size heap segment and `table` (the message's) records no
     /// other; `false`, nothing changed, otherwise.
     pub(crate) fn empty_for_reuse(&mut self, table: &mut SegmentTable) -> bool {
-        table.first_only() && self.arena.empty_for_reuse()
+        if !(table.first_only() && self.arena.empty_for_reuse()) {
+            return false;
+        }
+        // The root pointer's word alone is handed out; published here, through the table
+        // borrowed mutably (the arena's own pointer to it must not write while that borrow
+        // lives).
+        *table.first_used.get_mut() = 8;
+        true
     }
 
     /// Hands out `words` more words and writes every byte of them, reachable from no pointer

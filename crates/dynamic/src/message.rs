@@ -824,18 +824,20 @@ pub struct BuilderShared {
 /// A message being built. Every handle into it shares this lock.
 ///
 /// A message made by `new_root` (`new_message()`) whose last handle drops is emptied and kept
-/// as the spare (one at a time), if its only segment is its first, of the default size, and it
+/// as its thread's spare (one at a time), if its only segment is its first, of the default size, and it
 /// holds no capability and lends nothing out; the next `new_root` of that size takes it
 /// instead of allocating a state and a segment (`BuilderShared::reset`).
 #[derive(Clone)]
 pub struct MessageBuilder(crate::arena::Recyclable<BuilderShared>);
 
-/// The spare message (`MessageBuilder`).
-static SPARE: crate::arena::Spare<BuilderShared> = crate::arena::Spare::new();
+thread_local! {
+    /// This thread's spare message (`MessageBuilder`).
+    static SPARE: crate::arena::Spare<BuilderShared> = const { crate::arena::Spare::new() };
+}
 
 impl crate::arena::Recycle for BuilderShared {
-    fn spare() -> &'static crate::arena::Spare<Self> {
-        &SPARE
+    fn with_spare<R>(f: impl FnOnce(&crate::arena::Spare<Self>) -> R) -> Option<R> {
+        SPARE.try_with(f).ok()
     }
 
     /// Empties a heap message whose only segment is a first segment of the default size, as
@@ -913,16 +915,16 @@ impl MessageBuilder {
         };
         // The spare's only segment is a pooled one (`reset`): it serves that first size only.
         let spare = match first_words {
-            crate::external::POOLED_WORDS => SPARE.take(),
+            crate::external::POOLED_WORDS => SPARE.try_with(|spare| spare.take()).ok().flatten(),
             _ => None,
         };
         let (message, at) = match spare {
             // The spare is as a new message whose root pointer exists (`reset`), held only
             // here: its root is made as in a new one, before the message is shared.
             Some(mut taken) => {
-                let state = taken.get_mut();
-                let at = match state.inner.get_mut() {
-                    Ok(m) => make_root(m, &state.segments),
+                let (inner, segments) = taken.message_and_table();
+                let at = match inner.get_mut() {
+                    Ok(m) => make_root(m, segments),
                     Err(_) => Err(capnp::Error::failed("message lock poisoned".into())),
                 };
                 (MessageBuilder(taken.into_shared()), at)
@@ -2135,11 +2137,12 @@ mod tests {
         assert!(crate::arena::Recycle::reset(state));
         // Only the root pointer's word is left handed out, and published so.
         assert_eq!(state.segments.published_first_used(), 8);
-        let m = state.inner.get_mut().expect("lock");
-        let at = m
-            .init_root_struct(&state.segments, RESET_SIZE)
-            .expect("root");
+        let mut taken = crate::arena::Taken::alone(used.0).expect("the only holder");
+        let (inner, segments) = taken.message_and_table();
+        let m = inner.get_mut().expect("lock");
+        let at = m.init_root_struct(segments, RESET_SIZE).expect("root");
         assert!(at.is_some());
+        let used = MessageBuilder(taken.into_shared());
         let fresh = MessageBuilder::new();
         let fresh_at = fresh
             .lock()
@@ -2192,8 +2195,14 @@ mod tests {
             fill(&reused, 10);
             let state = reused.0.get_mut().expect("the only holder");
             assert!(crate::arena::Recycle::reset(state));
-            let m = state.inner.get_mut().expect("lock");
-            m.init_root_struct(&state.segments, size).expect("root");
+            let mut taken = crate::arena::Taken::alone(reused.0).expect("the only holder");
+            let (inner, segments) = taken.message_and_table();
+            inner
+                .get_mut()
+                .expect("lock")
+                .init_root_struct(segments, size)
+                .expect("root");
+            let reused = MessageBuilder(taken.into_shared());
             assert_eq!(reused.to_bytes(), theirs.to_bytes(), "reused, {data} data");
             for m in [&ours, &theirs, &reused] {
                 assert_eq!(
@@ -2203,6 +2212,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A message dropped on a thread becomes that thread's spare, which its next message
+    /// takes; another thread's does not see it, and a thread's spare is freed when the thread
+    /// exits (under Miri, whose leak check fails the test otherwise).
+    #[test]
+    fn spares_are_per_thread() {
+        let drop_one = || {
+            let m = MessageBuilder::new();
+            m.lock()
+                .init_root_struct(&m.segments, RESET_SIZE)
+                .expect("root");
+        };
+        let holds = || SPARE.with(crate::arena::Spare::holds_one);
+        let _ = SPARE.with(|spare| spare.take());
+        drop_one();
+        assert!(holds());
+        std::thread::spawn(move || {
+            assert!(!holds());
+            drop_one();
+            assert!(holds());
+        })
+        .join()
+        .expect("thread");
+        assert!(holds());
+        let taken = SPARE.with(|spare| spare.take());
+        assert!(taken.is_some() && !holds());
     }
 
     /// Messages `reset` must leave alone: more than one segment, a first segment of another
