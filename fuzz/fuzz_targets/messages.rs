@@ -329,7 +329,7 @@ fn build(bytes: &[u8]) {
     let mb = MessageBuilder::with_first_segment_words(words);
     mb.walk_only();
     let (ra, rb) = (
-        MessageBuilder::new_root(Some(words), reg, reg.get_struct(*all).expect("schema"))
+        MessageBuilder::new_root(Some(words), reg, &reg.get_struct(*all).expect("schema"))
             .expect("root"),
         mb.init_root(reg, *all).expect("root"),
     );

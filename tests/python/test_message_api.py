@@ -104,6 +104,50 @@ def _filled(contacts, **kw):
     return m
 
 
+def test_dropped_roots_with_holders_left_and_other_types(contacts):
+    """A dropped root object may be kept for the next new_message() of its type (its base
+    and message reused): never while anything else still holds its message, whatever holds
+    it reads on, and messages of other types, or made on another thread, are new too."""
+    import threading
+
+    expected = {
+        t: getattr(contacts, t).new_message(num_first_segment_words=2048).to_bytes()
+        for t in ("Contact", "Company")
+    }
+    m = _filled(contacts)
+    kept = [m.status.employer, m.phones, m.as_reader(), m.status]
+    del m
+    for t in ("Contact", "Contact", "Company", "Contact", "Company", "Company"):
+        fresh = getattr(contacts, t).new_message()
+        assert fresh.to_bytes() == expected[t], t
+        if t == "Contact":
+            fresh.name = "n" * 40
+            fresh.init("tags", 5)
+        else:
+            fresh.title = "t" * 40
+        del fresh
+    assert kept[0].title == "t" * 50 and kept[0].boss.name == "boss"
+    assert [p.number for p in kept[1]] == ["555-%04d" % i for i in range(10)]
+    assert kept[2].name == "short" and kept[2].id == 0xFFFFFFFF
+    assert kept[3].which == "employer"
+    del kept
+
+    seen = []
+
+    def other_thread():
+        for _ in range(3):
+            m = _filled(contacts)
+            del m
+            seen.append(contacts.Contact.new_message().to_bytes())
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    t.join(timeout=30)
+    assert not t.is_alive()
+    assert seen == [expected["Contact"]] * 3
+    assert contacts.Contact.new_message().to_bytes() == expected["Contact"]
+
+
 def test_a_new_message_after_a_dropped_one_is_new(contacts):
     """A dropped message's memory may make the next new_message() (its first segment is
     reused): what the new message holds and writes is exactly a new message's."""

@@ -561,18 +561,61 @@ pub(crate) struct Taken<S: Recycle>(Recyclable<S>);
 
 impl Taken<crate::message::BuilderShared> {
     /// The message's arena (its lock's content, without locking) and its segment table, to
-    /// make its root before it is shared. Only the lock is borrowed mutably: the arena
-    /// publishes into the table through its own pointer to it (`MessageArena::publish_first`),
-    /// which a mutable borrow of the whole state would forbid.
+    /// make its root before it is shared (`message_parts`).
     pub(crate) fn message_and_table(&mut self) -> (&mut Mutex<BuilderMessage>, &SegmentTable) {
-        let state = Arc::as_ptr(&self.0 .0).cast_mut();
-        // SAFETY: the `Arc` is the state's only reference, strong or weak (`Spare::take`), and
-        // `self` is borrowed mutably for both results, so nothing else reads or writes the
-        // state meanwhile. The two fields are disjoint; the lock is borrowed mutably (as
-        // `Arc::get_mut` would give it), the table shared (the arena's own pointer to it
-        // writes its atomics only). The pointer is `Arc`'s own to its value.
-        unsafe { (&mut (*state).inner, &(*state).segments) }
+        // SAFETY: the `Arc` is the state's only reference, strong or weak (`Spare::take`),
+        // borrowed mutably for both results.
+        unsafe { message_parts(&mut self.0 .0) }
     }
+}
+
+impl<S: Recycle> Recyclable<S> {
+    /// The state when this is its only holder ([`alone_mut`]).
+    pub(crate) fn alone_mut(&mut self) -> Option<&mut S> {
+        alone_mut(&mut self.0)
+    }
+}
+
+impl Recyclable<crate::message::BuilderShared> {
+    /// `Taken::message_and_table` for a holder found alone ([`alone_mut`]'s test).
+    pub(crate) fn alone_parts(&mut self) -> Option<(&mut Mutex<BuilderMessage>, &SegmentTable)> {
+        alone_mut(&mut self.0)?;
+        // SAFETY: the only reference (just checked), borrowed mutably for both results.
+        Some(unsafe { message_parts(&mut self.0) })
+    }
+}
+
+/// A message state's lock (borrowed mutably, as `Arc::get_mut` would give it) and its
+/// segment table (shared), not the whole state mutably: the arena publishes into the table
+/// through its own pointer to it (`MessageArena::publish_first`), which a mutable borrow of
+/// the whole state would forbid.
+///
+/// # Safety
+/// `state` is the state's only reference, strong or weak.
+unsafe fn message_parts(
+    state: &mut Arc<crate::message::BuilderShared>,
+) -> (&mut Mutex<BuilderMessage>, &SegmentTable) {
+    let state = Arc::as_ptr(state).cast_mut();
+    // SAFETY: the only reference (the caller's contract), borrowed mutably for both results,
+    // so nothing else reads or writes the state meanwhile. The two fields are disjoint. The
+    // pointer is `Arc`'s own to its value.
+    unsafe { (&mut (*state).inner, &(*state).segments) }
+}
+
+/// `Arc::get_mut` without its compare-and-swap (~6 ns on the EPYC machine of
+/// docs/benchmarks.md): the value when `arc` is its only reference, strong or weak. Plain
+/// loads of the counts decide: with one strong reference (this one, borrowed mutably) and no
+/// weak one, no other thread holds anything to make a new reference from; the acquire fence
+/// orders the former holders' uses before this one's, as `Arc`'s drop does.
+pub(crate) fn alone_mut<T>(arc: &mut Arc<T>) -> Option<&mut T> {
+    if Arc::strong_count(arc) != 1 || Arc::weak_count(arc) != 0 {
+        return None;
+    }
+    std::sync::atomic::fence(Ordering::Acquire);
+    // SAFETY: the only reference (above), borrowed mutably for the result's lifetime; the
+    // pointer is `Arc`'s own to its value (what `Arc::get_mut` returns once it has found the
+    // same).
+    Some(unsafe { &mut *Arc::as_ptr(arc).cast_mut() })
 }
 
 impl<S: Recycle> Taken<S> {
@@ -627,22 +670,13 @@ impl<S: Recycle> Drop for Recyclable<S> {
     fn drop(&mut self) {
         // SAFETY: the `Arc` is taken out once, here, and `self.0` is not used after.
         let state = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
-        // The counts (plain loads): a holder that is not the last drops its reference with
-        // one atomic operation, as `Arc`'s drop. The last one is alone: no other strong
-        // reference exists, and no weak one (none is ever made, and it would show in the
-        // count), so no one can make another meanwhile; `Arc::get_mut`'s compare-and-swap,
-        // which excludes a concurrent `Weak::upgrade`, is not needed.
-        if Arc::strong_count(&state) == 1 && Arc::weak_count(&state) == 0 {
-            // Orders the other holders' uses of the state (before their release decrements
-            // of the count, which the load above read) before this holder's, as `Arc`'s
-            // drop and `get_mut` do with an acquire.
-            std::sync::atomic::fence(Ordering::Acquire);
-            // SAFETY: the only reference (above), borrowed mutably for `reset` only.
-            let alone = unsafe { &mut *Arc::as_ptr(&state).cast_mut() };
-            if S::reset(alone) {
-                // (Once the thread's spare is gone, the closure drops the state unrun.)
-                S::with_spare(|spare| spare.give(state));
-            }
+        // The counts (plain loads, `alone_mut`): a holder that is not the last drops its
+        // reference with one atomic operation, as `Arc`'s drop; the last one resets the state
+        // without `Arc::get_mut`'s compare-and-swap.
+        let mut state = state;
+        if alone_mut(&mut state).is_some_and(S::reset) {
+            // (Once the thread's spare is gone, the closure drops the state unrun.)
+            S::with_spare(|spare| spare.give(state));
         }
     }
 }

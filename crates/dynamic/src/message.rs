@@ -833,6 +833,31 @@ pub struct MessageBuilder(crate::arena::Recyclable<BuilderShared>);
 thread_local! {
     /// This thread's spare message (`MessageBuilder`).
     static SPARE: crate::arena::Spare<BuilderShared> = const { crate::arena::Spare::new() };
+    /// This thread's spare root (`keep_root`): a root handle's base, with its emptied message,
+    /// and schema.
+    static ROOT_SPARE: std::cell::Cell<Option<(Arc<BuilderBase>, Arc<StructSchema>)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Keeps a root handle's base (its message, registry and path) and schema as the thread's
+/// spare root when the handle was their last holder and the message can be emptied
+/// (`BuilderShared::reset`): the next `new_root` of the same schema and registry reuses them
+/// all, without the five atomic reference-count operations (~6 ns each on the EPYC machine
+/// of docs/benchmarks.md) of dropping them and making them again. Otherwise they are dropped
+/// (the message may still become the spare message).
+pub(crate) fn keep_root(mut base: Arc<BuilderBase>, schema: Arc<StructSchema>) {
+    let kept = crate::arena::alone_mut(&mut base).is_some_and(|b| {
+        b.steps.is_empty()
+            && b.message
+                .0
+                .alone_mut()
+                .is_some_and(crate::arena::Recycle::reset)
+    });
+    if kept {
+        // The one kept before (if any) is dropped; once the thread's spare root is gone, the
+        // closure drops these unrun.
+        let _ = ROOT_SPARE.try_with(|spare| spare.set(Some((base, schema))));
+    }
 }
 
 impl crate::arena::Recycle for BuilderShared {
@@ -903,16 +928,45 @@ impl MessageBuilder {
     /// [`FIRST_SEGMENT_WORDS`]) whose root is a
     /// new `schema` struct: `init_root_as` done before the message is shared, so without its
     /// lock and generation bump (atomic operations were most of a small `new_message()`).
+    ///
+    /// The thread's spare root (`keep_root`), when it is of the same schema and registry, is
+    /// the new root: its base, schema and message reused as they are, without a reference
+    /// count changed.
     pub fn new_root(
         first_words: Option<u32>,
         registry: &Arc<Registry>,
-        schema: Arc<StructSchema>,
+        schema: &Arc<StructSchema>,
     ) -> Result<DynStructBuilder> {
         let first_words = first_words.unwrap_or(FIRST_SEGMENT_WORDS);
         let size = schema.size();
         let make_root = |m: &mut BuilderMessage, segments: &crate::arena::SegmentTable| {
             m.init_root_struct(segments, size)
         };
+        if first_words == crate::external::POOLED_WORDS {
+            if let Some((mut base, kept)) = ROOT_SPARE.try_with(|spare| spare.take()).ok().flatten()
+            {
+                if Arc::ptr_eq(&kept, schema) && Arc::ptr_eq(&base.registry, registry) {
+                    // The base is alone (`keep_root` found it so, and nothing could reach it
+                    // since), and so is its message.
+                    let made = crate::arena::alone_mut(&mut base).and_then(|b| {
+                        let (inner, segments) = b.message.0.alone_parts()?;
+                        Some(match inner.get_mut() {
+                            Ok(m) => make_root(m, segments),
+                            Err(_) => Err(capnp::Error::failed("message lock poisoned".into())),
+                        })
+                    });
+                    if let Some(at) = made {
+                        let at = at?;
+                        let generation = base.message.generation();
+                        return Ok(
+                            DynStructBuilder::on_root_base(base, kept).located(generation, at)
+                        );
+                    }
+                }
+                // Another schema's (or registry's): its message goes to the spare as it drops.
+                drop((base, kept));
+            }
+        }
         // The spare's only segment is a pooled one (`reset`): it serves that first size only.
         let spare = match first_words {
             crate::external::POOLED_WORDS => SPARE.try_with(|spare| spare.take()).ok().flatten(),
@@ -934,7 +988,7 @@ impl MessageBuilder {
         let at = at?;
         let generation = message.generation();
         Ok(
-            DynStructBuilder::new(message, root_path(), schema, registry.clone(), true)
+            DynStructBuilder::new(message, root_path(), schema.clone(), registry.clone(), true)
                 .located(generation, at),
         )
     }

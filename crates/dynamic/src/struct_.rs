@@ -1079,6 +1079,35 @@ impl StructBuilder {
         }
     }
 
+    /// The root handle on a kept root base (`message::keep_root`), with its schema.
+    pub(crate) fn on_root_base(base: Arc<BuilderBase>, schema: Arc<StructSchema>) -> Self {
+        StructBuilder {
+            storage: schema.size(),
+            shared: StructBase::Own(base, schema),
+            pending: None,
+            is_root: true,
+            cache: StructCache::default(),
+        }
+    }
+
+    /// Whether this is a root handle with a base of its own (what `release` may keep).
+    #[inline]
+    pub fn is_own_root(&self) -> bool {
+        self.is_root && matches!(self.shared, StructBase::Own(..))
+    }
+
+    /// Drops the handle; a root handle that was its base's last holder keeps the base and its
+    /// emptied message as the thread's spare root, for the next `MessageBuilder::new_root` of
+    /// its schema (`message::keep_root`).
+    pub fn release(self) {
+        let StructBuilder {
+            shared, is_root, ..
+        } = self;
+        if let (true, StructBase::Own(base, schema)) = (is_root, shared) {
+            crate::message::keep_root(base, schema);
+        }
+    }
+
     /// A handle for a child location inside the same message.
     pub(crate) fn child(
         message: MessageBuilder,

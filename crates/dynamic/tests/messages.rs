@@ -929,7 +929,7 @@ fn new_root_matches_init_root() {
     let person = id(&reg, "Person");
     let schema = reg.get_struct(person).expect("schema");
     for words in [None, Some(1), Some(16)] {
-        let fast = MessageBuilder::new_root(words, &reg, schema.clone()).expect("root");
+        let fast = MessageBuilder::new_root(words, &reg, &schema).expect("root");
         let slow_message = MessageBuilder::with_first_segment_words(words.unwrap_or(1024));
         let slow = slow_message
             .init_root_as(&reg, schema.clone())
@@ -964,7 +964,7 @@ fn new_root_matches_init_root() {
     // section; debug builds compare it with the segment lookup's).
     let book = reg.get_struct(id(&reg, "AddressBook")).expect("schema");
     for words in [None, Some(1), Some(2)] {
-        let fast = MessageBuilder::new_root(words, &reg, book.clone()).expect("root");
+        let fast = MessageBuilder::new_root(words, &reg, &book).expect("root");
         let slow_message = MessageBuilder::with_first_segment_words(words.unwrap_or(1024));
         let slow = slow_message.init_root_as(&reg, book.clone()).expect("root");
         let bytes: Vec<_> = [&fast, &slow]
@@ -976,6 +976,74 @@ fn new_root_matches_init_root() {
             .collect();
         assert_eq!(bytes[0], bytes[1]);
     }
+}
+
+/// A root released as the binding releases a dropped root object (`StructBuilder::release`)
+/// is kept as the thread's spare root and reused by the next `new_root` of its schema and
+/// registry: that root is a new message's, whatever the released one held (Text rewritten,
+/// lists re-initialized, a struct disowned), and reads and writes as one; another schema's or
+/// registry's `new_root` takes the kept message apart and is as new too, as are roots whose
+/// release keeps nothing (another first size, a handle still sharing the base, a child).
+#[test]
+fn released_roots_are_new_roots() {
+    let reg = registry();
+    let other_reg = registry();
+    let person = reg.get_struct(id(&reg, "Person")).expect("schema");
+    let book = reg.get_struct(id(&reg, "AddressBook")).expect("schema");
+    let other_person = other_reg
+        .get_struct(id(&other_reg, "Person"))
+        .expect("schema");
+    let fill = |root: &StructBuilder| {
+        root.set("id", SetValue::Int(7)).expect("id");
+        root.set("name", SetValue::Str("a name long enough"))
+            .expect("name");
+        root.set("name", SetValue::Str("b")).expect("name");
+        root.init("phones", Some(3)).expect("phones");
+        root.init("phones", Some(1)).expect("phones");
+        root.set("email", SetValue::Str("a@b")).expect("email");
+    };
+    let fresh = |reg: &std::sync::Arc<capnp_dynamic::Registry>, schema| {
+        let m = MessageBuilder::new();
+        let root = m
+            .init_root_as(reg, std::sync::Arc::clone(schema))
+            .expect("root");
+        root.to_bytes().expect("bytes")
+    };
+    let cases: [(&std::sync::Arc<capnp_dynamic::Registry>, &_); 5] = [
+        (&reg, &person),
+        (&reg, &person),
+        (&reg, &book),
+        (&other_reg, &other_person),
+        (&reg, &person),
+    ];
+    for (n, (r, schema)) in cases.into_iter().enumerate() {
+        let root = MessageBuilder::new_root(None, r, schema).expect("root");
+        assert_eq!(
+            root.to_bytes().expect("bytes"),
+            fresh(r, schema),
+            "case {n}"
+        );
+        if schema.display_name.ends_with("Person") {
+            fill(&root);
+            root.set("id", SetValue::Int(11)).expect("id");
+            assert!(matches!(root.get("id"), Ok(Value::UInt(11))), "case {n}");
+        } else {
+            root.init("people", Some(2)).expect("people");
+        }
+        root.release();
+    }
+    // Releases that keep nothing: a shared base, another first size.
+    let root = MessageBuilder::new_root(None, &reg, &person).expect("root");
+    fill(&root);
+    let other_holder = root.clone();
+    root.release();
+    assert!(matches!(other_holder.get("id"), Ok(Value::UInt(7))));
+    drop(other_holder);
+    let small = MessageBuilder::new_root(Some(16), &reg, &person).expect("root");
+    fill(&small);
+    small.release();
+    let root = MessageBuilder::new_root(None, &reg, &person).expect("root");
+    assert_eq!(root.to_bytes().expect("bytes"), fresh(&reg, &person));
 }
 
 /// Groups of a struct list's elements share one part per list (the first group asked for is
@@ -1062,7 +1130,7 @@ fn structs_in_later_segments_are_located() {
         .iter()
         .position(|f| f.name == "employment")
         .expect("employment");
-    let made = MessageBuilder::new_root(Some(1), &reg, book.clone()).expect("root");
+    let made = MessageBuilder::new_root(Some(1), &reg, &book).expect("root");
     let walked = MessageBuilder::with_first_segment_words(1)
         .init_root_as(&reg, book.clone())
         .expect("root");

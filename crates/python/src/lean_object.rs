@@ -121,8 +121,27 @@ macro_rules! in_place {
 
 in_place!(crate::list::PyListBuilder);
 in_place!(crate::list::PyListReader);
-in_place!(crate::struct_::PyStructBuilder, keep);
 in_place!(crate::struct_::PyStructReader, keep);
+
+impl InPlace for crate::struct_::PyStructBuilder {
+    unsafe fn release_in_place(this: *mut Self) -> (Py<PyAny>, Option<Py<PyAny>>) {
+        // SAFETY: the caller's contract; each field is read out or dropped once. A root
+        // handle with a base of its own is moved out (a copy of the value) and released
+        // through `StructBuilder::release`, which may keep its base as the thread's spare
+        // root; any other handle is dropped where it lies.
+        unsafe {
+            let registry = std::ptr::read(std::ptr::addr_of!((*this).registry));
+            let keep = std::ptr::read(std::ptr::addr_of!((*this).keep));
+            let inner = std::ptr::addr_of_mut!((*this).inner);
+            if (*inner).is_own_root() {
+                std::ptr::read(inner).release();
+            } else {
+                std::ptr::drop_in_place(inner);
+            }
+            (registry.into_any(), keep)
+        }
+    }
+}
 
 /// The two items of a [`LeanObject`] impl that are the same for every class: the class's
 /// own [`Saved`] static and `Py::new`.

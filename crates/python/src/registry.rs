@@ -369,11 +369,26 @@ impl PyStructEntry {
     ) -> PyResult<Py<PyAny>> {
         let registry = &self.registry.get().inner;
         let root = self
-            .schema(registry)
-            .and_then(|schema| MessageBuilder::new_root(None, registry, schema))
+            .with_schema(registry, |schema| {
+                MessageBuilder::new_root(None, registry, schema)
+            })
             .map_err(|e| MsgError::from(e).into_py(py))?;
         convert::from_items(&root, &self.registry, py, fields).map_err(|e| e.into_py(py))?;
         PyStructBuilder::wrap(py, root, self.registry.clone_ref(py))
+    }
+
+    /// `f` on the struct's schema: the kept one borrowed (no reference count changed), else
+    /// as `schema` gives it.
+    #[inline]
+    fn with_schema<R>(
+        &self,
+        registry: &Registry,
+        f: impl FnOnce(&Arc<StructSchema>) -> capnp_dynamic::Result<R>,
+    ) -> capnp_dynamic::Result<R> {
+        match self.schema.get() {
+            Some(schema) => f(schema),
+            None => f(&self.schema(registry)?),
+        }
     }
 
     /// The struct's schema, kept once the registry has it (a placeholder or an error is asked
@@ -426,7 +441,7 @@ impl PyStructEntry {
         let registry = &self.registry.get().inner;
         let root = match allocate_seg_callable {
             // Most messages: the root made before the message is shared (no lock).
-            None => self.schema(registry).and_then(|schema| {
+            None => self.with_schema(registry, |schema| {
                 MessageBuilder::new_root(num_first_segment_words, registry, schema)
             }),
             Some(_) => {
