@@ -504,7 +504,7 @@ pub(crate) fn build_shared<S, R>(
 }
 
 /// State an `Arc` may hand back for reuse when its last holder drops it (`Recyclable`).
-pub(crate) trait Recycle: Send + Sync + Sized + 'static {
+pub(crate) trait Recycle: Send + Sync + Sized + 'static + NeverWeak {
     /// Runs `f` on this thread's spare; `None`, `f` dropped unrun, once the thread's
     /// spare is gone (the thread is exiting).
     fn with_spare<R>(f: impl FnOnce(&Spare<Self>) -> R) -> Option<R>;
@@ -555,8 +555,8 @@ impl<S: Recycle> Spare<S> {
 }
 
 /// A state taken from its spare (`Spare::take`): the only reference to it, so it is changed
-/// without the atomic read-modify-write of `Arc::get_mut` (on the EPYC machine of
-/// docs/benchmarks.md each costs ~3 ns, a few percent of a `new_message()`), then shared.
+/// without the atomic read-modify-write of `Arc::get_mut` (~6 ns on the EPYC machine of
+/// docs/benchmarks.md), then shared.
 pub(crate) struct Taken<S: Recycle>(Recyclable<S>);
 
 impl Taken<crate::message::BuilderShared> {
@@ -602,12 +602,27 @@ unsafe fn message_parts(
     unsafe { (&mut (*state).inner, &(*state).segments) }
 }
 
+/// Types of which no `Weak` is ever made, so that one strong reference is the only reference
+/// ([`alone_mut`]).
+///
+/// # Safety
+/// No code makes a `Weak` of a value of the type (`Arc::downgrade`).
+pub(crate) unsafe trait NeverWeak {}
+
+// SAFETY: the state is reached only through `Recyclable`'s private `Arc` (`arc()` lends it to
+// this crate only), and no code in the crate downgrades it.
+unsafe impl NeverWeak for crate::message::BuilderShared {}
+// SAFETY: a crate-private type; no code in the crate downgrades its `Arc`s.
+unsafe impl NeverWeak for crate::message::BuilderBase {}
+
 /// `Arc::get_mut` without its compare-and-swap (~6 ns on the EPYC machine of
-/// docs/benchmarks.md): the value when `arc` is its only reference, strong or weak. Plain
-/// loads of the counts decide: with one strong reference (this one, borrowed mutably) and no
-/// weak one, no other thread holds anything to make a new reference from; the acquire fence
-/// orders the former holders' uses before this one's, as `Arc`'s drop does.
-pub(crate) fn alone_mut<T>(arc: &mut Arc<T>) -> Option<&mut T> {
+/// docs/benchmarks.md): the value when `arc` is its only reference. A plain load of the strong
+/// count decides: one strong reference (this one, borrowed mutably) and, for a type no `Weak`
+/// is made of ([`NeverWeak`]; the weak count is checked as well), nothing else another thread
+/// could make a new reference from; the acquire fence orders the former holders' uses before
+/// this one's, as `Arc`'s drop does. (`Arc::get_mut` locks the weak count first because a
+/// `Weak` could be upgraded between two loads; none exists here.)
+pub(crate) fn alone_mut<T: NeverWeak>(arc: &mut Arc<T>) -> Option<&mut T> {
     if Arc::strong_count(arc) != 1 || Arc::weak_count(arc) != 0 {
         return None;
     }
