@@ -684,11 +684,10 @@ impl<S: Recycle> std::ops::Deref for Recyclable<S> {
 impl<S: Recycle> Drop for Recyclable<S> {
     fn drop(&mut self) {
         // SAFETY: the `Arc` is taken out once, here, and `self.0` is not used after.
-        let state = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
+        let mut state = unsafe { std::mem::ManuallyDrop::take(&mut self.0) };
         // The counts (plain loads, `alone_mut`): a holder that is not the last drops its
         // reference with one atomic operation, as `Arc`'s drop; the last one resets the state
         // without `Arc::get_mut`'s compare-and-swap.
-        let mut state = state;
         if alone_mut(&mut state).is_some_and(S::reset) {
             // (Once the thread's spare is gone, the closure drops the state unrun.)
             S::with_spare(|spare| spare.give(state));
@@ -1855,12 +1854,11 @@ impl ElemsAt {
     /// `blob_in_place` declines.
     pub(crate) fn blob_in_place_excluded<'e>(
         self,
-        excluded: &'e Excluded,
+        _excluded: &'e Excluded,
         table: &SegmentTable,
         i: u32,
         text: bool,
     ) -> Option<&'e [u8]> {
-        let _ = excluded;
         if self.elem_ptrs.segment != 0 {
             return None;
         }

@@ -828,32 +828,26 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
         if matches!(ty, Type::Interface(_) | Type::AnyPointer) {
             return Ok(false);
         }
-        // A `str` into a Text field (the commonest write): straight to the write, without
-        // trying the value as a number or an enum name first. (A `str` that is not valid
-        // UTF-8 takes the general path, which raises.)
-        if *ty == Type::Text {
-            if let Ok(Ok(text)) = value.cast_exact::<PyString>().map(crate::ffi::str_text) {
-                return match this
-                    .inner
-                    .set_blob_by_index(i, capnp_dynamic::SetValue::Str(text))
-                {
-                    Ok(()) => Ok(true),
-                    Err(e) => Err(MsgError::from(e).into_py_attr(py)),
-                };
-            }
-        }
-        // A `bytes` into a Data field: straight to the write, as a `str` into Text (any other
-        // buffer takes the general path, which copies it out first).
-        if *ty == Type::Data {
-            if let Ok(data) = value.cast_exact::<PyBytes>() {
-                return match this
-                    .inner
-                    .set_blob_by_index(i, capnp_dynamic::SetValue::Bytes(data.as_bytes()))
-                {
-                    Ok(()) => Ok(true),
-                    Err(e) => Err(MsgError::from(e).into_py_attr(py)),
-                };
-            }
+        // A `str` into a Text field (the commonest write), a `bytes` into a Data field:
+        // straight to the write, without trying the value as a number or an enum name first.
+        // (A `str` that is not valid UTF-8, and any other buffer, take the general path, which
+        // raises or copies it out first.)
+        let blob = match ty {
+            Type::Text => match value.cast_exact::<PyString>().map(crate::ffi::str_text) {
+                Ok(Ok(text)) => Some(capnp_dynamic::SetValue::Str(text)),
+                _ => None,
+            },
+            Type::Data => value
+                .cast_exact::<PyBytes>()
+                .ok()
+                .map(|data| capnp_dynamic::SetValue::Bytes(data.as_bytes())),
+            _ => None,
+        };
+        if let Some(blob) = blob {
+            return match this.inner.set_blob_by_index(i, blob) {
+                Ok(()) => Ok(true),
+                Err(e) => Err(MsgError::from(e).into_py_attr(py)),
+            };
         }
         match crate::convert::set_plain_field(&this.inner, i, value) {
             None => Ok(false),
