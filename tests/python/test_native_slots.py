@@ -1451,3 +1451,34 @@ def test_text_writes_through_the_slot_match_the_general_path(a):
             except Exception as e:  # noqa: BLE001 - compared as they are
                 results.append((type(e), msg.t, msg.to_bytes()))
         assert results[0] == results[1], repr(value)
+
+
+def test_primitive_reads_of_lists_of_small_values_read_as_structs(tmp_path):
+    # A list of numbers read as a list of structs (another version of the schema): each
+    # element's data section is the number's bytes, shorter than a word. A field read from
+    # it through the attribute slot (one word load when the word is there) reads what `_get`
+    # and `to_dict` read: the bytes that are there, the default past them.
+    path = tmp_path / "short.capnp"
+    path.write_text(
+        "@0xd3c1a5e0f00d1236;\n"
+        "struct Elem { a @0 :UInt16; b @1 :UInt16 = 9; flag @2 :Bool = true; c @3 :UInt8;"
+        " d @4 :Int8 = -1; }\n"
+        "struct Old { vals @0 :List(UInt16); small @1 :List(UInt8); words @2 :List(Int32); }\n"
+        "struct New { vals @0 :List(Elem); small @1 :List(Elem); words @2 :List(Elem); }\n"
+    )
+    s = capnp.load(str(path))
+    old = s.Old.new_message(vals=[7, 65535], small=[3, 200], words=[0x0012_0034, -1])
+    new = s.New.from_bytes(old.to_bytes())
+    fields = ("a", "b", "flag", "c", "d")
+    expected = {
+        "vals": [(7, 9, True, 0, -1), (65535, 9, True, 0, -1)],
+        # One byte: a UInt16 does not fit in it (its default), nor do the others.
+        "small": [(0, 9, True, 0, -1), (0, 9, True, 0, -1)],
+        # Four bytes: `a` and `b` (stored bits XOR the default 9) are in them.
+        "words": [(0x34, 0x12 ^ 9, True, 0, -1), (0xFFFF, 0xFFFF ^ 9, True, 0, -1)],
+    }
+    for name, rows in expected.items():
+        items = getattr(new, name)
+        assert [tuple(getattr(x, f) for f in fields) for x in items] == rows, name
+        assert [tuple(x._get(f) for f in fields) for x in items] == rows, name
+        assert [tuple(x.to_dict()[f] for f in fields) for x in items] == rows, name

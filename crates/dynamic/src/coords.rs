@@ -17,11 +17,11 @@ use crate::raw::{RawListReader, RawStructReader};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StructAt {
     seg: u32,
-    /// Byte offset and length of the data section.
+    /// Byte offset and length of the data section; the pointer section follows it
+    /// (`ptr_start`).
     data_start: usize,
     data_len: usize,
-    /// Byte offset of the pointer section and its pointer count.
-    ptr_start: usize,
+    /// The pointer section's pointer count.
     ptr_count: u16,
     /// capnp's nesting limit left at this struct (0 when unknown: no fast pointer follows).
     nesting: i32,
@@ -59,7 +59,6 @@ impl StructAt {
             seg,
             data_start: start,
             data_len,
-            ptr_start: start + data_len,
             ptr_count,
             nesting,
         }
@@ -76,25 +75,33 @@ impl StructAt {
         let ptr_count = u16::try_from(ptrs.len()).ok()?;
         let ptr_bytes = capnp::raw::get_list_bytes(ptrs);
         let (seg, data_start) = if data.is_empty() {
-            (None, 0)
+            (None, None)
         } else {
             let (seg, at) = find(segments, data)?;
-            (Some(seg), at)
+            (Some(seg), Some(at))
         };
         let (seg, ptr_start) = if ptr_bytes.is_empty() {
-            (seg, 0)
+            (seg, None)
         } else {
             let (pseg, at) = find(segments, ptr_bytes)?;
             if seg.is_some_and(|s| s != pseg) {
                 return None;
             }
-            (Some(pseg), at)
+            (Some(pseg), Some(at))
+        };
+        // The pointer section follows the data section (as in every struct capnp reads); an
+        // empty section starts where the other one does.
+        let data_start = match (data_start, ptr_start) {
+            (Some(d), Some(p)) if d.checked_add(data.len()) == Some(p) => d,
+            (Some(_), Some(_)) => return None,
+            (Some(d), None) => d,
+            (None, Some(p)) => p,
+            (None, None) => 0,
         };
         Some(StructAt {
             seg: seg.unwrap_or(0),
             data_start,
             data_len: data.len(),
-            ptr_start,
             ptr_count: if ptr_bytes.is_empty() { 0 } else { ptr_count },
             nesting,
         })
@@ -112,20 +119,32 @@ impl StructAt {
         self.seg
     }
 
+    /// The data section's length in bytes.
+    #[inline(always)]
+    pub(crate) fn data_len(self) -> usize {
+        self.data_len
+    }
+
+    /// The pointer section's byte offset: right after the data section.
+    #[inline(always)]
+    fn ptr_start(self) -> usize {
+        self.data_start + self.data_len
+    }
+
     /// The data section's byte offset and length and the pointer section's byte offset and
     /// slot count, in segment `segment()`.
     pub(crate) fn sections(self) -> (usize, usize, usize, u16) {
         (
             self.data_start,
             self.data_len,
-            self.ptr_start,
+            self.ptr_start(),
             self.ptr_count,
         )
     }
 
     /// Byte position of non-null-capable pointer `index` (`None` beyond the section).
     fn ptr_pos(self, index: u16) -> Option<usize> {
-        (index < self.ptr_count).then(|| self.ptr_start + 8 * usize::from(index))
+        (index < self.ptr_count).then(|| self.ptr_start() + 8 * usize::from(index))
     }
 
     /// The struct behind pointer `index` (see `follow_struct`), also through a single far
@@ -179,12 +198,19 @@ impl StructAt {
         bytes_at(seg, self.data_start + start, width).unwrap_or(0)
     }
 
+    /// The data section's bytes in `seg`, the struct's segment (`None` when they do not lie in
+    /// it). [`PrimSlot::bits_in`](crate::struct_::PrimSlot) reads them as `bits` reads `seg`.
+    #[inline]
+    pub(crate) fn data_section(self, seg: &[u8]) -> Option<&[u8]> {
+        seg.get(self.data_start..self.data_start.checked_add(self.data_len)?)
+    }
+
     /// The raw pointer word `index` (0 when beyond the pointer section, like a null pointer).
     pub(crate) fn pointer(self, seg: &[u8], index: u16) -> Option<u64> {
         if index >= self.ptr_count {
             return Some(0);
         }
-        word_at(seg, self.ptr_start + 8 * usize::from(index))
+        word_at(seg, self.ptr_start() + 8 * usize::from(index))
     }
 
     /// The bytes of a Text (without its NUL) or Data blob behind pointer `index` (see `blob`),
@@ -202,7 +228,7 @@ impl StructAt {
         if index >= self.ptr_count {
             return None;
         }
-        let pos = self.ptr_start + 8 * usize::from(index);
+        let pos = self.ptr_start() + 8 * usize::from(index);
         let (seg, _, pos) = through_far(seg, self.seg, pos, other)?;
         blob(seg, pos, text)
     }
@@ -388,7 +414,6 @@ impl ListAt {
             seg: self.seg,
             data_start,
             data_len: self.struct_data,
-            ptr_start: data_start + self.struct_data,
             ptr_count: self.struct_ptrs,
             nesting: self.nesting - 1,
         })
@@ -472,7 +497,6 @@ fn follow_struct(seg: &[u8], seg_id: u32, ptr_pos: usize, nesting: i32) -> Optio
         seg: seg_id,
         data_start: start,
         data_len,
-        ptr_start: start + data_len,
         ptr_count,
         nesting: nesting - 1,
     })
@@ -634,7 +658,7 @@ mod tests {
                 assert_eq!(at.data_start, theirs.data_start, "case {case}");
             }
             if at.ptr_count > 0 {
-                assert_eq!(at.ptr_start, theirs.ptr_start, "case {case}");
+                assert_eq!(at.ptr_start(), theirs.ptr_start(), "case {case}");
             }
         }
         assert!(accepted > 1000, "too few roots accepted: {accepted}");
@@ -646,7 +670,6 @@ mod tests {
             seg: 0,
             data_start: 0,
             data_len: 0,
-            ptr_start: 0,
             ptr_count: 1,
             nesting: 64,
         }

@@ -1,15 +1,19 @@
 //! A reader's segments kept with their first segment recorded as an address and a length,
 //! so reads through resolved locations (coords.rs) reach its bytes without the segment
-//! table and the buffer's `dyn AsRef` (~60 instructions of a list subscript). Audited unsafe
+//! table and the buffer's `dyn AsRef` (~60 instructions of a list subscript), and a struct
+//! reader kept with where its data section is (`LocatedReader`). Audited unsafe
 //! code; the argument is in docs/ARCHITECTURE.md ("Unsafe code", "First segments").
 
 #![allow(unsafe_code)]
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use capnp::message::ReaderSegments;
 
 use crate::message::Segments;
+use crate::schema::StructSchema;
+use crate::struct_::{PrimSlot, StructReader};
 
 /// A reader's segments, never mutated or replaced once kept (no `&mut` access: only
 /// `Deref`), and where segment 0's bytes are.
@@ -83,6 +87,111 @@ impl ReaderSegments for KeptSegments {
 
     fn len(&self) -> usize {
         self.segments.len()
+    }
+}
+
+/// A struct reader kept with where its data section is and its schema's address, so the
+/// binding's attribute slot reads a primitive field with no walk through the handle's base,
+/// backing and segment table (`prim_bits_quick`). The data section is looked for at the
+/// first such read, not when the handle is made (most element handles are made and dropped
+/// without one: looking cost ~35 instructions per handle). The reader is never mutated or
+/// replaced once kept (no `&mut` access: only `Deref`).
+pub struct LocatedReader {
+    reader: StructReader,
+    /// Where `reader.data_section()` starts (its length is `reader.data_len()`): `UNKNOWN`
+    /// until looked for, `NONE` when there is none. One address, not a slice: the handle
+    /// objects stay within the size whose moves are inlined (128 bytes; a `memcpy` call cost
+    /// ~30 instructions per object made).
+    data: AtomicUsize,
+    schema: NonNull<StructSchema>,
+}
+
+/// [`LocatedReader::data`] before the first look.
+const UNKNOWN: usize = 0;
+/// [`LocatedReader::data`] of a reader without a data section in reach (no location, or
+/// bytes reachable only under a lock). Never an address: a slice's address is aligned to 1
+/// and non-null, but an address of 1 is never allocated memory (the first page is unmapped).
+const NONE: usize = 1;
+
+// SAFETY: the addresses stand for a `&[u8]` and a `&StructSchema` borrowed from the reader
+// beside them (shared, read-only), which is `Send` and `Sync` itself; `data` is an atomic,
+// written only with the one value every thread computes (see `data`).
+unsafe impl Send for LocatedReader {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for LocatedReader {}
+
+impl LocatedReader {
+    #[inline]
+    pub fn new(reader: StructReader) -> LocatedReader {
+        let schema = NonNull::from(&**reader.schema());
+        LocatedReader {
+            reader,
+            data: AtomicUsize::new(UNKNOWN),
+            schema,
+        }
+    }
+
+    /// The schema's address (`Arc::as_ptr` of the reader's schema), without the match over
+    /// the handle's kinds of base.
+    #[inline(always)]
+    pub fn schema_addr(&self) -> *const StructSchema {
+        self.schema.as_ptr().cast_const()
+    }
+
+    /// `StructReader::prim_bits_located`'s answer, from the kept data section (looked for
+    /// at the first call): `None` only when the reader has none (no location, or bytes
+    /// reachable only under a lock).
+    #[inline(always)]
+    pub fn prim_bits_quick(&self, slot: PrimSlot) -> Option<u64> {
+        let mut data = self.data.load(Ordering::Relaxed);
+        if data <= NONE {
+            data = self.look()?;
+        }
+        // SAFETY: `data` is the address of `self.reader.data_section()`'s answer (`look`;
+        // the length is `self.reader.data_len()`, from the same location, which never
+        // changes): a slice of the segments of a reader-backed message (`fast` answers only
+        // for those, and never for releasable ones, whose segments give no bytes outside
+        // their lock), which the reader holds through its base's `Arc`. Those segments are
+        // never mutated or replaced while held (`KeptSegments` above; their memory is a heap
+        // buffer or an exported Python buffer), and `self.reader` is never changed nor dropped
+        // before `self`, so the bytes are allocated and in place while `&self` is borrowed;
+        // they are only read. Any thread that loads an address other than the two marks
+        // loads one that a `look` on this reader computed and stored, and every `look`
+        // computes the same one; the bytes it points to were written before the reader was
+        // made (they are a reader's), so no ordering beyond the atomic's own is needed.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(data as *const u8, self.reader.data_len()) };
+        Some(slot.bits_in(bytes))
+    }
+
+    /// The data section's address, looked for and recorded (`None`, recorded as `NONE`, when
+    /// there is none).
+    #[cold]
+    #[inline(never)]
+    fn look(&self) -> Option<usize> {
+        if self.data.load(Ordering::Relaxed) == NONE {
+            return None;
+        }
+        let found = self
+            .reader
+            .data_section()
+            .map(|bytes| bytes.as_ptr() as usize);
+        // An address is never one of the marks: it is non-null and never 1 (see `NONE`).
+        let found = found.filter(|&addr| addr > NONE);
+        self.data.store(found.unwrap_or(NONE), Ordering::Relaxed);
+        found
+    }
+
+    pub fn into_inner(self) -> StructReader {
+        self.reader
+    }
+}
+
+impl std::ops::Deref for LocatedReader {
+    type Target = StructReader;
+    #[inline(always)]
+    fn deref(&self) -> &StructReader {
+        &self.reader
     }
 }
 

@@ -35,6 +35,7 @@ pub use cap::{Cap, CapHolder, CapScope, CapValue};
 pub use capnp::MessageSize;
 pub use error::{Error, Result};
 pub use external::SegmentSupplier;
+pub use first_segment::LocatedReader;
 pub use list::{ListBuilder, ListReader};
 pub use message::{MessageBuilder, MessageReader, ReadLimits, Sharing};
 pub use orphan::Orphan;

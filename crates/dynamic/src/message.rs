@@ -396,12 +396,6 @@ impl MessageReader {
         self.segments.segment(idx)
     }
 
-    /// `segment` for segment 0 kept in place only (`KeptSegments::first`).
-    #[inline(always)]
-    pub(crate) fn first_segment(&self, idx: u32) -> Option<&[u8]> {
-        self.segments.first(idx)
-    }
-
     /// Locates the struct `s` read from this message in its segments; `nesting` is capnp's
     /// nesting limit left at it (0 when the caller does not know it).
     pub(crate) fn locate(

@@ -133,16 +133,13 @@ impl PrimKind {
         }
     }
 
-    /// The width of the kind's slot, in bits (as `Type::data_bits`).
+    /// The width of the kind's slot, in bits (as `Type::data_bits`): a table indexed by the
+    /// kind's code (one load where a `match` made a jump table).
     #[inline(always)]
     fn bits(self) -> u32 {
-        match self {
-            PrimKind::Bool => 1,
-            PrimKind::Int8 | PrimKind::UInt8 => 8,
-            PrimKind::Int16 | PrimKind::UInt16 | PrimKind::Enum => 16,
-            PrimKind::Int32 | PrimKind::UInt32 | PrimKind::Float32 => 32,
-            PrimKind::Int64 | PrimKind::UInt64 | PrimKind::Float64 => 64,
-        }
+        // Bool, Int8..Int64, UInt8..UInt64, Float32, Float64, Enum (codes 1 to 12).
+        const BITS: [u8; 13] = [0, 1, 8, 16, 32, 64, 8, 16, 32, 64, 32, 64, 16];
+        u32::from(BITS[self as usize])
     }
 }
 
@@ -229,6 +226,23 @@ impl PrimSlot {
         at.bits(seg, self.kind.bits(), self.offset) ^ self.mask
     }
 
+    /// The slot's bits in a struct's data section `data` (default XORed in): what
+    /// `bits_at` reads with the struct's location and segment when `data` is its data section
+    /// there ([`StructAt::data_section`]): 0 for a slot past its end. One load of the word
+    /// holding the slot, shifted and masked, whatever the width (a slot is aligned to its
+    /// width, so it never crosses a word).
+    #[inline(always)]
+    pub(crate) fn bits_in(self, data: &[u8]) -> u64 {
+        let bits = self.kind.bits();
+        let bit = self.offset as usize * bits as usize;
+        let word = (bit / 64) * 8;
+        let raw = match data.get(word..word + 8).and_then(|w| w.try_into().ok()) {
+            Some(w) => u64::from_le_bytes(w) >> (bit % 64),
+            None => bits_in_short(data, bit, bits),
+        };
+        (raw & (u64::MAX >> (64 - bits))) ^ self.mask
+    }
+
     /// Whether the slot is a Bool's.
     #[inline(always)]
     pub fn is_bool(self) -> bool {
@@ -241,6 +255,25 @@ impl PrimSlot {
     #[inline(always)]
     pub fn value(self, bits: u64) -> Prim {
         self.kind.decode(bits)
+    }
+}
+
+/// [`PrimSlot::bits_in`]'s read of the `bits`-wide slot at bit `bit` when the word holding
+/// it is not all in `data`: 0 past its end, else its bytes (a data section shorter than a
+/// word: a list of small values read as structs), shifted to bit 0 (not masked).
+#[cold]
+fn bits_in_short(data: &[u8], bit: usize, bits: u32) -> u64 {
+    let byte = bit / 8;
+    let width = bits.div_ceil(8) as usize;
+    match data.get(byte..byte + width) {
+        Some(bytes) => {
+            bytes
+                .iter()
+                .rev()
+                .fold(0, |acc, b| (acc << 8) | u64::from(*b))
+                >> (bit % 8)
+        }
+        None => 0,
     }
 }
 
@@ -406,16 +439,18 @@ impl StructReader {
         Some(slot.bits_at(at, seg))
     }
 
-    /// `prim_bits_located` for a struct in segment 0 only (`None` elsewhere): no call on
-    /// the way, for the binding's quick attribute read.
+    /// The struct's data section, when it has a location in a reader's segments
+    /// (`PrimSlot::bits_in` reads a field from it as `prim_bits_located` does).
+    #[inline]
+    pub fn data_section(&self) -> Option<&[u8]> {
+        let (at, seg) = self.fast()?;
+        at.data_section(seg)
+    }
+
+    /// The length of `data_section`'s answer, when there is one (else any number).
     #[inline(always)]
-    pub fn prim_bits_first(&self, slot: PrimSlot) -> Option<u64> {
-        let at = self.at?;
-        let seg = match &self.shared.base().backing {
-            Backing::Reader(m) => m.first_segment(at.segment())?,
-            Backing::Builder(_) => return None,
-        };
-        Some(slot.bits_at(at, seg))
+    pub(crate) fn data_len(&self) -> usize {
+        self.at.map_or(0, StructAt::data_len)
     }
 
     /// A primitive field (Bool, a number, an enum: a data-section slot) read through the
@@ -3027,5 +3062,64 @@ mod prim_slot_tests {
         assert_eq!(PrimKind::from_code(0), None);
         assert_eq!(PrimKind::from_code(13), None);
         assert_eq!(PrimSlot::unpack(0, 5), None);
+    }
+
+    #[test]
+    fn kind_widths_are_the_types() {
+        use crate::schema::Type;
+        for ty in [
+            Type::Bool,
+            Type::Int8,
+            Type::Int16,
+            Type::Int32,
+            Type::Int64,
+            Type::UInt8,
+            Type::UInt16,
+            Type::UInt32,
+            Type::UInt64,
+            Type::Float32,
+            Type::Float64,
+            Type::Enum(7),
+        ] {
+            let kind = PrimKind::of(&ty).expect("a primitive type");
+            assert_eq!(kind.bits(), ty.data_bits(), "{ty:?}");
+        }
+    }
+
+    /// A slot read from the data section alone (`bits_in`: one word load) gives what the read
+    /// through the struct's location in its segment gives (`bits_at`), for every kind, every
+    /// offset up to past the end, data sections of whole words and of less than a word, with
+    /// other bytes before and after them in the segment.
+    #[test]
+    fn data_section_reads_match_located_reads() {
+        use crate::coords::StructAt;
+        for data_len in [0usize, 1, 2, 4, 8, 16, 24] {
+            let seg: Vec<u8> = (0..8 + data_len + 16)
+                .map(|i| (i as u8).wrapping_mul(151).wrapping_add(89))
+                .collect();
+            let at = StructAt::at(0, 8, data_len, 2, 64);
+            let data = at
+                .data_section(&seg)
+                .expect("the data section lies in the segment");
+            assert_eq!(data.len(), data_len);
+            for code in 1..=12u8 {
+                let kind = PrimKind::from_code(code).expect("a kind's code");
+                let last = (data_len as u32 * 8 / kind.bits()) + 3;
+                for offset in 0..=last {
+                    for mask in [0, 0x5a5a_5a5a_5a5a_5a5a] {
+                        let slot = PrimSlot { kind, offset, mask };
+                        assert_eq!(
+                            slot.bits_in(data),
+                            slot.bits_at(at, &seg),
+                            "{kind:?} at {offset} in {data_len} bytes, mask {mask:x}"
+                        );
+                    }
+                }
+            }
+        }
+        // A data section that does not lie in its segment has none.
+        assert!(StructAt::at(0, 8, 16, 0, 64)
+            .data_section(&[0; 20])
+            .is_none());
     }
 }

@@ -1149,3 +1149,95 @@ fn structs_in_later_segments_are_located() {
         assert!(segments.len() >= 3, "{} segments", segments.len());
     }
 }
+
+/// A reader kept with its data section (`LocatedReader`, what the binding's reader objects
+/// hold) reads every primitive slot as the located read does, for structs in every segment
+/// of framed, packed and segment-list messages; a releasable reader's bytes are reachable
+/// only under its lock, so it has no data section (`None`: the full read answers) before
+/// and after the release, and a repeated read gives the recorded answer.
+#[test]
+fn located_readers_read_as_located_reads() {
+    use capnp_dynamic::struct_::PrimSlot;
+    use capnp_dynamic::{LocatedReader, Sharing};
+    let reg = registry();
+    let book = reg.get_struct(id(&reg, "AddressBook")).expect("schema");
+    let person = reg.get_struct(id(&reg, "Person")).expect("schema");
+    let slots: Vec<PrimSlot> = (0..person.fields.len())
+        .filter_map(|i| PrimSlot::of(&person, i))
+        .collect();
+    assert!(!slots.is_empty());
+    let root = MessageBuilder::with_first_segment_words(1)
+        .init_root_as(&reg, book.clone())
+        .expect("root");
+    let n = 30u32;
+    let people = lb(root.init("people", Some(n)).expect("people"));
+    for i in 0..n {
+        let p = sb(people.get(i64::from(i)).expect("element"));
+        p.set("id", SetValue::Int(i128::from(i) * 1000 + 7))
+            .expect("id");
+        p.set("name", SetValue::Str("someone")).expect("name");
+    }
+    let segs = root.to_segments().expect("segments");
+    assert!(segs.len() >= 3, "{} segments", segs.len());
+    let bytes = root.to_bytes().expect("bytes");
+    let packed = root.to_bytes_packed().expect("packed");
+    let shared = || Arc::new(bytes.clone()) as Arc<dyn AsRef<[u8]> + Send + Sync>;
+    let limits = ReadLimits::default();
+    let releasable = Sharing {
+        releasable: true,
+        volatile: false,
+    };
+    let readers = [
+        (
+            MessageReader::from_bytes(shared(), limits).expect("bytes"),
+            true,
+        ),
+        (
+            MessageReader::from_bytes_packed(&packed, limits).expect("packed"),
+            true,
+        ),
+        (
+            MessageReader::from_segments(
+                segs.into_iter()
+                    .map(|s| Arc::new(s) as Arc<dyn AsRef<[u8]> + Send + Sync>)
+                    .collect(),
+                limits,
+            )
+            .expect("segments"),
+            true,
+        ),
+        (
+            MessageReader::from_bytes_shared(shared(), limits, releasable).expect("lent"),
+            false,
+        ),
+    ];
+    for (r, in_place) in readers {
+        let list = lr(r
+            .root(&reg, book.id)
+            .expect("root")
+            .get("people")
+            .expect("people"));
+        let mut kept_all = Vec::new();
+        for i in 0..n {
+            let p = sr(list.get(i64::from(i)).expect("element"));
+            let kept = LocatedReader::new(p.clone());
+            assert_eq!(int(kept.get("id").expect("id")), i64::from(i) * 1000 + 7);
+            for slot in &slots {
+                let located = p.prim_bits_located(*slot);
+                assert_eq!(located.is_some(), in_place, "person {i}");
+                // The first read looks for the data section, the second reads the record.
+                for _ in 0..2 {
+                    assert_eq!(kept.prim_bits_quick(*slot), located, "person {i} {slot:?}");
+                }
+            }
+            kept_all.push(kept);
+        }
+        if !in_place {
+            assert!(r.release());
+            for kept in &kept_all {
+                assert_eq!(kept.prim_bits_quick(slots[0]), None);
+                assert!(kept.get("id").is_err(), "read after the release");
+            }
+        }
+    }
+}

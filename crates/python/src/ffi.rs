@@ -2138,9 +2138,8 @@ impl CachedName {
 #[inline(always)]
 pub(crate) fn cached_field_entry_at(
     name: *mut pyo3::ffi::PyObject,
-    schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
+    schema_ptr: *const capnp_dynamic::StructSchema,
 ) -> Option<CachedName> {
-    let schema_ptr = std::sync::Arc::as_ptr(schema);
     let [first, second] = name_set(name, schema_ptr);
     let holds = |entry: &NameEntry| {
         entry.name.load(Ordering::Relaxed) == name
@@ -2158,7 +2157,7 @@ fn cached_entry(
     name: &Bound<'_, PyString>,
     schema: &std::sync::Arc<capnp_dynamic::StructSchema>,
 ) -> Option<&'static NameEntry> {
-    cached_field_entry_at(name.as_ptr(), schema).map(|entry| entry.0)
+    cached_field_entry_at(name.as_ptr(), std::sync::Arc::as_ptr(schema)).map(|entry| entry.0)
 }
 
 /// Remembers that `name` is field `index` of `schema` (`schema.by_name`), for

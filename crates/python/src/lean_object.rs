@@ -63,7 +63,7 @@ impl HostFree for capnp_dynamic::ListBuilder {
     }
 }
 
-impl HostFree for capnp_dynamic::StructReader {
+impl HostFree for capnp_dynamic::LocatedReader {
     fn host_free(&self) -> bool {
         false
     }

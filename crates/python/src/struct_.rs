@@ -365,6 +365,12 @@ impl PyStructBuilder {
         self.prim_bits(py, slot)
     }
 
+    /// The schema's address, for the attribute slot's name cache.
+    #[inline(always)]
+    fn schema_addr(&self) -> *const capnp_dynamic::StructSchema {
+        std::sync::Arc::as_ptr(self.inner.schema())
+    }
+
     /// `init(field, size=None)`: the PyO3 method's body, and `ffi::builder_init`'s.
     pub(crate) fn init_field(
         &self,
@@ -678,7 +684,7 @@ macro_rules! attr_slot {
                 name: *mut pyo3::ffi::PyObject,
             ) -> crate::ffi::Quick {
                 let this = slf.get();
-                let Some(entry) = crate::ffi::cached_field_entry_at(name, this.inner.schema())
+                let Some(entry) = crate::ffi::cached_field_entry_at(name, this.schema_addr())
                 else {
                     return crate::ffi::Quick::Full(None);
                 };
@@ -1168,7 +1174,8 @@ impl PyStructBuilder {
     module = "capnp.lib.capnp"
 )]
 pub(crate) struct PyStructReader {
-    pub(crate) inner: StructReader,
+    /// The handle, with its data section's address kept for the attribute slot's quick read.
+    pub(crate) inner: capnp_dynamic::LocatedReader,
     pub(crate) registry: Py<PyRegistry>,
     /// As `PyStructBuilder::keep` (`ffi::lent_reader_element`). Declared last.
     #[allow(
@@ -1199,11 +1206,18 @@ impl PyStructReader {
         self.inner.prim_bits_located(slot)
     }
 
-    /// `prim_bits` for the quick attribute read (`AttrSlot::quick_getattr`): segment 0
-    /// only (`StructReader::prim_bits_first`), so the read makes no call.
+    /// `prim_bits` for the quick attribute read (`AttrSlot::quick_getattr`): from the data
+    /// section kept with the handle (`LocatedReader::prim_bits_quick`: one word load, no walk
+    /// through the base, backing and segment table, no call).
     #[inline(always)]
     fn prim_bits_quick(&self, _py: Python<'_>, slot: PrimSlot) -> Option<u64> {
-        self.inner.prim_bits_first(slot)
+        self.inner.prim_bits_quick(slot)
+    }
+
+    /// The schema's address, for the attribute slot's name cache.
+    #[inline(always)]
+    fn schema_addr(&self) -> *const capnp_dynamic::StructSchema {
+        self.inner.schema_addr()
     }
 
     /// The reader object handed to Python: the handle, or what a factory registered for its
@@ -1236,7 +1250,7 @@ impl PyStructReader {
         crate::lean_object::new_object(
             py,
             PyStructReader {
-                inner,
+                inner: capnp_dynamic::LocatedReader::new(inner),
                 registry,
                 keep,
             },
