@@ -14,7 +14,11 @@ time per operation and the ratio pycapnp/ours (> 1: we are faster) against the i
     python3 benchmarks/run.py --list          what each row measures
     options: --rounds N, --json OUT, --markdown OUT, --impl both|ours|pycapnp,
              --ours-python PY, --pycapnp-python PY, --capnpy-python PY (a third column:
-             capnpy, for the rows its API can express; benchmarks/capnpy_side.py)
+             capnpy, for the rows its API can express; benchmarks/capnpy_side.py),
+             --pycapnp1-python PY (pycapnp 1.3.0, the peer of the rows that name it: the
+             synchronous RPC API; default .oracles/pycapnp1/bin/python, started only when
+             such a row runs; without it those rows run against pycapnp 2.2.4, which lacks
+             the API)
 
 Exit status: 1 if any check failed (a mismatch, or an error under our package), else 0.
 """
@@ -187,8 +191,11 @@ def status_of(row):
 
 
 def notes_of(row, results):
-    """Extra comparisons: ratio to a plain copy, resident memory of the mmap read."""
+    """Extra comparisons: the pycapnp the row ran against when not the default, ratio to a
+    plain copy, resident memory of the mmap read."""
     notes, failing = [], False
+    if row.get("peer"):
+        notes.append("pycapnp column: %s" % row["peer"])
     baseline = results.get(row["baseline"]) if row.get("baseline") else None
     if baseline:
         parts = []
@@ -307,6 +314,9 @@ def main(argv=None):
     parser.add_argument("--ours-python", default=os.path.join(ROOT, ".venv", "bin", "python"))
     parser.add_argument("--pycapnp-python",
                         default=os.path.join(ROOT, ".oracles", "pycapnp", "bin", "python"))
+    parser.add_argument("--pycapnp1-python",
+                        default=os.path.join(ROOT, ".oracles", "pycapnp1", "bin", "python"),
+                        help="pycapnp 1.3.0's Python: the peer of the rows that name it")
     parser.add_argument("--capnpy-python",
                         help="a Python with capnpy installed: adds capnpy's times for the rows "
                         "its API can express (benchmarks/capnpy_side.py)")
@@ -325,6 +335,8 @@ def main(argv=None):
 
     tmpdir = tempfile.mkdtemp(prefix="capnp-bench-")
     workers = {impl: Worker(impl, pythons[impl], tmpdir) for impl in impls}
+    # Other pycapnp versions, started when a row names one as its peer (Benchmark.peer).
+    peers = {}
     started = time.time()
     rows, results = [], {}
     try:
@@ -350,14 +362,25 @@ def main(argv=None):
             capnpy = run_capnpy(args.capnpy_python)
         for name in names:
             bench = REGISTRY[name]
-            answers, problems = run_checks(name, workers, args.quick)
+            row_workers = workers
+            if bench.peer == "pycapnp1" and "pycapnp" in workers and os.path.exists(
+                    args.pycapnp1_python):
+                if "pycapnp1" not in peers:
+                    peers["pycapnp1"] = Worker("pycapnp", args.pycapnp1_python, tmpdir)
+                    peers["pycapnp1"].start()
+                    env["pycapnp1"] = {k: peers["pycapnp1"].hello[k]
+                                       for k in ("python", "capnp_version", "capnp_file")}
+                row_workers = dict(workers, pycapnp=peers["pycapnp1"])
+            answers, problems = run_checks(name, row_workers, args.quick)
             row = {"name": name, "doc": bench.doc, "answers": answers, "problems": problems,
                    "median": {}, "quick": args.quick, "baseline": bench.baseline}
+            if row_workers is not workers:
+                row["peer"] = "pycapnp %s" % env["pycapnp1"]["capnp_version"]
             row["target"], row["target_text"] = TARGETS[bench.target]
             if not args.quick:
                 usable = [i for i in impls if "error" not in answers[i]]
                 row["median"], errors, paired = time_benchmark(
-                    name, workers, args.rounds, usable, bench.baseline)
+                    name, row_workers, args.rounds, usable, bench.baseline)
                 if paired:
                     row["paired_ratio"] = paired
                 problems.extend("%s error while timing: %s" % kv for kv in errors.items())
@@ -377,7 +400,7 @@ def main(argv=None):
             else:
                 print_row(row)
     finally:
-        for w in workers.values():
+        for w in list(workers.values()) + list(peers.values()):
             w.stop()
         shutil.rmtree(tmpdir, ignore_errors=True)
 

@@ -73,10 +73,12 @@ class Benchmark:
     target: a key of TARGETS.
     baseline: the name of a benchmark this one is also compared with (ratio of times).
     metrics(namespace) -> dict of extra numbers reported with the row (not compared).
+    peer: the pycapnp the row is compared with when not the default 2.2.4: "pycapnp1" for
+        pycapnp 1.3.0 (the synchronous RPC rows; run.py's --pycapnp1-python).
     """
 
     def __init__(self, name, setup, stmt, check=None, expected=None, target=None,
-                 baseline=None, metrics=None, doc=""):
+                 baseline=None, metrics=None, doc="", peer=None):
         assert name not in REGISTRY, name
         assert target in TARGETS, target
         self.name = name
@@ -88,6 +90,8 @@ class Benchmark:
         self.baseline = baseline
         self.metrics = metrics
         self.doc = doc
+        assert peer in (None, "pycapnp1"), peer
+        self.peer = peer
         REGISTRY[name] = self
 
     def run_check(self, quick):

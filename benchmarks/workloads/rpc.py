@@ -168,9 +168,11 @@ Benchmark(
 
 # --- the synchronous (1.x) API: compared with pycapnp 1.3.0 ----------------------------------
 #
-# Run with `benchmarks/run.py --filter rpc_sync --pycapnp-python .oracles/pycapnp1/bin/python`
-# (Makefile: `make bench-sync`). The synchronous loop lives on a thread of its own, so it never
-# meets the asyncio benchmarks' kj_loop in the same worker.
+# These rows name pycapnp 1.3.0 as their peer: a full `benchmarks/run.py` times them against
+# it in a worker of its own (`--pycapnp1-python`, default .oracles/pycapnp1/bin/python); also
+# `benchmarks/run.py --filter rpc_sync` (Makefile: `make bench-sync`). The synchronous loop
+# lives on a thread of its own, so it never meets the asyncio benchmarks' kj_loop in the same
+# worker.
 
 _SYNC = {}
 
@@ -226,8 +228,9 @@ def _sync_env():
     ready.wait()
     if "error" in _SYNC:
         raise RuntimeError(
-            "the synchronous API is unavailable here (run this row against pycapnp 1.3.0 with "
-            "--pycapnp-python .oracles/pycapnp1/bin/python): %r" % (_SYNC.pop("error"),)
+            "the synchronous API is unavailable here (this row runs against pycapnp 1.3.0: "
+            "benchmarks/run.py --pycapnp1-python .oracles/pycapnp1/bin/python): %r"
+            % (_SYNC.pop("error"),)
         )
 
     def call(job):
@@ -261,7 +264,7 @@ def _sync_ns(quick):
 
 
 Benchmark(
-    "rpc_sync.roundtrip_x100", _sync_ns, "seq()", target="rpc_sync",
+    "rpc_sync.roundtrip_x100", _sync_ns, "seq()", target="rpc_sync", peer="pycapnp1",
     expected=lambda q: True,
     doc="synchronous API: 100 sequential .wait() calls over a socket pair (against pycapnp 1.3.0)",
 )
@@ -301,7 +304,7 @@ def _xproc_ns(quick):
 
 
 Benchmark(
-    "rpc_sync.xproc_roundtrip_x100", _xproc_ns, "seq()", target="rpc_sync",
+    "rpc_sync.xproc_roundtrip_x100", _xproc_ns, "seq()", target="rpc_sync", peer="pycapnp1",
     expected=lambda q: True,
     doc="synchronous API: 100 sequential .wait() calls to a server in a child process over a "
     "socket pair (against pycapnp 1.3.0)",
