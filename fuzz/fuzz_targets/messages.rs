@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use capnp_dynamic::struct_::PrimSlot;
+use capnp_dynamic::LocatedReader;
 use capnp_dynamic::{
     FieldKind, ListBuilder, ListValue, MessageBuilder, MessageReader, ReadLimits, Registry,
     SetValue, StructBuilder, StructReader, StructValue, Type, Value,
@@ -63,6 +64,9 @@ fn read_all(r: &StructReader, depth: u32) {
     if depth > 8 {
         return;
     }
+    // The handle as the binding's reader objects keep it (its data section found at the first
+    // primitive read).
+    let kept = LocatedReader::new(r.clone());
     for i in 0..r.schema().fields.len() {
         // As the binding reads: struct, list and group fields first without a `Value`.
         let v = match (r.struct_fast(i), r.list_fast(i), r.group_fast(i)) {
@@ -83,6 +87,11 @@ fn read_all(r: &StructReader, depth: u32) {
             let slot_value = Value::from(p);
             let general = v.as_ref().expect("a primitive the slot read");
             assert_eq!(format!("{slot_value:?}"), format!("{general:?}"), "field {i}");
+        }
+        // And the attribute slot's read from the data section kept with the handle: the
+        // located read's bits, or none when it has none.
+        if let Some(slot) = PrimSlot::of(r.schema(), i) {
+            assert_eq!(kept.prim_bits_quick(slot), r.prim_bits_located(slot), "field {i}");
         }
         read_value(v, depth);
         let _ = r.has_by_index(i);
