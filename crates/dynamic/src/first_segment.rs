@@ -109,8 +109,8 @@ pub struct LocatedReader {
 /// [`LocatedReader::data`] before the first look.
 const UNKNOWN: usize = 0;
 /// [`LocatedReader::data`] of a reader without a data section in reach (no location, or
-/// bytes reachable only under a lock). Never an address: a slice's address is aligned to 1
-/// and non-null, but an address of 1 is never allocated memory (the first page is unmapped).
+/// bytes reachable only under a lock). A slice's address is never 0; an empty one may be
+/// the dangling address 1, and is then recorded as none (the full read answers for it).
 const NONE: usize = 1;
 
 // SAFETY: the addresses stand for a `&[u8]` and a `&StructSchema` borrowed from the reader
@@ -176,14 +176,10 @@ impl LocatedReader {
             .reader
             .data_section()
             .map(|bytes| bytes.as_ptr() as usize);
-        // An address is never one of the marks: it is non-null and never 1 (see `NONE`).
+        // Never one of the marks: 0 is no slice's address, 1 at most an empty one's.
         let found = found.filter(|&addr| addr > NONE);
         self.data.store(found.unwrap_or(NONE), Ordering::Relaxed);
         found
-    }
-
-    pub fn into_inner(self) -> StructReader {
-        self.reader
     }
 }
 

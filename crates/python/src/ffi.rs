@@ -692,6 +692,10 @@ pub(crate) trait AttrSlot:
 {
     /// Where the replaced slot is kept (a static per class).
     fn saved() -> &'static std::sync::OnceLock<SavedGetattro>;
+    /// The class's type object's address once [`getattro`] is installed (0 before): what
+    /// the quick read compares an object's type with (a plain load, where `saved` is a
+    /// `OnceLock`'s state check and then a load).
+    fn installed_type() -> &'static std::sync::atomic::AtomicUsize;
     /// The attribute `name` when the class resolves it itself (a field, `which`), else
     /// `Ok(None)`. `exact`: the object's type is the class itself, not a Python subclass
     /// (which may define attributes of its own).
@@ -912,29 +916,28 @@ unsafe extern "C" fn getattro<T: AttrSlot>(
     slf: *mut pyo3::ffi::PyObject,
     name: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
-    if let Some(saved) = T::saved().get() {
-        // SAFETY: a slot is called with the GIL held and `slf` a live object whose type has
-        // this slot; when its type pointer is `T`'s own type object (its address recorded
-        // at installation) it is a `T` instance, so the unchecked cast is sound. `name` is
-        // only compared by address here. `quick_getattr` returns a new reference or NULL
-        // with an exception set, passed to the caller as they are.
-        unsafe {
-            if pyo3::ffi::Py_TYPE(slf) as usize == saved.type_addr {
-                let py = Python::assume_attached();
-                let obj = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
-                match T::quick_getattr(obj, name) {
-                    Quick::Done(result) => return result,
-                    Quick::Make(entry, slot, bits) => {
-                        return entry.prim_object_made::<T>(slot, bits, slf, name)
-                    }
-                    Quick::Full(None) => {
-                        if let Some(method) = method_quick(slf, name, saved.type_addr as _) {
-                            return method;
-                        }
-                        return getattro_full::<T>(slf, name, Some(None));
-                    }
-                    Quick::Full(looked) => return getattro_full::<T>(slf, name, Some(looked)),
+    // SAFETY: a slot is called with the GIL held and `slf` a live object whose type has this
+    // slot; when its type pointer is `T`'s own type object (its address recorded at
+    // installation, never 0) it is a `T` instance, so the unchecked cast is sound. `name` is
+    // only compared by address here. `quick_getattr` returns a new reference or NULL with an
+    // exception set, passed to the caller as they are.
+    unsafe {
+        let tp = pyo3::ffi::Py_TYPE(slf);
+        if tp as usize == T::installed_type().load(Ordering::Relaxed) {
+            let py = Python::assume_attached();
+            let obj = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
+            match T::quick_getattr(obj, name) {
+                Quick::Done(result) => return result,
+                Quick::Make(entry, slot, bits) => {
+                    return entry.prim_object_made::<T>(slot, bits, slf, name)
                 }
+                Quick::Full(None) => {
+                    if let Some(method) = method_quick(slf, name, tp) {
+                        return method;
+                    }
+                    return getattro_full::<T>(slf, name, Some(None));
+                }
+                Quick::Full(looked) => return getattro_full::<T>(slf, name, Some(looked)),
             }
         }
     }
@@ -1012,6 +1015,7 @@ pub(crate) fn install_getattr_slot<T: AttrSlot>(py: Python<'_>) -> PyResult<()> 
             // Installed already (the slot in place is ours).
             return Ok(());
         }
+        T::installed_type().store(tp as usize, Ordering::Relaxed);
         (*tp).tp_getattro = Some(getattro::<T>);
         pyo3::ffi::PyType_Modified(tp);
     }
@@ -1980,10 +1984,8 @@ impl CachedName {
     /// The field's `PrimSlot`, when it has one.
     #[inline(always)]
     pub(crate) fn prim(self) -> Option<capnp_dynamic::struct_::PrimSlot> {
+        // (0, an entry without one, unpacks to `None`.)
         let word = self.0.prim.load(Ordering::Relaxed);
-        if word == 0 {
-            return None;
-        }
         capnp_dynamic::struct_::PrimSlot::unpack(word, self.0.prim_mask.load(Ordering::Relaxed))
     }
 

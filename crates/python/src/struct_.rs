@@ -678,6 +678,12 @@ macro_rules! attr_slot {
                 &SAVED
             }
 
+            fn installed_type() -> &'static std::sync::atomic::AtomicUsize {
+                static TYPE: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                &TYPE
+            }
+
             #[inline(always)]
             fn quick_getattr(
                 slf: Borrowed<'_, '_, Self>,
