@@ -1482,3 +1482,49 @@ def test_primitive_reads_of_lists_of_small_values_read_as_structs(tmp_path):
         assert [tuple(getattr(x, f) for f in fields) for x in items] == rows, name
         assert [tuple(x._get(f) for f in fields) for x in items] == rows, name
         assert [tuple(x.to_dict()[f] for f in fields) for x in items] == rows, name
+
+
+def test_builder_blob_and_number_elements_through_the_quick_slots(a):
+    # The subscript and the iterator of a builder list answer ASCII Text, Data and numbers
+    # at once, without the full subscript: every index (negative ones too), the end, text
+    # that is not ASCII (decoded by the full path), empty and null elements and writes
+    # during the loop read as `_get` reads.
+    msg = a.All.new_message(
+        ints=[5, -6, 7, 2**31 - 1],
+        texts=["x", "yé", "", "ascii"],
+        datas=[b"\x00\xff", b"", b"plain"],
+    )
+    texts = msg.init("texts", 5)
+    for i, t in enumerate(["x", "yé", "", "ascii"]):
+        texts[i] = t  # element 4 stays null
+    ints, datas = msg.ints, msg.datas
+    for lst in (ints, texts, datas):
+        n = len(lst)
+        expected = [lst._get(i) for i in range(n)]
+        assert [lst[i] for i in range(-n, n)] == expected + expected
+        assert list(lst) == expected
+        assert [type(x) for x in lst] == [type(x) for x in expected]
+        for bad in (n, -n - 1, 2**40):
+            with pytest.raises(IndexError):
+                lst[bad]
+    assert list(texts) == ["x", "yé", "", "ascii", ""]
+    assert list(datas) == [b"\x00\xff", b"", b"plain"]
+    # A write during the loop is seen by the steps after it.
+    seen = []
+    for i, t in enumerate(texts):
+        seen.append(t)
+        if i == 1:
+            texts[3] = "changed"
+            texts[0] = "behind"
+    assert seen == ["x", "yé", "", "changed", ""]
+    assert texts[0] == "behind"
+    seen = []
+    for i, v in enumerate(ints):
+        seen.append(v)
+        if i == 0:
+            ints[2] = 70
+    assert seen == [5, -6, 70, 2**31 - 1]
+    # An iterator that has ended stays ended.
+    it = iter(datas)
+    assert list(it) == [b"\x00\xff", b"", b"plain"]
+    assert list(it) == []

@@ -292,10 +292,10 @@ pub(crate) trait SequenceSlots:
         index: Option<i64>,
     ) -> PyResult<Py<PyAny>>;
     /// `obj[index]` for an `int` index when it is known at once (an element of a list of
-    /// Bool or numbers, read where its location is recorded): a raw new reference, or NULL
-    /// with an exception set when the object cannot be allocated; `None` otherwise, and for
-    /// an index out of range (`slot_item` then runs, and raises what it must). It runs
-    /// outside `lean_slot`'s panic guard, so it must not panic.
+    /// Bool or numbers, or ASCII Text or Data, read where its location is recorded): a raw
+    /// new reference, or NULL with an exception set when the object cannot be allocated;
+    /// `None` otherwise, and for an index out of range (`slot_item` then runs, and raises
+    /// what it must). It runs outside `lean_slot`'s panic guard, so it must not panic.
     fn quick_item(&self, _py: Python<'_>, _index: i64) -> Option<*mut pyo3::ffi::PyObject> {
         None
     }
@@ -637,11 +637,40 @@ pub(crate) trait IterSlot:
     fn type_addr() -> &'static std::sync::atomic::AtomicUsize;
     /// The next item, or `None` at the end (`StopIteration`).
     fn slot_next(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>>;
+    /// The next item when it is known at once (as [`SequenceSlots::quick_item`]): a raw new
+    /// reference, or NULL with an exception set when the object cannot be allocated; `None`
+    /// otherwise, the end included (`slot_next` then runs). It runs outside `lean_slot`'s
+    /// panic guard, so it must not panic.
+    fn quick_next(&self, _py: Python<'_>) -> Option<*mut pyo3::ffi::PyObject> {
+        None
+    }
 }
 
 /// `tp_iternext` of an [`IterSlot`] class: NULL without an exception at the end, as
 /// CPython's own iterators end.
 unsafe extern "C" fn tp_iternext<T: IterSlot>(
+    slf: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: as `mp_subscript`: a slot is called with the GIL held and `slf` a live object
+    // of a type that has this slot; when its type pointer is `T`'s own type object (recorded
+    // at installation, 0 before) it is a `T`, so the unchecked cast is sound. `quick_next`
+    // cannot panic (its contract); what either callee returns is handed on as it is.
+    unsafe {
+        if pyo3::ffi::Py_TYPE(slf) as usize == T::type_addr().load(Ordering::Relaxed) {
+            let py = Python::assume_attached();
+            let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
+            if let Some(item) = this.get().quick_next(py) {
+                return item;
+            }
+        }
+        tp_iternext_guarded::<T>(slf)
+    }
+}
+
+/// [`tp_iternext`]'s full step, under `lean_slot`'s panic guard. An `extern "C"` function (it
+/// cannot unwind), so `tp_iternext` reaches it by a tail call.
+#[inline(never)]
+unsafe extern "C" fn tp_iternext_guarded<T: IterSlot>(
     slf: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
     // SAFETY: as `mp_subscript`: a slot is called with the GIL held and `slf` a live object
@@ -1304,6 +1333,30 @@ pub(crate) fn str_from_utf8<'py>(
         }
     }
     std::str::from_utf8(bytes).map(|s| PyString::new(py, s))
+}
+
+/// A Text (`text`) or Data element's bytes as the new `str` or `bytes` the full subscript
+/// makes of them, for the quick subscript (`SequenceSlots::quick_item`): a raw new reference,
+/// or NULL with an exception set when a `bytes` cannot be allocated; `None` for Text that is
+/// not all ASCII (the full subscript decodes it, or raises) or a `str` that cannot be made.
+/// Never panics.
+#[inline(always)]
+pub(crate) fn blob_object_quick(
+    py: Python<'_>,
+    text: bool,
+    bytes: &[u8],
+) -> Option<*mut pyo3::ffi::PyObject> {
+    if text {
+        return bytes
+            .is_ascii()
+            .then(|| ascii_str(py, bytes))
+            .flatten()
+            .map(Bound::into_ptr);
+    }
+    let len = isize::try_from(bytes.len()).ok()?;
+    // SAFETY: the GIL is held (`py`); `PyBytes_FromStringAndSize` copies `len` bytes from a
+    // live slice of that length and returns a new reference, or NULL with an exception set.
+    Some(unsafe { pyo3::ffi::PyBytes_FromStringAndSize(bytes.as_ptr().cast(), len) })
 }
 
 /// A new `str` of `bytes`, which the caller checked to be ASCII; `None` when it cannot be

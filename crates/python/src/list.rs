@@ -111,17 +111,28 @@ impl SequenceSlots for PyListBuilder {
 
     #[inline(always)]
     fn quick_items(&self) -> bool {
-        self.inner.is_scalar()
+        self.inner.is_scalar() || self.inner.element_type().blob_kind().is_some()
     }
 
     #[inline(always)]
     fn quick_item(&self, py: Python<'_>, index: i64) -> Option<*mut pyo3::ffi::PyObject> {
-        // Only the read without the lock (never waits, never panics); the proof is dropped
-        // before the object is made.
-        let bits = self
-            .inner
-            .scalar_bits_quick(&crate::ffi::excluded(py)?, index)?;
-        crate::ffi::scalar_object_raw(py, self.inner.element_type(), bits)
+        // Only the reads without the lock (never wait, never panic).
+        if self.inner.is_scalar() {
+            // The proof is dropped before the object is made.
+            let bits = self
+                .inner
+                .scalar_bits_quick(&crate::ffi::excluded(py)?, index)?;
+            return crate::ffi::scalar_object_raw(py, self.inner.element_type(), bits);
+        }
+        // Text/Data: the bytes straight into the `str`/`bytes`, as `slot_item` makes them
+        // (the same read; an error, an index out of range included, is left to it).
+        let text = self.inner.element_type().blob_kind()?;
+        let excluded = crate::ffi::excluded(py)?;
+        self.inner
+            .blob_element_unlocked(&excluded, index, |bytes| {
+                crate::ffi::blob_object_quick(py, text, bytes)
+            })
+            .ok()??
     }
 
     fn slot_item(
@@ -320,6 +331,34 @@ impl IterSlot for PyListBuilderIter {
     fn type_addr() -> &'static std::sync::atomic::AtomicUsize {
         static TYPE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         &TYPE
+    }
+
+    #[inline(always)]
+    fn quick_next(&self, py: Python<'_>) -> Option<*mut pyo3::ffi::PyObject> {
+        // Bool, numbers, Text, Data: as the quick subscript (`quick_item`), the step after it
+        // taken only when an object was made; anything else, the end included, is
+        // `slot_next`'s.
+        let list = self.list.get();
+        let i = self.next.load(Ordering::Relaxed);
+        let item = if list.inner.is_scalar() {
+            // The proof is dropped before the object is made.
+            let bits = list
+                .inner
+                .scalar_bits_quick(&crate::ffi::excluded(py)?, i64::from(i))?;
+            crate::ffi::scalar_object_raw(py, list.inner.element_type(), bits)?
+        } else {
+            let text = list.inner.element_type().blob_kind()?;
+            let excluded = crate::ffi::excluded(py)?;
+            list.inner
+                .blob_element_unlocked(&excluded, i64::from(i), |bytes| {
+                    crate::ffi::blob_object_quick(py, text, bytes)
+                })
+                .ok()???
+        };
+        if !item.is_null() {
+            self.next.store(i + 1, Ordering::Relaxed);
+        }
+        Some(item)
     }
 
     fn slot_next(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
