@@ -409,6 +409,62 @@ def test_struct_elements_keep_their_list_and_their_children_outlive_both(a):
         assert list(ints) == [0, 9] and copied.i32 == 7 and view.i32 == 7
 
 
+def test_builder_list_fields_keep_their_struct_and_their_children_outlive_both(a):
+    """A builder's list field read or initialised on a struct object whose children share its
+    base borrows that base and keeps the struct object alive (ffi.rs `lent_builder_list`):
+    the list works after every other reference to the struct is gone, the message is not
+    recycled for the next `new_message()` meanwhile, and what is made from the list (elements,
+    nested lists, copies, readers) is independent of both."""
+    msg = a.All.new_message(ints=[1, 2, 3])
+    ints = msg.ints  # the only handle left of its message below
+    del msg
+    gc.collect()
+    # The next message would reuse a dropped root's memory: it must not get this one.
+    other = a.All.new_message(ints=[9, 9, 9, 9])
+    ints[0] = 10
+    assert list(ints) == [10, 2, 3] and list(other.ints) == [9, 9, 9, 9]
+    msg = a.All.new_message()
+    lone = msg.init("texts", 2)  # likewise, initialised
+    del msg
+    gc.collect()
+    other = a.All.new_message(texts=["o"])
+    lone[1] = "second"
+    assert list(lone) == ["", "second"] and list(other.texts) == ["o"]
+
+    msg = a.All.new_message(ints=[10, 2, 3])
+    ints = msg.ints
+    structs = msg.init("structs", 2)
+    nested = msg.init("nested", 2)
+    nested.init(1, 2)[1] = -4
+    structs[1].i32 = 8
+    inner = structs[1].init("ints", 2)  # an element's list: its own base
+    inner[0] = 5
+    deep = msg.s.init("texts", 1)  # a struct field's list: its own base
+    deep[0] = "deep"
+    defaults = msg.defL  # null slot, default copied in: the walking path
+    del msg
+    gc.collect()
+    assert list(ints) == [10, 2, 3]
+    row = nested[1]
+    elem = structs[1]
+    del nested, structs
+    gc.collect()
+    assert list(row) == [0, -4] and elem.i32 == 8 and list(inner) == [5, 0]
+    assert list(deep) == ["deep"] and list(defaults) == [1, 2]
+    snapshot = ints.as_reader() if hasattr(ints, "as_reader") else list(ints)
+    del ints
+    gc.collect()
+    assert list(snapshot) == [10, 2, 3]
+    root = elem  # any handle into the message keeps it whole
+    del elem, row, inner, deep, defaults, snapshot
+    gc.collect()
+    assert root.i32 == 8 and list(root.ints) == [5, 0]
+    # A list read again and again from one struct, each handle dropped at once.
+    msg = a.All.new_message(ints=list(range(5)))
+    assert [len(msg.ints) for _ in range(100)] == [5] * 100
+    assert sum(msg.ints[4] for _ in range(100)) == 400
+
+
 def test_field_names_remembered_by_the_slots_stay_right(a, c, schemas):
     # The slots remember field indexes by name object and schema (ffi.rs `cached_field`):
     # names built at run time, `str` subclasses, a field named like a class attribute, many

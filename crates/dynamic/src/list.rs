@@ -586,8 +586,8 @@ impl ListReader {
 #[derive(Clone)]
 pub struct ListBuilder {
     /// The message, registry, path and root size, shared with the struct or list it came
-    /// from.
-    base: Arc<BuilderBase>,
+    /// from (counted, or borrowed from the struct handle it was read from: `lent.rs`).
+    base: lent::ListBase<BuilderBase>,
     /// A last hop not yet appended to the base's path (see `StructBuilder`).
     pending: Option<Step>,
     /// The base of this list's children (its own path), made once (see `ListReader`; struct
@@ -630,24 +630,30 @@ impl ListBuilder {
     }
 
     /// A child list on its parent's base, with `hop` pending (no path copied now).
-    pub(crate) fn child(base: Arc<BuilderBase>, hop: Step, elem: Type) -> Self {
-        ListBuilder::on(base, Some(hop), elem)
+    pub(crate) fn child(
+        base: impl Into<lent::ListBase<BuilderBase>>,
+        hop: Step,
+        elem: Type,
+    ) -> Self {
+        let base = base.into();
+        let elem_schema = element_schema(&elem, &base.registry);
+        ListBuilder::with_schema(base, Some(hop), elem, elem_schema)
     }
 
     /// `child` with the element schema the caller found (what `element_schema` gives for
     /// `elem`), so making the handle looks nothing up in the registry.
     pub(crate) fn child_with(
-        base: Arc<BuilderBase>,
+        base: impl Into<lent::ListBase<BuilderBase>>,
         hop: Step,
         elem: Type,
         elem_schema: Option<Arc<crate::schema::StructSchema>>,
     ) -> Self {
-        ListBuilder::with_schema(base, Some(hop), elem, elem_schema)
+        ListBuilder::with_schema(base.into(), Some(hop), elem, elem_schema)
     }
 
     fn on(base: Arc<BuilderBase>, pending: Option<Step>, elem: Type) -> Self {
         let elem_schema = element_schema(&elem, &base.registry);
-        ListBuilder::with_schema(base, pending, elem, elem_schema)
+        ListBuilder::with_schema(lent::ListBase::Own(base), pending, elem, elem_schema)
     }
 
     /// `child_with` for a list just made (`init`), whose elements are about to be used: a
@@ -655,15 +661,15 @@ impl ListBuilder {
     /// (a `OnceLock` initialized through its `Once`) costs more.
     #[inline(always)]
     pub(crate) fn fresh_child(
-        base: Arc<BuilderBase>,
+        base: impl Into<lent::ListBase<BuilderBase>>,
         hop: Step,
         elem: Type,
         elem_schema: Option<Arc<crate::schema::StructSchema>>,
     ) -> Self {
-        let mut list = ListBuilder::with_schema(base, Some(hop), elem, elem_schema);
+        let mut list = ListBuilder::with_schema(base.into(), Some(hop), elem, elem_schema);
         if let Some(schema) = &list.elem_schema {
             list.fresh = Some(Arc::new(Elements::new(
-                list.base.clone(),
+                list.base.counted(),
                 list.pending.clone(),
                 schema.clone(),
             )));
@@ -673,7 +679,7 @@ impl ListBuilder {
 
     #[inline(always)]
     fn with_schema(
-        base: Arc<BuilderBase>,
+        base: lent::ListBase<BuilderBase>,
         pending: Option<Step>,
         elem: Type,
         elem_schema: Option<Arc<crate::schema::StructSchema>>,
@@ -705,10 +711,13 @@ impl ListBuilder {
         // The list's own shared element part holds the base too, once made: that is no other
         // holder unless an element handle holds the part.
         let own = match self.fresh.as_ref().or_else(|| self.elements.get()) {
-            Some(e) if Arc::strong_count(e) == 1 && Arc::ptr_eq(&e.base, &self.base) => 2,
+            Some(e) if Arc::strong_count(e) == 1 && self.base.is(&e.base) => 2,
             _ => 1,
         };
-        Arc::strong_count(&self.base) > own
+        // A lent base is held by the struct handle it was borrowed from, which outlives this.
+        self.base
+            .own()
+            .is_none_or(|base| Arc::strong_count(base) > own)
     }
 
     /// The message the list is in.
@@ -717,9 +726,16 @@ impl ListBuilder {
     }
 
     fn child_base(&self) -> &Arc<BuilderBase> {
-        match &self.pending {
-            None => &self.base,
-            Some(hop) => self.full.get_or_init(|| self.base.extended(Some(hop))),
+        match (&self.pending, self.base.own()) {
+            (None, Some(base)) => base,
+            // A lent base is counted once for the children (which may outlive the handle).
+            (None, None) => self.full.get_or_init(|| self.base.counted()),
+            (Some(hop), _) => self.full.get_or_init(|| {
+                crate::message::HandleBase::with_steps(
+                    &*self.base,
+                    push_step(&self.base.steps, hop.clone()),
+                )
+            }),
         }
     }
 
@@ -1112,7 +1128,7 @@ impl ListBuilder {
         Some(self.elements.get_or_init(|| {
             // The list's own base and pending hop: no base with the hop appended is made.
             Arc::new(Elements::new(
-                self.base.clone(),
+                self.base.counted(),
                 self.pending.clone(),
                 schema.clone(),
             ))

@@ -10,6 +10,7 @@ use crate::arena::{DataAt, ElemsAt, Held, SrcStruct, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
+use crate::list::lent::ListBase;
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
     builder_reader_loc, follow_builder, follow_fresh_struct_list, follow_reader, lock_pair,
@@ -1362,10 +1363,33 @@ impl StructBuilder {
     /// a `Value` (`fast_list_field`); `Ok(None)` when the field is not a list or
     /// `get_by_index` must read it. Raises as `get_by_index` for an inactive union member.
     pub fn list_fast(&self, index: usize) -> Result<Option<ListBuilder>> {
+        self.list_fast_with(index, Self::list_base)
+    }
+
+    /// `list_fast` with the list handle's base made by `base` (`list_base`, or one lent:
+    /// `list/lent.rs`).
+    #[inline(always)]
+    pub(crate) fn list_fast_with(
+        &self,
+        index: usize,
+        base: impl FnOnce(&Self) -> ListBase<BuilderBase>,
+    ) -> Result<Option<ListBuilder>> {
         let Some((field, offset, elem, default)) = list_slot(self.shared.schema(), index)? else {
             return Ok(None);
         };
-        self.fast_list_field(field, offset, elem, default)
+        self.fast_list_field(field, offset, elem, default, base)
+    }
+
+    /// The base of a list handle read from this struct: its children's (`extended`), counted.
+    pub(crate) fn list_base(&self) -> ListBase<BuilderBase> {
+        ListBase::Own(self.shared.extended(self.pending.as_ref()))
+    }
+
+    /// This struct's own base when its children's base is that one (no hop pending, here or
+    /// in its list's shared part): what a list handle read from it may borrow instead of
+    /// counting (`list/lent.rs`); `None` when the children need a base of their own.
+    pub(crate) fn lendable_base(&self) -> Option<&Arc<BuilderBase>> {
+        (self.pending.is_none() && self.shared.hop().is_none()).then(|| self.shared.base())
     }
 
     /// List field `field` (at pointer `offset`, of `elem`s) through the recorded location, when
@@ -1381,10 +1405,11 @@ impl StructBuilder {
         offset: u32,
         elem: &Type,
         default: &DefaultValue,
+        list_base: impl FnOnce(&Self) -> ListBase<BuilderBase>,
     ) -> Result<Option<ListBuilder>> {
         let base = self.shared.base();
         if let Type::Struct(id) = elem {
-            return self.fast_struct_list_field(field, offset, elem, *id, default);
+            return self.fast_struct_list_field(field, offset, elem, *id, default, list_base);
         }
         let shape = list_shape(elem, &base.registry)?;
         // A list of pointers (Text, Data, lists, ...) stored as one (not as structs): capnp's
@@ -1413,12 +1438,7 @@ impl StructBuilder {
             default: default_words(default),
         };
         Ok(Some(
-            ListBuilder::child(
-                self.shared.extended(self.pending.as_ref()),
-                step,
-                elem.clone(),
-            )
-            .recorded(generation, elems),
+            ListBuilder::child(list_base(self), step, elem.clone()).recorded(generation, elems),
         ))
     }
 
@@ -1434,6 +1454,7 @@ impl StructBuilder {
         elem: &Type,
         id: u64,
         default: &DefaultValue,
+        list_base: impl FnOnce(&Self) -> ListBase<BuilderBase>,
     ) -> Result<Option<ListBuilder>> {
         use capnp::traits::FromPointerReader;
         let base = self.shared.base();
@@ -1466,13 +1487,8 @@ impl StructBuilder {
         };
         let elem_schema = (!registry.uses_placeholders()).then_some(schema);
         Ok(Some(
-            ListBuilder::child_with(
-                self.shared.extended(self.pending.as_ref()),
-                step,
-                elem.clone(),
-                elem_schema,
-            )
-            .recorded(generation, elems),
+            ListBuilder::child_with(list_base(self), step, elem.clone(), elem_schema)
+                .recorded(generation, elems),
         ))
     }
 
@@ -1790,7 +1806,9 @@ impl StructBuilder {
             ..
         } = &field.kind
         {
-            if let Some(list) = self.fast_list_field(field, *offset, elem, default)? {
+            if let Some(list) =
+                self.fast_list_field(field, *offset, elem, default, Self::list_base)?
+            {
                 return Ok(Value::List(ListValue::Builder(list)));
             }
         }
@@ -2408,6 +2426,17 @@ impl StructBuilder {
     /// when the field is not a list slot or no location is current: the caller then takes
     /// `init_by_index`, which raises or walks as before.
     pub fn init_list_fast(&self, index: usize, n: u32) -> Result<Option<ListBuilder>> {
+        self.init_list_fast_with(index, n, Self::list_base)
+    }
+
+    /// `init_list_fast` with the list handle's base made by `base` (as `list_fast_with`).
+    #[inline(always)]
+    pub(crate) fn init_list_fast_with(
+        &self,
+        index: usize,
+        n: u32,
+        list_base: impl FnOnce(&Self) -> ListBase<BuilderBase>,
+    ) -> Result<Option<ListBuilder>> {
         let Some((field, offset, elem, default)) = list_slot(self.shared.schema(), index)? else {
             return Ok(None);
         };
@@ -2441,12 +2470,7 @@ impl StructBuilder {
             shape,
             default: default_words(default),
         };
-        let list = ListBuilder::fresh_child(
-            self.shared.extended(self.pending.as_ref()),
-            step,
-            elem.clone(),
-            elem_schema,
-        );
+        let list = ListBuilder::fresh_child(list_base(self), step, elem.clone(), elem_schema);
         Ok(Some(list.recorded_at(generation, at)))
     }
 

@@ -79,12 +79,20 @@ fn primitive(rng: &mut StdRng, ty: &Type) -> Option<SetValue<'static>> {
 /// One random operation on handle `h` of both messages; returns what each side observed and
 /// the handles it produced.
 /// Field `i` read as the binding reads it: struct and list fields first without a `Value`
-/// (`struct_fast`, `list_fast`, `group_fast`), `get_by_index` when they decline.
-fn binding_get(s: &StructBuilder, i: usize) -> capnp_dynamic::Result<Value> {
+/// (`struct_fast`, `list_fast_lent`, `group_fast`), `get_by_index` when they decline.
+///
+/// # Safety
+/// `s` must outlive the result (a list handle may borrow `s`'s base, as the binding's do).
+#[allow(
+    unsafe_code,
+    reason = "the binding's lent list handles, whose contract it passes on"
+)]
+unsafe fn binding_get(s: &StructBuilder, i: usize) -> capnp_dynamic::Result<Value> {
     if let Some(child) = s.struct_fast(i)? {
         return Ok(Value::Struct(StructValue::Builder(child)));
     }
-    if let Some(list) = s.list_fast(i)? {
+    // SAFETY: the caller keeps `s` alive while the handle lives (the contract).
+    if let Some(list) = unsafe { s.list_fast_lent(i)? } {
         return Ok(Value::List(ListValue::Builder(list)));
     }
     if let Some(group) = s.group_fast(i)? {
@@ -94,14 +102,23 @@ fn binding_get(s: &StructBuilder, i: usize) -> capnp_dynamic::Result<Value> {
 }
 
 /// `init_by_index` of a sized field as the binding makes it: a list field straight into its
-/// handle first (`init_list_fast`).
-fn binding_init(s: &StructBuilder, i: usize, n: u32) -> capnp_dynamic::Result<Value> {
-    if let Some(list) = s.init_list_fast(i, n)? {
+/// handle first (`init_list_fast_lent`).
+///
+/// # Safety
+/// As `binding_get`'s.
+#[allow(
+    unsafe_code,
+    reason = "the binding's lent list handles, whose contract it passes on"
+)]
+unsafe fn binding_init(s: &StructBuilder, i: usize, n: u32) -> capnp_dynamic::Result<Value> {
+    // SAFETY: as in `binding_get`.
+    if let Some(list) = unsafe { s.init_list_fast_lent(i, n)? } {
         return Ok(Value::List(ListValue::Builder(list)));
     }
     s.init_by_index(i, Some(n))
 }
 
+#[allow(unsafe_code, reason = "makes lent list handles of the pool's handles")]
 fn step(
     rng: &mut StdRng,
     reg: &Arc<Registry>,
@@ -115,7 +132,9 @@ fn step(
             let field = &fields[i];
             match &field.kind {
                 FieldKind::Group { .. } => {
-                    let (x, y) = (binding_get(a, i), b.get_by_index(i));
+                    // SAFETY: `a` is a handle of `run_from`'s pool, which drops handles only after
+                    // every handle made after them (in reverse order of making).
+                    let (x, y) = (unsafe { binding_get(a, i) }, b.get_by_index(i));
                     (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                 }
                 FieldKind::Slot { ty, .. } => {
@@ -244,7 +263,12 @@ fn step(
                             }
                             (Type::List(_), 6..=7) => {
                                 let n = rng.random_range(0..5);
-                                let (x, y) = (binding_init(a, i, n), b.init_by_index(i, Some(n)));
+                                // SAFETY: `a` is a handle of `run_from`'s pool, which drops handles only after
+                                // every handle made after them (in reverse order of making).
+                                let (x, y) = (
+                                    unsafe { binding_init(a, i, n) },
+                                    b.init_by_index(i, Some(n)),
+                                );
                                 (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                             }
                             (_, 9) => {
@@ -252,7 +276,9 @@ fn step(
                                 (format!("{x:?}"), format!("{y:?}"), None)
                             }
                             _ => {
-                                let (x, y) = (binding_get(a, i), b.get_by_index(i));
+                                // SAFETY: `a` is a handle of `run_from`'s pool, which drops handles only after
+                                // every handle made after them (in reverse order of making).
+                                let (x, y) = (unsafe { binding_get(a, i) }, b.get_by_index(i));
                                 (show(&x), show(&y), handle_of(x).zip(handle_of(y)))
                             }
                         }
@@ -418,6 +444,11 @@ fn run_from(root: &str, seed: u64, steps: usize, pool_max: usize, probe_all: boo
         mb.init_root(&reg, root).expect("root"),
     );
     let mut pool = vec![(Handle::Struct(ra.clone()), Handle::Struct(rb.clone()))];
+    // Handles replaced in the pool, kept until the end: a list handle may borrow the base of
+    // the struct handle it was read from (`binding_get`), so every handle is dropped only
+    // after all those made after it (in reverse order of making, below).
+    let mut born = vec![0usize];
+    let mut retired = Vec::new();
     for n in 0..steps {
         let k = rng.random_range(0..pool.len());
         // Used in place: a clone of a handle starts without a recorded location.
@@ -427,9 +458,11 @@ fn run_from(root: &str, seed: u64, steps: usize, pool_max: usize, probe_all: boo
         if let Some(h) = made {
             if pool.len() < pool_max {
                 pool.push(h);
+                born.push(n + 1);
             } else {
                 let j = rng.random_range(1..pool.len());
-                pool[j] = h;
+                retired.push((born[j], std::mem::replace(&mut pool[j], h)));
+                born[j] = n + 1;
             }
         }
         assert_eq!(
@@ -447,6 +480,11 @@ fn run_from(root: &str, seed: u64, steps: usize, pool_max: usize, probe_all: boo
                 assert_eq!(x, y, "seed {seed}, step {n}, probe of handle {j}");
             }
         }
+    }
+    let mut all: Vec<_> = born.into_iter().zip(pool).chain(retired).collect();
+    all.sort_by_key(|(born, _)| std::cmp::Reverse(*born));
+    for handles in all {
+        drop(handles);
     }
 }
 
@@ -1003,6 +1041,7 @@ fn a_struct_list_alone_does_not_count_its_own_element_part_as_another_holder() {
 /// small first segment puts the list elsewhere (the read declines, `get` answers). In the
 /// first segment the read answers itself.
 #[test]
+#[allow(unsafe_code, reason = "makes a lent list handle of a root it keeps")]
 fn blob_elements_read_without_the_lock_match_get() {
     let reg = registry();
     let values = ["", "a", "hello", "a longer text, more than one word long"];
@@ -1018,7 +1057,8 @@ fn blob_elements_read_without_the_lock_match_get() {
                 .expect("field");
             let mut answered = 0;
             for round in 0..3 {
-                let list = match binding_init(&root, index, 5).expect("init") {
+                // SAFETY: `root` lives until the end of the loop, after `list`.
+                let list = match unsafe { binding_init(&root, index, 5) }.expect("init") {
                     Value::List(ListValue::Builder(l)) => l,
                     _ => panic!("a list builder"),
                 };

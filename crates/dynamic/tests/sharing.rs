@@ -380,3 +380,66 @@ fn lent_elements_read_alike_and_their_clones_outlive_the_list() {
     builder_clone.set("id", SetValue::Int(99)).expect("set");
     assert!(matches!(builder_clone.get("id"), Ok(Value::UInt(99))));
 }
+
+/// Lent list handles (`list/lent.rs` `ListBase`) borrow the base of the struct they were read
+/// from: they read and write as counted ones do, and their clones, elements and children are
+/// counted handles that outlive both the lent list and the struct (whose message they keep).
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "calls the lent-list constructors, whose contract it keeps"
+)]
+fn lent_lists_read_alike_and_their_clones_outlive_the_struct() {
+    let reg = registry();
+    let root = MessageBuilder::new()
+        .init_root(&reg, id(&reg, "All"))
+        .expect("root");
+    let index = |name: &str| {
+        root.schema()
+            .fields
+            .iter()
+            .position(|f| f.name == name)
+            .expect("field")
+    };
+    let (li, ls, ll) = (index("li"), index("ls"), index("ll"));
+    // SAFETY: every lent handle below is dropped before `root`.
+    let (ints, people, nested) = unsafe {
+        (
+            root.init_list_fast_lent(li, 3)
+                .expect("init")
+                .expect("fast"),
+            root.init_list_fast_lent(ls, 2)
+                .expect("init")
+                .expect("fast"),
+            root.init_list_fast_lent(ll, 2)
+                .expect("init")
+                .expect("fast"),
+        )
+    };
+    ints.set(1, SetValue::Int(7)).expect("set");
+    let Ok(Value::Struct(StructValue::Builder(person))) = people.get(1) else {
+        panic!("element")
+    };
+    person.set("id", SetValue::Int(5)).expect("id");
+    let Ok(Value::List(ListValue::Builder(row))) = nested.init(1, 2) else {
+        panic!("row")
+    };
+    row.set(0, SetValue::Int(-3)).expect("set");
+    // A walk records the root's location again (the writes above may have made it stale).
+    assert!(matches!(root.get("i32"), Ok(Value::Int(0))));
+    // SAFETY: as above.
+    let again = unsafe { root.list_fast_lent(li).expect("read").expect("fast") };
+    let counted = root.list_fast(li).expect("read").expect("fast");
+    assert_eq!(
+        format!("{:?}", again.get(1)),
+        format!("{:?}", counted.get(1))
+    );
+    assert!(matches!(again.get(1), Ok(Value::Int(7))));
+    let clone = again.clone();
+    drop((ints, people, nested, again, counted, root));
+    assert!(matches!(clone.get(1), Ok(Value::Int(7))));
+    clone.set(2, SetValue::Int(8)).expect("set");
+    assert!(matches!(clone.get(2), Ok(Value::Int(8))));
+    assert!(matches!(person.get("id"), Ok(Value::UInt(5))));
+    assert!(matches!(row.get(0), Ok(Value::Int(-3))));
+}

@@ -196,7 +196,15 @@ impl PyObjectBuilder {
             None => any.as_list(elem),
         }
         .map_err(|e| MsgError::from(e).into_py(py))?;
-        Ok(crate::lean_object::new_object(py, PyListBuilder { inner: l, registry })?.into_any())
+        Ok(crate::lean_object::new_object(
+            py,
+            PyListBuilder {
+                inner: l,
+                registry,
+                keep: None,
+            },
+        )?
+        .into_any())
     }
 }
 

@@ -90,6 +90,7 @@ pub(crate) fn value_to_py(
             PyListBuilder {
                 inner: l,
                 registry: registry.clone_ref(py),
+                keep: None,
             },
         )?
         .into_any(),

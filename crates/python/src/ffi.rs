@@ -1228,6 +1228,40 @@ pub(crate) fn lent_builder_element(
     Ok(Some(made))
 }
 
+/// List field `index` of the struct object `owner`, as `StructBuilder::list_fast` reads it
+/// (`size` `None`) or `init_list_fast` makes it (`Some(n)`), but borrowing the struct's base
+/// (dynamic `list/lent.rs`) while the list's object keeps `owner` alive: one atomic reference
+/// count less each way. `Ok(None)` when those would give none.
+pub(crate) fn lent_builder_list(
+    owner: &Bound<'_, crate::struct_::PyStructBuilder>,
+    index: usize,
+    size: Option<u32>,
+) -> crate::error::MsgResult<Option<Py<PyAny>>> {
+    let py = owner.py();
+    let this = owner.get();
+    // SAFETY: `this.inner` belongs to the Python object `owner` (a frozen pyclass: only ever
+    // borrowed, never moved out, dropped only with the object). The handle goes straight into
+    // a `PyListBuilder` whose `keep` holds a strong reference to `owner` and which drops the
+    // handle before `keep` (field order); there it is only borrowed (its clones and children
+    // are counted, independent handles). If the object cannot be made, the handle is dropped
+    // here, while the caller still borrows `owner`.
+    let made = unsafe {
+        match size {
+            None => this.inner.list_fast_lent(index)?,
+            Some(n) => this.inner.init_list_fast_lent(index, n)?,
+        }
+    };
+    let Some(list) = made else {
+        return Ok(None);
+    };
+    let list = crate::list::PyListBuilder {
+        inner: list,
+        registry: this.registry.clone_ref(py),
+        keep: Some(owner.clone().into_any().unbind()),
+    };
+    Ok(Some(crate::lean_object::new_object(py, list)?.into_any()))
+}
+
 /// What one step of a coroutine gave (`send_none`).
 pub(crate) enum Step<'py> {
     /// It finished with this value.
@@ -2593,7 +2627,10 @@ unsafe extern "C" fn builder_init(
                     let this =
                         Borrowed::from_ptr(py, slf).cast::<crate::struct_::PyStructBuilder>()?;
                     let field = Borrowed::from_ptr(py, field);
-                    Ok(this.get().init_field(py, &field, size)?.into_ptr())
+                    Ok(
+                        crate::struct_::PyStructBuilder::init_field(&this, &field, size)?
+                            .into_ptr(),
+                    )
                 });
             }
         }

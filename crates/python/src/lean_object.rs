@@ -119,7 +119,7 @@ macro_rules! in_place {
     };
 }
 
-in_place!(crate::list::PyListBuilder);
+in_place!(crate::list::PyListBuilder, keep);
 in_place!(crate::list::PyListReader);
 in_place!(crate::struct_::PyStructReader, keep);
 

@@ -86,6 +86,14 @@ fn checked(i: i64, len: u32) -> MsgResult<i64> {
 pub(crate) struct PyListBuilder {
     pub(crate) inner: ListBuilder,
     pub(crate) registry: Py<PyRegistry>,
+    /// The struct object whose base `inner` borrows (a list field read or initialised through
+    /// `ffi::lent_builder_list`), kept alive by this reference. Declared last: fields drop in
+    /// order, so `inner` goes first.
+    #[allow(
+        dead_code,
+        reason = "held only to keep the struct alive until this object goes"
+    )]
+    pub(crate) keep: Option<Py<PyAny>>,
 }
 
 impl PyListBuilder {
@@ -646,6 +654,7 @@ const _: fn(PyListBuilder) = |v| {
     let PyListBuilder {
         inner: _,
         registry: _,
+        keep: _,
     } = v;
 };
 const _: fn(PyListReader) = |v| {

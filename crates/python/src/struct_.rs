@@ -373,17 +373,17 @@ impl PyStructBuilder {
 
     /// `init(field, size=None)`: the PyO3 method's body, and `ffi::builder_init`'s.
     pub(crate) fn init_field(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         field: &Bound<'_, PyAny>,
         size: Option<u32>,
     ) -> PyResult<Py<PyAny>> {
+        let (py, this) = (slf.py(), slf.get());
         // A `str` name is found by its object first (`b.init("phones", n)` passes the same
         // interned object every time), without copying or hashing its text.
         let known = field
             .cast_exact::<PyString>()
             .ok()
-            .and_then(|name| field_by_name_object(name, self.inner.schema()));
+            .and_then(|name| field_by_name_object(name, this.inner.schema()));
         let name = match known {
             Some(_) => String::new(),
             None => init_name(field)?,
@@ -391,21 +391,18 @@ impl PyStructBuilder {
         let run = || {
             let i = match known {
                 Some(i) => i,
-                None => field_index(self.inner.schema(), &name)?,
+                None => field_index(this.inner.schema(), &name)?,
             };
-            // A list straight into its handle object, without a `Value`.
+            // A list straight into its handle object, without a `Value`, borrowing this
+            // struct's base.
             if let Some(n) = size {
-                if let Some(list) = self.inner.init_list_fast(i, n)? {
-                    let list = crate::list::PyListBuilder {
-                        inner: list,
-                        registry: self.registry.clone_ref(py),
-                    };
-                    return Ok(crate::lean_object::new_object(py, list)?.into_any());
+                if let Some(list) = crate::ffi::lent_builder_list(slf, i, Some(n))? {
+                    return Ok(list);
                 }
             }
-            let value = self.inner.init_by_index(i, size)?;
-            let ty = self.inner.schema().fields.get(i).and_then(slot_type);
-            value_to_py(py, value, ty, &self.registry)
+            let value = this.inner.init_by_index(i, size)?;
+            let ty = this.inner.schema().fields.get(i).and_then(slot_type);
+            value_to_py(py, value, ty, &this.registry)
         };
         run().map_err(|e| e.into_py(py))
     }
@@ -462,16 +459,43 @@ impl PyStructBuilder {
         )
     }
 
-    fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
+    /// Field `index` of the struct object `slf` (its list handles borrow its base).
+    fn read_field_of(slf: &Bound<'_, Self>, index: usize) -> MsgResult<Py<PyAny>> {
+        slf.get().read_field(slf.py(), index, Some(slf))
+    }
+
+    /// Field `index` when the caller has no object (`_get`).
+    fn read_field_any(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
+        self.read_field(py, index, None)
+    }
+
+    /// Field `index`'s value. `owner`: this struct's own object, when the caller has it (a
+    /// list handle then borrows the struct's base while its object keeps `owner`).
+    fn read_field(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        owner: Option<&Bound<'_, Self>>,
+    ) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
         if let Some(Type::List(_)) = ty {
             // A list straight into its handle object, without a `Value`.
-            if let Some(list) = self.inner.list_fast(index)? {
-                let list = crate::list::PyListBuilder {
-                    inner: list,
-                    registry: self.registry.clone_ref(py),
-                };
-                return Ok(crate::lean_object::new_object(py, list)?.into_any());
+            let made = match owner {
+                Some(owner) => crate::ffi::lent_builder_list(owner, index, None)?,
+                None => match self.inner.list_fast(index)? {
+                    Some(list) => {
+                        let list = crate::list::PyListBuilder {
+                            inner: list,
+                            registry: self.registry.clone_ref(py),
+                            keep: None,
+                        };
+                        Some(crate::lean_object::new_object(py, list)?.into_any())
+                    }
+                    None => None,
+                },
+            };
+            if let Some(list) = made {
+                return Ok(list);
             }
         } else if let Some(Type::Struct(_)) = ty {
             // A struct straight into its handle object, without a `Value`.
@@ -561,7 +585,7 @@ macro_rules! shared_struct_methods {
                     let this = slf.get();
                     if let Some(&i) = this.inner.schema().by_name.get(s) {
                         let py = slf.py();
-                        return this.read_field(py, i).map_err(|e| e.into_py_attr(py));
+                        return Self::read_field_of(slf, i).map_err(|e| e.into_py_attr(py));
                     }
                 }
                 class_getattr(slf.as_any(), name)
@@ -575,7 +599,7 @@ macro_rules! shared_struct_methods {
 
             /// The value of field ``field`` (by name; as ``getattr``).
             fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
-                let run = || self.read_field(py, field_index(self.inner.schema(), field)?);
+                let run = || self.read_field_any(py, field_index(self.inner.schema(), field)?);
                 run().map_err(|e| e.into_py(py))
             }
 
@@ -756,8 +780,7 @@ macro_rules! attr_slot {
                     }
                 };
                 if let Some(i) = field {
-                    return this
-                        .read_field(py, i)
+                    return Self::read_field_of(slf, i)
                         .map(Some)
                         .map_err(|e| e.into_py_attr(py));
                 }
@@ -923,12 +946,11 @@ impl PyStructBuilder {
     /// field (with a size), and returns the new value.
     #[pyo3(signature = (field, size=None))]
     fn init(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         field: &Bound<'_, PyAny>,
         size: Option<u32>,
     ) -> PyResult<Py<PyAny>> {
-        self.init_field(py, field, size)
+        Self::init_field(slf, field, size)
     }
 
     /// The member of the struct's union that is set (also usable without the call).
@@ -1261,6 +1283,16 @@ impl PyStructReader {
                 keep,
             },
         )
+    }
+
+    /// Field `index` of the struct object `slf` (as the builder's).
+    fn read_field_of(slf: &Bound<'_, Self>, index: usize) -> MsgResult<Py<PyAny>> {
+        slf.get().read_field(slf.py(), index)
+    }
+
+    /// Field `index` when the caller has no object (`_get`).
+    fn read_field_any(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
+        self.read_field(py, index)
     }
 
     pub(crate) fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {

@@ -19,6 +19,15 @@ use crate::error::Result;
 use crate::message::{Elements, StructBase};
 use crate::struct_::{StructBuilder, StructReader};
 
+/// The pointer an `Arc` holds, from `Arc::as_ptr`: it may be handed back to
+/// `Arc::increment_strong_count` and `Arc::from_raw` (a pointer made from a reference to the
+/// value, `&**arc`, may not: it covers the value only, not the counts beside it in the same
+/// allocation, which Miri reports under both Stacked and Tree Borrows).
+fn arc_pointer<T>(arc: &Arc<T>) -> NonNull<T> {
+    // An `Arc`'s pointer is never null (`Arc::as_ptr` points into a live allocation).
+    NonNull::new(Arc::as_ptr(arc).cast_mut()).unwrap_or_else(|| unreachable!())
+}
+
 /// A `&Elements<B>` without a lifetime: valid while the `Arc` it was made from lives, which
 /// the maker of the handle holding it guarantees ([`LentElements::new`]).
 pub(crate) struct LentElements<B: 'static>(NonNull<Elements<B>>);
@@ -37,7 +46,7 @@ impl<B: 'static> LentElements<B> {
     /// `elements` (the allocation, hence some `Arc` to it) must stay alive until the result
     /// and every handle holding it are dropped. Clones are counted ([`LentElements::counted`]).
     pub(crate) unsafe fn new(elements: &Arc<Elements<B>>) -> Self {
-        LentElements(NonNull::from(&**elements))
+        LentElements(arc_pointer(elements))
     }
 
     pub(crate) fn get(&self) -> &Elements<B> {
@@ -91,6 +100,49 @@ impl super::ListBuilder {
             Some(e) => Ok(StructBase::Lent(unsafe { LentElements::new(e) })),
             None => list.element_base(id),
         })
+    }
+}
+
+impl StructBuilder {
+    /// The counted base `list_base` makes, or this struct's own base borrowed when the list's
+    /// children may share it (`lendable_base`).
+    ///
+    /// # Safety
+    /// `self` must outlive the returned base and every handle holding it.
+    unsafe fn lent_list_base(&self) -> ListBase<crate::message::BuilderBase> {
+        match self.lendable_base() {
+            // SAFETY: the base is `self`'s (its `StructBase`'s counted `Arc`, or its list's
+            // shared part's, which `self` keeps counted or, lent, is kept by `self`'s owner):
+            // it lives while `self` does, which the caller keeps alive (the contract).
+            Some(base) => unsafe { ListBase::lent(base) },
+            None => self.list_base(),
+        }
+    }
+
+    /// As [`list_fast`](Self::list_fast), with the list handle borrowing this struct's base
+    /// instead of counting a reference to it when it can (`ListBase`): one atomic increment
+    /// and decrement less per list handle. Its clones and children count theirs.
+    ///
+    /// # Safety
+    /// `self` must outlive the returned handle: the handle (which may be moved) must be
+    /// dropped before `self` is dropped.
+    pub unsafe fn list_fast_lent(&self, index: usize) -> Result<Option<super::ListBuilder>> {
+        // SAFETY: the caller keeps `self` alive until the handle is dropped (the contract).
+        self.list_fast_with(index, |s| unsafe { s.lent_list_base() })
+    }
+
+    /// As [`init_list_fast`](Self::init_list_fast), the handle borrowing this struct's base
+    /// as in [`list_fast_lent`](Self::list_fast_lent).
+    ///
+    /// # Safety
+    /// As `list_fast_lent`'s.
+    pub unsafe fn init_list_fast_lent(
+        &self,
+        index: usize,
+        n: u32,
+    ) -> Result<Option<super::ListBuilder>> {
+        // SAFETY: as in `list_fast_lent`.
+        self.init_list_fast_with(index, n, |s| unsafe { s.lent_list_base() })
     }
 }
 
@@ -167,5 +219,91 @@ impl<B: 'static> Drop for GroupCell<B> {
             // `Arc::into_raw`), owned by the cell and released only here, once.
             drop(unsafe { Arc::from_raw(ptr.cast_const()) });
         }
+    }
+}
+
+/// A list builder's base (`ListBuilder::base`): a counted reference, or one borrowed from the
+/// struct handle the list was read from ([`StructBuilder::list_fast_lent`]) while that handle's
+/// owner keeps it alive (the binding: the list's Python object holds the struct's). A
+/// borrowed base spares the list handle an atomic increment and decrement of the base's count
+/// (a builder's list field read from Python). Clones are counted.
+pub(crate) enum ListBase<B: 'static> {
+    Own(Arc<B>),
+    Lent(LentBase<B>),
+}
+
+/// A `&B` taken from an `Arc<B>` without a lifetime (as [`LentElements`]).
+pub(crate) struct LentBase<B: 'static>(NonNull<B>);
+
+// SAFETY: it stands for a shared reference to a `B`, which is `Send` and `Sync` when `B` is,
+// as an `Arc<B>` is.
+unsafe impl<B: Send + Sync + 'static> Send for LentBase<B> {}
+// SAFETY: as for `Send`.
+unsafe impl<B: Send + Sync + 'static> Sync for LentBase<B> {}
+
+impl<B: 'static> ListBase<B> {
+    /// Borrows `base` without counting.
+    ///
+    /// # Safety
+    /// `base`'s allocation (hence some `Arc` to it) must stay alive until the result and
+    /// every handle holding it are dropped. Clones are counted ([`ListBase::counted`]).
+    pub(crate) unsafe fn lent(base: &Arc<B>) -> Self {
+        ListBase::Lent(LentBase(arc_pointer(base)))
+    }
+
+    /// A counted reference to the base (for what may outlive the handle: clones, children).
+    pub(crate) fn counted(&self) -> Arc<B> {
+        match self {
+            ListBase::Own(base) => base.clone(),
+            ListBase::Lent(lent) => {
+                let ptr = lent.0.as_ptr().cast_const();
+                // SAFETY: `ptr` came from an `Arc<B>` (`lent`) whose allocation is alive
+                // while `self` is (`lent`'s contract), so its strong count is at least one:
+                // adding one and taking ownership of that one is what `Arc::clone` does.
+                unsafe {
+                    Arc::increment_strong_count(ptr);
+                    Arc::from_raw(ptr)
+                }
+            }
+        }
+    }
+
+    /// The counted reference when the base is counted, `None` when it is lent.
+    pub(crate) fn own(&self) -> Option<&Arc<B>> {
+        match self {
+            ListBase::Own(base) => Some(base),
+            ListBase::Lent(_) => None,
+        }
+    }
+
+    /// Whether this is `other`'s allocation.
+    pub(crate) fn is(&self, other: &Arc<B>) -> bool {
+        std::ptr::eq::<B>(&**self, Arc::as_ptr(other))
+    }
+}
+
+impl<B: 'static> std::ops::Deref for ListBase<B> {
+    type Target = B;
+
+    #[inline(always)]
+    fn deref(&self) -> &B {
+        match self {
+            ListBase::Own(base) => base,
+            // SAFETY: the allocation outlives `self` (`lent`'s contract); a `B` behind an
+            // `Arc` is only ever shared, so a shared reference to it is what the `Arc` gives.
+            ListBase::Lent(lent) => unsafe { lent.0.as_ref() },
+        }
+    }
+}
+
+impl<B: 'static> From<Arc<B>> for ListBase<B> {
+    fn from(base: Arc<B>) -> Self {
+        ListBase::Own(base)
+    }
+}
+
+impl<B: 'static> Clone for ListBase<B> {
+    fn clone(&self) -> Self {
+        ListBase::Own(self.counted())
     }
 }
