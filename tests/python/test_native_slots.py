@@ -465,6 +465,41 @@ def test_builder_list_fields_keep_their_struct_and_their_children_outlive_both(a
     assert sum(msg.ints[4] for _ in range(100)) == 400
 
 
+def test_reader_list_fields_keep_their_struct_and_their_children_outlive_both(a):
+    """A reader's list field read on a struct object borrows the struct's base and keeps the
+    struct object alive (ffi.rs `lent_reader_list`): the list reads right after every other
+    reference to the struct (and to its message) is gone and other messages have taken the
+    memory freed meanwhile; its elements, nested lists and copies are independent of both."""
+    def data(k):
+        msg = a.All.new_message(ints=[k, k + 1, k + 2], texts=["t%d" % k], nested=[[k], [-k]])
+        msg.init("structs", 1)[0].i32 = k
+        return msg.to_bytes()
+
+    def reader(k):
+        return a.All.from_bytes(data(k))
+
+    r = reader(1)
+    ints, texts, nested, structs = r.ints, r.texts, r.nested, r.structs
+    del r
+    gc.collect()
+    others = [reader(100 + k) for k in range(50)]  # reuse what a freed message would free
+    assert list(ints) == [1, 2, 3] and list(texts) == ["t1"]
+    row, elem = nested[1], structs[0]
+    del nested, structs
+    gc.collect()
+    others += [reader(200 + k) for k in range(50)]
+    assert list(row) == [-1] and elem.i32 == 1
+    assert [o.ints[0] for o in others[:3]] == [100, 101, 102]
+    with a.All.from_bytes(bytearray(data(7))) as r:
+        kept = r.ints
+        assert list(kept) == [7, 8, 9]
+    del r
+    gc.collect()
+    # The buffer is released at the end of the block: the list says so, as the struct would.
+    with pytest.raises(ValueError, match="buffer was released"):
+        list(kept)
+
+
 def test_field_names_remembered_by_the_slots_stay_right(a, c, schemas):
     # The slots remember field indexes by name object and schema (ffi.rs `cached_field`):
     # names built at run time, `str` subclasses, a field named like a class attribute, many

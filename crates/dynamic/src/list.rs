@@ -47,8 +47,9 @@ fn resolve(index: i64, len: u32) -> Result<u32> {
 
 #[derive(Clone)]
 pub struct ListReader {
-    /// The message, registry and path, shared with the struct or list it came from.
-    base: Arc<ReaderBase>,
+    /// The message, registry and path, shared with the struct or list it came from
+    /// (counted, or borrowed from the struct handle it was read from: `lent.rs`).
+    base: lent::ListBase<ReaderBase>,
     /// A last hop not yet appended to the base's path (as `StructReader`'s): a child list of
     /// a located parent shares the parent's base; `path()` appends it when a walk needs it.
     pending: Option<Step>,
@@ -97,29 +98,36 @@ impl ListReader {
     }
 
     /// A child list on its parent's base, with `hop` pending (no path copied now).
-    pub(crate) fn child(base: Arc<ReaderBase>, hop: Step, elem: Type) -> Self {
-        ListReader::on(base, Some(hop), elem)
+    pub(crate) fn child(
+        base: impl Into<lent::ListBase<ReaderBase>>,
+        hop: Step,
+        elem: Type,
+    ) -> Self {
+        let base = base.into();
+        let elem_schema = element_schema(&elem, &base.registry);
+        ListReader::with_schema(base, Some(hop), elem, elem_schema)
     }
 
     /// `child` of a struct list whose element schema the caller has at hand (`struct_schema`:
     /// what `element_schema` would find for `elem`), without the registry's lookup.
     pub(crate) fn child_of_structs(
-        base: Arc<ReaderBase>,
+        base: impl Into<lent::ListBase<ReaderBase>>,
         hop: Step,
         elem: Type,
         struct_schema: Arc<crate::schema::StructSchema>,
     ) -> Self {
+        let base = base.into();
         let elem_schema = (!base.registry.uses_placeholders()).then_some(struct_schema);
         ListReader::with_schema(base, Some(hop), elem, elem_schema)
     }
 
     fn on(base: Arc<ReaderBase>, pending: Option<Step>, elem: Type) -> Self {
         let elem_schema = element_schema(&elem, &base.registry);
-        ListReader::with_schema(base, pending, elem, elem_schema)
+        ListReader::with_schema(lent::ListBase::Own(base), pending, elem, elem_schema)
     }
 
     fn with_schema(
-        base: Arc<ReaderBase>,
+        base: lent::ListBase<ReaderBase>,
         pending: Option<Step>,
         elem: Type,
         elem_schema: Option<Arc<crate::schema::StructSchema>>,
@@ -145,16 +153,26 @@ impl ListReader {
         // The list's own shared element part holds the base too, once made: that is no other
         // holder unless an element handle holds the part.
         let own = match self.elements.get() {
-            Some(e) if Arc::strong_count(e) == 1 && Arc::ptr_eq(&e.base, &self.base) => 2,
+            Some(e) if Arc::strong_count(e) == 1 && self.base.is(&e.base) => 2,
             _ => 1,
         };
-        Arc::strong_count(&self.base) > own
+        // A lent base is held by the struct handle it was borrowed from, which outlives this.
+        self.base
+            .own()
+            .is_none_or(|base| Arc::strong_count(base) > own)
     }
 
     fn child_base(&self) -> &Arc<ReaderBase> {
-        match &self.pending {
-            None => &self.base,
-            Some(hop) => self.full.get_or_init(|| self.base.extended(Some(hop))),
+        match (&self.pending, self.base.own()) {
+            (None, Some(base)) => base,
+            // A lent base is counted once for the children (which may outlive the handle).
+            (None, None) => self.full.get_or_init(|| self.base.counted()),
+            (Some(hop), _) => self.full.get_or_init(|| {
+                crate::message::HandleBase::with_steps(
+                    &*self.base,
+                    push_step(&self.base.steps, hop.clone()),
+                )
+            }),
         }
     }
 
@@ -181,7 +199,7 @@ impl ListReader {
         Some(self.elements.get_or_init(|| {
             // The list's own base and pending hop: no base with the hop appended is made.
             Arc::new(Elements::new(
-                self.base.clone(),
+                self.base.counted(),
                 self.pending.clone(),
                 schema.clone(),
             ))

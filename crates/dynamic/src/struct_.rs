@@ -490,13 +490,35 @@ impl StructReader {
     /// list or `get_by_index` must read it (no location, a far or null pointer, another
     /// encoding). Raises as `get_by_index` for an inactive union member.
     pub fn list_fast(&self, index: usize) -> Result<Option<ListReader>> {
+        self.list_fast_with(index, Self::list_base)
+    }
+
+    /// `list_fast` with the list handle's base made by `base` (`list_base`, or one lent:
+    /// `list/lent.rs`).
+    #[inline(always)]
+    pub(crate) fn list_fast_with(
+        &self,
+        index: usize,
+        base: impl FnOnce(&Self) -> ListBase<ReaderBase>,
+    ) -> Result<Option<ListReader>> {
         let Some((field, offset, elem, default)) = list_slot(self.shared.schema(), index)? else {
             return Ok(None);
         };
         let Some((at, seg)) = self.active_located(field)? else {
             return Ok(None);
         };
-        self.located_list(at, seg, field, offset, elem, default)
+        self.located_list(at, seg, field, offset, elem, default, base)
+    }
+
+    /// The base of a list handle read from this struct: its children's (`extended`), counted.
+    pub(crate) fn list_base(&self) -> ListBase<ReaderBase> {
+        ListBase::Own(self.shared.extended(self.pending.as_ref()))
+    }
+
+    /// This struct's own base when its children's base is that one (as
+    /// `StructBuilder::lendable_base`).
+    pub(crate) fn lendable_base(&self) -> Option<&Arc<ReaderBase>> {
+        (self.pending.is_none() && self.shared.hop().is_none()).then(|| self.shared.base())
     }
 
     /// This struct's location and segment when it has one, after the check that `field` is
@@ -579,6 +601,7 @@ impl StructReader {
         offset: u32,
         elem: &Type,
         default: &DefaultValue,
+        list_base: impl FnOnce(&Self) -> ListBase<ReaderBase>,
     ) -> Result<Option<ListReader>> {
         let registry = &self.shared.base().registry;
         // A struct list's element schema, kept on the field after the first read.
@@ -605,7 +628,7 @@ impl StructReader {
             shape,
             default: default_words(default),
         };
-        let base = self.shared.extended(self.pending.as_ref());
+        let base = list_base(self);
         let list = match elem_schema {
             Some(schema) => ListReader::child_of_structs(base, step, elem.clone(), schema),
             None => ListReader::child(base, step, elem.clone()),
@@ -679,7 +702,7 @@ impl StructReader {
                 default,
                 ..
             } => self
-                .located_list(at, seg, field, *offset, elem, default)?
+                .located_list(at, seg, field, *offset, elem, default, Self::list_base)?
                 .map(|l| Value::List(ListValue::Reader(l))),
             _ => None,
         })

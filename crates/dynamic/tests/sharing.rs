@@ -442,4 +442,46 @@ fn lent_lists_read_alike_and_their_clones_outlive_the_struct() {
     assert!(matches!(clone.get(2), Ok(Value::Int(8))));
     assert!(matches!(person.get("id"), Ok(Value::UInt(5))));
     assert!(matches!(row.get(0), Ok(Value::Int(-3))));
+
+    // A reader's list fields likewise.
+    let bytes = person_root_bytes(&reg);
+    let reader = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default()).expect("msg");
+    let root = reader.root(&reg, id(&reg, "All")).expect("root");
+    // SAFETY: every lent handle below is dropped before `root`.
+    let (ints, people) = unsafe {
+        (
+            root.list_fast_lent(li).expect("read").expect("located"),
+            root.list_fast_lent(ls).expect("read").expect("located"),
+        )
+    };
+    let counted = root.list_fast(li).expect("read").expect("located");
+    assert_eq!(
+        format!("{:?}", ints.get(1)),
+        format!("{:?}", counted.get(1))
+    );
+    assert!(matches!(ints.get(1), Ok(Value::Int(7))));
+    let (clone, first) = (ints.clone(), people.get(1).expect("element"));
+    drop((ints, people, counted, root, reader));
+    assert!(matches!(clone.get(1), Ok(Value::Int(7))));
+    assert!(matches!(sr(first).get("id"), Ok(Value::UInt(5))));
+}
+
+/// A message whose root `All` has `li` = [0, 7, 0] and `ls[1].id` = 5.
+fn person_root_bytes(reg: &Arc<capnp_dynamic::Registry>) -> Vec<u8> {
+    let root = MessageBuilder::new()
+        .init_root(reg, id(reg, "All"))
+        .expect("root");
+    fill(
+        &root,
+        "li",
+        &[SetValue::Int(0), SetValue::Int(7), SetValue::Int(0)],
+    );
+    let Ok(Value::List(ListValue::Builder(people))) = root.init("ls", Some(2)) else {
+        panic!("list")
+    };
+    let Ok(Value::Struct(StructValue::Builder(person))) = people.get(1) else {
+        panic!("element")
+    };
+    person.set("id", SetValue::Int(5)).expect("id");
+    root.to_bytes().expect("bytes")
 }

@@ -123,7 +123,15 @@ impl PyObjectReader {
             .with_registry(registry.get().inner.clone())
             .as_list(elem)
             .map_err(|e| MsgError::from(e).into_py(py))?;
-        Ok(crate::lean_object::new_object(py, PyListReader { inner: l, registry })?.into_any())
+        Ok(crate::lean_object::new_object(
+            py,
+            PyListReader {
+                inner: l,
+                registry,
+                keep: None,
+            },
+        )?
+        .into_any())
     }
 
     /// The pointer read as Text (`''` when null).

@@ -99,6 +99,7 @@ pub(crate) fn value_to_py(
             PyListReader {
                 inner: l,
                 registry: registry.clone_ref(py),
+                keep: None,
             },
         )?
         .into_any(),

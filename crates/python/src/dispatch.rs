@@ -255,7 +255,7 @@ impl Native {
             .iter()
             .map(|(_, index)| {
                 reader
-                    .read_field(py, *index)
+                    .read_field(py, *index, None)
                     .map_err(|e| self.fail(py, plan, e.into_py_attr(py)))
             })
             .collect::<PyResult<Vec<_>>>()?;

@@ -1262,6 +1262,26 @@ pub(crate) fn lent_builder_list(
     Ok(Some(crate::lean_object::new_object(py, list)?.into_any()))
 }
 
+/// As [`lent_builder_list`], for a reader's list field (`StructReader::list_fast`).
+pub(crate) fn lent_reader_list(
+    owner: &Bound<'_, crate::struct_::PyStructReader>,
+    index: usize,
+) -> crate::error::MsgResult<Option<Py<PyAny>>> {
+    let py = owner.py();
+    let this = owner.get();
+    // SAFETY: as in `lent_builder_list`, with `PyStructReader` (whose `inner` derefs to the
+    // `StructReader` it holds in place) and `PyListReader`'s `keep`.
+    let Some(list) = (unsafe { this.inner.list_fast_lent(index) })? else {
+        return Ok(None);
+    };
+    let list = crate::list::PyListReader {
+        inner: list,
+        registry: this.registry.clone_ref(py),
+        keep: Some(owner.clone().into_any().unbind()),
+    };
+    Ok(Some(crate::lean_object::new_object(py, list)?.into_any()))
+}
+
 /// What one step of a coroutine gave (`send_none`).
 pub(crate) enum Step<'py> {
     /// It finished with this value.

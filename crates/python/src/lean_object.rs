@@ -120,7 +120,7 @@ macro_rules! in_place {
 }
 
 in_place!(crate::list::PyListBuilder, keep);
-in_place!(crate::list::PyListReader);
+in_place!(crate::list::PyListReader, keep);
 in_place!(crate::struct_::PyStructReader, keep);
 
 impl InPlace for crate::struct_::PyStructBuilder {

@@ -432,6 +432,14 @@ impl IterSlot for PyListBuilderIter {
 pub(crate) struct PyListReader {
     pub(crate) inner: ListReader,
     pub(crate) registry: Py<PyRegistry>,
+    /// The struct object whose base `inner` borrows (a list field read through
+    /// `ffi::lent_reader_list`), kept alive by this reference. Declared last: fields drop in
+    /// order, so `inner` goes first.
+    #[allow(
+        dead_code,
+        reason = "held only to keep the struct alive until this object goes"
+    )]
+    pub(crate) keep: Option<Py<PyAny>>,
 }
 
 impl PyListReader {
@@ -661,5 +669,6 @@ const _: fn(PyListReader) = |v| {
     let PyListReader {
         inner: _,
         registry: _,
+        keep: _,
     } = v;
 };

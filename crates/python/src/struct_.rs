@@ -1285,17 +1285,24 @@ impl PyStructReader {
         )
     }
 
-    /// Field `index` of the struct object `slf` (as the builder's).
+    /// Field `index` of the struct object `slf` (its list handles borrow its base).
     fn read_field_of(slf: &Bound<'_, Self>, index: usize) -> MsgResult<Py<PyAny>> {
-        slf.get().read_field(slf.py(), index)
+        slf.get().read_field(slf.py(), index, Some(slf))
     }
 
     /// Field `index` when the caller has no object (`_get`).
     fn read_field_any(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
-        self.read_field(py, index)
+        self.read_field(py, index, None)
     }
 
-    pub(crate) fn read_field(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
+    /// Field `index`'s value. `owner`: this struct's own object, when the caller has it (a
+    /// list handle then borrows the struct's base while its object keeps `owner`).
+    pub(crate) fn read_field(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        owner: Option<&Bound<'_, Self>>,
+    ) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
         // Asked only for data-section slots: a pointer or group field skips the call.
         if ty.is_some_and(|t| !t.is_pointer()) {
@@ -1311,7 +1318,7 @@ impl PyStructReader {
                 );
             }
         }
-        self.read_pointer_field(py, index, ty)
+        self.read_pointer_field(py, index, ty, owner)
     }
 
     /// `read_field` past the primitive path; kept out of line so that path stays one small
@@ -1322,15 +1329,26 @@ impl PyStructReader {
         py: Python<'_>,
         index: usize,
         ty: Option<&Type>,
+        owner: Option<&Bound<'_, Self>>,
     ) -> MsgResult<Py<PyAny>> {
         if let Some(Type::List(_)) = ty {
             // A list straight into its handle object, without a `Value`.
-            if let Some(list) = self.inner.list_fast(index)? {
-                let list = crate::list::PyListReader {
-                    inner: list,
-                    registry: self.registry.clone_ref(py),
-                };
-                return Ok(crate::lean_object::new_object(py, list)?.into_any());
+            let made = match owner {
+                Some(owner) => crate::ffi::lent_reader_list(owner, index)?,
+                None => match self.inner.list_fast(index)? {
+                    Some(list) => {
+                        let list = crate::list::PyListReader {
+                            inner: list,
+                            registry: self.registry.clone_ref(py),
+                            keep: None,
+                        };
+                        Some(crate::lean_object::new_object(py, list)?.into_any())
+                    }
+                    None => None,
+                },
+            };
+            if let Some(list) = made {
+                return Ok(list);
             }
         } else if let Some(Type::Struct(_)) = ty {
             // A struct straight into its handle object, without a `Value`.

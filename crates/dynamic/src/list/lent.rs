@@ -146,6 +146,31 @@ impl StructBuilder {
     }
 }
 
+impl StructReader {
+    /// As [`StructBuilder`]'s `lent_list_base`.
+    ///
+    /// # Safety
+    /// `self` must outlive the returned base and every handle holding it.
+    unsafe fn lent_list_base(&self) -> ListBase<crate::message::ReaderBase> {
+        match self.lendable_base() {
+            // SAFETY: as in `StructBuilder::lent_list_base`.
+            Some(base) => unsafe { ListBase::lent(base) },
+            None => self.list_base(),
+        }
+    }
+
+    /// As [`list_fast`](Self::list_fast), with the list handle borrowing this struct's base
+    /// when it can (as [`StructBuilder::list_fast_lent`]).
+    ///
+    /// # Safety
+    /// `self` must outlive the returned handle: the handle (which may be moved) must be
+    /// dropped before `self` is dropped.
+    pub unsafe fn list_fast_lent(&self, index: usize) -> Result<Option<super::ListReader>> {
+        // SAFETY: the caller keeps `self` alive until the handle is dropped (the contract).
+        self.list_fast_with(index, |s| unsafe { s.lent_list_base() })
+    }
+}
+
 /// The `Elements` a list's elements' groups share (`Elements::group`): an owned `Arc` kept
 /// as a raw pointer (null: none yet), set once and dropped with the cell. One atomic load
 /// to read and one compare-and-swap to set, where a `OnceLock` took ~40 instructions to set
