@@ -249,13 +249,14 @@ impl Native {
             .map_err(|e| MsgError::from(e).into_py(py))?;
         let reader = PyStructReader::wrap_raw(py, root.as_reader(), plan.registry.clone_ref(py))?;
         let params = crate::types::hand_out(py, reader.clone_ref(py), plan.param_id, false)?;
-        let reader = reader.get();
+        let reader = reader.bind(py);
         let values = plan
             .params
             .iter()
             .map(|(_, index)| {
                 reader
-                    .read_field(py, *index, None)
+                    .get()
+                    .read_field(py, *index, reader)
                     .map_err(|e| self.fail(py, plan, e.into_py_attr(py)))
             })
             .collect::<PyResult<Vec<_>>>()?;

@@ -461,40 +461,21 @@ impl PyStructBuilder {
 
     /// Field `index` of the struct object `slf` (its list handles borrow its base).
     fn read_field_of(slf: &Bound<'_, Self>, index: usize) -> MsgResult<Py<PyAny>> {
-        slf.get().read_field(slf.py(), index, Some(slf))
+        slf.get().read_field(slf.py(), index, slf)
     }
 
-    /// Field `index` when the caller has no object (`_get`).
-    fn read_field_any(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
-        self.read_field(py, index, None)
-    }
-
-    /// Field `index`'s value. `owner`: this struct's own object, when the caller has it (a
-    /// list handle then borrows the struct's base while its object keeps `owner`).
+    /// Field `index`'s value. `owner`: this struct's own object (a list handle borrows the
+    /// struct's base while its object keeps `owner`).
     fn read_field(
         &self,
         py: Python<'_>,
         index: usize,
-        owner: Option<&Bound<'_, Self>>,
+        owner: &Bound<'_, Self>,
     ) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
         if let Some(Type::List(_)) = ty {
             // A list straight into its handle object, without a `Value`.
-            let made = match owner {
-                Some(owner) => crate::ffi::lent_builder_list(owner, index, None)?,
-                None => match self.inner.list_fast(index)? {
-                    Some(list) => {
-                        let list = crate::list::PyListBuilder {
-                            inner: list,
-                            registry: self.registry.clone_ref(py),
-                            keep: None,
-                        };
-                        Some(crate::lean_object::new_object(py, list)?.into_any())
-                    }
-                    None => None,
-                },
-            };
-            if let Some(list) = made {
+            if let Some(list) = crate::ffi::lent_builder_list(owner, index, None)? {
                 return Ok(list);
             }
         } else if let Some(Type::Struct(_)) = ty {
@@ -598,9 +579,10 @@ macro_rules! shared_struct_methods {
             }
 
             /// The value of field ``field`` (by name; as ``getattr``).
-            fn _get(&self, py: Python<'_>, field: &str) -> PyResult<Py<PyAny>> {
-                let run = || self.read_field_any(py, field_index(self.inner.schema(), field)?);
-                run().map_err(|e| e.into_py(py))
+            fn _get(slf: &Bound<'_, Self>, field: &str) -> PyResult<Py<PyAny>> {
+                let run =
+                    || Self::read_field_of(slf, field_index(slf.get().inner.schema(), field)?);
+                run().map_err(|e| e.into_py(slf.py()))
             }
 
             /// The value of ``field`` (a ``_StructSchemaField``).
@@ -609,7 +591,7 @@ macro_rules! shared_struct_methods {
                 field: &Bound<'_, PyAny>,
             ) -> PyResult<Py<PyAny>> {
                 let name = crate::message::by_field_name(field, slf.get().inner.schema().id)?;
-                slf.get()._get(slf.py(), &name)
+                Self::_get(slf, &name)
             }
 
             /// ``_has`` of ``field`` (a ``_StructSchemaField``).
@@ -1287,21 +1269,16 @@ impl PyStructReader {
 
     /// Field `index` of the struct object `slf` (its list handles borrow its base).
     fn read_field_of(slf: &Bound<'_, Self>, index: usize) -> MsgResult<Py<PyAny>> {
-        slf.get().read_field(slf.py(), index, Some(slf))
+        slf.get().read_field(slf.py(), index, slf)
     }
 
-    /// Field `index` when the caller has no object (`_get`).
-    fn read_field_any(&self, py: Python<'_>, index: usize) -> MsgResult<Py<PyAny>> {
-        self.read_field(py, index, None)
-    }
-
-    /// Field `index`'s value. `owner`: this struct's own object, when the caller has it (a
-    /// list handle then borrows the struct's base while its object keeps `owner`).
+    /// Field `index`'s value. `owner`: this struct's own object (a list handle borrows the
+    /// struct's base while its object keeps `owner`).
     pub(crate) fn read_field(
         &self,
         py: Python<'_>,
         index: usize,
-        owner: Option<&Bound<'_, Self>>,
+        owner: &Bound<'_, Self>,
     ) -> MsgResult<Py<PyAny>> {
         let ty = self.inner.schema().fields.get(index).and_then(slot_type);
         // Asked only for data-section slots: a pointer or group field skips the call.
@@ -1329,25 +1306,11 @@ impl PyStructReader {
         py: Python<'_>,
         index: usize,
         ty: Option<&Type>,
-        owner: Option<&Bound<'_, Self>>,
+        owner: &Bound<'_, Self>,
     ) -> MsgResult<Py<PyAny>> {
         if let Some(Type::List(_)) = ty {
             // A list straight into its handle object, without a `Value`.
-            let made = match owner {
-                Some(owner) => crate::ffi::lent_reader_list(owner, index)?,
-                None => match self.inner.list_fast(index)? {
-                    Some(list) => {
-                        let list = crate::list::PyListReader {
-                            inner: list,
-                            registry: self.registry.clone_ref(py),
-                            keep: None,
-                        };
-                        Some(crate::lean_object::new_object(py, list)?.into_any())
-                    }
-                    None => None,
-                },
-            };
-            if let Some(list) = made {
+            if let Some(list) = crate::ffi::lent_reader_list(owner, index)? {
                 return Ok(list);
             }
         } else if let Some(Type::Struct(_)) = ty {
