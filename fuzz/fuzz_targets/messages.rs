@@ -68,8 +68,12 @@ fn read_all(r: &StructReader, depth: u32) {
     // primitive read).
     let kept = LocatedReader::new(r.clone());
     for i in 0..r.schema().fields.len() {
-        // As the binding reads: struct, list and group fields first without a `Value`.
-        let v = match (r.struct_fast(i), r.list_fast(i), r.group_fast(i)) {
+        // As the binding reads: struct, list and group fields first without a `Value`, a list
+        // borrowing `r`'s base.
+        // SAFETY: `r` outlives the list: `v` is read and dropped within this iteration.
+        #[allow(unsafe_code)]
+        let lent = unsafe { r.list_fast_lent(i) };
+        let v = match (r.struct_fast(i), lent, r.group_fast(i)) {
             (Ok(Some(s)), _, _) => Ok(Value::Struct(StructValue::Reader(s))),
             (_, Ok(Some(l)), _) => Ok(Value::List(ListValue::Reader(l))),
             (_, _, Ok(Some(g))) => Ok(Value::Struct(StructValue::Reader(g))),
@@ -295,7 +299,21 @@ fn apply(
                 }
                 _ => {
                     // `a` reads as the binding does (struct and list fields without a
-                    // `Value` first), `b` by the general read.
+                    // `Value` first), `b` by the general read. A list borrowing `a`'s base,
+                    // when the fast read answers, reads as the general read's list.
+                    // SAFETY: `a` outlives the lent list, dropped within this statement.
+                    #[allow(unsafe_code)]
+                    let lent = unsafe { a.list_fast_lent(i) }
+                        .map(|l| l.map(|l| (l.len(), format!("{:?}", l.get(0)))));
+                    if let Ok(Some(seen)) = lent {
+                        let general = match a.get_by_index(i) {
+                            Ok(Value::List(ListValue::Builder(l))) => {
+                                (l.len(), format!("{:?}", l.get(0)))
+                            }
+                            other => panic!("field {i}: a lent list, then {}", show(&other)),
+                        };
+                        assert_eq!(format!("{seen:?}"), format!("{general:?}"), "field {i}");
+                    }
                     let x = match (a.struct_fast(i), a.list_fast(i)) {
                         (Ok(Some(s)), _) => Ok(Value::Struct(StructValue::Builder(s))),
                         (_, Ok(Some(l))) => Ok(Value::List(ListValue::Builder(l))),

@@ -247,11 +247,12 @@ impl<B: 'static> Drop for GroupCell<B> {
     }
 }
 
-/// A list builder's base (`ListBuilder::base`): a counted reference, or one borrowed from the
-/// struct handle the list was read from ([`StructBuilder::list_fast_lent`]) while that handle's
-/// owner keeps it alive (the binding: the list's Python object holds the struct's). A
-/// borrowed base spares the list handle an atomic increment and decrement of the base's count
-/// (a builder's list field read from Python). Clones are counted.
+/// A list handle's base (`ListBuilder::base`, `ListReader::base`): a counted reference, or one
+/// borrowed from the struct handle the list was read from ([`StructBuilder::list_fast_lent`],
+/// [`StructReader::list_fast_lent`]) while that handle's owner keeps it alive (the binding: the
+/// list's Python object holds the struct's). A borrowed base spares the list handle an atomic
+/// increment and decrement of the base's count (a list field read from Python). Clones are
+/// counted.
 pub(crate) enum ListBase<B: 'static> {
     Own(Arc<B>),
     Lent(LentBase<B>),
