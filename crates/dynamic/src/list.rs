@@ -94,7 +94,7 @@ impl ListReader {
         elem: Type,
         registry: Arc<Registry>,
     ) -> Self {
-        ListReader::on(ReaderBase::new(backing, registry, steps), None, elem)
+        ListReader::on(ReaderBase::new(backing, registry, steps).into(), None, elem)
     }
 
     /// A child list on its parent's base, with `hop` pending (no path copied now).
@@ -103,9 +103,7 @@ impl ListReader {
         hop: Step,
         elem: Type,
     ) -> Self {
-        let base = base.into();
-        let elem_schema = element_schema(&elem, &base.registry);
-        ListReader::with_schema(base, Some(hop), elem, elem_schema)
+        ListReader::on(base.into(), Some(hop), elem)
     }
 
     /// `child` of a struct list whose element schema the caller has at hand (`struct_schema`:
@@ -121,9 +119,9 @@ impl ListReader {
         ListReader::with_schema(base, Some(hop), elem, elem_schema)
     }
 
-    fn on(base: Arc<ReaderBase>, pending: Option<Step>, elem: Type) -> Self {
+    fn on(base: lent::ListBase<ReaderBase>, pending: Option<Step>, elem: Type) -> Self {
         let elem_schema = element_schema(&elem, &base.registry);
-        ListReader::with_schema(lent::ListBase::Own(base), pending, elem, elem_schema)
+        ListReader::with_schema(base, pending, elem, elem_schema)
     }
 
     fn with_schema(
@@ -641,7 +639,7 @@ impl ListBuilder {
         registry: Arc<Registry>,
     ) -> Self {
         ListBuilder::on(
-            BuilderBase::new(message, registry, steps, root_size),
+            BuilderBase::new(message, registry, steps, root_size).into(),
             None,
             elem,
         )
@@ -653,9 +651,7 @@ impl ListBuilder {
         hop: Step,
         elem: Type,
     ) -> Self {
-        let base = base.into();
-        let elem_schema = element_schema(&elem, &base.registry);
-        ListBuilder::with_schema(base, Some(hop), elem, elem_schema)
+        ListBuilder::on(base.into(), Some(hop), elem)
     }
 
     /// `child` with the element schema the caller found (what `element_schema` gives for
@@ -669,9 +665,9 @@ impl ListBuilder {
         ListBuilder::with_schema(base.into(), Some(hop), elem, elem_schema)
     }
 
-    fn on(base: Arc<BuilderBase>, pending: Option<Step>, elem: Type) -> Self {
+    fn on(base: lent::ListBase<BuilderBase>, pending: Option<Step>, elem: Type) -> Self {
         let elem_schema = element_schema(&elem, &base.registry);
-        ListBuilder::with_schema(lent::ListBase::Own(base), pending, elem, elem_schema)
+        ListBuilder::with_schema(base, pending, elem, elem_schema)
     }
 
     /// `child_with` for a list just made (`init`), whose elements are about to be used: a
