@@ -61,6 +61,33 @@ def test_list_slots_match_the_methods(a):
         assert type(lst).__getitem__(lst, 1).t == "second"
 
 
+def test_list_classes_cannot_be_subclassed_or_given_to_other_objects(a):
+    """The lean `len()`, subscript and `next()` slots take their object to be of their own
+    class unchecked (ffi.rs, `final_slot_owner`): no subclass may inherit them and no object
+    of another layout may take the class as its `__class__`, nor these objects another."""
+    plain, structs = _lists(a)
+    msg = a.All.new_message(ints=[1, 2])
+    objects = [lst for lst, _ in plain] + structs + [iter(msg.ints)]
+    classes = {type(o) for o in objects}
+    assert len(classes) == 3
+    for cls in classes:
+        with pytest.raises(TypeError):
+            type("Sub", (cls,), {})
+    others = [object(), msg, msg.ints, msg.as_reader().ints, iter(msg.ints), 5]
+    for obj in objects:
+        for other in others:
+            if type(other) is type(obj):
+                continue
+            with pytest.raises(TypeError):
+                obj.__class__ = type(other)
+    # A struct refuses the name as a field (AttributeError) or CPython refuses the layout.
+    for other in [msg, msg.as_reader(), object()]:
+        for cls in classes:
+            with pytest.raises((TypeError, AttributeError)):
+                other.__class__ = cls
+    assert len(msg.ints) == 2 and list(iter(msg.ints)) == [1, 2]
+
+
 def test_builder_list_length_follows_a_reinit(a):
     msg = a.All.new_message()
     old = msg.init("ints", 3)

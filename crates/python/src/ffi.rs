@@ -442,24 +442,21 @@ fn not_instance<T: PyClass>(obj: Borrowed<'_, '_, PyAny>) -> PyErr {
     }
 }
 
-/// `sq_length` / `mp_length` of a [`SequenceSlots`] class: the quick length of an object of
-/// exactly the class's type, without the panic guard's frame; anything else goes through
-/// [`sq_length_guarded`].
+/// `sq_length` / `mp_length` of a [`SequenceSlots`] class: the quick length, without the
+/// panic guard's frame; anything else goes through [`sq_length_guarded`].
 unsafe extern "C" fn sq_length<T: SequenceSlots>(slf: *mut pyo3::ffi::PyObject) -> isize {
-    let type_addr = T::type_addr().load(Ordering::Relaxed);
-    // SAFETY: a slot is called with the GIL held and `slf` a live object; reading its type
-    // pointer is what `Py_TYPE` is for. When that is `T`'s own type object (recorded at
-    // installation; 0 before, which no object's type pointer is), the object is a `T`
-    // instance, so the unchecked cast is sound. The `Python` token is true: the GIL is held.
-    // `quick_len` cannot panic (its contract), so nothing unwinds into C; it makes and drops
-    // no Python object.
+    // SAFETY: a slot is called with the GIL held and `slf` a live object whose type has this
+    // slot, which only `T`'s type has ([`final_slot_owner`]): `slf` is a `T` instance, so
+    // the unchecked cast is sound. The `Python` token is true: the GIL is held. `quick_len`
+    // cannot panic (its contract), so nothing unwinds into C; it makes and drops no Python
+    // object.
     unsafe {
-        if pyo3::ffi::Py_TYPE(slf) as usize == type_addr {
-            let py = Python::assume_attached();
-            let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
-            if let Some(n) = this.get().quick_len().and_then(|n| isize::try_from(n).ok()) {
-                return n;
-            }
+        // CPython never calls a slot with no object (what lets `from_ptr` skip its check).
+        std::hint::assert_unchecked(!slf.is_null());
+        let py = Python::assume_attached();
+        let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
+        if let Some(n) = this.get().quick_len().and_then(|n| isize::try_from(n).ok()) {
+            return n;
         }
         sq_length_guarded::<T>(slf)
     }
@@ -486,27 +483,23 @@ unsafe extern "C" fn sq_length_guarded<T: SequenceSlots>(slf: *mut pyo3::ffi::Py
 }
 
 /// `mp_subscript` of a [`SequenceSlots`] class: the quick element ([`SequenceSlots::quick_item`])
-/// of an object of exactly the class's type indexed by an exact `int`, without the panic
-/// guard's frame; anything else goes through [`mp_subscript_guarded`].
+/// of an object indexed by an exact `int`, without the panic guard's frame; anything else
+/// goes through [`mp_subscript_guarded`].
 unsafe extern "C" fn mp_subscript<T: SequenceSlots>(
     slf: *mut pyo3::ffi::PyObject,
     key: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
-    let type_addr = T::type_addr().load(Ordering::Relaxed);
-    // SAFETY: a slot is called with the GIL held and `slf`, `key` live objects; reading their
-    // type pointers is what `Py_TYPE` is for. When `slf`'s is `T`'s own type object (recorded
-    // at installation; 0 before, which no object's type pointer is), it is a `T` instance, so
-    // the unchecked cast is sound; `quick_items` is a plain load that cannot panic. The
-    // quick element is asked for only with `key` exactly an `int`. What either callee
-    // returns is handed to the caller as it is.
+    // SAFETY: a slot is called with the GIL held and `slf`, `key` live objects; reading
+    // `key`'s type pointer is what `Py_TYPE` is for. Only `T`'s type has this slot
+    // ([`final_slot_owner`]), so `slf` is a `T` instance and the unchecked cast is sound;
+    // `quick_items` is a plain load that cannot panic. The quick element is asked for only
+    // with `key` exactly an `int`. What either callee returns is handed to the caller as it
+    // is.
     unsafe {
-        if pyo3::ffi::Py_TYPE(slf) as usize == type_addr
-            && pyo3::ffi::PyLong_CheckExact(key) != 0
-            && Borrowed::from_ptr(Python::assume_attached(), slf)
-                .cast_unchecked::<T>()
-                .get()
-                .quick_items()
-        {
+        // CPython never calls a slot with no object (what lets `from_ptr` skip its check).
+        std::hint::assert_unchecked(!slf.is_null());
+        let this = Borrowed::from_ptr(Python::assume_attached(), slf).cast_unchecked::<T>();
+        if pyo3::ffi::PyLong_CheckExact(key) != 0 && this.get().quick_items() {
             return mp_subscript_quick::<T>(slf, key);
         }
         mp_subscript_guarded::<T>(slf, key)
@@ -592,6 +585,31 @@ unsafe fn subscript_guarded<T: SequenceSlots>(
     }
 }
 
+/// Whether the lean slots installed on `tp` (`sq_length`, `mp_subscript`, `tp_iternext`)
+/// may take their object to be an instance of `tp`'s class without checking. CPython calls
+/// a type's slot with an object whose type pointer is that type or a subclass that inherited
+/// the slot. So it suffices that `tp` is a heap type (its slot tables lie in its own type
+/// object: setting one sets it for `tp` alone), is final (no `Py_TPFLAGS_BASETYPE`: no
+/// subclass can exist), and that no object of another layout can be given `tp` as its
+/// `__class__`: CPython refuses that assignment (`compatible_for_assignment`) between
+/// classes whose instances carry fields beyond their base's, a `__dict__`, a weak-reference
+/// list and `__slots__`, which the last check below makes true of `tp`.
+///
+/// SAFETY (for callers): `tp` is a live type object and the GIL is held.
+unsafe fn final_slot_owner(tp: *mut pyo3::ffi::PyTypeObject) -> bool {
+    // SAFETY: the caller's: `tp` and its base are live type objects (a type keeps its base).
+    unsafe {
+        let flags = (*tp).tp_flags;
+        let base = (*tp).tp_base;
+        flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0
+            && flags & pyo3::ffi::Py_TPFLAGS_BASETYPE == 0
+            && !base.is_null()
+            && (*tp).tp_dictoffset == 0
+            && (*tp).tp_weaklistoffset == 0
+            && (*tp).tp_basicsize > (*base).tp_basicsize
+    }
+}
+
 /// Replaces the `len()` and subscript slots PyO3 gave `T`'s type by the lean ones above.
 /// Called once, at module initialization, before any instance exists.
 pub(crate) fn install_sequence_slots<T: SequenceSlots>(py: Python<'_>) -> PyResult<()> {
@@ -604,10 +622,9 @@ pub(crate) fn install_sequence_slots<T: SequenceSlots>(py: Python<'_>) -> PyResu
     // `__getitem__` is assigned. The checks below refuse anything else. `T` is not
     // subclassable, so no other type copied the old slots.
     unsafe {
-        let heap = (*tp).tp_flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0;
         let seq = (*tp).tp_as_sequence;
         let map = (*tp).tp_as_mapping;
-        if !heap
+        if !final_slot_owner(tp)
             || seq.is_null()
             || map.is_null()
             || (*seq).sq_length.is_none()
@@ -652,16 +669,16 @@ unsafe extern "C" fn tp_iternext<T: IterSlot>(
     slf: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
     // SAFETY: as `mp_subscript`: a slot is called with the GIL held and `slf` a live object
-    // of a type that has this slot; when its type pointer is `T`'s own type object (recorded
-    // at installation, 0 before) it is a `T`, so the unchecked cast is sound. `quick_next`
-    // cannot panic (its contract); what either callee returns is handed on as it is.
+    // whose type has this slot, which only `T`'s type has ([`final_slot_owner`]), so the
+    // unchecked cast is sound. `quick_next` cannot panic (its contract); what either callee
+    // returns is handed on as it is.
     unsafe {
-        if pyo3::ffi::Py_TYPE(slf) as usize == T::type_addr().load(Ordering::Relaxed) {
-            let py = Python::assume_attached();
-            let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
-            if let Some(item) = this.get().quick_next(py) {
-                return item;
-            }
+        // CPython never calls a slot with no object (what lets `from_ptr` skip its check).
+        std::hint::assert_unchecked(!slf.is_null());
+        let py = Python::assume_attached();
+        let this = Borrowed::from_ptr(py, slf).cast_unchecked::<T>();
+        if let Some(item) = this.get().quick_next(py) {
+            return item;
         }
         tp_iternext_guarded::<T>(slf)
     }
@@ -700,8 +717,7 @@ pub(crate) fn install_iternext_slot<T: IterSlot>(py: Python<'_>) -> PyResult<()>
     // itself, which CPython rewrites the same way when a class's `__next__` is assigned
     // (then `PyType_Modified`). `T` is not subclassable, so no other type copied the slot.
     unsafe {
-        let heap = (*tp).tp_flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0;
-        if !heap || (*tp).tp_iternext.is_none() {
+        if !final_slot_owner(tp) || (*tp).tp_iternext.is_none() {
             return Err(pyo3::exceptions::PySystemError::new_err(
                 "iterator class without the expected slot",
             ));
