@@ -1175,6 +1175,51 @@ impl DataAt {
         Some(f(self.pointer_builder(held, slot)))
     }
 
+    /// Writes `bytes` into pointer slot `index` as capnp's `set_text` (`text`: a NUL follows,
+    /// counted in the list) or `set_data` does, to the byte: the old object cleared by capnp
+    /// (`PointerBuilder::clear`: its words and the slot zeroed) when the slot was not null,
+    /// then the list's words allocated by the arena's own `allocate` (`place`: capnp's
+    /// `allocate`), its pointer written (element size Byte) and the bytes copied into the
+    /// fresh, zeroed words (the NUL is one of them). `None` with nothing written when the slot
+    /// is outside the section or the list would be longer than a list pointer can say.
+    /// Every recorded location stays as valid as after `write_pointer`: the same bump when
+    /// the slot was not null, and otherwise only new space and the slot written.
+    pub(crate) fn write_blob(
+        self,
+        held: &mut Held<'_>,
+        index: u32,
+        bytes: &[u8],
+        text: bool,
+    ) -> Option<()> {
+        let slot = self.slot(index)?;
+        let count = u32::try_from(bytes.len() + usize::from(text))
+            .ok()
+            .filter(|&n| n < 1 << 29)?;
+        // SAFETY: 8 readable bytes inside the pointer section (`slot`), current under the
+        // lock `held` holds (the caller checked the generation): no other access meanwhile.
+        if unsafe { read_le(slot.as_ptr(), 8) } != 0 {
+            held.bump();
+            self.pointer_builder(held, slot).clear();
+        }
+        // SAFETY: the slot is 8 writable bytes of segment `self.segment` of this arena (see
+        // `slot`), now null, and nothing else accesses the message (the lock); `place` writes
+        // only the slot and the words the arena just handed out.
+        let (obj, _) = unsafe {
+            place(
+                &mut held.guard.arena,
+                self.segment,
+                slot.as_ptr(),
+                count.div_ceil(8),
+                1,
+                (count << 3) | 2,
+            )
+        };
+        // SAFETY: `obj` starts `count.div_ceil(8)` fresh words of this message, at least
+        // `bytes.len()` bytes; `bytes` is a Python object's or a copy, never this message.
+        unsafe { copy_small(bytes, obj) };
+        Some(())
+    }
+
     /// Copies `src` into pointer slot `index` as capnp's `set_struct_pointer` (not
     /// canonical) does, to the byte: the old object zeroed (`zero_plain`, or capnp's `clear`
     /// when it is not plain), then the struct and each of its lists allocated in turn by the

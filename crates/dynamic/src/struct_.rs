@@ -1646,6 +1646,20 @@ impl StructBuilder {
         }
     }
 
+    /// `fast_pointer` for a Text (`text`) or Data write of `bytes`, by this layer's own
+    /// writer (`DataAt::write_blob`); `false` with nothing written when the location is not
+    /// recorded.
+    fn fast_blob(&self, field: &Field, offset: u32, bytes: &[u8], text: bool) -> Result<bool> {
+        let mut held = self.shared.base().message.lock_fast()?;
+        let Some(at) = self.slot_at(&held, field, offset) else {
+            return Ok(false);
+        };
+        self.write_slot_with(&mut held, at, field, |held, at| {
+            at.write_blob(held, offset, bytes, text).map(Ok)
+        })?;
+        Ok(true)
+    }
+
     /// The recorded location, when it is current and holds pointer slot `offset` and
     /// `field`'s discriminant (`fast_pointer` can write them).
     fn slot_at(&self, held: &Held<'_>, field: &Field, offset: u32) -> Option<DataAt> {
@@ -1666,10 +1680,23 @@ impl StructBuilder {
         offset: u32,
         f: impl FnOnce(PointerBuilder<'_>) -> Result<R>,
     ) -> Result<R> {
+        self.write_slot_with(held, at, field, |held, at| {
+            at.write_pointer(held, offset, f)
+        })
+    }
+
+    /// `write_slot` with the slot's write `f` (`None`: the slot is outside the section).
+    fn write_slot_with<R>(
+        &self,
+        held: &mut Held<'_>,
+        at: DataAt,
+        field: &Field,
+        f: impl FnOnce(&mut Held<'_>, DataAt) -> Option<Result<R>>,
+    ) -> Result<R> {
         if let (Some(d), Some(u)) = (field.discriminant, self.shared.schema().union.as_ref()) {
             at.write(held, 16, u.discriminant_offset, u64::from(d));
         }
-        let r = at.write_pointer(held, offset, f);
+        let r = f(held, at);
         // Its own struct did not move: still current, at the generation now.
         self.cache.set(held.generation, Some(at));
         // A `let else`, not `ok_or`: that builds (and drops) the error on every write.
@@ -2144,8 +2171,13 @@ impl StructBuilder {
             SetValue::Str(_) | SetValue::Bytes(_),
         ) = (&field.kind, &value)
         {
-            let write = |pb: PointerBuilder<'_>| write_pointer(pb, ty, &value, None, None);
-            if let Some(()) = self.fast_pointer(field, *offset, write)? {
+            let (bytes, text) = match value {
+                SetValue::Str(s) => (s.as_bytes(), matches!(ty, Type::Text)),
+                SetValue::Bytes(b) => (b, matches!(ty, Type::Text)),
+                _ => (&[][..], false),
+            };
+            check_blob_size(bytes.len(), true)?;
+            if self.fast_blob(field, *offset, bytes, text)? {
                 return Ok(());
             }
         }

@@ -644,10 +644,21 @@ fn handles_behind_an_overwritten_slot_match_walks() {
             u.get("ulm")
         }),
     ];
-    let writes: [(&str, Write); 7] = [
+    // The binding's Text and Data writes (`set_blob_by_index`: this layer's own writer
+    // through a current location).
+    fn blob(u: &StructBuilder, name: &str, v: SetValue<'_>) -> capnp_dynamic::Result<()> {
+        let i = u.schema().fields.iter().position(|f| f.name == name);
+        u.set_blob_by_index(i.expect("field"), v)
+    }
+    let writes: [(&str, Write); 10] = [
         ("text", |u| u.set("ut", SetValue::Str("xyz"))),
         ("empty text", |u| u.set("ut", SetValue::Str(""))),
         ("data", |u| u.set("ud", SetValue::Bytes(b"0123456789"))),
+        ("binding's text", |u| blob(u, "ut", SetValue::Str("xyz"))),
+        ("binding's empty text", |u| blob(u, "ut", SetValue::Str(""))),
+        ("binding's data", |u| {
+            blob(u, "ud", SetValue::Bytes(b"0123456789"))
+        }),
         ("init us", |u| u.init("us", None).map(drop)),
         ("init ul", |u| u.init("ul", Some(5)).map(drop)),
         ("init ulm", |u| u.init("ulm", Some(1)).map(drop)),
