@@ -9,7 +9,8 @@
 //! `PointerBuilder` made for the slot, in the message's arena, which this module owns
 //! (`BuilderMessage`); a plain struct assigned from another message (pointers null or lists
 //! of Void, Bool or numbers) is copied by this module's own code instead
-//! (`DataAt::copy_struct`), the same bytes as capnp's copy. Every lock of a message except
+//! (`DataAt::copy_struct`), the same bytes as capnp's copy, and so are Text and Data written
+//! into a field (`DataAt::write_blob`). Every lock of a message except
 //! `MessageBuilder::lock_fast` bumps the generation, so any other operation that could move
 //! or replace an object (`disown`, `adopt`, an upgrade during a walk, a new root) makes every
 //! recorded location stale; under `lock_fast` only this module's accesses run: data-section
