@@ -68,7 +68,7 @@ pub(crate) struct SegmentTable {
     /// message lock. While any handle of the message lives it only grows (only emptying the
     /// message for reuse lowers it, and that needs the message without handles), so a value
     /// read earlier is a lower bound of the used words: what reads without the lock check a
-    /// pointer's target against (`ElemsAt::blob_in_place_excluded`).
+    /// pointer's target against (`BlobsAt::blob_excluded`).
     first_used: AtomicUsize,
     /// Segments 1, 2, ... in order.
     rest: Mutex<Vec<Segment>>,
@@ -1704,6 +1704,106 @@ pub(crate) struct ElemsAt {
     elem_ptrs: StructPtrs,
 }
 
+/// The elements of a recorded list of pointers (64 bits each) in the message's first segment,
+/// as [`ListCache::blobs_excluded`] reads them: what a Text or Data element read needs.
+#[derive(Clone, Copy)]
+pub(crate) struct BlobsAt {
+    ptr: NonNull<u8>,
+    len: u32,
+}
+
+impl BlobsAt {
+    pub(crate) fn len(self) -> u32 {
+        self.len
+    }
+
+    /// The bytes of Text (`text`) or Data element `i` for a caller holding [`Excluded`]
+    /// instead of the lock, read in place from the first segment, whose base and used words
+    /// `table` publishes without a lock (`SegmentTable::first_used`, a lower bound of the
+    /// used words); `None` as [`ElemsAt::blob_in_place`] declines.
+    pub(crate) fn blob_excluded<'e>(
+        self,
+        _excluded: &'e Excluded,
+        table: &SegmentTable,
+        i: u32,
+        text: bool,
+    ) -> Option<&'e [u8]> {
+        let start = table.first_base.load(Ordering::Acquire);
+        if start.is_null() {
+            return None;
+        }
+        let used = table
+            .first_used
+            .load(Ordering::Relaxed)
+            .min(table.first_bytes.load(Ordering::Acquire));
+        // SAFETY: `start` is the first segment's base (published once, when the arena was
+        // handed it; segments are freed only with the message, which the caller's handle
+        // keeps alive), and its first `used` bytes are handed out (a lower bound of the used
+        // words, within its length); the list lies in it (`blobs_excluded`). Nothing writes
+        // them while the exclusion, borrowed for `'e`, lives.
+        unsafe { self.blob_at(start, used, i, text) }
+    }
+
+    /// Element `i`'s bytes, read in place from the list's segment, which starts at `start`
+    /// and has `used` bytes handed out: `None` unless `i` is in range and the element's
+    /// pointer is null or a list of bytes whose slot and target lie within them.
+    ///
+    /// # Safety
+    /// The list is a recorded location current at the caller's generation, in the segment
+    /// starting at `start`, whose first `used` bytes are initialized and inside its
+    /// allocation, and nothing writes them for `'b`.
+    unsafe fn blob_at<'b>(
+        self,
+        start: *const u8,
+        used: usize,
+        i: u32,
+        text: bool,
+    ) -> Option<&'b [u8]> {
+        if i >= self.len {
+            return None;
+        }
+        // SAFETY: `i < len`: element `i`'s 8 bytes lie inside the list (`locate`), in a live
+        // segment current at the caller's generation; the offset keeps the list pointer's
+        // provenance.
+        let slot = unsafe { self.ptr.add(i as usize * 8) };
+
+        let after_slot = (slot.as_ptr() as usize)
+            .checked_sub(start as usize)?
+            .checked_add(8)?;
+        if after_slot > used {
+            return None;
+        }
+        // SAFETY: the slot's 8 bytes lie within the segment's used bytes (just checked), not
+        // written meanwhile (the caller's contract).
+        let word = unsafe { read_le(slot.as_ptr(), 8) };
+        if word == 0 {
+            return Some(&[]);
+        }
+        // A list pointer (kind 1) of bytes (element size 2), as capnp writes Text and Data.
+        if word & 3 != 1 || (word >> 32) & 7 != 2 {
+            return None;
+        }
+        let count = usize::try_from(word >> 35).ok()?;
+        // The signed offset in words from the end of the slot.
+        let offset = i64::from((word as u32 as i32) >> 2) * 8;
+        let target = usize::try_from(i64::try_from(after_slot).ok()?.checked_add(offset)?).ok()?;
+        if target.checked_add(count)? > used {
+            return None;
+        }
+        // SAFETY: `[target, target + count)` lies within the segment's used bytes (checked
+        // just above), which were allocated and zeroed when handed out; nothing writes them
+        // for `'b` (the caller's contract). `start` is the segment's own pointer.
+        let bytes = unsafe { std::slice::from_raw_parts(start.add(target), count) };
+        if !text {
+            return Some(bytes);
+        }
+        match bytes.split_last() {
+            Some((0, body)) => Some(body),
+            _ => None,
+        }
+    }
+}
+
 /// The pointer sections of a struct list's elements (see `ElemsAt::elem_ptrs`).
 #[derive(Clone, Copy, Default)]
 struct StructPtrs {
@@ -1893,37 +1993,6 @@ impl ElemsAt {
         unsafe { self.blob_at(start, words as usize * 8, i, text) }
     }
 
-    /// `blob_in_place` for a caller holding [`Excluded`] instead of the lock, on a location
-    /// current at the message's generation (`ListCache::get_excluded`): only for a list in
-    /// the first segment, whose base and used words `table` publishes without a lock
-    /// (`SegmentTable::first_used`, a lower bound of the used words); `None` otherwise, as
-    /// `blob_in_place` declines.
-    pub(crate) fn blob_in_place_excluded<'e>(
-        self,
-        _excluded: &'e Excluded,
-        table: &SegmentTable,
-        i: u32,
-        text: bool,
-    ) -> Option<&'e [u8]> {
-        if self.elem_ptrs.segment != 0 {
-            return None;
-        }
-        let start = table.first_base.load(Ordering::Acquire);
-        if start.is_null() {
-            return None;
-        }
-        let used = table
-            .first_used
-            .load(Ordering::Relaxed)
-            .min(table.first_bytes.load(Ordering::Acquire));
-        // SAFETY: `start` is the first segment's base (published once, when the arena was
-        // handed it; segments are freed only with the message, which the caller's handle
-        // keeps alive), and its first `used` bytes are handed out (a lower bound of the used
-        // words, within its length). Nothing writes them while the exclusion, borrowed for
-        // `'e`, lives.
-        unsafe { self.blob_at(start, used, i, text) }
-    }
-
     /// The bytes of Text (`text`) or Data element `i`, read in place from the list's
     /// segment, which starts at `start` and has `used` bytes handed out: `None` unless the
     /// element's pointer is null or a list of bytes whose slot and target lie within them.
@@ -1938,47 +2007,15 @@ impl ElemsAt {
         i: u32,
         text: bool,
     ) -> Option<&'b [u8]> {
-        if self.size != ElementSize::Pointer || self.step_bits != 64 || i >= self.len {
+        if self.size != ElementSize::Pointer || self.step_bits != 64 {
             return None;
         }
-        // SAFETY: `i < len`: element `i`'s 8 bytes lie inside the list (`locate`), in a live
-        // segment current at the caller's generation; the offset keeps the list pointer's
-        // provenance.
-        let slot = unsafe { self.ptr?.add(i as usize * 8) };
-        let after_slot = (slot.as_ptr() as usize)
-            .checked_sub(start as usize)?
-            .checked_add(8)?;
-        if after_slot > used {
-            return None;
-        }
-        // SAFETY: the slot's 8 bytes lie within the segment's used bytes (just checked), not
-        // written meanwhile (the caller's contract).
-        let word = unsafe { read_le(slot.as_ptr(), 8) };
-        if word == 0 {
-            return Some(&[]);
-        }
-        // A list pointer (kind 1) of bytes (element size 2), as capnp writes Text and Data.
-        if word & 3 != 1 || (word >> 32) & 7 != 2 {
-            return None;
-        }
-        let count = usize::try_from(word >> 35).ok()?;
-        // The signed offset in words from the end of the slot.
-        let offset = i64::from((word as u32 as i32) >> 2) * 8;
-        let target = usize::try_from(i64::try_from(after_slot).ok()?.checked_add(offset)?).ok()?;
-        if target.checked_add(count)? > used {
-            return None;
-        }
-        // SAFETY: `[target, target + count)` lies within the segment's used bytes (checked
-        // just above), which were allocated and zeroed when handed out; nothing writes them
-        // for `'b` (the caller's contract). `start` is the segment's own pointer.
-        let bytes = unsafe { std::slice::from_raw_parts(start.add(target), count) };
-        if !text {
-            return Some(bytes);
-        }
-        match bytes.split_last() {
-            Some((0, body)) => Some(body),
-            _ => None,
-        }
+        let elems = BlobsAt {
+            ptr: self.ptr?,
+            len: self.len,
+        };
+        // SAFETY: the caller's contract; `elems` is this location's list of pointers.
+        unsafe { elems.blob_at(start, used, i, text) }
     }
 
     /// Writes primitive element `i`; `false` (nothing written) as `read` declines.
@@ -2250,11 +2287,24 @@ impl ListCache {
         self.current_at(held.generation)
     }
 
-    /// The recorded elements when recorded at generation `current`, for a caller holding
-    /// [`Excluded`] (`current` read under it, `MessageBuilder::generation_unlocked`): no
-    /// other thread can record meanwhile, so the fields are one `set`'s.
-    pub(crate) fn get_excluded(&self, _excluded: &Excluded, current: u64) -> Option<ElemsAt> {
-        self.current_at(current)
+    /// The recorded elements of a list of pointers in the message's first segment, when
+    /// recorded at generation `current`, for a caller holding [`Excluded`] (`current` read
+    /// under it, `MessageBuilder::generation_unlocked`: no other thread can record
+    /// meanwhile, so the fields are one `set`'s), narrowed to what a Text or Data element
+    /// read needs.
+    pub(crate) fn blobs_excluded(&self, _excluded: &Excluded, current: u64) -> Option<BlobsAt> {
+        if current == 0 || self.generation.load(Ordering::Relaxed) != current {
+            return None;
+        }
+        let pointers = self.shape.load(Ordering::Relaxed) & 0xff == size_code(ElementSize::Pointer);
+        let first = StructPtrs::unpack(self.elem_ptrs.load(Ordering::Relaxed)).segment == 0;
+        if !pointers || !first || self.step_bits.load(Ordering::Relaxed) != 64 {
+            return None;
+        }
+        Some(BlobsAt {
+            ptr: NonNull::new(self.ptr.load(Ordering::Relaxed))?,
+            len: self.len.load(Ordering::Relaxed),
+        })
     }
 
     /// The recorded elements of a list of Bool or numbers encoded exactly at `bits` per

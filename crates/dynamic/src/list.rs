@@ -1041,7 +1041,7 @@ impl ListBuilder {
     /// Hands Text/Data element `index`'s bytes to `f` straight from the message without the
     /// lock, for a caller holding [`crate::Excluded`]: when the list's location is current, its
     /// elements lie in the first segment and the element is null or a list of bytes within
-    /// its used words (arena.rs `ElemsAt::blob_in_place_excluded`). `Ok(None)`, `f` not
+    /// its used words (arena.rs `BlobsAt::blob_excluded`). `Ok(None)`, `f` not
     /// called, otherwise (another element type, none current, a retired, walk-only or
     /// volatile message, anything else); an index out of range raises as `get`.
     pub fn blob_element_unlocked<R>(
@@ -1057,12 +1057,12 @@ impl ListBuilder {
             return Ok(None);
         }
         let current = self.base.message.generation_unlocked();
-        let Some(at) = self.cache.get_excluded(excluded, current) else {
+        let Some(at) = self.cache.blobs_excluded(excluded, current) else {
             return Ok(None);
         };
         let i = resolve(index, at.len())?;
         let table = &self.base.message.segments;
-        Ok(at.blob_in_place_excluded(excluded, table, i, text).map(f))
+        Ok(at.blob_excluded(excluded, table, i, text).map(f))
     }
 
     pub fn get(&self, index: i64) -> Result<Value> {
