@@ -1766,7 +1766,6 @@ impl BlobsAt {
         // segment current at the caller's generation; the offset keeps the list pointer's
         // provenance.
         let slot = unsafe { self.ptr.add(i as usize * 8) };
-
         let after_slot = (slot.as_ptr() as usize)
             .checked_sub(start as usize)?
             .checked_add(8)?;
