@@ -1989,32 +1989,18 @@ impl ElemsAt {
         // SAFETY: `start` is the first byte of the list's segment, live and not written while
         // the lock `held` holds is borrowed for `'h`, and its first `words` words are used
         // (capnp's `get_segment`).
-        unsafe { self.blob_at(start, words as usize * 8, i, text) }
+        unsafe { self.blobs()?.blob_at(start, words as usize * 8, i, text) }
     }
 
-    /// The bytes of Text (`text`) or Data element `i`, read in place from the list's
-    /// segment, which starts at `start` and has `used` bytes handed out: `None` unless the
-    /// element's pointer is null or a list of bytes whose slot and target lie within them.
-    ///
-    /// # Safety
-    /// `start` is the first byte of the segment this list lies in, its first `used` bytes
-    /// are initialized and inside its allocation, and nothing writes them for `'b`.
-    unsafe fn blob_at<'b>(
-        self,
-        start: *const u8,
-        used: usize,
-        i: u32,
-        text: bool,
-    ) -> Option<&'b [u8]> {
+    /// This location as a list of pointers (64 bits each, `BlobsAt`), when it is one.
+    fn blobs(self) -> Option<BlobsAt> {
         if self.size != ElementSize::Pointer || self.step_bits != 64 {
             return None;
         }
-        let elems = BlobsAt {
+        Some(BlobsAt {
             ptr: self.ptr?,
             len: self.len,
-        };
-        // SAFETY: the caller's contract; `elems` is this location's list of pointers.
-        unsafe { elems.blob_at(start, used, i, text) }
+        })
     }
 
     /// Writes primitive element `i`; `false` (nothing written) as `read` declines.

@@ -45,6 +45,24 @@ fn resolve(index: i64, len: u32) -> Result<u32> {
     u32::try_from(i).map_err(|_| Error::IndexOutOfRange)
 }
 
+/// The base a list handle's children share (`ListReader::child_base`,
+/// `ListBuilder::child_base`): its own counted base when nothing is pending, else made once
+/// into `full` — a lent base counted (the children may outlive the handle), or the path with
+/// the pending hop appended.
+fn child_base_of<'a, B: crate::message::HandleBase>(
+    pending: Option<&Step>,
+    base: &'a lent::ListBase<B>,
+    full: &'a OnceLock<Arc<B>>,
+) -> &'a Arc<B> {
+    match (pending, base.own()) {
+        (None, Some(base)) => base,
+        (None, None) => full.get_or_init(|| base.counted()),
+        (Some(hop), _) => {
+            full.get_or_init(|| base.with_steps(push_step(base.steps(), hop.clone())))
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ListReader {
     /// The message, registry and path, shared with the struct or list it came from
@@ -161,17 +179,7 @@ impl ListReader {
     }
 
     fn child_base(&self) -> &Arc<ReaderBase> {
-        match (&self.pending, self.base.own()) {
-            (None, Some(base)) => base,
-            // A lent base is counted once for the children (which may outlive the handle).
-            (None, None) => self.full.get_or_init(|| self.base.counted()),
-            (Some(hop), _) => self.full.get_or_init(|| {
-                crate::message::HandleBase::with_steps(
-                    &*self.base,
-                    push_step(&self.base.steps, hop.clone()),
-                )
-            }),
-        }
+        child_base_of(self.pending.as_ref(), &self.base, &self.full)
     }
 
     /// The whole path from the root to this list.
@@ -740,17 +748,7 @@ impl ListBuilder {
     }
 
     fn child_base(&self) -> &Arc<BuilderBase> {
-        match (&self.pending, self.base.own()) {
-            (None, Some(base)) => base,
-            // A lent base is counted once for the children (which may outlive the handle).
-            (None, None) => self.full.get_or_init(|| self.base.counted()),
-            (Some(hop), _) => self.full.get_or_init(|| {
-                crate::message::HandleBase::with_steps(
-                    &*self.base,
-                    push_step(&self.base.steps, hop.clone()),
-                )
-            }),
-        }
+        child_base_of(self.pending.as_ref(), &self.base, &self.full)
     }
 
     /// The whole path from the root to this list.
