@@ -79,7 +79,8 @@ fn primitive(rng: &mut StdRng, ty: &Type) -> Option<SetValue<'static>> {
 /// One random operation on handle `h` of both messages; returns what each side observed and
 /// the handles it produced.
 /// Field `i` read as the binding reads it: struct and list fields first without a `Value`
-/// (`struct_fast`, `list_fast_lent`, `group_fast`), `get_by_index` when they decline.
+/// (`struct_fast`, `list_fast_lent`, `group_fast_excluded` then `group_fast`),
+/// `get_by_index` when they decline.
 ///
 /// # Safety
 /// `s` must outlive the result (a list handle may borrow `s`'s base, as the binding's do).
@@ -94,6 +95,9 @@ unsafe fn binding_get(s: &StructBuilder, i: usize) -> capnp_dynamic::Result<Valu
     // SAFETY: the caller keeps `s` alive while the handle lives (the contract).
     if let Some(list) = unsafe { s.list_fast_lent(i)? } {
         return Ok(Value::List(ListValue::Builder(list)));
+    }
+    if let Some(group) = s.group_fast_excluded(&excluded(), i)? {
+        return Ok(Value::Struct(StructValue::Builder(group)));
     }
     if let Some(group) = s.group_fast(i)? {
         return Ok(Value::Struct(StructValue::Builder(group)));

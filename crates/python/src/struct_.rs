@@ -488,8 +488,18 @@ impl PyStructBuilder {
                 )?);
             }
         } else if ty.is_none() {
-            // A group (a field without a slot type) likewise.
-            if let Some(group) = self.inner.group_fast(index)? {
+            // A group (a field without a slot type) likewise; without the message lock when
+            // nothing else can touch the message (the proof is dropped before the object is
+            // made).
+            let quick = match crate::ffi::excluded(py) {
+                Some(excluded) => self.inner.group_fast_excluded(&excluded, index)?,
+                None => None,
+            };
+            let group = match quick {
+                Some(group) => Some(group),
+                None => self.inner.group_fast(index)?,
+            };
+            if let Some(group) = group {
                 return Ok(PyStructBuilder::wrap(
                     py,
                     group,
