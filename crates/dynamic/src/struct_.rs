@@ -1737,14 +1737,14 @@ impl StructBuilder {
         self.fast_group(field, *id)
     }
 
-    /// `group_fast` for a caller holding [`Excluded`](crate::Excluded) instead of the
-    /// message lock: the location and the union discriminant read without it, as
-    /// `fast_write_excluded` writes (two locked instructions fewer a group read). `Ok(None)`
-    /// when the field is not a group, the message is volatile or no location is current (the
-    /// caller then takes `group_fast`); an inactive union member raises as there.
+    /// `group_fast`, first without the message lock when the caller holds
+    /// [`Excluded`](crate::Excluded) (as `set_number_by_index_excluded` writes): the location
+    /// and the union discriminant read under the proof, two locked instructions fewer; a
+    /// volatile message or no current location falls back to `fast_group`'s lock. `Ok(None)`
+    /// when the field is not a group or the caller must walk; an inactive union member raises.
     pub fn group_fast_excluded(
         &self,
-        excluded: &crate::Excluded,
+        excluded: Option<&crate::Excluded>,
         index: usize,
     ) -> Result<Option<StructBuilder>> {
         let field = field_at(self.shared.schema(), index)?;
@@ -1752,22 +1752,17 @@ impl StructBuilder {
             return Ok(None);
         };
         let message = &self.shared.base().message;
-        if message.is_volatile() {
-            return Ok(None);
+        if let Some(excluded) = excluded.filter(|_| !message.is_volatile()) {
+            // 0 (nothing current) for a retired or walk-only message, as `lock_fast` gives.
+            let current = message.generation_unlocked();
+            if let Some(at) = self.cache.get_excluded(excluded, current) {
+                let read = |bits, offset| at.read_excluded(excluded, bits, offset);
+                if let Some(group) = self.group_at(field, *id, current, at, read)? {
+                    return Ok(Some(group));
+                }
+            }
         }
-        // 0 (nothing current) for a retired or walk-only message, as `lock_fast` gives.
-        let current = message.generation_unlocked();
-        let Some(at) = self.cache.get_excluded(excluded, current) else {
-            return Ok(None);
-        };
-        if field.discriminant.is_some() {
-            let Some(disc) = at.read_excluded(excluded, 16, disc_offset(self.shared.schema()))
-            else {
-                return Ok(None);
-            };
-            check_active(self.shared.schema(), field, disc)?;
-        }
-        Ok(Some(self.group(field, *id)?.located(current, Some(at))))
+        self.fast_group(field, *id)
     }
 
     /// Group `id` (member `field`) as a handle located where this struct is, when this
@@ -1777,15 +1772,29 @@ impl StructBuilder {
         let Some(at) = self.cache.get(&held) else {
             return Ok(None);
         };
+        self.group_at(field, id, held.generation, at, |bits, offset| {
+            at.read(&held, bits, offset)
+        })
+    }
+
+    /// Group `id` (member `field`) located at `at`, current at `generation`, after checking
+    /// its union discriminant through `read(bits, offset)`; `Ok(None)` when the discriminant
+    /// lies outside the section.
+    fn group_at(
+        &self,
+        field: &Field,
+        id: u64,
+        generation: u64,
+        at: crate::arena::DataAt,
+        read: impl Fn(u32, u32) -> Option<u64>,
+    ) -> Result<Option<StructBuilder>> {
         if field.discriminant.is_some() {
-            let Some(disc) = at.read(&held, 16, disc_offset(self.shared.schema())) else {
+            let Some(disc) = read(16, disc_offset(self.shared.schema())) else {
                 return Ok(None);
             };
             check_active(self.shared.schema(), field, disc)?;
         }
-        Ok(Some(
-            self.group(field, id)?.located(held.generation, Some(at)),
-        ))
+        Ok(Some(self.group(field, id)?.located(generation, Some(at))))
     }
 
     /// A reader over the same memory (later writes are visible through it).

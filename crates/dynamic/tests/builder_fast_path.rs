@@ -79,7 +79,7 @@ fn primitive(rng: &mut StdRng, ty: &Type) -> Option<SetValue<'static>> {
 /// One random operation on handle `h` of both messages; returns what each side observed and
 /// the handles it produced.
 /// Field `i` read as the binding reads it: struct and list fields first without a `Value`
-/// (`struct_fast`, `list_fast_lent`, `group_fast_excluded` then `group_fast`),
+/// (`struct_fast`, `list_fast_lent`, `group_fast_excluded`, which falls back to the lock),
 /// `get_by_index` when they decline.
 ///
 /// # Safety
@@ -96,10 +96,7 @@ unsafe fn binding_get(s: &StructBuilder, i: usize) -> capnp_dynamic::Result<Valu
     if let Some(list) = unsafe { s.list_fast_lent(i)? } {
         return Ok(Value::List(ListValue::Builder(list)));
     }
-    if let Some(group) = s.group_fast_excluded(&excluded(), i)? {
-        return Ok(Value::Struct(StructValue::Builder(group)));
-    }
-    if let Some(group) = s.group_fast(i)? {
+    if let Some(group) = s.group_fast_excluded(Some(&excluded()), i)? {
         return Ok(Value::Struct(StructValue::Builder(group)));
     }
     s.get_by_index(i)

@@ -491,14 +491,9 @@ impl PyStructBuilder {
             // A group (a field without a slot type) likewise; without the message lock when
             // nothing else can touch the message (the proof is dropped before the object is
             // made).
-            let quick = match crate::ffi::excluded(py) {
-                Some(excluded) => self.inner.group_fast_excluded(&excluded, index)?,
-                None => None,
-            };
-            let group = match quick {
-                Some(group) => Some(group),
-                None => self.inner.group_fast(index)?,
-            };
+            let group = self
+                .inner
+                .group_fast_excluded(crate::ffi::excluded(py).as_ref(), index)?;
             if let Some(group) = group {
                 return Ok(PyStructBuilder::wrap(
                     py,
