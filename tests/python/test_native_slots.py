@@ -527,6 +527,75 @@ def test_reader_list_fields_keep_their_struct_and_their_children_outlive_both(a)
         list(kept)
 
 
+def test_struct_and_group_fields_keep_their_struct_and_their_children_outlive_both(a, c):
+    """A struct or group field read on a struct object whose children share its base borrows
+    that base and keeps the struct object alive (ffi.rs `lent_reader_child`/
+    `lent_builder_child`): the child works after every other reference to the struct is gone,
+    a builder's message is not recycled for the next `new_message()` meanwhile and a reader's
+    is not freed, and what is made from the child (its own children, copies) is independent
+    of both."""
+    msg = a.All.new_message(i32=1)
+    msg.init("s").i32 = 5
+    child = msg.s  # the only handle left of its message below
+    del msg
+    gc.collect()
+    other = a.All.new_message(i32=9)  # would reuse a dropped root's memory
+    other.init("s").i32 = 6
+    child.i32 += 1
+    assert child.i32 == 6 and other.s.i32 == 6 and other.i32 == 9
+    grandchild = child.init("s")
+    grandchild.u8 = 3
+    copied = child.copy()
+    del child
+    gc.collect()
+    assert grandchild.u8 == 3 and copied.i32 == 6 and copied.s.u8 == 3
+
+    contact = c.Contact.new_message(id=1)
+    contact.status.retired = "2019"
+    status = contact.status
+    del contact
+    gc.collect()
+    others = [c.Contact.new_message(id=k) for k in range(20)]
+    assert status.which() == "retired" and status.retired == "2019"
+    status.init("employer").title = "acme"
+    assert status.which() == "employer" and status.employer.title == "acme"
+    assert others[3].id == 3 and others[3].status.which() == "active"
+
+    def data(k):
+        m = c.Contact.new_message(id=k, name="n%d" % k)
+        employer = m.status.init("employer")
+        employer.title = "t%d" % k
+        employer.init("boss").name = "b%d" % k
+        return m.to_bytes()
+
+    r = c.Contact.from_bytes(data(1))
+    status = r.status
+    employer = status.employer
+    del r
+    gc.collect()
+    readers = [c.Contact.from_bytes(data(100 + k)) for k in range(50)]
+    assert status.which() == "employer" and employer.title == "t1"
+    boss = employer.boss
+    del status, employer
+    gc.collect()
+    readers += [c.Contact.from_bytes(data(200 + k)) for k in range(50)]
+    assert boss.name == "b1" and readers[2].status.employer.title == "t102"
+    with c.Contact.from_bytes(bytearray(data(7))) as r:
+        kept = r.status.employer
+        assert kept.title == "t7"
+    del r
+    gc.collect()
+    # The buffer is released at the end of the block: the child says so, as the struct would.
+    with pytest.raises(ValueError, match="buffer was released"):
+        kept.title
+    # A child read again and again from one struct, each handle dropped at once.
+    msg = a.All.new_message()
+    msg.init("s").i32 = 4
+    assert sum(msg.s.i32 for _ in range(100)) == 400
+    r = a.All.from_bytes(msg.to_bytes())
+    assert sum(r.s.i32 for _ in range(100)) == 400
+
+
 def test_field_names_remembered_by_the_slots_stay_right(a, c, schemas):
     # The slots remember field indexes by name object and schema (ffi.rs `cached_field`):
     # names built at run time, `str` subclasses, a field named like a class attribute, many

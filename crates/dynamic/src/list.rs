@@ -192,7 +192,7 @@ impl ListReader {
     fn element_base(&self, id: u64) -> Result<StructBase<ReaderBase>> {
         match self.struct_elements() {
             Some(e) => Ok(StructBase::Element(e.clone())),
-            None => Ok(StructBase::Own(
+            None => Ok(StructBase::own(
                 self.child_base().clone(),
                 self.base.registry.get_struct(id)?,
             )),
@@ -1124,7 +1124,7 @@ impl ListBuilder {
     fn element_base(&self, id: u64) -> Result<StructBase<BuilderBase>> {
         match self.struct_elements() {
             Some(e) => Ok(StructBase::Element(e.clone())),
-            None => Ok(StructBase::Own(
+            None => Ok(StructBase::own(
                 self.child_base().clone(),
                 self.base.registry.get_struct(id)?,
             )),

@@ -1477,7 +1477,7 @@ pub(crate) struct Elements<B: 'static> {
     /// schema): made by the first such handle (`element_with_schema`) and shared by the
     /// groups of the list's other elements (each `person.employment` of a list of people
     /// would otherwise allocate its own). Only the first group asked for is kept.
-    group: crate::list::lent::GroupCell<B>,
+    pub(crate) group: crate::list::lent::GroupCell<B>,
 }
 
 impl<B: 'static> Elements<B> {
@@ -1499,6 +1499,7 @@ impl<B: 'static> Elements<B> {
 /// another path.
 pub(crate) trait HandleBase: Sized {
     fn steps(&self) -> &Path;
+    fn registry(&self) -> &crate::schema::Registry;
     fn with_steps(&self, steps: Path) -> Arc<Self>;
     /// `ReaderBase::extended` / `BuilderBase::extended`.
     fn extended_by(this: &Arc<Self>, pending: Option<&Step>) -> Arc<Self>;
@@ -1508,6 +1509,11 @@ impl HandleBase for ReaderBase {
     #[inline]
     fn steps(&self) -> &Path {
         &self.steps
+    }
+
+    #[inline(always)]
+    fn registry(&self) -> &crate::schema::Registry {
+        &self.registry
     }
 
     fn with_steps(&self, steps: Path) -> Arc<Self> {
@@ -1526,6 +1532,11 @@ impl HandleBase for BuilderBase {
         &self.steps
     }
 
+    #[inline(always)]
+    fn registry(&self) -> &crate::schema::Registry {
+        &self.registry
+    }
+
     fn with_steps(&self, steps: Path) -> Arc<Self> {
         BuilderBase::new(
             self.message.clone(),
@@ -1541,11 +1552,12 @@ impl HandleBase for BuilderBase {
     }
 }
 
-/// A struct handle's base and schema: its own pair, or its list's [`Elements`] (one
-/// reference count per element handle instead of two), or its list's `Elements` borrowed
-/// without a count while the list's owner keeps them (`list/lent.rs`; clones are counted).
+/// A struct handle's base and schema: its own pair (each part counted, or borrowed:
+/// `list/lent.rs`, `OwnPair`), or its list's [`Elements`] (one reference count per element
+/// handle instead of two), or its list's `Elements` borrowed without a count while the
+/// list's owner keeps them (`list/lent.rs`; clones are counted).
 pub(crate) enum StructBase<B: 'static> {
-    Own(Arc<B>, Arc<crate::schema::StructSchema>),
+    Own(crate::list::lent::OwnPair<B>),
     Element(Arc<Elements<B>>),
     Lent(crate::list::lent::LentElements<B>),
 }
@@ -1553,7 +1565,7 @@ pub(crate) enum StructBase<B: 'static> {
 impl<B: 'static> Clone for StructBase<B> {
     fn clone(&self) -> Self {
         match self {
-            StructBase::Own(base, schema) => StructBase::Own(base.clone(), schema.clone()),
+            StructBase::Own(pair) => StructBase::Own(pair.clone()),
             StructBase::Element(e) => StructBase::Element(e.clone()),
             StructBase::Lent(e) => StructBase::Element(e.counted()),
         }
@@ -1564,7 +1576,7 @@ impl<B: 'static> StructBase<B> {
     #[inline]
     pub(crate) fn base(&self) -> &Arc<B> {
         match self {
-            StructBase::Own(base, _) => base,
+            StructBase::Own(pair) => pair.base(),
             StructBase::Element(e) => &e.base,
             StructBase::Lent(e) => &e.get().base,
         }
@@ -1578,7 +1590,7 @@ impl<B: 'static> StructBase<B> {
     #[inline]
     pub(crate) fn shared(&self) -> bool {
         match self {
-            StructBase::Own(base, _) => Arc::strong_count(base) > 1,
+            StructBase::Own(pair) => pair.base_lent() || Arc::strong_count(pair.base()) > 1,
             StructBase::Element(e) => Arc::strong_count(e) > 1 || Arc::strong_count(&e.base) > 1,
             StructBase::Lent(_) => true,
         }
@@ -1587,7 +1599,7 @@ impl<B: 'static> StructBase<B> {
     #[inline]
     pub(crate) fn schema(&self) -> &Arc<crate::schema::StructSchema> {
         match self {
-            StructBase::Own(_, schema) => schema,
+            StructBase::Own(pair) => pair.schema(),
             StructBase::Element(e) => &e.schema,
             StructBase::Lent(e) => &e.get().schema,
         }
@@ -1606,6 +1618,12 @@ impl<B: 'static> StructBase<B> {
 }
 
 impl<B: HandleBase + 'static> StructBase<B> {
+    /// A base and schema of its own, both counted.
+    #[inline(always)]
+    pub(crate) fn own(base: Arc<B>, schema: Arc<crate::schema::StructSchema>) -> Self {
+        StructBase::Own(crate::list::lent::OwnPair::new(base, schema))
+    }
+
     /// The path of a handle on this base with pending hop `pending`: the base's path, the
     /// list's hop, then `pending`.
     pub(crate) fn path_with(&self, pending: Option<&Step>) -> Path {
@@ -1622,8 +1640,8 @@ impl<B: HandleBase + 'static> StructBase<B> {
     #[inline(always)]
     pub(crate) fn extended(&self, pending: Option<&Step>) -> Arc<B> {
         // A handle's own base (fields of roots and of their fields) as before the hops.
-        if let StructBase::Own(base, _) = self {
-            return B::extended_by(base, pending);
+        if let StructBase::Own(pair) = self {
+            return B::extended_by(pair.base(), pending);
         }
         self.extended_element(pending)
     }
@@ -1638,22 +1656,25 @@ impl<B: HandleBase + 'static> StructBase<B> {
 
     /// The same base and hop with `schema`: a group's (same location, another schema).
     #[inline(always)]
-    pub(crate) fn with_schema(&self, schema: Arc<crate::schema::StructSchema>) -> Self {
-        if let StructBase::Own(base, _) = self {
-            return StructBase::Own(base.clone(), schema);
+    pub(crate) fn with_schema(&self, schema: crate::list::lent::SchemaRef<'_>) -> Self {
+        if let StructBase::Own(pair) = self {
+            return StructBase::Own(crate::list::lent::OwnPair::with_ref(
+                pair.base().clone(),
+                schema,
+            ));
         }
-        self.element_with_schema(schema)
+        self.element_with_schema(schema.counted())
     }
 
     #[inline(never)]
     fn element_with_schema(&self, schema: Arc<crate::schema::StructSchema>) -> Self {
         let elements = match self {
-            StructBase::Own(base, _) => return StructBase::Own(base.clone(), schema),
+            StructBase::Own(pair) => return StructBase::own(pair.base().clone(), schema),
             StructBase::Element(e) => &**e,
             StructBase::Lent(e) => e.get(),
         };
         let Some(hop) = &elements.hop else {
-            return StructBase::Own(elements.base.clone(), schema);
+            return StructBase::own(elements.base.clone(), schema);
         };
         // The list's shared part for this group, when another element's group made it (a
         // group schema's id names it within the registry, which the base fixes).

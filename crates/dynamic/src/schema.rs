@@ -132,8 +132,9 @@ pub struct Field {
     pub kind: FieldKind,
     /// The schema of a struct-typed slot (or a group, or the elements of a struct-list
     /// slot: one field has one of these), once looked up: reads of the field skip the
-    /// registry's lock. Weak, since recursive types would make a cycle.
-    pub(crate) target: std::sync::OnceLock<std::sync::Weak<StructSchema>>,
+    /// registry's lock. Not counted (recursive types would make a cycle): it names the
+    /// registry that holds it (`list/lent.rs`, `RegistrySchema`).
+    pub(crate) target: std::sync::OnceLock<crate::list::lent::RegistrySchema>,
     /// The host's own objects for this field's values (the Python binding's enum objects).
     pub host: HostCache,
 }
@@ -143,15 +144,30 @@ impl Field {
     /// structs, its elements' schema: a field's type names one struct), from `registry` the
     /// first time, then from the field itself.
     pub(crate) fn target_struct(&self, registry: &Registry, id: u64) -> Result<Arc<StructSchema>> {
-        if let Some(s) = self.target.get().and_then(std::sync::Weak::upgrade) {
-            return Ok(s);
+        Ok(self.target_ref(registry, id)?.counted())
+    }
+
+    /// As [`target_struct`](Self::target_struct), without counting a reference when the
+    /// schema is `registry`'s (the field's kept target): valid while `registry` lives.
+    #[inline]
+    pub(crate) fn target_ref<'r>(
+        &self,
+        registry: &'r Registry,
+        id: u64,
+    ) -> Result<crate::list::lent::SchemaRef<'r>> {
+        use crate::list::lent::SchemaRef;
+        if let Some(kept) = self.target.get().and_then(|t| t.of(registry)) {
+            return Ok(kept);
         }
         let s = registry.get_struct(id)?;
         // A SchemaLoader's registry may answer with a placeholder that a later load replaces.
         if !registry.uses_placeholders() {
-            let _ = self.target.set(Arc::downgrade(&s));
+            // `s` is one of the registry's own schemas (no placeholders: found in its map).
+            let _ = self
+                .target
+                .set(crate::list::lent::RegistrySchema::new(&s, registry));
         }
-        Ok(s)
+        Ok(SchemaRef::Counted(s))
     }
 }
 
@@ -278,13 +294,27 @@ struct Inner {
 }
 
 /// All schemas known to one parser. Shared by every message handle (`Arc<Registry>`);
-/// adding requests later is allowed and never changes a schema already added.
-#[derive(Default)]
+/// adding requests later is allowed and never changes a schema already added. A schema in
+/// its maps stays there until the registry drops (nothing is ever removed or replaced).
 pub struct Registry {
+    /// This registry's number, never given to another one in this process (fields name the
+    /// registry their kept target belongs to by it: `list/lent.rs`, `RegistrySchema`).
+    pub(crate) uid: u64,
     inner: RwLock<Inner>,
     /// Unknown struct and enum ids resolve to empty placeholders (a `SchemaLoader`'s
     /// registry, whose nodes may refer to nodes not loaded yet), instead of failing.
     placeholders: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Registry {
+            uid: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            inner: RwLock::default(),
+            placeholders: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
 }
 
 impl std::fmt::Debug for Registry {

@@ -10,7 +10,7 @@ use crate::arena::{DataAt, ElemsAt, Held, SrcStruct, StructCache};
 use crate::coords::StructAt;
 use crate::copy::{copy_default, Snapshot};
 use crate::error::{Error, Result};
-use crate::list::lent::ListBase;
+use crate::list::lent::{ListBase, OwnPair, SchemaRef};
 use crate::list::{ListBuilder, ListReader};
 use crate::message::{
     builder_reader_loc, follow_builder, follow_fresh_struct_list, follow_reader, lock_pair,
@@ -308,7 +308,7 @@ impl StructReader {
         is_root: bool,
     ) -> Self {
         StructReader {
-            shared: StructBase::Own(ReaderBase::new(backing, registry, steps), schema),
+            shared: StructBase::own(ReaderBase::new(backing, registry, steps), schema),
             pending: None,
             is_root,
             at: None,
@@ -541,6 +541,17 @@ impl StructReader {
     /// struct slot or `get_by_index` must read it (no location, a null pointer, more than one
     /// far hop). Raises as `get_by_index` for an inactive union member.
     pub fn struct_fast(&self, index: usize) -> Result<Option<StructReader>> {
+        self.struct_fast_with(index, Self::child_pair)
+    }
+
+    /// `struct_fast` with the child's base and schema paired by `pair` (`child_pair`, or with
+    /// the base lent: `list/lent.rs`).
+    #[inline(always)]
+    pub(crate) fn struct_fast_with(
+        &self,
+        index: usize,
+        pair: impl FnOnce(&Self, SchemaRef<'_>) -> StructBase<ReaderBase>,
+    ) -> Result<Option<StructReader>> {
         let field = field_at(self.shared.schema(), index)?;
         let FieldKind::Slot {
             offset,
@@ -554,7 +565,16 @@ impl StructReader {
         let Some((at, seg)) = self.active_located(field)? else {
             return Ok(None);
         };
-        self.located_struct(at, seg, field, *offset, *id, default)
+        self.located_struct(at, seg, field, *offset, *id, default, pair)
+    }
+
+    /// The base and schema of a child struct handle: its children's base (`extended`),
+    /// counted, with `schema` (uncounted when it is the registry's own: `OwnPair`).
+    pub(crate) fn child_pair(&self, schema: SchemaRef<'_>) -> StructBase<ReaderBase> {
+        StructBase::Own(OwnPair::with_ref(
+            self.shared.extended(self.pending.as_ref()),
+            schema,
+        ))
     }
 
     /// The struct in pointer slot `offset` of this located struct (`at` in `seg`), of
@@ -568,6 +588,7 @@ impl StructReader {
         offset: u32,
         id: u64,
         default: &DefaultValue,
+        pair: impl FnOnce(&Self, SchemaRef<'_>) -> StructBase<ReaderBase>,
     ) -> Result<Option<StructReader>> {
         let Some(child) = u16::try_from(offset)
             .ok()
@@ -575,19 +596,15 @@ impl StructReader {
         else {
             return Ok(None);
         };
-        let schema = field.target_struct(&self.shared.base().registry, id)?;
-        let shape = Shape::Struct(schema.size());
+        let schema = field.target_ref(&self.shared.base().registry, id)?;
+        let shape = Shape::Struct(schema.get().size());
         self.shared.base().backing.charge(shape_words(shape, 0))?;
         let step = Step {
             hop: Hop::Field(offset as u16),
             shape,
             default: default_words(default),
         };
-        Ok(Some(StructReader::element(
-            StructBase::Own(self.shared.extended(self.pending.as_ref()), schema),
-            step,
-            child,
-        )))
+        Ok(Some(StructReader::element(pair(self, schema), step, child)))
     }
 
     /// The list in pointer slot `offset` of this located struct (`at` in `seg`), found in
@@ -640,6 +657,17 @@ impl StructReader {
     /// a `Value`; `Ok(None)` when the field is not a group or `get_by_index` must read it.
     /// Raises as `get_by_index` for an inactive union member.
     pub fn group_fast(&self, index: usize) -> Result<Option<StructReader>> {
+        self.group_fast_with(index, StructBase::with_schema)
+    }
+
+    /// `group_fast` with the group's base and schema made by `pair` from this struct's
+    /// (`StructBase::with_schema`, or with the base lent: `list/lent.rs`).
+    #[inline(always)]
+    pub(crate) fn group_fast_with(
+        &self,
+        index: usize,
+        pair: impl FnOnce(&StructBase<ReaderBase>, SchemaRef<'_>) -> StructBase<ReaderBase>,
+    ) -> Result<Option<StructReader>> {
         let field = field_at(self.shared.schema(), index)?;
         let FieldKind::Group { id } = &field.kind else {
             return Ok(None);
@@ -647,9 +675,8 @@ impl StructReader {
         if self.active_located(field)?.is_none() {
             return Ok(None);
         }
-        Ok(Some(self.group_of(
-            field.target_struct(&self.shared.base().registry, *id)?,
-        )))
+        let schema = field.target_ref(&self.shared.base().registry, *id)?;
+        Ok(Some(self.group_on(pair(&self.shared, schema))))
     }
 
     /// `get_by_index` through the resolved location; `None` when it needs capnp's walk.
@@ -659,7 +686,7 @@ impl StructReader {
         };
         Ok(match &field.kind {
             FieldKind::Group { id } => Some(Value::Struct(StructValue::Reader(
-                self.group_of(field.target_struct(&self.shared.base().registry, *id)?),
+                self.group_of(field.target_ref(&self.shared.base().registry, *id)?),
             ))),
             FieldKind::Slot {
                 offset,
@@ -694,7 +721,7 @@ impl StructReader {
                 default,
                 ..
             } => self
-                .located_struct(at, seg, field, *offset, *id, default)?
+                .located_struct(at, seg, field, *offset, *id, default, Self::child_pair)?
                 .map(|r| Value::Struct(StructValue::Reader(r))),
             FieldKind::Slot {
                 offset,
@@ -767,7 +794,7 @@ impl StructReader {
             )?;
             match &field.kind {
                 FieldKind::Group { id } => Ok(Value::Struct(StructValue::Reader(
-                    self.group_of(field.target_struct(&self.shared.base().registry, *id)?),
+                    self.group_of(field.target_ref(&self.shared.base().registry, *id)?),
                 ))),
                 FieldKind::Slot {
                     offset,
@@ -927,9 +954,15 @@ impl StructReader {
     }
 
     /// The group `schema` of this struct: the same location, another schema.
-    fn group_of(&self, schema: Arc<StructSchema>) -> StructReader {
+    fn group_of(&self, schema: SchemaRef<'_>) -> StructReader {
+        self.group_on(self.shared.with_schema(schema))
+    }
+
+    /// The group handle at this struct's location on `shared` (its base, the group's schema).
+    #[inline(always)]
+    fn group_on(&self, shared: StructBase<ReaderBase>) -> StructReader {
         StructReader {
-            shared: self.shared.with_schema(schema),
+            shared,
             pending: self.pending.clone(),
             is_root: false,
             at: self.at,
@@ -1130,7 +1163,7 @@ impl StructBuilder {
     ) -> Self {
         let size = schema.size();
         StructBuilder {
-            shared: StructBase::Own(BuilderBase::new(message, registry, steps, size), schema),
+            shared: StructBase::own(BuilderBase::new(message, registry, steps, size), schema),
             pending: None,
             storage: size,
             is_root,
@@ -1142,7 +1175,7 @@ impl StructBuilder {
     pub(crate) fn on_root_base(base: Arc<BuilderBase>, schema: Arc<StructSchema>) -> Self {
         StructBuilder {
             storage: schema.size(),
-            shared: StructBase::Own(base, schema),
+            shared: StructBase::own(base, schema),
             pending: None,
             is_root: true,
             cache: StructCache::default(),
@@ -1162,7 +1195,8 @@ impl StructBuilder {
         let StructBuilder {
             shared, is_root, ..
         } = self;
-        if let (true, StructBase::Own(base, schema)) = (is_root, shared) {
+        if let (true, StructBase::Own(pair)) = (is_root, shared) {
+            let (base, schema) = pair.into_counted();
             crate::message::keep_root(base, schema);
         }
     }
@@ -1176,7 +1210,7 @@ impl StructBuilder {
         registry: Arc<Registry>,
     ) -> Self {
         StructBuilder::element(
-            StructBase::Own(
+            StructBase::own(
                 BuilderBase::new(message, registry, steps, root_size),
                 schema,
             ),
@@ -1334,16 +1368,18 @@ impl StructBuilder {
     /// (arena.rs `DataAt::read_pointer`) and its own location recorded at the current
     /// generation. `Ok(None)` otherwise (a null slot, which the walk allocates or copies the
     /// default into; a smaller struct, which it upgrades; anything capnp's reader refuses).
+    #[inline(always)]
     fn fast_struct_field(
         &self,
         field: &Field,
         offset: u32,
         id: u64,
         default: &DefaultValue,
+        pair: impl FnOnce(&Self, SchemaRef<'_>) -> StructBase<BuilderBase>,
     ) -> Result<Option<StructBuilder>> {
         let base = self.shared.base();
-        let schema = field.target_struct(&base.registry, id)?;
-        let size = schema.size();
+        let schema = field.target_ref(&base.registry, id)?;
+        let size = schema.get().size();
         let Some((generation, child_at)) = self.read_slot(field, offset, |pr| {
             let s = pr.get_struct(None).ok()?;
             DataAt::locate_reader(&base.message.segments, s).filter(|at| at.holds(size))
@@ -1357,11 +1393,16 @@ impl StructBuilder {
             default: default_words(default),
         };
         Ok(Some(
-            StructBuilder::element(
-                StructBase::Own(self.shared.extended(self.pending.as_ref()), schema),
-                Some(step),
-            )
-            .located(generation, Some(child_at)),
+            StructBuilder::element(pair(self, schema), Some(step))
+                .located(generation, Some(child_at)),
+        ))
+    }
+
+    /// The base and schema of a child struct handle (as `StructReader::child_pair`).
+    pub(crate) fn child_pair(&self, schema: SchemaRef<'_>) -> StructBase<BuilderBase> {
+        StructBase::Own(OwnPair::with_ref(
+            self.shared.extended(self.pending.as_ref()),
+            schema,
         ))
     }
 
@@ -1369,6 +1410,17 @@ impl StructBuilder {
     /// a `Value` (`fast_struct_field`); `Ok(None)` when the field is not a struct slot or
     /// `get_by_index` must read it. Raises as `get_by_index` for an inactive union member.
     pub fn struct_fast(&self, index: usize) -> Result<Option<StructBuilder>> {
+        self.struct_fast_with(index, Self::child_pair)
+    }
+
+    /// `struct_fast` with the child's base and schema paired by `pair` (`child_pair`, or
+    /// with the base lent: `list/lent.rs`).
+    #[inline(always)]
+    pub(crate) fn struct_fast_with(
+        &self,
+        index: usize,
+        pair: impl FnOnce(&Self, SchemaRef<'_>) -> StructBase<BuilderBase>,
+    ) -> Result<Option<StructBuilder>> {
         let field = field_at(self.shared.schema(), index)?;
         let FieldKind::Slot {
             offset,
@@ -1379,7 +1431,7 @@ impl StructBuilder {
         else {
             return Ok(None);
         };
-        self.fast_struct_field(field, *offset, *id, default)
+        self.fast_struct_field(field, *offset, *id, default, pair)
     }
 
     /// List field `index` as `get_by_index` reads it, through the recorded location without
@@ -1734,7 +1786,7 @@ impl StructBuilder {
         let FieldKind::Group { id } = &field.kind else {
             return Ok(None);
         };
-        self.fast_group(field, *id)
+        self.fast_group(field, *id, StructBase::with_schema)
     }
 
     /// `group_fast`, first without the message lock when the caller holds
@@ -1747,6 +1799,18 @@ impl StructBuilder {
         excluded: Option<&crate::Excluded>,
         index: usize,
     ) -> Result<Option<StructBuilder>> {
+        self.group_fast_excluded_with(excluded, index, StructBase::with_schema)
+    }
+
+    /// `group_fast_excluded` with the group's base and schema made by `pair` (as
+    /// `StructReader::group_fast_with`).
+    #[inline(always)]
+    pub(crate) fn group_fast_excluded_with(
+        &self,
+        excluded: Option<&crate::Excluded>,
+        index: usize,
+        pair: impl Fn(&StructBase<BuilderBase>, SchemaRef<'_>) -> StructBase<BuilderBase> + Copy,
+    ) -> Result<Option<StructBuilder>> {
         let field = field_at(self.shared.schema(), index)?;
         let FieldKind::Group { id } = &field.kind else {
             return Ok(None);
@@ -1757,24 +1821,34 @@ impl StructBuilder {
             let current = message.generation_unlocked();
             if let Some(at) = self.cache.get_excluded(excluded, current) {
                 let read = |bits, offset| at.read_excluded(excluded, bits, offset);
-                if let Some(group) = self.group_at(field, *id, current, at, read)? {
+                if let Some(group) = self.group_at(field, *id, current, at, read, pair)? {
                     return Ok(Some(group));
                 }
             }
         }
-        self.fast_group(field, *id)
+        self.fast_group(field, *id, pair)
     }
 
     /// Group `id` (member `field`) as a handle located where this struct is, when this
     /// struct's location is current; `Ok(None)` otherwise (the caller walks).
-    fn fast_group(&self, field: &Field, id: u64) -> Result<Option<StructBuilder>> {
+    fn fast_group(
+        &self,
+        field: &Field,
+        id: u64,
+        pair: impl FnOnce(&StructBase<BuilderBase>, SchemaRef<'_>) -> StructBase<BuilderBase>,
+    ) -> Result<Option<StructBuilder>> {
         let held = self.shared.base().message.lock_fast()?;
         let Some(at) = self.cache.get(&held) else {
             return Ok(None);
         };
-        self.group_at(field, id, held.generation, at, |bits, offset| {
-            at.read(&held, bits, offset)
-        })
+        self.group_at(
+            field,
+            id,
+            held.generation,
+            at,
+            |bits, offset| at.read(&held, bits, offset),
+            pair,
+        )
     }
 
     /// Group `id` (member `field`) located at `at`, current at `generation`, after checking
@@ -1787,6 +1861,7 @@ impl StructBuilder {
         generation: u64,
         at: crate::arena::DataAt,
         read: impl Fn(u32, u32) -> Option<u64>,
+        pair: impl FnOnce(&StructBase<BuilderBase>, SchemaRef<'_>) -> StructBase<BuilderBase>,
     ) -> Result<Option<StructBuilder>> {
         if field.discriminant.is_some() {
             let Some(disc) = read(16, disc_offset(self.shared.schema())) else {
@@ -1794,14 +1869,17 @@ impl StructBuilder {
             };
             check_active(self.shared.schema(), field, disc)?;
         }
-        Ok(Some(self.group(field, id)?.located(generation, Some(at))))
+        Ok(Some(
+            self.group_with(field, id, pair)?
+                .located(generation, Some(at)),
+        ))
     }
 
     /// A reader over the same memory (later writes are visible through it).
     pub fn as_reader(&self) -> StructReader {
         let base = self.shared.base();
         StructReader {
-            shared: StructBase::Own(
+            shared: StructBase::own(
                 ReaderBase::new(
                     Backing::Builder(base.message.clone()),
                     base.registry.clone(),
@@ -1835,7 +1913,7 @@ impl StructBuilder {
             None
         };
         Ok(StructReader {
-            shared: StructBase::Own(
+            shared: StructBase::own(
                 ReaderBase::new(
                     Backing::Reader(message),
                     self.shared.base().registry.clone(),
@@ -1876,7 +1954,7 @@ impl StructBuilder {
             }
         }
         if let FieldKind::Group { id } = &field.kind {
-            if let Some(g) = self.fast_group(field, *id)? {
+            if let Some(g) = self.fast_group(field, *id, StructBase::with_schema)? {
                 return Ok(Value::Struct(StructValue::Builder(g)));
             }
         }
@@ -1887,7 +1965,9 @@ impl StructBuilder {
             ..
         } = &field.kind
         {
-            if let Some(child) = self.fast_struct_field(field, *offset, *id, default)? {
+            if let Some(child) =
+                self.fast_struct_field(field, *offset, *id, default, Self::child_pair)?
+            {
                 return Ok(Value::Struct(StructValue::Builder(child)));
             }
         }
@@ -1990,7 +2070,7 @@ impl StructBuilder {
                 };
                 Value::Struct(StructValue::Builder(
                     StructBuilder::element(
-                        StructBase::Own(self.shared.extended(self.pending.as_ref()), schema),
+                        StructBase::own(self.shared.extended(self.pending.as_ref()), schema),
                         Some(step(shape)),
                     )
                     .located(self.shared.base().message.generation(), at),
@@ -2736,17 +2816,30 @@ impl StructBuilder {
     /// Group `id`, member `field` of this struct: its schema kept by the field (no registry
     /// lookup after the first).
     fn group(&self, field: &Field, id: u64) -> Result<StructBuilder> {
-        let schema = field.target_struct(&self.shared.base().registry, id)?;
+        self.group_with(field, id, StructBase::with_schema)
+    }
+
+    /// `group` with the group's base and schema made by `pair` (as `StructReader`'s
+    /// `group_fast_with`).
+    #[inline(always)]
+    fn group_with(
+        &self,
+        field: &Field,
+        id: u64,
+        pair: impl FnOnce(&StructBase<BuilderBase>, SchemaRef<'_>) -> StructBase<BuilderBase>,
+    ) -> Result<StructBuilder> {
+        let schema = field.target_ref(&self.shared.base().registry, id)?;
         // A group lives in its parent's sections; a schema claiming more would let writes
         // run past the struct.
-        if schema.data_words > self.storage.data || schema.ptr_count > self.storage.pointers {
+        let size = schema.get();
+        if size.data_words > self.storage.data || size.ptr_count > self.storage.pointers {
             return Err(Error::InvalidSchema(format!(
                 "group {} larger than its parent",
-                schema.display_name
+                size.display_name
             )));
         }
         Ok(StructBuilder {
-            shared: self.shared.with_schema(schema),
+            shared: pair(&self.shared, schema),
             pending: self.pending.clone(),
             storage: self.storage,
             is_root: false,

@@ -394,13 +394,7 @@ fn lent_lists_read_alike_and_their_clones_outlive_the_struct() {
     let root = MessageBuilder::new()
         .init_root(&reg, id(&reg, "All"))
         .expect("root");
-    let index = |name: &str| {
-        root.schema()
-            .fields
-            .iter()
-            .position(|f| f.name == name)
-            .expect("field")
-    };
+    let index = |name| field_index(root.schema(), name);
     let (li, ls, ll) = (index("li"), index("ls"), index("ll"));
     // SAFETY: every lent handle below is dropped before `root`.
     let (ints, people, nested) = unsafe {
@@ -484,4 +478,155 @@ fn person_root_bytes(reg: &Arc<capnp_dynamic::Registry>) -> Vec<u8> {
     };
     person.set("id", SetValue::Int(5)).expect("id");
     root.to_bytes().expect("bytes")
+}
+
+/// Lent struct and group field handles (`list/lent.rs` `OwnPair`) borrow the base of the
+/// struct they were read from, and hold a schema kept by the registry without a count: they
+/// read and write as counted ones do, their clones and children are counted handles that
+/// outlive both the lent handle and the struct, and the schema's count is touched only by
+/// clones (each counted once, released once).
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "calls the lent-field constructors, whose contract it keeps"
+)]
+fn lent_struct_fields_and_groups_read_alike_and_their_clones_outlive_the_struct() {
+    let reg = registry();
+    let all = id(&reg, "All");
+    let schema_count = || Arc::strong_count(&reg.get_struct(all).expect("All")) - 1;
+    let baseline = schema_count();
+    let root = MessageBuilder::new().init_root(&reg, all).expect("root");
+    let index = |name| field_index(root.schema(), name);
+    let (s, g, ls) = (index("s"), index("g"), index("ls"));
+    let Ok(Value::Struct(StructValue::Builder(inner))) = root.init("s", None) else {
+        panic!("s")
+    };
+    inner.set("i32", SetValue::Int(-7)).expect("i32");
+    drop(inner);
+    root.set("i32", SetValue::Int(3)).expect("i32");
+    // A walk records the root's location again (the init above made it stale).
+    assert!(matches!(root.get("i32"), Ok(Value::Int(3))));
+    let before = schema_count();
+    // SAFETY: every lent handle below is dropped before `root`.
+    let (child, group) = unsafe {
+        (
+            root.struct_fast_lent(s).expect("read").expect("fast"),
+            root.group_fast_excluded_lent(None, g)
+                .expect("read")
+                .expect("fast"),
+        )
+    };
+    // The child's schema (`All` again) is the registry's own, held without a count.
+    assert!(Arc::ptr_eq(
+        child.schema(),
+        &reg.get_struct(all).expect("All")
+    ));
+    assert_eq!(schema_count(), before);
+    let counted = root.struct_fast(s).expect("read").expect("fast");
+    assert_eq!(
+        format!("{:?}", child.get("i32")),
+        format!("{:?}", counted.get("i32"))
+    );
+    assert!(matches!(child.get("i32"), Ok(Value::Int(-7))));
+    group.set("x", SetValue::Int(11)).expect("x");
+    child.set("u8", SetValue::Int(4)).expect("u8");
+    let (clone, group_clone) = (child.clone(), group.clone());
+    assert_eq!(schema_count(), before + 1);
+    let grandchild = child.init("s", None).expect("s");
+    drop((child, group, counted, root));
+    assert!(matches!(clone.get("u8"), Ok(Value::UInt(4))));
+    assert!(matches!(group_clone.get("x"), Ok(Value::Int(11))));
+    group_clone.set("x", SetValue::Int(12)).expect("x");
+    assert!(matches!(group_clone.get("x"), Ok(Value::Int(12))));
+    let Value::Struct(StructValue::Builder(grandchild)) = grandchild else {
+        panic!("grandchild")
+    };
+    grandchild.set("i32", SetValue::Int(9)).expect("i32");
+    let Ok(Value::Struct(StructValue::Builder(clone_group))) = clone.get("g") else {
+        panic!("g")
+    };
+    clone_group.set("x", SetValue::Int(21)).expect("x");
+    drop(clone_group);
+    // The reader below reads `s` (this copy's root) from its `s` (`grandchild`).
+    let bytes = clone
+        .as_reader()
+        .as_builder()
+        .expect("copy")
+        .to_bytes()
+        .expect("bytes");
+    drop((clone, group_clone, grandchild));
+    assert_eq!(schema_count(), baseline);
+
+    // A list element's group: the first made and kept in its list's shared part, the next
+    // borrowed from there.
+    let root = MessageBuilder::new().init_root(&reg, all).expect("root");
+    // SAFETY: every lent handle below is dropped before `root` and `people`.
+    let people = unsafe {
+        root.init_list_fast_lent(ls, 2)
+            .expect("init")
+            .expect("fast")
+    };
+    let person = reg.get_struct(id(&reg, "Person")).expect("Person");
+    let employment = field_index(&person, "employment");
+    for i in 0..2 {
+        let Ok(Value::Struct(StructValue::Builder(person))) = people.get(i) else {
+            panic!("element")
+        };
+        // SAFETY: as above (`person` outlives the groups).
+        let (first, second) = unsafe {
+            (
+                person
+                    .group_fast_excluded_lent(None, employment)
+                    .expect("read")
+                    .expect("fast"),
+                person
+                    .group_fast_excluded_lent(None, employment)
+                    .expect("read")
+                    .expect("fast"),
+            )
+        };
+        first
+            .set("employer", SetValue::Str("acme"))
+            .expect("employer");
+        assert!(matches!(second.get("employer"), Ok(Value::Text(ref t)) if t == b"acme"));
+        let kept = second.clone();
+        drop((first, second, person));
+        assert!(matches!(kept.get("employer"), Ok(Value::Text(ref t)) if t == b"acme"));
+    }
+    drop((people, root));
+
+    // A reader's struct and group fields likewise.
+    let reader = MessageReader::from_bytes(Arc::new(bytes), ReadLimits::default()).expect("msg");
+    let root = reader.root(&reg, all).expect("root");
+    let before = schema_count();
+    // SAFETY: every lent handle below is dropped before `root`.
+    let (child, group) = unsafe {
+        (
+            root.struct_fast_lent(s).expect("read").expect("located"),
+            root.group_fast_lent(g).expect("read").expect("located"),
+        )
+    };
+    assert_eq!(schema_count(), before);
+    let counted = sr(root.get("s").expect("s"));
+    assert_eq!(
+        format!("{:?}", child.get("i32")),
+        format!("{:?}", counted.get("i32"))
+    );
+    assert!(matches!(child.get("i32"), Ok(Value::Int(9))));
+    assert!(matches!(group.get("x"), Ok(Value::Int(21))));
+    let (clone, group_clone) = (child.clone(), group.clone());
+    drop((child, group, counted, root, reader));
+    assert!(matches!(clone.get("i32"), Ok(Value::Int(9))));
+    assert!(matches!(group_clone.get("x"), Ok(Value::Int(21))));
+    drop((clone, group_clone));
+    assert_eq!(schema_count(), baseline);
+}
+
+/// The index of field `name` of `schema`.
+fn field_index(schema: &capnp_dynamic::schema::StructSchema, name: &str) -> usize {
+    schema
+        .fields
+        .iter()
+        .position(|f| f.name == name)
+        .expect("field")
 }

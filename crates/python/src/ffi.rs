@@ -1218,11 +1218,13 @@ pub(crate) fn lent_reader_element(
     let Some(element) = (unsafe { this.inner.struct_element_lent(index) })? else {
         return Ok(None);
     };
-    let id = element.schema().id;
-    let keep = Some(list.clone().into_any().unbind());
-    let obj =
-        crate::struct_::PyStructReader::wrap_kept(py, element, this.registry.clone_ref(py), keep)?;
-    Ok(Some(crate::types::hand_out(py, obj, id, false)?))
+    let registry = this.registry.clone_ref(py);
+    Ok(Some(crate::struct_::PyStructReader::wrap_lent(
+        py,
+        element,
+        registry,
+        list.as_any(),
+    )?))
 }
 
 /// As [`lent_reader_element`], for a builder list (`ListBuilder::struct_element_fast`).
@@ -1236,12 +1238,13 @@ pub(crate) fn lent_builder_element(
     let Some(element) = (unsafe { this.inner.struct_element_fast_lent(index) })? else {
         return Ok(None);
     };
-    let id = element.schema().id;
-    let keep = Some(list.clone().into_any().unbind());
-    let made =
-        crate::struct_::PyStructBuilder::wrap_kept(py, element, this.registry.clone_ref(py), keep)
-            .and_then(|obj| crate::types::hand_out(py, obj, id, true));
-    Ok(Some(made))
+    let registry = this.registry.clone_ref(py);
+    Ok(Some(crate::struct_::PyStructBuilder::wrap_lent(
+        py,
+        element,
+        registry,
+        list.as_any(),
+    )))
 }
 
 /// List field `index` of the struct object `owner`, as `StructBuilder::list_fast` reads it
@@ -1296,6 +1299,75 @@ pub(crate) fn lent_reader_list(
         keep: Some(owner.clone().into_any().unbind()),
     };
     Ok(Some(crate::lean_object::new_object(py, list)?.into_any()))
+}
+
+/// Struct field `index` (or, `group`, group field `index`) of the struct object `owner`, as
+/// `StructReader::struct_fast` / `group_fast` read it, but borrowing the struct's base
+/// (dynamic `list/lent.rs`, `OwnPair`) while the child's object keeps `owner` alive: one atomic
+/// reference count less each way. `Ok(None)` when those would give none.
+pub(crate) fn lent_reader_child(
+    owner: &Bound<'_, crate::struct_::PyStructReader>,
+    index: usize,
+    group: bool,
+) -> crate::error::MsgResult<Option<Py<PyAny>>> {
+    let py = owner.py();
+    let this = owner.get();
+    // SAFETY: `this.inner` belongs to the Python object `owner` (a frozen pyclass: only ever
+    // borrowed, never moved out, dropped only with the object). The handle goes straight into
+    // a `PyStructReader` whose `keep` holds a strong reference to `owner` and which drops the
+    // handle before `keep` (field order; `lean_object.rs` releases it first too); there it is
+    // only borrowed (its clones and children are counted, independent handles). If the object
+    // cannot be made, the handle is dropped here, while the caller still borrows `owner`.
+    let made = unsafe {
+        if group {
+            this.inner.group_fast_lent(index)
+        } else {
+            this.inner.struct_fast_lent(index)
+        }
+    };
+    let Some(child) = made? else {
+        return Ok(None);
+    };
+    let registry = this.registry.clone_ref(py);
+    Ok(Some(crate::struct_::PyStructReader::wrap_lent(
+        py,
+        child,
+        registry,
+        owner.as_any(),
+    )?))
+}
+
+/// As [`lent_reader_child`], for a builder's struct or group field
+/// (`StructBuilder::struct_fast`, `group_fast_excluded`: a group's location read without the
+/// message lock when nothing else can touch the message, the proof dropped before the object
+/// is made).
+pub(crate) fn lent_builder_child(
+    owner: &Bound<'_, crate::struct_::PyStructBuilder>,
+    index: usize,
+    group: bool,
+) -> crate::error::MsgResult<Option<Py<PyAny>>> {
+    let py = owner.py();
+    let this = owner.get();
+    // SAFETY: as in `lent_reader_child`, with `PyStructBuilder` and its `keep` (a builder
+    // object's handle is released before its `keep` too: `lean_object.rs`).
+    let made = unsafe {
+        if group {
+            this.inner
+                .group_fast_excluded_lent(excluded(py).as_ref(), index)
+        } else {
+            this.inner.struct_fast_lent(index)
+        }
+    };
+    let Some(child) = made? else {
+        return Ok(None);
+    };
+    let registry = this.registry.clone_ref(py);
+    Ok(Some(crate::struct_::PyStructBuilder::wrap_lent(
+        py,
+        child,
+        registry,
+        owner.as_any(),
+    )?))
 }
 
 /// What one step of a coroutine gave (`send_none`).

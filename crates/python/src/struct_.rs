@@ -441,6 +441,19 @@ impl PyStructBuilder {
         Self::wrap_kept(py, inner, registry, None)
     }
 
+    /// The handle, as handed to Python, with the object `keep` kept alive beside it (a lent
+    /// handle's owner: ffi.rs).
+    pub(crate) fn wrap_lent(
+        py: Python<'_>,
+        inner: StructBuilder,
+        registry: Py<PyRegistry>,
+        keep: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let id = inner.schema().id;
+        let obj = Self::wrap_kept(py, inner, registry, Some(keep.clone().unbind()))?;
+        crate::types::hand_out(py, obj, id, true)
+    }
+
     /// The handle with the object `keep` kept alive beside it (`keep`'s field comment).
     pub(crate) fn wrap_kept(
         py: Python<'_>,
@@ -479,27 +492,16 @@ impl PyStructBuilder {
                 return Ok(list);
             }
         } else if let Some(Type::Struct(_)) = ty {
-            // A struct straight into its handle object, without a `Value`.
-            if let Some(child) = self.inner.struct_fast(index)? {
-                return Ok(PyStructBuilder::wrap(
-                    py,
-                    child,
-                    self.registry.clone_ref(py),
-                )?);
+            // A struct straight into its handle object, without a `Value`, borrowing this
+            // struct's base while its object keeps `owner`.
+            if let Some(child) = crate::ffi::lent_builder_child(owner, index, false)? {
+                return Ok(child);
             }
         } else if ty.is_none() {
             // A group (a field without a slot type) likewise; without the message lock when
-            // nothing else can touch the message (the proof is dropped before the object is
-            // made).
-            let group = self
-                .inner
-                .group_fast_excluded(crate::ffi::excluded(py).as_ref(), index)?;
-            if let Some(group) = group {
-                return Ok(PyStructBuilder::wrap(
-                    py,
-                    group,
-                    self.registry.clone_ref(py),
-                )?);
+            // nothing else can touch the message.
+            if let Some(group) = crate::ffi::lent_builder_child(owner, index, true)? {
+                return Ok(group);
             }
         } else if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
             return Ok(obj);
@@ -1255,6 +1257,18 @@ impl PyStructReader {
         Self::wrap_kept(py, inner, registry, None)
     }
 
+    /// As `PyStructBuilder::wrap_lent`.
+    pub(crate) fn wrap_lent(
+        py: Python<'_>,
+        inner: StructReader,
+        registry: Py<PyRegistry>,
+        keep: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let id = inner.schema().id;
+        let obj = Self::wrap_kept(py, inner, registry, Some(keep.clone().unbind()))?;
+        crate::types::hand_out(py, obj, id, false)
+    }
+
     /// The handle with the object `keep` kept alive beside it (`PyStructBuilder::keep`).
     pub(crate) fn wrap_kept(
         py: Python<'_>,
@@ -1319,22 +1333,15 @@ impl PyStructReader {
                 return Ok(list);
             }
         } else if let Some(Type::Struct(_)) = ty {
-            // A struct straight into its handle object, without a `Value`.
-            if let Some(child) = self.inner.struct_fast(index)? {
-                return Ok(PyStructReader::wrap(
-                    py,
-                    child,
-                    self.registry.clone_ref(py),
-                )?);
+            // A struct straight into its handle object, without a `Value`, borrowing this
+            // struct's base while its object keeps `owner`.
+            if let Some(child) = crate::ffi::lent_reader_child(owner, index, false)? {
+                return Ok(child);
             }
         } else if ty.is_none() {
             // A group (a field without a slot type) likewise.
-            if let Some(group) = self.inner.group_fast(index)? {
-                return Ok(PyStructReader::wrap(
-                    py,
-                    group,
-                    self.registry.clone_ref(py),
-                )?);
+            if let Some(group) = crate::ffi::lent_reader_child(owner, index, true)? {
+                return Ok(group);
             }
         } else if let Some(obj) = blob_field(py, ty, |f| self.inner.with_blob(index, f))? {
             return Ok(obj);

@@ -11,12 +11,15 @@
 
 #![allow(unsafe_code)]
 
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::message::{Elements, StructBase};
+use crate::message::{Elements, HandleBase, StructBase};
+use crate::schema::{Registry, StructSchema};
 use crate::struct_::{StructBuilder, StructReader};
 
 /// The pointer an `Arc` holds, from `Arc::as_ptr`: it may be handed back to
@@ -213,6 +216,22 @@ impl<B: 'static> GroupCell<B> {
         }
     }
 
+    /// As [`get`](Self::get), borrowed instead of counted.
+    ///
+    /// # Safety
+    /// The cell must outlive the result and every handle holding it.
+    #[inline]
+    pub(crate) unsafe fn get_lent(&self, id: u64) -> Option<LentElements<B>> {
+        let ptr = NonNull::new(self.0.load(Ordering::Acquire))?;
+        // SAFETY: as in `get`: published initialized, alive while the cell is.
+        if unsafe { ptr.as_ref() }.schema.id != id {
+            return None;
+        }
+        // The cell holds a count until it drops, which the caller's contract puts after the
+        // result's last use: what `LentElements::new`'s contract asks.
+        Some(LentElements(ptr))
+    }
+
     /// Keeps a count of `made` when the cell is empty (else leaves it as it is).
     pub(crate) fn offer(&self, made: &Arc<Elements<B>>) {
         if !self.0.load(Ordering::Relaxed).is_null() {
@@ -331,5 +350,340 @@ impl<B: 'static> From<Arc<B>> for ListBase<B> {
 impl<B: 'static> Clone for ListBase<B> {
     fn clone(&self) -> Self {
         ListBase::Own(self.counted())
+    }
+}
+
+/// A struct schema that a field keeps as its target (`Field::target`): the pointer of one of
+/// registry `registry`'s own schemas (`Registry::uid`), without a count. A registry never
+/// removes or replaces a schema in its maps (schema.rs), so the schema lives while that
+/// registry does; `registry` numbers are never reused, so a live registry with that number is
+/// the one that holds it. ("Lent struct fields" in docs/ARCHITECTURE.md.)
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RegistrySchema {
+    ptr: NonNull<StructSchema>,
+    registry: u64,
+}
+
+// SAFETY: it stands for a `&StructSchema` (valid while its registry lives, which the only
+// dereferencing path, `of`, checks); `StructSchema` is `Send` and `Sync` (it sits in `Arc`s
+// shared across threads by `Registry`, which is itself `Send` and `Sync`).
+unsafe impl Send for RegistrySchema {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for RegistrySchema {}
+
+impl RegistrySchema {
+    /// Keeps `schema`, which must be one of `registry`'s own (found in its map: `get_struct`
+    /// of a registry without placeholders). Safe to make: nothing reads through the pointer
+    /// unless `of` finds that registry alive.
+    pub(crate) fn new(schema: &Arc<StructSchema>, registry: &Registry) -> Self {
+        RegistrySchema {
+            ptr: arc_pointer(schema),
+            registry: registry.uid,
+        }
+    }
+
+    /// The kept schema, borrowed for as long as `registry` is, when `registry` is the one
+    /// holding it; `None` for another registry (the caller looks the id up in its own).
+    #[inline]
+    pub(crate) fn of<'r>(&self, registry: &'r Registry) -> Option<SchemaRef<'r>> {
+        (self.registry == registry.uid).then_some(SchemaRef::Kept(*self, PhantomData))
+    }
+}
+
+/// A field's struct schema as a read finds it: counted, or one of the registry's own borrowed
+/// for as long as the registry is (`RegistrySchema::of`).
+pub(crate) enum SchemaRef<'r> {
+    Counted(Arc<StructSchema>),
+    Kept(RegistrySchema, PhantomData<&'r Registry>),
+}
+
+impl SchemaRef<'_> {
+    /// The schema.
+    #[inline]
+    pub(crate) fn get(&self) -> &StructSchema {
+        match self {
+            SchemaRef::Counted(s) => s,
+            // SAFETY: a `Kept` schema was made by `RegistrySchema::of` for a registry
+            // borrowed for `'r`, the one holding it (numbers are never reused), so it lives
+            // for at least `'r`, which outlasts `self`; schemas are only ever shared.
+            SchemaRef::Kept(kept, _) => unsafe { kept.ptr.as_ref() },
+        }
+    }
+
+    /// A counted reference (an increment, as `Arc::clone`, for a kept one).
+    #[inline]
+    pub(crate) fn counted(self) -> Arc<StructSchema> {
+        match self {
+            SchemaRef::Counted(s) => s,
+            SchemaRef::Kept(kept, _) => {
+                let ptr = kept.ptr.as_ptr().cast_const();
+                // SAFETY: `ptr` is an `Arc`'s (`arc_pointer`) whose registry, alive for `'r`
+                // (`get`), holds a count: adding one and owning it is `Arc::clone`.
+                unsafe {
+                    Arc::increment_strong_count(ptr);
+                    Arc::from_raw(ptr)
+                }
+            }
+        }
+    }
+}
+
+/// What a struct handle with a base of its own holds (`StructBase::Own`): its base and
+/// schema, each counted or not. A base may be borrowed from the struct handle it was read
+/// from ([`OwnPair::lent`], whose caller keeps that handle alive); a schema may be one of the
+/// base's registry's own, uncounted (`SchemaRef::Kept`: it lives while that registry does,
+/// which the base holds). Uncounted parts are never released; clones count both.
+pub(crate) struct OwnPair<B: 'static> {
+    base: ManuallyDrop<Arc<B>>,
+    schema: ManuallyDrop<Arc<StructSchema>>,
+    /// `LENT_BASE` and `KEPT_SCHEMA`: which parts hold no count.
+    uncounted: u8,
+}
+
+const LENT_BASE: u8 = 1;
+const KEPT_SCHEMA: u8 = 2;
+
+impl<B: HandleBase + 'static> OwnPair<B> {
+    /// Both parts counted.
+    #[inline]
+    pub(crate) fn new(base: Arc<B>, schema: Arc<StructSchema>) -> Self {
+        OwnPair {
+            base: ManuallyDrop::new(base),
+            schema: ManuallyDrop::new(schema),
+            uncounted: 0,
+        }
+    }
+
+    /// A counted base with `schema` as the field read found it: kept uncounted when it is the
+    /// base's registry's (which the base holds), else counted.
+    #[inline]
+    pub(crate) fn with_ref(base: Arc<B>, schema: SchemaRef<'_>) -> Self {
+        let (schema, uncounted) = Self::schema_part(&base, schema);
+        OwnPair {
+            base: ManuallyDrop::new(base),
+            schema,
+            uncounted,
+        }
+    }
+
+    /// As [`with_ref`](Self::with_ref), with `base` borrowed instead of counted.
+    ///
+    /// # Safety
+    /// `base`'s allocation (hence some `Arc` to it) must stay alive until the result and
+    /// every handle holding it are dropped (as [`ListBase::lent`]). Clones are counted.
+    #[inline]
+    pub(crate) unsafe fn lent(base: &Arc<B>, schema: SchemaRef<'_>) -> Self {
+        let (schema, uncounted) = Self::schema_part(base, schema);
+        let ptr = arc_pointer(base).as_ptr().cast_const();
+        OwnPair {
+            // SAFETY: `ptr` is an `Arc`'s (`arc_pointer`), alive as long as the result (the
+            // contract). The `Arc` made here holds no count of its own: it is never dropped
+            // (`LENT_BASE`: `Drop` skips it) and never moved out (`into_counted` counts it).
+            base: ManuallyDrop::new(unsafe { Arc::from_raw(ptr) }),
+            schema,
+            uncounted: uncounted | LENT_BASE,
+        }
+    }
+
+    #[inline(always)]
+    fn schema_part(base: &B, schema: SchemaRef<'_>) -> (ManuallyDrop<Arc<StructSchema>>, u8) {
+        match schema {
+            SchemaRef::Kept(kept, _) if kept.registry == base.registry().uid => {
+                let ptr = kept.ptr.as_ptr().cast_const();
+                // SAFETY: the schema is the base's registry's own (`RegistrySchema`; numbers
+                // are never reused), and that registry lives while the base does, which lives
+                // while the pair does (counted, or lent under `lent`'s contract). The `Arc`
+                // made here holds no count: never dropped (`KEPT_SCHEMA`), never moved out.
+                (
+                    ManuallyDrop::new(unsafe { Arc::from_raw(ptr) }),
+                    KEPT_SCHEMA,
+                )
+            }
+            other => (ManuallyDrop::new(other.counted()), 0),
+        }
+    }
+}
+
+impl<B: 'static> OwnPair<B> {
+    /// The base (an `Arc` to clone when a counted reference is needed).
+    #[inline(always)]
+    pub(crate) fn base(&self) -> &Arc<B> {
+        &self.base
+    }
+
+    #[inline(always)]
+    pub(crate) fn schema(&self) -> &Arc<StructSchema> {
+        &self.schema
+    }
+
+    /// Whether the base is borrowed (its owner holds the message: dropping this releases
+    /// nothing).
+    #[inline(always)]
+    pub(crate) fn base_lent(&self) -> bool {
+        self.uncounted & LENT_BASE != 0
+    }
+
+    /// Both parts as counted references (cloned where they hold no count).
+    pub(crate) fn into_counted(self) -> (Arc<B>, Arc<StructSchema>) {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped; each `Arc` is read out of it once, and an
+        // uncounted one is cloned (a count of its own) instead of taken.
+        let (base, schema) =
+            unsafe { (std::ptr::read(&*this.base), std::ptr::read(&*this.schema)) };
+        let base = if this.uncounted & LENT_BASE != 0 {
+            let counted = Arc::clone(&base);
+            std::mem::forget(base);
+            counted
+        } else {
+            base
+        };
+        let schema = if this.uncounted & KEPT_SCHEMA != 0 {
+            let counted = Arc::clone(&schema);
+            std::mem::forget(schema);
+            counted
+        } else {
+            schema
+        };
+        (base, schema)
+    }
+}
+
+impl<B: 'static> Clone for OwnPair<B> {
+    fn clone(&self) -> Self {
+        OwnPair {
+            base: ManuallyDrop::new(Arc::clone(&self.base)),
+            schema: ManuallyDrop::new(Arc::clone(&self.schema)),
+            uncounted: 0,
+        }
+    }
+}
+
+impl<B: 'static> Drop for OwnPair<B> {
+    fn drop(&mut self) {
+        if self.uncounted & LENT_BASE == 0 {
+            // SAFETY: a counted base, dropped once, here; not used after.
+            unsafe { ManuallyDrop::drop(&mut self.base) };
+        }
+        if self.uncounted & KEPT_SCHEMA == 0 {
+            // SAFETY: a counted schema, dropped once, here; not used after.
+            unsafe { ManuallyDrop::drop(&mut self.schema) };
+        }
+    }
+}
+
+impl<B: HandleBase + 'static> StructBase<B> {
+    /// As `with_schema` (a group's base and schema), with the base borrowed from this one
+    /// when the group's base is this one's (no hop pending in its list's shared part).
+    ///
+    /// # Safety
+    /// `self` must outlive the result and every handle holding it.
+    #[inline(always)]
+    unsafe fn lent_with_schema(&self, schema: SchemaRef<'_>) -> Self {
+        if self.hop().is_none() {
+            // SAFETY: `self.base()` is `self`'s own (its pair's, counted or lent and then
+            // kept alive by `self`'s owner) or its list's shared part's (which `self` counts or,
+            // lent, its owner keeps): it lives while `self` does (the contract).
+            return StructBase::Own(unsafe { OwnPair::lent(self.base(), schema) });
+        }
+        let elements = match self {
+            StructBase::Element(e) => &**e,
+            StructBase::Lent(e) => e.get(),
+            StructBase::Own(_) => return self.with_schema(schema),
+        };
+        // SAFETY: the cell belongs to `elements`, which `self` counts or (lent) its owner
+        // keeps: it lives while `self` does (the contract), and the cell with it.
+        if let Some(lent) = unsafe { elements.group.get_lent(schema.get().id) } {
+            return StructBase::Lent(lent);
+        }
+        self.with_schema(schema)
+    }
+}
+
+impl StructReader {
+    /// The base and schema of a struct field's handle: this struct's base borrowed when its
+    /// children's base is that one (`lendable_base`), else `child_pair`'s counted one.
+    ///
+    /// # Safety
+    /// `self` must outlive the result and every handle holding it.
+    #[inline(always)]
+    unsafe fn lent_child_pair(
+        &self,
+        schema: SchemaRef<'_>,
+    ) -> StructBase<crate::message::ReaderBase> {
+        match self.lendable_base() {
+            // SAFETY: as in `StructBuilder::lent_list_base`.
+            Some(base) => StructBase::Own(unsafe { OwnPair::lent(base, schema) }),
+            None => self.child_pair(schema),
+        }
+    }
+
+    /// As [`struct_fast`](Self::struct_fast), with the child handle borrowing this struct's
+    /// base when it can (as [`list_fast_lent`](Self::list_fast_lent)): one atomic increment
+    /// and decrement less per handle. Its clones and children count theirs.
+    ///
+    /// # Safety
+    /// `self` must outlive the returned handle: the handle (which may be moved) must be
+    /// dropped before `self` is dropped.
+    pub unsafe fn struct_fast_lent(&self, index: usize) -> Result<Option<StructReader>> {
+        // SAFETY: the caller keeps `self` alive until the handle is dropped (the contract).
+        self.struct_fast_with(index, |s, schema| unsafe { s.lent_child_pair(schema) })
+    }
+
+    /// As [`group_fast`](Self::group_fast), with the group handle borrowing this struct's
+    /// base when it is the group's (as [`struct_fast_lent`](Self::struct_fast_lent)).
+    ///
+    /// # Safety
+    /// As `struct_fast_lent`'s.
+    pub unsafe fn group_fast_lent(&self, index: usize) -> Result<Option<StructReader>> {
+        // SAFETY: the caller keeps `self` (whose `StructBase` this is) alive until the handle
+        // is dropped (the contract).
+        self.group_fast_with(index, |shared, schema| unsafe {
+            shared.lent_with_schema(schema)
+        })
+    }
+}
+
+impl StructBuilder {
+    /// As [`StructReader`]'s `lent_child_pair`.
+    ///
+    /// # Safety
+    /// `self` must outlive the result and every handle holding it.
+    #[inline(always)]
+    unsafe fn lent_child_pair(
+        &self,
+        schema: SchemaRef<'_>,
+    ) -> StructBase<crate::message::BuilderBase> {
+        match self.lendable_base() {
+            // SAFETY: as in `lent_list_base`.
+            Some(base) => StructBase::Own(unsafe { OwnPair::lent(base, schema) }),
+            None => self.child_pair(schema),
+        }
+    }
+
+    /// As [`struct_fast`](Self::struct_fast), with the child handle borrowing this struct's
+    /// base when it can (as [`StructReader::struct_fast_lent`]).
+    ///
+    /// # Safety
+    /// `self` must outlive the returned handle: the handle (which may be moved) must be
+    /// dropped before `self` is dropped.
+    pub unsafe fn struct_fast_lent(&self, index: usize) -> Result<Option<StructBuilder>> {
+        // SAFETY: the caller keeps `self` alive until the handle is dropped (the contract).
+        self.struct_fast_with(index, |s, schema| unsafe { s.lent_child_pair(schema) })
+    }
+
+    /// As [`group_fast_excluded`](Self::group_fast_excluded), with the group handle borrowing
+    /// this struct's base when it is the group's (as [`StructReader::group_fast_lent`]).
+    ///
+    /// # Safety
+    /// As `struct_fast_lent`'s.
+    pub unsafe fn group_fast_excluded_lent(
+        &self,
+        excluded: Option<&crate::Excluded>,
+        index: usize,
+    ) -> Result<Option<StructBuilder>> {
+        // SAFETY: as in `StructReader::group_fast_lent`.
+        self.group_fast_excluded_with(excluded, index, |shared, schema| unsafe {
+            shared.lent_with_schema(schema)
+        })
     }
 }
