@@ -78,25 +78,28 @@ fn primitive(rng: &mut StdRng, ty: &Type) -> Option<SetValue<'static>> {
 
 /// One random operation on handle `h` of both messages; returns what each side observed and
 /// the handles it produced.
-/// Field `i` read as the binding reads it: struct and list fields first without a `Value`
-/// (`struct_fast`, `list_fast_lent`, `group_fast_excluded`, which falls back to the lock),
-/// `get_by_index` when they decline.
+/// Field `i` read as the binding reads it: struct, list and group fields first without a
+/// `Value` (`struct_fast_lent`, `list_fast_lent`, `group_fast_excluded_lent`, which falls back
+/// to the lock), `get_by_index` when they decline.
 ///
 /// # Safety
-/// `s` must outlive the result (a list handle may borrow `s`'s base, as the binding's do).
+/// `s` must outlive the result (the handle may borrow `s`'s base, as the binding's do).
 #[allow(
     unsafe_code,
-    reason = "the binding's lent list handles, whose contract it passes on"
+    reason = "the binding's lent list, struct and group handles, whose contract it passes on"
 )]
 unsafe fn binding_get(s: &StructBuilder, i: usize) -> capnp_dynamic::Result<Value> {
-    if let Some(child) = s.struct_fast(i)? {
+    // SAFETY (each call below): the caller keeps `s` alive while the handle lives (the
+    // contract).
+    if let Some(child) = unsafe { s.struct_fast_lent(i)? } {
         return Ok(Value::Struct(StructValue::Builder(child)));
     }
-    // SAFETY: the caller keeps `s` alive while the handle lives (the contract).
+    // SAFETY: as above.
     if let Some(list) = unsafe { s.list_fast_lent(i)? } {
         return Ok(Value::List(ListValue::Builder(list)));
     }
-    if let Some(group) = s.group_fast_excluded(Some(&excluded()), i)? {
+    // SAFETY: as above.
+    if let Some(group) = unsafe { s.group_fast_excluded_lent(Some(&excluded()), i)? } {
         return Ok(Value::Struct(StructValue::Builder(group)));
     }
     s.get_by_index(i)
