@@ -563,7 +563,9 @@ pub(crate) struct Taken<S: Recycle>(Recyclable<S>);
 impl Taken<crate::message::BuilderShared> {
     /// The message's arena (its lock's content, without locking) and its segment table, to
     /// make its root before it is shared (`message_parts`).
-    pub(crate) fn message_and_table(&mut self) -> (&mut Mutex<BuilderMessage>, &SegmentTable) {
+    pub(crate) fn message_and_table(
+        &mut self,
+    ) -> (&mut parking_lot::Mutex<BuilderMessage>, &SegmentTable) {
         // SAFETY: the `Arc` is the state's only reference, strong or weak (`Spare::take`),
         // borrowed mutably for both results.
         unsafe { message_parts(&mut self.0 .0) }
@@ -579,7 +581,9 @@ impl<S: Recycle> Recyclable<S> {
 
 impl Recyclable<crate::message::BuilderShared> {
     /// `Taken::message_and_table` for a holder found alone ([`alone_mut`]'s test).
-    pub(crate) fn alone_parts(&mut self) -> Option<(&mut Mutex<BuilderMessage>, &SegmentTable)> {
+    pub(crate) fn alone_parts(
+        &mut self,
+    ) -> Option<(&mut parking_lot::Mutex<BuilderMessage>, &SegmentTable)> {
         alone_mut(&mut self.0)?;
         // SAFETY: the only reference (just checked), borrowed mutably for both results.
         Some(unsafe { message_parts(&mut self.0) })
@@ -595,7 +599,7 @@ impl Recyclable<crate::message::BuilderShared> {
 /// `state` is the state's only reference, strong or weak.
 unsafe fn message_parts(
     state: &mut Arc<crate::message::BuilderShared>,
-) -> (&mut Mutex<BuilderMessage>, &SegmentTable) {
+) -> (&mut parking_lot::Mutex<BuilderMessage>, &SegmentTable) {
     let state = Arc::as_ptr(state).cast_mut();
     // SAFETY: the only reference (the caller's contract), borrowed mutably for both results,
     // so nothing else reads or writes the state meanwhile. The two fields are disjoint. The
@@ -879,13 +883,71 @@ impl capnp::message::ReaderSegments for BuilderMessage {
     }
 }
 
-/// Proof of holding a builder message's lock, and the generation its locations must match.
-/// Made only by `MessageBuilder::lock_fast` (which holds the guard for `'a`).
+/// Proof of holding a builder message's lock (or of the exclusion that stands for it:
+/// [`Access::Excluded`]), and the generation its locations must match. Made only by
+/// `MessageBuilder::lock_fast` (which holds the guard for `'a`) and `held_excluded`.
 pub(crate) struct Held<'a> {
     pub(crate) generation: u64,
-    pub(crate) guard: std::sync::MutexGuard<'a, BuilderMessage>,
+    pub(crate) guard: Access<'a>,
     /// The message's generation counter (`BuilderShared::generation`).
     pub(crate) counter: &'a AtomicU64,
+}
+
+/// A builder message's state reached for an operation: under its lock, or while the lock is
+/// free by a caller holding [`Excluded`] (`Access::excluded`).
+pub(crate) enum Access<'a> {
+    Locked(crate::message::MessageGuard<'a>),
+    Excluded(&'a mut BuilderMessage),
+}
+
+impl<'a> Access<'a> {
+    /// The state of the message locked by `inner`, without locking it, when the lock is
+    /// free; `None` when it is held (the caller locks, and waits, as before).
+    ///
+    /// The exclusion (`Excluded`'s contract) rules out every other thread's access to a
+    /// message that is not volatile, except the GIL's holders, which do not run meanwhile:
+    /// the caller holds the GIL and calls no Python code while the result lives (the
+    /// message is not volatile, so no allocator of it calls Python: `is_volatile`). A free
+    /// lock means no guard of this message is alive on any thread (a holder that released
+    /// the GIL keeps the lock held, and is then waited for). On this thread, `excluded` is
+    /// borrowed mutably for as long as the result lives, so no second `Access::Excluded`
+    /// is made from the same proof meanwhile, and the callers take no lock of the message
+    /// while they hold the result (arena.rs and struct_.rs `fast_blob`).
+    #[inline]
+    pub(crate) fn excluded(
+        inner: &'a parking_lot::Mutex<BuilderMessage>,
+        _excluded: &'a mut Excluded,
+    ) -> Option<Self> {
+        if inner.is_locked() {
+            return None;
+        }
+        // SAFETY: no other reference to the state exists or can be made while the result
+        // lives (above), so this is the only one, as a guard's would be; the pointer is the
+        // mutex's own to its data, valid while `inner` is borrowed.
+        Some(Access::Excluded(unsafe { &mut *inner.data_ptr() }))
+    }
+}
+
+impl std::ops::Deref for Access<'_> {
+    type Target = BuilderMessage;
+
+    #[inline(always)]
+    fn deref(&self) -> &BuilderMessage {
+        match self {
+            Access::Locked(guard) => guard,
+            Access::Excluded(state) => state,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Access<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut BuilderMessage {
+        match self {
+            Access::Locked(guard) => guard,
+            Access::Excluded(state) => state,
+        }
+    }
 }
 
 impl Held<'_> {

@@ -9,7 +9,7 @@
 
 use crate::first_segment::KeptSegments;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use capnp::message::{HeapAllocator, ReaderOptions, ReaderSegments};
 use capnp::private::layout::{
@@ -789,7 +789,7 @@ pub(crate) use crate::arena::BuilderMessage;
 
 /// What every handle of one message being built shares (one allocation, one reference count).
 pub struct BuilderShared {
-    pub(crate) inner: Mutex<BuilderMessage>,
+    pub(crate) inner: parking_lot::Mutex<BuilderMessage>,
     /// Set when the message was an orphan's private message and the orphan was adopted:
     /// its content moved elsewhere, so every handle into it must fail instead of writing
     /// into a message nobody will see.
@@ -874,9 +874,7 @@ impl crate::arena::Recycle for BuilderShared {
         {
             return false;
         }
-        let Ok(inner) = self.inner.get_mut() else {
-            return false;
-        };
+        let inner = self.inner.get_mut();
         if !inner.empty_for_reuse(&mut self.segments) {
             return false;
         }
@@ -944,10 +942,7 @@ impl MessageBuilder {
                     // since), and so is its message.
                     let made = crate::arena::alone_mut(&mut base).and_then(|b| {
                         let (inner, segments) = b.message.0.alone_parts()?;
-                        Some(match inner.get_mut() {
-                            Ok(m) => make_root(m, segments),
-                            Err(_) => Err(capnp::Error::failed("message lock poisoned".into())),
-                        })
+                        Some(make_root(inner.get_mut(), segments))
                     });
                     if let Some(at) = made {
                         let at = at?;
@@ -971,10 +966,7 @@ impl MessageBuilder {
             // here: its root is made as in a new one, before the message is shared.
             Some(mut taken) => {
                 let (inner, segments) = taken.message_and_table();
-                let at = match inner.get_mut() {
-                    Ok(m) => make_root(m, segments),
-                    Err(_) => Err(capnp::Error::failed("message lock poisoned".into())),
-                };
+                let at = make_root(inner.get_mut(), segments);
                 (MessageBuilder(taken.into_shared()), at)
             }
             None => Self::new_with_root(first_words, make_root),
@@ -1011,7 +1003,7 @@ impl MessageBuilder {
             alloc,
             first,
             |inner, segments| BuilderShared {
-                inner: Mutex::new(inner),
+                inner: parking_lot::Mutex::new(inner),
                 retired: AtomicBool::new(false),
                 lent_mut: AtomicUsize::new(0),
                 caps: Mutex::new(Vec::new()),
@@ -1023,7 +1015,7 @@ impl MessageBuilder {
                 external,
             },
             |state| &state.segments,
-            |state| state.inner.get_mut().unwrap_or_else(|e| e.into_inner()),
+            |state| state.inner.get_mut(),
         );
         (MessageBuilder(crate::arena::Recyclable::new(shared)), made)
     }
@@ -1133,7 +1125,7 @@ impl MessageBuilder {
     }
 
     /// Locks the message for any operation: recorded locations become stale (arena.rs).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, BuilderMessage> {
+    pub(crate) fn lock(&self) -> MessageGuard<'_> {
         let guard = lock(&self.inner);
         self.bump_generation();
         guard
@@ -1148,7 +1140,7 @@ impl MessageBuilder {
     }
 
     /// Locks the message for reading only (no layout change: recorded locations stay).
-    pub(crate) fn lock_read(&self) -> MutexGuard<'_, BuilderMessage> {
+    pub(crate) fn lock_read(&self) -> MessageGuard<'_> {
         lock(&self.inner)
     }
 
@@ -1158,14 +1150,51 @@ impl MessageBuilder {
         if self.retired.load(Ordering::Acquire) {
             return Err(Error::OrphanAdopted);
         }
-        let guard = lock(&self.inner);
-        let generation = if self.walk_only.load(Ordering::Relaxed) {
+        let guard = crate::arena::Access::Locked(lock(&self.inner));
+        Ok(crate::arena::Held {
+            generation: self.generation_held(),
+            guard,
+            counter: &self.generation,
+        })
+    }
+
+    /// The generation recorded locations must match, read with the lock held (or under
+    /// `Excluded`): 0 for a walk-only message.
+    #[inline(always)]
+    fn generation_held(&self) -> u64 {
+        if self.walk_only.load(Ordering::Relaxed) {
             0
         } else {
             self.generation.load(Ordering::Relaxed)
-        };
-        Ok(crate::arena::Held {
-            generation,
+        }
+    }
+
+    /// `held_excluded` when the caller has the proof and it applies, else `lock_fast`.
+    #[inline]
+    pub(crate) fn held<'a>(
+        &'a self,
+        excluded: Option<&'a mut crate::Excluded>,
+    ) -> Result<crate::arena::Held<'a>> {
+        match excluded.and_then(|e| self.held_excluded(e)) {
+            Some(held) => Ok(held),
+            None => self.lock_fast(),
+        }
+    }
+
+    /// `lock_fast` for a caller holding [`Excluded`](crate::Excluded), without the lock:
+    /// the state reached while the lock is free (arena.rs `Access::excluded`), for a message
+    /// neither volatile nor retired; `None` otherwise (the caller locks).
+    #[inline]
+    pub(crate) fn held_excluded<'a>(
+        &'a self,
+        excluded: &'a mut crate::Excluded,
+    ) -> Option<crate::arena::Held<'a>> {
+        if self.retired.load(Ordering::Acquire) || self.is_volatile() {
+            return None;
+        }
+        let guard = crate::arena::Access::excluded(&self.inner, excluded)?;
+        Some(crate::arena::Held {
+            generation: self.generation_held(),
             guard,
             counter: &self.generation,
         })
@@ -1189,7 +1218,7 @@ impl MessageBuilder {
     }
 
     /// Locks the message for a handle operation; fails once the message is retired.
-    pub(crate) fn lock_live(&self) -> Result<MutexGuard<'_, BuilderMessage>> {
+    pub(crate) fn lock_live(&self) -> Result<MessageGuard<'_>> {
         if self.retired.load(Ordering::Acquire) {
             return Err(Error::OrphanAdopted);
         }
@@ -1201,7 +1230,7 @@ impl MessageBuilder {
     }
 
     /// As `lock_read`, failing once the message is retired.
-    pub(crate) fn lock_read_live(&self) -> Result<MutexGuard<'_, BuilderMessage>> {
+    pub(crate) fn lock_read_live(&self) -> Result<MessageGuard<'_>> {
         if self.retired.load(Ordering::Acquire) {
             return Err(Error::OrphanAdopted);
         }
@@ -1387,10 +1416,12 @@ fn serialized_words(m: &BuilderMessage) -> usize {
     segments.len() / 2 + 1 + segments.iter().map(|s| s.len() / 8).sum::<usize>()
 }
 
-pub(crate) fn lock(m: &Mutex<BuilderMessage>) -> MutexGuard<'_, BuilderMessage> {
-    // No operation leaves the arena inconsistent when it panics part-way (capnp writes
-    // pointers last), so a poisoned lock is still usable.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// A builder message's lock held (`parking_lot`'s: no poisoning; no operation leaves the
+/// arena inconsistent when it panics part-way, capnp writes pointers last).
+pub(crate) type MessageGuard<'a> = parking_lot::MutexGuard<'a, BuilderMessage>;
+
+pub(crate) fn lock(m: &parking_lot::Mutex<BuilderMessage>) -> MessageGuard<'_> {
+    m.lock()
 }
 
 /// What reader handles share with the handles made from them: the message, the registry and
@@ -2046,7 +2077,7 @@ pub(crate) fn with_builder_loc_imbued<R>(
 
 /// As `with_builder_loc_imbued`, under a lock of `message` the caller holds (`lock_pair`).
 pub(crate) fn with_builder_loc_locked<R>(
-    guard: &mut MutexGuard<'_, BuilderMessage>,
+    guard: &mut BuilderMessage,
     message: &MessageBuilder,
     root_size: StructSize,
     steps: &[Step],
@@ -2100,7 +2131,7 @@ pub(crate) fn with_builder_loc_locked<R>(
 pub(crate) fn lock_pair<'a>(
     src: &'a MessageBuilder,
     dest: &'a MessageBuilder,
-) -> Result<(MutexGuard<'a, BuilderMessage>, crate::arena::Held<'a>)> {
+) -> Result<(MessageGuard<'a>, crate::arena::Held<'a>)> {
     if Arc::as_ptr(src.0.arc()) < Arc::as_ptr(dest.0.arc()) {
         let s = src.lock_read_live()?;
         let d = dest.lock_fast()?;
@@ -2114,7 +2145,7 @@ pub(crate) fn lock_pair<'a>(
 
 /// The reader location at `steps` in a builder message the caller has locked.
 pub(crate) fn builder_reader_loc<'a>(
-    guard: &'a MutexGuard<'_, BuilderMessage>,
+    guard: &'a MessageGuard<'_>,
     steps: &'a [Step],
 ) -> Result<RLoc<'a>> {
     let root = guard.get_root_as_reader::<RawPtr<'_>>()?.0;
@@ -2208,7 +2239,7 @@ mod tests {
         assert_eq!(state.segments.published_first_used(), 8);
         let mut taken = crate::arena::Taken::alone(used.0).expect("the only holder");
         let (inner, segments) = taken.message_and_table();
-        let m = inner.get_mut().expect("lock");
+        let m = inner.get_mut();
         let at = m.init_root_struct(segments, RESET_SIZE).expect("root");
         assert!(at.is_some());
         let used = MessageBuilder(taken.into_shared());
@@ -2268,7 +2299,6 @@ mod tests {
             let (inner, segments) = taken.message_and_table();
             inner
                 .get_mut()
-                .expect("lock")
                 .init_root_struct(segments, size)
                 .expect("root");
             let reused = MessageBuilder(taken.into_shared());

@@ -116,7 +116,7 @@ unsafe fn binding_get(s: &StructBuilder, i: usize) -> capnp_dynamic::Result<Valu
 )]
 unsafe fn binding_init(s: &StructBuilder, i: usize, n: u32) -> capnp_dynamic::Result<Value> {
     // SAFETY: as in `binding_get`.
-    if let Some(list) = unsafe { s.init_list_fast_lent(i, n)? } {
+    if let Some(list) = unsafe { s.init_list_fast_lent(Some(&mut excluded()), i, n)? } {
         return Ok(Value::List(ListValue::Builder(list)));
     }
     s.init_by_index(i, Some(n))
@@ -173,9 +173,15 @@ fn step(
                         match (ty, op) {
                             (Type::Text, _) => {
                                 let t = if rng.random() { "some text" } else { "" };
-                                // The binding's write of a `str` into a Text field.
+                                // The binding's write of a `str` into a Text field (under
+                                // the proof, or with the lock when the binding has none).
+                                let mut proof = rng.random::<bool>().then(excluded);
                                 let (x, y) = (
-                                    a.set_blob_by_index(i, SetValue::Str(t)),
+                                    a.set_blob_by_index_excluded(
+                                        proof.as_mut(),
+                                        i,
+                                        SetValue::Str(t),
+                                    ),
                                     b.set_by_index(i, SetValue::Str(t)),
                                 );
                                 (format!("{x:?}"), format!("{y:?}"), None)
@@ -186,8 +192,13 @@ fn step(
                                     1 => b"\x00\x01\x02",
                                     _ => b"some longer data, over a word",
                                 };
+                                let mut proof = rng.random::<bool>().then(excluded);
                                 let (x, y) = (
-                                    a.set_blob_by_index(i, SetValue::Bytes(d)),
+                                    a.set_blob_by_index_excluded(
+                                        proof.as_mut(),
+                                        i,
+                                        SetValue::Bytes(d),
+                                    ),
                                     b.set_by_index(i, SetValue::Bytes(d)),
                                 );
                                 (format!("{x:?}"), format!("{y:?}"), None)
@@ -648,11 +659,11 @@ fn handles_behind_an_overwritten_slot_match_walks() {
             u.get("ulm")
         }),
     ];
-    // The binding's Text and Data writes (`set_blob_by_index`: this layer's own writer
-    // through a current location).
+    // The binding's Text and Data writes (`set_blob_by_index_excluded`: this layer's own
+    // writer through a current location, without the lock under the binding's proof).
     fn blob(u: &StructBuilder, name: &str, v: SetValue<'_>) -> capnp_dynamic::Result<()> {
         let i = u.schema().fields.iter().position(|f| f.name == name);
-        u.set_blob_by_index(i.expect("field"), v)
+        u.set_blob_by_index_excluded(Some(&mut excluded()), i.expect("field"), v)
     }
     let writes: [(&str, Write); 10] = [
         ("text", |u| u.set("ut", SetValue::Str("xyz"))),

@@ -399,13 +399,13 @@ fn lent_lists_read_alike_and_their_clones_outlive_the_struct() {
     // SAFETY: every lent handle below is dropped before `root`.
     let (ints, people, nested) = unsafe {
         (
-            root.init_list_fast_lent(li, 3)
+            root.init_list_fast_lent(None, li, 3)
                 .expect("init")
                 .expect("fast"),
-            root.init_list_fast_lent(ls, 2)
+            root.init_list_fast_lent(None, ls, 2)
                 .expect("init")
                 .expect("fast"),
-            root.init_list_fast_lent(ll, 2)
+            root.init_list_fast_lent(None, ll, 2)
                 .expect("init")
                 .expect("fast"),
         )
@@ -562,7 +562,7 @@ fn lent_struct_fields_and_groups_read_alike_and_their_clones_outlive_the_struct(
     let root = MessageBuilder::new().init_root(&reg, all).expect("root");
     // SAFETY: every lent handle below is dropped before `root` and `people`.
     let people = unsafe {
-        root.init_list_fast_lent(ls, 2)
+        root.init_list_fast_lent(None, ls, 2)
             .expect("init")
             .expect("fast")
     };

@@ -1267,7 +1267,11 @@ pub(crate) fn lent_builder_list(
     let made = unsafe {
         match size {
             None => this.inner.list_fast_lent(index)?,
-            Some(n) => this.inner.init_list_fast_lent(index, n)?,
+            // Without the message lock when nothing else can touch the message (the proof
+            // lives for this statement only, during which no Python code runs).
+            Some(n) => this
+                .inner
+                .init_list_fast_lent(excluded(py).as_mut(), index, n)?,
         }
     };
     let Some(list) = made else {

@@ -868,7 +868,12 @@ impl crate::ffi::SetAttrSlot for PyStructBuilder {
             _ => None,
         };
         if let Some(blob) = blob {
-            return match this.inner.set_blob_by_index(i, blob) {
+            // Without the message lock when nothing else can touch the message (the proof
+            // lives for this one write, during which no Python code runs).
+            let written =
+                this.inner
+                    .set_blob_by_index_excluded(crate::ffi::excluded(py).as_mut(), i, blob);
+            return match written {
                 Ok(()) => Ok(true),
                 Err(e) => Err(MsgError::from(e).into_py_attr(py)),
             };

@@ -141,11 +141,12 @@ impl StructBuilder {
     /// As `list_fast_lent`'s.
     pub unsafe fn init_list_fast_lent(
         &self,
+        excluded: Option<&mut crate::Excluded>,
         index: usize,
         n: u32,
     ) -> Result<Option<super::ListBuilder>> {
         // SAFETY: as in `list_fast_lent`.
-        self.init_list_fast_with(index, n, |s| unsafe { s.lent_list_base() })
+        self.init_list_fast_with(excluded, index, n, |s| unsafe { s.lent_list_base() })
     }
 }
 
