@@ -1337,11 +1337,15 @@ impl StructBuilder {
     /// declines. Raises as `get_by_index` when `field` is an inactive union member.
     fn read_slot<R>(
         &self,
+        excluded: Option<&mut crate::Excluded>,
         field: &Field,
         offset: u32,
         f: impl FnOnce(PointerReader<'_>) -> Option<R>,
     ) -> Result<Option<(u64, R)>> {
-        let mut held = self.shared.base().message.lock_fast()?;
+        // Without the lock under the proof when it is free (`MessageBuilder::held`): `f`
+        // reads through capnp's reader and the segment table, and takes no lock of this
+        // message.
+        let mut held = self.shared.base().message.held(excluded)?;
         let Some(at) = self.cache.get(&held) else {
             return Ok(None);
         };
@@ -1371,6 +1375,7 @@ impl StructBuilder {
     #[inline(always)]
     fn fast_struct_field(
         &self,
+        excluded: Option<&mut crate::Excluded>,
         field: &Field,
         offset: u32,
         id: u64,
@@ -1380,7 +1385,7 @@ impl StructBuilder {
         let base = self.shared.base();
         let schema = field.target_ref(&base.registry, id)?;
         let size = schema.get().size();
-        let Some((generation, child_at)) = self.read_slot(field, offset, |pr| {
+        let Some((generation, child_at)) = self.read_slot(excluded, field, offset, |pr| {
             let s = pr.get_struct(None).ok()?;
             DataAt::locate_reader(&base.message.segments, s).filter(|at| at.holds(size))
         })?
@@ -1410,7 +1415,7 @@ impl StructBuilder {
     /// a `Value` (`fast_struct_field`); `Ok(None)` when the field is not a struct slot or
     /// `get_by_index` must read it. Raises as `get_by_index` for an inactive union member.
     pub fn struct_fast(&self, index: usize) -> Result<Option<StructBuilder>> {
-        self.struct_fast_with(index, Self::child_pair)
+        self.struct_fast_with(None, index, Self::child_pair)
     }
 
     /// `struct_fast` with the child's base and schema paired by `pair` (`child_pair`, or
@@ -1418,6 +1423,7 @@ impl StructBuilder {
     #[inline(always)]
     pub(crate) fn struct_fast_with(
         &self,
+        excluded: Option<&mut crate::Excluded>,
         index: usize,
         pair: impl FnOnce(&Self, SchemaRef<'_>) -> StructBase<BuilderBase>,
     ) -> Result<Option<StructBuilder>> {
@@ -1431,28 +1437,29 @@ impl StructBuilder {
         else {
             return Ok(None);
         };
-        self.fast_struct_field(field, *offset, *id, default, pair)
+        self.fast_struct_field(excluded, field, *offset, *id, default, pair)
     }
 
     /// List field `index` as `get_by_index` reads it, through the recorded location without
     /// a `Value` (`fast_list_field`); `Ok(None)` when the field is not a list or
     /// `get_by_index` must read it. Raises as `get_by_index` for an inactive union member.
     pub fn list_fast(&self, index: usize) -> Result<Option<ListBuilder>> {
-        self.list_fast_with(index, Self::list_base)
+        self.list_fast_with(None, index, Self::list_base)
     }
 
     /// `list_fast` with the list handle's base made by `base` (`list_base`, or one lent:
-    /// `list/lent.rs`).
+    /// `list/lent.rs`), without the message lock under the proof (`read_slot`).
     #[inline(always)]
     pub(crate) fn list_fast_with(
         &self,
+        excluded: Option<&mut crate::Excluded>,
         index: usize,
         base: impl FnOnce(&Self) -> ListBase<BuilderBase>,
     ) -> Result<Option<ListBuilder>> {
         let Some((field, offset, elem, default)) = list_slot(self.shared.schema(), index)? else {
             return Ok(None);
         };
-        self.fast_list_field(field, offset, elem, default, base)
+        self.fast_list_field(excluded, field, offset, elem, default, base)
     }
 
     /// The base of a list handle read from this struct: its children's (`extended`), counted.
@@ -1476,6 +1483,7 @@ impl StructBuilder {
     /// other encodings (a struct list read as numbers, an older schema's), no current location.
     fn fast_list_field(
         &self,
+        excluded: Option<&mut crate::Excluded>,
         field: &Field,
         offset: u32,
         elem: &Type,
@@ -1484,7 +1492,8 @@ impl StructBuilder {
     ) -> Result<Option<ListBuilder>> {
         let base = self.shared.base();
         if let Type::Struct(id) = elem {
-            return self.fast_struct_list_field(field, offset, elem, *id, default, list_base);
+            return self
+                .fast_struct_list_field(excluded, field, offset, elem, *id, default, list_base);
         }
         let shape = list_shape(elem, &base.registry)?;
         // A list of pointers (Text, Data, lists, ...) stored as one (not as structs): capnp's
@@ -1494,7 +1503,7 @@ impl StructBuilder {
             Shape::PtrList => (ElementSize::Pointer, false),
             _ => return Ok(None),
         };
-        let Some((generation, elems)) = self.read_slot(field, offset, |pr| {
+        let Some((generation, elems)) = self.read_slot(excluded, field, offset, |pr| {
             let list = pr.get_list(size, None).ok()?;
             ElemsAt::locate(&base.message.segments, RawListReader(list)).filter(|e| {
                 if exact {
@@ -1524,6 +1533,7 @@ impl StructBuilder {
     /// reader refuses walk).
     fn fast_struct_list_field(
         &self,
+        excluded: Option<&mut crate::Excluded>,
         field: &Field,
         offset: u32,
         elem: &Type,
@@ -1536,7 +1546,7 @@ impl StructBuilder {
         let registry = &base.registry;
         let schema = field.target_struct(registry, id)?;
         let size = schema.size();
-        let Some((generation, elems)) = self.read_slot(field, offset, |pr| {
+        let Some((generation, elems)) = self.read_slot(excluded, field, offset, |pr| {
             let list =
                 capnp::struct_list::Reader::<crate::raw::RawStruct>::get_from_pointer(&pr, None)
                     .ok()?;
@@ -1988,7 +1998,7 @@ impl StructBuilder {
         } = &field.kind
         {
             if let Some(child) =
-                self.fast_struct_field(field, *offset, *id, default, Self::child_pair)?
+                self.fast_struct_field(None, field, *offset, *id, default, Self::child_pair)?
             {
                 return Ok(Value::Struct(StructValue::Builder(child)));
             }
@@ -2001,7 +2011,7 @@ impl StructBuilder {
         } = &field.kind
         {
             if let Some(list) =
-                self.fast_list_field(field, *offset, elem, default, Self::list_base)?
+                self.fast_list_field(None, field, *offset, elem, default, Self::list_base)?
             {
                 return Ok(Value::List(ListValue::Builder(list)));
             }

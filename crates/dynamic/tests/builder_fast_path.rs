@@ -91,11 +91,11 @@ fn primitive(rng: &mut StdRng, ty: &Type) -> Option<SetValue<'static>> {
 unsafe fn binding_get(s: &StructBuilder, i: usize) -> capnp_dynamic::Result<Value> {
     // SAFETY (each call below): the caller keeps `s` alive while the handle lives (the
     // contract).
-    if let Some(child) = unsafe { s.struct_fast_lent(i)? } {
+    if let Some(child) = unsafe { s.struct_fast_lent(Some(&mut excluded()), i)? } {
         return Ok(Value::Struct(StructValue::Builder(child)));
     }
     // SAFETY: as above.
-    if let Some(list) = unsafe { s.list_fast_lent(i)? } {
+    if let Some(list) = unsafe { s.list_fast_lent(Some(&mut excluded()), i)? } {
         return Ok(Value::List(ListValue::Builder(list)));
     }
     // SAFETY: as above.

@@ -422,7 +422,7 @@ fn lent_lists_read_alike_and_their_clones_outlive_the_struct() {
     // A walk records the root's location again (the writes above may have made it stale).
     assert!(matches!(root.get("i32"), Ok(Value::Int(0))));
     // SAFETY: as above.
-    let again = unsafe { root.list_fast_lent(li).expect("read").expect("fast") };
+    let again = unsafe { root.list_fast_lent(None, li).expect("read").expect("fast") };
     let counted = root.list_fast(li).expect("read").expect("fast");
     assert_eq!(
         format!("{:?}", again.get(1)),
@@ -510,7 +510,7 @@ fn lent_struct_fields_and_groups_read_alike_and_their_clones_outlive_the_struct(
     // SAFETY: every lent handle below is dropped before `root`.
     let (child, group) = unsafe {
         (
-            root.struct_fast_lent(s).expect("read").expect("fast"),
+            root.struct_fast_lent(None, s).expect("read").expect("fast"),
             root.group_fast_excluded_lent(None, g)
                 .expect("read")
                 .expect("fast"),

@@ -1266,7 +1266,7 @@ pub(crate) fn lent_builder_list(
     // here, while the caller still borrows `owner`.
     let made = unsafe {
         match size {
-            None => this.inner.list_fast_lent(index)?,
+            None => this.inner.list_fast_lent(excluded(py).as_mut(), index)?,
             // Without the message lock when nothing else can touch the message (the proof
             // lives for this statement only, during which no Python code runs).
             Some(n) => this
@@ -1359,7 +1359,7 @@ pub(crate) fn lent_builder_child(
             this.inner
                 .group_fast_excluded_lent(excluded(py).as_ref(), index)
         } else {
-            this.inner.struct_fast_lent(index)
+            this.inner.struct_fast_lent(excluded(py).as_mut(), index)
         }
     };
     let Some(child) = made? else {

@@ -124,14 +124,19 @@ impl StructBuilder {
 
     /// As [`list_fast`](Self::list_fast), with the list handle borrowing this struct's base
     /// instead of counting a reference to it when it can (`ListBase`): one atomic increment
-    /// and decrement less per list handle. Its clones and children count theirs.
+    /// and decrement less per list handle. Its clones and children count theirs. Without the
+    /// message lock when the caller holds [`Excluded`](crate::Excluded) and the lock is free.
     ///
     /// # Safety
     /// `self` must outlive the returned handle: the handle (which may be moved) must be
     /// dropped before `self` is dropped.
-    pub unsafe fn list_fast_lent(&self, index: usize) -> Result<Option<super::ListBuilder>> {
+    pub unsafe fn list_fast_lent(
+        &self,
+        excluded: Option<&mut crate::Excluded>,
+        index: usize,
+    ) -> Result<Option<super::ListBuilder>> {
         // SAFETY: the caller keeps `self` alive until the handle is dropped (the contract).
-        self.list_fast_with(index, |s| unsafe { s.lent_list_base() })
+        self.list_fast_with(excluded, index, |s| unsafe { s.lent_list_base() })
     }
 
     /// As [`init_list_fast`](Self::init_list_fast), the handle borrowing this struct's base
@@ -662,14 +667,21 @@ impl StructBuilder {
     }
 
     /// As [`struct_fast`](Self::struct_fast), with the child handle borrowing this struct's
-    /// base when it can (as [`StructReader::struct_fast_lent`]).
+    /// base when it can (as [`StructReader::struct_fast_lent`]), and without the message lock
+    /// when the caller holds [`Excluded`](crate::Excluded) and the lock is free.
     ///
     /// # Safety
     /// `self` must outlive the returned handle: the handle (which may be moved) must be
     /// dropped before `self` is dropped.
-    pub unsafe fn struct_fast_lent(&self, index: usize) -> Result<Option<StructBuilder>> {
+    pub unsafe fn struct_fast_lent(
+        &self,
+        excluded: Option<&mut crate::Excluded>,
+        index: usize,
+    ) -> Result<Option<StructBuilder>> {
         // SAFETY: the caller keeps `self` alive until the handle is dropped (the contract).
-        self.struct_fast_with(index, |s, schema| unsafe { s.lent_child_pair(schema) })
+        self.struct_fast_with(excluded, index, |s, schema| unsafe {
+            s.lent_child_pair(schema)
+        })
     }
 
     /// As [`group_fast_excluded`](Self::group_fast_excluded), with the group handle borrowing
