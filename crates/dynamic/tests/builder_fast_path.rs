@@ -1132,3 +1132,103 @@ fn blob_elements_read_without_the_lock_match_get() {
         }
     }
 }
+
+/// The paths that reach the message's state without its lock under the proof (Text and Data
+/// writes, list inits, struct and list field reads: `MessageBuilder::held`), each with the
+/// binding's fallback when it declines, against the same calls on a walk-only message (where
+/// every fast path declines): the same reads and bytes. Small enough for Miri.
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "the binding's lent handles, each dropped before its root"
+)]
+fn state_without_the_lock_matches_walks() {
+    let reg = registry();
+    let all = id(&reg, "All");
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for walk in [false, true] {
+        let m = MessageBuilder::with_first_segment_words(64);
+        if walk {
+            m.walk_only();
+        }
+        let root = m.init_root(&reg, all).expect("root");
+        let index = |name: &str| {
+            root.schema()
+                .fields
+                .iter()
+                .position(|f| f.name == name)
+                .expect("field")
+        };
+        let (t, d, li, s) = (index("t"), index("d"), index("li"), index("s"));
+        let mut out = Vec::new();
+        let mut answered = 0;
+        for (round, text) in ["", "short", "a text longer than one word"]
+            .iter()
+            .enumerate()
+        {
+            for (i, v) in [
+                (t, SetValue::Str(text)),
+                (d, SetValue::Bytes(text.as_bytes())),
+            ] {
+                let r = root.set_blob_by_index_excluded(Some(&mut excluded()), i, v);
+                out.push(format!("{r:?}"));
+            }
+            let n = 3 + round as u32;
+            // SAFETY: every lent handle below is dropped before `root`.
+            let ints = match unsafe { root.init_list_fast_lent(Some(&mut excluded()), li, n) } {
+                Ok(Some(l)) => {
+                    answered += 1;
+                    l
+                }
+                Ok(None) => match root.init_by_index(li, Some(n)) {
+                    Ok(Value::List(ListValue::Builder(l))) => l,
+                    other => panic!("init: {}", show(&other)),
+                },
+                Err(e) => panic!("init: {e}"),
+            };
+            out.push(format!("{:?}", ints.set(1, SetValue::Int(7))));
+            drop(ints);
+            // SAFETY: as above.
+            let read = match unsafe { root.list_fast_lent(Some(&mut excluded()), li) } {
+                Ok(Some(l)) => {
+                    answered += 1;
+                    Ok(Value::List(ListValue::Builder(l)))
+                }
+                Ok(None) => root.get_by_index(li),
+                Err(e) => Err(e),
+            };
+            out.push(show(&read));
+            drop(read);
+            if round == 0 {
+                root.init("s", None).expect("s");
+            }
+            // SAFETY: as above.
+            let child = match unsafe { root.struct_fast_lent(Some(&mut excluded()), s) } {
+                Ok(Some(c)) => {
+                    answered += 1;
+                    c
+                }
+                Ok(None) => match root.get_by_index(s) {
+                    Ok(Value::Struct(StructValue::Builder(c))) => c,
+                    other => panic!("child: {}", show(&other)),
+                },
+                Err(e) => panic!("child: {e}"),
+            };
+            let set = child.set_blob_by_index_excluded(
+                Some(&mut excluded()),
+                t,
+                SetValue::Str(&text.to_uppercase()),
+            );
+            out.push(format!("{set:?} {}", show(&child.get("t"))));
+            drop(child);
+            for i in [t, d, li, s] {
+                out.push(show(&root.get_by_index(i)));
+            }
+        }
+        out.push(format!("{:?}", root.to_bytes().expect("bytes")));
+        seen.push(out);
+        // The proof's paths answered on the message with locations, never on the walk-only.
+        assert_eq!(answered > 0, !walk, "walk-only {walk}: {answered} answered");
+    }
+    assert_eq!(seen[0], seen[1]);
+}
