@@ -46,8 +46,10 @@ pub(crate) fn _detached_threads() -> usize {
 }
 
 /// The proof that lets a builder's number reads and writes skip the message lock
-/// (`ListBuilder::scalar_bits_excluded`, `StructBuilder::set_number_by_index_excluded`), while
-/// no thread runs detached ([`detach`]); `None` otherwise, and always on a free-threaded
+/// (`ListBuilder::scalar_bits_excluded`, `StructBuilder::set_number_by_index_excluded`), and
+/// its group, struct and list field reads, Text and Data writes and list inits reach the
+/// message's state while its lock is free (dynamic arena.rs `Access::excluded`), while no
+/// thread runs detached ([`detach`]); `None` otherwise, and always on a free-threaded
 /// interpreter.
 pub(crate) fn excluded(_py: Python<'_>) -> Option<capnp_dynamic::Excluded> {
     if cfg!(Py_GIL_DISABLED) || DETACHED.load(Ordering::Relaxed) != 0 {
@@ -60,8 +62,8 @@ pub(crate) fn excluded(_py: Python<'_>) -> Option<capnp_dynamic::Excluded> {
     // message is `detach`), and none is running: the count, changed only under the GIL, is 0
     // (the GIL's release and acquisition order those changes before this load). A thread
     // starting `detach` needs the GIL first, which this thread holds until the proof is
-    // dropped (it is used for one element read or one field write, during which no Python
-    // code runs). Volatile messages,
+    // dropped (it is used for one element read, one field read or write or one list init,
+    // during which no Python code runs). Volatile messages,
     // whose memory Python code may write or whose lock may be held while Python code runs,
     // are declined by the reads themselves.
     Some(unsafe { capnp_dynamic::Excluded::assume() })
