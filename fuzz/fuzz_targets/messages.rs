@@ -158,6 +158,16 @@ enum Handle {
     List(ListBuilder),
 }
 
+/// The proof the binding holds for its reads and writes without the message lock.
+fn excluded() -> capnp_dynamic::Excluded {
+    // SAFETY: the fuzz target is one thread, and its messages are its own: nothing else reads
+    // or writes them while the proof lives (one call).
+    #[allow(unsafe_code)]
+    unsafe {
+        capnp_dynamic::Excluded::assume()
+    }
+}
+
 fn show(v: &capnp_dynamic::Result<Value>) -> String {
     match v {
         Ok(Value::Struct(_) | Value::List(_) | Value::AnyPointer(_)) => "handle".into(),
@@ -219,9 +229,14 @@ fn apply(
             };
             match (op & 7, primitive(&ty, arg)) {
                 (0..=2, Some(v)) => {
-                    // `a` writes text and bytes as the binding writes a `str` into Text.
+                    // `a` writes text and bytes as the binding writes a `str` into Text:
+                    // without the message lock under the proof (the lock's path when `arg` is
+                    // odd, as the binding's without a proof).
                     let x = match v {
-                        SetValue::Str(_) | SetValue::Bytes(_) => a.set_blob_by_index(i, v),
+                        SetValue::Str(_) | SetValue::Bytes(_) => {
+                            let mut proof = (arg % 2 == 0).then(excluded);
+                            a.set_blob_by_index_excluded(proof.as_mut(), i, v)
+                        }
                         _ => a.set_by_index(i, v),
                     };
                     let y = b.set_by_index(i, v);
@@ -303,7 +318,7 @@ fn apply(
                     // when the fast read answers, reads as the general read's list.
                     // SAFETY: `a` outlives the lent list, dropped within this statement.
                     #[allow(unsafe_code)]
-                    let lent = unsafe { a.list_fast_lent(i) }
+                    let lent = unsafe { a.list_fast_lent(Some(&mut excluded()), i) }
                         .map(|l| l.map(|l| (l.len(), format!("{:?}", l.get(0)))));
                     if let Ok(Some(seen)) = lent {
                         let general = match a.get_by_index(i) {
