@@ -1826,16 +1826,8 @@ impl StructBuilder {
     /// and the union discriminant read under the proof, two locked instructions fewer; a
     /// volatile message or no current location falls back to `fast_group`'s lock. `Ok(None)`
     /// when the field is not a group or the caller must walk; an inactive union member raises.
-    pub fn group_fast_excluded(
-        &self,
-        excluded: Option<&crate::Excluded>,
-        index: usize,
-    ) -> Result<Option<StructBuilder>> {
-        self.group_fast_excluded_with(excluded, index, StructBase::with_schema)
-    }
-
-    /// `group_fast_excluded` with the group's base and schema made by `pair` (as
-    /// `StructReader::group_fast_with`).
+    /// The group's base and schema are made by `pair` (as `StructReader::group_fast_with`;
+    /// the binding's, lent: `list/lent.rs` `group_fast_excluded_lent`).
     #[inline(always)]
     pub(crate) fn group_fast_excluded_with(
         &self,
@@ -2311,14 +2303,9 @@ impl StructBuilder {
     /// `set_by_index` of text or bytes (`SetValue::Str`, `SetValue::Bytes`): into a Text or
     /// Data slot through the recorded location without the general path's classification
     /// of the value; anything else (another field or value, no current location) by
-    /// `set_by_index` itself.
-    pub fn set_blob_by_index(&self, index: usize, value: SetValue<'_>) -> Result<()> {
-        self.set_blob_by_index_excluded(None, index, value)
-    }
-
-    /// `set_blob_by_index`, the write through the recorded location made without the message
-    /// lock when the caller holds [`Excluded`](crate::Excluded) and the lock is free (arena.rs
-    /// `Access::excluded`), as number writes are: two locked instructions fewer.
+    /// `set_by_index` itself. The write through the recorded location is made without the
+    /// message lock when the caller holds [`Excluded`](crate::Excluded) and the lock is free
+    /// (arena.rs `Access::excluded`), as number writes are: two locked instructions fewer.
     pub fn set_blob_by_index_excluded(
         &self,
         excluded: Option<&mut crate::Excluded>,

@@ -1344,7 +1344,7 @@ pub(crate) fn lent_reader_child(
 }
 
 /// As [`lent_reader_child`], for a builder's struct or group field
-/// (`StructBuilder::struct_fast`, `group_fast_excluded`: a group's location read without the
+/// (`StructBuilder::struct_fast_lent`, `group_fast_excluded_lent`: a group's location read without the
 /// message lock when nothing else can touch the message, the proof dropped before the object
 /// is made).
 pub(crate) fn lent_builder_child(

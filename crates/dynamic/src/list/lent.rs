@@ -684,7 +684,7 @@ impl StructBuilder {
         })
     }
 
-    /// As [`group_fast_excluded`](Self::group_fast_excluded), with the group handle borrowing
+    /// As `group_fast_excluded_with` (a group read under the proof), with the group handle borrowing
     /// this struct's base when it is the group's (as [`StructReader::group_fast_lent`]).
     ///
     /// # Safety
